@@ -1,0 +1,16 @@
+import type { PrismaClient } from '../generated/prisma/client.js';
+
+/**
+ * A connected database: Prisma for the repositories, plus raw SQL for the batched statements that
+ * Prisma cannot express in one round trip. Two implementations: PostgreSQL (pg driver adapter) and
+ * PGlite (embedded, in the data directory).
+ */
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly prisma: PrismaClient;
+  /** Applies every migration in prisma/migrations not yet applied, recording them in _prisma_migrations. */
+  migrate(): Promise<string[]>;
+  /** True when the database answers. */
+  health(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { DEFAULT_LIMITS, ErrorBody, RemoteError, TaskStatus, Uuid } from './common.js';
+
+/** Client channel: `/v1/ws/client`, authenticated with a user token. */
+
+export const SubscribePayload = z.object({ taskIds: z.array(Uuid).min(1).max(DEFAULT_LIMITS.maxIdsPerRequest) });
+export type SubscribePayload = z.infer<typeof SubscribePayload>;
+
+export const UnsubscribePayload = SubscribePayload;
+export type UnsubscribePayload = z.infer<typeof UnsubscribePayload>;
+
+/** The final outcome of a task as a client sees it. */
+export const TaskOutcome = z.object({
+  taskId: Uuid,
+  status: z.enum(['success', 'failed', 'cancelled']),
+  result: z.unknown().optional(),
+  error: RemoteError.optional(),
+  completedAt: z.string().optional(),
+});
+export type TaskOutcome = z.infer<typeof TaskOutcome>;
+
+export const ResultPayload = z.object({ results: z.array(TaskOutcome).min(1) });
+export type ResultPayload = z.infer<typeof ResultPayload>;
+
+export const SubscribedPayload = z.object({
+  /** Ids the caller may not see (unknown or not theirs); they will never produce a result frame. */
+  notFound: z.array(Uuid).default([]),
+});
+export type SubscribedPayload = z.infer<typeof SubscribedPayload>;
+
+export const ClientToServerSchemas = {
+  subscribe: SubscribePayload,
+  unsubscribe: UnsubscribePayload,
+} as const;
+export type ClientToServer = { [K in keyof typeof ClientToServerSchemas]: z.infer<(typeof ClientToServerSchemas)[K]> };
+
+export const ServerToClientSchemas = {
+  subscribed: SubscribedPayload,
+  result: ResultPayload,
+  error: ErrorBody,
+} as const;
+export type ServerToClient = { [K in keyof typeof ServerToClientSchemas]: z.infer<(typeof ServerToClientSchemas)[K]> };
+
+export { TaskStatus };

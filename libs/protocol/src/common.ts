@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+/** Wire protocol version. A peer speaking another version is refused with a sentence. */
+export const PROTOCOL_VERSION = 1 as const;
+
+/**
+ * Default limits. The server makes each configurable; these are the values a peer may assume when
+ * nothing else was negotiated (the `welcome` frame carries the ones in force).
+ */
+export const DEFAULT_LIMITS = Object.freeze({
+  /** Largest REST request body, bytes. */
+  maxRequestBytes: 10 * 1024 * 1024,
+  /** Largest result (JSON-encoded), bytes; a larger one fails the task with RESULT_TOO_LARGE. */
+  maxResultBytes: 10 * 1024 * 1024,
+  /** Most tasks in one batch submission. */
+  maxBatchTasks: 10_000,
+  /** Most tasks the server sends in one `tasks` frame. */
+  maxTasksPerFrame: 500,
+  /** Largest websocket frame, bytes. */
+  maxFrameBytes: 64 * 1024 * 1024,
+  /** Most task ids in one `subscribe` frame or status query. */
+  maxIdsPerRequest: 10_000,
+});
+
+export const Uuid = z.uuid();
+export type Uuid = z.infer<typeof Uuid>;
+
+/** A name a user gives to a function or an endpoint. */
+export const ResourceName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"');
+export type ResourceName = z.infer<typeof ResourceName>;
+
+export const TaskStatus = z.enum([
+  'received',
+  'waiting-for-endpoint',
+  'dispatched',
+  'running',
+  'success',
+  'failed',
+  'cancelled',
+]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['success', 'failed', 'cancelled'];
+export function isFinalStatus(status: TaskStatus): boolean {
+  return FINAL_TASK_STATUSES.includes(status);
+}
+
+export const FunctionRuntime = z.enum(['js', 'shell']);
+export type FunctionRuntime = z.infer<typeof FunctionRuntime>;
+
+/** Stable, machine-readable error codes shared by REST bodies, socket frames and task failures. */
+export const ErrorCode = z.enum([
+  // request errors
+  'VALIDATION_FAILED',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'PAYLOAD_TOO_LARGE',
+  'BATCH_TOO_LARGE',
+  'RATE_LIMITED',
+  'FUNCTION_NOT_ALLOWED',
+  'UNSUPPORTED_PROTOCOL_VERSION',
+  'BAD_FRAME',
+  'INTERNAL',
+  'UNAVAILABLE',
+  // task failure codes
+  'TASK_ERROR',
+  'WORKER_LOST',
+  'RESULT_TOO_LARGE',
+  'WALLTIME_EXCEEDED',
+  'MAX_ATTEMPTS_EXCEEDED',
+  'TASK_CANCELLED',
+  'RUNTIME_UNSUPPORTED',
+  'ENDPOINT_DELETED',
+  'FUNCTION_DELETED',
+  'CONTENT_HASH_MISMATCH',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** The body of every REST error and of every `error` frame. */
+export const ErrorBody = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** An error raised by user code (or by the agent on its behalf), carried back to the caller. */
+export const RemoteError = z.object({
+  code: ErrorCode,
+  name: z.string(),
+  message: z.string(),
+  stack: z.string().optional(),
+});
+export type RemoteError = z.infer<typeof RemoteError>;
+
+/** Epoch milliseconds measured on the agent. */
+export const TaskTimings = z.object({
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  workerId: z.string().optional(),
+});
+export type TaskTimings = z.infer<typeof TaskTimings>;
+
+/** The value a shell function returns. */
+export const ShellResult = z.object({
+  cmd: z.string(),
+  stdout: z.string(),
+  stderr: z.string(),
+  returncode: z.number().int(),
+});
+export type ShellResult = z.infer<typeof ShellResult>;
+
+export const JsonArgs = z.array(z.unknown()).max(10_000);
+export const JsonKwargs = z.record(z.string(), z.unknown());
+
+/** Every frame on every websocket channel. */
+export const Envelope = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.string().min(1).max(64),
+  id: z.string().max(128).optional(),
+  payload: z.unknown(),
+});
+export type Envelope = z.infer<typeof Envelope>;

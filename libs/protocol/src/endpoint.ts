@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskTimings, Uuid, ErrorBody } from './common.js';
+
+/** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
+
+export const AgentInfo = z.object({
+  name: z.string().max(128),
+  version: z.string().max(64),
+  hostname: z.string().max(256),
+  pid: z.number().int(),
+  platform: z.string().max(64),
+  provider: z.string().max(64),
+  workers: z.number().int().min(0),
+});
+export type AgentInfo = z.infer<typeof AgentInfo>;
+
+export const HelloPayload = z.object({
+  protocolVersion: z.number().int(),
+  agent: AgentInfo,
+  /** Tasks the agent still holds (running, or results not yet acknowledged). Their leases are kept. */
+  inFlight: z.array(Uuid).max(100_000).default([]),
+});
+export type HelloPayload = z.infer<typeof HelloPayload>;
+
+export const CreditsPayload = z.object({ credits: z.number().int().min(0).max(100_000) });
+export type CreditsPayload = z.infer<typeof CreditsPayload>;
+
+export const StartedPayload = z.object({
+  tasks: z.array(z.object({ taskId: Uuid, startedAt: z.number() })).max(100_000),
+});
+export type StartedPayload = z.infer<typeof StartedPayload>;
+
+export const TaskResult = z.object({
+  taskId: Uuid,
+  attempt: z.number().int().min(0),
+  status: z.enum(['success', 'failed']),
+  result: z.unknown().optional(),
+  error: RemoteError.optional(),
+  timings: TaskTimings,
+});
+export type TaskResult = z.infer<typeof TaskResult>;
+
+export const ResultsPayload = z.object({ results: z.array(TaskResult).min(1).max(100_000) });
+export type ResultsPayload = z.infer<typeof ResultsPayload>;
+
+export const WorkerCounts = z.object({ total: z.number().int(), busy: z.number().int(), idle: z.number().int() });
+export type WorkerCounts = z.infer<typeof WorkerCounts>;
+
+export const HeartbeatPayload = z.object({
+  state: z.string().max(32),
+  workers: WorkerCounts,
+  queued: z.number().int().min(0),
+  running: z.number().int().min(0),
+  spooled: z.number().int().min(0),
+  provider: z.string().max(64),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
+
+export const FunctionSpec = z.object({
+  id: Uuid,
+  runtime: FunctionRuntime,
+  /** js: the function's source; shell: the command template with `{name}` placeholders. */
+  source: z.string(),
+  contentHash: z.string(),
+  walltimeSeconds: z.number().positive().optional(),
+});
+export type FunctionSpec = z.infer<typeof FunctionSpec>;
+
+export const TaskSpec = z.object({
+  taskId: Uuid,
+  attempt: z.number().int().min(0),
+  function: FunctionSpec,
+  args: JsonArgs,
+  kwargs: JsonKwargs,
+});
+export type TaskSpec = z.infer<typeof TaskSpec>;
+
+export const WelcomePayload = z.object({
+  endpointId: Uuid,
+  endpointName: z.string(),
+  heartbeatIntervalMs: z.number().int().positive(),
+  /** The server drops an agent that is silent this long; its leases then expire. */
+  heartbeatTimeoutMs: z.number().int().positive(),
+  maxTasksPerFrame: z.number().int().positive(),
+  maxResultBytes: z.number().int().positive(),
+  /** Task ids from `inFlight` that the server no longer wants (final or reassigned): drop them. */
+  forget: z.array(Uuid).default([]),
+});
+export type WelcomePayload = z.infer<typeof WelcomePayload>;
+
+export const TasksPayload = z.object({ tasks: z.array(TaskSpec).min(1) });
+export type TasksPayload = z.infer<typeof TasksPayload>;
+
+export const AckPayload = z.object({ taskIds: z.array(Uuid) });
+export type AckPayload = z.infer<typeof AckPayload>;
+
+export const CancelPayload = z.object({ taskIds: z.array(Uuid).min(1) });
+export type CancelPayload = z.infer<typeof CancelPayload>;
+
+/** Agent → server frames, by type. */
+export const EndpointToServerSchemas = {
+  hello: HelloPayload,
+  credits: CreditsPayload,
+  started: StartedPayload,
+  results: ResultsPayload,
+  heartbeat: HeartbeatPayload,
+} as const;
+export type EndpointToServer = { [K in keyof typeof EndpointToServerSchemas]: z.infer<(typeof EndpointToServerSchemas)[K]> };
+
+/** Server → agent frames, by type. */
+export const ServerToEndpointSchemas = {
+  welcome: WelcomePayload,
+  tasks: TasksPayload,
+  ack: AckPayload,
+  cancel: CancelPayload,
+  error: ErrorBody,
+} as const;
+export type ServerToEndpoint = { [K in keyof typeof ServerToEndpointSchemas]: z.infer<(typeof ServerToEndpointSchemas)[K]> };

@@ -1,0 +1,5 @@
+export * from './common.js';
+export * from './endpoint.js';
+export * from './client.js';
+export * from './rest.js';
+export * from './frame.js';

@@ -1,0 +1,199 @@
+import { z } from 'zod';
+import {
+  DEFAULT_LIMITS,
+  FunctionRuntime,
+  JsonArgs,
+  JsonKwargs,
+  RemoteError,
+  ResourceName,
+  TaskStatus,
+  Uuid,
+} from './common.js';
+import { HeartbeatPayload, AgentInfo } from './endpoint.js';
+
+/** REST v1 request and response bodies. Paths are under `/v1`. */
+
+// ---- functions -------------------------------------------------------------------------------
+export const RegisterFunctionRequest = z
+  .object({
+    name: ResourceName,
+    runtime: FunctionRuntime,
+    /** js: source of one function expression, e.g. `(a, b) => a + b`; shell: a command template. */
+    source: z.string().min(1).max(1024 * 1024),
+    description: z.string().max(4096).optional(),
+    walltimeSeconds: z.number().positive().max(7 * 24 * 3600).optional(),
+    public: z.boolean().default(false),
+  })
+  .strict();
+export type RegisterFunctionRequest = z.input<typeof RegisterFunctionRequest>;
+
+export const FunctionInfo = z.object({
+  id: Uuid,
+  name: z.string(),
+  runtime: FunctionRuntime,
+  source: z.string(),
+  description: z.string().nullable(),
+  walltimeSeconds: z.number().nullable(),
+  public: z.boolean(),
+  contentHash: z.string(),
+  ownerId: Uuid,
+  createdAt: z.string(),
+});
+export type FunctionInfo = z.infer<typeof FunctionInfo>;
+
+// ---- endpoints -------------------------------------------------------------------------------
+export const RegisterEndpointRequest = z
+  .object({
+    name: ResourceName,
+    description: z.string().max(4096).optional(),
+    /** When set, only these functions may run here (checked at submit and by the agent). */
+    allowedFunctions: z.array(Uuid).max(10_000).optional(),
+  })
+  .strict();
+export type RegisterEndpointRequest = z.input<typeof RegisterEndpointRequest>;
+
+export const EndpointState = z.enum(['online', 'offline']);
+export type EndpointState = z.infer<typeof EndpointState>;
+
+export const EndpointInfo = z.object({
+  id: Uuid,
+  name: z.string(),
+  description: z.string().nullable(),
+  ownerId: Uuid,
+  state: EndpointState,
+  allowedFunctions: z.array(Uuid).nullable(),
+  lastHeartbeatAt: z.string().nullable(),
+  connectedAt: z.string().nullable(),
+  agent: AgentInfo.nullable(),
+  status: HeartbeatPayload.nullable(),
+  createdAt: z.string(),
+});
+export type EndpointInfo = z.infer<typeof EndpointInfo>;
+
+export const RegisterEndpointResponse = z.object({
+  endpoint: EndpointInfo,
+  /** The endpoint token, shown once. It speaks only the endpoint channel of this endpoint. */
+  token: z.string(),
+});
+export type RegisterEndpointResponse = z.infer<typeof RegisterEndpointResponse>;
+
+export const EndpointStatusResponse = z.object({
+  id: Uuid,
+  state: EndpointState,
+  lastHeartbeatAt: z.string().nullable(),
+  status: HeartbeatPayload.nullable(),
+  /** Tasks waiting for this endpoint, and held by it. */
+  tasks: z.object({ waiting: z.number().int(), dispatched: z.number().int(), running: z.number().int() }),
+});
+export type EndpointStatusResponse = z.infer<typeof EndpointStatusResponse>;
+
+// ---- tasks -----------------------------------------------------------------------------------
+export const SubmitTaskRequest = z
+  .object({
+    functionId: Uuid,
+    endpointId: Uuid,
+    args: JsonArgs.default([]),
+    kwargs: JsonKwargs.default({}),
+  })
+  .strict();
+export type SubmitTaskRequest = z.input<typeof SubmitTaskRequest>;
+
+export const SubmitTaskResponse = z.object({ taskId: Uuid });
+export type SubmitTaskResponse = z.infer<typeof SubmitTaskResponse>;
+
+export const BatchTaskItem = z
+  .object({
+    functionId: Uuid,
+    /** Defaults to the batch's endpointId. */
+    endpointId: Uuid.optional(),
+    args: JsonArgs.default([]),
+    kwargs: JsonKwargs.default({}),
+  })
+  .strict();
+export type BatchTaskItem = z.input<typeof BatchTaskItem>;
+
+export const SubmitBatchRequest = z
+  .object({
+    endpointId: Uuid.optional(),
+    tasks: z.array(BatchTaskItem).min(1),
+  })
+  .strict();
+export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;
+
+export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid) });
+export type SubmitBatchResponse = z.infer<typeof SubmitBatchResponse>;
+
+export const TaskInfo = z.object({
+  id: Uuid,
+  functionId: Uuid,
+  endpointId: Uuid,
+  batchId: Uuid.nullable(),
+  ownerId: Uuid,
+  status: TaskStatus,
+  attempt: z.number().int(),
+  args: z.array(z.unknown()),
+  kwargs: z.record(z.string(), z.unknown()),
+  result: z.unknown().optional(),
+  error: RemoteError.nullable(),
+  timeline: z.object({
+    receivedAt: z.string(),
+    waitingAt: z.string().nullable(),
+    dispatchedAt: z.string().nullable(),
+    runningAt: z.string().nullable(),
+    completedAt: z.string().nullable(),
+  }),
+});
+export type TaskInfo = z.infer<typeof TaskInfo>;
+
+export const TaskStatusManyRequest = z
+  .object({ taskIds: z.array(Uuid).min(1).max(DEFAULT_LIMITS.maxIdsPerRequest) })
+  .strict();
+export type TaskStatusManyRequest = z.input<typeof TaskStatusManyRequest>;
+
+export const TaskStatusEntry = z.object({ id: Uuid, status: TaskStatus, attempt: z.number().int() });
+export const TaskStatusManyResponse = z.object({
+  tasks: z.array(TaskStatusEntry),
+  notFound: z.array(Uuid),
+});
+export type TaskStatusManyResponse = z.infer<typeof TaskStatusManyResponse>;
+
+export const CancelTaskResponse = z.object({ taskId: Uuid, status: TaskStatus, cancelled: z.boolean() });
+export type CancelTaskResponse = z.infer<typeof CancelTaskResponse>;
+
+// ---- users and tokens (admin) ---------------------------------------------------------------
+export const CreateUserRequest = z
+  .object({ name: ResourceName, admin: z.boolean().default(false) })
+  .strict();
+export type CreateUserRequest = z.input<typeof CreateUserRequest>;
+
+export const UserInfo = z.object({ id: Uuid, name: z.string(), admin: z.boolean(), createdAt: z.string() });
+export type UserInfo = z.infer<typeof UserInfo>;
+
+export const CreateTokenRequest = z
+  .object({
+    name: z.string().min(1).max(128).default('token'),
+    /** Lifetime in seconds; no expiry when absent. */
+    expiresInSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
+  })
+  .strict();
+export type CreateTokenRequest = z.input<typeof CreateTokenRequest>;
+
+export const TokenInfo = z.object({
+  id: Uuid,
+  name: z.string(),
+  kind: z.enum(['user', 'endpoint']),
+  userId: Uuid,
+  endpointId: Uuid.nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+export type TokenInfo = z.infer<typeof TokenInfo>;
+
+export const CreateTokenResponse = z.object({ token: z.string(), info: TokenInfo });
+export type CreateTokenResponse = z.infer<typeof CreateTokenResponse>;
+
+export const WhoAmIResponse = z.object({ user: UserInfo, tokenId: Uuid });
+export type WhoAmIResponse = z.infer<typeof WhoAmIResponse>;
+
+export const ListResponse = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
