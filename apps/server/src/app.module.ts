@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import type { AppConfig } from './config/env.js';
+import { ConfigModule } from './config/config.module.js';
+import { StorageModule } from './storage/storage.module.js';
+import { AuthModule } from './modules/auth/auth.module.js';
+import { UsersModule } from './modules/users/users.module.js';
+import { FunctionsModule } from './modules/functions/functions.module.js';
+import { EndpointsModule } from './modules/endpoints/endpoints.module.js';
+import { TasksModule } from './modules/tasks/tasks.module.js';
+import { AgentsModule } from './modules/agents/agents.module.js';
+import { ClientsModule } from './modules/clients/clients.module.js';
+import { HealthController } from './modules/health/health.controller.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, ClientsModule],
+      controllers: [HealthController],
+    };
+  }
+}

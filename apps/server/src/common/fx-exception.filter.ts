@@ -1,0 +1,49 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { ErrorBody } from '@fx/protocol';
+import { FxException } from './fx.exception.js';
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  message?: string;
+}
+
+/** Maps every error to `{ code, message }`: clients never see a stack or an HTML page. */
+@Catch()
+export class FxExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Http');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const res = host.switchToHttp().getResponse<{ status(n: number): { json(b: unknown): void }; headersSent: boolean }>();
+    const [status, body] = this.toBody(exception);
+    if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    if (res.headersSent) return;
+    res.status(status).json(body);
+  }
+
+  private toBody(exception: unknown): [number, ErrorBody] {
+    if (exception instanceof FxException) {
+      return [exception.status, { code: exception.code, message: exception.message, ...(exception.details === undefined ? {} : { details: exception.details }) }];
+    }
+    const e = exception as HttpLikeError;
+    // body-parser errors arrive as plain errors with a `type` and a status
+    if (e?.type === 'entity.too.large') {
+      return [413, { code: 'PAYLOAD_TOO_LARGE', message: `request body is larger than the limit (${e.message ?? ''})`.trim() }];
+    }
+    if (e?.type === 'entity.parse.failed') {
+      return [400, { code: 'VALIDATION_FAILED', message: 'request body is not valid JSON' }];
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const code = status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED';
+      return [status, { code, message: exception.message }];
+    }
+    const status = e?.status ?? e?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return [status, { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED', message: e.message ?? 'bad request' }];
+    }
+    return [500, { code: 'INTERNAL', message: 'internal server error; the server log has the details' }];
+  }
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { DEFAULT_LIMITS } from '@fx/protocol';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+const int = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+/** The repository's prisma/migrations, found from this file whether it runs from src or dist. */
+const defaultMigrationsDir = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../prisma/migrations');
+
+export const EnvSchema = z
+  .object({
+    HOST: z.string().default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** Public base URL printed for users (defaults to http://HOST:PORT). */
+    FX_PUBLIC_URL: optionalUrl,
+    DATABASE_URL: optionalUrl,
+    DATABASE_POOL_SIZE: int(10),
+    REDIS_URL: optionalUrl,
+    FX_REDIS_PREFIX: z.string().min(1).max(64).default('fx:'),
+    FX_DATA_DIR: z.string().default('./.fx'),
+    FX_MIGRATIONS_DIR: z.string().default(defaultMigrationsDir),
+    /** HS256 key for tokens, at least 32 bytes (hex or base64). Created in the data dir when unset. */
+    FX_SIGNING_KEY: optionalUrl,
+    FX_ADMIN_NAME: z.string().default('admin'),
+    FX_MAX_REQUEST_BYTES: int(DEFAULT_LIMITS.maxRequestBytes, 1024),
+    FX_MAX_RESULT_BYTES: int(DEFAULT_LIMITS.maxResultBytes, 1024),
+    FX_MAX_BATCH_TASKS: int(DEFAULT_LIMITS.maxBatchTasks),
+    FX_MAX_TASKS_PER_FRAME: int(DEFAULT_LIMITS.maxTasksPerFrame),
+    FX_MAX_FRAME_BYTES: int(DEFAULT_LIMITS.maxFrameBytes, 1024),
+    FX_HEARTBEAT_INTERVAL_MS: int(5_000, 100),
+    FX_HEARTBEAT_TIMEOUT_MS: int(20_000, 300),
+    /** Lease losses a task survives; the next one fails it with MAX_ATTEMPTS_EXCEEDED. */
+    FX_MAX_ATTEMPTS: int(5),
+    FX_SWEEP_INTERVAL_MS: int(2_000, 50),
+    /** Delivery leases in the broker older than this go back to their queue (a replica died). */
+    FX_BROKER_RECLAIM_MS: int(30_000, 100),
+    FX_RESULT_RETENTION_SECONDS: int(7 * 24 * 3600),
+    FX_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
+  })
+  .superRefine((env, ctx) => {
+    if (env.FX_HEARTBEAT_TIMEOUT_MS <= env.FX_HEARTBEAT_INTERVAL_MS * 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FX_HEARTBEAT_TIMEOUT_MS'],
+        message: `must be more than twice FX_HEARTBEAT_INTERVAL_MS (${env.FX_HEARTBEAT_INTERVAL_MS}), or one late heartbeat would drop a healthy agent`,
+      });
+    }
+    if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must be a postgresql:// URL' });
+    }
+    if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must be a redis:// or rediss:// URL' });
+    }
+    if (env.FX_SIGNING_KEY && decodeKey(env.FX_SIGNING_KEY).length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['FX_SIGNING_KEY'], message: 'must hold at least 32 bytes (64 hex characters or 44 base64 characters)' });
+    }
+  });
+
+export type AppConfig = Readonly<z.infer<typeof EnvSchema>>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once. Nothing else in the server reads process.env. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`FX server refuses to start: invalid environment\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+export function decodeKey(text: string): Buffer {
+  return /^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

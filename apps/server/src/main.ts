@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig } from './config/env.js';
+import { startServer } from './server.js';
+
+try {
+  const config = loadConfig();
+  const server = await startServer(config);
+  console.log(`FX server listening on ${server.url}`);
+  if (server.adminToken) console.log(`admin token (also in ${config.FX_DATA_DIR}/admin.token): ${server.adminToken}`);
+} catch (e) {
+  console.error(e instanceof ConfigError ? e.message : e);
+  process.exit(1);
+}

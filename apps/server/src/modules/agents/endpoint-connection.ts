@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { encodeFrame, type ServerToEndpoint } from '@fx/protocol';
+
+/** One agent's socket on this replica, with the credits it granted. */
+export class EndpointConnection {
+  /** Also the lease owner of every task handed to this connection. */
+  readonly id = `conn-${randomUUID()}`;
+  credits = 0;
+  lastSeen = Date.now();
+  dispatching = false;
+  dispatchAgain = false;
+  /** Frames are handled one at a time, in order. */
+  chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly endpointId: string,
+    readonly ws: WebSocket,
+  ) {}
+
+  get open(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  send<K extends keyof ServerToEndpoint>(type: K, payload: ServerToEndpoint[K], id?: string): void {
+    if (this.open) this.ws.send(encodeFrame<ServerToEndpoint, K>(type, payload, id));
+  }
+}

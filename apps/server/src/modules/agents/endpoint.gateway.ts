@@ -1,0 +1,205 @@
+import { Inject, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import {
+  DEFAULT_LIMITS,
+  EndpointToServerSchemas,
+  FrameError,
+  PROTOCOL_VERSION,
+  encodeFrame,
+  parseFrame,
+  type EndpointToServer,
+  type ErrorCode,
+  type Frame,
+  type ServerToEndpoint,
+} from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { FxException } from '../../common/fx.exception.js';
+import { AuthService } from '../auth/auth.service.js';
+import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
+import { TasksRepository } from '../tasks/tasks.repository.js';
+import { EventsService } from '../tasks/events.service.js';
+import { QueueService } from '../tasks/queue.service.js';
+import { DispatchService } from './dispatch.service.js';
+import { EndpointConnection } from './endpoint-connection.js';
+import { ResultsService } from './results.service.js';
+
+type AgentFrame = Frame<typeof EndpointToServerSchemas>;
+
+/** Close codes: 4xxx mirror HTTP, so an agent can tell "fix your config" from "try again". */
+export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replaced: 4409, timeout: 4408 } as const;
+
+/**
+ * The endpoint channel. Frames are parsed with the protocol catalog before anything else sees them,
+ * handled in order per connection, and answered through the typed sender.
+ */
+@WebSocketGateway({ path: '/v1/ws/endpoint', maxPayload: DEFAULT_LIMITS.maxFrameBytes })
+export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('EndpointChannel');
+  private liveness?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly auth: AuthService,
+    private readonly endpoints: EndpointsRepository,
+    private readonly tasks: TasksRepository,
+    private readonly events: EventsService,
+    private readonly queue: QueueService,
+    private readonly dispatch: DispatchService,
+    private readonly results: ResultsService,
+  ) {}
+
+  onModuleInit(): void {
+    // One timer for every connection on this replica, not one per agent.
+    this.liveness = setInterval(() => this.checkLiveness(), this.config.FX_HEARTBEAT_INTERVAL_MS);
+    this.liveness.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.liveness);
+  }
+
+  private checkLiveness(): void {
+    const now = Date.now();
+    for (const conn of this.dispatch.all()) {
+      if (now - conn.lastSeen > this.config.FX_HEARTBEAT_TIMEOUT_MS) {
+        this.logger.warn(`endpoint ${conn.endpointId}: no word for ${now - conn.lastSeen} ms; dropping the connection`);
+        conn.ws.terminate();
+      } else if (conn.open) {
+        conn.ws.ping();
+      }
+    }
+  }
+
+  handleConnection(ws: WebSocket, req: IncomingMessage): void {
+    // Frames can arrive before authentication finishes: hold them until then.
+    const early: RawData[] = [];
+    const hold = (data: RawData) => early.push(data);
+    ws.on('message', hold);
+    void this.accept(ws, req, early, hold);
+  }
+
+  private refuse(ws: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
+    if (ws.readyState === ws.OPEN) ws.send(encodeFrame<ServerToEndpoint, 'error'>('error', { code, message }));
+    ws.close(closeCode, message.slice(0, 120));
+  }
+
+  private async accept(ws: WebSocket, req: IncomingMessage, early: RawData[], hold: (d: RawData) => void): Promise<void> {
+    let endpointId: string;
+    try {
+      const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));
+      if (principal.kind !== 'endpoint' || !principal.endpointId) {
+        return this.refuse(ws, 'FORBIDDEN', 'the endpoint channel needs an endpoint token (user tokens act on the REST API)', CLOSE.unauthorized);
+      }
+      endpointId = principal.endpointId;
+      if (!(await this.endpoints.findLive(endpointId))) return this.refuse(ws, 'NOT_FOUND', `endpoint ${endpointId} no longer exists`, CLOSE.gone);
+    } catch (e) {
+      const fx = e instanceof FxException ? e : new FxException('INTERNAL', 'authentication failed');
+      return this.refuse(ws, fx.code, fx.message, CLOSE.unauthorized);
+    }
+
+    const conn = new EndpointConnection(endpointId, ws);
+    let welcomed = false;
+    const helloTimer = setTimeout(() => {
+      if (!welcomed) this.refuse(ws, 'BAD_FRAME', 'no hello within 10 s', CLOSE.timeout);
+    }, 10_000);
+    const onData = (data: RawData) => {
+      conn.lastSeen = Date.now();
+      conn.chain = conn.chain.then(async () => {
+        let frame: AgentFrame;
+        const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+        if (size > this.config.FX_MAX_FRAME_BYTES) {
+          return this.refuse(ws, 'PAYLOAD_TOO_LARGE', `frame of ${size} bytes is over the limit of ${this.config.FX_MAX_FRAME_BYTES}`, 1009);
+        }
+        try {
+          frame = parseFrame(EndpointToServerSchemas, data as Buffer);
+        } catch (e) {
+          const fe = e as FrameError;
+          this.logger.warn(`endpoint ${endpointId}: ${fe.message}`);
+          if (fe.code === 'UNSUPPORTED_PROTOCOL_VERSION' || !welcomed) return this.refuse(ws, fe.code, fe.message, CLOSE.badRequest);
+          return conn.send('error', { code: fe.code, message: fe.message });
+        }
+        try {
+          if (!welcomed) {
+            if (frame.type !== 'hello') return this.refuse(ws, 'BAD_FRAME', `the first frame must be "hello", not "${frame.type}"`, CLOSE.badRequest);
+            await this.hello(conn, frame.payload);
+            welcomed = true;
+            clearTimeout(helloTimer);
+            return;
+          }
+          await this.handle(conn, frame);
+        } catch (e) {
+          if (e instanceof FrameError) return this.refuse(ws, e.code, e.message, CLOSE.badRequest);
+          this.logger.error(`endpoint ${endpointId}: handling "${frame.type}" failed: ${(e as Error).stack}`);
+          // The agent keeps unacknowledged results and resends them after reconnecting.
+          if (!welcomed) this.refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', 1011);
+          else ws.close(1011, 'server error; reconnect');
+        }
+      });
+    };
+    ws.off('message', hold);
+    ws.on('message', onData);
+    ws.on('pong', () => (conn.lastSeen = Date.now()));
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      if (this.dispatch.detach(conn)) {
+        // Leases stay until they expire: an agent that comes back in time keeps its running tasks.
+        void this.endpoints.markDisconnected(endpointId).catch(() => undefined);
+      }
+    });
+    for (const data of early) onData(data);
+  }
+
+  private async hello(conn: EndpointConnection, hello: EndpointToServer['hello']): Promise<void> {
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      throw new FrameError('UNSUPPORTED_PROTOCOL_VERSION', `this server speaks protocol version ${PROTOCOL_VERSION}; the agent speaks ${hello.protocolVersion}`);
+    }
+    const { requeued, exhausted, forget } = await this.tasks.reconcileEndpoint(
+      conn.endpointId,
+      conn.id,
+      hello.inFlight,
+      this.config.FX_HEARTBEAT_TIMEOUT_MS,
+      this.config.FX_MAX_ATTEMPTS,
+    );
+    await this.endpoints.markConnected(conn.endpointId, hello.agent);
+    const previous = this.dispatch.attach(conn);
+    if (previous && previous !== conn) previous.ws.close(CLOSE.replaced, 'replaced by a newer connection of the same endpoint');
+    const endpoint = await this.endpoints.findLive(conn.endpointId);
+    conn.send('welcome', {
+      endpointId: conn.endpointId,
+      endpointName: endpoint?.name ?? '',
+      heartbeatIntervalMs: this.config.FX_HEARTBEAT_INTERVAL_MS,
+      heartbeatTimeoutMs: this.config.FX_HEARTBEAT_TIMEOUT_MS,
+      maxTasksPerFrame: this.config.FX_MAX_TASKS_PER_FRAME,
+      maxResultBytes: this.config.FX_MAX_RESULT_BYTES,
+      forget,
+    });
+    this.logger.log(`endpoint ${conn.endpointId} connected (${hello.agent.hostname}, pid ${hello.agent.pid}); ${hello.inFlight.length} in flight, ${requeued.length} requeued`);
+    await this.queue.enqueue(requeued);
+    await this.events.publishOutcomes(exhausted);
+  }
+
+  private async handle(conn: EndpointConnection, frame: AgentFrame): Promise<void> {
+    switch (frame.type) {
+      case 'credits':
+        this.dispatch.grant(conn, frame.payload.credits);
+        return;
+      case 'started':
+        await this.tasks.markRunning(conn.endpointId, frame.payload.tasks);
+        return;
+      case 'results': {
+        const ids = await this.results.record(conn.endpointId, frame.payload.results);
+        conn.send('ack', { taskIds: ids });
+        return;
+      }
+      case 'heartbeat':
+        await this.endpoints.recordHeartbeat(conn.endpointId, frame.payload);
+        await this.tasks.extendLeases(conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+        return;
+      case 'hello':
+        conn.send('error', { code: 'BAD_FRAME', message: 'hello was already received on this connection' });
+        return;
+    }
+  }
+}

@@ -1,0 +1,9 @@
+/** Who is calling: resolved once per request or socket by AuthService. */
+export interface Principal {
+  tokenId: string;
+  userId: string;
+  admin: boolean;
+  kind: 'user' | 'endpoint';
+  /** Set for endpoint tokens: the one endpoint this token may speak for. */
+  endpointId: string | null;
+}

@@ -1,0 +1,73 @@
+import { Logger } from '@nestjs/common';
+import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import { ClientToServerSchemas, FrameError, encodeFrame, parseFrame, type ErrorCode, type ServerToClient } from '@fx/protocol';
+import { FxException } from '../../common/fx.exception.js';
+import { AuthService } from '../auth/auth.service.js';
+import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
+
+/** The client channel: SDKs subscribe to task ids and are pushed each final outcome once. */
+@WebSocketGateway({ path: '/v1/ws/client', maxPayload: 4 * 1024 * 1024 })
+export class ClientGateway implements OnGatewayConnection {
+  private readonly logger = new Logger('ClientChannel');
+
+  constructor(
+    private readonly auth: AuthService,
+    private readonly subscriptions: SubscriptionsService,
+  ) {}
+
+  handleConnection(ws: WebSocket, req: IncomingMessage): void {
+    const early: RawData[] = [];
+    const hold = (d: RawData) => early.push(d);
+    ws.on('message', hold);
+    void this.accept(ws, req, early, hold);
+  }
+
+  private send<K extends keyof ServerToClient>(ws: WebSocket, type: K, payload: ServerToClient[K], id?: string): void {
+    if (ws.readyState === ws.OPEN) ws.send(encodeFrame<ServerToClient, K>(type, payload, id));
+  }
+
+  private async accept(ws: WebSocket, req: IncomingMessage, early: RawData[], hold: (d: RawData) => void): Promise<void> {
+    let socket: ClientSocket;
+    try {
+      const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));
+      if (principal.kind !== 'user') throw new FxException('FORBIDDEN', 'endpoint tokens may only connect to the endpoint channel');
+      socket = { ws, principal, taskIds: new Set() };
+    } catch (e) {
+      const fx = e instanceof FxException ? e : new FxException('UNAUTHENTICATED', 'authentication failed');
+      this.send(ws, 'error', { code: fx.code, message: fx.message });
+      ws.close(4401, fx.message.slice(0, 120));
+      return;
+    }
+    let chain = Promise.resolve();
+    const onData = (data: RawData) => {
+      chain = chain.then(() => this.handle(socket, data as Buffer)).catch((e) => {
+        this.logger.error(`client frame failed: ${(e as Error).stack}`);
+        this.send(ws, 'error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
+      });
+    };
+    ws.off('message', hold);
+    ws.on('message', onData);
+    ws.on('close', () => this.subscriptions.drop(socket));
+    for (const d of early) onData(d);
+  }
+
+  private async handle(socket: ClientSocket, data: Buffer): Promise<void> {
+    let frame;
+    try {
+      frame = parseFrame(ClientToServerSchemas, data);
+    } catch (e) {
+      const fe = e as FrameError;
+      return this.send(socket.ws, 'error', { code: fe.code as ErrorCode, message: fe.message });
+    }
+    if (frame.type === 'unsubscribe') return this.subscriptions.unsubscribe(socket, frame.payload.taskIds);
+    if (socket.taskIds.size + frame.payload.taskIds.length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+      return this.send(socket.ws, 'error', { code: 'VALIDATION_FAILED', message: `a socket may wait on at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} tasks` }, frame.id);
+    }
+    const { notFound, ready } = await this.subscriptions.subscribe(socket, frame.payload.taskIds);
+    this.send(socket.ws, 'subscribed', { notFound }, frame.id);
+    this.subscriptions.send(socket, ready);
+  }
+}
+

@@ -1,0 +1,98 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { encodeFrame, isFinalStatus, type ServerToClient, type TaskOutcome, type TaskStatus } from '@fx/protocol';
+import { TasksRepository } from '../tasks/tasks.repository.js';
+import { EventsService, toOutcome } from '../tasks/events.service.js';
+import type { Principal } from '../auth/principal.js';
+
+const MAX_RESULTS_PER_FRAME = 500;
+/** A socket may wait on this many tasks at once; more is refused with a sentence. */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 1_000_000;
+
+export interface ClientSocket {
+  ws: WebSocket;
+  principal: Principal;
+  taskIds: Set<string>;
+}
+
+/**
+ * Routes final outcomes to the sockets waiting for them. A subscription is registered before the
+ * catch-up read, so a result recorded in between is either read or pushed: never missed.
+ */
+@Injectable()
+export class SubscriptionsService implements OnModuleInit {
+  private readonly byTask = new Map<string, Set<ClientSocket>>();
+
+  constructor(
+    private readonly tasks: TasksRepository,
+    private readonly events: EventsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.events.on('results', ({ results }) => this.deliver(results));
+  }
+
+  async subscribe(socket: ClientSocket, taskIds: string[]): Promise<{ notFound: string[]; ready: TaskOutcome[] }> {
+    const fresh = [...new Set(taskIds)];
+    for (const id of fresh) this.add(socket, id);
+    const rows = await this.tasks.findOutcomes(fresh);
+    const visible = new Map(rows.filter((r) => r.owner_id === socket.principal.userId || socket.principal.admin).map((r) => [r.id, r]));
+    const notFound = fresh.filter((id) => !visible.has(id));
+    for (const id of notFound) this.remove(socket, id);
+    const ready: TaskOutcome[] = [];
+    for (const row of visible.values()) {
+      if (isFinalStatus(row.status as TaskStatus) && 'completed_at' in row) {
+        const { ownerId: _o, ...outcome } = toOutcome(row);
+        ready.push(outcome);
+        this.remove(socket, row.id);
+      }
+    }
+    return { notFound, ready };
+  }
+
+  unsubscribe(socket: ClientSocket, taskIds: string[]): void {
+    for (const id of taskIds) this.remove(socket, id);
+  }
+
+  drop(socket: ClientSocket): void {
+    for (const id of socket.taskIds) this.byTask.get(id)?.delete(socket);
+    for (const id of socket.taskIds) if (this.byTask.get(id)?.size === 0) this.byTask.delete(id);
+    socket.taskIds.clear();
+  }
+
+  send(socket: ClientSocket, outcomes: TaskOutcome[]): void {
+    for (let i = 0; i < outcomes.length; i += MAX_RESULTS_PER_FRAME) {
+      if (socket.ws.readyState !== socket.ws.OPEN) return;
+      socket.ws.send(encodeFrame<ServerToClient, 'result'>('result', { results: outcomes.slice(i, i + MAX_RESULTS_PER_FRAME) }));
+    }
+  }
+
+  private deliver(results: Array<TaskOutcome & { ownerId: string }>): void {
+    const perSocket = new Map<ClientSocket, TaskOutcome[]>();
+    for (const { ownerId: _o, ...outcome } of results) {
+      const sockets = this.byTask.get(outcome.taskId);
+      if (!sockets) continue;
+      for (const s of sockets) {
+        let list = perSocket.get(s);
+        if (!list) perSocket.set(s, (list = []));
+        list.push(outcome);
+      }
+      for (const s of [...sockets]) this.remove(s, outcome.taskId);
+    }
+    for (const [socket, outcomes] of perSocket) this.send(socket, outcomes);
+  }
+
+  private add(socket: ClientSocket, id: string): void {
+    let set = this.byTask.get(id);
+    if (!set) this.byTask.set(id, (set = new Set()));
+    set.add(socket);
+    socket.taskIds.add(id);
+  }
+
+  private remove(socket: ClientSocket, id: string): void {
+    const set = this.byTask.get(id);
+    set?.delete(socket);
+    if (set?.size === 0) this.byTask.delete(id);
+    socket.taskIds.delete(id);
+  }
+}

@@ -1,0 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Prisma } from '../../generated/prisma/client.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+
+@Injectable()
+export class EndpointsRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  create(data: { ownerId: string; name: string; description: string | null; allowedFunctions: string[]; restricted: boolean }) {
+    return this.db.prisma.endpoint.create({ data });
+  }
+
+  findLive(id: string) {
+    return this.db.prisma.endpoint.findFirst({ where: { id, deletedAt: null } });
+  }
+
+  findManyLive(ids: string[]) {
+    return this.db.prisma.endpoint.findMany({ where: { id: { in: ids }, deletedAt: null } });
+  }
+
+  listVisible(userId: string, all: boolean) {
+    return this.db.prisma.endpoint.findMany({ where: all ? { deletedAt: null } : { deletedAt: null, ownerId: userId }, orderBy: { createdAt: 'asc' } });
+  }
+
+  markConnected(id: string, agent: object) {
+    const now = new Date();
+    return this.db.prisma.endpoint.update({ where: { id }, data: { connectedAt: now, lastHeartbeatAt: now, disconnectedAt: null, agent: agent as Prisma.InputJsonValue } });
+  }
+
+  recordHeartbeat(id: string, status: object) {
+    return this.db.prisma.endpoint.update({ where: { id }, data: { lastHeartbeatAt: new Date(), status: status as Prisma.InputJsonValue } });
+  }
+
+  markDisconnected(id: string) {
+    return this.db.prisma.endpoint.updateMany({ where: { id }, data: { disconnectedAt: new Date() } });
+  }
+
+  softDelete(id: string) {
+    return this.db.prisma.endpoint.update({ where: { id }, data: { deletedAt: new Date() } });
+  }
+}

@@ -1,0 +1,105 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { HeartbeatPayload, AgentInfo, type EndpointInfo, type EndpointStatusResponse, type RegisterEndpointRequest, type RegisterEndpointResponse } from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { FxException } from '../../common/fx.exception.js';
+import { AuthService } from '../auth/auth.service.js';
+import { TokensRepository } from '../auth/tokens.repository.js';
+import type { Principal } from '../auth/principal.js';
+import { TasksRepository } from '../tasks/tasks.repository.js';
+import { EventsService } from '../tasks/events.service.js';
+import { EndpointsRepository } from './endpoints.repository.js';
+
+type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;
+
+@Injectable()
+export class EndpointsService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly endpoints: EndpointsRepository,
+    private readonly tokens: TokensRepository,
+    private readonly tasks: TasksRepository,
+    private readonly auth: AuthService,
+    private readonly events: EventsService,
+  ) {}
+
+  /** Online means a heartbeat within the timeout: derived, so a crashed replica cannot leave it stale. */
+  toInfo(e: EndpointRow): EndpointInfo {
+    const agent = AgentInfo.safeParse(e.agent);
+    const status = HeartbeatPayload.safeParse(e.status);
+    return {
+      id: e.id,
+      name: e.name,
+      description: e.description,
+      ownerId: e.ownerId,
+      state: this.isOnline(e) ? 'online' : 'offline',
+      allowedFunctions: e.restricted ? e.allowedFunctions : null,
+      lastHeartbeatAt: e.lastHeartbeatAt?.toISOString() ?? null,
+      connectedAt: e.connectedAt?.toISOString() ?? null,
+      agent: agent.success ? agent.data : null,
+      status: status.success ? status.data : null,
+      createdAt: e.createdAt.toISOString(),
+    };
+  }
+
+  private isOnline(e: EndpointRow): boolean {
+    const connected = e.connectedAt && (!e.disconnectedAt || e.disconnectedAt < e.connectedAt);
+    return Boolean(connected && e.lastHeartbeatAt && Date.now() - e.lastHeartbeatAt.getTime() < this.config.FX_HEARTBEAT_TIMEOUT_MS);
+  }
+
+  async register(p: Principal, req: RegisterEndpointRequest): Promise<RegisterEndpointResponse> {
+    const e = await this.endpoints.create({
+      ownerId: p.userId,
+      name: req.name,
+      description: req.description ?? null,
+      allowedFunctions: req.allowedFunctions ?? [],
+      restricted: req.allowedFunctions !== undefined,
+    });
+    const { token } = await this.auth.issue({ userId: p.userId, kind: 'endpoint', endpointId: e.id, name: `endpoint ${req.name}` });
+    return { endpoint: this.toInfo(e), token };
+  }
+
+  /** Owners see their endpoints; admins see all; anyone else gets 404, never 403, so ids don't leak. */
+  async getOwned(p: Principal, id: string, allowAdmin = true): Promise<EndpointRow> {
+    const e = await this.endpoints.findLive(id);
+    if (!e || !(e.ownerId === p.userId || (allowAdmin && p.admin))) throw FxException.notFound('endpoint', id);
+    return e;
+  }
+
+  async get(p: Principal, id: string): Promise<EndpointInfo> {
+    return this.toInfo(await this.getOwned(p, id));
+  }
+
+  async list(p: Principal): Promise<EndpointInfo[]> {
+    return (await this.endpoints.listVisible(p.userId, p.admin)).map((e) => this.toInfo(e));
+  }
+
+  async status(p: Principal, id: string): Promise<EndpointStatusResponse> {
+    const info = this.toInfo(await this.getOwned(p, id));
+    return { id, state: info.state, lastHeartbeatAt: info.lastHeartbeatAt, status: info.status, tasks: await this.tasks.countsForEndpoint(id) };
+  }
+
+  /** Deregisters: its tokens stop working, its agent is disconnected, its unfinished tasks fail. */
+  async delete(p: Principal, id: string): Promise<void> {
+    await this.getOwned(p, id);
+    await this.endpoints.softDelete(id);
+    await this.tokens.revokeForEndpoint(id);
+    const failed = await this.tasks.failForEndpoint(id, { code: 'ENDPOINT_DELETED', name: 'EndpointDeleted', message: `endpoint ${id} was deleted` });
+    await this.events.publishOutcomes(failed);
+    await this.events.publishEndpointGone(id);
+  }
+
+  /** Checks that the caller may submit to these endpoints (own them) and that each allows its functions. */
+  async checkSubmission(p: Principal, pairs: Array<{ endpointId: string; functionId: string }>): Promise<void> {
+    const ids = [...new Set(pairs.map((x) => x.endpointId))];
+    const rows = await this.endpoints.findManyLive(ids);
+    const byId = new Map(rows.filter((e) => e.ownerId === p.userId).map((e) => [e.id, e]));
+    const missing = ids.find((id) => !byId.has(id));
+    if (missing) throw FxException.notFound('endpoint', missing);
+    for (const { endpointId, functionId } of pairs) {
+      const e = byId.get(endpointId)!;
+      if (e.restricted && !e.allowedFunctions.includes(functionId)) {
+        throw new FxException('FUNCTION_NOT_ALLOWED', `endpoint ${endpointId} does not allow function ${functionId}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { BROKER } from '../../storage/storage.module.js';
+import type { Broker } from '../../storage/broker.js';
+import { TasksRepository } from './tasks.repository.js';
+import { EventsService } from './events.service.js';
+import { QueueService } from './queue.service.js';
+
+const REBUILD_PAGE = 5_000;
+const PURGE_EVERY_SWEEPS = 30;
+
+/**
+ * The repair paths (never the hot path): requeue tasks whose agent vanished, return delivery leases
+ * of dead replicas, purge expired results, and rebuild the broker's queues from PostgreSQL on start
+ * and whenever the broker reports lost state.
+ */
+@Injectable()
+export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Recovery');
+  private timer?: NodeJS.Timeout;
+  private sweeping = false;
+  private sweeps = 0;
+  private rebuildNeeded = false;
+  /** Endpoints this replica serves, for reclaiming their stale delivery leases. */
+  endpointsToReclaim: () => Iterable<string> = () => [];
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(BROKER) private readonly broker: Broker,
+    private readonly tasks: TasksRepository,
+    private readonly events: EventsService,
+    private readonly queue: QueueService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.broker.onStateLost(() => {
+      this.logger.warn('the broker lost its state; rebuilding the queues from PostgreSQL');
+      this.rebuildNeeded = true;
+      void this.sweep();
+    });
+    await this.rebuild();
+    this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      if (this.rebuildNeeded || this.queue.takeDirty()) {
+        this.rebuildNeeded = false;
+        await this.rebuild().catch((e) => {
+          this.rebuildNeeded = true;
+          throw e;
+        });
+      }
+      const { requeued, exhausted } = await this.tasks.requeueExpired(this.config.FX_MAX_ATTEMPTS);
+      if (requeued.length || exhausted.length) {
+        this.logger.warn(`${requeued.length} tasks lost their agent and were requeued; ${exhausted.length} ran out of attempts`);
+      }
+      await this.queue.enqueue(requeued);
+      await this.events.publishOutcomes(exhausted);
+      for (const endpointId of this.endpointsToReclaim()) {
+        const n = await this.broker.reclaimStale(endpointId, this.config.FX_BROKER_RECLAIM_MS);
+        if (n) await this.events.publish('wake', { endpointIds: [endpointId] });
+      }
+      if (++this.sweeps % PURGE_EVERY_SWEEPS === 0) {
+        const cutoff = new Date(Date.now() - this.config.FX_RESULT_RETENTION_SECONDS * 1000);
+        const purged = await this.tasks.purgeCompletedBefore(cutoff);
+        if (purged) this.logger.log(`purged ${purged} tasks completed before ${cutoff.toISOString()}`);
+      }
+    } catch (e) {
+      this.logger.error(`sweep failed; the next one retries: ${(e as Error).message}`);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /**
+   * Re-enqueues every waiting task, page by page. A task already queued may be queued twice; the
+   * dispatcher's conditional UPDATE hands it out once.
+   */
+  async rebuild(): Promise<number> {
+    let after: { receivedAt: Date; id: string } | null = null;
+    let total = 0;
+    for (;;) {
+      const page = await this.tasks.waitingTasks(after, REBUILD_PAGE);
+      if (page.length === 0) break;
+      await this.queue.enqueue(page);
+      total += page.length;
+      const last = page[page.length - 1]!;
+      after = { receivedAt: last.received_at, id: last.id };
+      if (page.length < REBUILD_PAGE) break;
+    }
+    if (total) this.logger.log(`re-enqueued ${total} waiting tasks from PostgreSQL`);
+    return total;
+  }
+}

@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { EndpointsModule } from '../endpoints/endpoints.module.js';
+import { FunctionsModule } from '../functions/functions.module.js';
+import { TaskStoreModule } from './task-store.module.js';
+import { TasksController } from './tasks.controller.js';
+import { TasksService } from './tasks.service.js';
+
+@Module({ imports: [TaskStoreModule, EndpointsModule, FunctionsModule], controllers: [TasksController], providers: [TasksService] })
+export class TasksModule {}

@@ -1,0 +1,299 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { RemoteError, TaskStatus, TaskTimings } from '@fx/protocol';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+
+/** A new task row, as inserted by a submission. */
+export interface NewTask {
+  id: string;
+  functionId: string;
+  endpointId: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+export interface TaskRow {
+  id: string;
+  owner_id: string;
+  function_id: string;
+  endpoint_id: string;
+  batch_id: string | null;
+  status: TaskStatus;
+  attempt: number;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  result: unknown;
+  error: RemoteError | null;
+  received_at: Date;
+  waiting_at: Date | null;
+  dispatched_at: Date | null;
+  running_at: Date | null;
+  completed_at: Date | null;
+}
+
+/** A final outcome as recorded, ready to publish to waiting clients. */
+export interface OutcomeRow {
+  id: string;
+  owner_id: string;
+  status: 'success' | 'failed' | 'cancelled';
+  result: unknown;
+  error: RemoteError | null;
+  completed_at: Date;
+}
+
+export interface DispatchedRow {
+  id: string;
+  function_id: string;
+  attempt: number;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+export interface ResultInput {
+  taskId: string;
+  status: 'success' | 'failed';
+  result?: unknown;
+  error?: RemoteError;
+  timings: TaskTimings;
+}
+
+const FINAL = `('success', 'failed', 'cancelled')`;
+const HELD = `('dispatched', 'running')`;
+/** Ids travel as one jsonb array parameter: one shape that both PostgreSQL and PGlite bind the same way. */
+const idsIn = (param: string) => `(SELECT value::uuid FROM jsonb_array_elements_text(${param}::jsonb))`;
+const json = (v: unknown) => JSON.stringify(v);
+
+/**
+ * Every task statement is one SQL round trip for a whole batch (docs/design.md, hot path): no per-task
+ * queries. This is the only file that writes the tasks table.
+ */
+@Injectable()
+export class TasksRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params);
+  }
+
+  /** Inserts a whole submission in one statement; the caller replies only after this commits. */
+  async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<void> {
+    const rows = tasks.map((t) => ({ id: t.id, function_id: t.functionId, endpoint_id: t.endpointId, args: t.args, kwargs: t.kwargs }));
+    await this.db.prisma.$executeRawUnsafe(
+      `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, received_at, waiting_at)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, now(), now()
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb)`,
+      json(rows),
+      ownerId,
+      batchId,
+    );
+  }
+
+  async findById(id: string): Promise<TaskRow | null> {
+    const rows = await this.query<TaskRow>(`SELECT * FROM tasks WHERE id = $1::uuid`, id);
+    return rows[0] ?? null;
+  }
+
+  findStatuses(ids: string[]): Promise<Array<{ id: string; owner_id: string; status: TaskStatus; attempt: number }>> {
+    return this.query(`SELECT id, owner_id, status, attempt FROM tasks WHERE id IN ${idsIn('$1')}`, json(ids));
+  }
+
+  /** Final outcomes among these ids, with owners, for a subscription's catch-up read. */
+  findOutcomes(ids: string[]): Promise<Array<OutcomeRow | { id: string; owner_id: string; status: TaskStatus }>> {
+    return this.query(
+      `SELECT id, owner_id, status,
+              CASE WHEN status IN ${FINAL} THEN result END AS result,
+              CASE WHEN status IN ${FINAL} THEN error END AS error,
+              completed_at
+       FROM tasks WHERE id IN ${idsIn('$1')}`,
+      json(ids),
+    );
+  }
+
+  /**
+   * Leases queued tasks to one agent connection. Only rows still waiting change: stale queue entries
+   * (cancelled, already dispatched by a duplicate entry) are skipped here, which is what makes
+   * re-enqueueing from PostgreSQL always safe.
+   */
+  markDispatched(endpointId: string, ids: string[], leaseOwner: string, leaseMs: number): Promise<DispatchedRow[]> {
+    return this.query<DispatchedRow>(
+      `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
+              lease_expires_at = now() + $4::int * interval '1 millisecond'
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
+       RETURNING id, function_id, attempt, args, kwargs`,
+      json(ids),
+      endpointId,
+      leaseOwner,
+      leaseMs,
+    );
+  }
+
+  async markRunning(endpointId: string, started: Array<{ taskId: string; startedAt: number }>): Promise<void> {
+    await this.db.prisma.$executeRawUnsafe(
+      `UPDATE tasks t SET status = 'running', running_at = to_timestamp(x.started_at / 1000.0)
+       FROM jsonb_to_recordset($1::jsonb) AS x(task_id uuid, started_at float8)
+       WHERE t.id = x.task_id AND t.endpoint_id = $2::uuid AND t.status = 'dispatched'`,
+      json(started.map((s) => ({ task_id: s.taskId, started_at: s.startedAt }))),
+      endpointId,
+    );
+  }
+
+  /**
+   * Records final results, first one wins: rows already final are left alone, so a result sent twice
+   * (agent reconnect, duplicate execution after a lease loss) is recorded once. Returns what changed.
+   */
+  recordResults(endpointId: string, results: ResultInput[]): Promise<OutcomeRow[]> {
+    const rows = results.map((r) => ({
+      id: r.taskId,
+      status: r.status,
+      // wrapped so that a JSON null result stays distinguishable from "no result"
+      result: r.status === 'success' ? { v: r.result ?? null } : null,
+      error: r.error ?? null,
+      timings: r.timings,
+      started_at: r.timings.startedAt ?? null,
+    }));
+    return this.query<OutcomeRow>(
+      `UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, timings = x.timings,
+              completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+              running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
+       FROM (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
+               AS r(id uuid, status text, result jsonb, error jsonb, timings jsonb, started_at float8)) AS x
+       WHERE t.id = x.id AND t.endpoint_id = $2::uuid AND t.status NOT IN ${FINAL}
+       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.completed_at`,
+      json(rows),
+      endpointId,
+    );
+  }
+
+  /** Fails tasks with a server-side error (e.g. an agent refused them); first final wins as above. */
+  failMany(ids: string[], error: RemoteError): Promise<OutcomeRow[]> {
+    return this.query<OutcomeRow>(
+      `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
+       WHERE id IN ${idsIn('$1')} AND status NOT IN ${FINAL}
+       RETURNING id, owner_id, status, result, error, completed_at`,
+      json(ids),
+      json(error),
+    );
+  }
+
+  /** Cancels tasks not yet final; returns those cancelled, with the endpoint and the status they had. */
+  cancel(ids: string[], ownerId: string | null): Promise<Array<OutcomeRow & { endpoint_id: string; previous: TaskStatus }>> {
+    return this.query(
+      `WITH prev AS (
+         SELECT id, status AS previous FROM tasks
+         WHERE id IN ${idsIn('$1')} AND status NOT IN ${FINAL} AND ($2::uuid IS NULL OR owner_id = $2::uuid)
+         FOR UPDATE
+       )
+       UPDATE tasks t SET status = 'cancelled', completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+              error = jsonb_build_object('code', 'TASK_CANCELLED', 'name', 'TaskCancelled', 'message', 'the task was cancelled')
+       FROM prev WHERE t.id = prev.id AND t.status NOT IN ${FINAL}
+       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.completed_at, t.endpoint_id, prev.previous`,
+      json(ids),
+      ownerId,
+    );
+  }
+
+  /** Heartbeat: the agent behind this connection is alive, so its leases live on. */
+  async extendLeases(leaseOwner: string, leaseMs: number): Promise<void> {
+    await this.db.prisma.$executeRawUnsafe(
+      `UPDATE tasks SET lease_expires_at = now() + $2::int * interval '1 millisecond'
+       WHERE lease_owner = $1 AND status IN ${HELD}`,
+      leaseOwner,
+      leaseMs,
+    );
+  }
+
+  /**
+   * A (re)connecting agent said which tasks it still holds. Those move to the new connection; every
+   * other task held for this endpoint has no agent any more and goes back to the queue now rather
+   * than at lease expiry. Returns the requeued tasks, the exhausted ones, and the ids the agent
+   * should forget.
+   */
+  async reconcileEndpoint(endpointId: string, leaseOwner: string, inFlight: string[], leaseMs: number, maxAttempts: number) {
+    const kept = await this.query<{ id: string }>(
+      `UPDATE tasks SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD}
+       RETURNING id`,
+      json(inFlight),
+      endpointId,
+      leaseOwner,
+      leaseMs,
+    );
+    const keptIds = new Set(kept.map((r) => r.id));
+    const finalIds = new Set(
+      (await this.query<{ id: string }>(`SELECT id FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(inFlight))).map((r) => r.id),
+    );
+    // a final task stays in inFlight so the agent resends its result and gets an ack that clears it
+    const forget = inFlight.filter((id) => !keptIds.has(id) && !finalIds.has(id));
+    const lost = await this.requeueHeld(`endpoint_id = $1::uuid AND (lease_owner IS NULL OR lease_owner <> $2)`, [endpointId, leaseOwner], maxAttempts);
+    return { ...lost, forget };
+  }
+
+  /** Leases past their expiry (the agent vanished without a word) go back to the queue. */
+  requeueExpired(maxAttempts: number) {
+    return this.requeueHeld(`lease_expires_at < now()`, [], maxAttempts);
+  }
+
+  private async requeueHeld(where: string, params: unknown[], maxAttempts: number) {
+    const n = params.length;
+    const requeued = await this.query<{ id: string; endpoint_id: string }>(
+      `UPDATE tasks SET status = 'waiting-for-endpoint', attempt = attempt + 1, waiting_at = now(),
+              lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
+       WHERE status IN ${HELD} AND ${where} AND attempt + 1 < $${n + 1}::int
+       RETURNING id, endpoint_id`,
+      ...params,
+      maxAttempts,
+    );
+    const exhausted = await this.query<OutcomeRow>(
+      `UPDATE tasks SET status = 'failed', attempt = attempt + 1, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+              error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
+                'message', 'the task lost its agent ' || (attempt + 1) || ' times (limit ' || $${n + 1}::int || ')')
+       WHERE status IN ${HELD} AND ${where} AND attempt + 1 >= $${n + 1}::int
+       RETURNING id, owner_id, status, result, error, completed_at`,
+      ...params,
+      maxAttempts,
+    );
+    return { requeued, exhausted };
+  }
+
+  /** Every task waiting for an endpoint, oldest first, a keyset page at a time, for rebuilding queues. */
+  waitingTasks(after: { receivedAt: Date; id: string } | null, limit: number): Promise<Array<{ id: string; endpoint_id: string; received_at: Date }>> {
+    return this.query(
+      `SELECT id, endpoint_id, received_at FROM tasks
+       WHERE status = 'waiting-for-endpoint'
+         AND ($1::timestamptz IS NULL OR (received_at, id) > ($1::timestamptz, $2::uuid))
+       ORDER BY received_at, id LIMIT $3::int`,
+      after?.receivedAt ?? null,
+      after?.id ?? null,
+      limit,
+    );
+  }
+
+  async countsForEndpoint(endpointId: string): Promise<{ waiting: number; dispatched: number; running: number }> {
+    const rows = await this.query<{ status: string; n: number | bigint }>(
+      `SELECT status, count(*)::int AS n FROM tasks WHERE endpoint_id = $1::uuid AND status IN ('waiting-for-endpoint', 'dispatched', 'running') GROUP BY status`,
+      endpointId,
+    );
+    const get = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
+    return { waiting: get('waiting-for-endpoint'), dispatched: get('dispatched'), running: get('running') };
+  }
+
+  /** Results and errors are kept for the retention period, then the rows go. */
+  async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
+    return this.db.prisma.$executeRawUnsafe(
+      `DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ${FINAL} AND completed_at < $1::timestamptz LIMIT $2::int)`,
+      cutoff,
+      limit,
+    );
+  }
+
+  /** Fails the unfinished tasks of a deleted endpoint. */
+  failForEndpoint(endpointId: string, error: RemoteError): Promise<OutcomeRow[]> {
+    return this.query<OutcomeRow>(
+      `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
+       WHERE endpoint_id = $1::uuid AND status NOT IN ${FINAL}
+       RETURNING id, owner_id, status, result, error, completed_at`,
+      endpointId,
+      json(error),
+    );
+  }
+}

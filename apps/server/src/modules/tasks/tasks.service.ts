@@ -1,0 +1,114 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type {
+  CancelTaskResponse,
+  SubmitBatchRequest,
+  SubmitBatchResponse,
+  SubmitTaskRequest,
+  TaskInfo,
+  TaskStatusManyResponse,
+} from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { FxException } from '../../common/fx.exception.js';
+import type { Principal } from '../auth/principal.js';
+import { FunctionsService } from '../functions/functions.service.js';
+import { EndpointsService } from '../endpoints/endpoints.service.js';
+import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
+import { EventsService } from './events.service.js';
+import { QueueService } from './queue.service.js';
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+
+export function toTaskInfo(t: TaskRow): TaskInfo {
+  return {
+    id: t.id,
+    functionId: t.function_id,
+    endpointId: t.endpoint_id,
+    batchId: t.batch_id,
+    ownerId: t.owner_id,
+    status: t.status,
+    attempt: t.attempt,
+    args: t.args,
+    kwargs: t.kwargs,
+    ...(t.status === 'success' ? { result: t.result ?? null } : {}),
+    error: t.error ?? null,
+    timeline: {
+      receivedAt: iso(t.received_at)!,
+      waitingAt: iso(t.waiting_at),
+      dispatchedAt: iso(t.dispatched_at),
+      runningAt: iso(t.running_at),
+      completedAt: iso(t.completed_at),
+    },
+  };
+}
+
+@Injectable()
+export class TasksService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tasks: TasksRepository,
+    private readonly functions: FunctionsService,
+    private readonly endpoints: EndpointsService,
+    private readonly events: EventsService,
+    private readonly queue: QueueService,
+  ) {}
+
+  async submit(p: Principal, req: SubmitTaskRequest): Promise<{ taskId: string }> {
+    const { taskIds } = await this.submitMany(p, null, [{ functionId: req.functionId, endpointId: req.endpointId, args: req.args ?? [], kwargs: req.kwargs ?? {} }]);
+    return { taskId: taskIds[0]! };
+  }
+
+  async submitBatch(p: Principal, req: SubmitBatchRequest): Promise<SubmitBatchResponse> {
+    if (req.tasks.length > this.config.FX_MAX_BATCH_TASKS) {
+      throw new FxException('BATCH_TOO_LARGE', `a batch holds at most ${this.config.FX_MAX_BATCH_TASKS} tasks; this one has ${req.tasks.length}`);
+    }
+    const items = req.tasks.map((t, i) => {
+      const endpointId = t.endpointId ?? req.endpointId;
+      if (!endpointId) throw new FxException('VALIDATION_FAILED', `tasks[${i}] has no endpointId and the batch names none`);
+      return { functionId: t.functionId, endpointId, args: t.args ?? [], kwargs: t.kwargs ?? {} };
+    });
+    const batchId = randomUUID();
+    return { batchId, ...(await this.submitMany(p, batchId, items)) };
+  }
+
+  /**
+   * Checks, then one INSERT for the whole submission; ids are returned only after it commits
+   * (accepted means durable). Queueing happens after and may fail without losing anything.
+   */
+  private async submitMany(p: Principal, batchId: string | null, items: Array<Omit<NewTask, 'id'>>): Promise<{ taskIds: string[] }> {
+    await this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]);
+    const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
+    await this.endpoints.checkSubmission(p, [...pairs.values()]);
+    const rows: NewTask[] = items.map((t) => ({ ...t, id: randomUUID() }));
+    await this.tasks.insertMany(p.userId, batchId, rows);
+    await this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    return { taskIds: rows.map((r) => r.id) };
+  }
+
+  private async getVisible(p: Principal, id: string): Promise<TaskRow> {
+    const t = await this.tasks.findById(id);
+    if (!t || !(t.owner_id === p.userId || p.admin)) throw FxException.notFound('task', id);
+    return t;
+  }
+
+  async get(p: Principal, id: string): Promise<TaskInfo> {
+    return toTaskInfo(await this.getVisible(p, id));
+  }
+
+  async statusMany(p: Principal, ids: string[]): Promise<TaskStatusManyResponse> {
+    const rows = (await this.tasks.findStatuses(ids)).filter((r) => r.owner_id === p.userId || p.admin);
+    const seen = new Set(rows.map((r) => r.id));
+    return { tasks: rows.map((r) => ({ id: r.id, status: r.status, attempt: r.attempt })), notFound: ids.filter((id) => !seen.has(id)) };
+  }
+
+  async cancel(p: Principal, id: string): Promise<CancelTaskResponse> {
+    const current = await this.getVisible(p, id);
+    const [cancelled] = await this.tasks.cancel([id], p.admin ? null : p.userId);
+    if (!cancelled) return { taskId: id, status: (await this.tasks.findById(id))?.status ?? current.status, cancelled: false };
+    if (cancelled.previous === 'dispatched' || cancelled.previous === 'running') {
+      await this.events.publish('cancel', { endpointId: cancelled.endpoint_id, taskIds: [id] });
+    }
+    await this.events.publishOutcomes([cancelled]);
+    return { taskId: id, status: 'cancelled', cancelled: true };
+  }
+}

@@ -1,0 +1,77 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CreateTokenRequest, CreateTokenResponse, CreateUserRequest, TokenInfo, UserInfo, WhoAmIResponse } from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { FxException } from '../../common/fx.exception.js';
+import { AuthService } from '../auth/auth.service.js';
+import { TokensRepository } from '../auth/tokens.repository.js';
+import type { Principal } from '../auth/principal.js';
+import { UsersRepository } from './users.repository.js';
+import { toTokenInfo, toUserInfo } from './users.mapper.js';
+
+type Parsed<T> = { [K in keyof T]-?: Exclude<T[K], undefined> } & T;
+
+@Injectable()
+export class UsersService {
+  private readonly logger = new Logger('Users');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly users: UsersRepository,
+    private readonly tokens: TokensRepository,
+    private readonly auth: AuthService,
+  ) {}
+
+  /**
+   * First start: create the admin user and write its token to <data dir>/admin.token (0600). Returns
+   * the token when one was created now.
+   */
+  async bootstrapAdmin(): Promise<string | null> {
+    if ((await this.users.count()) > 0) return null;
+    let user;
+    try {
+      user = await this.users.create(this.config.FX_ADMIN_NAME, true);
+    } catch {
+      return null; // another replica created it at the same moment
+    }
+    const { token } = await this.auth.issue({ userId: user.id, kind: 'user', name: 'bootstrap admin token' });
+    await mkdir(this.config.FX_DATA_DIR, { recursive: true, mode: 0o700 });
+    const file = join(this.config.FX_DATA_DIR, 'admin.token');
+    await writeFile(file, token + '\n', { mode: 0o600 });
+    await chmod(file, 0o600);
+    this.logger.log(`created admin user "${user.name}"; its token is in ${file}`);
+    return token;
+  }
+
+  async whoami(p: Principal): Promise<WhoAmIResponse> {
+    const user = await this.users.findById(p.userId);
+    if (!user) throw new FxException('UNAUTHENTICATED', 'the user of this token no longer exists');
+    return { user: toUserInfo(user), tokenId: p.tokenId };
+  }
+
+  async create(req: Parsed<CreateUserRequest>): Promise<UserInfo> {
+    if (await this.users.findByName(req.name)) throw new FxException('CONFLICT', `a user named "${req.name}" already exists`);
+    return toUserInfo(await this.users.create(req.name, req.admin ?? false));
+  }
+
+  async list(): Promise<UserInfo[]> {
+    return (await this.users.list()).map(toUserInfo);
+  }
+
+  async issueToken(userId: string, req: CreateTokenRequest): Promise<CreateTokenResponse> {
+    if (!(await this.users.findById(userId))) throw FxException.notFound('user', userId);
+    const { token, row } = await this.auth.issue({ userId, kind: 'user', name: req.name ?? 'token', expiresInSeconds: req.expiresInSeconds });
+    return { token, info: toTokenInfo(row) };
+  }
+
+  async listTokens(userId: string): Promise<TokenInfo[]> {
+    if (!(await this.users.findById(userId))) throw FxException.notFound('user', userId);
+    return (await this.tokens.listForUser(userId)).map(toTokenInfo);
+  }
+
+  async revokeToken(tokenId: string): Promise<void> {
+    if (!(await this.tokens.findById(tokenId))) throw FxException.notFound('token', tokenId);
+    await this.tokens.revoke(tokenId);
+  }
+}

@@ -1,0 +1,54 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { LogLevel } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from './app.module.js';
+import type { AppConfig } from './config/env.js';
+import { FxExceptionFilter } from './common/fx-exception.filter.js';
+import { UsersService } from './modules/users/users.service.js';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
+
+export interface RunningServer {
+  app: NestExpressApplication;
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** The admin token, when this start created the admin user. */
+  adminToken: string | null;
+  close(): Promise<void>;
+}
+
+/** Builds and starts the server; used by main.ts and by tests that need an in-process server. */
+export async function startServer(config: AppConfig): Promise<RunningServer> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger: LEVELS.slice(0, LEVELS.indexOf(config.FX_LOG_LEVEL === 'log' ? 'log' : config.FX_LOG_LEVEL) + 1),
+  });
+  app.useBodyParser('json', { limit: config.FX_MAX_REQUEST_BYTES });
+  // Frames are parsed by the gateways themselves with the protocol catalogs; the adapter's own
+  // event routing is switched off.
+  app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
+  app.useGlobalFilters(new FxExceptionFilter());
+  app.enableShutdownHooks();
+
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('FX')
+      .setDescription('FX REST API v1. Websocket channels: /v1/ws/endpoint (endpoint tokens) and /v1/ws/client (user tokens); frames are defined in @fx/protocol.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'openapi.json' });
+
+  await app.listen(config.PORT, config.HOST);
+  const address = app.getHttpServer().address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const url = config.FX_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  const adminToken = await app.get(UsersService).bootstrapAdmin();
+  return { app, url, adminToken, close: () => app.close() };
+}
