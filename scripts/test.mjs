@@ -2,7 +2,7 @@
 // Runs every jest project (unit, storage suites on both backends, end-to-end) and prints the
 // closing line CI reads: `N passed, N failed`. Extra arguments go to jest.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,5 +33,7 @@ if (existsSync(out)) {
   failed = 1;
 }
 if (run.status !== 0 && failed === 0) failed = 1;
-console.log(`${passed} passed, ${failed} failed`);
+const summary = `${passed} passed, ${failed} failed`;
+console.log(summary);
+if (process.env.FX_TEST_SUMMARY_FILE) writeFileSync(process.env.FX_TEST_SUMMARY_FILE, summary + '\n');
 process.exit(failed === 0 && run.status === 0 ? 0 : 1);
