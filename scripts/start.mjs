@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// `npm start`: FX all in one. Starts the server (embedded PGlite and in-process broker unless
+// DATABASE_URL / REDIS_URL are set) and a built-in endpoint named `local` connected to it, then
+// prints what a newcomer needs: the URL, the admin token, the endpoint id and an SDK example.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dataDir = resolve(process.env.FX_DATA_DIR ?? join(root, '.fx'));
+const fxHome = resolve(process.env.FX_HOME ?? join(dataDir, 'endpoint-home'));
+const host = process.env.HOST ?? '127.0.0.1';
+const port = process.env.PORT ?? '8080';
+const url = process.env.FX_PUBLIC_URL ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+const serverMain = join(root, 'apps/server/dist/main.js');
+const endpointCli = join(root, 'apps/endpoint/dist/cli/index.js');
+const name = 'local';
+
+mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+const env = { ...process.env, FX_DATA_DIR: dataDir, HOST: host, PORT: port, FX_HOME: fxHome };
+
+const prefix = (tag, stream) => {
+  let buf = '';
+  stream.on('data', (d) => {
+    buf += d;
+    const lines = buf.split('\n');
+    buf = lines.pop();
+    for (const l of lines) process.stdout.write(`[${tag}] ${l}\n`);
+  });
+};
+
+const server = spawn(process.execPath, [serverMain], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+prefix('server', server.stdout);
+prefix('server', server.stderr);
+let endpoint;
+let stopping = false;
+server.on('exit', (code) => {
+  if (!stopping) {
+    console.error(`FX server exited (${code}); stopping.`);
+    endpoint?.kill('SIGTERM');
+    process.exit(code ?? 1);
+  }
+});
+
+async function waitReady() {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/readyz`);
+      if (res.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the server did not become ready at ${url}/readyz within 120 s`);
+}
+
+function cli(args) {
+  const r = spawnSync(process.execPath, [endpointCli, ...args], { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fx-endpoint ${args[0]} failed: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+async function ensureLocalEndpoint(token) {
+  const configFile = join(fxHome, 'endpoints', name, 'config.yaml');
+  if (existsSync(configFile)) {
+    // The data may have been reset (another DATABASE_URL): keep the config only if the server knows it.
+    const { endpointId } = parseYaml(readFileSync(configFile, 'utf8'));
+    const res = await fetch(`${url}/v1/endpoints/${endpointId}`, { headers: { authorization: `Bearer ${token}` } });
+    if (res.ok) return endpointId;
+  }
+  cli(['configure', name, '--url', url, '--token', token, '--force']);
+  return parseYaml(readFileSync(configFile, 'utf8')).endpointId;
+}
+
+function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nstopping the local endpoint (draining) and the server…');
+  const stopServer = () => server.kill('SIGTERM');
+  if (endpoint && endpoint.exitCode === null) {
+    endpoint.once('exit', stopServer);
+    endpoint.kill('SIGTERM');
+  } else stopServer();
+  server.once('exit', () => process.exit(0));
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
+
+try {
+  await waitReady();
+  const tokenFile = join(dataDir, 'admin.token');
+  if (!existsSync(tokenFile)) throw new Error(`no admin token in ${tokenFile}: this database was initialised from another data directory; use that directory's admin.token as FX_DATA_DIR`);
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  const endpointId = await ensureLocalEndpoint(token);
+  endpoint = spawn(process.execPath, [endpointCli, 'start', name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  prefix('local', endpoint.stdout);
+  prefix('local', endpoint.stderr);
+  endpoint.on('exit', (code) => {
+    if (!stopping) console.error(`[local] the local endpoint exited (${code}); the server keeps running`);
+  });
+  console.log(`
+FX is running.
+  URL:            ${url}   (API docs: ${url}/docs)
+  admin token:    ${token}
+                  (kept in ${tokenFile})
+  local endpoint: ${endpointId}   (FX_HOME=${fxHome})
+
+Try it, in another terminal, from ${root}:
+  FX_URL=${url} FX_TOKEN=$(cat ${tokenFile}) FX_ENDPOINT=${endpointId} node examples/quickstart.mjs
+
+which does:
+  import { Client } from '@fx/sdk';
+  const client = new Client({ url: process.env.FX_URL, token: process.env.FX_TOKEN });
+  const add = await client.registerFunction((a, b) => a + b, { name: 'add' });
+  const taskId = await client.run(add, process.env.FX_ENDPOINT, [1, 2]);
+  console.log(await client.getResult(taskId, { timeoutMs: 30_000 }));   // 3
+  client.close();
+
+Press Ctrl-C to stop.
+`);
+} catch (e) {
+  console.error(e instanceof Error ? e.message : e);
+  stopping = true;
+  endpoint?.kill('SIGTERM');
+  server.kill('SIGTERM');
+  process.exitCode = 1;
+}
