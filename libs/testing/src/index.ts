@@ -1,0 +1,9 @@
+export {
+  cleanupRedisPrefix,
+  createTestDatabase,
+  randomPrefix,
+  testDatabaseUrl,
+  testRedisUrl,
+  type TestDatabase,
+} from './real-services.fixture.js';
+export { tempDir, type TempDir } from './temp-dir.fixture.js';
