@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { FakeFxServer, GOOD_TOKEN } from './__fixtures__/fake-fx-server.js';
+import { Client } from './client.js';
+import { PartialBatchError, PayloadTooLargeError, ServerError } from './errors.js';
+
+let server: FakeFxServer;
+let client: Client;
+const endpointId = randomUUID();
+const functionId = randomUUID();
+
+beforeEach(async () => {
+  server = await new FakeFxServer().start();
+  client = new Client({ url: server.url, token: GOOD_TOKEN, maxRetries: 0 });
+});
+afterEach(async () => {
+  client.close();
+  await server.stop();
+});
+
+describe('functions', () => {
+  it('registers a JS function with its source and runtime js', async () => {
+    const id = await client.registerFunction((a: number, b: number) => a + b, { name: 'add', walltimeSeconds: 5 });
+    const sent = server.requestsTo('POST', '/v1/functions')[0]!.body as Record<string, unknown>;
+    expect(sent).toMatchObject({ name: 'add', runtime: 'js', walltimeSeconds: 5 });
+    expect(new Function(`return (${String(sent.source)})`)()(1, 2)).toBe(3);
+    expect((await client.getFunction(id)).name).toBe('add');
+  });
+
+  it('names a function after itself when no name is given', async () => {
+    function multiply(a: number, b: number) {
+      return a * b;
+    }
+    await client.registerFunction(multiply);
+    expect((await client.listFunctions()).map((f) => f.name)).toEqual(['multiply']);
+  });
+
+  it('registers a shell template with runtime shell', async () => {
+    await client.registerShellFunction('echo {msg}', { name: 'echo', walltimeSeconds: 10 });
+    expect(server.requestsTo('POST', '/v1/functions')[0]!.body).toEqual({ name: 'echo', runtime: 'shell', source: 'echo {msg}', walltimeSeconds: 10, public: false });
+  });
+});
+
+describe('run', () => {
+  it('submits args and kwargs and returns the task id', async () => {
+    const taskId = await client.run(functionId, endpointId, [1, 2], { k: 'v' });
+    expect(server.tasks.get(taskId)).toMatchObject({ functionId, endpointId, args: [1, 2], kwargs: { k: 'v' } });
+  });
+});
+
+describe('runBatch', () => {
+  it('splits more than 10,000 tasks into requests of at most 10,000 and keeps the ids in order', async () => {
+    const items = Array.from({ length: 25_000 }, (_, i) => ({ functionId, args: [i] }));
+    const ids = await client.runBatch(endpointId, items);
+
+    const sizes = server.requestsTo('POST', '/v1/tasks/batch').map((r) => (r.body as { tasks: unknown[] }).tasks.length);
+    expect(sizes).toEqual([10_000, 10_000, 5_000]);
+    expect(ids).toHaveLength(25_000);
+    expect(new Set(ids).size).toBe(25_000);
+    ids.forEach((id, i) => {
+      const t = server.tasks.get(id)!;
+      if (t.args[0] !== i || t.endpointId !== endpointId) throw new Error(`task ${i} got id of task ${String(t.args[0])}`);
+    });
+  }, 30_000);
+
+  it('validates batch items before sending any', async () => {
+    const items = [{ functionId }, { functionId: 'nope' }];
+    await expect(client.runBatch(endpointId, items)).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('batch item 1') });
+    await expect(client.runBatch(endpointId, [{ functionId, extra: 1 } as never])).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(client.runBatch(endpointId, [{ functionId, kwargs: [] as never }])).rejects.toMatchObject({ name: 'ValidationError' });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('also splits by request size', async () => {
+    const big = 'x'.repeat(1000);
+    const c = new Client({ url: server.url, token: GOOD_TOKEN, maxRequestBytes: 10_000 });
+    const ids = await c.runBatch(endpointId, Array.from({ length: 30 }, (_, i) => ({ functionId, args: [i, big] })));
+    c.close();
+    const requests = server.requestsTo('POST', '/v1/tasks/batch');
+    expect(requests.length).toBeGreaterThan(2);
+    for (const r of requests) expect(Buffer.byteLength(JSON.stringify(r.body))).toBeLessThanOrEqual(10_000);
+    expect(ids.map((id) => server.tasks.get(id)!.args[0])).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('refuses a single task larger than a request before sending anything', async () => {
+    const c = new Client({ url: server.url, token: GOOD_TOKEN, maxRequestBytes: 1_000 });
+    await expect(c.runBatch(endpointId, [{ functionId }, { functionId, args: ['x'.repeat(2_000)] }])).rejects.toBeInstanceOf(PayloadTooLargeError);
+    c.close();
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('reports the ids already accepted when a later request fails', async () => {
+    let batches = 0;
+    server.override = (r) => (r.path === '/v1/tasks/batch' && ++batches === 2 ? { status: 500, body: { code: 'INTERNAL', message: 'boom' } } : undefined);
+    const err = (await client.runBatch(endpointId, Array.from({ length: 10_001 }, () => ({ functionId }))).catch((e: unknown) => e)) as PartialBatchError;
+    expect(err).toBeInstanceOf(PartialBatchError);
+    expect(err.cause).toBeInstanceOf(ServerError);
+    expect(err.acceptedTaskIds).toHaveLength(10_000);
+    expect(err.acceptedTaskIds.every((id) => server.tasks.has(id))).toBe(true);
+  }, 30_000);
+
+  it('sends nothing for an empty batch', async () => {
+    await expect(client.runBatch(endpointId, [])).resolves.toEqual([]);
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('tasks', () => {
+  it('gets a task and cancels it', async () => {
+    const taskId = await client.run(functionId, endpointId);
+    expect((await client.getTask(taskId)).status).toBe('received');
+    await expect(client.cancel(taskId)).resolves.toEqual({ taskId, status: 'cancelled', cancelled: true });
+    await expect(client.getResult(taskId)).rejects.toMatchObject({ name: 'TaskCancelledError' });
+  });
+});

@@ -1,0 +1,173 @@
+import type { ErrorBody, ErrorCode, RemoteError } from '@fx/protocol';
+
+/**
+ * Every code an SDK error can carry: the wire codes, plus the few that only exist on this side of the
+ * wire (the server never sent anything we could read).
+ */
+export type FxErrorCode = ErrorCode | 'CONNECTION_FAILED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'CLIENT_CLOSED';
+
+export interface FxErrorOptions {
+  cause?: unknown;
+  /** HTTP status of the response that produced the error, when there was one. */
+  status?: number;
+  /** The `details` of the server's error body, untouched. */
+  details?: unknown;
+}
+
+/** Base of every error the SDK throws. Raw transport errors never escape; they become `cause`. */
+export class FxError extends Error {
+  readonly code: FxErrorCode;
+  readonly status: number | undefined;
+  readonly details: unknown;
+
+  constructor(code: FxErrorCode, message: string, options: FxErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Compiled class hierarchies over Error lose their prototype on some targets; this keeps instanceof honest.
+    Object.setPrototypeOf(this, new.target.prototype);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = options.status;
+    this.details = options.details;
+  }
+}
+
+/** 401: the token is missing, malformed, expired or revoked. */
+export class AuthenticationError extends FxError {}
+
+/** 403: the token is valid but may not do this (e.g. an endpoint refusing a function). */
+export class ForbiddenError extends FxError {}
+
+/** 404: the resource does not exist or belongs to someone else; also a task id a subscription did not know. */
+export class NotFoundError extends FxError {}
+
+/** 400, or an input the SDK refused before sending it. */
+export class ValidationError extends FxError {}
+
+/** 409: the request conflicts with the current state (e.g. a name already taken). */
+export class ConflictError extends FxError {}
+
+/** 413: the request body or batch was larger than the server accepts. */
+export class PayloadTooLargeError extends FxError {}
+
+/** 429: slow down. Thrown once retries are spent, or when the server asks for a longer wait than allowed. */
+export class RateLimitError extends FxError {
+  /** How long the server asked the caller to wait, from `Retry-After`; undefined when it did not say. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, retryAfterMs: number | undefined, options: FxErrorOptions = {}) {
+    super('RATE_LIMITED', message, options);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** 5xx, or a response that does not match the protocol. */
+export class ServerError extends FxError {}
+
+/** The server could not be reached, or the connection broke before a response arrived. */
+export class ConnectionError extends FxError {}
+
+/** A request or a wait did not finish in time. */
+export class TimeoutError extends FxError {
+  constructor(message: string, options: FxErrorOptions = {}) {
+    super('TIMEOUT', message, options);
+  }
+}
+
+/** The remote function failed. `code` is the remote failure code (TASK_ERROR, WALLTIME_EXCEEDED, ...). */
+export class TaskFailedError extends FxError {
+  readonly taskId: string;
+  readonly remoteName: string;
+  readonly remoteMessage: string;
+  readonly remoteStack: string | undefined;
+
+  constructor(taskId: string, remote: RemoteError | undefined) {
+    const r = remote ?? { code: 'TASK_ERROR' as const, name: 'Error', message: 'the task failed without an error report' };
+    super(r.code, `task ${taskId} failed: ${r.name}: ${r.message}`);
+    this.taskId = taskId;
+    this.remoteName = r.name;
+    this.remoteMessage = r.message;
+    this.remoteStack = r.stack;
+    // Uncaught, Node prints `stack`; the remote frames are the ones the user needs to see.
+    if (r.stack) this.stack = `${this.stack ?? this.message}\nRemote stack:\n${r.stack}`;
+  }
+}
+
+/** The task was cancelled before it produced a result. */
+export class TaskCancelledError extends FxError {
+  readonly taskId: string;
+
+  constructor(taskId: string) {
+    super('TASK_CANCELLED', `task ${taskId} was cancelled`);
+    this.taskId = taskId;
+  }
+}
+
+/**
+ * A batch larger than one request was split, and a later request failed after earlier ones were
+ * accepted. The accepted tasks exist and will run; `cause` is the error of the failed request.
+ */
+export class PartialBatchError extends FxError {
+  /** Ids of the tasks that were accepted, in request order (a prefix of the batch). */
+  readonly acceptedTaskIds: string[];
+
+  constructor(acceptedTaskIds: string[], cause: FxError) {
+    super(cause.code, `${acceptedTaskIds.length} tasks were accepted before a batch request failed: ${cause.message}`, {
+      cause,
+      status: cause.status,
+      details: cause.details,
+    });
+    this.acceptedTaskIds = acceptedTaskIds;
+  }
+}
+
+/** Maps a server error (REST status + body) to the matching SDK error. */
+export function errorFromResponse(
+  status: number,
+  body: ErrorBody | undefined,
+  extra: { retryAfterMs?: number; fallbackMessage?: string; httpStatus?: number | undefined } = {},
+): FxError {
+  const message = body?.message ?? extra.fallbackMessage ?? `the server answered HTTP ${status}`;
+  const options: FxErrorOptions = { status: 'httpStatus' in extra ? extra.httpStatus : status, details: body?.details };
+  switch (status) {
+    case 400:
+      return new ValidationError(body?.code ?? 'VALIDATION_FAILED', message, options);
+    case 401:
+      return new AuthenticationError(body?.code ?? 'UNAUTHENTICATED', message, options);
+    case 403:
+      return new ForbiddenError(body?.code ?? 'FORBIDDEN', message, options);
+    case 404:
+      return new NotFoundError(body?.code ?? 'NOT_FOUND', message, options);
+    case 409:
+      return new ConflictError(body?.code ?? 'CONFLICT', message, options);
+    case 413:
+      return new PayloadTooLargeError(body?.code ?? 'PAYLOAD_TOO_LARGE', message, options);
+    case 429:
+      return new RateLimitError(message, extra.retryAfterMs, options);
+  }
+  if (status >= 500) return new ServerError(body?.code ?? (status === 503 ? 'UNAVAILABLE' : 'INTERNAL'), message, options);
+  return new FxError(body?.code ?? 'INTERNAL', message, options);
+}
+
+/** The HTTP status each wire code travels with, so socket `error` frames map to the same classes as REST. */
+const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  VALIDATION_FAILED: 400,
+  BAD_FRAME: 400,
+  UNSUPPORTED_PROTOCOL_VERSION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  FUNCTION_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  BATCH_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+};
+
+/** Maps an `error` frame from the client socket, which has no HTTP status, by its code. */
+export function errorFromBody(body: ErrorBody): FxError {
+  const status = STATUS_BY_CODE[body.code];
+  if (status === undefined) return new FxError(body.code, body.message, { details: body.details });
+  return errorFromResponse(status, body, { httpStatus: undefined });
+}

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import { ResourceName } from '@fx/protocol';
+import { ValidationError } from './errors.js';
+
+/**
+ * Whether `source` parses as one function expression. `new Function` compiles without running the
+ * body, so this only checks syntax; it is the user's own code either way.
+ */
+function isFunctionExpression(source: string): boolean {
+  try {
+    new Function(`return (${source}\n);`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The source the `js` runtime receives: one function expression. `fn.toString()` of an arrow or a
+ * function is already one; a method (`add(a, b) { ... }`) is turned into a function expression;
+ * native, bound and class values have no usable source and are refused here rather than remotely.
+ */
+export function functionSource(fn: unknown): string {
+  if (typeof fn !== 'function') throw new ValidationError('VALIDATION_FAILED', `expected a function, got ${typeof fn}`);
+  const source = Function.prototype.toString.call(fn).trim();
+  if (/\{\s*\[native code\]\s*\}$/.test(source)) {
+    throw new ValidationError('VALIDATION_FAILED', 'native and bound functions have no source to send; pass the original function');
+  }
+  if (/^class\b/.test(source)) throw new ValidationError('VALIDATION_FAILED', 'a class is not a function the runtime can call');
+  if (/^(async\s+)?(get|set)\s+[^(]/.test(source) && !isFunctionExpression(source)) {
+    throw new ValidationError('VALIDATION_FAILED', 'getters and setters cannot be sent as functions');
+  }
+  if (isFunctionExpression(source)) return source;
+  const asFunction = source.replace(/^(async\s+)?(\*\s*)?/, (_m, isAsync?: string, star?: string) => `${isAsync ?? ''}function${star ? '*' : ''} `);
+  if (isFunctionExpression(asFunction)) return asFunction;
+  throw new ValidationError('VALIDATION_FAILED', `could not turn the function's source into a function expression: ${source.slice(0, 80)}`);
+}
+
+/** A valid ResourceName made from anything (a function's `name`, say), or `fallback`. */
+export function toResourceName(raw: string, fallback: string): string {
+  const cleaned = raw
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 128);
+  return ResourceName.safeParse(cleaned).success ? cleaned : fallback;
+}
+
+/** Short, stable digest of a source, so names derived from it are the same on every run. */
+export function sourceDigest(source: string): string {
+  return createHash('sha256').update(source).digest('hex').slice(0, 12);
+}

@@ -1,0 +1,421 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  DEFAULT_LIMITS,
+  ErrorBody,
+  ServerToClientSchemas,
+  encodeFrame,
+  parseFrame,
+  TaskOutcome,
+  type ClientToServer,
+} from '@fx/protocol';
+import WebSocket from 'ws';
+import { backoffDelay, parseRetryAfter } from './backoff.js';
+import { ConnectionError, FxError, NotFoundError, ServerError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
+
+/** Receives outcomes for the task ids it watches. */
+export interface ResultSink {
+  /**
+   * The final outcome of one watched id. Called at most once per id, after the channel has dropped
+   * that registration, so a duplicate push can never reach a sink twice.
+   */
+  outcome(outcome: TaskOutcome): void;
+  /** The id will produce no outcome on this channel (unknown to the server, refused, client closed). */
+  fail(error: FxError, taskId: string): void;
+}
+
+export interface ResultChannelOptions {
+  /** `ws://` or `wss://` url of the client channel. */
+  url: string;
+  token: string;
+  reconnectBaseDelayMs: number;
+  reconnectMaxDelayMs: number;
+  /** How long an upgrade may take before the attempt counts as failed. */
+  connectTimeoutMs: number;
+  /** A ping goes out this often; a socket that missed the previous pong is presumed dead. */
+  heartbeatIntervalMs: number;
+  /** Most final outcomes kept after delivery, oldest evicted first; 0 disables the cache. */
+  resultCacheSize: number;
+}
+
+export interface WaitOptions {
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+type State = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
+
+/** Statuses that mean "this socket will never be accepted with this token and url": do not retry. */
+function isFatalUpgradeStatus(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/**
+ * The one websocket a Client shares among all result waits. It opens on the first wait, subscribes
+ * every id someone awaits, and after any disconnect reconnects (backoff with jitter) and subscribes
+ * again to everything still awaited; the server answers a subscription with outcomes that are
+ * already final, so a result that finished while the socket was down still arrives.
+ */
+export class ResultChannel {
+  /** Who awaits each task id. A key exists exactly while someone awaits an outcome for it. */
+  private readonly waiters = new Map<string, Set<ResultSink>>();
+  /** Final outcomes already seen (a Map keeps insertion order, which makes it a cheap LRU). */
+  private readonly cache = new Map<string, TaskOutcome>();
+  /** Interest gained / lost since the last flush, for the socket that is open now. */
+  private readonly toSubscribe = new Set<string>();
+  private readonly toUnsubscribe = new Set<string>();
+  /** Subscribe frames not yet answered, by frame id: what to fail if the server refuses one. */
+  private readonly unanswered = new Map<string, string[]>();
+  private flushQueued = false;
+  private state: State = 'idle';
+  private ws: WebSocket | undefined;
+  private attempt = 0;
+  private frameSeq = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private rejection: { status: number; body: ErrorBody | undefined; retryAfterMs: number | undefined } | undefined;
+
+  constructor(private readonly options: ResultChannelOptions) {}
+
+  /**
+   * Watches ids for their final outcome. Outcomes already cached are delivered before this returns.
+   * Returns a function that stops watching whatever has not been delivered yet.
+   */
+  watch(taskIds: Iterable<string>, sink: ResultSink): () => void {
+    if (this.state === 'closed') throw new ConnectionError('CLIENT_CLOSED', 'the client was closed');
+    const ids = [...taskIds];
+    const cached: TaskOutcome[] = [];
+    for (const id of ids) {
+      const hit = this.cache.get(id);
+      if (hit) {
+        cached.push(hit);
+        continue;
+      }
+      let sinks = this.waiters.get(id);
+      if (!sinks) {
+        sinks = new Set();
+        this.waiters.set(id, sinks);
+        // Still subscribed on the server if only this tick asked to drop it.
+        if (!this.toUnsubscribe.delete(id)) this.toSubscribe.add(id);
+      }
+      sinks.add(sink);
+    }
+    for (const o of cached) sink.outcome(o);
+    this.queueFlush();
+    return () => {
+      for (const id of ids) {
+        const sinks = this.waiters.get(id);
+        if (!sinks?.delete(sink) || sinks.size > 0) continue;
+        this.waiters.delete(id);
+        if (!this.toSubscribe.delete(id) && this.state === 'open') this.toUnsubscribe.add(id);
+      }
+      this.queueFlush();
+    };
+  }
+
+  /** Resolves with one task's final outcome. */
+  waitFor(taskId: string, options: WaitOptions = {}): Promise<TaskOutcome> {
+    const { timeoutMs, signal } = options;
+    return new Promise<TaskOutcome>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => finish(() => reject(signal!.reason), true);
+      const finish = (settle: () => void, detachNeeded: boolean) => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (detachNeeded) detach();
+        settle();
+      };
+      const detach = this.watch([taskId], {
+        outcome: (o) => finish(() => resolve(o), false),
+        fail: (err) => finish(() => reject(err), false),
+      });
+      if (done) return;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => finish(() => reject(new TimeoutError(`task ${taskId} did not finish within ${timeoutMs} ms`)), true),
+          timeoutMs,
+        );
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Fails every wait with CLIENT_CLOSED and closes the socket for good. */
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.reconnectTimer);
+    this.stopHeartbeat();
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      ws.close(1000, 'client closed');
+      // A peer that never answers the close handshake must not hold the process open.
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
+    this.failAll(new ConnectionError('CLIENT_CLOSED', 'the client was closed before the result arrived'));
+    this.cache.clear();
+  }
+
+  // ---- connection ------------------------------------------------------------------------------
+
+  private connect(): void {
+    this.state = 'connecting';
+    this.rejection = undefined;
+    const ws = new WebSocket(this.options.url, {
+      headers: { authorization: `Bearer ${this.options.token}` },
+      handshakeTimeout: this.options.connectTimeoutMs,
+      maxPayload: DEFAULT_LIMITS.maxFrameBytes,
+    });
+    this.ws = ws;
+    ws.on('open', () => this.onOpen(ws));
+    ws.on('message', (data: WebSocket.RawData) => this.onMessage(ws, data));
+    ws.on('unexpected-response', (_req, res) => this.onUpgradeRefused(ws, res));
+    // Every failure is followed by 'close', where it is handled; without a listener ws would throw.
+    ws.on('error', () => undefined);
+    ws.on('close', () => this.onClose(ws));
+    ws.on('pong', () => {
+      (ws as WebSocket & { fxAlive?: boolean }).fxAlive = true;
+    });
+  }
+
+  private onOpen(ws: WebSocket): void {
+    if (ws !== this.ws || this.state === 'closed') return;
+    this.state = 'open';
+    this.toSubscribe.clear();
+    this.toUnsubscribe.clear();
+    this.send(ws, 'subscribe', [...this.waiters.keys()]);
+    this.startHeartbeat(ws);
+  }
+
+  /** The server refused the upgrade: keep its status and error body, then let 'close' decide. */
+  private onUpgradeRefused(ws: WebSocket, res: IncomingMessage): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      let body: ErrorBody | undefined;
+      try {
+        const parsed = ErrorBody.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        if (parsed.success) body = parsed.data;
+      } catch {
+        // Not an FX error body; the status alone decides.
+      }
+      const header = res.headers['retry-after'];
+      this.rejection = { status: res.statusCode ?? 0, body, retryAfterMs: parseRetryAfter(typeof header === 'string' ? header : null) };
+      ws.terminate();
+    };
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= 64 * 1024) chunks.push(chunk);
+    });
+    res.once('end', finish);
+    res.once('error', finish);
+    res.once('close', finish);
+  }
+
+  private onClose(ws: WebSocket): void {
+    if (ws !== this.ws) return;
+    this.ws = undefined;
+    this.stopHeartbeat();
+    this.unanswered.clear();
+    this.toUnsubscribe.clear();
+    if (this.state === 'closed') return;
+
+    const rejection = this.rejection;
+    this.rejection = undefined;
+    if (rejection && isFatalUpgradeStatus(rejection.status)) {
+      // Retrying cannot help (bad token, wrong url); every waiter learns why now.
+      this.state = 'idle';
+      this.attempt = 0;
+      this.failAll(
+        errorFromResponse(rejection.status, rejection.body, {
+          fallbackMessage: `the result socket ${this.options.url} was refused with HTTP ${rejection.status}`,
+        }),
+      );
+      return;
+    }
+    if (this.waiters.size === 0) {
+      this.state = 'idle';
+      return;
+    }
+    this.state = 'backoff';
+    const delay = Math.max(
+      backoffDelay(this.attempt++, this.options.reconnectBaseDelayMs, this.options.reconnectMaxDelayMs),
+      Math.min(rejection?.retryAfterMs ?? 0, this.options.reconnectMaxDelayMs),
+    );
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.state !== 'backoff') return;
+      if (this.waiters.size === 0) this.state = 'idle';
+      else this.connect();
+    }, delay);
+  }
+
+  private startHeartbeat(ws: WebSocket): void {
+    const tagged = ws as WebSocket & { fxAlive?: boolean };
+    tagged.fxAlive = true;
+    this.heartbeatTimer = setInterval(() => {
+      if (!tagged.fxAlive) {
+        // Half-open TCP looks healthy forever; a missed pong is the only sign.
+        ws.terminate();
+        return;
+      }
+      tagged.fxAlive = false;
+      ws.ping();
+    }, this.options.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  // ---- frames ----------------------------------------------------------------------------------
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    // One microtask: every wait started in the same synchronous run shares one subscribe frame.
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.state === 'open' && this.ws) {
+      if (this.toSubscribe.size > 0) this.send(this.ws, 'subscribe', [...this.toSubscribe]);
+      if (this.toUnsubscribe.size > 0) this.send(this.ws, 'unsubscribe', [...this.toUnsubscribe]);
+      this.toSubscribe.clear();
+      this.toUnsubscribe.clear();
+    } else if (this.state === 'idle' && this.waiters.size > 0) {
+      this.connect();
+    }
+  }
+
+  private send(ws: WebSocket, type: 'subscribe' | 'unsubscribe', taskIds: string[]): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const max = DEFAULT_LIMITS.maxIdsPerRequest;
+    for (let i = 0; i < taskIds.length; i += max) {
+      const chunk = taskIds.slice(i, i + max);
+      const id = `${type === 'subscribe' ? 's' : 'u'}${++this.frameSeq}`;
+      if (type === 'subscribe') this.unanswered.set(id, chunk);
+      ws.send(encodeFrame<ClientToServer, typeof type>(type, { taskIds: chunk }, id));
+    }
+  }
+
+  private onMessage(ws: WebSocket, data: WebSocket.RawData): void {
+    if (ws !== this.ws) return;
+    (ws as WebSocket & { fxAlive?: boolean }).fxAlive = true;
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    let frame;
+    try {
+      frame = parseFrame(ServerToClientSchemas, raw);
+    } catch (err) {
+      this.salvageResults(raw, err);
+      return;
+    }
+    this.attempt = 0;
+    switch (frame.type) {
+      case 'result':
+        for (const outcome of frame.payload.results) this.deliver(outcome);
+        return;
+      case 'subscribed': {
+        if (frame.id !== undefined) this.unanswered.delete(frame.id);
+        for (const id of frame.payload.notFound) {
+          this.failId(id, new NotFoundError('NOT_FOUND', `task ${id} does not exist or is not yours`));
+        }
+        return;
+      }
+      case 'error':
+        this.onErrorFrame(ws, frame.id, frame.payload);
+        return;
+    }
+  }
+
+  /**
+   * One malformed outcome must not sink a whole `result` frame: the good ones are delivered, and a
+   * waiter whose outcome cannot be read fails with BAD_RESPONSE instead of waiting forever.
+   */
+  private salvageResults(raw: Buffer, err: unknown): void {
+    let results: unknown;
+    try {
+      const json = JSON.parse(raw.toString('utf8')) as { type?: unknown; payload?: { results?: unknown } };
+      if (json?.type !== 'result') return;
+      results = json.payload?.results;
+    } catch {
+      return;
+    }
+    if (!Array.isArray(results)) return;
+    for (const item of results) {
+      const parsed = TaskOutcome.safeParse(item);
+      if (parsed.success) {
+        this.deliver(parsed.data);
+        continue;
+      }
+      const taskId = (item as { taskId?: unknown } | null)?.taskId;
+      if (typeof taskId !== 'string') continue;
+      const first = parsed.error.issues[0];
+      this.failId(
+        taskId,
+        new ServerError('BAD_RESPONSE', `the server sent an outcome for task ${taskId} that does not match the protocol: ${first?.path.join('.') ?? ''} ${first?.message ?? ''}`.trim(), {
+          cause: err,
+          details: parsed.error.issues,
+        }),
+      );
+    }
+  }
+
+  private onErrorFrame(ws: WebSocket, frameId: string | undefined, body: ErrorBody): void {
+    const error = errorFromBody(body);
+    const ids = frameId === undefined ? undefined : this.unanswered.get(frameId);
+    if (frameId !== undefined) this.unanswered.delete(frameId);
+    if (body.code === 'UNAUTHENTICATED' || body.code === 'FORBIDDEN') {
+      this.failAll(error);
+      ws.close(1000);
+      return;
+    }
+    if (body.code === 'RATE_LIMITED' || body.code === 'UNAVAILABLE' || body.code === 'INTERNAL') {
+      // Transient: a fresh connection re-subscribes everything after a backoff.
+      ws.terminate();
+      return;
+    }
+    if (ids) for (const id of ids) this.failId(id, error);
+  }
+
+  private deliver(outcome: TaskOutcome): void {
+    const id = outcome.taskId;
+    if (this.options.resultCacheSize > 0) {
+      this.cache.delete(id);
+      this.cache.set(id, outcome);
+      if (this.cache.size > this.options.resultCacheSize) this.cache.delete(this.cache.keys().next().value!);
+    }
+    const sinks = this.waiters.get(id);
+    if (!sinks) return;
+    this.waiters.delete(id);
+    this.toSubscribe.delete(id);
+    for (const sink of sinks) sink.outcome(outcome);
+  }
+
+  private failId(id: string, error: FxError): void {
+    const sinks = this.waiters.get(id);
+    if (!sinks) return;
+    this.waiters.delete(id);
+    this.toSubscribe.delete(id);
+    for (const sink of sinks) sink.fail(error, id);
+  }
+
+  private failAll(error: FxError): void {
+    const all = [...this.waiters];
+    this.waiters.clear();
+    this.toSubscribe.clear();
+    for (const [id, sinks] of all) for (const sink of sinks) sink.fail(error, id);
+  }
+}

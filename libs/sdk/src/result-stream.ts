@@ -1,0 +1,73 @@
+import type { TaskOutcome } from '@fx/protocol';
+import { TimeoutError, type FxError } from './errors.js';
+import type { ResultChannel, WaitOptions } from './result-channel.js';
+
+/**
+ * Yields each task's final outcome as it arrives (not in input order), each distinct id once, however
+ * often the server repeats it. `timeoutMs` bounds the whole stream. Outcomes that already arrived
+ * are yielded before a timeout, abort or failure is thrown. Breaking out of the loop stops the
+ * subscription for the ids still outstanding.
+ */
+export async function* streamResults(
+  channel: ResultChannel,
+  taskIds: Iterable<string>,
+  options: WaitOptions = {},
+): AsyncGenerator<TaskOutcome, void, undefined> {
+  const { timeoutMs, signal } = options;
+  const outstanding = new Set(taskIds);
+  if (outstanding.size === 0) return;
+  if (signal?.aborted) throw signal.reason;
+
+  const queue: TaskOutcome[] = [];
+  let head = 0;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    notify();
+  };
+
+  const detach = channel.watch([...outstanding], {
+    outcome(o) {
+      if (!outstanding.delete(o.taskId)) return;
+      queue.push(o);
+      notify();
+    },
+    fail(error: FxError) {
+      fail(error);
+    },
+  });
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => fail(new TimeoutError(`${outstanding.size} of the awaited tasks did not finish within ${timeoutMs} ms`)), timeoutMs);
+  const onAbort = () => fail(signal!.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    for (;;) {
+      if (head < queue.length) {
+        const next = queue[head]!;
+        queue[head++] = undefined as unknown as TaskOutcome;
+        if (head > 1024 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        yield next;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (outstanding.size === 0) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    detach();
+  }
+}
