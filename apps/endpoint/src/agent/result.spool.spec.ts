@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TaskResult } from '@fx/protocol';
+import { ResultSpool } from './result.spool.js';
+
+const result = (value: unknown = 1): TaskResult => ({ taskId: randomUUID(), attempt: 0, status: 'success', result: value, timings: { startedAt: 1, finishedAt: 2 } });
+
+describe('ResultSpool', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = join(await mkdtemp(join(tmpdir(), 'fx-spool-spec-')), 'spool');
+  });
+  afterEach(async () => {
+    await rm(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  it('keeps results on disk until every result of a batch is acknowledged', async () => {
+    const spool = new ResultSpool({ dir });
+    await spool.load();
+    const [a, b, c] = [result('a'), result('b'), result('c')];
+    await spool.write([a, b]);
+    await spool.write([c]);
+    expect(spool.size).toBe(3);
+    expect((await readdir(dir)).filter((n) => n.endsWith('.json'))).toHaveLength(2);
+    await spool.ack([a.taskId, c.taskId]);
+    expect(spool.pending()).toEqual([b]);
+    expect(await readdir(dir)).toHaveLength(1);
+    await spool.ack([b.taskId, randomUUID()]);
+    expect(spool.size).toBe(0);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('reloads what a crashed process left, in order, minus acknowledged batches', async () => {
+    const crashed = new ResultSpool({ dir });
+    await crashed.load();
+    const [a, b, c] = [result('a'), result('b'), result('c')];
+    await crashed.write([a]);
+    await crashed.write([b, c]);
+    await crashed.ack([a.taskId]);
+    // The process dies here: no cleanup, a half-written batch left behind.
+    await writeFile(join(dir, '99999999999999-1-00000000.json.tmp'), '[{"taskId":');
+
+    const restarted = new ResultSpool({ dir });
+    expect(await restarted.load()).toBe(2);
+    expect(restarted.pending()).toEqual([b, c]);
+    expect((await readdir(dir)).some((n) => n.endsWith('.tmp'))).toBe(false);
+    await restarted.ack([b.taskId, c.taskId]);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('sets aside a corrupt file instead of failing the start', async () => {
+    const spool = new ResultSpool({ dir });
+    await spool.load();
+    await writeFile(join(dir, '00000000000001-1-00000000.json'), 'not json');
+    const logged: string[] = [];
+    const reloaded = new ResultSpool({ dir, log: (m) => logged.push(m) });
+    expect(await reloaded.load()).toBe(0);
+    expect(await readdir(dir)).toEqual(['00000000000001-1-00000000.json.corrupt']);
+    expect(logged[0]).toMatch(/unreadable/);
+  });
+
+  it('lets a newer result for the same task replace the older one', async () => {
+    const spool = new ResultSpool({ dir });
+    await spool.load();
+    const first = result('first');
+    await spool.write([first]);
+    await spool.write([{ ...first, attempt: 1, result: 'second' }]);
+    expect(spool.pending()).toEqual([{ ...first, attempt: 1, result: 'second' }]);
+    expect(await readdir(dir)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,141 @@
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { TaskResult } from '@fx/protocol';
+
+export interface ResultSpoolOptions {
+  /** The spool directory, created (mode 0700) if missing. */
+  dir: string;
+  /** Receives a sentence when something odd is found on disk (a corrupt file). */
+  log?: (message: string) => void;
+}
+
+export class SpoolError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SpoolError';
+  }
+}
+
+const SpoolFile = z.array(TaskResult);
+
+/**
+ * Results kept on disk until the server acknowledges them (DESIGN.md invariant 4). One file per batch
+ * (usually one `results` frame), written to a temporary name and renamed so that a crash leaves either
+ * the whole batch or nothing; a file is removed once every result in it has been acknowledged. fsync is
+ * skipped on purpose: it would cost a disk flush per frame, and what it protects against (power loss
+ * rather than a process crash) also takes the running tasks with it.
+ */
+export class ResultSpool {
+  /** taskId → the unacknowledged result and the file holding it; Map order is the order to resend in. */
+  private readonly entries = new Map<string, { result: TaskResult; file: string }>();
+  /** file → the task ids in it that are still unacknowledged. */
+  private readonly files = new Map<string, Set<string>>();
+  private seq = 0;
+
+  constructor(private readonly options: ResultSpoolOptions) {}
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(taskId: string): boolean {
+    return this.entries.has(taskId);
+  }
+
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Unacknowledged results, oldest first. */
+  pending(): TaskResult[] {
+    return [...this.entries.values()].map((e) => e.result);
+  }
+
+  /** Reads what a previous run left behind. Returns how many results were found. */
+  async load(): Promise<number> {
+    await mkdir(this.options.dir, { recursive: true, mode: 0o700 });
+    const names = (await readdir(this.options.dir)).sort();
+    for (const name of names) {
+      const path = join(this.options.dir, name);
+      if (name.endsWith('.tmp')) {
+        // A batch whose write never finished was never sent either: its tasks are still in flight
+        // server-side and come back through their leases.
+        await unlink(path).catch(() => undefined);
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      let results: TaskResult[];
+      try {
+        results = SpoolFile.parse(JSON.parse(await readFile(path, 'utf8')));
+      } catch (cause) {
+        this.options.log?.(`spool file ${path} is unreadable (${cause instanceof Error ? cause.message : String(cause)}); kept as ${name}.corrupt`);
+        await rename(path, `${path}.corrupt`).catch(() => undefined);
+        continue;
+      }
+      const emptied = this.register(name, results);
+      if (this.files.get(name)?.size === 0) emptied.push(name);
+      for (const file of emptied) await this.removeFile(file);
+    }
+    return this.entries.size;
+  }
+
+  /** Writes one batch; resolves once it is on disk (renamed into place). */
+  async write(results: TaskResult[]): Promise<void> {
+    if (results.length === 0) return;
+    const name = `${String(Date.now()).padStart(14, '0')}-${process.pid}-${String(this.seq++).padStart(8, '0')}.json`;
+    const path = join(this.options.dir, name);
+    try {
+      await writeFile(`${path}.tmp`, JSON.stringify(results), { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+    } catch (cause) {
+      throw new SpoolError(`could not write ${results.length} results to the spool ${this.options.dir}`, { cause });
+    }
+    await Promise.all(this.register(name, results).map((file) => this.removeFile(file)));
+  }
+
+  /** Drops acknowledged (or forgotten) results and removes files with nothing left in them. */
+  async ack(taskIds: Iterable<string>): Promise<void> {
+    const emptied = new Set<string>();
+    for (const id of taskIds) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      this.entries.delete(id);
+      const remaining = this.files.get(entry.file);
+      remaining?.delete(id);
+      if (remaining?.size === 0) emptied.add(entry.file);
+    }
+    await Promise.all([...emptied].map((file) => this.removeFile(file)));
+  }
+
+  /** Records a batch; returns older files that no longer hold anything. */
+  private register(file: string, results: TaskResult[]): string[] {
+    const ids = new Set<string>();
+    const emptied: string[] = [];
+    for (const result of results) {
+      const previous = this.entries.get(result.taskId);
+      if (previous) {
+        // A newer result for the same task supersedes the older one (both would be accepted as duplicates).
+        const older = this.files.get(previous.file);
+        older?.delete(result.taskId);
+        if (older?.size === 0 && previous.file !== file) emptied.push(previous.file);
+        this.entries.delete(result.taskId);
+      }
+      this.entries.set(result.taskId, { result, file });
+      ids.add(result.taskId);
+    }
+    this.files.set(file, ids);
+    return emptied;
+  }
+
+  private async removeFile(file: string): Promise<void> {
+    this.files.delete(file);
+    await unlink(join(this.options.dir, file)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') this.options.log?.(`could not remove spool file ${file}: ${error.message}`);
+    });
+  }
+}

@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { mkdir, open } from 'node:fs/promises';
+import { EndpointAgent } from '../agent/endpoint.agent.js';
+import { createConsoleLogger } from '../agent/logger.js';
+import { readStatusFile } from '../agent/status.file.js';
+import { loadEndpointConfig, loadEndpointToken } from '../config/endpoint.config.js';
+import type { EndpointPaths } from '../config/endpoint.paths.js';
+import { LocalProvider } from '../providers/local/local.provider.js';
+import type { CliContext } from './cli.context.js';
+import { CliError } from './cli.errors.js';
+import { isAlive, removePid, runningPid, tailFile, writePid } from './process.control.js';
+
+/** Runs the agent in this process until it stops; rejects (CliError) when it ends FAILED. */
+export async function runAgentInForeground(context: CliContext, paths: EndpointPaths): Promise<void> {
+  const config = await loadEndpointConfig(paths);
+  const token = await loadEndpointToken(paths);
+  const other = await runningPid(paths);
+  if (other !== undefined) throw new CliError(`endpoint "${config.name}" is already running (pid ${other})`);
+  await mkdir(paths.work, { recursive: true, mode: 0o700 });
+  await writePid(paths, process.pid);
+
+  const logger = createConsoleLogger(context.env.logLevel);
+  const provider = new LocalProvider({
+    workers: config.workers,
+    shellOutputLines: config.shellOutputLines,
+    workRoot: paths.work,
+    log: (message) => logger.warn(message),
+  });
+  const agent = new EndpointAgent({
+    url: config.url,
+    token,
+    name: config.name,
+    endpointId: config.endpointId,
+    provider,
+    spoolDir: paths.spool,
+    statusFile: paths.status,
+    reconnect: config.reconnect,
+    drainTimeoutSeconds: config.drainTimeoutSeconds,
+    prefetch: config.prefetch,
+    logger,
+  });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      logger.info(`${signal}: draining (send it again to stop at once)`);
+      void agent.stop();
+    } else {
+      logger.warn(`${signal} again: stopping without waiting for running tasks`);
+      void agent.stop({ force: true });
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  logger.info(`starting endpoint "${config.name}" (${config.endpointId}) with ${config.workers} workers, pid ${process.pid}`);
+  try {
+    await agent.start();
+  } catch {
+    // The agent has logged the reason and ended in FAILED.
+  }
+  const final = await agent.done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await removePid(paths, process.pid);
+  if (final === 'FAILED') throw new CliError(`endpoint "${config.name}" failed: ${agent.snapshot().lastError ?? 'see the log above'}`);
+  logger.info(`endpoint "${config.name}" stopped`);
+}
+
+/**
+ * Starts the agent as a background process (its own session, output appended to endpoint.log) and waits
+ * until it reports a welcomed connection in status.json.
+ */
+export async function startDetached(context: CliContext, paths: EndpointPaths, name: string, timeoutSeconds: number): Promise<void> {
+  await loadEndpointConfig(paths);
+  const other = await runningPid(paths);
+  if (other !== undefined) throw new CliError(`endpoint "${name}" is already running (pid ${other})`);
+  const log = await open(paths.log, 'a', 0o600);
+  const [command, ...args] = context.selfCommand;
+  const child = spawn(command as string, [...args, 'start', name], { detached: true, stdio: ['ignore', log.fd, log.fd], env: process.env });
+  await log.close();
+  const pid = child.pid;
+  if (pid === undefined) throw new CliError(`could not start the agent process; see ${paths.log}`);
+  let exitCode: number | null = null;
+  child.on('exit', (code, signal) => (exitCode = code ?? (signal ? 128 : 1)));
+  child.unref();
+  await writePid(paths, pid);
+
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  while (Date.now() < deadline) {
+    const status = await readStatusFile(paths.status);
+    if (status?.pid === pid && status.state === 'RUNNING') {
+      context.out(`Endpoint "${name}" is running (pid ${pid}) and connected; log in ${paths.log}.`);
+      return;
+    }
+    if (exitCode !== null || !isAlive(pid) || (status?.pid === pid && status.state === 'FAILED')) {
+      const tail = await tailFile(paths.log);
+      throw new CliError(`endpoint "${name}" did not start${status?.lastError ? `: ${status.lastError}` : ''}. Last lines of ${paths.log}:\n${tail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const status = await readStatusFile(paths.status);
+  const tail = await tailFile(paths.log);
+  throw new CliError(
+    `endpoint "${name}" did not connect within ${timeoutSeconds} s${status?.lastError ? ` (${status.lastError})` : ''}; ` +
+      `it keeps trying in the background (pid ${pid}; "fx-endpoint stop ${name}" ends it). Last lines of ${paths.log}:\n${tail}`,
+  );
+}

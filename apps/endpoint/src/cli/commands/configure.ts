@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { EndpointConfig } from '../../config/endpoint.config.js';
+import { writeEndpointFiles } from '../../config/endpoint.config.js';
+import { endpointPaths } from '../../config/endpoint.paths.js';
+import type { CliContext } from '../cli.context.js';
+import { CliError } from '../cli.errors.js';
+import { checkName, parsePositiveInt } from '../cli.options.js';
+import { runningPid } from '../process.control.js';
+import { registerEndpoint } from '../server.client.js';
+
+interface ConfigureOptions {
+  url: string;
+  token?: string;
+  workers?: number;
+  force?: boolean;
+}
+
+export function configureConfigureCommand(program: Command, context: CliContext): void {
+  program
+    .command('configure')
+    .description('register a new endpoint with the server and write its config and token under $FX_HOME/endpoints/<name>')
+    .argument('<name>', 'endpoint name (letters, digits, ".", "_", "-")')
+    .requiredOption('--url <url>', 'the FX server, e.g. https://fx.example.org')
+    .option('--token <token>', 'a user token (default: $FX_TOKEN)')
+    .option('--workers <n>', `worker processes (default: CPU count, ${availableParallelism()} here)`, parsePositiveInt)
+    .option('--force', 'replace an existing endpoint of this name (registers a new one)')
+    .action(async (rawName: string, options: ConfigureOptions) => {
+      const name = checkName(rawName);
+      const url = checkUrl(options.url);
+      const token = options.token ?? context.env.userToken;
+      if (!token) throw new CliError('a user token is needed: pass --token or set FX_TOKEN', 2);
+      const paths = endpointPaths(context.env.home, name);
+      if (existsSync(paths.config)) {
+        if (!options.force) throw new CliError(`an endpoint named "${name}" already exists in ${paths.dir}; pass --force to replace it`);
+        const pid = await runningPid(paths);
+        if (pid !== undefined) throw new CliError(`endpoint "${name}" is running (pid ${pid}); stop it before replacing it`);
+      }
+      const registered = await registerEndpoint(url, token, { name });
+      const config = EndpointConfig.parse({
+        url,
+        endpointId: registered.endpoint.id,
+        name,
+        ...(options.workers === undefined ? {} : { workers: options.workers }),
+      });
+      await writeEndpointFiles(paths, config, registered.token);
+      context.out(`Registered endpoint "${name}" (${registered.endpoint.id}); config in ${paths.config}.`);
+      context.out(`Start it with: fx-endpoint start ${name} --detach`);
+    });
+}
+
+function checkUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return value.replace(/\/+$/, '');
+  } catch {
+    // reported below
+  }
+  throw new CliError(`--url must be an http:// or https:// URL, got "${value}"`, 2);
+}

@@ -1,0 +1,32 @@
+import { rm } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { loadEndpointConfig } from '../../config/endpoint.config.js';
+import type { CliContext } from '../cli.context.js';
+import { CliError } from '../cli.errors.js';
+import { existingEndpoint } from '../cli.options.js';
+import { ServerRequestError, deleteEndpoint } from '../server.client.js';
+import { stopEndpoint } from './stop.js';
+
+export function configureDeleteCommand(program: Command, context: CliContext): void {
+  program
+    .command('delete')
+    .description('delete the endpoint on the server, stop its agent, and remove its local directory')
+    .argument('<name>', 'endpoint name')
+    .option('--token <token>', 'a user token (default: $FX_TOKEN)')
+    .action(async (name: string, options: { token?: string }) => {
+      const paths = existingEndpoint(context, name);
+      const config = await loadEndpointConfig(paths);
+      const token = options.token ?? context.env.userToken;
+      if (!token) throw new CliError('a user token is needed: pass --token or set FX_TOKEN', 2);
+      try {
+        await deleteEndpoint(config.url, token, config.endpointId);
+      } catch (error) {
+        if (!(error instanceof ServerRequestError && error.status === 404)) throw error;
+        context.err(`The server does not know endpoint ${config.endpointId} (already deleted?); removing the local files.`);
+      }
+      // The endpoint is gone server-side, so there is nobody to drain results to: kill rather than drain.
+      await stopEndpoint(context, paths, name, { force: true });
+      await rm(paths.dir, { recursive: true, force: true });
+      context.out(`Endpoint "${name}" deleted.`);
+    });
+}

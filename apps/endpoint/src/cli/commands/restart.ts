@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { startDetached } from '../agent.runner.js';
+import type { CliContext } from '../cli.context.js';
+import { existingEndpoint, parsePositiveNumber } from '../cli.options.js';
+import { stopEndpoint } from './stop.js';
+
+interface RestartOptions {
+  force?: boolean;
+  timeout: number;
+}
+
+export function configureRestartCommand(program: Command, context: CliContext): void {
+  program
+    .command('restart')
+    .description('stop the endpoint if it runs, then start it in the background')
+    .argument('<name>', 'endpoint name')
+    .option('--force', 'kill instead of draining')
+    .option('--timeout <seconds>', 'how long to wait for the new agent to connect', parsePositiveNumber, 30)
+    .action(async (name: string, options: RestartOptions) => {
+      const paths = existingEndpoint(context, name);
+      await stopEndpoint(context, paths, name, { force: options.force });
+      await startDetached(context, paths, name, options.timeout);
+    });
+}

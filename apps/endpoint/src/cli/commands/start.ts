@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { runAgentInForeground, startDetached } from '../agent.runner.js';
+import type { CliContext } from '../cli.context.js';
+import { existingEndpoint, parsePositiveNumber } from '../cli.options.js';
+
+interface StartOptions {
+  detach?: boolean;
+  timeout: number;
+}
+
+export function configureStartCommand(program: Command, context: CliContext): void {
+  program
+    .command('start')
+    .description('run the endpoint agent (in the foreground unless --detach)')
+    .argument('<name>', 'endpoint name')
+    .option('--detach', 'run in the background; return once it has connected')
+    .option('--timeout <seconds>', 'with --detach: how long to wait for the connection', parsePositiveNumber, 30)
+    .action(async (name: string, options: StartOptions) => {
+      const paths = existingEndpoint(context, name);
+      if (options.detach) await startDetached(context, paths, name, options.timeout);
+      else await runAgentInForeground(context, paths);
+    });
+}

@@ -1,0 +1,61 @@
+import { readdir } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { readStatusFile } from '../../agent/status.file.js';
+import { loadEndpointConfig } from '../../config/endpoint.config.js';
+import type { CliContext } from '../cli.context.js';
+import { existingEndpoint } from '../cli.options.js';
+import { runningPid } from '../process.control.js';
+import { describeState } from './list.js';
+
+export function configureStatusCommand(program: Command, context: CliContext): void {
+  program
+    .command('status')
+    .description("show an endpoint's state, connection, workers, tasks and spooled results")
+    .argument('<name>', 'endpoint name')
+    .option('--json', 'print the raw status snapshot')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const paths = existingEndpoint(context, name);
+      const config = await loadEndpointConfig(paths);
+      const pid = await runningPid(paths);
+      const status = await readStatusFile(paths.status);
+      const live = pid !== undefined && status?.pid === pid ? status : undefined;
+      if (options.json) {
+        context.out(JSON.stringify({ name, endpointId: config.endpointId, running: pid !== undefined, pid: pid ?? null, status: live ?? status ?? null }, null, 2));
+        return;
+      }
+      const spooled = live?.spooled ?? (await countSpooled(paths.spool));
+      const lines: [string, string][] = [
+        ['endpoint', `${name} (${config.endpointId})`],
+        ['server', config.url],
+        ['state', describeState(pid, live?.state, status?.state)],
+        ['pid', pid === undefined ? '-' : String(pid)],
+      ];
+      if (live) {
+        lines.push(['connection', `${live.connection}${live.connectedAt ? ` (since ${live.connectedAt})` : ''}`]);
+        lines.push(['workers', `${live.workers.busy} busy, ${live.workers.idle} idle of ${live.workers.total}`]);
+        lines.push(['tasks', `${live.tasks.queued} queued, ${live.tasks.running} running`]);
+        lines.push(['updated', live.updatedAt]);
+      } else {
+        lines.push(['workers', `${config.workers} configured`]);
+      }
+      lines.push(['spooled results', spooled === undefined ? 'unknown' : String(spooled)]);
+      const lastError = live?.lastError ?? (pid === undefined ? status?.lastError : undefined);
+      if (lastError) lines.push(['last error', lastError]);
+      const width = Math.max(...lines.map(([k]) => k.length));
+      context.out(lines.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n'));
+    });
+}
+
+/** Without a running agent, the spool files are the only record: count results in them. */
+async function countSpooled(dir: string): Promise<number | undefined> {
+  try {
+    const { ResultSpool } = await import('../../agent/result.spool.js');
+    const names = await readdir(dir);
+    if (names.length === 0) return 0;
+    // load() only reads (and tidies leftover .tmp files, which are not results anyway).
+    const spool = new ResultSpool({ dir });
+    return await spool.load();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,12 @@
+export { EndpointAgent, endpointSocketUrl, chunkResults, type EndpointAgentOptions } from './agent/endpoint.agent.js';
+export { AgentState } from './agent/agent.state.js';
+export { AgentRefusedError } from './agent/agent.errors.js';
+export { ResultSpool, type ResultSpoolOptions } from './agent/result.spool.js';
+export { createConsoleLogger, silentLogger, type Logger } from './agent/logger.js';
+export { readStatusFile, type AgentStatusSnapshot } from './agent/status.file.js';
+export type { Provider, ProviderStatus, SubmitContext } from './providers/provider.js';
+export { LocalProvider, type LocalProviderOptions } from './providers/local/local.provider.js';
+export { WorkerPool, WorkerStartError, type WorkerPoolOptions } from './providers/local/worker.pool.js';
+export { functionContentHash } from './runtimes/content-hash.js';
+export { EndpointConfig } from './config/endpoint.config.js';
+export { endpointPaths, type EndpointPaths } from './config/endpoint.paths.js';

@@ -1,0 +1,70 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentState } from '../../agent/agent.state.js';
+import { EndpointAgent } from '../../agent/endpoint.agent.js';
+import { FakeFxServer } from '../../testing/fake-fx-server.js';
+import { makeTask } from '../../testing/task.factory.js';
+import { ensureEndpointBuilt } from '../../testing/worker-build.js';
+import { LocalProvider } from './local.provider.js';
+
+async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe('LocalProvider with the agent', () => {
+  const { workerScript } = ensureEndpointBuilt();
+  let dir: string;
+  let server: FakeFxServer;
+  let agent: EndpointAgent;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fx-local-spec-'));
+    server = new FakeFxServer({ welcome: { maxResultBytes: 4096 } });
+    const url = await server.listen();
+    const provider = new LocalProvider({ workers: 2, workerScript, workRoot: dir, shellOutputLines: 5 });
+    agent = new EndpointAgent({ url, token: server.endpointToken, name: 'local', provider, spoolDir: join(dir, 'spool'), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    await agent.start();
+    await agent.waitForState(AgentState.RUNNING);
+  });
+  afterEach(async () => {
+    await agent.stop({ force: true });
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs js and shell tasks end to end, with walltime, crashes and size limits', async () => {
+    const tasks = {
+      add: makeTask('js', '(a, b) => a + b', { args: [2, 3] }),
+      kw: makeTask('js', '(a, { scale }) => a * scale', { args: [4], kwargs: { scale: 10 } }),
+      crash: makeTask('js', '() => process.exit(1)'),
+      slow: makeTask('js', '() => { for (;;) {} }', { walltimeSeconds: 0.3 }),
+      big: makeTask('js', '() => "x".repeat(10000)'),
+      shell: makeTask('shell', 'echo {word}; seq 1 20', { kwargs: { word: `it's "quoted"` } }),
+      sleepy: makeTask('shell', 'sleep 20', { walltimeSeconds: 0.3 }),
+      after: makeTask('js', '() => "still works"'),
+    };
+    server.enqueue(...Object.values(tasks));
+    await server.waitFor(() => server.results.size === Object.keys(tasks).length, 'every result', 30_000);
+    const result = (t: { taskId: string }) => server.results.get(t.taskId);
+    expect(result(tasks.add)).toMatchObject({ status: 'success', result: 5, timings: { workerId: expect.stringMatching(/^w\d-/) } });
+    expect(result(tasks.kw)).toMatchObject({ status: 'success', result: 40 });
+    expect(result(tasks.crash)).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST', name: 'WorkerLost' } });
+    expect(result(tasks.slow)).toMatchObject({ status: 'failed', error: { code: 'WALLTIME_EXCEEDED' } });
+    expect(result(tasks.big)).toMatchObject({ status: 'failed', error: { code: 'RESULT_TOO_LARGE' } });
+    expect(result(tasks.shell)).toMatchObject({ status: 'success', result: { stdout: '16\n17\n18\n19\n20\n', returncode: 0 } });
+    expect(result(tasks.sleepy)).toMatchObject({ status: 'success', result: { returncode: 124 } });
+    expect(result(tasks.after)).toMatchObject({ status: 'success', result: 'still works' });
+  });
+
+  it('reports busy and idle workers', async () => {
+    const sleeper = makeTask('shell', 'sleep 20');
+    server.enqueue(sleeper);
+    await until(() => agent.snapshot().processes.processGroups.length === 1);
+    expect(agent.snapshot().workers).toEqual({ total: 2, busy: 1, idle: 1 });
+    server.send('cancel', { taskIds: [sleeper.taskId] });
+    await until(() => agent.snapshot().workers.busy === 0);
+    expect(agent.snapshot().workers).toEqual({ total: 2, busy: 0, idle: 2 });
+  });
+});

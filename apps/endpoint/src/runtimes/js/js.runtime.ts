@@ -1,0 +1,160 @@
+import vm from 'node:vm';
+import { DEFAULT_LIMITS, type RemoteError } from '@fx/protocol';
+import { abortFailure, toRemoteError } from '../task.errors.js';
+
+/** One js invocation, as the worker receives it. */
+export interface JsInvocation {
+  source: string;
+  contentHash: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  /** @default DEFAULT_LIMITS.maxResultBytes */
+  maxResultBytes?: number;
+}
+
+/**
+ * The result crosses process boundaries as JSON text: it is produced once here, size-checked here, and
+ * the parent never has to re-validate that it is JSON-safe.
+ */
+export type JsOutcome = { ok: true; json: string } | { ok: false; error: RemoteError };
+
+export class FunctionSourceError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FunctionSourceError';
+  }
+}
+
+export interface JsRuntimeOptions {
+  /**
+   * How many compiled functions to keep, by content hash. Compiling is cheap but not free, and the same
+   * function usually runs many times in a row.
+   * @default 256
+   */
+  cacheSize?: number;
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+/**
+ * Evaluates function sources once per content hash and calls them. Lives inside a worker process: user
+ * code shares the worker's global scope, which is why each worker runs one task at a time and a task
+ * that must be stopped is stopped by killing its worker.
+ */
+export class JsRuntime {
+  private readonly cache = new Map<string, AnyFunction>();
+  private readonly cacheSize: number;
+
+  constructor(options: JsRuntimeOptions = {}) {
+    this.cacheSize = options.cacheSize ?? 256;
+  }
+
+  compile(source: string, contentHash: string): AnyFunction {
+    const cached = this.cache.get(contentHash);
+    if (cached) {
+      // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
+      this.cache.delete(contentHash);
+      this.cache.set(contentHash, cached);
+      return cached;
+    }
+    const fn = evaluateFunction(source, `fx-function-${contentHash.slice(0, 12)}.js`);
+    this.cache.set(contentHash, fn);
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    return fn;
+  }
+
+  /**
+   * Runs one invocation. The signal can only stop waiting for a promise: synchronous user code cannot be
+   * interrupted in-process, which is why the pool enforces walltime and cancel by killing the worker.
+   */
+  async run(invocation: JsInvocation, signal?: AbortSignal): Promise<JsOutcome> {
+    const maxResultBytes = invocation.maxResultBytes ?? DEFAULT_LIMITS.maxResultBytes;
+    let value: unknown;
+    try {
+      const fn = this.compile(invocation.source, invocation.contentHash);
+      const args = Object.keys(invocation.kwargs).length > 0 ? [...invocation.args, invocation.kwargs] : invocation.args;
+      value = await raceAbort(Promise.resolve().then(() => fn(...args)), signal);
+    } catch (thrown) {
+      if (thrown instanceof AbortedError) {
+        const outcome = abortFailure(thrown.reason);
+        return { ok: false, error: (outcome as { error: RemoteError }).error };
+      }
+      return { ok: false, error: toRemoteError(thrown) };
+    }
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value === undefined ? null : value);
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      return { ok: false, error: { code: 'TASK_ERROR', name: 'ResultNotSerializable', message: `the result is not JSON-serialisable: ${message}` } };
+    }
+    // JSON.stringify returns undefined for functions and symbols: those carry no data, like undefined.
+    json ??= 'null';
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes > maxResultBytes) {
+      return {
+        ok: false,
+        error: {
+          code: 'RESULT_TOO_LARGE',
+          name: 'ResultTooLarge',
+          message: `the result is ${bytes} bytes as JSON, more than the ${maxResultBytes} bytes allowed`,
+        },
+      };
+    }
+    return { ok: true, json };
+  }
+}
+
+/** Evaluates one function expression: arrow, function, async, or a method shorthand like `add(a, b) {…}`. */
+export function evaluateFunction(source: string, filename: string): AnyFunction {
+  const run = (code: string): unknown =>
+    new vm.Script(code, {
+      filename,
+      // Lets user code `await import('node:fs')` like any module would.
+      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    }).runInThisContext();
+  let firstError: unknown;
+  try {
+    const value = run(`(${source}\n)`);
+    if (typeof value === 'function') return value as AnyFunction;
+    throw new FunctionSourceError(`the source evaluates to a ${value === null ? 'null' : typeof value}, not a function`);
+  } catch (error) {
+    if (error instanceof FunctionSourceError) throw error;
+    firstError = error;
+  }
+  // A method's toString() (`add(a, b) { … }`) is only valid inside an object literal.
+  try {
+    const holder = run(`({${source}\n})`) as Record<string, unknown>;
+    const values = Object.values(holder);
+    if (values.length === 1 && typeof values[0] === 'function') return values[0] as AnyFunction;
+  } catch {
+    // fall through to the first error, which describes the common (expression) form
+  }
+  const detail = firstError instanceof Error ? firstError.message : String(firstError);
+  throw new FunctionSourceError(`the source is not a function expression: ${detail}`, { cause: firstError });
+}
+
+class AbortedError extends Error {
+  constructor(readonly reason: unknown) {
+    super('aborted');
+  }
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

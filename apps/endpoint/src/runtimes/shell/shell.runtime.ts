@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ShellResult } from '@fx/protocol';
+import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, toRemoteError, type ExecutionOutcome } from '../task.errors.js';
+import { UnknownPlaceholderError, renderCommand } from './shell-quote.js';
+import { TailBuffer } from './tail.buffer.js';
+
+export interface ShellRuntimeOptions {
+  /**
+   * Keep only the last this-many lines of stdout and of stderr.
+   * @default 1000
+   */
+  outputLines?: number;
+  /**
+   * Where per-task working directories are created (each task gets a fresh one, removed afterwards).
+   * @default os.tmpdir()
+   */
+  workRoot?: string;
+  /**
+   * After SIGTERM to the process group (walltime, cancel), wait this long before SIGKILL.
+   * @default 1000
+   */
+  killGraceMs?: number;
+  /** Called with the process group id while the command runs, and with `undefined` when it has ended. */
+  onProcessGroup?: (pgid: number | undefined) => void;
+}
+
+export interface ShellInvocation {
+  template: string;
+  kwargs: Record<string, unknown>;
+}
+
+/** GNU timeout's exit status for a command that ran out of time. */
+export const WALLTIME_RETURNCODE = 124;
+
+/**
+ * Runs one shell task: fills the template, runs it with `/bin/sh -c` in its own process group and a
+ * fresh working directory. Walltime ends the group and still succeeds with return code 124, as GNU
+ * timeout would; a cancel ends the group and fails with TASK_CANCELLED.
+ */
+export async function runShell(invocation: ShellInvocation, signal: AbortSignal, options: ShellRuntimeOptions = {}): Promise<ExecutionOutcome> {
+  let cmd: string;
+  try {
+    cmd = renderCommand(invocation.template, invocation.kwargs);
+  } catch (error) {
+    if (error instanceof UnknownPlaceholderError) return failure('TASK_ERROR', error.name, error.message);
+    throw error;
+  }
+  if (signal.aborted) return abortedOutcome(signal.reason, cmd);
+  const outputLines = options.outputLines ?? 1000;
+  const cwd = await mkdtemp(join(options.workRoot ?? tmpdir(), 'fx-task-'));
+  try {
+    return await new Promise<ExecutionOutcome>((resolve) => {
+      const stdout = new TailBuffer(outputLines);
+      const stderr = new TailBuffer(outputLines);
+      let killTimer: NodeJS.Timeout | undefined;
+      const child = spawn('/bin/sh', ['-c', cmd], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const pgid = child.pid;
+      if (pgid !== undefined) options.onProcessGroup?.(pgid);
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+
+      const killGroup = (sig: NodeJS.Signals) => {
+        if (pgid === undefined) return;
+        try {
+          process.kill(-pgid, sig);
+        } catch {
+          // the group is already gone
+        }
+      };
+      const onAbort = () => {
+        killGroup('SIGTERM');
+        killTimer = setTimeout(() => killGroup('SIGKILL'), options.killGraceMs ?? 1000);
+        killTimer.unref();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      const settle = (outcome: ExecutionOutcome) => {
+        signal.removeEventListener('abort', onAbort);
+        if (killTimer) clearTimeout(killTimer);
+        options.onProcessGroup?.(undefined);
+        resolve(outcome);
+      };
+      child.on('error', (error) => settle({ status: 'failed', error: toRemoteError(error, 'TASK_ERROR') }));
+      // A background job left in the group would hold the pipes open and delay 'close' forever: once
+      // the shell itself has exited, end the group, then settle on 'close' when all output is read.
+      child.on('exit', () => killGroup('SIGKILL'));
+      child.on('close', (code, sig) => {
+        if (signal.aborted) {
+          if (signal.reason instanceof WalltimeExceededError) {
+            settle(success(cmd, stdout.text(), stderr.text(), WALLTIME_RETURNCODE));
+          } else {
+            settle(abortedOutcome(signal.reason, cmd));
+          }
+          return;
+        }
+        const returncode = code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0);
+        settle(success(cmd, stdout.text(), stderr.text(), returncode));
+      });
+    });
+  } finally {
+    await rm(cwd, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function success(cmd: string, stdout: string, stderr: string, returncode: number): ExecutionOutcome {
+  const result: ShellResult = { cmd, stdout, stderr, returncode };
+  return { status: 'success', result };
+}
+
+function abortedOutcome(reason: unknown, cmd: string): ExecutionOutcome {
+  if (reason instanceof WalltimeExceededError) return success(cmd, '', '', WALLTIME_RETURNCODE);
+  return abortFailure(reason instanceof TaskCancelledError ? reason : new TaskCancelledError());
+}

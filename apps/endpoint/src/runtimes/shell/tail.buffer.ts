@@ -1,0 +1,52 @@
+/**
+ * Keeps the last `maxLines` lines of a stream (and at most `maxChars` characters), so a chatty command
+ * cannot grow the agent's memory or the result frame without bound.
+ */
+export class TailBuffer {
+  private lines: string[] = [];
+  private partial = '';
+  private dropped = false;
+
+  constructor(
+    private readonly maxLines: number,
+    private readonly maxChars = 4 * 1024 * 1024,
+  ) {}
+
+  push(chunk: string): void {
+    const parts = (this.partial + chunk).split('\n');
+    this.partial = parts.pop() ?? '';
+    if (this.partial.length > this.maxChars) {
+      this.partial = this.partial.slice(-this.maxChars);
+      this.dropped = true;
+    }
+    for (const line of parts) this.lines.push(line);
+    // Trim in bulk rather than per line: shift() on a long array is linear.
+    if (this.lines.length > this.maxLines * 2 + 64) this.trim();
+  }
+
+  /** The kept text; a trailing newline is kept when the stream ended with one. */
+  text(): string {
+    this.trim();
+    const kept = this.lines.slice();
+    let out = kept.length > 0 ? kept.join('\n') + '\n' : '';
+    if (this.partial !== '') out += this.partial;
+    // A final partial line counts as a line too.
+    if (this.partial !== '' && kept.length >= this.maxLines) out = out.slice(out.indexOf('\n') + 1);
+    if (out.length > this.maxChars) {
+      out = out.slice(-this.maxChars);
+      this.dropped = true;
+    }
+    return out;
+  }
+
+  get truncated(): boolean {
+    return this.dropped;
+  }
+
+  private trim(): void {
+    if (this.lines.length > this.maxLines) {
+      this.lines = this.lines.slice(this.lines.length - this.maxLines);
+      this.dropped = true;
+    }
+  }
+}

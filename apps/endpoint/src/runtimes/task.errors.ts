@@ -1,0 +1,56 @@
+import { types } from 'node:util';
+import type { ErrorCode, RemoteError } from '@fx/protocol';
+
+/**
+ * Why a task's AbortSignal fired. Runtimes look at `signal.reason` to tell a walltime expiry (which a
+ * shell task reports as return code 124) from a cancellation.
+ */
+export class WalltimeExceededError extends Error {
+  readonly code = 'WALLTIME_EXCEEDED' as const;
+  constructor(readonly walltimeSeconds: number) {
+    super(`the task ran longer than its walltime of ${walltimeSeconds} s`);
+    this.name = 'WalltimeExceeded';
+  }
+}
+
+export class TaskCancelledError extends Error {
+  readonly code = 'TASK_CANCELLED' as const;
+  constructor(message = 'the task was cancelled') {
+    super(message);
+    this.name = 'TaskCancelled';
+  }
+}
+
+/** The outcome of one execution, before the agent adds task id, attempt and timings. */
+export type ExecutionOutcome =
+  | { status: 'success'; result: unknown; workerId?: string }
+  | { status: 'failed'; error: RemoteError; workerId?: string };
+
+export function failure(code: ErrorCode, name: string, message: string, stack?: string): ExecutionOutcome {
+  return { status: 'failed', error: stack === undefined ? { code, name, message } : { code, name, message, stack } };
+}
+
+/** Maps an abort reason to the failure a js task reports. */
+export function abortFailure(reason: unknown): ExecutionOutcome {
+  if (reason instanceof WalltimeExceededError) return failure('WALLTIME_EXCEEDED', reason.name, reason.message);
+  if (reason instanceof TaskCancelledError) return failure('TASK_CANCELLED', reason.name, reason.message);
+  const message = reason instanceof Error ? reason.message : 'the task was aborted';
+  return failure('TASK_CANCELLED', 'TaskCancelled', message);
+}
+
+/** Turns anything user code threw into a RemoteError, keeping the stack as the worker saw it. */
+export function toRemoteError(thrown: unknown, code: ErrorCode = 'TASK_ERROR'): RemoteError {
+  // isNativeError also recognises errors from another realm (user code evaluated by node:vm).
+  if (thrown instanceof Error || types.isNativeError(thrown)) {
+    const error: RemoteError = { code, name: thrown.name || 'Error', message: thrown.message };
+    if (typeof thrown.stack === 'string') error.stack = thrown.stack;
+    return error;
+  }
+  let message: string;
+  try {
+    message = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    message = String(thrown);
+  }
+  return { code, name: 'Error', message: `non-Error value thrown: ${message}` };
+}

@@ -1,0 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import type { FunctionRuntime, TaskSpec } from '@fx/protocol';
+import { functionContentHash } from '../runtimes/content-hash.js';
+
+/** A task for `source`, with a correct content hash unless one is given. */
+export function makeTask(
+  runtime: FunctionRuntime,
+  source: string,
+  options: { args?: unknown[]; kwargs?: Record<string, unknown>; walltimeSeconds?: number; contentHash?: string; attempt?: number } = {},
+): TaskSpec {
+  return {
+    taskId: randomUUID(),
+    attempt: options.attempt ?? 0,
+    function: {
+      id: randomUUID(),
+      runtime,
+      source,
+      contentHash: options.contentHash ?? functionContentHash(runtime, source),
+      ...(options.walltimeSeconds === undefined ? {} : { walltimeSeconds: options.walltimeSeconds }),
+    },
+    args: options.args ?? [],
+    kwargs: options.kwargs ?? {},
+  };
+}
