@@ -30,7 +30,7 @@ export default {
     {
       ...common,
       displayName: 'e2e',
-      testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts'],
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts', '<rootDir>/apps/console/test/**/*.e2e.ts'],
       testTimeout: 180_000,
     },
   ],

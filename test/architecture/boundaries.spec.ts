@@ -28,6 +28,7 @@ const RULES: Record<string, string[]> = {
   'scope:testing': ['scope:protocol'],
   'scope:server': ['scope:protocol', 'scope:testing'],
   'scope:endpoint': ['scope:protocol', 'scope:testing'],
+  'scope:console': ['scope:protocol'],
 };
 
 function sources(dir: string): string[] {

@@ -9,6 +9,7 @@ import { EndpointsModule } from './modules/endpoints/endpoints.module.js';
 import { TasksModule } from './modules/tasks/tasks.module.js';
 import { AgentsModule } from './modules/agents/agents.module.js';
 import { ClientsModule } from './modules/clients/clients.module.js';
+import { ConsoleModule } from './modules/console/console.module.js';
 import { HealthController } from './modules/health/health.controller.js';
 
 @Module({})
@@ -16,7 +17,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, ClientsModule],
+      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, ClientsModule, ConsoleModule],
       controllers: [HealthController],
     };
   }

@@ -64,6 +64,8 @@ export const ErrorCode = z.enum([
   'BATCH_TOO_LARGE',
   'RATE_LIMITED',
   'FUNCTION_NOT_ALLOWED',
+  /** The endpoint is locked by its owner or an admin: it takes no new tasks. */
+  'ENDPOINT_LOCKED',
   'UNSUPPORTED_PROTOCOL_VERSION',
   'BAD_FRAME',
   'INTERNAL',

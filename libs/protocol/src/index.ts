@@ -3,3 +3,4 @@ export * from './endpoint.js';
 export * from './client.js';
 export * from './rest.js';
 export * from './frame.js';
+export * from './console.js';

@@ -12,6 +12,8 @@ const optionalUrl = z
 
 /** The repository's prisma/migrations, found from this file whether it runs from src or dist. */
 const defaultMigrationsDir = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../prisma/migrations');
+/** The built admin console (apps/console/dist), found the same way. */
+const defaultConsoleDir = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../console/dist');
 
 export const EnvSchema = z
   .object({
@@ -25,6 +27,8 @@ export const EnvSchema = z
     FX_REDIS_PREFIX: z.string().min(1).max(64).default('fx:'),
     FX_DATA_DIR: z.string().default('./.fx'),
     FX_MIGRATIONS_DIR: z.string().default(defaultMigrationsDir),
+    /** Static files of the admin console, served at /console when they exist. */
+    FX_CONSOLE_DIR: z.string().default(defaultConsoleDir),
     /** HS256 key for tokens, at least 32 bytes (hex or base64). Created in the data dir when unset. */
     FX_SIGNING_KEY: optionalUrl,
     FX_ADMIN_NAME: z.string().default('admin'),

@@ -101,6 +101,7 @@ export class DispatchService implements OnModuleInit {
     const rows = await this.tasks.markDispatched(conn.endpointId, ids, conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
     await this.broker.settle(conn.endpointId, ids);
     if (rows.length === 0) return 0;
+    this.events.noteTaskStates('dispatched', conn.endpointId, rows.map((r) => r.id));
     const specs = await this.toSpecs(rows);
     conn.credits -= specs.length;
     conn.send('tasks', { tasks: specs });

@@ -145,7 +145,10 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       clearTimeout(helloTimer);
       if (this.dispatch.detach(conn)) {
         // Leases stay until they expire: an agent that comes back in time keeps its running tasks.
-        void this.endpoints.markDisconnected(endpointId).catch(() => undefined);
+        void this.endpoints
+          .markDisconnected(endpointId)
+          .then(() => this.events.noteEndpointChanged(endpointId))
+          .catch(() => undefined);
       }
     });
     for (const data of early) onData(data);
@@ -163,6 +166,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       this.config.FX_MAX_ATTEMPTS,
     );
     await this.endpoints.markConnected(conn.endpointId, hello.agent);
+    this.events.noteEndpointChanged(conn.endpointId);
     const previous = this.dispatch.attach(conn);
     if (previous && previous !== conn) previous.ws.close(CLOSE.replaced, 'replaced by a newer connection of the same endpoint');
     const endpoint = await this.endpoints.findLive(conn.endpointId);
@@ -187,6 +191,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
         return;
       case 'started':
         await this.tasks.markRunning(conn.endpointId, frame.payload.tasks);
+        this.events.noteTaskStates('running', conn.endpointId, frame.payload.tasks.map((t) => t.taskId));
         return;
       case 'results': {
         const ids = await this.results.record(conn.endpointId, frame.payload.results);
@@ -195,6 +200,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       }
       case 'heartbeat':
         await this.endpoints.recordHeartbeat(conn.endpointId, frame.payload);
+        this.events.noteEndpointChanged(conn.endpointId);
         await this.tasks.extendLeases(conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
         return;
       case 'hello':

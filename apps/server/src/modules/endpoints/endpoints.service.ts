@@ -97,6 +97,7 @@ export class EndpointsService {
     if (missing) throw FxException.notFound('endpoint', missing);
     for (const { endpointId, functionId } of pairs) {
       const e = byId.get(endpointId)!;
+      if (e.lockedAt) throw new FxException('ENDPOINT_LOCKED', `endpoint ${endpointId} is locked and takes no new tasks; unlock it to submit again`);
       if (e.restricted && !e.allowedFunctions.includes(functionId)) {
         throw new FxException('FUNCTION_NOT_ALLOWED', `endpoint ${endpointId} does not allow function ${functionId}`);
       }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { TaskOutcome } from '@fx/protocol';
+import type { TaskOutcome, TaskStatus } from '@fx/protocol';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import type { OutcomeRow } from './tasks.repository.js';
@@ -17,7 +17,21 @@ export interface ClusterEvents {
   cancel: { endpointId: string; taskIds: string[] };
   /** The endpoint was deleted: drop its agent. */
   'endpoint-gone': { endpointId: string };
+  /**
+   * For live views (the console): tasks that moved to a non-final state, in the order noted, and
+   * endpoints whose row changed. Coalesced: at most one per CONSOLE_COALESCE_MS per replica.
+   */
+  'console-changes': { tasks: TaskStateGroup[]; endpointIds: string[]; overflow: boolean };
 }
+export interface TaskStateGroup {
+  status: TaskStatus;
+  endpointId: string;
+  ids: string[];
+}
+/** How long task-state and endpoint changes are gathered before one 'console-changes' publish. */
+export const CONSOLE_COALESCE_MS = 250;
+/** Past this many buffered task ids a window only says `overflow` (live views then refetch). */
+const MAX_BUFFERED_TASK_IDS = 50_000;
 type Handler<K extends keyof ClusterEvents> = (payload: ClusterEvents[K]) => void;
 
 const CHANNEL = 'events';
@@ -38,6 +52,8 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Events');
   private readonly handlers = new Map<keyof ClusterEvents, Set<Handler<never>>>();
   private unsubscribe?: () => Promise<void>;
+  private pendingChanges: { tasks: TaskStateGroup[]; endpointIds: Set<string>; taskIds: number; overflow: boolean } | null = null;
+  private changesTimer?: NodeJS.Timeout;
 
   constructor(@Inject(BROKER) private readonly broker: Broker) {}
 
@@ -46,6 +62,8 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearTimeout(this.changesTimer);
+    this.pendingChanges = null;
     await this.unsubscribe?.().catch(() => undefined);
   }
 
@@ -65,6 +83,47 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
 
   async publishEndpointGone(endpointId: string): Promise<void> {
     await this.publish('endpoint-gone', { endpointId });
+  }
+
+  /**
+   * Notes that these tasks moved to `status` (non-final; final outcomes travel in 'results'). Cheap
+   * enough for the hot path: the ids array is kept as given, and one publish per window carries all.
+   */
+  noteTaskStates(status: TaskStatus, endpointId: string, ids: string[]): void {
+    if (ids.length === 0) return;
+    const pending = this.startWindow();
+    if (pending.overflow) return;
+    pending.taskIds += ids.length;
+    if (pending.taskIds > MAX_BUFFERED_TASK_IDS) {
+      pending.overflow = true;
+      pending.tasks = [];
+      return;
+    }
+    pending.tasks.push({ status, endpointId, ids });
+  }
+
+  /** Notes that an endpoint's row changed (connected, heartbeat, disconnected, locked, unlocked). */
+  noteEndpointChanged(endpointId: string): void {
+    this.startWindow().endpointIds.add(endpointId);
+  }
+
+  private startWindow() {
+    if (!this.pendingChanges) {
+      this.pendingChanges = { tasks: [], endpointIds: new Set(), taskIds: 0, overflow: false };
+      this.changesTimer = setTimeout(() => this.flushChanges(), CONSOLE_COALESCE_MS);
+      this.changesTimer.unref();
+    }
+    return this.pendingChanges;
+  }
+
+  private flushChanges(): void {
+    const p = this.pendingChanges;
+    this.pendingChanges = null;
+    if (!p) return;
+    // losing one is harmless (live views refetch after a reconnect), and it happens at shutdown
+    this.publish('console-changes', { tasks: p.tasks, endpointIds: [...p.endpointIds], overflow: p.overflow }).catch((e) =>
+      this.logger.debug(`could not publish console changes: ${(e as Error).message}`),
+    );
   }
 
   private dispatch(raw: string): void {

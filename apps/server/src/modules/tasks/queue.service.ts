@@ -26,6 +26,7 @@ export class QueueService {
       ids.push(t.id);
     }
     if (byEndpoint.size === 0) return;
+    for (const [ep, ids] of byEndpoint) this.events.noteTaskStates('waiting-for-endpoint', ep, ids);
     try {
       await Promise.all([...byEndpoint].map(([ep, ids]) => this.broker.enqueue(ep, ids)));
       await this.events.publish('wake', { endpointIds: [...byEndpoint.keys()] });

@@ -1,0 +1,97 @@
+import type {
+  ConsoleEndpoint,
+  CreateTokenResponse,
+  FunctionInfo,
+  ListTasksResponse,
+  OverviewResponse,
+  TaskInfo,
+  TokenInfo,
+  UserInfo,
+  WhoAmIResponse,
+} from '@fx/protocol';
+
+/** A refused request: the server's stable code and its sentence. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+type Unauthorized = (e: ApiError) => void;
+let onUnauthorized: Unauthorized = () => undefined;
+/** Called when any request is refused with 401 (token revoked or expired): the app signs out. */
+export function setUnauthorizedHandler(h: Unauthorized): void {
+  onUnauthorized = h;
+}
+
+async function request<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'UNAVAILABLE', 'The server cannot be reached. Check your connection and try again.');
+  }
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const b = (json ?? {}) as { code?: string; message?: string };
+    const err = new ApiError(res.status, b.code ?? 'INTERNAL', b.message ?? `${res.status} ${res.statusText}`);
+    if (res.status === 401) onUnauthorized(err);
+    throw err;
+  }
+  return json as T;
+}
+
+export type TaskFilters = {
+  status?: string;
+  endpointId?: string;
+  functionId?: string;
+  ownerId?: string;
+  since?: string;
+  until?: string;
+};
+
+const qs = (o: Record<string, string | number | undefined>) => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+};
+
+/** The REST calls the console makes, bound to one token. */
+export function api(token: string) {
+  const r = <T>(method: string, path: string, body?: unknown) => request<T>(token, method, path, body);
+  return {
+    whoami: () => r<WhoAmIResponse>('GET', '/v1/whoami'),
+    overview: () => r<OverviewResponse>('GET', '/v1/console/overview'),
+    endpoints: () => r<{ items: ConsoleEndpoint[] }>('GET', '/v1/console/endpoints').then((x) => x.items),
+    lockEndpoint: (id: string, locked: boolean) => r<ConsoleEndpoint>('POST', `/v1/endpoints/${id}/${locked ? 'lock' : 'unlock'}`),
+    deleteEndpoint: (id: string) => r<void>('DELETE', `/v1/endpoints/${id}`),
+    functions: () => r<{ items: FunctionInfo[] }>('GET', '/v1/functions').then((x) => x.items),
+    setFunctionPublic: (id: string, value: boolean) => r<FunctionInfo>('PATCH', `/v1/functions/${id}`, { public: value }),
+    tasks: (f: TaskFilters & { limit?: number; cursor?: string }) => r<ListTasksResponse>('GET', `/v1/tasks${qs(f)}`),
+    task: (id: string) => r<TaskInfo>('GET', `/v1/tasks/${id}`),
+    cancelTask: (id: string) => r<{ cancelled: boolean; status: string }>('POST', `/v1/tasks/${id}/cancel`),
+    users: () => r<{ items: UserInfo[] }>('GET', '/v1/users').then((x) => x.items),
+    createUser: (name: string, admin: boolean) => r<UserInfo>('POST', '/v1/users', { name, admin }),
+    tokens: (userId: string) => r<{ items: TokenInfo[] }>('GET', `/v1/users/${userId}/tokens`).then((x) => x.items),
+    issueToken: (userId: string, name: string, expiresInSeconds?: number) =>
+      r<CreateTokenResponse>('POST', `/v1/users/${userId}/tokens`, { name, ...(expiresInSeconds ? { expiresInSeconds } : {}) }),
+    revokeToken: (id: string) => r<void>('DELETE', `/v1/tokens/${id}`),
+  };
+}
+export type Api = ReturnType<typeof api>;

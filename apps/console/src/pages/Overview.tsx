@@ -1,0 +1,73 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { OverviewResponse } from '@fx/protocol';
+import { useLiveEvents, useSession } from '../app-context';
+import { ErrorNote, Loading, ThroughputChart } from '../components';
+import { Link } from '../router';
+
+export function Overview() {
+  const { api } = useSession();
+  const [data, setData] = useState<OverviewResponse | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const load = useCallback(() => {
+    api.overview().then(
+      (d) => {
+        setData(d);
+        setError(null);
+      },
+      (e) => setError(e),
+    );
+  }, [api]);
+  useEffect(load, [load]);
+  // refreshed by what happens, at most every 2 s: live, not polled
+  const pending = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useLiveEvents(() => {
+    if (pending.current) return;
+    pending.current = setTimeout(() => {
+      pending.current = null;
+      load();
+    }, 2000);
+  });
+  useEffect(() => () => clearTimeout(pending.current ?? undefined), []);
+
+  if (error && !data) return <ErrorNote error={error} onRetry={load} />;
+  if (!data) return <Loading what="the overview" />;
+  const last = data.throughput.slice(-5);
+  const perSecond = last.reduce((n, b) => n + b.completed + b.failed, 0) / (last.length * 60);
+  const failedHour = data.throughput.reduce((n, b) => n + b.failed, 0);
+  const doneHour = data.throughput.reduce((n, b) => n + b.completed, 0);
+  return (
+    <section aria-labelledby="overview-title">
+      <h1 id="overview-title">Overview</h1>
+      {error ? <ErrorNote error={error} onRetry={load} /> : null}
+      <div className="stats">
+        <Stat label="Endpoints online" value={data.endpoints.online} to="/endpoints" tone={data.endpoints.online ? 'ok' : undefined} />
+        <Stat label="Endpoints offline" value={data.endpoints.offline} to="/endpoints" tone={data.endpoints.offline ? 'warn' : undefined} />
+        <Stat label="Queue (waiting)" value={data.queue.waiting} to="/tasks?status=waiting-for-endpoint" />
+        <Stat label="Running / dispatched" value={`${data.queue.running} / ${data.queue.dispatched}`} to="/tasks?status=running,dispatched" />
+        <Stat label="Tasks per second (5 min)" value={perSecond.toFixed(perSecond < 10 ? 2 : 0)} />
+        <Stat label="Failed in the last hour" value={failedHour} to="/tasks?status=failed" tone={failedHour ? 'bad' : undefined} />
+      </div>
+      <div className="card">
+        <h2>Tasks per minute, last hour</h2>
+        {doneHour + failedHour === 0 ? <p className="muted">No task finished in the last hour.</p> : null}
+        <ThroughputChart buckets={data.throughput} />
+      </div>
+    </section>
+  );
+}
+
+function Stat({ label, value, to, tone }: { label: string; value: number | string; to?: string; tone?: 'ok' | 'warn' | 'bad' }) {
+  const body = (
+    <>
+      <span className="stat-value">{value}</span>
+      <span className="stat-label">{label}</span>
+    </>
+  );
+  return to ? (
+    <Link to={to} className={`stat card ${tone ? `stat-${tone}` : ''}`}>
+      {body}
+    </Link>
+  ) : (
+    <div className={`stat card ${tone ? `stat-${tone}` : ''}`}>{body}</div>
+  );
+}

@@ -1,0 +1,135 @@
+import { useCallback, useEffect, useState } from 'react';
+import { isFinalStatus, type TaskInfo } from '@fx/protocol';
+import { useLiveEvents, useSession } from '../app-context';
+import { ErrorNote, Loading, StatusBadge, time } from '../components';
+import { Link } from '../router';
+
+const STEPS: Array<[keyof TaskInfo['timeline'], string]> = [
+  ['receivedAt', 'Received'],
+  ['waitingAt', 'Waiting for endpoint'],
+  ['dispatchedAt', 'Dispatched'],
+  ['runningAt', 'Running'],
+  ['completedAt', 'Completed'],
+];
+
+const json = (v: unknown) => JSON.stringify(v, null, 2);
+
+export function TaskPage({ id }: { id: string }) {
+  const { api } = useSession();
+  const [task, setTask] = useState<TaskInfo | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [cancelError, setCancelError] = useState<unknown>(null);
+  const load = useCallback(() => {
+    api.task(id).then(
+      (t) => {
+        setTask(t);
+        setError(null);
+      },
+      setError,
+    );
+  }, [api, id]);
+  useEffect(load, [load]);
+  useLiveEvents((e) => {
+    if (e.overflow || e.tasks.some((t) => t.id === id)) load();
+  });
+
+  if (error && !task) return <ErrorNote error={error} onRetry={load} />;
+  if (!task) return <Loading what="the task" />;
+  const t0 = Date.parse(task.timeline.receivedAt);
+  const cancel = async () => {
+    setCancelError(null);
+    try {
+      await api.cancelTask(task.id);
+      load();
+    } catch (e) {
+      setCancelError(e);
+    }
+  };
+  return (
+    <section aria-labelledby="task-title">
+      <p>
+        <Link to="/tasks">← Tasks</Link>
+      </p>
+      <h1 id="task-title" className="task-title">
+        Task <span className="mono">{task.id}</span> <StatusBadge status={task.status} />
+      </h1>
+      <dl className="facts">
+        <dt>Function</dt>
+        <dd>
+          <Link to={`/tasks?functionId=${task.functionId}`} className="mono">
+            {task.functionId}
+          </Link>
+        </dd>
+        <dt>Endpoint</dt>
+        <dd>
+          <Link to={`/tasks?endpointId=${task.endpointId}`} className="mono">
+            {task.endpointId}
+          </Link>
+        </dd>
+        <dt>Attempt</dt>
+        <dd>{task.attempt + 1}</dd>
+        {task.batchId && (
+          <>
+            <dt>Batch</dt>
+            <dd className="mono">{task.batchId}</dd>
+          </>
+        )}
+      </dl>
+      {!isFinalStatus(task.status) && (
+        <p>
+          <button type="button" className="danger" onClick={cancel}>
+            Cancel task
+          </button>
+        </p>
+      )}
+      {cancelError ? <ErrorNote error={cancelError} /> : null}
+      <div className="card">
+        <h2>Timeline</h2>
+        <ol className="timeline">
+          {STEPS.map(([key, label]) => {
+            const at = task.timeline[key];
+            return (
+              <li key={key} className={at ? 'done' : 'pending'}>
+                <span className="timeline-label">{key === 'completedAt' && at ? task.status : label}</span>
+                <span className="timeline-time">{at ? time(at) : '—'}</span>
+                {at && key !== 'receivedAt' && <span className="muted small">+{((Date.parse(at) - t0) / 1000).toFixed(3)} s</span>}
+              </li>
+            );
+          })}
+        </ol>
+      </div>
+      <div className="grid-2">
+        <div className="card">
+          <h2>Arguments</h2>
+          <pre className="code" aria-label="Arguments">{json(task.args)}</pre>
+          {Object.keys(task.kwargs).length > 0 && <pre className="code" aria-label="Keyword arguments">{json(task.kwargs)}</pre>}
+        </div>
+        <div className="card">
+          {task.status === 'success' ? (
+            <>
+              <h2>Result</h2>
+              <pre className="code" aria-label="Result">{json(task.result)}</pre>
+            </>
+          ) : task.error ? (
+            <>
+              <h2>{task.status === 'cancelled' ? 'Cancelled' : 'Remote error'}</h2>
+              <p>
+                <strong>{task.error.code}</strong> · {task.error.name}: {task.error.message}
+              </p>
+              {task.error.stack ? (
+                <pre className="code stack" aria-label="Remote stack">{task.error.stack}</pre>
+              ) : (
+                <p className="muted">No stack was sent with this error.</p>
+              )}
+            </>
+          ) : (
+            <>
+              <h2>Result</h2>
+              <p className="muted">Not finished yet; this page updates by itself.</p>
+            </>
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,327 @@
+/**
+ * The console in a real browser: headless Debian Chromium driven by playwright-core, against the
+ * built server (PGlite, in-process broker) in its own process and a real fx-endpoint process.
+ * Needs `npm run build` first (npm test does it). Screenshots go to test-artifacts/console/.
+ */
+import { jest } from '@jest/globals';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+jest.setTimeout(180_000);
+
+const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../..');
+const SERVER = join(root, 'apps/server/dist/main.js');
+const ENDPOINT_CLI = join(root, 'apps/endpoint/dist/cli/index.js');
+const CONSOLE_INDEX = join(root, 'apps/console/dist/index.html');
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(root, 'test-artifacts/console');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+interface Server {
+  url: string;
+  adminToken: string;
+  proc: ChildProcess;
+  log: string[];
+}
+
+function startServer(dataDir: string): Promise<Server> {
+  const log: string[] = [];
+  const proc = spawn(process.execPath, [SERVER], {
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      FX_DATA_DIR: dataDir,
+      FX_HEARTBEAT_INTERVAL_MS: '500',
+      FX_HEARTBEAT_TIMEOUT_MS: '3000',
+      FX_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolvePromise, reject) => {
+    let url = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log.join('')}`)), 60_000);
+    const onData = (d: Buffer) => {
+      const text = d.toString();
+      log.push(text);
+      url ||= /FX server listening on (\S+)/.exec(text)?.[1] ?? '';
+      const token = /admin token \(also in [^)]*\): (\S+)/.exec(text)?.[1];
+      if (url && token) {
+        clearTimeout(timer);
+        resolvePromise({ url, adminToken: token, proc, log });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${log.join('')}`)));
+  });
+}
+
+function rest(base: string, token: string) {
+  return async <T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  };
+}
+
+describe('admin console in Chromium', () => {
+  let server: Server;
+  let admin: ReturnType<typeof rest>;
+  let context: BrowserContext;
+  let page: Page;
+  let agent: ChildProcess | null = null;
+  const agentLog: string[] = [];
+  const work = mkdtempSync(join(tmpdir(), 'fx-console-e2e-'));
+  const fxHome = join(work, 'fx-home');
+  const ENDPOINT = 'console-ep';
+  let endpointId = '';
+
+  const shot = async (name: string, width = 1280) => {
+    await page.setViewportSize({ width, height: width > 800 ? 860 : 844 });
+    await page.waitForTimeout(150); // let the layout settle after the resize
+    await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+  };
+  const go = async (path: string) => {
+    // in-app navigation, as a user clicking a link: the page is never reloaded
+    await page.evaluate((p) => {
+      history.pushState(null, '', '/console' + p);
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    }, path);
+  };
+  /** A link of the main navigation. */
+  const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+  const endpointCli = (...args: string[]) =>
+    spawnSync(process.execPath, [ENDPOINT_CLI, ...args], { env: { ...process.env, FX_HOME: fxHome, FX_TOKEN: server.adminToken }, encoding: 'utf8' });
+
+  beforeAll(async () => {
+    for (const [file, what] of [
+      [SERVER, 'the server'],
+      [ENDPOINT_CLI, 'fx-endpoint'],
+      [CONSOLE_INDEX, 'the console'],
+    ] as const) {
+      if (!existsSync(file)) throw new Error(`${what} is not built (${file} is missing): run "npm run build" first`);
+    }
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    server = await startServer(join(work, 'server'));
+    admin = rest(server.url, server.adminToken);
+    context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 860 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(30_000);
+  });
+
+  afterAll(async () => {
+    agent?.kill('SIGTERM');
+    if (agent && agent.exitCode === null) await new Promise((r) => agent!.once('exit', r));
+    await context?.close();
+    server?.proc.kill('SIGTERM');
+    if (server && server.proc.exitCode === null) await new Promise((r) => server.proc.once('exit', r));
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Starts the real endpoint agent once; later tests reuse it. */
+  const ensureAgent = async () => {
+    if (agent) return;
+    agent = spawn(process.execPath, [ENDPOINT_CLI, 'start', ENDPOINT], { env: { ...process.env, FX_HOME: fxHome }, stdio: ['ignore', 'pipe', 'pipe'] });
+    agent.stdout!.on('data', (d) => agentLog.push(String(d)));
+    agent.stderr!.on('data', (d) => agentLog.push(String(d)));
+  };
+
+  it('refuses a bad token, then signs in with one kept only in sessionStorage', async () => {
+    await page.goto(server.url + '/console/');
+    await page.getByLabel('Token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'refused this token' }).waitFor();
+    await shot('signin');
+
+    await page.getByLabel('Token').fill(server.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.locator('.live-live').waitFor();
+    const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('fx.console.token'), local: localStorage.length, cookies: document.cookie }));
+    expect(storage).toEqual({ session: server.adminToken, local: 0, cookies: '' });
+    await page.getByText('No task finished in the last hour.').waitFor();
+    await shot('overview-empty');
+  });
+
+  it('shows an endpoint going online when a real fx-endpoint starts', async () => {
+    const configured = endpointCli('configure', ENDPOINT, '--url', server.url, '--workers', '2');
+    expect(configured.stderr + configured.stdout).toMatch(/Registered endpoint/);
+    endpointId = /\(([0-9a-f-]{36})\)/.exec(configured.stdout)![1]!;
+
+    await nav('Endpoints').click();
+    const row = page.locator(`tr[data-endpoint="${ENDPOINT}"]`);
+    await row.waitFor();
+    expect(await row.getAttribute('data-state')).toBe('offline');
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+
+    await ensureAgent();
+    await page.locator(`tr[data-endpoint="${ENDPOINT}"][data-state="online"]`).waitFor({ timeout: 60_000 });
+    await row.locator('td[data-label="Workers busy / idle"]', { hasText: '/' }).waitFor();
+    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    expect(await row.locator('td[data-label="Provider"]').textContent()).not.toBe('—');
+    await shot('endpoints');
+    await shot('endpoints', 390);
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  it('shows submitted tasks reaching success in the table without a reload', async () => {
+    await ensureAgent();
+    const fn = (await admin('POST', '/v1/functions', { name: 'square', runtime: 'js', source: '(x) => x * x' })).body;
+    await go(`/tasks?functionId=${fn.id}`);
+    await page.getByText('No tasks match').waitFor();
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+
+    const res = await admin('POST', '/v1/tasks/batch', { endpointId, tasks: Array.from({ length: 40 }, (_, i) => ({ functionId: fn.id, args: [i] })) });
+    expect(res.status).toBe(201);
+    await page.locator('.summary', { hasText: '40 tasks · 40 success' }).waitFor({ timeout: 60_000 });
+    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    // the table is virtualised: far fewer rows in the DOM than tasks, all of them succeeded
+    const rendered = await page.locator('a.task-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
+    expect(rendered.length).toBeGreaterThan(0);
+    expect(rendered.length).toBeLessThan(40);
+    expect(new Set(rendered)).toEqual(new Set(['success']));
+    await shot('tasks');
+    await shot('tasks', 390);
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // keyboard: the rows are links, reachable and opened with Enter
+    const first = page.locator('a.task-row').first();
+    await first.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: /^Task / }).waitFor();
+    await page.getByLabel('Result').waitFor();
+  });
+
+  it('opens a failed task and shows its remote stack', async () => {
+    await ensureAgent();
+    const fn = (await admin('POST', '/v1/functions', { name: 'explode', runtime: 'js', source: "(n) => { throw new RangeError('console boom ' + n) }" })).body;
+    const submitted = await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId, args: [7] });
+    expect(submitted.status).toBe(201);
+
+    await nav('Tasks').click();
+    await page.getByLabel('State').selectOption('failed');
+    await page.getByLabel('Function').selectOption(fn.id);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const row = page.locator(`a.task-row[data-task="${submitted.body.taskId}"][data-status="failed"]`);
+    await row.waitFor({ timeout: 60_000 });
+    await row.click();
+    const stack = page.getByLabel('Remote stack');
+    await stack.waitFor();
+    expect(await stack.textContent()).toMatch(/RangeError: console boom 7/);
+    await page.getByText('Remote error').waitFor();
+    expect(await page.locator('.timeline li.done').count()).toBe(5);
+    await shot('task-failed');
+    await shot('task-failed', 390);
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  it('locks an endpoint (new tasks refused) and unlocks it, and toggles a function public', async () => {
+    await nav('Endpoints').click();
+    await page.getByRole('button', { name: `Lock ${ENDPOINT}` }).click();
+    await page.getByRole('button', { name: `Unlock ${ENDPOINT}` }).waitFor();
+    const fn = (await admin('POST', '/v1/functions', { name: 'ident', runtime: 'js', source: '(x) => x' })).body;
+    const refused = await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId });
+    expect([refused.status, refused.body.code]).toEqual([409, 'ENDPOINT_LOCKED']);
+    await page.getByRole('button', { name: `Unlock ${ENDPOINT}` }).click();
+    await page.getByRole('button', { name: `Lock ${ENDPOINT}` }).waitFor();
+    expect((await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId })).status).toBe(201);
+
+    await nav('Functions').click();
+    const toggle = page.getByRole('switch', { name: 'ident is public' });
+    expect(await toggle.isChecked()).toBe(false);
+    await toggle.click();
+    await page.locator('tr[data-function="ident"]', { hasText: 'public' }).waitFor();
+    expect((await admin('GET', `/v1/functions/${fn.id}`)).body.public).toBe(true);
+    await shot('functions');
+  });
+
+  it('creates a user, issues a token shown once, revokes it, and the token is refused', async () => {
+    await nav('Users & tokens').click();
+    await page.getByLabel('Name', { exact: true }).first().fill('alice');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('heading', { name: 'Tokens of alice' }).waitFor();
+    await page.getByRole('button', { name: 'Issue token' }).click();
+    const tokenBox = page.getByLabel('New token');
+    await tokenBox.waitFor();
+    const token = await tokenBox.inputValue();
+    expect((await rest(server.url, token)('GET', '/v1/whoami')).body.user.name).toBe('alice');
+    await shot('users');
+
+    await page.locator('tr[data-token="console"]').getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('button', { name: 'Yes' }).click();
+    await page.locator('tr[data-token="console"]', { hasText: 'revoked' }).waitFor();
+    const refused = await rest(server.url, token)('GET', '/v1/whoami');
+    expect(refused.status).toBe(401);
+    expect(refused.body.message).toMatch(/revoked/);
+
+    // and the console itself refuses it: a fresh tab signing in with it
+    const other = await context.newPage();
+    await other.goto(server.url + '/console/');
+    await other.getByLabel('Token').fill(token);
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.getByRole('alert').filter({ hasText: 'revoked' }).waitFor();
+    await other.close();
+  });
+
+  it('takes a 10,000-task batch without rendering 10,000 rows, and pages in more on scroll', async () => {
+    // an endpoint with no agent: the tasks stay waiting, so the numbers below are exact
+    const idle = (await admin('POST', '/v1/endpoints', { name: 'idle-ep' })).body.endpoint;
+    const fn = (await admin('POST', '/v1/functions', { name: 'many', runtime: 'js', source: '() => 0' })).body;
+    await go(`/tasks?endpointId=${idle.id}`);
+    await page.getByText('No tasks match').waitFor();
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+    const res = await admin('POST', '/v1/tasks/batch', { endpointId: idle.id, tasks: Array.from({ length: 10_000 }, () => ({ functionId: fn.id })) });
+    expect(res.status).toBe(201);
+    // the newest page arrives live; the rest is keyset-paged in as the list scrolls
+    await page
+      .locator('.summary', { hasText: /^500\+ tasks/ })
+      .waitFor({ timeout: 30_000 })
+      .catch(async (e) => {
+        await shot('tasks-10k-failed');
+        throw new Error(`${(e as Error).message}\nsummary: ${await page.locator('.summary').textContent()}`);
+      });
+    expect(await page.locator('a.task-row').count()).toBeLessThan(60);
+    await page.locator('.virtual').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await page.locator('.summary', { hasText: /^1000\+ tasks/ }).waitFor();
+    expect(await page.locator('a.task-row').count()).toBeLessThan(60);
+    expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+    await shot('tasks-10k');
+  });
+
+  it('shows the fabric on the overview: endpoints online, queue, and the last hour of tasks', async () => {
+    await nav('Overview').click();
+    const online = page.locator('.stat', { hasText: 'Endpoints online' });
+    await online.locator('.stat-value', { hasText: /^1$/ }).waitFor();
+    await page.locator('.stat', { hasText: 'Queue (waiting)' }).locator('.stat-value', { hasText: /^10000$/ }).waitFor();
+    await page.locator('.stat', { hasText: 'Failed in the last hour' }).locator('.stat-value', { hasText: /^1$/ }).waitFor();
+    // 40 squares and the one task submitted after the unlock succeeded; one task failed
+    await page.getByRole('img', { name: 'Last hour: 41 tasks completed, 1 failed' }).waitFor();
+    await shot('overview');
+    await shot('overview', 390);
+  });
+});
