@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Client, TaskCancelledError, TaskFailedError } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually, type Backend } from './harness.js';
 
@@ -6,6 +7,7 @@ import { EndpointProcess, ServerProcess, eventually, type Backend } from './harn
  * with its worker processes, and the SDK. Run on PostgreSQL + Redis and on the embedded store.
  */
 const BACKENDS: Backend[] = ['postgres+redis', 'embedded'];
+jest.setTimeout(240_000);
 
 describe.each(BACKENDS)('FX end to end on %s', (backend) => {
   let server: ServerProcess;
@@ -135,7 +137,7 @@ describe.each(BACKENDS)('FX end to end on %s', (backend) => {
     const work = await client.registerFunction(
       async (i: number) => {
         await new Promise((r) => setTimeout(r, 20));
-        return -i;
+        return 1000 - i;
       },
       { name: 'work2' },
     );
@@ -147,7 +149,7 @@ describe.each(BACKENDS)('FX end to end on %s', (backend) => {
     }, 60_000, 'some progress');
     await server.restart();
     const results = await client.getResults(ids, { timeoutMs: 180_000 });
-    expect(results).toEqual(Array.from({ length: n }, (_, i) => -i));
+    expect(results).toEqual(Array.from({ length: n }, (_, i) => 1000 - i));
     const statuses = await client.getTaskStatuses(ids);
     expect(statuses.tasks.filter((t) => t.status === 'success')).toHaveLength(n);
   });

@@ -9,6 +9,7 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/env.js';
 import { FxExceptionFilter } from './common/fx-exception.filter.js';
 import { UsersService } from './modules/users/users.service.js';
+import { mountConsole } from './modules/console/console-static.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
 
@@ -33,22 +34,25 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));
   app.useGlobalFilters(new FxExceptionFilter());
   app.enableShutdownHooks();
+  mountConsole(app, config.FX_CONSOLE_DIR);
 
   const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('FX')
-      .setDescription('FX REST API v1. Websocket channels: /v1/ws/endpoint (endpoint tokens) and /v1/ws/client (user tokens); frames are defined in @fx/protocol.')
+      .setDescription('FX REST API v1. Websocket channels: /v1/ws/endpoint (endpoint tokens), /v1/ws/client (user tokens) and /v1/ws/console (user token in the first frame); frames are defined in @fx/protocol. The admin console is served at /console.')
       .setVersion('1')
       .addBearerAuth()
       .build(),
   );
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'openapi.json' });
 
+  // The admin token exists before the port opens, so anything that waits for readiness can read it.
+  await app.init();
+  const adminToken = await app.get(UsersService).bootstrapAdmin();
   await app.listen(config.PORT, config.HOST);
   const address = app.getHttpServer().address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = config.FX_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-  const adminToken = await app.get(UsersService).bootstrapAdmin();
   return { app, url, adminToken, close: () => app.close() };
 }
