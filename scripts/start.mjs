@@ -19,7 +19,22 @@ const endpointCli = join(root, 'apps/endpoint/dist/cli/index.js');
 const name = 'local';
 
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-const env = { ...process.env, FX_DATA_DIR: dataDir, HOST: host, PORT: port, FX_HOME: fxHome };
+// The all-in-one keeps start-up quiet; set FX_LOG_LEVEL=log (server) or debug for more.
+const env = { ...process.env, FX_DATA_DIR: dataDir, HOST: host, PORT: port, FX_HOME: fxHome, FX_LOG_LEVEL: process.env.FX_LOG_LEVEL ?? 'warn' };
+
+if (!process.argv.includes('--no-build')) {
+  process.stdout.write('building FX (nx; cached after the first time)… ');
+  const build = spawnSync(process.execPath, [join(root, 'node_modules/nx/dist/bin/nx.js'), 'run-many', '-t', 'build', '--output-style=static'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NX_DAEMON: 'false' },
+  });
+  if (build.status !== 0) {
+    console.log('failed\n' + build.stdout + build.stderr);
+    process.exit(1);
+  }
+  console.log('done');
+}
 
 const prefix = (tag, stream) => {
   let buf = '';
@@ -31,7 +46,9 @@ const prefix = (tag, stream) => {
   });
 };
 
-const server = spawn(process.execPath, [serverMain], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+// Children get their own process groups so that Ctrl-C reaches only this script, which then stops
+// them in order: the endpoint drains first (its results still reach the server), then the server.
+const server = spawn(process.execPath, [serverMain], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 prefix('server', server.stdout);
 prefix('server', server.stderr);
 let endpoint;
@@ -96,7 +113,7 @@ try {
   if (!existsSync(tokenFile)) throw new Error(`no admin token in ${tokenFile}: this database was initialised from another data directory; use that directory's admin.token as FX_DATA_DIR`);
   const token = readFileSync(tokenFile, 'utf8').trim();
   const endpointId = await ensureLocalEndpoint(token);
-  endpoint = spawn(process.execPath, [endpointCli, 'start', name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  endpoint = spawn(process.execPath, [endpointCli, 'start', name], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   prefix('local', endpoint.stdout);
   prefix('local', endpoint.stderr);
   endpoint.on('exit', (code) => {
@@ -104,7 +121,7 @@ try {
   });
   console.log(`
 FX is running.
-  URL:            ${url}   (API docs: ${url}/docs)
+  URL:            ${url}   (API docs: ${url}/docs, admin console: ${url}/console)
   admin token:    ${token}
                   (kept in ${tokenFile})
   local endpoint: ${endpointId}   (FX_HOME=${fxHome})
