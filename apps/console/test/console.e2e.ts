@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Client } from '@fx/sdk';
 
 jest.setTimeout(180_000);
 
@@ -196,8 +197,14 @@ describe('admin console in Chromium', () => {
     await page.getByText('No tasks match').waitFor();
     await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
 
-    const res = await admin('POST', '/v1/tasks/batch', { endpointId, tasks: Array.from({ length: 40 }, (_, i) => ({ functionId: fn.id, args: [i] })) });
-    expect(res.status).toBe(201);
+    // submitted the way a user does, through the SDK
+    const sdk = new Client({ url: server.url, token: server.adminToken });
+    try {
+      const ids = await sdk.runBatch(endpointId, Array.from({ length: 40 }, (_, i) => ({ functionId: fn.id, args: [i] })));
+      expect(ids).toHaveLength(40);
+    } finally {
+      sdk.close();
+    }
     await page.locator('.summary', { hasText: '40 tasks · 40 success' }).waitFor({ timeout: 60_000 });
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     // the table is virtualised: far fewer rows in the DOM than tasks, all of them succeeded
