@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
-import type { Database } from './database.js';
+import { answers, type Database } from './database.js';
 import { migrate, type MigrationSession } from './migrator.js';
 
 export interface PgliteDatabaseOptions {
@@ -46,13 +46,7 @@ export class PgliteDatabase implements Database {
   }
 
   async health(): Promise<boolean> {
-    if (this.pglite.closed) return false;
-    try {
-      await this.prisma.$queryRawUnsafe('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    }
+    return !this.pglite.closed && answers(this.prisma);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
-import type { Database } from './database.js';
+import { answers, type Database } from './database.js';
 import { migrate, type MigrationDriver, type MigrationSession } from './migrator.js';
 
 export interface PostgresDatabaseOptions {
@@ -32,12 +32,7 @@ export class PostgresDatabase implements Database {
   }
 
   async health(): Promise<boolean> {
-    try {
-      await this.prisma.$queryRawUnsafe('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    }
+    return answers(this.prisma);
   }
 
   async close(): Promise<void> {

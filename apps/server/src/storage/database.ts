@@ -14,3 +14,13 @@ export interface Database {
   health(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** True when a trivial query answers: the health check both backends share. */
+export async function answers(prisma: PrismaClient): Promise<boolean> {
+  try {
+    await prisma.$queryRawUnsafe('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
