@@ -24,4 +24,9 @@ describe('parseFrame', () => {
     );
     expect(() => parseFrame(EndpointToServerSchemas, '{not json')).toThrow(/not valid JSON/);
   });
+  it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__'])('refuses the inherited name "%s" as an unknown type, not a TypeError', (type) => {
+    const attempt = () => parseFrame(EndpointToServerSchemas, JSON.stringify({ v: 1, type, payload: {} }));
+    expect(attempt).toThrow(FrameError);
+    expect(attempt).toThrow(/unknown frame type/);
+  });
 });

@@ -35,7 +35,8 @@ export function parseFrame<M extends SchemaMap>(catalog: M, raw: string | Buffer
   }
   const env = Envelope.safeParse(json);
   if (!env.success) throw new FrameError('BAD_FRAME', `bad envelope: ${z.prettifyError(env.error)}`);
-  const schema = catalog[env.data.type];
+  // own keys only: "constructor" or "__proto__" would otherwise find Object.prototype's members
+  const schema = Object.hasOwn(catalog, env.data.type) ? catalog[env.data.type] : undefined;
   if (!schema) {
     throw new FrameError('BAD_FRAME', `unknown frame type "${env.data.type}"; expected one of ${Object.keys(catalog).join(', ')}`);
   }
