@@ -30,7 +30,13 @@ export default {
     {
       ...common,
       displayName: 'e2e',
-      testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts', '<rootDir>/apps/console/test/**/*.e2e.ts'],
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts', '<rootDir>/test/slurm/**/*.e2e.ts', '<rootDir>/apps/console/test/**/*.e2e.ts'],
+      testTimeout: 180_000,
+    },
+    {
+      ...common,
+      displayName: 'security',
+      testMatch: ['<rootDir>/test/security/**/*.security.ts'],
       testTimeout: 180_000,
     },
   ],

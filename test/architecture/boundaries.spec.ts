@@ -29,6 +29,7 @@ const RULES: Record<string, string[]> = {
   'scope:server': ['scope:protocol', 'scope:testing'],
   'scope:endpoint': ['scope:protocol', 'scope:testing'],
   'scope:console': ['scope:protocol'],
+  'scope:bench': ['scope:protocol', 'scope:sdk', 'scope:testing'],
 };
 
 function sources(dir: string): string[] {

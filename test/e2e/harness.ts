@@ -1,5 +1,4 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
@@ -9,6 +8,9 @@ import {
   randomPrefix,
   tempDir,
   testRedisUrl,
+  collectOutput as collect,
+  exited,
+  freePort,
   type TempDir,
   type TestDatabase,
 } from '@fx/testing';
@@ -22,37 +24,6 @@ const SERVER_MAIN = join(root, 'apps/server/dist/main.js');
 const ENDPOINT_CLI = join(root, 'apps/endpoint/dist/cli/index.js');
 
 export type Backend = 'postgres+redis' | 'embedded';
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
-
-function collect(child: ChildProcess, into: string[]): void {
-  const push = (d: Buffer) => {
-    into.push(d.toString());
-    if (into.length > 2000) into.splice(0, into.length - 2000);
-  };
-  child.stdout?.on('data', push);
-  child.stderr?.on('data', push);
-}
-
-async function exited(child: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`process ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      res(code);
-    });
-  });
-}
 
 /** A server process on a fixed port (so it can be restarted in place) and its backend. */
 export class ServerProcess {

@@ -11,13 +11,14 @@ import { AgentsModule } from './modules/agents/agents.module.js';
 import { ClientsModule } from './modules/clients/clients.module.js';
 import { ConsoleModule } from './modules/console/console.module.js';
 import { HealthController } from './modules/health/health.controller.js';
+import { RateLimitModule } from './modules/ratelimit/ratelimit.module.js';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, ClientsModule, ConsoleModule],
+      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, ClientsModule, ConsoleModule, RateLimitModule],
       controllers: [HealthController],
     };
   }

@@ -49,7 +49,7 @@ export function isFinalStatus(status: TaskStatus): boolean {
   return FINAL_TASK_STATUSES.includes(status);
 }
 
-export const FunctionRuntime = z.enum(['js', 'shell']);
+export const FunctionRuntime = z.enum(['js', 'shell', 'mpi']);
 export type FunctionRuntime = z.infer<typeof FunctionRuntime>;
 
 /** Stable, machine-readable error codes shared by REST bodies, socket frames and task failures. */
@@ -81,6 +81,8 @@ export const ErrorCode = z.enum([
   'ENDPOINT_DELETED',
   'FUNCTION_DELETED',
   'CONTENT_HASH_MISMATCH',
+  /** No worker of the endpoint can ever hold the task's resource request (cores, gpus, nodes, walltime). */
+  'RESOURCES_UNAVAILABLE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -117,6 +119,23 @@ export const ShellResult = z.object({
   returncode: z.number().int(),
 });
 export type ShellResult = z.infer<typeof ShellResult>;
+
+/**
+ * What one task asks of the worker that runs it. A task goes only to a worker that can hold it; one no
+ * worker of the endpoint could ever hold fails with RESOURCES_UNAVAILABLE. `nodes` and `ranksPerNode`
+ * are for `mpi` functions (the launcher starts nodes × ranksPerNode ranks).
+ */
+export const TaskResources = z
+  .object({
+    cores: z.number().int().min(1).max(100_000).optional(),
+    gpus: z.number().int().min(0).max(1024).optional(),
+    /** Longest the task may run; overrides the function's walltime, and a block must have this much time left. */
+    walltimeSeconds: z.number().positive().max(30 * 24 * 3600).optional(),
+    nodes: z.number().int().min(1).max(100_000).optional(),
+    ranksPerNode: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+export type TaskResources = z.infer<typeof TaskResources>;
 
 export const JsonArgs = z.array(z.unknown()).max(10_000);
 export const JsonKwargs = z.record(z.string(), z.unknown());

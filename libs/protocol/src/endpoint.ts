@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskTimings, Uuid, ErrorBody } from './common.js';
+import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -73,6 +73,8 @@ export const TaskSpec = z.object({
   function: FunctionSpec,
   args: JsonArgs,
   kwargs: JsonKwargs,
+  /** What the task asks of its worker (absent: any worker). */
+  resources: TaskResources.optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
@@ -86,6 +88,11 @@ export const WelcomePayload = z.object({
   maxResultBytes: z.number().int().positive(),
   /** Task ids from `inFlight` that the server no longer wants (final or reassigned): drop them. */
   forget: z.array(Uuid).default([]),
+  /**
+   * The functions this endpoint may run, when it is restricted; `null` (the default, and what an
+   * older server sends by omission) means any. The agent checks every task against it before running.
+   */
+  allowedFunctions: z.array(Uuid).nullable().default(null),
 });
 export type WelcomePayload = z.infer<typeof WelcomePayload>;
 
@@ -98,6 +105,16 @@ export type AckPayload = z.infer<typeof AckPayload>;
 export const CancelPayload = z.object({ taskIds: z.array(Uuid).min(1) });
 export type CancelPayload = z.infer<typeof CancelPayload>;
 
+/**
+ * Tasks the agent hands back without a result because what ran them went away (an HPC block ended by
+ * walltime, node failure or scancel). The server requeues them with `attempt + 1`, as for a lost lease.
+ */
+export const RequeuePayload = z.object({
+  taskIds: z.array(Uuid).min(1).max(100_000),
+  reason: z.string().max(1024),
+});
+export type RequeuePayload = z.infer<typeof RequeuePayload>;
+
 /** Agent → server frames, by type. */
 export const EndpointToServerSchemas = {
   hello: HelloPayload,
@@ -105,6 +122,7 @@ export const EndpointToServerSchemas = {
   started: StartedPayload,
   results: ResultsPayload,
   heartbeat: HeartbeatPayload,
+  requeue: RequeuePayload,
 } as const;
 export type EndpointToServer = { [K in keyof typeof EndpointToServerSchemas]: z.infer<(typeof EndpointToServerSchemas)[K]> };
 

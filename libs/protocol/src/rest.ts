@@ -6,6 +6,7 @@ import {
   JsonKwargs,
   RemoteError,
   ResourceName,
+  TaskResources,
   TaskStatus,
   Uuid,
 } from './common.js';
@@ -94,6 +95,7 @@ export const SubmitTaskRequest = z
     endpointId: Uuid,
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
+    resources: TaskResources.optional(),
   })
   .strict();
 export type SubmitTaskRequest = z.input<typeof SubmitTaskRequest>;
@@ -108,6 +110,7 @@ export const BatchTaskItem = z
     endpointId: Uuid.optional(),
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
+    resources: TaskResources.optional(),
   })
   .strict();
 export type BatchTaskItem = z.input<typeof BatchTaskItem>;

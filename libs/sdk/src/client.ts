@@ -22,6 +22,7 @@ import {
   Uuid,
   WhoAmIResponse,
   type TaskOutcome,
+  type TaskResources,
 } from '@fx/protocol';
 import { ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TaskCancelledError, TaskFailedError, ValidationError } from './errors.js';
 import { Executor, type ExecutorOptions } from './executor.js';
@@ -118,6 +119,13 @@ export interface RegisterEndpointOptions {
 export interface RunOptions {
   /** Abandons the submission (and its retries); a request already sent may still have been accepted. */
   signal?: AbortSignal;
+  /**
+   * What each task asks of the worker that runs it: `{ cores, gpus, walltimeSeconds }`, and for MPI
+   * functions `{ nodes, ranksPerNode }`. A task goes only to a worker that can hold it. In `runBatch`
+   * this applies to the items that carry no `resources` of their own.
+   * @default undefined (any worker)
+   */
+  resources?: TaskResources;
 }
 
 export interface GetResultOptions {
@@ -140,6 +148,8 @@ export interface BatchItem {
   args?: unknown[];
   /** @default {} */
   kwargs?: Record<string, unknown>;
+  /** What this task asks of its worker (see RunOptions.resources). @default the batch's `resources` */
+  resources?: TaskResources;
 }
 
 const FunctionList = ListResponse(FunctionInfo);
@@ -213,6 +223,16 @@ export class Client {
     return info.id;
   }
 
+  /**
+   * Registers an MPI function: a shell command template run under the endpoint's MPI launcher (`srun`,
+   * or `mpiexec` by endpoint config) inside an HPC block, with `nodes × ranksPerNode` ranks taken from
+   * each task's `resources` (default 1 × 1). Results are `{ cmd, stdout, stderr, returncode }`.
+   */
+  async registerMpiFunction(template: string, options: RegisterFunctionOptions = {}): Promise<string> {
+    const info = await this.createFunction({ name: options.name ?? 'mpi', runtime: 'mpi', source: template, ...this.functionExtras(options) });
+    return info.id;
+  }
+
   /** Registers a function from a full request; returns what the server stored. */
   async createFunction(request: RegisterFunctionRequest): Promise<FunctionInfo> {
     const body = checkInput(RegisterFunctionRequest, request, 'function registration');
@@ -259,7 +279,7 @@ export class Client {
 
   /** Submits one task; resolves with its id once the server has stored it. */
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
-    const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs }, 'task');
+    const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) }, 'task');
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
     return res.taskId;
   }
@@ -275,6 +295,8 @@ export class Client {
     const endpoint = this.id(endpointId, 'endpointId');
     if (!Array.isArray(items)) throw new ValidationError('VALIDATION_FAILED', 'items must be an array');
     if (items.length === 0) return [];
+    const batchResources = options.resources;
+    if (batchResources) items = items.map((item) => (item.resources ? item : { ...item, resources: batchResources }));
 
     const isCheckedId = uuidMemo();
     const head = `{"endpointId":${JSON.stringify(endpoint)},"tasks":[`;

@@ -1,4 +1,4 @@
-import { Uuid } from '@fx/protocol';
+import { Uuid, type TaskResources } from '@fx/protocol';
 import type { BatchItem, Client } from './client.js';
 import { ConflictError, FxError, PartialBatchError, ValidationError } from './errors.js';
 import { functionSource, sourceDigest, toResourceName } from './function-source.js';
@@ -14,6 +14,11 @@ export interface ExecutorOptions {
    * @default undefined (wait until the task finishes)
    */
   resultTimeoutMs?: number;
+  /**
+   * What each submitted task asks of its worker (`{ cores, gpus, walltimeSeconds }`).
+   * @default undefined (any worker)
+   */
+  resources?: TaskResources;
 }
 
 interface Pending {
@@ -115,7 +120,7 @@ export class Executor {
     const items: BatchItem[] = ready.map((p) => ({ functionId: p.functionId, args: p.args }));
     let taskIds: string[];
     try {
-      taskIds = await this.client.runBatch(this.endpointId, items);
+      taskIds = await this.client.runBatch(this.endpointId, items, this.options.resources ? { resources: this.options.resources } : {});
     } catch (err) {
       // Tasks a partial batch did create still run; their submitters get their results.
       const accepted = err instanceof PartialBatchError ? err.acceptedTaskIds : [];

@@ -7,3 +7,4 @@ export {
   type TestDatabase,
 } from './real-services.fixture.js';
 export { tempDir, type TempDir } from './temp-dir.fixture.js';
+export { collectOutput, exited, freePort, type ExitedOptions } from './process.fixture.js';

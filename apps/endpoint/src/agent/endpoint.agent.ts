@@ -15,7 +15,7 @@ import {
   type TaskSpec,
   type WelcomePayload,
 } from '@fx/protocol';
-import type { Provider } from '../providers/provider.js';
+import { TaskLostError, type Provider } from '../providers/provider.js';
 import { functionContentHash } from '../runtimes/content-hash.js';
 import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { AGENT_VERSION } from '../version.js';
@@ -54,7 +54,7 @@ export interface EndpointAgentOptions {
   drainTimeoutSeconds?: number;
   /**
    * Tasks to hold beyond the free worker slots, so a worker that frees up has its next task at hand.
-   * @default the provider's capacity
+   * @default the provider's capacity, and at least 256
    */
   prefetch?: number;
   /**
@@ -93,6 +93,8 @@ interface Session {
   welcome?: WelcomePayload;
   /** Credits granted on this connection and not yet used by the server. */
   outstandingCredits: number;
+  /** `results` frames sent on this connection and not yet acknowledged. */
+  resultFramesInFlight: number;
   lastHeardAt: number;
 }
 
@@ -103,6 +105,13 @@ interface StopOptions {
 
 /** Most of a frame the agent fills with results, leaving room for the envelope. */
 const MAX_RESULT_FRAME_BYTES = Math.floor(DEFAULT_LIMITS.maxFrameBytes / 2);
+/**
+ * Default prefetch floor: enough tasks at hand that short tasks never leave workers waiting on the
+ * credit round trip (a few ms to the server and back).
+ */
+const MIN_DEFAULT_PREFETCH = 256;
+/** Results frames sent ahead of their acks before further results wait for one (see scheduleFlush). */
+const MAX_RESULT_FRAMES_IN_FLIGHT = 2;
 /** After the running tasks end, how long to wait for acks at least (even when the drain time is spent). */
 const MIN_ACK_WAIT_MS = 3000;
 
@@ -135,10 +144,21 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   /** Finished, not yet in the spool. */
   private completed: TaskResult[] = [];
   private startedBatch: { taskId: string; startedAt: number }[] = [];
+  /** Tasks whose block ended under them: handed back to the server (requeued with attempt + 1). */
+  private lostBatch: string[] = [];
   private maxResultBytes: number = DEFAULT_LIMITS.maxResultBytes;
+  /** From `welcome`: the functions this endpoint may run, or null for any. */
+  private allowedFunctions: ReadonlySet<string> | null = null;
 
   private session?: Session;
-  private flushTimer?: NodeJS.Timeout;
+  private flushTimer?: NodeJS.Timeout | NodeJS.Immediate;
+  /** Whether flushTimer is the fallback timeout (rather than an end-of-turn immediate). */
+  private flushDelayed = false;
+  private startedTimer?: NodeJS.Timeout;
+  /** Ids in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
+  private readonly queuedIds = new Set<string>();
+  /** runtime + content hash → a source verified against it (see verifiedSource). */
+  private readonly verifiedSources = new Map<string, string>();
   private flushing = false;
   private flushAgain = false;
   private flushIdle: Promise<void> = Promise.resolve();
@@ -166,7 +186,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     this.log = options.logger ?? silentLogger;
     this.spool = new ResultSpool({ dir: options.spoolDir, log: (m) => this.log.warn(m) });
     this.wsUrl = endpointSocketUrl(options.url);
-    this.prefetch = options.prefetch ?? options.provider.capacity();
+    this.prefetch = options.prefetch ?? Math.max(options.provider.capacity(), MIN_DEFAULT_PREFETCH);
     this.flushIntervalMs = options.flushIntervalMs ?? 5;
     this.maxResultsPerFrame = options.maxResultsPerFrame ?? 500;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -216,6 +236,9 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       spooled: this.spool.size + this.completed.length,
       lastError: this.lastError,
       processes: { pids: provider.pids, processGroups: provider.processGroups },
+      ...(provider.blocks ? { blocks: provider.blocks } : {}),
+      ...(provider.devices ? { devices: provider.devices } : {}),
+      ...(provider.acceleratorNote ? { acceleratorNote: provider.acceleratorNote } : {}),
     };
   }
 
@@ -265,6 +288,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     const deadline = Date.now() + drainMs;
     // Queued tasks never started: giving them up now lets another agent (or this one, restarted) run them.
     this.queue.length = 0;
+    this.queuedIds.clear();
     this.log.info(`draining: waiting up to ${drainMs / 1000} s for ${this.running.size} running tasks`);
     await this.waitFor(() => this.running.size === 0, deadline);
     if (this.running.size > 0) {
@@ -283,6 +307,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     this.log.error(error.message);
     for (const run of this.running.values()) run.controller.abort(new TaskCancelledError('the endpoint failed'));
     this.queue.length = 0;
+    this.queuedIds.clear();
     await this.shutdown(AgentState.FAILED);
   }
 
@@ -298,8 +323,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     else await this.waitFor(() => this.session === undefined, Date.now() + 3000);
     clearTimeout(closeDeadline);
     await this.options.provider.stop().catch((error: unknown) => this.log.warn(`stopping workers: ${String(error)}`));
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.cancelFlushTimer();
     await this.flushIdle;
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
@@ -373,7 +397,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
         maxPayload: DEFAULT_LIMITS.maxFrameBytes,
         handshakeTimeout: this.options.handshakeTimeoutMs ?? 10_000,
       });
-      const session: Session = { ws, outstandingCredits: 0, lastHeardAt: Date.now() };
+      const session: Session = { ws, outstandingCredits: 0, resultFramesInFlight: 0, lastHeardAt: Date.now() };
       this.session = session;
       let heartbeatTimer: NodeJS.Timeout | undefined;
       const handshakeTimer = setTimeout(() => {
@@ -444,7 +468,16 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
             if (session.welcome) this.onTasks(session, frame.payload.tasks);
             break;
           case 'ack':
+            session.resultFramesInFlight = Math.max(0, session.resultFramesInFlight - 1);
             void this.spool.ack(frame.payload.taskIds).then(() => this.changed());
+            // results held back while frames were unacknowledged may go now, not at the fallback timer
+            if (this.completed.length > 0) {
+              if (this.flushTimer && this.flushDelayed) {
+                clearTimeout(this.flushTimer as NodeJS.Timeout);
+                this.flushTimer = undefined;
+              }
+              this.scheduleFlush();
+            }
             break;
           case 'cancel':
             this.cancel(frame.payload.taskIds, 'the task was cancelled');
@@ -472,6 +505,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   private onWelcome(session: Session, welcome: WelcomePayload): NodeJS.Timeout {
     session.welcome = welcome;
     this.maxResultBytes = welcome.maxResultBytes;
+    this.allowedFunctions = welcome.allowedFunctions ? new Set(welcome.allowedFunctions) : null;
     this.connectionState = 'connected';
     this.connectedAt = new Date().toISOString();
     this.lastError = undefined;
@@ -479,7 +513,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     if (welcome.forget.length > 0) this.forget(welcome.forget);
     if (this.currentState === AgentState.CONNECTING) this.setState(AgentState.RUNNING);
     // Everything unacknowledged goes again: the previous connection may have died with frames in flight.
-    for (const batch of chunkResults(this.spool.pending(), this.maxResultsPerFrame)) this.sendOn(session, 'results', { results: batch });
+    for (const batch of chunkResults(this.spool.pending(), this.maxResultsPerFrame)) this.sendResults(session, batch);
     this.grantCredits();
     this.scheduleFlush();
     this.changed();
@@ -522,6 +556,10 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     return true;
   }
 
+  private sendResults(session: Session, results: TaskResult[]): void {
+    if (this.sendOn(session, 'results', { results })) session.resultFramesInFlight++;
+  }
+
   /** The welcomed session, if any: frames other than `hello` go only there. */
   private liveSession(): Session | undefined {
     const session = this.session;
@@ -539,7 +577,9 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   }
 
   private heartbeat(): HeartbeatPayload {
+    const status = this.options.provider.status();
     return {
+      ...(status.blocks || status.devices ? { details: { blocks: status.blocks, devices: status.devices } } : {}),
       state: this.currentState,
       workers: this.options.provider.status().workers,
       queued: this.queue.length,
@@ -559,11 +599,12 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       return;
     }
     for (const task of tasks) {
-      if (this.running.has(task.taskId) || this.queue.some((t) => t.taskId === task.taskId)) {
+      if (this.running.has(task.taskId) || this.queuedIds.has(task.taskId)) {
         this.log.warn(`task ${task.taskId} was sent again while this agent still holds it; ignoring the copy`);
         continue;
       }
       this.queue.push(task);
+      this.queuedIds.add(task.taskId);
     }
     this.pump();
     this.scheduleFlush();
@@ -574,38 +615,83 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     const capacity = this.options.provider.capacity();
     const taking = this.currentState === AgentState.RUNNING || this.currentState === AgentState.CONNECTING;
     while (taking && this.running.size < capacity && this.queue.length > 0) {
-      this.startTask(this.queue.shift() as TaskSpec);
+      const task = this.queue.shift() as TaskSpec;
+      this.queuedIds.delete(task.taskId);
+      this.startTask(task);
     }
     this.changed();
+  }
+
+  /**
+   * Whether the function's source matches its content hash. The same function usually arrives many
+   * times in a row, so the last few verified (hash, source) pairs are remembered: a string compare
+   * instead of a sha256 per task.
+   */
+  private verifiedSource(fn: TaskSpec['function']): boolean {
+    const key = `${fn.runtime}\n${fn.contentHash}`;
+    if (this.verifiedSources.get(key) === fn.source) return true;
+    if (functionContentHash(fn.runtime, fn.source) !== fn.contentHash) return false;
+    if (this.verifiedSources.size >= 256) this.verifiedSources.clear();
+    this.verifiedSources.set(key, fn.source);
+    return true;
   }
 
   private startTask(task: TaskSpec): void {
     const fn = task.function;
     const startedAt = Date.now();
-    if (functionContentHash(fn.runtime, fn.source) !== fn.contentHash) {
+    // Checked here as well as at submit: the agent runs only what its endpoint allows, whatever it is sent.
+    if (this.allowedFunctions && !this.allowedFunctions.has(fn.id)) {
+      this.complete(task, startedAt, failure('FUNCTION_NOT_ALLOWED', 'FunctionNotAllowed', `endpoint ${this.options.endpointId ?? this.options.name} does not allow function ${fn.id}; refusing to run it`));
+      return;
+    }
+    if (!this.verifiedSource(fn)) {
       this.complete(task, startedAt, failure('CONTENT_HASH_MISMATCH', 'ContentHashMismatch', `the function's source does not match its content hash ${fn.contentHash}; refusing to run it`));
       return;
     }
     const controller = new AbortController();
     const run: RunningTask = { task, controller, startedAt };
-    if (fn.walltimeSeconds !== undefined) {
-      run.walltimeTimer = setTimeout(() => controller.abort(new WalltimeExceededError(fn.walltimeSeconds as number)), fn.walltimeSeconds * 1000);
-    }
+    // A task's own walltime request wins over its function's.
+    const walltimeSeconds = task.resources?.walltimeSeconds ?? fn.walltimeSeconds;
+    const begin = (at: number) => {
+      run.startedAt = at;
+      if (walltimeSeconds !== undefined && !controller.signal.aborted) {
+        run.walltimeTimer = setTimeout(() => controller.abort(new WalltimeExceededError(walltimeSeconds)), walltimeSeconds * 1000);
+      }
+      this.startedBatch.push({ taskId: task.taskId, startedAt: at });
+    };
     this.running.set(task.taskId, run);
-    this.startedBatch.push({ taskId: task.taskId, startedAt });
+    // A provider that waits for a block reports the real start; its walltime counts from there.
+    const startsLater = this.options.provider.startsLater === true;
+    if (!startsLater) begin(startedAt);
+    let lost = false;
     this.options.provider
-      .submit(task, controller.signal, { maxResultBytes: this.maxResultBytes })
-      .catch((error: unknown): ExecutionOutcome => ({ status: 'failed', error: toRemoteError(error, 'INTERNAL') }))
+      .submit(task, controller.signal, {
+        maxResultBytes: this.maxResultBytes,
+        ...(startsLater ? { onStart: () => {
+          if (this.running.get(task.taskId) !== run) return;
+          begin(Date.now());
+          this.scheduleFlush();
+        } } : {}),
+      })
+      .catch((error: unknown): ExecutionOutcome => {
+        if (error instanceof TaskLostError) lost = true;
+        return { status: 'failed', error: toRemoteError(error, 'INTERNAL') };
+      })
       .then((outcome) => {
         if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
         if (this.running.get(task.taskId) === run) this.running.delete(task.taskId);
         const reason: unknown = controller.signal.reason;
-        if (controller.signal.aborted && reason instanceof TaskCancelledError) {
+        if (lost) {
+          // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
+          this.log.warn(`task ${task.taskId} lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back`);
+          this.lostBatch.push(task.taskId);
+          this.changed();
+        } else if (controller.signal.aborted && reason instanceof TaskCancelledError) {
           // Cancelled (by the server, a forget, or the end of a drain): the server has settled it already
           // or will hand it out again, so no result is owed.
           this.changed();
         } else {
-          this.complete(task, startedAt, outcome);
+          this.complete(task, run.startedAt, outcome);
         }
         this.pump();
         this.scheduleFlush();
@@ -631,6 +717,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     const before = this.queue.length;
     const kept = this.queue.filter((t) => !ids.has(t.taskId));
     this.queue.splice(0, this.queue.length, ...kept);
+    for (const id of ids) this.queuedIds.delete(id);
     let aborted = 0;
     for (const id of ids) {
       const run = this.running.get(id);
@@ -654,12 +741,37 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
 
   // ---- coalesced output ----------------------------------------------------------------------
 
+  /**
+   * Coalescing without a fixed delay on an idle link: while fewer than MAX_RESULT_FRAMES_IN_FLIGHT
+   * results frames await their ack, a flush runs at the end of this turn of the event loop (so one
+   * result goes at once, and everything finished in the same turn goes in the same frame); otherwise
+   * results gather until an ack arrives (or `flushIntervalMs`, for credits and `started`).
+   */
   private scheduleFlush(): void {
     if (this.flushTimer || isFinalState(this.currentState)) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      void this.flushNow();
-    }, this.flushIntervalMs);
+    const inFlight = this.liveSession()?.resultFramesInFlight ?? 0;
+    this.flushDelayed = inFlight >= MAX_RESULT_FRAMES_IN_FLIGHT;
+    if (!this.flushDelayed) {
+      this.flushTimer = setImmediate(() => {
+        this.flushTimer = undefined;
+        void this.flushNow();
+      });
+    } else {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        void this.flushNow();
+      }, this.flushIntervalMs);
+    }
+  }
+
+  private cancelFlushTimer(): void {
+    if (this.startedTimer) clearTimeout(this.startedTimer);
+    this.startedTimer = undefined;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer as NodeJS.Timeout);
+      clearImmediate(this.flushTimer as NodeJS.Immediate);
+    }
+    this.flushTimer = undefined;
   }
 
   /** Sends `started`, spools and sends results, and grants credits, each as few frames as possible. */
@@ -676,10 +788,15 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   private async flushLoop(): Promise<void> {
     do {
       this.flushAgain = false;
-      const started = this.startedBatch;
-      this.startedBatch = [];
+      const started = this.takeStarted();
       const live = this.liveSession();
       if (live && started.length > 0) this.sendOn(live, 'started', { tasks: started });
+      if (this.lostBatch.length > 0) {
+        const lost = this.lostBatch;
+        this.lostBatch = [];
+        // Without a live session the hand-back is implicit: the next hello does not name them.
+        if (live) this.sendOn(live, 'requeue', { taskIds: lost, reason: 'the block running them ended' });
+      }
       while (this.completed.length > 0) {
         const [batch] = chunkResults(this.completed, this.maxResultsPerFrame);
         this.completed = this.completed.slice(batch.length);
@@ -693,11 +810,34 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
           this.spooling = [];
         }
         const session = this.liveSession();
-        if (session) this.sendOn(session, 'results', { results: batch });
+        if (session) this.sendResults(session, batch);
         this.changed();
       }
       this.grantCredits();
     } while (this.flushAgain);
+  }
+
+  /**
+   * The `started` updates due now. A task that has finished needs none (its result carries startedAt and
+   * the server records both at once), so an update waits until its task has run `flushIntervalMs`: short
+   * tasks then cost the server no statement for `started` at all.
+   */
+  private takeStarted(): { taskId: string; startedAt: number }[] {
+    const due: { taskId: string; startedAt: number }[] = [];
+    const young: { taskId: string; startedAt: number }[] = [];
+    const cutoff = Date.now() - this.flushIntervalMs;
+    for (const s of this.startedBatch) {
+      if (!this.running.has(s.taskId)) continue;
+      (s.startedAt <= cutoff ? due : young).push(s);
+    }
+    this.startedBatch = young;
+    if (young.length > 0 && !this.startedTimer && !isFinalState(this.currentState)) {
+      this.startedTimer = setTimeout(() => {
+        this.startedTimer = undefined;
+        void this.flushNow();
+      }, this.flushIntervalMs + 1);
+    }
+    return due;
   }
 
   /** Grants the server credits up to the free capacity (free slots + prefetch − held − already granted). */

@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { WorkerCounts } from '@fx/protocol';
+import type { BlockStatus, DeviceStatus } from '../providers/provider.js';
 import type { AgentState } from './agent.state.js';
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
@@ -21,6 +22,11 @@ export interface AgentStatusSnapshot {
   lastError?: string;
   /** Processes doing work for this agent, so `stop --force` can end them if the agent itself is gone. */
   processes: { pids: number[]; processGroups: number[] };
+  /** HPC providers: blocks with their job ids and states. */
+  blocks?: BlockStatus[];
+  /** Pinned accelerators and which worker holds each. */
+  devices?: DeviceStatus[];
+  acceleratorNote?: string;
 }
 
 /** Atomic replace: readers never see a half-written file. */

@@ -5,7 +5,13 @@ import { createConsoleLogger } from '../agent/logger.js';
 import { readStatusFile } from '../agent/status.file.js';
 import { loadEndpointConfig, loadEndpointToken } from '../config/endpoint.config.js';
 import type { EndpointPaths } from '../config/endpoint.paths.js';
-import { LocalProvider } from '../providers/local/local.provider.js';
+import { join } from 'node:path';
+import { resolveAccelerators } from '../accelerators/accelerators.js';
+import { PinnedLocalProvider } from '../providers/gpu/pinned-local.provider.js';
+import { LocalProvider, type LocalProviderOptions } from '../providers/local/local.provider.js';
+import type { Provider } from '../providers/provider.js';
+import { SlurmProvider } from '../providers/slurm/slurm.provider.js';
+import { parseWalltime } from '../providers/slurm/walltime.js';
 import type { CliContext } from './cli.context.js';
 import { CliError } from './cli.errors.js';
 import { isAlive, removePid, runningPid, tailFile, writePid } from './process.control.js';
@@ -20,12 +26,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   await writePid(paths, process.pid);
 
   const logger = createConsoleLogger(context.env.logLevel);
-  const provider = new LocalProvider({
-    workers: config.workers,
-    shellOutputLines: config.shellOutputLines,
-    workRoot: paths.work,
-    log: (message) => logger.warn(message),
-  });
+  const provider = await createProvider(config, paths, logger);
   const agent = new EndpointAgent({
     url: config.url,
     token,
@@ -66,6 +67,45 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   await removePid(paths, process.pid);
   if (final === 'FAILED') throw new CliError(`endpoint "${config.name}" failed: ${agent.snapshot().lastError ?? 'see the log above'}`);
   logger.info(`endpoint "${config.name}" stopped`);
+}
+
+/** Picks the provider config.yaml names: local (pinned to accelerators when it lists any) or slurm. */
+async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConfig>>, paths: EndpointPaths, logger: ReturnType<typeof createConsoleLogger>): Promise<Provider> {
+  if (config.provider === 'slurm' && config.slurm) {
+    const s = config.slurm;
+    return new SlurmProvider({
+      endpointName: config.name,
+      endpointId: config.endpointId,
+      settings: { ...s, walltimeSeconds: parseWalltime(s.walltime) as number },
+      ...(config.accelerators !== undefined ? { accelerators: config.accelerators } : {}),
+      blocksDir: join(paths.dir, 'blocks'),
+      workRoot: paths.work,
+      shellOutputLines: config.shellOutputLines,
+      log: (message) => logger.info(message),
+    });
+  }
+  const local = { workers: config.workers, shellOutputLines: config.shellOutputLines, workRoot: paths.work, log: (message: string) => logger.warn(message) };
+  if (config.accelerators !== undefined) {
+    // On the login node of a cluster `auto` would find the login node's GPUs; for local it is this machine.
+    const found = await resolveAccelerators(config.accelerators);
+    logger.info(found.note);
+    if (found.devices.length > 0) {
+      if (found.devices.length !== config.workers) logger.info(`pinning: ${found.devices.length} workers, one per accelerator (workers: ${config.workers} is ignored)`);
+      return new PinnedLocalProvider({ devices: found.devices, acceleratorNote: found.note, shellOutputLines: local.shellOutputLines, workRoot: local.workRoot, log: local.log });
+    }
+    return new NotedLocalProvider(local, found.note);
+  }
+  return new LocalProvider(local);
+}
+
+/** The plain local provider, with the accelerator note (why nothing is pinned) in its status. */
+class NotedLocalProvider extends LocalProvider {
+  constructor(options: LocalProviderOptions, private readonly note: string) {
+    super(options);
+  }
+  override status() {
+    return { ...super.status(), acceleratorNote: this.note };
+  }
 }
 
 /**

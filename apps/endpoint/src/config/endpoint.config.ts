@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ResourceName, Uuid } from '@fx/protocol';
 import { ConfigError } from './config.errors.js';
 import type { EndpointPaths } from './endpoint.paths.js';
+import { parseWalltime } from '../providers/slurm/walltime.js';
 
 const httpUrl = z
   .string()
@@ -25,6 +26,48 @@ export const ReconnectConfig = z
   .strict()
   .refine((r) => r.maxDelayMs >= r.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs' });
 
+/** `accelerators: auto` or a list of device ids (`["0", "1"]`). */
+export const AcceleratorsConfig = z.union([z.literal('auto'), z.array(z.string().min(1).max(128).regex(/^[A-Za-z0-9:._-]+$/)).min(1).max(1024)]);
+
+/** The `slurm:` section, read when `provider: slurm`. */
+export const SlurmConfig = z
+  .object({
+    partition: z.string().min(1).optional(),
+    account: z.string().min(1).optional(),
+    qos: z.string().min(1).optional(),
+    /** Block walltime, Slurm's format (`HH:MM:SS`, `D-HH:MM:SS`, minutes). */
+    walltime: z
+      .string()
+      .default('01:00:00')
+      .refine((v) => (parseWalltime(v) ?? 0) >= 60, 'must be a Slurm time of at least a minute, e.g. "00:30:00"'),
+    nodesPerBlock: z.number().int().min(1).max(100_000).default(1),
+    workersPerNode: z.number().int().min(1).max(4096).default(1),
+    /** Cores each worker has (a task asking for more never lands there); when set, blocks request workersPerNode × this. */
+    coresPerWorker: z.number().int().min(1).max(100_000).optional(),
+    initBlocks: z.number().int().min(0).max(10_000).default(0),
+    minBlocks: z.number().int().min(0).max(10_000).default(0),
+    maxBlocks: z.number().int().min(1).max(10_000).default(1),
+    maxIdleSeconds: z.number().min(0).max(7 * 24 * 3600).default(120),
+    /** Extra `#SBATCH` lines (with or without the `#SBATCH` prefix). */
+    schedulerOptions: z.array(z.string().max(1024)).default([]),
+    /** Shell lines run at the top of each block before the workers start (`module load …`). */
+    workerInit: z.string().max(64 * 1024).default(''),
+    /** How the block starts one worker per node: `srun`, or `none` (the batch script runs one worker itself). */
+    launcher: z.enum(['srun', 'none']).default('srun'),
+    /** How MPI functions start their ranks inside a block. */
+    mpiLauncher: z.enum(['srun', 'mpiexec']).default('srun'),
+    /** `host:port` the agent listens on for its block workers (port 0: any free port). */
+    listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d+$/, 'must be host:port').default('0.0.0.0:0'),
+    /** The host name block workers dial; default: this machine's host name. */
+    address: z.string().min(1).optional(),
+    /** How often one squeue call checks every block. */
+    pollIntervalSeconds: z.number().min(0.2).max(3600).default(5),
+  })
+  .strict()
+  .refine((s) => s.minBlocks <= s.maxBlocks, { message: 'minBlocks must be at most maxBlocks' })
+  .refine((s) => s.initBlocks <= s.maxBlocks, { message: 'initBlocks must be at most maxBlocks' });
+export type SlurmConfig = z.infer<typeof SlurmConfig>;
+
 /** `$FX_HOME/endpoints/<name>/config.yaml`. */
 export const EndpointConfig = z
   .object({
@@ -32,14 +75,18 @@ export const EndpointConfig = z
     endpointId: Uuid,
     name: ResourceName,
     workers: z.number().int().min(1).max(4096).default(() => availableParallelism()),
-    provider: z.literal('local').default('local'),
+    provider: z.enum(['local', 'slurm']).default('local'),
+    /** Pin one worker to each accelerator: `auto` (nvidia-smi) or a list of device ids. */
+    accelerators: AcceleratorsConfig.optional(),
+    slurm: SlurmConfig.optional(),
     shellOutputLines: z.number().int().min(1).max(1_000_000).default(1000),
-    /** Extra tasks to hold beyond free workers; absent means as many as there are workers. */
+    /** Extra tasks to hold beyond free workers; absent means as many as there are workers, and at least 256. */
     prefetch: z.number().int().min(0).max(100_000).optional(),
     reconnect: ReconnectConfig.default({ initialDelayMs: 250, maxDelayMs: 10_000 }),
     drainTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(30),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.provider !== 'slurm' || c.slurm !== undefined, { message: 'provider: slurm needs a "slurm:" section (see README)', path: ['slurm'] });
 export type EndpointConfig = z.infer<typeof EndpointConfig>;
 export type EndpointConfigInput = z.input<typeof EndpointConfig>;
 

@@ -7,6 +7,43 @@ export type { ExecutionOutcome };
 export interface SubmitContext {
   /** Results larger than this (as JSON) fail with RESULT_TOO_LARGE; the server says so in `welcome`. */
   maxResultBytes: number;
+  /**
+   * For providers that `startsLater`: called when the task actually starts on a worker (the agent then
+   * reports it running and starts its walltime clock).
+   */
+  onStart?: (workerId: string) => void;
+}
+
+/**
+ * A provider rejects `submit` with this when the task was running on something that went away (an HPC
+ * block ended by walltime, node failure or scancel). The agent hands the task back to the server, which
+ * requeues it with `attempt + 1`.
+ */
+export class TaskLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TaskLost';
+  }
+}
+
+/** One HPC block (pilot job), as `fx-endpoint status` shows it. */
+export interface BlockStatus {
+  id: string;
+  jobId?: string;
+  /** FX's view: submitting, pending, running, cancelling, ended. */
+  state: string;
+  /** The scheduler's job state from the last poll (PENDING, RUNNING, …). */
+  schedulerState?: string;
+  nodes: string[];
+  workers: number;
+  busy: number;
+}
+
+/** One accelerator and the worker pinned to it. */
+export interface DeviceStatus {
+  device: string;
+  worker: string;
+  busy: boolean;
 }
 
 export interface ProviderStatus {
@@ -15,6 +52,12 @@ export interface ProviderStatus {
   pids: number[];
   /** Process groups of running shell tasks, for the same reason. */
   processGroups: number[];
+  /** HPC providers: their blocks. */
+  blocks?: BlockStatus[];
+  /** Pinned accelerators and which worker holds each. */
+  devices?: DeviceStatus[];
+  /** Accelerator detection note (e.g. "auto: nvidia-smi not found, no GPUs"). */
+  acceleratorNote?: string;
 }
 
 /**
@@ -34,6 +77,11 @@ export interface Provider {
   stop(): Promise<void>;
   /** How many tasks may run at once. */
   capacity(): number;
+  /**
+   * True when `submit` may wait (for a block to start) before the task runs: the agent then waits for
+   * `context.onStart` before it reports the task running and starts its walltime clock.
+   */
+  readonly startsLater?: boolean;
   /**
    * Runs one task to an outcome. Never rejects for a task's own failure (that is a failed outcome); the
    * signal carries walltime expiry and cancellation (see WalltimeExceededError, TaskCancelledError).

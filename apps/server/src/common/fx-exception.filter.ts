@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { ErrorBody } from '@fx/protocol';
 import { FxException } from './fx.exception.js';
+import { isUnavailableError } from './unavailable.js';
 
 interface HttpLikeError {
   status?: number;
@@ -16,10 +17,12 @@ export class FxExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
-    const res = host.switchToHttp().getResponse<{ status(n: number): { json(b: unknown): void }; headersSent: boolean }>();
+    const res = host.switchToHttp().getResponse<{ status(n: number): { json(b: unknown): void }; headersSent: boolean; setHeader(k: string, v: string): void }>();
     const [status, body] = this.toBody(exception);
-    if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    if (status === 503 && !(exception instanceof FxException)) this.logger.warn(`answered 503: ${(exception as Error)?.message ?? String(exception)}`);
+    else if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     if (res.headersSent) return;
+    if (status === 503) res.setHeader('Retry-After', '1');
     res.status(status).json(body);
   }
 
@@ -44,6 +47,8 @@ export class FxExceptionFilter implements ExceptionFilter {
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return [status, { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED', message: e.message ?? 'bad request' }];
     }
+    // A database or broker that cannot be reached is "try again", not a server bug.
+    if (isUnavailableError(exception)) return [503, { code: 'UNAVAILABLE', message: 'a backing service (database or broker) cannot be reached right now; retry shortly' }];
     return [500, { code: 'INTERNAL', message: 'internal server error; the server log has the details' }];
   }
 }

@@ -1,6 +1,7 @@
 import { PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
 import { FxException } from './fx.exception.js';
+import { jsonProblem } from './json-safety.js';
 
 /**
  * Validates a REST body or param with the libs/protocol schema itself, so the wire contract has one
@@ -19,6 +20,9 @@ export class ZodPipe<T extends z.ZodType> implements PipeTransform<unknown, z.in
         issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
       });
     }
+    // valid by the schema, yet unstorable: too deep, NUL characters, lone surrogates (a 400, not a 500)
+    const problem = jsonProblem(parsed.data, this.what);
+    if (problem) throw new FxException('VALIDATION_FAILED', `invalid ${this.what}: ${problem}`);
     return parsed.data;
   }
 }

@@ -45,6 +45,9 @@ export const EnvSchema = z
     /** Delivery leases in the broker older than this go back to their queue (a replica died). */
     FX_BROKER_RECLAIM_MS: int(30_000, 100),
     FX_RESULT_RETENTION_SECONDS: int(7 * 24 * 3600),
+    /** REST requests per second per token (0: no limit); bursts up to FX_RATE_LIMIT_BURST. */
+    FX_RATE_LIMIT_PER_SECOND: int(500, 0),
+    FX_RATE_LIMIT_BURST: int(1000),
     FX_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
   })
   .superRefine((env, ctx) => {

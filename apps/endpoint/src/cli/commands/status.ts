@@ -35,6 +35,11 @@ export function configureStatusCommand(program: Command, context: CliContext): v
         lines.push(['workers', `${live.workers.busy} busy, ${live.workers.idle} idle of ${live.workers.total}`]);
         lines.push(['tasks', `${live.tasks.queued} queued, ${live.tasks.running} running`]);
         lines.push(['updated', live.updatedAt]);
+        for (const b of live.blocks ?? []) {
+          lines.push([`block ${b.id}`, `job ${b.jobId ?? '-'} ${b.state}${b.schedulerState ? ` (${b.schedulerState})` : ''}, ${b.busy}/${b.workers} workers busy${b.nodes.length ? ` on ${b.nodes.join(',')}` : ''}`]);
+        }
+        for (const d of live.devices ?? []) lines.push([`device ${d.device}`, `${d.worker}${d.busy ? ' (busy)' : ''}`]);
+        if (live.acceleratorNote) lines.push(['accelerators', live.acceleratorNote]);
       } else {
         lines.push(['workers', `${config.workers} configured`]);
       }

@@ -59,6 +59,9 @@ export class LocalProvider implements Provider {
 
   async submit(task: TaskSpec, signal: AbortSignal, context: SubmitContext): Promise<ExecutionOutcome> {
     const fn = task.function;
+    if ((task.resources?.gpus ?? 0) > 0) {
+      return failure('RESOURCES_UNAVAILABLE', 'ResourcesUnavailable', `the task asks for ${task.resources?.gpus} GPU(s); this endpoint pins no accelerators (set "accelerators" in config.yaml)`);
+    }
     switch (fn.runtime) {
       case 'js':
         return this.pool.run(

@@ -24,6 +24,8 @@ export interface WorkerPoolOptions {
    * @default 15000
    */
   startTimeoutMs?: number;
+  /** Extra environment for every worker (e.g. CUDA_VISIBLE_DEVICES of a pinned worker). @default none */
+  env?: Record<string, string>;
   /** Called when the set of worker processes changes (a worker started, died or was replaced). */
   onChange?: () => void;
   /** Receives one sentence per notable event (a worker died, was replaced). */
@@ -187,6 +189,7 @@ export class WorkerPool {
   private spawn(slot: number): Promise<void> {
     const child = fork(this.script, [], {
       execArgv: this.options.execArgv ?? [],
+      ...(this.options.env ? { env: { ...process.env, ...this.options.env } } : {}),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });

@@ -23,6 +23,10 @@ export interface ShellRuntimeOptions {
    * @default 1000
    */
   killGraceMs?: number;
+  /** Extra environment for the command (e.g. CUDA_VISIBLE_DEVICES of a pinned worker). @default none */
+  env?: Record<string, string>;
+  /** Turns the rendered command into the one that runs (an MPI launcher around it). @default as is */
+  wrap?: (cmd: string) => string;
   /** Called with the process group id while the command runs, and with `undefined` when it has ended. */
   onProcessGroup?: (pgid: number | undefined) => void;
 }
@@ -48,6 +52,7 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
     if (error instanceof UnknownPlaceholderError) return failure('TASK_ERROR', error.name, error.message);
     throw error;
   }
+  if (options.wrap) cmd = options.wrap(cmd);
   if (signal.aborted) return abortedOutcome(signal.reason, cmd);
   const outputLines = options.outputLines ?? 1000;
   const cwd = await mkdtemp(join(options.workRoot ?? tmpdir(), 'fx-task-'));
@@ -56,7 +61,7 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
       const stdout = new TailBuffer(outputLines);
       const stderr = new TailBuffer(outputLines);
       let killTimer: NodeJS.Timeout | undefined;
-      const child = spawn('/bin/sh', ['-c', cmd], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('/bin/sh', ['-c', cmd], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
       const pgid = child.pid;
       if (pgid !== undefined) options.onProcessGroup?.(pgid);
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));

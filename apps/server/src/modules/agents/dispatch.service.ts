@@ -99,12 +99,17 @@ export class DispatchService implements OnModuleInit {
     const ids = await this.broker.claim(conn.endpointId, this.consumerId, max);
     if (ids.length === 0) return -1;
     const rows = await this.tasks.markDispatched(conn.endpointId, ids, conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
-    await this.broker.settle(conn.endpointId, ids);
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) {
+      await this.broker.settle(conn.endpointId, ids);
+      return 0;
+    }
     this.events.noteTaskStates('dispatched', conn.endpointId, rows.map((r) => r.id));
     const specs = await this.toSpecs(rows);
     conn.credits -= specs.length;
+    // Sent before the claim is settled: PostgreSQL holds the lease now, and a settle that fails only
+    // leaves a claim that reclaimStale requeues and markDispatched then skips.
     conn.send('tasks', { tasks: specs });
+    await this.broker.settle(conn.endpointId, ids);
     return specs.length;
   }
 
@@ -115,13 +120,20 @@ export class DispatchService implements OnModuleInit {
       for (const f of await this.functions.findManyAny(missing)) {
         this.functionCache.set(f.id, {
           id: f.id,
-          runtime: f.runtime === 'shell' ? 'shell' : 'js',
+          runtime: f.runtime === 'shell' || f.runtime === 'mpi' ? f.runtime : 'js',
           source: f.source,
           contentHash: f.contentHash,
           ...(f.walltimeSeconds ? { walltimeSeconds: f.walltimeSeconds } : {}),
         });
       }
     }
-    return rows.map((r) => ({ taskId: r.id, attempt: r.attempt, function: this.functionCache.get(r.function_id)!, args: r.args, kwargs: r.kwargs }));
+    return rows.map((r) => ({
+      taskId: r.id,
+      attempt: r.attempt,
+      function: this.functionCache.get(r.function_id)!,
+      args: r.args,
+      kwargs: r.kwargs,
+      ...(r.resources ? { resources: r.resources } : {}),
+    }));
   }
 }

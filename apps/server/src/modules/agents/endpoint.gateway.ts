@@ -12,10 +12,12 @@ import {
   type EndpointToServer,
   type ErrorCode,
   type Frame,
+  type HeartbeatPayload,
   type ServerToEndpoint,
 } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
+import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
@@ -28,6 +30,9 @@ import { ResultsService } from './results.service.js';
 type AgentFrame = Frame<typeof EndpointToServerSchemas>;
 
 /** Close codes: 4xxx mirror HTTP, so an agent can tell "fix your config" from "try again". */
+/** Heartbeats after a connection's first are written in batches gathered over this long. */
+const HEARTBEAT_COALESCE_MS = 1_000;
+
 export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replaced: 4409, timeout: 4408 } as const;
 
 /**
@@ -38,6 +43,9 @@ export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replace
 export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('EndpointChannel');
   private liveness?: NodeJS.Timeout;
+  private readonly heartbeatSeen = new WeakSet<EndpointConnection>();
+  private readonly heartbeats = new Map<EndpointConnection, HeartbeatPayload>();
+  private heartbeatTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,6 +66,26 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
 
   onModuleDestroy(): void {
     clearInterval(this.liveness);
+    clearTimeout(this.heartbeatTimer);
+  }
+
+  /**
+   * One UPDATE of endpoints and one lease extension for every heartbeat gathered: 1,000 idle agents cost
+   * two statements a second, not 400. A failure is only logged: the next heartbeats try again, well
+   * before any lease (FX_HEARTBEAT_TIMEOUT_MS > 2 × the interval) runs out.
+   */
+  private async flushHeartbeats(): Promise<void> {
+    this.heartbeatTimer = undefined;
+    const batch = [...this.heartbeats];
+    this.heartbeats.clear();
+    if (batch.length === 0) return;
+    try {
+      await this.endpoints.recordHeartbeats(batch.map(([c, status]) => ({ id: c.endpointId, status })));
+      await this.tasks.extendLeases(batch.map(([c]) => c.id), this.config.FX_HEARTBEAT_TIMEOUT_MS);
+      for (const [c] of batch) this.events.noteEndpointChanged(c.endpointId);
+    } catch (e) {
+      this.logger.warn(`could not record ${batch.length} heartbeats: ${(e as Error).message}`);
+    }
   }
 
   private checkLiveness(): void {
@@ -66,7 +94,8 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       if (now - conn.lastSeen > this.config.FX_HEARTBEAT_TIMEOUT_MS) {
         this.logger.warn(`endpoint ${conn.endpointId}: no word for ${now - conn.lastSeen} ms; dropping the connection`);
         conn.ws.terminate();
-      } else if (conn.open) {
+      } else if (conn.open && now - conn.lastSeen >= this.config.FX_HEARTBEAT_INTERVAL_MS) {
+        // only quiet connections: an agent heard within the interval (heartbeats, pongs) is alive
         conn.ws.ping();
       }
     }
@@ -82,7 +111,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
 
   private refuse(ws: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
     if (ws.readyState === ws.OPEN) ws.send(encodeFrame<ServerToEndpoint, 'error'>('error', { code, message }));
-    ws.close(closeCode, message.slice(0, 120));
+    ws.close(closeCode, closeReason(message));
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage, early: RawData[], hold: (d: RawData) => void): Promise<void> {
@@ -95,6 +124,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       endpointId = principal.endpointId;
       if (!(await this.endpoints.findLive(endpointId))) return this.refuse(ws, 'NOT_FOUND', `endpoint ${endpointId} no longer exists`, CLOSE.gone);
     } catch (e) {
+      if (!(e instanceof FxException)) this.logger.error(`endpoint channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
       const fx = e instanceof FxException ? e : new FxException('INTERNAL', 'authentication failed');
       return this.refuse(ws, fx.code, fx.message, CLOSE.unauthorized);
     }
@@ -178,6 +208,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       maxTasksPerFrame: this.config.FX_MAX_TASKS_PER_FRAME,
       maxResultBytes: this.config.FX_MAX_RESULT_BYTES,
       forget,
+      allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
     });
     this.logger.log(`endpoint ${conn.endpointId} connected (${hello.agent.hostname}, pid ${hello.agent.pid}); ${hello.inFlight.length} in flight, ${requeued.length} requeued`);
     await this.queue.enqueue(requeued);
@@ -199,13 +230,29 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
         return;
       }
       case 'heartbeat':
-        await this.endpoints.recordHeartbeat(conn.endpointId, frame.payload);
-        this.events.noteEndpointChanged(conn.endpointId);
-        await this.tasks.extendLeases(conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+        if (!this.heartbeatSeen.has(conn)) {
+          // The first on a connection is written at once, so live views show the agent's status now.
+          this.heartbeatSeen.add(conn);
+          await this.endpoints.recordHeartbeat(conn.endpointId, frame.payload);
+          this.events.noteEndpointChanged(conn.endpointId);
+          await this.tasks.extendLeases(conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+          return;
+        }
+        // Later ones only refresh: gathered for HEARTBEAT_COALESCE_MS, then two statements for all.
+        this.heartbeats.set(conn, frame.payload);
+        this.heartbeatTimer ??= setTimeout(() => void this.flushHeartbeats(), HEARTBEAT_COALESCE_MS);
         return;
       case 'hello':
         conn.send('error', { code: 'BAD_FRAME', message: 'hello was already received on this connection' });
         return;
+      case 'requeue': {
+        // An HPC block ended under these tasks: back to the queue with attempt + 1 (or failed past the limit).
+        const { requeued, exhausted } = await this.tasks.requeueReturned(conn.endpointId, conn.id, frame.payload.taskIds, this.config.FX_MAX_ATTEMPTS);
+        this.logger.log(`endpoint ${conn.endpointId} handed back ${frame.payload.taskIds.length} tasks (${frame.payload.reason}); ${requeued.length} requeued`);
+        await this.queue.enqueue(requeued);
+        await this.events.publishOutcomes(exhausted);
+        return;
+      }
     }
   }
 }

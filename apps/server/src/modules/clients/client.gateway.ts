@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { ClientToServerSchemas, FrameError, encodeFrame, parseFrame, type ErrorCode, type ServerToClient } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
+import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
 
@@ -37,7 +38,7 @@ export class ClientGateway implements OnGatewayConnection {
     } catch (e) {
       const fx = e instanceof FxException ? e : new FxException('UNAUTHENTICATED', 'authentication failed');
       this.send(ws, 'error', { code: fx.code, message: fx.message });
-      ws.close(4401, fx.message.slice(0, 120));
+      ws.close(4401, closeReason(fx.message));
       return;
     }
     let chain = Promise.resolve();

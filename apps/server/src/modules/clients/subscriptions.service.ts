@@ -1,4 +1,6 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { BROKER } from '../../storage/storage.module.js';
+import type { Broker } from '../../storage/broker.js';
 import type { WebSocket } from 'ws';
 import { encodeFrame, isFinalStatus, type ServerToClient, type TaskOutcome, type TaskStatus } from '@fx/protocol';
 import { TasksRepository } from '../tasks/tasks.repository.js';
@@ -23,13 +25,36 @@ export interface ClientSocket {
 export class SubscriptionsService implements OnModuleInit {
   private readonly byTask = new Map<string, Set<ClientSocket>>();
 
+  private readonly logger = new Logger('Subscriptions');
+
   constructor(
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
+    @Inject(BROKER) private readonly broker: Broker,
   ) {}
 
   onModuleInit(): void {
     this.events.on('results', ({ results }) => this.deliver(results));
+    // Results published while this replica's subscriber was cut off from the broker never arrive:
+    // after a broker outage, read what became final meanwhile (now, and once more when the
+    // subscriber has surely resubscribed).
+    this.broker.onStateLost(() => {
+      void this.resync();
+      setTimeout(() => void this.resync(), 2_000).unref();
+    });
+  }
+
+  /** Delivers every outcome that is final in PostgreSQL to the sockets still waiting for it. */
+  async resync(): Promise<void> {
+    const ids = [...this.byTask.keys()];
+    try {
+      for (let i = 0; i < ids.length; i += 10_000) {
+        const rows = await this.tasks.findOutcomes(ids.slice(i, i + 10_000));
+        this.deliver(rows.filter((r) => isFinalStatus(r.status as TaskStatus) && 'completed_at' in r && r.completed_at).map((r) => toOutcome(r as Parameters<typeof toOutcome>[0])));
+      }
+    } catch (e) {
+      this.logger.warn(`could not re-read outcomes after a broker outage: ${(e as Error).message}`);
+    }
   }
 
   async subscribe(socket: ClientSocket, taskIds: string[]): Promise<{ notFound: string[]; ready: TaskOutcome[] }> {

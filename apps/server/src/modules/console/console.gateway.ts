@@ -14,6 +14,7 @@ import {
   type TaskChange,
 } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
+import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
 import type { Principal } from '../auth/principal.js';
@@ -145,6 +146,7 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
       this.send(ws, 'ready', { user: toUserInfo(row.user), coalesceMs: CONSOLE_COALESCE_MS });
       return true;
     } catch (e) {
+      if (!(e instanceof FxException || e instanceof FrameError)) this.logger.error(`console channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
       const code: ErrorCode = e instanceof FxException || e instanceof FrameError ? e.code : 'INTERNAL';
       const message = e instanceof FxException || e instanceof FrameError ? e.message : 'authentication failed';
       this.refuse(ws, code, message, code === 'BAD_FRAME' || code === 'UNSUPPORTED_PROTOCOL_VERSION' ? CONSOLE_CLOSE.badFrame : CONSOLE_CLOSE.unauthorized);
@@ -158,7 +160,7 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
 
   private refuse(ws: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
     this.send(ws, 'error', { code, message });
-    ws.close(closeCode, message.slice(0, 120));
+    ws.close(closeCode, closeReason(message));
   }
 
   private schedule(): void {

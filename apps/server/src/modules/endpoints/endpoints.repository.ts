@@ -32,6 +32,16 @@ export class EndpointsRepository {
     return this.db.prisma.endpoint.update({ where: { id }, data: { lastHeartbeatAt: new Date(), status: status as Prisma.InputJsonValue } });
   }
 
+  /** Many heartbeats in one statement (see EndpointGateway.flushHeartbeats). */
+  async recordHeartbeats(rows: Array<{ id: string; status: object }>): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.prisma.$executeRawUnsafe(
+      `UPDATE endpoints e SET last_heartbeat_at = now(), status = x.status
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, status jsonb) WHERE e.id = x.id`,
+      JSON.stringify(rows),
+    );
+  }
+
   markDisconnected(id: string) {
     return this.db.prisma.endpoint.updateMany({ where: { id }, data: { disconnectedAt: new Date() } });
   }

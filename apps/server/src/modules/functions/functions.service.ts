@@ -10,7 +10,7 @@ type FunctionRow = NonNullable<Awaited<ReturnType<FunctionsRepository['findLive'
 export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   id: f.id,
   name: f.name,
-  runtime: f.runtime === 'shell' ? 'shell' : 'js',
+  runtime: f.runtime === 'shell' || f.runtime === 'mpi' ? f.runtime : 'js',
   source: f.source,
   description: f.description,
   walltimeSeconds: f.walltimeSeconds,

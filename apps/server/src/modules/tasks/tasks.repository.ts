@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { RemoteError, TaskStatus, TaskTimings } from '@fx/protocol';
+import type { RemoteError, TaskResources, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 
@@ -10,6 +10,8 @@ export interface NewTask {
   endpointId: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
+  /** What the task asks of its worker; absent: any worker. */
+  resources?: TaskResources;
 }
 
 export interface TaskRow {
@@ -47,6 +49,7 @@ export interface DispatchedRow {
   attempt: number;
   args: unknown[];
   kwargs: Record<string, unknown>;
+  resources: TaskResources | null;
 }
 
 export interface ResultInput {
@@ -77,11 +80,11 @@ export class TasksRepository {
 
   /** Inserts a whole submission in one statement; the caller replies only after this commits. */
   async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<void> {
-    const rows = tasks.map((t) => ({ id: t.id, function_id: t.functionId, endpoint_id: t.endpointId, args: t.args, kwargs: t.kwargs }));
+    const rows = tasks.map((t) => ({ id: t.id, function_id: t.functionId, endpoint_id: t.endpointId, args: t.args, kwargs: t.kwargs, resources: t.resources ?? null }));
     await this.db.prisma.$executeRawUnsafe(
-      `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, received_at, waiting_at)
-       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, now(), now()
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb)`,
+      `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, received_at, waiting_at)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, x.resources, now(), now()
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb)`,
       json(rows),
       ownerId,
       batchId,
@@ -119,7 +122,7 @@ export class TasksRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, function_id, attempt, args, kwargs`,
+       RETURNING id, function_id, attempt, args, kwargs, resources`,
       json(ids),
       endpointId,
       leaseOwner,
@@ -192,12 +195,14 @@ export class TasksRepository {
     );
   }
 
-  /** Heartbeat: the agent behind this connection is alive, so its leases live on. */
-  async extendLeases(leaseOwner: string, leaseMs: number): Promise<void> {
+  /** Heartbeat: the agents behind these connections are alive, so their leases live on. One statement for all. */
+  async extendLeases(leaseOwners: string | string[], leaseMs: number): Promise<void> {
+    const owners = typeof leaseOwners === 'string' ? [leaseOwners] : leaseOwners;
+    if (owners.length === 0) return;
     await this.db.prisma.$executeRawUnsafe(
       `UPDATE tasks SET lease_expires_at = now() + $2::int * interval '1 millisecond'
-       WHERE lease_owner = $1 AND status IN ${HELD}`,
-      leaseOwner,
+       WHERE lease_owner IN (SELECT value FROM jsonb_array_elements_text($1::jsonb)) AND status IN ${HELD}`,
+      json(owners),
       leaseMs,
     );
   }
@@ -226,6 +231,15 @@ export class TasksRepository {
     const forget = inFlight.filter((id) => !keptIds.has(id) && !finalIds.has(id));
     const lost = await this.requeueHeld(`endpoint_id = $1::uuid AND (lease_owner IS NULL OR lease_owner <> $2)`, [endpointId, leaseOwner], maxAttempts);
     return { ...lost, forget };
+  }
+
+  /**
+   * The agent handed these tasks back without a result (the HPC block running them ended): they go back
+   * to the queue with `attempt + 1`, exactly as for a lost lease. Only tasks still leased to this
+   * connection move, so a stale or forged frame cannot touch anyone else's tasks.
+   */
+  requeueReturned(endpointId: string, leaseOwner: string, ids: string[], maxAttempts: number) {
+    return this.requeueHeld(`endpoint_id = $1::uuid AND lease_owner = $2 AND id IN ${idsIn('$3')}`, [endpointId, leaseOwner, json(ids)], maxAttempts);
   }
 
   /** Leases past their expiry (the agent vanished without a word) go back to the queue. */

@@ -54,7 +54,7 @@ export class TasksService {
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<{ taskId: string }> {
-    const { taskIds } = await this.submitMany(p, null, [{ functionId: req.functionId, endpointId: req.endpointId, args: req.args ?? [], kwargs: req.kwargs ?? {} }]);
+    const { taskIds } = await this.submitMany(p, null, [{ functionId: req.functionId, endpointId: req.endpointId, args: req.args ?? [], kwargs: req.kwargs ?? {}, ...(req.resources ? { resources: req.resources } : {}) }]);
     return { taskId: taskIds[0]! };
   }
 
@@ -65,7 +65,7 @@ export class TasksService {
     const items = req.tasks.map((t, i) => {
       const endpointId = t.endpointId ?? req.endpointId;
       if (!endpointId) throw new FxException('VALIDATION_FAILED', `tasks[${i}] has no endpointId and the batch names none`);
-      return { functionId: t.functionId, endpointId, args: t.args ?? [], kwargs: t.kwargs ?? {} };
+      return { functionId: t.functionId, endpointId, args: t.args ?? [], kwargs: t.kwargs ?? {}, ...(t.resources ? { resources: t.resources } : {}) };
     });
     const batchId = randomUUID();
     return { batchId, ...(await this.submitMany(p, batchId, items)) };
@@ -76,12 +76,16 @@ export class TasksService {
    * (accepted means durable). Queueing happens after and may fail without losing anything.
    */
   private async submitMany(p: Principal, batchId: string | null, items: Array<Omit<NewTask, 'id'>>): Promise<{ taskIds: string[] }> {
-    await this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]);
     const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
-    await this.endpoints.checkSubmission(p, [...pairs.values()]);
+    // The two checks are independent reads: one round trip of latency, not two. A function problem is
+    // still reported before an endpoint problem.
+    const checks = await Promise.allSettled([this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]), this.endpoints.checkSubmission(p, [...pairs.values()])]);
+    for (const c of checks) if (c.status === 'rejected') throw c.reason;
     const rows: NewTask[] = items.map((t) => ({ ...t, id: randomUUID() }));
     await this.tasks.insertMany(p.userId, batchId, rows);
-    await this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
+    // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
+    void this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
     return { taskIds: rows.map((r) => r.id) };
   }
 

@@ -1,0 +1,69 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WelcomePayload, type TaskSpec } from '@fx/protocol';
+import type { Provider, ProviderStatus } from '../providers/provider.js';
+import type { ExecutionOutcome } from '../runtimes/task.errors.js';
+import { FakeFxServer } from '../testing/fake-fx-server.js';
+import { makeTask } from '../testing/task.factory.js';
+import { EndpointAgent } from './endpoint.agent.js';
+
+/** Runs every task it is given and remembers which: the agent must not even hand it a refused one. */
+class RecordingProvider implements Provider {
+  readonly name = 'recording';
+  readonly ran: string[] = [];
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  capacity(): number {
+    return 2;
+  }
+  async submit(task: TaskSpec): Promise<ExecutionOutcome> {
+    this.ran.push(task.taskId);
+    return { status: 'success', result: 'ran' };
+  }
+  status(): ProviderStatus {
+    return { workers: { total: 2, busy: 0, idle: 2 }, pids: [], processGroups: [] };
+  }
+}
+
+describe('the agent enforces its endpoint\'s allowedFunctions (sent in welcome)', () => {
+  let server: FakeFxServer;
+  let agent: EndpointAgent;
+  let dir: string;
+  const allowed = makeTask('js', '(x) => x', { args: [1] });
+  const other = makeTask('js', '(x) => x * 2', { args: [1] });
+
+  afterEach(async () => {
+    await agent?.stop({ force: true });
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function run(allowedFunctions: string[] | null) {
+    dir = await mkdtemp(join(tmpdir(), 'fx-allowed-'));
+    server = new FakeFxServer({ welcome: { allowedFunctions } });
+    const provider = new RecordingProvider();
+    agent = new EndpointAgent({ url: await server.listen(), token: server.endpointToken, name: 'restricted', provider, spoolDir: join(dir, 'spool') });
+    await agent.start();
+    server.enqueue(allowed, other);
+    await server.waitFor(() => server.results.size === 2, 'both results');
+    return provider;
+  }
+
+  it('refuses a function not on the list with FUNCTION_NOT_ALLOWED, without running it', async () => {
+    const provider = await run([allowed.function.id]);
+    expect(server.results.get(allowed.taskId)).toMatchObject({ status: 'success', result: 'ran' });
+    expect(server.results.get(other.taskId)).toMatchObject({ status: 'failed', error: { code: 'FUNCTION_NOT_ALLOWED' } });
+    expect(provider.ran).toEqual([allowed.taskId]);
+  });
+
+  it('runs anything when the endpoint is not restricted (null)', async () => {
+    const provider = await run(null);
+    expect(provider.ran.sort()).toEqual([allowed.taskId, other.taskId].sort());
+  });
+
+  it('parses a welcome from an older server (no allowedFunctions) as unrestricted', () => {
+    const old = { endpointId: allowed.function.id, endpointName: 'x', heartbeatIntervalMs: 1, heartbeatTimeoutMs: 3, maxTasksPerFrame: 1, maxResultBytes: 1, forget: [] };
+    expect(WelcomePayload.parse(old).allowedFunctions).toBeNull();
+  });
+});

@@ -1,0 +1,121 @@
+import type { TaskSpec } from '@fx/protocol';
+import { pinningEnv, type Accelerator } from '../../accelerators/accelerators.js';
+import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
+import { SlotRunner, slotFits } from '../slots/slot.runner.js';
+
+export interface PinnedLocalProviderOptions {
+  devices: Accelerator[];
+  acceleratorNote?: string;
+  shellOutputLines?: number;
+  workRoot?: string;
+  workerScript?: string | URL;
+  onChange?: () => void;
+  log?: (message: string) => void;
+}
+
+interface Waiter {
+  task: TaskSpec;
+  grant: (slot: number) => void;
+}
+
+/**
+ * The local provider with accelerators: exactly one worker per device, each pinned to it (every process
+ * it starts sees only that device through CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES / ZE_AFFINITY_MASK).
+ */
+export class PinnedLocalProvider implements Provider {
+  readonly name = 'local';
+  private readonly runners: SlotRunner[];
+  private readonly busy: boolean[];
+  private readonly waiters: Waiter[] = [];
+
+  constructor(private readonly options: PinnedLocalProviderOptions) {
+    if (options.devices.length === 0) throw new RangeError('a pinned provider needs at least one accelerator');
+    this.runners = options.devices.map(
+      (d, i) =>
+        new SlotRunner({
+          id: `w${i}-gpu${d.id}`,
+          env: pinningEnv(d.id),
+          ...(options.shellOutputLines !== undefined ? { shellOutputLines: options.shellOutputLines } : {}),
+          ...(options.workRoot ? { workRoot: options.workRoot } : {}),
+          ...(options.workerScript ? { workerScript: options.workerScript } : {}),
+          ...(options.onChange ? { onChange: options.onChange } : {}),
+          ...(options.log ? { log: options.log } : {}),
+        }),
+    );
+    this.busy = this.runners.map(() => false);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.stop()));
+  }
+
+  capacity(): number {
+    return this.runners.length;
+  }
+
+  async submit(task: TaskSpec, signal: AbortSignal, context: SubmitContext): Promise<ExecutionOutcome> {
+    const r = task.resources;
+    if (!slotFits({ cores: Number.MAX_SAFE_INTEGER, gpus: 1 }, r)) {
+      return failure('RESOURCES_UNAVAILABLE', 'ResourcesUnavailable', `the task asks for ${r?.gpus} GPUs; a pinned worker holds exactly one`);
+    }
+    if (task.function.runtime === 'mpi') return failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', 'MPI functions run only on HPC providers (provider: slurm)');
+    const slot = await this.acquire(task, signal);
+    if (slot === undefined) return abortFailure(signal.reason);
+    try {
+      return await this.runners[slot]!.run(task, signal, context.maxResultBytes);
+    } finally {
+      this.busy[slot] = false;
+      this.release();
+      this.options.onChange?.();
+    }
+  }
+
+  status(): ProviderStatus {
+    const busy = this.busy.filter(Boolean).length;
+    return {
+      workers: { total: this.runners.length, busy, idle: this.runners.length - busy },
+      pids: this.runners.flatMap((r) => r.pids()),
+      processGroups: this.runners.flatMap((r) => r.processGroups()),
+      devices: this.options.devices.map((d, i) => ({ device: d.id, worker: this.runners[i]!.id, busy: this.busy[i]! })),
+      ...(this.options.acceleratorNote ? { acceleratorNote: this.options.acceleratorNote } : {}),
+    };
+  }
+
+  private acquire(task: TaskSpec, signal: AbortSignal): Promise<number | undefined> {
+    const free = this.busy.indexOf(false);
+    if (free >= 0) {
+      this.busy[free] = true;
+      return Promise.resolve(free);
+    }
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        task,
+        grant: (slot) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(slot);
+        },
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(undefined);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  private release(): void {
+    const free = this.busy.indexOf(false);
+    const waiter = free >= 0 ? this.waiters.shift() : undefined;
+    if (waiter) {
+      this.busy[free] = true;
+      waiter.grant(free);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import type { TaskResources, TaskSpec } from '@fx/protocol';
+import { runShell } from '../../runtimes/shell/shell.runtime.js';
+import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { WorkerPool } from '../local/worker.pool.js';
+import { mpiCommand, type MpiLauncher } from './mpi.launcher.js';
+
+export interface SlotRunnerOptions {
+  /** Shown as the task's workerId. */
+  id: string;
+  /** Extra environment of everything this slot runs (pinning). */
+  env?: Record<string, string>;
+  shellOutputLines?: number;
+  workRoot?: string;
+  /** How `mpi` functions are launched; absent: this slot cannot run them. */
+  mpiLauncher?: MpiLauncher;
+  workerScript?: string | URL;
+  onChange?: () => void;
+  log?: (message: string) => void;
+}
+
+/**
+ * One worker slot: a long-lived js worker process of its own (so that its environment, e.g. its pinned
+ * GPU, stays with it) plus shell and MPI tasks started with the same environment. One task at a time.
+ */
+export class SlotRunner {
+  private readonly pool: WorkerPool;
+  private readonly groups = new Set<number>();
+
+  constructor(private readonly options: SlotRunnerOptions) {
+    this.pool = new WorkerPool({ size: 1, workerScript: options.workerScript, env: options.env, onChange: options.onChange, log: options.log });
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  start(): Promise<void> {
+    return this.pool.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const pgid of this.groups) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await this.pool.stop();
+  }
+
+  pids(): number[] {
+    return this.pool.pids();
+  }
+
+  processGroups(): number[] {
+    return [...this.groups];
+  }
+
+  async run(task: TaskSpec, signal: AbortSignal, maxResultBytes: number): Promise<ExecutionOutcome> {
+    const fn = task.function;
+    let outcome: ExecutionOutcome;
+    switch (fn.runtime) {
+      case 'js':
+        outcome = await this.pool.run(task.taskId, { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes }, signal);
+        break;
+      case 'shell':
+        outcome = await this.shell(task, signal);
+        break;
+      case 'mpi': {
+        const launcher = this.options.mpiLauncher;
+        if (!launcher) return failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', 'MPI functions run only on HPC providers (provider: slurm)');
+        outcome = await this.shell(task, signal, (cmd) => mpiCommand(launcher, cmd, task.resources));
+        break;
+      }
+      default:
+        return failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', `this endpoint cannot run the "${String(fn.runtime)}" runtime`);
+    }
+    if (outcome.status === 'success' && fn.runtime !== 'js') {
+      const bytes = Buffer.byteLength(JSON.stringify(outcome.result), 'utf8');
+      if (bytes > maxResultBytes) return failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${maxResultBytes} bytes allowed`);
+    }
+    return { ...outcome, workerId: this.options.id };
+  }
+
+  private async shell(task: TaskSpec, signal: AbortSignal, wrap?: (cmd: string) => string): Promise<ExecutionOutcome> {
+    let group: number | undefined;
+    try {
+      return await runShell({ template: task.function.source, kwargs: task.kwargs }, signal, {
+        outputLines: this.options.shellOutputLines,
+        workRoot: this.options.workRoot,
+        ...(this.options.env ? { env: this.options.env } : {}),
+        ...(wrap ? { wrap } : {}),
+        onProcessGroup: (pgid) => {
+          if (group !== undefined) this.groups.delete(group);
+          group = pgid;
+          if (pgid !== undefined) this.groups.add(pgid);
+          this.options.onChange?.();
+        },
+      });
+    } finally {
+      if (group !== undefined) this.groups.delete(group);
+    }
+  }
+}
+
+/** What a slot offers, for placement. */
+export interface SlotResources {
+  cores: number;
+  /** Devices pinned to the slot (0 or 1). */
+  gpus: number;
+}
+
+/** Whether a slot can hold a task's request (cores and gpus; walltime and nodes are the block's business). */
+export function slotFits(slot: SlotResources, request: TaskResources | undefined): boolean {
+  if (!request) return true;
+  return (request.cores ?? 1) <= slot.cores && (request.gpus ?? 0) <= slot.gpus;
+}

@@ -1,0 +1,128 @@
+/**
+ * The FX worker of one node of a block: started inside the Slurm allocation (by `srun`, one per node),
+ * it dials the agent, proves it belongs to the block with the block's secret, and runs the tasks the
+ * agent places on its worker slots. It never outlives its connection: when the agent or the block goes,
+ * so does it (and every process it started).
+ */
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { resolveAccelerators, pinningEnv } from '../../accelerators/accelerators.js';
+import { TaskCancelledError, WalltimeExceededError } from '../../runtimes/task.errors.js';
+import { SlotRunner } from '../slots/slot.runner.js';
+import type { MpiLauncher } from '../slots/mpi.launcher.js';
+import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel.js';
+
+const { values } = parseArgs({
+  options: {
+    agent: { type: 'string' },
+    block: { type: 'string' },
+    workers: { type: 'string', default: '1' },
+    cores: { type: 'string', default: '1' },
+    'mpi-launcher': { type: 'string', default: 'srun' },
+    'work-root': { type: 'string' },
+    'output-lines': { type: 'string', default: '1000' },
+    accelerators: { type: 'string' },
+  },
+});
+const say = (message: string) => process.stderr.write(`[fx-block-worker ${hostname()} ${process.pid}] ${message}\n`);
+const secret = process.env.FX_BLOCK_SECRET ?? '';
+if (!values.agent || !values.block || secret === '') {
+  say('usage: block.worker.js --agent ws://host:port --block <id> (with FX_BLOCK_SECRET set); it is started by an FX block job');
+  process.exit(2);
+}
+// The secret is not for the tasks' eyes.
+delete process.env.FX_BLOCK_SECRET;
+
+const setting = values.accelerators === undefined ? undefined : values.accelerators === 'auto' ? 'auto' : values.accelerators.split(',').filter((s) => s !== '');
+const detected = await resolveAccelerators(setting);
+if (detected.note) say(detected.note);
+const node = hostname();
+const pinned = detected.devices.length > 0;
+// One worker per accelerator when pinning, never more.
+const count = pinned ? detected.devices.length : Math.max(1, Number(values.workers));
+const cores = Math.max(1, Number(values.cores));
+const slots: WorkerSlot[] = [];
+const runners: SlotRunner[] = [];
+for (let i = 0; i < count; i++) {
+  const device = pinned ? detected.devices[i]!.id : undefined;
+  slots.push({ index: i, cores, devices: device === undefined ? [] : [device] });
+  runners.push(
+    new SlotRunner({
+      id: `${values.block}/${node}/w${i}`,
+      ...(device !== undefined ? { env: pinningEnv(device) } : {}),
+      shellOutputLines: Number(values['output-lines']),
+      ...(values['work-root'] ? { workRoot: values['work-root'] } : {}),
+      mpiLauncher: values['mpi-launcher'] as MpiLauncher,
+      log: say,
+    }),
+  );
+}
+await Promise.all(runners.map((r) => r.start()));
+
+const aborts = new Map<string, AbortController>();
+let stopping = false;
+let socket: WebSocket | undefined;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  // Tasks cut short here get no result from us: the agent sees the connection go and hands them back.
+  socket?.terminate();
+  for (const c of aborts.values()) c.abort(new TaskCancelledError('the block worker is stopping'));
+  await Promise.all(runners.map((r) => r.stop().catch(() => undefined)));
+  process.exit(code);
+};
+process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGINT', () => void shutdown(0));
+
+function connect(attempt: number): void {
+  const ws = new WebSocket(values.agent as string, { handshakeTimeout: 10_000, maxPayload: 256 * 1024 * 1024 });
+  socket = ws;
+  let welcomed = false;
+  const send = (message: NodeToAgent) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  };
+  ws.on('open', () => send({ type: 'hello', blockId: values.block as string, secret, node, pid: process.pid, slots, ...(detected.note ? { acceleratorNote: detected.note } : {}) }));
+  ws.on('message', (data) => {
+    let message: AgentToNode;
+    try {
+      message = AgentToNode.parse(JSON.parse(data.toString()));
+    } catch (error) {
+      say(`ignoring a bad frame from the agent: ${(error as Error).message}`);
+      return;
+    }
+    if (message.type === 'welcome') {
+      welcomed = true;
+      say(`connected to the agent at ${values.agent} with ${slots.length} workers`);
+    } else if (message.type === 'run') {
+      const runner = runners[message.slot];
+      if (!runner) return;
+      const controller = new AbortController();
+      aborts.set(message.taskId, controller);
+      void runner.run(message.task, controller.signal, message.maxResultBytes).then((outcome) => {
+        aborts.delete(message.taskId);
+        if (!stopping) send({ type: 'done', taskId: message.taskId, outcome });
+      });
+    } else if (message.type === 'abort') {
+      const reason = message.reason === 'walltime' ? new WalltimeExceededError(message.walltimeSeconds ?? 0) : new TaskCancelledError(message.message);
+      aborts.get(message.taskId)?.abort(reason);
+    }
+  });
+  ws.on('error', (error) => say(`connection to ${values.agent}: ${error.message}`));
+  ws.on('close', (code) => {
+    if (stopping) return;
+    if (welcomed || code === 4401) {
+      // The agent went away (or refused us): this block's work is over.
+      say(`the agent closed the connection (${code}); exiting`);
+      void shutdown(code === 4401 ? 3 : 0);
+      return;
+    }
+    if (attempt >= 60) {
+      say('could not reach the agent for a minute; exiting');
+      void shutdown(1);
+      return;
+    }
+    setTimeout(() => connect(attempt + 1), 1000);
+  });
+}
+connect(0);

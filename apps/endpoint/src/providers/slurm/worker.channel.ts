@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { RemoteError, TaskSpec } from '@fx/protocol';
+
+/** The channel between the agent and the node workers inside its blocks (JSON frames over a websocket). */
+
+export const WorkerSlot = z.object({
+  index: z.number().int().min(0),
+  cores: z.number().int().min(1),
+  devices: z.array(z.string()),
+});
+export type WorkerSlot = z.infer<typeof WorkerSlot>;
+
+export const NodeHello = z.object({
+  type: z.literal('hello'),
+  blockId: z.string().min(1).max(64),
+  secret: z.string().min(1).max(256),
+  node: z.string().max(256),
+  pid: z.number().int(),
+  slots: z.array(WorkerSlot).min(1).max(4096),
+  acceleratorNote: z.string().max(1024).optional(),
+});
+
+export const Outcome = z.union([
+  z.object({ status: z.literal('success'), result: z.unknown(), workerId: z.string().optional() }),
+  z.object({ status: z.literal('failed'), error: RemoteError, workerId: z.string().optional() }),
+]);
+
+export const NodeDone = z.object({ type: z.literal('done'), taskId: z.string(), outcome: Outcome });
+
+export const NodeToAgent = z.discriminatedUnion('type', [NodeHello, NodeDone]);
+export type NodeToAgent = z.infer<typeof NodeToAgent>;
+
+export const AgentRun = z.object({ type: z.literal('run'), taskId: z.string(), slot: z.number().int(), task: TaskSpec, maxResultBytes: z.number().int() });
+export const AgentAbort = z.object({ type: z.literal('abort'), taskId: z.string(), reason: z.enum(['walltime', 'cancel']), walltimeSeconds: z.number().optional(), message: z.string().optional() });
+export const AgentWelcome = z.object({ type: z.literal('welcome') });
+
+export const AgentToNode = z.discriminatedUnion('type', [AgentRun, AgentAbort, AgentWelcome]);
+export type AgentToNode = z.infer<typeof AgentToNode>;

@@ -1,0 +1,254 @@
+import { jest } from '@jest/globals';
+import WebSocket from 'ws';
+import { SignJWT, decodeJwt } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { startTestServer, rest, type TestServer } from '../../apps/server/src/testing/test-server.js';
+
+/**
+ * The authorisation matrix (issue 5): every REST route and every websocket channel × every kind of
+ * caller. Table-driven: each cell has an expected answer, and every refusal must be 401, 403 or 404
+ * (404 for things that exist but are not yours), never a 5xx. The matrix is printed.
+ */
+jest.setTimeout(180_000);
+
+type Identity = 'owner' | 'other' | 'admin' | 'endpoint' | 'revoked' | 'expired' | 'otherKey' | 'algNone' | 'malformed' | 'none';
+const IDENTITIES: Identity[] = ['owner', 'other', 'admin', 'endpoint', 'revoked', 'expired', 'otherKey', 'algNone', 'malformed', 'none'];
+const BAD: Identity[] = ['revoked', 'expired', 'otherKey', 'algNone', 'malformed', 'none'];
+
+/** Which answer a cell must get: 'ok' is any 2xx. */
+type Expect = 'ok' | 401 | 403 | 404;
+
+interface Fixture {
+  userId: string;
+  functionId: string;
+  endpointId: string;
+  taskId: string;
+  tokenId: string;
+}
+
+interface Route {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** As in /openapi.json, with {id} for the path parameter. */
+  path: string;
+  /** The concrete path and body; destructive routes get fresh resources of the owner for each cell. */
+  make: (f: Fixture, fresh: () => Promise<Fixture>) => Promise<{ url: string; body?: unknown }>;
+  /** Expected answer for owner, other user and admin (the rest follow from the token kind). */
+  owner: Expect;
+  other: Expect;
+  admin: Expect;
+  public?: boolean;
+}
+
+const same = (url: string, body?: unknown) => async () => ({ url, body });
+
+let server: TestServer;
+let api: ReturnType<typeof rest>;
+const tokens = {} as Record<Identity, string | undefined>;
+let base: Fixture;
+let ownerFn: string;
+let ownerEp: string;
+let ownerToken: string;
+
+/** A fresh function, endpoint and task of the owner, and a fresh token of the owner's. */
+async function fresh(): Promise<Fixture> {
+  const as = rest(server.url, ownerToken);
+  const fn = await as('POST', '/v1/functions', { name: 'f', runtime: 'js', source: '(x) => x' });
+  const ep = await as('POST', '/v1/endpoints', { name: `e${randomBytes(3).toString('hex')}` });
+  const task = await as('POST', '/v1/tasks', { functionId: fn.body.id, endpointId: ep.body.endpoint.id, args: [1] });
+  const tok = await rest(server.url, server.adminToken)('POST', `/v1/users/${base.userId}/tokens`, { name: 'spare' });
+  if (fn.status !== 201 || ep.status !== 201 || task.status !== 201 || tok.status !== 201) throw new Error(`fixture failed: ${JSON.stringify([fn, ep, task, tok].map((r) => r.status))}`);
+  return { userId: base.userId, functionId: fn.body.id, endpointId: ep.body.endpoint.id, taskId: task.body.taskId, tokenId: tok.body.info.id };
+}
+
+const ROUTES: Route[] = [
+  { method: 'GET', path: '/healthz', make: same('/healthz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
+  { method: 'GET', path: '/readyz', make: same('/readyz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
+  { method: 'GET', path: '/v1/whoami', make: same('/v1/whoami'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'POST', path: '/v1/users', make: async () => ({ url: '/v1/users', body: { name: `u${randomBytes(4).toString('hex')}` } }), owner: 403, other: 403, admin: 'ok' },
+  { method: 'GET', path: '/v1/users', make: same('/v1/users'), owner: 403, other: 403, admin: 'ok' },
+  { method: 'POST', path: '/v1/users/{id}/tokens', make: async (f) => ({ url: `/v1/users/${f.userId}/tokens`, body: { name: 't' } }), owner: 403, other: 403, admin: 'ok' },
+  { method: 'GET', path: '/v1/users/{id}/tokens', make: async (f) => ({ url: `/v1/users/${f.userId}/tokens` }), owner: 403, other: 403, admin: 'ok' },
+  { method: 'DELETE', path: '/v1/tokens/{id}', make: async (_f, mk) => ({ url: `/v1/tokens/${(await mk()).tokenId}` }), owner: 403, other: 403, admin: 'ok' },
+  { method: 'POST', path: '/v1/functions', make: same('/v1/functions', { name: 'g', runtime: 'js', source: '() => 1' }), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/functions', make: same('/v1/functions'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/functions/{id}', make: async (f) => ({ url: `/v1/functions/${f.functionId}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'PATCH', path: '/v1/functions/{id}', make: async (f) => ({ url: `/v1/functions/${f.functionId}`, body: { public: false } }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'DELETE', path: '/v1/functions/{id}', make: async (_f, mk) => ({ url: `/v1/functions/${(await mk()).functionId}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'POST', path: '/v1/endpoints', make: async () => ({ url: '/v1/endpoints', body: { name: `n${randomBytes(4).toString('hex')}` } }), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/endpoints', make: same('/v1/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/endpoints/{id}', make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'GET', path: '/v1/endpoints/{id}/status', make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}/status` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'DELETE', path: '/v1/endpoints/{id}', make: async (_f, mk) => ({ url: `/v1/endpoints/${(await mk()).endpointId}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'POST', path: '/v1/endpoints/{id}/lock', make: async (_f, mk) => ({ url: `/v1/endpoints/${(await mk()).endpointId}/lock` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'POST', path: '/v1/endpoints/{id}/unlock', make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}/unlock` }), owner: 'ok', other: 404, admin: 'ok' },
+  // running code on a machine is for its owner alone: an admin may see and manage, not submit
+  { method: 'POST', path: '/v1/tasks', make: async (f) => ({ url: '/v1/tasks', body: { functionId: f.functionId, endpointId: f.endpointId, args: [2] } }), owner: 'ok', other: 404, admin: 404 },
+  { method: 'POST', path: '/v1/tasks/batch', make: async (f) => ({ url: '/v1/tasks/batch', body: { endpointId: f.endpointId, tasks: [{ functionId: f.functionId, args: [3] }] } }), owner: 'ok', other: 404, admin: 404 },
+  // status of many: ids that are not yours come back in notFound (checked below), not as an error
+  { method: 'POST', path: '/v1/tasks/status', make: async (f) => ({ url: '/v1/tasks/status', body: { taskIds: [f.taskId] } }), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/tasks', make: same('/v1/tasks'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/tasks/{id}', make: async (f) => ({ url: `/v1/tasks/${f.taskId}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'POST', path: '/v1/tasks/{id}/cancel', make: async (_f, mk) => ({ url: `/v1/tasks/${(await mk()).taskId}/cancel` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'GET', path: '/v1/console/overview', make: same('/v1/console/overview'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/console/endpoints', make: same('/v1/console/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
+];
+
+function expected(route: Route, who: Identity): Expect {
+  if (route.public) return 'ok';
+  if (BAD.includes(who)) return 401;
+  if (who === 'endpoint') return 403;
+  return route[who as 'owner' | 'other' | 'admin'];
+}
+
+const cellOk = (want: Expect, got: number) => (want === 'ok' ? got >= 200 && got < 300 : got === want);
+const ERROR_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, FUNCTION_NOT_ALLOWED: 403, BAD_FRAME: 400, VALIDATION_FAILED: 400, INTERNAL: 500, UNAVAILABLE: 503 };
+
+beforeAll(async () => {
+  server = await startTestServer('postgres+redis', { FX_RATE_LIMIT_PER_SECOND: '0' });
+  api = rest(server.url, server.adminToken);
+  const mkUser = async (name: string, expiresInSeconds?: number) => {
+    const u = await api('POST', '/v1/users', { name });
+    const t = await api('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main', ...(expiresInSeconds ? { expiresInSeconds } : {}) });
+    return { id: u.body.id as string, token: t.body.token as string };
+  };
+  const owner = await mkUser('owner');
+  const other = await mkUser('other');
+  ownerToken = owner.token;
+  tokens.owner = ownerToken;
+  tokens.other = other.token;
+  tokens.admin = server.adminToken;
+  base = { userId: owner.id, functionId: '', endpointId: '', taskId: '', tokenId: '' };
+  base = await fresh();
+  ownerFn = base.functionId;
+  ownerEp = base.endpointId;
+  const ep = await rest(server.url, ownerToken)('POST', '/v1/endpoints', { name: 'agent-side' });
+  tokens.endpoint = ep.body.token;
+  const revoked = await api('POST', `/v1/users/${owner.id}/tokens`, { name: 'revoked' });
+  tokens.revoked = revoked.body.token;
+  expect((await api('DELETE', `/v1/tokens/${revoked.body.info.id}`)).status).toBe(204);
+  const expiring = await api('POST', `/v1/users/${owner.id}/tokens`, { name: 'expiring', expiresInSeconds: 1 });
+  tokens.expired = expiring.body.token;
+  const claims = decodeJwt(ownerToken);
+  tokens.otherKey = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(randomBytes(32));
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  tokens.algNone = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`;
+  tokens.malformed = 'not-a-jwt.%%%.';
+  tokens.none = undefined;
+  await new Promise((r) => setTimeout(r, 1500)); // the expiring token is now expired
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('authorisation matrix', () => {
+  it('covers every REST route in /openapi.json', async () => {
+    const doc = (await api('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const inTable = new Set(ROUTES.map((r) => `${r.method} ${r.path}`));
+    expect(documented.filter((r) => !inTable.has(r))).toEqual([]);
+  });
+
+  it('answers every REST cell as the table says, refusals 401/403/404, never 5xx', async () => {
+    const lines: string[] = [];
+    const failures: string[] = [];
+    for (const route of ROUTES) {
+      const cells: string[] = [];
+      for (const who of IDENTITIES) {
+        const { url, body } = await route.make(base, fresh);
+        const res = await rest(server.url, tokens[who])(route.method, url, body);
+        const want = expected(route, who);
+        const good = cellOk(want, res.status) && res.status < 500;
+        if (!good) failures.push(`${route.method} ${route.path} as ${who}: want ${want}, got ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status >= 400 && (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string')) failures.push(`${route.method} ${route.path} as ${who}: refusal without code and sentence`);
+        cells.push(`${good ? '' : '!'}${res.status}`);
+      }
+      lines.push(`${`${route.method} ${route.path}`.padEnd(34)} ${cells.map((c) => c.padStart(9)).join('')}`);
+    }
+    console.log(['REST authorisation matrix (status per identity; ! marks a cell that broke the table)', `${''.padEnd(34)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`, ...lines].join('\n'));
+    expect(failures).toEqual([]);
+  });
+
+  it('never shows another user what is theirs: listings and status-of-many leave it out', async () => {
+    const other = rest(server.url, tokens.other);
+    const fns = await other('GET', '/v1/functions');
+    const eps = await other('GET', '/v1/endpoints');
+    const tasks = await other('GET', '/v1/tasks');
+    const status = await other('POST', '/v1/tasks/status', { taskIds: [base.taskId] });
+    const consoleEps = await other('GET', '/v1/console/endpoints');
+    expect(JSON.stringify(fns.body)).not.toContain(ownerFn);
+    expect(JSON.stringify(eps.body)).not.toContain(ownerEp);
+    expect(JSON.stringify(tasks.body)).not.toContain(base.taskId);
+    expect(JSON.stringify(consoleEps.body)).not.toContain(ownerEp);
+    expect(status.body).toMatchObject({ tasks: [], notFound: [base.taskId] });
+  });
+
+  it('answers every websocket channel as the table says', async () => {
+    const wsUrl = server.url.replace(/^http/, 'ws');
+    type Outcome = { status: number; detail: string };
+    const open = (path: string, token?: string) =>
+      new WebSocket(wsUrl + path, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+
+    /** Sends `first`, then reads frames until one settles the cell (or the socket closes). */
+    const probe = (ws: WebSocket, first: unknown, settle: (frame: { type: string; payload: any }) => Outcome | undefined) =>
+      new Promise<Outcome>((resolve) => {
+        let done = false;
+        const finish = (o: Outcome) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          ws.terminate();
+          resolve(o);
+        };
+        const timer = setTimeout(() => finish({ status: 0, detail: 'no answer within 15 s' }), 15_000);
+        ws.on('unexpected-response', (_req, res) => finish({ status: res.statusCode ?? 0, detail: 'upgrade refused' }));
+        ws.on('open', () => first !== undefined && ws.send(JSON.stringify(first)));
+        ws.on('message', (d) => {
+          const frame = JSON.parse(d.toString());
+          if (frame.type === 'error') return finish({ status: ERROR_STATUS[frame.payload.code] ?? 500, detail: frame.payload.code });
+          const o = settle(frame);
+          if (o) finish(o);
+        });
+        ws.on('close', (code) => finish({ status: code === 4401 ? 401 : code === 4403 ? 403 : code === 4404 ? 404 : 0, detail: `closed ${code}` }));
+        ws.on('error', () => undefined);
+      });
+
+    const hello = { v: 1, type: 'hello', payload: { protocolVersion: 1, agent: { name: 'm', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 }, inFlight: [] } };
+    const channels: Array<{ name: string; want: (who: Identity) => Expect; run: (who: Identity) => Promise<Outcome> }> = [
+      {
+        name: '/v1/ws/endpoint',
+        want: (who) => (who === 'endpoint' ? 'ok' : BAD.includes(who) ? 401 : 403),
+        run: (who) => probe(open('/v1/ws/endpoint', tokens[who]), hello, (f) => (f.type === 'welcome' ? { status: 200, detail: 'welcome' } : undefined)),
+      },
+      {
+        name: '/v1/ws/client (subscribe owner task)',
+        want: (who) => (who === 'owner' || who === 'admin' ? 'ok' : who === 'other' ? 404 : BAD.includes(who) ? 401 : 403),
+        run: (who) =>
+          probe(open('/v1/ws/client', tokens[who]), { v: 1, type: 'subscribe', id: 's1', payload: { taskIds: [base.taskId] } }, (f) =>
+            f.type === 'subscribed' ? (f.payload.notFound.length ? { status: 404, detail: 'notFound' } : { status: 200, detail: 'subscribed' }) : undefined,
+          ),
+      },
+      {
+        name: '/v1/ws/console (auth frame)',
+        want: (who) => (who === 'owner' || who === 'other' || who === 'admin' ? 'ok' : BAD.includes(who) ? 401 : 403),
+        // no token on the console channel means no auth frame at all: the server gives up after 10 s
+        run: (who) => probe(open('/v1/ws/console'), who === 'none' ? undefined : { v: 1, type: 'auth', payload: { token: tokens[who] } }, (f) => (f.type === 'ready' ? { status: 200, detail: 'ready' } : undefined)),
+      },
+    ];
+    const lines: string[] = [];
+    const failures: string[] = [];
+    for (const ch of channels) {
+      const cells: string[] = [];
+      for (const who of IDENTITIES) {
+        const got = await ch.run(who);
+        const want = ch.want(who);
+        const good = cellOk(want, got.status);
+        if (!good) failures.push(`${ch.name} as ${who}: want ${want}, got ${got.status} (${got.detail})`);
+        cells.push(`${good ? '' : '!'}${got.status}`);
+      }
+      lines.push(`${ch.name.padEnd(38)} ${cells.map((c) => c.padStart(9)).join('')}`);
+    }
+    console.log(['websocket authorisation matrix (200 = accepted; refusals as the error frame\'s HTTP equivalent)', `${''.padEnd(38)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`, ...lines].join('\n'));
+    expect(failures).toEqual([]);
+  });
+});

@@ -1,0 +1,202 @@
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { jest } from '@jest/globals';
+import { parse, stringify } from 'yaml';
+import { Client } from '@fx/sdk';
+import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
+
+/**
+ * FX on a real Slurm cluster: the built server, a real `fx-endpoint` with `provider: slurm` submitting
+ * pilot jobs with the real sbatch / squeue / scancel, and the SDK. Needs a running Slurm (CI starts a
+ * single-node one with scripts/slurm-up.sh); without one every test here fails and says so.
+ */
+jest.setTimeout(300_000);
+
+const SETUP_HINT = 'Slurm is not running on this machine: run `sudo bash scripts/slurm-up.sh` (installs slurm-wlm + munge and starts a single-node cluster), then run the tests again';
+
+function slurmProblem(): string | undefined {
+  const r = spawnSync('sinfo', ['--noheader', '--format=%t'], { encoding: 'utf8', timeout: 15_000 });
+  if (r.error) return `${SETUP_HINT} (sinfo: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`;
+  if (r.status !== 0) return `${SETUP_HINT} (sinfo: ${r.stderr.trim()})`;
+  if (!/^(idle|mix|alloc)/m.test(r.stdout)) return `${SETUP_HINT} (no usable node; sinfo says: ${r.stdout.trim() || 'nothing'})`;
+  return undefined;
+}
+
+interface BlockView { id: string; jobId?: string; state: string; busy: number; workers: number }
+interface StatusView { state: string; blocks?: BlockView[]; devices?: Array<{ device: string; worker: string }> }
+
+/** Jobs Slurm still has alive (pending, running, completing) under this name. */
+function liveJobs(name: string): string[] {
+  const r = spawnSync('squeue', ['--noheader', `--name=${name}`, '--format=%i %T'], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.trim() !== '');
+}
+
+describe('FX on Slurm', () => {
+  const problem = slurmProblem();
+  let server: ServerProcess;
+  let endpoint: EndpointProcess;
+  let client: Client;
+  let jobName = '';
+  const statusPath = () => join(endpoint.home.path, 'endpoints', 'hpc', 'status.json');
+  const readStatus = async (): Promise<StatusView | undefined> => {
+    try {
+      return JSON.parse(await readFile(statusPath(), 'utf8')) as StatusView;
+    } catch {
+      return undefined;
+    }
+  };
+  const runningBlocks = async () => ((await readStatus())?.blocks ?? []).filter((b) => b.state === 'running');
+  const dumpLogs = () => `--- endpoint ---\n${endpoint?.log()}\n--- server ---\n${server?.log()}`;
+
+  beforeAll(async () => {
+    if (problem) return;
+    server = await ServerProcess.start('embedded', { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000', FX_SWEEP_INTERVAL_MS: '500' });
+    endpoint = await EndpointProcess.configure(server, 'hpc');
+    jobName = `fx-hpc-${endpoint.endpointId.slice(0, 8)}`;
+    const configPath = join(endpoint.home.path, 'endpoints', 'hpc', 'config.yaml');
+    const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+    Object.assign(config, {
+      provider: 'slurm',
+      drainTimeoutSeconds: 5,
+      accelerators: ['0', '1'],
+      slurm: {
+        walltime: '00:10:00',
+        nodesPerBlock: 1,
+        workersPerNode: 2,
+        initBlocks: 0,
+        minBlocks: 0,
+        maxBlocks: 2,
+        maxIdleSeconds: 3,
+        listen: '127.0.0.1:0',
+        address: '127.0.0.1',
+        pollIntervalSeconds: 0.5,
+        workerInit: 'export FX_TEST_INIT=1',
+      },
+    });
+    await writeFile(configPath, stringify(config));
+    endpoint.start();
+    client = new Client({ url: server.url, token: server.adminToken });
+    await eventually(async () => (await client.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online').catch((e) => {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
+    });
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await endpoint?.stop();
+    await server?.stop();
+    if (jobName) {
+      const left = liveJobs(jobName).map((l) => l.split(' ')[0]!);
+      if (left.length) spawnSync('scancel', left);
+    }
+  });
+
+  const requireSlurm = () => {
+    if (problem) throw new Error(problem);
+  };
+
+  it('runs 200 tasks, scaling 0 → 2 blocks and back to 0 after idle', async () => {
+    requireSlurm();
+    expect(await runningBlocks()).toHaveLength(0);
+    expect(liveJobs(jobName)).toHaveLength(0);
+    const work = await client.registerFunction(
+      async (i: number) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return { i, doubled: i * 2, host: process.env.SLURM_JOB_ID ?? 'not-in-slurm' };
+      },
+      { name: 'slurm-work' },
+    );
+    const t0 = Date.now();
+    let maxRunning = 0;
+    let twoAt: number | undefined;
+    const jobIds = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const blocks = await runningBlocks();
+        for (const b of blocks) if (b.jobId) jobIds.add(b.jobId);
+        maxRunning = Math.max(maxRunning, blocks.length);
+        if (blocks.length >= 2 && twoAt === undefined) twoAt = Date.now() - t0;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 200 }, (_, i) => ({ functionId: work, args: [i] })));
+    const results = (await client.getResults(ids, { timeoutMs: 180_000 }).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
+    })) as Array<{ i: number; doubled: number; host: string }>;
+    const allDone = Date.now() - t0;
+    expect(results.map((r) => r.doubled)).toEqual(Array.from({ length: 200 }, (_, i) => i * 2));
+    // Every task ran inside a Slurm job, never on the agent's machine outside one.
+    expect(results.every((r) => /^\d+$/.test(r.host))).toBe(true);
+    expect(new Set(results.map((r) => r.host)).size).toBe(2);
+    const idleFrom = Date.now();
+    await eventually(async () => (await runningBlocks()).length === 0 && liveJobs(jobName).length === 0, 60_000, 'scale in to 0 blocks');
+    const scaledIn = Date.now() - idleFrom;
+    watching = false;
+    await watcher;
+    expect(maxRunning).toBe(2);
+    expect(jobIds.size).toBe(2);
+    console.log(`slurm scaling: 0 → 2 running blocks in ${twoAt} ms; 200 tasks done in ${allDone} ms; back to 0 blocks ${scaledIn} ms after the last result (maxIdleSeconds 3)`);
+  });
+
+  it('re-runs the tasks of a block cancelled from outside with scancel; every task ends with one result', async () => {
+    requireSlurm();
+    const slow = await client.registerShellFunction('sleep 8; echo task {n} in job "$SLURM_JOB_ID"', { name: 'slow' });
+    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 4 }, (_, n) => ({ functionId: slow, kwargs: { n } })));
+    // Wait until both blocks run tasks, then kill one of them behind FX's back.
+    const victim = await eventually(async () => {
+      const blocks = await runningBlocks();
+      return blocks.length === 2 && blocks.every((b) => b.busy > 0) ? blocks[0] : undefined;
+    }, 60_000, 'two busy blocks');
+    const cancelled = spawnSync('scancel', [victim!.jobId!], { encoding: 'utf8' });
+    expect(cancelled.status).toBe(0);
+    const outcomes = await client.getResults(ids, { timeoutMs: 120_000 }).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
+    });
+    const stdout = (outcomes as Array<{ stdout: string; returncode: number }>).map((o) => o.stdout.trim());
+    for (let n = 0; n < 4; n++) expect(stdout[n]).toMatch(new RegExp(`^task ${n} in job \\d+$`));
+    // The re-run tasks ran in another job than the cancelled one, and their history counts the loss.
+    const tasks = await Promise.all(ids.map((id) => client.getTask(id)));
+    const rerun = tasks.filter((t) => t.attempt >= 1);
+    expect(rerun.length).toBeGreaterThanOrEqual(1);
+    expect(tasks.every((t) => t.status === 'success')).toBe(true);
+    for (const t of rerun) expect(((t.result as { stdout: string }).stdout)).not.toContain(`job ${victim!.jobId}\n`);
+  });
+
+  it('runs an MPI function with 2 ranks under srun inside a block', async () => {
+    requireSlurm();
+    const mpi = await client.registerMpiFunction('echo "rank $SLURM_PROCID of $SLURM_NTASKS says" {msg}', { name: 'ranks' });
+    const id = await client.run(mpi, endpoint.endpointId, [], { msg: 'hi' }, { resources: { nodes: 1, ranksPerNode: 2 } });
+    const out = (await client.getResult(id, { timeoutMs: 120_000 }).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
+    })) as { cmd: string; stdout: string; stderr: string; returncode: number };
+    expect(out.returncode).toBe(0);
+    expect(out.cmd).toMatch(/^srun .*--ntasks=2/);
+    expect(out.stdout.trim().split('\n').sort()).toEqual(['rank 0 of 2 says hi', 'rank 1 of 2 says hi']);
+  });
+
+  it('pins each block worker to its device and places gpus: 1 tasks there; refuses what no worker can hold', async () => {
+    requireSlurm();
+    const seen = await client.registerShellFunction('echo "$CUDA_VISIBLE_DEVICES $ROCR_VISIBLE_DEVICES $ZE_AFFINITY_MASK $FX_TEST_INIT"; sleep 0.5', { name: 'seen' });
+    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 6 }, () => ({ functionId: seen })), { resources: { gpus: 1, cores: 1, walltimeSeconds: 60 } });
+    const outs = (await client.getResults(ids, { timeoutMs: 120_000 })) as Array<{ stdout: string }>;
+    const devices = outs.map((o) => o.stdout.trim());
+    for (const d of devices) expect(['0 0 0 1', '1 1 1 1']).toContain(d);
+    const status = await readStatus();
+    expect((status?.devices ?? []).map((d) => d.device.split(':')[1]).sort()).toEqual(expect.arrayContaining(['0', '1']));
+    const tooBig = await client.run(seen, endpoint.endpointId, [], {}, { resources: { cores: 64 } });
+    await expect(client.getResult(tooBig, { timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'RESOURCES_UNAVAILABLE' });
+  });
+
+  it('stop cancels every block: no job of the endpoint is left in squeue', async () => {
+    requireSlurm();
+    const fn = await client.registerShellFunction('sleep 1; echo ok', { name: 'brief' });
+    await client.getResult(await client.run(fn, endpoint.endpointId), { timeoutMs: 60_000 });
+    expect((await runningBlocks()).length).toBeGreaterThanOrEqual(1);
+    expect(liveJobs(jobName).length).toBeGreaterThanOrEqual(1);
+    const code = await endpoint.kill('SIGTERM');
+    expect(code).toBe(0);
+    expect(liveJobs(jobName)).toEqual([]);
+  });
+});
