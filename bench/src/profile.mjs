@@ -1,12 +1,12 @@
 // Profiling aid, not part of `npm run bench`: one FX (real server + fx-endpoint), 40 sequential tasks with
 // their timelines, then one batch of N tasks. With PROF=1 the server writes a V8 CPU profile to
 // /tmp/fxprobe; FX_BENCH_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the agent too.
-//   N=10000 PROF=1 node bench/src/profile.mjs [postgres+redis|embedded]
+//   N=10000 [WORKERS=4] PROF=1 node bench/src/profile.mjs [postgres+redis|embedded]
 import { Client } from '@fx/sdk';
 import { FxEndpoint, FxServer } from './procs.mjs';
 const backend = process.argv[2] ?? 'postgres+redis';
 const server = await FxServer.start(backend, { nodeArgs: process.env.PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/fxprobe'] : [] });
-const ep = await FxEndpoint.configure(server, 'bench');
+const ep = await FxEndpoint.configure(server, 'bench', { workers: process.env.WORKERS ? Number(process.env.WORKERS) : undefined });
 ep.start();
 const client = new Client({ url: server.url, token: server.adminToken });
 const fn = await client.registerFunction(() => null, { name: 'noop' });

@@ -436,7 +436,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
             pid: process.pid,
             platform: `${process.platform}-${process.arch}`,
             provider: this.options.provider.name,
-            workers: this.options.provider.capacity(),
+            workers: this.options.provider.status().workers.total,
           },
           inFlight: this.inFlightIds(),
         });

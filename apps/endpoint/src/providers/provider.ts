@@ -75,10 +75,13 @@ export interface Provider {
    * is still running here has run out of drain time.
    */
   stop(): Promise<void>;
-  /** How many tasks may run at once. */
+  /**
+   * How many tasks the agent may hand over at once. At most this many run at once; a provider that lets
+   * tasks wait inside it (for a block, behind a worker's running task) says so with `startsLater`.
+   */
   capacity(): number;
   /**
-   * True when `submit` may wait (for a block to start) before the task runs: the agent then waits for
+   * True when `submit` may wait (for a block to start, for a worker) before the task runs: the agent then waits for
    * `context.onStart` before it reports the task running and starts its walltime clock.
    */
   readonly startsLater?: boolean;

@@ -6,7 +6,7 @@ import { EndpointAgent } from '../../agent/endpoint.agent.js';
 import { FakeFxServer } from '../../testing/fake-fx-server.js';
 import { makeTask } from '../../testing/task.factory.js';
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
-import { LocalProvider } from './local.provider.js';
+import { LOCAL_WORKER_DEPTH, LocalProvider } from './local.provider.js';
 
 async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -66,5 +66,33 @@ describe('LocalProvider with the agent', () => {
     server.send('cancel', { taskIds: [sleeper.taskId] });
     await until(() => agent.snapshot().workers.busy === 0);
     expect(agent.snapshot().workers).toEqual({ total: 2, busy: 0, idle: 2 });
+  });
+});
+
+describe('LocalProvider slots', () => {
+  const { workerScript } = ensureEndpointBuilt();
+
+  it('lets the agent hand over LOCAL_WORKER_DEPTH tasks per worker but runs no more than `workers` at once, js and shell together', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fx-local-slots-'));
+    const provider = new LocalProvider({ workers: 1, workerScript, workRoot: dir });
+    await provider.start();
+    try {
+      expect(provider.capacity()).toBe(LOCAL_WORKER_DEPTH);
+      const starts: string[] = [];
+      const shell = makeTask('shell', 'sleep 0.3; date +%s%3N');
+      const js = makeTask('js', '() => Date.now()');
+      const context = (name: string) => ({ maxResultBytes: 4096, onStart: () => starts.push(name) });
+      const [shellOutcome, jsOutcome] = await Promise.all([
+        provider.submit(shell, new AbortController().signal, context('shell')),
+        provider.submit(js, new AbortController().signal, context('js')),
+      ]);
+      expect(starts).toEqual(['shell', 'js']);
+      const shellEnd = Number((shellOutcome as { result: { stdout: string } }).result.stdout.trim());
+      expect((jsOutcome as { result: number }).result).toBeGreaterThanOrEqual(shellEnd);
+      expect(provider.status().workers).toEqual({ total: 1, busy: 0, idle: 1 });
+    } finally {
+      await provider.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { TaskSpec } from '@fx/protocol';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
-import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { WorkerPool } from './worker.pool.js';
 
@@ -28,20 +28,45 @@ export interface LocalProviderOptions {
 }
 
 /**
+ * Tasks each js worker may hold (one running, the rest waiting in it): the worker starts its next short
+ * task without a round trip to the agent, which on a busy machine costs more than the task (no-op
+ * throughput on 2 cores, 2 workers: depth 1 ≈ 1,000/s, 2 ≈ 1,400/s, 8 ≈ 2,300/s, 16 ≈ 2,800/s). Tasks
+ * still run one at a time per worker and no more than `workers` at once; a worker with nothing to do
+ * takes back what waits behind another's running task (see WorkerPool), so a long task holds up nothing.
+ */
+export const LOCAL_WORKER_DEPTH = 16;
+
+/**
  * Runs tasks on this machine: js tasks in a pool of forked workers, shell tasks as child processes of the
- * agent (each in its own process group). Both kinds share the same `workers` slots.
+ * agent (each in its own process group). Both kinds share the same `workers` slots: at most `workers`
+ * tasks run at once, js and shell together. The agent may hand over up to `workers × LOCAL_WORKER_DEPTH`;
+ * the rest wait here (inside a js worker, or for a slot) and report their start when they begin.
  */
 export class LocalProvider implements Provider {
   readonly name = 'local';
+  readonly startsLater = true;
   private readonly pool: WorkerPool;
   private readonly shellGroups = new Set<number>();
   private shellRunning = 0;
+  /** Shell tasks waiting for a slot, oldest first. */
+  private readonly shellWaiters: Array<() => void> = [];
 
   constructor(private readonly options: LocalProviderOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
       throw new RangeError(`workers must be a positive integer, got ${options.workers}`);
     }
-    this.pool = new WorkerPool({ size: options.workers, workerScript: options.workerScript, onChange: options.onChange, log: options.log });
+    this.pool = new WorkerPool({
+      size: options.workers,
+      depth: LOCAL_WORKER_DEPTH,
+      workerScript: options.workerScript,
+      // A waiting shell task gets the next free slot before more js does.
+      mayStart: () => this.running() + this.shellWaiters.length < options.workers,
+      onChange: () => {
+        this.wakeShell();
+        options.onChange?.();
+      },
+      log: options.log,
+    });
   }
 
   start(): Promise<void> {
@@ -54,7 +79,7 @@ export class LocalProvider implements Provider {
   }
 
   capacity(): number {
-    return this.options.workers;
+    return this.options.workers * LOCAL_WORKER_DEPTH;
   }
 
   async submit(task: TaskSpec, signal: AbortSignal, context: SubmitContext): Promise<ExecutionOutcome> {
@@ -68,6 +93,7 @@ export class LocalProvider implements Provider {
           task.taskId,
           { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes: context.maxResultBytes },
           signal,
+          context.onStart,
         );
       case 'shell':
         return this.runShellTask(task, signal, context);
@@ -78,12 +104,47 @@ export class LocalProvider implements Provider {
 
   status(): ProviderStatus {
     const pool = this.pool.counts();
-    const busy = Math.min(pool.total, pool.busy + this.shellRunning);
+    const busy = Math.min(pool.total, this.running());
     return { workers: { total: pool.total, busy, idle: pool.total - busy }, pids: this.pool.pids(), processGroups: [...this.shellGroups] };
   }
 
+  /** Tasks running now: js workers with a task started, and shell tasks. */
+  private running(): number {
+    return this.pool.counts().busy + this.shellRunning;
+  }
+
+  private wakeShell(): void {
+    while (this.shellWaiters.length > 0 && this.pool.counts().busy + this.shellRunning < this.options.workers) {
+      (this.shellWaiters.shift() as () => void)();
+    }
+  }
+
+  /** Resolves true once a slot is this shell task's (counted in shellRunning), false if aborted first. */
+  private shellSlot(signal: AbortSignal): Promise<boolean> {
+    if (this.running() < this.options.workers && this.shellWaiters.length === 0) {
+      this.shellRunning++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const grant = () => {
+        signal.removeEventListener('abort', onAbort);
+        this.shellRunning++;
+        resolve(true);
+      };
+      const onAbort = () => {
+        const index = this.shellWaiters.indexOf(grant);
+        if (index >= 0) this.shellWaiters.splice(index, 1);
+        this.pool.kick();
+        resolve(false);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.shellWaiters.push(grant);
+    });
+  }
+
   private async runShellTask(task: TaskSpec, signal: AbortSignal, context: SubmitContext): Promise<ExecutionOutcome> {
-    this.shellRunning++;
+    if (signal.aborted || !(await this.shellSlot(signal))) return abortFailure(signal.reason);
+    context.onStart?.('shell');
     let group: number | undefined;
     try {
       const outcome = await runShell({ template: task.function.source, kwargs: task.kwargs }, signal, {
@@ -106,6 +167,8 @@ export class LocalProvider implements Provider {
     } finally {
       this.shellRunning--;
       if (group !== undefined) this.shellGroups.delete(group);
+      this.wakeShell();
+      this.pool.kick();
     }
   }
 }

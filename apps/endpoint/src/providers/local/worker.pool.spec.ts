@@ -72,3 +72,97 @@ describe('WorkerPool start', () => {
     await expect(pool.start()).rejects.toThrow(/does not exist; build fx-endpoint first/);
   });
 });
+
+describe('WorkerPool with depth 2 (a task waiting inside each worker)', () => {
+  const { workerScript } = ensureEndpointBuilt();
+  let pool: WorkerPool;
+  afterEach(async () => {
+    await pool.stop();
+  });
+
+  const sleepThenTimes = (ms: number) => js(`async () => { const start = Date.now(); await new Promise((r) => setTimeout(r, ${ms})); return { start, end: Date.now(), pid: process.pid }; }`);
+
+  it('runs the waiting task after the running one on the same worker, and reports each start', async () => {
+    pool = new WorkerPool({ size: 1, depth: 2, workerScript });
+    await pool.start();
+    const starts: string[] = [];
+    const [a, b] = await Promise.all([
+      pool.run('a', sleepThenTimes(150), noAbort(), () => starts.push('a')),
+      pool.run('b', js('() => ({ start: Date.now(), pid: process.pid })'), noAbort(), () => starts.push('b')),
+    ]);
+    expect(starts).toEqual(['a', 'b']);
+    const ra = (a as { result: { start: number; end: number; pid: number } }).result;
+    const rb = (b as { result: { start: number; pid: number } }).result;
+    expect(rb.pid).toBe(ra.pid);
+    expect(rb.start).toBeGreaterThanOrEqual(ra.end);
+    expect(pool.counts()).toEqual({ total: 1, busy: 0, idle: 1 });
+  });
+
+  it('holds a third task in the pool until the worker has room, and counts only running tasks as busy', async () => {
+    pool = new WorkerPool({ size: 1, depth: 2, workerScript });
+    await pool.start();
+    const runs = [pool.run(id(), sleepThenTimes(100), noAbort()), pool.run(id(), sleepThenTimes(100), noAbort()), pool.run(id(), sleepThenTimes(100), noAbort())];
+    expect(pool.counts()).toEqual({ total: 1, busy: 1, idle: 0 });
+    const outcomes = await Promise.all(runs);
+    const times = outcomes.map((o) => (o as { result: { start: number; end: number } }).result);
+    expect(times[1]!.start).toBeGreaterThanOrEqual(times[0]!.end);
+    expect(times[2]!.start).toBeGreaterThanOrEqual(times[1]!.end);
+  });
+
+  it('withdraws a waiting task that is cancelled: it never runs and the worker is kept', async () => {
+    pool = new WorkerPool({ size: 1, depth: 2, workerScript });
+    await pool.start();
+    const pid = pool.pids()[0];
+    const cancel = new AbortController();
+    const started: string[] = [];
+    const first = pool.run(id(), sleepThenTimes(300), noAbort());
+    const second = pool.run(id(), js('() => { globalThis.ran = true; return "ran"; }'), cancel.signal, () => started.push('second'));
+    setTimeout(() => cancel.abort(new TaskCancelledError()), 50);
+    const t0 = Date.now();
+    expect(await second).toMatchObject({ status: 'failed', error: { code: 'TASK_CANCELLED' } });
+    expect(Date.now() - t0).toBeLessThan(250);
+    expect(await first).toMatchObject({ status: 'success' });
+    expect(await pool.run(id(), js('() => globalThis.ran === true'), noAbort())).toMatchObject({ status: 'success', result: false });
+    expect(started).toEqual([]);
+    expect(pool.pids()).toEqual([pid]);
+  });
+
+  it('moves the task waiting in a worker that dies to a fresh worker instead of failing it', async () => {
+    pool = new WorkerPool({ size: 1, depth: 2, workerScript });
+    await pool.start();
+    const [crash, waiting] = await Promise.all([
+      pool.run(id(), js('async () => { await new Promise((r) => setTimeout(r, 100)); process.exit(3); }'), noAbort()),
+      pool.run(id(), js('() => process.pid'), noAbort()),
+    ]);
+    expect(crash).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST', message: expect.stringContaining('exited with code 3') } });
+    expect(waiting).toMatchObject({ status: 'success' });
+    expect(pool.pids()).toEqual([(waiting as { result: number }).result]);
+  });
+
+  it('lets an idle worker take back the tasks waiting behind a long one (work stealing)', async () => {
+    pool = new WorkerPool({ size: 2, depth: 4, workerScript });
+    await pool.start();
+    const quick = js('() => ({ start: Date.now(), end: Date.now(), pid: process.pid })');
+    const runs = [pool.run(id(), sleepThenTimes(800), noAbort()), pool.run(id(), sleepThenTimes(100), noAbort()), quick, quick, quick].map((r) =>
+      r instanceof Promise ? r : pool.run(id(), r, noAbort()),
+    );
+    const times = (await Promise.all(runs)).map((o) => (o as { result: { start: number; end: number; pid: number } }).result);
+    const long = times[0]!;
+    // c and e were first queued behind the long task; the other worker ran them long before it ended
+    for (const t of times.slice(2)) expect(t.start).toBeLessThan(long.end - 300);
+    expect(times.slice(2).every((t) => t.pid !== long.pid)).toBe(true);
+  });
+
+  it('asks mayStart before a task takes an idle worker, and kick() lets it go', async () => {
+    let allow = false;
+    pool = new WorkerPool({ size: 2, depth: 2, workerScript, mayStart: () => allow });
+    await pool.start();
+    let done = false;
+    const run = pool.run(id(), js('() => 1'), noAbort()).then((o) => ((done = true), o));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
+    allow = true;
+    pool.kick();
+    expect(await run).toMatchObject({ status: 'success', result: 1 });
+  });
+});

@@ -24,6 +24,18 @@ export interface WorkerPoolOptions {
    * @default 15000
    */
   startTimeoutMs?: number;
+  /**
+   * Tasks one worker may hold: the one it runs and the rest waiting in it, so that it starts its next
+   * task without waiting for a round trip to the agent. Each worker still runs one task at a time.
+   * @default 1
+   */
+  depth?: number;
+  /**
+   * Asked before a task goes to an idle worker (one more task running at once); false holds the task
+   * until `kick()`. Lets a provider share its slots between these workers and other work.
+   * @default always true
+   */
+  mayStart?: () => boolean;
   /** Extra environment for every worker (e.g. CUDA_VISIBLE_DEVICES of a pinned worker). @default none */
   env?: Record<string, string>;
   /** Called when the set of worker processes changes (a worker started, died or was replaced). */
@@ -40,11 +52,24 @@ export class WorkerStartError extends Error {
 }
 
 /** `retiring`: being killed (walltime, cancel); a fresh worker takes its slot once it has exited. */
-type WorkerState = 'starting' | 'idle' | 'busy' | 'retiring' | 'dead';
+type WorkerState = 'starting' | 'up' | 'retiring' | 'dead';
 
-interface Running {
+/** One task handed to the pool, from `run` until its outcome is delivered. */
+interface Job {
   taskId: string;
-  finish: (outcome: ExecutionOutcome) => void;
+  invocation: Required<JsInvocation>;
+  signal: AbortSignal;
+  onStart?: (workerId: string) => void;
+  resolve: (outcome: ExecutionOutcome) => void;
+  onAbort: () => void;
+  settled: boolean;
+  /** The worker holding it, if sent. */
+  worker?: PoolWorker;
+  started: boolean;
+  /** Aborted before it started: settled already, kept until the worker confirms it skipped it. */
+  dropped: boolean;
+  /** Asked back from its worker for an idle one (work stealing); it runs where the answer says. */
+  stealing: boolean;
 }
 
 interface PoolWorker {
@@ -52,30 +77,34 @@ interface PoolWorker {
   slot: number;
   child: ChildProcess;
   state: WorkerState;
-  running?: Running;
+  /** What this worker holds, in the order sent: the first runs (once started), the rest wait in it. */
+  jobs: Job[];
   exited: Promise<void>;
   startedAt: number;
 }
 
-interface Waiter {
-  grant: (worker: PoolWorker) => void;
-}
-
 /**
- * A fixed-size pool of long-lived worker processes (child_process.fork, IPC), one task each at a time.
- * A worker that dies fails only its own task (WORKER_LOST) and is replaced; a task that must stop
- * (walltime, cancel) is stopped by killing its worker, since synchronous user code cannot be interrupted.
+ * A fixed-size pool of long-lived worker processes (child_process.fork, IPC), each running one task at a
+ * time and holding up to `depth` (the next ones wait inside it, which hides the agent round trip between
+ * short tasks). A worker that dies fails only the task it was running (WORKER_LOST) and is replaced; the
+ * tasks waiting in it never started and go to another worker. A running task that must stop (walltime,
+ * cancel) is stopped by killing its worker, since synchronous user code cannot be interrupted; a waiting
+ * one is withdrawn (`drop`).
  */
 export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
-  private readonly waiters: Waiter[] = [];
+  /** Jobs not sent to a worker yet, oldest first. */
+  private readonly pending: Job[] = [];
   private readonly script: string;
+  private readonly depth: number;
   private stopping = false;
   private readonly respawnFailures: number[] = [];
 
   constructor(private readonly options: WorkerPoolOptions) {
     const script = options.workerScript ?? new URL('./worker.js', import.meta.url);
     this.script = script instanceof URL ? fileURLToPath(script) : script;
+    this.depth = options.depth ?? 1;
+    if (!Number.isInteger(this.depth) || this.depth < 1) throw new RangeError(`depth must be a positive integer, got ${options.depth}`);
   }
 
   async start(): Promise<void> {
@@ -92,45 +121,28 @@ export class WorkerPool {
     }
   }
 
-  /** Runs one js invocation on the next idle worker. */
-  async run(taskId: string, invocation: Required<JsInvocation>, signal: AbortSignal): Promise<ExecutionOutcome> {
-    if (this.stopping) return failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down');
-    if (signal.aborted) return abortFailure(signal.reason);
-    const worker = await this.acquire(signal);
-    if (!worker) return abortFailure(signal.reason);
+  /**
+   * Runs one js invocation on a worker. `onStart` is called when it starts running there (at once on an
+   * idle worker, later when it waited behind another task).
+   */
+  run(taskId: string, invocation: Required<JsInvocation>, signal: AbortSignal, onStart?: (workerId: string) => void): Promise<ExecutionOutcome> {
+    if (this.stopping) return Promise.resolve(failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
+    if (signal.aborted) return Promise.resolve(abortFailure(signal.reason));
     return new Promise<ExecutionOutcome>((resolve) => {
-      const onAbort = () => {
-        // Synchronous user code cannot be interrupted: the worker goes, a fresh one replaces it.
-        worker.state = 'retiring';
-        finish(abortFailure(signal.reason));
-        worker.child.kill('SIGKILL');
-      };
-      const finish = (outcome: ExecutionOutcome) => {
-        if (worker.running?.taskId !== taskId) return;
-        signal.removeEventListener('abort', onAbort);
-        worker.running = undefined;
-        if (worker.state === 'busy') worker.state = 'idle';
-        resolve({ ...outcome, workerId: worker.id });
-        if (worker.state === 'idle') this.release(worker);
-        this.options.onChange?.();
-      };
-      worker.state = 'busy';
-      worker.running = { taskId, finish };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const message: ParentToWorkerMessage = { type: 'run', taskId, invocation };
-      worker.child.send(message, (error) => {
-        if (error) {
-          worker.state = 'retiring';
-          finish(failure('WORKER_LOST', 'WorkerLost', `could not hand the task to worker ${worker.id}: ${error.message}`));
-          worker.child.kill('SIGKILL');
-        }
-      });
-      this.options.onChange?.();
+      const job: Job = { taskId, invocation, signal, onStart, resolve, onAbort: () => this.abort(job), settled: false, started: false, dropped: false, stealing: false };
+      signal.addEventListener('abort', job.onAbort, { once: true });
+      this.pending.push(job);
+      this.assign();
     });
   }
 
+  /** Hands waiting tasks to workers again (after `mayStart` may have changed its answer). */
+  kick(): void {
+    this.assign();
+  }
+
   counts(): WorkerCounts {
-    const busy = this.workers.filter((w) => w.state === 'busy' || w.state === 'retiring').length;
+    const busy = this.workers.filter((w) => w.state === 'retiring' || w.jobs[0]?.started === true).length;
     return { total: this.options.size, busy, idle: this.options.size - busy };
   }
 
@@ -141,7 +153,7 @@ export class WorkerPool {
   /** Ends every worker: closing IPC lets an idle one exit by itself; SIGKILL for whoever lingers. */
   async stop(graceMs = 2000): Promise<void> {
     this.stopping = true;
-    for (const waiter of this.waiters.splice(0)) waiter.grant(undefined as unknown as PoolWorker);
+    for (const job of this.pending.splice(0)) this.settle(job, failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
     await Promise.all(
       this.workers.map(async (worker) => {
         if (worker.state === 'dead') return worker.exited;
@@ -157,33 +169,147 @@ export class WorkerPool {
     );
   }
 
-  private acquire(signal: AbortSignal): Promise<PoolWorker | undefined> {
-    const idle = this.workers.find((w) => w.state === 'idle');
-    if (idle) {
-      idle.state = 'busy';
-      return Promise.resolve(idle);
+  /**
+   * Sends pending jobs: idle workers first (when `mayStart` agrees), then behind running tasks up to
+   * `depth`. With nothing pending, an idle worker takes back a task waiting behind another worker's
+   * running one, so a long task never keeps short ones waiting while a worker has nothing to do.
+   */
+  private assign(): void {
+    if (this.stopping) return;
+    const live = this.workers.filter((w) => w.state === 'up');
+    while (this.pending.length > 0) {
+      let worker = live.find((w) => w.jobs.length === 0);
+      if (worker && this.options.mayStart && !this.options.mayStart()) worker = undefined;
+      if (!worker) {
+        const open = live.filter((w) => w.jobs.length > 0 && w.jobs.length < this.depth);
+        worker = open.sort((a, b) => a.jobs.length - b.jobs.length)[0];
+      }
+      if (!worker) return;
+      this.send(worker, this.pending.shift() as Job);
     }
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        grant: (worker) => {
-          signal.removeEventListener('abort', onAbort);
-          if (worker) worker.state = 'busy';
-          resolve(worker);
-        },
-      };
-      const onAbort = () => {
-        const index = this.waiters.indexOf(waiter);
-        if (index >= 0) this.waiters.splice(index, 1);
-        resolve(undefined);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
+    if (this.depth === 1) return;
+    const idle = live.filter((w) => w.jobs.length === 0).length;
+    let steals = this.workers.reduce((n, w) => n + w.jobs.filter((j) => j.stealing).length, 0);
+    while (steals < idle && (!this.options.mayStart || this.options.mayStart())) {
+      const victim = live.filter((w) => w.jobs.length > 1).sort((a, b) => b.jobs.length - a.jobs.length)[0];
+      const job = victim?.jobs.findLast((j) => !j.started && !j.dropped && !j.stealing);
+      if (!victim || !job) return;
+      job.stealing = true;
+      steals++;
+      victim.child.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage, () => undefined);
+    }
   }
 
-  private release(worker: PoolWorker): void {
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.grant(worker);
+  private send(worker: PoolWorker, job: Job): void {
+    const queued = worker.jobs.length > 0;
+    job.worker = worker;
+    worker.jobs.push(job);
+    const message: ParentToWorkerMessage = { type: 'run', taskId: job.taskId, invocation: job.invocation, ...(queued ? { queued: true } : {}) };
+    worker.child.send(message, (error) => {
+      if (error && worker.state !== 'dead') {
+        // The exit handler settles what it held; a job that never arrived goes to another worker.
+        this.options.log?.(`could not hand task ${job.taskId} to worker ${worker.id}: ${error.message}; replacing the worker`);
+        this.retire(worker);
+      }
+    });
+    if (!queued) this.markStarted(job);
+    this.options.onChange?.();
+  }
+
+  private markStarted(job: Job): void {
+    job.started = true;
+    if (!job.settled) job.onStart?.(job.worker?.id ?? '');
+  }
+
+  private settle(job: Job, outcome: ExecutionOutcome): void {
+    if (job.settled) return;
+    job.settled = true;
+    job.signal.removeEventListener('abort', job.onAbort);
+    job.resolve(job.worker ? { ...outcome, workerId: job.worker.id } : outcome);
+  }
+
+  private abort(job: Job): void {
+    const outcome = abortFailure(job.signal.reason);
+    const worker = job.worker;
+    if (!worker) {
+      const index = this.pending.indexOf(job);
+      if (index >= 0) this.pending.splice(index, 1);
+      this.settle(job, outcome);
+    } else if (job.started) {
+      // Synchronous user code cannot be interrupted: the worker goes, a fresh one replaces it.
+      this.settle(job, outcome);
+      this.retire(worker);
+    } else {
+      job.dropped = true;
+      this.settle(job, outcome);
+      if (worker.child.connected) worker.child.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage, () => undefined);
+    }
+    this.options.onChange?.();
+  }
+
+  private retire(worker: PoolWorker): void {
+    if (worker.state === 'dead' || worker.state === 'retiring') return;
+    worker.state = 'retiring';
+    worker.child.kill('SIGKILL');
+  }
+
+  private forget(worker: PoolWorker, job: Job): void {
+    const index = worker.jobs.indexOf(job);
+    if (index >= 0) worker.jobs.splice(index, 1);
+  }
+
+  private onMessage(worker: PoolWorker, message: WorkerToParentMessage): void {
+    if (message.type === 'ready') return;
+    const job = worker.jobs.find((j) => j.taskId === message.taskId);
+    if (!job) return;
+    switch (message.type) {
+      case 'started':
+        // A withdrawn task began before the `drop` arrived: nobody wants its outcome, so stop it.
+        if (job.dropped) this.retire(worker);
+        else this.markStarted(job);
+        break;
+      case 'done':
+        this.forget(worker, job);
+        this.settle(
+          job,
+          message.outcome.ok ? { status: 'success', result: JSON.parse(message.outcome.json) as unknown } : { status: 'failed', error: message.outcome.error },
+        );
+        break;
+      case 'dropped':
+        if (job.dropped) {
+          this.forget(worker, job);
+        } else if (job.stealing) {
+          job.stealing = false;
+          // Not skipped: it started (or ended) there first, and stays.
+          if (message.skipped) {
+            this.forget(worker, job);
+            job.worker = undefined;
+            this.pending.unshift(job);
+          }
+        }
+        break;
+    }
+    this.options.onChange?.();
+    this.assign();
+  }
+
+  private onExit(worker: PoolWorker, how: string): void {
+    const jobs = worker.jobs.splice(0);
+    const requeue: Job[] = [];
+    for (const job of jobs) {
+      if (job.dropped || job.settled) continue;
+      if (job.started) {
+        this.settle(job, failure('WORKER_LOST', 'WorkerLost', `the worker running this task (${worker.id}) ${how}`));
+        this.options.log?.(`worker ${worker.id} ${how} while running a task; replacing it`);
+      } else {
+        // It waited in the worker and never started: another worker runs it.
+        job.worker = undefined;
+        job.stealing = false;
+        requeue.push(job);
+      }
+    }
+    if (this.stopping) for (const job of requeue) this.settle(job, failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
+    else this.pending.unshift(...requeue);
   }
 
   private spawn(slot: number): Promise<void> {
@@ -195,7 +321,7 @@ export class WorkerPool {
     });
     let resolveExited!: () => void;
     const exited = new Promise<void>((resolve) => (resolveExited = resolve));
-    const worker: PoolWorker = { id: `w${slot}-${child.pid ?? '?'}`, slot, child, state: 'starting', exited, startedAt: Date.now() };
+    const worker: PoolWorker = { id: `w${slot}-${child.pid ?? '?'}`, slot, child, state: 'starting', jobs: [], exited, startedAt: Date.now() };
     this.workers[slot] = worker;
 
     return new Promise<void>((resolveReady, rejectReady) => {
@@ -207,16 +333,13 @@ export class WorkerPool {
       child.on('message', (message: WorkerToParentMessage) => {
         if (message.type === 'ready' && worker.state === 'starting') {
           clearTimeout(startTimer);
-          worker.state = 'idle';
+          worker.state = 'up';
           this.respawnFailures[slot] = 0;
           resolveReady();
           this.options.onChange?.();
-          this.release(worker);
-        } else if (message.type === 'done') {
-          const outcome: ExecutionOutcome = message.outcome.ok
-            ? { status: 'success', result: JSON.parse(message.outcome.json) as unknown }
-            : { status: 'failed', error: message.outcome.error };
-          if (worker.running?.taskId === message.taskId) worker.running.finish(outcome);
+          this.assign();
+        } else {
+          this.onMessage(worker, message);
         }
       });
       child.on('error', (error) => {
@@ -233,10 +356,7 @@ export class WorkerPool {
         resolveExited();
         const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
         if (wasStarting) rejectReady(new WorkerStartError(`worker ${worker.id} ${how} before it was ready`));
-        if (worker.running) {
-          worker.running.finish(failure('WORKER_LOST', 'WorkerLost', `the worker running this task (${worker.id}) ${how}`));
-          this.options.log?.(`worker ${worker.id} ${how} while running a task; replacing it`);
-        }
+        this.onExit(worker, how);
         this.options.onChange?.();
         if (this.stopping || this.workers[slot] !== worker) return;
         // A worker that cannot even start would otherwise be respawned in a tight loop.

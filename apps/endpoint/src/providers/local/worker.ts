@@ -1,6 +1,7 @@
 /**
- * Entry point of one js worker process, forked by WorkerPool. Runs one task at a time; the parent stops
- * a task (walltime, cancel) by killing this process and starting another.
+ * Entry point of one js worker process, forked by WorkerPool. Runs one task at a time, in the order the
+ * parent sends them; the parent stops a running task (walltime, cancel) by killing this process and
+ * starting another, and withdraws a task that has not started with `drop`.
  */
 import { JsRuntime } from '../../runtimes/js/js.runtime.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
@@ -15,6 +16,8 @@ const send = (message: WorkerToParentMessage) => {
   if (process.connected) process.send?.(message, undefined, {}, () => undefined);
 };
 const runtime = new JsRuntime();
+const queue: Array<Extract<ParentToWorkerMessage, { type: 'run' }>> = [];
+let busy = false;
 
 // When the agent goes away (even by SIGKILL) the IPC channel closes: stop rather than work for nobody.
 process.on('disconnect', () => process.exit(0));
@@ -24,9 +27,29 @@ process.on('unhandledRejection', (reason) => {
   process.stderr.write(`fx-endpoint worker ${process.pid}: unhandled rejection in user code: ${reason instanceof Error ? reason.stack : String(reason)}\n`);
 });
 
+function next(): void {
+  if (busy) return;
+  const task = queue.shift();
+  if (!task) return;
+  busy = true;
+  if (task.queued) send({ type: 'started', taskId: task.taskId });
+  void runtime.run(task.invocation).then((outcome) => {
+    send({ type: 'done', taskId: task.taskId, outcome });
+    busy = false;
+    // On the next turn, not now: a `drop` already on the channel is read before the next task starts.
+    if (queue.length > 0) setImmediate(next);
+  });
+}
+
 process.on('message', (message: ParentToWorkerMessage) => {
-  if (message?.type !== 'run') return;
-  void runtime.run(message.invocation).then((outcome) => send({ type: 'done', taskId: message.taskId, outcome }));
+  if (message?.type === 'run') {
+    queue.push(message);
+    next();
+  } else if (message?.type === 'drop') {
+    const index = queue.findIndex((t) => t.taskId === message.taskId);
+    if (index >= 0) queue.splice(index, 1);
+    send({ type: 'dropped', taskId: message.taskId, skipped: index >= 0 });
+  }
 });
 
 send({ type: 'ready' });
