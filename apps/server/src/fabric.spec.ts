@@ -116,6 +116,27 @@ describe.each(BACKENDS)('FX server on %s', (backend) => {
       expect((await asUser.next('error')).payload.code).toBe('FORBIDDEN');
     });
 
+    it('acks every results frame of a burst once, in order, recording each task once (frames are recorded together)', async () => {
+      const ids = await submit(40);
+      const peer = await ProtocolPeer.connect(server.url, epToken);
+      peer.hello();
+      await peer.next('welcome');
+      peer.send('credits', { credits: 40 });
+      const tasks = await peer.tasks(40);
+      // 20 frames of 2 without waiting, plus one that repeats a task already in the burst
+      const frames = Array.from({ length: 20 }, (_, i) => tasks.slice(2 * i, 2 * i + 2).map((t) => ({ taskId: t.taskId, attempt: 0, status: 'success' as const, result: t.taskId, timings: {} })));
+      frames.push([{ ...frames[0]![0]!, result: 'late copy' }]);
+      for (const results of frames) peer.send('results', { results });
+      const acks: string[][] = [];
+      for (let i = 0; i < frames.length; i++) acks.push((await peer.next('ack')).payload.taskIds);
+      expect(acks).toEqual(frames.map((f) => f.map((r) => r.taskId)));
+      const statuses = (await admin('POST', '/v1/tasks/status', { taskIds: ids })).body.tasks;
+      expect(statuses.filter((t: { status: string }) => t.status === 'success')).toHaveLength(40);
+      const first = (await admin('GET', `/v1/tasks/${frames[0]![0]!.taskId}`)).body;
+      expect(first.result).toBe(frames[0]![0]!.taskId);
+      peer.close();
+    });
+
     it('never sends more tasks than credits, records the first result once, and acks duplicates', async () => {
       const ids = await submit(10);
       const peer = await ProtocolPeer.connect(server.url, epToken);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { encodeFrame, type ServerToEndpoint } from '@fx/protocol';
+import { encodeFrame, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
 
 /** One agent's socket on this replica, with the credits it granted. */
 export class EndpointConnection {
@@ -12,6 +12,9 @@ export class EndpointConnection {
   dispatchAgain = false;
   /** Frames are handled one at a time, in order. */
   chain: Promise<void> = Promise.resolve();
+  /** `results` frames received and not yet recorded (recorded together, acknowledged one by one). */
+  resultFrames: TaskResult[][] = [];
+  recording = false;
 
   constructor(
     readonly endpointId: string,

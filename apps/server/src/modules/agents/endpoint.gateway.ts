@@ -32,6 +32,8 @@ type AgentFrame = Frame<typeof EndpointToServerSchemas>;
 /** Close codes: 4xxx mirror HTTP, so an agent can tell "fix your config" from "try again". */
 /** Heartbeats after a connection's first are written in batches gathered over this long. */
 const HEARTBEAT_COALESCE_MS = 1_000;
+/** Most results recorded in one statement when frames are recorded together. */
+const MAX_RESULTS_PER_STATEMENT = 2_000;
 
 export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replaced: 4409, timeout: 4408 } as const;
 
@@ -215,6 +217,31 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
     await this.events.publishOutcomes(exhausted);
   }
 
+  /** Records the waiting results frames, as few statements as possible; each frame gets its own ack. */
+  private async recordResults(conn: EndpointConnection): Promise<void> {
+    conn.recording = true;
+    try {
+      while (conn.resultFrames.length > 0 && conn.open) {
+        let take = 0;
+        let rows = 0;
+        while (take < conn.resultFrames.length && (take === 0 || rows + conn.resultFrames[take]!.length <= MAX_RESULTS_PER_STATEMENT)) {
+          rows += conn.resultFrames[take]!.length;
+          take++;
+        }
+        const frames = conn.resultFrames.splice(0, take);
+        await this.results.record(conn.endpointId, frames.flat());
+        for (const results of frames) conn.send('ack', { taskIds: results.map((r) => r.taskId) });
+      }
+    } catch (e) {
+      // Unacknowledged results stay with the agent, which resends them after reconnecting.
+      this.logger.error(`endpoint ${conn.endpointId}: recording results failed: ${(e as Error).stack}`);
+      conn.resultFrames = [];
+      conn.ws.close(1011, 'server error; reconnect');
+    } finally {
+      conn.recording = false;
+    }
+  }
+
   private async handle(conn: EndpointConnection, frame: AgentFrame): Promise<void> {
     switch (frame.type) {
       case 'credits':
@@ -224,11 +251,12 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
         await this.tasks.markRunning(conn.endpointId, frame.payload.tasks);
         this.events.noteTaskStates('running', conn.endpointId, frame.payload.tasks.map((t) => t.taskId));
         return;
-      case 'results': {
-        const ids = await this.results.record(conn.endpointId, frame.payload.results);
-        conn.send('ack', { taskIds: ids });
+      case 'results':
+        // Off the frame chain: credits and heartbeats behind it are not held up by the statement, and
+        // frames that arrive while one is recorded are recorded together in the next (group commit).
+        conn.resultFrames.push(frame.payload.results);
+        if (!conn.recording) void this.recordResults(conn);
         return;
-      }
       case 'heartbeat':
         if (!this.heartbeatSeen.has(conn)) {
           // The first on a connection is written at once, so live views show the agent's status now.
