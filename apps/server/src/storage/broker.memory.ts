@@ -112,6 +112,12 @@ export class MemoryBroker implements Broker {
     return released.map((e) => e.taskId);
   }
 
+  async reclaimStaleMany(endpointIds: readonly string[], minIdleMs: number): Promise<number[]> {
+    const counts: number[] = [];
+    for (const id of endpointIds) counts.push(await this.reclaimStale(id, minIdleMs));
+    return counts;
+  }
+
   async reclaimStale(endpointId: string, minIdleMs: number): Promise<number> {
     this.assertOpen();
     const q = this.queues.get(endpointId);

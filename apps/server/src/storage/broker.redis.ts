@@ -122,24 +122,32 @@ end
 if ARGV[1] ~= '${RETURNED}' then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], '${GROUP}', ARGV[1]) end
 return out`;
 
-// KEYS: q. ARGV: min idle ms. Moves entries pending that long under any consumer to RETURNED.
+// KEYS: any number of queues. ARGV: min idle ms. Moves entries pending that long under any consumer to
+// RETURNED; returns how many, per queue. One call for every queue a sweep looks at, not one each.
 const RECLAIM = `${ENSURE_GROUP}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local err = ensure_group(KEYS[1])
-if err then return err end
-local out = {}
-local start = '-'
-while true do
-  local p = redis.call('XPENDING', KEYS[1], '${GROUP}', 'IDLE', ARGV[1], start, '+', 1000)
-  if #p == 0 then break end
-  local ids = {}
-  for _, e in ipairs(p) do
-    if e[2] ~= '${RETURNED}' then ids[#ids + 1] = e[1] end
+local counts = {}
+for k, key in ipairs(KEYS) do
+  local out = {}
+  if redis.call('EXISTS', key) == 1 then
+    local err = ensure_group(key)
+    if err then return err end
+    local start = '-'
+    while true do
+      local p = redis.call('XPENDING', key, '${GROUP}', 'IDLE', ARGV[1], start, '+', 1000)
+      if #p == 0 then break end
+      local ids = {}
+      for _, e in ipairs(p) do
+        if e[2] ~= '${RETURNED}' then ids[#ids + 1] = e[1] end
+      end
+      if #ids > 0 then claim_into(key, '${RETURNED}', ARGV[1], ids, out) end
+      start = '(' .. p[#p][1]
+    end
   end
-  if #ids > 0 then claim_into(KEYS[1], '${RETURNED}', ARGV[1], ids, out) end
-  start = '(' .. p[#p][1]
+  counts[k] = #out
 end
-return #out`;
+return counts`;
+/** Queues per RECLAIM call: bounds how long one script holds Redis. */
+const RECLAIM_CHUNK = 500;
 
 // KEYS: q. Undelivered entries plus returned ones: everything claimable.
 const DEPTH = `
@@ -160,7 +168,7 @@ interface BrokerScripts {
   fxClaim(q: string, consumerId: string, max: number): Promise<string[]>;
   fxSettle(q: string, idx: string, ...taskIds: string[]): Promise<number>;
   fxRelease(q: string, consumerId: string): Promise<string[]>;
-  fxReclaim(q: string, minIdleMs: number): Promise<number>;
+  fxReclaim(numKeys: number, ...keysThenMinIdleMs: Array<string | number>): Promise<number[]>;
   fxDepth(q: string): Promise<number>;
 }
 
@@ -208,7 +216,7 @@ export class RedisBroker implements Broker {
     redis.defineCommand('fxClaim', { numberOfKeys: 1, lua: CLAIM });
     redis.defineCommand('fxSettle', { numberOfKeys: 2, lua: SETTLE });
     redis.defineCommand('fxRelease', { numberOfKeys: 1, lua: RELEASE });
-    redis.defineCommand('fxReclaim', { numberOfKeys: 1, lua: RECLAIM });
+    redis.defineCommand('fxReclaim', { lua: RECLAIM });
     redis.defineCommand('fxDepth', { numberOfKeys: 1, lua: DEPTH });
     const broker = new RedisBroker(redis, options);
     // ioredis reports connection failures here and retries by itself; unheard, they would crash node.
@@ -252,8 +260,17 @@ export class RedisBroker implements Broker {
     return this.redis.fxRelease(this.key('q', endpointId), consumerId);
   }
 
-  reclaimStale(endpointId: string, minIdleMs: number): Promise<number> {
-    return this.redis.fxReclaim(this.key('q', endpointId), Math.max(0, Math.floor(minIdleMs)));
+  async reclaimStale(endpointId: string, minIdleMs: number): Promise<number> {
+    return (await this.reclaimStaleMany([endpointId], minIdleMs))[0] ?? 0;
+  }
+
+  async reclaimStaleMany(endpointIds: readonly string[], minIdleMs: number): Promise<number[]> {
+    const counts: number[] = [];
+    for (let i = 0; i < endpointIds.length; i += RECLAIM_CHUNK) {
+      const keys = endpointIds.slice(i, i + RECLAIM_CHUNK).map((id) => this.key('q', id));
+      counts.push(...(await this.redis.fxReclaim(keys.length, ...keys, Math.max(0, Math.floor(minIdleMs)))));
+    }
+    return counts;
   }
 
   depth(endpointId: string): Promise<number> {

@@ -172,6 +172,23 @@ describe.each([
     expect(await broker.reclaimStale('never-used', 0)).toBe(0);
   });
 
+  it('reclaimStaleMany reclaims across many endpoints in one call, counting per endpoint in order', async () => {
+    const eps = Array.from({ length: 3 }, (_, i) => `${ep}-many-${i}`);
+    const [a, b, c] = ids(3);
+    await broker.enqueue(eps[0]!, [a]);
+    await broker.enqueue(eps[2]!, [b, c]);
+    expect(await broker.claim(eps[0]!, 'c1', 1)).toEqual([a]);
+    expect(await broker.claim(eps[2]!, 'c1', 2)).toEqual([b, c]);
+    await sleep(120);
+    const many = [...eps, 'never-used', ...Array.from({ length: 600 }, (_, i) => `${ep}-idle-${i}`)];
+    const counts = await broker.reclaimStaleMany(many, 100);
+    expect(counts).toHaveLength(many.length);
+    expect(counts.slice(0, 4)).toEqual([1, 0, 2, 0]);
+    expect(counts.slice(4).every((n) => n === 0)).toBe(true);
+    expect(await broker.claim(eps[2]!, 'c2', 10)).toEqual([b, c]);
+    expect(await broker.reclaimStaleMany([], 0)).toEqual([]);
+  });
+
   it('depth counts queued ids, not claimed ones', async () => {
     expect(await broker.depth('never-used')).toBe(0);
     const all = ids(3);

@@ -26,6 +26,9 @@ export interface Broker {
   /** Returns to their queues the entries pending longer than `minIdleMs` under any consumer; returns how many. */
   reclaimStale(endpointId: string, minIdleMs: number): Promise<number>;
 
+  /** `reclaimStale` for many endpoints in one round trip; how many per endpoint, in the same order. */
+  reclaimStaleMany(endpointIds: readonly string[], minIdleMs: number): Promise<number[]>;
+
   /** Number of ids queued (not claimed) for the endpoint. */
   depth(endpointId: string): Promise<number>;
 

@@ -64,10 +64,10 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       }
       await this.queue.enqueue(requeued);
       await this.events.publishOutcomes(exhausted);
-      for (const endpointId of this.endpointsToReclaim()) {
-        const n = await this.broker.reclaimStale(endpointId, this.config.FX_BROKER_RECLAIM_MS);
-        if (n) await this.events.publish('wake', { endpointIds: [endpointId] });
-      }
+      const endpointIds = [...this.endpointsToReclaim()];
+      const reclaimed = await this.broker.reclaimStaleMany(endpointIds, this.config.FX_BROKER_RECLAIM_MS);
+      const woken = endpointIds.filter((_, i) => (reclaimed[i] ?? 0) > 0);
+      if (woken.length) await this.events.publish('wake', { endpointIds: woken });
       if (++this.sweeps % PURGE_EVERY_SWEEPS === 0) {
         const cutoff = new Date(Date.now() - this.config.FX_RESULT_RETENTION_SECONDS * 1000);
         const purged = await this.tasks.purgeCompletedBefore(cutoff);
