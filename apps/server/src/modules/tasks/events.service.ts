@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { TaskOutcome, TaskStatus } from '@fx/protocol';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
@@ -35,6 +36,8 @@ const MAX_BUFFERED_TASK_IDS = 50_000;
 type Handler<K extends keyof ClusterEvents> = (payload: ClusterEvents[K]) => void;
 
 const CHANNEL = 'events';
+/** Every event on the channel starts with its publisher's origin: a uuid, fixed length. */
+const ORIGIN_LENGTH = 36;
 
 export function toOutcome(row: OutcomeRow): TaskOutcome & { ownerId: string } {
   return {
@@ -52,6 +55,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Events');
   private readonly handlers = new Map<keyof ClusterEvents, Set<Handler<never>>>();
   private unsubscribe?: () => Promise<void>;
+  private readonly origin = randomUUID();
   private pendingChanges: { tasks: TaskStateGroup[]; endpointIds: Set<string>; taskIds: number; overflow: boolean } | null = null;
   private changesTimer?: NodeJS.Timeout;
 
@@ -73,8 +77,15 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     set.add(handler as Handler<never>);
   }
 
+  /**
+   * This replica's handlers get the event straight away (on a microtask, so never before publish
+   * returns to its caller), without the broker round trip; every replica gets it through the broker,
+   * and this one skips its own copy by the origin prefix, before parsing it.
+   */
   async publish<K extends keyof ClusterEvents>(type: K, payload: ClusterEvents[K]): Promise<void> {
-    await this.broker.publish(CHANNEL, JSON.stringify({ type, payload }));
+    const message = this.origin + JSON.stringify({ type, payload });
+    queueMicrotask(() => this.deliver(type, payload as never));
+    await this.broker.publish(CHANNEL, message);
   }
 
   async publishOutcomes(rows: OutcomeRow[]): Promise<void> {
@@ -127,18 +138,23 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private dispatch(raw: string): void {
+    if (raw.startsWith(this.origin)) return;
     let msg: { type: keyof ClusterEvents; payload: never };
     try {
-      msg = JSON.parse(raw);
+      msg = JSON.parse(raw.slice(ORIGIN_LENGTH));
     } catch {
       this.logger.warn('dropped an event that is not JSON');
       return;
     }
-    for (const h of this.handlers.get(msg.type) ?? []) {
+    this.deliver(msg.type, msg.payload);
+  }
+
+  private deliver(type: keyof ClusterEvents, payload: never): void {
+    for (const h of this.handlers.get(type) ?? []) {
       try {
-        h(msg.payload);
+        h(payload);
       } catch (e) {
-        this.logger.error(`handler for ${msg.type} failed: ${(e as Error).stack}`);
+        this.logger.error(`handler for ${type} failed: ${(e as Error).stack}`);
       }
     }
   }
