@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
+import { withConflictRetry } from '../../common/conflict-retry.js';
 
 @Injectable()
 export class EndpointsRepository {
@@ -35,10 +36,12 @@ export class EndpointsRepository {
   /** Many heartbeats in one statement (see EndpointGateway.flushHeartbeats). */
   async recordHeartbeats(rows: Array<{ id: string; status: object }>): Promise<void> {
     if (rows.length === 0) return;
-    await this.db.prisma.$executeRawUnsafe(
-      `UPDATE endpoints e SET last_heartbeat_at = now(), status = x.status
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, status jsonb) WHERE e.id = x.id`,
-      JSON.stringify(rows),
+    await withConflictRetry(() =>
+      this.db.prisma.$executeRawUnsafe(
+        `UPDATE endpoints e SET last_heartbeat_at = now(), status = x.status
+         FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, status jsonb) WHERE e.id = x.id`,
+        JSON.stringify(rows),
+      ),
     );
   }
 

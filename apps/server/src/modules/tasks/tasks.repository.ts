@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { withConflictRetry } from '../../common/conflict-retry.js';
 import type { RemoteError, TaskResources, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
@@ -75,13 +76,17 @@ export class TasksRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
   private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params);
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  private exec(sql: string, ...params: unknown[]): Promise<number> {
+    return withConflictRetry(() => this.db.prisma.$executeRawUnsafe(sql, ...params));
   }
 
   /** Inserts a whole submission in one statement; the caller replies only after this commits. */
   async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<void> {
     const rows = tasks.map((t) => ({ id: t.id, function_id: t.functionId, endpoint_id: t.endpointId, args: t.args, kwargs: t.kwargs, resources: t.resources ?? null }));
-    await this.db.prisma.$executeRawUnsafe(
+    await this.exec(
       `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, received_at, waiting_at)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, x.resources, now(), now()
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb)`,
@@ -131,10 +136,13 @@ export class TasksRepository {
   }
 
   async markRunning(endpointId: string, started: Array<{ taskId: string; startedAt: number }>): Promise<void> {
-    await this.db.prisma.$executeRawUnsafe(
-      `UPDATE tasks t SET status = 'running', running_at = to_timestamp(x.started_at / 1000.0)
-       FROM jsonb_to_recordset($1::jsonb) AS x(task_id uuid, started_at float8)
-       WHERE t.id = x.task_id AND t.endpoint_id = $2::uuid AND t.status = 'dispatched'`,
+    await this.exec(
+      `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, started_at float8)),
+            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT task_id FROM x) AND endpoint_id = $2::uuid
+               AND status = 'dispatched' ORDER BY id FOR UPDATE)
+       UPDATE tasks t SET status = 'running', running_at = to_timestamp(x.started_at / 1000.0)
+       FROM x JOIN locked ON locked.id = x.task_id
+       WHERE t.id = x.task_id AND t.status = 'dispatched'`,
       json(started.map((s) => ({ task_id: s.taskId, started_at: s.startedAt }))),
       endpointId,
     );
@@ -155,12 +163,17 @@ export class TasksRepository {
       started_at: r.timings.startedAt ?? null,
     }));
     return this.query<OutcomeRow>(
-      `UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, timings = x.timings,
+      // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
+      // same tasks then queue behind each other instead of deadlocking.
+      `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
+               AS r(id uuid, status text, result jsonb, error jsonb, timings jsonb, started_at float8)),
+            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
+               AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
+       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, timings = x.timings,
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
-       FROM (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
-               AS r(id uuid, status text, result jsonb, error jsonb, timings jsonb, started_at float8)) AS x
-       WHERE t.id = x.id AND t.endpoint_id = $2::uuid AND t.status NOT IN ${FINAL}
+       FROM x JOIN locked ON locked.id = x.id
+       WHERE t.id = x.id AND t.status NOT IN ${FINAL}
        RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.completed_at`,
       json(rows),
       endpointId,
@@ -199,9 +212,15 @@ export class TasksRepository {
   async extendLeases(leaseOwners: string | string[], leaseMs: number): Promise<void> {
     const owners = typeof leaseOwners === 'string' ? [leaseOwners] : leaseOwners;
     if (owners.length === 0) return;
-    await this.db.prisma.$executeRawUnsafe(
-      `UPDATE tasks SET lease_expires_at = now() + $2::int * interval '1 millisecond'
-       WHERE lease_owner IN (SELECT value FROM jsonb_array_elements_text($1::jsonb)) AND status IN ${HELD}`,
+    await this.exec(
+      // SKIP LOCKED: a row another statement is changing now (its result, say) needs no extension, and
+      // waiting for it is how a heartbeat flush and a results frame deadlock. Locks are taken in id order.
+      `WITH held AS (
+         SELECT id FROM tasks
+         WHERE lease_owner IN (SELECT value FROM jsonb_array_elements_text($1::jsonb)) AND status IN ${HELD}
+         ORDER BY id FOR UPDATE SKIP LOCKED)
+       UPDATE tasks t SET lease_expires_at = now() + $2::int * interval '1 millisecond'
+       FROM held WHERE t.id = held.id`,
       json(owners),
       leaseMs,
     );
@@ -293,7 +312,7 @@ export class TasksRepository {
 
   /** Results and errors are kept for the retention period, then the rows go. */
   async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
-    return this.db.prisma.$executeRawUnsafe(
+    return this.exec(
       `DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ${FINAL} AND completed_at < $1::timestamptz LIMIT $2::int)`,
       cutoff,
       limit,
