@@ -191,8 +191,9 @@ export class WorkerPool {
     const idle = live.filter((w) => w.jobs.length === 0).length;
     let steals = this.workers.reduce((n, w) => n + w.jobs.filter((j) => j.stealing).length, 0);
     while (steals < idle && (!this.options.mayStart || this.options.mayStart())) {
-      const victim = live.filter((w) => w.jobs.length > 1).sort((a, b) => b.jobs.length - a.jobs.length)[0];
-      const job = victim?.jobs.findLast((j) => !j.started && !j.dropped && !j.stealing);
+      const stealable = (w: PoolWorker) => w.jobs.findLast((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing);
+      const victim = live.filter((w) => stealable(w)).sort((a, b) => b.jobs.length - a.jobs.length)[0];
+      const job = victim && stealable(victim);
       if (!victim || !job) return;
       job.stealing = true;
       steals++;
