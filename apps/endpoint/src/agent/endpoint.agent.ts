@@ -581,7 +581,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     return {
       ...(status.blocks || status.devices ? { details: { blocks: status.blocks, devices: status.devices } } : {}),
       state: this.currentState,
-      workers: this.options.provider.status().workers,
+      workers: status.workers,
       queued: this.queue.length,
       running: this.running.size,
       spooled: this.spool.size + this.completed.length,

@@ -114,7 +114,7 @@ export class LocalProvider implements Provider {
   }
 
   private wakeShell(): void {
-    while (this.shellWaiters.length > 0 && this.pool.counts().busy + this.shellRunning < this.options.workers) {
+    while (this.shellWaiters.length > 0 && this.running() < this.options.workers) {
       (this.shellWaiters.shift() as () => void)();
     }
   }
