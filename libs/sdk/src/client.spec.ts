@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { FakeFxServer, GOOD_TOKEN } from './__fixtures__/fake-fx-server.js';
 import { Client } from './client.js';
-import { PartialBatchError, PayloadTooLargeError, ServerError } from './errors.js';
+import { PartialBatchError, PayloadTooLargeError, SerializationError, ServerError } from './errors.js';
 
 let server: FakeFxServer;
 let client: Client;
@@ -44,6 +44,14 @@ describe('run', () => {
   it('submits args and kwargs and returns the task id', async () => {
     const taskId = await client.run(functionId, endpointId, [1, 2], { k: 'v' });
     expect(server.tasks.get(taskId)).toMatchObject({ functionId, endpointId, args: [1, 2], kwargs: { k: 'v' } });
+  });
+
+  it('refuses, before sending anything, arguments JSON would change (add(NaN, 1) must not return 1)', async () => {
+    await expect(client.run(functionId, endpointId, [NaN, 1])).rejects.toMatchObject({ name: 'SerializationError', path: 'args[0]' });
+    await expect(client.run(functionId, endpointId, [], { x: { y: new Map() } })).rejects.toBeInstanceOf(SerializationError);
+    await expect(client.runBatch(endpointId, [{ functionId, args: [1] }, { functionId, kwargs: { n: 1n } }])).rejects.toMatchObject({ path: 'items[1].kwargs.n' });
+    expect(server.requestsTo('POST', '/v1/tasks')).toHaveLength(0);
+    expect(server.requestsTo('POST', '/v1/tasks/batch')).toHaveLength(0);
   });
 });
 

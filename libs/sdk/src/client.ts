@@ -31,6 +31,7 @@ import { ResultChannel } from './result-channel.js';
 import { streamResults } from './result-stream.js';
 import { RestTransport, type RestRequest } from './rest-transport.js';
 import { checkInput } from './validate.js';
+import { assertFaithfulJson } from './json-faithful.js';
 
 export interface ClientOptions {
   /** Server base url, `http(s)://host[:port][/prefix]`; REST lives under `<url>/v1`, the result socket at `<url>/v1/ws/client`. */
@@ -279,6 +280,8 @@ export class Client {
 
   /** Submits one task; resolves with its id once the server has stored it. */
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
+    assertFaithfulJson(args, 'args');
+    assertFaithfulJson(kwargs, 'kwargs');
     const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) }, 'task');
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
     return res.taskId;
@@ -305,6 +308,8 @@ export class Client {
     let current: string[] = [];
     let bytes = head.length + tail.length;
     items.forEach((item, i) => {
+      if (item?.args !== undefined) assertFaithfulJson(item.args, `items[${i}].args`);
+      if (item?.kwargs !== undefined) assertFaithfulJson(item.kwargs, `items[${i}].kwargs`);
       const encoded = JSON.stringify(isPlainBatchItem(item, isCheckedId) ? item : checkInput(BatchTaskItem, item, `batch item ${i}`));
       const size = Buffer.byteLength(encoded) + 1;
       if (head.length + tail.length + size > this.maxRequestBytes) {

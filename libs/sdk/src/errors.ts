@@ -4,7 +4,7 @@ import type { ErrorBody, ErrorCode, RemoteError } from '@fx/protocol';
  * Every code an SDK error can carry: the wire codes, plus the few that only exist on this side of the
  * wire (the server never sent anything we could read).
  */
-export type FxErrorCode = ErrorCode | 'CONNECTION_FAILED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'CLIENT_CLOSED';
+export type FxErrorCode = ErrorCode | 'CONNECTION_FAILED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'CLIENT_CLOSED' | 'SERIALIZATION_FAILED';
 
 export interface FxErrorOptions {
   cause?: unknown;
@@ -42,6 +42,19 @@ export class NotFoundError extends FxError {}
 
 /** 400, or an input the SDK refused before sending it. */
 export class ValidationError extends FxError {}
+
+/**
+ * An argument or kwarg that JSON cannot carry faithfully (NaN, undefined, a function, a Map, a BigInt,
+ * a cycle...), refused before anything was sent. `path` names it: `args[0]`, `kwargs.x.y`.
+ */
+export class SerializationError extends ValidationError {
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super('SERIALIZATION_FAILED', message);
+    this.path = path;
+  }
+}
 
 /** 409: the request conflicts with the current state (e.g. a name already taken). */
 export class ConflictError extends FxError {}

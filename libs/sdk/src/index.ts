@@ -18,6 +18,7 @@ export {
   PartialBatchError,
   PayloadTooLargeError,
   RateLimitError,
+  SerializationError,
   ServerError,
   TaskCancelledError,
   TaskFailedError,
