@@ -46,6 +46,7 @@ export interface OutcomeRow {
 
 export interface DispatchedRow {
   id: string;
+  owner_id: string;
   function_id: string;
   attempt: number;
   args: unknown[];
@@ -127,7 +128,7 @@ export class TasksRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, function_id, attempt, args, kwargs, resources`,
+       RETURNING id, owner_id, function_id, attempt, args, kwargs, resources`,
       json(ids),
       endpointId,
       leaseOwner,
