@@ -11,8 +11,11 @@ import { EndpointConnection } from './endpoint-connection.js';
 
 /** Functions this replica keeps loaded for dispatch (immutable once registered, so never stale). */
 const FUNCTION_CACHE = { maxEntries: 10_000, maxSourceChars: 256 * 1024 * 1024 };
-/** Before a connection's first claim its tasks' size is unknown: assume large ones, so a first claim stays small. */
-const INITIAL_TASK_BYTES = 1024 * 1024;
+/**
+ * Before a connection's first claim its tasks' size is unknown: assume large ones (a 32nd of a frame),
+ * so that a first claim of big tasks stays small in memory.
+ */
+const INITIAL_TASKS_PER_FRAME = 32;
 const MIN_TASK_BYTES = 256;
 const FRAME_OVERHEAD_BYTES = 128;
 
@@ -115,7 +118,7 @@ export class DispatchService implements OnModuleInit {
    * previous claim), and what was claimed goes out in as many frames as the byte budget needs.
    */
   private async sendOneFrame(conn: EndpointConnection): Promise<number> {
-    const byBytes = Math.max(1, Math.floor(this.frameBudget / (this.taskBytes.get(conn) ?? INITIAL_TASK_BYTES)));
+    const byBytes = Math.max(1, Math.floor(this.frameBudget / (this.taskBytes.get(conn) ?? this.frameBudget / INITIAL_TASKS_PER_FRAME)));
     const max = Math.min(conn.credits, this.config.FX_MAX_TASKS_PER_FRAME, byBytes);
     const ids = await this.broker.claim(conn.endpointId, this.consumerId, max);
     if (ids.length === 0) return -1;
