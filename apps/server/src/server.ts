@@ -9,6 +9,8 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/env.js';
 import { FxExceptionFilter } from './common/fx-exception.filter.js';
 import { UsersService } from './modules/users/users.service.js';
+import { AuthService } from './modules/auth/auth.service.js';
+import { bodyGate } from './modules/auth/body-gate.js';
 import { mountConsole } from './modules/console/console-static.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
@@ -28,7 +30,8 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.FX_LOG_LEVEL === 'log' ? 'log' : config.FX_LOG_LEVEL) + 1),
   });
-  app.useBodyParser('json', { limit: config.FX_MAX_REQUEST_BYTES });
+  // Authenticates before it reads a byte of body, and bounds the body's shape before JSON.parse.
+  app.use(bodyGate(app.get(AuthService), { maxBytes: config.FX_MAX_REQUEST_BYTES }));
   // Frames are parsed by the gateways themselves with the protocol catalogs; the adapter's own
   // event routing is switched off.
   app.useWebSocketAdapter(new WsAdapter(app, { messageParser: () => undefined }));

@@ -63,6 +63,8 @@ export const ErrorCode = z.enum([
   'PAYLOAD_TOO_LARGE',
   'BATCH_TOO_LARGE',
   'RATE_LIMITED',
+  /** A per-user quota (queued tasks) is used up: not transient in seconds; wait for tasks to finish. */
+  'QUOTA_EXCEEDED',
   'FUNCTION_NOT_ALLOWED',
   /** The endpoint is locked by its owner or an admin: it takes no new tasks. */
   'ENDPOINT_LOCKED',
@@ -83,6 +85,8 @@ export const ErrorCode = z.enum([
   'CONTENT_HASH_MISMATCH',
   /** No worker of the endpoint can ever hold the task's resource request (cores, gpus, nodes, walltime). */
   'RESOURCES_UNAVAILABLE',
+  /** The task waited for its endpoint longer than the server's queue TTL (FX_QUEUE_TTL_SECONDS). */
+  'ENDPOINT_UNAVAILABLE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

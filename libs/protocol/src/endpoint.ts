@@ -67,6 +67,7 @@ export const FunctionSpec = z.object({
 });
 export type FunctionSpec = z.infer<typeof FunctionSpec>;
 
+/** A task as the agent runs it: its function resolved (see DispatchedTask for how it travels). */
 export const TaskSpec = z.object({
   taskId: Uuid,
   attempt: z.number().int().min(0),
@@ -75,8 +76,17 @@ export const TaskSpec = z.object({
   kwargs: JsonKwargs,
   /** What the task asks of its worker (absent: any worker). */
   resources: TaskResources.optional(),
+  /** The user who submitted the task. */
+  ownerId: Uuid.optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
+
+/**
+ * A task in a `tasks` frame: its function by id. The frame carries a function's spec (with its source)
+ * only the first time the connection needs it; see FunctionSpecCache for what the agent keeps.
+ */
+export const DispatchedTask = TaskSpec.omit({ function: true }).extend({ functionId: Uuid });
+export type DispatchedTask = z.infer<typeof DispatchedTask>;
 
 export const WelcomePayload = z.object({
   endpointId: Uuid,
@@ -96,7 +106,11 @@ export const WelcomePayload = z.object({
 });
 export type WelcomePayload = z.infer<typeof WelcomePayload>;
 
-export const TasksPayload = z.object({ tasks: z.array(TaskSpec).min(1) });
+export const TasksPayload = z.object({
+  /** Specs of the functions these tasks use that this connection has not been sent yet (or evicted). */
+  functions: z.array(FunctionSpec).default([]),
+  tasks: z.array(DispatchedTask).min(1),
+});
 export type TasksPayload = z.infer<typeof TasksPayload>;
 
 export const AckPayload = z.object({ taskIds: z.array(Uuid) });

@@ -73,6 +73,12 @@ export class RateLimitError extends FxError {
   }
 }
 
+/**
+ * 429 QUOTA_EXCEEDED: the user has as many unfinished tasks as the server allows. Never retried by
+ * the SDK: the quota frees up only as tasks finish (or are cancelled), which takes as long as they run.
+ */
+export class QuotaExceededError extends FxError {}
+
 /** 5xx, or a response that does not match the protocol. */
 export class ServerError extends FxError {}
 
@@ -155,6 +161,7 @@ export function errorFromResponse(
     case 413:
       return new PayloadTooLargeError(body?.code ?? 'PAYLOAD_TOO_LARGE', message, options);
     case 429:
+      if (body?.code === 'QUOTA_EXCEEDED') return new QuotaExceededError(body.code, message, options);
       return new RateLimitError(message, extra.retryAfterMs, options);
   }
   if (status >= 500) return new ServerError(body?.code ?? (status === 503 ? 'UNAVAILABLE' : 'INTERNAL'), message, options);
@@ -174,6 +181,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   PAYLOAD_TOO_LARGE: 413,
   BATCH_TOO_LARGE: 413,
   RATE_LIMITED: 429,
+  QUOTA_EXCEEDED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
 };

@@ -17,6 +17,7 @@ export {
   NotFoundError,
   PartialBatchError,
   PayloadTooLargeError,
+  QuotaExceededError,
   RateLimitError,
   SerializationError,
   ServerError,

@@ -10,6 +10,7 @@ import {
   FxError,
   NotFoundError,
   PayloadTooLargeError,
+  QuotaExceededError,
   RateLimitError,
   ServerError,
   TimeoutError,
@@ -118,6 +119,18 @@ describe('retries', () => {
     expect(err.retryAfterMs).toBe(1000);
     expect(sleeps).toEqual([1000, 1000]);
     expect(server.requests).toHaveLength(3);
+  });
+
+  it('throws 429 QUOTA_EXCEEDED at once as QuotaExceededError: a quota frees up only as tasks finish', async () => {
+    server.override = () => ({ status: 429, body: { code: 'QUOTA_EXCEEDED', message: 'you have 5 unfinished tasks' }, headers: { 'retry-after': '1' } });
+    const sleeps: number[] = [];
+    const err = (await transport(sleeps).request({ method: 'POST', path: '/v1/tasks', body: {} }).catch((e: unknown) => e)) as QuotaExceededError;
+    expect(err).toBeInstanceOf(QuotaExceededError);
+    expect(err).not.toBeInstanceOf(RateLimitError);
+    expect(err.code).toBe('QUOTA_EXCEEDED');
+    expect(err.message).toBe('you have 5 unfinished tasks');
+    expect(sleeps).toEqual([]);
+    expect(server.requests).toHaveLength(1);
   });
 
   it('does not sit out a Retry-After longer than retryMaxDelayMs', async () => {

@@ -27,7 +27,8 @@ export interface RestRequest<T> {
   response?: Schema<T>;
   /**
    * Whether repeating the request is harmless, so network failures, timeouts and 5xx may be retried.
-   * Defaults to true for GET. 429 and 503 are retried regardless: by contract they were not accepted.
+   * Defaults to true for GET. 429 and 503 are retried regardless: by contract they were not accepted
+   * (except 429 QUOTA_EXCEEDED, which no short wait cures: thrown at once as QuotaExceededError).
    */
   idempotent?: boolean;
   signal?: AbortSignal | undefined;
@@ -127,7 +128,8 @@ export class RestTransport {
       retryAfterMs,
       fallbackMessage: `${what} answered HTTP ${status}${snippet ? `: ${snippet}` : ''}`,
     });
-    const retryable = RETRY_ANY.has(status) || RETRY_IDEMPOTENT.has(status);
+    // a quota is not "come back in a second": it frees up only as the user's tasks finish
+    const retryable = (RETRY_ANY.has(status) || RETRY_IDEMPOTENT.has(status)) && errorBody?.code !== 'QUOTA_EXCEEDED';
     return { error, retryable, ...(retryAfterMs !== undefined && retryable ? { retryAfterMs } : {}) };
   }
 }

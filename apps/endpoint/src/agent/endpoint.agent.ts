@@ -4,15 +4,18 @@ import WebSocket from 'ws';
 import {
   DEFAULT_LIMITS,
   FrameError,
+  FunctionSpecCache,
   PROTOCOL_VERSION,
   ServerToEndpointSchemas,
   encodeFrame,
+  functionsOf,
   parseFrame,
   type EndpointToServer,
   type ErrorBody,
   type HeartbeatPayload,
   type TaskResult,
   type TaskSpec,
+  type TasksPayload,
   type WelcomePayload,
 } from '@fx/protocol';
 import { TaskLostError, type Provider } from '../providers/provider.js';
@@ -157,6 +160,8 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   private startedTimer?: NodeJS.Timeout;
   /** Ids in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
   private readonly queuedIds = new Set<string>();
+  /** Function specs sent on this connection (the server sends each source once; see resolveTasks). */
+  private readonly functionSpecs = new FunctionSpecCache();
   /** runtime + content hash → a source verified against it (see verifiedSource). */
   private readonly verifiedSources = new Map<string, string>();
   private flushing = false;
@@ -465,7 +470,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
             this.onErrorFrame(session, frame.payload);
             break;
           case 'tasks':
-            if (session.welcome) this.onTasks(session, frame.payload.tasks);
+            if (session.welcome) this.onTasks(session, this.resolveTasks(session, frame.payload));
             break;
           case 'ack':
             session.resultFramesInFlight = Math.max(0, session.resultFramesInFlight - 1);
@@ -590,6 +595,36 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   }
 
   // ---- tasks -----------------------------------------------------------------------------------
+
+  /**
+   * Turns a `tasks` frame into runnable specs: each task's function comes from the frame, or from the
+   * functions this connection was sent before (the server sends a source once per connection; both
+   * sides track it with the same FunctionSpecCache rule). Every frame's functions are noted, even when
+   * draining, so this side keeps what the server believes it has. A task whose function this agent
+   * does not hold (a server that broke the rule) fails with a sentence instead of waiting forever.
+   */
+  private resolveTasks(session: Session, payload: TasksPayload): TaskSpec[] {
+    const inFrame = new Map(payload.functions.map((f) => [f.id, f]));
+    const find = (id: string) => inFrame.get(id) ?? this.functionSpecs.get(id);
+    const resolved: TaskSpec[] = [];
+    for (const t of payload.tasks) {
+      const { functionId, ...rest } = t;
+      const fn = find(functionId);
+      if (fn) {
+        resolved.push({ ...rest, function: fn });
+        continue;
+      }
+      this.log.warn(`task ${t.taskId} names function ${functionId}, which the server never sent on this connection; failing it`);
+      const unknown: TaskSpec = { ...rest, function: { id: functionId, runtime: 'js', source: '', contentHash: '' } };
+      this.complete(unknown, Date.now(), failure('BAD_FRAME', 'UnknownFunction', `the server sent task ${t.taskId} without its function ${functionId}; the agent cannot run it`));
+    }
+    for (const id of functionsOf(payload.tasks)) {
+      const fn = find(id);
+      if (fn) this.functionSpecs.use(fn);
+    }
+    session.outstandingCredits = Math.max(0, session.outstandingCredits - (payload.tasks.length - resolved.length));
+    return resolved;
+  }
 
   private onTasks(session: Session, tasks: TaskSpec[]): void {
     session.outstandingCredits = Math.max(0, session.outstandingCredits - tasks.length);

@@ -5,7 +5,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import {
   EndpointToServerSchemas,
   FrameError,
+  FunctionSpecCache,
   encodeFrame,
+  functionsOf,
   parseFrame,
   type EndpointToServer,
   type ErrorBody,
@@ -44,6 +46,8 @@ export interface FakeConnection {
   available: number;
   granted: number;
   sent: number;
+  /** The functions sent on this connection, by the rule the real server follows. */
+  functions: FunctionSpecCache;
 }
 
 /**
@@ -159,7 +163,7 @@ export class FakeFxServer {
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const connection: FakeConnection = { socket: ws, frames: [], available: 0, granted: 0, sent: 0 };
+    const connection: FakeConnection = { socket: ws, frames: [], available: 0, granted: 0, sent: 0, functions: new FunctionSpecCache() };
     this.connections.push(connection);
     const authorized = req.headers.authorization === `Bearer ${this.endpointToken}`;
     ws.on('message', (data) => {
@@ -246,7 +250,7 @@ export class FakeFxServer {
       connection.available -= batch.length;
       connection.sent += batch.length;
       this.totalSent += batch.length;
-      this.send('tasks', { tasks: batch }, connection);
+      this.send('tasks', tasksFrame(batch, connection.functions), connection);
     }
   }
 
@@ -295,4 +299,13 @@ export class FakeFxServer {
     }
     reply(404, { code: 'NOT_FOUND', message: 'no such endpoint' });
   }
+}
+
+/** A `tasks` frame as the server builds it: tasks name their function, whose spec goes once per connection. */
+export function tasksFrame(batch: TaskSpec[], sent: FunctionSpecCache): ServerToEndpoint['tasks'] {
+  const specs = new Map(batch.map((t) => [t.function.id, t.function]));
+  const functions = [...specs.values()].filter((f) => !sent.has(f.id));
+  const tasks = batch.map(({ function: fn, ...rest }) => ({ ...rest, functionId: fn.id }));
+  for (const id of functionsOf(tasks)) sent.use(specs.get(id)!);
+  return { functions, tasks };
 }

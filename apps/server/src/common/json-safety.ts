@@ -40,3 +40,28 @@ export function storableJson<T>(value: T): T {
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, x]) => [storableJson(k), storableJson(x)])) as T;
   return value;
 }
+
+/** Keys that name an object's prototype machinery: JSON.parse keeps them, and code that copies objects drops or misreads them. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * A sentence naming the first reserved key (`__proto__`, `constructor`, `prototype`) anywhere in
+ * `value`, or null. Run on a parsed body before the schema sees it: the schema would silently drop
+ * `__proto__`, and a worker would then run the task with arguments other than those submitted.
+ */
+export function reservedKeyProblem(value: unknown, what = 'body'): string | null {
+  const stack: Array<[unknown, string]> = [[value, what]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
+      continue;
+    }
+    for (const k of Object.keys(v)) {
+      if (RESERVED_KEYS.has(k)) return `${path}.${k} uses a reserved key name (__proto__, constructor and prototype are refused anywhere in a request)`;
+      stack.push([(v as Record<string, unknown>)[k], `${path}.${k}`]);
+    }
+  }
+  return null;
+}

@@ -1,7 +1,7 @@
 import { PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
 import { FxException } from './fx.exception.js';
-import { jsonProblem } from './json-safety.js';
+import { jsonProblem, reservedKeyProblem } from './json-safety.js';
 
 /**
  * Validates a REST body or param with the libs/protocol schema itself, so the wire contract has one
@@ -14,6 +14,8 @@ export class ZodPipe<T extends z.ZodType> implements PipeTransform<unknown, z.in
   ) {}
 
   transform(value: unknown): z.infer<T> {
+    const reserved = reservedKeyProblem(value, this.what);
+    if (reserved) throw new FxException('VALIDATION_FAILED', `invalid ${this.what}: ${reserved}`);
     const parsed = this.schema.safeParse(value ?? {});
     if (!parsed.success) {
       throw new FxException('VALIDATION_FAILED', `invalid ${this.what}: ${z.prettifyError(parsed.error)}`, {

@@ -48,6 +48,10 @@ export const EnvSchema = z
     /** REST requests per second per token (0: no limit); bursts up to FX_RATE_LIMIT_BURST. */
     FX_RATE_LIMIT_PER_SECOND: int(500, 0),
     FX_RATE_LIMIT_BURST: int(1000),
+    /** Tasks one user may have unfinished (queued, dispatched or running); past it a submission gets 429 QUOTA_EXCEEDED. */
+    FX_MAX_QUEUED_TASKS_PER_USER: int(1_000_000),
+    /** Seconds a task may wait for its endpoint after submission before it fails ENDPOINT_UNAVAILABLE (0: forever). */
+    FX_QUEUE_TTL_SECONDS: int(0, 0),
     FX_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
   })
   .superRefine((env, ctx) => {

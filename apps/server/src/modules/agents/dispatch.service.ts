@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { FunctionSpec, TaskSpec } from '@fx/protocol';
+import { DEFAULT_LIMITS, FunctionSpecCache, PROTOCOL_VERSION, functionsOf, type DispatchedTask, type FunctionSpec } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
@@ -9,11 +9,19 @@ import { EventsService } from '../tasks/events.service.js';
 import { FunctionsRepository } from '../functions/functions.repository.js';
 import { EndpointConnection } from './endpoint-connection.js';
 
-const FUNCTION_CACHE_MAX = 10_000;
+/** Functions this replica keeps loaded for dispatch (immutable once registered, so never stale). */
+const FUNCTION_CACHE = { maxEntries: 10_000, maxSourceChars: 256 * 1024 * 1024 };
+/**
+ * Before a connection's first claim its tasks' size is unknown: assume large ones (a 32nd of a frame),
+ * so that a first claim of big tasks stays small in memory.
+ */
+const INITIAL_TASKS_PER_FRAME = 32;
+const MIN_TASK_BYTES = 256;
+const FRAME_OVERHEAD_BYTES = 128;
 
 /**
  * Pushes queued tasks to the agents connected to this replica, never more than the credits they
- * granted, in frames of up to FX_MAX_TASKS_PER_FRAME. Woken by enqueues (a cluster event) and by new
+ * granted, in frames of up to FX_MAX_TASKS_PER_FRAME tasks and half the frame limit in bytes. Woken by enqueues (a cluster event) and by new
  * credits; it never polls.
  */
 @Injectable()
@@ -23,7 +31,16 @@ export class DispatchService implements OnModuleInit {
   readonly consumerId = `replica-${randomUUID()}`;
   private readonly connections = new Map<string, EndpointConnection>();
   // Functions never change once registered (a new version is a new id), so caching is safe.
-  private readonly functionCache = new Map<string, FunctionSpec>();
+  private readonly functionCache = new FunctionSpecCache(FUNCTION_CACHE);
+  /** Per connection: the functions it has been sent (their specs are not sent again while there). */
+  private readonly sentFunctions = new WeakMap<EndpointConnection, FunctionSpecCache>();
+  /** Per connection: the largest encoded task of its last claim, to size the next claim by bytes. */
+  private readonly taskBytes = new WeakMap<EndpointConnection, number>();
+  /**
+   * Bytes per `tasks` frame: half of the smaller of the agent's frame limit (the protocol default it
+   * dials with) and the server's own, leaving room for the frame's envelope and for JSON escapes.
+   */
+  private readonly frameBudget: number;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -31,7 +48,9 @@ export class DispatchService implements OnModuleInit {
     private readonly tasks: TasksRepository,
     private readonly functions: FunctionsRepository,
     private readonly events: EventsService,
-  ) {}
+  ) {
+    this.frameBudget = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2);
+  }
 
   onModuleInit(): void {
     this.events.on('wake', ({ endpointIds }) => {
@@ -93,9 +112,14 @@ export class DispatchService implements OnModuleInit {
     }
   }
 
-  /** Claims, leases in PostgreSQL, settles the claim, sends. Returns tasks sent, or -1 when the queue is empty. */
+  /**
+   * Claims, leases in PostgreSQL, settles the claim, sends. Returns tasks sent, or -1 when the queue is
+   * empty. The claim is sized by bytes as well as by count (from the largest task of this connection's
+   * previous claim), and what was claimed goes out in as many frames as the byte budget needs.
+   */
   private async sendOneFrame(conn: EndpointConnection): Promise<number> {
-    const max = Math.min(conn.credits, this.config.FX_MAX_TASKS_PER_FRAME);
+    const byBytes = Math.max(1, Math.floor(this.frameBudget / (this.taskBytes.get(conn) ?? this.frameBudget / INITIAL_TASKS_PER_FRAME)));
+    const max = Math.min(conn.credits, this.config.FX_MAX_TASKS_PER_FRAME, byBytes);
     const ids = await this.broker.claim(conn.endpointId, this.consumerId, max);
     if (ids.length === 0) return -1;
     const rows = await this.tasks.markDispatched(conn.endpointId, ids, conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
@@ -104,36 +128,97 @@ export class DispatchService implements OnModuleInit {
       return 0;
     }
     this.events.noteTaskStates('dispatched', conn.endpointId, rows.map((r) => r.id));
-    const specs = await this.toSpecs(rows);
-    conn.credits -= specs.length;
+    const frames = this.toFrames(conn, rows, await this.loadFunctions(rows));
+    conn.credits -= rows.length;
     // Sent before the claim is settled: PostgreSQL holds the lease now, and a settle that fails only
     // leaves a claim that reclaimStale requeues and markDispatched then skips.
-    conn.send('tasks', { tasks: specs });
+    for (const frame of frames) if (conn.open) conn.ws.send(frame);
     await this.broker.settle(conn.endpointId, ids);
-    return specs.length;
+    return rows.length;
   }
 
-  private async toSpecs(rows: DispatchedRow[]): Promise<TaskSpec[]> {
-    const missing = [...new Set(rows.map((r) => r.function_id))].filter((id) => !this.functionCache.has(id));
+  private async loadFunctions(rows: DispatchedRow[]): Promise<Map<string, FunctionSpec>> {
+    const wanted = [...new Set(rows.map((r) => r.function_id))];
+    const found = new Map<string, FunctionSpec>();
+    const missing: string[] = [];
+    for (const id of wanted) {
+      const spec = this.functionCache.get(id);
+      if (spec) {
+        found.set(id, spec);
+        this.functionCache.use(spec);
+      } else missing.push(id);
+    }
     if (missing.length) {
-      if (this.functionCache.size + missing.length > FUNCTION_CACHE_MAX) this.functionCache.clear();
       for (const f of await this.functions.findManyAny(missing)) {
-        this.functionCache.set(f.id, {
+        const spec: FunctionSpec = {
           id: f.id,
           runtime: f.runtime === 'shell' || f.runtime === 'mpi' ? f.runtime : 'js',
           source: f.source,
           contentHash: f.contentHash,
           ...(f.walltimeSeconds ? { walltimeSeconds: f.walltimeSeconds } : {}),
-        });
+        };
+        found.set(f.id, spec);
+        this.functionCache.use(spec);
       }
     }
-    return rows.map((r) => ({
-      taskId: r.id,
-      attempt: r.attempt,
-      function: this.functionCache.get(r.function_id)!,
-      args: r.args,
-      kwargs: r.kwargs,
-      ...(r.resources ? { resources: r.resources } : {}),
-    }));
+    return found;
+  }
+
+  /**
+   * Encoded `tasks` frames for these rows, each under the byte budget (one task always goes, however
+   * large: a task is bounded by FX_MAX_REQUEST_BYTES). A function's spec rides along only in the first
+   * frame that needs it on this connection; the agent keeps it (FunctionSpecCache, same rule both sides).
+   */
+  private toFrames(conn: EndpointConnection, rows: DispatchedRow[], functions: Map<string, FunctionSpec>): string[] {
+    let sent = this.sentFunctions.get(conn);
+    if (!sent) this.sentFunctions.set(conn, (sent = new FunctionSpecCache()));
+    const frames: string[] = [];
+    let tasks: string[] = [];
+    let fns: string[] = [];
+    let fnIds = new Set<string>();
+    let taskFnIds: string[] = [];
+    let bytes = FRAME_OVERHEAD_BYTES;
+    let largest = 0;
+    const flush = () => {
+      frames.push(`{"v":${PROTOCOL_VERSION},"type":"tasks","payload":{"functions":[${fns.join(',')}],"tasks":[${tasks.join(',')}]}}`);
+      for (const id of functionsOf(taskFnIds.map((functionId) => ({ functionId })))) sent.use(functions.get(id)!);
+      tasks = [];
+      fns = [];
+      fnIds = new Set();
+      taskFnIds = [];
+      bytes = FRAME_OVERHEAD_BYTES;
+    };
+    for (const r of rows) {
+      const spec = functions.get(r.function_id);
+      if (!spec) throw new Error(`function ${r.function_id} of task ${r.id} was not found`);
+      const task: DispatchedTask = {
+        taskId: r.id,
+        attempt: r.attempt,
+        functionId: r.function_id,
+        args: r.args,
+        kwargs: r.kwargs,
+        ...(r.resources ? { resources: r.resources } : {}),
+        ownerId: r.owner_id,
+      };
+      const taskJson = JSON.stringify(task);
+      const taskBytes = Buffer.byteLength(taskJson) + 1;
+      largest = Math.max(largest, taskBytes);
+      let fnJson = sent.has(spec.id) || fnIds.has(spec.id) ? null : JSON.stringify(spec);
+      if (tasks.length > 0 && bytes + taskBytes + (fnJson ? Buffer.byteLength(fnJson) : 0) > this.frameBudget) {
+        flush();
+        fnJson = sent.has(spec.id) ? null : (fnJson ?? JSON.stringify(spec));
+      }
+      if (fnJson) {
+        fns.push(fnJson);
+        fnIds.add(spec.id);
+        bytes += Buffer.byteLength(fnJson) + 1;
+      }
+      tasks.push(taskJson);
+      taskFnIds.push(spec.id);
+      bytes += taskBytes;
+    }
+    flush();
+    this.taskBytes.set(conn, Math.max(largest, MIN_TASK_BYTES));
+    return frames;
   }
 }

@@ -29,7 +29,8 @@ export class AuthGuard implements CanActivate {
     const targets = [ctx.getHandler(), ctx.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
     const req = ctx.switchToHttp().getRequest<Req>();
-    const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));
+    // bodyGate verified the token already when the request carried a body
+    const principal = req.principal ?? (await this.auth.verify(AuthService.bearer(req.headers.authorization)));
     if (principal.kind !== 'user') throw new FxException('FORBIDDEN', 'endpoint tokens may only connect to the endpoint channel');
     if (this.reflector.getAllAndOverride<boolean>(ADMIN, targets) && !principal.admin) {
       throw new FxException('FORBIDDEN', 'this route is for administrators');

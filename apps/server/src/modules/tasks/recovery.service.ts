@@ -64,6 +64,16 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       }
       await this.queue.enqueue(requeued);
       await this.events.publishOutcomes(exhausted);
+      if (this.config.FX_QUEUE_TTL_SECONDS > 0) {
+        const ttl = this.config.FX_QUEUE_TTL_SECONDS;
+        const expired = await this.tasks.failWaitingOlderThan(ttl, {
+          code: 'ENDPOINT_UNAVAILABLE',
+          name: 'EndpointUnavailable',
+          message: `no agent of the task's endpoint took it within ${ttl} seconds of its submission (FX_QUEUE_TTL_SECONDS)`,
+        });
+        if (expired.length) this.logger.warn(`${expired.length} tasks waited longer than the queue TTL of ${ttl} s and failed ENDPOINT_UNAVAILABLE`);
+        await this.events.publishOutcomes(expired);
+      }
       const endpointIds = [...this.endpointsToReclaim()];
       const reclaimed = await this.broker.reclaimStaleMany(endpointIds, this.config.FX_BROKER_RECLAIM_MS);
       const woken = endpointIds.filter((_, i) => (reclaimed[i] ?? 0) > 0);

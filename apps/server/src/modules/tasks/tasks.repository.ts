@@ -46,6 +46,7 @@ export interface OutcomeRow {
 
 export interface DispatchedRow {
   id: string;
+  owner_id: string;
   function_id: string;
   attempt: number;
   args: unknown[];
@@ -127,7 +128,7 @@ export class TasksRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, function_id, attempt, args, kwargs, resources`,
+       RETURNING id, owner_id, function_id, attempt, args, kwargs, resources`,
       json(ids),
       endpointId,
       leaseOwner,
@@ -315,6 +316,29 @@ export class TasksRepository {
     return this.exec(
       `DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ${FINAL} AND completed_at < $1::timestamptz LIMIT $2::int)`,
       cutoff,
+      limit,
+    );
+  }
+
+  /** How many unfinished tasks the owner has, counting no further than `upTo` (the quota check). */
+  async countOpenForOwner(ownerId: string, upTo: number): Promise<number> {
+    const rows = await this.query<{ n: number | bigint }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE owner_id = $1::uuid AND status NOT IN ${FINAL} LIMIT $2::int) AS open`,
+      ownerId,
+      upTo,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Fails tasks still waiting for their endpoint `ttlSeconds` after they were submitted (the queue TTL). */
+  failWaitingOlderThan(ttlSeconds: number, error: RemoteError, limit = 10_000): Promise<OutcomeRow[]> {
+    return this.query<OutcomeRow>(
+      `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
+       WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND received_at < now() - $1::int * interval '1 second' LIMIT $3::int)
+         AND status = 'waiting-for-endpoint'
+       RETURNING id, owner_id, status, result, error, completed_at`,
+      ttlSeconds,
+      json(error),
       limit,
     );
   }

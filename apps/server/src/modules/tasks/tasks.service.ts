@@ -42,8 +42,13 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
   };
 }
 
+/** How long a user's count of unfinished tasks is trusted for the quota check. */
+const OPEN_COUNT_TTL_MS = 1_000;
+const OPEN_COUNT_CACHE_MAX = 10_000;
+
 @Injectable()
 export class TasksService {
+  private readonly openCounts = new Map<string, { at: number; count: number }>();
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tasks: TasksRepository,
@@ -79,14 +84,42 @@ export class TasksService {
     const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
     // The two checks are independent reads: one round trip of latency, not two. A function problem is
     // still reported before an endpoint problem.
-    const checks = await Promise.allSettled([this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]), this.endpoints.checkSubmission(p, [...pairs.values()])]);
+    const checks = await Promise.allSettled([this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]), this.endpoints.checkSubmission(p, [...pairs.values()]), this.checkQuota(p, items.length)]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
     const rows: NewTask[] = items.map((t) => ({ ...t, id: randomUUID() }));
     await this.tasks.insertMany(p.userId, batchId, rows);
+    this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     void this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
     return { taskIds: rows.map((r) => r.id) };
+  }
+
+  /**
+   * A user may have FX_MAX_QUEUED_TASKS_PER_USER unfinished tasks. Checked before the insert, not in
+   * it: submissions racing (or on other replicas) may together pass the limit by a submission, which is
+   * what a quota against runaway clients needs; an exact count would serialise every submit of a user.
+   * The count is read at most once a second per user (it costs a scan of the user's open tasks) and
+   * this replica's own submissions are added to it meanwhile; tasks finishing in that second are not
+   * subtracted, so a user at the limit may be refused for up to a second longer than needed.
+   */
+  private async checkQuota(p: Principal, adding: number): Promise<void> {
+    const max = this.config.FX_MAX_QUEUED_TASKS_PER_USER;
+    let cached = this.openCounts.get(p.userId);
+    if (!cached || Date.now() - cached.at > OPEN_COUNT_TTL_MS) {
+      if (this.openCounts.size >= OPEN_COUNT_CACHE_MAX) this.openCounts.clear();
+      cached = { at: Date.now(), count: await this.tasks.countOpenForOwner(p.userId, max) };
+      this.openCounts.set(p.userId, cached);
+    }
+    const open = cached.count;
+    if (open + adding > max) {
+      throw new FxException('QUOTA_EXCEEDED', `you have ${open >= max ? `${max} or more` : open} unfinished tasks; submitting ${adding} more would pass the limit of ${max} per user (FX_MAX_QUEUED_TASKS_PER_USER): wait for some to finish or cancel them`);
+    }
+  }
+
+  private noteQueued(userId: string, n: number): void {
+    const cached = this.openCounts.get(userId);
+    if (cached) cached.count += n;
   }
 
   private async getVisible(p: Principal, id: string): Promise<TaskRow> {
