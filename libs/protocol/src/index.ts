@@ -4,3 +4,4 @@ export * from './client.js';
 export * from './rest.js';
 export * from './frame.js';
 export * from './console.js';
+export * from './shell-template.js';

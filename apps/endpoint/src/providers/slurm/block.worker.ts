@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { resolveAccelerators, pinningEnv } from '../../accelerators/accelerators.js';
 import { TaskCancelledError, WalltimeExceededError } from '../../runtimes/task.errors.js';
 import { SlotRunner } from '../slots/slot.runner.js';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { MpiLauncher } from '../slots/mpi.launcher.js';
 import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel.js';
 
@@ -42,6 +43,9 @@ const pinned = detected.devices.length > 0;
 // One worker per accelerator when pinning, never more.
 const count = pinned ? detected.devices.length : Math.max(1, Number(values.workers));
 const cores = Math.max(1, Number(values.cores));
+// Tasks get a scrubbed environment (Slurm's and MPI's variables, no FX_*) and private dirs under the node's
+// temp dir; no bubblewrap here: srun and MPI launchers need the allocation's view of the node.
+const sandbox = new WorkerSandbox({ kind: 'none', inheritPrefixes: ['SLURM_', 'SLURMD_', 'PMI_', 'PMIX_', 'OMPI_', 'I_MPI_', 'HYDRA_', 'CUDA_', 'ROCR_', 'HIP_', 'ZE_', 'GPU_'] });
 const slots: WorkerSlot[] = [];
 const runners: SlotRunner[] = [];
 for (let i = 0; i < count; i++) {
@@ -52,7 +56,7 @@ for (let i = 0; i < count; i++) {
       id: `${values.block}/${node}/w${i}`,
       ...(device !== undefined ? { env: pinningEnv(device) } : {}),
       shellOutputLines: Number(values['output-lines']),
-      ...(values['work-root'] ? { workRoot: values['work-root'] } : {}),
+      sandbox,
       mpiLauncher: values['mpi-launcher'] as MpiLauncher,
       log: say,
     }),
