@@ -13,7 +13,7 @@ export function dataDirOf(server: ServerProcess): string {
  * Configures an endpoint, merges `extra` into its config.yaml and starts its agent with the environment
  * `npm start` used to give it (the server's FX_DATA_DIR, DATABASE_URL, REDIS_URL, a signing key, a token).
  */
-export async function startLeakyEndpoint(server: ServerProcess, name: string, extra: Record<string, unknown>): Promise<EndpointProcess> {
+export async function startLeakyEndpoint(server: ServerProcess, name: string, extra: Record<string, unknown>, before?: (endpoint: EndpointProcess) => Promise<void>): Promise<EndpointProcess> {
   const endpoint = await EndpointProcess.configure(server, name, { workers: 1 });
   const file = join(endpoint.home.path, 'endpoints', name, 'config.yaml');
   const config = parse(await readFile(file, 'utf8')) as Record<string, unknown>;
@@ -30,6 +30,7 @@ export async function startLeakyEndpoint(server: ServerProcess, name: string, ex
     FX_TOKEN: server.adminToken,
   };
   Object.defineProperty(endpoint, 'env', { get: () => leaky });
+  await before?.(endpoint);
   endpoint.start();
   const client = new Client({ url: server.url, token: server.adminToken });
   try {

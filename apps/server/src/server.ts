@@ -10,6 +10,7 @@ import type { AppConfig } from './config/env.js';
 import { FxExceptionFilter } from './common/fx-exception.filter.js';
 import { UsersService } from './modules/users/users.service.js';
 import { mountConsole } from './modules/console/console-static.js';
+import { makePrivate } from './storage/private-dir.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
 
@@ -24,6 +25,7 @@ export interface RunningServer {
 
 /** Builds and starts the server; used by main.ts and by tests that need an in-process server. */
 export async function startServer(config: AppConfig): Promise<RunningServer> {
+  await makePrivate(config.FX_DATA_DIR);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.FX_LOG_LEVEL === 'log' ? 'log' : config.FX_LOG_LEVEL) + 1),
