@@ -92,8 +92,9 @@ export const EndpointConfig = z
      */
     sandbox: z.enum(['auto', 'bwrap', 'none']).optional(),
     /** More directories bwrap hides from tasks (e.g. the FX server's data dir). */
-    sandboxHide: z.array(z.string().min(1).max(4096)).max(64).default([]),
-    taskLimits: TaskLimitsConfig,
+    sandboxHide: z.array(z.string().min(1).max(4096)).max(64).optional(),
+    /** Absent: DEFAULT_TASK_LIMITS (so that configure writes no defaults into config.yaml). */
+    taskLimits: TaskLimitsConfig.optional(),
   })
   .strict()
   .refine((c) => c.provider !== 'slurm' || c.slurm !== undefined, { message: 'provider: slurm needs a "slurm:" section (see README)', path: ['slurm'] });

@@ -19,8 +19,7 @@ export const TaskLimitsConfig = z
     walltimeSeconds: Limit(DEFAULT_TASK_LIMITS.walltimeSeconds, 30 * 24 * 3600),
     memoryMB: Limit(DEFAULT_TASK_LIMITS.memoryMB, 16 * 1024 * 1024),
   })
-  .strict()
-  .default(DEFAULT_TASK_LIMITS);
+  .strict();
 export type TaskLimits = z.infer<typeof TaskLimitsConfig>;
 
 /** The walltime a task runs under: its own request (or its function's), else the default, never above the max. */

@@ -15,6 +15,9 @@ export const UNPRIVILEGED_ID = 65534;
 /** The only variables a worker inherits from the agent; everything else (FX_*, tokens, DATABASE_URL) stays out. */
 const INHERITED = new Set(['PATH', 'LANG', 'LANGUAGE', 'TZ', 'TERM']);
 const INHERITED_PREFIXES = ['LC_'];
+/** FX's own settings and secrets, never passed on (all-but-secrets). */
+const FX_OWN = new Set(['FX_HOME', 'FX_TOKEN', 'FX_TOKEN_FILE', 'FX_DATA_DIR', 'FX_SIGNING_KEY', 'FX_BLOCK_SECRET', 'FX_LOG_LEVEL', 'FX_ADMIN_NAME', 'DATABASE_URL', 'REDIS_URL', 'FX_REDIS_PREFIX']);
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_?KEY/i;
 
 export class SandboxError extends Error {
   constructor(message: string) {
@@ -29,6 +32,12 @@ export interface WorkerSandboxOptions {
   hide?: string[];
   /** Extra variable prefixes a worker inherits (a Slurm block's SLURM_*, PMI_*). */
   inheritPrefixes?: string[];
+  /**
+   * `allow-list` (default): only PATH, LANG, LC_*, TZ, TERM and `inheritPrefixes`. `all-but-secrets`: the
+   * whole environment but FX's own settings and anything named like a secret — for a Slurm block, whose
+   * environment is what the user's `workerInit` built (`module load`) and must reach the tasks.
+   */
+  inherit?: 'allow-list' | 'all-but-secrets';
   /** Why no sandbox is in force, for the log and `fx-endpoint status`. */
   note?: string;
 }
@@ -51,12 +60,14 @@ export class WorkerSandbox {
   readonly note?: string;
   private readonly hide: string[];
   private readonly inheritPrefixes: string[];
+  private readonly inherit: 'allow-list' | 'all-but-secrets';
 
   constructor(options: WorkerSandboxOptions = { kind: 'none' }) {
     this.kind = options.kind;
     this.note = options.note;
     this.hide = [...new Set((options.hide ?? []).map((p) => resolve(p)))];
     this.inheritPrefixes = [...INHERITED_PREFIXES, ...(options.inheritPrefixes ?? [])];
+    this.inherit = options.inherit ?? 'allow-list';
   }
 
   /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else nobody when root, else none (with a note). */
@@ -85,8 +96,12 @@ export class WorkerSandbox {
   env(workDir: string, extra: Record<string, string> = {}): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) {
-      if (value === undefined || key.startsWith('FX_')) continue;
-      if (INHERITED.has(key) || this.inheritPrefixes.some((p) => key.startsWith(p))) env[key] = value;
+      if (value === undefined) continue;
+      if (this.inherit === 'all-but-secrets') {
+        if (!FX_OWN.has(key) && !SECRET_NAME.test(key)) env[key] = value;
+      } else if (!key.startsWith('FX_') && (INHERITED.has(key) || this.inheritPrefixes.some((p) => key.startsWith(p)))) {
+        env[key] = value;
+      }
     }
     return { ...env, ...extra, HOME: workDir, TMPDIR: this.kind === 'bwrap' ? '/tmp' : workDir };
   }

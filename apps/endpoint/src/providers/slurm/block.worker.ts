@@ -43,9 +43,10 @@ const pinned = detected.devices.length > 0;
 // One worker per accelerator when pinning, never more.
 const count = pinned ? detected.devices.length : Math.max(1, Number(values.workers));
 const cores = Math.max(1, Number(values.cores));
-// Tasks get a scrubbed environment (Slurm's and MPI's variables, no FX_*) and private dirs under the node's
-// temp dir; no bubblewrap here: srun and MPI launchers need the allocation's view of the node.
-const sandbox = new WorkerSandbox({ kind: 'none', inheritPrefixes: ['SLURM_', 'SLURMD_', 'PMI_', 'PMIX_', 'OMPI_', 'I_MPI_', 'HYDRA_', 'CUDA_', 'ROCR_', 'HIP_', 'ZE_', 'GPU_'] });
+// Tasks get the block's environment (what workerInit built: modules, Slurm's and MPI's variables) without
+// FX's own settings or anything named like a secret, and private dirs under the node's temp dir; no
+// bubblewrap here: srun and MPI launchers need the allocation's view of the node.
+const sandbox = new WorkerSandbox({ kind: 'none', inherit: 'all-but-secrets' });
 const slots: WorkerSlot[] = [];
 const runners: SlotRunner[] = [];
 for (let i = 0; i < count; i++) {
