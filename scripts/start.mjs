@@ -129,7 +129,8 @@ try {
   if (!existsSync(tokenFile)) throw new Error(`no admin token in ${tokenFile}: this database was initialised from another data directory; use that directory's admin.token as FX_DATA_DIR`);
   const adminToken = readFileSync(tokenFile, 'utf8').trim();
   // The endpoint's owner: an ordinary user, so that a function it runs can never act as the admin.
-  const localToken = await ensureUserToken({ url, adminToken, name: 'local', file: join(dataDir, 'local-user.token') });
+  const localTokenFile = join(dataDir, 'local-user.token');
+  const localToken = await ensureUserToken({ url, adminToken, name: 'local', file: localTokenFile });
   const endpointId = await ensureLocalEndpoint(localToken);
   endpoint = spawn(process.execPath, [endpointCli, 'start', name], { env: endpointEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   prefix('local', endpoint.stdout);
@@ -144,7 +145,8 @@ FX is running.
   local endpoint: ${endpointId}   (FX_HOME=${fxHome}; runs as the ordinary user "local")
 
 Try it, in another terminal, from ${root}:
-  FX_URL=${url} FX_TOKEN=$(cat ${tokenFile}) FX_ENDPOINT=${endpointId} node examples/quickstart.mjs
+  FX_URL=${url} FX_TOKEN=$(cat ${localTokenFile}) FX_ENDPOINT=${endpointId} node examples/quickstart.mjs
+  (as the user "local", whose endpoint it is; the admin token is for managing users and tokens)
 
 which does:
   import { Client } from '@fx/sdk';
