@@ -25,7 +25,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('taskLimits (%s)', (backe
 
   beforeAll(async () => {
     server = await ServerProcess.start(backend);
-    endpoint = await startLeakyEndpoint(server, 'bounded', { taskLimits: { walltimeSeconds: { default: 2, max: 4 }, memoryMB: { default: 256, max: 512 } } });
+    endpoint = await startLeakyEndpoint(server, 'bounded', { taskLimits: { walltimeSeconds: { default: 2, max: 8 }, memoryMB: { default: 256, max: 512 } } });
     client = new Client({ url: server.url, token: server.adminToken });
   });
 
@@ -43,7 +43,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('taskLimits (%s)', (backe
     }, { name: 'spin' });
     expect(await failureCode(client, await client.run(spin, endpoint.endpointId))).toBe('WALLTIME_EXCEEDED');
     const asked = await client.run(spin, endpoint.endpointId, [], {}, { resources: { walltimeSeconds: 3600 } });
-    // Capped at the 4 s max, not the hour asked for (failureCode gives up after 60 s).
+    // Capped at the 8 s max, not the hour asked for (failureCode gives up after 60 s).
     expect(await failureCode(client, asked)).toBe('WALLTIME_EXCEEDED');
   });
 
@@ -53,14 +53,15 @@ describe.each(['embedded', 'postgres+redis'] as const)('taskLimits (%s)', (backe
       for (let i = 0; i < 12; i++) held.push(Buffer.alloc(256 * 1024 * 1024, 1));
       return held.length;
     }, { name: 'hog' });
-    expect(await failureCode(client, await client.run(hog, endpoint.endpointId))).toBe('MEMORY_EXCEEDED');
+    expect(await failureCode(client, await client.run(hog, endpoint.endpointId, [], {}, { resources: { walltimeSeconds: 8 } }))).toBe('MEMORY_EXCEEDED');
     const add = await client.registerFunction((a: number, b: number) => a + b, { name: 'add' });
     expect(await client.getResult(await client.run(add, endpoint.endpointId, [1, 2]), { timeoutMs: 30_000 })).toBe(3);
   });
 
   it('fails a shell task allocating too much MEMORY_EXCEEDED', async () => {
-    const sh = await client.registerShellFunction(`python3 -c "b = b'x' * (1 << 30); import time; time.sleep(5)"`, { name: 'pyhog' });
-    expect(await failureCode(client, await client.run(sh, endpoint.endpointId))).toBe('MEMORY_EXCEEDED');
+    const sh = await client.registerShellFunction(`python3 -c "b = b'x' * (1 << 30); import time; time.sleep(20)"`, { name: 'pyhog' });
+    // Its own walltime (within the max) leaves a loaded machine time to allocate: memory is what stops it.
+    expect(await failureCode(client, await client.run(sh, endpoint.endpointId, [], {}, { resources: { walltimeSeconds: 8 } }))).toBe('MEMORY_EXCEEDED');
     const echo = await client.registerShellFunction('echo {msg}', { name: 'echo' });
     expect(await client.getResult(await client.run(echo, endpoint.endpointId, [], { msg: 'still here' }), { timeoutMs: 30_000 })).toMatchObject({ stdout: 'still here\n' });
   });
