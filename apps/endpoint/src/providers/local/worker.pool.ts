@@ -235,7 +235,17 @@ export class WorkerPool {
       const stealable = (w: PoolWorker) => w.jobs.findLast((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing && idle.some((x) => mine(x, j)));
       const victim = live.filter((w) => stealable(w)).sort((a, b) => b.jobs.length - a.jobs.length)[0];
       const job = victim && stealable(victim);
-      if (!victim || !job) return;
+      if (!victim || !job) {
+        // Tasks wait behind a running one that no idle worker may take (they served other owners): replace
+        // one idle worker, and the fresh one takes them back.
+        const waiting = live.some((w) => w.jobs.some((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing));
+        const other = idle.find((w) => w.owner !== undefined);
+        if (waiting && other && recycling === 0) {
+          this.options.log?.(`worker ${other.id} served another owner; replacing it so that it can take waiting tasks`);
+          this.retire(other);
+        }
+        return;
+      }
       job.stealing = true;
       steals++;
       victim.child.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage, () => undefined);
