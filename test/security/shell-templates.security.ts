@@ -37,6 +37,11 @@ describe.each(['embedded', 'postgres+redis'] as const)('shell template placehold
     await markers?.remove();
   });
 
+  it('says in fx-endpoint status that its tasks run without a sandbox (WARN)', () => {
+    const status = endpoint.cli(['status', 'shells']);
+    expect(status.stdout).toMatch(/sandbox:\s+WARN sandbox: none/);
+  });
+
   it.each(REFUSED)('refuses %j at registration with 400 VALIDATION_FAILED and a sentence', async (template) => {
     const res = await fetch(`${server.url}/v1/functions`, {
       method: 'POST',
