@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // `npm start`: FX all in one. Starts the server (embedded PGlite and in-process broker unless
 // DATABASE_URL / REDIS_URL are set) and a built-in endpoint named `local` connected to it, then
-// prints what a newcomer needs: the URL, the admin token, the endpoint id and an SDK example.
+// prints what a newcomer needs: the URL, the admin token (first start only), the endpoint id and an SDK
+// example. The endpoint runs as an ordinary user "local" (its token in <data dir>/local-user.token, 0600)
+// with a scrubbed environment: code it runs never sees the admin token, the signing key or DATABASE_URL.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { writeFileSync } from 'node:fs';
+import { ensureUserToken } from './user-token.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = resolve(process.env.FX_DATA_DIR ?? join(root, '.fx'));
@@ -21,6 +25,14 @@ const name = 'local';
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 // The all-in-one keeps start-up quiet; set FX_LOG_LEVEL=log (server) or debug for more.
 const env = { ...process.env, FX_DATA_DIR: dataDir, HOST: host, PORT: port, FX_HOME: fxHome, FX_LOG_LEVEL: process.env.FX_LOG_LEVEL ?? 'warn' };
+// The endpoint agent gets only what it needs: none of the server's settings or secrets (FX_DATA_DIR,
+// DATABASE_URL, REDIS_URL, FX_SIGNING_KEY, ...), which its tasks could otherwise find.
+const endpointEnv = Object.fromEntries(
+  Object.entries({ PATH: process.env.PATH, LANG: process.env.LANG, TZ: process.env.TZ, HOME: process.env.HOME, FX_HOME: fxHome, FX_LOG_LEVEL: env.FX_LOG_LEVEL }).filter(([, v]) => v !== undefined),
+);
+const adminTokenFile = join(dataDir, 'admin.token');
+// The admin token is shown once, on the start that creates it; later starts say where it is kept.
+const firstStart = !existsSync(adminTokenFile);
 
 if (!process.argv.includes('--no-build')) {
   process.stdout.write('building FX (nx; cached after the first time)… ');
@@ -75,8 +87,8 @@ async function waitReady() {
   throw new Error(`the server did not become ready at ${url}/readyz within 120 s`);
 }
 
-function cli(args) {
-  const r = spawnSync(process.execPath, [endpointCli, ...args], { env, encoding: 'utf8' });
+function cli(args, input) {
+  const r = spawnSync(process.execPath, [endpointCli, ...args], { env: endpointEnv, encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
   if (r.status !== 0) throw new Error(`fx-endpoint ${args[0]} failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;
 }
@@ -89,8 +101,12 @@ async function ensureLocalEndpoint(token) {
     const res = await fetch(`${url}/v1/endpoints/${endpointId}`, { headers: { authorization: `Bearer ${token}` } });
     if (res.ok) return endpointId;
   }
-  cli(['configure', name, '--url', url, '--token', token, '--force']);
-  return parseYaml(readFileSync(configFile, 'utf8')).endpointId;
+  // The token goes through stdin, not the process list.
+  cli(['configure', name, '--url', url, '--token', '-', '--force'], token + '\n');
+  // bwrap (sandbox: auto) hides FX_HOME and the home dir from tasks; the server's data dir too.
+  const config = parseYaml(readFileSync(configFile, 'utf8'));
+  writeFileSync(configFile, stringifyYaml({ ...config, sandboxHide: [dataDir] }), { mode: 0o600 });
+  return config.endpointId;
 }
 
 function shutdown() {
@@ -109,11 +125,14 @@ process.on('SIGTERM', shutdown);
 
 try {
   await waitReady();
-  const tokenFile = join(dataDir, 'admin.token');
+  const tokenFile = adminTokenFile;
   if (!existsSync(tokenFile)) throw new Error(`no admin token in ${tokenFile}: this database was initialised from another data directory; use that directory's admin.token as FX_DATA_DIR`);
-  const token = readFileSync(tokenFile, 'utf8').trim();
-  const endpointId = await ensureLocalEndpoint(token);
-  endpoint = spawn(process.execPath, [endpointCli, 'start', name], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const adminToken = readFileSync(tokenFile, 'utf8').trim();
+  // The endpoint's owner: an ordinary user, so that a function it runs can never act as the admin.
+  const localTokenFile = join(dataDir, 'local-user.token');
+  const localToken = await ensureUserToken({ url, adminToken, name: 'local', file: localTokenFile });
+  const endpointId = await ensureLocalEndpoint(localToken);
+  endpoint = spawn(process.execPath, [endpointCli, 'start', name], { env: endpointEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   prefix('local', endpoint.stdout);
   prefix('local', endpoint.stderr);
   endpoint.on('exit', (code) => {
@@ -122,12 +141,12 @@ try {
   console.log(`
 FX is running.
   URL:            ${url}   (API docs: ${url}/docs, admin console: ${url}/console)
-  admin token:    ${token}
-                  (kept in ${tokenFile})
-  local endpoint: ${endpointId}   (FX_HOME=${fxHome})
+  admin token:    ${firstStart ? `${adminToken}\n                  (kept in ${tokenFile}; shown on this first start only)` : `in ${tokenFile}`}
+  local endpoint: ${endpointId}   (FX_HOME=${fxHome}; runs as the ordinary user "local")
 
 Try it, in another terminal, from ${root}:
-  FX_URL=${url} FX_TOKEN=$(cat ${tokenFile}) FX_ENDPOINT=${endpointId} node examples/quickstart.mjs
+  FX_URL=${url} FX_TOKEN=$(cat ${localTokenFile}) FX_ENDPOINT=${endpointId} node examples/quickstart.mjs
+  (as the user "local", whose endpoint it is; the admin token is for managing users and tokens)
 
 which does:
   import { Client } from '@fx/sdk';

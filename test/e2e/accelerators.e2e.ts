@@ -27,7 +27,8 @@ describe('accelerator pinning (local provider)', () => {
 
   beforeAll(async () => {
     server = await ServerProcess.start('embedded');
-    pinned = await configured(server, 'pinned', { accelerators: ['0', '1'] });
+    // sandbox: none — workers are told apart by process.pid below, which bubblewrap's pid namespace hides.
+    pinned = await configured(server, 'pinned', { accelerators: ['0', '1'], sandbox: 'none' });
     auto = await configured(server, 'auto', { accelerators: 'auto' });
     client = new Client({ url: server.url, token: server.adminToken });
     for (const ep of [pinned, auto]) {

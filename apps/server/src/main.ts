@@ -2,6 +2,8 @@
 import { ConfigError, loadConfig } from './config/env.js';
 import { startServer } from './server.js';
 
+// Everything this process writes (the data dir: tokens, signing key, PGlite's files) is for its user only.
+process.umask(0o077);
 try {
   const config = loadConfig();
   const server = await startServer(config);

@@ -12,6 +12,7 @@ import { UsersService } from './modules/users/users.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { bodyGate } from './modules/auth/body-gate.js';
 import { mountConsole } from './modules/console/console-static.js';
+import { makePrivate } from './storage/private-dir.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
 
@@ -26,6 +27,7 @@ export interface RunningServer {
 
 /** Builds and starts the server; used by main.ts and by tests that need an in-process server. */
 export async function startServer(config: AppConfig): Promise<RunningServer> {
+  await makePrivate(config.FX_DATA_DIR);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.FX_LOG_LEVEL === 'log' ? 'log' : config.FX_LOG_LEVEL) + 1),

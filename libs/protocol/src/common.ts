@@ -77,6 +77,8 @@ export const ErrorCode = z.enum([
   'WORKER_LOST',
   'RESULT_TOO_LARGE',
   'WALLTIME_EXCEEDED',
+  /** The task's processes used more memory than the endpoint's taskLimits.memoryMB allows. */
+  'MEMORY_EXCEEDED',
   'MAX_ATTEMPTS_EXCEEDED',
   'TASK_CANCELLED',
   'RUNTIME_UNSUPPORTED',

@@ -76,7 +76,7 @@ export const TaskSpec = z.object({
   kwargs: JsonKwargs,
   /** What the task asks of its worker (absent: any worker). */
   resources: TaskResources.optional(),
-  /** The user who submitted the task. */
+  /** The user who submitted it: a js worker never runs tasks of two owners (absent: one "unknown" owner). */
   ownerId: Uuid.optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;

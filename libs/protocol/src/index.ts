@@ -5,3 +5,4 @@ export * from './rest.js';
 export * from './frame.js';
 export * from './console.js';
 export * from './function-cache.js';
+export * from './shell-template.js';

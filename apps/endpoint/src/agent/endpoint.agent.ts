@@ -20,6 +20,7 @@ import {
 } from '@fx/protocol';
 import { TaskLostError, type Provider } from '../providers/provider.js';
 import { functionContentHash } from '../runtimes/content-hash.js';
+import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
 import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { AGENT_VERSION } from '../version.js';
 import { AgentRefusedError, FATAL_ERROR_CODES } from './agent.errors.js';
@@ -60,6 +61,8 @@ export interface EndpointAgentOptions {
    * @default the provider's capacity, and at least 256
    */
   prefetch?: number;
+  /** Walltime default and maximum of every task (config.yaml's taskLimits). @default DEFAULT_TASK_LIMITS */
+  taskLimits?: TaskLimits;
   /**
    * How long `started` updates, results and credit grants may wait to be coalesced into one frame.
    * @default 5
@@ -244,6 +247,8 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       ...(provider.blocks ? { blocks: provider.blocks } : {}),
       ...(provider.devices ? { devices: provider.devices } : {}),
       ...(provider.acceleratorNote ? { acceleratorNote: provider.acceleratorNote } : {}),
+      ...(provider.sandboxNote ? { sandboxNote: provider.sandboxNote } : {}),
+      ...(this.spool.degraded ? { spoolDegraded: this.spool.degraded } : {}),
     };
   }
 
@@ -686,7 +691,8 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     const controller = new AbortController();
     const run: RunningTask = { task, controller, startedAt };
     // A task's own walltime request wins over its function's.
-    const walltimeSeconds = task.resources?.walltimeSeconds ?? fn.walltimeSeconds;
+    // Absent: the endpoint's default; never more than its max.
+    const walltimeSeconds = taskWalltimeSeconds(task, this.options.taskLimits);
     const begin = (at: number) => {
       run.startedAt = at;
       if (walltimeSeconds !== undefined && !controller.signal.aborted) {
@@ -840,7 +846,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
           await this.spool.write(batch);
         } catch (error) {
           // Results that cannot be made durable locally are still worth sending: the server may ack them.
-          this.log.error(`${error instanceof Error ? error.message : String(error)}; sending without a spool copy`);
+          this.log.warn(`${error instanceof Error ? error.message : String(error)}; sending without a spool copy`);
         } finally {
           this.spooling = [];
         }

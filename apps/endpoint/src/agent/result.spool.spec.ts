@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskResult } from '@fx/protocol';
@@ -69,5 +69,27 @@ describe('ResultSpool', () => {
     await spool.write([{ ...first, attempt: 1, result: 'second' }]);
     expect(spool.pending()).toEqual([{ ...first, attempt: 1, result: 'second' }]);
     expect(await readdir(dir)).toHaveLength(1);
+  });
+
+  it('keeps results in memory and reports degraded spooling when the disk refuses a write, leaving no .tmp behind', async () => {
+    const spool = new ResultSpool({ dir });
+    await spool.load();
+    const a = result('a');
+    await spool.write([a]);
+    // The spool directory goes away (a full or failed disk looks the same from here): writes fail.
+    await rm(dir, { recursive: true, force: true });
+    const [b, c] = [result('b'), result('c')];
+    await expect(spool.write([b, c])).rejects.toThrow(/kept in memory/);
+    expect(spool.degraded).toMatch(/kept in memory only/);
+    expect(spool.size).toBe(3);
+    expect(spool.pending().map((r) => r.result)).toEqual(['a', 'b', 'c']);
+    await spool.ack([b.taskId, c.taskId]);
+    expect(spool.pending()).toEqual([a]);
+    // The disk is back: the next write succeeds, and spooling is no longer degraded.
+    await mkdir(dir, { recursive: true });
+    const d = result('d');
+    await spool.write([d]);
+    expect(spool.degraded).toBeUndefined();
+    expect((await readdir(dir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -18,6 +18,8 @@ export class SpoolError extends Error {
 }
 
 const SpoolFile = z.array(TaskResult);
+/** Names of batches held in memory only (their write failed); no file on disk goes by such a name. */
+const MEMORY_PREFIX = 'memory:';
 
 /**
  * Results kept on disk until the server acknowledges them (DESIGN.md invariant 4). One file per batch
@@ -32,11 +34,18 @@ export class ResultSpool {
   /** file → the task ids in it that are still unacknowledged. */
   private readonly files = new Map<string, Set<string>>();
   private seq = 0;
+  /** Why the last write failed (results kept in memory only), until a write succeeds again. */
+  private degradedReason: string | undefined;
 
   constructor(private readonly options: ResultSpoolOptions) {}
 
   get dir(): string {
     return this.options.dir;
+  }
+
+  /** Set while the disk refuses writes: results are then kept in memory only (lost if the agent dies). */
+  get degraded(): string | undefined {
+    return this.degradedReason;
   }
 
   get size(): number {
@@ -93,8 +102,15 @@ export class ResultSpool {
       await writeFile(`${path}.tmp`, JSON.stringify(results), { mode: 0o600 });
       await rename(`${path}.tmp`, path);
     } catch (cause) {
-      throw new SpoolError(`could not write ${results.length} results to the spool ${this.options.dir}`, { cause });
+      // A full disk: leave no partial file behind, and keep the results in memory so they are still
+      // resent until acknowledged (only a crash of the agent loses them now).
+      await unlink(`${path}.tmp`).catch(() => undefined);
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      this.degradedReason = `spooling to ${this.options.dir} failed (${reason}); results are kept in memory only until the server acknowledges them`;
+      await Promise.all(this.register(MEMORY_PREFIX + name, results).map((file) => this.removeFile(file)));
+      throw new SpoolError(`could not write ${results.length} results to the spool ${this.options.dir} (${reason}); kept in memory`, { cause });
     }
+    this.degradedReason = undefined;
     await Promise.all(this.register(name, results).map((file) => this.removeFile(file)));
   }
 
@@ -134,6 +150,7 @@ export class ResultSpool {
 
   private async removeFile(file: string): Promise<void> {
     this.files.delete(file);
+    if (file.startsWith(MEMORY_PREFIX)) return;
     await unlink(join(this.options.dir, file)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') this.options.log?.(`could not remove spool file ${file}: ${error.message}`);
     });

@@ -27,6 +27,10 @@ export interface AgentStatusSnapshot {
   /** Pinned accelerators and which worker holds each. */
   devices?: DeviceStatus[];
   acceleratorNote?: string;
+  /** Why tasks run without a sandbox, when they do. */
+  sandboxNote?: string;
+  /** Set while results cannot be written to the spool (kept in memory only). */
+  spoolDegraded?: string;
 }
 
 /** Atomic replace: readers never see a half-written file. */

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
+import { chmod, mkdir, open } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { EndpointAgent } from '../agent/endpoint.agent.js';
 import { createConsoleLogger } from '../agent/logger.js';
 import { readStatusFile } from '../agent/status.file.js';
@@ -11,6 +12,8 @@ import { PinnedLocalProvider } from '../providers/gpu/pinned-local.provider.js';
 import { LocalProvider, type LocalProviderOptions } from '../providers/local/local.provider.js';
 import type { Provider } from '../providers/provider.js';
 import { SlurmProvider } from '../providers/slurm/slurm.provider.js';
+import { SandboxError, WorkerSandbox } from '../providers/sandbox/worker.sandbox.js';
+import { taskMemoryBytes } from '../config/task-limits.js';
 import { parseWalltime } from '../providers/slurm/walltime.js';
 import type { CliContext } from './cli.context.js';
 import { CliError } from './cli.errors.js';
@@ -23,10 +26,22 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   const other = await runningPid(paths);
   if (other !== undefined) throw new CliError(`endpoint "${config.name}" is already running (pid ${other})`);
   await mkdir(paths.work, { recursive: true, mode: 0o700 });
+  // FX_HOME holds every endpoint's token: private, whatever it was before (tasks running as nobody rely on it).
+  await chmod(context.env.home, 0o700);
   await writePid(paths, process.pid);
 
   const logger = createConsoleLogger(context.env.logLevel);
-  const provider = await createProvider(config, paths, logger);
+  let sandbox: WorkerSandbox;
+  try {
+    sandbox = WorkerSandbox.resolve(config.sandbox ?? (config.provider === 'slurm' ? 'none' : 'auto'), { hide: [context.env.home, homedir(), ...(config.sandboxHide ?? [])] });
+  } catch (error) {
+    await removePid(paths, process.pid);
+    if (error instanceof SandboxError) throw new CliError(error.message);
+    throw error;
+  }
+  if (sandbox.note) logger.warn(sandbox.note);
+  else logger.info(`tasks run ${sandbox.kind === 'bwrap' ? 'under bubblewrap' : sandbox.kind === 'uid' ? 'as nobody (uid 65534)' : 'without a sandbox'}`);
+  const provider = await createProvider(config, paths, logger, sandbox);
   const agent = new EndpointAgent({
     url: config.url,
     token,
@@ -38,6 +53,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
     reconnect: config.reconnect,
     drainTimeoutSeconds: config.drainTimeoutSeconds,
     prefetch: config.prefetch,
+    taskLimits: config.taskLimits,
     logger,
   });
 
@@ -70,7 +86,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
 }
 
 /** Picks the provider config.yaml names: local (pinned to accelerators when it lists any) or slurm. */
-async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConfig>>, paths: EndpointPaths, logger: ReturnType<typeof createConsoleLogger>): Promise<Provider> {
+async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConfig>>, paths: EndpointPaths, logger: ReturnType<typeof createConsoleLogger>, sandbox: WorkerSandbox): Promise<Provider> {
   if (config.provider === 'slurm' && config.slurm) {
     const s = config.slurm;
     return new SlurmProvider({
@@ -84,14 +100,14 @@ async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConf
       log: (message) => logger.info(message),
     });
   }
-  const local = { workers: config.workers, shellOutputLines: config.shellOutputLines, workRoot: paths.work, log: (message: string) => logger.warn(message) };
+  const local = { workers: config.workers, shellOutputLines: config.shellOutputLines, sandbox, taskLimits: config.taskLimits, log: (message: string) => logger.warn(message) };
   if (config.accelerators !== undefined) {
     // On the login node of a cluster `auto` would find the login node's GPUs; for local it is this machine.
     const found = await resolveAccelerators(config.accelerators);
     logger.info(found.note);
     if (found.devices.length > 0) {
       if (found.devices.length !== config.workers) logger.info(`pinning: ${found.devices.length} workers, one per accelerator (workers: ${config.workers} is ignored)`);
-      return new PinnedLocalProvider({ devices: found.devices, acceleratorNote: found.note, shellOutputLines: local.shellOutputLines, workRoot: local.workRoot, log: local.log });
+      return new PinnedLocalProvider({ devices: found.devices, acceleratorNote: found.note, shellOutputLines: local.shellOutputLines, sandbox, memoryBytes: taskMemoryBytes(config.taskLimits), log: local.log });
     }
     return new NotedLocalProvider(local, found.note);
   }

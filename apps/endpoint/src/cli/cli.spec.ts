@@ -1,6 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,6 +52,22 @@ describe('fx-endpoint CLI', () => {
     await server.close();
     await rm(home, { recursive: true, force: true });
   });
+
+  it('configure reads the token from --token-file or stdin (--token -), keeping it out of the process list', async () => {
+    const file = join(home, 'user.token');
+    await writeFile(file, `${server.userToken}\n`, { mode: 0o600 });
+    expect((await spawnCli('configure', 'ep1', '--url', server.url, '--token-file', file)).code).toBe(0);
+    expect(server.restCalls[0]).toMatchObject({ method: 'POST', path: '/v1/endpoints', auth: `Bearer ${server.userToken}` });
+    const piped = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [cli, 'configure', 'ep2', '--url', server.url, '--token', '-'], { env: { ...process.env, FX_HOME: home, FX_TOKEN: '' }, stdio: ['pipe', 'ignore', 'ignore'] });
+      child.stdin.end(`${server.userToken}\n`);
+      child.on('exit', resolve);
+    });
+    expect(piped).toBe(0);
+    expect(server.restCalls[1]).toMatchObject({ method: 'POST', path: '/v1/endpoints', auth: `Bearer ${server.userToken}` });
+    const help = await spawnCli('configure', '--help');
+    expect(help.stdout).toMatch(/process\s+list/);
+  }, SLOW);
 
   it('configure registers the endpoint and writes config and token privately', async () => {
     await inProcess('configure', 'ep1', '--url', server.url, '--token', server.userToken, '--workers', '3');

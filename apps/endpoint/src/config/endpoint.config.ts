@@ -6,6 +6,7 @@ import { ResourceName, Uuid } from '@fx/protocol';
 import { ConfigError } from './config.errors.js';
 import type { EndpointPaths } from './endpoint.paths.js';
 import { parseWalltime } from '../providers/slurm/walltime.js';
+import { TaskLimitsConfig } from './task-limits.js';
 
 const httpUrl = z
   .string()
@@ -84,6 +85,16 @@ export const EndpointConfig = z
     prefetch: z.number().int().min(0).max(100_000).optional(),
     reconnect: ReconnectConfig.default({ initialDelayMs: 250, maxDelayMs: 10_000 }),
     drainTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(30),
+    /**
+     * What task processes run under: `bwrap` (bubblewrap: read-only filesystem, FX_HOME, the home dir and
+     * `sandboxHide` empty), `none`, or `auto` (bwrap when it works, else nobody when root, else none with a
+     * warning). Absent: `auto` for provider local, `none` for slurm (its block workers scrub the environment).
+     */
+    sandbox: z.enum(['auto', 'bwrap', 'none']).optional(),
+    /** More directories bwrap hides from tasks (e.g. the FX server's data dir). */
+    sandboxHide: z.array(z.string().min(1).max(4096)).max(64).optional(),
+    /** Absent: DEFAULT_TASK_LIMITS (so that configure writes no defaults into config.yaml). */
+    taskLimits: TaskLimitsConfig.optional(),
   })
   .strict()
   .refine((c) => c.provider !== 'slurm' || c.slurm !== undefined, { message: 'provider: slurm needs a "slurm:" section (see README)', path: ['slurm'] });

@@ -58,6 +58,10 @@ export interface ProviderStatus {
   devices?: DeviceStatus[];
   /** Accelerator detection note (e.g. "auto: nvidia-smi not found, no GPUs"). */
   acceleratorNote?: string;
+  /** What task processes run under (see config.yaml's `sandbox:`). */
+  sandbox?: 'bwrap' | 'uid' | 'none';
+  /** Why tasks are not sandboxed, when they are not. */
+  sandboxNote?: string;
 }
 
 /**

@@ -5,6 +5,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { answers, type Database } from './database.js';
 import { migrate, type MigrationSession } from './migrator.js';
+import { makePrivate, withPrivateUmask } from './private-dir.js';
 
 export interface PgliteDatabaseOptions {
   /** PGlite keeps its files in `<dataDir>/pglite`. */
@@ -26,10 +27,11 @@ export class PgliteDatabase implements Database {
 
   static async open(options: PgliteDatabaseOptions): Promise<PgliteDatabase> {
     const dir = path.join(options.dataDir, 'pglite');
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makePrivate(options.dataDir);
     let pglite: PGlite;
     try {
-      pglite = await PGlite.create(dir);
+      pglite = await withPrivateUmask(() => PGlite.create(dir));
     } catch (err) {
       throw new Error(`cannot open the embedded database in ${dir}: ${(err as Error).message}`, { cause: err });
     }
@@ -37,12 +39,15 @@ export class PgliteDatabase implements Database {
     return new PgliteDatabase(prisma, pglite, options);
   }
 
-  migrate(): Promise<string[]> {
+  async migrate(): Promise<string[]> {
     const pglite = this.pglite;
-    return migrate(
+    const applied = await migrate(
       { withSession: (fn) => fn(pgliteSession(pglite)) },
       { migrationsDir: this.options.migrationsDir, log: this.options.log },
     );
+    // PGlite gives a few files its own modes (pg_internal.init 0644) whatever the umask: private again.
+    await makePrivate(this.options.dataDir);
+    return applied;
   }
 
   async health(): Promise<boolean> {

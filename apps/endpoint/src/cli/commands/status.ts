@@ -40,6 +40,8 @@ export function configureStatusCommand(program: Command, context: CliContext): v
         }
         for (const d of live.devices ?? []) lines.push([`device ${d.device}`, `${d.worker}${d.busy ? ' (busy)' : ''}`]);
         if (live.acceleratorNote) lines.push(['accelerators', live.acceleratorNote]);
+        if (live.sandboxNote) lines.push(['sandbox', `WARN ${live.sandboxNote}`]);
+        if (live.spoolDegraded) lines.push(['spool', `WARN degraded: ${live.spoolDegraded}`]);
       } else {
         lines.push(['workers', `${config.workers} configured`]);
       }

@@ -3,12 +3,15 @@ import { pinningEnv, type Accelerator } from '../../accelerators/accelerators.js
 import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { SlotRunner, slotFits } from '../slots/slot.runner.js';
+import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 
 export interface PinnedLocalProviderOptions {
   devices: Accelerator[];
   acceleratorNote?: string;
   shellOutputLines?: number;
-  workRoot?: string;
+  sandbox?: WorkerSandbox;
+  /** Fails a task MEMORY_EXCEEDED past this many bytes. @default no limit */
+  memoryBytes?: number;
   workerScript?: string | URL;
   onChange?: () => void;
   log?: (message: string) => void;
@@ -37,7 +40,8 @@ export class PinnedLocalProvider implements Provider {
           id: `w${i}-gpu${d.id}`,
           env: pinningEnv(d.id),
           ...(options.shellOutputLines !== undefined ? { shellOutputLines: options.shellOutputLines } : {}),
-          ...(options.workRoot ? { workRoot: options.workRoot } : {}),
+          ...(options.sandbox ? { sandbox: options.sandbox } : {}),
+          ...(options.memoryBytes !== undefined ? { memoryBytes: options.memoryBytes } : {}),
           ...(options.workerScript ? { workerScript: options.workerScript } : {}),
           ...(options.onChange ? { onChange: options.onChange } : {}),
           ...(options.log ? { log: options.log } : {}),
@@ -83,6 +87,8 @@ export class PinnedLocalProvider implements Provider {
       processGroups: this.runners.flatMap((r) => r.processGroups()),
       devices: this.options.devices.map((d, i) => ({ device: d.id, worker: this.runners[i]!.id, busy: this.busy[i]! })),
       ...(this.options.acceleratorNote ? { acceleratorNote: this.options.acceleratorNote } : {}),
+      ...(this.options.sandbox ? { sandbox: this.options.sandbox.kind } : {}),
+      ...(this.options.sandbox?.note ? { sandboxNote: this.options.sandbox.note } : {}),
     };
   }
 

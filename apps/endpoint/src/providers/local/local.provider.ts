@@ -1,6 +1,8 @@
 import type { TaskSpec } from '@fx/protocol';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
 import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { DEFAULT_TASK_LIMITS, taskMemoryBytes, type TaskLimits } from '../../config/task-limits.js';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { WorkerPool } from './worker.pool.js';
 
@@ -13,10 +15,14 @@ export interface LocalProviderOptions {
    */
   shellOutputLines?: number;
   /**
-   * Where shell tasks get their per-task working directories.
+   * Where shell tasks get their per-task working directories (never under FX_HOME).
    * @default os.tmpdir()
    */
   workRoot?: string;
+  /** How workers and shell tasks are started (scrubbed environment, private dirs, bwrap or nobody). */
+  sandbox?: WorkerSandbox;
+  /** Memory limits of every task (walltime is the agent's). @default DEFAULT_TASK_LIMITS */
+  taskLimits?: TaskLimits;
   /**
    * The compiled js worker entry.
    * @default new URL('./worker.js', import.meta.url)
@@ -50,13 +56,20 @@ export class LocalProvider implements Provider {
   private shellRunning = 0;
   /** Shell tasks waiting for a slot, oldest first. */
   private readonly shellWaiters: Array<() => void> = [];
+  private readonly sandbox: WorkerSandbox;
+  private readonly memoryBytes: number;
 
   constructor(private readonly options: LocalProviderOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
       throw new RangeError(`workers must be a positive integer, got ${options.workers}`);
     }
+    this.sandbox = options.sandbox ?? new WorkerSandbox();
+    const limits = options.taskLimits ?? DEFAULT_TASK_LIMITS;
+    this.memoryBytes = taskMemoryBytes(limits);
     this.pool = new WorkerPool({
       size: options.workers,
+      sandbox: this.sandbox,
+      execArgv: [`--max-old-space-size=${limits.memoryMB.max}`],
       depth: LOCAL_WORKER_DEPTH,
       workerScript: options.workerScript,
       // A waiting shell task gets the next free slot before more js does.
@@ -94,6 +107,7 @@ export class LocalProvider implements Provider {
           { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes: context.maxResultBytes },
           signal,
           context.onStart,
+          { ...(task.ownerId !== undefined ? { ownerId: task.ownerId } : {}), memoryBytes: this.memoryBytes },
         );
       case 'shell':
         return this.runShellTask(task, signal, context);
@@ -105,7 +119,13 @@ export class LocalProvider implements Provider {
   status(): ProviderStatus {
     const pool = this.pool.counts();
     const busy = Math.min(pool.total, this.running());
-    return { workers: { total: pool.total, busy, idle: pool.total - busy }, pids: this.pool.pids(), processGroups: [...this.shellGroups] };
+    return {
+      workers: { total: pool.total, busy, idle: pool.total - busy },
+      pids: this.pool.pids(),
+      processGroups: [...this.shellGroups],
+      sandbox: this.sandbox.kind,
+      ...(this.sandbox.note ? { sandboxNote: this.sandbox.note } : {}),
+    };
   }
 
   /** Tasks running now: js workers with a task started, and shell tasks. */
@@ -149,7 +169,9 @@ export class LocalProvider implements Provider {
     try {
       const outcome = await runShell({ template: task.function.source, kwargs: task.kwargs }, signal, {
         outputLines: this.options.shellOutputLines,
-        workRoot: this.options.workRoot,
+        sandbox: this.sandbox,
+        memoryBytes: this.memoryBytes,
+        ...(this.options.workRoot ? { workRoot: this.options.workRoot } : {}),
         onProcessGroup: (pgid) => {
           if (group !== undefined) this.shellGroups.delete(group);
           group = pgid;

@@ -28,6 +28,25 @@ describe('WorkerPool', () => {
     expect(pool.counts()).toEqual({ total: 2, busy: 0, idle: 2 });
   });
 
+  it("never hands one owner's tasks to a worker that ran another owner's, even to take waiting tasks back", async () => {
+    const deep = new WorkerPool({ size: 2, depth: 4, workerScript });
+    await deep.start();
+    try {
+      const pidOf = (o: ExecutionOutcome) => (o as { result: { pid: number } }).result.pid;
+      const b = await deep.run(id(), js('() => ({ pid: process.pid })'), noAbort(), undefined, { ownerId: 'bob' });
+      const long = deep.run(id(), js('async () => { await new Promise((r) => setTimeout(r, 1500)); return { pid: process.pid, at: Date.now() }; }'), noAbort(), undefined, { ownerId: 'alice' });
+      const quick = [1, 2].map(() => deep.run(id(), js('() => ({ pid: process.pid, at: Date.now() })'), noAbort(), undefined, { ownerId: 'alice' }));
+      const [l, ...q] = await Promise.all([long, ...quick]);
+      for (const o of [l!, ...q]) expect(o.status).toBe('success');
+      // Bob's worker was replaced rather than given Alice's waiting tasks; the fresh one took them back.
+      for (const o of q) expect([pidOf(o) === pidOf(b), pidOf(o) === pidOf(l!)]).toEqual([false, false]);
+      const again = await deep.run(id(), js('() => ({ pid: process.pid })'), noAbort(), undefined, { ownerId: 'alice' });
+      expect([pidOf(l!), pidOf(q[0]!)]).toContain(pidOf(again));
+    } finally {
+      await deep.stop();
+    }
+  });
+
   it('carries the remote stack back from a throw', async () => {
     const outcome = await pool.run(id(), js('function explode() { throw new RangeError("out of range"); }'), noAbort());
     expect(outcome).toMatchObject({ status: 'failed', error: { code: 'TASK_ERROR', name: 'RangeError', message: 'out of range' } });

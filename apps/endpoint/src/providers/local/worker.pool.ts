@@ -1,9 +1,12 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkerCounts } from '@fx/protocol';
 import type { JsInvocation } from '../../runtimes/js/js.runtime.js';
 import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { watchMemory } from '../sandbox/memory.watch.js';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
 
 export interface WorkerPoolOptions {
@@ -38,6 +41,11 @@ export interface WorkerPoolOptions {
   mayStart?: () => boolean;
   /** Extra environment for every worker (e.g. CUDA_VISIBLE_DEVICES of a pinned worker). @default none */
   env?: Record<string, string>;
+  /**
+   * How workers start: scrubbed environment and private directory always; bwrap or nobody when set.
+   * @default new WorkerSandbox() (no sandbox, but still a scrubbed environment and a private directory)
+   */
+  sandbox?: WorkerSandbox;
   /** Called when the set of worker processes changes (a worker started, died or was replaced). */
   onChange?: () => void;
   /** Receives one sentence per notable event (a worker died, was replaced). */
@@ -54,9 +62,22 @@ export class WorkerStartError extends Error {
 /** `retiring`: being killed (walltime, cancel); a fresh worker takes its slot once it has exited. */
 type WorkerState = 'starting' | 'up' | 'retiring' | 'dead';
 
+/** What a task brings to the pool besides its invocation. */
+export interface JobOptions {
+  /** Who submitted it: a worker runs tasks of one owner only (absent: the "unknown" owner). */
+  ownerId?: string;
+  /** Fails the task MEMORY_EXCEEDED (and replaces the worker) when the worker passes this many bytes. */
+  memoryBytes?: number;
+}
+
+const UNKNOWN_OWNER = 'unknown';
+
 /** One task handed to the pool, from `run` until its outcome is delivered. */
 interface Job {
   taskId: string;
+  owner: string;
+  memoryBytes?: number;
+  stopWatch?: () => void;
   invocation: Required<JsInvocation>;
   signal: AbortSignal;
   onStart?: (workerId: string) => void;
@@ -81,6 +102,11 @@ interface PoolWorker {
   jobs: Job[];
   exited: Promise<void>;
   startedAt: number;
+  /**
+   * Whose tasks it has run or holds: user code leaves state behind (globals, patched builtins, timers), so
+   * a worker that served one owner is replaced before it serves another.
+   */
+  owner?: string;
 }
 
 /**
@@ -125,11 +151,11 @@ export class WorkerPool {
    * Runs one js invocation on a worker. `onStart` is called when it starts running there (at once on an
    * idle worker, later when it waited behind another task).
    */
-  run(taskId: string, invocation: Required<JsInvocation>, signal: AbortSignal, onStart?: (workerId: string) => void): Promise<ExecutionOutcome> {
+  run(taskId: string, invocation: Required<JsInvocation>, signal: AbortSignal, onStart?: (workerId: string) => void, jobOptions: JobOptions = {}): Promise<ExecutionOutcome> {
     if (this.stopping) return Promise.resolve(failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
     if (signal.aborted) return Promise.resolve(abortFailure(signal.reason));
     return new Promise<ExecutionOutcome>((resolve) => {
-      const job: Job = { taskId, invocation, signal, onStart, resolve, onAbort: () => this.abort(job), settled: false, started: false, dropped: false, stealing: false };
+      const job: Job = { taskId, owner: jobOptions.ownerId ?? UNKNOWN_OWNER, memoryBytes: jobOptions.memoryBytes, invocation, signal, onStart, resolve, onAbort: () => this.abort(job), settled: false, started: false, dropped: false, stealing: false };
       signal.addEventListener('abort', job.onAbort, { once: true });
       this.pending.push(job);
       this.assign();
@@ -177,24 +203,49 @@ export class WorkerPool {
   private assign(): void {
     if (this.stopping) return;
     const live = this.workers.filter((w) => w.state === 'up');
-    while (this.pending.length > 0) {
-      let worker = live.find((w) => w.jobs.length === 0);
+    const mine = (w: PoolWorker, job: Job) => w.owner === undefined || w.owner === job.owner;
+    let recycling = this.workers.filter((w) => w.state === 'retiring' || w.state === 'starting').length;
+    for (let i = 0; i < this.pending.length; ) {
+      const job = this.pending[i] as Job;
+      let worker = live.find((w) => w.jobs.length === 0 && mine(w, job));
       if (worker && this.options.mayStart && !this.options.mayStart()) worker = undefined;
       if (!worker) {
-        const open = live.filter((w) => w.jobs.length > 0 && w.jobs.length < this.depth);
+        const open = live.filter((w) => w.jobs.length > 0 && w.jobs.length < this.depth && w.owner === job.owner);
         worker = open.sort((a, b) => a.jobs.length - b.jobs.length)[0];
       }
-      if (!worker) return;
-      this.send(worker, this.pending.shift() as Job);
+      if (worker) {
+        this.pending.splice(i, 1);
+        this.send(worker, job);
+        continue;
+      }
+      // Only workers of other owners are free: replace one (a fresh one takes any owner), once per waiting job.
+      const other = live.find((w) => w.jobs.length === 0 && !mine(w, job));
+      if (other && recycling === 0 && (!this.options.mayStart || this.options.mayStart())) {
+        this.options.log?.(`worker ${other.id} served another owner; replacing it before it runs task ${job.taskId}`);
+        this.retire(other);
+        recycling++;
+      }
+      i++;
     }
     if (this.depth === 1) return;
-    const idle = live.filter((w) => w.jobs.length === 0).length;
+    const idle = live.filter((w) => w.jobs.length === 0);
     let steals = this.workers.reduce((n, w) => n + w.jobs.filter((j) => j.stealing).length, 0);
-    while (steals < idle && (!this.options.mayStart || this.options.mayStart())) {
-      const stealable = (w: PoolWorker) => w.jobs.findLast((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing);
+    while (steals < idle.length && (!this.options.mayStart || this.options.mayStart())) {
+      // Never across owners: only a task an idle worker may run is taken back.
+      const stealable = (w: PoolWorker) => w.jobs.findLast((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing && idle.some((x) => mine(x, j)));
       const victim = live.filter((w) => stealable(w)).sort((a, b) => b.jobs.length - a.jobs.length)[0];
       const job = victim && stealable(victim);
-      if (!victim || !job) return;
+      if (!victim || !job) {
+        // Tasks wait behind a running one that no idle worker may take (they served other owners): replace
+        // one idle worker, and the fresh one takes them back.
+        const waiting = live.some((w) => w.jobs.some((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing));
+        const other = idle.find((w) => w.owner !== undefined);
+        if (waiting && other && recycling === 0) {
+          this.options.log?.(`worker ${other.id} served another owner; replacing it so that it can take waiting tasks`);
+          this.retire(other);
+        }
+        return;
+      }
       job.stealing = true;
       steals++;
       victim.child.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage, () => undefined);
@@ -203,6 +254,7 @@ export class WorkerPool {
 
   private send(worker: PoolWorker, job: Job): void {
     const queued = worker.jobs.length > 0;
+    worker.owner = job.owner;
     job.worker = worker;
     worker.jobs.push(job);
     const message: ParentToWorkerMessage = { type: 'run', taskId: job.taskId, invocation: job.invocation, ...(queued ? { queued: true } : {}) };
@@ -219,12 +271,25 @@ export class WorkerPool {
 
   private markStarted(job: Job): void {
     job.started = true;
-    if (!job.settled) job.onStart?.(job.worker?.id ?? '');
+    if (job.settled) return;
+    job.onStart?.(job.worker?.id ?? '');
+    const worker = job.worker;
+    const pid = worker?.child.pid;
+    if (worker && pid !== undefined && job.memoryBytes !== undefined) {
+      const limit = job.memoryBytes;
+      job.stopWatch = watchMemory(pid, limit, (bytes) => {
+        if (job.settled || worker.jobs[0] !== job) return;
+        this.options.log?.(`task ${job.taskId} used ${Math.round(bytes / 1048576)} MB on worker ${worker.id}, more than its ${Math.round(limit / 1048576)} MB; replacing the worker`);
+        this.settle(job, failure('MEMORY_EXCEEDED', 'MemoryExceeded', `the task used ${Math.round(bytes / 1048576)} MB of memory, more than the ${Math.round(limit / 1048576)} MB allowed (taskLimits.memoryMB)`));
+        this.retire(worker);
+      });
+    }
   }
 
   private settle(job: Job, outcome: ExecutionOutcome): void {
     if (job.settled) return;
     job.settled = true;
+    job.stopWatch?.();
     job.signal.removeEventListener('abort', job.onAbort);
     job.resolve(job.worker ? { ...outcome, workerId: job.worker.id } : outcome);
   }
@@ -313,12 +378,20 @@ export class WorkerPool {
     else this.pending.unshift(...requeue);
   }
 
-  private spawn(slot: number): Promise<void> {
-    const child = fork(this.script, [], {
-      execArgv: this.options.execArgv ?? [],
-      ...(this.options.env ? { env: { ...process.env, ...this.options.env } } : {}),
+  private async spawn(slot: number): Promise<void> {
+    const sandbox = this.options.sandbox ?? new WorkerSandbox();
+    const workDir = await sandbox.workDir('fx-worker-');
+    if (this.stopping) {
+      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      return;
+    }
+    const spec = sandbox.command(process.execPath, [...(this.options.execArgv ?? []), this.script], workDir);
+    const child = spawn(spec.file, spec.args, {
+      cwd: workDir,
+      env: sandbox.env(workDir, this.options.env),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
+      ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
     });
     let resolveExited!: () => void;
     const exited = new Promise<void>((resolve) => (resolveExited = resolve));
@@ -354,6 +427,7 @@ export class WorkerPool {
         clearTimeout(startTimer);
         const wasStarting = worker.state === 'starting';
         worker.state = 'dead';
+        void rm(workDir, { recursive: true, force: true }).catch(() => undefined);
         resolveExited();
         const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
         if (wasStarting) rejectReady(new WorkerStartError(`worker ${worker.id} ${how} before it was ready`));

@@ -2,6 +2,7 @@ import type { TaskResources, TaskSpec } from '@fx/protocol';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
 import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { WorkerPool } from '../local/worker.pool.js';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { mpiCommand, type MpiLauncher } from './mpi.launcher.js';
 
 export interface SlotRunnerOptions {
@@ -10,7 +11,10 @@ export interface SlotRunnerOptions {
   /** Extra environment of everything this slot runs (pinning). */
   env?: Record<string, string>;
   shellOutputLines?: number;
-  workRoot?: string;
+  /** How the js worker and shell/MPI commands start (scrubbed environment, private dirs, maybe bwrap). */
+  sandbox?: WorkerSandbox;
+  /** Fails a task MEMORY_EXCEEDED past this many bytes (js worker or command tree). @default no limit */
+  memoryBytes?: number;
   /** How `mpi` functions are launched; absent: this slot cannot run them. */
   mpiLauncher?: MpiLauncher;
   workerScript?: string | URL;
@@ -27,7 +31,15 @@ export class SlotRunner {
   private readonly groups = new Set<number>();
 
   constructor(private readonly options: SlotRunnerOptions) {
-    this.pool = new WorkerPool({ size: 1, workerScript: options.workerScript, env: options.env, onChange: options.onChange, log: options.log });
+    this.pool = new WorkerPool({
+      size: 1,
+      workerScript: options.workerScript,
+      env: options.env,
+      sandbox: options.sandbox ?? new WorkerSandbox(),
+      ...(options.memoryBytes !== undefined ? { execArgv: [`--max-old-space-size=${Math.ceil(options.memoryBytes / 1048576)}`] } : {}),
+      onChange: options.onChange,
+      log: options.log,
+    });
   }
 
   get id(): string {
@@ -62,7 +74,10 @@ export class SlotRunner {
     let outcome: ExecutionOutcome;
     switch (fn.runtime) {
       case 'js':
-        outcome = await this.pool.run(task.taskId, { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes }, signal);
+        outcome = await this.pool.run(task.taskId, { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes }, signal, undefined, {
+          ...(task.ownerId !== undefined ? { ownerId: task.ownerId } : {}),
+          ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
+        });
         break;
       case 'shell':
         outcome = await this.shell(task, signal);
@@ -88,7 +103,8 @@ export class SlotRunner {
     try {
       return await runShell({ template: task.function.source, kwargs: task.kwargs }, signal, {
         outputLines: this.options.shellOutputLines,
-        workRoot: this.options.workRoot,
+        ...(this.options.sandbox ? { sandbox: this.options.sandbox } : {}),
+        ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
         ...(this.options.env ? { env: this.options.env } : {}),
         ...(wrap ? { wrap } : {}),
         onProcessGroup: (pgid) => {

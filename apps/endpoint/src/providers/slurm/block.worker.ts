@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { resolveAccelerators, pinningEnv } from '../../accelerators/accelerators.js';
 import { TaskCancelledError, WalltimeExceededError } from '../../runtimes/task.errors.js';
 import { SlotRunner } from '../slots/slot.runner.js';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { MpiLauncher } from '../slots/mpi.launcher.js';
 import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel.js';
 
@@ -42,6 +43,10 @@ const pinned = detected.devices.length > 0;
 // One worker per accelerator when pinning, never more.
 const count = pinned ? detected.devices.length : Math.max(1, Number(values.workers));
 const cores = Math.max(1, Number(values.cores));
+// Tasks get the block's environment (what workerInit built: modules, Slurm's and MPI's variables) without
+// FX's own settings or anything named like a secret, and private dirs under the node's temp dir; no
+// bubblewrap here: srun and MPI launchers need the allocation's view of the node.
+const sandbox = new WorkerSandbox({ kind: 'none', inherit: 'all-but-secrets' });
 const slots: WorkerSlot[] = [];
 const runners: SlotRunner[] = [];
 for (let i = 0; i < count; i++) {
@@ -52,7 +57,7 @@ for (let i = 0; i < count; i++) {
       id: `${values.block}/${node}/w${i}`,
       ...(device !== undefined ? { env: pinningEnv(device) } : {}),
       shellOutputLines: Number(values['output-lines']),
-      ...(values['work-root'] ? { workRoot: values['work-root'] } : {}),
+      sandbox,
       mpiLauncher: values['mpi-launcher'] as MpiLauncher,
       log: say,
     }),

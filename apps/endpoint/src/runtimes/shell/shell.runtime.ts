@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { constants as osConstants, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { ShellResult } from '@fx/protocol';
+import { rm } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { watchMemory } from '../../providers/sandbox/memory.watch.js';
+import { WorkerSandbox } from '../../providers/sandbox/worker.sandbox.js';
+import { shellTemplateProblem, type ShellResult } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, toRemoteError, type ExecutionOutcome } from '../task.errors.js';
 import { UnknownPlaceholderError, renderCommand } from './shell-quote.js';
 import { TailBuffer } from './tail.buffer.js';
@@ -14,10 +15,18 @@ export interface ShellRuntimeOptions {
    */
   outputLines?: number;
   /**
-   * Where per-task working directories are created (each task gets a fresh one, removed afterwards).
+   * How the command starts: always with a scrubbed environment in a fresh private directory under the OS
+   * temp dir (removed afterwards); under bwrap or as nobody when the sandbox says so.
+   * @default new WorkerSandbox()
+   */
+  sandbox?: WorkerSandbox;
+  /**
+   * Where the per-task directories are created; never under FX_HOME (tasks must not find the tokens).
    * @default os.tmpdir()
    */
   workRoot?: string;
+  /** Fails the task MEMORY_EXCEEDED when its processes together pass this many bytes. @default no limit */
+  memoryBytes?: number;
   /**
    * After SIGTERM to the process group (walltime, cancel), wait this long before SIGKILL.
    * @default 1000
@@ -45,6 +54,9 @@ export const WALLTIME_RETURNCODE = 124;
  * timeout would; a cancel ends the group and fails with TASK_CANCELLED.
  */
 export async function runShell(invocation: ShellInvocation, signal: AbortSignal, options: ShellRuntimeOptions = {}): Promise<ExecutionOutcome> {
+  // The server refuses such templates at registration; refused here too, whatever this agent is sent.
+  const problem = shellTemplateProblem(invocation.template);
+  if (problem) return failure('TASK_ERROR', 'UnsafeTemplate', problem);
   let cmd: string;
   try {
     cmd = renderCommand(invocation.template, invocation.kwargs);
@@ -55,15 +67,31 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
   if (options.wrap) cmd = options.wrap(cmd);
   if (signal.aborted) return abortedOutcome(signal.reason, cmd);
   const outputLines = options.outputLines ?? 1000;
-  const cwd = await mkdtemp(join(options.workRoot ?? tmpdir(), 'fx-task-'));
+  const sandbox = options.sandbox ?? new WorkerSandbox();
+  const cwd = await sandbox.workDir('fx-task-', options.workRoot);
   try {
     return await new Promise<ExecutionOutcome>((resolve) => {
       const stdout = new TailBuffer(outputLines);
       const stderr = new TailBuffer(outputLines);
       let killTimer: NodeJS.Timeout | undefined;
-      const child = spawn('/bin/sh', ['-c', cmd], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: { ...process.env, ...options.env } } : {}) });
+      const spec = sandbox.command('/bin/sh', ['-c', cmd], cwd);
+      const child = spawn(spec.file, spec.args, {
+        cwd,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: sandbox.env(cwd, options.env),
+        ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
+      });
       const pgid = child.pid;
       if (pgid !== undefined) options.onProcessGroup?.(pgid);
+      let memoryExceeded: string | undefined;
+      const stopWatch =
+        pgid !== undefined && options.memoryBytes !== undefined
+          ? watchMemory(pgid, options.memoryBytes, (bytes) => {
+              memoryExceeded = `the task used ${Math.round(bytes / 1048576)} MB of memory, more than the ${Math.round((options.memoryBytes as number) / 1048576)} MB allowed (taskLimits.memoryMB)`;
+              killGroup('SIGKILL');
+            })
+          : () => undefined;
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
 
@@ -83,6 +111,7 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
       signal.addEventListener('abort', onAbort, { once: true });
 
       const settle = (outcome: ExecutionOutcome) => {
+        stopWatch();
         signal.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);
         options.onProcessGroup?.(undefined);
@@ -93,6 +122,10 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
       // the shell itself has exited, end the group, then settle on 'close' when all output is read.
       child.on('exit', () => killGroup('SIGKILL'));
       child.on('close', (code, sig) => {
+        if (memoryExceeded !== undefined) {
+          settle(failure('MEMORY_EXCEEDED', 'MemoryExceeded', memoryExceeded));
+          return;
+        }
         if (signal.aborted) {
           if (signal.reason instanceof WalltimeExceededError) {
             settle(success(cmd, stdout.text(), stderr.text(), WALLTIME_RETURNCODE));

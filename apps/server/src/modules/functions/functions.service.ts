@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { FunctionInfo, RegisterFunctionRequest } from '@fx/protocol';
+import { shellTemplateProblem, type FunctionInfo, type RegisterFunctionRequest } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsRepository } from './functions.repository.js';
@@ -25,6 +25,10 @@ export class FunctionsService {
   constructor(private readonly functions: FunctionsRepository) {}
 
   async register(p: Principal, req: RegisterFunctionRequest): Promise<FunctionInfo> {
+    if (req.runtime === 'shell' || req.runtime === 'mpi') {
+      const problem = shellTemplateProblem(req.source);
+      if (problem) throw new FxException('VALIDATION_FAILED', problem);
+    }
     const row = await this.functions.create({
       ownerId: p.userId,
       name: req.name,

@@ -1,0 +1,64 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runShell } from '../../runtimes/shell/shell.runtime.js';
+import { WorkerSandbox, probeBwrap } from './worker.sandbox.js';
+
+const never = () => new AbortController().signal;
+
+describe('WorkerSandbox', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  });
+
+  it('passes on only the allow-list: no FX_*, tokens or database URLs; HOME is the private dir', () => {
+    Object.assign(process.env, { FX_HOME: '/x', FX_DATA_DIR: '/y', DATABASE_URL: 'postgres://p', REDIS_URL: 'redis://r', GITHUB_TOKEN: 't', LC_ALL: 'C', TZ: 'UTC' });
+    const env = new WorkerSandbox().env('/tmp/fx-worker-x', { CUDA_VISIBLE_DEVICES: '1', FX_ACCELERATOR: '1' });
+    const allowed = new Set(['CUDA_VISIBLE_DEVICES', 'FX_ACCELERATOR', 'HOME', 'LC_ALL', 'LANG', 'LANGUAGE', 'PATH', 'TERM', 'TMPDIR', 'TZ']);
+    expect(Object.keys(env).filter((k) => !allowed.has(k))).toEqual([]);
+    expect(env).toMatchObject({ CUDA_VISIBLE_DEVICES: '1', FX_ACCELERATOR: '1', LC_ALL: 'C', TZ: 'UTC' });
+    expect(env.HOME).toBe('/tmp/fx-worker-x');
+  });
+
+  it('all-but-secrets keeps what a block built (modules) but not FX settings or secret-named variables', () => {
+    Object.assign(process.env, { FX_HOME: '/x', FX_BLOCK_SECRET: 's', DATABASE_URL: 'postgres://p', MY_API_KEY: 'k', LD_LIBRARY_PATH: '/opt/lib', SLURM_JOB_ID: '7', FX_TEST_INIT: '1' });
+    const env = new WorkerSandbox({ kind: 'none', inherit: 'all-but-secrets' }).env('/tmp/d');
+    expect(env).toMatchObject({ LD_LIBRARY_PATH: '/opt/lib', SLURM_JOB_ID: '7', FX_TEST_INIT: '1' });
+    for (const key of ['FX_HOME', 'FX_BLOCK_SECRET', 'DATABASE_URL', 'MY_API_KEY']) expect(env[key]).toBeUndefined();
+  });
+
+  it('under bwrap a shell task sees hidden directories empty and cannot write outside its dir and /tmp', async () => {
+    expect(probeBwrap()).toBeUndefined(); // .ci/run installs bubblewrap
+    const secretDir = await mkdtemp(join(process.cwd(), '.fx-sandbox-spec-'));
+    try {
+      await writeFile(join(secretDir, 'token'), 'secret');
+      const sandbox = new WorkerSandbox({ kind: 'bwrap', hide: [secretDir] });
+      const out = await runShell({ template: 'cat {f} 2>&1; ls -A {d}; touch {w} 2>&1; echo x > ./mine && cat ./mine', kwargs: { f: join(secretDir, 'token'), d: secretDir, w: join(process.cwd(), 'package.json') } }, never(), { sandbox });
+      expect(out).toMatchObject({ status: 'success' });
+      const stdout = (out as { result: { stdout: string } }).result.stdout;
+      expect(stdout).not.toContain('secret');
+      expect(stdout).toMatch(/No such file|Read-only file system/);
+      expect(stdout.trim().endsWith('x')).toBe(true);
+    } finally {
+      await rm(secretDir, { recursive: true, force: true });
+    }
+  });
+
+  it('resolves auto to bwrap where bubblewrap works, and none to no sandbox with a note', () => {
+    expect(WorkerSandbox.resolve('auto').kind).toBe('bwrap');
+    const none = WorkerSandbox.resolve('none');
+    expect([none.kind, none.note]).toEqual(['none', expect.stringMatching(/sandbox: none/)]);
+  });
+});
+
+describe('private working directories', () => {
+  it('gives each shell task a fresh 0700 dir under the OS temp dir, removed afterwards', async () => {
+    const out = await runShell({ template: 'pwd; stat -c %a .; echo $HOME', kwargs: {} }, never());
+    const [cwd, mode, home] = (out as { result: { stdout: string } }).result.stdout.trim().split('\n');
+    expect(cwd!.startsWith(join(tmpdir(), 'fx-task-'))).toBe(true);
+    expect(mode).toBe('700');
+    expect(home).toBe(cwd);
+  });
+});

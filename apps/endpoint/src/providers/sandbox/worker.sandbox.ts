@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { chmod, chown, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** config.yaml's `sandbox:`. */
+export type SandboxSetting = 'auto' | 'bwrap' | 'none';
+/** What workers actually run under. */
+export type SandboxKind = 'bwrap' | 'uid' | 'none';
+
+/** The unprivileged user (nobody) that workers run as when the agent is root and bubblewrap is unavailable. */
+export const UNPRIVILEGED_ID = 65534;
+
+/** The only variables a worker inherits from the agent; everything else (FX_*, tokens, DATABASE_URL) stays out. */
+const INHERITED = new Set(['PATH', 'LANG', 'LANGUAGE', 'TZ', 'TERM']);
+const INHERITED_PREFIXES = ['LC_'];
+/** FX's own settings and secrets, never passed on (all-but-secrets). */
+const FX_OWN = new Set(['FX_HOME', 'FX_TOKEN', 'FX_TOKEN_FILE', 'FX_DATA_DIR', 'FX_SIGNING_KEY', 'FX_BLOCK_SECRET', 'FX_LOG_LEVEL', 'FX_ADMIN_NAME', 'DATABASE_URL', 'REDIS_URL', 'FX_REDIS_PREFIX']);
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_?KEY/i;
+
+export class SandboxError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SandboxError';
+  }
+}
+
+export interface WorkerSandboxOptions {
+  kind: SandboxKind;
+  /** Directories hidden behind an empty tmpfs under bwrap (FX_HOME, the server's data dir, the user's home). */
+  hide?: string[];
+  /** Extra variable prefixes a worker inherits (a Slurm block's SLURM_*, PMI_*). */
+  inheritPrefixes?: string[];
+  /**
+   * `allow-list` (default): only PATH, LANG, LC_*, TZ, TERM and `inheritPrefixes`. `all-but-secrets`: the
+   * whole environment but FX's own settings and anything named like a secret — for a Slurm block, whose
+   * environment is what the user's `workerInit` built (`module load`) and must reach the tasks.
+   */
+  inherit?: 'allow-list' | 'all-but-secrets';
+  /** Why no sandbox is in force, for the log and `fx-endpoint status`. */
+  note?: string;
+}
+
+export interface SpawnSpec {
+  file: string;
+  args: string[];
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * How worker processes (js workers, shell and MPI commands) are started: always with a scrubbed
+ * environment and a private working directory of their own under the OS temp dir (HOME points there);
+ * under `bwrap` in a read-only view of the filesystem where FX_HOME, the server's data dir and the user's
+ * home are empty; under `uid` as nobody (the agent's files are 0700/0600 and out of reach).
+ */
+export class WorkerSandbox {
+  readonly kind: SandboxKind;
+  readonly note?: string;
+  private readonly hide: string[];
+  private readonly inheritPrefixes: string[];
+  private readonly inherit: 'allow-list' | 'all-but-secrets';
+
+  constructor(options: WorkerSandboxOptions = { kind: 'none' }) {
+    this.kind = options.kind;
+    this.note = options.note;
+    this.hide = [...new Set((options.hide ?? []).map((p) => resolve(p)))];
+    this.inheritPrefixes = [...INHERITED_PREFIXES, ...(options.inheritPrefixes ?? [])];
+    this.inherit = options.inherit ?? 'allow-list';
+  }
+
+  /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else nobody when root, else none (with a note). */
+  static resolve(setting: SandboxSetting, options: Omit<WorkerSandboxOptions, 'kind' | 'note'> = {}): WorkerSandbox {
+    if (setting === 'none') return new WorkerSandbox({ ...options, kind: 'none', note: 'sandbox: none (config.yaml): tasks run as the agent\'s user and can read what it can read' });
+    const probe = probeBwrap();
+    if (probe === undefined) return new WorkerSandbox({ ...options, kind: 'bwrap' });
+    if (setting === 'bwrap') throw new SandboxError(`sandbox: bwrap is set in config.yaml but bubblewrap does not work here (${probe}); install the "bubblewrap" package or set sandbox: auto or none`);
+    if (process.getuid?.() === 0) return new WorkerSandbox({ ...options, kind: 'uid' });
+    return new WorkerSandbox({
+      ...options,
+      kind: 'none',
+      note: `no sandbox: bubblewrap does not work here (${probe}) and the agent is not root; tasks can read what the agent's user can read (install "bubblewrap")`,
+    });
+  }
+
+  /** A fresh private directory for one worker process or task, owned by whoever runs in it. */
+  async workDir(prefix: string, root: string = tmpdir()): Promise<string> {
+    const dir = await mkdtemp(join(root, prefix));
+    await chmod(dir, 0o700);
+    if (this.kind === 'uid') await chown(dir, UNPRIVILEGED_ID, UNPRIVILEGED_ID);
+    return dir;
+  }
+
+  /** The whole environment of a worker process: the allow-list from the agent's, then `extra`, HOME at its dir. */
+  env(workDir: string, extra: Record<string, string> = {}): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) {
+      if (value === undefined) continue;
+      if (this.inherit === 'all-but-secrets') {
+        if (!FX_OWN.has(key) && !SECRET_NAME.test(key)) env[key] = value;
+      } else if (!key.startsWith('FX_') && (INHERITED.has(key) || this.inheritPrefixes.some((p) => key.startsWith(p)))) {
+        env[key] = value;
+      }
+    }
+    return { ...env, ...extra, HOME: workDir, TMPDIR: this.kind === 'bwrap' ? '/tmp' : workDir };
+  }
+
+  /** How to start `file args` in `workDir` under this sandbox. */
+  command(file: string, args: string[], workDir: string): SpawnSpec {
+    if (this.kind === 'uid') return { file, args, uid: UNPRIVILEGED_ID, gid: UNPRIVILEGED_ID };
+    if (this.kind === 'none') return { file, args };
+    const bw = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent'];
+    const tmp = safeRealpath(tmpdir());
+    for (const dir of this.hide) {
+      const real = safeRealpath(dir);
+      // Under the (already empty) /tmp, or gone: nothing to hide; the worker's own dir must stay visible.
+      if (!existsSync(real) || real === '/' || real === tmp || real.startsWith(tmp + '/') || real === '/tmp' || real.startsWith('/tmp/')) continue;
+      if (workDir === real || workDir.startsWith(real + '/')) continue;
+      bw.push('--tmpfs', real);
+    }
+    bw.push('--bind', workDir, workDir, '--chdir', workDir, '--', file, ...args);
+    return { file: 'bwrap', args: bw };
+  }
+}
+
+function safeRealpath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+let probed: string | undefined | null = null;
+
+/** undefined when bubblewrap can start a sandbox here, else why not. Probed once per process. */
+export function probeBwrap(): string | undefined {
+  if (probed !== null) return probed;
+  const r = spawnSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--', 'true'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
+  probed = r.error ? r.error.message : r.status === 0 ? undefined : (r.stderr.trim() || `exit status ${r.status}`);
+  return probed;
+}

@@ -1,0 +1,32 @@
+import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Makes the data directory and everything in it private to the user running FX (directories 0700,
+ * files 0600), whatever modes it had: it holds the admin token, the signing key and the embedded
+ * database. Symbolic links are left alone (their targets are not ours to change).
+ */
+export async function makePrivate(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const walk = async (path: string): Promise<void> => {
+    const info = await lstat(path);
+    if (info.isSymbolicLink()) return;
+    if (info.isDirectory()) {
+      if ((info.mode & 0o777) !== 0o700) await chmod(path, 0o700);
+      for (const name of await readdir(path)) await walk(join(path, name));
+    } else if ((info.mode & 0o777) !== 0o600) {
+      await chmod(path, 0o600);
+    }
+  };
+  await walk(dir);
+}
+
+/** Runs `fn` with a umask of 077, so that files it creates (PGlite's) are private from the start. */
+export async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
+  const previous = process.umask(0o077);
+  try {
+    return await fn();
+  } finally {
+    process.umask(previous);
+  }
+}

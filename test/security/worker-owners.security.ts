@@ -1,0 +1,85 @@
+import { jest } from '@jest/globals';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { TaskSpec } from '@fx/protocol';
+import { AgentState } from '../../apps/endpoint/src/agent/agent.state.js';
+import { EndpointAgent } from '../../apps/endpoint/src/agent/endpoint.agent.js';
+import { LocalProvider } from '../../apps/endpoint/src/providers/local/local.provider.js';
+import { FakeFxServer } from '../../apps/endpoint/src/testing/fake-fx-server.js';
+import { makeTask } from '../../apps/endpoint/src/testing/task.factory.js';
+import { ensureEndpointBuilt } from '../../apps/endpoint/src/testing/worker-build.js';
+
+/**
+ * Issue 10 item 9: a js worker never carries one owner's state into another owner's task. Owner A's
+ * public function patches JSON.stringify and leaves a timer collecting what later tasks see; owner B's
+ * later task on the same single-worker endpoint (a real agent, real worker processes) is unaffected, while
+ * A's own later tasks keep reusing A's worker (no restart per task).
+ *
+ * The tasks carry `ownerId` as the server sends it (TaskSpec.ownerId); the agent and its worker pool are
+ * what is under test, so the server end is the agent suite's FakeFxServer.
+ */
+jest.setTimeout(120_000);
+
+const HOOK = `() => {
+  const original = JSON.stringify;
+  globalThis.__seen = globalThis.__seen ?? [];
+  JSON.stringify = (value, ...rest) => { globalThis.__seen.push(value); return original('hijacked', ...rest); };
+  setInterval(() => {}, 1000);
+  return process.pid;
+}`;
+const VICTIM = `(secret) => ({ secret, pid: process.pid, seen: (globalThis.__seen ?? []).length })`;
+
+describe('owner-bound js workers', () => {
+  const { workerScript } = ensureEndpointBuilt();
+  let dir: string;
+  let server: FakeFxServer;
+  let agent: EndpointAgent;
+
+  const run = async (task: TaskSpec) => {
+    server.enqueue(task);
+    await server.waitFor(() => server.results.has(task.taskId), `result of ${task.taskId}`, 30_000);
+    return server.results.get(task.taskId) as { status: string; result: unknown };
+  };
+  const owned = (task: TaskSpec, ownerId: string): TaskSpec => ({ ...task, ownerId });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fx-owner-sec-'));
+    server = new FakeFxServer();
+    const url = await server.listen();
+    const provider = new LocalProvider({ workers: 1, workerScript });
+    agent = new EndpointAgent({ url, token: server.endpointToken, name: 'owners', provider, spoolDir: join(dir, 'spool'), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    await agent.start();
+    await agent.waitForState(AgentState.RUNNING);
+  });
+  afterEach(async () => {
+    await agent.stop({ force: true });
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])("owner B's task after owner A's hook: result unchanged, argument not collected (round %i)", async () => {
+    const alice = randomUUID();
+    const bob = randomUUID();
+    const hooked = await run(owned(makeTask('js', HOOK), alice));
+    expect(hooked.status).toBe('success');
+    const victim = await run(owned(makeTask('js', VICTIM, { args: ['bob-secret'] }), bob));
+    expect(victim).toMatchObject({ status: 'success', result: { secret: 'bob-secret', seen: 0 } });
+    expect((victim.result as { pid: number }).pid).not.toBe(hooked.result);
+  });
+
+  it("reuses the worker for the same owner (its globals persist: no isolation between one owner's tasks)", async () => {
+    const alice = randomUUID();
+    const first = await run(owned(makeTask('js', `() => { globalThis.__count = (globalThis.__count ?? 0) + 1; return process.pid; }`), alice));
+    const second = await run(owned(makeTask('js', `() => ({ pid: process.pid, count: globalThis.__count })`), alice));
+    expect(second).toMatchObject({ status: 'success', result: { pid: first.result, count: 1 } });
+  });
+
+  it('treats tasks without ownerId as one "unknown" owner, kept apart from owned tasks', async () => {
+    const hooked = await run(makeTask('js', HOOK));
+    const owner = await run(owned(makeTask('js', VICTIM, { args: ['mine'] }), randomUUID()));
+    expect(owner).toMatchObject({ status: 'success', result: { secret: 'mine', seen: 0 } });
+    expect((owner.result as { pid: number }).pid).not.toBe(hooked.result);
+  });
+});
