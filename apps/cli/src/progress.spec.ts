@@ -1,0 +1,29 @@
+import { formatDuration, formatProgressBar, formatProgressLine } from './progress.js';
+
+describe('progress lines', () => {
+  it('say done/total, percentage, failed, rate and ETA', () => {
+    expect(formatProgressLine({ done: 30, failed: 1, total: 50 }, 2_000)).toBe('30/50 done (60%), 1 failed, 15.0 tasks/s, ETA 1s');
+    expect(formatProgressLine({ done: 3000, failed: 0, total: 10_000 }, 10_000)).toBe('3000/10000 done (30%), 0 failed, 300 tasks/s, ETA 23s');
+  });
+
+  it('have no rate or ETA before the first result', () => {
+    expect(formatProgressLine({ done: 0, failed: 0, total: 50 }, 1_000)).toBe('0/50 done (0%), 0 failed, - tasks/s, ETA -');
+  });
+
+  it('say how long it took at the end', () => {
+    expect(formatProgressLine({ done: 50, failed: 2, total: 50 }, 125_000, true)).toBe('50/50 done (100%), 2 failed, 0.4 tasks/s, took 2m05s');
+  });
+
+  it('draw a bar that fits the terminal, or drop it when there is no room', () => {
+    const bar = formatProgressBar({ done: 25, failed: 0, total: 50 }, 5_000, 120);
+    expect(bar).toMatch(/^\[#{20}\.{20}\] 25\/50 done \(50%\)/);
+    expect(bar.length).toBeLessThanOrEqual(120);
+    const narrow = formatProgressBar({ done: 25, failed: 0, total: 50 }, 5_000, 40);
+    expect(narrow.startsWith('25/50')).toBe(true);
+    expect(narrow.length).toBeLessThan(40);
+  });
+
+  it('format durations', () => {
+    expect([formatDuration(0), formatDuration(59_400), formatDuration(61_000), formatDuration(7_500_000)]).toEqual(['0s', '59s', '1m01s', '2h05m']);
+  });
+});
