@@ -1,4 +1,6 @@
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { CliError } from './cli.errors.js';
 
 /** All of stdin as text, or undefined when stdin is a terminal (someone would have to type it). */
 export async function readPipedStdin(): Promise<string | undefined> {
@@ -12,12 +14,14 @@ export async function readPipedStdin(): Promise<string | undefined> {
 export function promptSecret(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let muted = false;
-    const output = new (class {
-      write(text: string) {
-        if (!muted) process.stderr.write(text);
-      }
-    })();
-    const rl = createInterface({ input: process.stdin, output: output as unknown as NodeJS.WritableStream, terminal: true });
+    // readline echoes keystrokes to its output; this output passes the question and swallows the echo.
+    const output = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        if (!muted) process.stderr.write(chunk);
+        callback();
+      },
+    });
+    const rl = createInterface({ input: process.stdin, output, terminal: true });
     rl.question(question, (answer) => {
       rl.close();
       process.stderr.write('\n');
@@ -27,7 +31,7 @@ export function promptSecret(question: string): Promise<string> {
     rl.on('SIGINT', () => {
       rl.close();
       process.stderr.write('\n');
-      reject(new Error('cancelled'));
+      reject(new CliError('cancelled at the prompt'));
     });
   });
 }
