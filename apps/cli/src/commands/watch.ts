@@ -11,15 +11,19 @@ export function configureWatchCommand(program: Command, context: CliContext): vo
   program
     .command('watch')
     .description('re-attach to a batch: the same progress as "fx batch", until every task has finished')
-    .argument('<batch>', 'the batch id "fx batch" printed')
-    .action(async (ref: string, _options: object, command: Command) => {
-      const batchId = checkTaskId(ref, 'batch id');
+    .argument('<batch...>', 'the batch id "fx batch" printed (several for a batch of more than 10,000 tasks)')
+    .action(async (refs: string[], _options: object, command: Command) => {
+      const batchIds = refs.map((ref) => checkTaskId(ref, 'batch id'));
       const json = wantsJson(command);
       const summary = await withClient(context, async (client) => {
-        const taskIds = await batchTaskIds(client, batchId);
-        if (taskIds.length === 0) throw new CliError(`no batch ${batchId} (or none of its tasks are yours to see)`);
-        context.err(`Batch ${batchId}: ${taskIds.length} tasks.`);
-        return followTasks(context, client, [batchId], taskIds);
+        const taskIds: string[] = [];
+        for (const batchId of batchIds) {
+          const ids = await batchTaskIds(client, batchId);
+          if (ids.length === 0) throw new CliError(`no batch ${batchId} (or none of its tasks are yours to see)`);
+          context.err(`Batch ${batchId}: ${ids.length} tasks.`);
+          taskIds.push(...ids);
+        }
+        return followTasks(context, client, batchIds, taskIds);
       });
       if (json) printJson(context, summary);
       else reportSummary(context, summary);
