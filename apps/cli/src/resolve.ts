@@ -10,17 +10,20 @@ export function isUuid(value: string): boolean {
 interface Named {
   id: string;
   name: string;
+  ownerId: string;
   createdAt: string;
 }
 
 /**
  * The one place a command turns what the user typed into an id: a UUID is taken as it is; anything else
- * is matched exactly against the names of what the caller can list, newest first. None or several
- * matches end the command with a sentence. (When the server resolves names itself, this is where to
- * switch.)
+ * is matched exactly against the names of what the caller can list, newest first. The listing also
+ * holds others' public functions (and everything, for an admin), so when several match, the caller's
+ * own win (`mine`, when known). None or several matches end the command with a sentence. (When the
+ * server resolves names itself, this is where to switch.)
  */
-export function pickByName<T extends Named>(kind: 'function' | 'endpoint', ref: string, candidates: readonly T[]): T {
-  const matches = candidates.filter((c) => c.name === ref).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+export function pickByName<T extends Named>(kind: 'function' | 'endpoint', ref: string, candidates: readonly T[], mine?: string): T {
+  let matches = candidates.filter((c) => c.name === ref).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  if (matches.length > 1 && mine !== undefined && matches.some((m) => m.ownerId === mine)) matches = matches.filter((m) => m.ownerId === mine);
   if (matches.length === 1) return matches[0]!;
   const list = kind === 'function' ? 'fx functions ls' : 'fx endpoints';
   if (matches.length === 0) throw new CliError(`no ${kind} is named "${ref}" (see "${list}"), and it is not ${kind === 'endpoint' ? 'an' : 'a'} ${kind} id`);
@@ -30,13 +33,20 @@ export function pickByName<T extends Named>(kind: 'function' | 'endpoint', ref: 
 /** A function id from an id or a name. */
 export async function resolveFunction(client: Client, ref: string): Promise<string> {
   if (isUuid(ref)) return ref;
-  return pickByName('function', ref, await client.listFunctions()).id;
+  return resolveName(client, 'function', ref, await client.listFunctions());
 }
 
 /** An endpoint id from an id or a name. */
 export async function resolveEndpoint(client: Client, ref: string): Promise<string> {
   if (isUuid(ref)) return ref;
-  return pickByName('endpoint', ref, await client.listEndpoints()).id;
+  return resolveName(client, 'endpoint', ref, await client.listEndpoints());
+}
+
+async function resolveName(client: Client, kind: 'function' | 'endpoint', ref: string, candidates: readonly Named[]): Promise<string> {
+  // Who "mine" is costs a request, so it is asked only when the name is ambiguous.
+  const ambiguous = candidates.filter((c) => c.name === ref).length > 1;
+  const mine = ambiguous ? (await client.whoami()).user.id : undefined;
+  return pickByName(kind, ref, candidates, mine).id;
 }
 
 /** A task id, which has no name: anything but a UUID is a usage error. */
