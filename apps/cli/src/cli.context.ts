@@ -18,6 +18,11 @@ export interface CliContext {
   promptSecret: (question: string) => Promise<string>;
   /** A client for these credentials, by default the saved ones (FX_URL/FX_TOKEN override them). */
   connect: (credentials?: Credentials) => Promise<Client>;
+  /**
+   * Registers what to say if the person presses Ctrl-C while a command waits (the command then exits
+   * 130); returns a function that unregisters it.
+   */
+  onInterrupt: (handler: () => void) => () => void;
   /** The clock, for rates and --since. */
   now: () => number;
 }

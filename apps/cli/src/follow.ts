@@ -26,9 +26,15 @@ export async function followTasks(context: CliContext, client: Client, batchIds:
   const reporter = new ProgressReporter(context);
   const summary: BatchSummary = { batchIds, total: new Set(taskIds).size, done: 0, succeeded: 0, failed: 0, cancelled: 0, elapsedSeconds: 0, failures: [] };
   reporter.start();
+  const off = context.onInterrupt(() => {
+    reporter.finish({ done: summary.done, failed: summary.failed + summary.cancelled, total: summary.total });
+    const ids = batchIds.join(' ');
+    context.err(`Stopped waiting; the tasks keep running: "fx watch ${ids}" re-attaches, "fx cancel <batch id>" stops them.`);
+  });
   try {
     for await (const outcome of client.results(taskIds, { onProgress: (p) => reporter.update(p) })) tally(summary, outcome);
   } finally {
+    off();
     summary.elapsedSeconds = (context.now() - started) / 1000;
     reporter.finish({ done: summary.done, failed: summary.failed + summary.cancelled, total: summary.total });
   }

@@ -8,6 +8,12 @@ import { buildProgram } from './program.js';
 import { promptSecret, readPipedStdin } from './terminal.js';
 
 const out = (line: string) => void process.stdout.write(line + '\n');
+const interruptHandlers = new Set<() => void>();
+process.once('SIGINT', () => {
+  // Waiting stops; the tasks do not. Say how to pick them up again, then leave as Ctrl-C does.
+  for (const handler of interruptHandlers) handler();
+  process.exit(130);
+});
 const err = (line: string) => void process.stderr.write(line + '\n');
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 the task or request failed, 2 bad usage. */
@@ -24,6 +30,10 @@ async function main(argv: string[]): Promise<number> {
       readStdin: readPipedStdin,
       promptSecret,
       connect: async (explicit) => new Client(explicit ?? (await credentials.resolve())),
+      onInterrupt: (handler) => {
+        interruptHandlers.add(handler);
+        return () => interruptHandlers.delete(handler);
+      },
       now: () => Date.now(),
     };
     await buildProgram(context).parseAsync(argv);

@@ -27,13 +27,14 @@ export function formatProgressLine(progress: Progress, elapsedMs: number, final 
   return `${done}/${total} done (${pct}%), ${failed} failed, ${speed}, ${tail}`;
 }
 
-/** The same facts behind a bar that fits `columns`: `[#######.......] 30/50 done …`. */
+/** The same facts behind a bar of fixed width (so it does not jitter as numbers grow): `[#####.....] 30/50 done …`. */
 export function formatProgressBar(progress: Progress, elapsedMs: number, columns: number): string {
   const text = formatProgressLine(progress, elapsedMs);
-  const width = Math.max(0, Math.min(40, columns - text.length - 4));
+  // Room is kept for the longest usual line (a 10,000-task batch), so the bar keeps its width.
+  const width = Math.min(30, columns - 64);
   if (width < 10) return text.slice(0, Math.max(0, columns - 1));
   const filled = progress.total === 0 ? width : Math.floor((progress.done / progress.total) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`.slice(0, columns - 1);
 }
 
 export interface ProgressReporterOptions {

@@ -30,6 +30,7 @@ export function configureRunCommand(program: Command, context: CliContext): void
         await noticeIfOffline(context, client, endpointId);
         const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {});
         const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
+        const off = context.onInterrupt(() => context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`));
         try {
           for await (const outcome of client.results([taskId], { timeoutMs })) return outcome;
         } catch (error) {
@@ -37,6 +38,8 @@ export function configureRunCommand(program: Command, context: CliContext): void
             throw new CliError(`task ${taskId} did not finish within ${options.timeout} s; it keeps running: "fx result ${taskId}" shows it later`);
           }
           throw error;
+        } finally {
+          off();
         }
         throw new CliError(`no outcome arrived for task ${taskId}`);
       });
