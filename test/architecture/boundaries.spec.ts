@@ -30,6 +30,7 @@ const RULES: Record<string, string[]> = {
   'scope:endpoint': ['scope:protocol', 'scope:testing'],
   'scope:console': ['scope:protocol'],
   'scope:bench': ['scope:protocol', 'scope:sdk', 'scope:testing'],
+  'scope:cli': ['scope:protocol', 'scope:sdk'],
 };
 
 function sources(dir: string): string[] {

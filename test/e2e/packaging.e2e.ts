@@ -41,8 +41,16 @@ it('the repository links an executable fx-endpoint bin at install time', () => {
   expect(npx.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
 });
 
-it('npm run pack writes the three publishable tarballs', () => {
-  expect(tarballs.map((t) => t.split('/').pop()).sort()).toEqual(['fx-endpoint-0.1.0.tgz', 'fx-protocol-0.1.0.tgz', 'fx-sdk-0.1.0.tgz']);
+it('the repository links an executable fx bin at install time', () => {
+  const bin = join(root, 'node_modules/.bin/fx');
+  accessSync(bin, constants.X_OK);
+  const npx = spawnSync('npx', ['--no-install', 'fx', '--help'], { cwd: root, encoding: 'utf8' });
+  expect(npx.status).toBe(0);
+  expect(npx.stdout).toMatch(/Usage: fx /);
+});
+
+it('npm run pack writes the four publishable tarballs', () => {
+  expect(tarballs.map((t) => t.split('/').pop()).sort()).toEqual(['fx-cli-0.1.0.tgz', 'fx-endpoint-0.1.0.tgz', 'fx-protocol-0.1.0.tgz', 'fx-sdk-0.1.0.tgz']);
   for (const t of tarballs) {
     const listing = spawnSync('tar', ['tzf', t], { encoding: 'utf8' }).stdout;
     expect(listing).toMatch(/package\/LICENSE/);
@@ -88,4 +96,13 @@ client.close();
   const agent = spawnSync('npx', ['--no-install', 'fx-endpoint', '--help'], { cwd: dir, encoding: 'utf8' });
   expect(agent.status).toBe(0);
   expect(agent.stdout).toMatch(/configure/);
+
+  const fx = spawnSync('npx', ['--no-install', 'fx', '--json', 'whoami'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, FX_HOME: join(dir, '.fx'), FX_URL: server.url, FX_TOKEN: server.adminToken },
+  });
+  expect(fx.stderr).toBe('');
+  expect(fx.status).toBe(0);
+  expect(JSON.parse(fx.stdout)).toMatchObject({ url: server.url, user: { name: 'admin' } });
 });

@@ -9,6 +9,8 @@ import {
   EndpointStatusResponse,
   FunctionInfo,
   ListResponse,
+  ListTasksQuery,
+  ListTasksResponse,
   RegisterEndpointRequest,
   RegisterEndpointResponse,
   RegisterFunctionRequest,
@@ -28,7 +30,7 @@ import { ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, Serv
 import { Executor, type ExecutorOptions } from './executor.js';
 import { functionSource, toResourceName } from './function-source.js';
 import { ResultChannel } from './result-channel.js';
-import { streamResults } from './result-stream.js';
+import { streamResults, type Progress } from './result-stream.js';
 import { RestTransport, type RestRequest } from './rest-transport.js';
 import { checkInput } from './validate.js';
 import { assertFaithfulJson } from './json-faithful.js';
@@ -138,6 +140,32 @@ export interface GetResultOptions {
   timeoutMs?: number;
   /** Stops waiting; the wait rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * getResults and results: called once when the wait starts (`done: 0`), then each time an outcome
+   * arrives, with `{ done, failed, total }` over the distinct ids (`done` counts every finished task,
+   * `failed` the ones among them that failed or were cancelled). It runs inside result delivery:
+   * keep it quick; if it throws, the wait ends with that error.
+   * @default undefined
+   */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface RunBatchOptions extends RunOptions {
+  /**
+   * Called as each request of the batch is accepted, with the batch id the server gave it and its
+   * task ids (a batch larger than one request gets one batch id per request). Useful to record the
+   * batch before waiting, e.g. to re-attach later with `listTasks({ batchId })`.
+   * @default undefined
+   */
+  onAccepted?: (accepted: { batchId: string; taskIds: string[] }) => void;
+  /**
+   * Progress of the batch's results: once every request is accepted, the client watches the tasks
+   * over its result socket and calls this once with `done: 0`, then as each outcome arrives (see
+   * GetResultOptions.onProgress), until all have finished or the client is closed. `runBatch` itself
+   * still resolves as soon as the tasks are accepted.
+   * @default undefined
+   */
+  onProgress?: (progress: Progress) => void;
 }
 
 /** One task in `runBatch`. */
@@ -294,10 +322,13 @@ export class Client {
    * earlier ones exist: the PartialBatchError carries their ids. Everything is validated before the
    * first request, so only server-side failures can be partial.
    */
-  async runBatch(endpointId: string, items: readonly BatchItem[], options: RunOptions = {}): Promise<string[]> {
+  async runBatch(endpointId: string, items: readonly BatchItem[], options: RunBatchOptions = {}): Promise<string[]> {
     const endpoint = this.id(endpointId, 'endpointId');
     if (!Array.isArray(items)) throw new ValidationError('VALIDATION_FAILED', 'items must be an array');
-    if (items.length === 0) return [];
+    if (items.length === 0) {
+      options.onProgress?.({ done: 0, failed: 0, total: 0 });
+      return [];
+    }
     const batchResources = options.resources;
     if (batchResources) items = items.map((item) => (item.resources ? item : { ...item, resources: batchResources }));
 
@@ -339,12 +370,28 @@ export class Client {
           throw new ServerError('BAD_RESPONSE', `the server returned ${res.taskIds.length} task ids for a batch of ${chunk.length}`);
         }
         for (const id of res.taskIds) taskIds.push(id);
+        options.onAccepted?.({ batchId: res.batchId, taskIds: res.taskIds });
       } catch (err) {
         if (taskIds.length > 0 && err instanceof FxError) throw new PartialBatchError(taskIds, err);
         throw err;
       }
     }
+    if (options.onProgress) this.trackProgress(taskIds, options.onProgress);
     return taskIds;
+  }
+
+  /** Reports result progress of tasks in the background (runBatch's onProgress). */
+  private trackProgress(taskIds: readonly string[], onProgress: (progress: Progress) => void): void {
+    const stream = streamResults(this.channel, taskIds, { onProgress });
+    void (async () => {
+      try {
+        for await (const _ of stream) {
+          // Progress is reported by the stream as outcomes arrive; the outcomes themselves are the caller's to fetch.
+        }
+      } catch {
+        // The client was closed, or a task vanished: there is no one to report to but the callback, which stops.
+      }
+    })();
   }
 
   async getTask(taskId: string): Promise<TaskInfo> {
@@ -367,6 +414,21 @@ export class Client {
       merged.notFound.push(...res.notFound);
     }
     return merged;
+  }
+
+  /**
+   * Tasks you may see, newest first, filtered (`status`, `endpointId`, `functionId`, `batchId`,
+   * `since`, `until`), one page of at most `limit` (1..1000, default 100). Pass `nextCursor` back as
+   * `cursor` for the next (older) page; it is null on the last page.
+   */
+  async listTasks(query: ListTasksQuery = {}): Promise<ListTasksResponse> {
+    const parsed = checkInput(ListTasksQuery, query, 'task list query');
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value === undefined) continue;
+      params.set(key, Array.isArray(value) ? value.join(',') : String(value));
+    }
+    return this.request({ method: 'GET', path: `/v1/tasks?${params.toString()}`, response: ListTasksResponse });
   }
 
   /** Asks the server to cancel a task. `cancelled` is false when it had already finished. */

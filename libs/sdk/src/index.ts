@@ -5,8 +5,10 @@ export {
   type GetResultOptions,
   type RegisterEndpointOptions,
   type RegisterFunctionOptions,
+  type RunBatchOptions,
   type RunOptions,
 } from './client.js';
+export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export {
   AuthenticationError,
@@ -36,6 +38,8 @@ export type {
   EndpointInfo,
   EndpointStatusResponse,
   FunctionInfo,
+  ListTasksQuery,
+  ListTasksResponse,
   RegisterEndpointResponse,
   RegisterFunctionRequest,
   RemoteError,
@@ -43,6 +47,7 @@ export type {
   TaskOutcome,
   TaskStatus,
   TaskStatusManyResponse,
+  TaskSummary,
   TokenInfo,
   UserInfo,
   WhoAmIResponse,

@@ -2,6 +2,21 @@ import type { TaskOutcome } from '@fx/protocol';
 import { TimeoutError, type FxError } from './errors.js';
 import type { ResultChannel, WaitOptions } from './result-channel.js';
 
+/** How far a set of tasks has got. */
+export interface Progress {
+  /** Tasks that finished, whatever the outcome (success, failed or cancelled). */
+  done: number;
+  /** Of those, the ones that did not succeed (failed or cancelled). */
+  failed: number;
+  /** Distinct tasks watched. */
+  total: number;
+}
+
+export interface StreamOptions extends WaitOptions {
+  /** Called once at the start (done 0), then each time an outcome arrives. */
+  onProgress?: ((progress: Progress) => void) | undefined;
+}
+
 /**
  * Yields each task's final outcome as it arrives (not in input order), each distinct id once, however
  * often the server repeats it. `timeoutMs` bounds the whole stream. Outcomes that already arrived
@@ -11,10 +26,12 @@ import type { ResultChannel, WaitOptions } from './result-channel.js';
 export async function* streamResults(
   channel: ResultChannel,
   taskIds: Iterable<string>,
-  options: WaitOptions = {},
+  options: StreamOptions = {},
 ): AsyncGenerator<TaskOutcome, void, undefined> {
-  const { timeoutMs, signal } = options;
+  const { timeoutMs, signal, onProgress } = options;
   const outstanding = new Set(taskIds);
+  const progress: Progress = { done: 0, failed: 0, total: outstanding.size };
+  onProgress?.({ ...progress });
   if (outstanding.size === 0) return;
   if (signal?.aborted) throw signal.reason;
 
@@ -36,6 +53,16 @@ export async function* streamResults(
     outcome(o) {
       if (!outstanding.delete(o.taskId)) return;
       queue.push(o);
+      progress.done++;
+      if (o.status !== 'success') progress.failed++;
+      if (onProgress) {
+        // The callback runs inside the channel's delivery loop: its error ends this stream, nothing else.
+        try {
+          onProgress({ ...progress });
+        } catch (error) {
+          fail(error);
+        }
+      }
       notify();
     },
     fail(error: FxError) {

@@ -32,6 +32,7 @@ export interface FakeTask {
   args: unknown[];
   kwargs: Record<string, unknown>;
   outcome: TaskOutcome | undefined;
+  batchId?: string | null;
 }
 
 /** A reply that replaces the normal route. */
@@ -59,6 +60,8 @@ export class FakeFxServer {
   refuseUpgrades: number | undefined;
   /** Decides how a submitted task ends; called once per task right after it is stored. */
   onTaskCreated: ((task: FakeTask) => void) | undefined;
+  /** The query of every `GET /v1/tasks`. */
+  readonly taskQueries: URLSearchParams[] = [];
   /** Upgrades accepted so far. */
   connections = 0;
   /** Upgrade requests so far, refused ones included. */
@@ -208,11 +211,42 @@ export class FakeFxServer {
       const parsed = SubmitBatchRequest.safeParse(recorded.body);
       if (!parsed.success) return fail(400, 'VALIDATION_FAILED', parsed.error.message);
       if (parsed.data.tasks.length > DEFAULT_LIMITS.maxBatchTasks) return fail(413, 'BATCH_TOO_LARGE', 'too many tasks');
+      const batchId = randomUUID();
       const created = parsed.data.tasks.map((t) => this.createTask(t.functionId, t.endpointId ?? parsed.data.endpointId!, t.args, t.kwargs, false));
-      send(201, { batchId: randomUUID(), taskIds: created.map((t) => t.id) });
+      for (const t of created) t.batchId = batchId;
+      send(201, { batchId, taskIds: created.map((t) => t.id) });
       // Like the real server: reply first, then the tasks move on.
       for (const t of created) this.onTaskCreated?.(t);
       return;
+    }
+    if (m('GET', /^\/v1\/tasks$/)) {
+      // Oldest-first insertion order reversed = newest first; the cursor is an offset (opaque to clients).
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      this.taskQueries.push(query);
+      const statuses = query.get('status')?.split(',');
+      const rows = [...this.tasks.values()]
+        .reverse()
+        .filter((t) => !query.has('batchId') || t.batchId === query.get('batchId'))
+        .filter((t) => !statuses || statuses.includes(t.outcome?.status ?? 'received'));
+      const offset = Number(query.get('cursor') ?? 0);
+      const limit = Number(query.get('limit') ?? 100);
+      const page = rows.slice(offset, offset + limit);
+      return send(200, {
+        items: page.map((t) => ({
+          id: t.id,
+          functionId: t.functionId,
+          endpointId: t.endpointId,
+          batchId: t.batchId ?? null,
+          ownerId: OWNER_ID,
+          status: t.outcome?.status ?? 'received',
+          attempt: 0,
+          receivedAt: new Date().toISOString(),
+          completedAt: null,
+          errorCode: t.outcome?.error?.code ?? null,
+          errorMessage: t.outcome?.error?.message ?? null,
+        })),
+        nextCursor: offset + limit < rows.length ? String(offset + limit) : null,
+      });
     }
     if ((match = m('GET', /^\/v1\/tasks\/([^/]+)$/))) {
       const t = this.tasks.get(match[1]!);

@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { CliContext } from '../cli.context.js';
+import { CliError } from '../cli.errors.js';
+import { noticeIfOffline, wantsJson, withClient } from '../command.helpers.js';
+import { followTasks, reportSummary } from '../follow.js';
+import { printJson } from '../output.js';
+import { parseArgsFile } from '../parse.js';
+import { resolveEndpoint, resolveFunction } from '../resolve.js';
+
+interface BatchOptions {
+  endpoint: string;
+  argsFile: string;
+}
+
+export function configureBatchCommand(program: Command, context: CliContext): void {
+  program
+    .command('batch')
+    .description('run a function once per line of an args file, with progress; prints the batch id first ("fx watch <id>" re-attaches)')
+    .argument('<function>', 'function id or name')
+    .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
+    .requiredOption('--args-file <file>', 'JSON Lines: one JSON array of arguments per line, e.g. [1, 2]')
+    .action(async (fnRef: string, options: BatchOptions, command: Command) => {
+      const json = wantsJson(command);
+      let text: string;
+      try {
+        text = await readFile(options.argsFile, 'utf8');
+      } catch (error) {
+        throw new CliError(`cannot read the args file ${options.argsFile}: ${(error as Error).message}`, 2);
+      }
+      const argsList = parseArgsFile(text, options.argsFile);
+      const summary = await withClient(context, async (client) => {
+        const [functionId, endpointId] = await Promise.all([resolveFunction(client, fnRef), resolveEndpoint(client, options.endpoint)]);
+        await noticeIfOffline(context, client, endpointId);
+        const batchIds: string[] = [];
+        const taskIds = await client.runBatch(
+          endpointId,
+          argsList.map((args) => ({ functionId, args })),
+          {
+            // Said the moment the server has the tasks, so an interrupted wait can be resumed.
+            onAccepted: ({ batchId, taskIds }) => {
+              batchIds.push(batchId);
+              if (!json) context.out(batchId);
+              context.err(`Batch ${batchId}: ${taskIds.length} tasks accepted; "fx watch ${batchId}" re-attaches.`);
+            },
+          },
+        );
+        return followTasks(context, client, batchIds, taskIds);
+      });
+      if (json) printJson(context, summary);
+      else reportSummary(context, summary);
+      if (summary.succeeded !== summary.total) throw new CliError('', 1);
+    });
+}

@@ -1,0 +1,51 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../cli.context.js';
+import { wantsJson, withClient } from '../command.helpers.js';
+import { formatTable, formatTime, printJson } from '../output.js';
+import { resolveEndpoint } from '../resolve.js';
+
+export function configureEndpointsCommand(program: Command, context: CliContext): void {
+  const endpoints = program
+    .command('endpoints')
+    .description('list your endpoints (and the public ones you may use), or show one')
+    .action(async (_options: object, command: Command) => {
+      const list = await withClient(context, (client) => client.listEndpoints());
+      if (wantsJson(command)) return printJson(context, { items: list });
+      if (list.length === 0) return context.out('No endpoints. Register one with: fx-endpoint configure <name> --url … --token …');
+      context.out(
+        formatTable(
+          ['NAME', 'ID', 'STATE', 'AGENT', 'LAST HEARTBEAT'],
+          list.map((e) => [e.name, e.id, e.state, e.status?.state ?? '-', formatTime(e.lastHeartbeatAt)]),
+        ),
+      );
+    });
+
+  endpoints
+    .command('show')
+    .description('state, agent status and queue of one endpoint')
+    .argument('<endpoint>', 'endpoint id or name')
+    .action(async (ref: string, _options: object, command: Command) => {
+      const { endpoint, status } = await withClient(context, async (client) => {
+        const id = await resolveEndpoint(client, ref);
+        const [endpoint, status] = await Promise.all([client.getEndpoint(id), client.getEndpointStatus(id)]);
+        return { endpoint, status };
+      });
+      if (wantsJson(command)) return printJson(context, { ...endpoint, tasks: status.tasks });
+      const s = endpoint.status;
+      const rows: Array<[string, string]> = [
+        ['name', endpoint.name],
+        ['id', endpoint.id],
+        ['state', endpoint.state],
+        // The agent's own report is only current while it is connected.
+        ['agent', s ? `${s.state}${endpoint.state === 'offline' ? ' (last report, agent offline)' : ''}` : '-'],
+        ['provider', s?.provider ?? '-'],
+        ['workers', s ? `${s.workers.total} (${s.workers.busy} busy, ${s.workers.idle} idle)` : '-'],
+        ['queue', `${status.tasks.waiting} waiting, ${status.tasks.dispatched} dispatched, ${status.tasks.running} running`],
+        ['last heartbeat', formatTime(endpoint.lastHeartbeatAt)],
+        ['connected', formatTime(endpoint.connectedAt)],
+        ['created', formatTime(endpoint.createdAt)],
+      ];
+      if (endpoint.description) rows.push(['description', endpoint.description]);
+      for (const [k, v] of rows) context.out(`${k.padEnd(15)}${v}`);
+    });
+}

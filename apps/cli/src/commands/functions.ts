@@ -1,0 +1,118 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import type { FunctionInfo } from '@fx/sdk';
+import type { CliContext } from '../cli.context.js';
+import { CliError } from '../cli.errors.js';
+import { wantsJson, withClient } from '../command.helpers.js';
+import { formatTable, formatTime, printJson } from '../output.js';
+import { parsePositiveNumber } from '../parse.js';
+import { resolveFunction } from '../resolve.js';
+
+interface RegisterOptions {
+  name: string;
+  shell?: string;
+  export?: string;
+  description?: string;
+  walltime?: number;
+  public?: boolean;
+}
+
+export function configureFunctionsCommand(program: Command, context: CliContext): void {
+  const functions = program.command('functions').description('list, show, register and delete functions');
+
+  functions
+    .command('ls', { isDefault: true })
+    .description('list the functions you may run (yours and public ones)')
+    .action(async (_options: object, command: Command) => {
+      const list = await withClient(context, (client) => client.listFunctions());
+      if (wantsJson(command)) return printJson(context, { items: list });
+      if (list.length === 0) return context.out('No functions. Register one with: fx functions register <file.js> --name <name>');
+      const rows = [...list].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((f) => [f.name, f.id, f.runtime, f.public ? 'yes' : 'no', formatTime(f.createdAt)]);
+      context.out(formatTable(['NAME', 'ID', 'RUNTIME', 'PUBLIC', 'CREATED'], rows));
+    });
+
+  functions
+    .command('show')
+    .description('a function: its settings and source')
+    .argument('<function>', 'function id or name')
+    .action(async (ref: string, _options: object, command: Command) => {
+      const fn = await withClient(context, async (client) => client.getFunction(await resolveFunction(client, ref)));
+      if (wantsJson(command)) return printJson(context, fn);
+      for (const [k, v] of [
+        ['name', fn.name],
+        ['id', fn.id],
+        ['runtime', fn.runtime],
+        ['public', fn.public ? 'yes' : 'no'],
+        ['walltime', fn.walltimeSeconds === null ? '-' : `${fn.walltimeSeconds}s`],
+        ['content hash', fn.contentHash],
+        ['created', formatTime(fn.createdAt)],
+        ...(fn.description ? [['description', fn.description]] : []),
+      ] as Array<[string, string]>) {
+        context.out(`${k.padEnd(13)}${v}`);
+      }
+      context.out(`source:\n${fn.source}`);
+    });
+
+  functions
+    .command('register')
+    .description('register the default export of a JS module (or --export <name>), or a shell command template with --shell')
+    .argument('[file]', 'a .js/.mjs module whose export is a self-contained function')
+    .requiredOption('--name <name>', 'the function\'s name')
+    .option('--shell <template>', 'register a shell command template instead, e.g. \'echo {msg}\' ({name} placeholders come from kwargs)')
+    .option('--export <name>', 'the module export to register instead of the default one')
+    .option('--description <text>', 'a description')
+    .option('--walltime <seconds>', 'longest one run may take on the endpoint', parsePositiveNumber)
+    .option('--public', 'let other users run it')
+    .action(async (file: string | undefined, options: RegisterOptions, command: Command) => {
+      if ((file === undefined) === (options.shell === undefined)) {
+        throw new CliError('give either a module file or --shell \'<template>\' (one of the two)', 2);
+      }
+      if (options.shell !== undefined && options.export !== undefined) throw new CliError('--export applies to a module file, not to --shell', 2);
+      const fn = file === undefined ? undefined : await loadExport(file, options.export);
+      const settings = {
+        name: options.name,
+        ...(options.description === undefined ? {} : { description: options.description }),
+        ...(options.walltime === undefined ? {} : { walltimeSeconds: options.walltime }),
+        ...(options.public ? { public: true } : {}),
+      };
+      const info: FunctionInfo = await withClient(context, async (client) => {
+        const id = fn ? await client.registerFunction(fn, settings) : await client.registerShellFunction(options.shell!, settings);
+        return client.getFunction(id);
+      });
+      if (wantsJson(command)) return printJson(context, info);
+      context.out(`Registered ${info.runtime} function "${info.name}": ${info.id}`);
+    });
+
+  functions
+    .command('rm')
+    .description('delete a function (its tasks stay, and queued ones fail with FUNCTION_DELETED)')
+    .argument('<function>', 'function id or name')
+    .action(async (ref: string, _options: object, command: Command) => {
+      const id = await withClient(context, async (client) => {
+        const id = await resolveFunction(client, ref);
+        await client.deleteFunction(id);
+        return id;
+      });
+      if (wantsJson(command)) return printJson(context, { id, deleted: true });
+      context.out(`Deleted function ${id}.`);
+    });
+}
+
+/** Imports a module and returns the function it exports under `name` (default: its default export). */
+async function loadExport(file: string, name: string | undefined): Promise<(...args: never[]) => unknown> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+  } catch (error) {
+    throw new CliError(`cannot load ${file}: ${(error as Error).message}`);
+  }
+  const key = name ?? 'default';
+  const value = mod[key];
+  if (typeof value !== 'function') {
+    const exported = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+    const hint = exported.length > 0 ? `; its function exports: ${exported.join(', ')} (pass --export <name>)` : '';
+    throw new CliError(`${file} has no ${name === undefined ? 'default export that is a function' : `function exported as "${name}"`}${hint}`, 2);
+  }
+  return value as (...args: never[]) => unknown;
+}

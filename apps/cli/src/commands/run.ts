@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { TimeoutError, type TaskOutcome } from '@fx/sdk';
+import type { CliContext } from '../cli.context.js';
+import { CliError } from '../cli.errors.js';
+import { noticeIfOffline, reportFailure, wantsJson, withClient } from '../command.helpers.js';
+import { formatValue, printJson } from '../output.js';
+import { parseJsonArray, parseJsonObject, parsePositiveNumber } from '../parse.js';
+import { resolveEndpoint, resolveFunction } from '../resolve.js';
+
+interface RunOptions {
+  endpoint: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  timeout?: number;
+}
+
+export function configureRunCommand(program: Command, context: CliContext): void {
+  program
+    .command('run')
+    .description('run a function once on an endpoint, wait, and print its result as JSON')
+    .argument('<function>', 'function id or name')
+    .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
+    .option('--args <json>', 'positional arguments, a JSON array', parseJsonArray)
+    .option('--kwargs <json>', 'keyword arguments, a JSON object', parseJsonObject)
+    .option('--timeout <seconds>', 'stop waiting after this long (the task keeps running)', parsePositiveNumber)
+    .action(async (fnRef: string, options: RunOptions, command: Command) => {
+      const json = wantsJson(command);
+      const outcome = await withClient(context, async (client) => {
+        const [functionId, endpointId] = await Promise.all([resolveFunction(client, fnRef), resolveEndpoint(client, options.endpoint)]);
+        await noticeIfOffline(context, client, endpointId);
+        const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {});
+        const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
+        const off = context.onInterrupt(() => context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`));
+        try {
+          for await (const outcome of client.results([taskId], { timeoutMs })) return outcome;
+        } catch (error) {
+          if (error instanceof TimeoutError) {
+            throw new CliError(`task ${taskId} did not finish within ${options.timeout} s; it keeps running: "fx result ${taskId}" shows it later`);
+          }
+          throw error;
+        } finally {
+          off();
+        }
+        throw new CliError(`no outcome arrived for task ${taskId}`);
+      });
+      printOutcome(context, outcome, json);
+      // The failure is reported above; exit 1 without another sentence.
+      if (outcome.status !== 'success') throw new CliError('', 1);
+    });
+}
+
+/** Prints a final outcome: the result on stdout, or the remote error on stderr (and the outcome as JSON with --json). */
+export function printOutcome(context: CliContext, outcome: TaskOutcome, json: boolean): void {
+  if (json) printJson(context, outcome);
+  if (outcome.status === 'success') {
+    if (!json) context.out(formatValue(outcome.result));
+    return;
+  }
+  reportFailure(context, outcome);
+}

@@ -1,0 +1,86 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import type { Client, TaskStatus, TaskSummary } from '@fx/sdk';
+import type { CliContext } from '../cli.context.js';
+import { wantsJson, withClient } from '../command.helpers.js';
+import { formatTable, formatTime, printJson } from '../output.js';
+import { parsePositiveInt, parseSince } from '../parse.js';
+import { resolveEndpoint, resolveFunction } from '../resolve.js';
+
+const STATUSES: readonly TaskStatus[] = ['received', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled'];
+
+interface TasksOptions {
+  status?: TaskStatus[];
+  endpoint?: string;
+  function?: string;
+  batch?: string;
+  since?: string;
+  limit: number;
+}
+
+export function configureTasksCommand(program: Command, context: CliContext): void {
+  program
+    .command('tasks')
+    .description('list your tasks, newest first')
+    .option('--status <status>', `only these states, comma-separated (${STATUSES.join(', ')})`, parseStatuses)
+    .option('--endpoint <endpoint>', 'only tasks sent to this endpoint (id or name)')
+    .option('--function <function>', 'only tasks of this function (id or name)')
+    .option('--batch <batch>', 'only tasks of this batch')
+    .option('--since <when>', 'received since an ISO 8601 time or a duration back from now (10m, 2h, 7d)', (v) => parseSince(v, context.now()))
+    .option('--limit <n>', 'at most this many rows (pages through the server 1,000 at a time)', parsePositiveInt, 50)
+    .action(async (options: TasksOptions, command: Command) => {
+      const { items, names } = await withClient(context, async (client) => {
+        const [endpointId, functionId] = await Promise.all([
+          options.endpoint === undefined ? undefined : resolveEndpoint(client, options.endpoint),
+          options.function === undefined ? undefined : resolveFunction(client, options.function),
+        ]);
+        const items: TaskSummary[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await client.listTasks({
+            limit: Math.min(1000, options.limit - items.length),
+            ...(options.status ? { status: options.status } : {}),
+            ...(endpointId ? { endpointId } : {}),
+            ...(functionId ? { functionId } : {}),
+            ...(options.batch ? { batchId: options.batch } : {}),
+            ...(options.since ? { since: options.since } : {}),
+            ...(cursor === undefined ? {} : { cursor }),
+          });
+          items.push(...page.items);
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor !== undefined && items.length < options.limit);
+        return { items, names: wantsJson(command) ? new Map<string, string>() : await namesOf(client) };
+      });
+      if (wantsJson(command)) return printJson(context, { items });
+      if (items.length === 0) return context.out('No tasks match.');
+      context.out(
+        formatTable(
+          ['ID', 'STATUS', 'FUNCTION', 'ENDPOINT', 'ATTEMPT', 'RECEIVED', 'COMPLETED', 'ERROR'],
+          items.map((t) => [
+            t.id,
+            t.status,
+            names.get(t.functionId) ?? t.functionId,
+            names.get(t.endpointId) ?? t.endpointId,
+            String(t.attempt),
+            formatTime(t.receivedAt),
+            formatTime(t.completedAt),
+            t.errorCode ? `${t.errorCode}: ${t.errorMessage ?? ''}`.slice(0, 80) : '',
+          ]),
+        ),
+      );
+    });
+}
+
+function parseStatuses(value: string): TaskStatus[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of list) if (!STATUSES.includes(s as TaskStatus)) throw new InvalidArgumentError(`"${s}" is not a task state; use ${STATUSES.join(', ')}.`);
+  return list as TaskStatus[];
+}
+
+/** Names for ids in a table; a listing that fails only costs the names. */
+export async function namesOf(client: Client): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  const [functions, endpoints] = await Promise.all([client.listFunctions().catch(() => []), client.listEndpoints().catch(() => [])]);
+  for (const x of [...functions, ...endpoints]) names.set(x.id, x.name);
+  return names;
+}

@@ -1,0 +1,26 @@
+import type { CliContext } from './cli.context.js';
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** The one JSON document a `--json` command writes to stdout. */
+export function printJson(context: CliContext, value: unknown): void {
+  context.out(JSON.stringify(value, null, 2));
+}
+
+/** A value as JSON for people: indented, and `undefined` (no result) shown as null. */
+export function formatValue(value: unknown): string {
+  return JSON.stringify(value ?? null, null, 2);
+}
+
+/** An ISO instant as `2026-12-02 01:02:03Z`: a date on every time, seconds kept, UTC said. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+}
