@@ -49,6 +49,8 @@ const server = spawn(process.execPath, [join(root, 'apps/server/dist/main.js')],
     REDIS_URL: testRedisUrl(),
     FX_REDIS_PREFIX: prefix,
     FX_RATE_LIMIT_PER_SECOND: '0',
+    // every simulated agent and client here belongs to the admin user: lift the per-user socket cap
+    FX_MAX_SOCKETS_PER_USER: String(AGENTS + CLIENTS + 100),
     FX_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
     FX_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS),
   },

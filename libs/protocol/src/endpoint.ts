@@ -19,6 +19,13 @@ export const HelloPayload = z.object({
   agent: AgentInfo,
   /** Tasks the agent still holds (running, or results not yet acknowledged). Their leases are kept. */
   inFlight: z.array(Uuid).max(100_000).default([]),
+  /**
+   * Random per agent process: the server tells a reconnect of the same agent (which replaces its old
+   * connection) from a second agent on the same endpoint (refused unless `takeover`). Absent from older agents.
+   */
+  instanceId: z.string().min(1).max(64).optional(),
+  /** Replace whatever agent is running this endpoint now (which is told to stop, not to reconnect). */
+  takeover: z.boolean().optional(),
 });
 export type HelloPayload = z.infer<typeof HelloPayload>;
 
@@ -46,6 +53,15 @@ export type ResultsPayload = z.infer<typeof ResultsPayload>;
 export const WorkerCounts = z.object({ total: z.number().int(), busy: z.number().int(), idle: z.number().int() });
 export type WorkerCounts = z.infer<typeof WorkerCounts>;
 
+/** Largest `details` of a heartbeat, as JSON; the server stores it for every endpoint and admins list them. */
+export const MAX_HEARTBEAT_DETAILS_BYTES = 16 * 1024;
+
+function boundDetails(details: Record<string, unknown>): Record<string, unknown> {
+  const size = new TextEncoder().encode(JSON.stringify(details)).length;
+  if (size <= MAX_HEARTBEAT_DETAILS_BYTES) return details;
+  return { truncated: `… [truncated ${size} bytes: heartbeat details may hold at most ${MAX_HEARTBEAT_DETAILS_BYTES} bytes]` };
+}
+
 export const HeartbeatPayload = z.object({
   state: z.string().max(32),
   workers: WorkerCounts,
@@ -53,7 +69,8 @@ export const HeartbeatPayload = z.object({
   running: z.number().int().min(0),
   spooled: z.number().int().min(0),
   provider: z.string().max(64),
-  details: z.record(z.string(), z.unknown()).optional(),
+  /** Free-form provider details, at most MAX_HEARTBEAT_DETAILS_BYTES serialized; more is replaced by a marker. */
+  details: z.record(z.string(), z.unknown()).transform(boundDetails).optional(),
 });
 export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import {
@@ -85,6 +86,12 @@ export interface EndpointAgentOptions {
   statusIntervalMs?: number;
   /** @default silent */
   logger?: Logger;
+  /**
+   * Replace an agent already serving this endpoint (it is told to stop). Without it, the server refuses
+   * this agent while another one runs, and the agent ends FAILED with the server's sentence.
+   * @default false
+   */
+  takeover?: boolean;
 }
 
 interface RunningTask {
@@ -108,6 +115,10 @@ interface StopOptions {
   /** Skip the drain: abandon running tasks and close now (a second Ctrl-C). */
   force?: boolean;
 }
+
+/** Close codes of the endpoint channel that stop the agent: another agent serves the endpoint, or took it over. */
+const ALREADY_SERVED = 4409;
+const TAKEN_OVER = 4410;
 
 /** Most of a frame the agent fills with results, leaving room for the envelope. */
 const MAX_RESULT_FRAME_BYTES = Math.floor(DEFAULT_LIMITS.maxFrameBytes / 2);
@@ -134,6 +145,9 @@ export interface EndpointAgentEvents {
  */
 export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   private currentState: AgentState = AgentState.INITIALIZING;
+  /** Random per agent process: tells the server a reconnect of this agent from a second agent on the same endpoint. */
+  private readonly instanceId = randomUUID();
+  private everWelcomed = false;
   private connectionState: ConnectionState = 'disconnected';
   private connectedAt?: string;
   private lastError?: string;
@@ -438,6 +452,9 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       ws.on('open', () => {
         heard();
         this.sendOn(session, 'hello', {
+          instanceId: this.instanceId,
+          // only until this agent is welcomed once: a reconnect must not take over from a newer agent
+          takeover: (this.options.takeover ?? false) && !this.everWelcomed,
           protocolVersion: PROTOCOL_VERSION,
           agent: {
             name: this.options.name,
@@ -499,6 +516,10 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
 
       ws.on('close', (code, reason) => {
         clearTimeout(handshakeTimer);
+        // Another agent serves this endpoint (refused before welcome), or took it over: stop, do not reconnect.
+        if (code === TAKEN_OVER || (code === ALREADY_SERVED && session.welcome === undefined)) {
+          this.fatal ??= new AgentRefusedError('CONFLICT', `the server says: ${reason.toString() || 'another agent serves this endpoint'} (CONFLICT)`);
+        }
         if (heartbeatTimer) clearInterval(heartbeatTimer);
         const welcomed = session.welcome !== undefined;
         if (welcomed) this.log.warn(`disconnected from the server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
@@ -514,6 +535,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
 
   private onWelcome(session: Session, welcome: WelcomePayload): NodeJS.Timeout {
     session.welcome = welcome;
+    this.everWelcomed = true;
     this.maxResultBytes = welcome.maxResultBytes;
     this.allowedFunctions = welcome.allowedFunctions ? new Set(welcome.allowedFunctions) : null;
     this.connectionState = 'connected';

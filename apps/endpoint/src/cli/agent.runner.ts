@@ -20,7 +20,7 @@ import { CliError } from './cli.errors.js';
 import { isAlive, removePid, runningPid, tailFile, writePid } from './process.control.js';
 
 /** Runs the agent in this process until it stops; rejects (CliError) when it ends FAILED. */
-export async function runAgentInForeground(context: CliContext, paths: EndpointPaths): Promise<void> {
+export async function runAgentInForeground(context: CliContext, paths: EndpointPaths, opts: { takeover?: boolean } = {}): Promise<void> {
   const config = await loadEndpointConfig(paths);
   const token = await loadEndpointToken(paths);
   const other = await runningPid(paths);
@@ -55,6 +55,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
     prefetch: config.prefetch,
     taskLimits: config.taskLimits,
     logger,
+    takeover: opts.takeover ?? false,
   });
 
   let signals = 0;
@@ -128,13 +129,13 @@ class NotedLocalProvider extends LocalProvider {
  * Starts the agent as a background process (its own session, output appended to endpoint.log) and waits
  * until it reports a welcomed connection in status.json.
  */
-export async function startDetached(context: CliContext, paths: EndpointPaths, name: string, timeoutSeconds: number): Promise<void> {
+export async function startDetached(context: CliContext, paths: EndpointPaths, name: string, timeoutSeconds: number, takeover = false): Promise<void> {
   await loadEndpointConfig(paths);
   const other = await runningPid(paths);
   if (other !== undefined) throw new CliError(`endpoint "${name}" is already running (pid ${other})`);
   const log = await open(paths.log, 'a', 0o600);
   const [command, ...args] = context.selfCommand;
-  const child = spawn(command as string, [...args, 'start', name], { detached: true, stdio: ['ignore', log.fd, log.fd], env: process.env });
+  const child = spawn(command as string, [...args, 'start', name, ...(takeover ? ['--takeover'] : [])], { detached: true, stdio: ['ignore', log.fd, log.fd], env: process.env });
   await log.close();
   const pid = child.pid;
   if (pid === undefined) throw new CliError(`could not start the agent process; see ${paths.log}`);

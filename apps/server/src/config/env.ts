@@ -36,7 +36,22 @@ export const EnvSchema = z
     FX_MAX_RESULT_BYTES: int(DEFAULT_LIMITS.maxResultBytes, 1024),
     FX_MAX_BATCH_TASKS: int(DEFAULT_LIMITS.maxBatchTasks),
     FX_MAX_TASKS_PER_FRAME: int(DEFAULT_LIMITS.maxTasksPerFrame),
-    FX_MAX_FRAME_BYTES: int(DEFAULT_LIMITS.maxFrameBytes, 1024),
+    /** Largest endpoint-channel frame. The channel's socket is sized for DEFAULT_LIMITS.maxFrameBytes, so more is refused. */
+    FX_MAX_FRAME_BYTES: int(DEFAULT_LIMITS.maxFrameBytes, 1024).refine((n) => n <= DEFAULT_LIMITS.maxFrameBytes, {
+      message: `must be at most ${DEFAULT_LIMITS.maxFrameBytes} (64 MiB): the endpoint channel cannot take larger frames`,
+    }),
+    /** Open websockets (client, console and endpoint channels together) per user, counting all their tokens; 0: no cap. */
+    FX_MAX_SOCKETS_PER_USER: int(256, 0),
+    /** Open websockets per remote address, authenticated or not; 0: no cap. */
+    FX_MAX_SOCKETS_PER_ADDRESS: int(2048, 0),
+    /** Frames per second each socket may send (a token bucket of FX_WS_FRAME_BURST); a flood closes the socket. */
+    FX_WS_FRAMES_PER_SECOND: int(2_000),
+    FX_WS_FRAME_BURST: int(10_000),
+    /** How often open sockets' tokens are re-checked (revoked, expired, deleted), in one query per sweep. */
+    FX_SOCKET_RECHECK_MS: int(2_000, 100),
+    /** An HTTP request (or websocket upgrade) must send its headers within this, and the whole request within FX_REQUEST_TIMEOUT_MS. */
+    FX_HEADERS_TIMEOUT_MS: int(10_000, 100),
+    FX_REQUEST_TIMEOUT_MS: int(60_000, 100),
     FX_HEARTBEAT_INTERVAL_MS: int(5_000, 100),
     FX_HEARTBEAT_TIMEOUT_MS: int(20_000, 300),
     /** Lease losses a task survives; the next one fails it with MAX_ATTEMPTS_EXCEEDED. */

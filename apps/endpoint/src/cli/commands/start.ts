@@ -5,6 +5,7 @@ import { existingEndpoint, parsePositiveNumber } from '../cli.options.js';
 
 interface StartOptions {
   detach?: boolean;
+  takeover?: boolean;
   timeout: number;
 }
 
@@ -14,10 +15,11 @@ export function configureStartCommand(program: Command, context: CliContext): vo
     .description('run the endpoint agent (in the foreground unless --detach)')
     .argument('<name>', 'endpoint name')
     .option('--detach', 'run in the background; return once it has connected')
+    .option('--takeover', 'replace the agent already serving this endpoint (elsewhere); it stops')
     .option('--timeout <seconds>', 'with --detach: how long to wait for the connection', parsePositiveNumber, 30)
     .action(async (name: string, options: StartOptions) => {
       const paths = existingEndpoint(context, name);
-      if (options.detach) await startDetached(context, paths, name, options.timeout);
-      else await runAgentInForeground(context, paths);
+      if (options.detach) await startDetached(context, paths, name, options.timeout, options.takeover ?? false);
+      else await runAgentInForeground(context, paths, { takeover: options.takeover ?? false });
     });
 }

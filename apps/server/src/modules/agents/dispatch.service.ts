@@ -74,6 +74,11 @@ export class DispatchService implements OnModuleInit {
     return previous;
   }
 
+  /** The connection of this endpoint's agent on this replica, if any. */
+  current(endpointId: string): EndpointConnection | undefined {
+    return this.connections.get(endpointId);
+  }
+
   detach(conn: EndpointConnection): boolean {
     if (this.connections.get(conn.endpointId) !== conn) return false;
     this.connections.delete(conn.endpointId);

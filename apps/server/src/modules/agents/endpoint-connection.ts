@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { encodeFrame, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
+import { encodeFrame, type AgentInfo, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
 
 /** One agent's socket on this replica, with the credits it granted. */
 export class EndpointConnection {
@@ -15,6 +15,10 @@ export class EndpointConnection {
   /** `results` frames received and not yet recorded (recorded together, acknowledged one by one). */
   resultFrames: TaskResult[][] = [];
   recording = false;
+  /** From `hello`: which agent process this is (absent for older agents), and what it said of itself. */
+  instanceId?: string;
+  agent?: AgentInfo;
+  readonly since = new Date();
 
   constructor(
     readonly endpointId: string,

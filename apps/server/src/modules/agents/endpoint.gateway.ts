@@ -12,6 +12,7 @@ import {
   type EndpointToServer,
   type ErrorCode,
   type Frame,
+  type AgentInfo,
   type HeartbeatPayload,
   type ServerToEndpoint,
 } from '@fx/protocol';
@@ -19,13 +20,14 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
+import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../tasks/events.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { DispatchService } from './dispatch.service.js';
 import { EndpointConnection } from './endpoint-connection.js';
-import { ResultsService } from './results.service.js';
+import { ResultsService, saneTime } from './results.service.js';
 
 type AgentFrame = Frame<typeof EndpointToServerSchemas>;
 
@@ -35,7 +37,12 @@ const HEARTBEAT_COALESCE_MS = 1_000;
 /** Most results recorded in one statement when frames are recorded together. */
 const MAX_RESULTS_PER_STATEMENT = 2_000;
 
-export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replaced: 4409, timeout: 4408 } as const;
+/**
+ * `replaced`: a newer connection of the same agent took over (the old socket is dead anyway), or, before
+ * `welcome`, another agent already serves the endpoint (the agent stops). `takenOver`: another agent was
+ * started with --takeover; this one stops and does not reconnect.
+ */
+export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replaced: 4409, takenOver: 4410, timeout: 4408 } as const;
 
 /**
  * The endpoint channel. Frames are parsed with the protocol catalog before anything else sees them,
@@ -58,9 +65,15 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
     private readonly queue: QueueService,
     private readonly dispatch: DispatchService,
     private readonly results: ResultsService,
+    private readonly sockets: SocketRegistry,
   ) {}
 
   onModuleInit(): void {
+    // A connection accepted on another replica replaces this replica's connection of the endpoint.
+    this.events.on('agent-replaced', ({ endpointId, keep, takeover, message }) => {
+      const conn = this.dispatch.current(endpointId);
+      if (conn && conn.id !== keep) this.replace(conn, takeover, message);
+    });
     // One timer for every connection on this replica, not one per agent.
     this.liveness = setInterval(() => this.checkLiveness(), this.config.FX_HEARTBEAT_INTERVAL_MS);
     this.liveness.unref();
@@ -104,6 +117,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
   }
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
+    if (!this.sockets.admit(ws, req, 'endpoint')) return;
     // Frames can arrive before authentication finishes: hold them until then.
     const early: RawData[] = [];
     const hold = (data: RawData) => early.push(data);
@@ -125,7 +139,10 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       }
       endpointId = principal.endpointId;
       if (!(await this.endpoints.findLive(endpointId))) return this.refuse(ws, 'NOT_FOUND', `endpoint ${endpointId} no longer exists`, CLOSE.gone);
+      if (ws.readyState !== ws.OPEN) return;
+      this.sockets.bind(ws, principal);
     } catch (e) {
+      if (e instanceof FxException && e.code === 'RATE_LIMITED') return this.refuse(ws, e.code, e.message, SOCKET_CLOSE.tooMany);
       if (!(e instanceof FxException)) this.logger.error(`endpoint channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
       const fx = e instanceof FxException ? e : new FxException('INTERNAL', 'authentication failed');
       return this.refuse(ws, fx.code, fx.message, CLOSE.unauthorized);
@@ -155,7 +172,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
         try {
           if (!welcomed) {
             if (frame.type !== 'hello') return this.refuse(ws, 'BAD_FRAME', `the first frame must be "hello", not "${frame.type}"`, CLOSE.badRequest);
-            await this.hello(conn, frame.payload);
+            if (!(await this.hello(conn, frame.payload))) return;
             welcomed = true;
             clearTimeout(helloTimer);
             return;
@@ -178,7 +195,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       if (this.dispatch.detach(conn)) {
         // Leases stay until they expire: an agent that comes back in time keeps its running tasks.
         void this.endpoints
-          .markDisconnected(endpointId)
+          .markDisconnected(endpointId, conn.id)
           .then(() => this.events.noteEndpointChanged(endpointId))
           .catch(() => undefined);
       }
@@ -186,10 +203,29 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
     for (const data of early) onData(data);
   }
 
-  private async hello(conn: EndpointConnection, hello: EndpointToServer['hello']): Promise<void> {
+  /** Welcomes the agent; false when it was refused (another agent serves the endpoint) and the socket closes. */
+  private async hello(conn: EndpointConnection, hello: EndpointToServer['hello']): Promise<boolean> {
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       throw new FrameError('UNSUPPORTED_PROTOCOL_VERSION', `this server speaks protocol version ${PROTOCOL_VERSION}; the agent speaks ${hello.protocolVersion}`);
     }
+    conn.instanceId = hello.instanceId;
+    conn.agent = hello.agent;
+    // Checked before anything changes: a refused agent must not requeue the running one's tasks.
+    const other = await this.otherLiveAgent(conn);
+    if (other && !hello.takeover) {
+      this.logger.warn(`endpoint ${conn.endpointId}: refused a second agent (${hello.agent.hostname}, pid ${hello.agent.pid}): ${other}`);
+      this.refuse(conn.ws, 'CONFLICT', `${other}; stop it first, or start this agent with --takeover to replace it`, CLOSE.replaced);
+      return false;
+    }
+    if (!conn.open) return false;
+    const takeover = !!other;
+    const message = takeover
+      ? `endpoint ${conn.endpointId} was taken over by another agent (${hello.agent.hostname}, pid ${hello.agent.pid}); this one stops`
+      : 'replaced by a newer connection of the same agent';
+    // The old agent goes before its tasks are requeued, wherever it is connected.
+    const previous = this.dispatch.attach(conn);
+    if (previous && previous !== conn) this.replace(previous, takeover, message);
+    await this.events.publish('agent-replaced', { endpointId: conn.endpointId, keep: conn.id, takeover, message });
     const { requeued, exhausted, forget } = await this.tasks.reconcileEndpoint(
       conn.endpointId,
       conn.id,
@@ -197,10 +233,8 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       this.config.FX_HEARTBEAT_TIMEOUT_MS,
       this.config.FX_MAX_ATTEMPTS,
     );
-    await this.endpoints.markConnected(conn.endpointId, hello.agent);
+    await this.endpoints.markConnected(conn.endpointId, { ...hello.agent, ...(hello.instanceId ? { instanceId: hello.instanceId } : {}), connectionId: conn.id });
     this.events.noteEndpointChanged(conn.endpointId);
-    const previous = this.dispatch.attach(conn);
-    if (previous && previous !== conn) previous.ws.close(CLOSE.replaced, 'replaced by a newer connection of the same endpoint');
     const endpoint = await this.endpoints.findLive(conn.endpointId);
     conn.send('welcome', {
       endpointId: conn.endpointId,
@@ -212,9 +246,42 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
     });
-    this.logger.log(`endpoint ${conn.endpointId} connected (${hello.agent.hostname}, pid ${hello.agent.pid}); ${hello.inFlight.length} in flight, ${requeued.length} requeued`);
+    this.logger.log(`endpoint ${conn.endpointId} connected (${hello.agent.hostname}, pid ${hello.agent.pid}${takeover ? ', taking over' : ''}); ${hello.inFlight.length} in flight, ${requeued.length} requeued`);
     await this.queue.enqueue(requeued);
     await this.events.publishOutcomes(exhausted);
+    return true;
+  }
+
+  /**
+   * A sentence naming the other agent instance that serves this endpoint now, if there is one: on this
+   * replica (a connection heard from within the heartbeat timeout), or on another (the endpoint row's
+   * agent, with a heartbeat that recent). A reconnect of the same instance, or an agent too old to say
+   * which instance it is, is not "another".
+   */
+  private async otherLiveAgent(conn: EndpointConnection): Promise<string | undefined> {
+    if (!conn.instanceId) return undefined;
+    const fresh = Date.now() - this.config.FX_HEARTBEAT_TIMEOUT_MS;
+    const local = this.dispatch.current(conn.endpointId);
+    if (local && local !== conn && local.open && local.lastSeen > fresh) {
+      if (!local.instanceId || local.instanceId === conn.instanceId) return undefined;
+      return describeAgent(conn.endpointId, local.agent, local.since);
+    }
+    // The embedded store serves one replica only: what this replica holds is the whole truth, and a row
+    // left "connected" by a server that was killed must not refuse an agent restarted with it.
+    if (!this.config.DATABASE_URL) return undefined;
+    const row = await this.endpoints.findLive(conn.endpointId);
+    const agent = row?.agent as (AgentInfo & { instanceId?: string }) | null | undefined;
+    if (!row || !agent?.instanceId || agent.instanceId === conn.instanceId) return undefined;
+    const connected = row.connectedAt && (!row.disconnectedAt || row.disconnectedAt < row.connectedAt);
+    const heard = Math.max(row.lastHeartbeatAt?.getTime() ?? 0, row.connectedAt?.getTime() ?? 0);
+    if (!connected || heard <= fresh) return undefined;
+    return describeAgent(conn.endpointId, agent, row.connectedAt ?? undefined);
+  }
+
+  /** Closes an agent connection that another one replaced; after a takeover, the old agent is told to stop. */
+  private replace(old: EndpointConnection, takeover: boolean, message: string): void {
+    if (takeover) this.refuse(old.ws, 'CONFLICT', message, CLOSE.takenOver);
+    else old.ws.close(CLOSE.replaced, closeReason(message));
   }
 
   /** Records the waiting results frames, as few statements as possible; each frame gets its own ack. */
@@ -229,7 +296,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
           take++;
         }
         const frames = conn.resultFrames.splice(0, take);
-        await this.results.record(conn.endpointId, frames.flat());
+        await this.results.record(conn, frames.flat());
         for (const results of frames) conn.send('ack', { taskIds: results.map((r) => r.taskId) });
       }
     } catch (e) {
@@ -247,10 +314,13 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       case 'credits':
         this.dispatch.grant(conn, frame.payload.credits);
         return;
-      case 'started':
-        await this.tasks.markRunning(conn.endpointId, frame.payload.tasks);
-        this.events.noteTaskStates('running', conn.endpointId, frame.payload.tasks.map((t) => t.taskId));
+      case 'started': {
+        // Only tasks leased to this connection change (and only they show as running in live views).
+        const started = frame.payload.tasks.map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
+        const changed = await this.tasks.markRunning(conn.endpointId, conn.id, started);
+        this.events.noteTaskStates('running', conn.endpointId, changed);
         return;
+      }
       case 'results':
         // Off the frame chain: credits and heartbeats behind it are not held up by the statement, and
         // frames that arrive while one is recorded are recorded together in the next (group commit).
@@ -283,4 +353,9 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       }
     }
   }
+}
+
+function describeAgent(endpointId: string, agent: AgentInfo | undefined, since: Date | undefined): string {
+  const who = agent ? `on host ${agent.hostname}, pid ${agent.pid}` : 'of unknown origin';
+  return `endpoint ${endpointId} is already served by another agent (${who}, connected since ${since?.toISOString() ?? 'an unknown time'})`;
 }

@@ -1,12 +1,43 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { isFinalStatus, type TaskResult } from '@fx/protocol';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { RemoteError, TaskResult, TaskTimings } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
-import { TasksRepository, type OutcomeRow, type ResultInput } from '../tasks/tasks.repository.js';
+import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../tasks/events.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 
+/** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
+export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } as const;
+/**
+ * Agent clocks are trusted for display only: a time outside these bounds (epoch ms, years 2000 to 2200)
+ * is dropped rather than stored, so one bad value cannot fail the statement that records its whole frame.
+ */
+const MIN_TIME_MS = 946_684_800_000;
+const MAX_TIME_MS = 7_258_118_400_000;
+
+/** Cuts `text` to at most `max` bytes of UTF-8 (on a character boundary), saying how much was cut. */
+export function truncateText(text: string, max: number): string {
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= max) return text;
+  const cut = Buffer.from(text).subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
+  return `${cut}… [truncated ${bytes - Buffer.byteLength(cut)} bytes]`;
+}
+
+/** An agent's timestamp, if it is a sane one. */
+export function saneTime(ms: unknown): number | undefined {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= MIN_TIME_MS && ms <= MAX_TIME_MS ? ms : undefined;
+}
+
+/** Who is reporting: one agent connection of one endpoint. */
+export interface Reporter {
+  endpointId: string;
+  /** The connection id, which is also the lease owner of the tasks handed to it. */
+  id: string;
+}
+
 @Injectable()
 export class ResultsService {
+  private readonly logger = new Logger('Results');
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tasks: TasksRepository,
@@ -15,18 +46,26 @@ export class ResultsService {
 
   /**
    * Records one frame of results in one statement, then publishes what changed. Returns the ids to
-   * acknowledge: all of them, recorded now or before (a duplicate is acknowledged and dropped).
+   * acknowledge: all of them, recorded now or before (a duplicate is acknowledged and dropped). Results
+   * for tasks this connection does not hold are acknowledged too (so the agent drops them), but are
+   * neither recorded nor published: an agent reports only on its own tasks.
    */
-  async record(endpointId: string, results: TaskResult[]): Promise<string[]> {
+  async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
     const inputs: ResultInput[] = results.map((r) => this.enforceLimit(r));
-    const recorded = await this.tasks.recordResults(endpointId, inputs);
+    const recorded = await this.tasks.recordResults(conn.endpointId, conn.id, inputs);
     if (recorded.length < inputs.length) {
       // Already final: a resend after a reconnect. The first recording may never have been published
       // (its replica died after the commit, or the broker was down), so publish the stored outcome
-      // again; clients drop what they already have.
+      // again; clients drop what they already have. Only tasks of this endpoint: naming someone else's
+      // finished task must not re-publish its outcome anywhere.
       const changed = new Set(recorded.map((r) => r.id));
-      const again = await this.tasks.findOutcomes(inputs.map((r) => r.taskId).filter((id) => !changed.has(id)));
-      recorded.push(...(again.filter((r) => isFinalStatus(r.status) && 'completed_at' in r && r.completed_at) as OutcomeRow[]));
+      const rest = [...new Set(inputs.map((r) => r.taskId).filter((id) => !changed.has(id)))];
+      const again = rest.length ? await this.tasks.findFinalOutcomesOfEndpoint(conn.endpointId, rest) : [];
+      recorded.push(...again);
+      const ignored = rest.length - again.length;
+      if (ignored > 0) {
+        this.logger.warn(`endpoint ${conn.endpointId}: ignored ${ignored} of ${inputs.length} results for tasks not held by this connection (${rest.filter((id) => !again.some((a) => a.id === id)).slice(0, 3).join(', ')}${ignored > 3 ? ', …' : ''})`);
+      }
     }
     await this.events.publishOutcomes(recorded);
     return results.map((r) => r.taskId);
@@ -34,10 +73,11 @@ export class ResultsService {
 
   /** The agent checks the limit too; the server does not trust it to. */
   private enforceLimit(r: TaskResult): ResultInput {
+    const timings = saneTimings(r.timings);
     // A result PostgreSQL cannot store must not fail the whole frame: the agent would resend it forever.
     const problem = jsonProblem([r.result, r.error, r.timings], 'the result');
     if (problem?.includes('levels deep')) {
-      return { taskId: r.taskId, status: 'failed', timings: r.timings, error: { code: 'RESULT_TOO_LARGE', name: 'ResultTooLarge', message: problem } };
+      return { taskId: r.taskId, status: 'failed', timings, error: { code: 'RESULT_TOO_LARGE', name: 'ResultTooLarge', message: problem } };
     }
     if (problem) r = storableJson(r);
     if (r.status === 'success') {
@@ -46,11 +86,30 @@ export class ResultsService {
         return {
           taskId: r.taskId,
           status: 'failed',
-          timings: r.timings,
+          timings,
           error: { code: 'RESULT_TOO_LARGE', name: 'ResultTooLarge', message: `the result is ${size} bytes; the limit is ${this.config.FX_MAX_RESULT_BYTES}` },
         };
       }
     }
-    return { taskId: r.taskId, status: r.status, result: r.result, error: r.error, timings: r.timings };
+    return { taskId: r.taskId, status: r.status, result: r.result, error: r.error && boundError(r.error), timings };
   }
+}
+
+function boundError(e: RemoteError): RemoteError {
+  return {
+    code: e.code,
+    name: truncateText(e.name, ERROR_LIMITS.name),
+    message: truncateText(e.message, ERROR_LIMITS.message),
+    ...(e.stack !== undefined ? { stack: truncateText(e.stack, ERROR_LIMITS.stack) } : {}),
+  };
+}
+
+function saneTimings(t: TaskTimings): TaskTimings {
+  const startedAt = saneTime(t.startedAt);
+  const finishedAt = saneTime(t.finishedAt);
+  return {
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(finishedAt !== undefined ? { finishedAt } : {}),
+    ...(t.workerId !== undefined ? { workerId: truncateText(t.workerId, 256) } : {}),
+  };
 }

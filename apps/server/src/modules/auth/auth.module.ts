@@ -3,10 +3,13 @@ import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
 import { TokensRepository } from './tokens.repository.js';
+import { SocketRegistry } from './socket-registry.service.js';
+import { TaskStoreModule } from '../tasks/task-store.module.js';
 
 @Global()
 @Module({
-  providers: [AuthService, TokensRepository, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [AuthService, TokensRepository],
+  imports: [TaskStoreModule],
+  providers: [AuthService, TokensRepository, SocketRegistry, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [AuthService, TokensRepository, SocketRegistry],
 })
 export class AuthModule {}

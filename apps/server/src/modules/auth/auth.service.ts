@@ -85,6 +85,7 @@ export class AuthService implements OnModuleInit {
       admin: row.user.admin,
       kind: row.kind === 'endpoint' ? 'endpoint' : 'user',
       endpointId: row.endpointId,
+      expiresAt: row.expiresAt,
     };
   }
 

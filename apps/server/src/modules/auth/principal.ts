@@ -6,4 +6,6 @@ export interface Principal {
   kind: 'user' | 'endpoint';
   /** Set for endpoint tokens: the one endpoint this token may speak for. */
   endpointId: string | null;
+  /** When the token stops being valid, if it has an expiry: open sockets are closed then. */
+  expiresAt?: Date | null;
 }

@@ -41,6 +41,17 @@ export class TokensRepository {
     return { ...token, createdAt: new Date(token.createdAt), expiresAt: token.expiresAt && new Date(token.expiresAt), revokedAt: token.revokedAt && new Date(token.revokedAt), user: { id: token.userId, name: uName, admin: uAdmin, createdAt: new Date(uCreatedAt) } };
   }
 
+  /** Of these token ids, those still valid (known, not revoked, not expired): one statement for a whole sweep. */
+  async findValid(ids: string[]): Promise<Set<string>> {
+    const rows = await this.db.prisma.$queryRawUnsafe<Array<{ id: string }>>(
+      `SELECT id::text AS "id" FROM tokens
+       WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+      JSON.stringify(ids.filter((id) => UUID.test(id))),
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
   findById(id: string) {
     return this.db.prisma.token.findUnique({ where: { id } });
   }

@@ -6,19 +6,28 @@ import { ClientToServerSchemas, FrameError, encodeFrame, parseFrame, type ErrorC
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
+import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
 
+/**
+ * Client frames are small requests (subscribe holds at most DEFAULT_LIMITS.maxIdsPerRequest ids, about
+ * 400 KB): nothing larger is read.
+ */
+export const CLIENT_MAX_FRAME_BYTES = 1024 * 1024;
+
 /** The client channel: SDKs subscribe to task ids and are pushed each final outcome once. */
-@WebSocketGateway({ path: '/v1/ws/client', maxPayload: 4 * 1024 * 1024 })
+@WebSocketGateway({ path: '/v1/ws/client', maxPayload: CLIENT_MAX_FRAME_BYTES })
 export class ClientGateway implements OnGatewayConnection {
   private readonly logger = new Logger('ClientChannel');
 
   constructor(
     private readonly auth: AuthService,
     private readonly subscriptions: SubscriptionsService,
+    private readonly sockets: SocketRegistry,
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
+    if (!this.sockets.admit(ws, req, 'client')) return;
     const early: RawData[] = [];
     const hold = (d: RawData) => early.push(d);
     ws.on('message', hold);
@@ -34,11 +43,13 @@ export class ClientGateway implements OnGatewayConnection {
     try {
       const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));
       if (principal.kind !== 'user') throw new FxException('FORBIDDEN', 'endpoint tokens may only connect to the endpoint channel');
+      if (ws.readyState !== ws.OPEN) return;
+      this.sockets.bind(ws, principal);
       socket = { ws, principal, taskIds: new Set() };
     } catch (e) {
       const fx = e instanceof FxException ? e : new FxException('UNAUTHENTICATED', 'authentication failed');
       this.send(ws, 'error', { code: fx.code, message: fx.message });
-      ws.close(4401, closeReason(fx.message));
+      ws.close(fx.code === 'RATE_LIMITED' ? SOCKET_CLOSE.tooMany : SOCKET_CLOSE.unauthorized, closeReason(fx.message));
       return;
     }
     let chain = Promise.resolve();

@@ -8,6 +8,11 @@ import { EventsService, toOutcome } from '../tasks/events.service.js';
 import type { Principal } from '../auth/principal.js';
 
 const MAX_RESULTS_PER_FRAME = 500;
+/**
+ * Most bytes of results in one frame (the SDK reads frames up to RESULT_FRAME_MAX_BYTES in
+ * @fx/protocol). A single result larger than this still goes, alone in its frame.
+ */
+const MAX_RESULT_FRAME_BYTES = 16 * 1024 * 1024;
 /** A socket may wait on this many tasks at once; more is refused with a sentence. */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 1_000_000;
 
@@ -19,7 +24,9 @@ export interface ClientSocket {
 
 /**
  * Routes final outcomes to the sockets waiting for them. A subscription is registered before the
- * catch-up read, so a result recorded in between is either read or pushed: never missed.
+ * catch-up read, so a result recorded in between is either read or pushed: never missed. Registering
+ * before the ownership check is safe because delivery itself checks ownership: an outcome reaches a
+ * socket only when its user owns the task or is an admin, whatever ids the socket named.
  */
 @Injectable()
 export class SubscriptionsService implements OnModuleInit {
@@ -85,24 +92,38 @@ export class SubscriptionsService implements OnModuleInit {
     socket.taskIds.clear();
   }
 
+  /** Frames of at most MAX_RESULTS_PER_FRAME results and MAX_RESULT_FRAME_BYTES (but at least one result). */
   send(socket: ClientSocket, outcomes: TaskOutcome[]): void {
-    for (let i = 0; i < outcomes.length; i += MAX_RESULTS_PER_FRAME) {
+    let frame: TaskOutcome[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (frame.length && socket.ws.readyState === socket.ws.OPEN) socket.ws.send(encodeFrame<ServerToClient, 'result'>('result', { results: frame }));
+      frame = [];
+      bytes = 0;
+    };
+    for (const outcome of outcomes) {
       if (socket.ws.readyState !== socket.ws.OPEN) return;
-      socket.ws.send(encodeFrame<ServerToClient, 'result'>('result', { results: outcomes.slice(i, i + MAX_RESULTS_PER_FRAME) }));
+      const size = outcomeBytes(outcome);
+      if (frame.length && (frame.length >= MAX_RESULTS_PER_FRAME || bytes + size > MAX_RESULT_FRAME_BYTES)) flush();
+      frame.push(outcome);
+      bytes += size;
     }
+    flush();
   }
 
   private deliver(results: Array<TaskOutcome & { ownerId: string }>): void {
     const perSocket = new Map<ClientSocket, TaskOutcome[]>();
-    for (const { ownerId: _o, ...outcome } of results) {
+    for (const { ownerId, ...outcome } of results) {
       const sockets = this.byTask.get(outcome.taskId);
       if (!sockets) continue;
       for (const s of sockets) {
+        // another user's task: never delivered, and the subscription (which should not exist) stays inert
+        if (s.principal.userId !== ownerId && !s.principal.admin) continue;
         let list = perSocket.get(s);
         if (!list) perSocket.set(s, (list = []));
         list.push(outcome);
       }
-      for (const s of [...sockets]) this.remove(s, outcome.taskId);
+      for (const s of [...sockets]) if (s.principal.userId === ownerId || s.principal.admin) this.remove(s, outcome.taskId);
     }
     for (const [socket, outcomes] of perSocket) this.send(socket, outcomes);
   }
@@ -120,4 +141,12 @@ export class SubscriptionsService implements OnModuleInit {
     if (set?.size === 0) this.byTask.delete(id);
     socket.taskIds.delete(id);
   }
+}
+
+/** An outcome's size in a frame: a result's JSON dominates, the rest is small (errors are bounded). */
+function outcomeBytes(o: TaskOutcome): number {
+  let n = 256;
+  if (o.result !== undefined) n += Buffer.byteLength(JSON.stringify(o.result) ?? 'null');
+  if (o.error) n += Buffer.byteLength(o.error.message) + Buffer.byteLength(o.error.stack ?? '') + o.error.name.length;
+  return n;
 }

@@ -1,5 +1,6 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import {
   CONSOLE_CLOSE,
@@ -17,6 +18,7 @@ import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
+import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
 import type { Principal } from '../auth/principal.js';
 import { toUserInfo } from '../users/users.mapper.js';
 import { CONSOLE_COALESCE_MS, EventsService } from '../tasks/events.service.js';
@@ -24,15 +26,12 @@ import { ConsoleRepository } from './console.repository.js';
 import { ConsoleService } from './console.service.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
-/** Open sockets re-check their token this often, so a revoked token stops receiving events. */
-const RECHECK_MS = 30_000;
 /** A socket this far behind gets `overflow` instead of more task changes. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 const OWNER_CACHE_MAX = 100_000;
 
 interface ConsoleSocket {
   ws: WebSocket;
-  token: string;
   principal: Principal;
   /** A frame was skipped for back-pressure: the next one says overflow. */
   behind: boolean;
@@ -54,7 +53,6 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
   private overflow = false;
   private timer?: NodeJS.Timeout;
   private flushing = false;
-  private recheck?: NodeJS.Timeout;
   /** Endpoint → owner. Owners never change, so entries never go stale. */
   private readonly owners = new Map<string, string>();
 
@@ -64,6 +62,7 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
     private readonly events: EventsService,
     private readonly console: ConsoleService,
     private readonly repo: ConsoleRepository,
+    private readonly registry: SocketRegistry,
   ) {}
 
   onModuleInit(): void {
@@ -102,16 +101,15 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
       this.endpointIds.delete(endpointId);
       this.schedule();
     });
-    this.recheck = setInterval(() => void this.recheckTokens(), RECHECK_MS);
-    this.recheck.unref();
   }
 
   onModuleDestroy(): void {
     clearTimeout(this.timer);
-    clearInterval(this.recheck);
   }
 
-  handleConnection(ws: WebSocket): void {
+  handleConnection(ws: WebSocket, req?: IncomingMessage): void {
+    // Revocation and expiry close the socket through the registry, as on the other channels.
+    if (!this.registry.admit(ws, req, 'console')) return;
     let state: 'waiting' | 'authenticating' | 'ready' = 'waiting';
     const timer = setTimeout(() => {
       if (state !== 'ready') this.refuse(ws, 'UNAUTHENTICATED', `send "auth" with a token within ${AUTH_TIMEOUT_MS / 1000} s`, CONSOLE_CLOSE.timeout);
@@ -142,14 +140,16 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
       const row = await this.tokens.findWithUser(principal.tokenId);
       if (!row) throw new FxException('UNAUTHENTICATED', 'token is not known to this server');
       if (ws.readyState !== ws.OPEN) return false;
-      this.sockets.add({ ws, token: frame.payload.token, principal, behind: false });
+      this.registry.bind(ws, principal);
+      this.sockets.add({ ws, principal, behind: false });
       this.send(ws, 'ready', { user: toUserInfo(row.user), coalesceMs: CONSOLE_COALESCE_MS });
       return true;
     } catch (e) {
       if (!(e instanceof FxException || e instanceof FrameError)) this.logger.error(`console channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
       const code: ErrorCode = e instanceof FxException || e instanceof FrameError ? e.code : 'INTERNAL';
       const message = e instanceof FxException || e instanceof FrameError ? e.message : 'authentication failed';
-      this.refuse(ws, code, message, code === 'BAD_FRAME' || code === 'UNSUPPORTED_PROTOCOL_VERSION' ? CONSOLE_CLOSE.badFrame : CONSOLE_CLOSE.unauthorized);
+      const closeCode = code === 'RATE_LIMITED' ? SOCKET_CLOSE.tooMany : code === 'BAD_FRAME' || code === 'UNSUPPORTED_PROTOCOL_VERSION' ? CONSOLE_CLOSE.badFrame : CONSOLE_CLOSE.unauthorized;
+      this.refuse(ws, code, message, closeCode);
       return false;
     }
   }
@@ -221,18 +221,6 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
     } finally {
       this.flushing = false;
       if (this.tasks.size || this.endpointIds.size || this.removed.size || this.overflow) this.schedule();
-    }
-  }
-
-  private async recheckTokens(): Promise<void> {
-    for (const s of [...this.sockets]) {
-      try {
-        await this.auth.verify(s.token);
-      } catch (e) {
-        if (!(e instanceof FxException)) continue; // the database is busy or away: not the token's fault
-        this.sockets.delete(s);
-        this.refuse(s.ws, e.code, e.message, CONSOLE_CLOSE.unauthorized);
-      }
     }
   }
 }

@@ -45,8 +45,18 @@ export class EndpointsRepository {
     );
   }
 
-  markDisconnected(id: string) {
-    return this.db.prisma.endpoint.updateMany({ where: { id }, data: { disconnectedAt: new Date() } });
+  /**
+   * The agent connection `connectionId` went away. When another connection has taken over the endpoint
+   * since (recorded by markConnected in `agent.connectionId`), the endpoint stays connected.
+   */
+  markDisconnected(id: string, connectionId?: string) {
+    if (!connectionId) return this.db.prisma.endpoint.updateMany({ where: { id }, data: { disconnectedAt: new Date() } });
+    return this.db.prisma.$executeRawUnsafe(
+      `UPDATE endpoints SET disconnected_at = now()
+       WHERE id = $1::uuid AND (agent IS NULL OR agent->>'connectionId' IS NULL OR agent->>'connectionId' = $2)`,
+      id,
+      connectionId,
+    );
   }
 
   softDelete(id: string) {

@@ -18,6 +18,13 @@ export interface ClusterEvents {
   cancel: { endpointId: string; taskIds: string[] };
   /** The endpoint was deleted: drop its agent. */
   'endpoint-gone': { endpointId: string };
+  /** These tokens were revoked: every replica closes the sockets opened with them. */
+  'tokens-revoked': { tokenIds: string[] };
+  /**
+   * An agent connection was accepted for this endpoint: every replica closes its other connections of
+   * the endpoint (`takeover`: a different agent took over, so the old one is told to stop).
+   */
+  'agent-replaced': { endpointId: string; keep: string; takeover: boolean; message: string };
   /**
    * For live views (the console): tasks that moved to a non-final state, in the order noted, and
    * endpoints whose row changed. Coalesced: at most one per CONSOLE_COALESCE_MS per replica.

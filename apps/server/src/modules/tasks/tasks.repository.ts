@@ -136,24 +136,35 @@ export class TasksRepository {
     );
   }
 
-  async markRunning(endpointId: string, started: Array<{ taskId: string; startedAt: number }>): Promise<void> {
-    await this.exec(
+  /**
+   * Tasks leased to this connection start running. Ids of other connections, endpoints or states change
+   * nothing (a forged or stale `started`); returns the ids that did change.
+   */
+  async markRunning(endpointId: string, leaseOwner: string, started: Array<{ taskId: string; startedAt: number }>): Promise<string[]> {
+    const rows = await this.query<{ id: string }>(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, started_at float8)),
             locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT task_id FROM x) AND endpoint_id = $2::uuid
-               AND status = 'dispatched' ORDER BY id FOR UPDATE)
+               AND lease_owner = $3 AND status = 'dispatched' ORDER BY id FOR UPDATE)
        UPDATE tasks t SET status = 'running', running_at = to_timestamp(x.started_at / 1000.0)
        FROM x JOIN locked ON locked.id = x.task_id
-       WHERE t.id = x.task_id AND t.status = 'dispatched'`,
+       WHERE t.id = x.task_id AND t.status = 'dispatched'
+       RETURNING t.id`,
       json(started.map((s) => ({ task_id: s.taskId, started_at: s.startedAt }))),
       endpointId,
+      leaseOwner,
     );
+    return rows.map((r) => r.id);
   }
 
   /**
    * Records final results, first one wins: rows already final are left alone, so a result sent twice
    * (agent reconnect, duplicate execution after a lease loss) is recorded once. Returns what changed.
+   * Only tasks leased to this connection are recorded, and tasks of this endpoint waiting in its queue:
+   * those lost their lease while this endpoint's agent ran them (one agent runs an endpoint at a time),
+   * so the result is that agent's genuine work and taking it saves running the task again. A task
+   * leased to another connection, or of another endpoint, is left alone.
    */
-  recordResults(endpointId: string, results: ResultInput[]): Promise<OutcomeRow[]> {
+  recordResults(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<OutcomeRow[]> {
     const rows = results.map((r) => ({
       id: r.taskId,
       status: r.status,
@@ -169,7 +180,7 @@ export class TasksRepository {
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
                AS r(id uuid, status text, result jsonb, error jsonb, timings jsonb, started_at float8)),
             locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
-               AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
+               AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
        UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, timings = x.timings,
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
@@ -177,6 +188,17 @@ export class TasksRepository {
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
        RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.completed_at`,
       json(rows),
+      endpointId,
+      leaseOwner,
+    );
+  }
+
+  /** Final outcomes among these ids of this one endpoint (a resent result's stored outcome). */
+  findFinalOutcomesOfEndpoint(endpointId: string, ids: string[]): Promise<OutcomeRow[]> {
+    return this.query<OutcomeRow>(
+      `SELECT id, owner_id, status, result, error, completed_at FROM tasks
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${FINAL} AND completed_at IS NOT NULL`,
+      json(ids),
       endpointId,
     );
   }

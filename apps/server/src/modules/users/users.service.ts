@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
+import { SocketRegistry } from '../auth/socket-registry.service.js';
 import type { Principal } from '../auth/principal.js';
 import { UsersRepository } from './users.repository.js';
 import { toTokenInfo, toUserInfo } from './users.mapper.js';
@@ -21,6 +22,7 @@ export class UsersService {
     private readonly users: UsersRepository,
     private readonly tokens: TokensRepository,
     private readonly auth: AuthService,
+    private readonly sockets: SocketRegistry,
   ) {}
 
   /**
@@ -73,5 +75,7 @@ export class UsersService {
   async revokeToken(tokenId: string): Promise<void> {
     if (!(await this.tokens.findById(tokenId))) throw FxException.notFound('token', tokenId);
     await this.tokens.revoke(tokenId);
+    // Open sockets of the token close now on every replica (the registry's sweep is the fallback).
+    await this.sockets.revoked([tokenId]);
   }
 }
