@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
 import WebSocket from 'ws';
 import { SignJWT, decodeJwt } from 'jose';
 import { randomBytes } from 'node:crypto';
@@ -213,7 +214,7 @@ describe('authorisation matrix', () => {
         ws.on('error', () => undefined);
       });
 
-    const hello = { v: 1, type: 'hello', payload: { protocolVersion: 1, agent: { name: 'm', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 }, inFlight: [] } };
+    const hello = { v: 1, type: 'hello', payload: { protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'm', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 }, inFlight: [] } };
     const channels: Array<{ name: string; want: (who: Identity) => Expect; run: (who: Identity) => Promise<Outcome> }> = [
       {
         name: '/v1/ws/endpoint',

@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { startTestServer, rest, type TestServer } from '../../apps/server/src/testing/test-server.js';
@@ -205,7 +206,7 @@ describe('property-based fuzz (fast-check)', () => {
   }
 
   it('websocket frames: thousands on each channel, no internal errors, the server stays healthy', async () => {
-    const hello = JSON.stringify({ v: 1, type: 'hello', payload: { protocolVersion: 1, agent: { name: 'f', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 }, inFlight: [] } });
+    const hello = JSON.stringify({ v: 1, type: 'hello', payload: { protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'f', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 }, inFlight: [] } });
     const channels = {
       endpoint: new Channel('/v1/ws/endpoint', endpointToken, hello),
       client: new Channel('/v1/ws/client', token),

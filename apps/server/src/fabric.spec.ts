@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import WebSocket from 'ws';
-import { encodeFrame, parseFrame, ServerToClientSchemas, type ClientToServer } from '@fx/protocol';
+import { ENDPOINT_PROTOCOL_VERSION, encodeFrame, parseFrame, ServerToClientSchemas, type ClientToServer } from '@fx/protocol';
 import { BACKENDS, rest, startTestServer, type TestServer } from './testing/test-server.js';
 import { ProtocolPeer } from './testing/protocol-peer.js';
 
@@ -106,10 +106,10 @@ describe.each(BACKENDS)('FX server on %s', (backend) => {
   describe('endpoint channel', () => {
     it('refuses another protocol version with a sentence, and user tokens', async () => {
       const peer = await ProtocolPeer.connect(server.url, epToken);
-      peer.hello([], 2);
+      peer.hello([], ENDPOINT_PROTOCOL_VERSION - 1);
       const err = await peer.next('error');
       expect(err.payload.code).toBe('UNSUPPORTED_PROTOCOL_VERSION');
-      expect(err.payload.message).toMatch(/protocol version 1/);
+      expect(err.payload.message).toMatch(new RegExp(`protocol version ${ENDPOINT_PROTOCOL_VERSION}`));
       await peer.waitClosed();
 
       const asUser = await ProtocolPeer.connect(server.url, server.adminToken);

@@ -3,6 +3,13 @@ import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskResources, Task
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
+/**
+ * The endpoint channel's own version, sent in `hello` (the envelope's `v` covers every channel and stays
+ * 1). 2: `tasks` frames name each task's function by id and carry a function's spec once per connection.
+ * A server refuses an agent of another version with a sentence, rather than misreading its frames.
+ */
+export const ENDPOINT_PROTOCOL_VERSION = 2 as const;
+
 export const AgentInfo = z.object({
   name: z.string().max(128),
   version: z.string().max(64),

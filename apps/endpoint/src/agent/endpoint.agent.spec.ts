@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TaskSpec } from '@fx/protocol';
+import { ENDPOINT_PROTOCOL_VERSION, type TaskSpec } from '@fx/protocol';
 import type { Provider, ProviderStatus } from '../providers/provider.js';
 import { abortFailure, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { FakeFxServer, type FakeFxServerOptions } from '../testing/fake-fx-server.js';
@@ -112,7 +112,7 @@ describe('EndpointAgent', () => {
     await a.waitForState(AgentState.RUNNING);
     await server.waitFor(() => server.framesOf('credits').length > 0, 'credits');
     const hello = server.connections[0]?.hello;
-    expect(hello).toMatchObject({ protocolVersion: 1, agent: { name: 'test-endpoint', provider: 'fake', workers: 3, pid: process.pid }, inFlight: [] });
+    expect(hello).toMatchObject({ protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'test-endpoint', provider: 'fake', workers: 3, pid: process.pid }, inFlight: [] });
     expect(server.framesOf('credits')).toEqual([{ credits: 5 }]);
     expect(a.connection).toBe('connected');
   });

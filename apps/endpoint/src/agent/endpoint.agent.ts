@@ -6,7 +6,7 @@ import {
   DEFAULT_LIMITS,
   FrameError,
   FunctionSpecCache,
-  PROTOCOL_VERSION,
+  ENDPOINT_PROTOCOL_VERSION,
   ServerToEndpointSchemas,
   encodeFrame,
   functionsOf,
@@ -455,7 +455,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
           instanceId: this.instanceId,
           // only until this agent is welcomed once: a reconnect must not take over from a newer agent
           takeover: (this.options.takeover ?? false) && !this.everWelcomed,
-          protocolVersion: PROTOCOL_VERSION,
+          protocolVersion: ENDPOINT_PROTOCOL_VERSION,
           agent: {
             name: this.options.name,
             version: AGENT_VERSION,

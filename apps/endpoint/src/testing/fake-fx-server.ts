@@ -7,6 +7,7 @@ import {
   FrameError,
   FunctionSpecCache,
   encodeFrame,
+  ENDPOINT_PROTOCOL_VERSION,
   functionsOf,
   parseFrame,
   type EndpointToServer,
@@ -201,8 +202,8 @@ export class FakeFxServer {
           connection.socket.close(4000, 'refused');
           return;
         }
-        if (frame.payload.protocolVersion !== 1) {
-          this.send('error', { code: 'UNSUPPORTED_PROTOCOL_VERSION', message: `this server speaks protocol version 1, the agent ${frame.payload.protocolVersion}` }, connection);
+        if (frame.payload.protocolVersion !== ENDPOINT_PROTOCOL_VERSION) {
+          this.send('error', { code: 'UNSUPPORTED_PROTOCOL_VERSION', message: `this server speaks protocol version ${ENDPOINT_PROTOCOL_VERSION}, the agent ${frame.payload.protocolVersion}` }, connection);
           connection.socket.close(4400, 'unsupported protocol version');
           return;
         }

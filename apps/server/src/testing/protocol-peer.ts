@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { encodeFrame, parseFrame, ServerToEndpointSchemas, type EndpointToServer, type Frame } from '@fx/protocol';
+import { ENDPOINT_PROTOCOL_VERSION, encodeFrame, parseFrame, ServerToEndpointSchemas, type EndpointToServer, type Frame } from '@fx/protocol';
 
 type ServerFrame = Frame<typeof ServerToEndpointSchemas>;
 
@@ -42,7 +42,7 @@ export class ProtocolPeer {
     this.ws.send(encodeFrame<EndpointToServer, K>(type, payload));
   }
 
-  hello(inFlight: string[] = [], protocolVersion = 1): void {
+  hello(inFlight: string[] = [], protocolVersion: number = ENDPOINT_PROTOCOL_VERSION): void {
     this.send('hello', {
       protocolVersion,
       agent: { name: 'peer', version: 'test', hostname: 'test', pid: process.pid, platform: process.platform, provider: 'test', workers: 1 },

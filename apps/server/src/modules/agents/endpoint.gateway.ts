@@ -6,7 +6,7 @@ import {
   DEFAULT_LIMITS,
   EndpointToServerSchemas,
   FrameError,
-  PROTOCOL_VERSION,
+  ENDPOINT_PROTOCOL_VERSION,
   encodeFrame,
   parseFrame,
   type EndpointToServer,
@@ -205,8 +205,11 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
 
   /** Welcomes the agent; false when it was refused (another agent serves the endpoint) and the socket closes. */
   private async hello(conn: EndpointConnection, hello: EndpointToServer['hello']): Promise<boolean> {
-    if (hello.protocolVersion !== PROTOCOL_VERSION) {
-      throw new FrameError('UNSUPPORTED_PROTOCOL_VERSION', `this server speaks protocol version ${PROTOCOL_VERSION}; the agent speaks ${hello.protocolVersion}`);
+    if (hello.protocolVersion !== ENDPOINT_PROTOCOL_VERSION) {
+      throw new FrameError(
+        'UNSUPPORTED_PROTOCOL_VERSION',
+        `this server speaks endpoint protocol version ${ENDPOINT_PROTOCOL_VERSION}; the agent speaks ${hello.protocolVersion}: run an fx-endpoint of the same FX release as the server`,
+      );
     }
     conn.instanceId = hello.instanceId;
     conn.agent = hello.agent;
