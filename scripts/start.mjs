@@ -61,6 +61,14 @@ const prefix = (tag, stream) => {
 // Children get their own process groups so that Ctrl-C reaches only this script, which then stops
 // them in order: the endpoint drains first (its results still reach the server), then the server.
 const server = spawn(process.execPath, [serverMain], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+// Ready means OUR server said it listens: another FX already on this port would answer /readyz too.
+const listening = new Promise((resolve) => {
+  let seen = '';
+  server.stdout.on('data', (d) => {
+    seen = (seen + d).slice(-4096);
+    if (seen.includes('FX server listening on ')) resolve();
+  });
+});
 prefix('server', server.stdout);
 prefix('server', server.stderr);
 let endpoint;
@@ -75,6 +83,7 @@ server.on('exit', (code) => {
 
 async function waitReady() {
   const deadline = Date.now() + 120_000;
+  await Promise.race([listening, new Promise((_, reject) => setTimeout(() => reject(new Error('the server did not start listening within 120 s')), 120_000).unref())]);
   while (Date.now() < deadline) {
     try {
       const res = await fetch(`${url}/readyz`);

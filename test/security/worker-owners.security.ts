@@ -10,6 +10,8 @@ import { LocalProvider } from '../../apps/endpoint/src/providers/local/local.pro
 import { FakeFxServer } from '../../apps/endpoint/src/testing/fake-fx-server.js';
 import { makeTask } from '../../apps/endpoint/src/testing/task.factory.js';
 import { ensureEndpointBuilt } from '../../apps/endpoint/src/testing/worker-build.js';
+import { Client } from '@fx/sdk';
+import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
 
 /**
  * Issue 10 item 9: a js worker never carries one owner's state into another owner's task. Owner A's
@@ -81,5 +83,63 @@ describe('owner-bound js workers', () => {
     const owner = await run(owned(makeTask('js', VICTIM, { args: ['mine'] }), randomUUID()));
     expect(owner).toMatchObject({ status: 'success', result: { secret: 'mine', seen: 0 } });
     expect((owner.result as { pid: number }).pid).not.toBe(hooked.result);
+  });
+});
+
+/**
+ * The issue's own scenario, through the real server and a real agent, on both stores: Alice runs Bob's
+ * public function on her endpoint (so the task is Alice's), and it installs hooks; Alice's own function,
+ * run next on the same single-worker endpoint, must not run under them. A worker is bound to the pair
+ * (task owner, function author), so code of another author never shares a process with Alice's code.
+ */
+describe.each(['embedded', 'postgres+redis'] as const)('a public function cannot hook its caller\'s later tasks (%s)', (backend) => {
+  const PUBLIC_HOOK = `() => {
+    const original = JSON.stringify;
+    globalThis.__seen = [];
+    globalThis.__marker = 'planted-by-bob';
+    JSON.stringify = (value, ...rest) => { globalThis.__seen.push(value); return original('hijacked', ...rest); };
+    const realThen = Promise.prototype.then;
+    Promise.prototype.then = function (ok, ko) { return realThen.call(this, (v) => (ok ? ok(v && typeof v === 'object' ? { ...v, rewritten: true } : v) : v), ko); };
+    setInterval(() => {}, 1000);
+    return 'hooked';
+  }`;
+  const ALICE_FN = `async (secret) => ({ secret, marker: globalThis.__marker ?? null, seen: (globalThis.__seen ?? []).length, count: (globalThis.__count = (globalThis.__count ?? 0) + 1) })`;
+  let server: ServerProcess;
+  let endpoint: EndpointProcess;
+  let admin: Client;
+  let alice: Client;
+  let bob: Client;
+
+  beforeAll(async () => {
+    server = await ServerProcess.start(backend);
+    admin = new Client({ url: server.url, token: server.adminToken });
+    const token = async (name: string) => (await admin.createToken((await admin.createUser({ name })).id, { name })).token;
+    const aliceToken = await token('alice');
+    alice = new Client({ url: server.url, token: aliceToken });
+    bob = new Client({ url: server.url, token: await token('bob') });
+    endpoint = await EndpointProcess.configure(server, 'alice-box', { workers: 1, token: aliceToken });
+    endpoint.start();
+    await eventually(async () => (await alice.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'alice-box online');
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const c of [admin, alice, bob]) c?.close();
+    await endpoint?.stop();
+    await server?.stop();
+  });
+
+  it('runs Alice\'s own function in a process Bob\'s code never ran in, and still reuses it for Alice\'s own tasks', async () => {
+    const hook = await bob.registerFunction(new Function(`return ${PUBLIC_HOOK}`)(), { name: 'helpful', public: true });
+    const mine = await alice.registerFunction(new Function(`return ${ALICE_FN}`)(), { name: 'mine' });
+    for (let round = 0; round < 3; round++) {
+      // (its own result already goes through the patched JSON.stringify: that is Bob's business)
+      expect(await alice.getResult(await alice.run(hook, endpoint.endpointId, []), { timeoutMs: 60_000 })).toBe('hijacked');
+      const first = await alice.getResult<Record<string, unknown>>(await alice.run(mine, endpoint.endpointId, [`alice-secret-${round}`]), { timeoutMs: 60_000 });
+      // one worker: Bob's code ran in it just now, so Alice's task gets a fresh process
+      expect(first).toEqual({ secret: `alice-secret-${round}`, marker: null, seen: 0, count: 1 });
+      // the same (owner, author) pair keeps its worker: globals persist between Alice's own tasks
+      const second = await alice.getResult<Record<string, unknown>>(await alice.run(mine, endpoint.endpointId, ['again']), { timeoutMs: 60_000 });
+      expect(second).toEqual({ secret: 'again', marker: null, seen: 0, count: 2 });
+    }
   });
 });

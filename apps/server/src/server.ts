@@ -13,6 +13,7 @@ import { AuthService } from './modules/auth/auth.service.js';
 import { bodyGate } from './modules/auth/body-gate.js';
 import { mountConsole } from './modules/console/console-static.js';
 import { makePrivate } from './storage/private-dir.js';
+import { DataDirLock } from './storage/data-dir.lock.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
 
@@ -27,6 +28,17 @@ export interface RunningServer {
 
 /** Builds and starts the server; used by main.ts and by tests that need an in-process server. */
 export async function startServer(config: AppConfig): Promise<RunningServer> {
+  // The embedded database is this process's alone: lock its directory before anything in it is opened.
+  const lock = config.DATABASE_URL ? undefined : await DataDirLock.acquire(config.FX_DATA_DIR);
+  try {
+    return await boot(config, lock);
+  } catch (e) {
+    await lock?.release();
+    throw e;
+  }
+}
+
+async function boot(config: AppConfig, lock: DataDirLock | undefined): Promise<RunningServer> {
   await makePrivate(config.FX_DATA_DIR);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
@@ -59,5 +71,14 @@ export async function startServer(config: AppConfig): Promise<RunningServer> {
   const address = app.getHttpServer().address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = config.FX_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-  return { app, url, adminToken, close: () => app.close() };
+  await lock?.noteUrl(url);
+  return {
+    app,
+    url,
+    adminToken,
+    close: async () => {
+      await app.close();
+      await lock?.release();
+    },
+  };
 }

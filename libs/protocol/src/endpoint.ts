@@ -88,6 +88,11 @@ export const FunctionSpec = z.object({
   source: z.string(),
   contentHash: z.string(),
   walltimeSeconds: z.number().positive().optional(),
+  /**
+   * Who wrote it. A js worker runs only tasks of one (task owner, function author) pair: a public
+   * function run by user A must not leave hooks that A's own functions then run under.
+   */
+  ownerId: Uuid.optional(),
 });
 export type FunctionSpec = z.infer<typeof FunctionSpec>;
 

@@ -5,6 +5,7 @@ import { DEFAULT_TASK_LIMITS, taskMemoryBytes, type TaskLimits } from '../../con
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { WorkerPool } from './worker.pool.js';
+import { isolationKey } from '../isolation.js';
 
 export interface LocalProviderOptions {
   /** Worker slots: js worker processes, and the most tasks (js and shell together) running at once. */
@@ -107,7 +108,7 @@ export class LocalProvider implements Provider {
           { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes: context.maxResultBytes },
           signal,
           context.onStart,
-          { ...(task.ownerId !== undefined ? { ownerId: task.ownerId } : {}), memoryBytes: this.memoryBytes },
+          { ownerId: isolationKey(task), memoryBytes: this.memoryBytes },
         );
       case 'shell':
         return this.runShellTask(task, signal, context);

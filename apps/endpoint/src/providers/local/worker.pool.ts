@@ -64,7 +64,7 @@ type WorkerState = 'starting' | 'up' | 'retiring' | 'dead';
 
 /** What a task brings to the pool besides its invocation. */
 export interface JobOptions {
-  /** Who submitted it: a worker runs tasks of one owner only (absent: the "unknown" owner). */
+  /** Whose task and code it is (see isolationKey): a worker runs tasks of one owner only (absent: the "unknown" owner). */
   ownerId?: string;
   /** Fails the task MEMORY_EXCEEDED (and replaces the worker) when the worker passes this many bytes. */
   memoryBytes?: number;

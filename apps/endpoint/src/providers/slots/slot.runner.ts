@@ -4,6 +4,7 @@ import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { WorkerPool } from '../local/worker.pool.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { mpiCommand, type MpiLauncher } from './mpi.launcher.js';
+import { isolationKey } from '../isolation.js';
 
 export interface SlotRunnerOptions {
   /** Shown as the task's workerId. */
@@ -75,7 +76,7 @@ export class SlotRunner {
     switch (fn.runtime) {
       case 'js':
         outcome = await this.pool.run(task.taskId, { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes }, signal, undefined, {
-          ...(task.ownerId !== undefined ? { ownerId: task.ownerId } : {}),
+          ownerId: isolationKey(task),
           ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
         });
         break;

@@ -161,6 +161,7 @@ export class DispatchService implements OnModuleInit {
           source: f.source,
           contentHash: f.contentHash,
           ...(f.walltimeSeconds ? { walltimeSeconds: f.walltimeSeconds } : {}),
+          ownerId: f.ownerId,
         };
         found.set(f.id, spec);
         this.functionCache.use(spec);
