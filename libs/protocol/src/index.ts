@@ -6,3 +6,4 @@ export * from './frame.js';
 export * from './console.js';
 export * from './function-cache.js';
 export * from './shell-template.js';
+export * from './json-faithful.js';

@@ -1,74 +1,8 @@
+import { findJsonInfidelity } from '@fx/protocol';
 import { SerializationError } from './errors.js';
 
-/** The server refuses deeper values (PostgreSQL's jsonb limit, with headroom); say so before sending. */
-const MAX_DEPTH = 128;
-
-/**
- * Throws a SerializationError, naming the path, for the first value in `value` that JSON would not
- * carry faithfully: JSON.stringify turns NaN, Infinity, undefined and functions into null (or drops
- * them), Maps and Sets into {}, Dates into strings and class instances into plain objects, and throws
- * a bare TypeError on BigInt and cycles. Arguments travel as JSON, so such a value would reach the
- * function changed; refusing it here is the only honest answer. An object property whose value is
- * `undefined` counts as absent, as in JSON (and as TypeScript's optional properties read).
- */
+/** Throws a SerializationError naming the path of the first value JSON would not carry faithfully. */
 export function assertFaithfulJson(value: unknown, path: string): void {
-  visit(value, path, 0, new Set());
-}
-
-function visit(value: unknown, path: string, depth: number, ancestors: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) fail(path, `${value} is not a JSON number (it would arrive as null)`);
-      return;
-    case 'undefined':
-      fail(path, 'undefined is not a JSON value (it would arrive as null); use null');
-      break;
-    case 'bigint':
-      fail(path, 'a BigInt is not a JSON value; pass it as a string or a number');
-      break;
-    case 'function':
-      fail(path, 'a function cannot be sent as an argument; register it and pass its id, or its result');
-      break;
-    case 'symbol':
-      fail(path, 'a symbol is not a JSON value');
-      break;
-  }
-  if (value === null) return;
-  const obj = value as object;
-  if (depth >= MAX_DEPTH) fail(path, `the value is nested more than ${MAX_DEPTH} levels deep`);
-  if (ancestors.has(obj)) fail(path, 'the value refers to itself (a cycle); JSON cannot carry cycles');
-  ancestors.add(obj);
-  if (Array.isArray(obj)) {
-    for (let i = 0; i < obj.length; i++) {
-      if (!(i in obj)) fail(`${path}[${i}]`, 'a hole in a sparse array would arrive as null');
-      visit(obj[i], `${path}[${i}]`, depth + 1, ancestors);
-    }
-  } else {
-    const proto = Object.getPrototypeOf(obj);
-    if (proto !== Object.prototype && proto !== null) fail(path, `${describe(obj)} is not a plain object; JSON would turn it into ${jsonOf(obj)}`);
-    for (const key of Object.keys(obj)) {
-      const v = (obj as Record<string, unknown>)[key];
-      if (v !== undefined) visit(v, `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`, depth + 1, ancestors);
-    }
-  }
-  ancestors.delete(obj);
-}
-
-function describe(obj: object): string {
-  const name = (obj.constructor as { name?: string } | undefined)?.name;
-  return name ? `a ${name}` : 'an object with a custom prototype';
-}
-
-function jsonOf(obj: object): string {
-  if (obj instanceof Map || obj instanceof Set) return '{} (convert it, e.g. Object.fromEntries(map) or [...set])';
-  if (obj instanceof Date) return 'a string (pass date.toISOString() yourself)';
-  if (ArrayBuffer.isView(obj)) return 'an object of numbered keys (pass Array.from(bytes) or base64)';
-  return 'a plain object without its prototype';
-}
-
-function fail(path: string, reason: string): never {
-  throw new SerializationError(path, `${path}: ${reason}`);
+  const problem = findJsonInfidelity(value, path);
+  if (problem) throw new SerializationError(problem.path, problem.message);
 }

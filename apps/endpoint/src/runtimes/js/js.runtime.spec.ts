@@ -29,9 +29,20 @@ describe('JsRuntime', () => {
     expect(await runtime.run(invocation(source, [1], { x: 2 }))).toEqual({ ok: true, json: '[1,{"x":2}]' });
   });
 
-  it('turns undefined into null and keeps results JSON-safe', async () => {
+  it('turns a missing result into null, and fails a result JSON would change, naming the path (issue 11 item 5)', async () => {
     expect(await runtime.run(invocation('() => undefined'))).toEqual({ ok: true, json: 'null' });
-    expect(await runtime.run(invocation('() => ({ d: new Date(0), f: () => 1 })'))).toEqual({ ok: true, json: '{"d":"1970-01-01T00:00:00.000Z"}' });
+    expect(await runtime.run(invocation('() => ({ a: 1, skipped: undefined })'))).toEqual({ ok: true, json: '{"a":1}' });
+    for (const [source, path] of [
+      ['() => ({ d: new Date(0) })', 'result.d'],
+      ['() => ({ f: () => 1 })', 'result.f'],
+      ['() => [1, NaN]', 'result[1]'],
+      ['() => new Map()', 'result'],
+      ['() => ({ s: new Set([1]) })', 'result.s'],
+      ['() => { const o = {}; o.me = o; return o; }', 'result.me'],
+    ]) {
+      const outcome = await runtime.run(invocation(source!));
+      expect(outcome).toMatchObject({ ok: false, error: { code: 'TASK_ERROR', name: 'ResultNotSerializable', message: expect.stringContaining(`${path}: `) } });
+    }
   });
 
   it('reports a throw as TASK_ERROR with the name, message and the stack as the worker saw it', async () => {

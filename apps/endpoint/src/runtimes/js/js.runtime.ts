@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { DEFAULT_LIMITS, type RemoteError } from '@fx/protocol';
+import { DEFAULT_LIMITS, findJsonInfidelity, type RemoteError } from '@fx/protocol';
 import { abortFailure, toRemoteError } from '../task.errors.js';
 
 /** One js invocation, as the worker receives it. */
@@ -80,6 +80,12 @@ export class JsRuntime {
         return { ok: false, error: (outcome as { error: RemoteError }).error };
       }
       return { ok: false, error: toRemoteError(thrown) };
+    }
+    // A result JSON would change (NaN, a Map, a Date, a nested undefined...) fails with its path rather
+    // than reaching the caller altered; a function that returns nothing returns null.
+    const problem = value === undefined ? undefined : findJsonInfidelity(value, 'result');
+    if (problem) {
+      return { ok: false, error: { code: 'TASK_ERROR', name: 'ResultNotSerializable', message: `the result cannot travel as JSON: ${problem.message}` } };
     }
     let json: string | undefined;
     try {

@@ -1,0 +1,97 @@
+/** The server refuses deeper values (PostgreSQL's jsonb limit, with headroom): say so up front. */
+const MAX_DEPTH = 128;
+
+/** Where a value stops being faithful JSON, and why. */
+export interface JsonInfidelity {
+  /** `args[0]`, `kwargs.x.y`, `result[3]`. */
+  path: string;
+  /** A sentence starting with the path. */
+  message: string;
+}
+
+/**
+ * The first value in `value` that JSON would not carry faithfully, or undefined when it all would.
+ * JSON.stringify turns NaN, Infinity, undefined and functions into null (or drops them), Maps and Sets
+ * into {}, Dates into strings and class instances into plain objects, and throws a bare TypeError on
+ * BigInt and cycles. Arguments and results travel as JSON, so such a value would arrive changed:
+ * refusing it, with its path, is the only honest answer. An object property whose value is `undefined`
+ * counts as absent, as in JSON (and as TypeScript's optional properties read).
+ */
+export function findJsonInfidelity(value: unknown, path: string): JsonInfidelity | undefined {
+  try {
+    visit(value, path, 0, new Set());
+    return undefined;
+  } catch (e) {
+    if (e instanceof Unfaithful) return { path: e.path, message: e.message };
+    throw e;
+  }
+}
+
+class Unfaithful extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function visit(value: unknown, path: string, depth: number, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) fail(path, `${value} is not a JSON number (it would arrive as null)`);
+      return;
+    case 'undefined':
+      fail(path, 'undefined is not a JSON value (it would arrive as null); use null');
+      break;
+    case 'bigint':
+      fail(path, 'a BigInt is not a JSON value; pass it as a string or a number');
+      break;
+    case 'function':
+      fail(path, 'a function is not a JSON value (register it and pass its id, or pass its result)');
+      break;
+    case 'symbol':
+      fail(path, 'a symbol is not a JSON value');
+      break;
+  }
+  if (value === null) return;
+  const obj = value as object;
+  if (depth >= MAX_DEPTH) fail(path, `the value is nested more than ${MAX_DEPTH} levels deep`);
+  if (ancestors.has(obj)) fail(path, 'the value refers to itself (a cycle); JSON cannot carry cycles');
+  ancestors.add(obj);
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) {
+      if (!(i in obj)) fail(`${path}[${i}]`, 'a hole in a sparse array would arrive as null');
+      visit(obj[i], `${path}[${i}]`, depth + 1, ancestors);
+    }
+  } else {
+    // Plain means a root prototype (Object.prototype of any realm: function code runs in a vm) or none.
+    const proto = Object.getPrototypeOf(obj) as object | null;
+    if (proto !== null && Object.getPrototypeOf(proto) !== null) fail(path, `${describe(obj)} is not a plain object; JSON would turn it into ${jsonOf(obj)}`);
+    for (const key of Object.keys(obj)) {
+      const v = (obj as Record<string, unknown>)[key];
+      if (v !== undefined) visit(v, `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`, depth + 1, ancestors);
+    }
+  }
+  ancestors.delete(obj);
+}
+
+function describe(obj: object): string {
+  const name = (obj.constructor as { name?: string } | undefined)?.name;
+  return name ? `a ${name}` : 'an object with a custom prototype';
+}
+
+function jsonOf(obj: object): string {
+  const tag = Object.prototype.toString.call(obj);
+  if (tag === '[object Map]' || tag === '[object Set]') return '{} (convert it, e.g. Object.fromEntries(map) or [...set])';
+  if (tag === '[object Date]') return 'a string (pass date.toISOString() yourself)';
+  if (ArrayBuffer.isView(obj)) return 'an object of numbered keys (pass Array.from(bytes) or base64)';
+  return 'a plain object without its prototype';
+}
+
+function fail(path: string, reason: string): never {
+  throw new Unfaithful(path, `${path}: ${reason}`);
+}
