@@ -291,4 +291,28 @@ describe('fx', () => {
     expect(rm).toMatchObject({ id: expect.stringMatching(UUID), deleted: true });
     expect(fx(['functions', 'show', 'echo']).code).toBe(1);
   });
+
+  it('runs a function by name on an endpoint by name; another registration under the name is its next version', async () => {
+    const v1 = fxJson<{ id: string; version: number }>(['functions', 'show', 'add']);
+    expect(fx(['run', 'add', '--endpoint', 'e2e', '--args', '[2, 3]'])).toMatchObject({ code: 0, stdout: '5\n' });
+    // The same module again: the same function, not a new one.
+    expect(fx(['functions', 'register', join(files.path, 'add.mjs'), '--name', 'add']).stdout).toBe(`Registered js function "add": ${v1.id}\n`);
+
+    await writeFile(join(files.path, 'add2.mjs'), 'export default function add(a, b) {\n  return a + b + 100;\n}\n');
+    const v2 = fx(['functions', 'register', join(files.path, 'add2.mjs'), '--name', 'add']);
+    expect(v2.code).toBe(0);
+    expect(v2.stdout).toMatch(/^Registered js function "add" \(version 2\): [0-9a-f-]{36}\n$/);
+    expect(fx(['run', 'add', '--endpoint', 'e2e', '--args', '[2, 3]']).stdout).toBe('105\n');
+    expect(fx(['run', 'add@1', '--endpoint', 'e2e', '--args', '[2, 3]']).stdout).toBe('5\n');
+    expect(fx(['run', `alice/add@${v1.version}`, '--endpoint', 'e2e', '--args', '[1, 1]']).stdout).toBe('2\n');
+
+    expect(fxJson<{ items: Array<{ version: number }> }>(['functions', 'versions', 'add']).items.map((f) => f.version)).toEqual([2, 1]);
+    expect(fx(['functions', 'ls']).stdout.match(/\nadd\s/g)).toHaveLength(1);
+    expect(fx(['functions', 'ls', '--versions']).stdout.match(/\nadd\s/g)).toHaveLength(2);
+    // The tasks of each version are told apart.
+    const ofV1 = fxJson<{ items: Array<{ functionId: string }> }>(['tasks', '--function', 'add@1', '--limit', '1000']).items;
+    expect(ofV1.length).toBeGreaterThan(0);
+    expect(ofV1.every((t) => t.functionId === v1.id)).toBe(true);
+    expect(fx(['run', 'add@x', '--endpoint', 'e2e']).code).toBe(2);
+  });
 });
