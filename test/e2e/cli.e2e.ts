@@ -315,4 +315,29 @@ describe('fx', () => {
     expect(ofV1.every((t) => t.functionId === v1.id)).toBe(true);
     expect(fx(['run', 'add@x', '--endpoint', 'e2e']).code).toBe(2);
   });
+
+  it('fx-endpoint configure: a name alice already uses is refused with a sentence; --force replaces the endpoint its config registered', async () => {
+    const agent = join(root, 'apps/endpoint/dist/cli/index.js');
+    const agentHome = await tempDir('fx-e2e-agent-home');
+    const configure = (home: string, ...extra: string[]) =>
+      spawnSync(process.execPath, [agent, 'configure', 'twice', '--url', server.url, '--token-file', join(files.path, 'token'), ...extra], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home },
+      });
+    try {
+      expect(configure(agentHome.path).status).toBe(0);
+      const first = (await alice.getEndpoint('twice')).id;
+      const elsewhere = await tempDir('fx-e2e-agent-home2');
+      const refused = configure(elsewhere.path);
+      await elsewhere.remove();
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/you already have an endpoint named "twice"/);
+      expect(configure(agentHome.path, '--force').status).toBe(0);
+      const second = (await alice.getEndpoint('twice')).id;
+      expect(second).not.toBe(first);
+      expect((await alice.listEndpoints()).filter((e) => e.name === 'twice').map((e) => e.id)).toEqual([second]);
+    } finally {
+      await agentHome.remove();
+    }
+  });
 });
