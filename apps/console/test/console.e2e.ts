@@ -277,7 +277,7 @@ describe('admin console in Chromium', () => {
     await row.waitFor();
     expect(await row.textContent()).toContain('v2');
     await row.getByText('2 versions').click();
-    await row.getByRole('list', { name: 'Versions of versioned' }).getByText('versioned@1').waitFor();
+    await row.getByRole('list', { name: 'Versions of versioned' }).getByRole('link', { name: 'versioned@1' }).waitFor();
 
     await page.getByLabel('Search functions by name').fill('versio');
     await page.locator('tr[data-function="ident"]').waitFor({ state: 'detached' });
@@ -286,7 +286,7 @@ describe('admin console in Chromium', () => {
 
     await row.getByRole('button', { name: 'Delete versioned@2' }).click();
     await page.getByRole('button', { name: 'Yes' }).click();
-    await row.locator('text=v1').first().waitFor();
+    await row.getByText('v1', { exact: true }).waitFor();
     expect((await admin('GET', '/v1/functions/versioned')).body.id).toBe(v1.id);
     expect((await admin('GET', `/v1/functions/${v2.id}`)).status).toBe(404);
     await page.getByLabel('Search functions by name').fill('');

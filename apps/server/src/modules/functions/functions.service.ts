@@ -31,9 +31,9 @@ export class FunctionsService {
   constructor(private readonly functions: FunctionsRepository) {}
 
   /**
-   * Registers a function under a name. The same request again (same runtime, source, walltime,
-   * description and public flag as the newest live version) returns that version (`created: false`);
-   * anything else adds the next version, which the bare name then means.
+   * Registers a function under a name. The same function again (same runtime, source, walltime and
+   * description as the newest live version) returns that version as it is (`created: false`, its
+   * public flag unchanged); anything else adds the next version, which the bare name then means.
    */
   async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
     if (req.runtime === 'shell' || req.runtime === 'mpi') {
@@ -121,9 +121,13 @@ export class FunctionsService {
   }
 }
 
-type Content = Pick<FunctionRow, 'runtime' | 'source' | 'description' | 'walltimeSeconds' | 'public'>;
-const sameContent = (a: Content, b: Content) =>
-  a.runtime === b.runtime && a.source === b.source && a.description === b.description && a.walltimeSeconds === b.walltimeSeconds && a.public === b.public;
+/**
+ * What makes two registrations the same function. `public` is not part of it: it is a setting of a
+ * version (PATCH /v1/functions/:id), and a script registering at every start (public defaulting to
+ * false) must neither add a version nor unpublish one each time.
+ */
+type Content = Pick<FunctionRow, 'runtime' | 'source' | 'description' | 'walltimeSeconds'>;
+const sameContent = (a: Content, b: Content) => a.runtime === b.runtime && a.source === b.source && a.description === b.description && a.walltimeSeconds === b.walltimeSeconds;
 
 function notFound(ref: string): FxException {
   const parsed = parseRef(ref);

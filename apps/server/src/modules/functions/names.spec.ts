@@ -34,20 +34,27 @@ describe.each(BACKENDS)('names and versions on %s', (backend) => {
     // Identity is the newest version: v1's content again is a third version, which the name then means.
     const v3 = await alice('POST', '/v1/functions', { name: 'add', runtime: 'js', source: '(a, b) => a + b' });
     expect([v3.status, v3.body.version]).toEqual([201, 3]);
+    // public is a setting of the version, not part of its identity: re-registering neither adds a version nor unpublishes
+    expect((await alice('PATCH', `/v1/functions/add`, { public: true })).body).toMatchObject({ id: v3.body.id, public: true });
+    const same = await alice('POST', '/v1/functions', { name: 'add', runtime: 'js', source: '(a, b) => a + b' });
+    expect([same.status, same.body.id, same.body.public]).toEqual([200, v3.body.id, true]);
+    const walltime = await alice('POST', '/v1/functions', { name: 'add', runtime: 'js', source: '(a, b) => a + b', walltimeSeconds: 5 });
+    expect([walltime.status, walltime.body.version]).toEqual([201, 4]);
+    expect((await alice('DELETE', `/v1/functions/${walltime.body.id}`)).status).toBe(204);
 
     expect((await alice('GET', '/v1/functions/add')).body.id).toBe(v3.body.id);
     expect((await alice('GET', '/v1/functions/add@1')).body.id).toBe(v1.body.id);
     expect((await alice('GET', '/v1/functions/add@2')).body.source).toBe('(a, b) => b + a');
     expect((await alice('GET', `/v1/functions/${encodeURIComponent('alice/add@2')}`)).body.id).toBe(v2.body.id);
     const versions = (await alice('GET', '/v1/functions?name=add')).body.items;
-    expect(versions.map((f: { version: number }) => f.version)).toEqual([3, 2, 1]);
+    expect(versions.map((f: { version: number }) => f.version)).toEqual([3, 2, 1]); // 4 was deleted
 
     // Deleting by name deletes the newest version; the name then means the one before. Versions are never reused.
     expect((await alice('DELETE', '/v1/functions/add')).status).toBe(204);
     expect((await alice('GET', '/v1/functions/add')).body.id).toBe(v2.body.id);
     expect((await alice('GET', '/v1/functions/add@3')).status).toBe(404);
-    const v4 = await alice('POST', '/v1/functions', { name: 'add', runtime: 'js', source: '(a, b) => a + b' });
-    expect([v4.status, v4.body.version]).toEqual([201, 4]);
+    const v5 = await alice('POST', '/v1/functions', { name: 'add', runtime: 'js', source: '(a, b) => a + b' });
+    expect([v5.status, v5.body.version]).toEqual([201, 5]);
   });
 
   it('concurrent registrations of one name get distinct versions', async () => {
