@@ -291,4 +291,53 @@ describe('fx', () => {
     expect(rm).toMatchObject({ id: expect.stringMatching(UUID), deleted: true });
     expect(fx(['functions', 'show', 'echo']).code).toBe(1);
   });
+
+  it('runs a function by name on an endpoint by name; another registration under the name is its next version', async () => {
+    const v1 = fxJson<{ id: string; version: number }>(['functions', 'show', 'add']);
+    expect(fx(['run', 'add', '--endpoint', 'e2e', '--args', '[2, 3]'])).toMatchObject({ code: 0, stdout: '5\n' });
+    // The same module again: the same function, not a new one.
+    expect(fx(['functions', 'register', join(files.path, 'add.mjs'), '--name', 'add']).stdout).toBe(`Registered js function "add": ${v1.id}\n`);
+
+    await writeFile(join(files.path, 'add2.mjs'), 'export default function add(a, b) {\n  return a + b + 100;\n}\n');
+    const v2 = fx(['functions', 'register', join(files.path, 'add2.mjs'), '--name', 'add']);
+    expect(v2.code).toBe(0);
+    expect(v2.stdout).toMatch(/^Registered js function "add" \(version 2\): [0-9a-f-]{36}\n$/);
+    expect(fx(['run', 'add', '--endpoint', 'e2e', '--args', '[2, 3]']).stdout).toBe('105\n');
+    expect(fx(['run', 'add@1', '--endpoint', 'e2e', '--args', '[2, 3]']).stdout).toBe('5\n');
+    expect(fx(['run', `alice/add@${v1.version}`, '--endpoint', 'e2e', '--args', '[1, 1]']).stdout).toBe('2\n');
+
+    expect(fxJson<{ items: Array<{ version: number }> }>(['functions', 'versions', 'add']).items.map((f) => f.version)).toEqual([2, 1]);
+    expect(fx(['functions', 'ls']).stdout.match(/\nadd\s/g)).toHaveLength(1);
+    expect(fx(['functions', 'ls', '--versions']).stdout.match(/\nadd\s/g)).toHaveLength(2);
+    // The tasks of each version are told apart.
+    const ofV1 = fxJson<{ items: Array<{ functionId: string }> }>(['tasks', '--function', 'add@1', '--limit', '1000']).items;
+    expect(ofV1.length).toBeGreaterThan(0);
+    expect(ofV1.every((t) => t.functionId === v1.id)).toBe(true);
+    expect(fx(['run', 'add@x', '--endpoint', 'e2e']).code).toBe(2);
+  });
+
+  it('fx-endpoint configure: a name alice already uses is refused with a sentence; --force replaces the endpoint its config registered', async () => {
+    const agent = join(root, 'apps/endpoint/dist/cli/index.js');
+    const agentHome = await tempDir('fx-e2e-agent-home');
+    const configure = (home: string, ...extra: string[]) =>
+      spawnSync(process.execPath, [agent, 'configure', 'twice', '--url', server.url, '--token-file', join(files.path, 'token'), ...extra], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home },
+      });
+    try {
+      expect(configure(agentHome.path).status).toBe(0);
+      const first = (await alice.getEndpoint('twice')).id;
+      const elsewhere = await tempDir('fx-e2e-agent-home2');
+      const refused = configure(elsewhere.path);
+      await elsewhere.remove();
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/you already have an endpoint named "twice"/);
+      expect(configure(agentHome.path, '--force').status).toBe(0);
+      const second = (await alice.getEndpoint('twice')).id;
+      expect(second).not.toBe(first);
+      expect((await alice.listEndpoints()).filter((e) => e.name === 'twice').map((e) => e.id)).toEqual([second]);
+    } finally {
+      await agentHome.remove();
+    }
+  });
 });

@@ -53,7 +53,8 @@ let ownerToken: string;
 /** A fresh function, endpoint and task of the owner, and a fresh token of the owner's. */
 async function fresh(): Promise<Fixture> {
   const as = rest(server.url, ownerToken);
-  const fn = await as('POST', '/v1/functions', { name: 'f', runtime: 'js', source: '(x) => x' });
+  // Distinct sources: registering the same function again returns the existing one (200), not a fresh one.
+  const fn = await as('POST', '/v1/functions', { name: 'f', runtime: 'js', source: `(x) => x /* ${randomBytes(4).toString('hex')} */` });
   const ep = await as('POST', '/v1/endpoints', { name: `e${randomBytes(3).toString('hex')}` });
   const task = await as('POST', '/v1/tasks', { functionId: fn.body.id, endpointId: ep.body.endpoint.id, args: [1] });
   const tok = await rest(server.url, server.adminToken)('POST', `/v1/users/${base.userId}/tokens`, { name: 'spare' });

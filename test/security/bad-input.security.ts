@@ -71,7 +71,7 @@ describe('bad input, case by case', () => {
     { what: 'deeply nested body (50,000 levels)', method: 'POST', path: '/v1/tasks/status', body: () => deep(50_000), want: 400 },
     { what: 'invalid UUID in the path', method: 'GET', path: '/v1/tasks/not-a-uuid', want: 400 },
     { what: 'SQL in the path', method: 'GET', path: "/v1/functions/1';DROP TABLE tasks;--", want: 400 },
-    { what: 'invalid UUID in the body', method: 'POST', path: '/v1/tasks', body: () => JSON.stringify({ functionId: 'abc', endpointId: epId }), want: 400 },
+    { what: 'invalid UUID in the body', method: 'POST', path: '/v1/tasks', body: () => JSON.stringify({ functionId: 'abc def', endpointId: epId }), want: 400 },
     { what: 'invalid UUIDs in status-of-many', method: 'POST', path: '/v1/tasks/status', body: () => JSON.stringify({ taskIds: ['x', 1, null] }), want: 400 },
     { what: 'too many ids in status-of-many', method: 'POST', path: '/v1/tasks/status', body: () => JSON.stringify({ taskIds: Array.from({ length: 10_001 }, () => epId) }), want: 413 },
     { what: 'batch of zero tasks', method: 'POST', path: '/v1/tasks/batch', body: () => JSON.stringify({ endpointId: epId, tasks: [] }), want: 400 },

@@ -1,26 +1,19 @@
 import { CliError } from './cli.errors.js';
-import { checkTaskId, isUuid, pickByName } from './resolve.js';
+import { checkTaskId, endpointRef, functionRef, isUuid } from './resolve.js';
 
-const ME = '99999999-9999-4999-8999-999999999999';
-const fn = (id: string, name: string, createdAt: string, ownerId = ME) => ({ id, name, createdAt, ownerId });
 const A = '11111111-1111-4111-8111-111111111111';
-const B = '22222222-2222-4222-8222-222222222222';
 
-describe('resolving names', () => {
-  it('matches a name exactly', () => {
-    expect(pickByName('function', 'add', [fn(A, 'add', '2026-01-01'), fn(B, 'adder', '2026-01-02')]).id).toBe(A);
+describe('function and endpoint refs', () => {
+  it('passes ids and names to the server as they are', () => {
+    for (const ref of [A, 'add', 'add@2', 'alice/add', 'alice/add@10']) expect(functionRef(ref)).toBe(ref);
+    for (const ref of [A, 'gpu', 'alice/gpu']) expect(endpointRef(ref)).toBe(ref);
   });
 
-  it('says when nothing matches, and when several do (newest first)', () => {
-    expect(() => pickByName('endpoint', 'gpu', [fn(A, 'GPU', '2026-01-01')])).toThrow('no endpoint is named "gpu" (see "fx endpoints"), and it is not an endpoint id');
-    expect(() => pickByName('function', 'add', [fn(A, 'add', '2026-01-01'), fn(B, 'add', '2026-01-02')])).toThrow(`2 functions are named "add" (newest first: ${B}, ${A}); pass one of these ids`);
-  });
-
-  it('prefers the caller\'s own when others\' (public, or all for an admin) share the name', () => {
-    const others = fn(B, 'add', '2026-01-02', '88888888-8888-4888-8888-888888888888');
-    expect(pickByName('function', 'add', [fn(A, 'add', '2026-01-01'), others], ME).id).toBe(A);
-    // None of them mine: still ambiguous.
-    expect(() => pickByName('function', 'add', [fn(A, 'add', '2026-01-01', 'x'), others], ME)).toThrow(/2 functions are named "add"/);
+  it('refuses, as a usage error, what is neither an id nor a name', () => {
+    for (const ref of ['add@0', 'add@x', 'a/b/c', 'has space', '-x']) {
+      expect(() => functionRef(ref)).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/is neither a function id nor a function name/) }));
+    }
+    expect(() => endpointRef('gpu@1')).toThrow(/is neither an endpoint id nor an endpoint name/);
   });
 
   it('task ids must be UUIDs (a usage error otherwise)', () => {

@@ -82,6 +82,7 @@ export function api(token: string) {
     lockEndpoint: (id: string, locked: boolean) => r<ConsoleEndpoint>('POST', `/v1/endpoints/${id}/${locked ? 'lock' : 'unlock'}`),
     deleteEndpoint: (id: string) => r<void>('DELETE', `/v1/endpoints/${id}`),
     functions: () => r<{ items: FunctionInfo[] }>('GET', '/v1/functions').then((x) => x.items),
+    deleteFunction: (id: string) => r<void>('DELETE', `/v1/functions/${id}`),
     setFunctionPublic: (id: string, value: boolean) => r<FunctionInfo>('PATCH', `/v1/functions/${id}`, { public: value }),
     tasks: (f: TaskFilters & { limit?: number; cursor?: string }) => r<ListTasksResponse>('GET', `/v1/tasks${qs(f)}`),
     task: (id: string) => r<TaskInfo>('GET', `/v1/tasks/${id}`),

@@ -267,6 +267,32 @@ describe('admin console in Chromium', () => {
     await shot('functions');
   });
 
+  it('lists functions by name with their versions, searches by name, and deletes a version', async () => {
+    const v1 = (await admin('POST', '/v1/functions', { name: 'versioned', runtime: 'js', source: '(x) => x + 1' })).body;
+    const v2 = (await admin('POST', '/v1/functions', { name: 'versioned', runtime: 'js', source: '(x) => x + 2' })).body;
+    expect([v1.version, v2.version]).toEqual([1, 2]);
+    await nav('Overview').click();
+    await nav('Functions').click();
+    const row = page.locator('tr[data-function="versioned"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('v2');
+    await row.getByText('2 versions').click();
+    await row.getByRole('list', { name: 'Versions of versioned' }).getByRole('link', { name: 'versioned@1' }).waitFor();
+
+    await page.getByLabel('Search functions by name').fill('versio');
+    await page.locator('tr[data-function="ident"]').waitFor({ state: 'detached' });
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    await shot('functions-versions');
+
+    await row.getByRole('button', { name: 'Delete versioned@2' }).click();
+    await page.getByRole('button', { name: 'Yes' }).click();
+    await row.getByText('v1', { exact: true }).waitFor();
+    expect((await admin('GET', '/v1/functions/versioned')).body.id).toBe(v1.id);
+    expect((await admin('GET', `/v1/functions/${v2.id}`)).status).toBe(404);
+    await page.getByLabel('Search functions by name').fill('');
+    await page.locator('tr[data-function="ident"]').waitFor();
+  });
+
   it('creates a user, issues a token shown once, revokes it, and the token is refused', async () => {
     await nav('Users & tokens').click();
     await page.getByLabel('Name', { exact: true }).first().fill('alice');

@@ -33,6 +33,47 @@ export const ResourceName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must start with a letter or digit and contain only letters, digits, ".", "_" and "-"');
 export type ResourceName = z.infer<typeof ResourceName>;
 
+const NAME = '[A-Za-z0-9][A-Za-z0-9._-]{0,127}';
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * How a request names a function: its id (one exact version), or `name`, `name@version`,
+ * `owner/name` or `owner/name@version`. A bare name means the caller's own function of that name, in
+ * its newest live version; `owner/name` reaches another user's public function (any, for an admin).
+ */
+export const FunctionRef = z.union([
+  z.uuid(),
+  z.string().regex(new RegExp(`^(?:${NAME}/)?${NAME}(?:@[1-9][0-9]{0,8})?$`), 'must be a function id, or a name: "name", "name@version", "owner/name" or "owner/name@version"'),
+]);
+export type FunctionRef = z.infer<typeof FunctionRef>;
+
+/** How a request names an endpoint: its id, `name` (the caller's own) or `owner/name` (admins). */
+export const EndpointRef = z.union([
+  z.uuid(),
+  z.string().regex(new RegExp(`^(?:${NAME}/)?${NAME}$`), 'must be an endpoint id, or a name: "name" or "owner/name"'),
+]);
+export type EndpointRef = z.infer<typeof EndpointRef>;
+
+/** A FunctionRef or EndpointRef taken apart; a UUID is always an id (names may not look like one). */
+export type ParsedRef = { id: string } | { owner?: string; name: string; version?: number };
+
+export function parseRef(ref: string): ParsedRef {
+  if (UUID_SHAPE.test(ref)) return { id: ref.toLowerCase() };
+  const at = ref.lastIndexOf('@');
+  const base = at >= 0 ? ref.slice(0, at) : ref;
+  const slash = base.indexOf('/');
+  return {
+    ...(slash >= 0 ? { owner: base.slice(0, slash) } : {}),
+    name: slash >= 0 ? base.slice(slash + 1) : base,
+    ...(at >= 0 ? { version: Number(ref.slice(at + 1)) } : {}),
+  };
+}
+
+/** Whether a string has the shape of a UUID: such a string is never taken as a name. */
+export function looksLikeUuid(value: string): boolean {
+  return UUID_SHAPE.test(value);
+}
+
 export const TaskStatus = z.enum([
   'received',
   'waiting-for-endpoint',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorBody, TaskStatus, Uuid } from './common.js';
+import { EndpointRef, ErrorBody, FunctionRef, TaskStatus, Uuid } from './common.js';
 import { EndpointInfo, UserInfo } from './rest.js';
 
 /**
@@ -16,8 +16,10 @@ export const ListTasksQuery = z
   .object({
     /** One state or several, comma-separated. */
     status: csv(TaskStatus).optional(),
-    endpointId: Uuid.optional(),
-    functionId: Uuid.optional(),
+    /** An endpoint id or name. */
+    endpointId: EndpointRef.optional(),
+    /** A function id or name; a bare name means its newest version, `name@N` another. */
+    functionId: FunctionRef.optional(),
     /** Admins only: another user's tasks. Non-admins always see their own. */
     ownerId: Uuid.optional(),
     batchId: Uuid.optional(),

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
   DEFAULT_LIMITS,
+  EndpointRef,
+  FunctionRef,
   FunctionRuntime,
   JsonArgs,
   JsonKwargs,
@@ -31,6 +33,8 @@ export type RegisterFunctionRequest = z.input<typeof RegisterFunctionRequest>;
 export const FunctionInfo = z.object({
   id: Uuid,
   name: z.string(),
+  /** 1, 2, …: registering a name again with different content adds a version; `name` alone means the newest. */
+  version: z.number().int(),
   runtime: FunctionRuntime,
   source: z.string(),
   description: z.string().nullable(),
@@ -91,8 +95,10 @@ export type EndpointStatusResponse = z.infer<typeof EndpointStatusResponse>;
 // ---- tasks -----------------------------------------------------------------------------------
 export const SubmitTaskRequest = z
   .object({
-    functionId: Uuid,
-    endpointId: Uuid,
+    /** A function id or name (see FunctionRef); the task records the exact version's id. */
+    functionId: FunctionRef,
+    /** An endpoint id or name (see EndpointRef). */
+    endpointId: EndpointRef,
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
     resources: TaskResources.optional(),
@@ -105,9 +111,9 @@ export type SubmitTaskResponse = z.infer<typeof SubmitTaskResponse>;
 
 export const BatchTaskItem = z
   .object({
-    functionId: Uuid,
+    functionId: FunctionRef,
     /** Defaults to the batch's endpointId. */
-    endpointId: Uuid.optional(),
+    endpointId: EndpointRef.optional(),
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
     resources: TaskResources.optional(),
@@ -117,7 +123,7 @@ export type BatchTaskItem = z.input<typeof BatchTaskItem>;
 
 export const SubmitBatchRequest = z
   .object({
-    endpointId: Uuid.optional(),
+    endpointId: EndpointRef.optional(),
     tasks: z.array(BatchTaskItem).min(1),
   })
   .strict();
@@ -198,5 +204,13 @@ export type CreateTokenResponse = z.infer<typeof CreateTokenResponse>;
 
 export const WhoAmIResponse = z.object({ user: UserInfo, tokenId: Uuid });
 export type WhoAmIResponse = z.infer<typeof WhoAmIResponse>;
+
+/** `GET /v1/functions` query: `name` (or `owner/name`) lists every live version of that name, newest first. */
+export const ListFunctionsQuery = z
+  .object({
+    name: z.string().regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be "name" or "owner/name"').optional(),
+  })
+  .strict();
+export type ListFunctionsQuery = z.input<typeof ListFunctionsQuery>;
 
 export const ListResponse = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });

@@ -40,6 +40,38 @@ describe('functions', () => {
   });
 });
 
+describe('names', () => {
+  it('registering the same function again returns its id; other content is a new version of the name', async () => {
+    const first = await client.registerFunction((a: number, b: number) => a + b, { name: 'add' });
+    expect(await client.registerFunction((a: number, b: number) => a + b, { name: 'add' })).toBe(first);
+    const second = await client.registerFunction((a: number, b: number) => b + a, { name: 'add' });
+    expect(second).not.toBe(first);
+    expect((await client.listFunctionVersions('add')).map((f) => [f.id, f.version])).toEqual([[second, 2], [first, 1]]);
+    expect((await client.getFunction('add')).id).toBe(second);
+    expect((await client.getFunction('add@1')).id).toBe(first);
+  });
+
+  it('sends function and endpoint names as they are, encoded in paths', async () => {
+    const taskId = await client.run('alice/add@2', 'gpu-1', [1, 2]);
+    expect(server.tasks.get(taskId)).toMatchObject({ functionId: 'alice/add@2', endpointId: 'gpu-1' });
+    const ids = await client.runBatch('gpu-1', [{ functionId: 'add', args: [1] }, { functionId, endpointId: 'cpu', args: [2] }]);
+    expect(server.requestsTo('POST', '/v1/tasks/batch')[0]!.body).toEqual({ endpointId: 'gpu-1', tasks: [{ functionId: 'add', args: [1] }, { functionId, endpointId: 'cpu', args: [2] }] });
+    expect(ids).toHaveLength(2);
+    await client.getFunction('alice/add@2').catch(() => undefined);
+    await client.getEndpoint('bob/gpu').catch(() => undefined);
+    expect(server.requests.slice(-2).map((r) => r.path)).toEqual(['/v1/functions/alice%2Fadd%402', '/v1/endpoints/bob%2Fgpu']);
+  });
+
+  it('refuses what is neither an id nor a name before sending, and endpoint names with a version', async () => {
+    await expect(client.run('add@0', endpointId)).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(client.run(functionId, 'gpu@1')).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(client.runBatch(endpointId, [{ functionId, endpointId: 'gpu@1' }])).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('batch item 0') });
+    await expect(client.getEndpoint('a/b/c')).rejects.toMatchObject({ name: 'ValidationError' });
+    expect(() => client.executor('no spaces')).toThrow(/endpointId/);
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
 describe('run', () => {
   it('submits args and kwargs and returns the task id', async () => {
     const taskId = await client.run(functionId, endpointId, [1, 2], { k: 'v' });
@@ -71,7 +103,7 @@ describe('runBatch', () => {
   }, 30_000);
 
   it('validates batch items before sending any', async () => {
-    const items = [{ functionId }, { functionId: 'nope' }];
+    const items = [{ functionId }, { functionId: 'not a name!' }];
     await expect(client.runBatch(endpointId, items)).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('batch item 1') });
     await expect(client.runBatch(endpointId, [{ functionId, extra: 1 } as never])).rejects.toMatchObject({ name: 'ValidationError' });
     await expect(client.runBatch(endpointId, [{ functionId, kwargs: [] as never }])).rejects.toMatchObject({ name: 'ValidationError' });

@@ -6,8 +6,11 @@ import {
   CreateUserRequest,
   DEFAULT_LIMITS,
   EndpointInfo,
+  EndpointRef,
   EndpointStatusResponse,
   FunctionInfo,
+  FunctionRef,
+  ListFunctionsQuery,
   ListResponse,
   ListTasksQuery,
   ListTasksResponse,
@@ -234,7 +237,11 @@ export class Client {
 
   // ---- functions -------------------------------------------------------------------------------
 
-  /** Registers a JS function; its `toString()` is the source, so it must not use variables from its closure. Returns the function id. */
+  /**
+   * Registers a JS function; its `toString()` is the source, so it must not use variables from its
+   * closure. Returns the function id: the existing one when this name's newest version is the same
+   * registration, else the id of a new version of the name (the name alone then means it).
+   */
   async registerFunction(fn: (...args: never[]) => unknown, options: RegisterFunctionOptions = {}): Promise<string> {
     const source = functionSource(fn);
     const info = await this.createFunction({
@@ -268,16 +275,27 @@ export class Client {
     return this.request({ method: 'POST', path: '/v1/functions', body, response: FunctionInfo });
   }
 
+  /**
+   * A function by id or name: `name` (your own, newest version), `name@version`, or `owner/name[@version]`
+   * (another user's public function).
+   */
   async getFunction(functionId: string): Promise<FunctionInfo> {
-    return this.request({ method: 'GET', path: `/v1/functions/${this.id(functionId, 'functionId')}`, response: FunctionInfo });
+    return this.request({ method: 'GET', path: `/v1/functions/${this.ref(functionId, FunctionRef, 'functionId')}`, response: FunctionInfo });
   }
 
   async listFunctions(): Promise<FunctionInfo[]> {
     return (await this.request({ method: 'GET', path: '/v1/functions', response: FunctionList })).items;
   }
 
+  /** Every live version of a function name (`name`, or `owner/name`), newest first; empty when there is none. */
+  async listFunctionVersions(name: string): Promise<FunctionInfo[]> {
+    const query = checkInput(ListFunctionsQuery, { name }, 'function name');
+    return (await this.request({ method: 'GET', path: `/v1/functions?name=${encodeURIComponent(query.name!)}`, response: FunctionList })).items;
+  }
+
+  /** Deletes a function by id, or by name: a bare name deletes its newest version, after which the name means the one before. */
   async deleteFunction(functionId: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/v1/functions/${this.id(functionId, 'functionId')}` });
+    await this.request({ method: 'DELETE', path: `/v1/functions/${this.ref(functionId, FunctionRef, 'functionId')}` });
   }
 
   // ---- endpoints -------------------------------------------------------------------------------
@@ -292,21 +310,25 @@ export class Client {
     return (await this.request({ method: 'GET', path: '/v1/endpoints', response: EndpointList })).items;
   }
 
+  /** An endpoint by id or name: `name` (yours; names are unique per owner) or `owner/name` (admins). */
   async getEndpoint(endpointId: string): Promise<EndpointInfo> {
-    return this.request({ method: 'GET', path: `/v1/endpoints/${this.id(endpointId, 'endpointId')}`, response: EndpointInfo });
+    return this.request({ method: 'GET', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}`, response: EndpointInfo });
   }
 
   async getEndpointStatus(endpointId: string): Promise<EndpointStatusResponse> {
-    return this.request({ method: 'GET', path: `/v1/endpoints/${this.id(endpointId, 'endpointId')}/status`, response: EndpointStatusResponse });
+    return this.request({ method: 'GET', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}/status`, response: EndpointStatusResponse });
   }
 
   async deleteEndpoint(endpointId: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/v1/endpoints/${this.id(endpointId, 'endpointId')}` });
+    await this.request({ method: 'DELETE', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}` });
   }
 
   // ---- tasks -----------------------------------------------------------------------------------
 
-  /** Submits one task; resolves with its id once the server has stored it. */
+  /**
+   * Submits one task; resolves with its id once the server has stored it. `functionId` and `endpointId`
+   * may be names (see getFunction, getEndpoint); the task records the exact function version it runs.
+   */
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
     assertFaithfulJson(args, 'args');
     assertFaithfulJson(kwargs, 'kwargs');
@@ -323,7 +345,7 @@ export class Client {
    * first request, so only server-side failures can be partial.
    */
   async runBatch(endpointId: string, items: readonly BatchItem[], options: RunBatchOptions = {}): Promise<string[]> {
-    const endpoint = this.id(endpointId, 'endpointId');
+    const endpoint = checkInput(EndpointRef, endpointId, 'endpointId');
     if (!Array.isArray(items)) throw new ValidationError('VALIDATION_FAILED', 'items must be an array');
     if (items.length === 0) {
       options.onProgress?.({ done: 0, failed: 0, total: 0 });
@@ -332,7 +354,7 @@ export class Client {
     const batchResources = options.resources;
     if (batchResources) items = items.map((item) => (item.resources ? item : { ...item, resources: batchResources }));
 
-    const isCheckedId = uuidMemo();
+    const isCheckedId = refMemo();
     const head = `{"endpointId":${JSON.stringify(endpoint)},"tasks":[`;
     const tail = ']}';
     const chunks: string[][] = [];
@@ -483,7 +505,7 @@ export class Client {
   /** An executor that runs JS functions on one endpoint; see Executor. */
   executor(endpointId: string, options: ExecutorOptions = {}): Executor {
     this.assertOpen();
-    return new Executor(this, this.id(endpointId, 'endpointId'), options);
+    return new Executor(this, checkInput(EndpointRef, endpointId, 'endpointId'), options);
   }
 
   // ---- identity and administration -------------------------------------------------------------
@@ -544,6 +566,11 @@ export class Client {
     return checkInput(Uuid, value, what);
   }
 
+  /** A function or endpoint id or name, checked and encoded for a path segment (`owner/name` has a slash). */
+  private ref(value: string, schema: typeof FunctionRef | typeof EndpointRef, what: string): string {
+    return encodeURIComponent(checkInput(schema, value, what));
+  }
+
   private functionExtras(options: RegisterFunctionOptions): Partial<RegisterFunctionRequest> {
     return {
       ...(options.description === undefined ? {} : { description: options.description }),
@@ -555,13 +582,13 @@ export class Client {
 
 const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs']);
 
-/** A uuid check that runs the schema once per distinct id: a batch usually names one or two. */
-function uuidMemo(): (value: unknown) => boolean {
+/** A function-ref check that runs the schema once per distinct ref: a batch usually names one or two. */
+function refMemo(): (value: unknown) => boolean {
   const ok = new Set<string>();
   return (value) => {
     if (typeof value !== 'string') return false;
     if (ok.has(value)) return true;
-    if (!Uuid.safeParse(value).success) return false;
+    if (!FunctionRef.safeParse(value).success) return false;
     ok.add(value);
     return true;
   };
@@ -577,7 +604,7 @@ function isPlainBatchItem(item: unknown, isId: (value: unknown) => boolean): ite
   const { functionId, endpointId, args, kwargs } = item as Record<string, unknown>;
   return (
     isId(functionId) &&
-    (endpointId === undefined || isId(endpointId)) &&
+    (endpointId === undefined || (isId(endpointId) && !(endpointId as string).includes('@'))) &&
     (args === undefined || (Array.isArray(args) && args.length <= 10_000)) &&
     (kwargs === undefined || (typeof kwargs === 'object' && kwargs !== null && !Array.isArray(kwargs)))
   );

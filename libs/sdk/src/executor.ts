@@ -1,6 +1,6 @@
-import { Uuid, type TaskResources } from '@fx/protocol';
+import { FunctionRef, type TaskResources } from '@fx/protocol';
 import type { BatchItem, Client } from './client.js';
-import { ConflictError, FxError, PartialBatchError, ValidationError } from './errors.js';
+import { FxError, PartialBatchError, ValidationError } from './errors.js';
 import { functionSource, sourceDigest, toResourceName } from './function-source.js';
 
 export interface ExecutorOptions {
@@ -34,8 +34,8 @@ interface Pending {
  * Runs JS functions on one endpoint, like a pool: `submit(fn, ...args)` resolves with the result.
  *
  * - Each distinct function (by source) is registered once per executor, under the name
- *   `<fn.name>-<digest of the source>`; if the server already holds that name, the existing function
- *   with the same source is reused.
+ *   `<fn.name>-<digest of the source>`; the server returns the function it already holds when an
+ *   earlier executor registered the same one.
  * - Everything submitted in one turn of the event loop (up to the next `setImmediate`) goes out as
  *   one batch request; results come back over the client's shared websocket.
  * - `close()` stops new submissions; what was already submitted still settles.
@@ -55,14 +55,14 @@ export class Executor {
 
   /** Runs `fn(...args)` on the endpoint. */
   submit<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<Awaited<R>>;
-  /** Runs an already registered function (by id) on the endpoint. */
+  /** Runs an already registered function (by id, or by name: `name`, `name@version`, `owner/name`) on the endpoint. */
   submit<R = unknown>(functionId: string, ...args: unknown[]): Promise<R>;
   submit(fnOrId: ((...args: never[]) => unknown) | string, ...args: unknown[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new FxError('CLIENT_CLOSED', 'the executor was closed; submit to a new one'));
     let pending: Omit<Pending, 'resolve' | 'reject'>;
     try {
       if (typeof fnOrId === 'string') {
-        if (!Uuid.safeParse(fnOrId).success) throw new ValidationError('VALIDATION_FAILED', `not a function id: ${fnOrId}`);
+        if (!FunctionRef.safeParse(fnOrId).success) throw new ValidationError('VALIDATION_FAILED', `not a function id or name: ${fnOrId}`);
         pending = { source: undefined, name: '', functionId: fnOrId, args };
       } else {
         const source = functionSource(fnOrId);
@@ -147,15 +147,7 @@ export class Executor {
 
   private async register(source: string, name: string): Promise<string> {
     const extras = this.options.walltimeSeconds === undefined ? {} : { walltimeSeconds: this.options.walltimeSeconds };
-    try {
-      return (await this.client.createFunction({ name, runtime: 'js', source, ...extras })).id;
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      // The name embeds the source digest, so a taken name is almost surely this very function,
-      // registered by an earlier executor. Reuse it only if the source really matches.
-      const existing = (await this.client.listFunctions()).find((f) => f.name === name && f.runtime === 'js' && f.source === source);
-      if (!existing) throw err;
-      return existing.id;
-    }
+    // The same registration again returns the existing function, so executors share it.
+    return (await this.client.createFunction({ name, runtime: 'js', source, ...extras })).id;
   }
 }

@@ -210,7 +210,7 @@ describe('client-side validation', () => {
     };
     const client = new Client({ url: server.url, token: GOOD_TOKEN, fetch: counting });
     await expect(client.getTask('nope')).rejects.toBeInstanceOf(ValidationError);
-    await expect(client.run('nope', randomUUID())).rejects.toBeInstanceOf(ValidationError);
+    await expect(client.run('not a name!', randomUUID())).rejects.toBeInstanceOf(ValidationError);
     await expect(client.getResult('nope')).rejects.toBeInstanceOf(ValidationError);
     await expect(client.registerShellFunction('echo hi', { name: 'has space' })).rejects.toBeInstanceOf(ValidationError);
     expect(fetches).toBe(0);

@@ -6,7 +6,7 @@ import { noticeIfOffline, wantsJson, withClient } from '../command.helpers.js';
 import { followTasks, reportSummary } from '../follow.js';
 import { printJson } from '../output.js';
 import { parseArgsFile } from '../parse.js';
-import { resolveEndpoint, resolveFunction } from '../resolve.js';
+import { endpointRef, functionRef } from '../resolve.js';
 
 interface BatchOptions {
   endpoint: string;
@@ -30,8 +30,9 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
       }
       const argsList = parseArgsFile(text, options.argsFile);
       const summary = await withClient(context, async (client) => {
-        const [functionId, endpointId] = await Promise.all([resolveFunction(client, fnRef), resolveEndpoint(client, options.endpoint)]);
-        await noticeIfOffline(context, client, endpointId);
+        const endpointId = endpointRef(options.endpoint);
+        // One version for the whole batch, even when it takes several requests and the name gets a new version meanwhile.
+        const [{ id: functionId }] = await Promise.all([client.getFunction(functionRef(fnRef)), noticeIfOffline(context, client, endpointId)]);
         const batchIds: string[] = [];
         const taskIds = await client.runBatch(
           endpointId,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
-import { resolveEndpoint } from '../resolve.js';
+import { endpointRef } from '../resolve.js';
 
 export function configureEndpointsCommand(program: Command, context: CliContext): void {
   const endpoints = program
@@ -26,7 +26,7 @@ export function configureEndpointsCommand(program: Command, context: CliContext)
     .argument('<endpoint>', 'endpoint id or name')
     .action(async (ref: string, _options: object, command: Command) => {
       const { endpoint, status } = await withClient(context, async (client) => {
-        const id = await resolveEndpoint(client, ref);
+        const id = endpointRef(ref);
         const [endpoint, status] = await Promise.all([client.getEndpoint(id), client.getEndpointStatus(id)]);
         return { endpoint, status };
       });

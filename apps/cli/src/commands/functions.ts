@@ -7,7 +7,7 @@ import { CliError } from '../cli.errors.js';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
 import { parsePositiveNumber } from '../parse.js';
-import { resolveFunction } from '../resolve.js';
+import { functionRef } from '../resolve.js';
 
 interface RegisterOptions {
   name: string;
@@ -23,13 +23,21 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
 
   functions
     .command('ls', { isDefault: true })
-    .description('list the functions you may run (yours and public ones)')
-    .action(async (_options: object, command: Command) => {
-      const list = await withClient(context, (client) => client.listFunctions());
-      if (wantsJson(command)) return printJson(context, { items: list });
-      if (list.length === 0) return context.out('No functions. Register one with: fx functions register <file.js> --name <name>');
-      const rows = [...list].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((f) => [f.name, f.id, f.runtime, f.public ? 'yes' : 'no', formatTime(f.createdAt)]);
-      context.out(formatTable(['NAME', 'ID', 'RUNTIME', 'PUBLIC', 'CREATED'], rows));
+    .description('list the functions you may run (yours and public ones): the newest version of each name, or every version with --versions')
+    .option('--versions', 'every version of each name, not only the newest')
+    .action(async (options: { versions?: boolean }, command: Command) => {
+      const all = await withClient(context, (client) => client.listFunctions());
+      printFunctions(context, command, options.versions ? all : newestVersions(all));
+    });
+
+  functions
+    .command('versions')
+    .description('every version of one function name, newest first (a bare name means the newest)')
+    .argument('<name>', 'a function name: "name", or "owner/name" for another user\'s public function')
+    .action(async (name: string, _options: object, command: Command) => {
+      const list = await withClient(context, (client) => client.listFunctionVersions(functionRef(name)));
+      if (list.length === 0 && !wantsJson(command)) throw new CliError(`no function is named "${name}" (see "fx functions ls")`);
+      printFunctions(context, command, list);
     });
 
   functions
@@ -37,10 +45,11 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
     .description('a function: its settings and source')
     .argument('<function>', 'function id or name')
     .action(async (ref: string, _options: object, command: Command) => {
-      const fn = await withClient(context, async (client) => client.getFunction(await resolveFunction(client, ref)));
+      const fn = await withClient(context, async (client) => client.getFunction(functionRef(ref)));
       if (wantsJson(command)) return printJson(context, fn);
       for (const [k, v] of [
         ['name', fn.name],
+        ['version', String(fn.version)],
         ['id', fn.id],
         ['runtime', fn.runtime],
         ['public', fn.public ? 'yes' : 'no'],
@@ -81,21 +90,23 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         return client.getFunction(id);
       });
       if (wantsJson(command)) return printJson(context, info);
-      context.out(`Registered ${info.runtime} function "${info.name}": ${info.id}`);
+      // Registering the same function again returns the same id; other content under a taken name is its next version.
+      context.out(`Registered ${info.runtime} function "${info.name}"${info.version > 1 ? ` (version ${info.version})` : ''}: ${info.id}`);
     });
 
   functions
     .command('rm')
-    .description('delete a function (its tasks stay, and queued ones fail with FUNCTION_DELETED)')
-    .argument('<function>', 'function id or name')
+    .description('delete a function version (its tasks stay, and queued ones fail with FUNCTION_DELETED); a bare name deletes its newest version')
+    .argument('<function>', 'function id or name ("name", "name@version")')
     .action(async (ref: string, _options: object, command: Command) => {
-      const id = await withClient(context, async (client) => {
-        const id = await resolveFunction(client, ref);
-        await client.deleteFunction(id);
-        return id;
+      const fn = await withClient(context, async (client) => {
+        // Resolved first, then deleted by id: exactly the version shown is the one deleted.
+        const fn = await client.getFunction(functionRef(ref));
+        await client.deleteFunction(fn.id);
+        return fn;
       });
-      if (wantsJson(command)) return printJson(context, { id, deleted: true });
-      context.out(`Deleted function ${id}.`);
+      if (wantsJson(command)) return printJson(context, { id: fn.id, name: fn.name, version: fn.version, deleted: true });
+      context.out(`Deleted function "${fn.name}" version ${fn.version} (${fn.id}).`);
     });
 }
 
@@ -115,4 +126,22 @@ async function loadExport(file: string, name: string | undefined): Promise<(...a
     throw new CliError(`${file} has no ${name === undefined ? 'default export that is a function' : `function exported as "${name}"`}${hint}`, 2);
   }
   return value as (...args: never[]) => unknown;
+}
+
+/** The newest version of each (owner, name): what a bare name means. */
+function newestVersions(list: readonly FunctionInfo[]): FunctionInfo[] {
+  const newest = new Map<string, FunctionInfo>();
+  for (const f of list) {
+    const key = `${f.ownerId}/${f.name}`;
+    const seen = newest.get(key);
+    if (!seen || f.version > seen.version) newest.set(key, f);
+  }
+  return [...newest.values()];
+}
+
+function printFunctions(context: CliContext, command: Command, list: readonly FunctionInfo[]): void {
+  if (wantsJson(command)) return printJson(context, { items: list });
+  if (list.length === 0) return context.out('No functions. Register one with: fx functions register <file.js> --name <name>');
+  const rows = [...list].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.version - a.version).map((f) => [f.name, f.id, f.runtime, f.public ? 'yes' : 'no', String(f.version), formatTime(f.createdAt)]);
+  context.out(formatTable(['NAME', 'ID', 'RUNTIME', 'PUBLIC', 'VERSION', 'CREATED'], rows));
 }

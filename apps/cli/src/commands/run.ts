@@ -5,7 +5,7 @@ import { CliError } from '../cli.errors.js';
 import { noticeIfOffline, reportFailure, wantsJson, withClient } from '../command.helpers.js';
 import { formatValue, printJson } from '../output.js';
 import { parseJsonArray, parseJsonObject, parsePositiveNumber } from '../parse.js';
-import { resolveEndpoint, resolveFunction } from '../resolve.js';
+import { endpointRef, functionRef } from '../resolve.js';
 
 interface RunOptions {
   endpoint: string;
@@ -25,8 +25,8 @@ export function configureRunCommand(program: Command, context: CliContext): void
     .option('--timeout <seconds>', 'stop waiting after this long (the task keeps running)', parsePositiveNumber)
     .action(async (fnRef: string, options: RunOptions, command: Command) => {
       const json = wantsJson(command);
+      const [functionId, endpointId] = [functionRef(fnRef), endpointRef(options.endpoint)];
       const outcome = await withClient(context, async (client) => {
-        const [functionId, endpointId] = await Promise.all([resolveFunction(client, fnRef), resolveEndpoint(client, options.endpoint)]);
         await noticeIfOffline(context, client, endpointId);
         const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {});
         const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;

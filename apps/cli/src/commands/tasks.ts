@@ -5,7 +5,7 @@ import type { CliContext } from '../cli.context.js';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
 import { parsePositiveInt, parseSince } from '../parse.js';
-import { resolveEndpoint, resolveFunction } from '../resolve.js';
+import { endpointRef, functionRef } from '../resolve.js';
 
 const STATUSES: readonly TaskStatus[] = ['received', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled'];
 
@@ -29,11 +29,10 @@ export function configureTasksCommand(program: Command, context: CliContext): vo
     .option('--since <when>', 'received since an ISO 8601 time or a duration back from now (10m, 2h, 7d)', (v) => parseSince(v, context.now()))
     .option('--limit <n>', 'at most this many rows (pages through the server 1,000 at a time)', parsePositiveInt, 50)
     .action(async (options: TasksOptions, command: Command) => {
+      // Names go to the server as they are: it resolves them (a bare function name: its newest version).
+      const endpointId = options.endpoint === undefined ? undefined : endpointRef(options.endpoint);
+      const functionId = options.function === undefined ? undefined : functionRef(options.function);
       const { items, names } = await withClient(context, async (client) => {
-        const [endpointId, functionId] = await Promise.all([
-          options.endpoint === undefined ? undefined : resolveEndpoint(client, options.endpoint),
-          options.function === undefined ? undefined : resolveFunction(client, options.function),
-        ]);
         const items: TaskSummary[] = [];
         let cursor: string | undefined;
         do {

@@ -37,3 +37,17 @@ export class UuidPipe implements PipeTransform<string, string> {
     return value;
   }
 }
+
+/** A path parameter that names a function or an endpoint: an id or a name (FunctionRef, EndpointRef). */
+export class RefPipe implements PipeTransform<string, string> {
+  constructor(
+    private readonly schema: z.ZodType<string>,
+    private readonly what: 'function' | 'endpoint',
+  ) {}
+
+  transform(value: string): string {
+    const parsed = this.schema.safeParse(value);
+    if (!parsed.success) throw new FxException('VALIDATION_FAILED', `"${String(value).slice(0, 64)}" is not ${this.what === 'function' ? 'a function' : 'an endpoint'} id or name: ${parsed.error.issues.at(-1)?.message ?? 'invalid'}`);
+    return parsed.data;
+  }
+}

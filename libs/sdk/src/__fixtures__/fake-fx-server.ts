@@ -150,6 +150,11 @@ export class FakeFxServer {
     return new Promise((resolve) => this.attemptWaiters.push({ count, resolve }));
   }
 
+  /** Live versions of a function name, newest first. */
+  versionsOf(name: string): FunctionInfo[] {
+    return [...this.functions.values()].filter((f) => f.name === name).sort((a, b) => b.version - a.version);
+  }
+
   requestsTo(method: string, path: string): RecordedRequest[] {
     return this.requests.filter((r) => r.method === method && r.path === path);
   }
@@ -180,10 +185,13 @@ export class FakeFxServer {
     if (m('POST', /^\/v1\/functions$/)) {
       const parsed = RegisterFunctionRequest.safeParse(recorded.body);
       if (!parsed.success) return fail(400, 'VALIDATION_FAILED', parsed.error.message);
-      if ([...this.functions.values()].some((f) => f.name === parsed.data.name)) return fail(409, 'CONFLICT', 'name taken');
+      // Like the real server: the same registration returns the newest version; other content adds one.
+      const newest = this.versionsOf(parsed.data.name)[0];
+      if (newest && newest.runtime === parsed.data.runtime && newest.source === parsed.data.source) return send(200, newest);
       const info: FunctionInfo = {
         id: randomUUID(),
         name: parsed.data.name,
+        version: (newest?.version ?? 0) + 1,
         runtime: parsed.data.runtime,
         source: parsed.data.source,
         description: parsed.data.description ?? null,
@@ -196,9 +204,13 @@ export class FakeFxServer {
       this.functions.set(info.id, info);
       return send(201, info);
     }
-    if (m('GET', /^\/v1\/functions$/)) return send(200, { items: [...this.functions.values()] });
+    if (m('GET', /^\/v1\/functions$/)) {
+      const name = new URL(req.url ?? '/', 'http://x').searchParams.get('name');
+      return send(200, { items: name === null ? [...this.functions.values()] : this.versionsOf(name) });
+    }
     if ((match = m('GET', /^\/v1\/functions\/([^/]+)$/))) {
-      const f = this.functions.get(match[1]!);
+      const [name, version] = decodeURIComponent(match[1]!).split('@');
+      const f = this.functions.get(match[1]!) ?? this.versionsOf(name!).find((v) => version === undefined || v.version === Number(version));
       return f ? send(200, f) : fail(404, 'NOT_FOUND', 'no such function');
     }
     if (m('POST', /^\/v1\/tasks$/)) {

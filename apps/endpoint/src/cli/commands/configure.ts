@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { EndpointConfig } from '../../config/endpoint.config.js';
-import { writeEndpointFiles } from '../../config/endpoint.config.js';
+import { loadEndpointConfig, writeEndpointFiles } from '../../config/endpoint.config.js';
 import { endpointPaths } from '../../config/endpoint.paths.js';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '../cli.errors.js';
 import { checkName, parsePositiveInt } from '../cli.options.js';
 import { runningPid } from '../process.control.js';
-import { registerEndpoint } from '../server.client.js';
+import { deleteEndpoint, registerEndpoint, ServerRequestError } from '../server.client.js';
 
 interface ConfigureOptions {
   url: string;
@@ -27,7 +27,7 @@ export function configureConfigureCommand(program: Command, context: CliContext)
     .option('--token <token>', 'a user token; "-" reads it from stdin. A token given here is visible to other users of this machine in the process list: prefer --token-file, "-" or $FX_TOKEN')
     .option('--token-file <path>', 'read the user token from this file')
     .option('--workers <n>', `worker processes (default: CPU count, ${availableParallelism()} here)`, parsePositiveInt)
-    .option('--force', 'replace an existing endpoint of this name (registers a new one)')
+    .option('--force', 'replace an existing endpoint of this name: registers a new one, deregistering on the server the one this config registered if it still holds the name')
     .action(async (rawName: string, options: ConfigureOptions) => {
       const name = checkName(rawName);
       const url = checkUrl(options.url);
@@ -39,7 +39,19 @@ export function configureConfigureCommand(program: Command, context: CliContext)
         const pid = await runningPid(paths);
         if (pid !== undefined) throw new CliError(`endpoint "${name}" is running (pid ${pid}); stop it before replacing it`);
       }
-      const registered = await registerEndpoint(url, token, { name });
+      let registered;
+      try {
+        registered = await registerEndpoint(url, token, { name });
+      } catch (error) {
+        // Endpoint names are unique per owner on the server: --force replaces (deregisters) the endpoint
+        // this machine's config registered under the name, and only that one.
+        const previous = options.force && error instanceof ServerRequestError && error.status === 409 ? await loadEndpointConfig(paths).catch(() => undefined) : undefined;
+        if (!previous || previous.url !== url) throw error;
+        await deleteEndpoint(url, token, previous.endpointId).catch((e: unknown) => {
+          if (!(e instanceof ServerRequestError && e.status === 404)) throw e;
+        });
+        registered = await registerEndpoint(url, token, { name });
+      }
       const config = EndpointConfig.parse({
         url,
         endpointId: registered.endpoint.id,

@@ -1,8 +1,9 @@
 import { applyDecorators, Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import { ListTasksQuery, UpdateFunctionRequest } from '@fx/protocol';
-import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
+import { EndpointRef, FunctionRef, ListTasksQuery, UpdateFunctionRequest } from '@fx/protocol';
+import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
+import { ENDPOINT_PARAM } from '../endpoints/endpoints.controller.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
@@ -43,14 +44,16 @@ export class EndpointLockController {
 
   /** A locked endpoint refuses new tasks with 409 ENDPOINT_LOCKED; tasks already queued still run. */
   @Post(':id/lock')
+  @ApiParam(ENDPOINT_PARAM)
   @HttpCode(200)
-  lock(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
+  lock(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(EndpointRef, 'endpoint')) id: string) {
     return this.console.lockEndpoint(p, id, true);
   }
 
   @Post(':id/unlock')
+  @ApiParam(ENDPOINT_PARAM)
   @HttpCode(200)
-  unlock(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
+  unlock(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(EndpointRef, 'endpoint')) id: string) {
     return this.console.lockEndpoint(p, id, false);
   }
 }
@@ -64,7 +67,7 @@ export class FunctionUpdateController {
   /** Makes a function public (anyone may run it) or private again. */
   @Patch(':id')
   @ApiBody({ schema: jsonSchema(UpdateFunctionRequest) })
-  update(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Body(new ZodPipe(UpdateFunctionRequest)) body: UpdateFunctionRequest) {
+  update(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(FunctionRef, 'function')) id: string, @Body(new ZodPipe(UpdateFunctionRequest)) body: UpdateFunctionRequest) {
     return this.console.updateFunction(p, id, body);
   }
 }

@@ -4,8 +4,7 @@ import { z } from 'zod';
 import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
-import { FunctionsRepository } from '../functions/functions.repository.js';
-import { toFunctionInfo } from '../functions/functions.service.js';
+import { FunctionsService, toFunctionInfo } from '../functions/functions.service.js';
 import { EventsService } from '../tasks/events.service.js';
 import { ConsoleRepository, type TaskSummaryRow } from './console.repository.js';
 
@@ -56,7 +55,7 @@ export class ConsoleService {
   constructor(
     private readonly repo: ConsoleRepository,
     private readonly endpoints: EndpointsService,
-    private readonly functions: FunctionsRepository,
+    private readonly functions: FunctionsService,
     private readonly events: EventsService,
   ) {}
 
@@ -66,11 +65,17 @@ export class ConsoleService {
     const until = query.until ? new Date(query.until) : undefined;
     if (since && until && since >= until) throw new FxException('VALIDATION_FAILED', '"since" must be before "until"');
     const limit = query.limit;
+    // Filters may name their function and endpoint: each becomes the one id it means (a bare function
+    // name: its newest version), by the same rules as everywhere else; an unknown name is 404.
+    const [functionId, endpointId] = await Promise.all([
+      query.functionId === undefined ? undefined : this.functions.resolveIds(p, [query.functionId]).then((m) => m.get(query.functionId!)),
+      query.endpointId === undefined ? undefined : this.endpoints.resolveIds(p, [query.endpointId]).then((m) => m.get(query.endpointId!)),
+    ]);
     const rows = await this.repo.listTasks({
       ownerId: p.admin ? query.ownerId : p.userId,
       statuses: query.status,
-      endpointId: query.endpointId,
-      functionId: query.functionId,
+      endpointId,
+      functionId,
       batchId: query.batchId,
       since,
       until,
@@ -81,8 +86,9 @@ export class ConsoleService {
     return { items: page.map(toTaskSummary), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
   }
 
-  async lockEndpoint(p: Principal, id: string, locked: boolean): Promise<ConsoleEndpoint> {
-    const e = await this.endpoints.getOwned(p, id);
+  async lockEndpoint(p: Principal, ref: string, locked: boolean): Promise<ConsoleEndpoint> {
+    const e = await this.endpoints.getOwned(p, ref);
+    const id = e.id;
     if (Boolean(e.lockedAt) !== locked) {
       await this.repo.setLocked(id, locked);
       this.events.noteEndpointChanged(id);
@@ -92,10 +98,10 @@ export class ConsoleService {
     return view;
   }
 
-  async updateFunction(p: Principal, id: string, req: UpdateFunctionRequest): Promise<FunctionInfo> {
-    const f = await this.functions.findLive(id);
-    if (!f || !(f.ownerId === p.userId || p.admin)) throw FxException.notFound('function', id);
-    return toFunctionInfo(f.public === req.public ? f : await this.repo.setFunctionPublic(id, req.public));
+  async updateFunction(p: Principal, ref: string, req: UpdateFunctionRequest): Promise<FunctionInfo> {
+    const f = await this.functions.getVisible(p, ref);
+    if (!(f.ownerId === p.userId || p.admin)) throw FxException.notFound('function', ref);
+    return toFunctionInfo(f.public === req.public ? f : await this.repo.setFunctionPublic(f.id, req.public));
   }
 
   listEndpoints(p: Principal): Promise<ConsoleEndpoint[]> {

@@ -133,7 +133,7 @@ describe.each(BACKENDS)('console API on %s', (backend) => {
       expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}&since=${encodeURIComponent(future)}`)).body.items).toEqual([]);
       expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}&until=${encodeURIComponent(future)}`)).body.items).toHaveLength(5);
 
-      for (const bad of ['status=nope', 'limit=0', 'limit=5000', 'endpointId=12', 'since=yesterday', 'cursor=garbage', 'color=red']) {
+      for (const bad of ['status=nope', 'limit=0', 'limit=5000', 'endpointId=-12', 'since=yesterday', 'cursor=garbage', 'color=red']) {
         const res = await admin('GET', `/v1/tasks?${bad}`);
         expect([bad, res.status, res.body.code]).toEqual([bad, 400, 'VALIDATION_FAILED']);
       }

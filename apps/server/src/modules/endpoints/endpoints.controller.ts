@@ -1,11 +1,15 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { RegisterEndpointRequest } from '@fx/protocol';
-import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
+import { ApiBearerAuth, ApiBody, ApiParam, ApiTags } from '@nestjs/swagger';
+import { EndpointRef, RegisterEndpointRequest } from '@fx/protocol';
+import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from './endpoints.service.js';
+
+/** Every `:id` below is an endpoint id or name (`name`, or `owner/name` for admins). */
+export const ENDPOINT_PARAM = { name: 'id', description: 'an endpoint id, or its name: `name` (yours) or `owner/name` (URL-encoded)', schema: jsonSchema(EndpointRef) as never };
+const endpointRef = () => new RefPipe(EndpointRef, 'endpoint');
 
 @ApiTags('endpoints')
 @ApiBearerAuth()
@@ -25,18 +29,21 @@ export class EndpointsController {
   }
 
   @Get(':id')
-  get(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
+  @ApiParam(ENDPOINT_PARAM)
+  get(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
     return this.endpoints.get(p, id);
   }
 
   @Get(':id/status')
-  status(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
+  @ApiParam(ENDPOINT_PARAM)
+  status(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
     return this.endpoints.status(p, id);
   }
 
   @Delete(':id')
+  @ApiParam(ENDPOINT_PARAM)
   @HttpCode(204)
-  async delete(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
+  async delete(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
     await this.endpoints.delete(p, id);
   }
 }

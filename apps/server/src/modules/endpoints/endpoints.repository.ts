@@ -16,6 +16,11 @@ export class EndpointsRepository {
     return this.db.prisma.endpoint.findFirst({ where: { id, deletedAt: null } });
   }
 
+  /** The live endpoint of this name (unique per owner among live ones): of `ownerId`, or of the user named `ownerName`. */
+  findLiveByName(owner: { ownerId: string } | { ownerName: string }, name: string) {
+    return this.db.prisma.endpoint.findFirst({ where: { ...('ownerId' in owner ? { ownerId: owner.ownerId } : { owner: { name: owner.ownerName } }), name, deletedAt: null } });
+  }
+
   findManyLive(ids: string[]) {
     return this.db.prisma.endpoint.findMany({ where: { id: { in: ids }, deletedAt: null } });
   }

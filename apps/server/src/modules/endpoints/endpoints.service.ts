@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { HeartbeatPayload, AgentInfo, type EndpointInfo, type EndpointStatusResponse, type RegisterEndpointRequest, type RegisterEndpointResponse } from '@fx/protocol';
+import { HeartbeatPayload, AgentInfo, looksLikeUuid, parseRef, type EndpointInfo, type EndpointStatusResponse, type RegisterEndpointRequest, type RegisterEndpointResponse } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
+import { resolveRefIds } from '../../common/refs.js';
+import { isUniqueViolation } from '../../common/unique-violation.js';
 import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
 import type { Principal } from '../auth/principal.js';
@@ -46,23 +48,49 @@ export class EndpointsService {
     return Boolean(connected && e.lastHeartbeatAt && Date.now() - e.lastHeartbeatAt.getTime() < this.config.FX_HEARTBEAT_TIMEOUT_MS);
   }
 
+  /** Endpoint names are unique per owner among live endpoints: a taken name is 409 CONFLICT. */
   async register(p: Principal, req: RegisterEndpointRequest): Promise<RegisterEndpointResponse> {
-    const e = await this.endpoints.create({
-      ownerId: p.userId,
-      name: req.name,
-      description: req.description ?? null,
-      allowedFunctions: req.allowedFunctions ?? [],
-      restricted: req.allowedFunctions !== undefined,
-    });
+    if (looksLikeUuid(req.name)) throw new FxException('VALIDATION_FAILED', `an endpoint name may not look like an id ("${req.name}"): ids and names are both accepted wherever an endpoint is named`);
+    const taken = (existing: { id: string }) =>
+      new FxException('CONFLICT', `you already have an endpoint named "${req.name}" (${existing.id}); delete it first or choose another name`);
+    const existing = await this.endpoints.findLiveByName({ ownerId: p.userId }, req.name);
+    if (existing) throw taken(existing);
+    let e;
+    try {
+      e = await this.endpoints.create({
+        ownerId: p.userId,
+        name: req.name,
+        description: req.description ?? null,
+        allowedFunctions: req.allowedFunctions ?? [],
+        restricted: req.allowedFunctions !== undefined,
+      });
+    } catch (err) {
+      // registered by a racing request between the check and the insert
+      const winner = isUniqueViolation(err) ? await this.endpoints.findLiveByName({ ownerId: p.userId }, req.name) : null;
+      if (winner) throw taken(winner);
+      throw err;
+    }
     const { token } = await this.auth.issue({ userId: p.userId, kind: 'endpoint', endpointId: e.id, name: `endpoint ${req.name}` });
     return { endpoint: this.toInfo(e), token };
   }
 
-  /** Owners see their endpoints; admins see all; anyone else gets 404, never 403, so ids don't leak. */
-  async getOwned(p: Principal, id: string, allowAdmin = true): Promise<EndpointRow> {
-    const e = await this.endpoints.findLive(id);
-    if (!e || !(e.ownerId === p.userId || (allowAdmin && p.admin))) throw FxException.notFound('endpoint', id);
+  /**
+   * Owners see their endpoints; admins see all; anyone else gets 404, never 403, so ids don't leak.
+   * The one place an endpoint reference (id, `name` among the caller's own, `owner/name`) is resolved.
+   */
+  async getOwned(p: Principal, ref: string, allowAdmin = true): Promise<EndpointRow> {
+    const parsed = parseRef(ref);
+    const e =
+      'id' in parsed
+        ? await this.endpoints.findLive(parsed.id)
+        : await this.endpoints.findLiveByName(parsed.owner === undefined ? { ownerId: p.userId } : { ownerName: parsed.owner }, parsed.name);
+    if (!e || !(e.ownerId === p.userId || (allowAdmin && p.admin))) throw endpointNotFound(ref);
     return e;
+  }
+
+  /** Endpoint ids for the distinct refs of a submission or a filter, each looked up once; unknown names are 404. */
+  resolveIds(p: Principal, refs: Iterable<string>): Promise<Map<string, string>> {
+    return resolveRefIds(refs, async (ref) => (await this.getOwned(p, ref)).id);
   }
 
   async get(p: Principal, id: string): Promise<EndpointInfo> {
@@ -73,14 +101,15 @@ export class EndpointsService {
     return (await this.endpoints.listVisible(p.userId, p.admin)).map((e) => this.toInfo(e));
   }
 
-  async status(p: Principal, id: string): Promise<EndpointStatusResponse> {
-    const info = this.toInfo(await this.getOwned(p, id));
+  async status(p: Principal, ref: string): Promise<EndpointStatusResponse> {
+    const info = this.toInfo(await this.getOwned(p, ref));
+    const id = info.id;
     return { id, state: info.state, lastHeartbeatAt: info.lastHeartbeatAt, status: info.status, tasks: await this.tasks.countsForEndpoint(id) };
   }
 
   /** Deregisters: its tokens stop working, its agent is disconnected, its unfinished tasks fail. */
-  async delete(p: Principal, id: string): Promise<void> {
-    await this.getOwned(p, id);
+  async delete(p: Principal, ref: string): Promise<void> {
+    const { id } = await this.getOwned(p, ref);
     await this.endpoints.softDelete(id);
     await this.tokens.revokeForEndpoint(id);
     const failed = await this.tasks.failForEndpoint(id, { code: 'ENDPOINT_DELETED', name: 'EndpointDeleted', message: `endpoint ${id} was deleted` });
@@ -103,4 +132,9 @@ export class EndpointsService {
       }
     }
   }
+}
+
+function endpointNotFound(ref: string): FxException {
+  if ('id' in parseRef(ref)) return FxException.notFound('endpoint', ref);
+  return new FxException('NOT_FOUND', `no endpoint "${ref}" was found among the endpoints you may see (see GET /v1/endpoints)`);
 }

@@ -1,11 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { RegisterFunctionRequest } from '@fx/protocol';
-import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { FunctionRef, ListFunctionsQuery, RegisterFunctionRequest } from '@fx/protocol';
+import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsService } from './functions.service.js';
+
+const FUNCTION_PARAM = { name: 'id', description: 'a function id, or `name`, `name@version`, `owner/name`, `owner/name@version` (URL-encoded)', schema: jsonSchema(FunctionRef) as never };
 
 @ApiTags('functions')
 @ApiBearerAuth()
@@ -13,25 +15,31 @@ import { FunctionsService } from './functions.service.js';
 export class FunctionsController {
   constructor(private readonly functions: FunctionsService) {}
 
+  /** 201 with a new function (or a new version of its name); 200 with the existing one when the same registration was made before. */
   @Post()
   @ApiBody({ schema: jsonSchema(RegisterFunctionRequest) })
-  register(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(RegisterFunctionRequest)) body: RegisterFunctionRequest) {
-    return this.functions.register(p, body);
+  async register(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(RegisterFunctionRequest)) body: RegisterFunctionRequest, @Res({ passthrough: true }) res: { status(code: number): unknown }) {
+    const { info, created } = await this.functions.register(p, body);
+    res.status(created ? 201 : 200);
+    return info;
   }
 
   @Get()
-  async list(@CurrentPrincipal() p: Principal) {
-    return { items: await this.functions.list(p) };
+  @ApiQuery({ name: 'name', required: false, description: 'only the live versions of this name (`name` or `owner/name`), newest first' })
+  async list(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(ListFunctionsQuery, 'query')) q: { name?: string }) {
+    return { items: await this.functions.list(p, q.name) };
   }
 
   @Get(':id')
-  get(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
-    return this.functions.get(p, id);
+  @ApiParam(FUNCTION_PARAM)
+  get(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(FunctionRef, 'function')) ref: string) {
+    return this.functions.get(p, ref);
   }
 
   @Delete(':id')
+  @ApiParam(FUNCTION_PARAM)
   @HttpCode(204)
-  async delete(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
-    await this.functions.delete(p, id);
+  async delete(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(FunctionRef, 'function')) ref: string) {
+    await this.functions.delete(p, ref);
   }
 }

@@ -6,7 +6,7 @@ import type { Database } from '../../storage/database.js';
 export class FunctionsRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  create(data: { ownerId: string; name: string; runtime: string; source: string; description: string | null; walltimeSeconds: number | null; public: boolean; contentHash: string }) {
+  create(data: { ownerId: string; name: string; version: number; runtime: string; source: string; description: string | null; walltimeSeconds: number | null; public: boolean; contentHash: string }) {
     return this.db.prisma.function.create({ data });
   }
 
@@ -27,8 +27,32 @@ export class FunctionsRepository {
   listVisible(userId: string, all: boolean) {
     return this.db.prisma.function.findMany({
       where: all ? { deletedAt: null } : { deletedAt: null, OR: [{ ownerId: userId }, { public: true }] },
-      orderBy: { createdAt: 'asc' },
+      orderBy: [{ createdAt: 'asc' }, { version: 'asc' }],
     });
+  }
+
+  /**
+   * Live versions of a name, newest first: of the owner `ownerId`, or of the user named `ownerName`.
+   * `publicOnly` keeps the ones others may run; `version` picks one.
+   */
+  findByName(owner: { ownerId: string } | { ownerName: string }, name: string, opts: { version?: number; publicOnly?: boolean; take?: number } = {}) {
+    return this.db.prisma.function.findMany({
+      where: {
+        ...('ownerId' in owner ? { ownerId: owner.ownerId } : { owner: { name: owner.ownerName } }),
+        name,
+        deletedAt: null,
+        ...(opts.version === undefined ? {} : { version: opts.version }),
+        ...(opts.publicOnly ? { public: true } : {}),
+      },
+      orderBy: { version: 'desc' },
+      ...(opts.take === undefined ? {} : { take: opts.take }),
+    });
+  }
+
+  /** The highest version ever given to a name, deleted rows included (0 when none): versions are never reused. */
+  async maxVersion(ownerId: string, name: string): Promise<number> {
+    const r = await this.db.prisma.function.aggregate({ where: { ownerId, name }, _max: { version: true } });
+    return r._max.version ?? 0;
   }
 
   softDelete(id: string) {

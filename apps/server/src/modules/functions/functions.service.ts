@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { shellTemplateProblem, type FunctionInfo, type RegisterFunctionRequest } from '@fx/protocol';
+import { looksLikeUuid, parseRef, shellTemplateProblem, type FunctionInfo, type RegisterFunctionRequest } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
+import { resolveRefIds, type NameRef } from '../../common/refs.js';
+import { isUniqueViolation } from '../../common/unique-violation.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsRepository } from './functions.repository.js';
 import { functionContentHash } from './content-hash.js';
@@ -10,6 +12,7 @@ type FunctionRow = NonNullable<Awaited<ReturnType<FunctionsRepository['findLive'
 export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   id: f.id,
   name: f.name,
+  version: f.version,
   runtime: f.runtime === 'shell' || f.runtime === 'mpi' ? f.runtime : 'js',
   source: f.source,
   description: f.description,
@@ -20,16 +23,25 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   createdAt: f.createdAt.toISOString(),
 });
 
+/** Two registrations racing for the next version of one name: the loser reads again, a few times. */
+const REGISTER_ATTEMPTS = 5;
+
 @Injectable()
 export class FunctionsService {
   constructor(private readonly functions: FunctionsRepository) {}
 
-  async register(p: Principal, req: RegisterFunctionRequest): Promise<FunctionInfo> {
+  /**
+   * Registers a function under a name. The same function again (same runtime, source, walltime and
+   * description as the newest live version) returns that version as it is (`created: false`, its
+   * public flag unchanged); anything else adds the next version, which the bare name then means.
+   */
+  async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
     if (req.runtime === 'shell' || req.runtime === 'mpi') {
       const problem = shellTemplateProblem(req.source);
       if (problem) throw new FxException('VALIDATION_FAILED', problem);
     }
-    const row = await this.functions.create({
+    if (looksLikeUuid(req.name)) throw new FxException('VALIDATION_FAILED', `a function name may not look like an id ("${req.name}"): ids and names are both accepted wherever a function is named`);
+    const data = {
       ownerId: p.userId,
       name: req.name,
       runtime: req.runtime,
@@ -38,29 +50,65 @@ export class FunctionsService {
       walltimeSeconds: req.walltimeSeconds ?? null,
       public: req.public ?? false,
       contentHash: functionContentHash(req.runtime, req.source),
-    });
-    return toFunctionInfo(row);
+    };
+    for (let attempt = 1; ; attempt++) {
+      const [newest] = await this.functions.findByName({ ownerId: p.userId }, req.name, { take: 1 });
+      if (newest && sameContent(newest, data)) return { info: toFunctionInfo(newest), created: false };
+      const version = (await this.functions.maxVersion(p.userId, req.name)) + 1;
+      try {
+        return { info: toFunctionInfo(await this.functions.create({ ...data, version })), created: true };
+      } catch (err) {
+        if (!isUniqueViolation(err) || attempt >= REGISTER_ATTEMPTS) throw err;
+      }
+    }
   }
 
-  /** A function the caller may see and run: their own, a public one, or any for an admin. */
-  async getVisible(p: Principal, id: string): Promise<FunctionRow> {
-    const f = await this.functions.findLive(id);
-    if (!f || !(f.ownerId === p.userId || f.public || p.admin)) throw FxException.notFound('function', id);
+  /**
+   * The one place a function reference (id, `name`, `name@version`, `owner/name[@version]`) becomes a
+   * live function the caller may see: their own, a public one, or any for an admin. A bare name is
+   * looked up among the caller's own functions only, so another user's function of the same name never
+   * shadows it; others' public functions are reached as `owner/name`.
+   */
+  async getVisible(p: Principal, ref: string): Promise<FunctionRow> {
+    const parsed = parseRef(ref);
+    const f = 'id' in parsed ? await this.functions.findLive(parsed.id) : await this.findByName(p, parsed);
+    if (!f || !(f.ownerId === p.userId || f.public || p.admin)) throw notFound(ref);
     return f;
   }
 
-  async get(p: Principal, id: string): Promise<FunctionInfo> {
-    return toFunctionInfo(await this.getVisible(p, id));
+  private async findByName(p: Principal, ref: NameRef): Promise<FunctionRow | undefined> {
+    const version = ref.version === undefined ? {} : { version: ref.version };
+    if (ref.owner === undefined) return (await this.functions.findByName({ ownerId: p.userId }, ref.name, { take: 1, ...version }))[0];
+    // Others' private versions are invisible, so `owner/name` means the newest version the caller may see.
+    return (await this.functions.findByName({ ownerName: ref.owner }, ref.name, version)).find((f) => f.ownerId === p.userId || f.public || p.admin);
   }
 
-  async list(p: Principal): Promise<FunctionInfo[]> {
-    return (await this.functions.listVisible(p.userId, p.admin)).map(toFunctionInfo);
+  /** Function ids for the distinct refs of a submission, each looked up once; unknown names are 404. */
+  resolveIds(p: Principal, refs: Iterable<string>): Promise<Map<string, string>> {
+    return resolveRefIds(refs, async (ref, parsed) => {
+      const f = await this.findByName(p, parsed);
+      if (!f) throw notFound(ref);
+      return f.id;
+    });
   }
 
-  async delete(p: Principal, id: string): Promise<void> {
-    const f = await this.functions.findLive(id);
-    if (!f || !(f.ownerId === p.userId || p.admin)) throw FxException.notFound('function', id);
-    await this.functions.softDelete(id);
+  async get(p: Principal, ref: string): Promise<FunctionInfo> {
+    return toFunctionInfo(await this.getVisible(p, ref));
+  }
+
+  async list(p: Principal, name?: string): Promise<FunctionInfo[]> {
+    if (name === undefined) return (await this.functions.listVisible(p.userId, p.admin)).map(toFunctionInfo);
+    const ref = parseRef(name) as NameRef;
+    const rows = ref.owner === undefined
+      ? await this.functions.findByName({ ownerId: p.userId }, ref.name)
+      : (await this.functions.findByName({ ownerName: ref.owner }, ref.name)).filter((f) => f.ownerId === p.userId || f.public || p.admin);
+    return rows.map(toFunctionInfo);
+  }
+
+  async delete(p: Principal, ref: string): Promise<void> {
+    const f = await this.getVisible(p, ref);
+    if (!(f.ownerId === p.userId || p.admin)) throw notFound(ref);
+    await this.functions.softDelete(f.id);
   }
 
   /** Checks that every function of a submission may be run by the caller; returns them by id. */
@@ -71,4 +119,19 @@ export class FunctionsService {
     if (missing) throw FxException.notFound('function', missing);
     return byId;
   }
+}
+
+/**
+ * What makes two registrations the same function. `public` is not part of it: it is a setting of a
+ * version (PATCH /v1/functions/:id), and a script registering at every start (public defaulting to
+ * false) must neither add a version nor unpublish one each time.
+ */
+type Content = Pick<FunctionRow, 'runtime' | 'source' | 'description' | 'walltimeSeconds'>;
+const sameContent = (a: Content, b: Content) => a.runtime === b.runtime && a.source === b.source && a.description === b.description && a.walltimeSeconds === b.walltimeSeconds;
+
+function notFound(ref: string): FxException {
+  const parsed = parseRef(ref);
+  if ('id' in parsed) return FxException.notFound('function', ref);
+  const hint = parsed.owner === undefined ? ' (another user\'s public function is named "owner/name")' : '';
+  return new FxException('NOT_FOUND', `no function "${ref}" was found among the functions you may see${hint}`);
 }

@@ -80,7 +80,8 @@ export class TasksService {
    * Checks, then one INSERT for the whole submission; ids are returned only after it commits
    * (accepted means durable). Queueing happens after and may fail without losing anything.
    */
-  private async submitMany(p: Principal, batchId: string | null, items: Array<Omit<NewTask, 'id'>>): Promise<{ taskIds: string[] }> {
+  private async submitMany(p: Principal, batchId: string | null, refItems: Array<Omit<NewTask, 'id'>>): Promise<{ taskIds: string[] }> {
+    const items = await this.resolveRefs(p, refItems);
     const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
     // The two checks are independent reads: one round trip of latency, not two. A function problem is
     // still reported before an endpoint problem.
@@ -93,6 +94,15 @@ export class TasksService {
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     void this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
     return { taskIds: rows.map((r) => r.id) };
+  }
+
+  /**
+   * Functions and endpoints may be named (`add`, `add@2`, `alice/add`, `gpu`): each distinct ref of the
+   * submission is resolved once, then every task carries the exact id (a task keeps the version it ran).
+   */
+  private async resolveRefs(p: Principal, items: Array<Omit<NewTask, 'id'>>): Promise<Array<Omit<NewTask, 'id'>>> {
+    const [fns, eps] = await Promise.all([this.functions.resolveIds(p, items.map((t) => t.functionId)), this.endpoints.resolveIds(p, items.map((t) => t.endpointId))]);
+    return items.map((t) => ({ ...t, functionId: fns.get(t.functionId)!, endpointId: eps.get(t.endpointId)! }));
   }
 
   /**
