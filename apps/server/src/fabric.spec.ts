@@ -88,6 +88,22 @@ describe.each(BACKENDS)('FX server on %s', (backend) => {
       expect(name.status).toBe(400);
     });
 
+    it('refuses js source that would not compile on an endpoint, without running it (issue 11 item 5)', async () => {
+      const broken = await admin('POST', '/v1/functions', { name: 'broken', runtime: 'js', source: '(a, b) => { return a +* b }' });
+      expect([broken.status, broken.body.code]).toEqual([400, 'VALIDATION_FAILED']);
+      expect(broken.body.message).toMatch(/does not compile as a JavaScript function expression: Unexpected token/);
+      // compiled, never run: a source with a side effect at evaluation is judged on its syntax alone
+      for (const [name, source] of [
+        ['arrow', '(a, b) => a + b'],
+        ['method', 'add(a, b) { return a + b; }'],
+        ['async', 'async function f(x) { return x; }'],
+        ['effect', '(globalThis.__registered = true, () => 1)'],
+      ]) {
+        expect([name, (await admin('POST', '/v1/functions', { name: `syntax-${name}`, runtime: 'js', source })).status]).toEqual([name, 201]);
+      }
+      expect((globalThis as { __registered?: boolean }).__registered).toBeUndefined();
+    });
+
     it('enforces an endpoint allow-list at submit', async () => {
       const other = (await admin('POST', '/v1/functions', { name: 'other', runtime: 'js', source: '() => 1' })).body.id;
       const ep = (await admin('POST', '/v1/endpoints', { name: 'strict', allowedFunctions: [fnId] })).body.endpoint.id;

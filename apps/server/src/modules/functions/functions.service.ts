@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { looksLikeUuid, parseRef, shellTemplateProblem, type FunctionInfo, type RegisterFunctionRequest } from '@fx/protocol';
+import { jsSyntaxProblem } from './js-syntax.js';
 import { FxException } from '../../common/fx.exception.js';
 import { resolveRefIds, type NameRef } from '../../common/refs.js';
 import { isUniqueViolation } from '../../common/unique-violation.js';
@@ -36,10 +37,8 @@ export class FunctionsService {
    * public flag unchanged); anything else adds the next version, which the bare name then means.
    */
   async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
-    if (req.runtime === 'shell' || req.runtime === 'mpi') {
-      const problem = shellTemplateProblem(req.source);
-      if (problem) throw new FxException('VALIDATION_FAILED', problem);
-    }
+    const problem = req.runtime === 'js' ? jsSyntaxProblem(req.source) : shellTemplateProblem(req.source);
+    if (problem) throw new FxException('VALIDATION_FAILED', problem);
     if (looksLikeUuid(req.name)) throw new FxException('VALIDATION_FAILED', `a function name may not look like an id ("${req.name}"): ids and names are both accepted wherever a function is named`);
     const data = {
       ownerId: p.userId,
