@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '../cli.errors.js';
-import { noticeIfOffline, wantsJson, withClient } from '../command.helpers.js';
+import { noticeWarning, wantsJson, withClient } from '../command.helpers.js';
 import { followTasks, reportSummary } from '../follow.js';
 import { printJson } from '../output.js';
 import { parseArgsFile } from '../parse.js';
@@ -31,7 +31,6 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
       const argsList = parseArgsFile(text, options.argsFile);
       const summary = await withClient(context, async (client) => {
         const [functionId, endpointId] = await Promise.all([resolveFunction(client, fnRef), resolveEndpoint(client, options.endpoint)]);
-        await noticeIfOffline(context, client, endpointId);
         const batchIds: string[] = [];
         const taskIds = await client.runBatch(
           endpointId,
@@ -43,6 +42,7 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
               if (!json) context.out(batchId);
               context.err(`Batch ${batchId}: ${taskIds.length} tasks accepted; "fx watch ${batchId}" re-attaches.`);
             },
+            onWarning: (w) => noticeWarning(context, options.endpoint, w),
           },
         );
         return followTasks(context, client, batchIds, taskIds);
