@@ -17,7 +17,7 @@ let doc: { openapi: string; paths: Record<string, Record<string, Operation>> };
 
 beforeAll(async () => {
   server = await startTestServer('embedded');
-  doc = await (await fetch(`${server.url}/openapi.json`)).json();
+  doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as typeof doc;
 }, 60_000);
 
 afterAll(async () => {
