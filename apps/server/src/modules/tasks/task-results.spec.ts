@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testRedisUrl } from '@fx/testing';
+import { loadConfig } from '../../config/env.js';
+import { startServer } from '../../server.js';
 import { BACKENDS, startTestServer, type TestServer } from '../../testing/test-server.js';
 
 /**
@@ -134,4 +138,38 @@ describe.each(BACKENDS)('POST /v1/tasks/results (%s)', (backend) => {
     expect((await alice('POST', '/v1/tasks/results', { taskIds: ['00000000-0000-4000-8000-000000000000'], waitMs: 60_001 })).body.code).toBe('VALIDATION_FAILED');
     expect((await alice('POST', '/v1/tasks/results', { taskIds: ['x'] })).status).toBe(400);
   });
+});
+
+describe('POST /v1/tasks/results across replicas (postgres+redis)', () => {
+  it('a long-poll on one replica is woken by an outcome recorded on another', async () => {
+    const db = await createTestDatabase();
+    const prefix = randomPrefix();
+    const dirs = [await tempDir('fx-replica-a'), await tempDir('fx-replica-b')];
+    const env = (dir: string) =>
+      loadConfig({ PORT: '0', FX_DATA_DIR: dir, FX_LOG_LEVEL: 'warn', FX_REDIS_PREFIX: prefix, DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), DATABASE_POOL_SIZE: '4' });
+    const key = randomBytes(32).toString('hex');
+    const a = await startServer({ ...env(dirs[0]!.path), FX_SIGNING_KEY: key });
+    const b = await startServer({ ...env(dirs[1]!.path), FX_SIGNING_KEY: key });
+    try {
+      const onA = rest(a.url, a.adminToken!);
+      const onB = rest(b.url, a.adminToken!);
+      const fn = (await onA('POST', '/v1/functions', { name: 'f', runtime: 'js', source: '(x) => x' })).body.id;
+      const ep = (await onA('POST', '/v1/endpoints', { name: 'far' })).body.endpoint.id;
+      const { taskIds } = (await onA('POST', '/v1/tasks/batch', { endpointId: ep, tasks: [{ functionId: fn }, { functionId: fn }] })).body;
+      const started = Date.now();
+      const poll = onB('POST', '/v1/tasks/results', { taskIds, waitMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await onA('POST', `/v1/tasks/${taskIds[1]}/cancel`)).body.cancelled).toBe(true);
+      const answer = await poll;
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(answer.body).toMatchObject({ final: 1, notFound: [] });
+      expect(answer.body.tasks[1]).toMatchObject({ taskId: taskIds[1], status: 'cancelled' });
+    } finally {
+      await b.close();
+      await a.close();
+      await db.drop();
+      await cleanupRedisPrefix(testRedisUrl(), prefix);
+      for (const d of dirs) await d.remove();
+    }
+  }, 90_000);
 });
