@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testRedisUrl } from '@fx/testing';
 import { loadConfig } from '../../config/env.js';
 import { startServer } from '../../server.js';
@@ -137,6 +137,11 @@ describe.each(BACKENDS)('POST /v1/tasks/results (%s)', (backend) => {
     expect((await alice('POST', '/v1/tasks/results', { taskIds: [] })).body.code).toBe('VALIDATION_FAILED');
     expect((await alice('POST', '/v1/tasks/results', { taskIds: ['00000000-0000-4000-8000-000000000000'], waitMs: 60_001 })).body.code).toBe('VALIDATION_FAILED');
     expect((await alice('POST', '/v1/tasks/results', { taskIds: ['x'] })).status).toBe(400);
+    // 10,000 ids is the most one call takes
+    const many = Array.from({ length: 10_000 }, () => randomUUID());
+    const atMost = await alice('POST', '/v1/tasks/results', { taskIds: many });
+    expect([atMost.status, atMost.body.notFound.length, atMost.body.final]).toEqual([200, 10_000, 0]);
+    expect((await alice('POST', '/v1/tasks/results', { taskIds: [...many, randomUUID()] })).body.code).toBe('VALIDATION_FAILED');
   });
 });
 
