@@ -80,7 +80,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'GET /v1/functions': { summary: 'List functions', description: "Your functions and public ones (admins: all).", response: ListResponse(FunctionInfo) },
   'GET /v1/functions/{id}': { summary: 'Get a function', description: 'A function you own or that is public (admins: any); others are 404.', response: FunctionInfo, id: true },
   'PATCH /v1/functions/{id}': { summary: 'Make a function public or private', description: 'Sets `public`. Owner or admin.', response: FunctionInfo, body: true, id: true },
-  'DELETE /v1/functions/{id}': { summary: 'Delete a function', description: 'Tasks already submitted keep running it; new submissions are refused.', response: null, id: true },
+  'DELETE /v1/functions/{id}': { summary: 'Delete a function', description: 'It leaves the lists, and new submissions naming it are refused with 404. Owner or admin.', response: null, id: true },
   'POST /v1/endpoints': {
     summary: 'Register an endpoint',
     description: "Registers an endpoint and returns its endpoint token (shown once), which speaks only that endpoint's channel.",
