@@ -88,6 +88,8 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/v1/tasks/batch', make: async (f) => ({ url: '/v1/tasks/batch', body: { endpointId: f.endpointId, tasks: [{ functionId: f.functionId, args: [3] }] } }), owner: 'ok', other: 404, admin: 404 },
   // status of many: ids that are not yours come back in notFound (checked below), not as an error
   { method: 'POST', path: '/v1/tasks/status', make: async (f) => ({ url: '/v1/tasks/status', body: { taskIds: [f.taskId] } }), owner: 'ok', other: 'ok', admin: 'ok' },
+  // outcomes of many: the same rule as status of many (others' ids in notFound, checked below)
+  { method: 'POST', path: '/v1/tasks/results', make: async (f) => ({ url: '/v1/tasks/results', body: { taskIds: [f.taskId] } }), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/tasks', make: same('/v1/tasks'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/tasks/{id}', make: async (f) => ({ url: `/v1/tasks/${f.taskId}` }), owner: 'ok', other: 404, admin: 'ok' },
   { method: 'POST', path: '/v1/tasks/{id}/cancel', make: async (_f, mk) => ({ url: `/v1/tasks/${(await mk()).taskId}/cancel` }), owner: 'ok', other: 404, admin: 'ok' },
@@ -183,6 +185,8 @@ describe('authorisation matrix', () => {
     expect(JSON.stringify(tasks.body)).not.toContain(base.taskId);
     expect(JSON.stringify(consoleEps.body)).not.toContain(ownerEp);
     expect(status.body).toMatchObject({ tasks: [], notFound: [base.taskId] });
+    const results = await other('POST', '/v1/tasks/results', { taskIds: [base.taskId], waitMs: 200 });
+    expect(results.body).toEqual({ tasks: [], notFound: [base.taskId], final: 0 });
   });
 
   it('answers every websocket channel as the table says', async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Client, TaskOutcome } from '@fx/sdk';
+import type { Client, SubmitWarning, TaskOutcome } from '@fx/sdk';
 import type { CliContext } from './cli.context.js';
 
 /** Whether `--json` was given (it is a global option, so it may come before or after the command). */
@@ -17,16 +17,11 @@ export async function withClient<T>(context: CliContext, fn: (client: Client) =>
   }
 }
 
-/** Says on stderr, when the endpoint is offline, that tasks sent to it will wait. Never fails the command. */
-export async function noticeIfOffline(context: CliContext, client: Client, endpointId: string): Promise<void> {
-  try {
-    const endpoint = await client.getEndpoint(endpointId);
-    if (endpoint.state === 'offline') {
-      context.err(`Endpoint "${endpoint.name}" is offline: tasks sent to it will wait until it connects (Ctrl-C stops waiting, not the task).`);
-    }
-  } catch {
-    // Not ours to read (a public function on someone's endpoint) or a blip: the submission itself will say.
-  }
+/** Says on stderr what the server said of an accepted submission (an offline endpoint: its tasks wait). */
+export function noticeWarning(context: CliContext, endpointRef: string, warning: SubmitWarning): void {
+  if (warning.code === 'ENDPOINT_OFFLINE') {
+    context.err(`Endpoint "${endpointRef}" is offline: tasks sent to it will wait until it connects (Ctrl-C stops waiting, not the task).`);
+  } else context.err(`Warning: ${warning.message}`);
 }
 
 /** A failed or cancelled outcome, for people, on stderr: the remote error's name, message and stack. */

@@ -58,7 +58,22 @@ export function age(iso: string | null, now: number): string {
 }
 
 export const shortId = (id: string) => id.slice(0, 8);
-export const time = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+/** Every time the console shows carries its date: `2026-12-02 14:05:09`, local time, whatever the locale. */
+export const time = (iso: string | null) => {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+};
+/** A time as a `<time>` element: the dated local time, the exact instant in the tooltip. */
+export function When({ iso }: { iso: string | null }) {
+  if (!iso) return <>—</>;
+  return (
+    <time dateTime={iso} title={iso}>
+      {time(iso)}
+    </time>
+  );
+}
 
 /** Completed and failed tasks per minute: stacked bars, with a readable summary for screen readers. */
 export function ThroughputChart({ buckets }: { buckets: ThroughputBucket[] }) {
@@ -79,7 +94,7 @@ export function ThroughputChart({ buckets }: { buckets: ThroughputBucket[] }) {
           const fh = (b.failed / max) * h;
           return (
             <g key={b.minute}>
-              <title>{`${new Date(b.minute).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}: ${b.completed} completed, ${b.failed} failed`}</title>
+              <title>{`${time(b.minute).slice(0, 16)}: ${b.completed} completed, ${b.failed} failed`}</title>
               <rect x={i * bw + 1} width={Math.max(1, bw - 2)} y={h - ch} height={ch} className="chart-ok" />
               <rect x={i * bw + 1} width={Math.max(1, bw - 2)} y={h - ch - fh} height={fh} className="chart-failed" />
             </g>

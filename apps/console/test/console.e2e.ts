@@ -30,6 +30,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/** How the console writes every time: with its date. */
+const DATED = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
 interface Server {
   url: string;
   adminToken: string;
@@ -153,7 +156,10 @@ describe('admin console in Chromium', () => {
   };
 
   it('refuses a bad token, then signs in with one kept only in sessionStorage', async () => {
-    await page.goto(server.url + '/console/');
+    // the server's bare address lands in the console
+    await page.goto(server.url + '/');
+    expect(new URL(page.url()).pathname).toBe('/console/');
+    await page.getByLabel('Token').waitFor();
     await page.getByLabel('Token').fill('not-a-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'refused this token' }).waitFor();
@@ -185,6 +191,8 @@ describe('admin console in Chromium', () => {
     await row.locator('td[data-label="Workers busy / idle"]', { hasText: '/' }).waitFor();
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     expect(await row.locator('td[data-label="Provider"]').textContent()).not.toBe('—');
+    // a time always carries its date
+    expect(await row.locator('td[data-label="Last heartbeat"] time').textContent()).toMatch(DATED);
     await shot('endpoints');
     await shot('endpoints', 390);
     await page.setViewportSize({ width: 1280, height: 860 });
@@ -212,6 +220,7 @@ describe('admin console in Chromium', () => {
     expect(rendered.length).toBeGreaterThan(0);
     expect(rendered.length).toBeLessThan(40);
     expect(new Set(rendered)).toEqual(new Set(['success']));
+    for (const t of await page.locator('a.task-row time').allTextContents()) expect(t).toMatch(DATED);
     await shot('tasks');
     await shot('tasks', 390);
     await page.setViewportSize({ width: 1280, height: 860 });
@@ -222,6 +231,13 @@ describe('admin console in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: /^Task / }).waitFor();
     await page.getByLabel('Result').waitFor();
+    // names, not UUIDs; the attempt as the API numbers it; every time dated
+    await page.getByTestId('task-function').getByRole('link', { name: 'square', exact: true }).waitFor();
+    await page.getByTestId('task-endpoint').getByRole('link', { name: ENDPOINT, exact: true }).waitFor();
+    expect(await page.getByTestId('task-attempt').textContent()).toBe('0 (first try)');
+    const times = await page.locator('.timeline time').allTextContents();
+    expect(times).toHaveLength(5);
+    for (const t of times) expect(t).toMatch(DATED);
   });
 
   it('opens a failed task and shows its remote stack', async () => {
@@ -330,9 +346,10 @@ describe('admin console in Chromium', () => {
     await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
     const res = await admin('POST', '/v1/tasks/batch', { endpointId: idle.id, tasks: Array.from({ length: 10_000 }, () => ({ functionId: fn.id })) });
     expect(res.status).toBe(201);
-    // the newest page arrives live; the rest is keyset-paged in as the list scrolls
+    // the newest page arrives live; the rest is keyset-paged in as the list scrolls. The counts are the
+    // server's, over every matching task, not over the rows loaded so far
     await page
-      .locator('.summary', { hasText: /^500\+ tasks/ })
+      .locator('.summary', { hasText: /^10,000 tasks · 10,000 waiting · 500 loaded$/ })
       .waitFor({ timeout: 30_000 })
       .catch(async (e) => {
         await shot('tasks-10k-failed');
@@ -340,7 +357,7 @@ describe('admin console in Chromium', () => {
       });
     expect(await page.locator('a.task-row').count()).toBeLessThan(60);
     await page.locator('.virtual').evaluate((el) => el.scrollTo(0, el.scrollHeight));
-    await page.locator('.summary', { hasText: /^1000\+ tasks/ }).waitFor();
+    await page.locator('.summary', { hasText: /^10,000 tasks · 10,000 waiting · 1,000 loaded$/ }).waitFor();
     expect(await page.locator('a.task-row').count()).toBeLessThan(60);
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     await shot('tasks-10k');
@@ -354,6 +371,11 @@ describe('admin console in Chromium', () => {
     await page.locator('.stat', { hasText: 'Failed in the last hour' }).locator('.stat-value', { hasText: /^1$/ }).waitFor();
     // 40 squares and the one task submitted after the unlock succeeded; one task failed
     await page.getByRole('img', { name: 'Last hour: 41 tasks completed, 1 failed' }).waitFor();
+    // and lists every endpoint with its state
+    const list = page.getByRole('list', { name: 'Endpoints and their state' });
+    await list.locator(`li[data-endpoint="${ENDPOINT}"][data-state="online"]`).waitFor();
+    await list.locator('li[data-endpoint="idle-ep"][data-state="offline"]', { hasText: '10000 waiting' }).waitFor();
+    expect(await list.locator(`li[data-endpoint="${ENDPOINT}"] time`).textContent()).toMatch(DATED);
     await shot('overview');
     await shot('overview', 390);
   });

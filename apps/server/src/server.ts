@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/env.js';
 import { FxExceptionFilter } from './common/fx-exception.filter.js';
+import { documentOperations } from './common/openapi.js';
 import { UsersService } from './modules/users/users.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { bodyGate } from './modules/auth/body-gate.js';
@@ -59,9 +60,11 @@ async function boot(config: AppConfig, lock: DataDirLock | undefined): Promise<R
       .setTitle('FX')
       .setDescription('FX REST API v1. Websocket channels: /v1/ws/endpoint (endpoint tokens), /v1/ws/client (user tokens) and /v1/ws/console (user token in the first frame); frames are defined in @fx/protocol. The admin console is served at /console.')
       .setVersion('1')
+      .setOpenAPIVersion('3.1.0')
       .addBearerAuth()
       .build(),
   );
+  documentOperations(doc as never);
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'openapi.json' });
 
   // The admin token exists before the port opens, so anything that waits for readiness can read it.

@@ -30,6 +30,8 @@ export const ListTasksQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     /** `nextCursor` of the previous page. */
     cursor: z.string().max(256).optional(),
+    /** `true`: the answer also carries `counts`, per state, of every task that matches the filters. */
+    counts: z.enum(['true', 'false']).optional(),
   })
   .strict();
 export type ListTasksQuery = z.input<typeof ListTasksQuery>;
@@ -51,10 +53,24 @@ export const TaskSummary = z.object({
 });
 export type TaskSummary = z.infer<typeof TaskSummary>;
 
+/** Most matching tasks `counts` looks at (the newest); when that many match, `capped` is true and the numbers are a floor. */
+export const TASK_COUNT_CAP = 100_000;
+
+export const TaskCounts = z.object({
+  /** Tasks per state among those that match the filters (the cursor aside). */
+  byStatus: z.partialRecord(TaskStatus, z.number().int()),
+  total: z.number().int(),
+  /** TASK_COUNT_CAP tasks matched: the counts are of the newest TASK_COUNT_CAP; there may be more. */
+  capped: z.boolean(),
+});
+export type TaskCounts = z.infer<typeof TaskCounts>;
+
 export const ListTasksResponse = z.object({
   items: z.array(TaskSummary),
   /** Pass as `cursor` for the next (older) page; null on the last page. */
   nextCursor: z.string().nullable(),
+  /** With `counts=true`. */
+  counts: TaskCounts.optional(),
 });
 export type ListTasksResponse = z.infer<typeof ListTasksResponse>;
 

@@ -70,7 +70,10 @@ export const EndpointInfo = z.object({
   lastHeartbeatAt: z.string().nullable(),
   connectedAt: z.string().nullable(),
   agent: AgentInfo.nullable(),
+  /** The agent's latest report while the endpoint is online; null when it is offline (see lastStatus). */
   status: HeartbeatPayload.nullable(),
+  /** The last report the agent sent, online or not, as of lastHeartbeatAt (its `state` is the agent's own word then). */
+  lastStatus: HeartbeatPayload.nullable().default(null),
   createdAt: z.string(),
 });
 export type EndpointInfo = z.infer<typeof EndpointInfo>;
@@ -86,7 +89,9 @@ export const EndpointStatusResponse = z.object({
   id: Uuid,
   state: EndpointState,
   lastHeartbeatAt: z.string().nullable(),
+  /** As in EndpointInfo: null when offline; lastStatus keeps the last report. */
   status: HeartbeatPayload.nullable(),
+  lastStatus: HeartbeatPayload.nullable().default(null),
   /** Tasks waiting for this endpoint, and held by it. */
   tasks: z.object({ waiting: z.number().int(), dispatched: z.number().int(), running: z.number().int() }),
 });
@@ -106,7 +111,18 @@ export const SubmitTaskRequest = z
   .strict();
 export type SubmitTaskRequest = z.input<typeof SubmitTaskRequest>;
 
-export const SubmitTaskResponse = z.object({ taskId: Uuid });
+/**
+ * Something the caller should know about an accepted submission. `ENDPOINT_OFFLINE`: the endpoint has
+ * no agent connected; its tasks wait in the queue until one connects.
+ */
+export const SubmitWarning = z.object({
+  code: z.enum(['ENDPOINT_OFFLINE']),
+  endpointId: Uuid,
+  message: z.string(),
+});
+export type SubmitWarning = z.infer<typeof SubmitWarning>;
+
+export const SubmitTaskResponse = z.object({ taskId: Uuid, warnings: z.array(SubmitWarning).optional() });
 export type SubmitTaskResponse = z.infer<typeof SubmitTaskResponse>;
 
 export const BatchTaskItem = z
@@ -129,7 +145,7 @@ export const SubmitBatchRequest = z
   .strict();
 export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;
 
-export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid) });
+export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid), warnings: z.array(SubmitWarning).optional() });
 export type SubmitBatchResponse = z.infer<typeof SubmitBatchResponse>;
 
 export const TaskInfo = z.object({
@@ -165,6 +181,47 @@ export const TaskStatusManyResponse = z.object({
   notFound: z.array(Uuid),
 });
 export type TaskStatusManyResponse = z.infer<typeof TaskStatusManyResponse>;
+
+/** Longest `waitMs` of POST /v1/tasks/results. */
+export const MAX_RESULTS_WAIT_MS = 60_000;
+
+/**
+ * POST /v1/tasks/results: outcomes of up to 10,000 of the caller's tasks, for clients without a
+ * websocket. With `waitMs` the call long-polls: it answers as soon as at least one of the tasks is
+ * final (at once if one already is), or after `waitMs` with the tasks as they are. A client collecting a
+ * batch asks again with the ids that are not final yet.
+ */
+export const TaskResultsRequest = z
+  .object({
+    taskIds: z.array(Uuid).min(1).max(DEFAULT_LIMITS.maxIdsPerRequest),
+    waitMs: z.number().int().min(0).max(MAX_RESULTS_WAIT_MS).default(0),
+  })
+  .strict();
+export type TaskResultsRequest = z.input<typeof TaskResultsRequest>;
+
+export const TaskResultEntry = z.object({
+  taskId: Uuid,
+  status: TaskStatus,
+  /** 0 on the first try; each requeue after a lost lease adds one. */
+  attempt: z.number().int(),
+  /** Final tasks only: `result` for success, `error` for failed or cancelled. */
+  result: z.unknown().optional(),
+  error: RemoteError.optional(),
+  completedAt: z.string().optional(),
+  /** The task is final but its result did not fit in this response: ask again for it. */
+  resultOmitted: z.literal(true).optional(),
+});
+export type TaskResultEntry = z.infer<typeof TaskResultEntry>;
+
+export const TaskResultsResponse = z.object({
+  /** One entry per visible task, in the order asked. */
+  tasks: z.array(TaskResultEntry),
+  /** Ids that do not exist or are not the caller's. */
+  notFound: z.array(Uuid),
+  /** How many of `tasks` are final. */
+  final: z.number().int(),
+});
+export type TaskResultsResponse = z.infer<typeof TaskResultsResponse>;
 
 export const CancelTaskResponse = z.object({ taskId: Uuid, status: TaskStatus, cancelled: z.boolean() });
 export type CancelTaskResponse = z.infer<typeof CancelTaskResponse>;

@@ -21,11 +21,14 @@ import {
   SubmitTaskRequest,
   SubmitTaskResponse,
   TaskInfo,
+  TaskResultsRequest,
+  TaskResultsResponse,
   TaskStatusManyResponse,
   TokenInfo,
   UserInfo,
   Uuid,
   WhoAmIResponse,
+  type SubmitWarning,
   type TaskOutcome,
   type TaskResources,
 } from '@fx/protocol';
@@ -132,6 +135,22 @@ export interface RunOptions {
    * @default undefined (any worker)
    */
   resources?: TaskResources;
+  /**
+   * Called with what the server says about an accepted submission, e.g. `ENDPOINT_OFFLINE` (the tasks
+   * wait in the queue until the endpoint's agent connects). The SDK never prints.
+   * @default undefined
+   */
+  onWarning?: (warning: SubmitWarning) => void;
+}
+
+export interface TaskResultsOptions {
+  /**
+   * Long-poll: the server answers as soon as at least one of the tasks is final (at once if one
+   * already is), or after this many ms (0..60000) with the tasks as they are.
+   * @default 0 (answer at once)
+   */
+  waitMs?: number;
+  signal?: AbortSignal;
 }
 
 export interface GetResultOptions {
@@ -334,6 +353,7 @@ export class Client {
     assertFaithfulJson(kwargs, 'kwargs');
     const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) }, 'task');
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
+    for (const w of res.warnings ?? []) options.onWarning?.(w);
     return res.taskId;
   }
 
@@ -379,6 +399,7 @@ export class Client {
     chunks.push(current);
 
     const taskIds: string[] = [];
+    const warned = new Set<string>();
     for (const chunk of chunks) {
       try {
         const res = await this.request({
@@ -393,6 +414,12 @@ export class Client {
         }
         for (const id of res.taskIds) taskIds.push(id);
         options.onAccepted?.({ batchId: res.batchId, taskIds: res.taskIds });
+        // one warning per endpoint for the whole batch, not one per request
+        for (const w of res.warnings ?? []) {
+          if (warned.has(w.endpointId)) continue;
+          warned.add(w.endpointId);
+          options.onWarning?.(w);
+        }
       } catch (err) {
         if (taskIds.length > 0 && err instanceof FxError) throw new PartialBatchError(taskIds, err);
         throw err;
@@ -436,6 +463,16 @@ export class Client {
       merged.notFound.push(...res.notFound);
     }
     return merged;
+  }
+
+  /**
+   * Outcomes of up to 10,000 tasks in one request (POST /v1/tasks/results): status of each, with the
+   * result or error of the final ones; ids that are not yours are in `notFound`. With `waitMs` it
+   * long-polls (see TaskResultsOptions). Plain HTTP, for when the result socket is not wanted.
+   */
+  async getTaskResults(taskIds: readonly string[], options: TaskResultsOptions = {}): Promise<TaskResultsResponse> {
+    const body = checkInput(TaskResultsRequest, { taskIds: taskIds.map((id) => this.id(id, 'taskId')), waitMs: options.waitMs ?? 0 }, 'results request');
+    return this.request({ method: 'POST', path: '/v1/tasks/results', body, response: TaskResultsResponse, idempotent: true, signal: options.signal, serverWaitMs: body.waitMs ?? 0 });
   }
 
   /**

@@ -7,6 +7,7 @@ export {
   type RegisterFunctionOptions,
   type RunBatchOptions,
   type RunOptions,
+  type TaskResultsOptions,
 } from './client.js';
 export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
@@ -43,8 +44,11 @@ export type {
   RegisterEndpointResponse,
   RegisterFunctionRequest,
   RemoteError,
+  SubmitWarning,
   TaskInfo,
   TaskOutcome,
+  TaskResultEntry,
+  TaskResultsResponse,
   TaskStatus,
   TaskStatusManyResponse,
   TaskSummary,

@@ -32,6 +32,8 @@ export interface RestRequest<T> {
    */
   idempotent?: boolean;
   signal?: AbortSignal | undefined;
+  /** Added to the request timeout: how long the server may hold this request on purpose (a long-poll). */
+  serverWaitMs?: number;
 }
 
 /** Statuses that say "not accepted, come back later": safe to repeat for any method. */
@@ -71,7 +73,7 @@ export class RestTransport {
     req: RestRequest<T>,
     body: string | undefined,
   ): Promise<{ value: T } | { error: FxError; retryable: boolean; retryAfterMs?: number }> {
-    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs + (req.serverWaitMs ?? 0));
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const what = `${req.method} ${req.path}`;
     let status: number;
@@ -87,7 +89,7 @@ export class RestTransport {
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason;
       if (timeout.aborted) {
-        return { error: new TimeoutError(`${what} got no response within ${this.options.requestTimeoutMs} ms`, { cause: err }), retryable: true };
+        return { error: new TimeoutError(`${what} got no response within ${this.options.requestTimeoutMs + (req.serverWaitMs ?? 0)} ms`, { cause: err }), retryable: true };
       }
       return { error: new ConnectionError('CONNECTION_FAILED', `${what} failed: could not reach ${this.options.baseUrl}`, { cause: err }), retryable: true };
     }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '../cli.errors.js';
-import { noticeIfOffline, wantsJson, withClient } from '../command.helpers.js';
+import { noticeWarning, wantsJson, withClient } from '../command.helpers.js';
 import { followTasks, reportSummary } from '../follow.js';
 import { printJson } from '../output.js';
 import { parseArgsFile } from '../parse.js';
@@ -32,7 +32,7 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
       const summary = await withClient(context, async (client) => {
         const endpointId = endpointRef(options.endpoint);
         // One version for the whole batch, even when it takes several requests and the name gets a new version meanwhile.
-        const [{ id: functionId }] = await Promise.all([client.getFunction(functionRef(fnRef)), noticeIfOffline(context, client, endpointId)]);
+        const { id: functionId } = await client.getFunction(functionRef(fnRef));
         const batchIds: string[] = [];
         const taskIds = await client.runBatch(
           endpointId,
@@ -44,6 +44,7 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
               if (!json) context.out(batchId);
               context.err(`Batch ${batchId}: ${taskIds.length} tasks accepted; "fx watch ${batchId}" re-attaches.`);
             },
+            onWarning: (w) => noticeWarning(context, options.endpoint, w),
           },
         );
         return followTasks(context, client, batchIds, taskIds);

@@ -31,7 +31,8 @@ export function configureEndpointsCommand(program: Command, context: CliContext)
         return { endpoint, status };
       });
       if (wantsJson(command)) return printJson(context, { ...endpoint, tasks: status.tasks });
-      const s = endpoint.status;
+      // status is null while offline; the last report is still worth showing, marked as such
+      const s = endpoint.status ?? endpoint.lastStatus;
       const rows: Array<[string, string]> = [
         ['name', endpoint.name],
         ['id', endpoint.id],

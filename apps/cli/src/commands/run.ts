@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TimeoutError, type TaskOutcome } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '../cli.errors.js';
-import { noticeIfOffline, reportFailure, wantsJson, withClient } from '../command.helpers.js';
+import { noticeWarning, reportFailure, wantsJson, withClient } from '../command.helpers.js';
 import { formatValue, printJson } from '../output.js';
 import { parseJsonArray, parseJsonObject, parsePositiveNumber } from '../parse.js';
 import { endpointRef, functionRef } from '../resolve.js';
@@ -27,8 +27,7 @@ export function configureRunCommand(program: Command, context: CliContext): void
       const json = wantsJson(command);
       const [functionId, endpointId] = [functionRef(fnRef), endpointRef(options.endpoint)];
       const outcome = await withClient(context, async (client) => {
-        await noticeIfOffline(context, client, endpointId);
-        const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {});
+        const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {}, { onWarning: (w) => noticeWarning(context, options.endpoint, w) });
         const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
         const off = context.onInterrupt(() => context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`));
         try {

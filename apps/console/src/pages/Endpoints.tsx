@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { ConsoleEndpoint } from '@fx/protocol';
 import { useLiveEvents, useSession } from '../app-context';
-import { age, ConfirmButton, Empty, ErrorNote, Loading, StatusBadge, useNow } from '../components';
+import { age, ConfirmButton, Empty, ErrorNote, Loading, StatusBadge, useNow, When } from '../components';
 import { Link } from '../router';
 
 function detail(e: ConsoleEndpoint, ...keys: string[]): string | null {
@@ -95,8 +95,11 @@ export function Endpoints() {
                     <StatusBadge status={e.state} /> {e.lockedAt && <StatusBadge status="locked" />}
                   </div>
                 </td>
-                <td data-label="Last heartbeat">{age(e.lastHeartbeatAt, now)}</td>
-                <td data-label="Provider">{e.status?.provider ?? e.agent?.provider ?? '—'}</td>
+                <td data-label="Last heartbeat">
+                  <When iso={e.lastHeartbeatAt} />
+                  {e.lastHeartbeatAt && <div className="muted small">{age(e.lastHeartbeatAt, now)}</div>}
+                </td>
+                <td data-label="Provider">{(e.status ?? e.lastStatus)?.provider ?? e.agent?.provider ?? '—'}</td>
                 <td data-label="Workers busy / idle">{e.status ? `${e.status.workers.busy} / ${e.status.workers.idle}` : '—'}</td>
                 <td data-label="Blocks">{detail(e, 'blocks', 'slurmBlocks') ?? '—'}</td>
                 <td data-label="Accelerators">{detail(e, 'accelerators', 'gpus') ?? '—'}</td>

@@ -1,17 +1,19 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { OverviewResponse } from '@fx/protocol';
+import type { ConsoleEndpoint, OverviewResponse } from '@fx/protocol';
 import { useLiveEvents, useSession } from '../app-context';
-import { ErrorNote, Loading, ThroughputChart } from '../components';
+import { ErrorNote, Loading, StatusBadge, ThroughputChart, When } from '../components';
 import { Link } from '../router';
 
 export function Overview() {
   const { api } = useSession();
   const [data, setData] = useState<OverviewResponse | null>(null);
+  const [endpoints, setEndpoints] = useState<ConsoleEndpoint[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(() => {
-    api.overview().then(
-      (d) => {
+    Promise.all([api.overview(), api.endpoints()]).then(
+      ([d, eps]) => {
         setData(d);
+        setEndpoints(eps);
         setError(null);
       },
       (e) => setError(e),
@@ -30,7 +32,7 @@ export function Overview() {
   useEffect(() => () => clearTimeout(pending.current ?? undefined), []);
 
   if (error && !data) return <ErrorNote error={error} onRetry={load} />;
-  if (!data) return <Loading what="the overview" />;
+  if (!data || !endpoints) return <Loading what="the overview" />;
   const last = data.throughput.slice(-5);
   const perSecond = last.reduce((n, b) => n + b.completed + b.failed, 0) / (last.length * 60);
   const failedHour = data.throughput.reduce((n, b) => n + b.failed, 0);
@@ -46,6 +48,23 @@ export function Overview() {
         <Stat label="Running / dispatched" value={`${data.queue.running} / ${data.queue.dispatched}`} to="/tasks?status=running,dispatched" />
         <Stat label="Tasks per second (5 min)" value={perSecond.toFixed(perSecond < 10 ? 2 : 0)} />
         <Stat label="Failed in the last hour" value={failedHour} to="/tasks?status=failed" tone={failedHour ? 'bad' : undefined} />
+      </div>
+      <div className="card">
+        <h2>Endpoints</h2>
+        {endpoints.length === 0 ? (
+          <p className="muted">No endpoints yet. Register one with fx-endpoint configure.</p>
+        ) : (
+          <ul className="endpoint-list" aria-label="Endpoints and their state">
+            {endpoints.map((e) => (
+              <li key={e.id} data-endpoint={e.name} data-state={e.state}>
+                <Link to={`/tasks?endpointId=${e.id}`}>{e.name}</Link> <StatusBadge status={e.state} /> {e.lockedAt && <StatusBadge status="locked" />}{' '}
+                <span className="muted small">
+                  {e.tasks.waiting} waiting · {e.tasks.dispatched + e.tasks.running} held · last heartbeat {e.lastHeartbeatAt ? <When iso={e.lastHeartbeatAt} /> : 'never'}
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
       </div>
       <div className="card">
         <h2>Tasks per minute, last hour</h2>

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { isFinalStatus, type TaskInfo } from '@fx/protocol';
 import { useLiveEvents, useSession } from '../app-context';
-import { ErrorNote, Loading, StatusBadge, time } from '../components';
+import { ErrorNote, Loading, StatusBadge, When } from '../components';
 import { Link } from '../router';
 
 const STEPS: Array<[keyof TaskInfo['timeline'], string]> = [
@@ -29,6 +29,19 @@ export function TaskPage({ id }: { id: string }) {
     );
   }, [api, id]);
   useEffect(load, [load]);
+  // names, not ids: fetched once per task page; a function or endpoint that is gone (or not yours to
+  // read) keeps its id, marked as such
+  const [names, setNames] = useState<{ fn?: string | null; ep?: string | null }>({});
+  const functionId = task?.functionId;
+  const endpointId = task?.endpointId;
+  useEffect(() => {
+    if (!functionId) return;
+    api.function(functionId).then((f) => setNames((n) => ({ ...n, fn: f.name })), () => setNames((n) => ({ ...n, fn: null })));
+  }, [api, functionId]);
+  useEffect(() => {
+    if (!endpointId) return;
+    api.endpoint(endpointId).then((e) => setNames((n) => ({ ...n, ep: e.name })), () => setNames((n) => ({ ...n, ep: null })));
+  }, [api, endpointId]);
   useLiveEvents((e) => {
     if (e.overflow || e.tasks.some((t) => t.id === id)) load();
   });
@@ -55,25 +68,28 @@ export function TaskPage({ id }: { id: string }) {
       </h1>
       <dl className="facts">
         <dt>Function</dt>
-        <dd>
-          <Link to={`/tasks?functionId=${task.functionId}`} className="mono">
-            {task.functionId}
-          </Link>
+        <dd data-testid="task-function">
+          <Named name={names.fn} id={task.functionId} to={`/tasks?functionId=${task.functionId}`} />
         </dd>
         <dt>Endpoint</dt>
-        <dd>
-          <Link to={`/tasks?endpointId=${task.endpointId}`} className="mono">
-            {task.endpointId}
-          </Link>
+        <dd data-testid="task-endpoint">
+          <Named name={names.ep} id={task.endpointId} to={`/tasks?endpointId=${task.endpointId}`} />
         </dd>
         <dt>Attempt</dt>
-        <dd>{task.attempt + 1}</dd>
+        {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue adds one */}
+        <dd data-testid="task-attempt">
+          {task.attempt} <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
+        </dd>
         {task.batchId && (
           <>
             <dt>Batch</dt>
             <dd className="mono">{task.batchId}</dd>
           </>
         )}
+        <dt>Received</dt>
+        <dd>
+          <When iso={task.timeline.receivedAt} />
+        </dd>
       </dl>
       {!isFinalStatus(task.status) && (
         <p>
@@ -91,7 +107,9 @@ export function TaskPage({ id }: { id: string }) {
             return (
               <li key={key} className={at ? 'done' : 'pending'}>
                 <span className="timeline-label">{key === 'completedAt' && at ? task.status : label}</span>
-                <span className="timeline-time">{at ? time(at) : '—'}</span>
+                <span className="timeline-time">
+                  <When iso={at} />
+                </span>
                 {at && key !== 'receivedAt' && <span className="muted small">+{((Date.parse(at) - t0) / 1000).toFixed(3)} s</span>}
               </li>
             );
@@ -131,5 +149,15 @@ export function TaskPage({ id }: { id: string }) {
         </div>
       </div>
     </section>
+  );
+}
+
+/** A function's or endpoint's name with its id beside it; the id alone while loading or when unreadable. */
+function Named({ name, id, to }: { name: string | null | undefined; id: string; to: string }) {
+  return (
+    <>
+      <Link to={to}>{name ?? <span className="mono">{id}</span>}</Link>
+      {name ? <div className="muted mono small">{id}</div> : name === null ? <span className="muted small"> (deleted, or not yours to read)</span> : null}
+    </>
   );
 }

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { isFinalStatus, TaskStatus, type ConsoleEndpoint, type FunctionInfo, type TaskChange, type TaskSummary, type UserInfo } from '@fx/protocol';
+import { isFinalStatus, TaskStatus, type ConsoleEndpoint, type FunctionInfo, type TaskChange, type TaskCounts, type TaskSummary, type UserInfo } from '@fx/protocol';
 import type { TaskFilters } from '../api';
 import { useLiveEvents, useSession } from '../app-context';
-import { Empty, ErrorNote, shortId, StatusBadge, VirtualList } from '../components';
+import { Empty, ErrorNote, shortId, StatusBadge, VirtualList, When } from '../components';
 import { Link, navigate, useLocation } from '../router';
 
 const PAGE = 500;
@@ -55,14 +55,18 @@ export function Tasks() {
     if (user.admin) api.users().then(setUsers, () => undefined);
   }, [api, user.admin]);
 
+  // counts come from the server (every task that matches the filters), never from the rows loaded so far
+  const [counts, setCounts] = useState<TaskCounts | null>(null);
   const load = useCallback(() => {
     const gen = ++generation.current;
     setLoading(true);
-    api.tasks({ ...filters, limit: PAGE }).then(
+    setCounts(null);
+    api.tasks({ ...filters, limit: PAGE, counts: 'true' }).then(
       (page) => {
         if (gen !== generation.current) return;
         setRows(page.items);
         setCursor(page.nextCursor);
+        setCounts(page.counts ?? null);
         setError(null);
         setLoading(false);
       },
@@ -127,8 +131,24 @@ export function Tasks() {
   }, [api, filterKey]);
   useEffect(() => () => clearTimeout(headTimer.current ?? undefined), []);
 
+  // Live changes move tasks between states: the counts are read again, at most every 2 s.
+  const countsTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const refreshCounts = useCallback(() => {
+    if (countsTimer.current) return;
+    countsTimer.current = setTimeout(() => {
+      countsTimer.current = null;
+      const gen = generation.current;
+      api.tasks({ ...filters, limit: 1, counts: 'true' }).then((page) => {
+        if (gen === generation.current && page.counts) setCounts(page.counts);
+      }, () => undefined);
+    }, 2000);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [api, filterKey]);
+  useEffect(() => () => clearTimeout(countsTimer.current ?? undefined), []);
+
   const statuses = filters.status?.split(',');
   useLiveEvents((e) => {
+    if (e.overflow || e.tasks.length) refreshCounts();
     if (e.overflow) return refreshHead();
     if (!e.tasks.length) return;
     const known = new Set(rowsRef.current.map((r) => r.id));
@@ -161,11 +181,6 @@ export function Tasks() {
 
   const epName = useMemo(() => new Map(endpoints.map((e) => [e.id, e.name])), [endpoints]);
   const fnName = useMemo(() => new Map(functions.map((f) => [f.id, f.name])), [functions]);
-  const counts = useMemo(() => {
-    const c: Record<string, number> = {};
-    for (const r of rows) c[r.status] = (c[r.status] ?? 0) + 1;
-    return c;
-  }, [rows]);
 
   const setFilter = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -257,11 +272,17 @@ export function Tasks() {
         </div>
       </form>
       {error ? <ErrorNote error={error} onRetry={load} /> : null}
-      <p className="muted summary" aria-live="polite">
-        {loading
+      <p className="muted summary" aria-live="polite" data-testid="task-counts">
+        {loading || !counts
           ? 'Loading tasks…'
-          : `${rows.length}${cursor ? '+' : ''} tasks` +
-            (rows.length ? ` · ${Object.entries(counts).map(([s, n]) => `${n} ${s === 'waiting-for-endpoint' ? 'waiting' : s}`).join(' · ')}` : '')}
+          : `${counts.total.toLocaleString('en-US')}${counts.capped ? '+' : ''} tasks` +
+            (counts.total
+              ? ` · ${TaskStatus.options
+                  .filter((s) => counts.byStatus[s])
+                  .map((s) => `${counts.byStatus[s]!.toLocaleString('en-US')} ${s === 'waiting-for-endpoint' ? 'waiting' : s}`)
+                  .join(' · ')}`
+              : '') +
+            (rows.length < counts.total ? ` · ${rows.length.toLocaleString('en-US')} loaded` : '')}
       </p>
       {!loading && rows.length === 0 && !error ? (
         <Empty title="No tasks match">{Object.keys(filters).length ? 'Clear the filters to see every task you may see.' : 'Submit tasks with the SDK; they appear here as they arrive.'}</Empty>
@@ -303,7 +324,7 @@ export function Tasks() {
                   {epName.get(t.endpointId) ?? shortId(t.endpointId)}
                 </span>
                 <span role="cell" className="col-wide">
-                  {new Date(t.receivedAt).toLocaleTimeString()}
+                  <When iso={t.receivedAt} />
                 </span>
                 <span role="cell" className="col-mid error-cell">
                   {t.errorCode ?? ''}

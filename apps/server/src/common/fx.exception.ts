@@ -18,6 +18,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INTERNAL: 500,
 };
 
+/** The HTTP status an error code is answered with. */
+export function httpStatusOf(code: ErrorCode): number {
+  return STATUS[code] ?? 400;
+}
+
 /**
  * The one exception every service throws. Its code is the stable contract with clients; the global
  * filter turns it into `{ code, message, details? }` with the matching HTTP status.
@@ -32,7 +37,7 @@ export class FxException extends Error {
   ) {
     super(message, options);
     this.name = 'FxException';
-    this.status = STATUS[code] ?? 400;
+    this.status = httpStatusOf(code);
   }
 
   static notFound(what: string, id: string): FxException {

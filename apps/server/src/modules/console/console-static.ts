@@ -15,6 +15,7 @@ interface Res {
   json(body: unknown): void;
   setHeader(name: string, value: string): void;
   sendFile(path: string, options: { headers: Record<string, string> }): void;
+  end(): void;
 }
 
 /** The console talks only to its own origin; nothing else may load or frame it. */
@@ -33,6 +34,12 @@ const SECURITY_HEADERS: Record<string, string> = {
 export function mountConsole(app: NestExpressApplication, dir: string): void {
   const root = resolve(dir);
   const index = join(root, 'index.html');
+  // a browser pointed at the server's address lands in the console
+  app.use((req: Req, res: Res, next: () => void) => {
+    if (req.path !== '/' || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
+    res.setHeader('Location', `${CONSOLE_PATH}/`);
+    res.status(302).end();
+  });
   if (!existsSync(index)) {
     app.use(CONSOLE_PATH, (_req: Req, res: Res) => {
       res.status(404).json({

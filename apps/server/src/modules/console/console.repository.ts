@@ -34,6 +34,25 @@ export type QueueCounts = { waiting: number; dispatched: number; running: number
 
 const ACTIVE = `('waiting-for-endpoint', 'dispatched', 'running')`;
 
+/** The WHERE conditions of a task list filter, with their parameters. */
+function taskConditions(f: Partial<TaskListFilter>) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (f.ownerId) where.push(`owner_id = ${p(f.ownerId)}::uuid`);
+  if (f.statuses?.length) where.push(`status IN (SELECT jsonb_array_elements_text(${p(JSON.stringify(f.statuses))}::jsonb))`);
+  if (f.endpointId) where.push(`endpoint_id = ${p(f.endpointId)}::uuid`);
+  if (f.functionId) where.push(`function_id = ${p(f.functionId)}::uuid`);
+  if (f.batchId) where.push(`batch_id = ${p(f.batchId)}::uuid`);
+  if (f.since) where.push(`received_at >= ${p(f.since)}::timestamptz`);
+  if (f.until) where.push(`received_at < ${p(f.until)}::timestamptz`);
+  if (f.before) where.push(`(received_at, id) < (${p(f.before.receivedAt)}::timestamptz, ${p(f.before.id)}::uuid)`);
+  return { where, params, p };
+}
+
 /** What the console reads and the few things it changes. Reads are one statement each. */
 @Injectable()
 export class ConsoleRepository {
@@ -45,25 +64,24 @@ export class ConsoleRepository {
 
   /** Newest first, keyset-paged on (received_at, id); only the filters given become conditions. */
   listTasks(f: TaskListFilter): Promise<TaskSummaryRow[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const p = (v: unknown) => {
-      params.push(v);
-      return `$${params.length}`;
-    };
-    if (f.ownerId) where.push(`owner_id = ${p(f.ownerId)}::uuid`);
-    if (f.statuses?.length) where.push(`status IN (SELECT jsonb_array_elements_text(${p(JSON.stringify(f.statuses))}::jsonb))`);
-    if (f.endpointId) where.push(`endpoint_id = ${p(f.endpointId)}::uuid`);
-    if (f.functionId) where.push(`function_id = ${p(f.functionId)}::uuid`);
-    if (f.batchId) where.push(`batch_id = ${p(f.batchId)}::uuid`);
-    if (f.since) where.push(`received_at >= ${p(f.since)}::timestamptz`);
-    if (f.until) where.push(`received_at < ${p(f.until)}::timestamptz`);
-    if (f.before) where.push(`(received_at, id) < (${p(f.before.receivedAt)}::timestamptz, ${p(f.before.id)}::uuid)`);
+    const { where, params, p } = taskConditions(f);
     return this.query<TaskSummaryRow>(
       `SELECT id, function_id, endpoint_id, batch_id, owner_id, status, attempt, received_at, completed_at,
               error ->> 'code' AS error_code, error ->> 'message' AS error_message
        FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY received_at DESC, id DESC LIMIT ${p(f.limit)}::int`,
+      ...params,
+    );
+  }
+
+  /** Tasks per state among the newest `cap` that match (the cursor and limit aside): one bounded read. */
+  countTasks(f: Omit<TaskListFilter, 'before' | 'limit'>, cap: number): Promise<Array<{ status: string; n: number }>> {
+    const { where, params, p } = taskConditions(f);
+    return this.query(
+      `SELECT status, count(*)::int AS n FROM (
+         SELECT status FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY received_at DESC, id DESC LIMIT ${p(cap)}::int
+       ) AS newest GROUP BY status`,
       ...params,
     );
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ConsoleEndpoint, FunctionInfo, ListTasksQuery, ListTasksResponse, OverviewResponse, TaskSummary, UpdateFunctionRequest } from '@fx/protocol';
+import { TASK_COUNT_CAP, type ConsoleEndpoint, type FunctionInfo, type ListTasksQuery, type ListTasksResponse, type OverviewResponse, type TaskSummary, type UpdateFunctionRequest } from '@fx/protocol';
 import { z } from 'zod';
 import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from '../auth/principal.js';
@@ -71,7 +71,7 @@ export class ConsoleService {
       query.functionId === undefined ? undefined : this.functions.resolveIds(p, [query.functionId]).then((m) => m.get(query.functionId!)),
       query.endpointId === undefined ? undefined : this.endpoints.resolveIds(p, [query.endpointId]).then((m) => m.get(query.endpointId!)),
     ]);
-    const rows = await this.repo.listTasks({
+    const filter = {
       ownerId: p.admin ? query.ownerId : p.userId,
       statuses: query.status,
       endpointId,
@@ -79,11 +79,19 @@ export class ConsoleService {
       batchId: query.batchId,
       since,
       until,
-      before: query.cursor ? decodeCursor(query.cursor) : undefined,
-      limit: limit + 1,
-    });
+    };
+    const [rows, counted] = await Promise.all([
+      this.repo.listTasks({ ...filter, before: query.cursor ? decodeCursor(query.cursor) : undefined, limit: limit + 1 }),
+      query.counts === 'true' ? this.repo.countTasks(filter, TASK_COUNT_CAP) : null,
+    ]);
     const page = rows.slice(0, limit);
-    return { items: page.map(toTaskSummary), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+    const response: ListTasksResponse = { items: page.map(toTaskSummary), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+    if (counted) {
+      const byStatus = Object.fromEntries(counted.map((c) => [c.status, c.n]));
+      const total = counted.reduce((n, c) => n + c.n, 0);
+      response.counts = { byStatus, total, capped: total >= TASK_COUNT_CAP };
+    }
+    return response;
   }
 
   async lockEndpoint(p: Principal, ref: string, locked: boolean): Promise<ConsoleEndpoint> {

@@ -133,7 +133,14 @@ describe.each(BACKENDS)('console API on %s', (backend) => {
       expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}&since=${encodeURIComponent(future)}`)).body.items).toEqual([]);
       expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}&until=${encodeURIComponent(future)}`)).body.items).toHaveLength(5);
 
-      for (const bad of ['status=nope', 'limit=0', 'limit=5000', 'endpointId=-12', 'since=yesterday', 'cursor=garbage', 'color=red']) {
+      // counts=true: per state over every matching task, not over the page
+      const counted = (await admin('GET', `/v1/tasks?endpointId=${ep.id}&limit=1&counts=true`)).body;
+      expect(counted.items).toHaveLength(1);
+      expect(counted.counts).toEqual({ byStatus: { cancelled: 1, 'waiting-for-endpoint': 4 }, total: 5, capped: false });
+      expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}&status=cancelled&counts=true`)).body.counts).toEqual({ byStatus: { cancelled: 1 }, total: 1, capped: false });
+      expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}`)).body.counts).toBeUndefined();
+
+      for (const bad of ['status=nope', 'counts=yes', 'limit=0', 'limit=5000', 'endpointId=-12', 'since=yesterday', 'cursor=garbage', 'color=red']) {
         const res = await admin('GET', `/v1/tasks?${bad}`);
         expect([bad, res.status, res.body.code]).toEqual([bad, 400, 'VALIDATION_FAILED']);
       }
@@ -329,6 +336,13 @@ describe.each(BACKENDS)('console API on %s', (backend) => {
   });
 
   describe('/console', () => {
+    it('redirects / to /console', async () => {
+      const res = await fetch(server.url + '/', { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe('/console/');
+      expect((await fetch(server.url + '/nope')).status).toBe(404);
+    });
+
     it('answers 404 with a sentence when the console is not built', async () => {
       const res = await rest(server.url)('GET', '/console');
       expect(res.status).toBe(404);

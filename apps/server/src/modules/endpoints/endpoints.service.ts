@@ -28,17 +28,21 @@ export class EndpointsService {
   toInfo(e: EndpointRow): EndpointInfo {
     const agent = AgentInfo.safeParse(e.agent);
     const status = HeartbeatPayload.safeParse(e.status);
+    const online = this.isOnline(e);
+    const last = status.success ? status.data : null;
     return {
       id: e.id,
       name: e.name,
       description: e.description,
       ownerId: e.ownerId,
-      state: this.isOnline(e) ? 'online' : 'offline',
+      state: online ? 'online' : 'offline',
       allowedFunctions: e.restricted ? e.allowedFunctions : null,
       lastHeartbeatAt: e.lastHeartbeatAt?.toISOString() ?? null,
       connectedAt: e.connectedAt?.toISOString() ?? null,
       agent: agent.success ? agent.data : null,
-      status: status.success ? status.data : null,
+      // an offline agent's last word (e.g. RUNNING) is not the truth now: it stays in lastStatus only
+      status: online ? last : null,
+      lastStatus: last,
       createdAt: e.createdAt.toISOString(),
     };
   }
@@ -104,7 +108,7 @@ export class EndpointsService {
   async status(p: Principal, ref: string): Promise<EndpointStatusResponse> {
     const info = this.toInfo(await this.getOwned(p, ref));
     const id = info.id;
-    return { id, state: info.state, lastHeartbeatAt: info.lastHeartbeatAt, status: info.status, tasks: await this.tasks.countsForEndpoint(id) };
+    return { id, state: info.state, lastHeartbeatAt: info.lastHeartbeatAt, status: info.status, lastStatus: info.lastStatus, tasks: await this.tasks.countsForEndpoint(id) };
   }
 
   /** Deregisters: its tokens stop working, its agent is disconnected, its unfinished tasks fail. */
@@ -118,7 +122,7 @@ export class EndpointsService {
   }
 
   /** Checks that the caller may submit to these endpoints (own them) and that each allows its functions. */
-  async checkSubmission(p: Principal, pairs: Array<{ endpointId: string; functionId: string }>): Promise<void> {
+  async checkSubmission(p: Principal, pairs: Array<{ endpointId: string; functionId: string }>): Promise<{ offline: string[] }> {
     const ids = [...new Set(pairs.map((x) => x.endpointId))];
     const rows = await this.endpoints.findManyLive(ids);
     const byId = new Map(rows.filter((e) => e.ownerId === p.userId).map((e) => [e.id, e]));
@@ -131,6 +135,7 @@ export class EndpointsService {
         throw new FxException('FUNCTION_NOT_ALLOWED', `endpoint ${endpointId} does not allow function ${functionId}`);
       }
     }
+    return { offline: ids.filter((id) => !this.isOnline(byId.get(id)!)) };
   }
 }
 

@@ -1,17 +1,22 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { SubmitBatchRequest, SubmitTaskRequest, TaskStatusManyRequest } from '@fx/protocol';
+import { SubmitBatchRequest, SubmitTaskRequest, TaskResultsRequest, TaskStatusManyRequest } from '@fx/protocol';
 import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { TasksService } from './tasks.service.js';
+import { TaskResultsService } from './task-results.service.js';
 
 @ApiTags('tasks')
 @ApiBearerAuth()
 @Controller('v1/tasks')
 export class TasksController {
-  constructor(private readonly tasks: TasksService) {}
+  constructor(
+    private readonly tasks: TasksService,
+    private readonly results: TaskResultsService,
+  ) {}
 
   @Post()
   @ApiBody({ schema: jsonSchema(SubmitTaskRequest) })
@@ -30,6 +35,16 @@ export class TasksController {
   @ApiBody({ schema: jsonSchema(TaskStatusManyRequest) })
   status(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(TaskStatusManyRequest)) body: TaskStatusManyRequest) {
     return this.tasks.statusMany(p, body.taskIds);
+  }
+
+  @Post('results')
+  @HttpCode(200)
+  @ApiBody({ schema: jsonSchema(TaskResultsRequest) })
+  taskResults(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(TaskResultsRequest)) body: TaskResultsRequest, @Res({ passthrough: true }) res: ServerResponse) {
+    // a long-poll whose client went away stops waiting
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    return this.results.results(p, body.taskIds, body.waitMs ?? 0, gone.signal);
   }
 
   @Get(':id')

@@ -4,6 +4,7 @@ import { FunctionsModule } from '../functions/functions.module.js';
 import { TaskStoreModule } from './task-store.module.js';
 import { TasksController } from './tasks.controller.js';
 import { TasksService } from './tasks.service.js';
+import { TaskResultsService } from './task-results.service.js';
 
-@Module({ imports: [TaskStoreModule, EndpointsModule, FunctionsModule], controllers: [TasksController], providers: [TasksService] })
+@Module({ imports: [TaskStoreModule, EndpointsModule, FunctionsModule], controllers: [TasksController], providers: [TasksService, TaskResultsService] })
 export class TasksModule {}

@@ -118,6 +118,21 @@ export class TasksRepository {
     );
   }
 
+  /** Status of each of these ids, with the size of a final task's outcome (for POST /v1/tasks/results). */
+  findResultHeads(ids: string[]): Promise<Array<{ id: string; owner_id: string; status: TaskStatus; attempt: number; completed_at: Date | null; bytes: number | null }>> {
+    return this.query(
+      `SELECT id, owner_id, status, attempt, completed_at,
+              CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')))::int END AS bytes
+       FROM tasks WHERE id IN ${idsIn('$1')}`,
+      json(ids),
+    );
+  }
+
+  /** Outcomes of these final tasks. */
+  findResultBodies(ids: string[]): Promise<Array<{ id: string; result: unknown; error: RemoteError | null }>> {
+    return this.query(`SELECT id, result, error FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(ids));
+  }
+
   /**
    * Leases queued tasks to one agent connection. Only rows still waiting change: stale queue entries
    * (cancelled, already dispatched by a duplicate entry) are skipped here, which is what makes

@@ -5,6 +5,8 @@ import type {
   SubmitBatchRequest,
   SubmitBatchResponse,
   SubmitTaskRequest,
+  SubmitTaskResponse,
+  SubmitWarning,
   TaskInfo,
   TaskStatusManyResponse,
 } from '@fx/protocol';
@@ -58,9 +60,9 @@ export class TasksService {
     private readonly queue: QueueService,
   ) {}
 
-  async submit(p: Principal, req: SubmitTaskRequest): Promise<{ taskId: string }> {
-    const { taskIds } = await this.submitMany(p, null, [{ functionId: req.functionId, endpointId: req.endpointId, args: req.args ?? [], kwargs: req.kwargs ?? {}, ...(req.resources ? { resources: req.resources } : {}) }]);
-    return { taskId: taskIds[0]! };
+  async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
+    const { taskIds, warnings } = await this.submitMany(p, null, [{ functionId: req.functionId, endpointId: req.endpointId, args: req.args ?? [], kwargs: req.kwargs ?? {}, ...(req.resources ? { resources: req.resources } : {}) }]);
+    return { taskId: taskIds[0]!, ...(warnings ? { warnings } : {}) };
   }
 
   async submitBatch(p: Principal, req: SubmitBatchRequest): Promise<SubmitBatchResponse> {
@@ -80,20 +82,22 @@ export class TasksService {
    * Checks, then one INSERT for the whole submission; ids are returned only after it commits
    * (accepted means durable). Queueing happens after and may fail without losing anything.
    */
-  private async submitMany(p: Principal, batchId: string | null, refItems: Array<Omit<NewTask, 'id'>>): Promise<{ taskIds: string[] }> {
+  private async submitMany(p: Principal, batchId: string | null, refItems: Array<Omit<NewTask, 'id'>>): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
     const items = await this.resolveRefs(p, refItems);
     const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
     // The two checks are independent reads: one round trip of latency, not two. A function problem is
     // still reported before an endpoint problem.
     const checks = await Promise.allSettled([this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]), this.endpoints.checkSubmission(p, [...pairs.values()]), this.checkQuota(p, items.length)]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
+    const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
     const rows: NewTask[] = items.map((t) => ({ ...t, id: randomUUID() }));
     await this.tasks.insertMany(p.userId, batchId, rows);
     this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     void this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
-    return { taskIds: rows.map((r) => r.id) };
+    const warnings = offline.map((endpointId): SubmitWarning => ({ code: 'ENDPOINT_OFFLINE', endpointId, message: `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects` }));
+    return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}) };
   }
 
   /**

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import {
+  CancelTaskResponse,
+  ConsoleEndpoint,
+  CreateTokenResponse,
+  EndpointInfo,
+  EndpointStatusResponse,
+  FunctionInfo,
+  ListResponse,
+  ListTasksResponse,
+  OverviewResponse,
+  RegisterEndpointResponse,
+  SubmitBatchResponse,
+  SubmitTaskResponse,
+  TaskInfo,
+  TaskResultsResponse,
+  TaskStatusManyResponse,
+  TokenInfo,
+  UserInfo,
+  WhoAmIResponse,
+  type ErrorCode,
+} from '@fx/protocol';
+
+/**
+ * What /openapi.json says of each operation: a summary, a description, the success body and the
+ * error codes it may answer with. One table for every route, so a route without an entry is easy to
+ * spot (test/e2e/openapi.e2e.ts fails on it); Nest's decorators still give paths, parameters and bodies.
+ */
+export interface OperationDoc {
+  summary: string;
+  description: string;
+  /** The success body; null: no body (204). */
+  response: z.ZodType | null;
+  /** Codes beyond the ones every operation of its kind may answer (see commonErrors). */
+  errors?: ErrorCode[];
+  /** No token needed. */
+  public?: boolean;
+  /** Takes a JSON body. */
+  body?: boolean;
+  /** Has an `{id}` path parameter. */
+  id?: boolean;
+}
+
+const Health = z.object({ status: z.literal('ok') });
+const Ready = z.object({
+  status: z.string(),
+  database: z.object({ kind: z.string(), ok: z.boolean() }),
+  broker: z.object({ kind: z.string(), ok: z.boolean() }),
+});
+
+const SUBMIT_ERRORS: ErrorCode[] = ['NOT_FOUND', 'FUNCTION_NOT_ALLOWED', 'ENDPOINT_LOCKED', 'QUOTA_EXCEEDED'];
+
+export const OPERATIONS: Record<string, OperationDoc> = {
+  'GET /healthz': { summary: 'Liveness', description: 'Answers 200 while the process runs. Needs no token.', response: Health, public: true },
+  'GET /readyz': {
+    summary: 'Readiness',
+    description: 'Answers 200 when the database and the broker both answer, else 503 UNAVAILABLE with the same body in `details`. Needs no token.',
+    response: Ready,
+    public: true,
+    errors: ['UNAVAILABLE'],
+  },
+  'GET /v1/whoami': { summary: 'The caller', description: "The user behind the bearer token, and the token's id.", response: WhoAmIResponse },
+  'POST /v1/users': { summary: 'Create a user (admin)', description: 'Creates a user; names are unique. Admins only.', response: UserInfo, body: true, errors: ['CONFLICT'] },
+  'GET /v1/users': { summary: 'List users (admin)', description: 'Every user. Admins only.', response: ListResponse(UserInfo) },
+  'POST /v1/users/{id}/tokens': {
+    summary: 'Issue a token (admin)',
+    description: "Issues a user token for this user; the token is in the answer only, never shown again. Admins only.",
+    response: CreateTokenResponse,
+    body: true,
+    id: true,
+  },
+  'GET /v1/users/{id}/tokens': { summary: "List a user's tokens (admin)", description: 'Token metadata, never the tokens themselves. Admins only.', response: ListResponse(TokenInfo), id: true },
+  'DELETE /v1/tokens/{id}': { summary: 'Revoke a token (admin)', description: 'The token stops working at once, and every socket opened with it closes. Admins only.', response: null, id: true },
+  'POST /v1/functions': {
+    summary: 'Register a function',
+    description: 'Registers a js function (the source of one function expression) or a shell/mpi command template. The source is checked before it is stored.',
+    response: FunctionInfo,
+    body: true,
+  },
+  'GET /v1/functions': { summary: 'List functions', description: "Your functions and public ones (admins: all).", response: ListResponse(FunctionInfo) },
+  'GET /v1/functions/{id}': { summary: 'Get a function', description: 'A function you own or that is public (admins: any); others are 404.', response: FunctionInfo, id: true },
+  'PATCH /v1/functions/{id}': { summary: 'Make a function public or private', description: 'Sets `public`. Owner or admin.', response: FunctionInfo, body: true, id: true },
+  'DELETE /v1/functions/{id}': { summary: 'Delete a function', description: 'It leaves the lists, and new submissions naming it are refused with 404. Owner or admin.', response: null, id: true },
+  'POST /v1/endpoints': {
+    summary: 'Register an endpoint',
+    description: "Registers an endpoint and returns its endpoint token (shown once), which speaks only that endpoint's channel.",
+    response: RegisterEndpointResponse,
+    body: true,
+    errors: ['CONFLICT'],
+  },
+  'GET /v1/endpoints': { summary: 'List endpoints', description: 'Your endpoints (admins: all), with `state` online/offline.', response: ListResponse(EndpointInfo) },
+  'GET /v1/endpoints/{id}': {
+    summary: 'Get an endpoint',
+    description: "One endpoint. `status` is the agent's latest report while it is online and null when it is offline; `lastStatus` keeps the last report.",
+    response: EndpointInfo,
+    id: true,
+  },
+  'GET /v1/endpoints/{id}/status': { summary: "An endpoint's status and queue", description: 'State, last report and how many tasks wait for it or are held by it.', response: EndpointStatusResponse, id: true },
+  'DELETE /v1/endpoints/{id}': { summary: 'Delete an endpoint', description: 'Its tokens stop working, its agent is disconnected and its unfinished tasks fail ENDPOINT_DELETED.', response: null, id: true },
+  'POST /v1/endpoints/{id}/lock': { summary: 'Lock an endpoint', description: 'New submissions to it are refused with 409 ENDPOINT_LOCKED; queued tasks still run.', response: ConsoleEndpoint, id: true },
+  'POST /v1/endpoints/{id}/unlock': { summary: 'Unlock an endpoint', description: 'It takes new tasks again.', response: ConsoleEndpoint, id: true },
+  'POST /v1/tasks': {
+    summary: 'Submit a task',
+    description: 'Stores one task for one of your endpoints and answers with its id once it is durable. `warnings` says when the endpoint is offline (the task waits for it).',
+    response: SubmitTaskResponse,
+    body: true,
+    errors: SUBMIT_ERRORS,
+  },
+  'POST /v1/tasks/batch': {
+    summary: 'Submit a batch',
+    description: 'Stores up to FX_MAX_BATCH_TASKS tasks in one request, all or none, and answers with a batch id and the task ids in order. `warnings` names endpoints that are offline.',
+    response: SubmitBatchResponse,
+    body: true,
+    errors: [...SUBMIT_ERRORS, 'BATCH_TOO_LARGE'],
+  },
+  'POST /v1/tasks/status': {
+    summary: 'Status of many tasks',
+    description: 'Status and attempt of up to 10,000 of your tasks; ids that are not yours or do not exist come back in `notFound`.',
+    response: TaskStatusManyResponse,
+    body: true,
+  },
+  'POST /v1/tasks/results': {
+    summary: 'Outcomes of many tasks, with an optional long-poll',
+    description:
+      'Status of up to 10,000 of your tasks, with the result (success) or error (failed, cancelled) of the final ones; ids that are not yours come back in `notFound`. ' +
+      'With `waitMs` (up to 60000) the call answers as soon as at least one of the tasks is final — at once if one already is — or after `waitMs` with the tasks as they are. ' +
+      'To collect a batch, ask again with the ids that are not final yet. Outcomes past FX_MAX_RESULTS_RESPONSE_BYTES come with `resultOmitted`: ask again for them. ' +
+      'A user may have FX_MAX_LONG_POLLS_PER_USER waiting calls per server; one more is 429 RATE_LIMITED.',
+    response: TaskResultsResponse,
+    body: true,
+  },
+  'GET /v1/tasks': { summary: 'List tasks', description: 'Tasks you may see, newest first, filtered, keyset-paged: pass `nextCursor` back as `cursor`.', response: ListTasksResponse },
+  'GET /v1/tasks/{id}': { summary: 'Get a task', description: 'Timeline, attempt (0 on the first try), arguments, and the result or error.', response: TaskInfo, id: true },
+  'POST /v1/tasks/{id}/cancel': { summary: 'Cancel a task', description: 'Cancels a task that has not finished; `cancelled: false` when it already had.', response: CancelTaskResponse, id: true },
+  'GET /v1/console/overview': { summary: 'Console overview', description: 'Endpoint and task counts and a per-minute throughput chart of the last hour, over what you may see.', response: OverviewResponse },
+  'GET /v1/console/endpoints': { summary: 'Console endpoint list', description: 'Endpoints with queue counts, owner name and lock state.', response: ListResponse(ConsoleEndpoint) },
+};
+
+/** The codes any operation of this kind may answer with, besides its own. */
+export function commonErrors(op: OperationDoc): ErrorCode[] {
+  const codes: ErrorCode[] = ['INTERNAL'];
+  if (op.public) return codes;
+  codes.push('UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'UNAVAILABLE');
+  if (op.body) codes.push('VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE');
+  if (op.id) codes.push('VALIDATION_FAILED', 'NOT_FOUND');
+  if (!op.body && !op.id) codes.push('VALIDATION_FAILED');
+  return codes;
+}
