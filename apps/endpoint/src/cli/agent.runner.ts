@@ -33,7 +33,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   const logger = createConsoleLogger(context.env.logLevel);
   let sandbox: WorkerSandbox;
   try {
-    sandbox = WorkerSandbox.resolve(config.sandbox ?? (config.provider === 'slurm' ? 'none' : 'auto'), { hide: [context.env.home, homedir(), ...(config.sandboxHide ?? [])] });
+    sandbox = WorkerSandbox.resolve(config.sandbox ?? (config.provider === 'slurm' ? 'none' : 'auto'), { hide: [context.env.home, homedir(), ...(config.sandboxHide ?? [])], show: config.sandboxShow ?? [] });
   } catch (error) {
     await removePid(paths, process.pid);
     if (error instanceof SandboxError) throw new CliError(error.message);

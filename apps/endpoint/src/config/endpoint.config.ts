@@ -93,6 +93,8 @@ export const EndpointConfig = z
     sandbox: z.enum(['auto', 'bwrap', 'none']).optional(),
     /** More directories bwrap hides from tasks (e.g. the FX server's data dir). */
     sandboxHide: z.array(z.string().min(1).max(4096)).max(64).optional(),
+    /** Directories bwrap keeps visible (read-only) inside a hidden one, e.g. a conda install under the home dir. */
+    sandboxShow: z.array(z.string().min(1).max(4096)).max(64).optional(),
     /** Absent: DEFAULT_TASK_LIMITS (so that configure writes no defaults into config.yaml). */
     taskLimits: TaskLimitsConfig.optional(),
   })

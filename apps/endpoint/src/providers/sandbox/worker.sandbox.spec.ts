@@ -1,6 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
 import { WorkerSandbox, probeBwrap } from './worker.sandbox.js';
 
@@ -41,6 +41,24 @@ describe('WorkerSandbox', () => {
       expect(stdout).not.toContain('secret');
       expect(stdout).toMatch(/No such file|Read-only file system/);
       expect(stdout.trim().endsWith('x')).toBe(true);
+    } finally {
+      await rm(secretDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps FX and Node visible (read-only) when they live under a hidden dir, and still hides what lies inside them', async () => {
+    // As for a repository cloned into the home dir or /tmp: hide its parent, and a secret inside it.
+    const root = process.cwd();
+    const secretDir = await mkdtemp(join(root, '.fx-sandbox-spec-'));
+    try {
+      await writeFile(join(secretDir, 'token'), 'secret');
+      const sandbox = new WorkerSandbox({ kind: 'bwrap', hide: [dirname(root), secretDir] });
+      const template = `${process.execPath} -e 'console.log(1 + 1)'; test -f {pkg} && echo fx-visible; cat {f} 2>&1; touch {w} 2>&1`;
+      const out = await runShell({ template, kwargs: { pkg: join(root, 'package.json'), f: join(secretDir, 'token'), w: join(root, 'package.json') } }, never(), { sandbox });
+      const stdout = (out as { result: { stdout: string } }).result.stdout;
+      expect(stdout).toMatch(/^2\nfx-visible\n/);
+      expect(stdout).not.toContain('secret');
+      expect(stdout).toMatch(/Read-only file system/);
     } finally {
       await rm(secretDir, { recursive: true, force: true });
     }

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { chmod, chown, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** config.yaml's `sandbox:`. */
 export type SandboxSetting = 'auto' | 'bwrap' | 'none';
@@ -30,6 +31,11 @@ export interface WorkerSandboxOptions {
   kind: SandboxKind;
   /** Directories hidden behind an empty tmpfs under bwrap (FX_HOME, the server's data dir, the user's home). */
   hide?: string[];
+  /**
+   * Directories bwrap keeps visible, read-only, even inside a hidden one (a tool installed in the
+   * user's home). FX's own installation and Node's are always kept: workers run from them.
+   */
+  show?: string[];
   /** Extra variable prefixes a worker inherits (a Slurm block's SLURM_*, PMI_*). */
   inheritPrefixes?: string[];
   /**
@@ -59,6 +65,7 @@ export class WorkerSandbox {
   readonly kind: SandboxKind;
   readonly note?: string;
   private readonly hide: string[];
+  private readonly show: string[];
   private readonly inheritPrefixes: string[];
   private readonly inherit: 'allow-list' | 'all-but-secrets';
 
@@ -66,6 +73,7 @@ export class WorkerSandbox {
     this.kind = options.kind;
     this.note = options.note;
     this.hide = [...new Set((options.hide ?? []).map((p) => resolve(p)))];
+    this.show = [...new Set([...(options.show ?? []).map((p) => resolve(p)), ...runtimeDirs()])];
     this.inheritPrefixes = [...INHERITED_PREFIXES, ...(options.inheritPrefixes ?? [])];
     this.inherit = options.inherit ?? 'allow-list';
   }
@@ -110,15 +118,18 @@ export class WorkerSandbox {
   command(file: string, args: string[], workDir: string): SpawnSpec {
     if (this.kind === 'uid') return { file, args, uid: UNPRIVILEGED_ID, gid: UNPRIVILEGED_ID };
     if (this.kind === 'none') return { file, args };
-    const bw = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent'];
-    const tmp = safeRealpath(tmpdir());
-    for (const dir of this.hide) {
-      const real = safeRealpath(dir);
-      // Under the (already empty) /tmp, or gone: nothing to hide; the worker's own dir must stay visible.
-      if (!existsSync(real) || real === '/' || real === tmp || real.startsWith(tmp + '/') || real === '/tmp' || real.startsWith('/tmp/')) continue;
-      if (workDir === real || workDir.startsWith(real + '/')) continue;
-      bw.push('--tmpfs', real);
-    }
+    const bw = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid', '--die-with-parent'];
+    // Mounts stack in order: hide (an empty tmpfs over /tmp, FX_HOME, the home dir...), then show again,
+    // read-only, what must stay visible inside a hidden dir (FX and Node when they are installed under the
+    // home dir or /tmp), then hide once more what lies inside a shown dir (npm start's data dir in the
+    // repository), and last the worker's own writable dir. Parents before children at each step.
+    const byDepth = (a: string, b: string) => a.length - b.length;
+    const inside = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : dir + '/');
+    const hidden = [...new Set(['/tmp', safeRealpath(tmpdir()), ...this.hide.map(safeRealpath)])].filter((d) => d !== '/' && existsSync(d)).sort(byDepth);
+    const shown = this.show.map(safeRealpath).filter((d) => existsSync(d) && hidden.some((h) => inside(d, h))).sort(byDepth);
+    for (const dir of hidden) if (!hidden.some((h) => h !== dir && inside(dir, h))) bw.push('--tmpfs', dir);
+    for (const dir of shown) bw.push('--ro-bind', dir, dir);
+    for (const dir of hidden) if (shown.some((s) => inside(dir, s) && dir !== s)) bw.push('--tmpfs', dir);
     bw.push('--bind', workDir, workDir, '--chdir', workDir, '--', file, ...args);
     return { file: 'bwrap', args: bw };
   }
@@ -144,4 +155,23 @@ export function probeBwrap(): string | undefined {
   });
   probed = r.error ? r.error.message : r.status === 0 ? undefined : (r.stderr.trim() || `exit status ${r.status}`);
   return probed;
+}
+
+/**
+ * What a worker process needs to start, kept visible under bwrap: Node's installation prefix and FX's
+ * own (the topmost directory above this file that holds a node_modules, where the worker script and
+ * its packages resolve from).
+ */
+function runtimeDirs(): string[] {
+  const dirs = [dirname(dirname(process.execPath))];
+  let dir = dirname(fileURLToPath(import.meta.url));
+  let top: string | undefined;
+  for (;;) {
+    if (existsSync(join(dir, 'node_modules'))) top = dir;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  if (top) dirs.push(top);
+  return dirs;
 }
