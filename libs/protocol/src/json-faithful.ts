@@ -14,7 +14,8 @@ export interface JsonInfidelity {
  * JSON.stringify turns NaN, Infinity, undefined and functions into null (or drops them), Maps and Sets
  * into {}, Dates into strings and class instances into plain objects, and throws a bare TypeError on
  * BigInt and cycles. Arguments and results travel as JSON, so such a value would arrive changed:
- * refusing it, with its path, is the only honest answer. An object property whose value is `undefined`
+ * refusing it, with its path, is the only honest answer. Class
+ * instances pass: JSON keeps their own data, which is what crosses the wire. An object property whose value is `undefined`
  * counts as absent, as in JSON (and as TypeScript's optional properties read).
  */
 export function findJsonInfidelity(value: unknown, path: string): JsonInfidelity | undefined {
@@ -68,9 +69,10 @@ function visit(value: unknown, path: string, depth: number, ancestors: Set<objec
       visit(obj[i], `${path}[${i}]`, depth + 1, ancestors);
     }
   } else {
-    // Plain means a root prototype (Object.prototype of any realm: function code runs in a vm) or none.
-    const proto = Object.getPrototypeOf(obj) as object | null;
-    if (proto !== null && Object.getPrototypeOf(proto) !== null) fail(path, `${describe(obj)} is not a plain object; JSON would turn it into ${jsonOf(obj)}`);
+    // Objects JSON would turn into something else ({} or a string); other objects (class instances,
+    // process.env, objects of another realm: function code runs in a vm) keep their own data as JSON does.
+    const lossy = lossyKind(obj);
+    if (lossy) fail(path, `${lossy} JSON would turn it into ${jsonOf(obj)}`);
     for (const key of Object.keys(obj)) {
       const v = (obj as Record<string, unknown>)[key];
       if (v !== undefined) visit(v, `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`, depth + 1, ancestors);
@@ -79,9 +81,13 @@ function visit(value: unknown, path: string, depth: number, ancestors: Set<objec
   ancestors.delete(obj);
 }
 
-function describe(obj: object): string {
-  const name = (obj.constructor as { name?: string } | undefined)?.name;
-  return name ? `a ${name}` : 'an object with a custom prototype';
+const LOSSY_TAGS = new Set(['Map', 'Set', 'WeakMap', 'WeakSet', 'Date', 'RegExp', 'Error', 'Promise', 'ArrayBuffer', 'SharedArrayBuffer']);
+
+/** What an object is when JSON would not carry it faithfully, e.g. "a Map:"; undefined when it would. */
+function lossyKind(obj: object): string | undefined {
+  const tag = Object.prototype.toString.call(obj).slice(8, -1);
+  if (LOSSY_TAGS.has(tag) || ArrayBuffer.isView(obj)) return `a ${ArrayBuffer.isView(obj) ? tag || 'typed array' : tag} is not a JSON value:`;
+  return undefined;
 }
 
 function jsonOf(obj: object): string {
@@ -89,7 +95,7 @@ function jsonOf(obj: object): string {
   if (tag === '[object Map]' || tag === '[object Set]') return '{} (convert it, e.g. Object.fromEntries(map) or [...set])';
   if (tag === '[object Date]') return 'a string (pass date.toISOString() yourself)';
   if (ArrayBuffer.isView(obj)) return 'an object of numbered keys (pass Array.from(bytes) or base64)';
-  return 'a plain object without its prototype';
+  return '{} or a string (convert it to plain data yourself)';
 }
 
 function fail(path: string, reason: string): never {

@@ -13,8 +13,8 @@ function refusal(value: unknown, path = 'args'): SerializationError {
 }
 
 describe('assertFaithfulJson', () => {
-  it('accepts what JSON carries exactly', () => {
-    for (const v of [[1, 'a', true, null, -2.5], { a: [{ b: { c: 'd' } }], e: null }, [], {}, Object.create(null), { skipped: undefined, kept: 1 }]) {
+  it('accepts what JSON carries exactly, class instances included (their own data is what travels)', () => {
+    for (const v of [[new (class Point { x = 1; y = [2] })()], { env: process.env }, [1, 'a', true, null, -2.5], { a: [{ b: { c: 'd' } }], e: null }, [], {}, Object.create(null), { skipped: undefined, kept: 1 }]) {
       expect(() => assertFaithfulJson(v, 'args')).not.toThrow();
     }
   });
@@ -26,11 +26,11 @@ describe('assertFaithfulJson', () => {
     ['a function', [() => 1], 'args[0]', /function/],
     ['a symbol', [Symbol('s')], 'args[0]', /symbol/],
     ['a BigInt', [10n], 'args[0]', /BigInt/],
-    ['a Map', [new Map([[1, 2]])], 'args[0]', /Map is not a plain object.*Object\.fromEntries/],
-    ['a Set', [new Set([1])], 'args[0]', /Set is not a plain object/],
+    ['a Map', [new Map([[1, 2]])], 'args[0]', /Map is not a JSON value.*Object\.fromEntries/],
+    ['a Set', [new Set([1])], 'args[0]', /Set is not a JSON value/],
     ['a Date', [new Date(0)], 'args[0]', /toISOString/],
     ['a typed array', [new Uint8Array(2)], 'args[0]', /Uint8Array/],
-    ['a class instance', [new (class Point { x = 1 })()], 'args[0]', /Point is not a plain object/],
+    ['an Error', [{ e: new Error('x') }], 'args[0].e', /Error is not a JSON value/],
     ['a sparse array', [[1, , 3]], 'args[0][1]', /hole/],
   ])('refuses %s, naming the path', (_what, value, path, message) => {
     const e = refusal(value);
