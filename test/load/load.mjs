@@ -14,6 +14,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { Client } from '@fx/sdk';
+import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
 import { freePort, cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testRedisUrl } from '@fx/testing';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -94,7 +95,7 @@ try {
 
   // the simulated agents: hello, credits, heartbeats every interval, echo every task back as its result
   const stats = { welcomed: 0, closed: 0, tasks: 0, pingGaps: [], heartbeatsSent: 0 };
-  const hello = JSON.stringify({ v: 1, type: 'hello', payload: { protocolVersion: 1, agent: { name: 'sim', version: 'load', hostname: 'load', pid: process.pid, platform: 'sim', provider: 'sim', workers: 4 }, inFlight: [] } });
+  const hello = JSON.stringify({ v: 1, type: 'hello', payload: { protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'sim', version: 'load', hostname: 'load', pid: process.pid, platform: 'sim', provider: 'sim', workers: 4 }, inFlight: [] } });
   const connectAgent = (ep) =>
     new Promise((resolveWelcome, reject) => {
       const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws/endpoint`, { headers: { authorization: `Bearer ${ep.token}` } });
