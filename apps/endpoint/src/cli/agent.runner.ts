@@ -96,7 +96,6 @@ async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConf
       settings: { ...s, walltimeSeconds: parseWalltime(s.walltime) as number },
       ...(config.accelerators !== undefined ? { accelerators: config.accelerators } : {}),
       blocksDir: join(paths.dir, 'blocks'),
-      workRoot: paths.work,
       shellOutputLines: config.shellOutputLines,
       log: (message) => logger.info(message),
     });

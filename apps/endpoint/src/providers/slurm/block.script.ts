@@ -22,7 +22,6 @@ export interface BlockScriptInput {
   /** The node binary and the block worker entry (same paths on the compute nodes: a shared filesystem). */
   nodePath: string;
   workerEntry: string;
-  workRoot: string;
   shellOutputLines: number;
 }
 
@@ -54,7 +53,6 @@ export function renderBlockScript(input: BlockScriptInput): string {
     '--workers', String(input.workersPerNode),
     '--cores', String(input.coresPerWorker ?? 1),
     '--mpi-launcher', input.mpiLauncher,
-    '--work-root', input.workRoot,
     '--output-lines', String(input.shellOutputLines),
   ];
   if (input.accelerators !== undefined) args.push('--accelerators', input.accelerators === 'auto' ? 'auto' : input.accelerators.join(','));

@@ -21,7 +21,6 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     cores: { type: 'string', default: '1' },
     'mpi-launcher': { type: 'string', default: 'srun' },
-    'work-root': { type: 'string' },
     'output-lines': { type: 'string', default: '1000' },
     accelerators: { type: 'string' },
   },

@@ -65,7 +65,6 @@ describe('Slurm commands', () => {
       accelerators: ['0', '1'],
       nodePath: '/usr/bin/node',
       workerEntry: '/opt/fx/block.worker.js',
-      workRoot: '/tmp/fx',
       shellOutputLines: 1000,
     });
     for (const line of ['#SBATCH --job-name=fx-hpc-1234abcd', '#SBATCH --nodes=2', '#SBATCH --time=00:30:00', '#SBATCH --cpus-per-task=8', '#SBATCH --partition=gpu', '#SBATCH --account=proj1', '#SBATCH --qos=normal', '#SBATCH --constraint=a100', '#SBATCH --mem=0', 'module load cuda', "export FX_BLOCK_SECRET='s3cret'"]) {

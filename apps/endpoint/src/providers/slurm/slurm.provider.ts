@@ -45,7 +45,6 @@ export interface SlurmProviderOptions {
   accelerators?: 'auto' | string[];
   /** Where block scripts and block logs go (`$FX_HOME/endpoints/<name>/blocks`). */
   blocksDir: string;
-  workRoot?: string;
   shellOutputLines?: number;
   cli?: SlurmCli;
   onChange?: () => void;
@@ -440,7 +439,6 @@ export class SlurmProvider implements Provider {
         ...(this.options.accelerators !== undefined ? { accelerators: this.options.accelerators } : {}),
         nodePath: process.execPath,
         workerEntry: WORKER_ENTRY,
-        workRoot: this.options.workRoot ?? this.options.blocksDir,
         shellOutputLines: this.options.shellOutputLines ?? 1000,
       });
       await writeFile(script, text, { mode: 0o600 });
