@@ -5,7 +5,7 @@ import { EndpointProcess, ServerProcess } from '../e2e/harness.js';
 import { dataDirOf, startLeakyEndpoint } from './sandbox.helper.js';
 
 /**
- * Issue 10 item 12: the server's data dir (admin token, signing key, PGlite's files) and the endpoint's
+ * Issue 10 item 12: the server's data dir (admin token, signing key, the embedded PostgreSQL's files) and the endpoint's
  * FX_HOME are private to the user running FX, whatever modes they had before.
  */
 jest.setTimeout(180_000);
@@ -35,7 +35,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('file permissions (%s)', 
     await server?.stop();
   });
 
-  it('makes a pre-existing 0755 data dir with a 0644 file private: every dir 0700, every file 0600 (PGlite included)', async () => {
+  it('makes a pre-existing 0755 data dir with a 0644 file private: every dir 0700, every file 0600 (the embedded PostgreSQL included)', async () => {
     server = await ServerProcess.start(backend);
     const dir = dataDirOf(server);
     await server.kill('SIGTERM');
@@ -48,7 +48,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('file permissions (%s)', 
     await chmod(join(dir, 'admin.token'), 0o644);
     await server.boot();
     const { dirs, files } = await modes(dir);
-    if (backend === 'embedded') expect(Object.keys(files).some((f) => f.includes('pglite'))).toBe(true);
+    if (backend === 'embedded') expect(Object.keys(files).some((f) => f.endsWith('postgres/data/PG_VERSION'))).toBe(true);
     expect(Object.entries(dirs).filter(([, m]) => m !== '700')).toEqual([]);
     expect(Object.entries(files).filter(([, m]) => m !== '600')).toEqual([]);
   });

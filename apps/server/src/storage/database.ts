@@ -2,11 +2,11 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 
 /**
  * A connected database: Prisma for the repositories, plus raw SQL for the batched statements that
- * Prisma cannot express in one round trip. Two implementations: PostgreSQL (pg driver adapter) and
- * PGlite (embedded, in the data directory).
+ * Prisma cannot express in one round trip. Implementations: PostgreSQL at DATABASE_URL (pg driver
+ * adapter), FX's own embedded PostgreSQL in the data directory (the default), and PGlite (in-process).
  */
 export interface Database {
-  readonly kind: 'postgres' | 'pglite';
+  readonly kind: 'postgres' | 'embedded-postgres' | 'pglite';
   readonly prisma: PrismaClient;
   /** Applies every migration in prisma/migrations not yet applied, recording them in _prisma_migrations. */
   migrate(): Promise<string[]>;

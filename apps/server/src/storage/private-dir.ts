@@ -13,12 +13,18 @@ export async function makePrivate(dir: string): Promise<void> {
     if (info.isSymbolicLink()) return;
     if (info.isDirectory()) {
       if ((info.mode & 0o777) !== 0o700) await chmod(path, 0o700);
-      for (const name of await readdir(path)) await walk(join(path, name));
+      for (const name of await readdir(path)) await walk(join(path, name)).catch(ignoreVanished);
     } else if ((info.mode & 0o777) !== 0o600) {
       await chmod(path, 0o600);
     }
   };
   await walk(dir);
+}
+
+// A running embedded PostgreSQL (one left by a killed FX, stopped later in start-up) creates and
+// removes files while the walk runs.
+function ignoreVanished(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'ENOENT') throw e;
 }
 
 /** Runs `fn` with a umask of 077, so that files it creates (PGlite's) are private from the start. */

@@ -20,12 +20,16 @@ export const BROKER = Symbol('BROKER');
           databaseUrl: config.DATABASE_URL,
           dataDir: config.FX_DATA_DIR,
           migrationsDir: config.FX_MIGRATIONS_DIR,
+          embeddedStore: config.FX_EMBEDDED_STORE,
           poolSize: config.DATABASE_POOL_SIZE,
           log: (m) => logger.log(m),
+          warn: (m) => logger.warn(m),
         });
         const applied = await db.migrate();
         if (applied.length) logger.log(`applied migrations: ${applied.join(', ')}`);
-        logger.log(db.kind === 'postgres' ? 'using PostgreSQL (DATABASE_URL)' : `using embedded PGlite in ${config.FX_DATA_DIR}`);
+        logger.log(
+          db.kind === 'postgres' ? 'using PostgreSQL (DATABASE_URL)' : db.kind === 'pglite' ? `using embedded PGlite in ${config.FX_DATA_DIR}` : `using the embedded PostgreSQL in ${config.FX_DATA_DIR}`,
+        );
         return db;
       },
     },
