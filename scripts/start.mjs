@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm start`: FX all in one. Starts the server (embedded PGlite and in-process broker unless
+// `npm start`: FX all in one. Starts the server (its embedded PostgreSQL and in-process broker unless
 // DATABASE_URL / REDIS_URL are set) and a built-in endpoint named `local` connected to it, then
 // prints what a newcomer needs: the URL, the admin token (first start only), the endpoint id and an SDK
 // example. The endpoint runs as an ordinary user "local" (its token in <data dir>/local-user.token, 0600)

@@ -9,7 +9,8 @@
 //   npm run bench                       everything, 3 repetitions (about 10 minutes on 2 cores)
 //   npm run bench -- --quick            smaller workloads, 1 repetition (a couple of minutes)
 //   npm run bench -- --only throughput,latency --reps 5 --no-embedded
-//   workloads: throughput, latency, fanin, queued, idle (scale = queued + idle)
+//   workloads: throughput, latency, fanin, queued, idle (scale = queued + idle), store (the embedded stores
+//   against PostgreSQL + Redis under a 10,000-task batch: store-load.mjs)
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, release, loadavg, hostname } from 'node:os';
@@ -24,6 +25,7 @@ import { Client } from '@fx/sdk';
 import { PROTOCOL_VERSION, encodeFrame } from '@fx/protocol';
 import { FxEndpoint, FxServer, cpuSeconds, root, rssBytes, randomPrefix, testRedisUrl, cleanupRedisPrefix, stopAll, track } from './procs.mjs';
 import { testDatabaseUrl } from '@fx/testing';
+import { STORES, storeLoad, storeTable } from './store-load.mjs';
 
 const { values: argv } = parseArgs({
   options: {
@@ -42,10 +44,10 @@ if (argv.help) {
 }
 const quick = argv.quick;
 const SIZES = quick
-  ? { throughput: 5_000, latency: 300, faninClients: 10, faninPerClient: 500, faninBatch: 100, queued: 20_000, idle: 200, idleWindowS: 5 }
-  : { throughput: 20_000, latency: 1_000, faninClients: 10, faninPerClient: 2_000, faninBatch: 100, queued: 100_000, idle: 1_000, idleWindowS: 15 };
+  ? { throughput: 5_000, latency: 300, faninClients: 10, faninPerClient: 500, faninBatch: 100, queued: 20_000, idle: 200, idleWindowS: 5, store: 10_000 }
+  : { throughput: 20_000, latency: 1_000, faninClients: 10, faninPerClient: 2_000, faninBatch: 100, queued: 100_000, idle: 1_000, idleWindowS: 15, store: 10_000 };
 const REPS = Number(argv.reps ?? (quick ? 1 : 3));
-const WORKLOADS = ['throughput', 'latency', 'fanin', 'queued', 'idle'];
+const WORKLOADS = ['throughput', 'latency', 'fanin', 'queued', 'idle', 'store'];
 // 'scale' names both scale workloads (queued, idle)
 const only = new Set((argv.only ?? WORKLOADS.join(',')).split(',').flatMap((s) => (s.trim() === 'scale' ? ['queued', 'idle'] : [s.trim()])));
 const SYSTEMS = ['fx', ...(argv['no-bullmq'] ? [] : ['bullmq']), ...(argv['no-embedded'] ? [] : ['fx-embedded'])];
@@ -421,6 +423,17 @@ async function main() {
     }
   }
 
+  if (only.has('store')) {
+    const stores = Object.keys(STORES).filter((s) => s === 'fx' || !argv['no-embedded']);
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const s of stores.map((_, i) => stores[(i + rep) % stores.length])) {
+        const r = await storeLoad(s, SIZES.store);
+        say(`store ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(2)])))}`);
+        push('store', s, r);
+      }
+    }
+  }
+
   // medians per metric
   const med = (w, s, k) => median((runs[w]?.[s] ?? []).map((r) => r[k]));
   const rows = [];
@@ -464,6 +477,8 @@ async function main() {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const t of table) console.log(line(t));
+  const storeLines = storeTable(runs.store, median, fmt);
+  if (storeLines.length) console.log(`\nStores under a ${fmt(SIZES.store)}-task batch (reads: newest 50 tasks + console overview every 200 ms):\n${storeLines.join('\n')}`);
   console.log(`load average at start ${info.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
 
   const dir = join(root, 'bench/results');

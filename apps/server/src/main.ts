@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, type AppConfig } from './config/env.js';
 import { startServer } from './server.js';
 import { DataDirLockedError } from './storage/data-dir.lock.js';
 
-// Everything this process writes (the data dir: tokens, signing key, PGlite's files) is for its user only.
+// Everything this process writes (the data dir: tokens, signing key, the embedded store) is for its user only.
 process.umask(0o077);
 let config: AppConfig | undefined;
 try {
