@@ -68,9 +68,16 @@ async function boot(config: AppConfig, lock: DataDirLock | undefined): Promise<R
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'openapi.json' });
 
   // The admin token exists before the port opens, so anything that waits for readiness can read it.
-  await app.init();
-  const adminToken = await app.get(UsersService).bootstrapAdmin();
-  await app.listen(config.PORT, config.HOST);
+  let adminToken: string | null;
+  try {
+    await app.init();
+    adminToken = await app.get(UsersService).bootstrapAdmin();
+    await app.listen(config.PORT, config.HOST);
+  } catch (e) {
+    // A busy port, say: close what init opened (the embedded PostgreSQL among it) before giving up.
+    await app.close().catch(() => undefined);
+    throw e;
+  }
   const address = app.getHttpServer().address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const url = config.FX_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;

@@ -43,6 +43,12 @@ export class EmbeddedPostgres {
   private stopping = false;
   private restarts: number[] = [];
   private readonly log: (msg: string) => void;
+  // FX exiting without stop() (a failed start, process.exit): a signal is all an exit handler can send,
+  // and postgres finishes its fast shutdown on its own.
+  private readonly onProcessExit = () => {
+    this.stopping = true;
+    this.child?.kill('SIGINT');
+  };
 
   constructor(private readonly options: EmbeddedPostgresOptions) {
     this.log = options.log ?? (() => {});
@@ -77,6 +83,7 @@ export class EmbeddedPostgres {
   /** Fast shutdown: ends sessions, checkpoints, exits. */
   async stop(): Promise<void> {
     this.stopping = true;
+    process.off('exit', this.onProcessExit);
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -142,6 +149,8 @@ export class EmbeddedPostgres {
     }
     this.child = child;
     this.stopping = false;
+    process.off('exit', this.onProcessExit);
+    process.on('exit', this.onProcessExit);
     const exited = new Promise<string>((resolve) => {
       child.once('error', (e) => resolve(e.message));
       child.once('exit', (code, signal) => resolve(`exited with ${signal ?? code}`));
