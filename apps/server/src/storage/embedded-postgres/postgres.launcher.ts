@@ -14,18 +14,18 @@ const direct: Launcher = (command, args) => [command, args];
  * Where user namespaces are not allowed (a container's default seccomp profile), this throws, and the
  * caller says so.
  */
-export function postgresLauncher(uid = process.getuid?.() ?? -1): Launcher {
+export function postgresLauncher({ uid = process.getuid?.() ?? -1, unshare = 'unshare' }: { uid?: number; unshare?: string } = {}): Launcher {
   if (uid !== 0) return direct;
   const inside = unprivilegedIds();
   const prefix = ['--user', `--map-user=${inside.uid}`, `--map-group=${inside.gid}`];
-  const probe = spawnSync('unshare', [...prefix, 'true'], { stdio: 'ignore', timeout: 10_000 });
+  const probe = spawnSync(unshare, [...prefix, 'true'], { stdio: 'ignore', timeout: 10_000 });
   if (probe.error || probe.status !== 0) {
     const why = probe.error ? probe.error.message : `unshare exited with ${probe.status}`;
     throw new PostgresBinariesUnavailableError(
       `PostgreSQL does not run as root, and FX could not map root to an ordinary user in a user namespace (${why}); run FX as an ordinary user, or set DATABASE_URL`,
     );
   }
-  return (command, args) => ['unshare', [...prefix, command, ...args]];
+  return (command, args) => [unshare, [...prefix, command, ...args]];
 }
 
 /** nobody's ids from /etc/passwd (initdb needs a user it can look up), else the usual 65534. */

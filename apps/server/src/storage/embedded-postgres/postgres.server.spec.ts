@@ -136,3 +136,17 @@ describe('choosing the embedded store', () => {
     await expect(createDatabase({ dataDir: tmp.path, migrationsDir, embeddedStore: 'postgres' })).rejects.toThrow(/holds a PGlite store/);
   });
 });
+
+describe('running postgres as root', () => {
+  it('maps root to an ordinary user in a user namespace, and says why when it cannot', () => {
+    // Only root may map itself to another user (CI runs as root; the embedded tests above then ran this way).
+    if (process.getuid!() === 0) {
+      const [cmd, args] = postgresLauncher({ uid: 0 })('/bin/echo', ['x']);
+      expect(cmd).toBe('unshare');
+      expect(args).toEqual(expect.arrayContaining(['--user', '/bin/echo', 'x']));
+    }
+    // No unshare to be found, as in a slim container.
+    expect(() => postgresLauncher({ uid: 0, unshare: '/nonexistent/unshare' })).toThrow(/does not run as root.*run FX as an ordinary user, or set DATABASE_URL/);
+    expect(postgresLauncher({ uid: 1000 })('/bin/echo', ['x'])).toEqual(['/bin/echo', ['x']]);
+  });
+});
