@@ -14,6 +14,8 @@ export interface EmbeddedPostgresOptions {
   binaries: PostgresBinaries;
   launcher: Launcher;
   log?: (msg: string) => void;
+  /** Connections FX's pool may open; the server allows more, for migrations and a psql session. @default 10 */
+  poolSize?: number;
   /** How long start() waits for the server to accept connections. @default 60000 */
   startTimeoutMs?: number;
 }
@@ -138,8 +140,7 @@ export class EmbeddedPostgres {
       '-p', String(this.port),
       '-c', 'listen_addresses=127.0.0.1',
       '-c', 'unix_socket_directories=',
-      // FX's own pool is small; leave room for migrations and a psql session.
-      '-c', 'max_connections=40',
+      '-c', `max_connections=${Math.max(40, (this.options.poolSize ?? 10) + 20)}`,
     ]);
     let child: ChildProcess;
     try {
