@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { FakeFxServer, GOOD_TOKEN } from './__fixtures__/fake-fx-server.js';
 import { Client } from './client.js';
-import { PartialBatchError, PayloadTooLargeError, SerializationError, ServerError } from './errors.js';
+import { ConnectionError, NotFoundError, PartialBatchError, PayloadTooLargeError, SerializationError, ServerError, TaskCancelledError, TaskFailedError, ValidationError } from './errors.js';
+import { TaskHandle } from './task-handle.js';
 
 let server: FakeFxServer;
 let client: Client;
@@ -150,5 +151,83 @@ describe('tasks', () => {
     expect((await client.getTask(taskId)).status).toBe('received');
     await expect(client.cancel(taskId)).resolves.toEqual({ taskId, status: 'cancelled', cancelled: true });
     await expect(client.getResult(taskId)).rejects.toMatchObject({ name: 'TaskCancelledError' });
+  });
+});
+
+describe('submit', () => {
+  it('submits like run and returns a handle on the stored task', async () => {
+    const warnings: unknown[] = [];
+    server.override = (r) =>
+      r.method === 'POST' && r.path === '/v1/tasks'
+        ? { status: 201, body: { taskId: '00000000-0000-4000-8000-0000000000aa', warnings: [{ code: 'ENDPOINT_OFFLINE', endpointId, message: 'offline' }] } }
+        : undefined;
+    const offline = await client.submit(functionId, endpointId, [1], { onWarning: (w) => warnings.push(w) });
+    expect(offline.id).toBe('00000000-0000-4000-8000-0000000000aa');
+    expect(warnings).toEqual([{ code: 'ENDPOINT_OFFLINE', endpointId, message: 'offline' }]);
+    server.override = undefined;
+
+    const handle = await client.submit<number>(functionId, endpointId, [1, 2], { kwargs: { k: 'v' }, resources: { cores: 2 } });
+    expect(handle).toBeInstanceOf(TaskHandle);
+    expect(server.tasks.get(handle.id)).toMatchObject({ functionId, endpointId, args: [1, 2], kwargs: { k: 'v' } });
+    expect(server.requestsTo('POST', '/v1/tasks').at(-1)!.body).toMatchObject({ resources: { cores: 2 } });
+    server.finish(handle.id, { status: 'success', result: 3 });
+    await expect(handle.result({ timeoutMs: 5_000 })).resolves.toBe(3);
+  });
+
+  it('sends the same request as run, with kwargs {} when none are given', async () => {
+    await client.run(functionId, endpointId, [1]);
+    await client.submit(functionId, endpointId, [1]);
+    const [byRun, bySubmit] = server.requestsTo('POST', '/v1/tasks').map((r) => r.body);
+    expect(bySubmit).toEqual(byRun);
+  });
+
+  it('refuses bad input before sending, as run does', async () => {
+    await expect(client.submit('add@0', endpointId)).rejects.toBeInstanceOf(ValidationError);
+    await expect(client.submit(functionId, endpointId, [NaN])).rejects.toMatchObject({ name: 'SerializationError', path: 'args[0]' });
+    expect(server.requests).toHaveLength(0);
+  });
+});
+
+describe('task handle', () => {
+  it('describes the task, and its result follows the outcome', async () => {
+    const handle = await client.submit(functionId, endpointId, [7]);
+    expect(await handle.describe()).toMatchObject({ id: handle.id, status: 'received', args: [7] });
+    server.finish(handle.id, { status: 'failed', error: { code: 'TASK_ERROR', name: 'RangeError', message: 'no good' } });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskFailedError);
+    expect(err).toMatchObject({ taskId: handle.id, remoteName: 'RangeError', remoteMessage: 'no good' });
+    expect(await handle.describe()).toMatchObject({ status: 'failed', error: { name: 'RangeError' } });
+  });
+
+  it('cancels the task; its result is then TaskCancelledError, and a second cancel changes nothing', async () => {
+    const handle = client.task(await client.run(functionId, endpointId));
+    await expect(handle.cancel()).resolves.toEqual({ taskId: handle.id, status: 'cancelled', cancelled: true });
+    await expect(handle.result()).rejects.toBeInstanceOf(TaskCancelledError);
+    await expect(handle.cancel()).resolves.toEqual({ taskId: handle.id, status: 'cancelled', cancelled: false });
+  });
+
+  it('makes no request, and a task the server does not show you fails each call with NotFoundError', async () => {
+    const handle = client.task(randomUUID());
+    expect(server.requests).toHaveLength(0);
+    await expect(handle.describe()).rejects.toBeInstanceOf(NotFoundError);
+    await expect(handle.cancel()).rejects.toBeInstanceOf(NotFoundError);
+    await expect(handle.result({ timeoutMs: 5_000 })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('refuses an id that is not a task id at once', () => {
+    expect(() => client.task('nope')).toThrow(ValidationError);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('fails with CLIENT_CLOSED once its client is closed', async () => {
+    const handle = client.task(server.addTask());
+    client.close();
+    await expect(handle.describe()).rejects.toMatchObject({ name: 'ConnectionError', code: 'CLIENT_CLOSED' });
+    await expect(handle.result()).rejects.toBeInstanceOf(ConnectionError);
+  });
+
+  it('shows only its id when logged or serialised', () => {
+    const id = randomUUID();
+    expect(JSON.stringify(client.task(id))).toBe(JSON.stringify({ id }));
   });
 });

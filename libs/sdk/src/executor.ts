@@ -1,5 +1,6 @@
 import { FunctionRef, type TaskResources } from '@fx/protocol';
-import type { BatchItem, Client } from './client.js';
+import type { Client } from './client.js';
+import type { BatchItem } from './client.options.js';
 import { FxError, PartialBatchError, ValidationError } from './errors.js';
 import { functionSource, sourceDigest, toResourceName } from './function-source.js';
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ResourceName } from '@fx/protocol';
+import { ResourceName, type RegisterFunctionRequest } from '@fx/protocol';
+import type { RegisterFunctionOptions } from './client.options.js';
 import { ValidationError } from './errors.js';
 
 /**
@@ -48,4 +49,13 @@ export function toResourceName(raw: string, fallback: string): string {
 /** Short, stable digest of a source, so names derived from it are the same on every run. */
 export function sourceDigest(source: string): string {
   return createHash('sha256').update(source).digest('hex').slice(0, 12);
+}
+
+/** The registration fields a RegisterFunctionOptions sets; unset options are left out, for the server's defaults. */
+export function registrationFields(options: RegisterFunctionOptions): Partial<RegisterFunctionRequest> {
+  return {
+    ...(options.description === undefined ? {} : { description: options.description }),
+    ...(options.walltimeSeconds === undefined ? {} : { walltimeSeconds: options.walltimeSeconds }),
+    ...(options.public === undefined ? {} : { public: options.public }),
+  };
 }

@@ -1,14 +1,16 @@
-export {
-  Client,
-  type BatchItem,
-  type ClientOptions,
-  type GetResultOptions,
-  type RegisterEndpointOptions,
-  type RegisterFunctionOptions,
-  type RunBatchOptions,
-  type RunOptions,
-  type TaskResultsOptions,
-} from './client.js';
+export { Client } from './client.js';
+export type {
+  BatchItem,
+  ClientOptions,
+  GetResultOptions,
+  RegisterEndpointOptions,
+  RegisterFunctionOptions,
+  RunBatchOptions,
+  RunOptions,
+  SubmitOptions,
+  TaskResultsOptions,
+} from './client.options.js';
+export { TaskHandle } from './task-handle.js';
 export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { TaskOutcome } from '@fx/protocol';
 import { FakeFxServer, GOOD_TOKEN } from './__fixtures__/fake-fx-server.js';
-import { Client, type ClientOptions } from './client.js';
+import { Client } from './client.js';
+import type { ClientOptions } from './client.options.js';
 import {
   AuthenticationError,
   ConnectionError,

@@ -1,5 +1,5 @@
 import type { TaskOutcome } from '@fx/protocol';
-import { TimeoutError, type FxError } from './errors.js';
+import { TaskCancelledError, TaskFailedError, TimeoutError, type FxError } from './errors.js';
 import type { ResultChannel, WaitOptions } from './result-channel.js';
 
 /** How far a set of tasks has got. */
@@ -96,5 +96,47 @@ export async function* streamResults(
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
     detach();
+  }
+}
+
+/** Every task's value in the order of `taskIds` (an id given twice fills both places); the first failure throws and ends the wait. */
+export async function collectResults<T>(channel: ResultChannel, taskIds: readonly string[], options: StreamOptions = {}): Promise<T[]> {
+  const positions = new Map<string, number[]>();
+  taskIds.forEach((id, i) => {
+    const list = positions.get(id);
+    if (list) list.push(i);
+    else positions.set(id, [i]);
+  });
+  const values = new Array<T>(taskIds.length);
+  for await (const outcome of streamResults(channel, positions.keys(), options)) {
+    const value = outcomeValue<T>(outcome);
+    for (const i of positions.get(outcome.taskId) ?? []) values[i] = value;
+  }
+  return values;
+}
+
+/** Reports result progress of tasks in the background, for as long as the channel delivers (runBatch's onProgress). */
+export function watchProgress(channel: ResultChannel, taskIds: readonly string[], onProgress: (progress: Progress) => void): void {
+  const stream = streamResults(channel, taskIds, { onProgress });
+  void (async () => {
+    try {
+      for await (const _ of stream) {
+        // Progress is reported by the stream as outcomes arrive; the outcomes themselves are the caller's to fetch.
+      }
+    } catch {
+      // The client was closed, or a task vanished: there is no one to report to but the callback, which stops.
+    }
+  })();
+}
+
+/** A final outcome as a value or the matching error. */
+export function outcomeValue<T>(outcome: TaskOutcome): T {
+  switch (outcome.status) {
+    case 'success':
+      return outcome.result as T;
+    case 'failed':
+      throw new TaskFailedError(outcome.taskId, outcome.error);
+    case 'cancelled':
+      throw new TaskCancelledError(outcome.taskId);
   }
 }

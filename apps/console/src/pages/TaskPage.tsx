@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { isFinalStatus, type TaskInfo } from '@fx/protocol';
 import { useLiveEvents, useSession } from '../app-context';
-import { ErrorNote, Loading, StatusBadge, When } from '../components';
+import { ErrorNote, StatusBadge, When } from '../components';
+import { Page, usePageData } from '../page';
 import { Link } from '../router';
 
 const STEPS: Array<[keyof TaskInfo['timeline'], string]> = [
@@ -16,19 +17,9 @@ const json = (v: unknown) => JSON.stringify(v, null, 2);
 
 export function TaskPage({ id }: { id: string }) {
   const { api } = useSession();
-  const [task, setTask] = useState<TaskInfo | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const state = usePageData(() => api.task(id), [api, id]);
+  const { data: task, reload: load } = state;
   const [cancelError, setCancelError] = useState<unknown>(null);
-  const load = useCallback(() => {
-    api.task(id).then(
-      (t) => {
-        setTask(t);
-        setError(null);
-      },
-      setError,
-    );
-  }, [api, id]);
-  useEffect(load, [load]);
   // names, not ids: fetched once per task page; a function or endpoint that is gone (or not yours to
   // read) keeps its id, marked as such
   const [names, setNames] = useState<{ fn?: string | null; ep?: string | null }>({});
@@ -46,109 +37,122 @@ export function TaskPage({ id }: { id: string }) {
     if (e.overflow || e.tasks.some((t) => t.id === id)) load();
   });
 
-  if (error && !task) return <ErrorNote error={error} onRetry={load} />;
-  if (!task) return <Loading what="the task" />;
-  const t0 = Date.parse(task.timeline.receivedAt);
-  const cancel = async () => {
+  const cancel = async (taskId: string) => {
     setCancelError(null);
     try {
-      await api.cancelTask(task.id);
+      await api.cancelTask(taskId);
       load();
     } catch (e) {
       setCancelError(e);
     }
   };
   return (
-    <section aria-labelledby="task-title">
-      <p>
-        <Link to="/tasks">← Tasks</Link>
-      </p>
-      <h1 id="task-title" className="task-title">
-        Task <span className="mono">{task.id}</span> <StatusBadge status={task.status} />
-      </h1>
-      <dl className="facts">
-        <dt>Function</dt>
-        <dd data-testid="task-function">
-          <Named name={names.fn} id={task.functionId} to={`/tasks?functionId=${task.functionId}`} />
-        </dd>
-        <dt>Endpoint</dt>
-        <dd data-testid="task-endpoint">
-          <Named name={names.ep} id={task.endpointId} to={`/tasks?endpointId=${task.endpointId}`} />
-        </dd>
-        <dt>Attempt</dt>
-        {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue adds one */}
-        <dd data-testid="task-attempt">
-          {task.attempt} <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
-        </dd>
-        {task.batchId && (
-          <>
-            <dt>Batch</dt>
-            <dd className="mono">{task.batchId}</dd>
-          </>
-        )}
-        <dt>Received</dt>
-        <dd>
-          <When iso={task.timeline.receivedAt} />
-        </dd>
-      </dl>
-      {!isFinalStatus(task.status) && (
-        <p>
-          <button type="button" className="danger" onClick={cancel}>
-            Cancel task
-          </button>
-        </p>
+    <Page
+      id="task"
+      title={(t) => (
+        <>
+          Task <span className="mono">{t.id}</span> <StatusBadge status={t.status} />
+        </>
       )}
-      {cancelError ? <ErrorNote error={cancelError} /> : null}
-      <div className="card">
-        <h2>Timeline</h2>
-        <ol className="timeline">
-          {STEPS.map(([key, label]) => {
-            const at = task.timeline[key];
-            return (
-              <li key={key} className={at ? 'done' : 'pending'}>
-                <span className="timeline-label">{key === 'completedAt' && at ? task.status : label}</span>
-                <span className="timeline-time">
-                  <When iso={at} />
-                </span>
-                {at && key !== 'receivedAt' && <span className="muted small">+{((Date.parse(at) - t0) / 1000).toFixed(3)} s</span>}
-              </li>
-            );
-          })}
-        </ol>
-      </div>
-      <div className="grid-2">
-        <div className="card">
-          <h2>Arguments</h2>
-          <pre className="code" aria-label="Arguments">{json(task.args)}</pre>
-          {Object.keys(task.kwargs).length > 0 && <pre className="code" aria-label="Keyword arguments">{json(task.kwargs)}</pre>}
-        </div>
-        <div className="card">
-          {task.status === 'success' ? (
-            <>
-              <h2>Result</h2>
-              <pre className="code" aria-label="Result">{json(task.result)}</pre>
-            </>
-          ) : task.error ? (
-            <>
-              <h2>{task.status === 'cancelled' ? 'Cancelled' : 'Remote error'}</h2>
-              <p>
-                <strong>{task.error.code}</strong> · {task.error.name}: {task.error.message}
-              </p>
-              {task.error.stack ? (
-                <pre className="code stack" aria-label="Remote stack">{task.error.stack}</pre>
-              ) : (
-                <p className="muted">No stack was sent with this error.</p>
+      headingClassName="task-title"
+      lead={
+        <p>
+          <Link to="/tasks">← Tasks</Link>
+        </p>
+      }
+      what="the task"
+      state={state}
+    >
+      {(task) => {
+        const t0 = Date.parse(task.timeline.receivedAt);
+        return (
+          <>
+            <dl className="facts">
+              <dt>Function</dt>
+              <dd data-testid="task-function">
+                <Named name={names.fn} id={task.functionId} to={`/tasks?functionId=${task.functionId}`} />
+              </dd>
+              <dt>Endpoint</dt>
+              <dd data-testid="task-endpoint">
+                <Named name={names.ep} id={task.endpointId} to={`/tasks?endpointId=${task.endpointId}`} />
+              </dd>
+              <dt>Attempt</dt>
+              {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue adds one */}
+              <dd data-testid="task-attempt">
+                {task.attempt} <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
+              </dd>
+              {task.batchId && (
+                <>
+                  <dt>Batch</dt>
+                  <dd className="mono">{task.batchId}</dd>
+                </>
               )}
-            </>
-          ) : (
-            <>
-              <h2>Result</h2>
-              <p className="muted">Not finished yet; this page updates by itself.</p>
-            </>
-          )}
-        </div>
-      </div>
-    </section>
+              <dt>Received</dt>
+              <dd>
+                <When iso={task.timeline.receivedAt} />
+              </dd>
+            </dl>
+            {!isFinalStatus(task.status) && (
+              <p>
+                <button type="button" className="danger" onClick={() => cancel(task.id)}>
+                  Cancel task
+                </button>
+              </p>
+            )}
+            {cancelError ? <ErrorNote error={cancelError} /> : null}
+            <div className="card">
+              <h2>Timeline</h2>
+              <ol className="timeline">
+                {STEPS.map(([key, label]) => {
+                  const at = task.timeline[key];
+                  return (
+                    <li key={key} className={at ? 'done' : 'pending'}>
+                      <span className="timeline-label">{key === 'completedAt' && at ? task.status : label}</span>
+                      <span className="timeline-time">
+                        <When iso={at} />
+                      </span>
+                      {at && key !== 'receivedAt' && <span className="muted small">+{((Date.parse(at) - t0) / 1000).toFixed(3)} s</span>}
+                    </li>
+                  );
+                })}
+              </ol>
+            </div>
+            <div className="grid-2">
+              <div className="card">
+                <h2>Arguments</h2>
+                <pre className="code" aria-label="Arguments">{json(task.args)}</pre>
+                {Object.keys(task.kwargs).length > 0 && <pre className="code" aria-label="Keyword arguments">{json(task.kwargs)}</pre>}
+              </div>
+              <div className="card">
+                {task.status === 'success' ? (
+                  <>
+                    <h2>Result</h2>
+                    <pre className="code" aria-label="Result">{json(task.result)}</pre>
+                  </>
+                ) : task.error ? (
+                  <>
+                    <h2>{task.status === 'cancelled' ? 'Cancelled' : 'Remote error'}</h2>
+                    <p>
+                      <strong>{task.error.code}</strong> · {task.error.name}: {task.error.message}
+                    </p>
+                    {task.error.stack ? (
+                      <pre className="code stack" aria-label="Remote stack">{task.error.stack}</pre>
+                    ) : (
+                      <p className="muted">No stack was sent with this error.</p>
+                    )}
+                  </>
+                ) : (
+                  <>
+                    <h2>Result</h2>
+                    <p className="muted">Not finished yet; this page updates by itself.</p>
+                  </>
+                )}
+              </div>
+            </div>
+          </>
+        );
+      }}
+    </Page>
   );
 }
 

@@ -2,27 +2,16 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { TokenInfo, UserInfo } from '@fx/protocol';
 import { useSession } from '../app-context';
 import { ConfirmButton, Empty, ErrorNote, Loading, time } from '../components';
+import { Page, usePageData } from '../page';
 
 export function Users() {
   const { api, user: me } = useSession();
-  const [users, setUsers] = useState<UserInfo[] | null>(null);
+  const state = usePageData(() => api.users(), [api]);
+  const load = state.reload;
   const [selected, setSelected] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [formError, setFormError] = useState<unknown>(null);
-  const load = useCallback(() => {
-    api.users().then(
-      (u) => {
-        setUsers(u);
-        setError(null);
-      },
-      setError,
-    );
-  }, [api]);
-  useEffect(load, [load]);
 
   if (!me.admin) return <Empty title="Administrators only">Users and tokens are managed by administrators.</Empty>;
-  if (error && !users) return <ErrorNote error={error} onRetry={load} />;
-  if (!users) return <Loading what="users" />;
 
   const create = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -38,40 +27,43 @@ export function Users() {
       setFormError(err);
     }
   };
-  const current = users.find((u) => u.id === selected);
   return (
-    <section aria-labelledby="users-title">
-      <h1 id="users-title">Users and tokens</h1>
-      <div className="grid-2">
-        <div className="card">
-          <h2>Users</h2>
-          <ul className="list" aria-label="Users">
-            {users.map((u) => (
-              <li key={u.id}>
-                <button type="button" className={`list-item ${u.id === selected ? 'selected' : ''}`} aria-pressed={u.id === selected} onClick={() => setSelected(u.id)} data-user={u.name}>
-                  <span>{u.name}</span>
-                  {u.admin && <span className="badge badge-admin">admin</span>}
-                  {u.id === me.id && <span className="muted small">(you)</span>}
+    <Page id="users" title="Users and tokens" what="users" state={state}>
+      {(users) => {
+        const current = users.find((u) => u.id === selected);
+        return (
+          <div className="grid-2">
+            <div className="card">
+              <h2>Users</h2>
+              <ul className="list" aria-label="Users">
+                {users.map((u) => (
+                  <li key={u.id}>
+                    <button type="button" className={`list-item ${u.id === selected ? 'selected' : ''}`} aria-pressed={u.id === selected} onClick={() => setSelected(u.id)} data-user={u.name}>
+                      <span>{u.name}</span>
+                      {u.admin && <span className="badge badge-admin">admin</span>}
+                      {u.id === me.id && <span className="muted small">(you)</span>}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+              <form onSubmit={create} className="inline-form" aria-label="Create a user">
+                <h3>Create a user</h3>
+                <label htmlFor="new-user">Name</label>
+                <input id="new-user" name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" maxLength={128} />
+                <label className="check">
+                  <input type="checkbox" name="admin" /> administrator
+                </label>
+                <button type="submit" className="primary">
+                  Create user
                 </button>
-              </li>
-            ))}
-          </ul>
-          <form onSubmit={create} className="inline-form" aria-label="Create a user">
-            <h3>Create a user</h3>
-            <label htmlFor="new-user">Name</label>
-            <input id="new-user" name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" maxLength={128} />
-            <label className="check">
-              <input type="checkbox" name="admin" /> administrator
-            </label>
-            <button type="submit" className="primary">
-              Create user
-            </button>
-            {formError ? <ErrorNote error={formError} /> : null}
-          </form>
-        </div>
-        {current ? <Tokens key={current.id} user={current} /> : <Empty title="Pick a user">Select a user to see and issue their tokens.</Empty>}
-      </div>
-    </section>
+                {formError ? <ErrorNote error={formError} /> : null}
+              </form>
+            </div>
+            {current ? <Tokens key={current.id} user={current} /> : <Empty title="Pick a user">Select a user to see and issue their tokens.</Empty>}
+          </div>
+        );
+      }}
+    </Page>
   );
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Broker } from './broker.js';
+import { defineBrokerScripts, loadBrokerScripts, type ScriptedRedis } from './broker.scripts.js';
 
 export interface RedisBrokerOptions {
   /** redis:// or rediss:// URL. */
@@ -11,6 +12,8 @@ export interface RedisBrokerOptions {
   stateCheckIntervalMs?: number;
   /** Where connection trouble and failing callbacks are reported. */
   log?: (msg: string) => void;
+  /** The folder of the broker's Lua scripts. @default lua/ beside broker.scripts.ts (src, or dist once built) */
+  scriptsDir?: string;
 }
 
 /*
@@ -22,157 +25,12 @@ export interface RedisBrokerOptions {
  * entries stay in the PEL but move to the reserved consumer RETURNED; claim takes those first, oldest
  * entry first, and only then reads new entries with `>`. That is how "back at the head of the queue"
  * works on a stream, which cannot prepend: re-adding would put them behind everything queued since.
- * Every multi-step operation is one Lua script, so two replicas never hand out the same id twice.
+ * Every multi-step operation is one Lua script, so two replicas never hand out the same id twice. The
+ * scripts are lua/<name>.lua, loaded at connect (broker.scripts.ts); the group is `g`, RETURNED `fx:returned`.
  */
-const GROUP = 'g';
-const RETURNED = 'fx:returned';
 
-// Recreates the group after FLUSHALL or a restart without persistence (NOGROUP otherwise). At id 0, not
-// `$`, so that a stream that survived without its group is still delivered from its first entry.
-const ENSURE_GROUP = `
-local function ensure_group(q)
-  local r = redis.pcall('XGROUP', 'CREATE', q, '${GROUP}', '0', 'MKSTREAM')
-  if type(r) == 'table' and r.err and not string.find(r.err, 'BUSYGROUP', 1, true) then
-    return redis.error_reply(r.err)
-  end
-  return nil
-end
-local function claim_into(q, consumer, minidle, ids, out)
-  for i = 1, #ids, 500 do
-    local chunk = {}
-    for j = i, math.min(i + 499, #ids) do chunk[#chunk + 1] = ids[j] end
-    local claimed = redis.call('XCLAIM', q, '${GROUP}', consumer, minidle, unpack(chunk))
-    for _, e in ipairs(claimed) do
-      -- an entry deleted behind our back comes back as nil (Redis 6.2) or not at all (7.0)
-      if e and e[2] then out[#out + 1] = e[2][2] end
-    end
-  end
-end
-`;
-
-// KEYS: q, idx. ARGV: task ids. Returns how many were added.
-const ENQUEUE = `${ENSURE_GROUP}
-local err = ensure_group(KEYS[1])
-if err then return err end
-local added = 0
-for i = 1, #ARGV do
-  local known = redis.call('HGET', KEYS[2], ARGV[i])
-  -- a stale index entry (its stream entry gone, say after a partial eviction) must not hide the id
-  if not known or #redis.call('XRANGE', KEYS[1], known, known) == 0 then
-    local eid = redis.call('XADD', KEYS[1], '*', 't', ARGV[i])
-    redis.call('HSET', KEYS[2], ARGV[i], eid)
-    added = added + 1
-  end
-end
-return added`;
-
-// KEYS: q. ARGV: consumer, max. Returns task ids, returned ones first.
-const CLAIM = `${ENSURE_GROUP}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-local err = ensure_group(KEYS[1])
-if err then return err end
-local max = tonumber(ARGV[2])
-local out = {}
-local back = redis.call('XPENDING', KEYS[1], '${GROUP}', '-', '+', max, '${RETURNED}')
-if #back > 0 then
-  local ids = {}
-  for i, p in ipairs(back) do ids[i] = p[1] end
-  claim_into(KEYS[1], ARGV[1], 0, ids, out)
-end
-if #out < max then
-  local r = redis.call('XREADGROUP', 'GROUP', '${GROUP}', ARGV[1], 'COUNT', max - #out, 'STREAMS', KEYS[1], '>')
-  if r then
-    for _, e in ipairs(r[1][2]) do out[#out + 1] = e[2][2] end
-  end
-end
-return out`;
-
-// KEYS: q, idx. ARGV: task ids. Only pending (claimed) ids are settled; returns how many.
-const SETTLE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = 0
-for i = 1, #ARGV do
-  local eid = redis.call('HGET', KEYS[2], ARGV[i])
-  if eid then
-    local acked = redis.pcall('XACK', KEYS[1], '${GROUP}', eid)
-    if acked == 1 then
-      redis.call('XDEL', KEYS[1], eid)
-      redis.call('HDEL', KEYS[2], ARGV[i])
-      n = n + 1
-    end
-  end
-end
-return n`;
-
-// KEYS: q. ARGV: consumer. Moves the consumer's pending entries to RETURNED; returns their task ids.
-const RELEASE = `${ENSURE_GROUP}
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-local err = ensure_group(KEYS[1])
-if err then return err end
-local out = {}
-local start = '-'
-while true do
-  local p = redis.call('XPENDING', KEYS[1], '${GROUP}', start, '+', 1000, ARGV[1])
-  if #p == 0 then break end
-  local ids = {}
-  for i, e in ipairs(p) do ids[i] = e[1] end
-  claim_into(KEYS[1], '${RETURNED}', 0, ids, out)
-  start = '(' .. p[#p][1]
-end
-if ARGV[1] ~= '${RETURNED}' then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], '${GROUP}', ARGV[1]) end
-return out`;
-
-// KEYS: any number of queues. ARGV: min idle ms. Moves entries pending that long under any consumer to
-// RETURNED; returns how many, per queue. One call for every queue a sweep looks at, not one each.
-const RECLAIM = `${ENSURE_GROUP}
-local counts = {}
-for k, key in ipairs(KEYS) do
-  local out = {}
-  if redis.call('EXISTS', key) == 1 then
-    local err = ensure_group(key)
-    if err then return err end
-    local start = '-'
-    while true do
-      local p = redis.call('XPENDING', key, '${GROUP}', 'IDLE', ARGV[1], start, '+', 1000)
-      if #p == 0 then break end
-      local ids = {}
-      for _, e in ipairs(p) do
-        if e[2] ~= '${RETURNED}' then ids[#ids + 1] = e[1] end
-      end
-      if #ids > 0 then claim_into(key, '${RETURNED}', ARGV[1], ids, out) end
-      start = '(' .. p[#p][1]
-    end
-  end
-  counts[k] = #out
-end
-return counts`;
-/** Queues per RECLAIM call: bounds how long one script holds Redis. */
+/** Queues per fxReclaim call: bounds how long one script holds Redis. */
 const RECLAIM_CHUNK = 500;
-
-// KEYS: q. Undelivered entries plus returned ones: everything claimable.
-const DEPTH = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local len = redis.call('XLEN', KEYS[1])
-local s = redis.pcall('XPENDING', KEYS[1], '${GROUP}')
-if type(s) == 'table' and s.err then return len end
-local returned = 0
-if s[4] then
-  for _, c in ipairs(s[4]) do
-    if c[1] == '${RETURNED}' then returned = tonumber(c[2]) end
-  end
-end
-return len - s[1] + returned`;
-
-interface BrokerScripts {
-  fxEnqueue(q: string, idx: string, ...taskIds: string[]): Promise<number>;
-  fxClaim(q: string, consumerId: string, max: number): Promise<string[]>;
-  fxSettle(q: string, idx: string, ...taskIds: string[]): Promise<number>;
-  fxRelease(q: string, consumerId: string): Promise<string[]>;
-  fxReclaim(numKeys: number, ...keysThenMinIdleMs: Array<string | number>): Promise<number[]>;
-  fxDepth(q: string): Promise<number>;
-}
-
-type ScriptedRedis = Redis & BrokerScripts;
 
 interface Subscription {
   handlers: Set<(message: string) => void>;
@@ -205,19 +63,18 @@ export class RedisBroker implements Broker {
   }
 
   static async connect(options: RedisBrokerOptions): Promise<RedisBroker> {
+    // Before connecting: a build without its scripts fails with a sentence naming the file, not at the first enqueue.
+    const scripts = await loadBrokerScripts(options.scriptsDir);
     let connectedOnce = false;
-    const redis = new Redis(options.url, {
-      lazyConnect: true,
-      // Fail fast at start-up (the server refuses to start); after that, retry forever as ioredis does.
-      retryStrategy: (times) => (connectedOnce ? Math.min(times * 50, 2000) : null),
-    }) as ScriptedRedis;
+    const redis = defineBrokerScripts(
+      new Redis(options.url, {
+        lazyConnect: true,
+        // Fail fast at start-up (the server refuses to start); after that, retry forever as ioredis does.
+        retryStrategy: (times) => (connectedOnce ? Math.min(times * 50, 2000) : null),
+      }),
+      scripts,
+    );
     redis.once('ready', () => (connectedOnce = true));
-    redis.defineCommand('fxEnqueue', { numberOfKeys: 2, lua: ENQUEUE });
-    redis.defineCommand('fxClaim', { numberOfKeys: 1, lua: CLAIM });
-    redis.defineCommand('fxSettle', { numberOfKeys: 2, lua: SETTLE });
-    redis.defineCommand('fxRelease', { numberOfKeys: 1, lua: RELEASE });
-    redis.defineCommand('fxReclaim', { lua: RECLAIM });
-    redis.defineCommand('fxDepth', { numberOfKeys: 1, lua: DEPTH });
     const broker = new RedisBroker(redis, options);
     // ioredis reports connection failures here and retries by itself; unheard, they would crash node.
     redis.on('error', (err: Error) => broker.log(`redis: ${err.message}`));

@@ -1,0 +1,83 @@
+import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, type TaskResources } from '@fx/protocol';
+import { PayloadTooLargeError } from './errors.js';
+import { assertFaithfulJson } from './json-faithful.js';
+import type { BatchItem } from './client.options.js';
+import { checkInput } from './validate.js';
+
+export interface BatchEncodingOptions {
+  /** Given to the items that carry no `resources` of their own. */
+  resources?: TaskResources | undefined;
+  /** Largest request body; items are split across requests to stay under it. */
+  maxRequestBytes: number;
+}
+
+/** One request of a batch: its JSON body and how many tasks it carries. */
+export interface EncodedBatchRequest {
+  body: string;
+  count: number;
+}
+
+/**
+ * The requests (`POST /v1/tasks/batch`) that carry a batch, in item order: each holds at most
+ * DEFAULT_LIMITS.maxBatchTasks items and `maxRequestBytes` of JSON. Every item is checked before
+ * anything is returned, so a bad item fails the batch before a request is sent.
+ */
+export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
+  const { resources, maxRequestBytes } = options;
+  if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
+
+  const isCheckedId = refMemo();
+  const head = `{"endpointId":${JSON.stringify(endpoint)},"tasks":[`;
+  const tail = ']}';
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let bytes = head.length + tail.length;
+  items.forEach((item, i) => {
+    if (item?.args !== undefined) assertFaithfulJson(item.args, `items[${i}].args`);
+    if (item?.kwargs !== undefined) assertFaithfulJson(item.kwargs, `items[${i}].kwargs`);
+    const encoded = JSON.stringify(isPlainBatchItem(item, isCheckedId) ? item : checkInput(BatchTaskItem, item, `batch item ${i}`));
+    const size = Buffer.byteLength(encoded) + 1;
+    if (head.length + tail.length + size > maxRequestBytes) {
+      throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `batch item ${i} alone is ${size} bytes of JSON, more than the ${maxRequestBytes} a request may carry`);
+    }
+    if (current.length === DEFAULT_LIMITS.maxBatchTasks || bytes + size > maxRequestBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = head.length + tail.length;
+    }
+    current.push(encoded);
+    bytes += size;
+  });
+  chunks.push(current);
+  return chunks.map((chunk) => ({ body: `${head}${chunk.join(',')}${tail}`, count: chunk.length }));
+}
+
+const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs']);
+
+/** A function-ref check that runs the schema once per distinct ref: a batch usually names one or two. */
+function refMemo(): (value: unknown) => boolean {
+  const ok = new Set<string>();
+  return (value) => {
+    if (typeof value !== 'string') return false;
+    if (ok.has(value)) return true;
+    if (!FunctionRef.safeParse(value).success) return false;
+    ok.add(value);
+    return true;
+  };
+}
+
+/**
+ * The common shape of a batch item, checked by hand: running the zod schema on each of 10,000 items
+ * costs more than the request. Anything unusual goes through the schema, which also words the error.
+ */
+function isPlainBatchItem(item: unknown, isId: (value: unknown) => boolean): item is BatchItem {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
+  for (const key of Object.keys(item)) if (!BATCH_ITEM_KEYS.has(key)) return false;
+  const { functionId, endpointId, args, kwargs } = item as Record<string, unknown>;
+  return (
+    isId(functionId) &&
+    (endpointId === undefined || (isId(endpointId) && !(endpointId as string).includes('@'))) &&
+    (args === undefined || (Array.isArray(args) && args.length <= 10_000)) &&
+    (kwargs === undefined || (typeof kwargs === 'object' && kwargs !== null && !Array.isArray(kwargs)))
+  );
+}

@@ -1,0 +1,175 @@
+import type { SubmitWarning, TaskResources } from '@fx/protocol';
+import type { Progress } from './result-stream.js';
+
+// The options of Client and its methods, kept apart from the class so client.ts reads as what it does.
+
+export interface ClientOptions {
+  /** Server base url, `http(s)://host[:port][/prefix]`; REST lives under `<url>/v1`, the result socket at `<url>/v1/ws/client`. */
+  url: string;
+  /** A user token (`fx` admin or a token created for a user). */
+  token: string;
+  /**
+   * Time limit for one REST attempt, response body included.
+   * @default 30_000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Retries after the first attempt. Idempotent requests retry on network errors, timeouts and
+   * 500/502/503/504; every request retries on 429 and 503, which by contract were not accepted.
+   * @default 3
+   */
+  maxRetries?: number;
+  /**
+   * First retry delay; it doubles per attempt, with jitter. A `Retry-After` from the server replaces it.
+   * @default 250
+   */
+  retryBaseDelayMs?: number;
+  /**
+   * Longest wait between retries. A `Retry-After` longer than this is not waited out: the
+   * RateLimitError is thrown at once, with `retryAfterMs` set.
+   * @default 30_000
+   */
+  retryMaxDelayMs?: number;
+  /**
+   * The fetch to use (a proxy agent, a test double).
+   * @default globalThis.fetch
+   */
+  fetch?: typeof fetch;
+  /**
+   * Final outcomes kept after delivery, so awaiting a finished task again needs no round trip.
+   * Oldest evicted first; 0 disables. Outcomes still awaited are held regardless, one per awaited id.
+   * @default 1_000
+   */
+  resultCacheSize?: number;
+  /**
+   * First delay before reconnecting the result socket; doubles per failed attempt, with jitter.
+   * @default 250
+   */
+  reconnectBaseDelayMs?: number;
+  /**
+   * Longest delay between reconnect attempts. The socket reconnects for as long as any result is
+   * awaited; bound a wait with `timeoutMs` or a signal.
+   * @default 10_000
+   */
+  reconnectMaxDelayMs?: number;
+  /**
+   * Ping interval on the result socket; a socket that misses one pong is replaced.
+   * @default 30_000
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * Largest request body the SDK sends; `runBatch` splits batches to stay under it.
+   * @default DEFAULT_LIMITS.maxRequestBytes (10 MiB)
+   */
+  maxRequestBytes?: number;
+}
+
+export interface RegisterFunctionOptions {
+  /**
+   * Name shown in listings.
+   * @default the function's own `name` (made valid), else `"anonymous"`; `"shell"` for shell functions
+   */
+  name?: string;
+  description?: string;
+  /** Longest a run may take on the endpoint before it fails with WALLTIME_EXCEEDED. @default the server's default */
+  walltimeSeconds?: number;
+  /**
+   * Whether other users may run it.
+   * @default false
+   */
+  public?: boolean;
+}
+
+export interface RegisterEndpointOptions {
+  name: string;
+  description?: string;
+  /** When set, only these functions may run on the endpoint. @default any function */
+  allowedFunctions?: string[];
+}
+
+export interface RunOptions {
+  /** Abandons the submission (and its retries); a request already sent may still have been accepted. */
+  signal?: AbortSignal;
+  /**
+   * What each task asks of the worker that runs it: `{ cores, gpus, walltimeSeconds }`, and for MPI
+   * functions `{ nodes, ranksPerNode }`. A task goes only to a worker that can hold it. In `runBatch`
+   * this applies to the items that carry no `resources` of their own.
+   * @default undefined (any worker)
+   */
+  resources?: TaskResources;
+  /**
+   * Called with what the server says about an accepted submission, e.g. `ENDPOINT_OFFLINE` (the tasks
+   * wait in the queue until the endpoint's agent connects). The SDK never prints.
+   * @default undefined
+   */
+  onWarning?: (warning: SubmitWarning) => void;
+}
+
+/** `submit`: RunOptions plus the task's keyword arguments, which `run` takes positionally. */
+export interface SubmitOptions extends RunOptions {
+  /**
+   * Keyword arguments (for shell and MPI functions, the values of the template's `{name}` placeholders).
+   * @default {}
+   */
+  kwargs?: Record<string, unknown>;
+}
+
+export interface TaskResultsOptions {
+  /**
+   * Long-poll: the server answers as soon as at least one of the tasks is final (at once if one
+   * already is), or after this many ms (0..60000) with the tasks as they are.
+   * @default 0 (answer at once)
+   */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface GetResultOptions {
+  /**
+   * Longest to wait for the result (for getResults and results: for all of them), then TimeoutError.
+   * The task itself keeps running.
+   * @default undefined (wait until the task finishes)
+   */
+  timeoutMs?: number;
+  /** Stops waiting; the wait rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * getResults and results: called once when the wait starts (`done: 0`), then each time an outcome
+   * arrives, with `{ done, failed, total }` over the distinct ids (`done` counts every finished task,
+   * `failed` the ones among them that failed or were cancelled). It runs inside result delivery:
+   * keep it quick; if it throws, the wait ends with that error.
+   * @default undefined
+   */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface RunBatchOptions extends RunOptions {
+  /**
+   * Called as each request of the batch is accepted, with the batch id the server gave it and its
+   * task ids (a batch larger than one request gets one batch id per request). Useful to record the
+   * batch before waiting, e.g. to re-attach later with `listTasks({ batchId })`.
+   * @default undefined
+   */
+  onAccepted?: (accepted: { batchId: string; taskIds: string[] }) => void;
+  /**
+   * Progress of the batch's results: once every request is accepted, the client watches the tasks
+   * over its result socket and calls this once with `done: 0`, then as each outcome arrives (see
+   * GetResultOptions.onProgress), until all have finished or the client is closed. `runBatch` itself
+   * still resolves as soon as the tasks are accepted.
+   * @default undefined
+   */
+  onProgress?: (progress: Progress) => void;
+}
+
+/** One task in `runBatch`. */
+export interface BatchItem {
+  functionId: string;
+  /** @default the batch's endpoint */
+  endpointId?: string;
+  /** @default [] */
+  args?: unknown[];
+  /** @default {} */
+  kwargs?: Record<string, unknown>;
+  /** What this task asks of its worker (see RunOptions.resources). @default the batch's `resources` */
+  resources?: TaskResources;
+}
