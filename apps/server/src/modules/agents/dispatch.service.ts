@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import { TasksRepository, type DispatchedRow } from '../tasks/tasks.repository.js';
-import { EventsService } from '../tasks/events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { FunctionsRepository } from '../functions/functions.repository.js';
 import { EndpointConnection } from './endpoint-connection.js';
 

@@ -23,7 +23,7 @@ import { AuthService } from '../auth/auth.service.js';
 import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
-import { EventsService } from '../tasks/events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { DispatchService } from './dispatch.service.js';
 import { EndpointConnection } from './endpoint-connection.js';

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { RemoteError, TaskResult, TaskTimings } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
-import { EventsService } from '../tasks/events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */

@@ -4,11 +4,11 @@ import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
 import { TokensRepository } from './tokens.repository.js';
 import { SocketRegistry } from './socket-registry.service.js';
-import { TaskStoreModule } from '../tasks/task-store.module.js';
+import { EventsModule } from '../events/events.module.js';
 
 @Global()
 @Module({
-  imports: [TaskStoreModule],
+  imports: [EventsModule],
   providers: [AuthService, TokensRepository, SocketRegistry, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [AuthService, TokensRepository, SocketRegistry],
 })

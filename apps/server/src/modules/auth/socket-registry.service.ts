@@ -6,7 +6,7 @@ import { encodeFrame, type ErrorCode } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
-import { EventsService } from '../tasks/events.service.js';
+import { EventsService } from '../events/events.service.js';
 import type { Principal } from './principal.js';
 import { TokensRepository } from './tokens.repository.js';
 

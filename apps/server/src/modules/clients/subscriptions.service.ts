@@ -4,7 +4,7 @@ import type { Broker } from '../../storage/broker.js';
 import type { WebSocket } from 'ws';
 import { encodeFrame, isFinalStatus, type ServerToClient, type TaskOutcome, type TaskStatus } from '@fx/protocol';
 import { TasksRepository } from '../tasks/tasks.repository.js';
-import { EventsService, toOutcome } from '../tasks/events.service.js';
+import { EventsService, toOutcome } from '../events/events.service.js';
 import type { Principal } from '../auth/principal.js';
 
 const MAX_RESULTS_PER_FRAME = 500;

@@ -21,7 +21,7 @@ import { TokensRepository } from '../auth/tokens.repository.js';
 import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
 import type { Principal } from '../auth/principal.js';
 import { toUserInfo } from '../users/users.mapper.js';
-import { CONSOLE_COALESCE_MS, EventsService } from '../tasks/events.service.js';
+import { CONSOLE_COALESCE_MS, EventsService } from '../events/events.service.js';
 import { ConsoleRepository } from './console.repository.js';
 import { ConsoleService } from './console.service.js';
 

@@ -5,7 +5,7 @@ import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { FunctionsService, toFunctionInfo } from '../functions/functions.service.js';
-import { EventsService } from '../tasks/events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { ConsoleRepository, type TaskSummaryRow } from './console.repository.js';
 
 /** The query as ZodPipe hands it over (defaults applied, status split). */

@@ -8,7 +8,7 @@ import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
 import type { Principal } from '../auth/principal.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
-import { EventsService } from '../tasks/events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { EndpointsRepository } from './endpoints.repository.js';
 
 type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;

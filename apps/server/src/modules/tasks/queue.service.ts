@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
-import { EventsService } from './events.service.js';
+import { EventsService } from '../events/events.service.js';
 
 /**
  * Puts task ids on their endpoints' queues and wakes the replica that holds each agent. A broker

@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import { TasksRepository } from './tasks.repository.js';
-import { EventsService } from './events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { QueueService } from './queue.service.js';
 
 const REBUILD_PAGE = 5_000;

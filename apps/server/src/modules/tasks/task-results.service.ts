@@ -3,7 +3,7 @@ import { isFinalStatus, type TaskResultEntry, type TaskResultsResponse } from '@
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from '../auth/principal.js';
-import { EventsService } from './events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { TasksRepository } from './tasks.repository.js';
 
 interface Waiter {

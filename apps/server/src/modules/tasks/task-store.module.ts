@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { EventsService } from './events.service.js';
+import { EventsModule } from '../events/events.module.js';
 import { QueueService } from './queue.service.js';
 import { RecoveryService } from './recovery.service.js';
 import { TasksRepository } from './tasks.repository.js';
 
-/** Task rows, queues and cluster events: what the endpoint, task and channel modules all stand on. */
-@Module({ providers: [TasksRepository, EventsService, QueueService, RecoveryService], exports: [TasksRepository, EventsService, QueueService, RecoveryService] })
+/** Task rows and queues (and the cluster events they publish): what the endpoint, task and channel modules all stand on. */
+@Module({ imports: [EventsModule], providers: [TasksRepository, QueueService, RecoveryService], exports: [EventsModule, TasksRepository, QueueService, RecoveryService] })
 export class TaskStoreModule {}

@@ -16,7 +16,7 @@ import type { Principal } from '../auth/principal.js';
 import { FunctionsService } from '../functions/functions.service.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
-import { EventsService } from './events.service.js';
+import { EventsService } from '../events/events.service.js';
 import { QueueService } from './queue.service.js';
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { TaskOutcome, TaskStatus } from '@fx/protocol';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
-import type { OutcomeRow } from './tasks.repository.js';
+import type { OutcomeRow } from '../tasks/tasks.repository.js';
 
 /**
  * Everything one replica tells the others, by name. Each event reaches every replica (through Redis
