@@ -1,19 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
+import type { Token, User } from '../../generated/prisma/client.js';
 
-export interface TokenRow {
-  id: string;
-  userId: string;
-  endpointId: string | null;
-  kind: string;
-  name: string;
-  hash: string;
-  createdAt: Date;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-  user: { id: string; name: string; admin: boolean; createdAt: Date };
-}
+/** A token with its user, as findWithUser reads it (its SQL names each column after the Prisma field). */
+export type TokenRow = Token & { user: Pick<User, 'id' | 'name' | 'admin' | 'createdAt'> };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -28,7 +19,7 @@ export class TokensRepository {
   /** Every authenticated request asks this: one statement (a join), not the two of a Prisma include. */
   async findWithUser(id: string): Promise<TokenRow | null> {
     if (!UUID.test(id)) return null;
-    const rows = await this.db.prisma.$queryRawUnsafe<Array<Omit<TokenRow, 'user'> & { uName: string; uAdmin: boolean; uCreatedAt: Date }>>(
+    const rows = await this.db.prisma.$queryRawUnsafe<Array<Token & { uName: User['name']; uAdmin: User['admin']; uCreatedAt: User['createdAt'] }>>(
       `SELECT t.id::text AS "id", t.user_id::text AS "userId", t.endpoint_id::text AS "endpointId", t.kind, t.name, t.hash,
               t.created_at AS "createdAt", t.expires_at AS "expiresAt", t.revoked_at AS "revokedAt",
               u.name AS "uName", u.admin AS "uAdmin", u.created_at AS "uCreatedAt"
@@ -43,7 +34,7 @@ export class TokensRepository {
 
   /** Of these token ids, those still valid (known, not revoked, not expired): one statement for a whole sweep. */
   async findValid(ids: string[]): Promise<Set<string>> {
-    const rows = await this.db.prisma.$queryRawUnsafe<Array<{ id: string }>>(
+    const rows = await this.db.prisma.$queryRawUnsafe<Array<Pick<Token, 'id'>>>(
       `SELECT id::text AS "id" FROM tokens
        WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))
          AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,

@@ -3,6 +3,8 @@ import { withConflictRetry } from '../../common/conflict-retry.js';
 import type { RemoteError, TaskResources, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
+import type { RawRow } from '../../storage/raw-rows.js';
+import type { Task } from '../../generated/prisma/client.js';
 
 /** A new task row, as inserted by a submission. */
 export interface NewTask {
@@ -15,44 +17,32 @@ export interface NewTask {
   resources?: TaskResources;
 }
 
-export interface TaskRow {
-  id: string;
-  owner_id: string;
-  function_id: string;
-  endpoint_id: string;
-  batch_id: string | null;
-  status: TaskStatus;
-  attempt: number;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  result: unknown;
-  error: RemoteError | null;
-  received_at: Date;
-  waiting_at: Date | null;
-  dispatched_at: Date | null;
-  running_at: Date | null;
-  completed_at: Date | null;
-}
+/** The JSON columns, as FX stores them. */
+type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null };
+
+export type TaskRow = RawRow<
+  Task,
+  'id' | 'owner_id' | 'function_id' | 'endpoint_id' | 'batch_id' | 'status' | 'attempt' | 'args' | 'kwargs' | 'result' | 'error' | 'received_at' | 'waiting_at' | 'dispatched_at' | 'running_at' | 'completed_at',
+  TaskJson & { status: TaskStatus }
+>;
 
 /** A final outcome as recorded, ready to publish to waiting clients. */
-export interface OutcomeRow {
-  id: string;
-  owner_id: string;
-  status: 'success' | 'failed' | 'cancelled';
-  result: unknown;
-  error: RemoteError | null;
-  completed_at: Date;
-}
+export type OutcomeRow = RawRow<
+  Task,
+  'id' | 'owner_id' | 'status' | 'result' | 'error' | 'completed_at',
+  Pick<TaskJson, 'result' | 'error'> & { status: 'success' | 'failed' | 'cancelled'; completed_at: Date }
+>;
 
-export interface DispatchedRow {
-  id: string;
-  owner_id: string;
-  function_id: string;
-  attempt: number;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  resources: TaskResources | null;
-}
+export type DispatchedRow = RawRow<
+  Task,
+  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'resources',
+  Pick<TaskJson, 'args' | 'kwargs'> & { resources: TaskResources | null }
+>;
+
+/** A task's state, as the status and result reads return it. */
+type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status: TaskStatus }>;
+/** Ids and queues of tasks, for enqueueing. */
+export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id'>;
 
 export interface ResultInput {
   taskId: string;
@@ -102,12 +92,12 @@ export class TasksRepository {
     return rows[0] ?? null;
   }
 
-  findStatuses(ids: string[]): Promise<Array<{ id: string; owner_id: string; status: TaskStatus; attempt: number }>> {
+  findStatuses(ids: string[]): Promise<TaskHead[]> {
     return this.query(`SELECT id, owner_id, status, attempt FROM tasks WHERE id IN ${idsIn('$1')}`, json(ids));
   }
 
   /** Final outcomes among these ids, with owners, for a subscription's catch-up read. */
-  findOutcomes(ids: string[]): Promise<Array<OutcomeRow | { id: string; owner_id: string; status: TaskStatus }>> {
+  findOutcomes(ids: string[]): Promise<Array<OutcomeRow | Omit<TaskHead, 'attempt'>>> {
     return this.query(
       `SELECT id, owner_id, status,
               CASE WHEN status IN ${FINAL} THEN result END AS result,
@@ -119,7 +109,7 @@ export class TasksRepository {
   }
 
   /** Status of each of these ids, with the size of a final task's outcome (for POST /v1/tasks/results). */
-  findResultHeads(ids: string[]): Promise<Array<{ id: string; owner_id: string; status: TaskStatus; attempt: number; completed_at: Date | null; bytes: number | null }>> {
+  findResultHeads(ids: string[]): Promise<Array<TaskHead & RawRow<Task, 'completed_at'> & { bytes: number | null }>> {
     return this.query(
       `SELECT id, owner_id, status, attempt, completed_at,
               CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')))::int END AS bytes
@@ -129,7 +119,7 @@ export class TasksRepository {
   }
 
   /** Outcomes of these final tasks. */
-  findResultBodies(ids: string[]): Promise<Array<{ id: string; result: unknown; error: RemoteError | null }>> {
+  findResultBodies(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result' | 'error', Pick<TaskJson, 'result' | 'error'>>>> {
     return this.query(`SELECT id, result, error FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(ids));
   }
 
@@ -156,7 +146,7 @@ export class TasksRepository {
    * nothing (a forged or stale `started`); returns the ids that did change.
    */
   async markRunning(endpointId: string, leaseOwner: string, started: Array<{ taskId: string; startedAt: number }>): Promise<string[]> {
-    const rows = await this.query<{ id: string }>(
+    const rows = await this.query<RawRow<Task, 'id'>>(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, started_at float8)),
             locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT task_id FROM x) AND endpoint_id = $2::uuid
                AND lease_owner = $3 AND status = 'dispatched' ORDER BY id FOR UPDATE)
@@ -230,7 +220,7 @@ export class TasksRepository {
   }
 
   /** Cancels tasks not yet final; returns those cancelled, with the endpoint and the status they had. */
-  cancel(ids: string[], ownerId: string | null): Promise<Array<OutcomeRow & { endpoint_id: string; previous: TaskStatus }>> {
+  cancel(ids: string[], ownerId: string | null): Promise<Array<OutcomeRow & RawRow<Task, 'endpoint_id'> & { previous: TaskStatus }>> {
     return this.query(
       `WITH prev AS (
          SELECT id, status AS previous FROM tasks
@@ -271,7 +261,7 @@ export class TasksRepository {
    * should forget.
    */
   async reconcileEndpoint(endpointId: string, leaseOwner: string, inFlight: string[], leaseMs: number, maxAttempts: number) {
-    const kept = await this.query<{ id: string }>(
+    const kept = await this.query<RawRow<Task, 'id'>>(
       `UPDATE tasks SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD}
        RETURNING id`,
@@ -282,7 +272,7 @@ export class TasksRepository {
     );
     const keptIds = new Set(kept.map((r) => r.id));
     const finalIds = new Set(
-      (await this.query<{ id: string }>(`SELECT id FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(inFlight))).map((r) => r.id),
+      (await this.query<RawRow<Task, 'id'>>(`SELECT id FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(inFlight))).map((r) => r.id),
     );
     // a final task stays in inFlight so the agent resends its result and gets an ack that clears it
     const forget = inFlight.filter((id) => !keptIds.has(id) && !finalIds.has(id));
@@ -306,7 +296,7 @@ export class TasksRepository {
 
   private async requeueHeld(where: string, params: unknown[], maxAttempts: number) {
     const n = params.length;
-    const requeued = await this.query<{ id: string; endpoint_id: string }>(
+    const requeued = await this.query<QueuedRow>(
       `UPDATE tasks SET status = 'waiting-for-endpoint', attempt = attempt + 1, waiting_at = now(),
               lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
        WHERE status IN ${HELD} AND ${where} AND attempt + 1 < $${n + 1}::int
@@ -327,7 +317,7 @@ export class TasksRepository {
   }
 
   /** Every task waiting for an endpoint, oldest first, a keyset page at a time, for rebuilding queues. */
-  waitingTasks(after: { receivedAt: Date; id: string } | null, limit: number): Promise<Array<{ id: string; endpoint_id: string; received_at: Date }>> {
+  waitingTasks(after: { receivedAt: Date; id: string } | null, limit: number): Promise<Array<QueuedRow & RawRow<Task, 'received_at'>>> {
     return this.query(
       `SELECT id, endpoint_id, received_at FROM tasks
        WHERE status = 'waiting-for-endpoint'
@@ -340,7 +330,7 @@ export class TasksRepository {
   }
 
   async countsForEndpoint(endpointId: string): Promise<{ waiting: number; dispatched: number; running: number }> {
-    const rows = await this.query<{ status: string; n: number | bigint }>(
+    const rows = await this.query<RawRow<Task, 'status'> & { n: number | bigint }>(
       `SELECT status, count(*)::int AS n FROM tasks WHERE endpoint_id = $1::uuid AND status IN ('waiting-for-endpoint', 'dispatched', 'running') GROUP BY status`,
       endpointId,
     );
