@@ -8,6 +8,7 @@ import { FunctionsModule } from './modules/functions/functions.module.js';
 import { EndpointsModule } from './modules/endpoints/endpoints.module.js';
 import { TasksModule } from './modules/tasks/tasks.module.js';
 import { AgentsModule } from './modules/agents/agents.module.js';
+import { RecoveryModule } from './modules/recovery/recovery.module.js';
 import { ClientsModule } from './modules/clients/clients.module.js';
 import { ConsoleModule } from './modules/console/console.module.js';
 import { HealthController } from './modules/health/health.controller.js';
@@ -18,7 +19,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, ClientsModule, ConsoleModule, RateLimitModule],
+      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, RecoveryModule, ClientsModule, ConsoleModule, RateLimitModule],
       controllers: [HealthController],
     };
   }

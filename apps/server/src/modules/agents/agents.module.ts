@@ -1,21 +1,32 @@
-import { Module, OnModuleInit } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { EndpointsModule } from '../endpoints/endpoints.module.js';
 import { FunctionsModule } from '../functions/functions.module.js';
+import { LeasesModule } from '../leases/leases.module.js';
+import { AGENT_CONNECTIONS } from '../recovery/agent-connections.js';
 import { TaskStoreModule } from '../tasks/task-store.module.js';
-import { RecoveryService } from '../tasks/recovery.service.js';
+import { AgentLivenessService } from './agent-liveness.service.js';
+import { AgentSessionService } from './agent-session.service.js';
+import { ConnectionRegistry } from './connection-registry.service.js';
 import { DispatchService } from './dispatch.service.js';
 import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
 
-@Module({ imports: [TaskStoreModule, EndpointsModule, FunctionsModule], providers: [EndpointGateway, DispatchService, ResultsService] })
-export class AgentsModule implements OnModuleInit {
-  constructor(
-    private readonly recovery: RecoveryService,
-    private readonly dispatch: DispatchService,
-  ) {}
-
-  onModuleInit(): void {
-    // Stale delivery leases are reclaimed for the endpoints whose agents this replica holds.
-    this.recovery.endpointsToReclaim = () => [...this.dispatch.all()].map((c) => c.endpointId);
-  }
-}
+/**
+ * The endpoint channel and what acts on its frames. Global for one export only: the recovery sweep
+ * reads this replica's agent connections through AGENT_CONNECTIONS without importing this module.
+ */
+@Global()
+@Module({
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule],
+  providers: [
+    EndpointGateway,
+    ConnectionRegistry,
+    { provide: AGENT_CONNECTIONS, useExisting: ConnectionRegistry },
+    AgentSessionService,
+    AgentLivenessService,
+    DispatchService,
+    ResultsService,
+  ],
+  exports: [AGENT_CONNECTIONS],
+})
+export class AgentsModule {}

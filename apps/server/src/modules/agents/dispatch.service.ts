@@ -4,9 +4,11 @@ import { DEFAULT_LIMITS, FunctionSpecCache, PROTOCOL_VERSION, functionsOf, type 
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
-import { TasksRepository, type DispatchedRow } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { FunctionsRepository } from '../functions/functions.repository.js';
+import { LeaseService } from '../leases/lease.service.js';
+import type { DispatchedRow } from '../leases/leases.repository.js';
+import { ConnectionRegistry } from './connection-registry.service.js';
 import { EndpointConnection } from './endpoint-connection.js';
 
 /** Functions this replica keeps loaded for dispatch (immutable once registered, so never stale). */
@@ -29,7 +31,6 @@ export class DispatchService implements OnModuleInit {
   private readonly logger = new Logger('Dispatch');
   /** This replica's name as a broker consumer: its delivery leases are reclaimed if it dies. */
   readonly consumerId = `replica-${randomUUID()}`;
-  private readonly connections = new Map<string, EndpointConnection>();
   // Functions never change once registered (a new version is a new id), so caching is safe.
   private readonly functionCache = new FunctionSpecCache(FUNCTION_CACHE);
   /** Per connection: the functions it has been sent (their specs are not sent again while there). */
@@ -45,9 +46,10 @@ export class DispatchService implements OnModuleInit {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(BROKER) private readonly broker: Broker,
-    private readonly tasks: TasksRepository,
+    private readonly leases: LeaseService,
     private readonly functions: FunctionsRepository,
     private readonly events: EventsService,
+    private readonly connections: ConnectionRegistry,
   ) {
     this.frameBudget = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2);
   }
@@ -55,38 +57,16 @@ export class DispatchService implements OnModuleInit {
   onModuleInit(): void {
     this.events.on('wake', ({ endpointIds }) => {
       for (const id of endpointIds) {
-        const conn = this.connections.get(id);
+        const conn = this.connections.current(id);
         if (conn) void this.pump(conn);
       }
     });
-    this.events.on('cancel', ({ endpointId, taskIds }) => this.connections.get(endpointId)?.send('cancel', { taskIds }));
+    this.events.on('cancel', ({ endpointId, taskIds }) => this.connections.current(endpointId)?.send('cancel', { taskIds }));
     this.events.on('endpoint-gone', ({ endpointId }) => {
-      const conn = this.connections.get(endpointId);
+      const conn = this.connections.current(endpointId);
       conn?.send('error', { code: 'ENDPOINT_DELETED', message: `endpoint ${endpointId} was deleted` });
       conn?.ws.close(4404, 'endpoint deleted');
     });
-  }
-
-  /** The connection replaced for the same endpoint, if any (one agent per endpoint). */
-  attach(conn: EndpointConnection): EndpointConnection | undefined {
-    const previous = this.connections.get(conn.endpointId);
-    this.connections.set(conn.endpointId, conn);
-    return previous;
-  }
-
-  /** The connection of this endpoint's agent on this replica, if any. */
-  current(endpointId: string): EndpointConnection | undefined {
-    return this.connections.get(endpointId);
-  }
-
-  detach(conn: EndpointConnection): boolean {
-    if (this.connections.get(conn.endpointId) !== conn) return false;
-    this.connections.delete(conn.endpointId);
-    return true;
-  }
-
-  all(): IterableIterator<EndpointConnection> {
-    return this.connections.values();
   }
 
   grant(conn: EndpointConnection, credits: number): void {
@@ -127,7 +107,7 @@ export class DispatchService implements OnModuleInit {
     const max = Math.min(conn.credits, this.config.FX_MAX_TASKS_PER_FRAME, byBytes);
     const ids = await this.broker.claim(conn.endpointId, this.consumerId, max);
     if (ids.length === 0) return -1;
-    const rows = await this.tasks.markDispatched(conn.endpointId, ids, conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+    const rows = await this.leases.grant(conn, ids);
     if (rows.length === 0) {
       await this.broker.settle(conn.endpointId, ids);
       return 0;
@@ -136,7 +116,7 @@ export class DispatchService implements OnModuleInit {
     const frames = this.toFrames(conn, rows, await this.loadFunctions(rows));
     conn.credits -= rows.length;
     // Sent before the claim is settled: PostgreSQL holds the lease now, and a settle that fails only
-    // leaves a claim that reclaimStale requeues and markDispatched then skips.
+    // leaves a claim that reclaimStale requeues and the lease grant then skips.
     for (const frame of frames) if (conn.open) conn.ws.send(frame);
     await this.broker.settle(conn.endpointId, ids);
     return rows.length;

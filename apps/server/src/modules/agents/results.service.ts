@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { RemoteError, TaskResult, TaskTimings } from '@fx/protocol';
+import type { EndpointToServer, RemoteError, TaskResult, TaskTimings } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
+import type { EndpointConnection } from './endpoint-connection.js';
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
 export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } as const;
@@ -13,6 +14,8 @@ export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } a
  */
 const MIN_TIME_MS = 946_684_800_000;
 const MAX_TIME_MS = 7_258_118_400_000;
+/** Most results recorded in one statement when frames are recorded together. */
+const MAX_RESULTS_PER_STATEMENT = 2_000;
 
 /** Cuts `text` to at most `max` bytes of UTF-8 (on a character boundary), saying how much was cut. */
 export function truncateText(text: string, max: number): string {
@@ -34,6 +37,7 @@ export interface Reporter {
   id: string;
 }
 
+/** What agents report of the tasks leased to them: that they started, and their results. */
 @Injectable()
 export class ResultsService {
   private readonly logger = new Logger('Results');
@@ -43,6 +47,48 @@ export class ResultsService {
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
   ) {}
+
+  /** Tasks leased to this connection start running; only they change (and show as running in live views). */
+  async started(conn: Reporter, tasks: EndpointToServer['started']['tasks']): Promise<void> {
+    const started = tasks.map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
+    const changed = await this.tasks.markRunning(conn.endpointId, conn.id, started);
+    this.events.noteTaskStates('running', conn.endpointId, changed);
+  }
+
+  /**
+   * A `results` frame, recorded off the frame chain: credits and heartbeats behind it are not held up by
+   * the statement, and frames that arrive while one is recorded are recorded together in the next
+   * (group commit). Each frame is acknowledged once its results are durable.
+   */
+  accept(conn: EndpointConnection, results: TaskResult[]): void {
+    conn.resultFrames.push(results);
+    if (!conn.recording) void this.recordFrames(conn);
+  }
+
+  /** Records the waiting results frames, as few statements as possible; each frame gets its own ack. */
+  private async recordFrames(conn: EndpointConnection): Promise<void> {
+    conn.recording = true;
+    try {
+      while (conn.resultFrames.length > 0 && conn.open) {
+        let take = 0;
+        let rows = 0;
+        while (take < conn.resultFrames.length && (take === 0 || rows + conn.resultFrames[take]!.length <= MAX_RESULTS_PER_STATEMENT)) {
+          rows += conn.resultFrames[take]!.length;
+          take++;
+        }
+        const frames = conn.resultFrames.splice(0, take);
+        await this.record(conn, frames.flat());
+        for (const results of frames) conn.send('ack', { taskIds: results.map((r) => r.taskId) });
+      }
+    } catch (e) {
+      // Unacknowledged results stay with the agent, which resends them after reconnecting.
+      this.logger.error(`endpoint ${conn.endpointId}: recording results failed: ${(e as Error).stack}`);
+      conn.resultFrames = [];
+      conn.ws.close(1011, 'server error; reconnect');
+    } finally {
+      conn.recording = false;
+    }
+  }
 
   /**
    * Records one frame of results in one statement, then publishes what changed. Returns the ids to

@@ -4,6 +4,7 @@ import type { RemoteError, TaskResources, TaskStatus, TaskTimings } from '@fx/pr
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
+import { FINAL, idsIn, json } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 
 /** A new task row, as inserted by a submission. */
@@ -18,7 +19,7 @@ export interface NewTask {
 }
 
 /** The JSON columns, as FX stores them. */
-type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null };
+export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null };
 
 export type TaskRow = RawRow<
   Task,
@@ -31,12 +32,6 @@ export type OutcomeRow = RawRow<
   Task,
   'id' | 'owner_id' | 'status' | 'result' | 'error' | 'completed_at',
   Pick<TaskJson, 'result' | 'error'> & { status: 'success' | 'failed' | 'cancelled'; completed_at: Date }
->;
-
-export type DispatchedRow = RawRow<
-  Task,
-  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'resources',
-  Pick<TaskJson, 'args' | 'kwargs'> & { resources: TaskResources | null }
 >;
 
 /** A task's state, as the status and result reads return it. */
@@ -52,15 +47,11 @@ export interface ResultInput {
   timings: TaskTimings;
 }
 
-const FINAL = `('success', 'failed', 'cancelled')`;
-const HELD = `('dispatched', 'running')`;
-/** Ids travel as one jsonb array parameter: one shape that both PostgreSQL and PGlite bind the same way. */
-const idsIn = (param: string) => `(SELECT value::uuid FROM jsonb_array_elements_text(${param}::jsonb))`;
-const json = (v: unknown) => JSON.stringify(v);
 
 /**
  * Every task statement is one SQL round trip for a whole batch (docs/design.md, hot path): no per-task
- * queries. This is the only file that writes the tasks table.
+ * queries. This file and leases.repository.ts (leases: granted, extended, lost) are the only ones that
+ * write the tasks table.
  */
 @Injectable()
 export class TasksRepository {
@@ -121,24 +112,6 @@ export class TasksRepository {
   /** Outcomes of these final tasks. */
   findResultBodies(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result' | 'error', Pick<TaskJson, 'result' | 'error'>>>> {
     return this.query(`SELECT id, result, error FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(ids));
-  }
-
-  /**
-   * Leases queued tasks to one agent connection. Only rows still waiting change: stale queue entries
-   * (cancelled, already dispatched by a duplicate entry) are skipped here, which is what makes
-   * re-enqueueing from PostgreSQL always safe.
-   */
-  markDispatched(endpointId: string, ids: string[], leaseOwner: string, leaseMs: number): Promise<DispatchedRow[]> {
-    return this.query<DispatchedRow>(
-      `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
-              lease_expires_at = now() + $4::int * interval '1 millisecond'
-       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, owner_id, function_id, attempt, args, kwargs, resources`,
-      json(ids),
-      endpointId,
-      leaseOwner,
-      leaseMs,
-    );
   }
 
   /**
@@ -234,86 +207,6 @@ export class TasksRepository {
       json(ids),
       ownerId,
     );
-  }
-
-  /** Heartbeat: the agents behind these connections are alive, so their leases live on. One statement for all. */
-  async extendLeases(leaseOwners: string | string[], leaseMs: number): Promise<void> {
-    const owners = typeof leaseOwners === 'string' ? [leaseOwners] : leaseOwners;
-    if (owners.length === 0) return;
-    await this.exec(
-      // SKIP LOCKED: a row another statement is changing now (its result, say) needs no extension, and
-      // waiting for it is how a heartbeat flush and a results frame deadlock. Locks are taken in id order.
-      `WITH held AS (
-         SELECT id FROM tasks
-         WHERE lease_owner IN (SELECT value FROM jsonb_array_elements_text($1::jsonb)) AND status IN ${HELD}
-         ORDER BY id FOR UPDATE SKIP LOCKED)
-       UPDATE tasks t SET lease_expires_at = now() + $2::int * interval '1 millisecond'
-       FROM held WHERE t.id = held.id`,
-      json(owners),
-      leaseMs,
-    );
-  }
-
-  /**
-   * A (re)connecting agent said which tasks it still holds. Those move to the new connection; every
-   * other task held for this endpoint has no agent any more and goes back to the queue now rather
-   * than at lease expiry. Returns the requeued tasks, the exhausted ones, and the ids the agent
-   * should forget.
-   */
-  async reconcileEndpoint(endpointId: string, leaseOwner: string, inFlight: string[], leaseMs: number, maxAttempts: number) {
-    const kept = await this.query<RawRow<Task, 'id'>>(
-      `UPDATE tasks SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
-       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD}
-       RETURNING id`,
-      json(inFlight),
-      endpointId,
-      leaseOwner,
-      leaseMs,
-    );
-    const keptIds = new Set(kept.map((r) => r.id));
-    const finalIds = new Set(
-      (await this.query<RawRow<Task, 'id'>>(`SELECT id FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(inFlight))).map((r) => r.id),
-    );
-    // a final task stays in inFlight so the agent resends its result and gets an ack that clears it
-    const forget = inFlight.filter((id) => !keptIds.has(id) && !finalIds.has(id));
-    const lost = await this.requeueHeld(`endpoint_id = $1::uuid AND (lease_owner IS NULL OR lease_owner <> $2)`, [endpointId, leaseOwner], maxAttempts);
-    return { ...lost, forget };
-  }
-
-  /**
-   * The agent handed these tasks back without a result (the HPC block running them ended): they go back
-   * to the queue with `attempt + 1`, exactly as for a lost lease. Only tasks still leased to this
-   * connection move, so a stale or forged frame cannot touch anyone else's tasks.
-   */
-  requeueReturned(endpointId: string, leaseOwner: string, ids: string[], maxAttempts: number) {
-    return this.requeueHeld(`endpoint_id = $1::uuid AND lease_owner = $2 AND id IN ${idsIn('$3')}`, [endpointId, leaseOwner, json(ids)], maxAttempts);
-  }
-
-  /** Leases past their expiry (the agent vanished without a word) go back to the queue. */
-  requeueExpired(maxAttempts: number) {
-    return this.requeueHeld(`lease_expires_at < now()`, [], maxAttempts);
-  }
-
-  private async requeueHeld(where: string, params: unknown[], maxAttempts: number) {
-    const n = params.length;
-    const requeued = await this.query<QueuedRow>(
-      `UPDATE tasks SET status = 'waiting-for-endpoint', attempt = attempt + 1, waiting_at = now(),
-              lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
-       WHERE status IN ${HELD} AND ${where} AND attempt + 1 < $${n + 1}::int
-       RETURNING id, endpoint_id`,
-      ...params,
-      maxAttempts,
-    );
-    const exhausted = await this.query<OutcomeRow>(
-      `UPDATE tasks SET status = 'failed', attempt = attempt + 1, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-              error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
-                'message', 'the task lost its agent ' || (attempt + 1) || ' times (limit ' || $${n + 1}::int || ')')
-       WHERE status IN ${HELD} AND ${where} AND attempt + 1 >= $${n + 1}::int
-       RETURNING id, owner_id, status, result, error, completed_at`,
-      ...params,
-      maxAttempts,
-    );
-    return { requeued, exhausted };
   }
 
   /** Every task waiting for an endpoint, oldest first, a keyset page at a time, for rebuilding queues. */

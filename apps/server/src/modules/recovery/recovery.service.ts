@@ -2,9 +2,11 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
-import { TasksRepository } from './tasks.repository.js';
+import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
-import { QueueService } from './queue.service.js';
+import { QueueService } from '../tasks/queue.service.js';
+import { LeaseService } from '../leases/lease.service.js';
+import { AGENT_CONNECTIONS, type AgentConnections } from './agent-connections.js';
 
 const REBUILD_PAGE = 5_000;
 const PURGE_EVERY_SWEEPS = 30;
@@ -21,8 +23,6 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
   private sweeping = false;
   private sweeps = 0;
   private rebuildNeeded = false;
-  /** Endpoints this replica serves, for reclaiming their stale delivery leases. */
-  endpointsToReclaim: () => Iterable<string> = () => [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -30,6 +30,9 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
     private readonly queue: QueueService,
+    private readonly leases: LeaseService,
+    /** Endpoints this replica serves, for reclaiming their stale delivery leases. */
+    @Inject(AGENT_CONNECTIONS) private readonly connections: AgentConnections,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -58,12 +61,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
           throw e;
         });
       }
-      const { requeued, exhausted } = await this.tasks.requeueExpired(this.config.FX_MAX_ATTEMPTS);
-      if (requeued.length || exhausted.length) {
-        this.logger.warn(`${requeued.length} tasks lost their agent and were requeued; ${exhausted.length} ran out of attempts`);
-      }
-      await this.queue.enqueue(requeued);
-      await this.events.publishOutcomes(exhausted);
+      await this.leases.requeueExpired();
       if (this.config.FX_QUEUE_TTL_SECONDS > 0) {
         const ttl = this.config.FX_QUEUE_TTL_SECONDS;
         const expired = await this.tasks.failWaitingOlderThan(ttl, {
@@ -74,7 +72,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
         if (expired.length) this.logger.warn(`${expired.length} tasks waited longer than the queue TTL of ${ttl} s and failed ENDPOINT_UNAVAILABLE`);
         await this.events.publishOutcomes(expired);
       }
-      const endpointIds = [...this.endpointsToReclaim()];
+      const endpointIds = [...this.connections.endpointIds()];
       const reclaimed = await this.broker.reclaimStaleMany(endpointIds, this.config.FX_BROKER_RECLAIM_MS);
       const woken = endpointIds.filter((_, i) => (reclaimed[i] ?? 0) > 0);
       if (woken.length) await this.events.publish('wake', { endpointIds: woken });

@@ -1,0 +1,101 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { HeartbeatPayload } from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
+import { EventsService } from '../events/events.service.js';
+import { LeaseService } from '../leases/lease.service.js';
+import { ConnectionRegistry } from './connection-registry.service.js';
+import type { EndpointConnection } from './endpoint-connection.js';
+
+/** Heartbeats after a connection's first are written in batches gathered over this long. */
+export const HEARTBEAT_COALESCE_MS = 1_000;
+
+/**
+ * Whether the agents of this replica are alive. Heartbeats record the agent's status and extend the
+ * leases of its connection; a connection not heard from (frames, heartbeats, pongs) within
+ * FX_HEARTBEAT_TIMEOUT_MS is dropped, and one quiet for a heartbeat interval is pinged. The leases of a
+ * dropped connection then run out, and the recovery sweep requeues their tasks.
+ */
+@Injectable()
+export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('EndpointChannel');
+  private liveness?: NodeJS.Timeout;
+  private readonly heartbeatSeen = new WeakSet<EndpointConnection>();
+  private readonly heartbeats = new Map<EndpointConnection, HeartbeatPayload>();
+  private heartbeatTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly endpoints: EndpointsRepository,
+    private readonly leases: LeaseService,
+    private readonly events: EventsService,
+    private readonly connections: ConnectionRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    // One timer for every connection on this replica, not one per agent.
+    this.liveness = setInterval(() => this.check(), this.config.FX_HEARTBEAT_INTERVAL_MS);
+    this.liveness.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.liveness);
+    clearTimeout(this.heartbeatTimer);
+  }
+
+  /** Anything the agent sends, a pong included, says it is alive. */
+  watch(conn: EndpointConnection): void {
+    conn.ws.on('pong', () => this.heard(conn));
+  }
+
+  heard(conn: EndpointConnection): void {
+    conn.lastSeen = Date.now();
+  }
+
+  async heartbeat(conn: EndpointConnection, status: HeartbeatPayload): Promise<void> {
+    if (!this.heartbeatSeen.has(conn)) {
+      // The first on a connection is written at once, so live views show the agent's status now.
+      this.heartbeatSeen.add(conn);
+      await this.endpoints.recordHeartbeat(conn.endpointId, status);
+      this.events.noteEndpointChanged(conn.endpointId);
+      await this.leases.extend(conn.id);
+      return;
+    }
+    // Later ones only refresh: gathered for HEARTBEAT_COALESCE_MS, then two statements for all.
+    this.heartbeats.set(conn, status);
+    this.heartbeatTimer ??= setTimeout(() => void this.flushHeartbeats(), HEARTBEAT_COALESCE_MS);
+  }
+
+  /**
+   * One UPDATE of endpoints and one lease extension for every heartbeat gathered: 1,000 idle agents cost
+   * two statements a second, not 400. A failure is only logged: the next heartbeats try again, well
+   * before any lease (FX_HEARTBEAT_TIMEOUT_MS > 2 × the interval) runs out.
+   */
+  async flushHeartbeats(): Promise<void> {
+    clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    const batch = [...this.heartbeats];
+    this.heartbeats.clear();
+    if (batch.length === 0) return;
+    try {
+      await this.endpoints.recordHeartbeats(batch.map(([c, status]) => ({ id: c.endpointId, status })));
+      await this.leases.extend(batch.map(([c]) => c.id));
+      for (const [c] of batch) this.events.noteEndpointChanged(c.endpointId);
+    } catch (e) {
+      this.logger.warn(`could not record ${batch.length} heartbeats: ${(e as Error).message}`);
+    }
+  }
+
+  /** Drops the connections not heard from within the timeout, and pings the quiet ones. */
+  check(now = Date.now()): void {
+    for (const conn of this.connections.all()) {
+      if (now - conn.lastSeen > this.config.FX_HEARTBEAT_TIMEOUT_MS) {
+        this.logger.warn(`endpoint ${conn.endpointId}: no word for ${now - conn.lastSeen} ms; dropping the connection`);
+        conn.ws.terminate();
+      } else if (conn.open && now - conn.lastSeen >= this.config.FX_HEARTBEAT_INTERVAL_MS) {
+        // only quiet connections: an agent heard within the interval (heartbeats, pongs) is alive
+        conn.ws.ping();
+      }
+    }
+  }
+}

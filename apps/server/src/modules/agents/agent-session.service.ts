@@ -1,0 +1,131 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ENDPOINT_PROTOCOL_VERSION, FrameError, type AgentInfo, type EndpointToServer } from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { closeReason } from '../../common/close-reason.js';
+import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
+import { EventsService } from '../events/events.service.js';
+import { LeaseService } from '../leases/lease.service.js';
+import { ConnectionRegistry } from './connection-registry.service.js';
+import { CLOSE, EndpointConnection, refuse } from './endpoint-connection.js';
+
+/**
+ * An agent's session on the endpoint channel, from `hello` to close: which agent may serve the
+ * endpoint (one at a time; --takeover replaces the running one), what becomes of the tasks it held
+ * before (kept, or requeued), and the endpoint row's connected state.
+ */
+@Injectable()
+export class AgentSessionService implements OnModuleInit {
+  private readonly logger = new Logger('EndpointChannel');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly endpoints: EndpointsRepository,
+    private readonly events: EventsService,
+    private readonly leases: LeaseService,
+    private readonly connections: ConnectionRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    // A connection accepted on another replica replaces this replica's connection of the endpoint.
+    this.events.on('agent-replaced', ({ endpointId, keep, takeover, message }) => {
+      const conn = this.connections.current(endpointId);
+      if (conn && conn.id !== keep) this.replace(conn, takeover, message);
+    });
+  }
+
+  /** Whether the endpoint an endpoint token is bound to still exists. */
+  async endpointExists(endpointId: string): Promise<boolean> {
+    return !!(await this.endpoints.findLive(endpointId));
+  }
+
+  /** Welcomes the agent; false when it was refused (another agent serves the endpoint) and the socket closes. */
+  async hello(conn: EndpointConnection, hello: EndpointToServer['hello']): Promise<boolean> {
+    if (hello.protocolVersion !== ENDPOINT_PROTOCOL_VERSION) {
+      throw new FrameError(
+        'UNSUPPORTED_PROTOCOL_VERSION',
+        `this server speaks endpoint protocol version ${ENDPOINT_PROTOCOL_VERSION}; the agent speaks ${hello.protocolVersion}: run an fx-endpoint of the same FX release as the server`,
+      );
+    }
+    conn.instanceId = hello.instanceId;
+    conn.agent = hello.agent;
+    // Checked before anything changes: a refused agent must not requeue the running one's tasks.
+    const other = await this.otherLiveAgent(conn);
+    if (other && !hello.takeover) {
+      this.logger.warn(`endpoint ${conn.endpointId}: refused a second agent (${hello.agent.hostname}, pid ${hello.agent.pid}): ${other}`);
+      refuse(conn.ws, 'CONFLICT', `${other}; stop it first, or start this agent with --takeover to replace it`, CLOSE.replaced);
+      return false;
+    }
+    if (!conn.open) return false;
+    const takeover = !!other;
+    const message = takeover
+      ? `endpoint ${conn.endpointId} was taken over by another agent (${hello.agent.hostname}, pid ${hello.agent.pid}); this one stops`
+      : 'replaced by a newer connection of the same agent';
+    // The old agent goes before its tasks are requeued, wherever it is connected.
+    const previous = this.connections.attach(conn);
+    if (previous && previous !== conn) this.replace(previous, takeover, message);
+    await this.events.publish('agent-replaced', { endpointId: conn.endpointId, keep: conn.id, takeover, message });
+    const { forget, ...lost } = await this.leases.reconcile(conn, hello.inFlight);
+    await this.endpoints.markConnected(conn.endpointId, { ...hello.agent, ...(hello.instanceId ? { instanceId: hello.instanceId } : {}), connectionId: conn.id });
+    this.events.noteEndpointChanged(conn.endpointId);
+    const endpoint = await this.endpoints.findLive(conn.endpointId);
+    conn.send('welcome', {
+      endpointId: conn.endpointId,
+      endpointName: endpoint?.name ?? '',
+      heartbeatIntervalMs: this.config.FX_HEARTBEAT_INTERVAL_MS,
+      heartbeatTimeoutMs: this.config.FX_HEARTBEAT_TIMEOUT_MS,
+      maxTasksPerFrame: this.config.FX_MAX_TASKS_PER_FRAME,
+      maxResultBytes: this.config.FX_MAX_RESULT_BYTES,
+      forget,
+      allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
+    });
+    this.logger.log(`endpoint ${conn.endpointId} connected (${hello.agent.hostname}, pid ${hello.agent.pid}${takeover ? ', taking over' : ''}); ${hello.inFlight.length} in flight, ${lost.requeued.length} requeued`);
+    await this.leases.requeue(lost);
+    return true;
+  }
+
+  /** The socket closed. Leases stay until they expire: an agent that comes back in time keeps its running tasks. */
+  closed(conn: EndpointConnection): void {
+    if (!this.connections.detach(conn)) return;
+    void this.endpoints
+      .markDisconnected(conn.endpointId, conn.id)
+      .then(() => this.events.noteEndpointChanged(conn.endpointId))
+      .catch(() => undefined);
+  }
+
+  /**
+   * A sentence naming the other agent instance that serves this endpoint now, if there is one: on this
+   * replica (a connection heard from within the heartbeat timeout), or on another (the endpoint row's
+   * agent, with a heartbeat that recent). A reconnect of the same instance, or an agent too old to say
+   * which instance it is, is not "another".
+   */
+  private async otherLiveAgent(conn: EndpointConnection): Promise<string | undefined> {
+    if (!conn.instanceId) return undefined;
+    const fresh = Date.now() - this.config.FX_HEARTBEAT_TIMEOUT_MS;
+    const local = this.connections.current(conn.endpointId);
+    if (local && local !== conn && local.open && local.lastSeen > fresh) {
+      if (!local.instanceId || local.instanceId === conn.instanceId) return undefined;
+      return describeAgent(conn.endpointId, local.agent, local.since);
+    }
+    // The embedded store serves one replica only: what this replica holds is the whole truth, and a row
+    // left "connected" by a server that was killed must not refuse an agent restarted with it.
+    if (!this.config.DATABASE_URL) return undefined;
+    const row = await this.endpoints.findLive(conn.endpointId);
+    const agent = row?.agent as (AgentInfo & { instanceId?: string }) | null | undefined;
+    if (!row || !agent?.instanceId || agent.instanceId === conn.instanceId) return undefined;
+    const connected = row.connectedAt && (!row.disconnectedAt || row.disconnectedAt < row.connectedAt);
+    const heard = Math.max(row.lastHeartbeatAt?.getTime() ?? 0, row.connectedAt?.getTime() ?? 0);
+    if (!connected || heard <= fresh) return undefined;
+    return describeAgent(conn.endpointId, agent, row.connectedAt ?? undefined);
+  }
+
+  /** Closes an agent connection that another one replaced; after a takeover, the old agent is told to stop. */
+  private replace(old: EndpointConnection, takeover: boolean, message: string): void {
+    if (takeover) refuse(old.ws, 'CONFLICT', message, CLOSE.takenOver);
+    else old.ws.close(CLOSE.replaced, closeReason(message));
+  }
+}
+
+function describeAgent(endpointId: string, agent: AgentInfo | undefined, since: Date | undefined): string {
+  const who = agent ? `on host ${agent.hostname}, pid ${agent.pid}` : 'of unknown origin';
+  return `endpoint ${endpointId} is already served by another agent (${who}, connected since ${since?.toISOString() ?? 'an unknown time'})`;
+}

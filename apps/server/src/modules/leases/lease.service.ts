@@ -1,0 +1,76 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { EventsService } from '../events/events.service.js';
+import { QueueService } from '../tasks/queue.service.js';
+import { LeasesRepository, type DispatchedRow, type LostLeases } from './leases.repository.js';
+
+/** Who holds leases: one agent connection of one endpoint (its id is the lease owner). */
+export interface LeaseHolder {
+  endpointId: string;
+  id: string;
+}
+
+/**
+ * The lease model (DESIGN.md invariant 3): every task handed to an agent is leased to its connection
+ * for FX_HEARTBEAT_TIMEOUT_MS, heartbeats extend the leases, and a lease that ends without a result
+ * (agent gone, heartbeat missed, block ended) returns the task to its queue with `attempt + 1`, or
+ * fails it MAX_ATTEMPTS_EXCEEDED past FX_MAX_ATTEMPTS. What becomes of such tasks is decided once,
+ * here: {@link requeue}.
+ */
+@Injectable()
+export class LeaseService {
+  private readonly logger = new Logger('Leases');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly leases: LeasesRepository,
+    private readonly queue: QueueService,
+    private readonly events: EventsService,
+  ) {}
+
+  /** Leases these queued tasks to the holder; only rows still waiting change (see LeasesRepository.grant). */
+  grant(holder: LeaseHolder, ids: string[]): Promise<DispatchedRow[]> {
+    return this.leases.grant(holder.endpointId, ids, holder.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+  }
+
+  /** The agents behind these connections are alive: their leases run for another FX_HEARTBEAT_TIMEOUT_MS. */
+  extend(leaseOwners: string | string[]): Promise<void> {
+    return this.leases.extend(leaseOwners, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+  }
+
+  /**
+   * A (re)connecting agent said which tasks it still holds (`inFlight`): those move to its new
+   * connection, every other task held for the endpoint is lost. Returns the lost ones, for
+   * {@link requeue} once the agent is welcomed, and the ids the agent should forget.
+   */
+  reconcile(holder: LeaseHolder, inFlight: string[]): Promise<LostLeases & { forget: string[] }> {
+    return this.leases.reconcile(holder.endpointId, holder.id, inFlight, this.config.FX_HEARTBEAT_TIMEOUT_MS, this.config.FX_MAX_ATTEMPTS);
+  }
+
+  /**
+   * The agent handed these tasks back without a result (an HPC block ended under them): back to the
+   * queue with attempt + 1, or failed past the limit. Only tasks leased to this holder move.
+   */
+  async handBack(holder: LeaseHolder, taskIds: string[], reason: string): Promise<void> {
+    const lost = await this.leases.requeueReturned(holder.endpointId, holder.id, taskIds, this.config.FX_MAX_ATTEMPTS);
+    this.logger.log(`endpoint ${holder.endpointId} handed back ${taskIds.length} tasks (${reason}); ${lost.requeued.length} requeued`);
+    await this.requeue(lost);
+  }
+
+  /** Leases past their expiry (the agent vanished without a word): their tasks are lost. The recovery sweep's repair. */
+  async requeueExpired(): Promise<LostLeases> {
+    const lost = await this.leases.requeueExpired(this.config.FX_MAX_ATTEMPTS);
+    const { requeued, exhausted } = lost;
+    if (requeued.length || exhausted.length) {
+      this.logger.warn(`${requeued.length} tasks lost their agent and were requeued; ${exhausted.length} ran out of attempts`);
+    }
+    await this.requeue(lost);
+    return lost;
+  }
+
+  /** Tasks whose lease was lost: the requeued ones onto their endpoints' queues, the exhausted ones published as final. */
+  async requeue({ requeued, exhausted }: LostLeases): Promise<void> {
+    await this.queue.enqueue(requeued);
+    await this.events.publishOutcomes(exhausted);
+  }
+}
