@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { ApiBody } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiQuery, type ApiBody } from '@nestjs/swagger';
 import { ErrorBody, type ErrorCode } from '@fx/protocol';
 import { httpStatusOf } from './fx.exception.js';
 import { OPERATIONS, commonErrors } from './openapi-operations.js';
@@ -10,6 +11,16 @@ type BodySchema = Extract<Parameters<typeof ApiBody>[0], { schema: unknown }>['s
 export function jsonSchema(schema: z.ZodType): BodySchema {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return rest as BodySchema;
+}
+
+/** One OpenAPI query parameter per field of a protocol query schema, from the schema itself. */
+export function apiQuery(schema: z.ZodObject) {
+  const doc = jsonSchema(schema) as { properties?: Record<string, object>; required?: string[] };
+  return applyDecorators(
+    ...Object.entries(doc.properties ?? {}).map(([name, s]) =>
+      ApiQuery({ name, required: doc.required?.includes(name) ?? false, schema: s as never, description: (s as { description?: string }).description }),
+    ),
+  );
 }
 
 /** JSON Schema of what a protocol schema produces (a response body). */

@@ -6,7 +6,7 @@ import { tempDir } from '@fx/testing';
 import { CONSOLE_CLOSE, encodeFrame, parseFrame, ServerToConsoleSchemas, type ConsoleToServer, type Frame, type TaskChange } from '@fx/protocol';
 import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
-import { decodeCursor, encodeCursor } from './console.service.js';
+import { decodeCursor, encodeCursor } from '../tasks/task-list.service.js';
 
 jest.setTimeout(60_000);
 

@@ -40,6 +40,21 @@ export class EndpointsController {
     return this.endpoints.status(p, id);
   }
 
+  /** A locked endpoint refuses new tasks with 409 ENDPOINT_LOCKED; tasks already queued still run. */
+  @Post(':id/lock')
+  @ApiParam(ENDPOINT_PARAM)
+  @HttpCode(200)
+  lock(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
+    return this.endpoints.lock(p, id, true);
+  }
+
+  @Post(':id/unlock')
+  @ApiParam(ENDPOINT_PARAM)
+  @HttpCode(200)
+  unlock(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
+    return this.endpoints.lock(p, id, false);
+  }
+
   @Delete(':id')
   @ApiParam(ENDPOINT_PARAM)
   @HttpCode(204)

@@ -29,6 +29,25 @@ export class EndpointsRepository {
     return this.db.prisma.endpoint.findMany({ where: all ? { deletedAt: null } : { deletedAt: null, ownerId: userId }, orderBy: { createdAt: 'asc' } });
   }
 
+  /** Live endpoints with their owners' names: all of them, only these ids, or only one owner's. */
+  findLiveWithOwner(filter: { ids?: string[]; ownerId?: string }) {
+    return this.db.prisma.endpoint.findMany({
+      where: { deletedAt: null, ...(filter.ids ? { id: { in: filter.ids } } : {}), ...(filter.ownerId ? { ownerId: filter.ownerId } : {}) },
+      include: { owner: { select: { name: true } } },
+      orderBy: { createdAt: 'asc' },
+    });
+  }
+
+  /** Owners of endpoints, deleted ones included (their tasks and their removal are still shown). */
+  async findOwners(ids: string[]): Promise<Map<string, string>> {
+    const rows = await this.db.prisma.endpoint.findMany({ where: { id: { in: ids } }, select: { id: true, ownerId: true } });
+    return new Map(rows.map((r) => [r.id, r.ownerId]));
+  }
+
+  setLocked(id: string, locked: boolean) {
+    return this.db.prisma.endpoint.update({ where: { id }, data: { lockedAt: locked ? new Date() : null } });
+  }
+
   markConnected(id: string, agent: object) {
     const now = new Date();
     return this.db.prisma.endpoint.update({ where: { id }, data: { connectedAt: now, lastHeartbeatAt: now, disconnectedAt: null, agent: agent as Prisma.InputJsonValue } });

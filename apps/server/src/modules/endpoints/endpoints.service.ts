@@ -1,5 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { HeartbeatPayload, AgentInfo, looksLikeUuid, parseRef, type EndpointInfo, type EndpointStatusResponse, type RegisterEndpointRequest, type RegisterEndpointResponse } from '@fx/protocol';
+import {
+  HeartbeatPayload,
+  AgentInfo,
+  looksLikeUuid,
+  parseRef,
+  type ConsoleEndpoint,
+  type EndpointInfo,
+  type EndpointStatusResponse,
+  type RegisterEndpointRequest,
+  type RegisterEndpointResponse,
+} from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { resolveRefIds } from '../../common/refs.js';
@@ -12,6 +22,9 @@ import { EventsService } from '../events/events.service.js';
 import { EndpointsRepository } from './endpoints.repository.js';
 
 type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;
+type EndpointWithOwner = Awaited<ReturnType<EndpointsRepository['findLiveWithOwner']>>[number];
+
+const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 @Injectable()
 export class EndpointsService {
@@ -119,6 +132,35 @@ export class EndpointsService {
     const failed = await this.tasks.failForEndpoint(id, { code: 'ENDPOINT_DELETED', name: 'EndpointDeleted', message: `endpoint ${id} was deleted` });
     await this.events.publishOutcomes(failed);
     await this.events.publishEndpointGone(id);
+  }
+
+  /** A locked endpoint refuses new tasks with 409 ENDPOINT_LOCKED; tasks already queued still run. */
+  async lock(p: Principal, ref: string, locked: boolean): Promise<ConsoleEndpoint> {
+    const e = await this.getOwned(p, ref);
+    const id = e.id;
+    if (Boolean(e.lockedAt) !== locked) {
+      await this.endpoints.setLocked(id, locked);
+      this.events.noteEndpointChanged(id);
+    }
+    const [view] = await this.views({ ids: [id] });
+    if (!view) throw FxException.notFound('endpoint', id);
+    return view;
+  }
+
+  /** Console views of live endpoints (lock state, owner name, queue depth): two statements whatever their number. */
+  async views(filter: { ids?: string[]; ownerId?: string }): Promise<ConsoleEndpoint[]> {
+    const rows = await this.endpoints.findLiveWithOwner(filter);
+    const counts = await this.tasks.countsByEndpoint(rows.map((r) => r.id));
+    return rows.map((e) => this.toView(e, counts.get(e.id)!));
+  }
+
+  private toView(e: EndpointWithOwner, tasks: ConsoleEndpoint['tasks']): ConsoleEndpoint {
+    return { ...this.toInfo(e), lockedAt: iso(e.lockedAt), ownerName: e.owner?.name ?? null, tasks };
+  }
+
+  /** Owners of these endpoints, deleted ones included. */
+  owners(ids: string[]): Promise<Map<string, string>> {
+    return this.endpoints.findOwners(ids);
   }
 
   /** Checks that the caller may submit to these endpoints (own them) and that each allows its functions. */

@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { FunctionRef, ListFunctionsQuery, RegisterFunctionRequest } from '@fx/protocol';
+import { FunctionRef, ListFunctionsQuery, RegisterFunctionRequest, UpdateFunctionRequest } from '@fx/protocol';
 import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
@@ -34,6 +34,13 @@ export class FunctionsController {
   @ApiParam(FUNCTION_PARAM)
   get(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(FunctionRef, 'function')) ref: string) {
     return this.functions.get(p, ref);
+  }
+
+  /** Makes a function public (anyone may run it) or private again. */
+  @Patch(':id')
+  @ApiBody({ schema: jsonSchema(UpdateFunctionRequest) })
+  update(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(FunctionRef, 'function')) id: string, @Body(new ZodPipe(UpdateFunctionRequest)) body: UpdateFunctionRequest) {
+    return this.functions.update(p, id, body);
   }
 
   @Delete(':id')

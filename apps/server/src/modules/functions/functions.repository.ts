@@ -55,6 +55,10 @@ export class FunctionsRepository {
     return r._max.version ?? 0;
   }
 
+  setPublic(id: string, value: boolean) {
+    return this.db.prisma.function.update({ where: { id }, data: { public: value } });
+  }
+
   softDelete(id: string) {
     return this.db.prisma.function.update({ where: { id }, data: { deletedAt: new Date() } });
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { looksLikeUuid, parseRef, shellTemplateProblem, type FunctionInfo, type RegisterFunctionRequest } from '@fx/protocol';
+import { looksLikeUuid, parseRef, shellTemplateProblem, type FunctionInfo, type RegisterFunctionRequest, type UpdateFunctionRequest } from '@fx/protocol';
 import { jsSyntaxProblem } from './js-syntax.js';
 import { FxException } from '../../common/fx.exception.js';
 import { resolveRefIds, type NameRef } from '../../common/refs.js';
@@ -102,6 +102,13 @@ export class FunctionsService {
       ? await this.functions.findByName({ ownerId: p.userId }, ref.name)
       : (await this.functions.findByName({ ownerName: ref.owner }, ref.name)).filter((f) => f.ownerId === p.userId || f.public || p.admin);
     return rows.map(toFunctionInfo);
+  }
+
+  /** Makes a function public (anyone may run it) or private again: its owner or an admin. */
+  async update(p: Principal, ref: string, req: UpdateFunctionRequest): Promise<FunctionInfo> {
+    const f = await this.getVisible(p, ref);
+    if (!(f.ownerId === p.userId || p.admin)) throw FxException.notFound('function', ref);
+    return toFunctionInfo(f.public === req.public ? f : await this.functions.setPublic(f.id, req.public));
   }
 
   async delete(p: Principal, ref: string): Promise<void> {

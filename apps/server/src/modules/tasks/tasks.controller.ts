@@ -1,13 +1,14 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { SubmitBatchRequest, SubmitTaskRequest, TaskResultsRequest, TaskStatusManyRequest } from '@fx/protocol';
+import { ListTasksQuery, SubmitBatchRequest, SubmitTaskRequest, TaskResultsRequest, TaskStatusManyRequest } from '@fx/protocol';
 import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
-import { jsonSchema } from '../../common/openapi.js';
+import { apiQuery, jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { TasksService } from './tasks.service.js';
 import { TaskResultsService } from './task-results.service.js';
+import { TaskListService, type ParsedListTasksQuery } from './task-list.service.js';
 
 @ApiTags('tasks')
 @ApiBearerAuth()
@@ -16,7 +17,15 @@ export class TasksController {
   constructor(
     private readonly tasks: TasksService,
     private readonly results: TaskResultsService,
+    private readonly lists: TaskListService,
   ) {}
+
+  /** Tasks the caller may see, newest first, filtered, keyset-paged (`nextCursor`). */
+  @Get()
+  @apiQuery(ListTasksQuery)
+  list(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(ListTasksQuery, 'query')) q: ParsedListTasksQuery) {
+    return this.lists.list(p, q);
+  }
 
   @Post()
   @ApiBody({ schema: jsonSchema(SubmitTaskRequest) })

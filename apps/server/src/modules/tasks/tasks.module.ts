@@ -5,6 +5,7 @@ import { TaskStoreModule } from './task-store.module.js';
 import { TasksController } from './tasks.controller.js';
 import { TasksService } from './tasks.service.js';
 import { TaskResultsService } from './task-results.service.js';
+import { TaskListService } from './task-list.service.js';
 
-@Module({ imports: [TaskStoreModule, EndpointsModule, FunctionsModule], controllers: [TasksController], providers: [TasksService, TaskResultsService] })
+@Module({ imports: [TaskStoreModule, EndpointsModule, FunctionsModule], controllers: [TasksController], providers: [TasksService, TaskResultsService, TaskListService] })
 export class TasksModule {}

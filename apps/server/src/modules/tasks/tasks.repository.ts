@@ -39,6 +39,53 @@ type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status:
 /** Ids and queues of tasks, for enqueueing. */
 export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id'>;
 
+/** A task as task lists show it: no arguments or results, the error's code and message pulled out. */
+export type TaskSummaryRow = RawRow<
+  Task,
+  'id' | 'function_id' | 'endpoint_id' | 'batch_id' | 'owner_id' | 'status' | 'attempt' | 'received_at' | 'completed_at',
+  { status: TaskStatus }
+> & { error_code: string | null; error_message: string | null };
+
+export interface TaskListFilter {
+  ownerId?: string;
+  statuses?: TaskStatus[];
+  endpointId?: string;
+  functionId?: string;
+  batchId?: string;
+  since?: Date;
+  until?: Date;
+  /** Keyset: rows strictly older than this (received_at, id). */
+  before?: { receivedAt: Date; id: string };
+  limit: number;
+}
+
+export type QueueCounts = { waiting: number; dispatched: number; running: number };
+const ACTIVE = `('waiting-for-endpoint', 'dispatched', 'running')`;
+
+export function toQueueCounts(rows: Array<{ status: string; n: number | bigint }>): QueueCounts {
+  const get = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
+  return { waiting: get('waiting-for-endpoint'), dispatched: get('dispatched'), running: get('running') };
+}
+
+/** The WHERE conditions of a task list filter, with their parameters. */
+function taskConditions(f: Partial<TaskListFilter>) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (f.ownerId) where.push(`owner_id = ${p(f.ownerId)}::uuid`);
+  if (f.statuses?.length) where.push(`status IN (SELECT jsonb_array_elements_text(${p(JSON.stringify(f.statuses))}::jsonb))`);
+  if (f.endpointId) where.push(`endpoint_id = ${p(f.endpointId)}::uuid`);
+  if (f.functionId) where.push(`function_id = ${p(f.functionId)}::uuid`);
+  if (f.batchId) where.push(`batch_id = ${p(f.batchId)}::uuid`);
+  if (f.since) where.push(`received_at >= ${p(f.since)}::timestamptz`);
+  if (f.until) where.push(`received_at < ${p(f.until)}::timestamptz`);
+  if (f.before) where.push(`(received_at, id) < (${p(f.before.receivedAt)}::timestamptz, ${p(f.before.id)}::uuid)`);
+  return { where, params, p };
+}
+
 export interface ResultInput {
   taskId: string;
   status: 'success' | 'failed';
@@ -222,13 +269,50 @@ export class TasksRepository {
     );
   }
 
-  async countsForEndpoint(endpointId: string): Promise<{ waiting: number; dispatched: number; running: number }> {
+  async countsForEndpoint(endpointId: string): Promise<QueueCounts> {
     const rows = await this.query<RawRow<Task, 'status'> & { n: number | bigint }>(
-      `SELECT status, count(*)::int AS n FROM tasks WHERE endpoint_id = $1::uuid AND status IN ('waiting-for-endpoint', 'dispatched', 'running') GROUP BY status`,
+      `SELECT status, count(*)::int AS n FROM tasks WHERE endpoint_id = $1::uuid AND status IN ${ACTIVE} GROUP BY status`,
       endpointId,
     );
-    const get = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
-    return { waiting: get('waiting-for-endpoint'), dispatched: get('dispatched'), running: get('running') };
+    return toQueueCounts(rows);
+  }
+
+  /** Waiting, dispatched and running tasks of each endpoint, in one statement. */
+  async countsByEndpoint(endpointIds: string[]): Promise<Map<string, QueueCounts>> {
+    const out = new Map<string, QueueCounts>();
+    if (endpointIds.length === 0) return out;
+    const rows = await this.query<RawRow<Task, 'endpoint_id' | 'status'> & { n: number }>(
+      `SELECT endpoint_id, status, count(*)::int AS n FROM tasks
+       WHERE status IN ${ACTIVE} AND endpoint_id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))
+       GROUP BY endpoint_id, status`,
+      JSON.stringify(endpointIds),
+    );
+    for (const id of endpointIds) out.set(id, toQueueCounts(rows.filter((r) => r.endpoint_id === id)));
+    return out;
+  }
+
+  /** Newest first, keyset-paged on (received_at, id); only the filters given become conditions. */
+  list(f: TaskListFilter): Promise<TaskSummaryRow[]> {
+    const { where, params, p } = taskConditions(f);
+    return this.query<TaskSummaryRow>(
+      `SELECT id, function_id, endpoint_id, batch_id, owner_id, status, attempt, received_at, completed_at,
+              error ->> 'code' AS error_code, error ->> 'message' AS error_message
+       FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY received_at DESC, id DESC LIMIT ${p(f.limit)}::int`,
+      ...params,
+    );
+  }
+
+  /** Tasks per state among the newest `cap` that match (the cursor and limit aside): one bounded read. */
+  countByStatus(f: Omit<TaskListFilter, 'before' | 'limit'>, cap: number): Promise<Array<RawRow<Task, 'status'> & { n: number }>> {
+    const { where, params, p } = taskConditions(f);
+    return this.query(
+      `SELECT status, count(*)::int AS n FROM (
+         SELECT status FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY received_at DESC, id DESC LIMIT ${p(cap)}::int
+       ) AS newest GROUP BY status`,
+      ...params,
+    );
   }
 
   /** Results and errors are kept for the retention period, then the rows go. */
