@@ -12,6 +12,7 @@ import {
 } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
+import { iso } from '../../common/iso.js';
 import { resolveRefIds } from '../../common/refs.js';
 import { isUniqueViolation } from '../../common/unique-violation.js';
 import { AuthService } from '../auth/auth.service.js';
@@ -23,8 +24,6 @@ import { EndpointsRepository } from './endpoints.repository.js';
 
 type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;
 type EndpointWithOwner = Awaited<ReturnType<EndpointsRepository['findLiveWithOwner']>>[number];
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 @Injectable()
 export class EndpointsService {

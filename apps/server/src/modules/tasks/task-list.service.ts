@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { TASK_COUNT_CAP, type ListTasksQuery, type ListTasksResponse, type TaskSummary } from '@fx/protocol';
 import { z } from 'zod';
 import { FxException } from '../../common/fx.exception.js';
+import { iso } from '../../common/iso.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { FunctionsService } from '../functions/functions.service.js';
@@ -9,8 +10,6 @@ import { TasksRepository, type TaskSummaryRow } from './tasks.repository.js';
 
 /** The query as ZodPipe hands it over (defaults applied, status split). */
 export type ParsedListTasksQuery = z.output<typeof ListTasksQuery>;
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 export function toTaskSummary(r: TaskSummaryRow): TaskSummary {
   return {

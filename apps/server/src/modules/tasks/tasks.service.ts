@@ -12,14 +12,13 @@ import type {
 } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
+import { iso } from '../../common/iso.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsService } from '../functions/functions.service.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { QueueService } from './queue.service.js';
-
-const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
 export function toTaskInfo(t: TaskRow): TaskInfo {
   return {

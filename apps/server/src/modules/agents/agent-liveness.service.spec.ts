@@ -1,0 +1,118 @@
+import { jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { HeartbeatPayload } from '@fx/protocol';
+import { rest, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { ProtocolPeer } from '../../testing/protocol-peer.js';
+import { LeaseService } from '../leases/lease.service.js';
+import { AgentLivenessService } from './agent-liveness.service.js';
+import { ConnectionRegistry } from './connection-registry.service.js';
+import type { EndpointConnection } from './endpoint-connection.js';
+
+/**
+ * Liveness on real PostgreSQL and Redis, with a bare protocol peer as the agent: a connection not
+ * heard from within FX_HEARTBEAT_TIMEOUT_MS is dropped (a quiet one is pinged first), heartbeats keep
+ * the connection's leases alive, and leases no heartbeat extends expire and send their tasks back to
+ * the queue. The checks are called directly, with the time they are to judge by; the recovery sweep
+ * is held off so that only these calls requeue anything.
+ */
+jest.setTimeout(30_000);
+
+const INTERVAL_MS = 500;
+const TIMEOUT_MS = 3_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const status = (running: number): HeartbeatPayload => ({ state: 'RUNNING', workers: { total: 1, busy: running, idle: 1 - running }, queued: 0, running, spooled: 0, provider: 'test' });
+
+describe('AgentLivenessService', () => {
+  let server: TestServer;
+  let admin: ReturnType<typeof rest>;
+  let liveness: AgentLivenessService;
+  let leases: LeaseService;
+  let connections: ConnectionRegistry;
+  let fnId: string;
+  let epId: string;
+  let peer: ProtocolPeer;
+  let conn: EndpointConnection;
+
+  beforeAll(async () => {
+    server = await startTestServer('postgres+redis', {
+      FX_HEARTBEAT_INTERVAL_MS: String(INTERVAL_MS),
+      FX_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS),
+      FX_SWEEP_INTERVAL_MS: '3600000',
+    });
+    admin = rest(server.url, server.adminToken);
+    liveness = server.app.get(AgentLivenessService);
+    leases = server.app.get(LeaseService);
+    connections = server.app.get(ConnectionRegistry);
+    fnId = (await admin('POST', '/v1/functions', { name: 'inc', runtime: 'js', source: '(x) => x + 1' })).body.id;
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    const ep = (await admin('POST', '/v1/endpoints', { name: `ep-${randomUUID().slice(0, 8)}` })).body;
+    epId = ep.endpoint.id;
+    peer = await ProtocolPeer.connect(server.url, ep.token);
+    peer.hello();
+    await peer.next('welcome');
+    conn = connections.current(epId)!;
+    expect(conn).toBeDefined();
+  });
+
+  afterEach(() => peer.kill());
+
+  const endpoint = async () => (await admin('GET', `/v1/endpoints/${epId}`)).body as { state: string; status: HeartbeatPayload | null };
+  const task = async (id: string) => (await admin('GET', `/v1/tasks/${id}`)).body as { status: string; attempt: number };
+
+  it('pings a connection quiet for a heartbeat interval, and drops one not heard from within the timeout', async () => {
+    // counted, not replaced: the server's own once-an-interval check runs too, but never between a
+    // synchronous check() and the expect after it
+    const ping = jest.spyOn(conn.ws, 'ping');
+    const pinged = new Promise<void>((resolve) => peer.ws.once('ping', () => resolve()));
+    liveness.check(conn.lastSeen + INTERVAL_MS / 2);
+    expect(ping).not.toHaveBeenCalled();
+    liveness.check(conn.lastSeen + INTERVAL_MS);
+    expect(ping).toHaveBeenCalledTimes(1);
+    await pinged;
+    expect(peer.closed).toBeNull();
+    expect(connections.current(epId)).toBe(conn);
+
+    liveness.check(conn.lastSeen + TIMEOUT_MS + 1);
+    expect((await peer.waitClosed()).code).toBe(1006);
+    // the session ends with the socket: the registry lets go and the endpoint shows offline
+    expect(connections.current(epId)).toBeUndefined();
+    for (let i = 0; i < 50 && (await endpoint()).state !== 'offline'; i++) await sleep(100);
+    expect((await endpoint()).state).toBe('offline');
+  });
+
+  it('keeps the leases of a connection that heartbeats; once its heartbeats stop, they expire and the task is requeued', async () => {
+    const submitted = await admin('POST', '/v1/tasks', { functionId: fnId, endpointId: epId, args: [1] });
+    expect(submitted.status).toBe(201);
+    const taskId: string = submitted.body.taskId;
+    peer.send('credits', { credits: 1 });
+    expect((await peer.tasks(1)).map((t) => t.taskId)).toEqual([taskId]);
+    const held = (lost: Awaited<ReturnType<LeaseService['requeueExpired']>>) => lost.requeued.some((r) => r.id === taskId);
+
+    // the first heartbeat of a connection is written at once: status shown, leases extended
+    await sleep(TIMEOUT_MS / 2);
+    await liveness.heartbeat(conn, status(1));
+    expect((await endpoint()).status).toMatchObject({ state: 'RUNNING', running: 1 });
+    await sleep((TIMEOUT_MS * 3) / 4);
+    // past the lease's first expiry, within the extended one
+    expect(held(await leases.requeueExpired())).toBe(false);
+
+    // later ones are gathered and written together
+    await liveness.heartbeat(conn, status(0));
+    await liveness.flushHeartbeats();
+    expect((await endpoint()).status).toMatchObject({ running: 0 });
+    await sleep((TIMEOUT_MS * 3) / 4);
+    expect(held(await leases.requeueExpired())).toBe(false);
+    expect(await task(taskId)).toMatchObject({ status: 'dispatched', attempt: 0 });
+
+    // no more heartbeats: the lease runs out, and the task goes back to its queue at the next attempt
+    await sleep(TIMEOUT_MS / 2);
+    expect(held(await leases.requeueExpired())).toBe(true);
+    expect(await task(taskId)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+  });
+});

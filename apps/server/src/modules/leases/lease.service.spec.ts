@@ -1,0 +1,148 @@
+import { jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { TaskOutcome } from '@fx/protocol';
+import { rest, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { EventsService } from '../events/events.service.js';
+import { LeaseService, type LeaseHolder } from './lease.service.js';
+
+/**
+ * The lease model on real PostgreSQL and Redis (a test server of its own, its recovery sweep held
+ * off so that only these calls move leases): a lease is granted once, a lost one sends its task back
+ * to the queue with attempt + 1, and past FX_MAX_ATTEMPTS the task fails MAX_ATTEMPTS_EXCEEDED with
+ * its outcome published. No agent connects: the service is called directly, with made-up holders.
+ */
+jest.setTimeout(30_000);
+
+const LEASE_MS = 3_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Events reach this replica's handlers on a microtask after their publish. */
+const settled = () => sleep(20);
+
+describe('LeaseService', () => {
+  let server: TestServer;
+  let admin: ReturnType<typeof rest>;
+  let leases: LeaseService;
+  let fnId: string;
+  let epId: string;
+  const woken: string[][] = [];
+  const published: Array<TaskOutcome & { ownerId: string }> = [];
+
+  beforeAll(async () => {
+    server = await startTestServer('postgres+redis', {
+      FX_MAX_ATTEMPTS: '2',
+      FX_HEARTBEAT_INTERVAL_MS: '500',
+      FX_HEARTBEAT_TIMEOUT_MS: String(LEASE_MS),
+      FX_SWEEP_INTERVAL_MS: '3600000',
+    });
+    admin = rest(server.url, server.adminToken);
+    leases = server.app.get(LeaseService);
+    const events = server.app.get(EventsService);
+    events.on('wake', ({ endpointIds }) => woken.push(endpointIds));
+    events.on('results', ({ results }) => published.push(...results));
+    fnId = (await admin('POST', '/v1/functions', { name: 'inc', runtime: 'js', source: '(x) => x + 1' })).body.id;
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    epId = (await admin('POST', '/v1/endpoints', { name: `ep-${randomUUID().slice(0, 8)}` })).body.endpoint.id;
+    woken.length = 0;
+    published.length = 0;
+  });
+
+  const submit = async (n: number): Promise<string[]> => {
+    const r = await admin('POST', '/v1/tasks/batch', { endpointId: epId, tasks: Array.from({ length: n }, (_, i) => ({ functionId: fnId, args: [i] })) });
+    expect(r.status).toBe(201);
+    // the submission woke the queue: only what the leases do afterwards counts
+    await settled();
+    woken.length = 0;
+    return r.body.taskIds;
+  };
+  const task = async (id: string) => (await admin('GET', `/v1/tasks/${id}`)).body as { status: string; attempt: number; error: { code: string } | null };
+  const holder = (): LeaseHolder => ({ endpointId: epId, id: `conn-${randomUUID()}` });
+
+  it('grants a lease on waiting tasks of the holder’s endpoint only, once', async () => {
+    const ids = await submit(2);
+    const a = holder();
+    expect(await leases.grant({ endpointId: randomUUID(), id: a.id }, ids)).toEqual([]);
+    const rows = await leases.grant(a, ids);
+    expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(rows.every((r) => r.attempt === 0 && r.function_id === fnId)).toBe(true);
+    expect(await leases.grant(holder(), ids)).toEqual([]);
+    expect((await task(ids[0]!)).status).toBe('dispatched');
+  });
+
+  it('requeues a handed-back task with attempt + 1 and wakes its queue; another holder’s hand-back changes nothing', async () => {
+    const [id] = await submit(1);
+    const a = holder();
+    await leases.grant(a, [id!]);
+    await leases.handBack(holder(), [id!], 'not mine');
+    expect(await task(id!)).toMatchObject({ status: 'dispatched', attempt: 0 });
+    await leases.handBack(a, [id!], 'block ended');
+    await settled();
+    expect(await task(id!)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+    expect(woken).toEqual([[epId]]);
+    expect(published).toEqual([]);
+    // back on the queue: a new lease may be granted, at the next attempt
+    expect((await leases.grant(holder(), [id!])).map((r) => r.attempt)).toEqual([1]);
+  });
+
+  it('fails a task that lost its lease FX_MAX_ATTEMPTS times with MAX_ATTEMPTS_EXCEEDED, and publishes its outcome', async () => {
+    const [id] = await submit(1);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const h = holder();
+      expect(await leases.grant(h, [id!])).toHaveLength(1);
+      await leases.handBack(h, [id!], 'block ended');
+    }
+    await settled();
+    const t = await task(id!);
+    expect(t).toMatchObject({ status: 'failed', attempt: 2, error: { code: 'MAX_ATTEMPTS_EXCEEDED' } });
+    expect(published).toEqual([expect.objectContaining({ taskId: id, status: 'failed', error: expect.objectContaining({ code: 'MAX_ATTEMPTS_EXCEEDED' }) })]);
+    expect(await leases.grant(holder(), [id!])).toEqual([]);
+  });
+
+  it('on reconnect keeps what the agent still holds, loses the rest, and says what to forget', async () => {
+    const ids = await submit(3);
+    const before = holder();
+    await leases.grant(before, ids);
+    const after: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const unknown = randomUUID();
+    const { forget, ...lost } = await leases.reconcile(after, [ids[0]!, unknown]);
+    expect(forget).toEqual([unknown]);
+    expect(lost.requeued.map((r) => r.id).sort()).toEqual(ids.slice(1).sort());
+    expect(lost.exhausted).toEqual([]);
+    // nothing is enqueued until the caller says so (after its welcome)
+    await settled();
+    expect(woken).toEqual([]);
+    await leases.requeue(lost);
+    await settled();
+    expect(woken).toEqual([[epId]]);
+    // the kept task is leased to the new connection now, not to the old one
+    await leases.handBack(before, [ids[0]!], 'stale');
+    expect(await task(ids[0]!)).toMatchObject({ status: 'dispatched', attempt: 0 });
+    await leases.handBack(after, [ids[0]!], 'block ended');
+    expect(await task(ids[0]!)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+  });
+
+  it('requeues a lease once it is past its expiry, and not before; an extended one lives on', async () => {
+    const [lapsing, extended] = await submit(2);
+    const a = holder();
+    const b = holder();
+    await leases.grant(a, [lapsing!]);
+    await leases.grant(b, [extended!]);
+    const mine = (lost: Awaited<ReturnType<LeaseService['requeueExpired']>>) => lost.requeued.map((r) => r.id).filter((id) => id === lapsing || id === extended);
+    expect(mine(await leases.requeueExpired())).toEqual([]);
+    await sleep(LEASE_MS / 2);
+    await leases.extend([b.id]);
+    // a quarter of a lease past the first expiry, a quarter before the extended one
+    await sleep((LEASE_MS * 3) / 4);
+    expect(mine(await leases.requeueExpired())).toEqual([lapsing]);
+    await settled();
+    expect(await task(lapsing!)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+    expect(await task(extended!)).toMatchObject({ status: 'dispatched', attempt: 0 });
+    // leases other tests left behind may lapse in the same sweep: this endpoint is among those woken
+    expect(woken.flat()).toContain(epId);
+  });
+});
