@@ -51,7 +51,7 @@ export class AgentSessionService implements OnModuleInit {
     // Checked before anything changes: a refused agent must not requeue the running one's tasks.
     const other = await this.otherLiveAgent(conn);
     if (other && !hello.takeover) {
-      this.logger.warn(`endpoint ${conn.endpointId}: refused a second agent (${hello.agent.hostname}, pid ${hello.agent.pid}): ${other}`);
+      this.logger.warn({ msg: `refused a second agent: ${other}`, endpointId: conn.endpointId, connId: conn.id, agentHost: hello.agent.hostname, agentPid: hello.agent.pid });
       refuse(conn.ws, 'CONFLICT', `${other}; stop it first, or start this agent with --takeover to replace it`, CLOSE.replaced);
       return false;
     }
@@ -78,14 +78,16 @@ export class AgentSessionService implements OnModuleInit {
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
     });
-    this.logger.log(`endpoint ${conn.endpointId} connected (${hello.agent.hostname}, pid ${hello.agent.pid}${takeover ? ', taking over' : ''}); ${hello.inFlight.length} in flight, ${lost.requeued.length} requeued`);
+    const facts = { endpointId: conn.endpointId, connId: conn.id, agentHost: hello.agent.hostname, agentPid: hello.agent.pid, inFlight: hello.inFlight.length, requeued: lost.requeued.length };
+    this.logger.log({ msg: takeover ? 'agent connected, taking over' : 'agent connected', ...facts });
     await this.leases.requeue(lost);
     return true;
   }
 
-  /** The socket closed. Leases stay until they expire: an agent that comes back in time keeps its running tasks. */
-  closed(conn: EndpointConnection): void {
+  /** The socket closed (`code`: its close code). Leases stay until they expire: an agent that comes back in time keeps its running tasks. */
+  closed(conn: EndpointConnection, code: number): void {
     if (!this.connections.detach(conn)) return;
+    this.logger.log({ msg: 'agent disconnected', endpointId: conn.endpointId, connId: conn.id, code });
     void this.endpoints
       .markDisconnected(conn.endpointId, conn.id)
       .then(() => this.events.noteEndpointChanged(conn.endpointId))

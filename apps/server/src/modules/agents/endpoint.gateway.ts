@@ -58,7 +58,7 @@ export class EndpointGateway implements OnGatewayConnection {
       this.sockets.bind(ws, principal);
     } catch (e) {
       if (e instanceof FxException && e.code === 'RATE_LIMITED') return refuse(ws, e.code, e.message, SOCKET_CLOSE.tooMany);
-      if (!(e instanceof FxException)) this.logger.error(`endpoint channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
+      if (!(e instanceof FxException)) this.logger.error({ msg: 'endpoint channel: authentication broke', err: e });
       const fx = e instanceof FxException ? e : new FxException('INTERNAL', 'authentication failed');
       return refuse(ws, fx.code, fx.message, CLOSE.unauthorized);
     }
@@ -80,7 +80,7 @@ export class EndpointGateway implements OnGatewayConnection {
           frame = parseFrame(EndpointToServerSchemas, data as Buffer);
         } catch (e) {
           const fe = e as FrameError;
-          this.logger.warn(`endpoint ${endpointId}: ${fe.message}`);
+          this.logger.warn({ msg: `bad frame: ${fe.message}`, endpointId, connId: conn.id });
           if (fe.code === 'UNSUPPORTED_PROTOCOL_VERSION' || !welcomed) return refuse(ws, fe.code, fe.message, CLOSE.badRequest);
           return conn.send('error', { code: fe.code, message: fe.message });
         }
@@ -95,7 +95,7 @@ export class EndpointGateway implements OnGatewayConnection {
           await this.route(conn, frame);
         } catch (e) {
           if (e instanceof FrameError) return refuse(ws, e.code, e.message, CLOSE.badRequest);
-          this.logger.error(`endpoint ${endpointId}: handling "${frame.type}" failed: ${(e as Error).stack}`);
+          this.logger.error({ msg: `handling "${frame.type}" failed`, endpointId, connId: conn.id, err: e });
           // The agent keeps unacknowledged results and resends them after reconnecting.
           if (!welcomed) refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', 1011);
           else ws.close(1011, 'server error; reconnect');
@@ -105,9 +105,9 @@ export class EndpointGateway implements OnGatewayConnection {
     ws.off('message', hold);
     ws.on('message', onData);
     this.liveness.watch(conn);
-    ws.on('close', () => {
+    ws.on('close', (code) => {
       clearTimeout(helloTimer);
-      this.sessions.closed(conn);
+      this.sessions.closed(conn, code);
     });
     for (const data of early) onData(data);
   }

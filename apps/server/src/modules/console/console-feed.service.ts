@@ -164,7 +164,7 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
         this.send(s.ws, 'events', { tasks: myTasks, endpoints: myEndpoints, removedEndpoints: myRemoved, overflow: over });
       }
     } catch (e) {
-      this.logger.error(`console frame failed: ${(e as Error).stack}`);
+      this.logger.error({ msg: 'console frame failed', err: e });
     } finally {
       this.flushing = false;
       if (this.tasks.size || this.endpointIds.size || this.removed.size || this.overflow) this.schedule();

@@ -59,7 +59,7 @@ export class ConsoleGateway implements OnGatewayConnection {
       this.feed.send(ws, 'ready', { user, coalesceMs: CONSOLE_COALESCE_MS });
       return true;
     } catch (e) {
-      if (!(e instanceof FxException || e instanceof FrameError)) this.logger.error(`console channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
+      if (!(e instanceof FxException || e instanceof FrameError)) this.logger.error({ msg: 'console channel: authentication broke', err: e });
       const code: ErrorCode = e instanceof FxException || e instanceof FrameError ? e.code : 'INTERNAL';
       const message = e instanceof FxException || e instanceof FrameError ? e.message : 'authentication failed';
       const closeCode = code === 'RATE_LIMITED' ? SOCKET_CLOSE.tooMany : code === 'BAD_FRAME' || code === 'UNSUPPORTED_PROTOCOL_VERSION' ? CONSOLE_CLOSE.badFrame : CONSOLE_CLOSE.unauthorized;

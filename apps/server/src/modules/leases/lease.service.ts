@@ -53,7 +53,8 @@ export class LeaseService {
    */
   async handBack(holder: LeaseHolder, taskIds: string[], reason: string): Promise<void> {
     const lost = await this.leases.requeueReturned(holder.endpointId, holder.id, taskIds, this.config.FX_MAX_ATTEMPTS);
-    this.logger.log(`endpoint ${holder.endpointId} handed back ${taskIds.length} tasks (${reason}); ${lost.requeued.length} requeued`);
+    const facts = { endpointId: holder.endpointId, connId: holder.id, returned: taskIds.length, requeued: lost.requeued.length, taskIds: taskIds.slice(0, 10) };
+    this.logger.log({ msg: `the agent handed tasks back: ${reason}`, ...facts });
     await this.requeue(lost);
   }
 
@@ -62,7 +63,9 @@ export class LeaseService {
     const lost = await this.leases.requeueExpired(this.config.FX_MAX_ATTEMPTS);
     const { requeued, exhausted } = lost;
     if (requeued.length || exhausted.length) {
-      this.logger.warn(`${requeued.length} tasks lost their agent and were requeued; ${exhausted.length} ran out of attempts`);
+      const endpointIds = [...new Set(requeued.map((t) => t.endpoint_id))].slice(0, 10);
+      const taskIds = [...requeued, ...exhausted].slice(0, 10).map((t) => t.id);
+      this.logger.warn({ msg: 'leases expired: tasks lost their agent', requeued: requeued.length, failed: exhausted.length, endpointIds, taskIds });
     }
     await this.requeue(lost);
     return lost;
