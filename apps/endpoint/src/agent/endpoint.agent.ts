@@ -19,8 +19,8 @@ import {
   type TasksPayload,
   type WelcomePayload,
 } from '@fx/protocol';
+import { functionContentHash } from '@fx/protocol/node';
 import { TaskLostError, type Provider } from '../providers/provider.js';
-import { functionContentHash } from '../runtimes/content-hash.js';
 import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
 import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { AGENT_VERSION } from '../version.js';
