@@ -8,3 +8,4 @@ export * from './function-cache.js';
 export * from './shell-template.js';
 export * from './json-faithful.js';
 export * from './logging.js';
+export * from './backoff.js';

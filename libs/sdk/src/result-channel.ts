@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { DEFAULT_LIMITS, ServerToClientSchemas, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
+import { DEFAULT_LIMITS, ServerToClientSchemas, backoffDelay, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
 import WebSocket from 'ws';
-import { backoffDelay } from './backoff.js';
 import { ConnectionError, FxError, NotFoundError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
 import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
 
@@ -214,7 +213,7 @@ export class ResultChannel {
     }
     this.state = 'backoff';
     const delay = Math.max(
-      backoffDelay(this.attempt++, this.options.reconnectBaseDelayMs, this.options.reconnectMaxDelayMs),
+      backoffDelay(this.attempt++, { initialDelayMs: this.options.reconnectBaseDelayMs, maxDelayMs: this.options.reconnectMaxDelayMs, jitter: 'equal' }),
       Math.min(rejection?.retryAfterMs ?? 0, this.options.reconnectMaxDelayMs),
     );
     this.reconnectTimer = setTimeout(() => {

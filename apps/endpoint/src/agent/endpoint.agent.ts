@@ -8,6 +8,7 @@ import {
   FunctionSpecCache,
   ENDPOINT_PROTOCOL_VERSION,
   ServerToEndpointSchemas,
+  backoffDelay,
   encodeFrame,
   functionsOf,
   parseFrame,
@@ -26,7 +27,6 @@ import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type
 import { AGENT_VERSION } from '../version.js';
 import { AgentRefusedError, FATAL_ERROR_CODES } from './agent.errors.js';
 import { AgentState, assertTransition, isFinalState } from './agent.state.js';
-import { backoffDelay } from './backoff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ResultSpool } from './result.spool.js';
 import { writeStatusFile, type AgentStatusSnapshot, type ConnectionState } from './status.file.js';
