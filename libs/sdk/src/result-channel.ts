@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { DEFAULT_LIMITS, ServerToClientSchemas, backoffDelay, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
+import { CLIENT_CLOSE, DEFAULT_LIMITS, ServerToClientSchemas, backoffDelay, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
 import WebSocket from 'ws';
 import { ConnectionError, FxError, NotFoundError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
 import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
@@ -139,7 +139,7 @@ export class ResultChannel {
     const ws = this.ws;
     this.ws = undefined;
     if (ws) {
-      ws.close(1000, 'client closed');
+      ws.close(CLIENT_CLOSE.normal, 'client closed');
       // A peer that never answers the close handshake must not hold the process open.
       setTimeout(() => ws.terminate(), 1000).unref();
     }
@@ -320,7 +320,7 @@ export class ResultChannel {
     if (frameId !== undefined) this.unanswered.delete(frameId);
     if (body.code === 'UNAUTHENTICATED' || body.code === 'FORBIDDEN') {
       this.failAll(error);
-      ws.close(1000);
+      ws.close(CLIENT_CLOSE.normal);
       return;
     }
     if (body.code === 'RATE_LIMITED' || body.code === 'UNAVAILABLE' || body.code === 'INTERNAL') {
