@@ -59,6 +59,7 @@ function plain(value: unknown): string {
 
 /** A message may quote a task's output: its escape sequences (colours, cursor moves) are shown, not obeyed. */
 function withoutControls(text: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is this function's job
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

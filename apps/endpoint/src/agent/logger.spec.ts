@@ -34,7 +34,7 @@ describe('the agent logger', () => {
     const { logger, lines } = capture('info', 'pretty');
     logger.child({ endpointId: 'ep-1' }).info('connected', { url: 'http://x:1' });
     logger.error('could not start', { err: new Error('boom') });
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z INFO  connected endpointId=ep-1 url=http:\/\/x:1\n$/);
+    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z INFO {2}connected endpointId=ep-1 url=http:\/\/x:1\n$/);
     expect(lines[1]).toMatch(/ERROR could not start err=boom\n {4}Error: boom\n {8}at /);
     expect(lines.join('')).not.toMatch(/\u001b\[/);
   });

@@ -66,7 +66,7 @@ describe('PinoLoggerService', () => {
     const { service, lines } = capture('info', 'pretty');
     service.log({ msg: 'agent disconnected', endpointId: 'ep-1', code: 1000 }, 'EndpointChannel');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\S+Z INFO  agent disconnected context=EndpointChannel endpointId=ep-1 code=1000\n$/);
+    expect(lines[0]).toMatch(/^\S+Z INFO {2}agent disconnected context=EndpointChannel endpointId=ep-1 code=1000\n$/);
     expect(lines[0]).not.toMatch(/\u001b\[/);
   });
 });
