@@ -215,13 +215,13 @@ describe('admin console in Chromium', () => {
 
   it('locks an endpoint (new tasks refused) and unlocks it, and toggles a function public', async () => {
     await nav('Endpoints').click();
-    await page.getByRole('button', { name: `Lock ${ENDPOINT}` }).click();
+    await page.getByRole('button', { name: `Lock ${ENDPOINT}`, exact: true }).click();
     await page.getByRole('button', { name: `Unlock ${ENDPOINT}` }).waitFor();
     const fn = (await admin('POST', '/v1/functions', { name: 'ident', runtime: 'js', source: '(x) => x' })).body;
     const refused = await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId });
     expect([refused.status, refused.body.code]).toEqual([409, 'ENDPOINT_LOCKED']);
     await page.getByRole('button', { name: `Unlock ${ENDPOINT}` }).click();
-    await page.getByRole('button', { name: `Lock ${ENDPOINT}` }).waitFor();
+    await page.getByRole('button', { name: `Lock ${ENDPOINT}`, exact: true }).waitFor();
     expect((await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId })).status).toBe(201);
 
     await nav('Functions').click();
