@@ -23,12 +23,16 @@ const endpointCli = join(root, 'apps/endpoint/dist/cli/index.js');
 const name = 'local';
 
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-// The all-in-one keeps start-up quiet; set FX_LOG_LEVEL=log (server) or debug for more.
-const env = { ...process.env, FX_DATA_DIR: dataDir, HOST: host, PORT: port, FX_HOME: fxHome, FX_LOG_LEVEL: process.env.FX_LOG_LEVEL ?? 'warn' };
+// One FX_LOG_LEVEL (debug, info, warn or error) for the server and the agent alike; the all-in-one
+// keeps start-up quiet with warn unless it is set. The children write to pipes (JSON by default), so on
+// a terminal they are asked for readable lines unless FX_LOG_FORMAT says otherwise.
+const logFormat = process.env.FX_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : undefined);
+const logging = { FX_LOG_LEVEL: process.env.FX_LOG_LEVEL ?? 'warn', ...(logFormat ? { FX_LOG_FORMAT: logFormat } : {}) };
+const env = { ...process.env, FX_DATA_DIR: dataDir, HOST: host, PORT: port, FX_HOME: fxHome, ...logging };
 // The endpoint agent gets only what it needs: none of the server's settings or secrets (FX_DATA_DIR,
 // DATABASE_URL, REDIS_URL, FX_SIGNING_KEY, ...), which its tasks could otherwise find.
 const endpointEnv = Object.fromEntries(
-  Object.entries({ PATH: process.env.PATH, LANG: process.env.LANG, TZ: process.env.TZ, HOME: process.env.HOME, FX_HOME: fxHome, FX_LOG_LEVEL: env.FX_LOG_LEVEL }).filter(([, v]) => v !== undefined),
+  Object.entries({ PATH: process.env.PATH, LANG: process.env.LANG, TZ: process.env.TZ, HOME: process.env.HOME, FX_HOME: fxHome, ...logging }).filter(([, v]) => v !== undefined),
 );
 const adminTokenFile = join(dataDir, 'admin.token');
 // The admin token is shown once, on the start that creates it; later starts say where it is kept.

@@ -113,9 +113,9 @@ export class TcpProxy {
 
   static async start(targetPort: number): Promise<TcpProxy> {
     const port = await freePort();
-    let proxy!: TcpProxy;
+    // The callback runs only once the server accepts a connection, after proxy is defined.
     const server = createServer((a) => proxy.accept(a));
-    proxy = new TcpProxy(server, port, targetPort);
+    const proxy = new TcpProxy(server, port, targetPort);
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
     return proxy;
   }

@@ -75,7 +75,7 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('frames by bytes (%s)
       const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 100 }, (_, i) => ({ functionId: fn.id, args: [i] })));
       expect(await client.getResults(ids, { timeoutMs: 120_000 })).toEqual(Array.from({ length: 100 }, (_, i) => i * 2));
     } catch (e) {
-      throw new Error(`${(e as Error).message}\nagent log:\n${endpoint.log()}\nserver log:\n${server.log()}`);
+      throw new Error(`${(e as Error).message}\nagent log:\n${endpoint.log()}\nserver log:\n${server.log()}`, { cause: e });
     } finally {
       await endpoint.stop();
     }
@@ -93,7 +93,7 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('frames by bytes (%s)
       // each went out once: nothing lost its agent on the way
       expect(infos.map((t) => t.attempt)).toEqual(Array(8).fill(0));
     } catch (e) {
-      throw new Error(`${(e as Error).message}\nagent log:\n${endpoint.log()}\nserver log:\n${server.log()}`);
+      throw new Error(`${(e as Error).message}\nagent log:\n${endpoint.log()}\nserver log:\n${server.log()}`, { cause: e });
     } finally {
       await endpoint.stop();
     }

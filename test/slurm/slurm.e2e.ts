@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { parse, stringify } from 'yaml';
@@ -198,5 +198,13 @@ describe('FX on Slurm', () => {
     const code = await endpoint.kill('SIGTERM');
     expect(code).toBe(0);
     expect(liveJobs(jobName)).toEqual([]);
+    // One log vocabulary (issue 11 item 4): block workers and the agent write JSON records naming the block.
+    const blocksDir = join(endpoint.home.path, 'endpoints', 'hpc', 'blocks');
+    const blockLogs = await Promise.all((await readdir(blocksDir)).filter((f) => f.endsWith('.log')).map((f) => readFile(join(blocksDir, f), 'utf8')));
+    const jsonLines = (text: string) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; blockId?: string; endpointId?: string });
+    expect(blockLogs.flatMap(jsonLines).some((r) => r.msg.startsWith('connected to the agent') && /^b\d+-/.test(r.blockId ?? ''))).toBe(true);
+    expect(blockLogs.join('')).not.toMatch(/ExperimentalWarning/);
+    const agentRecords = jsonLines(endpoint.output.join(''));
+    expect(agentRecords.some((r) => r.msg.startsWith('submitted a block as job') && /^b\d+-/.test(r.blockId ?? '') && r.endpointId === endpoint.endpointId)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ export { EndpointAgent, endpointSocketUrl, chunkResults, type EndpointAgentOptio
 export { AgentState } from './agent/agent.state.js';
 export { AgentRefusedError } from './agent/agent.errors.js';
 export { ResultSpool, type ResultSpoolOptions } from './agent/result.spool.js';
-export { createConsoleLogger, silentLogger, type Logger } from './agent/logger.js';
+export { createConsoleLogger, silentLogger, type ConsoleLoggerOptions, type LogFields, type Logger } from './agent/logger.js';
 export { readStatusFile, type AgentStatusSnapshot } from './agent/status.file.js';
 export type { Provider, ProviderStatus, SubmitContext } from './providers/provider.js';
 export { LocalProvider, type LocalProviderOptions } from './providers/local/local.provider.js';

@@ -3,11 +3,11 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { LogLevel } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/env.js';
 import { FxExceptionFilter } from './common/fx-exception.filter.js';
+import { PinoLoggerService } from './common/pino-logger.service.js';
 import { documentOperations } from './common/openapi.js';
 import { UsersService } from './modules/users/users.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
@@ -15,8 +15,6 @@ import { bodyGate } from './modules/auth/body-gate.js';
 import { mountConsole } from './modules/console/console-static.js';
 import { makePrivate } from './storage/private-dir.js';
 import { DataDirLock } from './storage/data-dir.lock.js';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug'];
 
 export interface RunningServer {
   app: NestExpressApplication;
@@ -43,7 +41,8 @@ async function boot(config: AppConfig, lock: DataDirLock | undefined): Promise<R
   await makePrivate(config.FX_DATA_DIR);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
-    logger: LEVELS.slice(0, LEVELS.indexOf(config.FX_LOG_LEVEL === 'log' ? 'log' : config.FX_LOG_LEVEL) + 1),
+    // One pino logger for the process; every `new Logger(context)` writes through it.
+    logger: PinoLoggerService.create({ level: config.FX_LOG_LEVEL, format: config.FX_LOG_FORMAT }),
   });
   // Authenticates before it reads a byte of body, and bounds the body's shape before JSON.parse.
   app.use(bodyGate(app.get(AuthService), { maxBytes: config.FX_MAX_REQUEST_BYTES }));

@@ -7,3 +7,4 @@ export * from './console.js';
 export * from './function-cache.js';
 export * from './shell-template.js';
 export * from './json-faithful.js';
+export * from './logging.js';

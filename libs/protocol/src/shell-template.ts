@@ -65,16 +65,14 @@ export function shellTemplateProblem(template: string): string | undefined {
     if (top === 'double quotes' || top === 'backticks') {
       if ((c === '"' && top === 'double quotes') || (c === '`' && top === 'backticks')) stack.pop();
       else if (c === '`') stack.push('backticks');
-      else if (c === '$' && ch(i + 1) === '(') (stack.push('$(…)'), i++);
-      else if (c === '$' && ch(i + 1) === '{') (stack.push('${…}'), i++);
+      else if (c === '$' && (ch(i + 1) === '(' || ch(i + 1) === '{')) stack.push(ch(++i) === '(' ? '$(…)' : '${…}');
       continue;
     }
     // Unquoted: at the top level, or inside $(…), ${…} or a subshell.
     if (c === "'") stack.push('single quotes');
     else if (c === '"') stack.push('double quotes');
     else if (c === '`') stack.push('backticks');
-    else if (c === '$' && ch(i + 1) === '(') (stack.push('$(…)'), i++);
-    else if (c === '$' && ch(i + 1) === '{') (stack.push('${…}'), i++);
+    else if (c === '$' && (ch(i + 1) === '(' || ch(i + 1) === '{')) stack.push(ch(++i) === '(' ? '$(…)' : '${…}');
     else if (c === '(') stack.push('(…)');
     else if (c === ')' && (top === '$(…)' || top === '(…)')) stack.pop();
     else if (c === '}' && top === '${…}') stack.pop();

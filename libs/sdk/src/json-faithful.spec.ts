@@ -1,6 +1,13 @@
 import { assertFaithfulJson } from './json-faithful.js';
 import { SerializationError, ValidationError } from './errors.js';
 
+/** [1, <hole>, 3]: an array with a hole where index 1 was. */
+function holey(): number[] {
+  const a = [1, 2, 3];
+  delete a[1];
+  return a;
+}
+
 function refusal(value: unknown, path = 'args'): SerializationError {
   try {
     assertFaithfulJson(value, path);
@@ -31,7 +38,7 @@ describe('assertFaithfulJson', () => {
     ['a Date', [new Date(0)], 'args[0]', /toISOString/],
     ['a typed array', [new Uint8Array(2)], 'args[0]', /Uint8Array/],
     ['an Error', [{ e: new Error('x') }], 'args[0].e', /Error is not a JSON value/],
-    ['a sparse array', [[1, , 3]], 'args[0][1]', /hole/],
+    ['a sparse array', [holey()], 'args[0][1]', /hole/],
   ])('refuses %s, naming the path', (_what, value, path, message) => {
     const e = refusal(value);
     expect(e.path).toBe(path);

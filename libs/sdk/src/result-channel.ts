@@ -1,16 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  DEFAULT_LIMITS,
-  ErrorBody,
-  ServerToClientSchemas,
-  encodeFrame,
-  parseFrame,
-  TaskOutcome,
-  type ClientToServer,
-} from '@fx/protocol';
+import { DEFAULT_LIMITS, ServerToClientSchemas, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
 import WebSocket from 'ws';
-import { backoffDelay, parseRetryAfter } from './backoff.js';
-import { ConnectionError, FxError, NotFoundError, ServerError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
+import { backoffDelay } from './backoff.js';
+import { ConnectionError, FxError, NotFoundError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
+import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
 
 /** Receives outcomes for the task ids it watches. */
 export interface ResultSink {
@@ -44,11 +37,6 @@ export interface WaitOptions {
 
 type State = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
 
-/** Statuses that mean "this socket will never be accepted with this token and url": do not retry. */
-function isFatalUpgradeStatus(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 429;
-}
-
 /**
  * The one websocket a Client shares among all result waits. It opens on the first wait, subscribes
  * every id someone awaits, and after any disconnect reconnects (backoff with jitter) and subscribes
@@ -72,7 +60,7 @@ export class ResultChannel {
   private frameSeq = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private rejection: { status: number; body: ErrorBody | undefined; retryAfterMs: number | undefined } | undefined;
+  private rejection: UpgradeRejection | undefined;
 
   constructor(private readonly options: ResultChannelOptions) {}
 
@@ -193,30 +181,10 @@ export class ResultChannel {
 
   /** The server refused the upgrade: keep its status and error body, then let 'close' decide. */
   private onUpgradeRefused(ws: WebSocket, res: IncomingMessage): void {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      let body: ErrorBody | undefined;
-      try {
-        const parsed = ErrorBody.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        if (parsed.success) body = parsed.data;
-      } catch {
-        // Not an FX error body; the status alone decides.
-      }
-      const header = res.headers['retry-after'];
-      this.rejection = { status: res.statusCode ?? 0, body, retryAfterMs: parseRetryAfter(typeof header === 'string' ? header : null) };
+    readUpgradeRejection(res, (rejection) => {
+      this.rejection = rejection;
       ws.terminate();
-    };
-    res.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= 64 * 1024) chunks.push(chunk);
     });
-    res.once('end', finish);
-    res.once('error', finish);
-    res.once('close', finish);
   }
 
   private onClose(ws: WebSocket): void {
@@ -340,36 +308,10 @@ export class ResultChannel {
     }
   }
 
-  /**
-   * One malformed outcome must not sink a whole `result` frame: the good ones are delivered, and a
-   * waiter whose outcome cannot be read fails with BAD_RESPONSE instead of waiting forever.
-   */
   private salvageResults(raw: Buffer, err: unknown): void {
-    let results: unknown;
-    try {
-      const json = JSON.parse(raw.toString('utf8')) as { type?: unknown; payload?: { results?: unknown } };
-      if (json?.type !== 'result') return;
-      results = json.payload?.results;
-    } catch {
-      return;
-    }
-    if (!Array.isArray(results)) return;
-    for (const item of results) {
-      const parsed = TaskOutcome.safeParse(item);
-      if (parsed.success) {
-        this.deliver(parsed.data);
-        continue;
-      }
-      const taskId = (item as { taskId?: unknown } | null)?.taskId;
-      if (typeof taskId !== 'string') continue;
-      const first = parsed.error.issues[0];
-      this.failId(
-        taskId,
-        new ServerError('BAD_RESPONSE', `the server sent an outcome for task ${taskId} that does not match the protocol: ${first?.path.join('.') ?? ''} ${first?.message ?? ''}`.trim(), {
-          cause: err,
-          details: parsed.error.issues,
-        }),
-      );
+    for (const item of salvageResults(raw, err)) {
+      if ('outcome' in item) this.deliver(item.outcome);
+      else this.failId(item.taskId, item.error);
     }
   }
 

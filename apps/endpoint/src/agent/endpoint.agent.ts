@@ -522,7 +522,8 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
         }
         if (heartbeatTimer) clearInterval(heartbeatTimer);
         const welcomed = session.welcome !== undefined;
-        if (welcomed) this.log.warn(`disconnected from the server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
+        // Closed by this agent's own stop (or refusal): said at info; a lost connection is a warning.
+        if (welcomed) this.log[this.shuttingDown ? 'info' : 'warn'](`disconnected from the server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
         if (this.session === session) this.session = undefined;
         this.connectionState = 'disconnected';
         if (this.currentState === AgentState.RUNNING) this.setState(AgentState.CONNECTING);
@@ -641,7 +642,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
         resolved.push({ ...rest, function: fn });
         continue;
       }
-      this.log.warn(`task ${t.taskId} names function ${functionId}, which the server never sent on this connection; failing it`);
+      this.log.warn('the task names a function the server never sent on this connection; failing it', { taskId: t.taskId, functionId });
       const unknown: TaskSpec = { ...rest, function: { id: functionId, runtime: 'js', source: '', contentHash: '' } };
       this.complete(unknown, Date.now(), failure('BAD_FRAME', 'UnknownFunction', `the server sent task ${t.taskId} without its function ${functionId}; the agent cannot run it`));
     }
@@ -662,7 +663,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     }
     for (const task of tasks) {
       if (this.running.has(task.taskId) || this.queuedIds.has(task.taskId)) {
-        this.log.warn(`task ${task.taskId} was sent again while this agent still holds it; ignoring the copy`);
+        this.log.warn('the task was sent again while this agent still holds it; ignoring the copy', { taskId: task.taskId });
         continue;
       }
       this.queue.push(task);
@@ -746,7 +747,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
         const reason: unknown = controller.signal.reason;
         if (lost) {
           // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
-          this.log.warn(`task ${task.taskId} lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back`);
+          this.log.warn(`the task lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back`, { taskId: task.taskId });
           this.lostBatch.push(task.taskId);
           this.changed();
         } else if (controller.signal.aborted && reason instanceof TaskCancelledError) {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { EndpointAgent } from '../agent/endpoint.agent.js';
-import { createConsoleLogger } from '../agent/logger.js';
+import { createConsoleLogger, type Logger } from '../agent/logger.js';
 import { readStatusFile } from '../agent/status.file.js';
 import { loadEndpointConfig, loadEndpointToken } from '../config/endpoint.config.js';
 import type { EndpointPaths } from '../config/endpoint.paths.js';
@@ -30,7 +30,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   await chmod(context.env.home, 0o700);
   await writePid(paths, process.pid);
 
-  const logger = createConsoleLogger(context.env.logLevel);
+  const logger = createConsoleLogger(context.env.logLevel, { format: context.env.logFormat }).child({ endpointId: config.endpointId });
   let sandbox: WorkerSandbox;
   try {
     sandbox = WorkerSandbox.resolve(config.sandbox ?? (config.provider === 'slurm' ? 'none' : 'auto'), { hide: [context.env.home, homedir(), ...(config.sandboxHide ?? [])], show: config.sandboxShow ?? [] });
@@ -65,7 +65,8 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
       logger.info(`${signal}: draining (send it again to stop at once)`);
       void agent.stop();
     } else {
-      logger.warn(`${signal} again: stopping without waiting for running tasks`);
+      // Asked for twice: a deliberate stop, not trouble (the abandoned tasks are reported when dropped).
+      logger.info(`${signal} again: stopping without waiting for running tasks`);
       void agent.stop({ force: true });
     }
   };
@@ -87,7 +88,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
 }
 
 /** Picks the provider config.yaml names: local (pinned to accelerators when it lists any) or slurm. */
-async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConfig>>, paths: EndpointPaths, logger: ReturnType<typeof createConsoleLogger>, sandbox: WorkerSandbox): Promise<Provider> {
+async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConfig>>, paths: EndpointPaths, logger: Logger, sandbox: WorkerSandbox): Promise<Provider> {
   if (config.provider === 'slurm' && config.slurm) {
     const s = config.slurm;
     return new SlurmProvider({
@@ -97,17 +98,17 @@ async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConf
       ...(config.accelerators !== undefined ? { accelerators: config.accelerators } : {}),
       blocksDir: join(paths.dir, 'blocks'),
       shellOutputLines: config.shellOutputLines,
-      log: (message) => logger.info(message),
+      logger,
     });
   }
-  const local = { workers: config.workers, shellOutputLines: config.shellOutputLines, sandbox, taskLimits: config.taskLimits, log: (message: string) => logger.warn(message) };
+  const local = { workers: config.workers, shellOutputLines: config.shellOutputLines, sandbox, taskLimits: config.taskLimits, logger };
   if (config.accelerators !== undefined) {
     // On the login node of a cluster `auto` would find the login node's GPUs; for local it is this machine.
     const found = await resolveAccelerators(config.accelerators);
     logger.info(found.note);
     if (found.devices.length > 0) {
       if (found.devices.length !== config.workers) logger.info(`pinning: ${found.devices.length} workers, one per accelerator (workers: ${config.workers} is ignored)`);
-      return new PinnedLocalProvider({ devices: found.devices, acceleratorNote: found.note, shellOutputLines: local.shellOutputLines, sandbox, memoryBytes: taskMemoryBytes(config.taskLimits), log: local.log });
+      return new PinnedLocalProvider({ devices: found.devices, acceleratorNote: found.note, shellOutputLines: local.shellOutputLines, sandbox, memoryBytes: taskMemoryBytes(config.taskLimits), logger });
     }
     return new NotedLocalProvider(local, found.note);
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { readableLogLine } from '@fx/protocol';
 import { readStatusFile } from '../agent/status.file.js';
 import type { EndpointPaths } from '../config/endpoint.paths.js';
 
@@ -79,7 +80,8 @@ export async function killAgentTree(paths: EndpointPaths, pid: number): Promise<
 export async function tailFile(path: string, lines = 20): Promise<string> {
   try {
     const text = await readFile(path, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
+    // The log holds JSON records; the person reading this tail gets them as readable lines.
+    return text.split('\n').slice(-lines - 1).map(readableLogLine).join('').trimEnd();
   } catch {
     return '';
   }

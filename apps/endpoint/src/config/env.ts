@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { LogFormatSchema, LogLevelSchema, type LogFormat, type LogLevel } from '@fx/protocol';
 import { ConfigError } from './config.errors.js';
 
 const blankIsUnset = (value: unknown) => (typeof value === 'string' && value.trim() === '' ? undefined : value);
@@ -10,15 +11,18 @@ const EnvSchema = z.object({
   FX_HOME: z.preprocess(blankIsUnset, z.string().optional()),
   /** A user token, for `delete` (and anything else that speaks REST as a user). */
   FX_TOKEN: z.preprocess(blankIsUnset, z.string().optional()),
-  /** `debug` for chattier agent logs. */
-  FX_LOG_LEVEL: z.preprocess(blankIsUnset, z.enum(['debug', 'info', 'warn', 'error']).default('info')),
+  /** `debug` for chattier agent logs; the same vocabulary as the server's. */
+  FX_LOG_LEVEL: z.preprocess(blankIsUnset, LogLevelSchema.default('info')),
+  /** `json` or `pretty`; unset: pretty on a terminal, JSON elsewhere (endpoint.log). */
+  FX_LOG_FORMAT: z.preprocess(blankIsUnset, LogFormatSchema.optional()),
 });
 
 export interface EndpointEnv {
   /** @default ~/.fx */
   readonly home: string;
   readonly userToken?: string;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
+  readonly logFormat?: LogFormat;
 }
 
 /** Parses the environment. The only place that reads process.env; everything else gets `env()`. */
@@ -32,6 +36,7 @@ export function parseEnv(source: NodeJS.ProcessEnv): EndpointEnv {
     home: resolve(parsed.data.FX_HOME ?? join(homedir(), '.fx')),
     userToken: parsed.data.FX_TOKEN,
     logLevel: parsed.data.FX_LOG_LEVEL,
+    ...(parsed.data.FX_LOG_FORMAT ? { logFormat: parsed.data.FX_LOG_FORMAT } : {}),
   });
 }
 

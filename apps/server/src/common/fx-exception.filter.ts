@@ -20,7 +20,7 @@ export class FxExceptionFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<{ status(n: number): { json(b: unknown): void }; headersSent: boolean; setHeader(k: string, v: string): void }>();
     const [status, body] = this.toBody(exception);
     if (status === 503 && !(exception instanceof FxException)) this.logger.warn(`answered 503: ${(exception as Error)?.message ?? String(exception)}`);
-    else if (status >= 500) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    else if (status >= 500) this.logger.error(exception instanceof Error ? exception : String(exception));
     if (res.headersSent) return;
     if (status === 503) res.setHeader('Retry-After', '1');
     res.status(status).json(body);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS } from '@fx/protocol';
+import { DEFAULT_LIMITS, LogFormatSchema, LogLevelSchema } from '@fx/protocol';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 
@@ -73,7 +73,10 @@ export const EnvSchema = z
     FX_MAX_RESULTS_RESPONSE_BYTES: int(32 * 1024 * 1024, 1024),
     /** Seconds a task may wait for its endpoint after submission before it fails ENDPOINT_UNAVAILABLE (0: forever). */
     FX_QUEUE_TTL_SECONDS: int(0, 0),
-    FX_LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
+    /** One vocabulary with the agent's (npm start passes one value to both). */
+    FX_LOG_LEVEL: LogLevelSchema.default('info'),
+    /** `json` or `pretty`; unset: pretty when stdout is a terminal, JSON otherwise. */
+    FX_LOG_FORMAT: z.preprocess((v) => (v === '' ? undefined : v), LogFormatSchema.optional()),
   })
   .superRefine((env, ctx) => {
     if (env.FX_HEARTBEAT_TIMEOUT_MS <= env.FX_HEARTBEAT_INTERVAL_MS * 2) {

@@ -4,6 +4,7 @@ import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/tas
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { SlotRunner, slotFits } from '../slots/slot.runner.js';
 import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
+import type { Logger } from '../../agent/logger.js';
 
 export interface PinnedLocalProviderOptions {
   devices: Accelerator[];
@@ -14,7 +15,7 @@ export interface PinnedLocalProviderOptions {
   memoryBytes?: number;
   workerScript?: string | URL;
   onChange?: () => void;
-  log?: (message: string) => void;
+  logger?: Logger;
 }
 
 interface Waiter {
@@ -44,7 +45,7 @@ export class PinnedLocalProvider implements Provider {
           ...(options.memoryBytes !== undefined ? { memoryBytes: options.memoryBytes } : {}),
           ...(options.workerScript ? { workerScript: options.workerScript } : {}),
           ...(options.onChange ? { onChange: options.onChange } : {}),
-          ...(options.log ? { log: options.log } : {}),
+          ...(options.logger ? { logger: options.logger } : {}),
         }),
     );
     this.busy = this.runners.map(() => false);

@@ -6,6 +6,7 @@ import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { WorkerPool } from './worker.pool.js';
 import { isolationKey } from '../isolation.js';
+import type { Logger } from '../../agent/logger.js';
 
 export interface LocalProviderOptions {
   /** Worker slots: js worker processes, and the most tasks (js and shell together) running at once. */
@@ -31,7 +32,8 @@ export interface LocalProviderOptions {
   workerScript?: string | URL;
   /** Called whenever the processes doing work change, so the agent can refresh its status file. */
   onChange?: () => void;
-  log?: (message: string) => void;
+  /** What the pool has to say (a worker replaced, a task over its memory). @default silent */
+  logger?: Logger;
 }
 
 /**
@@ -79,7 +81,7 @@ export class LocalProvider implements Provider {
         this.wakeShell();
         options.onChange?.();
       },
-      log: options.log,
+      ...(options.logger ? { logger: options.logger } : {}),
     });
   }
 

@@ -8,6 +8,7 @@ import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/tas
 import { watchMemory } from '../sandbox/memory.watch.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+import { silentLogger, type Logger } from '../../agent/logger.js';
 
 export interface WorkerPoolOptions {
   /** How many worker processes to keep. */
@@ -48,8 +49,8 @@ export interface WorkerPoolOptions {
   sandbox?: WorkerSandbox;
   /** Called when the set of worker processes changes (a worker started, died or was replaced). */
   onChange?: () => void;
-  /** Receives one sentence per notable event (a worker died, was replaced). */
-  log?: (message: string) => void;
+  /** Told of notable events (a worker died, was replaced), with the task's id. @default silent */
+  logger?: Logger;
 }
 
 export class WorkerStartError extends Error {
@@ -125,8 +126,10 @@ export class WorkerPool {
   private readonly depth: number;
   private stopping = false;
   private readonly respawnFailures: number[] = [];
+  private readonly log: Logger;
 
   constructor(private readonly options: WorkerPoolOptions) {
+    this.log = options.logger ?? silentLogger;
     const script = options.workerScript ?? new URL('./worker.js', import.meta.url);
     this.script = script instanceof URL ? fileURLToPath(script) : script;
     this.depth = options.depth ?? 1;
@@ -221,7 +224,7 @@ export class WorkerPool {
       // Only workers of other owners are free: replace one (a fresh one takes any owner), once per waiting job.
       const other = live.find((w) => w.jobs.length === 0 && !mine(w, job));
       if (other && recycling === 0 && (!this.options.mayStart || this.options.mayStart())) {
-        this.options.log?.(`worker ${other.id} served another owner; replacing it before it runs task ${job.taskId}`);
+        this.log.info('replacing a worker that served another owner before it runs a task', { worker: other.id, taskId: job.taskId });
         this.retire(other);
         recycling++;
       }
@@ -241,7 +244,7 @@ export class WorkerPool {
         const waiting = live.some((w) => w.jobs.some((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing));
         const other = idle.find((w) => w.owner !== undefined);
         if (waiting && other && recycling === 0) {
-          this.options.log?.(`worker ${other.id} served another owner; replacing it so that it can take waiting tasks`);
+          this.log.info('replacing a worker that served another owner so that it can take waiting tasks', { worker: other.id });
           this.retire(other);
         }
         return;
@@ -261,7 +264,7 @@ export class WorkerPool {
     worker.child.send(message, (error) => {
       if (error && worker.state !== 'dead') {
         // The exit handler settles what it held; a job that never arrived goes to another worker.
-        this.options.log?.(`could not hand task ${job.taskId} to worker ${worker.id}: ${error.message}; replacing the worker`);
+        this.log.warn(`could not hand a task to its worker: ${error.message}; replacing the worker`, { worker: worker.id, taskId: job.taskId });
         this.retire(worker);
       }
     });
@@ -279,7 +282,7 @@ export class WorkerPool {
       const limit = job.memoryBytes;
       job.stopWatch = watchMemory(pid, limit, (bytes) => {
         if (job.settled || worker.jobs[0] !== job) return;
-        this.options.log?.(`task ${job.taskId} used ${Math.round(bytes / 1048576)} MB on worker ${worker.id}, more than its ${Math.round(limit / 1048576)} MB; replacing the worker`);
+        this.log.warn(`the task used ${Math.round(bytes / 1048576)} MB, more than its ${Math.round(limit / 1048576)} MB; replacing the worker`, { worker: worker.id, taskId: job.taskId });
         this.settle(job, failure('MEMORY_EXCEEDED', 'MemoryExceeded', `the task used ${Math.round(bytes / 1048576)} MB of memory, more than the ${Math.round(limit / 1048576)} MB allowed (taskLimits.memoryMB)`));
         this.retire(worker);
       });
@@ -366,7 +369,7 @@ export class WorkerPool {
       if (job.dropped || job.settled) continue;
       if (job.started) {
         this.settle(job, failure('WORKER_LOST', 'WorkerLost', `the worker running this task (${worker.id}) ${how}`));
-        this.options.log?.(`worker ${worker.id} ${how} while running a task; replacing it`);
+        this.log.warn(`the worker ${how} while running a task; replacing it`, { worker: worker.id, taskId: job.taskId });
       } else {
         // It waited in the worker and never started: another worker runs it.
         job.worker = undefined;
@@ -385,7 +388,8 @@ export class WorkerPool {
       await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
       return;
     }
-    const spec = sandbox.command(process.execPath, [...(this.options.execArgv ?? []), this.script], workDir);
+    // The js runtime's import() (vm's USE_MAIN_CONTEXT_DEFAULT_LOADER) is "experimental": its warning would land in the agent's log.
+    const spec = sandbox.command(process.execPath, ['--disable-warning=ExperimentalWarning', ...(this.options.execArgv ?? []), this.script], workDir);
     const child = spawn(spec.file, spec.args, {
       cwd: workDir,
       env: sandbox.env(workDir, this.options.env),
@@ -440,7 +444,7 @@ export class WorkerPool {
         const delay = failures === 0 ? 0 : Math.min(10_000, 100 * 2 ** failures);
         setTimeout(() => {
           if (this.stopping) return;
-          this.spawn(slot).catch((error: unknown) => this.options.log?.(error instanceof Error ? error.message : String(error)));
+          this.spawn(slot).catch((error: unknown) => this.log.error(error instanceof Error ? error.message : String(error), { slot }));
         }, delay).unref();
       });
     });

@@ -17,7 +17,7 @@ export const UNPRIVILEGED_ID = 65534;
 const INHERITED = new Set(['PATH', 'LANG', 'LANGUAGE', 'TZ', 'TERM']);
 const INHERITED_PREFIXES = ['LC_'];
 /** FX's own settings and secrets, never passed on (all-but-secrets). */
-const FX_OWN = new Set(['FX_HOME', 'FX_TOKEN', 'FX_TOKEN_FILE', 'FX_DATA_DIR', 'FX_SIGNING_KEY', 'FX_BLOCK_SECRET', 'FX_LOG_LEVEL', 'FX_ADMIN_NAME', 'DATABASE_URL', 'REDIS_URL', 'FX_REDIS_PREFIX']);
+const FX_OWN = new Set(['FX_HOME', 'FX_TOKEN', 'FX_TOKEN_FILE', 'FX_DATA_DIR', 'FX_SIGNING_KEY', 'FX_BLOCK_SECRET', 'FX_LOG_LEVEL', 'FX_LOG_FORMAT', 'FX_ADMIN_NAME', 'DATABASE_URL', 'REDIS_URL', 'FX_REDIS_PREFIX']);
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_?KEY/i;
 
 export class SandboxError extends Error {

@@ -5,6 +5,7 @@ import { WorkerPool } from '../local/worker.pool.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { mpiCommand, type MpiLauncher } from './mpi.launcher.js';
 import { isolationKey } from '../isolation.js';
+import type { Logger } from '../../agent/logger.js';
 
 export interface SlotRunnerOptions {
   /** Shown as the task's workerId. */
@@ -20,7 +21,7 @@ export interface SlotRunnerOptions {
   mpiLauncher?: MpiLauncher;
   workerScript?: string | URL;
   onChange?: () => void;
-  log?: (message: string) => void;
+  logger?: Logger;
 }
 
 /**
@@ -39,7 +40,7 @@ export class SlotRunner {
       sandbox: options.sandbox ?? new WorkerSandbox(),
       ...(options.memoryBytes !== undefined ? { execArgv: [`--max-old-space-size=${Math.ceil(options.memoryBytes / 1048576)}`] } : {}),
       onChange: options.onChange,
-      log: options.log,
+      ...(options.logger ? { logger: options.logger } : {}),
     });
   }
 

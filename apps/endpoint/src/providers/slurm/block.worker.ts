@@ -13,6 +13,8 @@ import { SlotRunner } from '../slots/slot.runner.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { MpiLauncher } from '../slots/mpi.launcher.js';
 import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel.js';
+import { createConsoleLogger } from '../../agent/logger.js';
+import { env } from '../../config/env.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,10 +27,12 @@ const { values } = parseArgs({
     accelerators: { type: 'string' },
   },
 });
-const say = (message: string) => process.stderr.write(`[fx-block-worker ${hostname()} ${process.pid}] ${message}\n`);
+// To the block's Slurm output file: JSON (pino adds hostname and pid), each line with the block's id.
+const { logLevel, logFormat } = env();
+const log = createConsoleLogger(logLevel, { format: logFormat }).child({ blockId: values.block });
 const secret = process.env.FX_BLOCK_SECRET ?? '';
 if (!values.agent || !values.block || secret === '') {
-  say('usage: block.worker.js --agent ws://host:port --block <id> (with FX_BLOCK_SECRET set); it is started by an FX block job');
+  log.error('usage: block.worker.js --agent ws://host:port --block <id> (with FX_BLOCK_SECRET set); it is started by an FX block job');
   process.exit(2);
 }
 // The secret is not for the tasks' eyes.
@@ -36,7 +40,7 @@ delete process.env.FX_BLOCK_SECRET;
 
 const setting = values.accelerators === undefined ? undefined : values.accelerators === 'auto' ? 'auto' : values.accelerators.split(',').filter((s) => s !== '');
 const detected = await resolveAccelerators(setting);
-if (detected.note) say(detected.note);
+if (detected.note) log.info(detected.note);
 const node = hostname();
 const pinned = detected.devices.length > 0;
 // One worker per accelerator when pinning, never more.
@@ -58,7 +62,7 @@ for (let i = 0; i < count; i++) {
       shellOutputLines: Number(values['output-lines']),
       sandbox,
       mpiLauncher: values['mpi-launcher'] as MpiLauncher,
-      log: say,
+      logger: log,
     }),
   );
 }
@@ -92,12 +96,12 @@ function connect(attempt: number): void {
     try {
       message = AgentToNode.parse(JSON.parse(data.toString()));
     } catch (error) {
-      say(`ignoring a bad frame from the agent: ${(error as Error).message}`);
+      log.warn(`ignoring a bad frame from the agent: ${(error as Error).message}`);
       return;
     }
     if (message.type === 'welcome') {
       welcomed = true;
-      say(`connected to the agent at ${values.agent} with ${slots.length} workers`);
+      log.info(`connected to the agent at ${values.agent} with ${slots.length} workers`);
     } else if (message.type === 'run') {
       const runner = runners[message.slot];
       if (!runner) return;
@@ -112,17 +116,18 @@ function connect(attempt: number): void {
       aborts.get(message.taskId)?.abort(reason);
     }
   });
-  ws.on('error', (error) => say(`connection to ${values.agent}: ${error.message}`));
+  ws.on('error', (error) => log.warn(`connection to ${values.agent}: ${error.message}`));
   ws.on('close', (code) => {
     if (stopping) return;
     if (welcomed || code === 4401) {
       // The agent went away (or refused us): this block's work is over.
-      say(`the agent closed the connection (${code}); exiting`);
+      // The agent stopping or scaling in ends a block on purpose; a refusal (4401) is worth a warning.
+      log[code === 4401 ? 'warn' : 'info'](`the agent closed the connection (${code}); exiting`);
       void shutdown(code === 4401 ? 3 : 0);
       return;
     }
     if (attempt >= 60) {
-      say('could not reach the agent for a minute; exiting');
+      log.error('could not reach the agent for a minute; exiting');
       void shutdown(1);
       return;
     }

@@ -13,6 +13,7 @@ import { decideScaling, type ScalingBlock } from './scaling.strategy.js';
 import { SlurmCli, isTerminalState } from './slurm.cli.js';
 import { formatWalltime } from './walltime.js';
 import { NodeHello, NodeToAgent, type AgentToNode } from './worker.channel.js';
+import { silentLogger, type Logger } from '../../agent/logger.js';
 
 export interface SlurmSettings {
   partition?: string;
@@ -48,7 +49,7 @@ export interface SlurmProviderOptions {
   shellOutputLines?: number;
   cli?: SlurmCli;
   onChange?: () => void;
-  log?: (message: string) => void;
+  logger?: Logger;
 }
 
 type BlockState = 'submitting' | 'pending' | 'running' | 'cancelling' | 'ended';
@@ -105,7 +106,7 @@ export class SlurmProvider implements Provider {
   readonly startsLater = true;
   private readonly settings: SlurmSettings;
   private readonly cli: SlurmCli;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly jobName: string;
   private readonly user = userInfo().username;
   private readonly blocks = new Map<string, Block>();
@@ -122,7 +123,7 @@ export class SlurmProvider implements Provider {
   constructor(private readonly options: SlurmProviderOptions) {
     this.settings = options.settings;
     this.cli = options.cli ?? new SlurmCli();
-    this.log = options.log ?? (() => undefined);
+    this.log = options.logger ?? silentLogger;
     this.jobName = `fx-${options.endpointName}-${options.endpointId.slice(0, 8)}`.slice(0, 64);
   }
 
@@ -148,7 +149,7 @@ export class SlurmProvider implements Provider {
     const port = (wss.address() as { port: number }).port;
     this.agentAddress = `ws://${this.settings.address ?? hostname()}:${port}/`;
     wss.on('connection', (ws) => this.onWorkerConnection(ws));
-    this.log(`block workers dial ${this.agentAddress}; blocks are "${this.jobName}" jobs (${this.settings.minBlocks}..${this.settings.maxBlocks} blocks of ${this.settings.nodesPerBlock} node(s) × ${this.workersPerNode} workers)`);
+    this.log.info(`block workers dial ${this.agentAddress}; blocks are "${this.jobName}" jobs (${this.settings.minBlocks}..${this.settings.maxBlocks} blocks of ${this.settings.nodesPerBlock} node(s) × ${this.workersPerNode} workers)`);
     for (let i = 0; i < Math.min(this.settings.initBlocks, this.settings.maxBlocks); i++) void this.submitBlock();
     this.pollTimer = setInterval(() => void this.poll(), this.settings.pollIntervalSeconds * 1000);
     this.pollTimer.unref();
@@ -242,8 +243,8 @@ export class SlurmProvider implements Provider {
     while ([...this.blocks.values()].some((b) => b.state === 'submitting') && Date.now() < deadline) await sleep(100);
     const ids = [...new Set([...live, ...[...this.blocks.values()].filter((b) => b.jobId && b.state !== 'ended')].map((b) => b.jobId as string))];
     if (ids.length > 0) {
-      this.log(`stopping: cancelling blocks ${ids.join(', ')}`);
-      await this.cli.scancel(ids).catch((error: unknown) => this.log(`scancel failed: ${(error as Error).message}`));
+      this.log.info('stopping: cancelling the blocks', { jobIds: ids });
+      await this.cli.scancel(ids).catch((error: unknown) => this.log.warn(`scancel failed: ${(error as Error).message}`, { jobIds: ids }));
     }
     for (const b of this.blocks.values()) for (const n of b.nodes) n.ws.close(1001, 'agent stopping');
     while (ids.length > 0 && Date.now() < deadline) {
@@ -337,7 +338,7 @@ export class SlurmProvider implements Provider {
         if (!hello.success) return ws.close(4400, 'the first frame must be hello');
         const block = this.blocks.get(hello.data.blockId);
         if (!block || !sameSecret(block.secret, hello.data.secret)) {
-          this.log(`refused a block worker from ${hello.data.node}: unknown block or wrong secret`);
+          this.log.warn('refused a block worker: unknown block or wrong secret', { blockId: hello.data.blockId, node: hello.data.node });
           return ws.close(4401, 'unknown block or wrong secret');
         }
         if (block.state === 'ended' || block.state === 'cancelling' || this.stopping) return ws.close(4401, 'this block is ending');
@@ -350,7 +351,7 @@ export class SlurmProvider implements Provider {
           block.state = 'running';
           block.startedAt = Date.now();
           block.idleSince = Date.now();
-          this.log(`block ${block.id} (job ${block.jobId ?? '?'}) is running: ${hello.data.node} with ${conn.slots.length} workers`);
+          this.log.info(`block is running: ${hello.data.node} with ${conn.slots.length} workers`, { blockId: block.id, jobId: block.jobId });
         }
         sendTo(ws, { type: 'welcome' });
         this.place();
@@ -398,7 +399,7 @@ export class SlurmProvider implements Provider {
     if (block.state === 'ended') return;
     const was = block.state;
     block.state = 'ended';
-    this.log(`block ${block.id} (job ${block.jobId ?? '?'}) ended: ${why}`);
+    this.log.info(`block ended: ${why}`, { blockId: block.id, jobId: block.jobId });
     for (const n of block.nodes) {
       this.loseSlots(n.slots, `block ${block.id} (job ${block.jobId ?? '?'}) ended: ${why}`);
       n.ws.close(1001, 'block ended');
@@ -445,10 +446,10 @@ export class SlurmProvider implements Provider {
       await chmod(script, 0o600);
       block.jobId = await this.cli.sbatch(script);
       if (block.state === 'submitting') block.state = 'pending';
-      this.log(`submitted block ${id} as job ${block.jobId}`);
+      this.log.info(`submitted a block as job ${block.jobId}`, { blockId: id, jobId: block.jobId });
       if (this.stopping) await this.cli.scancel([block.jobId]).catch(() => undefined);
     } catch (error) {
-      this.log(`could not submit a block: ${(error as Error).message}`);
+      this.log.warn(`could not submit a block: ${(error as Error).message}`, { blockId: id });
       block.state = 'ended';
       setTimeout(() => this.blocks.delete(id), 60_000).unref();
     }
@@ -475,7 +476,7 @@ export class SlurmProvider implements Provider {
       }
       this.scale();
     } catch (error) {
-      this.log(`polling Slurm failed: ${(error as Error).message}`);
+      this.log.warn(`polling Slurm failed: ${(error as Error).message}`);
     } finally {
       this.polling = false;
       this.options.onChange?.();
@@ -509,8 +510,9 @@ export class SlurmProvider implements Provider {
     const cancel = decision.cancel.map((id) => this.blocks.get(id)).filter((b): b is Block => b !== undefined && b.jobId !== undefined);
     if (cancel.length > 0) {
       for (const b of cancel) b.state = 'cancelling';
-      this.log(`scaling in: cancelling idle blocks ${cancel.map((b) => `${b.id} (job ${b.jobId})`).join(', ')}`);
-      void this.cli.scancel(cancel.map((b) => b.jobId as string)).catch((error: unknown) => this.log(`scancel failed: ${(error as Error).message}`));
+      const jobIds = cancel.map((b) => b.jobId as string);
+      this.log.info('scaling in: cancelling idle blocks', { blockIds: cancel.map((b) => b.id), jobIds });
+      void this.cli.scancel(jobIds).catch((error: unknown) => this.log.warn(`scancel failed: ${(error as Error).message}`, { jobIds }));
       this.options.onChange?.();
     }
   }

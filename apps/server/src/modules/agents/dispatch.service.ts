@@ -109,7 +109,7 @@ export class DispatchService implements OnModuleInit {
         }
       } while (conn.dispatchAgain && conn.open);
     } catch (e) {
-      this.logger.error(`dispatch to endpoint ${conn.endpointId} failed; retrying shortly: ${(e as Error).message}`);
+      this.logger.error({ msg: `dispatch failed; retrying shortly: ${(e as Error).message}`, endpointId: conn.endpointId, connId: conn.id });
       // a repair path, not polling: only after a failure, and only until the next success
       setTimeout(() => void this.pump(conn), 1_000).unref();
     } finally {

@@ -107,7 +107,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
     const now = Date.now();
     for (const conn of this.dispatch.all()) {
       if (now - conn.lastSeen > this.config.FX_HEARTBEAT_TIMEOUT_MS) {
-        this.logger.warn(`endpoint ${conn.endpointId}: no word for ${now - conn.lastSeen} ms; dropping the connection`);
+        this.logger.warn({ msg: 'no word from the agent; dropping the connection', endpointId: conn.endpointId, connId: conn.id, silentMs: now - conn.lastSeen });
         conn.ws.terminate();
       } else if (conn.open && now - conn.lastSeen >= this.config.FX_HEARTBEAT_INTERVAL_MS) {
         // only quiet connections: an agent heard within the interval (heartbeats, pongs) is alive
@@ -143,7 +143,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       this.sockets.bind(ws, principal);
     } catch (e) {
       if (e instanceof FxException && e.code === 'RATE_LIMITED') return this.refuse(ws, e.code, e.message, SOCKET_CLOSE.tooMany);
-      if (!(e instanceof FxException)) this.logger.error(`endpoint channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
+      if (!(e instanceof FxException)) this.logger.error({ msg: 'endpoint channel: authentication broke', err: e });
       const fx = e instanceof FxException ? e : new FxException('INTERNAL', 'authentication failed');
       return this.refuse(ws, fx.code, fx.message, CLOSE.unauthorized);
     }
@@ -165,7 +165,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
           frame = parseFrame(EndpointToServerSchemas, data as Buffer);
         } catch (e) {
           const fe = e as FrameError;
-          this.logger.warn(`endpoint ${endpointId}: ${fe.message}`);
+          this.logger.warn({ msg: `bad frame: ${fe.message}`, endpointId, connId: conn.id });
           if (fe.code === 'UNSUPPORTED_PROTOCOL_VERSION' || !welcomed) return this.refuse(ws, fe.code, fe.message, CLOSE.badRequest);
           return conn.send('error', { code: fe.code, message: fe.message });
         }
@@ -180,7 +180,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
           await this.handle(conn, frame);
         } catch (e) {
           if (e instanceof FrameError) return this.refuse(ws, e.code, e.message, CLOSE.badRequest);
-          this.logger.error(`endpoint ${endpointId}: handling "${frame.type}" failed: ${(e as Error).stack}`);
+          this.logger.error({ msg: `handling "${frame.type}" failed`, endpointId, connId: conn.id, err: e });
           // The agent keeps unacknowledged results and resends them after reconnecting.
           if (!welcomed) this.refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', 1011);
           else ws.close(1011, 'server error; reconnect');
@@ -190,9 +190,10 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
     ws.off('message', hold);
     ws.on('message', onData);
     ws.on('pong', () => (conn.lastSeen = Date.now()));
-    ws.on('close', () => {
+    ws.on('close', (code) => {
       clearTimeout(helloTimer);
       if (this.dispatch.detach(conn)) {
+        this.logger.log({ msg: 'agent disconnected', endpointId, connId: conn.id, code });
         // Leases stay until they expire: an agent that comes back in time keeps its running tasks.
         void this.endpoints
           .markDisconnected(endpointId, conn.id)
@@ -216,7 +217,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
     // Checked before anything changes: a refused agent must not requeue the running one's tasks.
     const other = await this.otherLiveAgent(conn);
     if (other && !hello.takeover) {
-      this.logger.warn(`endpoint ${conn.endpointId}: refused a second agent (${hello.agent.hostname}, pid ${hello.agent.pid}): ${other}`);
+      this.logger.warn({ msg: `refused a second agent: ${other}`, endpointId: conn.endpointId, connId: conn.id, agentHost: hello.agent.hostname, agentPid: hello.agent.pid });
       this.refuse(conn.ws, 'CONFLICT', `${other}; stop it first, or start this agent with --takeover to replace it`, CLOSE.replaced);
       return false;
     }
@@ -249,7 +250,8 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
     });
-    this.logger.log(`endpoint ${conn.endpointId} connected (${hello.agent.hostname}, pid ${hello.agent.pid}${takeover ? ', taking over' : ''}); ${hello.inFlight.length} in flight, ${requeued.length} requeued`);
+    const facts = { endpointId: conn.endpointId, connId: conn.id, agentHost: hello.agent.hostname, agentPid: hello.agent.pid, inFlight: hello.inFlight.length, requeued: requeued.length };
+    this.logger.log({ msg: takeover ? 'agent connected, taking over' : 'agent connected', ...facts });
     await this.queue.enqueue(requeued);
     await this.events.publishOutcomes(exhausted);
     return true;
@@ -304,7 +306,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       }
     } catch (e) {
       // Unacknowledged results stay with the agent, which resends them after reconnecting.
-      this.logger.error(`endpoint ${conn.endpointId}: recording results failed: ${(e as Error).stack}`);
+      this.logger.error({ msg: 'recording results failed', endpointId: conn.endpointId, connId: conn.id, err: e });
       conn.resultFrames = [];
       conn.ws.close(1011, 'server error; reconnect');
     } finally {
@@ -349,7 +351,8 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       case 'requeue': {
         // An HPC block ended under these tasks: back to the queue with attempt + 1 (or failed past the limit).
         const { requeued, exhausted } = await this.tasks.requeueReturned(conn.endpointId, conn.id, frame.payload.taskIds, this.config.FX_MAX_ATTEMPTS);
-        this.logger.log(`endpoint ${conn.endpointId} handed back ${frame.payload.taskIds.length} tasks (${frame.payload.reason}); ${requeued.length} requeued`);
+        const facts = { endpointId: conn.endpointId, connId: conn.id, returned: frame.payload.taskIds.length, requeued: requeued.length, taskIds: frame.payload.taskIds.slice(0, 10) };
+        this.logger.log({ msg: `the agent handed tasks back: ${frame.payload.reason}`, ...facts });
         await this.queue.enqueue(requeued);
         await this.events.publishOutcomes(exhausted);
         return;

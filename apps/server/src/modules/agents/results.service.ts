@@ -64,7 +64,8 @@ export class ResultsService {
       recorded.push(...again);
       const ignored = rest.length - again.length;
       if (ignored > 0) {
-        this.logger.warn(`endpoint ${conn.endpointId}: ignored ${ignored} of ${inputs.length} results for tasks not held by this connection (${rest.filter((id) => !again.some((a) => a.id === id)).slice(0, 3).join(', ')}${ignored > 3 ? ', …' : ''})`);
+        const taskIds = rest.filter((id) => !again.some((a) => a.id === id)).slice(0, 10);
+        this.logger.warn({ msg: 'ignored results for tasks not held by this connection', endpointId: conn.endpointId, connId: conn.id, ignored, of: inputs.length, taskIds });
       }
     }
     await this.events.publishOutcomes(recorded);

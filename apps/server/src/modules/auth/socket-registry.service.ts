@@ -139,7 +139,7 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
       return;
     }
     if (entry.ws.readyState !== entry.ws.OPEN) return;
-    this.logger.warn(`${entry.channel} socket from ${entry.address}: frame flood; closing it`);
+    this.logger.warn({ msg: 'frame flood; closing the socket', channel: entry.channel, address: entry.address, userId: entry.principal?.userId });
     this.close(entry.ws, 'RATE_LIMITED', `too many frames: a socket may send ${this.config.FX_WS_FRAMES_PER_SECOND} per second (bursts of ${this.config.FX_WS_FRAME_BURST})`, SOCKET_CLOSE.tooMany);
   }
 
@@ -160,7 +160,7 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
   private closeTokens(tokenIds: Set<string>, message: string): void {
     for (const e of [...this.entries.values()]) {
       if (e.principal && tokenIds.has(e.principal.tokenId)) {
-        this.logger.log(`closing a ${e.channel} socket of user ${e.principal.userId}: ${message}`);
+        this.logger.log({ msg: `closing a socket: ${message}`, channel: e.channel, userId: e.principal.userId });
         this.close(e.ws, 'UNAUTHENTICATED', message, SOCKET_CLOSE.unauthorized);
       }
     }

@@ -55,7 +55,7 @@ export class ClientGateway implements OnGatewayConnection {
     let chain = Promise.resolve();
     const onData = (data: RawData) => {
       chain = chain.then(() => this.handle(socket, data as Buffer)).catch((e) => {
-        this.logger.error(`client frame failed: ${(e as Error).stack}`);
+        this.logger.error({ msg: 'client frame failed', err: e });
         this.send(ws, 'error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
       });
     };

@@ -145,7 +145,7 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
       this.send(ws, 'ready', { user: toUserInfo(row.user), coalesceMs: CONSOLE_COALESCE_MS });
       return true;
     } catch (e) {
-      if (!(e instanceof FxException || e instanceof FrameError)) this.logger.error(`console channel: authentication broke: ${(e as Error).stack ?? String(e)}`);
+      if (!(e instanceof FxException || e instanceof FrameError)) this.logger.error({ msg: 'console channel: authentication broke', err: e });
       const code: ErrorCode = e instanceof FxException || e instanceof FrameError ? e.code : 'INTERNAL';
       const message = e instanceof FxException || e instanceof FrameError ? e.message : 'authentication failed';
       const closeCode = code === 'RATE_LIMITED' ? SOCKET_CLOSE.tooMany : code === 'BAD_FRAME' || code === 'UNSUPPORTED_PROTOCOL_VERSION' ? CONSOLE_CLOSE.badFrame : CONSOLE_CLOSE.unauthorized;
@@ -217,7 +217,7 @@ export class ConsoleGateway implements OnGatewayConnection, OnModuleInit, OnModu
         this.send(s.ws, 'events', { tasks: myTasks, endpoints: myEndpoints, removedEndpoints: myRemoved, overflow: over });
       }
     } catch (e) {
-      this.logger.error(`console frame failed: ${(e as Error).stack}`);
+      this.logger.error({ msg: 'console frame failed', err: e });
     } finally {
       this.flushing = false;
       if (this.tasks.size || this.endpointIds.size || this.removed.size || this.overflow) this.schedule();

@@ -161,7 +161,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
       try {
         h(payload);
       } catch (e) {
-        this.logger.error(`handler for ${type} failed: ${(e as Error).stack}`);
+        this.logger.error({ msg: `handler for ${type} failed`, err: e });
       }
     }
   }

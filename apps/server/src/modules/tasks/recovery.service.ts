@@ -60,7 +60,9 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       }
       const { requeued, exhausted } = await this.tasks.requeueExpired(this.config.FX_MAX_ATTEMPTS);
       if (requeued.length || exhausted.length) {
-        this.logger.warn(`${requeued.length} tasks lost their agent and were requeued; ${exhausted.length} ran out of attempts`);
+        const endpointIds = [...new Set(requeued.map((t) => t.endpoint_id))].slice(0, 10);
+        const taskIds = [...requeued, ...exhausted].slice(0, 10).map((t) => t.id);
+        this.logger.warn({ msg: 'leases expired: tasks lost their agent', requeued: requeued.length, failed: exhausted.length, endpointIds, taskIds });
       }
       await this.queue.enqueue(requeued);
       await this.events.publishOutcomes(exhausted);
@@ -71,7 +73,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
           name: 'EndpointUnavailable',
           message: `no agent of the task's endpoint took it within ${ttl} seconds of its submission (FX_QUEUE_TTL_SECONDS)`,
         });
-        if (expired.length) this.logger.warn(`${expired.length} tasks waited longer than the queue TTL of ${ttl} s and failed ENDPOINT_UNAVAILABLE`);
+        if (expired.length) this.logger.warn({ msg: `tasks waited longer than the queue TTL of ${ttl} s and failed ENDPOINT_UNAVAILABLE`, failed: expired.length, taskIds: expired.slice(0, 10).map((t) => t.id) });
         await this.events.publishOutcomes(expired);
       }
       const endpointIds = [...this.endpointsToReclaim()];
