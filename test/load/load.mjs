@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import WebSocket from 'ws';
 import { Client } from '@fx/sdk';
 import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
-import { ServerProcess, sleep } from '@fx/testing';
+import { ServerProcess } from '@fx/testing';
 
 const AGENTS = Number(process.env.FX_LOAD_AGENTS ?? 1000);
 const CLIENTS = Number(process.env.FX_LOAD_CLIENTS ?? 100);
