@@ -4,10 +4,12 @@ import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import {
   DEFAULT_LIMITS,
+  ENDPOINT_CLOSE,
   FrameError,
   FunctionSpecCache,
   ENDPOINT_PROTOCOL_VERSION,
   ServerToEndpointSchemas,
+  backoffDelay,
   encodeFrame,
   functionsOf,
   parseFrame,
@@ -19,14 +21,13 @@ import {
   type TasksPayload,
   type WelcomePayload,
 } from '@fx/protocol';
+import { functionContentHash } from '@fx/protocol/node';
 import { TaskLostError, type Provider } from '../providers/provider.js';
-import { functionContentHash } from '../runtimes/content-hash.js';
 import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
 import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { AGENT_VERSION } from '../version.js';
 import { AgentRefusedError, FATAL_ERROR_CODES } from './agent.errors.js';
 import { AgentState, assertTransition, isFinalState } from './agent.state.js';
-import { backoffDelay } from './backoff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { ResultSpool } from './result.spool.js';
 import { writeStatusFile, type AgentStatusSnapshot, type ConnectionState } from './status.file.js';
@@ -117,8 +118,8 @@ interface StopOptions {
 }
 
 /** Close codes of the endpoint channel that stop the agent: another agent serves the endpoint, or took it over. */
-const ALREADY_SERVED = 4409;
-const TAKEN_OVER = 4410;
+const ALREADY_SERVED = ENDPOINT_CLOSE.replaced;
+const TAKEN_OVER = ENDPOINT_CLOSE.takenOver;
 
 /** Most of a frame the agent fills with results, leaving room for the envelope. */
 const MAX_RESULT_FRAME_BYTES = Math.floor(DEFAULT_LIMITS.maxFrameBytes / 2);
@@ -340,7 +341,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     this.shuttingDown = true;
     this.loopStopped = true;
     this.wakeSleeper?.();
-    this.session?.ws.close(1000, finalState === 'FAILED' ? 'agent failed' : 'agent stopping');
+    this.session?.ws.close(ENDPOINT_CLOSE.normal, finalState === 'FAILED' ? 'agent failed' : 'agent stopping');
     const closeDeadline = setTimeout(() => this.session?.ws.terminate(), 2000);
     // The loop itself calls shutdown when it fails, so it must not wait for itself.
     if (finalState !== AgentState.FAILED) await this.loopDone;
@@ -477,7 +478,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
         } catch (error) {
           if (error instanceof FrameError && error.code === 'UNSUPPORTED_PROTOCOL_VERSION') {
             this.fatal ??= new AgentRefusedError(error.code, `the server speaks another protocol version: ${error.message}`, { cause: error });
-            ws.close(1002, 'unsupported protocol version');
+            ws.close(ENDPOINT_CLOSE.protocolError, 'unsupported protocol version');
           } else {
             this.log.warn(`ignoring a frame from the server: ${error instanceof Error ? error.message : String(error)}`);
           }
@@ -571,7 +572,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     const message = `the server says: ${error.message} (${error.code})`;
     if (FATAL_ERROR_CODES.has(error.code)) {
       this.fatal ??= new AgentRefusedError(error.code, message);
-      session.ws.close(1000, 'refused');
+      session.ws.close(ENDPOINT_CLOSE.normal, 'refused');
       return;
     }
     this.noteError(message);

@@ -1,12 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { ENDPOINT_PROTOCOL_VERSION, FrameError, type AgentInfo, type EndpointToServer } from '@fx/protocol';
+import { ENDPOINT_CLOSE as CLOSE, ENDPOINT_PROTOCOL_VERSION, FrameError, type AgentInfo, type EndpointToServer } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { closeReason } from '../../common/close-reason.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
-import { CLOSE, EndpointConnection, refuse } from './endpoint-connection.js';
+import { EndpointConnection, refuse } from './endpoint-connection.js';
 
 /**
  * An agent's session on the endpoint channel, from `hello` to close: which agent may serve the

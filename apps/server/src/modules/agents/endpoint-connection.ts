@@ -3,14 +3,6 @@ import type { WebSocket } from 'ws';
 import { encodeFrame, type AgentInfo, type ErrorCode, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
 import { closeReason } from '../../common/close-reason.js';
 
-/**
- * Close codes: 4xxx mirror HTTP, so an agent can tell "fix your config" from "try again".
- * `replaced`: a newer connection of the same agent took over (the old socket is dead anyway), or, before
- * `welcome`, another agent already serves the endpoint (the agent stops). `takenOver`: another agent was
- * started with --takeover; this one stops and does not reconnect.
- */
-export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replaced: 4409, takenOver: 4410, timeout: 4408 } as const;
-
 /** Tells the agent why in an `error` frame, then closes its socket. */
 export function refuse(ws: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
   if (ws.readyState === ws.OPEN) ws.send(encodeFrame<ServerToEndpoint, 'error'>('error', { code, message }));

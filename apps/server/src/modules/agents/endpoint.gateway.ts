@@ -2,16 +2,16 @@ import { Inject, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { DEFAULT_LIMITS, EndpointToServerSchemas, FrameError, parseFrame, type Frame } from '@fx/protocol';
+import { DEFAULT_LIMITS, ENDPOINT_CLOSE as CLOSE, EndpointToServerSchemas, FrameError, SOCKET_CLOSE, parseFrame, type Frame } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { AuthService } from '../auth/auth.service.js';
-import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
+import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { AgentLivenessService } from './agent-liveness.service.js';
 import { AgentSessionService } from './agent-session.service.js';
 import { DispatchService } from './dispatch.service.js';
-import { CLOSE, EndpointConnection, refuse } from './endpoint-connection.js';
+import { EndpointConnection, refuse } from './endpoint-connection.js';
 import { ResultsService } from './results.service.js';
 
 type AgentFrame = Frame<typeof EndpointToServerSchemas>;
@@ -74,7 +74,7 @@ export class EndpointGateway implements OnGatewayConnection {
         let frame: AgentFrame;
         const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
         if (size > this.config.FX_MAX_FRAME_BYTES) {
-          return refuse(ws, 'PAYLOAD_TOO_LARGE', `frame of ${size} bytes is over the limit of ${this.config.FX_MAX_FRAME_BYTES}`, 1009);
+          return refuse(ws, 'PAYLOAD_TOO_LARGE', `frame of ${size} bytes is over the limit of ${this.config.FX_MAX_FRAME_BYTES}`, CLOSE.tooBig);
         }
         try {
           frame = parseFrame(EndpointToServerSchemas, data as Buffer);
@@ -97,8 +97,8 @@ export class EndpointGateway implements OnGatewayConnection {
           if (e instanceof FrameError) return refuse(ws, e.code, e.message, CLOSE.badRequest);
           this.logger.error({ msg: `handling "${frame.type}" failed`, endpointId, connId: conn.id, err: e });
           // The agent keeps unacknowledged results and resends them after reconnecting.
-          if (!welcomed) refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', 1011);
-          else ws.close(1011, 'server error; reconnect');
+          if (!welcomed) refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', CLOSE.serverError);
+          else ws.close(CLOSE.serverError, 'server error; reconnect');
         }
       });
     };

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { EndpointToServer, RemoteError, TaskResult, TaskTimings } from '@fx/protocol';
+import { ENDPOINT_CLOSE, type EndpointToServer, type RemoteError, type TaskResult, type TaskTimings } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
@@ -84,7 +84,7 @@ export class ResultsService {
       // Unacknowledged results stay with the agent, which resends them after reconnecting.
       this.logger.error({ msg: 'recording results failed', endpointId: conn.endpointId, connId: conn.id, err: e });
       conn.resultFrames = [];
-      conn.ws.close(1011, 'server error; reconnect');
+      conn.ws.close(ENDPOINT_CLOSE.serverError, 'server error; reconnect');
     } finally {
       conn.recording = false;
     }

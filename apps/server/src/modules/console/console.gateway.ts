@@ -2,10 +2,10 @@ import { Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { CONSOLE_CLOSE, ConsoleToServerSchemas, FrameError, parseFrame, type ErrorCode } from '@fx/protocol';
+import { CONSOLE_CLOSE, ConsoleToServerSchemas, FrameError, parseFrame, SOCKET_CLOSE, type ErrorCode } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
-import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
+import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { CONSOLE_COALESCE_MS } from '../events/events.service.js';
 import { ConsoleFeedService } from './console-feed.service.js';
 
