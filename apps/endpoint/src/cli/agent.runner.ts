@@ -14,7 +14,7 @@ import type { Provider } from '../providers/provider.js';
 import { SlurmProvider } from '../providers/slurm/slurm.provider.js';
 import { SandboxError, WorkerSandbox } from '../providers/sandbox/worker.sandbox.js';
 import { taskMemoryBytes } from '../config/task-limits.js';
-import { parseWalltime } from '../providers/slurm/walltime.js';
+import { parseWalltime } from '../config/walltime.js';
 import type { CliContext } from './cli.context.js';
 import { CliError } from './cli.errors.js';
 import { isAlive, removePid, runningPid, tailFile, writePid } from './process.control.js';

@@ -1,3 +1,6 @@
+// Slurm's time formats. Here rather than under providers/slurm because config.yaml's `slurm.walltime` is
+// validated with them, and config modules import no provider.
+
 /** Seconds → Slurm's `[D-]HH:MM:SS`. */
 export function formatWalltime(seconds: number): string {
   const s = Math.max(60, Math.ceil(seconds));
