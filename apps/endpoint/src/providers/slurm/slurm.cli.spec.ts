@@ -1,6 +1,6 @@
 import { renderBlockScript } from './block.script.js';
 import { SlurmCli, isTerminalState, parseSqueue } from './slurm.cli.js';
-import { formatWalltime, parseWalltime } from '../../config/walltime.js';
+import { formatWalltime, parseWalltime } from './walltime.js';
 import { mpiCommand } from '../slots/mpi.launcher.js';
 
 describe('Slurm commands', () => {

@@ -11,7 +11,7 @@ import { slotFits } from '../slots/slot.runner.js';
 import { renderBlockScript } from './block.script.js';
 import { decideScaling, type ScalingBlock } from './scaling.strategy.js';
 import { SlurmCli, isTerminalState } from './slurm.cli.js';
-import { formatWalltime } from '../../config/walltime.js';
+import { formatWalltime } from './walltime.js';
 import { NodeHello, NodeToAgent, type AgentToNode } from './worker.channel.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
 
