@@ -13,6 +13,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^@fx/protocol$': '<rootDir>/libs/protocol/src/index.ts',
+    '^@fx/protocol/node$': '<rootDir>/libs/protocol/src/node.ts',
     '^@fx/sdk$': '<rootDir>/libs/sdk/src/index.ts',
     '^@fx/testing$': '<rootDir>/libs/testing/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from './harness.js';
+import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * GPU pinning on the local provider, with real processes. This machine has no GPU: a configured device

@@ -4,8 +4,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { Client } from '@fx/sdk';
-import { tempDir, type TempDir } from '@fx/testing';
-import { EndpointProcess, ServerProcess, eventually } from './harness.js';
+import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
 
 /**
  * The `fx` command line as a person uses it (issue 11 item 8): the built bin as a child process, with

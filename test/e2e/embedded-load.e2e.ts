@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from './harness.js';
+import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * Issue 11 item 3: the default store (no DATABASE_URL, no REDIS_URL) serves a real day's work. A

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Client, TaskCancelledError, TaskFailedError } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually, type Backend } from './harness.js';
+import { EndpointProcess, ServerProcess, eventually, type Backend } from '@fx/testing';
 
 /**
  * The whole path a user walks, with real processes: the built server, a real `fx-endpoint` agent

@@ -2,8 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir, type TempDir } from '@fx/testing';
-import { ServerProcess } from './harness.js';
+import { ServerProcess, tempDir, type TempDir } from '@fx/testing';
 
 /**
  * What a user outside this repository meets (issue 11, items 1 and 2): the `fx-endpoint` bin works right

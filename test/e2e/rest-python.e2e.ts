@@ -3,8 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { Client, type SubmitWarning } from '@fx/sdk';
-import { tempDir, type TempDir } from '@fx/testing';
-import { EndpointProcess, ServerProcess, eventually } from './harness.js';
+import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
 
 /**
  * FX without Node and without a websocket (issue 11 items 11 and 7): a Python `requests` script

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Client, NotFoundError, TaskCancelledError, TaskFailedError, TaskHandle } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from './harness.js';
+import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * Task handles against the real server and a real `fx-endpoint`: alice owns the endpoint and the

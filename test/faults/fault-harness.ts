@@ -1,7 +1,6 @@
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -9,18 +8,27 @@ import pg from 'pg';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { Redis } from 'ioredis';
 import { Client } from '@fx/sdk';
-import { collectOutput, exited, freePort, cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testRedisUrl, type TempDir, type TestDatabase } from '@fx/testing';
+import {
+  EndpointProcess,
+  ServerProcess,
+  cleanupRedisPrefix,
+  createTestDatabase,
+  eventually,
+  freePort,
+  randomPrefix,
+  sleep,
+  testRedisUrl,
+  type ServerAddress,
+  type TestDatabase,
+} from '@fx/testing';
 
 /**
  * Fault-injection fixtures: real server processes (apps/server/dist), real `fx-endpoint` processes
- * (apps/endpoint/dist) and the real local PostgreSQL and Redis, which some scenarios restart.
- * Everything here is built so that a failing scenario still brings the services back.
+ * (apps/endpoint/dist), both started by the @fx/testing process fixtures, and the real local PostgreSQL
+ * and Redis, which some scenarios restart. Everything here is built so that a failing scenario still
+ * brings the services back.
  */
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER_MAIN = join(root, 'apps/server/dist/main.js');
-const ENDPOINT_CLI = join(root, 'apps/endpoint/dist/cli/index.js');
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { eventually, sleep };
 
 // ---- the real local services ---------------------------------------------------------------------
 
@@ -75,20 +83,8 @@ export async function ensureRedis(): Promise<void> {
 }
 
 /** Deletes every key under one prefix: what FLUSHALL does to one server's state, without touching others'. */
-export async function deletePrefix(prefix: string): Promise<number> {
-  const redis = new Redis(testRedisUrl());
-  try {
-    let n = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) n += await redis.del(...keys);
-    } while (cursor !== '0');
-    return n;
-  } finally {
-    redis.disconnect();
-  }
+export function deletePrefix(prefix: string): Promise<number> {
+  return cleanupRedisPrefix(testRedisUrl(), prefix);
 }
 
 export async function flushAll(): Promise<void> {
@@ -211,172 +207,33 @@ export const FAST_ENV: Record<string, string> = {
   FX_MAX_ATTEMPTS: '10',
 };
 
-export class FaultServer {
-  child?: ChildProcess;
-  readonly output: string[] = [];
-  adminToken = '';
-  private constructor(
-    readonly name: string,
-    readonly port: number,
-    private readonly env: NodeJS.ProcessEnv,
-    readonly dataDir: TempDir,
-  ) {}
+/** A server of one scenario: a ServerProcess on the scenario's shared backend. */
+export type FaultServer = ServerProcess;
 
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  static async start(name: string, backend: Backend, extraEnv: Record<string, string> = {}): Promise<FaultServer> {
-    const port = await freePort();
-    const dataDir = await tempDir(`fx-fault-${name}`);
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      FX_DATA_DIR: dataDir.path,
-      FX_LOG_LEVEL: 'warn',
-      DATABASE_URL: backend.db.url,
-      REDIS_URL: testRedisUrl(),
-      FX_REDIS_PREFIX: backend.prefix,
-      FX_SIGNING_KEY: backend.signingKey,
-      ...FAST_ENV,
-      ...extraEnv,
-    };
-    const server = new FaultServer(name, port, env, dataDir);
-    await server.boot();
-    return server;
-  }
-
-  async boot(): Promise<void> {
-    const child = spawn(process.execPath, [SERVER_MAIN], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    collectOutput(child, this.output, 4000);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`server ${this.name} exited (${child.exitCode}):\n${this.log()}`);
-      try {
-        if ((await fetch(`${this.url}/readyz`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (Date.now() > deadline) throw new Error(`server ${this.name} not ready within 60 s:\n${this.log()}`);
-      await sleep(150);
-    }
-    try {
-      this.adminToken = (await readFile(join(this.dataDir.path, 'admin.token'), 'utf8')).trim();
-    } catch {
-      /* a second replica does not create the admin: it already exists */
-    }
-  }
-
-  log(): string {
-    return `--- server ${this.name} ---\n${this.output.join('').slice(-6000)}`;
-  }
-
-  async kill(): Promise<void> {
-    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGKILL');
-    await exited(this.child);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      await exited(this.child, 20_000).catch(() => this.kill());
-    }
-    await this.dataDir.remove();
-  }
+/** Starts server `name` (A, B: replicas) on the scenario's backend, with the fast timings. */
+export function startFaultServer(name: string, backend: Backend, extraEnv: Record<string, string> = {}): Promise<FaultServer> {
+  return ServerProcess.start(
+    'postgres+redis',
+    { FX_SIGNING_KEY: backend.signingKey, ...FAST_ENV, ...extraEnv },
+    { name, shared: { databaseUrl: backend.db.url, redisPrefix: backend.prefix }, keepOutput: 4000, dirLabel: `fx-fault-${name}` },
+  );
 }
 
-/** An `fx-endpoint` home whose agent dials `agentUrl` (a proxy, say) instead of the server it registered with. */
-export class FaultEndpoint {
-  child?: ChildProcess;
-  readonly output: string[] = [];
-  endpointId = '';
-  private constructor(
-    readonly name: string,
-    readonly home: TempDir,
-  ) {}
-
-  get env(): NodeJS.ProcessEnv {
-    return { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: this.home.path };
-  }
-
-  get dir(): string {
-    return join(this.home.path, 'endpoints', this.name);
-  }
-
-  static async configure(serverUrl: string, token: string, name: string, opts: { workers: number; agentUrl?: string; prefetch?: number }): Promise<FaultEndpoint> {
-    const ep = new FaultEndpoint(name, await tempDir('fx-fault-home'));
-    const r = spawnSync(process.execPath, [ENDPOINT_CLI, 'configure', name, '--url', serverUrl, '--token', token, '--workers', String(opts.workers)], {
-      env: ep.env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    if (r.status !== 0) throw new Error(`configure failed (${r.status}): ${r.stderr}${r.stdout}`);
-    const file = join(ep.dir, 'config.yaml');
-    const config = parseYaml(await readFile(file, 'utf8')) as Record<string, unknown>;
-    ep.endpointId = String(config.endpointId);
-    if (opts.agentUrl) config.url = opts.agentUrl;
-    // reconnect quickly: the scenarios measure recovery, not backoff
-    config.reconnect = { initialDelayMs: 100, maxDelayMs: 1000 };
-    // hold plenty beyond the workers, so a 10,000-task batch is worker-bound, not round-trip-bound
-    config.prefetch = opts.prefetch ?? 1000;
-    await writeFile(file, stringifyYaml(config), { mode: 0o600 });
-    return ep;
-  }
-
-  /** Starts the agent in its own process group, so that a kill takes its workers too. */
-  start(): void {
-    const child = spawn(process.execPath, [ENDPOINT_CLI, 'start', this.name], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    this.child = child;
-    collectOutput(child, this.output, 4000);
-  }
-
-  /** The worker pids the agent reports in its status file. */
-  async workerPids(): Promise<number[]> {
-    try {
-      const status = JSON.parse(await readFile(join(this.dir, 'status.json'), 'utf8')) as { processes?: { pids?: number[] } };
-      return status.processes?.pids ?? [];
-    } catch {
-      return [];
-    }
-  }
-
-  /** SIGKILL to the agent and every worker (its whole process group, and each worker pid it reported). */
-  async killAll(): Promise<number> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return 0;
-    const workers = await this.workerPids();
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-    for (const pid of workers) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone with the group */
-      }
-    }
-    await exited(child, 30_000);
-    return workers.length;
-  }
-
-  log(): string {
-    return `--- endpoint ${this.name} ---\n${this.output.join('').slice(-6000)}`;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited(child, 40_000).catch(() => this.killAll());
-    }
-    await this.home.remove();
-  }
+/**
+ * An `fx-endpoint` home whose agent dials `agentUrl` (a proxy, say) instead of the server it registered
+ * with, in a process group of its own so that killAll() takes its workers too.
+ */
+export async function configureFaultEndpoint(server: ServerAddress, name: string, opts: { workers: number; agentUrl?: string; prefetch?: number }): Promise<EndpointProcess> {
+  const ep = await EndpointProcess.configure(server, name, { workers: opts.workers, detached: true, keepOutput: 4000, dirLabel: 'fx-fault-home' });
+  const file = join(ep.dir, 'config.yaml');
+  const config = parseYaml(await readFile(file, 'utf8')) as Record<string, unknown>;
+  if (opts.agentUrl) config.url = opts.agentUrl;
+  // reconnect quickly: the scenarios measure recovery, not backoff
+  config.reconnect = { initialDelayMs: 100, maxDelayMs: 1000 };
+  // hold plenty beyond the workers, so a 10,000-task batch is worker-bound, not round-trip-bound
+  config.prefetch = opts.prefetch ?? 1000;
+  await writeFile(file, stringifyYaml(config), { mode: 0o600 });
+  return ep;
 }
 
 // ---- one scenario ------------------------------------------------------------------------------------
@@ -386,7 +243,7 @@ export const BATCH = 10_000;
 export interface ScenarioContext {
   backend: Backend;
   servers: FaultServer[];
-  endpoint: FaultEndpoint;
+  endpoint: EndpointProcess;
   proxy: TcpProxy;
   client: Client;
   /** Results the SDK has seen so far. */
@@ -423,17 +280,17 @@ export async function runScenario(scenario: string, fault: (ctx: ScenarioContext
   const started = Date.now();
   const backend = await Backend.create();
   const servers: FaultServer[] = [];
-  let endpoint: FaultEndpoint | undefined;
+  let endpoint: EndpointProcess | undefined;
   let proxy: TcpProxy | undefined;
   let client: Client | undefined;
-  const logs = () => [...servers.map((s) => s.log()), endpoint?.log() ?? ''].join('\n');
+  const logs = () => [...servers.map((s) => s.log(6000)), endpoint ? `--- endpoint ${endpoint.name} ---\n${endpoint.log(6000)}` : ''].join('\n');
   try {
-    servers.push(await FaultServer.start('A', backend));
-    if (opts.replicas === 2) servers.push(await FaultServer.start('B', backend));
+    servers.push(await startFaultServer('A', backend));
+    if (opts.replicas === 2) servers.push(await startFaultServer('B', backend));
     const agentServer = servers[servers.length - 1]!;
     proxy = await TcpProxy.start(agentServer.port);
     const adminToken = servers[0]!.adminToken;
-    endpoint = await FaultEndpoint.configure(servers[0]!.url, adminToken, `fault-${scenario.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.slice(0, 60), {
+    endpoint = await configureFaultEndpoint(servers[0]!, `fault-${scenario.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.slice(0, 60), {
       workers: opts.workers ?? 2,
       agentUrl: proxy.url,
     });
@@ -513,13 +370,5 @@ export async function runScenario(scenario: string, fault: (ctx: ScenarioContext
     await proxy?.close().catch(() => undefined);
     for (const s of servers) await s.stop().catch(() => undefined);
     await backend.remove();
-  }
-}
-
-export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs} ms`);
-    await sleep(200);
   }
 }

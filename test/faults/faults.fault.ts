@@ -1,7 +1,6 @@
 import { jest } from '@jest/globals';
 import {
   BATCH,
-  FaultServer,
   deletePrefix,
   ensurePostgres,
   ensureRedis,
@@ -12,6 +11,7 @@ import {
   sleep,
   stopPostgres,
   stopRedis,
+  type FaultServer,
   type ScenarioReport,
 } from './fault-harness.js';
 

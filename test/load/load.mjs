@@ -8,23 +8,18 @@
 //
 // Exit code 0 when every check holds. The server runs on real PostgreSQL + Redis with a fresh database
 // and key prefix, and is stopped and cleaned up at the end.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { Client } from '@fx/sdk';
 import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
-import { freePort, cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testRedisUrl } from '@fx/testing';
+import { ServerProcess } from '@fx/testing';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const AGENTS = Number(process.env.FX_LOAD_AGENTS ?? 1000);
 const CLIENTS = Number(process.env.FX_LOAD_CLIENTS ?? 100);
 const SECONDS = Number(process.env.FX_LOAD_SECONDS ?? 30);
 const TASKS_PER_CLIENT = Number(process.env.FX_LOAD_TASKS_PER_CLIENT ?? 50);
 const HEARTBEAT_MS = 2000;
 const TIMEOUT_MS = 10_000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] : 0);
 
 async function rss(pid) {
@@ -33,32 +28,18 @@ async function rss(pid) {
 }
 const mib = (b) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
 
-const db = await createTestDatabase();
-const prefix = randomPrefix();
-const dataDir = await tempDir('fx-load');
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
-const out = [];
-const server = spawn(process.execPath, [join(root, 'apps/server/dist/main.js')], {
-  env: {
-    PATH: process.env.PATH,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    FX_DATA_DIR: dataDir.path,
-    FX_LOG_LEVEL: 'warn',
-    DATABASE_URL: db.url,
-    REDIS_URL: testRedisUrl(),
-    FX_REDIS_PREFIX: prefix,
+const server = await ServerProcess.start(
+  'postgres+redis',
+  {
     FX_RATE_LIMIT_PER_SECOND: '0',
     // every simulated agent and client here belongs to the admin user: lift the per-user socket cap
     FX_MAX_SOCKETS_PER_USER: String(AGENTS + CLIENTS + 100),
     FX_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
     FX_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS),
   },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-server.stdout.on('data', (d) => out.push(d.toString()));
-server.stderr.on('data', (d) => out.push(d.toString()));
+  { dirLabel: 'fx-load' },
+);
+const url = server.url;
 
 const sockets = [];
 const clients = [];
@@ -69,15 +50,7 @@ const check = (ok, what) => {
 };
 
 try {
-  for (let i = 0; ; i++) {
-    if (server.exitCode !== null) throw new Error(`server exited:\n${out.join('')}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {}
-    if (i > 300) throw new Error('server not ready');
-    await sleep(200);
-  }
-  const admin = (await readFile(join(dataDir.path, 'admin.token'), 'utf8')).trim();
+  const admin = server.adminToken;
   const api = async (method, path, body) => {
     const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
@@ -200,16 +173,12 @@ try {
   check(resultsSeen === latencies.length * TASKS_PER_CLIENT && resultsSeen > 0, 'every submitted task came back to its SDK client');
 } catch (e) {
   console.error(e);
-  console.error(out.join('').slice(-4000));
+  console.error(server.log(4000));
   failed = true;
 } finally {
   for (const c of clients) c.close();
   for (const s of sockets) s.ws.terminate();
-  server.kill('SIGTERM');
-  await new Promise((r) => (server.exitCode !== null ? r() : server.once('exit', r)));
-  await db.drop().catch(() => {});
-  await cleanupRedisPrefix(testRedisUrl(), prefix).catch(() => {});
-  await dataDir.remove();
+  await server.stop();
 }
 console.log(failed ? 'load: FAILED' : 'load: passed');
 process.exit(failed ? 1 : 0);

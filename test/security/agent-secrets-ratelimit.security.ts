@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Client, RateLimitError } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
+import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * With real processes (the built server on PostgreSQL + Redis, a real fx-endpoint agent):
@@ -50,11 +50,10 @@ beforeAll(async () => {
     FX_SWEEP_INTERVAL_MS: '500',
     ...RATE,
   });
-  dbUrl = (server as unknown as { db: { url: string } }).db.url;
+  dbUrl = server.env.DATABASE_URL!;
   endpoint = await EndpointProcess.configure(server, 'guarded', { workers: 2 });
-  const home = endpoint.home.path;
   // the agent logs at debug level, so that the secrets check below reads everything it could say
-  Object.defineProperty(endpoint, 'env', { get: () => ({ PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home, FX_LOG_LEVEL: 'debug' }) });
+  endpoint.env = { ...endpoint.env, FX_LOG_LEVEL: 'debug' };
   client = new Client({ url: server.url, token: server.adminToken });
 });
 
@@ -165,7 +164,7 @@ describe('rate limits per token', () => {
 
 describe('secrets', () => {
   it('token files are 0600 and stored token material is hashed', async () => {
-    const dataDir = (server as unknown as { dataDir: { path: string } }).dataDir.path;
+    const dataDir = server.dataDir.path;
     const mode = async (p: string) => (await stat(p)).mode & 0o777;
     const dir = join(endpoint.home.path, 'endpoints', 'guarded');
     const files = { 'admin.token': join(dataDir, 'admin.token'), 'signing.key': join(dataDir, 'signing.key'), 'endpoint token': join(dir, 'token'), 'config.yaml': join(dir, 'config.yaml') };
@@ -192,7 +191,7 @@ describe('secrets', () => {
     expect(await client.getResult(await client.run(await client.registerFunction(() => 7, { name: 'seven' }), endpoint.endpointId), { timeoutMs: 30_000 })).toBe(7);
     await endpoint.kill('SIGTERM');
 
-    const dataDir = (server as unknown as { dataDir: { path: string } }).dataDir.path;
+    const dataDir = server.dataDir.path;
     const endpointToken = (await readFile(join(endpoint.home.path, 'endpoints', 'guarded', 'token'), 'utf8')).trim();
     const signingKey = (await readFile(join(dataDir, 'signing.key'), 'utf8')).trim();
     const serverLog = server.output.join('');

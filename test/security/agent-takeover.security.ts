@@ -1,12 +1,9 @@
 import { jest } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
-import { collectOutput, exited, tempDir, type TempDir } from '@fx/testing';
-import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
+import { EndpointProcess, ServerProcess, eventually, exited, tempDir, type TempDir } from '@fx/testing';
 
 /**
  * Issue 10, item 4, with real processes (the built server and two `fx-endpoint` agents on one endpoint
@@ -16,31 +13,11 @@ import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
  */
 jest.setTimeout(300_000);
 
-const ENDPOINT_CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'apps/endpoint/dist/cli/index.js');
-
-/** A second agent process on a copy of the first one's FX_HOME (same endpoint, same token). */
-class CopiedAgent {
-  child?: ChildProcess;
-  readonly output: string[] = [];
-  constructor(readonly home: TempDir) {}
-  start(name: string, extra: string[] = []): ChildProcess {
-    const child = spawn(process.execPath, [ENDPOINT_CLI, 'start', name, ...extra], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: this.home.path },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    collectOutput(child, this.output);
-    return child;
-  }
-  log(): string {
-    return this.output.join('');
-  }
-}
-
 describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoint config on %s', (backend) => {
   let server: ServerProcess;
   let first: EndpointProcess;
-  let copies: CopiedAgent[] = [];
+  // further agents, each on a copy of the first one's FX_HOME (same endpoint, same token)
+  let copies: EndpointProcess[] = [];
   let client: Client;
   let runs: TempDir;
 
@@ -54,7 +31,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoi
     for (let i = 0; i < 2; i++) {
       const home = await tempDir('fx-e2e-home-copy');
       await cp(first.home.path, home.path, { recursive: true });
-      copies.push(new CopiedAgent(home));
+      copies.push(new EndpointProcess('dup', home));
     }
     client = new Client({ url: server.url, token: server.adminToken });
     runs = await tempDir('fx-runs');
@@ -62,10 +39,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoi
 
   afterAll(async () => {
     client?.close();
-    for (const c of copies) {
-      if (c.child && c.child.exitCode === null) c.child.kill('SIGKILL');
-      await c.home.remove();
-    }
+    for (const c of copies) await c.stop();
     await first?.stop();
     await server?.stop();
     await runs?.remove();
@@ -81,7 +55,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoi
     const ids = await client.runBatch(first.endpointId, Array.from({ length: 200 }, (_, i) => ({ functionId: fn, kwargs: { i } })));
 
     // the second agent starts while the tasks run: refused, exits non-zero, names the running one
-    const second = copies[0]!.start('dup');
+    const second = copies[0]!.start();
     const code = await exited(second, 30_000);
     expect(code).not.toBe(0);
     expect(copies[0]!.log()).toMatch(/already served by another agent/);
@@ -95,7 +69,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoi
     expect(first.child!.exitCode).toBeNull();
 
     // --takeover: the first agent stops and stays stopped; the new one serves the endpoint
-    const third = copies[1]!.start('dup', ['--takeover']);
+    const third = copies[1]!.start({ args: ['--takeover'] });
     const firstCode = await exited(first.child!, 30_000);
     expect(firstCode).not.toBe(0);
     expect(first.log()).toMatch(/taken over/);

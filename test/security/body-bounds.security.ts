@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { request } from 'node:http';
 import { rest } from '../../apps/server/src/testing/test-server.js';
-import { ServerProcess, type Backend } from '../e2e/harness.js';
+import { ServerProcess, type Backend } from '@fx/testing';
 
 /**
  * Issue 10, item 2 (REST): bodies are read only after the token is checked, and their shape is

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { Client } from '@fx/sdk';
 import { startTestServer, type TestServer } from '../../apps/server/src/testing/test-server.js';
 import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
-import { RawSocket, mkUser, sleep, until, type TestUser } from './channels.fixture.js';
+import { eventually, sleep } from '@fx/testing';
+import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
 
 /**
  * Issue 10, item 1: results never cross tenants on the websocket channels.
@@ -67,7 +68,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('channel tenancy on %s', 
       alicePeer.send('results', { results: [ok(taskId)] });
       for (let k = 0; k < 5; k++) bobSocket.send('subscribe', { taskIds: [taskId] }, `t${i}-${k}`);
       await alicePeer.next('ack');
-      await until(() => bobSocket.frames.filter((f) => f.type === 'subscribed').length >= (i + 1) * 10, 10_000, 'subscribed answers');
+      await eventually(() => bobSocket.frames.filter((f) => f.type === 'subscribed').length >= (i + 1) * 10, 10_000, 'subscribed answers', FRAME_POLL);
     }
     await sleep(300);
     expect(bobSocket.frames.filter((f) => f.type === 'result')).toEqual([]);

@@ -1,7 +1,11 @@
 import WebSocket from 'ws';
+import { eventually } from '@fx/testing';
 import { rest, type TestServer } from '../../apps/server/src/testing/test-server.js';
 
 /** Shared by the websocket-channel security tests: users, raw sockets that record every frame. */
+
+/** Frames arrive within milliseconds: poll for them often. */
+export const FRAME_POLL = { intervalMs: 25 };
 
 export interface TestUser {
   id: string;
@@ -43,7 +47,7 @@ export class RawSocket {
 
   /** Resolves once open; rejects if it closes first. */
   async ready(timeoutMs = 10_000): Promise<void> {
-    await until(() => this.opened || this.closed !== null, timeoutMs, 'socket open');
+    await eventually(() => this.opened || this.closed !== null, timeoutMs, 'socket open', FRAME_POLL);
     if (!this.opened) throw new Error(`socket closed before opening: ${JSON.stringify(this.closed)}`);
   }
 
@@ -52,27 +56,15 @@ export class RawSocket {
   }
 
   async waitClosed(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
-    await until(() => this.closed !== null, timeoutMs, 'socket closed');
+    await eventually(() => this.closed !== null, timeoutMs, 'socket closed', FRAME_POLL);
     return this.closed!;
   }
 
   async next(type: string, timeoutMs = 10_000, pred: (f: { type: string; payload: any; id?: string }) => boolean = () => true) {
-    return until(() => this.frames.find((f) => f.type === type && pred(f)), timeoutMs, `"${type}" frame`);
+    return eventually(() => this.frames.find((f) => f.type === type && pred(f)), timeoutMs, `"${type}" frame`, FRAME_POLL);
   }
 
   close(): void {
     this.ws.close();
   }
 }
-
-export async function until<T>(fn: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

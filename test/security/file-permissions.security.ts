@@ -1,8 +1,8 @@
 import { jest } from '@jest/globals';
 import { chmod, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EndpointProcess, ServerProcess } from '../e2e/harness.js';
-import { dataDirOf, startLeakyEndpoint } from './sandbox.helper.js';
+import { EndpointProcess, ServerProcess } from '@fx/testing';
+import { startLeakyEndpoint } from './sandbox.helper.js';
 
 /**
  * Issue 10 item 12: the server's data dir (admin token, signing key, the embedded PostgreSQL's files) and the endpoint's
@@ -37,7 +37,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('file permissions (%s)', 
 
   it('makes a pre-existing 0755 data dir with a 0644 file private: every dir 0700, every file 0600 (the embedded PostgreSQL included)', async () => {
     server = await ServerProcess.start(backend);
-    const dir = dataDirOf(server);
+    const dir = server.dataDir.path;
     await server.kill('SIGTERM');
     // What an older FX (or a careless admin) left behind.
     await chmod(dir, 0o755);

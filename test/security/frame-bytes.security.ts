@@ -3,7 +3,7 @@ import { Client } from '@fx/sdk';
 import { DEFAULT_LIMITS, ServerToEndpointSchemas, parseFrame } from '@fx/protocol';
 import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
 import { rest } from '../../apps/server/src/testing/test-server.js';
-import { EndpointProcess, ServerProcess, eventually, type Backend } from '../e2e/harness.js';
+import { EndpointProcess, ServerProcess, eventually, type Backend } from '@fx/testing';
 
 /**
  * Issue 10, item 3: frames to agents are packed by bytes as well as by count, and a function's source

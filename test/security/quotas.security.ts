@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Client, QuotaExceededError, TaskFailedError } from '@fx/sdk';
-import { ServerProcess, eventually, type Backend } from '../e2e/harness.js';
+import { ServerProcess, eventually, type Backend } from '@fx/testing';
 
 /**
  * Issue 10, low items: a user's unfinished tasks are bounded (FX_MAX_QUEUED_TASKS_PER_USER, 429

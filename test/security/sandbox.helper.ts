@@ -2,12 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
-
-/** The server's data dir (admin.token, signing.key): private to the harness, read for the attacks here. */
-export function dataDirOf(server: ServerProcess): string {
-  return (server as unknown as { dataDir: { path: string } }).dataDir.path;
-}
+import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * Configures an endpoint, merges `extra` into its config.yaml and starts its agent with the environment
@@ -18,18 +13,16 @@ export async function startLeakyEndpoint(server: ServerProcess, name: string, ex
   const file = join(endpoint.home.path, 'endpoints', name, 'config.yaml');
   const config = parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   await writeFile(file, stringify({ ...config, ...extra }), { mode: 0o600 });
-  const home = endpoint.home.path;
-  const leaky = {
+  endpoint.env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    FX_HOME: home,
-    FX_DATA_DIR: dataDirOf(server),
+    FX_HOME: endpoint.home.path,
+    FX_DATA_DIR: server.dataDir.path,
     DATABASE_URL: 'postgres://postgres:db-password-secret@127.0.0.1:5432/fx',
     REDIS_URL: 'redis://:redis-password-secret@127.0.0.1:6379',
     FX_SIGNING_KEY: 'signing-key-secret',
     FX_TOKEN: server.adminToken,
   };
-  Object.defineProperty(endpoint, 'env', { get: () => leaky });
   await before?.(endpoint);
   endpoint.start();
   const client = new Client({ url: server.url, token: server.adminToken });

@@ -2,8 +2,7 @@ import { jest } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@fx/sdk';
-import { tempDir, type TempDir } from '@fx/testing';
-import { EndpointProcess, ServerProcess } from '../e2e/harness.js';
+import { EndpointProcess, ServerProcess, tempDir, type TempDir } from '@fx/testing';
 import { startLeakyEndpoint } from './sandbox.helper.js';
 
 /**

@@ -3,7 +3,8 @@ import { connect } from 'node:net';
 import { ConfigError, loadConfig } from '../../apps/server/src/config/env.js';
 import { startTestServer, type TestServer } from '../../apps/server/src/testing/test-server.js';
 import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
-import { RawSocket, mkUser, sleep, until, type TestUser } from './channels.fixture.js';
+import { eventually, sleep } from '@fx/testing';
+import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
 
 /**
  * Issue 10, items 10 and 2 (websocket part): sockets are capped per user (all channels, all of the
@@ -100,7 +101,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('socket limits on %s', (b
     await new Promise((r) => sock.once('connect', r));
     const start = Date.now();
     sock.write('GET /v1/ws/client HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');
-    await until(() => closedAt > 0, 8_000, 'the half-open request dropped');
+    await eventually(() => closedAt > 0, 8_000, 'the half-open request dropped', FRAME_POLL);
     expect(closedAt - start).toBeGreaterThanOrEqual(900);
     expect(answer).toMatch(/^HTTP\/1.1 408/);
   });

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess } from '../e2e/harness.js';
+import { EndpointProcess, ServerProcess } from '@fx/testing';
 import { startLeakyEndpoint } from './sandbox.helper.js';
 
 /**

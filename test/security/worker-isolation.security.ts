@@ -2,8 +2,8 @@ import { jest } from '@jest/globals';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess } from '../e2e/harness.js';
-import { dataDirOf, startLeakyEndpoint } from './sandbox.helper.js';
+import { EndpointProcess, ServerProcess } from '@fx/testing';
+import { startLeakyEndpoint } from './sandbox.helper.js';
 
 /**
  * Issue 10 item 6: code on an endpoint must not reach the server's secrets or any endpoint token, even
@@ -24,7 +24,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('what task code can reach
     server = await ServerProcess.start(backend);
     endpoint = await startLeakyEndpoint(server, 'iso', {});
     client = new Client({ url: server.url, token: server.adminToken });
-    const dataDir = dataDirOf(server);
+    const dataDir = server.dataDir.path;
     const inData = (await readdir(dataDir)).filter((n) => n === 'admin.token' || n === 'signing.key').map((n) => join(dataDir, n));
     expect(inData.length).toBe(2);
     secretFiles = [...inData, join(endpoint.home.path, 'endpoints', 'iso', 'token'), join(endpoint.home.path, 'endpoints', 'iso', 'config.yaml')];

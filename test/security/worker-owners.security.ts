@@ -11,7 +11,7 @@ import { FakeFxServer } from '../../apps/endpoint/src/testing/fake-fx-server.js'
 import { makeTask } from '../../apps/endpoint/src/testing/task.factory.js';
 import { ensureEndpointBuilt } from '../../apps/endpoint/src/testing/worker-build.js';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
+import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * Issue 10 item 9: a js worker never carries one owner's state into another owner's task. Owner A's

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from '../e2e/harness.js';
+import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * FX on a real Slurm cluster: the built server, a real `fx-endpoint` with `provider: slurm` submitting

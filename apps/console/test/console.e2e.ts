@@ -1,24 +1,21 @@
 /**
  * The console in a real browser: headless Debian Chromium driven by playwright-core, against the
- * built server (PGlite, in-process broker) in its own process and a real fx-endpoint process.
- * Needs `npm run build` first (npm test does it). Screenshots go to test-artifacts/console/.
+ * built server (its embedded store, in-process broker) in its own process and a real fx-endpoint
+ * process, both started by the @fx/testing fixtures. Needs `npm run build` first (npm test does it).
+ * Screenshots go to test-artifacts/console/.
  */
 import { jest } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { Client } from '@fx/sdk';
+import { ENDPOINT_CLI, EndpointProcess, FX_ROOT, SERVER_MAIN, ServerProcess, tempDir, type TempDir } from '@fx/testing';
 
 jest.setTimeout(180_000);
 
-const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../..');
-const SERVER = join(root, 'apps/server/dist/main.js');
-const ENDPOINT_CLI = join(root, 'apps/endpoint/dist/cli/index.js');
-const CONSOLE_INDEX = join(root, 'apps/console/dist/index.html');
+const CONSOLE_INDEX = join(FX_ROOT, 'apps/console/dist/index.html');
 const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(root, 'test-artifacts/console');
+const ARTIFACTS = join(FX_ROOT, 'test-artifacts/console');
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -33,48 +30,6 @@ const CHROMIUM_ARGS = [
 /** How the console writes every time: with its date. */
 const DATED = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
-interface Server {
-  url: string;
-  adminToken: string;
-  proc: ChildProcess;
-  log: string[];
-}
-
-function startServer(dataDir: string): Promise<Server> {
-  const log: string[] = [];
-  const proc = spawn(process.execPath, [SERVER], {
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      FX_DATA_DIR: dataDir,
-      FX_HEARTBEAT_INTERVAL_MS: '500',
-      FX_HEARTBEAT_TIMEOUT_MS: '3000',
-      FX_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolvePromise, reject) => {
-    let url = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log.join('')}`)), 60_000);
-    const onData = (d: Buffer) => {
-      const text = d.toString();
-      log.push(text);
-      url ||= /FX server listening on (\S+)/.exec(text)?.[1] ?? '';
-      const token = /admin token \(also in [^)]*\): (\S+)/.exec(text)?.[1];
-      if (url && token) {
-        clearTimeout(timer);
-        resolvePromise({ url, adminToken: token, proc, log });
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${log.join('')}`)));
-  });
-}
-
 function rest(base: string, token: string) {
   return async <T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
     const res = await fetch(base + path, {
@@ -88,14 +43,13 @@ function rest(base: string, token: string) {
 }
 
 describe('admin console in Chromium', () => {
-  let server: Server;
+  let server: ServerProcess;
   let admin: ReturnType<typeof rest>;
   let context: BrowserContext;
   let page: Page;
-  let agent: ChildProcess | null = null;
-  const agentLog: string[] = [];
-  const work = mkdtempSync(join(tmpdir(), 'fx-console-e2e-'));
-  const fxHome = join(work, 'fx-home');
+  // the real agent's FX_HOME; configured by a test, through the CLI
+  let agent: EndpointProcess;
+  let work: TempDir;
   const ENDPOINT = 'console-ep';
   let endpointId = '';
 
@@ -113,12 +67,11 @@ describe('admin console in Chromium', () => {
   };
   /** A link of the main navigation. */
   const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-  const endpointCli = (...args: string[]) =>
-    spawnSync(process.execPath, [ENDPOINT_CLI, ...args], { env: { ...process.env, FX_HOME: fxHome, FX_TOKEN: server.adminToken }, encoding: 'utf8' });
+  const endpointCli = (...args: string[]) => agent.cli(args, { FX_TOKEN: server.adminToken });
 
   beforeAll(async () => {
     for (const [file, what] of [
-      [SERVER, 'the server'],
+      [SERVER_MAIN, 'the server'],
       [ENDPOINT_CLI, 'fx-endpoint'],
       [CONSOLE_INDEX, 'the console'],
     ] as const) {
@@ -126,9 +79,11 @@ describe('admin console in Chromium', () => {
     }
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`);
     mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startServer(join(work, 'server'));
+    work = await tempDir('fx-console-e2e');
+    server = await ServerProcess.start('embedded', { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000' });
+    agent = await EndpointProcess.create(ENDPOINT);
     admin = rest(server.url, server.adminToken);
-    context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
+    context = await chromium.launchPersistentContext(join(work.path, 'chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
       args: CHROMIUM_ARGS,
@@ -139,20 +94,15 @@ describe('admin console in Chromium', () => {
   });
 
   afterAll(async () => {
-    agent?.kill('SIGTERM');
-    if (agent && agent.exitCode === null) await new Promise((r) => agent!.once('exit', r));
+    await agent?.stop();
     await context?.close();
-    server?.proc.kill('SIGTERM');
-    if (server && server.proc.exitCode === null) await new Promise((r) => server.proc.once('exit', r));
-    rmSync(work, { recursive: true, force: true });
+    await server?.stop();
+    await work?.remove();
   });
 
   /** Starts the real endpoint agent once; later tests reuse it. */
   const ensureAgent = async () => {
-    if (agent) return;
-    agent = spawn(process.execPath, [ENDPOINT_CLI, 'start', ENDPOINT], { env: { ...process.env, FX_HOME: fxHome }, stdio: ['ignore', 'pipe', 'pipe'] });
-    agent.stdout!.on('data', (d) => agentLog.push(String(d)));
-    agent.stderr!.on('data', (d) => agentLog.push(String(d)));
+    if (!agent.child) agent.start();
   };
 
   it('refuses a bad token, then signs in with one kept only in sessionStorage', async () => {
@@ -265,13 +215,13 @@ describe('admin console in Chromium', () => {
 
   it('locks an endpoint (new tasks refused) and unlocks it, and toggles a function public', async () => {
     await nav('Endpoints').click();
-    await page.getByRole('button', { name: `Lock ${ENDPOINT}` }).click();
+    await page.getByRole('button', { name: `Lock ${ENDPOINT}`, exact: true }).click();
     await page.getByRole('button', { name: `Unlock ${ENDPOINT}` }).waitFor();
     const fn = (await admin('POST', '/v1/functions', { name: 'ident', runtime: 'js', source: '(x) => x' })).body;
     const refused = await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId });
     expect([refused.status, refused.body.code]).toEqual([409, 'ENDPOINT_LOCKED']);
     await page.getByRole('button', { name: `Unlock ${ENDPOINT}` }).click();
-    await page.getByRole('button', { name: `Lock ${ENDPOINT}` }).waitFor();
+    await page.getByRole('button', { name: `Lock ${ENDPOINT}`, exact: true }).waitFor();
     expect((await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId })).status).toBe(201);
 
     await nav('Functions').click();

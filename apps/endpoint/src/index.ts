@@ -7,6 +7,6 @@ export { readStatusFile, type AgentStatusSnapshot } from './agent/status.file.js
 export type { Provider, ProviderStatus, SubmitContext } from './providers/provider.js';
 export { LocalProvider, type LocalProviderOptions } from './providers/local/local.provider.js';
 export { WorkerPool, WorkerStartError, type WorkerPoolOptions } from './providers/local/worker.pool.js';
-export { functionContentHash } from './runtimes/content-hash.js';
+export { functionContentHash } from '@fx/protocol/node';
 export { EndpointConfig } from './config/endpoint.config.js';
 export { endpointPaths, type EndpointPaths } from './config/endpoint.paths.js';

@@ -1,21 +1,14 @@
 import { jest } from '@jest/globals';
 import WebSocket from 'ws';
 import { ENDPOINT_PROTOCOL_VERSION, encodeFrame, parseFrame, ServerToClientSchemas, type ClientToServer } from '@fx/protocol';
+import { eventually as eventuallyWithin } from '@fx/testing';
 import { BACKENDS, rest, startTestServer, type TestServer } from './testing/test-server.js';
 import { ProtocolPeer } from './testing/protocol-peer.js';
 
 jest.setTimeout(60_000);
 
-/** Waits for a condition a few times a second; for state that settles asynchronously. */
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits for a condition ten times a second; for state that settles asynchronously. */
+const eventually = <T>(fn: () => Promise<T>) => eventuallyWithin(fn, 15_000, 'condition', { intervalMs: 100 });
 
 describe.each(BACKENDS)('FX server on %s', (backend) => {
   let server: TestServer;

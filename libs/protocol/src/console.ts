@@ -162,5 +162,3 @@ export type ServerToConsole = { [K in keyof typeof ServerToConsoleSchemas]: z.in
 
 /** Most task changes in one `events` frame; beyond it the frame says `overflow`. */
 export const CONSOLE_MAX_TASK_CHANGES = 20_000;
-/** Close codes of the console channel. */
-export const CONSOLE_CLOSE = { unauthorized: 4401, badFrame: 4400, timeout: 4408 } as const;

@@ -1,5 +1,5 @@
-import { ErrorBody } from '@fx/protocol';
-import { backoffDelay, parseRetryAfter, sleep as realSleep } from './backoff.js';
+import { ErrorBody, backoffDelay } from '@fx/protocol';
+import { parseRetryAfter, sleep as realSleep } from './retry.js';
 import { ConnectionError, FxError, ServerError, TimeoutError, errorFromResponse } from './errors.js';
 import type { Schema } from './validate.js';
 
@@ -64,7 +64,7 @@ export class RestTransport {
       const retryable = outcome.retryable && (idempotent || (error.status !== undefined && RETRY_ANY.has(error.status)));
       if (!retryable || !canRetry) throw error;
       if (outcome.retryAfterMs !== undefined && outcome.retryAfterMs > retryMaxDelayMs) throw error;
-      const delay = outcome.retryAfterMs ?? backoffDelay(attempt, retryBaseDelayMs, retryMaxDelayMs);
+      const delay = outcome.retryAfterMs ?? backoffDelay(attempt, { initialDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs, jitter: 'equal' });
       await this.sleep(delay, req.signal);
     }
   }

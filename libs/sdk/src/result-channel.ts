@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { DEFAULT_LIMITS, ServerToClientSchemas, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
+import { CLIENT_CLOSE, DEFAULT_LIMITS, ServerToClientSchemas, backoffDelay, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
 import WebSocket from 'ws';
-import { backoffDelay } from './backoff.js';
 import { ConnectionError, FxError, NotFoundError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
 import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
 
@@ -140,7 +139,7 @@ export class ResultChannel {
     const ws = this.ws;
     this.ws = undefined;
     if (ws) {
-      ws.close(1000, 'client closed');
+      ws.close(CLIENT_CLOSE.normal, 'client closed');
       // A peer that never answers the close handshake must not hold the process open.
       setTimeout(() => ws.terminate(), 1000).unref();
     }
@@ -214,7 +213,7 @@ export class ResultChannel {
     }
     this.state = 'backoff';
     const delay = Math.max(
-      backoffDelay(this.attempt++, this.options.reconnectBaseDelayMs, this.options.reconnectMaxDelayMs),
+      backoffDelay(this.attempt++, { initialDelayMs: this.options.reconnectBaseDelayMs, maxDelayMs: this.options.reconnectMaxDelayMs, jitter: 'equal' }),
       Math.min(rejection?.retryAfterMs ?? 0, this.options.reconnectMaxDelayMs),
     );
     this.reconnectTimer = setTimeout(() => {
@@ -321,7 +320,7 @@ export class ResultChannel {
     if (frameId !== undefined) this.unanswered.delete(frameId);
     if (body.code === 'UNAUTHENTICATED' || body.code === 'FORBIDDEN') {
       this.failAll(error);
-      ws.close(1000);
+      ws.close(CLIENT_CLOSE.normal);
       return;
     }
     if (body.code === 'RATE_LIMITED' || body.code === 'UNAVAILABLE' || body.code === 'INTERNAL') {

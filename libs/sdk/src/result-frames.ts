@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorBody, TaskOutcome } from '@fx/protocol';
-import { parseRetryAfter } from './backoff.js';
+import { parseRetryAfter } from './retry.js';
 import { ServerError } from './errors.js';
 
 /** Why the server refused the result socket's upgrade: its status, error body and Retry-After. */

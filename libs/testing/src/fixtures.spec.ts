@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testDatabaseUrl, testRedisUrl } from './index.js';
+import { FX_ROOT, SERVER_MAIN, cleanupRedisPrefix, createTestDatabase, eventually, randomPrefix, tempDir, testDatabaseUrl, testRedisUrl } from './index.js';
 
 async function databaseExists(name: string): Promise<boolean> {
   const admin = new pg.Client({ connectionString: testDatabaseUrl() });
@@ -96,5 +97,34 @@ describe('tempDir', () => {
     expect((await stat(dir.path)).isDirectory()).toBe(true);
     await dir.remove();
     await expect(stat(dir.path)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('eventually', () => {
+  it('returns the first truthy value, sync or async', async () => {
+    let n = 0;
+    await expect(eventually(() => (++n >= 3 ? { n } : undefined), 5_000, 'three polls', { intervalMs: 5 })).resolves.toEqual({ n: 3 });
+    await expect(eventually(async () => 'ready', 100)).resolves.toBe('ready');
+  });
+
+  it('names what it waited for when the time is up', async () => {
+    await expect(eventually(() => false, 50, 'the moon', { intervalMs: 10 })).rejects.toThrow('the moon not met within 50 ms');
+  });
+
+  it('stops at the first error the condition throws', async () => {
+    let calls = 0;
+    const failing = () => {
+      calls++;
+      throw new Error('broken');
+    };
+    await expect(eventually(failing, 5_000)).rejects.toThrow('broken');
+    expect(calls).toBe(1);
+  });
+});
+
+describe('FX paths', () => {
+  it('finds the repository from the library itself', () => {
+    expect(existsSync(`${FX_ROOT}/libs/testing/package.json`)).toBe(true);
+    expect(SERVER_MAIN).toBe(`${FX_ROOT}/apps/server/dist/main.js`);
   });
 });

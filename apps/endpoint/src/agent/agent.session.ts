@@ -4,12 +4,15 @@ import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import {
   DEFAULT_LIMITS,
+  ENDPOINT_CLOSE,
   ENDPOINT_PROTOCOL_VERSION,
   FrameError,
   ServerToEndpointSchemas,
+  backoffDelay,
   encodeFrame,
   parseFrame,
   type EndpointToServer,
+  type BackoffOptions,
   type ErrorBody,
   type Frame,
   type HeartbeatPayload,
@@ -18,13 +21,12 @@ import {
 } from '@fx/protocol';
 import { AGENT_VERSION } from '../version.js';
 import { AgentRefusedError, FATAL_ERROR_CODES } from './agent.errors.js';
-import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { Logger } from './logger.js';
 import type { ConnectionState } from './status.file.js';
 
 /** Close codes of the endpoint channel that stop the agent: another agent serves the endpoint, or took it over. */
-const ALREADY_SERVED = 4409;
-const TAKEN_OVER = 4410;
+const ALREADY_SERVED = ENDPOINT_CLOSE.replaced;
+const TAKEN_OVER = ENDPOINT_CLOSE.takenOver;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface AgentSessionOptions {
@@ -146,11 +148,11 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
     return undefined;
   }
 
-  /** Stops dialling and closes the socket (1000, `reason`); run() resolves once it is closed. */
+  /** Stops dialling and closes the socket (normal closure, `reason`); run() resolves once it is closed. */
   close(reason: string): void {
     this.closing = true;
     this.wakeSleeper?.();
-    this.current?.ws.close(1000, reason);
+    this.current?.ws.close(ENDPOINT_CLOSE.normal, reason);
   }
 
   /** Drops the socket without a closing handshake. */
@@ -255,7 +257,7 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
     } catch (error) {
       if (error instanceof FrameError && error.code === 'UNSUPPORTED_PROTOCOL_VERSION') {
         this.refusal ??= new AgentRefusedError(error.code, `the server speaks another protocol version: ${error.message}`, { cause: error });
-        connection.ws.close(1002, 'unsupported protocol version');
+        connection.ws.close(ENDPOINT_CLOSE.protocolError, 'unsupported protocol version');
       } else {
         this.options.log.warn(`ignoring a frame from the server: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -312,7 +314,7 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
     const message = `the server says: ${error.message} (${error.code})`;
     if (FATAL_ERROR_CODES.has(error.code)) {
       this.refusal ??= new AgentRefusedError(error.code, message);
-      connection.ws.close(1000, 'refused');
+      connection.ws.close(ENDPOINT_CLOSE.normal, 'refused');
       return;
     }
     this.problem(message);

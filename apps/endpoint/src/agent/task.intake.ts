@@ -1,7 +1,7 @@
+import { functionContentHash } from '@fx/protocol/node';
 import { DEFAULT_LIMITS, FunctionSpecCache, functionsOf, type TaskResult, type TaskSpec, type TasksPayload, type WelcomePayload } from '@fx/protocol';
 import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
 import { TaskLostError, type Provider } from '../providers/provider.js';
-import { functionContentHash } from '../runtimes/content-hash.js';
 import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';

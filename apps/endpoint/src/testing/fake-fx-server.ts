@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
+  ENDPOINT_CLOSE,
   EndpointToServerSchemas,
   FrameError,
   FunctionSpecCache,
@@ -194,17 +195,18 @@ export class FakeFxServer {
       case 'hello': {
         if (!authorized) {
           this.send('error', { code: 'UNAUTHENTICATED', message: 'the endpoint token is not valid' }, connection);
-          connection.socket.close(4401, 'unauthenticated');
+          connection.socket.close(ENDPOINT_CLOSE.unauthorized, 'unauthenticated');
           return;
         }
         if (this.options.refuseHello) {
           this.send('error', this.options.refuseHello, connection);
+          // 4000 is none of FX's codes (ENDPOINT_CLOSE): the agent acts on the error frame sent before it.
           connection.socket.close(4000, 'refused');
           return;
         }
         if (frame.payload.protocolVersion !== ENDPOINT_PROTOCOL_VERSION) {
           this.send('error', { code: 'UNSUPPORTED_PROTOCOL_VERSION', message: `this server speaks protocol version ${ENDPOINT_PROTOCOL_VERSION}, the agent ${frame.payload.protocolVersion}` }, connection);
-          connection.socket.close(4400, 'unsupported protocol version');
+          connection.socket.close(ENDPOINT_CLOSE.badRequest, 'unsupported protocol version');
           return;
         }
         connection.hello = frame.payload;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionRuntime, TaskSpec } from '@fx/protocol';
-import { functionContentHash } from '../runtimes/content-hash.js';
+import { functionContentHash } from '@fx/protocol/node';
 
 /** A task for `source`, with a correct content hash unless one is given. */
 export function makeTask(

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** apps/endpoint, found from this file (src/testing/ in sources, dist/testing/ when built). */
+/** apps/endpoint, found from this file (src/testing/, which the build leaves out of dist). */
 export const ENDPOINT_APP_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DIST_WORKER = join(ENDPOINT_APP_DIR, 'dist', 'providers', 'local', 'worker.js');
 export const DIST_CLI = join(ENDPOINT_APP_DIR, 'dist', 'cli', 'index.js');

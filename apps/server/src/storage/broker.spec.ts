@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { cleanupRedisPrefix, randomPrefix, testRedisUrl } from '@fx/testing';
+import { cleanupRedisPrefix, eventually as eventuallyWithin, randomPrefix, testRedisUrl } from '@fx/testing';
 import { Redis } from 'ioredis';
 import type { Broker } from './broker.js';
 import { createBroker } from './broker.factory.js';
@@ -8,13 +8,8 @@ import { RedisBroker } from './broker.redis.js';
 
 const redisUrl = testRedisUrl();
 
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+// the brokers deliver within milliseconds: poll often, give up soon
+const eventually = (check: () => boolean | Promise<boolean>, timeoutMs = 3000) => eventuallyWithin(check, timeoutMs, 'condition', { intervalMs: 10 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ids = (n: number) => Array.from({ length: n }, () => randomUUID());

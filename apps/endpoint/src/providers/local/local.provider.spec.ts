@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '@fx/testing';
 import { AgentState } from '../../agent/agent.state.js';
 import { EndpointAgent } from '../../agent/endpoint.agent.js';
 import { FakeFxServer } from '../../testing/fake-fx-server.js';
@@ -8,10 +9,7 @@ import { makeTask } from '../../testing/task.factory.js';
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
 import { LOCAL_WORKER_DEPTH, LocalProvider } from './local.provider.js';
 
-async function until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-}
+const until = (predicate: () => boolean) => eventually(predicate, 5000, 'condition', { intervalMs: 20 });
 
 describe('LocalProvider with the agent', () => {
   const { workerScript } = ensureEndpointBuilt();

@@ -1,4 +1,4 @@
-import { functionContentHash } from '../../runtimes/content-hash.js';
+import { functionContentHash } from '@fx/protocol/node';
 import { TaskCancelledError, WalltimeExceededError, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
 import { WorkerPool, WorkerStartError } from './worker.pool.js';

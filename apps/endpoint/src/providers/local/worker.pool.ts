@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,7 @@ import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/tas
 import { watchMemory } from '../sandbox/memory.watch.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+import { WorkerStartError, startWorkerProcess, stopWorkerProcess, type WorkerProcess } from './worker.process.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
 
 export interface WorkerPoolOptions {
@@ -53,15 +53,7 @@ export interface WorkerPoolOptions {
   logger?: Logger;
 }
 
-export class WorkerStartError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WorkerStartError';
-  }
-}
-
-/** `retiring`: being killed (walltime, cancel); a fresh worker takes its slot once it has exited. */
-type WorkerState = 'starting' | 'up' | 'retiring' | 'dead';
+export { WorkerStartError };
 
 /** What a task brings to the pool besides its invocation. */
 export interface JobOptions {
@@ -94,21 +86,7 @@ interface Job {
   stealing: boolean;
 }
 
-interface PoolWorker {
-  id: string;
-  slot: number;
-  child: ChildProcess;
-  state: WorkerState;
-  /** What this worker holds, in the order sent: the first runs (once started), the rest wait in it. */
-  jobs: Job[];
-  exited: Promise<void>;
-  startedAt: number;
-  /**
-   * Whose tasks it has run or holds: user code leaves state behind (globals, patched builtins, timers), so
-   * a worker that served one owner is replaced before it serves another.
-   */
-  owner?: string;
-}
+type PoolWorker = WorkerProcess<Job>;
 
 /**
  * A fixed-size pool of long-lived worker processes (child_process.fork, IPC), each running one task at a
@@ -183,19 +161,7 @@ export class WorkerPool {
   async stop(graceMs = 2000): Promise<void> {
     this.stopping = true;
     for (const job of this.pending.splice(0)) this.settle(job, failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
-    await Promise.all(
-      this.workers.map(async (worker) => {
-        if (worker.state === 'dead') return worker.exited;
-        try {
-          if (worker.child.connected) worker.child.disconnect();
-        } catch {
-          // already disconnected
-        }
-        const timer = setTimeout(() => worker.child.kill('SIGKILL'), graceMs);
-        await worker.exited;
-        clearTimeout(timer);
-      }),
-    );
+    await Promise.all(this.workers.map((worker) => stopWorkerProcess(worker, graceMs)));
   }
 
   /**
@@ -362,7 +328,8 @@ export class WorkerPool {
     this.assign();
   }
 
-  private onExit(worker: PoolWorker, how: string): void {
+  /** What a dead worker held: a started task failed WORKER_LOST, the ones waiting in it go to another worker. */
+  private reclaimJobs(worker: PoolWorker, how: string): void {
     const jobs = worker.jobs.splice(0);
     const requeue: Job[] = [];
     for (const job of jobs) {
@@ -388,65 +355,42 @@ export class WorkerPool {
       await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
       return;
     }
-    // The js runtime's import() (vm's USE_MAIN_CONTEXT_DEFAULT_LOADER) is "experimental": its warning would land in the agent's log.
-    const spec = sandbox.command(process.execPath, ['--disable-warning=ExperimentalWarning', ...(this.options.execArgv ?? []), this.script], workDir);
-    const child = spawn(spec.file, spec.args, {
-      cwd: workDir,
-      env: sandbox.env(workDir, this.options.env),
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'json',
-      ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
-    });
-    let resolveExited!: () => void;
-    const exited = new Promise<void>((resolve) => (resolveExited = resolve));
-    const worker: PoolWorker = { id: `w${slot}-${child.pid ?? '?'}`, slot, child, state: 'starting', jobs: [], exited, startedAt: Date.now() };
-    this.workers[slot] = worker;
-
-    return new Promise<void>((resolveReady, rejectReady) => {
-      const startTimer = setTimeout(() => {
-        rejectReady(new WorkerStartError(`worker ${worker.id} did not report ready within ${this.options.startTimeoutMs ?? 15000} ms`));
-        child.kill('SIGKILL');
-      }, this.options.startTimeoutMs ?? 15000);
-
-      child.on('message', (message: WorkerToParentMessage) => {
-        if (message.type === 'ready' && worker.state === 'starting') {
-          clearTimeout(startTimer);
-          worker.state = 'up';
+    const { worker, ready } = startWorkerProcess<Job>(
+      {
+        slot,
+        script: this.script,
+        sandbox,
+        workDir,
+        ...(this.options.execArgv ? { execArgv: this.options.execArgv } : {}),
+        ...(this.options.env ? { env: this.options.env } : {}),
+        startTimeoutMs: this.options.startTimeoutMs ?? 15000,
+      },
+      {
+        ready: () => {
           this.respawnFailures[slot] = 0;
-          resolveReady();
           this.options.onChange?.();
           this.assign();
-        } else {
-          this.onMessage(worker, message);
-        }
-      });
-      child.on('error', (error) => {
-        // Spawn failures surface here; an exit event may or may not follow.
-        if (worker.state === 'starting') {
-          clearTimeout(startTimer);
-          rejectReady(new WorkerStartError(`worker ${worker.id} could not start: ${error.message}`, { cause: error }));
-        }
-      });
-      child.on('exit', (code, signal) => {
-        clearTimeout(startTimer);
-        const wasStarting = worker.state === 'starting';
-        worker.state = 'dead';
-        void rm(workDir, { recursive: true, force: true }).catch(() => undefined);
-        resolveExited();
-        const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
-        if (wasStarting) rejectReady(new WorkerStartError(`worker ${worker.id} ${how} before it was ready`));
-        this.onExit(worker, how);
-        this.options.onChange?.();
-        if (this.stopping || this.workers[slot] !== worker) return;
-        // A worker that cannot even start would otherwise be respawned in a tight loop.
-        const failures = wasStarting ? (this.respawnFailures[slot] ?? 0) + 1 : 0;
-        this.respawnFailures[slot] = failures;
-        const delay = failures === 0 ? 0 : Math.min(10_000, 100 * 2 ** failures);
-        setTimeout(() => {
-          if (this.stopping) return;
-          this.spawn(slot).catch((error: unknown) => this.log.error(error instanceof Error ? error.message : String(error), { slot }));
-        }, delay).unref();
-      });
-    });
+        },
+        message: (w, message) => this.onMessage(w, message),
+        exit: (w, how, wasStarting) => this.onWorkerExit(w, how, wasStarting),
+      },
+    );
+    this.workers[slot] = worker;
+    return ready;
+  }
+
+  private onWorkerExit(worker: PoolWorker, how: string, wasStarting: boolean): void {
+    const slot = worker.slot;
+    this.reclaimJobs(worker, how);
+    this.options.onChange?.();
+    if (this.stopping || this.workers[slot] !== worker) return;
+    // A worker that cannot even start would otherwise be respawned in a tight loop.
+    const failures = wasStarting ? (this.respawnFailures[slot] ?? 0) + 1 : 0;
+    this.respawnFailures[slot] = failures;
+    const delay = failures === 0 ? 0 : Math.min(10_000, 100 * 2 ** failures);
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.spawn(slot).catch((error: unknown) => this.log.error(error instanceof Error ? error.message : String(error), { slot }));
+    }, delay).unref();
   }
 }

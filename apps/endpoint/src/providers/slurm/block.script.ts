@@ -1,4 +1,5 @@
 import { shellQuote } from '../../runtimes/shell/shell-quote.js';
+import { BLOCK_SECRET_VAR } from './block-worker.config.js';
 
 export interface BlockScriptInput {
   jobName: string;
@@ -44,7 +45,7 @@ export function renderBlockScript(input: BlockScriptInput): string {
   lines.push('', `# FX block ${input.blockId}`, '');
   if (input.workerInit.trim() !== '') lines.push('# workerInit', input.workerInit.trim(), '');
   // The per-block secret: only this block's workers know it (the script is 0600; sbatch keeps its copy private).
-  lines.push(`export FX_BLOCK_SECRET=${shellQuote(input.secret)}`);
+  lines.push(`export ${BLOCK_SECRET_VAR}=${shellQuote(input.secret)}`);
   const args = [
     input.nodePath,
     input.workerEntry,

@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { WS_CLOSE } from '@fx/protocol';
 import { resolveAccelerators, pinningEnv } from '../../accelerators/accelerators.js';
 import { TaskCancelledError, WalltimeExceededError } from '../../runtimes/task.errors.js';
 import { SlotRunner } from '../slots/slot.runner.js';
@@ -14,7 +15,7 @@ import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { MpiLauncher } from '../slots/mpi.launcher.js';
 import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel.js';
 import { createConsoleLogger } from '../../agent/logger.js';
-import { env } from '../../config/env.js';
+import { BLOCK_SECRET_VAR, blockWorkerEnv } from './block-worker.config.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,16 +28,14 @@ const { values } = parseArgs({
     accelerators: { type: 'string' },
   },
 });
+// Read once; the secret leaves the environment here, before any task could inherit it.
+const { logLevel, logFormat, secret } = blockWorkerEnv();
 // To the block's Slurm output file: JSON (pino adds hostname and pid), each line with the block's id.
-const { logLevel, logFormat } = env();
 const log = createConsoleLogger(logLevel, { format: logFormat }).child({ blockId: values.block });
-const secret = process.env.FX_BLOCK_SECRET ?? '';
 if (!values.agent || !values.block || secret === '') {
-  log.error('usage: block.worker.js --agent ws://host:port --block <id> (with FX_BLOCK_SECRET set); it is started by an FX block job');
+  log.error(`usage: block.worker.js --agent ws://host:port --block <id> (with ${BLOCK_SECRET_VAR} set); it is started by an FX block job`);
   process.exit(2);
 }
-// The secret is not for the tasks' eyes.
-delete process.env.FX_BLOCK_SECRET;
 
 const setting = values.accelerators === undefined ? undefined : values.accelerators === 'auto' ? 'auto' : values.accelerators.split(',').filter((s) => s !== '');
 const detected = await resolveAccelerators(setting);
@@ -119,11 +118,12 @@ function connect(attempt: number): void {
   ws.on('error', (error) => log.warn(`connection to ${values.agent}: ${error.message}`));
   ws.on('close', (code) => {
     if (stopping) return;
-    if (welcomed || code === 4401) {
+    const refused = code === WS_CLOSE.unauthorized;
+    if (welcomed || refused) {
       // The agent went away (or refused us): this block's work is over.
       // The agent stopping or scaling in ends a block on purpose; a refusal (4401) is worth a warning.
-      log[code === 4401 ? 'warn' : 'info'](`the agent closed the connection (${code}); exiting`);
-      void shutdown(code === 4401 ? 3 : 0);
+      log[refused ? 'warn' : 'info'](`the agent closed the connection (${code}); exiting`);
+      void shutdown(refused ? 3 : 0);
       return;
     }
     if (attempt >= 60) {

@@ -1,4 +1,4 @@
-import { functionContentHash } from '../content-hash.js';
+import { functionContentHash } from '@fx/protocol/node';
 import { TaskCancelledError, WalltimeExceededError } from '../task.errors.js';
 import { JsRuntime, evaluateFunction } from './js.runtime.js';
 

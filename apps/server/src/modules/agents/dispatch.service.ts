@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_LIMITS, FunctionSpecCache, PROTOCOL_VERSION, functionsOf, type DispatchedTask, type FunctionSpec } from '@fx/protocol';
+import { DEFAULT_LIMITS, ENDPOINT_CLOSE, FunctionSpecCache, PROTOCOL_VERSION, functionsOf, type DispatchedTask, type FunctionSpec } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
@@ -63,7 +63,7 @@ export class DispatchService implements OnModuleInit {
     this.events.on('endpoint-gone', ({ endpointId }) => {
       const conn = this.connections.get(endpointId);
       conn?.send('error', { code: 'ENDPOINT_DELETED', message: `endpoint ${endpointId} was deleted` });
-      conn?.ws.close(4404, 'endpoint deleted');
+      conn?.ws.close(ENDPOINT_CLOSE.gone, 'endpoint deleted');
     });
   }
 

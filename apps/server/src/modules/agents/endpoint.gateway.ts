@@ -4,9 +4,11 @@ import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import {
   DEFAULT_LIMITS,
+  ENDPOINT_CLOSE as CLOSE,
   EndpointToServerSchemas,
   FrameError,
   ENDPOINT_PROTOCOL_VERSION,
+  SOCKET_CLOSE,
   encodeFrame,
   parseFrame,
   type EndpointToServer,
@@ -20,7 +22,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
-import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
+import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../tasks/events.service.js';
@@ -31,18 +33,10 @@ import { ResultsService, saneTime } from './results.service.js';
 
 type AgentFrame = Frame<typeof EndpointToServerSchemas>;
 
-/** Close codes: 4xxx mirror HTTP, so an agent can tell "fix your config" from "try again". */
 /** Heartbeats after a connection's first are written in batches gathered over this long. */
 const HEARTBEAT_COALESCE_MS = 1_000;
 /** Most results recorded in one statement when frames are recorded together. */
 const MAX_RESULTS_PER_STATEMENT = 2_000;
-
-/**
- * `replaced`: a newer connection of the same agent took over (the old socket is dead anyway), or, before
- * `welcome`, another agent already serves the endpoint (the agent stops). `takenOver`: another agent was
- * started with --takeover; this one stops and does not reconnect.
- */
-export const CLOSE = { badRequest: 4400, unauthorized: 4401, gone: 4404, replaced: 4409, takenOver: 4410, timeout: 4408 } as const;
 
 /**
  * The endpoint channel. Frames are parsed with the protocol catalog before anything else sees them,
@@ -159,7 +153,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
         let frame: AgentFrame;
         const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
         if (size > this.config.FX_MAX_FRAME_BYTES) {
-          return this.refuse(ws, 'PAYLOAD_TOO_LARGE', `frame of ${size} bytes is over the limit of ${this.config.FX_MAX_FRAME_BYTES}`, 1009);
+          return this.refuse(ws, 'PAYLOAD_TOO_LARGE', `frame of ${size} bytes is over the limit of ${this.config.FX_MAX_FRAME_BYTES}`, CLOSE.tooBig);
         }
         try {
           frame = parseFrame(EndpointToServerSchemas, data as Buffer);
@@ -182,8 +176,8 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
           if (e instanceof FrameError) return this.refuse(ws, e.code, e.message, CLOSE.badRequest);
           this.logger.error({ msg: `handling "${frame.type}" failed`, endpointId, connId: conn.id, err: e });
           // The agent keeps unacknowledged results and resends them after reconnecting.
-          if (!welcomed) this.refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', 1011);
-          else ws.close(1011, 'server error; reconnect');
+          if (!welcomed) this.refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', CLOSE.serverError);
+          else ws.close(CLOSE.serverError, 'server error; reconnect');
         }
       });
     };
@@ -308,7 +302,7 @@ export class EndpointGateway implements OnGatewayConnection, OnModuleInit, OnMod
       // Unacknowledged results stay with the agent, which resends them after reconnecting.
       this.logger.error({ msg: 'recording results failed', endpointId: conn.endpointId, connId: conn.id, err: e });
       conn.resultFrames = [];
-      conn.ws.close(1011, 'server error; reconnect');
+      conn.ws.close(CLOSE.serverError, 'server error; reconnect');
     } finally {
       conn.recording = false;
     }

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, On
 import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage, Server } from 'node:http';
 import type { WebSocket } from 'ws';
-import { encodeFrame, type ErrorCode } from '@fx/protocol';
+import { SOCKET_CLOSE, encodeFrame, type ErrorCode } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
@@ -11,9 +11,6 @@ import type { Principal } from './principal.js';
 import { TokensRepository } from './tokens.repository.js';
 
 export type Channel = 'client' | 'console' | 'endpoint';
-
-/** Close codes shared by the three channels (4xxx mirror HTTP). */
-export const SOCKET_CLOSE = { unauthorized: 4401, tooMany: 4429 } as const;
 
 interface Entry {
   ws: WebSocket;

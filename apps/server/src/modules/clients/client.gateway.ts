@@ -2,11 +2,11 @@ import { Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { ClientToServerSchemas, FrameError, encodeFrame, parseFrame, type ErrorCode, type ServerToClient } from '@fx/protocol';
+import { ClientToServerSchemas, FrameError, SOCKET_CLOSE, encodeFrame, parseFrame, type ErrorCode, type ServerToClient } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
-import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
+import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
 
 /**

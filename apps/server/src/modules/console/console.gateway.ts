@@ -9,6 +9,7 @@ import {
   FrameError,
   encodeFrame,
   parseFrame,
+  SOCKET_CLOSE,
   type ConsoleEndpoint,
   type ErrorCode,
   type ServerToConsole,
@@ -18,7 +19,7 @@ import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
-import { SOCKET_CLOSE, SocketRegistry } from '../auth/socket-registry.service.js';
+import { SocketRegistry } from '../auth/socket-registry.service.js';
 import type { Principal } from '../auth/principal.js';
 import { toUserInfo } from '../users/users.mapper.js';
 import { CONSOLE_COALESCE_MS, EventsService } from '../tasks/events.service.js';

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import WebSocket from 'ws';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempDir } from '@fx/testing';
+import { eventually as eventuallyWithin, tempDir } from '@fx/testing';
 import { CONSOLE_CLOSE, encodeFrame, parseFrame, ServerToConsoleSchemas, type ConsoleToServer, type Frame, type TaskChange } from '@fx/protocol';
 import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
@@ -42,15 +42,8 @@ class ConsoleSocket {
   }
 }
 
-async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// sockets and frames settle within milliseconds here: poll often
+const eventually = <T>(fn: () => T | Promise<T>) => eventuallyWithin(fn, 15_000, 'condition', { intervalMs: 50 });
 
 describe('console cursor', () => {
   it('round-trips and refuses a cursor it did not issue', () => {

@@ -6,7 +6,7 @@ import { resolveRefIds, type NameRef } from '../../common/refs.js';
 import { isUniqueViolation } from '../../common/unique-violation.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsRepository } from './functions.repository.js';
-import { functionContentHash } from './content-hash.js';
+import { functionContentHash } from '@fx/protocol/node';
 
 type FunctionRow = NonNullable<Awaited<ReturnType<FunctionsRepository['findLive']>>>;
 

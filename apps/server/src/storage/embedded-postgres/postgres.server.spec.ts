@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import pg from 'pg';
-import { tempDir, type TempDir } from '@fx/testing';
+import { eventually, tempDir, type TempDir } from '@fx/testing';
 import { createDatabase } from '../database.factory.js';
 import { findPostgresBinaries } from './postgres.binaries.js';
 import { postgresLauncher } from './postgres.launcher.js';
@@ -20,18 +20,6 @@ async function query(url: string, sql: string): Promise<unknown[]> {
     return (await client.query(sql)).rows;
   } finally {
     await client.end();
-  }
-}
-
-async function until<T>(fn: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
   }
 }
 
@@ -93,7 +81,7 @@ describe('embedded PostgreSQL server', () => {
     await server.start();
     const before = await postmasterPid(dir);
     process.kill(before, 'SIGKILL');
-    const rows = await until(() => query(server.url, 'SELECT 2 AS two'));
+    const rows = await eventually(() => query(server.url, 'SELECT 2 AS two').catch(() => undefined), 20_000, 'the restarted server answering');
     expect(rows).toEqual([{ two: 2 }]);
     expect(await postmasterPid(dir)).not.toBe(before);
   });

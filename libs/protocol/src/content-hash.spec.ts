@@ -1,4 +1,4 @@
-import { functionContentHash } from './content-hash.js';
+import { functionContentHash } from './node.js';
 
 describe('functionContentHash', () => {
   it('is the sha256 hex of runtime, a newline, and the source', () => {

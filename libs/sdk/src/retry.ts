@@ -1,11 +1,4 @@
-/**
- * Exponential backoff with jitter: a delay drawn from [d/2, d] where d = base * 2^attempt, capped.
- * The jitter spreads a crowd of clients that all lost the same server, so they do not return in step.
- */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
-}
+/** Waiting between retries; how long comes from `backoffDelay` (@fx/protocol) or the server's Retry-After. */
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,0 +1,113 @@
+import { timingSafeEqual } from 'node:crypto';
+import { hostname } from 'node:os';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { WS_CLOSE } from '@fx/protocol';
+import type { ExecutionOutcome } from '../../runtimes/task.errors.js';
+import type { Logger } from '../../agent/logger.js';
+import type { Block, NodeConn, Slot } from './slurm.model.js';
+import { NodeHello, NodeToAgent, type AgentToNode } from './worker.channel.js';
+
+export interface BlockWorkerServerOptions {
+  /** `host:port` to listen on (port 0: any free port). */
+  listen: string;
+  /** The host name block workers dial; default: this machine's. */
+  address?: string;
+  logger: Logger;
+  /** The block a worker's hello names. */
+  findBlock: (blockId: string) => Block | undefined;
+  /** While true, every worker is refused (the provider is stopping). */
+  isStopping: () => boolean;
+  /** A worker proved it belongs to a live block; it is to be registered and welcomed. */
+  onJoin: (conn: NodeConn, acceleratorNote: string | undefined) => void;
+  /** A worker reports a task's outcome; `slot` is the one that ran it. */
+  onDone: (conn: NodeConn, slot: Slot, outcome: ExecutionOutcome) => void;
+  /** A joined worker's connection closed. */
+  onLeave: (conn: NodeConn) => void;
+}
+
+/**
+ * The agent's end of the block channel: the websocket server that the FX worker of each node of each
+ * block dials. A worker is admitted only with its block's secret and only while the block is live; it
+ * must say hello within 10 s. What follows is handed to the provider as join, done and leave.
+ */
+export class BlockWorkerServer {
+  private wss?: WebSocketServer;
+
+  constructor(private readonly options: BlockWorkerServerOptions) {}
+
+  /** Listens; resolves with the `ws://host:port/` address the block workers are to dial. */
+  async start(): Promise<string> {
+    const [host, portText] = splitHostPort(this.options.listen);
+    const wss = new WebSocketServer({ host, port: Number(portText), maxPayload: 256 * 1024 * 1024 });
+    await new Promise<void>((resolve, reject) => {
+      wss.once('listening', resolve);
+      wss.once('error', (error) => reject(new Error(`cannot listen for block workers on ${this.options.listen}: ${error.message}`)));
+    });
+    this.wss = wss;
+    const port = (wss.address() as { port: number }).port;
+    const address = `ws://${this.options.address ?? hostname()}:${port}/`;
+    wss.on('connection', (ws) => this.onConnection(ws));
+    return address;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+  }
+
+  private onConnection(ws: WebSocket): void {
+    let conn: NodeConn | undefined;
+    const helloTimer = setTimeout(() => ws.close(WS_CLOSE.timeout, 'no hello'), 10_000);
+    ws.on('message', (data) => {
+      let message: NodeToAgent;
+      try {
+        message = NodeToAgent.parse(JSON.parse(data.toString()));
+      } catch {
+        ws.close(WS_CLOSE.badRequest, 'bad frame');
+        return;
+      }
+      if (!conn) {
+        clearTimeout(helloTimer);
+        const hello = NodeHello.safeParse(message);
+        if (!hello.success) return ws.close(WS_CLOSE.badRequest, 'the first frame must be hello');
+        const block = this.options.findBlock(hello.data.blockId);
+        if (!block || !sameSecret(block.secret, hello.data.secret)) {
+          this.options.logger.warn('refused a block worker: unknown block or wrong secret', { blockId: hello.data.blockId, node: hello.data.node });
+          return ws.close(WS_CLOSE.unauthorized, 'unknown block or wrong secret');
+        }
+        if (block.state === 'ended' || block.state === 'cancelling' || this.options.isStopping()) return ws.close(WS_CLOSE.unauthorized, 'this block is ending');
+        conn = { ws, block, node: hello.data.node, slots: [] };
+        const c = conn;
+        conn.slots = hello.data.slots.map((s) => ({ conn: c, index: s.index, cores: s.cores, devices: s.devices, id: `${block.id}/${hello.data.node}/w${s.index}` }));
+        this.options.onJoin(conn, hello.data.acceleratorNote);
+        return;
+      }
+      if (message.type === 'done') {
+        const slot = conn.slots.find((s) => s.running?.task.taskId === message.taskId);
+        if (!slot) return;
+        this.options.onDone(conn, slot, message.outcome as ExecutionOutcome);
+      }
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      if (conn) this.options.onLeave(conn);
+    });
+  }
+}
+
+/** One frame to a node's worker; dropped when its socket is no longer open (its close handler follows). */
+export function sendToNode(ws: WebSocket, message: AgentToNode): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function splitHostPort(listen: string): [string, string] {
+  const at = listen.lastIndexOf(':');
+  if (at < 0) return [listen, '0'];
+  return [listen.slice(0, at).replace(/^\[|\]$/g, ''), listen.slice(at + 1)];
+}

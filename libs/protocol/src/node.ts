@@ -1,0 +1,5 @@
+/**
+ * `@fx/protocol/node`: the parts of the contract that need Node's APIs, kept out of the main entry so the
+ * console's browser bundle never pulls in node:crypto.
+ */
+export { functionContentHash } from './content-hash.js';
