@@ -11,21 +11,19 @@
 //   npm run bench -- --only throughput,latency --reps 5 --no-embedded
 //   workloads: throughput, latency, fanin, queued, idle (scale = queued + idle), store (the embedded stores
 //   against PostgreSQL + Redis under a 10,000-task batch: store-load.mjs)
-import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, release, loadavg, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
-import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import WebSocket from 'ws';
-import { Client } from '@fx/sdk';
-import { PROTOCOL_VERSION, encodeFrame } from '@fx/protocol';
-import { FxEndpoint, FxServer, cpuSeconds, root, rssBytes, randomPrefix, testRedisUrl, cleanupRedisPrefix, stopAll, track } from './procs.mjs';
 import { testDatabaseUrl } from '@fx/testing';
+import { root, testRedisUrl, stopAll } from './procs.mjs';
+import { bullQueuedMemory, fxIdleConnections, fxQueuedMemory } from './scale.mjs';
+import { fmt, median, say } from './stats.mjs';
 import { STORES, storeLoad, storeTable } from './store-load.mjs';
+import { startBullmq, startFx } from './systems.mjs';
 
 const { values: argv } = parseArgs({
   options: {
@@ -53,295 +51,6 @@ const only = new Set((argv.only ?? WORKLOADS.join(',')).split(',').flatMap((s) =
 const SYSTEMS = ['fx', ...(argv['no-bullmq'] ? [] : ['bullmq']), ...(argv['no-embedded'] ? [] : ['fx-embedded'])];
 const REDIS_URL = testRedisUrl();
 
-const now = () => performance.now();
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const say = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-
-// ---- systems under test ----------------------------------------------------------------------------
-
-async function startFx(backend) {
-  const server = await FxServer.start(backend);
-  const endpoint = await FxEndpoint.configure(server, 'bench');
-  endpoint.start();
-  const client = new Client({ url: server.url, token: server.adminToken });
-  const fn = await client.registerFunction(() => null, { name: 'noop' });
-  // Warm-up: the agent is connected once a task comes back.
-  const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 500 }, () => ({ functionId: fn })));
-  await client.getResults(ids, { timeoutMs: 60_000 });
-  const sys = {
-    name: backend === 'embedded' ? 'fx-embedded' : 'fx',
-    server,
-    endpoint,
-    client,
-    fn,
-    clients: [],
-    async throughput(n) {
-      const items = Array.from({ length: n }, () => ({ functionId: fn }));
-      const t0 = now();
-      const ids = await client.runBatch(endpoint.endpointId, items);
-      let seen = 0;
-      for await (const _ of client.results(ids, { timeoutMs: 300_000 })) seen++;
-      const ms = now() - t0;
-      if (seen !== n) throw new Error(`saw ${seen} of ${n} results`);
-      return { tasksPerS: (n / ms) * 1000, ms };
-    },
-    async latency(n) {
-      const samples = [];
-      for (let i = 0; i < n; i++) {
-        const t0 = now();
-        const id = await client.run(fn, endpoint.endpointId, []);
-        await client.getResult(id, { timeoutMs: 60_000 });
-        samples.push(now() - t0);
-      }
-      return latencyStats(samples);
-    },
-    async fanin({ faninClients, faninPerClient, faninBatch }) {
-      while (sys.clients.length < faninClients) sys.clients.push(new Client({ url: server.url, token: server.adminToken }));
-      const batch = Array.from({ length: faninBatch }, () => ({ functionId: fn }));
-      const t0 = now();
-      const counts = await Promise.all(
-        sys.clients.slice(0, faninClients).map(async (c) => {
-          const waits = [];
-          for (let sent = 0; sent < faninPerClient; sent += faninBatch) {
-            const ids = await c.runBatch(endpoint.endpointId, batch);
-            waits.push(
-              (async () => {
-                let k = 0;
-                for await (const _ of c.results(ids, { timeoutMs: 300_000 })) k++;
-                return k;
-              })(),
-            );
-          }
-          return (await Promise.all(waits)).reduce((a, b) => a + b, 0);
-        }),
-      );
-      const ms = now() - t0;
-      const total = counts.reduce((a, b) => a + b, 0);
-      return { tasksPerS: (total / ms) * 1000, ms };
-    },
-    async stop() {
-      client.close();
-      for (const c of sys.clients) c.close();
-      await endpoint.stop();
-      await server.stop();
-    },
-  };
-  return sys;
-}
-
-function bullConnection() {
-  const u = new URL(REDIS_URL);
-  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
-}
-
-async function startBullmq() {
-  const prefix = randomPrefix().replace(/:$/, '');
-  const name = 'bench';
-  const connection = bullConnection();
-  const opts = { connection, prefix, streams: { events: { maxLen: 200_000 } } };
-  const queue = new Queue(name, opts);
-  const events = new QueueEvents(name, { connection, prefix });
-  await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-  const worker = fork(new URL('./bullmq-worker.mjs', import.meta.url), [], {
-    env: { ...process.env, BENCH_REDIS_URL: REDIS_URL, BENCH_QUEUE: name, BENCH_PREFIX: prefix, BENCH_CONCURRENCY: '100' },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  await new Promise((res, rej) => {
-    worker.once('message', res);
-    worker.once('exit', (c) => rej(new Error(`bullmq worker exited ${c}`)));
-  });
-  let completed = 0;
-  let waiter = null;
-  events.on('completed', () => {
-    completed++;
-    if (waiter && completed >= waiter.target) {
-      const w = waiter;
-      waiter = null;
-      w.resolve();
-    }
-  });
-  const completedAtLeast = (target) => (completed >= target ? Promise.resolve() : new Promise((resolve) => (waiter = { target, resolve })));
-  const queues = [];
-  const sys = track({
-    name: 'bullmq',
-    async throughput(n) {
-      const target = completed + n;
-      const jobs = Array.from({ length: n }, () => ({ name: 't', data: {} }));
-      const t0 = now();
-      await queue.addBulk(jobs);
-      await completedAtLeast(target);
-      const ms = now() - t0;
-      return { tasksPerS: (n / ms) * 1000, ms };
-    },
-    async latency(n) {
-      const samples = [];
-      for (let i = 0; i < n; i++) {
-        const t0 = now();
-        const job = await queue.add('t', {});
-        await job.waitUntilFinished(events, 60_000);
-        samples.push(now() - t0);
-      }
-      return latencyStats(samples);
-    },
-    async fanin({ faninClients, faninPerClient, faninBatch }) {
-      while (queues.length < faninClients) {
-        const q = new Queue(name, { connection, prefix });
-        await q.waitUntilReady();
-        queues.push(q);
-      }
-      const target = completed + faninClients * Math.ceil(faninPerClient / faninBatch) * faninBatch;
-      const t0 = now();
-      await Promise.all(
-        queues.slice(0, faninClients).map(async (q) => {
-          for (let sent = 0; sent < faninPerClient; sent += faninBatch) {
-            await q.addBulk(Array.from({ length: faninBatch }, () => ({ name: 't', data: {} })));
-          }
-        }),
-      );
-      await completedAtLeast(target);
-      const ms = now() - t0;
-      return { tasksPerS: ((faninClients * faninPerClient) / ms) * 1000, ms };
-    },
-    async stop() {
-      if (worker.exitCode === null && worker.signalCode === null) {
-        const gone = new Promise((r) => worker.once('exit', r));
-        worker.send('stop');
-        await gone;
-      }
-      await Promise.all([queue.close(), events.close(), ...queues.map((q) => q.close())]);
-      await cleanupRedisPrefix(REDIS_URL, `${prefix}:`);
-    },
-  });
-  return sys;
-}
-
-function latencyStats(samples) {
-  const s = [...samples].sort((a, b) => a - b);
-  return { p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-// ---- scale -------------------------------------------------------------------------------------------
-
-async function redisUsedMemory(redis) {
-  const info = await redis.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)[1]);
-}
-
-/** Server RSS per queued task with no endpoint connected (and Redis memory per task alongside). */
-async function fxQueuedMemory(backend, n) {
-  const server = await FxServer.start(backend);
-  const redis = new Redis(REDIS_URL);
-  try {
-    const client = new Client({ url: server.url, token: server.adminToken });
-    const { endpoint: ep } = await client.registerEndpoint({ name: "nobody-home" });
-    const fn = await client.registerFunction(() => null, { name: 'noop' });
-    const batch = Array.from({ length: 10_000 }, () => ({ functionId: fn }));
-    // warm-up: code paths, pools and buffers in use before the baseline is taken
-    await client.runBatch(ep.id, batch.slice(0, 2_000));
-    await sleep(1500);
-    const rss0 = rssBytes(server.pid);
-    const redis0 = await redisUsedMemory(redis);
-    const t0 = now();
-    for (let sent = 2_000; sent < n + 2_000; sent += batch.length) await client.runBatch(ep.id, batch.slice(0, Math.min(batch.length, n + 2_000 - sent)));
-    const submitMs = now() - t0;
-    await sleep(3000);
-    const rss1 = rssBytes(server.pid);
-    const redis1 = await redisUsedMemory(redis);
-    client.close();
-    return { serverBytesPerTask: (rss1 - rss0) / n, serverRssMiB: rss1 / 2 ** 20, redisBytesPerTask: backend === 'embedded' ? null : (redis1 - redis0) / n, submitTasksPerS: (n / submitMs) * 1000 };
-  } finally {
-    redis.disconnect();
-    await server.stop();
-  }
-}
-
-async function bullQueuedMemory(n) {
-  const prefix = randomPrefix().replace(/:$/, '');
-  const redis = new Redis(REDIS_URL);
-  const queue = new Queue('scale', { connection: bullConnection(), prefix });
-  try {
-    await queue.waitUntilReady();
-    await queue.addBulk(Array.from({ length: 1000 }, () => ({ name: 't', data: {} })));
-    const redis0 = await redisUsedMemory(redis);
-    const t0 = now();
-    for (let sent = 0; sent < n; sent += 10_000) await queue.addBulk(Array.from({ length: Math.min(10_000, n - sent) }, () => ({ name: 't', data: {} })));
-    const submitMs = now() - t0;
-    const redis1 = await redisUsedMemory(redis);
-    return { serverBytesPerTask: null, redisBytesPerTask: (redis1 - redis0) / n, submitTasksPerS: (n / submitMs) * 1000 };
-  } finally {
-    await queue.close();
-    redis.disconnect();
-    await cleanupRedisPrefix(REDIS_URL, `${prefix}:`);
-  }
-}
-
-/** n endpoint connections that say hello and then only heartbeat, as an idle agent does. */
-async function fxIdleConnections(backend, n, windowS) {
-  const server = await FxServer.start(backend);
-  const sockets = [];
-  try {
-    const client = new Client({ url: server.url, token: server.adminToken });
-    const tokens = [];
-    for (let i = 0; i < n; i++) tokens.push((await client.registerEndpoint({ name: `idle-${i}` })).token);
-    client.close();
-    await sleep(1000);
-    const base0 = cpuSeconds(server.pid);
-    const tb0 = now();
-    await sleep(windowS * 1000);
-    const baselineCpu = (cpuSeconds(server.pid) - base0) / ((now() - tb0) / 1000);
-    const rss0 = rssBytes(server.pid);
-    const wsUrl = `${server.url.replace('http', 'ws')}/v1/ws/endpoint`;
-    const heartbeat = { state: 'RUNNING', workers: { total: 2, busy: 0, idle: 2 }, queued: 0, running: 0, spooled: 0, provider: 'local' };
-    let welcomed = 0;
-    let heartbeatIntervalMs = 5000;
-    await Promise.all(
-      tokens.map(
-        (token, i) =>
-          new Promise((resolve, reject) => {
-            const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${token}` } });
-            sockets.push(ws);
-            ws.on('error', reject);
-            ws.on('open', () =>
-              ws.send(
-                encodeFrame('hello', {
-                  protocolVersion: PROTOCOL_VERSION,
-                  agent: { name: `idle-${i}`, version: 'bench', hostname: hostname(), pid: process.pid, platform: 'bench', provider: 'local', workers: 2 },
-                  inFlight: [],
-                }),
-              ),
-            );
-            ws.on('message', (raw) => {
-              const frame = JSON.parse(raw.toString());
-              if (frame.type !== 'welcome') return;
-              welcomed++;
-              heartbeatIntervalMs = frame.payload.heartbeatIntervalMs;
-              const timer = setInterval(() => ws.readyState === ws.OPEN && ws.send(encodeFrame('heartbeat', heartbeat)), frame.payload.heartbeatIntervalMs);
-              timer.unref();
-              ws.on('close', () => clearInterval(timer));
-              resolve();
-            });
-          }),
-      ),
-    );
-    // past the first heartbeat of every connection (written at once; later ones are coalesced)
-    await sleep(heartbeatIntervalMs * 2 + 1000);
-    const c0 = cpuSeconds(server.pid);
-    const t0 = now();
-    await sleep(windowS * 1000);
-    const cpu = (cpuSeconds(server.pid) - c0) / ((now() - t0) / 1000);
-    const rss1 = rssBytes(server.pid);
-    return { connections: welcomed, serverCpuPercent: cpu * 100, baselineCpuPercent: baselineCpu * 100, serverBytesPerConnection: (rss1 - rss0) / n };
-  } finally {
-    for (const ws of sockets) ws.terminate();
-    await server.stop();
-  }
-}
 
 // ---- machine and versions -----------------------------------------------------------------------------
 
@@ -374,7 +83,6 @@ async function machine() {
 
 // ---- run ------------------------------------------------------------------------------------------------
 
-const fmt = (v, d = 0) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
 
 async function main() {
   const started = new Date();

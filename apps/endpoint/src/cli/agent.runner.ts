@@ -1,20 +1,13 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { EndpointAgent } from '../agent/endpoint.agent.js';
-import { createConsoleLogger, type Logger } from '../agent/logger.js';
+import { createConsoleLogger } from '../agent/logger.js';
 import { readStatusFile } from '../agent/status.file.js';
 import { loadEndpointConfig, loadEndpointToken } from '../config/endpoint.config.js';
 import type { EndpointPaths } from '../config/endpoint.paths.js';
-import { join } from 'node:path';
-import { resolveAccelerators } from '../accelerators/accelerators.js';
-import { PinnedLocalProvider } from '../providers/gpu/pinned-local.provider.js';
-import { LocalProvider, type LocalProviderOptions } from '../providers/local/local.provider.js';
-import type { Provider } from '../providers/provider.js';
-import { SlurmProvider } from '../providers/slurm/slurm.provider.js';
-import { SandboxError, WorkerSandbox } from '../providers/sandbox/worker.sandbox.js';
-import { taskMemoryBytes } from '../config/task-limits.js';
-import { parseWalltime } from '../providers/slurm/walltime.js';
+import { inheritedEnv } from '../config/env.js';
+import { createProvider, resolveSandbox } from '../providers/provider.factory.js';
+import { SandboxError, type WorkerSandbox } from '../providers/sandbox/worker.sandbox.js';
 import type { CliContext } from './cli.context.js';
 import { CliError } from './cli.errors.js';
 import { isAlive, removePid, runningPid, tailFile, writePid } from './process.control.js';
@@ -33,14 +26,12 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   const logger = createConsoleLogger(context.env.logLevel, { format: context.env.logFormat }).child({ endpointId: config.endpointId });
   let sandbox: WorkerSandbox;
   try {
-    sandbox = WorkerSandbox.resolve(config.sandbox ?? (config.provider === 'slurm' ? 'none' : 'auto'), { hide: [context.env.home, homedir(), ...(config.sandboxHide ?? [])], show: config.sandboxShow ?? [] });
+    sandbox = resolveSandbox(config, context.env.home, logger);
   } catch (error) {
     await removePid(paths, process.pid);
     if (error instanceof SandboxError) throw new CliError(error.message);
     throw error;
   }
-  if (sandbox.note) logger.warn(sandbox.note);
-  else logger.info(`tasks run ${sandbox.kind === 'bwrap' ? 'under bubblewrap' : sandbox.kind === 'uid' ? 'as nobody (uid 65534)' : 'without a sandbox'}`);
   const provider = await createProvider(config, paths, logger, sandbox);
   const agent = new EndpointAgent({
     url: config.url,
@@ -87,44 +78,6 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   logger.info(`endpoint "${config.name}" stopped`);
 }
 
-/** Picks the provider config.yaml names: local (pinned to accelerators when it lists any) or slurm. */
-async function createProvider(config: Awaited<ReturnType<typeof loadEndpointConfig>>, paths: EndpointPaths, logger: Logger, sandbox: WorkerSandbox): Promise<Provider> {
-  if (config.provider === 'slurm' && config.slurm) {
-    const s = config.slurm;
-    return new SlurmProvider({
-      endpointName: config.name,
-      endpointId: config.endpointId,
-      settings: { ...s, walltimeSeconds: parseWalltime(s.walltime) as number },
-      ...(config.accelerators !== undefined ? { accelerators: config.accelerators } : {}),
-      blocksDir: join(paths.dir, 'blocks'),
-      shellOutputLines: config.shellOutputLines,
-      logger,
-    });
-  }
-  const local = { workers: config.workers, shellOutputLines: config.shellOutputLines, sandbox, taskLimits: config.taskLimits, logger };
-  if (config.accelerators !== undefined) {
-    // On the login node of a cluster `auto` would find the login node's GPUs; for local it is this machine.
-    const found = await resolveAccelerators(config.accelerators);
-    logger.info(found.note);
-    if (found.devices.length > 0) {
-      if (found.devices.length !== config.workers) logger.info(`pinning: ${found.devices.length} workers, one per accelerator (workers: ${config.workers} is ignored)`);
-      return new PinnedLocalProvider({ devices: found.devices, acceleratorNote: found.note, shellOutputLines: local.shellOutputLines, sandbox, memoryBytes: taskMemoryBytes(config.taskLimits), logger });
-    }
-    return new NotedLocalProvider(local, found.note);
-  }
-  return new LocalProvider(local);
-}
-
-/** The plain local provider, with the accelerator note (why nothing is pinned) in its status. */
-class NotedLocalProvider extends LocalProvider {
-  constructor(options: LocalProviderOptions, private readonly note: string) {
-    super(options);
-  }
-  override status() {
-    return { ...super.status(), acceleratorNote: this.note };
-  }
-}
-
 /**
  * Starts the agent as a background process (its own session, output appended to endpoint.log) and waits
  * until it reports a welcomed connection in status.json.
@@ -135,7 +88,7 @@ export async function startDetached(context: CliContext, paths: EndpointPaths, n
   if (other !== undefined) throw new CliError(`endpoint "${name}" is already running (pid ${other})`);
   const log = await open(paths.log, 'a', 0o600);
   const [command, ...args] = context.selfCommand;
-  const child = spawn(command as string, [...args, 'start', name, ...(takeover ? ['--takeover'] : [])], { detached: true, stdio: ['ignore', log.fd, log.fd], env: process.env });
+  const child = spawn(command as string, [...args, 'start', name, ...(takeover ? ['--takeover'] : [])], { detached: true, stdio: ['ignore', log.fd, log.fd], env: inheritedEnv() });
   await log.close();
   const pid = child.pid;
   if (pid === undefined) throw new CliError(`could not start the agent process; see ${paths.log}`);

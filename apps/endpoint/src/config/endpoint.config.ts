@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ResourceName, Uuid } from '@fx/protocol';
 import { ConfigError } from './config.errors.js';
 import type { EndpointPaths } from './endpoint.paths.js';
-import { parseWalltime } from '../providers/slurm/walltime.js';
+import { parseWalltime } from './walltime.js';
 import { TaskLimitsConfig } from './task-limits.js';
 
 const httpUrl = z

@@ -47,3 +47,15 @@ export function env(): EndpointEnv {
   cached ??= parseEnv(process.env);
   return cached;
 }
+
+/** Variables as a child process receives them. */
+export type InheritedEnv = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The environment the processes this agent starts inherit from (a detached agent; workers, through the
+ * sandbox's filter). The live process environment rather than a copy: a variable a process takes out of
+ * its own environment is not passed on either.
+ */
+export function inheritedEnv(): InheritedEnv {
+  return process.env;
+}

@@ -4,6 +4,7 @@ import { chmod, chown, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inheritedEnv, type InheritedEnv } from '../../config/env.js';
 
 /** config.yaml's `sandbox:`. */
 export type SandboxSetting = 'auto' | 'bwrap' | 'none';
@@ -44,6 +45,11 @@ export interface WorkerSandboxOptions {
    * environment is what the user's `workerInit` built (`module load`) and must reach the tasks.
    */
   inherit?: 'allow-list' | 'all-but-secrets';
+  /**
+   * The environment workers inherit from (filtered by `inherit`).
+   * @default config/env's inheritedEnv(): the agent's own
+   */
+  environment?: InheritedEnv;
   /** Why no sandbox is in force, for the log and `fx-endpoint status`. */
   note?: string;
 }
@@ -68,6 +74,7 @@ export class WorkerSandbox {
   private readonly show: string[];
   private readonly inheritPrefixes: string[];
   private readonly inherit: 'allow-list' | 'all-but-secrets';
+  private readonly environment: InheritedEnv;
 
   constructor(options: WorkerSandboxOptions = { kind: 'none' }) {
     this.kind = options.kind;
@@ -76,12 +83,13 @@ export class WorkerSandbox {
     this.show = [...new Set([...(options.show ?? []).map((p) => resolve(p)), ...runtimeDirs()])];
     this.inheritPrefixes = [...INHERITED_PREFIXES, ...(options.inheritPrefixes ?? [])];
     this.inherit = options.inherit ?? 'allow-list';
+    this.environment = options.environment ?? inheritedEnv();
   }
 
   /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else nobody when root, else none (with a note). */
   static resolve(setting: SandboxSetting, options: Omit<WorkerSandboxOptions, 'kind' | 'note'> = {}): WorkerSandbox {
     if (setting === 'none') return new WorkerSandbox({ ...options, kind: 'none', note: 'sandbox: none (config.yaml): tasks run as the agent\'s user and can read what it can read' });
-    const probe = probeBwrap();
+    const probe = probeBwrap(options.environment);
     if (probe === undefined) return new WorkerSandbox({ ...options, kind: 'bwrap' });
     if (setting === 'bwrap') throw new SandboxError(`sandbox: bwrap is set in config.yaml but bubblewrap does not work here (${probe}); install the "bubblewrap" package or set sandbox: auto or none`);
     if (process.getuid?.() === 0) return new WorkerSandbox({ ...options, kind: 'uid' });
@@ -103,7 +111,7 @@ export class WorkerSandbox {
   /** The whole environment of a worker process: the allow-list from the agent's, then `extra`, HOME at its dir. */
   env(workDir: string, extra: Record<string, string> = {}): Record<string, string> {
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) {
+    for (const [key, value] of Object.entries(this.environment)) {
       if (value === undefined) continue;
       if (this.inherit === 'all-but-secrets') {
         if (!FX_OWN.has(key) && !SECRET_NAME.test(key)) env[key] = value;
@@ -146,12 +154,12 @@ function safeRealpath(path: string): string {
 let probed: string | undefined | null = null;
 
 /** undefined when bubblewrap can start a sandbox here, else why not. Probed once per process. */
-export function probeBwrap(): string | undefined {
+export function probeBwrap(environment: InheritedEnv = inheritedEnv()): string | undefined {
   if (probed !== null) return probed;
   const r = spawnSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--', 'true'], {
     encoding: 'utf8',
     timeout: 10_000,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    env: { PATH: environment.PATH ?? '/usr/bin:/bin' },
   });
   probed = r.error ? r.error.message : r.status === 0 ? undefined : (r.stderr.trim() || `exit status ${r.status}`);
   return probed;

@@ -1,0 +1,267 @@
+import { functionContentHash } from '@fx/protocol/node';
+import { DEFAULT_LIMITS, FunctionSpecCache, functionsOf, type TaskResult, type TaskSpec, type TasksPayload, type WelcomePayload } from '@fx/protocol';
+import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
+import { TaskLostError, type Provider } from '../providers/provider.js';
+import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
+import { AgentState } from './agent.state.js';
+import type { Logger } from './logger.js';
+
+/** Where the intake reports what became of its tasks (the outbox, which tells the server). */
+export interface TaskReports {
+  /** The task began running at `at` (ms). */
+  started(taskId: string, at: number): void;
+  finished(result: TaskResult): void;
+  /** What ran the task went away: it is handed back to the server. */
+  lost(taskId: string): void;
+  /** Something is due to the server (a start, freed capacity): send it soon. */
+  due(): void;
+}
+
+export interface TaskIntakeOptions {
+  provider: Provider;
+  /** @default DEFAULT_TASK_LIMITS */
+  taskLimits?: TaskLimits;
+  /** Names the endpoint in refusals. */
+  endpointLabel: string;
+  log: Logger;
+  reports: TaskReports;
+  /** The agent's state: tasks are taken while RUNNING or CONNECTING, refused while DRAINING. */
+  state: () => AgentState;
+  /** Something observable changed (tasks held). */
+  changed: () => void;
+}
+
+interface RunningTask {
+  task: TaskSpec;
+  controller: AbortController;
+  startedAt: number;
+  walltimeTimer?: NodeJS.Timeout;
+}
+
+/**
+ * The tasks this agent holds: queued until a worker slot is free, then run on the provider under their
+ * walltime, each checked first against the endpoint's allowed functions and its content hash. Cancels
+ * abort them through their AbortSignal.
+ */
+export class TaskIntake {
+  private readonly queue: TaskSpec[] = [];
+  /** Ids in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
+  private readonly queuedIds = new Set<string>();
+  private readonly runs = new Map<string, RunningTask>();
+  /** Function specs sent on this connection (the server sends each source once; see resolve). */
+  private readonly functionSpecs = new FunctionSpecCache();
+  /** runtime + content hash → a source verified against it (see verifiedSource). */
+  private readonly verifiedSources = new Map<string, string>();
+  private maxResultBytes: number = DEFAULT_LIMITS.maxResultBytes;
+  /** From `welcome`: the functions this endpoint may run, or null for any. */
+  private allowedFunctions: ReadonlySet<string> | null = null;
+
+  constructor(private readonly options: TaskIntakeOptions) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get running(): number {
+    return this.runs.size;
+  }
+
+  isRunning(taskId: string): boolean {
+    return this.runs.has(taskId);
+  }
+
+  /** Queued, then running. */
+  *ids(): Iterable<string> {
+    for (const task of this.queue) yield task.taskId;
+    yield* this.runs.keys();
+  }
+
+  /** Takes the limits a `welcome` sets. */
+  welcome(welcome: WelcomePayload): void {
+    this.maxResultBytes = welcome.maxResultBytes;
+    this.allowedFunctions = welcome.allowedFunctions ? new Set(welcome.allowedFunctions) : null;
+  }
+
+  /** A `tasks` frame: queues its tasks (not while draining) and starts what free slots allow. */
+  receive(payload: TasksPayload): void {
+    const tasks = this.resolve(payload);
+    if (this.options.state() === AgentState.DRAINING) {
+      // Sent on credits granted before the drain began: left for the server to hand out again.
+      this.options.log.info(`draining: not taking ${tasks.length} new tasks`);
+      return;
+    }
+    for (const task of tasks) {
+      if (this.runs.has(task.taskId) || this.queuedIds.has(task.taskId)) {
+        this.options.log.warn('the task was sent again while this agent still holds it; ignoring the copy', { taskId: task.taskId });
+        continue;
+      }
+      this.queue.push(task);
+      this.queuedIds.add(task.taskId);
+    }
+    this.pump();
+    this.options.reports.due();
+  }
+
+  /** Drops queued tasks and aborts running ones with TaskCancelledError(why): no result is owed for them. */
+  cancel(taskIds: string[], why: string): void {
+    const ids = new Set(taskIds);
+    const before = this.queue.length;
+    const kept = this.queue.filter((t) => !ids.has(t.taskId));
+    this.queue.splice(0, this.queue.length, ...kept);
+    for (const id of ids) this.queuedIds.delete(id);
+    let aborted = 0;
+    for (const id of ids) {
+      const run = this.runs.get(id);
+      if (run) {
+        run.controller.abort(new TaskCancelledError(why));
+        aborted++;
+      }
+    }
+    if (before !== kept.length || aborted > 0) this.options.log.info(`cancelled ${before - kept.length} queued and ${aborted} running tasks`);
+    this.options.reports.due();
+    this.options.changed();
+  }
+
+  /** Gives up the queued tasks (they were never started; the server hands them out again). */
+  giveUpQueued(): void {
+    this.queue.length = 0;
+    this.queuedIds.clear();
+  }
+
+  /** Aborts every running task with TaskCancelledError(why). */
+  abortRunning(why: string): void {
+    for (const run of this.runs.values()) run.controller.abort(new TaskCancelledError(why));
+  }
+
+  /**
+   * Turns a `tasks` frame into runnable specs: each task's function comes from the frame, or from the
+   * functions this connection was sent before (the server sends a source once per connection; both
+   * sides track it with the same FunctionSpecCache rule). Every frame's functions are noted, even when
+   * draining, so this side keeps what the server believes it has. A task whose function this agent
+   * does not hold (a server that broke the rule) fails with a sentence instead of waiting forever.
+   */
+  private resolve(payload: TasksPayload): TaskSpec[] {
+    const inFrame = new Map(payload.functions.map((f) => [f.id, f]));
+    const find = (id: string) => inFrame.get(id) ?? this.functionSpecs.get(id);
+    const resolved: TaskSpec[] = [];
+    for (const t of payload.tasks) {
+      const { functionId, ...rest } = t;
+      const fn = find(functionId);
+      if (fn) {
+        resolved.push({ ...rest, function: fn });
+        continue;
+      }
+      this.options.log.warn('the task names a function the server never sent on this connection; failing it', { taskId: t.taskId, functionId });
+      const unknown: TaskSpec = { ...rest, function: { id: functionId, runtime: 'js', source: '', contentHash: '' } };
+      this.finish(unknown, Date.now(), failure('BAD_FRAME', 'UnknownFunction', `the server sent task ${t.taskId} without its function ${functionId}; the agent cannot run it`));
+    }
+    for (const id of functionsOf(payload.tasks)) {
+      const fn = find(id);
+      if (fn) this.functionSpecs.use(fn);
+    }
+    return resolved;
+  }
+
+  /** Starts queued tasks while there are free slots. */
+  pump(): void {
+    const capacity = this.options.provider.capacity();
+    const state = this.options.state();
+    const taking = state === AgentState.RUNNING || state === AgentState.CONNECTING;
+    while (taking && this.runs.size < capacity && this.queue.length > 0) {
+      const task = this.queue.shift() as TaskSpec;
+      this.queuedIds.delete(task.taskId);
+      this.start(task);
+    }
+    this.options.changed();
+  }
+
+  /**
+   * Whether the function's source matches its content hash. The same function usually arrives many
+   * times in a row, so the last few verified (hash, source) pairs are remembered: a string compare
+   * instead of a sha256 per task.
+   */
+  private verifiedSource(fn: TaskSpec['function']): boolean {
+    const key = `${fn.runtime}\n${fn.contentHash}`;
+    if (this.verifiedSources.get(key) === fn.source) return true;
+    if (functionContentHash(fn.runtime, fn.source) !== fn.contentHash) return false;
+    if (this.verifiedSources.size >= 256) this.verifiedSources.clear();
+    this.verifiedSources.set(key, fn.source);
+    return true;
+  }
+
+  private start(task: TaskSpec): void {
+    const { provider, reports, log } = this.options;
+    const fn = task.function;
+    const startedAt = Date.now();
+    // Checked here as well as at submit: the agent runs only what its endpoint allows, whatever it is sent.
+    if (this.allowedFunctions && !this.allowedFunctions.has(fn.id)) {
+      this.finish(task, startedAt, failure('FUNCTION_NOT_ALLOWED', 'FunctionNotAllowed', `endpoint ${this.options.endpointLabel} does not allow function ${fn.id}; refusing to run it`));
+      return;
+    }
+    if (!this.verifiedSource(fn)) {
+      this.finish(task, startedAt, failure('CONTENT_HASH_MISMATCH', 'ContentHashMismatch', `the function's source does not match its content hash ${fn.contentHash}; refusing to run it`));
+      return;
+    }
+    const controller = new AbortController();
+    const run: RunningTask = { task, controller, startedAt };
+    // A task's own walltime request wins over its function's.
+    // Absent: the endpoint's default; never more than its max.
+    const walltimeSeconds = taskWalltimeSeconds(task, this.options.taskLimits);
+    const begin = (at: number) => {
+      run.startedAt = at;
+      if (walltimeSeconds !== undefined && !controller.signal.aborted) {
+        run.walltimeTimer = setTimeout(() => controller.abort(new WalltimeExceededError(walltimeSeconds)), walltimeSeconds * 1000);
+      }
+      reports.started(task.taskId, at);
+    };
+    this.runs.set(task.taskId, run);
+    // A provider that waits for a block reports the real start; its walltime counts from there.
+    const startsLater = provider.startsLater === true;
+    if (!startsLater) begin(startedAt);
+    let lost = false;
+    provider
+      .submit(task, controller.signal, {
+        maxResultBytes: this.maxResultBytes,
+        ...(startsLater ? { onStart: () => {
+          if (this.runs.get(task.taskId) !== run) return;
+          begin(Date.now());
+          reports.due();
+        } } : {}),
+      })
+      .catch((error: unknown): ExecutionOutcome => {
+        if (error instanceof TaskLostError) lost = true;
+        return { status: 'failed', error: toRemoteError(error, 'INTERNAL') };
+      })
+      .then((outcome) => {
+        if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
+        if (this.runs.get(task.taskId) === run) this.runs.delete(task.taskId);
+        const reason: unknown = controller.signal.reason;
+        if (lost) {
+          // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
+          log.warn(`the task lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back`, { taskId: task.taskId });
+          reports.lost(task.taskId);
+          this.options.changed();
+        } else if (controller.signal.aborted && reason instanceof TaskCancelledError) {
+          // Cancelled (by the server, a forget, or the end of a drain): the server has settled it already
+          // or will hand it out again, so no result is owed.
+          this.options.changed();
+        } else {
+          this.finish(task, run.startedAt, outcome);
+        }
+        this.pump();
+        reports.due();
+      });
+  }
+
+  private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome): void {
+    const result: TaskResult = {
+      taskId: task.taskId,
+      attempt: task.attempt,
+      status: outcome.status,
+      timings: { startedAt, finishedAt: Date.now(), ...(outcome.workerId ? { workerId: outcome.workerId } : {}) },
+    };
+    if (outcome.status === 'success') result.result = outcome.result ?? null;
+    else result.error = outcome.error;
+    this.options.reports.finished(result);
+  }
+}

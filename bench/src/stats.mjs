@@ -1,0 +1,17 @@
+// Small helpers the benchmark's files share: clocks, medians and percentiles, and printing.
+export const now = () => performance.now();
+export const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+export const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const say = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+export function latencyStats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  return { p50: pct(s, 50), p90: pct(s, 90), p99: pct(s, 99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+export const fmt = (v, d = 0) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));

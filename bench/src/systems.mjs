@@ -1,0 +1,166 @@
+// The systems under test, started the way users start them: FX (the built server and a real
+// fx-endpoint, on PostgreSQL + Redis or on the embedded store) and BullMQ (a Queue here, a Worker in a
+// process of its own). Each returns the same workload methods: throughput, latency, fanin, stop.
+import { fork } from 'node:child_process';
+import { Queue, QueueEvents } from 'bullmq';
+import { Client } from '@fx/sdk';
+import { FxEndpoint, FxServer, randomPrefix, testRedisUrl, cleanupRedisPrefix, track } from './procs.mjs';
+import { latencyStats, now } from './stats.mjs';
+
+const REDIS_URL = testRedisUrl();
+
+export async function startFx(backend) {
+  const server = await FxServer.start(backend);
+  const endpoint = await FxEndpoint.configure(server, 'bench');
+  endpoint.start();
+  const client = new Client({ url: server.url, token: server.adminToken });
+  const fn = await client.registerFunction(() => null, { name: 'noop' });
+  // Warm-up: the agent is connected once a task comes back.
+  const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 500 }, () => ({ functionId: fn })));
+  await client.getResults(ids, { timeoutMs: 60_000 });
+  const sys = {
+    name: backend === 'embedded' ? 'fx-embedded' : 'fx',
+    server,
+    endpoint,
+    client,
+    fn,
+    clients: [],
+    async throughput(n) {
+      const items = Array.from({ length: n }, () => ({ functionId: fn }));
+      const t0 = now();
+      const ids = await client.runBatch(endpoint.endpointId, items);
+      let seen = 0;
+      for await (const _ of client.results(ids, { timeoutMs: 300_000 })) seen++;
+      const ms = now() - t0;
+      if (seen !== n) throw new Error(`saw ${seen} of ${n} results`);
+      return { tasksPerS: (n / ms) * 1000, ms };
+    },
+    async latency(n) {
+      const samples = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = now();
+        const id = await client.run(fn, endpoint.endpointId, []);
+        await client.getResult(id, { timeoutMs: 60_000 });
+        samples.push(now() - t0);
+      }
+      return latencyStats(samples);
+    },
+    async fanin({ faninClients, faninPerClient, faninBatch }) {
+      while (sys.clients.length < faninClients) sys.clients.push(new Client({ url: server.url, token: server.adminToken }));
+      const batch = Array.from({ length: faninBatch }, () => ({ functionId: fn }));
+      const t0 = now();
+      const counts = await Promise.all(
+        sys.clients.slice(0, faninClients).map(async (c) => {
+          const waits = [];
+          for (let sent = 0; sent < faninPerClient; sent += faninBatch) {
+            const ids = await c.runBatch(endpoint.endpointId, batch);
+            waits.push(
+              (async () => {
+                let k = 0;
+                for await (const _ of c.results(ids, { timeoutMs: 300_000 })) k++;
+                return k;
+              })(),
+            );
+          }
+          return (await Promise.all(waits)).reduce((a, b) => a + b, 0);
+        }),
+      );
+      const ms = now() - t0;
+      const total = counts.reduce((a, b) => a + b, 0);
+      return { tasksPerS: (total / ms) * 1000, ms };
+    },
+    async stop() {
+      client.close();
+      for (const c of sys.clients) c.close();
+      await endpoint.stop();
+      await server.stop();
+    },
+  };
+  return sys;
+}
+
+export function bullConnection() {
+  const u = new URL(REDIS_URL);
+  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
+}
+
+export async function startBullmq() {
+  const prefix = randomPrefix().replace(/:$/, '');
+  const name = 'bench';
+  const connection = bullConnection();
+  const opts = { connection, prefix, streams: { events: { maxLen: 200_000 } } };
+  const queue = new Queue(name, opts);
+  const events = new QueueEvents(name, { connection, prefix });
+  await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  const worker = fork(new URL('./bullmq-worker.mjs', import.meta.url), [], {
+    env: { ...process.env, BENCH_REDIS_URL: REDIS_URL, BENCH_QUEUE: name, BENCH_PREFIX: prefix, BENCH_CONCURRENCY: '100' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise((res, rej) => {
+    worker.once('message', res);
+    worker.once('exit', (c) => rej(new Error(`bullmq worker exited ${c}`)));
+  });
+  let completed = 0;
+  let waiter = null;
+  events.on('completed', () => {
+    completed++;
+    if (waiter && completed >= waiter.target) {
+      const w = waiter;
+      waiter = null;
+      w.resolve();
+    }
+  });
+  const completedAtLeast = (target) => (completed >= target ? Promise.resolve() : new Promise((resolve) => (waiter = { target, resolve })));
+  const queues = [];
+  const sys = track({
+    name: 'bullmq',
+    async throughput(n) {
+      const target = completed + n;
+      const jobs = Array.from({ length: n }, () => ({ name: 't', data: {} }));
+      const t0 = now();
+      await queue.addBulk(jobs);
+      await completedAtLeast(target);
+      const ms = now() - t0;
+      return { tasksPerS: (n / ms) * 1000, ms };
+    },
+    async latency(n) {
+      const samples = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = now();
+        const job = await queue.add('t', {});
+        await job.waitUntilFinished(events, 60_000);
+        samples.push(now() - t0);
+      }
+      return latencyStats(samples);
+    },
+    async fanin({ faninClients, faninPerClient, faninBatch }) {
+      while (queues.length < faninClients) {
+        const q = new Queue(name, { connection, prefix });
+        await q.waitUntilReady();
+        queues.push(q);
+      }
+      const target = completed + faninClients * Math.ceil(faninPerClient / faninBatch) * faninBatch;
+      const t0 = now();
+      await Promise.all(
+        queues.slice(0, faninClients).map(async (q) => {
+          for (let sent = 0; sent < faninPerClient; sent += faninBatch) {
+            await q.addBulk(Array.from({ length: faninBatch }, () => ({ name: 't', data: {} })));
+          }
+        }),
+      );
+      await completedAtLeast(target);
+      const ms = now() - t0;
+      return { tasksPerS: ((faninClients * faninPerClient) / ms) * 1000, ms };
+    },
+    async stop() {
+      if (worker.exitCode === null && worker.signalCode === null) {
+        const gone = new Promise((r) => worker.once('exit', r));
+        worker.send('stop');
+        await gone;
+      }
+      await Promise.all([queue.close(), events.close(), ...queues.map((q) => q.close())]);
+      await cleanupRedisPrefix(REDIS_URL, `${prefix}:`);
+    },
+  });
+  return sys;
+}
