@@ -7,14 +7,25 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 const otherApps = (self) =>
-  ['@fx/server', '@fx/endpoint', 'fx-endpoint', 'fx-cli', '@fx/console', '@fx/bench'].filter((n) => n !== self).map((name) => ({ name, message: 'apps never import other apps' }));
+  ['@fx/server', '@fx/endpoint', 'fx-endpoint', 'fx-cli', '@fx/console', '@fx/bench']
+    .filter((n) => n !== self)
+    .map((name) => ({ name, message: 'apps never import other apps' }));
 
 /** `no-restricted-imports` for one project: the packages of ours it may not import. */
 const boundary = (files, paths, patterns = []) => ({ files, rules: { 'no-restricted-imports': ['error', { paths, patterns }] } });
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'apps/server/src/generated/**', 'test-artifacts/**', 'bench/results/**', 'tools/stubs/**', '.nx/**', 'coverage/**'],
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'apps/server/src/generated/**',
+      'test-artifacts/**',
+      'bench/results/**',
+      'tools/stubs/**',
+      '.nx/**',
+      'coverage/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -46,7 +57,11 @@ export default tseslint.config(
   },
   boundary(['libs/protocol/src/**'], [], [{ group: ['@fx/*', 'fx-endpoint'], message: 'libs/protocol imports nothing of ours' }]),
   boundary(['libs/sdk/src/**'], [], [{ group: ['@fx/*', '!@fx/protocol', '!@fx/protocol/*', 'fx-endpoint'], message: 'libs/sdk imports only libs/protocol' }]),
-  boundary(['libs/testing/src/**'], [], [{ group: ['@fx/*', '!@fx/protocol', '!@fx/protocol/*', 'fx-endpoint'], message: 'libs/testing imports only libs/protocol' }]),
+  boundary(
+    ['libs/testing/src/**'],
+    [],
+    [{ group: ['@fx/*', '!@fx/protocol', '!@fx/protocol/*', 'fx-endpoint'], message: 'libs/testing imports only libs/protocol' }],
+  ),
   boundary(['apps/server/**'], otherApps('@fx/server')),
   boundary(['apps/endpoint/**'], otherApps('fx-endpoint')),
   boundary(['apps/cli/**'], otherApps('fx-cli')),

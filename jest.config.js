@@ -1,13 +1,16 @@
 // One jest for the whole workspace, in ESM (NestJS 12 is ESM-only). Workspace libraries are mapped to
 // their sources so unit tests need no build; end-to-end tests spawn the built server and fx-endpoint.
-const swc = ['@swc/jest', {
-  jsc: {
-    parser: { syntax: 'typescript', decorators: true },
-    transform: { legacyDecorator: true, decoratorMetadata: true },
-    target: 'es2022',
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+    },
+    module: { type: 'es6' },
   },
-  module: { type: 'es6' },
-}];
+];
 const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],

@@ -13,7 +13,10 @@ try {
   const taskId = await client.run(add, FX_ENDPOINT, [1, 2]);
   console.log('add(1, 2) =', await client.getResult(taskId, { timeoutMs: 30_000 }));
 
-  const ids = await client.runBatch(FX_ENDPOINT, Array.from({ length: 100 }, (_, i) => ({ functionId: add, args: [i, i] })));
+  const ids = await client.runBatch(
+    FX_ENDPOINT,
+    Array.from({ length: 100 }, (_, i) => ({ functionId: add, args: [i, i] })),
+  );
   const sums = await client.getResults(ids, { timeoutMs: 60_000 });
   console.log('a batch of 100: first', sums.slice(0, 5), 'last', sums.at(-1));
 

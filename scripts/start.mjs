@@ -32,7 +32,9 @@ const env = { ...process.env, FX_DATA_DIR: dataDir, HOST: host, PORT: port, FX_H
 // The endpoint agent gets only what it needs: none of the server's settings or secrets (FX_DATA_DIR,
 // DATABASE_URL, REDIS_URL, FX_SIGNING_KEY, ...), which its tasks could otherwise find.
 const endpointEnv = Object.fromEntries(
-  Object.entries({ PATH: process.env.PATH, LANG: process.env.LANG, TZ: process.env.TZ, HOME: process.env.HOME, FX_HOME: fxHome, ...logging }).filter(([, v]) => v !== undefined),
+  Object.entries({ PATH: process.env.PATH, LANG: process.env.LANG, TZ: process.env.TZ, HOME: process.env.HOME, FX_HOME: fxHome, ...logging }).filter(
+    ([, v]) => v !== undefined,
+  ),
 );
 const adminTokenFile = join(dataDir, 'admin.token');
 // The admin token is shown once, on the start that creates it; later starts say where it is kept.
@@ -87,7 +89,10 @@ server.on('exit', (code) => {
 
 async function waitReady() {
   const deadline = Date.now() + 120_000;
-  await Promise.race([listening, new Promise((_, reject) => setTimeout(() => reject(new Error('the server did not start listening within 120 s')), 120_000).unref())]);
+  await Promise.race([
+    listening,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('the server did not start listening within 120 s')), 120_000).unref()),
+  ]);
   while (Date.now() < deadline) {
     try {
       const res = await fetch(`${url}/readyz`);
@@ -139,7 +144,10 @@ process.on('SIGTERM', shutdown);
 try {
   await waitReady();
   const tokenFile = adminTokenFile;
-  if (!existsSync(tokenFile)) throw new Error(`no admin token in ${tokenFile}: this database was initialised from another data directory; use that directory's admin.token as FX_DATA_DIR`);
+  if (!existsSync(tokenFile))
+    throw new Error(
+      `no admin token in ${tokenFile}: this database was initialised from another data directory; use that directory's admin.token as FX_DATA_DIR`,
+    );
   const adminToken = readFileSync(tokenFile, 'utf8').trim();
   // The endpoint's owner: an ordinary user, so that a function it runs can never act as the admin.
   const localTokenFile = join(dataDir, 'local-user.token');

@@ -25,7 +25,7 @@ export async function ensureUserToken({ url, adminToken, name, file }) {
   let user = created.json;
   if (created.status === 409) {
     const list = await api('GET', '/v1/users');
-    user = (Array.isArray(list.json) ? list.json : list.json.items ?? []).find((u) => u.name === name);
+    user = (Array.isArray(list.json) ? list.json : (list.json.items ?? [])).find((u) => u.name === name);
   } else if (created.status >= 300) {
     throw new Error(`could not create the user "${name}": ${created.status} ${JSON.stringify(created.json)}`);
   }

@@ -36,21 +36,40 @@ const { values: argv } = parseArgs({
   },
 });
 if (argv.help) {
-  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
-  console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n').replace(/^\/\/ ?/gm, ''));
+  const lines = readFileSync(new URL(import.meta.url), 'utf8')
+    .split('\n')
+    .slice(1);
+  console.log(
+    lines
+      .slice(
+        0,
+        lines.findIndex((l) => !l.startsWith('//')),
+      )
+      .join('\n')
+      .replace(/^\/\/ ?/gm, ''),
+  );
   process.exit(0);
 }
 const quick = argv.quick;
 const SIZES = quick
   ? { throughput: 5_000, latency: 300, faninClients: 10, faninPerClient: 500, faninBatch: 100, queued: 20_000, idle: 200, idleWindowS: 5, store: 10_000 }
-  : { throughput: 20_000, latency: 1_000, faninClients: 10, faninPerClient: 2_000, faninBatch: 100, queued: 100_000, idle: 1_000, idleWindowS: 15, store: 10_000 };
+  : {
+      throughput: 20_000,
+      latency: 1_000,
+      faninClients: 10,
+      faninPerClient: 2_000,
+      faninBatch: 100,
+      queued: 100_000,
+      idle: 1_000,
+      idleWindowS: 15,
+      store: 10_000,
+    };
 const REPS = Number(argv.reps ?? (quick ? 1 : 3));
 const WORKLOADS = ['throughput', 'latency', 'fanin', 'queued', 'idle', 'store'];
 // 'scale' names both scale workloads (queued, idle)
 const only = new Set((argv.only ?? WORKLOADS.join(',')).split(',').flatMap((s) => (s.trim() === 'scale' ? ['queued', 'idle'] : [s.trim()])));
 const SYSTEMS = ['fx', ...(argv['no-bullmq'] ? [] : ['bullmq']), ...(argv['no-embedded'] ? [] : ['fx-embedded'])];
 const REDIS_URL = testRedisUrl();
-
 
 // ---- machine and versions -----------------------------------------------------------------------------
 
@@ -82,7 +101,6 @@ async function machine() {
 }
 
 // ---- run ------------------------------------------------------------------------------------------------
-
 
 async function main() {
   const started = new Date();
@@ -156,15 +174,53 @@ async function main() {
     rows.push({ label, workload: w, metric: k, unit, better, fx, bullmq: bull, ratio, fxEmbedded: emb, goal: goal?.text ?? null, met, d });
   };
   const g = (text, fn) => Object.assign(fn, { text });
-  row(`throughput, ${fmt(SIZES.throughput)} tasks`, 'throughput', 'tasksPerS', 'tasks/s', 'higher', g('≥ 1.5× BullMQ', (f, b) => f >= 1.5 * b));
-  row(`latency p50, ${fmt(SIZES.latency)} sequential`, 'latency', 'p50', 'ms', 'lower', g('≤ BullMQ', (f, b) => f <= b), 2);
+  row(
+    `throughput, ${fmt(SIZES.throughput)} tasks`,
+    'throughput',
+    'tasksPerS',
+    'tasks/s',
+    'higher',
+    g('≥ 1.5× BullMQ', (f, b) => f >= 1.5 * b),
+  );
+  row(
+    `latency p50, ${fmt(SIZES.latency)} sequential`,
+    'latency',
+    'p50',
+    'ms',
+    'lower',
+    g('≤ BullMQ', (f, b) => f <= b),
+    2,
+  );
   row('latency p90', 'latency', 'p90', 'ms', 'lower', null, 2);
-  row('latency p99', 'latency', 'p99', 'ms', 'lower', g('≤ BullMQ', (f, b) => f <= b), 2);
+  row(
+    'latency p99',
+    'latency',
+    'p99',
+    'ms',
+    'lower',
+    g('≤ BullMQ', (f, b) => f <= b),
+    2,
+  );
   row(`fan-in, ${SIZES.faninClients} clients × ${fmt(SIZES.faninPerClient)}`, 'fanin', 'tasksPerS', 'tasks/s', 'higher', null);
-  row(`server memory / queued task (${fmt(SIZES.queued)})`, 'queued', 'serverBytesPerTask', 'B', 'lower', g('≤ 1024 B', (f) => f <= 1024));
+  row(
+    `server memory / queued task (${fmt(SIZES.queued)})`,
+    'queued',
+    'serverBytesPerTask',
+    'B',
+    'lower',
+    g('≤ 1024 B', (f) => f <= 1024),
+  );
   row('Redis memory / queued task', 'queued', 'redisBytesPerTask', 'B', 'lower', null);
   row('submit rate while queueing', 'queued', 'submitTasksPerS', 'tasks/s', 'higher', null);
-  row(`server CPU, ${fmt(SIZES.idle)} idle endpoints`, 'idle', 'serverCpuPercent', '%', 'lower', g('not measurable (< 1 %)', (f) => f < 1), 2);
+  row(
+    `server CPU, ${fmt(SIZES.idle)} idle endpoints`,
+    'idle',
+    'serverCpuPercent',
+    '%',
+    'lower',
+    g('not measurable (< 1 %)', (f) => f < 1),
+    2,
+  );
   row('server CPU, no endpoints (baseline)', 'idle', 'baselineCpuPercent', '%', 'lower', null, 2);
   row('server memory / idle connection', 'idle', 'serverBytesPerConnection', 'B', 'lower', null);
 
@@ -181,12 +237,15 @@ async function main() {
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const loadEnd = loadavg();
-  console.log(`\nFX vs BullMQ ${info.versions.bullmq}: medians of ${REPS} repetition(s), ${info.cores} × ${info.cpu}, Node ${info.versions.node}, PostgreSQL ${info.versions.postgres}, Redis ${info.versions.redis}`);
+  console.log(
+    `\nFX vs BullMQ ${info.versions.bullmq}: medians of ${REPS} repetition(s), ${info.cores} × ${info.cpu}, Node ${info.versions.node}, PostgreSQL ${info.versions.postgres}, Redis ${info.versions.redis}`,
+  );
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const t of table) console.log(line(t));
   const storeLines = storeTable(runs.store, median, fmt);
-  if (storeLines.length) console.log(`\nStores under a ${fmt(SIZES.store)}-task batch (reads: newest 50 tasks + console overview every 200 ms):\n${storeLines.join('\n')}`);
+  if (storeLines.length)
+    console.log(`\nStores under a ${fmt(SIZES.store)}-task batch (reads: newest 50 tasks + console overview every 200 ms):\n${storeLines.join('\n')}`);
   console.log(`load average at start ${info.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
 
   const dir = join(root, 'bench/results');

@@ -23,7 +23,7 @@ export async function fxQueuedMemory(backend, n) {
   const redis = new Redis(REDIS_URL);
   try {
     const client = new Client({ url: server.url, token: server.adminToken });
-    const { endpoint: ep } = await client.registerEndpoint({ name: "nobody-home" });
+    const { endpoint: ep } = await client.registerEndpoint({ name: 'nobody-home' });
     const fn = await client.registerFunction(() => null, { name: 'noop' });
     const batch = Array.from({ length: 10_000 }, () => ({ functionId: fn }));
     // warm-up: code paths, pools and buffers in use before the baseline is taken
@@ -38,7 +38,12 @@ export async function fxQueuedMemory(backend, n) {
     const rss1 = rssBytes(server.pid);
     const redis1 = await redisUsedMemory(redis);
     client.close();
-    return { serverBytesPerTask: (rss1 - rss0) / n, serverRssMiB: rss1 / 2 ** 20, redisBytesPerTask: backend === 'embedded' ? null : (redis1 - redis0) / n, submitTasksPerS: (n / submitMs) * 1000 };
+    return {
+      serverBytesPerTask: (rss1 - rss0) / n,
+      serverRssMiB: rss1 / 2 ** 20,
+      redisBytesPerTask: backend === 'embedded' ? null : (redis1 - redis0) / n,
+      submitTasksPerS: (n / submitMs) * 1000,
+    };
   } finally {
     redis.disconnect();
     await server.stop();

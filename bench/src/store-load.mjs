@@ -32,7 +32,13 @@ export async function storeLoad(system, n) {
   const client = new Client({ url: server.url, token: server.adminToken });
   try {
     const fn = await client.registerFunction(() => null, { name: 'noop' });
-    await client.getResults(await client.runBatch(endpoint.endpointId, Array.from({ length: 200 }, () => ({ functionId: fn }))), { timeoutMs: 60_000 });
+    await client.getResults(
+      await client.runBatch(
+        endpoint.endpointId,
+        Array.from({ length: 200 }, () => ({ functionId: fn })),
+      ),
+      { timeoutMs: 60_000 },
+    );
     let firstConnection;
     for (let i = 0; i < 100 && !firstConnection; i++) firstConnection = await connectedAt(endpoint).catch(() => sleep(100));
     if (!firstConnection) throw new Error('the agent never wrote a connected status');
@@ -64,7 +70,10 @@ export async function storeLoad(system, n) {
       }
     })();
     const t0 = now();
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: n }, () => ({ functionId: fn })));
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: n }, () => ({ functionId: fn })),
+    );
     let done = 0;
     for await (const _ of client.results(ids, { timeoutMs: 600_000 })) done++;
     const ms = now() - t0;
@@ -111,7 +120,10 @@ export function storeTable(runs, median, fmt) {
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   if (runs['fx-embedded']?.length) {
-    const ok = med('fx-embedded', 'readP99Ms') < 500 && med('fx-embedded', 'agentDrops') === 0 && (!Number.isFinite(pgRate) || med('fx-embedded', 'tasksPerS') >= pgRate / 2);
+    const ok =
+      med('fx-embedded', 'readP99Ms') < 500 &&
+      med('fx-embedded', 'agentDrops') === 0 &&
+      (!Number.isFinite(pgRate) || med('fx-embedded', 'tasksPerS') >= pgRate / 2);
     out.push(`goal for the default (fx-embedded): read p99 < 500 ms, no agent dropped, throughput ≥ half of fx: ${ok ? 'met' : 'NOT met'}`);
   }
   return out;

@@ -16,7 +16,10 @@ export async function startFx(backend) {
   const client = new Client({ url: server.url, token: server.adminToken });
   const fn = await client.registerFunction(() => null, { name: 'noop' });
   // Warm-up: the agent is connected once a task comes back.
-  const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 500 }, () => ({ functionId: fn })));
+  const ids = await client.runBatch(
+    endpoint.endpointId,
+    Array.from({ length: 500 }, () => ({ functionId: fn })),
+  );
   await client.getResults(ids, { timeoutMs: 60_000 });
   const sys = {
     name: backend === 'embedded' ? 'fx-embedded' : 'fx',

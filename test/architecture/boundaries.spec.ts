@@ -54,7 +54,8 @@ function importsIn(p: Project, file: string, text: string): Array<{ file: string
     let target: Project | undefined;
     if (spec.startsWith('.')) {
       const abs = resolve(dirname(file), spec);
-      if (!abs.startsWith(projectRoot + '/')) target = projects.find((q) => abs.startsWith(join(root, q.dir) + '/')) ?? { dir: relative(root, abs), name: spec, tags: ['outside'] };
+      if (!abs.startsWith(projectRoot + '/'))
+        target = projects.find((q) => abs.startsWith(join(root, q.dir) + '/')) ?? { dir: relative(root, abs), name: spec, tags: ['outside'] };
     } else {
       const pkgName = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
       target = byName.get(pkgName);

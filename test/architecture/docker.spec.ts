@@ -24,7 +24,7 @@ interface Service {
 }
 const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
 
-const volumeSource = (v: string | { source?: string }) => (typeof v === 'string' ? v.split(':')[0]! : v.source ?? '');
+const volumeSource = (v: string | { source?: string }) => (typeof v === 'string' ? v.split(':')[0]! : (v.source ?? ''));
 const envPairs = (env: Service['environment']): Array<[string, string]> =>
   Array.isArray(env) ? env.map((e) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)]) : Object.entries(env ?? {}).map(([k, v]) => [k, String(v)]);
 

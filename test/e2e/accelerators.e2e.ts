@@ -53,7 +53,11 @@ describe('accelerator pinning (local provider)', () => {
       },
       { name: 'which-gpu' },
     );
-    const ids = await client.runBatch(pinned.endpointId, Array.from({ length: 20 }, () => ({ functionId: fn })), { resources: { gpus: 1 } });
+    const ids = await client.runBatch(
+      pinned.endpointId,
+      Array.from({ length: 20 }, () => ({ functionId: fn })),
+      { resources: { gpus: 1 } },
+    );
     const seen = (await client.getResults(ids, { timeoutMs: 60_000 })) as Array<{ pid: number; cuda: string; rocr: string; ze: string }>;
     const byPid = new Map<number, Set<string>>();
     for (const s of seen) {
@@ -65,7 +69,9 @@ describe('accelerator pinning (local provider)', () => {
     expect(byPid.size).toBe(2);
     expect([...byPid.values()].map((d) => [...d])).toEqual(expect.arrayContaining([['0'], ['1']]));
     const shell = await client.registerShellFunction('echo $CUDA_VISIBLE_DEVICES', { name: 'which-gpu-sh' });
-    const out = (await client.getResult(await client.run(shell, pinned.endpointId, [], {}, { resources: { gpus: 1 } }), { timeoutMs: 30_000 })) as { stdout: string };
+    const out = (await client.getResult(await client.run(shell, pinned.endpointId, [], {}, { resources: { gpus: 1 } }), { timeoutMs: 30_000 })) as {
+      stdout: string;
+    };
     expect(['0', '1']).toContain(out.stdout.trim());
     const status = JSON.parse(pinned.cli(['status', 'pinned', '--json']).stdout) as { status: { devices: Array<{ device: string; worker: string }> } };
     expect(status.status.devices.map((d) => d.device)).toEqual(['0', '1']);

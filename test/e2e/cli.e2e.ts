@@ -44,9 +44,14 @@ function fx(args: string[], options: { env?: Record<string, string>; input?: str
 /** Runs the built `fx` bin without blocking (for checks that may run side by side); never rejects. */
 function fxAsync(args: string[]): Promise<Run> {
   return new Promise((done) => {
-    execFile(FX, args, { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home.path } }, (error, stdout, stderr) => {
-      done({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      FX,
+      args,
+      { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home.path } },
+      (error, stdout, stderr) => {
+        done({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -76,7 +81,7 @@ beforeAll(async () => {
   files = await tempDir('fx-cli-files');
   await writeFile(join(files.path, 'token'), `${aliceToken}\n`);
   await writeFile(join(files.path, 'add.mjs'), 'export default function add(a, b) {\n  return a + b;\n}\n');
-  await writeFile(join(files.path, 'boom.mjs'), "export function boom(message) {\n  throw new TypeError(message);\n}\nexport const notAFunction = 1;\n");
+  await writeFile(join(files.path, 'boom.mjs'), 'export function boom(message) {\n  throw new TypeError(message);\n}\nexport const notAFunction = 1;\n');
   await writeFile(join(files.path, 'tasks.jsonl'), Array.from({ length: 50 }, (_, i) => JSON.stringify([i, 1])).join('\n') + '\n');
   await writeFile(join(files.path, 'bad.jsonl'), '[1, 2]\n{"a": 1}\n');
 }, 240_000);
@@ -131,8 +136,15 @@ describe('fx', () => {
     const add = fx(['functions', 'register', join(files.path, 'add.mjs'), '--name', 'add']);
     expect(add.code).toBe(0);
     expect(add.stdout).toMatch(/^Registered js function "add": [0-9a-f-]{36}\n$/);
-    expect(fxJson(['functions', 'register', join(files.path, 'boom.mjs'), '--export', 'boom', '--name', 'boom'])).toMatchObject({ name: 'boom', runtime: 'js' });
-    expect(fxJson(['functions', 'register', '--shell', 'echo {msg}', '--name', 'echo'])).toMatchObject({ name: 'echo', runtime: 'shell', source: 'echo {msg}' });
+    expect(fxJson(['functions', 'register', join(files.path, 'boom.mjs'), '--export', 'boom', '--name', 'boom'])).toMatchObject({
+      name: 'boom',
+      runtime: 'js',
+    });
+    expect(fxJson(['functions', 'register', '--shell', 'echo {msg}', '--name', 'echo'])).toMatchObject({
+      name: 'echo',
+      runtime: 'shell',
+      source: 'echo {msg}',
+    });
     expect(fxJson(['functions', 'register', '--shell', 'sleep {s}', '--name', 'sleepy'])).toMatchObject({ runtime: 'shell' });
 
     const wrongExport = fx(['functions', 'register', join(files.path, 'boom.mjs'), '--name', 'x']);
@@ -142,7 +154,11 @@ describe('fx', () => {
     const ls = fx(['functions', 'ls']);
     expect(ls.stdout).toMatch(/^NAME\s+ID\s+RUNTIME/);
     expect(ls.stdout).toMatch(/\nadd\s+[0-9a-f-]{36}\s+js/);
-    expect(fxJson<{ items: Array<{ name: string }> }>(['functions']).items.map((f) => f.name).sort()).toEqual(['add', 'boom', 'echo', 'sleepy']);
+    expect(
+      fxJson<{ items: Array<{ name: string }> }>(['functions'])
+        .items.map((f) => f.name)
+        .sort(),
+    ).toEqual(['add', 'boom', 'echo', 'sleepy']);
     const show = fx(['functions', 'show', 'add']);
     expect(show.stdout).toMatch(/runtime\s+js/);
     expect(show.stdout).toMatch(/return a \+ b/);
@@ -158,7 +174,11 @@ describe('fx', () => {
     const show = fx(['endpoints', 'show', 'e2e']);
     expect(show.stdout).toMatch(/state\s+online/);
     expect(show.stdout).toMatch(/queue\s+\d+ waiting, \d+ dispatched, \d+ running/);
-    expect(fxJson(['endpoints', 'show', endpoint.endpointId])).toMatchObject({ id: endpoint.endpointId, state: 'online', tasks: { waiting: expect.any(Number) } });
+    expect(fxJson(['endpoints', 'show', endpoint.endpointId])).toMatchObject({
+      id: endpoint.endpointId,
+      state: 'online',
+      tasks: { waiting: expect.any(Number) },
+    });
   });
 
   it('run prints the result as JSON; a failing function exits 1 with the remote error on stderr', () => {
@@ -166,7 +186,10 @@ describe('fx', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('3\n');
-    expect(fxJson(['run', 'echo', '--endpoint', endpoint.endpointId, '--kwargs', '{"msg": "hi there"}'])).toMatchObject({ status: 'success', result: { stdout: 'hi there\n', returncode: 0 } });
+    expect(fxJson(['run', 'echo', '--endpoint', endpoint.endpointId, '--kwargs', '{"msg": "hi there"}'])).toMatchObject({
+      status: 'success',
+      result: { stdout: 'hi there\n', returncode: 0 },
+    });
 
     const failed = fx(['run', 'boom', '--endpoint', 'e2e', '--args', '["remote boom"]']);
     expect(failed.code).toBe(1);
@@ -203,7 +226,14 @@ describe('fx', () => {
   });
 
   it('batch --json prints a summary; a batch with failures exits 1 and names them', async () => {
-    const ok = fxJson<{ batchIds: string[]; total: number; succeeded: number }>(['batch', 'add', '--endpoint', 'e2e', '--args-file', join(files.path, 'tasks.jsonl')]);
+    const ok = fxJson<{ batchIds: string[]; total: number; succeeded: number }>([
+      'batch',
+      'add',
+      '--endpoint',
+      'e2e',
+      '--args-file',
+      join(files.path, 'tasks.jsonl'),
+    ]);
     expect(ok.batchIds).toHaveLength(1);
     expect(ok.batchIds[0]).toMatch(UUID);
     expect(ok).toMatchObject({ total: 50, succeeded: 50 });
@@ -227,7 +257,15 @@ describe('fx', () => {
 
     const ofBatch = fxJson<{ items: Array<{ batchId: string; status: string }> }>(['tasks', '--batch', batchId, '--limit', '100']);
     expect(ofBatch.items).toHaveLength(50);
-    const failed = fxJson<{ items: Array<{ id: string; status: string; errorMessage: string }> }>(['tasks', '--status', 'failed', '--function', 'boom', '--since', '10m']);
+    const failed = fxJson<{ items: Array<{ id: string; status: string; errorMessage: string }> }>([
+      'tasks',
+      '--status',
+      'failed',
+      '--function',
+      'boom',
+      '--since',
+      '10m',
+    ]);
     expect(failed.items.length).toBeGreaterThanOrEqual(4);
     expect(failed.items.every((t) => t.status === 'failed')).toBe(true);
     expect(fxJson<{ items: unknown[] }>(['tasks', '--since', '2000-01-01T00:00:00Z', '--endpoint', 'e2e', '--limit', '2']).items).toHaveLength(2);
@@ -257,7 +295,11 @@ describe('fx', () => {
     const sleepy = (await alice.listFunctions()).find((f) => f.name === 'sleepy')!.id;
     const taskId = await alice.run(sleepy, offline.endpointId, [], { s: 30 });
     let batch = '';
-    await alice.runBatch(offline.endpointId, Array.from({ length: 5 }, () => ({ functionId: sleepy, kwargs: { s: 30 } })), { onAccepted: (a) => (batch = a.batchId) });
+    await alice.runBatch(
+      offline.endpointId,
+      Array.from({ length: 5 }, () => ({ functionId: sleepy, kwargs: { s: 30 } })),
+      { onAccepted: (a) => (batch = a.batchId) },
+    );
     const one = fx(['cancel', taskId]);
     expect(one.code).toBe(0);
     expect(one.stdout).toBe(`Cancelled task ${taskId}.\n`);
@@ -270,13 +312,27 @@ describe('fx', () => {
 
   it('says so, with exit 1, for what does not exist; and exits 2 on usage errors', async () => {
     const missing = '00000000-0000-4000-8000-000000000000';
-    const notFound = [['task', missing], ['result', missing], ['cancel', missing], ['watch', missing], ['functions', 'show', 'nope'], ['run', 'add', '--endpoint', 'nowhere']];
+    const notFound = [
+      ['task', missing],
+      ['result', missing],
+      ['cancel', missing],
+      ['watch', missing],
+      ['functions', 'show', 'nope'],
+      ['run', 'add', '--endpoint', 'nowhere'],
+    ];
     for (const [i, r] of (await Promise.all(notFound.map((args) => fxAsync(args)))).entries()) {
       expect({ args: notFound[i], code: r.code }).toEqual({ args: notFound[i], code: 1 });
       expect(r.stderr).toMatch(/^fx: (not found|no |no task or batch)/);
       expect(r.stdout).toBe('');
     }
-    const usage = [['run', 'add'], ['task', 'not-an-id'], ['frobnicate'], ['run', 'add', '--endpoint', 'e2e', '--args', '{"a": 1}'], ['tasks', '--since', 'yesterday'], ['functions', 'register', '--name', 'x']];
+    const usage = [
+      ['run', 'add'],
+      ['task', 'not-an-id'],
+      ['frobnicate'],
+      ['run', 'add', '--endpoint', 'e2e', '--args', '{"a": 1}'],
+      ['tasks', '--since', 'yesterday'],
+      ['functions', 'register', '--name', 'x'],
+    ];
     for (const [i, r] of (await Promise.all(usage.map((args) => fxAsync(args)))).entries()) {
       expect({ args: usage[i], code: r.code }).toEqual({ args: usage[i], code: 2 });
     }

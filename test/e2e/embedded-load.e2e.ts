@@ -55,7 +55,10 @@ describe('the embedded default under a 10,000-task batch', () => {
       }
     })();
 
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: N }, (_, i) => ({ functionId: fn, args: [i] })));
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: N }, (_, i) => ({ functionId: fn, args: [i] })),
+    );
     const results = await client.getResults<number>(ids, { timeoutMs: 480_000 });
     running = false;
     await watcher;

@@ -85,7 +85,10 @@ describe.each(BACKENDS)('FX end to end on %s', (backend) => {
     const err = await client.getResult(crashId, { timeoutMs: 30_000 }).catch((e) => e);
     expect(err).toBeInstanceOf(TaskFailedError);
     expect(err.code).toBe('WORKER_LOST');
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 20 }, (_, i) => ({ functionId: ok, args: [i] })));
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: 20 }, (_, i) => ({ functionId: ok, args: [i] })),
+    );
     expect(await client.getResults(ids, { timeoutMs: 60_000 })).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
@@ -113,15 +116,22 @@ describe.each(BACKENDS)('FX end to end on %s', (backend) => {
       { name: 'work' },
     );
     const n = 300;
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: n }, (_, i) => ({ functionId: work, args: [i] })));
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: n }, (_, i) => ({ functionId: work, args: [i] })),
+    );
     const seen = new Map<string, number>();
     const collecting = (async () => {
       for await (const outcome of client.results(ids, { timeoutMs: 180_000 })) seen.set(outcome.taskId, (seen.get(outcome.taskId) ?? 0) + 1);
     })();
-    await eventually(async () => {
-      const st = await client.getTaskStatuses(ids);
-      return st.tasks.filter((t) => t.status === 'success').length >= 30;
-    }, 60_000, 'some progress');
+    await eventually(
+      async () => {
+        const st = await client.getTaskStatuses(ids);
+        return st.tasks.filter((t) => t.status === 'success').length >= 30;
+      },
+      60_000,
+      'some progress',
+    );
     expect(await endpoint.kill('SIGKILL')).toBeNull();
     endpoint.start();
     await collecting;
@@ -142,11 +152,18 @@ describe.each(BACKENDS)('FX end to end on %s', (backend) => {
       { name: 'work2' },
     );
     const n = 300;
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: n }, (_, i) => ({ functionId: work, args: [i] })));
-    await eventually(async () => {
-      const st = await client.getTaskStatuses(ids);
-      return st.tasks.filter((t) => t.status === 'success').length >= 30;
-    }, 60_000, 'some progress');
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: n }, (_, i) => ({ functionId: work, args: [i] })),
+    );
+    await eventually(
+      async () => {
+        const st = await client.getTaskStatuses(ids);
+        return st.tasks.filter((t) => t.status === 'success').length >= 30;
+      },
+      60_000,
+      'some progress',
+    );
     await server.restart();
     const results = await client.getResults(ids, { timeoutMs: 180_000 });
     expect(results).toEqual(Array.from({ length: n }, (_, i) => 1000 - i));

@@ -26,7 +26,10 @@ let first: ChildProcess;
 const firstOut: string[] = [];
 
 function start(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [START, '--no-build'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [START, '--no-build'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 async function until(out: string[], pattern: RegExp, child: ChildProcess, ms = 90_000): Promise<void> {
@@ -161,7 +164,9 @@ it('with FX_LOG_LEVEL=info the server and the agent both run, log JSON records w
     expect(text()).not.toMatch(/ExperimentalWarning/);
     expect(text()).not.toMatch(/\u001b\[/);
     // every line either child wrote is a record, but the server's two for the operator (its URL, the admin token)
-    const childLines = text().split('\n').filter((l) => /^\[(server|local)\] /.test(l));
+    const childLines = text()
+      .split('\n')
+      .filter((l) => /^\[(server|local)\] /.test(l));
     const stray = childLines.filter((l) => !/^\[(server|local)\] \{/.test(l) && !/^\[server\] (FX server listening on|admin token \(also in)/.test(l));
     expect(stray).toEqual([]);
   } finally {

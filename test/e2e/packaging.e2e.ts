@@ -80,7 +80,15 @@ client.close();
   writeFileSync(
     join(dir, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, outDir: 'out', types: ['node'], typeRoots: [join(root, 'node_modules/@types')] },
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        strict: true,
+        outDir: 'out',
+        types: ['node'],
+        typeRoots: [join(root, 'node_modules/@types')],
+      },
       files: ['app.ts'],
     }),
   );
@@ -88,7 +96,12 @@ client.close();
   expect(tsc.stdout + tsc.stderr).toBe('');
   expect(tsc.status).toBe(0);
 
-  const run = spawnSync(process.execPath, [join(dir, 'out/app.js')], { cwd: dir, encoding: 'utf8', env: { ...process.env, FX_URL: server.url, FX_TOKEN: server.adminToken }, timeout: 30_000 });
+  const run = spawnSync(process.execPath, [join(dir, 'out/app.js')], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, FX_URL: server.url, FX_TOKEN: server.adminToken },
+    timeout: 30_000,
+  });
   expect(run.stderr).toBe('');
   expect(JSON.parse(run.stdout)).toEqual({ name: 'admin', notFound: true });
 

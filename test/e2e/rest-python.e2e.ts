@@ -114,10 +114,14 @@ describe('an offline endpoint', () => {
       expect(online.lastStatus).toEqual(online.status);
 
       await endpoint.kill('SIGKILL');
-      const offline = await eventually(async () => {
-        const e = await client.getEndpoint(endpoint.endpointId);
-        return e.state === 'offline' ? e : null;
-      }, 30_000, 'endpoint offline');
+      const offline = await eventually(
+        async () => {
+          const e = await client.getEndpoint(endpoint.endpointId);
+          return e.state === 'offline' ? e : null;
+        },
+        30_000,
+        'endpoint offline',
+      );
       expect(offline.status).toBeNull();
       expect(offline.lastStatus).toMatchObject({ state: online.status!.state });
       const status = await client.getEndpointStatus(endpoint.endpointId);
@@ -131,12 +135,21 @@ describe('an offline endpoint', () => {
         body: JSON.stringify({ functionId: fn.id, endpointId: endpoint.endpointId, args: [3] }),
       });
       expect(res.status).toBe(201);
-      expect(await res.json()).toMatchObject({ warnings: [{ code: 'ENDPOINT_OFFLINE', endpointId: endpoint.endpointId, message: expect.stringMatching(/offline.*wait/) }] });
+      expect(await res.json()).toMatchObject({
+        warnings: [{ code: 'ENDPOINT_OFFLINE', endpointId: endpoint.endpointId, message: expect.stringMatching(/offline.*wait/) }],
+      });
 
       // and the SDK hands it to the caller, once per endpoint for a batch
       const warnings: SubmitWarning[] = [];
       await client.run(fn.id, endpoint.endpointId, [4], {}, { onWarning: (w) => warnings.push(w) });
-      await client.runBatch(endpoint.endpointId, [{ functionId: fn.id, args: [5] }, { functionId: fn.id, args: [6] }], { onWarning: (w) => warnings.push(w) });
+      await client.runBatch(
+        endpoint.endpointId,
+        [
+          { functionId: fn.id, args: [5] },
+          { functionId: fn.id, args: [6] },
+        ],
+        { onWarning: (w) => warnings.push(w) },
+      );
       expect(warnings.map((w) => [w.code, w.endpointId])).toEqual([
         ['ENDPOINT_OFFLINE', endpoint.endpointId],
         ['ENDPOINT_OFFLINE', endpoint.endpointId],

@@ -33,7 +33,9 @@ export { eventually, sleep };
 // ---- the real local services ---------------------------------------------------------------------
 
 function pgCluster(): string {
-  return readdirSync('/etc/postgresql').sort((a, b) => Number(a) - Number(b)).at(-1)!;
+  return readdirSync('/etc/postgresql')
+    .sort((a, b) => Number(a) - Number(b))
+    .at(-1)!;
 }
 
 function pgctl(action: 'start' | 'stop' | 'restart'): void {
@@ -74,7 +76,23 @@ export async function ensureRedis(): Promise<void> {
   if (!redisPing()) {
     spawnSync(
       'redis-server',
-      ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'],
+      [
+        '--daemonize',
+        'yes',
+        '--bind',
+        '127.0.0.1',
+        '-::1',
+        '--port',
+        '6379',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        '/var/lib/redis',
+        '--logfile',
+        '/var/log/redis/ci.log',
+      ],
       { stdio: 'pipe' },
     );
   }
@@ -223,7 +241,11 @@ export function startFaultServer(name: string, backend: Backend, extraEnv: Recor
  * An `fx-endpoint` home whose agent dials `agentUrl` (a proxy, say) instead of the server it registered
  * with, in a process group of its own so that killAll() takes its workers too.
  */
-export async function configureFaultEndpoint(server: ServerAddress, name: string, opts: { workers: number; agentUrl?: string; prefetch?: number }): Promise<EndpointProcess> {
+export async function configureFaultEndpoint(
+  server: ServerAddress,
+  name: string,
+  opts: { workers: number; agentUrl?: string; prefetch?: number },
+): Promise<EndpointProcess> {
   const ep = await EndpointProcess.configure(server, name, { workers: opts.workers, detached: true, keepOutput: 4000, dirLabel: 'fx-fault-home' });
   const file = join(ep.dir, 'config.yaml');
   const config = parseYaml(await readFile(file, 'utf8')) as Record<string, unknown>;
@@ -295,7 +317,14 @@ export async function runScenario(scenario: string, fault: (ctx: ScenarioContext
       agentUrl: proxy.url,
     });
     endpoint.start();
-    client = new Client({ url: servers[0]!.url, token: adminToken, maxRetries: 30, retryMaxDelayMs: 2000, reconnectMaxDelayMs: 1000, heartbeatIntervalMs: 2000 });
+    client = new Client({
+      url: servers[0]!.url,
+      token: adminToken,
+      maxRetries: 30,
+      retryMaxDelayMs: 2000,
+      reconnectMaxDelayMs: 1000,
+      heartbeatIntervalMs: 2000,
+    });
     const c = client;
     const ep = endpoint;
     const deadlineOnline = Date.now() + 30_000;
@@ -312,7 +341,10 @@ export async function runScenario(scenario: string, fault: (ctx: ScenarioContext
       },
       { name: 'inc' },
     );
-    const ids = await c.runBatch(ep.endpointId, Array.from({ length: BATCH }, (_, i) => ({ functionId: inc, args: [i] })));
+    const ids = await c.runBatch(
+      ep.endpointId,
+      Array.from({ length: BATCH }, (_, i) => ({ functionId: inc, args: [i] })),
+    );
     if (ids.length !== BATCH || new Set(ids).size !== BATCH) throw new Error(`submitted ${ids.length} ids, ${new Set(ids).size} distinct`);
     const index = new Map(ids.map((id, i) => [id, i]));
 

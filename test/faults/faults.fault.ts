@@ -38,7 +38,13 @@ afterEach(async () => {
 
 afterAll(() => {
   console.log(
-    ['[faults] summary', ...reports.map((r) => `  ${r.scenario.padEnd(42)} ${r.distinct}/${r.submitted} results, ${r.duplicates} duplicates, ${r.final} final, ${r.retried} re-leased, ${r.seconds} s`)].join('\n'),
+    [
+      '[faults] summary',
+      ...reports.map(
+        (r) =>
+          `  ${r.scenario.padEnd(42)} ${r.distinct}/${r.submitted} results, ${r.duplicates} duplicates, ${r.final} final, ${r.retried} re-leased, ${r.seconds} s`,
+      ),
+    ].join('\n'),
   );
 });
 
@@ -128,14 +134,14 @@ describe('faults, 10,000 tasks each, real PostgreSQL + Redis + fx-endpoint', () 
     expect(noticedMs).toBeLessThan(4000 + 2000);
   });
 
-  it('6. two replicas, SDK on one, agent on the other; the agent\'s replica is killed', async () => {
+  it("6. two replicas, SDK on one, agent on the other; the agent's replica is killed", async () => {
     const r = await runScenario(
       '6 two replicas, agent replica SIGKILL',
       async ({ servers, proxy }) => {
         const [a, b] = servers as [FaultServer, FaultServer];
         proxy.retarget(a.port);
         await b.kill();
-        console.log('[faults] killed replica B (the agent\'s); the proxy now leads to replica A');
+        console.log("[faults] killed replica B (the agent's); the proxy now leads to replica A");
       },
       { replicas: 2 },
     );

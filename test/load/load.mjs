@@ -52,7 +52,11 @@ const check = (ok, what) => {
 try {
   const admin = server.adminToken;
   const api = async (method, path, body) => {
-    const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body),
+    });
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   };
@@ -68,7 +72,15 @@ try {
 
   // the simulated agents: hello, credits, heartbeats every interval, echo every task back as its result
   const stats = { welcomed: 0, closed: 0, tasks: 0, pingGaps: [], heartbeatsSent: 0 };
-  const hello = JSON.stringify({ v: 1, type: 'hello', payload: { protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'sim', version: 'load', hostname: 'load', pid: process.pid, platform: 'sim', provider: 'sim', workers: 4 }, inFlight: [] } });
+  const hello = JSON.stringify({
+    v: 1,
+    type: 'hello',
+    payload: {
+      protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+      agent: { name: 'sim', version: 'load', hostname: 'load', pid: process.pid, platform: 'sim', provider: 'sim', workers: 4 },
+      inFlight: [],
+    },
+  });
   const connectAgent = (ep) =>
     new Promise((resolveWelcome, reject) => {
       const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/ws/endpoint`, { headers: { authorization: `Bearer ${ep.token}` } });
@@ -89,14 +101,26 @@ try {
           setTimeout(() => {
             agent.timer = setInterval(() => {
               stats.heartbeatsSent++;
-              ws.send(JSON.stringify({ v: 1, type: 'heartbeat', payload: { state: 'RUNNING', workers: { total: 4, busy: 0, idle: 4 }, queued: 0, running: 0, spooled: 0, provider: 'sim' } }));
+              ws.send(
+                JSON.stringify({
+                  v: 1,
+                  type: 'heartbeat',
+                  payload: { state: 'RUNNING', workers: { total: 4, busy: 0, idle: 4 }, queued: 0, running: 0, spooled: 0, provider: 'sim' },
+                }),
+              );
             }, HEARTBEAT_MS);
           }, Math.random() * HEARTBEAT_MS);
           resolveWelcome();
         } else if (f.type === 'tasks') {
           stats.tasks += f.payload.tasks.length;
           const now = Date.now();
-          const results = f.payload.tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, status: 'success', result: t.args, timings: { startedAt: now, finishedAt: now } }));
+          const results = f.payload.tasks.map((t) => ({
+            taskId: t.taskId,
+            attempt: t.attempt,
+            status: 'success',
+            result: t.args,
+            timings: { startedAt: now, finishedAt: now },
+          }));
           ws.send(JSON.stringify({ v: 1, type: 'results', payload: { results } }));
           ws.send(JSON.stringify({ v: 1, type: 'credits', payload: { credits: f.payload.tasks.length } }));
         } else if (f.type === 'error') {
@@ -123,7 +147,13 @@ try {
   const loadEnd = Date.now() + SECONDS * 1000;
   const rssSamples = [];
   const staleness = [];
-  const sampler = setInterval(() => void rss(server.pid).then((r) => rssSamples.push(r)).catch(() => {}), 1000);
+  const sampler = setInterval(
+    () =>
+      void rss(server.pid)
+        .then((r) => rssSamples.push(r))
+        .catch(() => {}),
+    1000,
+  );
   const heartbeatCheck = async () => {
     // how old is the newest heartbeat the server has recorded for each endpoint?
     const res = await api('GET', '/v1/console/endpoints');
@@ -132,14 +162,23 @@ try {
     return res.items.filter((e) => e.state === 'online').length;
   };
   let minOnline = Infinity;
-  const hbTimer = setInterval(() => void heartbeatCheck().then((n) => (minOnline = Math.min(minOnline, n))).catch((e) => console.error(e.message)), 3000);
+  const hbTimer = setInterval(
+    () =>
+      void heartbeatCheck()
+        .then((n) => (minOnline = Math.min(minOnline, n)))
+        .catch((e) => console.error(e.message)),
+    3000,
+  );
   for (const [c, client] of clients.entries()) {
     rounds.push(
       (async () => {
         while (Date.now() < loadEnd) {
           const ep = endpoints[Math.floor(Math.random() * endpoints.length)].endpoint.id;
           const start = Date.now();
-          const ids = await client.runBatch(ep, Array.from({ length: TASKS_PER_CLIENT }, (_, i) => ({ functionId: fnId, args: [c, i] })));
+          const ids = await client.runBatch(
+            ep,
+            Array.from({ length: TASKS_PER_CLIENT }, (_, i) => ({ functionId: fnId, args: [c, i] })),
+          );
           const values = await client.getResults(ids, { timeoutMs: 60_000 });
           latencies.push(Date.now() - start);
           resultsSeen += values.length;
@@ -158,18 +197,29 @@ try {
   const lateness = gaps.map((g) => Math.max(0, g - HEARTBEAT_MS));
   console.log('');
   console.log(`load: ${AGENTS} endpoint connections, ${CLIENTS} SDK clients, ${SECONDS} s, heartbeat interval ${HEARTBEAT_MS} ms (timeout ${TIMEOUT_MS} ms)`);
-  console.log(`  tasks: ${stats.tasks} dispatched to the simulated agents, ${resultsSeen} results reached the SDK clients; batch of ${TASKS_PER_CLIENT} round trip p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`);
-  console.log(`  heartbeats: ${stats.heartbeatsSent} sent; age of the newest recorded heartbeat per endpoint p50 ${pct(staleness, 50)} ms, p99 ${pct(staleness, 99)} ms, max ${Math.max(...staleness)} ms`);
+  console.log(
+    `  tasks: ${stats.tasks} dispatched to the simulated agents, ${resultsSeen} results reached the SDK clients; batch of ${TASKS_PER_CLIENT} round trip p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`,
+  );
+  console.log(
+    `  heartbeats: ${stats.heartbeatsSent} sent; age of the newest recorded heartbeat per endpoint p50 ${pct(staleness, 50)} ms, p99 ${pct(staleness, 99)} ms, max ${Math.max(...staleness)} ms`,
+  );
   // informational: the server pings only agents it has not heard from lately, so gaps can be long
-  console.log(`  liveness pings from the server: ${gaps.length} gaps, lateness p50 ${pct(lateness, 50)} ms, p99 ${pct(lateness, 99)} ms, max ${Math.max(0, ...lateness)} ms`);
+  console.log(
+    `  liveness pings from the server: ${gaps.length} gaps, lateness p50 ${pct(lateness, 50)} ms, p99 ${pct(lateness, 99)} ms, max ${Math.max(0, ...lateness)} ms`,
+  );
   console.log(`  endpoints online (min over samples): ${minOnline}/${AGENTS}; connections dropped by the server: ${stats.closed}`);
-  console.log(`  server RSS: ${mib(baseline)} idle → ${mib(peak)} peak (${((peak - baseline) / AGENTS / 1024).toFixed(0)} KiB per connection incl. clients and tasks)`);
+  console.log(
+    `  server RSS: ${mib(baseline)} idle → ${mib(peak)} peak (${((peak - baseline) / AGENTS / 1024).toFixed(0)} KiB per connection incl. clients and tasks)`,
+  );
   console.log('');
   check(stats.welcomed === AGENTS, `all ${AGENTS} agents welcomed`);
   check(stats.closed === 0, 'no agent connection dropped');
   check(minOnline === AGENTS, 'every endpoint stayed online (a heartbeat recorded within the timeout) at every sample');
   // on time = recorded well before the server's own deadline (FX_HEARTBEAT_TIMEOUT_MS), under full load
-  check(Math.max(...staleness) < TIMEOUT_MS * 0.75, `every endpoint's newest recorded heartbeat stayed well inside the timeout (max age < ${TIMEOUT_MS * 0.75} ms)`);
+  check(
+    Math.max(...staleness) < TIMEOUT_MS * 0.75,
+    `every endpoint's newest recorded heartbeat stayed well inside the timeout (max age < ${TIMEOUT_MS * 0.75} ms)`,
+  );
   check(resultsSeen === latencies.length * TASKS_PER_CLIENT && resultsSeen > 0, 'every submitted task came back to its SDK client');
 } catch (e) {
   console.error(e);

@@ -36,10 +36,14 @@ async function restartAgent(): Promise<void> {
   const before = (await client.getEndpoint(endpoint.endpointId)).connectedAt;
   await endpoint.kill('SIGTERM');
   endpoint.start();
-  await eventually(async () => {
-    const e = await client.getEndpoint(endpoint.endpointId);
-    return e.state === 'online' && e.connectedAt !== before;
-  }, 30_000, 'the agent back online');
+  await eventually(
+    async () => {
+      const e = await client.getEndpoint(endpoint.endpointId);
+      return e.state === 'online' && e.connectedAt !== before;
+    },
+    30_000,
+    'the agent back online',
+  );
 }
 
 beforeAll(async () => {
@@ -88,10 +92,14 @@ describe('what an endpoint may run', () => {
     // would): the agent still holds the list it was welcomed with, and refuses.
     await sql(`UPDATE endpoints SET allowed_functions = $2::uuid[] WHERE id = $1::uuid`, [endpoint.endpointId, [allowed, notAllowed]]);
     const taskId = await client.run(notAllowed, endpoint.endpointId, [1]);
-    const task = await eventually(async () => {
-      const t = await client.getTask(taskId);
-      return t.status === 'failed' || t.status === 'success' ? t : undefined;
-    }, 30_000, 'the task to finish');
+    const task = await eventually(
+      async () => {
+        const t = await client.getTask(taskId);
+        return t.status === 'failed' || t.status === 'success' ? t : undefined;
+      },
+      30_000,
+      'the task to finish',
+    );
     expect(task).toMatchObject({ status: 'failed', error: { code: 'FUNCTION_NOT_ALLOWED' } });
     expect(task.result).toBeUndefined();
     // unrestricted again; the agent learns that in its next welcome
@@ -115,10 +123,18 @@ describe('rate limits per token', () => {
   it('answers 429 with Retry-After past the burst, and never limits /healthz or /readyz', async () => {
     const token = (await client.createToken((await client.whoami()).user.id, { name: 'hammer' })).token;
     const statuses = await Promise.all(
-      Array.from({ length: 80 }, () => fetch(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() }))),
+      Array.from({ length: 80 }, () =>
+        fetch(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({
+          status: r.status,
+          retryAfter: r.headers.get('retry-after'),
+          body: await r.json(),
+        })),
+      ),
     );
     const limited = statuses.filter((s) => s.status === 429);
-    console.log(`rate limit (${RATE.FX_RATE_LIMIT_PER_SECOND}/s, burst ${RATE.FX_RATE_LIMIT_BURST}): 80 requests at once → ${statuses.length - limited.length} × 200, ${limited.length} × 429 (Retry-After ${limited[0]?.retryAfter} s)`);
+    console.log(
+      `rate limit (${RATE.FX_RATE_LIMIT_PER_SECOND}/s, burst ${RATE.FX_RATE_LIMIT_BURST}): 80 requests at once → ${statuses.length - limited.length} × 200, ${limited.length} × 429 (Retry-After ${limited[0]?.retryAfter} s)`,
+    );
     // 40 of burst, plus what refills while the 80 are under way
     expect(limited.length).toBeGreaterThanOrEqual(10);
     expect(statuses.filter((s) => s.status === 200).length).toBeGreaterThanOrEqual(40);
@@ -151,7 +167,16 @@ describe('rate limits per token', () => {
       expect(got429).toBeGreaterThan(0);
       // with retries off, the same limit surfaces as RateLimitError carrying retryAfterMs
       const impatient = new Client({ url: server.url, token, maxRetries: 0 });
-      const errors = (await Promise.all(Array.from({ length: 80 }, () => impatient.whoami().then(() => null, (e: unknown) => e)))).filter(Boolean);
+      const errors = (
+        await Promise.all(
+          Array.from({ length: 80 }, () =>
+            impatient.whoami().then(
+              () => null,
+              (e: unknown) => e,
+            ),
+          ),
+        )
+      ).filter(Boolean);
       impatient.close();
       expect(errors.length).toBeGreaterThan(0);
       expect(errors[0]).toBeInstanceOf(RateLimitError);
@@ -167,7 +192,12 @@ describe('secrets', () => {
     const dataDir = server.dataDir.path;
     const mode = async (p: string) => (await stat(p)).mode & 0o777;
     const dir = join(endpoint.home.path, 'endpoints', 'guarded');
-    const files = { 'admin.token': join(dataDir, 'admin.token'), 'signing.key': join(dataDir, 'signing.key'), 'endpoint token': join(dir, 'token'), 'config.yaml': join(dir, 'config.yaml') };
+    const files = {
+      'admin.token': join(dataDir, 'admin.token'),
+      'signing.key': join(dataDir, 'signing.key'),
+      'endpoint token': join(dir, 'token'),
+      'config.yaml': join(dir, 'config.yaml'),
+    };
     for (const [name, path] of Object.entries(files)) expect([name, (await mode(path)).toString(8)]).toEqual([name, '600']);
     expect((await mode(dir)).toString(8)).toBe('700');
     const endpointToken = (await readFile(files['endpoint token'], 'utf8')).trim();
@@ -179,7 +209,7 @@ describe('secrets', () => {
     expect(hashes.every((h) => /^[0-9a-f]{64}$/.test(h.hash))).toBe(true);
   });
 
-  it('no token appears in the server\'s or the agent\'s logs (the admin token only in its one-time bootstrap line)', async () => {
+  it("no token appears in the server's or the agent's logs (the admin token only in its one-time bootstrap line)", async () => {
     // exercise the noisy paths: refused tokens (REST and each channel), a restart, an agent reconnect
     for (const bad of [server.adminToken.slice(0, -2) + 'xx', 'garbage.token.here']) {
       await fetch(`${server.url}/v1/whoami`, { headers: { authorization: `Bearer ${bad}` } });
@@ -188,7 +218,9 @@ describe('secrets', () => {
     endpoint.start();
     await server.restart();
     await eventually(async () => (await client.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint back online');
-    expect(await client.getResult(await client.run(await client.registerFunction(() => 7, { name: 'seven' }), endpoint.endpointId), { timeoutMs: 30_000 })).toBe(7);
+    expect(
+      await client.getResult(await client.run(await client.registerFunction(() => 7, { name: 'seven' }), endpoint.endpointId), { timeoutMs: 30_000 }),
+    ).toBe(7);
     await endpoint.kill('SIGTERM');
 
     const dataDir = server.dataDir.path;
@@ -200,8 +232,16 @@ describe('secrets', () => {
     // issue 2: the first start prints the admin token once for the operator; that line and no other
     expect(bootstrap).toHaveLength(1);
     expect(bootstrap[0]).toMatch(/^admin token \(also in .*admin\.token\): /);
-    const secrets = { 'endpoint token': endpointToken, 'signing key': signingKey, 'endpoint token signature': endpointToken.split('.')[2]!, 'admin token signature (outside the bootstrap line)': server.adminToken.split('.')[2]! };
-    const serverLogWithoutBootstrap = serverLog.split('\n').filter((l) => !bootstrap.includes(l)).join('\n');
+    const secrets = {
+      'endpoint token': endpointToken,
+      'signing key': signingKey,
+      'endpoint token signature': endpointToken.split('.')[2]!,
+      'admin token signature (outside the bootstrap line)': server.adminToken.split('.')[2]!,
+    };
+    const serverLogWithoutBootstrap = serverLog
+      .split('\n')
+      .filter((l) => !bootstrap.includes(l))
+      .join('\n');
     for (const [name, secret] of Object.entries(secrets)) {
       expect([name, serverLogWithoutBootstrap.includes(secret)]).toEqual([name, false]);
       expect([name, agentLog.includes(secret)]).toEqual([name, false]);

@@ -52,7 +52,10 @@ describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoi
 
     const log = join(runs.path, 'runs.log');
     const fn = await client.registerShellFunction(`sleep 0.02; echo {i} >> ${log}`, { name: 'count' });
-    const ids = await client.runBatch(first.endpointId, Array.from({ length: 200 }, (_, i) => ({ functionId: fn, kwargs: { i } })));
+    const ids = await client.runBatch(
+      first.endpointId,
+      Array.from({ length: 200 }, (_, i) => ({ functionId: fn, kwargs: { i } })),
+    );
 
     // the second agent starts while the tasks run: refused, exits non-zero, names the running one
     const second = copies[0]!.start();
@@ -73,11 +76,18 @@ describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoi
     const firstCode = await exited(first.child!, 30_000);
     expect(firstCode).not.toBe(0);
     expect(first.log()).toMatch(/taken over/);
-    await eventually(async () => {
-      const e = await client.getEndpoint(first.endpointId);
-      return e.state === 'online' && e.agent?.pid === third.pid;
-    }, 30_000, 'the new agent online');
-    const more = await client.runBatch(first.endpointId, Array.from({ length: 20 }, (_, i) => ({ functionId: fn, kwargs: { i: 1000 + i } })));
+    await eventually(
+      async () => {
+        const e = await client.getEndpoint(first.endpointId);
+        return e.state === 'online' && e.agent?.pid === third.pid;
+      },
+      30_000,
+      'the new agent online',
+    );
+    const more = await client.runBatch(
+      first.endpointId,
+      Array.from({ length: 20 }, (_, i) => ({ functionId: fn, kwargs: { i: 1000 + i } })),
+    );
     await client.getResults(more, { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 2_000));
     expect(third.exitCode).toBeNull();

@@ -58,7 +58,8 @@ async function fresh(): Promise<Fixture> {
   const ep = await as('POST', '/v1/endpoints', { name: `e${randomBytes(3).toString('hex')}` });
   const task = await as('POST', '/v1/tasks', { functionId: fn.body.id, endpointId: ep.body.endpoint.id, args: [1] });
   const tok = await rest(server.url, server.adminToken)('POST', `/v1/users/${base.userId}/tokens`, { name: 'spare' });
-  if (fn.status !== 201 || ep.status !== 201 || task.status !== 201 || tok.status !== 201) throw new Error(`fixture failed: ${JSON.stringify([fn, ep, task, tok].map((r) => r.status))}`);
+  if (fn.status !== 201 || ep.status !== 201 || task.status !== 201 || tok.status !== 201)
+    throw new Error(`fixture failed: ${JSON.stringify([fn, ep, task, tok].map((r) => r.status))}`);
   return { userId: base.userId, functionId: fn.body.id, endpointId: ep.body.endpoint.id, taskId: task.body.taskId, tokenId: tok.body.info.id };
 }
 
@@ -66,33 +67,138 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', make: same('/healthz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/readyz', make: same('/readyz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/v1/whoami', make: same('/v1/whoami'), owner: 'ok', other: 'ok', admin: 'ok' },
-  { method: 'POST', path: '/v1/users', make: async () => ({ url: '/v1/users', body: { name: `u${randomBytes(4).toString('hex')}` } }), owner: 403, other: 403, admin: 'ok' },
+  {
+    method: 'POST',
+    path: '/v1/users',
+    make: async () => ({ url: '/v1/users', body: { name: `u${randomBytes(4).toString('hex')}` } }),
+    owner: 403,
+    other: 403,
+    admin: 'ok',
+  },
   { method: 'GET', path: '/v1/users', make: same('/v1/users'), owner: 403, other: 403, admin: 'ok' },
-  { method: 'POST', path: '/v1/users/{id}/tokens', make: async (f) => ({ url: `/v1/users/${f.userId}/tokens`, body: { name: 't' } }), owner: 403, other: 403, admin: 'ok' },
+  {
+    method: 'POST',
+    path: '/v1/users/{id}/tokens',
+    make: async (f) => ({ url: `/v1/users/${f.userId}/tokens`, body: { name: 't' } }),
+    owner: 403,
+    other: 403,
+    admin: 'ok',
+  },
   { method: 'GET', path: '/v1/users/{id}/tokens', make: async (f) => ({ url: `/v1/users/${f.userId}/tokens` }), owner: 403, other: 403, admin: 'ok' },
   { method: 'DELETE', path: '/v1/tokens/{id}', make: async (_f, mk) => ({ url: `/v1/tokens/${(await mk()).tokenId}` }), owner: 403, other: 403, admin: 'ok' },
-  { method: 'POST', path: '/v1/functions', make: same('/v1/functions', { name: 'g', runtime: 'js', source: '() => 1' }), owner: 'ok', other: 'ok', admin: 'ok' },
+  {
+    method: 'POST',
+    path: '/v1/functions',
+    make: same('/v1/functions', { name: 'g', runtime: 'js', source: '() => 1' }),
+    owner: 'ok',
+    other: 'ok',
+    admin: 'ok',
+  },
   { method: 'GET', path: '/v1/functions', make: same('/v1/functions'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/functions/{id}', make: async (f) => ({ url: `/v1/functions/${f.functionId}` }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'PATCH', path: '/v1/functions/{id}', make: async (f) => ({ url: `/v1/functions/${f.functionId}`, body: { public: false } }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'DELETE', path: '/v1/functions/{id}', make: async (_f, mk) => ({ url: `/v1/functions/${(await mk()).functionId}` }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'POST', path: '/v1/endpoints', make: async () => ({ url: '/v1/endpoints', body: { name: `n${randomBytes(4).toString('hex')}` } }), owner: 'ok', other: 'ok', admin: 'ok' },
+  {
+    method: 'PATCH',
+    path: '/v1/functions/{id}',
+    make: async (f) => ({ url: `/v1/functions/${f.functionId}`, body: { public: false } }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/functions/{id}',
+    make: async (_f, mk) => ({ url: `/v1/functions/${(await mk()).functionId}` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
+    method: 'POST',
+    path: '/v1/endpoints',
+    make: async () => ({ url: '/v1/endpoints', body: { name: `n${randomBytes(4).toString('hex')}` } }),
+    owner: 'ok',
+    other: 'ok',
+    admin: 'ok',
+  },
   { method: 'GET', path: '/v1/endpoints', make: same('/v1/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/endpoints/{id}', make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}` }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'GET', path: '/v1/endpoints/{id}/status', make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}/status` }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'DELETE', path: '/v1/endpoints/{id}', make: async (_f, mk) => ({ url: `/v1/endpoints/${(await mk()).endpointId}` }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'POST', path: '/v1/endpoints/{id}/lock', make: async (_f, mk) => ({ url: `/v1/endpoints/${(await mk()).endpointId}/lock` }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'POST', path: '/v1/endpoints/{id}/unlock', make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}/unlock` }), owner: 'ok', other: 404, admin: 'ok' },
+  {
+    method: 'GET',
+    path: '/v1/endpoints/{id}/status',
+    make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}/status` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/endpoints/{id}',
+    make: async (_f, mk) => ({ url: `/v1/endpoints/${(await mk()).endpointId}` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
+    method: 'POST',
+    path: '/v1/endpoints/{id}/lock',
+    make: async (_f, mk) => ({ url: `/v1/endpoints/${(await mk()).endpointId}/lock` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
+    method: 'POST',
+    path: '/v1/endpoints/{id}/unlock',
+    make: async (f) => ({ url: `/v1/endpoints/${f.endpointId}/unlock` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
   // running code on a machine is for its owner alone: an admin may see and manage, not submit
-  { method: 'POST', path: '/v1/tasks', make: async (f) => ({ url: '/v1/tasks', body: { functionId: f.functionId, endpointId: f.endpointId, args: [2] } }), owner: 'ok', other: 404, admin: 404 },
-  { method: 'POST', path: '/v1/tasks/batch', make: async (f) => ({ url: '/v1/tasks/batch', body: { endpointId: f.endpointId, tasks: [{ functionId: f.functionId, args: [3] }] } }), owner: 'ok', other: 404, admin: 404 },
+  {
+    method: 'POST',
+    path: '/v1/tasks',
+    make: async (f) => ({ url: '/v1/tasks', body: { functionId: f.functionId, endpointId: f.endpointId, args: [2] } }),
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  {
+    method: 'POST',
+    path: '/v1/tasks/batch',
+    make: async (f) => ({ url: '/v1/tasks/batch', body: { endpointId: f.endpointId, tasks: [{ functionId: f.functionId, args: [3] }] } }),
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
   // status of many: ids that are not yours come back in notFound (checked below), not as an error
-  { method: 'POST', path: '/v1/tasks/status', make: async (f) => ({ url: '/v1/tasks/status', body: { taskIds: [f.taskId] } }), owner: 'ok', other: 'ok', admin: 'ok' },
+  {
+    method: 'POST',
+    path: '/v1/tasks/status',
+    make: async (f) => ({ url: '/v1/tasks/status', body: { taskIds: [f.taskId] } }),
+    owner: 'ok',
+    other: 'ok',
+    admin: 'ok',
+  },
   // outcomes of many: the same rule as status of many (others' ids in notFound, checked below)
-  { method: 'POST', path: '/v1/tasks/results', make: async (f) => ({ url: '/v1/tasks/results', body: { taskIds: [f.taskId] } }), owner: 'ok', other: 'ok', admin: 'ok' },
+  {
+    method: 'POST',
+    path: '/v1/tasks/results',
+    make: async (f) => ({ url: '/v1/tasks/results', body: { taskIds: [f.taskId] } }),
+    owner: 'ok',
+    other: 'ok',
+    admin: 'ok',
+  },
   { method: 'GET', path: '/v1/tasks', make: same('/v1/tasks'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/tasks/{id}', make: async (f) => ({ url: `/v1/tasks/${f.taskId}` }), owner: 'ok', other: 404, admin: 'ok' },
-  { method: 'POST', path: '/v1/tasks/{id}/cancel', make: async (_f, mk) => ({ url: `/v1/tasks/${(await mk()).taskId}/cancel` }), owner: 'ok', other: 404, admin: 'ok' },
+  {
+    method: 'POST',
+    path: '/v1/tasks/{id}/cancel',
+    make: async (_f, mk) => ({ url: `/v1/tasks/${(await mk()).taskId}/cancel` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
   { method: 'GET', path: '/v1/console/overview', make: same('/v1/console/overview'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/endpoints', make: same('/v1/console/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
 ];
@@ -105,7 +211,16 @@ function expected(route: Route, who: Identity): Expect {
 }
 
 const cellOk = (want: Expect, got: number) => (want === 'ok' ? got >= 200 && got < 300 : got === want);
-const ERROR_STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, FUNCTION_NOT_ALLOWED: 403, BAD_FRAME: 400, VALIDATION_FAILED: 400, INTERNAL: 500, UNAVAILABLE: 503 };
+const ERROR_STATUS: Record<string, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  FUNCTION_NOT_ALLOWED: 403,
+  BAD_FRAME: 400,
+  VALIDATION_FAILED: 400,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+};
 
 beforeAll(async () => {
   server = await startTestServer('postgres+redis', { FX_RATE_LIMIT_PER_SECOND: '0' });
@@ -164,12 +279,19 @@ describe('authorisation matrix', () => {
         const want = expected(route, who);
         const good = cellOk(want, res.status) && res.status < 500;
         if (!good) failures.push(`${route.method} ${route.path} as ${who}: want ${want}, got ${res.status} ${JSON.stringify(res.body)}`);
-        if (res.status >= 400 && (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string')) failures.push(`${route.method} ${route.path} as ${who}: refusal without code and sentence`);
+        if (res.status >= 400 && (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string'))
+          failures.push(`${route.method} ${route.path} as ${who}: refusal without code and sentence`);
         cells.push(`${good ? '' : '!'}${res.status}`);
       }
       lines.push(`${`${route.method} ${route.path}`.padEnd(34)} ${cells.map((c) => c.padStart(9)).join('')}`);
     }
-    console.log(['REST authorisation matrix (status per identity; ! marks a cell that broke the table)', `${''.padEnd(34)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`, ...lines].join('\n'));
+    console.log(
+      [
+        'REST authorisation matrix (status per identity; ! marks a cell that broke the table)',
+        `${''.padEnd(34)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`,
+        ...lines,
+      ].join('\n'),
+    );
     expect(failures).toEqual([]);
   });
 
@@ -192,8 +314,7 @@ describe('authorisation matrix', () => {
   it('answers every websocket channel as the table says', async () => {
     const wsUrl = server.url.replace(/^http/, 'ws');
     type Outcome = { status: number; detail: string };
-    const open = (path: string, token?: string) =>
-      new WebSocket(wsUrl + path, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+    const open = (path: string, token?: string) => new WebSocket(wsUrl + path, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
 
     /** Sends `first`, then reads frames until one settles the cell (or the socket closes). */
     const probe = (ws: WebSocket, first: unknown, settle: (frame: { type: string; payload: any }) => Outcome | undefined) =>
@@ -219,7 +340,15 @@ describe('authorisation matrix', () => {
         ws.on('error', () => undefined);
       });
 
-    const hello = { v: 1, type: 'hello', payload: { protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'm', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 }, inFlight: [] } };
+    const hello = {
+      v: 1,
+      type: 'hello',
+      payload: {
+        protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+        agent: { name: 'm', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 },
+        inFlight: [],
+      },
+    };
     const channels: Array<{ name: string; want: (who: Identity) => Expect; run: (who: Identity) => Promise<Outcome> }> = [
       {
         name: '/v1/ws/endpoint',
@@ -238,7 +367,10 @@ describe('authorisation matrix', () => {
         name: '/v1/ws/console (auth frame)',
         want: (who) => (who === 'owner' || who === 'other' || who === 'admin' ? 'ok' : BAD.includes(who) ? 401 : 403),
         // no token on the console channel means no auth frame at all: the server gives up after 10 s
-        run: (who) => probe(open('/v1/ws/console'), who === 'none' ? undefined : { v: 1, type: 'auth', payload: { token: tokens[who] } }, (f) => (f.type === 'ready' ? { status: 200, detail: 'ready' } : undefined)),
+        run: (who) =>
+          probe(open('/v1/ws/console'), who === 'none' ? undefined : { v: 1, type: 'auth', payload: { token: tokens[who] } }, (f) =>
+            f.type === 'ready' ? { status: 200, detail: 'ready' } : undefined,
+          ),
       },
     ];
     const lines: string[] = [];
@@ -254,7 +386,13 @@ describe('authorisation matrix', () => {
       }
       lines.push(`${ch.name.padEnd(38)} ${cells.map((c) => c.padStart(9)).join('')}`);
     }
-    console.log(['websocket authorisation matrix (200 = accepted; refusals as the error frame\'s HTTP equivalent)', `${''.padEnd(38)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`, ...lines].join('\n'));
+    console.log(
+      [
+        "websocket authorisation matrix (200 = accepted; refusals as the error frame's HTTP equivalent)",
+        `${''.padEnd(38)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`,
+        ...lines,
+      ].join('\n'),
+    );
     expect(failures).toEqual([]);
   });
 });

@@ -19,7 +19,12 @@ let epId: string;
 const MAX_BODY = 256 * 1024;
 
 beforeAll(async () => {
-  server = await startTestServer('postgres+redis', { FX_LOG_LEVEL: 'error', FX_RATE_LIMIT_PER_SECOND: '0', FX_MAX_REQUEST_BYTES: String(MAX_BODY), FX_MAX_FRAME_BYTES: String(MAX_BODY) });
+  server = await startTestServer('postgres+redis', {
+    FX_LOG_LEVEL: 'error',
+    FX_RATE_LIMIT_PER_SECOND: '0',
+    FX_MAX_REQUEST_BYTES: String(MAX_BODY),
+    FX_MAX_FRAME_BYTES: String(MAX_BODY),
+  });
   token = server.adminToken;
   const api = rest(server.url, token);
   fnId = (await api('POST', '/v1/functions', { name: 'f', runtime: 'js', source: '(x) => x' })).body.id;
@@ -61,25 +66,80 @@ describe('bad input, case by case', () => {
     { what: 'wrong types', method: 'POST', path: '/v1/tasks', body: () => JSON.stringify({ functionId: 42, endpointId: true, args: 'no' }), want: 400 },
     { what: 'args not an array', method: 'POST', path: '/v1/tasks', body: () => submit({ args: { a: 1 } }), want: 400 },
     // request schemas are strict: an unknown field is refused, never silently dropped or obeyed
-    { what: 'unknown fields', method: 'POST', path: '/v1/functions', body: () => JSON.stringify({ name: 'x', runtime: 'js', source: '() => 1', admin: true, ownerId: epId }), want: 400 },
-    { what: 'unknown runtime', method: 'POST', path: '/v1/functions', body: () => JSON.stringify({ name: 'x', runtime: 'python', source: 'print(1)' }), want: 400 },
+    {
+      what: 'unknown fields',
+      method: 'POST',
+      path: '/v1/functions',
+      body: () => JSON.stringify({ name: 'x', runtime: 'js', source: '() => 1', admin: true, ownerId: epId }),
+      want: 400,
+    },
+    {
+      what: 'unknown runtime',
+      method: 'POST',
+      path: '/v1/functions',
+      body: () => JSON.stringify({ name: 'x', runtime: 'python', source: 'print(1)' }),
+      want: 400,
+    },
     { what: 'huge name', method: 'POST', path: '/v1/endpoints', body: () => JSON.stringify({ name: 'n'.repeat(100_000) }), want: 400 },
     { what: 'huge string in args (under the body limit)', method: 'POST', path: '/v1/tasks', body: () => submit({ args: ['x'.repeat(200_000)] }), want: 201 },
     { what: 'oversize body', method: 'POST', path: '/v1/tasks', body: () => submit({ args: ['x'.repeat(MAX_BODY + 10)] }), want: 413 },
-    { what: 'deeply nested args (10,000 levels)', method: 'POST', path: '/v1/tasks', body: () => `{"functionId":"${fnId}","endpointId":"${epId}","args":${deep(10_000)}}`, want: 400 },
-    { what: 'deeply nested kwargs objects (5,000 levels)', method: 'POST', path: '/v1/tasks', body: () => `{"functionId":"${fnId}","endpointId":"${epId}","kwargs":${deepObject(5_000)}}`, want: 400 },
+    {
+      what: 'deeply nested args (10,000 levels)',
+      method: 'POST',
+      path: '/v1/tasks',
+      body: () => `{"functionId":"${fnId}","endpointId":"${epId}","args":${deep(10_000)}}`,
+      want: 400,
+    },
+    {
+      what: 'deeply nested kwargs objects (5,000 levels)',
+      method: 'POST',
+      path: '/v1/tasks',
+      body: () => `{"functionId":"${fnId}","endpointId":"${epId}","kwargs":${deepObject(5_000)}}`,
+      want: 400,
+    },
     { what: 'deeply nested body (50,000 levels)', method: 'POST', path: '/v1/tasks/status', body: () => deep(50_000), want: 400 },
     { what: 'invalid UUID in the path', method: 'GET', path: '/v1/tasks/not-a-uuid', want: 400 },
     { what: 'SQL in the path', method: 'GET', path: "/v1/functions/1';DROP TABLE tasks;--", want: 400 },
     { what: 'invalid UUID in the body', method: 'POST', path: '/v1/tasks', body: () => JSON.stringify({ functionId: 'abc def', endpointId: epId }), want: 400 },
     { what: 'invalid UUIDs in status-of-many', method: 'POST', path: '/v1/tasks/status', body: () => JSON.stringify({ taskIds: ['x', 1, null] }), want: 400 },
-    { what: 'too many ids in status-of-many', method: 'POST', path: '/v1/tasks/status', body: () => JSON.stringify({ taskIds: Array.from({ length: 10_001 }, () => epId) }), want: 413 },
+    {
+      what: 'too many ids in status-of-many',
+      method: 'POST',
+      path: '/v1/tasks/status',
+      body: () => JSON.stringify({ taskIds: Array.from({ length: 10_001 }, () => epId) }),
+      want: 413,
+    },
     { what: 'batch of zero tasks', method: 'POST', path: '/v1/tasks/batch', body: () => JSON.stringify({ endpointId: epId, tasks: [] }), want: 400 },
-    { what: 'non-JSON content type', method: 'POST', path: '/v1/tasks', body: () => 'functionId=1', contentType: 'application/x-www-form-urlencoded', want: 400 },
-    { what: 'NUL bytes and lone surrogates in strings', method: 'POST', path: '/v1/functions', body: () => '{"name":"a\\u0000b","runtime":"js","source":"\\ud800"}', want: 400 },
+    {
+      what: 'non-JSON content type',
+      method: 'POST',
+      path: '/v1/tasks',
+      body: () => 'functionId=1',
+      contentType: 'application/x-www-form-urlencoded',
+      want: 400,
+    },
+    {
+      what: 'NUL bytes and lone surrogates in strings',
+      method: 'POST',
+      path: '/v1/functions',
+      body: () => '{"name":"a\\u0000b","runtime":"js","source":"\\ud800"}',
+      want: 400,
+    },
     { what: 'NUL byte in task args', method: 'POST', path: '/v1/tasks', body: () => submit({ args: ['a\u0000b'] }), want: 400 },
-    { what: 'lone surrogate in task kwargs', method: 'POST', path: '/v1/tasks', body: () => `{"functionId":"${fnId}","endpointId":"${epId}","kwargs":{"k":"\\udc00"}}`, want: 400 },
-    { what: 'NUL byte in a function source', method: 'POST', path: '/v1/functions', body: () => JSON.stringify({ name: 'nul', runtime: 'js', source: '() => "a\u0000"' }), want: 400 },
+    {
+      what: 'lone surrogate in task kwargs',
+      method: 'POST',
+      path: '/v1/tasks',
+      body: () => `{"functionId":"${fnId}","endpointId":"${epId}","kwargs":{"k":"\\udc00"}}`,
+      want: 400,
+    },
+    {
+      what: 'NUL byte in a function source',
+      method: 'POST',
+      path: '/v1/functions',
+      body: () => JSON.stringify({ name: 'nul', runtime: 'js', source: '() => "a\u0000"' }),
+      want: 400,
+    },
     { what: 'args nested 129 levels', method: 'POST', path: '/v1/tasks', body: () => submit({ args: JSON.parse(deep(128)) }), want: 400 },
     { what: 'args nested 100 levels (allowed)', method: 'POST', path: '/v1/tasks', body: () => submit({ args: JSON.parse(deep(99)) }), want: 201 },
     { what: 'bad query parameters', method: 'GET', path: '/v1/tasks?limit=-5&status=bogus&cursor=%%%', want: 400 },
@@ -122,7 +182,15 @@ describe('results an agent cannot have stored as sent', () => {
 });
 
 describe('property-based fuzz (fast-check)', () => {
-  const POSTS = ['/v1/tasks', '/v1/tasks/batch', '/v1/tasks/status', '/v1/functions', '/v1/endpoints', '/v1/users', `/v1/users/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}/tokens`];
+  const POSTS = [
+    '/v1/tasks',
+    '/v1/tasks/batch',
+    '/v1/tasks/status',
+    '/v1/functions',
+    '/v1/endpoints',
+    '/v1/users',
+    `/v1/users/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}/tokens`,
+  ];
   const uuidish = fc.oneof(fc.uuid(), fc.string(), fc.constant(''), fc.constantFrom('00000000-0000-0000-0000-000000000000', "' OR 1=1 --"));
   /** Bodies shaped like the real ones, with every field liable to be wrong. */
   const shaped = fc.record(
@@ -157,7 +225,8 @@ describe('property-based fuzz (fast-check)', () => {
         const res = await raw('POST', path, body);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status >= 500) throw new Error(`${path} answered ${res.status} to ${body.slice(0, 300)}: ${JSON.stringify(res.body)}`);
-        if (res.status >= 400 && (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string')) throw new Error(`${path} refused without a code: ${JSON.stringify(res.body)}`);
+        if (res.status >= 400 && (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string'))
+          throw new Error(`${path} refused without a code: ${JSON.stringify(res.body)}`);
       }),
       { numRuns: 3000, interruptAfterTimeLimit: 90_000, seed: Number(process.env.FX_FUZZ_SEED ?? Date.now() % 2 ** 31) },
     );
@@ -206,18 +275,63 @@ describe('property-based fuzz (fast-check)', () => {
   }
 
   it('websocket frames: thousands on each channel, no internal errors, the server stays healthy', async () => {
-    const hello = JSON.stringify({ v: 1, type: 'hello', payload: { protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'f', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 }, inFlight: [] } });
+    const hello = JSON.stringify({
+      v: 1,
+      type: 'hello',
+      payload: {
+        protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+        agent: { name: 'f', version: 't', hostname: 'h', pid: 1, platform: 'p', provider: 'x', workers: 1 },
+        inFlight: [],
+      },
+    });
     const channels = {
       endpoint: new Channel('/v1/ws/endpoint', endpointToken, hello),
       client: new Channel('/v1/ws/client', token),
       console: new Channel('/v1/ws/console', undefined),
     };
     for (const c of Object.values(channels)) await c.open();
-    const types = fc.constantFrom('hello', 'credits', 'started', 'results', 'heartbeat', 'subscribe', 'unsubscribe', 'auth', 'tasks', '__proto__', 'constructor');
+    const types = fc.constantFrom(
+      'hello',
+      'credits',
+      'started',
+      'results',
+      'heartbeat',
+      'subscribe',
+      'unsubscribe',
+      'auth',
+      'tasks',
+      '__proto__',
+      'constructor',
+    );
     const frames = fc.oneof(
-      fc.record({ v: fc.oneof(fc.constant(1), fc.jsonValue()), type: types, id: fc.option(fc.string()), payload: fc.jsonValue() }, { requiredKeys: ['type'] }).map((f) => JSON.stringify(f)),
-      fc.record({ v: fc.constant(1), type: fc.constant('results'), payload: fc.record({ results: fc.array(fc.record({ taskId: fc.uuid(), attempt: fc.nat(), status: fc.constantFrom('success', 'failed', 'x'), result: fc.jsonValue(), timings: fc.jsonValue() }), { maxLength: 3 }) }) }).map((f) => JSON.stringify(f)),
-      fc.record({ v: fc.constant(1), type: fc.constant('subscribe'), payload: fc.record({ taskIds: fc.array(fc.oneof(fc.uuid(), fc.string()), { maxLength: 5 }) }) }).map((f) => JSON.stringify(f)),
+      fc
+        .record({ v: fc.oneof(fc.constant(1), fc.jsonValue()), type: types, id: fc.option(fc.string()), payload: fc.jsonValue() }, { requiredKeys: ['type'] })
+        .map((f) => JSON.stringify(f)),
+      fc
+        .record({
+          v: fc.constant(1),
+          type: fc.constant('results'),
+          payload: fc.record({
+            results: fc.array(
+              fc.record({
+                taskId: fc.uuid(),
+                attempt: fc.nat(),
+                status: fc.constantFrom('success', 'failed', 'x'),
+                result: fc.jsonValue(),
+                timings: fc.jsonValue(),
+              }),
+              { maxLength: 3 },
+            ),
+          }),
+        })
+        .map((f) => JSON.stringify(f)),
+      fc
+        .record({
+          v: fc.constant(1),
+          type: fc.constant('subscribe'),
+          payload: fc.record({ taskIds: fc.array(fc.oneof(fc.uuid(), fc.string()), { maxLength: 5 }) }),
+        })
+        .map((f) => JSON.stringify(f)),
       fc.jsonValue().map((v) => JSON.stringify(v)),
       fc.string({ maxLength: 300 }),
     );

@@ -41,7 +41,11 @@ export class RawSocket {
   }
 
   static open(baseUrl: string, path: string, token?: string, opts: WebSocket.ClientOptions = {}): RawSocket {
-    const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + path, { ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}), maxPayload: 256 * 1024 * 1024, ...opts });
+    const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + path, {
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+      maxPayload: 256 * 1024 * 1024,
+      ...opts,
+    });
     return new RawSocket(ws);
   }
 

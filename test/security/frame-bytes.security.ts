@@ -36,7 +36,10 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('frames by bytes (%s)
     const api = rest(server.url, server.adminToken);
     const ep = (await api('POST', '/v1/endpoints', { name: 'raw-peer' })).body;
     const fn = await client.createFunction({ name: 'big-source-peer', runtime: 'js', source: BIG_SOURCE });
-    const ids = await client.runBatch(ep.endpoint.id, Array.from({ length: 100 }, (_, i) => ({ functionId: fn.id, args: [i] })));
+    const ids = await client.runBatch(
+      ep.endpoint.id,
+      Array.from({ length: 100 }, (_, i) => ({ functionId: fn.id, args: [i] })),
+    );
     const nine = 'n'.repeat(9 * MB);
     for (let i = 0; i < 4; i++) ids.push(await client.run(fn.id, ep.endpoint.id, [nine]));
 
@@ -72,7 +75,10 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('frames by bytes (%s)
       endpoint.start();
       await eventually(async () => (await client.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online');
       const fn = await client.createFunction({ name: 'big-source', runtime: 'js', source: BIG_SOURCE });
-      const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 100 }, (_, i) => ({ functionId: fn.id, args: [i] })));
+      const ids = await client.runBatch(
+        endpoint.endpointId,
+        Array.from({ length: 100 }, (_, i) => ({ functionId: fn.id, args: [i] })),
+      );
       expect(await client.getResults(ids, { timeoutMs: 120_000 })).toEqual(Array.from({ length: 100 }, (_, i) => i * 2));
     } catch (e) {
       throw new Error(`${(e as Error).message}\nagent log:\n${endpoint.log()}\nserver log:\n${server.log()}`, { cause: e });

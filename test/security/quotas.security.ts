@@ -45,11 +45,20 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('queue quota and TTL 
     // an endpoint no agent ever serves
     const ep = (await alice.registerEndpoint({ name: 'never-online' })).endpoint.id;
     const submittedAt = Date.now();
-    const first = await alice.runBatch(ep, [{ functionId: fn, args: [0] }, { functionId: fn, args: [1] }, { functionId: fn, args: [2] }]);
+    const first = await alice.runBatch(ep, [
+      { functionId: fn, args: [0] },
+      { functionId: fn, args: [1] },
+      { functionId: fn, args: [2] },
+    ]);
     const more = [await alice.run(fn, ep, [3])];
 
     // a batch that would pass the quota is refused whole, and nothing of it is stored
-    const tooMany = await alice.runBatch(ep, [{ functionId: fn, args: [4] }, { functionId: fn, args: [5] }]).catch((e: unknown) => e);
+    const tooMany = await alice
+      .runBatch(ep, [
+        { functionId: fn, args: [4] },
+        { functionId: fn, args: [5] },
+      ])
+      .catch((e: unknown) => e);
     expect(tooMany).toBeInstanceOf(QuotaExceededError);
     expect((tooMany as QuotaExceededError).code).toBe('QUOTA_EXCEEDED');
     expect((tooMany as QuotaExceededError).status).toBe(429);

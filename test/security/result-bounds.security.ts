@@ -66,7 +66,9 @@ describe.each(['embedded', 'postgres+redis'] as const)('bounded agent reports on
     const [id] = await leased(1);
     const message = 'm'.repeat(3 * 1024 * 1024);
     const stack = 's'.repeat(2 * 1024 * 1024);
-    peer.send('results', { results: [{ taskId: id!, attempt: 0, status: 'failed', error: { code: 'TASK_ERROR', name: 'N'.repeat(100_000), message, stack }, timings: {} }] });
+    peer.send('results', {
+      results: [{ taskId: id!, attempt: 0, status: 'failed', error: { code: 'TASK_ERROR', name: 'N'.repeat(100_000), message, stack }, timings: {} }],
+    });
     await peer.next('ack', 30_000);
     const task = (await user.api('GET', `/v1/tasks/${id}`)).body;
     expect(task.status).toBe('failed');

@@ -31,7 +31,15 @@ describe.each(['embedded', 'postgres+redis'] as const)('revocation reaches open 
     if (db) {
       // a second replica: same database, broker prefix and signing key
       replica2 = await startServer(
-        loadConfig({ PORT: '0', FX_DATA_DIR: server.dataDir, FX_LOG_LEVEL: 'error', FX_REDIS_PREFIX: server.redisPrefix, DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), DATABASE_POOL_SIZE: '4' }),
+        loadConfig({
+          PORT: '0',
+          FX_DATA_DIR: server.dataDir,
+          FX_LOG_LEVEL: 'error',
+          FX_REDIS_PREFIX: server.redisPrefix,
+          DATABASE_URL: db.url,
+          REDIS_URL: testRedisUrl(),
+          DATABASE_POOL_SIZE: '4',
+        }),
       );
     }
   });

@@ -8,7 +8,12 @@ import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
  * Configures an endpoint, merges `extra` into its config.yaml and starts its agent with the environment
  * `npm start` used to give it (the server's FX_DATA_DIR, DATABASE_URL, REDIS_URL, a signing key, a token).
  */
-export async function startLeakyEndpoint(server: ServerProcess, name: string, extra: Record<string, unknown>, before?: (endpoint: EndpointProcess) => Promise<void>): Promise<EndpointProcess> {
+export async function startLeakyEndpoint(
+  server: ServerProcess,
+  name: string,
+  extra: Record<string, unknown>,
+  before?: (endpoint: EndpointProcess) => Promise<void>,
+): Promise<EndpointProcess> {
   const endpoint = await EndpointProcess.configure(server, name, { workers: 1 });
   const file = join(endpoint.home.path, 'endpoints', name, 'config.yaml');
   const config = parse(await readFile(file, 'utf8')) as Record<string, unknown>;

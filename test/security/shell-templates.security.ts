@@ -13,8 +13,26 @@ import { startLeakyEndpoint } from './sandbox.helper.js';
  */
 jest.setTimeout(180_000);
 
-const REFUSED = ['echo "hello {msg}"', "echo '{msg}'", 'echo `{msg}`', 'echo $(echo {msg})', 'echo "$(echo {msg})"', 'echo ${x:-{msg}}', 'echo \\{msg}', 'cat <<EOF\n{msg}\nEOF'];
-const ACCEPTED = ['echo {msg}', 'echo --opt={msg}', 'echo {msg}{other}', 'echo a{msg}b', 'echo "hello "{msg}', 'echo {msg} | cat', '( echo {msg} )', "printf '%s\\n' {msg}"];
+const REFUSED = [
+  'echo "hello {msg}"',
+  "echo '{msg}'",
+  'echo `{msg}`',
+  'echo $(echo {msg})',
+  'echo "$(echo {msg})"',
+  'echo ${x:-{msg}}',
+  'echo \\{msg}',
+  'cat <<EOF\n{msg}\nEOF',
+];
+const ACCEPTED = [
+  'echo {msg}',
+  'echo --opt={msg}',
+  'echo {msg}{other}',
+  'echo a{msg}b',
+  'echo "hello "{msg}',
+  'echo {msg} | cat',
+  '( echo {msg} )',
+  "printf '%s\\n' {msg}",
+];
 
 describe.each(['embedded', 'postgres+redis'] as const)('shell template placeholders (%s)', (backend) => {
   let server: ServerProcess;
@@ -56,10 +74,17 @@ describe.each(['embedded', 'postgres+redis'] as const)('shell template placehold
     let n = 0;
     for (const template of ACCEPTED) {
       const fn = await client.registerShellFunction(template, { name: `ok${n}` });
-      for (const make of [(m: string) => `$(touch ${m})`, (m: string) => `\`touch ${m}\``, (m: string) => `'; touch ${m}; '`, (m: string) => `"; touch ${m}; "`]) {
+      for (const make of [
+        (m: string) => `$(touch ${m})`,
+        (m: string) => `\`touch ${m}\``,
+        (m: string) => `'; touch ${m}; '`,
+        (m: string) => `"; touch ${m}; "`,
+      ]) {
         const marker = join(markers.path, `pwned-${n++}`);
         const msg = make(marker);
-        const result = (await client.getResult(await client.run(fn, endpoint.endpointId, [], { msg, other: make(`${marker}-other`) }), { timeoutMs: 30_000 })) as { stdout: string; returncode: number };
+        const result = (await client.getResult(await client.run(fn, endpoint.endpointId, [], { msg, other: make(`${marker}-other`) }), {
+          timeoutMs: 30_000,
+        })) as { stdout: string; returncode: number };
         expect([template, result.returncode]).toEqual([template, 0]);
         expect(result.stdout).toContain(msg);
         expect([template, msg, existsSync(marker) || existsSync(`${marker}-other`)]).toEqual([template, msg, false]);

@@ -36,11 +36,14 @@ describe.each(['embedded', 'postgres+redis'] as const)('taskLimits (%s)', (backe
   });
 
   it('fails an endless loop with no walltime WALLTIME_EXCEEDED at the endpoint default, and caps a longer request at the max', async () => {
-    const spin = await client.registerFunction(() => {
-      for (;;) {
-        // forever
-      }
-    }, { name: 'spin' });
+    const spin = await client.registerFunction(
+      () => {
+        for (;;) {
+          // forever
+        }
+      },
+      { name: 'spin' },
+    );
     expect(await failureCode(client, await client.run(spin, endpoint.endpointId))).toBe('WALLTIME_EXCEEDED');
     const asked = await client.run(spin, endpoint.endpointId, [], {}, { resources: { walltimeSeconds: 3600 } });
     // Capped at the 8 s max, not the hour asked for (failureCode gives up after 60 s).
@@ -48,11 +51,14 @@ describe.each(['embedded', 'postgres+redis'] as const)('taskLimits (%s)', (backe
   });
 
   it('fails a js task allocating 3 GB off-heap MEMORY_EXCEEDED, and the next task runs fine', async () => {
-    const hog = await client.registerFunction(() => {
-      const held: Buffer[] = [];
-      for (let i = 0; i < 12; i++) held.push(Buffer.alloc(256 * 1024 * 1024, 1));
-      return held.length;
-    }, { name: 'hog' });
+    const hog = await client.registerFunction(
+      () => {
+        const held: Buffer[] = [];
+        for (let i = 0; i < 12; i++) held.push(Buffer.alloc(256 * 1024 * 1024, 1));
+        return held.length;
+      },
+      { name: 'hog' },
+    );
     expect(await failureCode(client, await client.run(hog, endpoint.endpointId, [], {}, { resources: { walltimeSeconds: 8 } }))).toBe('MEMORY_EXCEEDED');
     const add = await client.registerFunction((a: number, b: number) => a + b, { name: 'add' });
     expect(await client.getResult(await client.run(add, endpoint.endpointId, [1, 2]), { timeoutMs: 30_000 })).toBe(3);
@@ -63,6 +69,8 @@ describe.each(['embedded', 'postgres+redis'] as const)('taskLimits (%s)', (backe
     // Its own walltime (within the max) leaves a loaded machine time to allocate: memory is what stops it.
     expect(await failureCode(client, await client.run(sh, endpoint.endpointId, [], {}, { resources: { walltimeSeconds: 8 } }))).toBe('MEMORY_EXCEEDED');
     const echo = await client.registerShellFunction('echo {msg}', { name: 'echo' });
-    expect(await client.getResult(await client.run(echo, endpoint.endpointId, [], { msg: 'still here' }), { timeoutMs: 30_000 })).toMatchObject({ stdout: 'still here\n' });
+    expect(await client.getResult(await client.run(echo, endpoint.endpointId, [], { msg: 'still here' }), { timeoutMs: 30_000 })).toMatchObject({
+      stdout: 'still here\n',
+    });
   });
 });

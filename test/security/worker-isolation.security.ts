@@ -51,7 +51,11 @@ describe.each(['embedded', 'postgres+redis'] as const)('what task code can reach
       },
       { name: 'probe' },
     );
-    const out = (await client.getResult(await client.run(probe, endpoint.endpointId, [secretFiles]), { timeoutMs: 30_000 })) as { env: Record<string, string>; cwd: string; files: string[] };
+    const out = (await client.getResult(await client.run(probe, endpoint.endpointId, [secretFiles]), { timeoutMs: 30_000 })) as {
+      env: Record<string, string>;
+      cwd: string;
+      files: string[];
+    };
     for (const content of out.files) expect(content).toMatch(/^ERR /);
     expect(Object.keys(out.env).filter((k) => SECRET_ENV.test(k))).toEqual([]);
     expect(JSON.stringify(out.env)).not.toContain(server.adminToken);
@@ -61,12 +65,17 @@ describe.each(['embedded', 'postgres+redis'] as const)('what task code can reach
   });
 
   it('a shell task cannot read them either, sees no FX_* or DATABASE_URL, and runs outside FX_HOME', async () => {
-    const sh = await client.registerShellFunction('for f in {a} {b} {c} {d}; do cat "$f" 2>/dev/null || echo "ERR $f"; done; echo ---; env; echo ---; pwd', { name: 'shprobe' });
+    const sh = await client.registerShellFunction('for f in {a} {b} {c} {d}; do cat "$f" 2>/dev/null || echo "ERR $f"; done; echo ---; env; echo ---; pwd', {
+      name: 'shprobe',
+    });
     const [a, b, c, d] = secretFiles;
     const out = (await client.getResult(await client.run(sh, endpoint.endpointId, [], { a, b, c, d }), { timeoutMs: 30_000 })) as { stdout: string };
     const [files, env, cwd] = out.stdout.split('---\n');
     expect(files!.trim().split('\n')).toEqual(secretFiles.map((f) => `ERR ${f}`));
-    const names = env!.trim().split('\n').map((l) => l.split('=')[0]!);
+    const names = env!
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=')[0]!);
     expect(names.filter((k) => SECRET_ENV.test(k))).toEqual([]);
     expect(env).not.toContain(server.adminToken);
     expect(env).not.toContain('secret');

@@ -51,7 +51,14 @@ describe('owner-bound js workers', () => {
     server = new FakeFxServer();
     const url = await server.listen();
     const provider = new LocalProvider({ workers: 1, workerScript });
-    agent = new EndpointAgent({ url, token: server.endpointToken, name: 'owners', provider, spoolDir: join(dir, 'spool'), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    agent = new EndpointAgent({
+      url,
+      token: server.endpointToken,
+      name: 'owners',
+      provider,
+      spoolDir: join(dir, 'spool'),
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
     await agent.start();
     await agent.waitForState(AgentState.RUNNING);
   });
@@ -92,7 +99,7 @@ describe('owner-bound js workers', () => {
  * run next on the same single-worker endpoint, must not run under them. A worker is bound to the pair
  * (task owner, function author), so code of another author never shares a process with Alice's code.
  */
-describe.each(['embedded', 'postgres+redis'] as const)('a public function cannot hook its caller\'s later tasks (%s)', (backend) => {
+describe.each(['embedded', 'postgres+redis'] as const)("a public function cannot hook its caller's later tasks (%s)", (backend) => {
   const PUBLIC_HOOK = `() => {
     const original = JSON.stringify;
     globalThis.__seen = [];
@@ -128,13 +135,15 @@ describe.each(['embedded', 'postgres+redis'] as const)('a public function cannot
     await server?.stop();
   });
 
-  it('runs Alice\'s own function in a process Bob\'s code never ran in, and still reuses it for Alice\'s own tasks', async () => {
+  it("runs Alice's own function in a process Bob's code never ran in, and still reuses it for Alice's own tasks", async () => {
     const hook = await bob.registerFunction(new Function(`return ${PUBLIC_HOOK}`)(), { name: 'helpful', public: true });
     const mine = await alice.registerFunction(new Function(`return ${ALICE_FN}`)(), { name: 'mine' });
     for (let round = 0; round < 3; round++) {
       // (its own result already goes through the patched JSON.stringify: that is Bob's business)
       expect(await alice.getResult(await alice.run(hook, endpoint.endpointId, []), { timeoutMs: 60_000 })).toBe('hijacked');
-      const first = await alice.getResult<Record<string, unknown>>(await alice.run(mine, endpoint.endpointId, [`alice-secret-${round}`]), { timeoutMs: 60_000 });
+      const first = await alice.getResult<Record<string, unknown>>(await alice.run(mine, endpoint.endpointId, [`alice-secret-${round}`]), {
+        timeoutMs: 60_000,
+      });
       // one worker: Bob's code ran in it just now, so Alice's task gets a fresh process
       expect(first).toEqual({ secret: `alice-secret-${round}`, marker: null, seen: 0, count: 1 });
       // the same (owner, author) pair keeps its worker: globals persist between Alice's own tasks

@@ -13,7 +13,8 @@ import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
  */
 jest.setTimeout(300_000);
 
-const SETUP_HINT = 'Slurm is not running on this machine: run `sudo bash scripts/slurm-up.sh` (installs slurm-wlm + munge and starts a single-node cluster), then run the tests again';
+const SETUP_HINT =
+  'Slurm is not running on this machine: run `sudo bash scripts/slurm-up.sh` (installs slurm-wlm + munge and starts a single-node cluster), then run the tests again';
 
 function slurmProblem(): string | undefined {
   const r = spawnSync('sinfo', ['--noheader', '--format=%t'], { encoding: 'utf8', timeout: 15_000 });
@@ -23,8 +24,18 @@ function slurmProblem(): string | undefined {
   return undefined;
 }
 
-interface BlockView { id: string; jobId?: string; state: string; busy: number; workers: number }
-interface StatusView { state: string; blocks?: BlockView[]; devices?: Array<{ device: string; worker: string }> }
+interface BlockView {
+  id: string;
+  jobId?: string;
+  state: string;
+  busy: number;
+  workers: number;
+}
+interface StatusView {
+  state: string;
+  blocks?: BlockView[];
+  devices?: Array<{ device: string; worker: string }>;
+}
 
 /** Jobs Slurm still has alive (pending, running, completing) under this name. */
 function liveJobs(name: string): string[] {
@@ -121,7 +132,10 @@ describe('FX on Slurm', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 200 }, (_, i) => ({ functionId: work, args: [i] })));
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: 200 }, (_, i) => ({ functionId: work, args: [i] })),
+    );
     const results = (await client.getResults(ids, { timeoutMs: 180_000 }).catch((e) => {
       throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
     })) as Array<{ i: number; doubled: number; host: string }>;
@@ -137,18 +151,27 @@ describe('FX on Slurm', () => {
     await watcher;
     expect(maxRunning).toBe(2);
     expect(jobIds.size).toBe(2);
-    console.log(`slurm scaling: 0 → 2 running blocks in ${twoAt} ms; 200 tasks done in ${allDone} ms; back to 0 blocks ${scaledIn} ms after the last result (maxIdleSeconds 3)`);
+    console.log(
+      `slurm scaling: 0 → 2 running blocks in ${twoAt} ms; 200 tasks done in ${allDone} ms; back to 0 blocks ${scaledIn} ms after the last result (maxIdleSeconds 3)`,
+    );
   });
 
   it('re-runs the tasks of a block cancelled from outside with scancel; every task ends with one result', async () => {
     requireSlurm();
     const slow = await client.registerShellFunction('sleep 8; echo task {n} in job "$SLURM_JOB_ID"', { name: 'slow' });
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 4 }, (_, n) => ({ functionId: slow, kwargs: { n } })));
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: 4 }, (_, n) => ({ functionId: slow, kwargs: { n } })),
+    );
     // Wait until both blocks run tasks, then kill one of them behind FX's back.
-    const victim = await eventually(async () => {
-      const blocks = await runningBlocks();
-      return blocks.length === 2 && blocks.every((b) => b.busy > 0) ? blocks[0] : undefined;
-    }, 60_000, 'two busy blocks');
+    const victim = await eventually(
+      async () => {
+        const blocks = await runningBlocks();
+        return blocks.length === 2 && blocks.every((b) => b.busy > 0) ? blocks[0] : undefined;
+      },
+      60_000,
+      'two busy blocks',
+    );
     const cancelled = spawnSync('scancel', [victim!.jobId!], { encoding: 'utf8' });
     expect(cancelled.status).toBe(0);
     const outcomes = await client.getResults(ids, { timeoutMs: 120_000 }).catch((e) => {
@@ -161,7 +184,7 @@ describe('FX on Slurm', () => {
     const rerun = tasks.filter((t) => t.attempt >= 1);
     expect(rerun.length).toBeGreaterThanOrEqual(1);
     expect(tasks.every((t) => t.status === 'success')).toBe(true);
-    for (const t of rerun) expect(((t.result as { stdout: string }).stdout)).not.toContain(`job ${victim!.jobId}\n`);
+    for (const t of rerun) expect((t.result as { stdout: string }).stdout).not.toContain(`job ${victim!.jobId}\n`);
   });
 
   it('runs an MPI function with 2 ranks under srun inside a block', async () => {
@@ -178,8 +201,14 @@ describe('FX on Slurm', () => {
 
   it('pins each block worker to its device and places gpus: 1 tasks there; refuses what no worker can hold', async () => {
     requireSlurm();
-    const seen = await client.registerShellFunction('echo "$CUDA_VISIBLE_DEVICES $ROCR_VISIBLE_DEVICES $ZE_AFFINITY_MASK $FX_TEST_INIT"; sleep 0.5', { name: 'seen' });
-    const ids = await client.runBatch(endpoint.endpointId, Array.from({ length: 6 }, () => ({ functionId: seen })), { resources: { gpus: 1, cores: 1, walltimeSeconds: 60 } });
+    const seen = await client.registerShellFunction('echo "$CUDA_VISIBLE_DEVICES $ROCR_VISIBLE_DEVICES $ZE_AFFINITY_MASK $FX_TEST_INIT"; sleep 0.5', {
+      name: 'seen',
+    });
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: 6 }, () => ({ functionId: seen })),
+      { resources: { gpus: 1, cores: 1, walltimeSeconds: 60 } },
+    );
     const outs = (await client.getResults(ids, { timeoutMs: 120_000 })) as Array<{ stdout: string }>;
     const devices = outs.map((o) => o.stdout.trim());
     for (const d of devices) expect(['0 0 0 1', '1 1 1 1']).toContain(d);
@@ -201,10 +230,16 @@ describe('FX on Slurm', () => {
     // One log vocabulary (issue 11 item 4): block workers and the agent write JSON records naming the block.
     const blocksDir = join(endpoint.home.path, 'endpoints', 'hpc', 'blocks');
     const blockLogs = await Promise.all((await readdir(blocksDir)).filter((f) => f.endsWith('.log')).map((f) => readFile(join(blocksDir, f), 'utf8')));
-    const jsonLines = (text: string) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; blockId?: string; endpointId?: string });
+    const jsonLines = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; blockId?: string; endpointId?: string });
     expect(blockLogs.flatMap(jsonLines).some((r) => r.msg.startsWith('connected to the agent') && /^b\d+-/.test(r.blockId ?? ''))).toBe(true);
     expect(blockLogs.join('')).not.toMatch(/ExperimentalWarning/);
     const agentRecords = jsonLines(endpoint.output.join(''));
-    expect(agentRecords.some((r) => r.msg.startsWith('submitted a block as job') && /^b\d+-/.test(r.blockId ?? '') && r.endpointId === endpoint.endpointId)).toBe(true);
+    expect(
+      agentRecords.some((r) => r.msg.startsWith('submitted a block as job') && /^b\d+-/.test(r.blockId ?? '') && r.endpointId === endpoint.endpointId),
+    ).toBe(true);
   });
 });

@@ -62,7 +62,9 @@ function tally(summary: BatchSummary, outcome: TaskOutcome): void {
 export function reportSummary(context: CliContext, summary: BatchSummary): void {
   const unsuccessful = summary.failed + summary.cancelled;
   if (unsuccessful === 0) return;
-  context.err(`${summary.failed} failed, ${summary.cancelled} cancelled${unsuccessful > summary.failures.length ? ` (the first ${summary.failures.length} below)` : ''}:`);
+  context.err(
+    `${summary.failed} failed, ${summary.cancelled} cancelled${unsuccessful > summary.failures.length ? ` (the first ${summary.failures.length} below)` : ''}:`,
+  );
   for (const f of summary.failures) {
     context.err(`  ${f.taskId}  ${f.status === 'cancelled' ? 'cancelled' : `${f.name ?? 'Error'}: ${f.message ?? ''} [${f.code ?? '?'}]`}`);
   }

@@ -57,7 +57,7 @@ export function parseSince(value: string, now: number): string {
 /** `--args`: a JSON array. */
 export function parseJsonArray(value: string): unknown[] {
   const parsed = parseJson(value);
-  if (!Array.isArray(parsed)) throw new InvalidArgumentError('must be a JSON array, e.g. \'[1, 2]\'.');
+  if (!Array.isArray(parsed)) throw new InvalidArgumentError("must be a JSON array, e.g. '[1, 2]'.");
   return parsed;
 }
 

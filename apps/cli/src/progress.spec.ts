@@ -41,7 +41,12 @@ describe('ProgressReporter', () => {
       now: () => now,
       ...(tty ? { tty: { write: (text: string) => drawn.push(text), columns: 100 } } : {}),
     } as unknown as CliContext;
-    return { reporter: new ProgressReporter(context, { lineIntervalMs: 2000, redrawIntervalMs: 200 }), err, drawn, advance: (ms: number) => ((now += ms), jest.advanceTimersByTime(ms)) };
+    return {
+      reporter: new ProgressReporter(context, { lineIntervalMs: 2000, redrawIntervalMs: 200 }),
+      err,
+      drawn,
+      advance: (ms: number) => ((now += ms), jest.advanceTimersByTime(ms)),
+    };
   };
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());

@@ -63,7 +63,10 @@ export class ProgressReporter {
 
   start(): void {
     const tty = this.context.tty;
-    this.timer = setInterval(() => (tty ? this.redraw() : this.context.err(this.line())), tty ? (this.options.redrawIntervalMs ?? 200) : (this.options.lineIntervalMs ?? 2000));
+    this.timer = setInterval(
+      () => (tty ? this.redraw() : this.context.err(this.line())),
+      tty ? (this.options.redrawIntervalMs ?? 200) : (this.options.lineIntervalMs ?? 2000),
+    );
     this.timer.unref();
   }
 

@@ -11,7 +11,9 @@ describe('function and endpoint refs', () => {
 
   it('refuses, as a usage error, what is neither an id nor a name', () => {
     for (const ref of ['add@0', 'add@x', 'a/b/c', 'has space', '-x']) {
-      expect(() => functionRef(ref)).toThrow(expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/is neither a function id nor a function name/) }));
+      expect(() => functionRef(ref)).toThrow(
+        expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/is neither a function id nor a function name/) }),
+      );
     }
     expect(() => endpointRef('gpu@1')).toThrow(/is neither an endpoint id nor an endpoint name/);
   });

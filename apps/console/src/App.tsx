@@ -29,7 +29,13 @@ export function App() {
 
   // a token from an earlier page load of this tab: check it once
   useEffect(() => {
-    if (token && !user) api(token).whoami().then((w) => setUser(w.user), () => undefined);
+    if (token && !user)
+      api(token)
+        .whoami()
+        .then(
+          (w) => setUser(w.user),
+          () => undefined,
+        );
   }, [token, user]);
 
   if (!token) {

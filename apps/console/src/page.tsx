@@ -21,13 +21,10 @@ export function usePageData<T>(fetch: () => Promise<T>, deps: DependencyList): P
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
   const reload = useCallback(() => {
-    fetch().then(
-      (d) => {
-        setData(d);
-        setError(null);
-      },
-      setError,
-    );
+    fetch().then((d) => {
+      setData(d);
+      setError(null);
+    }, setError);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(reload, [reload]);

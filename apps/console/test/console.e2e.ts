@@ -158,7 +158,10 @@ describe('admin console in Chromium', () => {
     // submitted the way a user does, through the SDK
     const sdk = new Client({ url: server.url, token: server.adminToken });
     try {
-      const ids = await sdk.runBatch(endpointId, Array.from({ length: 40 }, (_, i) => ({ functionId: fn.id, args: [i] })));
+      const ids = await sdk.runBatch(
+        endpointId,
+        Array.from({ length: 40 }, (_, i) => ({ functionId: fn.id, args: [i] })),
+      );
       expect(ids).toHaveLength(40);
     } finally {
       sdk.close();
@@ -317,7 +320,10 @@ describe('admin console in Chromium', () => {
     await nav('Overview').click();
     const online = page.locator('.stat', { hasText: 'Endpoints online' });
     await online.locator('.stat-value', { hasText: /^1$/ }).waitFor();
-    await page.locator('.stat', { hasText: 'Queue (waiting)' }).locator('.stat-value', { hasText: /^10000$/ }).waitFor();
+    await page
+      .locator('.stat', { hasText: 'Queue (waiting)' })
+      .locator('.stat-value', { hasText: /^10000$/ })
+      .waitFor();
     await page.locator('.stat', { hasText: 'Failed in the last hour' }).locator('.stat-value', { hasText: /^1$/ }).waitFor();
     // 40 squares and the one task submitted after the unlock succeeded; one task failed
     await page.getByRole('img', { name: 'Last hour: 41 tasks completed, 1 failed' }).waitFor();

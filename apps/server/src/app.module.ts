@@ -19,7 +19,20 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), StorageModule, AuthModule, UsersModule, FunctionsModule, EndpointsModule, TasksModule, AgentsModule, RecoveryModule, ClientsModule, ConsoleModule, RateLimitModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        StorageModule,
+        AuthModule,
+        UsersModule,
+        FunctionsModule,
+        EndpointsModule,
+        TasksModule,
+        AgentsModule,
+        RecoveryModule,
+        ClientsModule,
+        ConsoleModule,
+        RateLimitModule,
+      ],
       controllers: [HealthController],
     };
   }

@@ -133,7 +133,9 @@ describe.each(BACKENDS)('FX server on %s', (backend) => {
       peer.send('credits', { credits: 40 });
       const tasks = await peer.tasks(40);
       // 20 frames of 2 without waiting, plus one that repeats a task already in the burst
-      const frames = Array.from({ length: 20 }, (_, i) => tasks.slice(2 * i, 2 * i + 2).map((t) => ({ taskId: t.taskId, attempt: 0, status: 'success' as const, result: t.taskId, timings: {} })));
+      const frames = Array.from({ length: 20 }, (_, i) =>
+        tasks.slice(2 * i, 2 * i + 2).map((t) => ({ taskId: t.taskId, attempt: 0, status: 'success' as const, result: t.taskId, timings: {} })),
+      );
       frames.push([{ ...frames[0]![0]!, result: 'late copy' }]);
       for (const results of frames) peer.send('results', { results });
       const acks: string[][] = [];
@@ -225,7 +227,7 @@ describe.each(BACKENDS)('FX server on %s', (backend) => {
   });
 
   describe('client channel', () => {
-    it('pushes results already final at subscribe time and later ones, and hides other users\' tasks', async () => {
+    it("pushes results already final at subscribe time and later ones, and hides other users' tasks", async () => {
       const ids = await submit(3);
       const peer = await ProtocolPeer.connect(server.url, epToken);
       peer.hello();
@@ -246,7 +248,13 @@ describe.each(BACKENDS)('FX server on %s', (backend) => {
       expect([sub.id, sub.payload.notFound]).toEqual(['req-1', [stranger]]);
 
       peer.send('results', {
-        results: tasks.slice(1).map((t) => ({ taskId: t.taskId, attempt: 0, status: 'failed' as const, error: { code: 'TASK_ERROR' as const, name: 'Error', message: 'boom', stack: 'Error: boom\n at f' }, timings: {} })),
+        results: tasks.slice(1).map((t) => ({
+          taskId: t.taskId,
+          attempt: 0,
+          status: 'failed' as const,
+          error: { code: 'TASK_ERROR' as const, name: 'Error', message: 'boom', stack: 'Error: boom\n at f' },
+          timings: {},
+        })),
       });
       const outcomes = await eventually(async () => {
         const all = frames.filter((f) => f.type === 'result').flatMap((f) => f.payload.results);

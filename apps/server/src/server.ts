@@ -57,7 +57,9 @@ async function boot(config: AppConfig, lock: DataDirLock | undefined): Promise<R
     app,
     new DocumentBuilder()
       .setTitle('FX')
-      .setDescription('FX REST API v1. Websocket channels: /v1/ws/endpoint (endpoint tokens), /v1/ws/client (user tokens) and /v1/ws/console (user token in the first frame); frames are defined in @fx/protocol. The admin console is served at /console.')
+      .setDescription(
+        'FX REST API v1. Websocket channels: /v1/ws/endpoint (endpoint tokens), /v1/ws/client (user tokens) and /v1/ws/console (user token in the first frame); frames are defined in @fx/protocol. The admin console is served at /console.',
+      )
       .setVersion('1')
       .setOpenAPIVersion('3.1.0')
       .addBearerAuth()

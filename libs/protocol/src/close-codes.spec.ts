@@ -17,7 +17,17 @@ describe('close codes', () => {
       tooMany: 4429,
     });
     expect(SOCKET_CLOSE).toEqual({ unauthorized: 4401, tooMany: 4429 });
-    expect(ENDPOINT_CLOSE).toMatchObject({ badRequest: 4400, unauthorized: 4401, gone: 4404, timeout: 4408, replaced: 4409, takenOver: 4410, tooMany: 4429, tooBig: 1009, serverError: 1011 });
+    expect(ENDPOINT_CLOSE).toMatchObject({
+      badRequest: 4400,
+      unauthorized: 4401,
+      gone: 4404,
+      timeout: 4408,
+      replaced: 4409,
+      takenOver: 4410,
+      tooMany: 4429,
+      tooBig: 1009,
+      serverError: 1011,
+    });
     expect(CLIENT_CLOSE).toEqual({ unauthorized: 4401, tooMany: 4429, normal: 1000 });
     expect(CONSOLE_CLOSE).toEqual({ unauthorized: 4401, badFrame: 4400, timeout: 4408, tooMany: 4429 });
   });

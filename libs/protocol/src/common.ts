@@ -43,7 +43,12 @@ const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
  */
 export const FunctionRef = z.union([
   z.uuid(),
-  z.string().regex(new RegExp(`^(?:${NAME}/)?${NAME}(?:@[1-9][0-9]{0,8})?$`), 'must be a function id, or a name: "name", "name@version", "owner/name" or "owner/name@version"'),
+  z
+    .string()
+    .regex(
+      new RegExp(`^(?:${NAME}/)?${NAME}(?:@[1-9][0-9]{0,8})?$`),
+      'must be a function id, or a name: "name", "name@version", "owner/name" or "owner/name@version"',
+    ),
 ]);
 export type FunctionRef = z.infer<typeof FunctionRef>;
 
@@ -74,15 +79,7 @@ export function looksLikeUuid(value: string): boolean {
   return UUID_SHAPE.test(value);
 }
 
-export const TaskStatus = z.enum([
-  'received',
-  'waiting-for-endpoint',
-  'dispatched',
-  'running',
-  'success',
-  'failed',
-  'cancelled',
-]);
+export const TaskStatus = z.enum(['received', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled']);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['success', 'failed', 'cancelled'];
@@ -177,7 +174,11 @@ export const TaskResources = z
     cores: z.number().int().min(1).max(100_000).optional(),
     gpus: z.number().int().min(0).max(1024).optional(),
     /** Longest the task may run; overrides the function's walltime, and a block must have this much time left. */
-    walltimeSeconds: z.number().positive().max(30 * 24 * 3600).optional(),
+    walltimeSeconds: z
+      .number()
+      .positive()
+      .max(30 * 24 * 3600)
+      .optional(),
     nodes: z.number().int().min(1).max(100_000).optional(),
     ranksPerNode: z.number().int().min(1).max(100_000).optional(),
   })

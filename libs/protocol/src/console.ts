@@ -9,7 +9,16 @@ import { EndpointInfo, UserInfo } from './rest.js';
 
 // ---- REST: tasks list ------------------------------------------------------------------------
 const csv = <T extends z.ZodType>(item: T) =>
-  z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v), z.array(item).min(1).max(16));
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item).min(1).max(16),
+  );
 
 /** `GET /v1/tasks` query: filters, newest first, keyset-paged with an opaque cursor. */
 export const ListTasksQuery = z

@@ -19,9 +19,7 @@ describe('parseFrame', () => {
       expect(e).toBeInstanceOf(FrameError);
       expect((e as FrameError).code).toBe('BAD_FRAME');
     }
-    expect(() => parseFrame(EndpointToServerSchemas, JSON.stringify({ v: 1, type: 'credits', payload: { credits: -1 } }))).toThrow(
-      /bad "credits" payload/,
-    );
+    expect(() => parseFrame(EndpointToServerSchemas, JSON.stringify({ v: 1, type: 'credits', payload: { credits: -1 } }))).toThrow(/bad "credits" payload/);
     expect(() => parseFrame(EndpointToServerSchemas, '{not json')).toThrow(/not valid JSON/);
   });
   it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__'])('refuses the inherited name "%s" as an unknown type, not a TypeError', (type) => {

@@ -1,6 +1,11 @@
 import { FunctionSpecCache } from './function-cache.js';
 
-const spec = (n: number, size: number) => ({ id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, runtime: 'js' as const, source: 'x'.repeat(size), contentHash: `h${n}` });
+const spec = (n: number, size: number) => ({
+  id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  runtime: 'js' as const,
+  source: 'x'.repeat(size),
+  contentHash: `h${n}`,
+});
 
 describe('FunctionSpecCache', () => {
   it('evicts the least recently used past either limit', () => {

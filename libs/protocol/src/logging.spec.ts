@@ -20,12 +20,27 @@ describe('the log vocabulary', () => {
 
 describe('formatLogLine', () => {
   it('writes time, level, message and the fields as key=value, leaving out pid and hostname', () => {
-    const line = formatLogLine({ level: 'info', time: '2026-01-02T03:04:05.678Z', pid: 7, hostname: 'h', msg: 'agent connected', endpointId: 'e-1', connId: 'conn-2', requeued: 0, note: 'two words' });
+    const line = formatLogLine({
+      level: 'info',
+      time: '2026-01-02T03:04:05.678Z',
+      pid: 7,
+      hostname: 'h',
+      msg: 'agent connected',
+      endpointId: 'e-1',
+      connId: 'conn-2',
+      requeued: 0,
+      note: 'two words',
+    });
     expect(line).toBe('2026-01-02T03:04:05.678Z INFO  agent connected endpointId=e-1 connId=conn-2 requeued=0 note="two words"\n');
   });
 
   it('puts a stack, of an err field or a stack field, on the lines below, indented', () => {
-    const line = formatLogLine({ level: 'error', time: 't', msg: 'frame failed', err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at f (x.js:1:1)' } });
+    const line = formatLogLine({
+      level: 'error',
+      time: 't',
+      msg: 'frame failed',
+      err: { type: 'Error', message: 'boom', stack: 'Error: boom\n    at f (x.js:1:1)' },
+    });
     expect(line).toBe('t ERROR frame failed err=boom\n    Error: boom\n        at f (x.js:1:1)\n');
     expect(formatLogLine({ level: 'error', time: 't', msg: 'm', stack: 'S\n  at g' })).toBe('t ERROR m\n    S\n      at g\n');
   });

@@ -22,9 +22,16 @@ export const RegisterFunctionRequest = z
     name: ResourceName,
     runtime: FunctionRuntime,
     /** js: source of one function expression, e.g. `(a, b) => a + b`; shell: a command template. */
-    source: z.string().min(1).max(1024 * 1024),
+    source: z
+      .string()
+      .min(1)
+      .max(1024 * 1024),
     description: z.string().max(4096).optional(),
-    walltimeSeconds: z.number().positive().max(7 * 24 * 3600).optional(),
+    walltimeSeconds: z
+      .number()
+      .positive()
+      .max(7 * 24 * 3600)
+      .optional(),
     public: z.boolean().default(false),
   })
   .strict();
@@ -170,9 +177,7 @@ export const TaskInfo = z.object({
 });
 export type TaskInfo = z.infer<typeof TaskInfo>;
 
-export const TaskStatusManyRequest = z
-  .object({ taskIds: z.array(Uuid).min(1).max(DEFAULT_LIMITS.maxIdsPerRequest) })
-  .strict();
+export const TaskStatusManyRequest = z.object({ taskIds: z.array(Uuid).min(1).max(DEFAULT_LIMITS.maxIdsPerRequest) }).strict();
 export type TaskStatusManyRequest = z.input<typeof TaskStatusManyRequest>;
 
 export const TaskStatusEntry = z.object({ id: Uuid, status: TaskStatus, attempt: z.number().int() });
@@ -227,9 +232,7 @@ export const CancelTaskResponse = z.object({ taskId: Uuid, status: TaskStatus, c
 export type CancelTaskResponse = z.infer<typeof CancelTaskResponse>;
 
 // ---- users and tokens (admin) ---------------------------------------------------------------
-export const CreateUserRequest = z
-  .object({ name: ResourceName, admin: z.boolean().default(false) })
-  .strict();
+export const CreateUserRequest = z.object({ name: ResourceName, admin: z.boolean().default(false) }).strict();
 export type CreateUserRequest = z.input<typeof CreateUserRequest>;
 
 export const UserInfo = z.object({ id: Uuid, name: z.string(), admin: z.boolean(), createdAt: z.string() });
@@ -239,7 +242,12 @@ export const CreateTokenRequest = z
   .object({
     name: z.string().min(1).max(128).default('token'),
     /** Lifetime in seconds; no expiry when absent. */
-    expiresInSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(10 * 365 * 24 * 3600)
+      .optional(),
   })
   .strict();
 export type CreateTokenRequest = z.input<typeof CreateTokenRequest>;
@@ -265,7 +273,10 @@ export type WhoAmIResponse = z.infer<typeof WhoAmIResponse>;
 /** `GET /v1/functions` query: `name` (or `owner/name`) lists every live version of that name, newest first. */
 export const ListFunctionsQuery = z
   .object({
-    name: z.string().regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be "name" or "owner/name"').optional(),
+    name: z
+      .string()
+      .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be "name" or "owner/name"')
+      .optional(),
   })
   .strict();
 export type ListFunctionsQuery = z.input<typeof ListFunctionsQuery>;

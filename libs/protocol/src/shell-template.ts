@@ -13,7 +13,7 @@ type Context = 'single quotes' | 'double quotes' | 'backticks' | '$(â€¦)' | '${â
 function tokenize(template: string): Item[] {
   const items: Item[] = [];
   const re = /\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/y;
-  for (let i = 0; i < template.length; ) {
+  for (let i = 0; i < template.length;) {
     re.lastIndex = i;
     const m = re.exec(template);
     if (m) {

@@ -38,7 +38,10 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
     const encoded = JSON.stringify(isPlainBatchItem(item, isCheckedId) ? item : checkInput(BatchTaskItem, item, `batch item ${i}`));
     const size = Buffer.byteLength(encoded) + 1;
     if (head.length + tail.length + size > maxRequestBytes) {
-      throw new PayloadTooLargeError('PAYLOAD_TOO_LARGE', `batch item ${i} alone is ${size} bytes of JSON, more than the ${maxRequestBytes} a request may carry`);
+      throw new PayloadTooLargeError(
+        'PAYLOAD_TOO_LARGE',
+        `batch item ${i} alone is ${size} bytes of JSON, more than the ${maxRequestBytes} a request may carry`,
+      );
     }
     if (current.length === DEFAULT_LIMITS.maxBatchTasks || bytes + size > maxRequestBytes) {
       chunks.push(current);

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { FakeFxServer, GOOD_TOKEN } from './__fixtures__/fake-fx-server.js';
 import { Client } from './client.js';
-import { ConnectionError, NotFoundError, PartialBatchError, PayloadTooLargeError, SerializationError, ServerError, TaskCancelledError, TaskFailedError, ValidationError } from './errors.js';
+import {
+  ConnectionError,
+  NotFoundError,
+  PartialBatchError,
+  PayloadTooLargeError,
+  SerializationError,
+  ServerError,
+  TaskCancelledError,
+  TaskFailedError,
+  ValidationError,
+} from './errors.js';
 import { TaskHandle } from './task-handle.js';
 
 let server: FakeFxServer;
@@ -37,7 +47,13 @@ describe('functions', () => {
 
   it('registers a shell template with runtime shell', async () => {
     await client.registerShellFunction('echo {msg}', { name: 'echo', walltimeSeconds: 10 });
-    expect(server.requestsTo('POST', '/v1/functions')[0]!.body).toEqual({ name: 'echo', runtime: 'shell', source: 'echo {msg}', walltimeSeconds: 10, public: false });
+    expect(server.requestsTo('POST', '/v1/functions')[0]!.body).toEqual({
+      name: 'echo',
+      runtime: 'shell',
+      source: 'echo {msg}',
+      walltimeSeconds: 10,
+      public: false,
+    });
   });
 });
 
@@ -47,7 +63,10 @@ describe('names', () => {
     expect(await client.registerFunction((a: number, b: number) => a + b, { name: 'add' })).toBe(first);
     const second = await client.registerFunction((a: number, b: number) => b + a, { name: 'add' });
     expect(second).not.toBe(first);
-    expect((await client.listFunctionVersions('add')).map((f) => [f.id, f.version])).toEqual([[second, 2], [first, 1]]);
+    expect((await client.listFunctionVersions('add')).map((f) => [f.id, f.version])).toEqual([
+      [second, 2],
+      [first, 1],
+    ]);
     expect((await client.getFunction('add')).id).toBe(second);
     expect((await client.getFunction('add@1')).id).toBe(first);
   });
@@ -55,8 +74,17 @@ describe('names', () => {
   it('sends function and endpoint names as they are, encoded in paths', async () => {
     const taskId = await client.run('alice/add@2', 'gpu-1', [1, 2]);
     expect(server.tasks.get(taskId)).toMatchObject({ functionId: 'alice/add@2', endpointId: 'gpu-1' });
-    const ids = await client.runBatch('gpu-1', [{ functionId: 'add', args: [1] }, { functionId, endpointId: 'cpu', args: [2] }]);
-    expect(server.requestsTo('POST', '/v1/tasks/batch')[0]!.body).toEqual({ endpointId: 'gpu-1', tasks: [{ functionId: 'add', args: [1] }, { functionId, endpointId: 'cpu', args: [2] }] });
+    const ids = await client.runBatch('gpu-1', [
+      { functionId: 'add', args: [1] },
+      { functionId, endpointId: 'cpu', args: [2] },
+    ]);
+    expect(server.requestsTo('POST', '/v1/tasks/batch')[0]!.body).toEqual({
+      endpointId: 'gpu-1',
+      tasks: [
+        { functionId: 'add', args: [1] },
+        { functionId, endpointId: 'cpu', args: [2] },
+      ],
+    });
     expect(ids).toHaveLength(2);
     await client.getFunction('alice/add@2').catch(() => undefined);
     await client.getEndpoint('bob/gpu').catch(() => undefined);
@@ -66,7 +94,10 @@ describe('names', () => {
   it('refuses what is neither an id nor a name before sending, and endpoint names with a version', async () => {
     await expect(client.run('add@0', endpointId)).rejects.toMatchObject({ name: 'ValidationError' });
     await expect(client.run(functionId, 'gpu@1')).rejects.toMatchObject({ name: 'ValidationError' });
-    await expect(client.runBatch(endpointId, [{ functionId, endpointId: 'gpu@1' }])).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('batch item 0') });
+    await expect(client.runBatch(endpointId, [{ functionId, endpointId: 'gpu@1' }])).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining('batch item 0'),
+    });
     await expect(client.getEndpoint('a/b/c')).rejects.toMatchObject({ name: 'ValidationError' });
     expect(() => client.executor('no spaces')).toThrow(/endpointId/);
     expect(server.requests).toHaveLength(0);
@@ -82,7 +113,12 @@ describe('run', () => {
   it('refuses, before sending anything, arguments JSON would change (add(NaN, 1) must not return 1)', async () => {
     await expect(client.run(functionId, endpointId, [NaN, 1])).rejects.toMatchObject({ name: 'SerializationError', path: 'args[0]' });
     await expect(client.run(functionId, endpointId, [], { x: { y: new Map() } })).rejects.toBeInstanceOf(SerializationError);
-    await expect(client.runBatch(endpointId, [{ functionId, args: [1] }, { functionId, kwargs: { n: 1n } }])).rejects.toMatchObject({ path: 'items[1].kwargs.n' });
+    await expect(
+      client.runBatch(endpointId, [
+        { functionId, args: [1] },
+        { functionId, kwargs: { n: 1n } },
+      ]),
+    ).rejects.toMatchObject({ path: 'items[1].kwargs.n' });
     expect(server.requestsTo('POST', '/v1/tasks')).toHaveLength(0);
     expect(server.requestsTo('POST', '/v1/tasks/batch')).toHaveLength(0);
   });
@@ -114,7 +150,10 @@ describe('runBatch', () => {
   it('also splits by request size', async () => {
     const big = 'x'.repeat(1000);
     const c = new Client({ url: server.url, token: GOOD_TOKEN, maxRequestBytes: 10_000 });
-    const ids = await c.runBatch(endpointId, Array.from({ length: 30 }, (_, i) => ({ functionId, args: [i, big] })));
+    const ids = await c.runBatch(
+      endpointId,
+      Array.from({ length: 30 }, (_, i) => ({ functionId, args: [i, big] })),
+    );
     c.close();
     const requests = server.requestsTo('POST', '/v1/tasks/batch');
     expect(requests.length).toBeGreaterThan(2);
@@ -132,7 +171,12 @@ describe('runBatch', () => {
   it('reports the ids already accepted when a later request fails', async () => {
     let batches = 0;
     server.override = (r) => (r.path === '/v1/tasks/batch' && ++batches === 2 ? { status: 500, body: { code: 'INTERNAL', message: 'boom' } } : undefined);
-    const err = (await client.runBatch(endpointId, Array.from({ length: 10_001 }, () => ({ functionId }))).catch((e: unknown) => e)) as PartialBatchError;
+    const err = (await client
+      .runBatch(
+        endpointId,
+        Array.from({ length: 10_001 }, () => ({ functionId })),
+      )
+      .catch((e: unknown) => e)) as PartialBatchError;
     expect(err).toBeInstanceOf(PartialBatchError);
     expect(err.cause).toBeInstanceOf(ServerError);
     expect(err.acceptedTaskIds).toHaveLength(10_000);

@@ -168,7 +168,11 @@ export class Client {
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
     assertFaithfulJson(args, 'args');
     assertFaithfulJson(kwargs, 'kwargs');
-    const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) }, 'task');
+    const body = checkInput(
+      SubmitTaskRequest,
+      { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) },
+      'task',
+    );
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
     for (const w of res.warnings ?? []) options.onWarning?.(w);
     return res.taskId;
@@ -261,7 +265,15 @@ export class Client {
    */
   async getTaskResults(taskIds: readonly string[], options: TaskResultsOptions = {}): Promise<TaskResultsResponse> {
     const body = checkInput(TaskResultsRequest, { taskIds: taskIds.map((id) => this.id(id, 'taskId')), waitMs: options.waitMs ?? 0 }, 'results request');
-    return this.request({ method: 'POST', path: '/v1/tasks/results', body, response: TaskResultsResponse, idempotent: true, signal: options.signal, serverWaitMs: body.waitMs ?? 0 });
+    return this.request({
+      method: 'POST',
+      path: '/v1/tasks/results',
+      body,
+      response: TaskResultsResponse,
+      idempotent: true,
+      signal: options.signal,
+      serverWaitMs: body.waitMs ?? 0,
+    });
   }
 
   /**

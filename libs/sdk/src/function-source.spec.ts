@@ -4,9 +4,11 @@ import { ValidationError } from './errors.js';
 describe('functionSource', () => {
   it('sends arrows and function expressions as written', () => {
     expect(functionSource((a: number) => a + 1)).toMatch(/^\(a\)\s*=>/);
-    expect(functionSource(async function named(x: number) {
-      return x;
-    })).toMatch(/^async function named\(x\)/);
+    expect(
+      functionSource(async function named(x: number) {
+        return x;
+      }),
+    ).toMatch(/^async function named\(x\)/);
   });
 
   it('turns methods into function expressions', () => {

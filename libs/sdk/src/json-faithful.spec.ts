@@ -21,7 +21,21 @@ function refusal(value: unknown, path = 'args'): SerializationError {
 
 describe('assertFaithfulJson', () => {
   it('accepts what JSON carries exactly, class instances included (their own data is what travels)', () => {
-    for (const v of [[new (class Point { x = 1; y = [2] })()], { env: process.env }, [1, 'a', true, null, -2.5], { a: [{ b: { c: 'd' } }], e: null }, [], {}, Object.create(null), { skipped: undefined, kept: 1 }]) {
+    for (const v of [
+      [
+        new (class Point {
+          x = 1;
+          y = [2];
+        })(),
+      ],
+      { env: process.env },
+      [1, 'a', true, null, -2.5],
+      { a: [{ b: { c: 'd' } }], e: null },
+      [],
+      {},
+      Object.create(null),
+      { skipped: undefined, kept: 1 },
+    ]) {
       expect(() => assertFaithfulJson(v, 'args')).not.toThrow();
     }
   });

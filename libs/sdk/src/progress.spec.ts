@@ -89,7 +89,10 @@ describe('onProgress', () => {
 describe('listTasks', () => {
   it('sends the query (status as a comma list) and returns one page with its cursor', async () => {
     server.onTaskCreated = undefined;
-    const ids = await client.runBatch(endpointId, Array.from({ length: 5 }, () => ({ functionId })));
+    const ids = await client.runBatch(
+      endpointId,
+      Array.from({ length: 5 }, () => ({ functionId })),
+    );
     const batchId = server.tasks.get(ids[0]!)!.batchId!;
     const first = await client.listTasks({ batchId, status: ['received', 'running'], limit: 3 });
     expect(server.taskQueries[0]!.get('status')).toBe('received,running');

@@ -75,7 +75,9 @@ describe('error mapping', () => {
 
   it('keeps the status when the error body is not JSON', async () => {
     server.override = () => ({ status: 502, body: undefined, headers: { 'content-type': 'text/html' } });
-    const err = await transport([], { maxRetries: 0 }).request({ method: 'GET', path: '/v1/functions' }).catch((e: unknown) => e);
+    const err = await transport([], { maxRetries: 0 })
+      .request({ method: 'GET', path: '/v1/functions' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ServerError);
     expect(err).toMatchObject({ status: 502, code: 'INTERNAL' });
   });
@@ -94,7 +96,9 @@ describe('error mapping', () => {
 
   it('rejects a response that does not match the protocol with ServerError BAD_RESPONSE', async () => {
     server.override = () => ({ status: 200, body: { id: 'not-a-uuid' } });
-    const err = await transport().request({ method: 'GET', path: '/v1/functions/x', response: FunctionInfo }).catch((e: unknown) => e);
+    const err = await transport()
+      .request({ method: 'GET', path: '/v1/functions/x', response: FunctionInfo })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ServerError);
     expect(err).toMatchObject({ code: 'BAD_RESPONSE' });
   });
@@ -105,7 +109,12 @@ describe('retries', () => {
     let calls = 0;
     server.override = () => (++calls <= 2 ? { status: 429, body: { code: 'RATE_LIMITED', message: 'slow down' }, headers: { 'retry-after': '2' } } : undefined);
     const sleeps: number[] = [];
-    const res = await transport(sleeps).request({ method: 'POST', path: '/v1/functions', body: { name: 'f', runtime: 'js', source: '() => 1' }, response: FunctionInfo });
+    const res = await transport(sleeps).request({
+      method: 'POST',
+      path: '/v1/functions',
+      body: { name: 'f', runtime: 'js', source: '() => 1' },
+      response: FunctionInfo,
+    });
     expect(res.name).toBe('f');
     expect(sleeps).toEqual([2000, 2000]);
     expect(server.requestsTo('POST', '/v1/functions')).toHaveLength(3);
@@ -114,7 +123,9 @@ describe('retries', () => {
   it('gives up with RateLimitError carrying retryAfterMs once retries are spent', async () => {
     server.override = () => ({ status: 429, body: { code: 'RATE_LIMITED', message: 'slow down' }, headers: { 'retry-after': '1' } });
     const sleeps: number[] = [];
-    const err = (await transport(sleeps, { maxRetries: 2 }).request({ method: 'GET', path: '/v1/functions' }).catch((e: unknown) => e)) as RateLimitError;
+    const err = (await transport(sleeps, { maxRetries: 2 })
+      .request({ method: 'GET', path: '/v1/functions' })
+      .catch((e: unknown) => e)) as RateLimitError;
     expect(err).toBeInstanceOf(RateLimitError);
     expect(err.retryAfterMs).toBe(1000);
     expect(sleeps).toEqual([1000, 1000]);
@@ -124,7 +135,9 @@ describe('retries', () => {
   it('throws 429 QUOTA_EXCEEDED at once as QuotaExceededError: a quota frees up only as tasks finish', async () => {
     server.override = () => ({ status: 429, body: { code: 'QUOTA_EXCEEDED', message: 'you have 5 unfinished tasks' }, headers: { 'retry-after': '1' } });
     const sleeps: number[] = [];
-    const err = (await transport(sleeps).request({ method: 'POST', path: '/v1/tasks', body: {} }).catch((e: unknown) => e)) as QuotaExceededError;
+    const err = (await transport(sleeps)
+      .request({ method: 'POST', path: '/v1/tasks', body: {} })
+      .catch((e: unknown) => e)) as QuotaExceededError;
     expect(err).toBeInstanceOf(QuotaExceededError);
     expect(err).not.toBeInstanceOf(RateLimitError);
     expect(err.code).toBe('QUOTA_EXCEEDED');
@@ -136,7 +149,9 @@ describe('retries', () => {
   it('does not sit out a Retry-After longer than retryMaxDelayMs', async () => {
     server.override = () => ({ status: 429, body: { code: 'RATE_LIMITED', message: 'come back in an hour' }, headers: { 'retry-after': '3600' } });
     const sleeps: number[] = [];
-    const err = (await transport(sleeps).request({ method: 'GET', path: '/v1/functions' }).catch((e: unknown) => e)) as RateLimitError;
+    const err = (await transport(sleeps)
+      .request({ method: 'GET', path: '/v1/functions' })
+      .catch((e: unknown) => e)) as RateLimitError;
     expect(err).toBeInstanceOf(RateLimitError);
     expect(err.retryAfterMs).toBe(3_600_000);
     expect(sleeps).toEqual([]);
@@ -171,18 +186,24 @@ describe('retries', () => {
       fetches++;
       throw new TypeError('fetch failed');
     };
-    const err = await transport([], { fetch: failing, maxRetries: 2 }).request({ method: 'GET', path: '/v1/functions' }).catch((e: unknown) => e);
+    const err = await transport([], { fetch: failing, maxRetries: 2 })
+      .request({ method: 'GET', path: '/v1/functions' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionError);
     expect(fetches).toBe(3);
     fetches = 0;
-    await expect(transport([], { fetch: failing, maxRetries: 2 }).request({ method: 'POST', path: '/v1/tasks', body: {} })).rejects.toBeInstanceOf(ConnectionError);
+    await expect(transport([], { fetch: failing, maxRetries: 2 }).request({ method: 'POST', path: '/v1/tasks', body: {} })).rejects.toBeInstanceOf(
+      ConnectionError,
+    );
     expect(fetches).toBe(1);
   });
 
   it('reports a request that got no answer in time as TimeoutError', async () => {
     const hanging: typeof fetch = (_url, init) =>
       new Promise((_resolve, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
-    const err = await transport([], { fetch: hanging, maxRetries: 0, requestTimeoutMs: 20 }).request({ method: 'GET', path: '/v1/functions' }).catch((e: unknown) => e);
+    const err = await transport([], { fetch: hanging, maxRetries: 0, requestTimeoutMs: 20 })
+      .request({ method: 'GET', path: '/v1/functions' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
   });
 

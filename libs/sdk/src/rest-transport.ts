@@ -89,7 +89,10 @@ export class RestTransport {
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason;
       if (timeout.aborted) {
-        return { error: new TimeoutError(`${what} got no response within ${this.options.requestTimeoutMs + (req.serverWaitMs ?? 0)} ms`, { cause: err }), retryable: true };
+        return {
+          error: new TimeoutError(`${what} got no response within ${this.options.requestTimeoutMs + (req.serverWaitMs ?? 0)} ms`, { cause: err }),
+          retryable: true,
+        };
       }
       return { error: new ConnectionError('CONNECTION_FAILED', `${what} failed: could not reach ${this.options.baseUrl}`, { cause: err }), retryable: true };
     }

@@ -3,16 +3,7 @@ import type { TaskOutcome } from '@fx/protocol';
 import { FakeFxServer, GOOD_TOKEN } from './__fixtures__/fake-fx-server.js';
 import { Client } from './client.js';
 import type { ClientOptions } from './client.options.js';
-import {
-  AuthenticationError,
-  ConnectionError,
-  FxError,
-  NotFoundError,
-  ServerError,
-  TaskCancelledError,
-  TaskFailedError,
-  TimeoutError,
-} from './errors.js';
+import { AuthenticationError, ConnectionError, FxError, NotFoundError, ServerError, TaskCancelledError, TaskFailedError, TimeoutError } from './errors.js';
 
 let server: FakeFxServer;
 let client: Client;
@@ -54,7 +45,14 @@ describe('getResult', () => {
     const err = (await client.getResult(taskId).catch((e: unknown) => e)) as TaskFailedError;
     expect(err).toBeInstanceOf(TaskFailedError);
     expect(err).toBeInstanceOf(FxError);
-    expect(err).toMatchObject({ name: 'TaskFailedError', code: 'TASK_ERROR', taskId, remoteName: 'TypeError', remoteMessage: 'x is not a function', remoteStack: stack });
+    expect(err).toMatchObject({
+      name: 'TaskFailedError',
+      code: 'TASK_ERROR',
+      taskId,
+      remoteName: 'TypeError',
+      remoteMessage: 'x is not a function',
+      remoteStack: stack,
+    });
     expect(err.message).toContain('x is not a function');
     expect(err.stack).toContain('at remote.js:1:1');
   });
@@ -104,7 +102,16 @@ describe('getResult', () => {
     const bad = server.addTask();
     const results = Promise.allSettled([client.getResult(good), client.getResult(bad)]);
     await server.waitForSubscribeFrames(1);
-    server.sendRaw({ v: 1, type: 'result', payload: { results: [{ taskId: good, status: 'success', result: 'ok' }, { taskId: bad, status: 'exploded' }] } });
+    server.sendRaw({
+      v: 1,
+      type: 'result',
+      payload: {
+        results: [
+          { taskId: good, status: 'success', result: 'ok' },
+          { taskId: bad, status: 'exploded' },
+        ],
+      },
+    });
     const [g, b] = await results;
     expect(g).toEqual({ status: 'fulfilled', value: 'ok' });
     expect(b.status === 'rejected' && b.reason).toBeInstanceOf(ServerError);
@@ -221,10 +228,7 @@ describe('results() streaming', () => {
   });
 
   it('yields failed and cancelled tasks as outcomes rather than throwing', async () => {
-    const ids = [
-      server.addTask({ status: 'failed', error: { code: 'TASK_ERROR', name: 'Error', message: 'no' } }),
-      server.addTask({ status: 'cancelled' }),
-    ];
+    const ids = [server.addTask({ status: 'failed', error: { code: 'TASK_ERROR', name: 'Error', message: 'no' } }), server.addTask({ status: 'cancelled' })];
     const statuses: string[] = [];
     for await (const o of client.results(ids)) statuses.push(o.status);
     expect(statuses.sort()).toEqual(['cancelled', 'failed']);

@@ -1,5 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import { CLIENT_CLOSE, DEFAULT_LIMITS, ServerToClientSchemas, backoffDelay, encodeFrame, parseFrame, type ClientToServer, type ErrorBody, type TaskOutcome } from '@fx/protocol';
+import {
+  CLIENT_CLOSE,
+  DEFAULT_LIMITS,
+  ServerToClientSchemas,
+  backoffDelay,
+  encodeFrame,
+  parseFrame,
+  type ClientToServer,
+  type ErrorBody,
+  type TaskOutcome,
+} from '@fx/protocol';
 import WebSocket from 'ws';
 import { ConnectionError, FxError, NotFoundError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
 import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
@@ -121,10 +131,7 @@ export class ResultChannel {
       });
       if (done) return;
       if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () => finish(() => reject(new TimeoutError(`task ${taskId} did not finish within ${timeoutMs} ms`)), true),
-          timeoutMs,
-        );
+        timer = setTimeout(() => finish(() => reject(new TimeoutError(`task ${taskId} did not finish within ${timeoutMs} ms`)), true), timeoutMs);
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });

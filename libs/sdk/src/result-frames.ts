@@ -71,10 +71,14 @@ export function salvageResults(raw: Buffer, err: unknown): Salvaged[] {
     const first = parsed.error.issues[0];
     out.push({
       taskId,
-      error: new ServerError('BAD_RESPONSE', `the server sent an outcome for task ${taskId} that does not match the protocol: ${first?.path.join('.') ?? ''} ${first?.message ?? ''}`.trim(), {
-        cause: err,
-        details: parsed.error.issues,
-      }),
+      error: new ServerError(
+        'BAD_RESPONSE',
+        `the server sent an outcome for task ${taskId} that does not match the protocol: ${first?.path.join('.') ?? ''} ${first?.message ?? ''}`.trim(),
+        {
+          cause: err,
+          details: parsed.error.issues,
+        },
+      ),
     });
   }
   return out;

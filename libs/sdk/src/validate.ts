@@ -5,7 +5,9 @@ import { ValidationError } from './errors.js';
  * schemas without importing zod itself.
  */
 export interface Schema<T> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+  safeParse(
+    value: unknown,
+  ): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
 }
 
 /** Parses an input with a protocol schema; a bad input fails here, without a round trip. */

@@ -60,7 +60,11 @@ export class EndpointProcess {
   }
 
   /** A fresh FX_HOME with nothing configured yet (run `configure` through cli()). */
-  static async create<T extends EndpointProcess>(this: new (name: string, home: TempDir, options?: EndpointProcessOptions) => T, name: string, options: EndpointProcessOptions = {}): Promise<T> {
+  static async create<T extends EndpointProcess>(
+    this: new (name: string, home: TempDir, options?: EndpointProcessOptions) => T,
+    name: string,
+    options: EndpointProcessOptions = {},
+  ): Promise<T> {
     return new this(name, await tempDir(options.dirLabel ?? 'fx-e2e-home'), options);
   }
 

@@ -32,7 +32,9 @@ export function configureCancelCommand(program: Command, context: CliContext): v
         context.out(outcome.cancelled ? `Cancelled task ${id}.` : `Task ${id} had already finished (${outcome.status}); nothing to cancel.`);
         return;
       }
-      context.out(`Batch ${id}: cancelled ${outcome.cancelled} of ${outcome.unfinished} unfinished tasks (${outcome.unfinished - outcome.cancelled} finished meanwhile).`);
+      context.out(
+        `Batch ${id}: cancelled ${outcome.cancelled} of ${outcome.unfinished} unfinished tasks (${outcome.unfinished - outcome.cancelled} finished meanwhile).`,
+      );
     });
 }
 

@@ -67,15 +67,15 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
     .command('register')
     .description('register the default export of a JS module (or --export <name>), or a shell command template with --shell')
     .argument('[file]', 'a .js/.mjs module whose export is a self-contained function')
-    .requiredOption('--name <name>', 'the function\'s name')
-    .option('--shell <template>', 'register a shell command template instead, e.g. \'echo {msg}\' ({name} placeholders come from kwargs)')
+    .requiredOption('--name <name>', "the function's name")
+    .option('--shell <template>', "register a shell command template instead, e.g. 'echo {msg}' ({name} placeholders come from kwargs)")
     .option('--export <name>', 'the module export to register instead of the default one')
     .option('--description <text>', 'a description')
     .option('--walltime <seconds>', 'longest one run may take on the endpoint', parsePositiveNumber)
     .option('--public', 'let other users run it')
     .action(async (file: string | undefined, options: RegisterOptions, command: Command) => {
       if ((file === undefined) === (options.shell === undefined)) {
-        throw new CliError('give either a module file or --shell \'<template>\' (one of the two)', 2);
+        throw new CliError("give either a module file or --shell '<template>' (one of the two)", 2);
       }
       if (options.shell !== undefined && options.export !== undefined) throw new CliError('--export applies to a module file, not to --shell', 2);
       const fn = file === undefined ? undefined : await loadExport(file, options.export);
@@ -142,6 +142,8 @@ function newestVersions(list: readonly FunctionInfo[]): FunctionInfo[] {
 function printFunctions(context: CliContext, command: Command, list: readonly FunctionInfo[]): void {
   if (wantsJson(command)) return printJson(context, { items: list });
   if (list.length === 0) return context.out('No functions. Register one with: fx functions register <file.js> --name <name>');
-  const rows = [...list].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.version - a.version).map((f) => [f.name, f.id, f.runtime, f.public ? 'yes' : 'no', String(f.version), formatTime(f.createdAt)]);
+  const rows = [...list]
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.version - a.version)
+    .map((f) => [f.name, f.id, f.runtime, f.public ? 'yes' : 'no', String(f.version), formatTime(f.createdAt)]);
   context.out(formatTable(['NAME', 'ID', 'RUNTIME', 'PUBLIC', 'VERSION', 'CREATED'], rows));
 }

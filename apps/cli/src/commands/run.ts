@@ -27,9 +27,13 @@ export function configureRunCommand(program: Command, context: CliContext): void
       const json = wantsJson(command);
       const [functionId, endpointId] = [functionRef(fnRef), endpointRef(options.endpoint)];
       const outcome = await withClient(context, async (client) => {
-        const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {}, { onWarning: (w) => noticeWarning(context, options.endpoint, w) });
+        const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {}, {
+          onWarning: (w) => noticeWarning(context, options.endpoint, w),
+        });
         const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
-        const off = context.onInterrupt(() => context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`));
+        const off = context.onInterrupt(() =>
+          context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`),
+        );
         try {
           for await (const outcome of client.results([taskId], { timeoutMs })) return outcome;
         } catch (error) {

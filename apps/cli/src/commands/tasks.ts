@@ -71,7 +71,10 @@ export function configureTasksCommand(program: Command, context: CliContext): vo
 }
 
 function parseStatuses(value: string): TaskStatus[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of list) if (!STATUSES.includes(s as TaskStatus)) throw new InvalidArgumentError(`"${s}" is not a task state; use ${STATUSES.join(', ')}.`);
   return list as TaskStatus[];
 }

@@ -10,8 +10,12 @@ function detail(e: ConsoleEndpoint, ...keys: string[]): string | null {
   for (const k of keys) {
     const v = d?.[k];
     if (v === undefined || v === null) continue;
-    if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'object' ? ((x as { name?: string }).name ?? JSON.stringify(x)) : String(x))).join(', ') : null;
-    if (typeof v === 'object') return Object.entries(v as object).map(([a, b]) => `${a}: ${b}`).join(', ');
+    if (Array.isArray(v))
+      return v.length ? v.map((x) => (typeof x === 'object' ? ((x as { name?: string }).name ?? JSON.stringify(x)) : String(x))).join(', ') : null;
+    if (typeof v === 'object')
+      return Object.entries(v as object)
+        .map(([a, b]) => `${a}: ${b}`)
+        .join(', ');
     return String(v);
   }
   return null;
@@ -51,7 +55,8 @@ export function Endpoints() {
           {actionError ? <ErrorNote error={actionError} /> : null}
           {items.length === 0 ? (
             <Empty title="No endpoints yet">
-              Register one with <code>fx-endpoint configure &lt;name&gt; --url {location.origin}</code>, then start it with <code>fx-endpoint start &lt;name&gt;</code>.
+              Register one with <code>fx-endpoint configure &lt;name&gt; --url {location.origin}</code>, then start it with{' '}
+              <code>fx-endpoint start &lt;name&gt;</code>.
             </Empty>
           ) : (
             <table className="table responsive">
@@ -107,7 +112,12 @@ export function Endpoints() {
                           Lock
                         </button>
                       )}
-                      <ConfirmButton label="Delete" className="danger" confirm={`Delete ${e.name}? Its unfinished tasks fail.`} onConfirm={() => act(() => api.deleteEndpoint(e.id))} />
+                      <ConfirmButton
+                        label="Delete"
+                        className="danger"
+                        confirm={`Delete ${e.name}? Its unfinished tasks fail.`}
+                        onConfirm={() => act(() => api.deleteEndpoint(e.id))}
+                      />
                     </td>
                   </tr>
                 ))}

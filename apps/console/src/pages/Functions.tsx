@@ -66,7 +66,13 @@ export function Functions() {
               <div className="filters">
                 <label>
                   Search
-                  <input type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="function name" aria-label="Search functions by name" />
+                  <input
+                    type="search"
+                    value={search}
+                    onChange={(e) => setSearch(e.target.value)}
+                    placeholder="function name"
+                    aria-label="Search functions by name"
+                  />
                 </label>
                 <span className="muted small">
                   {names.length} of {byName(items).length} names · a name means its newest version; <span className="mono">name@N</span> picks another
@@ -107,7 +113,14 @@ export function Functions() {
                                           {g.name}@{v.version}
                                         </Link>{' '}
                                         <span className="muted small">{time(v.createdAt)}</span> <span className="muted mono small">{v.id.slice(0, 8)}</span>{' '}
-                                        {mine && v !== f ? <ConfirmButton label={`Delete ${g.name}@${v.version}`} className="danger" confirm={`Delete ${g.name}@${v.version}? Its queued tasks fail.`} onConfirm={() => remove(v)} /> : null}
+                                        {mine && v !== f ? (
+                                          <ConfirmButton
+                                            label={`Delete ${g.name}@${v.version}`}
+                                            className="danger"
+                                            confirm={`Delete ${g.name}@${v.version}? Its queued tasks fail.`}
+                                            onConfirm={() => remove(v)}
+                                          />
+                                        ) : null}
                                       </li>
                                     ))}
                                   </ul>
@@ -123,7 +136,14 @@ export function Functions() {
                           <td data-label="Registered">{time(f.createdAt)}</td>
                           <td data-label="Public">
                             <label className="switch">
-                              <input type="checkbox" role="switch" checked={f.public} disabled={!mine} onChange={() => toggle(f)} aria-label={`${f.name} is public`} />
+                              <input
+                                type="checkbox"
+                                role="switch"
+                                checked={f.public}
+                                disabled={!mine}
+                                onChange={() => toggle(f)}
+                                aria-label={`${f.name} is public`}
+                              />
                               <span>{f.public ? 'public' : 'private'}</span>
                             </label>
                           </td>
@@ -132,7 +152,11 @@ export function Functions() {
                               <ConfirmButton
                                 label={`Delete ${g.name}@${f.version}`}
                                 className="danger"
-                                confirm={g.versions.length > 1 ? `Delete ${g.name}@${f.version}? The name then means v${g.versions[1]!.version}.` : `Delete ${g.name}? Its queued tasks fail.`}
+                                confirm={
+                                  g.versions.length > 1
+                                    ? `Delete ${g.name}@${f.version}? The name then means v${g.versions[1]!.version}.`
+                                    : `Delete ${g.name}? Its queued tasks fail.`
+                                }
                                 onConfirm={() => remove(f)}
                               />
                             ) : null}

@@ -47,7 +47,8 @@ export function Overview() {
                     <li key={e.id} data-endpoint={e.name} data-state={e.state}>
                       <Link to={`/tasks?endpointId=${e.id}`}>{e.name}</Link> <StatusBadge status={e.state} /> {e.lockedAt && <StatusBadge status="locked" />}{' '}
                       <span className="muted small">
-                        {e.tasks.waiting} waiting · {e.tasks.dispatched + e.tasks.running} held · last heartbeat {e.lastHeartbeatAt ? <When iso={e.lastHeartbeatAt} /> : 'never'}
+                        {e.tasks.waiting} waiting · {e.tasks.dispatched + e.tasks.running} held · last heartbeat{' '}
+                        {e.lastHeartbeatAt ? <When iso={e.lastHeartbeatAt} /> : 'never'}
                       </span>
                     </li>
                   ))}

@@ -27,11 +27,17 @@ export function TaskPage({ id }: { id: string }) {
   const endpointId = task?.endpointId;
   useEffect(() => {
     if (!functionId) return;
-    api.function(functionId).then((f) => setNames((n) => ({ ...n, fn: f.name })), () => setNames((n) => ({ ...n, fn: null })));
+    api.function(functionId).then(
+      (f) => setNames((n) => ({ ...n, fn: f.name })),
+      () => setNames((n) => ({ ...n, fn: null })),
+    );
   }, [api, functionId]);
   useEffect(() => {
     if (!endpointId) return;
-    api.endpoint(endpointId).then((e) => setNames((n) => ({ ...n, ep: e.name })), () => setNames((n) => ({ ...n, ep: null })));
+    api.endpoint(endpointId).then(
+      (e) => setNames((n) => ({ ...n, ep: e.name })),
+      () => setNames((n) => ({ ...n, ep: null })),
+    );
   }, [api, endpointId]);
   useLiveEvents((e) => {
     if (e.overflow || e.tasks.some((t) => t.id === id)) load();
@@ -79,7 +85,8 @@ export function TaskPage({ id }: { id: string }) {
               <dt>Attempt</dt>
               {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue adds one */}
               <dd data-testid="task-attempt">
-                {task.attempt} <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
+                {task.attempt}{' '}
+                <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
               </dd>
               {task.batchId && (
                 <>
@@ -120,14 +127,22 @@ export function TaskPage({ id }: { id: string }) {
             <div className="grid-2">
               <div className="card">
                 <h2>Arguments</h2>
-                <pre className="code" aria-label="Arguments">{json(task.args)}</pre>
-                {Object.keys(task.kwargs).length > 0 && <pre className="code" aria-label="Keyword arguments">{json(task.kwargs)}</pre>}
+                <pre className="code" aria-label="Arguments">
+                  {json(task.args)}
+                </pre>
+                {Object.keys(task.kwargs).length > 0 && (
+                  <pre className="code" aria-label="Keyword arguments">
+                    {json(task.kwargs)}
+                  </pre>
+                )}
               </div>
               <div className="card">
                 {task.status === 'success' ? (
                   <>
                     <h2>Result</h2>
-                    <pre className="code" aria-label="Result">{json(task.result)}</pre>
+                    <pre className="code" aria-label="Result">
+                      {json(task.result)}
+                    </pre>
                   </>
                 ) : task.error ? (
                   <>
@@ -136,7 +151,9 @@ export function TaskPage({ id }: { id: string }) {
                       <strong>{task.error.code}</strong> · {task.error.name}: {task.error.message}
                     </p>
                     {task.error.stack ? (
-                      <pre className="code stack" aria-label="Remote stack">{task.error.stack}</pre>
+                      <pre className="code stack" aria-label="Remote stack">
+                        {task.error.stack}
+                      </pre>
                     ) : (
                       <p className="muted">No stack was sent with this error.</p>
                     )}

@@ -38,7 +38,13 @@ export function Users() {
               <ul className="list" aria-label="Users">
                 {users.map((u) => (
                   <li key={u.id}>
-                    <button type="button" className={`list-item ${u.id === selected ? 'selected' : ''}`} aria-pressed={u.id === selected} onClick={() => setSelected(u.id)} data-user={u.name}>
+                    <button
+                      type="button"
+                      className={`list-item ${u.id === selected ? 'selected' : ''}`}
+                      aria-pressed={u.id === selected}
+                      onClick={() => setSelected(u.id)}
+                      data-user={u.name}
+                    >
                       <span>{u.name}</span>
                       {u.admin && <span className="badge badge-admin">admin</span>}
                       {u.id === me.id && <span className="muted small">(you)</span>}

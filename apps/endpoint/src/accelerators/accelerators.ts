@@ -53,7 +53,10 @@ export async function detectAccelerators(exec: ExecFn = defaultExec, command = '
   }
   const devices = parseNvidiaSmi(output);
   if (devices.length === 0) return { devices, note: `accelerators: auto found no GPUs (${command} listed none); workers are not pinned` };
-  return { devices, note: `accelerators: auto found ${devices.length} GPU${devices.length === 1 ? '' : 's'} (${devices.map((d) => d.id).join(', ')}) with ${command}` };
+  return {
+    devices,
+    note: `accelerators: auto found ${devices.length} GPU${devices.length === 1 ? '' : 's'} (${devices.map((d) => d.id).join(', ')}) with ${command}`,
+  };
 }
 
 /** Resolves the config setting to the devices to pin workers to (empty: no pinning). */

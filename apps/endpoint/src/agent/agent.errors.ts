@@ -16,4 +16,10 @@ export class AgentRefusedError extends Error {
  * Error codes in an `error` frame that end the agent instead of a retry. CONFLICT: another agent serves
  * this endpoint (or took it over from this one); reconnecting would only fight it.
  */
-export const FATAL_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>(['UNAUTHENTICATED', 'FORBIDDEN', 'UNSUPPORTED_PROTOCOL_VERSION', 'ENDPOINT_DELETED', 'CONFLICT']);
+export const FATAL_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'UNSUPPORTED_PROTOCOL_VERSION',
+  'ENDPOINT_DELETED',
+  'CONFLICT',
+]);

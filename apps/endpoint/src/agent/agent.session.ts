@@ -221,7 +221,8 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
         if (heartbeatTimer) clearInterval(heartbeatTimer);
         const welcomed = connection.welcome !== undefined;
         // Closed by this agent's own stop (or refusal): said at info; a lost connection is a warning.
-        if (welcomed) this.options.log[this.closing ? 'info' : 'warn'](`disconnected from the server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
+        if (welcomed)
+          this.options.log[this.closing ? 'info' : 'warn'](`disconnected from the server (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
         if (this.current === connection) this.current = undefined;
         this.state = 'disconnected';
         this.emit('closed');

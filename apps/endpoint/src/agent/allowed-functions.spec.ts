@@ -26,7 +26,7 @@ class RecordingProvider implements Provider {
   }
 }
 
-describe('the agent enforces its endpoint\'s allowedFunctions (sent in welcome)', () => {
+describe("the agent enforces its endpoint's allowedFunctions (sent in welcome)", () => {
   let server: FakeFxServer;
   let agent: EndpointAgent;
   let dir: string;
@@ -63,7 +63,15 @@ describe('the agent enforces its endpoint\'s allowedFunctions (sent in welcome)'
   });
 
   it('parses a welcome from an older server (no allowedFunctions) as unrestricted', () => {
-    const old = { endpointId: allowed.function.id, endpointName: 'x', heartbeatIntervalMs: 1, heartbeatTimeoutMs: 3, maxTasksPerFrame: 1, maxResultBytes: 1, forget: [] };
+    const old = {
+      endpointId: allowed.function.id,
+      endpointName: 'x',
+      heartbeatIntervalMs: 1,
+      heartbeatTimeoutMs: 3,
+      maxTasksPerFrame: 1,
+      maxResultBytes: 1,
+      forget: [],
+    };
     expect(WelcomePayload.parse(old).allowedFunctions).toBeNull();
   });
 });

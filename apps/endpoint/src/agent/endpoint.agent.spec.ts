@@ -112,7 +112,11 @@ describe('EndpointAgent', () => {
     await a.waitForState(AgentState.RUNNING);
     await server.waitFor(() => server.framesOf('credits').length > 0, 'credits');
     const hello = server.connections[0]?.hello;
-    expect(hello).toMatchObject({ protocolVersion: ENDPOINT_PROTOCOL_VERSION, agent: { name: 'test-endpoint', provider: 'fake', workers: 3, pid: process.pid }, inFlight: [] });
+    expect(hello).toMatchObject({
+      protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+      agent: { name: 'test-endpoint', provider: 'fake', workers: 3, pid: process.pid },
+      inFlight: [],
+    });
     expect(server.framesOf('credits')).toEqual([{ credits: 5 }]);
     expect(a.connection).toBe('connected');
   });
@@ -202,7 +206,9 @@ describe('EndpointAgent', () => {
   });
 
   it('treats a protocol-version refusal as fatal: FAILED, no retry', async () => {
-    const a = await setup(new FakeProvider(1), { server: { refuseHello: { code: 'UNSUPPORTED_PROTOCOL_VERSION', message: 'this server speaks protocol version 2' } } });
+    const a = await setup(new FakeProvider(1), {
+      server: { refuseHello: { code: 'UNSUPPORTED_PROTOCOL_VERSION', message: 'this server speaks protocol version 2' } },
+    });
     expect(await a.done).toBe(AgentState.FAILED);
     expect(server.connections).toHaveLength(1);
     expect(a.snapshot().lastError).toMatch(/protocol version 2/);
@@ -225,7 +231,14 @@ describe('EndpointAgent', () => {
   it('keeps retrying with backoff while the server is unreachable', async () => {
     const provider = new FakeProvider(1);
     server = new FakeFxServer();
-    agent = new EndpointAgent({ url: 'http://127.0.0.1:1', token: 't', name: 'x', provider, spoolDir: join(dir, 'spool'), reconnect: { initialDelayMs: 5, maxDelayMs: 10 } });
+    agent = new EndpointAgent({
+      url: 'http://127.0.0.1:1',
+      token: 't',
+      name: 'x',
+      provider,
+      spoolDir: join(dir, 'spool'),
+      reconnect: { initialDelayMs: 5, maxDelayMs: 10 },
+    });
     await agent.start();
     await new Promise((r) => setTimeout(r, 150));
     expect(agent.state).toBe(AgentState.CONNECTING);
@@ -260,7 +273,14 @@ describe('EndpointAgent', () => {
   it('sends heartbeats with its status, and reconnects when the server goes silent', async () => {
     const a = await setup(new FakeProvider(2), { server: { autoPong: false, welcome: { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 } } });
     await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'a heartbeat');
-    expect(server.framesOf('heartbeat')[0]).toMatchObject({ state: 'RUNNING', workers: { total: 2, busy: 0, idle: 2 }, queued: 0, running: 0, spooled: 0, provider: 'fake' });
+    expect(server.framesOf('heartbeat')[0]).toMatchObject({
+      state: 'RUNNING',
+      workers: { total: 2, busy: 0, idle: 2 },
+      queued: 0,
+      running: 0,
+      spooled: 0,
+      provider: 'fake',
+    });
     // The fake server never answers pings and sends nothing: the agent must give up on the socket.
     await server.waitFor(() => server.connections.length >= 2, 'a reconnect after the heartbeat timeout');
     expect(a.state).not.toBe(AgentState.FAILED);
@@ -308,7 +328,14 @@ describe('EndpointAgent', () => {
       await new Promise((r) => setTimeout(r, 20));
       status = await readStatusFile(path);
     }
-    expect(status).toMatchObject({ name: 'test-endpoint', pid: process.pid, state: 'RUNNING', connection: 'connected', tasks: { queued: 0, running: 1 }, workers: { total: 2, busy: 1 } });
+    expect(status).toMatchObject({
+      name: 'test-endpoint',
+      pid: process.pid,
+      state: 'RUNNING',
+      connection: 'connected',
+      tasks: { queued: 0, running: 1 },
+      workers: { total: 2, busy: 1 },
+    });
   });
 });
 

@@ -48,11 +48,13 @@ describe('the agent logger', () => {
 });
 
 describe('FX_LOG_LEVEL and FX_LOG_FORMAT of the agent', () => {
-  it("take the server's vocabulary, and refuse the old server level \"log\" by name", () => {
+  it('take the server\'s vocabulary, and refuse the old server level "log" by name', () => {
     expect(parseEnv({ FX_HOME: '/tmp/h' })).toMatchObject({ logLevel: 'info' });
     expect(parseEnv({ FX_HOME: '/tmp/h' }).logFormat).toBeUndefined();
     expect(parseEnv({ FX_HOME: '/tmp/h', FX_LOG_LEVEL: 'warn', FX_LOG_FORMAT: 'pretty' })).toMatchObject({ logLevel: 'warn', logFormat: 'pretty' });
-    expect(() => parseEnv({ FX_LOG_LEVEL: 'log' })).toThrow('environment variable FX_LOG_LEVEL is invalid: must be one of debug, info, warn, error ("log" is now called "info"), not "log"');
+    expect(() => parseEnv({ FX_LOG_LEVEL: 'log' })).toThrow(
+      'environment variable FX_LOG_LEVEL is invalid: must be one of debug, info, warn, error ("log" is now called "info"), not "log"',
+    );
     expect(() => parseEnv({ FX_LOG_FORMAT: 'xml' })).toThrow('FX_LOG_FORMAT is invalid: must be one of json, pretty');
   });
 });

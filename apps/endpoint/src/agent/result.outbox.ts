@@ -143,7 +143,9 @@ export class ResultOutbox implements TaskReports {
       void this.flush();
     };
     this.flushTimer =
-      inFlight < MAX_RESULT_FRAMES_IN_FLIGHT ? { handle: setImmediate(fire), delayed: false } : { handle: setTimeout(fire, this.options.flushIntervalMs), delayed: true };
+      inFlight < MAX_RESULT_FRAMES_IN_FLIGHT
+        ? { handle: setImmediate(fire), delayed: false }
+        : { handle: setTimeout(fire, this.options.flushIntervalMs), delayed: true };
   }
 
   /** Sends `started`, spools and sends results, and grants credits, each as few frames as possible. */

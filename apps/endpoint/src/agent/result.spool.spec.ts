@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { TaskResult } from '@fx/protocol';
 import { ResultSpool } from './result.spool.js';
 
-const result = (value: unknown = 1): TaskResult => ({ taskId: randomUUID(), attempt: 0, status: 'success', result: value, timings: { startedAt: 1, finishedAt: 2 } });
+const result = (value: unknown = 1): TaskResult => ({
+  taskId: randomUUID(),
+  attempt: 0,
+  status: 'success',
+  result: value,
+  timings: { startedAt: 1, finishedAt: 2 },
+});
 
 describe('ResultSpool', () => {
   let dir: string;

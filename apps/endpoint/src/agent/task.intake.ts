@@ -153,7 +153,11 @@ export class TaskIntake {
       }
       this.options.log.warn('the task names a function the server never sent on this connection; failing it', { taskId: t.taskId, functionId });
       const unknown: TaskSpec = { ...rest, function: { id: functionId, runtime: 'js', source: '', contentHash: '' } };
-      this.finish(unknown, Date.now(), failure('BAD_FRAME', 'UnknownFunction', `the server sent task ${t.taskId} without its function ${functionId}; the agent cannot run it`));
+      this.finish(
+        unknown,
+        Date.now(),
+        failure('BAD_FRAME', 'UnknownFunction', `the server sent task ${t.taskId} without its function ${functionId}; the agent cannot run it`),
+      );
     }
     for (const id of functionsOf(payload.tasks)) {
       const fn = find(id);
@@ -195,11 +199,19 @@ export class TaskIntake {
     const startedAt = Date.now();
     // Checked here as well as at submit: the agent runs only what its endpoint allows, whatever it is sent.
     if (this.allowedFunctions && !this.allowedFunctions.has(fn.id)) {
-      this.finish(task, startedAt, failure('FUNCTION_NOT_ALLOWED', 'FunctionNotAllowed', `endpoint ${this.options.endpointLabel} does not allow function ${fn.id}; refusing to run it`));
+      this.finish(
+        task,
+        startedAt,
+        failure('FUNCTION_NOT_ALLOWED', 'FunctionNotAllowed', `endpoint ${this.options.endpointLabel} does not allow function ${fn.id}; refusing to run it`),
+      );
       return;
     }
     if (!this.verifiedSource(fn)) {
-      this.finish(task, startedAt, failure('CONTENT_HASH_MISMATCH', 'ContentHashMismatch', `the function's source does not match its content hash ${fn.contentHash}; refusing to run it`));
+      this.finish(
+        task,
+        startedAt,
+        failure('CONTENT_HASH_MISMATCH', 'ContentHashMismatch', `the function's source does not match its content hash ${fn.contentHash}; refusing to run it`),
+      );
       return;
     }
     const controller = new AbortController();
@@ -222,11 +234,15 @@ export class TaskIntake {
     provider
       .submit(task, controller.signal, {
         maxResultBytes: this.maxResultBytes,
-        ...(startsLater ? { onStart: () => {
-          if (this.runs.get(task.taskId) !== run) return;
-          begin(Date.now());
-          reports.due();
-        } } : {}),
+        ...(startsLater
+          ? {
+              onStart: () => {
+                if (this.runs.get(task.taskId) !== run) return;
+                begin(Date.now());
+                reports.due();
+              },
+            }
+          : {}),
       })
       .catch((error: unknown): ExecutionOutcome => {
         if (error instanceof TaskLostError) lost = true;

@@ -88,7 +88,11 @@ export async function startDetached(context: CliContext, paths: EndpointPaths, n
   if (other !== undefined) throw new CliError(`endpoint "${name}" is already running (pid ${other})`);
   const log = await open(paths.log, 'a', 0o600);
   const [command, ...args] = context.selfCommand;
-  const child = spawn(command as string, [...args, 'start', name, ...(takeover ? ['--takeover'] : [])], { detached: true, stdio: ['ignore', log.fd, log.fd], env: inheritedEnv() });
+  const child = spawn(command as string, [...args, 'start', name, ...(takeover ? ['--takeover'] : [])], {
+    detached: true,
+    stdio: ['ignore', log.fd, log.fd],
+    env: inheritedEnv(),
+  });
   await log.close();
   const pid = child.pid;
   if (pid === undefined) throw new CliError(`could not start the agent process; see ${paths.log}`);

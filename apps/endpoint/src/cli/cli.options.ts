@@ -30,7 +30,9 @@ export function checkName(name: string): string {
 export function existingEndpoint(context: CliContext, name: string): EndpointPaths {
   const paths = endpointPaths(context.env.home, checkName(name));
   if (!existsSync(paths.config)) {
-    throw new CliError(`no endpoint named "${name}" is configured in ${context.env.home}; run "fx-endpoint configure ${name} --url … --token …" first (or "fx-endpoint list")`);
+    throw new CliError(
+      `no endpoint named "${name}" is configured in ${context.env.home}; run "fx-endpoint configure ${name} --url … --token …" first (or "fx-endpoint list")`,
+    );
   }
   return paths;
 }

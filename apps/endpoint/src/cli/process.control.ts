@@ -81,7 +81,12 @@ export async function tailFile(path: string, lines = 20): Promise<string> {
   try {
     const text = await readFile(path, 'utf8');
     // The log holds JSON records; the person reading this tail gets them as readable lines.
-    return text.split('\n').slice(-lines - 1).map(readableLogLine).join('').trimEnd();
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .map(readableLogLine)
+      .join('')
+      .trimEnd();
   } catch {
     return '';
   }

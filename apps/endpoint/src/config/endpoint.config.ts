@@ -8,16 +8,14 @@ import type { EndpointPaths } from './endpoint.paths.js';
 import { parseWalltime } from './walltime.js';
 import { TaskLimitsConfig } from './task-limits.js';
 
-const httpUrl = z
-  .string()
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'http:' || url.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an http:// or https:// URL');
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
 
 export const ReconnectConfig = z
   .object({
@@ -28,7 +26,19 @@ export const ReconnectConfig = z
   .refine((r) => r.maxDelayMs >= r.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs' });
 
 /** `accelerators: auto` or a list of device ids (`["0", "1"]`). */
-export const AcceleratorsConfig = z.union([z.literal('auto'), z.array(z.string().min(1).max(128).regex(/^[A-Za-z0-9:._-]+$/)).min(1).max(1024)]);
+export const AcceleratorsConfig = z.union([
+  z.literal('auto'),
+  z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[A-Za-z0-9:._-]+$/),
+    )
+    .min(1)
+    .max(1024),
+]);
 
 /** The `slurm:` section, read when `provider: slurm`. */
 export const SlurmConfig = z
@@ -48,17 +58,27 @@ export const SlurmConfig = z
     initBlocks: z.number().int().min(0).max(10_000).default(0),
     minBlocks: z.number().int().min(0).max(10_000).default(0),
     maxBlocks: z.number().int().min(1).max(10_000).default(1),
-    maxIdleSeconds: z.number().min(0).max(7 * 24 * 3600).default(120),
+    maxIdleSeconds: z
+      .number()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(120),
     /** Extra `#SBATCH` lines (with or without the `#SBATCH` prefix). */
     schedulerOptions: z.array(z.string().max(1024)).default([]),
     /** Shell lines run at the top of each block before the workers start (`module load …`). */
-    workerInit: z.string().max(64 * 1024).default(''),
+    workerInit: z
+      .string()
+      .max(64 * 1024)
+      .default(''),
     /** How the block starts one worker per node: `srun`, or `none` (the batch script runs one worker itself). */
     launcher: z.enum(['srun', 'none']).default('srun'),
     /** How MPI functions start their ranks inside a block. */
     mpiLauncher: z.enum(['srun', 'mpiexec']).default('srun'),
     /** `host:port` the agent listens on for its block workers (port 0: any free port). */
-    listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d+$/, 'must be host:port').default('0.0.0.0:0'),
+    listen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+):\d+$/, 'must be host:port')
+      .default('0.0.0.0:0'),
     /** The host name block workers dial; default: this machine's host name. */
     address: z.string().min(1).optional(),
     /** How often one squeue call checks every block. */
@@ -75,7 +95,12 @@ export const EndpointConfig = z
     url: httpUrl,
     endpointId: Uuid,
     name: ResourceName,
-    workers: z.number().int().min(1).max(4096).default(() => availableParallelism()),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .default(() => availableParallelism()),
     provider: z.enum(['local', 'slurm']).default('local'),
     /** Pin one worker to each accelerator: `auto` (nvidia-smi) or a list of device ids. */
     accelerators: AcceleratorsConfig.optional(),
@@ -84,7 +109,11 @@ export const EndpointConfig = z
     /** Extra tasks to hold beyond free workers; absent means as many as there are workers, and at least 256. */
     prefetch: z.number().int().min(0).max(100_000).optional(),
     reconnect: ReconnectConfig.default({ initialDelayMs: 250, maxDelayMs: 10_000 }),
-    drainTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(30),
+    drainTimeoutSeconds: z
+      .number()
+      .positive()
+      .max(7 * 24 * 3600)
+      .default(30),
     /**
      * What task processes run under: `bwrap` (bubblewrap: read-only filesystem, FX_HOME, the home dir and
      * `sandboxHide` empty), `none`, or `auto` (bwrap when it works, else nobody when root, else none with a

@@ -49,8 +49,16 @@ export async function createProvider(config: EndpointConfig, paths: EndpointPath
     const found = await resolveAccelerators(config.accelerators);
     logger.info(found.note);
     if (found.devices.length > 0) {
-      if (found.devices.length !== config.workers) logger.info(`pinning: ${found.devices.length} workers, one per accelerator (workers: ${config.workers} is ignored)`);
-      return new PinnedLocalProvider({ devices: found.devices, acceleratorNote: found.note, shellOutputLines: local.shellOutputLines, sandbox, memoryBytes: taskMemoryBytes(config.taskLimits), logger });
+      if (found.devices.length !== config.workers)
+        logger.info(`pinning: ${found.devices.length} workers, one per accelerator (workers: ${config.workers} is ignored)`);
+      return new PinnedLocalProvider({
+        devices: found.devices,
+        acceleratorNote: found.note,
+        shellOutputLines: local.shellOutputLines,
+        sandbox,
+        memoryBytes: taskMemoryBytes(config.taskLimits),
+        logger,
+      });
     }
     return new NotedLocalProvider(local, found.note);
   }

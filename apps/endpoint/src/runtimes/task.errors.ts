@@ -22,9 +22,7 @@ export class TaskCancelledError extends Error {
 }
 
 /** The outcome of one execution, before the agent adds task id, attempt and timings. */
-export type ExecutionOutcome =
-  | { status: 'success'; result: unknown; workerId?: string }
-  | { status: 'failed'; error: RemoteError; workerId?: string };
+export type ExecutionOutcome = { status: 'success'; result: unknown; workerId?: string } | { status: 'failed'; error: RemoteError; workerId?: string };
 
 export function failure(code: ErrorCode, name: string, message: string, stack?: string): ExecutionOutcome {
   return { status: 'failed', error: stack === undefined ? { code, name, message } : { code, name, message, stack } };
@@ -48,7 +46,7 @@ export function toRemoteError(thrown: unknown, code: ErrorCode = 'TASK_ERROR'): 
   }
   let message: string;
   try {
-    message = typeof thrown === 'string' ? thrown : JSON.stringify(thrown) ?? String(thrown);
+    message = typeof thrown === 'string' ? thrown : (JSON.stringify(thrown) ?? String(thrown));
   } catch {
     message = String(thrown);
   }

@@ -205,7 +205,14 @@ export class FakeFxServer {
           return;
         }
         if (frame.payload.protocolVersion !== ENDPOINT_PROTOCOL_VERSION) {
-          this.send('error', { code: 'UNSUPPORTED_PROTOCOL_VERSION', message: `this server speaks protocol version ${ENDPOINT_PROTOCOL_VERSION}, the agent ${frame.payload.protocolVersion}` }, connection);
+          this.send(
+            'error',
+            {
+              code: 'UNSUPPORTED_PROTOCOL_VERSION',
+              message: `this server speaks protocol version ${ENDPOINT_PROTOCOL_VERSION}, the agent ${frame.payload.protocolVersion}`,
+            },
+            connection,
+          );
           connection.socket.close(ENDPOINT_CLOSE.badRequest, 'unsupported protocol version');
           return;
         }

@@ -38,7 +38,9 @@ describe('conflict retry', () => {
     const deadlock = await realDeadlock();
     expect((deadlock as { code?: string }).code).toBe('40P01');
     expect(isConflictError(deadlock)).toBe(true);
-    expect(isConflictError(new Error('Invalid `prisma.$queryRawUnsafe()` invocation:\n\nRaw query failed. Code: `40P01`. Message: `deadlock detected`'))).toBe(true);
+    expect(isConflictError(new Error('Invalid `prisma.$queryRawUnsafe()` invocation:\n\nRaw query failed. Code: `40P01`. Message: `deadlock detected`'))).toBe(
+      true,
+    );
     expect(isConflictError({ code: 'P2010', meta: { code: '40001' } })).toBe(true);
     expect(isConflictError(new Error('wrapped', { cause: deadlock }))).toBe(true);
     expect(isConflictError(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);

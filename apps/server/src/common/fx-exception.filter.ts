@@ -17,7 +17,9 @@ export class FxExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
-    const res = host.switchToHttp().getResponse<{ status(n: number): { json(b: unknown): void }; headersSent: boolean; setHeader(k: string, v: string): void }>();
+    const res = host
+      .switchToHttp()
+      .getResponse<{ status(n: number): { json(b: unknown): void }; headersSent: boolean; setHeader(k: string, v: string): void }>();
     const [status, body] = this.toBody(exception);
     if (status === 503 && !(exception instanceof FxException)) this.logger.warn(`answered 503: ${(exception as Error)?.message ?? String(exception)}`);
     else if (status >= 500) this.logger.error(exception instanceof Error ? exception : String(exception));
@@ -28,7 +30,10 @@ export class FxExceptionFilter implements ExceptionFilter {
 
   private toBody(exception: unknown): [number, ErrorBody] {
     if (exception instanceof FxException) {
-      return [exception.status, { code: exception.code, message: exception.message, ...(exception.details === undefined ? {} : { details: exception.details }) }];
+      return [
+        exception.status,
+        { code: exception.code, message: exception.message, ...(exception.details === undefined ? {} : { details: exception.details }) },
+      ];
     }
     const e = exception as HttpLikeError;
     // body-parser errors arrive as plain errors with a `type` and a status
@@ -40,7 +45,18 @@ export class FxExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      const code = status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED';
+      const code =
+        status === 404
+          ? 'NOT_FOUND'
+          : status === 401
+            ? 'UNAUTHENTICATED'
+            : status === 403
+              ? 'FORBIDDEN'
+              : status === 413
+                ? 'PAYLOAD_TOO_LARGE'
+                : status >= 500
+                  ? 'INTERNAL'
+                  : 'VALIDATION_FAILED';
       return [status, { code, message: exception.message }];
     }
     const status = e?.status ?? e?.statusCode;
@@ -48,7 +64,8 @@ export class FxExceptionFilter implements ExceptionFilter {
       return [status, { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED', message: e.message ?? 'bad request' }];
     }
     // A database or broker that cannot be reached is "try again", not a server bug.
-    if (isUnavailableError(exception)) return [503, { code: 'UNAVAILABLE', message: 'a backing service (database or broker) cannot be reached right now; retry shortly' }];
+    if (isUnavailableError(exception))
+      return [503, { code: 'UNAVAILABLE', message: 'a backing service (database or broker) cannot be reached right now; retry shortly' }];
     return [500, { code: 'INTERNAL', message: 'internal server error; the server log has the details' }];
   }
 }

@@ -35,7 +35,8 @@ export function jsonProblem(value: unknown, what = 'body', maxDepth = MAX_JSON_D
  * Call only on values that passed the depth check (this one recurses).
  */
 export function storableJson<T>(value: T): T {
-  if (typeof value === 'string') return (value.includes('\u0000') || !isWellFormed(value) ? value.replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '\uFFFD') : value) as T;
+  if (typeof value === 'string')
+    return (value.includes('\u0000') || !isWellFormed(value) ? value.replace(LONE_SURROGATE, '\uFFFD').replaceAll('\u0000', '\uFFFD') : value) as T;
   if (Array.isArray(value)) return value.map((x) => storableJson(x)) as T;
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, x]) => [storableJson(k), storableJson(x)])) as T;
   return value;

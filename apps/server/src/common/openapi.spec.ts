@@ -24,7 +24,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const operations = () => Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })));
+const operations = () =>
+  Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })));
 
 describe('/openapi.json', () => {
   it('is valid for the OpenAPI version it declares', async () => {
@@ -67,7 +68,9 @@ describe('/openapi.json', () => {
   it('lists the codes each error status carries', () => {
     const submit = doc.paths['/v1/tasks']!['post']!;
     expect(submit.responses['409']!.content!['application/json']!.schema.properties.code.enum).toEqual(['ENDPOINT_LOCKED']);
-    expect(submit.responses['429']!.content!['application/json']!.schema.properties.code.enum).toEqual(expect.arrayContaining(['RATE_LIMITED', 'QUOTA_EXCEEDED']));
+    expect(submit.responses['429']!.content!['application/json']!.schema.properties.code.enum).toEqual(
+      expect.arrayContaining(['RATE_LIMITED', 'QUOTA_EXCEEDED']),
+    );
     const results = doc.paths['/v1/tasks/results']!['post']!;
     expect(results.responses['200']!.content!['application/json']!.schema.properties).toHaveProperty('notFound');
     expect(doc.paths['/v1/tasks/{id}']!['get']!.responses['404']).toBeDefined();

@@ -29,7 +29,17 @@ function outputSchema(schema: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad request', 401: 'Unauthenticated', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 413: 'Too large', 429: 'Too many', 500: 'Internal error', 503: 'Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthenticated',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Too large',
+  429: 'Too many',
+  500: 'Internal error',
+  503: 'Unavailable',
+};
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
 
 interface OpenApiOperation {
@@ -53,7 +63,9 @@ export function documentOperations(doc: { paths: Record<string, Partial<Record<(
       op.description = spec.description;
       const success = Object.keys(op.responses ?? {}).find((c) => c.startsWith('2')) ?? (spec.response ? '200' : '204');
       const responses: OpenApiOperation['responses'] = {
-        [success]: spec.response ? { description: spec.summary, content: { 'application/json': { schema: outputSchema(spec.response) } } } : { description: 'Done; no body.' },
+        [success]: spec.response
+          ? { description: spec.summary, content: { 'application/json': { schema: outputSchema(spec.response) } } }
+          : { description: 'Done; no body.' },
       };
       const byStatus = new Map<number, Set<ErrorCode>>();
       for (const code of [...commonErrors(spec), ...(spec.errors ?? [])]) {

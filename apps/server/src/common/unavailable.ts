@@ -5,14 +5,33 @@
  */
 const CODES = new Set([
   // node sockets
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
   // Prisma: can't reach / timed out / closed / pool timeout
-  'P1001', 'P1002', 'P1008', 'P1017', 'P2024',
+  'P1001',
+  'P1002',
+  'P1008',
+  'P1017',
+  'P2024',
   // PostgreSQL: connection exceptions, shutting down, starting up, too many connections
-  '08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
 ]);
 const KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'TransactionAlreadyClosed']);
-const MESSAGES = /connection terminated|ECONNREFUSED|can't reach database|server has closed the connection|the database system is (shutting down|starting up|in recovery mode)|terminating connection due to administrator command|Connection is closed|connect ETIMEDOUT|Client has encountered a connection error/i;
+const MESSAGES =
+  /connection terminated|ECONNREFUSED|can't reach database|server has closed the connection|the database system is (shutting down|starting up|in recovery mode)|terminating connection due to administrator command|Connection is closed|connect ETIMEDOUT|Client has encountered a connection error/i;
 
 export function isUnavailableError(error: unknown): boolean {
   const seen = new Set<unknown>();

@@ -47,7 +47,11 @@ export class RefPipe implements PipeTransform<string, string> {
 
   transform(value: string): string {
     const parsed = this.schema.safeParse(value);
-    if (!parsed.success) throw new FxException('VALIDATION_FAILED', `"${String(value).slice(0, 64)}" is not ${this.what === 'function' ? 'a function' : 'an endpoint'} id or name: ${parsed.error.issues.at(-1)?.message ?? 'invalid'}`);
+    if (!parsed.success)
+      throw new FxException(
+        'VALIDATION_FAILED',
+        `"${String(value).slice(0, 64)}" is not ${this.what === 'function' ? 'a function' : 'an endpoint'} id or name: ${parsed.error.issues.at(-1)?.message ?? 'invalid'}`,
+      );
     return parsed.data;
   }
 }

@@ -242,9 +242,11 @@ export class RedisBroker implements Broker {
     const previous = this.stateCheck ?? Promise.resolve();
     const run = previous.catch(() => {}).then(() => this.compareEpoch(reconnected));
     this.stateCheck = run;
-    void run.finally(() => {
-      if (this.stateCheck === run) this.stateCheck = undefined;
-    }).catch(() => {});
+    void run
+      .finally(() => {
+        if (this.stateCheck === run) this.stateCheck = undefined;
+      })
+      .catch(() => {});
     return run;
   }
 

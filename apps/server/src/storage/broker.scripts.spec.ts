@@ -29,7 +29,11 @@ describe('broker Lua scripts', () => {
 
   it('every .lua file in the scripts folder is a registered script (includes live in includes/)', () => {
     const files = readdirSync(DEFAULT_SCRIPTS_DIR).filter((f) => f.endsWith('.lua'));
-    expect(files.sort()).toEqual(Object.values(BROKER_SCRIPTS).map((s) => s.file).sort());
+    expect(files.sort()).toEqual(
+      Object.values(BROKER_SCRIPTS)
+        .map((s) => s.file)
+        .sort(),
+    );
   });
 
   describe('a build missing a script', () => {

@@ -98,4 +98,3 @@ export function defineBrokerScripts(redis: Redis, scripts: Record<keyof BrokerSc
   for (const [name, script] of Object.entries(scripts)) redis.defineCommand(name, script);
   return redis as ScriptedRedis;
 }
-

@@ -360,9 +360,7 @@ describe('redis broker specifics', () => {
   });
 
   it('refuses to start with a sentence naming Redis when it cannot connect', async () => {
-    await expect(RedisBroker.connect({ url: 'redis://127.0.0.1:1', prefix })).rejects.toThrow(
-      /cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/,
-    );
+    await expect(RedisBroker.connect({ url: 'redis://127.0.0.1:1', prefix })).rejects.toThrow(/cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/);
   });
 
   it('reports unhealthy once closed', async () => {

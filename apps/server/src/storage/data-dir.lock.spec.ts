@@ -17,10 +17,15 @@ describe('DataDirLock', () => {
     // the holder is another live process: write its lock as it would
     const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     try {
-      await writeFile(join(dir.path, 'server.lock'), JSON.stringify({ pid: holder.pid, host: (await import('node:os')).hostname(), since: '2026-12-02T00:00:00.000Z', url: 'http://127.0.0.1:8080' }));
+      await writeFile(
+        join(dir.path, 'server.lock'),
+        JSON.stringify({ pid: holder.pid, host: (await import('node:os')).hostname(), since: '2026-12-02T00:00:00.000Z', url: 'http://127.0.0.1:8080' }),
+      );
       const refused = await DataDirLock.acquire(dir.path).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(DataDirLockedError);
-      expect((refused as Error).message).toMatch(new RegExp(`already running on the data directory .*pid ${holder.pid} at http://127\\.0\\.0\\.1:8080, since 2026-12-02`));
+      expect((refused as Error).message).toMatch(
+        new RegExp(`already running on the data directory .*pid ${holder.pid} at http://127\\.0\\.0\\.1:8080, since 2026-12-02`),
+      );
     } finally {
       holder.kill('SIGKILL');
     }

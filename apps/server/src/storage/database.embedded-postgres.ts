@@ -30,7 +30,13 @@ export class EmbeddedPostgresDatabase implements Database {
   ) {}
 
   static async open(options: EmbeddedPostgresDatabaseOptions): Promise<EmbeddedPostgresDatabase> {
-    const server = new EmbeddedPostgres({ dir: join(options.dataDir, 'postgres'), binaries: options.binaries, launcher: options.launcher, poolSize: options.poolSize, log: options.log });
+    const server = new EmbeddedPostgres({
+      dir: join(options.dataDir, 'postgres'),
+      binaries: options.binaries,
+      launcher: options.launcher,
+      poolSize: options.poolSize,
+      log: options.log,
+    });
     await server.start();
     const db = new PostgresDatabase({ databaseUrl: server.url, migrationsDir: options.migrationsDir, poolSize: options.poolSize, log: options.log });
     return new EmbeddedPostgresDatabase(db, server);

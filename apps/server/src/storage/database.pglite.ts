@@ -41,10 +41,7 @@ export class PgliteDatabase implements Database {
 
   async migrate(): Promise<string[]> {
     const pglite = this.pglite;
-    const applied = await migrate(
-      { withSession: (fn) => fn(pgliteSession(pglite)) },
-      { migrationsDir: this.options.migrationsDir, log: this.options.log },
-    );
+    const applied = await migrate({ withSession: (fn) => fn(pgliteSession(pglite)) }, { migrationsDir: this.options.migrationsDir, log: this.options.log });
     // PGlite gives a few files its own modes (pg_internal.init 0644) whatever the umask: private again.
     await makePrivate(this.options.dataDir);
     return applied;

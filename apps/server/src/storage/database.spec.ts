@@ -9,7 +9,9 @@ import { createDatabase } from './database.factory.js';
 const INIT = '20261123000000_init';
 const sourceMigrations = path.resolve('prisma/migrations');
 /** Every migration in the repository, in the order they apply. */
-const ALL = readdirSync(sourceMigrations).filter((n) => /^\d{14}_/.test(n)).sort();
+const ALL = readdirSync(sourceMigrations)
+  .filter((n) => /^\d{14}_/.test(n))
+  .sort();
 
 /** Opens the backend under test; reopen() gives a second handle on the same data (after close()). */
 interface Backend {
@@ -130,10 +132,7 @@ describe.each([
   it('rolls back a failing migration whole and records nothing', async () => {
     const name = '20990101000000_broken';
     await mkdir(path.join(migrations.path, name));
-    await writeFile(
-      path.join(migrations.path, name, 'migration.sql'),
-      'CREATE TABLE "half_done" (id int);\nSELECT no_such_function();\n',
-    );
+    await writeFile(path.join(migrations.path, name, 'migration.sql'), 'CREATE TABLE "half_done" (id int);\nSELECT no_such_function();\n');
     try {
       await expect(db.migrate()).rejects.toThrow(/migration 20990101000000_broken failed and was rolled back: .*no_such_function/);
       const [{ t }] = await db.prisma.$queryRawUnsafe<Array<{ t: string | null }>>(`SELECT to_regclass('half_done')::text AS t`);
@@ -148,10 +147,7 @@ describe.each([
   it('applies a new migration after the ones already applied', async () => {
     const name = '20990102000000_add_note';
     await mkdir(path.join(migrations.path, name));
-    await writeFile(
-      path.join(migrations.path, name, 'migration.sql'),
-      'CREATE TABLE "note" (id int PRIMARY KEY);\nINSERT INTO "note" VALUES (1), (2);\n',
-    );
+    await writeFile(path.join(migrations.path, name, 'migration.sql'), 'CREATE TABLE "note" (id int PRIMARY KEY);\nINSERT INTO "note" VALUES (1), (2);\n');
     await expect(db.migrate()).resolves.toEqual([name]);
     const [{ n }] = await db.prisma.$queryRawUnsafe<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM "note"`);
     expect(n).toBe(2);

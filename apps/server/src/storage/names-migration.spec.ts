@@ -41,14 +41,27 @@ describe.each(['postgres', 'pglite'] as const)('names migration on %s', (kind) =
     const [alice, bob] = [randomUUID(), randomUUID()];
     await q(`INSERT INTO users (id, name) VALUES ($1::uuid, 'alice'), ($2::uuid, 'bob')`, alice, bob);
     const fn = (owner: string, name: string, at: string) =>
-      q(`INSERT INTO functions (id, owner_id, name, runtime, source, content_hash, created_at) VALUES ($1::uuid, $2::uuid, $3, 'js', '() => 1', 'h', $4::timestamptz)`, randomUUID(), owner, name, at);
+      q(
+        `INSERT INTO functions (id, owner_id, name, runtime, source, content_hash, created_at) VALUES ($1::uuid, $2::uuid, $3, 'js', '() => 1', 'h', $4::timestamptz)`,
+        randomUUID(),
+        owner,
+        name,
+        at,
+      );
     await fn(alice, 'add', '2026-01-01T00:00:00Z');
     await fn(alice, 'add', '2026-01-02T00:00:00Z');
     await fn(alice, 'add', '2026-01-03T00:00:00Z');
     await fn(bob, 'add', '2026-01-01T00:00:00Z');
     const ep = async (owner: string, name: string, at: string, deleted = false) => {
       const id = randomUUID();
-      await q(`INSERT INTO endpoints (id, owner_id, name, created_at, deleted_at) VALUES ($1::uuid, $2::uuid, $3, $4::timestamptz, $5::timestamptz)`, id, owner, name, at, deleted ? at : null);
+      await q(
+        `INSERT INTO endpoints (id, owner_id, name, created_at, deleted_at) VALUES ($1::uuid, $2::uuid, $3, $4::timestamptz, $5::timestamptz)`,
+        id,
+        owner,
+        name,
+        at,
+        deleted ? at : null,
+      );
       return id;
     };
     const first = await ep(alice, 'gpu', '2026-01-01T00:00:00Z');

@@ -28,4 +28,8 @@ type OnlyRead<R, K> = { [C in Exclude<keyof R, K>]: never };
  * The columns `K` of `Model`, with the refinements `R` (each checked against the column's own type).
  * Values computed by the query (counts, JSON fields pulled out) are added with `&`: they are no column.
  */
-export type RawRow<Model, K extends keyof Columns<Model>, R extends Refinements<Model, K> & OnlyRead<R, K> = Record<never, never>> = Omit<Pick<Columns<Model>, K>, keyof R> & R;
+export type RawRow<Model, K extends keyof Columns<Model>, R extends Refinements<Model, K> & OnlyRead<R, K> = Record<never, never>> = Omit<
+  Pick<Columns<Model>, K>,
+  keyof R
+> &
+  R;

@@ -28,7 +28,11 @@ export const BROKER = Symbol('BROKER');
         const applied = await db.migrate();
         if (applied.length) logger.log(`applied migrations: ${applied.join(', ')}`);
         logger.log(
-          db.kind === 'postgres' ? 'using PostgreSQL (DATABASE_URL)' : db.kind === 'pglite' ? `using embedded PGlite in ${config.FX_DATA_DIR}` : `using the embedded PostgreSQL in ${config.FX_DATA_DIR}`,
+          db.kind === 'postgres'
+            ? 'using PostgreSQL (DATABASE_URL)'
+            : db.kind === 'pglite'
+              ? `using embedded PGlite in ${config.FX_DATA_DIR}`
+              : `using the embedded PostgreSQL in ${config.FX_DATA_DIR}`,
         );
         return db;
       },

@@ -302,7 +302,9 @@ export class FakeFxServer {
     this.settle(this.attemptWaiters, this.upgradeAttempts);
     const reject = (status: number, body: ErrorBody) => {
       const text = JSON.stringify(body);
-      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      socket.end(
+        `HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      );
     };
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/v1/ws/client') return reject(404, { code: 'NOT_FOUND', message: 'no such channel' });
     if (this.refuseUpgrades !== undefined) {

@@ -40,10 +40,33 @@ export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskF
       key={`${filterKey}/${endpoints.length}/${functions.length}/${users.length}`}
       aria-label="Filter tasks"
     >
-      <FilterSelect label="State" name="status" value={filters.status} any="any" options={TaskStatus.options.map((s) => ({ value: s, label: s }))} keepUnknown={(v) => v} />
-      <FilterSelect label="Endpoint" name="endpointId" value={filters.endpointId} any="any" options={endpoints.map((e) => ({ value: e.id, label: e.name }))} keepUnknown={shortId} />
-      <FilterSelect label="Function" name="functionId" value={filters.functionId} any="any" options={functions.map((f) => ({ value: f.id, label: f.name }))} keepUnknown={shortId} />
-      {user.admin && <FilterSelect label="Owner" name="ownerId" value={filters.ownerId} any="anyone" options={users.map((u) => ({ value: u.id, label: u.name }))} />}
+      <FilterSelect
+        label="State"
+        name="status"
+        value={filters.status}
+        any="any"
+        options={TaskStatus.options.map((s) => ({ value: s, label: s }))}
+        keepUnknown={(v) => v}
+      />
+      <FilterSelect
+        label="Endpoint"
+        name="endpointId"
+        value={filters.endpointId}
+        any="any"
+        options={endpoints.map((e) => ({ value: e.id, label: e.name }))}
+        keepUnknown={shortId}
+      />
+      <FilterSelect
+        label="Function"
+        name="functionId"
+        value={filters.functionId}
+        any="any"
+        options={functions.map((f) => ({ value: f.id, label: f.name }))}
+        keepUnknown={shortId}
+      />
+      {user.admin && (
+        <FilterSelect label="Owner" name="ownerId" value={filters.ownerId} any="anyone" options={users.map((u) => ({ value: u.id, label: u.name }))} />
+      )}
       <label>
         From
         <input type="datetime-local" name="since" defaultValue={toLocal(filters.since ?? null)} />

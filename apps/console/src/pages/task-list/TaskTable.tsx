@@ -86,5 +86,9 @@ export function TaskTable({
 
 /** What the list shows when no task matches: how to see more, or where tasks come from. */
 export function NoTasks({ filtered }: { filtered: boolean }) {
-  return <Empty title="No tasks match">{filtered ? 'Clear the filters to see every task you may see.' : 'Submit tasks with the SDK; they appear here as they arrive.'}</Empty>;
+  return (
+    <Empty title="No tasks match">
+      {filtered ? 'Clear the filters to see every task you may see.' : 'Submit tasks with the SDK; they appear here as they arrive.'}
+    </Empty>
+  );
 }

@@ -94,17 +94,14 @@ export function useTaskList(filters: TaskFilters, filterKey: string) {
     const gen = generation.current;
     api
       .tasks({ ...filters, limit: PAGE, cursor })
-      .then(
-        (page) => {
-          if (gen !== generation.current) return;
-          setRows((cur) => {
-            const seen = new Set(cur.map((r) => r.id));
-            return [...cur, ...page.items.filter((r) => !seen.has(r.id))];
-          });
-          setCursor(page.nextCursor);
-        },
-        setError,
-      )
+      .then((page) => {
+        if (gen !== generation.current) return;
+        setRows((cur) => {
+          const seen = new Set(cur.map((r) => r.id));
+          return [...cur, ...page.items.filter((r) => !seen.has(r.id))];
+        });
+        setCursor(page.nextCursor);
+      }, setError)
       .finally(() => (loadingMore.current = false));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, cursor, filterKey]);
@@ -116,24 +113,27 @@ export function useTaskList(filters: TaskFilters, filterKey: string) {
     headTimer.current = setTimeout(() => {
       headTimer.current = null;
       const gen = generation.current;
-      api.tasks({ ...filters, limit: PAGE }).then((page) => {
-        if (gen !== generation.current) return;
-        // a full page that shares no row with the table leaves a gap behind it: start over from it
-        const known = new Set(rowsRef.current.map((r) => r.id));
-        if (page.nextCursor && !page.items.some((r) => known.has(r.id))) {
-          setRows(page.items);
-          setCursor(page.nextCursor);
-          return;
-        }
-        setRows((cur) => {
-          const byId = new Map(cur.map((r) => [r.id, r]));
-          const fresh = page.items.filter((r) => !byId.has(r.id));
-          for (const r of page.items) if (byId.has(r.id)) byId.set(r.id, r);
-          const merged = [...fresh, ...cur.map((r) => byId.get(r.id)!)];
-          merged.sort((a, b) => (a.receivedAt === b.receivedAt ? b.id.localeCompare(a.id) : b.receivedAt.localeCompare(a.receivedAt)));
-          return merged;
-        });
-      }, () => undefined);
+      api.tasks({ ...filters, limit: PAGE }).then(
+        (page) => {
+          if (gen !== generation.current) return;
+          // a full page that shares no row with the table leaves a gap behind it: start over from it
+          const known = new Set(rowsRef.current.map((r) => r.id));
+          if (page.nextCursor && !page.items.some((r) => known.has(r.id))) {
+            setRows(page.items);
+            setCursor(page.nextCursor);
+            return;
+          }
+          setRows((cur) => {
+            const byId = new Map(cur.map((r) => [r.id, r]));
+            const fresh = page.items.filter((r) => !byId.has(r.id));
+            for (const r of page.items) if (byId.has(r.id)) byId.set(r.id, r);
+            const merged = [...fresh, ...cur.map((r) => byId.get(r.id)!)];
+            merged.sort((a, b) => (a.receivedAt === b.receivedAt ? b.id.localeCompare(a.id) : b.receivedAt.localeCompare(a.receivedAt)));
+            return merged;
+          });
+        },
+        () => undefined,
+      );
     }, 1000);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, filterKey]);
@@ -146,9 +146,12 @@ export function useTaskList(filters: TaskFilters, filterKey: string) {
     countsTimer.current = setTimeout(() => {
       countsTimer.current = null;
       const gen = generation.current;
-      api.tasks({ ...filters, limit: 1, counts: 'true' }).then((page) => {
-        if (gen === generation.current && page.counts) setCounts(page.counts);
-      }, () => undefined);
+      api.tasks({ ...filters, limit: 1, counts: 'true' }).then(
+        (page) => {
+          if (gen === generation.current && page.counts) setCounts(page.counts);
+        },
+        () => undefined,
+      );
     }, 2000);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, filterKey]);

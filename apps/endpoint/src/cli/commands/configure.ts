@@ -24,10 +24,16 @@ export function configureConfigureCommand(program: Command, context: CliContext)
     .description('register a new endpoint with the server and write its config and token under $FX_HOME/endpoints/<name>')
     .argument('<name>', 'endpoint name (letters, digits, ".", "_", "-")')
     .requiredOption('--url <url>', 'the FX server, e.g. https://fx.example.org')
-    .option('--token <token>', 'a user token; "-" reads it from stdin. A token given here is visible to other users of this machine in the process list: prefer --token-file, "-" or $FX_TOKEN')
+    .option(
+      '--token <token>',
+      'a user token; "-" reads it from stdin. A token given here is visible to other users of this machine in the process list: prefer --token-file, "-" or $FX_TOKEN',
+    )
     .option('--token-file <path>', 'read the user token from this file')
     .option('--workers <n>', `worker processes (default: CPU count, ${availableParallelism()} here)`, parsePositiveInt)
-    .option('--force', 'replace an existing endpoint of this name: registers a new one, deregistering on the server the one this config registered if it still holds the name')
+    .option(
+      '--force',
+      'replace an existing endpoint of this name: registers a new one, deregistering on the server the one this config registered if it still holds the name',
+    )
     .action(async (rawName: string, options: ConfigureOptions) => {
       const name = checkName(rawName);
       const url = checkUrl(options.url);
@@ -45,7 +51,8 @@ export function configureConfigureCommand(program: Command, context: CliContext)
       } catch (error) {
         // Endpoint names are unique per owner on the server: --force replaces (deregisters) the endpoint
         // this machine's config registered under the name, and only that one.
-        const previous = options.force && error instanceof ServerRequestError && error.status === 409 ? await loadEndpointConfig(paths).catch(() => undefined) : undefined;
+        const previous =
+          options.force && error instanceof ServerRequestError && error.status === 409 ? await loadEndpointConfig(paths).catch(() => undefined) : undefined;
         if (!previous || previous.url !== url) throw error;
         await deleteEndpoint(url, token, previous.endpointId).catch((e: unknown) => {
           if (!(e instanceof ServerRequestError && e.status === 404)) throw e;

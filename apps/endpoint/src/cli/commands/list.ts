@@ -13,7 +13,10 @@ export function configureListCommand(program: Command, context: CliContext): voi
     .action(async () => {
       let names: string[];
       try {
-        names = (await readdir(endpointsDir(context.env.home), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+        names = (await readdir(endpointsDir(context.env.home), { withFileTypes: true }))
+          .filter((d) => d.isDirectory())
+          .map((d) => d.name)
+          .sort();
       } catch {
         names = [];
       }

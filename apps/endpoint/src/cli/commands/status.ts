@@ -20,7 +20,9 @@ export function configureStatusCommand(program: Command, context: CliContext): v
       const status = await readStatusFile(paths.status);
       const live = pid !== undefined && status?.pid === pid ? status : undefined;
       if (options.json) {
-        context.out(JSON.stringify({ name, endpointId: config.endpointId, running: pid !== undefined, pid: pid ?? null, status: live ?? status ?? null }, null, 2));
+        context.out(
+          JSON.stringify({ name, endpointId: config.endpointId, running: pid !== undefined, pid: pid ?? null, status: live ?? status ?? null }, null, 2),
+        );
         return;
       }
       const spooled = live?.spooled ?? (await countSpooled(paths.spool));
@@ -36,7 +38,10 @@ export function configureStatusCommand(program: Command, context: CliContext): v
         lines.push(['tasks', `${live.tasks.queued} queued, ${live.tasks.running} running`]);
         lines.push(['updated', live.updatedAt]);
         for (const b of live.blocks ?? []) {
-          lines.push([`block ${b.id}`, `job ${b.jobId ?? '-'} ${b.state}${b.schedulerState ? ` (${b.schedulerState})` : ''}, ${b.busy}/${b.workers} workers busy${b.nodes.length ? ` on ${b.nodes.join(',')}` : ''}`]);
+          lines.push([
+            `block ${b.id}`,
+            `job ${b.jobId ?? '-'} ${b.state}${b.schedulerState ? ` (${b.schedulerState})` : ''}, ${b.busy}/${b.workers} workers busy${b.nodes.length ? ` on ${b.nodes.join(',')}` : ''}`,
+          ]);
         }
         for (const d of live.devices ?? []) lines.push([`device ${d.device}`, `${d.worker}${d.busy ? ' (busy)' : ''}`]);
         if (live.acceleratorNote) lines.push(['accelerators', live.acceleratorNote]);

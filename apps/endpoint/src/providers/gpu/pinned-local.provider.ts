@@ -68,7 +68,8 @@ export class PinnedLocalProvider implements Provider {
     if (!slotFits({ cores: Number.MAX_SAFE_INTEGER, gpus: 1 }, r)) {
       return failure('RESOURCES_UNAVAILABLE', 'ResourcesUnavailable', `the task asks for ${r?.gpus} GPUs; a pinned worker holds exactly one`);
     }
-    if (task.function.runtime === 'mpi') return failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', 'MPI functions run only on HPC providers (provider: slurm)');
+    if (task.function.runtime === 'mpi')
+      return failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', 'MPI functions run only on HPC providers (provider: slurm)');
     const slot = await this.acquire(task, signal);
     if (slot === undefined) return abortFailure(signal.reason);
     try {

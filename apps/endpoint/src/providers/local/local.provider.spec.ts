@@ -22,7 +22,14 @@ describe('LocalProvider with the agent', () => {
     server = new FakeFxServer({ welcome: { maxResultBytes: 4096 } });
     const url = await server.listen();
     const provider = new LocalProvider({ workers: 2, workerScript, workRoot: dir, shellOutputLines: 5 });
-    agent = new EndpointAgent({ url, token: server.endpointToken, name: 'local', provider, spoolDir: join(dir, 'spool'), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    agent = new EndpointAgent({
+      url,
+      token: server.endpointToken,
+      name: 'local',
+      provider,
+      spoolDir: join(dir, 'spool'),
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
+    });
     await agent.start();
     await agent.waitForState(AgentState.RUNNING);
   });

@@ -101,7 +101,11 @@ export class LocalProvider implements Provider {
   async submit(task: TaskSpec, signal: AbortSignal, context: SubmitContext): Promise<ExecutionOutcome> {
     const fn = task.function;
     if ((task.resources?.gpus ?? 0) > 0) {
-      return failure('RESOURCES_UNAVAILABLE', 'ResourcesUnavailable', `the task asks for ${task.resources?.gpus} GPU(s); this endpoint pins no accelerators (set "accelerators" in config.yaml)`);
+      return failure(
+        'RESOURCES_UNAVAILABLE',
+        'ResourcesUnavailable',
+        `the task asks for ${task.resources?.gpus} GPU(s); this endpoint pins no accelerators (set "accelerators" in config.yaml)`,
+      );
     }
     switch (fn.runtime) {
       case 'js':
@@ -185,7 +189,11 @@ export class LocalProvider implements Provider {
       if (outcome.status === 'success') {
         const bytes = Buffer.byteLength(JSON.stringify(outcome.result), 'utf8');
         if (bytes > context.maxResultBytes) {
-          return failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${context.maxResultBytes} bytes allowed`);
+          return failure(
+            'RESULT_TOO_LARGE',
+            'ResultTooLarge',
+            `the shell result is ${bytes} bytes as JSON, more than the ${context.maxResultBytes} bytes allowed`,
+          );
         }
       }
       return outcome;

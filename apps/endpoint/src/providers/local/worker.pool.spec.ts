@@ -4,7 +4,13 @@ import { TaskCancelledError, WalltimeExceededError, type ExecutionOutcome } from
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
 import { WorkerPool, WorkerStartError } from './worker.pool.js';
 
-const js = (source: string, args: unknown[] = []) => ({ source, contentHash: functionContentHash('js', source), args, kwargs: {}, maxResultBytes: 1024 * 1024 });
+const js = (source: string, args: unknown[] = []) => ({
+  source,
+  contentHash: functionContentHash('js', source),
+  args,
+  kwargs: {},
+  maxResultBytes: 1024 * 1024,
+});
 const noAbort = () => new AbortController().signal;
 let seq = 0;
 const id = () => `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
@@ -35,7 +41,13 @@ describe('WorkerPool', () => {
     try {
       const pidOf = (o: ExecutionOutcome) => (o as { result: { pid: number } }).result.pid;
       const b = await deep.run(id(), js('() => ({ pid: process.pid })'), noAbort(), undefined, { ownerId: 'bob' });
-      const long = deep.run(id(), js('async () => { await new Promise((r) => setTimeout(r, 1500)); return { pid: process.pid, at: Date.now() }; }'), noAbort(), undefined, { ownerId: 'alice' });
+      const long = deep.run(
+        id(),
+        js('async () => { await new Promise((r) => setTimeout(r, 1500)); return { pid: process.pid, at: Date.now() }; }'),
+        noAbort(),
+        undefined,
+        { ownerId: 'alice' },
+      );
       const quick = [1, 2].map(() => deep.run(id(), js('() => ({ pid: process.pid, at: Date.now() })'), noAbort(), undefined, { ownerId: 'alice' }));
       const [l, ...q] = await Promise.all([long, ...quick]);
       for (const o of [l!, ...q]) expect(o.status).toBe('success');
@@ -56,8 +68,14 @@ describe('WorkerPool', () => {
 
   it('fails only the crashed task with WORKER_LOST and replaces the worker', async () => {
     const before = pool.pids();
-    const [crash, fine] = await Promise.all([pool.run(id(), js('() => process.exit(7)'), noAbort()), pool.run(id(), js('async () => { await new Promise((r) => setTimeout(r, 200)); return "ok"; }'), noAbort())]);
-    expect(crash).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST', name: 'WorkerLost', message: expect.stringContaining('exited with code 7') } });
+    const [crash, fine] = await Promise.all([
+      pool.run(id(), js('() => process.exit(7)'), noAbort()),
+      pool.run(id(), js('async () => { await new Promise((r) => setTimeout(r, 200)); return "ok"; }'), noAbort()),
+    ]);
+    expect(crash).toMatchObject({
+      status: 'failed',
+      error: { code: 'WORKER_LOST', name: 'WorkerLost', message: expect.stringContaining('exited with code 7') },
+    });
     expect(fine).toMatchObject({ status: 'success', result: 'ok' });
     const segv = await pool.run(id(), js('() => process.kill(process.pid, "SIGSEGV")'), noAbort());
     expect(segv).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST', message: expect.stringContaining('SIGSEGV') } });
@@ -102,7 +120,8 @@ describe('WorkerPool with depth 2 (a task waiting inside each worker)', () => {
     await pool.stop();
   });
 
-  const sleepThenTimes = (ms: number) => js(`async () => { const start = Date.now(); await new Promise((r) => setTimeout(r, ${ms})); return { start, end: Date.now(), pid: process.pid }; }`);
+  const sleepThenTimes = (ms: number) =>
+    js(`async () => { const start = Date.now(); await new Promise((r) => setTimeout(r, ${ms})); return { start, end: Date.now(), pid: process.pid }; }`);
 
   it('runs the waiting task after the running one on the same worker, and reports each start', async () => {
     pool = new WorkerPool({ size: 1, depth: 2, workerScript });
@@ -123,7 +142,11 @@ describe('WorkerPool with depth 2 (a task waiting inside each worker)', () => {
   it('holds a third task in the pool until the worker has room, and counts only running tasks as busy', async () => {
     pool = new WorkerPool({ size: 1, depth: 2, workerScript });
     await pool.start();
-    const runs = [pool.run(id(), sleepThenTimes(100), noAbort()), pool.run(id(), sleepThenTimes(100), noAbort()), pool.run(id(), sleepThenTimes(100), noAbort())];
+    const runs = [
+      pool.run(id(), sleepThenTimes(100), noAbort()),
+      pool.run(id(), sleepThenTimes(100), noAbort()),
+      pool.run(id(), sleepThenTimes(100), noAbort()),
+    ];
     expect(pool.counts()).toEqual({ total: 1, busy: 1, idle: 0 });
     const outcomes = await Promise.all(runs);
     const times = outcomes.map((o) => (o as { result: { start: number; end: number } }).result);

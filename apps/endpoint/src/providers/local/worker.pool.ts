@@ -132,11 +132,30 @@ export class WorkerPool {
    * Runs one js invocation on a worker. `onStart` is called when it starts running there (at once on an
    * idle worker, later when it waited behind another task).
    */
-  run(taskId: string, invocation: Required<JsInvocation>, signal: AbortSignal, onStart?: (workerId: string) => void, jobOptions: JobOptions = {}): Promise<ExecutionOutcome> {
+  run(
+    taskId: string,
+    invocation: Required<JsInvocation>,
+    signal: AbortSignal,
+    onStart?: (workerId: string) => void,
+    jobOptions: JobOptions = {},
+  ): Promise<ExecutionOutcome> {
     if (this.stopping) return Promise.resolve(failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
     if (signal.aborted) return Promise.resolve(abortFailure(signal.reason));
     return new Promise<ExecutionOutcome>((resolve) => {
-      const job: Job = { taskId, owner: jobOptions.ownerId ?? UNKNOWN_OWNER, memoryBytes: jobOptions.memoryBytes, invocation, signal, onStart, resolve, onAbort: () => this.abort(job), settled: false, started: false, dropped: false, stealing: false };
+      const job: Job = {
+        taskId,
+        owner: jobOptions.ownerId ?? UNKNOWN_OWNER,
+        memoryBytes: jobOptions.memoryBytes,
+        invocation,
+        signal,
+        onStart,
+        resolve,
+        onAbort: () => this.abort(job),
+        settled: false,
+        started: false,
+        dropped: false,
+        stealing: false,
+      };
       signal.addEventListener('abort', job.onAbort, { once: true });
       this.pending.push(job);
       this.assign();
@@ -174,7 +193,7 @@ export class WorkerPool {
     const live = this.workers.filter((w) => w.state === 'up');
     const mine = (w: PoolWorker, job: Job) => w.owner === undefined || w.owner === job.owner;
     let recycling = this.workers.filter((w) => w.state === 'retiring' || w.state === 'starting').length;
-    for (let i = 0; i < this.pending.length; ) {
+    for (let i = 0; i < this.pending.length;) {
       const job = this.pending[i] as Job;
       let worker = live.find((w) => w.jobs.length === 0 && mine(w, job));
       if (worker && this.options.mayStart && !this.options.mayStart()) worker = undefined;
@@ -248,8 +267,18 @@ export class WorkerPool {
       const limit = job.memoryBytes;
       job.stopWatch = watchMemory(pid, limit, (bytes) => {
         if (job.settled || worker.jobs[0] !== job) return;
-        this.log.warn(`the task used ${Math.round(bytes / 1048576)} MB, more than its ${Math.round(limit / 1048576)} MB; replacing the worker`, { worker: worker.id, taskId: job.taskId });
-        this.settle(job, failure('MEMORY_EXCEEDED', 'MemoryExceeded', `the task used ${Math.round(bytes / 1048576)} MB of memory, more than the ${Math.round(limit / 1048576)} MB allowed (taskLimits.memoryMB)`));
+        this.log.warn(`the task used ${Math.round(bytes / 1048576)} MB, more than its ${Math.round(limit / 1048576)} MB; replacing the worker`, {
+          worker: worker.id,
+          taskId: job.taskId,
+        });
+        this.settle(
+          job,
+          failure(
+            'MEMORY_EXCEEDED',
+            'MemoryExceeded',
+            `the task used ${Math.round(bytes / 1048576)} MB of memory, more than the ${Math.round(limit / 1048576)} MB allowed (taskLimits.memoryMB)`,
+          ),
+        );
         this.retire(worker);
       });
     }

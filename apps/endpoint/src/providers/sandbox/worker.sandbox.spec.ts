@@ -14,7 +14,15 @@ describe('WorkerSandbox', () => {
   });
 
   it('passes on only the allow-list: no FX_*, tokens or database URLs; HOME is the private dir', () => {
-    Object.assign(process.env, { FX_HOME: '/x', FX_DATA_DIR: '/y', DATABASE_URL: 'postgres://p', REDIS_URL: 'redis://r', GITHUB_TOKEN: 't', LC_ALL: 'C', TZ: 'UTC' });
+    Object.assign(process.env, {
+      FX_HOME: '/x',
+      FX_DATA_DIR: '/y',
+      DATABASE_URL: 'postgres://p',
+      REDIS_URL: 'redis://r',
+      GITHUB_TOKEN: 't',
+      LC_ALL: 'C',
+      TZ: 'UTC',
+    });
     const env = new WorkerSandbox().env('/tmp/fx-worker-x', { CUDA_VISIBLE_DEVICES: '1', FX_ACCELERATOR: '1' });
     const allowed = new Set(['CUDA_VISIBLE_DEVICES', 'FX_ACCELERATOR', 'HOME', 'LC_ALL', 'LANG', 'LANGUAGE', 'PATH', 'TERM', 'TMPDIR', 'TZ']);
     expect(Object.keys(env).filter((k) => !allowed.has(k))).toEqual([]);
@@ -23,7 +31,15 @@ describe('WorkerSandbox', () => {
   });
 
   it('all-but-secrets keeps what a block built (modules) but not FX settings or secret-named variables', () => {
-    Object.assign(process.env, { FX_HOME: '/x', FX_BLOCK_SECRET: 's', DATABASE_URL: 'postgres://p', MY_API_KEY: 'k', LD_LIBRARY_PATH: '/opt/lib', SLURM_JOB_ID: '7', FX_TEST_INIT: '1' });
+    Object.assign(process.env, {
+      FX_HOME: '/x',
+      FX_BLOCK_SECRET: 's',
+      DATABASE_URL: 'postgres://p',
+      MY_API_KEY: 'k',
+      LD_LIBRARY_PATH: '/opt/lib',
+      SLURM_JOB_ID: '7',
+      FX_TEST_INIT: '1',
+    });
     const env = new WorkerSandbox({ kind: 'none', inherit: 'all-but-secrets' }).env('/tmp/d');
     expect(env).toMatchObject({ LD_LIBRARY_PATH: '/opt/lib', SLURM_JOB_ID: '7', FX_TEST_INIT: '1' });
     for (const key of ['FX_HOME', 'FX_BLOCK_SECRET', 'DATABASE_URL', 'MY_API_KEY']) expect(env[key]).toBeUndefined();
@@ -35,7 +51,14 @@ describe('WorkerSandbox', () => {
     try {
       await writeFile(join(secretDir, 'token'), 'secret');
       const sandbox = new WorkerSandbox({ kind: 'bwrap', hide: [secretDir] });
-      const out = await runShell({ template: 'cat {f} 2>&1; ls -A {d}; touch {w} 2>&1; echo x > ./mine && cat ./mine', kwargs: { f: join(secretDir, 'token'), d: secretDir, w: join(process.cwd(), 'package.json') } }, never(), { sandbox });
+      const out = await runShell(
+        {
+          template: 'cat {f} 2>&1; ls -A {d}; touch {w} 2>&1; echo x > ./mine && cat ./mine',
+          kwargs: { f: join(secretDir, 'token'), d: secretDir, w: join(process.cwd(), 'package.json') },
+        },
+        never(),
+        { sandbox },
+      );
       expect(out).toMatchObject({ status: 'success' });
       const stdout = (out as { result: { stdout: string } }).result.stdout;
       expect(stdout).not.toContain('secret');
@@ -54,7 +77,11 @@ describe('WorkerSandbox', () => {
       await writeFile(join(secretDir, 'token'), 'secret');
       const sandbox = new WorkerSandbox({ kind: 'bwrap', hide: [dirname(root), secretDir] });
       const template = `${process.execPath} -e 'console.log(1 + 1)'; test -f {pkg} && echo fx-visible; cat {f} 2>&1; touch {w} 2>&1`;
-      const out = await runShell({ template, kwargs: { pkg: join(root, 'package.json'), f: join(secretDir, 'token'), w: join(root, 'package.json') } }, never(), { sandbox });
+      const out = await runShell(
+        { template, kwargs: { pkg: join(root, 'package.json'), f: join(secretDir, 'token'), w: join(root, 'package.json') } },
+        never(),
+        { sandbox },
+      );
       const stdout = (out as { result: { stdout: string } }).result.stdout;
       expect(stdout).toMatch(/^2\nfx-visible\n/);
       expect(stdout).not.toContain('secret');

@@ -18,7 +18,20 @@ export const UNPRIVILEGED_ID = 65534;
 const INHERITED = new Set(['PATH', 'LANG', 'LANGUAGE', 'TZ', 'TERM']);
 const INHERITED_PREFIXES = ['LC_'];
 /** FX's own settings and secrets, never passed on (all-but-secrets). */
-const FX_OWN = new Set(['FX_HOME', 'FX_TOKEN', 'FX_TOKEN_FILE', 'FX_DATA_DIR', 'FX_SIGNING_KEY', 'FX_BLOCK_SECRET', 'FX_LOG_LEVEL', 'FX_LOG_FORMAT', 'FX_ADMIN_NAME', 'DATABASE_URL', 'REDIS_URL', 'FX_REDIS_PREFIX']);
+const FX_OWN = new Set([
+  'FX_HOME',
+  'FX_TOKEN',
+  'FX_TOKEN_FILE',
+  'FX_DATA_DIR',
+  'FX_SIGNING_KEY',
+  'FX_BLOCK_SECRET',
+  'FX_LOG_LEVEL',
+  'FX_LOG_FORMAT',
+  'FX_ADMIN_NAME',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'FX_REDIS_PREFIX',
+]);
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_?KEY/i;
 
 export class SandboxError extends Error {
@@ -88,10 +101,14 @@ export class WorkerSandbox {
 
   /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else nobody when root, else none (with a note). */
   static resolve(setting: SandboxSetting, options: Omit<WorkerSandboxOptions, 'kind' | 'note'> = {}): WorkerSandbox {
-    if (setting === 'none') return new WorkerSandbox({ ...options, kind: 'none', note: 'sandbox: none (config.yaml): tasks run as the agent\'s user and can read what it can read' });
+    if (setting === 'none')
+      return new WorkerSandbox({ ...options, kind: 'none', note: "sandbox: none (config.yaml): tasks run as the agent's user and can read what it can read" });
     const probe = probeBwrap(options.environment);
     if (probe === undefined) return new WorkerSandbox({ ...options, kind: 'bwrap' });
-    if (setting === 'bwrap') throw new SandboxError(`sandbox: bwrap is set in config.yaml but bubblewrap does not work here (${probe}); install the "bubblewrap" package or set sandbox: auto or none`);
+    if (setting === 'bwrap')
+      throw new SandboxError(
+        `sandbox: bwrap is set in config.yaml but bubblewrap does not work here (${probe}); install the "bubblewrap" package or set sandbox: auto or none`,
+      );
     if (process.getuid?.() === 0) return new WorkerSandbox({ ...options, kind: 'uid' });
     return new WorkerSandbox({
       ...options,
@@ -134,7 +151,10 @@ export class WorkerSandbox {
     const byDepth = (a: string, b: string) => a.length - b.length;
     const inside = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : dir + '/');
     const hidden = [...new Set(['/tmp', safeRealpath(tmpdir()), ...this.hide.map(safeRealpath)])].filter((d) => d !== '/' && existsSync(d)).sort(byDepth);
-    const shown = this.show.map(safeRealpath).filter((d) => existsSync(d) && hidden.some((h) => inside(d, h))).sort(byDepth);
+    const shown = this.show
+      .map(safeRealpath)
+      .filter((d) => existsSync(d) && hidden.some((h) => inside(d, h)))
+      .sort(byDepth);
     for (const dir of hidden) if (!hidden.some((h) => h !== dir && inside(dir, h))) bw.push('--tmpfs', dir);
     for (const dir of shown) bw.push('--ro-bind', dir, dir);
     for (const dir of hidden) if (shown.some((s) => inside(dir, s) && dir !== s)) bw.push('--tmpfs', dir);
@@ -156,12 +176,16 @@ let probed: string | undefined | null = null;
 /** undefined when bubblewrap can start a sandbox here, else why not. Probed once per process. */
 export function probeBwrap(environment: InheritedEnv = inheritedEnv()): string | undefined {
   if (probed !== null) return probed;
-  const r = spawnSync('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--', 'true'], {
-    encoding: 'utf8',
-    timeout: 10_000,
-    env: { PATH: environment.PATH ?? '/usr/bin:/bin' },
-  });
-  probed = r.error ? r.error.message : r.status === 0 ? undefined : (r.stderr.trim() || `exit status ${r.status}`);
+  const r = spawnSync(
+    'bwrap',
+    ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-pid', '--die-with-parent', '--', 'true'],
+    {
+      encoding: 'utf8',
+      timeout: 10_000,
+      env: { PATH: environment.PATH ?? '/usr/bin:/bin' },
+    },
+  );
+  probed = r.error ? r.error.message : r.status === 0 ? undefined : r.stderr.trim() || `exit status ${r.status}`;
   return probed;
 }
 

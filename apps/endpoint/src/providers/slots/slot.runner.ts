@@ -76,10 +76,16 @@ export class SlotRunner {
     let outcome: ExecutionOutcome;
     switch (fn.runtime) {
       case 'js':
-        outcome = await this.pool.run(task.taskId, { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes }, signal, undefined, {
-          ownerId: isolationKey(task),
-          ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
-        });
+        outcome = await this.pool.run(
+          task.taskId,
+          { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes },
+          signal,
+          undefined,
+          {
+            ownerId: isolationKey(task),
+            ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
+          },
+        );
         break;
       case 'shell':
         outcome = await this.shell(task, signal);
@@ -95,7 +101,8 @@ export class SlotRunner {
     }
     if (outcome.status === 'success' && fn.runtime !== 'js') {
       const bytes = Buffer.byteLength(JSON.stringify(outcome.result), 'utf8');
-      if (bytes > maxResultBytes) return failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${maxResultBytes} bytes allowed`);
+      if (bytes > maxResultBytes)
+        return failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${maxResultBytes} bytes allowed`);
     }
     return { ...outcome, workerId: this.options.id };
   }

@@ -11,9 +11,21 @@ describe('takeBlockSecret', () => {
 
   it('reads the variable the block script sets', () => {
     const script = renderBlockScript({
-      jobName: 'fx-a', blockId: 'b1', secret: 'xyz', agentAddress: 'ws://h:1/', outputPath: '/tmp/o', walltime: '00:10:00',
-      nodesPerBlock: 1, workersPerNode: 1, schedulerOptions: [], workerInit: '', launcher: 'none', mpiLauncher: 'srun',
-      nodePath: '/usr/bin/node', workerEntry: '/w.js', shellOutputLines: 10,
+      jobName: 'fx-a',
+      blockId: 'b1',
+      secret: 'xyz',
+      agentAddress: 'ws://h:1/',
+      outputPath: '/tmp/o',
+      walltime: '00:10:00',
+      nodesPerBlock: 1,
+      workersPerNode: 1,
+      schedulerOptions: [],
+      workerInit: '',
+      launcher: 'none',
+      mpiLauncher: 'srun',
+      nodePath: '/usr/bin/node',
+      workerEntry: '/w.js',
+      shellOutputLines: 10,
     });
     expect(script).toContain(`export ${BLOCK_SECRET_VAR}='xyz'`);
   });

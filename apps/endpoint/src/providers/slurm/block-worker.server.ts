@@ -74,10 +74,17 @@ export class BlockWorkerServer {
           this.options.logger.warn('refused a block worker: unknown block or wrong secret', { blockId: hello.data.blockId, node: hello.data.node });
           return ws.close(WS_CLOSE.unauthorized, 'unknown block or wrong secret');
         }
-        if (block.state === 'ended' || block.state === 'cancelling' || this.options.isStopping()) return ws.close(WS_CLOSE.unauthorized, 'this block is ending');
+        if (block.state === 'ended' || block.state === 'cancelling' || this.options.isStopping())
+          return ws.close(WS_CLOSE.unauthorized, 'this block is ending');
         conn = { ws, block, node: hello.data.node, slots: [] };
         const c = conn;
-        conn.slots = hello.data.slots.map((s) => ({ conn: c, index: s.index, cores: s.cores, devices: s.devices, id: `${block.id}/${hello.data.node}/w${s.index}` }));
+        conn.slots = hello.data.slots.map((s) => ({
+          conn: c,
+          index: s.index,
+          cores: s.cores,
+          devices: s.devices,
+          id: `${block.id}/${hello.data.node}/w${s.index}`,
+        }));
         this.options.onJoin(conn, hello.data.acceleratorNote);
         return;
       }

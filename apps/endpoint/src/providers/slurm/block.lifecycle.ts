@@ -168,7 +168,14 @@ export class BlockLifecycle {
     for (const b of this.blocks.values()) for (const n of b.nodes) n.ws.close(WS_CLOSE.goingAway, 'agent stopping');
     while (ids.length > 0 && Date.now() < deadline) {
       const jobs = await cli.squeue(this.options.jobName, this.user).catch(() => undefined);
-      if (jobs && ids.every((id) => { const j = jobs.get(id); return !j || isTerminalState(j.state); })) break;
+      if (
+        jobs &&
+        ids.every((id) => {
+          const j = jobs.get(id);
+          return !j || isTerminalState(j.state);
+        })
+      )
+        break;
       await sleep(250);
     }
     for (const b of this.blocks.values()) b.state = 'ended';

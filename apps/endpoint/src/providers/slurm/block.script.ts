@@ -49,12 +49,18 @@ export function renderBlockScript(input: BlockScriptInput): string {
   const args = [
     input.nodePath,
     input.workerEntry,
-    '--agent', input.agentAddress,
-    '--block', input.blockId,
-    '--workers', String(input.workersPerNode),
-    '--cores', String(input.coresPerWorker ?? 1),
-    '--mpi-launcher', input.mpiLauncher,
-    '--output-lines', String(input.shellOutputLines),
+    '--agent',
+    input.agentAddress,
+    '--block',
+    input.blockId,
+    '--workers',
+    String(input.workersPerNode),
+    '--cores',
+    String(input.coresPerWorker ?? 1),
+    '--mpi-launcher',
+    input.mpiLauncher,
+    '--output-lines',
+    String(input.shellOutputLines),
   ];
   if (input.accelerators !== undefined) args.push('--accelerators', input.accelerators === 'auto' ? 'auto' : input.accelerators.join(','));
   const worker = args.map(shellQuote).join(' ');

@@ -37,7 +37,8 @@ if (!values.agent || !values.block || secret === '') {
   process.exit(2);
 }
 
-const setting = values.accelerators === undefined ? undefined : values.accelerators === 'auto' ? 'auto' : values.accelerators.split(',').filter((s) => s !== '');
+const setting =
+  values.accelerators === undefined ? undefined : values.accelerators === 'auto' ? 'auto' : values.accelerators.split(',').filter((s) => s !== '');
 const detected = await resolveAccelerators(setting);
 if (detected.note) log.info(detected.note);
 const node = hostname();
@@ -89,7 +90,17 @@ function connect(attempt: number): void {
   const send = (message: NodeToAgent) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   };
-  ws.on('open', () => send({ type: 'hello', blockId: values.block as string, secret, node, pid: process.pid, slots, ...(detected.note ? { acceleratorNote: detected.note } : {}) }));
+  ws.on('open', () =>
+    send({
+      type: 'hello',
+      blockId: values.block as string,
+      secret,
+      node,
+      pid: process.pid,
+      slots,
+      ...(detected.note ? { acceleratorNote: detected.note } : {}),
+    }),
+  );
   ws.on('message', (data) => {
     let message: AgentToNode;
     try {

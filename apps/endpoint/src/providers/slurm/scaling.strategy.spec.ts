@@ -2,7 +2,13 @@ import { decideScaling, type ScalingBlock, type ScalingConfig } from './scaling.
 
 const config: ScalingConfig = { minBlocks: 0, maxBlocks: 2, maxIdleSeconds: 10, slotsPerBlock: 4 };
 const NOW = 1_000_000;
-const running = (id: string, busy: number, idleSince?: number): ScalingBlock => ({ id, state: 'running', slots: 4, busy, ...(idleSince !== undefined ? { idleSince } : {}) });
+const running = (id: string, busy: number, idleSince?: number): ScalingBlock => ({
+  id,
+  state: 'running',
+  slots: 4,
+  busy,
+  ...(idleSince !== undefined ? { idleSince } : {}),
+});
 const pending = (id: string): ScalingBlock => ({ id, state: 'pending', slots: 4, busy: 0, idleSince: NOW });
 
 describe('decideScaling', () => {

@@ -67,14 +67,28 @@ describe('Slurm commands', () => {
       workerEntry: '/opt/fx/block.worker.js',
       shellOutputLines: 1000,
     });
-    for (const line of ['#SBATCH --job-name=fx-hpc-1234abcd', '#SBATCH --nodes=2', '#SBATCH --time=00:30:00', '#SBATCH --cpus-per-task=8', '#SBATCH --partition=gpu', '#SBATCH --account=proj1', '#SBATCH --qos=normal', '#SBATCH --constraint=a100', '#SBATCH --mem=0', 'module load cuda', "export FX_BLOCK_SECRET='s3cret'"]) {
+    for (const line of [
+      '#SBATCH --job-name=fx-hpc-1234abcd',
+      '#SBATCH --nodes=2',
+      '#SBATCH --time=00:30:00',
+      '#SBATCH --cpus-per-task=8',
+      '#SBATCH --partition=gpu',
+      '#SBATCH --account=proj1',
+      '#SBATCH --qos=normal',
+      '#SBATCH --constraint=a100',
+      '#SBATCH --mem=0',
+      'module load cuda',
+      "export FX_BLOCK_SECRET='s3cret'",
+    ]) {
       expect(script).toContain(line);
     }
     expect(script).toMatch(/^exec srun --overlap --ntasks-per-node=1 --nodes=2 .*'--accelerators' '0,1'/m);
   });
 
   it('wraps MPI commands in the launcher with nodes × ranksPerNode ranks', () => {
-    expect(mpiCommand('srun', 'echo hi', { nodes: 2, ranksPerNode: 3 })).toBe("srun --overlap --overcommit --nodes=2 --ntasks-per-node=3 --ntasks=6 --kill-on-bad-exit=1 /bin/sh -c 'echo hi'");
+    expect(mpiCommand('srun', 'echo hi', { nodes: 2, ranksPerNode: 3 })).toBe(
+      "srun --overlap --overcommit --nodes=2 --ntasks-per-node=3 --ntasks=6 --kill-on-bad-exit=1 /bin/sh -c 'echo hi'",
+    );
     expect(mpiCommand('mpiexec', "echo 'x'", { nodes: 1, ranksPerNode: 2 })).toBe("mpiexec -n 2 /bin/sh -c 'echo '\\''x'\\'''");
   });
 });

@@ -19,7 +19,19 @@ export interface JobInfo {
 }
 
 /** Slurm job states after which the job holds no nodes any more. */
-const TERMINAL = new Set(['BOOT_FAIL', 'CANCELLED', 'COMPLETED', 'DEADLINE', 'FAILED', 'NODE_FAIL', 'OUT_OF_MEMORY', 'PREEMPTED', 'TIMEOUT', 'REVOKED', 'SPECIAL_EXIT']);
+const TERMINAL = new Set([
+  'BOOT_FAIL',
+  'CANCELLED',
+  'COMPLETED',
+  'DEADLINE',
+  'FAILED',
+  'NODE_FAIL',
+  'OUT_OF_MEMORY',
+  'PREEMPTED',
+  'TIMEOUT',
+  'REVOKED',
+  'SPECIAL_EXIT',
+]);
 
 export function isTerminalState(state: string): boolean {
   return TERMINAL.has(state.split(/[ +]/)[0] ?? state);

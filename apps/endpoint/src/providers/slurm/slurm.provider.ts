@@ -104,7 +104,9 @@ export class SlurmProvider implements Provider {
   async start(): Promise<void> {
     await mkdir(this.options.blocksDir, { recursive: true, mode: 0o700 });
     this.agentAddress = await this.server.start();
-    this.log.info(`block workers dial ${this.agentAddress}; blocks are "${this.jobName}" jobs (${this.settings.minBlocks}..${this.settings.maxBlocks} blocks of ${this.settings.nodesPerBlock} node(s) × ${this.workersPerNode} workers)`);
+    this.log.info(
+      `block workers dial ${this.agentAddress}; blocks are "${this.jobName}" jobs (${this.settings.minBlocks}..${this.settings.maxBlocks} blocks of ${this.settings.nodesPerBlock} node(s) × ${this.workersPerNode} workers)`,
+    );
     for (let i = 0; i < Math.min(this.settings.initBlocks, this.settings.maxBlocks); i++) void this.lifecycle.submit();
     this.pollTimer = setInterval(() => void this.poll(), this.settings.pollIntervalSeconds * 1000);
     this.pollTimer.unref();
@@ -146,7 +148,12 @@ export class SlurmProvider implements Provider {
         const message: AgentToNode =
           reason instanceof WalltimeExceededError
             ? { type: 'abort', taskId: task.taskId, reason: 'walltime', walltimeSeconds: reason.walltimeSeconds }
-            : { type: 'abort', taskId: task.taskId, reason: 'cancel', message: reason instanceof TaskCancelledError ? reason.message : 'the task was cancelled' };
+            : {
+                type: 'abort',
+                taskId: task.taskId,
+                reason: 'cancel',
+                message: reason instanceof TaskCancelledError ? reason.message : 'the task was cancelled',
+              };
         sendToNode(slot.conn.ws, message);
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -211,7 +218,8 @@ export class SlurmProvider implements Provider {
     if (gpus > 0 && this.options.accelerators === 'auto' && this.acceleratorNote && this.status().devices === undefined && this.liveNodes() > 0) {
       return `the task asks for a GPU, but ${this.acceleratorNote}`;
     }
-    if ((r.nodes ?? 1) > this.settings.nodesPerBlock) return `the task asks for ${r.nodes} nodes; blocks have ${this.settings.nodesPerBlock} (slurm.nodesPerBlock)`;
+    if ((r.nodes ?? 1) > this.settings.nodesPerBlock)
+      return `the task asks for ${r.nodes} nodes; blocks have ${this.settings.nodesPerBlock} (slurm.nodesPerBlock)`;
     if (r.walltimeSeconds !== undefined && r.walltimeSeconds > this.settings.walltimeSeconds) {
       return `the task asks for ${r.walltimeSeconds} s of walltime; blocks last ${this.settings.walltimeSeconds} s (slurm.walltime)`;
     }
@@ -298,7 +306,12 @@ export class SlurmProvider implements Provider {
       now: Date.now(),
       queued: this.queue.length,
       blocks: scalingBlocks,
-      config: { minBlocks: this.settings.minBlocks, maxBlocks: this.settings.maxBlocks, maxIdleSeconds: this.settings.maxIdleSeconds, slotsPerBlock: this.slotsPerBlock },
+      config: {
+        minBlocks: this.settings.minBlocks,
+        maxBlocks: this.settings.maxBlocks,
+        maxIdleSeconds: this.settings.maxIdleSeconds,
+        slotsPerBlock: this.slotsPerBlock,
+      },
     });
     for (let i = 0; i < decision.submit; i++) void this.lifecycle.submit();
     const cancel = decision.cancel.map((id) => this.blocks.get(id)).filter((b): b is Block => b !== undefined && b.jobId !== undefined);

@@ -31,7 +31,13 @@ export const NodeToAgent = z.discriminatedUnion('type', [NodeHello, NodeDone]);
 export type NodeToAgent = z.infer<typeof NodeToAgent>;
 
 export const AgentRun = z.object({ type: z.literal('run'), taskId: z.string(), slot: z.number().int(), task: TaskSpec, maxResultBytes: z.number().int() });
-export const AgentAbort = z.object({ type: z.literal('abort'), taskId: z.string(), reason: z.enum(['walltime', 'cancel']), walltimeSeconds: z.number().optional(), message: z.string().optional() });
+export const AgentAbort = z.object({
+  type: z.literal('abort'),
+  taskId: z.string(),
+  reason: z.enum(['walltime', 'cancel']),
+  walltimeSeconds: z.number().optional(),
+  message: z.string().optional(),
+});
 export const AgentWelcome = z.object({ type: z.literal('welcome') });
 
 export const AgentToNode = z.discriminatedUnion('type', [AgentRun, AgentAbort, AgentWelcome]);

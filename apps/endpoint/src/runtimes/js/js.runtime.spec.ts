@@ -56,8 +56,14 @@ describe('JsRuntime', () => {
   });
 
   it('reports a rejected promise and a thrown non-Error too', async () => {
-    expect(await runtime.run(invocation('async () => { throw new TypeError("nope"); }'))).toMatchObject({ ok: false, error: { code: 'TASK_ERROR', name: 'TypeError', message: 'nope' } });
-    expect(await runtime.run(invocation('() => { throw "plain"; }'))).toMatchObject({ ok: false, error: { code: 'TASK_ERROR', name: 'Error', message: 'non-Error value thrown: plain' } });
+    expect(await runtime.run(invocation('async () => { throw new TypeError("nope"); }'))).toMatchObject({
+      ok: false,
+      error: { code: 'TASK_ERROR', name: 'TypeError', message: 'nope' },
+    });
+    expect(await runtime.run(invocation('() => { throw "plain"; }'))).toMatchObject({
+      ok: false,
+      error: { code: 'TASK_ERROR', name: 'Error', message: 'non-Error value thrown: plain' },
+    });
   });
 
   it('fails a result larger than maxResultBytes with RESULT_TOO_LARGE', async () => {

@@ -73,7 +73,10 @@ export class JsRuntime {
     try {
       const fn = this.compile(invocation.source, invocation.contentHash);
       const args = Object.keys(invocation.kwargs).length > 0 ? [...invocation.args, invocation.kwargs] : invocation.args;
-      value = await raceAbort(Promise.resolve().then(() => fn(...args)), signal);
+      value = await raceAbort(
+        Promise.resolve().then(() => fn(...args)),
+        signal,
+      );
     } catch (thrown) {
       if (thrown instanceof AbortedError) {
         const outcome = abortFailure(thrown.reason);

@@ -34,7 +34,9 @@ export function renderCommand(template: string, kwargs: Record<string, unknown>)
       return match;
     }
     const value = kwargs[key];
-    return shellQuote(typeof value === 'string' ? value : value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+    return shellQuote(
+      typeof value === 'string' ? value : value === undefined || value === null ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value),
+    );
   });
   if (missing.size > 0) throw new UnknownPlaceholderError([...missing]);
   return rendered;

@@ -81,7 +81,10 @@ describe('runShell', () => {
     const controller = new AbortController();
     const pidFile = join(workRoot, 'child.pid');
     setTimeout(() => controller.abort(new WalltimeExceededError(0.3)), 300);
-    const outcome = await runShell({ template: `echo started; sleep 30 & echo $! > {pidFile}; wait`, kwargs: { pidFile } }, controller.signal, { workRoot, killGraceMs: 200 });
+    const outcome = await runShell({ template: `echo started; sleep 30 & echo $! > {pidFile}; wait`, kwargs: { pidFile } }, controller.signal, {
+      workRoot,
+      killGraceMs: 200,
+    });
     const result = resultOf(outcome);
     expect(result.returncode).toBe(124);
     expect(result.stdout).toBe('started\n');
@@ -92,7 +95,10 @@ describe('runShell', () => {
   it('fails a cancelled command with TASK_CANCELLED', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new TaskCancelledError()), 200);
-    expect(await runShell({ template: 'sleep 30', kwargs: {} }, controller.signal, { workRoot })).toMatchObject({ status: 'failed', error: { code: 'TASK_CANCELLED' } });
+    expect(await runShell({ template: 'sleep 30', kwargs: {} }, controller.signal, { workRoot })).toMatchObject({
+      status: 'failed',
+      error: { code: 'TASK_CANCELLED' },
+    });
   });
 
   it('keeps only the last outputLines lines of each stream', async () => {

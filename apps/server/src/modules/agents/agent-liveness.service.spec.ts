@@ -20,7 +20,14 @@ jest.setTimeout(30_000);
 const INTERVAL_MS = 500;
 const TIMEOUT_MS = 3_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const status = (running: number): HeartbeatPayload => ({ state: 'RUNNING', workers: { total: 1, busy: running, idle: 1 - running }, queued: 0, running, spooled: 0, provider: 'test' });
+const status = (running: number): HeartbeatPayload => ({
+  state: 'RUNNING',
+  workers: { total: 1, busy: running, idle: 1 - running },
+  queued: 0,
+  running,
+  spooled: 0,
+  provider: 'test',
+});
 
 describe('AgentLivenessService', () => {
   let server: TestServer;

@@ -90,7 +90,12 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   check(now = Date.now()): void {
     for (const conn of this.connections.all()) {
       if (now - conn.lastSeen > this.config.FX_HEARTBEAT_TIMEOUT_MS) {
-        this.logger.warn({ msg: 'no word from the agent; dropping the connection', endpointId: conn.endpointId, connId: conn.id, silentMs: now - conn.lastSeen });
+        this.logger.warn({
+          msg: 'no word from the agent; dropping the connection',
+          endpointId: conn.endpointId,
+          connId: conn.id,
+          silentMs: now - conn.lastSeen,
+        });
         conn.ws.terminate();
       } else if (conn.open && now - conn.lastSeen >= this.config.FX_HEARTBEAT_INTERVAL_MS) {
         // only quiet connections: an agent heard within the interval (heartbeats, pongs) is alive

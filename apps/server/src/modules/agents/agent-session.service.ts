@@ -51,7 +51,13 @@ export class AgentSessionService implements OnModuleInit {
     // Checked before anything changes: a refused agent must not requeue the running one's tasks.
     const other = await this.otherLiveAgent(conn);
     if (other && !hello.takeover) {
-      this.logger.warn({ msg: `refused a second agent: ${other}`, endpointId: conn.endpointId, connId: conn.id, agentHost: hello.agent.hostname, agentPid: hello.agent.pid });
+      this.logger.warn({
+        msg: `refused a second agent: ${other}`,
+        endpointId: conn.endpointId,
+        connId: conn.id,
+        agentHost: hello.agent.hostname,
+        agentPid: hello.agent.pid,
+      });
       refuse(conn.ws, 'CONFLICT', `${other}; stop it first, or start this agent with --takeover to replace it`, CLOSE.replaced);
       return false;
     }
@@ -65,7 +71,11 @@ export class AgentSessionService implements OnModuleInit {
     if (previous && previous !== conn) this.replace(previous, takeover, message);
     await this.events.publish('agent-replaced', { endpointId: conn.endpointId, keep: conn.id, takeover, message });
     const { forget, ...lost } = await this.leases.reconcile(conn, hello.inFlight);
-    await this.endpoints.markConnected(conn.endpointId, { ...hello.agent, ...(hello.instanceId ? { instanceId: hello.instanceId } : {}), connectionId: conn.id });
+    await this.endpoints.markConnected(conn.endpointId, {
+      ...hello.agent,
+      ...(hello.instanceId ? { instanceId: hello.instanceId } : {}),
+      connectionId: conn.id,
+    });
     this.events.noteEndpointChanged(conn.endpointId);
     const endpoint = await this.endpoints.findLive(conn.endpointId);
     conn.send('welcome', {
@@ -78,7 +88,14 @@ export class AgentSessionService implements OnModuleInit {
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
     });
-    const facts = { endpointId: conn.endpointId, connId: conn.id, agentHost: hello.agent.hostname, agentPid: hello.agent.pid, inFlight: hello.inFlight.length, requeued: lost.requeued.length };
+    const facts = {
+      endpointId: conn.endpointId,
+      connId: conn.id,
+      agentHost: hello.agent.hostname,
+      agentPid: hello.agent.pid,
+      inFlight: hello.inFlight.length,
+      requeued: lost.requeued.length,
+    };
     this.logger.log({ msg: takeover ? 'agent connected, taking over' : 'agent connected', ...facts });
     await this.leases.requeue(lost);
     return true;

@@ -112,7 +112,11 @@ export class DispatchService implements OnModuleInit {
       await this.broker.settle(conn.endpointId, ids);
       return 0;
     }
-    this.events.noteTaskStates('dispatched', conn.endpointId, rows.map((r) => r.id));
+    this.events.noteTaskStates(
+      'dispatched',
+      conn.endpointId,
+      rows.map((r) => r.id),
+    );
     const frames = this.toFrames(conn, rows, await this.loadFunctions(rows));
     conn.credits -= rows.length;
     // Sent before the claim is settled: PostgreSQL holds the lease now, and a settle that fails only

@@ -21,7 +21,10 @@ const MAX_RESULTS_PER_STATEMENT = 2_000;
 export function truncateText(text: string, max: number): string {
   const bytes = Buffer.byteLength(text);
   if (bytes <= max) return text;
-  const cut = Buffer.from(text).subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
+  const cut = Buffer.from(text)
+    .subarray(0, max)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
   return `${cut}… [truncated ${bytes - Buffer.byteLength(cut)} bytes]`;
 }
 
@@ -111,7 +114,14 @@ export class ResultsService {
       const ignored = rest.length - again.length;
       if (ignored > 0) {
         const taskIds = rest.filter((id) => !again.some((a) => a.id === id)).slice(0, 10);
-        this.logger.warn({ msg: 'ignored results for tasks not held by this connection', endpointId: conn.endpointId, connId: conn.id, ignored, of: inputs.length, taskIds });
+        this.logger.warn({
+          msg: 'ignored results for tasks not held by this connection',
+          endpointId: conn.endpointId,
+          connId: conn.id,
+          ignored,
+          of: inputs.length,
+          taskIds,
+        });
       }
     }
     await this.events.publishOutcomes(recorded);

@@ -60,7 +60,15 @@ export class AuthService implements OnModuleInit {
     const expiresAt = opts.expiresInSeconds ? new Date((now + opts.expiresInSeconds) * 1000) : null;
     if (opts.expiresInSeconds) jwt = jwt.setExpirationTime(now + opts.expiresInSeconds);
     const token = await jwt.sign(this.key);
-    const row = await this.tokens.create({ id, userId: opts.userId, endpointId: opts.endpointId, kind: opts.kind, name: opts.name, hash: sha256(token), expiresAt });
+    const row = await this.tokens.create({
+      id,
+      userId: opts.userId,
+      endpointId: opts.endpointId,
+      kind: opts.kind,
+      name: opts.name,
+      hash: sha256(token),
+      expiresAt,
+    });
     return { token, row };
   }
 

@@ -17,7 +17,8 @@ type Req = IncomingMessage & { body?: unknown; principal?: Principal };
 type Next = (err?: unknown) => void;
 
 const isJson = (type: string | undefined) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type ?? '');
-const hasBody = (req: IncomingMessage) => req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+const hasBody = (req: IncomingMessage) =>
+  req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
 function answer(res: ServerResponse, status: number, body: ErrorBody, close = false): void {
   if (res.headersSent) return;
@@ -102,7 +103,8 @@ export function bodyGate(auth: AuthService, options: BodyGateOptions) {
           return next();
         }
         // like express.json's strict mode: only an object or an array is a body
-        if (!/^\s*[[{]/.test(text)) return answer(res, 400, { code: 'VALIDATION_FAILED', message: 'request body is not valid JSON (it must be an object or an array)' });
+        if (!/^\s*[[{]/.test(text))
+          return answer(res, 400, { code: 'VALIDATION_FAILED', message: 'request body is not valid JSON (it must be an object or an array)' });
         try {
           req.body = JSON.parse(text);
         } catch {

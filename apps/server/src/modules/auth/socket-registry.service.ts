@@ -137,7 +137,12 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
     }
     if (entry.ws.readyState !== entry.ws.OPEN) return;
     this.logger.warn({ msg: 'frame flood; closing the socket', channel: entry.channel, address: entry.address, userId: entry.principal?.userId });
-    this.close(entry.ws, 'RATE_LIMITED', `too many frames: a socket may send ${this.config.FX_WS_FRAMES_PER_SECOND} per second (bursts of ${this.config.FX_WS_FRAME_BURST})`, SOCKET_CLOSE.tooMany);
+    this.close(
+      entry.ws,
+      'RATE_LIMITED',
+      `too many frames: a socket may send ${this.config.FX_WS_FRAMES_PER_SECOND} per second (bursts of ${this.config.FX_WS_FRAME_BURST})`,
+      SOCKET_CLOSE.tooMany,
+    );
   }
 
   private forget(entry: Entry): void {

@@ -29,7 +29,13 @@ export class TokensRepository {
     const r = rows[0];
     if (!r) return null;
     const { uName, uAdmin, uCreatedAt, ...token } = r;
-    return { ...token, createdAt: new Date(token.createdAt), expiresAt: token.expiresAt && new Date(token.expiresAt), revokedAt: token.revokedAt && new Date(token.revokedAt), user: { id: token.userId, name: uName, admin: uAdmin, createdAt: new Date(uCreatedAt) } };
+    return {
+      ...token,
+      createdAt: new Date(token.createdAt),
+      expiresAt: token.expiresAt && new Date(token.expiresAt),
+      revokedAt: token.revokedAt && new Date(token.revokedAt),
+      user: { id: token.userId, name: uName, admin: uAdmin, createdAt: new Date(uCreatedAt) },
+    };
   }
 
   /** Of these token ids, those still valid (known, not revoked, not expired): one statement for a whole sweep. */

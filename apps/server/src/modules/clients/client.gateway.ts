@@ -54,10 +54,12 @@ export class ClientGateway implements OnGatewayConnection {
     }
     let chain = Promise.resolve();
     const onData = (data: RawData) => {
-      chain = chain.then(() => this.handle(socket, data as Buffer)).catch((e) => {
-        this.logger.error({ msg: 'client frame failed', err: e });
-        this.send(ws, 'error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
-      });
+      chain = chain
+        .then(() => this.handle(socket, data as Buffer))
+        .catch((e) => {
+          this.logger.error({ msg: 'client frame failed', err: e });
+          this.send(ws, 'error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
+        });
     };
     ws.off('message', hold);
     ws.on('message', onData);
@@ -75,11 +77,15 @@ export class ClientGateway implements OnGatewayConnection {
     }
     if (frame.type === 'unsubscribe') return this.subscriptions.unsubscribe(socket, frame.payload.taskIds);
     if (socket.taskIds.size + frame.payload.taskIds.length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
-      return this.send(socket.ws, 'error', { code: 'VALIDATION_FAILED', message: `a socket may wait on at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} tasks` }, frame.id);
+      return this.send(
+        socket.ws,
+        'error',
+        { code: 'VALIDATION_FAILED', message: `a socket may wait on at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} tasks` },
+        frame.id,
+      );
     }
     const { notFound, ready } = await this.subscriptions.subscribe(socket, frame.payload.taskIds);
     this.send(socket.ws, 'subscribed', { notFound }, frame.id);
     this.subscriptions.send(socket, ready);
   }
 }
-

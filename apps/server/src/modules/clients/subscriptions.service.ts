@@ -57,7 +57,11 @@ export class SubscriptionsService implements OnModuleInit {
     try {
       for (let i = 0; i < ids.length; i += 10_000) {
         const rows = await this.tasks.findOutcomes(ids.slice(i, i + 10_000));
-        this.deliver(rows.filter((r) => isFinalStatus(r.status as TaskStatus) && 'completed_at' in r && r.completed_at).map((r) => toOutcome(r as Parameters<typeof toOutcome>[0])));
+        this.deliver(
+          rows
+            .filter((r) => isFinalStatus(r.status as TaskStatus) && 'completed_at' in r && r.completed_at)
+            .map((r) => toOutcome(r as Parameters<typeof toOutcome>[0])),
+        );
       }
     } catch (e) {
       this.logger.warn(`could not re-read outcomes after a broker outage: ${(e as Error).message}`);

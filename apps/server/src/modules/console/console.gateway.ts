@@ -62,7 +62,12 @@ export class ConsoleGateway implements OnGatewayConnection {
       if (!(e instanceof FxException || e instanceof FrameError)) this.logger.error({ msg: 'console channel: authentication broke', err: e });
       const code: ErrorCode = e instanceof FxException || e instanceof FrameError ? e.code : 'INTERNAL';
       const message = e instanceof FxException || e instanceof FrameError ? e.message : 'authentication failed';
-      const closeCode = code === 'RATE_LIMITED' ? SOCKET_CLOSE.tooMany : code === 'BAD_FRAME' || code === 'UNSUPPORTED_PROTOCOL_VERSION' ? CONSOLE_CLOSE.badFrame : CONSOLE_CLOSE.unauthorized;
+      const closeCode =
+        code === 'RATE_LIMITED'
+          ? SOCKET_CLOSE.tooMany
+          : code === 'BAD_FRAME' || code === 'UNSUPPORTED_PROTOCOL_VERSION'
+            ? CONSOLE_CLOSE.badFrame
+            : CONSOLE_CLOSE.unauthorized;
       this.refuse(ws, code, message, closeCode);
       return false;
     }

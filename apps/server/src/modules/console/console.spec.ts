@@ -130,7 +130,11 @@ describe.each(BACKENDS)('console API on %s', (backend) => {
       const counted = (await admin('GET', `/v1/tasks?endpointId=${ep.id}&limit=1&counts=true`)).body;
       expect(counted.items).toHaveLength(1);
       expect(counted.counts).toEqual({ byStatus: { cancelled: 1, 'waiting-for-endpoint': 4 }, total: 5, capped: false });
-      expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}&status=cancelled&counts=true`)).body.counts).toEqual({ byStatus: { cancelled: 1 }, total: 1, capped: false });
+      expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}&status=cancelled&counts=true`)).body.counts).toEqual({
+        byStatus: { cancelled: 1 },
+        total: 1,
+        capped: false,
+      });
       expect((await admin('GET', `/v1/tasks?endpointId=${ep.id}`)).body.counts).toBeUndefined();
 
       for (const bad of ['status=nope', 'counts=yes', 'limit=0', 'limit=5000', 'endpointId=-12', 'since=yesterday', 'cursor=garbage', 'color=red']) {
@@ -139,7 +143,7 @@ describe.each(BACKENDS)('console API on %s', (backend) => {
       }
     });
 
-    it('shows users only their own tasks; admins everyone\'s, by owner if asked', async () => {
+    it("shows users only their own tasks; admins everyone's, by owner if asked", async () => {
       const u = await newUser();
       const mine = await newEndpoint(u.api);
       const fn = (await u.api('POST', '/v1/functions', { name: 'f', runtime: 'js', source: '() => 1' })).body.id;
@@ -315,9 +319,7 @@ describe.each(BACKENDS)('console API on %s', (backend) => {
       expect(frames.length).toBeLessThan(30);
 
       peer.close();
-      await eventually(() =>
-        watcher.frames.some((f) => f.type === 'events' && f.payload.endpoints.some((e) => e.id === ep.id && e.state === 'offline')),
-      );
+      await eventually(() => watcher.frames.some((f) => f.type === 'events' && f.payload.endpoints.some((e) => e.id === ep.id && e.state === 'offline')));
       await u.api('DELETE', `/v1/endpoints/${ep.id}`);
       await eventually(() => watcher.frames.some((f) => f.type === 'events' && f.payload.removedEndpoints.includes(ep.id)));
 

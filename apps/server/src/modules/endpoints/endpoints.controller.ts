@@ -8,7 +8,11 @@ import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from './endpoints.service.js';
 
 /** Every `:id` below is an endpoint id or name (`name`, or `owner/name` for admins). */
-export const ENDPOINT_PARAM = { name: 'id', description: 'an endpoint id, or its name: `name` (yours) or `owner/name` (URL-encoded)', schema: jsonSchema(EndpointRef) as never };
+export const ENDPOINT_PARAM = {
+  name: 'id',
+  description: 'an endpoint id, or its name: `name` (yours) or `owner/name` (URL-encoded)',
+  schema: jsonSchema(EndpointRef) as never,
+};
 const endpointRef = () => new RefPipe(EndpointRef, 'endpoint');
 
 @ApiTags('endpoints')

@@ -18,7 +18,9 @@ export class EndpointsRepository {
 
   /** The live endpoint of this name (unique per owner among live ones): of `ownerId`, or of the user named `ownerName`. */
   findLiveByName(owner: { ownerId: string } | { ownerName: string }, name: string) {
-    return this.db.prisma.endpoint.findFirst({ where: { ...('ownerId' in owner ? { ownerId: owner.ownerId } : { owner: { name: owner.ownerName } }), name, deletedAt: null } });
+    return this.db.prisma.endpoint.findFirst({
+      where: { ...('ownerId' in owner ? { ownerId: owner.ownerId } : { owner: { name: owner.ownerName } }), name, deletedAt: null },
+    });
   }
 
   findManyLive(ids: string[]) {
@@ -50,7 +52,10 @@ export class EndpointsRepository {
 
   markConnected(id: string, agent: object) {
     const now = new Date();
-    return this.db.prisma.endpoint.update({ where: { id }, data: { connectedAt: now, lastHeartbeatAt: now, disconnectedAt: null, agent: agent as Prisma.InputJsonValue } });
+    return this.db.prisma.endpoint.update({
+      where: { id },
+      data: { connectedAt: now, lastHeartbeatAt: now, disconnectedAt: null, agent: agent as Prisma.InputJsonValue },
+    });
   }
 
   recordHeartbeat(id: string, status: object) {

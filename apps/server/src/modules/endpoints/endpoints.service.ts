@@ -66,7 +66,11 @@ export class EndpointsService {
 
   /** Endpoint names are unique per owner among live endpoints: a taken name is 409 CONFLICT. */
   async register(p: Principal, req: RegisterEndpointRequest): Promise<RegisterEndpointResponse> {
-    if (looksLikeUuid(req.name)) throw new FxException('VALIDATION_FAILED', `an endpoint name may not look like an id ("${req.name}"): ids and names are both accepted wherever an endpoint is named`);
+    if (looksLikeUuid(req.name))
+      throw new FxException(
+        'VALIDATION_FAILED',
+        `an endpoint name may not look like an id ("${req.name}"): ids and names are both accepted wherever an endpoint is named`,
+      );
     const taken = (existing: { id: string }) =>
       new FxException('CONFLICT', `you already have an endpoint named "${req.name}" (${existing.id}); delete it first or choose another name`);
     const existing = await this.endpoints.findLiveByName({ ownerId: p.userId }, req.name);
@@ -120,7 +124,14 @@ export class EndpointsService {
   async status(p: Principal, ref: string): Promise<EndpointStatusResponse> {
     const info = this.toInfo(await this.getOwned(p, ref));
     const id = info.id;
-    return { id, state: info.state, lastHeartbeatAt: info.lastHeartbeatAt, status: info.status, lastStatus: info.lastStatus, tasks: await this.tasks.countsForEndpoint(id) };
+    return {
+      id,
+      state: info.state,
+      lastHeartbeatAt: info.lastHeartbeatAt,
+      status: info.status,
+      lastStatus: info.lastStatus,
+      tasks: await this.tasks.countsForEndpoint(id),
+    };
   }
 
   /** Deregisters: its tokens stop working, its agent is disconnected, its unfinished tasks fail. */

@@ -7,7 +7,11 @@ import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsService } from './functions.service.js';
 
-const FUNCTION_PARAM = { name: 'id', description: 'a function id, or `name`, `name@version`, `owner/name`, `owner/name@version` (URL-encoded)', schema: jsonSchema(FunctionRef) as never };
+const FUNCTION_PARAM = {
+  name: 'id',
+  description: 'a function id, or `name`, `name@version`, `owner/name`, `owner/name@version` (URL-encoded)',
+  schema: jsonSchema(FunctionRef) as never,
+};
 
 @ApiTags('functions')
 @ApiBearerAuth()
@@ -18,7 +22,11 @@ export class FunctionsController {
   /** 201 with a new function (or a new version of its name); 200 with the existing one when the same registration was made before. */
   @Post()
   @ApiBody({ schema: jsonSchema(RegisterFunctionRequest) })
-  async register(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(RegisterFunctionRequest)) body: RegisterFunctionRequest, @Res({ passthrough: true }) res: { status(code: number): unknown }) {
+  async register(
+    @CurrentPrincipal() p: Principal,
+    @Body(new ZodPipe(RegisterFunctionRequest)) body: RegisterFunctionRequest,
+    @Res({ passthrough: true }) res: { status(code: number): unknown },
+  ) {
     const { info, created } = await this.functions.register(p, body);
     res.status(created ? 201 : 200);
     return info;
@@ -39,7 +47,11 @@ export class FunctionsController {
   /** Makes a function public (anyone may run it) or private again. */
   @Patch(':id')
   @ApiBody({ schema: jsonSchema(UpdateFunctionRequest) })
-  update(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(FunctionRef, 'function')) id: string, @Body(new ZodPipe(UpdateFunctionRequest)) body: UpdateFunctionRequest) {
+  update(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', new RefPipe(FunctionRef, 'function')) id: string,
+    @Body(new ZodPipe(UpdateFunctionRequest)) body: UpdateFunctionRequest,
+  ) {
     return this.functions.update(p, id, body);
   }
 

@@ -6,7 +6,17 @@ import type { Database } from '../../storage/database.js';
 export class FunctionsRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  create(data: { ownerId: string; name: string; version: number; runtime: string; source: string; description: string | null; walltimeSeconds: number | null; public: boolean; contentHash: string }) {
+  create(data: {
+    ownerId: string;
+    name: string;
+    version: number;
+    runtime: string;
+    source: string;
+    description: string | null;
+    walltimeSeconds: number | null;
+    public: boolean;
+    contentHash: string;
+  }) {
     return this.db.prisma.function.create({ data });
   }
 

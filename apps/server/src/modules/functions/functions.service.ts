@@ -39,7 +39,11 @@ export class FunctionsService {
   async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
     const problem = req.runtime === 'js' ? jsSyntaxProblem(req.source) : shellTemplateProblem(req.source);
     if (problem) throw new FxException('VALIDATION_FAILED', problem);
-    if (looksLikeUuid(req.name)) throw new FxException('VALIDATION_FAILED', `a function name may not look like an id ("${req.name}"): ids and names are both accepted wherever a function is named`);
+    if (looksLikeUuid(req.name))
+      throw new FxException(
+        'VALIDATION_FAILED',
+        `a function name may not look like an id ("${req.name}"): ids and names are both accepted wherever a function is named`,
+      );
     const data = {
       ownerId: p.userId,
       name: req.name,
@@ -98,9 +102,10 @@ export class FunctionsService {
   async list(p: Principal, name?: string): Promise<FunctionInfo[]> {
     if (name === undefined) return (await this.functions.listVisible(p.userId, p.admin)).map(toFunctionInfo);
     const ref = parseRef(name) as NameRef;
-    const rows = ref.owner === undefined
-      ? await this.functions.findByName({ ownerId: p.userId }, ref.name)
-      : (await this.functions.findByName({ ownerName: ref.owner }, ref.name)).filter((f) => f.ownerId === p.userId || f.public || p.admin);
+    const rows =
+      ref.owner === undefined
+        ? await this.functions.findByName({ ownerId: p.userId }, ref.name)
+        : (await this.functions.findByName({ ownerName: ref.owner }, ref.name)).filter((f) => f.ownerId === p.userId || f.public || p.admin);
     return rows.map(toFunctionInfo);
   }
 
@@ -133,7 +138,8 @@ export class FunctionsService {
  * false) must neither add a version nor unpublish one each time.
  */
 type Content = Pick<FunctionRow, 'runtime' | 'source' | 'description' | 'walltimeSeconds'>;
-const sameContent = (a: Content, b: Content) => a.runtime === b.runtime && a.source === b.source && a.description === b.description && a.walltimeSeconds === b.walltimeSeconds;
+const sameContent = (a: Content, b: Content) =>
+  a.runtime === b.runtime && a.source === b.source && a.description === b.description && a.walltimeSeconds === b.walltimeSeconds;
 
 function notFound(ref: string): FxException {
   const parsed = parseRef(ref);

@@ -73,7 +73,11 @@ describe.each(BACKENDS)('names and versions on %s', (backend) => {
     const sq2 = (await alice('POST', '/v1/functions', { name: 'sq', runtime: 'js', source: '(x) => x ** 2' })).body;
     const batch = await alice('POST', '/v1/tasks/batch', {
       endpointId: 'gpu',
-      tasks: [...Array.from({ length: 40 }, (_, i) => ({ functionId: 'sq', args: [i] })), { functionId: 'sq@1', args: [1] }, { functionId: sq1.id, endpointId: ep.id }],
+      tasks: [
+        ...Array.from({ length: 40 }, (_, i) => ({ functionId: 'sq', args: [i] })),
+        { functionId: 'sq@1', args: [1] },
+        { functionId: sq1.id, endpointId: ep.id },
+      ],
     });
     expect(batch.status).toBe(201);
 
@@ -119,7 +123,7 @@ describe.each(BACKENDS)('names and versions on %s', (backend) => {
     expect((await alice('POST', '/v1/endpoints', { name: uuidName })).status).toBe(400);
   });
 
-  it('names are per owner: a bare name is the caller\'s own; owner/name reaches a public function; endpoint names are unique per owner', async () => {
+  it("names are per owner: a bare name is the caller's own; owner/name reaches a public function; endpoint names are unique per owner", async () => {
     const secret = (await alice('POST', '/v1/functions', { name: 'shared', runtime: 'js', source: '() => "private"' })).body;
     expect((await bob('GET', '/v1/functions/shared')).status).toBe(404);
     expect((await bob('GET', '/v1/functions/alice%2Fshared')).status).toBe(404);

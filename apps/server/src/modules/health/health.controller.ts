@@ -27,7 +27,11 @@ export class HealthController {
   @HttpCode(200)
   async readyz() {
     const [database, broker] = await Promise.all([this.db.health().catch(() => false), this.broker.health().catch(() => false)]);
-    const body = { status: database && broker ? 'ready' : 'unavailable', database: { kind: this.db.kind, ok: database }, broker: { kind: this.broker.kind, ok: broker } };
+    const body = {
+      status: database && broker ? 'ready' : 'unavailable',
+      database: { kind: this.db.kind, ok: database },
+      broker: { kind: this.broker.kind, ok: broker },
+    };
     if (!database || !broker) throw new FxException('UNAVAILABLE', `not ready: database ${database ? 'ok' : 'down'}, broker ${broker ? 'ok' : 'down'}`, body);
     return body;
   }

@@ -132,7 +132,8 @@ describe('LeaseService', () => {
     const b = holder();
     await leases.grant(a, [lapsing!]);
     await leases.grant(b, [extended!]);
-    const mine = (lost: Awaited<ReturnType<LeaseService['requeueExpired']>>) => lost.requeued.map((r) => r.id).filter((id) => id === lapsing || id === extended);
+    const mine = (lost: Awaited<ReturnType<LeaseService['requeueExpired']>>) =>
+      lost.requeued.map((r) => r.id).filter((id) => id === lapsing || id === extended);
     expect(mine(await leases.requeueExpired())).toEqual([]);
     await sleep(LEASE_MS / 2);
     await leases.extend([b.id]);

@@ -80,7 +80,13 @@ export class LeasesRepository {
    * than at lease expiry. Returns the requeued tasks, the exhausted ones, and the ids the agent
    * should forget.
    */
-  async reconcile(endpointId: string, leaseOwner: string, inFlight: string[], leaseMs: number, maxAttempts: number): Promise<LostLeases & { forget: string[] }> {
+  async reconcile(
+    endpointId: string,
+    leaseOwner: string,
+    inFlight: string[],
+    leaseMs: number,
+    maxAttempts: number,
+  ): Promise<LostLeases & { forget: string[] }> {
     const kept = await this.query<RawRow<Task, 'id'>>(
       `UPDATE tasks SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD}

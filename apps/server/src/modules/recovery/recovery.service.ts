@@ -69,7 +69,12 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
           name: 'EndpointUnavailable',
           message: `no agent of the task's endpoint took it within ${ttl} seconds of its submission (FX_QUEUE_TTL_SECONDS)`,
         });
-        if (expired.length) this.logger.warn({ msg: `tasks waited longer than the queue TTL of ${ttl} s and failed ENDPOINT_UNAVAILABLE`, failed: expired.length, taskIds: expired.slice(0, 10).map((t) => t.id) });
+        if (expired.length)
+          this.logger.warn({
+            msg: `tasks waited longer than the queue TTL of ${ttl} s and failed ENDPOINT_UNAVAILABLE`,
+            failed: expired.length,
+            taskIds: expired.slice(0, 10).map((t) => t.id),
+          });
         await this.events.publishOutcomes(expired);
       }
       const endpointIds = [...this.connections.endpointIds()];

@@ -46,7 +46,10 @@ export class TaskResultsService implements OnModuleInit, BeforeApplicationShutdo
     if (waitMs === 0 || this.closing) return this.read(p, unique);
     const open = this.openPolls.get(p.userId) ?? 0;
     if (open >= this.config.FX_MAX_LONG_POLLS_PER_USER) {
-      throw new FxException('RATE_LIMITED', `you have ${open} results long-polls (waitMs) open on this server, the most allowed (FX_MAX_LONG_POLLS_PER_USER); wait for one to answer, or ask without waitMs`);
+      throw new FxException(
+        'RATE_LIMITED',
+        `you have ${open} results long-polls (waitMs) open on this server, the most allowed (FX_MAX_LONG_POLLS_PER_USER); wait for one to answer, or ask without waitMs`,
+      );
     }
     this.openPolls.set(p.userId, open + 1);
     // `pending`: an outcome of one of these ids was published since the last read began

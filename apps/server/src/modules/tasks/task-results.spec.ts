@@ -135,7 +135,9 @@ describe.each(BACKENDS)('POST /v1/tasks/results (%s)', (backend) => {
 
   it('refuses bad requests with a code and a sentence', async () => {
     expect((await alice('POST', '/v1/tasks/results', { taskIds: [] })).body.code).toBe('VALIDATION_FAILED');
-    expect((await alice('POST', '/v1/tasks/results', { taskIds: ['00000000-0000-4000-8000-000000000000'], waitMs: 60_001 })).body.code).toBe('VALIDATION_FAILED');
+    expect((await alice('POST', '/v1/tasks/results', { taskIds: ['00000000-0000-4000-8000-000000000000'], waitMs: 60_001 })).body.code).toBe(
+      'VALIDATION_FAILED',
+    );
     expect((await alice('POST', '/v1/tasks/results', { taskIds: ['x'] })).status).toBe(400);
     // 10,000 ids is the most one call takes
     const many = Array.from({ length: 10_000 }, () => randomUUID());
@@ -151,7 +153,15 @@ describe('POST /v1/tasks/results across replicas (postgres+redis)', () => {
     const prefix = randomPrefix();
     const dirs = [await tempDir('fx-replica-a'), await tempDir('fx-replica-b')];
     const env = (dir: string) =>
-      loadConfig({ PORT: '0', FX_DATA_DIR: dir, FX_LOG_LEVEL: 'warn', FX_REDIS_PREFIX: prefix, DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), DATABASE_POOL_SIZE: '4' });
+      loadConfig({
+        PORT: '0',
+        FX_DATA_DIR: dir,
+        FX_LOG_LEVEL: 'warn',
+        FX_REDIS_PREFIX: prefix,
+        DATABASE_URL: db.url,
+        REDIS_URL: testRedisUrl(),
+        DATABASE_POOL_SIZE: '4',
+      });
     const key = randomBytes(32).toString('hex');
     const a = await startServer({ ...env(dirs[0]!.path), FX_SIGNING_KEY: key });
     const b = await startServer({ ...env(dirs[1]!.path), FX_SIGNING_KEY: key });

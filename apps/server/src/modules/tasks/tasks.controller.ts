@@ -49,7 +49,11 @@ export class TasksController {
   @Post('results')
   @HttpCode(200)
   @ApiBody({ schema: jsonSchema(TaskResultsRequest) })
-  taskResults(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(TaskResultsRequest)) body: TaskResultsRequest, @Res({ passthrough: true }) res: ServerResponse) {
+  taskResults(
+    @CurrentPrincipal() p: Principal,
+    @Body(new ZodPipe(TaskResultsRequest)) body: TaskResultsRequest,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ) {
     // a long-poll whose client went away stops waiting
     const gone = new AbortController();
     res.on('close', () => gone.abort());

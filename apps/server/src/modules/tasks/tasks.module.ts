@@ -7,5 +7,9 @@ import { TasksService } from './tasks.service.js';
 import { TaskResultsService } from './task-results.service.js';
 import { TaskListService } from './task-list.service.js';
 
-@Module({ imports: [TaskStoreModule, EndpointsModule, FunctionsModule], controllers: [TasksController], providers: [TasksService, TaskResultsService, TaskListService] })
+@Module({
+  imports: [TaskStoreModule, EndpointsModule, FunctionsModule],
+  controllers: [TasksController],
+  providers: [TasksService, TaskResultsService, TaskListService],
+})
 export class TasksModule {}

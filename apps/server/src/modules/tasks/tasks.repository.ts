@@ -23,7 +23,22 @@ export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; resul
 
 export type TaskRow = RawRow<
   Task,
-  'id' | 'owner_id' | 'function_id' | 'endpoint_id' | 'batch_id' | 'status' | 'attempt' | 'args' | 'kwargs' | 'result' | 'error' | 'received_at' | 'waiting_at' | 'dispatched_at' | 'running_at' | 'completed_at',
+  | 'id'
+  | 'owner_id'
+  | 'function_id'
+  | 'endpoint_id'
+  | 'batch_id'
+  | 'status'
+  | 'attempt'
+  | 'args'
+  | 'kwargs'
+  | 'result'
+  | 'error'
+  | 'received_at'
+  | 'waiting_at'
+  | 'dispatched_at'
+  | 'running_at'
+  | 'completed_at',
   TaskJson & { status: TaskStatus }
 >;
 
@@ -94,7 +109,6 @@ export interface ResultInput {
   timings: TaskTimings;
 }
 
-
 /**
  * Every task statement is one SQL round trip for a whole batch (docs/design.md, hot path): no per-task
  * queries. This file and leases.repository.ts (leases: granted, extended, lost) are the only ones that
@@ -114,7 +128,14 @@ export class TasksRepository {
 
   /** Inserts a whole submission in one statement; the caller replies only after this commits. */
   async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<void> {
-    const rows = tasks.map((t) => ({ id: t.id, function_id: t.functionId, endpoint_id: t.endpointId, args: t.args, kwargs: t.kwargs, resources: t.resources ?? null }));
+    const rows = tasks.map((t) => ({
+      id: t.id,
+      function_id: t.functionId,
+      endpoint_id: t.endpointId,
+      args: t.args,
+      kwargs: t.kwargs,
+      resources: t.resources ?? null,
+    }));
     await this.exec(
       `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, received_at, waiting_at)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, x.resources, now(), now()

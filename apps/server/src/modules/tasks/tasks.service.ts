@@ -60,7 +60,15 @@ export class TasksService {
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
-    const { taskIds, warnings } = await this.submitMany(p, null, [{ functionId: req.functionId, endpointId: req.endpointId, args: req.args ?? [], kwargs: req.kwargs ?? {}, ...(req.resources ? { resources: req.resources } : {}) }]);
+    const { taskIds, warnings } = await this.submitMany(p, null, [
+      {
+        functionId: req.functionId,
+        endpointId: req.endpointId,
+        args: req.args ?? [],
+        kwargs: req.kwargs ?? {},
+        ...(req.resources ? { resources: req.resources } : {}),
+      },
+    ]);
     return { taskId: taskIds[0]!, ...(warnings ? { warnings } : {}) };
   }
 
@@ -81,12 +89,20 @@ export class TasksService {
    * Checks, then one INSERT for the whole submission; ids are returned only after it commits
    * (accepted means durable). Queueing happens after and may fail without losing anything.
    */
-  private async submitMany(p: Principal, batchId: string | null, refItems: Array<Omit<NewTask, 'id'>>): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
+  private async submitMany(
+    p: Principal,
+    batchId: string | null,
+    refItems: Array<Omit<NewTask, 'id'>>,
+  ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
     const items = await this.resolveRefs(p, refItems);
     const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
     // The two checks are independent reads: one round trip of latency, not two. A function problem is
     // still reported before an endpoint problem.
-    const checks = await Promise.allSettled([this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]), this.endpoints.checkSubmission(p, [...pairs.values()]), this.checkQuota(p, items.length)]);
+    const checks = await Promise.allSettled([
+      this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]),
+      this.endpoints.checkSubmission(p, [...pairs.values()]),
+      this.checkQuota(p, items.length),
+    ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
     const rows: NewTask[] = items.map((t) => ({ ...t, id: randomUUID() }));
@@ -95,7 +111,11 @@ export class TasksService {
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     void this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
-    const warnings = offline.map((endpointId): SubmitWarning => ({ code: 'ENDPOINT_OFFLINE', endpointId, message: `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects` }));
+    const warnings = offline.map((endpointId): SubmitWarning => ({
+      code: 'ENDPOINT_OFFLINE',
+      endpointId,
+      message: `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects`,
+    }));
     return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}) };
   }
 
@@ -104,7 +124,16 @@ export class TasksService {
    * submission is resolved once, then every task carries the exact id (a task keeps the version it ran).
    */
   private async resolveRefs(p: Principal, items: Array<Omit<NewTask, 'id'>>): Promise<Array<Omit<NewTask, 'id'>>> {
-    const [fns, eps] = await Promise.all([this.functions.resolveIds(p, items.map((t) => t.functionId)), this.endpoints.resolveIds(p, items.map((t) => t.endpointId))]);
+    const [fns, eps] = await Promise.all([
+      this.functions.resolveIds(
+        p,
+        items.map((t) => t.functionId),
+      ),
+      this.endpoints.resolveIds(
+        p,
+        items.map((t) => t.endpointId),
+      ),
+    ]);
     return items.map((t) => ({ ...t, functionId: fns.get(t.functionId)!, endpointId: eps.get(t.endpointId)! }));
   }
 
@@ -126,7 +155,10 @@ export class TasksService {
     }
     const open = cached.count;
     if (open + adding > max) {
-      throw new FxException('QUOTA_EXCEEDED', `you have ${open >= max ? `${max} or more` : open} unfinished tasks; submitting ${adding} more would pass the limit of ${max} per user (FX_MAX_QUEUED_TASKS_PER_USER): wait for some to finish or cancel them`);
+      throw new FxException(
+        'QUOTA_EXCEEDED',
+        `you have ${open >= max ? `${max} or more` : open} unfinished tasks; submitting ${adding} more would pass the limit of ${max} per user (FX_MAX_QUEUED_TASKS_PER_USER): wait for some to finish or cancel them`,
+      );
     }
   }
 

@@ -134,7 +134,9 @@ describe('running postgres as root', () => {
       expect(args).toEqual(expect.arrayContaining(['--user', '/bin/echo', 'x']));
     }
     // No unshare to be found, as in a slim container.
-    expect(() => postgresLauncher({ uid: 0, unshare: '/nonexistent/unshare' })).toThrow(/does not run as root.*run FX as an ordinary user, or set DATABASE_URL/);
+    expect(() => postgresLauncher({ uid: 0, unshare: '/nonexistent/unshare' })).toThrow(
+      /does not run as root.*run FX as an ordinary user, or set DATABASE_URL/,
+    );
     expect(postgresLauncher({ uid: 1000 })('/bin/echo', ['x'])).toEqual(['/bin/echo', ['x']]);
   });
 });

@@ -105,7 +105,15 @@ export class EmbeddedPostgres {
     const pwfile = join(this.options.dir, 'password');
     await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
     const [cmd, args] = this.options.launcher(this.options.binaries.initdb, [
-      '-D', scratch, '-U', USER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C',
+      '-D',
+      scratch,
+      '-U',
+      USER,
+      '--auth=scram-sha-256',
+      `--pwfile=${pwfile}`,
+      '-E',
+      'UTF8',
+      '--locale=C',
     ]);
     const run = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
     if (run.error || run.status !== 0) {
@@ -136,11 +144,16 @@ export class EmbeddedPostgres {
     const logFile = join(this.options.dir, 'server.log');
     const fd = openSync(logFile, 'a', 0o600);
     const [cmd, args] = this.options.launcher(this.options.binaries.postgres, [
-      '-D', this.dataDir,
-      '-p', String(this.port),
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      '-c', `max_connections=${Math.max(40, (this.options.poolSize ?? 10) + 20)}`,
+      '-D',
+      this.dataDir,
+      '-p',
+      String(this.port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      `max_connections=${Math.max(40, (this.options.poolSize ?? 10) + 20)}`,
     ]);
     let child: ChildProcess;
     try {
@@ -165,7 +178,9 @@ export class EmbeddedPostgres {
       if (await this.answers()) break;
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new EmbeddedPostgresError(`the embedded PostgreSQL did not accept connections within ${this.options.startTimeoutMs ?? 60_000} ms: ${tail(await readFile(logFile, 'utf8').catch(() => ''))}`);
+        throw new EmbeddedPostgresError(
+          `the embedded PostgreSQL did not accept connections within ${this.options.startTimeoutMs ?? 60_000} ms: ${tail(await readFile(logFile, 'utf8').catch(() => ''))}`,
+        );
       }
     }
     void exited.then((why) => this.onExit(child, why));
