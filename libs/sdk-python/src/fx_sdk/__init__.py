@@ -1,0 +1,65 @@
+"""FX's Python SDK: register functions, run them on endpoints, collect their results.
+
+    from fx_sdk import Client, Executor
+    client = Client()                                   # FX_URL, FX_TOKEN
+    fid = client.register_function(stats, name="stats")
+    tid = client.run(fid, "my-endpoint", args=(data,))
+    print(client.get_result(tid, timeout=60))
+    with Executor("my-endpoint", client=client) as ex:
+        print(list(ex.map(stats, datasets)))
+"""
+
+from ._version import __version__
+from .client import Client, EndpointOfflineWarning
+from .errors import (
+    AuthenticationError,
+    ConflictError,
+    ConnectionError,
+    ForbiddenError,
+    FxError,
+    NotFoundError,
+    PartialBatchError,
+    PayloadTooLargeError,
+    QuotaExceededError,
+    RateLimitError,
+    RemoteTraceback,
+    SerializationError,
+    ServerError,
+    TaskCancelled,
+    TaskCancelledError,
+    TaskFailed,
+    TaskFailedError,
+    TimeoutError,
+    ValidationError,
+)
+from .executor import Executor, TaskFuture
+from .outcome import RemoteError, TaskOutcome
+
+__all__ = [
+    "__version__",
+    "AuthenticationError",
+    "Client",
+    "ConflictError",
+    "ConnectionError",
+    "EndpointOfflineWarning",
+    "Executor",
+    "ForbiddenError",
+    "FxError",
+    "NotFoundError",
+    "PartialBatchError",
+    "PayloadTooLargeError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RemoteError",
+    "RemoteTraceback",
+    "SerializationError",
+    "ServerError",
+    "TaskCancelled",
+    "TaskCancelledError",
+    "TaskFailed",
+    "TaskFailedError",
+    "TaskFuture",
+    "TaskOutcome",
+    "TimeoutError",
+    "ValidationError",
+]

@@ -1,0 +1,60 @@
+"""Batch submissions: items checked and encoded once, then sent in requests the server accepts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ._wire import endpoint_ref, function_ref, json_args
+from .errors import ValidationError
+
+# (function, args, kwargs), (function, args) or (function,); or the wire's own dict.
+BatchItem = Union[Tuple[str], Tuple[str, Sequence[Any]], Tuple[str, Sequence[Any], Mapping[str, Any]], Mapping[str, Any]]
+
+
+def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]]) -> List[bytes]:
+    """Each item as its JSON bytes, every one checked before any request is sent."""
+    encoded: List[bytes] = []
+    for i, item in enumerate(items):
+        wire: Dict[str, Any]
+        if isinstance(item, Mapping):
+            fid = item.get("functionId")
+            args, kwargs = json_args(item.get("args", ()), item.get("kwargs"))
+            wire = {"functionId": function_ref(fid), "args": args, "kwargs": kwargs}
+            if item.get("endpointId") is not None:
+                wire["endpointId"] = endpoint_ref(item["endpointId"])
+            if item.get("resources") is not None:
+                wire["resources"] = dict(item["resources"])
+        elif isinstance(item, tuple) and 1 <= len(item) <= 3:
+            args, kwargs = json_args(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None)  # type: ignore[misc]
+            wire = {"functionId": function_ref(item[0]), "args": args, "kwargs": kwargs}
+        else:
+            raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
+        if resources is not None and "resources" not in wire:
+            wire["resources"] = dict(resources)
+        encoded.append(json.dumps(wire, separators=(",", ":")).encode("utf-8"))
+    return encoded
+
+
+def check_sizes(encoded: Sequence[bytes], max_bytes: int, overhead: int) -> None:
+    """Refuses, before anything is sent, an item no request could carry."""
+    for i, item in enumerate(encoded):
+        if overhead + len(item) > max_bytes:
+            raise ValidationError("VALIDATION_FAILED", f"batch item {i} alone is {len(item)} bytes, more than one request may carry ({max_bytes})")
+
+
+def next_stop(encoded: Sequence[bytes], start: int, max_tasks: int, max_bytes: int, overhead: int) -> int:
+    """Where the request that begins at ``start`` ends: at most ``max_tasks`` items and ``max_bytes`` of body."""
+    size = overhead
+    stop = start
+    while stop < len(encoded) and stop - start < max_tasks:
+        item = encoded[stop]
+        if stop > start and size + len(item) + 1 > max_bytes:
+            break
+        size += len(item) + 1
+        stop += 1
+    return stop
+
+
+def request_body(endpoint: str, items: Sequence[bytes]) -> bytes:
+    return b'{"endpointId":' + json.dumps(endpoint).encode("utf-8") + b',"tasks":[' + b",".join(items) + b"]}"

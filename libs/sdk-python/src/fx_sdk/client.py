@@ -1,0 +1,378 @@
+"""The client of one FX server: the TypeScript SDK's ``Client`` in snake_case."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, cast
+
+from . import _batch
+from ._config import token_from_env, url_from_env
+from ._longpoll import LongPollConnection
+from ._poller import Delivery, ResultPoller
+from ._source import python_source
+from ._transport import Transport
+from ._wire import endpoint_ref, function_ref, json_args, path_segment, resource_name, task_id
+from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError
+from .outcome import TaskOutcome, exception_for
+from .types import CancelResult, CreateTokenResponse, EndpointInfo, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
+
+if TYPE_CHECKING:
+    from .executor import Executor
+
+DEFAULT_MAX_BATCH_TASKS = 10_000
+DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+
+
+class EndpointOfflineWarning(UserWarning):
+    """A submission went to an endpoint with no agent connected: its tasks wait until one connects."""
+
+
+class Client:
+    """Client of one FX server. Thread-safe; one background thread collects results for every wait.
+
+    ``url`` and ``token`` default to FX_URL and FX_TOKEN. ``timeout`` bounds one REST attempt (seconds);
+    ``max_retries`` counts retries after it (idempotent requests on network errors and 5xx, every
+    request on 429 and 503, waiting out ``Retry-After`` up to ``retry_max_delay``). ``result_wait`` is
+    how long each results long-poll may wait on the server (at most 60 s). ``max_batch_tasks`` and
+    ``max_request_bytes`` are the server's limits (FX_MAX_BATCH_TASKS, FX_MAX_REQUEST_BYTES); a server
+    with smaller ones answers 413, and the batch is split further.
+    """
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        token: Optional[str] = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        retry_base_delay: float = 0.25,
+        retry_max_delay: float = 30.0,
+        result_wait: float = 20.0,
+        verify: Union[bool, str] = True,
+        max_batch_tasks: int = DEFAULT_MAX_BATCH_TASKS,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+    ) -> None:
+        self.url = url_from_env(url)
+        self._rest = Transport(
+            self.url,
+            token_from_env(token),
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            verify=verify,
+        )
+        self._poller = ResultPoller(
+            LongPollConnection(self.url, self._rest.headers(), verify),
+            wait=result_wait,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+        )
+        self._batch_limit = max(1, max_batch_tasks)
+        self._max_request_bytes = max_request_bytes
+        self._closed = False
+
+    # ---- functions -----------------------------------------------------------------------------
+
+    def register_function(
+        self,
+        fn: Callable[..., Any],
+        name: Optional[str] = None,
+        *,
+        description: Optional[str] = None,
+        walltime_seconds: Optional[float] = None,
+        public: Optional[bool] = None,
+    ) -> str:
+        """Registers a Python function (runtime ``python``) and returns its id.
+
+        The source is the function's ``def`` (decorators stripped) and the entry point its name, so it
+        must be self-contained: imports inside it, no variables of an enclosing function. Registering
+        the same function under the same name again returns the existing id; a changed one adds a
+        version of the name.
+        """
+        source, entrypoint = python_source(fn)
+        request: Dict[str, Any] = {"name": name or resource_name(entrypoint, "function"), "runtime": "python", "source": source, "entrypoint": entrypoint}
+        return self.create_function(_with_options(request, description, walltime_seconds, public))["id"]
+
+    def register_shell_function(
+        self,
+        template: str,
+        name: str = "shell",
+        *,
+        description: Optional[str] = None,
+        walltime_seconds: Optional[float] = None,
+        public: Optional[bool] = None,
+        fail_on_non_zero_exit: Optional[bool] = None,
+    ) -> str:
+        """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
+
+        A run returns ``{"cmd", "stdout", "stderr", "returncode"}``; with ``fail_on_non_zero_exit`` a
+        non-zero exit fails the task instead.
+        """
+        request: Dict[str, Any] = {"name": name, "runtime": "shell", "source": template}
+        if fail_on_non_zero_exit is not None:
+            request["failOnNonZeroExit"] = fail_on_non_zero_exit
+        return self.create_function(_with_options(request, description, walltime_seconds, public))["id"]
+
+    def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
+        """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""
+        return cast(FunctionInfo, self._request("POST", "/v1/functions", dict(request)))
+
+    def get_function(self, function: str) -> FunctionInfo:
+        """A function by id or name: ``name`` (yours, newest version), ``name@version``, ``owner/name[@version]``."""
+        return cast(FunctionInfo, self._request("GET", f"/v1/functions/{path_segment(function_ref(function))}"))
+
+    def list_functions(self) -> List[FunctionInfo]:
+        return cast(List[FunctionInfo], self._request("GET", "/v1/functions")["items"])
+
+    def delete_function(self, function: str) -> None:
+        """Deletes a function by id, or the newest version of a name."""
+        self._request("DELETE", f"/v1/functions/{path_segment(function_ref(function))}")
+
+    # ---- endpoints -----------------------------------------------------------------------------
+
+    def register_endpoint(self, name: str, *, description: Optional[str] = None, allowed_functions: Optional[Sequence[str]] = None) -> RegisterEndpointResponse:
+        """Registers an endpoint; the answer carries its token, shown only this once."""
+        body: Dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        if allowed_functions is not None:
+            body["allowedFunctions"] = [task_id(f, "allowed function id") for f in allowed_functions]
+        return cast(RegisterEndpointResponse, self._request("POST", "/v1/endpoints", body))
+
+    def list_endpoints(self) -> List[EndpointInfo]:
+        return cast(List[EndpointInfo], self._request("GET", "/v1/endpoints")["items"])
+
+    def get_endpoint(self, endpoint: str) -> EndpointInfo:
+        """An endpoint by id or name (``name``, or ``owner/name`` for admins)."""
+        return cast(EndpointInfo, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}"))
+
+    def get_endpoint_status(self, endpoint: str) -> Dict[str, Any]:
+        return cast(Dict[str, Any], self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}/status"))
+
+    def delete_endpoint(self, endpoint: str) -> None:
+        self._request("DELETE", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}")
+
+    # ---- tasks ---------------------------------------------------------------------------------
+
+    def run(
+        self,
+        function: str,
+        endpoint: str,
+        args: Sequence[Any] = (),
+        kwargs: Optional[Mapping[str, Any]] = None,
+        *,
+        resources: Optional[Mapping[str, Any]] = None,
+    ) -> str:
+        """Submits one task and returns its id once the server stored it. Function and endpoint may be names."""
+        wire_args, wire_kwargs = json_args(args, kwargs)
+        body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), "args": wire_args, "kwargs": wire_kwargs}
+        if resources is not None:
+            body["resources"] = dict(resources)
+        answer = self._request("POST", "/v1/tasks", body)
+        _warn(answer.get("warnings"), set())
+        return str(answer["taskId"])
+
+    def batch_run(self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None) -> List[str]:
+        """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
+
+        Every item is checked before the first request. A batch larger than one request holds is sent
+        as several, one after another; if a later one fails, the tasks of the earlier ones exist and
+        :class:`PartialBatchError` carries their ids.
+        """
+        ep = endpoint_ref(endpoint)
+        encoded = _batch.encode_items(items, resources)
+        overhead = len(_batch.request_body(ep, []))
+        _batch.check_sizes(encoded, self._max_request_bytes, overhead)
+        ids: List[str] = []
+        warned: "set[str]" = set()
+        start = 0
+        while start < len(encoded):
+            stop = _batch.next_stop(encoded, start, self._batch_limit, self._max_request_bytes, overhead)
+            try:
+                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop]))
+            except PayloadTooLargeError as err:
+                if stop - start > 1:
+                    # a batch is stored all or none, so nothing of this one was: split it further
+                    self._batch_limit = max(1, (stop - start) // 2)
+                    continue
+                raise _partial(ids, err)
+            except FxError as err:
+                raise _partial(ids, err)
+            task_ids = answer.get("taskIds", [])
+            if len(task_ids) != stop - start:
+                raise _partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
+            ids.extend(str(t) for t in task_ids)
+            _warn(answer.get("warnings"), warned)
+            start = stop
+        return ids
+
+    def get_task(self, task: str) -> TaskInfo:
+        """A task's status, timeline, arguments and, once final, its result or error."""
+        return cast(TaskInfo, self._request("GET", f"/v1/tasks/{task_id(task)}"))
+
+    def cancel(self, task: str) -> CancelResult:
+        """Asks the server to cancel a task; ``cancelled`` is False when it had already finished."""
+        return cast(CancelResult, self._request("POST", f"/v1/tasks/{task_id(task)}/cancel", idempotent=True))
+
+    def get_task_results(self, task_ids: Sequence[str], wait_ms: int = 0) -> Dict[str, Any]:
+        """One POST /v1/tasks/results (up to 10,000 ids), as the server answers it; see :meth:`results` to wait."""
+        body = {"taskIds": [task_id(t) for t in task_ids], "waitMs": int(wait_ms)}
+        return cast(Dict[str, Any], self._request("POST", "/v1/tasks/results", body, idempotent=True))
+
+    # ---- results -------------------------------------------------------------------------------
+
+    def get_result(self, task: str, timeout: Optional[float] = None) -> Any:
+        """Waits for a task's result (seconds; None waits as long as it takes).
+
+        A failed task raises its remote exception's builtin type when it is one, else
+        :class:`~fx_sdk.TaskFailed`; a cancelled one :class:`~fx_sdk.TaskCancelled`; an unknown id
+        :class:`~fx_sdk.NotFoundError`; a wait past ``timeout`` :class:`~fx_sdk.TimeoutError`.
+        """
+        tid = task_id(task)
+        self._check_open()
+        box: List[Delivery] = []
+        done = threading.Event()
+
+        def deliver(delivery: Delivery) -> None:
+            box.append(delivery)
+            done.set()
+
+        self._poller.watch([tid], deliver)
+        if not done.wait(timeout):
+            self._poller.unwatch([tid], deliver)
+            if not done.is_set():
+                raise TimeoutError(f"task {tid} did not finish within {timeout:g} s")
+        delivery = box[0]
+        if isinstance(delivery, FxError):
+            raise delivery
+        return delivery.value()
+
+    def get_results(self, task_ids: Sequence[str], timeout: Optional[float] = None) -> List[Any]:
+        """Waits for every task; results in the order of ``task_ids``. The first failure raises and ends the wait."""
+        by_id: Dict[str, Any] = {}
+        for outcome in self.results(task_ids, timeout=timeout):
+            if not outcome.ok:
+                raise exception_for(outcome)
+            by_id[outcome.task_id] = outcome.result
+        return [by_id[task_id(t)] for t in task_ids]
+
+    def results(self, task_ids: Sequence[str], timeout: Optional[float] = None) -> Iterator[TaskOutcome]:
+        """Yields each task's :class:`TaskOutcome` as it finishes, in completion order, each id once.
+
+        Failed and cancelled tasks are yielded, not raised (``outcome.value()`` raises). An unknown id
+        raises NotFoundError; ``timeout`` (seconds, for the whole iteration) TimeoutError. Nothing is
+        waited on until iteration starts.
+        """
+        ids = list(dict.fromkeys(task_id(t) for t in task_ids))
+        self._check_open()
+        return self._stream(ids, timeout)
+
+    def _stream(self, ids: List[str], timeout: Optional[float]) -> Iterator[TaskOutcome]:
+        arrived: "queue.Queue[Delivery]" = queue.Queue()
+        deliver = arrived.put
+        pending = set(ids)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._poller.watch(ids, deliver)
+        try:
+            while pending:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    delivery = arrived.get(timeout=left)
+                except queue.Empty:
+                    raise TimeoutError(f"{len(pending)} of {len(ids)} tasks did not finish within {timeout:g} s") from None
+                if isinstance(delivery, FxError):
+                    raise delivery
+                pending.discard(delivery.task_id)
+                yield delivery
+        finally:
+            if pending:
+                self._poller.unwatch(list(pending), deliver)
+
+    def executor(self, endpoint: str, **options: Any) -> "Executor":
+        """An :class:`~fx_sdk.Executor` on ``endpoint`` that shares this client."""
+        from .executor import Executor
+
+        return Executor(endpoint, client=self, **options)
+
+    # ---- identity and administration -----------------------------------------------------------
+
+    def whoami(self) -> WhoAmI:
+        return cast(WhoAmI, self._request("GET", "/v1/whoami"))
+
+    def create_user(self, name: str, admin: bool = False) -> UserInfo:
+        """Admin only."""
+        return cast(UserInfo, self._request("POST", "/v1/users", {"name": name, "admin": admin}))
+
+    def list_users(self) -> List[UserInfo]:
+        """Admin only."""
+        return cast(List[UserInfo], self._request("GET", "/v1/users")["items"])
+
+    def create_token(self, user_id: str, name: str = "token", expires_in_seconds: Optional[int] = None) -> CreateTokenResponse:
+        """Admin only. The answer carries the token, shown only this once."""
+        body: Dict[str, Any] = {"name": name}
+        if expires_in_seconds is not None:
+            body["expiresInSeconds"] = expires_in_seconds
+        return cast(CreateTokenResponse, self._request("POST", f"/v1/users/{task_id(user_id, 'user id')}/tokens", body))
+
+    def revoke_token(self, token_id: str) -> None:
+        """Admin only."""
+        self._request("DELETE", f"/v1/tokens/{task_id(token_id, 'token id')}")
+
+    # ---- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stops the results thread (every open wait raises ConnectionError CLIENT_CLOSED) and the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        self._poller.close(ConnectionError("CLIENT_CLOSED", "the client was closed"))
+        self._rest.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    @property
+    def poller(self) -> ResultPoller:
+        """The results thread (for the Executor)."""
+        return self._poller
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConnectionError("CLIENT_CLOSED", "the client was closed")
+
+    def _request(self, method: str, path: str, body: Any = None, *, encoded: Optional[bytes] = None, idempotent: Optional[bool] = None) -> Any:
+        self._check_open()
+        return self._rest.request(method, path, body, encoded=encoded, idempotent=idempotent)
+
+
+def _with_options(request: Dict[str, Any], description: Optional[str], walltime_seconds: Optional[float], public: Optional[bool]) -> Dict[str, Any]:
+    if description is not None:
+        request["description"] = description
+    if walltime_seconds is not None:
+        request["walltimeSeconds"] = walltime_seconds
+    if public is not None:
+        request["public"] = public
+    return request
+
+
+def _partial(accepted: List[str], error: FxError) -> FxError:
+    return PartialBatchError(accepted, error) if accepted else error
+
+
+def _warn(items: Any, seen: "set[str]") -> None:
+    for w in items or []:
+        endpoint = str(w.get("endpointId", ""))
+        if endpoint in seen:
+            continue
+        seen.add(endpoint)
+        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=3)
+

@@ -1,0 +1,264 @@
+"""``concurrent.futures.Executor`` on an FX endpoint: submit a function, get a future for its task."""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+from ._poller import Delivery
+from ._source import python_source, source_digest
+from ._wire import endpoint_ref, function_ref, json_args, resource_name
+from .client import Client
+from .errors import FxError, PartialBatchError
+from .outcome import exception_for
+
+
+class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
+    """The future of one FX task. ``task_id`` is set once the server has stored the task.
+
+    ``cancel()`` cancels the FX task: a submission not sent yet is dropped; a task the server holds is
+    cancelled there, and the future counts as cancelled when the server says it was (False when the
+    task had already finished). A future stays pending until its outcome arrives, so ``running()``
+    is False throughout.
+    """
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        self.task_id: Optional[str] = None
+        self._client = client
+        self._fx_lock = threading.RLock()
+        self._notified = False
+
+    def cancel(self) -> bool:
+        with self._fx_lock:
+            tid = self.task_id
+            if tid is None:
+                return self._mark_cancelled()
+        if self.done():
+            return self.cancelled()
+        answer = self._client.cancel(tid)
+        if answer.get("cancelled") or answer.get("status") == "cancelled":
+            return self._mark_cancelled()
+        return False
+
+    # ---- for the Executor ----------------------------------------------------------------------
+
+    def _attach(self, task_id: str) -> bool:
+        """Records the task id; False when the future was cancelled while its submission was in flight."""
+        with self._fx_lock:
+            self.task_id = task_id
+            return not self.cancelled()
+
+    def _settle(self, delivery: Delivery) -> None:
+        if isinstance(delivery, FxError):
+            if self._notify_once():
+                self.set_exception(delivery)
+            return
+        if delivery.status == "cancelled":
+            self._mark_cancelled()
+            return
+        if not self._notify_once():
+            return  # cancelled meanwhile
+        if delivery.ok:
+            self.set_result(delivery.result)
+        else:
+            self.set_exception(exception_for(delivery))
+
+    def _mark_cancelled(self) -> bool:
+        if not super().cancel():
+            return False
+        # concurrent.futures.wait() and as_completed() learn of a cancellation only from this call
+        self._notify_once()
+        return True
+
+    def _notify_once(self) -> bool:
+        """set_running_or_notify_cancel(), which may be called once: True when the future may be resolved."""
+        with self._fx_lock:
+            if self._notified:
+                return False
+            self._notified = True
+        return self.set_running_or_notify_cancel()
+
+
+@dataclass
+class _Work:
+    future: TaskFuture
+    function: Optional[str]  # an id or name; None for a Python callable not registered yet
+    source: Optional[Tuple[str, str, str]]  # (source, entrypoint, name) of a Python callable
+    args: List[Any]
+    kwargs: Dict[str, Any]
+
+
+class Executor(concurrent.futures.Executor):
+    """Runs functions on one FX endpoint, as a ``concurrent.futures.Executor``.
+
+    ``submit(fn, *args, **kwargs)`` takes a Python function (registered on first use, runtime
+    ``python``, under ``<name>-<digest of its source>``) or the id or name of a registered function of
+    any runtime. Submissions are gathered for ``batch_interval`` seconds (at most ``batch_size``) and
+    sent as one batch by a background thread; the client's results thread resolves the futures.
+    ``map`` keeps the order of its inputs. ``shutdown(wait=True)`` waits for every future;
+    ``cancel_futures=True`` cancels the ones not finished (their FX tasks too).
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        client: Optional[Client] = None,
+        *,
+        batch_size: int = 1_000,
+        batch_interval: float = 0.01,
+        walltime_seconds: Optional[float] = None,
+        resources: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self.endpoint = endpoint_ref(endpoint)
+        self.client = client if client is not None else Client()
+        self._owns_client = client is None
+        self._batch_size = max(1, batch_size)
+        self._batch_interval = max(0.0, batch_interval)
+        self._walltime_seconds = walltime_seconds
+        self._resources = dict(resources) if resources is not None else None
+        self._queue: "collections.deque[_Work]" = collections.deque()
+        self._cond = threading.Condition()
+        self._sender: Optional[threading.Thread] = None
+        self._shutdown = False
+        self._futures: "set[TaskFuture]" = set()
+        self._sources: Dict[Callable[..., Any], Tuple[str, str, str]] = {}
+        self._function_ids: Dict[Tuple[str, str], str] = {}
+
+    def submit(self, fn: Union[Callable[..., Any], str], /, *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
+        if isinstance(fn, str):
+            work = _Work(TaskFuture(self.client), function_ref(fn), None, *json_args(args, kwargs))
+        else:
+            work = _Work(TaskFuture(self.client), None, self._source_of(fn), *json_args(args, kwargs))
+        with self._cond:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._queue.append(work)
+            self._futures.add(work.future)
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_loop, name="fx-sdk-executor", daemon=True)
+                self._sender.start()
+            self._cond.notify_all()
+        work.future.add_done_callback(self._forget)
+        return work.future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._cond:
+            self._shutdown = True
+            dropped = list(self._queue) if cancel_futures else []
+            if cancel_futures:
+                self._queue.clear()
+            self._cond.notify_all()
+            sender = self._sender
+        for work in dropped:
+            work.future.cancel()
+        if cancel_futures:
+            for future in list(self._futures):
+                try:
+                    future.cancel()
+                except FxError:
+                    pass  # the task finishes or fails on its own; its future says which
+        if wait:
+            if sender is not None:
+                sender.join()
+            concurrent.futures.wait(list(self._futures))
+        self._close_client_when_idle()
+
+    # ---- the sender thread ---------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._shutdown:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                # linger a moment so that a loop of submits travels as one batch
+                deadline = time.monotonic() + self._batch_interval
+                while len(self._queue) < self._batch_size and not self._shutdown:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
+            try:
+                self._send(batch)
+            except BaseException as err:  # never leave a future pending because this thread died
+                for work in batch:
+                    if not work.future.done() and work.future._notify_once():
+                        work.future.set_exception(err)
+                if not isinstance(err, Exception):
+                    raise
+
+    def _send(self, batch: List[_Work]) -> None:
+        live: List[Tuple[_Work, str]] = []
+        for work in batch:
+            if work.future.cancelled():
+                continue
+            try:
+                live.append((work, work.function or self._function_id(work.source)))  # type: ignore[arg-type]
+            except FxError as err:
+                if work.future._notify_once():
+                    work.future.set_exception(err)
+        if not live:
+            return
+        items = [(fid, work.args, work.kwargs) for work, fid in live]
+        error: Optional[FxError] = None
+        try:
+            ids = self.client.batch_run(self.endpoint, items, resources=self._resources)
+        except PartialBatchError as err:
+            ids, error = err.accepted_task_ids, err
+        except FxError as err:
+            ids, error = [], err
+        watched: List[Tuple[str, Callable[[Delivery], None]]] = []
+        for (work, _fid), tid in zip(live, ids):
+            if work.future._attach(tid):
+                watched.append((tid, work.future._settle))
+            else:
+                self._cancel_quietly(tid)  # cancelled while the batch was in flight
+        self.client.poller.watch_each(watched)
+        for work, _fid in live[len(ids) :]:
+            if work.future._notify_once():
+                work.future.set_exception(error if error is not None else FxError("BAD_RESPONSE", "the task was not accepted"))
+
+    def _cancel_quietly(self, task_id: str) -> None:
+        try:
+            self.client.cancel(task_id)
+        except FxError:
+            pass  # its future is cancelled already; the task may still run
+
+    def _source_of(self, fn: Callable[..., Any]) -> Tuple[str, str, str]:
+        known = self._sources.get(fn)
+        if known is None:
+            source, entrypoint = python_source(fn)
+            known = (source, entrypoint, f"{resource_name(entrypoint, 'fn')[:100]}-{source_digest(source)}")
+            self._sources[fn] = known
+        return known
+
+    def _function_id(self, spec: Tuple[str, str, str]) -> str:
+        source, entrypoint, name = spec
+        key = (source, name)
+        fid = self._function_ids.get(key)
+        if fid is None:
+            request: Dict[str, Any] = {"name": name, "runtime": "python", "source": source, "entrypoint": entrypoint}
+            if self._walltime_seconds is not None:
+                request["walltimeSeconds"] = self._walltime_seconds
+            # the same registration returns the function the server already has, so executors share it
+            fid = self.client.create_function(request)["id"]
+            self._function_ids[key] = fid
+        return fid
+
+    def _forget(self, future: "concurrent.futures.Future[Any]") -> None:
+        with self._cond:
+            self._futures.discard(future)  # type: ignore[arg-type]
+        self._close_client_when_idle()
+
+    def _close_client_when_idle(self) -> None:
+        with self._cond:
+            idle = self._shutdown and self._owns_client and not self._futures and not self._queue
+        if idle:
+            self.client.close()

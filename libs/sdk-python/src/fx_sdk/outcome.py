@@ -1,0 +1,124 @@
+"""What a finished task produced, and the exception a failed one raises."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from .errors import RemoteTraceback, TaskCancelled, TaskFailed
+
+# Builtins a task never re-raises as themselves: the iteration protocol would swallow them, and
+# BaseException-only ones (KeyboardInterrupt, SystemExit) would stop the caller's program.
+_NOT_MAPPED = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit", "KeyboardInterrupt", "SystemExit"})
+
+
+@dataclass(frozen=True)
+class RemoteError:
+    """The error a failed or cancelled task carries: ``code`` (TASK_ERROR, WALLTIME_EXCEEDED...), the
+    exception's ``name`` and ``message``, and its traceback (``stack``) as the worker saw it."""
+
+    code: str
+    name: str
+    message: str
+    stack: Optional[str] = None
+
+    @staticmethod
+    def from_wire(raw: Mapping[str, Any]) -> "RemoteError":
+        stack = raw.get("stack")
+        return RemoteError(
+            code=str(raw.get("code", "TASK_ERROR")),
+            name=str(raw.get("name", "Error")),
+            message=str(raw.get("message", "")),
+            stack=stack if isinstance(stack, str) else None,
+        )
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """A final task: ``status`` is ``success`` (``result`` set), ``failed`` or ``cancelled`` (``error`` set)."""
+
+    task_id: str
+    status: str
+    result: Any = None
+    error: Optional[RemoteError] = None
+    attempt: int = 0
+    completed_at: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def value(self) -> Any:
+        """The result, or raises what the task failed with (see :func:`exception_for`)."""
+        if self.status == "success":
+            return self.result
+        raise exception_for(self)
+
+    @staticmethod
+    def from_wire(raw: Mapping[str, Any]) -> "TaskOutcome":
+        error = raw.get("error")
+        return TaskOutcome(
+            task_id=str(raw["taskId"]),
+            status=str(raw["status"]),
+            result=raw.get("result"),
+            error=RemoteError.from_wire(error) if isinstance(error, Mapping) else None,
+            attempt=int(raw.get("attempt", 0)),
+            completed_at=raw.get("completedAt"),
+        )
+
+
+def _builtin_exception(name: str) -> Optional[type]:
+    """The builtin exception class a remote exception name denotes (``ValueError``, ``builtins.KeyError``), if any."""
+    short = name[len("builtins.") :] if name.startswith("builtins.") else name
+    if short in _NOT_MAPPED:
+        return None
+    found = getattr(builtins, short, None)
+    if isinstance(found, type) and issubclass(found, Exception):
+        return found
+    return None
+
+
+def _instantiate(cls: type, message: str) -> Optional[BaseException]:
+    if cls is KeyError:
+        # str(KeyError('k')) is "'k'": give the key back rather than a doubly quoted string
+        try:
+            return KeyError(ast.literal_eval(message))
+        except (ValueError, SyntaxError):
+            return KeyError(message)
+    try:
+        made = cls(message)
+    except Exception:  # a builtin with a constructor of its own (UnicodeDecodeError needs five arguments)
+        return None
+    return made if isinstance(made, BaseException) else None
+
+
+def exception_for(outcome: TaskOutcome) -> BaseException:
+    """The exception a failed or cancelled task raises.
+
+    A task whose function raised a Python builtin exception (``code`` TASK_ERROR, ``name`` ``ValueError``)
+    raises that type again; anything else raises :class:`TaskFailed`. Either way the remote traceback
+    is the exception's ``__cause__`` (a :class:`RemoteTraceback`) and its ``remote_traceback``
+    attribute, with ``task_id`` and ``code`` beside it. A cancelled task raises :class:`TaskCancelled`.
+    """
+    error = outcome.error
+    if outcome.status == "cancelled" or (error is not None and error.code == "TASK_CANCELLED"):
+        return TaskCancelled(outcome.task_id)
+    if error is None:
+        error = RemoteError("TASK_ERROR", "Error", "the task failed without an error report")
+    exc: Optional[BaseException] = None
+    if error.code == "TASK_ERROR":
+        cls = _builtin_exception(error.name)
+        if cls is not None:
+            exc = _instantiate(cls, error.message)
+    if exc is None:
+        exc = TaskFailed(outcome.task_id, error.code, error.name, error.message, error.stack)
+    else:
+        # builtin exceptions take attributes, so the same facts are there as on TaskFailed
+        exc.task_id = outcome.task_id  # type: ignore[attr-defined]
+        exc.code = error.code  # type: ignore[attr-defined]
+        exc.remote_traceback = error.stack  # type: ignore[attr-defined]
+    if error.stack:
+        exc.__cause__ = RemoteTraceback(error.stack)
+    return exc

@@ -1,0 +1,96 @@
+"""The shapes of the server's answers (libs/protocol/src/rest.ts), as TypedDicts: plain dicts at run time."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, TypedDict
+
+
+class FunctionInfo(TypedDict):
+    id: str
+    name: str
+    version: int
+    runtime: str
+    source: str
+    description: Optional[str]
+    walltimeSeconds: Optional[float]
+    public: bool
+    contentHash: str
+    ownerId: str
+    createdAt: str
+
+
+class EndpointInfo(TypedDict):
+    id: str
+    name: str
+    description: Optional[str]
+    ownerId: str
+    state: str
+    allowedFunctions: Optional[List[str]]
+    lastHeartbeatAt: Optional[str]
+    connectedAt: Optional[str]
+    agent: Optional[Dict[str, Any]]
+    status: Optional[Dict[str, Any]]
+    lastStatus: Optional[Dict[str, Any]]
+    createdAt: str
+
+
+class RegisterEndpointResponse(TypedDict):
+    endpoint: EndpointInfo
+    token: str
+
+
+class TaskTimeline(TypedDict):
+    receivedAt: str
+    waitingAt: Optional[str]
+    dispatchedAt: Optional[str]
+    runningAt: Optional[str]
+    completedAt: Optional[str]
+
+
+class TaskInfo(TypedDict, total=False):
+    id: str
+    functionId: str
+    endpointId: str
+    batchId: Optional[str]
+    ownerId: str
+    status: str
+    attempt: int
+    args: List[Any]
+    kwargs: Dict[str, Any]
+    result: Any
+    error: Optional[Dict[str, Any]]
+    timeline: TaskTimeline
+
+
+class CancelResult(TypedDict):
+    taskId: str
+    status: str
+    cancelled: bool
+
+
+class UserInfo(TypedDict):
+    id: str
+    name: str
+    admin: bool
+    createdAt: str
+
+
+class WhoAmI(TypedDict):
+    user: UserInfo
+    tokenId: str
+
+
+class TokenInfo(TypedDict):
+    id: str
+    name: str
+    kind: str
+    userId: str
+    endpointId: Optional[str]
+    createdAt: str
+    expiresAt: Optional[str]
+    revokedAt: Optional[str]
+
+
+class CreateTokenResponse(TypedDict):
+    token: str
+    info: TokenInfo

@@ -1,0 +1,207 @@
+"""The Client against the real server and agent: runs, names, results, batches, cancel, errors."""
+
+from __future__ import annotations
+
+import builtins
+import concurrent.futures
+import math
+import time
+import uuid
+from typing import Dict
+
+import pytest
+
+import fx_sdk
+from fx_sdk import Client
+
+from .conftest import Fx
+
+
+def test_run_and_get_result(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run(js["add"], fx.endpoint_id, args=(1, 2))
+    assert client.get_result(tid, timeout=60) == 3
+    task = client.get_task(tid)
+    assert task["status"] == "success" and task["result"] == 3 and task["args"] == [1, 2]
+
+
+def test_names_stand_for_ids(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run("js-add", fx.endpoint_name, args=[20, 22])
+    assert client.get_result(tid, timeout=60) == 42
+    assert client.get_task(tid)["functionId"] == js["add"]
+    assert client.get_function("js-add")["id"] == js["add"]
+    assert client.get_endpoint(fx.endpoint_name)["id"] == fx.endpoint_id
+
+
+def test_kwargs_travel(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run(js["kw"], fx.endpoint_id, args=(1,), kwargs={"b": [1.5, None, "x"]})
+    assert client.get_result(tid, timeout=60) == {"a": 1, "b": [1.5, None, "x"]}
+
+
+def test_shell_function(client: Client, fx: Fx) -> None:
+    fid = client.register_shell_function("echo {msg}", name="py-echo", walltime_seconds=30)
+    out = client.get_result(client.run(fid, fx.endpoint_id, kwargs={"msg": "hello from python"}), timeout=60)
+    assert out["stdout"] == "hello from python\n" and out["returncode"] == 0
+
+
+def test_builtin_exception_type_is_kept_with_the_remote_traceback(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run(js["type-error"], fx.endpoint_id, args=("not a number",))
+    with pytest.raises(TypeError, match="not a number") as caught:
+        client.get_result(tid, timeout=60)
+    err = caught.value
+    assert not isinstance(err, fx_sdk.FxError)
+    assert err.task_id == tid and err.code == "TASK_ERROR"  # type: ignore[attr-defined]
+    assert isinstance(err.__cause__, fx_sdk.RemoteTraceback)
+    assert "not a number" in err.remote_traceback  # type: ignore[attr-defined]
+    assert err.__cause__.traceback == err.remote_traceback  # type: ignore[attr-defined]
+
+
+def test_other_exceptions_raise_task_failed(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run(js["range-error"], fx.endpoint_id, args=("out of range",))
+    with pytest.raises(fx_sdk.TaskFailed) as caught:
+        client.get_result(tid, timeout=60)
+    err = caught.value
+    assert (err.task_id, err.code, err.remote_name, err.remote_message) == (tid, "TASK_ERROR", "RangeError", "out of range")
+    assert err.remote_traceback and "RangeError" in err.remote_traceback
+    assert isinstance(err.__cause__, fx_sdk.RemoteTraceback)
+
+
+def test_walltime_is_a_task_failure(client: Client, fx: Fx) -> None:
+    fid = client.create_function(
+        {"name": "js-slow", "runtime": "js", "source": "async () => { await new Promise((r) => setTimeout(r, 30000)); }", "walltimeSeconds": 1}
+    )["id"]
+    with pytest.raises(fx_sdk.TaskFailed) as caught:
+        client.get_result(client.run(fid, fx.endpoint_id), timeout=60)
+    assert caught.value.code == "WALLTIME_EXCEEDED"
+
+
+def test_cancel_a_running_task(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run(js["sleep"], fx.endpoint_id, args=(30_000,))
+    deadline = time.monotonic() + 30
+    while client.get_task(tid)["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    started = time.monotonic()
+    answer = client.cancel(tid)
+    assert answer["cancelled"] is True and answer["status"] == "cancelled"
+    with pytest.raises(fx_sdk.TaskCancelled):
+        client.get_result(tid, timeout=30)
+    with pytest.raises(concurrent.futures.CancelledError):  # the stdlib's, for code that knows only it
+        client.get_result(tid, timeout=30)
+    assert time.monotonic() - started < 20
+    assert client.cancel(tid)["cancelled"] is False  # already final
+
+
+def test_get_result_times_out(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run(js["sleep"], fx.endpoint_id, args=(3_000,))
+    started = time.monotonic()
+    with pytest.raises(fx_sdk.TimeoutError) as caught:
+        client.get_result(tid, timeout=0.5)
+    assert isinstance(caught.value, builtins.TimeoutError) and caught.value.code == "TIMEOUT"
+    assert time.monotonic() - started < 5
+    assert client.get_result(tid, timeout=60) == 3_000  # the task went on; a later wait gets it
+
+
+def test_results_in_completion_order(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    ids = client.batch_run(fx.endpoint_id, [(js["sleep"], (2_500,), {}), (js["sleep"], (10,)), (js["type-error"], ("late",))])
+    outcomes = list(client.results(ids, timeout=60))
+    assert sorted(o.task_id for o in outcomes) == sorted(ids)
+    assert outcomes[-1].task_id == ids[0] and outcomes[-1].result == 2_500  # the slow one last
+    failed = next(o for o in outcomes if o.task_id == ids[2])
+    assert failed.status == "failed" and failed.error is not None and failed.error.name == "TypeError"
+    with pytest.raises(TypeError):
+        failed.value()
+
+
+def test_results_times_out_and_get_results_keeps_order(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    ids = client.batch_run(fx.endpoint_id, [(js["sleep"], (1_500,)), (js["double"], (4,))])
+    with pytest.raises(fx_sdk.TimeoutError):
+        list(client.results(ids, timeout=0.3))
+    assert client.get_results(ids, timeout=60) == [1_500, 8]
+
+
+def test_batch_larger_than_the_server_limit_is_split(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    from .conftest import MAX_BATCH_TASKS
+
+    n = MAX_BATCH_TASKS * 2 + 17
+    ids = client.batch_run(fx.endpoint_id, [(js["add"], (i, 1)) for i in range(n)])
+    assert len(ids) == n and len(set(ids)) == n
+    assert client.get_results(ids, timeout=180) == [i + 1 for i in range(n)]
+
+
+def test_authentication_error(fx: Fx) -> None:
+    with Client(fx.url, "not-a-token") as bad:
+        with pytest.raises(fx_sdk.AuthenticationError) as caught:
+            bad.whoami()
+        assert caught.value.status == 401 and caught.value.code == "UNAUTHENTICATED"
+        with pytest.raises(fx_sdk.AuthenticationError):
+            bad.run("js-add", fx.endpoint_name, args=(1, 2))
+        with pytest.raises(fx_sdk.AuthenticationError):  # the results thread ends the wait with it too
+            bad.get_result(str(uuid.uuid4()), timeout=30)
+
+
+def test_forbidden_error(client: Client) -> None:
+    with pytest.raises(fx_sdk.ForbiddenError) as caught:
+        client.create_user("not-allowed")  # an ordinary user is no admin
+    assert caught.value.status == 403
+
+
+def test_not_found(client: Client, fx: Fx) -> None:
+    with pytest.raises(fx_sdk.NotFoundError):
+        client.get_task(str(uuid.uuid4()))
+    with pytest.raises(fx_sdk.NotFoundError):
+        client.run("no-such-function", fx.endpoint_id)
+    with pytest.raises(fx_sdk.NotFoundError):
+        client.run("js-add", "no-such-endpoint")
+    with pytest.raises(fx_sdk.NotFoundError):
+        client.get_result(str(uuid.uuid4()), timeout=30)
+
+
+def test_validation_errors(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    with pytest.raises(fx_sdk.SerializationError) as caught:
+        client.run(js["add"], fx.endpoint_id, args=(1, {"x": [math.nan]}))
+    assert caught.value.path == "args[1].x[0]"
+    with pytest.raises(fx_sdk.SerializationError):
+        client.batch_run(fx.endpoint_id, [(js["add"], (1, 2)), (js["add"], ({1, 2}, 3))])
+    with pytest.raises(fx_sdk.ValidationError):
+        client.get_task("not-a-uuid")
+    with pytest.raises(fx_sdk.ValidationError) as server_side:
+        client.create_function({"name": "bad name!", "runtime": "js", "source": "() => 1"})
+    assert server_side.value.status == 400 and server_side.value.code == "VALIDATION_FAILED"
+
+
+def test_rate_limit_is_waited_out(admin: Client, fx: Fx, caplog: pytest.LogCaptureFixture) -> None:
+    from .conftest import RATE_LIMIT_BURST, RATE_LIMIT_PER_SECOND
+
+    user = admin.create_user(f"burst-{uuid.uuid4().hex[:8]}")
+    token = admin.create_token(user["id"])["token"]  # a bucket of its own
+    with Client(fx.url, token, max_retries=0) as impatient:
+        with pytest.raises(fx_sdk.RateLimitError) as caught:
+            for _ in range(50 * RATE_LIMIT_BURST):
+                impatient.whoami()
+        assert caught.value.retry_after is not None and caught.value.retry_after >= 1
+        assert caught.value.status == 429 and caught.value.code == "RATE_LIMITED"
+    # faster than the bucket refills: past the burst some answers are 429, each waited out and repeated
+    token = admin.create_token(user["id"])["token"]
+    caplog.set_level("DEBUG", logger="fx_sdk")
+    with Client(fx.url, token, max_retries=10) as patient:
+        for _ in range(RATE_LIMIT_BURST + 3 * RATE_LIMIT_PER_SECOND):
+            assert patient.whoami()["user"]["id"] == user["id"]
+    retries = [r for r in caplog.records if "RATE_LIMITED" in r.getMessage()]
+    assert retries, "no request was rate limited: the loop did not outrun the bucket"
+
+
+def test_url_and_token_from_the_environment(fx: Fx, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FX_URL", fx.url + "/")
+    monkeypatch.setenv("FX_TOKEN", fx.user_token)
+    with Client() as c:
+        assert c.url == fx.url and c.whoami()["user"]["admin"] is False
+    monkeypatch.delenv("FX_URL")
+    with pytest.raises(fx_sdk.ValidationError, match="FX_URL"):
+        Client()
+
+
+def test_closed_client_refuses(fx: Fx) -> None:
+    c = Client(fx.url, fx.user_token)
+    c.close()
+    with pytest.raises(fx_sdk.ConnectionError) as caught:
+        c.whoami()
+    assert caught.value.code == "CLIENT_CLOSED"
