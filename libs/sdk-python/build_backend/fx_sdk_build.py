@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import io
 import os
 import tarfile
@@ -24,22 +25,23 @@ TAG = "py3-none-any"
 
 
 def _toml(text: str) -> Dict[str, Any]:
-    try:
-        import tomllib  # Python 3.11+
-    except ImportError:
+    # tomllib from Python 3.11; before it tomli, which pip itself always carries
+    for module in ("tomllib", "tomli", "pip._vendor.tomli"):
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            parsed: Dict[str, Any] = importlib.import_module(module).loads(text)
+            return parsed
         except ImportError:
-            from pip._vendor import tomli as tomllib  # type: ignore[no-redef]  # pip always carries one
-    return tomllib.loads(text)
+            continue
+    raise RuntimeError("no TOML parser: Python 3.11+, tomli or pip is needed to build fx-sdk")
 
 
 def _project() -> Dict[str, Any]:
-    return _toml((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    project: Dict[str, Any] = _toml((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    return project
 
 
 def _dist_name(project: Dict[str, Any]) -> str:
-    return project["name"].replace("-", "_").replace(".", "_").lower()
+    return str(project["name"]).replace("-", "_").replace(".", "_").lower()
 
 
 def _metadata(project: Dict[str, Any]) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import builtins
 import concurrent.futures
 import math
+import threading
 import time
 import uuid
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 
@@ -95,9 +96,34 @@ def test_get_result_times_out(client: Client, fx: Fx, js: Dict[str, str]) -> Non
     started = time.monotonic()
     with pytest.raises(fx_sdk.TimeoutError) as caught:
         client.get_result(tid, timeout=0.5)
-    assert isinstance(caught.value, builtins.TimeoutError) and caught.value.code == "TIMEOUT"
+    assert caught.value.code == "TIMEOUT"
+    assert isinstance(caught.value, builtins.TimeoutError)  # what `except TimeoutError` catches
     assert time.monotonic() - started < 5
     assert client.get_result(tid, timeout=60) == 3_000  # the task went on; a later wait gets it
+
+
+def test_a_new_wait_is_not_held_behind_a_slow_one(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    # the results thread long-polls for the slow task; the fast one must interrupt that poll, not queue behind it
+    slow = client.run(js["sleep"], fx.endpoint_id, args=(20_000,))
+    ended: List[BaseException] = []
+
+    def wait_for_slow() -> None:
+        try:
+            client.get_result(slow, timeout=15)
+        except (fx_sdk.TaskCancelled, fx_sdk.TimeoutError) as err:
+            ended.append(err)
+
+    waiter = threading.Thread(target=wait_for_slow)
+    waiter.start()
+    try:
+        time.sleep(1.5)
+        started = time.monotonic()
+        assert client.get_result(client.run(js["double"], fx.endpoint_id, args=(21,)), timeout=30) == 42
+        assert time.monotonic() - started < 8
+    finally:
+        client.cancel(slow)
+        waiter.join()
+    assert len(ended) == 1 and isinstance(ended[0], fx_sdk.TaskCancelled)
 
 
 def test_results_in_completion_order(client: Client, fx: Fx, js: Dict[str, str]) -> None:

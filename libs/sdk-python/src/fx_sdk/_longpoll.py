@@ -39,7 +39,7 @@ def _ssl_context(verify: Union[bool, str]) -> ssl.SSLContext:
     if bundle is None:
         import requests.certs  # the same bundle requests trusts
 
-        bundle = requests.certs.where()
+        bundle = requests.certs.where()  # type: ignore[attr-defined]
     return ssl.create_default_context(cafile=bundle)
 
 
@@ -138,7 +138,8 @@ class LongPollConnection:
                     if self._interrupted:
                         raise Interrupted() from err
                     self._conn = None
-                conn.close()
+                if conn is not None:
+                    conn.close()
                 if reused:
                     continue  # the server closed an idle keep-alive connection: once more on a new one
                 if isinstance(err, socket.timeout):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import email.utils
+from http.cookiejar import DefaultCookiePolicy
 import json
 import logging
 import random
-import threading
 import time
 from typing import Any, NamedTuple, Optional, Union
 
 import requests
+import requests.adapters
 
 from ._version import __version__
 from .errors import ConnectionError, FxError, ServerError, TimeoutError, error_from_response
@@ -27,7 +28,7 @@ log = logging.getLogger("fx_sdk")
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """The protocol's SDK backoff: ceiling ``base * 2**attempt`` capped at ``cap``, drawn in [ceiling/2, ceiling]."""
-    ceiling = min(cap, base * 2 ** min(attempt, 30))
+    ceiling = min(cap, base * float(2 ** min(attempt, 30)))
     return ceiling / 2 + random.random() * ceiling / 2
 
 
@@ -95,24 +96,18 @@ class Transport:
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
         self.verify = verify
-        self._local = threading.local()
-        self._sessions: "list[requests.Session]" = []
-        self._lock = threading.Lock()
+        # one pooled session for every thread: it is set up here and never changed afterwards (no
+        # cookies, no adapters mounted later), which is what sharing one across threads needs
+        self._session = requests.Session()
+        self._session.headers.update(self.headers())
+        self._session.verify = verify
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # keeps none
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=32)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
 
     def headers(self) -> "dict[str, str]":
         return {"authorization": f"Bearer {self.token}", "accept": "application/json", "user-agent": USER_AGENT}
-
-    def _session(self) -> requests.Session:
-        # requests.Session is not documented as thread-safe: one per thread, closed together
-        session: Optional[requests.Session] = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers.update(self.headers())
-            session.verify = self.verify
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
-        return session
 
     def request(
         self,
@@ -151,7 +146,7 @@ class Transport:
         what = f"{method} {path}"
         headers = {"content-type": "application/json"} if data is not None else {}
         try:
-            res = self._session().request(method, self.base_url + path, data=data, headers=headers, timeout=self.timeout)
+            res = self._session.request(method, self.base_url + path, data=data, headers=headers, timeout=self.timeout)
             text = res.text
         except requests.Timeout as err:
             error: FxError = TimeoutError(f"{what} got no response within {self.timeout:g} s")
@@ -174,7 +169,4 @@ class Transport:
         return _Attempt(error=error, retryable=retryable, retry_after=retry_after if retryable else None)
 
     def close(self) -> None:
-        with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+        self._session.close()
