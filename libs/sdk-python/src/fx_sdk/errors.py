@@ -159,24 +159,26 @@ TaskFailedError = TaskFailed
 TaskCancelledError = TaskCancelled
 
 
+# The class and default code of each HTTP error status (429 and 5xx are decided below).
+_BY_STATUS = {
+    400: (ValidationError, "VALIDATION_FAILED"),
+    401: (AuthenticationError, "UNAUTHENTICATED"),
+    403: (ForbiddenError, "FORBIDDEN"),
+    404: (NotFoundError, "NOT_FOUND"),
+    409: (ConflictError, "CONFLICT"),
+    413: (PayloadTooLargeError, "PAYLOAD_TOO_LARGE"),
+}
+
+
 def error_from_response(status: int, body: Optional[Mapping[str, Any]], *, retry_after: Optional[float] = None, fallback: str = "") -> FxError:
     """The SDK error for an HTTP error status and the server's ``{code, message, details}`` body (None when unreadable)."""
-    code = body.get("code") if body else None
+    raw_code = body.get("code") if body else None
+    code = raw_code if isinstance(raw_code, str) else None
     message = (body.get("message") if body else None) or fallback or f"the server answered HTTP {status}"
     details = body.get("details") if body else None
-    code = code if isinstance(code, str) else None
-    if status == 400:
-        return ValidationError(code or "VALIDATION_FAILED", message, status=status, details=details)
-    if status == 401:
-        return AuthenticationError(code or "UNAUTHENTICATED", message, status=status, details=details)
-    if status == 403:
-        return ForbiddenError(code or "FORBIDDEN", message, status=status, details=details)
-    if status == 404:
-        return NotFoundError(code or "NOT_FOUND", message, status=status, details=details)
-    if status == 409:
-        return ConflictError(code or "CONFLICT", message, status=status, details=details)
-    if status == 413:
-        return PayloadTooLargeError(code or "PAYLOAD_TOO_LARGE", message, status=status, details=details)
+    if status in _BY_STATUS:
+        cls, default = _BY_STATUS[status]
+        return cls(code or default, message, status=status, details=details)
     if status == 429:
         if code == "QUOTA_EXCEEDED":
             return QuotaExceededError(code, message, status=status, details=details)
