@@ -117,4 +117,17 @@ def test_shell_fail_on_non_zero_exit(client: Client, fx: Fx) -> None:
     strict = client.register_shell_function("echo oops >&2; exit 3", name="py-exit-strict", fail_on_non_zero_exit=True)
     with pytest.raises(fx_sdk.TaskFailed) as caught:
         client.get_result(client.run(strict, fx.endpoint_id), timeout=120)
-    assert "oops" in str(caught.value.remote_message) + str(caught.value.remote_traceback)
+    assert caught.value.code == "NON_ZERO_EXIT"
+    assert caught.value.output is not None and "oops" in caught.value.output.stderr
+
+
+def noisy(n: int) -> int:
+    print("counting to", n)
+    return n
+
+
+def test_what_a_python_task_prints_comes_back(client: Client, fx: Fx) -> None:
+    fid = client.register_function(noisy)
+    [outcome] = list(client.results([client.run(fid, fx.endpoint_id, args=(3,))], timeout=120))
+    assert outcome.ok and outcome.result == 3
+    assert outcome.output is not None and outcome.output.stdout == "counting to 3\n"

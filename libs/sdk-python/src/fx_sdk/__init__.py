@@ -33,7 +33,7 @@ from .errors import (
     ValidationError,
 )
 from .executor import Executor, TaskFuture
-from .outcome import RemoteError, TaskOutcome
+from .outcome import RemoteError, TaskOutcome, TaskOutput
 
 __all__ = [
     "__version__",
@@ -60,6 +60,7 @@ __all__ = [
     "TaskFailedError",
     "TaskFuture",
     "TaskOutcome",
+    "TaskOutput",
     "TimeoutError",
     "ValidationError",
 ]

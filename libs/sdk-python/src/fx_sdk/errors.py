@@ -116,8 +116,9 @@ class RemoteTraceback(Exception):
 class TaskFailed(FxError):
     """The remote function failed and its exception is not a Python builtin (or the failure is FX's).
 
-    ``code`` is the remote failure code (``TASK_ERROR``, ``WALLTIME_EXCEEDED``, ``WORKER_LOST``...);
-    ``remote_name``, ``remote_message`` and ``remote_traceback`` are the remote exception's.
+    ``code`` is the remote failure code (``TASK_ERROR``, ``WALLTIME_EXCEEDED``, ``WORKER_LOST``,
+    ``NON_ZERO_EXIT``...); ``remote_name``, ``remote_message`` and ``remote_traceback`` are the remote
+    exception's; ``output`` is what the task printed (a :class:`~fx_sdk.outcome.TaskOutput`), when known.
     """
 
     def __init__(self, task_id: str, code: str, remote_name: str, remote_message: str, remote_traceback: Optional[str]) -> None:
@@ -126,6 +127,7 @@ class TaskFailed(FxError):
         self.remote_name = remote_name
         self.remote_message = remote_message
         self.remote_traceback = remote_traceback
+        self.output: Any = None
 
 
 class TaskCancelled(FxError, concurrent.futures.CancelledError):

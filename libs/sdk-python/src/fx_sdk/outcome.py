@@ -36,8 +36,26 @@ class RemoteError:
 
 
 @dataclass(frozen=True)
+class TaskOutput:
+    """What a task printed (python functions; a shell function's failure): the tails of stdout and stderr."""
+
+    stdout: str
+    stderr: str
+    truncated: bool = False
+
+    @staticmethod
+    def from_wire(raw: Any) -> "Optional[TaskOutput]":
+        if not isinstance(raw, Mapping):
+            return None
+        return TaskOutput(str(raw.get("stdout", "")), str(raw.get("stderr", "")), bool(raw.get("truncated", False)))
+
+
+@dataclass(frozen=True)
 class TaskOutcome:
-    """A final task: ``status`` is ``success`` (``result`` set), ``failed`` or ``cancelled`` (``error`` set)."""
+    """A final task: ``status`` is ``success`` (``result`` set), ``failed`` or ``cancelled`` (``error`` set).
+
+    ``output`` is what the task printed, when the server has it (None otherwise).
+    """
 
     task_id: str
     status: str
@@ -45,6 +63,7 @@ class TaskOutcome:
     error: Optional[RemoteError] = None
     attempt: int = 0
     completed_at: Optional[str] = None
+    output: Optional[TaskOutput] = None
 
     @property
     def ok(self) -> bool:
@@ -66,6 +85,7 @@ class TaskOutcome:
             error=RemoteError.from_wire(error) if isinstance(error, Mapping) else None,
             attempt=int(raw.get("attempt", 0)),
             completed_at=raw.get("completedAt"),
+            output=TaskOutput.from_wire(raw.get("output")),
         )
 
 
@@ -100,7 +120,7 @@ def exception_for(outcome: TaskOutcome) -> BaseException:
     A task whose function raised a Python builtin exception (``code`` TASK_ERROR, ``name`` ``ValueError``)
     raises that type again; anything else raises :class:`TaskFailed`. Either way the remote traceback
     is the exception's ``__cause__`` (a :class:`RemoteTraceback`) and its ``remote_traceback``
-    attribute, with ``task_id`` and ``code`` beside it. A cancelled task raises :class:`TaskCancelled`.
+    attribute, with ``task_id``, ``code`` and ``output`` (what the task printed, or None) beside it. A cancelled task raises :class:`TaskCancelled`.
     """
     error = outcome.error
     if outcome.status == "cancelled" or (error is not None and error.code == "TASK_CANCELLED"):
@@ -114,11 +134,13 @@ def exception_for(outcome: TaskOutcome) -> BaseException:
             exc = _instantiate(cls, error.message)
     if exc is None:
         exc = TaskFailed(outcome.task_id, error.code, error.name, error.message, error.stack)
+        exc.output = outcome.output
     else:
         # builtin exceptions take attributes, so the same facts are there as on TaskFailed
         exc.task_id = outcome.task_id  # type: ignore[attr-defined]
         exc.code = error.code  # type: ignore[attr-defined]
         exc.remote_traceback = error.stack  # type: ignore[attr-defined]
+        exc.output = outcome.output  # type: ignore[attr-defined]
     if error.stack:
         exc.__cause__ = RemoteTraceback(error.stack)
     return exc

@@ -11,6 +11,8 @@ class FunctionInfo(TypedDict):
     version: int
     runtime: str
     source: str
+    entrypoint: Optional[str]
+    failOnNonZeroExit: bool
     description: Optional[str]
     walltimeSeconds: Optional[float]
     public: bool
@@ -59,6 +61,7 @@ class TaskInfo(TypedDict, total=False):
     kwargs: Dict[str, Any]
     result: Any
     error: Optional[Dict[str, Any]]
+    output: Dict[str, Any]
     timeline: TaskTimeline
 
 
