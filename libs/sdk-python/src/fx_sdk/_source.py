@@ -22,7 +22,8 @@ def python_source(fn: Callable[..., Any]) -> Tuple[str, str]:
     The endpoint runs the source in a fresh module and calls the entrypoint, so the function must be
     self-contained: imports inside it, no variables from an enclosing function (refused here), no
     helpers from its own module. Decorators are dropped (the endpoint calls the undecorated function);
-    a function wrapped with ``functools.wraps`` is unwrapped first.
+    a function wrapped with ``functools.wraps`` is unwrapped first. A function with annotations is
+    sent after ``from __future__ import annotations``, so its annotations are never evaluated there.
     """
     if isinstance(fn, functools.partial):
         raise _refuse("a functools.partial has no source of its own; register the function and pass the arguments to run()")
@@ -51,8 +52,18 @@ def python_source(fn: Callable[..., Any]) -> Tuple[str, str]:
     if not isinstance(node, ast.FunctionDef) or node.name != target.__name__:
         raise _refuse(f"could not isolate the def of {target.__qualname__} in its source")
     # node.lineno is the `def` line: the decorators above it are left out
-    body = text.splitlines(keepends=True)[node.lineno - 1 :]
-    return "".join(body).rstrip() + "\n", target.__name__
+    source = "".join(text.splitlines(keepends=True)[node.lineno - 1 :]).rstrip() + "\n"
+    if _annotated(node):
+        # annotations name things of the caller's module (List, np.ndarray) that the endpoint's fresh
+        # module lacks; postponed (PEP 563), they stay strings and are never looked up
+        source = "from __future__ import annotations\n\n" + source
+    return source, target.__name__
+
+
+def _annotated(node: ast.FunctionDef) -> bool:
+    a = node.args
+    every = [*a.posonlyargs, *a.args, *a.kwonlyargs, *([a.vararg] if a.vararg else []), *([a.kwarg] if a.kwarg else [])]
+    return node.returns is not None or any(arg.annotation is not None for arg in every)
 
 
 def source_digest(source: str) -> str:
