@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Union
 
 from ._longpoll import Interrupted, LongPollConnection
 from ._transport import backoff_delay
-from .errors import AuthenticationError, ForbiddenError, FxError, NotFoundError, RateLimitError, ValidationError
+from .errors import AuthenticationError, ForbiddenError, FxError, NotFoundError, RateLimitError, ServerError, ValidationError
 from .outcome import TaskOutcome
 
 log = logging.getLogger("fx_sdk")
@@ -150,6 +150,11 @@ class ResultPoller:
                 log.debug("results poll failed (%s); retrying in %.2f s", err, delay)
                 self._pause(delay)
                 continue
+            except Exception:  # a bug must not end the thread: every wait would hang
+                log.exception("results poll failed unexpectedly; retrying")
+                self._pause(backoff_delay(failures, self._retry_base_delay, self._retry_max_delay))
+                failures += 1
+                continue
             finally:
                 with self._cond:
                     self._asking = set()
@@ -157,7 +162,11 @@ class ResultPoller:
             failures = 0
             with self._cond:
                 self._known.update(tid for tid in ids if tid in self._watchers)
-            delivered = self._deliver(answer)
+            try:
+                delivered = self._deliver(answer)
+            except Exception as err:  # an answer off the protocol: these waits end with it
+                self._fail(ids, ServerError("BAD_RESPONSE", f"the results answer does not follow the protocol ({type(err).__name__}: {err})"))
+                continue
             elapsed = time.monotonic() - started
             if delivered and elapsed < _MIN_GAP:
                 self._pause(_MIN_GAP - elapsed)
