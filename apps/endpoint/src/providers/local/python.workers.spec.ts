@@ -131,6 +131,13 @@ describe('PythonWorkers (python3 worker processes)', () => {
     expect(await workers.run(id(), py('def main():\n    return "fine"\n'), noAbort())).toMatchObject({ result: 'fine' });
   });
 
+  it('fails a task past its memory limit (MEMORY_EXCEEDED) and replaces its worker', async () => {
+    const hungry = py('import time\ndef main():\n    block = bytearray(400 * 1024 * 1024)\n    time.sleep(10)\n    return len(block)\n');
+    const outcome = await workers.run(id(), hungry, noAbort(), undefined, { memoryBytes: 100 * 1024 * 1024 });
+    expect(failed(outcome)).toMatchObject({ code: 'MEMORY_EXCEEDED' });
+    expect(await workers.run(id(), py('def main():\n    return 1\n'), noAbort())).toMatchObject({ result: 1 });
+  });
+
   it("keeps owners apart: a worker that ran one owner's task is replaced before it runs another's", async () => {
     const source = 'import os\nseen = []\ndef main(tag):\n    seen.append(tag)\n    return {"pid": os.getpid(), "seen": list(seen)}\n';
     const alice = await workers.run(id(), py(source, 'main', ['alice']), noAbort(), undefined, { ownerId: 'alice/x' });

@@ -1,4 +1,6 @@
+import { tmpdir } from 'node:os';
 import type { WorkerCounts } from '@fx/protocol';
+import { inheritedEnv } from '../../config/env.js';
 import { DEFAULT_PYTHON, locatePython, pythonWorkerLauncher, type PythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
@@ -71,7 +73,10 @@ export class PythonWorkers {
     this.starting ??= (async () => {
       const { python: _python, outputLines, sandbox, ...poolOptions } = this.options;
       try {
-        const found = await locatePython(python);
+        // Looked up as the person who configured it would (their HOME, for a pyenv shim), but with no more
+        // of the agent's environment than a task gets: no token reaches even a sitecustomize.
+        const home = inheritedEnv().HOME;
+        const found = await locatePython(python, { ...(sandbox ?? new WorkerSandbox()).env(tmpdir()), ...(home ? { HOME: home } : {}) });
         this.options.logger?.info(`python workers run ${found.executable} (Python ${found.version})`);
         const pool = new WorkerPool({
           ...poolOptions,
