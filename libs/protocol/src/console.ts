@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EndpointRef, ErrorBody, FunctionRef, TaskStatus, Uuid } from './common.js';
-import { EndpointInfo, UserInfo } from './rest.js';
+import { EndpointInfo, TaskCore, UserInfo } from './rest.js';
 
 /**
  * What the admin web console needs beyond the client API: a few REST bodies, and the console
@@ -46,14 +46,7 @@ export const ListTasksQuery = z
 export type ListTasksQuery = z.input<typeof ListTasksQuery>;
 
 /** One row of the tasks list: no arguments or results (those can be large; `GET /v1/tasks/:id` has them). */
-export const TaskSummary = z.object({
-  id: Uuid,
-  functionId: Uuid,
-  endpointId: Uuid,
-  batchId: Uuid.nullable(),
-  ownerId: Uuid,
-  status: TaskStatus,
-  attempt: z.number().int(),
+export const TaskSummary = TaskCore.extend({
   receivedAt: z.string(),
   completedAt: z.string().nullable(),
   /** The failure's code and message, for failed and cancelled tasks. */

@@ -176,7 +176,8 @@ export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;
 export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid), warnings: z.array(SubmitWarning).optional() });
 export type SubmitBatchResponse = z.infer<typeof SubmitBatchResponse>;
 
-export const TaskInfo = z.object({
+/** What every view of a task carries: who and what it is, where it runs, its state and attempt. */
+export const TaskCore = z.object({
   id: Uuid,
   functionId: Uuid,
   endpointId: Uuid,
@@ -184,6 +185,9 @@ export const TaskInfo = z.object({
   ownerId: Uuid,
   status: TaskStatus,
   attempt: z.number().int(),
+});
+
+export const TaskInfo = TaskCore.extend({
   args: z.array(z.unknown()),
   kwargs: z.record(z.string(), z.unknown()),
   result: z.unknown().optional(),

@@ -1,17 +1,6 @@
 export { Client } from './client.js';
-export type {
-  BatchItem,
-  ClientOptions,
-  GetResultOptions,
-  RegisterEndpointOptions,
-  RegisterFunctionOptions,
-  RegisterPythonFunctionOptions,
-  RegisterShellFunctionOptions,
-  RunBatchOptions,
-  RunOptions,
-  SubmitOptions,
-  TaskResultsOptions,
-} from './client.options.js';
+// Every options interface the client takes.
+export type * from './client.options.js';
 export { TaskHandle } from './task-handle.js';
 export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
