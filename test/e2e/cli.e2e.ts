@@ -371,6 +371,34 @@ describe('fx', () => {
     expect(fx(['run', 'add@x', '--endpoint', 'e2e']).code).toBe(2);
   });
 
+  it('registers a Python file with --entrypoint and runs it: the result on stdout, what it printed on stderr', async () => {
+    await writeFile(join(files.path, 'analyze.py'), 'import statistics\n\ndef main(xs):\n    print(f"{len(xs)} values")\n    return statistics.mean(xs)\n');
+    const registered = fx(['functions', 'register', join(files.path, 'analyze.py'), '--entrypoint', 'main', '--name', 'analyze']);
+    expect(registered.code).toBe(0);
+    expect(registered.stdout).toMatch(/^Registered python function "analyze": [0-9a-f-]{36}\n$/);
+    expect(fx(['functions', 'show', 'analyze']).stdout).toMatch(/runtime\s+python\nentrypoint\s+main\n/);
+    const run = fx(['run', 'analyze', '--endpoint', 'e2e', '--args', '[[1, 2, 3, 4]]']);
+    expect(run).toMatchObject({ code: 0, stdout: '2.5\n', stderr: '--- task stdout ---\n4 values\n' });
+    expect(fxJson(['run', 'analyze', '--endpoint', 'e2e', '--args', '[[1]]'])).toMatchObject({ result: 1, output: { stdout: '1 values\n' } });
+    const failed = fx(['run', 'analyze', '--endpoint', 'e2e', '--args', '[[]]']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/failed: statistics\.StatisticsError: mean requires at least one data point \[TASK_ERROR\]/);
+    expect(failed.stderr).toMatch(/Remote stack:\nTraceback \(most recent call last\):\n {2}File "fx-function-[0-9a-f]{12}\.py", line 5, in main/);
+
+    expect(fx(['functions', 'register', join(files.path, 'analyze.py'), '--name', 'x'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/analyze\.py is Python: name the function to call with --entrypoint/),
+    });
+    expect(fx(['functions', 'register', join(files.path, 'add.mjs'), '--entrypoint', 'main', '--name', 'x']).code).toBe(2);
+    expect(fxJson(['functions', 'register', '--shell', 'exit {code}', '--fail-on-non-zero-exit', '--name', 'strict'])).toMatchObject({
+      failOnNonZeroExit: true,
+    });
+    expect(fx(['run', 'strict', '--endpoint', 'e2e', '--kwargs', '{"code": 3}'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/\[NON_ZERO_EXIT\]/),
+    });
+  });
+
   it('fx-endpoint configure: a name alice already uses is refused with a sentence; --force replaces the endpoint its config registered', async () => {
     const agent = join(root, 'apps/endpoint/dist/cli/index.js');
     const agentHome = await tempDir('fx-e2e-agent-home');

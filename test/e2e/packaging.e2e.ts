@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ServerProcess, tempDir, type TempDir } from '@fx/testing';
 
 /**
@@ -117,4 +117,19 @@ client.close();
   expect(fx.stderr).toBe('');
   expect(fx.status).toBe(0);
   expect(JSON.parse(fx.stdout)).toMatchObject({ url: server.url, user: { name: 'admin' } });
+});
+
+it('the endpoint tarball ships the python worker where the built agent looks for it, and it runs a python task', () => {
+  const listing = spawnSync('tar', ['tzf', tarballs.find((t) => t.includes('fx-endpoint'))!], { encoding: 'utf8' }).stdout;
+  expect(listing).toMatch(/package\/python\/fx_worker\.py/);
+  const workers = pathToFileURL(join(outside.path, 'node_modules/fx-endpoint/dist/providers/local/python.workers.js')).href;
+  const probe = `const { PythonWorkers } = await import(${JSON.stringify(workers)});
+const workers = new PythonWorkers({ size: 1 });
+const invocation = { source: 'def main(x):\\n    print("hi")\\n    return x + 1\\n', entrypoint: 'main', contentHash: 'h', args: [41], kwargs: {}, maxResultBytes: 1000 };
+const outcome = await workers.run('t', invocation, new AbortController().signal);
+await workers.stop();
+console.log(JSON.stringify(outcome));`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: outside.path, encoding: 'utf8', timeout: 30_000 });
+  expect(run.stderr).toBe('');
+  expect(JSON.parse(run.stdout)).toMatchObject({ status: 'success', result: 42, output: { stdout: 'hi\n', stderr: '' } });
 });

@@ -79,6 +79,28 @@ describe.each(['embedded', 'postgres+redis'] as const)('bounded agent reports on
     expect(task.error.name.length).toBeLessThan(300);
   });
 
+  it('what a task printed is cut to the last MiB of each stream, marked, and stored beside the result; nothing when it printed nothing', async () => {
+    const [big, quiet] = await leased(2);
+    // 3 MiB with NUL characters, and a surrogate pair where the cut falls: stored as readable text
+    const stdout = '\u0000'.repeat(10) + 'o'.repeat(2 * 1024 * 1024) + '\u{1F600}' + 'x'.repeat(1024 * 1024 - 1);
+    peer.send('results', {
+      results: [
+        { taskId: big!, attempt: 0, status: 'success', result: 1, output: { stdout, stderr: 'warning\n' }, timings: {} },
+        { taskId: quiet!, attempt: 0, status: 'success', result: 2, output: { stdout: '', stderr: '' }, timings: {} },
+      ],
+    });
+    await peer.next('ack', 30_000);
+    const task = (await user.api('GET', `/v1/tasks/${big}`)).body;
+    expect(task).toMatchObject({ status: 'success', result: 1, output: { stderr: 'warning\n', truncated: true } });
+    expect(task.output.stdout.length).toBeLessThanOrEqual(1024 * 1024);
+    expect(task.output.stdout.endsWith('x'.repeat(1000))).toBe(true);
+    expect(task.output.stdout).not.toMatch(/^[\uDC00-\uDFFF]/);
+    const results = (await user.api('POST', '/v1/tasks/results', { taskIds: [big, quiet] })).body;
+    expect(results.tasks[0].output.truncated).toBe(true);
+    expect(results.tasks[1]).not.toHaveProperty('output');
+    expect((await user.api('GET', `/v1/tasks/${quiet}`)).body).not.toHaveProperty('output');
+  });
+
   it('an out-of-range startedAt does not fail its frame: every result is recorded, with sane timings', async () => {
     const ids = await leased(3);
     peer.send('started', { tasks: [{ taskId: ids[0]!, startedAt: 1e20 }] });

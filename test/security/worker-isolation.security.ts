@@ -81,4 +81,34 @@ describe.each(['embedded', 'postgres+redis'] as const)('what task code can reach
     expect(env).not.toContain('secret');
     expect(cwd!.trim().startsWith(endpoint.home.path)).toBe(false);
   });
+
+  it('a python task cannot read them either, sees no FX_* or DATABASE_URL, cannot reach the agent through its channel, and runs outside FX_HOME', async () => {
+    const source = `import os
+
+def probe(paths):
+    def read(p):
+        try:
+            with open(p) as f:
+                return f.read()
+        except OSError as e:
+            return "ERR " + type(e).__name__
+    # fd 3 is the worker's channel to the agent: not passed on to the task's subprocesses
+    inherited = os.get_inheritable(3) if os.path.exists("/proc/self/fd/3") else None
+    return {"env": dict(os.environ), "cwd": os.getcwd(), "files": [read(p) for p in paths], "channelInherited": inherited}
+`;
+    const fn = await client.registerPythonFunction(source, { name: 'pyprobe', entrypoint: 'probe' });
+    const out = (await client.getResult(await client.run(fn, endpoint.endpointId, [secretFiles]), { timeoutMs: 60_000 })) as {
+      env: Record<string, string>;
+      cwd: string;
+      files: string[];
+      channelInherited: boolean | null;
+    };
+    for (const content of out.files) expect(content).toMatch(/^ERR /);
+    expect(Object.keys(out.env).filter((k) => SECRET_ENV.test(k))).toEqual([]);
+    expect(JSON.stringify(out.env)).not.toContain(server.adminToken);
+    expect(JSON.stringify(out.env)).not.toContain('secret');
+    expect(out.channelInherited).not.toBe(true);
+    expect(out.cwd.startsWith(endpoint.home.path)).toBe(false);
+    expect(out.env.HOME).toBe(out.cwd);
+  });
 });

@@ -151,4 +151,39 @@ describe.each(['embedded', 'postgres+redis'] as const)("a public function cannot
       expect(second).toEqual({ secret: 'again', marker: null, seen: 0, count: 2 });
     }
   });
+
+  it("binds python workers the same way: state a public python function leaves behind never reaches its caller's own python tasks", async () => {
+    const PY_HOOK = `import builtins, json
+
+def hook():
+    original = json.dumps
+    builtins.__planted__ = "planted-by-bob"
+    json.dumps = lambda value, *a, **k: original("hijacked")
+    return "hooked"
+`;
+    // `process`: made once per worker process (a pid would not do: bwrap gives each its own pid namespace)
+    const PY_MINE = `import builtins, uuid
+
+count = 0
+process = uuid.uuid4().hex
+
+def mine(secret):
+    global count
+    count += 1
+    return {"secret": secret, "marker": getattr(builtins, "__planted__", None), "count": count, "process": process}
+`;
+    const hook = await bob.registerPythonFunction(PY_HOOK, { name: 'py-helpful', entrypoint: 'hook', public: true });
+    const mine = await alice.registerPythonFunction(PY_MINE, { name: 'py-mine', entrypoint: 'mine' });
+    const processes = new Set<string>();
+    for (let round = 0; round < 2; round++) {
+      expect(await alice.getResult(await alice.run(hook, endpoint.endpointId, []), { timeoutMs: 60_000 })).toBe('hooked');
+      const first = await alice.getResult<Record<string, unknown>>(await alice.run(mine, endpoint.endpointId, [`alice-${round}`]), { timeoutMs: 60_000 });
+      expect(first).toMatchObject({ secret: `alice-${round}`, marker: null, count: 1 });
+      const second = await alice.getResult<Record<string, unknown>>(await alice.run(mine, endpoint.endpointId, ['again']), { timeoutMs: 60_000 });
+      expect(second).toMatchObject({ secret: 'again', marker: null, count: 2, process: first.process });
+      processes.add(first.process as string);
+    }
+    // a fresh process each round: Bob's code ran in the one before
+    expect(processes.size).toBe(2);
+  });
 });

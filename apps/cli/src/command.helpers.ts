@@ -25,6 +25,19 @@ export function noticeWarning(context: CliContext, endpointRef: string, warning:
 }
 
 /** A failed or cancelled outcome, for people, on stderr: the remote error's name, message and stack. */
+/** What a task printed (python functions, failed strict shell functions), on stderr, each stream under a heading. */
+export function reportOutput(context: CliContext, outcome: Pick<TaskOutcome, 'output'>): void {
+  const o = outcome.output;
+  if (!o) return;
+  if (o.truncated) context.err('(the task printed more; only the last lines were kept)');
+  for (const [name, text] of [
+    ['stdout', o.stdout],
+    ['stderr', o.stderr],
+  ] as const) {
+    if (text !== '') context.err(`--- task ${name} ---\n${text.replace(/\n$/, '')}`);
+  }
+}
+
 export function reportFailure(context: CliContext, outcome: TaskOutcome): void {
   if (outcome.status === 'cancelled') {
     context.err(`Task ${outcome.taskId} was cancelled.`);

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type ReactNode, type UIEvent } from 'react';
-import type { TaskStatus, ThroughputBucket } from '@fx/protocol';
+import type { FunctionInfo, TaskStatus, ThroughputBucket } from '@fx/protocol';
 
 export function StatusBadge({ status }: { status: TaskStatus | 'online' | 'offline' | 'locked' }) {
   return <span className={`badge badge-${status}`}>{status === 'waiting-for-endpoint' ? 'waiting' : status}</span>;
@@ -193,5 +193,31 @@ export function ConfirmButton({ label, confirm, onConfirm, className }: { label:
         No
       </button>
     </span>
+  );
+}
+
+const LANGUAGES: Record<string, string> = { js: 'JavaScript', python: 'Python', shell: 'Shell', mpi: 'Shell (MPI)' };
+
+/** A function's source with its language (and a python function's entry point, a shell function's exit policy) above it. */
+export function FunctionSource({ fn }: { fn: Pick<FunctionInfo, 'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit'> }) {
+  const language = LANGUAGES[fn.runtime] ?? fn.runtime;
+  return (
+    <>
+      <div className="muted small">
+        <span className="lang" data-language={fn.runtime}>
+          {language}
+        </span>
+        {fn.entrypoint ? (
+          <>
+            {' '}
+            · calls <span className="mono">{fn.entrypoint}()</span>
+          </>
+        ) : null}
+        {fn.failOnNonZeroExit ? ' · a non-zero exit fails the task' : null}
+      </div>
+      <pre className="source" data-language={fn.runtime} aria-label={`${language} source`}>
+        {fn.source}
+      </pre>
+    </>
   );
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, ErrorBody, RemoteError, TaskStatus, Uuid } from './common.js';
+import { DEFAULT_LIMITS, ErrorBody, RemoteError, TaskOutput, TaskStatus, Uuid } from './common.js';
 
 /** Client channel: `/v1/ws/client`, authenticated with a user token. */
 
@@ -15,6 +15,8 @@ export const TaskOutcome = z.object({
   status: z.enum(['success', 'failed', 'cancelled']),
   result: z.unknown().optional(),
   error: RemoteError.optional(),
+  /** What the task printed, when it printed anything (python; shell NON_ZERO_EXIT). */
+  output: TaskOutput.optional(),
   completedAt: z.string().optional(),
 });
 export type TaskOutcome = z.infer<typeof TaskOutcome>;

@@ -87,8 +87,19 @@ export function isFinalStatus(status: TaskStatus): boolean {
   return FINAL_TASK_STATUSES.includes(status);
 }
 
-export const FunctionRuntime = z.enum(['js', 'shell', 'mpi']);
+export const FunctionRuntime = z.enum(['js', 'shell', 'mpi', 'python']);
 export type FunctionRuntime = z.infer<typeof FunctionRuntime>;
+
+/** A stored runtime name as a FunctionRuntime (rows written before a runtime existed read as js). */
+export function toFunctionRuntime(value: string): FunctionRuntime {
+  return FunctionRuntime.safeParse(value).data ?? 'js';
+}
+
+/** A python function's entry point: the name of a function defined at the top level of its source. */
+export const PythonEntrypoint = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a Python identifier naming a function defined in the source, e.g. "main"');
 
 /** Stable, machine-readable error codes shared by REST bodies, socket frames and task failures. */
 export const ErrorCode = z.enum([
@@ -112,6 +123,8 @@ export const ErrorCode = z.enum([
   'UNAVAILABLE',
   // task failure codes
   'TASK_ERROR',
+  /** A shell function registered with failOnNonZeroExit exited with a status other than 0. */
+  'NON_ZERO_EXIT',
   'WORKER_LOST',
   'RESULT_TOO_LARGE',
   'WALLTIME_EXCEEDED',
@@ -146,6 +159,20 @@ export const RemoteError = z.object({
   stack: z.string().optional(),
 });
 export type RemoteError = z.infer<typeof RemoteError>;
+
+/** Most characters of each stream of a TaskOutput: the agent keeps the tail, and the server cuts to it again. */
+export const MAX_OUTPUT_CHARS = 1024 * 1024;
+
+/**
+ * What a python task printed (or a failed shell task, see NON_ZERO_EXIT): the last lines of its stdout and
+ * stderr, at most MAX_OUTPUT_CHARS each. `truncated`: earlier output was dropped. Absent when it printed nothing.
+ */
+export const TaskOutput = z.object({
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean().optional(),
+});
+export type TaskOutput = z.infer<typeof TaskOutput>;
 
 /** Epoch milliseconds measured on the agent. */
 export const TaskTimings = z.object({

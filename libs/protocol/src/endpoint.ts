@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
+import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -50,6 +50,8 @@ export const TaskResult = z.object({
   status: z.enum(['success', 'failed']),
   result: z.unknown().optional(),
   error: RemoteError.optional(),
+  /** What the task printed, when the runtime captures it (python; shell NON_ZERO_EXIT) and it printed anything. */
+  output: TaskOutput.optional(),
   timings: TaskTimings,
 });
 export type TaskResult = z.infer<typeof TaskResult>;
@@ -84,12 +86,16 @@ export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 export const FunctionSpec = z.object({
   id: Uuid,
   runtime: FunctionRuntime,
-  /** js: the function's source; shell: the command template with `{name}` placeholders. */
+  /** js: the function's source; shell: the command template with `{name}` placeholders; python: a module's source. */
   source: z.string(),
+  /** python: the function of the source a task calls. Covered by the content hash. */
+  entrypoint: z.string().optional(),
+  /** shell: a non-zero exit fails the task. Covered by the content hash. */
+  failOnNonZeroExit: z.boolean().optional(),
   contentHash: z.string(),
   walltimeSeconds: z.number().positive().optional(),
   /**
-   * Who wrote it. A js worker runs only tasks of one (task owner, function author) pair: a public
+   * Who wrote it. A js or python worker runs only tasks of one (task owner, function author) pair: a public
    * function run by user A must not leave hooks that A's own functions then run under.
    */
   ownerId: Uuid.optional(),

@@ -6,9 +6,11 @@ import {
   FunctionRuntime,
   JsonArgs,
   JsonKwargs,
+  PythonEntrypoint,
   RemoteError,
   ResourceName,
   TaskResources,
+  TaskOutput,
   TaskStatus,
   Uuid,
 } from './common.js';
@@ -21,11 +23,18 @@ export const RegisterFunctionRequest = z
   .object({
     name: ResourceName,
     runtime: FunctionRuntime,
-    /** js: source of one function expression, e.g. `(a, b) => a + b`; shell: a command template. */
+    /**
+     * js: source of one function expression, e.g. `(a, b) => a + b`; shell and mpi: a command template;
+     * python: a module's source that defines `entrypoint` at its top level.
+     */
     source: z
       .string()
       .min(1)
       .max(1024 * 1024),
+    /** python only (and required there): the function of the source that a task calls. */
+    entrypoint: PythonEntrypoint.optional(),
+    /** shell only: a non-zero exit fails the task (NON_ZERO_EXIT, with its output) instead of succeeding with the returncode. @default false */
+    failOnNonZeroExit: z.boolean().optional(),
     description: z.string().max(4096).optional(),
     walltimeSeconds: z
       .number()
@@ -34,7 +43,15 @@ export const RegisterFunctionRequest = z
       .optional(),
     public: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((req, ctx) => {
+    if (req.runtime === 'python' && req.entrypoint === undefined)
+      ctx.addIssue({ code: 'custom', path: ['entrypoint'], message: 'a python function needs an entrypoint: the name of the function to call, e.g. "main"' });
+    if (req.runtime !== 'python' && req.entrypoint !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['entrypoint'], message: `entrypoint applies to python functions only, not to ${req.runtime}` });
+    if (req.runtime !== 'shell' && req.failOnNonZeroExit !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['failOnNonZeroExit'], message: `failOnNonZeroExit applies to shell functions only, not to ${req.runtime}` });
+  });
 export type RegisterFunctionRequest = z.input<typeof RegisterFunctionRequest>;
 
 export const FunctionInfo = z.object({
@@ -44,6 +61,10 @@ export const FunctionInfo = z.object({
   version: z.number().int(),
   runtime: FunctionRuntime,
   source: z.string(),
+  /** python: the function of the source a task calls; null for other runtimes. */
+  entrypoint: z.string().nullable().default(null),
+  /** shell: whether a non-zero exit fails the task. */
+  failOnNonZeroExit: z.boolean().default(false),
   description: z.string().nullable(),
   walltimeSeconds: z.number().nullable(),
   public: z.boolean(),
@@ -171,6 +192,8 @@ export const TaskInfo = TaskCore.extend({
   kwargs: z.record(z.string(), z.unknown()),
   result: z.unknown().optional(),
   error: RemoteError.nullable(),
+  /** What a python task printed (or a failed shell task's output), when it printed anything. */
+  output: TaskOutput.optional(),
   timeline: z.object({
     receivedAt: z.string(),
     waitingAt: z.string().nullable(),
@@ -216,6 +239,8 @@ export const TaskResultEntry = z.object({
   /** Final tasks only: `result` for success, `error` for failed or cancelled. */
   result: z.unknown().optional(),
   error: RemoteError.optional(),
+  /** Final tasks only: what it printed, when it printed anything (python; shell NON_ZERO_EXIT). */
+  output: TaskOutput.optional(),
   completedAt: z.string().optional(),
   /** The task is final but its result did not fit in this response: ask again for it. */
   resultOmitted: z.literal(true).optional(),

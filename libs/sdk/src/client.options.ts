@@ -80,6 +80,20 @@ export interface RegisterFunctionOptions {
   public?: boolean;
 }
 
+export interface RegisterShellFunctionOptions extends RegisterFunctionOptions {
+  /**
+   * A non-zero exit fails the task (NON_ZERO_EXIT, its stdout and stderr in the error's `output`) instead
+   * of succeeding with `{ returncode }`.
+   * @default false
+   */
+  failOnNonZeroExit?: boolean;
+}
+
+export interface RegisterPythonFunctionOptions extends RegisterFunctionOptions {
+  /** The function of the source each task calls, defined at its top level, e.g. `"main"`. */
+  entrypoint: string;
+}
+
 export interface RegisterEndpointOptions {
   name: string;
   description?: string;

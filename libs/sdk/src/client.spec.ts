@@ -55,6 +55,23 @@ describe('functions', () => {
       public: false,
     });
   });
+
+  it('registers a shell template that fails on a non-zero exit', async () => {
+    await client.registerShellFunction('exit {code}', { name: 'strict', failOnNonZeroExit: true });
+    expect(server.requestsTo('POST', '/v1/functions')[0]!.body).toMatchObject({ runtime: 'shell', failOnNonZeroExit: true });
+  });
+
+  it('registers Python source with its entry point (named after it by default), and checks both before sending', async () => {
+    const source = 'import statistics\n\ndef analyze(xs):\n    return statistics.mean(xs)\n';
+    const id = await client.registerPythonFunction(source, { entrypoint: 'analyze' });
+    expect(server.requestsTo('POST', '/v1/functions')[0]!.body).toEqual({ name: 'analyze', runtime: 'python', source, entrypoint: 'analyze', public: false });
+    expect(await client.getFunction(id)).toMatchObject({ runtime: 'python', entrypoint: 'analyze', failOnNonZeroExit: false });
+    await expect(client.registerPythonFunction(source, { entrypoint: 'not valid' })).rejects.toThrow(
+      /invalid function registration: entrypoint: must be a Python identifier/,
+    );
+    await expect(client.registerPythonFunction('', { entrypoint: 'main' })).rejects.toThrow(ValidationError);
+    expect(server.requestsTo('POST', '/v1/functions')).toHaveLength(1);
+  });
 });
 
 describe('names', () => {
@@ -236,10 +253,11 @@ describe('task handle', () => {
   it('describes the task, and its result follows the outcome', async () => {
     const handle = await client.submit(functionId, endpointId, [7]);
     expect(await handle.describe()).toMatchObject({ id: handle.id, status: 'received', args: [7] });
-    server.finish(handle.id, { status: 'failed', error: { code: 'TASK_ERROR', name: 'RangeError', message: 'no good' } });
+    const output = { stdout: 'working\n', stderr: 'warning\n' };
+    server.finish(handle.id, { status: 'failed', error: { code: 'TASK_ERROR', name: 'RangeError', message: 'no good' }, output });
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskFailedError);
-    expect(err).toMatchObject({ taskId: handle.id, remoteName: 'RangeError', remoteMessage: 'no good' });
+    expect(err).toMatchObject({ taskId: handle.id, remoteName: 'RangeError', remoteMessage: 'no good', output });
     expect(await handle.describe()).toMatchObject({ status: 'failed', error: { name: 'RangeError' } });
   });
 

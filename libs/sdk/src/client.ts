@@ -37,6 +37,8 @@ import type {
   GetResultOptions,
   RegisterEndpointOptions,
   RegisterFunctionOptions,
+  RegisterPythonFunctionOptions,
+  RegisterShellFunctionOptions,
   RunBatchOptions,
   RunOptions,
   SubmitOptions,
@@ -44,12 +46,12 @@ import type {
 } from './client.options.js';
 import { ConnectionError, FxError, PartialBatchError, ServerError, ValidationError } from './errors.js';
 import { Executor, type ExecutorOptions } from './executor.js';
-import { functionSource, registrationFields, toResourceName } from './function-source.js';
+import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
 import type { ResultChannel } from './result-channel.js';
 import { collectResults, outcomeValue, streamResults, watchProgress } from './result-stream.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import { TaskHandle } from './task-handle.js';
-import { checkInput } from './validate.js';
+import { checkInput, queryString } from './validate.js';
 import { assertFaithfulJson } from './json-faithful.js';
 
 const FunctionList = ListResponse(FunctionInfo);
@@ -79,20 +81,24 @@ export class Client {
    * registration, else the id of a new version of the name (the name alone then means it).
    */
   async registerFunction(fn: (...args: never[]) => unknown, options: RegisterFunctionOptions = {}): Promise<string> {
-    const source = functionSource(fn);
-    const info = await this.createFunction({
-      name: options.name ?? toResourceName(fn.name, 'anonymous'),
-      runtime: 'js',
-      source,
-      ...registrationFields(options),
-    });
-    return info.id;
+    return (await this.createFunction(jsRegistration(fn, options))).id;
   }
 
-  /** Registers a shell command template (`{name}` placeholders are filled from kwargs on the endpoint). Returns the function id. */
-  async registerShellFunction(template: string, options: RegisterFunctionOptions = {}): Promise<string> {
-    const info = await this.createFunction({ name: options.name ?? 'shell', runtime: 'shell', source: template, ...registrationFields(options) });
-    return info.id;
+  /**
+   * Registers a shell command template (`{name}` placeholders are filled from kwargs on the endpoint).
+   * Results are `{ cmd, stdout, stderr, returncode }`; see `failOnNonZeroExit`. Returns the function id.
+   */
+  async registerShellFunction(template: string, options: RegisterShellFunctionOptions = {}): Promise<string> {
+    return (await this.createFunction(templateRegistration('shell', template, options))).id;
+  }
+
+  /**
+   * Registers Python source: a module defining `options.entrypoint`, which each task calls with its args
+   * and kwargs on a python worker of the endpoint. Results are JSON; a raised exception fails the task
+   * with its type, message and traceback, and what the task printed comes back as the outcome's `output`.
+   */
+  async registerPythonFunction(source: string, options: RegisterPythonFunctionOptions): Promise<string> {
+    return (await this.createFunction(pythonRegistration(source, options))).id;
   }
 
   /**
@@ -101,8 +107,7 @@ export class Client {
    * each task's `resources` (default 1 × 1). Results are `{ cmd, stdout, stderr, returncode }`.
    */
   async registerMpiFunction(template: string, options: RegisterFunctionOptions = {}): Promise<string> {
-    const info = await this.createFunction({ name: options.name ?? 'mpi', runtime: 'mpi', source: template, ...registrationFields(options) });
-    return info.id;
+    return (await this.createFunction(templateRegistration('mpi', template, options))).id;
   }
 
   /** Registers a function from a full request; returns what the server stored. */
@@ -282,13 +287,8 @@ export class Client {
    * `cursor` for the next (older) page; it is null on the last page.
    */
   async listTasks(query: ListTasksQuery = {}): Promise<ListTasksResponse> {
-    const parsed = checkInput(ListTasksQuery, query, 'task list query');
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(parsed)) {
-      if (value === undefined) continue;
-      params.set(key, Array.isArray(value) ? value.join(',') : String(value));
-    }
-    return this.request({ method: 'GET', path: `/v1/tasks?${params.toString()}`, response: ListTasksResponse });
+    const params = queryString(checkInput(ListTasksQuery, query, 'task list query'));
+    return this.request({ method: 'GET', path: `/v1/tasks?${params}`, response: ListTasksResponse });
   }
 
   /** Asks the server to cancel a task. `cancelled` is false when it had already finished. */

@@ -1,4 +1,4 @@
-import type { ErrorBody, ErrorCode, RemoteError } from '@fx/protocol';
+import type { ErrorBody, ErrorCode, RemoteError, TaskOutput } from '@fx/protocol';
 
 /**
  * Every code an SDK error can carry: the wire codes, plus the few that only exist on this side of the
@@ -98,14 +98,17 @@ export class TaskFailedError extends FxError {
   readonly remoteName: string;
   readonly remoteMessage: string;
   readonly remoteStack: string | undefined;
+  /** What the task printed before it failed (python functions; shell functions with failOnNonZeroExit). */
+  readonly output: TaskOutput | undefined;
 
-  constructor(taskId: string, remote: RemoteError | undefined) {
+  constructor(taskId: string, remote: RemoteError | undefined, output?: TaskOutput) {
     const r = remote ?? { code: 'TASK_ERROR' as const, name: 'Error', message: 'the task failed without an error report' };
     super(r.code, `task ${taskId} failed: ${r.name}: ${r.message}`);
     this.taskId = taskId;
     this.remoteName = r.name;
     this.remoteMessage = r.message;
     this.remoteStack = r.stack;
+    this.output = output;
     // Uncaught, Node prints `stack`; the remote frames are the ones the user needs to see.
     if (r.stack) this.stack = `${this.stack ?? this.message}\nRemote stack:\n${r.stack}`;
   }

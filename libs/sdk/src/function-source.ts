@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ResourceName, type RegisterFunctionRequest } from '@fx/protocol';
-import type { RegisterFunctionOptions } from './client.options.js';
+import type { RegisterFunctionOptions, RegisterPythonFunctionOptions, RegisterShellFunctionOptions } from './client.options.js';
 import { ValidationError } from './errors.js';
 
 /**
@@ -51,11 +51,46 @@ export function sourceDigest(source: string): string {
   return createHash('sha256').update(source).digest('hex').slice(0, 12);
 }
 
+/** The registration of a JS function: its source from `toString()`, named after it unless `name` says otherwise. */
+export function jsRegistration(fn: (...args: never[]) => unknown, options: RegisterFunctionOptions): RegisterFunctionRequest {
+  const source = functionSource(fn);
+  return { name: options.name ?? toResourceName(fn.name, 'anonymous'), runtime: 'js', source, ...registrationFields(options) };
+}
+
 /** The registration fields a RegisterFunctionOptions sets; unset options are left out, for the server's defaults. */
 export function registrationFields(options: RegisterFunctionOptions): Partial<RegisterFunctionRequest> {
   return {
     ...(options.description === undefined ? {} : { description: options.description }),
     ...(options.walltimeSeconds === undefined ? {} : { walltimeSeconds: options.walltimeSeconds }),
     ...(options.public === undefined ? {} : { public: options.public }),
+  };
+}
+
+/** The registration of a shell command template (or an MPI one: the same template, run under the launcher). */
+export function templateRegistration(runtime: 'shell' | 'mpi', template: string, options: RegisterShellFunctionOptions): RegisterFunctionRequest {
+  return {
+    name: options.name ?? runtime,
+    runtime,
+    source: template,
+    ...(options.failOnNonZeroExit === undefined ? {} : { failOnNonZeroExit: options.failOnNonZeroExit }),
+    ...registrationFields(options),
+  };
+}
+
+/**
+ * The registration of Python source: a module whose top level defines `entrypoint` (it runs once per
+ * worker process; each task calls the entry point with the task's args and kwargs). Named after the
+ * entry point unless `name` says otherwise.
+ */
+export function pythonRegistration(source: string, options: RegisterPythonFunctionOptions): RegisterFunctionRequest {
+  if (typeof source !== 'string' || source.trim() === '') throw new ValidationError('VALIDATION_FAILED', 'expected Python source code (a non-empty string)');
+  if (options?.entrypoint === undefined)
+    throw new ValidationError('VALIDATION_FAILED', 'a python function needs an entrypoint: the name of the function to call, e.g. "main"');
+  return {
+    name: options.name ?? toResourceName(options.entrypoint, 'python'),
+    runtime: 'python',
+    source,
+    entrypoint: options.entrypoint,
+    ...registrationFields(options),
   };
 }

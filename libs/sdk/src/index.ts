@@ -40,6 +40,7 @@ export type {
   SubmitWarning,
   TaskInfo,
   TaskOutcome,
+  TaskOutput,
   TaskResultEntry,
   TaskResultsResponse,
   TaskStatus,

@@ -135,7 +135,7 @@ export function outcomeValue<T>(outcome: TaskOutcome): T {
     case 'success':
       return outcome.result as T;
     case 'failed':
-      throw new TaskFailedError(outcome.taskId, outcome.error);
+      throw new TaskFailedError(outcome.taskId, outcome.error, outcome.output);
     case 'cancelled':
       throw new TaskCancelledError(outcome.taskId);
   }

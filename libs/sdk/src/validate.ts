@@ -20,3 +20,13 @@ export function checkInput<T>(schema: Schema<T>, value: unknown, what: string): 
     .join('; ');
   throw new ValidationError('VALIDATION_FAILED', `invalid ${what}: ${issues}`, { details: parsed.error.issues });
 }
+
+/** A parsed query as URL parameters: unset ones left out, lists comma-separated. */
+export function queryString(query: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    params.set(key, Array.isArray(value) ? value.join(',') : String(value));
+  }
+  return params.toString();
+}

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import type { FunctionInfo } from '@fx/sdk';
@@ -13,6 +14,8 @@ interface RegisterOptions {
   name: string;
   shell?: string;
   export?: string;
+  entrypoint?: string;
+  failOnNonZeroExit?: boolean;
   description?: string;
   walltime?: number;
   public?: boolean;
@@ -52,6 +55,8 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ['version', String(fn.version)],
         ['id', fn.id],
         ['runtime', fn.runtime],
+        ...(fn.entrypoint !== null ? [['entrypoint', fn.entrypoint]] : []),
+        ...(fn.failOnNonZeroExit ? [['exit policy', 'a non-zero exit fails the task']] : []),
         ['public', fn.public ? 'yes' : 'no'],
         ['walltime', fn.walltimeSeconds === null ? '-' : `${fn.walltimeSeconds}s`],
         ['content hash', fn.contentHash],
@@ -65,11 +70,15 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
 
   functions
     .command('register')
-    .description('register the default export of a JS module (or --export <name>), or a shell command template with --shell')
-    .argument('[file]', 'a .js/.mjs module whose export is a self-contained function')
+    .description(
+      'register the default export of a JS module (or --export <name>), a Python file (.py, with --entrypoint), or a shell command template with --shell',
+    )
+    .argument('[file]', 'a .js/.mjs module whose export is a self-contained function, or a .py file defining --entrypoint')
     .requiredOption('--name <name>', "the function's name")
     .option('--shell <template>', "register a shell command template instead, e.g. 'echo {msg}' ({name} placeholders come from kwargs)")
     .option('--export <name>', 'the module export to register instead of the default one')
+    .option('--entrypoint <name>', 'for a .py file: the function of the file that each task calls')
+    .option('--fail-on-non-zero-exit', 'for --shell: a non-zero exit fails the task (with its output) instead of succeeding with the returncode')
     .option('--description <text>', 'a description')
     .option('--walltime <seconds>', 'longest one run may take on the endpoint', parsePositiveNumber)
     .option('--public', 'let other users run it')
@@ -78,7 +87,14 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         throw new CliError("give either a module file or --shell '<template>' (one of the two)", 2);
       }
       if (options.shell !== undefined && options.export !== undefined) throw new CliError('--export applies to a module file, not to --shell', 2);
-      const fn = file === undefined ? undefined : await loadExport(file, options.export);
+      const python = file !== undefined && extname(file).toLowerCase() === '.py';
+      if (python !== (options.entrypoint !== undefined)) {
+        throw new CliError(python ? `${file} is Python: name the function to call with --entrypoint <name>` : '--entrypoint applies to a .py file', 2);
+      }
+      if (options.failOnNonZeroExit && options.shell === undefined) throw new CliError('--fail-on-non-zero-exit applies to --shell', 2);
+      if (python && options.export !== undefined) throw new CliError('--export applies to a JS module; a .py file takes --entrypoint', 2);
+      const source = python ? await readSource(file) : undefined;
+      const fn = file === undefined || python ? undefined : await loadExport(file, options.export);
       const settings = {
         name: options.name,
         ...(options.description === undefined ? {} : { description: options.description }),
@@ -86,7 +102,12 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ...(options.public ? { public: true } : {}),
       };
       const info: FunctionInfo = await withClient(context, async (client) => {
-        const id = fn ? await client.registerFunction(fn, settings) : await client.registerShellFunction(options.shell!, settings);
+        const id =
+          source !== undefined
+            ? await client.registerPythonFunction(source, { ...settings, entrypoint: options.entrypoint! })
+            : fn
+              ? await client.registerFunction(fn, settings)
+              : await client.registerShellFunction(options.shell!, { ...settings, ...(options.failOnNonZeroExit ? { failOnNonZeroExit: true } : {}) });
         return client.getFunction(id);
       });
       if (wantsJson(command)) return printJson(context, info);
@@ -108,6 +129,15 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
       if (wantsJson(command)) return printJson(context, { id: fn.id, name: fn.name, version: fn.version, deleted: true });
       context.out(`Deleted function "${fn.name}" version ${fn.version} (${fn.id}).`);
     });
+}
+
+/** A Python file's source, as it is: the endpoint's python worker runs it as a module. */
+async function readSource(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as Error).message}`);
+  }
 }
 
 /** Imports a module and returns the function it exports under `name` (default: its default export). */

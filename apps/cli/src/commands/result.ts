@@ -25,6 +25,7 @@ export function configureResultCommand(program: Command, context: CliContext): v
           status,
           ...(status === 'success' ? { result: task.result ?? null } : {}),
           ...(task.error ? { error: task.error } : {}),
+          ...(task.output ? { output: task.output } : {}),
           ...(task.timeline.completedAt ? { completedAt: task.timeline.completedAt } : {}),
         },
         wantsJson(command),

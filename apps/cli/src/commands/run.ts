@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TimeoutError, type TaskOutcome } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '../cli.errors.js';
-import { noticeWarning, reportFailure, wantsJson, withClient } from '../command.helpers.js';
+import { noticeWarning, reportFailure, reportOutput, wantsJson, withClient } from '../command.helpers.js';
 import { formatValue, printJson } from '../output.js';
 import { parseJsonArray, parseJsonObject, parsePositiveNumber } from '../parse.js';
 import { endpointRef, functionRef } from '../resolve.js';
@@ -52,9 +52,13 @@ export function configureRunCommand(program: Command, context: CliContext): void
     });
 }
 
-/** Prints a final outcome: the result on stdout, or the remote error on stderr (and the outcome as JSON with --json). */
+/**
+ * Prints a final outcome: the result on stdout, or the remote error on stderr (and the outcome as JSON
+ * with --json); what the task printed (python) goes to stderr, so stdout stays the result.
+ */
 export function printOutcome(context: CliContext, outcome: TaskOutcome, json: boolean): void {
   if (json) printJson(context, outcome);
+  if (!json) reportOutput(context, outcome);
   if (outcome.status === 'success') {
     if (!json) context.out(formatValue(outcome.result));
     return;

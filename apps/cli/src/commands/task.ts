@@ -8,7 +8,7 @@ import { namesOf } from './tasks.js';
 export function configureTaskCommand(program: Command, context: CliContext): void {
   program
     .command('task')
-    .description('one task: its timeline, attempt, arguments, and result or error')
+    .description('one task: its timeline, attempt, arguments, result or error, and what it printed')
     .argument('<task>', 'task id')
     .action(async (ref: string, _options: object, command: Command) => {
       const id = checkTaskId(ref);
@@ -41,6 +41,11 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
       if (task.error) {
         context.out(`error      ${task.error.name}: ${task.error.message} [${task.error.code}]`);
         if (task.error.stack) context.out(`stack\n${task.error.stack}`);
+      }
+      // what it printed (python), stream by stream; `truncated`: only the last lines were kept
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const text = task.output?.[stream];
+        if (text) context.out(`${stream}${task.output?.truncated ? ' (last lines)' : ''}\n${text.replace(/\n$/, '')}`);
       }
     });
 }

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import type { FunctionInfo } from '@fx/protocol';
 import { useSession } from '../app-context';
-import { ConfirmButton, Empty, ErrorNote, time } from '../components';
+import { ConfirmButton, Empty, ErrorNote, FunctionSource, time } from '../components';
 import { Page, usePageData } from '../page';
 import { Link } from '../router';
 
@@ -130,7 +130,7 @@ export function Functions() {
                           </td>
                           <td data-label="Runtime">{f.runtime}</td>
                           <td data-label="Source or command">
-                            <pre className="source">{f.source}</pre>
+                            <FunctionSource fn={f} />
                           </td>
                           <td data-label="Owner">{f.ownerId === user.id ? 'you' : <span className="mono">{f.ownerId.slice(0, 8)}</span>}</td>
                           <td data-label="Registered">{time(f.createdAt)}</td>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
-import { isFinalStatus, type TaskInfo } from '@fx/protocol';
+import { isFinalStatus, type FunctionInfo, type TaskInfo } from '@fx/protocol';
 import { useLiveEvents, useSession } from '../app-context';
-import { ErrorNote, StatusBadge, When } from '../components';
+import { ErrorNote, FunctionSource, StatusBadge, When } from '../components';
 import { Page, usePageData } from '../page';
 import { Link } from '../router';
 
@@ -23,12 +23,16 @@ export function TaskPage({ id }: { id: string }) {
   // names, not ids: fetched once per task page; a function or endpoint that is gone (or not yours to
   // read) keeps its id, marked as such
   const [names, setNames] = useState<{ fn?: string | null; ep?: string | null }>({});
+  const [fn, setFn] = useState<FunctionInfo | null>(null);
   const functionId = task?.functionId;
   const endpointId = task?.endpointId;
   useEffect(() => {
     if (!functionId) return;
     api.function(functionId).then(
-      (f) => setNames((n) => ({ ...n, fn: f.name })),
+      (f) => {
+        setNames((n) => ({ ...n, fn: f.name }));
+        setFn(f);
+      },
       () => setNames((n) => ({ ...n, fn: null })),
     );
   }, [api, functionId]);
@@ -77,6 +81,7 @@ export function TaskPage({ id }: { id: string }) {
               <dt>Function</dt>
               <dd data-testid="task-function">
                 <Named name={names.fn} id={task.functionId} to={`/tasks?functionId=${task.functionId}`} />
+                {fn ? <FunctionSource fn={fn} /> : null}
               </dd>
               <dt>Endpoint</dt>
               <dd data-testid="task-endpoint">
@@ -166,6 +171,18 @@ export function TaskPage({ id }: { id: string }) {
                 )}
               </div>
             </div>
+            {task.output ? (
+              <div className="card">
+                <h2>Output{task.output.truncated ? <span className="muted small"> (its last lines)</span> : null}</h2>
+                {(['stdout', 'stderr'] as const).map((stream) =>
+                  task.output?.[stream] ? (
+                    <pre key={stream} className={stream === 'stderr' ? 'code stack' : 'code'} aria-label={`Task ${stream}`}>
+                      {task.output[stream]}
+                    </pre>
+                  ) : null,
+                )}
+              </div>
+            ) : null}
           </>
         );
       }}

@@ -235,7 +235,8 @@ export function chunkResults(results: TaskResult[], maxCount: number, maxBytes =
   let current: TaskResult[] = [];
   let bytes = 0;
   for (const result of results) {
-    const size = result.status === 'success' ? (JSON.stringify(result.result)?.length ?? 4) + 256 : 1024;
+    const printed = result.output ? result.output.stdout.length + result.output.stderr.length : 0;
+    const size = (result.status === 'success' ? (JSON.stringify(result.result)?.length ?? 4) + 256 : 1024) + printed;
     if (current.length > 0 && (current.length >= maxCount || bytes + size > maxBytes)) {
       chunks.push(current);
       current = [];

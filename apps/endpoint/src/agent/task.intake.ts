@@ -180,14 +180,15 @@ export class TaskIntake {
   }
 
   /**
-   * Whether the function's source matches its content hash. The same function usually arrives many
-   * times in a row, so the last few verified (hash, source) pairs are remembered: a string compare
-   * instead of a sha256 per task.
+   * Whether the function's source (with its entry point and exit policy) matches its content hash. The
+   * same function usually arrives many times in a row, so the last few verified (hash, source) pairs are
+   * remembered: a string compare instead of a sha256 per task.
    */
   private verifiedSource(fn: TaskSpec['function']): boolean {
-    const key = `${fn.runtime}\n${fn.contentHash}`;
+    const settings = { entrypoint: fn.entrypoint, failOnNonZeroExit: fn.failOnNonZeroExit };
+    const key = `${fn.runtime}\n${JSON.stringify(fn.entrypoint ?? null)}\n${fn.failOnNonZeroExit === true}\n${fn.contentHash}`;
     if (this.verifiedSources.get(key) === fn.source) return true;
-    if (functionContentHash(fn.runtime, fn.source) !== fn.contentHash) return false;
+    if (functionContentHash(fn.runtime, fn.source, settings) !== fn.contentHash) return false;
     if (this.verifiedSources.size >= 256) this.verifiedSources.clear();
     this.verifiedSources.set(key, fn.source);
     return true;
@@ -278,6 +279,7 @@ export class TaskIntake {
     };
     if (outcome.status === 'success') result.result = outcome.result ?? null;
     else result.error = outcome.error;
+    if (outcome.output) result.output = outcome.output;
     this.options.reports.finished(result);
   }
 }

@@ -105,7 +105,13 @@ export const EndpointConfig = z
     /** Pin one worker to each accelerator: `auto` (nvidia-smi) or a list of device ids. */
     accelerators: AcceleratorsConfig.optional(),
     slurm: SlurmConfig.optional(),
+    /** Lines of stdout and stderr kept per shell or python task. */
     shellOutputLines: z.number().int().min(1).max(1_000_000).default(1000),
+    /**
+     * The interpreter python functions run on: a name on PATH or a path (a venv's or conda env's
+     * bin/python). Absent: python3. Its workers start with the first python task.
+     */
+    python: z.string().min(1).max(4096).optional(),
     /** Extra tasks to hold beyond free workers; absent means as many as there are workers, and at least 256. */
     prefetch: z.number().int().min(0).max(100_000).optional(),
     reconnect: ReconnectConfig.default({ initialDelayMs: 250, maxDelayMs: 10_000 }),

@@ -40,10 +40,18 @@ export async function createProvider(config: EndpointConfig, paths: EndpointPath
       ...(config.accelerators !== undefined ? { accelerators: config.accelerators } : {}),
       blocksDir: join(paths.dir, 'blocks'),
       shellOutputLines: config.shellOutputLines,
+      ...(config.python !== undefined ? { python: config.python } : {}),
       logger,
     });
   }
-  const local = { workers: config.workers, shellOutputLines: config.shellOutputLines, sandbox, taskLimits: config.taskLimits, logger };
+  const local = {
+    workers: config.workers,
+    shellOutputLines: config.shellOutputLines,
+    ...(config.python !== undefined ? { python: config.python } : {}),
+    sandbox,
+    taskLimits: config.taskLimits,
+    logger,
+  };
   if (config.accelerators !== undefined) {
     // On the login node of a cluster `auto` would find the login node's GPUs; for local it is this machine.
     const found = await resolveAccelerators(config.accelerators);
@@ -55,6 +63,7 @@ export async function createProvider(config: EndpointConfig, paths: EndpointPath
         devices: found.devices,
         acceleratorNote: found.note,
         shellOutputLines: local.shellOutputLines,
+        ...(config.python !== undefined ? { python: config.python } : {}),
         sandbox,
         memoryBytes: taskMemoryBytes(config.taskLimits),
         logger,

@@ -1,5 +1,5 @@
 import { types } from 'node:util';
-import type { ErrorCode, RemoteError } from '@fx/protocol';
+import type { ErrorCode, RemoteError, TaskOutput } from '@fx/protocol';
 
 /**
  * Why a task's AbortSignal fired. Runtimes look at `signal.reason` to tell a walltime expiry (which a
@@ -21,8 +21,10 @@ export class TaskCancelledError extends Error {
   }
 }
 
-/** The outcome of one execution, before the agent adds task id, attempt and timings. */
-export type ExecutionOutcome = { status: 'success'; result: unknown; workerId?: string } | { status: 'failed'; error: RemoteError; workerId?: string };
+/** The outcome of one execution, before the agent adds task id, attempt and timings; `output`: what it printed (python, shell NON_ZERO_EXIT). */
+export type ExecutionOutcome =
+  | { status: 'success'; result: unknown; workerId?: string; output?: TaskOutput }
+  | { status: 'failed'; error: RemoteError; workerId?: string; output?: TaskOutput };
 
 export function failure(code: ErrorCode, name: string, message: string, stack?: string): ExecutionOutcome {
   return { status: 'failed', error: stack === undefined ? { code, name, message } : { code, name, message, stack } };

@@ -194,6 +194,8 @@ export class FakeFxServer {
         version: (newest?.version ?? 0) + 1,
         runtime: parsed.data.runtime,
         source: parsed.data.source,
+        entrypoint: parsed.data.entrypoint ?? null,
+        failOnNonZeroExit: parsed.data.failOnNonZeroExit ?? false,
         description: parsed.data.description ?? null,
         walltimeSeconds: parsed.data.walltimeSeconds ?? null,
         public: parsed.data.public,

@@ -14,6 +14,8 @@ export interface PinnedLocalProviderOptions {
   /** Fails a task MEMORY_EXCEEDED past this many bytes. @default no limit */
   memoryBytes?: number;
   workerScript?: string | URL;
+  /** The interpreter of python workers. @default DEFAULT_PYTHON */
+  python?: string;
   onChange?: () => void;
   logger?: Logger;
 }
@@ -44,6 +46,7 @@ export class PinnedLocalProvider implements Provider {
           ...(options.sandbox ? { sandbox: options.sandbox } : {}),
           ...(options.memoryBytes !== undefined ? { memoryBytes: options.memoryBytes } : {}),
           ...(options.workerScript ? { workerScript: options.workerScript } : {}),
+          ...(options.python !== undefined ? { python: options.python } : {}),
           ...(options.onChange ? { onChange: options.onChange } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
         }),

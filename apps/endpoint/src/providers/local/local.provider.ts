@@ -5,17 +5,21 @@ import { DEFAULT_TASK_LIMITS, taskMemoryBytes, type TaskLimits } from '../../con
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { WorkerPool } from './worker.pool.js';
+import { PythonWorkers } from './python.workers.js';
+import { pythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { isolationKey } from '../isolation.js';
 import type { Logger } from '../../agent/logger.js';
 
 export interface LocalProviderOptions {
-  /** Worker slots: js worker processes, and the most tasks (js and shell together) running at once. */
+  /** Worker slots: js (and, once a python task comes, python) worker processes, and the most tasks of all runtimes running at once. */
   workers: number;
   /**
-   * Keep the last this-many lines of a shell task's stdout and stderr.
+   * Keep the last this-many lines of a shell or python task's stdout and stderr.
    * @default 1000
    */
   shellOutputLines?: number;
+  /** The interpreter of python workers (config.yaml's `python:`). @default DEFAULT_PYTHON */
+  python?: string;
   /**
    * Where shell tasks get their per-task working directories (never under FX_HOME).
    * @default os.tmpdir()
@@ -46,15 +50,18 @@ export interface LocalProviderOptions {
 export const LOCAL_WORKER_DEPTH = 16;
 
 /**
- * Runs tasks on this machine: js tasks in a pool of forked workers, shell tasks as child processes of the
- * agent (each in its own process group). Both kinds share the same `workers` slots: at most `workers`
- * tasks run at once, js and shell together. The agent may hand over up to `workers × LOCAL_WORKER_DEPTH`;
- * the rest wait here (inside a js worker, or for a slot) and report their start when they begin.
+ * Runs tasks on this machine: js tasks in a pool of forked workers, python tasks in a pool of python
+ * workers (started with the first python task), shell tasks as child processes of the agent (each in its
+ * own process group). All share the same `workers` slots: at most `workers` tasks run at once, whatever
+ * their runtime. The agent may hand over up to `workers × LOCAL_WORKER_DEPTH`; the rest wait here (inside
+ * a worker, or for a slot) and report their start when they begin.
  */
 export class LocalProvider implements Provider {
   readonly name = 'local';
   readonly startsLater = true;
   private readonly pool: WorkerPool;
+  private readonly python: PythonWorkers;
+  private kickScheduled = false;
   private readonly shellGroups = new Set<number>();
   private shellRunning = 0;
   /** Shell tasks waiting for a slot, oldest first. */
@@ -69,19 +76,25 @@ export class LocalProvider implements Provider {
     this.sandbox = options.sandbox ?? new WorkerSandbox();
     const limits = options.taskLimits ?? DEFAULT_TASK_LIMITS;
     this.memoryBytes = taskMemoryBytes(limits);
-    this.pool = new WorkerPool({
+    const shared = {
       size: options.workers,
       sandbox: this.sandbox,
-      execArgv: [`--max-old-space-size=${limits.memoryMB.max}`],
       depth: LOCAL_WORKER_DEPTH,
-      workerScript: options.workerScript,
-      // A waiting shell task gets the next free slot before more js does.
+      // A waiting shell task gets the next free slot before more js or python does.
       mayStart: () => this.running() + this.shellWaiters.length < options.workers,
       onChange: () => {
         this.wakeShell();
+        // a slot freed by one pool may let the other start a task (later: never inside the pool's own loop)
+        this.kickLater();
         options.onChange?.();
       },
       ...(options.logger ? { logger: options.logger } : {}),
+    };
+    this.pool = new WorkerPool({ ...shared, execArgv: [`--max-old-space-size=${limits.memoryMB.max}`], workerScript: options.workerScript });
+    this.python = new PythonWorkers({
+      ...shared,
+      ...(options.python !== undefined ? { python: options.python } : {}),
+      ...(options.shellOutputLines !== undefined ? { outputLines: options.shellOutputLines } : {}),
     });
   }
 
@@ -91,7 +104,7 @@ export class LocalProvider implements Provider {
 
   async stop(): Promise<void> {
     for (const pgid of this.shellGroups) killGroup(pgid);
-    await this.pool.stop();
+    await Promise.all([this.pool.stop(), this.python.stop()]);
   }
 
   capacity(): number {
@@ -116,6 +129,11 @@ export class LocalProvider implements Provider {
           context.onStart,
           { ownerId: isolationKey(task), memoryBytes: this.memoryBytes },
         );
+      case 'python':
+        return this.python.run(task.taskId, pythonInvocation(task, context.maxResultBytes), signal, context.onStart, {
+          ownerId: isolationKey(task),
+          memoryBytes: this.memoryBytes,
+        });
       case 'shell':
         return this.runShellTask(task, signal, context);
       default:
@@ -128,16 +146,26 @@ export class LocalProvider implements Provider {
     const busy = Math.min(pool.total, this.running());
     return {
       workers: { total: pool.total, busy, idle: pool.total - busy },
-      pids: this.pool.pids(),
+      pids: [...this.pool.pids(), ...this.python.pids()],
       processGroups: [...this.shellGroups],
       sandbox: this.sandbox.kind,
       ...(this.sandbox.note ? { sandboxNote: this.sandbox.note } : {}),
     };
   }
 
-  /** Tasks running now: js workers with a task started, and shell tasks. */
+  /** Tasks running now: js and python workers with a task started, and shell tasks. */
   private running(): number {
-    return this.pool.counts().busy + this.shellRunning;
+    return this.pool.counts().busy + this.python.counts().busy + this.shellRunning;
+  }
+
+  private kickLater(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    queueMicrotask(() => {
+      this.kickScheduled = false;
+      this.pool.kick();
+      this.python.kick();
+    });
   }
 
   private wakeShell(): void {
@@ -161,7 +189,7 @@ export class LocalProvider implements Provider {
       const onAbort = () => {
         const index = this.shellWaiters.indexOf(grant);
         if (index >= 0) this.shellWaiters.splice(index, 1);
-        this.pool.kick();
+        this.kickLater();
         resolve(false);
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -174,7 +202,8 @@ export class LocalProvider implements Provider {
     context.onStart?.('shell');
     let group: number | undefined;
     try {
-      const outcome = await runShell({ template: task.function.source, kwargs: task.kwargs }, signal, {
+      const shell = { template: task.function.source, kwargs: task.kwargs, failOnNonZeroExit: task.function.failOnNonZeroExit === true };
+      const outcome = await runShell(shell, signal, {
         outputLines: this.options.shellOutputLines,
         sandbox: this.sandbox,
         memoryBytes: this.memoryBytes,
@@ -201,7 +230,7 @@ export class LocalProvider implements Provider {
       this.shellRunning--;
       if (group !== undefined) this.shellGroups.delete(group);
       this.wakeShell();
-      this.pool.kick();
+      this.kickLater();
     }
   }
 }

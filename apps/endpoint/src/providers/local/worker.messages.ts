@@ -1,18 +1,30 @@
+import type { TaskOutput } from '@fx/protocol';
 import type { JsInvocation, JsOutcome } from '../../runtimes/js/js.runtime.js';
+import type { PythonInvocation } from '../../runtimes/python/python.runtime.js';
+
+/** What a worker of any kind is asked to run. */
+export type WorkerInvocation = Required<JsInvocation> | PythonInvocation;
+
+/** A worker's outcome: the result as JSON text or an error, and what the task printed (python workers). */
+export type WorkerOutcome = JsOutcome & { output?: TaskOutput };
 
 /**
- * IPC between the agent (parent) and one js worker process. A worker may hold more than one task: it
- * runs them one at a time in the order sent. `queued` marks a task sent while the worker still held
- * another; the worker reports `started` for those, so the parent knows when they begin.
+ * Messages between the agent (parent) and one worker process (js over Node's IPC, python as JSON lines
+ * on a pipe). A worker may hold more than one task: it runs them one at a time in the order sent.
+ * `queued` marks a task sent while the worker still held another; the worker reports `started` for
+ * those, so the parent knows when they begin.
  */
 export type ParentToWorkerMessage =
-  | { type: 'run'; taskId: string; invocation: Required<JsInvocation>; queued?: boolean }
+  | { type: 'run'; taskId: string; invocation: WorkerInvocation; queued?: boolean }
   /** Skip this task if it has not started; answered with `dropped` either way. */
-  | { type: 'drop'; taskId: string };
+  | { type: 'drop'; taskId: string }
+  /** Stop this task if it is the one running (python: KeyboardInterrupt); it then reports `done`. */
+  | { type: 'interrupt'; taskId: string };
 
 export type WorkerToParentMessage =
-  | { type: 'ready' }
+  /** `runtime`: what the worker runs on (python: its version and executable). */
+  | { type: 'ready'; runtime?: { version: string; executable: string } }
   | { type: 'started'; taskId: string }
-  | { type: 'done'; taskId: string; outcome: JsOutcome }
+  | { type: 'done'; taskId: string; outcome: WorkerOutcome }
   /** `skipped`: removed before it started; false when it had started (or ended) already. */
   | { type: 'dropped'; taskId: string; skipped: boolean };

@@ -2,105 +2,34 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkerCounts } from '@fx/protocol';
-import type { JsInvocation } from '../../runtimes/js/js.runtime.js';
 import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { watchMemory } from '../sandbox/memory.watch.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
-import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
-import { WorkerStartError, startWorkerProcess, stopWorkerProcess, type WorkerProcess } from './worker.process.js';
+import type { Job, JobOptions, PoolWorker, WorkerPoolOptions } from './worker-pool.options.js';
+import { nodeWorkerLauncher, type WorkerLauncher } from './worker.launcher.js';
+import type { ParentToWorkerMessage, WorkerInvocation, WorkerOutcome, WorkerToParentMessage } from './worker.messages.js';
+import { WorkerStartError, startWorkerProcess, stopWorkerProcess } from './worker.process.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
 
-export interface WorkerPoolOptions {
-  /** How many worker processes to keep. */
-  size: number;
-  /**
-   * The compiled worker entry. Tests that run from TypeScript sources point this at `dist/`.
-   * @default new URL('./worker.js', import.meta.url)
-   */
-  workerScript?: string | URL;
-  /**
-   * Node flags for workers. Not inherited from the agent: a test runner's flags have no business there.
-   * @default []
-   */
-  execArgv?: string[];
-  /**
-   * How long a worker may take to report ready.
-   * @default 15000
-   */
-  startTimeoutMs?: number;
-  /**
-   * Tasks one worker may hold: the one it runs and the rest waiting in it, so that it starts its next
-   * task without waiting for a round trip to the agent. Each worker still runs one task at a time.
-   * @default 1
-   */
-  depth?: number;
-  /**
-   * Asked before a task goes to an idle worker (one more task running at once); false holds the task
-   * until `kick()`. Lets a provider share its slots between these workers and other work.
-   * @default always true
-   */
-  mayStart?: () => boolean;
-  /** Extra environment for every worker (e.g. CUDA_VISIBLE_DEVICES of a pinned worker). @default none */
-  env?: Record<string, string>;
-  /**
-   * How workers start: scrubbed environment and private directory always; bwrap or nobody when set.
-   * @default new WorkerSandbox() (no sandbox, but still a scrubbed environment and a private directory)
-   */
-  sandbox?: WorkerSandbox;
-  /** Called when the set of worker processes changes (a worker started, died or was replaced). */
-  onChange?: () => void;
-  /** Told of notable events (a worker died, was replaced), with the task's id. @default silent */
-  logger?: Logger;
-}
-
 export { WorkerStartError };
-
-/** What a task brings to the pool besides its invocation. */
-export interface JobOptions {
-  /** Whose task and code it is (see isolationKey): a worker runs tasks of one owner only (absent: the "unknown" owner). */
-  ownerId?: string;
-  /** Fails the task MEMORY_EXCEEDED (and replaces the worker) when the worker passes this many bytes. */
-  memoryBytes?: number;
-}
+export type { JobOptions, WorkerPoolOptions };
 
 const UNKNOWN_OWNER = 'unknown';
 
-/** One task handed to the pool, from `run` until its outcome is delivered. */
-interface Job {
-  taskId: string;
-  owner: string;
-  memoryBytes?: number;
-  stopWatch?: () => void;
-  invocation: Required<JsInvocation>;
-  signal: AbortSignal;
-  onStart?: (workerId: string) => void;
-  resolve: (outcome: ExecutionOutcome) => void;
-  onAbort: () => void;
-  settled: boolean;
-  /** The worker holding it, if sent. */
-  worker?: PoolWorker;
-  started: boolean;
-  /** Aborted before it started: settled already, kept until the worker confirms it skipped it. */
-  dropped: boolean;
-  /** Asked back from its worker for an idle one (work stealing); it runs where the answer says. */
-  stealing: boolean;
-}
-
-type PoolWorker = WorkerProcess<Job>;
-
 /**
- * A fixed-size pool of long-lived worker processes (child_process.fork, IPC), each running one task at a
- * time and holding up to `depth` (the next ones wait inside it, which hides the agent round trip between
- * short tasks). A worker that dies fails only the task it was running (WORKER_LOST) and is replaced; the
- * tasks waiting in it never started and go to another worker. A running task that must stop (walltime,
- * cancel) is stopped by killing its worker, since synchronous user code cannot be interrupted; a waiting
- * one is withdrawn (`drop`).
+ * A fixed-size pool of long-lived worker processes (js workers over IPC, python workers over a pipe; see
+ * WorkerLauncher), each running one task at a time and holding up to `depth` (the next ones wait inside
+ * it, which hides the agent round trip between short tasks). A worker that dies fails only the task it was
+ * running (WORKER_LOST) and is replaced; the tasks waiting in it never started and go to another worker.
+ * A running task that must stop (walltime, cancel) is interrupted when the kind can be (python), its worker
+ * killed if it does not come back within the grace; a js worker is killed at once, since synchronous user
+ * code cannot be interrupted. A waiting one is withdrawn (`drop`).
  */
 export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
   /** Jobs not sent to a worker yet, oldest first. */
   private readonly pending: Job[] = [];
-  private readonly script: string;
+  private readonly launcher: WorkerLauncher;
   private readonly depth: number;
   private stopping = false;
   private readonly respawnFailures: number[] = [];
@@ -109,14 +38,14 @@ export class WorkerPool {
   constructor(private readonly options: WorkerPoolOptions) {
     this.log = options.logger ?? silentLogger;
     const script = options.workerScript ?? new URL('./worker.js', import.meta.url);
-    this.script = script instanceof URL ? fileURLToPath(script) : script;
+    this.launcher = options.launcher ?? nodeWorkerLauncher(script instanceof URL ? fileURLToPath(script) : script, options.execArgv);
     this.depth = options.depth ?? 1;
     if (!Number.isInteger(this.depth) || this.depth < 1) throw new RangeError(`depth must be a positive integer, got ${options.depth}`);
   }
 
   async start(): Promise<void> {
-    if (!existsSync(this.script)) {
-      throw new WorkerStartError(`the worker entry ${this.script} does not exist; build fx-endpoint first (npm run build)`);
+    if (!existsSync(this.launcher.entry)) {
+      throw new WorkerStartError(`the worker entry ${this.launcher.entry} does not exist; build fx-endpoint first (npm run build)`);
     }
     const ready: Promise<void>[] = [];
     for (let slot = 0; slot < this.options.size; slot++) ready.push(this.spawn(slot));
@@ -129,12 +58,12 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one js invocation on a worker. `onStart` is called when it starts running there (at once on an
-   * idle worker, later when it waited behind another task).
+   * Runs one invocation (of the pool's kind) on a worker. `onStart` is called when it starts running there
+   * (at once on an idle worker, later when it waited behind another task).
    */
   run(
     taskId: string,
-    invocation: Required<JsInvocation>,
+    invocation: WorkerInvocation,
     signal: AbortSignal,
     onStart?: (workerId: string) => void,
     jobOptions: JobOptions = {},
@@ -176,7 +105,12 @@ export class WorkerPool {
     return this.workers.filter((w) => w.state !== 'dead' && w.child.pid !== undefined).map((w) => w.child.pid as number);
   }
 
-  /** Ends every worker: closing IPC lets an idle one exit by itself; SIGKILL for whoever lingers. */
+  /** What the live workers said they run on (python: version and executable), once one has started. */
+  runtime(): { version: string; executable: string } | undefined {
+    return this.workers.find((w) => w.state === 'up' && w.runtime)?.runtime;
+  }
+
+  /** Ends every worker: closing its link lets an idle one exit by itself; SIGKILL for whoever lingers. */
   async stop(graceMs = 2000): Promise<void> {
     this.stopping = true;
     for (const job of this.pending.splice(0)) this.settle(job, failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
@@ -236,7 +170,7 @@ export class WorkerPool {
       }
       job.stealing = true;
       steals++;
-      victim.child.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage, () => undefined);
+      victim.link.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage);
     }
   }
 
@@ -246,7 +180,7 @@ export class WorkerPool {
     job.worker = worker;
     worker.jobs.push(job);
     const message: ParentToWorkerMessage = { type: 'run', taskId: job.taskId, invocation: job.invocation, ...(queued ? { queued: true } : {}) };
-    worker.child.send(message, (error) => {
+    worker.link.send(message, (error) => {
       if (error && worker.state !== 'dead') {
         // The exit handler settles what it held; a job that never arrived goes to another worker.
         this.log.warn(`could not hand a task to its worker: ${error.message}; replacing the worker`, { worker: worker.id, taskId: job.taskId });
@@ -300,13 +234,24 @@ export class WorkerPool {
       if (index >= 0) this.pending.splice(index, 1);
       this.settle(job, outcome);
     } else if (job.started) {
-      // Synchronous user code cannot be interrupted: the worker goes, a fresh one replaces it.
       this.settle(job, outcome);
-      this.retire(worker);
+      const grace = this.launcher.interruptGraceMs;
+      if (grace !== undefined && worker.link.connected && worker.jobs[0] === job) {
+        // Interrupted (python: KeyboardInterrupt in the task); the worker stays when it reports back in time.
+        worker.link.send({ type: 'interrupt', taskId: job.taskId } satisfies ParentToWorkerMessage);
+        job.killTimer = setTimeout(() => {
+          this.log.warn(`the task did not stop within ${grace} ms of its interrupt; replacing its worker`, { worker: worker.id, taskId: job.taskId });
+          this.retire(worker);
+        }, grace);
+        job.killTimer.unref();
+      } else {
+        // Synchronous user code cannot be interrupted: the worker goes, a fresh one replaces it.
+        this.retire(worker);
+      }
     } else {
       job.dropped = true;
       this.settle(job, outcome);
-      if (worker.child.connected) worker.child.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage, () => undefined);
+      if (worker.link.connected) worker.link.send({ type: 'drop', taskId: job.taskId } satisfies ParentToWorkerMessage);
     }
     this.options.onChange?.();
   }
@@ -318,6 +263,7 @@ export class WorkerPool {
   }
 
   private forget(worker: PoolWorker, job: Job): void {
+    if (job.killTimer) clearTimeout(job.killTimer);
     const index = worker.jobs.indexOf(job);
     if (index >= 0) worker.jobs.splice(index, 1);
   }
@@ -334,10 +280,7 @@ export class WorkerPool {
         break;
       case 'done':
         this.forget(worker, job);
-        this.settle(
-          job,
-          message.outcome.ok ? { status: 'success', result: JSON.parse(message.outcome.json) as unknown } : { status: 'failed', error: message.outcome.error },
-        );
+        this.settle(job, toExecutionOutcome(message.outcome));
         break;
       case 'dropped':
         if (job.dropped) {
@@ -362,6 +305,7 @@ export class WorkerPool {
     const jobs = worker.jobs.splice(0);
     const requeue: Job[] = [];
     for (const job of jobs) {
+      if (job.killTimer) clearTimeout(job.killTimer);
       if (job.dropped || job.settled) continue;
       if (job.started) {
         this.settle(job, failure('WORKER_LOST', 'WorkerLost', `the worker running this task (${worker.id}) ${how}`));
@@ -387,10 +331,9 @@ export class WorkerPool {
     const { worker, ready } = startWorkerProcess<Job>(
       {
         slot,
-        script: this.script,
+        launcher: this.launcher,
         sandbox,
         workDir,
-        ...(this.options.execArgv ? { execArgv: this.options.execArgv } : {}),
         ...(this.options.env ? { env: this.options.env } : {}),
         startTimeoutMs: this.options.startTimeoutMs ?? 15000,
       },
@@ -401,6 +344,7 @@ export class WorkerPool {
           this.assign();
         },
         message: (w, message) => this.onMessage(w, message),
+        broken: (w, why) => this.log.warn(`the ${this.launcher.kind} worker ${why}; replacing it`, { worker: w.id, taskId: w.jobs[0]?.taskId }),
         exit: (w, how, wasStarting) => this.onWorkerExit(w, how, wasStarting),
       },
     );
@@ -422,4 +366,10 @@ export class WorkerPool {
       this.spawn(slot).catch((error: unknown) => this.log.error(error instanceof Error ? error.message : String(error), { slot }));
     }, delay).unref();
   }
+}
+
+/** A worker's `done` as the agent reports it: the result parsed from the JSON text the worker made. */
+function toExecutionOutcome(outcome: WorkerOutcome): ExecutionOutcome {
+  const base: ExecutionOutcome = outcome.ok ? { status: 'success', result: JSON.parse(outcome.json) as unknown } : { status: 'failed', error: outcome.error };
+  return outcome.output ? { ...base, output: outcome.output } : base;
 }

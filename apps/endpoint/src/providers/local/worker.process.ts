@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import { DEFAULT_LIMITS } from '@fx/protocol';
 import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
+import type { WorkerLauncher } from './worker.launcher.js';
+import { linkStdio, openLink, type WorkerLink } from './worker.link.js';
 import type { WorkerToParentMessage } from './worker.messages.js';
 
 export class WorkerStartError extends Error {
@@ -18,6 +21,8 @@ export interface WorkerProcess<J> {
   id: string;
   slot: number;
   child: ChildProcess;
+  /** The channel to it (Node IPC or a pipe, by kind). */
+  link: WorkerLink;
   state: WorkerState;
   /** What this worker holds, in the order sent: the first runs (once started), the rest wait in it. */
   jobs: J[];
@@ -28,16 +33,17 @@ export interface WorkerProcess<J> {
    * a worker that served one owner is replaced before it serves another.
    */
   owner?: string;
+  /** What it said it runs on, in its `ready` (python: version and executable). */
+  runtime?: { version: string; executable: string };
 }
 
 export interface WorkerProcessSpec {
   slot: number;
-  /** The compiled worker entry. */
-  script: string;
+  /** What to start and how to speak to it. */
+  launcher: WorkerLauncher;
   sandbox: WorkerSandbox;
   /** Its private directory (from `sandbox.workDir`), removed when it exits. */
   workDir: string;
-  execArgv?: string[];
   env?: Record<string, string>;
   startTimeoutMs: number;
 }
@@ -47,29 +53,35 @@ export interface WorkerProcessEvents<J> {
   ready: (worker: WorkerProcess<J>) => void;
   /** Any other message it sent. */
   message: (worker: WorkerProcess<J>, message: WorkerToParentMessage) => void;
+  /** It broke its link's framing; it is being killed (an exit follows). */
+  broken: (worker: WorkerProcess<J>, why: string) => void;
   /** It exited (`how`: "exited with code …" or "was killed by signal …"); it is `dead` by now. */
   exit: (worker: WorkerProcess<J>, how: string, wasStarting: boolean) => void;
 }
 
+/** Longest message a worker may send on a pipe link: a result frame's worth. */
+const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxFrameBytes;
+
 /**
- * Starts one worker process (its sandbox's command, scrubbed environment, IPC with JSON serialization).
+ * Starts one worker process (its sandbox's command, scrubbed environment, its link to the pool).
  * `ready` resolves when the worker reports ready and rejects with WorkerStartError when it cannot start,
  * exits first or stays silent past the start timeout (then it is killed).
  */
 export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerProcessEvents<J>): { worker: WorkerProcess<J>; ready: Promise<void> } {
-  const { slot, sandbox, workDir } = spec;
-  // The js runtime's import() (vm's USE_MAIN_CONTEXT_DEFAULT_LOADER) is "experimental": its warning would land in the agent's log.
-  const command = sandbox.command(process.execPath, ['--disable-warning=ExperimentalWarning', ...(spec.execArgv ?? []), spec.script], workDir);
+  const { slot, sandbox, workDir, launcher } = spec;
+  const program = launcher.command();
+  const command = sandbox.command(program.file, program.args, workDir);
   const child = spawn(command.file, command.args, {
     cwd: workDir,
     env: sandbox.env(workDir, spec.env),
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    serialization: 'json',
+    stdio: linkStdio(launcher.link),
+    ...(launcher.link === 'ipc' ? { serialization: 'json' as const } : {}),
     ...(command.uid !== undefined ? { uid: command.uid, gid: command.gid } : {}),
   });
   let resolveExited!: () => void;
   const exited = new Promise<void>((resolve) => (resolveExited = resolve));
-  const worker: WorkerProcess<J> = { id: `w${slot}-${child.pid ?? '?'}`, slot, child, state: 'starting', jobs: [], exited, startedAt: Date.now() };
+  const link = openLink(launcher.link, child, MAX_MESSAGE_CHARS);
+  const worker: WorkerProcess<J> = { id: `w${slot}-${child.pid ?? '?'}`, slot, child, link, state: 'starting', jobs: [], exited, startedAt: Date.now() };
 
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const startTimer = setTimeout(() => {
@@ -77,42 +89,50 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
       child.kill('SIGKILL');
     }, spec.startTimeoutMs);
 
-    child.on('message', (message: WorkerToParentMessage) => {
+    link.onBroken((why) => {
+      events.broken(worker, why);
+      child.kill('SIGKILL');
+    });
+    link.onMessage((message: WorkerToParentMessage) => {
       if (message.type === 'ready' && worker.state === 'starting') {
         clearTimeout(startTimer);
         worker.state = 'up';
+        if (message.runtime) worker.runtime = message.runtime;
         resolveReady();
         events.ready(worker);
       } else {
         events.message(worker, message);
       }
     });
+    const gone = (how: string) => {
+      if (worker.state === 'dead') return;
+      clearTimeout(startTimer);
+      const wasStarting = worker.state === 'starting';
+      worker.state = 'dead';
+      void rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      resolveExited();
+      if (wasStarting) rejectReady(new WorkerStartError(`worker ${worker.id} ${how} before it was ready`));
+      events.exit(worker, how, wasStarting);
+    };
     child.on('error', (error) => {
       // Spawn failures surface here; an exit event may or may not follow.
       if (worker.state === 'starting') {
         clearTimeout(startTimer);
         rejectReady(new WorkerStartError(`worker ${worker.id} could not start: ${error.message}`, { cause: error }));
       }
+      // A program that could not be started at all (ENOENT) never exits: it is gone now.
+      if (child.pid === undefined) gone(`could not start (${error.message})`);
     });
-    child.on('exit', (code, signal) => {
-      clearTimeout(startTimer);
-      const wasStarting = worker.state === 'starting';
-      worker.state = 'dead';
-      void rm(workDir, { recursive: true, force: true }).catch(() => undefined);
-      resolveExited();
-      const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
-      if (wasStarting) rejectReady(new WorkerStartError(`worker ${worker.id} ${how} before it was ready`));
-      events.exit(worker, how, wasStarting);
-    });
+    child.on('exit', (code, signal) => gone(signal ? `was killed by signal ${signal}` : `exited with code ${code}`));
   });
   return { worker, ready };
 }
 
-/** Ends one worker: closing IPC lets an idle one exit by itself; SIGKILL if it lingers past `graceMs`. */
+/** Ends one worker: closing its link lets an idle one exit by itself; SIGKILL if it lingers past `graceMs`. */
 export async function stopWorkerProcess(worker: WorkerProcess<unknown>, graceMs: number): Promise<void> {
   if (worker.state === 'dead') return worker.exited;
   try {
-    if (worker.child.connected) worker.child.disconnect();
+    if (worker.link.connected) worker.link.disconnect();
   } catch {
     // already disconnected
   }

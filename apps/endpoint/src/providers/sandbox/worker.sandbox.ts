@@ -89,7 +89,7 @@ export class WorkerSandbox {
   private readonly inherit: 'allow-list' | 'all-but-secrets';
   private readonly environment: InheritedEnv;
 
-  constructor(options: WorkerSandboxOptions = { kind: 'none' }) {
+  constructor(private readonly options: WorkerSandboxOptions = { kind: 'none' }) {
     this.kind = options.kind;
     this.note = options.note;
     this.hide = [...new Set((options.hide ?? []).map((p) => resolve(p)))];
@@ -97,6 +97,15 @@ export class WorkerSandbox {
     this.inheritPrefixes = [...INHERITED_PREFIXES, ...(options.inheritPrefixes ?? [])];
     this.inherit = options.inherit ?? 'allow-list';
     this.environment = options.environment ?? inheritedEnv();
+  }
+
+  /**
+   * This sandbox with more directories kept visible, read-only: an interpreter's installation (a pyenv
+   * or conda Python under the home dir) that the workers run from.
+   */
+  showing(dirs: string[]): WorkerSandbox {
+    if (this.kind !== 'bwrap' || dirs.length === 0) return this;
+    return new WorkerSandbox({ ...this.options, show: [...(this.options.show ?? []), ...dirs] });
   }
 
   /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else nobody when root, else none (with a note). */

@@ -2,6 +2,8 @@ import type { TaskResources, TaskSpec } from '@fx/protocol';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
 import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { WorkerPool } from '../local/worker.pool.js';
+import { PythonWorkers } from '../local/python.workers.js';
+import { pythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { mpiCommand, type MpiLauncher } from './mpi.launcher.js';
 import { isolationKey } from '../isolation.js';
@@ -20,27 +22,39 @@ export interface SlotRunnerOptions {
   /** How `mpi` functions are launched; absent: this slot cannot run them. */
   mpiLauncher?: MpiLauncher;
   workerScript?: string | URL;
+  /** The interpreter of the slot's python worker (started with its first python task). @default DEFAULT_PYTHON */
+  python?: string;
   onChange?: () => void;
   logger?: Logger;
 }
 
 /**
  * One worker slot: a long-lived js worker process of its own (so that its environment, e.g. its pinned
- * GPU, stays with it) plus shell and MPI tasks started with the same environment. One task at a time.
+ * GPU, stays with it), a python worker likewise once a python task comes, plus shell and MPI tasks
+ * started with the same environment. One task at a time.
  */
 export class SlotRunner {
   private readonly pool: WorkerPool;
+  private readonly python: PythonWorkers;
   private readonly groups = new Set<number>();
 
   constructor(private readonly options: SlotRunnerOptions) {
-    this.pool = new WorkerPool({
+    const shared = {
       size: 1,
-      workerScript: options.workerScript,
       env: options.env,
       sandbox: options.sandbox ?? new WorkerSandbox(),
-      ...(options.memoryBytes !== undefined ? { execArgv: [`--max-old-space-size=${Math.ceil(options.memoryBytes / 1048576)}`] } : {}),
       onChange: options.onChange,
       ...(options.logger ? { logger: options.logger } : {}),
+    };
+    this.pool = new WorkerPool({
+      ...shared,
+      workerScript: options.workerScript,
+      ...(options.memoryBytes !== undefined ? { execArgv: [`--max-old-space-size=${Math.ceil(options.memoryBytes / 1048576)}`] } : {}),
+    });
+    this.python = new PythonWorkers({
+      ...shared,
+      ...(options.python !== undefined ? { python: options.python } : {}),
+      ...(options.shellOutputLines !== undefined ? { outputLines: options.shellOutputLines } : {}),
     });
   }
 
@@ -60,11 +74,11 @@ export class SlotRunner {
         // already gone
       }
     }
-    await this.pool.stop();
+    await Promise.all([this.pool.stop(), this.python.stop()]);
   }
 
   pids(): number[] {
-    return this.pool.pids();
+    return [...this.pool.pids(), ...this.python.pids()];
   }
 
   processGroups(): number[] {
@@ -87,6 +101,12 @@ export class SlotRunner {
           },
         );
         break;
+      case 'python':
+        outcome = await this.python.run(task.taskId, pythonInvocation(task, maxResultBytes), signal, undefined, {
+          ownerId: isolationKey(task),
+          ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
+        });
+        break;
       case 'shell':
         outcome = await this.shell(task, signal);
         break;
@@ -99,7 +119,7 @@ export class SlotRunner {
       default:
         return failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', `this endpoint cannot run the "${String(fn.runtime)}" runtime`);
     }
-    if (outcome.status === 'success' && fn.runtime !== 'js') {
+    if (outcome.status === 'success' && (fn.runtime === 'shell' || fn.runtime === 'mpi')) {
       const bytes = Buffer.byteLength(JSON.stringify(outcome.result), 'utf8');
       if (bytes > maxResultBytes)
         return failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${maxResultBytes} bytes allowed`);
@@ -110,7 +130,7 @@ export class SlotRunner {
   private async shell(task: TaskSpec, signal: AbortSignal, wrap?: (cmd: string) => string): Promise<ExecutionOutcome> {
     let group: number | undefined;
     try {
-      return await runShell({ template: task.function.source, kwargs: task.kwargs }, signal, {
+      return await runShell({ template: task.function.source, kwargs: task.kwargs, failOnNonZeroExit: task.function.failOnNonZeroExit === true }, signal, {
         outputLines: this.options.shellOutputLines,
         ...(this.options.sandbox ? { sandbox: this.options.sandbox } : {}),
         ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),

@@ -19,6 +19,7 @@ export interface BlockLifecycleOptions {
   /** Where block scripts and block logs go. */
   blocksDir: string;
   shellOutputLines?: number;
+  python?: string;
   cli: SlurmCli;
   logger: Logger;
   /** The `ws://host:port/` the block workers dial (known once the block-worker server listens). */
@@ -73,6 +74,7 @@ export class BlockLifecycle {
         nodePath: process.execPath,
         workerEntry: WORKER_ENTRY,
         shellOutputLines: this.options.shellOutputLines ?? 1000,
+        ...(this.options.python !== undefined ? { python: this.options.python } : {}),
       });
       await writeFile(script, text, { mode: 0o600 });
       await chmod(script, 0o600);

@@ -24,6 +24,8 @@ export interface BlockScriptInput {
   nodePath: string;
   workerEntry: string;
   shellOutputLines: number;
+  /** The interpreter of python workers (resolved on the node, after workerInit). */
+  python?: string;
 }
 
 /** The `sbatch` script of one block: #SBATCH lines, the user's init, then one FX node worker per node. */
@@ -62,6 +64,7 @@ export function renderBlockScript(input: BlockScriptInput): string {
     '--output-lines',
     String(input.shellOutputLines),
   ];
+  if (input.python !== undefined) args.push('--python', input.python);
   if (input.accelerators !== undefined) args.push('--accelerators', input.accelerators === 'auto' ? 'auto' : input.accelerators.join(','));
   const worker = args.map(shellQuote).join(' ');
   if (input.launcher === 'srun') {

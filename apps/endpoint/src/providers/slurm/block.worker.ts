@@ -26,6 +26,7 @@ const { values } = parseArgs({
     'mpi-launcher': { type: 'string', default: 'srun' },
     'output-lines': { type: 'string', default: '1000' },
     accelerators: { type: 'string' },
+    python: { type: 'string' },
   },
 });
 // Read once; the secret leaves the environment here, before any task could inherit it.
@@ -62,6 +63,7 @@ for (let i = 0; i < count; i++) {
       shellOutputLines: Number(values['output-lines']),
       sandbox,
       mpiLauncher: values['mpi-launcher'] as MpiLauncher,
+      ...(values.python !== undefined ? { python: values.python } : {}),
       logger: log,
     }),
   );

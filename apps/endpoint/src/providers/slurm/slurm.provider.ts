@@ -21,6 +21,8 @@ export interface SlurmProviderOptions {
   /** Where block scripts and block logs go (`$FX_HOME/endpoints/<name>/blocks`). */
   blocksDir: string;
   shellOutputLines?: number;
+  /** The interpreter of python workers on the compute nodes (after the block's workerInit). @default DEFAULT_PYTHON */
+  python?: string;
   cli?: SlurmCli;
   onChange?: () => void;
   logger?: Logger;
@@ -64,6 +66,7 @@ export class SlurmProvider implements Provider {
       ...(options.accelerators !== undefined ? { accelerators: options.accelerators } : {}),
       blocksDir: options.blocksDir,
       ...(options.shellOutputLines !== undefined ? { shellOutputLines: options.shellOutputLines } : {}),
+      ...(options.python !== undefined ? { python: options.python } : {}),
       cli: options.cli ?? new SlurmCli(),
       logger: this.log,
       agentAddress: () => this.agentAddress,

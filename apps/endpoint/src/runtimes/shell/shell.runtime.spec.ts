@@ -101,6 +101,23 @@ describe('runShell', () => {
     });
   });
 
+  it('with failOnNonZeroExit fails a non-zero exit (NON_ZERO_EXIT) and walltime, carrying the output tails', async () => {
+    const strict = (template: string) => ({ template, kwargs: {}, failOnNonZeroExit: true });
+    expect(await runShell(strict('echo out; echo err >&2; exit 3'), never(), { workRoot, outputLines: 1 })).toEqual({
+      status: 'failed',
+      error: { code: 'NON_ZERO_EXIT', name: 'NonZeroExit', message: 'the command exited with status 3: echo out; echo err >&2; exit 3' },
+      output: { stdout: 'out\n', stderr: 'err\n' },
+    });
+    expect(resultOf(await runShell(strict('echo fine'), never(), { workRoot }))).toMatchObject({ stdout: 'fine\n', returncode: 0 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new WalltimeExceededError(0.3)), 300);
+    expect(await runShell(strict('echo started; sleep 30'), controller.signal, { workRoot, killGraceMs: 200 })).toMatchObject({
+      status: 'failed',
+      error: { code: 'WALLTIME_EXCEEDED' },
+      output: { stdout: 'started\n', stderr: '' },
+    });
+  });
+
   it('keeps only the last outputLines lines of each stream', async () => {
     const result = resultOf(await runShell({ template: 'seq 1 5000; seq 1 3 >&2', kwargs: {} }, never(), { workRoot, outputLines: 10 }));
     expect(result.stdout).toBe(Array.from({ length: 10 }, (_, i) => `${4991 + i}\n`).join(''));

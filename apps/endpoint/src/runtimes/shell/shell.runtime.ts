@@ -6,7 +6,7 @@ import { WorkerSandbox } from '../../providers/sandbox/worker.sandbox.js';
 import { shellTemplateProblem, type ShellResult } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, toRemoteError, type ExecutionOutcome } from '../task.errors.js';
 import { UnknownPlaceholderError, renderCommand } from './shell-quote.js';
-import { TailBuffer } from './tail.buffer.js';
+import { TailBuffer, tailOutput } from './tail.buffer.js';
 
 export interface ShellRuntimeOptions {
   /**
@@ -43,6 +43,8 @@ export interface ShellRuntimeOptions {
 export interface ShellInvocation {
   template: string;
   kwargs: Record<string, unknown>;
+  /** The function's exit policy: a non-zero exit (or walltime) fails the task, with what it printed. @default false */
+  failOnNonZeroExit?: boolean;
 }
 
 /** GNU timeout's exit status for a command that ran out of time. */
@@ -51,7 +53,9 @@ export const WALLTIME_RETURNCODE = 124;
 /**
  * Runs one shell task: fills the template, runs it with `/bin/sh -c` in its own process group and a
  * fresh working directory. Walltime ends the group and still succeeds with return code 124, as GNU
- * timeout would; a cancel ends the group and fails with TASK_CANCELLED.
+ * timeout would; a cancel ends the group and fails with TASK_CANCELLED. With `failOnNonZeroExit` a
+ * non-zero exit fails the task (NON_ZERO_EXIT) and walltime fails it (WALLTIME_EXCEEDED), each carrying
+ * the tails of stdout and stderr.
  */
 export async function runShell(invocation: ShellInvocation, signal: AbortSignal, options: ShellRuntimeOptions = {}): Promise<ExecutionOutcome> {
   // The server refuses such templates at registration; refused here too, whatever this agent is sent.
@@ -65,7 +69,8 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
     throw error;
   }
   if (options.wrap) cmd = options.wrap(cmd);
-  if (signal.aborted) return abortedOutcome(signal.reason, cmd);
+  const strict = invocation.failOnNonZeroExit === true;
+  if (signal.aborted) return abortedOutcome(signal.reason, cmd, strict);
   const outputLines = options.outputLines ?? 1000;
   const sandbox = options.sandbox ?? new WorkerSandbox();
   const cwd = await sandbox.workDir('fx-task-', options.workRoot);
@@ -127,15 +132,18 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
           return;
         }
         if (signal.aborted) {
-          if (signal.reason instanceof WalltimeExceededError) {
-            settle(success(cmd, stdout.text(), stderr.text(), WALLTIME_RETURNCODE));
-          } else {
-            settle(abortedOutcome(signal.reason, cmd));
-          }
+          if (!(signal.reason instanceof WalltimeExceededError)) settle(abortedOutcome(signal.reason, cmd, strict));
+          else if (strict) settle(withOutput(abortFailure(signal.reason), stdout, stderr));
+          else settle(success(cmd, stdout.text(), stderr.text(), WALLTIME_RETURNCODE));
           return;
         }
         const returncode = code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0);
-        settle(success(cmd, stdout.text(), stderr.text(), returncode));
+        if (strict && returncode !== 0) {
+          const shown = cmd.length > 200 ? `${cmd.slice(0, 200)}…` : cmd;
+          settle(withOutput(failure('NON_ZERO_EXIT', 'NonZeroExit', `the command exited with status ${returncode}: ${shown}`), stdout, stderr));
+        } else {
+          settle(success(cmd, stdout.text(), stderr.text(), returncode));
+        }
       });
     });
   } finally {
@@ -148,7 +156,12 @@ function success(cmd: string, stdout: string, stderr: string, returncode: number
   return { status: 'success', result };
 }
 
-function abortedOutcome(reason: unknown, cmd: string): ExecutionOutcome {
-  if (reason instanceof WalltimeExceededError) return success(cmd, '', '', WALLTIME_RETURNCODE);
+function abortedOutcome(reason: unknown, cmd: string, strict: boolean): ExecutionOutcome {
+  if (reason instanceof WalltimeExceededError) return strict ? abortFailure(reason) : success(cmd, '', '', WALLTIME_RETURNCODE);
   return abortFailure(reason instanceof TaskCancelledError ? reason : new TaskCancelledError());
+}
+
+function withOutput(outcome: ExecutionOutcome, stdout: TailBuffer, stderr: TailBuffer): ExecutionOutcome {
+  const output = tailOutput(stdout, stderr);
+  return output ? { ...outcome, output } : outcome;
 }

@@ -1,3 +1,5 @@
+import { MAX_OUTPUT_CHARS, type TaskOutput } from '@fx/protocol';
+
 /**
  * Keeps the last `maxLines` lines of a stream (and at most `maxChars` characters), so a chatty command
  * cannot grow the agent's memory or the result frame without bound.
@@ -49,4 +51,12 @@ export class TailBuffer {
       this.dropped = true;
     }
   }
+}
+
+/** What a task printed, as a TaskOutput (at most MAX_OUTPUT_CHARS of each stream); undefined when it printed nothing. */
+export function tailOutput(stdout: TailBuffer, stderr: TailBuffer): TaskOutput | undefined {
+  const [out, err] = [stdout.text(), stderr.text()];
+  if (out === '' && err === '') return undefined;
+  const truncated = stdout.truncated || stderr.truncated || out.length > MAX_OUTPUT_CHARS || err.length > MAX_OUTPUT_CHARS;
+  return { stdout: out.slice(-MAX_OUTPUT_CHARS), stderr: err.slice(-MAX_OUTPUT_CHARS), ...(truncated ? { truncated: true } : {}) };
 }

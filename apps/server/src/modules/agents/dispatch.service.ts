@@ -1,6 +1,15 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_LIMITS, ENDPOINT_CLOSE, FunctionSpecCache, PROTOCOL_VERSION, functionsOf, type DispatchedTask, type FunctionSpec } from '@fx/protocol';
+import {
+  DEFAULT_LIMITS,
+  ENDPOINT_CLOSE,
+  FunctionSpecCache,
+  PROTOCOL_VERSION,
+  functionsOf,
+  toFunctionRuntime,
+  type DispatchedTask,
+  type FunctionSpec,
+} from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
@@ -141,8 +150,10 @@ export class DispatchService implements OnModuleInit {
       for (const f of await this.functions.findManyAny(missing)) {
         const spec: FunctionSpec = {
           id: f.id,
-          runtime: f.runtime === 'shell' || f.runtime === 'mpi' ? f.runtime : 'js',
+          runtime: toFunctionRuntime(f.runtime),
           source: f.source,
+          ...(f.entrypoint !== null ? { entrypoint: f.entrypoint } : {}),
+          ...(f.failOnNonZeroExit ? { failOnNonZeroExit: true } : {}),
           contentHash: f.contentHash,
           ...(f.walltimeSeconds ? { walltimeSeconds: f.walltimeSeconds } : {}),
           ownerId: f.ownerId,

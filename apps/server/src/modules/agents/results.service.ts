@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ENDPOINT_CLOSE, type EndpointToServer, type RemoteError, type TaskResult, type TaskTimings } from '@fx/protocol';
+import { ENDPOINT_CLOSE, MAX_OUTPUT_CHARS, type EndpointToServer, type RemoteError, type TaskOutput, type TaskResult, type TaskTimings } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
@@ -132,7 +132,7 @@ export class ResultsService {
   private enforceLimit(r: TaskResult): ResultInput {
     const timings = saneTimings(r.timings);
     // A result PostgreSQL cannot store must not fail the whole frame: the agent would resend it forever.
-    const problem = jsonProblem([r.result, r.error, r.timings], 'the result');
+    const problem = jsonProblem([r.result, r.error, r.output, r.timings], 'the result');
     if (problem?.includes('levels deep')) {
       return { taskId: r.taskId, status: 'failed', timings, error: { code: 'RESULT_TOO_LARGE', name: 'ResultTooLarge', message: problem } };
     }
@@ -148,7 +148,8 @@ export class ResultsService {
         };
       }
     }
-    return { taskId: r.taskId, status: r.status, result: r.result, error: r.error && boundError(r.error), timings };
+    const output = r.output && boundOutput(r.output);
+    return { taskId: r.taskId, status: r.status, result: r.result, error: r.error && boundError(r.error), ...(output ? { output } : {}), timings };
   }
 }
 
@@ -159,6 +160,15 @@ function boundError(e: RemoteError): RemoteError {
     message: truncateText(e.message, ERROR_LIMITS.message),
     ...(e.stack !== undefined ? { stack: truncateText(e.stack, ERROR_LIMITS.stack) } : {}),
   };
+}
+
+/** At most MAX_OUTPUT_CHARS of each stream, the end kept (the last lines say most); nothing when both are empty. */
+function boundOutput(o: TaskOutput): TaskOutput | undefined {
+  if (typeof o.stdout !== 'string' || typeof o.stderr !== 'string' || (o.stdout === '' && o.stderr === '')) return undefined;
+  // never starting inside a surrogate pair: PostgreSQL refuses a lone one
+  const cut = (text: string) => (text.length > MAX_OUTPUT_CHARS ? text.slice(-MAX_OUTPUT_CHARS).replace(/^[\uDC00-\uDFFF]/, '') : text);
+  const truncated = o.truncated === true || o.stdout.length > MAX_OUTPUT_CHARS || o.stderr.length > MAX_OUTPUT_CHARS;
+  return { stdout: cut(o.stdout), stderr: cut(o.stderr), ...(truncated ? { truncated: true } : {}) };
 }
 
 function saneTimings(t: TaskTimings): TaskTimings {

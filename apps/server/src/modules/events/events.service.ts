@@ -53,6 +53,7 @@ export function toOutcome(row: OutcomeRow): TaskOutcome & { ownerId: string } {
     status: row.status,
     ...(row.status === 'success' ? { result: row.result ?? null } : {}),
     ...(row.error ? { error: row.error } : {}),
+    ...(row.output ? { output: row.output } : {}),
     completedAt: new Date(row.completed_at).toISOString(),
   };
 }

@@ -12,6 +12,8 @@ export class FunctionsRepository {
     version: number;
     runtime: string;
     source: string;
+    entrypoint: string | null;
+    failOnNonZeroExit: boolean;
     description: string | null;
     walltimeSeconds: number | null;
     public: boolean;

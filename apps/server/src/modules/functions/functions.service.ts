@@ -1,5 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { looksLikeUuid, parseRef, shellTemplateProblem, type FunctionInfo, type RegisterFunctionRequest, type UpdateFunctionRequest } from '@fx/protocol';
+import {
+  looksLikeUuid,
+  parseRef,
+  shellTemplateProblem,
+  toFunctionRuntime,
+  type FunctionInfo,
+  type RegisterFunctionRequest,
+  type UpdateFunctionRequest,
+} from '@fx/protocol';
 import { jsSyntaxProblem } from './js-syntax.js';
 import { FxException } from '../../common/fx.exception.js';
 import { resolveRefIds, type NameRef } from '../../common/refs.js';
@@ -14,8 +22,10 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   id: f.id,
   name: f.name,
   version: f.version,
-  runtime: f.runtime === 'shell' || f.runtime === 'mpi' ? f.runtime : 'js',
+  runtime: toFunctionRuntime(f.runtime),
   source: f.source,
+  entrypoint: f.entrypoint,
+  failOnNonZeroExit: f.failOnNonZeroExit,
   description: f.description,
   walltimeSeconds: f.walltimeSeconds,
   public: f.public,
@@ -32,12 +42,14 @@ export class FunctionsService {
   constructor(private readonly functions: FunctionsRepository) {}
 
   /**
-   * Registers a function under a name. The same function again (same runtime, source, walltime and
-   * description as the newest live version) returns that version as it is (`created: false`, its
+   * Registers a function under a name. The same function again (same runtime, source, entry point, exit
+   * policy, walltime and description as the newest live version) returns that version as it is (`created: false`, its
    * public flag unchanged); anything else adds the next version, which the bare name then means.
    */
   async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
-    const problem = req.runtime === 'js' ? jsSyntaxProblem(req.source) : shellTemplateProblem(req.source);
+    // Python source is only bounded (by the schema): the server has no Python to compile it with, and the
+    // worker reports a SyntaxError with its line when a task runs it.
+    const problem = req.runtime === 'js' ? jsSyntaxProblem(req.source) : req.runtime === 'python' ? undefined : shellTemplateProblem(req.source);
     if (problem) throw new FxException('VALIDATION_FAILED', problem);
     if (looksLikeUuid(req.name))
       throw new FxException(
@@ -49,10 +61,12 @@ export class FunctionsService {
       name: req.name,
       runtime: req.runtime,
       source: req.source,
+      entrypoint: req.entrypoint ?? null,
+      failOnNonZeroExit: req.failOnNonZeroExit ?? false,
       description: req.description ?? null,
       walltimeSeconds: req.walltimeSeconds ?? null,
       public: req.public ?? false,
-      contentHash: functionContentHash(req.runtime, req.source),
+      contentHash: functionContentHash(req.runtime, req.source, { entrypoint: req.entrypoint, failOnNonZeroExit: req.failOnNonZeroExit }),
     };
     for (let attempt = 1; ; attempt++) {
       const [newest] = await this.functions.findByName({ ownerId: p.userId }, req.name, { take: 1 });
@@ -137,9 +151,14 @@ export class FunctionsService {
  * version (PATCH /v1/functions/:id), and a script registering at every start (public defaulting to
  * false) must neither add a version nor unpublish one each time.
  */
-type Content = Pick<FunctionRow, 'runtime' | 'source' | 'description' | 'walltimeSeconds'>;
+type Content = Pick<FunctionRow, 'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds'>;
 const sameContent = (a: Content, b: Content) =>
-  a.runtime === b.runtime && a.source === b.source && a.description === b.description && a.walltimeSeconds === b.walltimeSeconds;
+  a.runtime === b.runtime &&
+  a.source === b.source &&
+  a.entrypoint === b.entrypoint &&
+  a.failOnNonZeroExit === b.failOnNonZeroExit &&
+  a.description === b.description &&
+  a.walltimeSeconds === b.walltimeSeconds;
 
 function notFound(ref: string): FxException {
   const parsed = parseRef(ref);

@@ -135,7 +135,7 @@ export class LeasesRepository {
               error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
                 'message', 'the task lost its agent ' || (attempt + 1) || ' times (limit ' || $${n + 1}::int || ')')
        WHERE status IN ${HELD} AND ${where} AND attempt + 1 >= $${n + 1}::int
-       RETURNING id, owner_id, status, result, error, completed_at`,
+       RETURNING id, owner_id, status, result, error, output, completed_at`,
       ...params,
       maxAttempts,
     );

@@ -137,6 +137,7 @@ export class TaskResultsService implements OnModuleInit, BeforeApplicationShutdo
         else {
           if (h.status === 'success') entry.result = body.result ?? null;
           if (body.error) entry.error = body.error;
+          if (body.output) entry.output = body.output;
         }
       }
       tasks.push(entry);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
-import type { RemoteError, TaskResources, TaskStatus, TaskTimings } from '@fx/protocol';
+import type { RemoteError, TaskOutput, TaskResources, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -19,7 +19,7 @@ export interface NewTask {
 }
 
 /** The JSON columns, as FX stores them. */
-export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null };
+export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null; output: TaskOutput | null };
 
 export type TaskRow = RawRow<
   Task,
@@ -34,6 +34,7 @@ export type TaskRow = RawRow<
   | 'kwargs'
   | 'result'
   | 'error'
+  | 'output'
   | 'received_at'
   | 'waiting_at'
   | 'dispatched_at'
@@ -45,8 +46,8 @@ export type TaskRow = RawRow<
 /** A final outcome as recorded, ready to publish to waiting clients. */
 export type OutcomeRow = RawRow<
   Task,
-  'id' | 'owner_id' | 'status' | 'result' | 'error' | 'completed_at',
-  Pick<TaskJson, 'result' | 'error'> & { status: 'success' | 'failed' | 'cancelled'; completed_at: Date }
+  'id' | 'owner_id' | 'status' | 'result' | 'error' | 'output' | 'completed_at',
+  Pick<TaskJson, 'result' | 'error' | 'output'> & { status: 'success' | 'failed' | 'cancelled'; completed_at: Date }
 >;
 
 /** A task's state, as the status and result reads return it. */
@@ -106,6 +107,7 @@ export interface ResultInput {
   status: 'success' | 'failed';
   result?: unknown;
   error?: RemoteError;
+  output?: TaskOutput;
   timings: TaskTimings;
 }
 
@@ -161,6 +163,7 @@ export class TasksRepository {
       `SELECT id, owner_id, status,
               CASE WHEN status IN ${FINAL} THEN result END AS result,
               CASE WHEN status IN ${FINAL} THEN error END AS error,
+              CASE WHEN status IN ${FINAL} THEN output END AS output,
               completed_at
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
@@ -171,15 +174,15 @@ export class TasksRepository {
   findResultHeads(ids: string[]): Promise<Array<TaskHead & RawRow<Task, 'completed_at'> & { bytes: number | null }>> {
     return this.query(
       `SELECT id, owner_id, status, attempt, completed_at,
-              CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')))::int END AS bytes
+              CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')) + octet_length(COALESCE(output::text, '')))::int END AS bytes
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
     );
   }
 
   /** Outcomes of these final tasks. */
-  findResultBodies(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result' | 'error', Pick<TaskJson, 'result' | 'error'>>>> {
-    return this.query(`SELECT id, result, error FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(ids));
+  findResultBodies(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result' | 'error' | 'output', Pick<TaskJson, 'result' | 'error' | 'output'>>>> {
+    return this.query(`SELECT id, result, error, output FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(ids));
   }
 
   /**
@@ -217,6 +220,7 @@ export class TasksRepository {
       // wrapped so that a JSON null result stays distinguishable from "no result"
       result: r.status === 'success' ? { v: r.result ?? null } : null,
       error: r.error ?? null,
+      output: r.output ?? null,
       timings: r.timings,
       started_at: r.timings.startedAt ?? null,
     }));
@@ -224,15 +228,15 @@ export class TasksRepository {
       // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
       // same tasks then queue behind each other instead of deadlocking.
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
-               AS r(id uuid, status text, result jsonb, error jsonb, timings jsonb, started_at float8)),
+               AS r(id uuid, status text, result jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
             locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
                AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
-       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, timings = x.timings,
+       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, output = x.output, timings = x.timings,
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
        FROM x JOIN locked ON locked.id = x.id
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
-       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.completed_at`,
+       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at`,
       json(rows),
       endpointId,
       leaseOwner,
@@ -242,7 +246,7 @@ export class TasksRepository {
   /** Final outcomes among these ids of this one endpoint (a resent result's stored outcome). */
   findFinalOutcomesOfEndpoint(endpointId: string, ids: string[]): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
-      `SELECT id, owner_id, status, result, error, completed_at FROM tasks
+      `SELECT id, owner_id, status, result, error, output, completed_at FROM tasks
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${FINAL} AND completed_at IS NOT NULL`,
       json(ids),
       endpointId,
@@ -254,7 +258,7 @@ export class TasksRepository {
     return this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
        WHERE id IN ${idsIn('$1')} AND status NOT IN ${FINAL}
-       RETURNING id, owner_id, status, result, error, completed_at`,
+       RETURNING id, owner_id, status, result, error, output, completed_at`,
       json(ids),
       json(error),
     );
@@ -271,7 +275,7 @@ export class TasksRepository {
        UPDATE tasks t SET status = 'cancelled', completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               error = jsonb_build_object('code', 'TASK_CANCELLED', 'name', 'TaskCancelled', 'message', 'the task was cancelled')
        FROM prev WHERE t.id = prev.id AND t.status NOT IN ${FINAL}
-       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.completed_at, t.endpoint_id, prev.previous`,
+       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.endpoint_id, prev.previous`,
       json(ids),
       ownerId,
     );
@@ -361,7 +365,7 @@ export class TasksRepository {
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
        WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND received_at < now() - $1::int * interval '1 second' LIMIT $3::int)
          AND status = 'waiting-for-endpoint'
-       RETURNING id, owner_id, status, result, error, completed_at`,
+       RETURNING id, owner_id, status, result, error, output, completed_at`,
       ttlSeconds,
       json(error),
       limit,
@@ -373,7 +377,7 @@ export class TasksRepository {
     return this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
        WHERE endpoint_id = $1::uuid AND status NOT IN ${FINAL}
-       RETURNING id, owner_id, status, result, error, completed_at`,
+       RETURNING id, owner_id, status, result, error, output, completed_at`,
       endpointId,
       json(error),
     );

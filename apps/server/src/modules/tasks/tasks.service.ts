@@ -33,6 +33,7 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
     kwargs: t.kwargs,
     ...(t.status === 'success' ? { result: t.result ?? null } : {}),
     error: t.error ?? null,
+    ...(t.output ? { output: t.output } : {}),
     timeline: {
       receivedAt: iso(t.received_at)!,
       waitingAt: iso(t.waiting_at),

@@ -1,0 +1,129 @@
+import type { ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+
+/**
+ * How the pool and one worker process talk. A js worker speaks Node's IPC channel; a worker in another
+ * language speaks newline-delimited JSON over a pipe of its own (fd 3), never over stdout, which user
+ * code prints to.
+ */
+export interface WorkerLink {
+  send(message: ParentToWorkerMessage, done?: (error: Error | null) => void): void;
+  /** Whether a message can still be sent. */
+  readonly connected: boolean;
+  /** Closes the link: an idle worker then exits by itself. */
+  disconnect(): void;
+  onMessage(listener: (message: WorkerToParentMessage) => void): void;
+  /** A worker that broke the link's framing (garbage on its pipe): the pool ends it. */
+  onBroken(listener: (why: string) => void): void;
+}
+
+/** How a worker kind is linked: `ipc` (Node's channel, for js) or `pipe` (line-delimited JSON on fd 3). */
+export type WorkerLinkKind = 'ipc' | 'pipe';
+
+/** The spawn `stdio` of a worker: stdout and stderr go to the agent's, fd 3 carries the link. */
+export function linkStdio(kind: WorkerLinkKind): ['ignore', 'inherit', 'inherit', 'ipc' | 'pipe'] {
+  return ['ignore', 'inherit', 'inherit', kind];
+}
+
+export function openLink(kind: WorkerLinkKind, child: ChildProcess, maxLineChars: number): WorkerLink {
+  return kind === 'ipc' ? new IpcLink(child) : new PipeLink(child.stdio[3] as Duplex, maxLineChars);
+}
+
+class IpcLink implements WorkerLink {
+  constructor(private readonly child: ChildProcess) {}
+  send(message: ParentToWorkerMessage, done: (error: Error | null) => void = () => undefined): void {
+    this.child.send(message, done);
+  }
+  get connected(): boolean {
+    return this.child.connected;
+  }
+  disconnect(): void {
+    if (this.child.connected) this.child.disconnect();
+  }
+  onMessage(listener: (message: WorkerToParentMessage) => void): void {
+    this.child.on('message', listener);
+  }
+  onBroken(): void {
+    // Node's own channel: a malformed message never reaches us.
+  }
+}
+
+/** Newline-delimited JSON over a socket pair; a line longer than `maxLineChars` breaks the link. */
+class PipeLink implements WorkerLink {
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private isBroken = false;
+  private open = true;
+  private readonly listeners: Array<(message: WorkerToParentMessage) => void> = [];
+  private readonly brokenListeners: Array<(why: string) => void> = [];
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly maxLineChars: number,
+  ) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.receive(chunk));
+    socket.on('error', () => undefined); // the exit handler reports what the worker's end means
+    socket.on('close', () => (this.open = false));
+  }
+
+  send(message: ParentToWorkerMessage, done: (error: Error | null) => void = () => undefined): void {
+    if (!this.connected) {
+      done(new Error('the worker pipe is closed'));
+      return;
+    }
+    this.socket.write(`${JSON.stringify(message)}\n`, (error) => done(error ?? null));
+  }
+
+  get connected(): boolean {
+    return this.open && this.socket.writable;
+  }
+
+  disconnect(): void {
+    this.open = false;
+    this.socket.end();
+  }
+
+  onMessage(listener: (message: WorkerToParentMessage) => void): void {
+    this.listeners.push(listener);
+  }
+
+  onBroken(listener: (why: string) => void): void {
+    this.brokenListeners.push(listener);
+  }
+
+  private receive(chunk: string): void {
+    if (this.isBroken) return;
+    // Only the new chunk is searched: a 10 MB result arrives in many chunks and must not be rescanned for each.
+    let start = 0;
+    let newline: number;
+    while ((newline = chunk.indexOf('\n', start)) >= 0) {
+      this.pending.push(chunk.slice(start, newline));
+      const line = this.pending.join('');
+      this.pending = [];
+      this.pendingChars = 0;
+      start = newline + 1;
+      let message: WorkerToParentMessage;
+      try {
+        message = JSON.parse(line) as WorkerToParentMessage;
+      } catch {
+        return this.broken(`sent a line that is not JSON: ${line.slice(0, 80)}`);
+      }
+      if (message === null || typeof message !== 'object' || typeof message.type !== 'string') return this.broken('sent a message without a type');
+      for (const listener of this.listeners) listener(message);
+    }
+    if (start < chunk.length) {
+      this.pending.push(chunk.slice(start));
+      this.pendingChars += chunk.length - start;
+      if (this.pendingChars > this.maxLineChars) this.broken(`sent a message longer than ${this.maxLineChars} characters`);
+    }
+  }
+
+  private broken(why: string): void {
+    this.isBroken = true;
+    this.pending = [];
+    this.socket.pause();
+    for (const listener of this.brokenListeners) listener(why);
+  }
+}
