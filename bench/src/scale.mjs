@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { Client } from '@fx/sdk';
-import { PROTOCOL_VERSION, encodeFrame } from '@fx/protocol';
+import { ENDPOINT_PROTOCOL_VERSION, encodeFrame } from '@fx/protocol';
 import { FxServer, cpuSeconds, rssBytes, randomPrefix, testRedisUrl, cleanupRedisPrefix } from './procs.mjs';
 import { bullConnection } from './systems.mjs';
 import { now, sleep } from './stats.mjs';
@@ -96,10 +96,12 @@ export async function fxIdleConnections(backend, n, windowS) {
             const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${token}` } });
             sockets.push(ws);
             ws.on('error', reject);
+            // A refused hello (wrong protocol version, a cap) closes the socket: say so instead of waiting forever.
+            ws.on('close', (code, reason) => reject(new Error(`idle connection ${i} closed before its welcome: ${code} ${reason}`)));
             ws.on('open', () =>
               ws.send(
                 encodeFrame('hello', {
-                  protocolVersion: PROTOCOL_VERSION,
+                  protocolVersion: ENDPOINT_PROTOCOL_VERSION,
                   agent: { name: `idle-${i}`, version: 'bench', hostname: hostname(), pid: process.pid, platform: 'bench', provider: 'local', workers: 2 },
                   inFlight: [],
                 }),
