@@ -240,9 +240,11 @@ async function main() {
   console.log(
     `\nFX vs BullMQ ${info.versions.bullmq}: medians of ${REPS} repetition(s), ${info.cores} × ${info.cpu}, Node ${info.versions.node}, PostgreSQL ${info.versions.postgres}, Redis ${info.versions.redis}`,
   );
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const t of table) console.log(line(t));
+  if (table.length) {
+    console.log(line(header));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const t of table) console.log(line(t));
+  }
   const storeLines = storeTable(runs.store, median, fmt);
   if (storeLines.length)
     console.log(`\nStores under a ${fmt(SIZES.store)}-task batch (reads: newest 50 tasks + console overview every 200 ms):\n${storeLines.join('\n')}`);
