@@ -19,7 +19,8 @@ export class DataDirLockedError extends Error {
   }
 }
 
-const alive = (pid: number): boolean => {
+/** True while a process with this pid exists (EPERM: it exists, as another user's). */
+export const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,6 +5,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { alive } from '../data-dir.lock.js';
 import type { PostgresBinaries } from './postgres.binaries.js';
 import type { Launcher } from './postgres.launcher.js';
 
@@ -214,15 +215,6 @@ export class EmbeddedPostgres {
     void sleep(500)
       .then(() => (this.stopping ? undefined : this.launch()))
       .catch((e) => this.log(`the embedded PostgreSQL did not restart: ${(e as Error).message}`));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
