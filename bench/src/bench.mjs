@@ -245,7 +245,7 @@ async function main() {
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const t of table) console.log(line(t));
   }
-  const storeLines = storeTable(runs.store, median, fmt);
+  const storeLines = storeTable(runs.store);
   if (storeLines.length)
     console.log(`\nStores under a ${fmt(SIZES.store)}-task batch (reads: newest 50 tasks + console overview every 200 ms):\n${storeLines.join('\n')}`);
   console.log(`load average at start ${info.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);

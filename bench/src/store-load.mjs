@@ -2,14 +2,9 @@
 // A 10,000-task batch runs while a reader asks, every 200 ms, for the newest 50 tasks and for the console
 // overview, as a person watching the console does; the agent's status file tells whether its connection
 // was ever dropped (its connectedAt changes on every new connection).
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Client } from '@fx/sdk';
 import { FxEndpoint, FxServer, rssBytes } from './procs.mjs';
-
-const now = () => performance.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+import { fmt, median, now, pct, sleep } from './stats.mjs';
 
 /** The three stores FX can run on, as the benchmark names them. */
 export const STORES = {
@@ -17,11 +12,6 @@ export const STORES = {
   'fx-embedded': { backend: 'embedded', env: {} },
   'fx-pglite': { backend: 'embedded', env: { FX_EMBEDDED_STORE: 'pglite' } },
 };
-
-async function connectedAt(endpoint) {
-  const status = JSON.parse(await readFile(join(endpoint.home.path, 'endpoints', endpoint.name, 'status.json'), 'utf8'));
-  return status.connection === 'connected' ? status.connectedAt : undefined;
-}
 
 /** One run on a fresh server of the given store: throughput, read latencies under load, agent drops. */
 export async function storeLoad(system, n) {
@@ -40,7 +30,7 @@ export async function storeLoad(system, n) {
       { timeoutMs: 60_000 },
     );
     let firstConnection;
-    for (let i = 0; i < 100 && !firstConnection; i++) firstConnection = await connectedAt(endpoint).catch(() => sleep(100));
+    for (let i = 0; i < 100 && !(firstConnection = await endpoint.connectedAt()); i++) await sleep(100);
     if (!firstConnection) throw new Error('the agent never wrote a connected status');
     const reads = [];
     let failedReads = 0;
@@ -65,7 +55,7 @@ export async function storeLoad(system, n) {
     let lost = 0;
     const watcher = (async () => {
       while (running) {
-        if ((await connectedAt(endpoint).catch(() => undefined)) !== firstConnection) lost++;
+        if ((await endpoint.connectedAt()) !== firstConnection) lost++;
         await sleep(250);
       }
     })();
@@ -100,7 +90,7 @@ export async function storeLoad(system, n) {
 }
 
 /** The store comparison as table lines: medians per store, and the goals for the default. */
-export function storeTable(runs, median, fmt) {
+export function storeTable(runs) {
   const stores = Object.keys(STORES).filter((s) => runs?.[s]?.length);
   if (!stores.length) return [];
   const med = (s, k) => median(runs[s].map((r) => r[k]));

@@ -1,6 +1,4 @@
 import { jest } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Client } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 
@@ -31,11 +29,7 @@ describe('the embedded default under a 10,000-task batch', () => {
     await server?.stop();
   });
 
-  const connectedAt = async (): Promise<string | undefined> => {
-    const raw = await readFile(join(endpoint.home.path, 'endpoints', 'busy', 'status.json'), 'utf8').catch(() => '');
-    const status = raw ? (JSON.parse(raw) as { connection: string; connectedAt?: string }) : undefined;
-    return status?.connection === 'connected' ? status.connectedAt : undefined;
-  };
+  const connectedAt = () => endpoint.connectedAt();
 
   it('runs every task, answers reads meanwhile, and never drops the agent', async () => {
     expect((await (await fetch(`${server.url}/readyz`)).json()).database.kind).toBe('embedded-postgres');

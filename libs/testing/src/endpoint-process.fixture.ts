@@ -130,14 +130,24 @@ export class EndpointProcess {
     return exited(this.child, timeoutMs);
   }
 
+  /** The agent's status file, or undefined before it wrote one. */
+  async status(): Promise<{ connection?: string; connectedAt?: string; processes?: { pids?: number[] } } | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, 'status.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The worker pids the agent reports in its status file. */
   async workerPids(): Promise<number[]> {
-    try {
-      const status = JSON.parse(await readFile(join(this.dir, 'status.json'), 'utf8')) as { processes?: { pids?: number[] } };
-      return status.processes?.pids ?? [];
-    } catch {
-      return [];
-    }
+    return (await this.status())?.processes?.pids ?? [];
+  }
+
+  /** When the agent's current connection was welcomed (it changes on every new connection); undefined while not connected. */
+  async connectedAt(): Promise<string | undefined> {
+    const status = await this.status();
+    return status?.connection === 'connected' ? status.connectedAt : undefined;
   }
 
   /** SIGKILL to the agent and its workers (its process group when detached, and each worker pid it reported); returns how many workers. */
