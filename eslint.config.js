@@ -62,6 +62,7 @@ export default tseslint.config(
     [],
     [{ group: ['@fx/*', '!@fx/protocol', '!@fx/protocol/*', 'fx-endpoint'], message: 'libs/testing imports only libs/protocol' }],
   ),
+  boundary(['libs/cli-kit/src/**'], [], [{ group: ['@fx/*', 'fx-endpoint'], message: 'libs/cli-kit imports nothing of ours' }]),
   boundary(['apps/server/**'], otherApps('@fx/server')),
   boundary(['apps/endpoint/**'], otherApps('fx-endpoint')),
   boundary(['apps/cli/**'], otherApps('fx-cli')),

@@ -19,6 +19,7 @@ const common = {
     '^@fx/protocol/node$': '<rootDir>/libs/protocol/src/node.ts',
     '^@fx/sdk$': '<rootDir>/libs/sdk/src/index.ts',
     '^@fx/testing$': '<rootDir>/libs/testing/src/index.ts',
+    '^@fx/cli-kit$': '<rootDir>/libs/cli-kit/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.ts$': swc },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run pack`: builds, then writes installable tarballs of the published packages to dist/packages/
-// (fx-protocol-<v>.tgz, fx-sdk-<v>.tgz, fx-endpoint-<v>.tgz, fx-cli-<v>.tgz). `--no-build` skips the build (npm test
+// (fx-protocol-<v>.tgz, fx-sdk-<v>.tgz, fx-cli-kit-<v>.tgz, fx-endpoint-<v>.tgz, fx-cli-<v>.tgz). `--no-build` skips the build (npm test
 // has just built). Install them together: `npm install dist/packages/*.tgz`.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist/packages');
-const WORKSPACES = ['libs/protocol', 'libs/sdk', 'apps/endpoint', 'apps/cli'];
+const WORKSPACES = ['libs/protocol', 'libs/sdk', 'libs/cli-kit', 'apps/endpoint', 'apps/cli'];
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 function run(args, quiet = false) {

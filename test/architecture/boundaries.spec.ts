@@ -26,11 +26,12 @@ const RULES: Record<string, string[]> = {
   'scope:protocol': [],
   'scope:sdk': ['scope:protocol'],
   'scope:testing': ['scope:protocol'],
+  'scope:cli-kit': [],
   'scope:server': ['scope:protocol', 'scope:testing'],
-  'scope:endpoint': ['scope:protocol', 'scope:testing'],
+  'scope:endpoint': ['scope:protocol', 'scope:testing', 'scope:cli-kit'],
   'scope:console': ['scope:protocol'],
   'scope:bench': ['scope:protocol', 'scope:sdk', 'scope:testing'],
-  'scope:cli': ['scope:protocol', 'scope:sdk'],
+  'scope:cli': ['scope:protocol', 'scope:sdk', 'scope:cli-kit'],
 };
 
 function sources(dir: string): string[] {

@@ -48,8 +48,14 @@ it('the repository links an executable fx bin at install time', () => {
   expect(npx.stdout).toMatch(/Usage: fx /);
 });
 
-it('npm run pack writes the four publishable tarballs', () => {
-  expect(tarballs.map((t) => t.split('/').pop()).sort()).toEqual(['fx-cli-0.1.0.tgz', 'fx-endpoint-0.1.0.tgz', 'fx-protocol-0.1.0.tgz', 'fx-sdk-0.1.0.tgz']);
+it('npm run pack writes the five publishable tarballs', () => {
+  expect(tarballs.map((t) => t.split('/').pop()).sort()).toEqual([
+    'fx-cli-0.1.0.tgz',
+    'fx-cli-kit-0.1.0.tgz',
+    'fx-endpoint-0.1.0.tgz',
+    'fx-protocol-0.1.0.tgz',
+    'fx-sdk-0.1.0.tgz',
+  ]);
   for (const t of tarballs) {
     const listing = spawnSync('tar', ['tzf', t], { encoding: 'utf8' }).stdout;
     expect(listing).toMatch(/package\/LICENSE/);

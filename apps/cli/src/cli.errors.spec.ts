@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { AuthenticationError, ConnectionError, NotFoundError, SerializationError, ServerError, TaskFailedError, ValidationError } from '@fx/sdk';
-import { CliError, describeFailure } from './cli.errors.js';
+import { describeFailure } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 
 describe('exit codes', () => {
   it('0 for help and version, 2 for usage', () => {

@@ -9,22 +9,10 @@ import {
   TaskFailedError,
   ValidationError,
 } from '@fx/sdk';
+import { CliError } from '@fx/cli-kit';
 
 /** Exit codes, as documented in the README. */
 export const EXIT = Object.freeze({ ok: 0, failed: 1, usage: 2 });
-
-/** Ends a command with a sentence and an exit code, never a stack trace. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    /** 1: the task or request failed; 2: the command was used wrongly. */
-    readonly exitCode: 1 | 2 = 1,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CliError';
-  }
-}
 
 /** The exit code and the sentence for anything a command threw. */
 export function describeFailure(error: unknown): { exitCode: number; message?: string } {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { parseArgsFile, parseJsonArray, parseJsonObject, parseSince } from './parse.js';
 
 describe('parseArgsFile', () => {

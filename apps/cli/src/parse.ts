@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 
 /** The most lines `fx batch` reads from one args file (every line is one task). */
 export const MAX_ARGS_FILE_LINES = 1_000_000;
@@ -74,16 +74,4 @@ function parseJson(value: string): unknown {
   } catch (error) {
     throw new InvalidArgumentError(`is not valid JSON (${(error as Error).message}).`);
   }
-}
-
-export function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number.');
-  return n;
-}
-
-export function parsePositiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return n;
 }

@@ -1,4 +1,4 @@
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { checkTaskId, endpointRef, functionRef, isUuid } from './resolve.js';
 
 const A = '11111111-1111-4111-8111-111111111111';

@@ -1,5 +1,5 @@
 import { EndpointRef, FunctionRef } from '@fx/protocol';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

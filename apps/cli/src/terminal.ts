@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 
 /** All of stdin as text, or undefined when stdin is a terminal (someone would have to type it). */
 export async function readPipedStdin(): Promise<string | undefined> {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { noticeWarning, wantsJson, withClient } from '../command.helpers.js';
 import { followTasks, reportSummary } from '../follow.js';
 import { printJson } from '../output.js';

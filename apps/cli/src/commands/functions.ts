@@ -4,10 +4,10 @@ import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import type { FunctionInfo } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
-import { parsePositiveNumber } from '../parse.js';
+import { parsePositiveNumber } from '@fx/cli-kit';
 import { functionRef } from '../resolve.js';
 
 interface RegisterOptions {

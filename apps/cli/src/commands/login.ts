@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AuthenticationError } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { wantsJson } from '../command.helpers.js';
 import { printJson } from '../output.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isFinalStatus } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { checkTaskId } from '../resolve.js';
 import { printOutcome } from './run.js';

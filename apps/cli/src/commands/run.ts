@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { TimeoutError, type TaskOutcome } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { noticeWarning, reportFailure, reportOutput, wantsJson, withClient } from '../command.helpers.js';
 import { formatValue, printJson } from '../output.js';
-import { parseJsonArray, parseJsonObject, parsePositiveNumber } from '../parse.js';
+import { parseJsonArray, parseJsonObject } from '../parse.js';
+import { parsePositiveNumber } from '@fx/cli-kit';
 import { endpointRef, functionRef } from '../resolve.js';
 
 interface RunOptions {

@@ -4,7 +4,8 @@ import type { Client, TaskStatus, TaskSummary } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
-import { parsePositiveInt, parseSince } from '../parse.js';
+import { parseSince } from '../parse.js';
+import { parsePositiveInt } from '@fx/cli-kit';
 import { endpointRef, functionRef } from '../resolve.js';
 
 const STATUSES: readonly TaskStatus[] = ['received', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled'];

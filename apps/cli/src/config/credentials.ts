@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CliError } from '../cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import type { CliEnv } from './env.js';
 
 export interface Credentials {

@@ -9,7 +9,7 @@ import { inheritedEnv } from '../config/env.js';
 import { createProvider, resolveSandbox } from '../providers/provider.factory.js';
 import { SandboxError, type WorkerSandbox } from '../providers/sandbox/worker.sandbox.js';
 import type { CliContext } from './cli.context.js';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { isAlive, removePid, runningPid, tailFile, writePid } from './process.control.js';
 
 /** Runs the agent in this process until it stops; rejects (CliError) when it ends FAILED. */

@@ -1,21 +1,8 @@
 import { existsSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import { ResourceName } from '@fx/protocol';
 import { endpointPaths, type EndpointPaths } from '../config/endpoint.paths.js';
 import type { CliContext } from './cli.context.js';
-import { CliError } from './cli.errors.js';
-
-export function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number.');
-  return n;
-}
-
-export function parsePositiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return n;
-}
+import { CliError } from '@fx/cli-kit';
 
 /** Validates an endpoint name (it becomes a directory name, so this also keeps paths inside FX_HOME). */
 export function checkName(name: string): string {

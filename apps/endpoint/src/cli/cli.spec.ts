@@ -9,7 +9,7 @@ import { parseEnv } from '../config/env.js';
 import { FakeFxServer } from '../testing/fake-fx-server.js';
 import { ensureEndpointBuilt } from '../testing/worker-build.js';
 import type { CliContext } from './cli.context.js';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { isAlive } from './process.control.js';
 import { buildProgram } from './program.js';
 

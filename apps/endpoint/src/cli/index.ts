@@ -3,7 +3,7 @@ import { CommanderError } from 'commander';
 import { ConfigError } from '../config/config.errors.js';
 import { env } from '../config/env.js';
 import type { CliContext } from './cli.context.js';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { buildProgram } from './program.js';
 
 const out = (line: string) => void process.stdout.write(line + '\n');

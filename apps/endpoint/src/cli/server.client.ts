@@ -1,5 +1,5 @@
 import { ErrorBody, RegisterEndpointResponse, type RegisterEndpointRequest } from '@fx/protocol';
-import { CliError } from './cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 
 /** A refusal from the server, carrying its `{ code, message }` body. */
 export class ServerRequestError extends CliError {

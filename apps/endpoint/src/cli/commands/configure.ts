@@ -5,8 +5,9 @@ import { EndpointConfig } from '../../config/endpoint.config.js';
 import { loadEndpointConfig, writeEndpointFiles } from '../../config/endpoint.config.js';
 import { endpointPaths } from '../../config/endpoint.paths.js';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
-import { checkName, parsePositiveInt } from '../cli.options.js';
+import { CliError } from '@fx/cli-kit';
+import { checkName } from '../cli.options.js';
+import { parsePositiveInt } from '@fx/cli-kit';
 import { runningPid } from '../process.control.js';
 import { deleteEndpoint, registerEndpoint, ServerRequestError } from '../server.client.js';
 

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadEndpointConfig } from '../../config/endpoint.config.js';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
+import { CliError } from '@fx/cli-kit';
 import { existingEndpoint } from '../cli.options.js';
 import { ServerRequestError, deleteEndpoint } from '../server.client.js';
 import { stopEndpoint } from './stop.js';

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { startDetached } from '../agent.runner.js';
 import type { CliContext } from '../cli.context.js';
-import { existingEndpoint, parsePositiveNumber } from '../cli.options.js';
+import { existingEndpoint } from '../cli.options.js';
+import { parsePositiveNumber } from '@fx/cli-kit';
 import { stopEndpoint } from './stop.js';
 
 interface RestartOptions {

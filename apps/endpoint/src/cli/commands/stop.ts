@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { loadEndpointConfig } from '../../config/endpoint.config.js';
 import type { EndpointPaths } from '../../config/endpoint.paths.js';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '../cli.errors.js';
-import { existingEndpoint, parsePositiveNumber } from '../cli.options.js';
+import { CliError } from '@fx/cli-kit';
+import { existingEndpoint } from '../cli.options.js';
+import { parsePositiveNumber } from '@fx/cli-kit';
 import { killAgentTree, removePid, runningPid, waitForExit } from '../process.control.js';
 
 interface StopOptions {

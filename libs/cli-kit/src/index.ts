@@ -1,0 +1,2 @@
+export { CliError } from './cli.error.js';
+export { parsePositiveInt, parsePositiveNumber } from './option.parsers.js';
