@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
+import { PickledValue } from './serializers.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -109,6 +110,11 @@ export const TaskSpec = z.object({
   function: FunctionSpec,
   args: JsonArgs,
   kwargs: JsonKwargs,
+  /**
+   * A python task submitted with serializer `pickle`: its `(args, kwargs)`, pickled (args and kwargs are
+   * then empty). The worker checks the Python version, unpickles, and returns the result as a PickledValue.
+   */
+  pickledArgs: PickledValue.optional(),
   /** What the task asks of its worker (absent: any worker). */
   resources: TaskResources.optional(),
   /** The user who submitted it: a js worker never runs tasks of two owners (absent: one "unknown" owner). */
