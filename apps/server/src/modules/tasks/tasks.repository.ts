@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
-import type { RemoteError, TaskOutput, TaskResources, TaskStatus, TaskTimings } from '@fx/protocol';
+import type { PickledValue, RemoteError, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -16,10 +16,14 @@ export interface NewTask {
   kwargs: Record<string, unknown>;
   /** What the task asks of its worker; absent: any worker. */
   resources?: TaskResources;
+  /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
+  pickledArgs?: PickledValue;
 }
 
 /** The JSON columns, as FX stores them. */
 export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null; output: TaskOutput | null };
+/** How a task's arguments travel: a pickle task's are in pickled_args. */
+export type TaskSerialized = { serializer: TaskSerializer; pickled_args: PickledValue | null };
 
 export type TaskRow = RawRow<
   Task,
@@ -32,6 +36,8 @@ export type TaskRow = RawRow<
   | 'attempt'
   | 'args'
   | 'kwargs'
+  | 'serializer'
+  | 'pickled_args'
   | 'result'
   | 'error'
   | 'output'
@@ -40,7 +46,7 @@ export type TaskRow = RawRow<
   | 'dispatched_at'
   | 'running_at'
   | 'completed_at',
-  TaskJson & { status: TaskStatus }
+  TaskJson & TaskSerialized & { status: TaskStatus }
 >;
 
 /** A final outcome as recorded, ready to publish to waiting clients. */
@@ -137,11 +143,14 @@ export class TasksRepository {
       args: t.args,
       kwargs: t.kwargs,
       resources: t.resources ?? null,
+      serializer: t.pickledArgs ? 'pickle' : 'json',
+      pickled_args: t.pickledArgs ?? null,
     }));
     await this.exec(
-      `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, received_at, waiting_at)
-       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, x.resources, now(), now()
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb)`,
+      `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), now()
+       FROM jsonb_to_recordset($1::jsonb)
+         AS x(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb)`,
       json(rows),
       ownerId,
       batchId,
@@ -171,9 +180,11 @@ export class TasksRepository {
   }
 
   /** Status of each of these ids, with the size of a final task's outcome (for POST /v1/tasks/results). */
-  findResultHeads(ids: string[]): Promise<Array<TaskHead & RawRow<Task, 'completed_at'> & { bytes: number | null }>> {
+  findResultHeads(
+    ids: string[],
+  ): Promise<Array<TaskHead & RawRow<Task, 'completed_at' | 'serializer', Pick<TaskSerialized, 'serializer'>> & { bytes: number | null }>> {
     return this.query(
-      `SELECT id, owner_id, status, attempt, completed_at,
+      `SELECT id, owner_id, status, attempt, completed_at, serializer,
               CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')) + octet_length(COALESCE(output::text, '')))::int END AS bytes
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
