@@ -5,29 +5,32 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._wire import endpoint_ref, function_ref, json_args
+from ._serializers import argument_fields
+from ._wire import endpoint_ref, function_ref
 from .errors import ValidationError
 
 # (function, args, kwargs), (function, args) or (function,); or the wire's own dict.
 BatchItem = Union[Tuple[str], Tuple[str, Sequence[Any]], Tuple[str, Sequence[Any], Mapping[str, Any]], Mapping[str, Any]]
 
 
-def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]]) -> List[bytes]:
-    """Each item as its JSON bytes, every one checked before any request is sent."""
+def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]], serializer: str = "json") -> List[bytes]:
+    """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any request is sent."""
     encoded: List[bytes] = []
     for i, item in enumerate(items):
         wire: Dict[str, Any]
         if isinstance(item, Mapping):
             fid = item.get("functionId")
-            args, kwargs = json_args(item.get("args", ()), item.get("kwargs"))
-            wire = {"functionId": function_ref(fid), "args": args, "kwargs": kwargs}
+            if item.get("pickledArgs") is not None:  # pickled already: as the wire has it
+                wire = {"functionId": function_ref(fid), "serializer": "pickle", "pickledArgs": item["pickledArgs"]}
+            else:
+                wire = {"functionId": function_ref(fid), **argument_fields(item.get("args", ()), item.get("kwargs"), item.get("serializer", serializer))}
             if item.get("endpointId") is not None:
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
-            args, kwargs = json_args(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None)  # type: ignore[misc]
-            wire = {"functionId": function_ref(item[0]), "args": args, "kwargs": kwargs}
+            fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer)  # type: ignore[misc]
+            wire = {"functionId": function_ref(item[0]), **fields}
         else:
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
         if resources is not None and "resources" not in wire:
