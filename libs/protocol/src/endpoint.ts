@@ -7,9 +7,10 @@ import { PickledValue } from './serializers.js';
 /**
  * The endpoint channel's own version, sent in `hello` (the envelope's `v` covers every channel and stays
  * 1). 2: `tasks` frames name each task's function by id and carry a function's spec once per connection.
+ * 3: a python task may carry `pickledArgs` instead of args (an agent of version 2 would call it with none).
  * A server refuses an agent of another version with a sentence, rather than misreading its frames.
  */
-export const ENDPOINT_PROTOCOL_VERSION = 2 as const;
+export const ENDPOINT_PROTOCOL_VERSION = 3 as const;
 
 export const AgentInfo = z.object({
   name: z.string().max(128),
