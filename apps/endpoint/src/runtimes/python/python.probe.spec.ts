@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { tempDir, type TempDir } from '@fx/testing';
 import { WorkerSandbox } from '../../providers/sandbox/worker.sandbox.js';
@@ -63,6 +63,22 @@ describe('inspectPython', () => {
     // the allow-list sandbox of a local endpoint does not pass PYTHONPATH on, so neither does its probe
     const local = await inspectPython('/usr/bin/python3', new WorkerSandbox({ kind: 'none', environment }));
     expect(local.report.distributions).toEqual(plain.distributions);
+  });
+
+  it('runs the report as nobody under the uid sandbox: a Python nobody can read works, one it cannot read is named', async () => {
+    expect(process.getuid?.()).toBe(0); // the uid sandbox is the root agent's (the tests run as root here and in CI)
+    const asNobody = new WorkerSandbox({ kind: 'uid' });
+    expect((await inspectPython('/usr/bin/python3', asNobody)).report).toMatchObject({ available: true, executable: '/usr/bin/python3' });
+    // like /root/.pyenv/versions/…: an interpreter inside a directory only root may enter
+    const hidden = join(dir.path, 'private');
+    await mkdir(join(hidden, 'bin'), { recursive: true });
+    await chmod(hidden, 0o700);
+    await symlink('/usr/bin/python3', join(hidden, 'bin', 'python3'));
+    const python = join(hidden, 'bin', 'python3');
+    expect((await inspectPython(python)).report.executable).toBe(python);
+    await expect(inspectPython(python, asNobody)).rejects.toThrow(
+      `${python} at ${python} is not readable by the sandbox user nobody (uid 65534): spawn ${python} EACCES; tasks run as nobody because the agent runs as root`,
+    );
   });
 
   it('the report script ships beside the python worker', () => {

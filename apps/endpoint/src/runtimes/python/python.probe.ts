@@ -82,7 +82,7 @@ export async function locatePython(python: string, environment: InheritedEnv = i
  * Locates `python` (see locatePython), then runs fx_python_report.py with it exactly as a python worker
  * starts (the sandbox's command, user, environment and private dir), so that what is reported is what
  * tasks see, and an interpreter the sandbox cannot run is found now, with a sentence, rather than as a
- * worker that never starts.
+ * worker that never starts: as nobody (agent root, no bubblewrap) a Python under /root is unreadable.
  */
 export async function inspectPython(python: string, sandbox: WorkerSandbox = new WorkerSandbox()): Promise<PythonInspection> {
   // Looked up as the person who configured it would (their HOME, for a pyenv shim), but with no more
@@ -96,7 +96,7 @@ export async function inspectPython(python: string, sandbox: WorkerSandbox = new
     const command = shown.command(installation.executable, ['-B', PYTHON_REPORT_SCRIPT], workDir);
     stdout = await output({ ...command, env: shown.env(workDir), cwd: workDir });
   } catch (error) {
-    throw new Error(sandboxedFailure(python, installation.executable, sandbox, error as Error), { cause: error });
+    throw new Error(sandboxedFailure(python, installation.executable, sandbox, error as Error & { code?: string }), { cause: error });
   } finally {
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -113,9 +113,16 @@ export async function inspectPython(python: string, sandbox: WorkerSandbox = new
   };
 }
 
-function sandboxedFailure(python: string, executable: string, sandbox: WorkerSandbox, error: Error): string {
+function sandboxedFailure(python: string, executable: string, sandbox: WorkerSandbox, error: Error & { code?: string }): string {
   const it = `${python} at ${executable}`;
-  if (sandbox.kind === 'uid') return `${it} does not run as the sandbox user nobody (uid ${UNPRIVILEGED_ID}): ${error.message}`;
+  if (sandbox.kind === 'uid') {
+    const user = `the sandbox user nobody (uid ${UNPRIVILEGED_ID})`;
+    const fix =
+      'tasks run as nobody because the agent runs as root and bubblewrap does not work here; ' +
+      'set config.yaml\'s "python:" to an interpreter every user can read (e.g. /usr/bin/python3, or one installed under /opt), ' +
+      'install bubblewrap, or run the agent as another user';
+    return error.code === 'EACCES' ? `${it} is not readable by ${user}: ${error.message}; ${fix}` : `${it} does not run as ${user}: ${error.message}; ${fix}`;
+  }
   if (sandbox.kind === 'bwrap') {
     return `${it} does not run inside the sandbox (bubblewrap): ${error.message}; if it needs a hidden directory, list that in config.yaml's "sandboxShow:"`;
   }
