@@ -156,10 +156,6 @@ export class Client {
     return this.request({ method: 'GET', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}`, response: EndpointInfo });
   }
 
-  /**
-   * An endpoint's state and last heartbeat: workers, queue, and `status.python` (a PythonReport: the
-   * version, executable and installed distributions of its python workers, or why it has none).
-   */
   async getEndpointStatus(endpointId: string): Promise<EndpointStatusResponse> {
     return this.request({ method: 'GET', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}/status`, response: EndpointStatusResponse });
   }
