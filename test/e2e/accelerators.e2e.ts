@@ -80,6 +80,29 @@ describe('accelerator pinning (local provider)', () => {
     await expect(client.getResult(two, { timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'RESOURCES_UNAVAILABLE' });
   });
 
+  it('pins python workers too: each sees exactly its device, whatever the task', async () => {
+    const fn = await client.registerPythonFunction(
+      'import os, time\n\ndef main():\n    time.sleep(0.1)\n' +
+        '    return [os.getpid()] + [os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK")]\n',
+      { name: 'which-gpu-py', entrypoint: 'main' },
+    );
+    const ids = await client.runBatch(
+      pinned.endpointId,
+      Array.from({ length: 20 }, () => ({ functionId: fn })),
+      { resources: { gpus: 1 } },
+    );
+    const seen = (await client.getResults(ids, { timeoutMs: 60_000 })) as Array<[number, string, string, string]>;
+    const byPid = new Map<number, Set<string>>();
+    for (const [pid, cuda, rocr, ze] of seen) {
+      expect([rocr, ze]).toEqual([cuda, cuda]);
+      byPid.set(pid, (byPid.get(pid) ?? new Set()).add(cuda));
+    }
+    // one python worker per device (a pool of one in each pinned slot), never sharing one
+    expect([...byPid.values()].map((d) => [...d]).sort()).toEqual([['0'], ['1']]);
+    const status = JSON.parse(pinned.cli(['status', 'pinned', '--json']).stdout) as { status: { python?: { available: boolean } } };
+    expect(status.status.python).toMatchObject({ available: true });
+  });
+
   it('auto says plainly that it found no GPU here, and a gpus: 1 task is refused rather than run unpinned', async () => {
     const status = auto.cli(['status', 'auto']).stdout;
     expect(status).toMatch(/accelerators:\s+accelerators: auto found no GPUs \(nvidia-smi not found\); workers are not pinned/);

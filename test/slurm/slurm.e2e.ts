@@ -218,6 +218,40 @@ describe('FX on Slurm', () => {
     await expect(client.getResult(tooBig, { timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'RESOURCES_UNAVAILABLE' });
   });
 
+  it("runs python functions in a block: each sees its block's job id, the block's environment and its own pinned device", async () => {
+    requireSlurm();
+    const where = await client.registerPythonFunction(
+      'import os, platform, time\n\ndef main():\n    time.sleep(0.3)\n' +
+        '    return {k: os.environ.get(k) for k in ("SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "FX_TEST_INIT")} | {"pid": os.getpid(), "python": platform.python_version()}\n',
+      { name: 'where-py', entrypoint: 'main' },
+    );
+    const ids = await client.runBatch(
+      endpoint.endpointId,
+      Array.from({ length: 6 }, () => ({ functionId: where })),
+      { resources: { gpus: 1, cores: 1, walltimeSeconds: 60 } },
+    );
+    type Seen = { SLURM_JOB_ID: string | null; CUDA_VISIBLE_DEVICES: string; ROCR_VISIBLE_DEVICES: string; FX_TEST_INIT: string; pid: number; python: string };
+    const seen = (await client.getResults(ids, { timeoutMs: 120_000 }).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
+    })) as Seen[];
+    // a real job id: one the agent got back from sbatch for one of its blocks
+    const submitted = [...endpoint.output.join('').matchAll(/submitted a block as job (\d+)/g)].map((m) => m[1]);
+    for (const s of seen) {
+      expect(s.SLURM_JOB_ID).toMatch(/^\d+$/);
+      expect(submitted).toContain(s.SLURM_JOB_ID);
+      expect(s.FX_TEST_INIT).toBe('1');
+      expect(['0', '1']).toContain(s.CUDA_VISIBLE_DEVICES);
+      expect(s.ROCR_VISIBLE_DEVICES).toBe(s.CUDA_VISIBLE_DEVICES);
+    }
+    // one python worker per pinned slot, each always with its own device
+    const byPid = new Map<number, Set<string>>();
+    for (const s of seen) byPid.set(s.pid, (byPid.get(s.pid) ?? new Set()).add(`${s.SLURM_JOB_ID}/${s.CUDA_VISIBLE_DEVICES}`));
+    for (const devices of byPid.values()) expect(devices.size).toBe(1);
+    // the endpoint reports the Python its block's worker found on the node
+    const python = await eventually(async () => (await client.getEndpointStatus(endpoint.endpointId)).status?.python, 30_000, 'python reported');
+    expect(python).toMatchObject({ available: true, version: seen[0]!.python });
+  });
+
   it('stop cancels every block: no job of the endpoint is left in squeue', async () => {
     requireSlurm();
     const fn = await client.registerShellFunction('sleep 1; echo ok', { name: 'brief' });

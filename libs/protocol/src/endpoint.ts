@@ -73,6 +73,29 @@ function boundDetails(details: Record<string, unknown>): Record<string, unknown>
   return { truncated: `… [truncated ${size} bytes: heartbeat details may hold at most ${MAX_HEARTBEAT_DETAILS_BYTES} bytes]` };
 }
 
+/** Longest `reason` of an unavailable Python, and of an executable's path, in a heartbeat. */
+export const MAX_PYTHON_REASON_CHARS = 1024;
+export const MAX_PYTHON_EXECUTABLE_CHARS = 4096;
+
+/**
+ * The endpoint's Python as its python workers see it (probed at agent start; on Slurm, by a block's
+ * worker on its node): `sha256` is over the sorted, distinct `Name==version` lines of its
+ * importlib.metadata distributions joined by "\n", so two endpoints with the same packages agree.
+ * An endpoint without a usable interpreter says why, and still runs js and shell tasks.
+ */
+export const PythonReport = z.discriminatedUnion('available', [
+  z.object({
+    available: z.literal(true),
+    /** `platform.python_version()`, e.g. "3.11.7". */
+    version: z.string().max(64),
+    /** `sys.executable` of the workers' interpreter. */
+    executable: z.string().max(MAX_PYTHON_EXECUTABLE_CHARS),
+    distributions: z.object({ count: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+  }),
+  z.object({ available: z.literal(false), reason: z.string().max(MAX_PYTHON_REASON_CHARS) }),
+]);
+export type PythonReport = z.infer<typeof PythonReport>;
+
 export const HeartbeatPayload = z.object({
   state: z.string().max(32),
   workers: WorkerCounts,
@@ -82,6 +105,8 @@ export const HeartbeatPayload = z.object({
   provider: z.string().max(64),
   /** Free-form provider details, at most MAX_HEARTBEAT_DETAILS_BYTES serialized; more is replaced by a marker. */
   details: z.record(z.string(), z.unknown()).transform(boundDetails).optional(),
+  /** The endpoint's Python; absent until probed (and from agents that predate it). */
+  python: PythonReport.optional(),
 });
 export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 

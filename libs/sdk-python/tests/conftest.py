@@ -91,6 +91,23 @@ def _stop_leftover_postgres(store: Path) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def configure_endpoint(url: str, token: str, name: str, env: Dict[str, str], tmp: Path, workers: int) -> Path:
+    """`fx-endpoint configure` in env's FX_HOME (the token through a file in ``tmp``); returns its config.yaml."""
+    token_file = tmp / "user.token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    configure = subprocess.run(
+        [NODE, str(ENDPOINT_CLI), "configure", name, "--url", url, "--token-file", str(token_file), "--workers", str(workers)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if configure.returncode != 0:
+        raise RuntimeError(f"fx-endpoint configure failed ({configure.returncode}): {configure.stderr}{configure.stdout}")
+    return Path(env["FX_HOME"]) / "endpoints" / name / "config.yaml"
+
+
 @dataclass
 class Fx:
     url: str
@@ -147,20 +164,9 @@ def fx() -> Iterator[Fx]:
         with Client(url, admin_token) as admin:
             user = admin.create_user(f"py-{uuid.uuid4().hex[:8]}")
             user_token = admin.create_token(user["id"], name="pytest")["token"]
-        token_file = tmp / "user.token"
-        token_file.write_text(user_token)
-        token_file.chmod(0o600)
         name = f"py-ep-{uuid.uuid4().hex[:8]}"
         agent_env = {**base_env, "FX_HOME": str(fx_home)}
-        configure = subprocess.run(
-            [NODE, str(ENDPOINT_CLI), "configure", name, "--url", url, "--token-file", str(token_file), "--workers", "4"],
-            env=agent_env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if configure.returncode != 0:
-            raise RuntimeError(f"fx-endpoint configure failed ({configure.returncode}): {configure.stderr}{configure.stdout}")
+        configure_endpoint(url, user_token, name, agent_env, tmp, workers=4)
         agent = _start("agent", [str(ENDPOINT_CLI), "start", name], agent_env, tmp / "agent.log")
         with Client(url, user_token) as user_client:
             endpoint_id = user_client.get_endpoint(name)["id"]

@@ -1,5 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import type { WorkerCounts } from '@fx/protocol';
+import type { PythonReport, WorkerCounts } from '@fx/protocol';
 import type { BlockStatus, DeviceStatus } from '../providers/provider.js';
 import type { AgentState } from './agent.state.js';
 
@@ -31,6 +31,8 @@ export interface AgentStatusSnapshot {
   sandboxNote?: string;
   /** Set while results cannot be written to the spool (kept in memory only). */
   spoolDegraded?: string;
+  /** The Python of the python workers (or why there is none); absent until probed. */
+  python?: PythonReport;
 }
 
 /** Atomic replace: readers never see a half-written file. */

@@ -61,6 +61,7 @@ export class StatusReporter {
       ...(provider.acceleratorNote ? { acceleratorNote: provider.acceleratorNote } : {}),
       ...(provider.sandboxNote ? { sandboxNote: provider.sandboxNote } : {}),
       ...(facts.spoolDegraded ? { spoolDegraded: facts.spoolDegraded } : {}),
+      ...(provider.python ? { python: provider.python } : {}),
     };
   }
 
@@ -75,6 +76,7 @@ export class StatusReporter {
       running: facts.running,
       spooled: facts.spooled,
       provider: this.options.provider.name,
+      ...(status.python ? { python: status.python } : {}),
     };
   }
 

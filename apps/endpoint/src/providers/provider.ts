@@ -1,4 +1,4 @@
-import type { TaskSpec, WorkerCounts } from '@fx/protocol';
+import type { PythonReport, TaskSpec, WorkerCounts } from '@fx/protocol';
 import type { ExecutionOutcome } from '../runtimes/task.errors.js';
 
 export type { ExecutionOutcome };
@@ -62,6 +62,8 @@ export interface ProviderStatus {
   sandbox?: 'bwrap' | 'uid' | 'none';
   /** Why tasks are not sandboxed, when they are not. */
   sandboxNote?: string;
+  /** The Python of its python workers (or why there is none); absent until probed. */
+  python?: PythonReport;
 }
 
 /**

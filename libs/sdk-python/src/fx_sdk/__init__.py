@@ -35,6 +35,7 @@ from .errors import (
     ValidationError,
 )
 from .executor import Executor, TaskFuture
+from ._python_check import PythonVersionMismatchWarning
 from .outcome import RemoteError, TaskOutcome, TaskOutput
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "NotFoundError",
     "PartialBatchError",
     "PayloadTooLargeError",
+    "PythonVersionMismatchWarning",
     "QuotaExceededError",
     "RateLimitError",
     "RemoteError",

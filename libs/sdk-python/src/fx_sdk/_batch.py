@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ._serializers import argument_fields
 from ._wire import endpoint_ref, function_ref
@@ -13,8 +13,16 @@ from .errors import ValidationError
 BatchItem = Union[Tuple[str], Tuple[str, Sequence[Any]], Tuple[str, Sequence[Any], Mapping[str, Any]], Mapping[str, Any]]
 
 
-def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]], serializer: str = "json") -> List[bytes]:
-    """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any request is sent."""
+def encode_items(
+    items: Iterable[BatchItem],
+    resources: Optional[Mapping[str, Any]],
+    serializer: str = "json",
+    endpoint: str = "",
+    pairs: "Optional[Set[Tuple[str, str]]]" = None,
+) -> List[bytes]:
+    """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any
+    request is sent; ``pairs`` gathers the distinct (endpoint, function) of the items (``endpoint`` for
+    those that name none)."""
     encoded: List[bytes] = []
     for i, item in enumerate(items):
         wire: Dict[str, Any]
@@ -35,6 +43,8 @@ def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, An
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
         if resources is not None and "resources" not in wire:
             wire["resources"] = dict(resources)
+        if pairs is not None:
+            pairs.add((wire.get("endpointId", endpoint), wire["functionId"]))
         encoded.append(json.dumps(wire, separators=(",", ":")).encode("utf-8"))
     return encoded
 

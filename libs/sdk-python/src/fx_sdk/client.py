@@ -13,12 +13,13 @@ from ._config import token_from_env, url_from_env
 from ._longpoll import LongPollConnection
 from ._poller import Delivery, ResultPoller
 from ._serializers import Serializer, argument_fields
+from ._python_check import PythonCheck
 from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError
 from .outcome import TaskOutcome, exception_for
-from .types import CancelResult, CreateTokenResponse, EndpointInfo, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
+from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -75,6 +76,7 @@ class Client:
         self._batch_limit = max(1, max_batch_tasks)
         self._max_request_bytes = max_request_bytes
         self._closed = False
+        self._python = PythonCheck(self.get_endpoint_status, self.get_function)
 
     # ---- functions -----------------------------------------------------------------------------
 
@@ -120,11 +122,15 @@ class Client:
 
     def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
         """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""
-        return cast(FunctionInfo, self._request("POST", "/v1/functions", dict(request)))
+        info = cast(FunctionInfo, self._request("POST", "/v1/functions", dict(request)))
+        self._python.note_function(info)
+        return info
 
     def get_function(self, function: str) -> FunctionInfo:
         """A function by id or name: ``name`` (yours, newest version), ``name@version``, ``owner/name[@version]``."""
-        return cast(FunctionInfo, self._request("GET", f"/v1/functions/{path_segment(function_ref(function))}"))
+        info = cast(FunctionInfo, self._request("GET", f"/v1/functions/{path_segment(function_ref(function))}"))
+        self._python.note_function(info)
+        return info
 
     def list_functions(self) -> List[FunctionInfo]:
         return cast(List[FunctionInfo], self._request("GET", "/v1/functions")["items"])
@@ -151,8 +157,10 @@ class Client:
         """An endpoint by id or name (``name``, or ``owner/name`` for admins)."""
         return cast(EndpointInfo, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}"))
 
-    def get_endpoint_status(self, endpoint: str) -> Dict[str, Any]:
-        return cast(Dict[str, Any], self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}/status"))
+    def get_endpoint_status(self, endpoint: str) -> EndpointStatus:
+        """An endpoint's state and last heartbeat; ``status["python"]`` is its Python (version, executable,
+        distributions digest) or why it has none."""
+        return cast(EndpointStatus, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}/status"))
 
     def delete_endpoint(self, endpoint: str) -> None:
         self._request("DELETE", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}")
@@ -179,6 +187,7 @@ class Client:
             body["resources"] = dict(resources)
         answer = self._request("POST", "/v1/tasks", body)
         _warn(answer.get("warnings"), set())
+        self._python.submitted([(body["endpointId"], body["functionId"])])
         return str(answer["taskId"])
 
     def batch_run(
@@ -193,7 +202,8 @@ class Client:
         :class:`PartialBatchError` carries their ids.
         """
         ep = endpoint_ref(endpoint)
-        encoded = _batch.encode_items(items, resources, serializer)
+        pairs: "set[tuple[str, str]]" = set()
+        encoded = _batch.encode_items(items, resources, serializer, ep, pairs)
         overhead = len(_batch.request_body(ep, []))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         ids: List[str] = []
@@ -217,6 +227,7 @@ class Client:
             ids.extend(str(t) for t in task_ids)
             _warn(answer.get("warnings"), warned)
             start = stop
+        self._python.submitted(pairs)
         return ids
 
     def get_task(self, task: str) -> TaskInfo:

@@ -36,6 +36,33 @@ class EndpointInfo(TypedDict):
     createdAt: str
 
 
+class PythonDistributions(TypedDict):
+    count: int
+    sha256: str
+
+
+class PythonReport(TypedDict, total=False):
+    """An endpoint's Python (``status["python"]``): ``available`` with version, executable and distributions, or ``reason``."""
+
+    available: bool
+    version: str
+    executable: str
+    distributions: PythonDistributions
+    reason: str
+
+
+class EndpointStatus(TypedDict):
+    """GET /v1/endpoints/:id/status. ``status`` (live) and ``lastStatus`` are heartbeats: state, workers,
+    queued, running, spooled, provider, and ``python`` (a :class:`PythonReport`) once probed."""
+
+    id: str
+    state: str
+    lastHeartbeatAt: Optional[str]
+    status: Optional[Dict[str, Any]]
+    lastStatus: Optional[Dict[str, Any]]
+    tasks: Dict[str, int]
+
+
 class RegisterEndpointResponse(TypedDict):
     endpoint: EndpointInfo
     token: str

@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { PythonReport } from '@fx/protocol';
 import { readStatusFile } from '../../agent/status.file.js';
 import { loadEndpointConfig } from '../../config/endpoint.config.js';
 import type { CliContext } from '../cli.context.js';
@@ -10,7 +11,7 @@ import { describeState } from './list.js';
 export function configureStatusCommand(program: Command, context: CliContext): void {
   program
     .command('status')
-    .description("show an endpoint's state, connection, workers, tasks and spooled results")
+    .description("show an endpoint's state, connection, workers, tasks, Python and spooled results")
     .argument('<name>', 'endpoint name')
     .option('--json', 'print the raw status snapshot')
     .action(async (name: string, options: { json?: boolean }) => {
@@ -44,6 +45,7 @@ export function configureStatusCommand(program: Command, context: CliContext): v
           ]);
         }
         for (const d of live.devices ?? []) lines.push([`device ${d.device}`, `${d.worker}${d.busy ? ' (busy)' : ''}`]);
+        if (live.python) lines.push(['python', describePython(live.python)]);
         if (live.acceleratorNote) lines.push(['accelerators', live.acceleratorNote]);
         if (live.sandboxNote) lines.push(['sandbox', `WARN ${live.sandboxNote}`]);
         if (live.spoolDegraded) lines.push(['spool', `WARN degraded: ${live.spoolDegraded}`]);
@@ -56,6 +58,13 @@ export function configureStatusCommand(program: Command, context: CliContext): v
       const width = Math.max(...lines.map(([k]) => k.length));
       context.out(lines.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${v}`).join('\n'));
     });
+}
+
+/** `3.11.7 at /usr/bin/python3 (212 distributions, sha256 1a2b3c4d5e6f)`, or why there is none. */
+export function describePython(python: PythonReport): string {
+  if (!python.available) return `unavailable: ${python.reason}`;
+  const d = python.distributions;
+  return `${python.version} at ${python.executable} (${d.count} distributions, sha256 ${d.sha256.slice(0, 12)})`;
 }
 
 /** Without a running agent, the spool files are the only record: count results in them. */

@@ -3,6 +3,7 @@ import { pinningEnv, type Accelerator } from '../../accelerators/accelerators.js
 import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
 import { SlotRunner, slotFits } from '../slots/slot.runner.js';
+import { PythonProbe } from '../../runtimes/python/python.probe.js';
 import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Logger } from '../../agent/logger.js';
 
@@ -34,9 +35,16 @@ export class PinnedLocalProvider implements Provider {
   private readonly runners: SlotRunner[];
   private readonly busy: boolean[];
   private readonly waiters: Waiter[] = [];
+  /** One probe for every slot's python worker: they run the same interpreter. */
+  private readonly python: PythonProbe;
 
   constructor(private readonly options: PinnedLocalProviderOptions) {
     if (options.devices.length === 0) throw new RangeError('a pinned provider needs at least one accelerator');
+    this.python = new PythonProbe({
+      ...(options.python !== undefined ? { python: options.python } : {}),
+      ...(options.sandbox ? { sandbox: options.sandbox } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     this.runners = options.devices.map(
       (d, i) =>
         new SlotRunner({
@@ -47,6 +55,7 @@ export class PinnedLocalProvider implements Provider {
           ...(options.memoryBytes !== undefined ? { memoryBytes: options.memoryBytes } : {}),
           ...(options.workerScript ? { workerScript: options.workerScript } : {}),
           ...(options.python !== undefined ? { python: options.python } : {}),
+          pythonProbe: this.python,
           ...(options.onChange ? { onChange: options.onChange } : {}),
           ...(options.logger ? { logger: options.logger } : {}),
         }),
@@ -55,11 +64,13 @@ export class PinnedLocalProvider implements Provider {
   }
 
   async start(): Promise<void> {
+    this.python.start();
     await Promise.all(this.runners.map((r) => r.start()));
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.runners.map((r) => r.stop()));
+    await this.python.settled();
   }
 
   capacity(): number {
@@ -86,6 +97,7 @@ export class PinnedLocalProvider implements Provider {
 
   status(): ProviderStatus {
     const busy = this.busy.filter(Boolean).length;
+    const python = this.python.report();
     return {
       workers: { total: this.runners.length, busy, idle: this.runners.length - busy },
       pids: this.runners.flatMap((r) => r.pids()),
@@ -94,6 +106,7 @@ export class PinnedLocalProvider implements Provider {
       ...(this.options.acceleratorNote ? { acceleratorNote: this.options.acceleratorNote } : {}),
       ...(this.options.sandbox ? { sandbox: this.options.sandbox.kind } : {}),
       ...(this.options.sandbox?.note ? { sandboxNote: this.options.sandbox.note } : {}),
+      ...(python ? { python } : {}),
     };
   }
 

@@ -99,6 +99,7 @@ export class LocalProvider implements Provider {
   }
 
   start(): Promise<void> {
+    this.python.probeInBackground();
     return this.pool.start();
   }
 
@@ -144,12 +145,14 @@ export class LocalProvider implements Provider {
   status(): ProviderStatus {
     const pool = this.pool.counts();
     const busy = Math.min(pool.total, this.running());
+    const python = this.python.report();
     return {
       workers: { total: pool.total, busy, idle: pool.total - busy },
       pids: [...this.pool.pids(), ...this.python.pids()],
       processGroups: [...this.shellGroups],
       sandbox: this.sandbox.kind,
       ...(this.sandbox.note ? { sandboxNote: this.sandbox.note } : {}),
+      ...(python ? { python } : {}),
     };
   }
 

@@ -1,5 +1,8 @@
+import { chmod, mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { functionContentHash } from '@fx/protocol/node';
-import { eventually } from '@fx/testing';
+import { eventually, tempDir } from '@fx/testing';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { PythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { TaskCancelledError, WalltimeExceededError, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { PythonWorkers } from './python.workers.js';
@@ -160,6 +163,41 @@ describe('PythonWorkers without a usable interpreter', () => {
       expect(failed(outcome).message).toContain('config.yaml "python:"');
     } finally {
       await workers.stop();
+    }
+  });
+});
+
+describe('PythonWorkers as nobody (the root agent without bubblewrap)', () => {
+  const asNobody = new WorkerSandbox({ kind: 'uid' });
+
+  it('runs tasks as uid 65534 with an interpreter every user can read', async () => {
+    const workers = new PythonWorkers({ size: 1, python: '/usr/bin/python3', sandbox: asNobody });
+    try {
+      const outcome = await workers.run(id(), py('import os\ndef main():\n    return [os.getuid(), os.getgid()]\n'), noAbort());
+      expect(outcome).toMatchObject({ status: 'success', result: [65534, 65534] });
+    } finally {
+      await workers.stop();
+    }
+  });
+
+  it('refuses, at pool start and in its report, an interpreter nobody cannot read (a pyenv Python under /root), saying so', async () => {
+    const dir = await tempDir('fx-python-hidden');
+    const python = join(dir.path, 'home', 'bin', 'python3');
+    await mkdir(join(dir.path, 'home', 'bin'), { recursive: true });
+    await chmod(join(dir.path, 'home'), 0o700);
+    await symlink('/usr/bin/python3', python);
+    const workers = new PythonWorkers({ size: 1, python, sandbox: asNobody });
+    try {
+      const error = failed(await workers.run(id(), py('def main():\n    return 1\n'), noAbort()));
+      const sentence = `${python} at ${python} is not readable by the sandbox user nobody (uid 65534): spawn ${python} EACCES`;
+      expect(error).toMatchObject({ code: 'RUNTIME_UNSUPPORTED', name: 'PythonUnavailable' });
+      expect(error.message).toContain(`python workers could not start with "${python}" (config.yaml "python:"): ${sentence}`);
+      expect(error.message).toContain('/usr/bin/python3');
+      expect(workers.pids()).toEqual([]);
+      expect(workers.report()).toEqual({ available: false, reason: expect.stringContaining(sentence) });
+    } finally {
+      await workers.stop();
+      await dir.remove();
     }
   });
 });

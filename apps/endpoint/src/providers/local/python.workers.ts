@@ -1,7 +1,6 @@
-import { tmpdir } from 'node:os';
-import type { WorkerCounts } from '@fx/protocol';
-import { inheritedEnv } from '../../config/env.js';
-import { DEFAULT_PYTHON, locatePython, pythonWorkerLauncher, type PythonInvocation } from '../../runtimes/python/python.runtime.js';
+import type { PythonReport, WorkerCounts } from '@fx/protocol';
+import { pythonWorkerLauncher, type PythonInvocation } from '../../runtimes/python/python.runtime.js';
+import { PythonProbe } from '../../runtimes/python/python.probe.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { JobOptions, WorkerPoolOptions } from './worker-pool.options.js';
@@ -12,6 +11,8 @@ export interface PythonWorkersOptions extends Omit<WorkerPoolOptions, 'launcher'
   python?: string;
   /** Lines of stdout and stderr kept per task. @default 1000 */
   outputLines?: number;
+  /** The probe of `python` to start from, shared by the pools of one provider. @default one of its own */
+  probe?: PythonProbe;
 }
 
 /** After a failed start, python tasks fail at once for this long before a start is tried again. */
@@ -28,8 +29,27 @@ export class PythonWorkers {
   private starting?: Promise<WorkerPool | string>;
   private lastFailure?: { at: number; why: string };
   private stopped = false;
+  private readonly probe: PythonProbe;
 
-  constructor(private readonly options: PythonWorkersOptions) {}
+  constructor(private readonly options: PythonWorkersOptions) {
+    this.probe =
+      options.probe ??
+      new PythonProbe({
+        ...(options.python !== undefined ? { python: options.python } : {}),
+        ...(options.sandbox ? { sandbox: options.sandbox } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
+  }
+
+  /** Probes the interpreter now, in the background, for the endpoint's status (see PythonProbe). */
+  probeInBackground(): void {
+    this.probe.start();
+  }
+
+  /** The interpreter as the status reports it; undefined until probed. */
+  report(): PythonReport | undefined {
+    return this.probe.report();
+  }
 
   async run(
     taskId: string,
@@ -64,24 +84,22 @@ export class PythonWorkers {
     this.stopped = true;
     await this.starting;
     await this.pool?.stop();
+    await this.probe.settled();
   }
 
   private start(): Promise<WorkerPool | string> {
-    const python = this.options.python ?? DEFAULT_PYTHON;
+    const python = this.probe.python;
     if (this.stopped) return Promise.resolve('the endpoint is stopping');
     if (this.lastFailure && Date.now() - this.lastFailure.at < START_RETRY_MS) return Promise.resolve(this.lastFailure.why);
     this.starting ??= (async () => {
-      const { python: _python, outputLines, sandbox, ...poolOptions } = this.options;
+      const { python: _python, outputLines, sandbox, probe: _probe, ...poolOptions } = this.options;
       try {
-        // Looked up as the person who configured it would (their HOME, for a pyenv shim), but with no more
-        // of the agent's environment than a task gets: no token reaches even a sitecustomize.
-        const home = inheritedEnv().HOME;
-        const found = await locatePython(python, { ...(sandbox ?? new WorkerSandbox()).env(tmpdir()), ...(home ? { HOME: home } : {}) });
-        this.options.logger?.info(`python workers run ${found.executable} (Python ${found.version})`);
+        const { installation } = await this.probe.inspect();
+        this.options.logger?.info(`python workers run ${installation.executable} (Python ${installation.version})`);
         const pool = new WorkerPool({
           ...poolOptions,
-          sandbox: (sandbox ?? new WorkerSandbox()).showing(found.prefixes),
-          launcher: pythonWorkerLauncher({ python: found.executable, ...(outputLines !== undefined ? { outputLines } : {}) }),
+          sandbox: (sandbox ?? new WorkerSandbox()).showing(installation.prefixes),
+          launcher: pythonWorkerLauncher({ python: installation.executable, ...(outputLines !== undefined ? { outputLines } : {}) }),
         });
         await pool.start();
         if (this.stopped) {

@@ -4,6 +4,7 @@ import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { WorkerPool } from '../local/worker.pool.js';
 import { PythonWorkers } from '../local/python.workers.js';
 import { pythonInvocation } from '../../runtimes/python/python.runtime.js';
+import type { PythonProbe } from '../../runtimes/python/python.probe.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { mpiCommand, type MpiLauncher } from './mpi.launcher.js';
 import { isolationKey } from '../isolation.js';
@@ -24,6 +25,8 @@ export interface SlotRunnerOptions {
   workerScript?: string | URL;
   /** The interpreter of the slot's python worker (started with its first python task). @default DEFAULT_PYTHON */
   python?: string;
+  /** The probe of `python`, shared by the slots of one provider. @default one of the slot's own */
+  pythonProbe?: PythonProbe;
   onChange?: () => void;
   logger?: Logger;
 }
@@ -54,6 +57,7 @@ export class SlotRunner {
     this.python = new PythonWorkers({
       ...shared,
       ...(options.python !== undefined ? { python: options.python } : {}),
+      ...(options.pythonProbe ? { probe: options.pythonProbe } : {}),
       ...(options.shellOutputLines !== undefined ? { outputLines: options.shellOutputLines } : {}),
     });
   }

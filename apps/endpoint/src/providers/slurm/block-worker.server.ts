@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WS_CLOSE } from '@fx/protocol';
+import { WS_CLOSE, type PythonReport } from '@fx/protocol';
 import type { ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { Logger } from '../../agent/logger.js';
 import type { Block, NodeConn, Slot } from './slurm.model.js';
@@ -21,6 +21,8 @@ export interface BlockWorkerServerOptions {
   onJoin: (conn: NodeConn, acceleratorNote: string | undefined) => void;
   /** A worker reports a task's outcome; `slot` is the one that ran it. */
   onDone: (conn: NodeConn, slot: Slot, outcome: ExecutionOutcome) => void;
+  /** A joined worker reports its node's Python. */
+  onPython: (conn: NodeConn, report: PythonReport) => void;
   /** A joined worker's connection closed. */
   onLeave: (conn: NodeConn) => void;
 }
@@ -86,6 +88,10 @@ export class BlockWorkerServer {
           id: `${block.id}/${hello.data.node}/w${s.index}`,
         }));
         this.options.onJoin(conn, hello.data.acceleratorNote);
+        return;
+      }
+      if (message.type === 'python') {
+        this.options.onPython(conn, message.report);
         return;
       }
       if (message.type === 'done') {

@@ -11,6 +11,7 @@ import { WS_CLOSE } from '@fx/protocol';
 import { resolveAccelerators, pinningEnv } from '../../accelerators/accelerators.js';
 import { TaskCancelledError, WalltimeExceededError } from '../../runtimes/task.errors.js';
 import { SlotRunner } from '../slots/slot.runner.js';
+import { PythonProbe } from '../../runtimes/python/python.probe.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { MpiLauncher } from '../slots/mpi.launcher.js';
 import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel.js';
@@ -51,6 +52,9 @@ const cores = Math.max(1, Number(values.cores));
 // FX's own settings or anything named like a secret, and private dirs under the node's temp dir; no
 // bubblewrap here: srun and MPI launchers need the allocation's view of the node.
 const sandbox = new WorkerSandbox({ kind: 'none', inherit: 'all-but-secrets' });
+// One probe for the node: every slot's python worker runs the same interpreter.
+const python = new PythonProbe({ ...(values.python !== undefined ? { python: values.python } : {}), sandbox, logger: log });
+python.start();
 const slots: WorkerSlot[] = [];
 const runners: SlotRunner[] = [];
 for (let i = 0; i < count; i++) {
@@ -64,6 +68,7 @@ for (let i = 0; i < count; i++) {
       sandbox,
       mpiLauncher: values['mpi-launcher'] as MpiLauncher,
       ...(values.python !== undefined ? { python: values.python } : {}),
+      pythonProbe: python,
       logger: log,
     }),
   );
@@ -114,6 +119,14 @@ function connect(attempt: number): void {
     if (message.type === 'welcome') {
       welcomed = true;
       log.info(`connected to the agent at ${values.agent} with ${slots.length} workers`);
+      // the endpoint's status shows the Python of its compute nodes, which only a node can see
+      void python
+        .inspect()
+        .catch(() => undefined)
+        .then(() => {
+          const report = python.report();
+          if (report) send({ type: 'python', report });
+        });
     } else if (message.type === 'run') {
       const runner = runners[message.slot];
       if (!runner) return;

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { TaskSpec } from '@fx/protocol';
+import type { PythonReport, TaskSpec } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { TaskLostError, type BlockStatus, type DeviceStatus, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
 import { BlockLifecycle } from './block.lifecycle.js';
@@ -54,6 +54,8 @@ export class SlurmProvider implements Provider {
   private polling = false;
   private stopping = false;
   private acceleratorNote?: string;
+  /** The Python the latest block worker found on its node (the login node's may differ: not probed). */
+  private python?: PythonReport;
 
   constructor(private readonly options: SlurmProviderOptions) {
     this.settings = options.settings;
@@ -82,6 +84,10 @@ export class SlurmProvider implements Provider {
       isStopping: () => this.stopping,
       onJoin: (conn, note) => this.onJoin(conn, note),
       onDone: (conn, slot, outcome) => this.onDone(conn, slot, outcome),
+      onPython: (_conn, report) => {
+        this.python = report;
+        onChange();
+      },
       onLeave: (conn) => {
         this.lifecycle.detach(conn);
         this.scheduleScaling();
@@ -194,6 +200,7 @@ export class SlurmProvider implements Provider {
       blocks,
       ...(devices.length > 0 ? { devices } : {}),
       ...(this.acceleratorNote ? { acceleratorNote: this.acceleratorNote } : {}),
+      ...(this.python ? { python: this.python } : {}),
     };
   }
 

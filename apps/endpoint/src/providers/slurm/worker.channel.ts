@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RemoteError, TaskSpec } from '@fx/protocol';
+import { PythonReport, RemoteError, TaskSpec } from '@fx/protocol';
 
 /** The channel between the agent and the node workers inside its blocks (JSON frames over a websocket). */
 
@@ -27,7 +27,10 @@ export const Outcome = z.union([
 
 export const NodeDone = z.object({ type: z.literal('done'), taskId: z.string(), outcome: Outcome });
 
-export const NodeToAgent = z.discriminatedUnion('type', [NodeHello, NodeDone]);
+/** The node's Python as its workers see it (after workerInit), probed once the agent has welcomed it. */
+export const NodePython = z.object({ type: z.literal('python'), report: PythonReport });
+
+export const NodeToAgent = z.discriminatedUnion('type', [NodeHello, NodeDone, NodePython]);
 export type NodeToAgent = z.infer<typeof NodeToAgent>;
 
 export const AgentRun = z.object({ type: z.literal('run'), taskId: z.string(), slot: z.number().int(), task: TaskSpec, maxResultBytes: z.number().int() });

@@ -1,8 +1,5 @@
-import { execFile } from 'node:child_process';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_OUTPUT_CHARS, type PickledValue, type TaskSpec } from '@fx/protocol';
-import { inheritedEnv, type InheritedEnv } from '../../config/env.js';
 import type { WorkerLauncher } from '../../providers/local/worker.launcher.js';
 
 /** One python invocation, as the python worker (apps/endpoint/python/fx_worker.py) receives it. */
@@ -50,49 +47,6 @@ export function pythonWorkerLauncher(options: PythonWorkerOptions = {}): WorkerL
     link: 'pipe',
     interruptGraceMs: options.interruptGraceMs ?? PYTHON_INTERRUPT_GRACE_MS,
   };
-}
-
-/** The interpreter `python:` names, as found in the agent's environment. */
-export interface PythonInstallation {
-  /** Its real executable (a pyenv shim or a name on PATH resolved): what the workers run. */
-  executable: string;
-  version: string;
-  /** Where it and its packages live (sys.prefix, sys.base_prefix): kept visible under bwrap. */
-  prefixes: string[];
-}
-
-const PROBE = 'import json, sys; print(json.dumps([sys.executable, sys.version_info[:2] >= (3, 8), sys.version.split()[0], sys.prefix, sys.base_prefix]))';
-
-/**
- * Finds the interpreter `python` names the way the person who configured it would (the agent's own
- * environment, outside any sandbox), checks it is Python 3.8 or newer, and says where it lives: a pyenv
- * shim or a conda env under the home dir, which bwrap hides from tasks, then still works.
- */
-export function locatePython(python: string, environment: InheritedEnv = inheritedEnv()): Promise<PythonInstallation> {
-  return new Promise((resolve, reject) => {
-    execFile(python, ['-c', PROBE], { env: environment, timeout: 15_000, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) {
-        const why =
-          (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such program' : `${error.message.split('\n')[0]} ${stderr.trim().slice(-300)}`.trim();
-        reject(new Error(why));
-        return;
-      }
-      let probe: [string, boolean, string, string, string];
-      try {
-        probe = JSON.parse(stdout.trim().split('\n').pop() ?? '') as typeof probe;
-      } catch {
-        reject(new Error(`it did not answer like a Python interpreter: ${stdout.slice(0, 200)}`));
-        return;
-      }
-      const [executable, recent, version, prefix, basePrefix] = probe;
-      if (!recent) {
-        reject(new Error(`it is Python ${version}; the python worker needs 3.8 or newer`));
-        return;
-      }
-      const exe = executable || python;
-      resolve({ executable: exe, version, prefixes: [...new Set([prefix, basePrefix, dirname(dirname(exe))].filter((p) => p.startsWith('/')))] });
-    });
-  });
 }
 
 /** The invocation of a python task (its function's entry point is required at registration). */
