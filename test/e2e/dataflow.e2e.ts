@@ -1,6 +1,8 @@
 import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Client, NotFoundError, TaskCancelledError, TaskFailedError, ValidationError, itemRef } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually, type Backend } from '@fx/testing';
+import { EndpointProcess, FX_ROOT, ServerProcess, eventually, type Backend } from '@fx/testing';
 
 /**
  * Futures as arguments (issue 14) with real processes: graphs submitted in one request, run across two
@@ -125,6 +127,15 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('dataflow graphs on %s', 
       expect(accepted).toHaveLength(1);
       const expected = Array.from({ length: n }, (_, i) => i * i).reduce((a, b) => a + b, 0);
       expect(await alice.getResult(ids[n + 1]!, { timeoutMs: 180_000 })).toBe(expected / 2);
+    });
+
+    it('runs examples/dataflow.mjs as the README prints it', async () => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['examples/dataflow.mjs'], {
+        cwd: FX_ROOT,
+        env: { PATH: process.env.PATH, FX_URL: server.url, FX_TOKEN: aliceToken, FX_ENDPOINT: laptop.endpointId },
+        timeout: 120_000,
+      });
+      expect(stdout).toBe('164175\n164175\n');
     });
 
     it('fails everything downstream of a failure with DEPENDENCY_FAILED naming the input and its code', async () => {

@@ -32,6 +32,7 @@ from .errors import (
     TimeoutError,
     ValidationError,
 )
+from ._refs import TaskRef, item_ref
 from .executor import Executor, TaskFuture
 from .outcome import RemoteError, TaskOutcome, TaskOutput
 
@@ -61,6 +62,8 @@ __all__ = [
     "TaskFuture",
     "TaskOutcome",
     "TaskOutput",
+    "TaskRef",
     "TimeoutError",
     "ValidationError",
+    "item_ref",
 ]

@@ -12,28 +12,36 @@ from .errors import ValidationError
 BatchItem = Union[Tuple[str], Tuple[str, Sequence[Any]], Tuple[str, Sequence[Any], Mapping[str, Any]], Mapping[str, Any]]
 
 
-def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]]) -> List[bytes]:
-    """Each item as its JSON bytes, every one checked before any request is sent."""
+def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]]) -> Tuple[List[bytes], bool]:
+    """Each item as its JSON bytes, every one checked before any request is sent; and whether any
+    item refers to another (``item_ref``), which holds the batch to one request."""
     encoded: List[bytes] = []
+    refers = [False]
     for i, item in enumerate(items):
+
+        def on_index(index: int, i: int = i) -> None:
+            if index >= i:
+                raise ValidationError("VALIDATION_FAILED", f"batch item {i} refers to item {index}; an item may refer only to items before it")
+            refers[0] = True
+
         wire: Dict[str, Any]
         if isinstance(item, Mapping):
             fid = item.get("functionId")
-            args, kwargs = json_args(item.get("args", ()), item.get("kwargs"))
+            args, kwargs = json_args(item.get("args", ()), item.get("kwargs"), on_index)
             wire = {"functionId": function_ref(fid), "args": args, "kwargs": kwargs}
             if item.get("endpointId") is not None:
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
-            args, kwargs = json_args(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None)  # type: ignore[misc]
+            args, kwargs = json_args(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, on_index)  # type: ignore[misc]
             wire = {"functionId": function_ref(item[0]), "args": args, "kwargs": kwargs}
         else:
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
         if resources is not None and "resources" not in wire:
             wire["resources"] = dict(resources)
         encoded.append(json.dumps(wire, separators=(",", ":")).encode("utf-8"))
-    return encoded
+    return encoded, refers[0]
 
 
 def check_sizes(encoded: Sequence[bytes], max_bytes: int, overhead: int) -> None:

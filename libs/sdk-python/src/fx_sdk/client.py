@@ -13,9 +13,10 @@ from ._config import token_from_env, url_from_env
 from ._longpoll import LongPollConnection
 from ._poller import Delivery, ResultPoller
 from ._source import python_source
+from ._refs import TaskRef
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, json_args, path_segment, resource_name, task_id
-from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError
+from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -184,9 +185,11 @@ class Client:
         :class:`PartialBatchError` carries their ids.
         """
         ep = endpoint_ref(endpoint)
-        encoded = _batch.encode_items(items, resources)
+        encoded, item_refs = _batch.encode_items(items, resources)
         overhead = len(_batch.request_body(ep, []))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
+        if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
+            raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
         ids: List[str] = []
         warned: "set[str]" = set()
         start = 0
@@ -195,7 +198,7 @@ class Client:
             try:
                 answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop]))
             except PayloadTooLargeError as err:
-                if stop - start > 1:
+                if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further
                     self._batch_limit = max(1, (stop - start) // 2)
                     continue
@@ -209,6 +212,10 @@ class Client:
             _warn(answer.get("warnings"), warned)
             start = stop
         return ids
+
+    def ref(self, task: str) -> TaskRef:
+        """A reference to a task's result, to pass among another task's args or kwargs. Sends nothing."""
+        return TaskRef(task_id=task_id(task))
 
     def get_task(self, task: str) -> TaskInfo:
         """A task's status, timeline, arguments and, once final, its result or error."""

@@ -13,8 +13,12 @@ from ._poller import Delivery
 from ._source import python_source, source_digest
 from ._wire import endpoint_ref, function_ref, json_args, resource_name
 from .client import Client
-from .errors import FxError, PartialBatchError
+from .errors import FxError, PartialBatchError, TimeoutError, ValidationError
 from .outcome import exception_for
+
+
+# Longest a future passed as an argument is waited for until its own task is stored (it is sent within a batch interval).
+_STORE_WAIT_SECONDS = 120.0
 
 
 class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
@@ -29,6 +33,7 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
     def __init__(self, client: Client) -> None:
         super().__init__()
         self.task_id: Optional[str] = None
+        self._stored = threading.Event()  # set once task_id is, or once the submission failed
         self._client = client
         self._fx_lock = threading.RLock()
         self._notified = False
@@ -45,12 +50,25 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
             return self._mark_cancelled()
         return False
 
+    def _fx_task_ref(self) -> Dict[str, Any]:
+        """As another task's argument: a reference to this task's result, once the server holds the task."""
+        deadline = time.monotonic() + _STORE_WAIT_SECONDS
+        while not self._stored.wait(0.05):
+            if self.done():
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the future's task was not stored within {_STORE_WAIT_SECONDS} s, so it cannot be passed as an argument")
+        if self.task_id is None:
+            raise ValidationError("VALIDATION_FAILED", "the future's task was never submitted (cancelled or refused first), so its result cannot be an argument")
+        return {"$fx": "ref", "taskId": self.task_id}
+
     # ---- for the Executor ----------------------------------------------------------------------
 
     def _attach(self, task_id: str) -> bool:
         """Records the task id; False when the future was cancelled while its submission was in flight."""
         with self._fx_lock:
             self.task_id = task_id
+            self._stored.set()
             return not self.cancelled()
 
     def _settle(self, delivery: Delivery) -> None:
@@ -130,10 +148,13 @@ class Executor(concurrent.futures.Executor):
         self._function_ids: Dict[Tuple[str, str], str] = {}
 
     def submit(self, fn: Union[Callable[..., Any], str], /, *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
+        # checked now, encoded when sent (batch_run): a future among the args is waited for until the
+        # server has stored its task, and then travels as a reference to that task's result
+        json_args(args, kwargs)
         if isinstance(fn, str):
-            work = _Work(TaskFuture(self.client), function_ref(fn), None, *json_args(args, kwargs))
+            work = _Work(TaskFuture(self.client), function_ref(fn), None, list(args), dict(kwargs))
         else:
-            work = _Work(TaskFuture(self.client), None, self._source_of(fn), *json_args(args, kwargs))
+            work = _Work(TaskFuture(self.client), None, self._source_of(fn), list(args), dict(kwargs))
         with self._cond:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
