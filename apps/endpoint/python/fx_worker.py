@@ -6,7 +6,7 @@ fd 3; stdout and stderr belong to the tasks: each task's output is captured at t
 level (so that subprocesses and C extensions are caught too) and returned, bounded, with its outcome.
 
 Parent -> worker: {"type": "run", "taskId", "invocation": {source, entrypoint, contentHash, args, kwargs,
-maxResultBytes}, "queued"?}, {"type": "drop", "taskId"}, {"type": "interrupt", "taskId"}.
+pickledArgs?, maxResultBytes}, "queued"?} (pickledArgs: see fx_worker_serializers.py), {"type": "drop", "taskId"}, {"type": "interrupt", "taskId"}.
 Worker -> parent: {"type": "ready", "runtime"}, {"type": "started", "taskId"} (for queued tasks),
 {"type": "done", "taskId", "outcome": {"ok": true, "json"} | {"ok": false, "error"}, "output"?},
 {"type": "dropped", "taskId", "skipped"}.
@@ -24,6 +24,7 @@ import types
 
 from fx_worker_capture import Capture
 from fx_worker_outcomes import MODULE_PREFIX, EntrypointError, error_outcome, interrupted, result_outcome
+import fx_worker_serializers as serializers
 
 WORKER_DIR = os.path.dirname(os.path.abspath(__file__))
 # Held here: a task that patches the json module (its own business) must not garble the channel.
@@ -185,11 +186,20 @@ class Worker:
                     state.in_user = True
                     self.stop_if_asked()  # an interrupt that came before the task's code began
                     function = self.functions.get(invocation)
-                    value = function(*invocation["args"], **invocation["kwargs"])
-                    state.in_user = False
-                    outcome = result_outcome(value, invocation["maxResultBytes"])
+                    pickled = invocation.get("pickledArgs")
+                    if pickled is None:
+                        value = function(*invocation["args"], **invocation["kwargs"])
+                        state.in_user = False
+                        outcome = result_outcome(value, invocation["maxResultBytes"])
+                    else:
+                        args, kwargs, pickler = serializers.load_arguments(pickled)
+                        value = function(*args, **kwargs)
+                        state.in_user = False
+                        outcome = serializers.result_outcome(value, pickler, function, invocation["maxResultBytes"])
                 except KeyboardInterrupt as error:
                     outcome = interrupted() if state.interrupted == task["taskId"] else error_outcome(error)
+                except serializers.Refused as refused:
+                    outcome = refused.outcome
                 except BaseException as error:  # SystemExit too: sys.exit() in a task ends the task, not the worker
                     outcome = error_outcome(error)
                 finally:

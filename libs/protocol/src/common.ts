@@ -144,6 +144,11 @@ export const ErrorCode = z.enum([
   'ENDPOINT_DELETED',
   'FUNCTION_DELETED',
   'CONTENT_HASH_MISMATCH',
+  /**
+   * A pickle task reached a worker that cannot read its pickle: another Python major.minor than the
+   * submitter's, or no cloudpickle for arguments cloudpickle wrote. The message names both sides.
+   */
+  'SERIALIZER_MISMATCH',
   /** No worker of the endpoint can ever hold the task's resource request (cores, gpus, nodes, walltime). */
   'RESOURCES_UNAVAILABLE',
   /** The task waited for its endpoint longer than the server's queue TTL (FX_QUEUE_TTL_SECONDS). */

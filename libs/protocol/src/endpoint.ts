@@ -1,14 +1,16 @@
 import { z } from 'zod';
 import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
+import { PickledValue } from './serializers.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
 /**
  * The endpoint channel's own version, sent in `hello` (the envelope's `v` covers every channel and stays
  * 1). 2: `tasks` frames name each task's function by id and carry a function's spec once per connection.
+ * 3: a python task may carry `pickledArgs` instead of args (an agent of version 2 would call it with none).
  * A server refuses an agent of another version with a sentence, rather than misreading its frames.
  */
-export const ENDPOINT_PROTOCOL_VERSION = 2 as const;
+export const ENDPOINT_PROTOCOL_VERSION = 3 as const;
 
 export const AgentInfo = z.object({
   name: z.string().max(128),
@@ -109,6 +111,11 @@ export const TaskSpec = z.object({
   function: FunctionSpec,
   args: JsonArgs,
   kwargs: JsonKwargs,
+  /**
+   * A python task submitted with serializer `pickle`: its `(args, kwargs)`, pickled (args and kwargs are
+   * then empty). The worker checks the Python version, unpickles, and returns the result as a PickledValue.
+   */
+  pickledArgs: PickledValue.optional(),
   /** What the task asks of its worker (absent: any worker). */
   resources: TaskResources.optional(),
   /** The user who submitted it: a js worker never runs tasks of two owners (absent: one "unknown" owner). */

@@ -15,6 +15,7 @@ import {
   Uuid,
 } from './common.js';
 import { HeartbeatPayload, AgentInfo } from './endpoint.js';
+import { checkSerializer, PickledValue, TaskSerializer } from './serializers.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
 
@@ -136,8 +137,13 @@ export const SubmitTaskRequest = z
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
     resources: TaskResources.optional(),
+    /** How the arguments and the result travel; `pickle` is for python functions only. @default 'json' */
+    serializer: TaskSerializer.optional(),
+    /** serializer `pickle` only (and required there): `(args, kwargs)` pickled as one value; args and kwargs stay empty. */
+    pickledArgs: PickledValue.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkSerializer);
 export type SubmitTaskRequest = z.input<typeof SubmitTaskRequest>;
 
 /**
@@ -163,8 +169,12 @@ export const BatchTaskItem = z
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
     resources: TaskResources.optional(),
+    /** As in SubmitTaskRequest, per item. @default 'json' */
+    serializer: TaskSerializer.optional(),
+    pickledArgs: PickledValue.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkSerializer);
 export type BatchTaskItem = z.input<typeof BatchTaskItem>;
 
 export const SubmitBatchRequest = z
@@ -192,6 +202,9 @@ export const TaskCore = z.object({
 export const TaskInfo = TaskCore.extend({
   args: z.array(z.unknown()),
   kwargs: z.record(z.string(), z.unknown()),
+  /** `pickle`: the arguments are `pickledArgs` and the result is a PickledValue. */
+  serializer: TaskSerializer.default('json'),
+  pickledArgs: PickledValue.optional(),
   result: z.unknown().optional(),
   error: RemoteError.nullable(),
   /** What a python task printed (or a failed shell task's output), when it printed anything. */
@@ -242,6 +255,8 @@ export const TaskResultEntry = z.object({
   attempt: z.number().int(),
   /** Final tasks only: `result` for success, `error` for failed or cancelled. */
   result: z.unknown().optional(),
+  /** `pickle` when the task was submitted so: its result is a PickledValue (absent for json tasks). */
+  serializer: TaskSerializer.optional(),
   error: RemoteError.optional(),
   /** Final tasks only: what it printed, when it printed anything (python; shell NON_ZERO_EXIT). */
   output: TaskOutput.optional(),

@@ -123,7 +123,7 @@ export function encodeRefs<T>(value: T, asRef: (v: object) => TaskRefValue | und
     const proto: unknown = Object.getPrototypeOf(v);
     // class instances are the caller's to judge (findJsonInfidelity); only plain objects are escaped
     if (proto !== Object.prototype && proto !== null) return v;
-    return mapEntries(v, escapeRefKey, visit);
+    return mapEntries(v as Record<string, unknown>, escapeRefKey, visit);
   };
   return visit(value) as T;
 }

@@ -54,3 +54,8 @@ def test_a_failed_input_fails_its_dependents_naming_it(client: Client, fx: Fx, j
 def test_a_ref_to_an_unknown_task_is_not_found(client: Client, fx: Fx, js: Dict[str, str]) -> None:
     with pytest.raises(fx_sdk.NotFoundError):
         client.run(js["double"], fx.endpoint_id, (client.ref("00000000-0000-4000-8000-000000000000"),))
+
+
+def test_a_ref_in_pickled_arguments_is_refused(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    with pytest.raises(fx_sdk.ValidationError, match="JSON arguments only"):
+        client.run(js["double"], fx.endpoint_id, ([client.ref("00000000-0000-4000-8000-000000000000")],), serializer="pickle")

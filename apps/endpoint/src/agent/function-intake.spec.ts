@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskSpec } from '@fx/protocol';
+import { functionContentHash } from '@fx/protocol/node';
 import type { Provider, ProviderStatus } from '../providers/provider.js';
 import type { ExecutionOutcome } from '../runtimes/task.errors.js';
 import { FakeFxServer } from '../testing/fake-fx-server.js';
@@ -78,5 +79,21 @@ describe('the agent resolves the functions of a tasks frame', () => {
     await server.waitFor(() => server.results.size === 2, 'both results');
     for (const t of [forged, again]) expect(server.results.get(t.taskId)).toMatchObject({ status: 'failed', error: { code: 'CONTENT_HASH_MISMATCH' } });
     expect(provider.got).toEqual([]);
+  });
+
+  it('passes pickled arguments to a python function, and refuses them for any other runtime', async () => {
+    const pickledArgs = { $fx: 'pickle', python: '3.11', pickler: 'pickle', data: 'gASVBgAAAAAAAAApfZSGlC4=' } as const;
+    const source = 'def f():\n    return 1\n';
+    const base = makeTask('python', source);
+    const fn = { ...base.function, entrypoint: 'f', contentHash: functionContentHash('python', source, { entrypoint: 'f' }) };
+    const python = { ...base, function: fn, pickledArgs };
+    const js = { ...makeTask('js', '() => 1'), pickledArgs };
+    server.send('tasks', { functions: [python.function, js.function], tasks: [wire(python), wire(js)] });
+    await server.waitFor(() => server.results.size === 2, 'both results');
+    expect(provider.got).toEqual([python]);
+    expect(server.results.get(js.taskId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'RUNTIME_UNSUPPORTED', message: expect.stringMatching(/^pickled arguments are for python functions/) },
+    });
   });
 });

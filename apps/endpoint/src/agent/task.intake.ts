@@ -215,6 +215,15 @@ export class TaskIntake {
       );
       return;
     }
+    // The server refuses these at submit; a js or shell runtime would otherwise run the task with no arguments.
+    if (task.pickledArgs && fn.runtime !== 'python') {
+      this.finish(
+        task,
+        startedAt,
+        failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', `pickled arguments are for python functions; this is a ${fn.runtime} one`),
+      );
+      return;
+    }
     const controller = new AbortController();
     const run: RunningTask = { task, controller, startedAt };
     // A task's own walltime request wins over its function's.

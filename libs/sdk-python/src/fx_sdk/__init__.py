@@ -9,6 +9,7 @@
         print(list(ex.map(stats, datasets)))
 """
 
+from ._serializers import Serializer
 from ._version import __version__
 from .client import Client, EndpointOfflineWarning
 from .errors import (
@@ -24,6 +25,7 @@ from .errors import (
     RateLimitError,
     RemoteTraceback,
     SerializationError,
+    SerializerMismatch,
     ServerError,
     TaskCancelled,
     TaskCancelledError,
@@ -54,6 +56,8 @@ __all__ = [
     "RemoteError",
     "RemoteTraceback",
     "SerializationError",
+    "Serializer",
+    "SerializerMismatch",
     "ServerError",
     "TaskCancelled",
     "TaskCancelledError",

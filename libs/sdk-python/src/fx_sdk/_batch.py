@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._wire import endpoint_ref, function_ref, json_args
+from ._serializers import argument_fields
+from ._wire import endpoint_ref, function_ref
 from .errors import ValidationError
+
+class WireItem(Dict[str, Any]):
+    """A batch item whose arguments are encoded already (``argument_fields``): sent as it is."""
+
 
 # (function, args, kwargs), (function, args) or (function,); or the wire's own dict.
 BatchItem = Union[Tuple[str], Tuple[str, Sequence[Any]], Tuple[str, Sequence[Any], Mapping[str, Any]], Mapping[str, Any]]
 
 
-def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]]) -> Tuple[List[bytes], bool]:
-    """Each item as its JSON bytes, every one checked before any request is sent; and whether any
-    item refers to another (``item_ref``), which holds the batch to one request."""
+def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, Any]], serializer: str = "json") -> Tuple[List[bytes], bool]:
+    """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any
+    request is sent; and whether any item refers to another (``item_ref``), which holds the batch to one request."""
     encoded: List[bytes] = []
     refers = [False]
     for i, item in enumerate(items):
@@ -27,15 +32,20 @@ def encode_items(items: Iterable[BatchItem], resources: Optional[Mapping[str, An
         wire: Dict[str, Any]
         if isinstance(item, Mapping):
             fid = item.get("functionId")
-            args, kwargs = json_args(item.get("args", ()), item.get("kwargs"), on_index)
-            wire = {"functionId": function_ref(fid), "args": args, "kwargs": kwargs}
+            if isinstance(item, WireItem):  # encoded already (the executor's): as the wire has it
+                wire = {**item, "functionId": function_ref(fid)}
+            elif item.get("pickledArgs") is not None:  # pickled already: as the wire has it
+                wire = {"functionId": function_ref(fid), "serializer": "pickle", "pickledArgs": item["pickledArgs"]}
+            else:
+                fields = argument_fields(item.get("args", ()), item.get("kwargs"), item.get("serializer", serializer), on_index)
+                wire = {"functionId": function_ref(fid), **fields}
             if item.get("endpointId") is not None:
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
-            args, kwargs = json_args(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, on_index)  # type: ignore[misc]
-            wire = {"functionId": function_ref(item[0]), "args": args, "kwargs": kwargs}
+            fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index)  # type: ignore[misc]
+            wire = {"functionId": function_ref(item[0]), **fields}
         else:
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
         if resources is not None and "resources" not in wire:

@@ -59,3 +59,8 @@ def as_wire_ref(value: Any) -> Optional[Dict[str, Any]]:
         return value.wire()
     to_ref = getattr(type(value), "_fx_task_ref", None)
     return to_ref(value) if to_ref is not None else None
+
+
+def is_task_ref(value: Any) -> bool:
+    """A TaskRef or a task future, without waiting for the future's task."""
+    return isinstance(value, TaskRef) or getattr(type(value), "_fx_task_ref", None) is not None

@@ -12,10 +12,11 @@ from . import _batch
 from ._config import token_from_env, url_from_env
 from ._longpoll import LongPollConnection
 from ._poller import Delivery, ResultPoller
-from ._source import python_source
+from ._serializers import Serializer, argument_fields
 from ._refs import TaskRef
+from ._source import python_source
 from ._transport import Transport
-from ._wire import endpoint_ref, function_ref, json_args, path_segment, resource_name, task_id
+from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
@@ -167,25 +168,33 @@ class Client:
         kwargs: Optional[Mapping[str, Any]] = None,
         *,
         resources: Optional[Mapping[str, Any]] = None,
+        serializer: Serializer = "json",
     ) -> str:
-        """Submits one task and returns its id once the server stored it. Function and endpoint may be names."""
-        wire_args, wire_kwargs = json_args(args, kwargs)
-        body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), "args": wire_args, "kwargs": wire_kwargs}
+        """Submits one task and returns its id once the server stored it. Function and endpoint may be names.
+
+        ``serializer="pickle"`` (python functions only) pickles ``(args, kwargs)`` and unpickles the result:
+        numpy arrays, dataclasses and closures travel, but the endpoint must run this Python's major.minor.
+        """
+        body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer)}
         if resources is not None:
             body["resources"] = dict(resources)
         answer = self._request("POST", "/v1/tasks", body)
         _warn(answer.get("warnings"), set())
         return str(answer["taskId"])
 
-    def batch_run(self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None) -> List[str]:
+    def batch_run(
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json"
+    ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
+
+        ``serializer`` is that of every item (a dict item may name its own); see :meth:`run`.
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
         :class:`PartialBatchError` carries their ids.
         """
         ep = endpoint_ref(endpoint)
-        encoded, item_refs = _batch.encode_items(items, resources)
+        encoded, item_refs = _batch.encode_items(items, resources, serializer)
         overhead = len(_batch.request_body(ep, []))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):

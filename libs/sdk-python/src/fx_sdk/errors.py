@@ -130,6 +130,15 @@ class TaskFailed(FxError):
         self.output: Any = None
 
 
+class SerializerMismatch(TaskFailed):
+    """SERIALIZER_MISMATCH: a ``serializer="pickle"`` task met a Python that cannot read its pickle.
+
+    The endpoint's worker runs another Python major.minor than the one that pickled the arguments (the
+    message names both), or lacks cloudpickle for arguments cloudpickle wrote; or this Python cannot load
+    the pickled result. Use ``serializer="json"``, or the same Python on both sides.
+    """
+
+
 class TaskCancelled(FxError, concurrent.futures.CancelledError):
     """The task was cancelled before it produced a result (also ``concurrent.futures.CancelledError``)."""
 

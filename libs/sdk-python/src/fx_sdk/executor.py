@@ -9,9 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from ._batch import WireItem
 from ._poller import Delivery
+from ._serializers import Serializer, argument_fields, check_serializer
 from ._source import python_source, source_digest
-from ._wire import endpoint_ref, function_ref, json_args, resource_name
+from ._wire import endpoint_ref, function_ref, resource_name
 from .client import Client
 from .errors import FxError, PartialBatchError, TimeoutError, ValidationError
 from .outcome import exception_for
@@ -107,8 +109,7 @@ class _Work:
     future: TaskFuture
     function: Optional[str]  # an id or name; None for a Python callable not registered yet
     source: Optional[Tuple[str, str, str]]  # (source, entrypoint, name) of a Python callable
-    args: List[Any]
-    kwargs: Dict[str, Any]
+    fields: Dict[str, Any]  # the arguments as the wire carries them: args and kwargs, or pickledArgs
 
 
 class Executor(concurrent.futures.Executor):
@@ -119,7 +120,8 @@ class Executor(concurrent.futures.Executor):
     any runtime. Submissions are gathered for ``batch_interval`` seconds (at most ``batch_size``) and
     sent as one batch by a background thread; the client's results thread resolves the futures.
     ``map`` keeps the order of its inputs. ``shutdown(wait=True)`` waits for every future;
-    ``cancel_futures=True`` cancels the ones not finished (their FX tasks too).
+    ``cancel_futures=True`` cancels the ones not finished (their FX tasks too). With
+    ``serializer="pickle"`` arguments are pickled at ``submit`` and results unpickled (see ``Client.run``).
     """
 
     def __init__(
@@ -131,6 +133,7 @@ class Executor(concurrent.futures.Executor):
         batch_interval: float = 0.01,
         walltime_seconds: Optional[float] = None,
         resources: Optional[Mapping[str, Any]] = None,
+        serializer: Serializer = "json",
     ) -> None:
         self.endpoint = endpoint_ref(endpoint)
         self.client = client if client is not None else Client()
@@ -139,6 +142,7 @@ class Executor(concurrent.futures.Executor):
         self._batch_interval = max(0.0, batch_interval)
         self._walltime_seconds = walltime_seconds
         self._resources = dict(resources) if resources is not None else None
+        self._serializer = check_serializer(serializer)
         self._queue: "collections.deque[_Work]" = collections.deque()
         self._cond = threading.Condition()
         self._sender: Optional[threading.Thread] = None
@@ -148,13 +152,13 @@ class Executor(concurrent.futures.Executor):
         self._function_ids: Dict[Tuple[str, str], str] = {}
 
     def submit(self, fn: Union[Callable[..., Any], str], /, *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
-        # checked now, encoded when sent (batch_run): a future among the args is waited for until the
-        # server has stored its task, and then travels as a reference to that task's result
-        json_args(args, kwargs)
+        # a future among the args is waited for until the server has stored its task, and then travels
+        # as a reference to that task's result
+        fields = argument_fields(args, kwargs, self._serializer)
         if isinstance(fn, str):
-            work = _Work(TaskFuture(self.client), function_ref(fn), None, list(args), dict(kwargs))
+            work = _Work(TaskFuture(self.client), function_ref(fn), None, fields)
         else:
-            work = _Work(TaskFuture(self.client), None, self._source_of(fn), list(args), dict(kwargs))
+            work = _Work(TaskFuture(self.client), None, self._source_of(fn), fields)
         with self._cond:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -227,7 +231,7 @@ class Executor(concurrent.futures.Executor):
                     work.future.set_exception(err)
         if not live:
             return
-        items = [(fid, work.args, work.kwargs) for work, fid in live]
+        items = [WireItem(functionId=fid, **work.fields) for work, fid in live]
         error: Optional[FxError] = None
         try:
             ids = self.client.batch_run(self.endpoint, items, resources=self._resources)

@@ -7,7 +7,8 @@ import builtins
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .errors import RemoteTraceback, TaskCancelled, TaskFailed
+from ._serializers import ResultNotLoadable, decode_result
+from .errors import RemoteTraceback, SerializerMismatch, TaskCancelled, TaskFailed
 
 # Builtins a task never re-raises as themselves: the iteration protocol would swallow them, and
 # BaseException-only ones (KeyboardInterrupt, SystemExit) would stop the caller's program.
@@ -54,7 +55,9 @@ class TaskOutput:
 class TaskOutcome:
     """A final task: ``status`` is ``success`` (``result`` set), ``failed`` or ``cancelled`` (``error`` set).
 
-    ``output`` is what the task printed, when the server has it (None otherwise).
+    ``output`` is what the task printed, when the server has it (None otherwise). A task run with
+    ``serializer="pickle"`` has its result unpickled here; one this Python cannot load is ``failed``
+    with code ``SERIALIZER_MISMATCH`` saying why.
     """
 
     task_id: str
@@ -78,11 +81,19 @@ class TaskOutcome:
     @staticmethod
     def from_wire(raw: Mapping[str, Any]) -> "TaskOutcome":
         error = raw.get("error")
+        status, result = str(raw["status"]), raw.get("result")
+        remote = RemoteError.from_wire(error) if isinstance(error, Mapping) else None
+        # only a task submitted with pickle is unpickled, never a JSON result that merely looks like one
+        if status == "success" and raw.get("serializer") == "pickle":
+            try:
+                result = decode_result(result)
+            except ResultNotLoadable as err:
+                status, result, remote = "failed", None, RemoteError("SERIALIZER_MISMATCH", "ResultNotLoadable", str(err))
         return TaskOutcome(
             task_id=str(raw["taskId"]),
-            status=str(raw["status"]),
-            result=raw.get("result"),
-            error=RemoteError.from_wire(error) if isinstance(error, Mapping) else None,
+            status=status,
+            result=result,
+            error=remote,
             attempt=int(raw.get("attempt", 0)),
             completed_at=raw.get("completedAt"),
             output=TaskOutput.from_wire(raw.get("output")),
@@ -118,7 +129,8 @@ def exception_for(outcome: TaskOutcome) -> BaseException:
     """The exception a failed or cancelled task raises.
 
     A task whose function raised a Python builtin exception (``code`` TASK_ERROR, ``name`` ``ValueError``)
-    raises that type again; anything else raises :class:`TaskFailed`. Either way the remote traceback
+    raises that type again; anything else raises :class:`TaskFailed` (:class:`SerializerMismatch` for
+    SERIALIZER_MISMATCH). Either way the remote traceback
     is the exception's ``__cause__`` (a :class:`RemoteTraceback`) and its ``remote_traceback``
     attribute, with ``task_id``, ``code`` and ``output`` (what the task printed, or None) beside it. A cancelled task raises :class:`TaskCancelled`.
     """
@@ -133,7 +145,8 @@ def exception_for(outcome: TaskOutcome) -> BaseException:
         if cls is not None:
             exc = _instantiate(cls, error.message)
     if exc is None:
-        exc = TaskFailed(outcome.task_id, error.code, error.name, error.message, error.stack)
+        failure = SerializerMismatch if error.code == "SERIALIZER_MISMATCH" else TaskFailed
+        exc = failure(outcome.task_id, error.code, error.name, error.message, error.stack)
         exc.output = outcome.output
     else:
         # builtin exceptions take attributes, so the same facts are there as on TaskFailed

@@ -59,6 +59,9 @@ class TaskInfo(TypedDict, total=False):
     attempt: int
     args: List[Any]
     kwargs: Dict[str, Any]
+    # "pickle": the arguments are pickledArgs and the result a pickled value, both as the wire has them
+    serializer: str
+    pickledArgs: Dict[str, Any]
     result: Any
     error: Optional[Dict[str, Any]]
     output: Dict[str, Any]

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_OUTPUT_CHARS, type TaskSpec } from '@fx/protocol';
+import { MAX_OUTPUT_CHARS, type PickledValue, type TaskSpec } from '@fx/protocol';
 import { inheritedEnv, type InheritedEnv } from '../../config/env.js';
 import type { WorkerLauncher } from '../../providers/local/worker.launcher.js';
 
@@ -13,6 +13,8 @@ export interface PythonInvocation {
   contentHash: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
+  /** serializer `pickle`: `(args, kwargs)` pickled (args and kwargs are empty); the result comes back pickled too. */
+  pickledArgs?: PickledValue;
   maxResultBytes: number;
 }
 
@@ -96,5 +98,13 @@ export function locatePython(python: string, environment: InheritedEnv = inherit
 /** The invocation of a python task (its function's entry point is required at registration). */
 export function pythonInvocation(task: TaskSpec, maxResultBytes: number): PythonInvocation {
   const fn = task.function;
-  return { source: fn.source, entrypoint: fn.entrypoint ?? '', contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes };
+  return {
+    source: fn.source,
+    entrypoint: fn.entrypoint ?? '',
+    contentHash: fn.contentHash,
+    args: task.args,
+    kwargs: task.kwargs,
+    ...(task.pickledArgs ? { pickledArgs: task.pickledArgs } : {}),
+    maxResultBytes,
+  };
 }

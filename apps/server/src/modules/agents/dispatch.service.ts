@@ -198,6 +198,7 @@ export class DispatchService implements OnModuleInit {
         functionId: r.function_id,
         args: r.args,
         kwargs: r.kwargs,
+        ...(r.pickled_args ? { pickledArgs: r.pickled_args } : {}),
         ...(r.resources ? { resources: r.resources } : {}),
         ownerId: r.owner_id,
       };

@@ -5,14 +5,14 @@ import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
-import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
+import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
 import { FINAL, HELD, idsIn, json } from '../tasks/task-sql.js';
 
 /** A task as it is handed to an agent. */
 export type DispatchedRow = RawRow<
   Task,
-  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'resources',
-  Pick<TaskJson, 'args' | 'kwargs'> & { resources: TaskResources | null }
+  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources',
+  Pick<TaskJson, 'args' | 'kwargs'> & Pick<TaskSerialized, 'pickled_args'> & { resources: TaskResources | null }
 >;
 
 /** Tasks whose lease ended without a result: back to their queue (`attempt + 1`), or failed past the limit. */
@@ -48,7 +48,7 @@ export class LeasesRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, owner_id, function_id, attempt, args, kwargs, resources`,
+       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources`,
       json(ids),
       endpointId,
       leaseOwner,

@@ -129,6 +129,8 @@ export class TaskResultsService implements OnModuleInit, BeforeApplicationShutdo
         continue;
       }
       const entry: TaskResultEntry = { taskId: id, status: h.status, attempt: h.attempt };
+      // the Python SDK unpickles a result only when the task was submitted so, never because of its shape
+      if (h.serializer === 'pickle') entry.serializer = 'pickle';
       if (isFinalStatus(h.status)) {
         final++;
         if (h.completed_at) entry.completedAt = new Date(h.completed_at).toISOString();

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
-import type { RemoteError, TaskOutput, TaskResources, TaskStatus, TaskTimings } from '@fx/protocol';
+import type { PickledValue, RemoteError, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -18,10 +18,14 @@ export interface NewTask {
   resources?: TaskResources;
   /** Tasks whose results it takes (task-graph.ts): then it waits for them, its args holding references. */
   inputs?: string[];
+  /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
+  pickledArgs?: PickledValue;
 }
 
 /** The JSON columns, as FX stores them. */
 export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null; output: TaskOutput | null };
+/** How a task's arguments travel: a pickle task's are in pickled_args. */
+export type TaskSerialized = { serializer: TaskSerializer; pickled_args: PickledValue | null };
 
 export type TaskRow = RawRow<
   Task,
@@ -34,6 +38,8 @@ export type TaskRow = RawRow<
   | 'attempt'
   | 'args'
   | 'kwargs'
+  | 'serializer'
+  | 'pickled_args'
   | 'result'
   | 'error'
   | 'output'
@@ -43,7 +49,7 @@ export type TaskRow = RawRow<
   | 'dispatched_at'
   | 'running_at'
   | 'completed_at',
-  TaskJson & { status: TaskStatus }
+  TaskJson & TaskSerialized & { status: TaskStatus }
 >;
 
 /** A final outcome as recorded, ready to publish to waiting clients. */
@@ -105,15 +111,18 @@ export class TasksRepository {
       args: t.args,
       kwargs: t.kwargs,
       resources: t.resources ?? null,
+      serializer: t.pickledArgs ? 'pickle' : 'json',
+      pickled_args: t.pickledArgs ?? null,
       ...(t.inputs?.length ? { inputs: t.inputs } : {}),
     }));
     const graph = rows.some((r) => r.inputs);
-    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, received_at, waiting_at)
+    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid,
               ${graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`},
-              x.args, x.kwargs, x.resources, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
        FROM x`;
-    const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, inputs jsonb))`;
+    const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb))`;
     await this.exec(
       graph
         ? `WITH ${x}, inserted AS (${insert})
@@ -149,9 +158,11 @@ export class TasksRepository {
   }
 
   /** Status of each of these ids, with the size of a final task's outcome (for POST /v1/tasks/results). */
-  findResultHeads(ids: string[]): Promise<Array<TaskHead & RawRow<Task, 'completed_at'> & { bytes: number | null }>> {
+  findResultHeads(
+    ids: string[],
+  ): Promise<Array<TaskHead & RawRow<Task, 'completed_at' | 'serializer', Pick<TaskSerialized, 'serializer'>> & { bytes: number | null }>> {
     return this.query(
-      `SELECT id, owner_id, status, attempt, completed_at,
+      `SELECT id, owner_id, status, attempt, completed_at, serializer,
               CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')) + octet_length(COALESCE(output::text, '')))::int END AS bytes
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type {
+  BatchTaskItem,
   CancelTaskResponse,
   SubmitBatchRequest,
   SubmitBatchResponse,
@@ -34,6 +35,8 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
     attempt: t.attempt,
     args: t.args,
     kwargs: t.kwargs,
+    serializer: t.serializer,
+    ...(t.pickled_args ? { pickledArgs: t.pickled_args } : {}),
     ...(t.status === 'success' ? { result: t.result ?? null } : {}),
     error: t.error ?? null,
     ...(t.output ? { output: t.output } : {}),
@@ -46,6 +49,30 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
       completedAt: iso(t.completed_at),
     },
   };
+}
+
+/** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
+function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string): Omit<NewTask, 'id'> {
+  return {
+    functionId: t.functionId,
+    endpointId,
+    args: t.args ?? [],
+    kwargs: t.kwargs ?? {},
+    ...(t.resources ? { resources: t.resources } : {}),
+    ...(t.serializer === 'pickle' && t.pickledArgs ? { pickledArgs: t.pickledArgs } : {}),
+  };
+}
+
+/** Only the python runtime reads a pickle: a pickle task of any other function is refused before it is stored. */
+function checkPickledRuntimes(items: Array<Omit<NewTask, 'id'>>, functions: Map<string, { id: string; name: string; runtime: string }>, batch: boolean): void {
+  items.forEach((t, i) => {
+    const fn = functions.get(t.functionId);
+    if (!t.pickledArgs || !fn || fn.runtime === 'python') return;
+    throw new FxException(
+      'VALIDATION_FAILED',
+      `${batch ? `tasks[${i}]: ` : ''}serializer "pickle" applies to python functions only; function ${fn.name} (${fn.id}) is a ${fn.runtime} function: send its arguments as JSON (serializer "json")`,
+    );
+  });
 }
 
 /** How long a user's count of unfinished tasks is trusted for the quota check. */
@@ -67,15 +94,7 @@ export class TasksService {
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
-    const { taskIds, warnings } = await this.submitMany(p, null, [
-      {
-        functionId: req.functionId,
-        endpointId: req.endpointId,
-        args: req.args ?? [],
-        kwargs: req.kwargs ?? {},
-        ...(req.resources ? { resources: req.resources } : {}),
-      },
-    ]);
+    const { taskIds, warnings } = await this.submitMany(p, null, [newTask(req, req.endpointId)]);
     return { taskId: taskIds[0]!, ...(warnings ? { warnings } : {}) };
   }
 
@@ -86,7 +105,7 @@ export class TasksService {
     const items = req.tasks.map((t, i) => {
       const endpointId = t.endpointId ?? req.endpointId;
       if (!endpointId) throw new FxException('VALIDATION_FAILED', `tasks[${i}] has no endpointId and the batch names none`);
-      return { functionId: t.functionId, endpointId, args: t.args ?? [], kwargs: t.kwargs ?? {}, ...(t.resources ? { resources: t.resources } : {}) };
+      return newTask(t, endpointId);
     });
     const batchId = randomUUID();
     return { batchId, ...(await this.submitMany(p, batchId, items)) };
@@ -118,6 +137,7 @@ export class TasksService {
       this.checkInputs(p, graph.external),
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
+    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, batchId !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
     const rows: NewTask[] = items.map((t, i) => ({ ...t, id: ids[i]!, ...graph.tasks[i]! }));
     await this.tasks.insertMany(p.userId, batchId, rows);
