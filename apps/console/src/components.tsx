@@ -2,7 +2,11 @@ import { useEffect, useRef, useState, type ReactNode, type UIEvent } from 'react
 import type { FunctionInfo, TaskStatus, ThroughputBucket } from '@fx/protocol';
 
 export function StatusBadge({ status }: { status: TaskStatus | 'online' | 'offline' | 'locked' }) {
-  return <span className={`badge badge-${status}`}>{status === 'waiting-for-endpoint' ? 'waiting' : status}</span>;
+  return (
+    <span className={`badge badge-${status}`}>
+      {status === 'waiting-for-endpoint' ? 'waiting' : status === 'waiting-for-dependencies' ? 'waiting for inputs' : status}
+    </span>
+  );
 }
 
 export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => void }) {

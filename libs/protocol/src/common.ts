@@ -20,6 +20,10 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxFrameBytes: 64 * 1024 * 1024,
   /** Most task ids in one `subscribe` frame or status query. */
   maxIdsPerRequest: 10_000,
+  /** Most references to other tasks' results in one task's args and kwargs (see task-refs.ts). */
+  maxRefsPerTask: 10_000,
+  /** Most references in one batch submission, all its tasks together. */
+  maxRefsPerBatch: 100_000,
 });
 
 export const Uuid = z.uuid();
@@ -79,7 +83,11 @@ export function looksLikeUuid(value: string): boolean {
   return UUID_SHAPE.test(value);
 }
 
-export const TaskStatus = z.enum(['received', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled']);
+/**
+ * `waiting-for-dependencies`: the task refers to other tasks' results (task-refs.ts) that are not all
+ * in yet; when the last one succeeds it moves to `waiting-for-endpoint` on its own endpoint.
+ */
+export const TaskStatus = z.enum(['received', 'waiting-for-dependencies', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled']);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['success', 'failed', 'cancelled'];
@@ -145,6 +153,11 @@ export const ErrorCode = z.enum([
   'RESOURCES_UNAVAILABLE',
   /** The task waited for its endpoint longer than the server's queue TTL (FX_QUEUE_TTL_SECONDS). */
   'ENDPOINT_UNAVAILABLE',
+  /**
+   * A task this one refers to (an input) failed or was cancelled, so this one never ran: the message
+   * names the input and its code, `dependency` the first failure upstream.
+   */
+  'DEPENDENCY_FAILED',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
@@ -162,6 +175,8 @@ export const RemoteError = z.object({
   name: z.string(),
   message: z.string(),
   stack: z.string().optional(),
+  /** DEPENDENCY_FAILED only: the task upstream whose failure (or cancellation) started it, and its code. */
+  dependency: z.object({ taskId: Uuid, code: ErrorCode }).optional(),
 });
 export type RemoteError = z.infer<typeof RemoteError>;
 

@@ -133,6 +133,7 @@ export const SubmitTaskRequest = z
     functionId: FunctionRef,
     /** An endpoint id or name (see EndpointRef). */
     endpointId: EndpointRef,
+    /** Anywhere in args and kwargs, `{"$fx":"ref","taskId":…}` stands for that task's result (see task-refs.ts). */
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
     resources: TaskResources.optional(),
@@ -164,6 +165,7 @@ export const BatchTaskItem = z
     functionId: FunctionRef,
     /** Defaults to the batch's endpointId. */
     endpointId: EndpointRef.optional(),
+    /** As SubmitTaskRequest's; `{"$fx":"ref","index":n}` also stands for the result of this batch's item n (n below this item's own index). */
     args: JsonArgs.default([]),
     kwargs: JsonKwargs.default({}),
     resources: TaskResources.optional(),
@@ -209,6 +211,8 @@ export const TaskInfo = TaskCore.extend({
   output: TaskOutput.optional(),
   timeline: z.object({
     receivedAt: z.string(),
+    /** When the last of its inputs succeeded (tasks that refer to other tasks' results); null otherwise. */
+    readyAt: z.string().nullable().default(null),
     waitingAt: z.string().nullable(),
     dispatchedAt: z.string().nullable(),
     runningAt: z.string().nullable(),

@@ -1,8 +1,9 @@
 import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, type TaskResources } from '@fx/protocol';
-import { PayloadTooLargeError } from './errors.js';
+import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { assertFaithfulJson } from './json-faithful.js';
 import type { BatchItem } from './client.options.js';
 import { checkInput } from './validate.js';
+import { encodeArgs } from './task-ref.js';
 
 export interface BatchEncodingOptions {
   /** Given to the items that carry no `resources` of their own. */
@@ -32,7 +33,18 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
   const chunks: string[][] = [];
   let current: string[] = [];
   let bytes = head.length + tail.length;
+  let itemRefs = false;
+  const onIndex = (index: number, i: number) => {
+    if (index >= i) throw new ValidationError('VALIDATION_FAILED', `items[${i}] refers to item ${index}; an item may refer only to items before it`);
+    itemRefs = true;
+  };
   items.forEach((item, i) => {
+    if (item?.args !== undefined || item?.kwargs !== undefined) {
+      // task handles and refs become references; the item is copied only when something changed
+      const args = item.args === undefined ? undefined : encodeArgs(item.args, (n) => onIndex(n, i));
+      const kwargs = item.kwargs === undefined ? undefined : encodeArgs(item.kwargs, (n) => onIndex(n, i));
+      if (args !== item.args || kwargs !== item.kwargs) item = { ...item, ...(args ? { args } : {}), ...(kwargs ? { kwargs } : {}) };
+    }
     if (item?.args !== undefined) assertFaithfulJson(item.args, `items[${i}].args`);
     if (item?.kwargs !== undefined) assertFaithfulJson(item.kwargs, `items[${i}].kwargs`);
     const encoded = JSON.stringify(isPlainBatchItem(item, isCheckedId) ? item : checkInput(BatchTaskItem, item, `batch item ${i}`));
@@ -52,6 +64,12 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
     bytes += size;
   });
   chunks.push(current);
+  if (itemRefs && chunks.length > 1) {
+    throw new ValidationError(
+      'VALIDATION_FAILED',
+      `items refer to other items (itemRef), so the batch must go in one request, but it needs ${chunks.length} (at most ${DEFAULT_LIMITS.maxBatchTasks} tasks and ${maxRequestBytes} bytes of JSON per request)`,
+    );
+  }
   return chunks.map((chunk) => ({ body: `${head}${chunk.join(',')}${tail}`, count: chunk.length }));
 }
 

@@ -30,6 +30,7 @@ import {
   type TaskOutcome,
 } from '@fx/protocol';
 import { encodeBatch } from './batch.encoding.js';
+import { sendBatch } from './batch.submission.js';
 import { createTransports } from './client.transports.js';
 import type {
   BatchItem,
@@ -44,13 +45,14 @@ import type {
   SubmitOptions,
   TaskResultsOptions,
 } from './client.options.js';
-import { ConnectionError, FxError, PartialBatchError, ServerError, ValidationError } from './errors.js';
+import { ConnectionError, ValidationError } from './errors.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
 import type { ResultChannel } from './result-channel.js';
 import { collectResults, outcomeValue, streamResults, watchProgress } from './result-stream.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import { TaskHandle } from './task-handle.js';
+import { TaskRef, encodeArgs } from './task-ref.js';
 import { checkInput, queryString } from './validate.js';
 import { assertFaithfulJson } from './json-faithful.js';
 
@@ -121,7 +123,7 @@ export class Client {
    * (another user's public function).
    */
   async getFunction(functionId: string): Promise<FunctionInfo> {
-    return this.request({ method: 'GET', path: `/v1/functions/${this.ref(functionId, FunctionRef, 'functionId')}`, response: FunctionInfo });
+    return this.request({ method: 'GET', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}`, response: FunctionInfo });
   }
 
   async listFunctions(): Promise<FunctionInfo[]> {
@@ -136,7 +138,7 @@ export class Client {
 
   /** Deletes a function by id, or by name: a bare name deletes its newest version, after which the name means the one before. */
   async deleteFunction(functionId: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/v1/functions/${this.ref(functionId, FunctionRef, 'functionId')}` });
+    await this.request({ method: 'DELETE', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}` });
   }
 
   // ---- endpoints -------------------------------------------------------------------------------
@@ -153,15 +155,19 @@ export class Client {
 
   /** An endpoint by id or name: `name` (yours; names are unique per owner) or `owner/name` (admins). */
   async getEndpoint(endpointId: string): Promise<EndpointInfo> {
-    return this.request({ method: 'GET', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}`, response: EndpointInfo });
+    return this.request({ method: 'GET', path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}`, response: EndpointInfo });
   }
 
   async getEndpointStatus(endpointId: string): Promise<EndpointStatusResponse> {
-    return this.request({ method: 'GET', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}/status`, response: EndpointStatusResponse });
+    return this.request({
+      method: 'GET',
+      path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}/status`,
+      response: EndpointStatusResponse,
+    });
   }
 
   async deleteEndpoint(endpointId: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/v1/endpoints/${this.ref(endpointId, EndpointRef, 'endpointId')}` });
+    await this.request({ method: 'DELETE', path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}` });
   }
 
   // ---- tasks -----------------------------------------------------------------------------------
@@ -171,8 +177,8 @@ export class Client {
    * may be names (see getFunction, getEndpoint); the task records the exact function version it runs.
    */
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
-    assertFaithfulJson(args, 'args');
-    assertFaithfulJson(kwargs, 'kwargs');
+    assertFaithfulJson((args = encodeArgs(args)), 'args');
+    assertFaithfulJson((kwargs = encodeArgs(kwargs)), 'kwargs');
     const body = checkInput(
       SubmitTaskRequest,
       { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) },
@@ -190,6 +196,11 @@ export class Client {
   async submit<T = unknown>(functionId: string, endpointId: string, args: unknown[] = [], options: SubmitOptions = {}): Promise<TaskHandle<T>> {
     const { kwargs = {}, ...runOptions } = options;
     return this.task<T>(await this.run(functionId, endpointId, args, kwargs, runOptions));
+  }
+
+  /** A reference to a task's result, to pass in another task's args or kwargs (see TaskRef). Sends nothing. */
+  ref(taskId: string): TaskRef {
+    return TaskRef.of(this.id(taskId, 'taskId'));
   }
 
   /**
@@ -216,27 +227,9 @@ export class Client {
     }
     const requests = encodeBatch(endpoint, items, { resources: options.resources, maxRequestBytes: this.maxRequestBytes });
 
-    const taskIds: string[] = [];
-    const warned = new Set<string>();
-    for (const { body: encodedBody, count } of requests) {
-      try {
-        const res = await this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });
-        if (res.taskIds.length !== count) {
-          throw new ServerError('BAD_RESPONSE', `the server returned ${res.taskIds.length} task ids for a batch of ${count}`);
-        }
-        for (const id of res.taskIds) taskIds.push(id);
-        options.onAccepted?.({ batchId: res.batchId, taskIds: res.taskIds });
-        // one warning per endpoint for the whole batch, not one per request
-        for (const w of res.warnings ?? []) {
-          if (warned.has(w.endpointId)) continue;
-          warned.add(w.endpointId);
-          options.onWarning?.(w);
-        }
-      } catch (err) {
-        if (taskIds.length > 0 && err instanceof FxError) throw new PartialBatchError(taskIds, err);
-        throw err;
-      }
-    }
+    const send = (encodedBody: string) =>
+      this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });
+    const taskIds = await sendBatch(requests, send, options);
     if (options.onProgress) watchProgress(this.channel, taskIds, options.onProgress);
     return taskIds;
   }
@@ -394,7 +387,7 @@ export class Client {
   }
 
   /** A function or endpoint id or name, checked and encoded for a path segment (`owner/name` has a slash). */
-  private ref(value: string, schema: typeof FunctionRef | typeof EndpointRef, what: string): string {
+  private nameRef(value: string, schema: typeof FunctionRef | typeof EndpointRef, what: string): string {
     return encodeURIComponent(checkInput(schema, value, what));
   }
 }

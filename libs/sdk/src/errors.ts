@@ -100,6 +100,8 @@ export class TaskFailedError extends FxError {
   readonly remoteStack: string | undefined;
   /** What the task printed before it failed (python functions; shell functions with failOnNonZeroExit). */
   readonly output: TaskOutput | undefined;
+  /** DEPENDENCY_FAILED: the task upstream whose failure started it, and that task's code. */
+  readonly dependency: RemoteError['dependency'];
 
   constructor(taskId: string, remote: RemoteError | undefined, output?: TaskOutput) {
     const r = remote ?? { code: 'TASK_ERROR' as const, name: 'Error', message: 'the task failed without an error report' };
@@ -109,6 +111,7 @@ export class TaskFailedError extends FxError {
     this.remoteMessage = r.message;
     this.remoteStack = r.stack;
     this.output = output;
+    this.dependency = r.dependency;
     // Uncaught, Node prints `stack`; the remote frames are the ones the user needs to see.
     if (r.stack) this.stack = `${this.stack ?? this.message}\nRemote stack:\n${r.stack}`;
   }

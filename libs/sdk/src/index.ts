@@ -2,6 +2,7 @@ export { Client } from './client.js';
 // Every options interface the client takes.
 export type * from './client.options.js';
 export { TaskHandle } from './task-handle.js';
+export { TaskRef, itemRef } from './task-ref.js';
 export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export {

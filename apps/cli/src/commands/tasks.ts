@@ -8,7 +8,16 @@ import { parseSince } from '../parse.js';
 import { parsePositiveInt } from '@fx/cli-kit';
 import { endpointRef, functionRef } from '../resolve.js';
 
-const STATUSES: readonly TaskStatus[] = ['received', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled'];
+const STATUSES: readonly TaskStatus[] = [
+  'received',
+  'waiting-for-dependencies',
+  'waiting-for-endpoint',
+  'dispatched',
+  'running',
+  'success',
+  'failed',
+  'cancelled',
+];
 
 interface TasksOptions {
   status?: TaskStatus[];

@@ -38,6 +38,9 @@ export const EnvSchema = z
     FX_MAX_RESULT_BYTES: int(DEFAULT_LIMITS.maxResultBytes, 1024),
     FX_MAX_BATCH_TASKS: int(DEFAULT_LIMITS.maxBatchTasks),
     FX_MAX_TASKS_PER_FRAME: int(DEFAULT_LIMITS.maxTasksPerFrame),
+    /** Most references to other tasks' results in one task, and in one batch (futures as arguments). */
+    FX_MAX_REFS_PER_TASK: int(DEFAULT_LIMITS.maxRefsPerTask),
+    FX_MAX_REFS_PER_BATCH: int(DEFAULT_LIMITS.maxRefsPerBatch),
     /** Largest endpoint-channel frame. The channel's socket is sized for DEFAULT_LIMITS.maxFrameBytes, so more is refused. */
     FX_MAX_FRAME_BYTES: int(DEFAULT_LIMITS.maxFrameBytes, 1024).refine((n) => n <= DEFAULT_LIMITS.maxFrameBytes, {
       message: `must be at most ${DEFAULT_LIMITS.maxFrameBytes} (64 MiB): the endpoint channel cannot take larger frames`,

@@ -34,6 +34,7 @@ from .errors import (
     TimeoutError,
     ValidationError,
 )
+from ._refs import TaskRef, item_ref
 from .executor import Executor, TaskFuture
 from ._python_check import PythonVersionMismatchWarning
 from .outcome import RemoteError, TaskOutcome, TaskOutput
@@ -67,6 +68,8 @@ __all__ = [
     "TaskFuture",
     "TaskOutcome",
     "TaskOutput",
+    "TaskRef",
     "TimeoutError",
     "ValidationError",
+    "item_ref",
 ]

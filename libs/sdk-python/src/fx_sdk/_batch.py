@@ -9,6 +9,10 @@ from ._serializers import argument_fields
 from ._wire import endpoint_ref, function_ref
 from .errors import ValidationError
 
+class WireItem(Dict[str, Any]):
+    """A batch item whose arguments are encoded already (``argument_fields``): sent as it is."""
+
+
 # (function, args, kwargs), (function, args) or (function,); or the wire's own dict.
 BatchItem = Union[Tuple[str], Tuple[str, Sequence[Any]], Tuple[str, Sequence[Any], Mapping[str, Any]], Mapping[str, Any]]
 
@@ -19,25 +23,36 @@ def encode_items(
     serializer: str = "json",
     endpoint: str = "",
     pairs: "Optional[Set[Tuple[str, str]]]" = None,
-) -> List[bytes]:
+) -> Tuple[List[bytes], bool]:
     """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any
-    request is sent; ``pairs`` gathers the distinct (endpoint, function) of the items (``endpoint`` for
-    those that name none)."""
+    request is sent; and whether any item refers to another (``item_ref``), which holds the batch to one
+    request. ``pairs`` gathers the distinct (endpoint, function) of the items (``endpoint`` for those that
+    name none)."""
     encoded: List[bytes] = []
+    refers = [False]
     for i, item in enumerate(items):
+
+        def on_index(index: int, i: int = i) -> None:
+            if index >= i:
+                raise ValidationError("VALIDATION_FAILED", f"batch item {i} refers to item {index}; an item may refer only to items before it")
+            refers[0] = True
+
         wire: Dict[str, Any]
         if isinstance(item, Mapping):
             fid = item.get("functionId")
-            if item.get("pickledArgs") is not None:  # pickled already: as the wire has it
+            if isinstance(item, WireItem):  # encoded already (the executor's): as the wire has it
+                wire = {**item, "functionId": function_ref(fid)}
+            elif item.get("pickledArgs") is not None:  # pickled already: as the wire has it
                 wire = {"functionId": function_ref(fid), "serializer": "pickle", "pickledArgs": item["pickledArgs"]}
             else:
-                wire = {"functionId": function_ref(fid), **argument_fields(item.get("args", ()), item.get("kwargs"), item.get("serializer", serializer))}
+                fields = argument_fields(item.get("args", ()), item.get("kwargs"), item.get("serializer", serializer), on_index)
+                wire = {"functionId": function_ref(fid), **fields}
             if item.get("endpointId") is not None:
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
-            fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer)  # type: ignore[misc]
+            fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index)  # type: ignore[misc]
             wire = {"functionId": function_ref(item[0]), **fields}
         else:
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
@@ -46,7 +61,7 @@ def encode_items(
         if pairs is not None:
             pairs.add((wire.get("endpointId", endpoint), wire["functionId"]))
         encoded.append(json.dumps(wire, separators=(",", ":")).encode("utf-8"))
-    return encoded
+    return encoded, refers[0]
 
 
 def check_sizes(encoded: Sequence[bytes], max_bytes: int, overhead: int) -> None:

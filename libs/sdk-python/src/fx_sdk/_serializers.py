@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import pickle
 import sys
-from typing import Any, Dict, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Literal, Mapping, Optional, Sequence, Tuple
 
+from ._refs import is_task_ref
 from ._wire import json_args
 from .errors import SerializationError, ValidationError
 
@@ -49,10 +50,13 @@ def pickled_value(value: Any, what: str) -> Dict[str, Any]:
     return {TAG: "pickle", "python": PYTHON_VERSION, "pickler": name, "data": base64.b64encode(data).decode("ascii")}
 
 
-def argument_fields(args: Any, kwargs: Optional[Mapping[str, Any]], serializer: str) -> Dict[str, Any]:
-    """The fields of a submission that carry its arguments: ``args``/``kwargs``, or ``serializer``/``pickledArgs``."""
+def argument_fields(args: Any, kwargs: Optional[Mapping[str, Any]], serializer: str, on_index: Optional[Callable[[int], None]] = None) -> Dict[str, Any]:
+    """The fields of a submission that carry its arguments: ``args``/``kwargs``, or ``serializer``/``pickledArgs``.
+
+    Task references (futures as arguments) travel in JSON arguments only; ``on_index`` hears of batch-item ones.
+    """
     if check_serializer(serializer) == "json":
-        wire_args, wire_kwargs = json_args(args, kwargs)
+        wire_args, wire_kwargs = json_args(args, kwargs, on_index)
         return {"args": wire_args, "kwargs": wire_kwargs}
     if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
         raise ValidationError("VALIDATION_FAILED", f"args must be a tuple or a list, got {type(args).__name__}")
@@ -62,7 +66,22 @@ def argument_fields(args: Any, kwargs: Optional[Mapping[str, Any]], serializer: 
     for key in kw:
         if not isinstance(key, str):
             raise SerializationError(f"kwargs[{key!r}]", f"kwargs[{key!r}]: keyword names must be strings")
+    if _holds_ref((args, kw)):
+        raise ValidationError("VALIDATION_FAILED", 'task references (futures as arguments) travel in JSON arguments only, not with serializer "pickle"')
     return {"serializer": "pickle", "pickledArgs": pickled_value((tuple(args), kw), "the arguments")}
+
+
+def _holds_ref(value: Any, depth: int = 0) -> bool:
+    """Whether a TaskRef or a task future sits in plain lists, tuples and dicts (a pickle would freeze it, not resolve it)."""
+    if is_task_ref(value):
+        return True
+    if depth > 64:
+        return False
+    if isinstance(value, (list, tuple)):
+        return any(_holds_ref(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_ref(v, depth + 1) for v in value.values())
+    return False
 
 
 def is_pickled(value: Any) -> bool:

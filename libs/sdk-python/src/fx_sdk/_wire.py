@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Dict, List, Mapping, Set
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set
 from urllib.parse import quote
 
+from ._refs import as_wire_ref, escape_key
 from .errors import SerializationError, ValidationError
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -58,27 +59,38 @@ def resource_name(raw: str, fallback: str) -> str:
     return cleaned if RESOURCE_NAME_RE.match(cleaned) and not UUID_RE.match(cleaned) else fallback
 
 
-def json_args(args: Any, kwargs: Any) -> "tuple[List[Any], Dict[str, Any]]":
-    """Positional and keyword arguments as JSON values, refusing anything JSON would change."""
+def json_args(args: Any, kwargs: Any, on_index: "Optional[Callable[[int], None]]" = None) -> "tuple[List[Any], Dict[str, Any]]":
+    """Positional and keyword arguments as JSON values, refusing anything JSON would change.
+
+    Task references (``client.ref``, an executor's future, ``item_ref``) become their wire form, and
+    user keys ``$fx`` are escaped (see _refs.py); ``on_index`` hears of each batch-item reference.
+    """
     if isinstance(args, (str, bytes)) or not isinstance(args, (list, tuple)):
         raise ValidationError("VALIDATION_FAILED", f"args must be a tuple or a list, got {type(args).__name__}")
     if kwargs is None:
         kwargs = {}
     if not isinstance(kwargs, Mapping):
         raise ValidationError("VALIDATION_FAILED", f"kwargs must be a mapping, got {type(kwargs).__name__}")
-    checked_args = [check_json(v, f"args[{i}]") for i, v in enumerate(args)]
+    checked_args = [check_json(v, f"args[{i}]", on_index=on_index) for i, v in enumerate(args)]
     checked_kwargs: Dict[str, Any] = {}
     for key, v in kwargs.items():
         if not isinstance(key, str):
             raise SerializationError(f"kwargs[{key!r}]", f"kwargs[{key!r}]: keyword names must be strings")
-        checked_kwargs[key] = check_json(v, f"kwargs.{key}")
+        checked_kwargs[escape_key(key)] = check_json(v, f"kwargs.{key}", on_index=on_index)
     return checked_args, checked_kwargs
 
 
-def check_json(value: Any, path: str, _seen: "Set[int] | None" = None) -> Any:
+def check_json(value: Any, path: str, _seen: "Set[int] | None" = None, *, on_index: "Optional[Callable[[int], None]]" = None) -> Any:
     """``value`` as JSON will carry it (tuples become lists), or SerializationError naming ``path``."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    ref = as_wire_ref(value)
+    if ref is not None:
+        if "index" in ref and on_index is not None:
+            on_index(ref["index"])
+        elif "index" in ref:
+            raise ValidationError("VALIDATION_FAILED", f"{path}: item_ref() refers to an item of the same batch; use it in batch_run")
+        return ref
     if isinstance(value, int):
         if abs(value) > _MAX_SAFE_INTEGER:
             raise SerializationError(path, f"{path}: {value} is larger than JSON numbers carry exactly (2**53 - 1); send it as a string")
@@ -98,9 +110,9 @@ def check_json(value: Any, path: str, _seen: "Set[int] | None" = None) -> Any:
                 for key, item in value.items():
                     if not isinstance(key, str):
                         raise SerializationError(f"{path}[{key!r}]", f"{path}: key {key!r} is not a string; JSON object keys are strings")
-                    out[key] = check_json(item, f"{path}.{key}", seen)
+                    out[escape_key(key)] = check_json(item, f"{path}.{key}", seen, on_index=on_index)
                 return out
-            return [check_json(item, f"{path}[{i}]", seen) for i, item in enumerate(value)]
+            return [check_json(item, f"{path}[{i}]", seen, on_index=on_index) for i, item in enumerate(value)]
         finally:
             seen.discard(id(value))
     hint = " (convert it first, e.g. with .tolist())" if hasattr(value, "tolist") else ""

@@ -14,10 +14,11 @@ from ._longpoll import LongPollConnection
 from ._poller import Delivery, ResultPoller
 from ._serializers import Serializer, argument_fields
 from ._python_check import PythonCheck
+from ._refs import TaskRef
 from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
-from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError
+from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -203,9 +204,11 @@ class Client:
         """
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
-        encoded = _batch.encode_items(items, resources, serializer, ep, pairs)
+        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs)
         overhead = len(_batch.request_body(ep, []))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
+        if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
+            raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
         ids: List[str] = []
         warned: "set[str]" = set()
         start = 0
@@ -214,7 +217,7 @@ class Client:
             try:
                 answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop]))
             except PayloadTooLargeError as err:
-                if stop - start > 1:
+                if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further
                     self._batch_limit = max(1, (stop - start) // 2)
                     continue
@@ -229,6 +232,10 @@ class Client:
             start = stop
         self._python.submitted(pairs)
         return ids
+
+    def ref(self, task: str) -> TaskRef:
+        """A reference to a task's result, to pass among another task's args or kwargs. Sends nothing."""
+        return TaskRef(task_id=task_id(task))
 
     def get_task(self, task: str) -> TaskInfo:
         """A task's status, timeline, arguments and, once final, its result or error."""

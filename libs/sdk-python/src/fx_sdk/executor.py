@@ -9,13 +9,18 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
+from ._batch import WireItem
 from ._poller import Delivery
 from ._serializers import Serializer, argument_fields, check_serializer
 from ._source import python_source, source_digest
 from ._wire import endpoint_ref, function_ref, resource_name
 from .client import Client
-from .errors import FxError, PartialBatchError
+from .errors import FxError, PartialBatchError, TimeoutError, ValidationError
 from .outcome import exception_for
+
+
+# Longest a future passed as an argument is waited for until its own task is stored (it is sent within a batch interval).
+_STORE_WAIT_SECONDS = 120.0
 
 
 class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
@@ -30,6 +35,7 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
     def __init__(self, client: Client) -> None:
         super().__init__()
         self.task_id: Optional[str] = None
+        self._stored = threading.Event()  # set once task_id is, or once the submission failed
         self._client = client
         self._fx_lock = threading.RLock()
         self._notified = False
@@ -46,12 +52,25 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
             return self._mark_cancelled()
         return False
 
+    def _fx_task_ref(self) -> Dict[str, Any]:
+        """As another task's argument: a reference to this task's result, once the server holds the task."""
+        deadline = time.monotonic() + _STORE_WAIT_SECONDS
+        while not self._stored.wait(0.05):
+            if self.done():
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the future's task was not stored within {_STORE_WAIT_SECONDS} s, so it cannot be passed as an argument")
+        if self.task_id is None:
+            raise ValidationError("VALIDATION_FAILED", "the future's task was never submitted (cancelled or refused first), so its result cannot be an argument")
+        return {"$fx": "ref", "taskId": self.task_id}
+
     # ---- for the Executor ----------------------------------------------------------------------
 
     def _attach(self, task_id: str) -> bool:
         """Records the task id; False when the future was cancelled while its submission was in flight."""
         with self._fx_lock:
             self.task_id = task_id
+            self._stored.set()
             return not self.cancelled()
 
     def _settle(self, delivery: Delivery) -> None:
@@ -133,6 +152,8 @@ class Executor(concurrent.futures.Executor):
         self._function_ids: Dict[Tuple[str, str], str] = {}
 
     def submit(self, fn: Union[Callable[..., Any], str], /, *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
+        # a future among the args is waited for until the server has stored its task, and then travels
+        # as a reference to that task's result
         fields = argument_fields(args, kwargs, self._serializer)
         if isinstance(fn, str):
             work = _Work(TaskFuture(self.client), function_ref(fn), None, fields)
@@ -210,7 +231,7 @@ class Executor(concurrent.futures.Executor):
                     work.future.set_exception(err)
         if not live:
             return
-        items = [{"functionId": fid, **work.fields} for work, fid in live]
+        items = [WireItem(functionId=fid, **work.fields) for work, fid in live]
         error: Optional[FxError] = None
         try:
             ids = self.client.batch_run(self.endpoint, items, resources=self._resources)

@@ -3,6 +3,7 @@ import { ENDPOINT_CLOSE, MAX_OUTPUT_CHARS, type EndpointToServer, type RemoteErr
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
+import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 import type { EndpointConnection } from './endpoint-connection.js';
 
@@ -49,6 +50,7 @@ export class ResultsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
+    private readonly outcomes: OutcomesService,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -124,7 +126,7 @@ export class ResultsService {
         });
       }
     }
-    await this.events.publishOutcomes(recorded);
+    await this.outcomes.published(recorded);
     return results.map((r) => r.taskId);
   }
 

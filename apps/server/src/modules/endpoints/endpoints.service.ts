@@ -20,6 +20,7 @@ import { TokensRepository } from '../auth/tokens.repository.js';
 import type { Principal } from '../auth/principal.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
+import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { EndpointsRepository } from './endpoints.repository.js';
 
 type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;
@@ -34,6 +35,7 @@ export class EndpointsService {
     private readonly tasks: TasksRepository,
     private readonly auth: AuthService,
     private readonly events: EventsService,
+    private readonly outcomes: OutcomesService,
   ) {}
 
   /** Online means a heartbeat within the timeout: derived, so a crashed replica cannot leave it stale. */
@@ -140,7 +142,7 @@ export class EndpointsService {
     await this.endpoints.softDelete(id);
     await this.tokens.revokeForEndpoint(id);
     const failed = await this.tasks.failForEndpoint(id, { code: 'ENDPOINT_DELETED', name: 'EndpointDeleted', message: `endpoint ${id} was deleted` });
-    await this.events.publishOutcomes(failed);
+    await this.outcomes.published(failed);
     await this.events.publishEndpointGone(id);
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
-import { EventsService } from '../events/events.service.js';
+import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { LeasesRepository, type DispatchedRow, type LostLeases } from './leases.repository.js';
 
@@ -25,7 +25,7 @@ export class LeaseService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly leases: LeasesRepository,
     private readonly queue: QueueService,
-    private readonly events: EventsService,
+    private readonly outcomes: OutcomesService,
   ) {}
 
   /** Leases these queued tasks to the holder; only rows still waiting change (see LeasesRepository.grant). */
@@ -74,6 +74,6 @@ export class LeaseService {
   /** Tasks whose lease was lost: the requeued ones onto their endpoints' queues, the exhausted ones published as final. */
   async requeue({ requeued, exhausted }: LostLeases): Promise<void> {
     await this.queue.enqueue(requeued);
-    await this.events.publishOutcomes(exhausted);
+    await this.outcomes.published(exhausted);
   }
 }

@@ -4,17 +4,22 @@ import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
+import { OutcomesService } from '../dependencies/outcomes.service.js';
+import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { AGENT_CONNECTIONS, type AgentConnections } from './agent-connections.js';
 
 const REBUILD_PAGE = 5_000;
 const PURGE_EVERY_SWEEPS = 30;
+/** Dependents whose inputs ended while nobody moved them (a crash between the two) are looked for this often, and after a failure. */
+const DEPENDENCY_REPAIR_EVERY_SWEEPS = 5;
 
 /**
  * The repair paths (never the hot path): requeue tasks whose agent vanished, return delivery leases
- * of dead replicas, purge expired results, and rebuild the broker's queues from PostgreSQL on start
- * and whenever the broker reports lost state.
+ * of dead replicas, purge expired results, move on dependents whose inputs ended unnoticed (a crash
+ * between the two), and rebuild the broker's queues from PostgreSQL on start and whenever the broker
+ * reports lost state.
  */
 @Injectable()
 export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -29,6 +34,8 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(BROKER) private readonly broker: Broker,
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
+    private readonly outcomes: OutcomesService,
+    private readonly dependencies: DependenciesService,
     private readonly queue: QueueService,
     private readonly leases: LeaseService,
     /** Endpoints this replica serves, for reclaiming their stale delivery leases. */
@@ -42,6 +49,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       void this.sweep();
     });
     await this.rebuild();
+    await this.dependencies.repair();
     this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
@@ -62,6 +70,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
         });
       }
       await this.leases.requeueExpired();
+      if (this.dependencies.takeDirty() || this.sweeps % DEPENDENCY_REPAIR_EVERY_SWEEPS === 0) await this.dependencies.repair();
       if (this.config.FX_QUEUE_TTL_SECONDS > 0) {
         const ttl = this.config.FX_QUEUE_TTL_SECONDS;
         const expired = await this.tasks.failWaitingOlderThan(ttl, {
@@ -75,7 +84,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
             failed: expired.length,
             taskIds: expired.slice(0, 10).map((t) => t.id),
           });
-        await this.events.publishOutcomes(expired);
+        await this.outcomes.published(expired);
       }
       const endpointIds = [...this.connections.endpointIds()];
       const reclaimed = await this.broker.reclaimStaleMany(endpointIds, this.config.FX_BROKER_RECLAIM_MS);

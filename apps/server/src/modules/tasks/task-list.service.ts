@@ -6,7 +6,7 @@ import { iso } from '../../common/iso.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { FunctionsService } from '../functions/functions.service.js';
-import { TasksRepository, type TaskSummaryRow } from './tasks.repository.js';
+import { TaskListRepository, type TaskSummaryRow } from './task-list.repository.js';
 
 /** The query as ZodPipe hands it over (defaults applied, status split). */
 export type ParsedListTasksQuery = z.output<typeof ListTasksQuery>;
@@ -46,7 +46,7 @@ export function decodeCursor(cursor: string): { receivedAt: Date; id: string } {
 @Injectable()
 export class TaskListService {
   constructor(
-    private readonly tasks: TasksRepository,
+    private readonly tasks: TaskListRepository,
     private readonly endpoints: EndpointsService,
     private readonly functions: FunctionsService,
   ) {}

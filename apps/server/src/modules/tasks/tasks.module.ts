@@ -6,10 +6,11 @@ import { TasksController } from './tasks.controller.js';
 import { TasksService } from './tasks.service.js';
 import { TaskResultsService } from './task-results.service.js';
 import { TaskListService } from './task-list.service.js';
+import { TaskListRepository } from './task-list.repository.js';
 
 @Module({
   imports: [TaskStoreModule, EndpointsModule, FunctionsModule],
   controllers: [TasksController],
-  providers: [TasksService, TaskResultsService, TaskListService],
+  providers: [TasksService, TaskResultsService, TaskListService, TaskListRepository],
 })
 export class TasksModule {}

@@ -16,6 +16,8 @@ export interface NewTask {
   kwargs: Record<string, unknown>;
   /** What the task asks of its worker; absent: any worker. */
   resources?: TaskResources;
+  /** Tasks whose results it takes (task-graph.ts): then it waits for them, its args holding references. */
+  inputs?: string[];
   /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
   pickledArgs?: PickledValue;
 }
@@ -42,6 +44,7 @@ export type TaskRow = RawRow<
   | 'error'
   | 'output'
   | 'received_at'
+  | 'ready_at'
   | 'waiting_at'
   | 'dispatched_at'
   | 'running_at'
@@ -61,51 +64,12 @@ type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status:
 /** Ids and queues of tasks, for enqueueing. */
 export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id'>;
 
-/** A task as task lists show it: no arguments or results, the error's code and message pulled out. */
-export type TaskSummaryRow = RawRow<
-  Task,
-  'id' | 'function_id' | 'endpoint_id' | 'batch_id' | 'owner_id' | 'status' | 'attempt' | 'received_at' | 'completed_at',
-  { status: TaskStatus }
-> & { error_code: string | null; error_message: string | null };
-
-export interface TaskListFilter {
-  ownerId?: string;
-  statuses?: TaskStatus[];
-  endpointId?: string;
-  functionId?: string;
-  batchId?: string;
-  since?: Date;
-  until?: Date;
-  /** Keyset: rows strictly older than this (received_at, id). */
-  before?: { receivedAt: Date; id: string };
-  limit: number;
-}
-
 export type QueueCounts = { waiting: number; dispatched: number; running: number };
 const ACTIVE = `('waiting-for-endpoint', 'dispatched', 'running')`;
 
 export function toQueueCounts(rows: Array<{ status: string; n: number | bigint }>): QueueCounts {
   const get = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
   return { waiting: get('waiting-for-endpoint'), dispatched: get('dispatched'), running: get('running') };
-}
-
-/** The WHERE conditions of a task list filter, with their parameters. */
-function taskConditions(f: Partial<TaskListFilter>) {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const p = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  if (f.ownerId) where.push(`owner_id = ${p(f.ownerId)}::uuid`);
-  if (f.statuses?.length) where.push(`status IN (SELECT jsonb_array_elements_text(${p(JSON.stringify(f.statuses))}::jsonb))`);
-  if (f.endpointId) where.push(`endpoint_id = ${p(f.endpointId)}::uuid`);
-  if (f.functionId) where.push(`function_id = ${p(f.functionId)}::uuid`);
-  if (f.batchId) where.push(`batch_id = ${p(f.batchId)}::uuid`);
-  if (f.since) where.push(`received_at >= ${p(f.since)}::timestamptz`);
-  if (f.until) where.push(`received_at < ${p(f.until)}::timestamptz`);
-  if (f.before) where.push(`(received_at, id) < (${p(f.before.receivedAt)}::timestamptz, ${p(f.before.id)}::uuid)`);
-  return { where, params, p };
 }
 
 export interface ResultInput {
@@ -134,7 +98,11 @@ export class TasksRepository {
     return withConflictRetry(() => this.db.prisma.$executeRawUnsafe(sql, ...params));
   }
 
-  /** Inserts a whole submission in one statement; the caller replies only after this commits. */
+  /**
+   * Inserts a whole submission in one statement; the caller replies only after this commits. A task
+   * with inputs goes in waiting for them, and its edges go in with it, in the same statement: a
+   * dependent is never stored without the edges that hold it back.
+   */
   async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<void> {
     const rows = tasks.map((t) => ({
       id: t.id,
@@ -145,12 +113,22 @@ export class TasksRepository {
       resources: t.resources ?? null,
       serializer: t.pickledArgs ? 'pickle' : 'json',
       pickled_args: t.pickledArgs ?? null,
+      ...(t.inputs?.length ? { inputs: t.inputs } : {}),
     }));
+    const graph = rows.some((r) => r.inputs);
+    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid,
+              ${graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`},
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
+       FROM x`;
+    const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb))`;
     await this.exec(
-      `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
-       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, 'waiting-for-endpoint', x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), now()
-       FROM jsonb_to_recordset($1::jsonb)
-         AS x(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb)`,
+      graph
+        ? `WITH ${x}, inserted AS (${insert})
+           INSERT INTO task_dependencies (task_id, input_id)
+           SELECT x.id, i.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL`
+        : `WITH ${x} ${insert}`,
       json(rows),
       ownerId,
       batchId,
@@ -327,37 +305,24 @@ export class TasksRepository {
     return out;
   }
 
-  /** Newest first, keyset-paged on (received_at, id); only the filters given become conditions. */
-  list(f: TaskListFilter): Promise<TaskSummaryRow[]> {
-    const { where, params, p } = taskConditions(f);
-    return this.query<TaskSummaryRow>(
-      `SELECT id, function_id, endpoint_id, batch_id, owner_id, status, attempt, received_at, completed_at,
-              error ->> 'code' AS error_code, error ->> 'message' AS error_message
-       FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY received_at DESC, id DESC LIMIT ${p(f.limit)}::int`,
-      ...params,
-    );
-  }
-
-  /** Tasks per state among the newest `cap` that match (the cursor and limit aside): one bounded read. */
-  countByStatus(f: Omit<TaskListFilter, 'before' | 'limit'>, cap: number): Promise<Array<RawRow<Task, 'status'> & { n: number }>> {
-    const { where, params, p } = taskConditions(f);
-    return this.query(
-      `SELECT status, count(*)::int AS n FROM (
-         SELECT status FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY received_at DESC, id DESC LIMIT ${p(cap)}::int
-       ) AS newest GROUP BY status`,
-      ...params,
-    );
-  }
-
-  /** Results and errors are kept for the retention period, then the rows go. */
+  /**
+   * Results and errors are kept for the retention period, then the rows go, with their edges. A result
+   * still awaited by an unfinished dependent stays until that dependent ends.
+   */
   async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
-    return this.exec(
-      `DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE status IN ${FINAL} AND completed_at < $1::timestamptz LIMIT $2::int)`,
+    const rows = await this.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM tasks WHERE id IN (
+           SELECT t.id FROM tasks t WHERE t.status IN ${FINAL} AND t.completed_at < $1::timestamptz
+             AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks x ON x.id = d.task_id WHERE d.input_id = t.id AND x.status NOT IN ${FINAL})
+           LIMIT $2::int)
+         RETURNING id),
+       edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone))
+       SELECT count(*)::int AS n FROM gone`,
       cutoff,
       limit,
     );
+    return Number(rows[0]?.n ?? 0);
   }
 
   /** How many unfinished tasks the owner has, counting no further than `upTo` (the quota check). */
@@ -370,11 +335,14 @@ export class TasksRepository {
     return Number(rows[0]?.n ?? 0);
   }
 
-  /** Fails tasks still waiting for their endpoint `ttlSeconds` after they were submitted (the queue TTL). */
+  /**
+   * Fails tasks still waiting for their endpoint `ttlSeconds` after they were submitted (the queue TTL),
+   * or, for a dependent, after its last input succeeded: its wait for the inputs does not count.
+   */
   failWaitingOlderThan(ttlSeconds: number, error: RemoteError, limit = 10_000): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
-       WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND received_at < now() - $1::int * interval '1 second' LIMIT $3::int)
+       WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND COALESCE(ready_at, received_at) < now() - $1::int * interval '1 second' LIMIT $3::int)
          AND status = 'waiting-for-endpoint'
        RETURNING id, owner_id, status, result, error, output, completed_at`,
       ttlSeconds,

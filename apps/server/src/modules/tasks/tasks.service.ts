@@ -19,7 +19,10 @@ import { FunctionsService } from '../functions/functions.service.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
+import { DependenciesService } from '../dependencies/dependencies.service.js';
+import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { QueueService } from './queue.service.js';
+import { planGraph } from './task-graph.js';
 
 export function toTaskInfo(t: TaskRow): TaskInfo {
   return {
@@ -39,6 +42,7 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
     ...(t.output ? { output: t.output } : {}),
     timeline: {
       receivedAt: iso(t.received_at)!,
+      readyAt: iso(t.ready_at),
       waitingAt: iso(t.waiting_at),
       dispatchedAt: iso(t.dispatched_at),
       runningAt: iso(t.running_at),
@@ -85,6 +89,8 @@ export class TasksService {
     private readonly endpoints: EndpointsService,
     private readonly events: EventsService,
     private readonly queue: QueueService,
+    private readonly dependencies: DependenciesService,
+    private readonly outcomes: OutcomesService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -114,6 +120,12 @@ export class TasksService {
     batchId: string | null,
     refItems: Array<Omit<NewTask, 'id'>>,
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
+    const ids = refItems.map(() => randomUUID());
+    // references to other tasks' results: read (and refused) before anything is looked up
+    const graph = planGraph(
+      refItems.map((t, i) => ({ id: ids[i]!, args: t.args, kwargs: t.kwargs })),
+      { maxRefsPerTask: this.config.FX_MAX_REFS_PER_TASK, maxRefsPerBatch: this.config.FX_MAX_REFS_PER_BATCH },
+    );
     const items = await this.resolveRefs(p, refItems);
     const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
     // The two checks are independent reads: one round trip of latency, not two. A function problem is
@@ -122,16 +134,32 @@ export class TasksService {
       this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]),
       this.endpoints.checkSubmission(p, [...pairs.values()]),
       this.checkQuota(p, items.length),
+      this.checkInputs(p, graph.external),
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
     if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, batchId !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
-    const rows: NewTask[] = items.map((t) => ({ ...t, id: randomUUID() }));
+    const rows: NewTask[] = items.map((t, i) => ({ ...t, id: ids[i]!, ...graph.tasks[i]! }));
     await this.tasks.insertMany(p.userId, batchId, rows);
     this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
-    void this.queue.enqueue(rows.map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    const dependents = rows.filter((r) => r.inputs!.length > 0);
+    void this.queue.enqueue(rows.filter((r) => r.inputs!.length === 0).map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    if (dependents.length) {
+      const byEndpoint = new Map<string, string[]>();
+      for (const t of dependents) {
+        const ids = byEndpoint.get(t.endpointId);
+        if (ids) ids.push(t.id);
+        else byEndpoint.set(t.endpointId, [t.id]);
+      }
+      for (const [ep, ids] of byEndpoint) this.events.noteTaskStates('waiting-for-dependencies', ep, ids);
+      // inputs that ended before the insert committed: nobody else will move these dependents on
+      await this.dependencies.submitted(
+        dependents.map((r) => r.id),
+        graph.external,
+      );
+    }
     const warnings = offline.map((endpointId): SubmitWarning => ({
       code: 'ENDPOINT_OFFLINE',
       endpointId,
@@ -183,6 +211,17 @@ export class TasksService {
     }
   }
 
+  /** Every task referred to must exist and be readable by the caller: otherwise 404, as for reading it. */
+  private async checkInputs(p: Principal, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const seen = new Set<string>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      for (const r of await this.tasks.findStatuses(ids.slice(i, i + 10_000))) if (r.owner_id === p.userId || p.admin) seen.add(r.id);
+    }
+    const missing = ids.find((id) => !seen.has(id));
+    if (missing) throw FxException.notFound('task', missing);
+  }
+
   private noteQueued(userId: string, n: number): void {
     const cached = this.openCounts.get(userId);
     if (cached) cached.count += n;
@@ -211,7 +250,8 @@ export class TasksService {
     if (cancelled.previous === 'dispatched' || cancelled.previous === 'running') {
       await this.events.publish('cancel', { endpointId: cancelled.endpoint_id, taskIds: [id] });
     }
-    await this.events.publishOutcomes([cancelled]);
+    // its dependents, and theirs, are cancelled with it
+    await this.outcomes.published([cancelled]);
     return { taskId: id, status: 'cancelled', cancelled: true };
   }
 }

@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { RemoteError, TaskStatus } from '@fx/protocol';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { RawRow } from '../../storage/raw-rows.js';
+import type { Task } from '../../generated/prisma/client.js';
+import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
+import { idsIn, json } from '../tasks/task-sql.js';
+
+/** A dependent whose inputs have all ended well (or are gone), with what it needs to be made ready. */
+export type ReadyCandidate = RawRow<Task, 'id' | 'args' | 'kwargs', Pick<TaskJson, 'args' | 'kwargs'>> & {
+  inputs: Array<{ id: string; status: TaskStatus | null }>;
+};
+
+/** A dependent of an input that failed or was cancelled (one such input per dependent). */
+export interface DoomedDependent {
+  id: string;
+  input_id: string;
+  input_status: 'failed' | 'cancelled';
+  input_error: RemoteError | null;
+}
+
+/** Where candidates are looked for: dependents of these inputs, these dependents, or anywhere (the sweep). */
+export type CandidateScope = { inputIds: string[] } | { taskIds: string[] } | 'all';
+
+const WAITING = `'waiting-for-dependencies'`;
+
+/**
+ * The edges of dataflow graphs (`task_dependencies`) and the two moves of a dependent out of
+ * `waiting-for-dependencies`: to `waiting-for-endpoint` with its inputs' results in its args, or to
+ * failed/cancelled. Both UPDATEs are conditional on that state, so each happens once, whichever
+ * replica (or how many at once) tries; the rows are locked in id order as elsewhere.
+ */
+@Injectable()
+export class DependenciesRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  /**
+   * Dependents in scope none of whose existing inputs is unfinished or failed, with their inputs'
+   * states (an input purged meanwhile reads as null). At most `limit`.
+   */
+  readyCandidates(scope: CandidateScope, limit: number): Promise<ReadyCandidate[]> {
+    const where =
+      scope === 'all'
+        ? 'TRUE'
+        : 'inputIds' in scope
+          ? `t.id IN (SELECT task_id FROM task_dependencies WHERE input_id IN ${idsIn('$2')})`
+          : `t.id IN ${idsIn('$2')}`;
+    const ids = scope === 'all' ? null : json('inputIds' in scope ? scope.inputIds : scope.taskIds);
+    return this.query(
+      `SELECT t.id, t.args, t.kwargs,
+              (SELECT jsonb_agg(jsonb_build_object('id', d.input_id, 'status', i.status))
+               FROM task_dependencies d LEFT JOIN tasks i ON i.id = d.input_id WHERE d.task_id = t.id) AS inputs
+       FROM tasks t
+       WHERE t.status = ${WAITING} AND ${where}
+         AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks i ON i.id = d.input_id
+                         WHERE d.task_id = t.id AND i.status <> 'success')
+       LIMIT $1::int`,
+      limit,
+      ...(ids === null ? [] : [ids]),
+    );
+  }
+
+  /** The results of these inputs that succeeded. */
+  results(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result', Pick<TaskJson, 'result'>>>> {
+    return this.query(`SELECT id, result FROM tasks WHERE id IN ${idsIn('$1')} AND status = 'success'`, json(ids));
+  }
+
+  /** Dependents still waiting on these ids whose inputs include one that failed or was cancelled. */
+  doomedDependents(inputIds: string[], limit: number): Promise<DoomedDependent[]> {
+    return this.query(
+      `SELECT DISTINCT ON (d.task_id) d.task_id AS id, i.id AS input_id, i.status AS input_status, i.error AS input_error
+       FROM task_dependencies d JOIN tasks i ON i.id = d.input_id JOIN tasks t ON t.id = d.task_id
+       WHERE d.input_id IN ${idsIn('$1')} AND i.status IN ('failed', 'cancelled') AND t.status = ${WAITING}
+       ORDER BY d.task_id, i.id LIMIT $2::int`,
+      json(inputIds),
+      limit,
+    );
+  }
+
+  /** Inputs that failed or were cancelled and still have dependents waiting (the sweep's repair). */
+  async failedInputsWithWaitingDependents(limit: number): Promise<string[]> {
+    const rows = await this.query<{ id: string }>(
+      `SELECT DISTINCT i.id FROM tasks t JOIN task_dependencies d ON d.task_id = t.id JOIN tasks i ON i.id = d.input_id
+       WHERE t.status = ${WAITING} AND i.status IN ('failed', 'cancelled') LIMIT $1::int`,
+      limit,
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Waiting dependents become waiting for their endpoint, with these args; returns those that moved. */
+  promote(rows: Array<{ id: string; args: unknown[]; kwargs: Record<string, unknown> }>): Promise<QueuedRow[]> {
+    return this.query<QueuedRow>(
+      `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, args jsonb, kwargs jsonb)),
+            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND status = ${WAITING} ORDER BY id FOR UPDATE)
+       UPDATE tasks t SET status = 'waiting-for-endpoint', args = x.args, kwargs = x.kwargs, ready_at = now(), waiting_at = now()
+       FROM x JOIN locked ON locked.id = x.id
+       WHERE t.id = x.id AND t.status = ${WAITING}
+       RETURNING t.id, t.endpoint_id`,
+      json(rows),
+    );
+  }
+
+  /** Waiting dependents end (failed or cancelled, with their error); returns the outcomes recorded. */
+  finish(rows: Array<{ id: string; status: 'failed' | 'cancelled'; error: RemoteError }>): Promise<OutcomeRow[]> {
+    return this.query<OutcomeRow>(
+      `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, error jsonb)),
+            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND status = ${WAITING} ORDER BY id FOR UPDATE)
+       UPDATE tasks t SET status = x.status, error = x.error, completed_at = now()
+       FROM x JOIN locked ON locked.id = x.id
+       WHERE t.id = x.id AND t.status = ${WAITING}
+       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at`,
+      json(rows),
+    );
+  }
+}

@@ -1,0 +1,76 @@
+import { replaceRefs, type RemoteError, type TaskRefValue, type TaskStatus } from '@fx/protocol';
+import { jsonProblem } from '../../common/json-safety.js';
+
+/**
+ * The rules of a dataflow graph, as pure functions (the SQL in dependencies.repository.ts only finds
+ * the rows they apply to): when a dependent is ready, what it receives, and how a failure travels.
+ */
+
+export type InputState = { id: string; status: TaskStatus };
+
+/** What a dependent does, given the states of its inputs (an input that no longer exists counts as failed). */
+export type Readiness = { kind: 'waiting' } | { kind: 'ready' } | { kind: 'doomed'; input: string };
+
+export function readiness(inputs: readonly string[], states: ReadonlyMap<string, TaskStatus>): Readiness {
+  let waiting = false;
+  for (const id of inputs) {
+    const s = states.get(id);
+    if (s === undefined || s === 'failed' || s === 'cancelled') return { kind: 'doomed', input: id };
+    if (s !== 'success') waiting = true;
+  }
+  return waiting ? { kind: 'waiting' } : { kind: 'ready' };
+}
+
+/** An input that ended without success, as a dependent sees it; `error` null means it is gone (purged). */
+export interface EndedInput {
+  id: string;
+  status: 'failed' | 'cancelled' | null;
+  error: RemoteError | null;
+}
+
+/**
+ * How a dependent ends when one of its inputs did not succeed: cancelled downstream of a cancelled
+ * input (cancelling a task cancels everything downstream), failed otherwise, always DEPENDENCY_FAILED
+ * naming the input and its code; `dependency` keeps the first failure upstream, however far.
+ */
+export function dependencyFailure(input: EndedInput): { status: 'failed' | 'cancelled'; error: RemoteError } {
+  const code = input.error?.code ?? (input.status === 'cancelled' ? 'TASK_CANCELLED' : 'NOT_FOUND');
+  const root = input.error?.dependency ?? { taskId: input.id, code };
+  const what =
+    input.status === null ? 'no longer exists (its result was purged)' : input.status === 'cancelled' ? `was cancelled (${code})` : `failed with ${code}`;
+  const upstream = root.taskId === input.id ? '' : `; the first failure upstream: task ${root.taskId} (${root.code})`;
+  return {
+    status: input.status === 'cancelled' ? 'cancelled' : 'failed',
+    error: { code: 'DEPENDENCY_FAILED', name: 'DependencyFailed', message: `input ${input.id} ${what}${upstream}`, dependency: root },
+  };
+}
+
+/** A dependent's args and kwargs with its inputs' results in place of the references, or why it cannot run. */
+export type Substitution = { ok: true; args: unknown[]; kwargs: Record<string, unknown> } | { ok: false; missing: string } | { ok: false; problem: string };
+
+/**
+ * Puts the results in. `results` holds each successful input's result; an input missing from it is
+ * gone. The outcome must still be storable (jsonb's depth) and fit in a frame to an agent.
+ */
+export function substituteInputs(
+  task: { args: unknown[]; kwargs: Record<string, unknown> },
+  results: ReadonlyMap<string, unknown>,
+  maxBytes: number,
+): Substitution {
+  let missing: string | undefined;
+  // stored references are all by task id (task-graph.ts turned batch indexes into ids)
+  const put = (ref: TaskRefValue) => {
+    const id = 'taskId' in ref ? ref.taskId : '';
+    if (!results.has(id)) missing ??= id;
+    return results.get(id) ?? null;
+  };
+  const args = replaceRefs(task.args, put, true);
+  const kwargs = replaceRefs(task.kwargs, put, true);
+  if (missing) return { ok: false, missing };
+  const problem = jsonProblem({ args, kwargs }, 'the arguments with their inputs in place');
+  if (problem) return { ok: false, problem };
+  const bytes = Buffer.byteLength(JSON.stringify(args)) + Buffer.byteLength(JSON.stringify(kwargs));
+  if (bytes > maxBytes)
+    return { ok: false, problem: `the arguments with their inputs' results in place are ${bytes} bytes; a task's may be at most ${maxBytes}` };
+  return { ok: true, args, kwargs };
+}

@@ -1,0 +1,81 @@
+import { FxException } from '../../common/fx.exception.js';
+import { planGraph } from './task-graph.js';
+
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const OLD = 'aaaaaaaa-0000-4000-8000-000000000001';
+const limits = { maxRefsPerTask: 3, maxRefsPerBatch: 5 };
+const item = (n: number, args: unknown[] = [], kwargs: Record<string, unknown> = {}) => ({ id: id(n), args, kwargs });
+
+describe('planGraph (references in a submission)', () => {
+  it('turns batch indexes into ids, collects inputs once each, and names the earlier tasks referred to', () => {
+    const plan = planGraph(
+      [
+        item(0, [1]),
+        item(1, [
+          { $fx: 'ref', index: 0 },
+          { $fx: 'ref', taskId: OLD.toUpperCase() },
+        ]),
+        item(2, [], {
+          xs: [
+            { $fx: 'ref', index: 0 },
+            { $fx: 'ref', index: 1 },
+            { $fx: 'ref', index: 0 },
+          ],
+        }),
+      ],
+      limits,
+    );
+    expect(plan.external).toEqual([OLD]);
+    expect(plan.tasks[0]).toEqual({ args: [1], kwargs: {}, inputs: [] });
+    expect(plan.tasks[1]).toEqual({
+      args: [
+        { $fx: 'ref', taskId: id(0) },
+        { $fx: 'ref', taskId: OLD },
+      ],
+      kwargs: {},
+      inputs: [id(0), OLD],
+    });
+    expect(plan.tasks[2]!.inputs).toEqual([id(0), id(1)]);
+    expect(plan.tasks[2]!.kwargs).toEqual({
+      xs: [
+        { $fx: 'ref', taskId: id(0) },
+        { $fx: 'ref', taskId: id(1) },
+        { $fx: 'ref', taskId: id(0) },
+      ],
+    });
+  });
+
+  it('refuses references forward, to itself, or by id to a task of the same submission: no cycle can be built', () => {
+    const refuse = (items: ReturnType<typeof item>[], message: RegExp) => {
+      const e = (() => {
+        try {
+          planGraph(items, limits);
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(e).toBeInstanceOf(FxException);
+      expect((e as FxException).code).toBe('VALIDATION_FAILED');
+      expect((e as Error).message).toMatch(message);
+    };
+    refuse([item(0, [{ $fx: 'ref', index: 1 }]), item(1)], /only to items before it/);
+    refuse([item(0), item(1, [{ $fx: 'ref', index: 1 }])], /only to items before it/);
+    refuse([item(0, [{ $fx: 'ref', index: 0 }])], /only a batch's items may/);
+    refuse([item(0), item(1, [{ $fx: 'ref', taskId: id(0) }])], /by id/);
+    refuse([item(0, [{ $fx: 'oops' }])], /reserved key/);
+  });
+
+  it('bounds references per task and per submission', () => {
+    const four = Array.from({ length: 4 }, () => ({ $fx: 'ref', taskId: OLD }));
+    expect(() => planGraph([item(0, four)], limits)).toThrow(/at most 3/);
+    const three = four.slice(1);
+    expect(() => planGraph([item(0, three), item(1, three)], limits)).toThrow(/more than 5/);
+  });
+
+  it('unescapes user keys of a task without references, and leaves plain args as they are', () => {
+    const plain = [1, { a: 2 }];
+    const plan = planGraph([item(0, plain), item(1, [{ $$fx: 'mine' }])], limits);
+    expect(plan.tasks[0]!.args).toBe(plain);
+    expect(plan.tasks[1]).toEqual({ args: [{ $fx: 'mine' }], kwargs: {}, inputs: [] });
+  });
+});

@@ -1,0 +1,76 @@
+import { RefSyntaxError, replaceRefs, scanRefs, type TaskRefValue } from '@fx/protocol';
+import { FxException } from '../../common/fx.exception.js';
+
+/** What a submission's tasks say of each other and of earlier tasks, once their references are read. */
+export interface PlannedTask {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  /** Distinct ids of the tasks whose results this one takes; empty for a task that can run at once. */
+  inputs: string[];
+}
+
+export interface GraphPlan {
+  tasks: PlannedTask[];
+  /** Distinct ids referred to that are not part of this submission: they must exist and be the caller's. */
+  external: string[];
+}
+
+export interface GraphLimits {
+  maxRefsPerTask: number;
+  maxRefsPerBatch: number;
+}
+
+const invalid = (message: string) => new FxException('VALIDATION_FAILED', message);
+
+/**
+ * Reads the references in a submission (tasks given with their new ids, in item order). A batch
+ * reference `{"$fx":"ref","index":n}` must name an earlier item, so no submission can build a cycle
+ * (and a task id refers to a task that exists already). Stored args keep references, as task ids,
+ * until the inputs are in (dependency-rules.ts substitutes them); a task without any has its escaped
+ * keys unescaped now, so what is stored is what runs. Pure: throws VALIDATION_FAILED with a sentence.
+ */
+export function planGraph(items: ReadonlyArray<{ id: string; args: unknown[]; kwargs: Record<string, unknown> }>, limits: GraphLimits): GraphPlan {
+  const external = new Set<string>();
+  const own = new Map(items.map((t, i) => [t.id, i]));
+  let total = 0;
+  const tasks = items.map((item, i): PlannedTask => {
+    const where = items.length > 1 ? `tasks[${i}]` : 'the task';
+    let refs: TaskRefValue[];
+    let escaped: boolean;
+    try {
+      const a = scanRefs(item.args, `${where}.args`);
+      const k = scanRefs(item.kwargs, `${where}.kwargs`);
+      refs = [...a.refs, ...k.refs];
+      escaped = a.escaped || k.escaped;
+    } catch (e) {
+      if (e instanceof RefSyntaxError) throw invalid(e.message);
+      throw e;
+    }
+    if (refs.length === 0) {
+      return escaped
+        ? { args: replaceRefs(item.args, (r) => r, true), kwargs: replaceRefs(item.kwargs, (r) => r, true), inputs: [] }
+        : { args: item.args, kwargs: item.kwargs, inputs: [] };
+    }
+    if (refs.length > limits.maxRefsPerTask)
+      throw invalid(`${where} refers to ${refs.length} task results; a task may refer to at most ${limits.maxRefsPerTask}`);
+    total += refs.length;
+    if (total > limits.maxRefsPerBatch) throw invalid(`the submission refers to more than ${limits.maxRefsPerBatch} task results in all`);
+    const inputs = new Set<string>();
+    const toId = (ref: TaskRefValue): { $fx: 'ref'; taskId: string } => {
+      if ('index' in ref) {
+        if (items.length === 1 && i === 0) throw invalid(`${where} refers to a batch item (index ${ref.index}); only a batch's items may`);
+        if (ref.index >= i) throw invalid(`${where} refers to item ${ref.index}; an item may refer only to items before it`);
+        inputs.add(items[ref.index]!.id);
+        return { $fx: 'ref', taskId: items[ref.index]!.id };
+      }
+      const id = ref.taskId.toLowerCase();
+      // an id of this very submission cannot be known to the caller; refusing it keeps the graph acyclic
+      if (own.has(id)) throw invalid(`${where} refers to task ${id} of this submission by id; use {"$fx":"ref","index":n}`);
+      inputs.add(id);
+      external.add(id);
+      return { $fx: 'ref', taskId: id };
+    };
+    return { args: replaceRefs(item.args, toId, false), kwargs: replaceRefs(item.kwargs, toId, false), inputs: [...inputs] };
+  });
+  return { tasks, external: [...external] };
+}
