@@ -18,6 +18,9 @@ export const TaskOutcome = z.object({
   /** What the task printed, when it printed anything (python; shell NON_ZERO_EXIT). */
   output: TaskOutput.optional(),
   completedAt: z.string().optional(),
+  /** Completed from a memoized result, produced by task cachedFrom (memoized results). */
+  cached: z.literal(true).optional(),
+  cachedFrom: Uuid.optional(),
 });
 export type TaskOutcome = z.infer<typeof TaskOutcome>;
 

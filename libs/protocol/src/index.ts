@@ -12,3 +12,4 @@ export * from './json-faithful.js';
 export * from './logging.js';
 export * from './close-codes.js';
 export * from './backoff.js';
+export * from './memoize.js';

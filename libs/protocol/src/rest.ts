@@ -16,6 +16,7 @@ import {
 } from './common.js';
 import { HeartbeatPayload, AgentInfo } from './endpoint.js';
 import { checkSerializer, PickledValue, TaskSerializer } from './serializers.js';
+import { FunctionCache, TaskCacheFlag } from './memoize.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
 
@@ -43,6 +44,8 @@ export const RegisterFunctionRequest = z
       .max(7 * 24 * 3600)
       .optional(),
     public: z.boolean().default(false),
+    /** Memoized results (see FunctionCache); absent: tasks run every time unless submitted with `cache: true`. */
+    cache: FunctionCache.optional(),
   })
   .strict()
   .superRefine((req, ctx) => {
@@ -69,6 +72,8 @@ export const FunctionInfo = z.object({
   description: z.string().nullable(),
   walltimeSeconds: z.number().nullable(),
   public: z.boolean(),
+  /** Memoized results, as registered; null: none. */
+  cache: z.object({ ttlSeconds: z.number().int(), shareable: z.boolean() }).nullable().default(null),
   contentHash: z.string(),
   ownerId: Uuid,
   createdAt: z.string(),
@@ -141,6 +146,8 @@ export const SubmitTaskRequest = z
     serializer: TaskSerializer.optional(),
     /** serializer `pickle` only (and required there): `(args, kwargs)` pickled as one value; args and kwargs stay empty. */
     pickledArgs: PickledValue.optional(),
+    /** Memoize this task (see TaskCacheFlag); absent: as its function is registered. */
+    cache: TaskCacheFlag.optional(),
   })
   .strict()
   .superRefine(checkSerializer);
@@ -172,6 +179,8 @@ export const BatchTaskItem = z
     /** As in SubmitTaskRequest, per item. @default 'json' */
     serializer: TaskSerializer.optional(),
     pickledArgs: PickledValue.optional(),
+    /** As in SubmitTaskRequest, per item. */
+    cache: TaskCacheFlag.optional(),
   })
   .strict()
   .superRefine(checkSerializer);
@@ -209,6 +218,9 @@ export const TaskInfo = TaskCore.extend({
   error: RemoteError.nullable(),
   /** What a python task printed (or a failed shell task's output), when it printed anything. */
   output: TaskOutput.optional(),
+  /** Completed from a memoized result, without running: cachedFrom is the task that produced it. */
+  cached: z.boolean().default(false),
+  cachedFrom: Uuid.nullable().default(null),
   timeline: z.object({
     receivedAt: z.string(),
     /** When the last of its inputs succeeded (tasks that refer to other tasks' results); null otherwise. */
@@ -261,6 +273,9 @@ export const TaskResultEntry = z.object({
   /** Final tasks only: what it printed, when it printed anything (python; shell NON_ZERO_EXIT). */
   output: TaskOutput.optional(),
   completedAt: z.string().optional(),
+  /** Completed from a memoized result (see TaskInfo.cached), produced by task cachedFrom. */
+  cached: z.literal(true).optional(),
+  cachedFrom: Uuid.optional(),
   /** The task is final but its result did not fit in this response: ask again for it. */
   resultOmitted: z.literal(true).optional(),
 });

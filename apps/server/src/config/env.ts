@@ -76,6 +76,9 @@ export const EnvSchema = z
     FX_MAX_RESULTS_RESPONSE_BYTES: int(32 * 1024 * 1024, 1024),
     /** Seconds a task may wait for its endpoint after submission before it fails ENDPOINT_UNAVAILABLE (0: forever). */
     FX_QUEUE_TTL_SECONDS: int(0, 0),
+    /** Memoized results: the TTL of a task submitted with `cache: true` whose function has none, and the longest any entry lives. */
+    FX_CACHE_DEFAULT_TTL_SECONDS: int(24 * 3600, 1),
+    FX_CACHE_MAX_TTL_SECONDS: int(30 * 24 * 3600, 1),
     /** One vocabulary with the agent's (npm start passes one value to both). */
     FX_LOG_LEVEL: LogLevelSchema.default('info'),
     /** `json` or `pretty`; unset: pretty when stdout is a terminal, JSON otherwise. */

@@ -55,6 +55,7 @@ export function toOutcome(row: OutcomeRow): TaskOutcome & { ownerId: string } {
     ...(row.error ? { error: row.error } : {}),
     ...(row.output ? { output: row.output } : {}),
     completedAt: new Date(row.completed_at).toISOString(),
+    ...(row.cached_from ? { cached: true as const, cachedFrom: row.cached_from } : {}),
   };
 }
 

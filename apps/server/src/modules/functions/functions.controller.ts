@@ -55,6 +55,13 @@ export class FunctionsController {
     return this.functions.update(p, id, body);
   }
 
+  /** Drops the function's memoized results: the caller's own, and the shared ones of a function they own. */
+  @Delete(':id/cache')
+  @ApiParam(FUNCTION_PARAM)
+  clearCache(@CurrentPrincipal() p: Principal, @Param('id', new RefPipe(FunctionRef, 'function')) ref: string) {
+    return this.functions.clearCache(p, ref);
+  }
+
   @Delete(':id')
   @ApiParam(FUNCTION_PARAM)
   @HttpCode(204)

@@ -2,6 +2,11 @@ import { Module } from '@nestjs/common';
 import { FunctionsController } from './functions.controller.js';
 import { FunctionsRepository } from './functions.repository.js';
 import { FunctionsService } from './functions.service.js';
+import { CacheRepository } from '../cache/cache.repository.js';
 
-@Module({ controllers: [FunctionsController], providers: [FunctionsService, FunctionsRepository], exports: [FunctionsService, FunctionsRepository] })
+@Module({
+  controllers: [FunctionsController],
+  providers: [FunctionsService, FunctionsRepository, CacheRepository],
+  exports: [FunctionsService, FunctionsRepository],
+})
 export class FunctionsModule {}

@@ -17,6 +17,8 @@ export class FunctionsRepository {
     description: string | null;
     walltimeSeconds: number | null;
     public: boolean;
+    cacheTtlSeconds: number | null;
+    cacheShareable: boolean;
     contentHash: string;
   }) {
     return this.db.prisma.function.create({ data });

@@ -15,6 +15,9 @@ import { isUniqueViolation } from '../../common/unique-violation.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsRepository } from './functions.repository.js';
 import { functionContentHash } from '@fx/protocol/node';
+import type { ClearCacheResponse } from '@fx/protocol';
+import { CacheRepository } from '../cache/cache.repository.js';
+import { clearableScopes } from '../cache/cache-key.js';
 
 type FunctionRow = NonNullable<Awaited<ReturnType<FunctionsRepository['findLive']>>>;
 
@@ -29,6 +32,7 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   description: f.description,
   walltimeSeconds: f.walltimeSeconds,
   public: f.public,
+  cache: f.cacheTtlSeconds === null ? null : { ttlSeconds: f.cacheTtlSeconds, shareable: f.cacheShareable },
   contentHash: f.contentHash,
   ownerId: f.ownerId,
   createdAt: f.createdAt.toISOString(),
@@ -39,7 +43,10 @@ const REGISTER_ATTEMPTS = 5;
 
 @Injectable()
 export class FunctionsService {
-  constructor(private readonly functions: FunctionsRepository) {}
+  constructor(
+    private readonly functions: FunctionsRepository,
+    private readonly cache: CacheRepository,
+  ) {}
 
   /**
    * Registers a function under a name. The same function again (same runtime, source, entry point, exit
@@ -66,6 +73,8 @@ export class FunctionsService {
       description: req.description ?? null,
       walltimeSeconds: req.walltimeSeconds ?? null,
       public: req.public ?? false,
+      cacheTtlSeconds: req.cache?.ttlSeconds ?? null,
+      cacheShareable: req.cache?.shareable ?? false,
       contentHash: functionContentHash(req.runtime, req.source, { entrypoint: req.entrypoint, failOnNonZeroExit: req.failOnNonZeroExit }),
     };
     for (let attempt = 1; ; attempt++) {
@@ -130,6 +139,15 @@ export class FunctionsService {
     return toFunctionInfo(f.public === req.public ? f : await this.functions.setPublic(f.id, req.public));
   }
 
+  /**
+   * Drops the memoized results of a function's content that the caller may drop: their own, and the
+   * shared ones of a function they own. Results being computed now are stored when they arrive.
+   */
+  async clearCache(p: Principal, ref: string): Promise<ClearCacheResponse> {
+    const f = await this.getVisible(p, ref);
+    return { cleared: await this.cache.clear(f.contentHash, clearableScopes(p, f)) };
+  }
+
   async delete(p: Principal, ref: string): Promise<void> {
     const f = await this.getVisible(p, ref);
     if (!(f.ownerId === p.userId || p.admin)) throw notFound(ref);
@@ -151,14 +169,19 @@ export class FunctionsService {
  * version (PATCH /v1/functions/:id), and a script registering at every start (public defaulting to
  * false) must neither add a version nor unpublish one each time.
  */
-type Content = Pick<FunctionRow, 'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds'>;
+type Content = Pick<
+  FunctionRow,
+  'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds' | 'cacheTtlSeconds' | 'cacheShareable'
+>;
 const sameContent = (a: Content, b: Content) =>
   a.runtime === b.runtime &&
   a.source === b.source &&
   a.entrypoint === b.entrypoint &&
   a.failOnNonZeroExit === b.failOnNonZeroExit &&
   a.description === b.description &&
-  a.walltimeSeconds === b.walltimeSeconds;
+  a.walltimeSeconds === b.walltimeSeconds &&
+  a.cacheTtlSeconds === b.cacheTtlSeconds &&
+  a.cacheShareable === b.cacheShareable;
 
 function notFound(ref: string): FxException {
   const parsed = parseRef(ref);

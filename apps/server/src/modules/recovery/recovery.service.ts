@@ -6,6 +6,7 @@ import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
+import { CacheService } from '../cache/cache.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { AGENT_CONNECTIONS, type AgentConnections } from './agent-connections.js';
@@ -36,6 +37,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
     private readonly dependencies: DependenciesService,
+    private readonly cache: CacheService,
     private readonly queue: QueueService,
     private readonly leases: LeaseService,
     /** Endpoints this replica serves, for reclaiming their stale delivery leases. */
@@ -50,6 +52,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     });
     await this.rebuild();
     await this.dependencies.repair();
+    await this.outcomes.published(await this.cache.repair());
     this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
@@ -71,6 +74,8 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       }
       await this.leases.requeueExpired();
       if (this.dependencies.takeDirty() || this.sweeps % DEPENDENCY_REPAIR_EVERY_SWEEPS === 0) await this.dependencies.repair();
+      // memoized results: executions that ended unnoticed, stranded waiting tasks, expired entries
+      if (this.cache.takeDirty() || this.sweeps % DEPENDENCY_REPAIR_EVERY_SWEEPS === 0) await this.outcomes.published(await this.cache.repair());
       if (this.config.FX_QUEUE_TTL_SECONDS > 0) {
         const ttl = this.config.FX_QUEUE_TTL_SECONDS;
         const expired = await this.tasks.failWaitingOlderThan(ttl, {

@@ -134,6 +134,7 @@ export class TaskResultsService implements OnModuleInit, BeforeApplicationShutdo
       if (isFinalStatus(h.status)) {
         final++;
         if (h.completed_at) entry.completedAt = new Date(h.completed_at).toISOString();
+        if (h.cached_from) Object.assign(entry, { cached: true, cachedFrom: h.cached_from });
         const body = bodies.get(id);
         if (!body) entry.resultOmitted = true;
         else {

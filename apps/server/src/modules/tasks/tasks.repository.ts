@@ -5,6 +5,7 @@ import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import { FINAL, idsIn, json } from './task-sql.js';
+import { MEMO_COLUMNS, memoizedInsert } from '../cache/cache-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 
 /** A new task row, as inserted by a submission. */
@@ -20,7 +21,12 @@ export interface NewTask {
   inputs?: string[];
   /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
   pickledArgs?: PickledValue;
+  /** A memoized task's key, scope and entry TTL (modules/cache); absent: it runs every time. */
+  cache?: TaskCache;
 }
+
+/** A memoized task, as cache-key.ts made it. */
+export type TaskCache = { key: string; scope: string; ttlSeconds: number };
 
 /** The JSON columns, as FX stores them. */
 export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null; output: TaskOutput | null };
@@ -48,7 +54,8 @@ export type TaskRow = RawRow<
   | 'waiting_at'
   | 'dispatched_at'
   | 'running_at'
-  | 'completed_at',
+  | 'completed_at'
+  | 'cached_from',
   TaskJson & TaskSerialized & { status: TaskStatus }
 >;
 
@@ -57,7 +64,7 @@ export type OutcomeRow = RawRow<
   Task,
   'id' | 'owner_id' | 'status' | 'result' | 'error' | 'output' | 'completed_at',
   Pick<TaskJson, 'result' | 'error' | 'output'> & { status: 'success' | 'failed' | 'cancelled'; completed_at: Date }
->;
+> & { /** set when it completed from a memoized result (modules/cache) */ cached_from?: string | null };
 
 /** A task's state, as the status and result reads return it. */
 type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status: TaskStatus }>;
@@ -114,15 +121,20 @@ export class TasksRepository {
       serializer: t.pickledArgs ? 'pickle' : 'json',
       pickled_args: t.pickledArgs ?? null,
       ...(t.inputs?.length ? { inputs: t.inputs } : {}),
+      ...(t.cache ? { cache_key: t.cache.key, cache_scope: t.cache.scope, cache_ttl_seconds: t.cache.ttlSeconds } : {}),
     }));
     const graph = rows.some((r) => r.inputs);
-    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
-       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid,
-              ${graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
+    const memo = tasks.some((t) => t.cache);
+    const status = graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
+    const waiting = graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
+    const insert = memo
+      ? memoizedInsert(status, waiting)
+      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, ${status},
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), ${waiting}
        FROM x`;
     const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb))`;
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb${memo ? MEMO_COLUMNS : ''}))`;
     await this.exec(
       graph
         ? `WITH ${x}, inserted AS (${insert})
@@ -151,7 +163,7 @@ export class TasksRepository {
               CASE WHEN status IN ${FINAL} THEN result END AS result,
               CASE WHEN status IN ${FINAL} THEN error END AS error,
               CASE WHEN status IN ${FINAL} THEN output END AS output,
-              completed_at
+              completed_at, cached_from
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
     );
@@ -160,9 +172,9 @@ export class TasksRepository {
   /** Status of each of these ids, with the size of a final task's outcome (for POST /v1/tasks/results). */
   findResultHeads(
     ids: string[],
-  ): Promise<Array<TaskHead & RawRow<Task, 'completed_at' | 'serializer', Pick<TaskSerialized, 'serializer'>> & { bytes: number | null }>> {
+  ): Promise<Array<TaskHead & RawRow<Task, 'completed_at' | 'serializer' | 'cached_from', Pick<TaskSerialized, 'serializer'>> & { bytes: number | null }>> {
     return this.query(
-      `SELECT id, owner_id, status, attempt, completed_at, serializer,
+      `SELECT id, owner_id, status, attempt, completed_at, serializer, cached_from,
               CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')) + octet_length(COALESCE(output::text, '')))::int END AS bytes
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),

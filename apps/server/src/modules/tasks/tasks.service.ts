@@ -23,6 +23,7 @@ import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
+import { CacheService } from '../cache/cache.service.js';
 
 export function toTaskInfo(t: TaskRow): TaskInfo {
   return {
@@ -40,6 +41,8 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
     ...(t.status === 'success' ? { result: t.result ?? null } : {}),
     error: t.error ?? null,
     ...(t.output ? { output: t.output } : {}),
+    cached: t.cached_from !== null,
+    cachedFrom: t.cached_from,
     timeline: {
       receivedAt: iso(t.received_at)!,
       readyAt: iso(t.ready_at),
@@ -91,10 +94,11 @@ export class TasksService {
     private readonly queue: QueueService,
     private readonly dependencies: DependenciesService,
     private readonly outcomes: OutcomesService,
+    private readonly cache: CacheService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
-    const { taskIds, warnings } = await this.submitMany(p, null, [newTask(req, req.endpointId)]);
+    const { taskIds, warnings } = await this.submitMany(p, null, [newTask(req, req.endpointId)], [req.cache]);
     return { taskId: taskIds[0]!, ...(warnings ? { warnings } : {}) };
   }
 
@@ -108,7 +112,15 @@ export class TasksService {
       return newTask(t, endpointId);
     });
     const batchId = randomUUID();
-    return { batchId, ...(await this.submitMany(p, batchId, items)) };
+    return {
+      batchId,
+      ...(await this.submitMany(
+        p,
+        batchId,
+        items,
+        req.tasks.map((t) => t.cache),
+      )),
+    };
   }
 
   /**
@@ -119,6 +131,7 @@ export class TasksService {
     p: Principal,
     batchId: string | null,
     refItems: Array<Omit<NewTask, 'id'>>,
+    cacheFlags: Array<boolean | undefined>,
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
     const ids = refItems.map(() => randomUUID());
     // references to other tasks' results: read (and refused) before anything is looked up
@@ -140,12 +153,17 @@ export class TasksService {
     if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, batchId !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
     const rows: NewTask[] = items.map((t, i) => ({ ...t, id: ids[i]!, ...graph.tasks[i]! }));
+    // memoized tasks carry their cache key; a submission without any takes the plain path
+    const memo = checks[0].status === 'fulfilled' ? this.cache.plan(p.userId, rows, cacheFlags, checks[0].value) : null;
+    if (memo) rows.forEach((r, i) => memo[i] && (r.cache = memo[i]));
     await this.tasks.insertMany(p.userId, batchId, rows);
     this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
-    void this.queue.enqueue(rows.filter((r) => r.inputs!.length === 0).map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    void this.queue.enqueue(rows.filter((r) => r.inputs!.length === 0 && !r.cache).map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    // memoized ones went in completed or waiting for their key's one execution, which starts now
+    if (memo) void this.cache.submitted(rows.flatMap((r) => (r.cache ? [r.cache.key] : []))).then((done) => this.outcomes.published(done));
     if (dependents.length) {
       const byEndpoint = new Map<string, string[]>();
       for (const t of dependents) {

@@ -1,0 +1,18 @@
+/**
+ * The insert of a submission with memoized tasks (tasks.repository.ts uses it; a submission without any
+ * takes the plain insert, unchanged). A memoized task is stored as a success at once when a live entry
+ * holds its key, with the entry's result and `cached_from`, and otherwise as `received`, waiting for the
+ * one execution of its key (CacheService starts it after the commit). The lookup is this join: one
+ * statement for the whole submission, however many tasks hit.
+ */
+export const MEMO_COLUMNS = ', cache_key text, cache_scope text, cache_ttl_seconds int';
+
+export function memoizedInsert(status: string, waiting: string): string {
+  return `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at,
+                     cache_key, cache_scope, cache_ttl_seconds, cached_from, result, output, completed_at)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid,
+              CASE WHEN x.cache_key IS NULL THEN ${status} WHEN e.key IS NULL THEN 'received' ELSE 'success' END,
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), CASE WHEN x.cache_key IS NULL THEN ${waiting} END,
+              x.cache_key, x.cache_scope, x.cache_ttl_seconds, e.task_id, e.result, e.output, CASE WHEN e.key IS NOT NULL THEN now() END
+       FROM x LEFT JOIN task_cache e ON e.key = x.cache_key AND e.state = 'ready' AND e.expires_at > now()`;
+}

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { createTestDatabase, tempDir, type TempDir, type TestDatabase } from '@fx/testing';
+import type { Database } from '../../storage/database.js';
+import { createDatabase } from '../../storage/database.factory.js';
+import { TasksRepository } from '../tasks/tasks.repository.js';
+import { CacheRepository } from './cache.repository.js';
+
+/**
+ * The memoized-result statements on the stores FX runs on (PostgreSQL and the embedded PGlite): the
+ * insert that completes hits at once, the claim of one execution per key, filling and dropping an
+ * entry, the followers that complete or run, expiry and clearing.
+ */
+const migrationsDir = path.resolve('prisma/migrations');
+
+describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s', (kind) => {
+  let dir: TempDir;
+  let testDb: TestDatabase | undefined;
+  let db: Database;
+  let tasks: TasksRepository;
+  let cache: CacheRepository;
+  const owner = randomUUID();
+  const fn = randomUUID();
+  const ep = randomUUID();
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    if (kind === 'postgres') testDb = await createTestDatabase();
+    db = await createDatabase({
+      dataDir: dir.path,
+      migrationsDir,
+      ...(testDb ? { databaseUrl: testDb.url, poolSize: 4 } : { embeddedStore: 'pglite' as const }),
+    });
+    await db.migrate();
+    tasks = new TasksRepository(db);
+    cache = new CacheRepository(db);
+    await db.prisma.user.create({ data: { id: owner, name: `u-${owner.slice(0, 8)}` } });
+    await db.prisma.function.create({ data: { id: fn, ownerId: owner, name: 'f', runtime: 'js', source: '() => 1', contentHash: 'hash-f' } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+    await dir?.remove();
+  });
+
+  const task = (key: string | null, id = randomUUID(), ttlSeconds = 60) => ({
+    id,
+    functionId: fn,
+    endpointId: ep,
+    args: [key],
+    kwargs: {},
+    ...(key ? { cache: { key, scope: `user:${owner}`, ttlSeconds } } : {}),
+  });
+  const status = async (id: string) => (await tasks.findById(id))!.status;
+  const finish = (id: string, status: 'success' | 'failed', result: unknown = null) =>
+    db.prisma.$executeRawUnsafe(
+      `UPDATE tasks SET status = $2, result = $3::jsonb, completed_at = now() WHERE id = $1::uuid`,
+      id,
+      status,
+      JSON.stringify(result),
+    );
+
+  it('runs one of several identical tasks, fills the entry with its result, and completes the others from it', async () => {
+    const key = randomUUID();
+    const [a, b, c] = [task(key), task(key), task(key)];
+    await tasks.insertMany(owner, null, [a, b, c]);
+    expect(await Promise.all([a, b, c].map((t) => status(t.id)))).toEqual(['received', 'received', 'received']);
+    // two replicas claim at once: one execution
+    const [one, two] = await Promise.all([cache.claimOrphans([key]), cache.claimOrphans([key])]);
+    const claimed = [...one, ...two];
+    expect(claimed).toHaveLength(1);
+    const leader = claimed[0]!.id;
+    expect(await status(leader)).toBe('waiting-for-endpoint');
+    expect(await cache.completeFollowers([key])).toEqual([]);
+
+    await finish(leader, 'success', { v: 42 });
+    expect(await cache.settle([leader])).toEqual([{ key, how: 'filled' }]);
+    expect(await cache.settle([leader])).toEqual([]);
+    const done = await cache.completeFollowers([key]);
+    expect(done.map((r) => r.id).sort()).toEqual(
+      [a, b, c]
+        .map((t) => t.id)
+        .filter((id) => id !== leader)
+        .sort(),
+    );
+    expect(done[0]).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader });
+
+    // a later identical task is a success as it goes in
+    const d = task(key);
+    await tasks.insertMany(owner, null, [d, task(null)]);
+    expect(await tasks.findById(d.id)).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader });
+  });
+
+  it('lets the waiting tasks run themselves when the execution they waited for fails, and fills from the first success', async () => {
+    const key = randomUUID();
+    const [a, b, c] = [task(key), task(key), task(key)];
+    await tasks.insertMany(owner, null, [a, b, c]);
+    const [leader] = await cache.claimOrphans([key]);
+    await finish(leader!.id, 'failed');
+    expect(await cache.settle([leader!.id])).toEqual([{ key, how: 'dropped' }]);
+    const released = await cache.releaseFollowers([key]);
+    expect(released).toHaveLength(2);
+    await finish(released[0]!.id, 'success', 7);
+    await finish(released[1]!.id, 'success', 8);
+    // both in one frame: one fills the entry
+    expect(await cache.settle(released.map((r) => r.id))).toEqual([{ key, how: 'filled' }]);
+    const e = task(key);
+    await tasks.insertMany(owner, null, [e]);
+    expect([7, 8]).toContain((await tasks.findById(e.id))!.result);
+  });
+
+  it('repairs: an execution that ended unnoticed, waiting tasks with nothing to wait for', async () => {
+    const key = randomUUID();
+    const [a, b] = [task(key), task(key)];
+    await tasks.insertMany(owner, null, [a, b]);
+    const [leader] = await cache.claimOrphans([key]);
+    await finish(leader!.id, 'success', 'ok');
+    expect(await cache.endedHolders(1000)).toContain(leader!.id);
+    await cache.settle(await cache.endedHolders(1000));
+    expect(await cache.endedHolders(1000)).not.toContain(leader!.id);
+
+    const lone = randomUUID();
+    const stranded = task(lone);
+    await tasks.insertMany(owner, null, [stranded]);
+    expect(await cache.strandedKeys(0, 1000)).toContain(lone);
+    expect(await cache.claimOrphans([lone])).toEqual([{ id: stranded.id, endpoint_id: ep }]);
+    expect(await cache.strandedKeys(0, 1000)).not.toContain(lone);
+  });
+
+  it('expires each entry on its own and clears by content hash and scope', async () => {
+    const [k1, k2] = [randomUUID(), randomUUID()];
+    const short = task(k1, randomUUID(), 1);
+    const long = task(k2, randomUUID(), 3600);
+    await tasks.insertMany(owner, null, [short, long]);
+    await cache.claimOrphans([k1, k2]);
+    await finish(short.id, 'success', 1);
+    await finish(long.id, 'success', 2);
+    await cache.settle([short.id, long.id]);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const [again1, again2] = [task(k1), task(k2)];
+    await tasks.insertMany(owner, null, [again1, again2]);
+    expect(await status(again1.id)).toBe('received');
+    expect(await status(again2.id)).toBe('success');
+    expect(await cache.deleteExpired(1000)).toBeGreaterThanOrEqual(1);
+
+    expect(await cache.clear('hash-f', [`user:${randomUUID()}`])).toBe(0);
+    expect(await cache.clear('hash-f', [`user:${owner}`])).toBeGreaterThanOrEqual(1);
+    const third = task(k2);
+    await tasks.insertMany(owner, null, [third]);
+    expect(await status(third.id)).toBe('received');
+  });
+});

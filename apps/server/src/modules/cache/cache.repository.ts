@@ -1,0 +1,163 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
+import { FINAL, idsIn, json } from '../tasks/task-sql.js';
+
+/** Keys travel as one jsonb array, like ids. */
+const keysIn = (param: string) => `(SELECT value FROM jsonb_array_elements_text(${param}::jsonb))`;
+/** An entry that serves tasks now. */
+const LIVE_READY = `e.state = 'ready' AND e.expires_at > now()`;
+const OUTCOME = `t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from`;
+
+/** What a final task did to its key's entry: filled it with its result, or gave up the execution it held. */
+export type EntryChange = { key: string; how: 'filled' | 'dropped' };
+
+/**
+ * The entries of memoized results (`task_cache`) and the tasks that wait on them. Every statement is one
+ * round trip for a whole batch, and each move of a task is conditional on its state, so two replicas (or
+ * a sweep) doing the same move do it once. Tasks that wait for an identical task's execution (followers)
+ * are `received` with their cache key; the task an entry is `pending` on is the one execution they share.
+ */
+@Injectable()
+export class CacheRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  /**
+   * For each of these keys with followers but no live entry, the oldest follower takes the entry (pending
+   * on it) and joins its endpoint's queue; the others keep waiting for it. Returns the tasks to enqueue.
+   */
+  claimOrphans(keys: string[]): Promise<QueuedRow[]> {
+    return this.query(
+      `WITH orphan AS (
+         SELECT DISTINCT ON (t.cache_key) t.id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, f.content_hash
+         FROM tasks t JOIN functions f ON f.id = t.function_id
+         WHERE t.status = 'received' AND t.cache_key IN ${keysIn('$1')}
+           AND NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = t.cache_key AND (e.state = 'pending' OR e.expires_at > now()))
+         ORDER BY t.cache_key, t.received_at, t.id),
+       claimed AS (
+         INSERT INTO task_cache (key, scope, content_hash, task_id, state, ttl_seconds, created_at)
+         SELECT cache_key, cache_scope, content_hash, id, 'pending', cache_ttl_seconds, now() FROM orphan
+         ON CONFLICT (key) DO UPDATE SET scope = EXCLUDED.scope, content_hash = EXCLUDED.content_hash, task_id = EXCLUDED.task_id,
+           state = 'pending', result = NULL, output = NULL, ttl_seconds = EXCLUDED.ttl_seconds, created_at = now(), expires_at = NULL
+         WHERE task_cache.state = 'ready' AND task_cache.expires_at <= now()
+         RETURNING task_id)
+       UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
+       WHERE t.id IN (SELECT task_id FROM claimed) AND t.status = 'received'
+       RETURNING t.id, t.endpoint_id`,
+      json(keys),
+    );
+  }
+
+  /** Followers of these keys whose entry is ready complete with its result (cached_from: the task that made it). */
+  completeFollowers(keys: string[]): Promise<OutcomeRow[]> {
+    return this.query(
+      `UPDATE tasks t SET status = 'success', result = e.result, output = e.output, cached_from = e.task_id, completed_at = now()
+       FROM task_cache e
+       WHERE t.status = 'received' AND t.cache_key IN ${keysIn('$1')} AND e.key = t.cache_key AND ${LIVE_READY}
+       RETURNING ${OUTCOME}`,
+      json(keys),
+    );
+  }
+
+  /** Followers of these keys stop waiting and run themselves (the execution they waited for failed). */
+  releaseFollowers(keys: string[]): Promise<QueuedRow[]> {
+    return this.query(
+      `UPDATE tasks SET status = 'waiting-for-endpoint', waiting_at = now()
+       WHERE status = 'received' AND cache_key IN ${keysIn('$1')}
+       RETURNING id, endpoint_id`,
+      json(keys),
+    );
+  }
+
+  /**
+   * These tasks ended. A memoized one that succeeded fills its key's entry (unless a live one is there
+   * already); one that failed or was cancelled while an entry was pending on it drops that entry.
+   */
+  settle(ids: string[]): Promise<EntryChange[]> {
+    return this.query(
+      `WITH done AS (
+         SELECT t.id, t.status, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.result, t.output, t.function_id
+         FROM tasks t
+         WHERE t.id IN ${idsIn('$1')} AND t.cache_key IS NOT NULL AND t.cached_from IS NULL AND t.status IN ${FINAL}),
+       filled AS (
+         INSERT INTO task_cache (key, scope, content_hash, task_id, state, result, output, ttl_seconds, created_at, expires_at)
+         SELECT DISTINCT ON (d.cache_key) d.cache_key, d.cache_scope, f.content_hash, d.id, 'ready', d.result, d.output, d.cache_ttl_seconds,
+                now(), now() + d.cache_ttl_seconds * interval '1 second'
+         FROM done d JOIN functions f ON f.id = d.function_id WHERE d.status = 'success' ORDER BY d.cache_key, d.id
+         ON CONFLICT (key) DO UPDATE SET task_id = EXCLUDED.task_id, state = 'ready', result = EXCLUDED.result, output = EXCLUDED.output,
+           ttl_seconds = EXCLUDED.ttl_seconds, expires_at = EXCLUDED.expires_at
+         WHERE task_cache.state = 'pending' OR task_cache.expires_at <= now()
+         RETURNING key),
+       dropped AS (
+         DELETE FROM task_cache e USING done
+         WHERE e.key = done.cache_key AND e.task_id = done.id AND e.state = 'pending' AND done.status <> 'success'
+           AND NOT EXISTS (SELECT 1 FROM done ok WHERE ok.cache_key = done.cache_key AND ok.status = 'success')
+         RETURNING e.key)
+       SELECT key, 'filled' AS how FROM filled UNION ALL SELECT key, 'dropped' AS how FROM dropped`,
+      json(ids),
+    );
+  }
+
+  /** Tasks that pending entries wait on and that ended unnoticed (a crash between the two). */
+  async endedHolders(limit: number): Promise<string[]> {
+    const rows = await this.query<{ task_id: string }>(
+      `SELECT e.task_id FROM task_cache e JOIN tasks t ON t.id = e.task_id
+       WHERE e.state = 'pending' AND t.status IN ${FINAL} LIMIT $1::int`,
+      limit,
+    );
+    return rows.map((r) => r.task_id);
+  }
+
+  /** Pending entries whose task is gone altogether; returns their keys. */
+  async dropOrphanedEntries(limit: number): Promise<string[]> {
+    const rows = await this.query<{ key: string }>(
+      `DELETE FROM task_cache WHERE key IN (
+         SELECT e.key FROM task_cache e WHERE e.state = 'pending' AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id) LIMIT $1::int)
+         AND state = 'pending' AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = task_cache.task_id)
+       RETURNING key`,
+      limit,
+    );
+    return rows.map((r) => r.key);
+  }
+
+  /** Keys with followers waiting longer than `seconds` and no pending entry to wait for. */
+  async strandedKeys(seconds: number, limit: number): Promise<string[]> {
+    const rows = await this.query<{ cache_key: string }>(
+      `SELECT DISTINCT t.cache_key FROM tasks t
+       WHERE t.status = 'received' AND t.cache_key IS NOT NULL AND t.received_at < now() - $1::int * interval '1 second'
+         AND NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = t.cache_key AND e.state = 'pending')
+       LIMIT $2::int`,
+      seconds,
+      limit,
+    );
+    return rows.map((r) => r.cache_key);
+  }
+
+  /** Drops up to `limit` entries past their expiry; returns how many. */
+  async deleteExpired(limit: number): Promise<number> {
+    const rows = await this.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM task_cache WHERE key IN (SELECT key FROM task_cache WHERE state = 'ready' AND expires_at <= now() LIMIT $1::int)
+                     AND state = 'ready' AND expires_at <= now() RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      limit,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Drops the stored results of a function's content in these scopes (pending executions run on). */
+  async clear(contentHash: string, scopes: string[]): Promise<number> {
+    const rows = await this.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM task_cache WHERE content_hash = $1 AND scope IN ${keysIn('$2')} AND state = 'ready' RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      contentHash,
+      json(scopes),
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+}

@@ -1,0 +1,115 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { QueueService } from '../tasks/queue.service.js';
+import type { NewTask, OutcomeRow, TaskCache } from '../tasks/tasks.repository.js';
+import { cacheKey, cacheScope, cacheTtl, type CacheFunction } from './cache-key.js';
+import { CacheRepository, type EntryChange } from './cache.repository.js';
+
+/** What a submission's function must say for its tasks to be memoized. */
+export type MemoFunction = CacheFunction & { contentHash: string; cacheTtlSeconds: number | null };
+
+/** Rows looked at per repair statement. */
+const REPAIR_PAGE = 1_000;
+/** Followers waiting this long with no execution to wait for are moved on by the sweep (a crash after their insert). */
+const STRANDED_SECONDS = 5;
+
+/**
+ * Memoized results (DESIGN.md invariant 11). A memoized task is inserted with its key: as a success at
+ * once when a live entry holds the key (the insert joins the entries), otherwise `received`, waiting for
+ * the one execution of its key. After the insert commits, the oldest waiting task of a key without an
+ * entry takes it (pending) and is queued; the rest wait. When a task ends (OutcomesService), its success
+ * fills the entry and completes the waiting tasks with its result; its failure or cancellation drops the
+ * entry and lets them run themselves. Every step after a commit is its own conditional statement, so a
+ * crash between two leaves something the recovery sweep finds and finishes (`repair`).
+ */
+@Injectable()
+export class CacheService {
+  private readonly logger = new Logger('Cache');
+  private dirty = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly entries: CacheRepository,
+    private readonly queue: QueueService,
+  ) {}
+
+  /**
+   * The cache fields of each task of a submission (undefined: not memoized), or null when none is: then
+   * the submission takes exactly the path it takes without this feature. Tasks that refer to other tasks'
+   * results are not memoized (their arguments are known only when they become ready).
+   */
+  plan(
+    ownerId: string,
+    items: ReadonlyArray<Omit<NewTask, 'id'>>,
+    flags: ReadonlyArray<boolean | undefined>,
+    functions: Map<string, MemoFunction>,
+  ): Array<TaskCache | undefined> | null {
+    const bounds = { defaultTtlSeconds: this.config.FX_CACHE_DEFAULT_TTL_SECONDS, maxTtlSeconds: this.config.FX_CACHE_MAX_TTL_SECONDS };
+    let any = false;
+    const planned = items.map((t, i) => {
+      const fn = functions.get(t.functionId);
+      const ttlSeconds = fn ? cacheTtl(flags[i], fn.cacheTtlSeconds, bounds) : null;
+      if (!fn || ttlSeconds === null || t.inputs?.length) return undefined;
+      any = true;
+      const scope = cacheScope(ownerId, fn);
+      return { key: cacheKey(scope, fn.contentHash, t), scope, ttlSeconds };
+    });
+    return any ? planned : null;
+  }
+
+  /** A submission with memoized tasks committed: start the executions its keys need; returns what completed meanwhile. Never throws. */
+  async submitted(keys: string[]): Promise<OutcomeRow[]> {
+    return this.guard(async () => {
+      const unique = [...new Set(keys)];
+      await this.queue.enqueue(await this.entries.claimOrphans(unique));
+      // an entry that became ready between the insert's read and its commit
+      return this.entries.completeFollowers(unique);
+    });
+  }
+
+  /** These outcomes were recorded: fill or drop their entries; returns the waiting tasks that completed with them. Never throws. */
+  async settled(rows: ReadonlyArray<{ id: string; cached_from?: string | null }>): Promise<OutcomeRow[]> {
+    const ids = rows.filter((r) => !r.cached_from).map((r) => r.id);
+    if (ids.length === 0) return [];
+    return this.guard(async () => this.follow(await this.entries.settle(ids)));
+  }
+
+  /** The sweep's repair: ended executions nobody noticed, stranded waiting tasks, expired entries. */
+  async repair(): Promise<OutcomeRow[]> {
+    this.dirty = false;
+    return this.guard(async () => {
+      const out: OutcomeRow[] = [];
+      const holders = await this.entries.endedHolders(REPAIR_PAGE);
+      if (holders.length) out.push(...(await this.follow(await this.entries.settle(holders))));
+      const orphaned = await this.entries.dropOrphanedEntries(REPAIR_PAGE);
+      if (orphaned.length) await this.queue.enqueue(await this.entries.releaseFollowers(orphaned));
+      const stranded = await this.entries.strandedKeys(STRANDED_SECONDS, REPAIR_PAGE);
+      if (stranded.length) out.push(...(await this.submitted(stranded)));
+      const expired = await this.entries.deleteExpired(REPAIR_PAGE * 10);
+      if (expired) this.logger.debug?.(`dropped ${expired} expired cache entries`);
+      return out;
+    });
+  }
+
+  takeDirty(): boolean {
+    return this.dirty;
+  }
+
+  private async follow(changes: EntryChange[]): Promise<OutcomeRow[]> {
+    const filled = changes.filter((c) => c.how === 'filled').map((c) => c.key);
+    const dropped = changes.filter((c) => c.how === 'dropped').map((c) => c.key);
+    if (dropped.length) await this.queue.enqueue(await this.entries.releaseFollowers(dropped));
+    return filled.length ? this.entries.completeFollowers(filled) : [];
+  }
+
+  private async guard(work: () => Promise<OutcomeRow[]>): Promise<OutcomeRow[]> {
+    try {
+      return await work();
+    } catch (e) {
+      // the keys and states are in PostgreSQL: the sweep finishes what this left
+      this.dirty = true;
+      this.logger.error(`memoized results: a step failed; the recovery sweep retries: ${(e as Error).message}`);
+      return [];
+    }
+  }
+}
