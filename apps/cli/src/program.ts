@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { CliContext } from './cli.context.js';
 import { configureBatchCommand } from './commands/batch.js';
 import { configureCancelCommand } from './commands/cancel.js';
+import { configureCacheCommand } from './commands/cache.js';
 import { configureEndpointsCommand } from './commands/endpoints.js';
 import { configureFunctionsCommand } from './commands/functions.js';
 import { configureLoginCommand } from './commands/login.js';
@@ -39,6 +40,7 @@ export function buildProgram(context: CliContext): Command {
     configureTaskCommand,
     configureResultCommand,
     configureCancelCommand,
+    configureCacheCommand,
   ]) {
     configure(program, context);
   }

@@ -8,6 +8,8 @@ import { encodeArgs } from './task-ref.js';
 export interface BatchEncodingOptions {
   /** Given to the items that carry no `resources` of their own. */
   resources?: TaskResources | undefined;
+  /** Given to the items that carry no `cache` of their own. */
+  cache?: boolean | undefined;
   /** Largest request body; items are split across requests to stay under it. */
   maxRequestBytes: number;
 }
@@ -24,8 +26,9 @@ export interface EncodedBatchRequest {
  * anything is returned, so a bad item fails the batch before a request is sent.
  */
 export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
-  const { resources, maxRequestBytes } = options;
+  const { resources, cache, maxRequestBytes } = options;
   if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
+  if (cache !== undefined) items = items.map((item) => (item.cache === undefined ? { ...item, cache } : item));
 
   const isCheckedId = refMemo();
   const head = `{"endpointId":${JSON.stringify(endpoint)},"tasks":[`;
@@ -73,7 +76,7 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
   return chunks.map((chunk) => ({ body: `${head}${chunk.join(',')}${tail}`, count: chunk.length }));
 }
 
-const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs']);
+const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs', 'cache']);
 
 /** A function-ref check that runs the schema once per distinct ref: a batch usually names one or two. */
 function refMemo(): (value: unknown) => boolean {
@@ -94,8 +97,9 @@ function refMemo(): (value: unknown) => boolean {
 function isPlainBatchItem(item: unknown, isId: (value: unknown) => boolean): item is BatchItem {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
   for (const key of Object.keys(item)) if (!BATCH_ITEM_KEYS.has(key)) return false;
-  const { functionId, endpointId, args, kwargs } = item as Record<string, unknown>;
+  const { functionId, endpointId, args, kwargs, cache } = item as Record<string, unknown>;
   return (
+    (cache === undefined || typeof cache === 'boolean') &&
     isId(functionId) &&
     (endpointId === undefined || (isId(endpointId) && !(endpointId as string).includes('@'))) &&
     (args === undefined || (Array.isArray(args) && args.length <= 10_000)) &&

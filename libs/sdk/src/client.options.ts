@@ -1,4 +1,4 @@
-import type { SubmitWarning, TaskResources } from '@fx/protocol';
+import type { FunctionCache, SubmitWarning, TaskResources } from '@fx/protocol';
 import type { Progress } from './result-stream.js';
 
 // The options of Client and its methods, kept apart from the class so client.ts reads as what it does.
@@ -78,6 +78,13 @@ export interface RegisterFunctionOptions {
    * @default false
    */
   public?: boolean;
+  /**
+   * Memoized results: a successful task's result serves identical later tasks (same function content,
+   * same arguments) for `ttlSeconds`; with `shareable` on a public function, every caller's identical
+   * tasks share them, otherwise each caller's are their own. Clear with `client.clearCache(fn)`.
+   * @default undefined (tasks run every time, unless submitted with `cache: true`)
+   */
+  cache?: FunctionCache;
 }
 
 export interface RegisterShellFunctionOptions extends RegisterFunctionOptions {
@@ -117,6 +124,14 @@ export interface RunOptions {
    * @default undefined
    */
   onWarning?: (warning: SubmitWarning) => void;
+  /**
+   * Memoize the task: `true` completes it from the stored result of an identical earlier task (its
+   * info then says `cached: true` and `cachedFrom`), or waits for an identical one that is running, and
+   * stores its own result for the function's TTL (or the server's default); `false` runs it even when the
+   * function is memoized. In `runBatch` this applies to the items that carry no `cache` of their own.
+   * @default undefined (as the function was registered)
+   */
+  cache?: boolean;
 }
 
 /** `submit`: RunOptions plus the task's keyword arguments, which `run` takes positionally. */
@@ -186,4 +201,6 @@ export interface BatchItem {
   kwargs?: Record<string, unknown>;
   /** What this task asks of its worker (see RunOptions.resources). @default the batch's `resources` */
   resources?: TaskResources;
+  /** Memoize this task (see RunOptions.cache). @default the batch's `cache` */
+  cache?: boolean;
 }

@@ -1,5 +1,6 @@
 import {
   CancelTaskResponse,
+  ClearCacheResponse,
   CreateTokenRequest,
   CreateTokenResponse,
   CreateUserRequest,
@@ -17,7 +18,6 @@ import {
   RegisterEndpointResponse,
   RegisterFunctionRequest,
   SubmitBatchResponse,
-  SubmitTaskRequest,
   SubmitTaskResponse,
   TaskInfo,
   TaskResultsRequest,
@@ -52,9 +52,9 @@ import type { ResultChannel } from './result-channel.js';
 import { collectResults, outcomeValue, streamResults, watchProgress } from './result-stream.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import { TaskHandle } from './task-handle.js';
-import { TaskRef, encodeArgs } from './task-ref.js';
+import { TaskRef } from './task-ref.js';
+import { submitBody } from './submit-body.js';
 import { checkInput, queryString } from './validate.js';
-import { assertFaithfulJson } from './json-faithful.js';
 
 const FunctionList = ListResponse(FunctionInfo);
 const EndpointList = ListResponse(EndpointInfo);
@@ -141,6 +141,12 @@ export class Client {
     await this.request({ method: 'DELETE', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}` });
   }
 
+  /** Drops a function's memoized results (yours, and the shared ones of a function you own); returns how many. */
+  async clearCache(functionId: string): Promise<number> {
+    const path = `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}/cache`;
+    return (await this.request({ method: 'DELETE', path, response: ClearCacheResponse })).cleared;
+  }
+
   // ---- endpoints -------------------------------------------------------------------------------
 
   /** Registers an endpoint; the response carries its token, shown only this once. */
@@ -177,13 +183,7 @@ export class Client {
    * may be names (see getFunction, getEndpoint); the task records the exact function version it runs.
    */
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
-    assertFaithfulJson((args = encodeArgs(args)), 'args');
-    assertFaithfulJson((kwargs = encodeArgs(kwargs)), 'kwargs');
-    const body = checkInput(
-      SubmitTaskRequest,
-      { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) },
-      'task',
-    );
+    const body = submitBody(functionId, endpointId, args, kwargs, options);
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
     for (const w of res.warnings ?? []) options.onWarning?.(w);
     return res.taskId;
@@ -225,7 +225,7 @@ export class Client {
       options.onProgress?.({ done: 0, failed: 0, total: 0 });
       return [];
     }
-    const requests = encodeBatch(endpoint, items, { resources: options.resources, maxRequestBytes: this.maxRequestBytes });
+    const requests = encodeBatch(endpoint, items, { resources: options.resources, cache: options.cache, maxRequestBytes: this.maxRequestBytes });
 
     const send = (encodedBody: string) =>
       this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });

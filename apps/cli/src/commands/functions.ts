@@ -7,7 +7,7 @@ import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
-import { parsePositiveNumber } from '@fx/cli-kit';
+import { parsePositiveInt, parsePositiveNumber } from '@fx/cli-kit';
 import { functionRef } from '../resolve.js';
 
 interface RegisterOptions {
@@ -19,6 +19,8 @@ interface RegisterOptions {
   description?: string;
   walltime?: number;
   public?: boolean;
+  cacheTtl?: number;
+  cacheShareable?: boolean;
 }
 
 export function configureFunctionsCommand(program: Command, context: CliContext): void {
@@ -59,6 +61,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ...(fn.failOnNonZeroExit ? [['exit policy', 'a non-zero exit fails the task']] : []),
         ['public', fn.public ? 'yes' : 'no'],
         ['walltime', fn.walltimeSeconds === null ? '-' : `${fn.walltimeSeconds}s`],
+        ['cache', fn.cache === null ? '-' : `${fn.cache.ttlSeconds}s${fn.cache.shareable ? ', shareable' : ''}`],
         ['content hash', fn.contentHash],
         ['created', formatTime(fn.createdAt)],
         ...(fn.description ? [['description', fn.description]] : []),
@@ -82,6 +85,8 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
     .option('--description <text>', 'a description')
     .option('--walltime <seconds>', 'longest one run may take on the endpoint', parsePositiveNumber)
     .option('--public', 'let other users run it')
+    .option('--cache-ttl <seconds>', "memoize: a task's result serves identical later tasks for this long", parsePositiveInt)
+    .option('--cache-shareable', "with --public and --cache-ttl: every caller's identical tasks share the stored results")
     .action(async (file: string | undefined, options: RegisterOptions, command: Command) => {
       if ((file === undefined) === (options.shell === undefined)) {
         throw new CliError("give either a module file or --shell '<template>' (one of the two)", 2);
@@ -93,6 +98,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
       }
       if (options.failOnNonZeroExit && options.shell === undefined) throw new CliError('--fail-on-non-zero-exit applies to --shell', 2);
       if (python && options.export !== undefined) throw new CliError('--export applies to a JS module; a .py file takes --entrypoint', 2);
+      if (options.cacheShareable && options.cacheTtl === undefined) throw new CliError('--cache-shareable applies with --cache-ttl', 2);
       const source = python ? await readSource(file) : undefined;
       const fn = file === undefined || python ? undefined : await loadExport(file, options.export);
       const settings = {
@@ -100,6 +106,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ...(options.description === undefined ? {} : { description: options.description }),
         ...(options.walltime === undefined ? {} : { walltimeSeconds: options.walltime }),
         ...(options.public ? { public: true } : {}),
+        ...(options.cacheTtl === undefined ? {} : { cache: { ttlSeconds: options.cacheTtl, shareable: options.cacheShareable ?? false } }),
       };
       const info: FunctionInfo = await withClient(context, async (client) => {
         const id =

@@ -33,6 +33,7 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
         ['dispatched', formatTime(t.dispatchedAt)],
         ['running', formatTime(t.runningAt)],
         ['completed', formatTime(t.completedAt)],
+        ...(task.cachedFrom ? [['cached', `from task ${task.cachedFrom}`] as [string, string]] : []),
         ['args', JSON.stringify(task.args)],
       ];
       if (Object.keys(task.kwargs).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);

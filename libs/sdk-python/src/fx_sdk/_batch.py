@@ -23,11 +23,12 @@ def encode_items(
     serializer: str = "json",
     endpoint: str = "",
     pairs: "Optional[Set[Tuple[str, str]]]" = None,
+    cache: Optional[bool] = None,
 ) -> Tuple[List[bytes], bool]:
     """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any
     request is sent; and whether any item refers to another (``item_ref``), which holds the batch to one
     request. ``pairs`` gathers the distinct (endpoint, function) of the items (``endpoint`` for those that
-    name none)."""
+    name none). ``cache`` goes to the items that do not say their own."""
     encoded: List[bytes] = []
     refers = [False]
     for i, item in enumerate(items):
@@ -51,6 +52,8 @@ def encode_items(
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
+            if item.get("cache") is not None:
+                wire["cache"] = bool(item["cache"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
             fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index)  # type: ignore[misc]
             wire = {"functionId": function_ref(item[0]), **fields}
@@ -58,6 +61,8 @@ def encode_items(
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
         if resources is not None and "resources" not in wire:
             wire["resources"] = dict(resources)
+        if cache is not None and "cache" not in wire:
+            wire["cache"] = bool(cache)
         if pairs is not None:
             pairs.add((wire.get("endpointId", endpoint), wire["functionId"]))
         encoded.append(json.dumps(wire, separators=(",", ":")).encode("utf-8"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, cast
 
 from . import _batch
@@ -15,10 +14,11 @@ from ._poller import Delivery, ResultPoller
 from ._serializers import Serializer, argument_fields
 from ._python_check import PythonCheck
 from ._refs import TaskRef
+from ._requests import EndpointOfflineWarning, partial as _partial, warn_offline as _warn, with_options as _with_options
 from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
-from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
+from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
-
-
-class EndpointOfflineWarning(UserWarning):
-    """A submission went to an endpoint with no agent connected: its tasks wait until one connects."""
 
 
 class Client:
@@ -89,8 +85,12 @@ class Client:
         description: Optional[str] = None,
         walltime_seconds: Optional[float] = None,
         public: Optional[bool] = None,
+        cache: Optional[Mapping[str, Any]] = None,
     ) -> str:
         """Registers a Python function (runtime ``python``) and returns its id.
+
+        ``cache={"ttlSeconds": 3600}`` memoizes its results for that long (``"shareable": True`` on a public
+        function shares them with every caller); :meth:`clear_cache` drops them.
 
         The source is the function's ``def`` (decorators stripped) and the entry point its name, so it
         must be self-contained: imports inside it, no variables of an enclosing function. Registering
@@ -99,7 +99,7 @@ class Client:
         """
         source, entrypoint = python_source(fn)
         request: Dict[str, Any] = {"name": name or resource_name(entrypoint, "function"), "runtime": "python", "source": source, "entrypoint": entrypoint}
-        return self.create_function(_with_options(request, description, walltime_seconds, public))["id"]
+        return self.create_function(_with_options(request, description, walltime_seconds, public, cache))["id"]
 
     def register_shell_function(
         self,
@@ -110,6 +110,7 @@ class Client:
         walltime_seconds: Optional[float] = None,
         public: Optional[bool] = None,
         fail_on_non_zero_exit: Optional[bool] = None,
+        cache: Optional[Mapping[str, Any]] = None,
     ) -> str:
         """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
 
@@ -119,7 +120,7 @@ class Client:
         request: Dict[str, Any] = {"name": name, "runtime": "shell", "source": template}
         if fail_on_non_zero_exit is not None:
             request["failOnNonZeroExit"] = fail_on_non_zero_exit
-        return self.create_function(_with_options(request, description, walltime_seconds, public))["id"]
+        return self.create_function(_with_options(request, description, walltime_seconds, public, cache))["id"]
 
     def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
         """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""
@@ -135,6 +136,10 @@ class Client:
 
     def list_functions(self) -> List[FunctionInfo]:
         return cast(List[FunctionInfo], self._request("GET", "/v1/functions")["items"])
+
+    def clear_cache(self, function: str) -> int:
+        """Drops a function's memoized results (yours, and the shared ones of a function you own); returns how many."""
+        return int(self._request("DELETE", f"/v1/functions/{path_segment(function_ref(function))}/cache")["cleared"])
 
     def delete_function(self, function: str) -> None:
         """Deletes a function by id, or the newest version of a name."""
@@ -177,8 +182,11 @@ class Client:
         *,
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
+        cache: Optional[bool] = None,
     ) -> str:
         """Submits one task and returns its id once the server stored it. Function and endpoint may be names.
+
+        ``cache=True`` memoizes it (an identical task's stored result completes it, with ``cachedFrom``); ``False`` runs it anyway.
 
         ``serializer="pickle"`` (python functions only) pickles ``(args, kwargs)`` and unpickles the result:
         numpy arrays, dataclasses and closures travel, but the endpoint must run this Python's major.minor.
@@ -186,17 +194,19 @@ class Client:
         body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer)}
         if resources is not None:
             body["resources"] = dict(resources)
+        if cache is not None:
+            body["cache"] = bool(cache)
         answer = self._request("POST", "/v1/tasks", body)
         _warn(answer.get("warnings"), set())
         self._python.submitted([(body["endpointId"], body["functionId"])])
         return str(answer["taskId"])
 
     def batch_run(
-        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json"
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", cache: Optional[bool] = None
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
-        ``serializer`` is that of every item (a dict item may name its own); see :meth:`run`.
+        ``serializer`` and ``cache`` are those of every item (a dict item may name its own); see :meth:`run`.
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
@@ -204,7 +214,7 @@ class Client:
         """
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
-        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs)
+        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, cache)
         overhead = len(_batch.request_body(ep, []))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
@@ -379,27 +389,3 @@ class Client:
     def _request(self, method: str, path: str, body: Any = None, *, encoded: Optional[bytes] = None, idempotent: Optional[bool] = None) -> Any:
         self._check_open()
         return self._rest.request(method, path, body, encoded=encoded, idempotent=idempotent)
-
-
-def _with_options(request: Dict[str, Any], description: Optional[str], walltime_seconds: Optional[float], public: Optional[bool]) -> Dict[str, Any]:
-    if description is not None:
-        request["description"] = description
-    if walltime_seconds is not None:
-        request["walltimeSeconds"] = walltime_seconds
-    if public is not None:
-        request["public"] = public
-    return request
-
-
-def _partial(accepted: List[str], error: FxError) -> FxError:
-    return PartialBatchError(accepted, error) if accepted else error
-
-
-def _warn(items: Any, seen: "set[str]") -> None:
-    for w in items or []:
-        endpoint = str(w.get("endpointId", ""))
-        if endpoint in seen:
-            continue
-        seen.add(endpoint)
-        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=3)
-

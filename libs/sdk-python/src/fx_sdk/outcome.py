@@ -55,7 +55,8 @@ class TaskOutput:
 class TaskOutcome:
     """A final task: ``status`` is ``success`` (``result`` set), ``failed`` or ``cancelled`` (``error`` set).
 
-    ``output`` is what the task printed, when the server has it (None otherwise). A task run with
+    ``output`` is what the task printed, when the server has it (None otherwise). ``cached_from`` names
+    the task whose memoized result completed this one without running it (None when it ran). A task run with
     ``serializer="pickle"`` has its result unpickled here; one this Python cannot load is ``failed``
     with code ``SERIALIZER_MISMATCH`` saying why.
     """
@@ -67,6 +68,7 @@ class TaskOutcome:
     attempt: int = 0
     completed_at: Optional[str] = None
     output: Optional[TaskOutput] = None
+    cached_from: Optional[str] = None
 
     @property
     def ok(self) -> bool:
@@ -97,6 +99,7 @@ class TaskOutcome:
             attempt=int(raw.get("attempt", 0)),
             completed_at=raw.get("completedAt"),
             output=TaskOutput.from_wire(raw.get("output")),
+            cached_from=raw.get("cachedFrom"),
         )
 
 

@@ -16,6 +16,8 @@ class FunctionInfo(TypedDict):
     description: Optional[str]
     walltimeSeconds: Optional[float]
     public: bool
+    # memoized results: {"ttlSeconds", "shareable"}, or None
+    cache: Optional[Dict[str, Any]]
     contentHash: str
     ownerId: str
     createdAt: str
@@ -92,6 +94,9 @@ class TaskInfo(TypedDict, total=False):
     result: Any
     error: Optional[Dict[str, Any]]
     output: Dict[str, Any]
+    # completed from a memoized result, produced by task cachedFrom, without running
+    cached: bool
+    cachedFrom: Optional[str]
     timeline: TaskTimeline
 
 

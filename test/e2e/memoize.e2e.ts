@@ -1,0 +1,241 @@
+import { execFile } from 'node:child_process';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { jest } from '@jest/globals';
+import { parse, stringify } from 'yaml';
+import { Client, type TaskOutcome } from '@fx/sdk';
+import { EndpointProcess, ServerProcess, eventually, tempDir, type Backend, type TempDir } from '@fx/testing';
+
+/**
+ * Memoized results (issue 14) with real processes. Every function here appends a line to a file before
+ * it answers, so the file's length counts executions: a cache hit that ran would show. The agents run
+ * without a sandbox, so that the tasks can write that file. The whole suite runs on PostgreSQL + Redis;
+ * the embedded store runs the main case.
+ */
+jest.setTimeout(300_000);
+const FX = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'apps/cli/bin/fx.js');
+
+/**
+ * A shell template that counts its runs in {file} and answers {x} (after {pause} seconds). The tag makes
+ * each function's content, and so its entries, its own (entries are keyed by content, not by name).
+ */
+const counted = (tag: string) => `: ${tag}; sleep {pause}; echo {x} >> {file}; echo {x}`;
+
+async function agent(server: ServerProcess, name: string, token: string): Promise<EndpointProcess> {
+  const ep = await EndpointProcess.configure(server, name, { workers: 2, token });
+  const path = join(ep.home.path, 'endpoints', name, 'config.yaml');
+  await writeFile(path, stringify({ ...(parse(await readFile(path, 'utf8')) as object), sandbox: 'none' }));
+  ep.start();
+  return ep;
+}
+
+describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s', (backend) => {
+  const full = backend === 'postgres+redis';
+  let server: ServerProcess;
+  let aliceEp: EndpointProcess;
+  let bobEp: EndpointProcess | undefined;
+  let alice: Client;
+  let bob: Client;
+  let aliceToken: string;
+  let dir: TempDir;
+  let n = 0;
+  const logs = () => `--- server ---\n${server?.log()}\n--- alice's agent ---\n${aliceEp?.log()}`;
+  /** A fresh counter file, writable by whoever runs the task. */
+  const counter = async () => {
+    const file = join(dir.path, `count-${++n}`);
+    await writeFile(file, '');
+    await chmod(file, 0o666);
+    return file;
+  };
+  const runs = async (file: string) => (await readFile(file, 'utf8')).split('\n').filter(Boolean).length;
+  const value = <T>(c: Client, id: string) => c.getResult<T>(id, { timeoutMs: 60_000 }).catch((e) => Promise.reject(new Error(`${e}\n${logs()}`)));
+  const stdout = async (c: Client, id: string) => ((await value<{ stdout: string }>(c, id)).stdout ?? '').trim();
+  /** A task's info once it is final (an identical task submitted as another's result arrives waits a moment for its entry). */
+  const final = async (c: Client, id: string) => {
+    await value(c, id);
+    return c.getTask(id);
+  };
+
+  beforeAll(async () => {
+    dir = await tempDir('fx-memo');
+    await chmod(dir.path, 0o777);
+    server = await ServerProcess.start(backend, { FX_SWEEP_INTERVAL_MS: '500' });
+    const admin = new Client({ url: server.url, token: server.adminToken });
+    const tokens: string[] = [];
+    for (const name of ['alice', 'bob']) tokens.push((await admin.createToken((await admin.createUser({ name })).id)).token);
+    admin.close();
+    const bobToken = tokens[1]!;
+    aliceToken = tokens[0]!;
+    alice = new Client({ url: server.url, token: aliceToken });
+    bob = new Client({ url: server.url, token: bobToken });
+    aliceEp = await agent(server, 'alice-ep', aliceToken);
+    if (full) bobEp = await agent(server, 'bob-ep', bobToken);
+    for (const [c, ep] of [[alice, aliceEp], ...(bobEp ? [[bob, bobEp] as const] : [])] as const) {
+      await eventually(async () => (await c.getEndpoint(ep.endpointId)).state === 'online', 30_000, `${ep.name} online`);
+    }
+  });
+
+  afterAll(async () => {
+    alice?.close();
+    bob?.close();
+    await aliceEp?.stop();
+    await bobEp?.stop();
+    await server?.stop();
+    await dir?.remove();
+  });
+
+  it('completes an identical task from the stored result without running it, in task info, results and the socket', async () => {
+    const fn = await alice.registerShellFunction(counted('counted'), { name: 'counted', cache: { ttlSeconds: 600 } });
+    expect((await alice.getFunction(fn)).cache).toEqual({ ttlSeconds: 600, shareable: false });
+    const file = await counter();
+    const first = await alice.run(fn, aliceEp.endpointId, [], { x: 'one', file, pause: 0 });
+    expect(await stdout(alice, first)).toBe('one');
+    // the same arguments, with the keys in another order: a hit that never reaches the endpoint
+    const again = await alice.run(fn, aliceEp.endpointId, [], { pause: 0, file, x: 'one' });
+    expect(await stdout(alice, again)).toBe('one');
+    expect(await runs(file)).toBe(1);
+    const info = await alice.getTask(again);
+    expect(info).toMatchObject({ status: 'success', cached: true, cachedFrom: first });
+    expect(info.timeline.dispatchedAt).toBeNull();
+    expect((await alice.getTask(first)).cached).toBe(false);
+    const [entry] = (await alice.getTaskResults([again])).tasks;
+    expect(entry).toMatchObject({ status: 'success', cached: true, cachedFrom: first });
+    const outcomes: TaskOutcome[] = [];
+    for await (const o of alice.results([again], { timeoutMs: 30_000 })) outcomes.push(o);
+    expect(outcomes[0]).toMatchObject({ status: 'success', cached: true, cachedFrom: first });
+
+    // other arguments run; cache: false runs anyway; a batch mixes hits and new work
+    const other = await alice.run(fn, aliceEp.endpointId, [], { x: 'two', file, pause: 0 });
+    expect(await stdout(alice, other)).toBe('two');
+    const forced = await alice.run(fn, aliceEp.endpointId, [], { x: 'one', file, pause: 0 }, { cache: false });
+    expect(await stdout(alice, forced)).toBe('one');
+    expect(await runs(file)).toBe(3);
+    const batch = await alice.runBatch(aliceEp.endpointId, [
+      { functionId: fn, kwargs: { x: 'one', file, pause: 0 } },
+      { functionId: fn, kwargs: { x: 'two', file, pause: 0 } },
+      { functionId: fn, kwargs: { x: 'three', file, pause: 0 } },
+    ]);
+    expect(await Promise.all(batch.map((id) => stdout(alice, id)))).toEqual(['one', 'two', 'three']);
+    expect(await runs(file)).toBe(4);
+    expect((await alice.getTaskStatuses(batch)).tasks.map((t) => t.status)).toEqual(['success', 'success', 'success']);
+    expect((await alice.getTask(batch[1]!)).cachedFrom).toBe(other);
+
+    // cache: true on a function registered without a TTL memoizes with the server's default
+    const plain = await alice.registerShellFunction(counted('plain'), { name: 'plain' });
+    const plainFile = await counter();
+    const p1 = await alice.run(plain, aliceEp.endpointId, [], { x: 'p', file: plainFile, pause: 0 }, { cache: true });
+    await stdout(alice, p1);
+    const p2 = await alice.run(plain, aliceEp.endpointId, [], { x: 'p', file: plainFile, pause: 0 }, { cache: true });
+    expect((await final(alice, p2)).cachedFrom).toBe(p1);
+    const p3 = await alice.run(plain, aliceEp.endpointId, [], { x: 'p', file: plainFile, pause: 0 });
+    await stdout(alice, p3);
+    expect(await runs(plainFile)).toBe(2);
+  });
+
+  if (!full) return;
+
+  it('runs identical tasks submitted together once (single flight) and gives each the result', async () => {
+    const fn = await alice.registerShellFunction(counted('slow-counted'), { name: 'slow-counted', cache: { ttlSeconds: 600 } });
+    const file = await counter();
+    const kwargs = { x: 'flight', file, pause: 2 };
+    const batch = await alice.runBatch(
+      aliceEp.endpointId,
+      Array.from({ length: 6 }, () => ({ functionId: fn, kwargs })),
+    );
+    const singles = await Promise.all(Array.from({ length: 4 }, () => alice.run(fn, aliceEp.endpointId, [], kwargs)));
+    const ids = [...batch, ...singles];
+    expect(await Promise.all(ids.map((id) => stdout(alice, id)))).toEqual(ids.map(() => 'flight'));
+    expect(await runs(file)).toBe(1);
+    const infos = await Promise.all(ids.map((id) => alice.getTask(id)));
+    const ran = infos.filter((t) => !t.cached);
+    expect(ran).toHaveLength(1);
+    expect(infos.filter((t) => t.cached).every((t) => t.cachedFrom === ran[0]!.id)).toBe(true);
+  });
+
+  it('lets the waiting tasks run themselves when the execution they wait for is cancelled', async () => {
+    const fn = await alice.registerShellFunction(counted('cancelled-leader'), { name: 'cancelled-leader', cache: { ttlSeconds: 600 } });
+    const file = await counter();
+    const kwargs = { x: 'again', file, pause: 3 };
+    const leader = await alice.run(fn, aliceEp.endpointId, [], kwargs);
+    await eventually(async () => (await alice.getTask(leader)).status === 'running', 30_000, 'leader running');
+    const followers = await alice.runBatch(aliceEp.endpointId, [
+      { functionId: fn, kwargs },
+      { functionId: fn, kwargs },
+    ]);
+    expect((await alice.getTaskStatuses(followers)).tasks.map((t) => t.status)).toEqual(['received', 'received']);
+    await alice.cancel(leader);
+    expect(await Promise.all(followers.map((id) => stdout(alice, id)))).toEqual(['again', 'again']);
+    expect((await Promise.all(followers.map((id) => alice.getTask(id)))).every((t) => !t.cached)).toBe(true);
+  });
+
+  it('expires an entry after its TTL, on its own', async () => {
+    const fn = await alice.registerShellFunction(counted('short-lived'), { name: 'short-lived', cache: { ttlSeconds: 2 } });
+    const long = await alice.registerShellFunction(counted('long-lived'), { name: 'long-lived', cache: { ttlSeconds: 600 } });
+    const file = await counter();
+    const [a, b] = await Promise.all([fn, long].map((f) => alice.run(f, aliceEp.endpointId, [], { x: 'ttl', file, pause: 0 })));
+    await Promise.all([a, b].map((id) => stdout(alice, id!)));
+    const hit = await alice.run(fn, aliceEp.endpointId, [], { x: 'ttl', file, pause: 0 });
+    expect((await final(alice, hit)).cachedFrom).toBe(a);
+    await new Promise((r) => setTimeout(r, 2_500));
+    const [c, d] = await Promise.all([fn, long].map((f) => alice.run(f, aliceEp.endpointId, [], { x: 'ttl', file, pause: 0 })));
+    await Promise.all([c, d].map((id) => stdout(alice, id!)));
+    expect((await alice.getTask(c!)).cached).toBe(false);
+    expect((await alice.getTask(d!)).cachedFrom).toBe(b);
+    expect(await runs(file)).toBe(3);
+  });
+
+  it('clears with client.clearCache and fx cache clear', async () => {
+    const fn = await alice.registerShellFunction(counted('cleared'), { name: 'cleared', cache: { ttlSeconds: 600 } });
+    const file = await counter();
+    const kwargs = { x: 'c', file, pause: 0 };
+    await stdout(alice, await alice.run(fn, aliceEp.endpointId, [], kwargs));
+    expect(await alice.clearCache('cleared')).toBe(1);
+    await stdout(alice, await alice.run(fn, aliceEp.endpointId, [], kwargs));
+    expect(await runs(file)).toBe(2);
+    const cli = await promisify(execFile)(FX, ['--json', 'cache', 'clear', 'cleared'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: dir.path, FX_URL: server.url, FX_TOKEN: aliceToken },
+    });
+    expect(JSON.parse(cli.stdout)).toEqual({ function: 'cleared', cleared: 1 });
+    await stdout(alice, await alice.run(fn, aliceEp.endpointId, [], kwargs));
+    expect(await runs(file)).toBe(3);
+  });
+
+  it("keeps each user's entries private unless the function is public and shareable", async () => {
+    const file = await counter();
+    const kwargs = { x: 'p', file, pause: 0 };
+    // public, not shareable: bob runs alice's function in his own scope
+    const own = await alice.registerShellFunction(counted('public-own'), { name: 'public-own', public: true, cache: { ttlSeconds: 600 } });
+    await stdout(alice, await alice.run(own, aliceEp.endpointId, [], kwargs));
+    const bobsRun = await bob.run(own, bobEp!.endpointId, [], kwargs);
+    expect(await stdout(bob, bobsRun)).toBe('p');
+    expect((await bob.getTask(bobsRun)).cached).toBe(false);
+    expect(await runs(file)).toBe(2);
+    // and his own identical function (same content hash) never meets alice's entries either
+    const bobsOwn = await bob.registerShellFunction(counted('public-own'), { name: 'public-own', cache: { ttlSeconds: 600 } });
+    const again = await bob.run(bobsOwn, bobEp!.endpointId, [], kwargs);
+    expect((await final(bob, again)).cachedFrom).toBe(bobsRun);
+
+    // public and shareable: bob's identical task completes from alice's result
+    const shared = await alice.registerShellFunction(counted('public-shared'), {
+      name: 'public-shared',
+      public: true,
+      cache: { ttlSeconds: 600, shareable: true },
+    });
+    const sharedFile = await counter();
+    const sk = { x: 's', file: sharedFile, pause: 0 };
+    const alicesRun = await alice.run(shared, aliceEp.endpointId, [], sk);
+    await stdout(alice, alicesRun);
+    const bobsHit = await bob.run(shared, bobEp!.endpointId, [], sk);
+    expect(await stdout(bob, bobsHit)).toBe('s');
+    expect((await final(bob, bobsHit)).cachedFrom).toBe(alicesRun);
+    expect(await runs(sharedFile)).toBe(1);
+    // bob may clear only his own scope; alice, the owner, clears the shared entries
+    expect(await bob.clearCache(shared)).toBe(0);
+    expect((await final(bob, await bob.run(shared, bobEp!.endpointId, [], sk))).cached).toBe(true);
+    expect(await alice.clearCache(shared)).toBe(1);
+    await stdout(bob, await bob.run(shared, bobEp!.endpointId, [], sk));
+    expect(await runs(sharedFile)).toBe(2);
+  });
+});
