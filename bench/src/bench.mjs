@@ -10,7 +10,8 @@
 //   npm run bench -- --quick            smaller workloads, 1 repetition (a couple of minutes)
 //   npm run bench -- --only throughput,latency --reps 5 --no-embedded
 //   workloads: throughput, latency, fanin, queued, idle (scale = queued + idle), store (the embedded stores
-//   against PostgreSQL + Redis under a 10,000-task batch: store-load.mjs)
+//   against PostgreSQL + Redis under a 10,000-task batch: store-load.mjs), memo (memoized results: 10,000
+//   uncached against 9,000 cached + 1,000 new, and the cache flag on a batch that misses: memo-load.mjs)
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, release, loadavg, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { root, testRedisUrl, stopAll } from './procs.mjs';
 import { bullQueuedMemory, fxIdleConnections, fxQueuedMemory } from './scale.mjs';
 import { fmt, median, say } from './stats.mjs';
 import { STORES, storeLoad, storeTable } from './store-load.mjs';
+import { memoLoad, memoTable } from './memo-load.mjs';
 import { startBullmq, startFx } from './systems.mjs';
 
 const { values: argv } = parseArgs({
@@ -52,7 +54,18 @@ if (argv.help) {
 }
 const quick = argv.quick;
 const SIZES = quick
-  ? { throughput: 5_000, latency: 300, faninClients: 10, faninPerClient: 500, faninBatch: 100, queued: 20_000, idle: 200, idleWindowS: 5, store: 10_000 }
+  ? {
+      throughput: 5_000,
+      latency: 300,
+      faninClients: 10,
+      faninPerClient: 500,
+      faninBatch: 100,
+      queued: 20_000,
+      idle: 200,
+      idleWindowS: 5,
+      store: 10_000,
+      memo: 10_000,
+    }
   : {
       throughput: 20_000,
       latency: 1_000,
@@ -63,9 +76,10 @@ const SIZES = quick
       idle: 1_000,
       idleWindowS: 15,
       store: 10_000,
+      memo: 10_000,
     };
 const REPS = Number(argv.reps ?? (quick ? 1 : 3));
-const WORKLOADS = ['throughput', 'latency', 'fanin', 'queued', 'idle', 'store'];
+const WORKLOADS = ['throughput', 'latency', 'fanin', 'queued', 'idle', 'store', 'memo'];
 // 'scale' names both scale workloads (queued, idle)
 const only = new Set((argv.only ?? WORKLOADS.join(',')).split(',').flatMap((s) => (s.trim() === 'scale' ? ['queued', 'idle'] : [s.trim()])));
 const SYSTEMS = ['fx', ...(argv['no-bullmq'] ? [] : ['bullmq']), ...(argv['no-embedded'] ? [] : ['fx-embedded'])];
@@ -160,6 +174,17 @@ async function main() {
     }
   }
 
+  if (only.has('memo')) {
+    const backends = SYSTEMS.filter((s) => s !== 'bullmq');
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const s of backends.map((_, i) => backends[(i + rep) % backends.length])) {
+        const r = await memoLoad(s === 'fx' ? 'postgres+redis' : 'embedded', SIZES.memo);
+        say(`memo ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(1)])))}`);
+        push('memo', s, r);
+      }
+    }
+  }
+
   // medians per metric
   const med = (w, s, k) => median((runs[w]?.[s] ?? []).map((r) => r[k]));
   const rows = [];
@@ -248,6 +273,8 @@ async function main() {
   const storeLines = storeTable(runs.store);
   if (storeLines.length)
     console.log(`\nStores under a ${fmt(SIZES.store)}-task batch (reads: newest 50 tasks + console overview every 200 ms):\n${storeLines.join('\n')}`);
+  const memoLines = memoTable(runs.memo, SIZES.memo);
+  if (memoLines.length) console.log(`\nMemoized results, one batch each, submit and until every result:\n${memoLines.join('\n')}`);
   console.log(`load average at start ${info.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
 
   const dir = join(root, 'bench/results');

@@ -4,7 +4,7 @@
 // was ever dropped (its connectedAt changes on every new connection).
 import { Client } from '@fx/sdk';
 import { FxEndpoint, FxServer, rssBytes } from './procs.mjs';
-import { fmt, median, now, pct, sleep } from './stats.mjs';
+import { fmt, median, now, pct, sleep, textTable } from './stats.mjs';
 
 /** The three stores FX can run on, as the benchmark names them. */
 export const STORES = {
@@ -104,11 +104,8 @@ export function storeTable(runs) {
     ['agent drops', 'agentDrops', 0],
     ['server RSS after [MiB]', 'serverRssMiB', 0],
   ];
-  const header = ['', ...stores];
   const rows = metrics.map(([label, k, d]) => [label, ...stores.map((s) => fmt(med(s, k), d))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const out = textTable(['', ...stores], rows);
   if (runs['fx-embedded']?.length) {
     const ok =
       med('fx-embedded', 'readP99Ms') < 500 &&
