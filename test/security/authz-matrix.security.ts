@@ -113,6 +113,14 @@ const ROUTES: Route[] = [
     admin: 'ok',
   },
   {
+    method: 'DELETE',
+    path: '/v1/functions/{id}/cache',
+    make: async (f) => ({ url: `/v1/functions/${f.functionId}/cache` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
     method: 'POST',
     path: '/v1/endpoints',
     make: async () => ({ url: '/v1/endpoints', body: { name: `n${randomBytes(4).toString('hex')}` } }),

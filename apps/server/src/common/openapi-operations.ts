@@ -5,6 +5,7 @@ import {
   CreateTokenResponse,
   EndpointInfo,
   EndpointStatusResponse,
+  ClearCacheResponse,
   FunctionInfo,
   ListResponse,
   ListTasksResponse,
@@ -111,6 +112,13 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     summary: 'Delete a function',
     description: 'It leaves the lists, and new submissions naming it are refused with 404. Owner or admin.',
     response: null,
+    id: true,
+  },
+  'DELETE /v1/functions/{id}/cache': {
+    summary: "Clear a function's memoized results",
+    description:
+      "Drops the stored results of the function's content in the caller's scope, and the shared ones when the caller owns it (public, shareable functions). Results being computed are stored when they arrive. Answers how many were dropped.",
+    response: ClearCacheResponse,
     id: true,
   },
   'POST /v1/endpoints': {
