@@ -94,7 +94,7 @@ describe('a graph of a few thousand nodes across a server SIGKILL', () => {
         values.set(o.taskId, o.result);
       }
     } catch (e) {
-      throw new Error(`${e}\n${logs()}`);
+      throw new Error(`${e}\n${logs()}`, { cause: e });
     } finally {
       again.close();
     }
