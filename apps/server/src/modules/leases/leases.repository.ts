@@ -56,6 +56,18 @@ export class LeasesRepository {
     );
   }
 
+  /**
+   * A server start: no agent could extend its leases while no server ran, so every held lease gets at
+   * least `ms` from now to be claimed by its agent's hello. Returns how many leases that touched.
+   */
+  renewHeld(ms: number): Promise<number> {
+    return this.exec(
+      `UPDATE tasks SET lease_expires_at = now() + $1::int * interval '1 millisecond'
+       WHERE status IN ${HELD} AND (lease_expires_at IS NULL OR lease_expires_at < now() + $1::int * interval '1 millisecond')`,
+      ms,
+    );
+  }
+
   /** Heartbeat: the agents behind these connections are alive, so their leases live on. One statement for all. */
   async extend(leaseOwners: string | string[], leaseMs: number): Promise<void> {
     const owners = typeof leaseOwners === 'string' ? [leaseOwners] : leaseOwners;

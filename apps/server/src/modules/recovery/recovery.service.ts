@@ -50,6 +50,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       this.rebuildNeeded = true;
       void this.sweep();
     });
+    await this.leases.renewAfterStart();
     await this.rebuild();
     await this.dependencies.repair();
     this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
