@@ -112,6 +112,13 @@ export interface RunOptions {
    */
   resources?: TaskResources;
   /**
+   * 0–9: higher goes first within the endpoint's queue (and on the agent); tasks of equal priority are
+   * shared fairly between the users of an endpoint. In `runBatch` this applies to the items that carry
+   * no `priority` of their own.
+   * @default 5
+   */
+  priority?: number;
+  /**
    * Called with what the server says about an accepted submission, e.g. `ENDPOINT_OFFLINE` (the tasks
    * wait in the queue until the endpoint's agent connects). The SDK never prints.
    * @default undefined
@@ -186,4 +193,6 @@ export interface BatchItem {
   kwargs?: Record<string, unknown>;
   /** What this task asks of its worker (see RunOptions.resources). @default the batch's `resources` */
   resources?: TaskResources;
+  /** 0–9 (see RunOptions.priority). @default the batch's `priority` */
+  priority?: number;
 }

@@ -5,12 +5,13 @@ import { CliError } from '@fx/cli-kit';
 import { noticeWarning, wantsJson, withClient } from '../command.helpers.js';
 import { followTasks, reportSummary } from '../follow.js';
 import { printJson } from '../output.js';
-import { parseArgsFile } from '../parse.js';
+import { parseArgsFile, parsePriority } from '../parse.js';
 import { endpointRef, functionRef } from '../resolve.js';
 
 interface BatchOptions {
   endpoint: string;
   argsFile: string;
+  priority?: number;
 }
 
 export function configureBatchCommand(program: Command, context: CliContext): void {
@@ -20,6 +21,7 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
     .argument('<function>', 'function id or name')
     .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
     .requiredOption('--args-file <file>', 'JSON Lines: one JSON array of arguments per line, e.g. [1, 2]')
+    .option('--priority <0-9>', 'of every task of the batch: higher goes first in the endpoint’s queue (default 5)', parsePriority)
     .action(async (fnRef: string, options: BatchOptions, command: Command) => {
       const json = wantsJson(command);
       let text: string;
@@ -45,6 +47,7 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
               context.err(`Batch ${batchId}: ${taskIds.length} tasks accepted; "fx watch ${batchId}" re-attaches.`);
             },
             onWarning: (w) => noticeWarning(context, options.endpoint, w),
+            ...(options.priority !== undefined ? { priority: options.priority } : {}),
           },
         );
         return followTasks(context, client, batchIds, taskIds);

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ._serializers import argument_fields
 from ._wire import endpoint_ref, function_ref
-from .errors import ValidationError
+from .errors import EndpointOfflineWarning, FxError, PartialBatchError, ValidationError
 
 class WireItem(Dict[str, Any]):
     """A batch item whose arguments are encoded already (``argument_fields``): sent as it is."""
@@ -51,6 +52,8 @@ def encode_items(
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
+            if item.get("priority") is not None:
+                wire["priority"] = check_priority(item["priority"], f"batch item {i}: priority")
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
             fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index)  # type: ignore[misc]
             wire = {"functionId": function_ref(item[0]), **fields}
@@ -84,5 +87,45 @@ def next_stop(encoded: Sequence[bytes], start: int, max_tasks: int, max_bytes: i
     return stop
 
 
-def request_body(endpoint: str, items: Sequence[bytes]) -> bytes:
-    return b'{"endpointId":' + json.dumps(endpoint).encode("utf-8") + b',"tasks":[' + b",".join(items) + b"]}"
+def check_priority(priority: Any, what: str = "priority") -> int:
+    """A task priority: a whole number from 0 to 9 (higher goes first), or ValidationError before anything is sent."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 9:
+        raise ValidationError("VALIDATION_FAILED", f"{what} must be a whole number from 0 to 9 (higher goes first), got {priority!r}")
+    return priority
+
+
+def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int]) -> Dict[str, Any]:
+    """The optional fields of a task (or of a batch, for its items that name none), checked."""
+    fields: Dict[str, Any] = {}
+    if resources is not None:
+        fields["resources"] = dict(resources)
+    if priority is not None:
+        fields["priority"] = check_priority(priority)
+    return fields
+
+
+def request_head(endpoint: str, priority: Optional[int] = None) -> bytes:
+    """A batch request up to its items: the endpoint, and the batch's priority when it has one."""
+    head = b'{"endpointId":' + json.dumps(endpoint).encode("utf-8")
+    if priority is not None:
+        head += b',"priority":' + str(priority).encode("ascii")
+    return head + b',"tasks":['
+
+
+def request_body(head: bytes, items: Sequence[bytes]) -> bytes:
+    return head + b",".join(items) + b"]}"
+
+
+def partial(accepted: List[str], error: FxError) -> FxError:
+    """What a batch request's failure raises: PartialBatchError when earlier requests of the batch were stored."""
+    return PartialBatchError(accepted, error) if accepted else error
+
+
+def warn_offline(items: Any, seen: "set[str]") -> None:
+    """Warns once per endpoint (per call's ``seen``) of the server's ENDPOINT_OFFLINE warnings."""
+    for w in items or []:
+        endpoint = str(w.get("endpointId", ""))
+        if endpoint in seen:
+            continue
+        seen.add(endpoint)
+        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=4)

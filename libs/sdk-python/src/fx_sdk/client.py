@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, cast
 
 from . import _batch
@@ -18,7 +17,7 @@ from ._refs import TaskRef
 from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
-from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
+from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
-
-
-class EndpointOfflineWarning(UserWarning):
-    """A submission went to an endpoint with no agent connected: its tasks wait until one connects."""
 
 
 class Client:
@@ -177,26 +172,27 @@ class Client:
         *,
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
+        priority: Optional[int] = None,
     ) -> str:
         """Submits one task and returns its id once the server stored it. Function and endpoint may be names.
 
         ``serializer="pickle"`` (python functions only) pickles ``(args, kwargs)`` and unpickles the result:
         numpy arrays, dataclasses and closures travel, but the endpoint must run this Python's major.minor.
+        ``priority`` (0–9, default 5): higher goes first in the endpoint's queue, and on its agent.
         """
         body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer)}
-        if resources is not None:
-            body["resources"] = dict(resources)
+        body.update(_batch.task_fields(resources, priority))
         answer = self._request("POST", "/v1/tasks", body)
-        _warn(answer.get("warnings"), set())
+        _batch.warn_offline(answer.get("warnings"), set())
         self._python.submitted([(body["endpointId"], body["functionId"])])
         return str(answer["taskId"])
 
     def batch_run(
-        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json"
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", priority: Optional[int] = None
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
-        ``serializer`` is that of every item (a dict item may name its own); see :meth:`run`.
+        ``serializer`` and ``priority`` are those of every item (a dict item may name its own); see :meth:`run`.
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
@@ -205,7 +201,8 @@ class Client:
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
         encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs)
-        overhead = len(_batch.request_body(ep, []))
+        head = _batch.request_head(ep, _batch.task_fields(None, priority).get("priority"))
+        overhead = len(_batch.request_body(head, []))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
             raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
@@ -215,20 +212,20 @@ class Client:
         while start < len(encoded):
             stop = _batch.next_stop(encoded, start, self._batch_limit, self._max_request_bytes, overhead)
             try:
-                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop]))
+                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(head, encoded[start:stop]))
             except PayloadTooLargeError as err:
                 if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further
                     self._batch_limit = max(1, (stop - start) // 2)
                     continue
-                raise _partial(ids, err)
+                raise _batch.partial(ids, err)
             except FxError as err:
-                raise _partial(ids, err)
+                raise _batch.partial(ids, err)
             task_ids = answer.get("taskIds", [])
             if len(task_ids) != stop - start:
-                raise _partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
+                raise _batch.partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
             ids.extend(str(t) for t in task_ids)
-            _warn(answer.get("warnings"), warned)
+            _batch.warn_offline(answer.get("warnings"), warned)
             start = stop
         self._python.submitted(pairs)
         return ids
@@ -389,17 +386,4 @@ def _with_options(request: Dict[str, Any], description: Optional[str], walltime_
     if public is not None:
         request["public"] = public
     return request
-
-
-def _partial(accepted: List[str], error: FxError) -> FxError:
-    return PartialBatchError(accepted, error) if accepted else error
-
-
-def _warn(items: Any, seen: "set[str]") -> None:
-    for w in items or []:
-        endpoint = str(w.get("endpointId", ""))
-        if endpoint in seen:
-            continue
-        seen.add(endpoint)
-        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=3)
 
