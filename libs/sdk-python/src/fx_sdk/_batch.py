@@ -87,6 +87,10 @@ def next_stop(encoded: Sequence[bytes], start: int, max_tasks: int, max_bytes: i
     return stop
 
 
+# a group id's length, for sizing requests before the first one's group is known
+NO_GROUP = "00000000-0000-0000-0000-000000000000"
+
+
 def check_priority(priority: Any, what: str = "priority") -> int:
     """A task priority: a whole number from 0 to 9 (higher goes first), or ValidationError before anything is sent."""
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 9:
@@ -104,28 +108,24 @@ def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int])
     return fields
 
 
-def request_head(endpoint: str, priority: Optional[int] = None) -> bytes:
-    """A batch request up to its items: the endpoint, and the batch's priority when it has one."""
+def request_body(endpoint: str, items: Sequence[bytes], group: Optional[str] = None, priority: Optional[int] = None) -> bytes:
     head = b'{"endpointId":' + json.dumps(endpoint).encode("utf-8")
+    if group is not None:
+        head += b',"groupId":' + json.dumps(group).encode("utf-8")
     if priority is not None:
         head += b',"priority":' + str(priority).encode("ascii")
-    return head + b',"tasks":['
-
-
-def request_body(head: bytes, items: Sequence[bytes]) -> bytes:
-    return head + b",".join(items) + b"]}"
+    return head + b',"tasks":[' + b",".join(items) + b"]}"
 
 
 def partial(accepted: List[str], error: FxError) -> FxError:
-    """What a batch request's failure raises: PartialBatchError when earlier requests of the batch were stored."""
     return PartialBatchError(accepted, error) if accepted else error
 
 
 def warn_offline(items: Any, seen: "set[str]") -> None:
-    """Warns once per endpoint (per call's ``seen``) of the server's ENDPOINT_OFFLINE warnings."""
+    """One EndpointOfflineWarning per endpoint of a batch, however many requests it took."""
     for w in items or []:
         endpoint = str(w.get("endpointId", ""))
         if endpoint in seen:
             continue
         seen.add(endpoint)
-        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=4)
+        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=3)

@@ -18,6 +18,7 @@ from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
+from .group import TaskGroup
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -188,7 +189,7 @@ class Client:
         return str(answer["taskId"])
 
     def batch_run(
-        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", priority: Optional[int] = None
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", group: Optional[str] = None, priority: Optional[int] = None
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
@@ -196,13 +197,15 @@ class Client:
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
-        :class:`PartialBatchError` carries their ids.
+        :class:`PartialBatchError` carries their ids. The batch is one task group however many requests
+        it takes: ``group`` (from :meth:`create_group`) names an existing one of yours to join.
         """
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
         encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs)
-        head = _batch.request_head(ep, _batch.task_fields(None, priority).get("priority"))
-        overhead = len(_batch.request_body(head, []))
+        joined = task_id(group, "group id") if group is not None else None
+        level = _batch.task_fields(None, priority).get("priority")
+        overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP, level))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
             raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
@@ -212,7 +215,7 @@ class Client:
         while start < len(encoded):
             stop = _batch.next_stop(encoded, start, self._batch_limit, self._max_request_bytes, overhead)
             try:
-                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(head, encoded[start:stop]))
+                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop], joined, level))
             except PayloadTooLargeError as err:
                 if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further
@@ -225,6 +228,7 @@ class Client:
             if len(task_ids) != stop - start:
                 raise _batch.partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
             ids.extend(str(t) for t in task_ids)
+            joined = joined or str(answer["batchId"])  # the requests after the first join its group
             _batch.warn_offline(answer.get("warnings"), warned)
             start = stop
         self._python.submitted(pairs)
@@ -316,6 +320,14 @@ class Client:
             if pending:
                 self._poller.unwatch(list(pending), deliver)
 
+    def group(self, group: str) -> TaskGroup:
+        """A task group (a batch, a graph, a map) by id: list its tasks, stream their outcomes, cancel it."""
+        return TaskGroup(self, group)
+
+    def create_group(self, kind: str = "batch") -> TaskGroup:
+        """An empty task group of yours, for batches to join (``batch_run(..., group=g.id)``)."""
+        return TaskGroup(self, str(self._request("POST", "/v1/groups", {"kind": kind})["id"]))
+
     def executor(self, endpoint: str, **options: Any) -> "Executor":
         """An :class:`~fx_sdk.Executor` on ``endpoint`` that shares this client."""
         from .executor import Executor
@@ -386,4 +398,3 @@ def _with_options(request: Dict[str, Any], description: Optional[str], walltime_
     if public is not None:
         request["public"] = public
     return request
-

@@ -22,6 +22,7 @@ import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.
 import { EventsService } from '../events/events.service.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
+import { GroupsService } from '../groups/groups.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
 
@@ -95,6 +96,7 @@ export class TasksService {
     private readonly queue: QueueService,
     private readonly dependencies: DependenciesService,
     private readonly outcomes: OutcomesService,
+    private readonly groups: GroupsService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -111,8 +113,9 @@ export class TasksService {
       if (!endpointId) throw new FxException('VALIDATION_FAILED', `tasks[${i}] has no endpointId and the batch names none`);
       return newTask(t, endpointId, req.priority);
     });
-    const batchId = randomUUID();
-    return { batchId, ...(await this.submitMany(p, batchId, items)) };
+    // a batch joins the group it names, or is a new group with its own id
+    const group = req.groupId === undefined ? { id: randomUUID() } : { id: req.groupId, existing: true };
+    return { batchId: group.id, ...(await this.submitMany(p, group, items)) };
   }
 
   /**
@@ -121,7 +124,7 @@ export class TasksService {
    */
   private async submitMany(
     p: Principal,
-    batchId: string | null,
+    group: { id: string; existing?: boolean } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
     const ids = refItems.map(() => randomUUID());
@@ -139,12 +142,13 @@ export class TasksService {
       this.endpoints.checkSubmission(p, [...pairs.values()]),
       this.checkQuota(p, items.length),
       this.checkInputs(p, graph.external),
+      group && this.groups.forBatch(p, group.existing ? group.id : undefined, group.id),
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
-    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, batchId !== null);
+    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
     const rows: NewTask[] = items.map((t, i) => ({ ...t, id: ids[i]!, ...graph.tasks[i]! }));
-    await this.tasks.insertMany(p.userId, batchId, rows);
+    await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
