@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { CliError } from '@fx/cli-kit';
+import { MAX_TASK_PRIORITY, MIN_TASK_PRIORITY } from '@fx/protocol';
 
 /** The most lines `fx batch` reads from one args file (every line is one task). */
 export const MAX_ARGS_FILE_LINES = 1_000_000;
@@ -79,4 +80,13 @@ function parseJson(value: string): unknown {
   } catch (error) {
     throw new InvalidArgumentError(`is not valid JSON (${(error as Error).message}).`);
   }
+}
+
+/** A commander option parser for --priority: a whole number 0–9, or commander's usage error. */
+export function parsePriority(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < MIN_TASK_PRIORITY || n > MAX_TASK_PRIORITY) {
+    throw new InvalidArgumentError(`must be a whole number from ${MIN_TASK_PRIORITY} to ${MAX_TASK_PRIORITY} (higher goes first).`);
+  }
+  return n;
 }

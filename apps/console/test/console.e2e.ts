@@ -188,6 +188,7 @@ describe('admin console in Chromium', () => {
     await page.getByTestId('task-function').getByRole('link', { name: 'square', exact: true }).waitFor();
     await page.getByTestId('task-endpoint').getByRole('link', { name: ENDPOINT, exact: true }).waitFor();
     expect(await page.getByTestId('task-attempt').textContent()).toBe('0 (first try)');
+    expect(await page.getByTestId('task-priority').textContent()).toBe('5 (default)');
     const times = await page.locator('.timeline time').allTextContents();
     expect(times).toHaveLength(5);
     for (const t of times) expect(t).toMatch(DATED);

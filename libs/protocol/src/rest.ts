@@ -16,6 +16,7 @@ import {
 } from './common.js';
 import { HeartbeatPayload, AgentInfo } from './endpoint.js';
 import { checkSerializer, PickledValue, TaskSerializer } from './serializers.js';
+import { TaskPriority } from './priority.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
 
@@ -141,6 +142,8 @@ export const SubmitTaskRequest = z
     serializer: TaskSerializer.optional(),
     /** serializer `pickle` only (and required there): `(args, kwargs)` pickled as one value; args and kwargs stay empty. */
     pickledArgs: PickledValue.optional(),
+    /** 0–9; higher goes first within the endpoint's queue. @default 5 */
+    priority: TaskPriority.optional(),
   })
   .strict()
   .superRefine(checkSerializer);
@@ -172,6 +175,8 @@ export const BatchTaskItem = z
     /** As in SubmitTaskRequest, per item. @default 'json' */
     serializer: TaskSerializer.optional(),
     pickledArgs: PickledValue.optional(),
+    /** As in SubmitTaskRequest. @default the batch's priority */
+    priority: TaskPriority.optional(),
   })
   .strict()
   .superRefine(checkSerializer);
@@ -181,6 +186,8 @@ export const SubmitBatchRequest = z
   .object({
     endpointId: EndpointRef.optional(),
     tasks: z.array(BatchTaskItem).min(1),
+    /** Of the items that name none. @default 5 */
+    priority: TaskPriority.optional(),
     /**
      * Adds the tasks to this group of yours (POST /v1/groups made it, or an earlier batch returned it as
      * its batchId) instead of a new one: a map, or a batch too large for one request, is one group.
@@ -206,6 +213,8 @@ export const TaskCore = z.object({
 });
 
 export const TaskInfo = TaskCore.extend({
+  /** 0–9 (an older server sends none: 5). */
+  priority: TaskPriority.default(5),
   args: z.array(z.unknown()),
   kwargs: z.record(z.string(), z.unknown()),
   /** `pickle`: the arguments are `pickledArgs` and the result is a PickledValue. */

@@ -1,13 +1,15 @@
-import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, type TaskResources } from '@fx/protocol';
+import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, MAX_TASK_PRIORITY, MIN_TASK_PRIORITY, TaskPriority, type TaskResources } from '@fx/protocol';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { assertFaithfulJson } from './json-faithful.js';
-import type { BatchItem } from './client.options.js';
+import type { BatchItem, RunOptions } from './client.options.js';
 import { checkInput } from './validate.js';
 import { encodeArgs } from './task-ref.js';
 
 export interface BatchEncodingOptions {
   /** Given to the items that carry no `resources` of their own. */
   resources?: TaskResources | undefined;
+  /** The batch's priority: the server gives it to the items that carry no `priority` of their own. */
+  priority?: number | undefined;
   /** Largest request body; items are split across requests to stay under it. */
   maxRequestBytes: number;
   /** The task group every request joins. */
@@ -26,11 +28,12 @@ export interface EncodedBatchRequest {
  * anything is returned, so a bad item fails the batch before a request is sent.
  */
 export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
-  const { resources, maxRequestBytes, groupId } = options;
+  const { resources, priority, maxRequestBytes, groupId } = options;
   if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
 
   const isCheckedId = refMemo();
-  const head = `{"endpointId":${JSON.stringify(endpoint)},${groupId ? `"groupId":${JSON.stringify(groupId)},` : ''}"tasks":[`;
+  const batchPriority = priority === undefined ? '' : `"priority":${checkInput(TaskPriority, priority, 'priority')},`;
+  const head = `{"endpointId":${JSON.stringify(endpoint)},${groupId ? `"groupId":${JSON.stringify(groupId)},` : ''}${batchPriority}"tasks":[`;
   const tail = ']}';
   // with room for the `"groupId":…,` that sendBatch adds to the requests after the first
   const frame = head.length + tail.length + (groupId ? 0 : GROUP_FIELD_BYTES);
@@ -80,7 +83,15 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
 /** `"groupId":"<uuid>",` */
 const GROUP_FIELD_BYTES = 48;
 
-const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs']);
+const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs', 'priority']);
+
+/** What `run` and `runBatch` send of their options, as the request's fields (a priority checked here, with a sentence). */
+export function taskOptions(options: Pick<RunOptions, 'resources' | 'priority'>): { resources?: TaskResources; priority?: number } {
+  return {
+    ...(options.resources ? { resources: options.resources } : {}),
+    ...(options.priority !== undefined ? { priority: checkInput(TaskPriority, options.priority, 'priority') } : {}),
+  };
+}
 
 /** A function-ref check that runs the schema once per distinct ref: a batch usually names one or two. */
 function refMemo(): (value: unknown) => boolean {
@@ -101,9 +112,10 @@ function refMemo(): (value: unknown) => boolean {
 function isPlainBatchItem(item: unknown, isId: (value: unknown) => boolean): item is BatchItem {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
   for (const key of Object.keys(item)) if (!BATCH_ITEM_KEYS.has(key)) return false;
-  const { functionId, endpointId, args, kwargs } = item as Record<string, unknown>;
+  const { functionId, endpointId, args, kwargs, priority } = item as Record<string, unknown>;
   return (
     isId(functionId) &&
+    (priority === undefined || (Number.isInteger(priority) && (priority as number) >= MIN_TASK_PRIORITY && (priority as number) <= MAX_TASK_PRIORITY)) &&
     (endpointId === undefined || (isId(endpointId) && !(endpointId as string).includes('@'))) &&
     (args === undefined || (Array.isArray(args) && args.length <= 10_000)) &&
     (kwargs === undefined || (typeof kwargs === 'object' && kwargs !== null && !Array.isArray(kwargs)))

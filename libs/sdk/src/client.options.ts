@@ -112,6 +112,13 @@ export interface RunOptions {
    */
   resources?: TaskResources;
   /**
+   * 0–9: higher goes first within the endpoint's queue (and on the agent); tasks of equal priority are
+   * shared fairly between the users of an endpoint. In `runBatch` this applies to the items that carry
+   * no `priority` of their own.
+   * @default 5
+   */
+  priority?: number;
+  /**
    * Called with what the server says about an accepted submission, e.g. `ENDPOINT_OFFLINE` (the tasks
    * wait in the queue until the endpoint's agent connects). The SDK never prints.
    * @default undefined
@@ -191,6 +198,8 @@ export interface BatchItem {
   kwargs?: Record<string, unknown>;
   /** What this task asks of its worker (see RunOptions.resources). @default the batch's `resources` */
   resources?: TaskResources;
+  /** 0–9 (see RunOptions.priority). @default the batch's `priority` */
+  priority?: number;
 }
 
 export interface MapOptions<T = unknown> {
@@ -218,6 +227,8 @@ export interface MapOptions<T = unknown> {
   toArgs?: (item: T, index: number) => unknown[];
   /** What each task asks of its worker (see RunOptions.resources). @default undefined (any worker) */
   resources?: TaskResources;
+  /** 0–9, of every task of the map (see RunOptions.priority). @default 5 */
+  priority?: number;
   /**
    * Called once with the map's task group id, before its first task is submitted: `client.group(id)`
    * re-attaches to it from anywhere. With `groupId` given, the tasks join that group instead.

@@ -28,7 +28,7 @@ import {
   WhoAmIResponse,
   type TaskOutcome,
 } from '@fx/protocol';
-import { encodeBatch } from './batch.encoding.js';
+import { encodeBatch, taskOptions } from './batch.encoding.js';
 import { sendBatch } from './batch.submission.js';
 import type {
   BatchItem,
@@ -166,11 +166,7 @@ export class Client extends ClientCore {
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
     assertFaithfulJson((args = encodeArgs(args)), 'args');
     assertFaithfulJson((kwargs = encodeArgs(kwargs)), 'kwargs');
-    const body = checkInput(
-      SubmitTaskRequest,
-      { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) },
-      'task',
-    );
+    const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...taskOptions(options) }, 'task');
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
     for (const w of res.warnings ?? []) options.onWarning?.(w);
     return res.taskId;
@@ -213,7 +209,7 @@ export class Client extends ClientCore {
       return [];
     }
     const groupId = options.groupId === undefined ? undefined : this.id(options.groupId, 'groupId');
-    const requests = encodeBatch(endpoint, items, { resources: options.resources, maxRequestBytes: this.maxRequestBytes, groupId });
+    const requests = encodeBatch(endpoint, items, { ...taskOptions(options), maxRequestBytes: this.maxRequestBytes, groupId });
 
     const send = (encodedBody: string) =>
       this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });

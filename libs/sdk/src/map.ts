@@ -44,6 +44,7 @@ export async function* mapOutcomes<T>(
         return client.runBatch(endpointId, batch, {
           groupId: group.id,
           ...(options.resources ? { resources: options.resources } : {}),
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
           ...(options.onWarning ? { onWarning: options.onWarning } : {}),
         });
       },

@@ -7,13 +7,14 @@ import { CliError } from '@fx/cli-kit';
 import { noticeWarning, wantsJson, withClient } from '../command.helpers.js';
 import { followOutcomes, reportSummary } from '../follow.js';
 import { printJson } from '../output.js';
-import { parseArgsLine } from '../parse.js';
+import { parseArgsLine, parsePriority } from '../parse.js';
 import { endpointRef, functionRef } from '../resolve.js';
 
 interface BatchOptions {
   endpoint: string;
   argsFile: string;
   window: string;
+  priority?: number;
 }
 
 /** The args file's tasks, one per non-blank line, read as they are needed: a file of any size streams through. */
@@ -41,6 +42,7 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
     .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
     .requiredOption('--args-file <file>', 'JSON Lines: one JSON array of arguments per line, e.g. [1, 2]; read as it is submitted, so it may be any size')
     .option('--window <n>', 'most tasks submitted and not yet finished; the file is read no further ahead', '10000')
+    .option('--priority <0-9>', 'of every task of the batch: higher goes first in the endpoint’s queue (default 5)', parsePriority)
     .action(async (fnRef: string, options: BatchOptions, command: Command) => {
       const json = wantsJson(command);
       const window = Number(options.window);
@@ -70,6 +72,7 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
             context.err(`Batch ${groupId}: submitting as the file is read; "fx watch ${groupId}" re-attaches.`);
           },
           onWarning: (w) => noticeWarning(context, options.endpoint, w),
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
         });
         return followOutcomes(
           context,

@@ -4,7 +4,7 @@ import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
 import { noticeWarning, reportFailure, reportOutput, wantsJson, withClient } from '../command.helpers.js';
 import { formatValue, printJson } from '../output.js';
-import { parseJsonArray, parseJsonObject } from '../parse.js';
+import { parseJsonArray, parseJsonObject, parsePriority } from '../parse.js';
 import { parsePositiveNumber } from '@fx/cli-kit';
 import { endpointRef, functionRef } from '../resolve.js';
 
@@ -13,6 +13,7 @@ interface RunOptions {
   args?: unknown[];
   kwargs?: Record<string, unknown>;
   timeout?: number;
+  priority?: number;
 }
 
 export function configureRunCommand(program: Command, context: CliContext): void {
@@ -24,12 +25,14 @@ export function configureRunCommand(program: Command, context: CliContext): void
     .option('--args <json>', 'positional arguments, a JSON array', parseJsonArray)
     .option('--kwargs <json>', 'keyword arguments, a JSON object', parseJsonObject)
     .option('--timeout <seconds>', 'stop waiting after this long (the task keeps running)', parsePositiveNumber)
+    .option('--priority <0-9>', 'higher goes first in the endpoint’s queue (default 5)', parsePriority)
     .action(async (fnRef: string, options: RunOptions, command: Command) => {
       const json = wantsJson(command);
       const [functionId, endpointId] = [functionRef(fnRef), endpointRef(options.endpoint)];
       const outcome = await withClient(context, async (client) => {
         const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {}, {
           onWarning: (w) => noticeWarning(context, options.endpoint, w),
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
         });
         const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
         const off = context.onInterrupt(() =>

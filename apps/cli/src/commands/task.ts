@@ -28,6 +28,7 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
         ['batch', task.batchId ?? '-'],
         // As the API numbers it: 0 is the first try, each requeue after a lost lease adds one.
         ['attempt', String(task.attempt)],
+        ['priority', String(task.priority)],
         ['received', formatTime(t.receivedAt)],
         ['waiting', formatTime(t.waitingAt)],
         ['dispatched', formatTime(t.dispatchedAt)],

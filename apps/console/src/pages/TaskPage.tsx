@@ -93,6 +93,11 @@ export function TaskPage({ id }: { id: string }) {
                 {task.attempt}{' '}
                 <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
               </dd>
+              <dt>Priority</dt>
+              {/* 0–9: higher goes first in the endpoint's queue */}
+              <dd data-testid="task-priority">
+                {task.priority} {task.priority === 5 ? <span className="muted small">(default)</span> : null}
+              </dd>
               {task.batchId && (
                 <>
                   <dt>Group</dt>

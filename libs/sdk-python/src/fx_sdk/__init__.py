@@ -11,11 +11,12 @@
 
 from ._serializers import Serializer
 from ._version import __version__
-from .client import Client, EndpointOfflineWarning
+from .client import Client
 from .errors import (
     AuthenticationError,
     ConflictError,
     ConnectionError,
+    EndpointOfflineWarning,
     ForbiddenError,
     FxError,
     NotFoundError,

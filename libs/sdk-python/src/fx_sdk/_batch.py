@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 
 from ._serializers import argument_fields
 from ._wire import endpoint_ref, function_ref
-from .errors import FxError, PartialBatchError, ValidationError
+from .errors import EndpointOfflineWarning, FxError, PartialBatchError, ValidationError
 
 class WireItem(Dict[str, Any]):
     """A batch item whose arguments are encoded already (``argument_fields``): sent as it is."""
@@ -52,6 +52,8 @@ def encode_items(
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
+            if item.get("priority") is not None:
+                wire["priority"] = check_priority(item["priority"], f"batch item {i}: priority")
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
             fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index)  # type: ignore[misc]
             wire = {"functionId": function_ref(item[0]), **fields}
@@ -89,10 +91,29 @@ def next_stop(encoded: Sequence[bytes], start: int, max_tasks: int, max_bytes: i
 NO_GROUP = "00000000-0000-0000-0000-000000000000"
 
 
-def request_body(endpoint: str, items: Sequence[bytes], group: Optional[str] = None) -> bytes:
+def check_priority(priority: Any, what: str = "priority") -> int:
+    """A task priority: a whole number from 0 to 9 (higher goes first), or ValidationError before anything is sent."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 9:
+        raise ValidationError("VALIDATION_FAILED", f"{what} must be a whole number from 0 to 9 (higher goes first), got {priority!r}")
+    return priority
+
+
+def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int]) -> Dict[str, Any]:
+    """The optional fields of a task (or of a batch, for its items that name none), checked."""
+    fields: Dict[str, Any] = {}
+    if resources is not None:
+        fields["resources"] = dict(resources)
+    if priority is not None:
+        fields["priority"] = check_priority(priority)
+    return fields
+
+
+def request_body(endpoint: str, items: Sequence[bytes], group: Optional[str] = None, priority: Optional[int] = None) -> bytes:
     head = b'{"endpointId":' + json.dumps(endpoint).encode("utf-8")
     if group is not None:
         head += b',"groupId":' + json.dumps(group).encode("utf-8")
+    if priority is not None:
+        head += b',"priority":' + str(priority).encode("ascii")
     return head + b',"tasks":[' + b",".join(items) + b"]}"
 
 
@@ -102,8 +123,6 @@ def partial(accepted: List[str], error: FxError) -> FxError:
 
 def warn_offline(items: Any, seen: "set[str]") -> None:
     """One EndpointOfflineWarning per endpoint of a batch, however many requests it took."""
-    from .client import EndpointOfflineWarning
-
     for w in items or []:
         endpoint = str(w.get("endpointId", ""))
         if endpoint in seen:

@@ -29,10 +29,6 @@ DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-class EndpointOfflineWarning(UserWarning):
-    """A submission went to an endpoint with no agent connected: its tasks wait until one connects."""
-
-
 class Client:
     """Client of one FX server. Thread-safe; one background thread collects results for every wait.
 
@@ -177,26 +173,27 @@ class Client:
         *,
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
+        priority: Optional[int] = None,
     ) -> str:
         """Submits one task and returns its id once the server stored it. Function and endpoint may be names.
 
         ``serializer="pickle"`` (python functions only) pickles ``(args, kwargs)`` and unpickles the result:
         numpy arrays, dataclasses and closures travel, but the endpoint must run this Python's major.minor.
+        ``priority`` (0–9, default 5): higher goes first in the endpoint's queue, and on its agent.
         """
         body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer)}
-        if resources is not None:
-            body["resources"] = dict(resources)
+        body.update(_batch.task_fields(resources, priority))
         answer = self._request("POST", "/v1/tasks", body)
         _batch.warn_offline(answer.get("warnings"), set())
         self._python.submitted([(body["endpointId"], body["functionId"])])
         return str(answer["taskId"])
 
     def batch_run(
-        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", group: Optional[str] = None
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", group: Optional[str] = None, priority: Optional[int] = None
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
-        ``serializer`` is that of every item (a dict item may name its own); see :meth:`run`.
+        ``serializer`` and ``priority`` are those of every item (a dict item may name its own); see :meth:`run`.
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
@@ -207,7 +204,8 @@ class Client:
         pairs: "set[tuple[str, str]]" = set()
         encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs)
         joined = task_id(group, "group id") if group is not None else None
-        overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP))
+        level = _batch.task_fields(None, priority).get("priority")
+        overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP, level))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
             raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
@@ -217,7 +215,7 @@ class Client:
         while start < len(encoded):
             stop = _batch.next_stop(encoded, start, self._batch_limit, self._max_request_bytes, overhead)
             try:
-                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop], joined))
+                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop], joined, level))
             except PayloadTooLargeError as err:
                 if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further

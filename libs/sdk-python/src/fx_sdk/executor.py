@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
-from ._batch import WireItem
+from ._batch import WireItem, check_priority
 from ._poller import Delivery
 from ._serializers import Serializer, argument_fields, check_serializer
 from ._source import python_source, source_digest
@@ -157,6 +157,7 @@ class Executor(concurrent.futures.Executor):
         walltime_seconds: Optional[float] = None,
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
+        priority: Optional[int] = None,
     ) -> None:
         self.endpoint = endpoint_ref(endpoint)
         self.client = client if client is not None else Client()
@@ -165,6 +166,7 @@ class Executor(concurrent.futures.Executor):
         self._batch_interval = max(0.0, batch_interval)
         self._walltime_seconds = walltime_seconds
         self._resources = dict(resources) if resources is not None else None
+        self._priority = check_priority(priority) if priority is not None else None
         self._serializer = check_serializer(serializer)
         self._queue: "collections.deque[_Work]" = collections.deque()
         self._cond = threading.Condition()
@@ -307,7 +309,7 @@ class Executor(concurrent.futures.Executor):
         items = [WireItem(functionId=fid, **work.fields) for work, fid in live]
         error: Optional[FxError] = None
         try:
-            ids = self.client.batch_run(self.endpoint, items, resources=self._resources, group=group)
+            ids = self.client.batch_run(self.endpoint, items, resources=self._resources, group=group, priority=self._priority)
         except PartialBatchError as err:
             ids, error = err.accepted_task_ids, err
         except FxError as err:

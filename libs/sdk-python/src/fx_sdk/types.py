@@ -84,6 +84,8 @@ class TaskInfo(TypedDict, total=False):
     ownerId: str
     status: str
     attempt: int
+    # 0–9, higher first in its endpoint's queue
+    priority: int
     args: List[Any]
     kwargs: Dict[str, Any]
     # "pickle": the arguments are pickledArgs and the result a pickled value, both as the wire has them

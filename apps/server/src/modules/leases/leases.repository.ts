@@ -6,12 +6,12 @@ import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, idsIn, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
 /** A task as it is handed to an agent. */
 export type DispatchedRow = RawRow<
   Task,
-  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources',
+  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources' | 'priority',
   Pick<TaskJson, 'args' | 'kwargs'> & Pick<TaskSerialized, 'pickled_args'> & { resources: TaskResources | null }
 >;
 
@@ -48,7 +48,7 @@ export class LeasesRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources`,
+       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority`,
       json(ids),
       endpointId,
       leaseOwner,
@@ -138,7 +138,7 @@ export class LeasesRepository {
       `UPDATE tasks SET status = 'waiting-for-endpoint', attempt = attempt + 1, waiting_at = now(),
               lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
        WHERE status IN ${HELD} AND ${where} AND attempt + 1 < $${n + 1}::int
-       RETURNING id, endpoint_id`,
+       RETURNING ${queuedColumns()}`,
       ...params,
       maxAttempts,
     );

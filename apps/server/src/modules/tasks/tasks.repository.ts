@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
 import type { PickledValue, RemoteError, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
-import { FINAL, idsIn, json } from './task-sql.js';
+import { FINAL, idsIn, json, queuedColumns } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 
 /** A new task row, as inserted by a submission. */
@@ -20,6 +21,8 @@ export interface NewTask {
   inputs?: string[];
   /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
   pickledArgs?: PickledValue;
+  /** 0–9 (absent: 5). */
+  priority?: number;
 }
 
 /** The JSON columns, as FX stores them. */
@@ -36,6 +39,7 @@ export type TaskRow = RawRow<
   | 'batch_id'
   | 'status'
   | 'attempt'
+  | 'priority'
   | 'args'
   | 'kwargs'
   | 'serializer'
@@ -61,8 +65,8 @@ export type OutcomeRow = RawRow<
 
 /** A task's state, as the status and result reads return it. */
 type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status: TaskStatus }>;
-/** Ids and queues of tasks, for enqueueing. */
-export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id'>;
+/** Ids, queues, owners and priorities of tasks, for enqueueing (task-sql.ts's queuedColumns selects them). */
+export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id' | 'owner_id' | 'priority'>;
 
 export type QueueCounts = { waiting: number; dispatched: number; running: number };
 const ACTIVE = `('waiting-for-endpoint', 'dispatched', 'running')`;
@@ -113,16 +117,17 @@ export class TasksRepository {
       resources: t.resources ?? null,
       serializer: t.pickledArgs ? 'pickle' : 'json',
       pickled_args: t.pickledArgs ?? null,
+      priority: t.priority ?? DEFAULT_TASK_PRIORITY,
       ...(t.inputs?.length ? { inputs: t.inputs } : {}),
     }));
     const graph = rows.some((r) => r.inputs);
-    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
+    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, received_at, waiting_at)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid,
               ${graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
        FROM x`;
     const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb))`;
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint))`;
     await this.exec(
       graph
         ? `WITH ${x}, inserted AS (${insert})
@@ -273,7 +278,7 @@ export class TasksRepository {
   /** Every task waiting for an endpoint, oldest first, a keyset page at a time, for rebuilding queues. */
   waitingTasks(after: { receivedAt: Date; id: string } | null, limit: number): Promise<Array<QueuedRow & RawRow<Task, 'received_at'>>> {
     return this.query(
-      `SELECT id, endpoint_id, received_at FROM tasks
+      `SELECT ${queuedColumns()}, received_at FROM tasks
        WHERE status = 'waiting-for-endpoint'
          AND ($1::timestamptz IS NULL OR (received_at, id) > ($1::timestamptz, $2::uuid))
        ORDER BY received_at, id LIMIT $3::int`,

@@ -11,6 +11,7 @@ import type {
   TaskInfo,
   TaskStatusManyResponse,
 } from '@fx/protocol';
+import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { iso } from '../../common/iso.js';
@@ -34,6 +35,7 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
     ownerId: t.owner_id,
     status: t.status,
     attempt: t.attempt,
+    priority: t.priority,
     args: t.args,
     kwargs: t.kwargs,
     serializer: t.serializer,
@@ -53,8 +55,10 @@ export function toTaskInfo(t: TaskRow): TaskInfo {
 }
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
-function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string): Omit<NewTask, 'id'> {
+function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
+  const priority = t.priority ?? batchPriority;
   return {
+    ...(priority !== undefined ? { priority } : {}),
     functionId: t.functionId,
     endpointId,
     args: t.args ?? [],
@@ -107,7 +111,7 @@ export class TasksService {
     const items = req.tasks.map((t, i) => {
       const endpointId = t.endpointId ?? req.endpointId;
       if (!endpointId) throw new FxException('VALIDATION_FAILED', `tasks[${i}] has no endpointId and the batch names none`);
-      return newTask(t, endpointId);
+      return newTask(t, endpointId, req.priority);
     });
     // a batch joins the group it names, or is a new group with its own id
     const group = req.groupId === undefined ? { id: randomUUID() } : { id: req.groupId, existing: true };
@@ -149,7 +153,11 @@ export class TasksService {
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
-    void this.queue.enqueue(rows.filter((r) => r.inputs!.length === 0).map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    void this.queue.enqueue(
+      rows
+        .filter((r) => r.inputs!.length === 0)
+        .map((r) => ({ id: r.id, endpoint_id: r.endpointId, owner_id: p.userId, priority: r.priority ?? DEFAULT_TASK_PRIORITY })),
+    );
     if (dependents.length) {
       const byEndpoint = new Map<string, string[]>();
       for (const t of dependents) {
