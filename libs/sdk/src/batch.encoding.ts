@@ -1,4 +1,4 @@
-import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, type TaskResources } from '@fx/protocol';
+import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, type RetryPolicyInput, type TaskResources } from '@fx/protocol';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { assertFaithfulJson } from './json-faithful.js';
 import type { BatchItem } from './client.options.js';
@@ -8,6 +8,8 @@ import { encodeArgs } from './task-ref.js';
 export interface BatchEncodingOptions {
   /** Given to the items that carry no `resources` of their own. */
   resources?: TaskResources | undefined;
+  /** Given to the items that carry no `retry` of their own. */
+  retry?: RetryPolicyInput | undefined;
   /** Largest request body; items are split across requests to stay under it. */
   maxRequestBytes: number;
 }
@@ -24,8 +26,9 @@ export interface EncodedBatchRequest {
  * anything is returned, so a bad item fails the batch before a request is sent.
  */
 export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
-  const { resources, maxRequestBytes } = options;
+  const { resources, retry, maxRequestBytes } = options;
   if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
+  if (retry) items = items.map((item) => (item.retry ? item : { ...item, retry }));
 
   const isCheckedId = refMemo();
   const head = `{"endpointId":${JSON.stringify(endpoint)},"tasks":[`;
@@ -101,4 +104,12 @@ function isPlainBatchItem(item: unknown, isId: (value: unknown) => boolean): ite
     (args === undefined || (Array.isArray(args) && args.length <= 10_000)) &&
     (kwargs === undefined || (typeof kwargs === 'object' && kwargs !== null && !Array.isArray(kwargs)))
   );
+}
+
+/** The per-task fields of RunOptions that a request carries when set. */
+export function taskFields(options: {
+  resources?: TaskResources | undefined;
+  retry?: RetryPolicyInput | undefined;
+}): Pick<BatchTaskItem, 'resources' | 'retry'> {
+  return { ...(options.resources ? { resources: options.resources } : {}), ...(options.retry ? { retry: options.retry } : {}) };
 }

@@ -29,7 +29,7 @@ import {
   WhoAmIResponse,
   type TaskOutcome,
 } from '@fx/protocol';
-import { encodeBatch } from './batch.encoding.js';
+import { encodeBatch, taskFields } from './batch.encoding.js';
 import { sendBatch } from './batch.submission.js';
 import { createTransports } from './client.transports.js';
 import type {
@@ -179,11 +179,7 @@ export class Client {
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
     assertFaithfulJson((args = encodeArgs(args)), 'args');
     assertFaithfulJson((kwargs = encodeArgs(kwargs)), 'kwargs');
-    const body = checkInput(
-      SubmitTaskRequest,
-      { functionId, endpointId, args, kwargs, ...(options.resources ? { resources: options.resources } : {}) },
-      'task',
-    );
+    const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...taskFields(options) }, 'task');
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
     for (const w of res.warnings ?? []) options.onWarning?.(w);
     return res.taskId;
@@ -225,7 +221,7 @@ export class Client {
       options.onProgress?.({ done: 0, failed: 0, total: 0 });
       return [];
     }
-    const requests = encodeBatch(endpoint, items, { resources: options.resources, maxRequestBytes: this.maxRequestBytes });
+    const requests = encodeBatch(endpoint, items, { resources: options.resources, retry: options.retry, maxRequestBytes: this.maxRequestBytes });
 
     const send = (encodedBody: string) =>
       this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });
