@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 from ._options import RetryLike, retry_wire
 from ._serializers import argument_fields
 from ._wire import endpoint_ref, function_ref
-from .errors import ValidationError
+from .errors import FxError, PartialBatchError, ValidationError
 
 class WireItem(Dict[str, Any]):
     """A batch item whose arguments are encoded already (``argument_fields``): sent as it is."""
@@ -93,3 +93,8 @@ def next_stop(encoded: Sequence[bytes], start: int, max_tasks: int, max_bytes: i
 
 def request_body(endpoint: str, items: Sequence[bytes]) -> bytes:
     return b'{"endpointId":' + json.dumps(endpoint).encode("utf-8") + b',"tasks":[' + b",".join(items) + b"]}"
+
+
+def partial_error(accepted: List[str], error: FxError) -> FxError:
+    """The error of a batch request that failed after earlier ones were accepted: their ids travel with it."""
+    return PartialBatchError(accepted, error) if accepted else error

@@ -19,7 +19,7 @@ from ._refs import TaskRef
 from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
-from .errors import ConnectionError, FxError, PartialBatchError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
+from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -199,12 +199,7 @@ class Client:
         return str(answer["taskId"])
 
     def batch_run(
-        self,
-        endpoint: str,
-        items: Iterable[_batch.BatchItem],
-        *,
-        resources: Optional[Mapping[str, Any]] = None,
-        serializer: Serializer = "json",
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json",
         retry: Optional[RetryLike] = None,
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
@@ -234,12 +229,12 @@ class Client:
                     # a batch is stored all or none, so nothing of this one was: split it further
                     self._batch_limit = max(1, (stop - start) // 2)
                     continue
-                raise _partial(ids, err)
+                raise _batch.partial_error(ids, err)
             except FxError as err:
-                raise _partial(ids, err)
+                raise _batch.partial_error(ids, err)
             task_ids = answer.get("taskIds", [])
             if len(task_ids) != stop - start:
-                raise _partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
+                raise _batch.partial_error(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
             ids.extend(str(t) for t in task_ids)
             _warn(answer.get("warnings"), warned)
             start = stop
@@ -392,10 +387,6 @@ class Client:
     def _request(self, method: str, path: str, body: Any = None, *, encoded: Optional[bytes] = None, idempotent: Optional[bool] = None) -> Any:
         self._check_open()
         return self._rest.request(method, path, body, encoded=encoded, idempotent=idempotent)
-
-
-def _partial(accepted: List[str], error: FxError) -> FxError:
-    return PartialBatchError(accepted, error) if accepted else error
 
 
 def _warn(items: Any, seen: "set[str]") -> None:
