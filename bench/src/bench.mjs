@@ -9,7 +9,7 @@
 //   npm run bench                       everything, 3 repetitions (about 10 minutes on 2 cores)
 //   npm run bench -- --quick            smaller workloads, 1 repetition (a couple of minutes)
 //   npm run bench -- --only throughput,latency --reps 5 --no-embedded
-//   workloads: throughput, latency, fanin, queued, idle (scale = queued + idle), store (the embedded stores
+//   workloads: throughput, latency, fanin, graph (FX only: a 2-stage graph vs the same tasks without edges), queued, idle (scale = queued + idle), store (the embedded stores
 //   against PostgreSQL + Redis under a 10,000-task batch: store-load.mjs)
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, release, loadavg, hostname } from 'node:os';
@@ -65,7 +65,7 @@ const SIZES = quick
       store: 10_000,
     };
 const REPS = Number(argv.reps ?? (quick ? 1 : 3));
-const WORKLOADS = ['throughput', 'latency', 'fanin', 'queued', 'idle', 'store'];
+const WORKLOADS = ['throughput', 'latency', 'fanin', 'graph', 'queued', 'idle', 'store'];
 // 'scale' names both scale workloads (queued, idle)
 const only = new Set((argv.only ?? WORKLOADS.join(',')).split(',').flatMap((s) => (s.trim() === 'scale' ? ['queued', 'idle'] : [s.trim()])));
 const SYSTEMS = ['fx', ...(argv['no-bullmq'] ? [] : ['bullmq']), ...(argv['no-embedded'] ? [] : ['fx-embedded'])];
@@ -110,7 +110,7 @@ async function main() {
   const runs = {}; // workload → system → [sample]
   const push = (w, s, v) => ((runs[w] ??= {})[s] ??= []).push(v);
 
-  const timed = ['throughput', 'latency', 'fanin'].filter((w) => only.has(w));
+  const timed = ['throughput', 'latency', 'fanin', 'graph'].filter((w) => only.has(w));
   if (timed.length) {
     const systems = {};
     for (const s of SYSTEMS) {
@@ -123,7 +123,8 @@ async function main() {
           // alternate: each repetition starts with the next system
           const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length]);
           for (const s of order) {
-            const arg = w === 'throughput' ? SIZES.throughput : w === 'latency' ? SIZES.latency : SIZES;
+            if (!systems[s][w]) continue; // BullMQ has no dataflow edges: graph is FX's alone
+            const arg = w === 'throughput' || w === 'graph' ? SIZES.throughput : w === 'latency' ? SIZES.latency : SIZES;
             const r = await systems[s][w](arg);
             say(`${w} ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(2)])))}`);
             push(w, s, r);
@@ -202,6 +203,8 @@ async function main() {
     2,
   );
   row(`fan-in, ${SIZES.faninClients} clients × ${fmt(SIZES.faninPerClient)}`, 'fanin', 'tasksPerS', 'tasks/s', 'higher', null);
+  row(`graph, ${fmt(SIZES.throughput)} tasks in 2 stages (edges)`, 'graph', 'tasksPerS', 'tasks/s', 'higher', null);
+  row('the same tasks without edges', 'graph', 'flatTasksPerS', 'tasks/s', 'higher', null);
   row(
     `server memory / queued task (${fmt(SIZES.queued)})`,
     'queued',

@@ -7,6 +7,7 @@ export * from './retry.js';
 export * from './serializers.js';
 export * from './frame.js';
 export * from './console.js';
+export * from './groups.js';
 export * from './function-cache.js';
 export * from './shell-template.js';
 export * from './json-faithful.js';

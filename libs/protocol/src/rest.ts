@@ -190,10 +190,16 @@ export const SubmitBatchRequest = z
   .object({
     endpointId: EndpointRef.optional(),
     tasks: z.array(BatchTaskItem).min(1),
+    /**
+     * Adds the tasks to this group of yours (POST /v1/groups made it, or an earlier batch returned it as
+     * its batchId) instead of a new one: a map, or a batch too large for one request, is one group.
+     */
+    groupId: Uuid.optional(),
   })
   .strict();
 export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;
 
+/** `batchId` is the id of the task group the tasks joined (GET /v1/groups/:id). */
 export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid), warnings: z.array(SubmitWarning).optional() });
 export type SubmitBatchResponse = z.infer<typeof SubmitBatchResponse>;
 

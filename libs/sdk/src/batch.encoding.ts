@@ -12,6 +12,8 @@ export interface BatchEncodingOptions {
   retry?: RetryPolicyInput | undefined;
   /** Largest request body; items are split across requests to stay under it. */
   maxRequestBytes: number;
+  /** The task group every request joins. */
+  groupId?: string | undefined;
 }
 
 /** One request of a batch: its JSON body and how many tasks it carries. */
@@ -26,16 +28,18 @@ export interface EncodedBatchRequest {
  * anything is returned, so a bad item fails the batch before a request is sent.
  */
 export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
-  const { resources, retry, maxRequestBytes } = options;
+  const { resources, retry, maxRequestBytes, groupId } = options;
   if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
   if (retry) items = items.map((item) => (item.retry ? item : { ...item, retry }));
 
   const isCheckedId = refMemo();
-  const head = `{"endpointId":${JSON.stringify(endpoint)},"tasks":[`;
+  const head = `{"endpointId":${JSON.stringify(endpoint)},${groupId ? `"groupId":${JSON.stringify(groupId)},` : ''}"tasks":[`;
   const tail = ']}';
+  // with room for the `"groupId":…,` that sendBatch adds to the requests after the first
+  const frame = head.length + tail.length + (groupId ? 0 : GROUP_FIELD_BYTES);
   const chunks: string[][] = [];
   let current: string[] = [];
-  let bytes = head.length + tail.length;
+  let bytes = frame;
   let itemRefs = false;
   const onIndex = (index: number, i: number) => {
     if (index >= i) throw new ValidationError('VALIDATION_FAILED', `items[${i}] refers to item ${index}; an item may refer only to items before it`);
@@ -52,7 +56,7 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
     if (item?.kwargs !== undefined) assertFaithfulJson(item.kwargs, `items[${i}].kwargs`);
     const encoded = JSON.stringify(isPlainBatchItem(item, isCheckedId) ? item : checkInput(BatchTaskItem, item, `batch item ${i}`));
     const size = Buffer.byteLength(encoded) + 1;
-    if (head.length + tail.length + size > maxRequestBytes) {
+    if (frame + size > maxRequestBytes) {
       throw new PayloadTooLargeError(
         'PAYLOAD_TOO_LARGE',
         `batch item ${i} alone is ${size} bytes of JSON, more than the ${maxRequestBytes} a request may carry`,
@@ -61,7 +65,7 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
     if (current.length === DEFAULT_LIMITS.maxBatchTasks || bytes + size > maxRequestBytes) {
       chunks.push(current);
       current = [];
-      bytes = head.length + tail.length;
+      bytes = frame;
     }
     current.push(encoded);
     bytes += size;
@@ -75,6 +79,9 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
   }
   return chunks.map((chunk) => ({ body: `${head}${chunk.join(',')}${tail}`, count: chunk.length }));
 }
+
+/** `"groupId":"<uuid>",` */
+const GROUP_FIELD_BYTES = 48;
 
 const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs']);
 

@@ -172,9 +172,9 @@ export interface GetResultOptions {
 
 export interface RunBatchOptions extends RunOptions {
   /**
-   * Called as each request of the batch is accepted, with the batch id the server gave it and its
-   * task ids (a batch larger than one request gets one batch id per request). Useful to record the
-   * batch before waiting, e.g. to re-attach later with `listTasks({ batchId })`.
+   * Called as each request of the batch is accepted, with the batch id (the id of the task group all
+   * its requests join) and the request's task ids. Useful to record the batch before waiting, to
+   * re-attach later with `client.group(batchId)`.
    * @default undefined
    */
   onAccepted?: (accepted: { batchId: string; taskIds: string[] }) => void;
@@ -186,6 +186,11 @@ export interface RunBatchOptions extends RunOptions {
    * @default undefined
    */
   onProgress?: (progress: Progress) => void;
+  /**
+   * A task group of yours for the tasks to join (`client.createGroup()`, a map's, an earlier batch's id).
+   * @default a new group; a batch that takes several requests is one group
+   */
+  groupId?: string;
 }
 
 /** One task in `runBatch`. */
@@ -201,4 +206,59 @@ export interface BatchItem {
   resources?: TaskResources;
   /** Its retry policy (see RunOptions.retry). @default the batch's `retry`, else the function's */
   retry?: RetryPolicyInput;
+}
+
+export interface MapOptions<T = unknown> {
+  /**
+   * Items per batch request.
+   * @default 1000
+   */
+  chunkSize?: number;
+  /**
+   * Most tasks submitted and not yet yielded. Items are read from the source only while there is
+   * room, so a source larger than memory streams through; in order, one slow task holds back at most
+   * this many results.
+   * @default 10000 (at least chunkSize)
+   */
+  window?: number;
+  /**
+   * Yield in the order of the items (true) or as tasks finish (false).
+   * @default true
+   */
+  ordered?: boolean;
+  /**
+   * The task's positional arguments for an item.
+   * @default (item) => [item]
+   */
+  toArgs?: (item: T, index: number) => unknown[];
+  /** What each task asks of its worker (see RunOptions.resources). @default undefined (any worker) */
+  resources?: TaskResources;
+  /**
+   * Called once with the map's task group id, before its first task is submitted: `client.group(id)`
+   * re-attaches to it from anywhere. With `groupId` given, the tasks join that group instead.
+   */
+  onGroup?: (groupId: string) => void;
+  /** An existing group of yours to add the tasks to. @default a new group of kind 'map' */
+  groupId?: string;
+  /**
+   * When the consumer stops early (break, return, an exception), cancel every unfinished task of the
+   * map's group. `false` leaves them running (`fx batch` does, so that `fx watch` can follow them).
+   * @default true
+   */
+  cancelOnStop?: boolean;
+  /** An async source that trickles: a partly filled chunk is sent after this long. @default 50 */
+  lingerMs?: number;
+  /** See RunOptions.onWarning. */
+  onWarning?: (warning: SubmitWarning) => void;
+}
+
+export interface GroupResultsOptions {
+  /**
+   * Most tasks awaited at once: the group is listed a page at a time, and the next page is read only
+   * when fewer than this many are outstanding, so a group of any size costs bounded memory.
+   * @default 10000
+   */
+  window?: number;
+  /** Stops the stream; it ends with the signal's reason. */
+  signal?: AbortSignal;
 }

@@ -97,8 +97,11 @@ export function TaskPage({ id }: { id: string }) {
               </dd>
               {task.batchId && (
                 <>
-                  <dt>Batch</dt>
-                  <dd className="mono">{task.batchId}</dd>
+                  <dt>Group</dt>
+                  <dd className="mono">
+                    {/* the task list filtered to its group: the batch, graph or map it came in */}
+                    <Link to={`/tasks?batchId=${task.batchId}`}>{task.batchId}</Link>
+                  </dd>
                 </>
               )}
               <dt>Received</dt>

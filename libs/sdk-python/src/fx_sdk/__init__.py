@@ -37,6 +37,7 @@ from .errors import (
 )
 from ._refs import TaskRef, item_ref
 from .executor import Executor, TaskFuture
+from .group import TaskGroup
 from ._python_check import PythonVersionMismatchWarning
 from .outcome import RemoteError, TaskOutcome, TaskOutput
 
@@ -69,6 +70,7 @@ __all__ = [
     "TaskFailed",
     "TaskFailedError",
     "TaskFuture",
+    "TaskGroup",
     "TaskOutcome",
     "TaskOutput",
     "TaskRef",

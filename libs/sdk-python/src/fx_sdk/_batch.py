@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ._options import RetryLike, retry_wire
@@ -91,10 +92,28 @@ def next_stop(encoded: Sequence[bytes], start: int, max_tasks: int, max_bytes: i
     return stop
 
 
-def request_body(endpoint: str, items: Sequence[bytes]) -> bytes:
-    return b'{"endpointId":' + json.dumps(endpoint).encode("utf-8") + b',"tasks":[' + b",".join(items) + b"]}"
+# a group id's length, for sizing requests before the first one's group is known
+NO_GROUP = "00000000-0000-0000-0000-000000000000"
 
 
-def partial_error(accepted: List[str], error: FxError) -> FxError:
-    """The error of a batch request that failed after earlier ones were accepted: their ids travel with it."""
+def request_body(endpoint: str, items: Sequence[bytes], group: Optional[str] = None) -> bytes:
+    head = b'{"endpointId":' + json.dumps(endpoint).encode("utf-8")
+    if group is not None:
+        head += b',"groupId":' + json.dumps(group).encode("utf-8")
+    return head + b',"tasks":[' + b",".join(items) + b"]}"
+
+
+def partial(accepted: List[str], error: FxError) -> FxError:
     return PartialBatchError(accepted, error) if accepted else error
+
+
+def warn_offline(items: Any, seen: "set[str]") -> None:
+    """One EndpointOfflineWarning per endpoint of a batch, however many requests it took."""
+    from .client import EndpointOfflineWarning
+
+    for w in items or []:
+        endpoint = str(w.get("endpointId", ""))
+        if endpoint in seen:
+            continue
+        seen.add(endpoint)
+        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=3)

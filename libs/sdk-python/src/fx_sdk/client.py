@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, cast
 
 from . import _batch
@@ -20,6 +19,7 @@ from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
+from .group import TaskGroup
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -194,13 +194,13 @@ class Client:
         if retry is not None:
             body["retry"] = retry_wire(retry)
         answer = self._request("POST", "/v1/tasks", body)
-        _warn(answer.get("warnings"), set())
+        _batch.warn_offline(answer.get("warnings"), set())
         self._python.submitted([(body["endpointId"], body["functionId"])])
         return str(answer["taskId"])
 
     def batch_run(
         self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json",
-        retry: Optional[RetryLike] = None,
+        group: Optional[str] = None, retry: Optional[RetryLike] = None,
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
@@ -208,12 +208,14 @@ class Client:
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
-        :class:`PartialBatchError` carries their ids.
+        :class:`PartialBatchError` carries their ids. The batch is one task group however many requests
+        it takes: ``group`` (from :meth:`create_group`) names an existing one of yours to join.
         """
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
         encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, retry)
-        overhead = len(_batch.request_body(ep, []))
+        joined = task_id(group, "group id") if group is not None else None
+        overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
             raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
@@ -223,20 +225,21 @@ class Client:
         while start < len(encoded):
             stop = _batch.next_stop(encoded, start, self._batch_limit, self._max_request_bytes, overhead)
             try:
-                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop]))
+                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop], joined))
             except PayloadTooLargeError as err:
                 if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further
                     self._batch_limit = max(1, (stop - start) // 2)
                     continue
-                raise _batch.partial_error(ids, err)
+                raise _batch.partial(ids, err)
             except FxError as err:
-                raise _batch.partial_error(ids, err)
+                raise _batch.partial(ids, err)
             task_ids = answer.get("taskIds", [])
             if len(task_ids) != stop - start:
-                raise _batch.partial_error(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
+                raise _batch.partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
             ids.extend(str(t) for t in task_ids)
-            _warn(answer.get("warnings"), warned)
+            joined = joined or str(answer["batchId"])  # the requests after the first join its group
+            _batch.warn_offline(answer.get("warnings"), warned)
             start = stop
         self._python.submitted(pairs)
         return ids
@@ -327,6 +330,14 @@ class Client:
             if pending:
                 self._poller.unwatch(list(pending), deliver)
 
+    def group(self, group: str) -> TaskGroup:
+        """A task group (a batch, a graph, a map) by id: list its tasks, stream their outcomes, cancel it."""
+        return TaskGroup(self, group)
+
+    def create_group(self, kind: str = "batch") -> TaskGroup:
+        """An empty task group of yours, for batches to join (``batch_run(..., group=g.id)``)."""
+        return TaskGroup(self, str(self._request("POST", "/v1/groups", {"kind": kind})["id"]))
+
     def executor(self, endpoint: str, **options: Any) -> "Executor":
         """An :class:`~fx_sdk.Executor` on ``endpoint`` that shares this client."""
         from .executor import Executor
@@ -388,12 +399,4 @@ class Client:
         self._check_open()
         return self._rest.request(method, path, body, encoded=encoded, idempotent=idempotent)
 
-
-def _warn(items: Any, seen: "set[str]") -> None:
-    for w in items or []:
-        endpoint = str(w.get("endpointId", ""))
-        if endpoint in seen:
-            continue
-        seen.add(endpoint)
-        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=3)
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
+import { GroupsRepository } from '../groups/groups.repository.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
@@ -35,6 +36,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(BROKER) private readonly broker: Broker,
     private readonly tasks: TasksRepository,
+    private readonly groups: GroupsRepository,
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
     private readonly dependencies: DependenciesService,
@@ -99,6 +101,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
         const cutoff = new Date(Date.now() - this.config.FX_RESULT_RETENTION_SECONDS * 1000);
         const purged = await this.tasks.purgeCompletedBefore(cutoff);
         if (purged) this.logger.log(`purged ${purged} tasks completed before ${cutoff.toISOString()}`);
+        await this.groups.purgeEmptyBefore(cutoff);
       }
     } catch (e) {
       this.logger.error(`sweep failed; the next one retries: ${(e as Error).message}`);

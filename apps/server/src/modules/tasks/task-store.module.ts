@@ -5,17 +5,27 @@ import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { AttemptsRepository } from '../retries/attempts.repository.js';
 import { RetriesService } from '../retries/retries.service.js';
+import { GroupsRepository } from '../groups/groups.repository.js';
 import { QueueService } from './queue.service.js';
 import { TasksRepository } from './tasks.repository.js';
 
 /**
- * Task rows, their dataflow edges, attempts and queues (and the cluster events they publish): what the
- * endpoint, task and channel modules all stand on. Final outcomes go out through OutcomesService;
- * failures a retry policy retries are taken out before, by RetriesService.
+ * Task rows, their groups, dataflow edges, attempts and queues (and the cluster events they publish):
+ * what the endpoint, task and channel modules all stand on. Final outcomes go out through
+ * OutcomesService; failures a retry policy retries are taken out before, by RetriesService.
  */
 @Module({
   imports: [EventsModule],
-  providers: [TasksRepository, QueueService, DependenciesRepository, DependenciesService, OutcomesService, AttemptsRepository, RetriesService],
-  exports: [EventsModule, TasksRepository, QueueService, DependenciesService, OutcomesService, AttemptsRepository, RetriesService],
+  providers: [
+    TasksRepository,
+    GroupsRepository,
+    QueueService,
+    DependenciesRepository,
+    DependenciesService,
+    OutcomesService,
+    AttemptsRepository,
+    RetriesService,
+  ],
+  exports: [EventsModule, TasksRepository, GroupsRepository, QueueService, DependenciesService, OutcomesService, AttemptsRepository, RetriesService],
 })
 export class TaskStoreModule {}

@@ -23,6 +23,7 @@ import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.
 import { EventsService } from '../events/events.service.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
+import { GroupsService } from '../groups/groups.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
 import { toTaskInfo } from './task-info.js';
@@ -68,6 +69,7 @@ export class TasksService {
     private readonly queue: QueueService,
     private readonly dependencies: DependenciesService,
     private readonly outcomes: OutcomesService,
+    private readonly groups: GroupsService,
     private readonly attempts: AttemptsRepository,
   ) {}
 
@@ -85,8 +87,9 @@ export class TasksService {
       if (!endpointId) throw new FxException('VALIDATION_FAILED', `tasks[${i}] has no endpointId and the batch names none`);
       return newTask(t, endpointId);
     });
-    const batchId = randomUUID();
-    return { batchId, ...(await this.submitMany(p, batchId, items)) };
+    // a batch joins the group it names, or is a new group with its own id
+    const group = req.groupId === undefined ? { id: randomUUID() } : { id: req.groupId, existing: true };
+    return { batchId: group.id, ...(await this.submitMany(p, group, items)) };
   }
 
   /**
@@ -95,7 +98,7 @@ export class TasksService {
    */
   private async submitMany(
     p: Principal,
-    batchId: string | null,
+    group: { id: string; existing?: boolean } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
     const ids = refItems.map(() => randomUUID());
@@ -113,9 +116,10 @@ export class TasksService {
       this.endpoints.checkSubmission(p, [...pairs.values()]),
       this.checkQuota(p, items.length),
       this.checkInputs(p, graph.external),
+      group && this.groups.forBatch(p, group.existing ? group.id : undefined, group.id),
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
-    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, batchId !== null);
+    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
     // a task without a retry policy of its own runs under its function's, as it is now
     const fns = checks[0].status === 'fulfilled' ? checks[0].value : new Map();
@@ -123,7 +127,7 @@ export class TasksService {
       const retry = t.retry ?? storedRetry(fns.get(t.functionId)?.retry);
       return { ...t, id: ids[i]!, ...graph.tasks[i]!, ...(retry ? { retry } : {}) };
     });
-    await this.tasks.insertMany(p.userId, batchId, rows);
+    await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
