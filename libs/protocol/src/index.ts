@@ -4,6 +4,7 @@ export * from './client.js';
 export * from './rest.js';
 export * from './task-refs.js';
 export * from './priority.js';
+export * from './retry.js';
 export * from './serializers.js';
 export * from './frame.js';
 export * from './console.js';

@@ -17,6 +17,7 @@ import {
 import { HeartbeatPayload, AgentInfo } from './endpoint.js';
 import { checkSerializer, PickledValue, TaskSerializer } from './serializers.js';
 import { TaskPriority } from './priority.js';
+import { MAX_ATTEMPTS_SHOWN, RetryPolicy, TaskAttempt } from './retry.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
 
@@ -44,6 +45,8 @@ export const RegisterFunctionRequest = z
       .max(7 * 24 * 3600)
       .optional(),
     public: z.boolean().default(false),
+    /** The retry policy of its tasks, unless a task brings its own. @default none: a failure is final */
+    retry: RetryPolicy.optional(),
   })
   .strict()
   .superRefine((req, ctx) => {
@@ -70,6 +73,8 @@ export const FunctionInfo = z.object({
   description: z.string().nullable(),
   walltimeSeconds: z.number().nullable(),
   public: z.boolean(),
+  /** The retry policy its tasks get unless they bring their own; null: none. */
+  retry: RetryPolicy.nullable().default(null),
   contentHash: z.string(),
   ownerId: Uuid,
   createdAt: z.string(),
@@ -144,6 +149,8 @@ export const SubmitTaskRequest = z
     pickledArgs: PickledValue.optional(),
     /** 0–9; higher goes first within the endpoint's queue. @default 5 */
     priority: TaskPriority.optional(),
+    /** Retries after a failed attempt (see RetryPolicy); replaces the function's policy. @default the function's */
+    retry: RetryPolicy.optional(),
   })
   .strict()
   .superRefine(checkSerializer);
@@ -177,6 +184,8 @@ export const BatchTaskItem = z
     pickledArgs: PickledValue.optional(),
     /** As in SubmitTaskRequest. @default the batch's priority */
     priority: TaskPriority.optional(),
+    /** As in SubmitTaskRequest, per item. */
+    retry: RetryPolicy.optional(),
   })
   .strict()
   .superRefine(checkSerializer);
@@ -201,7 +210,10 @@ export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;
 export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid), warnings: z.array(SubmitWarning).optional() });
 export type SubmitBatchResponse = z.infer<typeof SubmitBatchResponse>;
 
-/** What every view of a task carries: who and what it is, where it runs, its state and attempt. */
+/**
+ * What every view of a task carries: who and what it is, where it runs, its state and attempt (0 on
+ * the first; each requeue after a lost lease and each retry adds one).
+ */
 export const TaskCore = z.object({
   id: Uuid,
   functionId: Uuid,
@@ -232,7 +244,13 @@ export const TaskInfo = TaskCore.extend({
     dispatchedAt: z.string().nullable(),
     runningAt: z.string().nullable(),
     completedAt: z.string().nullable(),
+    /** While waiting for a retry: when the next attempt joins the queue. */
+    retryAt: z.string().nullable().default(null),
   }),
+  /** The task's retry policy (its own, or its function's when it was submitted); null: none. */
+  retry: RetryPolicy.nullable().default(null),
+  /** Every attempt so far, oldest first (the latest MAX_ATTEMPTS_SHOWN); empty until the first is dispatched. */
+  attempts: z.array(TaskAttempt).max(MAX_ATTEMPTS_SHOWN).default([]),
 });
 export type TaskInfo = z.infer<typeof TaskInfo>;
 
@@ -266,7 +284,7 @@ export type TaskResultsRequest = z.input<typeof TaskResultsRequest>;
 export const TaskResultEntry = z.object({
   taskId: Uuid,
   status: TaskStatus,
-  /** 0 on the first try; each requeue after a lost lease adds one. */
+  /** 0 on the first try; each requeue after a lost lease, and each retry, adds one. */
   attempt: z.number().int(),
   /** Final tasks only: `result` for success, `error` for failed or cancelled. */
   result: z.unknown().optional(),

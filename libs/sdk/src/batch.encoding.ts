@@ -1,4 +1,13 @@
-import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, MAX_TASK_PRIORITY, MIN_TASK_PRIORITY, TaskPriority, type TaskResources } from '@fx/protocol';
+import {
+  BatchTaskItem,
+  DEFAULT_LIMITS,
+  FunctionRef,
+  MAX_TASK_PRIORITY,
+  MIN_TASK_PRIORITY,
+  TaskPriority,
+  type RetryPolicyInput,
+  type TaskResources,
+} from '@fx/protocol';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { assertFaithfulJson } from './json-faithful.js';
 import type { BatchItem, RunOptions } from './client.options.js';
@@ -10,6 +19,8 @@ export interface BatchEncodingOptions {
   resources?: TaskResources | undefined;
   /** The batch's priority: the server gives it to the items that carry no `priority` of their own. */
   priority?: number | undefined;
+  /** Given to the items that carry no `retry` of their own. */
+  retry?: RetryPolicyInput | undefined;
   /** Largest request body; items are split across requests to stay under it. */
   maxRequestBytes: number;
   /** The task group every request joins. */
@@ -28,8 +39,9 @@ export interface EncodedBatchRequest {
  * anything is returned, so a bad item fails the batch before a request is sent.
  */
 export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
-  const { resources, priority, maxRequestBytes, groupId } = options;
+  const { resources, priority, retry, maxRequestBytes, groupId } = options;
   if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
+  if (retry) items = items.map((item) => (item.retry ? item : { ...item, retry }));
 
   const isCheckedId = refMemo();
   const batchPriority = priority === undefined ? '' : `"priority":${checkInput(TaskPriority, priority, 'priority')},`;
@@ -86,9 +98,14 @@ const GROUP_FIELD_BYTES = 48;
 const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs', 'priority']);
 
 /** What `run` and `runBatch` send of their options, as the request's fields (a priority checked here, with a sentence). */
-export function taskOptions(options: Pick<RunOptions, 'resources' | 'priority'>): { resources?: TaskResources; priority?: number } {
+export function taskOptions(options: Pick<RunOptions, 'resources' | 'priority' | 'retry'>): {
+  resources?: TaskResources;
+  priority?: number;
+  retry?: RetryPolicyInput;
+} {
   return {
     ...(options.resources ? { resources: options.resources } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
     ...(options.priority !== undefined ? { priority: checkInput(TaskPriority, options.priority, 'priority') } : {}),
   };
 }

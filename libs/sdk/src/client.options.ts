@@ -1,4 +1,4 @@
-import type { SubmitWarning, TaskResources } from '@fx/protocol';
+import type { RetryPolicyInput, SubmitWarning, TaskResources } from '@fx/protocol';
 import type { Progress } from './result-stream.js';
 
 // The options of Client and its methods, kept apart from the class so client.ts reads as what it does.
@@ -78,6 +78,12 @@ export interface RegisterFunctionOptions {
    * @default false
    */
   public?: boolean;
+  /**
+   * How its tasks are run again after a failed attempt, unless a task brings its own policy:
+   * `{ maxAttempts, backoffSeconds, on: [codes] }` (see RetryPolicy).
+   * @default undefined (a failure is final)
+   */
+  retry?: RetryPolicyInput;
 }
 
 export interface RegisterShellFunctionOptions extends RegisterFunctionOptions {
@@ -118,6 +124,13 @@ export interface RunOptions {
    * @default 5
    */
   priority?: number;
+  /**
+   * Runs the task again after a failed attempt whose code is in `on`, up to `maxAttempts` attempts in
+   * all, `backoffSeconds` apart; replaces the function's policy. In `runBatch` this applies to the items
+   * that carry no `retry` of their own.
+   * @default the function's policy
+   */
+  retry?: RetryPolicyInput;
   /**
    * Called with what the server says about an accepted submission, e.g. `ENDPOINT_OFFLINE` (the tasks
    * wait in the queue until the endpoint's agent connects). The SDK never prints.
@@ -200,6 +213,8 @@ export interface BatchItem {
   resources?: TaskResources;
   /** 0–9 (see RunOptions.priority). @default the batch's `priority` */
   priority?: number;
+  /** Its retry policy (see RunOptions.retry). @default the batch's `retry`, else the function's */
+  retry?: RetryPolicyInput;
 }
 
 export interface MapOptions<T = unknown> {

@@ -63,6 +63,7 @@ export function registrationFields(options: RegisterFunctionOptions): Partial<Re
     ...(options.description === undefined ? {} : { description: options.description }),
     ...(options.walltimeSeconds === undefined ? {} : { walltimeSeconds: options.walltimeSeconds }),
     ...(options.public === undefined ? {} : { public: options.public }),
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
   };
 }
 

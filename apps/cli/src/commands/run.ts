@@ -7,8 +7,9 @@ import { formatValue, printJson } from '../output.js';
 import { parseJsonArray, parseJsonObject, parsePriority } from '../parse.js';
 import { parsePositiveNumber } from '@fx/cli-kit';
 import { endpointRef, functionRef } from '../resolve.js';
+import { addRetryOptions, retryPolicyFrom, type RetryOptions } from '../retry.options.js';
 
-interface RunOptions {
+interface RunOptions extends RetryOptions {
   endpoint: string;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
@@ -17,7 +18,7 @@ interface RunOptions {
 }
 
 export function configureRunCommand(program: Command, context: CliContext): void {
-  program
+  const run = program
     .command('run')
     .description('run a function once on an endpoint, wait, and print its result as JSON')
     .argument('<function>', 'function id or name')
@@ -25,35 +26,37 @@ export function configureRunCommand(program: Command, context: CliContext): void
     .option('--args <json>', 'positional arguments, a JSON array', parseJsonArray)
     .option('--kwargs <json>', 'keyword arguments, a JSON object', parseJsonObject)
     .option('--timeout <seconds>', 'stop waiting after this long (the task keeps running)', parsePositiveNumber)
-    .option('--priority <0-9>', 'higher goes first in the endpoint’s queue (default 5)', parsePriority)
-    .action(async (fnRef: string, options: RunOptions, command: Command) => {
-      const json = wantsJson(command);
-      const [functionId, endpointId] = [functionRef(fnRef), endpointRef(options.endpoint)];
-      const outcome = await withClient(context, async (client) => {
-        const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {}, {
-          onWarning: (w) => noticeWarning(context, options.endpoint, w),
-          ...(options.priority !== undefined ? { priority: options.priority } : {}),
-        });
-        const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
-        const off = context.onInterrupt(() =>
-          context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`),
-        );
-        try {
-          for await (const outcome of client.results([taskId], { timeoutMs })) return outcome;
-        } catch (error) {
-          if (error instanceof TimeoutError) {
-            throw new CliError(`task ${taskId} did not finish within ${options.timeout} s; it keeps running: "fx result ${taskId}" shows it later`);
-          }
-          throw error;
-        } finally {
-          off();
-        }
-        throw new CliError(`no outcome arrived for task ${taskId}`);
+    .option('--priority <0-9>', 'higher goes first in the endpoint’s queue (default 5)', parsePriority);
+  addRetryOptions(run, 'the task').action(async (fnRef: string, options: RunOptions, command: Command) => {
+    const json = wantsJson(command);
+    const retry = retryPolicyFrom(options);
+    const [functionId, endpointId] = [functionRef(fnRef), endpointRef(options.endpoint)];
+    const outcome = await withClient(context, async (client) => {
+      const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {}, {
+        onWarning: (w) => noticeWarning(context, options.endpoint, w),
+        ...(retry ? { retry } : {}),
+        ...(options.priority !== undefined ? { priority: options.priority } : {}),
       });
-      printOutcome(context, outcome, json);
-      // The failure is reported above; exit 1 without another sentence.
-      if (outcome.status !== 'success') throw new CliError('', 1);
+      const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
+      const off = context.onInterrupt(() =>
+        context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`),
+      );
+      try {
+        for await (const outcome of client.results([taskId], { timeoutMs })) return outcome;
+      } catch (error) {
+        if (error instanceof TimeoutError) {
+          throw new CliError(`task ${taskId} did not finish within ${options.timeout} s; it keeps running: "fx result ${taskId}" shows it later`);
+        }
+        throw error;
+      } finally {
+        off();
+      }
+      throw new CliError(`no outcome arrived for task ${taskId}`);
     });
+    printOutcome(context, outcome, json);
+    // The failure is reported above; exit 1 without another sentence.
+    if (outcome.status !== 'success') throw new CliError('', 1);
+  });
 }
 
 /**

@@ -4,10 +4,12 @@ import { useLiveEvents, useSession } from '../app-context';
 import { ErrorNote, FunctionSource, StatusBadge, When } from '../components';
 import { Page, usePageData } from '../page';
 import { Link } from '../router';
+import { TaskAttempts } from './TaskAttempts';
 
 const STEPS: Array<[keyof TaskInfo['timeline'], string]> = [
   ['receivedAt', 'Received'],
   ['waitingAt', 'Waiting for endpoint'],
+  ['retryAt', 'Next attempt due'],
   ['dispatchedAt', 'Dispatched'],
   ['runningAt', 'Running'],
   ['completedAt', 'Completed'],
@@ -88,7 +90,7 @@ export function TaskPage({ id }: { id: string }) {
                 <Named name={names.ep} id={task.endpointId} to={`/tasks?endpointId=${task.endpointId}`} />
               </dd>
               <dt>Attempt</dt>
-              {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue adds one */}
+              {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue (lost lease, retry) adds one */}
               <dd data-testid="task-attempt">
                 {task.attempt}{' '}
                 <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
@@ -123,7 +125,7 @@ export function TaskPage({ id }: { id: string }) {
             <div className="card">
               <h2>Timeline</h2>
               <ol className="timeline">
-                {STEPS.map(([key, label]) => {
+                {STEPS.filter(([key]) => key !== 'retryAt' || task.timeline.retryAt).map(([key, label]) => {
                   const at = task.timeline[key];
                   return (
                     <li key={key} className={at ? 'done' : 'pending'}>
@@ -137,6 +139,7 @@ export function TaskPage({ id }: { id: string }) {
                 })}
               </ol>
             </div>
+            <TaskAttempts task={task} />
             <div className="grid-2">
               <div className="card">
                 <h2>Arguments</h2>

@@ -192,7 +192,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   },
   'GET /v1/tasks/{id}': {
     summary: 'Get a task',
-    description: 'Timeline, attempt (0 on the first try), arguments, and the result or error.',
+    description: 'Timeline, attempt (0 on the first try), every attempt so far (where it ran, when, its error), arguments, and the result or error.',
     response: TaskInfo,
     id: true,
   },

@@ -9,6 +9,7 @@
         print(list(ex.map(stats, datasets)))
 """
 
+from ._options import RETRYABLE_CODES, Retry
 from ._serializers import Serializer
 from ._version import __version__
 from .client import Client
@@ -49,6 +50,8 @@ __all__ = [
     "ConnectionError",
     "EndpointOfflineWarning",
     "Executor",
+    "RETRYABLE_CODES",
+    "Retry",
     "ForbiddenError",
     "FxError",
     "NotFoundError",

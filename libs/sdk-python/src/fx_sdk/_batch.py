@@ -6,6 +6,7 @@ import json
 import warnings
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
+from ._options import RetryLike, retry_wire
 from ._serializers import argument_fields
 from ._wire import endpoint_ref, function_ref
 from .errors import EndpointOfflineWarning, FxError, PartialBatchError, ValidationError
@@ -24,6 +25,7 @@ def encode_items(
     serializer: str = "json",
     endpoint: str = "",
     pairs: "Optional[Set[Tuple[str, str]]]" = None,
+    retry: Optional[RetryLike] = None,
 ) -> Tuple[List[bytes], bool]:
     """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any
     request is sent; and whether any item refers to another (``item_ref``), which holds the batch to one
@@ -31,6 +33,7 @@ def encode_items(
     name none)."""
     encoded: List[bytes] = []
     refers = [False]
+    default_retry = retry_wire(retry) if retry is not None else None
     for i, item in enumerate(items):
 
         def on_index(index: int, i: int = i) -> None:
@@ -54,6 +57,8 @@ def encode_items(
                 wire["resources"] = dict(item["resources"])
             if item.get("priority") is not None:
                 wire["priority"] = check_priority(item["priority"], f"batch item {i}: priority")
+            if item.get("retry") is not None:
+                wire["retry"] = retry_wire(item["retry"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
             fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index)  # type: ignore[misc]
             wire = {"functionId": function_ref(item[0]), **fields}
@@ -61,6 +66,8 @@ def encode_items(
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
         if resources is not None and "resources" not in wire:
             wire["resources"] = dict(resources)
+        if default_retry is not None and "retry" not in wire:
+            wire["retry"] = default_retry
         if pairs is not None:
             pairs.add((wire.get("endpointId", endpoint), wire["functionId"]))
         encoded.append(json.dumps(wire, separators=(",", ":")).encode("utf-8"))
@@ -98,13 +105,15 @@ def check_priority(priority: Any, what: str = "priority") -> int:
     return priority
 
 
-def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int]) -> Dict[str, Any]:
+def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int], retry: "Optional[RetryLike]" = None) -> Dict[str, Any]:
     """The optional fields of a task (or of a batch, for its items that name none), checked."""
     fields: Dict[str, Any] = {}
     if resources is not None:
         fields["resources"] = dict(resources)
     if priority is not None:
         fields["priority"] = check_priority(priority)
+    if retry is not None:
+        fields["retry"] = retry_wire(retry)
     return fields
 
 

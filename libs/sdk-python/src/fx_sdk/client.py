@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 from . import _batch
 from ._config import token_from_env, url_from_env
 from ._longpoll import LongPollConnection
+from ._options import RetryLike, registration_options, retry_wire
 from ._poller import Delivery, ResultPoller
 from ._serializers import Serializer, argument_fields
 from ._python_check import PythonCheck
@@ -85,8 +86,9 @@ class Client:
         description: Optional[str] = None,
         walltime_seconds: Optional[float] = None,
         public: Optional[bool] = None,
+        retry: Optional[RetryLike] = None,
     ) -> str:
-        """Registers a Python function (runtime ``python``) and returns its id.
+        """Registers a Python function (runtime ``python``) and returns its id; ``retry`` (a :class:`Retry`) is its tasks' default policy.
 
         The source is the function's ``def`` (decorators stripped) and the entry point its name, so it
         must be self-contained: imports inside it, no variables of an enclosing function. Registering
@@ -95,7 +97,7 @@ class Client:
         """
         source, entrypoint = python_source(fn)
         request: Dict[str, Any] = {"name": name or resource_name(entrypoint, "function"), "runtime": "python", "source": source, "entrypoint": entrypoint}
-        return self.create_function(_with_options(request, description, walltime_seconds, public))["id"]
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry))["id"]
 
     def register_shell_function(
         self,
@@ -106,6 +108,7 @@ class Client:
         walltime_seconds: Optional[float] = None,
         public: Optional[bool] = None,
         fail_on_non_zero_exit: Optional[bool] = None,
+        retry: Optional[RetryLike] = None,
     ) -> str:
         """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
 
@@ -115,7 +118,7 @@ class Client:
         request: Dict[str, Any] = {"name": name, "runtime": "shell", "source": template}
         if fail_on_non_zero_exit is not None:
             request["failOnNonZeroExit"] = fail_on_non_zero_exit
-        return self.create_function(_with_options(request, description, walltime_seconds, public))["id"]
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry))["id"]
 
     def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
         """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""
@@ -174,26 +177,29 @@ class Client:
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
         priority: Optional[int] = None,
+        retry: Optional[RetryLike] = None,
     ) -> str:
         """Submits one task and returns its id once the server stored it. Function and endpoint may be names.
 
         ``serializer="pickle"`` (python functions only) pickles ``(args, kwargs)`` and unpickles the result:
         numpy arrays, dataclasses and closures travel, but the endpoint must run this Python's major.minor.
         ``priority`` (0–9, default 5): higher goes first in the endpoint's queue, and on its agent.
+        ``retry`` (a :class:`Retry`) replaces the function's retry policy for this task.
         """
         body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer)}
-        body.update(_batch.task_fields(resources, priority))
+        body.update(_batch.task_fields(resources, priority, retry))
         answer = self._request("POST", "/v1/tasks", body)
         _batch.warn_offline(answer.get("warnings"), set())
         self._python.submitted([(body["endpointId"], body["functionId"])])
         return str(answer["taskId"])
 
     def batch_run(
-        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", group: Optional[str] = None, priority: Optional[int] = None
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json",
+        group: Optional[str] = None, priority: Optional[int] = None, retry: Optional[RetryLike] = None,
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
-        ``serializer`` and ``priority`` are those of every item (a dict item may name its own); see :meth:`run`.
+        ``serializer``, ``priority`` and ``retry`` are those of every item (a dict item may name its own); see :meth:`run`.
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
@@ -202,7 +208,7 @@ class Client:
         """
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
-        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs)
+        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, retry)
         joined = task_id(group, "group id") if group is not None else None
         level = _batch.task_fields(None, priority).get("priority")
         overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP, level))
@@ -390,11 +396,3 @@ class Client:
         return self._rest.request(method, path, body, encoded=encoded, idempotent=idempotent)
 
 
-def _with_options(request: Dict[str, Any], description: Optional[str], walltime_seconds: Optional[float], public: Optional[bool]) -> Dict[str, Any]:
-    if description is not None:
-        request["description"] = description
-    if walltime_seconds is not None:
-        request["walltimeSeconds"] = walltime_seconds
-    if public is not None:
-        request["public"] = public
-    return request

@@ -16,9 +16,36 @@ class FunctionInfo(TypedDict):
     description: Optional[str]
     walltimeSeconds: Optional[float]
     public: bool
+    retry: Optional["RetryPolicy"]
     contentHash: str
     ownerId: str
     createdAt: str
+
+
+class RetryPolicy(TypedDict):
+    """A retry policy as the server stores it (see :class:`fx_sdk.Retry` for submitting one)."""
+
+    maxAttempts: int
+    backoffSeconds: float
+    on: List[str]
+
+
+class TaskAttempt(TypedDict):
+    """One attempt of a task (``TaskInfo["attempts"]``): where it ran, when, and how it ended. ``status``:
+    ``retried`` (failed, run again), ``lost`` (its lease was lost), or the task's own for its last attempt."""
+
+    number: int
+    status: str
+    endpointId: str
+    connectionId: Optional[str]
+    workerId: Optional[str]
+    blockId: Optional[str]
+    queuedAt: Optional[str]
+    dispatchedAt: Optional[str]
+    startedAt: Optional[str]
+    endedAt: Optional[str]
+    error: Optional[Dict[str, Any]]
+    retryAt: Optional[str]
 
 
 class EndpointInfo(TypedDict):
@@ -74,6 +101,7 @@ class TaskTimeline(TypedDict):
     dispatchedAt: Optional[str]
     runningAt: Optional[str]
     completedAt: Optional[str]
+    retryAt: Optional[str]
 
 
 class TaskInfo(TypedDict, total=False):
@@ -95,6 +123,9 @@ class TaskInfo(TypedDict, total=False):
     error: Optional[Dict[str, Any]]
     output: Dict[str, Any]
     timeline: TaskTimeline
+    # the policy it runs under (its own, or its function's), and every attempt so far, oldest first
+    retry: Optional[RetryPolicy]
+    attempts: List[TaskAttempt]
 
 
 class CancelResult(TypedDict):

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   looksLikeUuid,
   parseRef,
+  RetryPolicy,
   shellTemplateProblem,
   toFunctionRuntime,
   type FunctionInfo,
@@ -29,10 +30,16 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   description: f.description,
   walltimeSeconds: f.walltimeSeconds,
   public: f.public,
+  retry: storedRetry(f.retry),
   contentHash: f.contentHash,
   ownerId: f.ownerId,
   createdAt: f.createdAt.toISOString(),
 });
+
+/** A stored policy as the protocol's type (null when absent, or unreadable). */
+export function storedRetry(value: unknown): RetryPolicy | null {
+  return value == null ? null : (RetryPolicy.safeParse(value).data ?? null);
+}
 
 /** Two registrations racing for the next version of one name: the loser reads again, a few times. */
 const REGISTER_ATTEMPTS = 5;
@@ -43,7 +50,7 @@ export class FunctionsService {
 
   /**
    * Registers a function under a name. The same function again (same runtime, source, entry point, exit
-   * policy, walltime and description as the newest live version) returns that version as it is (`created: false`, its
+   * policy, walltime, description and retry policy as the newest live version) returns that version as it is (`created: false`, its
    * public flag unchanged); anything else adds the next version, which the bare name then means.
    */
   async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
@@ -66,6 +73,7 @@ export class FunctionsService {
       description: req.description ?? null,
       walltimeSeconds: req.walltimeSeconds ?? null,
       public: req.public ?? false,
+      retry: req.retry ? RetryPolicy.parse(req.retry) : null,
       contentHash: functionContentHash(req.runtime, req.source, { entrypoint: req.entrypoint, failOnNonZeroExit: req.failOnNonZeroExit }),
     };
     for (let attempt = 1; ; attempt++) {
@@ -151,14 +159,15 @@ export class FunctionsService {
  * version (PATCH /v1/functions/:id), and a script registering at every start (public defaulting to
  * false) must neither add a version nor unpublish one each time.
  */
-type Content = Pick<FunctionRow, 'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds'>;
+type Content = Pick<FunctionRow, 'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds' | 'retry'>;
 const sameContent = (a: Content, b: Content) =>
   a.runtime === b.runtime &&
   a.source === b.source &&
   a.entrypoint === b.entrypoint &&
   a.failOnNonZeroExit === b.failOnNonZeroExit &&
   a.description === b.description &&
-  a.walltimeSeconds === b.walltimeSeconds;
+  a.walltimeSeconds === b.walltimeSeconds &&
+  JSON.stringify(storedRetry(a.retry)) === JSON.stringify(storedRetry(b.retry));
 
 function notFound(ref: string): FxException {
   const parsed = parseRef(ref);

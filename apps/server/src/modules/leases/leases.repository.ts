@@ -132,21 +132,36 @@ export class LeasesRepository {
     return this.requeueHeld(`lease_expires_at < now()`, [], maxAttempts);
   }
 
+  /**
+   * Lost leases past FX_MAX_ATTEMPTS fail the task; the others return it to its queue. Lost leases are
+   * `attempt - retries` (attempt counts retries too). A requeued task's attempt is archived as `lost`
+   * in the same statement, and the task row starts the next one afresh (invariant 12); a failed one
+   * keeps its last attempt in the row.
+   */
   private async requeueHeld(where: string, params: unknown[], maxAttempts: number): Promise<LostLeases> {
     const n = params.length;
     const requeued = await this.query<QueuedRow>(
-      `UPDATE tasks SET status = 'waiting-for-endpoint', attempt = attempt + 1, waiting_at = now(),
-              lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
-       WHERE status IN ${HELD} AND ${where} AND attempt + 1 < $${n + 1}::int
-       RETURNING ${queuedColumns()}`,
+      `WITH old AS MATERIALIZED (
+         SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at FROM tasks
+         WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 < $${n + 1}::int ORDER BY id FOR UPDATE),
+       moved AS (
+         UPDATE tasks t SET status = 'waiting-for-endpoint', attempt = t.attempt + 1, waiting_at = now(),
+                lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
+         FROM old WHERE t.id = old.id
+         RETURNING ${queuedColumns('t.')}),
+       archived AS (
+         INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, queued_at, dispatched_at, started_at, ended_at)
+         SELECT id, attempt + 1, 'lost', endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, now() FROM old
+         ON CONFLICT DO NOTHING)
+       SELECT * FROM moved`,
       ...params,
       maxAttempts,
     );
     const exhausted = await this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', attempt = attempt + 1, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
-                'message', 'the task lost its agent ' || (attempt + 1) || ' times (limit ' || $${n + 1}::int || ')')
-       WHERE status IN ${HELD} AND ${where} AND attempt + 1 >= $${n + 1}::int
+                'message', 'the task lost its agent ' || (attempt - retries + 1) || ' times (limit ' || $${n + 1}::int || ')')
+       WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 >= $${n + 1}::int
        RETURNING id, owner_id, status, result, error, output, completed_at`,
       ...params,
       maxAttempts,

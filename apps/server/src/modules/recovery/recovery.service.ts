@@ -9,6 +9,7 @@ import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { LeaseService } from '../leases/lease.service.js';
+import { RetriesService } from '../retries/retries.service.js';
 import { AGENT_CONNECTIONS, type AgentConnections } from './agent-connections.js';
 
 const REBUILD_PAGE = 5_000;
@@ -17,7 +18,8 @@ const PURGE_EVERY_SWEEPS = 30;
 const DEPENDENCY_REPAIR_EVERY_SWEEPS = 5;
 
 /**
- * The repair paths (never the hot path): requeue tasks whose agent vanished, return delivery leases
+ * The repair paths (never the hot path): requeue tasks whose agent vanished, queue retries whose
+ * backoff ended (the backstop of RetriesService's timer, and after a restart), return delivery leases
  * of dead replicas, purge expired results, move on dependents whose inputs ended unnoticed (a crash
  * between the two), and rebuild the broker's queues from PostgreSQL on start and whenever the broker
  * reports lost state.
@@ -40,6 +42,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly dependencies: DependenciesService,
     private readonly queue: QueueService,
     private readonly leases: LeaseService,
+    private readonly retries: RetriesService,
     /** Endpoints this replica serves, for reclaiming their stale delivery leases. */
     @Inject(AGENT_CONNECTIONS) private readonly connections: AgentConnections,
   ) {}
@@ -53,6 +56,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.leases.renewAfterStart();
     await this.rebuild();
     await this.dependencies.repair();
+    await this.retries.sweep();
     this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
@@ -73,6 +77,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
         });
       }
       await this.leases.requeueExpired();
+      await this.retries.sweep();
       if (this.dependencies.takeDirty() || this.sweeps % DEPENDENCY_REPAIR_EVERY_SWEEPS === 0) await this.dependencies.repair();
       if (this.config.FX_QUEUE_TTL_SECONDS > 0) {
         const ttl = this.config.FX_QUEUE_TTL_SECONDS;

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
-import type { PickledValue, RemoteError, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
+import type { PickledValue, RemoteError, RetryPolicy, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -23,6 +23,8 @@ export interface NewTask {
   pickledArgs?: PickledValue;
   /** 0–9 (absent: 5). */
   priority?: number;
+  /** The retry policy it runs under (its own, or its function's); absent: none. */
+  retry?: RetryPolicy;
 }
 
 /** The JSON columns, as FX stores them. */
@@ -52,8 +54,13 @@ export type TaskRow = RawRow<
   | 'waiting_at'
   | 'dispatched_at'
   | 'running_at'
-  | 'completed_at',
-  TaskJson & TaskSerialized & { status: TaskStatus }
+  | 'completed_at'
+  | 'lease_owner'
+  | 'timings'
+  | 'retry'
+  | 'retries'
+  | 'retry_at',
+  TaskJson & TaskSerialized & { status: TaskStatus; timings: (TaskTimings & { connectionId?: string | null }) | null; retry: RetryPolicy | null }
 >;
 
 /** A final outcome as recorded, ready to publish to waiting clients. */
@@ -78,6 +85,8 @@ export function toQueueCounts(rows: Array<{ status: string; n: number | bigint }
 
 export interface ResultInput {
   taskId: string;
+  /** The attempt the agent ran (it echoes the dispatched one); absent for results the server makes up. */
+  attempt?: number;
   status: 'success' | 'failed';
   result?: unknown;
   error?: RemoteError;
@@ -118,16 +127,17 @@ export class TasksRepository {
       serializer: t.pickledArgs ? 'pickle' : 'json',
       pickled_args: t.pickledArgs ?? null,
       priority: t.priority ?? DEFAULT_TASK_PRIORITY,
+      retry: t.retry ?? null,
       ...(t.inputs?.length ? { inputs: t.inputs } : {}),
     }));
     const graph = rows.some((r) => r.inputs);
-    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, received_at, waiting_at)
+    const insert = `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid,
               ${graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()'}
        FROM x`;
     const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint))`;
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb))`;
     await this.exec(
       graph
         ? `WITH ${x}, inserted AS (${insert})
@@ -225,7 +235,8 @@ export class TasksRepository {
                AS r(id uuid, status text, result jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
             locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
                AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
-       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, output = x.output, timings = x.timings,
+       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, output = x.output,
+              timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
        FROM x JOIN locked ON locked.id = x.id
@@ -311,7 +322,8 @@ export class TasksRepository {
   }
 
   /**
-   * Results and errors are kept for the retention period, then the rows go, with their edges. A result
+   * Results and errors are kept for the retention period, then the rows go, with their edges and
+   * attempts. A result
    * still awaited by an unfinished dependent stays until that dependent ends.
    */
   async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
@@ -322,7 +334,8 @@ export class TasksRepository {
              AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks x ON x.id = d.task_id WHERE d.input_id = t.id AND x.status NOT IN ${FINAL})
            LIMIT $2::int)
          RETURNING id),
-       edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone))
+       edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone)),
+       attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone))
        SELECT count(*)::int AS n FROM gone`,
       cutoff,
       limit,
@@ -342,12 +355,13 @@ export class TasksRepository {
 
   /**
    * Fails tasks still waiting for their endpoint `ttlSeconds` after they were submitted (the queue TTL),
-   * or, for a dependent, after its last input succeeded: its wait for the inputs does not count.
+   * or, for a dependent, after its last input succeeded, or for a retry, after its backoff: waits
+   * that are not for the endpoint do not count.
    */
   failWaitingOlderThan(ttlSeconds: number, error: RemoteError, limit = 10_000): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
-       WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND COALESCE(ready_at, received_at) < now() - $1::int * interval '1 second' LIMIT $3::int)
+       WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND COALESCE(retry_at, ready_at, received_at) < now() - $1::int * interval '1 second' LIMIT $3::int)
          AND status = 'waiting-for-endpoint'
        RETURNING id, owner_id, status, result, error, output, completed_at`,
       ttlSeconds,

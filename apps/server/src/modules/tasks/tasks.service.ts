@@ -1,22 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type {
-  BatchTaskItem,
-  CancelTaskResponse,
-  SubmitBatchRequest,
-  SubmitBatchResponse,
-  SubmitTaskRequest,
-  SubmitTaskResponse,
-  SubmitWarning,
-  TaskInfo,
-  TaskStatusManyResponse,
+import {
+  MAX_ATTEMPTS_SHOWN,
+  RetryPolicy,
+  type BatchTaskItem,
+  type CancelTaskResponse,
+  type SubmitBatchRequest,
+  type SubmitBatchResponse,
+  type SubmitTaskRequest,
+  type SubmitTaskResponse,
+  type SubmitWarning,
+  type TaskInfo,
+  type TaskStatusManyResponse,
 } from '@fx/protocol';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
-import { iso } from '../../common/iso.js';
 import type { Principal } from '../auth/principal.js';
-import { FunctionsService } from '../functions/functions.service.js';
+import { FunctionsService, storedRetry } from '../functions/functions.service.js';
+import { AttemptsRepository } from '../retries/attempts.repository.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
@@ -25,34 +27,7 @@ import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { GroupsService } from '../groups/groups.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
-
-export function toTaskInfo(t: TaskRow): TaskInfo {
-  return {
-    id: t.id,
-    functionId: t.function_id,
-    endpointId: t.endpoint_id,
-    batchId: t.batch_id,
-    ownerId: t.owner_id,
-    status: t.status,
-    attempt: t.attempt,
-    priority: t.priority,
-    args: t.args,
-    kwargs: t.kwargs,
-    serializer: t.serializer,
-    ...(t.pickled_args ? { pickledArgs: t.pickled_args } : {}),
-    ...(t.status === 'success' ? { result: t.result ?? null } : {}),
-    error: t.error ?? null,
-    ...(t.output ? { output: t.output } : {}),
-    timeline: {
-      receivedAt: iso(t.received_at)!,
-      readyAt: iso(t.ready_at),
-      waitingAt: iso(t.waiting_at),
-      dispatchedAt: iso(t.dispatched_at),
-      runningAt: iso(t.running_at),
-      completedAt: iso(t.completed_at),
-    },
-  };
-}
+import { toTaskInfo } from './task-info.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -65,6 +40,7 @@ function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batch
     kwargs: t.kwargs ?? {},
     ...(t.resources ? { resources: t.resources } : {}),
     ...(t.serializer === 'pickle' && t.pickledArgs ? { pickledArgs: t.pickledArgs } : {}),
+    ...(t.retry ? { retry: RetryPolicy.parse(t.retry) } : {}),
   };
 }
 
@@ -97,6 +73,7 @@ export class TasksService {
     private readonly dependencies: DependenciesService,
     private readonly outcomes: OutcomesService,
     private readonly groups: GroupsService,
+    private readonly attempts: AttemptsRepository,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -147,7 +124,12 @@ export class TasksService {
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
     if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
-    const rows: NewTask[] = items.map((t, i) => ({ ...t, id: ids[i]!, ...graph.tasks[i]! }));
+    // a task without a retry policy of its own runs under its function's, as it is now
+    const fns = checks[0].status === 'fulfilled' ? checks[0].value : new Map();
+    const rows: NewTask[] = items.map((t, i) => {
+      const retry = t.retry ?? storedRetry(fns.get(t.functionId)?.retry);
+      return { ...t, id: ids[i]!, ...graph.tasks[i]!, ...(retry ? { retry } : {}) };
+    });
     await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
@@ -246,7 +228,10 @@ export class TasksService {
   }
 
   async get(p: Principal, id: string): Promise<TaskInfo> {
-    return toTaskInfo(await this.getVisible(p, id));
+    const t = await this.getVisible(p, id);
+    // the attempts before the row's own: at most MAX_ATTEMPTS_SHOWN in all
+    const archived = t.attempt > 0 ? await this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1) : [];
+    return toTaskInfo(t, archived);
   }
 
   async statusMany(p: Principal, ids: string[]): Promise<TaskStatusManyResponse> {
