@@ -67,7 +67,8 @@ describe.each(['postgres', 'pglite'] as const)('retry statements on %s', (kind) 
     // the backoff passes (moved forward here rather than waited for)
     await db.prisma.$executeRawUnsafe(`UPDATE tasks SET retry_at = now() - interval '1 millisecond' WHERE id = $1::uuid`, id);
     const promoted = await Promise.all([attempts.promoteDue(), attempts.promoteDue(), attempts.promoteDue()]);
-    expect(promoted.flat()).toEqual([{ id, endpoint_id: ep }]);
+    // the queue's columns: a promoted task keeps its place by priority and owner
+    expect(promoted.flat()).toEqual([{ id, endpoint_id: ep, owner_id: expect.any(String), priority: 5 }]);
     expect(await tasks.findById(id)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
     expect(await attempts.nextDue()).toBeNull();
     expect((await leases.grant(ep, [id], 'conn-1', 60_000)).map((r) => r.attempt)).toEqual([1]);
