@@ -342,6 +342,9 @@ describe('fx', () => {
     const bad = fx(['batch', 'add', '--endpoint', 'e2e', '--args-file', join(files.path, 'bad.jsonl')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.jsonl:2: expected a JSON array of arguments/);
+    // the whole file is checked before anything is submitted: no batch was started
+    expect(bad.stderr).not.toMatch(/^Batch /m);
+    expect(bad.stdout).toBe('');
   });
 
   it('functions rm deletes by name', () => {
