@@ -9,7 +9,7 @@
 //   npm run bench                       everything, 3 repetitions (about 10 minutes on 2 cores)
 //   npm run bench -- --quick            smaller workloads, 1 repetition (a couple of minutes)
 //   npm run bench -- --only throughput,latency --reps 5 --no-embedded
-//   workloads: throughput, latency, fanin, queued, idle (scale = queued + idle), store (the embedded stores
+//   workloads: throughput, latency, fanin, graph (FX only: a 2-stage graph vs the same tasks without edges), queued, idle (scale = queued + idle), store (the embedded stores
 //   against PostgreSQL + Redis under a 10,000-task batch: store-load.mjs), memo (memoized results: 10,000
 //   uncached against 9,000 cached + 1,000 new, and the cache flag on a batch that misses: memo-load.mjs)
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
@@ -79,7 +79,7 @@ const SIZES = quick
       memo: 10_000,
     };
 const REPS = Number(argv.reps ?? (quick ? 1 : 3));
-const WORKLOADS = ['throughput', 'latency', 'fanin', 'queued', 'idle', 'store', 'memo'];
+const WORKLOADS = ['throughput', 'latency', 'fanin', 'graph', 'queued', 'idle', 'store', 'memo'];
 // 'scale' names both scale workloads (queued, idle)
 const only = new Set((argv.only ?? WORKLOADS.join(',')).split(',').flatMap((s) => (s.trim() === 'scale' ? ['queued', 'idle'] : [s.trim()])));
 const SYSTEMS = ['fx', ...(argv['no-bullmq'] ? [] : ['bullmq']), ...(argv['no-embedded'] ? [] : ['fx-embedded'])];
@@ -124,7 +124,7 @@ async function main() {
   const runs = {}; // workload → system → [sample]
   const push = (w, s, v) => ((runs[w] ??= {})[s] ??= []).push(v);
 
-  const timed = ['throughput', 'latency', 'fanin'].filter((w) => only.has(w));
+  const timed = ['throughput', 'latency', 'fanin', 'graph'].filter((w) => only.has(w));
   if (timed.length) {
     const systems = {};
     for (const s of SYSTEMS) {
@@ -137,7 +137,8 @@ async function main() {
           // alternate: each repetition starts with the next system
           const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length]);
           for (const s of order) {
-            const arg = w === 'throughput' ? SIZES.throughput : w === 'latency' ? SIZES.latency : SIZES;
+            if (!systems[s][w]) continue; // BullMQ has no dataflow edges: graph is FX's alone
+            const arg = w === 'throughput' || w === 'graph' ? SIZES.throughput : w === 'latency' ? SIZES.latency : SIZES;
             const r = await systems[s][w](arg);
             say(`${w} ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(2)])))}`);
             push(w, s, r);
@@ -227,6 +228,8 @@ async function main() {
     2,
   );
   row(`fan-in, ${SIZES.faninClients} clients × ${fmt(SIZES.faninPerClient)}`, 'fanin', 'tasksPerS', 'tasks/s', 'higher', null);
+  row(`graph, ${fmt(SIZES.throughput)} tasks in 2 stages (edges)`, 'graph', 'tasksPerS', 'tasks/s', 'higher', null);
+  row('the same tasks without edges', 'graph', 'flatTasksPerS', 'tasks/s', 'higher', null);
   row(
     `server memory / queued task (${fmt(SIZES.queued)})`,
     'queued',

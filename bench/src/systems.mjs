@@ -3,7 +3,7 @@
 // process of its own). Each returns the same workload methods: throughput, latency, fanin, stop.
 import { fork } from 'node:child_process';
 import { Queue, QueueEvents } from 'bullmq';
-import { Client } from '@fx/sdk';
+import { Client, itemRef } from '@fx/sdk';
 import { FxEndpoint, FxServer, randomPrefix, testRedisUrl, cleanupRedisPrefix, track } from './procs.mjs';
 import { latencyStats, now } from './stats.mjs';
 
@@ -15,6 +15,7 @@ export async function startFx(backend) {
   endpoint.start();
   const client = new Client({ url: server.url, token: server.adminToken });
   const fn = await client.registerFunction(() => null, { name: 'noop' });
+  const same = await client.registerFunction((x) => x, { name: 'same' });
   // Warm-up: the agent is connected once a task comes back.
   const ids = await client.runBatch(
     endpoint.endpointId,
@@ -37,6 +38,26 @@ export async function startFx(backend) {
       const ms = now() - t0;
       if (seen !== n) throw new Error(`saw ${seen} of ${n} results`);
       return { tasksPerS: (n / ms) * 1000, ms };
+    },
+    // n tasks as n/2 pairs (stage 2 takes stage 1's result through an edge), then the same n tasks
+    // without edges; each request holds whole pairs (a batch refers only to its own items)
+    async graph(n) {
+      const run = async (edges) => {
+        const t0 = now();
+        const waits = [];
+        for (let start = 0; start < n / 2; start += 5_000) {
+          const pairs = Math.min(5_000, n / 2 - start);
+          const stage1 = Array.from({ length: pairs }, (_, i) => ({ functionId: same, args: [start + i] }));
+          const stage2 = Array.from({ length: pairs }, (_, i) => ({ functionId: same, args: [edges ? itemRef(i) : start + i] }));
+          const ids = await client.runBatch(endpoint.endpointId, [...stage1, ...stage2]);
+          waits.push(client.getResults(ids, { timeoutMs: 300_000 }));
+        }
+        await Promise.all(waits);
+        return now() - t0;
+      };
+      const graphMs = await run(true);
+      const flatMs = await run(false);
+      return { tasksPerS: (n / graphMs) * 1000, flatTasksPerS: (n / flatMs) * 1000, ms: graphMs };
     },
     async latency(n) {
       const samples = [];

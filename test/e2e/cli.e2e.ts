@@ -215,7 +215,7 @@ describe('fx', () => {
     expect(r.code).toBe(0);
     batchId = r.stdout.trim();
     expect(batchId).toMatch(UUID);
-    expect(r.stderr.split('\n')[0]).toBe(`Batch ${batchId}: 50 tasks accepted; "fx watch ${batchId}" re-attaches.`);
+    expect(r.stderr.split('\n')[0]).toBe(`Batch ${batchId}: submitting as the file is read; "fx watch ${batchId}" re-attaches.`);
     expect(lastLine(r.stderr)).toMatch(/^50\/50 done \(100%\), 0 failed, [\d.]+ tasks\/s, took \d+/);
 
     const watch = fx(['watch', batchId]);
@@ -233,6 +233,9 @@ describe('fx', () => {
       'e2e',
       '--args-file',
       join(files.path, 'tasks.jsonl'),
+      // the file streams through a window smaller than it
+      '--window',
+      '7',
     ]);
     expect(ok.batchIds).toHaveLength(1);
     expect(ok.batchIds[0]).toMatch(UUID);
@@ -339,6 +342,9 @@ describe('fx', () => {
     const bad = fx(['batch', 'add', '--endpoint', 'e2e', '--args-file', join(files.path, 'bad.jsonl')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.jsonl:2: expected a JSON array of arguments/);
+    // the whole file is checked before anything is submitted: no batch was started
+    expect(bad.stderr).not.toMatch(/^Batch /m);
+    expect(bad.stdout).toBe('');
   });
 
   it('functions rm deletes by name', () => {

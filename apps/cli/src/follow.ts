@@ -1,4 +1,4 @@
-import type { Client, TaskOutcome } from '@fx/sdk';
+import type { TaskOutcome } from '@fx/sdk';
 import type { CliContext } from './cli.context.js';
 import { ProgressReporter } from './progress.js';
 
@@ -18,25 +18,38 @@ export interface BatchSummary {
 const MAX_LISTED_FAILURES = 20;
 
 /**
- * Follows tasks to the end with progress on stderr (a bar on a terminal, plain lines otherwise) and
- * returns the tally. Used by `fx batch` after submitting and by `fx watch` to re-attach.
+ * Follows outcomes to the end with progress on stderr (a bar on a terminal, plain lines otherwise) and
+ * returns the tally. `total()` is read at each outcome: `fx batch` learns it as it reads its input.
+ * Used by `fx batch` (outcomes of its map) and by `fx watch` (outcomes of the groups it re-attaches to).
  */
-export async function followTasks(context: CliContext, client: Client, batchIds: string[], taskIds: readonly string[]): Promise<BatchSummary> {
+export async function followOutcomes(
+  context: CliContext,
+  batchIds: string[],
+  outcomes: AsyncIterable<TaskOutcome>,
+  total: () => number,
+): Promise<BatchSummary> {
   const started = context.now();
   const reporter = new ProgressReporter(context);
-  const summary: BatchSummary = { batchIds, total: new Set(taskIds).size, done: 0, succeeded: 0, failed: 0, cancelled: 0, elapsedSeconds: 0, failures: [] };
+  const summary: BatchSummary = { batchIds, total: total(), done: 0, succeeded: 0, failed: 0, cancelled: 0, elapsedSeconds: 0, failures: [] };
+  const progress = () => ({ done: summary.done, failed: summary.failed + summary.cancelled, total: summary.total });
   reporter.start();
+  reporter.update(progress());
   const off = context.onInterrupt(() => {
-    reporter.finish({ done: summary.done, failed: summary.failed + summary.cancelled, total: summary.total });
+    reporter.finish(progress());
     const ids = batchIds.join(' ');
-    context.err(`Stopped waiting; the tasks keep running: "fx watch ${ids}" re-attaches, "fx cancel <batch id>" stops them.`);
+    context.err(`Stopped waiting; the tasks submitted keep running: "fx watch ${ids}" re-attaches, "fx cancel <batch id>" stops them.`);
   });
   try {
-    for await (const outcome of client.results(taskIds, { onProgress: (p) => reporter.update(p) })) tally(summary, outcome);
+    for await (const outcome of outcomes) {
+      tally(summary, outcome);
+      summary.total = Math.max(total(), summary.done);
+      reporter.update(progress());
+    }
   } finally {
     off();
+    summary.total = Math.max(total(), summary.done);
     summary.elapsedSeconds = (context.now() - started) / 1000;
-    reporter.finish({ done: summary.done, failed: summary.failed + summary.cancelled, total: summary.total });
+    reporter.finish(progress());
   }
   return summary;
 }

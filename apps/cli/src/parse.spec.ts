@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { CliError } from '@fx/cli-kit';
-import { parseArgsFile, parseJsonArray, parseJsonObject, parseSince } from './parse.js';
+import { parseArgsFile, parseJsonArray, parseJsonObject, parsePriority, parseSince } from './parse.js';
 
 describe('parseArgsFile', () => {
   it('reads one JSON array of arguments per line, skipping blank lines', () => {
@@ -59,5 +59,12 @@ describe('--args and --kwargs', () => {
     expect(() => parseJsonArray('{"a": 1}')).toThrow(/JSON array/);
     expect(() => parseJsonObject('[1]')).toThrow(/JSON object/);
     expect(() => parseJsonArray('[1,')).toThrow(/not valid JSON/);
+  });
+});
+
+describe('parsePriority', () => {
+  it('takes a whole number from 0 to 9 and refuses anything else with the range', () => {
+    expect(['0', '5', '9'].map(parsePriority)).toEqual([0, 5, 9]);
+    for (const bad of ['10', '-1', '4.5', '', 'high']) expect(() => parsePriority(bad)).toThrow('must be a whole number from 0 to 9 (higher goes first).');
   });
 });

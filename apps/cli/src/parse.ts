@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { CliError } from '@fx/cli-kit';
+import { MAX_TASK_PRIORITY, MIN_TASK_PRIORITY } from '@fx/protocol';
 
 /** The most lines `fx batch` reads from one args file (every line is one task). */
 export const MAX_ARGS_FILE_LINES = 1_000_000;
@@ -12,22 +13,27 @@ export function parseArgsFile(text: string, file: string): unknown[][] {
   const tasks: unknown[][] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (error) {
-      throw new CliError(`${file}:${i + 1}: not valid JSON (${(error as Error).message}); each line must be a JSON array of arguments, e.g. [1, 2]`, 2);
-    }
-    if (!Array.isArray(value)) {
-      throw new CliError(`${file}:${i + 1}: expected a JSON array of arguments, e.g. [1, 2], got ${describe(value)}`, 2);
-    }
-    tasks.push(value);
+    const args = parseArgsLine(lines[i]!, file, i + 1);
+    if (args === undefined) continue;
+    tasks.push(args);
     if (tasks.length > MAX_ARGS_FILE_LINES) throw new CliError(`${file}: more than ${MAX_ARGS_FILE_LINES} tasks; split it into several batches`, 2);
   }
   if (tasks.length === 0) throw new CliError(`${file}: no tasks (the file has no non-blank lines)`, 2);
   return tasks;
+}
+
+/** One line of an args file: its arguments, or undefined for a blank line. */
+export function parseArgsLine(raw: string, file: string, lineNo: number): unknown[] | undefined {
+  const line = raw.trim();
+  if (line === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new CliError(`${file}:${lineNo}: not valid JSON (${(error as Error).message}); each line must be a JSON array of arguments, e.g. [1, 2]`, 2);
+  }
+  if (!Array.isArray(value)) throw new CliError(`${file}:${lineNo}: expected a JSON array of arguments, e.g. [1, 2], got ${describe(value)}`, 2);
+  return value;
 }
 
 function describe(value: unknown): string {
@@ -74,4 +80,13 @@ function parseJson(value: string): unknown {
   } catch (error) {
     throw new InvalidArgumentError(`is not valid JSON (${(error as Error).message}).`);
   }
+}
+
+/** A commander option parser for --priority: a whole number 0–9, or commander's usage error. */
+export function parsePriority(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < MIN_TASK_PRIORITY || n > MAX_TASK_PRIORITY) {
+    throw new InvalidArgumentError(`must be a whole number from ${MIN_TASK_PRIORITY} to ${MAX_TASK_PRIORITY} (higher goes first).`);
+  }
+  return n;
 }

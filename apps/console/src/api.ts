@@ -62,6 +62,8 @@ export type TaskFilters = {
   endpointId?: string;
   functionId?: string;
   ownerId?: string;
+  /** A task group: a batch, a graph or a map. */
+  batchId?: string;
   since?: string;
   until?: string;
 };

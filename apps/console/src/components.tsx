@@ -4,7 +4,13 @@ import type { FunctionInfo, TaskStatus, ThroughputBucket } from '@fx/protocol';
 export function StatusBadge({ status }: { status: TaskStatus | 'online' | 'offline' | 'locked' }) {
   return (
     <span className={`badge badge-${status}`}>
-      {status === 'waiting-for-endpoint' ? 'waiting' : status === 'waiting-for-dependencies' ? 'waiting for inputs' : status}
+      {status === 'waiting-for-endpoint'
+        ? 'waiting'
+        : status === 'waiting-for-dependencies'
+          ? 'waiting for inputs'
+          : status === 'waiting-for-retry'
+            ? 'waiting to retry'
+            : status}
     </span>
   );
 }

@@ -188,15 +188,16 @@ describe('admin console in Chromium', () => {
     await page.getByTestId('task-function').getByRole('link', { name: 'square', exact: true }).waitFor();
     await page.getByTestId('task-endpoint').getByRole('link', { name: ENDPOINT, exact: true }).waitFor();
     expect(await page.getByTestId('task-attempt').textContent()).toBe('0 (first try)');
+    expect(await page.getByTestId('task-priority').textContent()).toBe('5 (default)');
     const times = await page.locator('.timeline time').allTextContents();
     expect(times).toHaveLength(5);
     for (const t of times) expect(t).toMatch(DATED);
   });
 
-  it('opens a failed task and shows its remote stack', async () => {
+  it('opens a failed task and shows its remote stack, and its attempts', async () => {
     await ensureAgent();
     const fn = (await admin('POST', '/v1/functions', { name: 'explode', runtime: 'js', source: "(n) => { throw new RangeError('console boom ' + n) }" })).body;
-    const submitted = await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId, args: [7] });
+    const submitted = await admin('POST', '/v1/tasks', { functionId: fn.id, endpointId, args: [7], retry: { maxAttempts: 2 } });
     expect(submitted.status).toBe(201);
 
     await nav('Tasks').click();
@@ -211,6 +212,11 @@ describe('admin console in Chromium', () => {
     expect(await stack.textContent()).toMatch(/RangeError: console boom 7/);
     await page.getByText('Remote error').waitFor();
     expect(await page.locator('.timeline li.done').count()).toBe(5);
+    // the first attempt failed and was retried, the second failed for good: each with its own record
+    const attempts = page.getByRole('table', { name: 'Attempts' });
+    expect(await attempts.locator('tbody tr').count()).toBe(2);
+    expect(await attempts.locator('tr[data-attempt="1"][data-status="retried"]').textContent()).toMatch(/failed, retried.*TASK_ERROR: console boom 7/);
+    expect(await attempts.locator('tr[data-attempt="2"][data-status="failed"]').textContent()).toMatch(/TASK_ERROR: console boom 7/);
     await shot('task-failed');
     await shot('task-failed', 390);
     await page.setViewportSize({ width: 1280, height: 860 });

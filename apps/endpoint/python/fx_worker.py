@@ -6,7 +6,8 @@ fd 3; stdout and stderr belong to the tasks: each task's output is captured at t
 level (so that subprocesses and C extensions are caught too) and returned, bounded, with its outcome.
 
 Parent -> worker: {"type": "run", "taskId", "invocation": {source, entrypoint, contentHash, args, kwargs,
-pickledArgs?, maxResultBytes}, "queued"?} (pickledArgs: see fx_worker_serializers.py), {"type": "drop", "taskId"}, {"type": "interrupt", "taskId"}.
+pickledArgs?, maxResultBytes}, "queued"?, "priority"?} (pickledArgs: see fx_worker_serializers.py), {"type": "drop", "taskId"},
+{"type": "interrupt", "taskId"}. The waiting task of highest priority runs next, first sent first within one.
 Worker -> parent: {"type": "ready", "runtime"}, {"type": "started", "taskId"} (for queued tasks),
 {"type": "done", "taskId", "outcome": {"ok": true, "json"} | {"ok": false, "error"}, "output"?},
 {"type": "dropped", "taskId", "skipped"}.
@@ -66,7 +67,7 @@ class Channel:
 
 
 class State:
-    """The tasks this worker holds: the one running (`current`) and those waiting, in order."""
+    """The tasks this worker holds: the one running (`current`) and those waiting, in the order they run."""
 
     def __init__(self):
         self.cond = threading.Condition()
@@ -77,6 +78,15 @@ class State:
         self.interrupt_for = None
         self.in_user = False
         self.interrupted = None
+
+def enqueue(waiting, task):
+    """After every waiting task of a priority at least as high (the agent's priority-order.ts keeps its copy so)."""
+    priority = task.get("priority", 5)
+    index = len(waiting)
+    while index > 0 and waiting[index - 1].get("priority", 5) < priority:
+        index -= 1
+    waiting.insert(index, task)
+
 
 class Functions:
     """Each source runs once, as a module of its own, and its entry point is kept (LRU, by content hash)."""
@@ -156,7 +166,7 @@ class Worker:
                 kind, task_id = message.get("type"), message.get("taskId")
                 with state.cond:
                     if kind == "run":
-                        state.waiting.append(message)
+                        enqueue(state.waiting, message)
                         state.cond.notify()
                     elif kind in ("drop", "interrupt"):
                         index = next((i for i, t in enumerate(state.waiting) if t["taskId"] == task_id), None)

@@ -7,6 +7,7 @@ import { UsersModule } from './modules/users/users.module.js';
 import { FunctionsModule } from './modules/functions/functions.module.js';
 import { EndpointsModule } from './modules/endpoints/endpoints.module.js';
 import { TasksModule } from './modules/tasks/tasks.module.js';
+import { GroupsModule } from './modules/groups/groups.module.js';
 import { AgentsModule } from './modules/agents/agents.module.js';
 import { RecoveryModule } from './modules/recovery/recovery.module.js';
 import { ClientsModule } from './modules/clients/clients.module.js';
@@ -27,6 +28,7 @@ export class AppModule {
         FunctionsModule,
         EndpointsModule,
         TasksModule,
+        GroupsModule,
         AgentsModule,
         RecoveryModule,
         ClientsModule,

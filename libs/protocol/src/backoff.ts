@@ -16,6 +16,12 @@ export interface BackoffOptions {
   jitter?: 'full' | 'equal';
 }
 
+/**
+ * The longest an agent waits between two reconnects by default (config.yaml `reconnect.maxDelayMs`): a
+ * server that has just started gives held leases this long, plus one lease term, to be claimed again.
+ */
+export const AGENT_RECONNECT_MAX_DELAY_MS = 10_000;
+
 /** The delay before retry number `attempt` (0 for the first), in whole milliseconds. */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
   const initial = options.initialDelayMs ?? 250;

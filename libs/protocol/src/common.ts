@@ -86,8 +86,20 @@ export function looksLikeUuid(value: string): boolean {
 /**
  * `waiting-for-dependencies`: the task refers to other tasks' results (task-refs.ts) that are not all
  * in yet; when the last one succeeds it moves to `waiting-for-endpoint` on its own endpoint.
+ * `waiting-for-retry`: an attempt failed with a code of the task's retry policy (retry.ts); the next
+ * attempt joins the endpoint's queue when the backoff has passed.
  */
-export const TaskStatus = z.enum(['received', 'waiting-for-dependencies', 'waiting-for-endpoint', 'dispatched', 'running', 'success', 'failed', 'cancelled']);
+export const TaskStatus = z.enum([
+  'received',
+  'waiting-for-dependencies',
+  'waiting-for-endpoint',
+  'waiting-for-retry',
+  'dispatched',
+  'running',
+  'success',
+  'failed',
+  'cancelled',
+]);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export const FINAL_TASK_STATUSES: readonly TaskStatus[] = ['success', 'failed', 'cancelled'];

@@ -8,7 +8,8 @@ import { EndpointInfo, TaskCore, UserInfo } from './rest.js';
  */
 
 // ---- REST: tasks list ------------------------------------------------------------------------
-const csv = <T extends z.ZodType>(item: T) =>
+/** A list given as one comma-separated query value (`status=failed,cancelled`). */
+export const csv = <T extends z.ZodType>(item: T) =>
   z.preprocess(
     (v) =>
       typeof v === 'string'

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
 import { PickledValue } from './serializers.js';
+import { TaskPriority } from './priority.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -145,6 +146,8 @@ export const TaskSpec = z.object({
   resources: TaskResources.optional(),
   /** The user who submitted it: a js worker never runs tasks of two owners (absent: one "unknown" owner). */
   ownerId: Uuid.optional(),
+  /** 0–9: the agent and its workers start higher ones first (absent: 5). */
+  priority: TaskPriority.optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 

@@ -16,6 +16,8 @@ import {
 } from './common.js';
 import { HeartbeatPayload, AgentInfo } from './endpoint.js';
 import { checkSerializer, PickledValue, TaskSerializer } from './serializers.js';
+import { TaskPriority } from './priority.js';
+import { MAX_ATTEMPTS_SHOWN, RetryPolicy, TaskAttempt } from './retry.js';
 import { FunctionCache, TaskCacheFlag } from './memoize.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
@@ -44,6 +46,8 @@ export const RegisterFunctionRequest = z
       .max(7 * 24 * 3600)
       .optional(),
     public: z.boolean().default(false),
+    /** The retry policy of its tasks, unless a task brings its own. @default none: a failure is final */
+    retry: RetryPolicy.optional(),
     /** Memoized results (see FunctionCache); absent: tasks run every time unless submitted with `cache: true`. */
     cache: FunctionCache.optional(),
   })
@@ -72,6 +76,8 @@ export const FunctionInfo = z.object({
   description: z.string().nullable(),
   walltimeSeconds: z.number().nullable(),
   public: z.boolean(),
+  /** The retry policy its tasks get unless they bring their own; null: none. */
+  retry: RetryPolicy.nullable().default(null),
   /** Memoized results, as registered; null: none. */
   cache: z.object({ ttlSeconds: z.number().int(), shareable: z.boolean() }).nullable().default(null),
   contentHash: z.string(),
@@ -146,6 +152,10 @@ export const SubmitTaskRequest = z
     serializer: TaskSerializer.optional(),
     /** serializer `pickle` only (and required there): `(args, kwargs)` pickled as one value; args and kwargs stay empty. */
     pickledArgs: PickledValue.optional(),
+    /** 0–9; higher goes first within the endpoint's queue. @default 5 */
+    priority: TaskPriority.optional(),
+    /** Retries after a failed attempt (see RetryPolicy); replaces the function's policy. @default the function's */
+    retry: RetryPolicy.optional(),
     /** Memoize this task (see TaskCacheFlag); absent: as its function is registered. */
     cache: TaskCacheFlag.optional(),
   })
@@ -179,6 +189,10 @@ export const BatchTaskItem = z
     /** As in SubmitTaskRequest, per item. @default 'json' */
     serializer: TaskSerializer.optional(),
     pickledArgs: PickledValue.optional(),
+    /** As in SubmitTaskRequest. @default the batch's priority */
+    priority: TaskPriority.optional(),
+    /** As in SubmitTaskRequest, per item. */
+    retry: RetryPolicy.optional(),
     /** As in SubmitTaskRequest, per item. */
     cache: TaskCacheFlag.optional(),
   })
@@ -190,14 +204,25 @@ export const SubmitBatchRequest = z
   .object({
     endpointId: EndpointRef.optional(),
     tasks: z.array(BatchTaskItem).min(1),
+    /** Of the items that name none. @default 5 */
+    priority: TaskPriority.optional(),
+    /**
+     * Adds the tasks to this group of yours (POST /v1/groups made it, or an earlier batch returned it as
+     * its batchId) instead of a new one: a map, or a batch too large for one request, is one group.
+     */
+    groupId: Uuid.optional(),
   })
   .strict();
 export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;
 
+/** `batchId` is the id of the task group the tasks joined (GET /v1/groups/:id). */
 export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid), warnings: z.array(SubmitWarning).optional() });
 export type SubmitBatchResponse = z.infer<typeof SubmitBatchResponse>;
 
-/** What every view of a task carries: who and what it is, where it runs, its state and attempt. */
+/**
+ * What every view of a task carries: who and what it is, where it runs, its state and attempt (0 on
+ * the first; each requeue after a lost lease and each retry adds one).
+ */
 export const TaskCore = z.object({
   id: Uuid,
   functionId: Uuid,
@@ -209,6 +234,8 @@ export const TaskCore = z.object({
 });
 
 export const TaskInfo = TaskCore.extend({
+  /** 0–9 (an older server sends none: 5). */
+  priority: TaskPriority.default(5),
   args: z.array(z.unknown()),
   kwargs: z.record(z.string(), z.unknown()),
   /** `pickle`: the arguments are `pickledArgs` and the result is a PickledValue. */
@@ -229,7 +256,13 @@ export const TaskInfo = TaskCore.extend({
     dispatchedAt: z.string().nullable(),
     runningAt: z.string().nullable(),
     completedAt: z.string().nullable(),
+    /** While waiting for a retry: when the next attempt joins the queue. */
+    retryAt: z.string().nullable().default(null),
   }),
+  /** The task's retry policy (its own, or its function's when it was submitted); null: none. */
+  retry: RetryPolicy.nullable().default(null),
+  /** Every attempt so far, oldest first (the latest MAX_ATTEMPTS_SHOWN); empty until the first is dispatched. */
+  attempts: z.array(TaskAttempt).max(MAX_ATTEMPTS_SHOWN).default([]),
 });
 export type TaskInfo = z.infer<typeof TaskInfo>;
 
@@ -263,7 +296,7 @@ export type TaskResultsRequest = z.input<typeof TaskResultsRequest>;
 export const TaskResultEntry = z.object({
   taskId: Uuid,
   status: TaskStatus,
-  /** 0 on the first try; each requeue after a lost lease adds one. */
+  /** 0 on the first try; each requeue after a lost lease, and each retry, adds one. */
   attempt: z.number().int(),
   /** Final tasks only: `result` for success, `error` for failed or cancelled. */
   result: z.unknown().optional(),

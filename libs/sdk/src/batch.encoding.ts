@@ -1,17 +1,32 @@
-import { BatchTaskItem, DEFAULT_LIMITS, FunctionRef, type TaskResources } from '@fx/protocol';
+import {
+  BatchTaskItem,
+  DEFAULT_LIMITS,
+  FunctionRef,
+  MAX_TASK_PRIORITY,
+  MIN_TASK_PRIORITY,
+  TaskPriority,
+  type RetryPolicyInput,
+  type TaskResources,
+} from '@fx/protocol';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import { assertFaithfulJson } from './json-faithful.js';
-import type { BatchItem } from './client.options.js';
+import type { BatchItem, RunOptions } from './client.options.js';
 import { checkInput } from './validate.js';
 import { encodeArgs } from './task-ref.js';
 
 export interface BatchEncodingOptions {
   /** Given to the items that carry no `resources` of their own. */
   resources?: TaskResources | undefined;
+  /** The batch's priority: the server gives it to the items that carry no `priority` of their own. */
+  priority?: number | undefined;
+  /** Given to the items that carry no `retry` of their own. */
+  retry?: RetryPolicyInput | undefined;
   /** Given to the items that carry no `cache` of their own. */
   cache?: boolean | undefined;
   /** Largest request body; items are split across requests to stay under it. */
   maxRequestBytes: number;
+  /** The task group every request joins. */
+  groupId?: string | undefined;
 }
 
 /** One request of a batch: its JSON body and how many tasks it carries. */
@@ -26,16 +41,20 @@ export interface EncodedBatchRequest {
  * anything is returned, so a bad item fails the batch before a request is sent.
  */
 export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
-  const { resources, cache, maxRequestBytes } = options;
+  const { resources, priority, retry, cache, maxRequestBytes, groupId } = options;
   if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
+  if (retry) items = items.map((item) => (item.retry ? item : { ...item, retry }));
   if (cache !== undefined) items = items.map((item) => (item.cache === undefined ? { ...item, cache } : item));
 
   const isCheckedId = refMemo();
-  const head = `{"endpointId":${JSON.stringify(endpoint)},"tasks":[`;
+  const batchPriority = priority === undefined ? '' : `"priority":${checkInput(TaskPriority, priority, 'priority')},`;
+  const head = `{"endpointId":${JSON.stringify(endpoint)},${groupId ? `"groupId":${JSON.stringify(groupId)},` : ''}${batchPriority}"tasks":[`;
   const tail = ']}';
+  // with room for the `"groupId":…,` that sendBatch adds to the requests after the first
+  const frame = head.length + tail.length + (groupId ? 0 : GROUP_FIELD_BYTES);
   const chunks: string[][] = [];
   let current: string[] = [];
-  let bytes = head.length + tail.length;
+  let bytes = frame;
   let itemRefs = false;
   const onIndex = (index: number, i: number) => {
     if (index >= i) throw new ValidationError('VALIDATION_FAILED', `items[${i}] refers to item ${index}; an item may refer only to items before it`);
@@ -52,7 +71,7 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
     if (item?.kwargs !== undefined) assertFaithfulJson(item.kwargs, `items[${i}].kwargs`);
     const encoded = JSON.stringify(isPlainBatchItem(item, isCheckedId) ? item : checkInput(BatchTaskItem, item, `batch item ${i}`));
     const size = Buffer.byteLength(encoded) + 1;
-    if (head.length + tail.length + size > maxRequestBytes) {
+    if (frame + size > maxRequestBytes) {
       throw new PayloadTooLargeError(
         'PAYLOAD_TOO_LARGE',
         `batch item ${i} alone is ${size} bytes of JSON, more than the ${maxRequestBytes} a request may carry`,
@@ -61,7 +80,7 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
     if (current.length === DEFAULT_LIMITS.maxBatchTasks || bytes + size > maxRequestBytes) {
       chunks.push(current);
       current = [];
-      bytes = head.length + tail.length;
+      bytes = frame;
     }
     current.push(encoded);
     bytes += size;
@@ -76,7 +95,25 @@ export function encodeBatch(endpoint: string, items: readonly BatchItem[], optio
   return chunks.map((chunk) => ({ body: `${head}${chunk.join(',')}${tail}`, count: chunk.length }));
 }
 
-const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs', 'cache']);
+/** `"groupId":"<uuid>",` */
+const GROUP_FIELD_BYTES = 48;
+
+const BATCH_ITEM_KEYS = new Set(['functionId', 'endpointId', 'args', 'kwargs', 'priority', 'cache']);
+
+/** What `run` and `runBatch` send of their options, as the request's fields (a priority checked here, with a sentence). */
+export function taskOptions(options: Pick<RunOptions, 'resources' | 'priority' | 'retry' | 'cache'>): {
+  resources?: TaskResources;
+  priority?: number;
+  retry?: RetryPolicyInput;
+  cache?: boolean;
+} {
+  return {
+    ...(options.resources ? { resources: options.resources } : {}),
+    ...(options.cache === undefined ? {} : { cache: options.cache }),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.priority !== undefined ? { priority: checkInput(TaskPriority, options.priority, 'priority') } : {}),
+  };
+}
 
 /** A function-ref check that runs the schema once per distinct ref: a batch usually names one or two. */
 function refMemo(): (value: unknown) => boolean {
@@ -97,10 +134,11 @@ function refMemo(): (value: unknown) => boolean {
 function isPlainBatchItem(item: unknown, isId: (value: unknown) => boolean): item is BatchItem {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
   for (const key of Object.keys(item)) if (!BATCH_ITEM_KEYS.has(key)) return false;
-  const { functionId, endpointId, args, kwargs, cache } = item as Record<string, unknown>;
+  const { functionId, endpointId, args, kwargs, priority, cache } = item as Record<string, unknown>;
   return (
-    (cache === undefined || typeof cache === 'boolean') &&
     isId(functionId) &&
+    (cache === undefined || typeof cache === 'boolean') &&
+    (priority === undefined || (Number.isInteger(priority) && (priority as number) >= MIN_TASK_PRIORITY && (priority as number) <= MAX_TASK_PRIORITY)) &&
     (endpointId === undefined || (isId(endpointId) && !(endpointId as string).includes('@'))) &&
     (args === undefined || (Array.isArray(args) && args.length <= 10_000)) &&
     (kwargs === undefined || (typeof kwargs === 'object' && kwargs !== null && !Array.isArray(kwargs)))

@@ -5,18 +5,22 @@ import { FxError, PartialBatchError, ServerError } from './errors.js';
 
 /**
  * Sends a batch's requests one after another and concatenates their task ids in order. If a later
- * request fails, the earlier ones' tasks exist: the PartialBatchError carries their ids.
+ * request fails, the earlier ones' tasks exist: the PartialBatchError carries their ids. The requests
+ * after the first join the first one's group (unless the bodies already name one: `groupId`), so
+ * a batch is one group however many requests it takes.
  */
 export async function sendBatch(
   requests: EncodedBatchRequest[],
   send: (encodedBody: string) => Promise<SubmitBatchResponse>,
-  options: Pick<RunBatchOptions, 'onAccepted' | 'onWarning'>,
+  options: Pick<RunBatchOptions, 'onAccepted' | 'onWarning' | 'groupId'>,
 ): Promise<string[]> {
   const taskIds: string[] = [];
   const warned = new Set<string>();
+  let joined: string | undefined;
   for (const { body, count } of requests) {
     try {
-      const res = await send(body);
+      const res = await send(joined === undefined ? body : `{"groupId":${JSON.stringify(joined)},${body.slice(1)}`);
+      if (options.groupId === undefined) joined ??= res.batchId;
       if (res.taskIds.length !== count) {
         throw new ServerError('BAD_RESPONSE', `the server returned ${res.taskIds.length} task ids for a batch of ${count}`);
       }

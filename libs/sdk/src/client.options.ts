@@ -1,4 +1,4 @@
-import type { FunctionCache, SubmitWarning, TaskResources } from '@fx/protocol';
+import type { FunctionCache, RetryPolicyInput, SubmitWarning, TaskResources } from '@fx/protocol';
 import type { Progress } from './result-stream.js';
 
 // The options of Client and its methods, kept apart from the class so client.ts reads as what it does.
@@ -79,6 +79,12 @@ export interface RegisterFunctionOptions {
    */
   public?: boolean;
   /**
+   * How its tasks are run again after a failed attempt, unless a task brings its own policy:
+   * `{ maxAttempts, backoffSeconds, on: [codes] }` (see RetryPolicy).
+   * @default undefined (a failure is final)
+   */
+  retry?: RetryPolicyInput;
+  /**
    * Memoized results: a successful task's result serves identical later tasks (same function content,
    * same arguments) for `ttlSeconds`; with `shareable` on a public function, every caller's identical
    * tasks share them, otherwise each caller's are their own. Clear with `client.clearCache(fn)`.
@@ -118,6 +124,20 @@ export interface RunOptions {
    * @default undefined (any worker)
    */
   resources?: TaskResources;
+  /**
+   * 0–9: higher goes first within the endpoint's queue (and on the agent); tasks of equal priority are
+   * shared fairly between the users of an endpoint. In `runBatch` this applies to the items that carry
+   * no `priority` of their own.
+   * @default 5
+   */
+  priority?: number;
+  /**
+   * Runs the task again after a failed attempt whose code is in `on`, up to `maxAttempts` attempts in
+   * all, `backoffSeconds` apart; replaces the function's policy. In `runBatch` this applies to the items
+   * that carry no `retry` of their own.
+   * @default the function's policy
+   */
+  retry?: RetryPolicyInput;
   /**
    * Called with what the server says about an accepted submission, e.g. `ENDPOINT_OFFLINE` (the tasks
    * wait in the queue until the endpoint's agent connects). The SDK never prints.
@@ -174,9 +194,9 @@ export interface GetResultOptions {
 
 export interface RunBatchOptions extends RunOptions {
   /**
-   * Called as each request of the batch is accepted, with the batch id the server gave it and its
-   * task ids (a batch larger than one request gets one batch id per request). Useful to record the
-   * batch before waiting, e.g. to re-attach later with `listTasks({ batchId })`.
+   * Called as each request of the batch is accepted, with the batch id (the id of the task group all
+   * its requests join) and the request's task ids. Useful to record the batch before waiting, to
+   * re-attach later with `client.group(batchId)`.
    * @default undefined
    */
   onAccepted?: (accepted: { batchId: string; taskIds: string[] }) => void;
@@ -188,6 +208,11 @@ export interface RunBatchOptions extends RunOptions {
    * @default undefined
    */
   onProgress?: (progress: Progress) => void;
+  /**
+   * A task group of yours for the tasks to join (`client.createGroup()`, a map's, an earlier batch's id).
+   * @default a new group; a batch that takes several requests is one group
+   */
+  groupId?: string;
 }
 
 /** One task in `runBatch`. */
@@ -201,6 +226,69 @@ export interface BatchItem {
   kwargs?: Record<string, unknown>;
   /** What this task asks of its worker (see RunOptions.resources). @default the batch's `resources` */
   resources?: TaskResources;
+  /** 0–9 (see RunOptions.priority). @default the batch's `priority` */
+  priority?: number;
+  /** Its retry policy (see RunOptions.retry). @default the batch's `retry`, else the function's */
+  retry?: RetryPolicyInput;
   /** Memoize this task (see RunOptions.cache). @default the batch's `cache` */
   cache?: boolean;
+}
+
+export interface MapOptions<T = unknown> {
+  /**
+   * Items per batch request.
+   * @default 1000
+   */
+  chunkSize?: number;
+  /**
+   * Most tasks submitted and not yet yielded. Items are read from the source only while there is
+   * room, so a source larger than memory streams through; in order, one slow task holds back at most
+   * this many results.
+   * @default 10000 (at least chunkSize)
+   */
+  window?: number;
+  /**
+   * Yield in the order of the items (true) or as tasks finish (false).
+   * @default true
+   */
+  ordered?: boolean;
+  /**
+   * The task's positional arguments for an item.
+   * @default (item) => [item]
+   */
+  toArgs?: (item: T, index: number) => unknown[];
+  /** What each task asks of its worker (see RunOptions.resources). @default undefined (any worker) */
+  resources?: TaskResources;
+  /** 0–9, of every task of the map (see RunOptions.priority). @default 5 */
+  priority?: number;
+  /** Memoize every task of the map (see RunOptions.cache). @default as the function is registered */
+  cache?: boolean;
+  /**
+   * Called once with the map's task group id, before its first task is submitted: `client.group(id)`
+   * re-attaches to it from anywhere. With `groupId` given, the tasks join that group instead.
+   */
+  onGroup?: (groupId: string) => void;
+  /** An existing group of yours to add the tasks to. @default a new group of kind 'map' */
+  groupId?: string;
+  /**
+   * When the consumer stops early (break, return, an exception), cancel every unfinished task of the
+   * map's group. `false` leaves them running (`fx batch` does, so that `fx watch` can follow them).
+   * @default true
+   */
+  cancelOnStop?: boolean;
+  /** An async source that trickles: a partly filled chunk is sent after this long. @default 50 */
+  lingerMs?: number;
+  /** See RunOptions.onWarning. */
+  onWarning?: (warning: SubmitWarning) => void;
+}
+
+export interface GroupResultsOptions {
+  /**
+   * Most tasks awaited at once: the group is listed a page at a time, and the next page is read only
+   * when fewer than this many are outstanding, so a group of any size costs bounded memory.
+   * @default 10000
+   */
+  window?: number;
+  /** Stops the stream; it ends with the signal's reason. */
+  signal?: AbortSignal;
 }

@@ -249,6 +249,20 @@ describe('submit', () => {
   });
 });
 
+describe('priority', () => {
+  it('sends a task’s priority, a batch’s (items may override it) and the executor’s, and refuses one outside 0–9 before sending', async () => {
+    await client.run(functionId, endpointId, [1], {}, { priority: 9 });
+    expect(server.requestsTo('POST', '/v1/tasks').at(-1)!.body).toMatchObject({ priority: 9 });
+    await client.runBatch(endpointId, [{ functionId }, { functionId, priority: 0 }], { priority: 7 });
+    expect(server.requestsTo('POST', '/v1/tasks/batch').at(-1)!.body).toMatchObject({ priority: 7, tasks: [{ functionId }, { functionId, priority: 0 }] });
+    const before = server.requests.length;
+    await expect(client.run(functionId, endpointId, [], {}, { priority: 10 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(client.runBatch(endpointId, [{ functionId }], { priority: 1.5 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(client.runBatch(endpointId, [{ functionId, priority: -1 }])).rejects.toMatchObject({ message: expect.stringContaining('batch item 0') });
+    expect(server.requests).toHaveLength(before);
+  });
+});
+
 describe('task handle', () => {
   it('describes the task, and its result follows the outcome', async () => {
     const handle = await client.submit(functionId, endpointId, [7]);

@@ -18,6 +18,7 @@ import {
   RegisterEndpointResponse,
   RegisterFunctionRequest,
   SubmitBatchResponse,
+  SubmitTaskRequest,
   SubmitTaskResponse,
   TaskInfo,
   TaskResultsRequest,
@@ -25,16 +26,13 @@ import {
   TaskStatusManyResponse,
   TokenInfo,
   UserInfo,
-  Uuid,
   WhoAmIResponse,
   type TaskOutcome,
 } from '@fx/protocol';
-import { encodeBatch } from './batch.encoding.js';
+import { encodeBatch, taskOptions } from './batch.encoding.js';
 import { sendBatch } from './batch.submission.js';
-import { createTransports } from './client.transports.js';
 import type {
   BatchItem,
-  ClientOptions,
   GetResultOptions,
   RegisterEndpointOptions,
   RegisterFunctionOptions,
@@ -42,19 +40,21 @@ import type {
   RegisterShellFunctionOptions,
   RunBatchOptions,
   RunOptions,
+  MapOptions,
   SubmitOptions,
   TaskResultsOptions,
 } from './client.options.js';
-import { ConnectionError, ValidationError } from './errors.js';
+import { ValidationError } from './errors.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
-import type { ResultChannel } from './result-channel.js';
+import { mapOutcomes, mapValues, type MapOutcome } from './map.js';
+import { TaskGroup } from './task-group.js';
+import { ClientCore } from './client.core.js';
 import { collectResults, outcomeValue, streamResults, watchProgress } from './result-stream.js';
-import type { RestRequest, RestTransport } from './rest-transport.js';
 import { TaskHandle } from './task-handle.js';
-import { TaskRef } from './task-ref.js';
-import { submitBody } from './submit-body.js';
+import { TaskRef, encodeArgs } from './task-ref.js';
 import { checkInput, queryString } from './validate.js';
+import { assertFaithfulJson } from './json-faithful.js';
 
 const FunctionList = ListResponse(FunctionInfo);
 const EndpointList = ListResponse(EndpointInfo);
@@ -62,19 +62,7 @@ const UserList = ListResponse(UserInfo);
 const TokenList = ListResponse(TokenInfo);
 
 /** Client of one FX server: REST for everything but result waits, which share one websocket. */
-export class Client {
-  private readonly rest: RestTransport;
-  private readonly channel: ResultChannel;
-  private readonly maxRequestBytes: number;
-  private closed = false;
-
-  constructor(options: ClientOptions) {
-    const transports = createTransports(options);
-    this.rest = transports.rest;
-    this.channel = transports.channel;
-    this.maxRequestBytes = transports.maxRequestBytes;
-  }
-
+export class Client extends ClientCore {
   // ---- functions -------------------------------------------------------------------------------
 
   /**
@@ -183,7 +171,9 @@ export class Client {
    * may be names (see getFunction, getEndpoint); the task records the exact function version it runs.
    */
   async run(functionId: string, endpointId: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: RunOptions = {}): Promise<string> {
-    const body = submitBody(functionId, endpointId, args, kwargs, options);
+    assertFaithfulJson((args = encodeArgs(args)), 'args');
+    assertFaithfulJson((kwargs = encodeArgs(kwargs)), 'kwargs');
+    const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...taskOptions(options) }, 'task');
     const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
     for (const w of res.warnings ?? []) options.onWarning?.(w);
     return res.taskId;
@@ -212,11 +202,11 @@ export class Client {
   }
 
   /**
-   * Submits many tasks; resolves with their ids in the order of `items`. A batch larger than one
-   * request allows (10,000 tasks, or `maxRequestBytes` of JSON) is sent as several requests, one
-   * after another, and the ids are concatenated in order. If a later request fails, the tasks of the
-   * earlier ones exist: the PartialBatchError carries their ids. Everything is validated before the
-   * first request, so only server-side failures can be partial.
+   * Submits many tasks as one task group (`onAccepted` says its id); resolves with their ids in the
+   * order of `items`. A batch larger than one request allows (10,000 tasks, or `maxRequestBytes` of
+   * JSON) is sent as several requests, one after another, all joining the first one's group. If a
+   * later request fails, the tasks of the earlier ones exist: the PartialBatchError carries their ids.
+   * Everything is validated before the first request, so only server-side failures can be partial.
    */
   async runBatch(endpointId: string, items: readonly BatchItem[], options: RunBatchOptions = {}): Promise<string[]> {
     const endpoint = checkInput(EndpointRef, endpointId, 'endpointId');
@@ -225,11 +215,12 @@ export class Client {
       options.onProgress?.({ done: 0, failed: 0, total: 0 });
       return [];
     }
-    const requests = encodeBatch(endpoint, items, { resources: options.resources, cache: options.cache, maxRequestBytes: this.maxRequestBytes });
+    const groupId = options.groupId === undefined ? undefined : this.id(options.groupId, 'groupId');
+    const requests = encodeBatch(endpoint, items, { ...taskOptions(options), maxRequestBytes: this.maxRequestBytes, groupId });
 
     const send = (encodedBody: string) =>
       this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });
-    const taskIds = await sendBatch(requests, send, options);
+    const taskIds = await sendBatch(requests, send, { ...options, groupId });
     if (options.onProgress) watchProgress(this.channel, taskIds, options.onProgress);
     return taskIds;
   }
@@ -322,6 +313,26 @@ export class Client {
     return streamResults(this.channel, ids, options);
   }
 
+  /** Runs a function once per item (`[item]` its args; see MapOptions), a bounded window of tasks at a time, yielding results in order or as they finish. */
+  map<R = unknown, T = unknown>(functionId: string, endpointId: string, items: Iterable<T> | AsyncIterable<T>, options: MapOptions<T> = {}): AsyncGenerator<R> {
+    return mapValues<R>(this.mapOutcomes(functionId, endpointId, items, options));
+  }
+
+  /** As map, but yields every outcome (failed and cancelled ones too) with its item's index and task id. */
+  mapOutcomes<T = unknown>(
+    functionId: string,
+    endpointId: string,
+    items: Iterable<T> | AsyncIterable<T>,
+    options: MapOptions<T> = {},
+  ): AsyncGenerator<MapOutcome> {
+    return mapOutcomes(this, this.transport, functionId, endpointId, items, options);
+  }
+
+  /** A task group (a batch, graph or map) by id, to list, follow (`results()`) or cancel; sends nothing. */
+  group(groupId: string): TaskGroup {
+    return new TaskGroup(this.transport, this.id(groupId, 'groupId'));
+  }
+
   /** An executor that runs JS functions on one endpoint; see Executor. */
   executor(endpointId: string, options: ExecutorOptions = {}): Executor {
     this.assertOpen();
@@ -359,35 +370,5 @@ export class Client {
   /** Admin only. */
   async revokeToken(tokenId: string): Promise<void> {
     await this.request({ method: 'DELETE', path: `/v1/tokens/${this.id(tokenId, 'tokenId')}` });
-  }
-
-  /**
-   * Closes the result socket and rejects every pending wait with a ConnectionError (code
-   * CLIENT_CLOSED); later calls throw the same. The open socket keeps a Node process alive, so call
-   * this when done.
-   */
-  close(): void {
-    this.closed = true;
-    this.channel.close();
-  }
-
-  // ---- internals -------------------------------------------------------------------------------
-
-  private request<T>(req: RestRequest<T>): Promise<T> {
-    this.assertOpen();
-    return this.rest.request(req);
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new ConnectionError('CLIENT_CLOSED', 'the client was closed');
-  }
-
-  private id(value: string, what: string): string {
-    return checkInput(Uuid, value, what);
-  }
-
-  /** A function or endpoint id or name, checked and encoded for a path segment (`owner/name` has a slash). */
-  private nameRef(value: string, schema: typeof FunctionRef | typeof EndpointRef, what: string): string {
-    return encodeURIComponent(checkInput(schema, value, what));
   }
 }

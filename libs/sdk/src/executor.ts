@@ -20,6 +20,11 @@ export interface ExecutorOptions {
    * @default undefined (any worker)
    */
   resources?: TaskResources;
+  /**
+   * 0–9: higher goes first within the endpoint's queue (see RunOptions.priority).
+   * @default 5
+   */
+  priority?: number;
 }
 
 interface Pending {
@@ -121,7 +126,8 @@ export class Executor {
     const items: BatchItem[] = ready.map((p) => ({ functionId: p.functionId, args: p.args }));
     let taskIds: string[];
     try {
-      taskIds = await this.client.runBatch(this.endpointId, items, this.options.resources ? { resources: this.options.resources } : {});
+      const { resources, priority } = this.options;
+      taskIds = await this.client.runBatch(this.endpointId, items, { ...(resources ? { resources } : {}), ...(priority !== undefined ? { priority } : {}) });
     } catch (err) {
       // Tasks a partial batch did create still run; their submitters get their results.
       const accepted = err instanceof PartialBatchError ? err.acceptedTaskIds : [];

@@ -64,6 +64,7 @@ export function registrationFields(options: RegisterFunctionOptions): Partial<Re
     ...(options.walltimeSeconds === undefined ? {} : { walltimeSeconds: options.walltimeSeconds }),
     ...(options.public === undefined ? {} : { public: options.public }),
     ...(options.cache === undefined ? {} : { cache: options.cache }),
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
   };
 }
 

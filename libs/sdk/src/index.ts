@@ -2,6 +2,8 @@ export { Client } from './client.js';
 // Every options interface the client takes.
 export type * from './client.options.js';
 export { TaskHandle } from './task-handle.js';
+export { TaskGroup } from './task-group.js';
+export type { MapOutcome } from './map-window.js';
 export { TaskRef, itemRef } from './task-ref.js';
 export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
@@ -33,6 +35,11 @@ export type {
   EndpointInfo,
   EndpointStatusResponse,
   FunctionInfo,
+  CancelGroupResponse,
+  GroupInfo,
+  GroupKind,
+  GroupTasksQuery,
+  GroupTasksResponse,
   HeartbeatPayload as EndpointHeartbeat,
   ListTasksQuery,
   ListTasksResponse,
@@ -40,7 +47,11 @@ export type {
   RegisterEndpointResponse,
   RegisterFunctionRequest,
   RemoteError,
+  RetryPolicy,
+  RetryPolicyInput,
+  RetryableCode,
   SubmitWarning,
+  TaskAttempt,
   TaskInfo,
   TaskOutcome,
   TaskOutput,

@@ -7,7 +7,7 @@ import { printJson } from '../output.js';
 import { checkTaskId } from '../resolve.js';
 import { batchTaskIds } from './watch.js';
 
-const NOT_FINAL = ['received', 'waiting-for-dependencies', 'waiting-for-endpoint', 'dispatched', 'running'];
+const NOT_FINAL = ['received', 'waiting-for-dependencies', 'waiting-for-endpoint', 'waiting-for-retry', 'dispatched', 'running'];
 /** Cancel requests in flight at once for a batch: quick, without flooding the server. */
 const PARALLEL = 16;
 

@@ -9,8 +9,9 @@ import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
 import { parsePositiveInt, parsePositiveNumber } from '@fx/cli-kit';
 import { functionRef } from '../resolve.js';
+import { addRetryOptions, describeRetry, retryPolicyFrom, type RetryOptions } from '../retry.options.js';
 
-interface RegisterOptions {
+interface RegisterOptions extends RetryOptions {
   name: string;
   shell?: string;
   export?: string;
@@ -61,6 +62,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ...(fn.failOnNonZeroExit ? [['exit policy', 'a non-zero exit fails the task']] : []),
         ['public', fn.public ? 'yes' : 'no'],
         ['walltime', fn.walltimeSeconds === null ? '-' : `${fn.walltimeSeconds}s`],
+        ...(fn.retry ? [['retry', describeRetry(fn.retry)]] : []),
         ['cache', fn.cache === null ? '-' : `${fn.cache.ttlSeconds}s${fn.cache.shareable ? ', shareable' : ''}`],
         ['content hash', fn.contentHash],
         ['created', formatTime(fn.createdAt)],
@@ -71,7 +73,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
       context.out(`source:\n${fn.source}`);
     });
 
-  functions
+  const register = functions
     .command('register')
     .description(
       'register the default export of a JS module (or --export <name>), a Python file (.py, with --entrypoint), or a shell command template with --shell',
@@ -86,41 +88,43 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
     .option('--walltime <seconds>', 'longest one run may take on the endpoint', parsePositiveNumber)
     .option('--public', 'let other users run it')
     .option('--cache-ttl <seconds>', "memoize: a task's result serves identical later tasks for this long", parsePositiveInt)
-    .option('--cache-shareable', "with --public and --cache-ttl: every caller's identical tasks share the stored results")
-    .action(async (file: string | undefined, options: RegisterOptions, command: Command) => {
-      if ((file === undefined) === (options.shell === undefined)) {
-        throw new CliError("give either a module file or --shell '<template>' (one of the two)", 2);
-      }
-      if (options.shell !== undefined && options.export !== undefined) throw new CliError('--export applies to a module file, not to --shell', 2);
-      const python = file !== undefined && extname(file).toLowerCase() === '.py';
-      if (python !== (options.entrypoint !== undefined)) {
-        throw new CliError(python ? `${file} is Python: name the function to call with --entrypoint <name>` : '--entrypoint applies to a .py file', 2);
-      }
-      if (options.failOnNonZeroExit && options.shell === undefined) throw new CliError('--fail-on-non-zero-exit applies to --shell', 2);
-      if (python && options.export !== undefined) throw new CliError('--export applies to a JS module; a .py file takes --entrypoint', 2);
-      if (options.cacheShareable && options.cacheTtl === undefined) throw new CliError('--cache-shareable applies with --cache-ttl', 2);
-      const source = python ? await readSource(file) : undefined;
-      const fn = file === undefined || python ? undefined : await loadExport(file, options.export);
-      const settings = {
-        name: options.name,
-        ...(options.description === undefined ? {} : { description: options.description }),
-        ...(options.walltime === undefined ? {} : { walltimeSeconds: options.walltime }),
-        ...(options.public ? { public: true } : {}),
-        ...(options.cacheTtl === undefined ? {} : { cache: { ttlSeconds: options.cacheTtl, shareable: options.cacheShareable ?? false } }),
-      };
-      const info: FunctionInfo = await withClient(context, async (client) => {
-        const id =
-          source !== undefined
-            ? await client.registerPythonFunction(source, { ...settings, entrypoint: options.entrypoint! })
-            : fn
-              ? await client.registerFunction(fn, settings)
-              : await client.registerShellFunction(options.shell!, { ...settings, ...(options.failOnNonZeroExit ? { failOnNonZeroExit: true } : {}) });
-        return client.getFunction(id);
-      });
-      if (wantsJson(command)) return printJson(context, info);
-      // Registering the same function again returns the same id; other content under a taken name is its next version.
-      context.out(`Registered ${info.runtime} function "${info.name}"${info.version > 1 ? ` (version ${info.version})` : ''}: ${info.id}`);
+    .option('--cache-shareable', "with --public and --cache-ttl: every caller's identical tasks share the stored results");
+  addRetryOptions(register, 'its tasks').action(async (file: string | undefined, options: RegisterOptions, command: Command) => {
+    if ((file === undefined) === (options.shell === undefined)) {
+      throw new CliError("give either a module file or --shell '<template>' (one of the two)", 2);
+    }
+    if (options.shell !== undefined && options.export !== undefined) throw new CliError('--export applies to a module file, not to --shell', 2);
+    const python = file !== undefined && extname(file).toLowerCase() === '.py';
+    if (python !== (options.entrypoint !== undefined)) {
+      throw new CliError(python ? `${file} is Python: name the function to call with --entrypoint <name>` : '--entrypoint applies to a .py file', 2);
+    }
+    if (options.failOnNonZeroExit && options.shell === undefined) throw new CliError('--fail-on-non-zero-exit applies to --shell', 2);
+    if (python && options.export !== undefined) throw new CliError('--export applies to a JS module; a .py file takes --entrypoint', 2);
+    if (options.cacheShareable && options.cacheTtl === undefined) throw new CliError('--cache-shareable applies with --cache-ttl', 2);
+    const retry = retryPolicyFrom(options);
+    const source = python ? await readSource(file) : undefined;
+    const fn = file === undefined || python ? undefined : await loadExport(file, options.export);
+    const settings = {
+      name: options.name,
+      ...(options.description === undefined ? {} : { description: options.description }),
+      ...(options.walltime === undefined ? {} : { walltimeSeconds: options.walltime }),
+      ...(options.public ? { public: true } : {}),
+      ...(retry ? { retry } : {}),
+      ...(options.cacheTtl === undefined ? {} : { cache: { ttlSeconds: options.cacheTtl, shareable: options.cacheShareable ?? false } }),
+    };
+    const info: FunctionInfo = await withClient(context, async (client) => {
+      const id =
+        source !== undefined
+          ? await client.registerPythonFunction(source, { ...settings, entrypoint: options.entrypoint! })
+          : fn
+            ? await client.registerFunction(fn, settings)
+            : await client.registerShellFunction(options.shell!, { ...settings, ...(options.failOnNonZeroExit ? { failOnNonZeroExit: true } : {}) });
+      return client.getFunction(id);
     });
+    if (wantsJson(command)) return printJson(context, info);
+    // Registering the same function again returns the same id; other content under a taken name is its next version.
+    context.out(`Registered ${info.runtime} function "${info.name}"${info.version > 1 ? ` (version ${info.version})` : ''}: ${info.id}`);
+  });
 
   functions
     .command('rm')

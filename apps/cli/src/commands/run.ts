@@ -4,16 +4,18 @@ import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
 import { noticeWarning, reportFailure, reportOutput, wantsJson, withClient } from '../command.helpers.js';
 import { formatValue, printJson } from '../output.js';
-import { parseJsonArray, parseJsonObject } from '../parse.js';
+import { parseJsonArray, parseJsonObject, parsePriority } from '../parse.js';
 import { parsePositiveNumber } from '@fx/cli-kit';
 import { endpointRef, functionRef } from '../resolve.js';
+import { addRetryOptions, retryPolicyFrom, type RetryOptions } from '../retry.options.js';
 import { addCacheOptions } from './cache.js';
 
-interface RunOptions {
+interface RunOptions extends RetryOptions {
   endpoint: string;
   args?: unknown[];
   kwargs?: Record<string, unknown>;
   timeout?: number;
+  priority?: number;
   cache?: boolean;
 }
 
@@ -25,13 +27,17 @@ export function configureRunCommand(program: Command, context: CliContext): void
     .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
     .option('--args <json>', 'positional arguments, a JSON array', parseJsonArray)
     .option('--kwargs <json>', 'keyword arguments, a JSON object', parseJsonObject)
-    .option('--timeout <seconds>', 'stop waiting after this long (the task keeps running)', parsePositiveNumber);
-  addCacheOptions(run).action(async (fnRef: string, options: RunOptions, command: Command) => {
+    .option('--timeout <seconds>', 'stop waiting after this long (the task keeps running)', parsePositiveNumber)
+    .option('--priority <0-9>', 'higher goes first in the endpoint’s queue (default 5)', parsePriority);
+  addRetryOptions(addCacheOptions(run), 'the task').action(async (fnRef: string, options: RunOptions, command: Command) => {
     const json = wantsJson(command);
+    const retry = retryPolicyFrom(options);
     const [functionId, endpointId] = [functionRef(fnRef), endpointRef(options.endpoint)];
     const outcome = await withClient(context, async (client) => {
       const taskId = await client.run(functionId, endpointId, options.args ?? [], options.kwargs ?? {}, {
         onWarning: (w) => noticeWarning(context, options.endpoint, w),
+        ...(retry ? { retry } : {}),
+        ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(options.cache === undefined ? {} : { cache: options.cache }),
       });
       const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;

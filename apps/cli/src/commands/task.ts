@@ -4,11 +4,12 @@ import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTime, formatValue, printJson } from '../output.js';
 import { checkTaskId } from '../resolve.js';
 import { namesOf } from './tasks.js';
+import { attemptLines, describeRetry } from '../retry.options.js';
 
 export function configureTaskCommand(program: Command, context: CliContext): void {
   program
     .command('task')
-    .description('one task: its timeline, attempt, arguments, result or error, and what it printed')
+    .description('one task: its timeline, attempts, arguments, result or error, and what it printed')
     .argument('<task>', 'task id')
     .action(async (ref: string, _options: object, command: Command) => {
       const id = checkTaskId(ref);
@@ -26,18 +27,23 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
         ['function', named(task.functionId)],
         ['endpoint', named(task.endpointId)],
         ['batch', task.batchId ?? '-'],
-        // As the API numbers it: 0 is the first try, each requeue after a lost lease adds one.
+        // As the API numbers it: 0 is the first try, each requeue (a lost lease, a retry) adds one.
         ['attempt', String(task.attempt)],
+        ['priority', String(task.priority)],
+        ...(task.retry ? [['retry', describeRetry(task.retry)] as [string, string]] : []),
         ['received', formatTime(t.receivedAt)],
         ['waiting', formatTime(t.waitingAt)],
         ['dispatched', formatTime(t.dispatchedAt)],
         ['running', formatTime(t.runningAt)],
         ['completed', formatTime(t.completedAt)],
         ...(task.cachedFrom ? [['cached', `from task ${task.cachedFrom}`] as [string, string]] : []),
+        ...(t.retryAt ? [['retry at', formatTime(t.retryAt)] as [string, string]] : []),
         ['args', JSON.stringify(task.args)],
       ];
       if (Object.keys(task.kwargs).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);
       for (const [k, v] of rows) context.out(`${k.padEnd(11)}${v}`);
+      // every attempt, numbered from 1: where it ran, when, and how it ended
+      if (task.attempts.length > 0) context.out(`attempts\n${attemptLines(task.attempts).join('\n')}`);
       if (task.status === 'success') context.out(`result\n${formatValue(task.result)}`);
       if (task.error) {
         context.out(`error      ${task.error.name}: ${task.error.message} [${task.error.code}]`);

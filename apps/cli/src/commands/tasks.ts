@@ -12,6 +12,7 @@ const STATUSES: readonly TaskStatus[] = [
   'received',
   'waiting-for-dependencies',
   'waiting-for-endpoint',
+  'waiting-for-retry',
   'dispatched',
   'running',
   'success',

@@ -4,10 +4,12 @@ import { useLiveEvents, useSession } from '../app-context';
 import { ErrorNote, FunctionSource, StatusBadge, When } from '../components';
 import { Page, usePageData } from '../page';
 import { Link } from '../router';
+import { TaskAttempts } from './TaskAttempts';
 
 const STEPS: Array<[keyof TaskInfo['timeline'], string]> = [
   ['receivedAt', 'Received'],
   ['waitingAt', 'Waiting for endpoint'],
+  ['retryAt', 'Next attempt due'],
   ['dispatchedAt', 'Dispatched'],
   ['runningAt', 'Running'],
   ['completedAt', 'Completed'],
@@ -88,15 +90,23 @@ export function TaskPage({ id }: { id: string }) {
                 <Named name={names.ep} id={task.endpointId} to={`/tasks?endpointId=${task.endpointId}`} />
               </dd>
               <dt>Attempt</dt>
-              {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue adds one */}
+              {/* numbered as the API, SDK and CLI number it: 0 is the first try, each requeue (lost lease, retry) adds one */}
               <dd data-testid="task-attempt">
                 {task.attempt}{' '}
                 <span className="muted small">{task.attempt === 0 ? '(first try)' : `(requeued ${task.attempt} time${task.attempt === 1 ? '' : 's'})`}</span>
               </dd>
+              <dt>Priority</dt>
+              {/* 0–9: higher goes first in the endpoint's queue */}
+              <dd data-testid="task-priority">
+                {task.priority} {task.priority === 5 ? <span className="muted small">(default)</span> : null}
+              </dd>
               {task.batchId && (
                 <>
-                  <dt>Batch</dt>
-                  <dd className="mono">{task.batchId}</dd>
+                  <dt>Group</dt>
+                  <dd className="mono">
+                    {/* the task list filtered to its group: the batch, graph or map it came in */}
+                    <Link to={`/tasks?batchId=${task.batchId}`}>{task.batchId}</Link>
+                  </dd>
                 </>
               )}
               <dt>Received</dt>
@@ -115,7 +125,7 @@ export function TaskPage({ id }: { id: string }) {
             <div className="card">
               <h2>Timeline</h2>
               <ol className="timeline">
-                {STEPS.map(([key, label]) => {
+                {STEPS.filter(([key]) => key !== 'retryAt' || task.timeline.retryAt).map(([key, label]) => {
                   const at = task.timeline[key];
                   return (
                     <li key={key} className={at ? 'done' : 'pending'}>
@@ -129,6 +139,7 @@ export function TaskPage({ id }: { id: string }) {
                 })}
               </ol>
             </div>
+            <TaskAttempts task={task} />
             <div className="grid-2">
               <div className="card">
                 <h2>Arguments</h2>

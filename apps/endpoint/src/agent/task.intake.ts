@@ -5,6 +5,7 @@ import { TaskLostError, type Provider } from '../providers/provider.js';
 import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';
+import { insertByPriority, priorityOf } from './priority-order.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
 export interface TaskReports {
@@ -44,6 +45,7 @@ interface RunningTask {
  * abort them through their AbortSignal.
  */
 export class TaskIntake {
+  /** Higher priority first, then in arrival order (priority-order.ts): the agent prefetches hundreds. */
   private readonly queue: TaskSpec[] = [];
   /** Ids in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
   private readonly queuedIds = new Set<string>();
@@ -95,7 +97,7 @@ export class TaskIntake {
         this.options.log.warn('the task was sent again while this agent still holds it; ignoring the copy', { taskId: task.taskId });
         continue;
       }
-      this.queue.push(task);
+      insertByPriority(this.queue, task, priorityOf);
       this.queuedIds.add(task.taskId);
     }
     this.pump();

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
-import { ResourceName, Uuid } from '@fx/protocol';
+import { AGENT_RECONNECT_MAX_DELAY_MS, ResourceName, Uuid } from '@fx/protocol';
 import { ConfigError } from './config.errors.js';
 import type { EndpointPaths } from './endpoint.paths.js';
 import { parseWalltime } from './walltime.js';
@@ -20,7 +20,7 @@ const httpUrl = z.string().refine((value) => {
 export const ReconnectConfig = z
   .object({
     initialDelayMs: z.number().int().positive().default(250),
-    maxDelayMs: z.number().int().positive().default(10_000),
+    maxDelayMs: z.number().int().positive().default(AGENT_RECONNECT_MAX_DELAY_MS),
   })
   .strict()
   .refine((r) => r.maxDelayMs >= r.initialDelayMs, { message: 'maxDelayMs must be at least initialDelayMs' });
@@ -114,7 +114,7 @@ export const EndpointConfig = z
     python: z.string().min(1).max(4096).optional(),
     /** Extra tasks to hold beyond free workers; absent means as many as there are workers, and at least 256. */
     prefetch: z.number().int().min(0).max(100_000).optional(),
-    reconnect: ReconnectConfig.default({ initialDelayMs: 250, maxDelayMs: 10_000 }),
+    reconnect: ReconnectConfig.default({ initialDelayMs: 250, maxDelayMs: AGENT_RECONNECT_MAX_DELAY_MS }),
     drainTimeoutSeconds: z
       .number()
       .positive()

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  CancelGroupResponse,
   CancelTaskResponse,
   ConsoleEndpoint,
   CreateTokenResponse,
@@ -7,6 +8,8 @@ import {
   EndpointStatusResponse,
   ClearCacheResponse,
   FunctionInfo,
+  GroupInfo,
+  GroupTasksResponse,
   ListResponse,
   ListTasksResponse,
   OverviewResponse,
@@ -169,7 +172,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   'POST /v1/tasks/batch': {
     summary: 'Submit a batch',
     description:
-      'Stores up to FX_MAX_BATCH_TASKS tasks in one request, all or none, and answers with a batch id and the task ids in order. `warnings` names endpoints that are offline.',
+      'Stores up to FX_MAX_BATCH_TASKS tasks in one request, all or none, and answers with a batch id (the id of its task group) and the task ids in order. With `groupId` the tasks join that group of yours instead. `warnings` names endpoints that are offline.',
     response: SubmitBatchResponse,
     body: true,
     errors: [...SUBMIT_ERRORS, 'BATCH_TOO_LARGE'],
@@ -197,7 +200,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   },
   'GET /v1/tasks/{id}': {
     summary: 'Get a task',
-    description: 'Timeline, attempt (0 on the first try), arguments, and the result or error.',
+    description: 'Timeline, attempt (0 on the first try), every attempt so far (where it ran, when, its error), arguments, and the result or error.',
     response: TaskInfo,
     id: true,
   },
@@ -205,6 +208,31 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     summary: 'Cancel a task',
     description: 'Cancels a task that has not finished; `cancelled: false` when it already had.',
     response: CancelTaskResponse,
+    id: true,
+  },
+  'POST /v1/groups': {
+    summary: 'Create a task group',
+    description: 'An empty group of yours; batches join it with `groupId` (a map makes one, and adds each chunk it submits).',
+    response: GroupInfo,
+    body: true,
+  },
+  'GET /v1/groups/{id}': {
+    summary: 'Get a task group',
+    description: "A batch, graph or map by id, with its tasks counted per state. Another user's group is 404.",
+    response: GroupInfo,
+    id: true,
+  },
+  'GET /v1/groups/{id}/tasks': {
+    summary: "List a group's tasks",
+    description:
+      'Oldest first (tasks added later come at the end), up to 1,000 a page: pass `nextCursor` back as `cursor`. How a client re-attaches to a group.',
+    response: GroupTasksResponse,
+    id: true,
+  },
+  'POST /v1/groups/{id}/cancel': {
+    summary: 'Cancel a task group',
+    description: 'Cancels every unfinished task of the group (and their dependents); says how many.',
+    response: CancelGroupResponse,
     id: true,
   },
   'GET /v1/console/overview': {

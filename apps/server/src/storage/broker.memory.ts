@@ -1,28 +1,21 @@
 import type { Broker } from './broker.js';
+import { FairClock, ScoredHeap, toQueueEntry, type QueueEntry, type Scored } from './queue-order.js';
 
-interface Entry {
-  taskId: string;
-  /** Enqueue order: released entries go back in front of newer ones, in this order. */
-  seq: number;
-}
-
-interface Pending extends Entry {
+interface Pending extends Scored {
   consumerId: string;
   claimedAt: number;
 }
 
 class EndpointQueue {
-  /** Never claimed, oldest first. */
-  fresh: Entry[] = [];
-  /** Released or reclaimed: handed out before `fresh`, lowest seq first (the Redis broker's order too). */
-  returned: Entry[] = [];
+  /** Queued ids, in queue order (queue-order.ts); released and reclaimed ones go back with their score. */
+  queued = new ScoredHeap<Scored>();
+  clock = new FairClock();
   pending = new Map<string, Pending>();
   /** Every id queued or pending here: enqueue skips these, as the Redis broker does. */
   known = new Set<string>();
 
-  putBack(entries: Entry[]): void {
-    this.returned.push(...entries);
-    this.returned.sort((a, b) => a.seq - b.seq);
+  putBack(entries: Scored[]): void {
+    for (const e of entries) this.queued.push({ taskId: e.taskId, score: e.score });
   }
 }
 
@@ -42,7 +35,6 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory' as const;
   private readonly queues = new Map<string, EndpointQueue>();
   private readonly channels = new Map<string, Set<(message: string) => void>>();
-  private seq = 0;
   private closed = false;
 
   private readonly now: () => number;
@@ -66,13 +58,14 @@ export class MemoryBroker implements Broker {
     if (this.closed) throw new Error('the in-process broker is closed');
   }
 
-  async enqueue(endpointId: string, taskIds: readonly string[]): Promise<void> {
+  async enqueue(endpointId: string, tasks: ReadonlyArray<string | QueueEntry>): Promise<void> {
     this.assertOpen();
     const q = this.queue(endpointId);
-    for (const taskId of taskIds) {
-      if (q.known.has(taskId)) continue;
-      q.known.add(taskId);
-      q.fresh.push({ taskId, seq: this.seq++ });
+    for (const task of tasks) {
+      const { id, priority, owner } = toQueueEntry(task);
+      if (q.known.has(id)) continue;
+      q.known.add(id);
+      q.queued.push({ taskId: id, score: q.clock.score(priority, owner) });
     }
   }
 
@@ -81,11 +74,16 @@ export class MemoryBroker implements Broker {
     const q = this.queues.get(endpointId);
     const count = Math.floor(max);
     if (!q || !(count > 0)) return [];
-    const fromReturned = q.returned.splice(0, count);
-    const taken = fromReturned.concat(q.fresh.splice(0, count - fromReturned.length));
     const claimedAt = this.now();
-    for (const e of taken) q.pending.set(e.taskId, { ...e, consumerId, claimedAt });
-    return taken.map((e) => e.taskId);
+    const taken: string[] = [];
+    while (taken.length < count) {
+      const e = q.queued.pop();
+      if (!e) break;
+      q.clock.claimed(e.score);
+      q.pending.set(e.taskId, { ...e, consumerId, claimedAt });
+      taken.push(e.taskId);
+    }
+    return taken;
   }
 
   async settle(endpointId: string, taskIds: readonly string[]): Promise<void> {
@@ -102,11 +100,7 @@ export class MemoryBroker implements Broker {
     this.assertOpen();
     const q = this.queues.get(endpointId);
     if (!q) return [];
-    const released: Entry[] = [];
-    for (const p of q.pending.values()) {
-      if (p.consumerId === consumerId) released.push({ taskId: p.taskId, seq: p.seq });
-    }
-    released.sort((a, b) => a.seq - b.seq);
+    const released = [...q.pending.values()].filter((p) => p.consumerId === consumerId).sort(inQueueOrder);
     for (const e of released) q.pending.delete(e.taskId);
     q.putBack(released);
     return released.map((e) => e.taskId);
@@ -123,10 +117,7 @@ export class MemoryBroker implements Broker {
     const q = this.queues.get(endpointId);
     if (!q) return 0;
     const cutoff = this.now() - minIdleMs;
-    const stale: Entry[] = [];
-    for (const p of q.pending.values()) {
-      if (p.claimedAt <= cutoff) stale.push({ taskId: p.taskId, seq: p.seq });
-    }
+    const stale = [...q.pending.values()].filter((p) => p.claimedAt <= cutoff);
     for (const e of stale) q.pending.delete(e.taskId);
     q.putBack(stale);
     return stale.length;
@@ -135,7 +126,7 @@ export class MemoryBroker implements Broker {
   async depth(endpointId: string): Promise<number> {
     this.assertOpen();
     const q = this.queues.get(endpointId);
-    return q ? q.fresh.length + q.returned.length : 0;
+    return q ? q.queued.size : 0;
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -186,4 +177,8 @@ export class MemoryBroker implements Broker {
     this.channels.clear();
     this.queues.clear();
   }
+}
+
+function inQueueOrder(a: Scored, b: Scored): number {
+  return a.score - b.score || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Broker } from './broker.js';
+import { toQueueEntry, type QueueEntry } from './queue-order.js';
 import { defineBrokerScripts, loadBrokerScripts, type ScriptedRedis } from './broker.scripts.js';
 
 export interface RedisBrokerOptions {
@@ -18,15 +19,16 @@ export interface RedisBrokerOptions {
 
 /*
  * Layout, per endpoint:
- *   ${prefix}q:${endpointId}   stream; one entry per queued or claimed task id (field `t`), group `g`
- *   ${prefix}qi:${endpointId}  hash task id → stream entry id, so that any replica can settle by task id
- *                              and enqueue can skip ids that are already queued or claimed
- * A claimed entry is pending (in the group's PEL) under the claiming consumer. Released and reclaimed
- * entries stay in the PEL but move to the reserved consumer RETURNED; claim takes those first, oldest
- * entry first, and only then reads new entries with `>`. That is how "back at the head of the queue"
- * works on a stream, which cannot prepend: re-adding would put them behind everything queued since.
- * Every multi-step operation is one Lua script, so two replicas never hand out the same id twice. The
- * scripts are lua/<name>.lua, loaded at connect (broker.scripts.ts); the group is `g`, RETURNED `fx:returned`.
+ *   ${prefix}pq:${endpointId}  sorted set: the queued task ids, scored in queue order (queue-order.ts:
+ *                              priority, then each owner's fair share); a claim is one ZPOPMIN
+ *   ${prefix}pl:${endpointId}  hash: claimed task id → "consumer|claimed at (ms)|score" (delivery leases);
+ *                              release and reclaim put an entry back with its score, so it goes where it was
+ *   ${prefix}pf:${endpointId}  hash: the fair-queue clock of each priority level (`n:<level>`) and each
+ *                              owner's last rank there (`o:<level>:<owner>`)
+ * Enqueue skips ids in either of the first two. Every multi-step operation is one Lua script, so two
+ * replicas never hand out the same id twice. The scripts are lua/<name>.lua, loaded at connect
+ * (broker.scripts.ts). Releases before priorities kept queues as streams under q: and qi:; those keys
+ * are no longer read, and the rebuild from PostgreSQL at start queues their tasks again.
  */
 
 /** Queues per fxReclaim call: bounds how long one script holds Redis. */
@@ -96,25 +98,30 @@ export class RedisBroker implements Broker {
     return `${this.prefix}${kind}:${endpointId}`;
   }
 
-  async enqueue(endpointId: string, taskIds: readonly string[]): Promise<void> {
-    if (taskIds.length === 0) return;
-    await this.redis.fxEnqueue(this.key('q', endpointId), this.key('qi', endpointId), ...taskIds);
+  async enqueue(endpointId: string, tasks: ReadonlyArray<string | QueueEntry>): Promise<void> {
+    if (tasks.length === 0) return;
+    const args: Array<string | number> = [];
+    for (const t of tasks) {
+      const { id, priority, owner } = toQueueEntry(t);
+      args.push(id, priority, owner);
+    }
+    await this.redis.fxEnqueue(this.key('pq', endpointId), this.key('pl', endpointId), this.key('pf', endpointId), ...args);
   }
 
   async claim(endpointId: string, consumerId: string, max: number): Promise<string[]> {
     const count = Math.floor(max);
-    // COUNT 0 would mean "no limit" to XREADGROUP
+    // ZPOPMIN with COUNT 0 would pop nothing, but a script call for nothing is a round trip wasted
     if (!(count > 0)) return [];
-    return this.redis.fxClaim(this.key('q', endpointId), consumerId, count);
+    return this.redis.fxClaim(this.key('pq', endpointId), this.key('pl', endpointId), this.key('pf', endpointId), consumerId, count);
   }
 
   async settle(endpointId: string, taskIds: readonly string[]): Promise<void> {
     if (taskIds.length === 0) return;
-    await this.redis.fxSettle(this.key('q', endpointId), this.key('qi', endpointId), ...taskIds);
+    await this.redis.fxSettle(this.key('pl', endpointId), ...taskIds);
   }
 
   release(endpointId: string, consumerId: string): Promise<string[]> {
-    return this.redis.fxRelease(this.key('q', endpointId), consumerId);
+    return this.redis.fxRelease(this.key('pq', endpointId), this.key('pl', endpointId), consumerId);
   }
 
   async reclaimStale(endpointId: string, minIdleMs: number): Promise<number> {
@@ -124,14 +131,14 @@ export class RedisBroker implements Broker {
   async reclaimStaleMany(endpointIds: readonly string[], minIdleMs: number): Promise<number[]> {
     const counts: number[] = [];
     for (let i = 0; i < endpointIds.length; i += RECLAIM_CHUNK) {
-      const keys = endpointIds.slice(i, i + RECLAIM_CHUNK).map((id) => this.key('q', id));
+      const keys = endpointIds.slice(i, i + RECLAIM_CHUNK).flatMap((id) => [this.key('pq', id), this.key('pl', id)]);
       counts.push(...(await this.redis.fxReclaim(keys.length, ...keys, Math.max(0, Math.floor(minIdleMs)))));
     }
     return counts;
   }
 
   depth(endpointId: string): Promise<number> {
-    return this.redis.fxDepth(this.key('q', endpointId));
+    return this.redis.zcard(this.key('pq', endpointId));
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -5,12 +5,11 @@ import type { Redis } from 'ioredis';
 
 /** The commands the broker's Lua scripts add to its ioredis connection. */
 export interface BrokerScripts {
-  fxEnqueue(q: string, idx: string, ...taskIds: string[]): Promise<number>;
-  fxClaim(q: string, consumerId: string, max: number): Promise<string[]>;
-  fxSettle(q: string, idx: string, ...taskIds: string[]): Promise<number>;
-  fxRelease(q: string, consumerId: string): Promise<string[]>;
-  fxReclaim(numKeys: number, ...keysThenMinIdleMs: Array<string | number>): Promise<number[]>;
-  fxDepth(q: string): Promise<number>;
+  fxEnqueue(q: string, pl: string, pf: string, ...idPriorityOwnerTriples: Array<string | number>): Promise<number>;
+  fxClaim(q: string, pl: string, pf: string, consumerId: string, max: number): Promise<string[]>;
+  fxSettle(pl: string, ...taskIds: string[]): Promise<number>;
+  fxRelease(q: string, pl: string, consumerId: string): Promise<string[]>;
+  fxReclaim(numKeys: number, ...queuePendingPairsThenMinIdleMs: Array<string | number>): Promise<number[]>;
 }
 
 export type ScriptedRedis = Redis & BrokerScripts;
@@ -27,12 +26,11 @@ interface ScriptSpec {
  * above, rather than in the files: the two must agree, and here a reviewer sees both at once.
  */
 export const BROKER_SCRIPTS = {
-  fxEnqueue: { file: 'enqueue.lua', numberOfKeys: 2 },
-  fxClaim: { file: 'claim.lua', numberOfKeys: 1 },
-  fxSettle: { file: 'settle.lua', numberOfKeys: 2 },
-  fxRelease: { file: 'release.lua', numberOfKeys: 1 },
+  fxEnqueue: { file: 'enqueue.lua', numberOfKeys: 3 },
+  fxClaim: { file: 'claim.lua', numberOfKeys: 3 },
+  fxSettle: { file: 'settle.lua', numberOfKeys: 1 },
+  fxRelease: { file: 'release.lua', numberOfKeys: 2 },
   fxReclaim: { file: 'reclaim.lua' },
-  fxDepth: { file: 'depth.lua', numberOfKeys: 1 },
 } as const satisfies Record<keyof BrokerScripts, ScriptSpec>;
 
 /**

@@ -5,6 +5,7 @@ import type { Broker } from './broker.js';
 import { createBroker } from './broker.factory.js';
 import { MemoryBroker } from './broker.memory.js';
 import { RedisBroker } from './broker.redis.js';
+import { RANK_SPAN } from './queue-order.js';
 
 const redisUrl = testRedisUrl();
 
@@ -197,6 +198,43 @@ describe.each([
     expect(await broker.depth(ep)).toBe(0);
   });
 
+  it('hands out higher priorities first, each in enqueue order, and puts released ids back by priority', async () => {
+    const [l1, l2, h1, m1, h2] = ids(5);
+    await broker.enqueue(ep, [
+      { id: l1, priority: 1, owner: 'u' },
+      { id: l2, priority: 1, owner: 'u' },
+      { id: h1, priority: 9, owner: 'u' },
+    ]);
+    await broker.enqueue(ep, [m1, { id: h2, priority: 9, owner: 'u' }]); // a bare id: priority 5
+    expect(await broker.claim(ep, 'c1', 3)).toEqual([h1, h2, m1]);
+    expect(await broker.release(ep, 'c1')).toEqual([h1, h2, m1]);
+    expect(await broker.claim(ep, 'c2', 10)).toEqual([h1, h2, m1, l1, l2]);
+  });
+
+  it('shares a priority fairly between owners: a big batch does not hold back a later single task', async () => {
+    const big = ids(5_000);
+    const [single, late] = ids(2);
+    await broker.enqueue(
+      ep,
+      big.map((id) => ({ id, priority: 5, owner: 'alice' })),
+    );
+    expect(await broker.claim(ep, 'c1', 100)).toEqual(big.slice(0, 100));
+    await broker.enqueue(ep, [{ id: single, priority: 5, owner: 'bob' }]);
+    const next = await broker.claim(ep, 'c1', 256);
+    expect(next.indexOf(single)).toBeLessThan(2);
+    // both owners with work queued: one for one
+    const bobs = ids(50);
+    await broker.enqueue(
+      ep,
+      bobs.map((id) => ({ id, priority: 5, owner: 'bob' })),
+    );
+    const mixed = await broker.claim(ep, 'c1', 100);
+    expect(mixed.filter((id) => (bobs as string[]).includes(id))).toHaveLength(50);
+    // a higher priority still goes first, whoever queued more
+    await broker.enqueue(ep, [{ id: late, priority: 6, owner: 'alice' }]);
+    expect(await broker.claim(ep, 'c1', 1)).toEqual([late]);
+  });
+
   it('never hands the same id to two consumers claiming at once on two replicas', async () => {
     const other = await harness.replica();
     const all = ids(300);
@@ -283,7 +321,7 @@ describe('redis broker specifics', () => {
       const admin = new Redis(redisUrl);
       try {
         const keys = await admin.keys(`${prefix}*`);
-        expect(keys.sort()).toEqual([`${prefix}broker:epoch`, `${prefix}q:ep`, `${prefix}qi:ep`]);
+        expect(keys.sort()).toEqual([`${prefix}broker:epoch`, `${prefix}pf:ep`, `${prefix}pq:ep`]);
       } finally {
         admin.disconnect();
       }
@@ -318,7 +356,7 @@ describe('redis broker specifics', () => {
     await sleep(100);
     expect([firedA, firedB]).toEqual([1, 1]); // once per loss, not once per check
 
-    // the consumer group is gone with the stream: enqueue and claim recreate it
+    // the queue and its fair-queue clock are gone: enqueue and claim start them afresh
     expect(await a.depth('ep')).toBe(0);
     const after = ids(2);
     await b.enqueue('ep', after);
@@ -327,18 +365,26 @@ describe('redis broker specifics', () => {
     expect(await b.depth('ep')).toBe(0);
   });
 
-  it('enqueues an id again when only its index entry survived', async () => {
+  it('keeps scores exact at high ranks (Lua prints numbers with 14 digits)', async () => {
     const broker = await open();
-    const [a] = ids(1);
-    await broker.enqueue('ep', [a]);
     const admin = new Redis(redisUrl);
     try {
-      await admin.del(`${prefix}q:ep`); // the stream is gone, the task-id index is not
+      // a clock far along: ranks past 14 digits once the level is added
+      await admin.hset(`${prefix}pf:ep`, 'n:9', '999999999999', 'n:0', '999999999999');
+      const [low, high] = ids(2);
+      await broker.enqueue('ep', [
+        { id: low, priority: 0, owner: 'u' },
+        { id: high, priority: 9, owner: 'u' },
+      ]);
+      expect(await admin.zscore(`${prefix}pq:ep`, low)).toBe(String(9 * RANK_SPAN + 1_000_000_000_000));
+      expect(await admin.zscore(`${prefix}pq:ep`, high)).toBe(String(1_000_000_000_000));
+      expect(await broker.claim('ep', 'c1', 1)).toEqual([high]);
+      expect(await admin.hget(`${prefix}pf:ep`, 'n:0')).toBe('1000000000000');
+      expect(await broker.release('ep', 'c1')).toEqual([high]);
+      expect(await admin.zscore(`${prefix}pq:ep`, high)).toBe(String(1_000_000_000_000));
     } finally {
       admin.disconnect();
     }
-    await broker.enqueue('ep', [a]);
-    expect(await broker.claim('ep', 'c1', 10)).toEqual([a]);
   });
 
   it('fires onStateLost after reconnecting', async () => {

@@ -1,3 +1,5 @@
+import type { QueueEntry } from './queue-order.js';
+
 /**
  * The broker is the fast path between REST submission and the agents' sockets, and the fan-out of
  * results across server replicas. It never holds the only copy of anything: PostgreSQL does
@@ -11,16 +13,20 @@
 export interface Broker {
   readonly kind: 'redis' | 'memory';
 
-  /** Appends task ids to the endpoint's queue, in order, in one round trip. */
-  enqueue(endpointId: string, taskIds: readonly string[]): Promise<void>;
+  /**
+   * Queues tasks on the endpoint's queue in one round trip, each by its priority and, within a priority,
+   * fairly between owners (queue-order.ts); ids already queued or claimed are skipped. A bare id is a
+   * task of the default priority and an anonymous owner.
+   */
+  enqueue(endpointId: string, tasks: ReadonlyArray<string | QueueEntry>): Promise<void>;
 
-  /** Takes up to `max` ids from the endpoint's queue (oldest first), pending under `consumerId`. */
+  /** Takes up to `max` ids from the head of the endpoint's queue (queue-order.ts), pending under `consumerId`. */
   claim(endpointId: string, consumerId: string, max: number): Promise<string[]>;
 
   /** Forgets claimed ids for good (they are now recorded in PostgreSQL). */
   settle(endpointId: string, taskIds: readonly string[]): Promise<void>;
 
-  /** Puts every id pending under `consumerId` for this endpoint back at the head of the queue; returns them. */
+  /** Puts every id pending under `consumerId` for this endpoint back in the queue, where it was (ahead of newer ones); returns them in queue order. */
   release(endpointId: string, consumerId: string): Promise<string[]>;
 
   /** Returns to their queues the entries pending longer than `minIdleMs` under any consumer; returns how many. */

@@ -283,7 +283,9 @@ describe.each([
     db = await backend.open(migrations.path);
     await expect(db.migrate()).resolves.toEqual([]);
     await expect(db.prisma.user.findUnique({ where: { name } })).resolves.toMatchObject({ name });
-  });
+    // reopening starts a store (PGlite loads its WASM and data dir; embedded PostgreSQL starts a server),
+    // which is seconds on a loaded machine, as beforeAll's first open is
+  }, 60_000);
 });
 
 describe('postgres migrations from two replicas at once', () => {

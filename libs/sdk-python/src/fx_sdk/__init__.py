@@ -9,13 +9,15 @@
         print(list(ex.map(stats, datasets)))
 """
 
+from ._options import RETRYABLE_CODES, Retry
 from ._serializers import Serializer
 from ._version import __version__
-from .client import Client, EndpointOfflineWarning
+from .client import Client
 from .errors import (
     AuthenticationError,
     ConflictError,
     ConnectionError,
+    EndpointOfflineWarning,
     ForbiddenError,
     FxError,
     NotFoundError,
@@ -36,6 +38,7 @@ from .errors import (
 )
 from ._refs import TaskRef, item_ref
 from .executor import Executor, TaskFuture
+from .group import TaskGroup
 from ._python_check import PythonVersionMismatchWarning
 from .outcome import RemoteError, TaskOutcome, TaskOutput
 
@@ -47,6 +50,8 @@ __all__ = [
     "ConnectionError",
     "EndpointOfflineWarning",
     "Executor",
+    "RETRYABLE_CODES",
+    "Retry",
     "ForbiddenError",
     "FxError",
     "NotFoundError",
@@ -66,6 +71,7 @@ __all__ = [
     "TaskFailed",
     "TaskFailedError",
     "TaskFuture",
+    "TaskGroup",
     "TaskOutcome",
     "TaskOutput",
     "TaskRef",

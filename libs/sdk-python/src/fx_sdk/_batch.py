@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
+from ._options import RetryLike, retry_wire
 from ._serializers import argument_fields
 from ._wire import endpoint_ref, function_ref
-from .errors import ValidationError
+from .errors import EndpointOfflineWarning, FxError, PartialBatchError, ValidationError
 
 class WireItem(Dict[str, Any]):
     """A batch item whose arguments are encoded already (``argument_fields``): sent as it is."""
@@ -23,6 +25,7 @@ def encode_items(
     serializer: str = "json",
     endpoint: str = "",
     pairs: "Optional[Set[Tuple[str, str]]]" = None,
+    retry: Optional[RetryLike] = None,
     cache: Optional[bool] = None,
 ) -> Tuple[List[bytes], bool]:
     """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any
@@ -31,6 +34,7 @@ def encode_items(
     name none). ``cache`` goes to the items that do not say their own."""
     encoded: List[bytes] = []
     refers = [False]
+    default_retry = retry_wire(retry) if retry is not None else None
     for i, item in enumerate(items):
 
         def on_index(index: int, i: int = i) -> None:
@@ -52,6 +56,10 @@ def encode_items(
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
             if item.get("resources") is not None:
                 wire["resources"] = dict(item["resources"])
+            if item.get("priority") is not None:
+                wire["priority"] = check_priority(item["priority"], f"batch item {i}: priority")
+            if item.get("retry") is not None:
+                wire["retry"] = retry_wire(item["retry"])
             if item.get("cache") is not None:
                 wire["cache"] = bool(item["cache"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
@@ -61,6 +69,8 @@ def encode_items(
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")
         if resources is not None and "resources" not in wire:
             wire["resources"] = dict(resources)
+        if default_retry is not None and "retry" not in wire:
+            wire["retry"] = default_retry
         if cache is not None and "cache" not in wire:
             wire["cache"] = bool(cache)
         if pairs is not None:
@@ -89,5 +99,49 @@ def next_stop(encoded: Sequence[bytes], start: int, max_tasks: int, max_bytes: i
     return stop
 
 
-def request_body(endpoint: str, items: Sequence[bytes]) -> bytes:
-    return b'{"endpointId":' + json.dumps(endpoint).encode("utf-8") + b',"tasks":[' + b",".join(items) + b"]}"
+# a group id's length, for sizing requests before the first one's group is known
+NO_GROUP = "00000000-0000-0000-0000-000000000000"
+
+
+def check_priority(priority: Any, what: str = "priority") -> int:
+    """A task priority: a whole number from 0 to 9 (higher goes first), or ValidationError before anything is sent."""
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 9:
+        raise ValidationError("VALIDATION_FAILED", f"{what} must be a whole number from 0 to 9 (higher goes first), got {priority!r}")
+    return priority
+
+
+def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int], retry: "Optional[RetryLike]" = None, cache: Optional[bool] = None) -> Dict[str, Any]:
+    """The optional fields of a task (or of a batch, for its items that name none), checked."""
+    fields: Dict[str, Any] = {}
+    if resources is not None:
+        fields["resources"] = dict(resources)
+    if priority is not None:
+        fields["priority"] = check_priority(priority)
+    if retry is not None:
+        fields["retry"] = retry_wire(retry)
+    if cache is not None:
+        fields["cache"] = bool(cache)
+    return fields
+
+
+def request_body(endpoint: str, items: Sequence[bytes], group: Optional[str] = None, priority: Optional[int] = None) -> bytes:
+    head = b'{"endpointId":' + json.dumps(endpoint).encode("utf-8")
+    if group is not None:
+        head += b',"groupId":' + json.dumps(group).encode("utf-8")
+    if priority is not None:
+        head += b',"priority":' + str(priority).encode("ascii")
+    return head + b',"tasks":[' + b",".join(items) + b"]}"
+
+
+def partial(accepted: List[str], error: FxError) -> FxError:
+    return PartialBatchError(accepted, error) if accepted else error
+
+
+def warn_offline(items: Any, seen: "set[str]") -> None:
+    """One EndpointOfflineWarning per endpoint of a batch, however many requests it took."""
+    for w in items or []:
+        endpoint = str(w.get("endpointId", ""))
+        if endpoint in seen:
+            continue
+        seen.add(endpoint)
+        warnings.warn(str(w.get("message", "endpoint offline")), EndpointOfflineWarning, stacklevel=3)

@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 from . import _batch
 from ._config import token_from_env, url_from_env
 from ._longpoll import LongPollConnection
+from ._options import CacheMethods, RetryLike, registration_options, retry_wire
 from ._poller import Delivery, ResultPoller
 from ._serializers import Serializer, argument_fields
 from ._python_check import PythonCheck
 from ._refs import TaskRef
-from ._requests import EndpointOfflineWarning, partial as _partial, warn_offline as _warn, with_options as _with_options
 from ._source import python_source
 from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
+from .group import TaskGroup
 from .outcome import TaskOutcome, exception_for
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
@@ -29,7 +30,7 @@ DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-class Client:
+class Client(CacheMethods):
     """Client of one FX server. Thread-safe; one background thread collects results for every wait.
 
     ``url`` and ``token`` default to FX_URL and FX_TOKEN. ``timeout`` bounds one REST attempt (seconds);
@@ -85,12 +86,10 @@ class Client:
         description: Optional[str] = None,
         walltime_seconds: Optional[float] = None,
         public: Optional[bool] = None,
-        cache: Optional[Mapping[str, Any]] = None,
+        retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
     ) -> str:
-        """Registers a Python function (runtime ``python``) and returns its id.
-
-        ``cache={"ttlSeconds": 3600}`` memoizes its results for that long (``"shareable": True`` on a public
-        function shares them with every caller); :meth:`clear_cache` drops them.
+        """Registers a Python function (runtime ``python``) and returns its id; ``retry`` (a :class:`Retry`) is its tasks' default policy.
+        ``cache={"ttlSeconds": 3600}`` memoizes its results (``"shareable": True``: shared, when public; see :meth:`clear_cache`).
 
         The source is the function's ``def`` (decorators stripped) and the entry point its name, so it
         must be self-contained: imports inside it, no variables of an enclosing function. Registering
@@ -99,7 +98,7 @@ class Client:
         """
         source, entrypoint = python_source(fn)
         request: Dict[str, Any] = {"name": name or resource_name(entrypoint, "function"), "runtime": "python", "source": source, "entrypoint": entrypoint}
-        return self.create_function(_with_options(request, description, walltime_seconds, public, cache))["id"]
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache))["id"]
 
     def register_shell_function(
         self,
@@ -110,7 +109,7 @@ class Client:
         walltime_seconds: Optional[float] = None,
         public: Optional[bool] = None,
         fail_on_non_zero_exit: Optional[bool] = None,
-        cache: Optional[Mapping[str, Any]] = None,
+        retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
     ) -> str:
         """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
 
@@ -120,7 +119,7 @@ class Client:
         request: Dict[str, Any] = {"name": name, "runtime": "shell", "source": template}
         if fail_on_non_zero_exit is not None:
             request["failOnNonZeroExit"] = fail_on_non_zero_exit
-        return self.create_function(_with_options(request, description, walltime_seconds, public, cache))["id"]
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache))["id"]
 
     def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
         """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""
@@ -136,10 +135,6 @@ class Client:
 
     def list_functions(self) -> List[FunctionInfo]:
         return cast(List[FunctionInfo], self._request("GET", "/v1/functions")["items"])
-
-    def clear_cache(self, function: str) -> int:
-        """Drops a function's memoized results (yours, and the shared ones of a function you own); returns how many."""
-        return int(self._request("DELETE", f"/v1/functions/{path_segment(function_ref(function))}/cache")["cleared"])
 
     def delete_function(self, function: str) -> None:
         """Deletes a function by id, or the newest version of a name."""
@@ -182,40 +177,42 @@ class Client:
         *,
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
-        cache: Optional[bool] = None,
+        priority: Optional[int] = None,
+        retry: Optional[RetryLike] = None, cache: Optional[bool] = None,
     ) -> str:
         """Submits one task and returns its id once the server stored it. Function and endpoint may be names.
 
-        ``cache=True`` memoizes it (an identical task's stored result completes it, with ``cachedFrom``); ``False`` runs it anyway.
-
         ``serializer="pickle"`` (python functions only) pickles ``(args, kwargs)`` and unpickles the result:
         numpy arrays, dataclasses and closures travel, but the endpoint must run this Python's major.minor.
+        ``priority`` (0–9, default 5): higher goes first in the endpoint's queue, and on its agent.
+        ``retry`` (a :class:`Retry`) replaces the function's retry policy for this task.
         """
         body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer)}
-        if resources is not None:
-            body["resources"] = dict(resources)
-        if cache is not None:
-            body["cache"] = bool(cache)
+        body.update(_batch.task_fields(resources, priority, retry, cache))
         answer = self._request("POST", "/v1/tasks", body)
-        _warn(answer.get("warnings"), set())
+        _batch.warn_offline(answer.get("warnings"), set())
         self._python.submitted([(body["endpointId"], body["functionId"])])
         return str(answer["taskId"])
 
     def batch_run(
-        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json", cache: Optional[bool] = None
+        self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json",
+        group: Optional[str] = None, priority: Optional[int] = None, retry: Optional[RetryLike] = None, cache: Optional[bool] = None,
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
-        ``serializer`` and ``cache`` are those of every item (a dict item may name its own); see :meth:`run`.
+        ``serializer``, ``priority``, ``retry`` and ``cache`` are those of every item (a dict item may name its own); see :meth:`run`.
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
-        :class:`PartialBatchError` carries their ids.
+        :class:`PartialBatchError` carries their ids. The batch is one task group however many requests
+        it takes: ``group`` (from :meth:`create_group`) names an existing one of yours to join.
         """
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
-        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, cache)
-        overhead = len(_batch.request_body(ep, []))
+        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, retry, cache)
+        joined = task_id(group, "group id") if group is not None else None
+        level = _batch.task_fields(None, priority).get("priority")
+        overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP, level))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
             raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
@@ -225,20 +222,21 @@ class Client:
         while start < len(encoded):
             stop = _batch.next_stop(encoded, start, self._batch_limit, self._max_request_bytes, overhead)
             try:
-                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop]))
+                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop], joined, level))
             except PayloadTooLargeError as err:
                 if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further
                     self._batch_limit = max(1, (stop - start) // 2)
                     continue
-                raise _partial(ids, err)
+                raise _batch.partial(ids, err)
             except FxError as err:
-                raise _partial(ids, err)
+                raise _batch.partial(ids, err)
             task_ids = answer.get("taskIds", [])
             if len(task_ids) != stop - start:
-                raise _partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
+                raise _batch.partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
             ids.extend(str(t) for t in task_ids)
-            _warn(answer.get("warnings"), warned)
+            joined = joined or str(answer["batchId"])  # the requests after the first join its group
+            _batch.warn_offline(answer.get("warnings"), warned)
             start = stop
         self._python.submitted(pairs)
         return ids
@@ -329,6 +327,14 @@ class Client:
             if pending:
                 self._poller.unwatch(list(pending), deliver)
 
+    def group(self, group: str) -> TaskGroup:
+        """A task group (a batch, a graph, a map) by id: list its tasks, stream their outcomes, cancel it."""
+        return TaskGroup(self, group)
+
+    def create_group(self, kind: str = "batch") -> TaskGroup:
+        """An empty task group of yours, for batches to join (``batch_run(..., group=g.id)``)."""
+        return TaskGroup(self, str(self._request("POST", "/v1/groups", {"kind": kind})["id"]))
+
     def executor(self, endpoint: str, **options: Any) -> "Executor":
         """An :class:`~fx_sdk.Executor` on ``endpoint`` that shares this client."""
         from .executor import Executor
@@ -389,3 +395,5 @@ class Client:
     def _request(self, method: str, path: str, body: Any = None, *, encoded: Optional[bytes] = None, idempotent: Optional[bool] = None) -> Any:
         self._check_open()
         return self._rest.request(method, path, body, encoded=encoded, idempotent=idempotent)
+
+

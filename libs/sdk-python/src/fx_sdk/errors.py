@@ -197,3 +197,7 @@ def error_from_response(status: int, body: Optional[Mapping[str, Any]], *, retry
     if status >= 500:
         return ServerError(code or ("UNAVAILABLE" if status == 503 else "INTERNAL"), message, status=status, details=details)
     return FxError(code or "INTERNAL", message, status=status, details=details)
+
+
+class EndpointOfflineWarning(UserWarning):
+    """A submission went to an endpoint with no agent connected: its tasks wait until one connects."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import itertools
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
-from ._batch import WireItem
+from ._batch import WireItem, check_priority
 from ._poller import Delivery
 from ._serializers import Serializer, argument_fields, check_serializer
 from ._source import python_source, source_digest
@@ -104,12 +105,34 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         return self.set_running_or_notify_cancel()
 
 
+class MapResults(Iterator[Any]):
+    """What :meth:`Executor.map` returns: its results in input order; ``group`` is the map's task group id.
+
+    ``close()`` (or dropping the last reference, as a ``break`` out of a ``for`` loop does) stops the
+    map: what it has not yielded is cancelled.
+    """
+
+    def __init__(self, results: Iterator[Any], group: str) -> None:
+        self._results = results
+        self.group = group
+
+    def __iter__(self) -> "MapResults":
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._results)
+
+    def close(self) -> None:
+        self._results.close()  # type: ignore[attr-defined]
+
+
 @dataclass
 class _Work:
     future: TaskFuture
     function: Optional[str]  # an id or name; None for a Python callable not registered yet
     source: Optional[Tuple[str, str, str]]  # (source, entrypoint, name) of a Python callable
     fields: Dict[str, Any]  # the arguments as the wire carries them: args and kwargs, or pickledArgs
+    group: Optional[str] = None  # the task group it joins (a map's); None: the batch's own
 
 
 class Executor(concurrent.futures.Executor):
@@ -119,7 +142,7 @@ class Executor(concurrent.futures.Executor):
     ``python``, under ``<name>-<digest of its source>``) or the id or name of a registered function of
     any runtime. Submissions are gathered for ``batch_interval`` seconds (at most ``batch_size``) and
     sent as one batch by a background thread; the client's results thread resolves the futures.
-    ``map`` keeps the order of its inputs. ``shutdown(wait=True)`` waits for every future;
+    ``map`` is lazy and keeps the order of its inputs (see :meth:`map`). ``shutdown(wait=True)`` waits for every future;
     ``cancel_futures=True`` cancels the ones not finished (their FX tasks too). With
     ``serializer="pickle"`` arguments are pickled at ``submit`` and results unpickled (see ``Client.run``).
     """
@@ -134,6 +157,7 @@ class Executor(concurrent.futures.Executor):
         walltime_seconds: Optional[float] = None,
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
+        priority: Optional[int] = None,
     ) -> None:
         self.endpoint = endpoint_ref(endpoint)
         self.client = client if client is not None else Client()
@@ -142,6 +166,7 @@ class Executor(concurrent.futures.Executor):
         self._batch_interval = max(0.0, batch_interval)
         self._walltime_seconds = walltime_seconds
         self._resources = dict(resources) if resources is not None else None
+        self._priority = check_priority(priority) if priority is not None else None
         self._serializer = check_serializer(serializer)
         self._queue: "collections.deque[_Work]" = collections.deque()
         self._cond = threading.Condition()
@@ -152,13 +177,56 @@ class Executor(concurrent.futures.Executor):
         self._function_ids: Dict[Tuple[str, str], str] = {}
 
     def submit(self, fn: Union[Callable[..., Any], str], /, *args: Any, **kwargs: Any) -> "concurrent.futures.Future[Any]":
+        return self._submit(fn, args, kwargs, None)
+
+    def map(  # type: ignore[override]
+        self, fn: Union[Callable[..., Any], str], *iterables: Iterable[Any], timeout: Optional[float] = None, chunksize: int = 1, buffersize: Optional[int] = None
+    ) -> "MapResults":
+        """Like ``concurrent.futures.Executor.map``, lazily: ``fn(*args)`` for each tuple of the zipped iterables.
+
+        At most ``buffersize`` (default: ``batch_size``) tasks are submitted and not yet yielded: the
+        iterables are read only as results are taken, so they may be endless or larger than memory.
+        Results come in input order; a failed task raises its exception there. The map's tasks form
+        one task group (its id: the returned iterator's ``group``); when the consumer stops early (``break``, an exception,
+        ``close()`` of the returned generator) every unfinished task of the map is cancelled and
+        nothing more is submitted. ``chunksize`` is accepted for compatibility; batching follows
+        ``batch_size`` and ``batch_interval``.
+        """
+        window = max(1, buffersize if buffersize is not None else self._batch_size)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        group = self.client.create_group("map").id
+        inputs = zip(*iterables)
+        futures: Deque[TaskFuture] = collections.deque(self._submit(fn, args, {}, group) for args in itertools.islice(inputs, window))  # type: ignore[misc]
+        return MapResults(self._map_results(fn, inputs, futures, group, deadline), group)
+
+    def _map_results(self, fn: Any, inputs: Iterator[Tuple[Any, ...]], futures: "Deque[TaskFuture]", group: str, deadline: Optional[float]) -> Iterator[Any]:
+        try:
+            while futures:
+                future = futures[0]
+                value = future.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
+                futures.popleft()
+                for args in itertools.islice(inputs, 1):
+                    futures.append(self._submit(fn, args, {}, group))  # type: ignore[arg-type]
+                yield value
+        finally:
+            if futures:
+                # not sent yet: dropped here (one in flight is cancelled when it lands); the rest on the server
+                for future in futures:
+                    if future.task_id is None:
+                        future.cancel()
+                try:
+                    self.client.group(group).cancel()
+                except FxError:
+                    pass  # the client was closed: its tasks run to the end
+
+    def _submit(self, fn: Union[Callable[..., Any], str], args: Tuple[Any, ...], kwargs: Dict[str, Any], group: Optional[str]) -> TaskFuture:
         # a future among the args is waited for until the server has stored its task, and then travels
         # as a reference to that task's result
         fields = argument_fields(args, kwargs, self._serializer)
         if isinstance(fn, str):
-            work = _Work(TaskFuture(self.client), function_ref(fn), None, fields)
+            work = _Work(TaskFuture(self.client), function_ref(fn), None, fields, group)
         else:
-            work = _Work(TaskFuture(self.client), None, self._source_of(fn), fields)
+            work = _Work(TaskFuture(self.client), None, self._source_of(fn), fields, group)
         with self._cond:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
@@ -220,6 +288,13 @@ class Executor(concurrent.futures.Executor):
                     raise
 
     def _send(self, batch: List[_Work]) -> None:
+        by_group: Dict[Optional[str], List[_Work]] = {}
+        for work in batch:
+            by_group.setdefault(work.group, []).append(work)
+        for group, works in by_group.items():
+            self._send_group(works, group)
+
+    def _send_group(self, batch: List[_Work], group: Optional[str]) -> None:
         live: List[Tuple[_Work, str]] = []
         for work in batch:
             if work.future.cancelled():
@@ -234,7 +309,7 @@ class Executor(concurrent.futures.Executor):
         items = [WireItem(functionId=fid, **work.fields) for work, fid in live]
         error: Optional[FxError] = None
         try:
-            ids = self.client.batch_run(self.endpoint, items, resources=self._resources)
+            ids = self.client.batch_run(self.endpoint, items, resources=self._resources, group=group, priority=self._priority)
         except PartialBatchError as err:
             ids, error = err.accepted_task_ids, err
         except FxError as err:

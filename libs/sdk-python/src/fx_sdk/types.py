@@ -16,11 +16,38 @@ class FunctionInfo(TypedDict):
     description: Optional[str]
     walltimeSeconds: Optional[float]
     public: bool
+    retry: Optional["RetryPolicy"]
     # memoized results: {"ttlSeconds", "shareable"}, or None
     cache: Optional[Dict[str, Any]]
     contentHash: str
     ownerId: str
     createdAt: str
+
+
+class RetryPolicy(TypedDict):
+    """A retry policy as the server stores it (see :class:`fx_sdk.Retry` for submitting one)."""
+
+    maxAttempts: int
+    backoffSeconds: float
+    on: List[str]
+
+
+class TaskAttempt(TypedDict):
+    """One attempt of a task (``TaskInfo["attempts"]``): where it ran, when, and how it ended. ``status``:
+    ``retried`` (failed, run again), ``lost`` (its lease was lost), or the task's own for its last attempt."""
+
+    number: int
+    status: str
+    endpointId: str
+    connectionId: Optional[str]
+    workerId: Optional[str]
+    blockId: Optional[str]
+    queuedAt: Optional[str]
+    dispatchedAt: Optional[str]
+    startedAt: Optional[str]
+    endedAt: Optional[str]
+    error: Optional[Dict[str, Any]]
+    retryAt: Optional[str]
 
 
 class EndpointInfo(TypedDict):
@@ -76,6 +103,7 @@ class TaskTimeline(TypedDict):
     dispatchedAt: Optional[str]
     runningAt: Optional[str]
     completedAt: Optional[str]
+    retryAt: Optional[str]
 
 
 class TaskInfo(TypedDict, total=False):
@@ -86,6 +114,8 @@ class TaskInfo(TypedDict, total=False):
     ownerId: str
     status: str
     attempt: int
+    # 0–9, higher first in its endpoint's queue
+    priority: int
     args: List[Any]
     kwargs: Dict[str, Any]
     # "pickle": the arguments are pickledArgs and the result a pickled value, both as the wire has them
@@ -98,6 +128,9 @@ class TaskInfo(TypedDict, total=False):
     cached: bool
     cachedFrom: Optional[str]
     timeline: TaskTimeline
+    # the policy it runs under (its own, or its function's), and every attempt so far, oldest first
+    retry: Optional[RetryPolicy]
+    attempts: List[TaskAttempt]
 
 
 class CancelResult(TypedDict):

@@ -199,6 +199,7 @@ export class FakeFxServer {
         description: parsed.data.description ?? null,
         walltimeSeconds: parsed.data.walltimeSeconds ?? null,
         public: parsed.data.public,
+        retry: parsed.data.retry ?? null,
         contentHash: 'h',
         ownerId: OWNER_ID,
         createdAt: new Date().toISOString(),

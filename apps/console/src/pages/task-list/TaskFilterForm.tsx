@@ -68,6 +68,10 @@ export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskF
         <FilterSelect label="Owner" name="ownerId" value={filters.ownerId} any="anyone" options={users.map((u) => ({ value: u.id, label: u.name }))} />
       )}
       <label>
+        Group
+        <input type="text" name="batchId" placeholder="batch / map id" defaultValue={filters.batchId ?? ''} size={12} />
+      </label>
+      <label>
         From
         <input type="datetime-local" name="since" defaultValue={toLocal(filters.since ?? null)} />
       </label>

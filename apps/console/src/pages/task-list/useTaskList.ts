@@ -6,7 +6,7 @@ import { useLocation } from '../../router';
 
 const PAGE = 500;
 /** The query parameters of /tasks that filter the list, in the order the form shows them. */
-export const FILTER_KEYS = ['status', 'endpointId', 'functionId', 'ownerId', 'since', 'until'] as const;
+export const FILTER_KEYS = ['status', 'endpointId', 'functionId', 'ownerId', 'batchId', 'since', 'until'] as const;
 
 /** Applies a live change to a row; a final row never goes back to a non-final state. */
 export function applyChange(row: TaskSummary, c: TaskChange): TaskSummary {

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +77,8 @@ describe('LocalProvider with the agent', () => {
 
 describe('LocalProvider slots', () => {
   const { workerScript } = ensureEndpointBuilt();
+  // starting a worker process is seconds on a loaded machine
+  jest.setTimeout(30_000);
 
   it('lets the agent hand over LOCAL_WORKER_DEPTH tasks per worker but runs no more than `workers` at once, js and shell together', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fx-local-slots-'));

@@ -8,6 +8,7 @@ import { WorkerPool } from './worker.pool.js';
 import { PythonWorkers } from './python.workers.js';
 import { pythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { isolationKey } from '../isolation.js';
+import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 import type { Logger } from '../../agent/logger.js';
 
 export interface LocalProviderOptions {
@@ -64,8 +65,8 @@ export class LocalProvider implements Provider {
   private kickScheduled = false;
   private readonly shellGroups = new Set<number>();
   private shellRunning = 0;
-  /** Shell tasks waiting for a slot, oldest first. */
-  private readonly shellWaiters: Array<() => void> = [];
+  /** Shell tasks waiting for a slot, by priority (priority-order.ts). */
+  private readonly shellWaiters: Array<{ grant: () => void; priority: number }> = [];
   private readonly sandbox: WorkerSandbox;
   private readonly memoryBytes: number;
 
@@ -128,12 +129,13 @@ export class LocalProvider implements Provider {
           { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes: context.maxResultBytes },
           signal,
           context.onStart,
-          { ownerId: isolationKey(task), memoryBytes: this.memoryBytes },
+          { ownerId: isolationKey(task), memoryBytes: this.memoryBytes, priority: priorityOf(task) },
         );
       case 'python':
         return this.python.run(task.taskId, pythonInvocation(task, context.maxResultBytes), signal, context.onStart, {
           ownerId: isolationKey(task),
           memoryBytes: this.memoryBytes,
+          priority: priorityOf(task),
         });
       case 'shell':
         return this.runShellTask(task, signal, context);
@@ -173,12 +175,12 @@ export class LocalProvider implements Provider {
 
   private wakeShell(): void {
     while (this.shellWaiters.length > 0 && this.running() < this.options.workers) {
-      (this.shellWaiters.shift() as () => void)();
+      this.shellWaiters.shift()!.grant();
     }
   }
 
   /** Resolves true once a slot is this shell task's (counted in shellRunning), false if aborted first. */
-  private shellSlot(signal: AbortSignal): Promise<boolean> {
+  private shellSlot(signal: AbortSignal, priority: number): Promise<boolean> {
     if (this.running() < this.options.workers && this.shellWaiters.length === 0) {
       this.shellRunning++;
       return Promise.resolve(true);
@@ -190,18 +192,18 @@ export class LocalProvider implements Provider {
         resolve(true);
       };
       const onAbort = () => {
-        const index = this.shellWaiters.indexOf(grant);
+        const index = this.shellWaiters.findIndex((w) => w.grant === grant);
         if (index >= 0) this.shellWaiters.splice(index, 1);
         this.kickLater();
         resolve(false);
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.shellWaiters.push(grant);
+      insertByPriority(this.shellWaiters, { grant, priority }, (w) => w.priority);
     });
   }
 
   private async runShellTask(task: TaskSpec, signal: AbortSignal, context: SubmitContext): Promise<ExecutionOutcome> {
-    if (signal.aborted || !(await this.shellSlot(signal))) return abortFailure(signal.reason);
+    if (signal.aborted || !(await this.shellSlot(signal, priorityOf(task)))) return abortFailure(signal.reason);
     context.onStart?.('shell');
     let group: number | undefined;
     try {

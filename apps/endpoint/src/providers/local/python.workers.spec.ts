@@ -201,3 +201,21 @@ describe('PythonWorkers as nobody (the root agent without bubblewrap)', () => {
     }
   });
 });
+
+describe('PythonWorkers priorities', () => {
+  it('runs a more urgent task sent to a busy worker before the ones already waiting in it', async () => {
+    const one = new PythonWorkers({ size: 1, depth: 8 });
+    try {
+      const starts: string[] = [];
+      const run = (name: string, priority: number, source = 'def main():\n    return 1\n') =>
+        one.run(name, py(source), noAbort(), () => starts.push(name), { priority });
+      const runs = [run('long', 5, 'import time\ndef main():\n    time.sleep(0.4)\n'), run('low-1', 0), run('low-2', 0)];
+      await eventually(() => starts.includes('long'), 20_000, 'the python worker started');
+      runs.push(run('high', 9));
+      for (const o of await Promise.all(runs)) expect(o.status).toBe('success');
+      expect(starts).toEqual(['long', 'high', 'low-1', 'low-2']);
+    } finally {
+      await one.stop();
+    }
+  });
+});

@@ -59,12 +59,15 @@ export interface JobOptions {
   ownerId?: string;
   /** Fails the task MEMORY_EXCEEDED (and replaces the worker) when the worker passes this many bytes. */
   memoryBytes?: number;
+  /** 0–9: waiting tasks start highest first, in the pool and inside each worker. @default 5 */
+  priority?: number;
 }
 
 /** One task handed to the pool, from `run` until its outcome is delivered. */
 export interface Job {
   taskId: string;
   owner: string;
+  priority: number;
   memoryBytes?: number;
   stopWatch?: () => void;
   invocation: WorkerInvocation;

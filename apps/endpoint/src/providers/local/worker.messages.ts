@@ -10,12 +10,13 @@ export type WorkerOutcome = JsOutcome & { output?: TaskOutput };
 
 /**
  * Messages between the agent (parent) and one worker process (js over Node's IPC, python as JSON lines
- * on a pipe). A worker may hold more than one task: it runs them one at a time in the order sent.
+ * on a pipe). A worker may hold more than one task: it runs them one at a time.
  * `queued` marks a task sent while the worker still held another; the worker reports `started` for
- * those, so the parent knows when they begin.
+ * those, so the parent knows when they begin. A worker runs the waiting task of highest `priority`
+ * next, first sent first within one (priority-order.ts); the parent keeps its copy in the same order.
  */
 export type ParentToWorkerMessage =
-  | { type: 'run'; taskId: string; invocation: WorkerInvocation; queued?: boolean }
+  | { type: 'run'; taskId: string; invocation: WorkerInvocation; queued?: boolean; priority?: number }
   /** Skip this task if it has not started; answered with `dropped` either way. */
   | { type: 'drop'; taskId: string }
   /** Stop this task if it is the one running (python: KeyboardInterrupt); it then reports `done`. */

@@ -154,6 +154,37 @@ describe('WorkerPool with depth 2 (a task waiting inside each worker)', () => {
     expect(times[2]!.start).toBeGreaterThanOrEqual(times[1]!.end);
   });
 
+  it('starts waiting tasks by priority, in the pool and inside the worker, first come first within one', async () => {
+    pool = new WorkerPool({ size: 1, depth: 3, workerScript });
+    await pool.start();
+    const starts: string[] = [];
+    const quick = js('() => Date.now()');
+    const run = (name: string, priority: number, invocation = quick) => pool.run(name, invocation, noAbort(), () => starts.push(name), { priority });
+    // 'long' runs; low-1 and low-2 wait inside the worker, the rest wait in the pool (depth 3)
+    const runs = [run('long', 5, sleepThenTimes(300)), run('low-1', 1), run('low-2', 1), run('mid', 5), run('high', 9), run('low-3', 1)];
+    await Promise.all(runs);
+    // the pool sends 'high' before 'mid' before 'low-3' as the worker makes room; what already waited
+    // in the worker may start first (a quick task ends before the next message arrives)
+    expect(starts[0]).toBe('long');
+    expect(starts.indexOf('high')).toBeLessThan(starts.indexOf('mid'));
+    expect(starts.indexOf('mid')).toBeLessThan(starts.indexOf('low-3'));
+    expect(starts.filter((s) => s.startsWith('low'))).toEqual(['low-1', 'low-2', 'low-3']);
+  });
+
+  it('runs a more urgent task sent to a busy worker before the ones already waiting in it', async () => {
+    pool = new WorkerPool({ size: 1, depth: 8, workerScript });
+    await pool.start();
+    const starts: string[] = [];
+    const quick = js('() => Date.now()');
+    const run = (name: string, priority: number, invocation = quick) => pool.run(name, invocation, noAbort(), () => starts.push(name), { priority });
+    const runs = [run('long', 5, sleepThenTimes(300)), run('low-1', 0), run('low-2', 0), run('low-3', 0)];
+    await new Promise((r) => setTimeout(r, 100));
+    runs.push(run('high', 9));
+    await Promise.all(runs);
+    expect(starts).toEqual(['long', 'high', 'low-1', 'low-2', 'low-3']);
+    expect(pool.counts()).toEqual({ total: 1, busy: 0, idle: 1 });
+  });
+
   it('withdraws a waiting task that is cancelled: it never runs and the worker is kept', async () => {
     pool = new WorkerPool({ size: 1, depth: 2, workerScript });
     await pool.start();

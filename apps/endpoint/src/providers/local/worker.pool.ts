@@ -10,11 +10,13 @@ import { nodeWorkerLauncher, type WorkerLauncher } from './worker.launcher.js';
 import type { ParentToWorkerMessage, WorkerInvocation, WorkerOutcome, WorkerToParentMessage } from './worker.messages.js';
 import { WorkerStartError, startWorkerProcess, stopWorkerProcess } from './worker.process.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
+import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 
 export { WorkerStartError };
 export type { JobOptions, WorkerPoolOptions };
 
 const UNKNOWN_OWNER = 'unknown';
+const byPriority = (job: Job) => job.priority;
 
 /**
  * A fixed-size pool of long-lived worker processes (js workers over IPC, python workers over a pipe; see
@@ -27,7 +29,7 @@ const UNKNOWN_OWNER = 'unknown';
  */
 export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
-  /** Jobs not sent to a worker yet, oldest first. */
+  /** Jobs not sent to a worker yet: higher priority first, then oldest first (priority-order.ts). */
   private readonly pending: Job[] = [];
   private readonly launcher: WorkerLauncher;
   private readonly depth: number;
@@ -74,6 +76,7 @@ export class WorkerPool {
       const job: Job = {
         taskId,
         owner: jobOptions.ownerId ?? UNKNOWN_OWNER,
+        priority: priorityOf(jobOptions),
         memoryBytes: jobOptions.memoryBytes,
         invocation,
         signal,
@@ -86,7 +89,7 @@ export class WorkerPool {
         stealing: false,
       };
       signal.addEventListener('abort', job.onAbort, { once: true });
-      this.pending.push(job);
+      insertByPriority(this.pending, job, byPriority);
       this.assign();
     });
   }
@@ -153,8 +156,13 @@ export class WorkerPool {
     const idle = live.filter((w) => w.jobs.length === 0);
     let steals = this.workers.reduce((n, w) => n + w.jobs.filter((j) => j.stealing).length, 0);
     while (steals < idle.length && (!this.options.mayStart || this.options.mayStart())) {
-      // Never across owners: only a task an idle worker may run is taken back.
-      const stealable = (w: PoolWorker) => w.jobs.findLast((j, i) => i > 0 && !j.started && !j.dropped && !j.stealing && idle.some((x) => mine(x, j)));
+      // Never across owners: only a task an idle worker may run is taken back; the most urgent, then the last.
+      const stealable = (w: PoolWorker) =>
+        w.jobs.reduce<Job | undefined>(
+          (best, j, i) =>
+            i > 0 && !j.started && !j.dropped && !j.stealing && idle.some((x) => mine(x, j)) && (!best || j.priority >= best.priority) ? j : best,
+          undefined,
+        );
       const victim = live.filter((w) => stealable(w)).sort((a, b) => b.jobs.length - a.jobs.length)[0];
       const job = victim && stealable(victim);
       if (!victim || !job) {
@@ -178,8 +186,15 @@ export class WorkerPool {
     const queued = worker.jobs.length > 0;
     worker.owner = job.owner;
     job.worker = worker;
-    worker.jobs.push(job);
-    const message: ParentToWorkerMessage = { type: 'run', taskId: job.taskId, invocation: job.invocation, ...(queued ? { queued: true } : {}) };
+    // where the worker puts it too: behind the running task, by priority (worker.messages.ts)
+    insertByPriority(worker.jobs, job, byPriority, 1);
+    const message: ParentToWorkerMessage = {
+      type: 'run',
+      taskId: job.taskId,
+      invocation: job.invocation,
+      ...(queued ? { queued: true } : {}),
+      priority: job.priority,
+    };
     worker.link.send(message, (error) => {
       if (error && worker.state !== 'dead') {
         // The exit handler settles what it held; a job that never arrived goes to another worker.
@@ -274,6 +289,9 @@ export class WorkerPool {
     if (!job) return;
     switch (message.type) {
       case 'started':
+        // The running task is first in `jobs`. Usually it is this one already; not when a more urgent
+        // task was sent while the worker was starting this one (the two crossed on the channel).
+        if (worker.jobs[0] !== job) worker.jobs.unshift(...worker.jobs.splice(worker.jobs.indexOf(job), 1));
         // A withdrawn task began before the `drop` arrived: nobody wants its outcome, so stop it.
         if (job.dropped) this.retire(worker);
         else this.markStarted(job);
@@ -291,7 +309,7 @@ export class WorkerPool {
           if (message.skipped) {
             this.forget(worker, job);
             job.worker = undefined;
-            this.pending.unshift(job);
+            insertByPriority(this.pending, job, byPriority, 0, true);
           }
         }
         break;
@@ -318,7 +336,7 @@ export class WorkerPool {
       }
     }
     if (this.stopping) for (const job of requeue) this.settle(job, failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
-    else this.pending.unshift(...requeue);
+    else for (const job of requeue.reverse()) insertByPriority(this.pending, job, byPriority, 0, true);
   }
 
   private async spawn(slot: number): Promise<void> {

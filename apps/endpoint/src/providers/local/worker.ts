@@ -1,10 +1,11 @@
 /**
- * Entry point of one js worker process, forked by WorkerPool. Runs one task at a time, in the order the
- * parent sends them; the parent stops a running task (walltime, cancel) by killing this process and
+ * Entry point of one js worker process, forked by WorkerPool. Runs one task at a time, the waiting one of
+ * highest priority next (first sent first within one, as the parent expects: worker.messages.ts); the parent stops a running task (walltime, cancel) by killing this process and
  * starting another, and withdraws a task that has not started with `drop`.
  */
 import { JsRuntime } from '../../runtimes/js/js.runtime.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('this is an fx-endpoint worker; it is started by the agent over IPC, not by hand\n');
@@ -43,7 +44,7 @@ function next(): void {
 
 process.on('message', (message: ParentToWorkerMessage) => {
   if (message?.type === 'run') {
-    queue.push(message);
+    insertByPriority(queue, message, priorityOf);
     next();
   } else if (message?.type === 'drop') {
     const index = queue.findIndex((t) => t.taskId === message.taskId);

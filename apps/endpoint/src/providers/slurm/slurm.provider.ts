@@ -10,6 +10,7 @@ import { SlurmCli } from './slurm.cli.js';
 import type { Block, NodeConn, Pending, SlurmSettings, Slot } from './slurm.model.js';
 import type { AgentToNode } from './worker.channel.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
+import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 
 export type { SlurmSettings } from './slurm.model.js';
 
@@ -166,7 +167,8 @@ export class SlurmProvider implements Provider {
         sendToNode(slot.conn.ws, message);
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(pending);
+      // placed in queue order: higher priority first (priority-order.ts)
+      insertByPriority(this.queue, pending, (p) => priorityOf(p.task));
       this.place();
       this.scheduleScaling();
     });

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_LIMITS,
+  DEFAULT_TASK_PRIORITY,
   ENDPOINT_CLOSE,
   FunctionSpecCache,
   PROTOCOL_VERSION,
@@ -201,6 +202,7 @@ export class DispatchService implements OnModuleInit {
         ...(r.pickled_args ? { pickledArgs: r.pickled_args } : {}),
         ...(r.resources ? { resources: r.resources } : {}),
         ownerId: r.owner_id,
+        ...(r.priority !== DEFAULT_TASK_PRIORITY ? { priority: r.priority } : {}),
       };
       const taskJson = JSON.stringify(task);
       const taskBytes = Buffer.byteLength(taskJson) + 1;

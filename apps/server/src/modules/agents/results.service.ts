@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
+import { RetriesService } from '../retries/retries.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 import type { EndpointConnection } from './endpoint-connection.js';
 
@@ -51,6 +52,7 @@ export class ResultsService {
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
+    private readonly retries: RetriesService,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -99,10 +101,14 @@ export class ResultsService {
    * Records one frame of results in one statement, then publishes what changed. Returns the ids to
    * acknowledge: all of them, recorded now or before (a duplicate is acknowledged and dropped). Results
    * for tasks this connection does not hold are acknowledged too (so the agent drops them), but are
-   * neither recorded nor published: an agent reports only on its own tasks.
+   * neither recorded nor published: an agent reports only on its own tasks. A failure its task's retry
+   * policy retries is not recorded here: RetriesService runs the task again.
    */
   async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
-    const inputs: ResultInput[] = results.map((r) => this.enforceLimit(r));
+    const inputs: ResultInput[] = await this.retries.divert(
+      conn,
+      results.map((r) => ({ ...this.enforceLimit(r), attempt: r.attempt })),
+    );
     const recorded = await this.tasks.recordResults(conn.endpointId, conn.id, inputs);
     if (recorded.length < inputs.length) {
       // Already final: a resend after a reconnect. The first recording may never have been published

@@ -3,7 +3,7 @@ import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
-import { FINAL, idsIn, json } from '../tasks/task-sql.js';
+import { FINAL, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
 /** Keys travel as one jsonb array, like ids. */
 const keysIn = (param: string) => `(SELECT value FROM jsonb_array_elements_text(${param}::jsonb))`;
@@ -49,7 +49,7 @@ export class CacheRepository {
          RETURNING task_id)
        UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
        WHERE t.id IN (SELECT task_id FROM claimed) AND t.status = 'received'
-       RETURNING t.id, t.endpoint_id`,
+       RETURNING ${queuedColumns('t.')}`,
       json(keys),
     );
   }
@@ -70,7 +70,7 @@ export class CacheRepository {
     return this.query(
       `UPDATE tasks SET status = 'waiting-for-endpoint', waiting_at = now()
        WHERE status = 'received' AND cache_key IN ${keysIn('$1')}
-       RETURNING id, endpoint_id`,
+       RETURNING ${queuedColumns()}`,
       json(keys),
     );
   }

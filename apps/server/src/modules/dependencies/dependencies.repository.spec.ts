@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { createTestDatabase, tempDir, type TempDir, type TestDatabase } from '@fx/testing';
 import type { Database } from '../../storage/database.js';
-import { createDatabase } from '../../storage/database.factory.js';
+import { openTestStore } from '../../testing/test-store.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { DependenciesRepository } from './dependencies.repository.js';
 import { dependencyFailure, substituteInputs } from './dependency-rules.js';
@@ -11,12 +9,10 @@ import { dependencyFailure, substituteInputs } from './dependency-rules.js';
  * The dataflow statements on the stores FX runs on: PostgreSQL and the embedded PGlite (the embedded
  * PostgreSQL server runs the same SQL as the first). Each store gets the migrations applied from scratch.
  */
-const migrationsDir = path.resolve('prisma/migrations');
 const ref = (taskId: string) => ({ $fx: 'ref', taskId });
 
 describe.each(['postgres', 'pglite'] as const)('dataflow statements on %s', (kind) => {
-  let dir: TempDir;
-  let testDb: TestDatabase | undefined;
+  let store: Awaited<ReturnType<typeof openTestStore>> | undefined;
   let db: Database;
   let tasks: TasksRepository;
   let deps: DependenciesRepository;
@@ -25,22 +21,14 @@ describe.each(['postgres', 'pglite'] as const)('dataflow statements on %s', (kin
   const ep = randomUUID();
 
   beforeAll(async () => {
-    dir = await tempDir();
-    if (kind === 'postgres') testDb = await createTestDatabase();
-    db = await createDatabase({
-      dataDir: dir.path,
-      migrationsDir,
-      ...(testDb ? { databaseUrl: testDb.url, poolSize: 4 } : { embeddedStore: 'pglite' as const }),
-    });
-    await db.migrate();
+    store = await openTestStore(kind);
+    db = store.db;
     tasks = new TasksRepository(db);
     deps = new DependenciesRepository(db);
   }, 60_000);
 
   afterAll(async () => {
-    await db?.close();
-    await testDb?.drop();
-    await dir?.remove();
+    await store?.close();
   });
 
   const node = (id: string, args: unknown[], inputs: string[] = []) => ({ id, functionId: fn, endpointId: ep, args, kwargs: {}, inputs });

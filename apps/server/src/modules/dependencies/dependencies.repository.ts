@@ -6,7 +6,7 @@ import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
-import { idsIn, json } from '../tasks/task-sql.js';
+import { idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
 /** A dependent whose inputs have all ended well (or are gone), with what it needs to be made ready. */
 export type ReadyCandidate = RawRow<Task, 'id' | 'args' | 'kwargs', Pick<TaskJson, 'args' | 'kwargs'>> & {
@@ -101,7 +101,7 @@ export class DependenciesRepository {
        UPDATE tasks t SET status = 'waiting-for-endpoint', args = x.args, kwargs = x.kwargs, ready_at = now(), waiting_at = now()
        FROM x JOIN locked ON locked.id = x.id
        WHERE t.id = x.id AND t.status = ${WAITING}
-       RETURNING t.id, t.endpoint_id`,
+       RETURNING ${queuedColumns('t.')}`,
       json(rows),
     );
   }

@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { RetryPolicy } from '@fx/protocol';
+import { Prisma } from '../../generated/prisma/client.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 
@@ -19,9 +21,10 @@ export class FunctionsRepository {
     public: boolean;
     cacheTtlSeconds: number | null;
     cacheShareable: boolean;
+    retry: RetryPolicy | null;
     contentHash: string;
   }) {
-    return this.db.prisma.function.create({ data });
+    return this.db.prisma.function.create({ data: { ...data, retry: data.retry ?? Prisma.DbNull } });
   }
 
   findLive(id: string) {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   looksLikeUuid,
   parseRef,
+  RetryPolicy,
   shellTemplateProblem,
   toFunctionRuntime,
   type FunctionInfo,
@@ -33,10 +34,16 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   walltimeSeconds: f.walltimeSeconds,
   public: f.public,
   cache: f.cacheTtlSeconds === null ? null : { ttlSeconds: f.cacheTtlSeconds, shareable: f.cacheShareable },
+  retry: storedRetry(f.retry),
   contentHash: f.contentHash,
   ownerId: f.ownerId,
   createdAt: f.createdAt.toISOString(),
 });
+
+/** A stored policy as the protocol's type (null when absent, or unreadable). */
+export function storedRetry(value: unknown): RetryPolicy | null {
+  return value == null ? null : (RetryPolicy.safeParse(value).data ?? null);
+}
 
 /** Two registrations racing for the next version of one name: the loser reads again, a few times. */
 const REGISTER_ATTEMPTS = 5;
@@ -50,7 +57,7 @@ export class FunctionsService {
 
   /**
    * Registers a function under a name. The same function again (same runtime, source, entry point, exit
-   * policy, walltime and description as the newest live version) returns that version as it is (`created: false`, its
+   * policy, walltime, description and retry policy as the newest live version) returns that version as it is (`created: false`, its
    * public flag unchanged); anything else adds the next version, which the bare name then means.
    */
   async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
@@ -75,6 +82,7 @@ export class FunctionsService {
       public: req.public ?? false,
       cacheTtlSeconds: req.cache?.ttlSeconds ?? null,
       cacheShareable: req.cache?.shareable ?? false,
+      retry: req.retry ? RetryPolicy.parse(req.retry) : null,
       contentHash: functionContentHash(req.runtime, req.source, { entrypoint: req.entrypoint, failOnNonZeroExit: req.failOnNonZeroExit }),
     };
     for (let attempt = 1; ; attempt++) {
@@ -171,7 +179,7 @@ export class FunctionsService {
  */
 type Content = Pick<
   FunctionRow,
-  'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds' | 'cacheTtlSeconds' | 'cacheShareable'
+  'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds' | 'retry' | 'cacheTtlSeconds' | 'cacheShareable'
 >;
 const sameContent = (a: Content, b: Content) =>
   a.runtime === b.runtime &&
@@ -180,6 +188,7 @@ const sameContent = (a: Content, b: Content) =>
   a.failOnNonZeroExit === b.failOnNonZeroExit &&
   a.description === b.description &&
   a.walltimeSeconds === b.walltimeSeconds &&
+  JSON.stringify(storedRetry(a.retry)) === JSON.stringify(storedRetry(b.retry)) &&
   a.cacheTtlSeconds === b.cacheTtlSeconds &&
   a.cacheShareable === b.cacheShareable;
 

@@ -146,4 +146,22 @@ describe('LeaseService', () => {
     // leases other tests left behind may lapse in the same sweep: this endpoint is among those woken
     expect(woken.flat()).toContain(epId);
   });
+
+  it('at a server start, renews held leases that ran out meanwhile, so their agent can still claim them', async () => {
+    const [held] = await submit(1);
+    const gone = holder();
+    await leases.grant(gone, [held!]);
+    // the lease runs out while (as it were) no server runs
+    await sleep(LEASE_MS + 250);
+    await leases.renewAfterStart();
+    const mine = (lost: Awaited<ReturnType<LeaseService['requeueExpired']>>) => lost.requeued.map((r) => r.id).filter((id) => id === held);
+    expect(mine(await leases.requeueExpired())).toEqual([]);
+    expect(await task(held!)).toMatchObject({ status: 'dispatched', attempt: 0 });
+    // the agent's hello (a new connection) claims it: kept, nothing to forget
+    const back = holder();
+    const reconciled = await leases.reconcile(back, [held!]);
+    expect(reconciled.forget).toEqual([]);
+    expect(reconciled.requeued.map((r) => r.id)).not.toContain(held);
+    expect(await task(held!)).toMatchObject({ status: 'dispatched', attempt: 0 });
+  });
 });

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AGENT_RECONNECT_MAX_DELAY_MS } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { QueueService } from '../tasks/queue.service.js';
@@ -56,6 +57,17 @@ export class LeaseService {
     const facts = { endpointId: holder.endpointId, connId: holder.id, returned: taskIds.length, requeued: lost.requeued.length, taskIds: taskIds.slice(0, 10) };
     this.logger.log({ msg: `the agent handed tasks back: ${reason}`, ...facts });
     await this.requeue(lost);
+  }
+
+  /**
+   * At start, before the first sweep: the leases that ran out while no server was up (a restart, a
+   * crash) are not the agents' fault. Each held lease gets one lease term plus an agent's longest
+   * reconnect delay, so an agent that comes back keeps its tasks (its hello claims them) instead of
+   * having them requeued and run twice. An agent that died meanwhile loses its tasks that much later.
+   */
+  async renewAfterStart(): Promise<void> {
+    const renewed = await this.leases.renewHeld(this.config.FX_HEARTBEAT_TIMEOUT_MS + AGENT_RECONNECT_MAX_DELAY_MS);
+    if (renewed > 0) this.logger.log({ msg: 'held leases renewed for the agents to reclaim after this start', renewed });
   }
 
   /** Leases past their expiry (the agent vanished without a word): their tasks are lost. The recovery sweep's repair. */

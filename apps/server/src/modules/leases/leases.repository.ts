@@ -6,12 +6,12 @@ import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, idsIn, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
 /** A task as it is handed to an agent. */
 export type DispatchedRow = RawRow<
   Task,
-  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources',
+  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources' | 'priority',
   Pick<TaskJson, 'args' | 'kwargs'> & Pick<TaskSerialized, 'pickled_args'> & { resources: TaskResources | null }
 >;
 
@@ -48,11 +48,23 @@ export class LeasesRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources`,
+       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority`,
       json(ids),
       endpointId,
       leaseOwner,
       leaseMs,
+    );
+  }
+
+  /**
+   * A server start: no agent could extend its leases while no server ran, so every held lease gets at
+   * least `ms` from now to be claimed by its agent's hello. Returns how many leases that touched.
+   */
+  renewHeld(ms: number): Promise<number> {
+    return this.exec(
+      `UPDATE tasks SET lease_expires_at = now() + $1::int * interval '1 millisecond'
+       WHERE status IN ${HELD} AND (lease_expires_at IS NULL OR lease_expires_at < now() + $1::int * interval '1 millisecond')`,
+      ms,
     );
   }
 
@@ -120,21 +132,36 @@ export class LeasesRepository {
     return this.requeueHeld(`lease_expires_at < now()`, [], maxAttempts);
   }
 
+  /**
+   * Lost leases past FX_MAX_ATTEMPTS fail the task; the others return it to its queue. Lost leases are
+   * `attempt - retries` (attempt counts retries too). A requeued task's attempt is archived as `lost`
+   * in the same statement, and the task row starts the next one afresh (invariant 12); a failed one
+   * keeps its last attempt in the row.
+   */
   private async requeueHeld(where: string, params: unknown[], maxAttempts: number): Promise<LostLeases> {
     const n = params.length;
     const requeued = await this.query<QueuedRow>(
-      `UPDATE tasks SET status = 'waiting-for-endpoint', attempt = attempt + 1, waiting_at = now(),
-              lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
-       WHERE status IN ${HELD} AND ${where} AND attempt + 1 < $${n + 1}::int
-       RETURNING id, endpoint_id`,
+      `WITH old AS MATERIALIZED (
+         SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at FROM tasks
+         WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 < $${n + 1}::int ORDER BY id FOR UPDATE),
+       moved AS (
+         UPDATE tasks t SET status = 'waiting-for-endpoint', attempt = t.attempt + 1, waiting_at = now(),
+                lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
+         FROM old WHERE t.id = old.id
+         RETURNING ${queuedColumns('t.')}),
+       archived AS (
+         INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, queued_at, dispatched_at, started_at, ended_at)
+         SELECT id, attempt + 1, 'lost', endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, now() FROM old
+         ON CONFLICT DO NOTHING)
+       SELECT * FROM moved`,
       ...params,
       maxAttempts,
     );
     const exhausted = await this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', attempt = attempt + 1, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
-                'message', 'the task lost its agent ' || (attempt + 1) || ' times (limit ' || $${n + 1}::int || ')')
-       WHERE status IN ${HELD} AND ${where} AND attempt + 1 >= $${n + 1}::int
+                'message', 'the task lost its agent ' || (attempt - retries + 1) || ' times (limit ' || $${n + 1}::int || ')')
+       WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 >= $${n + 1}::int
        RETURNING id, owner_id, status, result, error, output, completed_at`,
       ...params,
       maxAttempts,

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
+import { GroupsRepository } from '../groups/groups.repository.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
@@ -9,6 +10,7 @@ import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { CacheService } from '../cache/cache.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { LeaseService } from '../leases/lease.service.js';
+import { RetriesService } from '../retries/retries.service.js';
 import { AGENT_CONNECTIONS, type AgentConnections } from './agent-connections.js';
 
 const REBUILD_PAGE = 5_000;
@@ -17,7 +19,8 @@ const PURGE_EVERY_SWEEPS = 30;
 const DEPENDENCY_REPAIR_EVERY_SWEEPS = 5;
 
 /**
- * The repair paths (never the hot path): requeue tasks whose agent vanished, return delivery leases
+ * The repair paths (never the hot path): requeue tasks whose agent vanished, queue retries whose
+ * backoff ended (the backstop of RetriesService's timer, and after a restart), return delivery leases
  * of dead replicas, purge expired results, move on dependents whose inputs ended unnoticed (a crash
  * between the two), and rebuild the broker's queues from PostgreSQL on start and whenever the broker
  * reports lost state.
@@ -34,12 +37,14 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(BROKER) private readonly broker: Broker,
     private readonly tasks: TasksRepository,
+    private readonly groups: GroupsRepository,
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
     private readonly dependencies: DependenciesService,
     private readonly cache: CacheService,
     private readonly queue: QueueService,
     private readonly leases: LeaseService,
+    private readonly retries: RetriesService,
     /** Endpoints this replica serves, for reclaiming their stale delivery leases. */
     @Inject(AGENT_CONNECTIONS) private readonly connections: AgentConnections,
   ) {}
@@ -50,9 +55,11 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       this.rebuildNeeded = true;
       void this.sweep();
     });
+    await this.leases.renewAfterStart();
     await this.rebuild();
     await this.dependencies.repair();
     await this.outcomes.published(await this.cache.repair());
+    await this.retries.sweep();
     this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
     this.timer.unref();
   }
@@ -73,6 +80,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
         });
       }
       await this.leases.requeueExpired();
+      await this.retries.sweep();
       if (this.dependencies.takeDirty() || this.sweeps % DEPENDENCY_REPAIR_EVERY_SWEEPS === 0) await this.dependencies.repair();
       // memoized results: executions that ended unnoticed, stranded waiting tasks, expired entries
       if (this.cache.takeDirty() || this.sweeps % DEPENDENCY_REPAIR_EVERY_SWEEPS === 0) await this.outcomes.published(await this.cache.repair());
@@ -99,6 +107,7 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
         const cutoff = new Date(Date.now() - this.config.FX_RESULT_RETENTION_SECONDS * 1000);
         const purged = await this.tasks.purgeCompletedBefore(cutoff);
         if (purged) this.logger.log(`purged ${purged} tasks completed before ${cutoff.toISOString()}`);
+        await this.groups.purgeEmptyBefore(cutoff);
       }
     } catch (e) {
       this.logger.error(`sweep failed; the next one retries: ${(e as Error).message}`);

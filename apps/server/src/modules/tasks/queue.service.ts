@@ -2,6 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import { EventsService } from '../events/events.service.js';
+import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
+import type { QueueEntry } from '../../storage/queue-order.js';
+import type { QueuedRow } from './tasks.repository.js';
 
 /**
  * Puts task ids on their endpoints' queues and wakes the replica that holds each agent. A broker
@@ -18,17 +21,24 @@ export class QueueService {
     private readonly events: EventsService,
   ) {}
 
-  async enqueue(tasks: Array<{ id: string; endpoint_id: string }>): Promise<void> {
-    const byEndpoint = new Map<string, string[]>();
+  /** Each task goes by its priority and, within it, fairly between owners (storage/queue-order.ts). */
+  async enqueue(tasks: QueuedRow[]): Promise<void> {
+    const byEndpoint = new Map<string, QueueEntry[]>();
     for (const t of tasks) {
-      let ids = byEndpoint.get(t.endpoint_id);
-      if (!ids) byEndpoint.set(t.endpoint_id, (ids = []));
-      ids.push(t.id);
+      let entries = byEndpoint.get(t.endpoint_id);
+      if (!entries) byEndpoint.set(t.endpoint_id, (entries = []));
+      // a statement that forgot queuedColumns() must not queue its tasks as "undefined"
+      entries.push({ id: t.id, priority: t.priority ?? DEFAULT_TASK_PRIORITY, owner: t.owner_id ?? '' });
     }
     if (byEndpoint.size === 0) return;
-    for (const [ep, ids] of byEndpoint) this.events.noteTaskStates('waiting-for-endpoint', ep, ids);
+    for (const [ep, entries] of byEndpoint)
+      this.events.noteTaskStates(
+        'waiting-for-endpoint',
+        ep,
+        entries.map((e) => e.id),
+      );
     try {
-      await Promise.all([...byEndpoint].map(([ep, ids]) => this.broker.enqueue(ep, ids)));
+      await Promise.all([...byEndpoint].map(([ep, entries]) => this.broker.enqueue(ep, entries)));
       await this.events.publish('wake', { endpointIds: [...byEndpoint.keys()] });
     } catch (e) {
       this.dirty = true;

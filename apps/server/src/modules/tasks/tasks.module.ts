@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { EndpointsModule } from '../endpoints/endpoints.module.js';
 import { FunctionsModule } from '../functions/functions.module.js';
+import { GroupsModule } from '../groups/groups.module.js';
 import { TaskStoreModule } from './task-store.module.js';
 import { TasksController } from './tasks.controller.js';
 import { TasksService } from './tasks.service.js';
@@ -9,7 +10,7 @@ import { TaskListService } from './task-list.service.js';
 import { TaskListRepository } from './task-list.repository.js';
 
 @Module({
-  imports: [TaskStoreModule, EndpointsModule, FunctionsModule],
+  imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule],
   controllers: [TasksController],
   providers: [TasksService, TaskResultsService, TaskListService, TaskListRepository],
 })

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
-import type { PickledValue, RemoteError, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
+import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
+import type { PickledValue, RemoteError, RetryPolicy, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
-import { FINAL, idsIn, json } from './task-sql.js';
+import { FINAL, idsIn, json, queuedColumns } from './task-sql.js';
 import { MEMO_COLUMNS, memoizedInsert } from '../cache/cache-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 
@@ -21,6 +22,10 @@ export interface NewTask {
   inputs?: string[];
   /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
   pickledArgs?: PickledValue;
+  /** 0–9 (absent: 5). */
+  priority?: number;
+  /** The retry policy it runs under (its own, or its function's); absent: none. */
+  retry?: RetryPolicy;
   /** A memoized task's key, scope and entry TTL (modules/cache); absent: it runs every time. */
   cache?: TaskCache;
 }
@@ -42,6 +47,7 @@ export type TaskRow = RawRow<
   | 'batch_id'
   | 'status'
   | 'attempt'
+  | 'priority'
   | 'args'
   | 'kwargs'
   | 'serializer'
@@ -55,8 +61,13 @@ export type TaskRow = RawRow<
   | 'dispatched_at'
   | 'running_at'
   | 'completed_at'
+  | 'lease_owner'
+  | 'timings'
+  | 'retry'
+  | 'retries'
+  | 'retry_at'
   | 'cached_from',
-  TaskJson & TaskSerialized & { status: TaskStatus }
+  TaskJson & TaskSerialized & { status: TaskStatus; timings: (TaskTimings & { connectionId?: string | null }) | null; retry: RetryPolicy | null }
 >;
 
 /** A final outcome as recorded, ready to publish to waiting clients. */
@@ -68,8 +79,8 @@ export type OutcomeRow = RawRow<
 
 /** A task's state, as the status and result reads return it. */
 type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status: TaskStatus }>;
-/** Ids and queues of tasks, for enqueueing. */
-export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id'>;
+/** Ids, queues, owners and priorities of tasks, for enqueueing (task-sql.ts's queuedColumns selects them). */
+export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id' | 'owner_id' | 'priority'>;
 
 export type QueueCounts = { waiting: number; dispatched: number; running: number };
 const ACTIVE = `('waiting-for-endpoint', 'dispatched', 'running')`;
@@ -81,6 +92,8 @@ export function toQueueCounts(rows: Array<{ status: string; n: number | bigint }
 
 export interface ResultInput {
   taskId: string;
+  /** The attempt the agent ran (it echoes the dispatched one); absent for results the server makes up. */
+  attempt?: number;
   status: 'success' | 'failed';
   result?: unknown;
   error?: RemoteError;
@@ -120,6 +133,8 @@ export class TasksRepository {
       resources: t.resources ?? null,
       serializer: t.pickledArgs ? 'pickle' : 'json',
       pickled_args: t.pickledArgs ?? null,
+      priority: t.priority ?? DEFAULT_TASK_PRIORITY,
+      retry: t.retry ?? null,
       ...(t.inputs?.length ? { inputs: t.inputs } : {}),
       ...(t.cache ? { cache_key: t.cache.key, cache_scope: t.cache.scope, cache_ttl_seconds: t.cache.ttlSeconds } : {}),
     }));
@@ -129,12 +144,12 @@ export class TasksRepository {
     const waiting = graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
     const insert = memo
       ? memoizedInsert(status, waiting)
-      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, received_at, waiting_at)
+      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, ${status},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, now(), ${waiting}
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}
        FROM x`;
     const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb${memo ? MEMO_COLUMNS : ''}))`;
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb${memo ? MEMO_COLUMNS : ''}))`;
     await this.exec(
       graph
         ? `WITH ${x}, inserted AS (${insert})
@@ -232,7 +247,8 @@ export class TasksRepository {
                AS r(id uuid, status text, result jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
             locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
                AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
-       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, output = x.output, timings = x.timings,
+       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, output = x.output,
+              timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
        FROM x JOIN locked ON locked.id = x.id
@@ -285,7 +301,7 @@ export class TasksRepository {
   /** Every task waiting for an endpoint, oldest first, a keyset page at a time, for rebuilding queues. */
   waitingTasks(after: { receivedAt: Date; id: string } | null, limit: number): Promise<Array<QueuedRow & RawRow<Task, 'received_at'>>> {
     return this.query(
-      `SELECT id, endpoint_id, received_at FROM tasks
+      `SELECT ${queuedColumns()}, received_at FROM tasks
        WHERE status = 'waiting-for-endpoint'
          AND ($1::timestamptz IS NULL OR (received_at, id) > ($1::timestamptz, $2::uuid))
        ORDER BY received_at, id LIMIT $3::int`,
@@ -318,7 +334,8 @@ export class TasksRepository {
   }
 
   /**
-   * Results and errors are kept for the retention period, then the rows go, with their edges. A result
+   * Results and errors are kept for the retention period, then the rows go, with their edges and
+   * attempts. A result
    * still awaited by an unfinished dependent stays until that dependent ends.
    */
   async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
@@ -329,7 +346,8 @@ export class TasksRepository {
              AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks x ON x.id = d.task_id WHERE d.input_id = t.id AND x.status NOT IN ${FINAL})
            LIMIT $2::int)
          RETURNING id),
-       edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone))
+       edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone)),
+       attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone))
        SELECT count(*)::int AS n FROM gone`,
       cutoff,
       limit,
@@ -349,12 +367,13 @@ export class TasksRepository {
 
   /**
    * Fails tasks still waiting for their endpoint `ttlSeconds` after they were submitted (the queue TTL),
-   * or, for a dependent, after its last input succeeded: its wait for the inputs does not count.
+   * or, for a dependent, after its last input succeeded, or for a retry, after its backoff: waits
+   * that are not for the endpoint do not count.
    */
   failWaitingOlderThan(ttlSeconds: number, error: RemoteError, limit = 10_000): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
-       WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND COALESCE(ready_at, received_at) < now() - $1::int * interval '1 second' LIMIT $3::int)
+       WHERE id IN (SELECT id FROM tasks WHERE status = 'waiting-for-endpoint' AND COALESCE(retry_at, ready_at, received_at) < now() - $1::int * interval '1 second' LIMIT $3::int)
          AND status = 'waiting-for-endpoint'
        RETURNING id, owner_id, status, result, error, output, completed_at`,
       ttlSeconds,

@@ -1,68 +1,47 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type {
-  BatchTaskItem,
-  CancelTaskResponse,
-  SubmitBatchRequest,
-  SubmitBatchResponse,
-  SubmitTaskRequest,
-  SubmitTaskResponse,
-  SubmitWarning,
-  TaskInfo,
-  TaskStatusManyResponse,
+import {
+  MAX_ATTEMPTS_SHOWN,
+  RetryPolicy,
+  type BatchTaskItem,
+  type CancelTaskResponse,
+  type SubmitBatchRequest,
+  type SubmitBatchResponse,
+  type SubmitTaskRequest,
+  type SubmitTaskResponse,
+  type SubmitWarning,
+  type TaskInfo,
+  type TaskStatusManyResponse,
 } from '@fx/protocol';
+import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
-import { iso } from '../../common/iso.js';
 import type { Principal } from '../auth/principal.js';
-import { FunctionsService } from '../functions/functions.service.js';
+import { FunctionsService, storedRetry } from '../functions/functions.service.js';
+import { AttemptsRepository } from '../retries/attempts.repository.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
+import { GroupsService } from '../groups/groups.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
 import { CacheService } from '../cache/cache.service.js';
-
-export function toTaskInfo(t: TaskRow): TaskInfo {
-  return {
-    id: t.id,
-    functionId: t.function_id,
-    endpointId: t.endpoint_id,
-    batchId: t.batch_id,
-    ownerId: t.owner_id,
-    status: t.status,
-    attempt: t.attempt,
-    args: t.args,
-    kwargs: t.kwargs,
-    serializer: t.serializer,
-    ...(t.pickled_args ? { pickledArgs: t.pickled_args } : {}),
-    ...(t.status === 'success' ? { result: t.result ?? null } : {}),
-    error: t.error ?? null,
-    ...(t.output ? { output: t.output } : {}),
-    cached: t.cached_from !== null,
-    cachedFrom: t.cached_from,
-    timeline: {
-      receivedAt: iso(t.received_at)!,
-      readyAt: iso(t.ready_at),
-      waitingAt: iso(t.waiting_at),
-      dispatchedAt: iso(t.dispatched_at),
-      runningAt: iso(t.running_at),
-      completedAt: iso(t.completed_at),
-    },
-  };
-}
+import { toTaskInfo } from './task-info.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
-function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string): Omit<NewTask, 'id'> {
+function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
+  const priority = t.priority ?? batchPriority;
   return {
+    ...(priority !== undefined ? { priority } : {}),
     functionId: t.functionId,
     endpointId,
     args: t.args ?? [],
     kwargs: t.kwargs ?? {},
     ...(t.resources ? { resources: t.resources } : {}),
     ...(t.serializer === 'pickle' && t.pickledArgs ? { pickledArgs: t.pickledArgs } : {}),
+    ...(t.retry ? { retry: RetryPolicy.parse(t.retry) } : {}),
   };
 }
 
@@ -94,6 +73,8 @@ export class TasksService {
     private readonly queue: QueueService,
     private readonly dependencies: DependenciesService,
     private readonly outcomes: OutcomesService,
+    private readonly groups: GroupsService,
+    private readonly attempts: AttemptsRepository,
     private readonly cache: CacheService,
   ) {}
 
@@ -109,14 +90,15 @@ export class TasksService {
     const items = req.tasks.map((t, i) => {
       const endpointId = t.endpointId ?? req.endpointId;
       if (!endpointId) throw new FxException('VALIDATION_FAILED', `tasks[${i}] has no endpointId and the batch names none`);
-      return newTask(t, endpointId);
+      return newTask(t, endpointId, req.priority);
     });
-    const batchId = randomUUID();
+    // a batch joins the group it names, or is a new group with its own id
+    const group = req.groupId === undefined ? { id: randomUUID() } : { id: req.groupId, existing: true };
     return {
-      batchId,
+      batchId: group.id,
       ...(await this.submitMany(
         p,
-        batchId,
+        group,
         items,
         req.tasks.map((t) => t.cache),
       )),
@@ -129,7 +111,7 @@ export class TasksService {
    */
   private async submitMany(
     p: Principal,
-    batchId: string | null,
+    group: { id: string; existing?: boolean } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
@@ -148,20 +130,30 @@ export class TasksService {
       this.endpoints.checkSubmission(p, [...pairs.values()]),
       this.checkQuota(p, items.length),
       this.checkInputs(p, graph.external),
+      group && this.groups.forBatch(p, group.existing ? group.id : undefined, group.id),
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
-    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, batchId !== null);
+    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
-    const rows: NewTask[] = items.map((t, i) => ({ ...t, id: ids[i]!, ...graph.tasks[i]! }));
+    // a task without a retry policy of its own runs under its function's, as it is now
+    const fns = checks[0].status === 'fulfilled' ? checks[0].value : new Map();
+    const rows: NewTask[] = items.map((t, i) => {
+      const retry = t.retry ?? storedRetry(fns.get(t.functionId)?.retry);
+      return { ...t, id: ids[i]!, ...graph.tasks[i]!, ...(retry ? { retry } : {}) };
+    });
     // memoized tasks carry their cache key; a submission without any takes the plain path
-    const memo = checks[0].status === 'fulfilled' ? this.cache.plan(p.userId, rows, cacheFlags, checks[0].value) : null;
+    const memo = this.cache.plan(p.userId, rows, cacheFlags, fns);
     if (memo) rows.forEach((r, i) => memo[i] && (r.cache = memo[i]));
-    await this.tasks.insertMany(p.userId, batchId, rows);
+    await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
-    void this.queue.enqueue(rows.filter((r) => r.inputs!.length === 0 && !r.cache).map((r) => ({ id: r.id, endpoint_id: r.endpointId })));
+    void this.queue.enqueue(
+      rows
+        .filter((r) => r.inputs!.length === 0 && !r.cache)
+        .map((r) => ({ id: r.id, endpoint_id: r.endpointId, owner_id: p.userId, priority: r.priority ?? DEFAULT_TASK_PRIORITY })),
+    );
     // memoized ones went in completed or waiting for their key's one execution, which starts now
     if (memo) void this.cache.submitted(rows.flatMap((r) => (r.cache ? [r.cache.key] : []))).then((done) => this.outcomes.published(done));
     if (dependents.length) {
@@ -252,7 +244,10 @@ export class TasksService {
   }
 
   async get(p: Principal, id: string): Promise<TaskInfo> {
-    return toTaskInfo(await this.getVisible(p, id));
+    const t = await this.getVisible(p, id);
+    // the attempts before the row's own: at most MAX_ATTEMPTS_SHOWN in all
+    const archived = t.attempt > 0 ? await this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1) : [];
+    return toTaskInfo(t, archived);
   }
 
   async statusMany(p: Principal, ids: string[]): Promise<TaskStatusManyResponse> {

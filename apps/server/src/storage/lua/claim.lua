@@ -1,21 +1,26 @@
--- KEYS: q. ARGV: consumer, max. Returns task ids, returned ones first.
---- @include "includes/names"
---- @include "includes/queue-group"
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-local err = ensure_group(KEYS[1])
-if err then return err end
-local max = tonumber(ARGV[2])
-local out = {}
-local back = redis.call('XPENDING', KEYS[1], GROUP, '-', '+', max, RETURNED)
-if #back > 0 then
-  local ids = {}
-  for i, p in ipairs(back) do ids[i] = p[1] end
-  claim_into(KEYS[1], ARGV[1], 0, ids, out)
-end
-if #out < max then
-  local r = redis.call('XREADGROUP', 'GROUP', GROUP, ARGV[1], 'COUNT', max - #out, 'STREAMS', KEYS[1], '>')
-  if r then
-    for _, e in ipairs(r[1][2]) do out[#out + 1] = e[2][2] end
+-- KEYS: q, pl, pf. ARGV: consumer, max. Takes the lowest scores (queue-order.ts), pending under the
+-- consumer, and moves each level's clock up to the last rank taken there; returns their task ids.
+--- @include "includes/fair-queue"
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[2])
+if #popped == 0 then return {} end
+local at = fmt(now_ms())
+local out, hargs, clock = {}, {}, {}
+for i = 1, #popped, 2 do
+  local id, score = popped[i], tonumber(popped[i + 1])
+  local level = math.floor(score / SPAN)
+  local rank = score - level * SPAN
+  out[#out + 1] = id
+  hargs[#hargs + 1] = id
+  hargs[#hargs + 1] = ARGV[1] .. '|' .. at .. '|' .. fmt(score)
+  if clock[level] == nil or rank > clock[level] then clock[level] = rank end
+  if #hargs >= 1000 then
+    redis.call('HSET', KEYS[2], unpack(hargs))
+    hargs = {}
   end
+end
+if #hargs > 0 then redis.call('HSET', KEYS[2], unpack(hargs)) end
+for level, rank in pairs(clock) do
+  local key = 'n:' .. level
+  if rank > tonumber(redis.call('HGET', KEYS[3], key) or '0') then redis.call('HSET', KEYS[3], key, fmt(rank)) end
 end
 return out

@@ -1,0 +1,80 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { GroupKind, TaskStatus } from '@fx/protocol';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { RawRow } from '../../storage/raw-rows.js';
+import type { Task, TaskGroup } from '../../generated/prisma/client.js';
+import { FINAL } from '../tasks/task-sql.js';
+import type { TaskSummaryRow } from '../tasks/task-list.repository.js';
+
+export type GroupRow = RawRow<TaskGroup, 'id' | 'owner_id' | 'kind' | 'created_at', { kind: GroupKind }>;
+
+/** Task groups (tasks.batch_id holds a task's group): the group rows, and the reads of a group's tasks. */
+@Injectable()
+export class GroupsRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  async create(id: string, ownerId: string, kind: GroupKind): Promise<GroupRow> {
+    const rows = await this.query<GroupRow>(
+      `INSERT INTO task_groups (id, owner_id, kind) VALUES ($1::uuid, $2::uuid, $3) RETURNING id, owner_id, kind, created_at`,
+      id,
+      ownerId,
+      kind,
+    );
+    return rows[0]!;
+  }
+
+  async find(id: string): Promise<GroupRow | null> {
+    const rows = await this.query<GroupRow>(`SELECT id, owner_id, kind, created_at FROM task_groups WHERE id = $1::uuid`, id);
+    return rows[0] ?? null;
+  }
+
+  /** The group's tasks per state: an index range of the group, however large. */
+  countByStatus(id: string): Promise<Array<RawRow<Task, 'status'> & { n: number }>> {
+    return this.query(`SELECT status, count(*)::int AS n FROM tasks WHERE batch_id = $1::uuid GROUP BY status`, id);
+  }
+
+  /** Oldest first, keyset-paged on (received_at, id), so tasks added to the group later come at the end. */
+  listTasks(id: string, f: { statuses?: TaskStatus[]; after?: { receivedAt: Date; id: string }; limit: number }): Promise<TaskSummaryRow[]> {
+    return this.query<TaskSummaryRow>(
+      `SELECT id, function_id, endpoint_id, batch_id, owner_id, status, attempt, received_at, completed_at,
+              error ->> 'code' AS error_code, error ->> 'message' AS error_message
+       FROM tasks
+       WHERE batch_id = $1::uuid
+         AND ($2::jsonb IS NULL OR status IN (SELECT jsonb_array_elements_text($2::jsonb)))
+         AND ($3::timestamptz IS NULL OR (received_at, id) > ($3::timestamptz, $4::uuid))
+       ORDER BY received_at, id LIMIT $5::int`,
+      id,
+      f.statuses?.length ? JSON.stringify(f.statuses) : null,
+      f.after?.receivedAt ?? null,
+      f.after?.id ?? null,
+      f.limit,
+    );
+  }
+
+  /** Up to `limit` ids of the group's unfinished tasks (what cancelling the group cancels). */
+  async unfinishedTaskIds(id: string, limit: number): Promise<string[]> {
+    const rows = await this.query<RawRow<Task, 'id'>>(`SELECT id FROM tasks WHERE batch_id = $1::uuid AND status NOT IN ${FINAL} LIMIT $2::int`, id, limit);
+    return rows.map((r) => r.id);
+  }
+
+  /** Groups made before the cutoff that hold no task (their tasks were purged, or none was ever added). */
+  async purgeEmptyBefore(cutoff: Date, limit = 10_000): Promise<number> {
+    const rows = await this.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM task_groups WHERE id IN (
+           SELECT g.id FROM task_groups g WHERE g.created_at < $1::timestamptz AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = g.id)
+           LIMIT $2::int)
+         RETURNING id)
+       SELECT count(*)::int AS n FROM gone`,
+      cutoff,
+      limit,
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+}

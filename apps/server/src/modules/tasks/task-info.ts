@@ -1,0 +1,81 @@
+import { blockOfWorker, type TaskAttempt, type TaskInfo } from '@fx/protocol';
+import { iso } from '../../common/iso.js';
+import type { AttemptRow } from '../retries/attempts.repository.js';
+import type { TaskRow } from './tasks.repository.js';
+
+/**
+ * A task as GET /v1/tasks/:id shows it. Its attempts are the archived ones (lost or retried) and the
+ * task row's own, which is the current (or final) attempt once the task was first dispatched.
+ */
+export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = []): TaskInfo {
+  return {
+    id: t.id,
+    functionId: t.function_id,
+    endpointId: t.endpoint_id,
+    batchId: t.batch_id,
+    ownerId: t.owner_id,
+    status: t.status,
+    attempt: t.attempt,
+    priority: t.priority,
+    args: t.args,
+    kwargs: t.kwargs,
+    serializer: t.serializer,
+    ...(t.pickled_args ? { pickledArgs: t.pickled_args } : {}),
+    ...(t.status === 'success' ? { result: t.result ?? null } : {}),
+    error: t.error ?? null,
+    ...(t.output ? { output: t.output } : {}),
+    cached: t.cached_from !== null,
+    cachedFrom: t.cached_from,
+    timeline: {
+      receivedAt: iso(t.received_at)!,
+      readyAt: iso(t.ready_at),
+      waitingAt: iso(t.waiting_at),
+      dispatchedAt: iso(t.dispatched_at),
+      runningAt: iso(t.running_at),
+      completedAt: iso(t.completed_at),
+      retryAt: t.status === 'waiting-for-retry' ? iso(t.retry_at) : null,
+    },
+    retry: t.retry ?? null,
+    attempts: [...archived.map(toAttempt), ...currentAttempt(t, archived.length > 0)],
+  };
+}
+
+function toAttempt(a: AttemptRow): TaskAttempt {
+  return {
+    number: a.number,
+    status: a.status === 'retried' ? 'retried' : 'lost',
+    endpointId: a.endpoint_id,
+    connectionId: a.connection_id,
+    workerId: a.worker_id,
+    blockId: blockOfWorker(a.worker_id),
+    queuedAt: iso(a.queued_at),
+    dispatchedAt: iso(a.dispatched_at),
+    startedAt: iso(a.started_at),
+    endedAt: iso(a.ended_at),
+    error: a.error,
+    retryAt: iso(a.retry_at),
+  };
+}
+
+/** The task row's attempt: none before the first dispatch (a task cancelled or failed while it waited ran nowhere). */
+function currentAttempt(t: TaskRow, hadAttempts: boolean): TaskAttempt[] {
+  if (!hadAttempts && t.dispatched_at === null && t.running_at === null) return [];
+  const workerId = t.timings?.workerId ?? null;
+  return [
+    {
+      // a task failed MAX_ATTEMPTS_EXCEEDED counted its last lost lease already
+      number: t.error?.code === 'MAX_ATTEMPTS_EXCEEDED' ? t.attempt : t.attempt + 1,
+      status: t.status,
+      endpointId: t.endpoint_id,
+      connectionId: t.lease_owner ?? t.timings?.connectionId ?? null,
+      workerId,
+      blockId: blockOfWorker(workerId),
+      queuedAt: iso(t.waiting_at),
+      dispatchedAt: iso(t.dispatched_at),
+      startedAt: iso(t.running_at),
+      endedAt: iso(t.completed_at),
+      error: t.error ?? null,
+      retryAt: t.status === 'waiting-for-retry' ? iso(t.retry_at) : null,
+    },
+  ];
+}

@@ -1,0 +1,57 @@
+import { EndpointRef, FunctionRef, Uuid } from '@fx/protocol';
+import type { ClientOptions } from './client.options.js';
+import { createTransports } from './client.transports.js';
+import { ConnectionError } from './errors.js';
+import type { ResultChannel } from './result-channel.js';
+import type { RestRequest, RestTransport } from './rest-transport.js';
+import type { GroupTransport } from './task-group.js';
+import { checkInput } from './validate.js';
+
+/**
+ * What every Client method stands on: its transports, whether it is closed, and the checks of ids and
+ * names. Client (client.ts) holds the API; this holds the plumbing, so each stays one job.
+ */
+export abstract class ClientCore {
+  protected readonly rest: RestTransport;
+  protected readonly channel: ResultChannel;
+  protected readonly maxRequestBytes: number;
+  /** What task groups and maps need of the client. */
+  protected readonly transport: GroupTransport;
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    const transports = createTransports(options);
+    this.rest = transports.rest;
+    this.channel = transports.channel;
+    this.maxRequestBytes = transports.maxRequestBytes;
+    this.transport = { request: (req) => this.request(req), channel: this.channel };
+  }
+
+  /**
+   * Closes the result socket and rejects every pending wait with a ConnectionError (code
+   * CLIENT_CLOSED); later calls throw the same. The open socket keeps a Node process alive, so call
+   * this when done.
+   */
+  close(): void {
+    this.closed = true;
+    this.channel.close();
+  }
+
+  protected request<T>(req: RestRequest<T>): Promise<T> {
+    this.assertOpen();
+    return this.rest.request(req);
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new ConnectionError('CLIENT_CLOSED', 'the client was closed');
+  }
+
+  protected id(value: string, what: string): string {
+    return checkInput(Uuid, value, what);
+  }
+
+  /** A function or endpoint id or name, checked and encoded for a path segment (`owner/name` has a slash). */
+  protected nameRef(value: string, schema: typeof FunctionRef | typeof EndpointRef, what: string): string {
+    return encodeURIComponent(checkInput(schema, value, what));
+  }
+}
