@@ -108,7 +108,18 @@ describe.each([
     const tables = await db.prisma.$queryRawUnsafe<Array<{ t: string }>>(
       `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
     );
-    expect(tables.map((r) => r.t)).toEqual(['_prisma_migrations', 'endpoints', 'functions', 'task_cache', 'task_dependencies', 'tasks', 'tokens', 'users']);
+    expect(tables.map((r) => r.t)).toEqual([
+      '_prisma_migrations',
+      'endpoints',
+      'functions',
+      'task_attempts',
+      'task_cache',
+      'task_dependencies',
+      'task_groups',
+      'tasks',
+      'tokens',
+      'users',
+    ]);
   });
 
   it('applies nothing the second time', async () => {

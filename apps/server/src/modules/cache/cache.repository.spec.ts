@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { createTestDatabase, tempDir, type TempDir, type TestDatabase } from '@fx/testing';
 import type { Database } from '../../storage/database.js';
-import { createDatabase } from '../../storage/database.factory.js';
+import { openTestStore } from '../../testing/test-store.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { CacheRepository } from './cache.repository.js';
 
@@ -11,11 +9,8 @@ import { CacheRepository } from './cache.repository.js';
  * insert that completes hits at once, the claim of one execution per key, filling and dropping an
  * entry, the followers that complete or run, expiry and clearing.
  */
-const migrationsDir = path.resolve('prisma/migrations');
-
 describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s', (kind) => {
-  let dir: TempDir;
-  let testDb: TestDatabase | undefined;
+  let store: Awaited<ReturnType<typeof openTestStore>> | undefined;
   let db: Database;
   let tasks: TasksRepository;
   let cache: CacheRepository;
@@ -24,14 +19,8 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
   const ep = randomUUID();
 
   beforeAll(async () => {
-    dir = await tempDir();
-    if (kind === 'postgres') testDb = await createTestDatabase();
-    db = await createDatabase({
-      dataDir: dir.path,
-      migrationsDir,
-      ...(testDb ? { databaseUrl: testDb.url, poolSize: 4 } : { embeddedStore: 'pglite' as const }),
-    });
-    await db.migrate();
+    store = await openTestStore(kind);
+    db = store.db;
     tasks = new TasksRepository(db);
     cache = new CacheRepository(db);
     await db.prisma.user.create({ data: { id: owner, name: `u-${owner.slice(0, 8)}` } });
@@ -39,9 +28,7 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
   }, 60_000);
 
   afterAll(async () => {
-    await db?.close();
-    await testDb?.drop();
-    await dir?.remove();
+    await store?.close();
   });
 
   const task = (key: string | null, id = randomUUID(), ttlSeconds = 60) => ({
@@ -124,7 +111,7 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
     const stranded = task(lone);
     await tasks.insertMany(owner, null, [stranded]);
     expect(await cache.strandedKeys(0, 1000)).toContain(lone);
-    expect(await cache.claimOrphans([lone])).toEqual([{ id: stranded.id, endpoint_id: ep }]);
+    expect(await cache.claimOrphans([lone])).toEqual([{ id: stranded.id, endpoint_id: ep, owner_id: owner, priority: 5 }]);
     expect(await cache.strandedKeys(0, 1000)).not.toContain(lone);
   });
 
