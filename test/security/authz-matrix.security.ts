@@ -63,6 +63,14 @@ async function fresh(): Promise<Fixture> {
   return { userId: base.userId, functionId: fn.body.id, endpointId: ep.body.endpoint.id, taskId: task.body.taskId, tokenId: tok.body.info.id };
 }
 
+/** A fresh group of the owner's (a batch of one task, as `fx batch` makes). */
+async function ownerGroup(): Promise<string> {
+  const f = await fresh();
+  const r = await rest(server.url, ownerToken)('POST', '/v1/tasks/batch', { endpointId: f.endpointId, tasks: [{ functionId: f.functionId, args: [4] }] });
+  if (r.status !== 201) throw new Error(`group fixture failed: ${r.status}`);
+  return r.body.batchId as string;
+}
+
 const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', make: same('/healthz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/readyz', make: same('/readyz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
@@ -198,6 +206,25 @@ const ROUTES: Route[] = [
     admin: 'ok',
   },
   { method: 'GET', path: '/v1/tasks', make: same('/v1/tasks'), owner: 'ok', other: 'ok', admin: 'ok' },
+  // task groups: anyone makes their own; reading and cancelling one is for its owner and admins
+  { method: 'POST', path: '/v1/groups', make: same('/v1/groups', { kind: 'batch' }), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/groups/{id}', make: async () => ({ url: `/v1/groups/${await ownerGroup()}` }), owner: 'ok', other: 404, admin: 'ok' },
+  {
+    method: 'GET',
+    path: '/v1/groups/{id}/tasks',
+    make: async () => ({ url: `/v1/groups/${await ownerGroup()}/tasks` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
+    method: 'POST',
+    path: '/v1/groups/{id}/cancel',
+    make: async () => ({ url: `/v1/groups/${await ownerGroup()}/cancel` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
   { method: 'GET', path: '/v1/tasks/{id}', make: async (f) => ({ url: `/v1/tasks/${f.taskId}` }), owner: 'ok', other: 404, admin: 'ok' },
   {
     method: 'POST',
