@@ -237,5 +237,12 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
     expect(await alice.clearCache(shared)).toBe(1);
     await stdout(bob, await bob.run(shared, bobEp!.endpointId, [], sk));
     expect(await runs(sharedFile)).toBe(2);
+    // only the owner's executions fill shared entries: what bob's endpoint returned is never served to alice
+    const pk = { x: 'q', file: sharedFile, pause: 0 };
+    expect(await stdout(bob, await bob.run(shared, bobEp!.endpointId, [], pk))).toBe('q');
+    const alicesAfter = await alice.run(shared, aliceEp.endpointId, [], pk);
+    expect(await stdout(alice, alicesAfter)).toBe('q');
+    expect((await final(alice, alicesAfter)).cached).toBe(false);
+    expect(await runs(sharedFile)).toBe(4);
   });
 });

@@ -20,6 +20,14 @@ export type EntryChange = { key: string; how: 'filled' | 'dropped' };
  * a sweep) doing the same move do it once. Tasks that wait for an identical task's execution (followers)
  * are `received` with their cache key; the task an entry is `pending` on is the one execution they share.
  */
+/**
+ * Whether an ended task's outcome may fill its entry: a success, and, in a shared scope (a public
+ * shareable function), one the function's owner ran. Another user's task ran on that user's own
+ * endpoint, whose agent could return anything: it may read the shared entries, never write them (its
+ * entry is dropped instead, and the tasks waiting on it run themselves).
+ */
+const fills = (t: string) => `(${t}.status = 'success' AND (${t}.cache_scope NOT LIKE 'shared:%' OR ${t}.cache_scope = 'shared:' || ${t}.owner_id::text))`;
+
 @Injectable()
 export class CacheRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
@@ -82,22 +90,22 @@ export class CacheRepository {
   settle(ids: string[]): Promise<EntryChange[]> {
     return this.query(
       `WITH done AS (
-         SELECT t.id, t.status, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.result, t.output, t.function_id
+         SELECT t.id, t.status, t.owner_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.result, t.output, t.function_id
          FROM tasks t
          WHERE t.id IN ${idsIn('$1')} AND t.cache_key IS NOT NULL AND t.cached_from IS NULL AND t.status IN ${FINAL}),
        filled AS (
          INSERT INTO task_cache (key, scope, content_hash, task_id, state, result, output, ttl_seconds, created_at, expires_at)
          SELECT DISTINCT ON (d.cache_key) d.cache_key, d.cache_scope, f.content_hash, d.id, 'ready', d.result, d.output, d.cache_ttl_seconds,
                 now(), now() + d.cache_ttl_seconds * interval '1 second'
-         FROM done d JOIN functions f ON f.id = d.function_id WHERE d.status = 'success' ORDER BY d.cache_key, d.id
+         FROM done d JOIN functions f ON f.id = d.function_id WHERE ${fills('d')} ORDER BY d.cache_key, d.id
          ON CONFLICT (key) DO UPDATE SET task_id = EXCLUDED.task_id, state = 'ready', result = EXCLUDED.result, output = EXCLUDED.output,
            ttl_seconds = EXCLUDED.ttl_seconds, expires_at = EXCLUDED.expires_at
          WHERE task_cache.state = 'pending' OR task_cache.expires_at <= now()
          RETURNING key),
        dropped AS (
          DELETE FROM task_cache e USING done
-         WHERE e.key = done.cache_key AND e.task_id = done.id AND e.state = 'pending' AND done.status <> 'success'
-           AND NOT EXISTS (SELECT 1 FROM done ok WHERE ok.cache_key = done.cache_key AND ok.status = 'success')
+         WHERE e.key = done.cache_key AND e.task_id = done.id AND e.state = 'pending' AND NOT ${fills('done')}
+           AND NOT EXISTS (SELECT 1 FROM done ok WHERE ok.cache_key = done.cache_key AND ${fills('ok')})
          RETURNING e.key)
        SELECT key, 'filled' AS how FROM filled UNION ALL SELECT key, 'dropped' AS how FROM dropped`,
       json(ids),
