@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { Client, TaskStatus, TaskSummary } from '@fx/sdk';
+import { TaskStatus as TaskStatusSchema } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
@@ -8,17 +9,8 @@ import { parseSince } from '../parse.js';
 import { parsePositiveInt } from '@fx/cli-kit';
 import { endpointRef, functionRef } from '../resolve.js';
 
-const STATUSES: readonly TaskStatus[] = [
-  'received',
-  'waiting-for-dependencies',
-  'waiting-for-endpoint',
-  'waiting-for-retry',
-  'dispatched',
-  'running',
-  'success',
-  'failed',
-  'cancelled',
-];
+// the protocol's own list: a state added there is accepted here
+const STATUSES: readonly TaskStatus[] = TaskStatusSchema.options;
 
 interface TasksOptions {
   status?: TaskStatus[];
