@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
 import { PickledValue } from './serializers.js';
 import { TaskPriority } from './priority.js';
+import { ObjectName, ObjectRef } from './objects.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -11,7 +12,7 @@ import { TaskPriority } from './priority.js';
  * 3: a python task may carry `pickledArgs` instead of args (an agent of version 2 would call it with none).
  * A server refuses an agent of another version with a sentence, rather than misreading its frames.
  */
-export const ENDPOINT_PROTOCOL_VERSION = 3 as const;
+export const ENDPOINT_PROTOCOL_VERSION = 4 as const;
 
 export const AgentInfo = z.object({
   name: z.string().max(128),
@@ -55,6 +56,12 @@ export const TaskResult = z.object({
   error: RemoteError.optional(),
   /** What the task printed, when the runtime captures it (python; shell NON_ZERO_EXIT) and it printed anything. */
   output: TaskOutput.optional(),
+  /**
+   * The result is this object (uploaded by the agent with `taskId` before it sent this frame): a result
+   * larger than `inlineResultBytes`, one the function returned as bytes, or any result of a task with
+   * `outputName`. `result` is then absent.
+   */
+  resultRef: ObjectRef.optional(),
   timings: TaskTimings,
 });
 export type TaskResult = z.infer<typeof TaskResult>;
@@ -148,6 +155,11 @@ export const TaskSpec = z.object({
   ownerId: Uuid.optional(),
   /** 0–9: the agent and its workers start higher ones first (absent: 5). */
   priority: TaskPriority.optional(),
+  /**
+   * A trigger's task: its result is stored as an object of this name (the agent uploads it with
+   * `taskId` and `name`, whatever its size) and reported as `resultRef`.
+   */
+  outputName: ObjectName.optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
@@ -166,6 +178,12 @@ export const WelcomePayload = z.object({
   heartbeatTimeoutMs: z.number().int().positive(),
   maxTasksPerFrame: z.number().int().positive(),
   maxResultBytes: z.number().int().positive(),
+  /** Results whose JSON is larger than this travel as objects (see TaskResult.resultRef); an older server sends none. */
+  inlineResultBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Task ids from `inFlight` that the server no longer wants (final or reassigned): drop them. */
   forget: z.array(Uuid).default([]),
   /**

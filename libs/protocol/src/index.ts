@@ -16,3 +16,4 @@ export * from './logging.js';
 export * from './close-codes.js';
 export * from './backoff.js';
 export * from './memoize.js';
+export * from './objects.js';

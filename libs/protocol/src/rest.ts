@@ -19,6 +19,7 @@ import { checkSerializer, PickledValue, TaskSerializer } from './serializers.js'
 import { TaskPriority } from './priority.js';
 import { MAX_ATTEMPTS_SHOWN, RetryPolicy, TaskAttempt } from './retry.js';
 import { FunctionCache, TaskCacheFlag } from './memoize.js';
+import { ObjectRef } from './objects.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
 
@@ -242,6 +243,8 @@ export const TaskInfo = TaskCore.extend({
   serializer: TaskSerializer.default('json'),
   pickledArgs: PickledValue.optional(),
   result: z.unknown().optional(),
+  /** The result is this object (see TaskResultEntry.resultRef). */
+  resultRef: ObjectRef.optional(),
   error: RemoteError.nullable(),
   /** What a python task printed (or a failed shell task's output), when it printed anything. */
   output: TaskOutput.optional(),
@@ -311,6 +314,8 @@ export const TaskResultEntry = z.object({
   cachedFrom: Uuid.optional(),
   /** The task is final but its result did not fit in this response: ask again for it. */
   resultOmitted: z.literal(true).optional(),
+  /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */
+  resultRef: ObjectRef.optional(),
 });
 export type TaskResultEntry = z.infer<typeof TaskResultEntry>;
 

@@ -6,13 +6,14 @@ describe('task references in args', () => {
   it('finds references at any depth, in arrays and objects', () => {
     const scan = scanRefs([1, { x: [{ $fx: 'ref', taskId: A }] }, { $fx: 'ref', index: 2 }], 'args');
     expect(scan).toEqual({
+      objects: [],
       refs: [
         { $fx: 'ref', taskId: A },
         { $fx: 'ref', index: 2 },
       ],
       escaped: false,
     });
-    expect(scanRefs({ a: 1, b: 'x' }, 'kwargs')).toEqual({ refs: [], escaped: false });
+    expect(scanRefs({ a: 1, b: 'x' }, 'kwargs')).toEqual({ refs: [], objects: [], escaped: false });
   });
 
   it('refuses an object with the reserved key that is no reference, naming its path', () => {
@@ -29,7 +30,7 @@ describe('task references in args', () => {
     const user = [{ $fx: 'mine', $$fx: 2, other: { $fx: [1] } }];
     const wire = encodeRefs(user, () => undefined);
     expect(wire).toEqual([{ $$fx: 'mine', $$$fx: 2, other: { $$fx: [1] } }]);
-    expect(scanRefs(wire, 'args')).toEqual({ refs: [], escaped: true });
+    expect(scanRefs(wire, 'args')).toEqual({ refs: [], objects: [], escaped: true });
     expect(replaceRefs(wire, (r) => r, true)).toEqual(user);
   });
 

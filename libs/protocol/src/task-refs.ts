@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Uuid } from './common.js';
+import { ObjectRefInput } from './objects.js';
 
 /**
  * Futures as arguments: anywhere in a task's args or kwargs, at any depth, an object
@@ -56,6 +57,8 @@ function mapEntries(v: Record<string, unknown>, rename: (k: string) => string, v
 /** What one value (a task's args, or its kwargs) holds of the reserved syntax. */
 export interface RefScan {
   refs: TaskRefValue[];
+  /** References to objects (`{"$fx":"object",…}`, see objects.ts): left in place, resolved by the agent. */
+  objects: ObjectRefInput[];
   /** Some key was escaped (`$$fx`), so the stored value must be unescaped before it runs. */
   escaped: boolean;
 }
@@ -70,7 +73,7 @@ export class RefSyntaxError extends Error {
  * a `$fx` key that is no reference. Recursive: request bodies are nested at most 128 levels deep.
  */
 export function scanRefs(value: unknown, path: string): RefScan {
-  const out: RefScan = { refs: [], escaped: false };
+  const out: RefScan = { refs: [], objects: [], escaped: false };
   const visit = (v: unknown, at: string): void => {
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) visit(v[i], `${at}[${i}]`);
@@ -78,10 +81,16 @@ export function scanRefs(value: unknown, path: string): RefScan {
     }
     if (!isObject(v)) return;
     if (Object.hasOwn(v, REF_KEY)) {
+      if (v[REF_KEY] === 'object') {
+        const obj = ObjectRefInput.safeParse(v);
+        if (!obj.success) throw new RefSyntaxError(`${at} is not an object reference ({"$fx":"object","id":"<uuid>"}, as put returns it)`);
+        out.objects.push(obj.data);
+        return;
+      }
       const ref = TaskRefValue.safeParse(v);
       if (!ref.success)
         throw new RefSyntaxError(
-          `${at} has the reserved key "$fx" but is not a reference ({"$fx":"ref","taskId":"<uuid>"} or {"$fx":"ref","index":<n>}); a value of your own with that key is sent as "$$fx"`,
+          `${at} has the reserved key "$fx" but is not a reference ({"$fx":"ref","taskId":"<uuid>"}, {"$fx":"ref","index":<n>} or {"$fx":"object","id":"<uuid>"}); a value of your own with that key is sent as "$$fx"`,
         );
       out.refs.push(ref.data);
       return;
@@ -96,14 +105,14 @@ export function scanRefs(value: unknown, path: string): RefScan {
 }
 
 /**
- * A copy of a wire value with each reference replaced by `replace(ref)`; with `unescape`, escaped
+ * A copy of a wire value with each task reference replaced by `replace(ref)` (object references stay); with `unescape`, escaped
  * keys lose their extra `$` as well (the form a worker receives). Parts without either are shared.
  */
 export function replaceRefs<T>(value: T, replace: (ref: TaskRefValue) => unknown, unescape: boolean): T {
   const visit = (v: unknown): unknown => {
     if (Array.isArray(v)) return mapShared(v, visit);
     if (!isObject(v)) return v;
-    if (Object.hasOwn(v, REF_KEY)) return replace(v as TaskRefValue);
+    if (Object.hasOwn(v, REF_KEY)) return v[REF_KEY] === 'object' ? v : replace(v as TaskRefValue);
     return mapEntries(v, unescape ? unescapeRefKey : (k) => k, visit);
   };
   return visit(value) as T;
@@ -114,7 +123,7 @@ export function replaceRefs<T>(value: T, replace: (ref: TaskRefValue) => unknown
  * a ref) becomes its reference, and user keys `$fx`, `$$fx`, … gain one `$`. Returns `value` itself
  * when nothing needed changing, so the common case copies nothing.
  */
-export function encodeRefs<T>(value: T, asRef: (v: object) => TaskRefValue | undefined): T {
+export function encodeRefs<T>(value: T, asRef: (v: object) => TaskRefValue | ObjectRefInput | undefined): T {
   const visit = (v: unknown): unknown => {
     if (typeof v !== 'object' || v === null) return v;
     const ref = asRef(v);
@@ -124,6 +133,21 @@ export function encodeRefs<T>(value: T, asRef: (v: object) => TaskRefValue | und
     // class instances are the caller's to judge (findJsonInfidelity); only plain objects are escaped
     if (proto !== Object.prototype && proto !== null) return v;
     return mapEntries(v as Record<string, unknown>, escapeRefKey, visit);
+  };
+  return visit(value) as T;
+}
+
+/**
+ * A copy of a wire value with each object reference replaced by `replace(ref)` (task references and
+ * escaped keys stay as they are); parts without one are shared. The server completes references with
+ * it at submit, and the agent swaps them for content before a function runs.
+ */
+export function replaceObjectRefs<T>(value: T, replace: (ref: ObjectRefInput) => unknown): T {
+  const visit = (v: unknown): unknown => {
+    if (Array.isArray(v)) return mapShared(v, visit);
+    if (!isObject(v)) return v;
+    if (Object.hasOwn(v, REF_KEY)) return v[REF_KEY] === 'object' ? replace(v as ObjectRefInput) : v;
+    return mapEntries(v, (k) => k, visit);
   };
   return visit(value) as T;
 }

@@ -226,6 +226,7 @@ export class FakeFxServer {
             heartbeatTimeoutMs: 10_000,
             maxTasksPerFrame: 500,
             maxResultBytes: 10 * 1024 * 1024,
+            inlineResultBytes: 1024 * 1024,
             allowedFunctions: null,
             ...this.options.welcome,
             forget: frame.payload.inFlight.filter((id) => this.results.has(id)),

@@ -36,6 +36,8 @@ export const EnvSchema = z
     FX_ADMIN_NAME: z.string().default('admin'),
     FX_MAX_REQUEST_BYTES: int(DEFAULT_LIMITS.maxRequestBytes, 1024),
     FX_MAX_RESULT_BYTES: int(DEFAULT_LIMITS.maxResultBytes, 1024),
+    /** Results whose JSON is larger than this (at most FX_MAX_RESULT_BYTES) are stored as objects, fetched by the SDKs on demand. */
+    FX_INLINE_RESULT_BYTES: int(1024 * 1024, 1024),
     FX_MAX_BATCH_TASKS: int(DEFAULT_LIMITS.maxBatchTasks),
     FX_MAX_TASKS_PER_FRAME: int(DEFAULT_LIMITS.maxTasksPerFrame),
     /** Most references to other tasks' results in one task, and in one batch (futures as arguments). */

@@ -85,6 +85,7 @@ export class AgentSessionService implements OnModuleInit {
       heartbeatTimeoutMs: this.config.FX_HEARTBEAT_TIMEOUT_MS,
       maxTasksPerFrame: this.config.FX_MAX_TASKS_PER_FRAME,
       maxResultBytes: this.config.FX_MAX_RESULT_BYTES,
+      inlineResultBytes: this.config.FX_INLINE_RESULT_BYTES,
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
     });
