@@ -170,6 +170,11 @@ export const ErrorCode = z.enum([
    * names the input and its code, `dependency` the first failure upstream.
    */
   'DEPENDENCY_FAILED',
+  /**
+   * An object the task refers to could not be fetched by its agent (deleted, collected, or the transfer
+   * failed past its retries), or a result object could not be stored; the message says which and why.
+   */
+  'OBJECT_UNAVAILABLE',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
