@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_LIMITS, ErrorBody, RemoteError, TaskOutput, TaskStatus, Uuid } from './common.js';
+import { ObjectRef } from './objects.js';
 
 /** Client channel: `/v1/ws/client`, authenticated with a user token. */
 
@@ -21,6 +22,8 @@ export const TaskOutcome = z.object({
   /** Completed from a memoized result, produced by task cachedFrom (memoized results). */
   cached: z.literal(true).optional(),
   cachedFrom: Uuid.optional(),
+  /** The result is this object (large, bytes, or a named output): `result` is absent; the SDKs fetch its content. */
+  resultRef: ObjectRef.optional(),
 });
 export type TaskOutcome = z.infer<typeof TaskOutcome>;
 
