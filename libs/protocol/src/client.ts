@@ -15,6 +15,8 @@ export const TaskOutcome = z.object({
   taskId: Uuid,
   status: z.enum(['success', 'failed', 'cancelled']),
   result: z.unknown().optional(),
+  /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */
+  resultRef: ObjectRef.optional(),
   error: RemoteError.optional(),
   /** What the task printed, when it printed anything (python; shell NON_ZERO_EXIT). */
   output: TaskOutput.optional(),
@@ -22,8 +24,6 @@ export const TaskOutcome = z.object({
   /** Completed from a memoized result, produced by task cachedFrom (memoized results). */
   cached: z.literal(true).optional(),
   cachedFrom: Uuid.optional(),
-  /** The result is this object (large, bytes, or a named output): `result` is absent; the SDKs fetch its content. */
-  resultRef: ObjectRef.optional(),
 });
 export type TaskOutcome = z.infer<typeof TaskOutcome>;
 

@@ -225,6 +225,8 @@ export class ObjectUpload {
       throw this.failure(`the upload could not be completed: ${error instanceof Error ? error.message : String(error)}`, error);
     }
     if (info.sha256 !== sha256 || info.size !== size) {
+      // the server holds other bytes than were read here (another source under the same upload id): not to be used
+      await this.ctx.request({ method: 'DELETE', path: `/v1/objects/${info.id}` }).catch(() => undefined);
       throw new ObjectIntegrityError(
         `the server stored ${info.size} bytes of sha256 ${info.sha256} for the ${size} bytes of sha256 ${sha256} that were sent`,
         sha256,

@@ -225,6 +225,10 @@ class Upload:
         except FxError as err:
             raise self._failure(f"the upload could not be completed: {err}", err) from err
         if info.get("sha256") != digest or info.get("size") != size:
+            try:  # the server holds other bytes than were read here (another source under the same upload id)
+                self._request("DELETE", f"/v1/objects/{info.get('id')}")
+            except FxError:
+                pass
             raise ObjectIntegrityError(
                 f"the server stored {info.get('size')} bytes of sha256 {info.get('sha256')} for the {size} bytes of sha256 {digest} that were sent",
                 digest,
