@@ -209,9 +209,9 @@ class ObjectMethods:
         length = res.headers.get("content-length")
         size = ref.size if ref.size is not None else (int(length) if length and length.isdigit() else None)
         encoding.append(ref.encoding or ("json" if res.headers.get("content-type", "").startswith("application/json") else "bytes"))
-        return self._stream(res, path, ref.id, expected_sha, size)
+        return self._object_bytes(res, path, ref.id, expected_sha, size)
 
-    def _stream(self, first: requests.Response, path: str, object_id: str, sha256: Optional[str], size: Optional[int]) -> Iterator[bytes]:
+    def _object_bytes(self, first: requests.Response, path: str, object_id: str, sha256: Optional[str], size: Optional[int]) -> Iterator[bytes]:
         digest = hashlib.sha256()
         received = 0
         failures = 0
