@@ -95,7 +95,8 @@ export class TaskIntake {
   /** Takes the limits a `welcome` sets. */
   welcome(welcome: WelcomePayload): void {
     this.maxResultBytes = welcome.maxResultBytes;
-    this.inlineResultBytes = welcome.inlineResultBytes;
+    // Never more than the server takes inline: past either, a result travels as an object.
+    this.inlineResultBytes = Math.min(welcome.inlineResultBytes, welcome.maxResultBytes);
     this.allowedFunctions = welcome.allowedFunctions ? new Set(welcome.allowedFunctions) : null;
   }
 
@@ -212,7 +213,7 @@ export class TaskIntake {
   }
 
   private start(task: TaskSpec): void {
-    const { provider, reports, log } = this.options;
+    const { reports, log } = this.options;
     const fn = task.function;
     const startedAt = Date.now();
     // Checked here as well as at submit: the agent runs only what its endpoint allows, whatever it is sent.
@@ -316,7 +317,9 @@ export class TaskIntake {
     if (outcome.status === 'success' && outcome.resultFile && (cancelled || !objects)) {
       // Nobody will store it: a cancel that raced the result, or an agent without objects.
       discardResultFile(outcome.resultFile);
-      return cancelled ? abortFailure(signal.reason) : failure('INTERNAL', 'ResultFile', 'the worker wrote its result to a file, which this agent cannot store');
+      return cancelled
+        ? abortFailure(signal.reason)
+        : failure('INTERNAL', 'ResultFile', 'the worker wrote its result to a file, which this agent cannot store');
     }
     if (!objects || cancelled) return outcome;
     // A walltime that ended a shell task still leaves its result to store: only a cancel stops the upload.

@@ -47,7 +47,10 @@ export class EndpointObjects {
   private readonly stage?: ObjectStage;
 
   constructor(server: ObjectServer, options: EndpointObjectsOptions, log: Logger) {
-    this.http = new ObjectHttp(server, { ...(options.retry ? { retry: options.retry } : {}), ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}) });
+    this.http = new ObjectHttp(server, {
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    });
     this.cache = new ObjectCache({
       dir: options.dir,
       ...(options.cacheBytes !== undefined ? { maxBytes: options.cacheBytes } : {}),

@@ -105,7 +105,8 @@ export class ObjectCache {
     }
     for (const name of await readdir(this.partialDir)) {
       const s = await stat(join(this.partialDir, name)).catch(() => undefined);
-      if (!s || Date.now() - s.mtimeMs > STALE_PARTIAL_MS || !/^[0-9a-f]{64}\.part$/.test(name)) await unlink(join(this.partialDir, name)).catch(() => undefined);
+      if (!s || Date.now() - s.mtimeMs > STALE_PARTIAL_MS || !/^[0-9a-f]{64}\.part$/.test(name))
+        await unlink(join(this.partialDir, name)).catch(() => undefined);
     }
     this.evict(0);
   }

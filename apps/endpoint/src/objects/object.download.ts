@@ -38,7 +38,8 @@ export async function downloadObject(http: ObjectHttp, ref: ObjectRef, partPath:
       if (signal?.aborted) throw signal.reason;
       if (!(error instanceof ObjectTransferError) || !error.retryable) throw error;
       failures = progress.bytes > before ? 1 : failures + 1;
-      if (failures >= http.retry.attempts) throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
+      if (failures >= http.retry.attempts)
+        throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
       await http.pause(failures, signal);
     }
   }

@@ -61,7 +61,8 @@ export function setAt(roots: { args: unknown[]; kwargs: Record<string, unknown> 
   let holder: unknown = at[0] === 'args' ? roots.args : at[0] === 'kwargs' ? roots.kwargs : undefined;
   for (let i = 1; i < at.length - 1; i++) {
     const key = at[i] as string | number;
-    holder = Array.isArray(holder) || isRecord(holder) ? (Object.hasOwn(holder, key) ? (holder as Record<string | number, unknown>)[key] : undefined) : undefined;
+    holder =
+      Array.isArray(holder) || isRecord(holder) ? (Object.hasOwn(holder, key) ? (holder as Record<string | number, unknown>)[key] : undefined) : undefined;
   }
   const last = at[at.length - 1] as string | number;
   if (!(Array.isArray(holder) || isRecord(holder)) || !Object.hasOwn(holder, last)) return false;

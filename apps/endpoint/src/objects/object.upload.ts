@@ -73,7 +73,8 @@ export async function uploadObject(http: ObjectHttp, request: UploadRequest, sou
       }
       if (!(error instanceof ObjectTransferError) || !error.retryable) throw error;
       failures = failures + 1;
-      if (failures >= http.retry.attempts) throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
+      if (failures >= http.retry.attempts)
+        throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
       await http.pause(failures, signal);
       offset = (await retrying(http, signal, () => http.json('GET', path, (v) => UploadInfo.parse(v), signal ? { signal } : {}))).offset;
       if (offset > before) failures = 0;
@@ -112,7 +113,8 @@ async function retrying<T>(http: ObjectHttp, signal: AbortSignal | undefined, st
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (!(error instanceof ObjectTransferError) || !error.retryable) throw error;
-      if (failures >= http.retry.attempts) throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
+      if (failures >= http.retry.attempts)
+        throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
       await http.pause(failures, signal);
     }
   }

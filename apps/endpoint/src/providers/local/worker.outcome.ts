@@ -24,7 +24,10 @@ export function workerOutcome(outcome: WorkerOutcome, taskId: string, files: Wor
   const output = outcome.output ? { output: outcome.output } : {};
   if (!outcome.ok) return { status: 'failed', error: outcome.error, ...output };
   if ('json' in outcome) return { status: 'success', result: JSON.parse(outcome.json) as unknown, ...output };
-  const refuse = (why: string): ExecutionOutcome => ({ ...failure('INTERNAL', 'ResultFileRefused', `the worker's result file was refused: ${why}`), ...output });
+  const refuse = (why: string): ExecutionOutcome => ({
+    ...failure('INTERNAL', 'ResultFileRefused', `the worker's result file was refused: ${why}`),
+    ...output,
+  });
   if (outcome.file !== resultFileName(taskId)) return refuse(`it is named "${String(outcome.file).slice(0, 100)}", not ${resultFileName(taskId)}`);
   if (!Number.isSafeInteger(outcome.size) || outcome.size < 0) return refuse('its size is not a number of bytes');
   if (outcome.encoding !== 'bytes' && outcome.encoding !== 'json') return refuse('its encoding is neither bytes nor json');

@@ -1,15 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { PythonReport, TaskSpec } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
-import {
-  TaskLostError,
-  invocationExtras,
-  type BlockStatus,
-  type DeviceStatus,
-  type Provider,
-  type ProviderStatus,
-  type SubmitContext,
-} from '../provider.js';
+import { TaskLostError, invocationExtras, type BlockStatus, type DeviceStatus, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
 import { takeResultFile } from './node.results.js';
 import { BlockLifecycle } from './block.lifecycle.js';
 import { BlockWorkerServer, sendToNode } from './block-worker.server.js';

@@ -74,19 +74,29 @@ export interface ResultFileOptions {
 }
 
 /** Writes bytes or JSON text as the task's result file; a RemoteError when it is too large or cannot be written. */
-export async function writeResultFile(content: ArrayBufferView | ArrayBuffer | string, options: ResultFileOptions): Promise<FileResult | { ok: false; error: RemoteError }> {
+export async function writeResultFile(
+  content: ArrayBufferView | ArrayBuffer | string,
+  options: ResultFileOptions,
+): Promise<FileResult | { ok: false; error: RemoteError }> {
   const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : asBuffer(content);
   const encoding: ObjectEncoding = typeof content === 'string' ? 'json' : 'bytes';
   if (data.length > options.maxBytes) {
     return {
       ok: false,
-      error: { code: 'RESULT_TOO_LARGE', name: 'ResultTooLarge', message: `the result is ${data.length} bytes, more than the ${options.maxBytes} bytes this endpoint stores` },
+      error: {
+        code: 'RESULT_TOO_LARGE',
+        name: 'ResultTooLarge',
+        message: `the result is ${data.length} bytes, more than the ${options.maxBytes} bytes this endpoint stores`,
+      },
     };
   }
   try {
     await writeFile(options.path, data, { mode: 0o600 });
   } catch (error) {
-    return { ok: false, error: { code: 'OBJECT_UNAVAILABLE', name: 'ObjectUnavailable', message: `the result could not be written: ${(error as Error).message}` } };
+    return {
+      ok: false,
+      error: { code: 'OBJECT_UNAVAILABLE', name: 'ObjectUnavailable', message: `the result could not be written: ${(error as Error).message}` },
+    };
   }
   return { ok: true, file: basename(options.path), encoding, size: data.length };
 }

@@ -9,7 +9,11 @@ import { setAt, type ObjectPlacement } from '../../objects/object.placement.js';
  * file for nobody); without, the prepared file itself (MPI ranks on other nodes of a block do not see
  * the node-local working directory, but do see the shared filesystem).
  */
-export async function placeShellObjects(kwargs: Record<string, unknown>, placements: ObjectPlacement[] = [], workDir?: string): Promise<Record<string, unknown>> {
+export async function placeShellObjects(
+  kwargs: Record<string, unknown>,
+  placements: ObjectPlacement[] = [],
+  workDir?: string,
+): Promise<Record<string, unknown>> {
   const mine = placements.filter((p) => p.at[0] === 'kwargs');
   if (mine.length === 0) return kwargs;
   const copy = structuredClone(kwargs);
