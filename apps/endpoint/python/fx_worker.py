@@ -26,7 +26,7 @@ import types
 
 from fx_worker_capture import Capture
 from fx_worker_outcomes import MODULE_PREFIX, EntrypointError, error_outcome, interrupted, result_outcome
-from fx_worker_objects import ObjectUnavailable, bytes_outcome, is_bytes, load_objects, result_name, spill, unavailable
+from fx_worker_objects import Outputs, ObjectUnavailable, bytes_outcome, install_sdk, is_bytes, load_objects, result_name, spill, unavailable
 import fx_worker_serializers as serializers
 
 WORKER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -142,6 +142,8 @@ class Worker:
         self.functions = Functions()
         # The worker's own directory (tasks may chdir): result files go there, where the agent looks.
         self.result_dir = os.getcwd()
+        self.outputs = Outputs()
+        install_sdk(self.outputs.output)
         self.main_thread = threading.main_thread().ident
         # A pipe would make print() block-buffered: line by line, it interleaves with subprocesses' output.
         for stream in (sys.stdout, sys.stderr):
@@ -202,6 +204,7 @@ class Worker:
                     function = self.functions.get(invocation)
                     pickled = invocation.get("pickledArgs")
                     path = os.path.join(self.result_dir, result_name(task["taskId"]))
+                    self.outputs.begin(task["taskId"], self.result_dir, invocation["maxResultBytes"] if invocation.get("inlineResultBytes") is not None else 0)
                     if pickled is None:
                         args, kwargs = invocation["args"], invocation["kwargs"]
                         load_objects(args, kwargs, invocation.get("objects"))
@@ -226,6 +229,15 @@ class Worker:
                 finally:
                     state.in_user = False
                     state.current = None
+                    named = self.outputs.end()
+                    if named and outcome is not None and outcome.get("ok"):
+                        outcome["namedOutputs"] = named
+                    else:  # a failed task stores none of its outputs
+                        for output in named:
+                            try:
+                                os.unlink(os.path.join(self.result_dir, output["file"]))
+                            except OSError:
+                                pass
         except KeyboardInterrupt:
             outcome = None
         state.in_user = False

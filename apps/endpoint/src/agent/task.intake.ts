@@ -7,7 +7,7 @@ import {
   TaskCancelledError,
   WalltimeExceededError,
   abortFailure,
-  discardResultFile,
+  discardFiles,
   failure,
   toRemoteError,
   type ExecutionOutcome,
@@ -314,9 +314,9 @@ export class TaskIntake {
     });
     if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
     const cancelled = signal.aborted && signal.reason instanceof TaskCancelledError;
-    if (outcome.status === 'success' && outcome.resultFile && (cancelled || !objects)) {
-      // Nobody will store it: a cancel that raced the result, or an agent without objects.
-      discardResultFile(outcome.resultFile);
+    if (outcome.status === 'success' && (outcome.resultFile || outcome.namedOutputs) && (cancelled || !objects)) {
+      // Nobody will store them: a cancel that raced the result, or an agent without objects.
+      discardFiles(outcome);
       return cancelled
         ? abortFailure(signal.reason)
         : failure('INTERNAL', 'ResultFile', 'the worker wrote its result to a file, which this agent cannot store');

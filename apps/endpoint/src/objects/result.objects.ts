@@ -1,5 +1,5 @@
 import type { ObjectEncoding, ObjectRef, TaskSpec } from '@fx/protocol';
-import { abortFailure, discardResultFile, failure, type ExecutionOutcome } from '../runtimes/task.errors.js';
+import { abortFailure, discardFiles, discardResultFile, failure, type ExecutionOutcome } from '../runtimes/task.errors.js';
 import { ObjectHttp, ObjectTransferError } from './object.http.js';
 import { bufferSource, fileSource, uploadObject, type UploadSource } from './object.upload.js';
 
@@ -15,6 +15,43 @@ export class ResultObjects {
 
   async settle(task: TaskSpec, outcome: ExecutionOutcome, inlineResultBytes: number, signal: AbortSignal): Promise<ExecutionOutcome> {
     if (outcome.status !== 'success') return outcome;
+    const { namedOutputs, ...withoutOutputs } = outcome;
+    if (namedOutputs && namedOutputs.length > 0) {
+      const refused = await this.storeOutputs(task, outcome, signal);
+      if (refused) {
+        discardFiles(withoutOutputs);
+        return refused;
+      }
+    }
+    return this.settleResult(task, withoutOutputs, inlineResultBytes, signal);
+  }
+
+  /**
+   * Named outputs (ctx.output, fx_sdk.output), stored with the task's id and their names before the
+   * result, so that whoever sees the result can read them. The first that cannot be stored fails the task.
+   */
+  private async storeOutputs(task: TaskSpec, outcome: ExecutionOutcome & { status: 'success' }, signal: AbortSignal): Promise<ExecutionOutcome | undefined> {
+    try {
+      for (const output of outcome.namedOutputs ?? []) {
+        try {
+          await uploadObject(this.http, { taskId: task.taskId, encoding: output.encoding, name: output.name }, fileSource(output.fd, output.size), signal);
+        } catch (error) {
+          if (signal.aborted) return abortFailure(signal.reason);
+          return storeFailure(`the output "${output.name}" (${output.size} bytes)`, error);
+        }
+      }
+      return undefined;
+    } finally {
+      for (const output of outcome.namedOutputs ?? []) discardResultFile(output);
+    }
+  }
+
+  private async settleResult(
+    task: TaskSpec,
+    outcome: ExecutionOutcome & { status: 'success' },
+    inlineResultBytes: number,
+    signal: AbortSignal,
+  ): Promise<ExecutionOutcome> {
     const { resultFile, ...rest } = outcome;
     if (resultFile) {
       try {

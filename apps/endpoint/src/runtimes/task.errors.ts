@@ -33,9 +33,21 @@ export interface ResultFile {
   encoding: ObjectEncoding;
 }
 
+/** A named output (js `ctx.output`, python `fx_sdk.output`) written to a file, like ResultFile. */
+export interface NamedOutput extends ResultFile {
+  name: string;
+}
+
 /** Closes a result file nobody will store. */
 export function discardResultFile(file: ResultFile | undefined): void {
   if (file) close(file.fd, () => undefined);
+}
+
+/** Closes the files of an outcome nobody will store (its result file and named outputs). */
+export function discardFiles(outcome: ExecutionOutcome): void {
+  if (outcome.status !== 'success') return;
+  discardResultFile(outcome.resultFile);
+  for (const output of outcome.namedOutputs ?? []) discardResultFile(output);
 }
 
 /**
@@ -44,7 +56,16 @@ export function discardResultFile(file: ResultFile | undefined): void {
  * stored it as an object, then `resultRef`.
  */
 export type ExecutionOutcome =
-  | { status: 'success'; result: unknown; workerId?: string; output?: TaskOutput; resultFile?: ResultFile; resultRef?: ObjectRef }
+  | {
+      status: 'success';
+      result: unknown;
+      workerId?: string;
+      output?: TaskOutput;
+      resultFile?: ResultFile;
+      resultRef?: ObjectRef;
+      /** Named outputs to store (with the task's id and their names) before the result is reported. */
+      namedOutputs?: NamedOutput[];
+    }
   | { status: 'failed'; error: RemoteError; workerId?: string; output?: TaskOutput };
 
 export function failure(code: ErrorCode, name: string, message: string, stack?: string): ExecutionOutcome {

@@ -108,6 +108,31 @@ describe('objects with the local provider under bubblewrap', () => {
     expect(stored(b!).equals(Buffer.from(data).reverse())).toBe(true);
   });
 
+  it('stores named outputs of js (ctx.output) and python (fx_sdk.output) tasks that succeed, with their names', async () => {
+    const js = makeTask(
+      'js',
+      'async function (n) { await ctx.output("out/a.bin", Buffer.from("abc")); await ctx.output("out/b.json", { n }); return "done"; }',
+      { args: [7] },
+    );
+    const source = 'import fx_sdk\n\ndef main():\n    fx_sdk.output("out/p.bin", b"xyz")\n    fx_sdk.output("out/p.json", [1, 2])\n    return 1\n';
+    const python = makeTask('python', source, { contentHash: functionContentHash('python', source, { entrypoint: 'main' }) });
+    python.function.entrypoint = 'main';
+    const failing = makeTask('js', 'async () => { await ctx.output("out/never", 1); throw new Error("no"); }');
+    const badName = makeTask('js', 'async () => { await ctx.output("../up", 1); }');
+    const [a, b, c, d] = await run(js, python, failing, badName);
+    expect(a).toMatchObject({ status: 'success', result: 'done' });
+    expect(b).toMatchObject({ status: 'success', result: 1 });
+    const named = (taskId: string) =>
+      Object.fromEntries(
+        [...server.objects.objects.values()].filter((o) => o.info.taskId === taskId).map((o) => [o.info.name, [o.info.encoding, o.data.toString()]]),
+      );
+    expect(named(js.taskId)).toEqual({ 'out/a.bin': ['bytes', 'abc'], 'out/b.json': ['json', '{"n":7}'] });
+    expect(named(python.taskId)).toEqual({ 'out/p.bin': ['bytes', 'xyz'], 'out/p.json': ['json', '[1,2]'] });
+    expect(c).toMatchObject({ status: 'failed', error: { message: 'no' } });
+    expect(named(failing.taskId)).toEqual({});
+    expect(d).toMatchObject({ status: 'failed', error: { name: 'TypeError', message: expect.stringMatching(/ctx.output: the name "..\/up"/) } });
+  });
+
   it('gives shell functions a read-only path in the task directory', async () => {
     const [shell] = await run(makeTask('shell', 'echo {path}; cat {path}; echo tamper >> {path} 2>/dev/null || echo refused', { kwargs: { path: text } }));
     const { stdout } = shell!.result as { stdout: string };

@@ -1,10 +1,13 @@
 import { closeSync, constants, fstatSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { ObjectName } from '@fx/protocol';
+import { discardFiles, failure, type ExecutionOutcome, type NamedOutput, type ResultFile } from '../../runtimes/task.errors.js';
 import type { WorkerOutcome } from './worker.messages.js';
 
 /** The one name a worker may give its result file, in its own directory. */
 export const resultFileName = (taskId: string): string => `fx-result-${taskId}`;
+/** The name of a task's `index`th named output file (js.outputs.ts, fx_worker_objects.py). */
+const OUTPUT_FILE = (taskId: string) => new RegExp(`^fx-output-${taskId}-\\d{1,4}$`);
 
 /** Where a worker's files lie and whose they must be (the worker's user). */
 export interface WorkerFiles {
@@ -13,47 +16,73 @@ export interface WorkerFiles {
   owner?: number;
 }
 
+/** A file a worker reported, as the worker described it. */
+interface Reported {
+  file: unknown;
+  size: unknown;
+  encoding: unknown;
+}
+
+class Refused extends Error {}
+
 /**
  * A worker's `done` as the agent reports it: the result parsed from the JSON text the worker made, or
- * the result file it wrote. The file is opened here, at once and synchronously, then unlinked: the
- * worker's directory goes when the worker does, which may be the next moment. The worker is task code's
- * process, so its word is checked: the file must be the task's own name in the worker's directory, not
- * a link (O_NOFOLLOW), a regular file of the worker's user, and at least as long as it said.
+ * the result file it wrote, and its named outputs. Files are opened here, at once and synchronously,
+ * then unlinked: the worker's directory goes when the worker does, which may be the next moment. The
+ * worker is task code's process, so its word is checked: a file must bear the task's own name in the
+ * worker's directory, not be a link (O_NOFOLLOW), be a regular file of the worker's user, and hold at
+ * least the bytes it said.
  */
 export function workerOutcome(outcome: WorkerOutcome, taskId: string, files: WorkerFiles): ExecutionOutcome {
   const output = outcome.output ? { output: outcome.output } : {};
   if (!outcome.ok) return { status: 'failed', error: outcome.error, ...output };
-  if ('json' in outcome) return { status: 'success', result: JSON.parse(outcome.json) as unknown, ...output };
-  const refuse = (why: string): ExecutionOutcome => ({
-    ...failure('INTERNAL', 'ResultFileRefused', `the worker's result file was refused: ${why}`),
-    ...output,
-  });
-  if (outcome.file !== resultFileName(taskId)) return refuse(`it is named "${String(outcome.file).slice(0, 100)}", not ${resultFileName(taskId)}`);
-  if (!Number.isSafeInteger(outcome.size) || outcome.size < 0) return refuse('its size is not a number of bytes');
-  if (outcome.encoding !== 'bytes' && outcome.encoding !== 'json') return refuse('its encoding is neither bytes nor json');
-  const path = join(files.workDir, outcome.file);
+  const opened: ExecutionOutcome & { status: 'success' } = { status: 'success', result: undefined, ...output };
+  try {
+    if ('json' in outcome) opened.result = JSON.parse(outcome.json) as unknown;
+    else opened.resultFile = openReported(outcome, (name) => name === resultFileName(taskId), files);
+    const named = outcome.namedOutputs ?? [];
+    if (!Array.isArray(named) || named.length > 1000) throw new Refused('the named outputs are not a list of at most 1000');
+    for (const n of named) {
+      if (!ObjectName.safeParse(n.name).success) throw new Refused(`the output name ${JSON.stringify(String(n.name).slice(0, 100))} is not valid`);
+      const file = openReported(n, (name) => OUTPUT_FILE(taskId).test(name), files);
+      (opened.namedOutputs ??= []).push({ ...file, name: n.name } satisfies NamedOutput);
+    }
+    return opened;
+  } catch (error) {
+    discardFiles(opened);
+    if (!(error instanceof Refused)) throw error;
+    return { ...failure('INTERNAL', 'ResultFileRefused', `a file of the worker was refused: ${error.message}`), ...output };
+  }
+}
+
+function openReported(reported: Reported, ownName: (name: string) => boolean, files: WorkerFiles): ResultFile {
+  const { file, size, encoding } = reported;
+  if (typeof file !== 'string' || !ownName(file)) throw new Refused(`it is named "${String(file).slice(0, 100)}", not one of the task's own`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new Refused('its size is not a number of bytes');
+  if (encoding !== 'bytes' && encoding !== 'json') throw new Refused('its encoding is neither bytes nor json');
+  const path = join(files.workDir, file);
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    return refuse((error as Error).message);
+    throw new Refused((error as Error).message);
   }
   const stat = fstatSync(fd);
-  const problem = !stat.isFile()
-    ? 'it is not a regular file'
-    : files.owner !== undefined && stat.uid !== files.owner
-      ? `it belongs to uid ${stat.uid}, not the worker's`
-      : stat.size < outcome.size
-        ? `it holds ${stat.size} bytes, not the ${outcome.size} the worker reported`
-        : undefined;
   try {
     unlinkSync(path);
   } catch {
     // the worker's directory is being removed already
   }
+  const problem = !stat.isFile()
+    ? 'it is not a regular file'
+    : files.owner !== undefined && stat.uid !== files.owner
+      ? `it belongs to uid ${stat.uid}, not the worker's`
+      : stat.size < size
+        ? `it holds ${stat.size} bytes, not the ${size} the worker reported`
+        : undefined;
   if (problem) {
     closeSync(fd);
-    return refuse(problem);
+    throw new Refused(problem);
   }
-  return { status: 'success', result: undefined, resultFile: { fd, size: outcome.size, encoding: outcome.encoding }, ...output };
+  return { fd, size, encoding };
 }

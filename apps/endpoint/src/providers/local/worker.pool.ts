@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkerCounts } from '@fx/protocol';
-import { abortFailure, discardResultFile, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { abortFailure, discardFiles, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { watchMemory } from '../sandbox/memory.watch.js';
 import { UNPRIVILEGED_ID, WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Job, JobOptions, PoolWorker, WorkerPoolOptions } from './worker-pool.options.js';
@@ -238,7 +238,7 @@ export class WorkerPool {
   }
 
   private settle(job: Job, outcome: ExecutionOutcome): void {
-    if (job.settled) return outcome.status === 'success' ? discardResultFile(outcome.resultFile) : undefined;
+    if (job.settled) return discardFiles(outcome);
     job.settled = true;
     job.stopWatch?.();
     job.signal.removeEventListener('abort', job.onAbort);

@@ -27,7 +27,16 @@ export const NodeHello = z.object({
 export const NodeResultFile = z.object({ path: z.string().max(4096), size: z.number().int().min(0), encoding: ObjectEncoding });
 
 export const Outcome = z.union([
-  z.object({ status: z.literal('success'), result: z.unknown(), workerId: z.string().optional(), resultPath: NodeResultFile.optional() }),
+  z.object({
+    status: z.literal('success'),
+    result: z.unknown(),
+    workerId: z.string().optional(),
+    resultPath: NodeResultFile.optional(),
+    outputPaths: z
+      .array(NodeResultFile.extend({ name: z.string().max(1024) }))
+      .max(1000)
+      .optional(),
+  }),
   z.object({ status: z.literal('failed'), error: RemoteError, workerId: z.string().optional() }),
 ]);
 

@@ -1,8 +1,11 @@
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import vm from 'node:vm';
 import { DEFAULT_LIMITS, findJsonInfidelity, type RemoteError } from '@fx/protocol';
 import { abortFailure, toRemoteError } from '../task.errors.js';
 import type { ObjectPlacement } from '../../objects/object.placement.js';
 import { ObjectLoadError, isBytes, loadObjects, writeResultFile, type FileResult } from './js.objects.js';
+import type { NamedOutputFile, TaskContext, TaskOutputs } from './js.outputs.js';
 
 /** One js invocation, as the worker receives it. */
 export interface JsInvocation {
@@ -27,7 +30,13 @@ export interface JsInvocation {
  * The result crosses process boundaries as JSON text: it is produced once here, size-checked here, and
  * the parent never has to re-validate that it is JSON-safe.
  */
-export type JsOutcome = { ok: true; json: string } | FileResult | { ok: false; error: RemoteError };
+export type JsOutcome = (({ ok: true; json: string } | FileResult) & { namedOutputs?: NamedOutputFile[] }) | { ok: false; error: RemoteError };
+
+/** Where a worker's task may write files: its result file, and its named outputs (ctx.output). */
+export interface JsTaskFiles {
+  resultPath: string;
+  outputs: TaskOutputs;
+}
 
 export class FunctionSourceError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -78,7 +87,28 @@ export class JsRuntime {
    * Runs one invocation. The signal can only stop waiting for a promise: synchronous user code cannot be
    * interrupted in-process, which is why the pool enforces walltime and cancel by killing the worker.
    */
-  async run(invocation: JsInvocation, signal?: AbortSignal, resultPath?: string): Promise<JsOutcome> {
+  /** The running task's `ctx` (the worker makes it a global), while one runs. */
+  context?: TaskContext;
+
+  /**
+   * Runs one invocation. With `files` (a worker), results may go to the result file and the function
+   * gets the global `ctx` to write named outputs, reported once all are written.
+   */
+  async run(invocation: JsInvocation, signal?: AbortSignal, files?: JsTaskFiles): Promise<JsOutcome> {
+    this.context = files?.outputs.context;
+    try {
+      const outcome = await this.execute(invocation, signal, files?.resultPath);
+      const namedOutputs = files ? await files.outputs.settled() : [];
+      if (outcome.ok && namedOutputs.length > 0) return { ...outcome, namedOutputs };
+      // a failed task stores none of its outputs
+      await Promise.all(namedOutputs.map((o) => rm(join(dirname(files!.resultPath), o.file), { force: true })));
+      return outcome;
+    } finally {
+      this.context = undefined;
+    }
+  }
+
+  private async execute(invocation: JsInvocation, signal?: AbortSignal, resultPath?: string): Promise<JsOutcome> {
     const maxResultBytes = invocation.maxResultBytes ?? DEFAULT_LIMITS.maxResultBytes;
     const inline = invocation.inlineResultBytes;
     const toFile =
