@@ -14,6 +14,7 @@ import { ClientsModule } from './modules/clients/clients.module.js';
 import { ConsoleModule } from './modules/console/console.module.js';
 import { HealthController } from './modules/health/health.controller.js';
 import { RateLimitModule } from './modules/ratelimit/ratelimit.module.js';
+import { ObjectsModule } from './modules/objects/objects.module.js';
 
 @Module({})
 export class AppModule {
@@ -29,6 +30,7 @@ export class AppModule {
         EndpointsModule,
         TasksModule,
         GroupsModule,
+        ObjectsModule,
         AgentsModule,
         RecoveryModule,
         ClientsModule,
