@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { jest } from '@jest/globals';
 import { Client, NotFoundError, ObjectIntegrityError, ObjectUploadError, ValidationError, type ObjectRef } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
+import { EndpointProcess, FX_ROOT, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * Objects through the TypeScript SDK against the built server (issue 15): put and get with checksums,
@@ -12,6 +14,7 @@ import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 jest.setTimeout(300_000);
 
 const MiB = 1024 * 1024;
+const INLINE = 64 * 1024;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** `total` bytes of noise in chunks of `chunk`, made as they are read; `hash` is their sha256 once read. */
@@ -76,7 +79,8 @@ let aliceToken: string;
 const logs = () => `--- server ---\n${server?.log()}\n--- agent ---\n${endpoint?.log()}`;
 
 beforeAll(async () => {
-  server = await ServerProcess.start('embedded', { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000' });
+  // results past 64 KiB travel as objects, so a modest result exercises the path a large one takes
+  server = await ServerProcess.start('embedded', { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000', FX_INLINE_RESULT_BYTES: String(INLINE) });
   const admin = new Client({ url: server.url, token: server.adminToken });
   const [a, b] = await Promise.all(['alice', 'bob'].map((name) => admin.createUser({ name })));
   aliceToken = (await admin.createToken(a!.id)).token;
@@ -249,6 +253,63 @@ describe('objects through the TypeScript SDK', () => {
     const echo = await alice.registerFunction((v: unknown) => v, { name: 'echo' });
     const mine = { $fx: 'object', note: 'mine' };
     expect(await alice.submit(echo, endpoint.endpointId, [mine]).then((h) => h.result({ timeoutMs: 60_000 }))).toEqual(mine);
+  });
+
+  it('hands a task the content of the objects in its args: a Buffer for bytes, the value for json', async () => {
+    const data = randomBytes(3 * MiB);
+    const [bytes, params] = await Promise.all([alice.put(data), alice.put({ k: 31, label: 'x' })]);
+    const inspect = await alice.registerFunction((b: Buffer, p: { k: number }) => ({ isBuffer: Buffer.isBuffer(b), length: b.length, first: b[0], k: p.k }), {
+      name: 'inspect',
+    });
+    const id = await alice.run(inspect, endpoint.endpointId, [bytes, params]);
+    expect(await alice.getResult(id, { timeoutMs: 60_000 }).catch((e) => Promise.reject(new Error(`${e}\n${logs()}`)))).toEqual({
+      isBuffer: true,
+      length: data.length,
+      first: data[0],
+      k: 31,
+    });
+  });
+
+  it('fetches results stored as objects: bytes as a Buffer, a large value as the value; getResultRef gives the reference', async () => {
+    const flip = await alice.registerFunction((b: Buffer) => Buffer.from(b).reverse(), { name: 'flip' });
+    const big = await alice.registerFunction((n: number) => Array.from({ length: n }, (_, i) => `row-${i}`), { name: 'rows' });
+    const small = await alice.registerFunction((x: number) => x + 1, { name: 'inc' });
+    const data = randomBytes(MiB);
+    const input = await alice.put(data);
+
+    const flipped = await alice.submit<Buffer>(flip, endpoint.endpointId, [input]);
+    const back = await flipped.result({ timeoutMs: 60_000 });
+    expect(Buffer.isBuffer(back)).toBe(true);
+    expect(sha(back)).toBe(sha(Buffer.from(data).reverse()));
+    const ref = await flipped.resultRef();
+    expect(ref).toMatchObject({ $fx: 'object', size: MiB, encoding: 'bytes', sha256: sha(back) });
+    expect((await alice.getTask(flipped.id)).resultRef).toEqual(ref);
+    expect(await alice.objects.info(ref!)).toMatchObject({ taskId: flipped.id });
+
+    const rows = await alice.run(big, endpoint.endpointId, [20_000]);
+    const expected = Array.from({ length: 20_000 }, (_, i) => `row-${i}`);
+    expect(await alice.getResult(rows, { timeoutMs: 60_000 })).toEqual(expected);
+    expect(await alice.getResultRef(rows)).toMatchObject({ encoding: 'json' });
+    const inline = await alice.run(small, endpoint.endpointId, [1]);
+    expect(await alice.getResults([rows, inline], { timeoutMs: 60_000 })).toEqual([expected, 2]);
+    expect(await alice.getResultRef(inline)).toBeUndefined();
+
+    // map and the executor read them the same way, and a result's ref passes on to the next task unread
+    const values: number[] = [];
+    for await (const b of alice.map<Buffer>(flip, endpoint.endpointId, [input, input])) values.push(b.length);
+    expect(values).toEqual([MiB, MiB]);
+    const inspect = await alice.registerFunction((b: Buffer) => (Buffer.isBuffer(b) ? b.length : -1), { name: 'length' });
+    expect(await alice.submit(inspect, endpoint.endpointId, [ref]).then((h) => h.result({ timeoutMs: 60_000 }))).toBe(MiB);
+    expect(await alice.submit(inspect, endpoint.endpointId, [flipped]).then((h) => h.result({ timeoutMs: 60_000 }))).toBe(MiB);
+  });
+
+  it('runs examples/objects.mjs as the README prints it', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['examples/objects.mjs'], {
+      cwd: FX_ROOT,
+      env: { PATH: process.env.PATH, FX_URL: server.url, FX_TOKEN: aliceToken, FX_ENDPOINT: endpoint.endpointId },
+      timeout: 120_000,
+    });
+    expect(stdout).toBe("2188890 bytes\n11111\n2188890 bytes\ntrue\n[ 'examples/reads.tsv' ]\n");
   });
 
   it('checks what it reads: a reference naming other bytes than the object has is refused', async () => {

@@ -135,3 +135,37 @@ def test_a_reference_naming_other_bytes_is_refused(client: Client) -> None:
     ref = client.put(b"abc")
     with pytest.raises(fx_sdk.ObjectIntegrityError):
         client.get(ObjectRef(ref.id, sha(b"abd")))
+
+
+def flip(data):  # type: ignore[no-untyped-def]
+    return bytes(reversed(data))
+
+
+def describe(data, params):  # type: ignore[no-untyped-def]
+    return {"type": type(data).__name__, "length": len(data), "k": params["k"]}
+
+
+def rows(n):  # type: ignore[no-untyped-def]
+    return ["row-%d-%s" % (i, "x" * 90) for i in range(n)]
+
+
+def test_tasks_get_the_content_and_results_come_back_as_objects(client: Client, fx: Fx) -> None:
+    data = os.urandom(2 * MiB)
+    ref = client.put(data)
+    with Executor(fx.endpoint_id, client=client) as ex:
+        assert ex.submit(describe, ref, client.put({"k": 3})).result(timeout=120) == {"type": "bytes", "length": 2 * MiB, "k": 3}
+        future = ex.submit(flip, ref)
+        assert future.result(timeout=120) == data[::-1]
+        assert future.result() == data[::-1]  # read once, kept
+        result_ref = client.get_result_ref(future.task_id)  # type: ignore[arg-type]
+        assert result_ref is not None and (result_ref.encoding, result_ref.size) == ("bytes", 2 * MiB)
+        # a future's stored result passes on to the next task as its reference, unread here
+        assert ex.submit(describe, future, {"k": 4}).result(timeout=120) == {"type": "bytes", "length": 2 * MiB, "k": 4}
+
+    fid = client.register_function(rows, name="py-rows")
+    big, small = client.run(fid, fx.endpoint_id, (12_000,)), client.run(fid, fx.endpoint_id, (2,))
+    assert client.get_results([big, small], timeout=120) == [rows(12_000), rows(2)]
+    outcome = next(client.results([big]))
+    assert outcome.result is None and outcome.result_ref is not None and outcome.result_ref.encoding == "json"
+    assert outcome.value() == rows(12_000)
+    assert client.get_result_ref(small) is None
