@@ -157,7 +157,9 @@ export class ObjectUpload {
       { encoding: source.encoding, ...(name !== undefined ? { name } : {}), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}), size: total, sha256 },
       'put options',
     );
-    return this.ctx.request({ method: 'POST', path: '/v1/objects/uploads', body, response: UploadInfo, signal });
+    // Repeated after a network failure (a keep-alive socket the server had just closed, say): at worst an
+    // upload nobody sends to is left, which the server discards when it expires.
+    return this.ctx.request({ method: 'POST', path: '/v1/objects/uploads', body, response: UploadInfo, signal, idempotent: true });
   }
 
   /** PUTs `data` at the server's offset, resuming from what it reports after a failure; returns when it holds all of it. */

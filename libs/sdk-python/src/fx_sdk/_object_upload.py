@@ -142,7 +142,8 @@ class Upload:
                 body["size"] = source.size
             if source.whole is not None:
                 body["sha256"] = hashlib.sha256(source.whole).hexdigest()
-            upload = self._request("POST", "/v1/objects/uploads", body)
+            # repeated after a network failure: at worst an upload nobody sends to is left, and it expires
+            upload = self._request("POST", "/v1/objects/uploads", body, idempotent=True)
         self.upload_id, self.held = str(upload["uploadId"]), int(upload["offset"])
         skip = self.held
         read = 0
