@@ -155,8 +155,9 @@ describe('objects through the TypeScript SDK', () => {
       clearInterval(sample);
     }
     expect(ref).toMatchObject({ size: total, sha256: source.digest, encoding: 'bytes' });
-    // an SDK that held the stream would have grown by 200 MiB at least; parts are 8 MiB
-    expect(peak).toBeLessThan(100 * MiB);
+    // an SDK that held the stream would have grown by 200 MiB at least; it holds one 8 MiB part, and the
+    // rest of the growth is garbage not yet collected (about 90 MiB measured on a loaded machine)
+    expect(peak).toBeLessThan(150 * MiB);
     await alice.objects.delete(ref);
   });
 
