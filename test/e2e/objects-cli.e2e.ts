@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { Client, ObjectUploadError } from '@fx/sdk';
-import { ServerProcess, tempDir, type TempDir } from '@fx/testing';
+import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
 
 /**
  * `fx put`, `fx get`, `fx objects ls/show/rm` as people and scripts run them (issue 15): the built bin
@@ -19,6 +19,7 @@ const QUOTA = 40 * MiB;
 jest.setTimeout(180_000);
 
 let server: ServerProcess;
+let endpoint: EndpointProcess;
 let home: TempDir;
 let files: TempDir;
 let alice: Client;
@@ -50,19 +51,24 @@ function fxJson<T = Record<string, unknown>>(args: string[], input?: Buffer): T 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
-  server = await ServerProcess.start('embedded', { FX_OBJECT_QUOTA_BYTES: String(QUOTA) });
+  // results past 1 KiB travel as objects, so that fx run and fx result show how they print
+  server = await ServerProcess.start('embedded', { FX_OBJECT_QUOTA_BYTES: String(QUOTA), FX_INLINE_RESULT_BYTES: '1024' });
   const admin = new Client({ url: server.url, token: server.adminToken });
   const user = await admin.createUser({ name: 'alice' });
   const token = (await admin.createToken(user.id, { name: 'cli' })).token;
   admin.close();
   alice = new Client({ url: server.url, token });
   env = { FX_URL: server.url, FX_TOKEN: token };
+  endpoint = await EndpointProcess.configure(server, 'cli-objects', { token });
+  endpoint.start();
+  await eventually(async () => (await alice.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online');
   home = await tempDir('fx-objects-cli-home');
   files = await tempDir('fx-objects-cli-files');
 });
 
 afterAll(async () => {
   alice?.close();
+  await endpoint?.stop();
   await server?.stop();
   await home?.remove();
   await files?.remove();
@@ -93,7 +99,7 @@ describe('fx put / get / objects', () => {
     expect(fxJson(['get', 'input/data.bin', '-o', out])).toMatchObject({ id, path: out, sha256: sha(data) });
   });
 
-  it('puts stdin, with --json printing the object (its ref included) and --encoding json giving the value to tasks', () => {
+  it('puts stdin, with --json printing the object (its ref included) and --encoding json storing one JSON value that fx get gives back', () => {
     const info = fxJson<{ id: string; encoding: string; ref: { $fx: string } }>(
       ['put', '-', '--encoding', 'json', '--ttl', '3600'],
       Buffer.from('{"k": [1, 2]}'),
@@ -146,6 +152,33 @@ describe('fx put / get / objects', () => {
     expect(fx(['put', file]).code).toBe(0);
     const uploads = await readdir(join(home.path, 'uploads')).catch(() => []);
     expect(uploads).toEqual([]);
+  });
+
+  it('fx run takes an object in --args; a JSON result stored as an object prints as the value, a bytes one as its ref with a hint', async () => {
+    const input = await alice.put(randomBytes(64 * 1024), { name: 'run/input.bin' });
+    await alice.registerFunction((b: Buffer) => Buffer.from(b).reverse(), { name: 'flip' });
+    await alice.registerFunction((n: number) => Array.from({ length: n }, (_, i) => i), { name: 'range' });
+    const args = JSON.stringify([{ $fx: 'object', id: input.id }]);
+    const flipped = fx(['run', 'flip', '--endpoint', 'cli-objects', '--args', args]);
+    expect(flipped.code).toBe(0);
+    const ref = JSON.parse(flipped.out) as { $fx: string; id: string; size: number };
+    expect(ref).toMatchObject({ $fx: 'object', size: 64 * 1024, encoding: 'bytes' });
+    expect(flipped.stderr).toContain(`The result is 64.0 KiB of bytes, stored as object ${ref.id}: "fx get ${ref.id} -o <file>" writes it.`);
+    expect(sha(fx(['get', ref.id]).stdout)).toBe(sha(Buffer.from(await alice.get<Buffer>(input)).reverse()));
+
+    const ranged = fxJson<{ taskId: string; result: number[]; resultRef: { encoding: string } }>([
+      'run',
+      'range',
+      '--endpoint',
+      'cli-objects',
+      '--args',
+      '[1000]',
+    ]);
+    expect(ranged.result).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(ranged.resultRef.encoding).toBe('json');
+    const shown = fx(['result', ranged.taskId]);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.out)).toEqual(ranged.result);
   });
 
   it('exits 1 for what is not there or not readable, 2 for usage errors', async () => {
