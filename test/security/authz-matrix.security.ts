@@ -28,19 +28,21 @@ interface Fixture {
 }
 
 interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** As in /openapi.json, with {id} for the path parameter. */
   path: string;
   /** The concrete path and body; destructive routes get fresh resources of the owner for each cell. */
-  make: (f: Fixture, fresh: () => Promise<Fixture>) => Promise<{ url: string; body?: unknown }>;
+  make: (f: Fixture, fresh: () => Promise<Fixture>) => Promise<{ url: string; body?: unknown; headers?: Record<string, string> }>;
   /** Expected answer for owner, other user and admin (the rest follow from the token kind). */
   owner: Expect;
   other: Expect;
   admin: Expect;
+  /** Routes endpoint tokens may call too (objects): the answer for the owner's endpoint (else 403). */
+  endpoint?: Expect;
   public?: boolean;
 }
 
-const same = (url: string, body?: unknown) => async () => ({ url, body });
+const same = (url: string, body?: unknown, headers?: Record<string, string>) => async () => ({ url, body, headers });
 
 let server: TestServer;
 let api: ReturnType<typeof rest>;
@@ -70,6 +72,22 @@ async function ownerGroup(): Promise<string> {
   if (r.status !== 201) throw new Error(`group fixture failed: ${r.status}`);
   return r.body.batchId as string;
 }
+
+/** A fresh upload of the owner's, opened without a size (so that completing it makes an empty object). */
+async function ownerUpload(): Promise<string> {
+  const r = await rest(server.url, ownerToken)('POST', '/v1/objects/uploads', {});
+  if (r.status !== 201) throw new Error(`upload fixture failed: ${r.status}`);
+  return r.body.uploadId as string;
+}
+
+/** A fresh object of the owner's (its bytes are JSON text, so the table's JSON reader can read them back). */
+async function ownerObject(): Promise<string> {
+  const r = await rest(server.url, ownerToken)('POST', '/v1/objects', '{"a":1}', { 'content-type': 'application/octet-stream' });
+  if (r.status !== 201) throw new Error(`object fixture failed: ${r.status}`);
+  return r.body.id as string;
+}
+
+const OCTETS = { 'content-type': 'application/octet-stream' };
 
 const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', make: same('/healthz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
@@ -234,6 +252,50 @@ const ROUTES: Route[] = [
     other: 404,
     admin: 'ok',
   },
+  // objects: anyone puts and lists their own; reading, deleting and uploading into one is for its owner
+  // and admins. Endpoint tokens may open uploads only for their leased tasks (none here: 403 without a
+  // taskId, 404 for the owner's uploads), and read what their owner owns.
+  { method: 'POST', path: '/v1/objects/uploads', make: same('/v1/objects/uploads', { size: 1 }), owner: 'ok', other: 'ok', admin: 'ok', endpoint: 403 },
+  {
+    method: 'PUT',
+    path: '/v1/objects/uploads/{id}',
+    make: async () => ({ url: `/v1/objects/uploads/${await ownerUpload()}`, body: 'x', headers: { ...OCTETS, 'upload-offset': '0' } }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+    endpoint: 404,
+  },
+  {
+    method: 'GET',
+    path: '/v1/objects/uploads/{id}',
+    make: async () => ({ url: `/v1/objects/uploads/${await ownerUpload()}` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+    endpoint: 404,
+  },
+  {
+    method: 'POST',
+    path: '/v1/objects/uploads/{id}/complete',
+    make: async () => ({ url: `/v1/objects/uploads/${await ownerUpload()}/complete` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+    endpoint: 404,
+  },
+  { method: 'POST', path: '/v1/objects', make: same('/v1/objects', '{"b":2}', OCTETS), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/objects', make: same('/v1/objects'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/objects/{id}', make: async () => ({ url: `/v1/objects/${await ownerObject()}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'DELETE', path: '/v1/objects/{id}', make: async () => ({ url: `/v1/objects/${await ownerObject()}` }), owner: 'ok', other: 404, admin: 'ok' },
+  {
+    method: 'GET',
+    path: '/v1/objects/{id}/content',
+    make: async () => ({ url: `/v1/objects/${await ownerObject()}/content` }),
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+    endpoint: 'ok',
+  },
   { method: 'GET', path: '/v1/console/overview', make: same('/v1/console/overview'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/endpoints', make: same('/v1/console/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
 ];
@@ -241,7 +303,7 @@ const ROUTES: Route[] = [
 function expected(route: Route, who: Identity): Expect {
   if (route.public) return 'ok';
   if (BAD.includes(who)) return 401;
-  if (who === 'endpoint') return 403;
+  if (who === 'endpoint') return route.endpoint ?? 403;
   return route[who as 'owner' | 'other' | 'admin'];
 }
 
@@ -309,8 +371,8 @@ describe('authorisation matrix', () => {
     for (const route of ROUTES) {
       const cells: string[] = [];
       for (const who of IDENTITIES) {
-        const { url, body } = await route.make(base, fresh);
-        const res = await rest(server.url, tokens[who])(route.method, url, body);
+        const { url, body, headers } = await route.make(base, fresh);
+        const res = await rest(server.url, tokens[who])(route.method, url, body, headers);
         const want = expected(route, who);
         const good = cellOk(want, res.status) && res.status < 500;
         if (!good) failures.push(`${route.method} ${route.path} as ${who}: want ${want}, got ${res.status} ${JSON.stringify(res.body)}`);
@@ -318,12 +380,12 @@ describe('authorisation matrix', () => {
           failures.push(`${route.method} ${route.path} as ${who}: refusal without code and sentence`);
         cells.push(`${good ? '' : '!'}${res.status}`);
       }
-      lines.push(`${`${route.method} ${route.path}`.padEnd(34)} ${cells.map((c) => c.padStart(9)).join('')}`);
+      lines.push(`${`${route.method} ${route.path}`.padEnd(40)} ${cells.map((c) => c.padStart(9)).join('')}`);
     }
     console.log(
       [
         'REST authorisation matrix (status per identity; ! marks a cell that broke the table)',
-        `${''.padEnd(34)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`,
+        `${''.padEnd(40)} ${IDENTITIES.map((i) => i.padStart(9)).join('')}`,
         ...lines,
       ].join('\n'),
     );
@@ -337,6 +399,9 @@ describe('authorisation matrix', () => {
     const tasks = await other('GET', '/v1/tasks');
     const status = await other('POST', '/v1/tasks/status', { taskIds: [base.taskId] });
     const consoleEps = await other('GET', '/v1/console/endpoints');
+    const objectId = await ownerObject();
+    const objects = await other('GET', '/v1/objects');
+    expect(JSON.stringify(objects.body)).not.toContain(objectId);
     expect(JSON.stringify(fns.body)).not.toContain(ownerFn);
     expect(JSON.stringify(eps.body)).not.toContain(ownerEp);
     expect(JSON.stringify(tasks.body)).not.toContain(base.taskId);

@@ -1,4 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import type { ErrorBody } from '@fx/protocol';
 import { FxException } from './fx.exception.js';
 import { isUnavailableError } from './unavailable.js';
@@ -25,6 +26,11 @@ export class FxExceptionFilter implements ExceptionFilter {
     else if (status >= 500) this.logger.error(exception instanceof Error ? exception : String(exception));
     if (res.headersSent) return;
     if (status === 503) res.setHeader('Retry-After', '1');
+    // A body left unread (refused before or while it streamed: an upload part, say) would otherwise be
+    // read to its end only to be thrown away, however large: the connection closes after the answer.
+    const req = host.switchToHttp().getRequest<IncomingMessage | undefined>();
+    if (req && !req.readableEnded && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0))
+      res.setHeader('Connection', 'close');
     res.status(status).json(body);
   }
 

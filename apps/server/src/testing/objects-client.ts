@@ -6,9 +6,12 @@ import type { ObjectInfo, UploadInfo } from '@fx/protocol';
 export interface Reply<T = any> {
   status: number;
   headers: Headers;
-  body: T;
+  /** The success body, or an error's `{ code, message, details }`. */
+  body: T & { code?: string; message?: string; details?: any };
   bytes: Buffer;
 }
+
+const qs = (query: Record<string, string | number>) => new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)])).toString();
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -26,26 +29,23 @@ export function objectsClient(baseUrl: string, token: string) {
     } as RequestInit);
     const bytes = Buffer.from(await res.arrayBuffer());
     const json = /json/.test(res.headers.get('content-type') ?? '') && bytes.length ? JSON.parse(bytes.toString('utf8')) : undefined;
-    return { status: res.status, headers: res.headers, body: json as T, bytes };
+    return { status: res.status, headers: res.headers, body: json as Reply<T>['body'], bytes };
   };
   const octets = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/octet-stream', ...extra });
   return {
     call,
     /** POST /v1/objects with the bytes. */
-    put: (bytes: Buffer, query: Record<string, string | number> = {}) => {
-      const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
-      return call<ObjectInfo>('POST', `/v1/objects${qs ? `?${qs}` : ''}`, { body: bytes, headers: octets() });
-    },
+    put: (bytes: Buffer, query: Record<string, string | number> = {}) =>
+      call<ObjectInfo>('POST', `/v1/objects?${qs(query)}`, { body: bytes, headers: octets() }),
     /** POST /v1/objects with a body of unknown length (chunked). */
     putChunked: (chunks: Buffer[], query: Record<string, string | number> = {}) => {
-      const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
       const stream = new ReadableStream({
         start(c) {
           for (const chunk of chunks) c.enqueue(new Uint8Array(chunk));
           c.close();
         },
       });
-      return call<ObjectInfo>('POST', `/v1/objects${qs ? `?${qs}` : ''}`, { body: stream, headers: octets() });
+      return call<ObjectInfo>('POST', `/v1/objects?${qs(query)}`, { body: stream, headers: octets() });
     },
     createUpload: (body: Record<string, unknown> = {}) =>
       call<UploadInfo>('POST', '/v1/objects/uploads', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
@@ -56,8 +56,7 @@ export function objectsClient(baseUrl: string, token: string) {
     info: (id: string) => call<ObjectInfo>('GET', `/v1/objects/${id}`),
     content: (id: string, headers: Record<string, string> = {}) => call('GET', `/v1/objects/${id}/content`, { headers }),
     remove: (id: string) => call('DELETE', `/v1/objects/${id}`),
-    list: (query: Record<string, string | number> = {}) =>
-      call('GET', `/v1/objects?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`),
+    list: (query: Record<string, string | number> = {}) => call('GET', `/v1/objects?${qs(query)}`),
   };
 }
 

@@ -37,14 +37,13 @@ export class ObjectRefsService {
     }
     const missing = ids.find((id) => !rows.has(id));
     if (missing) {
-      const where = planned.length > 1 ? (i: number) => `tasks[${i}]` : () => 'the task';
-      let path = '';
-      planned.some(
-        (t, i) => (path = objectRefPath(t.args, missing, `${where(i)}.args`) ?? objectRefPath(t.kwargs, missing, `${where(i)}.kwargs`) ?? '') !== '',
-      );
+      const where = (i: number) => (planned.length > 1 ? `tasks[${i}]` : 'the task');
+      let path: string | null = null;
+      for (let i = 0; i < planned.length && !path; i++)
+        path = objectRefPath(planned[i]!.args, missing, `${where(i)}.args`) ?? objectRefPath(planned[i]!.kwargs, missing, `${where(i)}.kwargs`);
       throw new FxException(
         'NOT_FOUND',
-        `${path || 'an argument'} refers to object ${missing}, which was not found, has expired or been deleted, or is not yours`,
+        `${path ?? 'an argument'} refers to object ${missing}, which was not found, has expired or been deleted, or is not yours`,
       );
     }
     const complete = (ref: { id: string }) => rows.get(ref.id.toLowerCase())!;

@@ -232,6 +232,12 @@ describe('results stored as objects', () => {
     expect(results.tasks[0]).not.toHaveProperty('result');
     await eventually(() => sub.outcomes.length >= 2, 30_000, 'both outcomes pushed');
     expect(sub.outcomes.find((o) => o.taskId === good.taskId)).toMatchObject({ status: 'success', resultRef: object.ref });
+    // a subscription made after the task ended gets it from the catch-up read, the same
+    const late = await subscribe(alice.token, [good.taskId]);
+    await eventually(() => late.outcomes.length >= 1, 30_000, 'the catch-up outcome');
+    expect(late.outcomes[0]).toMatchObject({ taskId: good.taskId, status: 'success', resultRef: object.ref });
+    expect(late.outcomes[0]).not.toHaveProperty('result');
+    late.close();
     // the content is the result, for its owner
     expect((await alice.objects.content(object.id)).body).toEqual([1, 2, 3]);
     sub.close();

@@ -37,13 +37,8 @@ export class ObjectsController {
   @apiQuery(PutObjectQuery)
   @ApiConsumes('application/octet-stream')
   @ApiBody({ schema: { type: 'string', contentMediaType: 'application/octet-stream' } as never })
-  put(
-    @CurrentPrincipal() p: Principal,
-    @Query(new ZodPipe(PutObjectQuery, 'query')) q: PutQuery,
-    @Req() req: IncomingMessage,
-    @Res({ passthrough: true }) res: ServerResponse,
-  ) {
-    return streamUpload(req, res, this.longRequests, () => this.uploads.putOnce(p, q, req));
+  put(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(PutObjectQuery, 'query')) q: PutQuery, @Req() req: IncomingMessage) {
+    return streamUpload(req, this.longRequests, () => this.uploads.putOnce(p, q, req));
   }
 
   @Get()

@@ -171,6 +171,19 @@ describe.each([
     expect((await objectsClient(server.url, server.adminToken).info(o.id)).status).toBe(200);
   });
 
+  it('closes the connection after refusing a part it did not read, rather than reading the rest of it', async () => {
+    const up = (await alice.createUpload({ size: 10 })).body;
+    const stranger = objectsClient(server.url, 'not-a-token');
+    const refused = await stranger.putPart(up.uploadId, 0, randomBytes(200_000));
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('connection')).toBe('close');
+    const past = await alice.putPart(up.uploadId, 0, randomBytes(200_000));
+    expect(past.status).toBe(413);
+    expect(past.headers.get('connection')).toBe('close');
+    // read in full, the connection may stay
+    expect((await alice.putPart(up.uploadId, 0, randomBytes(10))).headers.get('connection')).not.toBe('close');
+  });
+
   it('deletes an object: 204, then 404 for its owner', async () => {
     const o = (await alice.put(Buffer.from('bye'))).body;
     expect((await alice.remove(o.id)).status).toBe(204);

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiTags } from '@nestjs/swagger';
 import { CreateUploadRequest, UPLOAD_OFFSET_HEADER } from '@fx/protocol';
 import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
@@ -33,8 +33,8 @@ export class UploadsController {
   @ApiHeader({ name: UPLOAD_OFFSET_HEADER, required: true, description: 'the offset this part starts at: the bytes the server holds' })
   @ApiConsumes('application/octet-stream')
   @ApiBody({ schema: { type: 'string', contentMediaType: 'application/octet-stream' } as never })
-  put(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Req() req: IncomingMessage, @Res({ passthrough: true }) res: ServerResponse) {
-    return streamUpload(req, res, this.longRequests, () => this.uploads.put(p, id, req.headers[UPLOAD_OFFSET_HEADER], req));
+  put(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Req() req: IncomingMessage) {
+    return streamUpload(req, this.longRequests, () => this.uploads.put(p, id, req.headers[UPLOAD_OFFSET_HEADER], req));
   }
 
   @Get(':id')

@@ -1,5 +1,5 @@
 import { FxException } from '../../common/fx.exception.js';
-import { planGraph } from './task-graph.js';
+import { objectRefPath, planGraph } from './task-graph.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const OLD = 'aaaaaaaa-0000-4000-8000-000000000001';
@@ -26,7 +26,7 @@ describe('planGraph (references in a submission)', () => {
       limits,
     );
     expect(plan.external).toEqual([OLD]);
-    expect(plan.tasks[0]).toEqual({ args: [1], kwargs: {}, inputs: [] });
+    expect(plan.tasks[0]).toEqual({ args: [1], kwargs: {}, inputs: [], objects: [] });
     expect(plan.tasks[1]).toEqual({
       args: [
         { $fx: 'ref', taskId: id(0) },
@@ -34,6 +34,7 @@ describe('planGraph (references in a submission)', () => {
       ],
       kwargs: {},
       inputs: [id(0), OLD],
+      objects: [],
     });
     expect(plan.tasks[2]!.inputs).toEqual([id(0), id(1)]);
     expect(plan.tasks[2]!.kwargs).toEqual({
@@ -76,6 +77,24 @@ describe('planGraph (references in a submission)', () => {
     const plain = [1, { a: 2 }];
     const plan = planGraph([item(0, plain), item(1, [{ $$fx: 'mine' }])], limits);
     expect(plan.tasks[0]!.args).toBe(plain);
-    expect(plan.tasks[1]).toEqual({ args: [{ $fx: 'mine' }], kwargs: {}, inputs: [] });
+    expect(plan.tasks[1]).toEqual({ args: [{ $fx: 'mine' }], kwargs: {}, inputs: [], objects: [] });
+  });
+
+  it('lists the object references of each task, bounded per task and per submission like task references', () => {
+    const ref = (n: number) => ({ $fx: 'object', id: id(100 + n) });
+    const plan = planGraph([item(0, [ref(1)], { k: { deep: [ref(2)] } }), item(1, [{ $fx: 'ref', index: 0 }, ref(3)])], limits);
+    expect(plan.tasks[0]!.objects).toEqual([ref(1), ref(2)]);
+    expect(plan.tasks[1]).toMatchObject({ inputs: [id(0)], objects: [ref(3)] });
+    // object references stay where they are (the server completes them, the agent resolves them)
+    expect(plan.tasks[1]!.args).toEqual([{ $fx: 'ref', taskId: id(0) }, ref(3)]);
+    expect(() => planGraph([item(0, [ref(1), ref(2), ref(3), ref(4)])], limits)).toThrow(/refers to 4 objects; a task may refer to at most 3/);
+    expect(() => planGraph([item(0, [ref(1), ref(2), ref(3)]), item(1, [ref(4), ref(5), ref(6)])], limits)).toThrow(/more than 5 objects in all/);
+    expect(() => planGraph([item(0, [{ $fx: 'object', id: 'nope' }])], limits)).toThrow(/args\[0\] is not an object reference/);
+  });
+
+  it('names the path of an object reference', () => {
+    const target = id(7);
+    expect(objectRefPath([1, { a: [{ $fx: 'object', id: target.toUpperCase() }] }], target, 'tasks[2].args')).toBe('tasks[2].args[1].a[0]');
+    expect(objectRefPath({ x: { $fx: 'ref', taskId: target } }, target, 'the task.kwargs')).toBeNull();
   });
 });

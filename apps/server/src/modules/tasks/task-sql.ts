@@ -1,3 +1,5 @@
+import { MEMO_COLUMNS, memoizedInsert } from '../cache/cache-sql.js';
+
 /** SQL fragments shared by the statements over the tasks table (tasks.repository.ts, leases.repository.ts). */
 
 export const FINAL = `('success', 'failed', 'cancelled')`;
@@ -8,3 +10,30 @@ export const idsIn = (param: string) => `(SELECT value::uuid FROM jsonb_array_el
 export const json = (v: unknown) => JSON.stringify(v);
 /** What a statement that moves tasks to `waiting-for-endpoint` returns for QueueService (QueuedRow), with the table's alias. */
 export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'priority'].map((c) => t + c).join(', ');
+
+/**
+ * The one statement that stores a submission ($1 its rows as a jsonb array, $2 the owner, $3 the batch):
+ * the tasks, and in the same statement the edges of a graph (`graph`) and the objects its tasks refer
+ * to (`refers`), so that no task is stored without them; memoized tasks (`memo`) join the cache entries.
+ */
+export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boolean }): string {
+  const status = o.graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
+  const waiting = o.graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
+  const insert = o.memo
+    ? memoizedInsert(status, waiting)
+    : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, ${status},
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name
+       FROM x`;
+  const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${o.memo ? MEMO_COLUMNS : ''}))`;
+  const edges = `INSERT INTO task_dependencies (task_id, input_id)
+           SELECT x.id, i.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL`;
+  const objectRefs = `INSERT INTO task_objects (task_id, object_id)
+           SELECT DISTINCT x.id, o.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.objects) AS o WHERE x.objects IS NOT NULL
+           ON CONFLICT DO NOTHING`;
+  if (o.graph && o.refers) return `WITH ${x}, inserted AS (${insert}), refs AS (${objectRefs}) ${edges}`;
+  if (o.graph) return `WITH ${x}, inserted AS (${insert}) ${edges}`;
+  if (o.refers) return `WITH ${x}, inserted AS (${insert}) ${objectRefs}`;
+  return `WITH ${x} ${insert}`;
+}

@@ -5,8 +5,7 @@ import type { ObjectRef, PickledValue, RemoteError, RetryPolicy, TaskOutput, Tas
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
-import { FINAL, idsIn, json, queuedColumns } from './task-sql.js';
-import { MEMO_COLUMNS, memoizedInsert } from '../cache/cache-sql.js';
+import { FINAL, idsIn, json, queuedColumns, submissionInsert } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 
 /** A new task row, as inserted by a submission. */
@@ -157,33 +156,7 @@ export class TasksRepository {
       ...(t.objects?.length ? { objects: t.objects } : {}),
       ...(t.outputName ? { output_name: t.outputName } : {}),
     }));
-    const graph = rows.some((r) => r.inputs);
-    const refers = rows.some((r) => r.objects);
-    const memo = tasks.some((t) => t.cache);
-    const status = graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
-    const waiting = graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
-    const insert = memo
-      ? memoizedInsert(status, waiting)
-      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name)
-       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, ${status},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name
-       FROM x`;
-    const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${memo ? MEMO_COLUMNS : ''}))`;
-    // the edges and the object references go in with the tasks, in the same statement
-    const edges = `INSERT INTO task_dependencies (task_id, input_id)
-           SELECT x.id, i.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL`;
-    const objectRefs = `INSERT INTO task_objects (task_id, object_id)
-           SELECT DISTINCT x.id, o.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.objects) AS o WHERE x.objects IS NOT NULL
-           ON CONFLICT DO NOTHING`;
-    const sql =
-      graph && refers
-        ? `WITH ${x}, inserted AS (${insert}), refs AS (${objectRefs}) ${edges}`
-        : graph
-          ? `WITH ${x}, inserted AS (${insert}) ${edges}`
-          : refers
-            ? `WITH ${x}, inserted AS (${insert}) ${objectRefs}`
-            : `WITH ${x} ${insert}`;
+    const sql = submissionInsert({ graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache) });
     await this.exec(sql, json(rows), ownerId, batchId);
   }
 
