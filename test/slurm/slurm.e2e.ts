@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
+import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
 
 /**
  * FX on a real Slurm cluster: the built server, a real `fx-endpoint` with `provider: slurm` submitting
@@ -250,6 +252,51 @@ describe('FX on Slurm', () => {
     // the endpoint reports the Python its block's worker found on the node
     const python = await eventually(async () => (await client.getEndpointStatus(endpoint.endpointId)).status?.python, 30_000, 'python reported');
     expect(python).toMatchObject({ available: true, version: seen[0]!.python });
+  });
+
+  it("gives block workers objects from the endpoint's cache and takes their Buffer results back through the shared filesystem", async () => {
+    requireSlurm();
+    const objects = objectsClient(server.url, server.adminToken);
+    const input = randomBytes(300_000);
+    const object = (await objects.put(input)).body as { id: string };
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(server.url + path, {
+        method,
+        headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return (await res.json()) as Record<string, any>;
+    };
+    const reverse = await client.registerFunction((b: Buffer) => Buffer.from(b).reverse(), { name: 'reverse' });
+    const count = await client.registerShellFunction('wc -c < {data}', { name: 'count' });
+    const ranks = await client.registerMpiFunction('wc -c < {data}', { name: 'count-ranks' });
+    const ref = { $fx: 'object', id: object.id };
+    const ids = [
+      (await api('POST', '/v1/tasks', { functionId: reverse, endpointId: endpoint.endpointId, args: [ref] })).taskId as string,
+      (await api('POST', '/v1/tasks', { functionId: count, endpointId: endpoint.endpointId, kwargs: { data: ref } })).taskId as string,
+      (await api('POST', '/v1/tasks', { functionId: ranks, endpointId: endpoint.endpointId, kwargs: { data: ref }, resources: { nodes: 1, ranksPerNode: 2 } }))
+        .taskId as string,
+    ];
+    const tasks = await Promise.all(
+      ids.map((id) =>
+        eventually(
+          async () => {
+            const t = await api('GET', `/v1/tasks/${id}`);
+            return t.status === 'success' || t.status === 'failed' ? t : undefined;
+          },
+          120_000,
+          `task ${id} final`,
+        ).catch((e) => Promise.reject(new Error(`${(e as Error).message}\n${dumpLogs()}`))),
+      ),
+    );
+    expect(tasks.map((t) => t.error ?? null)).toEqual([null, null, null]);
+    expect(tasks[0]).toMatchObject({ status: 'success', resultRef: { encoding: 'bytes', size: input.length } });
+    expect((await objects.content(tasks[0]!.resultRef.id)).bytes.equals(Buffer.from(input).reverse())).toBe(true);
+    expect(tasks[1]).toMatchObject({ status: 'success', result: { stdout: `${input.length}\n`, returncode: 0 } });
+    expect(tasks[2]).toMatchObject({ status: 'success', result: { returncode: 0 } });
+    expect(tasks[2]!.result.stdout.trim().split('\n')).toEqual([String(input.length), String(input.length)]);
+    // nothing is left behind in the hand-over directory
+    expect(await readdir(join(endpoint.home.path, 'endpoints', 'hpc', 'objects', 'incoming'))).toEqual([]);
   });
 
   it('stop cancels every block: no job of the endpoint is left in squeue', async () => {

@@ -94,7 +94,7 @@ describe('objects with the local provider under bubblewrap', () => {
     expect(server.objects.objects.get(named!.resultRef!.id)?.info).toMatchObject({ name: 'output/answer.json', taskId: task.taskId });
   });
 
-  it('gives python functions bytes and values, and stores bytes results as objects', async () => {
+  it('gives python functions bytes and values, and stores bytes and large results as objects', async () => {
     const shape = 'def main(b, c, label):\n    return {"type": type(b).__name__, "length": len(b), "scale": c["scale"], "label": label}\n';
     const reverse = 'def main(b):\n    return b[::-1]\n';
     const py = (source: string, args: unknown[], kwargs: Record<string, unknown> = {}) => {
@@ -102,10 +102,12 @@ describe('objects with the local provider under bubblewrap', () => {
       t.function.entrypoint = 'main';
       return t;
     };
-    const [a, b] = await run(py(shape, [blob, config], { label: 'x' }), py(reverse, [blob]));
+    const [a, b, c] = await run(py(shape, [blob, config], { label: 'x' }), py(reverse, [blob]), py('def main(n):\n    return "y" * n\n', [5000]));
     expect(a).toMatchObject({ status: 'success', result: { type: 'bytes', length: data.length, scale: 3, label: 'x' } });
     expect(b!.resultRef).toMatchObject({ encoding: 'bytes', size: data.length });
     expect(stored(b!).equals(Buffer.from(data).reverse())).toBe(true);
+    expect(c!.resultRef).toMatchObject({ encoding: 'json', size: 5002 });
+    expect(JSON.parse(stored(c!).toString('utf8'))).toBe('y'.repeat(5000));
   });
 
   it('stores named outputs of js (ctx.output) and python (fx_sdk.output) tasks that succeed, with their names', async () => {

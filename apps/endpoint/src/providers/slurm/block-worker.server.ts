@@ -63,7 +63,10 @@ export class BlockWorkerServer {
       let message: NodeToAgent;
       try {
         message = NodeToAgent.parse(JSON.parse(data.toString()));
-      } catch {
+      } catch (error) {
+        this.options.logger.warn(`refused a frame from a block worker: ${error instanceof Error ? error.message.slice(0, 500) : String(error)}`, {
+          blockId: conn?.block.id,
+        });
         ws.close(WS_CLOSE.badRequest, 'bad frame');
         return;
       }

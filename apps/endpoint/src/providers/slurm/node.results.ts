@@ -40,7 +40,8 @@ export async function shareResultFile(outcome: ExecutionOutcome, taskId: string,
     return { path, size: file.size, encoding: file.encoding };
   };
   try {
-    const shared: SharedOutcome = { ...rest };
+    // `result` must travel (the channel requires it): null, the file holds the value
+    const shared: SharedOutcome = { ...rest, result: rest.result ?? null };
     if (resultFile) shared.resultPath = await share(resultFile);
     for (const output of namedOutputs ?? []) (shared.outputPaths ??= []).push({ ...(await share(output)), name: output.name });
     return shared;
