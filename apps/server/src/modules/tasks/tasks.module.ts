@@ -13,5 +13,6 @@ import { TaskListRepository } from './task-list.repository.js';
   imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule],
   controllers: [TasksController],
   providers: [TasksService, TaskResultsService, TaskListService, TaskListRepository],
+  exports: [TasksService],
 })
 export class TasksModule {}

@@ -28,6 +28,8 @@ export interface NewTask {
   retry?: RetryPolicy;
   /** A memoized task's key, scope and entry TTL (modules/cache); absent: it runs every time. */
   cache?: TaskCache;
+  /** A trigger's task: its result is stored as an object of this name. */
+  outputName?: string;
 }
 
 /** A memoized task, as cache-key.ts made it. */
@@ -135,6 +137,7 @@ export class TasksRepository {
       pickled_args: t.pickledArgs ?? null,
       priority: t.priority ?? DEFAULT_TASK_PRIORITY,
       retry: t.retry ?? null,
+      output_name: t.outputName ?? null,
       ...(t.inputs?.length ? { inputs: t.inputs } : {}),
       ...(t.cache ? { cache_key: t.cache.key, cache_scope: t.cache.scope, cache_ttl_seconds: t.cache.ttlSeconds } : {}),
     }));
@@ -144,12 +147,12 @@ export class TasksRepository {
     const waiting = graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
     const insert = memo
       ? memoizedInsert(status, waiting)
-      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at)
+      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, output_name, received_at, waiting_at)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, ${status},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, x.output_name, now(), ${waiting}
        FROM x`;
     const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb${memo ? MEMO_COLUMNS : ''}))`;
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, output_name text${memo ? MEMO_COLUMNS : ''}))`;
     await this.exec(
       graph
         ? `WITH ${x}, inserted AS (${insert})
