@@ -15,6 +15,7 @@ import { ConsoleModule } from './modules/console/console.module.js';
 import { HealthController } from './modules/health/health.controller.js';
 import { RateLimitModule } from './modules/ratelimit/ratelimit.module.js';
 import { TriggersModule } from './modules/triggers/triggers.module.js';
+import { ObjectsModule } from './modules/objects/objects.module.js';
 
 @Module({})
 export class AppModule {
@@ -30,6 +31,7 @@ export class AppModule {
         EndpointsModule,
         TasksModule,
         GroupsModule,
+        ObjectsModule,
         AgentsModule,
         RecoveryModule,
         ClientsModule,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_LIMITS, ErrorBody, RemoteError, TaskOutput, TaskStatus, Uuid } from './common.js';
+import { ObjectRef } from './objects.js';
 
 /** Client channel: `/v1/ws/client`, authenticated with a user token. */
 
@@ -14,6 +15,8 @@ export const TaskOutcome = z.object({
   taskId: Uuid,
   status: z.enum(['success', 'failed', 'cancelled']),
   result: z.unknown().optional(),
+  /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */
+  resultRef: ObjectRef.optional(),
   error: RemoteError.optional(),
   /** What the task printed, when it printed anything (python; shell NON_ZERO_EXIT). */
   output: TaskOutput.optional(),

@@ -10,7 +10,10 @@ import { OPERATIONS } from './openapi-operations.js';
 interface Operation {
   summary?: string;
   description?: string;
-  responses: Record<string, { description: string; content?: { 'application/json'?: { schema: Record<string, any> } } }>;
+  responses: Record<
+    string,
+    { description: string; content?: { 'application/json'?: { schema: Record<string, any> }; 'application/octet-stream'?: { schema: Record<string, any> } } }
+  >;
 }
 let server: TestServer;
 let doc: { openapi: string; paths: Record<string, Record<string, Operation>> };
@@ -52,7 +55,10 @@ describe('/openapi.json', () => {
       const codes = Object.keys(op.responses);
       const success = codes.filter((c) => c.startsWith('2'));
       if (success.length !== 1) problems.push(`${key}: ${success.length} success responses`);
-      else if (success[0] !== '204' && !op.responses[success[0]!]!.content?.['application/json']?.schema) problems.push(`${key}: no success schema`);
+      else if (success[0] !== '204') {
+        const content = op.responses[success[0]!]!.content;
+        if (!(content?.['application/json'] ?? content?.['application/octet-stream'])?.schema) problems.push(`${key}: no success schema`);
+      }
       const errors = codes.filter((c) => /^[45]/.test(c));
       if (!errors.includes('500')) problems.push(`${key}: no 500`);
       for (const status of errors) {

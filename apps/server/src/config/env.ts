@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_LIMITS, LogFormatSchema, LogLevelSchema } from '@fx/protocol';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const int = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
 const optionalUrl = z
@@ -83,6 +83,19 @@ export const EnvSchema = z
     /** Memoized results: the TTL of a task submitted with `cache: true` whose function has none, and the longest any entry lives. */
     FX_CACHE_DEFAULT_TTL_SECONDS: int(24 * 3600, 1),
     FX_CACHE_MAX_TTL_SECONDS: int(30 * 24 * 3600, 1),
+    /**
+     * Where object blobs and upload temp files live (default <FX_DATA_DIR>/objects). Several replicas may
+     * share one path (a shared filesystem): every change there is an atomic rename or link.
+     */
+    FX_OBJECTS_DIR: optionalUrl,
+    /** Largest object, in bytes (413 PAYLOAD_TOO_LARGE past it). */
+    FX_MAX_OBJECT_BYTES: int(64 * 1024 ** 3),
+    /** Bytes of live objects and open uploads one user may hold (429 QUOTA_EXCEEDED past it); 0: no quota. */
+    FX_OBJECT_QUOTA_BYTES: int(100 * 1024 ** 3, 0),
+    /** An upload not completed this long after it was opened is discarded. */
+    FX_UPLOAD_TTL_SECONDS: int(24 * 3600),
+    /** How often expired and deleted objects, unreferenced blobs and stale uploads are collected. */
+    FX_OBJECT_GC_INTERVAL_MS: int(60_000, 50),
     /** One vocabulary with the agent's (npm start passes one value to both). */
     FX_LOG_LEVEL: LogLevelSchema.default('info'),
     /** `json` or `pretty`; unset: pretty when stdout is a terminal, JSON otherwise. */
@@ -105,7 +118,8 @@ export const EnvSchema = z
     if (env.FX_SIGNING_KEY && decodeKey(env.FX_SIGNING_KEY).length < 32) {
       ctx.addIssue({ code: 'custom', path: ['FX_SIGNING_KEY'], message: 'must hold at least 32 bytes (64 hex characters or 44 base64 characters)' });
     }
-  });
+  })
+  .transform((env) => ({ ...env, FX_OBJECTS_DIR: env.FX_OBJECTS_DIR ?? join(env.FX_DATA_DIR, 'objects') }));
 
 export type AppConfig = Readonly<z.infer<typeof EnvSchema>>;
 

@@ -1,5 +1,11 @@
-import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
+/**
+ * A directory holding a file of this name is made 0700 but not walked: whoever wrote the marker creates
+ * everything inside it private, and it may hold too many files to walk at every start (the object store).
+ */
+export const PRIVATE_MARKER = '.fx-private';
 
 /**
  * Makes the data directory and everything in it private to the user running FX (directories 0700,
@@ -13,7 +19,9 @@ export async function makePrivate(dir: string): Promise<void> {
     if (info.isSymbolicLink()) return;
     if (info.isDirectory()) {
       if ((info.mode & 0o777) !== 0o700) await chmod(path, 0o700);
-      for (const name of await readdir(path)) await walk(join(path, name)).catch(ignoreVanished);
+      const names = await readdir(path);
+      if (path !== dir && names.includes(PRIVATE_MARKER)) return;
+      for (const name of names) await walk(join(path, name)).catch(ignoreVanished);
     } else if ((info.mode & 0o777) !== 0o600) {
       await chmod(path, 0o600);
     }
@@ -35,4 +43,11 @@ export async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     process.umask(previous);
   }
+}
+
+/** Creates `dir` (0700) with the marker that keeps makePrivate from walking it: everything in it must be created private. */
+export async function makePrivateTree(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  await writeFile(join(dir, PRIVATE_MARKER), 'FX creates every file here 0600 and every directory 0700.\n', { mode: 0o600 });
 }

@@ -10,6 +10,7 @@ import { ConnectionRegistry } from './connection-registry.service.js';
 import { DispatchService } from './dispatch.service.js';
 import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
+import { ObjectsModule } from '../objects/objects.module.js';
 
 /**
  * The endpoint channel and what acts on its frames. Global for one export only: the recovery sweep
@@ -17,7 +18,7 @@ import { ResultsService } from './results.service.js';
  */
 @Global()
 @Module({
-  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule],
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule],
   providers: [
     EndpointGateway,
     ConnectionRegistry,

@@ -203,6 +203,7 @@ export class DispatchService implements OnModuleInit {
         ...(r.resources ? { resources: r.resources } : {}),
         ownerId: r.owner_id,
         ...(r.priority !== DEFAULT_TASK_PRIORITY ? { priority: r.priority } : {}),
+        ...(r.output_name ? { outputName: r.output_name } : {}),
       };
       const taskJson = JSON.stringify(task);
       const taskBytes = Buffer.byteLength(taskJson) + 1;

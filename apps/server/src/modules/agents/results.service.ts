@@ -1,11 +1,21 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ENDPOINT_CLOSE, MAX_OUTPUT_CHARS, type EndpointToServer, type RemoteError, type TaskOutput, type TaskResult, type TaskTimings } from '@fx/protocol';
+import {
+  ENDPOINT_CLOSE,
+  MAX_OUTPUT_CHARS,
+  type EndpointToServer,
+  type ObjectRef,
+  type RemoteError,
+  type TaskOutput,
+  type TaskResult,
+  type TaskTimings,
+} from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { RetriesService } from '../retries/retries.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
+import { ObjectRefsService } from '../objects/object-refs.service.js';
 import type { EndpointConnection } from './endpoint-connection.js';
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
@@ -53,6 +63,7 @@ export class ResultsService {
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
     private readonly retries: RetriesService,
+    private readonly objectRefs: ObjectRefsService,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -105,9 +116,11 @@ export class ResultsService {
    * policy retries is not recorded here: RetriesService runs the task again.
    */
   async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
+    // results reported as objects: each must hold its own task's output (else the task fails OBJECT_UNAVAILABLE)
+    const refs = await this.objectRefs.checkResults(results);
     const inputs: ResultInput[] = await this.retries.divert(
       conn,
-      results.map((r) => ({ ...this.enforceLimit(r), attempt: r.attempt })),
+      results.map((r) => ({ ...this.enforceLimit(r, refs.get(r.taskId)), attempt: r.attempt })),
     );
     const recorded = await this.tasks.recordResults(conn.endpointId, conn.id, inputs);
     if (recorded.length < inputs.length) {
@@ -137,8 +150,14 @@ export class ResultsService {
   }
 
   /** The agent checks the limit too; the server does not trust it to. */
-  private enforceLimit(r: TaskResult): ResultInput {
+  private enforceLimit(r: TaskResult, ref: ObjectRef | RemoteError | undefined): ResultInput {
     const timings = saneTimings(r.timings);
+    if (r.status === 'success' && r.resultRef) {
+      const output = r.output && boundOutput(storableJson(r.output));
+      if (ref && !('code' in ref)) return { taskId: r.taskId, status: 'success', resultRef: ref, ...(output ? { output } : {}), timings };
+      const error: RemoteError = ref ?? { code: 'OBJECT_UNAVAILABLE', name: 'ObjectUnavailable', message: `result object ${r.resultRef.id} was not checked` };
+      return { taskId: r.taskId, status: 'failed', timings, error, ...(output ? { output } : {}) };
+    }
     // A result PostgreSQL cannot store must not fail the whole frame: the agent would resend it forever.
     const problem = jsonProblem([r.result, r.error, r.output, r.timings], 'the result');
     if (problem?.includes('levels deep')) {

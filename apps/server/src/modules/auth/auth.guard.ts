@@ -10,12 +10,19 @@ const ADMIN = 'fx:admin';
 export const Public = () => SetMetadata(PUBLIC, true);
 /** The route needs an admin user token. */
 export const AdminOnly = () => SetMetadata(ADMIN, true);
+const ENDPOINTS_TOO = 'fx:endpoints-too';
+/**
+ * Endpoint tokens may call this route too (an agent fetching a task's input objects, or storing its
+ * result): the service then decides what that endpoint may touch, which is never more than its
+ * leased tasks need.
+ */
+export const EndpointsToo = () => SetMetadata(ENDPOINTS_TOO, true);
 
 type Req = { headers: Record<string, string | string[] | undefined>; principal?: Principal };
 
 /**
  * Every REST route needs a user token unless marked @Public(). Endpoint tokens speak only the
- * endpoint channel, so they are refused here.
+ * endpoint channel, so they are refused here, except on the few routes marked @EndpointsToo().
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -31,7 +38,8 @@ export class AuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<Req>();
     // bodyGate verified the token already when the request carried a body
     const principal = req.principal ?? (await this.auth.verify(AuthService.bearer(req.headers.authorization)));
-    if (principal.kind !== 'user') throw new FxException('FORBIDDEN', 'endpoint tokens may only connect to the endpoint channel');
+    if (principal.kind !== 'user' && !this.reflector.getAllAndOverride<boolean>(ENDPOINTS_TOO, targets))
+      throw new FxException('FORBIDDEN', 'endpoint tokens may only connect to the endpoint channel (and fetch or store the objects of their tasks)');
     if (this.reflector.getAllAndOverride<boolean>(ADMIN, targets) && !principal.admin) {
       throw new FxException('FORBIDDEN', 'this route is for administrators');
     }

@@ -24,9 +24,12 @@ export type EntryChange = { key: string; how: 'filled' | 'dropped' };
  * Whether an ended task's outcome may fill its entry: a success, and, in a shared scope (a public
  * shareable function), one the function's owner ran. Another user's task ran on that user's own
  * endpoint, whose agent could return anything: it may read the shared entries, never write them (its
- * entry is dropped instead, and the tasks waiting on it run themselves).
+ * entry is dropped instead, and the tasks waiting on it run themselves). A result stored as an object
+ * (result_ref) fills no entry either: the object is its owner's, held for its task's retention, and a
+ * shared entry's readers could not read it; the tasks waiting on it run themselves.
  */
-const fills = (t: string) => `(${t}.status = 'success' AND (${t}.cache_scope NOT LIKE 'shared:%' OR ${t}.cache_scope = 'shared:' || ${t}.owner_id::text))`;
+const fills = (t: string) =>
+  `(${t}.status = 'success' AND ${t}.result_ref IS NULL AND (${t}.cache_scope NOT LIKE 'shared:%' OR ${t}.cache_scope = 'shared:' || ${t}.owner_id::text))`;
 
 @Injectable()
 export class CacheRepository {
@@ -90,7 +93,7 @@ export class CacheRepository {
   settle(ids: string[]): Promise<EntryChange[]> {
     return this.query(
       `WITH done AS (
-         SELECT t.id, t.status, t.owner_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.result, t.output, t.function_id
+         SELECT t.id, t.status, t.owner_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.result, t.result_ref, t.output, t.function_id
          FROM tasks t
          WHERE t.id IN ${idsIn('$1')} AND t.cache_key IS NOT NULL AND t.cached_from IS NULL AND t.status IN ${FINAL}),
        filled AS (

@@ -36,7 +36,8 @@ export class CacheService {
   /**
    * The cache fields of each task of a submission (undefined: not memoized), or null when none is: then
    * the submission takes exactly the path it takes without this feature. Tasks that refer to other tasks'
-   * results are not memoized (their arguments are known only when they become ready).
+   * results are not memoized (their arguments are known only when they become ready). Object references
+   * in arguments are part of the key as completed at submit (id, sha256, size, encoding).
    */
   plan(
     ownerId: string,
@@ -49,7 +50,8 @@ export class CacheService {
     const planned = items.map((t, i) => {
       const fn = functions.get(t.functionId);
       const ttlSeconds = fn ? cacheTtl(flags[i], fn.cacheTtlSeconds, bounds) : null;
-      if (!fn || ttlSeconds === null || t.inputs?.length) return undefined;
+      // a task with an output name must store its output itself: a copied outcome would store nothing
+      if (!fn || ttlSeconds === null || t.inputs?.length || t.outputName) return undefined;
       any = true;
       const scope = cacheScope(ownerId, fn);
       return { key: cacheKey(scope, fn.contentHash, t), scope, ttlSeconds };

@@ -66,9 +66,15 @@ export class DependenciesRepository {
     );
   }
 
-  /** The results of these inputs that succeeded. */
+  /**
+   * The results of these inputs that succeeded. A result stored as an object is its ObjectRef: the
+   * dependent receives the reference in place, and its agent fetches the content like any other.
+   */
   results(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result', Pick<TaskJson, 'result'>>>> {
-    return this.query(`SELECT id, result FROM tasks WHERE id IN ${idsIn('$1')} AND status = 'success'`, json(ids));
+    return this.query(
+      `SELECT id, CASE WHEN result_ref IS NOT NULL THEN result_ref ELSE result END AS result FROM tasks WHERE id IN ${idsIn('$1')} AND status = 'success'`,
+      json(ids),
+    );
   }
 
   /** Dependents still waiting on these ids whose inputs include one that failed or was cancelled. */
@@ -93,15 +99,26 @@ export class DependenciesRepository {
     return rows.map((r) => r.id);
   }
 
-  /** Waiting dependents become waiting for their endpoint, with these args; returns those that moved. */
+  /**
+   * Waiting dependents become waiting for their endpoint, with these args; returns those that moved. An
+   * input whose result is an object now refers the dependent to that object (task_objects, in the same
+   * statement), so the dependent's endpoint may fetch it and it is kept while the dependent can run.
+   */
   promote(rows: Array<{ id: string; args: unknown[]; kwargs: Record<string, unknown> }>): Promise<QueuedRow[]> {
     return this.query<QueuedRow>(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, args jsonb, kwargs jsonb)),
-            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND status = ${WAITING} ORDER BY id FOR UPDATE)
-       UPDATE tasks t SET status = 'waiting-for-endpoint', args = x.args, kwargs = x.kwargs, ready_at = now(), waiting_at = now()
-       FROM x JOIN locked ON locked.id = x.id
-       WHERE t.id = x.id AND t.status = ${WAITING}
-       RETURNING ${queuedColumns('t.')}`,
+            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND status = ${WAITING} ORDER BY id FOR UPDATE),
+            moved AS (
+              UPDATE tasks t SET status = 'waiting-for-endpoint', args = x.args, kwargs = x.kwargs, ready_at = now(), waiting_at = now()
+              FROM x JOIN locked ON locked.id = x.id
+              WHERE t.id = x.id AND t.status = ${WAITING}
+              RETURNING ${queuedColumns('t.')}),
+            refs AS (
+              INSERT INTO task_objects (task_id, object_id)
+              SELECT DISTINCT d.task_id, (i.result_ref ->> 'id')::uuid FROM task_dependencies d JOIN tasks i ON i.id = d.input_id
+              WHERE d.task_id IN (SELECT id FROM moved) AND i.result_ref IS NOT NULL
+              ON CONFLICT DO NOTHING)
+       SELECT ${queuedColumns()} FROM moved`,
       json(rows),
     );
   }

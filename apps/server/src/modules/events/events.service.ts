@@ -51,7 +51,7 @@ export function toOutcome(row: OutcomeRow): TaskOutcome & { ownerId: string } {
     taskId: row.id,
     ownerId: row.owner_id,
     status: row.status,
-    ...(row.status === 'success' ? { result: row.result ?? null } : {}),
+    ...(row.status === 'success' ? (row.result_ref ? { resultRef: row.result_ref } : { result: row.result ?? null }) : {}),
     ...(row.error ? { error: row.error } : {}),
     ...(row.output ? { output: row.output } : {}),
     completedAt: new Date(row.completed_at).toISOString(),

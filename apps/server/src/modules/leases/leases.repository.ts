@@ -11,7 +11,7 @@ import { FINAL, HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 /** A task as it is handed to an agent. */
 export type DispatchedRow = RawRow<
   Task,
-  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources' | 'priority',
+  'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources' | 'priority' | 'output_name',
   Pick<TaskJson, 'args' | 'kwargs'> & Pick<TaskSerialized, 'pickled_args'> & { resources: TaskResources | null }
 >;
 
@@ -48,7 +48,7 @@ export class LeasesRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority`,
+       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority, output_name`,
       json(ids),
       endpointId,
       leaseOwner,

@@ -1,4 +1,4 @@
-import { RefSyntaxError, replaceRefs, scanRefs, type TaskRefValue } from '@fx/protocol';
+import { isObjectRef, RefSyntaxError, replaceRefs, scanRefs, type ObjectRefInput, type TaskRefValue } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
 
 /** What a submission's tasks say of each other and of earlier tasks, once their references are read. */
@@ -7,6 +7,8 @@ export interface PlannedTask {
   kwargs: Record<string, unknown>;
   /** Distinct ids of the tasks whose results this one takes; empty for a task that can run at once. */
   inputs: string[];
+  /** The object references in its args and kwargs, as sent (the server completes them at submit). */
+  objects: ObjectRefInput[];
 }
 
 export interface GraphPlan {
@@ -33,23 +35,30 @@ export function planGraph(items: ReadonlyArray<{ id: string; args: unknown[]; kw
   const external = new Set<string>();
   const own = new Map(items.map((t, i) => [t.id, i]));
   let total = 0;
+  let totalObjects = 0;
   const tasks = items.map((item, i): PlannedTask => {
     const where = items.length > 1 ? `tasks[${i}]` : 'the task';
     let refs: TaskRefValue[];
+    let objects: ObjectRefInput[];
     let escaped: boolean;
     try {
       const a = scanRefs(item.args, `${where}.args`);
       const k = scanRefs(item.kwargs, `${where}.kwargs`);
       refs = [...a.refs, ...k.refs];
+      objects = [...a.objects, ...k.objects];
       escaped = a.escaped || k.escaped;
     } catch (e) {
       if (e instanceof RefSyntaxError) throw invalid(e.message);
       throw e;
     }
+    if (objects.length > limits.maxRefsPerTask)
+      throw invalid(`${where} refers to ${objects.length} objects; a task may refer to at most ${limits.maxRefsPerTask}`);
+    totalObjects += objects.length;
+    if (totalObjects > limits.maxRefsPerBatch) throw invalid(`the submission refers to more than ${limits.maxRefsPerBatch} objects in all`);
     if (refs.length === 0) {
       return escaped
-        ? { args: replaceRefs(item.args, (r) => r, true), kwargs: replaceRefs(item.kwargs, (r) => r, true), inputs: [] }
-        : { args: item.args, kwargs: item.kwargs, inputs: [] };
+        ? { args: replaceRefs(item.args, (r) => r, true), kwargs: replaceRefs(item.kwargs, (r) => r, true), inputs: [], objects }
+        : { args: item.args, kwargs: item.kwargs, inputs: [], objects };
     }
     if (refs.length > limits.maxRefsPerTask)
       throw invalid(`${where} refers to ${refs.length} task results; a task may refer to at most ${limits.maxRefsPerTask}`);
@@ -70,7 +79,26 @@ export function planGraph(items: ReadonlyArray<{ id: string; args: unknown[]; kw
       external.add(id);
       return { $fx: 'ref', taskId: id };
     };
-    return { args: replaceRefs(item.args, toId, false), kwargs: replaceRefs(item.kwargs, toId, false), inputs: [...inputs] };
+    return { args: replaceRefs(item.args, toId, false), kwargs: replaceRefs(item.kwargs, toId, false), inputs: [...inputs], objects };
   });
   return { tasks, external: [...external] };
+}
+
+/** Where in a wire value (args or kwargs) the first reference to object `id` is, as scanRefs names paths; null when none. */
+export function objectRefPath(value: unknown, id: string, at: string): string | null {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = objectRefPath(value[i], id, `${at}[${i}]`);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  if (isObjectRef(value)) return String(value.id).toLowerCase() === id ? at : null;
+  if (Object.hasOwn(value, '$fx')) return null;
+  for (const [k, x] of Object.entries(value)) {
+    const found = objectRefPath(x, id, `${at}.${k}`);
+    if (found) return found;
+  }
+  return null;
 }

@@ -21,7 +21,7 @@ export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = []): TaskInfo {
     kwargs: t.kwargs,
     serializer: t.serializer,
     ...(t.pickled_args ? { pickledArgs: t.pickled_args } : {}),
-    ...(t.status === 'success' ? { result: t.result ?? null } : {}),
+    ...(t.status === 'success' ? (t.result_ref ? { resultRef: t.result_ref } : { result: t.result ?? null }) : {}),
     error: t.error ?? null,
     ...(t.output ? { output: t.output } : {}),
     cached: t.cached_from !== null,

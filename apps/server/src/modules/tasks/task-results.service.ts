@@ -138,7 +138,10 @@ export class TaskResultsService implements OnModuleInit, BeforeApplicationShutdo
         const body = bodies.get(id);
         if (!body) entry.resultOmitted = true;
         else {
-          if (h.status === 'success') entry.result = body.result ?? null;
+          if (h.status === 'success') {
+            if (body.result_ref) entry.resultRef = body.result_ref;
+            else entry.result = body.result ?? null;
+          }
           if (body.error) entry.error = body.error;
           if (body.output) entry.output = body.output;
         }

@@ -8,9 +8,10 @@ import { TasksService } from './tasks.service.js';
 import { TaskResultsService } from './task-results.service.js';
 import { TaskListService } from './task-list.service.js';
 import { TaskListRepository } from './task-list.repository.js';
+import { ObjectsModule } from '../objects/objects.module.js';
 
 @Module({
-  imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule],
+  imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule, ObjectsModule],
   controllers: [TasksController],
   providers: [TasksService, TaskResultsService, TaskListService, TaskListRepository],
   exports: [TasksService],

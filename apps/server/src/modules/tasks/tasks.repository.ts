@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
-import type { PickledValue, RemoteError, RetryPolicy, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
+import type { ObjectRef, PickledValue, RemoteError, RetryPolicy, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -28,7 +28,9 @@ export interface NewTask {
   retry?: RetryPolicy;
   /** A memoized task's key, scope and entry TTL (modules/cache); absent: it runs every time. */
   cache?: TaskCache;
-  /** A trigger's task: its result is stored as an object of this name. */
+  /** Ids of the objects its arguments refer to (checked readable, references completed): its endpoint may fetch them. */
+  objects?: string[];
+  /** The object name its result is stored under (a trigger's output); absent: a plain result. */
   outputName?: string;
 }
 
@@ -68,8 +70,16 @@ export type TaskRow = RawRow<
   | 'retry'
   | 'retries'
   | 'retry_at'
-  | 'cached_from',
-  TaskJson & TaskSerialized & { status: TaskStatus; timings: (TaskTimings & { connectionId?: string | null }) | null; retry: RetryPolicy | null }
+  | 'cached_from'
+  | 'result_ref'
+  | 'output_name',
+  TaskJson &
+    TaskSerialized & {
+      result_ref: ObjectRef | null;
+      status: TaskStatus;
+      timings: (TaskTimings & { connectionId?: string | null }) | null;
+      retry: RetryPolicy | null;
+    }
 >;
 
 /** A final outcome as recorded, ready to publish to waiting clients. */
@@ -77,7 +87,10 @@ export type OutcomeRow = RawRow<
   Task,
   'id' | 'owner_id' | 'status' | 'result' | 'error' | 'output' | 'completed_at',
   Pick<TaskJson, 'result' | 'error' | 'output'> & { status: 'success' | 'failed' | 'cancelled'; completed_at: Date }
-> & { /** set when it completed from a memoized result (modules/cache) */ cached_from?: string | null };
+> & {
+  /** set when it completed from a memoized result (modules/cache) */ cached_from?: string | null;
+  /** set when its result is an object (absent from statements that only record failures) */ result_ref?: ObjectRef | null;
+};
 
 /** A task's state, as the status and result reads return it. */
 type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status: TaskStatus }>;
@@ -98,6 +111,8 @@ export interface ResultInput {
   attempt?: number;
   status: 'success' | 'failed';
   result?: unknown;
+  /** The result is this object (checked to hold this task's output); `result` is then absent. */
+  resultRef?: ObjectRef;
   error?: RemoteError;
   output?: TaskOutput;
   timings: TaskTimings;
@@ -137,32 +152,39 @@ export class TasksRepository {
       pickled_args: t.pickledArgs ?? null,
       priority: t.priority ?? DEFAULT_TASK_PRIORITY,
       retry: t.retry ?? null,
-      output_name: t.outputName ?? null,
       ...(t.inputs?.length ? { inputs: t.inputs } : {}),
       ...(t.cache ? { cache_key: t.cache.key, cache_scope: t.cache.scope, cache_ttl_seconds: t.cache.ttlSeconds } : {}),
+      ...(t.objects?.length ? { objects: t.objects } : {}),
+      ...(t.outputName ? { output_name: t.outputName } : {}),
     }));
     const graph = rows.some((r) => r.inputs);
+    const refers = rows.some((r) => r.objects);
     const memo = tasks.some((t) => t.cache);
     const status = graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
     const waiting = graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
     const insert = memo
       ? memoizedInsert(status, waiting)
-      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, output_name, received_at, waiting_at)
+      : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name)
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, ${status},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, x.output_name, now(), ${waiting}
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name
        FROM x`;
     const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, output_name text${memo ? MEMO_COLUMNS : ''}))`;
-    await this.exec(
-      graph
-        ? `WITH ${x}, inserted AS (${insert})
-           INSERT INTO task_dependencies (task_id, input_id)
-           SELECT x.id, i.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL`
-        : `WITH ${x} ${insert}`,
-      json(rows),
-      ownerId,
-      batchId,
-    );
+         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${memo ? MEMO_COLUMNS : ''}))`;
+    // the edges and the object references go in with the tasks, in the same statement
+    const edges = `INSERT INTO task_dependencies (task_id, input_id)
+           SELECT x.id, i.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL`;
+    const objectRefs = `INSERT INTO task_objects (task_id, object_id)
+           SELECT DISTINCT x.id, o.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.objects) AS o WHERE x.objects IS NOT NULL
+           ON CONFLICT DO NOTHING`;
+    const sql =
+      graph && refers
+        ? `WITH ${x}, inserted AS (${insert}), refs AS (${objectRefs}) ${edges}`
+        : graph
+          ? `WITH ${x}, inserted AS (${insert}) ${edges}`
+          : refers
+            ? `WITH ${x}, inserted AS (${insert}) ${objectRefs}`
+            : `WITH ${x} ${insert}`;
+    await this.exec(sql, json(rows), ownerId, batchId);
   }
 
   async findById(id: string): Promise<TaskRow | null> {
@@ -181,6 +203,7 @@ export class TasksRepository {
               CASE WHEN status IN ${FINAL} THEN result END AS result,
               CASE WHEN status IN ${FINAL} THEN error END AS error,
               CASE WHEN status IN ${FINAL} THEN output END AS output,
+              CASE WHEN status IN ${FINAL} THEN result_ref END AS result_ref,
               completed_at, cached_from
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
@@ -193,15 +216,20 @@ export class TasksRepository {
   ): Promise<Array<TaskHead & RawRow<Task, 'completed_at' | 'serializer' | 'cached_from', Pick<TaskSerialized, 'serializer'>> & { bytes: number | null }>> {
     return this.query(
       `SELECT id, owner_id, status, attempt, completed_at, serializer, cached_from,
-              CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(error::text, '')) + octet_length(COALESCE(output::text, '')))::int END AS bytes
+              CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(result_ref::text, ''))
+                + octet_length(COALESCE(error::text, '')) + octet_length(COALESCE(output::text, '')))::int END AS bytes
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
     );
   }
 
   /** Outcomes of these final tasks. */
-  findResultBodies(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result' | 'error' | 'output', Pick<TaskJson, 'result' | 'error' | 'output'>>>> {
-    return this.query(`SELECT id, result, error, output FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(ids));
+  findResultBodies(
+    ids: string[],
+  ): Promise<
+    Array<RawRow<Task, 'id' | 'result' | 'result_ref' | 'error' | 'output', Pick<TaskJson, 'result' | 'error' | 'output'> & { result_ref: ObjectRef | null }>>
+  > {
+    return this.query(`SELECT id, result, result_ref, error, output FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(ids));
   }
 
   /**
@@ -237,7 +265,8 @@ export class TasksRepository {
       id: r.taskId,
       status: r.status,
       // wrapped so that a JSON null result stays distinguishable from "no result"
-      result: r.status === 'success' ? { v: r.result ?? null } : null,
+      result: r.status === 'success' && !r.resultRef ? { v: r.result ?? null } : null,
+      result_ref: r.status === 'success' && r.resultRef ? r.resultRef : null,
       error: r.error ?? null,
       output: r.output ?? null,
       timings: r.timings,
@@ -247,16 +276,16 @@ export class TasksRepository {
       // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
       // same tasks then queue behind each other instead of deadlocking.
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
-               AS r(id uuid, status text, result jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
+               AS r(id uuid, status text, result jsonb, result_ref jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
             locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
                AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
-       UPDATE tasks t SET status = x.status, result = x.result -> 'v', error = x.error, output = x.output,
+       UPDATE tasks t SET status = x.status, result = x.result -> 'v', result_ref = x.result_ref, error = x.error, output = x.output,
               timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
        FROM x JOIN locked ON locked.id = x.id
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
-       RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at`,
+       RETURNING t.id, t.owner_id, t.status, t.result, t.result_ref, t.error, t.output, t.completed_at`,
       json(rows),
       endpointId,
       leaseOwner,
@@ -266,7 +295,7 @@ export class TasksRepository {
   /** Final outcomes among these ids of this one endpoint (a resent result's stored outcome). */
   findFinalOutcomesOfEndpoint(endpointId: string, ids: string[]): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
-      `SELECT id, owner_id, status, result, error, output, completed_at FROM tasks
+      `SELECT id, owner_id, status, result, result_ref, error, output, completed_at FROM tasks
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${FINAL} AND completed_at IS NOT NULL`,
       json(ids),
       endpointId,
@@ -350,6 +379,7 @@ export class TasksRepository {
            LIMIT $2::int)
          RETURNING id),
        edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone)),
+       refs AS (DELETE FROM task_objects WHERE task_id IN (SELECT id FROM gone)),
        attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone))
        SELECT count(*)::int AS n FROM gone`,
       cutoff,

@@ -29,6 +29,7 @@ import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
 import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
+import { ObjectRefsService } from '../objects/object-refs.service.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -76,6 +77,7 @@ export class TasksService {
     private readonly groups: GroupsService,
     private readonly attempts: AttemptsRepository,
     private readonly cache: CacheService,
+    private readonly objectRefs: ObjectRefsService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -141,15 +143,28 @@ export class TasksService {
       this.checkQuota(p, items.length),
       this.checkInputs(p, graph.external),
       group && this.groups.forBatch(p, group.existing ? group.id : undefined, group.id),
+      // objects in the arguments: readable by the caller, their references completed from the rows
+      this.objectRefs.resolve(p, graph.tasks),
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
     if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
     const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
     // a task without a retry policy of its own runs under its function's, as it is now
     const fns = checks[0].status === 'fulfilled' ? checks[0].value : new Map();
+    const objects = checks[5].status === 'fulfilled' ? checks[5].value : null;
     const rows: NewTask[] = items.map((t, i) => {
       const retry = t.retry ?? storedRetry(fns.get(t.functionId)?.retry);
-      return { ...t, id: ids[i]!, ...graph.tasks[i]!, ...(retry ? { retry } : {}) };
+      const planned = graph.tasks[i]!;
+      const refs = objects?.tasks[i];
+      return {
+        ...t,
+        id: ids[i]!,
+        args: refs?.args ?? planned.args,
+        kwargs: refs?.kwargs ?? planned.kwargs,
+        inputs: planned.inputs,
+        ...(refs?.objects.length ? { objects: refs.objects } : {}),
+        ...(retry ? { retry } : {}),
+      };
     });
     // memoized tasks carry their cache key; a submission without any takes the plain path
     const memo = this.cache.plan(p.userId, rows, cacheFlags, fns);

@@ -1,0 +1,196 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ObjectEncoding } from '@fx/protocol';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { isUniqueViolation } from '../../common/unique-violation.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { RawRow } from '../../storage/raw-rows.js';
+import type { ObjectUpload } from '../../generated/prisma/client.js';
+import type { ObjectRow } from './objects.repository.js';
+
+export type UploadRow = RawRow<
+  ObjectUpload,
+  | 'id'
+  | 'owner_id'
+  | 'task_id'
+  | 'name'
+  | 'encoding'
+  | 'ttl_seconds'
+  | 'size'
+  | 'sha256'
+  | 'offset_bytes'
+  | 'created_at'
+  | 'expires_at'
+  | 'writer'
+  | 'writer_until',
+  { encoding: ObjectEncoding }
+>;
+
+export interface NewUpload {
+  id: string;
+  ownerId: string;
+  taskId: string | null;
+  name: string | null;
+  encoding: ObjectEncoding;
+  ttlSeconds: number | null;
+  size: number | null;
+  sha256: string | null;
+  /** How long it may stay open. */
+  openSeconds: number;
+}
+
+/** What completing an upload makes: the object's row, pointing at the blob of its bytes. */
+export interface NewObject {
+  id: string;
+  sha256: string;
+  size: number;
+  /** Seconds from now until it may be collected; null: kept until deleted. */
+  expiresInSeconds: number | null;
+}
+
+/** The upload was completed, or collected, by someone else while this request worked on it. */
+export class UploadGoneError extends Error {}
+
+const OBJECT_COLUMNS = `id, owner_id, name, encoding, sha256, size, created_at, expires_at, deleted_at, task_id`;
+
+/**
+ * Resumable uploads (object_uploads) and the transaction that turns one into an object. One request at
+ * a time writes to an upload, on whichever replica: it claims the row (writer, writer_until), keeps the
+ * claim alive while it streams, and releases it with the new offset. A claim whose holder died simply
+ * runs out, so nothing is ever stuck for longer than the claim's lifetime.
+ */
+@Injectable()
+export class UploadsRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  async create(u: NewUpload): Promise<UploadRow> {
+    const rows = await this.query<UploadRow>(
+      `INSERT INTO object_uploads (id, owner_id, task_id, name, encoding, ttl_seconds, size, sha256, expires_at)
+       VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, $7::bigint, $8, now() + $9::int * interval '1 second')
+       RETURNING *`,
+      u.id,
+      u.ownerId,
+      u.taskId,
+      u.name,
+      u.encoding,
+      u.ttlSeconds,
+      u.size,
+      u.sha256,
+      u.openSeconds,
+    );
+    return rows[0]!;
+  }
+
+  /** An upload that is still open. */
+  async find(id: string): Promise<UploadRow | null> {
+    const rows = await this.query<UploadRow>(`SELECT * FROM object_uploads WHERE id = $1::uuid AND expires_at > now()`, id);
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Claims the upload for one writing request, when nobody holds it and (with `offset`) it holds exactly
+   * that many bytes. Returns the row, or null when it is held, or at another offset.
+   */
+  async claim(id: string, writer: string, offset: number | null, ms: number): Promise<UploadRow | null> {
+    const rows = await this.query<UploadRow>(
+      `UPDATE object_uploads SET writer = $2::uuid, writer_until = now() + $4::int * interval '1 millisecond'
+       WHERE id = $1::uuid AND expires_at > now() AND ($3::bigint IS NULL OR offset_bytes = $3::bigint)
+         AND (writer IS NULL OR writer_until < now())
+       RETURNING *`,
+      id,
+      writer,
+      offset,
+      ms,
+    );
+    return rows[0] ?? null;
+  }
+
+  /** The writing request is still alive. */
+  async extendClaim(id: string, writer: string, ms: number): Promise<void> {
+    await this.query(
+      `UPDATE object_uploads SET writer_until = now() + $3::int * interval '1 millisecond' WHERE id = $1::uuid AND writer = $2::uuid RETURNING id`,
+      id,
+      writer,
+      ms,
+    );
+  }
+
+  /** Gives the claim up, recording the bytes now held (null: unchanged). Returns the row, or null when it is gone. */
+  async release(id: string, writer: string, offset: number | null): Promise<UploadRow | null> {
+    const rows = await this.query<UploadRow>(
+      `UPDATE object_uploads SET writer = NULL, writer_until = NULL, offset_bytes = COALESCE($3::bigint, offset_bytes)
+       WHERE id = $1::uuid AND writer = $2::uuid RETURNING *`,
+      id,
+      writer,
+      offset,
+    );
+    return rows[0] ?? null;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.query(`DELETE FROM object_uploads WHERE id = $1::uuid RETURNING id`, id);
+  }
+
+  /**
+   * Turns a claimed upload into an object, in one transaction: locks the blob's row (creating it), makes
+   * sure the blob is in the store (`ensureBlob`, run under that lock, so the collector cannot delete the
+   * blob between the check and the commit), removes the upload, moves the name over from the owner's
+   * object that had it (marked deleted), and inserts the object. Throws UploadGoneError when the upload
+   * is no longer this writer's.
+   */
+  async commit(upload: UploadRow, writer: string, obj: NewObject, ensureBlob: () => Promise<void>): Promise<ObjectRow> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await withConflictRetry(() =>
+          this.db.prisma.$transaction(
+            async (tx) => {
+              await tx.$executeRawUnsafe(
+                `INSERT INTO object_blobs (sha256, size) VALUES ($1, $2::bigint) ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size`,
+                obj.sha256,
+                obj.size,
+              );
+              await ensureBlob();
+              const mine = await tx.$queryRawUnsafe<unknown[]>(
+                `DELETE FROM object_uploads WHERE id = $1::uuid AND writer = $2::uuid RETURNING id`,
+                upload.id,
+                writer,
+              );
+              if (mine.length === 0) throw new UploadGoneError(`upload ${upload.id} was completed or discarded meanwhile`);
+              if (upload.name !== null) {
+                await tx.$executeRawUnsafe(
+                  `UPDATE objects SET deleted_at = now() WHERE owner_id = $1::uuid AND name = $2 AND deleted_at IS NULL`,
+                  upload.owner_id,
+                  upload.name,
+                );
+              }
+              const rows = await tx.$queryRawUnsafe<ObjectRow[]>(
+                `INSERT INTO objects (id, owner_id, name, encoding, sha256, size, created_at, expires_at, task_id)
+                 VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::bigint, now(),
+                         CASE WHEN $7::int IS NULL THEN NULL ELSE now() + $7::int * interval '1 second' END, $8::uuid)
+                 RETURNING ${OBJECT_COLUMNS}`,
+                obj.id,
+                upload.owner_id,
+                upload.name,
+                upload.encoding,
+                obj.sha256,
+                obj.size,
+                obj.expiresInSeconds,
+                upload.task_id,
+              );
+              return rows[0]!;
+            },
+            { maxWait: 30_000, timeout: 60_000 },
+          ),
+        );
+      } catch (e) {
+        // another upload took the same name at the same moment: take it over from that one
+        if (isUniqueViolation(e) && attempt < 3) continue;
+        throw e;
+      }
+    }
+  }
+}

@@ -1,0 +1,246 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { CreateUploadRequest, ObjectEncoding, ObjectInfo, UploadInfo } from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { FxException } from '../../common/fx.exception.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import type { Principal } from '../auth/principal.js';
+import { OBJECT_STORE, UPLOAD_FILES } from './object-store.provider.js';
+import { ObjectHooks } from '../events/object-hooks.js';
+import { toObjectInfo, toUploadInfo } from './object-info.js';
+import { ObjectsRepository } from './objects.repository.js';
+import { UploadGoneError, UploadsRepository, type UploadRow } from './uploads.repository.js';
+import type { UploadFiles } from './upload-files.js';
+import { ObjectQuota } from './object-quota.js';
+
+/** How long a writing request's claim on an upload lasts unless renewed (it is renewed every third of it). */
+const CLAIM_MS = 30_000;
+
+/** What POST /v1/objects takes in its query string. */
+export interface PutQuery {
+  name?: string;
+  encoding: ObjectEncoding;
+  ttlSeconds?: number;
+}
+
+const isJson = (type: string | undefined) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type ?? '');
+
+/** The request's Content-Length, when it sent one. */
+function contentLength(req: IncomingMessage): number | null {
+  const raw = req.headers['content-length'];
+  if (raw === undefined || req.headers['transfer-encoding'] !== undefined) return null;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+/**
+ * Resumable uploads (POST/PUT/GET /v1/objects/uploads…) and one-shot puts (POST /v1/objects). Bytes go
+ * from the request straight to the upload's staging file, never held whole; every bound (declared size,
+ * FX_MAX_OBJECT_BYTES, the owner's quota) is checked before a byte is read, and again while they stream.
+ * Completing hashes what the server holds, moves it into the store (deduplicated by sha256) and creates
+ * the object row.
+ */
+@Injectable()
+export class UploadsService {
+  private readonly logger = new Logger('Uploads');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly uploads: UploadsRepository,
+    private readonly objects: ObjectsRepository,
+    private readonly quota: ObjectQuota,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    @Inject(UPLOAD_FILES) private readonly files: UploadFiles,
+    private readonly hooks: ObjectHooks,
+  ) {}
+
+  async create(p: Principal, req: CreateUploadRequest): Promise<UploadInfo> {
+    let ownerId = p.userId;
+    let taskId: string | null = null;
+    if (p.kind === 'endpoint') {
+      if (!req.taskId)
+        throw new FxException('FORBIDDEN', "an endpoint token may open an upload only for a task leased to its endpoint: give the task's taskId");
+      const task = await this.objects.findLeasedTask(req.taskId, p.endpointId!);
+      if (!task) throw FxException.notFound('task', req.taskId);
+      // the task's output belongs to the task's owner, and counts against their quota
+      ownerId = task.owner_id;
+      taskId = task.id;
+    } else if (req.taskId) {
+      throw new FxException('VALIDATION_FAILED', "taskId is for endpoint tokens (an agent storing a task's result); leave it out");
+    }
+    await this.quota.checkOpen(ownerId, req.size ?? 0);
+    const row = await this.uploads.create({
+      id: randomUUID(),
+      ownerId,
+      taskId,
+      name: req.name ?? null,
+      encoding: req.encoding ?? 'bytes',
+      ttlSeconds: req.ttlSeconds ?? null,
+      size: req.size ?? null,
+      sha256: req.sha256 ?? null,
+      openSeconds: this.config.FX_UPLOAD_TTL_SECONDS,
+    });
+    return toUploadInfo(row);
+  }
+
+  async info(p: Principal, uploadId: string): Promise<UploadInfo> {
+    return toUploadInfo(await this.visible(p, uploadId));
+  }
+
+  /**
+   * Appends one part, which must start at the offset the server holds (409 with `details.offset`
+   * otherwise, or while another request writes to the upload). A part cut off midway keeps the bytes
+   * that reached the disk: GET the upload for its offset and go on from there.
+   */
+  async put(p: Principal, uploadId: string, offsetHeader: string | string[] | undefined, req: IncomingMessage): Promise<UploadInfo> {
+    const offset = Number(Array.isArray(offsetHeader) ? offsetHeader[0] : offsetHeader);
+    if (offsetHeader === undefined || !Number.isSafeInteger(offset) || offset < 0)
+      throw new FxException('VALIDATION_FAILED', 'send the header Upload-Offset: the offset this part starts at (GET the upload for it)');
+    if (isJson(req.headers['content-type']) || req.readableEnded)
+      throw new FxException('VALIDATION_FAILED', "send an upload's bytes with Content-Type: application/octet-stream");
+    const up = await this.visible(p, uploadId);
+    // the bounds are checked before a byte is read when the request says how many it brings
+    const cap = await this.quota.capFor(up);
+    const length = contentLength(req);
+    if (length !== null && offset + length > cap.bytes) throw this.quota.capError(cap, offset, offset + length);
+    const writer = randomUUID();
+    const claimed = await this.uploads.claim(uploadId, writer, offset, CLAIM_MS);
+    if (!claimed) throw await this.conflict(uploadId, offset);
+    const outcome = await this.whileClaimed(uploadId, writer, () =>
+      this.files.writePart(uploadId, offset, req, cap.bytes - offset, this.config.FX_REQUEST_TIMEOUT_MS),
+    );
+    const after = await this.uploads.release(uploadId, writer, offset + outcome.written);
+    if (!after) throw FxException.notFound('upload', uploadId);
+    if (outcome.kind === 'too-large') throw this.quota.capError(cap, Number(after.offset_bytes), null);
+    if (outcome.kind === 'aborted')
+      throw new FxException(
+        'VALIDATION_FAILED',
+        `the part ended early (${outcome.error?.message ?? 'the connection closed'}); the upload holds ${Number(after.offset_bytes)} bytes`,
+        {
+          offset: Number(after.offset_bytes),
+        },
+      );
+    return toUploadInfo(after);
+  }
+
+  /** Checks what the server holds (the declared size, and sha256 when given) and makes it an object. */
+  async complete(p: Principal, uploadId: string): Promise<ObjectInfo> {
+    await this.visible(p, uploadId);
+    const writer = randomUUID();
+    const up = await this.uploads.claim(uploadId, writer, null, CLAIM_MS);
+    if (!up) throw await this.conflict(uploadId, null);
+    let claimed = true;
+    try {
+      const size = Number(up.offset_bytes);
+      if (up.size !== null && size !== Number(up.size))
+        throw new FxException(
+          'CONFLICT',
+          `the upload holds ${size} of the ${Number(up.size)} bytes declared: send the rest from offset ${size}, then complete it`,
+          {
+            offset: size,
+          },
+        );
+      const sha256 = await this.keepClaim(uploadId, writer, () => this.files.hash(uploadId, size));
+      if (up.sha256 !== null && sha256 !== up.sha256) {
+        claimed = false;
+        await this.discard(uploadId);
+        throw new FxException(
+          'VALIDATION_FAILED',
+          `the uploaded bytes have sha256 ${sha256}, not the ${up.sha256} declared; the upload is discarded: upload the object again`,
+        );
+      }
+      const file = this.files.pathOf(uploadId);
+      await this.store.put(file, sha256);
+      const row = await this.uploads.commit(up, writer, { id: randomUUID(), sha256, size, expiresInSeconds: this.expiryOf(up) }, async () => {
+        // the collector may have deleted the blob between the put and this lock
+        if (!(await this.store.stat(sha256))) await this.store.put(file, sha256);
+      });
+      claimed = false;
+      await this.files.remove(uploadId).catch((e: Error) => this.logger.warn(`could not remove the staging file of upload ${uploadId}: ${e.message}`));
+      // a named object may fire triggers: at once on this replica (their sweep repairs a crash here)
+      if (row.name !== null) this.hooks.named([row.id]);
+      return toObjectInfo(row);
+    } catch (e) {
+      if (e instanceof UploadGoneError) {
+        claimed = false;
+        throw FxException.notFound('upload', uploadId);
+      }
+      throw e;
+    } finally {
+      if (claimed) await this.uploads.release(uploadId, writer, null).catch(() => undefined);
+    }
+  }
+
+  /** POST /v1/objects: an upload of one part, completed at once; nothing is left behind when it fails. */
+  async putOnce(p: Principal, q: PutQuery, req: IncomingMessage): Promise<ObjectInfo> {
+    const length = contentLength(req);
+    const up = await this.create(p, { name: q.name, encoding: q.encoding, ttlSeconds: q.ttlSeconds, ...(length !== null ? { size: length } : {}) });
+    try {
+      await this.put(p, up.uploadId, '0', req);
+      return await this.complete(p, up.uploadId);
+    } catch (e) {
+      await this.discard(up.uploadId).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The upload, if this caller may write to it: its owner (or an admin), or the endpoint its task is leased to. */
+  private async visible(p: Principal, uploadId: string): Promise<UploadRow> {
+    const up = await this.uploads.find(uploadId);
+    const ok =
+      up !== null &&
+      (p.kind === 'endpoint'
+        ? up.task_id !== null && (await this.objects.findLeasedTask(up.task_id, p.endpointId!)) !== null
+        : p.admin || up.owner_id === p.userId);
+    if (!ok) throw FxException.notFound('upload', uploadId);
+    return up!;
+  }
+
+  /**
+   * A task's result kept no longer than its task (FX_RESULT_RETENTION_SECONDS; it is also kept while
+   * its task is retained); a named output, like any object put by its owner, until deleted.
+   */
+  private expiryOf(up: UploadRow): number | null {
+    if (up.ttl_seconds !== null) return up.ttl_seconds;
+    return up.task_id !== null && up.name === null ? this.config.FX_RESULT_RETENTION_SECONDS : null;
+  }
+
+  private async conflict(uploadId: string, offset: number | null): Promise<FxException> {
+    const now = await this.uploads.find(uploadId);
+    if (!now) return FxException.notFound('upload', uploadId);
+    const held = Number(now.offset_bytes);
+    if (offset !== null && held !== offset)
+      return new FxException('CONFLICT', `this part starts at offset ${offset} but the server holds ${held} bytes of the upload: send from offset ${held}`, {
+        offset: held,
+      });
+    return new FxException('CONFLICT', `another request is writing to upload ${uploadId}; retry once it ends (it holds ${held} bytes so far)`, {
+      offset: held,
+    });
+  }
+
+  /** Runs `work` while renewing the claim; the claim is given up (offset unchanged) when it throws. */
+  private async whileClaimed<T>(uploadId: string, writer: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.keepClaim(uploadId, writer, work);
+    } catch (e) {
+      await this.uploads.release(uploadId, writer, null).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async keepClaim<T>(uploadId: string, writer: string, work: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => void this.uploads.extendClaim(uploadId, writer, CLAIM_MS).catch(() => undefined), CLAIM_MS / 3);
+    timer.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  private async discard(uploadId: string): Promise<void> {
+    await this.uploads.remove(uploadId);
+    await this.files.remove(uploadId);
+  }
+}
