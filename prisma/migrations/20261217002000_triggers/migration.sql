@@ -12,6 +12,9 @@ CREATE TABLE "triggers" (
     "output_prefix" TEXT,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "deleted_at" TIMESTAMPTZ(3),
+    -- every object put before this (less a grace for commits that lag their timestamps) has fired:
+    -- the sweep looks only at what came after, not at all the objects ever put under the prefix
+    "swept_until" TIMESTAMPTZ(3),
     CONSTRAINT "triggers_pkey" PRIMARY KEY ("id")
 );
 CREATE INDEX "triggers_owner_id_idx" ON "triggers"("owner_id") WHERE "deleted_at" IS NULL;
@@ -26,3 +29,6 @@ CREATE TABLE "trigger_firings" (
     CONSTRAINT "trigger_firings_pkey" PRIMARY KEY ("trigger_id", "object_id")
 );
 CREATE INDEX "trigger_firings_object_id_idx" ON "trigger_firings"("object_id");
+
+-- the sweep's read: an owner's named live objects put after a point in time
+CREATE INDEX "objects_owner_id_created_at_idx" ON "objects"("owner_id", "created_at") WHERE "name" IS NOT NULL AND "deleted_at" IS NULL;

@@ -15,6 +15,9 @@ export interface PendingFiring {
   name: string;
 }
 
+/** How far before its mark a sweep looks again: far longer than any transaction that inserts an object. */
+const SWEEP_GRACE_SECONDS = 300;
+
 const COLUMNS = `t.id, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix, t.created_at,
   (SELECT count(*)::int FROM trigger_firings f WHERE f.trigger_id = t.id) AS fired`;
 
@@ -64,19 +67,30 @@ export class TriggersRepository {
 
   /**
    * Named live objects under a live trigger's prefix, of the trigger's owner, put after the trigger was
-   * made, with no firing yet: what the triggers still owe. `objectId` narrows it to one fresh object.
+   * made (and after its sweep mark, less a grace), with no firing yet: what the triggers still owe.
    */
-  pending(limit: number, objectId: string | null = null): Promise<PendingFiring[]> {
+  pending(limit: number): Promise<PendingFiring[]> {
     return this.query<PendingFiring>(
       `SELECT t.id AS trigger_id, o.id AS object_id, o.owner_id, o.name
        FROM triggers t
        JOIN objects o ON o.owner_id = t.owner_id AND o.name IS NOT NULL AND starts_with(o.name, t.prefix)
-                     AND o.created_at >= t.created_at AND o.deleted_at IS NULL
-       WHERE t.deleted_at IS NULL AND ($2::uuid IS NULL OR o.id = $2::uuid)
+                     AND o.created_at >= greatest(t.created_at, t.swept_until - make_interval(secs => $2::int)) AND o.deleted_at IS NULL
+       WHERE t.deleted_at IS NULL
          AND NOT EXISTS (SELECT 1 FROM trigger_firings f WHERE f.trigger_id = t.id AND f.object_id = o.id)
        ORDER BY o.created_at, o.id LIMIT $1::int`,
       limit,
-      objectId,
+      SWEEP_GRACE_SECONDS,
+    );
+  }
+
+  /**
+   * Everything put before `until` has fired (the sweep found nothing owed): later sweeps start there,
+   * less SWEEP_GRACE_SECONDS for an object whose commit lagged its created_at.
+   */
+  async sweptUntil(until: Date): Promise<void> {
+    await this.query(
+      `UPDATE triggers SET swept_until = $1::timestamptz WHERE deleted_at IS NULL AND (swept_until IS NULL OR swept_until < $1::timestamptz)`,
+      until,
     );
   }
 

@@ -14,6 +14,8 @@ import { TriggersRepository, type PendingFiring, type TriggerRow } from './trigg
 
 /** Firings read per pass of the sweep (and per object put, of the object's own). */
 const FIRINGS_PER_PASS = 500;
+/** How often the sweep's marks (TriggersRepository.sweptUntil) move on. */
+const MARK_EVERY_MS = 30_000;
 
 function toInfo(t: TriggerRow): TriggerInfo {
   return {
@@ -40,6 +42,7 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
   private timer?: NodeJS.Timeout;
   private draining: Promise<void> | null = null;
   private again = false;
+  private markedAt = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -111,11 +114,17 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
       try {
         do {
           this.again = false;
+          const started = new Date();
           let page: PendingFiring[];
           do {
             page = await this.triggers.pending(FIRINGS_PER_PASS);
             for (const f of page) await this.fire(f);
           } while (page.length === FIRINGS_PER_PASS);
+          // nothing owed from before this pass began: move the marks on, now and then (a write)
+          if (started.getTime() - this.markedAt >= MARK_EVERY_MS) {
+            await this.triggers.sweptUntil(started);
+            this.markedAt = started.getTime();
+          }
         } while (this.again);
       } catch (e) {
         this.logger.warn({ msg: 'firing triggers failed; the next sweep retries', err: String(e) });
