@@ -12,6 +12,9 @@ export interface CliContext {
   err: (line: string) => void;
   /** The terminal behind stderr, for a live progress bar; undefined when stderr is not a terminal. */
   tty?: { write: (text: string) => void; columns: number };
+  /** The process's stdin and stdout as byte streams (`fx put -`, `fx get -o -`). */
+  stdin: NodeJS.ReadableStream & AsyncIterable<Buffer | string>;
+  stdout: NodeJS.WritableStream;
   /** Reads all of stdin when it is not a terminal; undefined when it is one. */
   readStdin: () => Promise<string | undefined>;
   /** Asks for a secret on the terminal without echoing it. */

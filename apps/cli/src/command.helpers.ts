@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Client, SubmitWarning, TaskOutcome } from '@fx/sdk';
 import type { CliContext } from './cli.context.js';
+import { formatBytes } from './output.js';
 
 /** Whether `--json` was given (it is a global option, so it may come before or after the command). */
 export function wantsJson(command: Command): boolean {
@@ -46,4 +47,16 @@ export function reportFailure(context: CliContext, outcome: TaskOutcome): void {
   const e = outcome.error;
   context.err(`Task ${outcome.taskId} failed: ${e ? `${e.name}: ${e.message} [${e.code}]` : 'no error report'}`);
   if (e?.stack) context.err(`Remote stack:\n${e.stack}`);
+}
+
+/**
+ * An outcome whose result was stored as an object, made printable: a JSON result is fetched (the value
+ * is printed like any other), a bytes result stays its reference, with how to fetch it on stderr.
+ */
+export async function inlineResult(context: CliContext, client: Client, outcome: TaskOutcome): Promise<TaskOutcome> {
+  const ref = outcome.resultRef;
+  if (outcome.status !== 'success' || !ref) return outcome;
+  if (ref.encoding === 'json') return { ...outcome, result: await client.get(ref) };
+  context.err(`The result is ${formatBytes(ref.size)} of bytes, stored as object ${ref.id}: "fx get ${ref.id} -o <file>" writes it.`);
+  return { ...outcome, result: ref };
 }

@@ -27,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       out,
       err,
       ...(process.stderr.isTTY ? { tty: { write: (text: string) => void process.stderr.write(text), columns: process.stderr.columns || 80 } } : {}),
+      stdin: process.stdin,
+      stdout: process.stdout,
       readStdin: readPipedStdin,
       promptSecret,
       connect: async (explicit) => new Client(explicit ?? (await credentials.resolve())),

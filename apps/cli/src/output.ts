@@ -27,3 +27,15 @@ export function formatTime(iso: string | null | undefined): string {
     .replace('T', ' ')
     .replace(/\.\d{3}Z$/, 'Z');
 }
+
+/** A byte count for people: `512 B`, `1.5 KiB`, `200 MiB`, `1.0 GiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}

@@ -5,7 +5,10 @@ import { configureCancelCommand } from './commands/cancel.js';
 import { configureCacheCommand } from './commands/cache.js';
 import { configureEndpointsCommand } from './commands/endpoints.js';
 import { configureFunctionsCommand } from './commands/functions.js';
+import { configureGetCommand } from './commands/get.js';
 import { configureLoginCommand } from './commands/login.js';
+import { configureObjectsCommand } from './commands/objects.js';
+import { configurePutCommand } from './commands/put.js';
 import { configureResultCommand } from './commands/result.js';
 import { configureRunCommand } from './commands/run.js';
 import { configureTaskCommand } from './commands/task.js';
@@ -17,7 +20,7 @@ import { CLI_VERSION } from './version.js';
 /** The whole CLI. Usage errors throw (exitOverride) instead of exiting, so the caller picks the exit code. */
 export function buildProgram(context: CliContext): Command {
   const program = new Command('fx')
-    .description('the FX command line: register functions, run tasks and batches on endpoints, follow and cancel them')
+    .description('the FX command line: register functions, run tasks and batches on endpoints, follow and cancel them, store objects')
     .version(CLI_VERSION)
     .option('--json', 'machine-readable output: one JSON document on stdout, nothing else there')
     .showHelpAfterError('(add --help for usage)')
@@ -25,7 +28,7 @@ export function buildProgram(context: CliContext): Command {
     .configureOutput({ writeOut: (s) => context.out(s.trimEnd()), writeErr: (s) => context.err(s.trimEnd()) })
     .addHelpText(
       'after',
-      '\nCredentials: "fx login" saves the url and token in $FX_HOME/credentials.json (FX_HOME defaults to ~/.fx);\nFX_URL and FX_TOKEN override them. Exit codes: 0 ok, 1 the task or request failed, 2 usage.',
+      '\nCredentials: "fx login" saves the url and token in $FX_HOME/credentials.json (FX_HOME defaults to ~/.fx);\nFX_URL and FX_TOKEN override them. Exit codes: 0 ok, 1 the task or request failed, 2 usage, 130 interrupted (Ctrl-C).',
     )
     .exitOverride();
   for (const configure of [
@@ -41,6 +44,9 @@ export function buildProgram(context: CliContext): Command {
     configureResultCommand,
     configureCancelCommand,
     configureCacheCommand,
+    configurePutCommand,
+    configureGetCommand,
+    configureObjectsCommand,
   ]) {
     configure(program, context);
   }

@@ -6,10 +6,11 @@ fd 3; stdout and stderr belong to the tasks: each task's output is captured at t
 level (so that subprocesses and C extensions are caught too) and returned, bounded, with its outcome.
 
 Parent -> worker: {"type": "run", "taskId", "invocation": {source, entrypoint, contentHash, args, kwargs,
-pickledArgs?, maxResultBytes}, "queued"?, "priority"?} (pickledArgs: see fx_worker_serializers.py), {"type": "drop", "taskId"},
+pickledArgs?, maxResultBytes, inlineResultBytes?, resultToFile?, objects?}, "queued"?, "priority"?} (pickledArgs: see
+fx_worker_serializers.py; objects and result files: fx_worker_objects.py), {"type": "drop", "taskId"},
 {"type": "interrupt", "taskId"}. The waiting task of highest priority runs next, first sent first within one.
 Worker -> parent: {"type": "ready", "runtime"}, {"type": "started", "taskId"} (for queued tasks),
-{"type": "done", "taskId", "outcome": {"ok": true, "json"} | {"ok": false, "error"}, "output"?},
+{"type": "done", "taskId", "outcome": {"ok": true, "json"} | {"ok": true, "file", "encoding", "size"} | {"ok": false, "error"}, "output"?},
 {"type": "dropped", "taskId", "skipped"}.
 """
 
@@ -25,6 +26,7 @@ import types
 
 from fx_worker_capture import Capture
 from fx_worker_outcomes import MODULE_PREFIX, EntrypointError, error_outcome, interrupted, result_outcome
+from fx_worker_objects import Outputs, ObjectUnavailable, bytes_outcome, install_sdk, is_bytes, load_objects, result_name, spill, unavailable
 import fx_worker_serializers as serializers
 
 WORKER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -138,6 +140,10 @@ class Worker:
         self.output_bytes = opts["--output-bytes"]
         self.state = State()
         self.functions = Functions()
+        # The worker's own directory (tasks may chdir): result files go there, where the agent looks.
+        self.result_dir = os.getcwd()
+        self.outputs = Outputs()
+        install_sdk(self.outputs.output)
         self.main_thread = threading.main_thread().ident
         # A pipe would make print() block-buffered: line by line, it interleaves with subprocesses' output.
         for stream in (sys.stdout, sys.stderr):
@@ -197,15 +203,23 @@ class Worker:
                     self.stop_if_asked()  # an interrupt that came before the task's code began
                     function = self.functions.get(invocation)
                     pickled = invocation.get("pickledArgs")
+                    path = os.path.join(self.result_dir, result_name(task["taskId"]))
+                    self.outputs.begin(task["taskId"], self.result_dir, invocation["maxResultBytes"] if invocation.get("inlineResultBytes") is not None else 0)
                     if pickled is None:
-                        value = function(*invocation["args"], **invocation["kwargs"])
+                        args, kwargs = invocation["args"], invocation["kwargs"]
+                        load_objects(args, kwargs, invocation.get("objects"))
+                        value = function(*args, **kwargs)
                         state.in_user = False
-                        outcome = result_outcome(value, invocation["maxResultBytes"])
+                        outcome = (is_bytes(value) and bytes_outcome(value, invocation, path)) or spill(
+                            result_outcome(value, invocation["maxResultBytes"]), invocation, path
+                        )
                     else:
                         args, kwargs, pickler = serializers.load_arguments(pickled)
                         value = function(*args, **kwargs)
                         state.in_user = False
-                        outcome = serializers.result_outcome(value, pickler, function, invocation["maxResultBytes"])
+                        outcome = spill(serializers.result_outcome(value, pickler, function, invocation["maxResultBytes"]), invocation, path)
+                except ObjectUnavailable as error:
+                    outcome = unavailable(str(error))
                 except KeyboardInterrupt as error:
                     outcome = interrupted() if state.interrupted == task["taskId"] else error_outcome(error)
                 except serializers.Refused as refused:
@@ -215,6 +229,15 @@ class Worker:
                 finally:
                     state.in_user = False
                     state.current = None
+                    named = self.outputs.end()
+                    if named and outcome is not None and outcome.get("ok"):
+                        outcome["namedOutputs"] = named
+                    else:  # a failed task stores none of its outputs
+                        for output in named:
+                            try:
+                                os.unlink(os.path.join(self.result_dir, output["file"]))
+                            except OSError:
+                                pass
         except KeyboardInterrupt:
             outcome = None
         state.in_user = False

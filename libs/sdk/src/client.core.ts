@@ -2,6 +2,7 @@ import { EndpointRef, FunctionRef, Uuid } from '@fx/protocol';
 import type { ClientOptions } from './client.options.js';
 import { createTransports } from './client.transports.js';
 import { ConnectionError } from './errors.js';
+import { ObjectsClient } from './objects.client.js';
 import type { ResultChannel } from './result-channel.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import type { GroupTransport } from './task-group.js';
@@ -17,6 +18,8 @@ export abstract class ClientCore {
   protected readonly maxRequestBytes: number;
   /** What task groups and maps need of the client. */
   protected readonly transport: GroupTransport;
+  /** Objects: put, get, list, info, delete (see ObjectsClient; `put`, `get` and `getStream` are on the client too). */
+  readonly objects: ObjectsClient;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -25,6 +28,13 @@ export abstract class ClientCore {
     this.channel = transports.channel;
     this.maxRequestBytes = transports.maxRequestBytes;
     this.transport = { request: (req) => this.request(req), channel: this.channel };
+    this.objects = new ObjectsClient({
+      rest: this.rest,
+      request: (req) => this.request(req),
+      assertOpen: () => this.assertOpen(),
+      requestTimeoutMs: transports.requestTimeoutMs,
+      retry: transports.retry,
+    });
   }
 
   /**

@@ -292,3 +292,35 @@ export interface GroupResultsOptions {
   /** Stops the stream; it ends with the signal's reason. */
   signal?: AbortSignal;
 }
+
+/** How `put` stores its data (see ObjectsClient.put). */
+export interface PutOptions {
+  /** A path-like key such as `input/sample-17.fastq`; an object of yours with that name gives it up to this one (and is deleted). */
+  name?: string;
+  /** Seconds until the object may be collected (once nothing that can still run refers to it). @default kept until deleted */
+  ttlSeconds?: number;
+  /**
+   * How `get` and tasks read the bytes back: `bytes` (a Buffer) or `json` (the value).
+   * @default 'bytes' for bytes and streams, 'json' for any other value (which is stored as its JSON)
+   */
+  encoding?: 'bytes' | 'json';
+  /**
+   * Continue this unfinished upload (ObjectUploadError.uploadId) instead of opening one: the data must
+   * be the same; its first bytes, those the server holds already, are read and hashed but not sent.
+   */
+  uploadId?: string;
+  /** Bytes per PUT: what the SDK holds at a time, and what is sent again at most after a dropped connection. @default 8 MiB */
+  partBytes?: number;
+  /** Hears of each part the server acknowledged: bytes it holds, and the total when known. */
+  onProgress?: (progress: { bytes: number; totalBytes: number | undefined }) => void;
+  /** Hears the upload's id once it exists, before any byte is sent (to resume it from another process). */
+  onUpload?: (upload: { uploadId: string; offset: number }) => void;
+  signal?: AbortSignal;
+}
+
+/** How `get` and `getStream` read an object. */
+export interface GetObjectOptions {
+  /** Return a JSON object's bytes as a Buffer instead of its value. @default false */
+  raw?: boolean;
+  signal?: AbortSignal;
+}

@@ -9,6 +9,8 @@ export interface ClientTransports {
   rest: RestTransport;
   channel: ResultChannel;
   maxRequestBytes: number;
+  requestTimeoutMs: number;
+  retry: { maxRetries: number; baseDelayMs: number; maxDelayMs: number };
 }
 
 /** Checks the client's url and token and builds its transports with the defaults filled in (see ClientOptions). */
@@ -30,13 +32,14 @@ export function createTransports(options: ClientOptions): ClientTransports {
   wsUrl.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
 
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const retry = { maxRetries: options.maxRetries ?? 3, baseDelayMs: options.retryBaseDelayMs ?? 250, maxDelayMs: options.retryMaxDelayMs ?? 30_000 };
   const rest = new RestTransport({
     baseUrl,
     token: options.token,
     requestTimeoutMs,
-    maxRetries: options.maxRetries ?? 3,
-    retryBaseDelayMs: options.retryBaseDelayMs ?? 250,
-    retryMaxDelayMs: options.retryMaxDelayMs ?? 30_000,
+    maxRetries: retry.maxRetries,
+    retryBaseDelayMs: retry.baseDelayMs,
+    retryMaxDelayMs: retry.maxDelayMs,
     fetch: options.fetch ?? globalThis.fetch,
   });
   const channel = new ResultChannel({
@@ -48,5 +51,5 @@ export function createTransports(options: ClientOptions): ClientTransports {
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,
     resultCacheSize: options.resultCacheSize ?? 1_000,
   });
-  return { rest, channel, maxRequestBytes: options.maxRequestBytes ?? DEFAULT_LIMITS.maxRequestBytes };
+  return { rest, channel, maxRequestBytes: options.maxRequestBytes ?? DEFAULT_LIMITS.maxRequestBytes, requestTimeoutMs, retry };
 }

@@ -27,13 +27,17 @@ import {
   TokenInfo,
   UserInfo,
   WhoAmIResponse,
+  type ObjectRef,
   type TaskOutcome,
 } from '@fx/protocol';
+import type { Readable } from 'node:stream';
 import { encodeBatch, taskOptions } from './batch.encoding.js';
 import { sendBatch } from './batch.submission.js';
 import type {
   BatchItem,
+  GetObjectOptions,
   GetResultOptions,
+  PutOptions,
   RegisterEndpointOptions,
   RegisterFunctionOptions,
   RegisterPythonFunctionOptions,
@@ -51,6 +55,7 @@ import { mapOutcomes, mapValues, type MapOutcome } from './map.js';
 import { TaskGroup } from './task-group.js';
 import { ClientCore } from './client.core.js';
 import { collectResults, outcomeValue, streamResults, watchProgress } from './result-stream.js';
+import type { ObjectLike } from './object-ref.js';
 import { TaskHandle } from './task-handle.js';
 import { TaskRef, encodeArgs } from './task-ref.js';
 import { checkInput, queryString } from './validate.js';
@@ -285,21 +290,30 @@ export class Client extends ClientCore {
   // ---- results ---------------------------------------------------------------------------------
 
   /**
-   * Waits for a task's result over the shared websocket. Throws TaskFailedError when the task failed,
-   * TaskCancelledError when it was cancelled, NotFoundError for a task id the server does not show
-   * you, TimeoutError after `timeoutMs`.
+   * Waits for a task's result over the shared websocket; a result stored as an object is fetched (a
+   * Buffer, or the JSON value). Throws TaskFailedError when the task failed, TaskCancelledError when
+   * it was cancelled, NotFoundError for a task id the server does not show you, TimeoutError after `timeoutMs`.
    */
   async getResult<T = unknown>(taskId: string, options: GetResultOptions = {}): Promise<T> {
     const id = this.id(taskId, 'taskId');
     this.assertOpen();
-    return outcomeValue<T>(await this.channel.waitFor(id, options));
+    return this.objects.outcomeValue<T>(await this.channel.waitFor(id, options));
+  }
+
+  /** Waits like getResult; resolves with the result's ObjectRef when it was stored as an object, undefined when it came inline. */
+  async getResultRef(taskId: string, options: GetResultOptions = {}): Promise<ObjectRef | undefined> {
+    const id = this.id(taskId, 'taskId');
+    this.assertOpen();
+    const outcome = await this.channel.waitFor(id, options);
+    outcomeValue(outcome);
+    return outcome.resultRef;
   }
 
   /** Waits for every task (like Promise.all): results in the order of `taskIds`; the first failure throws and stops the wait. */
   async getResults<T = unknown>(taskIds: readonly string[], options: GetResultOptions = {}): Promise<T[]> {
     const ids = taskIds.map((id) => this.id(id, 'taskId'));
     this.assertOpen();
-    return collectResults<T>(this.channel, ids, options);
+    return collectResults<T>(this.channel, ids, options, (o) => this.objects.outcomeValue<T>(o));
   }
 
   /**
@@ -315,7 +329,7 @@ export class Client extends ClientCore {
 
   /** Runs a function once per item (`[item]` its args; see MapOptions), a bounded window of tasks at a time, yielding results in order or as they finish. */
   map<R = unknown, T = unknown>(functionId: string, endpointId: string, items: Iterable<T> | AsyncIterable<T>, options: MapOptions<T> = {}): AsyncGenerator<R> {
-    return mapValues<R>(this.mapOutcomes(functionId, endpointId, items, options));
+    return mapValues<R>(this.mapOutcomes(functionId, endpointId, items, options), (o) => this.objects.outcomeValue<R>(o));
   }
 
   /** As map, but yields every outcome (failed and cancelled ones too) with its item's index and task id. */
@@ -338,6 +352,15 @@ export class Client extends ClientCore {
     this.assertOpen();
     return new Executor(this, checkInput(EndpointRef, endpointId, 'endpointId'), options);
   }
+
+  // ---- objects: ObjectsClient (objects.client.ts) holds them; these three are the everyday calls --
+
+  /** Stores data as an immutable object (bytes and streams as they are, other values as JSON); see ObjectsClient.put. */
+  put = (data: unknown, options: PutOptions = {}): Promise<ObjectRef> => this.objects.put(data, options);
+  /** An object's content (by ref, info, id or name): a Buffer, or the value of a JSON object; see ObjectsClient.get. */
+  get = <T = unknown>(object: ObjectLike, options: GetObjectOptions = {}): Promise<T> => this.objects.get<T>(object, options);
+  /** An object's bytes as a stream, resumed after a dropped connection and checked against its sha256; see ObjectsClient.getStream. */
+  getStream = (object: ObjectLike, options: Omit<GetObjectOptions, 'raw'> = {}): Readable => this.objects.getStream(object, options);
 
   // ---- identity and administration -------------------------------------------------------------
 

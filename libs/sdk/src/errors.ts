@@ -4,7 +4,8 @@ import type { ErrorBody, ErrorCode, RemoteError, TaskOutput } from '@fx/protocol
  * Every code an SDK error can carry: the wire codes, plus the few that only exist on this side of the
  * wire (the server never sent anything we could read).
  */
-export type FxErrorCode = ErrorCode | 'CONNECTION_FAILED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'CLIENT_CLOSED' | 'SERIALIZATION_FAILED';
+export type FxErrorCode =
+  ErrorCode | 'CONNECTION_FAILED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'CLIENT_CLOSED' | 'SERIALIZATION_FAILED' | 'CHECKSUM_MISMATCH' | 'UPLOAD_INCOMPLETE';
 
 export interface FxErrorOptions {
   cause?: unknown;
@@ -74,8 +75,9 @@ export class RateLimitError extends FxError {
 }
 
 /**
- * 429 QUOTA_EXCEEDED: the user has as many unfinished tasks as the server allows. Never retried by
- * the SDK: the quota frees up only as tasks finish (or are cancelled), which takes as long as they run.
+ * QUOTA_EXCEEDED (429, or 403 for storage): the user has as many unfinished tasks, or as many bytes
+ * in objects, as the server allows. Never retried by the SDK: the quota frees up only as tasks finish
+ * (or are cancelled) or objects are deleted.
  */
 export class QuotaExceededError extends FxError {}
 
@@ -145,6 +147,43 @@ export class PartialBatchError extends FxError {
   }
 }
 
+/**
+ * An object's bytes did not match their sha256 (or size): what was read or sent was corrupted on the
+ * way, so it is refused rather than returned. Reading again, or putting again, is the cure.
+ */
+export class ObjectIntegrityError extends FxError {
+  /** The sha256 the server vouches for, and the one of the bytes that were actually read (or sent). */
+  readonly expectedSha256: string | undefined;
+  readonly actualSha256: string | undefined;
+
+  constructor(message: string, expected: string | undefined, actual: string | undefined, options: FxErrorOptions = {}) {
+    super('CHECKSUM_MISMATCH', message, options);
+    this.expectedSha256 = expected;
+    this.actualSha256 = actual;
+  }
+}
+
+/**
+ * A put failed before its object existed. The server keeps the bytes it received (`offset` of them)
+ * until the upload expires: `put(sameData, { uploadId })` sends only the rest. `cause` is what failed
+ * (the network after its retries, the data source, a refusal such as PayloadTooLargeError), and `code`
+ * is the cause's when the server or the network said no, else UPLOAD_INCOMPLETE (the data failed or differs).
+ */
+export class ObjectUploadError extends FxError {
+  readonly uploadId: string | undefined;
+  /** Bytes the server holds, as far as the SDK knows. */
+  readonly offset: number;
+
+  constructor(message: string, uploadId: string | undefined, offset: number, cause: unknown) {
+    super(cause instanceof FxError ? cause.code : 'UPLOAD_INCOMPLETE', message, {
+      cause,
+      ...(cause instanceof FxError ? { status: cause.status, details: cause.details } : {}),
+    });
+    this.uploadId = uploadId;
+    this.offset = offset;
+  }
+}
+
 /** Maps a server error (REST status + body) to the matching SDK error. */
 export function errorFromResponse(
   status: number,
@@ -159,6 +198,7 @@ export function errorFromResponse(
     case 401:
       return new AuthenticationError(body?.code ?? 'UNAUTHENTICATED', message, options);
     case 403:
+      if (body?.code === 'QUOTA_EXCEEDED') return new QuotaExceededError(body.code, message, options);
       return new ForbiddenError(body?.code ?? 'FORBIDDEN', message, options);
     case 404:
       return new NotFoundError(body?.code ?? 'NOT_FOUND', message, options);

@@ -7,6 +7,8 @@ export type { MapOutcome } from './map-window.js';
 export { TaskRef, itemRef } from './task-ref.js';
 export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
+export { ObjectsClient } from './objects.client.js';
+export type { ObjectLike } from './object-ref.js';
 export {
   AuthenticationError,
   ConflictError,
@@ -14,6 +16,8 @@ export {
   ForbiddenError,
   FxError,
   NotFoundError,
+  ObjectIntegrityError,
+  ObjectUploadError,
   PartialBatchError,
   PayloadTooLargeError,
   QuotaExceededError,
@@ -41,8 +45,14 @@ export type {
   GroupTasksQuery,
   GroupTasksResponse,
   HeartbeatPayload as EndpointHeartbeat,
+  ListObjectsQuery,
+  ListObjectsResponse,
   ListTasksQuery,
   ListTasksResponse,
+  ObjectEncoding,
+  ObjectInfo,
+  ObjectRef,
+  ObjectRefInput,
   PythonReport,
   RegisterEndpointResponse,
   RegisterFunctionRequest,

@@ -1,4 +1,4 @@
-import { FunctionRef, Uuid } from '@fx/protocol';
+import { FunctionRef, Uuid, type TaskOutcome } from '@fx/protocol';
 import type { Client } from './client.js';
 import type { MapOptions } from './client.options.js';
 import { runMapWindow, type MapOutcome } from './map-window.js';
@@ -58,7 +58,13 @@ export async function* mapOutcomes<T>(
   );
 }
 
-/** `client.map`: the results' values, in order or as they finish; a failed or cancelled task throws (and the rest is cancelled). */
-export async function* mapValues<R>(outcomes: AsyncGenerator<MapOutcome, void, undefined>): AsyncGenerator<R, void, undefined> {
-  for await (const { outcome } of outcomes) yield outcomeValue<R>(outcome);
+/**
+ * `client.map`: the results' values, in order or as they finish; a failed or cancelled task throws (and the rest is cancelled).
+ * `valueOf` reads an outcome's value (fetching a result stored as an object).
+ */
+export async function* mapValues<R>(
+  outcomes: AsyncGenerator<MapOutcome, void, undefined>,
+  valueOf: (outcome: TaskOutcome) => R | Promise<R> = outcomeValue,
+): AsyncGenerator<R, void, undefined> {
+  for await (const { outcome } of outcomes) yield await valueOf(outcome);
 }

@@ -36,6 +36,17 @@ export interface RestRequest<T> {
   serverWaitMs?: number;
 }
 
+/** One raw HTTP exchange (object bytes), sent once: the caller decides what a failure means for its transfer. */
+export interface RawRequest {
+  method: 'GET' | 'PUT' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  signal?: AbortSignal | undefined;
+  /** How long the response's headers may take; the body is the caller's to time. */
+  timeoutMs?: number;
+}
+
 /** Statuses that say "not accepted, come back later": safe to repeat for any method. */
 const RETRY_ANY = new Set([429, 503]);
 /** Statuses worth repeating only when repeating is harmless. */
@@ -67,6 +78,44 @@ export class RestTransport {
       const delay = outcome.retryAfterMs ?? backoffDelay(attempt, { initialDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs, jitter: 'equal' });
       await this.sleep(delay, req.signal);
     }
+  }
+
+  /**
+   * Sends one raw request with the bearer token and resolves with the response once its headers
+   * arrive (2xx only). A non-2xx answer becomes the matching FxError (`retryable` on it says whether
+   * trying again may help); a network failure or a timeout a ConnectionError or TimeoutError.
+   */
+  async send(req: RawRequest): Promise<Response> {
+    const timeoutMs = req.timeoutMs ?? this.options.requestTimeoutMs;
+    const headersArrived = new AbortController();
+    const timer = setTimeout(() => headersArrived.abort(new Error(`no response within ${timeoutMs} ms`)), timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, headersArrived.signal]) : headersArrived.signal;
+    const what = `${req.method} ${req.path}`;
+    let res: Response;
+    try {
+      const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, ...req.headers };
+      res = await this.options.fetch(`${this.options.baseUrl}${req.path}`, { method: req.method, headers, body: req.body, signal });
+    } catch (err) {
+      if (req.signal?.aborted) throw req.signal.reason;
+      if (headersArrived.signal.aborted) throw new TimeoutError(`${what} got no response within ${timeoutMs} ms`, { cause: err });
+      throw new ConnectionError('CONNECTION_FAILED', `${what} failed: could not reach ${this.options.baseUrl}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    let errorBody: ErrorBody | undefined;
+    try {
+      const parsed = ErrorBody.safeParse(JSON.parse(text));
+      if (parsed.success) errorBody = parsed.data;
+    } catch {
+      // not an FX error body: the status decides
+    }
+    const snippet = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+    throw errorFromResponse(res.status, errorBody, {
+      retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+      fallbackMessage: `${what} answered HTTP ${res.status}${snippet ? `: ${snippet}` : ''}`,
+    });
   }
 
   private async attempt<T>(

@@ -99,8 +99,16 @@ export async function* streamResults(
   }
 }
 
-/** Every task's value in the order of `taskIds` (an id given twice fills both places); the first failure throws and ends the wait. */
-export async function collectResults<T>(channel: ResultChannel, taskIds: readonly string[], options: StreamOptions = {}): Promise<T[]> {
+/**
+ * Every task's value in the order of `taskIds` (an id given twice fills both places); the first failure throws and ends the wait.
+ * `valueOf` reads an outcome's value (fetching a result stored as an object).
+ */
+export async function collectResults<T>(
+  channel: ResultChannel,
+  taskIds: readonly string[],
+  options: StreamOptions = {},
+  valueOf: (outcome: TaskOutcome) => T | Promise<T> = outcomeValue,
+): Promise<T[]> {
   const positions = new Map<string, number[]>();
   taskIds.forEach((id, i) => {
     const list = positions.get(id);
@@ -109,7 +117,7 @@ export async function collectResults<T>(channel: ResultChannel, taskIds: readonl
   });
   const values = new Array<T>(taskIds.length);
   for await (const outcome of streamResults(channel, positions.keys(), options)) {
-    const value = outcomeValue<T>(outcome);
+    const value = await valueOf(outcome);
     for (const i of positions.get(outcome.taskId) ?? []) values[i] = value;
   }
   return values;

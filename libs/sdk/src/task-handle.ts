@@ -1,9 +1,9 @@
-import type { CancelTaskResponse, TaskInfo } from '@fx/protocol';
+import type { CancelTaskResponse, ObjectRef, TaskInfo } from '@fx/protocol';
 import type { Client } from './client.js';
 import type { GetResultOptions } from './client.options.js';
 
 /** What a handle needs of its client: a narrow slice, so the handle holds no transport of its own. */
-type TaskOperations = Pick<Client, 'getResult' | 'cancel' | 'getTask'>;
+type TaskOperations = Pick<Client, 'getResult' | 'getResultRef' | 'cancel' | 'getTask'>;
 
 /**
  * One task, named by its id (after Temporal's workflow handles). Made by `client.submit(...)` or
@@ -29,6 +29,14 @@ export class TaskHandle<T = unknown> {
    */
   result(options: GetResultOptions = {}): Promise<T> {
     return this.#client.getResult<T>(this.id, options);
+  }
+
+  /**
+   * Waits for the task like result(), and resolves with the reference of its result when the result
+   * was stored as an object (large, bytes, a named output), undefined when it came inline.
+   */
+  resultRef(options: GetResultOptions = {}): Promise<ObjectRef | undefined> {
+    return this.#client.getResultRef(this.id, options);
   }
 
   /** Asks the server to cancel the task (Client.cancel); `cancelled` is false when it had already finished. */

@@ -1,4 +1,5 @@
 import { encodeRefs, type TaskRefValue } from '@fx/protocol';
+import { objectRefOf } from './object-ref.js';
 import { TaskHandle } from './task-handle.js';
 
 /**
@@ -37,13 +38,14 @@ export class TaskRef {
 export const itemRef = (index: number): TaskRef => TaskRef.item(index);
 
 /**
- * Args or kwargs as they are sent: task handles and refs become references, user keys `$fx` are
- * escaped (task-refs.ts in @fx/protocol). `onIndex` hears of each batch-item reference.
+ * Args or kwargs as they are sent: task handles and refs become references, ObjectRefs and ObjectInfos
+ * object references, user keys `$fx` are escaped (task-refs.ts in @fx/protocol). `onIndex` hears of
+ * each batch-item reference.
  */
 export function encodeArgs<T>(value: T, onIndex?: (index: number) => void): T {
   return encodeRefs(value, (v) => {
     if (v instanceof TaskHandle) return { $fx: 'ref', taskId: v.id };
-    if (!(v instanceof TaskRef)) return undefined;
+    if (!(v instanceof TaskRef)) return objectRefOf(v);
     if (v.index !== undefined) onIndex?.(v.index);
     return v.toJSON();
   });

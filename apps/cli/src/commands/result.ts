@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { isFinalStatus } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
-import { wantsJson, withClient } from '../command.helpers.js';
+import { inlineResult, wantsJson, withClient } from '../command.helpers.js';
 import { checkTaskId } from '../resolve.js';
 import { printOutcome } from './run.js';
 
@@ -13,23 +13,23 @@ export function configureResultCommand(program: Command, context: CliContext): v
     .argument('<task>', 'task id')
     .action(async (ref: string, _options: object, command: Command) => {
       const id = checkTaskId(ref);
-      const task = await withClient(context, (client) => client.getTask(id));
-      if (!isFinalStatus(task.status)) {
-        throw new CliError(`task ${id} has not finished yet (${task.status}); "fx task ${id}" shows where it is`);
-      }
-      const status = task.status as 'success' | 'failed' | 'cancelled';
-      printOutcome(
-        context,
-        {
+      const outcome = await withClient(context, async (client) => {
+        const task = await client.getTask(id);
+        if (!isFinalStatus(task.status)) {
+          throw new CliError(`task ${id} has not finished yet (${task.status}); "fx task ${id}" shows where it is`);
+        }
+        const status = task.status as 'success' | 'failed' | 'cancelled';
+        return inlineResult(context, client, {
           taskId: id,
           status,
           ...(status === 'success' ? { result: task.result ?? null } : {}),
+          ...(task.resultRef ? { resultRef: task.resultRef } : {}),
           ...(task.error ? { error: task.error } : {}),
           ...(task.output ? { output: task.output } : {}),
           ...(task.timeline.completedAt ? { completedAt: task.timeline.completedAt } : {}),
-        },
-        wantsJson(command),
-      );
-      if (status !== 'success') throw new CliError('', 1);
+        });
+      });
+      printOutcome(context, outcome, wantsJson(command));
+      if (outcome.status !== 'success') throw new CliError('', 1);
     });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { TimeoutError, type TaskOutcome } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
-import { noticeWarning, reportFailure, reportOutput, wantsJson, withClient } from '../command.helpers.js';
+import { inlineResult, noticeWarning, reportFailure, reportOutput, wantsJson, withClient } from '../command.helpers.js';
 import { formatValue, printJson } from '../output.js';
 import { parseJsonArray, parseJsonObject, parsePriority } from '../parse.js';
 import { parsePositiveNumber } from '@fx/cli-kit';
@@ -45,7 +45,7 @@ export function configureRunCommand(program: Command, context: CliContext): void
         context.err(`Stopped waiting; task ${taskId} keeps running: "fx result ${taskId}" shows it later, "fx cancel ${taskId}" stops it.`),
       );
       try {
-        for await (const outcome of client.results([taskId], { timeoutMs })) return outcome;
+        for await (const outcome of client.results([taskId], { timeoutMs })) return await inlineResult(context, client, outcome);
       } catch (error) {
         if (error instanceof TimeoutError) {
           throw new CliError(`task ${taskId} did not finish within ${options.timeout} s; it keeps running: "fx result ${taskId}" shows it later`);

@@ -1,4 +1,5 @@
 import type { TaskLimits } from '../config/task-limits.js';
+import type { EndpointObjectsOptions } from '../objects/endpoint.objects.js';
 import type { Provider } from '../providers/provider.js';
 import type { Logger } from './logger.js';
 
@@ -14,6 +15,11 @@ export interface EndpointAgentOptions {
   provider: Provider;
   /** Where unacknowledged results wait (`$FX_HOME/endpoints/<name>/spool`). */
   spoolDir: string;
+  /**
+   * Data by reference: the object cache (inputs fetched once per endpoint) and results stored as objects.
+   * @default `dir` beside spoolDir (`$FX_HOME/endpoints/<name>/objects`), the defaults of EndpointObjectsOptions
+   */
+  objects?: Partial<EndpointObjectsOptions>;
   /** When set, the agent keeps a status snapshot here (atomic rewrite on changes and heartbeats). */
   statusFile?: string;
   reconnect?: {

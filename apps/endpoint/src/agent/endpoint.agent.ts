@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { dirname, join } from 'node:path';
 import type { WelcomePayload } from '@fx/protocol';
 import { AgentRefusedError } from './agent.errors.js';
 import { AgentSession } from './agent.session.js';
 import { AgentState, assertTransition, isFinalState } from './agent.state.js';
 import type { EndpointAgentOptions } from './agent.options.js';
 import { silentLogger, type Logger } from './logger.js';
+import { EndpointObjects } from '../objects/endpoint.objects.js';
 import { ResultOutbox } from './result.outbox.js';
 import { ResultSpool } from './result.spool.js';
 import type { AgentStatusSnapshot, ConnectionState } from './status.file.js';
@@ -52,6 +54,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   private readonly intake: TaskIntake;
   private readonly outbox: ResultOutbox;
   private readonly status: StatusReporter;
+  private readonly objects: EndpointObjects;
 
   private shuttingDown = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -68,6 +71,11 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     const { provider } = options;
     const log = (this.log = options.logger ?? silentLogger);
     this.spool = new ResultSpool({ dir: options.spoolDir, log: (m) => log.warn(m) });
+    this.objects = new EndpointObjects(
+      { url: options.url, token: options.token },
+      { ...options.objects, dir: options.objects?.dir ?? join(dirname(options.spoolDir), 'objects') },
+      log,
+    );
     this.session = new AgentSession({
       url: options.url,
       token: options.token,
@@ -99,6 +107,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       reports: this.outbox,
       state: () => this.currentState,
       changed: () => this.changed(),
+      objects: this.objects,
     });
     this.status = new StatusReporter({
       name: options.name,
@@ -218,11 +227,13 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     try {
       const found = await this.spool.load();
       if (found > 0) this.log.info(`found ${found} unacknowledged results in the spool; they will be resent`);
+      await this.objects.open();
       await this.options.provider.start();
     } catch (error) {
       this.lastError = error instanceof Error ? error.message : String(error);
       this.log.error(`could not start: ${this.lastError}`);
       await this.options.provider.stop().catch(() => undefined);
+      await this.objects.close().catch(() => undefined);
       this.setState(AgentState.FAILED);
       await this.status.writeNow();
       this.resolveDone(AgentState.FAILED);
@@ -276,6 +287,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     clearTimeout(closeDeadline);
     await this.options.provider.stop().catch((error: unknown) => this.log.warn(`stopping workers: ${String(error)}`));
     await this.outbox.close();
+    await this.objects.close();
     this.status.cancel();
     this.setState(finalState);
     await this.status.writeNow();

@@ -1,8 +1,17 @@
 import { functionContentHash } from '@fx/protocol/node';
 import { DEFAULT_LIMITS, FunctionSpecCache, functionsOf, type TaskResult, type TaskSpec, type TasksPayload, type WelcomePayload } from '@fx/protocol';
 import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
+import type { EndpointObjects } from '../objects/endpoint.objects.js';
 import { TaskLostError, type Provider } from '../providers/provider.js';
-import { TaskCancelledError, WalltimeExceededError, failure, toRemoteError, type ExecutionOutcome } from '../runtimes/task.errors.js';
+import {
+  TaskCancelledError,
+  WalltimeExceededError,
+  abortFailure,
+  discardFiles,
+  failure,
+  toRemoteError,
+  type ExecutionOutcome,
+} from '../runtimes/task.errors.js';
 import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';
 import { insertByPriority, priorityOf } from './priority-order.js';
@@ -30,6 +39,8 @@ export interface TaskIntakeOptions {
   state: () => AgentState;
   /** Something observable changed (tasks held). */
   changed: () => void;
+  /** Data by reference: inputs fetched before a task runs, results stored as objects. Absent: neither. */
+  objects?: EndpointObjects;
 }
 
 interface RunningTask {
@@ -37,6 +48,8 @@ interface RunningTask {
   controller: AbortController;
   startedAt: number;
   walltimeTimer?: NodeJS.Timeout;
+  /** Lets go of the task's objects (cache pins, staged files) once its result is stored. */
+  release?: () => Promise<void>;
 }
 
 /**
@@ -55,6 +68,7 @@ export class TaskIntake {
   /** runtime + content hash → a source verified against it (see verifiedSource). */
   private readonly verifiedSources = new Map<string, string>();
   private maxResultBytes: number = DEFAULT_LIMITS.maxResultBytes;
+  private inlineResultBytes = 1024 * 1024;
   /** From `welcome`: the functions this endpoint may run, or null for any. */
   private allowedFunctions: ReadonlySet<string> | null = null;
 
@@ -81,6 +95,8 @@ export class TaskIntake {
   /** Takes the limits a `welcome` sets. */
   welcome(welcome: WelcomePayload): void {
     this.maxResultBytes = welcome.maxResultBytes;
+    // Never more than the server takes inline: past either, a result travels as an object.
+    this.inlineResultBytes = Math.min(welcome.inlineResultBytes, welcome.maxResultBytes);
     this.allowedFunctions = welcome.allowedFunctions ? new Set(welcome.allowedFunctions) : null;
   }
 
@@ -197,7 +213,7 @@ export class TaskIntake {
   }
 
   private start(task: TaskSpec): void {
-    const { provider, reports, log } = this.options;
+    const { reports, log } = this.options;
     const fn = task.function;
     const startedAt = Date.now();
     // Checked here as well as at submit: the agent runs only what its endpoint allows, whatever it is sent.
@@ -239,29 +255,15 @@ export class TaskIntake {
       reports.started(task.taskId, at);
     };
     this.runs.set(task.taskId, run);
-    // A provider that waits for a block reports the real start; its walltime counts from there.
-    const startsLater = provider.startsLater === true;
-    if (!startsLater) begin(startedAt);
     let lost = false;
-    provider
-      .submit(task, controller.signal, {
-        maxResultBytes: this.maxResultBytes,
-        ...(startsLater
-          ? {
-              onStart: () => {
-                if (this.runs.get(task.taskId) !== run) return;
-                begin(Date.now());
-                reports.due();
-              },
-            }
-          : {}),
-      })
+    this.execute(task, run, begin)
       .catch((error: unknown): ExecutionOutcome => {
         if (error instanceof TaskLostError) lost = true;
         return { status: 'failed', error: toRemoteError(error, 'INTERNAL') };
       })
       .then((outcome) => {
         if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
+        void run.release?.().catch((error: unknown) => log.warn(`could not release the task's objects: ${String(error)}`, { taskId: task.taskId }));
         if (this.runs.get(task.taskId) === run) this.runs.delete(task.taskId);
         const reason: unknown = controller.signal.reason;
         if (lost) {
@@ -281,6 +283,49 @@ export class TaskIntake {
       });
   }
 
+  /**
+   * Fetches the task's objects, runs it on the provider, and stores its result as an object when it
+   * must be one (before the result goes to the outbox, so the spool holds the reference). Walltime runs
+   * from the start on the worker to the outcome: neither the fetch nor the upload counts.
+   */
+  private async execute(task: TaskSpec, run: RunningTask, begin: (at: number) => void): Promise<ExecutionOutcome> {
+    const { provider, reports, objects } = this.options;
+    const signal = run.controller.signal;
+    const prepared = objects ? await objects.inputs.prepare(task, signal) : { placements: [], release: () => Promise.resolve() };
+    if ('failed' in prepared) return prepared.failed;
+    run.release = prepared.release;
+    // A provider that waits for a block reports the real start; its walltime counts from there.
+    const startsLater = provider.startsLater === true;
+    if (!startsLater) begin(Date.now());
+    const outcome = await provider.submit(task, signal, {
+      maxResultBytes: objects ? objects.maxResultBytes : this.maxResultBytes,
+      ...(objects
+        ? { inlineResultBytes: this.inlineResultBytes, ...(task.outputName !== undefined ? { resultToFile: true } : {}), objects: prepared.placements }
+        : {}),
+      ...(startsLater
+        ? {
+            onStart: () => {
+              if (this.runs.get(task.taskId) !== run) return;
+              begin(Date.now());
+              reports.due();
+            },
+          }
+        : {}),
+    });
+    if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
+    const cancelled = signal.aborted && signal.reason instanceof TaskCancelledError;
+    if (outcome.status === 'success' && (outcome.resultFile || outcome.namedOutputs) && (cancelled || !objects)) {
+      // Nobody will store them: a cancel that raced the result, or an agent without objects.
+      discardFiles(outcome);
+      return cancelled
+        ? abortFailure(signal.reason)
+        : failure('INTERNAL', 'ResultFile', 'the worker wrote its result to a file, which this agent cannot store');
+    }
+    if (!objects || cancelled) return outcome;
+    // A walltime that ended a shell task still leaves its result to store: only a cancel stops the upload.
+    return objects.results.settle(task, outcome, this.inlineResultBytes, signal.aborted ? new AbortController().signal : signal);
+  }
+
   private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome): void {
     const result: TaskResult = {
       taskId: task.taskId,
@@ -288,7 +333,8 @@ export class TaskIntake {
       status: outcome.status,
       timings: { startedAt, finishedAt: Date.now(), ...(outcome.workerId ? { workerId: outcome.workerId } : {}) },
     };
-    if (outcome.status === 'success') result.result = outcome.result ?? null;
+    if (outcome.status === 'success' && outcome.resultRef) result.resultRef = outcome.resultRef;
+    else if (outcome.status === 'success') result.result = outcome.result ?? null;
     else result.error = outcome.error;
     if (outcome.output) result.output = outcome.output;
     this.options.reports.finished(result);

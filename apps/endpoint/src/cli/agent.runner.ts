@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EndpointAgent } from '../agent/endpoint.agent.js';
 import { createConsoleLogger } from '../agent/logger.js';
 import { readStatusFile } from '../agent/status.file.js';
-import { loadEndpointConfig, loadEndpointToken } from '../config/endpoint.config.js';
+import { loadEndpointConfig, loadEndpointToken, type EndpointConfig } from '../config/endpoint.config.js';
+import { defaultStageDir, type EndpointObjectsOptions } from '../objects/endpoint.objects.js';
 import type { EndpointPaths } from '../config/endpoint.paths.js';
 import { inheritedEnv } from '../config/env.js';
 import { createProvider, resolveSandbox } from '../providers/provider.factory.js';
@@ -32,6 +35,8 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
     if (error instanceof SandboxError) throw new CliError(error.message);
     throw error;
   }
+  const objects = await objectsOptions(config, paths, sandbox);
+  if (objects.stageDir) sandbox = sandbox.showing([objects.stageDir]);
   const provider = await createProvider(config, paths, logger, sandbox);
   const agent = new EndpointAgent({
     url: config.url,
@@ -40,6 +45,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
     endpointId: config.endpointId,
     provider,
     spoolDir: paths.spool,
+    objects,
     statusFile: paths.status,
     reconnect: config.reconnect,
     drainTimeoutSeconds: config.drainTimeoutSeconds,
@@ -76,6 +82,25 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   await removePid(paths, process.pid);
   if (final === 'FAILED') throw new CliError(`endpoint "${config.name}" failed: ${agent.snapshot().lastError ?? 'see the log above'}`);
   logger.info(`endpoint "${config.name}" stopped`);
+}
+
+/**
+ * Where the agent keeps objects and where its workers read them. Block workers on Slurm read the cache
+ * itself (no stage): FX assumes the endpoint's directory lies on a filesystem the compute nodes share,
+ * as it does for the block scripts and the worker programs. Workers run as nobody cannot pass FX_HOME
+ * (0700), so their stage is a fresh directory under the OS temp dir; others read it under FX_HOME,
+ * beside the cache (hard links, no copies), shown to bubblewrap read-only.
+ */
+async function objectsOptions(config: EndpointConfig, paths: EndpointPaths, sandbox: WorkerSandbox): Promise<EndpointObjectsOptions> {
+  const limits = config.objects;
+  const mb = 1024 * 1024;
+  const common = {
+    dir: paths.objects,
+    ...(limits ? { cacheBytes: limits.cacheMB * mb, maxResultBytes: limits.maxResultMB * mb } : {}),
+  };
+  if (config.provider === 'slurm') return { ...common, stageDir: null };
+  if (sandbox.kind === 'uid') return { ...common, stageDir: await mkdtemp(join(tmpdir(), 'fx-stage-')) };
+  return { ...common, stageDir: defaultStageDir(paths.objects) };
 }
 
 /**

@@ -89,6 +89,27 @@ export const SlurmConfig = z
   .refine((s) => s.initBlocks <= s.maxBlocks, { message: 'initBlocks must be at most maxBlocks' });
 export type SlurmConfig = z.infer<typeof SlurmConfig>;
 
+/** The `objects:` section: data by reference (inputs cached on this endpoint, results stored as objects). */
+export const ObjectsConfig = z
+  .object({
+    /** Size of the object cache (`objects/cache` beside config.yaml); least recently used objects no task holds go past it. */
+    cacheMB: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024 ** 3)
+      .default(10 * 1024),
+    /** Largest result (or named output) a task may hand back to be stored as an object; larger fails RESULT_TOO_LARGE. */
+    maxResultMB: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024 ** 3)
+      .default(10 * 1024),
+  })
+  .strict();
+export type ObjectsConfig = z.infer<typeof ObjectsConfig>;
+
 /** `$FX_HOME/endpoints/<name>/config.yaml`. */
 export const EndpointConfig = z
   .object({
@@ -132,6 +153,8 @@ export const EndpointConfig = z
     sandboxShow: z.array(z.string().min(1).max(4096)).max(64).optional(),
     /** Absent: DEFAULT_TASK_LIMITS (so that configure writes no defaults into config.yaml). */
     taskLimits: TaskLimitsConfig.optional(),
+    /** Absent: a 10 GiB cache and results of up to 10 GiB. */
+    objects: ObjectsConfig.optional(),
   })
   .strict()
   .refine((c) => c.provider !== 'slurm' || c.slurm !== undefined, { message: 'provider: slurm needs a "slurm:" section (see README)', path: ['slurm'] });

@@ -11,6 +11,8 @@ export interface EndpointPaths {
   spool: string;
   /** Parent of the per-task working directories of shell tasks. */
   work: string;
+  /** Data by reference: the object cache, partial downloads, the stage workers read from, results from block nodes. */
+  objects: string;
 }
 
 export function endpointsDir(home: string): string {
@@ -28,5 +30,6 @@ export function endpointPaths(home: string, name: string): EndpointPaths {
     status: join(dir, 'status.json'),
     spool: join(dir, 'spool'),
     work: join(dir, 'tasks'),
+    objects: join(dir, 'objects'),
   };
 }

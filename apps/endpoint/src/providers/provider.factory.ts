@@ -39,6 +39,7 @@ export async function createProvider(config: EndpointConfig, paths: EndpointPath
       settings: { ...s, walltimeSeconds: parseWalltime(s.walltime) as number },
       ...(config.accelerators !== undefined ? { accelerators: config.accelerators } : {}),
       blocksDir: join(paths.dir, 'blocks'),
+      resultsDir: join(paths.objects, 'incoming'),
       shellOutputLines: config.shellOutputLines,
       ...(config.python !== undefined ? { python: config.python } : {}),
       logger,

@@ -1,17 +1,45 @@
 import type { PythonReport, TaskSpec, WorkerCounts } from '@fx/protocol';
+import type { ObjectPlacement } from '../objects/object.placement.js';
 import type { ExecutionOutcome } from '../runtimes/task.errors.js';
 
 export type { ExecutionOutcome };
 
 /** What the agent tells a provider about one submission besides the task itself. */
 export interface SubmitContext {
-  /** Results larger than this (as JSON) fail with RESULT_TOO_LARGE; the server says so in `welcome`. */
+  /**
+   * Results larger than this fail with RESULT_TOO_LARGE: as JSON when they travel inline (the server's
+   * `welcome.maxResultBytes`), as bytes when results may become objects (the agent's `objects.maxResultMB`).
+   */
   maxResultBytes: number;
+  /**
+   * Set when results may become objects: a result whose JSON is larger than this, or one returned as
+   * bytes, comes back as a file (ExecutionOutcome.resultFile) that the agent stores as an object.
+   */
+  inlineResultBytes?: number;
+  /** Every result comes back as a file (the task has an outputName): it is stored under that name. */
+  resultToFile?: boolean;
+  /** Where the contents of the task's object references lie, and where in its arguments they go (TaskInputs). */
+  objects?: ObjectPlacement[];
   /**
    * For providers that `startsLater`: called when the task actually starts on a worker (the agent then
    * reports it running and starts its walltime clock).
    */
   onStart?: (workerId: string) => void;
+}
+
+/** What a worker invocation takes from a submission: the result limits and routing, and the task's objects. */
+export function invocationExtras(context: Omit<SubmitContext, 'onStart'>): {
+  maxResultBytes: number;
+  inlineResultBytes?: number;
+  resultToFile?: boolean;
+  objects?: ObjectPlacement[];
+} {
+  return {
+    maxResultBytes: context.maxResultBytes,
+    ...(context.inlineResultBytes !== undefined ? { inlineResultBytes: context.inlineResultBytes } : {}),
+    ...(context.resultToFile ? { resultToFile: true } : {}),
+    ...(context.objects && context.objects.length > 0 ? { objects: context.objects } : {}),
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
+import { close } from 'node:fs';
 import { types } from 'node:util';
-import type { ErrorCode, RemoteError, TaskOutput } from '@fx/protocol';
+import type { ErrorCode, ObjectEncoding, ObjectRef, RemoteError, TaskOutput } from '@fx/protocol';
 
 /**
  * Why a task's AbortSignal fired. Runtimes look at `signal.reason` to tell a walltime expiry (which a
@@ -21,9 +22,50 @@ export class TaskCancelledError extends Error {
   }
 }
 
-/** The outcome of one execution, before the agent adds task id, attempt and timings; `output`: what it printed (python, shell NON_ZERO_EXIT). */
+/**
+ * A result a worker wrote to a file rather than sending it (bytes, JSON past the inline limit, a task
+ * with outputName): opened by the agent (synchronously) as soon as it was reported and unlinked, so it
+ * outlives its worker's directory. Whoever takes the outcome closes `fd` (after storing it as an object).
+ */
+export interface ResultFile {
+  fd: number;
+  size: number;
+  encoding: ObjectEncoding;
+}
+
+/** A named output (js `ctx.output`, python `fx_sdk.output`) written to a file, like ResultFile. */
+export interface NamedOutput extends ResultFile {
+  name: string;
+}
+
+/** Closes a result file nobody will store. */
+export function discardResultFile(file: ResultFile | undefined): void {
+  if (file) close(file.fd, () => undefined);
+}
+
+/** Closes the files of an outcome nobody will store (its result file and named outputs). */
+export function discardFiles(outcome: ExecutionOutcome): void {
+  if (outcome.status !== 'success') return;
+  discardResultFile(outcome.resultFile);
+  for (const output of outcome.namedOutputs ?? []) discardResultFile(output);
+}
+
+/**
+ * The outcome of one execution, before the agent adds task id, attempt and timings; `output`: what it
+ * printed (python, shell NON_ZERO_EXIT). A success carries `result`, or `resultFile` until the agent has
+ * stored it as an object, then `resultRef`.
+ */
 export type ExecutionOutcome =
-  | { status: 'success'; result: unknown; workerId?: string; output?: TaskOutput }
+  | {
+      status: 'success';
+      result: unknown;
+      workerId?: string;
+      output?: TaskOutput;
+      resultFile?: ResultFile;
+      resultRef?: ObjectRef;
+      /** Named outputs to store (with the task's id and their names) before the result is reported. */
+      namedOutputs?: NamedOutput[];
+    }
   | { status: 'failed'; error: RemoteError; workerId?: string; output?: TaskOutput };
 
 export function failure(code: ErrorCode, name: string, message: string, stack?: string): ExecutionOutcome {

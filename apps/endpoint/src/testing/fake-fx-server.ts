@@ -19,6 +19,7 @@ import {
   type TaskSpec,
   type WelcomePayload,
 } from '@fx/protocol';
+import { FakeObjectStore } from './fake-object-store.js';
 
 export interface FakeFxServerOptions {
   /** The endpoint token the socket must carry. */
@@ -56,7 +57,8 @@ export interface FakeConnection {
  * A stand-in for the FX server that speaks the endpoint protocol as libs/protocol defines it: token
  * check, `hello` → `welcome` (with `forget` for ids it already has final results for), credits as
  * cumulative grants that the server decrements as it sends `tasks`, `results` → `ack`, `cancel`.
- * Also the two REST calls the CLI makes (register and delete an endpoint).
+ * Also the two REST calls the CLI makes (register and delete an endpoint), and the object routes an
+ * agent uses (FakeObjectStore).
  */
 export class FakeFxServer {
   readonly endpointToken: string;
@@ -80,6 +82,8 @@ export class FakeFxServer {
    */
   maxCommitted = 0;
   readonly restCalls: { method: string; path: string; auth?: string; body?: unknown }[] = [];
+  /** `/v1/objects` for the endpoint token (content, resumable uploads). */
+  readonly objects = new FakeObjectStore(() => this.endpointToken);
   autoAck: boolean;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
@@ -266,6 +270,7 @@ export class FakeFxServer {
   }
 
   private async onRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (await this.objects.handle(req, res)) return;
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');

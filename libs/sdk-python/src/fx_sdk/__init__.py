@@ -21,6 +21,8 @@ from .errors import (
     ForbiddenError,
     FxError,
     NotFoundError,
+    ObjectIntegrityError,
+    ObjectUploadError,
     PartialBatchError,
     PayloadTooLargeError,
     QuotaExceededError,
@@ -36,6 +38,7 @@ from .errors import (
     TimeoutError,
     ValidationError,
 )
+from ._object_ref import ObjectRef
 from ._refs import TaskRef, item_ref
 from .executor import Executor, TaskFuture
 from .group import TaskGroup
@@ -55,6 +58,9 @@ __all__ = [
     "ForbiddenError",
     "FxError",
     "NotFoundError",
+    "ObjectIntegrityError",
+    "ObjectRef",
+    "ObjectUploadError",
     "PartialBatchError",
     "PayloadTooLargeError",
     "PythonVersionMismatchWarning",

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from ._longpoll import Interrupted, LongPollConnection
+from ._object_ref import ObjectRef
 from ._transport import backoff_delay
 from .errors import AuthenticationError, ForbiddenError, FxError, NotFoundError, RateLimitError, ServerError, ValidationError
 from .outcome import TaskOutcome
@@ -33,8 +34,17 @@ _SLICE_WAIT_MS = 1_000
 
 
 class ResultPoller:
-    def __init__(self, connection: LongPollConnection, *, wait: float, retry_base_delay: float, retry_max_delay: float) -> None:
+    def __init__(
+        self,
+        connection: LongPollConnection,
+        *,
+        wait: float,
+        retry_base_delay: float,
+        retry_max_delay: float,
+        load: Optional[Callable[[ObjectRef], Any]] = None,
+    ) -> None:
         self._conn = connection
+        self._load = load  # reads results stored as objects, when an outcome's value() is asked for
         self._wait_ms = max(0, min(60_000, int(wait * 1000)))
         self._retry_base_delay = retry_base_delay
         self._retry_max_delay = retry_max_delay
@@ -186,7 +196,7 @@ class ResultPoller:
         for entry in answer.get("tasks", []):
             if entry.get("status") not in ("success", "failed", "cancelled") or entry.get("resultOmitted"):
                 continue  # not final yet, or final but its result did not fit this answer: ask again
-            outcome = TaskOutcome.from_wire(entry)
+            outcome = TaskOutcome.from_wire(entry, self._load)
             for callback in self._take(outcome.task_id):
                 self._call(callback, outcome)
             delivered += 1

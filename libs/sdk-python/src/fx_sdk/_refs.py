@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Optional
 
+from ._object_ref import object_wire_ref
+
 REF_KEY = "$fx"
 _ESCAPABLE_KEY = re.compile(r"^\$+fx$")
 
@@ -54,13 +56,14 @@ def escape_key(key: str) -> str:
 
 
 def as_wire_ref(value: Any) -> Optional[Dict[str, Any]]:
-    """The wire reference for a TaskRef or a task future (anything with ``_fx_task_ref``), else None."""
+    """The wire reference for a TaskRef, a task future (anything with ``_fx_task_ref``) or an object
+    (an ObjectRef, or an object's info), else None."""
     if isinstance(value, TaskRef):
         return value.wire()
     to_ref = getattr(type(value), "_fx_task_ref", None)
-    return to_ref(value) if to_ref is not None else None
+    return to_ref(value) if to_ref is not None else object_wire_ref(value)
 
 
 def is_task_ref(value: Any) -> bool:
-    """A TaskRef or a task future, without waiting for the future's task."""
-    return isinstance(value, TaskRef) or getattr(type(value), "_fx_task_ref", None) is not None
+    """A TaskRef, a task future (without waiting for its task) or an object reference: what only JSON arguments carry."""
+    return isinstance(value, TaskRef) or getattr(type(value), "_fx_task_ref", None) is not None or object_wire_ref(value) is not None

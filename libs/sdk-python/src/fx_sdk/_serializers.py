@@ -67,7 +67,7 @@ def argument_fields(args: Any, kwargs: Optional[Mapping[str, Any]], serializer: 
         if not isinstance(key, str):
             raise SerializationError(f"kwargs[{key!r}]", f"kwargs[{key!r}]: keyword names must be strings")
     if _holds_ref((args, kw)):
-        raise ValidationError("VALIDATION_FAILED", 'task references (futures as arguments) travel in JSON arguments only, not with serializer "pickle"')
+        raise ValidationError("VALIDATION_FAILED", 'task and object references (futures and ObjectRefs as arguments) travel in JSON arguments only, not with serializer "pickle"')
     return {"serializer": "pickle", "pickledArgs": pickled_value((tuple(args), kw), "the arguments")}
 
 

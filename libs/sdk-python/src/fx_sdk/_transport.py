@@ -168,5 +168,35 @@ class Transport:
         retryable = (res.status_code in _RETRY_ANY or res.status_code in _RETRY_IDEMPOTENT) and error.code != "QUOTA_EXCEEDED"
         return _Attempt(error=error, retryable=retryable, retry_after=retry_after if retryable else None)
 
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: Optional[bytes] = None,
+        headers: Optional["dict[str, str]"] = None,
+        stream: bool = False,
+        timeout: Optional[float] = None,
+    ) -> requests.Response:
+        """One raw request (object bytes), sent once: the 2xx response (its body unread when ``stream``), else the
+        matching FxError; a network failure or timeout a ConnectionError or TimeoutError. The caller decides on retries."""
+        what = f"{method} {path}"
+        limit = self.timeout if timeout is None else timeout
+        try:
+            res = self._session.request(method, self.base_url + path, data=data, headers=headers, timeout=limit, stream=stream)
+        except requests.Timeout as err:
+            raise TimeoutError(f"{what} got no response within {limit:g} s") from err
+        except requests.RequestException as err:
+            raise ConnectionError("CONNECTION_FAILED", f"{what} failed: could not reach {self.base_url} ({type(err).__name__})") from err
+        if 200 <= res.status_code < 300:
+            return res
+        try:
+            text = res.text
+        except requests.RequestException:
+            text = ""
+        finally:
+            res.close()
+        raise error_for(res.status_code, text, parse_retry_after(res.headers.get("retry-after")), what)
+
     def close(self) -> None:
         self._session.close()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 from . import _batch
 from ._config import token_from_env, url_from_env
 from ._longpoll import LongPollConnection
+from ._objects import ObjectMethods
 from ._options import CacheMethods, RetryLike, registration_options, retry_wire
 from ._poller import Delivery, ResultPoller
 from ._serializers import Serializer, argument_fields
@@ -20,7 +21,7 @@ from ._transport import Transport
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .group import TaskGroup
-from .outcome import TaskOutcome, exception_for
+from .outcome import TaskOutcome
 from .types import CancelResult, CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TaskInfo, UserInfo, WhoAmI
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-class Client(CacheMethods):
+class Client(CacheMethods, ObjectMethods):
     """Client of one FX server. Thread-safe; one background thread collects results for every wait.
 
     ``url`` and ``token`` default to FX_URL and FX_TOKEN. ``timeout`` bounds one REST attempt (seconds);
@@ -70,6 +71,7 @@ class Client(CacheMethods):
             wait=result_wait,
             retry_base_delay=retry_base_delay,
             retry_max_delay=retry_max_delay,
+            load=self._load_result,  # results stored as objects are fetched when asked for (ObjectMethods)
         )
         self._batch_limit = max(1, max_batch_tasks)
         self._max_request_bytes = max_request_bytes
@@ -261,11 +263,10 @@ class Client(CacheMethods):
     # ---- results -------------------------------------------------------------------------------
 
     def get_result(self, task: str, timeout: Optional[float] = None) -> Any:
-        """Waits for a task's result (seconds; None waits as long as it takes).
+        """Waits for a task's result (seconds; None waits as long as it takes); one stored as an object is fetched.
 
-        A failed task raises its remote exception's builtin type when it is one, else
-        :class:`~fx_sdk.TaskFailed`; a cancelled one :class:`~fx_sdk.TaskCancelled`; an unknown id
-        :class:`~fx_sdk.NotFoundError`; a wait past ``timeout`` :class:`~fx_sdk.TimeoutError`.
+        A failed task raises its remote exception's builtin type when it is one, else :class:`~fx_sdk.TaskFailed`; a cancelled
+        one :class:`~fx_sdk.TaskCancelled`; an unknown id :class:`~fx_sdk.NotFoundError`; a wait past ``timeout`` :class:`~fx_sdk.TimeoutError`.
         """
         tid = task_id(task)
         self._check_open()
@@ -290,9 +291,7 @@ class Client(CacheMethods):
         """Waits for every task; results in the order of ``task_ids``. The first failure raises and ends the wait."""
         by_id: Dict[str, Any] = {}
         for outcome in self.results(task_ids, timeout=timeout):
-            if not outcome.ok:
-                raise exception_for(outcome)
-            by_id[outcome.task_id] = outcome.result
+            by_id[outcome.task_id] = outcome.value()  # raises what a failed task failed with
         return [by_id[task_id(t)] for t in task_ids]
 
     def results(self, task_ids: Sequence[str], timeout: Optional[float] = None) -> Iterator[TaskOutcome]:

@@ -80,7 +80,9 @@ class RateLimitError(FxError):
 
 
 class QuotaExceededError(FxError):
-    """429 QUOTA_EXCEEDED: as many unfinished tasks as the server allows. Never retried: it frees up as tasks finish."""
+    """QUOTA_EXCEEDED (429, or 403 for storage): as many unfinished tasks, or bytes in objects, as the server allows.
+
+    Never retried: it frees up as tasks finish or objects are deleted."""
 
 
 class ServerError(FxError):
@@ -165,6 +167,34 @@ class PartialBatchError(FxError):
         self.__cause__ = cause
 
 
+class ObjectIntegrityError(FxError):
+    """CHECKSUM_MISMATCH: an object's bytes did not match their sha256 (or size), so they were refused rather than returned.
+
+    ``expected_sha256`` is what the server vouches for, ``actual_sha256`` what was read (or sent).
+    """
+
+    def __init__(self, message: str, expected_sha256: Optional[str], actual_sha256: Optional[str]) -> None:
+        super().__init__("CHECKSUM_MISMATCH", message)
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+
+
+class ObjectUploadError(FxError):
+    """A put failed before its object existed; the server keeps the ``offset`` bytes it received until the upload expires.
+
+    ``client.put(same_data, upload_id=err.upload_id)`` sends only the rest. ``__cause__`` is what failed
+    (the network after its retries, the data, a refusal); ``code`` is its code when it is an FxError,
+    else ``UPLOAD_INCOMPLETE``.
+    """
+
+    def __init__(self, message: str, upload_id: Optional[str], offset: int, cause: Optional[BaseException]) -> None:
+        fx = cause if isinstance(cause, FxError) else None
+        super().__init__(fx.code if fx else "UPLOAD_INCOMPLETE", message, status=fx.status if fx else None, details=fx.details if fx else None)
+        self.upload_id = upload_id
+        self.offset = offset
+        self.__cause__ = cause
+
+
 # The TypeScript SDK's names, for code that moves between the two.
 TaskFailedError = TaskFailed
 TaskCancelledError = TaskCancelled
@@ -187,12 +217,12 @@ def error_from_response(status: int, body: Optional[Mapping[str, Any]], *, retry
     code = raw_code if isinstance(raw_code, str) else None
     message = (body.get("message") if body else None) or fallback or f"the server answered HTTP {status}"
     details = body.get("details") if body else None
+    if code == "QUOTA_EXCEEDED" and status in (403, 429):
+        return QuotaExceededError(code, message, status=status, details=details)
     if status in _BY_STATUS:
         cls, default = _BY_STATUS[status]
         return cls(code or default, message, status=status, details=details)
     if status == 429:
-        if code == "QUOTA_EXCEEDED":
-            return QuotaExceededError(code, message, status=status, details=details)
         return RateLimitError(message, retry_after, status=status, details=details)
     if status >= 500:
         return ServerError(code or ("UNAVAILABLE" if status == 503 else "INTERNAL"), message, status=status, details=details)

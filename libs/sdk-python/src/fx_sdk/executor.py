@@ -17,7 +17,7 @@ from ._source import python_source, source_digest
 from ._wire import endpoint_ref, function_ref, resource_name
 from .client import Client
 from .errors import FxError, PartialBatchError, TimeoutError, ValidationError
-from .outcome import exception_for
+from .outcome import TaskOutcome, exception_for
 
 
 # Longest a future passed as an argument is waited for until its own task is stored (it is sent within a batch interval).
@@ -53,6 +53,11 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
             return self._mark_cancelled()
         return False
 
+    def result(self, timeout: Optional[float] = None) -> Any:
+        """The task's result (fetched, the first time, when it is stored as an object), as ``Future.result``."""
+        value = super().result(timeout)
+        return value.load() if isinstance(value, _Stored) else value
+
     def _fx_task_ref(self) -> Dict[str, Any]:
         """As another task's argument: a reference to this task's result, once the server holds the task."""
         deadline = time.monotonic() + _STORE_WAIT_SECONDS
@@ -85,7 +90,8 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         if not self._notify_once():
             return  # cancelled meanwhile
         if delivery.ok:
-            self.set_result(delivery.result)
+            # a result stored as an object is fetched by result(), in the caller's thread, not here in the poller's
+            self.set_result(_Stored(delivery) if delivery.result_ref is not None else delivery.result)
         else:
             self.set_exception(exception_for(delivery))
 
@@ -103,6 +109,23 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
                 return False
             self._notified = True
         return self.set_running_or_notify_cancel()
+
+
+class _Stored:
+    """A result stored as an object, read once on first demand and kept."""
+
+    def __init__(self, outcome: TaskOutcome) -> None:
+        self._outcome = outcome
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._loaded = False
+
+    def load(self) -> Any:
+        with self._lock:
+            if not self._loaded:
+                self._value = self._outcome.value()
+                self._loaded = True
+            return self._value
 
 
 class MapResults(Iterator[Any]):

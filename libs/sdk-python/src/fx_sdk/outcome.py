@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
 
+from ._object_ref import ObjectRef
 from ._serializers import ResultNotLoadable, decode_result
 from .errors import RemoteTraceback, SerializerMismatch, TaskCancelled, TaskFailed
 
@@ -58,7 +59,8 @@ class TaskOutcome:
     ``output`` is what the task printed, when the server has it (None otherwise). ``cached_from`` names
     the task whose memoized result completed this one without running it (None when it ran). A task run with
     ``serializer="pickle"`` has its result unpickled here; one this Python cannot load is ``failed``
-    with code ``SERIALIZER_MISMATCH`` saying why.
+    with code ``SERIALIZER_MISMATCH`` saying why. A result stored as an object (large, bytes, a named
+    output) has ``result_ref`` set and ``result`` None: ``value()`` fetches it (bytes, or the JSON value).
     """
 
     task_id: str
@@ -69,19 +71,24 @@ class TaskOutcome:
     completed_at: Optional[str] = None
     output: Optional[TaskOutput] = None
     cached_from: Optional[str] = None
+    result_ref: Optional[ObjectRef] = None
+    # reads a result stored as an object (the client's get); None where no client made the outcome
+    _load: Optional[Callable[[ObjectRef], Any]] = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status == "success"
 
     def value(self) -> Any:
-        """The result, or raises what the task failed with (see :func:`exception_for`)."""
+        """The result (fetched when it is stored as an object), or raises what the task failed with (see :func:`exception_for`)."""
         if self.status == "success":
+            if self.result_ref is not None and self._load is not None:
+                return self._load(self.result_ref)
             return self.result
         raise exception_for(self)
 
     @staticmethod
-    def from_wire(raw: Mapping[str, Any]) -> "TaskOutcome":
+    def from_wire(raw: Mapping[str, Any], load: Optional[Callable[[ObjectRef], Any]] = None) -> "TaskOutcome":
         error = raw.get("error")
         status, result = str(raw["status"]), raw.get("result")
         remote = RemoteError.from_wire(error) if isinstance(error, Mapping) else None
@@ -100,6 +107,8 @@ class TaskOutcome:
             completed_at=raw.get("completedAt"),
             output=TaskOutput.from_wire(raw.get("output")),
             cached_from=raw.get("cachedFrom"),
+            result_ref=ObjectRef.from_wire(raw["resultRef"]) if isinstance(raw.get("resultRef"), Mapping) else None,
+            _load=load,
         )
 
 

@@ -122,6 +122,8 @@ class TaskInfo(TypedDict, total=False):
     serializer: str
     pickledArgs: Dict[str, Any]
     result: Any
+    # the result stored as an object (large, bytes, a named output): ``result`` is absent, get_result fetches it
+    resultRef: Dict[str, Any]
     error: Optional[Dict[str, Any]]
     output: Dict[str, Any]
     # completed from a memoized result, produced by task cachedFrom, without running
@@ -165,3 +167,18 @@ class TokenInfo(TypedDict):
 class CreateTokenResponse(TypedDict):
     token: str
     info: TokenInfo
+
+
+class ObjectInfo(TypedDict):
+    """An object (``put_info``, ``object_info``, ``list_objects``): ``ref`` is the wire reference tasks take."""
+
+    id: str
+    ownerId: str
+    name: Optional[str]
+    sha256: str
+    size: int
+    encoding: str
+    createdAt: str
+    expiresAt: Optional[str]
+    taskId: Optional[str]
+    ref: Dict[str, Any]

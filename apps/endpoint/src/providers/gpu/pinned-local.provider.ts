@@ -87,7 +87,7 @@ export class PinnedLocalProvider implements Provider {
     const slot = await this.acquire(task, signal);
     if (slot === undefined) return abortFailure(signal.reason);
     try {
-      return await this.runners[slot]!.run(task, signal, context.maxResultBytes);
+      return await this.runners[slot]!.run(task, signal, context);
     } finally {
       this.busy[slot] = false;
       this.release();

@@ -40,7 +40,7 @@ describe('LocalProvider with the agent', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs js and shell tasks end to end, with walltime, crashes and size limits', async () => {
+  it('runs js and shell tasks end to end, with walltime, crashes and large results', async () => {
     const tasks = {
       add: makeTask('js', '(a, b) => a + b', { args: [2, 3] }),
       kw: makeTask('js', '(a, { scale }) => a * scale', { args: [4], kwargs: { scale: 10 } }),
@@ -58,7 +58,9 @@ describe('LocalProvider with the agent', () => {
     expect(result(tasks.kw)).toMatchObject({ status: 'success', result: 40 });
     expect(result(tasks.crash)).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST', name: 'WorkerLost' } });
     expect(result(tasks.slow)).toMatchObject({ status: 'failed', error: { code: 'WALLTIME_EXCEEDED' } });
-    expect(result(tasks.big)).toMatchObject({ status: 'failed', error: { code: 'RESULT_TOO_LARGE' } });
+    // past the server's inline limit a result travels as an object rather than failing RESULT_TOO_LARGE
+    expect(result(tasks.big)).toMatchObject({ status: 'success', resultRef: { encoding: 'json', size: 10002 } });
+    expect(server.objects.content(result(tasks.big)!.resultRef!.id)?.toString()).toBe(JSON.stringify('x'.repeat(10000)));
     expect(result(tasks.shell)).toMatchObject({ status: 'success', result: { stdout: '16\n17\n18\n19\n20\n', returncode: 0 } });
     expect(result(tasks.sleepy)).toMatchObject({ status: 'success', result: { returncode: 124 } });
     expect(result(tasks.after)).toMatchObject({ status: 'success', result: 'still works' });

@@ -3,7 +3,7 @@ import { runShell } from '../../runtimes/shell/shell.runtime.js';
 import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { DEFAULT_TASK_LIMITS, taskMemoryBytes, type TaskLimits } from '../../config/task-limits.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
-import type { Provider, ProviderStatus, SubmitContext } from '../provider.js';
+import { invocationExtras, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
 import { WorkerPool } from './worker.pool.js';
 import { PythonWorkers } from './python.workers.js';
 import { pythonInvocation } from '../../runtimes/python/python.runtime.js';
@@ -126,13 +126,13 @@ export class LocalProvider implements Provider {
       case 'js':
         return this.pool.run(
           task.taskId,
-          { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes: context.maxResultBytes },
+          { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, ...invocationExtras(context) },
           signal,
           context.onStart,
           { ownerId: isolationKey(task), memoryBytes: this.memoryBytes, priority: priorityOf(task) },
         );
       case 'python':
-        return this.python.run(task.taskId, pythonInvocation(task, context.maxResultBytes), signal, context.onStart, {
+        return this.python.run(task.taskId, pythonInvocation(task, context), signal, context.onStart, {
           ownerId: isolationKey(task),
           memoryBytes: this.memoryBytes,
           priority: priorityOf(task),
@@ -207,7 +207,12 @@ export class LocalProvider implements Provider {
     context.onStart?.('shell');
     let group: number | undefined;
     try {
-      const shell = { template: task.function.source, kwargs: task.kwargs, failOnNonZeroExit: task.function.failOnNonZeroExit === true };
+      const shell = {
+        template: task.function.source,
+        kwargs: task.kwargs,
+        failOnNonZeroExit: task.function.failOnNonZeroExit === true,
+        ...(context.objects ? { objects: context.objects } : {}),
+      };
       const outcome = await runShell(shell, signal, {
         outputLines: this.options.shellOutputLines,
         sandbox: this.sandbox,

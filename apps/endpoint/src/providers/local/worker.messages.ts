@@ -3,7 +3,7 @@ import type { JsInvocation, JsOutcome } from '../../runtimes/js/js.runtime.js';
 import type { PythonInvocation } from '../../runtimes/python/python.runtime.js';
 
 /** What a worker of any kind is asked to run. */
-export type WorkerInvocation = Required<JsInvocation> | PythonInvocation;
+export type WorkerInvocation = (JsInvocation & { maxResultBytes: number }) | PythonInvocation;
 
 /** A worker's outcome: the result as JSON text or an error, and what the task printed (python workers). */
 export type WorkerOutcome = JsOutcome & { output?: TaskOutput };

@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkerCounts } from '@fx/protocol';
-import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { abortFailure, discardFiles, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { watchMemory } from '../sandbox/memory.watch.js';
-import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
+import { UNPRIVILEGED_ID, WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Job, JobOptions, PoolWorker, WorkerPoolOptions } from './worker-pool.options.js';
 import { nodeWorkerLauncher, type WorkerLauncher } from './worker.launcher.js';
-import type { ParentToWorkerMessage, WorkerInvocation, WorkerOutcome, WorkerToParentMessage } from './worker.messages.js';
+import type { ParentToWorkerMessage, WorkerInvocation, WorkerToParentMessage } from './worker.messages.js';
+import { workerOutcome } from './worker.outcome.js';
 import { WorkerStartError, startWorkerProcess, stopWorkerProcess } from './worker.process.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
 import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
@@ -36,9 +37,12 @@ export class WorkerPool {
   private stopping = false;
   private readonly respawnFailures: number[] = [];
   private readonly log: Logger;
+  /** Whose files a worker writes (workerOutcome checks its result file against it). */
+  private readonly fileOwner: number | undefined;
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.log = options.logger ?? silentLogger;
+    this.fileOwner = options.sandbox?.kind === 'uid' ? UNPRIVILEGED_ID : process.getuid?.();
     const script = options.workerScript ?? new URL('./worker.js', import.meta.url);
     this.launcher = options.launcher ?? nodeWorkerLauncher(script instanceof URL ? fileURLToPath(script) : script, options.execArgv);
     this.depth = options.depth ?? 1;
@@ -234,7 +238,7 @@ export class WorkerPool {
   }
 
   private settle(job: Job, outcome: ExecutionOutcome): void {
-    if (job.settled) return;
+    if (job.settled) return discardFiles(outcome);
     job.settled = true;
     job.stopWatch?.();
     job.signal.removeEventListener('abort', job.onAbort);
@@ -298,7 +302,7 @@ export class WorkerPool {
         break;
       case 'done':
         this.forget(worker, job);
-        this.settle(job, toExecutionOutcome(message.outcome));
+        this.settle(job, workerOutcome(message.outcome, job.taskId, { workDir: worker.workDir, owner: this.fileOwner }));
         break;
       case 'dropped':
         if (job.dropped) {
@@ -384,10 +388,4 @@ export class WorkerPool {
       this.spawn(slot).catch((error: unknown) => this.log.error(error instanceof Error ? error.message : String(error), { slot }));
     }, delay).unref();
   }
-}
-
-/** A worker's `done` as the agent reports it: the result parsed from the JSON text the worker made. */
-function toExecutionOutcome(outcome: WorkerOutcome): ExecutionOutcome {
-  const base: ExecutionOutcome = outcome.ok ? { status: 'success', result: JSON.parse(outcome.json) as unknown } : { status: 'failed', error: outcome.error };
-  return outcome.output ? { ...base, output: outcome.output } : base;
 }

@@ -21,6 +21,8 @@ export interface WorkerProcess<J> {
   id: string;
   slot: number;
   child: ChildProcess;
+  /** Its private directory (removed when it exits): where it writes result files. */
+  workDir: string;
   /** The channel to it (Node IPC or a pipe, by kind). */
   link: WorkerLink;
   state: WorkerState;
@@ -81,7 +83,17 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
   let resolveExited!: () => void;
   const exited = new Promise<void>((resolve) => (resolveExited = resolve));
   const link = openLink(launcher.link, child, MAX_MESSAGE_CHARS);
-  const worker: WorkerProcess<J> = { id: `w${slot}-${child.pid ?? '?'}`, slot, child, link, state: 'starting', jobs: [], exited, startedAt: Date.now() };
+  const worker: WorkerProcess<J> = {
+    id: `w${slot}-${child.pid ?? '?'}`,
+    slot,
+    child,
+    workDir,
+    link,
+    state: 'starting',
+    jobs: [],
+    exited,
+    startedAt: Date.now(),
+  };
 
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const startTimer = setTimeout(() => {

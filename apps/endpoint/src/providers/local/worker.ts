@@ -3,9 +3,12 @@
  * highest priority next (first sent first within one, as the parent expects: worker.messages.ts); the parent stops a running task (walltime, cancel) by killing this process and
  * starting another, and withdraws a task that has not started with `drop`.
  */
+import { join } from 'node:path';
 import { JsRuntime } from '../../runtimes/js/js.runtime.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
 import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
+import { resultFileName } from './worker.outcome.js';
+import { TaskOutputs } from '../../runtimes/js/js.outputs.js';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('this is an fx-endpoint worker; it is started by the agent over IPC, not by hand\n');
@@ -17,6 +20,10 @@ const send = (message: WorkerToParentMessage) => {
   if (process.connected) process.send?.(message, undefined, {}, () => undefined);
 };
 const runtime = new JsRuntime();
+// The worker's own directory (its cwd at start; user code may chdir): results too large for IPC go there.
+const RESULT_DIR = process.cwd();
+// `ctx` of the task running now (ctx.output writes named outputs); undefined between tasks.
+Object.defineProperty(globalThis, 'ctx', { get: () => runtime.context, enumerable: false });
 const queue: Array<Extract<ParentToWorkerMessage, { type: 'run' }>> = [];
 let busy = false;
 
@@ -34,7 +41,11 @@ function next(): void {
   if (!task) return;
   busy = true;
   if (task.queued) send({ type: 'started', taskId: task.taskId });
-  void runtime.run(task.invocation).then((outcome) => {
+  const files = {
+    resultPath: join(RESULT_DIR, resultFileName(task.taskId)),
+    outputs: new TaskOutputs(RESULT_DIR, task.taskId, task.invocation.maxResultBytes ?? 0),
+  };
+  void runtime.run(task.invocation, undefined, files).then((outcome) => {
     send({ type: 'done', taskId: task.taskId, outcome });
     busy = false;
     // On the next turn, not now: a `drop` already on the channel is read before the next task starts.

@@ -9,6 +9,7 @@ import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { mpiCommand, type MpiLauncher } from './mpi.launcher.js';
 import { isolationKey } from '../isolation.js';
 import type { Logger } from '../../agent/logger.js';
+import { invocationExtras, type SubmitContext } from '../provider.js';
 
 export interface SlotRunnerOptions {
   /** Shown as the task's workerId. */
@@ -89,14 +90,15 @@ export class SlotRunner {
     return [...this.groups];
   }
 
-  async run(task: TaskSpec, signal: AbortSignal, maxResultBytes: number): Promise<ExecutionOutcome> {
+  async run(task: TaskSpec, signal: AbortSignal, context: Omit<SubmitContext, 'onStart'>): Promise<ExecutionOutcome> {
+    const { maxResultBytes } = context;
     const fn = task.function;
     let outcome: ExecutionOutcome;
     switch (fn.runtime) {
       case 'js':
         outcome = await this.pool.run(
           task.taskId,
-          { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, maxResultBytes },
+          { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, ...invocationExtras(context) },
           signal,
           undefined,
           {
@@ -106,18 +108,18 @@ export class SlotRunner {
         );
         break;
       case 'python':
-        outcome = await this.python.run(task.taskId, pythonInvocation(task, maxResultBytes), signal, undefined, {
+        outcome = await this.python.run(task.taskId, pythonInvocation(task, context), signal, undefined, {
           ownerId: isolationKey(task),
           ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
         });
         break;
       case 'shell':
-        outcome = await this.shell(task, signal);
+        outcome = await this.shell(task, signal, context);
         break;
       case 'mpi': {
         const launcher = this.options.mpiLauncher;
         if (!launcher) return failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', 'MPI functions run only on HPC providers (provider: slurm)');
-        outcome = await this.shell(task, signal, (cmd) => mpiCommand(launcher, cmd, task.resources));
+        outcome = await this.shell(task, signal, context, (cmd) => mpiCommand(launcher, cmd, task.resources));
         break;
       }
       default:
@@ -131,10 +133,18 @@ export class SlotRunner {
     return { ...outcome, workerId: this.options.id };
   }
 
-  private async shell(task: TaskSpec, signal: AbortSignal, wrap?: (cmd: string) => string): Promise<ExecutionOutcome> {
+  private async shell(task: TaskSpec, signal: AbortSignal, context: Omit<SubmitContext, 'onStart'>, wrap?: (cmd: string) => string): Promise<ExecutionOutcome> {
     let group: number | undefined;
+    const shell = {
+      template: task.function.source,
+      kwargs: task.kwargs,
+      failOnNonZeroExit: task.function.failOnNonZeroExit === true,
+      ...(context.objects ? { objects: context.objects } : {}),
+      // MPI ranks on other nodes do not see this node's working directory: they get the shared files' own paths.
+      ...(wrap ? { linkObjects: false } : {}),
+    };
     try {
-      return await runShell({ template: task.function.source, kwargs: task.kwargs, failOnNonZeroExit: task.function.failOnNonZeroExit === true }, signal, {
+      return await runShell(shell, signal, {
         outputLines: this.options.shellOutputLines,
         ...(this.options.sandbox ? { sandbox: this.options.sandbox } : {}),
         ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),

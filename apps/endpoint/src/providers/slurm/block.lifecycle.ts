@@ -20,6 +20,8 @@ export interface BlockLifecycleOptions {
   blocksDir: string;
   shellOutputLines?: number;
   python?: string;
+  /** Where nodes leave result files (see node.results.ts). */
+  resultsDir?: string;
   cli: SlurmCli;
   logger: Logger;
   /** The `ws://host:port/` the block workers dial (known once the block-worker server listens). */
@@ -75,6 +77,7 @@ export class BlockLifecycle {
         workerEntry: WORKER_ENTRY,
         shellOutputLines: this.options.shellOutputLines ?? 1000,
         ...(this.options.python !== undefined ? { python: this.options.python } : {}),
+        ...(this.options.resultsDir !== undefined ? { resultsDir: this.options.resultsDir } : {}),
       });
       await writeFile(script, text, { mode: 0o600 });
       await chmod(script, 0o600);

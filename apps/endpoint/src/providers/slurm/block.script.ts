@@ -26,6 +26,8 @@ export interface BlockScriptInput {
   shellOutputLines: number;
   /** The interpreter of python workers (resolved on the node, after workerInit). */
   python?: string;
+  /** Where nodes leave result files for the agent to upload (the endpoint's objects/incoming, on the shared filesystem). */
+  resultsDir?: string;
 }
 
 /** The `sbatch` script of one block: #SBATCH lines, the user's init, then one FX node worker per node. */
@@ -65,6 +67,7 @@ export function renderBlockScript(input: BlockScriptInput): string {
     String(input.shellOutputLines),
   ];
   if (input.python !== undefined) args.push('--python', input.python);
+  if (input.resultsDir !== undefined) args.push('--results-dir', input.resultsDir);
   if (input.accelerators !== undefined) args.push('--accelerators', input.accelerators === 'auto' ? 'auto' : input.accelerators.join(','));
   const worker = args.map(shellQuote).join(' ');
   if (input.launcher === 'srun') {

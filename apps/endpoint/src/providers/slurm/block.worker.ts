@@ -17,6 +17,7 @@ import type { MpiLauncher } from '../slots/mpi.launcher.js';
 import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel.js';
 import { createConsoleLogger } from '../../agent/logger.js';
 import { BLOCK_SECRET_VAR, blockWorkerEnv } from './block-worker.config.js';
+import { shareResultFile } from './node.results.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'output-lines': { type: 'string', default: '1000' },
     accelerators: { type: 'string' },
     python: { type: 'string' },
+    'results-dir': { type: 'string' },
   },
 });
 // Read once; the secret leaves the environment here, before any task could inherit it.
@@ -132,10 +134,19 @@ function connect(attempt: number): void {
       if (!runner) return;
       const controller = new AbortController();
       aborts.set(message.taskId, controller);
-      void runner.run(message.task, controller.signal, message.maxResultBytes).then((outcome) => {
-        aborts.delete(message.taskId);
-        if (!stopping) send({ type: 'done', taskId: message.taskId, outcome });
-      });
+      const context = {
+        maxResultBytes: message.maxResultBytes,
+        ...(message.inlineResultBytes !== undefined ? { inlineResultBytes: message.inlineResultBytes } : {}),
+        ...(message.resultToFile ? { resultToFile: true } : {}),
+        ...(message.objects ? { objects: message.objects } : {}),
+      };
+      void runner
+        .run(message.task, controller.signal, context)
+        .then((outcome) => shareResultFile(outcome, message.taskId, values['results-dir']))
+        .then((outcome) => {
+          aborts.delete(message.taskId);
+          if (!stopping) send({ type: 'done', taskId: message.taskId, outcome });
+        });
     } else if (message.type === 'abort') {
       const reason = message.reason === 'walltime' ? new WalltimeExceededError(message.walltimeSeconds ?? 0) : new TaskCancelledError(message.message);
       aborts.get(message.taskId)?.abort(reason);

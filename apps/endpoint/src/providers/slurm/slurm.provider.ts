@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import type { PythonReport, TaskSpec } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
-import { TaskLostError, type BlockStatus, type DeviceStatus, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
+import { TaskLostError, invocationExtras, type BlockStatus, type DeviceStatus, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
+import { takeResultFile } from './node.results.js';
 import { BlockLifecycle } from './block.lifecycle.js';
 import { BlockWorkerServer, sendToNode } from './block-worker.server.js';
 import { decideScaling, type ScalingBlock } from './scaling.strategy.js';
@@ -24,6 +25,8 @@ export interface SlurmProviderOptions {
   shellOutputLines?: number;
   /** The interpreter of python workers on the compute nodes (after the block's workerInit). @default DEFAULT_PYTHON */
   python?: string;
+  /** Where nodes leave result files for the agent (`$FX_HOME/endpoints/<name>/objects/incoming`, shared with the nodes). */
+  resultsDir?: string;
   cli?: SlurmCli;
   onChange?: () => void;
   logger?: Logger;
@@ -70,6 +73,7 @@ export class SlurmProvider implements Provider {
       blocksDir: options.blocksDir,
       ...(options.shellOutputLines !== undefined ? { shellOutputLines: options.shellOutputLines } : {}),
       ...(options.python !== undefined ? { python: options.python } : {}),
+      ...(options.resultsDir !== undefined ? { resultsDir: options.resultsDir } : {}),
       cli: options.cli ?? new SlurmCli(),
       logger: this.log,
       agentAddress: () => this.agentAddress,
@@ -113,6 +117,7 @@ export class SlurmProvider implements Provider {
 
   async start(): Promise<void> {
     await mkdir(this.options.blocksDir, { recursive: true, mode: 0o700 });
+    if (this.options.resultsDir) await mkdir(this.options.resultsDir, { recursive: true, mode: 0o700 });
     this.agentAddress = await this.server.start();
     this.log.info(
       `block workers dial ${this.agentAddress}; blocks are "${this.jobName}" jobs (${this.settings.minBlocks}..${this.settings.maxBlocks} blocks of ${this.settings.nodesPerBlock} node(s) × ${this.workersPerNode} workers)`,
@@ -255,7 +260,7 @@ export class SlurmProvider implements Provider {
       this.queue.splice(index - removed++, 1);
       p.slot = slot;
       slot.running = p;
-      sendToNode(slot.conn.ws, { type: 'run', taskId: p.task.taskId, slot: slot.index, task: p.task, maxResultBytes: p.context.maxResultBytes });
+      sendToNode(slot.conn.ws, { type: 'run', taskId: p.task.taskId, slot: slot.index, task: p.task, ...invocationExtras(p.context) });
       p.context.onStart?.(slot.id);
     }
     this.options.onChange?.();
@@ -275,7 +280,7 @@ export class SlurmProvider implements Provider {
     const p = slot.running!;
     slot.running = undefined;
     if (busySlots(conn.block) === 0) conn.block.idleSince = Date.now();
-    p.settle(outcome);
+    p.settle(this.options.resultsDir ? takeResultFile(outcome, this.options.resultsDir) : outcome);
     this.place();
     this.options.onChange?.();
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PythonReport, RemoteError, TaskSpec } from '@fx/protocol';
+import { ObjectEncoding, PythonReport, RemoteError, Sha256Hex, TaskSpec, Uuid } from '@fx/protocol';
 
 /** The channel between the agent and the node workers inside its blocks (JSON frames over a websocket). */
 
@@ -20,8 +20,23 @@ export const NodeHello = z.object({
   acceleratorNote: z.string().max(1024).optional(),
 });
 
+/**
+ * A result the node stored as a file for the agent to upload: in the endpoint's `objects/incoming`
+ * directory, on the filesystem the login node and the compute nodes share.
+ */
+export const NodeResultFile = z.object({ path: z.string().max(4096), size: z.number().int().min(0), encoding: ObjectEncoding });
+
 export const Outcome = z.union([
-  z.object({ status: z.literal('success'), result: z.unknown(), workerId: z.string().optional() }),
+  z.object({
+    status: z.literal('success'),
+    result: z.unknown(),
+    workerId: z.string().optional(),
+    resultPath: NodeResultFile.optional(),
+    outputPaths: z
+      .array(NodeResultFile.extend({ name: z.string().max(1024) }))
+      .max(1000)
+      .optional(),
+  }),
   z.object({ status: z.literal('failed'), error: RemoteError, workerId: z.string().optional() }),
 ]);
 
@@ -33,7 +48,26 @@ export const NodePython = z.object({ type: z.literal('python'), report: PythonRe
 export const NodeToAgent = z.discriminatedUnion('type', [NodeHello, NodeDone, NodePython]);
 export type NodeToAgent = z.infer<typeof NodeToAgent>;
 
-export const AgentRun = z.object({ type: z.literal('run'), taskId: z.string(), slot: z.number().int(), task: TaskSpec, maxResultBytes: z.number().int() });
+/** An object of the task, in the agent's cache on the shared filesystem (see ObjectPlacement). */
+export const NodeObjectPlacement = z.object({
+  at: z.array(z.union([z.string(), z.number().int()])).min(2),
+  file: z.string().max(4096),
+  encoding: ObjectEncoding,
+  id: Uuid,
+  sha256: Sha256Hex,
+  size: z.number().int().min(0),
+});
+
+export const AgentRun = z.object({
+  type: z.literal('run'),
+  taskId: z.string(),
+  slot: z.number().int(),
+  task: TaskSpec,
+  maxResultBytes: z.number().int(),
+  inlineResultBytes: z.number().int().optional(),
+  resultToFile: z.boolean().optional(),
+  objects: z.array(NodeObjectPlacement).optional(),
+});
 export const AgentAbort = z.object({
   type: z.literal('abort'),
   taskId: z.string(),

@@ -1,6 +1,11 @@
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import vm from 'node:vm';
 import { DEFAULT_LIMITS, findJsonInfidelity, type RemoteError } from '@fx/protocol';
 import { abortFailure, toRemoteError } from '../task.errors.js';
+import type { ObjectPlacement } from '../../objects/object.placement.js';
+import { ObjectLoadError, isBytes, loadObjects, writeResultFile, type FileResult } from './js.objects.js';
+import type { NamedOutputFile, TaskContext, TaskOutputs } from './js.outputs.js';
 
 /** One js invocation, as the worker receives it. */
 export interface JsInvocation {
@@ -10,13 +15,28 @@ export interface JsInvocation {
   kwargs: Record<string, unknown>;
   /** @default DEFAULT_LIMITS.maxResultBytes */
   maxResultBytes?: number;
+  /**
+   * Set when results may become objects (SubmitContext): bytes, and JSON larger than this, are written
+   * to the worker's result file instead of travelling over IPC.
+   */
+  inlineResultBytes?: number;
+  /** Every result goes to the result file (a task with outputName). */
+  resultToFile?: boolean;
+  /** The task's objects: read from their files into the arguments before the function runs. */
+  objects?: ObjectPlacement[];
 }
 
 /**
  * The result crosses process boundaries as JSON text: it is produced once here, size-checked here, and
  * the parent never has to re-validate that it is JSON-safe.
  */
-export type JsOutcome = { ok: true; json: string } | { ok: false; error: RemoteError };
+export type JsOutcome = (({ ok: true; json: string } | FileResult) & { namedOutputs?: NamedOutputFile[] }) | { ok: false; error: RemoteError };
+
+/** Where a worker's task may write files: its result file, and its named outputs (ctx.output). */
+export interface JsTaskFiles {
+  resultPath: string;
+  outputs: TaskOutputs;
+}
 
 export class FunctionSourceError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -67,10 +87,37 @@ export class JsRuntime {
    * Runs one invocation. The signal can only stop waiting for a promise: synchronous user code cannot be
    * interrupted in-process, which is why the pool enforces walltime and cancel by killing the worker.
    */
-  async run(invocation: JsInvocation, signal?: AbortSignal): Promise<JsOutcome> {
+  /** The running task's `ctx` (the worker makes it a global), while one runs. */
+  context?: TaskContext;
+
+  /**
+   * Runs one invocation. With `files` (a worker), results may go to the result file and the function
+   * gets the global `ctx` to write named outputs, reported once all are written.
+   */
+  async run(invocation: JsInvocation, signal?: AbortSignal, files?: JsTaskFiles): Promise<JsOutcome> {
+    this.context = files?.outputs.context;
+    try {
+      const outcome = await this.execute(invocation, signal, files?.resultPath);
+      const namedOutputs = files ? await files.outputs.settled() : [];
+      if (outcome.ok && namedOutputs.length > 0) return { ...outcome, namedOutputs };
+      // a failed task stores none of its outputs
+      await Promise.all(namedOutputs.map((o) => rm(join(dirname(files!.resultPath), o.file), { force: true })));
+      return outcome;
+    } finally {
+      this.context = undefined;
+    }
+  }
+
+  private async execute(invocation: JsInvocation, signal?: AbortSignal, resultPath?: string): Promise<JsOutcome> {
     const maxResultBytes = invocation.maxResultBytes ?? DEFAULT_LIMITS.maxResultBytes;
+    const inline = invocation.inlineResultBytes;
+    const toFile =
+      resultPath === undefined || inline === undefined
+        ? undefined
+        : { path: resultPath, inlineResultBytes: inline, always: invocation.resultToFile === true, maxBytes: maxResultBytes };
     let value: unknown;
     try {
+      await loadObjects(invocation.args, invocation.kwargs, invocation.objects);
       const fn = this.compile(invocation.source, invocation.contentHash);
       const args = Object.keys(invocation.kwargs).length > 0 ? [...invocation.args, invocation.kwargs] : invocation.args;
       value = await raceAbort(
@@ -82,8 +129,11 @@ export class JsRuntime {
         const outcome = abortFailure(thrown.reason);
         return { ok: false, error: (outcome as { error: RemoteError }).error };
       }
+      if (thrown instanceof ObjectLoadError) return { ok: false, error: { code: thrown.code, name: thrown.name, message: thrown.message } };
       return { ok: false, error: toRemoteError(thrown) };
     }
+    // Bytes are a result of their own (a Buffer, a typed array): stored as a `bytes` object, never as JSON.
+    if (toFile && isBytes(value)) return writeResultFile(value, toFile);
     // A result JSON would change (NaN, a Map, a Date, a nested undefined...) fails with its path rather
     // than reaching the caller altered; a function that returns nothing returns null.
     const problem = value === undefined ? undefined : findJsonInfidelity(value, 'result');
@@ -100,6 +150,7 @@ export class JsRuntime {
     // JSON.stringify returns undefined for functions and symbols: those carry no data, like undefined.
     json ??= 'null';
     const bytes = Buffer.byteLength(json, 'utf8');
+    if (toFile && (toFile.always || bytes > toFile.inlineResultBytes)) return writeResultFile(json, toFile);
     if (bytes > maxResultBytes) {
       return {
         ok: false,

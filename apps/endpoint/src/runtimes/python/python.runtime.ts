@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { MAX_OUTPUT_CHARS, type PickledValue, type TaskSpec } from '@fx/protocol';
 import type { WorkerLauncher } from '../../providers/local/worker.launcher.js';
+import { invocationExtras, type SubmitContext } from '../../providers/provider.js';
+import type { ObjectPlacement } from '../../objects/object.placement.js';
 
 /** One python invocation, as the python worker (apps/endpoint/python/fx_worker.py) receives it. */
 export interface PythonInvocation {
@@ -13,6 +15,11 @@ export interface PythonInvocation {
   /** serializer `pickle`: `(args, kwargs)` pickled (args and kwargs are empty); the result comes back pickled too. */
   pickledArgs?: PickledValue;
   maxResultBytes: number;
+  /** As in JsInvocation: bytes, and JSON larger than this, go to the worker's result file. */
+  inlineResultBytes?: number;
+  resultToFile?: boolean;
+  /** The task's objects: read from their files into the arguments before the function runs. */
+  objects?: ObjectPlacement[];
 }
 
 /** The interpreter when config.yaml says nothing (`python:`). */
@@ -50,7 +57,7 @@ export function pythonWorkerLauncher(options: PythonWorkerOptions = {}): WorkerL
 }
 
 /** The invocation of a python task (its function's entry point is required at registration). */
-export function pythonInvocation(task: TaskSpec, maxResultBytes: number): PythonInvocation {
+export function pythonInvocation(task: TaskSpec, context: Omit<SubmitContext, 'onStart'>): PythonInvocation {
   const fn = task.function;
   return {
     source: fn.source,
@@ -59,6 +66,6 @@ export function pythonInvocation(task: TaskSpec, maxResultBytes: number): Python
     args: task.args,
     kwargs: task.kwargs,
     ...(task.pickledArgs ? { pickledArgs: task.pickledArgs } : {}),
-    maxResultBytes,
+    ...invocationExtras(context),
   };
 }

@@ -7,6 +7,8 @@ import { shellTemplateProblem, type ShellResult } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, toRemoteError, type ExecutionOutcome } from '../task.errors.js';
 import { UnknownPlaceholderError, renderCommand } from './shell-quote.js';
 import { TailBuffer, tailOutput } from './tail.buffer.js';
+import { placeShellObjects } from './shell.objects.js';
+import type { ObjectPlacement } from '../../objects/object.placement.js';
 
 export interface ShellRuntimeOptions {
   /**
@@ -45,6 +47,10 @@ export interface ShellInvocation {
   kwargs: Record<string, unknown>;
   /** The function's exit policy: a non-zero exit (or walltime) fails the task, with what it printed. @default false */
   failOnNonZeroExit?: boolean;
+  /** The task's objects: each reference in kwargs becomes a path (see placeShellObjects). */
+  objects?: ObjectPlacement[];
+  /** Link objects into the working directory (false: the prepared files' own paths, for MPI). @default true */
+  linkObjects?: boolean;
 }
 
 /** GNU timeout's exit status for a command that ran out of time. */
@@ -75,6 +81,15 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
   const sandbox = options.sandbox ?? new WorkerSandbox();
   const cwd = await sandbox.workDir('fx-task-', options.workRoot);
   try {
+    if (invocation.objects && invocation.objects.length > 0) {
+      try {
+        const kwargs = await placeShellObjects(invocation.kwargs, invocation.objects, invocation.linkObjects === false ? undefined : cwd);
+        cmd = renderCommand(invocation.template, kwargs);
+      } catch (error) {
+        return failure('OBJECT_UNAVAILABLE', 'ObjectUnavailable', `the task's objects could not be placed in its directory: ${(error as Error).message}`);
+      }
+      if (options.wrap) cmd = options.wrap(cmd);
+    }
     return await new Promise<ExecutionOutcome>((resolve) => {
       const stdout = new TailBuffer(outputLines);
       const stderr = new TailBuffer(outputLines);

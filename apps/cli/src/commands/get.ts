@@ -1,0 +1,45 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { NotFoundError } from '@fx/sdk';
+import { CliError } from '@fx/cli-kit';
+import type { CliContext } from '../cli.context.js';
+import { wantsJson, withClient } from '../command.helpers.js';
+import { objectRef } from '../objects.resolve.js';
+import { formatBytes, printJson } from '../output.js';
+
+export function configureGetCommand(program: Command, context: CliContext): void {
+  program
+    .command('get')
+    .description("write an object's bytes to a file or stdout, streamed and checked against its sha256 (a broken connection resumes where it stopped)")
+    .argument('<object>', 'object id or name')
+    .option('-o, --output <file>', 'where to write them; - for stdout', '-')
+    .action(async (ref: string, options: { output: string }, command: Command) => {
+      const json = wantsJson(command);
+      const toStdout = options.output === '-';
+      if (json && toStdout) throw new CliError("--json prints the object's record on stdout, so the bytes need a file: add -o <file>", 2);
+      const info = await withClient(context, async (client) => {
+        const found = await client.objects.info(objectRef(ref)).catch((error: unknown) => {
+          throw error instanceof NotFoundError ? new CliError(`no object ${ref} (or it is not yours to see)`) : error;
+        });
+        const stream = client.getStream(found.ref);
+        if (toStdout) {
+          await pipeline(stream, context.stdout, { end: false });
+          return found;
+        }
+        // written aside and renamed once verified, so a failed or corrupt download never takes the file's name
+        const part = `${options.output}.fx-part`;
+        try {
+          await pipeline(stream, createWriteStream(part));
+          await rename(part, options.output);
+        } catch (error) {
+          await rm(part, { force: true });
+          throw error;
+        }
+        return found;
+      });
+      if (json) return printJson(context, { ...info, path: options.output });
+      if (!toStdout) context.err(`Wrote ${formatBytes(info.size)} of object ${info.id} to ${options.output} (sha256 verified).`);
+    });
+}
