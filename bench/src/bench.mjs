@@ -11,7 +11,8 @@
 //   npm run bench -- --only throughput,latency --reps 5 --no-embedded
 //   workloads: throughput, latency, fanin, graph (FX only: a 2-stage graph vs the same tasks without edges), queued, idle (scale = queued + idle), store (the embedded stores
 //   against PostgreSQL + Redis under a 10,000-task batch: store-load.mjs), memo (memoized results: 10,000
-//   uncached against 9,000 cached + 1,000 new, and the cache flag on a batch that misses: memo-load.mjs)
+//   uncached against 9,000 cached + 1,000 new, and the cache flag on a batch that misses: memo-load.mjs),
+//   objects (put / get of 1 GiB against the disk's sequential throughput, 1,000 tasks sharing an input: objects-load.mjs)
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, totalmem, release, loadavg, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { bullQueuedMemory, fxIdleConnections, fxQueuedMemory } from './scale.mjs
 import { fmt, median, say } from './stats.mjs';
 import { STORES, storeLoad, storeTable } from './store-load.mjs';
 import { memoLoad, memoTable } from './memo-load.mjs';
+import { objectsLoad, objectsTable } from './objects-load.mjs';
 import { startBullmq, startFx } from './systems.mjs';
 
 const { values: argv } = parseArgs({
@@ -65,6 +67,7 @@ const SIZES = quick
       idleWindowS: 5,
       store: 10_000,
       memo: 10_000,
+      objects: { mib: 256, tasks: 1_000 },
     }
   : {
       throughput: 20_000,
@@ -77,9 +80,10 @@ const SIZES = quick
       idleWindowS: 15,
       store: 10_000,
       memo: 10_000,
+      objects: { mib: 1024, tasks: 1_000 },
     };
 const REPS = Number(argv.reps ?? (quick ? 1 : 3));
-const WORKLOADS = ['throughput', 'latency', 'fanin', 'graph', 'queued', 'idle', 'store', 'memo'];
+const WORKLOADS = ['throughput', 'latency', 'fanin', 'graph', 'queued', 'idle', 'store', 'memo', 'objects'];
 // 'scale' names both scale workloads (queued, idle)
 const only = new Set((argv.only ?? WORKLOADS.join(',')).split(',').flatMap((s) => (s.trim() === 'scale' ? ['queued', 'idle'] : [s.trim()])));
 const SYSTEMS = ['fx', ...(argv['no-bullmq'] ? [] : ['bullmq']), ...(argv['no-embedded'] ? [] : ['fx-embedded'])];
@@ -186,6 +190,17 @@ async function main() {
     }
   }
 
+  if (only.has('objects')) {
+    const backends = SYSTEMS.filter((s) => s !== 'bullmq');
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const s of backends.map((_, i) => backends[(i + rep) % backends.length])) {
+        const r = await objectsLoad(s === 'fx' ? 'postgres+redis' : 'embedded', SIZES.objects);
+        say(`objects ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(1)])))}`);
+        push('objects', s, r);
+      }
+    }
+  }
+
   // medians per metric
   const med = (w, s, k) => median((runs[w]?.[s] ?? []).map((r) => r[k]));
   const rows = [];
@@ -278,6 +293,8 @@ async function main() {
     console.log(`\nStores under a ${fmt(SIZES.store)}-task batch (reads: newest 50 tasks + console overview every 200 ms):\n${storeLines.join('\n')}`);
   const memoLines = memoTable(runs.memo, SIZES.memo);
   if (memoLines.length) console.log(`\nMemoized results, one batch each, submit and until every result:\n${memoLines.join('\n')}`);
+  const objectLines = objectsTable(runs.objects, SIZES.objects);
+  if (objectLines.length) console.log(`\nObjects, against this machine's disk in the same run:\n${objectLines.join('\n')}`);
   console.log(`load average at start ${info.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
 
   const dir = join(root, 'bench/results');

@@ -12,6 +12,7 @@ import { Functions } from './pages/Functions';
 import { Tasks } from './pages/Tasks';
 import { TaskPage } from './pages/TaskPage';
 import { Users } from './pages/Users';
+import { Data } from './pages/Data';
 import { Empty, Loading } from './components';
 
 export function App() {
@@ -60,6 +61,7 @@ const NAV: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: '/endpoints', label: 'Endpoints' },
   { to: '/functions', label: 'Functions' },
   { to: '/tasks', label: 'Tasks' },
+  { to: '/data', label: 'Objects & triggers' },
   { to: '/users', label: 'Users & tokens', admin: true },
 ];
 
@@ -87,6 +89,7 @@ function SignedIn({ token, user, signOut }: { token: string; user: UserInfo; sig
   else if (path === '/tasks') page = <Tasks />;
   else if ((params = match('/tasks/:id', path))) page = <TaskPage key={params.id} id={params.id!} />;
   else if (path === '/users') page = <Users />;
+  else if (path === '/data') page = <Data />;
   else page = <Empty title="Page not found">There is no console page at {path}.</Empty>;
 
   return (

@@ -3,7 +3,9 @@ import type {
   CreateTokenResponse,
   EndpointInfo,
   FunctionInfo,
+  ListObjectsResponse,
   ListTasksResponse,
+  TriggerInfo,
   OverviewResponse,
   TaskInfo,
   TokenInfo,
@@ -98,6 +100,16 @@ export function api(token: string) {
     issueToken: (userId: string, name: string, expiresInSeconds?: number) =>
       r<CreateTokenResponse>('POST', `/v1/users/${userId}/tokens`, { name, ...(expiresInSeconds ? { expiresInSeconds } : {}) }),
     revokeToken: (id: string) => r<void>('DELETE', `/v1/tokens/${id}`),
+    objects: (f: { prefix?: string; cursor?: string; limit?: number }) => r<ListObjectsResponse>('GET', `/v1/objects${qs(f)}`),
+    deleteObject: (id: string) => r<void>('DELETE', `/v1/objects/${id}`),
+    /** An object's bytes, for the browser to save: fetched with the token, handed over as a blob URL. */
+    objectContent: async (id: string): Promise<Blob> => {
+      const res = await fetch(`/v1/objects/${id}/content`, { headers: { authorization: `Bearer ${token}` } });
+      if (!res.ok) throw new ApiError(res.status, 'NOT_FOUND', `the object could not be read (${res.status})`);
+      return res.blob();
+    },
+    triggers: () => r<{ items: TriggerInfo[] }>('GET', '/v1/triggers').then((x) => x.items),
+    deleteTrigger: (id: string) => r<void>('DELETE', `/v1/triggers/${id}`),
   };
 }
 export type Api = ReturnType<typeof api>;

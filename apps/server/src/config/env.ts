@@ -72,6 +72,8 @@ export const EnvSchema = z
     FX_RATE_LIMIT_BURST: int(1000),
     /** Tasks one user may have unfinished (queued, dispatched or running); past it a submission gets 429 QUOTA_EXCEEDED. */
     FX_MAX_QUEUED_TASKS_PER_USER: int(1_000_000),
+    /** Live triggers one user may have. */
+    FX_MAX_TRIGGERS_PER_USER: int(100),
     /** Long-polls (POST /v1/tasks/results with waitMs) one user may have open on one replica; past it 429 RATE_LIMITED. */
     FX_MAX_LONG_POLLS_PER_USER: int(16, 1),
     /** Bytes of results and errors one POST /v1/tasks/results answer carries; outcomes past it are marked resultOmitted. */

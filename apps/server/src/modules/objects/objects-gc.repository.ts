@@ -32,7 +32,8 @@ export class ObjectsGcRepository {
              AND NOT EXISTS (SELECT 1 FROM tasks t WHERE (t.result_ref ->> 'id')::uuid = o.id AND t.result_ref IS NOT NULL)
            LIMIT $1::int)
          RETURNING id, sha256),
-       refs AS (DELETE FROM task_objects WHERE object_id IN (SELECT id FROM gone))
+       refs AS (DELETE FROM task_objects WHERE object_id IN (SELECT id FROM gone)),
+       firings AS (DELETE FROM trigger_firings WHERE object_id IN (SELECT id FROM gone))
        SELECT DISTINCT sha256 FROM gone`,
       limit,
     );

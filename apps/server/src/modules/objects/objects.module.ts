@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { LongRequests } from '../../common/long-requests.js';
+import { EventsModule } from '../events/events.module.js';
 import { objectStoreProviders } from './object-store.provider.js';
 import { ObjectsRepository } from './objects.repository.js';
 import { UploadsRepository } from './uploads.repository.js';
@@ -18,6 +19,7 @@ import { UploadsController } from './uploads.controller.js';
  * references in submitted arguments, and results reported as objects.
  */
 @Module({
+  imports: [EventsModule],
   controllers: [UploadsController, ObjectsController],
   providers: [
     ...objectStoreProviders,

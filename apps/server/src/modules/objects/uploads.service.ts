@@ -7,6 +7,7 @@ import { FxException } from '../../common/fx.exception.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import type { Principal } from '../auth/principal.js';
 import { OBJECT_STORE, UPLOAD_FILES } from './object-store.provider.js';
+import { ObjectHooks } from '../events/object-hooks.js';
 import { toObjectInfo, toUploadInfo } from './object-info.js';
 import { ObjectsRepository } from './objects.repository.js';
 import { UploadGoneError, UploadsRepository, type UploadRow } from './uploads.repository.js';
@@ -51,6 +52,7 @@ export class UploadsService {
     private readonly quota: ObjectQuota,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(UPLOAD_FILES) private readonly files: UploadFiles,
+    private readonly hooks: ObjectHooks,
   ) {}
 
   async create(p: Principal, req: CreateUploadRequest): Promise<UploadInfo> {
@@ -156,6 +158,8 @@ export class UploadsService {
       });
       claimed = false;
       await this.files.remove(uploadId).catch((e: Error) => this.logger.warn(`could not remove the staging file of upload ${uploadId}: ${e.message}`));
+      // a named object may fire triggers: at once on this replica (their sweep repairs a crash here)
+      if (row.name !== null) this.hooks.named([row.id]);
       return toObjectInfo(row);
     } catch (e) {
       if (e instanceof UploadGoneError) {

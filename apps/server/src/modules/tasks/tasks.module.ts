@@ -14,5 +14,6 @@ import { ObjectsModule } from '../objects/objects.module.js';
   imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule, ObjectsModule],
   controllers: [TasksController],
   providers: [TasksService, TaskResultsService, TaskListService, TaskListRepository],
+  exports: [TasksService],
 })
 export class TasksModule {}

@@ -85,6 +85,15 @@ export class TasksService {
     return { taskId: taskIds[0]!, ...(warnings ? { warnings } : {}) };
   }
 
+  /**
+   * A trigger's task, under an id derived from the trigger and its object: submitting the same pair
+   * again fails the insert on that id (a unique violation, for the caller to take as "already there").
+   */
+  async submitWithId(p: Principal, id: string, req: SubmitTaskRequest & { outputName?: string }): Promise<void> {
+    const item = { ...newTask(req, req.endpointId), ...(req.outputName ? { outputName: req.outputName } : {}) };
+    await this.submitMany(p, null, [item], [undefined], [id]);
+  }
+
   async submitBatch(p: Principal, req: SubmitBatchRequest): Promise<SubmitBatchResponse> {
     if (req.tasks.length > this.config.FX_MAX_BATCH_TASKS) {
       throw new FxException('BATCH_TOO_LARGE', `a batch holds at most ${this.config.FX_MAX_BATCH_TASKS} tasks; this one has ${req.tasks.length}`);
@@ -116,8 +125,9 @@ export class TasksService {
     group: { id: string; existing?: boolean } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
+    fixedIds?: string[],
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
-    const ids = refItems.map(() => randomUUID());
+    const ids = fixedIds ?? refItems.map(() => randomUUID());
     // references to other tasks' results: read (and refused) before anything is looked up
     const graph = planGraph(
       refItems.map((t, i) => ({ id: ids[i]!, args: t.args, kwargs: t.kwargs })),

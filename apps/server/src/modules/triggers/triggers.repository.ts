@@ -1,0 +1,107 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { RawRow } from '../../storage/raw-rows.js';
+import type { Trigger } from '../../generated/prisma/client.js';
+
+export type TriggerRow = RawRow<Trigger, 'id' | 'owner_id' | 'prefix' | 'function_id' | 'endpoint_id' | 'output_prefix' | 'created_at'> & { fired: number };
+
+/** An object a trigger has not fired for yet. */
+export interface PendingFiring {
+  trigger_id: string;
+  object_id: string;
+  owner_id: string;
+  name: string;
+}
+
+/** How far before its mark a sweep looks again: far longer than any transaction that inserts an object. */
+const SWEEP_GRACE_SECONDS = 300;
+
+const COLUMNS = `t.id, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix, t.created_at,
+  (SELECT count(*)::int FROM trigger_firings f WHERE f.trigger_id = t.id) AS fired`;
+
+/** Triggers and their firings. The objects a trigger fires for are read from `objects` (modules/objects). */
+@Injectable()
+export class TriggersRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  async create(t: { id: string; ownerId: string; prefix: string; functionId: string; endpointId: string; outputPrefix: string | null }): Promise<TriggerRow> {
+    await this.query(
+      `INSERT INTO triggers (id, owner_id, prefix, function_id, endpoint_id, output_prefix) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::uuid, $6)`,
+      t.id,
+      t.ownerId,
+      t.prefix,
+      t.functionId,
+      t.endpointId,
+      t.outputPrefix,
+    );
+    return (await this.find(t.id))!;
+  }
+
+  async find(id: string): Promise<TriggerRow | null> {
+    const rows = await this.query<TriggerRow>(`SELECT ${COLUMNS} FROM triggers t WHERE t.id = $1::uuid AND t.deleted_at IS NULL`, id);
+    return rows[0] ?? null;
+  }
+
+  /** A user's live triggers (every user's, for `ownerId` null), oldest first. At most `limit`. */
+  list(ownerId: string | null, limit: number): Promise<TriggerRow[]> {
+    return this.query<TriggerRow>(
+      `SELECT ${COLUMNS} FROM triggers t WHERE t.deleted_at IS NULL AND ($1::uuid IS NULL OR t.owner_id = $1::uuid) ORDER BY t.created_at, t.id LIMIT $2::int`,
+      ownerId,
+      limit,
+    );
+  }
+
+  countLive(ownerId: string): Promise<Array<{ n: number }>> {
+    return this.query(`SELECT count(*)::int AS n FROM triggers WHERE owner_id = $1::uuid AND deleted_at IS NULL`, ownerId);
+  }
+
+  async softDelete(id: string): Promise<void> {
+    await this.query(`UPDATE triggers SET deleted_at = now() WHERE id = $1::uuid AND deleted_at IS NULL`, id);
+  }
+
+  /**
+   * Named live objects under a live trigger's prefix, of the trigger's owner, put after the trigger was
+   * made (and after its sweep mark, less a grace), with no firing yet: what the triggers still owe.
+   */
+  pending(limit: number): Promise<PendingFiring[]> {
+    return this.query<PendingFiring>(
+      `SELECT t.id AS trigger_id, o.id AS object_id, o.owner_id, o.name
+       FROM triggers t
+       JOIN objects o ON o.owner_id = t.owner_id AND o.name IS NOT NULL AND starts_with(o.name, t.prefix)
+                     AND o.created_at >= greatest(t.created_at, t.swept_until - make_interval(secs => $2::int)) AND o.deleted_at IS NULL
+       WHERE t.deleted_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM trigger_firings f WHERE f.trigger_id = t.id AND f.object_id = o.id)
+       ORDER BY o.created_at, o.id LIMIT $1::int`,
+      limit,
+      SWEEP_GRACE_SECONDS,
+    );
+  }
+
+  /**
+   * Everything put before `until` has fired (the sweep found nothing owed): later sweeps start there,
+   * less SWEEP_GRACE_SECONDS for an object whose commit lagged its created_at.
+   */
+  async sweptUntil(until: Date): Promise<void> {
+    await this.query(
+      `UPDATE triggers SET swept_until = $1::timestamptz WHERE deleted_at IS NULL AND (swept_until IS NULL OR swept_until < $1::timestamptz)`,
+      until,
+    );
+  }
+
+  /** Records a firing; a second record of the same pair (another replica, a repeat after a crash) changes nothing. */
+  async recordFiring(f: { triggerId: string; objectId: string; taskId: string | null; error: string | null }): Promise<void> {
+    await this.query(
+      `INSERT INTO trigger_firings (trigger_id, object_id, task_id, error) VALUES ($1::uuid, $2::uuid, $3::uuid, $4) ON CONFLICT DO NOTHING`,
+      f.triggerId,
+      f.objectId,
+      f.taskId,
+      f.error,
+    );
+  }
+}

@@ -1,0 +1,103 @@
+import { jest } from '@jest/globals';
+import { eventually } from '@fx/testing';
+import { startTestServer, rest, type TestServer } from '../../testing/test-server.js';
+import { objectsClient } from '../../testing/objects-client.js';
+import { firingTaskId } from './trigger-rules.js';
+
+/**
+ * Triggers on a real server, with no agent: a firing is a durable task waiting for its endpoint, so
+ * what a trigger did is read from the tasks it made. Puts in parallel, the hook and the sweep racing
+ * for the same objects, still make exactly one task per object.
+ */
+jest.setTimeout(120_000);
+
+describe.each(['postgres+redis', 'embedded'] as const)('triggers (%s)', (backend) => {
+  let server: TestServer;
+  let alice: ReturnType<typeof rest>;
+  let aliceObjects: ReturnType<typeof objectsClient>;
+  let bob: ReturnType<typeof rest>;
+  let bobObjects: ReturnType<typeof objectsClient>;
+  let fn: string;
+  let ep: string;
+
+  beforeAll(async () => {
+    // a fast sweep, so that it races the put's own hook
+    server = await startTestServer(backend, { FX_RATE_LIMIT_PER_SECOND: '0', FX_SWEEP_INTERVAL_MS: '50' });
+    const admin = rest(server.url, server.adminToken);
+    const tokens: string[] = [];
+    for (const name of ['alice', 'bob']) {
+      const u = await admin('POST', '/v1/users', { name });
+      tokens.push((await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main' })).body.token);
+    }
+    alice = rest(server.url, tokens[0]);
+    bob = rest(server.url, tokens[1]);
+    aliceObjects = objectsClient(server.url, tokens[0]!);
+    bobObjects = objectsClient(server.url, tokens[1]!);
+    fn = (await alice('POST', '/v1/functions', { name: 'size', runtime: 'js', source: '(b) => b.length' })).body.id;
+    ep = (await alice('POST', '/v1/endpoints', { name: 'ep' })).body.endpoint.id;
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const tasksOf = async (functionId: string) => (await alice('GET', `/v1/tasks?functionId=${functionId}&limit=1000`)).body.items as Array<{ id: string }>;
+
+  it('makes one waiting task per object put under the prefix, with the object as its argument', async () => {
+    const t = await alice('POST', '/v1/triggers', { prefix: 'input/', function: fn, endpoint: ep, outputPrefix: 'output/' });
+    expect(t.status).toBe(201);
+    const puts = await Promise.all(Array.from({ length: 30 }, (_, i) => aliceObjects.put(Buffer.from(`s${i}`), { name: `input/s-${i}` })));
+    expect(puts.every((p) => p.status === 201)).toBe(true);
+    await aliceObjects.put(Buffer.from('x'), { name: 'other/s-0' });
+    await eventually(async () => (await alice('GET', `/v1/triggers/${t.body.id}`)).body.fired === 30, 30_000, '30 firings');
+    // the sweep has had many turns by now: still one task per object
+    await new Promise((r) => setTimeout(r, 500));
+    const tasks = await tasksOf(fn);
+    expect(tasks).toHaveLength(30);
+    expect(new Set(tasks.map((x) => x.id))).toEqual(new Set(puts.map((p) => firingTaskId(t.body.id, p.body.id))));
+    const one = (await alice('GET', `/v1/tasks/${firingTaskId(t.body.id, puts[7]!.body.id)}`)).body;
+    expect(one.status).toBe('waiting-for-endpoint');
+    expect(one.args).toEqual([puts[7]!.body.ref]);
+    expect((await alice('GET', `/v1/triggers/${t.body.id}`)).body.fired).toBe(30);
+    expect((await alice('GET', '/v1/triggers')).body.items.map((x: { id: string }) => x.id)).toEqual([t.body.id]);
+    // a name put again is a new object: it fires again
+    const again = await aliceObjects.put(Buffer.from('s7 again'), { name: 'input/s-7' });
+    await eventually(async () => (await tasksOf(fn)).length === 31, 30_000, 'the new object fired');
+    expect((await tasksOf(fn)).map((x) => x.id)).toContain(firingTaskId(t.body.id, again.body.id));
+
+    // another user: nothing to see, nothing to delete; their own puts fire nothing of alice's
+    expect((await bob('GET', `/v1/triggers/${t.body.id}`)).status).toBe(404);
+    expect((await bob('DELETE', `/v1/triggers/${t.body.id}`)).status).toBe(404);
+    expect((await bob('GET', '/v1/triggers')).body.items).toEqual([]);
+    await bobObjects.put(Buffer.from('b'), { name: 'input/b' });
+    expect(await tasksOf(fn)).toHaveLength(31);
+
+    expect((await alice('DELETE', `/v1/triggers/${t.body.id}`)).status).toBe(204);
+    await aliceObjects.put(Buffer.from('late'), { name: 'input/late' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await tasksOf(fn)).toHaveLength(31);
+  });
+
+  it('refuses loops, foreign functions and endpoints, and malformed prefixes', async () => {
+    const loop = await alice('POST', '/v1/triggers', { prefix: 'data/', function: fn, endpoint: ep, outputPrefix: 'data/out/' });
+    expect(loop.status).toBe(400);
+    expect(loop.body.message).toMatch(/would fire it again without end/);
+    await alice('POST', '/v1/triggers', { prefix: 'a/', function: fn, endpoint: ep, outputPrefix: 'b/' });
+    const cycle = await alice('POST', '/v1/triggers', { prefix: 'b/', function: fn, endpoint: ep, outputPrefix: 'a/' });
+    expect(cycle.status).toBe(400);
+    expect(cycle.body.message).toMatch(/through your other triggers/);
+    expect((await bob('POST', '/v1/triggers', { prefix: 'in/', function: fn, endpoint: ep })).status).toBe(404);
+    expect((await alice('POST', '/v1/triggers', { prefix: 'in put/', function: fn, endpoint: ep })).status).toBe(400);
+  });
+
+  it('records a firing it cannot run (its endpoint deleted) once, with the reason, and makes no task', async () => {
+    const gone = (await alice('POST', '/v1/endpoints', { name: 'gone' })).body.endpoint.id;
+    const fn2 = (await alice('POST', '/v1/functions', { name: 'size2', runtime: 'js', source: '(b) => b.length + 0' })).body.id;
+    const t = await alice('POST', '/v1/triggers', { prefix: 'gone/', function: fn2, endpoint: gone });
+    expect((await alice('DELETE', `/v1/endpoints/${gone}`)).status).toBe(204);
+    await aliceObjects.put(Buffer.from('x'), { name: 'gone/x' });
+    await eventually(async () => (await alice('GET', `/v1/triggers/${t.body.id}`)).body.fired === 1, 30_000, 'the firing recorded');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await alice('GET', `/v1/triggers/${t.body.id}`)).body.fired).toBe(1);
+    expect(await tasksOf(fn2)).toHaveLength(0);
+  });
+});
