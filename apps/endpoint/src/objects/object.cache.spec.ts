@@ -88,16 +88,22 @@ describe('ObjectCache against the object routes', () => {
     expect(server.objects.contentRequests.get(ref.id)).toBe(2);
   });
 
-  it('gives up on content that is wrong every time, and on retryable failures past its attempts', async () => {
+  it('gives up on content that is wrong every time, and on retryable failures past its attempts, but waits out an outage', async () => {
     const ref = server.objects.put(randomBytes(1000));
-    server.objects.faults.corruptDownloads = 10;
+    server.objects.faults.corruptDownloads = 2;
     const c = cache();
     await c.open();
     await expect(c.acquire(ref)).rejects.toThrow(/sha256/);
     const other = server.objects.put(randomBytes(1000));
-    server.objects.faults.failDownloads = 10;
-    await expect(c.acquire(other)).rejects.toThrow(/HTTP 503.*gave up after 3 attempts/);
+    server.objects.faults.breakDownloads = 10;
+    await expect(c.acquire(other)).rejects.toThrow(/HTTP 500.*gave up after 3 attempts/);
     expect(server.objects.contentRequests.get(other.id)).toBe(3);
+    // 503s (a server restarting) past the attempts do not end it: the object comes once the server is back
+    server.objects.faults.breakDownloads = 0;
+    const third = server.objects.put(randomBytes(1000));
+    server.objects.faults.failDownloads = 6;
+    (await c.acquire(third)).release();
+    expect(server.objects.contentRequests.get(third.id)).toBe(7);
   });
 
   it('retries a server that fails for a while, and refuses at once an object the server will not give', async () => {

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { ObjectRef } from '@fx/protocol';
-import { ObjectHttp, ObjectTransferError, asTransferError, readText, refusal } from './object.http.js';
+import { FailureCount, ObjectHttp, ObjectTransferError, asTransferError, readText, refusal } from './object.http.js';
 
 /** Bytes hashed so far of the partial file (always equal to what is on disk once an attempt ends). */
 interface Progress {
@@ -19,7 +19,7 @@ interface Progress {
  */
 export async function downloadObject(http: ObjectHttp, ref: ObjectRef, partPath: string, signal?: AbortSignal): Promise<void> {
   const progress: Progress = { hash: createHash('sha256'), bytes: 0 };
-  let failures = 0;
+  const failures = new FailureCount();
   let wrongContent = 0;
   for (;;) {
     const before = progress.bytes;
@@ -37,10 +37,10 @@ export async function downloadObject(http: ObjectHttp, ref: ObjectRef, partPath:
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (!(error instanceof ObjectTransferError) || !error.retryable) throw error;
-      failures = progress.bytes > before ? 1 : failures + 1;
-      if (failures >= http.retry.attempts)
-        throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
-      await http.pause(failures, signal);
+      if (progress.bytes > before) failures.reset();
+      if (failures.add(error, http.retry.attempts))
+        throw new ObjectTransferError(`${error.message} (gave up after ${failures.failures} attempts)`, false, error.status, error.code);
+      await http.pause(failures.row, signal);
     }
   }
 }

@@ -23,9 +23,45 @@ export class ObjectTransferError extends Error {
     readonly status?: number,
     readonly code?: string,
     readonly details?: unknown,
+    /**
+     * The server could not be reached or said it is not there for now (no answer, 502, 503, 504): a
+     * restart or an outage, not a refusal. Such failures do not count towards giving up: a result
+     * given up on would be lost, and the server takes it once it is back.
+     */
+    readonly outage = false,
   ) {
     super(message);
     this.name = 'ObjectTransferError';
+  }
+}
+
+/**
+ * Counts failed attempts towards `retry.attempts`, leaving outages out (see ObjectTransferError.outage),
+ * and says how long to wait before the next: the backoff of all failures in a row, outages included.
+ */
+export class FailureCount {
+  private counted = 0;
+  private inRow = 0;
+
+  /** Records a failure; true when it is the one to give up at. */
+  add(error: ObjectTransferError, attempts: number): boolean {
+    this.inRow++;
+    if (!error.outage) this.counted++;
+    return this.counted >= attempts;
+  }
+
+  /** Progress was made: the counts start again. */
+  reset(): void {
+    this.counted = 0;
+    this.inRow = 0;
+  }
+
+  get failures(): number {
+    return this.counted;
+  }
+
+  get row(): number {
+    return this.inRow;
   }
 }
 
@@ -84,7 +120,9 @@ export class ObjectHttp {
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = transport.request(url, { method, headers, agent: this.agent, ...(options.signal ? { signal: options.signal } : {}) }, resolve);
-      req.setTimeout(this.idleTimeoutMs, () => req.destroy(new ObjectTransferError(`no answer from ${url.origin} within ${this.idleTimeoutMs} ms`, true)));
+      req.setTimeout(this.idleTimeoutMs, () =>
+        req.destroy(new ObjectTransferError(`no answer from ${url.origin} within ${this.idleTimeoutMs} ms`, true, undefined, undefined, undefined, true)),
+      );
       req.on('error', (error) => reject(asTransferError(error, options.signal)));
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
@@ -130,7 +168,8 @@ export function refusal(method: string, path: string, status: number | undefined
   const s = status ?? 0;
   const retryable = s >= 500 || s === 408 || (s === 429 && code !== 'QUOTA_EXCEEDED');
   const said = message ?? (text.trim().slice(0, 200) || 'no explanation');
-  return new ObjectTransferError(`${method} ${path} was refused with HTTP ${s}: ${said}${code ? ` (${code})` : ''}`, retryable, s, code, details);
+  const outage = s === 502 || s === 503 || s === 504;
+  return new ObjectTransferError(`${method} ${path} was refused with HTTP ${s}: ${said}${code ? ` (${code})` : ''}`, retryable, s, code, details, outage);
 }
 
 /** Reads a (small) response body as text, refusing more than `max` bytes. */
@@ -157,7 +196,14 @@ export function asTransferError(error: unknown, signal?: AbortSignal): unknown {
   if (signal?.aborted) return signal.reason ?? error;
   if (error instanceof ObjectTransferError) return error;
   const e = error as NodeJS.ErrnoException;
-  return new ObjectTransferError(`the connection to the server failed: ${e.message ?? String(error)}${e.code ? ` (${e.code})` : ''}`, true);
+  return new ObjectTransferError(
+    `the connection to the server failed: ${e.message ?? String(error)}${e.code ? ` (${e.code})` : ''}`,
+    true,
+    undefined,
+    undefined,
+    undefined,
+    true,
+  );
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { ObjectInfo, UPLOAD_OFFSET_HEADER, UploadInfo, type ObjectEncoding } from '@fx/protocol';
-import { ObjectHttp, ObjectTransferError, asTransferError, readText, refusal } from './object.http.js';
+import { FailureCount, ObjectHttp, ObjectTransferError, asTransferError, readText, refusal } from './object.http.js';
 
 /** Largest part of one PUT: a part cut short is resent from where the server says it stopped. */
 export const UPLOAD_PART_BYTES = 64 * 1024 * 1024;
@@ -60,7 +60,7 @@ export async function uploadObject(http: ObjectHttp, request: UploadRequest, sou
   );
   const path = `/v1/objects/uploads/${created.uploadId}`;
   let offset = created.offset;
-  let failures = 0;
+  const failures = new FailureCount();
   while (offset < source.size) {
     const before = offset;
     try {
@@ -72,12 +72,11 @@ export async function uploadObject(http: ObjectHttp, request: UploadRequest, sou
         continue;
       }
       if (!(error instanceof ObjectTransferError) || !error.retryable) throw error;
-      failures = failures + 1;
-      if (failures >= http.retry.attempts)
-        throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
-      await http.pause(failures, signal);
+      if (failures.add(error, http.retry.attempts))
+        throw new ObjectTransferError(`${error.message} (gave up after ${failures.failures} attempts)`, false, error.status, error.code);
+      await http.pause(failures.row, signal);
       offset = (await retrying(http, signal, () => http.json('GET', path, (v) => UploadInfo.parse(v), signal ? { signal } : {}))).offset;
-      if (offset > before) failures = 0;
+      if (offset > before) failures.reset();
     }
   }
   return retrying(http, signal, () => http.json('POST', `${path}/complete`, (v) => ObjectInfo.parse(v), { json: {}, ...(signal ? { signal } : {}) }));
@@ -105,17 +104,18 @@ function offsetOf(details: unknown): number | undefined {
   return typeof offset === 'number' && Number.isInteger(offset) && offset >= 0 ? offset : undefined;
 }
 
-/** Runs `step` until it succeeds, fails for good, or has failed `attempts` times in a row. */
+/** Runs `step` until it succeeds, fails for good, or has failed `attempts` times in a row (outages not counted). */
 async function retrying<T>(http: ObjectHttp, signal: AbortSignal | undefined, step: () => Promise<T>): Promise<T> {
-  for (let failures = 1; ; failures++) {
+  const failures = new FailureCount();
+  for (;;) {
     try {
       return await step();
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (!(error instanceof ObjectTransferError) || !error.retryable) throw error;
-      if (failures >= http.retry.attempts)
-        throw new ObjectTransferError(`${error.message} (gave up after ${failures} attempts)`, false, error.status, error.code);
-      await http.pause(failures, signal);
+      if (failures.add(error, http.retry.attempts))
+        throw new ObjectTransferError(`${error.message} (gave up after ${failures.failures} attempts)`, false, error.status, error.code);
+      await http.pause(failures.row, signal);
     }
   }
 }

@@ -23,8 +23,10 @@ export interface ObjectFaults {
   /** The next this-many content GETs send only `cutAfterBytes` bytes, then drop the connection. */
   cutDownloads?: number;
   cutAfterBytes?: number;
-  /** The next this-many content GETs answer 503. */
+  /** The next this-many content GETs answer 503 (an outage: the agent waits it out without giving up). */
   failDownloads?: number;
+  /** The next this-many content GETs answer 500 (a failure that counts towards giving up). */
+  breakDownloads?: number;
   /** The next this-many content GETs send other bytes than the object's (same length). */
   corruptDownloads?: number;
   /** The next this-many upload creations answer 404 (as for a task no longer leased to the endpoint). */
@@ -102,6 +104,7 @@ export class FakeObjectStore {
     this.ranges.push(req.headers.range);
     if (!object) return reply(res, 404, { code: 'NOT_FOUND', message: `no object ${id}` });
     if (take(this.faults, 'failDownloads')) return reply(res, 503, { code: 'UNAVAILABLE', message: 'try again' });
+    if (take(this.faults, 'breakDownloads')) return reply(res, 500, { code: 'INTERNAL', message: 'broken' });
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = range ? Number(range[1]) : 0;
     if (start > object.data.length || (range && start === object.data.length && object.data.length > 0)) {
@@ -194,7 +197,7 @@ function uploadInfo(upload: Upload): UploadInfo {
   return { uploadId: upload.id, offset: upload.offset, size: upload.size ?? null, expiresAt: new Date(Date.now() + 3600_000).toISOString() };
 }
 
-function take(faults: ObjectFaults, key: 'cutDownloads' | 'failDownloads' | 'corruptDownloads' | 'cutUploads' | 'refuseUploads'): boolean {
+function take(faults: ObjectFaults, key: 'cutDownloads' | 'failDownloads' | 'breakDownloads' | 'corruptDownloads' | 'cutUploads' | 'refuseUploads'): boolean {
   const left = faults[key] ?? 0;
   if (left <= 0) return false;
   faults[key] = left - 1;
