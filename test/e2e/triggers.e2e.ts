@@ -14,7 +14,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('triggers on %s', (backen
   let ep: EndpointProcess;
   let alice: Client;
   let bob: Client;
-  const logs = () => `--- server ---\n${server?.log()}\n--- agent ---\n${ep?.log()}`;
+  const logs = () => `--- server ---\n${server?.log()}\n--- agent ---\n${ep?.log(30_000)}`;
 
   beforeAll(async () => {
     server = await ServerProcess.start(backend, { FX_SWEEP_INTERVAL_MS: '500' });
@@ -43,14 +43,14 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('triggers on %s', (backen
     const describe = await alice.registerFunction((input: Buffer) => ({ size: input.length, text: input.toString('utf8') }), { name: 'describe' });
     const trigger = await alice.createTrigger({ prefix: 'input/', function: describe, endpoint: ep.endpointId, outputPrefix: 'output/' });
     expect(trigger).toMatchObject({ prefix: 'input/', functionId: describe, endpointId: ep.endpointId, outputPrefix: 'output/', fired: 0 });
-    expect((await alice.listTriggers()).map((t) => t.id)).toEqual([trigger.id]);
+    expect((await alice.triggers.list()).map((t) => t.id)).toEqual([trigger.id]);
 
     const put = (i: number) => alice.put(Buffer.from(`sample ${i}`), { name: `input/run-1/s-${i}.txt` });
     for (let i = 0; i < 50; i++) await put(i);
     // an object outside the prefix fires nothing
     await alice.put(Buffer.from('elsewhere'), { name: 'notes/s-0.txt' });
     // offline: the firings are durable tasks waiting for the endpoint
-    await eventually(async () => (await alice.getTrigger(trigger.id)).fired === 50, 30_000, `50 firings while offline\n${logs()}`);
+    await eventually(async () => (await alice.triggers.get(trigger.id)).fired === 50, 30_000, `50 firings while offline\n${logs()}`);
     ep.start();
     for (let i = 50; i < 100; i++) await put(i);
 
@@ -63,20 +63,20 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('triggers on %s', (backen
       expect(await alice.get(o!.ref)).toEqual({ size: `sample ${i}`.length, text: `sample ${i}` });
     }
     // exactly once: one task per object, whatever the hook and the sweep both saw
-    expect((await alice.getTrigger(trigger.id)).fired).toBe(100);
+    expect((await alice.triggers.get(trigger.id)).fired).toBe(100);
     const tasks = await alice.listTasks({ functionId: describe, limit: 1000 });
     expect(tasks.items).toHaveLength(100);
     expect(tasks.items.every((t) => t.status === 'success')).toBe(true);
 
     // another user sees none of it, and cannot delete it
-    expect(await bob.listTriggers()).toEqual([]);
-    await expect(bob.getTrigger(trigger.id)).rejects.toMatchObject({ status: 404 });
-    await expect(bob.deleteTrigger(trigger.id)).rejects.toMatchObject({ status: 404 });
+    expect(await bob.triggers.list()).toEqual([]);
+    await expect(bob.triggers.get(trigger.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.triggers.delete(trigger.id)).rejects.toMatchObject({ status: 404 });
     // bob's own puts under the same prefix fire nothing of alice's
     await bob.put(Buffer.from('bob'), { name: 'input/run-1/bob.txt' });
 
     // deleted: later puts fire nothing
-    await alice.deleteTrigger(trigger.id);
+    await alice.triggers.delete(trigger.id);
     await alice.put(Buffer.from('late'), { name: 'input/run-1/late.txt' });
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await alice.listTasks({ functionId: describe, limit: 1000 })).items).toHaveLength(100);
@@ -94,15 +94,19 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('triggers on %s', (backen
   if (backend !== 'postgres+redis') return;
 
   it('fires exactly once for objects put just before a server crash', async () => {
+    if (!ep.running) ep.start();
     const fn = await alice.registerFunction((b: Buffer) => b.length, { name: 'crash-len' });
     const trigger = await alice.createTrigger({ prefix: 'crash/', function: fn, endpoint: ep.endpointId, outputPrefix: 'crash-out/' });
     await Promise.all(Array.from({ length: 20 }, (_, i) => alice.put(Buffer.alloc(i + 1), { name: `crash/${i}` })));
     // whatever the in-process hook had fired when the server died, the sweep after the restart fires the rest
     await server.restart();
-    await eventually(async () => (await outputs(alice, 'crash-out/')).size === 20, 120_000, `20 outputs after the crash\n${logs()}`);
+    const states = async () => JSON.stringify((await alice.listTasks({ functionId: fn, limit: 1000 })).items.map((t) => t.status));
+    await eventually(async () => (await outputs(alice, 'crash-out/')).size === 20, 120_000, '20 outputs after the crash').catch(async (e: Error) => {
+      throw new Error(`${e.message}; tasks: ${await states()}\n${logs()}`);
+    });
     const out = await outputs(alice, 'crash-out/');
     for (let i = 0; i < 20; i++) expect(await alice.get(out.get(`crash-out/${i}`)!.ref)).toBe(i + 1);
-    expect((await alice.getTrigger(trigger.id)).fired).toBe(20);
+    expect((await alice.triggers.get(trigger.id)).fired).toBe(20);
     expect((await alice.listTasks({ functionId: fn, limit: 1000 })).items).toHaveLength(20);
   });
 });

@@ -186,3 +186,7 @@ export const TriggerInfo = z.object({
   fired: z.number().int(),
 });
 export type TriggerInfo = z.infer<typeof TriggerInfo>;
+
+/** `GET /v1/triggers`: the caller's live triggers, oldest first. */
+export const ListTriggersResponse = z.object({ items: z.array(TriggerInfo) });
+export type ListTriggersResponse = z.infer<typeof ListTriggersResponse>;

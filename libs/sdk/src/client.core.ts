@@ -3,6 +3,7 @@ import type { ClientOptions } from './client.options.js';
 import { createTransports } from './client.transports.js';
 import { ConnectionError } from './errors.js';
 import { ObjectsClient } from './objects.client.js';
+import { TriggersClient } from './triggers.client.js';
 import type { ResultChannel } from './result-channel.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import type { GroupTransport } from './task-group.js';
@@ -20,6 +21,8 @@ export abstract class ClientCore {
   protected readonly transport: GroupTransport;
   /** Objects: put, get, list, info, delete (see ObjectsClient; `put`, `get` and `getStream` are on the client too). */
   readonly objects: ObjectsClient;
+  /** Triggers: objects put under a prefix run a function (see TriggersClient; `createTrigger` is on the client too). */
+  readonly triggers: TriggersClient;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -35,6 +38,7 @@ export abstract class ClientCore {
       requestTimeoutMs: transports.requestTimeoutMs,
       retry: transports.retry,
     });
+    this.triggers = new TriggersClient((req) => this.request(req));
   }
 
   /**

@@ -28,6 +28,8 @@ import {
   UserInfo,
   WhoAmIResponse,
   type ObjectRef,
+  type CreateTriggerRequest,
+  type TriggerInfo,
   type TaskOutcome,
 } from '@fx/protocol';
 import type { Readable } from 'node:stream';
@@ -361,6 +363,8 @@ export class Client extends ClientCore {
   get = <T = unknown>(object: ObjectLike, options: GetObjectOptions = {}): Promise<T> => this.objects.get<T>(object, options);
   /** An object's bytes as a stream, resumed after a dropped connection and checked against its sha256; see ObjectsClient.getStream. */
   getStream = (object: ObjectLike, options: Omit<GetObjectOptions, 'raw'> = {}): Readable => this.objects.getStream(object, options);
+  /** Runs a function for each object put under a prefix; see TriggersClient (`client.triggers` lists and deletes them). */
+  createTrigger = (request: CreateTriggerRequest): Promise<TriggerInfo> => this.triggers.create(request);
 
   // ---- identity and administration -------------------------------------------------------------
 

@@ -8,6 +8,7 @@ export { TaskRef, itemRef } from './task-ref.js';
 export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export { ObjectsClient } from './objects.client.js';
+export { TriggersClient } from './triggers.client.js';
 export type { ObjectLike } from './object-ref.js';
 export {
   AuthenticationError,
@@ -53,6 +54,8 @@ export type {
   ObjectInfo,
   ObjectRef,
   ObjectRefInput,
+  CreateTriggerRequest,
+  TriggerInfo,
   PythonReport,
   RegisterEndpointResponse,
   RegisterFunctionRequest,
