@@ -87,6 +87,14 @@ async function ownerObject(): Promise<string> {
   return r.body.id as string;
 }
 
+/** A fresh trigger of the owner's, on the owner's function and endpoint. */
+async function ownerTrigger(): Promise<string> {
+  const f = await fresh();
+  const r = await rest(server.url, ownerToken)('POST', '/v1/triggers', { prefix: 'in/', function: f.functionId, endpoint: f.endpointId });
+  if (r.status !== 201) throw new Error(`trigger fixture failed: ${r.status}`);
+  return r.body.id as string;
+}
+
 const OCTETS = { 'content-type': 'application/octet-stream' };
 
 const ROUTES: Route[] = [
@@ -296,6 +304,19 @@ const ROUTES: Route[] = [
     admin: 'ok',
     endpoint: 'ok',
   },
+  // triggers: made on one's own function and endpoint (another's are 404, an admin's too: it is not theirs to run on);
+  // reading and deleting one is for its owner and admins
+  {
+    method: 'POST',
+    path: '/v1/triggers',
+    make: async (f) => ({ url: '/v1/triggers', body: { prefix: 'in/', function: f.functionId, endpoint: f.endpointId } }),
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  { method: 'GET', path: '/v1/triggers', make: same('/v1/triggers'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/triggers/{id}', make: async () => ({ url: `/v1/triggers/${await ownerTrigger()}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'DELETE', path: '/v1/triggers/{id}', make: async () => ({ url: `/v1/triggers/${await ownerTrigger()}` }), owner: 'ok', other: 404, admin: 'ok' },
   { method: 'GET', path: '/v1/console/overview', make: same('/v1/console/overview'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/endpoints', make: same('/v1/console/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
 ];

@@ -11,6 +11,8 @@ import {
   GroupInfo,
   GroupTasksResponse,
   ListObjectsResponse,
+  ListTriggersResponse,
+  TriggerInfo,
   ListResponse,
   ObjectInfo,
   ListTasksResponse,
@@ -310,6 +312,31 @@ export const OPERATIONS: Record<string, OperationDoc> = {
       ENDPOINT_TOKENS,
     response: Bytes,
     binary: true,
+    id: true,
+  },
+  'POST /v1/triggers': {
+    summary: 'Create a trigger',
+    description:
+      'An object you put with a name under `prefix` runs `function` on `endpoint` with its reference, exactly once per object (also when the endpoint was offline); with `outputPrefix` the result is stored as an object named `outputPrefix` + the rest of the input name. A trigger whose outputs would fire it again (directly or through your other triggers) is refused.',
+    response: TriggerInfo,
+    body: true,
+    errors: ['NOT_FOUND', 'QUOTA_EXCEEDED', 'FUNCTION_NOT_ALLOWED', 'ENDPOINT_LOCKED'],
+  },
+  'GET /v1/triggers': {
+    summary: 'List triggers',
+    description: 'Your live triggers, oldest first, with how many times each has fired.',
+    response: ListTriggersResponse,
+  },
+  'GET /v1/triggers/{id}': {
+    summary: 'Get a trigger',
+    description: "What it runs and how many times it has fired. Another user's trigger is 404.",
+    response: TriggerInfo,
+    id: true,
+  },
+  'DELETE /v1/triggers/{id}': {
+    summary: 'Delete a trigger',
+    description: 'It fires no more; the tasks it started run on.',
+    response: null,
     id: true,
   },
   'GET /v1/console/overview': {
