@@ -313,6 +313,15 @@ describe('objects through the TypeScript SDK', () => {
     expect(stdout).toBe("2188890 bytes\n11111\n2188890 bytes\ntrue\n[ 'examples/reads.tsv' ]\n");
   });
 
+  it('runs examples/triggers.mjs as the README prints it', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['examples/triggers.mjs'], {
+      cwd: FX_ROOT,
+      env: { PATH: process.env.PATH, FX_URL: server.url, FX_TOKEN: aliceToken, FX_ENDPOINT: endpoint.endpointId },
+      timeout: 120_000,
+    });
+    expect(stdout).toBe("[ 'demo/output/a.txt', 'demo/output/run-2/b.txt' ]\n{ lines: 1, bytes: 6 }\n2\n");
+  });
+
   it('checks what it reads: a reference naming other bytes than the object has is refused', async () => {
     const ref = await alice.put(Buffer.from('abc'));
     const wrong = { ...ref, sha256: sha(Buffer.from('abd')) };

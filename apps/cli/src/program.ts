@@ -13,6 +13,7 @@ import { configureResultCommand } from './commands/result.js';
 import { configureRunCommand } from './commands/run.js';
 import { configureTaskCommand } from './commands/task.js';
 import { configureTasksCommand } from './commands/tasks.js';
+import { configureTriggersCommand } from './commands/triggers.js';
 import { configureWatchCommand } from './commands/watch.js';
 import { configureWhoamiCommand } from './commands/whoami.js';
 import { CLI_VERSION } from './version.js';
@@ -20,7 +21,9 @@ import { CLI_VERSION } from './version.js';
 /** The whole CLI. Usage errors throw (exitOverride) instead of exiting, so the caller picks the exit code. */
 export function buildProgram(context: CliContext): Command {
   const program = new Command('fx')
-    .description('the FX command line: register functions, run tasks and batches on endpoints, follow and cancel them, store objects')
+    .description(
+      'the FX command line: register functions, run tasks and batches on endpoints, follow and cancel them, store objects and fire functions on them (triggers)',
+    )
     .version(CLI_VERSION)
     .option('--json', 'machine-readable output: one JSON document on stdout, nothing else there')
     .showHelpAfterError('(add --help for usage)')
@@ -47,6 +50,7 @@ export function buildProgram(context: CliContext): Command {
     configurePutCommand,
     configureGetCommand,
     configureObjectsCommand,
+    configureTriggersCommand,
   ]) {
     configure(program, context);
   }

@@ -182,3 +182,17 @@ class ObjectInfo(TypedDict):
     expiresAt: Optional[str]
     taskId: Optional[str]
     ref: Dict[str, Any]
+
+
+class TriggerInfo(TypedDict):
+    """A trigger (``create_trigger``, ``get_trigger``, ``list_triggers``): objects you put under ``prefix``
+    run ``functionId`` on ``endpointId``; ``fired`` counts the tasks it has started so far."""
+
+    id: str
+    ownerId: str
+    prefix: str
+    functionId: str
+    endpointId: str
+    outputPrefix: Optional[str]
+    createdAt: str
+    fired: int

@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { NotFoundError, type TriggerInfo } from '@fx/sdk';
+import { CliError } from '@fx/cli-kit';
+import { ObjectPrefix } from '@fx/protocol';
+import type { CliContext } from '../cli.context.js';
+import { wantsJson, withClient } from '../command.helpers.js';
+import { formatTable, formatTime, printJson } from '../output.js';
+import { checkTaskId, endpointRef, functionRef } from '../resolve.js';
+
+interface CreateOptions {
+  prefix: string;
+  function: string;
+  endpoint: string;
+  outputPrefix?: string;
+}
+
+export function configureTriggersCommand(program: Command, context: CliContext): void {
+  const triggers = program
+    .command('triggers')
+    .description('run a function for every object you put under a name prefix: create, list, show and delete triggers');
+
+  triggers
+    .command('create')
+    .description('objects you put (fx put --name) under --prefix run --function on --endpoint, once each, with the object as its argument')
+    .requiredOption('--prefix <prefix>', 'names starting with this fire it, e.g. input/')
+    .requiredOption('--function <function>', 'function id or name')
+    .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
+    .option('--output-prefix <prefix>', "store each result as an object under this prefix, with the rest of the input's name (input/a.csv → output/a.csv)")
+    .action(async (options: CreateOptions, command: Command) => {
+      const request = {
+        prefix: prefix('--prefix', options.prefix),
+        function: functionRef(options.function),
+        endpoint: endpointRef(options.endpoint),
+        ...(options.outputPrefix === undefined ? {} : { outputPrefix: prefix('--output-prefix', options.outputPrefix) }),
+      };
+      const trigger = await withClient(context, (client) => client.triggers.create(request));
+      if (wantsJson(command)) return printJson(context, trigger);
+      context.out(trigger.id);
+      const output = trigger.outputPrefix === null ? 'results kept with their tasks' : `results stored under "${trigger.outputPrefix}"`;
+      context.err(`Created trigger ${trigger.id}: objects you put under "${trigger.prefix}" run ${options.function} on ${options.endpoint}, ${output}.`);
+    });
+
+  triggers
+    .command('ls', { isDefault: true })
+    .description('your triggers, oldest first, with how many tasks each has started')
+    .action(async (_options: object, command: Command) => {
+      const items = await withClient(context, (client) => client.triggers.list());
+      if (wantsJson(command)) return printJson(context, { items });
+      if (items.length === 0) return context.err('No triggers. Create one with: fx triggers create --prefix input/ --function <f> --endpoint <e>');
+      context.out(
+        formatTable(
+          ['ID', 'PREFIX', 'OUTPUT PREFIX', 'FUNCTION', 'ENDPOINT', 'FIRED', 'CREATED'],
+          items.map((t) => [t.id, t.prefix, t.outputPrefix ?? '-', t.functionId, t.endpointId, String(t.fired), formatTime(t.createdAt)]),
+        ),
+      );
+    });
+
+  triggers
+    .command('show')
+    .description('one trigger: its prefixes, function, endpoint, and how many tasks it has started')
+    .argument('<id>', 'trigger id')
+    .action(async (ref: string, _options: object, command: Command) => {
+      const id = checkTaskId(ref, 'trigger id');
+      const t = await withClient(context, (client) => client.triggers.get(id).catch(notFound(id)));
+      if (wantsJson(command)) return printJson(context, t);
+      for (const [k, v] of rows(t)) context.out(`${k.padEnd(15)}${v}`);
+    });
+
+  triggers
+    .command('rm')
+    .description('delete triggers: they fire no more; the tasks they started run on')
+    .argument('<id...>', 'trigger ids')
+    .action(async (refs: string[], _options: object, command: Command) => {
+      const ids = refs.map((r) => checkTaskId(r, 'trigger id'));
+      await withClient(context, async (client) => {
+        for (const id of ids) await client.triggers.delete(id).catch(notFound(id));
+      });
+      if (wantsJson(command)) return printJson(context, { deleted: ids });
+      for (const id of ids) context.out(`Deleted trigger ${id}.`);
+    });
+}
+
+function prefix(flag: string, value: string): string {
+  if (!ObjectPrefix.safeParse(value).success) throw new CliError(`${flag} ${value}: a prefix holds only letters, digits and . _ - + = @ /`, 2);
+  return value;
+}
+
+const rows = (t: TriggerInfo): Array<[string, string]> => [
+  ['id', t.id],
+  ['prefix', t.prefix],
+  ['output prefix', t.outputPrefix ?? '- (results kept with their tasks)'],
+  ['function', t.functionId],
+  ['endpoint', t.endpointId],
+  ['fired', `${t.fired} task${t.fired === 1 ? '' : 's'}`],
+  ['created', formatTime(t.createdAt)],
+];
+
+const notFound = (id: string) => (error: unknown) => {
+  throw error instanceof NotFoundError ? new CliError(`no trigger ${id} (or it is not yours to see)`) : error;
+};
