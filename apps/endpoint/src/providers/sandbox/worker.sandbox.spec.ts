@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
@@ -66,6 +66,36 @@ describe('WorkerSandbox', () => {
       expect(stdout.trim().endsWith('x')).toBe(true);
     } finally {
       await rm(secretDir, { recursive: true, force: true });
+    }
+  });
+
+  it('under bwrap a task cannot read past file modes, even when the agent runs as root (the object stage stays unlistable)', async () => {
+    // an unlistable directory like the object stage (0311), with a file of the agent's that only its owner may read
+    const dir = await mkdtemp(join(process.cwd(), '.fx-sandbox-spec-'));
+    try {
+      await mkdir(join(dir, 'stage', 'task-a'), { recursive: true });
+      await writeFile(join(dir, 'stage', 'task-a', 'input'), 'staged');
+      await writeFile(join(dir, 'private'), 'private');
+      await chmod(join(dir, 'private'), 0o000);
+      await chmod(join(dir, 'stage'), 0o311);
+      const sandbox = new WorkerSandbox({ kind: 'bwrap', show: [dir] });
+      const out = await runShell(
+        {
+          template: 'ls {stage} 2>&1; cat {private} 2>&1; cat {known}',
+          kwargs: { stage: join(dir, 'stage'), private: join(dir, 'private'), known: join(dir, 'stage', 'task-a', 'input') },
+        },
+        never(),
+        { sandbox },
+      );
+      const stdout = (out as { result: { stdout: string } }).result.stdout;
+      // a directory it was told of is reachable; listing the stage and reading a file closed to all are not
+      expect(stdout).toContain('staged');
+      expect(stdout).not.toContain('task-a');
+      expect(stdout).not.toMatch(/^private$/m);
+      expect(stdout.match(/Permission denied/g)?.length).toBe(2);
+    } finally {
+      await chmod(join(dir, 'stage'), 0o700).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -153,6 +153,9 @@ export class WorkerSandbox {
     if (this.kind === 'uid') return { file, args, uid: UNPRIVILEGED_ID, gid: UNPRIVILEGED_ID };
     if (this.kind === 'none') return { file, args };
     const bw = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid', '--die-with-parent'];
+    // An agent run as root would hand its tasks root's capabilities, and with them the power to read past
+    // file modes: list the object stage (0311) and so reach another task's staged objects. Tasks get none.
+    if (process.getuid?.() === 0) bw.push('--cap-drop', 'ALL');
     // Mounts stack in order: hide (an empty tmpfs over /tmp, FX_HOME, the home dir...), then show again,
     // read-only, what must stay visible inside a hidden dir (FX and Node when they are installed under the
     // home dir or /tmp), then hide once more what lies inside a shown dir (npm start's data dir in the
