@@ -122,6 +122,8 @@ describe.each([
       'task_objects',
       'tasks',
       'tokens',
+      'trigger_firings',
+      'triggers',
       'users',
     ]);
   });
