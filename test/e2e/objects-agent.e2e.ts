@@ -1,12 +1,11 @@
 import { jest } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { ObjectInfo, ObjectRef } from '@fx/protocol';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
+import { EndpointProcess, ServerProcess, countingProxy, eventually, type CountingProxy } from '@fx/testing';
 import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
 
 /**
@@ -17,42 +16,16 @@ import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
  */
 jest.setTimeout(300_000);
 
-/** A TCP proxy to `target` that counts the bytes it carries from the server to its clients. */
-async function countingProxy(target: URL): Promise<{ url: string; down: () => number; close: () => Promise<void> }> {
-  let down = 0;
-  const sockets = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    upstream.on('data', (chunk: Buffer) => (down += chunk.length));
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    down: () => down,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
-    },
-  };
-}
-
 let server: ServerProcess;
 let endpoint: EndpointProcess;
-let proxy: Awaited<ReturnType<typeof countingProxy>>;
+let proxy: CountingProxy;
 let alice: Client;
 let aliceToken: string;
 let objects: ReturnType<typeof objectsClient>;
 /** The input of the sharing test, cached on the endpoint's disk since. */
 let shared: { id: string; size: number } | undefined;
+/** Tasks sharing one input (the issue's count). */
+const TASKS = 1000;
 const logs = () => `--- server ---\n${server?.log()}\n--- endpoint ---\n${endpoint?.log()}`;
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -132,7 +105,7 @@ it('gives a js task its object as a Buffer and stores the Buffer it returns as i
   expect((await objects.info(ref.id)).body).toMatchObject({ taskId: sub.body.taskId, ownerId: expect.any(String) });
 });
 
-it('moves an input shared by 200 tasks across the network once', async () => {
+it('moves an input shared by 1,000 tasks across the network once', async () => {
   const size = 4 * 1024 * 1024;
   const object = await put(randomBytes(size));
   shared = { id: object.id, size };
@@ -140,15 +113,15 @@ it('moves an input shared by 200 tasks across the network once', async () => {
   const before = proxy.down();
   const batch = await api('POST', '/v1/tasks/batch', {
     endpointId: endpoint.endpointId,
-    tasks: Array.from({ length: 200 }, (_, i) => ({ functionId: fn, args: [{ $fx: 'object', id: object.id }, i] })),
+    tasks: Array.from({ length: TASKS }, (_, i) => ({ functionId: fn, args: [{ $fx: 'object', id: object.id }, i] })),
   });
   expect(batch.status).toBe(201);
   const ids = batch.body.taskIds as string[];
   const results = await alice.getResults(ids, { timeoutMs: 120_000 });
   expect(results).toEqual(ids.map((_, i) => size + i));
   const moved = proxy.down() - before;
-  console.log(`objects: 200 tasks sharing a ${size}-byte input moved ${moved} bytes from the server to the agent`);
-  // one copy of the input plus the task frames; each task fetching it would be 200 × 4 MiB
+  console.log(`objects: ${TASKS} tasks sharing a ${size}-byte input moved ${moved} bytes from the server to the agent`);
+  // one copy of the input plus the task frames; each task fetching it would be 1,000 × 4 MiB
   expect(moved).toBeGreaterThan(size);
   expect(moved).toBeLessThan(size + 1024 * 1024);
 });

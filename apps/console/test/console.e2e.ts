@@ -341,4 +341,47 @@ describe('admin console in Chromium', () => {
     await shot('overview');
     await shot('overview', 390);
   });
+
+  it('lists objects and triggers, filters objects by name prefix, and deletes an object through its confirm button', async () => {
+    // put and made through the SDK, as a user does; the trigger comes after the puts, so it fires nothing
+    const sdk = new Client({ url: server.url, token: server.adminToken });
+    const a = await (async () => {
+      const { id } = await sdk.put(Buffer.from('alpha\n'), { name: 'input/a.txt' });
+      await sdk.put(Buffer.from('beta\n'), { name: 'input/b.txt' });
+      await sdk.put({ kept: true }, { name: 'other/c.json' });
+      await sdk.createTrigger({ prefix: 'input/', function: 'ident', endpoint: ENDPOINT, outputPrefix: 'output/' });
+      return id;
+    })().finally(() => sdk.close());
+
+    await nav('Objects & triggers').click();
+    await page.getByRole('heading', { name: 'Objects & triggers' }).waitFor();
+    const trigger = page.locator('tr[data-trigger="input/"]');
+    await trigger.waitFor();
+    expect(await trigger.locator('td[data-label="Output prefix"]').textContent()).toBe('output/');
+    expect(await trigger.locator('td[data-label="Fired"]').getAttribute('data-fired')).toBe('0');
+    expect(await trigger.locator('td[data-label="Created"] time').textContent()).toMatch(DATED);
+    const row = page.locator('tr[data-object="input/a.txt"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain(a);
+    expect(await row.locator('td[data-label="Size"]').textContent()).toMatch(/^6 B bytes$/);
+    expect(await row.locator('td[data-label="Created"] time').textContent()).toMatch(DATED);
+    await page.locator('tr[data-object="other/c.json"]').waitFor();
+    await shot('data');
+
+    await page.getByLabel('Filter objects by name prefix').fill('input/');
+    await page.locator('tr[data-object="other/c.json"]').waitFor({ state: 'detached' });
+    expect(await page.locator('tr[data-object]').evaluateAll((els) => els.map((e) => e.getAttribute('data-object')).sort())).toEqual([
+      'input/a.txt',
+      'input/b.txt',
+    ]);
+
+    await row.getByRole('button', { name: 'Delete input/a.txt' }).click();
+    await row.getByRole('button', { name: 'Yes' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.locator('tr[data-object="input/b.txt"]').waitFor();
+    expect((await admin('GET', `/v1/objects/${a}`)).status).toBe(404);
+    expect((await admin('GET', '/v1/objects?prefix=input/')).body.items.map((o: { name: string }) => o.name)).toEqual(['input/b.txt']);
+    await shot('data', 390);
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
 });

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { ObjectInfo, TriggerInfo } from '@fx/protocol';
 import { useSession } from '../app-context';
-import { ConfirmButton, Empty, ErrorNote, time } from '../components';
+import { ConfirmButton, Empty, ErrorNote, When } from '../components';
 import { Page, usePageData } from '../page';
 import { Link } from '../router';
 
@@ -100,8 +100,10 @@ export function Data() {
                       <td data-label="sha256" className="mono small" title={o.sha256}>
                         {o.sha256.slice(0, 12)}…
                       </td>
-                      <td data-label="Created">{time(o.createdAt)}</td>
-                      <td data-label="Expires">{o.expiresAt ? time(o.expiresAt) : <span className="muted">never</span>}</td>
+                      <td data-label="Created">
+                        <When iso={o.createdAt} />
+                      </td>
+                      <td data-label="Expires">{o.expiresAt ? <When iso={o.expiresAt} /> : <span className="muted">never</span>}</td>
                       <td data-label="Task">{o.taskId ? <Link to={`/tasks/${o.taskId}`}>{o.taskId.slice(0, 8)}</Link> : null}</td>
                       <td data-label="Actions">
                         <button type="button" onClick={() => void download(o)}>
@@ -155,7 +157,9 @@ function Triggers({ items, onDelete }: { items: TriggerInfo[]; onDelete: (t: Tri
             <td data-label="Fired" data-fired={t.fired}>
               {t.fired}
             </td>
-            <td data-label="Created">{time(t.createdAt)}</td>
+            <td data-label="Created">
+              <When iso={t.createdAt} />
+            </td>
             <td data-label="Actions">
               <ConfirmButton
                 label={`Delete trigger ${t.prefix}`}
