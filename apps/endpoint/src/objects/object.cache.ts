@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ObjectRef } from '@fx/protocol';
 import { silentLogger, type Logger } from '../agent/logger.js';
+import { raceAbort } from '../common/race-abort.js';
 
 /** Default size of an endpoint's object cache (config.yaml `objects.cacheMB`). */
 export const DEFAULT_OBJECT_CACHE_BYTES = 10 * 1024 ** 3;
@@ -233,22 +234,4 @@ export class ObjectCache {
       this.log.debug(`the object cache holds ${this.used + this.reserved} bytes in use by tasks, more than its ${this.maxBytes}`);
     }
   }
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

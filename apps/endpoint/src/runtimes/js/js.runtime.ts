@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import vm from 'node:vm';
 import { DEFAULT_LIMITS, findJsonInfidelity, type RemoteError } from '@fx/protocol';
 import { abortFailure, toRemoteError } from '../task.errors.js';
+import { raceAbort } from '../../common/race-abort.js';
 import type { ObjectPlacement } from '../../objects/object.placement.js';
 import { ObjectLoadError, isBytes, loadObjects, writeResultFile, type FileResult } from './js.objects.js';
 import type { NamedOutputFile, TaskContext, TaskOutputs } from './js.outputs.js';
@@ -123,6 +124,7 @@ export class JsRuntime {
       value = await raceAbort(
         Promise.resolve().then(() => fn(...args)),
         signal,
+        (reason) => new AbortedError(reason),
       );
     } catch (thrown) {
       if (thrown instanceof AbortedError) {
@@ -198,23 +200,4 @@ class AbortedError extends Error {
   constructor(readonly reason: unknown) {
     super('aborted');
   }
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new AbortedError(signal.reason));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
