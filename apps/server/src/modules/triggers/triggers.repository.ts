@@ -7,13 +7,12 @@ import type { Trigger } from '../../generated/prisma/client.js';
 
 export type TriggerRow = RawRow<Trigger, 'id' | 'owner_id' | 'prefix' | 'function_id' | 'endpoint_id' | 'output_prefix' | 'created_at'> & { fired: number };
 
-/** An object a trigger has not fired for yet. */
-export interface PendingFiring {
+/** An object a trigger has not fired for yet, with what the firing needs of the trigger. */
+export type PendingFiring = RawRow<Trigger, 'owner_id' | 'prefix' | 'function_id' | 'endpoint_id' | 'output_prefix'> & {
   trigger_id: string;
   object_id: string;
-  owner_id: string;
   name: string;
-}
+};
 
 /** How far before its mark a sweep looks again: far longer than any transaction that inserts an object. */
 const SWEEP_GRACE_SECONDS = 300;
@@ -71,7 +70,7 @@ export class TriggersRepository {
    */
   pending(limit: number): Promise<PendingFiring[]> {
     return this.query<PendingFiring>(
-      `SELECT t.id AS trigger_id, o.id AS object_id, o.owner_id, o.name
+      `SELECT t.id AS trigger_id, o.id AS object_id, o.name, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix
        FROM triggers t
        JOIN objects o ON o.owner_id = t.owner_id AND o.name IS NOT NULL AND starts_with(o.name, t.prefix)
                      AND o.created_at >= greatest(t.created_at, t.swept_until - make_interval(secs => $2::int)) AND o.deleted_at IS NULL

@@ -135,20 +135,18 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
     return this.draining;
   }
 
-  private async fire(f: PendingFiring): Promise<void> {
-    const t = await this.triggers.find(f.trigger_id);
-    if (!t) return;
-    const id = firingTaskId(f.trigger_id, f.object_id);
+  private async fire(t: PendingFiring): Promise<void> {
+    const id = firingTaskId(t.trigger_id, t.object_id);
     // the trigger acts for its owner, with the rights they have now
-    const owner: Principal = { tokenId: `trigger:${t.id}`, userId: t.owner_id, admin: false, kind: 'user', endpointId: null };
+    const owner: Principal = { tokenId: `trigger:${t.trigger_id}`, userId: t.owner_id, admin: false, kind: 'user', endpointId: null };
     let error: string | null = null;
     try {
       await this.tasks.submitWithId(owner, id, {
         functionId: t.function_id,
         endpointId: t.endpoint_id,
-        args: [{ $fx: 'object', id: f.object_id }],
+        args: [{ $fx: 'object', id: t.object_id }],
         kwargs: {},
-        ...(t.output_prefix === null ? {} : { outputName: outputName(f.name, t.prefix, t.output_prefix) }),
+        ...(t.output_prefix === null ? {} : { outputName: outputName(t.name, t.prefix, t.output_prefix) }),
       });
     } catch (e) {
       // refused for good (the function or endpoint deleted, locked, the quota full): recorded, never retried
@@ -156,7 +154,7 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
       // a second firing of the pair: the first one's task stands
       else if (!isUniqueViolation(e)) throw e;
     }
-    await this.triggers.recordFiring({ triggerId: f.trigger_id, objectId: f.object_id, taskId: error ? null : id, error });
-    if (error) this.logger.warn({ msg: 'a trigger could not start its task', triggerId: t.id, objectId: f.object_id, error });
+    await this.triggers.recordFiring({ triggerId: t.trigger_id, objectId: t.object_id, taskId: error ? null : id, error });
+    if (error) this.logger.warn({ msg: 'a trigger could not start its task', triggerId: t.trigger_id, objectId: t.object_id, error });
   }
 }
