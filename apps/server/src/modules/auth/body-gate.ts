@@ -16,7 +16,8 @@ export interface BodyGateOptions {
 type Req = IncomingMessage & { body?: unknown; principal?: Principal };
 type Next = (err?: unknown) => void;
 
-const isJson = (type: string | undefined) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type ?? '');
+/** Whether a Content-Type is JSON: the bodies this gate reads itself (every other body reaches its route unread). */
+export const isJson = (type: string | undefined) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type ?? '');
 const hasBody = (req: IncomingMessage) =>
   req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 

@@ -13,6 +13,7 @@ import { ObjectsRepository } from './objects.repository.js';
 import { UploadGoneError, UploadsRepository, type UploadRow } from './uploads.repository.js';
 import type { UploadFiles } from './upload-files.js';
 import { ObjectQuota } from './object-quota.js';
+import { isJson } from '../auth/body-gate.js';
 
 /** How long a writing request's claim on an upload lasts unless renewed (it is renewed every third of it). */
 const CLAIM_MS = 30_000;
@@ -23,8 +24,6 @@ export interface PutQuery {
   encoding: ObjectEncoding;
   ttlSeconds?: number;
 }
-
-const isJson = (type: string | undefined) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type ?? '');
 
 /** The request's Content-Length, when it sent one. */
 function contentLength(req: IncomingMessage): number | null {
