@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_LIMITS, ErrorBody, RemoteError, TaskOutput, TaskStatus, Uuid } from './common.js';
 import { ObjectRef } from './objects.js';
+import { LogsFrame, ProgressFrame, UnwatchPayload, WatchEndedPayload, WatchPayload, WatchingPayload } from './live.js';
 
 /** Client channel: `/v1/ws/client`, authenticated with a user token. */
 
@@ -39,12 +40,19 @@ export type SubscribedPayload = z.infer<typeof SubscribedPayload>;
 export const ClientToServerSchemas = {
   subscribe: SubscribePayload,
   unsubscribe: UnsubscribePayload,
+  /** Live progress and logs of running tasks (live.ts). */
+  watch: WatchPayload,
+  unwatch: UnwatchPayload,
 } as const;
 export type ClientToServer = { [K in keyof typeof ClientToServerSchemas]: z.infer<(typeof ClientToServerSchemas)[K]> };
 
 export const ServerToClientSchemas = {
   subscribed: SubscribedPayload,
   result: ResultPayload,
+  watching: WatchingPayload,
+  progress: ProgressFrame,
+  logs: LogsFrame,
+  'watch-ended': WatchEndedPayload,
   error: ErrorBody,
 } as const;
 export type ServerToClient = { [K in keyof typeof ServerToClientSchemas]: z.infer<(typeof ServerToClientSchemas)[K]> };

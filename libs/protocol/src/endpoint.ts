@@ -3,6 +3,7 @@ import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskRes
 import { PickledValue } from './serializers.js';
 import { TaskPriority } from './priority.js';
 import { ObjectName, ObjectRef } from './objects.js';
+import { StreamPayload } from './live.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -10,9 +11,10 @@ import { ObjectName, ObjectRef } from './objects.js';
  * The endpoint channel's own version, sent in `hello` (the envelope's `v` covers every channel and stays
  * 1). 2: `tasks` frames name each task's function by id and carry a function's spec once per connection.
  * 3: a python task may carry `pickledArgs` instead of args (an agent of version 2 would call it with none).
+ * 4: results may travel as objects (`resultRef`). 5: the agent sends `stream` frames (live.ts).
  * A server refuses an agent of another version with a sentence, rather than misreading its frames.
  */
-export const ENDPOINT_PROTOCOL_VERSION = 4 as const;
+export const ENDPOINT_PROTOCOL_VERSION = 5 as const;
 
 export const AgentInfo = z.object({
   name: z.string().max(128),
@@ -225,6 +227,8 @@ export const EndpointToServerSchemas = {
   results: ResultsPayload,
   heartbeat: HeartbeatPayload,
   requeue: RequeuePayload,
+  /** Progress and logs of running tasks (live.ts). */
+  stream: StreamPayload,
 } as const;
 export type EndpointToServer = { [K in keyof typeof EndpointToServerSchemas]: z.infer<(typeof EndpointToServerSchemas)[K]> };
 

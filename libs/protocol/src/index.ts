@@ -17,3 +17,4 @@ export * from './close-codes.js';
 export * from './backoff.js';
 export * from './memoize.js';
 export * from './objects.js';
+export * from './live.js';
