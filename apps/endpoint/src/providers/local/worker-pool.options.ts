@@ -61,11 +61,15 @@ export interface JobOptions {
   memoryBytes?: number;
   /** 0–9: waiting tasks start highest first, in the pool and inside each worker. @default 5 */
   priority?: number;
+  /** Never on a worker holding the job of this id (a speculative copy avoids its original's worker). */
+  avoid?: string;
 }
 
 /** One task handed to the pool, from `run` until its outcome is delivered. */
 export interface Job {
   taskId: string;
+  /** See JobOptions.avoid. */
+  avoid?: string;
   owner: string;
   priority: number;
   memoryBytes?: number;

@@ -76,7 +76,7 @@ export type TaskRow = RawRow<
     TaskSerialized & {
       result_ref: ObjectRef | null;
       status: TaskStatus;
-      timings: (TaskTimings & { connectionId?: string | null }) | null;
+      timings: (TaskTimings & { connectionId?: string | null; speculative?: boolean }) | null;
       retry: RetryPolicy | null;
     }
 >;
@@ -353,7 +353,8 @@ export class TasksRepository {
          RETURNING id),
        edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone)),
        refs AS (DELETE FROM task_objects WHERE task_id IN (SELECT id FROM gone)),
-       attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone))
+       attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone)),
+       copies AS (DELETE FROM task_copies WHERE task_id IN (SELECT id FROM gone))
        SELECT count(*)::int AS n FROM gone`,
       cutoff,
       limit,
