@@ -1,9 +1,11 @@
 import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { Client, type TaskInfo } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+import { EndpointProcess, FX_ROOT, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
 
 /**
  * Speculative execution (issue 16) with real processes: an endpoint of 4 workers, one of which runs
@@ -101,6 +103,11 @@ describe('speculative execution (local provider, 4 workers, one 20× slower)', (
     // a task no copy was needed for has its one attempt
     const plain = tasks.find((t) => !rescued.includes(t))!;
     expect(plain.attempts).toEqual([expect.objectContaining({ number: 1, speculative: false, status: 'success' })]);
+    // fx task shows both
+    const fx = join(FX_ROOT, 'apps/cli/bin/fx.js');
+    const env = { PATH: process.env.PATH!, HOME: dir.path, FX_HOME: dir.path, FX_URL: server.url, FX_TOKEN: server.adminToken };
+    const { stdout } = await promisify(execFile)(fx, ['task', rescued[0]!.id], { env });
+    expect(stdout).toMatch(/#1 superseded .*\n\s+#1 success \(copy\)/);
     // the losers were told to stop: the agent aborted them (no result of theirs was recorded)
     await eventually(async () => /its speculative copy finished first|cancelled \d+ queued and [1-9]\d* running/.test(endpoint.log()), 10_000, 'loser cancelled');
   });
@@ -115,5 +122,38 @@ describe('speculative execution (local provider, 4 workers, one 20× slower)', (
     expect(tasks.every((t) => t.attempts.length === 1)).toBe(true);
     // the slow worker's tasks ran to their end there
     expect(results.some((r) => r.slow)).toBe(true);
+  });
+
+  it('fx functions register --idempotent and fx batch --speculate-after run a speculating batch', async () => {
+    const fx = join(FX_ROOT, 'apps/cli/bin/fx.js');
+    const env = { PATH: process.env.PATH!, HOME: dir.path, FX_HOME: dir.path, FX_URL: server.url, FX_TOKEN: server.adminToken };
+    const module = join(dir.path, 'straggle.mjs');
+    await writeFile(module, `export default ${straggle.toString()};\n`);
+    const run = promisify(execFile);
+    await run(fx, ['functions', 'register', module, '--name', 'straggle-cli', '--idempotent'], { env });
+    expect((await client.getFunction('straggle-cli')).idempotent).toBe(true);
+    const marker = join(dir.path, 'slow-worker-cli');
+    const argsFile = join(dir.path, 'args.jsonl');
+    await writeFile(argsFile, Array.from({ length: 20 }, (_, i) => JSON.stringify([i, marker])).join('\n'));
+    const usage = await run(fx, ['batch', 'straggle-cli', '--endpoint', 'spec', '--args-file', argsFile, '--speculate-min-samples', '3'], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(usage).toMatchObject({ code: 2, stderr: expect.stringMatching(/--speculate-min-samples applies with --speculate-after/) });
+    const { stdout } = await run(fx, ['batch', 'straggle-cli', '--endpoint', 'spec', '--args-file', argsFile, '--speculate-after', '3', '--speculate-min-samples', '3'], {
+      env,
+      timeout: 120_000,
+    });
+    const batchId = stdout.trim().split('\n')[0]!;
+    const group = await client.group(batchId).describe();
+    expect(group).toMatchObject({ speculation: { afterFactor: 3, minSamples: 3 }, counts: { total: 20, byStatus: { success: 20 } } });
+  });
+
+  it('runs examples/speculation.mjs as the README prints it', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['examples/speculation.mjs'], {
+      cwd: FX_ROOT,
+      env: { PATH: process.env.PATH, FX_URL: server.url, FX_TOKEN: server.adminToken, FX_ENDPOINT: endpoint.endpointId },
+      timeout: 120_000,
+    });
+    expect(stdout).toBe(`${JSON.stringify(Array.from({ length: 12 }, (_, i) => i * i))}\n[ '1: superseded', '1 (copy): success' ]\n`);
   });
 });
