@@ -109,7 +109,11 @@ describe('speculative execution (local provider, 4 workers, one 20× slower)', (
     const { stdout } = await promisify(execFile)(fx, ['task', rescued[0]!.id], { env });
     expect(stdout).toMatch(/#1 superseded .*\n\s+#1 success \(copy\)/);
     // the losers were told to stop: the agent aborted them (no result of theirs was recorded)
-    await eventually(async () => /its speculative copy finished first|cancelled \d+ queued and [1-9]\d* running/.test(endpoint.log()), 10_000, 'loser cancelled');
+    await eventually(
+      async () => /its speculative copy finished first|cancelled \d+ queued and [1-9]\d* running/.test(endpoint.log()),
+      10_000,
+      'loser cancelled',
+    );
   });
 
   it('never copies a task of a function not marked idempotent', async () => {
@@ -139,10 +143,14 @@ describe('speculative execution (local provider, 4 workers, one 20× slower)', (
       (e: { code: number; stderr: string }) => e,
     );
     expect(usage).toMatchObject({ code: 2, stderr: expect.stringMatching(/--speculate-min-samples applies with --speculate-after/) });
-    const { stdout } = await run(fx, ['batch', 'straggle-cli', '--endpoint', 'spec', '--args-file', argsFile, '--speculate-after', '3', '--speculate-min-samples', '3'], {
-      env,
-      timeout: 120_000,
-    });
+    const { stdout } = await run(
+      fx,
+      ['batch', 'straggle-cli', '--endpoint', 'spec', '--args-file', argsFile, '--speculate-after', '3', '--speculate-min-samples', '3'],
+      {
+        env,
+        timeout: 120_000,
+      },
+    );
     const batchId = stdout.trim().split('\n')[0]!;
     const group = await client.group(batchId).describe();
     expect(group).toMatchObject({ speculation: { afterFactor: 3, minSamples: 3 }, counts: { total: 20, byStatus: { success: 20 } } });

@@ -177,7 +177,14 @@ export class ResultsService {
       inputs.filter((r) => r.status === 'success'),
     );
     if (failed.length > 0) await this.copies.recordFailures(conn.endpointId, conn.id, failed);
-    if (won.length > 0) this.logger.log({ msg: 'speculative copies won', endpointId: conn.endpointId, connId: conn.id, won: won.length, taskIds: won.slice(0, 10).map((w) => w.id) });
+    if (won.length > 0)
+      this.logger.log({
+        msg: 'speculative copies won',
+        endpointId: conn.endpointId,
+        connId: conn.id,
+        won: won.length,
+        taskIds: won.slice(0, 10).map((w) => w.id),
+      });
     const superseded = new Map<string, string[]>();
     for (const w of won) if (w.superseded_owner) superseded.set(w.endpoint_id, [...(superseded.get(w.endpoint_id) ?? []), w.id]);
     for (const [endpointId, taskIds] of superseded) await this.events.publish('cancel', { endpointId, taskIds, copy: false });

@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Speculation, type CancelGroupResponse, type GroupInfo, type GroupKind, type GroupTasksQuery, type GroupTasksResponse, type SpeculationOptions } from '@fx/protocol';
+import {
+  Speculation,
+  type CancelGroupResponse,
+  type GroupInfo,
+  type GroupKind,
+  type GroupTasksQuery,
+  type GroupTasksResponse,
+  type SpeculationOptions,
+} from '@fx/protocol';
 import type { z } from 'zod';
 import { FxException } from '../../common/fx.exception.js';
 import { iso } from '../../common/iso.js';

@@ -49,7 +49,13 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
         const stragglers = await this.copies.stragglers(g.id, g.speculation, MAX_LAUNCH_PER_GROUP);
         if (stragglers.length > 0) {
           const rows = await this.copies.launch(stragglers.map((t) => ({ taskId: t.id, attempt: t.attempt, endpointId: copyEndpoint(t) })));
-          if (rows.length > 0) this.logger.log({ msg: 'stragglers get speculative copies', groupId: g.id, launched: rows.length, taskIds: rows.slice(0, 10).map((r) => r.task_id) });
+          if (rows.length > 0)
+            this.logger.log({
+              msg: 'stragglers get speculative copies',
+              groupId: g.id,
+              launched: rows.length,
+              taskIds: rows.slice(0, 10).map((r) => r.task_id),
+            });
           launched += rows.length;
         } else await this.copies.settleGroup(g.id, GROUP_QUIET_MS);
       }

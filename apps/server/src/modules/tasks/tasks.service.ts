@@ -105,7 +105,8 @@ export class TasksService {
       return newTask(t, endpointId, req.priority);
     });
     // a batch joins the group it names, or is a new group with its own id
-    const group = req.groupId === undefined ? { id: randomUUID(), speculation: req.speculation } : { id: req.groupId, existing: true, speculation: req.speculation };
+    const group =
+      req.groupId === undefined ? { id: randomUUID(), speculation: req.speculation } : { id: req.groupId, existing: true, speculation: req.speculation };
     return {
       batchId: group.id,
       ...(await this.submitMany(
