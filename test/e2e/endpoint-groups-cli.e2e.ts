@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
@@ -21,6 +22,7 @@ let home: TempDir;
 let env: Record<string, string>;
 let bobEnv: Record<string, string>;
 let bobEndpoint: string;
+let aliceToken: string;
 
 function fx(args: string[], as: Record<string, string> = env): { code: number | null; out: string; stderr: string } {
   const r = spawnSync(FX, args, { timeout: 120_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home.path, ...as } });
@@ -40,6 +42,7 @@ beforeAll(async () => {
   for (const name of ['alice', 'bob']) tokens.push((await admin.createToken((await admin.createUser({ name })).id, { name: 'cli' })).token);
   admin.close();
   env = { FX_URL: server.url, FX_TOKEN: tokens[0]! };
+  aliceToken = tokens[0]!;
   bobEnv = { FX_URL: server.url, FX_TOKEN: tokens[1]! };
   const alice = new Client({ url: server.url, token: tokens[0]! });
   await alice.registerFunction((a: number, b: number) => a + b, { name: 'add' });
@@ -92,4 +95,13 @@ it("invites another user's endpoint, which joins when its owner accepts, and lea
   expect(fx(['endpoint-groups', 'decline', groupId, bobEndpoint], bobEnv).code).toBe(0);
   expect(fx(['endpoint-groups', 'rm', 'pool']).code).toBe(0);
   expect(fx(['endpoint-groups', 'show', 'pool']).code).toBe(1);
+});
+
+it('runs examples/endpoint-groups.mjs as docs/endpoint-groups.md prints it', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['examples/endpoint-groups.mjs'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, FX_URL: server.url, FX_TOKEN: aliceToken, FX_ENDPOINTS: 'cli-eg' },
+    timeout: 120_000,
+  });
+  expect(stdout).toBe("[ 'active' ]\n[ 1, 4, 9, 16 ]\ntrue true\n");
 });
