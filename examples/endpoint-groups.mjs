@@ -12,7 +12,10 @@ console.log(group.members.map((m) => m.state)); // [ 'active', … ]: your own e
 
 // The group's name (or id) goes wherever an endpoint's does: run, runBatch, map, executor.
 const square = await client.registerFunction((x) => x * x, { name: 'example-square' });
-const ids = await client.runBatch('example-pool', [1, 2, 3, 4].map((x) => ({ functionId: square, args: [x] })));
+const ids = await client.runBatch(
+  'example-pool',
+  [1, 2, 3, 4].map((x) => ({ functionId: square, args: [x] })),
+);
 console.log(await Promise.all(ids.map((id) => client.getResult(id)))); // [ 1, 4, 9, 16 ]
 const task = await client.getTask(ids[0]);
 console.log(task.endpointGroupId === group.id, members.length === 1 ? task.endpointId === group.members[0].endpointId : true); // true true

@@ -24,8 +24,7 @@ export function functionRef(ref: string): string {
  * group's id or name (same shapes), passed to the server as it is.
  */
 export function endpointRef(ref: string): string {
-  if (!EndpointRef.safeParse(ref).success)
-    throw new CliError(`"${ref}" is neither an endpoint (or endpoint group) id nor a name ("name" or "owner/name")`, 2);
+  if (!EndpointRef.safeParse(ref).success) throw new CliError(`"${ref}" is neither an endpoint (or endpoint group) id nor a name ("name" or "owner/name")`, 2);
   return ref;
 }
 

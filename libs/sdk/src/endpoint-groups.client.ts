@@ -56,12 +56,18 @@ export class EndpointGroupsClient {
 
   /** Lets your endpoint join another user's group that invited it. */
   async accept(groupId: string, endpointId: string): Promise<void> {
-    await this.request({ method: 'POST', path: `/v1/endpoint-groups/${checkInput(Uuid, groupId, 'groupId')}/members/${checkInput(Uuid, endpointId, 'endpointId')}/accept` });
+    await this.request({
+      method: 'POST',
+      path: `/v1/endpoint-groups/${checkInput(Uuid, groupId, 'groupId')}/members/${checkInput(Uuid, endpointId, 'endpointId')}/accept`,
+    });
   }
 
   /** Refuses an invitation of your endpoint. */
   async decline(groupId: string, endpointId: string): Promise<void> {
-    await this.request({ method: 'POST', path: `/v1/endpoint-groups/${checkInput(Uuid, groupId, 'groupId')}/members/${checkInput(Uuid, endpointId, 'endpointId')}/decline` });
+    await this.request({
+      method: 'POST',
+      path: `/v1/endpoint-groups/${checkInput(Uuid, groupId, 'groupId')}/members/${checkInput(Uuid, endpointId, 'endpointId')}/decline`,
+    });
   }
 
   /** Invitations of your endpoints into other users' groups. */

@@ -24,7 +24,8 @@ export function configureEndpointGroupsCommand(program: Command, context: CliCon
     .argument('<name>', 'the group name (unique among your groups)')
     .argument('[endpoints...]', 'member endpoint ids or names')
     .action(async (name: string, endpoints: string[], _options: object, command: Command) => {
-      if (!EndpointGroupName.safeParse(name).success) throw new CliError(`"${name}" is not a group name: letters, digits, ".", "_" or "-", not shaped like an id`, 2);
+      if (!EndpointGroupName.safeParse(name).success)
+        throw new CliError(`"${name}" is not a group name: letters, digits, ".", "_" or "-", not shaped like an id`, 2);
       const members = endpoints.map(endpointRef);
       const g = await withClient(context, (client) => client.endpointGroups.create(name, members));
       if (wantsJson(command)) return printJson(context, g);

@@ -350,7 +350,11 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     body: true,
     errors: ['NOT_FOUND', 'CONFLICT', 'QUOTA_EXCEEDED'],
   },
-  'GET /v1/endpoint-groups': { summary: 'List endpoint groups', description: 'Your live endpoint groups, oldest first, with their members.', response: ListEndpointGroupsResponse },
+  'GET /v1/endpoint-groups': {
+    summary: 'List endpoint groups',
+    description: 'Your live endpoint groups, oldest first, with their members.',
+    response: ListEndpointGroupsResponse,
+  },
   'GET /v1/endpoint-groups/{id}': {
     summary: 'Get an endpoint group',
     description: "Its members, their states and whether each is online (an invited member of another user shows its id only). Another user's group is 404.",
@@ -365,7 +369,8 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   },
   'POST /v1/endpoint-groups/{id}/members': {
     summary: 'Add a member',
-    description: "Your endpoint (id or name) joins at once; another user's endpoint id is invited until its owner accepts (the same answer whether such an endpoint exists or not).",
+    description:
+      "Your endpoint (id or name) joins at once; another user's endpoint id is invited until its owner accepts (the same answer whether such an endpoint exists or not).",
     response: EndpointGroupInfo,
     body: true,
     id: true,
@@ -373,7 +378,8 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   },
   'DELETE /v1/endpoint-groups/{id}/members/{endpointId}': {
     summary: 'Remove a member',
-    description: "The group's owner removes any member; an endpoint's owner takes their endpoint out of any group. The group's tasks waiting on it move to the other members.",
+    description:
+      "The group's owner removes any member; an endpoint's owner takes their endpoint out of any group. The group's tasks waiting on it move to the other members.",
     response: null,
     id: true,
   },

@@ -46,7 +46,11 @@ export class EndpointGroupsController {
   @Post(':id/members')
   @ApiParam(GROUP_PARAM)
   @ApiBody({ schema: jsonSchema(AddEndpointGroupMemberRequest) })
-  addMember(@CurrentPrincipal() p: Principal, @Param('id', groupRef()) id: string, @Body(new ZodPipe(AddEndpointGroupMemberRequest)) body: AddEndpointGroupMemberRequest) {
+  addMember(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', groupRef()) id: string,
+    @Body(new ZodPipe(AddEndpointGroupMemberRequest)) body: AddEndpointGroupMemberRequest,
+  ) {
     return this.groups.addMember(p, id, body.endpointId);
   }
 

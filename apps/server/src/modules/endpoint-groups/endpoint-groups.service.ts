@@ -43,7 +43,8 @@ export class EndpointGroupsService {
     }
     // members are resolved before anything is stored: an unknown name of yours fails the whole request
     const resolved = await Promise.all(members.map((ref) => this.memberOf(p, ref)));
-    const taken = (id: string) => new FxException('CONFLICT', `you already have an endpoint group named "${req.name}" (${id}); delete it first or choose another name`);
+    const taken = (id: string) =>
+      new FxException('CONFLICT', `you already have an endpoint group named "${req.name}" (${id}); delete it first or choose another name`);
     const existing = await this.groups.findLiveByName(p.userId, req.name);
     if (existing) throw taken(existing.id);
     const id = randomUUID();
@@ -173,7 +174,8 @@ export class EndpointGroupsService {
   private async ownInvitation(p: Principal, groupId: string, endpointId: string): Promise<void> {
     const e = await this.endpointRows.findLive(endpointId);
     const m = e?.ownerId === p.userId ? await this.groups.membership(groupId, endpointId) : null;
-    if (!m || m.state !== 'invited') throw new FxException('NOT_FOUND', `no invitation of endpoint ${endpointId} into endpoint group ${groupId} was found among yours`);
+    if (!m || m.state !== 'invited')
+      throw new FxException('NOT_FOUND', `no invitation of endpoint ${endpointId} into endpoint group ${groupId} was found among yours`);
   }
 
   private async toInfos(p: Principal, rows: GroupRow[]): Promise<EndpointGroupInfo[]> {
@@ -195,7 +197,10 @@ export class EndpointGroupsService {
       state: m.state === 'active' ? 'active' : 'invited',
       name: visible ? m.endpoint_name : null,
       online: visible
-        ? endpointOnline({ connectedAt: m.connected_at, disconnectedAt: m.disconnected_at, lastHeartbeatAt: m.last_heartbeat_at }, this.config.FX_HEARTBEAT_TIMEOUT_MS)
+        ? endpointOnline(
+            { connectedAt: m.connected_at, disconnectedAt: m.disconnected_at, lastHeartbeatAt: m.last_heartbeat_at },
+            this.config.FX_HEARTBEAT_TIMEOUT_MS,
+          )
         : null,
       addedAt: m.added_at.toISOString(),
     };

@@ -96,7 +96,8 @@ describe.each(['postgres+redis', 'embedded'] as const)('endpoint groups (%s)', (
     const batch = await alice('POST', '/v1/tasks/batch', { endpointId: g.id, tasks: Array.from({ length: 6 }, (_, i) => ({ functionId: fn, args: [i] })) });
     expect(batch.status).toBe(201);
     expect(batch.body.warnings?.[0]?.code).toBe('ENDPOINT_OFFLINE');
-    const endpoints = async () => new Set((await Promise.all(batch.body.taskIds.map((id: string) => alice('GET', `/v1/tasks/${id}`)))).map((r) => r.body.endpointId));
+    const endpoints = async () =>
+      new Set((await Promise.all(batch.body.taskIds.map((id: string) => alice('GET', `/v1/tasks/${id}`)))).map((r) => r.body.endpointId));
     expect(await endpoints()).toEqual(new Set([b1]));
     await alice('POST', `/v1/endpoint-groups/${g.id}/members`, { endpointId: a2 });
     // bob takes his endpoint out (he does not own the group, only the endpoint): the tasks move to a2

@@ -77,7 +77,11 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
    * For another copy of a task (speculation): the member of the group that would take it now, other
    * than `excludeEndpointId`; null when the group has no other online member that allows the function.
    */
-  async pickMember(groupId: string, excludeEndpointId: string, task: { functionId: string; resources?: TaskResources | null; objects?: string[] }): Promise<string | null> {
+  async pickMember(
+    groupId: string,
+    excludeEndpointId: string,
+    task: { functionId: string; resources?: TaskResources | null; objects?: string[] },
+  ): Promise<string | null> {
     const members = ((await this.loadsByGroup([groupId])).get(groupId) ?? []).filter((m) => m.endpointId !== excludeEndpointId && m.online);
     const [choice] = chooseMembers(members, [task], (ep, sha) => this.locality.holds(ep, sha));
     return choice && 'endpointId' in choice ? choice.endpointId : null;
@@ -155,7 +159,10 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
     const status = HeartbeatPayload.safeParse(r.status);
     return {
       endpointId: r.endpoint_id,
-      online: endpointOnline({ connectedAt: r.connected_at, disconnectedAt: r.disconnected_at, lastHeartbeatAt: r.last_heartbeat_at }, this.config.FX_HEARTBEAT_TIMEOUT_MS),
+      online: endpointOnline(
+        { connectedAt: r.connected_at, disconnectedAt: r.disconnected_at, lastHeartbeatAt: r.last_heartbeat_at },
+        this.config.FX_HEARTBEAT_TIMEOUT_MS,
+      ),
       allowedFunctions: r.restricted ? r.allowed_functions : null,
       status: status.success ? status.data : null,
       waiting: r.waiting,

@@ -155,7 +155,9 @@ export class TasksService {
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
     if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
-    const offline: Array<{ endpointId: string; groupId?: string }> = (checks[1].status === 'fulfilled' ? checks[1].value.offline : []).map((endpointId) => ({ endpointId }));
+    const offline: Array<{ endpointId: string; groupId?: string }> = (checks[1].status === 'fulfilled' ? checks[1].value.offline : []).map((endpointId) => ({
+      endpointId,
+    }));
     // a task without a retry policy of its own runs under its function's, as it is now
     const fns = checks[0].status === 'fulfilled' ? checks[0].value : new Map();
     const objects = checks[5].status === 'fulfilled' ? checks[5].value : null;
@@ -203,15 +205,13 @@ export class TasksService {
         graph.external,
       );
     }
-    const warnings = offline.map(
-      ({ endpointId, groupId }): SubmitWarning => ({
-        code: 'ENDPOINT_OFFLINE',
-        endpointId,
-        message: groupId
-          ? `no member of endpoint group ${groupId} is online: its tasks wait on endpoint ${endpointId} until a member's agent connects`
-          : `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects`,
-      }),
-    );
+    const warnings = offline.map(({ endpointId, groupId }): SubmitWarning => ({
+      code: 'ENDPOINT_OFFLINE',
+      endpointId,
+      message: groupId
+        ? `no member of endpoint group ${groupId} is online: its tasks wait on endpoint ${endpointId} until a member's agent connects`
+        : `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects`,
+    }));
     return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}) };
   }
 
@@ -233,12 +233,19 @@ export class TasksService {
     return items.map((t) => {
       const target = eps.get(t.endpointId)!;
       // a group's task has no member yet: routeToMembers picks one once the checks passed
-      return { ...t, functionId: fns.get(t.functionId)!, ...('groupId' in target ? { endpointId: '', endpointGroupId: target.groupId } : { endpointId: target.endpointId }) };
+      return {
+        ...t,
+        functionId: fns.get(t.functionId)!,
+        ...('groupId' in target ? { endpointId: '', endpointGroupId: target.groupId } : { endpointId: target.endpointId }),
+      };
     });
   }
 
   /** Each task sent to an endpoint group gets a member (EndpointRoutingService); returns the groups with no member online. */
-  private async routeToMembers(items: Array<Omit<NewTask, 'id'>>, objects: Array<{ contents: string[] }> | undefined): Promise<Array<{ endpointId: string; groupId: string }>> {
+  private async routeToMembers(
+    items: Array<Omit<NewTask, 'id'>>,
+    objects: Array<{ contents: string[] }> | undefined,
+  ): Promise<Array<{ endpointId: string; groupId: string }>> {
     const grouped = items.flatMap((t, i) => (t.endpointGroupId ? [i] : []));
     const { endpointIds, offline } = await this.routing.route(
       grouped.map((i) => ({
