@@ -9,6 +9,7 @@ export type { Progress } from './result-stream.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export { ObjectsClient } from './objects.client.js';
 export { TriggersClient } from './triggers.client.js';
+export { EndpointGroupsClient } from './endpoint-groups.client.js';
 export type { ObjectLike } from './object-ref.js';
 export {
   AuthenticationError,
@@ -56,6 +57,10 @@ export type {
   ObjectRefInput,
   CreateTriggerRequest,
   TriggerInfo,
+  EndpointGroupInfo,
+  EndpointGroupMember,
+  EndpointInvitation,
+  CreateEndpointGroupRequest,
   PythonReport,
   RegisterEndpointResponse,
   RegisterFunctionRequest,

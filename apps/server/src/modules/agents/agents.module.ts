@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { EndpointGroupsModule } from '../endpoint-groups/endpoint-groups.module.js';
 import { EndpointsModule } from '../endpoints/endpoints.module.js';
 import { FunctionsModule } from '../functions/functions.module.js';
 import { LeasesModule } from '../leases/leases.module.js';
@@ -18,7 +19,7 @@ import { ObjectsModule } from '../objects/objects.module.js';
  */
 @Global()
 @Module({
-  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule],
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule],
   providers: [
     EndpointGateway,
     ConnectionRegistry,

@@ -13,6 +13,8 @@ export interface NewTask {
   id: string;
   functionId: string;
   endpointId: string;
+  /** Sent to this endpoint group: `endpointId` is the member chosen for it. */
+  endpointGroupId?: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
   /** What the task asks of its worker; absent: any worker. */
@@ -71,7 +73,8 @@ export type TaskRow = RawRow<
   | 'retry_at'
   | 'cached_from'
   | 'result_ref'
-  | 'output_name',
+  | 'output_name'
+  | 'endpoint_group_id',
   TaskJson &
     TaskSerialized & {
       result_ref: ObjectRef | null;
@@ -144,6 +147,7 @@ export class TasksRepository {
       id: t.id,
       function_id: t.functionId,
       endpoint_id: t.endpointId,
+      ...(t.endpointGroupId ? { endpoint_group_id: t.endpointGroupId } : {}),
       args: t.args,
       kwargs: t.kwargs,
       resources: t.resources ?? null,
