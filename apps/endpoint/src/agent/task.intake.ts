@@ -14,7 +14,7 @@ import {
 } from '../runtimes/task.errors.js';
 import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';
-import { insertByPriority, priorityOf } from './priority-order.js';
+import { FairOrder } from './fair-order.js';
 import { runKey } from './run-key.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
@@ -61,6 +61,8 @@ interface RunningTask {
 export class TaskIntake {
   /** Higher priority first, then in arrival order (priority-order.ts): the agent prefetches hundreds. */
   private readonly queue: TaskSpec[] = [];
+  /** The queue's order: by priority, fair between owners within one. */
+  private readonly order = new FairOrder<TaskSpec>();
   /** Run keys (runKey) in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
   private readonly queuedIds = new Set<string>();
   /** By run key: a task and its speculative copy run side by side, as two runs. */
@@ -118,7 +120,7 @@ export class TaskIntake {
       }
       // a speculative copy rescues a straggler: it goes first, whatever waits
       if (task.copy) this.queue.unshift(task);
-      else insertByPriority(this.queue, task, priorityOf);
+      else this.order.insert(this.queue, task);
       this.queuedIds.add(key);
     }
     this.pump();
@@ -152,6 +154,7 @@ export class TaskIntake {
   giveUpQueued(): void {
     this.queue.length = 0;
     this.queuedIds.clear();
+    this.order.clear();
   }
 
   /** Aborts every running task with TaskCancelledError(why). */
@@ -199,6 +202,7 @@ export class TaskIntake {
     const taking = state === AgentState.RUNNING || state === AgentState.CONNECTING;
     while (taking && this.runs.size < capacity && this.queue.length > 0) {
       const task = this.queue.shift() as TaskSpec;
+      this.order.taken(task);
       this.queuedIds.delete(runKey(task.taskId, task.copy));
       this.start(task);
     }

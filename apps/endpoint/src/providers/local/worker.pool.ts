@@ -135,11 +135,15 @@ export class WorkerPool {
     const live = this.workers.filter((w) => w.state === 'up');
     const mine = (w: PoolWorker, job: Job) => (w.owner === undefined || w.owner === job.owner) && !(job.avoid && w.jobs.some((j) => j.taskId === job.avoid));
     let recycling = this.workers.filter((w) => w.state === 'retiring' || w.state === 'starting').length;
+    // The owner of a job that waits for a worker serving another owner. Later jobs of other owners then
+    // take only idle workers, not places behind running tasks: the busy workers drain and one is replaced
+    // for it, instead of one owner's steady stream keeping every worker theirs (fairness between owners).
+    let starving: string | undefined;
     for (let i = 0; i < this.pending.length;) {
       const job = this.pending[i] as Job;
       let worker = live.find((w) => w.jobs.length === 0 && mine(w, job));
       if (worker && this.options.mayStart && !this.options.mayStart()) worker = undefined;
-      if (!worker) {
+      if (!worker && (starving === undefined || starving === job.owner)) {
         const open = live.filter((w) => w.jobs.length > 0 && w.jobs.length < this.depth && w.owner === job.owner && mine(w, job));
         worker = open.sort((a, b) => a.jobs.length - b.jobs.length)[0];
       }
@@ -155,6 +159,7 @@ export class WorkerPool {
         this.retire(other);
         recycling++;
       }
+      if (starving === undefined && live.some((w) => w.owner !== undefined && w.owner !== job.owner)) starving = job.owner;
       i++;
     }
     if (this.depth === 1) return;
