@@ -1,6 +1,7 @@
 import { functionContentHash } from '@fx/protocol/node';
 import { DEFAULT_LIMITS, FunctionSpecCache, functionsOf, type TaskResult, type TaskSpec, type TasksPayload, type WelcomePayload } from '@fx/protocol';
 import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
+import type { LiveStreams } from './live.streams.js';
 import type { EndpointObjects } from '../objects/endpoint.objects.js';
 import { TaskLostError, type Provider } from '../providers/provider.js';
 import {
@@ -41,6 +42,8 @@ export interface TaskIntakeOptions {
   changed: () => void;
   /** Data by reference: inputs fetched before a task runs, results stored as objects. Absent: neither. */
   objects?: EndpointObjects;
+  /** Where running tasks' progress and printed text go (sent as `stream` frames). Absent: nowhere. */
+  live?: LiveStreams;
 }
 
 interface RunningTask {
@@ -265,6 +268,8 @@ export class TaskIntake {
         if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
         void run.release?.().catch((error: unknown) => log.warn(`could not release the task's objects: ${String(error)}`, { taskId: task.taskId }));
         if (this.runs.get(task.taskId) === run) this.runs.delete(task.taskId);
+        // its live items go before its result (or are forgotten with it)
+        this.options.live?.finish(task.taskId);
         const reason: unknown = controller.signal.reason;
         if (lost) {
           // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
@@ -298,6 +303,7 @@ export class TaskIntake {
     const startsLater = provider.startsLater === true;
     if (!startsLater) begin(Date.now());
     const outcome = await provider.submit(task, signal, {
+      ...(this.options.live ? { live: this.options.live.sink(task) } : {}),
       maxResultBytes: objects ? objects.maxResultBytes : this.maxResultBytes,
       ...(objects
         ? { inlineResultBytes: this.inlineResultBytes, ...(task.outputName !== undefined ? { resultToFile: true } : {}), objects: prepared.placements }
