@@ -1,11 +1,13 @@
 import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { LogChunk, ProgressEvent } from '@fx/protocol';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
+import { EndpointProcess, FX_ROOT, ServerProcess, eventually } from '@fx/testing';
 
 /**
  * Live streams from running tasks (issue 16) through real processes: the built server on PostgreSQL +
@@ -18,6 +20,7 @@ jest.setTimeout(300_000);
 let server: ServerProcess;
 let endpoint: EndpointProcess;
 let client: Client;
+let token: string;
 let dir: string;
 const logs = () => `--- server ---\n${server?.log()}\n--- endpoint ---\n${endpoint?.log()}`;
 
@@ -26,7 +29,7 @@ beforeAll(async () => {
   server = await ServerProcess.start('postgres+redis', { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000' });
   const admin = new Client({ url: server.url, token: server.adminToken });
   const user = await admin.createUser({ name: 'watcher' });
-  const token = (await admin.createToken(user.id)).token;
+  token = (await admin.createToken(user.id)).token;
   admin.close();
   client = new Client({ url: server.url, token });
   endpoint = await EndpointProcess.configure(server, 'live', { workers: 2, token });
@@ -200,4 +203,13 @@ it('follows the logs of a running js task from the SDK: a line is seen while the
   const stored: LogChunk[] = [];
   for await (const chunk of client.logs(taskId, { afterSeq: 1 })) stored.push(chunk);
   expect(stored.map((c) => c.text)).toEqual(['second line\n']);
+});
+
+it('runs examples/progress.mjs as docs/live.md shows it', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['examples/progress.mjs'], {
+    cwd: FX_ROOT,
+    env: { PATH: process.env.PATH, FX_URL: server.url, FX_TOKEN: token, FX_ENDPOINT: endpoint.endpointId },
+    timeout: 120_000,
+  });
+  expect(stdout).toBe('{ done: 300, of: 300 }\n300\nstdout: batch 1 done\nstdout: batch 2 done\nstdout: batch 3 done\n');
 });
