@@ -82,6 +82,14 @@ function parseJson(value: string): unknown {
   }
 }
 
+/** A commander option parser for --speculate-after: a number more than 1 (how many times the median runtime). */
+export function parseSpeculationFactor(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 1 || n > 1000)
+    throw new InvalidArgumentError('must be a number more than 1 (and at most 1000), e.g. 3.');
+  return n;
+}
+
 /** A commander option parser for --priority: a whole number 0–9, or commander's usage error. */
 export function parsePriority(value: string): number {
   const n = Number(value);

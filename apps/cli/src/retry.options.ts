@@ -47,7 +47,9 @@ export function attemptLines(attempts: readonly TaskAttempt[]): string[] {
       .join(', ');
     const error = a.error ? `  ${a.error.code}: ${a.error.message.split('\n')[0]}` : '';
     const next = a.retryAt ? `  retry at ${formatTime(a.retryAt)}` : '';
-    return `  #${a.number} ${a.status.padEnd(20)} queued ${formatTime(a.queuedAt)}  started ${formatTime(a.startedAt)}  ended ${formatTime(a.endedAt)}${where ? `  (${where})` : ''}${error}${next}`;
+    // a speculative copy shares its number with the attempt it ran alongside
+    const status = a.speculative ? `${a.status} (copy)` : a.status;
+    return `  #${a.number} ${status.padEnd(20)} queued ${formatTime(a.queuedAt)}  started ${formatTime(a.startedAt)}  ended ${formatTime(a.endedAt)}${where ? `  (${where})` : ''}${error}${next}`;
   });
 }
 

@@ -16,6 +16,7 @@ import { HealthController } from './modules/health/health.controller.js';
 import { RateLimitModule } from './modules/ratelimit/ratelimit.module.js';
 import { TriggersModule } from './modules/triggers/triggers.module.js';
 import { ObjectsModule } from './modules/objects/objects.module.js';
+import { SpeculationModule } from './modules/speculation/speculation.module.js';
 
 @Module({})
 export class AppModule {
@@ -32,6 +33,7 @@ export class AppModule {
         TasksModule,
         GroupsModule,
         ObjectsModule,
+        SpeculationModule,
         AgentsModule,
         RecoveryModule,
         ClientsModule,

@@ -46,7 +46,8 @@ export const CreditsPayload = z.object({ credits: z.number().int().min(0).max(10
 export type CreditsPayload = z.infer<typeof CreditsPayload>;
 
 export const StartedPayload = z.object({
-  tasks: z.array(z.object({ taskId: Uuid, startedAt: z.number() })).max(100_000),
+  /** `copy`: the task's speculative copy started (see TaskSpec.copy). */
+  tasks: z.array(z.object({ taskId: Uuid, startedAt: z.number(), copy: z.literal(true).optional() })).max(100_000),
 });
 export type StartedPayload = z.infer<typeof StartedPayload>;
 
@@ -65,6 +66,8 @@ export const TaskResult = z.object({
    */
   resultRef: ObjectRef.optional(),
   timings: TaskTimings,
+  /** The result of the task's speculative copy (see TaskSpec.copy), not of its own attempt. */
+  copy: z.literal(true).optional(),
 });
 export type TaskResult = z.infer<typeof TaskResult>;
 
@@ -164,6 +167,12 @@ export const TaskSpec = z.object({
    * `taskId` and `name`, whatever its size) and reported as `resultRef`.
    */
   outputName: ObjectName.optional(),
+  /**
+   * A speculative copy of a task that is running already (issue 16): a second, concurrent attempt of the
+   * same task id under a lease of its own. The agent runs it on another worker than the original, keeps
+   * the two apart (its results, starts and acks carry `copy`), and a `cancel` may name either one.
+   */
+  copy: z.literal(true).optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
@@ -205,10 +214,21 @@ export const TasksPayload = z.object({
 });
 export type TasksPayload = z.infer<typeof TasksPayload>;
 
-export const AckPayload = z.object({ taskIds: z.array(Uuid) });
+export const AckPayload = z.object({
+  taskIds: z.array(Uuid),
+  /** Results of speculative copies acknowledged (their tasks' own results are in `taskIds`). */
+  copies: z.array(Uuid).optional(),
+});
 export type AckPayload = z.infer<typeof AckPayload>;
 
-export const CancelPayload = z.object({ taskIds: z.array(Uuid).min(1) });
+export const CancelPayload = z.object({
+  taskIds: z.array(Uuid).min(1),
+  /**
+   * Which runs of these tasks to abort: `true` only their speculative copies, `false` only the
+   * originals (a copy's result won); absent: both.
+   */
+  copy: z.boolean().optional(),
+});
 export type CancelPayload = z.infer<typeof CancelPayload>;
 
 /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TaskStatus, Uuid } from './common.js';
 import { TaskSummary, csv } from './console.js';
+import { Speculation } from './speculation.js';
 
 /**
  * Task groups: every batch is one (its `batchId` is the group id), and so is every map and every graph
@@ -13,7 +14,7 @@ export const GroupKind = z.enum(['batch', 'map']);
 export type GroupKind = z.infer<typeof GroupKind>;
 
 /** `POST /v1/groups`: an empty group, to which batches then add tasks with `groupId`. */
-export const CreateGroupRequest = z.object({ kind: GroupKind.default('batch') }).strict();
+export const CreateGroupRequest = z.object({ kind: GroupKind.default('batch'), speculation: Speculation.optional() }).strict();
 export type CreateGroupRequest = z.input<typeof CreateGroupRequest>;
 
 export const GroupInfo = z.object({
@@ -21,6 +22,8 @@ export const GroupInfo = z.object({
   ownerId: Uuid,
   kind: GroupKind,
   createdAt: z.string(),
+  /** Copies of stragglers, when the group asked for them; null: none. */
+  speculation: Speculation.nullable().default(null),
   /** Its tasks per state, and how many it holds. */
   counts: z.object({ byStatus: z.partialRecord(TaskStatus, z.number().int()), total: z.number().int() }),
 });

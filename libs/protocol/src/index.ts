@@ -9,6 +9,7 @@ export * from './serializers.js';
 export * from './frame.js';
 export * from './console.js';
 export * from './groups.js';
+export * from './speculation.js';
 export * from './function-cache.js';
 export * from './shell-template.js';
 export * from './json-faithful.js';

@@ -21,6 +21,7 @@ import { MAX_ATTEMPTS_SHOWN, RetryPolicy, TaskAttempt } from './retry.js';
 import { FunctionCache, TaskCacheFlag } from './memoize.js';
 import { ObjectRef } from './objects.js';
 import { MAX_PROGRESS_PREFIX_CHARS } from './live.js';
+import { Speculation } from './speculation.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
 
@@ -57,6 +58,11 @@ export const RegisterFunctionRequest = z
     retry: RetryPolicy.optional(),
     /** Memoized results (see FunctionCache); absent: tasks run every time unless submitted with `cache: true`. */
     cache: FunctionCache.optional(),
+    /**
+     * Running it twice does no harm: a straggling task of it may get a speculative copy when its batch
+     * or map asks for `speculation`. Not part of the content hash (it changes nothing of what runs). @default false
+     */
+    idempotent: z.boolean().optional(),
   })
   .strict()
   .superRefine((req, ctx) => {
@@ -93,6 +99,8 @@ export const FunctionInfo = z.object({
   retry: RetryPolicy.nullable().default(null),
   /** Memoized results, as registered; null: none. */
   cache: z.object({ ttlSeconds: z.number().int(), shareable: z.boolean() }).nullable().default(null),
+  /** Its straggling tasks may be copied (speculation); an older server sends none: false. */
+  idempotent: z.boolean().default(false),
   contentHash: z.string(),
   ownerId: Uuid,
   createdAt: z.string(),
@@ -224,6 +232,11 @@ export const SubmitBatchRequest = z
      * its batchId) instead of a new one: a map, or a batch too large for one request, is one group.
      */
     groupId: Uuid.optional(),
+    /**
+     * Copy stragglers of the group (see Speculation): set on the new group, or on the group `groupId`
+     * names. Tasks of functions not registered `idempotent` are never copied.
+     */
+    speculation: Speculation.optional(),
   })
   .strict();
 export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;

@@ -63,7 +63,10 @@ export function decideRetry(policy: RetryPolicy | null | undefined, failedBefore
 export const TaskAttempt = z.object({
   /** 1 for the first attempt. */
   number: z.number().int().min(1),
-  status: z.union([TaskStatus, z.enum(['lost', 'retried'])]),
+  /** `superseded`: it was still running when its speculative copy's result won (and it was cancelled). */
+  status: z.union([TaskStatus, z.enum(['lost', 'retried', 'superseded'])]),
+  /** A speculative copy, run alongside the attempt of the same number (issue 16). */
+  speculative: z.boolean().default(false),
   endpointId: Uuid,
   /** The agent connection that held the task's lease. */
   connectionId: z.string().nullable(),

@@ -4,8 +4,10 @@ import {
   FunctionRef,
   MAX_TASK_PRIORITY,
   MIN_TASK_PRIORITY,
+  Speculation,
   TaskPriority,
   type RetryPolicyInput,
+  type SpeculationOptions,
   type TaskResources,
 } from '@fx/protocol';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
@@ -27,6 +29,8 @@ export interface BatchEncodingOptions {
   maxRequestBytes: number;
   /** The task group every request joins. */
   groupId?: string | undefined;
+  /** Copies of stragglers, asked of the group by every request. */
+  speculation?: SpeculationOptions | undefined;
 }
 
 /** One request of a batch: its JSON body and how many tasks it carries. */
@@ -41,14 +45,15 @@ export interface EncodedBatchRequest {
  * anything is returned, so a bad item fails the batch before a request is sent.
  */
 export function encodeBatch(endpoint: string, items: readonly BatchItem[], options: BatchEncodingOptions): EncodedBatchRequest[] {
-  const { resources, priority, retry, cache, maxRequestBytes, groupId } = options;
+  const { resources, priority, retry, cache, maxRequestBytes, groupId, speculation } = options;
   if (resources) items = items.map((item) => (item.resources ? item : { ...item, resources }));
   if (retry) items = items.map((item) => (item.retry ? item : { ...item, retry }));
   if (cache !== undefined) items = items.map((item) => (item.cache === undefined ? { ...item, cache } : item));
 
   const isCheckedId = refMemo();
   const batchPriority = priority === undefined ? '' : `"priority":${checkInput(TaskPriority, priority, 'priority')},`;
-  const head = `{"endpointId":${JSON.stringify(endpoint)},${groupId ? `"groupId":${JSON.stringify(groupId)},` : ''}${batchPriority}"tasks":[`;
+  const batchSpeculation = speculation === undefined ? '' : `"speculation":${JSON.stringify(checkInput(Speculation, speculation, 'speculation'))},`;
+  const head = `{"endpointId":${JSON.stringify(endpoint)},${groupId ? `"groupId":${JSON.stringify(groupId)},` : ''}${batchPriority}${batchSpeculation}"tasks":[`;
   const tail = ']}';
   // with room for the `"groupId":…,` that sendBatch adds to the requests after the first
   const frame = head.length + tail.length + (groupId ? 0 : GROUP_FIELD_BYTES);

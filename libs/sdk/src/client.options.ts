@@ -1,4 +1,4 @@
-import type { FunctionCache, RetryPolicyInput, SubmitWarning, TaskResources } from '@fx/protocol';
+import type { FunctionCache, RetryPolicyInput, SpeculationOptions, SubmitWarning, TaskResources } from '@fx/protocol';
 import type { Progress } from './result-stream.js';
 
 // The options of Client and its methods, kept apart from the class so client.ts reads as what it does.
@@ -91,6 +91,12 @@ export interface RegisterFunctionOptions {
    * @default undefined (tasks run every time, unless submitted with `cache: true`)
    */
   cache?: FunctionCache;
+  /**
+   * Running it twice does no harm (no side effects, or ones that tolerate repeating): a straggling
+   * task of it may then get a speculative copy when its batch or map asks for `speculation`.
+   * @default false
+   */
+  idempotent?: boolean;
 }
 
 export interface RegisterShellFunctionOptions extends RegisterFunctionOptions {
@@ -219,6 +225,13 @@ export interface RunBatchOptions extends RunOptions {
    * @default a new group; a batch that takes several requests is one group
    */
   groupId?: string;
+  /**
+   * Copy stragglers: once `minSamples` tasks of the batch succeeded, a task of an `idempotent`
+   * function still running `afterFactor` times their median runtime gets a copy on another worker,
+   * and the first result wins (see docs/speculation.md). Tasks of other functions are never copied.
+   * @default undefined (no copies)
+   */
+  speculation?: SpeculationOptions;
 }
 
 /** One task in `runBatch`. */
@@ -276,6 +289,8 @@ export interface MapOptions<T = unknown> {
   onGroup?: (groupId: string) => void;
   /** An existing group of yours to add the tasks to. @default a new group of kind 'map' */
   groupId?: string;
+  /** Copy stragglers of the map (see RunBatchOptions.speculation). @default undefined (no copies) */
+  speculation?: SpeculationOptions;
   /**
    * When the consumer stops early (break, return, an exception), cancel every unfinished task of the
    * map's group. `false` leaves them running (`fx batch` does, so that `fx watch` can follow them).

@@ -223,7 +223,12 @@ export class Client extends ClientCore {
       return [];
     }
     const groupId = options.groupId === undefined ? undefined : this.id(options.groupId, 'groupId');
-    const requests = encodeBatch(endpoint, items, { ...taskOptions(options), maxRequestBytes: this.maxRequestBytes, groupId });
+    const requests = encodeBatch(endpoint, items, {
+      ...taskOptions(options),
+      maxRequestBytes: this.maxRequestBytes,
+      groupId,
+      ...(options.speculation ? { speculation: options.speculation } : {}),
+    });
 
     const send = (encodedBody: string) =>
       this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });

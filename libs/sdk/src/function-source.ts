@@ -65,6 +65,7 @@ export function registrationFields(options: RegisterFunctionOptions): Partial<Re
     ...(options.public === undefined ? {} : { public: options.public }),
     ...(options.cache === undefined ? {} : { cache: options.cache }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.idempotent === undefined ? {} : { idempotent: options.idempotent }),
   };
 }
 

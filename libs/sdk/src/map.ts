@@ -29,7 +29,7 @@ export async function* mapOutcomes<T>(
   // whole map, even if the name gets a new version meanwhile.
   const setup = async () => {
     const fn = Uuid.safeParse(fnRef).success ? fnRef : (await client.getFunction(fnRef)).id;
-    const groupId = options.groupId ?? (await createGroup(transport, 'map')).id;
+    const groupId = options.groupId ?? (await createGroup(transport, 'map', options.speculation)).id;
     options.onGroup?.(groupId);
     return { fn, group: new TaskGroup(transport, checkInput(Uuid, groupId, 'groupId')) };
   };
@@ -47,6 +47,8 @@ export async function* mapOutcomes<T>(
           ...(options.priority !== undefined ? { priority: options.priority } : {}),
           ...(options.cache !== undefined ? { cache: options.cache } : {}),
           ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+          // a group of the caller's joined: it asks for speculation from now on
+          ...(options.speculation && options.groupId ? { speculation: options.speculation } : {}),
         });
       },
       watch: (ids, sink) => transport.channel.watch(ids, sink),

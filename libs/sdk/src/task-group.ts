@@ -5,6 +5,7 @@ import {
   GroupTasksQuery,
   GroupTasksResponse,
   type GroupKind,
+  type SpeculationOptions,
   type TaskOutcome,
   type TaskStatus,
   type TaskSummary,
@@ -22,8 +23,8 @@ export interface GroupTransport {
 }
 
 /** POST /v1/groups: an empty group of the caller's, for batches to join with `groupId`. */
-export async function createGroup(transport: GroupTransport, kind: GroupKind = 'batch'): Promise<GroupInfo> {
-  const body = checkInput(CreateGroupRequest, { kind }, 'group');
+export async function createGroup(transport: GroupTransport, kind: GroupKind = 'batch', speculation?: SpeculationOptions): Promise<GroupInfo> {
+  const body = checkInput(CreateGroupRequest, { kind, ...(speculation ? { speculation } : {}) }, 'group');
   return transport.request({ method: 'POST', path: '/v1/groups', body, response: GroupInfo });
 }
 

@@ -3,11 +3,11 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
-import { CliError } from '@fx/cli-kit';
+import { CliError, parsePositiveInt } from '@fx/cli-kit';
 import { noticeWarning, wantsJson, withClient } from '../command.helpers.js';
 import { followOutcomes, reportSummary } from '../follow.js';
 import { printJson } from '../output.js';
-import { parseArgsLine, parsePriority } from '../parse.js';
+import { parseArgsLine, parsePriority, parseSpeculationFactor } from '../parse.js';
 import { endpointRef, functionRef } from '../resolve.js';
 import { addCacheOptions } from './cache.js';
 
@@ -17,6 +17,8 @@ interface BatchOptions {
   window: string;
   priority?: number;
   cache?: boolean;
+  speculateAfter?: number;
+  speculateMinSamples?: number;
 }
 
 /** The args file's tasks, one per non-blank line, read as they are needed: a file of any size streams through. */
@@ -53,7 +55,13 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
     .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
     .requiredOption('--args-file <file>', 'JSON Lines: one JSON array of arguments per line, e.g. [1, 2]; read as it is submitted, so it may be any size')
     .option('--window <n>', 'most tasks submitted and not yet finished; the file is read no further ahead', '10000')
-    .option('--priority <0-9>', 'of every task of the batch: higher goes first in the endpoint’s queue (default 5)', parsePriority);
+    .option('--priority <0-9>', 'of every task of the batch: higher goes first in the endpoint’s queue (default 5)', parsePriority)
+    .option(
+      '--speculate-after <factor>',
+      'copy stragglers of an idempotent function: a task running this many times the median runtime gets a copy on another worker (more than 1, e.g. 3)',
+      parseSpeculationFactor,
+    )
+    .option('--speculate-min-samples <n>', 'with --speculate-after: succeeded tasks needed before any copy (default 5)', parsePositiveInt);
   addCacheOptions(batch).action(async (fnRef: string, options: BatchOptions, command: Command) => {
     const json = wantsJson(command);
     const window = Number(options.window);
@@ -62,6 +70,9 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
       await access(options.argsFile);
     } catch (error) {
       throw new CliError(`cannot read the args file ${options.argsFile}: ${(error as Error).message}`, 2);
+    }
+    if (options.speculateMinSamples !== undefined && options.speculateAfter === undefined) {
+      throw new CliError('--speculate-min-samples applies with --speculate-after', 2);
     }
     await checkArgsFile(options.argsFile);
     const summary = await withClient(context, async (client) => {
@@ -86,6 +97,14 @@ export function configureBatchCommand(program: Command, context: CliContext): vo
         onWarning: (w) => noticeWarning(context, options.endpoint, w),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(options.cache === undefined ? {} : { cache: options.cache }),
+        ...(options.speculateAfter === undefined
+          ? {}
+          : {
+              speculation: {
+                afterFactor: options.speculateAfter,
+                ...(options.speculateMinSamples === undefined ? {} : { minSamples: options.speculateMinSamples }),
+              },
+            }),
       });
       return followOutcomes(
         context,

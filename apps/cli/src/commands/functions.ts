@@ -22,6 +22,7 @@ interface RegisterOptions extends RetryOptions {
   public?: boolean;
   cacheTtl?: number;
   cacheShareable?: boolean;
+  idempotent?: boolean;
 }
 
 export function configureFunctionsCommand(program: Command, context: CliContext): void {
@@ -63,6 +64,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ['public', fn.public ? 'yes' : 'no'],
         ['walltime', fn.walltimeSeconds === null ? '-' : `${fn.walltimeSeconds}s`],
         ...(fn.retry ? [['retry', describeRetry(fn.retry)]] : []),
+        ...(fn.idempotent ? [['idempotent', 'yes (stragglers may be copied)']] : []),
         ['cache', fn.cache === null ? '-' : `${fn.cache.ttlSeconds}s${fn.cache.shareable ? ', shareable' : ''}`],
         ['content hash', fn.contentHash],
         ['created', formatTime(fn.createdAt)],
@@ -88,7 +90,8 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
     .option('--walltime <seconds>', 'longest one run may take on the endpoint', parsePositiveNumber)
     .option('--public', 'let other users run it')
     .option('--cache-ttl <seconds>', "memoize: a task's result serves identical later tasks for this long", parsePositiveInt)
-    .option('--cache-shareable', "with --public and --cache-ttl: every caller's identical tasks share the stored results");
+    .option('--cache-shareable', "with --public and --cache-ttl: every caller's identical tasks share the stored results")
+    .option('--idempotent', 'running it twice does no harm: a batch with --speculate-after may copy its straggling tasks');
   addRetryOptions(register, 'its tasks').action(async (file: string | undefined, options: RegisterOptions, command: Command) => {
     if ((file === undefined) === (options.shell === undefined)) {
       throw new CliError("give either a module file or --shell '<template>' (one of the two)", 2);
@@ -110,6 +113,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
       ...(options.walltime === undefined ? {} : { walltimeSeconds: options.walltime }),
       ...(options.public ? { public: true } : {}),
       ...(retry ? { retry } : {}),
+      ...(options.idempotent ? { idempotent: true } : {}),
       ...(options.cacheTtl === undefined ? {} : { cache: { ttlSeconds: options.cacheTtl, shareable: options.cacheShareable ?? false } }),
     };
     const info: FunctionInfo = await withClient(context, async (client) => {

@@ -4,11 +4,23 @@ import { StatusBadge, When } from '../components';
 /** How an attempt ended, in words: retried and lost attempts did not end their task. */
 function outcome(a: TaskAttempt) {
   if (a.status === 'retried') return <span className="badge badge-failed">failed, retried</span>;
-  if (a.status === 'lost') return <span className="badge badge-waiting-for-endpoint">lease lost, requeued</span>;
+  if (a.status === 'lost') return <span className="badge badge-waiting-for-endpoint">{a.speculative ? 'lease lost' : 'lease lost, requeued'}</span>;
+  if (a.status === 'superseded') return <span className="badge badge-cancelled">superseded by its copy, cancelled</span>;
   return <StatusBadge status={a.status} />;
 }
 
-/** Every attempt of a task (invariant 12): where it ran, its own timeline, and its error. */
+/** An attempt's number; a speculative copy shares it with the attempt it ran alongside. */
+function label(a: TaskAttempt) {
+  return a.speculative ? (
+    <>
+      {a.number} <span className="muted small">copy</span>
+    </>
+  ) : (
+    a.number
+  );
+}
+
+/** Every attempt of a task (invariant 12), speculative copies too: where it ran, its own timeline, and its error. */
 export function TaskAttempts({ task }: { task: TaskInfo }) {
   if (task.attempts.length === 0) return null;
   return (
@@ -36,8 +48,8 @@ export function TaskAttempts({ task }: { task: TaskInfo }) {
         </thead>
         <tbody>
           {task.attempts.map((a) => (
-            <tr key={a.number} data-attempt={a.number} data-status={a.status}>
-              <td data-label="#">{a.number}</td>
+            <tr key={`${a.number}${a.speculative ? '-copy' : ''}`} data-attempt={a.number} data-status={a.status} data-speculative={a.speculative}>
+              <td data-label="#">{label(a)}</td>
               <td data-label="Outcome">{outcome(a)}</td>
               <td data-label="Ran on" className="mono small">
                 {[a.blockId && `block ${a.blockId}`, a.workerId && `worker ${a.workerId}`, a.connectionId && `connection ${a.connectionId}`]

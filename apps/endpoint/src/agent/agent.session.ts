@@ -55,8 +55,10 @@ export interface AgentSessionEvents {
   welcome: [welcome: WelcomePayload];
   tasks: [payload: TasksPayload];
   /** The server made these results durable. */
-  ack: [taskIds: string[]];
-  cancel: [taskIds: string[]];
+  /** `copies`: results of speculative copies acknowledged. */
+  ack: [taskIds: string[], copies: string[]];
+  /** `copy`: only the tasks' speculative copies (true), only the originals (false), or both (undefined). */
+  cancel: [taskIds: string[], copy: boolean | undefined];
   /** A heartbeat went out. */
   beat: [];
   /** Something a person should hear of (already logged as a warning). */
@@ -276,10 +278,10 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
         if (connection.welcome) this.emit('tasks', frame.payload);
         break;
       case 'ack':
-        this.emit('ack', frame.payload.taskIds);
+        this.emit('ack', frame.payload.taskIds, frame.payload.copies ?? []);
         break;
       case 'cancel':
-        this.emit('cancel', frame.payload.taskIds);
+        this.emit('cancel', frame.payload.taskIds, frame.payload.copy);
         break;
     }
   }

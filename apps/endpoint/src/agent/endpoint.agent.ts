@@ -100,7 +100,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       log,
       flushIntervalMs: options.flushIntervalMs ?? 5,
       maxResultsPerFrame: options.maxResultsPerFrame ?? 500,
-      isRunning: (taskId) => this.intake.isRunning(taskId),
+      isRunning: (taskId, copy) => this.intake.isRunning(taskId, copy),
       room: () => (this.currentState === AgentState.RUNNING ? provider.capacity() + prefetch - this.intake.queued - this.intake.running : undefined),
       ended: () => isFinalState(this.currentState),
       changed: () => this.changed(),
@@ -201,8 +201,8 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       outbox.tasksArrived(payload.tasks.length);
       intake.receive(payload);
     });
-    session.on('ack', (taskIds) => outbox.acked(taskIds));
-    session.on('cancel', (taskIds) => intake.cancel(taskIds, 'the task was cancelled'));
+    session.on('ack', (taskIds, copies) => outbox.acked(taskIds, copies));
+    session.on('cancel', (taskIds, copy) => intake.cancel(taskIds, copy === false ? 'its speculative copy finished first' : 'the task was cancelled', copy));
     session.on('beat', () => this.status.schedule());
     session.on('problem', (message) => {
       this.lastError = message;

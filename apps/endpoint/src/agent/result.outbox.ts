@@ -3,7 +3,11 @@ import type { AgentSession } from './agent.session.js';
 import { CoalescedJob } from './coalesced.job.js';
 import type { Logger } from './logger.js';
 import type { ResultSpool } from './result.spool.js';
+import { runKey } from './run-key.js';
 import type { TaskReports } from './task.intake.js';
+
+/** A `started` update: of a task, or of its speculative copy. */
+type Started = { taskId: string; startedAt: number; copy?: true };
 
 /** Most of a frame the agent fills with results, leaving room for the envelope. */
 const MAX_RESULT_FRAME_BYTES = Math.floor(DEFAULT_LIMITS.maxFrameBytes / 2);
@@ -18,8 +22,8 @@ export interface ResultOutboxOptions {
   flushIntervalMs: number;
   /** Most results in one `results` frame (and one spool file). */
   maxResultsPerFrame: number;
-  /** Whether the task is still running (a `started` update is owed only then). */
-  isRunning: (taskId: string) => boolean;
+  /** Whether the task (or its speculative copy) is still running (a `started` update is owed only then). */
+  isRunning: (taskId: string, copy?: boolean) => boolean;
   /** Tasks the agent has room for beyond those it holds (capacity + prefetch − held); undefined while it grants none. */
   room: () => number | undefined;
   /** Whether the agent has ended: nothing is scheduled any more. */
@@ -38,7 +42,7 @@ export class ResultOutbox implements TaskReports {
   private completed: TaskResult[] = [];
   /** A batch taken from `completed` whose spool write is under way: still in flight as far as `hello` goes. */
   private spooling: TaskResult[] = [];
-  private startedBatch: { taskId: string; startedAt: number }[] = [];
+  private startedBatch: Started[] = [];
   /** Tasks whose block ended under them: handed back to the server (requeued with attempt + 1). */
   private lostBatch: string[] = [];
   /** Credits granted on this connection and not yet used by the server. */
@@ -64,8 +68,8 @@ export class ResultOutbox implements TaskReports {
     yield* this.options.spool.ids();
   }
 
-  started(taskId: string, at: number): void {
-    this.startedBatch.push({ taskId, startedAt: at });
+  started(taskId: string, at: number, copy?: boolean): void {
+    this.startedBatch.push({ taskId, startedAt: at, ...(copy ? { copy: true as const } : {}) });
   }
 
   finished(result: TaskResult): void {
@@ -105,9 +109,10 @@ export class ResultOutbox implements TaskReports {
     this.outstandingCredits = Math.max(0, this.outstandingCredits - count);
   }
 
-  acked(taskIds: string[]): void {
+  /** Results acknowledged: the tasks' own (`taskIds`), and their speculative copies' (`copies`). */
+  acked(taskIds: string[], copies: string[] = []): void {
     this.framesInFlight = Math.max(0, this.framesInFlight - 1);
-    this.release(taskIds);
+    void this.options.spool.ack([...taskIds, ...copies.map((id) => runKey(id, true))]).then(() => this.options.changed());
     // results held back while frames were unacknowledged may go now, not at the fallback timer
     if (this.completed.length > 0) {
       if (this.flushTimer?.delayed) {
@@ -118,15 +123,15 @@ export class ResultOutbox implements TaskReports {
     }
   }
 
-  /** Drops finished results the server no longer wants, before they are spooled. */
+  /** Drops finished results the server no longer wants, before they are spooled (a copy's too). */
   discard(taskIds: string[]): void {
     const ids = new Set(taskIds);
     this.completed = this.completed.filter((r) => !ids.has(r.taskId));
   }
 
-  /** Removes results from the spool (acknowledged, or no longer wanted). */
+  /** Removes results from the spool: no longer wanted, the tasks' own and their copies'. */
   release(taskIds: string[]): void {
-    void this.options.spool.ack(taskIds).then(() => this.options.changed());
+    void this.options.spool.ack(taskIds.flatMap((id) => [id, runKey(id, true)])).then(() => this.options.changed());
   }
 
   /**
@@ -196,12 +201,12 @@ export class ResultOutbox implements TaskReports {
    * the server records both at once), so an update waits until its task has run `flushIntervalMs`: short
    * tasks then cost the server no statement for `started` at all.
    */
-  private takeStarted(): { taskId: string; startedAt: number }[] {
-    const due: { taskId: string; startedAt: number }[] = [];
-    const young: { taskId: string; startedAt: number }[] = [];
+  private takeStarted(): Started[] {
+    const due: Started[] = [];
+    const young: Started[] = [];
     const cutoff = Date.now() - this.options.flushIntervalMs;
     for (const s of this.startedBatch) {
-      if (!this.options.isRunning(s.taskId)) continue;
+      if (!this.options.isRunning(s.taskId, s.copy)) continue;
       (s.startedAt <= cutoff ? due : young).push(s);
     }
     this.startedBatch = young;

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TaskResult } from '@fx/protocol';
+import { runKey } from './run-key.js';
 
 export interface ResultSpoolOptions {
   /** The spool directory, created (mode 0700) if missing. */
@@ -29,7 +30,7 @@ const MEMORY_PREFIX = 'memory:';
  * rather than a process crash) also takes the running tasks with it.
  */
 export class ResultSpool {
-  /** taskId → the unacknowledged result and the file holding it; Map order is the order to resend in. */
+  /** run key (runKey: the task id, or a copy's) → the unacknowledged result and the file holding it; Map order is the order to resend in. */
   private readonly entries = new Map<string, { result: TaskResult; file: string }>();
   /** file → the task ids in it that are still unacknowledged. */
   private readonly files = new Map<string, Set<string>>();
@@ -56,8 +57,9 @@ export class ResultSpool {
     return this.entries.has(taskId);
   }
 
+  /** Task ids of the unacknowledged results. */
   ids(): string[] {
-    return [...this.entries.keys()];
+    return [...new Set([...this.entries.values()].map((e) => e.result.taskId))];
   }
 
   /** Unacknowledged results, oldest first. */
@@ -133,16 +135,18 @@ export class ResultSpool {
     const ids = new Set<string>();
     const emptied: string[] = [];
     for (const result of results) {
-      const previous = this.entries.get(result.taskId);
+      // a speculative copy's result is kept apart from its task's own: both are owed to the server
+      const key = runKey(result.taskId, result.copy);
+      const previous = this.entries.get(key);
       if (previous) {
         // A newer result for the same task supersedes the older one (both would be accepted as duplicates).
         const older = this.files.get(previous.file);
-        older?.delete(result.taskId);
+        older?.delete(key);
         if (older?.size === 0 && previous.file !== file) emptied.push(previous.file);
-        this.entries.delete(result.taskId);
+        this.entries.delete(key);
       }
-      this.entries.set(result.taskId, { result, file });
-      ids.add(result.taskId);
+      this.entries.set(key, { result, file });
+      ids.add(key);
     }
     this.files.set(file, ids);
     return emptied;

@@ -16,11 +16,12 @@ import {
 import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';
 import { insertByPriority, priorityOf } from './priority-order.js';
+import { runKey } from './run-key.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
 export interface TaskReports {
-  /** The task began running at `at` (ms). */
-  started(taskId: string, at: number): void;
+  /** The task (or its speculative copy) began running at `at` (ms). */
+  started(taskId: string, at: number, copy?: boolean): void;
   finished(result: TaskResult): void;
   /** What ran the task went away: it is handed back to the server. */
   lost(taskId: string): void;
@@ -63,8 +64,9 @@ interface RunningTask {
 export class TaskIntake {
   /** Higher priority first, then in arrival order (priority-order.ts): the agent prefetches hundreds. */
   private readonly queue: TaskSpec[] = [];
-  /** Ids in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
+  /** Run keys (runKey) in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
   private readonly queuedIds = new Set<string>();
+  /** By run key: a task and its speculative copy run side by side, as two runs. */
   private readonly runs = new Map<string, RunningTask>();
   /** Function specs sent on this connection (the server sends each source once; see resolve). */
   private readonly functionSpecs = new FunctionSpecCache();
@@ -85,14 +87,14 @@ export class TaskIntake {
     return this.runs.size;
   }
 
-  isRunning(taskId: string): boolean {
-    return this.runs.has(taskId);
+  isRunning(taskId: string, copy?: boolean): boolean {
+    return this.runs.has(runKey(taskId, copy));
   }
 
-  /** Queued, then running. */
+  /** Task ids queued, then running; a speculative copy's too (its lease is the server's to keep or end). */
   *ids(): Iterable<string> {
     for (const task of this.queue) yield task.taskId;
-    yield* this.runs.keys();
+    for (const run of this.runs.values()) yield run.task.taskId;
   }
 
   /** Takes the limits a `welcome` sets. */
@@ -112,27 +114,33 @@ export class TaskIntake {
       return;
     }
     for (const task of tasks) {
-      if (this.runs.has(task.taskId) || this.queuedIds.has(task.taskId)) {
+      const key = runKey(task.taskId, task.copy);
+      if (this.runs.has(key) || this.queuedIds.has(key)) {
         this.options.log.warn('the task was sent again while this agent still holds it; ignoring the copy', { taskId: task.taskId });
         continue;
       }
-      insertByPriority(this.queue, task, priorityOf);
-      this.queuedIds.add(task.taskId);
+      // a speculative copy rescues a straggler: it goes first, whatever waits
+      if (task.copy) this.queue.unshift(task);
+      else insertByPriority(this.queue, task, priorityOf);
+      this.queuedIds.add(key);
     }
     this.pump();
     this.options.reports.due();
   }
 
-  /** Drops queued tasks and aborts running ones with TaskCancelledError(why): no result is owed for them. */
-  cancel(taskIds: string[], why: string): void {
-    const ids = new Set(taskIds);
+  /**
+   * Drops queued tasks and aborts running ones with TaskCancelledError(why): no result is owed for them.
+   * `copy`: only their speculative copies (true), only the originals (false), or both (absent).
+   */
+  cancel(taskIds: string[], why: string, copy?: boolean): void {
+    const keys = new Set(taskIds.flatMap((id) => (copy === undefined ? [runKey(id), runKey(id, true)] : [runKey(id, copy)])));
     const before = this.queue.length;
-    const kept = this.queue.filter((t) => !ids.has(t.taskId));
+    const kept = this.queue.filter((t) => !keys.has(runKey(t.taskId, t.copy)));
     this.queue.splice(0, this.queue.length, ...kept);
-    for (const id of ids) this.queuedIds.delete(id);
+    for (const key of keys) this.queuedIds.delete(key);
     let aborted = 0;
-    for (const id of ids) {
-      const run = this.runs.get(id);
+    for (const key of keys) {
+      const run = this.runs.get(key);
       if (run) {
         run.controller.abort(new TaskCancelledError(why));
         aborted++;
@@ -194,7 +202,7 @@ export class TaskIntake {
     const taking = state === AgentState.RUNNING || state === AgentState.CONNECTING;
     while (taking && this.runs.size < capacity && this.queue.length > 0) {
       const task = this.queue.shift() as TaskSpec;
-      this.queuedIds.delete(task.taskId);
+      this.queuedIds.delete(runKey(task.taskId, task.copy));
       this.start(task);
     }
     this.options.changed();
@@ -255,9 +263,10 @@ export class TaskIntake {
       if (walltimeSeconds !== undefined && !controller.signal.aborted) {
         run.walltimeTimer = setTimeout(() => controller.abort(new WalltimeExceededError(walltimeSeconds)), walltimeSeconds * 1000);
       }
-      reports.started(task.taskId, at);
+      reports.started(task.taskId, at, task.copy);
     };
-    this.runs.set(task.taskId, run);
+    const key = runKey(task.taskId, task.copy);
+    this.runs.set(key, run);
     let lost = false;
     this.execute(task, run, begin)
       .catch((error: unknown): ExecutionOutcome => {
@@ -267,11 +276,14 @@ export class TaskIntake {
       .then((outcome) => {
         if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
         void run.release?.().catch((error: unknown) => log.warn(`could not release the task's objects: ${String(error)}`, { taskId: task.taskId }));
-        if (this.runs.get(task.taskId) === run) this.runs.delete(task.taskId);
-        // its live items go before its result (or are forgotten with it)
-        this.options.live?.finish(task.taskId);
+        if (this.runs.get(key) === run) this.runs.delete(key);
+        // its live items go before its result (or are forgotten with it); a speculative copy streams none
+        if (!task.copy) this.options.live?.finish(task.taskId);
         const reason: unknown = controller.signal.reason;
-        if (lost) {
+        if (lost && task.copy) {
+          // Only the copy's worker went away: the copy fails (the original goes on, and decides).
+          this.finish(task, run.startedAt, outcome);
+        } else if (lost) {
           // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
           log.warn(`the task lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back`, { taskId: task.taskId });
           reports.lost(task.taskId);
@@ -303,7 +315,8 @@ export class TaskIntake {
     const startsLater = provider.startsLater === true;
     if (!startsLater) begin(Date.now());
     const outcome = await provider.submit(task, signal, {
-      ...(this.options.live ? { live: this.options.live.sink(task) } : {}),
+      // one stream per task: a speculative copy beside its original streams nothing
+      ...(this.options.live && !task.copy ? { live: this.options.live.sink(task) } : {}),
       maxResultBytes: objects ? objects.maxResultBytes : this.maxResultBytes,
       ...(objects
         ? { inlineResultBytes: this.inlineResultBytes, ...(task.outputName !== undefined ? { resultToFile: true } : {}), objects: prepared.placements }
@@ -311,7 +324,7 @@ export class TaskIntake {
       ...(startsLater
         ? {
             onStart: () => {
-              if (this.runs.get(task.taskId) !== run) return;
+              if (this.runs.get(runKey(task.taskId, task.copy)) !== run) return;
               begin(Date.now());
               reports.due();
             },
@@ -343,6 +356,7 @@ export class TaskIntake {
     else if (outcome.status === 'success') result.result = outcome.result ?? null;
     else result.error = outcome.error;
     if (outcome.output) result.output = outcome.output;
+    if (task.copy) result.copy = true;
     this.options.reports.finished(result);
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, LogFormatSchema, LogLevelSchema } from '@fx/protocol';
+import { DEFAULT_LIMITS, LogFormatSchema, LogLevelSchema, SPECULATION_INTERVAL_MS } from '@fx/protocol';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 
@@ -66,6 +66,8 @@ export const EnvSchema = z
     /** Lease losses a task survives; the next one fails it with MAX_ATTEMPTS_EXCEEDED. */
     FX_MAX_ATTEMPTS: int(5),
     FX_SWEEP_INTERVAL_MS: int(2_000, 50),
+    /** How often stragglers of groups that asked for speculation are looked for (and copies settled). */
+    FX_SPECULATION_INTERVAL_MS: int(SPECULATION_INTERVAL_MS, 50),
     /** Delivery leases in the broker older than this go back to their queue (a replica died). */
     FX_BROKER_RECLAIM_MS: int(30_000, 100),
     FX_RESULT_RETENTION_SECONDS: int(7 * 24 * 3600),

@@ -117,6 +117,7 @@ describe.each([
       'objects',
       'task_attempts',
       'task_cache',
+      'task_copies',
       'task_dependencies',
       'task_groups',
       'task_logs',

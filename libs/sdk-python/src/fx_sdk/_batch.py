@@ -124,12 +124,37 @@ def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int],
     return fields
 
 
-def request_body(endpoint: str, items: Sequence[bytes], group: Optional[str] = None, priority: Optional[int] = None) -> bytes:
+def speculation_wire(speculation: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """``{"afterFactor": > 1, "minSamples": >= 1}`` as the server takes it (either may be left out), checked here."""
+    if speculation is None:
+        return None
+    unknown = set(speculation) - {"afterFactor", "minSamples", "after_factor", "min_samples"}
+    if unknown:
+        raise ValidationError("VALIDATION_FAILED", f"speculation takes afterFactor and minSamples, not {', '.join(sorted(unknown))}")
+    wire: Dict[str, Any] = {}
+    factor = speculation.get("afterFactor", speculation.get("after_factor"))
+    samples = speculation.get("minSamples", speculation.get("min_samples"))
+    if factor is not None:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 1:
+            raise ValidationError("VALIDATION_FAILED", f"speculation afterFactor must be a number more than 1, got {factor!r}")
+        wire["afterFactor"] = factor
+    if samples is not None:
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValidationError("VALIDATION_FAILED", f"speculation minSamples must be a whole number of at least 1, got {samples!r}")
+        wire["minSamples"] = samples
+    return wire
+
+
+def request_body(
+    endpoint: str, items: Sequence[bytes], group: Optional[str] = None, priority: Optional[int] = None, speculation: Optional[Mapping[str, Any]] = None
+) -> bytes:
     head = b'{"endpointId":' + json.dumps(endpoint).encode("utf-8")
     if group is not None:
         head += b',"groupId":' + json.dumps(group).encode("utf-8")
     if priority is not None:
         head += b',"priority":' + str(priority).encode("ascii")
+    if speculation is not None:
+        head += b',"speculation":' + json.dumps(dict(speculation)).encode("utf-8")
     return head + b',"tasks":[' + b",".join(items) + b"]}"
 
 

@@ -57,6 +57,7 @@ def registration_options(
     public: Optional[bool],
     retry: Optional[RetryLike],
     cache: Optional[Mapping[str, Any]] = None,
+    idempotent: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """A RegisterFunctionRequest with the options that were given; the server's defaults for the rest."""
     if description is not None:
@@ -69,6 +70,8 @@ def registration_options(
         request["retry"] = retry_wire(retry)
     if cache is not None:
         request["cache"] = dict(cache)
+    if idempotent is not None:
+        request["idempotent"] = bool(idempotent)
     return request
 
 

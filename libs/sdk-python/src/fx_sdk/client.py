@@ -90,9 +90,11 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
         walltime_seconds: Optional[float] = None,
         public: Optional[bool] = None,
         retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
+        idempotent: Optional[bool] = None,
     ) -> str:
         """Registers a Python function (runtime ``python``) and returns its id; ``retry`` (a :class:`Retry`) is its tasks' default policy.
         ``cache={"ttlSeconds": 3600}`` memoizes its results (``"shareable": True``: shared, when public; see :meth:`clear_cache`).
+        ``idempotent=True``: running it twice does no harm, so a batch or map with ``speculation`` may copy its stragglers.
 
         The source is the function's ``def`` (decorators stripped) and the entry point its name, so it
         must be self-contained: imports inside it, no variables of an enclosing function. Registering
@@ -101,7 +103,7 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
         """
         source, entrypoint = python_source(fn)
         request: Dict[str, Any] = {"name": name or resource_name(entrypoint, "function"), "runtime": "python", "source": source, "entrypoint": entrypoint}
-        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache))["id"]
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache, idempotent))["id"]
 
     def register_shell_function(
         self,
@@ -113,6 +115,7 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
         public: Optional[bool] = None,
         fail_on_non_zero_exit: Optional[bool] = None,
         retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
+        idempotent: Optional[bool] = None,
     ) -> str:
         """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
 
@@ -122,7 +125,7 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
         request: Dict[str, Any] = {"name": name, "runtime": "shell", "source": template}
         if fail_on_non_zero_exit is not None:
             request["failOnNonZeroExit"] = fail_on_non_zero_exit
-        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache))["id"]
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache, idempotent))["id"]
 
     def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
         """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""
@@ -200,10 +203,13 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
     def batch_run(
         self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json",
         group: Optional[str] = None, priority: Optional[int] = None, retry: Optional[RetryLike] = None, cache: Optional[bool] = None,
+        speculation: Optional[Mapping[str, Any]] = None,
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
         ``serializer``, ``priority``, ``retry`` and ``cache`` are those of every item (a dict item may name its own); see :meth:`run`.
+        ``speculation={"afterFactor": 3, "minSamples": 5}`` copies stragglers of ``idempotent`` functions
+        (see docs/speculation.md): the batch's group asks for it.
 
         Every item is checked before the first request. A batch larger than one request holds is sent
         as several, one after another; if a later one fails, the tasks of the earlier ones exist and
@@ -215,7 +221,8 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
         encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, retry, cache)
         joined = task_id(group, "group id") if group is not None else None
         level = _batch.task_fields(None, priority).get("priority")
-        overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP, level))
+        spec = _batch.speculation_wire(speculation)
+        overhead = len(_batch.request_body(ep, [], joined or _batch.NO_GROUP, level, spec))
         _batch.check_sizes(encoded, self._max_request_bytes, overhead)
         if item_refs and _batch.next_stop(encoded, 0, self._batch_limit, self._max_request_bytes, overhead) < len(encoded):
             raise ValidationError("VALIDATION_FAILED", "items refer to other items (item_ref), so the batch must fit in one request; it does not")
@@ -225,7 +232,7 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
         while start < len(encoded):
             stop = _batch.next_stop(encoded, start, self._batch_limit, self._max_request_bytes, overhead)
             try:
-                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop], joined, level))
+                answer = self._request("POST", "/v1/tasks/batch", encoded=_batch.request_body(ep, encoded[start:stop], joined, level, spec))
             except PayloadTooLargeError as err:
                 if stop - start > 1 and not item_refs:
                     # a batch is stored all or none, so nothing of this one was: split it further
@@ -331,9 +338,13 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods):
         """A task group (a batch, a graph, a map) by id: list its tasks, stream their outcomes, cancel it."""
         return TaskGroup(self, group)
 
-    def create_group(self, kind: str = "batch") -> TaskGroup:
-        """An empty task group of yours, for batches to join (``batch_run(..., group=g.id)``)."""
-        return TaskGroup(self, str(self._request("POST", "/v1/groups", {"kind": kind})["id"]))
+    def create_group(self, kind: str = "batch", *, speculation: Optional[Mapping[str, Any]] = None) -> TaskGroup:
+        """An empty task group of yours, for batches to join (``batch_run(..., group=g.id)``); ``speculation``: see :meth:`batch_run`."""
+        body: Dict[str, Any] = {"kind": kind}
+        spec = _batch.speculation_wire(speculation)
+        if spec is not None:
+            body["speculation"] = spec
+        return TaskGroup(self, str(self._request("POST", "/v1/groups", body)["id"]))
 
     def executor(self, endpoint: str, **options: Any) -> "Executor":
         """An :class:`~fx_sdk.Executor` on ``endpoint`` that shares this client."""

@@ -203,7 +203,13 @@ class Executor(concurrent.futures.Executor):
         return self._submit(fn, args, kwargs, None)
 
     def map(  # type: ignore[override]
-        self, fn: Union[Callable[..., Any], str], *iterables: Iterable[Any], timeout: Optional[float] = None, chunksize: int = 1, buffersize: Optional[int] = None
+        self,
+        fn: Union[Callable[..., Any], str],
+        *iterables: Iterable[Any],
+        timeout: Optional[float] = None,
+        chunksize: int = 1,
+        buffersize: Optional[int] = None,
+        speculation: Optional[Mapping[str, Any]] = None,
     ) -> "MapResults":
         """Like ``concurrent.futures.Executor.map``, lazily: ``fn(*args)`` for each tuple of the zipped iterables.
 
@@ -213,11 +219,12 @@ class Executor(concurrent.futures.Executor):
         one task group (its id: the returned iterator's ``group``); when the consumer stops early (``break``, an exception,
         ``close()`` of the returned generator) every unfinished task of the map is cancelled and
         nothing more is submitted. ``chunksize`` is accepted for compatibility; batching follows
-        ``batch_size`` and ``batch_interval``.
+        ``batch_size`` and ``batch_interval``. ``speculation={"afterFactor": 3, "minSamples": 5}`` copies
+        stragglers of an ``idempotent`` function (see :meth:`Client.batch_run`).
         """
         window = max(1, buffersize if buffersize is not None else self._batch_size)
         deadline = None if timeout is None else time.monotonic() + timeout
-        group = self.client.create_group("map").id
+        group = self.client.create_group("map", speculation=speculation).id
         inputs = zip(*iterables)
         futures: Deque[TaskFuture] = collections.deque(self._submit(fn, args, {}, group) for args in itertools.islice(inputs, window))  # type: ignore[misc]
         return MapResults(self._map_results(fn, inputs, futures, group, deadline), group)

@@ -1,10 +1,11 @@
-import type { TaskSpec } from '@fx/protocol';
+import { MAX_TASK_PRIORITY, type TaskSpec } from '@fx/protocol';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
 import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { DEFAULT_TASK_LIMITS, taskMemoryBytes, type TaskLimits } from '../../config/task-limits.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { invocationExtras, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
 import { WorkerPool } from './worker.pool.js';
+import type { JobOptions } from './worker-pool.options.js';
 import { PythonWorkers } from './python.workers.js';
 import { pythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { isolationKey } from '../isolation.js';
@@ -49,6 +50,13 @@ export interface LocalProviderOptions {
  * takes back what waits behind another's running task (see WorkerPool), so a long task holds up nothing.
  */
 export const LOCAL_WORKER_DEPTH = 16;
+
+/** A pool job's id: a speculative copy runs beside its original, so it needs an id of its own. */
+const jobId = (task: TaskSpec) => (task.copy ? `${task.taskId}-copy` : task.taskId);
+
+/** A speculative copy starts next wherever it goes (highest priority), and never on the worker that runs its original. */
+const copyPlacement = (task: TaskSpec): Pick<JobOptions, 'priority' | 'avoid'> =>
+  task.copy ? { priority: MAX_TASK_PRIORITY, avoid: task.taskId } : { priority: priorityOf(task) };
 
 /**
  * Runs tasks on this machine: js tasks in a pool of forked workers, python tasks in a pool of python
@@ -125,17 +133,17 @@ export class LocalProvider implements Provider {
     switch (fn.runtime) {
       case 'js':
         return this.pool.run(
-          task.taskId,
+          jobId(task),
           { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, ...invocationExtras(context) },
           signal,
           context.onStart,
-          { ownerId: isolationKey(task), memoryBytes: this.memoryBytes, priority: priorityOf(task), ...(context.live ? { live: context.live } : {}) },
+          { ownerId: isolationKey(task), memoryBytes: this.memoryBytes, ...copyPlacement(task), ...(context.live ? { live: context.live } : {}) },
         );
       case 'python':
-        return this.python.run(task.taskId, pythonInvocation(task, context), signal, context.onStart, {
+        return this.python.run(jobId(task), pythonInvocation(task, context), signal, context.onStart, {
           ownerId: isolationKey(task),
           memoryBytes: this.memoryBytes,
-          priority: priorityOf(task),
+          ...copyPlacement(task),
           ...(context.live ? { live: context.live } : {}),
         });
       case 'shell':

@@ -64,11 +64,15 @@ export interface JobOptions {
   priority?: number;
   /** Where its progress and printed text go while it runs. */
   live?: LiveSink;
+  /** Never on a worker holding the job of this id (a speculative copy avoids its original's worker). */
+  avoid?: string;
 }
 
 /** One task handed to the pool, from `run` until its outcome is delivered. */
 export interface Job {
   taskId: string;
+  /** See JobOptions.avoid. */
+  avoid?: string;
   owner: string;
   priority: number;
   memoryBytes?: number;

@@ -79,6 +79,7 @@ export class WorkerPool {
     return new Promise<ExecutionOutcome>((resolve) => {
       const job: Job = {
         taskId,
+        ...(jobOptions.avoid !== undefined ? { avoid: jobOptions.avoid } : {}),
         owner: jobOptions.ownerId ?? UNKNOWN_OWNER,
         priority: priorityOf(jobOptions),
         memoryBytes: jobOptions.memoryBytes,
@@ -133,14 +134,14 @@ export class WorkerPool {
   private assign(): void {
     if (this.stopping) return;
     const live = this.workers.filter((w) => w.state === 'up');
-    const mine = (w: PoolWorker, job: Job) => w.owner === undefined || w.owner === job.owner;
+    const mine = (w: PoolWorker, job: Job) => (w.owner === undefined || w.owner === job.owner) && !(job.avoid && w.jobs.some((j) => j.taskId === job.avoid));
     let recycling = this.workers.filter((w) => w.state === 'retiring' || w.state === 'starting').length;
     for (let i = 0; i < this.pending.length;) {
       const job = this.pending[i] as Job;
       let worker = live.find((w) => w.jobs.length === 0 && mine(w, job));
       if (worker && this.options.mayStart && !this.options.mayStart()) worker = undefined;
       if (!worker) {
-        const open = live.filter((w) => w.jobs.length > 0 && w.jobs.length < this.depth && w.owner === job.owner);
+        const open = live.filter((w) => w.jobs.length > 0 && w.jobs.length < this.depth && w.owner === job.owner && mine(w, job));
         worker = open.sort((a, b) => a.jobs.length - b.jobs.length)[0];
       }
       if (worker) {

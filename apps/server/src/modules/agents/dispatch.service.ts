@@ -18,6 +18,7 @@ import { EventsService } from '../events/events.service.js';
 import { FunctionsRepository } from '../functions/functions.repository.js';
 import { LeaseService } from '../leases/lease.service.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
+import { CopiesRepository } from '../speculation/copies.repository.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { EndpointConnection } from './endpoint-connection.js';
 
@@ -60,6 +61,7 @@ export class DispatchService implements OnModuleInit {
     private readonly functions: FunctionsRepository,
     private readonly events: EventsService,
     private readonly connections: ConnectionRegistry,
+    private readonly copies: CopiesRepository,
   ) {
     this.frameBudget = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2);
   }
@@ -71,7 +73,15 @@ export class DispatchService implements OnModuleInit {
         if (conn) void this.pump(conn);
       }
     });
-    this.events.on('cancel', ({ endpointId, taskIds }) => this.connections.current(endpointId)?.send('cancel', { taskIds }));
+    this.events.on('cancel', ({ endpointId, taskIds, copy }) =>
+      this.connections.current(endpointId)?.send('cancel', { taskIds, ...(copy !== undefined ? { copy } : {}) }),
+    );
+    this.events.on('speculate', ({ endpointIds }) => {
+      for (const id of endpointIds) {
+        const conn = this.connections.current(id);
+        if (conn) void this.sendCopies(conn).catch((e: Error) => this.logger.error({ msg: `sending speculative copies failed: ${e.message}`, endpointId: id }));
+      }
+    });
     this.events.on('endpoint-gone', ({ endpointId }) => {
       const conn = this.connections.current(endpointId);
       conn?.send('error', { code: 'ENDPOINT_DELETED', message: `endpoint ${endpointId} was deleted` });
@@ -136,6 +146,19 @@ export class DispatchService implements OnModuleInit {
     return rows.length;
   }
 
+  /**
+   * Speculative copies waiting for this endpoint: leased to this connection and sent as copies (the
+   * agent runs them ahead of its queue, on another worker than their originals). They use no credits:
+   * a copy is a second attempt of a task the agent was given already, and there are few.
+   */
+  async sendCopies(conn: EndpointConnection): Promise<number> {
+    if (!conn.open) return 0;
+    const rows = await this.copies.grant(conn.endpointId, conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS, this.config.FX_MAX_TASKS_PER_FRAME);
+    if (rows.length === 0) return 0;
+    for (const frame of this.toFrames(conn, rows, await this.loadFunctions(rows), true)) if (conn.open) conn.ws.send(frame);
+    return rows.length;
+  }
+
   private async loadFunctions(rows: DispatchedRow[]): Promise<Map<string, FunctionSpec>> {
     const wanted = [...new Set(rows.map((r) => r.function_id))];
     const found = new Map<string, FunctionSpec>();
@@ -172,7 +195,7 @@ export class DispatchService implements OnModuleInit {
    * large: a task is bounded by FX_MAX_REQUEST_BYTES). A function's spec rides along only in the first
    * frame that needs it on this connection; the agent keeps it (FunctionSpecCache, same rule both sides).
    */
-  private toFrames(conn: EndpointConnection, rows: DispatchedRow[], functions: Map<string, FunctionSpec>): string[] {
+  private toFrames(conn: EndpointConnection, rows: DispatchedRow[], functions: Map<string, FunctionSpec>, copies = false): string[] {
     let sent = this.sentFunctions.get(conn);
     if (!sent) this.sentFunctions.set(conn, (sent = new FunctionSpecCache()));
     const frames: string[] = [];
@@ -205,6 +228,7 @@ export class DispatchService implements OnModuleInit {
         ownerId: r.owner_id,
         ...(r.priority !== DEFAULT_TASK_PRIORITY ? { priority: r.priority } : {}),
         ...(r.output_name ? { outputName: r.output_name } : {}),
+        ...(copies ? { copy: true as const } : {}),
       };
       const taskJson = JSON.stringify(task);
       const taskBytes = Buffer.byteLength(taskJson) + 1;

@@ -16,6 +16,7 @@ import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { RetriesService } from '../retries/retries.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
+import { CopiesRepository } from '../speculation/copies.repository.js';
 import type { EndpointConnection } from './endpoint-connection.js';
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
@@ -64,11 +65,15 @@ export class ResultsService {
     private readonly outcomes: OutcomesService,
     private readonly retries: RetriesService,
     private readonly objectRefs: ObjectRefsService,
+    private readonly copies: CopiesRepository,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
   async started(conn: Reporter, tasks: EndpointToServer['started']['tasks']): Promise<void> {
-    const started = tasks.map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
+    const started = tasks.filter((t) => !t.copy).map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
+    const copies = tasks.filter((t) => t.copy).map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
+    if (copies.length > 0) await this.copies.markRunning(conn.endpointId, conn.id, copies);
+    if (started.length === 0) return;
     const changed = await this.tasks.markRunning(conn.endpointId, conn.id, started);
     this.events.noteTaskStates('running', conn.endpointId, changed);
   }
@@ -96,7 +101,10 @@ export class ResultsService {
         }
         const frames = conn.resultFrames.splice(0, take);
         await this.record(conn, frames.flat());
-        for (const results of frames) conn.send('ack', { taskIds: results.map((r) => r.taskId) });
+        for (const results of frames) {
+          const copies = results.filter((r) => r.copy).map((r) => r.taskId);
+          conn.send('ack', { taskIds: results.filter((r) => !r.copy).map((r) => r.taskId), ...(copies.length ? { copies } : {}) });
+        }
       }
     } catch (e) {
       // Unacknowledged results stay with the agent, which resends them after reconnecting.
@@ -116,6 +124,11 @@ export class ResultsService {
    * policy retries is not recorded here: RetriesService runs the task again.
    */
   async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
+    const copies = results.filter((r) => r.copy);
+    if (copies.length > 0) {
+      await this.recordCopies(conn, copies);
+      results = results.filter((r) => !r.copy);
+    }
     // results reported as objects: each must hold its own task's output (else the task fails OBJECT_UNAVAILABLE)
     const refs = await this.objectRefs.checkResults(results);
     const inputs: ResultInput[] = await this.retries.divert(
@@ -147,6 +160,35 @@ export class ResultsService {
     }
     await this.outcomes.published(recorded);
     return results.map((r) => r.taskId);
+  }
+
+  /**
+   * Results of speculative copies leased to this connection (those of other connections are dropped):
+   * a success completes its task unless something else did first, and the original attempt, still
+   * running, is told to stop; a failure only ends the copy (the original decides). Never retried.
+   */
+  private async recordCopies(conn: Reporter, results: TaskResult[]): Promise<void> {
+    const refs = await this.objectRefs.checkResults(results);
+    const inputs = results.map((r) => this.enforceLimit(r, refs.get(r.taskId)));
+    const failed = inputs.filter((r) => r.status === 'failed');
+    const won = await this.copies.recordWins(
+      conn.endpointId,
+      conn.id,
+      inputs.filter((r) => r.status === 'success'),
+    );
+    if (failed.length > 0) await this.copies.recordFailures(conn.endpointId, conn.id, failed);
+    if (won.length > 0)
+      this.logger.log({
+        msg: 'speculative copies won',
+        endpointId: conn.endpointId,
+        connId: conn.id,
+        won: won.length,
+        taskIds: won.slice(0, 10).map((w) => w.id),
+      });
+    const superseded = new Map<string, string[]>();
+    for (const w of won) if (w.superseded_owner) superseded.set(w.endpoint_id, [...(superseded.get(w.endpoint_id) ?? []), w.id]);
+    for (const [endpointId, taskIds] of superseded) await this.events.publish('cancel', { endpointId, taskIds, copy: false });
+    await this.outcomes.published(won);
   }
 
   /** The agent checks the limit too; the server does not trust it to. */

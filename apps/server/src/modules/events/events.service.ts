@@ -20,8 +20,10 @@ export interface ClusterEvents {
   live: { progress: Array<ProgressEvent & { ownerId: string }>; logs: Array<LogChunk & { ownerId: string }> };
   /** Tasks were queued for this endpoint: whoever holds its agent should dispatch. */
   wake: { endpointIds: string[] };
-  /** Tasks held by this endpoint's agent were cancelled. */
-  cancel: { endpointId: string; taskIds: string[] };
+  /** Tasks held by this endpoint's agent were cancelled (`copy`: only their speculative copies, or only the originals; see CancelPayload). */
+  cancel: { endpointId: string; taskIds: string[]; copy?: boolean };
+  /** Speculative copies wait for these endpoints' agents: whoever holds one should send them. */
+  speculate: { endpointIds: string[] };
   /** The endpoint was deleted: drop its agent. */
   'endpoint-gone': { endpointId: string };
   /** These tokens were revoked: every replica closes the sockets opened with them. */

@@ -23,6 +23,7 @@ export class FunctionsRepository {
     cacheTtlSeconds: number | null;
     cacheShareable: boolean;
     retry: RetryPolicy | null;
+    idempotent: boolean;
     contentHash: string;
   }) {
     return this.db.prisma.function.create({ data: { ...data, retry: data.retry ?? Prisma.DbNull } });

@@ -36,6 +36,7 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   public: f.public,
   cache: f.cacheTtlSeconds === null ? null : { ttlSeconds: f.cacheTtlSeconds, shareable: f.cacheShareable },
   retry: storedRetry(f.retry),
+  idempotent: f.idempotent,
   contentHash: f.contentHash,
   ownerId: f.ownerId,
   createdAt: f.createdAt.toISOString(),
@@ -58,7 +59,7 @@ export class FunctionsService {
 
   /**
    * Registers a function under a name. The same function again (same runtime, source, entry point, exit
-   * policy, walltime, description and retry policy as the newest live version) returns that version as it is (`created: false`, its
+   * policy, walltime, description, retry policy and idempotent flag as the newest live version) returns that version as it is (`created: false`, its
    * public flag unchanged); anything else adds the next version, which the bare name then means.
    */
   async register(p: Principal, req: RegisterFunctionRequest): Promise<{ info: FunctionInfo; created: boolean }> {
@@ -85,6 +86,8 @@ export class FunctionsService {
       cacheTtlSeconds: req.cache?.ttlSeconds ?? null,
       cacheShareable: req.cache?.shareable ?? false,
       retry: req.retry ? RetryPolicy.parse(req.retry) : null,
+      // no part of the content hash: it changes nothing of what runs, and the agent checks the hash
+      idempotent: req.idempotent ?? false,
       contentHash: functionContentHash(req.runtime, req.source, {
         entrypoint: req.entrypoint,
         failOnNonZeroExit: req.failOnNonZeroExit,
@@ -195,6 +198,7 @@ type Content = Pick<
   | 'retry'
   | 'cacheTtlSeconds'
   | 'cacheShareable'
+  | 'idempotent'
 >;
 const sameContent = (a: Content, b: Content) =>
   a.runtime === b.runtime &&
@@ -206,7 +210,8 @@ const sameContent = (a: Content, b: Content) =>
   a.walltimeSeconds === b.walltimeSeconds &&
   JSON.stringify(storedRetry(a.retry)) === JSON.stringify(storedRetry(b.retry)) &&
   a.cacheTtlSeconds === b.cacheTtlSeconds &&
-  a.cacheShareable === b.cacheShareable;
+  a.cacheShareable === b.cacheShareable &&
+  a.idempotent === b.idempotent;
 
 function notFound(ref: string): FxException {
   const parsed = parseRef(ref);

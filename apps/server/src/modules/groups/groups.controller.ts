@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
-import { CreateGroupRequest, GroupTasksQuery } from '@fx/protocol';
+import { CreateGroupRequest, GroupTasksQuery, type SpeculationOptions } from '@fx/protocol';
 import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { apiQuery, jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
@@ -17,8 +17,8 @@ export class GroupsController {
   /** An empty group; batches join it with `groupId` (a map makes one). */
   @Post()
   @ApiBody({ schema: jsonSchema(CreateGroupRequest) })
-  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateGroupRequest)) body: { kind: 'batch' | 'map' }) {
-    return this.groups.create(p, body.kind);
+  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateGroupRequest)) body: { kind: 'batch' | 'map'; speculation?: SpeculationOptions }) {
+    return this.groups.create(p, body.kind, body.speculation);
   }
 
   @Get(':id')

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { GroupKind, TaskStatus } from '@fx/protocol';
+import type { GroupKind, Speculation, TaskStatus } from '@fx/protocol';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
@@ -8,7 +8,8 @@ import type { Task, TaskGroup } from '../../generated/prisma/client.js';
 import { FINAL } from '../tasks/task-sql.js';
 import type { TaskSummaryRow } from '../tasks/task-list.repository.js';
 
-export type GroupRow = RawRow<TaskGroup, 'id' | 'owner_id' | 'kind' | 'created_at', { kind: GroupKind }>;
+export type GroupRow = RawRow<TaskGroup, 'id' | 'owner_id' | 'kind' | 'created_at' | 'speculation', { kind: GroupKind; speculation: Speculation | null }>;
+const GROUP_COLUMNS = 'id, owner_id, kind, created_at, speculation';
 
 /** Task groups (tasks.batch_id holds a task's group): the group rows, and the reads of a group's tasks. */
 @Injectable()
@@ -19,19 +20,34 @@ export class GroupsRepository {
     return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
   }
 
-  async create(id: string, ownerId: string, kind: GroupKind): Promise<GroupRow> {
+  async create(id: string, ownerId: string, kind: GroupKind, speculation: Speculation | null = null): Promise<GroupRow> {
     const rows = await this.query<GroupRow>(
-      `INSERT INTO task_groups (id, owner_id, kind) VALUES ($1::uuid, $2::uuid, $3) RETURNING id, owner_id, kind, created_at`,
+      `INSERT INTO task_groups (id, owner_id, kind, speculation, speculating_since)
+       VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END) RETURNING ${GROUP_COLUMNS}`,
       id,
       ownerId,
       kind,
+      speculation && JSON.stringify(speculation),
     );
     return rows[0]!;
   }
 
   async find(id: string): Promise<GroupRow | null> {
-    const rows = await this.query<GroupRow>(`SELECT id, owner_id, kind, created_at FROM task_groups WHERE id = $1::uuid`, id);
+    const rows = await this.query<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM task_groups WHERE id = $1::uuid`, id);
     return rows[0] ?? null;
+  }
+
+  /**
+   * Tasks join a group that asks for speculation (or asks for it now: `speculation` replaces the
+   * group's): the speculation sweep looks at the group again from now on.
+   */
+  async speculate(id: string, speculation: Speculation | null): Promise<void> {
+    await this.query(
+      `UPDATE task_groups SET speculation = COALESCE($2::jsonb, speculation), speculating_since = now()
+       WHERE id = $1::uuid AND COALESCE($2::jsonb, speculation) IS NOT NULL RETURNING id`,
+      id,
+      speculation && JSON.stringify(speculation),
+    );
   }
 
   /** The group's tasks per state: an index range of the group, however large. */

@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { CancelGroupResponse, GroupInfo, GroupKind, GroupTasksQuery, GroupTasksResponse } from '@fx/protocol';
+import {
+  Speculation,
+  type CancelGroupResponse,
+  type GroupInfo,
+  type GroupKind,
+  type GroupTasksQuery,
+  type GroupTasksResponse,
+  type SpeculationOptions,
+} from '@fx/protocol';
 import type { z } from 'zod';
 import { FxException } from '../../common/fx.exception.js';
 import { iso } from '../../common/iso.js';
@@ -30,18 +38,21 @@ export class GroupsService {
     private readonly outcomes: OutcomesService,
   ) {}
 
-  async create(p: Principal, kind: GroupKind): Promise<GroupInfo> {
-    return toGroupInfo(await this.groups.create(randomUUID(), p.userId, kind), []);
+  async create(p: Principal, kind: GroupKind, speculation?: SpeculationOptions): Promise<GroupInfo> {
+    return toGroupInfo(await this.groups.create(randomUUID(), p.userId, kind, speculation ? Speculation.parse(speculation) : null), []);
   }
 
   /**
    * The group a batch joins: `groupId` when given (it must be the caller's own: a group holds one
    * owner's tasks), else a new one with the batch's id. Runs alongside the submission's other checks.
    */
-  async forBatch(p: Principal, groupId: string | undefined, newId: string): Promise<string> {
-    if (groupId === undefined) return (await this.groups.create(newId, p.userId, 'batch')).id;
+  async forBatch(p: Principal, groupId: string | undefined, newId: string, speculation?: SpeculationOptions): Promise<string> {
+    const asked = speculation ? Speculation.parse(speculation) : null;
+    if (groupId === undefined) return (await this.groups.create(newId, p.userId, 'batch', asked)).id;
     const g = await this.groups.find(groupId);
     if (!g || g.owner_id !== p.userId) throw FxException.notFound('task group', groupId);
+    // the speculation sweep looks at the group again: these tasks are new stragglers to be
+    if (asked || g.speculation) await this.groups.speculate(g.id, asked);
     return g.id;
   }
 
@@ -95,6 +106,7 @@ function toGroupInfo(g: GroupRow, counted: Array<{ status: string; n: number }>)
     ownerId: g.owner_id,
     kind: g.kind,
     createdAt: iso(g.created_at)!,
+    speculation: g.speculation,
     counts: { byStatus: Object.fromEntries(counted.map((c) => [c.status, c.n])), total: counted.reduce((n, c) => n + c.n, 0) },
   };
 }

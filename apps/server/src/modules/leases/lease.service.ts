@@ -3,6 +3,7 @@ import { AGENT_RECONNECT_MAX_DELAY_MS } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { QueueService } from '../tasks/queue.service.js';
+import { CopiesRepository } from '../speculation/copies.repository.js';
 import { LeasesRepository, type DispatchedRow, type LostLeases } from './leases.repository.js';
 
 /** Who holds leases: one agent connection of one endpoint (its id is the lease owner). */
@@ -27,6 +28,7 @@ export class LeaseService {
     private readonly leases: LeasesRepository,
     private readonly queue: QueueService,
     private readonly outcomes: OutcomesService,
+    private readonly copies: CopiesRepository,
   ) {}
 
   /** Leases these queued tasks to the holder; only rows still waiting change (see LeasesRepository.grant). */
@@ -35,8 +37,9 @@ export class LeaseService {
   }
 
   /** The agents behind these connections are alive: their leases run for another FX_HEARTBEAT_TIMEOUT_MS. */
-  extend(leaseOwners: string | string[]): Promise<void> {
-    return this.leases.extend(leaseOwners, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+  async extend(leaseOwners: string | string[]): Promise<void> {
+    await this.leases.extend(leaseOwners, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+    await this.copies.extend(typeof leaseOwners === 'string' ? [leaseOwners] : leaseOwners, this.config.FX_HEARTBEAT_TIMEOUT_MS);
   }
 
   /**

@@ -7,6 +7,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
 import { FINAL, HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { COPY_ACTIVE } from '../speculation/copies.repository.js';
 
 /** A task as it is handed to an agent. */
 export type DispatchedRow = RawRow<
@@ -14,6 +15,13 @@ export type DispatchedRow = RawRow<
   'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources' | 'priority' | 'output_name',
   Pick<TaskJson, 'args' | 'kwargs'> & Pick<TaskSerialized, 'pickled_args'> & { resources: TaskResources | null }
 >;
+
+/**
+ * A task whose speculative copy still runs keeps running on it when its original attempt's lease is
+ * lost: it is requeued (or failed) only once the copy has ended too (the speculation sweep ends a copy
+ * whose own lease ran out).
+ */
+const NO_ACTIVE_COPY = `NOT EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = tasks.id AND c.status IN ${COPY_ACTIVE})`;
 
 /** Tasks whose lease ended without a result: back to their queue (`attempt + 1`), or failed past the limit. */
 export interface LostLeases {
@@ -143,7 +151,7 @@ export class LeasesRepository {
     const requeued = await this.query<QueuedRow>(
       `WITH old AS MATERIALIZED (
          SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at FROM tasks
-         WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 < $${n + 1}::int ORDER BY id FOR UPDATE),
+         WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 < $${n + 1}::int AND ${NO_ACTIVE_COPY} ORDER BY id FOR UPDATE),
        moved AS (
          UPDATE tasks t SET status = 'waiting-for-endpoint', attempt = t.attempt + 1, waiting_at = now(),
                 lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
@@ -161,7 +169,7 @@ export class LeasesRepository {
       `UPDATE tasks SET status = 'failed', attempt = attempt + 1, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
                 'message', 'the task lost its agent ' || (attempt - retries + 1) || ' times (limit ' || $${n + 1}::int || ')')
-       WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 >= $${n + 1}::int
+       WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 >= $${n + 1}::int AND ${NO_ACTIVE_COPY}
        RETURNING id, owner_id, status, result, error, output, completed_at`,
       ...params,
       maxAttempts,

@@ -22,7 +22,8 @@ export type AttemptRow = RawRow<
   | 'started_at'
   | 'ended_at'
   | 'error'
-  | 'retry_at',
+  | 'retry_at'
+  | 'speculative',
   { error: RemoteError | null }
 >;
 
@@ -127,10 +128,20 @@ export class AttemptsRepository {
   }
 
   /** The latest `limit` archived attempts of a task, oldest first. */
+  /**
+   * The latest `limit` archived attempts of a task, oldest first, and its speculative copy while that
+   * runs (shown as an attempt sharing the number of the one it runs alongside; ended_at is then null).
+   */
   async forTask(taskId: string, limit: number): Promise<AttemptRow[]> {
     const rows = await this.query<AttemptRow>(
-      `SELECT task_id, number, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error, retry_at
-       FROM task_attempts WHERE task_id = $1::uuid ORDER BY number DESC LIMIT $2::int`,
+      `SELECT * FROM (
+         SELECT task_id, number, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error, retry_at, speculative
+         FROM task_attempts WHERE task_id = $1::uuid
+         UNION ALL
+         SELECT task_id, attempt + 1, CASE status WHEN 'queued' THEN 'waiting-for-endpoint' ELSE status END, endpoint_id, connection_id, worker_id,
+                launched_at, dispatched_at, started_at, ended_at, error, NULL, true
+         FROM task_copies WHERE task_id = $1::uuid AND status IN ('queued', 'dispatched', 'running')) a
+       ORDER BY number DESC, speculative DESC LIMIT $2::int`,
       taskId,
       limit,
     );

@@ -36,14 +36,21 @@ export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = []): TaskInfo {
       retryAt: t.status === 'waiting-for-retry' ? iso(t.retry_at) : null,
     },
     retry: t.retry ?? null,
-    attempts: [...archived.map(toAttempt), ...currentAttempt(t, archived.length > 0)],
+    // by number; a speculative copy next to the attempt it ran alongside
+    attempts: [...archived.map(toAttempt), ...currentAttempt(t, archived.length > 0)].sort(
+      (a, b) => a.number - b.number || Number(a.speculative) - Number(b.speculative),
+    ),
   };
 }
+
+/** What an archived attempt (or a running copy) may say of itself. */
+const ARCHIVED_STATUSES = new Set(['lost', 'retried', 'superseded', 'cancelled', 'failed', 'waiting-for-endpoint', 'dispatched', 'running']);
 
 function toAttempt(a: AttemptRow): TaskAttempt {
   return {
     number: a.number,
-    status: a.status === 'retried' ? 'retried' : 'lost',
+    status: ARCHIVED_STATUSES.has(a.status) ? (a.status as TaskAttempt['status']) : 'lost',
+    speculative: a.speculative,
     endpointId: a.endpoint_id,
     connectionId: a.connection_id,
     workerId: a.worker_id,
@@ -66,6 +73,8 @@ function currentAttempt(t: TaskRow, hadAttempts: boolean): TaskAttempt[] {
       // a task failed MAX_ATTEMPTS_EXCEEDED counted its last lost lease already
       number: t.error?.code === 'MAX_ATTEMPTS_EXCEEDED' ? t.attempt : t.attempt + 1,
       status: t.status,
+      // a speculative copy's result won: the row holds the copy's attempt
+      speculative: t.timings?.speculative === true,
       endpointId: t.endpoint_id,
       connectionId: t.lease_owner ?? t.timings?.connectionId ?? null,
       workerId,

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module.js';
+import { CopiesRepository } from '../speculation/copies.repository.js';
 import { DependenciesRepository } from '../dependencies/dependencies.repository.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
@@ -30,6 +31,7 @@ import { CacheService } from '../cache/cache.service.js';
     RetriesService,
     CacheRepository,
     CacheService,
+    CopiesRepository,
   ],
   exports: [
     EventsModule,
@@ -41,6 +43,7 @@ import { CacheService } from '../cache/cache.service.js';
     AttemptsRepository,
     RetriesService,
     CacheService,
+    CopiesRepository,
   ],
 })
 export class TaskStoreModule {}

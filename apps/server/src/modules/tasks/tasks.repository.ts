@@ -76,7 +76,7 @@ export type TaskRow = RawRow<
     TaskSerialized & {
       result_ref: ObjectRef | null;
       status: TaskStatus;
-      timings: (TaskTimings & { connectionId?: string | null }) | null;
+      timings: (TaskTimings & { connectionId?: string | null; speculative?: boolean }) | null;
       retry: RetryPolicy | null;
     }
 >;
@@ -354,7 +354,8 @@ export class TasksRepository {
        edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone)),
        refs AS (DELETE FROM task_objects WHERE task_id IN (SELECT id FROM gone)),
        attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone)),
-       logs AS (DELETE FROM task_logs WHERE task_id IN (SELECT id FROM gone))
+       logs AS (DELETE FROM task_logs WHERE task_id IN (SELECT id FROM gone)),
+       copies AS (DELETE FROM task_copies WHERE task_id IN (SELECT id FROM gone))
        SELECT count(*)::int AS n FROM gone`,
       cutoff,
       limit,

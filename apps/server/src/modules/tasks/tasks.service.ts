@@ -5,6 +5,7 @@ import {
   RetryPolicy,
   type BatchTaskItem,
   type CancelTaskResponse,
+  type SpeculationOptions,
   type SubmitBatchRequest,
   type SubmitBatchResponse,
   type SubmitTaskRequest,
@@ -104,7 +105,8 @@ export class TasksService {
       return newTask(t, endpointId, req.priority);
     });
     // a batch joins the group it names, or is a new group with its own id
-    const group = req.groupId === undefined ? { id: randomUUID() } : { id: req.groupId, existing: true };
+    const group =
+      req.groupId === undefined ? { id: randomUUID(), speculation: req.speculation } : { id: req.groupId, existing: true, speculation: req.speculation };
     return {
       batchId: group.id,
       ...(await this.submitMany(
@@ -122,7 +124,7 @@ export class TasksService {
    */
   private async submitMany(
     p: Principal,
-    group: { id: string; existing?: boolean } | null,
+    group: { id: string; existing?: boolean; speculation?: SpeculationOptions } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
     fixedIds?: string[],
@@ -142,7 +144,7 @@ export class TasksService {
       this.endpoints.checkSubmission(p, [...pairs.values()]),
       this.checkQuota(p, items.length),
       this.checkInputs(p, graph.external),
-      group && this.groups.forBatch(p, group.existing ? group.id : undefined, group.id),
+      group && this.groups.forBatch(p, group.existing ? group.id : undefined, group.id, group.speculation),
       // objects in the arguments: readable by the caller, their references completed from the rows
       this.objectRefs.resolve(p, graph.tasks),
     ]);
@@ -271,7 +273,8 @@ export class TasksService {
   async get(p: Principal, id: string): Promise<TaskInfo> {
     const t = await this.getVisible(p, id);
     // the attempts before the row's own: at most MAX_ATTEMPTS_SHOWN in all
-    const archived = t.attempt > 0 ? await this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1) : [];
+    // read always: a task's speculative copy is an attempt too, whatever its attempt count
+    const archived = await this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1);
     return toTaskInfo(t, archived);
   }
 

@@ -1,0 +1,250 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Speculation } from '@fx/protocol';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { RawRow } from '../../storage/raw-rows.js';
+import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js';
+import type { DispatchedRow } from '../leases/leases.repository.js';
+import type { OutcomeRow, ResultInput } from '../tasks/tasks.repository.js';
+import { FINAL, HELD, json } from '../tasks/task-sql.js';
+
+/** The states of a copy that has not ended. */
+export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
+
+/** A group the sweep looks at, with what it asked for. */
+export type SpeculatingGroup = RawRow<TaskGroup, 'id' | 'speculation', { speculation: Speculation }>;
+/** A running task of an idempotent function that ran too long, and where it runs. */
+export type Straggler = RawRow<Task, 'id' | 'attempt' | 'endpoint_id'>;
+/** A copy that ended without winning: who held it, to tell its agent to stop it. */
+export type EndedCopy = RawRow<TaskCopy, 'task_id' | 'endpoint_id' | 'connection_id' | 'status'>;
+/** A task a copy's result completed, and the original attempt it superseded (to cancel). */
+export type CopyWin = OutcomeRow & { endpoint_id: string; superseded_owner: string | null };
+
+/**
+ * Speculative copies (issue 16): the task_copies table (one copy per task, ever, with its own lease)
+ * and the statements that launch, lease, complete and end copies. Every statement is conditional, so
+ * replicas racing (two sweeps, a sweep and a results frame) move each copy once.
+ */
+@Injectable()
+export class CopiesRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  /** Groups that asked for speculation and were joined by tasks lately (see migration 20261218003000_speculation). */
+  speculatingGroups(): Promise<SpeculatingGroup[]> {
+    return this.query(`SELECT id, speculation FROM task_groups WHERE speculating_since IS NOT NULL`);
+  }
+
+  /** The group has nothing left to copy (no unfinished task, and none joined for `quietMs`): the sweep stops looking at it. */
+  async settleGroup(id: string, quietMs: number): Promise<void> {
+    await this.query(
+      `UPDATE task_groups g SET speculating_since = NULL
+       WHERE g.id = $1::uuid AND g.speculating_since < now() - $2::int * interval '1 millisecond'
+         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = g.id AND t.status NOT IN ${FINAL})
+       RETURNING g.id`,
+      id,
+      quietMs,
+    );
+  }
+
+  /**
+   * Running tasks of the group's idempotent functions without a copy, that have run `afterFactor` times
+   * the median runtime (running → completed) of its succeeded tasks, once `minSamples` succeeded.
+   * Memoized tasks never ran: they are no sample.
+   */
+  stragglers(groupId: string, s: Speculation, limit: number): Promise<Straggler[]> {
+    return this.query(
+      `WITH samples AS (
+         SELECT count(*)::int AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - running_at)) AS median
+         FROM tasks WHERE batch_id = $1::uuid AND status = 'success' AND cached_from IS NULL
+           AND running_at IS NOT NULL AND completed_at IS NOT NULL)
+       SELECT t.id, t.attempt, t.endpoint_id FROM tasks t JOIN functions f ON f.id = t.function_id CROSS JOIN samples s
+       WHERE t.batch_id = $1::uuid AND t.status = 'running' AND f.idempotent AND s.n >= $3::int
+         AND extract(epoch FROM now() - t.running_at) > $2::float8 * s.median
+         AND NOT EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = t.id)
+       ORDER BY t.running_at LIMIT $4::int`,
+      groupId,
+      s.afterFactor,
+      s.minSamples,
+      limit,
+    );
+  }
+
+  /** Launches copies: the primary key makes each task's one copy, whichever replica inserts it first. Returns those launched. */
+  launch(copies: Array<{ taskId: string; attempt: number; endpointId: string }>): Promise<Array<RawRow<TaskCopy, 'task_id' | 'endpoint_id'>>> {
+    return this.query(
+      `INSERT INTO task_copies (task_id, attempt, endpoint_id)
+       SELECT x.task_id, x.attempt, x.endpoint_id FROM jsonb_to_recordset($1::jsonb) AS x(task_id uuid, attempt int, endpoint_id uuid)
+       ON CONFLICT (task_id) DO NOTHING
+       RETURNING task_id, endpoint_id`,
+      json(copies.map((c) => ({ task_id: c.taskId, attempt: c.attempt, endpoint_id: c.endpointId }))),
+    );
+  }
+
+  /** Endpoints with copies waiting for their agent (launched, or not taken by a replica that had no connection). */
+  async endpointsWithQueuedCopies(): Promise<string[]> {
+    const rows = await this.query<RawRow<TaskCopy, 'endpoint_id'>>(`SELECT DISTINCT endpoint_id FROM task_copies WHERE status = 'queued'`);
+    return rows.map((r) => r.endpoint_id);
+  }
+
+  /**
+   * Leases queued copies of this endpoint to one agent connection, each as a task to send (its task
+   * still held by its original attempt). Copies whose task ended meanwhile stay for the sweep to end.
+   */
+  grant(endpointId: string, leaseOwner: string, leaseMs: number, limit: number): Promise<DispatchedRow[]> {
+    return this.query(
+      `WITH granted AS (
+         UPDATE task_copies c SET status = 'dispatched', connection_id = $2, dispatched_at = now(),
+                lease_expires_at = now() + $3::int * interval '1 millisecond'
+         WHERE c.task_id IN (
+           SELECT c2.task_id FROM task_copies c2 JOIN tasks t ON t.id = c2.task_id
+           WHERE c2.endpoint_id = $1::uuid AND c2.status = 'queued' AND t.status IN ${HELD}
+           ORDER BY c2.launched_at LIMIT $4::int FOR UPDATE OF c2 SKIP LOCKED)
+           AND c.status = 'queued'
+         RETURNING c.task_id)
+       SELECT t.id, t.owner_id, t.function_id, t.attempt, t.args, t.kwargs, t.pickled_args, t.resources, t.priority, t.output_name
+       FROM tasks t JOIN granted g ON g.task_id = t.id`,
+      endpointId,
+      leaseOwner,
+      leaseMs,
+      limit,
+    );
+  }
+
+  /** Copies leased to this connection started running; returns the task ids that changed. */
+  async markRunning(endpointId: string, leaseOwner: string, started: Array<{ taskId: string; startedAt: number }>): Promise<string[]> {
+    const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
+      `UPDATE task_copies c SET status = 'running', started_at = to_timestamp(x.started_at / 1000.0)
+       FROM jsonb_to_recordset($1::jsonb) AS x(task_id uuid, started_at float8)
+       WHERE c.task_id = x.task_id AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status = 'dispatched'
+       RETURNING c.task_id`,
+      json(started.map((s) => ({ task_id: s.taskId, started_at: s.startedAt }))),
+      endpointId,
+      leaseOwner,
+    );
+    return rows.map((r) => r.task_id);
+  }
+
+  /** The copies leased to these connections live on (their agents' heartbeats). */
+  async extend(owners: string[], leaseMs: number): Promise<void> {
+    if (owners.length === 0) return;
+    await this.query(
+      // SKIP LOCKED, as for the tasks' leases: a copy being completed needs no extension
+      `WITH held AS (
+         SELECT task_id FROM task_copies
+         WHERE connection_id IN (SELECT value FROM jsonb_array_elements_text($1::jsonb)) AND status IN ('dispatched', 'running')
+         ORDER BY task_id FOR UPDATE SKIP LOCKED)
+       UPDATE task_copies c SET lease_expires_at = now() + $2::int * interval '1 millisecond'
+       FROM held WHERE c.task_id = held.task_id
+       RETURNING c.task_id`,
+      json(owners),
+      leaseMs,
+    );
+  }
+
+  /**
+   * Successful results of copies leased to this connection: each completes its task if nothing else
+   * did (first final wins). In the same statement the copy is `won`, and the original attempt, when it
+   * was still running, is archived as `superseded` (invariant 12); the task row then holds the copy's
+   * attempt (its timings say `speculative`). Returns the tasks completed, with who held the original.
+   */
+  recordWins(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<CopyWin[]> {
+    const rows = results.map((r) => ({
+      id: r.taskId,
+      result: r.resultRef ? null : { v: r.result ?? null },
+      result_ref: r.resultRef ?? null,
+      output: r.output ?? null,
+      timings: r.timings,
+      started_at: r.timings.startedAt ?? null,
+    }));
+    return this.query(
+      `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
+               AS r(id uuid, result jsonb, result_ref jsonb, output jsonb, timings jsonb, started_at float8)),
+            old AS MATERIALIZED (
+              SELECT t.id, t.status, t.attempt, t.endpoint_id, t.lease_owner, t.waiting_at, t.dispatched_at, t.running_at FROM tasks t
+              WHERE t.id IN (SELECT id FROM x) AND t.status NOT IN ${FINAL}
+                AND EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = t.id AND c.endpoint_id = $2::uuid AND c.connection_id = $3
+                            AND c.status IN ('dispatched', 'running'))
+              ORDER BY t.id FOR UPDATE),
+            cp AS (
+              UPDATE task_copies c SET status = 'won', ended_at = now(), lease_expires_at = NULL, worker_id = x.timings ->> 'workerId',
+                     started_at = COALESCE(c.started_at, to_timestamp(x.started_at / 1000.0))
+              FROM x JOIN old ON old.id = x.id WHERE c.task_id = x.id
+              RETURNING c.task_id, c.dispatched_at, c.started_at),
+            won AS (
+              UPDATE tasks t SET status = 'success', result = x.result -> 'v', result_ref = x.result_ref, error = NULL, output = x.output,
+                     timings = x.timings || jsonb_build_object('connectionId', $3::text, 'speculative', true),
+                     completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                     dispatched_at = cp.dispatched_at, running_at = cp.started_at
+              FROM x JOIN cp ON cp.task_id = x.id
+              WHERE t.id = x.id
+              RETURNING t.id, t.owner_id, t.status, t.result, t.result_ref, t.error, t.output, t.completed_at, t.endpoint_id),
+            superseded AS (
+              INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, queued_at, dispatched_at, started_at, ended_at)
+              SELECT old.id, old.attempt + 1, 'superseded', old.endpoint_id, old.lease_owner, old.waiting_at, old.dispatched_at, old.running_at, now()
+              FROM old JOIN won ON won.id = old.id WHERE old.status IN ${HELD}
+              ON CONFLICT DO NOTHING)
+       SELECT won.*, CASE WHEN old.status IN ${HELD} THEN old.lease_owner END AS superseded_owner FROM won JOIN old ON old.id = won.id`,
+      json(rows),
+      endpointId,
+      leaseOwner,
+    );
+  }
+
+  /**
+   * Failed results of copies leased to this connection: the copy ends `failed` and is archived; the
+   * task goes on with its original attempt, which alone decides a failure (a copy only ever rescues).
+   */
+  async recordFailures(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<string[]> {
+    const rows = results.map((r) => ({ id: r.taskId, error: r.error ?? null, worker_id: r.timings.workerId ?? null, started_at: r.timings.startedAt ?? null }));
+    const ended = await this.query<RawRow<TaskCopy, 'task_id'>>(
+      `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, error jsonb, worker_id text, started_at float8)),
+            ended AS (
+              UPDATE task_copies c SET status = 'failed', ended_at = now(), lease_expires_at = NULL, error = x.error, worker_id = x.worker_id,
+                     started_at = COALESCE(c.started_at, to_timestamp(x.started_at / 1000.0))
+              FROM x WHERE c.task_id = x.id AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ('dispatched', 'running')
+              RETURNING c.*)
+       ${archive('ended')}
+       SELECT task_id FROM ended`,
+      json(rows),
+      endpointId,
+      leaseOwner,
+    );
+    return ended.map((r) => r.task_id);
+  }
+
+  /**
+   * The sweep's part: copies whose task became final without them end `cancelled` (their agents are
+   * told to stop them), and copies whose lease ran out (their agent vanished) end `lost`; both are
+   * archived. The original attempt goes on either way. Returns those ended, for the cancels.
+   */
+  endStale(): Promise<EndedCopy[]> {
+    return this.query(
+      `WITH ended AS (
+         UPDATE task_copies c
+         SET status = CASE WHEN t.status IN ${FINAL} OR t.status NOT IN ${HELD} THEN 'cancelled' ELSE 'lost' END,
+             ended_at = now(), lease_expires_at = NULL,
+             error = CASE WHEN t.status IN ${FINAL} OR t.status NOT IN ${HELD}
+               THEN jsonb_build_object('code', 'TASK_CANCELLED', 'name', 'TaskCancelled', 'message', 'the task ended before its speculative copy did')
+               ELSE jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost', 'message', 'the agent running the speculative copy went away') END
+         FROM tasks t
+         WHERE t.id = c.task_id AND c.status IN ${COPY_ACTIVE}
+           AND (t.status IN ${FINAL} OR t.status NOT IN ${HELD} OR c.lease_expires_at < now())
+         RETURNING c.*)
+       ${archive('ended')}
+       SELECT task_id, endpoint_id, connection_id, status FROM ended`,
+    );
+  }
+}
+
+/** Archives the copies of CTE `ended` as speculative attempts (sharing the number of the attempt they ran alongside). */
+function archive(ended: string): string {
+  return `, archived AS (
+    INSERT INTO task_attempts (task_id, number, speculative, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error)
+    SELECT task_id, attempt + 1, true, status, endpoint_id, connection_id, worker_id, launched_at, dispatched_at, started_at, ended_at, error FROM ${ended}
+    ON CONFLICT DO NOTHING)`;
+}

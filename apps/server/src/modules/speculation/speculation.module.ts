@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { TaskStoreModule } from '../tasks/task-store.module.js';
+import { SpeculationService } from './speculation.service.js';
+
+/** Speculative copies of stragglers: the sweep that launches and ends them (the agents module sends them). */
+@Module({ imports: [TaskStoreModule], providers: [SpeculationService], exports: [SpeculationService] })
+export class SpeculationModule {}

@@ -1,0 +1,82 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { EventsService } from '../events/events.service.js';
+import { CopiesRepository, type EndedCopy } from './copies.repository.js';
+import { copyEndpoint } from './copy-placement.js';
+
+/** Most copies one group launches per sweep. */
+const MAX_LAUNCH_PER_GROUP = 1_000;
+/** A group stops being looked at only after this long without new tasks (tasks being inserted are not missed). */
+const GROUP_QUIET_MS = 30_000;
+
+/**
+ * Speculative execution (issue 16). Every FX_SPECULATION_INTERVAL_MS each replica: ends copies whose
+ * task became final (their agents are told to stop them) or whose lease ran out; then, for each group
+ * that asked for speculation and has tasks left, launches one copy of each running task of an
+ * idempotent function that ran `afterFactor` times the median runtime of the group's succeeded tasks;
+ * then wakes the replicas holding the agents that have copies waiting. Off the hot path: without
+ * groups asking for speculation, a sweep is three reads of partial indexes holding nothing.
+ */
+@Injectable()
+export class SpeculationService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Speculation');
+  private timer?: NodeJS.Timeout;
+  private sweeping = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly copies: CopiesRepository,
+    private readonly events: EventsService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweep(), this.config.FX_SPECULATION_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One sweep; a sweep still under way (a slow database) is not run twice. Returns the copies launched. */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      await this.cancelEnded(await this.copies.endStale());
+      let launched = 0;
+      for (const g of await this.copies.speculatingGroups()) {
+        const stragglers = await this.copies.stragglers(g.id, g.speculation, MAX_LAUNCH_PER_GROUP);
+        if (stragglers.length > 0) {
+          const rows = await this.copies.launch(stragglers.map((t) => ({ taskId: t.id, attempt: t.attempt, endpointId: copyEndpoint(t) })));
+          if (rows.length > 0)
+            this.logger.log({
+              msg: 'stragglers get speculative copies',
+              groupId: g.id,
+              launched: rows.length,
+              taskIds: rows.slice(0, 10).map((r) => r.task_id),
+            });
+          launched += rows.length;
+        } else await this.copies.settleGroup(g.id, GROUP_QUIET_MS);
+      }
+      const endpointIds = await this.copies.endpointsWithQueuedCopies();
+      if (endpointIds.length > 0) await this.events.publish('speculate', { endpointIds });
+      return launched;
+    } catch (e) {
+      this.logger.error({ msg: `the speculation sweep failed; the next one tries again: ${(e as Error).message}` });
+      return 0;
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Agents still running copies that ended here stop them (only the copy: the original may still run). */
+  private async cancelEnded(ended: EndedCopy[]): Promise<void> {
+    const byEndpoint = new Map<string, string[]>();
+    for (const c of ended) {
+      if (c.connection_id === null) continue;
+      byEndpoint.set(c.endpoint_id, [...(byEndpoint.get(c.endpoint_id) ?? []), c.task_id]);
+    }
+    for (const [endpointId, taskIds] of byEndpoint) await this.events.publish('cancel', { endpointId, taskIds, copy: true });
+  }
+}

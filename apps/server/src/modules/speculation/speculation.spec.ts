@@ -1,0 +1,132 @@
+import { jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { TaskResult } from '@fx/protocol';
+import { rest, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { ResultsService } from '../agents/results.service.js';
+import { LeaseService, type LeaseHolder } from '../leases/lease.service.js';
+import { CopiesRepository } from './copies.repository.js';
+import { SpeculationService } from './speculation.service.js';
+
+/**
+ * Speculative copies on real PostgreSQL and Redis, the services called directly with made-up agent
+ * connections (no agent connects; the sweep's timer is held off, so only these calls move copies):
+ * stragglers of idempotent functions get one copy however many sweeps race, a copy's result completes
+ * its task and the original's later result is dropped, the superseded attempt is recorded, and tasks
+ * of functions not marked idempotent are never copied.
+ */
+jest.setTimeout(60_000);
+
+describe('speculation', () => {
+  let server: TestServer;
+  let admin: ReturnType<typeof rest>;
+  let sweep: SpeculationService;
+  let copies: CopiesRepository;
+  let results: ResultsService;
+  let leases: LeaseService;
+  let epId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer('postgres+redis', { FX_SPECULATION_INTERVAL_MS: '3600000', FX_SWEEP_INTERVAL_MS: '3600000' });
+    admin = rest(server.url, server.adminToken);
+    sweep = server.app.get(SpeculationService);
+    copies = server.app.get(CopiesRepository);
+    results = server.app.get(ResultsService);
+    leases = server.app.get(LeaseService);
+    epId = (await admin('POST', '/v1/endpoints', { name: 'spec-ep' })).body.endpoint.id;
+  }, 60_000);
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const fn = async (name: string, idempotent: boolean) =>
+    (await admin('POST', '/v1/functions', { name, runtime: 'js', source: '(x) => x', ...(idempotent ? { idempotent: true } : {}) })).body.id as string;
+  const result = (taskId: string, value: unknown, copy = false): TaskResult => ({
+    taskId,
+    attempt: 0,
+    status: 'success',
+    result: value,
+    timings: { startedAt: Date.now() - 10, finishedAt: Date.now(), workerId: copy ? 'w-fast' : 'w-slow' },
+    ...(copy ? { copy: true as const } : {}),
+  });
+
+  /** A batch of 6 with speculation: 5 finish at once (the samples), the 6th runs on, as if for a minute. */
+  const straggling = async (functionId: string, holder: LeaseHolder) => {
+    const r = await admin('POST', '/v1/tasks/batch', {
+      endpointId: epId,
+      speculation: { afterFactor: 2, minSamples: 5 },
+      tasks: Array.from({ length: 6 }, (_, i) => ({ functionId, args: [i] })),
+    });
+    expect(r.status).toBe(201);
+    const ids: string[] = r.body.taskIds;
+    expect(await leases.grant(holder, ids)).toHaveLength(6);
+    await results.started(
+      holder,
+      ids.map((taskId, i) => ({ taskId, startedAt: Date.now() - (i === 5 ? 60_000 : 100) })),
+    );
+    await results.record(
+      holder,
+      ids.slice(0, 5).map((id, i) => result(id, i)),
+    );
+    return ids;
+  };
+  const task = async (id: string) => (await admin('GET', `/v1/tasks/${id}`)).body;
+
+  it('launches one copy per straggler however many sweeps race; the copy’s result wins and the original’s later one is dropped', async () => {
+    const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const ids = await straggling(await fn('idem', true), holder);
+    const straggler = ids[5]!;
+    const launched = await Promise.all([sweep.sweep(), sweep.sweep(), copies.launch([{ taskId: straggler, attempt: 0, endpointId: epId }])]);
+    expect(launched[0] + launched[1] + launched[2].length).toBe(1);
+    // a second look launches nothing more
+    expect(await sweep.sweep()).toBe(0);
+    expect((await task(straggler)).attempts).toEqual([
+      expect.objectContaining({ number: 1, speculative: false, status: 'running' }),
+      expect.objectContaining({ number: 1, speculative: true, status: 'waiting-for-endpoint' }),
+    ]);
+
+    // another connection of the endpoint takes the copy; it reports only on what it holds
+    const other: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const sent = await copies.grant(epId, other.id, 60_000, 10);
+    expect(sent.map((r) => r.id)).toEqual([straggler]);
+    await results.record(holder, [result(straggler, 'forged copy', true)]);
+    expect((await task(straggler)).status).toBe('running');
+    await results.record(other, [result(straggler, 'from the copy', true)]);
+    const won = await task(straggler);
+    expect(won).toMatchObject({ status: 'success', result: 'from the copy' });
+    // the original's result, arriving later, is acknowledged and dropped
+    await results.record(holder, [result(straggler, 'from the original')]);
+    expect((await task(straggler)).result).toBe('from the copy');
+    expect(won.attempts).toEqual([
+      expect.objectContaining({ number: 1, speculative: false, status: 'superseded', connectionId: holder.id, endedAt: expect.any(String) }),
+      expect.objectContaining({ number: 1, speculative: true, status: 'success', workerId: 'w-fast', connectionId: other.id }),
+    ]);
+    // nothing is left for the sweep to end
+    expect(await copies.endStale()).toEqual([]);
+  });
+
+  it('cancels a copy whose original finished first, and records it', async () => {
+    const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const ids = await straggling(await fn('idem-2', true), holder);
+    const straggler = ids[5]!;
+    expect(await sweep.sweep()).toBe(1);
+    const other = `conn-${randomUUID()}`;
+    expect(await copies.grant(epId, other, 60_000, 10)).toHaveLength(1);
+    await results.record(holder, [result(straggler, 'from the original')]);
+    const ended = await copies.endStale();
+    expect(ended).toEqual([expect.objectContaining({ task_id: straggler, connection_id: other, status: 'cancelled' })]);
+    const t = await task(straggler);
+    expect(t).toMatchObject({ status: 'success', result: 'from the original' });
+    expect(t.attempts).toEqual([
+      expect.objectContaining({ number: 1, speculative: false, status: 'success' }),
+      expect.objectContaining({ number: 1, speculative: true, status: 'cancelled', connectionId: other }),
+    ]);
+  });
+
+  it('never copies a task of a function not marked idempotent', async () => {
+    const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const ids = await straggling(await fn('not-idem', false), holder);
+    expect(await sweep.sweep()).toBe(0);
+    expect((await task(ids[5]!)).attempts).toEqual([expect.objectContaining({ number: 1, speculative: false, status: 'running' })]);
+  });
+});
