@@ -20,7 +20,7 @@ import { TaskPriority } from './priority.js';
 import { MAX_ATTEMPTS_SHOWN, RetryPolicy, TaskAttempt } from './retry.js';
 import { FunctionCache, TaskCacheFlag } from './memoize.js';
 import { ObjectRef } from './objects.js';
-import { MAX_PROGRESS_PREFIX_CHARS } from './live.js';
+import { MAX_PROGRESS_PREFIX_CHARS, ProgressEvent } from './live.js';
 import { Speculation } from './speculation.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
@@ -273,6 +273,11 @@ export const TaskInfo = TaskCore.extend({
   error: RemoteError.nullable(),
   /** What a python task printed (or a failed shell task's output), when it printed anything. */
   output: TaskOutput.optional(),
+  /**
+   * The latest progress value its current attempt emitted, and how many it emitted (live.ts; the kept
+   * ones are at GET /v1/tasks/:id/progress); absent: none.
+   */
+  progress: z.object({ latest: ProgressEvent, emitted: z.number().int().min(0) }).optional(),
   /** Completed from a memoized result, without running: cachedFrom is the task that produced it. */
   cached: z.boolean().default(false),
   cachedFrom: Uuid.nullable().default(null),

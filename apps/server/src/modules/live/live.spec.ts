@@ -102,6 +102,7 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
 
     const kept = (await alice('GET', `/v1/tasks/${task}/progress`)).body;
     expect([kept.items.map((i: ProgressEvent) => i.seq), kept.emitted, kept.final]).toEqual([[1, 5], 5, true]);
+    expect((await alice('GET', `/v1/tasks/${task}`)).body.progress).toEqual({ latest: kept.items[1], emitted: 5 });
     const logs = (await alice('GET', `/v1/tasks/${task}/logs`)).body;
     expect(logs).toMatchObject({ nextSeq: 2, final: true, truncated: false });
     expect(logs.items.map((c: LogChunk) => [c.stream, c.text])).toEqual([

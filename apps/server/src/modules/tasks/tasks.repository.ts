@@ -1,7 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
-import type { ObjectRef, PickledValue, RemoteError, RetryPolicy, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
+import type {
+  ObjectRef,
+  PickledValue,
+  ProgressEvent,
+  RemoteError,
+  RetryPolicy,
+  TaskOutput,
+  TaskResources,
+  TaskSerializer,
+  TaskStatus,
+  TaskTimings,
+} from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -71,13 +82,17 @@ export type TaskRow = RawRow<
   | 'retry_at'
   | 'cached_from'
   | 'result_ref'
-  | 'output_name',
+  | 'output_name'
+  | 'progress'
+  | 'progress_attempt'
+  | 'progress_emitted',
   TaskJson &
     TaskSerialized & {
       result_ref: ObjectRef | null;
       status: TaskStatus;
       timings: (TaskTimings & { connectionId?: string | null; speculative?: boolean }) | null;
       retry: RetryPolicy | null;
+      progress: ProgressEvent[] | null;
     }
 >;
 
@@ -120,7 +135,7 @@ export interface ResultInput {
 /**
  * Every task statement is one SQL round trip for a whole batch (docs/design.md, hot path): no per-task
  * queries. This file and leases.repository.ts (leases: granted, extended, lost) are the only ones that
- * write the tasks table.
+ * write the tasks table, with live.repository.ts for its live-stream columns only (progress, logs).
  */
 @Injectable()
 export class TasksRepository {
