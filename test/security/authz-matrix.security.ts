@@ -95,6 +95,21 @@ async function ownerTrigger(): Promise<string> {
   return r.body.id as string;
 }
 
+/** A fresh endpoint group of the owner's, with a fresh endpoint of the owner's in it; and one of the other user's inviting it. */
+async function ownerEndpointGroup(): Promise<{ groupId: string; endpointId: string }> {
+  const f = await fresh();
+  const r = await rest(server.url, ownerToken)('POST', '/v1/endpoint-groups', { name: `g${randomBytes(4).toString('hex')}`, members: [f.endpointId] });
+  if (r.status !== 201) throw new Error(`endpoint group fixture failed: ${r.status}`);
+  return { groupId: r.body.id as string, endpointId: f.endpointId };
+}
+
+async function invitationOfOwnerEndpoint(): Promise<{ groupId: string; endpointId: string }> {
+  const f = await fresh();
+  const r = await rest(server.url, tokens.other)('POST', '/v1/endpoint-groups', { name: `i${randomBytes(4).toString('hex')}`, members: [f.endpointId] });
+  if (r.status !== 201) throw new Error(`invitation fixture failed: ${r.status}`);
+  return { groupId: r.body.id as string, endpointId: f.endpointId };
+}
+
 const OCTETS = { 'content-type': 'application/octet-stream' };
 
 const ROUTES: Route[] = [
@@ -319,6 +334,75 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/triggers', make: same('/v1/triggers'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/triggers/{id}', make: async () => ({ url: `/v1/triggers/${await ownerTrigger()}` }), owner: 'ok', other: 404, admin: 'ok' },
   { method: 'DELETE', path: '/v1/triggers/{id}', make: async () => ({ url: `/v1/triggers/${await ownerTrigger()}` }), owner: 'ok', other: 404, admin: 'ok' },
+  // endpoint groups: another user's group is 404 (an admin's too: groups route tasks, and are their owner's alone);
+  // an invitation is answered by its endpoint's owner only
+  {
+    method: 'POST',
+    path: '/v1/endpoint-groups',
+    make: async () => ({ url: '/v1/endpoint-groups', body: { name: `n${randomBytes(4).toString('hex')}` } }),
+    owner: 'ok',
+    other: 'ok',
+    admin: 'ok',
+  },
+  { method: 'GET', path: '/v1/endpoint-groups', make: same('/v1/endpoint-groups'), owner: 'ok', other: 'ok', admin: 'ok' },
+  {
+    method: 'GET',
+    path: '/v1/endpoint-groups/{id}',
+    make: async () => ({ url: `/v1/endpoint-groups/${(await ownerEndpointGroup()).groupId}` }),
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/endpoint-groups/{id}',
+    make: async () => ({ url: `/v1/endpoint-groups/${(await ownerEndpointGroup()).groupId}` }),
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  {
+    method: 'POST',
+    path: '/v1/endpoint-groups/{id}/members',
+    make: async (f) => ({ url: `/v1/endpoint-groups/${(await ownerEndpointGroup()).groupId}/members`, body: { endpointId: f.endpointId } }),
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/endpoint-groups/{id}/members/{endpointId}',
+    make: async () => {
+      const g = await ownerEndpointGroup();
+      return { url: `/v1/endpoint-groups/${g.groupId}/members/${g.endpointId}` };
+    },
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  {
+    method: 'POST',
+    path: '/v1/endpoint-groups/{id}/members/{endpointId}/accept',
+    make: async () => {
+      const i = await invitationOfOwnerEndpoint();
+      return { url: `/v1/endpoint-groups/${i.groupId}/members/${i.endpointId}/accept` };
+    },
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  {
+    method: 'POST',
+    path: '/v1/endpoint-groups/{id}/members/{endpointId}/decline',
+    make: async () => {
+      const i = await invitationOfOwnerEndpoint();
+      return { url: `/v1/endpoint-groups/${i.groupId}/members/${i.endpointId}/decline` };
+    },
+    owner: 'ok',
+    other: 404,
+    admin: 404,
+  },
+  { method: 'GET', path: '/v1/endpoint-invitations', make: same('/v1/endpoint-invitations'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/overview', make: same('/v1/console/overview'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/endpoints', make: same('/v1/console/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
 ];

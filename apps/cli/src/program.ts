@@ -14,6 +14,7 @@ import { configureRunCommand } from './commands/run.js';
 import { configureTaskCommand } from './commands/task.js';
 import { configureTasksCommand } from './commands/tasks.js';
 import { configureTriggersCommand } from './commands/triggers.js';
+import { configureEndpointGroupsCommand } from './commands/endpoint-groups.js';
 import { configureWatchCommand } from './commands/watch.js';
 import { configureWhoamiCommand } from './commands/whoami.js';
 import { CLI_VERSION } from './version.js';
@@ -51,6 +52,7 @@ export function buildProgram(context: CliContext): Command {
     configureGetCommand,
     configureObjectsCommand,
     configureTriggersCommand,
+    configureEndpointGroupsCommand,
   ]) {
     configure(program, context);
   }

@@ -15,7 +15,7 @@ describe('function and endpoint refs', () => {
         expect.objectContaining({ exitCode: 2, message: expect.stringMatching(/is neither a function id nor a function name/) }),
       );
     }
-    expect(() => endpointRef('gpu@1')).toThrow(/is neither an endpoint id nor an endpoint name/);
+    expect(() => endpointRef('gpu@1')).toThrow(/is neither an endpoint \(or endpoint group\) id nor a name/);
   });
 
   it('task ids must be UUIDs (a usage error otherwise)', () => {

@@ -19,9 +19,12 @@ export function functionRef(ref: string): string {
   return ref;
 }
 
-/** What the user typed for an endpoint: an id or a name (`gpu`, or `owner/gpu` for admins), passed to the server as it is. */
+/**
+ * What the user typed for an endpoint: an id or a name (`gpu`, or `owner/gpu` for admins), or an endpoint
+ * group's id or name (same shapes), passed to the server as it is.
+ */
 export function endpointRef(ref: string): string {
-  if (!EndpointRef.safeParse(ref).success) throw new CliError(`"${ref}" is neither an endpoint id nor an endpoint name ("name" or "owner/name")`, 2);
+  if (!EndpointRef.safeParse(ref).success) throw new CliError(`"${ref}" is neither an endpoint (or endpoint group) id nor a name ("name" or "owner/name")`, 2);
   return ref;
 }
 

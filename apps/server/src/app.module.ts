@@ -14,6 +14,7 @@ import { ClientsModule } from './modules/clients/clients.module.js';
 import { ConsoleModule } from './modules/console/console.module.js';
 import { HealthController } from './modules/health/health.controller.js';
 import { RateLimitModule } from './modules/ratelimit/ratelimit.module.js';
+import { EndpointGroupsModule } from './modules/endpoint-groups/endpoint-groups.module.js';
 import { TriggersModule } from './modules/triggers/triggers.module.js';
 import { ObjectsModule } from './modules/objects/objects.module.js';
 import { SpeculationModule } from './modules/speculation/speculation.module.js';
@@ -40,6 +41,7 @@ export class AppModule {
         ConsoleModule,
         RateLimitModule,
         TriggersModule,
+        EndpointGroupsModule,
       ],
       controllers: [HealthController],
     };

@@ -10,6 +10,7 @@ export * from './frame.js';
 export * from './console.js';
 export * from './groups.js';
 export * from './speculation.js';
+export * from './endpoint-groups.js';
 export * from './function-cache.js';
 export * from './shell-template.js';
 export * from './json-faithful.js';

@@ -163,7 +163,7 @@ export const SubmitTaskRequest = z
   .object({
     /** A function id or name (see FunctionRef); the task records the exact version's id. */
     functionId: FunctionRef,
-    /** An endpoint id or name (see EndpointRef). */
+    /** An endpoint id or name (see EndpointRef), or an endpoint group's (endpoint-groups.ts). */
     endpointId: EndpointRef,
     /** Anywhere in args and kwargs, `{"$fx":"ref","taskId":…}` stands for that task's result (see task-refs.ts). */
     args: JsonArgs.default([]),
@@ -257,6 +257,8 @@ export const TaskCore = z.object({
   ownerId: Uuid,
   status: TaskStatus,
   attempt: z.number().int(),
+  /** Sent to this endpoint group: `endpointId` is the member chosen for it (endpoint-groups.ts). Older servers send none. */
+  endpointGroupId: Uuid.nullable().default(null),
 });
 
 export const TaskInfo = TaskCore.extend({

@@ -4,6 +4,7 @@ import { createTransports } from './client.transports.js';
 import { ConnectionError } from './errors.js';
 import { ObjectsClient } from './objects.client.js';
 import { TriggersClient } from './triggers.client.js';
+import { EndpointGroupsClient } from './endpoint-groups.client.js';
 import type { ResultChannel } from './result-channel.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import type { GroupTransport } from './task-group.js';
@@ -25,6 +26,8 @@ export abstract class ClientCore {
   readonly objects: ObjectsClient;
   /** Triggers: objects put under a prefix run a function (see TriggersClient; `createTrigger` is on the client too). */
   readonly triggers: TriggersClient;
+  /** Endpoint groups: several endpoints under one name, usable wherever an endpoint is (see EndpointGroupsClient). */
+  readonly endpointGroups: EndpointGroupsClient;
   private closed = false;
 
   constructor(options: ClientOptions) {
@@ -41,6 +44,7 @@ export abstract class ClientCore {
       retry: transports.retry,
     });
     this.triggers = new TriggersClient((req) => this.request(req));
+    this.endpointGroups = new EndpointGroupsClient((req) => this.request(req));
   }
 
   /**

@@ -10,6 +10,7 @@ export type { LogsOptions, ProgressOptions } from './live.client.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export { ObjectsClient } from './objects.client.js';
 export { TriggersClient } from './triggers.client.js';
+export { EndpointGroupsClient } from './endpoint-groups.client.js';
 export type { ObjectLike } from './object-ref.js';
 export {
   AuthenticationError,
@@ -57,6 +58,10 @@ export type {
   ObjectRefInput,
   CreateTriggerRequest,
   TriggerInfo,
+  EndpointGroupInfo,
+  EndpointGroupMember,
+  EndpointInvitation,
+  CreateEndpointGroupRequest,
   PythonReport,
   RegisterEndpointResponse,
   RegisterFunctionRequest,

@@ -5,6 +5,9 @@ import {
   ConsoleEndpoint,
   CreateTokenResponse,
   EndpointInfo,
+  EndpointGroupInfo,
+  ListEndpointGroupsResponse,
+  ListEndpointInvitationsResponse,
   EndpointStatusResponse,
   ClearCacheResponse,
   FunctionInfo,
@@ -354,6 +357,64 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     description: 'It fires no more; the tasks it started run on.',
     response: null,
     id: true,
+  },
+  'POST /v1/endpoint-groups': {
+    summary: 'Create an endpoint group',
+    description:
+      "Several endpoints under one name, which may be given wherever an endpoint is: each task goes to the online member with the most free capacity that can hold its resources, preferring one that already fetched its input objects, and a member's waiting tasks move to the others when it goes offline. `members`: your endpoints join at once; another user's endpoint id is invited until its owner accepts (the same answer whether it exists or not). Names are unique among your live groups.",
+    response: EndpointGroupInfo,
+    body: true,
+    errors: ['NOT_FOUND', 'CONFLICT', 'QUOTA_EXCEEDED'],
+  },
+  'GET /v1/endpoint-groups': {
+    summary: 'List endpoint groups',
+    description: 'Your live endpoint groups, oldest first, with their members.',
+    response: ListEndpointGroupsResponse,
+  },
+  'GET /v1/endpoint-groups/{id}': {
+    summary: 'Get an endpoint group',
+    description: "Its members, their states and whether each is online (an invited member of another user shows its id only). Another user's group is 404.",
+    response: EndpointGroupInfo,
+    id: true,
+  },
+  'DELETE /v1/endpoint-groups/{id}': {
+    summary: 'Delete an endpoint group',
+    description: 'It takes no more tasks; tasks already sent to it run on the members chosen for them.',
+    response: null,
+    id: true,
+  },
+  'POST /v1/endpoint-groups/{id}/members': {
+    summary: 'Add a member',
+    description:
+      "Your endpoint (id or name) joins at once; another user's endpoint id is invited until its owner accepts (the same answer whether such an endpoint exists or not).",
+    response: EndpointGroupInfo,
+    body: true,
+    id: true,
+    errors: ['QUOTA_EXCEEDED'],
+  },
+  'DELETE /v1/endpoint-groups/{id}/members/{endpointId}': {
+    summary: 'Remove a member',
+    description:
+      "The group's owner removes any member; an endpoint's owner takes their endpoint out of any group. The group's tasks waiting on it move to the other members.",
+    response: null,
+    id: true,
+  },
+  'POST /v1/endpoint-groups/{id}/members/{endpointId}/accept': {
+    summary: 'Accept an invitation',
+    description: "The endpoint's owner lets it join the group: the group's owner may then send tasks to it through the group.",
+    response: null,
+    id: true,
+  },
+  'POST /v1/endpoint-groups/{id}/members/{endpointId}/decline': {
+    summary: 'Decline an invitation',
+    description: "The endpoint's owner refuses: the invitation is removed.",
+    response: null,
+    id: true,
+  },
+  'GET /v1/endpoint-invitations': {
+    summary: 'List invitations',
+    description: "Invitations of your endpoints into other users' endpoint groups, oldest first.",
+    response: ListEndpointInvitationsResponse,
   },
   'GET /v1/console/overview': {
     summary: 'Console overview',

@@ -110,6 +110,8 @@ describe.each([
     );
     expect(tables.map((r) => r.t)).toEqual([
       '_prisma_migrations',
+      'endpoint_group_members',
+      'endpoint_groups',
       'endpoints',
       'functions',
       'object_blobs',

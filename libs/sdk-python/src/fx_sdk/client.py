@@ -19,6 +19,7 @@ from ._refs import TaskRef
 from ._source import python_source
 from ._transport import Transport
 from ._triggers import TriggerMethods
+from ._endpoint_groups import EndpointGroupMethods
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ConnectionError, FxError, PayloadTooLargeError, ServerError, TimeoutError, ValidationError
 from .group import TaskGroup
@@ -32,7 +33,7 @@ DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-class Client(CacheMethods, ObjectMethods, TriggerMethods):
+class Client(CacheMethods, ObjectMethods, TriggerMethods, EndpointGroupMethods):
     """Client of one FX server. Thread-safe; one background thread collects results for every wait.
 
     ``url`` and ``token`` default to FX_URL and FX_TOKEN. ``timeout`` bounds one REST attempt (seconds);

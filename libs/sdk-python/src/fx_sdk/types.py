@@ -196,3 +196,36 @@ class TriggerInfo(TypedDict):
     outputPrefix: Optional[str]
     createdAt: str
     fired: int
+
+
+class EndpointGroupMember(TypedDict):
+    """A member of an endpoint group: ``state`` is ``active`` or ``invited``; an invited endpoint of another
+    user shows its id only (``name`` and ``online`` are None until its owner accepts)."""
+
+    endpointId: str
+    state: str
+    name: Optional[str]
+    online: Optional[bool]
+    addedAt: str
+
+
+class EndpointGroupInfo(TypedDict):
+    """An endpoint group (``create_endpoint_group``, ``get_endpoint_group``): its id or name goes wherever an endpoint's does."""
+
+    id: str
+    ownerId: str
+    name: str
+    createdAt: str
+    members: List[EndpointGroupMember]
+
+
+class EndpointInvitation(TypedDict):
+    """An invitation of one of your endpoints into another user's group (``list_endpoint_invitations``)."""
+
+    groupId: str
+    groupName: str
+    ownerId: str
+    ownerName: Optional[str]
+    endpointId: str
+    endpointName: str
+    invitedAt: str

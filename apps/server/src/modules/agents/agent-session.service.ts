@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ENDPOINT_CLOSE as CLOSE, ENDPOINT_PROTOCOL_VERSION, FrameError, type AgentInfo, type EndpointToServer } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { closeReason } from '../../common/close-reason.js';
+import { EndpointRoutingService } from '../endpoint-groups/endpoint-routing.service.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { LeaseService } from '../leases/lease.service.js';
@@ -23,6 +24,7 @@ export class AgentSessionService implements OnModuleInit {
     private readonly events: EventsService,
     private readonly leases: LeaseService,
     private readonly connections: ConnectionRegistry,
+    private readonly routing: EndpointRoutingService,
   ) {}
 
   onModuleInit(): void {
@@ -102,13 +104,19 @@ export class AgentSessionService implements OnModuleInit {
     return true;
   }
 
-  /** The socket closed (`code`: its close code). Leases stay until they expire: an agent that comes back in time keeps its running tasks. */
+  /**
+   * The socket closed (`code`: its close code). Leases stay until they expire: an agent that comes back
+   * in time keeps its running tasks. Its waiting tasks sent to endpoint groups move to other members now.
+   */
   closed(conn: EndpointConnection, code: number): void {
     if (!this.connections.detach(conn)) return;
     this.logger.log({ msg: 'agent disconnected', endpointId: conn.endpointId, connId: conn.id, code });
     void this.endpoints
       .markDisconnected(conn.endpointId, conn.id)
-      .then(() => this.events.noteEndpointChanged(conn.endpointId))
+      .then(async () => {
+        this.events.noteEndpointChanged(conn.endpointId);
+        await this.routing.rehome([conn.endpointId]);
+      })
       .catch(() => undefined);
   }
 

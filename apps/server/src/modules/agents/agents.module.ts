@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { EndpointGroupsModule } from '../endpoint-groups/endpoint-groups.module.js';
 import { EndpointsModule } from '../endpoints/endpoints.module.js';
 import { FunctionsModule } from '../functions/functions.module.js';
 import { LeasesModule } from '../leases/leases.module.js';
@@ -19,7 +20,7 @@ import { LiveModule } from '../live/live.module.js';
  */
 @Global()
 @Module({
-  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, LiveModule],
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule, LiveModule],
   providers: [
     EndpointGateway,
     ConnectionRegistry,

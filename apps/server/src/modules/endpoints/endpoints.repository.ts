@@ -88,7 +88,11 @@ export class EndpointsRepository {
     );
   }
 
-  softDelete(id: string) {
-    return this.db.prisma.endpoint.update({ where: { id }, data: { deletedAt: new Date() } });
+  /** Its memberships of endpoint groups go with it (endpoint-groups). */
+  async softDelete(id: string): Promise<void> {
+    await this.db.prisma.$transaction([
+      this.db.prisma.endpoint.update({ where: { id }, data: { deletedAt: new Date() } }),
+      this.db.prisma.endpointGroupMember.deleteMany({ where: { endpointId: id } }),
+    ]);
   }
 }

@@ -62,8 +62,7 @@ export class EndpointsService {
   }
 
   private isOnline(e: EndpointRow): boolean {
-    const connected = e.connectedAt && (!e.disconnectedAt || e.disconnectedAt < e.connectedAt);
-    return Boolean(connected && e.lastHeartbeatAt && Date.now() - e.lastHeartbeatAt.getTime() < this.config.FX_HEARTBEAT_TIMEOUT_MS);
+    return endpointOnline(e, this.config.FX_HEARTBEAT_TIMEOUT_MS);
   }
 
   /** Endpoint names are unique per owner among live endpoints: a taken name is 409 CONFLICT. */
@@ -191,6 +190,16 @@ export class EndpointsService {
     }
     return { offline: ids.filter((id) => !this.isOnline(byId.get(id)!)) };
   }
+}
+
+/** Whether an endpoint's agent is connected and was heard from within `timeoutMs`. */
+export function endpointOnline(
+  e: { connectedAt?: Date | null; disconnectedAt?: Date | null; lastHeartbeatAt?: Date | null },
+  timeoutMs: number,
+  now = Date.now(),
+): boolean {
+  const connected = e.connectedAt && (!e.disconnectedAt || e.disconnectedAt < e.connectedAt);
+  return Boolean(connected && e.lastHeartbeatAt && now - e.lastHeartbeatAt.getTime() < timeoutMs);
 }
 
 function endpointNotFound(ref: string): FxException {

@@ -58,7 +58,7 @@ export class GroupsRepository {
   /** Oldest first, keyset-paged on (received_at, id), so tasks added to the group later come at the end. */
   listTasks(id: string, f: { statuses?: TaskStatus[]; after?: { receivedAt: Date; id: string }; limit: number }): Promise<TaskSummaryRow[]> {
     return this.query<TaskSummaryRow>(
-      `SELECT id, function_id, endpoint_id, batch_id, owner_id, status, attempt, received_at, completed_at,
+      `SELECT id, function_id, endpoint_id, endpoint_group_id, batch_id, owner_id, status, attempt, received_at, completed_at,
               error ->> 'code' AS error_code, error ->> 'message' AS error_message
        FROM tasks
        WHERE batch_id = $1::uuid

@@ -11,8 +11,8 @@ const PAGE = 10_000;
 
 /** A submission's tasks with their object references completed, and the objects each refers to. */
 export interface ResolvedObjects {
-  /** Per task, in order: args and kwargs with every reference completed from its row, and the distinct ids. */
-  tasks: Array<{ args: unknown[]; kwargs: Record<string, unknown>; objects: string[] }>;
+  /** Per task, in order: args and kwargs with every reference completed from its row, the distinct ids, and their contents' sha256s. */
+  tasks: Array<{ args: unknown[]; kwargs: Record<string, unknown>; objects: string[]; contents: string[] }>;
 }
 
 /**
@@ -50,11 +50,12 @@ export class ObjectRefsService {
     return {
       tasks: planned.map((t) =>
         t.objects.length === 0
-          ? { args: t.args, kwargs: t.kwargs, objects: [] }
+          ? { args: t.args, kwargs: t.kwargs, objects: [], contents: [] }
           : {
               args: replaceObjectRefs(t.args, complete),
               kwargs: replaceObjectRefs(t.kwargs, complete),
               objects: [...new Set(t.objects.map((o) => o.id.toLowerCase()))],
+              contents: [...new Set(t.objects.map((o) => complete(o).sha256))],
             },
       ),
     };

@@ -12,6 +12,7 @@ import { ObjectsGcService } from './objects-gc.service.js';
 import { ObjectRefsService } from './object-refs.service.js';
 import { ObjectsController } from './objects.controller.js';
 import { UploadsController } from './uploads.controller.js';
+import { ObjectLocality } from './object-locality.js';
 
 /**
  * Objects: immutable data by reference (DESIGN invariant 10). The REST API (uploads, puts, reads,
@@ -32,7 +33,8 @@ import { UploadsController } from './uploads.controller.js';
     UploadsService,
     ObjectsGcService,
     ObjectRefsService,
+    ObjectLocality,
   ],
-  exports: [ObjectRefsService],
+  exports: [ObjectRefsService, ObjectLocality],
 })
 export class ObjectsModule {}

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { ListObjectsQuery, ListObjectsResponse, ObjectInfo } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
+import { ObjectLocality } from './object-locality.js';
 import { ObjectMissingError, type ObjectStore } from '../../storage/object-store.js';
 import type { Principal } from '../auth/principal.js';
 import { OBJECT_STORE } from './object-store.provider.js';
@@ -30,6 +31,7 @@ export class ObjectsService {
     private readonly objects: ObjectsRepository,
     private readonly quota: ObjectQuota,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    private readonly locality: ObjectLocality,
   ) {}
 
   async list(p: Principal, q: ParsedListObjectsQuery): Promise<ListObjectsResponse> {
@@ -61,6 +63,8 @@ export class ObjectsService {
   /** Which bytes of the object a `Range: bytes=N-` (or `bytes=N-M`) asks for, once the caller may read it. */
   async content(p: Principal, id: string, rangeHeader: string | undefined): Promise<ContentPlan> {
     const object = await this.readable(p, id);
+    // an agent caches what it fetches: endpoint group routing prefers it for tasks of the same inputs
+    if (p.kind === 'endpoint' && p.endpointId) this.locality.noteFetched(p.endpointId, object.sha256);
     const size = Number(object.size);
     return { object, size, range: parseRange(rangeHeader, size) };
   }

@@ -1,11 +1,24 @@
+import { Injectable } from '@nestjs/common';
+import type { TaskResources } from '@fx/protocol';
+import { EndpointRoutingService } from '../endpoint-groups/endpoint-routing.service.js';
 import type { Straggler } from './copies.repository.js';
 
 /**
- * Where a straggler's copy runs. Today: on the task's own endpoint, where the agent runs it on another
- * worker than the original (a worker runs one task at a time, and the original holds its worker).
- * This is the one place that changes when tasks can run on an endpoint group: there the copy belongs on
- * another member endpoint of the task's group, when one is online.
+ * Where a straggler's copy runs: on another online member of the task's endpoint group when it was sent
+ * to one (the member the routing rule would pick, its own endpoint excluded, so a slow machine is not
+ * asked twice); otherwise on the task's own endpoint, where the agent runs it on another worker than the
+ * original (a worker runs one task at a time, and the original holds its worker).
  */
-export function copyEndpoint(task: Straggler): string {
-  return task.endpoint_id;
+@Injectable()
+export class CopyPlacement {
+  constructor(private readonly routing: EndpointRoutingService) {}
+
+  async endpointFor(task: Straggler): Promise<string> {
+    if (!task.endpoint_group_id) return task.endpoint_id;
+    const member = await this.routing.pickMember(task.endpoint_group_id, task.endpoint_id, {
+      functionId: task.function_id,
+      resources: task.resources as TaskResources | null,
+    });
+    return member ?? task.endpoint_id;
+  }
 }

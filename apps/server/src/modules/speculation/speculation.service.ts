@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { EventsService } from '../events/events.service.js';
 import { CopiesRepository, type EndedCopy } from './copies.repository.js';
-import { copyEndpoint } from './copy-placement.js';
+import { CopyPlacement } from './copy-placement.js';
 
 /** Most copies one group launches per sweep. */
 const MAX_LAUNCH_PER_GROUP = 1_000;
@@ -27,6 +27,7 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly copies: CopiesRepository,
     private readonly events: EventsService,
+    private readonly placement: CopyPlacement,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -48,7 +49,10 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
       for (const g of await this.copies.speculatingGroups()) {
         const stragglers = await this.copies.stragglers(g.id, g.speculation, MAX_LAUNCH_PER_GROUP);
         if (stragglers.length > 0) {
-          const rows = await this.copies.launch(stragglers.map((t) => ({ taskId: t.id, attempt: t.attempt, endpointId: copyEndpoint(t) })));
+          const placed = await Promise.all(
+            stragglers.map(async (t) => ({ taskId: t.id, attempt: t.attempt, endpointId: await this.placement.endpointFor(t) })),
+          );
+          const rows = await this.copies.launch(placed);
           if (rows.length > 0)
             this.logger.log({
               msg: 'stragglers get speculative copies',

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { TaskResult } from '@fx/protocol';
+import { ProtocolPeer } from '../../testing/protocol-peer.js';
 import { rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ResultsService } from '../agents/results.service.js';
 import { LeaseService, type LeaseHolder } from '../leases/lease.service.js';
@@ -128,5 +129,57 @@ describe('speculation', () => {
     const ids = await straggling(await fn('not-idem', false), holder);
     expect(await sweep.sweep()).toBe(0);
     expect((await task(ids[5]!)).attempts).toEqual([expect.objectContaining({ number: 1, speculative: false, status: 'running' })]);
+  });
+
+  it('puts the copy of a task sent to an endpoint group on another online member', async () => {
+    const members = await Promise.all(['spec-m1', 'spec-m2'].map(async (name) => (await admin('POST', '/v1/endpoints', { name })).body));
+    const peers = await Promise.all(members.map((m: { token: string }) => ProtocolPeer.connect(server.url, m.token)));
+    try {
+      for (const p of peers) {
+        p.hello();
+        await p.next('welcome');
+      }
+      const ids = members.map((m: { endpoint: { id: string } }) => m.endpoint.id);
+      expect((await admin('POST', '/v1/endpoint-groups', { name: 'spec-pool', members: ids })).status).toBe(201);
+      const functionId = await fn('idem-grouped', true);
+      const r = await admin('POST', '/v1/tasks/batch', {
+        endpointId: 'spec-pool',
+        speculation: { afterFactor: 2, minSamples: 5 },
+        tasks: Array.from({ length: 6 }, (_, i) => ({ functionId, args: [i] })),
+      });
+      expect(r.status).toBe(201);
+      const taskIds: string[] = r.body.taskIds;
+      const placed = new Map<string, string>();
+      for (const id of taskIds) placed.set(id, (await task(id)).endpointId);
+      const holders = new Map(ids.map((endpointId: string) => [endpointId, { endpointId, id: `conn-${randomUUID()}` } as LeaseHolder]));
+      for (const [endpointId, holder] of holders) {
+        const mine = taskIds.filter((id) => placed.get(id) === endpointId);
+        if (mine.length === 0) continue;
+        expect(await leases.grant(holder, mine)).toHaveLength(mine.length);
+        await results.started(
+          holder,
+          mine.map((taskId) => ({ taskId, startedAt: Date.now() - (taskId === taskIds[5] ? 60_000 : 100) })),
+        );
+        const samples = mine.filter((id) => id !== taskIds[5]);
+        if (samples.length > 0)
+          await results.record(
+            holder,
+            samples.map((id) => result(id, id)),
+          );
+      }
+      expect(await sweep.sweep()).toBe(1);
+      const slowOn = placed.get(taskIds[5]!)!;
+      const otherMember = ids.find((id: string) => id !== slowOn)!;
+      // the copy goes to the other member's agent (copies need no credits), not to the one the original runs on
+      const copy = (await peers[ids.indexOf(otherMember)]!.tasks(1)).find((t) => t.taskId === taskIds[5]);
+      expect(copy).toMatchObject({ taskId: taskIds[5], copy: true });
+      expect((await task(taskIds[5]!)).attempts).toEqual([
+        expect.objectContaining({ speculative: false, endpointId: slowOn }),
+        expect.objectContaining({ speculative: true, endpointId: otherMember }),
+      ]);
+      expect(peers[ids.indexOf(slowOn)]!.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+    } finally {
+      for (const p of peers) p.ws.close();
+    }
   });
 });

@@ -13,6 +13,7 @@ export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = []): TaskInfo {
     functionId: t.function_id,
     endpointId: t.endpoint_id,
     batchId: t.batch_id,
+    endpointGroupId: t.endpoint_group_id,
     ownerId: t.owner_id,
     status: t.status,
     attempt: t.attempt,

@@ -9,7 +9,7 @@ import type { Task } from '../../generated/prisma/client.js';
 /** A task as task lists show it: no arguments or results, the error's code and message pulled out. */
 export type TaskSummaryRow = RawRow<
   Task,
-  'id' | 'function_id' | 'endpoint_id' | 'batch_id' | 'owner_id' | 'status' | 'attempt' | 'received_at' | 'completed_at',
+  'id' | 'function_id' | 'endpoint_id' | 'endpoint_group_id' | 'batch_id' | 'owner_id' | 'status' | 'attempt' | 'received_at' | 'completed_at',
   { status: TaskStatus }
 > & { error_code: string | null; error_message: string | null };
 
@@ -58,7 +58,7 @@ export class TaskListRepository {
   list(f: TaskListFilter): Promise<TaskSummaryRow[]> {
     const { where, params, p } = taskConditions(f);
     return this.query<TaskSummaryRow>(
-      `SELECT id, function_id, endpoint_id, batch_id, owner_id, status, attempt, received_at, completed_at,
+      `SELECT id, function_id, endpoint_id, endpoint_group_id, batch_id, owner_id, status, attempt, received_at, completed_at,
               error ->> 'code' AS error_code, error ->> 'message' AS error_message
        FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY received_at DESC, id DESC LIMIT ${p(f.limit)}::int`,

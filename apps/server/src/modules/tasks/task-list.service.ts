@@ -17,6 +17,7 @@ export function toTaskSummary(r: TaskSummaryRow): TaskSummary {
     functionId: r.function_id,
     endpointId: r.endpoint_id,
     batchId: r.batch_id,
+    endpointGroupId: r.endpoint_group_id,
     ownerId: r.owner_id,
     status: r.status,
     attempt: r.attempt,

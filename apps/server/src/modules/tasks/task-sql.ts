@@ -21,12 +21,12 @@ export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boo
   const waiting = o.graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
   const insert = o.memo
     ? memoizedInsert(status, waiting)
-    : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name)
-       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, $3::uuid, ${status},
+    : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, endpoint_group_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name)
+       SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, x.endpoint_group_id, $3::uuid, ${status},
               x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name
        FROM x`;
   const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${o.memo ? MEMO_COLUMNS : ''}))`;
+         AS r(id uuid, function_id uuid, endpoint_id uuid, endpoint_group_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${o.memo ? MEMO_COLUMNS : ''}))`;
   const edges = `INSERT INTO task_dependencies (task_id, input_id)
            SELECT x.id, i.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL`;
   const objectRefs = `INSERT INTO task_objects (task_id, object_id)

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EndpointGroupsModule } from '../endpoint-groups/endpoint-groups.module.js';
 import { EndpointsModule } from '../endpoints/endpoints.module.js';
 import { FunctionsModule } from '../functions/functions.module.js';
 import { GroupsModule } from '../groups/groups.module.js';
@@ -11,7 +12,7 @@ import { TaskListRepository } from './task-list.repository.js';
 import { ObjectsModule } from '../objects/objects.module.js';
 
 @Module({
-  imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule, ObjectsModule],
+  imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule, ObjectsModule, EndpointGroupsModule],
   controllers: [TasksController],
   providers: [TasksService, TaskResultsService, TaskListService, TaskListRepository],
   exports: [TasksService],

@@ -24,6 +24,8 @@ export interface NewTask {
   id: string;
   functionId: string;
   endpointId: string;
+  /** Sent to this endpoint group: `endpointId` is the member chosen for it. */
+  endpointGroupId?: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
   /** What the task asks of its worker; absent: any worker. */
@@ -83,6 +85,8 @@ export type TaskRow = RawRow<
   | 'cached_from'
   | 'result_ref'
   | 'output_name'
+  | 'endpoint_group_id'
+
   | 'progress'
   | 'progress_attempt'
   | 'progress_emitted',
@@ -159,6 +163,7 @@ export class TasksRepository {
       id: t.id,
       function_id: t.functionId,
       endpoint_id: t.endpointId,
+      ...(t.endpointGroupId ? { endpoint_group_id: t.endpointGroupId } : {}),
       args: t.args,
       kwargs: t.kwargs,
       resources: t.resources ?? null,

@@ -21,6 +21,8 @@ import type { Principal } from '../auth/principal.js';
 import { FunctionsService, storedRetry } from '../functions/functions.service.js';
 import { AttemptsRepository } from '../retries/attempts.repository.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
+import { EndpointGroupsService } from '../endpoint-groups/endpoint-groups.service.js';
+import { EndpointRoutingService } from '../endpoint-groups/endpoint-routing.service.js';
 import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { DependenciesService } from '../dependencies/dependencies.service.js';
@@ -79,6 +81,8 @@ export class TasksService {
     private readonly attempts: AttemptsRepository,
     private readonly cache: CacheService,
     private readonly objectRefs: ObjectRefsService,
+    private readonly endpointGroups: EndpointGroupsService,
+    private readonly routing: EndpointRoutingService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -136,7 +140,10 @@ export class TasksService {
       { maxRefsPerTask: this.config.FX_MAX_REFS_PER_TASK, maxRefsPerBatch: this.config.FX_MAX_REFS_PER_BATCH },
     );
     const items = await this.resolveRefs(p, refItems);
-    const pairs = new Map(items.map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]));
+    // tasks sent to an endpoint group get their member below; their checks are the group's (routing)
+    const pairs = new Map(
+      items.filter((t) => !t.endpointGroupId).map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]),
+    );
     // The two checks are independent reads: one round trip of latency, not two. A function problem is
     // still reported before an endpoint problem.
     const checks = await Promise.allSettled([
@@ -150,10 +157,13 @@ export class TasksService {
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
     if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
-    const offline = checks[1].status === 'fulfilled' ? checks[1].value.offline : [];
+    const offline: Array<{ endpointId: string; groupId?: string }> = (checks[1].status === 'fulfilled' ? checks[1].value.offline : []).map((endpointId) => ({
+      endpointId,
+    }));
     // a task without a retry policy of its own runs under its function's, as it is now
     const fns = checks[0].status === 'fulfilled' ? checks[0].value : new Map();
     const objects = checks[5].status === 'fulfilled' ? checks[5].value : null;
+    if (items.some((t) => t.endpointGroupId)) offline.push(...(await this.routeToMembers(items, objects?.tasks)));
     const rows: NewTask[] = items.map((t, i) => {
       const retry = t.retry ?? storedRetry(fns.get(t.functionId)?.retry);
       const planned = graph.tasks[i]!;
@@ -197,10 +207,12 @@ export class TasksService {
         graph.external,
       );
     }
-    const warnings = offline.map((endpointId): SubmitWarning => ({
+    const warnings = offline.map(({ endpointId, groupId }): SubmitWarning => ({
       code: 'ENDPOINT_OFFLINE',
       endpointId,
-      message: `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects`,
+      message: groupId
+        ? `no member of endpoint group ${groupId} is online: its tasks wait on endpoint ${endpointId} until a member's agent connects`
+        : `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects`,
     }));
     return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}) };
   }
@@ -215,12 +227,38 @@ export class TasksService {
         p,
         items.map((t) => t.functionId),
       ),
-      this.endpoints.resolveIds(
+      this.endpointGroups.resolveTargets(
         p,
         items.map((t) => t.endpointId),
       ),
     ]);
-    return items.map((t) => ({ ...t, functionId: fns.get(t.functionId)!, endpointId: eps.get(t.endpointId)! }));
+    return items.map((t) => {
+      const target = eps.get(t.endpointId)!;
+      // a group's task has no member yet: routeToMembers picks one once the checks passed
+      return {
+        ...t,
+        functionId: fns.get(t.functionId)!,
+        ...('groupId' in target ? { endpointId: '', endpointGroupId: target.groupId } : { endpointId: target.endpointId }),
+      };
+    });
+  }
+
+  /** Each task sent to an endpoint group gets a member (EndpointRoutingService); returns the groups with no member online. */
+  private async routeToMembers(
+    items: Array<Omit<NewTask, 'id'>>,
+    objects: Array<{ contents: string[] }> | undefined,
+  ): Promise<Array<{ endpointId: string; groupId: string }>> {
+    const grouped = items.flatMap((t, i) => (t.endpointGroupId ? [i] : []));
+    const { endpointIds, offline } = await this.routing.route(
+      grouped.map((i) => ({
+        groupId: items[i]!.endpointGroupId!,
+        functionId: items[i]!.functionId,
+        resources: items[i]!.resources ?? null,
+        objects: objects?.[i]?.contents ?? [],
+      })),
+    );
+    grouped.forEach((i, k) => (items[i]!.endpointId = endpointIds[k]!));
+    return offline.map((groupId) => ({ groupId, endpointId: items[grouped.find((i) => items[i]!.endpointGroupId === groupId)!]!.endpointId }));
   }
 
   /**

@@ -1,0 +1,162 @@
+import type { Command } from 'commander';
+import { NotFoundError, type EndpointGroupInfo } from '@fx/sdk';
+import { CliError } from '@fx/cli-kit';
+import { EndpointGroupName } from '@fx/protocol';
+import type { CliContext } from '../cli.context.js';
+import { wantsJson, withClient } from '../command.helpers.js';
+import { formatTable, formatTime, printJson } from '../output.js';
+import { checkTaskId, endpointRef } from '../resolve.js';
+
+/**
+ * `fx endpoint-groups`: several endpoints under one name. The group's id or name then goes wherever an
+ * endpoint does (`fx run add pool 1 2`, `fx batch --endpoint pool`): each task goes to an online member
+ * with free capacity, and a member's waiting tasks move to the others when it goes offline.
+ */
+export function configureEndpointGroupsCommand(program: Command, context: CliContext): void {
+  const groups = program
+    .command('endpoint-groups')
+    .alias('egroups')
+    .description('several endpoints under one name, usable wherever an endpoint is: create, list, show, delete groups and manage their members');
+
+  groups
+    .command('create')
+    .description("a new group; your endpoints join at once, another user's endpoint id is invited until its owner accepts")
+    .argument('<name>', 'the group name (unique among your groups)')
+    .argument('[endpoints...]', 'member endpoint ids or names')
+    .action(async (name: string, endpoints: string[], _options: object, command: Command) => {
+      if (!EndpointGroupName.safeParse(name).success)
+        throw new CliError(`"${name}" is not a group name: letters, digits, ".", "_" or "-", not shaped like an id`, 2);
+      const members = endpoints.map(endpointRef);
+      const g = await withClient(context, (client) => client.endpointGroups.create(name, members));
+      if (wantsJson(command)) return printJson(context, g);
+      context.out(g.id);
+      context.err(`Created endpoint group ${g.name} (${g.id}) with ${describeMembers(g)}. Send tasks to it with: fx run <function> ${g.name} ...`);
+    });
+
+  groups
+    .command('ls', { isDefault: true })
+    .description('your endpoint groups, oldest first')
+    .action(async (_options: object, command: Command) => {
+      const items = await withClient(context, (client) => client.endpointGroups.list());
+      if (wantsJson(command)) return printJson(context, { items });
+      if (items.length === 0) return context.err('No endpoint groups. Create one with: fx endpoint-groups create <name> <endpoint>...');
+      context.out(
+        formatTable(
+          ['ID', 'NAME', 'MEMBERS', 'ONLINE', 'INVITED', 'CREATED'],
+          items.map((g) => [
+            g.id,
+            g.name,
+            String(g.members.filter((m) => m.state === 'active').length),
+            String(g.members.filter((m) => m.online).length),
+            String(g.members.filter((m) => m.state === 'invited').length),
+            formatTime(g.createdAt),
+          ]),
+        ),
+      );
+    });
+
+  groups
+    .command('show')
+    .description('one group and its members: state (active or invited) and whether each is online')
+    .argument('<group>', 'group id or name')
+    .action(async (ref: string, _options: object, command: Command) => {
+      const g = await withClient(context, (client) => client.endpointGroups.get(groupRef(ref)).catch(notFound(ref)));
+      if (wantsJson(command)) return printJson(context, g);
+      context.out(`${'id'.padEnd(10)}${g.id}\n${'name'.padEnd(10)}${g.name}\n${'created'.padEnd(10)}${formatTime(g.createdAt)}`);
+      if (g.members.length === 0) return context.err('No members. Add one with: fx endpoint-groups add <group> <endpoint>');
+      context.out(
+        formatTable(
+          ['ENDPOINT', 'NAME', 'STATE', 'ONLINE', 'ADDED'],
+          g.members.map((m) => [m.endpointId, m.name ?? '-', m.state, m.online === null ? '-' : m.online ? 'yes' : 'no', formatTime(m.addedAt)]),
+        ),
+      );
+    });
+
+  groups
+    .command('rm')
+    .description('delete groups: they take no more tasks; tasks already sent run on the members chosen for them')
+    .argument('<group...>', 'group ids or names')
+    .action(async (refs: string[], _options: object, command: Command) => {
+      await withClient(context, async (client) => {
+        for (const ref of refs) await client.endpointGroups.delete(groupRef(ref)).catch(notFound(ref));
+      });
+      if (wantsJson(command)) return printJson(context, { deleted: refs });
+      for (const ref of refs) context.out(`Deleted endpoint group ${ref}.`);
+    });
+
+  groups
+    .command('add')
+    .description("add members: your endpoints join at once, another user's endpoint id is invited until its owner accepts")
+    .argument('<group>', 'group id or name')
+    .argument('<endpoints...>', 'endpoint ids or names')
+    .action(async (ref: string, endpoints: string[], _options: object, command: Command) => {
+      const members = endpoints.map(endpointRef);
+      const g = await withClient(context, async (client) => {
+        let last: EndpointGroupInfo | undefined;
+        for (const e of members) last = await client.endpointGroups.addMember(groupRef(ref), e).catch(notFound(ref));
+        return last!;
+      });
+      if (wantsJson(command)) return printJson(context, g);
+      context.out(`Endpoint group ${g.name} has ${describeMembers(g)}.`);
+    });
+
+  groups
+    .command('remove')
+    .description("remove a member (as the group's owner), or take your endpoint out of another user's group; its waiting tasks move to the other members")
+    .argument('<group>', 'group id (or the name of one of yours)')
+    .argument('<endpoint-id>', 'the member endpoint id')
+    .action(async (ref: string, endpoint: string, _options: object, command: Command) => {
+      const id = checkTaskId(endpoint, 'endpoint id');
+      await withClient(context, (client) => client.endpointGroups.removeMember(groupRef(ref), id).catch(notFound(ref)));
+      if (wantsJson(command)) return printJson(context, { removed: id });
+      context.out(`Removed endpoint ${id} from endpoint group ${ref}.`);
+    });
+
+  for (const [verb, past] of [
+    ['accept', 'Accepted'],
+    ['decline', 'Declined'],
+  ] as const) {
+    groups
+      .command(verb)
+      .description(`${verb} an invitation of your endpoint into another user's group (see fx endpoint-groups invitations)`)
+      .argument('<group-id>', 'the inviting group id')
+      .argument('<endpoint-id>', 'your endpoint id')
+      .action(async (group: string, endpoint: string, _options: object, command: Command) => {
+        const [g, e] = [checkTaskId(group, 'group id'), checkTaskId(endpoint, 'endpoint id')];
+        await withClient(context, (client) => client.endpointGroups[verb](g, e).catch(noInvitation(g, e)));
+        if (wantsJson(command)) return printJson(context, { groupId: g, endpointId: e, [verb === 'accept' ? 'accepted' : 'declined']: true });
+        context.out(`${past} the invitation of endpoint ${e} into endpoint group ${g}.`);
+      });
+  }
+
+  groups
+    .command('invitations')
+    .description("invitations of your endpoints into other users' groups")
+    .action(async (_options: object, command: Command) => {
+      const items = await withClient(context, (client) => client.endpointGroups.invitations());
+      if (wantsJson(command)) return printJson(context, { items });
+      if (items.length === 0) return context.err('No invitations.');
+      context.out(
+        formatTable(
+          ['GROUP', 'GROUP NAME', 'OWNER', 'ENDPOINT', 'ENDPOINT NAME', 'INVITED'],
+          items.map((i) => [i.groupId, i.groupName, i.ownerName ?? i.ownerId, i.endpointId, i.endpointName, formatTime(i.invitedAt)]),
+        ),
+      );
+    });
+}
+
+const groupRef = (ref: string) => endpointRef(ref);
+
+function describeMembers(g: EndpointGroupInfo): string {
+  const active = g.members.filter((m) => m.state === 'active').length;
+  const invited = g.members.length - active;
+  return `${active} member${active === 1 ? '' : 's'}${invited ? ` and ${invited} invited` : ''}`;
+}
+
+const notFound = (ref: string) => (error: unknown) => {
+  throw error instanceof NotFoundError ? new CliError(`no endpoint group ${ref} (or it is not yours), or no such member`) : error;
+};
+
+const noInvitation = (group: string, endpoint: string) => (error: unknown) => {
+  throw error instanceof NotFoundError ? new CliError(`no invitation of endpoint ${endpoint} into endpoint group ${group} among yours`) : error;
+};

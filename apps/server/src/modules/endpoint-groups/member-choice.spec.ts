@@ -1,0 +1,85 @@
+import type { HeartbeatPayload } from '@fx/protocol';
+import { canHold, chooseMembers, type MemberLoad } from './member-choice.js';
+
+const heartbeat = (o: Partial<HeartbeatPayload> & { total?: number } = {}): HeartbeatPayload => ({
+  state: 'RUNNING',
+  workers: { total: o.total ?? 4, busy: 0, idle: o.total ?? 4 },
+  queued: o.queued ?? 0,
+  running: o.running ?? 0,
+  spooled: 0,
+  provider: o.provider ?? 'local',
+  ...(o.details ? { details: o.details } : {}),
+});
+
+const member = (endpointId: string, o: Partial<MemberLoad> = {}): MemberLoad => ({
+  endpointId,
+  online: true,
+  allowedFunctions: null,
+  status: heartbeat(),
+  waiting: 0,
+  ...o,
+});
+
+const none = () => false;
+const counts = (ids: Array<{ endpointId: string } | { refused: string }>) =>
+  ids.reduce<Record<string, number>>((acc, c) => {
+    const k = 'endpointId' in c ? c.endpointId : c.refused;
+    acc[k] = (acc[k] ?? 0) + 1;
+    return acc;
+  }, {});
+const tasks = (n: number, extra: object = {}) => Array.from({ length: n }, () => ({ functionId: 'f', ...extra }));
+
+describe('chooseMembers', () => {
+  it('spreads a batch over members in proportion to their workers', () => {
+    const got = counts(chooseMembers([member('a', { status: heartbeat({ total: 1 }) }), member('b', { status: heartbeat({ total: 3 }) })], tasks(40), none));
+    expect(got).toEqual({ a: 10, b: 30 });
+  });
+
+  it('counts what waits and runs already: a busy member gets less of the batch', () => {
+    const got = counts(chooseMembers([member('a', { waiting: 20 }), member('b')], tasks(20), none));
+    // b first takes the 20 that a is ahead by, then they alternate
+    expect(got).toEqual({ b: 20 });
+    const more = counts(chooseMembers([member('a', { status: heartbeat({ running: 4, queued: 4 }) }), member('b')], tasks(16), none));
+    expect(more).toEqual({ a: 4, b: 12 });
+  });
+
+  it('sends tasks only to online members while one is online, and to an offline one when none is', () => {
+    expect(counts(chooseMembers([member('a', { online: false }), member('b', { waiting: 1000 })], tasks(5), none))).toEqual({ b: 5 });
+    expect(Object.keys(counts(chooseMembers([member('a', { online: false }), member('b', { online: false })], tasks(5), none)))).not.toHaveLength(0);
+  });
+
+  it('keeps tasks off members that cannot hold their resources', () => {
+    const gpu = member('gpu', { status: heartbeat({ details: { devices: [{ index: 0 }] } }), waiting: 50 });
+    const cpu = member('cpu');
+    expect(counts(chooseMembers([cpu, gpu], tasks(3, { resources: { gpus: 1 } }), none))).toEqual({ gpu: 3 });
+    const hpc = member('hpc', { status: heartbeat({ provider: 'slurm' }), waiting: 50 });
+    expect(counts(chooseMembers([cpu, hpc], tasks(2, { resources: { nodes: 2 } }), none))).toEqual({ hpc: 2 });
+    // nobody fits: the agent has the last word (RESOURCES_UNAVAILABLE), the task still goes somewhere online
+    expect(counts(chooseMembers([cpu], tasks(1, { resources: { gpus: 2 } }), none))).toEqual({ cpu: 1 });
+  });
+
+  it('prefers a member that already fetched the inputs, unless it is much busier', () => {
+    const holds = (ep: string, sha: string) => ep === 'b' && sha === 'x';
+    expect(counts(chooseMembers([member('a'), member('b', { waiting: 3 })], tasks(1, { objects: ['x'] }), holds))).toEqual({ b: 1 });
+    expect(counts(chooseMembers([member('a'), member('b', { waiting: 12 })], tasks(1, { objects: ['x'] }), holds))).toEqual({ a: 1 });
+  });
+
+  it('honours each member’s allowed functions, and refuses what no member may run', () => {
+    const only = member('a', { allowedFunctions: ['g'] });
+    expect(counts(chooseMembers([only, member('b', { waiting: 100 })], tasks(2), none))).toEqual({ b: 2 });
+    expect(chooseMembers([only], tasks(1), none)).toEqual([{ refused: 'FUNCTION_NOT_ALLOWED' }]);
+    expect(chooseMembers([], tasks(1), none)).toEqual([{ refused: 'NO_MEMBERS' }]);
+  });
+});
+
+describe('canHold', () => {
+  it('reads GPUs and nodes from the heartbeat, and trusts what it cannot tell', () => {
+    expect(canHold(null, { gpus: 8 })).toBe(true);
+    expect(canHold(heartbeat(), { cores: 2 })).toBe(true);
+    expect(canHold(heartbeat(), { gpus: 1 })).toBe(false);
+    expect(canHold(heartbeat({ details: { devices: [{}, {}] } }), { gpus: 1 })).toBe(true);
+    expect(canHold(heartbeat({ details: { devices: [{}, {}] } }), { gpus: 2 })).toBe(false);
+    expect(canHold(heartbeat({ provider: 'slurm' }), { gpus: 4, nodes: 3 })).toBe(true);
+    expect(canHold(heartbeat(), { nodes: 2 })).toBe(false);
+  });
+});

@@ -1,0 +1,94 @@
+import type { HeartbeatPayload, TaskResources } from '@fx/protocol';
+
+/** A member of an endpoint group as routing sees it: what its last heartbeat said, and its backlog. */
+export interface MemberLoad {
+  endpointId: string;
+  online: boolean;
+  /** null: it runs any function; otherwise only these ids. */
+  allowedFunctions: string[] | null;
+  /** Its agent's last heartbeat (null when it never sent one). */
+  status: HeartbeatPayload | null;
+  /** Tasks waiting in its queue (not yet handed to its agent). */
+  waiting: number;
+}
+
+export interface TaskToPlace {
+  functionId: string;
+  resources?: TaskResources | null;
+  /** Content hashes of the objects its arguments refer to. */
+  objects?: string[];
+}
+
+/**
+ * A task whose inputs a member already fetched counts as this many fewer tasks per worker ahead of it
+ * there: a member with all of a task's objects wins unless its queue is over a round of its workers
+ * longer than another's. Transfers of large inputs cost more than waiting a little.
+ */
+export const LOCALITY_BONUS = 1;
+
+/**
+ * Whether the member could ever hold the task, as far as its heartbeat tells: GPUs need pinned
+ * accelerators (one per worker) or a batch scheduler's blocks, several nodes need a batch scheduler.
+ * What the heartbeat cannot tell (a member not heard from yet, a scheduler's partitions) counts as fit:
+ * the agent has the last word and fails a task it cannot hold with RESOURCES_UNAVAILABLE.
+ */
+export function canHold(status: HeartbeatPayload | null, resources: TaskResources | null | undefined): boolean {
+  if (!resources || !status) return true;
+  const details = status.details ?? {};
+  const scheduler = Array.isArray(details['blocks']) || status.provider === 'slurm';
+  if ((resources.nodes ?? 1) > 1 && !scheduler) return false;
+  const gpus = resources.gpus ?? 0;
+  if (gpus > 0 && !scheduler) {
+    const devices = Array.isArray(details['devices']) ? details['devices'].length : 0;
+    // a pinned worker holds exactly one accelerator
+    if (devices === 0 || gpus > 1) return false;
+  }
+  return true;
+}
+
+/** Workers the member brings (at least one, so a member scaling from zero still takes work). */
+function capacityOf(m: MemberLoad): number {
+  return Math.max(1, m.status?.workers.total ?? 1);
+}
+
+/** Tasks ahead in its queue and in its agent, per worker. */
+function backlogOf(m: MemberLoad): number {
+  const inAgent = m.online && m.status ? m.status.queued + m.status.running : 0;
+  return m.waiting + inAgent;
+}
+
+export type Choice = { endpointId: string } | { refused: 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS' };
+
+/**
+ * One member per task, in order. Each task goes to the member where it would wait least, counted in
+ * tasks per worker ((backlog + placed so far + 1) / workers), less LOCALITY_BONUS times the share of
+ * its input objects the member already holds: a batch spreads in proportion to free capacity instead
+ * of all going to the emptiest member. Candidates are the online members that allow the function and
+ * can hold the task; when none is online, any member that allows it (the task waits there until
+ * rerouting moves it to a member that comes online).
+ */
+export function chooseMembers(members: MemberLoad[], tasks: TaskToPlace[], holds: (endpointId: string, sha256: string) => boolean): Choice[] {
+  const placed = new Map<string, number>();
+  return tasks.map((t) => {
+    if (members.length === 0) return { refused: 'NO_MEMBERS' } as const;
+    const allowed = members.filter((m) => m.allowedFunctions === null || m.allowedFunctions.includes(t.functionId));
+    if (allowed.length === 0) return { refused: 'FUNCTION_NOT_ALLOWED' } as const;
+    const online = allowed.filter((m) => m.online);
+    const fitting = online.filter((m) => canHold(m.status, t.resources));
+    const candidates = fitting.length ? fitting : online.length ? online : allowed;
+    let best: MemberLoad | undefined;
+    let bestScore = Infinity;
+    for (const m of candidates) {
+      const ahead = (backlogOf(m) + (placed.get(m.endpointId) ?? 0) + 1) / capacityOf(m);
+      const objects = t.objects ?? [];
+      const local = objects.length ? objects.filter((sha) => holds(m.endpointId, sha)).length / objects.length : 0;
+      const score = ahead - LOCALITY_BONUS * local;
+      if (score < bestScore) {
+        best = m;
+        bestScore = score;
+      }
+    }
+    placed.set(best!.endpointId, (placed.get(best!.endpointId) ?? 0) + 1);
+    return { endpointId: best!.endpointId };
+  });
+}
