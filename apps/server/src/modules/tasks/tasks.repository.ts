@@ -86,7 +86,6 @@ export type TaskRow = RawRow<
   | 'result_ref'
   | 'output_name'
   | 'endpoint_group_id'
-
   | 'progress'
   | 'progress_attempt'
   | 'progress_emitted',
