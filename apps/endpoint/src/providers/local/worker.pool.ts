@@ -86,6 +86,7 @@ export class WorkerPool {
         invocation,
         signal,
         onStart,
+        ...(jobOptions.live ? { live: jobOptions.live } : {}),
         resolve,
         onAbort: () => this.abort(job),
         settled: false,
@@ -306,6 +307,11 @@ export class WorkerPool {
         if (job.dropped) this.retire(worker);
         else this.markStarted(job);
         break;
+      case 'live':
+        // not a change of state: no onChange, no assign
+        if (message.progress) job.live?.progress(message.progress);
+        if (message.logs) job.live?.logs(message.logs);
+        return;
       case 'done':
         this.forget(worker, job);
         this.settle(job, workerOutcome(message.outcome, job.taskId, { workDir: worker.workDir, owner: this.fileOwner }));
