@@ -198,13 +198,13 @@ export class TaskIntake {
   }
 
   /**
-   * Whether the function's source (with its entry point and exit policy) matches its content hash. The
+   * Whether the function's source (with its entry point, exit policy and progress prefix) matches its content hash. The
    * same function usually arrives many times in a row, so the last few verified (hash, source) pairs are
    * remembered: a string compare instead of a sha256 per task.
    */
   private verifiedSource(fn: TaskSpec['function']): boolean {
-    const settings = { entrypoint: fn.entrypoint, failOnNonZeroExit: fn.failOnNonZeroExit };
-    const key = `${fn.runtime}\n${JSON.stringify(fn.entrypoint ?? null)}\n${fn.failOnNonZeroExit === true}\n${fn.contentHash}`;
+    const settings = { entrypoint: fn.entrypoint, failOnNonZeroExit: fn.failOnNonZeroExit, progressPrefix: fn.progressPrefix };
+    const key = `${fn.runtime}\n${JSON.stringify(fn.entrypoint ?? null)}\n${fn.failOnNonZeroExit === true}\n${JSON.stringify(fn.progressPrefix ?? null)}\n${fn.contentHash}`;
     if (this.verifiedSources.get(key) === fn.source) return true;
     if (functionContentHash(fn.runtime, fn.source, settings) !== fn.contentHash) return false;
     if (this.verifiedSources.size >= 256) this.verifiedSources.clear();

@@ -119,6 +119,7 @@ describe.each([
       'task_cache',
       'task_dependencies',
       'task_groups',
+      'task_logs',
       'task_objects',
       'tasks',
       'tokens',

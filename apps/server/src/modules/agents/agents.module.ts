@@ -11,6 +11,7 @@ import { DispatchService } from './dispatch.service.js';
 import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
 import { ObjectsModule } from '../objects/objects.module.js';
+import { LiveModule } from '../live/live.module.js';
 
 /**
  * The endpoint channel and what acts on its frames. Global for one export only: the recovery sweep
@@ -18,7 +19,7 @@ import { ObjectsModule } from '../objects/objects.module.js';
  */
 @Global()
 @Module({
-  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule],
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, LiveModule],
   providers: [
     EndpointGateway,
     ConnectionRegistry,

@@ -30,6 +30,7 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   source: f.source,
   entrypoint: f.entrypoint,
   failOnNonZeroExit: f.failOnNonZeroExit,
+  progressPrefix: f.progressPrefix,
   description: f.description,
   walltimeSeconds: f.walltimeSeconds,
   public: f.public,
@@ -77,13 +78,18 @@ export class FunctionsService {
       source: req.source,
       entrypoint: req.entrypoint ?? null,
       failOnNonZeroExit: req.failOnNonZeroExit ?? false,
+      progressPrefix: req.progressPrefix ?? null,
       description: req.description ?? null,
       walltimeSeconds: req.walltimeSeconds ?? null,
       public: req.public ?? false,
       cacheTtlSeconds: req.cache?.ttlSeconds ?? null,
       cacheShareable: req.cache?.shareable ?? false,
       retry: req.retry ? RetryPolicy.parse(req.retry) : null,
-      contentHash: functionContentHash(req.runtime, req.source, { entrypoint: req.entrypoint, failOnNonZeroExit: req.failOnNonZeroExit }),
+      contentHash: functionContentHash(req.runtime, req.source, {
+        entrypoint: req.entrypoint,
+        failOnNonZeroExit: req.failOnNonZeroExit,
+        progressPrefix: req.progressPrefix,
+      }),
     };
     for (let attempt = 1; ; attempt++) {
       const [newest] = await this.functions.findByName({ ownerId: p.userId }, req.name, { take: 1 });
@@ -179,13 +185,23 @@ export class FunctionsService {
  */
 type Content = Pick<
   FunctionRow,
-  'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds' | 'retry' | 'cacheTtlSeconds' | 'cacheShareable'
+  | 'runtime'
+  | 'source'
+  | 'entrypoint'
+  | 'failOnNonZeroExit'
+  | 'progressPrefix'
+  | 'description'
+  | 'walltimeSeconds'
+  | 'retry'
+  | 'cacheTtlSeconds'
+  | 'cacheShareable'
 >;
 const sameContent = (a: Content, b: Content) =>
   a.runtime === b.runtime &&
   a.source === b.source &&
   a.entrypoint === b.entrypoint &&
   a.failOnNonZeroExit === b.failOnNonZeroExit &&
+  a.progressPrefix === b.progressPrefix &&
   a.description === b.description &&
   a.walltimeSeconds === b.walltimeSeconds &&
   JSON.stringify(storedRetry(a.retry)) === JSON.stringify(storedRetry(b.retry)) &&

@@ -339,8 +339,8 @@ export class TasksRepository {
   }
 
   /**
-   * Results and errors are kept for the retention period, then the rows go, with their edges and
-   * attempts. A result
+   * Results and errors are kept for the retention period, then the rows go, with their edges,
+   * attempts and logs. A result
    * still awaited by an unfinished dependent stays until that dependent ends.
    */
   async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
@@ -353,7 +353,8 @@ export class TasksRepository {
          RETURNING id),
        edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone)),
        refs AS (DELETE FROM task_objects WHERE task_id IN (SELECT id FROM gone)),
-       attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone))
+       attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone)),
+       logs AS (DELETE FROM task_logs WHERE task_id IN (SELECT id FROM gone))
        SELECT count(*)::int AS n FROM gone`,
       cutoff,
       limit,
