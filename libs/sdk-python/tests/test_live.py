@@ -137,9 +137,10 @@ def test_logs_arrive_while_the_task_runs(client: Client, fx: Fx, printer: str) -
     assert "done\n" not in "".join(c.text for c in stream)  # ends: the task is final
 
 
-def test_another_users_task_is_not_found(client: Client, other: Client, fx: Fx, steps: str) -> None:
-    tid = client.run(steps, fx.endpoint_id, args=(1, 0))
+def test_another_users_task_is_not_found(client: Client, other: Client, fx: Fx, js: Dict[str, str]) -> None:
+    tid = client.run(js["add"], fx.endpoint_id, args=(1, 2))
     client.get_result(tid, timeout=60)
+    assert list(client.progress(tid)) == [] and list(client.logs(tid, follow=True)) == []  # final, and nothing emitted or printed
     for read in (lambda: list(other.progress(tid)), lambda: list(other.logs(tid)), lambda: other.get_task_progress(tid)):
         with pytest.raises(NotFoundError):
             read()
