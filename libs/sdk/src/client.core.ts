@@ -9,7 +9,7 @@ import type { ResultChannel } from './result-channel.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import type { GroupTransport } from './task-group.js';
 import { checkInput } from './validate.js';
-import type { LogChunk, ProgressEvent } from '@fx/protocol';
+import { TaskProgressResponse, type LogChunk, type ProgressEvent } from '@fx/protocol';
 import { logChunks, onProgress, progressEvents, type LiveTransport, type LogsOptions, type ProgressOptions } from './live.client.js';
 
 /**
@@ -68,6 +68,12 @@ export abstract class ClientCore {
   progress(taskId: string, options: ProgressOptions = {}): AsyncIterable<ProgressEvent> {
     this.assertOpen();
     return progressEvents(this.live, this.id(taskId, 'taskId'), options);
+  }
+
+  /** The progress values the server keeps for the task now (the latest few), with how many it emitted; one request. */
+  getTaskProgress(taskId: string): Promise<TaskProgressResponse> {
+    this.assertOpen();
+    return this.request({ method: 'GET', path: `/v1/tasks/${this.id(taskId, 'taskId')}/progress`, response: TaskProgressResponse });
   }
 
   /** Calls `callback` with each progress value of the task until it is final; returns a function that stops. */

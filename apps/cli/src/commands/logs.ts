@@ -23,8 +23,7 @@ export function configureLogsCommand(program: Command, context: CliContext): voi
       const off = follow ? context.onInterrupt(() => context.err(`Stopped following; the task keeps running ("fx cancel ${id}" stops it).`)) : () => undefined;
       try {
         const status = await withClient(context, async (client) => {
-          for await (const chunk of client.logs(id, { follow })) {
-            if (stream && chunk.stream !== stream) continue;
+          for await (const chunk of client.logs(id, { follow, ...(stream ? { stream } : {}) })) {
             if (json) context.out(JSON.stringify(chunk));
             else (chunk.stream === 'stderr' ? context.stderr : context.stdout).write(chunk.text);
           }
