@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
@@ -31,10 +31,18 @@ interface Run {
 
 const env = (token: string) => ({ PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home.path, FX_URL: server.url, FX_TOKEN: token });
 
-/** Runs the built `fx` bin to its end; never throws. */
-function fx(args: string[], token = aliceToken): Run {
-  const r = spawnSync(FX, args, { encoding: 'utf8', timeout: 120_000, env: env(token) });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs the built `fx` bin to its end; never rejects. Not spawnSync: blocking this process for seconds would
+ * leave the SDK clients' idle keep-alive sockets unaware that the server closed them, and their next POST fail.
+ */
+function fx(args: string[], token = aliceToken): Promise<Run> {
+  return new Promise((settle) => {
+    const child = spawn(FX, args, { env: env(token), timeout: 120_000 });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out.stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out.stderr += d));
+    child.on('close', (code) => settle({ code, ...out }));
+  });
 }
 
 /** Starts the built `fx` bin; `seen(text)` resolves once its stdout holds `text`, `done` when it exits. */
@@ -72,7 +80,7 @@ beforeAll(async () => {
   });
   home = await tempDir('fx-live-cli-home');
   // n lines on each stream, then `hold` seconds of silence, then a last line
-  printer = await alice.registerShellFunction('for i in $(seq 1 {n}); do echo out $i; echo err $i >&2; done; sleep {hold}; echo done', {
+  printer = await alice.registerShellFunction('seq 1 {n} | while read -r i; do echo out $i; echo err $i >&2; done; sleep {hold}; echo done', {
     name: 'printer',
     failOnNonZeroExit: true,
   });
@@ -111,7 +119,7 @@ describe('fx logs', () => {
     expect(r.stderr).toMatch(/task .* was cancelled/);
 
     const ok = await alice.run(printer, endpoint.endpointId, [], { n: 20, hold: 0 });
-    const followed = fx(['logs', ok, '--follow']);
+    const followed = await fx(['logs', ok, '--follow']);
     expect(followed.code).toBe(0);
     expect(followed.stdout).toBe(lines(20, 'out') + 'done\n');
     expect(followed.stderr).toBe(lines(20, 'err'));
@@ -120,11 +128,11 @@ describe('fx logs', () => {
   it('reads a finished task back, one stream or as JSON lines in print order', async () => {
     const id = await alice.run(printer, endpoint.endpointId, [], { n: 5, hold: 0 });
     await alice.getResult(id, { timeoutMs: 60_000 });
-    const all = fx(['logs', id]);
+    const all = await fx(['logs', id]);
     expect(all).toEqual({ code: 0, stdout: lines(5, 'out') + 'done\n', stderr: lines(5, 'err') });
-    const stderr = fx(['logs', id, '--stream', 'stderr']);
+    const stderr = await fx(['logs', id, '--stream', 'stderr']);
     expect(stderr).toEqual({ code: 0, stdout: '', stderr: lines(5, 'err') });
-    const json = fx(['--json', 'logs', id]);
+    const json = await fx(['--json', 'logs', id]);
     expect(json.code).toBe(0);
     const chunks = json.stdout
       .trimEnd()
@@ -143,19 +151,19 @@ describe('fx logs', () => {
   it("refuses a bad stream as usage, and another user's task as not found", async () => {
     const id = await alice.run(printer, endpoint.endpointId, [], { n: 1, hold: 0 });
     await alice.getResult(id, { timeoutMs: 60_000 });
-    expect(fx(['logs', id, '--stream', 'stdin']).code).toBe(2);
-    expect(fx(['logs', 'not-a-task']).code).toBe(2);
-    const theirs = fx(['logs', id], bobToken);
+    expect((await fx(['logs', id, '--stream', 'stdin'])).code).toBe(2);
+    expect((await fx(['logs', 'not-a-task'])).code).toBe(2);
+    const theirs = await fx(['logs', id], bobToken);
     expect(theirs.code).toBe(1);
     expect(theirs.stderr).toMatch(/not found/);
-    expect(fx(['progress', id], bobToken).code).toBe(1);
+    expect((await fx(['progress', id], bobToken)).code).toBe(1);
   });
 });
 
 describe('fx progress', () => {
   it('-f --json prints each event as it comes, in seq order, until the task ends', async () => {
     const id = await alice.run(steps, endpoint.endpointId, [30, 0]);
-    const r = fx(['--json', 'progress', id, '-f']);
+    const r = await fx(['--json', 'progress', id, '-f']);
     expect(r.code).toBe(0);
     const events = r.stdout
       .trimEnd()
@@ -164,6 +172,27 @@ describe('fx progress', () => {
     expect(events.map((e) => e.seq)).toEqual([...new Set(events.map((e) => e.seq))].sort((a, b) => a - b));
     expect(events.every((e) => e.taskId === id && e.value.step === e.seq)).toBe(true);
     expect(events.at(-1)?.seq).toBe(30);
+  });
+
+  it('follows a shell function registered with --progress-prefix: its prefixed lines are the progress, the rest its logs', async () => {
+    const template = 'seq 1 {n} | while read -r i; do echo "@step $i"; echo line $i; done';
+    expect((await fx(['functions', 'register', 'x.mjs', '--name', 'bad', '--progress-prefix', '@step '])).code).toBe(2);
+    const registered = await fx(['--json', 'functions', 'register', '--name', 'sh-steps', '--shell', template, '--progress-prefix', '@step ']);
+    expect(registered.code).toBe(0);
+    const fn = JSON.parse(registered.stdout) as { id: string; progressPrefix: string | null };
+    expect(fn.progressPrefix).toBe('@step ');
+    expect((await fx(['functions', 'show', fn.id])).stdout).toContain('progress     stdout lines starting with "@step "\n');
+    const id = await alice.run(fn.id, endpoint.endpointId, [], { n: 4 });
+    const r = await fx(['--json', 'progress', id, '-f']);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; value: unknown });
+    expect(events.map((e) => e.seq)).toEqual([...new Set(events.map((e) => e.seq))].sort((a, b) => a - b));
+    expect(events.every((e) => e.value === e.seq)).toBe(true);
+    expect(events.at(-1)?.seq).toBe(4);
+    expect(await fx(['logs', id])).toEqual({ code: 0, stdout: lines(4, 'line'), stderr: '' });
   });
 
   it("-f shows a running task's progress before it ends; without -f, the kept values as lines", async () => {
@@ -175,7 +204,7 @@ describe('fx progress', () => {
     const r = await live.done;
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^#1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}\{"step":1\}\n$/);
-    const kept = fx(['progress', id]);
+    const kept = await fx(['progress', id]);
     expect(kept).toEqual({ code: 0, stdout: r.stdout, stderr: '' });
   });
 });

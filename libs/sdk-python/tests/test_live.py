@@ -45,7 +45,7 @@ def steps(client: Client) -> str:
 def printer(client: Client) -> str:
     """Prints n lines on stdout and n on stderr, then `hold` seconds of silence, then a last line."""
     return client.register_shell_function(
-        "for i in $(seq 1 {n}); do echo out $i; echo err $i >&2; done; sleep {hold}; echo done",
+        "seq 1 {n} | while read -r i; do echo out $i; echo err $i >&2; done; sleep {hold}; echo done",
         name="live-printer",
         fail_on_non_zero_exit=True,
     )
@@ -105,6 +105,23 @@ def test_a_future_reports_progress_to_its_callbacks(client: Client, fx: Fx, step
     assert last.wait(60), "the last emit reaches the callback"
     check_order(seen)
     assert all(e.value == {"step": e.seq, "of": n} for e in seen)
+
+
+def test_a_shell_function_reports_progress_through_its_prefix(client: Client, fx: Fx) -> None:
+    n = 5
+    fid = client.register_shell_function(
+        'seq 1 {n} | while read -r i; do echo "@step $i"; echo line $i; done', name="live-shell-steps", progress_prefix="@step "
+    )
+    assert client.get_function(fid)["progressPrefix"] == "@step "
+    tid = client.run(fid, fx.endpoint_id, kwargs={"n": n})
+    events = list(client.progress(tid, timeout=120))
+    result = client.get_result(tid, timeout=60)
+    check_order(events)
+    # the rest of a progress line, parsed as JSON; the emit count is the number it printed
+    assert all(e.value == e.seq for e in events) and events[-1].seq == n
+    # the result keeps every line; the logs leave the progress lines out
+    assert result["stdout"] == "".join(f"@step {i}\nline {i}\n" for i in range(1, n + 1))
+    assert "".join(c.text for c in client.logs(tid)) == "".join(f"line {i}\n" for i in range(1, n + 1))
 
 
 def test_logs_are_followed_and_read_back_by_stream(client: Client, fx: Fx, printer: str) -> None:

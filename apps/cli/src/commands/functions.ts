@@ -17,6 +17,7 @@ interface RegisterOptions extends RetryOptions {
   export?: string;
   entrypoint?: string;
   failOnNonZeroExit?: boolean;
+  progressPrefix?: string;
   description?: string;
   walltime?: number;
   public?: boolean;
@@ -61,6 +62,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ['runtime', fn.runtime],
         ...(fn.entrypoint !== null ? [['entrypoint', fn.entrypoint]] : []),
         ...(fn.failOnNonZeroExit ? [['exit policy', 'a non-zero exit fails the task']] : []),
+        ...(fn.progressPrefix !== null ? [['progress', `stdout lines starting with ${JSON.stringify(fn.progressPrefix)}`]] : []),
         ['public', fn.public ? 'yes' : 'no'],
         ['walltime', fn.walltimeSeconds === null ? '-' : `${fn.walltimeSeconds}s`],
         ...(fn.retry ? [['retry', describeRetry(fn.retry)]] : []),
@@ -86,6 +88,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
     .option('--export <name>', 'the module export to register instead of the default one')
     .option('--entrypoint <name>', 'for a .py file: the function of the file that each task calls')
     .option('--fail-on-non-zero-exit', 'for --shell: a non-zero exit fails the task (with its output) instead of succeeding with the returncode')
+    .option('--progress-prefix <prefix>', 'for --shell: a stdout line starting with it is a progress value (the rest of the line, as JSON if it parses)')
     .option('--description <text>', 'a description')
     .option('--walltime <seconds>', 'longest one run may take on the endpoint', parsePositiveNumber)
     .option('--public', 'let other users run it')
@@ -102,6 +105,7 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
       throw new CliError(python ? `${file} is Python: name the function to call with --entrypoint <name>` : '--entrypoint applies to a .py file', 2);
     }
     if (options.failOnNonZeroExit && options.shell === undefined) throw new CliError('--fail-on-non-zero-exit applies to --shell', 2);
+    if (options.progressPrefix !== undefined && options.shell === undefined) throw new CliError('--progress-prefix applies to --shell', 2);
     if (python && options.export !== undefined) throw new CliError('--export applies to a JS module; a .py file takes --entrypoint', 2);
     if (options.cacheShareable && options.cacheTtl === undefined) throw new CliError('--cache-shareable applies with --cache-ttl', 2);
     const retry = retryPolicyFrom(options);
@@ -122,7 +126,11 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
           ? await client.registerPythonFunction(source, { ...settings, entrypoint: options.entrypoint! })
           : fn
             ? await client.registerFunction(fn, settings)
-            : await client.registerShellFunction(options.shell!, { ...settings, ...(options.failOnNonZeroExit ? { failOnNonZeroExit: true } : {}) });
+            : await client.registerShellFunction(options.shell!, {
+                ...settings,
+                ...(options.failOnNonZeroExit ? { failOnNonZeroExit: true } : {}),
+                ...(options.progressPrefix === undefined ? {} : { progressPrefix: options.progressPrefix }),
+              });
       return client.getFunction(id);
     });
     if (wantsJson(command)) return printJson(context, info);

@@ -118,15 +118,19 @@ class Client(CacheMethods, ObjectMethods, TriggerMethods, EndpointGroupMethods, 
         fail_on_non_zero_exit: Optional[bool] = None,
         retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
         idempotent: Optional[bool] = None,
+        progress_prefix: Optional[str] = None,
     ) -> str:
         """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
 
         A run returns ``{"cmd", "stdout", "stderr", "returncode"}``; with ``fail_on_non_zero_exit`` a
-        non-zero exit fails the task instead.
+        non-zero exit fails the task instead. With ``progress_prefix``, a stdout line that starts with it is
+        a progress value (the rest of the line, as JSON if it parses), left out of the task's logs.
         """
         request: Dict[str, Any] = {"name": name, "runtime": "shell", "source": template}
         if fail_on_non_zero_exit is not None:
             request["failOnNonZeroExit"] = fail_on_non_zero_exit
+        if progress_prefix is not None:
+            request["progressPrefix"] = progress_prefix
         return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache, idempotent))["id"]
 
     def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:

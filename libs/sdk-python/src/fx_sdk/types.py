@@ -13,6 +13,8 @@ class FunctionInfo(TypedDict):
     source: str
     entrypoint: Optional[str]
     failOnNonZeroExit: bool
+    # shell: a stdout line starting with it is a progress value (docs/live.md)
+    progressPrefix: Optional[str]
     description: Optional[str]
     walltimeSeconds: Optional[float]
     public: bool
