@@ -90,6 +90,7 @@ describe('fx-endpoint CLI', () => {
         workers: 3,
         provider: 'local',
         shellOutputLines: 1000,
+        maxTaskLogMB: 1,
         reconnect: { initialDelayMs: 250, maxDelayMs: 10000 },
         drainTimeoutSeconds: 30,
       });

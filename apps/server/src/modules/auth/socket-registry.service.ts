@@ -61,6 +61,10 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
     if (!server) return;
     server.headersTimeout = this.config.FX_HEADERS_TIMEOUT_MS;
     server.requestTimeout = Math.max(this.config.FX_REQUEST_TIMEOUT_MS, this.config.FX_HEADERS_TIMEOUT_MS);
+    // Idle keep-alive connections stay open longer than clients keep them (undici: 4 s), so the client
+    // is the one that closes: Node's 5 s let a client whose event loop was busy for a few seconds send a
+    // POST on a socket the server had just closed, which fails and is not retried (not idempotent).
+    server.keepAliveTimeout = 65_000;
     // Node checks those deadlines on this interval (30 s by default), read when the server starts listening.
     (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(1_000, this.config.FX_HEADERS_TIMEOUT_MS);
   }
