@@ -267,6 +267,8 @@ const ROUTES: Route[] = [
     admin: 'ok',
   },
   { method: 'GET', path: '/v1/tasks/{id}', make: async (f) => ({ url: `/v1/tasks/${f.taskId}` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'GET', path: '/v1/tasks/{id}/progress', make: async (f) => ({ url: `/v1/tasks/${f.taskId}/progress` }), owner: 'ok', other: 404, admin: 'ok' },
+  { method: 'GET', path: '/v1/tasks/{id}/logs', make: async (f) => ({ url: `/v1/tasks/${f.taskId}/logs` }), owner: 'ok', other: 404, admin: 'ok' },
   {
     method: 'POST',
     path: '/v1/tasks/{id}/cancel',

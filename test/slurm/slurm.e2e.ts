@@ -299,6 +299,28 @@ describe('FX on Slurm', () => {
     expect(await readdir(join(endpoint.home.path, 'endpoints', 'hpc', 'objects', 'incoming'))).toEqual([]);
   });
 
+  it("streams a block task's progress and printed lines to the server, before its result (live streams, docs/live.md)", async () => {
+    requireSlurm();
+    const fn = (
+      await client.createFunction({
+        name: 'block-steps',
+        runtime: 'js',
+        source: `async (n) => { for (let i = 1; i <= n; i++) { ctx.emit({ step: i }); console.log('step ' + i); await new Promise((r) => setTimeout(r, 5)); } return n; }`,
+      })
+    ).id;
+    const handle = await client.submit(fn, endpoint.endpointId, [3]);
+    const seen: number[] = [];
+    const following = (async () => {
+      for await (const event of handle.progress()) seen.push(event.seq);
+    })();
+    expect(await handle.result({ timeoutMs: 120_000 }).catch((e) => Promise.reject(new Error(`${(e as Error).message}\n${dumpLogs()}`)))).toBe(3);
+    await following;
+    expect(seen.at(-1)).toBe(3);
+    const printed: string[] = [];
+    for await (const chunk of handle.logs()) printed.push(chunk.text);
+    expect(printed.join('')).toBe('step 1\nstep 2\nstep 3\n');
+  });
+
   it('stop cancels every block: no job of the endpoint is left in squeue', async () => {
     requireSlurm();
     const fn = await client.registerShellFunction('sleep 1; echo ok', { name: 'brief' });

@@ -15,6 +15,8 @@ export interface CliContext {
   /** The process's stdin and stdout as byte streams (`fx put -`, `fx get -o -`). */
   stdin: NodeJS.ReadableStream & AsyncIterable<Buffer | string>;
   stdout: NodeJS.WritableStream;
+  /** The process's stderr as a byte stream (`fx logs` writes a task's stderr there as it comes). */
+  stderr: NodeJS.WritableStream;
   /** Reads all of stdin when it is not a terminal; undefined when it is one. */
   readStdin: () => Promise<string | undefined>;
   /** Asks for a secret on the terminal without echoing it. */

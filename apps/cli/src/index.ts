@@ -29,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
       ...(process.stderr.isTTY ? { tty: { write: (text: string) => void process.stderr.write(text), columns: process.stderr.columns || 80 } } : {}),
       stdin: process.stdin,
       stdout: process.stdout,
+      stderr: process.stderr,
       readStdin: readPipedStdin,
       promptSecret,
       connect: async (explicit) => new Client(explicit ?? (await credentials.resolve())),

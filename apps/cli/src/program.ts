@@ -7,7 +7,9 @@ import { configureEndpointsCommand } from './commands/endpoints.js';
 import { configureFunctionsCommand } from './commands/functions.js';
 import { configureGetCommand } from './commands/get.js';
 import { configureLoginCommand } from './commands/login.js';
+import { configureLogsCommand } from './commands/logs.js';
 import { configureObjectsCommand } from './commands/objects.js';
+import { configureProgressCommand } from './commands/progress.js';
 import { configurePutCommand } from './commands/put.js';
 import { configureResultCommand } from './commands/result.js';
 import { configureRunCommand } from './commands/run.js';
@@ -46,6 +48,8 @@ export function buildProgram(context: CliContext): Command {
     configureTasksCommand,
     configureTaskCommand,
     configureResultCommand,
+    configureProgressCommand,
+    configureLogsCommand,
     configureCancelCommand,
     configureCacheCommand,
     configurePutCommand,

@@ -25,6 +25,7 @@ import threading
 import types
 
 from fx_worker_capture import Capture
+from fx_worker_live import Live
 from fx_worker_outcomes import MODULE_PREFIX, EntrypointError, error_outcome, interrupted, result_outcome
 from fx_worker_objects import Outputs, ObjectUnavailable, bytes_outcome, install_sdk, is_bytes, load_objects, result_name, spill, unavailable
 import fx_worker_serializers as serializers
@@ -143,7 +144,13 @@ class Worker:
         # The worker's own directory (tasks may chdir): result files go there, where the agent looks.
         self.result_dir = os.getcwd()
         self.outputs = Outputs()
-        install_sdk(self.outputs.output)
+        self.live = Live(self.channel)
+        install_sdk(self.outputs.output, self.live.emit)
+        # a line printed is a line the live logs show now, not when a pipe's buffer fills
+        try:
+            sys.stdout.reconfigure(line_buffering=True)
+        except Exception:
+            pass
         self.main_thread = threading.main_thread().ident
         # A pipe would make print() block-buffered: line by line, it interleaves with subprocesses' output.
         for stream in (sys.stdout, sys.stderr):
@@ -192,7 +199,8 @@ class Worker:
 
     def execute(self, task):
         invocation, state = task["invocation"], self.state
-        capture = Capture(self.output_lines, self.output_bytes)
+        capture = Capture(self.output_lines, self.output_bytes, self.live.printed)
+        self.live.begin(task["taskId"])
         outcome = None
         # the task may have replaced the handler: every task starts with the worker's own
         signal.signal(signal.SIGINT, self.on_sigint)
@@ -244,6 +252,8 @@ class Worker:
         state.current = None
         if outcome is None:
             outcome = interrupted()
+        # after the capture's drains: everything printed is in, and goes before `done`
+        self.live.end()
         output = capture.output()
         if output:
             outcome["output"] = output

@@ -61,8 +61,10 @@ def flush_c_streams():
 class Capture:
     """Points fds 1 and 2 at pipes for the length of one task; a thread per pipe keeps the tail."""
 
-    def __init__(self, max_lines, max_bytes):
+    def __init__(self, max_lines, max_bytes, printed=None):
         self.tails = [Tail(max_lines, max_bytes), Tail(max_lines, max_bytes)]
+        # printed(stream, data): what the task writes, as it writes it (live logs)
+        self.printed = printed
         self.threads = []
         self.saved = []
 
@@ -70,12 +72,13 @@ class Capture:
         self.streams = (sys.stdout, sys.stderr)
         for stream in self.streams:
             stream.flush()
-        for fd, tail in zip((1, 2), self.tails):
+        for fd, tail, stream in zip((1, 2), self.tails, ("stdout", "stderr")):
             self.saved.append(os.dup(fd))
             read_end, write_end = os.pipe()
             os.dup2(write_end, fd)
             os.close(write_end)
-            thread = threading.Thread(target=drain, args=(read_end, tail), daemon=True)
+            live = (lambda data, stream=stream: self.printed(stream, data)) if self.printed else None
+            thread = threading.Thread(target=drain, args=(read_end, tail, live), daemon=True)
             thread.start()
             self.threads.append(thread)
         return self
@@ -107,12 +110,14 @@ class Capture:
         return output
 
 
-def drain(fd, tail):
+def drain(fd, tail, live=None):
     try:
         while True:
             data = os.read(fd, 65536)
             if not data:
                 break
             tail.push(data)
+            if live:
+                live(data)
     finally:
         os.close(fd)

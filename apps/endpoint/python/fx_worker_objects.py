@@ -152,8 +152,8 @@ class Outputs:
             task["written"][name] = {"name": name, "file": file, "encoding": encoding, "size": len(content)}
 
 
-def install_sdk(output):
-    """Makes `fx_sdk.output` what tasks call: on the real SDK when this Python has it, else on a module of its own."""
+def install_sdk(output, emit):
+    """Makes `fx_sdk.output` and `fx_sdk.emit` what tasks call: on the real SDK when this Python has it, else on a module of its own."""
     module = None
     try:
         if importlib.util.find_spec("fx_sdk") is not None:
@@ -162,6 +162,7 @@ def install_sdk(output):
         module = None
     if module is None:
         module = types.ModuleType("fx_sdk")
-        module.__doc__ = "fx-endpoint's stand-in for the FX SDK inside a task: output(name, data) only."
+        module.__doc__ = "fx-endpoint's stand-in for the FX SDK inside a task: output(name, data) and emit(value) only."
         sys.modules["fx_sdk"] = module
     module.output = output
+    module.emit = emit

@@ -26,6 +26,13 @@ describe('functionContentHash', () => {
     expect(functionContentHash('shell', 'exit 3', { failOnNonZeroExit: true })).toBe(sha256('shell failOnNonZeroExit\nexit 3'));
     expect(functionContentHash('shell', 'exit 3', { failOnNonZeroExit: true })).not.toBe(functionContentHash('shell', 'exit 3'));
   });
+  it('covers a progress prefix only when set (hashes of functions without one do not change)', () => {
+    expect(functionContentHash('shell', 'echo {x}', { progressPrefix: null })).toBe(sha256('shell\necho {x}'));
+    expect(functionContentHash('shell', 'echo {x}', { progressPrefix: 'PROGRESS ' })).toBe(sha256('shell progressPrefix="PROGRESS "\necho {x}'));
+    expect(functionContentHash('shell', 'exit 3', { failOnNonZeroExit: true, progressPrefix: '@' })).toBe(
+      sha256('shell failOnNonZeroExit progressPrefix="@"\nexit 3'),
+    );
+  });
   it('cannot be matched by moving a setting into the source', () => {
     // the header ends at the first newline, and a JSON string holds none
     expect(functionContentHash('python', 'x', { entrypoint: 'a' })).not.toBe(functionContentHash('python', 'entrypoint="a"\nx'));

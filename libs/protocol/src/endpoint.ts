@@ -3,7 +3,7 @@ import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskRes
 import { PickledValue } from './serializers.js';
 import { TaskPriority } from './priority.js';
 import { ObjectName, ObjectRef } from './objects.js';
-import { StreamPayload } from './live.js';
+import { MAX_PROGRESS_PREFIX_CHARS, StreamPayload } from './live.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -132,6 +132,8 @@ export const FunctionSpec = z.object({
   entrypoint: z.string().optional(),
   /** shell: a non-zero exit fails the task. Covered by the content hash. */
   failOnNonZeroExit: z.boolean().optional(),
+  /** shell: stdout lines starting with this are progress values (live.ts). Covered by the content hash. */
+  progressPrefix: z.string().max(MAX_PROGRESS_PREFIX_CHARS).optional(),
   contentHash: z.string(),
   walltimeSeconds: z.number().positive().optional(),
   /**

@@ -20,6 +20,7 @@ import { TaskPriority } from './priority.js';
 import { MAX_ATTEMPTS_SHOWN, RetryPolicy, TaskAttempt } from './retry.js';
 import { FunctionCache, TaskCacheFlag } from './memoize.js';
 import { ObjectRef } from './objects.js';
+import { MAX_PROGRESS_PREFIX_CHARS, ProgressEvent } from './live.js';
 import { Speculation } from './speculation.js';
 
 /** REST v1 request and response bodies. Paths are under `/v1`. */
@@ -41,6 +42,11 @@ export const RegisterFunctionRequest = z
     entrypoint: PythonEntrypoint.optional(),
     /** shell only: a non-zero exit fails the task (NON_ZERO_EXIT, with its output) instead of succeeding with the returncode. @default false */
     failOnNonZeroExit: z.boolean().optional(),
+    /**
+     * shell only: a line of stdout that starts with this is a progress value (the rest of the line, as
+     * JSON if it parses, else the text), not a log line (live.ts). @default none
+     */
+    progressPrefix: z.string().min(1).max(MAX_PROGRESS_PREFIX_CHARS).optional(),
     description: z.string().max(4096).optional(),
     walltimeSeconds: z
       .number()
@@ -66,6 +72,10 @@ export const RegisterFunctionRequest = z
       ctx.addIssue({ code: 'custom', path: ['entrypoint'], message: `entrypoint applies to python functions only, not to ${req.runtime}` });
     if (req.runtime !== 'shell' && req.failOnNonZeroExit !== undefined)
       ctx.addIssue({ code: 'custom', path: ['failOnNonZeroExit'], message: `failOnNonZeroExit applies to shell functions only, not to ${req.runtime}` });
+    if (req.runtime !== 'shell' && req.progressPrefix !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['progressPrefix'], message: `progressPrefix applies to shell functions only, not to ${req.runtime}` });
+    if (req.progressPrefix !== undefined && /[\r\n]/.test(req.progressPrefix))
+      ctx.addIssue({ code: 'custom', path: ['progressPrefix'], message: 'a progress prefix is matched within one line: it may not hold a line break' });
   });
 export type RegisterFunctionRequest = z.input<typeof RegisterFunctionRequest>;
 
@@ -80,6 +90,8 @@ export const FunctionInfo = z.object({
   entrypoint: z.string().nullable().default(null),
   /** shell: whether a non-zero exit fails the task. */
   failOnNonZeroExit: z.boolean().default(false),
+  /** shell: stdout lines starting with this are progress values; null: none. */
+  progressPrefix: z.string().nullable().default(null),
   description: z.string().nullable(),
   walltimeSeconds: z.number().nullable(),
   public: z.boolean(),
@@ -263,6 +275,11 @@ export const TaskInfo = TaskCore.extend({
   error: RemoteError.nullable(),
   /** What a python task printed (or a failed shell task's output), when it printed anything. */
   output: TaskOutput.optional(),
+  /**
+   * The latest progress value its current attempt emitted, and how many it emitted (live.ts; the kept
+   * ones are at GET /v1/tasks/:id/progress); absent: none.
+   */
+  progress: z.object({ latest: ProgressEvent, emitted: z.number().int().min(0) }).optional(),
   /** Completed from a memoized result, without running: cachedFrom is the task that produced it. */
   cached: z.boolean().default(false),
   cachedFrom: Uuid.nullable().default(null),

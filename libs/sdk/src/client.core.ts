@@ -9,6 +9,8 @@ import type { ResultChannel } from './result-channel.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import type { GroupTransport } from './task-group.js';
 import { checkInput } from './validate.js';
+import { TaskProgressResponse, type LogChunk, type ProgressEvent } from '@fx/protocol';
+import { logChunks, onProgress, progressEvents, type LiveTransport, type LogsOptions, type ProgressOptions } from './live.client.js';
 
 /**
  * What every Client method stands on: its transports, whether it is closed, and the checks of ids and
@@ -53,6 +55,44 @@ export abstract class ClientCore {
   close(): void {
     this.closed = true;
     this.channel.close();
+  }
+
+  // ---- live streams of running tasks (docs/live.md) ------------------------------------------------
+
+  /**
+   * The task's progress (what its function emits: `ctx.emit(value)`, `fx_sdk.emit(value)`, a shell
+   * progress line) while it runs: the values the server kept, then each new one, ending once the task
+   * is final. Emits faster than a flush are coalesced: `seq` only increases, `coalesced` counts the gap.
+   * NotFoundError for a task that is not yours.
+   */
+  progress(taskId: string, options: ProgressOptions = {}): AsyncIterable<ProgressEvent> {
+    this.assertOpen();
+    return progressEvents(this.live, this.id(taskId, 'taskId'), options);
+  }
+
+  /** The progress values the server keeps for the task now (the latest few), with how many it emitted; one request. */
+  getTaskProgress(taskId: string): Promise<TaskProgressResponse> {
+    this.assertOpen();
+    return this.request({ method: 'GET', path: `/v1/tasks/${this.id(taskId, 'taskId')}/progress`, response: TaskProgressResponse });
+  }
+
+  /** Calls `callback` with each progress value of the task until it is final; returns a function that stops. */
+  onProgress(taskId: string, callback: (event: ProgressEvent) => void): () => void {
+    this.assertOpen();
+    return onProgress(this.live, this.id(taskId, 'taskId'), callback);
+  }
+
+  /**
+   * What the task printed, chunk by chunk in order: what is stored now, or with `follow` that and then
+   * each new chunk as the running task prints it, until it is final.
+   */
+  logs(taskId: string, options: LogsOptions = {}): AsyncIterable<LogChunk> {
+    this.assertOpen();
+    return logChunks(this.live, this.id(taskId, 'taskId'), options);
+  }
+
+  private get live(): LiveTransport {
+    return { watchLive: (id, listener, wants) => this.channel.watchLive(id, listener, wants), request: (req) => this.request(req) };
   }
 
   protected request<T>(req: RestRequest<T>): Promise<T> {

@@ -106,6 +106,12 @@ export interface RegisterShellFunctionOptions extends RegisterFunctionOptions {
    * @default false
    */
   failOnNonZeroExit?: boolean;
+  /**
+   * A line of stdout that starts with this is a progress value (the rest of the line, as JSON if it
+   * parses, else the text) rather than a log line (see Client.progress).
+   * @default none
+   */
+  progressPrefix?: string;
 }
 
 export interface RegisterPythonFunctionOptions extends RegisterFunctionOptions {

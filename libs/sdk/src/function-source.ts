@@ -76,6 +76,7 @@ export function templateRegistration(runtime: 'shell' | 'mpi', template: string,
     runtime,
     source: template,
     ...(options.failOnNonZeroExit === undefined ? {} : { failOnNonZeroExit: options.failOnNonZeroExit }),
+    ...(options.progressPrefix === undefined ? {} : { progressPrefix: options.progressPrefix }),
     ...registrationFields(options),
   };
 }

@@ -6,6 +6,7 @@ export { TaskGroup } from './task-group.js';
 export type { MapOutcome } from './map-window.js';
 export { TaskRef, itemRef } from './task-ref.js';
 export type { Progress } from './result-stream.js';
+export type { LogsOptions, ProgressOptions } from './live.client.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export { ObjectsClient } from './objects.client.js';
 export { TriggersClient } from './triggers.client.js';
@@ -71,6 +72,11 @@ export type {
   SubmitWarning,
   TaskAttempt,
   TaskInfo,
+  LogChunk,
+  LogStream,
+  ProgressEvent,
+  TaskLogsResponse,
+  TaskProgressResponse,
   TaskOutcome,
   TaskOutput,
   TaskResultEntry,

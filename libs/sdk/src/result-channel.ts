@@ -13,6 +13,7 @@ import {
 import WebSocket from 'ws';
 import { ConnectionError, FxError, NotFoundError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
 import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
+import { LiveWatches, type LiveListener, type LiveWants } from './live-watches.js';
 
 /** Receives outcomes for the task ids it watches. */
 export interface ResultSink {
@@ -70,6 +71,11 @@ export class ResultChannel {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private rejection: UpgradeRejection | undefined;
+  /** Live progress and logs of running tasks, on the same socket (live-watches.ts). */
+  private readonly live = new LiveWatches();
+  private readonly sendLive = <K extends 'watch' | 'unwatch'>(type: K, payload: ClientToServer[K], id: string) => {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeFrame<ClientToServer, K>(type, payload, id));
+  };
 
   constructor(private readonly options: ResultChannelOptions) {}
 
@@ -107,6 +113,22 @@ export class ResultChannel {
       }
       this.queueFlush();
     };
+  }
+
+  /**
+   * Watches one task's live progress and/or logs until it is final (`listener.ended`); kept values and
+   * stored logs come first. Returns a function that stops watching.
+   */
+  watchLive(taskId: string, listener: LiveListener, wants: LiveWants): () => void {
+    if (this.state === 'closed') throw new ConnectionError('CLIENT_CLOSED', 'the client was closed');
+    const stop = this.live.add(taskId, listener, wants, this.state === 'open' ? this.sendLive : undefined);
+    if (this.state === 'idle') this.connect();
+    return stop;
+  }
+
+  /** Whether anything needs the socket: result waits or live watches. */
+  private get wanted(): boolean {
+    return this.waiters.size > 0 || this.live.size > 0;
   }
 
   /** Resolves with one task's final outcome. */
@@ -182,6 +204,7 @@ export class ResultChannel {
     this.toSubscribe.clear();
     this.toUnsubscribe.clear();
     this.send(ws, 'subscribe', [...this.waiters.keys()]);
+    this.live.opened(this.sendLive);
     this.startHeartbeat(ws);
   }
 
@@ -214,7 +237,7 @@ export class ResultChannel {
       );
       return;
     }
-    if (this.waiters.size === 0) {
+    if (!this.wanted) {
       this.state = 'idle';
       return;
     }
@@ -226,7 +249,7 @@ export class ResultChannel {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.state !== 'backoff') return;
-      if (this.waiters.size === 0) this.state = 'idle';
+      if (!this.wanted) this.state = 'idle';
       else this.connect();
     }, delay);
   }
@@ -269,7 +292,7 @@ export class ResultChannel {
       if (this.toUnsubscribe.size > 0) this.send(this.ws, 'unsubscribe', [...this.toUnsubscribe]);
       this.toSubscribe.clear();
       this.toUnsubscribe.clear();
-    } else if (this.state === 'idle' && this.waiters.size > 0) {
+    } else if (this.state === 'idle' && this.wanted) {
       this.connect();
     }
   }
@@ -311,6 +334,8 @@ export class ResultChannel {
       case 'error':
         this.onErrorFrame(ws, frame.id, frame.payload);
         return;
+      default:
+        this.live.onFrame(frame.type, frame.payload, frame.id);
     }
   }
 
@@ -335,6 +360,7 @@ export class ResultChannel {
       ws.terminate();
       return;
     }
+    if (frameId !== undefined && this.live.refused(frameId, error)) return;
     if (ids) for (const id of ids) this.failId(id, error);
   }
 
@@ -365,5 +391,6 @@ export class ResultChannel {
     this.waiters.clear();
     this.toSubscribe.clear();
     for (const [id, sinks] of all) for (const sink of sinks) sink.fail(error, id);
+    this.live.failAll(error);
   }
 }

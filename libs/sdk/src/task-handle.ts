@@ -1,9 +1,10 @@
-import type { CancelTaskResponse, ObjectRef, TaskInfo } from '@fx/protocol';
+import type { CancelTaskResponse, LogChunk, ObjectRef, ProgressEvent, TaskInfo } from '@fx/protocol';
+import type { LogsOptions, ProgressOptions } from './live.client.js';
 import type { Client } from './client.js';
 import type { GetResultOptions } from './client.options.js';
 
 /** What a handle needs of its client: a narrow slice, so the handle holds no transport of its own. */
-type TaskOperations = Pick<Client, 'getResult' | 'getResultRef' | 'cancel' | 'getTask'>;
+type TaskOperations = Pick<Client, 'getResult' | 'getResultRef' | 'cancel' | 'getTask' | 'onProgress' | 'progress' | 'logs'>;
 
 /**
  * One task, named by its id (after Temporal's workflow handles). Made by `client.submit(...)` or
@@ -47,5 +48,20 @@ export class TaskHandle<T = unknown> {
   /** The task record (Client.getTask): status, attempt, function, endpoint, args, timeline, and once final its result or error. */
   describe(): Promise<TaskInfo> {
     return this.#client.getTask(this.id);
+  }
+
+  /** Calls `callback` with each progress value the task emits until it is final (Client.onProgress); returns a function that stops. */
+  onProgress(callback: (event: ProgressEvent) => void): () => void {
+    return this.#client.onProgress(this.id, callback);
+  }
+
+  /** The task's progress values as they come, ending when it is final (Client.progress). */
+  progress(options: ProgressOptions = {}): AsyncIterable<ProgressEvent> {
+    return this.#client.progress(this.id, options);
+  }
+
+  /** What the task printed (Client.logs): stored chunks, or with `follow` live until it is final. */
+  logs(options: LogsOptions = {}): AsyncIterable<LogChunk> {
+    return this.#client.logs(this.id, options);
   }
 }

@@ -5,6 +5,7 @@ import { ErrorNote, FunctionSource, StatusBadge, When } from '../components';
 import { Page, usePageData } from '../page';
 import { Link } from '../router';
 import { TaskAttempts } from './TaskAttempts';
+import { TaskLive } from './TaskLive';
 
 const STEPS: Array<[keyof TaskInfo['timeline'], string]> = [
   ['receivedAt', 'Received'],
@@ -182,6 +183,7 @@ export function TaskPage({ id }: { id: string }) {
                 )}
               </div>
             </div>
+            <TaskLive api={api} id={task.id} />
             {task.output ? (
               <div className="card">
                 <h2>Output{task.output.truncated ? <span className="muted small"> (its last lines)</span> : null}</h2>

@@ -61,6 +61,12 @@ export interface EndpointAgentOptions {
    * @default 200
    */
   statusIntervalMs?: number;
+  /**
+   * Characters of live log text sent per task attempt (config.yaml's `maxTaskLogMB`); past it text is
+   * dropped and the server told how much (`truncated`). What the task's result carries is not affected.
+   * @default 1 MiB
+   */
+  maxTaskLogChars?: number;
   /** @default silent */
   logger?: Logger;
   /**

@@ -7,6 +7,7 @@ import { AgentState, assertTransition, isFinalState } from './agent.state.js';
 import type { EndpointAgentOptions } from './agent.options.js';
 import { silentLogger, type Logger } from './logger.js';
 import { EndpointObjects } from '../objects/endpoint.objects.js';
+import { LiveStreams } from './live.streams.js';
 import { ResultOutbox } from './result.outbox.js';
 import { ResultSpool } from './result.spool.js';
 import type { AgentStatusSnapshot, ConnectionState } from './status.file.js';
@@ -36,6 +37,9 @@ export interface EndpointAgentEvents {
   change: [];
 }
 
+/** Live log text sent per task attempt unless configured otherwise (1 MiB). */
+const DEFAULT_MAX_TASK_LOG_CHARS = 1024 * 1024;
+
 /**
  * The endpoint agent: dials the server, grants credits for free worker slots, runs the tasks it is sent
  * on its provider, and reports results (spooled to disk first, removed on ack). The socket may come and
@@ -45,6 +49,7 @@ export interface EndpointAgentEvents {
  * the wiring of its parts: the session (the socket), the intake (tasks held and running), the outbox
  * (what goes back, coalesced) and the status reporter.
  */
+
 export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   private currentState: AgentState = AgentState.INITIALIZING;
   private lastError?: string;
@@ -55,6 +60,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   private readonly outbox: ResultOutbox;
   private readonly status: StatusReporter;
   private readonly objects: EndpointObjects;
+  private readonly live: LiveStreams;
 
   private shuttingDown = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -99,7 +105,9 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       ended: () => isFinalState(this.currentState),
       changed: () => this.changed(),
     });
+    this.live = new LiveStreams({ session: this.session, maxLogCharsPerTask: options.maxTaskLogChars ?? DEFAULT_MAX_TASK_LOG_CHARS });
     this.intake = new TaskIntake({
+      live: this.live,
       provider,
       taskLimits: options.taskLimits,
       endpointLabel: options.endpointId ?? options.name,
@@ -287,6 +295,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     clearTimeout(closeDeadline);
     await this.options.provider.stop().catch((error: unknown) => this.log.warn(`stopping workers: ${String(error)}`));
     await this.outbox.close();
+    this.live.close();
     await this.objects.close();
     this.status.cancel();
     this.setState(finalState);

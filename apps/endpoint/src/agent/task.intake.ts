@@ -1,6 +1,7 @@
 import { functionContentHash } from '@fx/protocol/node';
 import { DEFAULT_LIMITS, FunctionSpecCache, functionsOf, type TaskResult, type TaskSpec, type TasksPayload, type WelcomePayload } from '@fx/protocol';
 import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
+import type { LiveStreams } from './live.streams.js';
 import type { EndpointObjects } from '../objects/endpoint.objects.js';
 import { TaskLostError, type Provider } from '../providers/provider.js';
 import {
@@ -14,7 +15,7 @@ import {
 } from '../runtimes/task.errors.js';
 import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';
-import { insertByPriority, priorityOf } from './priority-order.js';
+import { FairOrder } from './fair-order.js';
 import { runKey } from './run-key.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
@@ -42,6 +43,8 @@ export interface TaskIntakeOptions {
   changed: () => void;
   /** Data by reference: inputs fetched before a task runs, results stored as objects. Absent: neither. */
   objects?: EndpointObjects;
+  /** Where running tasks' progress and printed text go (sent as `stream` frames). Absent: nowhere. */
+  live?: LiveStreams;
 }
 
 interface RunningTask {
@@ -61,6 +64,8 @@ interface RunningTask {
 export class TaskIntake {
   /** Higher priority first, then in arrival order (priority-order.ts): the agent prefetches hundreds. */
   private readonly queue: TaskSpec[] = [];
+  /** The queue's order: by priority, fair between owners within one. */
+  private readonly order = new FairOrder<TaskSpec>();
   /** Run keys (runKey) in `queue`, for the duplicate check (a scan of the queue per task would be quadratic). */
   private readonly queuedIds = new Set<string>();
   /** By run key: a task and its speculative copy run side by side, as two runs. */
@@ -118,7 +123,7 @@ export class TaskIntake {
       }
       // a speculative copy rescues a straggler: it goes first, whatever waits
       if (task.copy) this.queue.unshift(task);
-      else insertByPriority(this.queue, task, priorityOf);
+      else this.order.insert(this.queue, task);
       this.queuedIds.add(key);
     }
     this.pump();
@@ -152,6 +157,7 @@ export class TaskIntake {
   giveUpQueued(): void {
     this.queue.length = 0;
     this.queuedIds.clear();
+    this.order.clear();
   }
 
   /** Aborts every running task with TaskCancelledError(why). */
@@ -199,6 +205,7 @@ export class TaskIntake {
     const taking = state === AgentState.RUNNING || state === AgentState.CONNECTING;
     while (taking && this.runs.size < capacity && this.queue.length > 0) {
       const task = this.queue.shift() as TaskSpec;
+      this.order.taken(task);
       this.queuedIds.delete(runKey(task.taskId, task.copy));
       this.start(task);
     }
@@ -206,13 +213,13 @@ export class TaskIntake {
   }
 
   /**
-   * Whether the function's source (with its entry point and exit policy) matches its content hash. The
+   * Whether the function's source (with its entry point, exit policy and progress prefix) matches its content hash. The
    * same function usually arrives many times in a row, so the last few verified (hash, source) pairs are
    * remembered: a string compare instead of a sha256 per task.
    */
   private verifiedSource(fn: TaskSpec['function']): boolean {
-    const settings = { entrypoint: fn.entrypoint, failOnNonZeroExit: fn.failOnNonZeroExit };
-    const key = `${fn.runtime}\n${JSON.stringify(fn.entrypoint ?? null)}\n${fn.failOnNonZeroExit === true}\n${fn.contentHash}`;
+    const settings = { entrypoint: fn.entrypoint, failOnNonZeroExit: fn.failOnNonZeroExit, progressPrefix: fn.progressPrefix };
+    const key = `${fn.runtime}\n${JSON.stringify(fn.entrypoint ?? null)}\n${fn.failOnNonZeroExit === true}\n${JSON.stringify(fn.progressPrefix ?? null)}\n${fn.contentHash}`;
     if (this.verifiedSources.get(key) === fn.source) return true;
     if (functionContentHash(fn.runtime, fn.source, settings) !== fn.contentHash) return false;
     if (this.verifiedSources.size >= 256) this.verifiedSources.clear();
@@ -274,6 +281,8 @@ export class TaskIntake {
         if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
         void run.release?.().catch((error: unknown) => log.warn(`could not release the task's objects: ${String(error)}`, { taskId: task.taskId }));
         if (this.runs.get(key) === run) this.runs.delete(key);
+        // its live items go before its result (or are forgotten with it); a speculative copy streams none
+        if (!task.copy) this.options.live?.finish(task.taskId);
         const reason: unknown = controller.signal.reason;
         if (lost && task.copy) {
           // Only the copy's worker went away: the copy fails (the original goes on, and decides).
@@ -310,6 +319,8 @@ export class TaskIntake {
     const startsLater = provider.startsLater === true;
     if (!startsLater) begin(Date.now());
     const outcome = await provider.submit(task, signal, {
+      // one stream per task: a speculative copy beside its original streams nothing
+      ...(this.options.live && !task.copy ? { live: this.options.live.sink(task) } : {}),
       maxResultBytes: objects ? objects.maxResultBytes : this.maxResultBytes,
       ...(objects
         ? { inlineResultBytes: this.inlineResultBytes, ...(task.outputName !== undefined ? { resultToFile: true } : {}), objects: prepared.placements }

@@ -51,6 +51,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
     drainTimeoutSeconds: config.drainTimeoutSeconds,
     prefetch: config.prefetch,
     taskLimits: config.taskLimits,
+    maxTaskLogChars: Math.round(config.maxTaskLogMB * 1024 * 1024),
     logger,
     takeover: opts.takeover ?? false,
   });

@@ -128,6 +128,8 @@ export const EndpointConfig = z
     slurm: SlurmConfig.optional(),
     /** Lines of stdout and stderr kept per shell or python task. */
     shellOutputLines: z.number().int().min(1).max(1_000_000).default(1000),
+    /** Live log text (millions of characters) streamed per running task (docs/live.md); past it, dropped and reported. */
+    maxTaskLogMB: z.number().min(0).max(1024).default(1),
     /**
      * The interpreter python functions run on: a name on PATH or a path (a venv's or conda env's
      * bin/python). Absent: python3. Its workers start with the first python task.

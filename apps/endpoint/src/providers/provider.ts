@@ -1,8 +1,18 @@
 import type { PythonReport, TaskSpec, WorkerCounts } from '@fx/protocol';
 import type { ObjectPlacement } from '../objects/object.placement.js';
 import type { ExecutionOutcome } from '../runtimes/task.errors.js';
+import type { WorkerLogs, WorkerProgress } from '../runtimes/js/js.live.js';
 
 export type { ExecutionOutcome };
+
+/**
+ * Where a running task's live streams go (the agent's LiveStreams, which coalesces and bounds them):
+ * its latest progress value (seq counts its emits) and what it printed, in order. Cheap to call often.
+ */
+export interface LiveSink {
+  progress(p: WorkerProgress): void;
+  logs(chunks: WorkerLogs[]): void;
+}
 
 /** What the agent tells a provider about one submission besides the task itself. */
 export interface SubmitContext {
@@ -25,10 +35,12 @@ export interface SubmitContext {
    * reports it running and starts its walltime clock).
    */
   onStart?: (workerId: string) => void;
+  /** Where the task's progress and printed text go while it runs; absent: nowhere. */
+  live?: LiveSink;
 }
 
 /** What a worker invocation takes from a submission: the result limits and routing, and the task's objects. */
-export function invocationExtras(context: Omit<SubmitContext, 'onStart'>): {
+export function invocationExtras(context: Omit<SubmitContext, 'onStart' | 'live'>): {
   maxResultBytes: number;
   inlineResultBytes?: number;
   resultToFile?: boolean;

@@ -24,6 +24,8 @@ import {
   SubmitBatchResponse,
   SubmitTaskResponse,
   TaskInfo,
+  TaskLogsResponse,
+  TaskProgressResponse,
   TaskResultsResponse,
   TaskStatusManyResponse,
   TokenInfo,
@@ -215,6 +217,20 @@ export const OPERATIONS: Record<string, OperationDoc> = {
     summary: 'Get a task',
     description: 'Timeline, attempt (0 on the first try), every attempt so far (where it ran, when, its error), arguments, and the result or error.',
     response: TaskInfo,
+    id: true,
+  },
+  'GET /v1/tasks/{id}/progress': {
+    summary: "Get a task's progress",
+    description:
+      'The latest progress values the task emitted (at most 16, oldest first, of its current attempt), how many it emitted in all, and whether it is final. Watch the client channel (`watch`) to be pushed them live.',
+    response: TaskProgressResponse,
+    id: true,
+  },
+  'GET /v1/tasks/{id}/logs': {
+    summary: "Get a task's logs",
+    description:
+      'What the task printed while it ran (its latest attempt), in chunks after `afterSeq`, oldest first; pass `nextSeq` back to page or follow. `truncated`: text past the per-task bound was dropped.',
+    response: TaskLogsResponse,
     id: true,
   },
   'POST /v1/tasks/{id}/cancel': {

@@ -36,6 +36,8 @@ export const EnvSchema = z
     FX_ADMIN_NAME: z.string().default('admin'),
     FX_MAX_REQUEST_BYTES: int(DEFAULT_LIMITS.maxRequestBytes, 1024),
     FX_MAX_RESULT_BYTES: int(DEFAULT_LIMITS.maxResultBytes, 1024),
+    /** Bytes of log text kept per task (live logs, issue 16); past it text is dropped and the task's logs marked truncated. */
+    FX_MAX_TASK_LOG_BYTES: int(1024 * 1024, 0),
     /** Results whose JSON is larger than this (at most FX_MAX_RESULT_BYTES) are stored as objects, fetched by the SDKs on demand. */
     FX_INLINE_RESULT_BYTES: int(1024 * 1024, 1024),
     FX_MAX_BATCH_TASKS: int(DEFAULT_LIMITS.maxBatchTasks),

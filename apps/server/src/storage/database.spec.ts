@@ -122,6 +122,7 @@ describe.each([
       'task_copies',
       'task_dependencies',
       'task_groups',
+      'task_logs',
       'task_objects',
       'tasks',
       'tokens',

@@ -38,6 +38,7 @@ from .errors import (
     TimeoutError,
     ValidationError,
 )
+from ._live import LogChunk, ProgressEvent
 from ._object_ref import ObjectRef
 from ._refs import TaskRef, item_ref
 from .executor import Executor, TaskFuture
@@ -57,12 +58,14 @@ __all__ = [
     "Retry",
     "ForbiddenError",
     "FxError",
+    "LogChunk",
     "NotFoundError",
     "ObjectIntegrityError",
     "ObjectRef",
     "ObjectUploadError",
     "PartialBatchError",
     "PayloadTooLargeError",
+    "ProgressEvent",
     "PythonVersionMismatchWarning",
     "QuotaExceededError",
     "RateLimitError",

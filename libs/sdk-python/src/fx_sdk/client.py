@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 
 from . import _batch
 from ._config import token_from_env, url_from_env
+from ._live import LiveMethods
 from ._longpoll import LongPollConnection
 from ._objects import ObjectMethods
 from ._options import CacheMethods, RetryLike, registration_options, retry_wire
@@ -33,7 +34,7 @@ DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-class Client(CacheMethods, ObjectMethods, TriggerMethods, EndpointGroupMethods):
+class Client(CacheMethods, ObjectMethods, TriggerMethods, EndpointGroupMethods, LiveMethods):
     """Client of one FX server. Thread-safe; one background thread collects results for every wait.
 
     ``url`` and ``token`` default to FX_URL and FX_TOKEN. ``timeout`` bounds one REST attempt (seconds);

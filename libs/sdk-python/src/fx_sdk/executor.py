@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from ._batch import WireItem, check_priority
+from ._live import ProgressEvent, ProgressRelay
 from ._poller import Delivery
 from ._serializers import Serializer, argument_fields, check_serializer
 from ._source import python_source, source_digest
@@ -40,6 +41,7 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         self._client = client
         self._fx_lock = threading.RLock()
         self._notified = False
+        self._progress: Optional[ProgressRelay] = None
 
     def cancel(self) -> bool:
         with self._fx_lock:
@@ -57,6 +59,19 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         """The task's result (fetched, the first time, when it is stored as an object), as ``Future.result``."""
         value = super().result(timeout)
         return value.load() if isinstance(value, _Stored) else value
+
+    def on_progress(self, callback: Callable[[ProgressEvent], Any]) -> None:
+        """Calls ``callback(event)`` with each :class:`ProgressEvent` of the task in ``seq`` order (those the server kept
+        first) on a thread of this future's, until the task is final (a last call may come just after the future resolves)."""
+        with self._fx_lock:
+            if self._progress is None:
+                self._progress = ProgressRelay(self._client.progress, self._wait_task_id)
+        self._progress.add(callback)
+
+    def _wait_task_id(self) -> Optional[str]:
+        while not self._stored.wait(0.05) and not self.done():
+            pass
+        return self.task_id
 
     def _fx_task_ref(self) -> Dict[str, Any]:
         """As another task's argument: a reference to this task's result, once the server holds the task."""

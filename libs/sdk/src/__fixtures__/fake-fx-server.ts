@@ -196,6 +196,7 @@ export class FakeFxServer {
         source: parsed.data.source,
         entrypoint: parsed.data.entrypoint ?? null,
         failOnNonZeroExit: parsed.data.failOnNonZeroExit ?? false,
+        progressPrefix: parsed.data.progressPrefix ?? null,
         description: parsed.data.description ?? null,
         walltimeSeconds: parsed.data.walltimeSeconds ?? null,
         public: parsed.data.public,

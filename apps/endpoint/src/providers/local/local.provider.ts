@@ -137,13 +137,14 @@ export class LocalProvider implements Provider {
           { source: fn.source, contentHash: fn.contentHash, args: task.args, kwargs: task.kwargs, ...invocationExtras(context) },
           signal,
           context.onStart,
-          { ownerId: isolationKey(task), memoryBytes: this.memoryBytes, ...copyPlacement(task) },
+          { ownerId: isolationKey(task), memoryBytes: this.memoryBytes, ...copyPlacement(task), ...(context.live ? { live: context.live } : {}) },
         );
       case 'python':
         return this.python.run(jobId(task), pythonInvocation(task, context), signal, context.onStart, {
           ownerId: isolationKey(task),
           memoryBytes: this.memoryBytes,
           ...copyPlacement(task),
+          ...(context.live ? { live: context.live } : {}),
         });
       case 'shell':
         return this.runShellTask(task, signal, context);
@@ -219,6 +220,8 @@ export class LocalProvider implements Provider {
         template: task.function.source,
         kwargs: task.kwargs,
         failOnNonZeroExit: task.function.failOnNonZeroExit === true,
+        ...(task.function.progressPrefix !== undefined ? { progressPrefix: task.function.progressPrefix } : {}),
+        ...(context.live ? { live: context.live } : {}),
         ...(context.objects ? { objects: context.objects } : {}),
       };
       const outcome = await runShell(shell, signal, {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../agent/logger.js';
+import type { LiveSink } from '../provider.js';
 import type { ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { WorkerLauncher } from './worker.launcher.js';
@@ -61,6 +62,8 @@ export interface JobOptions {
   memoryBytes?: number;
   /** 0–9: waiting tasks start highest first, in the pool and inside each worker. @default 5 */
   priority?: number;
+  /** Where its progress and printed text go while it runs. */
+  live?: LiveSink;
   /** Never on a worker holding the job of this id (a speculative copy avoids its original's worker). */
   avoid?: string;
 }
@@ -77,6 +80,7 @@ export interface Job {
   invocation: WorkerInvocation;
   signal: AbortSignal;
   onStart?: (workerId: string) => void;
+  live?: LiveSink;
   resolve: (outcome: ExecutionOutcome) => void;
   onAbort: () => void;
   settled: boolean;

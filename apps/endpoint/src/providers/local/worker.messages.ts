@@ -1,6 +1,7 @@
 import type { TaskOutput } from '@fx/protocol';
 import type { JsInvocation, JsOutcome } from '../../runtimes/js/js.runtime.js';
 import type { PythonInvocation } from '../../runtimes/python/python.runtime.js';
+import type { LiveMessage } from '../../runtimes/js/js.live.js';
 
 /** What a worker of any kind is asked to run. */
 export type WorkerInvocation = (JsInvocation & { maxResultBytes: number }) | PythonInvocation;
@@ -27,5 +28,7 @@ export type WorkerToParentMessage =
   | { type: 'ready'; runtime?: { version: string; executable: string } }
   | { type: 'started'; taskId: string }
   | { type: 'done'; taskId: string; outcome: WorkerOutcome }
+  /** What the running task emitted and printed lately (throttled in the worker; js.live.ts, fx_worker_live.py). */
+  | LiveMessage
   /** `skipped`: removed before it started; false when it had started (or ended) already. */
   | { type: 'dropped'; taskId: string; skipped: boolean };

@@ -86,6 +86,7 @@ export class WorkerPool {
         invocation,
         signal,
         onStart,
+        ...(jobOptions.live ? { live: jobOptions.live } : {}),
         resolve,
         onAbort: () => this.abort(job),
         settled: false,
@@ -135,11 +136,15 @@ export class WorkerPool {
     const live = this.workers.filter((w) => w.state === 'up');
     const mine = (w: PoolWorker, job: Job) => (w.owner === undefined || w.owner === job.owner) && !(job.avoid && w.jobs.some((j) => j.taskId === job.avoid));
     let recycling = this.workers.filter((w) => w.state === 'retiring' || w.state === 'starting').length;
+    // The owner of a job that waits for a worker serving another owner. Later jobs of other owners then
+    // take only idle workers, not places behind running tasks: the busy workers drain and one is replaced
+    // for it, instead of one owner's steady stream keeping every worker theirs (fairness between owners).
+    let starving: string | undefined;
     for (let i = 0; i < this.pending.length;) {
       const job = this.pending[i] as Job;
       let worker = live.find((w) => w.jobs.length === 0 && mine(w, job));
       if (worker && this.options.mayStart && !this.options.mayStart()) worker = undefined;
-      if (!worker) {
+      if (!worker && (starving === undefined || starving === job.owner)) {
         const open = live.filter((w) => w.jobs.length > 0 && w.jobs.length < this.depth && w.owner === job.owner && mine(w, job));
         worker = open.sort((a, b) => a.jobs.length - b.jobs.length)[0];
       }
@@ -155,6 +160,7 @@ export class WorkerPool {
         this.retire(other);
         recycling++;
       }
+      if (starving === undefined && live.some((w) => w.owner !== undefined && w.owner !== job.owner)) starving = job.owner;
       i++;
     }
     if (this.depth === 1) return;
@@ -301,6 +307,11 @@ export class WorkerPool {
         if (job.dropped) this.retire(worker);
         else this.markStarted(job);
         break;
+      case 'live':
+        // not a change of state: no onChange, no assign
+        if (message.progress) job.live?.progress(message.progress);
+        if (message.logs) job.live?.logs(message.logs);
+        return;
       case 'done':
         this.forget(worker, job);
         this.settle(job, workerOutcome(message.outcome, job.taskId, { workDir: worker.workDir, owner: this.fileOwner }));

@@ -9,6 +9,7 @@ import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.mess
 import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 import { resultFileName } from './worker.outcome.js';
 import { TaskOutputs } from '../../runtimes/js/js.outputs.js';
+import { WorkerLive } from '../../runtimes/js/js.live.js';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('this is an fx-endpoint worker; it is started by the agent over IPC, not by hand\n');
@@ -20,6 +21,8 @@ const send = (message: WorkerToParentMessage) => {
   if (process.connected) process.send?.(message, undefined, {}, () => undefined);
 };
 const runtime = new JsRuntime();
+// ctx.emit and what the running task prints, throttled (js.live.ts)
+const live = new WorkerLive(send);
 // The worker's own directory (its cwd at start; user code may chdir): results too large for IPC go there.
 const RESULT_DIR = process.cwd();
 // `ctx` of the task running now (ctx.output writes named outputs); undefined between tasks.
@@ -44,8 +47,12 @@ function next(): void {
   const files = {
     resultPath: join(RESULT_DIR, resultFileName(task.taskId)),
     outputs: new TaskOutputs(RESULT_DIR, task.taskId, task.invocation.maxResultBytes ?? 0),
+    emit: (value: unknown) => live.emit(value),
   };
+  live.begin(task.taskId);
   void runtime.run(task.invocation, undefined, files).then((outcome) => {
+    // what it emitted and printed goes first: the agent sends a task's live items before its result
+    live.end();
     send({ type: 'done', taskId: task.taskId, outcome });
     busy = false;
     // On the next turn, not now: a `drop` already on the channel is read before the next task starts.

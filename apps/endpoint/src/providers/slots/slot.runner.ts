@@ -104,6 +104,7 @@ export class SlotRunner {
           {
             ownerId: isolationKey(task),
             ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
+            ...(context.live ? { live: context.live } : {}),
           },
         );
         break;
@@ -111,6 +112,7 @@ export class SlotRunner {
         outcome = await this.python.run(task.taskId, pythonInvocation(task, context), signal, undefined, {
           ownerId: isolationKey(task),
           ...(this.options.memoryBytes !== undefined ? { memoryBytes: this.options.memoryBytes } : {}),
+          ...(context.live ? { live: context.live } : {}),
         });
         break;
       case 'shell':
@@ -139,6 +141,8 @@ export class SlotRunner {
       template: task.function.source,
       kwargs: task.kwargs,
       failOnNonZeroExit: task.function.failOnNonZeroExit === true,
+      ...(task.function.progressPrefix !== undefined ? { progressPrefix: task.function.progressPrefix } : {}),
+      ...(context.live ? { live: context.live } : {}),
       ...(context.objects ? { objects: context.objects } : {}),
       // MPI ranks on other nodes do not see this node's working directory: they get the shared files' own paths.
       ...(wrap ? { linkObjects: false } : {}),

@@ -97,6 +97,12 @@ export class BlockWorkerServer {
         this.options.onPython(conn, message.report);
         return;
       }
+      if (message.type === 'live') {
+        const live = conn.slots.find((s) => s.running?.task.taskId === message.taskId)?.running?.context.live;
+        if (message.progress) live?.progress(message.progress);
+        if (message.logs) live?.logs(message.logs);
+        return;
+      }
       if (message.type === 'done') {
         const slot = conn.slots.find((s) => s.running?.task.taskId === message.taskId);
         if (!slot) return;

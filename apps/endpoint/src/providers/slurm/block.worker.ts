@@ -18,6 +18,7 @@ import { AgentToNode, type NodeToAgent, type WorkerSlot } from './worker.channel
 import { createConsoleLogger } from '../../agent/logger.js';
 import { BLOCK_SECRET_VAR, blockWorkerEnv } from './block-worker.config.js';
 import { shareResultFile } from './node.results.js';
+import { NodeLive } from './node.live.js';
 
 const { values } = parseArgs({
   options: {
@@ -134,7 +135,11 @@ function connect(attempt: number): void {
       if (!runner) return;
       const controller = new AbortController();
       aborts.set(message.taskId, controller);
+      const live = new NodeLive(message.taskId, (m) => {
+        if (!stopping) send(m);
+      });
       const context = {
+        live,
         maxResultBytes: message.maxResultBytes,
         ...(message.inlineResultBytes !== undefined ? { inlineResultBytes: message.inlineResultBytes } : {}),
         ...(message.resultToFile ? { resultToFile: true } : {}),
@@ -145,6 +150,8 @@ function connect(attempt: number): void {
         .then((outcome) => shareResultFile(outcome, message.taskId, values['results-dir']))
         .then((outcome) => {
           aborts.delete(message.taskId);
+          // its live items go first: the agent sends a task's items before its result
+          live.end();
           if (!stopping) send({ type: 'done', taskId: message.taskId, outcome });
         });
     } else if (message.type === 'abort') {

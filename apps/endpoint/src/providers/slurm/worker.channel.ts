@@ -45,7 +45,18 @@ export const NodeDone = z.object({ type: z.literal('done'), taskId: z.string(), 
 /** The node's Python as its workers see it (after workerInit), probed once the agent has welcomed it. */
 export const NodePython = z.object({ type: z.literal('python'), report: PythonReport });
 
-export const NodeToAgent = z.discriminatedUnion('type', [NodeHello, NodeDone, NodePython]);
+/** What a running task emitted and printed lately (node.live.ts), throttled on the node. */
+export const NodeLive = z.object({
+  type: z.literal('live'),
+  taskId: z.string(),
+  progress: z.object({ seq: z.number().int().min(1), at: z.number(), json: z.string() }).optional(),
+  logs: z
+    .array(z.object({ stream: z.enum(['stdout', 'stderr']), at: z.number(), text: z.string() }))
+    .max(100_000)
+    .optional(),
+});
+
+export const NodeToAgent = z.discriminatedUnion('type', [NodeHello, NodeDone, NodePython, NodeLive]);
 export type NodeToAgent = z.infer<typeof NodeToAgent>;
 
 /** An object of the task, in the agent's cache on the shared filesystem (see ObjectPlacement). */

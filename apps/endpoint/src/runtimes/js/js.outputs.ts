@@ -25,6 +25,12 @@ export interface TaskContext {
    * JSON. Await it: the write is done when the promise resolves. A name written twice keeps the last.
    */
   output(name: string, data: unknown): Promise<void>;
+  /**
+   * Reports `value` (JSON) as the task's latest progress, which clients watching it see while it runs
+   * (docs/live.md). Cheap: a burst of emits sends only the latest value now and then, with how many it
+   * replaced.
+   */
+  emit(value: unknown): void;
 }
 
 /**
@@ -44,7 +50,7 @@ export class TaskOutputs {
     private readonly maxBytes: number,
   ) {}
 
-  readonly context: TaskContext = { output: (name, data) => this.output(name, data) };
+  readonly context: Pick<TaskContext, 'output'> = { output: (name, data) => this.output(name, data) };
 
   output(name: string, data: unknown): Promise<void> {
     let content: { data: Buffer; encoding: ObjectEncoding };

@@ -37,6 +37,8 @@ export type JsOutcome = (({ ok: true; json: string } | FileResult) & { namedOutp
 export interface JsTaskFiles {
   resultPath: string;
   outputs: TaskOutputs;
+  /** ctx.emit: the running task's progress (js.live.ts); absent: emits go nowhere. */
+  emit?: (value: unknown) => void;
 }
 
 export class FunctionSourceError extends Error {
@@ -96,7 +98,7 @@ export class JsRuntime {
    * gets the global `ctx` to write named outputs, reported once all are written.
    */
   async run(invocation: JsInvocation, signal?: AbortSignal, files?: JsTaskFiles): Promise<JsOutcome> {
-    this.context = files?.outputs.context;
+    this.context = files && { ...files.outputs.context, emit: files.emit ?? (() => undefined) };
     try {
       const outcome = await this.execute(invocation, signal, files?.resultPath);
       const namedOutputs = files ? await files.outputs.settled() : [];

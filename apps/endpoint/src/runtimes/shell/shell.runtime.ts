@@ -9,6 +9,8 @@ import { UnknownPlaceholderError, renderCommand } from './shell-quote.js';
 import { TailBuffer, tailOutput } from './tail.buffer.js';
 import { placeShellObjects } from './shell.objects.js';
 import type { ObjectPlacement } from '../../objects/object.placement.js';
+import type { LiveSink } from '../../providers/provider.js';
+import { ShellLive } from './shell.live.js';
 
 export interface ShellRuntimeOptions {
   /**
@@ -51,6 +53,10 @@ export interface ShellInvocation {
   objects?: ObjectPlacement[];
   /** Link objects into the working directory (false: the prepared files' own paths, for MPI). @default true */
   linkObjects?: boolean;
+  /** Where what it prints (and its progress lines) go while it runs. */
+  live?: LiveSink;
+  /** The function's progress prefix: stdout lines starting with it are progress values (shell.live.ts). */
+  progressPrefix?: string;
 }
 
 /** GNU timeout's exit status for a command that ran out of time. */
@@ -112,8 +118,15 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
               killGroup('SIGKILL');
             })
           : () => undefined;
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+      const live = invocation.live && new ShellLive(invocation.live, invocation.progressPrefix);
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout.push(chunk);
+        live?.printed('stdout', chunk);
+      });
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr.push(chunk);
+        live?.printed('stderr', chunk);
+      });
 
       const killGroup = (sig: NodeJS.Signals) => {
         if (pgid === undefined) return;
@@ -131,6 +144,7 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
       signal.addEventListener('abort', onAbort, { once: true });
 
       const settle = (outcome: ExecutionOutcome) => {
+        live?.end();
         stopWatch();
         signal.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);

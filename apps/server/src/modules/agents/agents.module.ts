@@ -12,6 +12,7 @@ import { DispatchService } from './dispatch.service.js';
 import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
 import { ObjectsModule } from '../objects/objects.module.js';
+import { LiveModule } from '../live/live.module.js';
 
 /**
  * The endpoint channel and what acts on its frames. Global for one export only: the recovery sweep
@@ -19,7 +20,7 @@ import { ObjectsModule } from '../objects/objects.module.js';
  */
 @Global()
 @Module({
-  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule],
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule, LiveModule],
   providers: [
     EndpointGateway,
     ConnectionRegistry,

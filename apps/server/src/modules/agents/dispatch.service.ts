@@ -232,6 +232,7 @@ export class DispatchService implements OnModuleInit {
           source: f.source,
           ...(f.entrypoint !== null ? { entrypoint: f.entrypoint } : {}),
           ...(f.failOnNonZeroExit ? { failOnNonZeroExit: true } : {}),
+          ...(f.progressPrefix !== null ? { progressPrefix: f.progressPrefix } : {}),
           contentHash: f.contentHash,
           ...(f.walltimeSeconds ? { walltimeSeconds: f.walltimeSeconds } : {}),
           ownerId: f.ownerId,

@@ -13,6 +13,7 @@ import { AgentSessionService } from './agent-session.service.js';
 import { DispatchService } from './dispatch.service.js';
 import { EndpointConnection, refuse } from './endpoint-connection.js';
 import { ResultsService } from './results.service.js';
+import { LiveService } from '../live/live.service.js';
 
 type AgentFrame = Frame<typeof EndpointToServerSchemas>;
 
@@ -34,6 +35,7 @@ export class EndpointGateway implements OnGatewayConnection {
     private readonly dispatch: DispatchService,
     private readonly results: ResultsService,
     private readonly leases: LeaseService,
+    private readonly live: LiveService,
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
@@ -125,6 +127,9 @@ export class EndpointGateway implements OnGatewayConnection {
         return this.liveness.heartbeat(conn, frame.payload);
       case 'hello':
         return conn.send('error', { code: 'BAD_FRAME', message: 'hello was already received on this connection' });
+      case 'stream':
+        // awaited on the frame chain: the items are published before a results frame behind them is recorded
+        return this.live.ingest(conn, frame.payload);
       case 'requeue':
         // An HPC block ended under these tasks: back to the queue with attempt + 1 (or failed past the limit).
         return this.leases.handBack(conn, frame.payload.taskIds, frame.payload.reason);

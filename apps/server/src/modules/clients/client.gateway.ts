@@ -8,6 +8,7 @@ import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
+import { LiveWatchService, MAX_WATCHES_PER_SOCKET } from '../live/live-watch.service.js';
 
 /**
  * Client frames are small requests (subscribe holds at most DEFAULT_LIMITS.maxIdsPerRequest ids, about
@@ -15,7 +16,7 @@ import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket }
  */
 export const CLIENT_MAX_FRAME_BYTES = 1024 * 1024;
 
-/** The client channel: SDKs subscribe to task ids and are pushed each final outcome once. */
+/** The client channel: SDKs subscribe to task ids and are pushed each final outcome once, and watch running tasks' progress and logs. */
 @WebSocketGateway({ path: '/v1/ws/client', maxPayload: CLIENT_MAX_FRAME_BYTES })
 export class ClientGateway implements OnGatewayConnection {
   private readonly logger = new Logger('ClientChannel');
@@ -24,6 +25,7 @@ export class ClientGateway implements OnGatewayConnection {
     private readonly auth: AuthService,
     private readonly subscriptions: SubscriptionsService,
     private readonly sockets: SocketRegistry,
+    private readonly watches: LiveWatchService,
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
@@ -63,7 +65,10 @@ export class ClientGateway implements OnGatewayConnection {
     };
     ws.off('message', hold);
     ws.on('message', onData);
-    ws.on('close', () => this.subscriptions.drop(socket));
+    ws.on('close', () => {
+      this.subscriptions.drop(socket);
+      this.watches.drop(socket);
+    });
     for (const d of early) onData(d);
   }
 
@@ -76,6 +81,13 @@ export class ClientGateway implements OnGatewayConnection {
       return this.send(socket.ws, 'error', { code: fe.code as ErrorCode, message: fe.message });
     }
     if (frame.type === 'unsubscribe') return this.subscriptions.unsubscribe(socket, frame.payload.taskIds);
+    if (frame.type === 'unwatch') return this.watches.unwatch(socket, frame.payload.taskIds);
+    if (frame.type === 'watch') {
+      if (this.watches.watching(socket) + frame.payload.taskIds.length > MAX_WATCHES_PER_SOCKET) {
+        return this.send(socket.ws, 'error', { code: 'VALIDATION_FAILED', message: `a socket may watch at most ${MAX_WATCHES_PER_SOCKET} tasks` }, frame.id);
+      }
+      return this.watches.watch(socket, frame.payload, frame.id);
+    }
     if (socket.taskIds.size + frame.payload.taskIds.length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
       return this.send(
         socket.ws,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { TaskOutcome, TaskStatus } from '@fx/protocol';
+import type { LogChunk, ProgressEvent, TaskOutcome, TaskStatus } from '@fx/protocol';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import type { OutcomeRow } from '../tasks/tasks.repository.js';
@@ -12,6 +12,12 @@ import type { OutcomeRow } from '../tasks/tasks.repository.js';
 export interface ClusterEvents {
   /** Final outcomes, for clients waiting on them. */
   results: { results: Array<TaskOutcome & { ownerId: string }> };
+  /**
+   * Live items of running tasks, as stored (modules/live): for the sockets watching them. Published on
+   * the same channel as 'results', after the items were stored and before the results frame that
+   * follows them is recorded, so every replica relays them before it says the task ended.
+   */
+  live: { progress: Array<ProgressEvent & { ownerId: string }>; logs: Array<LogChunk & { ownerId: string }> };
   /** Tasks were queued for this endpoint: whoever holds its agent should dispatch. */
   wake: { endpointIds: string[] };
   /** Tasks held by this endpoint's agent were cancelled (`copy`: only their speculative copies, or only the originals; see CancelPayload). */

@@ -16,6 +16,7 @@ export class FunctionsRepository {
     source: string;
     entrypoint: string | null;
     failOnNonZeroExit: boolean;
+    progressPrefix: string | null;
     description: string | null;
     walltimeSeconds: number | null;
     public: boolean;

@@ -30,6 +30,7 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
   source: f.source,
   entrypoint: f.entrypoint,
   failOnNonZeroExit: f.failOnNonZeroExit,
+  progressPrefix: f.progressPrefix,
   description: f.description,
   walltimeSeconds: f.walltimeSeconds,
   public: f.public,
@@ -78,6 +79,7 @@ export class FunctionsService {
       source: req.source,
       entrypoint: req.entrypoint ?? null,
       failOnNonZeroExit: req.failOnNonZeroExit ?? false,
+      progressPrefix: req.progressPrefix ?? null,
       description: req.description ?? null,
       walltimeSeconds: req.walltimeSeconds ?? null,
       public: req.public ?? false,
@@ -86,7 +88,11 @@ export class FunctionsService {
       retry: req.retry ? RetryPolicy.parse(req.retry) : null,
       // no part of the content hash: it changes nothing of what runs, and the agent checks the hash
       idempotent: req.idempotent ?? false,
-      contentHash: functionContentHash(req.runtime, req.source, { entrypoint: req.entrypoint, failOnNonZeroExit: req.failOnNonZeroExit }),
+      contentHash: functionContentHash(req.runtime, req.source, {
+        entrypoint: req.entrypoint,
+        failOnNonZeroExit: req.failOnNonZeroExit,
+        progressPrefix: req.progressPrefix,
+      }),
     };
     for (let attempt = 1; ; attempt++) {
       const [newest] = await this.functions.findByName({ ownerId: p.userId }, req.name, { take: 1 });
@@ -182,13 +188,24 @@ export class FunctionsService {
  */
 type Content = Pick<
   FunctionRow,
-  'runtime' | 'source' | 'entrypoint' | 'failOnNonZeroExit' | 'description' | 'walltimeSeconds' | 'retry' | 'cacheTtlSeconds' | 'cacheShareable' | 'idempotent'
+  | 'runtime'
+  | 'source'
+  | 'entrypoint'
+  | 'failOnNonZeroExit'
+  | 'progressPrefix'
+  | 'description'
+  | 'walltimeSeconds'
+  | 'retry'
+  | 'cacheTtlSeconds'
+  | 'cacheShareable'
+  | 'idempotent'
 >;
 const sameContent = (a: Content, b: Content) =>
   a.runtime === b.runtime &&
   a.source === b.source &&
   a.entrypoint === b.entrypoint &&
   a.failOnNonZeroExit === b.failOnNonZeroExit &&
+  a.progressPrefix === b.progressPrefix &&
   a.description === b.description &&
   a.walltimeSeconds === b.walltimeSeconds &&
   JSON.stringify(storedRetry(a.retry)) === JSON.stringify(storedRetry(b.retry)) &&

@@ -25,6 +25,7 @@ export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = []): TaskInfo {
     ...(t.status === 'success' ? (t.result_ref ? { resultRef: t.result_ref } : { result: t.result ?? null }) : {}),
     error: t.error ?? null,
     ...(t.output ? { output: t.output } : {}),
+    ...(t.progress?.length && t.progress_attempt === t.attempt ? { progress: { latest: t.progress.at(-1)!, emitted: t.progress_emitted } } : {}),
     cached: t.cached_from !== null,
     cachedFrom: t.cached_from,
     timeline: {

@@ -1,7 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
-import type { ObjectRef, PickledValue, RemoteError, RetryPolicy, TaskOutput, TaskResources, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
+import type {
+  ObjectRef,
+  PickledValue,
+  ProgressEvent,
+  RemoteError,
+  RetryPolicy,
+  TaskOutput,
+  TaskResources,
+  TaskSerializer,
+  TaskStatus,
+  TaskTimings,
+} from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -74,13 +85,17 @@ export type TaskRow = RawRow<
   | 'cached_from'
   | 'result_ref'
   | 'output_name'
-  | 'endpoint_group_id',
+  | 'endpoint_group_id'
+  | 'progress'
+  | 'progress_attempt'
+  | 'progress_emitted',
   TaskJson &
     TaskSerialized & {
       result_ref: ObjectRef | null;
       status: TaskStatus;
       timings: (TaskTimings & { connectionId?: string | null; speculative?: boolean }) | null;
       retry: RetryPolicy | null;
+      progress: ProgressEvent[] | null;
     }
 >;
 
@@ -123,7 +138,7 @@ export interface ResultInput {
 /**
  * Every task statement is one SQL round trip for a whole batch (docs/design.md, hot path): no per-task
  * queries. This file and leases.repository.ts (leases: granted, extended, lost) are the only ones that
- * write the tasks table.
+ * write the tasks table, with live.repository.ts for its live-stream columns only (progress, logs).
  */
 @Injectable()
 export class TasksRepository {
@@ -343,8 +358,8 @@ export class TasksRepository {
   }
 
   /**
-   * Results and errors are kept for the retention period, then the rows go, with their edges and
-   * attempts. A result
+   * Results and errors are kept for the retention period, then the rows go, with their edges,
+   * attempts and logs. A result
    * still awaited by an unfinished dependent stays until that dependent ends.
    */
   async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
@@ -358,6 +373,7 @@ export class TasksRepository {
        edges AS (DELETE FROM task_dependencies WHERE task_id IN (SELECT id FROM gone) OR input_id IN (SELECT id FROM gone)),
        refs AS (DELETE FROM task_objects WHERE task_id IN (SELECT id FROM gone)),
        attempts AS (DELETE FROM task_attempts WHERE task_id IN (SELECT id FROM gone)),
+       logs AS (DELETE FROM task_logs WHERE task_id IN (SELECT id FROM gone)),
        copies AS (DELETE FROM task_copies WHERE task_id IN (SELECT id FROM gone))
        SELECT count(*)::int AS n FROM gone`,
       cutoff,

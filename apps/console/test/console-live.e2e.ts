@@ -1,0 +1,123 @@
+/**
+ * The task page's live view (issue 16) in headless Chromium: a running task's progress and what it
+ * prints appear while it runs, and the view stops following once it ends. The server and a real
+ * fx-endpoint come from the @fx/testing fixtures; needs `npm run build` first. Screenshots go to
+ * test-artifacts/console/.
+ */
+import { jest } from '@jest/globals';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { Client } from '@fx/sdk';
+import { EndpointProcess, FX_ROOT, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+
+jest.setTimeout(180_000);
+
+const CONSOLE_INDEX = join(FX_ROOT, 'apps/console/dist/index.html');
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(FX_ROOT, 'test-artifacts/console');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-sync'];
+
+describe('the task page follows a running task', () => {
+  let server: ServerProcess;
+  let endpoint: EndpointProcess;
+  let work: TempDir;
+  let context: BrowserContext;
+  let alice: Client;
+  let aliceToken: string;
+  let printer: string;
+  let steps: string;
+
+  /** A tab signed in with `token`, on the page of task `id`. */
+  const openTask = async (token: string, id: string): Promise<Page> => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(60_000);
+    await page.goto(`${server.url}/console/`);
+    await page.getByLabel('Token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.evaluate((p) => {
+      history.pushState(null, '', '/console' + p);
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    }, `/tasks/${id}`);
+    await page.getByRole('heading', { name: /^Task / }).waitFor();
+    return page;
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(CONSOLE_INDEX)) throw new Error(`the console is not built (${CONSOLE_INDEX} is missing): run "npm run build" first`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    work = await tempDir('fx-console-live');
+    server = await ServerProcess.start('embedded');
+    const admin = new Client({ url: server.url, token: server.adminToken });
+    aliceToken = (await admin.createToken((await admin.createUser({ name: 'alice' })).id, { name: 'console' })).token;
+    admin.close();
+    alice = new Client({ url: server.url, token: aliceToken });
+    endpoint = await EndpointProcess.configure(server, 'live', { workers: 2, token: aliceToken });
+    endpoint.start();
+    await eventually(async () => (await alice.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online');
+    printer = await alice.registerShellFunction('for i in $(seq 1 {n}); do echo out $i; echo err $i >&2; done; sleep {hold}; echo done', { name: 'printer' });
+    steps = (
+      await alice.createFunction({
+        name: 'steps',
+        runtime: 'js',
+        source:
+          'async (n, hold) => { for (let i = 1; i <= n; i++) { ctx.emit({ step: i, of: n }); await new Promise((r) => setTimeout(r, i === 1 ? hold : 5)); } return n; }',
+      })
+    ).id;
+    context = await chromium.launchPersistentContext(join(work.path, 'chromium-profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  }, 240_000);
+
+  afterAll(async () => {
+    alice?.close();
+    await context?.close();
+    await endpoint?.stop();
+    await server?.stop();
+    await work?.remove();
+  });
+
+  it("shows what a running task prints as it prints it, stderr marked, and stops when it is cancelled (an admin, another user's task)", async () => {
+    const id = await alice.run(printer, endpoint.endpointId, [], { n: 3, hold: 120 });
+    const page = await openTask(server.adminToken, id);
+    const logs = page.getByLabel('Task logs');
+    await logs.filter({ hasText: 'out 3' }).waitFor();
+    // the task sleeps two minutes after these lines: they were shown while it ran
+    expect((await alice.getTask(id)).status).toBe('running');
+    expect(await page.getByTestId('task-live').getAttribute('data-ended')).toBe('false');
+    expect(await logs.locator('[data-stream="stderr"]').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('err 1')]));
+    expect((await logs.locator('[data-stream="stdout"]').allTextContents()).join('')).toBe('out 1\nout 2\nout 3\n');
+    await page.screenshot({ path: join(ARTIFACTS, 'task-live-logs-1280.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Cancel task' }).click();
+    await page.locator('[data-testid="task-live"][data-ended="true"]').waitFor();
+    expect(await logs.textContent()).not.toContain('done');
+    await page.close();
+  });
+
+  it('shows the latest progress value while the task runs, then the kept history once it ends', async () => {
+    const id = await alice.run(steps, endpoint.endpointId, [25, 120_000]); // emits once, then waits two minutes
+    const page = await openTask(aliceToken, id);
+    const latest = page.getByLabel('Latest progress');
+    await latest.filter({ hasText: '"step": 1' }).waitFor();
+    expect((await alice.getTask(id)).status).toBe('running');
+    expect(await page.getByTestId('progress-seq').textContent()).toBe('#1');
+    await alice.cancel(id);
+    await page.locator('[data-testid="task-live"][data-ended="true"]').waitFor();
+
+    const done = await alice.run(steps, endpoint.endpointId, [25, 0]);
+    await alice.getResult(done, { timeoutMs: 60_000 });
+    await page.evaluate((p) => {
+      history.pushState(null, '', '/console' + p);
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    }, `/tasks/${done}`);
+    await page.locator('[data-testid="task-live"][data-ended="true"]').waitFor();
+    expect(await page.getByTestId('progress-seq').textContent()).toBe('#25');
+    expect(JSON.parse((await latest.textContent()) ?? '')).toEqual({ step: 25, of: 25 });
+    await page.getByText(/^The (one value kept|\d+ latest values)$/).click();
+    const history = await page.getByRole('list', { name: 'Progress history' }).locator('li').allTextContents();
+    expect(history.length).toBeLessThanOrEqual(16);
+    expect(history[0]).toMatch(/^#25 \{"step":25,"of":25\}/);
+    await page.screenshot({ path: join(ARTIFACTS, 'task-live-progress-1280.png'), fullPage: true });
+    await page.close();
+  });
+});

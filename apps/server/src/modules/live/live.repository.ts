@@ -1,0 +1,142 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { KEPT_PROGRESS, type LogChunk, type LogStream, type ProgressEvent, type TaskStatus } from '@fx/protocol';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import { HELD, idsIn, json } from '../tasks/task-sql.js';
+
+/** What an agent connection reports of one of its tasks in one `stream` frame. */
+export interface ProgressUpdate {
+  taskId: string;
+  attempt: number;
+  /** In seq order; the server keeps the last KEPT_PROGRESS. */
+  items: ProgressEvent[];
+  /** Set when the agent dropped log text of this task past its bound. */
+  truncated: boolean;
+}
+
+/** A task's live state as watchers and the REST views read it. */
+export interface LiveHead {
+  id: string;
+  owner_id: string;
+  status: TaskStatus;
+  progress: ProgressEvent[] | null;
+  progress_emitted: number;
+  logs_truncated: boolean;
+}
+
+export type StoredChunk = LogChunk & { ownerId: string };
+
+/** Progress values and log chunks of running tasks (live.ts in @fx/protocol), and who may read them. */
+@Injectable()
+export class LiveRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  /**
+   * Keeps the latest progress values of tasks leased to this connection, in their current attempt (an
+   * update for another attempt or another connection's task changes nothing), in one statement.
+   * Returns the tasks updated, with their owner: only their items may be relayed.
+   */
+  async recordProgress(endpointId: string, leaseOwner: string, updates: ProgressUpdate[]): Promise<Array<{ id: string; owner_id: string }>> {
+    const rows = updates.map((u) => ({
+      id: u.taskId,
+      attempt: u.attempt,
+      items: u.items,
+      emitted: u.items.reduce((n, i) => Math.max(n, i.seq), 0),
+      truncated: u.truncated,
+    }));
+    // The kept array: the attempt's earlier values (none when the attempt changed) then these, the last KEPT_PROGRESS of them.
+    const merged = `(CASE WHEN t.progress_attempt = x.attempt THEN COALESCE(t.progress, '[]'::jsonb) ELSE '[]'::jsonb END) || x.items`;
+    return this.query(
+      `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, attempt int, items jsonb, emitted int, truncated boolean)),
+            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
+               AND lease_owner = $3 AND status IN ${HELD} ORDER BY id FOR UPDATE)
+       UPDATE tasks t SET
+         progress = CASE WHEN jsonb_array_length(x.items) = 0 THEN t.progress ELSE
+           (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(${merged}) WITH ORDINALITY AS a(e, i)
+             WHERE i > jsonb_array_length(${merged}) - $4::int) END,
+         progress_emitted = CASE WHEN jsonb_array_length(x.items) = 0 THEN t.progress_emitted
+           WHEN t.progress_attempt = x.attempt THEN GREATEST(t.progress_emitted, x.emitted) ELSE x.emitted END,
+         progress_attempt = CASE WHEN jsonb_array_length(x.items) = 0 THEN t.progress_attempt ELSE x.attempt END,
+         logs_truncated = t.logs_truncated OR x.truncated
+       FROM x JOIN locked ON locked.id = x.id
+       WHERE t.id = x.id AND t.attempt = x.attempt
+       RETURNING t.id, t.owner_id`,
+      json(rows),
+      endpointId,
+      leaseOwner,
+      KEPT_PROGRESS,
+    );
+  }
+
+  /**
+   * Stores log chunks of tasks leased to this connection (their current attempt only), in one
+   * statement: each task's chunks in seq order while its stored text stays within `maxBytes`; past it
+   * they are dropped and the task marked `logs_truncated`. Returns the chunks stored.
+   */
+  async appendLogs(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
+    const rows = chunks.map((c) => ({ task_id: c.taskId, attempt: c.attempt, seq: c.seq, stream: c.stream, at: c.at, chunk: c.text }));
+    const stored = await this.query<{ task_id: string; attempt: number; seq: number; stream: LogStream; at: number; chunk: string; owner_id: string }>(
+      `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, attempt int, seq int, stream text, at float8, chunk text)),
+            locked AS MATERIALIZED (SELECT id, owner_id, attempt, log_bytes FROM tasks WHERE id IN (SELECT task_id FROM v) AND endpoint_id = $2::uuid
+               AND lease_owner = $3 AND status IN ${HELD} ORDER BY id FOR UPDATE),
+            c AS (SELECT v.*, locked.owner_id,
+                    locked.log_bytes + sum(octet_length(v.chunk)) OVER (PARTITION BY v.task_id ORDER BY v.seq) AS upto
+                  FROM v JOIN locked ON locked.id = v.task_id AND locked.attempt = v.attempt),
+            ins AS (INSERT INTO task_logs (task_id, attempt, seq, stream, at, chunk)
+                    SELECT task_id, attempt, seq, stream, to_timestamp(at / 1000.0), chunk FROM c WHERE upto <= $4::int
+                    ON CONFLICT DO NOTHING RETURNING task_id, attempt, seq),
+            sums AS (SELECT task_id, COALESCE(sum(octet_length(chunk)) FILTER (WHERE upto <= $4::int), 0) AS bytes, bool_or(upto > $4::int) AS dropped
+                     FROM c GROUP BY task_id),
+            upd AS (UPDATE tasks t SET log_bytes = t.log_bytes + sums.bytes, logs_truncated = t.logs_truncated OR sums.dropped
+                    FROM sums WHERE t.id = sums.task_id)
+       SELECT c.task_id, c.attempt, c.seq, c.stream, c.at, c.chunk, c.owner_id
+       FROM c JOIN ins ON ins.task_id = c.task_id AND ins.attempt = c.attempt AND ins.seq = c.seq
+       ORDER BY c.task_id, c.seq`,
+      json(rows),
+      endpointId,
+      leaseOwner,
+      maxBytes,
+    );
+    return stored.map((r) => ({
+      taskId: r.task_id,
+      attempt: r.attempt,
+      seq: r.seq,
+      stream: r.stream,
+      at: Number(r.at),
+      text: r.chunk,
+      ownerId: r.owner_id,
+    }));
+  }
+
+  heads(ids: string[]): Promise<LiveHead[]> {
+    return this.query(
+      `SELECT id, owner_id, status, CASE WHEN progress_attempt = attempt THEN progress END AS progress,
+              CASE WHEN progress_attempt = attempt THEN progress_emitted ELSE 0 END AS progress_emitted, logs_truncated
+       FROM tasks WHERE id IN ${idsIn('$1')}`,
+      json(ids),
+    );
+  }
+
+  /**
+   * Stored chunks of each task's latest attempt that has any, after `afterSeq`, oldest first, at most
+   * `limit` in all.
+   */
+  async logs(ids: string[], afterSeq: number, limit: number, stream?: LogStream): Promise<LogChunk[]> {
+    const rows = await this.query<{ task_id: string; attempt: number; seq: number; stream: LogStream; at: Date; chunk: string }>(
+      `SELECT l.task_id, l.attempt, l.seq, l.stream, l.at, l.chunk FROM task_logs l
+       WHERE l.task_id IN ${idsIn('$1')} AND l.seq > $2::int AND ($4::text IS NULL OR l.stream = $4::text)
+         AND l.attempt = (SELECT max(m.attempt) FROM task_logs m WHERE m.task_id = l.task_id)
+       ORDER BY l.task_id, l.seq LIMIT $3::int`,
+      json(ids),
+      afterSeq,
+      limit,
+      stream ?? null,
+    );
+    return rows.map((r) => ({ taskId: r.task_id, attempt: r.attempt, seq: r.seq, stream: r.stream, at: new Date(r.at).getTime(), text: r.chunk }));
+  }
+}

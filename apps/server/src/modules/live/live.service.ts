@@ -1,0 +1,112 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  MAX_PROGRESS_VALUE_BYTES,
+  isFinalStatus,
+  type LogChunk,
+  type ProgressEvent,
+  type StreamPayload,
+  type TaskLogsResponse,
+  type TaskProgressResponse,
+} from '@fx/protocol';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { FxException } from '../../common/fx.exception.js';
+import { jsonProblem, storableJson } from '../../common/json-safety.js';
+import type { Principal } from '../auth/principal.js';
+import { EventsService } from '../events/events.service.js';
+import { saneTime, type Reporter } from '../agents/results.service.js';
+import { LiveRepository, type ProgressUpdate } from './live.repository.js';
+
+export interface ParsedTaskLogsQuery {
+  afterSeq: number;
+  limit: number;
+  stream?: 'stdout' | 'stderr';
+}
+
+/**
+ * Live streams of running tasks (issue 16): what agents report in `stream` frames (kept on the task,
+ * stored, relayed to watchers through the cluster's `live` event), and the REST views of it.
+ */
+@Injectable()
+export class LiveService {
+  private readonly logger = new Logger('Live');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly live: LiveRepository,
+    private readonly events: EventsService,
+  ) {}
+
+  /**
+   * One `stream` frame: items of tasks leased to this connection are kept (one statement for progress,
+   * one for logs) and published; items of any other task are dropped, and the agent is not told (it
+   * sends live data once, without acks). Awaited on the connection's frame chain, so the items are
+   * published before a `results` frame sent after them is recorded.
+   */
+  async ingest(conn: Reporter, payload: StreamPayload): Promise<void> {
+    const updates = new Map<string, ProgressUpdate>();
+    const update = (taskId: string, attempt: number): ProgressUpdate => {
+      const key = `${taskId}/${attempt}`;
+      let u = updates.get(key);
+      if (!u) updates.set(key, (u = { taskId, attempt, items: [], truncated: false }));
+      return u;
+    };
+    for (const p of payload.progress) update(p.taskId, p.attempt).items.push(boundProgress(p));
+    for (const t of payload.truncated) update(t.taskId, t.attempt).truncated = true;
+    for (const u of updates.values()) u.items.sort((a, b) => a.seq - b.seq);
+
+    const progress: Array<ProgressEvent & { ownerId: string }> = [];
+    if (updates.size > 0) {
+      const owners = new Map((await this.live.recordProgress(conn.endpointId, conn.id, [...updates.values()])).map((r) => [r.id, r.owner_id]));
+      for (const u of updates.values()) {
+        const ownerId = owners.get(u.taskId);
+        if (ownerId) for (const item of u.items) progress.push({ ...item, ownerId });
+      }
+      if (owners.size < new Set([...updates.values()].map((u) => u.taskId)).size) this.ignored(conn, 'progress');
+    }
+    let logs: Array<LogChunk & { ownerId: string }> = [];
+    if (payload.logs.length > 0) {
+      // PostgreSQL text holds no NUL: replaced, like in stored results
+      const chunks = payload.logs.map((c) => ({ ...c, text: storableJson(c.text), at: saneTime(c.at) ?? Date.now() }));
+      logs = await this.live.appendLogs(conn.endpointId, conn.id, chunks, this.config.FX_MAX_TASK_LOG_BYTES);
+    }
+    if (progress.length > 0 || logs.length > 0) await this.events.publish('live', { progress, logs });
+  }
+
+  async progress(p: Principal, taskId: string): Promise<TaskProgressResponse> {
+    const head = await this.visible(p, taskId);
+    return { taskId, items: head.progress ?? [], emitted: head.progress_emitted, final: isFinalStatus(head.status) };
+  }
+
+  async logs(p: Principal, taskId: string, q: ParsedTaskLogsQuery): Promise<TaskLogsResponse> {
+    const head = await this.visible(p, taskId);
+    const items = await this.live.logs([taskId], q.afterSeq, q.limit, q.stream);
+    return {
+      taskId,
+      items,
+      nextSeq: items.length > 0 ? items[items.length - 1]!.seq : q.afterSeq,
+      final: isFinalStatus(head.status) && items.length < q.limit,
+      truncated: head.logs_truncated,
+    };
+  }
+
+  private async visible(p: Principal, taskId: string) {
+    const [head] = await this.live.heads([taskId]);
+    if (!head || !(head.owner_id === p.userId || p.admin)) throw FxException.notFound('task', taskId);
+    return head;
+  }
+
+  private ignored(conn: Reporter, what: string): void {
+    this.logger.warn({ msg: `ignored ${what} of tasks not held by this connection`, endpointId: conn.endpointId, connId: conn.id });
+  }
+}
+
+/** The agent bounds values too; the server does not trust it to (nor to send JSON PostgreSQL can store). */
+function boundProgress(p: ProgressEvent): ProgressEvent {
+  const at = saneTime(p.at) ?? Date.now();
+  const text = JSON.stringify(p.value ?? null) ?? 'null';
+  const bytes = Buffer.byteLength(text);
+  const problem = jsonProblem(p.value, 'the value');
+  const tooLarge = bytes > MAX_PROGRESS_VALUE_BYTES || problem?.includes('levels deep') === true;
+  const value = tooLarge ? { $fx: 'progress-too-large', bytes } : problem ? storableJson(p.value) : (p.value ?? null);
+  return { taskId: p.taskId, attempt: p.attempt, seq: p.seq, at, value, ...(p.coalesced ? { coalesced: p.coalesced } : {}) };
+}

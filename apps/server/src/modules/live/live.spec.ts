@@ -1,0 +1,175 @@
+import { jest } from '@jest/globals';
+import WebSocket from 'ws';
+import { KEPT_PROGRESS, encodeFrame, parseFrame, ServerToClientSchemas, type ClientToServer, type LogChunk, type ProgressEvent } from '@fx/protocol';
+import { eventually as eventuallyWithin } from '@fx/testing';
+import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { ProtocolPeer } from '../../testing/protocol-peer.js';
+
+jest.setTimeout(60_000);
+
+const eventually = <T>(fn: () => Promise<T>) => eventuallyWithin(fn, 15_000, 'condition', { intervalMs: 50 });
+
+/** A client-channel socket that records every frame it is sent. */
+async function clientSocket(url: string, token: string) {
+  const ws = new WebSocket(url.replace('http', 'ws') + '/v1/ws/client', { headers: { authorization: `Bearer ${token}` } });
+  const frames: any[] = [];
+  ws.on('message', (d) => frames.push(parseFrame(ServerToClientSchemas, d as Buffer)));
+  await new Promise((r) => ws.once('open', r));
+  const send = <K extends keyof ClientToServer>(type: K, payload: ClientToServer[K], id?: string) => ws.send(encodeFrame<ClientToServer, K>(type, payload, id));
+  return { ws, frames, send };
+}
+
+/**
+ * Live streams on the server (issue 16), against a real server and a bare endpoint-channel peer: what
+ * a connection may report, what is kept and bounded, who may watch or read it, and the order watchers
+ * see it in.
+ */
+describe.each(BACKENDS)('live streams (%s)', (backend) => {
+  let server: TestServer;
+  let alice: ReturnType<typeof rest>;
+  let bob: ReturnType<typeof rest>;
+  let aliceToken: string;
+  let bobToken: string;
+  let fnId: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(backend, { FX_MAX_TASK_LOG_BYTES: '64', FX_RATE_LIMIT_PER_SECOND: '0' });
+    const admin = rest(server.url, server.adminToken);
+    const mk = async (name: string) => {
+      const u = await admin('POST', '/v1/users', { name });
+      return (await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 't' })).body.token as string;
+    };
+    aliceToken = await mk('alice');
+    bobToken = await mk('bob');
+    alice = rest(server.url, aliceToken);
+    bob = rest(server.url, bobToken);
+    fnId = (await alice('POST', '/v1/functions', { name: 'id', runtime: 'js', source: '(x) => x' })).body.id;
+  });
+  afterAll(() => server?.stop());
+
+  /** An endpoint of alice's with `n` tasks leased to a bare peer. */
+  const leased = async (n: number) => {
+    const ep = (await alice('POST', '/v1/endpoints', { name: `ep-${Math.random().toString(36).slice(2, 8)}` })).body;
+    const ids = (
+      await alice('POST', '/v1/tasks/batch', { endpointId: ep.endpoint.id, tasks: Array.from({ length: n }, (_, i) => ({ functionId: fnId, args: [i] })) })
+    ).body.taskIds as string[];
+    const peer = await ProtocolPeer.connect(server.url, ep.token);
+    peer.hello();
+    await peer.next('welcome');
+    peer.send('credits', { credits: n });
+    await peer.tasks(n);
+    return { ids, peer, endpointId: ep.endpoint.id as string, token: ep.token as string };
+  };
+  const progress = (taskId: string, seq: number, value: unknown, attempt = 0): ProgressEvent => ({ taskId, attempt, seq, at: Date.now(), value });
+  const log = (taskId: string, seq: number, text: string, stream: 'stdout' | 'stderr' = 'stdout'): LogChunk => ({
+    taskId,
+    attempt: 0,
+    seq,
+    at: Date.now(),
+    stream,
+    text,
+  });
+
+  it('relays items to the owner watching, in order, then watch-ended after the result; others get notFound and 404', async () => {
+    const { ids, peer } = await leased(1);
+    const task = ids[0]!;
+    const watcher = await clientSocket(server.url, aliceToken);
+    watcher.send('watch', { taskIds: [task], logs: true }, 'w1');
+    await eventually(async () => watcher.frames.some((f) => f.type === 'watching'));
+    expect(watcher.frames.find((f) => f.type === 'watching')).toMatchObject({ id: 'w1', payload: { notFound: [] } });
+
+    const stranger = await clientSocket(server.url, bobToken);
+    stranger.send('watch', { taskIds: [task], logs: true });
+    await eventually(async () => stranger.frames.some((f) => f.type === 'watching'));
+    expect(stranger.frames.find((f) => f.type === 'watching').payload.notFound).toEqual([task]);
+    expect((await bob('GET', `/v1/tasks/${task}/progress`)).status).toBe(404);
+    expect((await bob('GET', `/v1/tasks/${task}/logs`)).status).toBe(404);
+
+    peer.send('stream', { progress: [progress(task, 1, { done: 1 })], logs: [log(task, 1, 'hello\n')], truncated: [] });
+    peer.send('stream', { progress: [{ ...progress(task, 5, { done: 5 }), coalesced: 3 }], logs: [log(task, 2, 'oops\n', 'stderr')], truncated: [] });
+    peer.send('results', { results: [{ taskId: task, attempt: 0, status: 'success', result: 7, timings: {} }] });
+    await eventually(async () => watcher.frames.some((f) => f.type === 'watch-ended'));
+    const seen = watcher.frames.filter((f) => f.type !== 'watching').map((f) => f.type);
+    expect(seen).toEqual(['progress', 'logs', 'progress', 'logs', 'watch-ended']);
+    const items = watcher.frames.filter((f) => f.type === 'progress').flatMap((f) => f.payload.items);
+    expect(items.map((i: ProgressEvent) => [i.seq, i.value, i.coalesced])).toEqual([
+      [1, { done: 1 }, undefined],
+      [5, { done: 5 }, 3],
+    ]);
+    expect(watcher.frames.at(-1).payload.tasks).toEqual([{ taskId: task, status: 'success' }]);
+    // nothing of it reached the other user
+    expect(stranger.frames.map((f) => f.type)).toEqual(['watching']);
+
+    const kept = (await alice('GET', `/v1/tasks/${task}/progress`)).body;
+    expect([kept.items.map((i: ProgressEvent) => i.seq), kept.emitted, kept.final]).toEqual([[1, 5], 5, true]);
+    expect((await alice('GET', `/v1/tasks/${task}`)).body.progress).toEqual({ latest: kept.items[1], emitted: 5 });
+    const logs = (await alice('GET', `/v1/tasks/${task}/logs`)).body;
+    expect(logs).toMatchObject({ nextSeq: 2, final: true, truncated: false });
+    expect(logs.items.map((c: LogChunk) => [c.stream, c.text])).toEqual([
+      ['stdout', 'hello\n'],
+      ['stderr', 'oops\n'],
+    ]);
+    expect((await alice('GET', `/v1/tasks/${task}/logs?afterSeq=1&stream=stderr`)).body.items).toHaveLength(1);
+    watcher.ws.close();
+    stranger.ws.close();
+    peer.close();
+  });
+
+  it('ignores items for tasks not leased to the reporting connection', async () => {
+    const mine = await leased(1);
+    const theirs = await leased(1);
+    const watcher = await clientSocket(server.url, aliceToken);
+    watcher.send('watch', { taskIds: [theirs.ids[0]!], logs: true });
+    await eventually(async () => watcher.frames.some((f) => f.type === 'watching'));
+    // another connection's task, then one of its own: frames are handled in order, so once its own is stored the other was judged
+    mine.peer.send('stream', { progress: [progress(theirs.ids[0]!, 1, 'forged')], logs: [log(theirs.ids[0]!, 1, 'forged')], truncated: [] });
+    mine.peer.send('stream', { progress: [progress(mine.ids[0]!, 1, 'mine')], logs: [], truncated: [] });
+    await eventually(async () => (await alice('GET', `/v1/tasks/${mine.ids[0]}/progress`)).body.emitted === 1);
+    expect((await alice('GET', `/v1/tasks/${theirs.ids[0]}/progress`)).body).toMatchObject({ items: [], emitted: 0 });
+    expect((await alice('GET', `/v1/tasks/${theirs.ids[0]}/logs`)).body.items).toEqual([]);
+    // an item for the wrong attempt is not its current work either
+    mine.peer.send('stream', { progress: [progress(mine.ids[0]!, 2, 'stale', 3)], logs: [], truncated: [] });
+    mine.peer.send('stream', { progress: [progress(mine.ids[0]!, 2, 'current')], logs: [], truncated: [] });
+    await eventually(async () => (await alice('GET', `/v1/tasks/${mine.ids[0]}/progress`)).body.emitted === 2);
+    expect((await alice('GET', `/v1/tasks/${mine.ids[0]}/progress`)).body.items.map((i: ProgressEvent) => i.value)).toEqual(['mine', 'current']);
+    expect(watcher.frames.map((f) => f.type)).toEqual(['watching']);
+    watcher.ws.close();
+    mine.peer.close();
+    theirs.peer.close();
+  });
+
+  it('keeps the last KEPT_PROGRESS values, bounds logs per task, and catches a late watcher up', async () => {
+    const { ids, peer } = await leased(1);
+    const task = ids[0]!;
+    const values = Array.from({ length: KEPT_PROGRESS + 4 }, (_, i) => progress(task, i + 1, i + 1));
+    peer.send('stream', { progress: values.slice(0, 10), logs: [log(task, 1, 'a'.repeat(40)), log(task, 2, 'b'.repeat(20))], truncated: [] });
+    // past the server's bound of 64 bytes: dropped, and the logs say so
+    peer.send('stream', { progress: values.slice(10), logs: [log(task, 3, 'c'.repeat(20)), log(task, 4, 'd')], truncated: [] });
+    peer.send('stream', { progress: [{ ...progress(task, 30, 'x'.repeat(20_000)) }], logs: [], truncated: [] });
+    await eventually(async () => (await alice('GET', `/v1/tasks/${task}/progress`)).body.emitted === 30);
+    const kept = (await alice('GET', `/v1/tasks/${task}/progress`)).body;
+    expect(kept.items).toHaveLength(KEPT_PROGRESS);
+    expect(kept.items.at(-1).value).toEqual({ $fx: 'progress-too-large', bytes: 20_002 });
+    expect(kept.items.at(-2).seq).toBe(KEPT_PROGRESS + 4);
+    const logs = (await alice('GET', `/v1/tasks/${task}/logs`)).body;
+    expect([logs.items.map((c: LogChunk) => c.seq), logs.truncated, logs.final]).toEqual([[1, 2], true, false]);
+
+    const late = await clientSocket(server.url, aliceToken);
+    late.send('watch', { taskIds: [task], logs: true, logsAfterSeq: 1 });
+    await eventually(async () => late.frames.some((f) => f.type === 'logs'));
+    expect(late.frames.find((f) => f.type === 'progress').payload.items.map((i: ProgressEvent) => i.seq)).toEqual(kept.items.map((i: ProgressEvent) => i.seq));
+    expect(late.frames.find((f) => f.type === 'logs').payload.items.map((c: LogChunk) => c.seq)).toEqual([2]);
+    // unwatched: the end is not sent any more
+    late.send('unwatch', { taskIds: [task] });
+    peer.send('results', { results: [{ taskId: task, attempt: 0, status: 'success', result: 1, timings: {} }] });
+    await peer.next('ack');
+    const watcherAfter = await clientSocket(server.url, aliceToken);
+    watcherAfter.send('watch', { taskIds: [task], progress: false });
+    await eventually(async () => watcherAfter.frames.some((f) => f.type === 'watch-ended'));
+    expect(watcherAfter.frames.map((f) => f.type)).toEqual(['watching', 'watch-ended']);
+    expect(late.frames.some((f) => f.type === 'watch-ended')).toBe(false);
+    late.ws.close();
+    watcherAfter.ws.close();
+    peer.close();
+  });
+});
