@@ -106,7 +106,9 @@ describe('work stealing between endpoint group members', () => {
       expect(info.attempts).toHaveLength(1);
       expect(info.endpointId).toBe(ranOn.get(`t${i}`)![0] === 'fast' ? fast.endpointId : slow.endpointId);
     }
-    console.log(`endpoint groups, stealing: ${TASKS} tasks, ${placedOnSlow} placed on the slow member, ${TASKS - ranFast} ran there, ${ranFast} on the fast one`);
+    console.log(
+      `endpoint groups, stealing: ${TASKS} tasks, ${placedOnSlow} placed on the slow member, ${TASKS - ranFast} ran there, ${ranFast} on the fast one`,
+    );
     // the fast member ran its own share and took most of the slow member's: without stealing it ran TASKS - placedOnSlow
     expect(ranFast).toBeGreaterThan(TASKS - placedOnSlow);
     expect(ranFast).toBeGreaterThan(TASKS / 2);

@@ -128,4 +128,3 @@ export function stealPlan(me: string, members: MemberLoad[], room: number): Arra
   }
   return plan;
 }
-
