@@ -19,6 +19,7 @@ import { FunctionsRepository } from '../functions/functions.repository.js';
 import { LeaseService } from '../leases/lease.service.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
+import { WorkStealingService } from '../endpoint-groups/work-stealing.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { EndpointConnection } from './endpoint-connection.js';
 
@@ -31,6 +32,12 @@ const FUNCTION_CACHE = { maxEntries: 10_000, maxSourceChars: 256 * 1024 * 1024 }
 const INITIAL_TASKS_PER_FRAME = 32;
 const MIN_TASK_BYTES = 256;
 const FRAME_OVERHEAD_BYTES = 128;
+/**
+ * An idle member of an endpoint group that found nothing to steal looks again after this long even when
+ * nothing is queued in its groups: the repair path for backlogs that grew without an enqueue (a member's
+ * agent slowing down) or on a replica whose wake this one missed.
+ */
+const STEAL_RETRY_MS = 3_000;
 
 /**
  * Pushes queued tasks to the agents connected to this replica, never more than the credits they
@@ -62,6 +69,7 @@ export class DispatchService implements OnModuleInit {
     private readonly events: EventsService,
     private readonly connections: ConnectionRegistry,
     private readonly copies: CopiesRepository,
+    private readonly stealing: WorkStealingService,
   ) {
     this.frameBudget = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2);
   }
@@ -72,6 +80,7 @@ export class DispatchService implements OnModuleInit {
         const conn = this.connections.current(id);
         if (conn) void this.pump(conn);
       }
+      void this.wakeThieves(endpointIds).catch((e: Error) => this.logger.error({ msg: `waking idle group members failed: ${e.message}` }));
     });
     this.events.on('cancel', ({ endpointId, taskIds, copy }) =>
       this.connections.current(endpointId)?.send('cancel', { taskIds, ...(copy !== undefined ? { copy } : {}) }),
@@ -80,6 +89,15 @@ export class DispatchService implements OnModuleInit {
       for (const id of endpointIds) {
         const conn = this.connections.current(id);
         if (conn) void this.sendCopies(conn).catch((e: Error) => this.logger.error({ msg: `sending speculative copies failed: ${e.message}`, endpointId: id }));
+      }
+    });
+    this.events.on('endpoint-groups-joined', ({ endpointIds }) => {
+      this.stealing.forget(endpointIds);
+      for (const id of endpointIds) {
+        const conn = this.connections.current(id);
+        if (!conn) continue;
+        conn.stealQuiet = false;
+        void this.pump(conn);
       }
     });
     this.events.on('endpoint-gone', ({ endpointId }) => {
@@ -105,7 +123,7 @@ export class DispatchService implements OnModuleInit {
         conn.dispatchAgain = false;
         while (conn.open && conn.credits > 0) {
           const sent = await this.sendOneFrame(conn);
-          if (sent < 0) break;
+          if (sent < 0 && !(await this.steal(conn))) break;
         }
       } while (conn.dispatchAgain && conn.open);
     } catch (e) {
@@ -115,6 +133,42 @@ export class DispatchService implements OnModuleInit {
     } finally {
       conn.dispatching = false;
     }
+  }
+
+  /**
+   * Its queue is empty and it has credits: takes waiting tasks from the other members of its endpoint
+   * groups onto its queue (WorkStealingService). True when it took some. Finding none, it stays quiet
+   * until something is queued in one of its groups (wakeThieves) or STEAL_RETRY_MS pass, so an idle
+   * agent costs one look per enqueue in its groups, not one per pump; an endpoint in no group costs a
+   * cached membership check.
+   */
+  private async steal(conn: EndpointConnection): Promise<boolean> {
+    if (conn.stealQuiet) return false;
+    const outcome = await this.stealing.steal(conn.endpointId, conn.credits);
+    if (typeof outcome === 'object') return true;
+    if (outcome === 'busy') conn.stealBusy = true;
+    if (outcome !== 'nothing') return false;
+    conn.stealQuiet = true;
+    conn.stealRetry ??= setTimeout(() => {
+      conn.stealRetry = undefined;
+      conn.stealQuiet = false;
+      if (conn.open && conn.credits > 0) void this.pump(conn);
+    }, STEAL_RETRY_MS).unref();
+    return false;
+  }
+
+  /** Tasks were queued on these endpoints: the quiet, idle members of their groups on this replica look again. */
+  private async wakeThieves(endpointIds: string[]): Promise<void> {
+    const quiet = [...this.connections.all()].filter((c) => c.stealQuiet && c.open && c.credits > 0);
+    if (quiet.length === 0) return;
+    const groups = await this.stealing.groupsOf([...endpointIds, ...quiet.map((c) => c.endpointId)]);
+    const woken = new Set(endpointIds.flatMap((id) => groups.get(id) ?? []));
+    if (woken.size === 0) return;
+    for (const conn of quiet)
+      if ((groups.get(conn.endpointId) ?? []).some((g) => woken.has(g))) {
+        conn.stealQuiet = false;
+        void this.pump(conn);
+      }
   }
 
   /**

@@ -17,6 +17,14 @@ export class EndpointConnection {
   lastSeen = Date.now();
   dispatching = false;
   dispatchAgain = false;
+  /**
+   * Its last look for tasks to steal from the other members of its endpoint groups found none: it looks
+   * again when a task is queued in one of its groups, or when `stealRetry` fires (DispatchService).
+   */
+  stealQuiet = false;
+  stealRetry?: NodeJS.Timeout;
+  /** Its agent had credits but no idle worker to steal for: its next recorded results bring it back (ResultsService). */
+  stealBusy = false;
   /** Frames are handled one at a time, in order. */
   chain: Promise<void> = Promise.resolve();
   /** `results` frames received and not yet recorded (recorded together, acknowledged one by one). */

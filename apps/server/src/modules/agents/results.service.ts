@@ -17,6 +17,7 @@ import { RetriesService } from '../retries/retries.service.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
+import { DispatchService } from './dispatch.service.js';
 import type { EndpointConnection } from './endpoint-connection.js';
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
@@ -66,6 +67,7 @@ export class ResultsService {
     private readonly retries: RetriesService,
     private readonly objectRefs: ObjectRefsService,
     private readonly copies: CopiesRepository,
+    private readonly dispatch: DispatchService,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -104,6 +106,11 @@ export class ResultsService {
         for (const results of frames) {
           const copies = results.filter((r) => r.copy).map((r) => r.taskId);
           conn.send('ack', { taskIds: results.filter((r) => !r.copy).map((r) => r.taskId), ...(copies.length ? { copies } : {}) });
+        }
+        // its credits came before these results were recorded: now a worker is free to take stolen work
+        if (conn.stealBusy) {
+          conn.stealBusy = false;
+          void this.dispatch.pump(conn);
         }
       }
     } catch (e) {

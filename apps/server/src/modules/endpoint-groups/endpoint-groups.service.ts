@@ -17,6 +17,7 @@ import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { EndpointsService, endpointOnline } from '../endpoints/endpoints.service.js';
 import { EndpointGroupsRepository, type GroupRow, type MemberRow } from './endpoint-groups.repository.js';
 import { EndpointRoutingService } from './endpoint-routing.service.js';
+import { WorkStealingService } from './work-stealing.service.js';
 
 /** Where a submission's endpoint ref points: one endpoint, or an endpoint group. */
 export type SubmitTarget = { endpointId: string } | { groupId: string };
@@ -34,6 +35,7 @@ export class EndpointGroupsService {
     private readonly endpoints: EndpointsService,
     private readonly endpointRows: EndpointsRepository,
     private readonly routing: EndpointRoutingService,
+    private readonly stealing: WorkStealingService,
   ) {}
 
   async create(p: Principal, req: CreateEndpointGroupRequest): Promise<EndpointGroupInfo> {
@@ -56,6 +58,7 @@ export class EndpointGroupsService {
       throw e;
     }
     for (const m of resolved) await this.groups.addMember(id, m.endpointId, m.state);
+    await this.stealing.joined(resolved.filter((m) => m.state === 'active').map((m) => m.endpointId));
     return this.get(p, id);
   }
 
@@ -81,6 +84,7 @@ export class EndpointGroupsService {
       throw new FxException('QUOTA_EXCEEDED', `endpoint group ${g.id} has ${MAX_ENDPOINT_GROUP_MEMBERS} members, the most a group may have`);
     }
     await this.groups.addMember(g.id, m.endpointId, m.state);
+    if (m.state === 'active') await this.stealing.joined([m.endpointId]);
     return this.get(p, g.id);
   }
 
@@ -103,6 +107,7 @@ export class EndpointGroupsService {
   async accept(p: Principal, groupId: string, endpointId: string): Promise<void> {
     await this.ownInvitation(p, groupId, endpointId);
     await this.groups.accept(groupId, endpointId);
+    await this.stealing.joined([endpointId]);
   }
 
   /** The endpoint's owner declines an invitation: it is removed. */

@@ -149,7 +149,8 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
     }
   }
 
-  private async loadsByGroup(groupIds: string[]): Promise<Map<string, MemberLoad[]>> {
+  /** The active members of these live groups, as routing weighs them (work stealing reads them too). */
+  async loadsByGroup(groupIds: string[]): Promise<Map<string, MemberLoad[]>> {
     const byGroup = new Map<string, MemberLoad[]>(groupIds.map((g) => [g, []]));
     for (const r of await this.routing.memberLoads(groupIds)) byGroup.get(r.group_id)?.push(this.toLoad(r));
     return byGroup;

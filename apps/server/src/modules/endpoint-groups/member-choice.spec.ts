@@ -1,5 +1,5 @@
 import type { HeartbeatPayload } from '@fx/protocol';
-import { canHold, chooseMembers, type MemberLoad } from './member-choice.js';
+import { canHold, chooseMembers, holdLimits, stealPlan, type MemberLoad } from './member-choice.js';
 
 const heartbeat = (o: Partial<HeartbeatPayload> & { total?: number } = {}): HeartbeatPayload => ({
   state: 'RUNNING',
@@ -81,5 +81,35 @@ describe('canHold', () => {
     expect(canHold(heartbeat({ details: { devices: [{}, {}] } }), { gpus: 2 })).toBe(false);
     expect(canHold(heartbeat({ provider: 'slurm' }), { gpus: 4, nodes: 3 })).toBe(true);
     expect(canHold(heartbeat(), { nodes: 2 })).toBe(false);
+  });
+});
+
+describe('stealPlan', () => {
+  it('takes what waits beyond free workers, largest surplus first, up to the room', () => {
+    const members = [
+      member('me', { waiting: 0 }),
+      member('a', { waiting: 10, status: heartbeat({ total: 4, running: 2 }) }),
+      member('b', { waiting: 3, status: heartbeat({ total: 4 }) }),
+      member('c', { waiting: 5, online: false }),
+    ];
+    // a: 10 waiting, 2 workers free → 8; b: 3 waiting, 4 free → none; c: offline → all 5
+    expect(stealPlan('me', members, 10)).toEqual([
+      { endpointId: 'a', take: 8 },
+      { endpointId: 'c', take: 2 },
+    ]);
+    expect(stealPlan('me', members, 0)).toEqual([]);
+    expect(stealPlan('me', [member('me', { waiting: 50 })], 4)).toEqual([]);
+  });
+});
+
+describe('holdLimits', () => {
+  it('says in GPUs and nodes what canHold says', () => {
+    for (const status of [null, heartbeat(), heartbeat({ details: { devices: [{ id: 0 }] } }), heartbeat({ provider: 'slurm' })]) {
+      const limits = holdLimits(status);
+      for (const resources of [{ gpus: 1 }, { gpus: 2 }, { nodes: 2 }, {}]) {
+        const fits = !limits || ((resources.gpus ?? 0) <= limits.gpus && (resources.nodes ?? 1) <= limits.nodes);
+        expect([status?.provider, resources, fits]).toEqual([status?.provider, resources, canHold(status, resources)]);
+      }
+    }
   });
 });

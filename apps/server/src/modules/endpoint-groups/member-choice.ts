@@ -47,7 +47,7 @@ export function canHold(status: HeartbeatPayload | null, resources: TaskResource
 }
 
 /** Workers the member brings (at least one, so a member scaling from zero still takes work). */
-function capacityOf(m: MemberLoad): number {
+export function capacityOf(m: MemberLoad): number {
   return Math.max(1, m.status?.workers.total ?? 1);
 }
 
@@ -91,4 +91,40 @@ export function chooseMembers(members: MemberLoad[], tasks: TaskToPlace[], holds
     placed.set(best!.endpointId, (placed.get(best!.endpointId) ?? 0) + 1);
     return { endpointId: best!.endpointId };
   });
+}
+
+/**
+ * The largest task a member can hold, as `canHold` judges it, in the terms a SQL filter needs: GPUs and
+ * nodes per task. null: no bound (a batch scheduler, or a member not heard from yet).
+ */
+export function holdLimits(status: HeartbeatPayload | null): { gpus: number; nodes: number } | null {
+  if (canHold(status, { nodes: 2 })) return null;
+  return { gpus: canHold(status, { gpus: 1 }) ? 1 : 0, nodes: 1 };
+}
+
+/** Tasks a member may take off another's queue: what waits there beyond the workers it has free. */
+export function surplusOf(m: MemberLoad): number {
+  if (!m.online || !m.status) return m.waiting;
+  const free = Math.max(0, capacityOf(m) - m.status.queued - m.status.running);
+  return Math.max(0, m.waiting - free);
+}
+
+/**
+ * What an idle member (`me`, with `room` tasks it can start now) takes from the other members of its
+ * groups: from each member with a surplus (more waiting than it has free workers), at most that
+ * surplus, the largest surpluses first, `room` in all. Online or offline alike: an offline member's
+ * tasks are rerouted anyway, and an idle member is the best place for them.
+ */
+export function stealPlan(me: string, members: MemberLoad[], room: number): Array<{ endpointId: string; take: number }> {
+  const surplus = new Map<string, number>();
+  for (const m of members) if (m.endpointId !== me) surplus.set(m.endpointId, surplusOf(m));
+  const plan: Array<{ endpointId: string; take: number }> = [];
+  let left = room;
+  for (const [endpointId, n] of [...surplus].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
+    if (left <= 0 || n <= 0) break;
+    const take = Math.min(n, left);
+    plan.push({ endpointId, take });
+    left -= take;
+  }
+  return plan;
 }

@@ -24,6 +24,8 @@ export interface ClusterEvents {
   cancel: { endpointId: string; taskIds: string[]; copy?: boolean };
   /** Speculative copies wait for these endpoints' agents: whoever holds one should send them. */
   speculate: { endpointIds: string[] };
+  /** These endpoints became active members of an endpoint group: their idle agents may now steal work (WorkStealingService). */
+  'endpoint-groups-joined': { endpointIds: string[] };
   /** The endpoint was deleted: drop its agent. */
   'endpoint-gone': { endpointId: string };
   /** These tokens were revoked: every replica closes the sockets opened with them. */

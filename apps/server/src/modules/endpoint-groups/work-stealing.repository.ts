@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { QueuedRow } from '../tasks/tasks.repository.js';
+import { HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+
+/** What one steal takes, and from where. */
+export interface StealRequest {
+  /** The idle member taking the tasks. */
+  endpointId: string;
+  /** Only tasks of these groups (those it is an active member of). */
+  groupIds: string[];
+  /** From each of these members, at most `take` tasks. */
+  from: Array<{ endpointId: string; take: number }>;
+  /** null: any function; otherwise only these (a restricted endpoint). */
+  allowedFunctions: string[] | null;
+  /** null: any resources; otherwise at most this many GPUs and nodes per task. */
+  limits: { gpus: number; nodes: number } | null;
+}
+
+/**
+ * Work stealing between members of endpoint groups. The steal is one conditional UPDATE of tasks still
+ * `waiting-for-endpoint` on the member they are taken from, rows locked with SKIP LOCKED (a lease being
+ * granted meanwhile keeps its task): as with rerouting, a task moved is never leased by its old member
+ * (LeasesRepository.grant matches the endpoint), so no task runs on two members at once.
+ */
+@Injectable()
+export class WorkStealingRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  /** The live groups each of these endpoints is an active member of. */
+  memberships(endpointIds: string[]): Promise<Array<{ endpoint_id: string; group_id: string }>> {
+    if (endpointIds.length === 0) return Promise.resolve([]);
+    return this.query(
+      `SELECT m.endpoint_id, m.group_id FROM endpoint_group_members m
+       JOIN endpoint_groups g ON g.id = m.group_id AND g.deleted_at IS NULL
+       WHERE m.state = 'active' AND m.endpoint_id IN ${idsIn('$1')}`,
+      json(endpointIds),
+    );
+  }
+
+  /** Tasks the endpoint's agent holds now (dispatched or running). */
+  async held(endpointId: string): Promise<number> {
+    const [row] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE endpoint_id = $1::uuid AND status IN ${HELD}`, endpointId);
+    return row?.n ?? 0;
+  }
+
+  /**
+   * Moves waiting tasks of these groups from the given members to the thief, from each the highest
+   * priority and oldest first; returns them for the thief's queue. Their entries left on the other
+   * members' queues are skipped and settled when claimed there.
+   */
+  steal(r: StealRequest): Promise<QueuedRow[]> {
+    if (r.from.length === 0 || r.groupIds.length === 0) return Promise.resolve([]);
+    return this.query<QueuedRow>(
+      `WITH src AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS s(endpoint_id uuid, take int)),
+       picked AS (
+         SELECT p.id FROM src CROSS JOIN LATERAL (
+           SELECT t.id FROM tasks t
+           WHERE t.endpoint_id = src.endpoint_id AND t.status = 'waiting-for-endpoint'
+             AND t.endpoint_group_id IN ${idsIn('$3')}
+             AND ($4::jsonb IS NULL OR t.function_id IN ${idsIn('$4')})
+             AND ($5::int IS NULL OR COALESCE((t.resources->>'gpus')::int, 0) <= $5::int)
+             AND ($6::int IS NULL OR COALESCE((t.resources->>'nodes')::int, 1) <= $6::int)
+           ORDER BY t.priority DESC, t.received_at, t.id
+           LIMIT src.take FOR UPDATE OF t SKIP LOCKED) p)
+       UPDATE tasks t SET endpoint_id = $1::uuid FROM picked WHERE t.id = picked.id
+       RETURNING ${queuedColumns('t.')}`,
+      r.endpointId,
+      json(r.from.map((f) => ({ endpoint_id: f.endpointId, take: f.take }))),
+      json(r.groupIds),
+      r.allowedFunctions ? json(r.allowedFunctions) : null,
+      r.limits?.gpus ?? null,
+      r.limits?.nodes ?? null,
+    );
+  }
+}
