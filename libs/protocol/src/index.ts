@@ -2,6 +2,7 @@ export * from './common.js';
 export * from './endpoint.js';
 export * from './client.js';
 export * from './rest.js';
+export * from './functions.js';
 export * from './task-refs.js';
 export * from './priority.js';
 export * from './retry.js';

@@ -1,4 +1,4 @@
-import { FunctionInfo, RegisterFunctionRequest } from './rest.js';
+import { FunctionInfo, RegisterFunctionRequest } from './functions.js';
 
 describe('RegisterFunctionRequest', () => {
   const python = { name: 'analyze', runtime: 'python', source: 'def main():\n    return 1\n' } as const;

@@ -14,7 +14,7 @@ import { logChunks, onProgress, progressEvents, type LiveTransport, type LogsOpt
 
 /**
  * What every Client method stands on: its transports, whether it is closed, and the checks of ids and
- * names. Client (client.ts) holds the API; this holds the plumbing, so each stays one job.
+ * names. Client (client.ts, with client.registry.ts) holds the API; this holds the plumbing, so each stays one job.
  */
 export abstract class ClientCore {
   protected readonly rest: RestTransport;

@@ -1,22 +1,9 @@
 import {
   CancelTaskResponse,
-  ClearCacheResponse,
-  CreateTokenRequest,
-  CreateTokenResponse,
-  CreateUserRequest,
   DEFAULT_LIMITS,
-  EndpointInfo,
   EndpointRef,
-  EndpointStatusResponse,
-  FunctionInfo,
-  FunctionRef,
-  ListFunctionsQuery,
-  ListResponse,
   ListTasksQuery,
   ListTasksResponse,
-  RegisterEndpointRequest,
-  RegisterEndpointResponse,
-  RegisterFunctionRequest,
   SubmitBatchResponse,
   SubmitTaskRequest,
   SubmitTaskResponse,
@@ -24,9 +11,6 @@ import {
   TaskResultsRequest,
   TaskResultsResponse,
   TaskStatusManyResponse,
-  TokenInfo,
-  UserInfo,
-  WhoAmIResponse,
   type ObjectRef,
   type CreateTriggerRequest,
   type TriggerInfo,
@@ -40,10 +24,6 @@ import type {
   GetObjectOptions,
   GetResultOptions,
   PutOptions,
-  RegisterEndpointOptions,
-  RegisterFunctionOptions,
-  RegisterPythonFunctionOptions,
-  RegisterShellFunctionOptions,
   RunBatchOptions,
   RunOptions,
   MapOptions,
@@ -52,10 +32,9 @@ import type {
 } from './client.options.js';
 import { ValidationError } from './errors.js';
 import { Executor, type ExecutorOptions } from './executor.js';
-import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
 import { mapOutcomes, mapValues, type MapOutcome } from './map.js';
 import { TaskGroup } from './task-group.js';
-import { ClientCore } from './client.core.js';
+import { ClientRegistry } from './client.registry.js';
 import { collectResults, outcomeValue, streamResults, watchProgress } from './result-stream.js';
 import type { ObjectLike } from './object-ref.js';
 import { TaskHandle } from './task-handle.js';
@@ -63,114 +42,11 @@ import { TaskRef, encodeArgs } from './task-ref.js';
 import { checkInput, queryString } from './validate.js';
 import { assertFaithfulJson } from './json-faithful.js';
 
-const FunctionList = ListResponse(FunctionInfo);
-const EndpointList = ListResponse(EndpointInfo);
-const UserList = ListResponse(UserInfo);
-const TokenList = ListResponse(TokenInfo);
-
-/** Client of one FX server: REST for everything but result waits, which share one websocket. */
-export class Client extends ClientCore {
-  // ---- functions -------------------------------------------------------------------------------
-
-  /**
-   * Registers a JS function; its `toString()` is the source, so it must not use variables from its
-   * closure. Returns the function id: the existing one when this name's newest version is the same
-   * registration, else the id of a new version of the name (the name alone then means it).
-   */
-  async registerFunction(fn: (...args: never[]) => unknown, options: RegisterFunctionOptions = {}): Promise<string> {
-    return (await this.createFunction(jsRegistration(fn, options))).id;
-  }
-
-  /**
-   * Registers a shell command template (`{name}` placeholders are filled from kwargs on the endpoint).
-   * Results are `{ cmd, stdout, stderr, returncode }`; see `failOnNonZeroExit`. Returns the function id.
-   */
-  async registerShellFunction(template: string, options: RegisterShellFunctionOptions = {}): Promise<string> {
-    return (await this.createFunction(templateRegistration('shell', template, options))).id;
-  }
-
-  /**
-   * Registers Python source: a module defining `options.entrypoint`, which each task calls with its args
-   * and kwargs on a python worker of the endpoint. Results are JSON; a raised exception fails the task
-   * with its type, message and traceback, and what the task printed comes back as the outcome's `output`.
-   */
-  async registerPythonFunction(source: string, options: RegisterPythonFunctionOptions): Promise<string> {
-    return (await this.createFunction(pythonRegistration(source, options))).id;
-  }
-
-  /**
-   * Registers an MPI function: a shell command template run under the endpoint's MPI launcher (`srun`,
-   * or `mpiexec` by endpoint config) inside an HPC block, with `nodes × ranksPerNode` ranks taken from
-   * each task's `resources` (default 1 × 1). Results are `{ cmd, stdout, stderr, returncode }`.
-   */
-  async registerMpiFunction(template: string, options: RegisterFunctionOptions = {}): Promise<string> {
-    return (await this.createFunction(templateRegistration('mpi', template, options))).id;
-  }
-
-  /** Registers a function from a full request; returns what the server stored. */
-  async createFunction(request: RegisterFunctionRequest): Promise<FunctionInfo> {
-    const body = checkInput(RegisterFunctionRequest, request, 'function registration');
-    return this.request({ method: 'POST', path: '/v1/functions', body, response: FunctionInfo });
-  }
-
-  /**
-   * A function by id or name: `name` (your own, newest version), `name@version`, or `owner/name[@version]`
-   * (another user's public function).
-   */
-  async getFunction(functionId: string): Promise<FunctionInfo> {
-    return this.request({ method: 'GET', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}`, response: FunctionInfo });
-  }
-
-  async listFunctions(): Promise<FunctionInfo[]> {
-    return (await this.request({ method: 'GET', path: '/v1/functions', response: FunctionList })).items;
-  }
-
-  /** Every live version of a function name (`name`, or `owner/name`), newest first; empty when there is none. */
-  async listFunctionVersions(name: string): Promise<FunctionInfo[]> {
-    const query = checkInput(ListFunctionsQuery, { name }, 'function name');
-    return (await this.request({ method: 'GET', path: `/v1/functions?name=${encodeURIComponent(query.name!)}`, response: FunctionList })).items;
-  }
-
-  /** Deletes a function by id, or by name: a bare name deletes its newest version, after which the name means the one before. */
-  async deleteFunction(functionId: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}` });
-  }
-
-  /** Drops a function's memoized results (yours, and the shared ones of a function you own); returns how many. */
-  async clearCache(functionId: string): Promise<number> {
-    const path = `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}/cache`;
-    return (await this.request({ method: 'DELETE', path, response: ClearCacheResponse })).cleared;
-  }
-
-  // ---- endpoints -------------------------------------------------------------------------------
-
-  /** Registers an endpoint; the response carries its token, shown only this once. */
-  async registerEndpoint(options: RegisterEndpointOptions): Promise<RegisterEndpointResponse> {
-    const body = checkInput(RegisterEndpointRequest, options, 'endpoint registration');
-    return this.request({ method: 'POST', path: '/v1/endpoints', body, response: RegisterEndpointResponse });
-  }
-
-  async listEndpoints(): Promise<EndpointInfo[]> {
-    return (await this.request({ method: 'GET', path: '/v1/endpoints', response: EndpointList })).items;
-  }
-
-  /** An endpoint by id or name: `name` (yours; names are unique per owner) or `owner/name` (admins). */
-  async getEndpoint(endpointId: string): Promise<EndpointInfo> {
-    return this.request({ method: 'GET', path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}`, response: EndpointInfo });
-  }
-
-  async getEndpointStatus(endpointId: string): Promise<EndpointStatusResponse> {
-    return this.request({
-      method: 'GET',
-      path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}/status`,
-      response: EndpointStatusResponse,
-    });
-  }
-
-  async deleteEndpoint(endpointId: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}` });
-  }
-
+/**
+ * Client of one FX server: REST for everything but result waits, which share one websocket. Functions,
+ * endpoints, users and tokens are ClientRegistry's (client.registry.ts); tasks, results and objects are here.
+ */
+export class Client extends ClientRegistry {
   // ---- tasks -----------------------------------------------------------------------------------
 
   /**
@@ -370,37 +246,4 @@ export class Client extends ClientCore {
   getStream = (object: ObjectLike, options: Omit<GetObjectOptions, 'raw'> = {}): Readable => this.objects.getStream(object, options);
   /** Runs a function for each object put under a prefix; see TriggersClient (`client.triggers` lists and deletes them). */
   createTrigger = (request: CreateTriggerRequest): Promise<TriggerInfo> => this.triggers.create(request);
-
-  // ---- identity and administration -------------------------------------------------------------
-
-  async whoami(): Promise<WhoAmIResponse> {
-    return this.request({ method: 'GET', path: '/v1/whoami', response: WhoAmIResponse });
-  }
-
-  /** Admin only. */
-  async createUser(request: CreateUserRequest): Promise<UserInfo> {
-    const body = checkInput(CreateUserRequest, request, 'user');
-    return this.request({ method: 'POST', path: '/v1/users', body, response: UserInfo });
-  }
-
-  /** Admin only. */
-  async listUsers(): Promise<UserInfo[]> {
-    return (await this.request({ method: 'GET', path: '/v1/users', response: UserList })).items;
-  }
-
-  /** Admin only. The response carries the token, shown only this once. */
-  async createToken(userId: string, request: CreateTokenRequest = {}): Promise<CreateTokenResponse> {
-    const body = checkInput(CreateTokenRequest, request, 'token request');
-    return this.request({ method: 'POST', path: `/v1/users/${this.id(userId, 'userId')}/tokens`, body, response: CreateTokenResponse });
-  }
-
-  /** Admin only. */
-  async listTokens(userId: string): Promise<TokenInfo[]> {
-    return (await this.request({ method: 'GET', path: `/v1/users/${this.id(userId, 'userId')}/tokens`, response: TokenList })).items;
-  }
-
-  /** Admin only. */
-  async revokeToken(tokenId: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/v1/tokens/${this.id(tokenId, 'tokenId')}` });
-  }
 }

@@ -1,4 +1,4 @@
-"""The shapes of the server's answers (libs/protocol/src/rest.ts), as TypedDicts: plain dicts at run time."""
+"""The shapes of the server's answers (libs/protocol/src/rest.ts, functions.ts), as TypedDicts: plain dicts at run time."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@ import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkerCounts } from '@fx/protocol';
 import { abortFailure, discardFiles, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
-import { watchMemory } from '../sandbox/memory.watch.js';
 import { UNPRIVILEGED_ID, WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Job, JobOptions, PoolWorker, WorkerPoolOptions } from './worker-pool.options.js';
 import { nodeWorkerLauncher, type WorkerLauncher } from './worker.launcher.js';
@@ -11,12 +10,12 @@ import type { ParentToWorkerMessage, WorkerInvocation, WorkerToParentMessage } f
 import { workerOutcome } from './worker.outcome.js';
 import { WorkerStartError, startWorkerProcess, stopWorkerProcess } from './worker.process.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
-import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
+import { insertByPriority } from '../../agent/priority-order.js';
+import { newJob, watchJobMemory } from './worker-pool.jobs.js';
 
 export { WorkerStartError };
 export type { JobOptions, WorkerPoolOptions };
 
-const UNKNOWN_OWNER = 'unknown';
 const byPriority = (job: Job) => job.priority;
 
 /**
@@ -77,23 +76,7 @@ export class WorkerPool {
     if (this.stopping) return Promise.resolve(failure('WORKER_LOST', 'WorkerLost', 'the worker pool is shutting down'));
     if (signal.aborted) return Promise.resolve(abortFailure(signal.reason));
     return new Promise<ExecutionOutcome>((resolve) => {
-      const job: Job = {
-        taskId,
-        ...(jobOptions.avoid !== undefined ? { avoid: jobOptions.avoid } : {}),
-        owner: jobOptions.ownerId ?? UNKNOWN_OWNER,
-        priority: priorityOf(jobOptions),
-        memoryBytes: jobOptions.memoryBytes,
-        invocation,
-        signal,
-        onStart,
-        ...(jobOptions.live ? { live: jobOptions.live } : {}),
-        resolve,
-        onAbort: () => this.abort(job),
-        settled: false,
-        started: false,
-        dropped: false,
-        stealing: false,
-      };
+      const job = newJob(taskId, invocation, signal, onStart, jobOptions, resolve, (j) => this.abort(j));
       signal.addEventListener('abort', job.onAbort, { once: true });
       insertByPriority(this.pending, job, byPriority);
       this.assign();
@@ -222,26 +205,11 @@ export class WorkerPool {
     if (job.settled) return;
     job.onStart?.(job.worker?.id ?? '');
     const worker = job.worker;
-    const pid = worker?.child.pid;
-    if (worker && pid !== undefined && job.memoryBytes !== undefined) {
-      const limit = job.memoryBytes;
-      job.stopWatch = watchMemory(pid, limit, (bytes) => {
-        if (job.settled || worker.jobs[0] !== job) return;
-        this.log.warn(`the task used ${Math.round(bytes / 1048576)} MB, more than its ${Math.round(limit / 1048576)} MB; replacing the worker`, {
-          worker: worker.id,
-          taskId: job.taskId,
-        });
-        this.settle(
-          job,
-          failure(
-            'MEMORY_EXCEEDED',
-            'MemoryExceeded',
-            `the task used ${Math.round(bytes / 1048576)} MB of memory, more than the ${Math.round(limit / 1048576)} MB allowed (taskLimits.memoryMB)`,
-          ),
-        );
+    if (worker)
+      watchJobMemory(job, this.log, (outcome) => {
+        this.settle(job, outcome);
         this.retire(worker);
       });
-    }
   }
 
   private settle(job: Job, outcome: ExecutionOutcome): void {

@@ -1,53 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
-import type {
-  ObjectRef,
-  PickledValue,
-  ProgressEvent,
-  RemoteError,
-  RetryPolicy,
-  TaskOutput,
-  TaskResources,
-  TaskSerializer,
-  TaskStatus,
-  TaskTimings,
-} from '@fx/protocol';
+import type { ObjectRef, PickledValue, ProgressEvent, RemoteError, RetryPolicy, TaskOutput, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import { FINAL, idsIn, json, queuedColumns, submissionInsert } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
+import { toQueueCounts, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
-/** A new task row, as inserted by a submission. */
-export interface NewTask {
-  id: string;
-  functionId: string;
-  endpointId: string;
-  /** Sent to this endpoint group: `endpointId` is the member chosen for it. */
-  endpointGroupId?: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  /** What the task asks of its worker; absent: any worker. */
-  resources?: TaskResources;
-  /** Tasks whose results it takes (task-graph.ts): then it waits for them, its args holding references. */
-  inputs?: string[];
-  /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
-  pickledArgs?: PickledValue;
-  /** 0–9 (absent: 5). */
-  priority?: number;
-  /** The retry policy it runs under (its own, or its function's); absent: none. */
-  retry?: RetryPolicy;
-  /** A memoized task's key, scope and entry TTL (modules/cache); absent: it runs every time. */
-  cache?: TaskCache;
-  /** Ids of the objects its arguments refer to (checked readable, references completed): its endpoint may fetch them. */
-  objects?: string[];
-  /** The object name its result is stored under (a trigger's output); absent: a plain result. */
-  outputName?: string;
-}
-
-/** A memoized task, as cache-key.ts made it. */
-export type TaskCache = { key: string; scope: string; ttlSeconds: number };
+// The shapes it takes in live in task-records.ts; the modules that call it import them from here.
+export { toQueueCounts };
+export type { NewTask, QueueCounts, ResultInput, TaskCache } from './task-records.js';
 
 /** The JSON columns, as FX stores them. */
 export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null; output: TaskOutput | null };
@@ -114,26 +78,7 @@ type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status:
 /** Ids, queues, owners and priorities of tasks, for enqueueing (task-sql.ts's queuedColumns selects them). */
 export type QueuedRow = RawRow<Task, 'id' | 'endpoint_id' | 'owner_id' | 'priority'>;
 
-export type QueueCounts = { waiting: number; dispatched: number; running: number };
 const ACTIVE = `('waiting-for-endpoint', 'dispatched', 'running')`;
-
-export function toQueueCounts(rows: Array<{ status: string; n: number | bigint }>): QueueCounts {
-  const get = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
-  return { waiting: get('waiting-for-endpoint'), dispatched: get('dispatched'), running: get('running') };
-}
-
-export interface ResultInput {
-  taskId: string;
-  /** The attempt the agent ran (it echoes the dispatched one); absent for results the server makes up. */
-  attempt?: number;
-  status: 'success' | 'failed';
-  result?: unknown;
-  /** The result is this object (checked to hold this task's output); `result` is then absent. */
-  resultRef?: ObjectRef;
-  error?: RemoteError;
-  output?: TaskOutput;
-  timings: TaskTimings;
-}
 
 /**
  * Every task statement is one SQL round trip for a whole batch (docs/design.md, hot path): no per-task

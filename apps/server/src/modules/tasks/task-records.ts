@@ -1,0 +1,56 @@
+import type { ObjectRef, PickledValue, RemoteError, RetryPolicy, TaskOutput, TaskResources, TaskTimings } from '@fx/protocol';
+
+/**
+ * What TasksRepository takes in (a submission's tasks, an agent's results) and the queue counts it
+ * answers with: plain shapes, kept apart from the statements that use them.
+ */
+
+/** A new task row, as inserted by a submission. */
+export interface NewTask {
+  id: string;
+  functionId: string;
+  endpointId: string;
+  /** Sent to this endpoint group: `endpointId` is the member chosen for it. */
+  endpointGroupId?: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  /** What the task asks of its worker; absent: any worker. */
+  resources?: TaskResources;
+  /** Tasks whose results it takes (task-graph.ts): then it waits for them, its args holding references. */
+  inputs?: string[];
+  /** A pickle task's `(args, kwargs)` (its serializer is then `pickle`); absent: a json task. */
+  pickledArgs?: PickledValue;
+  /** 0–9 (absent: 5). */
+  priority?: number;
+  /** The retry policy it runs under (its own, or its function's); absent: none. */
+  retry?: RetryPolicy;
+  /** A memoized task's key, scope and entry TTL (modules/cache); absent: it runs every time. */
+  cache?: TaskCache;
+  /** Ids of the objects its arguments refer to (checked readable, references completed): its endpoint may fetch them. */
+  objects?: string[];
+  /** The object name its result is stored under (a trigger's output); absent: a plain result. */
+  outputName?: string;
+}
+
+/** A memoized task, as cache-key.ts made it. */
+export type TaskCache = { key: string; scope: string; ttlSeconds: number };
+
+export type QueueCounts = { waiting: number; dispatched: number; running: number };
+
+export function toQueueCounts(rows: Array<{ status: string; n: number | bigint }>): QueueCounts {
+  const get = (s: string) => Number(rows.find((r) => r.status === s)?.n ?? 0);
+  return { waiting: get('waiting-for-endpoint'), dispatched: get('dispatched'), running: get('running') };
+}
+
+export interface ResultInput {
+  taskId: string;
+  /** The attempt the agent ran (it echoes the dispatched one); absent for results the server makes up. */
+  attempt?: number;
+  status: 'success' | 'failed';
+  result?: unknown;
+  /** The result is this object (checked to hold this task's output); `result` is then absent. */
+  resultRef?: ObjectRef;
+  error?: RemoteError;
+  output?: TaskOutput;
+  timings: TaskTimings;
+}

@@ -1,0 +1,145 @@
+"""Functions, endpoints, users and tokens: the client's registry calls.
+
+A mixin, so that client.py stays small: each call is one request and its answer. The Client supplies
+``_request`` and ``_python`` (which notes the Python of every function it sees).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, cast
+
+from ._options import RetryLike, registration_options
+from ._python_check import PythonCheck
+from ._source import python_source
+from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
+from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, UserInfo, WhoAmI
+
+
+class RegistryMethods:
+    """The client's function, endpoint, user and token calls."""
+
+    _python: PythonCheck  # the Client's own
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
+        raise NotImplementedError
+
+    # ---- functions -----------------------------------------------------------------------------
+
+    def register_function(
+        self,
+        fn: Callable[..., Any],
+        name: Optional[str] = None,
+        *,
+        description: Optional[str] = None,
+        walltime_seconds: Optional[float] = None,
+        public: Optional[bool] = None,
+        retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
+        idempotent: Optional[bool] = None,
+    ) -> str:
+        """Registers a Python function (runtime ``python``) and returns its id; ``retry`` (a :class:`Retry`) is its tasks' default policy.
+        ``cache={"ttlSeconds": 3600}`` memoizes its results (``"shareable": True``: shared, when public; see :meth:`clear_cache`).
+        ``idempotent=True``: running it twice does no harm, so a batch or map with ``speculation`` may copy its stragglers.
+
+        The source is the function's ``def`` (decorators stripped) and the entry point its name, so it
+        must be self-contained: imports inside it, no variables of an enclosing function. Registering
+        the same function under the same name again returns the existing id; a changed one adds a
+        version of the name.
+        """
+        source, entrypoint = python_source(fn)
+        request: Dict[str, Any] = {"name": name or resource_name(entrypoint, "function"), "runtime": "python", "source": source, "entrypoint": entrypoint}
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache, idempotent))["id"]
+
+    def register_shell_function(
+        self,
+        template: str,
+        name: str = "shell",
+        *,
+        description: Optional[str] = None,
+        walltime_seconds: Optional[float] = None,
+        public: Optional[bool] = None,
+        fail_on_non_zero_exit: Optional[bool] = None,
+        retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
+        idempotent: Optional[bool] = None,
+        progress_prefix: Optional[str] = None,
+    ) -> str:
+        """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
+
+        A run returns ``{"cmd", "stdout", "stderr", "returncode"}``; with ``fail_on_non_zero_exit`` a
+        non-zero exit fails the task instead. With ``progress_prefix``, a stdout line that starts with it is
+        a progress value (the rest of the line, as JSON if it parses), left out of the task's logs.
+        """
+        request: Dict[str, Any] = {"name": name, "runtime": "shell", "source": template}
+        if fail_on_non_zero_exit is not None:
+            request["failOnNonZeroExit"] = fail_on_non_zero_exit
+        if progress_prefix is not None:
+            request["progressPrefix"] = progress_prefix
+        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache, idempotent))["id"]
+
+    def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
+        """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""
+        info = cast(FunctionInfo, self._request("POST", "/v1/functions", dict(request)))
+        self._python.note_function(info)
+        return info
+
+    def get_function(self, function: str) -> FunctionInfo:
+        """A function by id or name: ``name`` (yours, newest version), ``name@version``, ``owner/name[@version]``."""
+        info = cast(FunctionInfo, self._request("GET", f"/v1/functions/{path_segment(function_ref(function))}"))
+        self._python.note_function(info)
+        return info
+
+    def list_functions(self) -> List[FunctionInfo]:
+        return cast(List[FunctionInfo], self._request("GET", "/v1/functions")["items"])
+
+    def delete_function(self, function: str) -> None:
+        """Deletes a function by id, or the newest version of a name."""
+        self._request("DELETE", f"/v1/functions/{path_segment(function_ref(function))}")
+
+    # ---- endpoints -----------------------------------------------------------------------------
+
+    def register_endpoint(self, name: str, *, description: Optional[str] = None, allowed_functions: Optional[Sequence[str]] = None) -> RegisterEndpointResponse:
+        """Registers an endpoint; the answer carries its token, shown only this once."""
+        body: Dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        if allowed_functions is not None:
+            body["allowedFunctions"] = [task_id(f, "allowed function id") for f in allowed_functions]
+        return cast(RegisterEndpointResponse, self._request("POST", "/v1/endpoints", body))
+
+    def list_endpoints(self) -> List[EndpointInfo]:
+        return cast(List[EndpointInfo], self._request("GET", "/v1/endpoints")["items"])
+
+    def get_endpoint(self, endpoint: str) -> EndpointInfo:
+        """An endpoint by id or name (``name``, or ``owner/name`` for admins)."""
+        return cast(EndpointInfo, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}"))
+
+    def get_endpoint_status(self, endpoint: str) -> EndpointStatus:
+        """An endpoint's state and last heartbeat; ``status["python"]`` is its Python (version, executable,
+        distributions digest) or why it has none."""
+        return cast(EndpointStatus, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}/status"))
+
+    def delete_endpoint(self, endpoint: str) -> None:
+        self._request("DELETE", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}")
+
+    # ---- identity and administration -----------------------------------------------------------
+
+    def whoami(self) -> WhoAmI:
+        return cast(WhoAmI, self._request("GET", "/v1/whoami"))
+
+    def create_user(self, name: str, admin: bool = False) -> UserInfo:
+        """Admin only."""
+        return cast(UserInfo, self._request("POST", "/v1/users", {"name": name, "admin": admin}))
+
+    def list_users(self) -> List[UserInfo]:
+        """Admin only."""
+        return cast(List[UserInfo], self._request("GET", "/v1/users")["items"])
+
+    def create_token(self, user_id: str, name: str = "token", expires_in_seconds: Optional[int] = None) -> CreateTokenResponse:
+        """Admin only. The answer carries the token, shown only this once."""
+        body: Dict[str, Any] = {"name": name}
+        if expires_in_seconds is not None:
+            body["expiresInSeconds"] = expires_in_seconds
+        return cast(CreateTokenResponse, self._request("POST", f"/v1/users/{task_id(user_id, 'user id')}/tokens", body))
+
+    def revoke_token(self, token_id: str) -> None:
+        """Admin only."""
+        self._request("DELETE", f"/v1/tokens/{task_id(token_id, 'token id')}")

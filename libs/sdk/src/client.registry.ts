@@ -1,0 +1,168 @@
+import {
+  ClearCacheResponse,
+  CreateTokenRequest,
+  CreateTokenResponse,
+  CreateUserRequest,
+  EndpointInfo,
+  EndpointRef,
+  EndpointStatusResponse,
+  FunctionInfo,
+  FunctionRef,
+  ListFunctionsQuery,
+  ListResponse,
+  RegisterEndpointRequest,
+  RegisterEndpointResponse,
+  RegisterFunctionRequest,
+  TokenInfo,
+  UserInfo,
+  WhoAmIResponse,
+} from '@fx/protocol';
+import type { RegisterEndpointOptions, RegisterFunctionOptions, RegisterPythonFunctionOptions, RegisterShellFunctionOptions } from './client.options.js';
+import { ClientCore } from './client.core.js';
+import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
+import { checkInput } from './validate.js';
+
+const FunctionList = ListResponse(FunctionInfo);
+const EndpointList = ListResponse(EndpointInfo);
+const UserList = ListResponse(UserInfo);
+const TokenList = ListResponse(TokenInfo);
+
+/**
+ * The registry calls of Client: functions, endpoints, users and tokens, each one request and its
+ * answer. Client (client.ts) adds tasks, results and objects on top.
+ */
+export abstract class ClientRegistry extends ClientCore {
+  // ---- functions -------------------------------------------------------------------------------
+
+  /**
+   * Registers a JS function; its `toString()` is the source, so it must not use variables from its
+   * closure. Returns the function id: the existing one when this name's newest version is the same
+   * registration, else the id of a new version of the name (the name alone then means it).
+   */
+  async registerFunction(fn: (...args: never[]) => unknown, options: RegisterFunctionOptions = {}): Promise<string> {
+    return (await this.createFunction(jsRegistration(fn, options))).id;
+  }
+
+  /**
+   * Registers a shell command template (`{name}` placeholders are filled from kwargs on the endpoint).
+   * Results are `{ cmd, stdout, stderr, returncode }`; see `failOnNonZeroExit`. Returns the function id.
+   */
+  async registerShellFunction(template: string, options: RegisterShellFunctionOptions = {}): Promise<string> {
+    return (await this.createFunction(templateRegistration('shell', template, options))).id;
+  }
+
+  /**
+   * Registers Python source: a module defining `options.entrypoint`, which each task calls with its args
+   * and kwargs on a python worker of the endpoint. Results are JSON; a raised exception fails the task
+   * with its type, message and traceback, and what the task printed comes back as the outcome's `output`.
+   */
+  async registerPythonFunction(source: string, options: RegisterPythonFunctionOptions): Promise<string> {
+    return (await this.createFunction(pythonRegistration(source, options))).id;
+  }
+
+  /**
+   * Registers an MPI function: a shell command template run under the endpoint's MPI launcher (`srun`,
+   * or `mpiexec` by endpoint config) inside an HPC block, with `nodes × ranksPerNode` ranks taken from
+   * each task's `resources` (default 1 × 1). Results are `{ cmd, stdout, stderr, returncode }`.
+   */
+  async registerMpiFunction(template: string, options: RegisterFunctionOptions = {}): Promise<string> {
+    return (await this.createFunction(templateRegistration('mpi', template, options))).id;
+  }
+
+  /** Registers a function from a full request; returns what the server stored. */
+  async createFunction(request: RegisterFunctionRequest): Promise<FunctionInfo> {
+    const body = checkInput(RegisterFunctionRequest, request, 'function registration');
+    return this.request({ method: 'POST', path: '/v1/functions', body, response: FunctionInfo });
+  }
+
+  /**
+   * A function by id or name: `name` (your own, newest version), `name@version`, or `owner/name[@version]`
+   * (another user's public function).
+   */
+  async getFunction(functionId: string): Promise<FunctionInfo> {
+    return this.request({ method: 'GET', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}`, response: FunctionInfo });
+  }
+
+  async listFunctions(): Promise<FunctionInfo[]> {
+    return (await this.request({ method: 'GET', path: '/v1/functions', response: FunctionList })).items;
+  }
+
+  /** Every live version of a function name (`name`, or `owner/name`), newest first; empty when there is none. */
+  async listFunctionVersions(name: string): Promise<FunctionInfo[]> {
+    const query = checkInput(ListFunctionsQuery, { name }, 'function name');
+    return (await this.request({ method: 'GET', path: `/v1/functions?name=${encodeURIComponent(query.name!)}`, response: FunctionList })).items;
+  }
+
+  /** Deletes a function by id, or by name: a bare name deletes its newest version, after which the name means the one before. */
+  async deleteFunction(functionId: string): Promise<void> {
+    await this.request({ method: 'DELETE', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}` });
+  }
+
+  /** Drops a function's memoized results (yours, and the shared ones of a function you own); returns how many. */
+  async clearCache(functionId: string): Promise<number> {
+    const path = `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}/cache`;
+    return (await this.request({ method: 'DELETE', path, response: ClearCacheResponse })).cleared;
+  }
+
+  // ---- endpoints -------------------------------------------------------------------------------
+
+  /** Registers an endpoint; the response carries its token, shown only this once. */
+  async registerEndpoint(options: RegisterEndpointOptions): Promise<RegisterEndpointResponse> {
+    const body = checkInput(RegisterEndpointRequest, options, 'endpoint registration');
+    return this.request({ method: 'POST', path: '/v1/endpoints', body, response: RegisterEndpointResponse });
+  }
+
+  async listEndpoints(): Promise<EndpointInfo[]> {
+    return (await this.request({ method: 'GET', path: '/v1/endpoints', response: EndpointList })).items;
+  }
+
+  /** An endpoint by id or name: `name` (yours; names are unique per owner) or `owner/name` (admins). */
+  async getEndpoint(endpointId: string): Promise<EndpointInfo> {
+    return this.request({ method: 'GET', path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}`, response: EndpointInfo });
+  }
+
+  async getEndpointStatus(endpointId: string): Promise<EndpointStatusResponse> {
+    return this.request({
+      method: 'GET',
+      path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}/status`,
+      response: EndpointStatusResponse,
+    });
+  }
+
+  async deleteEndpoint(endpointId: string): Promise<void> {
+    await this.request({ method: 'DELETE', path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}` });
+  }
+
+  // ---- identity and administration -------------------------------------------------------------
+
+  async whoami(): Promise<WhoAmIResponse> {
+    return this.request({ method: 'GET', path: '/v1/whoami', response: WhoAmIResponse });
+  }
+
+  /** Admin only. */
+  async createUser(request: CreateUserRequest): Promise<UserInfo> {
+    const body = checkInput(CreateUserRequest, request, 'user');
+    return this.request({ method: 'POST', path: '/v1/users', body, response: UserInfo });
+  }
+
+  /** Admin only. */
+  async listUsers(): Promise<UserInfo[]> {
+    return (await this.request({ method: 'GET', path: '/v1/users', response: UserList })).items;
+  }
+
+  /** Admin only. The response carries the token, shown only this once. */
+  async createToken(userId: string, request: CreateTokenRequest = {}): Promise<CreateTokenResponse> {
+    const body = checkInput(CreateTokenRequest, request, 'token request');
+    return this.request({ method: 'POST', path: `/v1/users/${this.id(userId, 'userId')}/tokens`, body, response: CreateTokenResponse });
+  }
+
+  /** Admin only. */
+  async listTokens(userId: string): Promise<TokenInfo[]> {
+    return (await this.request({ method: 'GET', path: `/v1/users/${this.id(userId, 'userId')}/tokens`, response: TokenList })).items;
+  }
+
+  /** Admin only. */
+  async revokeToken(tokenId: string): Promise<void> {
+    await this.request({ method: 'DELETE', path: `/v1/tokens/${this.id(tokenId, 'tokenId')}` });
+  }
+}
