@@ -1,9 +1,9 @@
 import { jest } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+import { startMember } from './endpoint-groups.fixture.js';
 
 /**
  * Work stealing in an endpoint group with real agents: two members of one worker each get half of a
@@ -25,17 +25,9 @@ describe('work stealing between endpoint group members', () => {
   const logs = () => `--- server ---\n${server?.log()}\n${agents.map((a) => `--- ${a.name} ---\n${a.log(3000)}`).join('\n')}`;
 
   /** An agent of one worker and no prefetch: it holds only what its worker takes (16), the rest waits in its server queue. */
-  async function agent(name: string, slow: boolean): Promise<EndpointProcess> {
-    const ep = await EndpointProcess.configure(server, name, { workers: 1 });
-    const config = join(ep.home.path, 'endpoints', name, 'config.yaml');
-    await writeFile(config, stringify({ ...(parse(await readFile(config, 'utf8')) as object), sandbox: 'none', prefetch: 0 }));
+  const agent = (name: string, slow: boolean): Promise<EndpointProcess> =>
     // LC_* is on the allow-list of variables task processes inherit
-    if (slow) ep.env = { ...ep.env, LC_FX_STEAL_SLOW: '1' };
-    ep.start();
-    agents.push(ep);
-    await eventually(async () => (await client.getEndpoint(ep.endpointId)).state === 'online', 30_000, `${name} online`);
-    return ep;
-  }
+    startMember(server, client, agents, name, { workers: 1, config: { prefetch: 0 }, ...(slow ? { env: { LC_FX_STEAL_SLOW: '1' } } : {}) });
 
   beforeAll(async () => {
     files = await tempDir('fx-e2e-endpoint-groups-steal');

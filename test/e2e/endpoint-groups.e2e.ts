@@ -1,9 +1,9 @@
 import { jest } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { Client, type TaskSummary } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+import { startMember } from './endpoint-groups.fixture.js';
 
 /**
  * Endpoint groups with real agents (issue 16). A batch sent to a group of two endpoints, one agent
@@ -24,15 +24,8 @@ describe('endpoint groups across agents', () => {
   const logs = () => `--- server ---\n${server?.log()}\n${agents.map((a) => `--- ${a.name} ---\n${a.log(3000)}`).join('\n')}`;
 
   /** An agent of two workers, its tasks free to append to the marker file; `extra`: more of its config. */
-  async function agent(name: string, extra: object = {}): Promise<EndpointProcess> {
-    const ep = await EndpointProcess.configure(server, name, { workers: 2 });
-    const config = join(ep.home.path, 'endpoints', name, 'config.yaml');
-    await writeFile(config, stringify({ ...(parse(await readFile(config, 'utf8')) as object), sandbox: 'none', ...extra }));
-    ep.start();
-    agents.push(ep);
-    await eventually(async () => (await client.getEndpoint(ep.endpointId)).state === 'online', 30_000, `${name} online`);
-    return ep;
-  }
+  const agent = (name: string, extra: Record<string, unknown> = {}): Promise<EndpointProcess> =>
+    startMember(server, client, agents, name, { workers: 2, config: extra });
 
   beforeAll(async () => {
     files = await tempDir('fx-e2e-endpoint-groups');

@@ -1,7 +1,6 @@
 import { jest } from '@jest/globals';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { Client, itemRef } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
 
@@ -32,8 +31,7 @@ describe('a graph of a few thousand nodes across a server SIGKILL', () => {
     client = new Client({ url: server.url, token: server.adminToken });
     ep = await EndpointProcess.configure(server, 'graph', { workers: 2 });
     // sandbox: none, so that the tasks can append to the marker file outside their private directory
-    const config = join(ep.home.path, 'endpoints', 'graph', 'config.yaml');
-    await writeFile(config, stringify({ ...(parse(await readFile(config, 'utf8')) as object), sandbox: 'none' }));
+    await ep.mergeConfig({ sandbox: 'none' });
     ep.start();
     await eventually(async () => (await client.getEndpoint(ep.endpointId)).state === 'online', 30_000, 'endpoint online').catch((e) => {
       throw new Error(`${(e as Error).message}\n${logs()}`);

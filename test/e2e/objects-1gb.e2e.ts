@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, stat, statfs, writeFile } from 'node:fs/promises';
+import { readFile, stat, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, countingProxy, eventually, type CountingProxy } from '@fx/testing';
 
@@ -105,9 +104,7 @@ beforeAll(async () => {
   endpoint = await EndpointProcess.configure(server, 'big', { workers: 1, token });
   // Through the proxy (to count what the agent fetches), and with room for a task holding its 1 GiB
   // input and its 1 GiB result at once (the default memory limit is 2 GiB).
-  const configPath = join(endpoint.dir, 'config.yaml');
-  const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
-  await writeFile(configPath, stringify({ ...config, url: proxy.url, taskLimits: { memoryMB: { default: 4096, max: 4096 } } }));
+  await endpoint.mergeConfig({ url: proxy.url, taskLimits: { memoryMB: { default: 4096, max: 4096 } } });
   endpoint.start();
   await eventually(async () => (await alice.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online').catch((e) => {
     throw new Error(`${(e as Error).message}\n${logs()}`);

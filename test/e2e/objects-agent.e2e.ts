@@ -1,8 +1,5 @@
 import { jest } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import type { ObjectInfo, ObjectRef } from '@fx/protocol';
 import { Client } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, countingProxy, eventually, type CountingProxy } from '@fx/testing';
@@ -68,9 +65,7 @@ beforeAll(async () => {
   proxy = await countingProxy(new URL(server.url));
   endpoint = await EndpointProcess.configure(server, 'objects', { workers: 2, token: aliceToken });
   // the agent speaks to the server only through the proxy: its socket and every object transfer
-  const configPath = join(endpoint.dir, 'config.yaml');
-  const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
-  await writeFile(configPath, stringify({ ...config, url: proxy.url }));
+  await endpoint.mergeConfig({ url: proxy.url });
   endpoint.start();
   await eventually(async () => (await alice.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online').catch((e) => {
     throw new Error(`${(e as Error).message}\n${logs()}`);

@@ -1,9 +1,8 @@
 import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse, stringify } from 'yaml';
 import { Client, TaskCancelledError, TaskFailedError, itemRef, type TaskInfo } from '@fx/sdk';
 import { EndpointProcess, FX_ROOT, ServerProcess, eventually, tempDir, type Backend, type TempDir } from '@fx/testing';
 
@@ -53,8 +52,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('retries on %s', (backend
     client = new Client({ url: server.url, token });
     endpoint = await EndpointProcess.configure(server, 'ep', { workers: 2, token });
     // the tasks count their executions in a file of the test's: outside a sandbox, whose /tmp is private
-    const config = join(endpoint.dir, 'config.yaml');
-    await writeFile(config, stringify({ ...(parse(await readFile(config, 'utf8')) as object), sandbox: 'none' }), { mode: 0o600 });
+    await endpoint.mergeConfig({ sandbox: 'none' });
     endpoint.start();
     await eventually(async () => (await client.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online');
     runs = await tempDir('fx-retries');

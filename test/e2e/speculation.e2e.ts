@@ -3,7 +3,6 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse, stringify } from 'yaml';
 import { Client, type TaskInfo } from '@fx/sdk';
 import { EndpointProcess, FX_ROOT, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
 
@@ -46,8 +45,7 @@ describe('speculative execution (local provider, 4 workers, one 20× slower)', (
     client = new Client({ url: server.url, token: server.adminToken });
     endpoint = await EndpointProcess.configure(server, 'spec', { workers: 4 });
     // workers are told apart by process.pid, which a sandbox's pid namespace hides
-    const config = join(endpoint.dir, 'config.yaml');
-    await writeFile(config, stringify({ ...(parse(await readFile(config, 'utf8')) as object), sandbox: 'none' }), { mode: 0o600 });
+    await endpoint.mergeConfig({ sandbox: 'none' });
     endpoint.start();
     await eventually(async () => (await client.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online');
     dir = await tempDir('fx-speculation');

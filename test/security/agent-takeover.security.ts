@@ -1,7 +1,6 @@
 import { jest } from '@jest/globals';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually, exited, tempDir, type TempDir } from '@fx/testing';
 
@@ -25,8 +24,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('two agents on one endpoi
     server = await ServerProcess.start(backend, { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000', FX_SWEEP_INTERVAL_MS: '500' });
     first = await EndpointProcess.configure(server, 'dup', { workers: 4 });
     // The tasks count their runs in a file of the test's: outside a sandbox, whose /tmp is private.
-    const config = join(first.home.path, 'endpoints', 'dup', 'config.yaml');
-    await writeFile(config, stringify({ ...(parse(await readFile(config, 'utf8')) as object), sandbox: 'none' }), { mode: 0o600 });
+    await first.mergeConfig({ sandbox: 'none' });
     copies = [];
     for (let i = 0; i < 2; i++) {
       const home = await tempDir('fx-e2e-home-copy');

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import { parse, stringify } from 'yaml';
 import { Client } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually } from '@fx/testing';
 import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
@@ -67,9 +66,7 @@ describe('FX on Slurm', () => {
     server = await ServerProcess.start('embedded', { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000', FX_SWEEP_INTERVAL_MS: '500' });
     endpoint = await EndpointProcess.configure(server, 'hpc');
     jobName = `fx-hpc-${endpoint.endpointId.slice(0, 8)}`;
-    const configPath = join(endpoint.home.path, 'endpoints', 'hpc', 'config.yaml');
-    const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
-    Object.assign(config, {
+    await endpoint.mergeConfig({
       provider: 'slurm',
       drainTimeoutSeconds: 5,
       accelerators: ['0', '1'],
@@ -87,7 +84,6 @@ describe('FX on Slurm', () => {
         workerInit: 'export FX_TEST_INIT=1',
       },
     });
-    await writeFile(configPath, stringify(config));
     endpoint.start();
     client = new Client({ url: server.url, token: server.adminToken });
     await eventually(async () => (await client.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online').catch((e) => {

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { ENDPOINT_CLI } from './fx-paths.fixture.js';
 import { collectOutput, exited } from './process.fixture.js';
 import { tempDir, type TempDir } from './temp-dir.fixture.js';
@@ -91,6 +92,16 @@ export class EndpointProcess {
   /** This endpoint's directory in FX_HOME: config.yaml, token, status.json, endpoint.log. */
   get dir(): string {
     return join(this.home.path, 'endpoints', this.name);
+  }
+
+  /**
+   * Sets top-level keys of this endpoint's config.yaml (`{ sandbox: 'none', prefetch: 0 }`), keeping the
+   * others; the agent reads it when it starts.
+   */
+  async mergeConfig(changes: Record<string, unknown>): Promise<void> {
+    const path = join(this.dir, 'config.yaml');
+    const config = parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    await writeFile(path, stringify({ ...config, ...changes }), { mode: 0o600 });
   }
 
   get pid(): number | undefined {
