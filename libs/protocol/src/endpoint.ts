@@ -4,6 +4,7 @@ import { PickledValue } from './serializers.js';
 import { TaskPriority } from './priority.js';
 import { ObjectName, ObjectRef } from './objects.js';
 import { MAX_PROGRESS_PREFIX_CHARS, StreamPayload } from './live.js';
+import { AttemptUsage, BlockReport, MAX_BLOCK_REPORTS } from './usage.js';
 
 /** Endpoint channel: `/v1/ws/endpoint`, authenticated with an endpoint token. */
 
@@ -66,6 +67,8 @@ export const TaskResult = z.object({
    */
   resultRef: ObjectRef.optional(),
   timings: TaskTimings,
+  /** What the attempt held and used (usage.ts); absent from older agents. */
+  usage: AttemptUsage.optional(),
   /** The result of the task's speculative copy (see TaskSpec.copy), not of its own attempt. */
   copy: z.literal(true).optional(),
 });
@@ -120,6 +123,8 @@ export const HeartbeatPayload = z.object({
   details: z.record(z.string(), z.unknown()).transform(boundDetails).optional(),
   /** The endpoint's Python; absent until probed (and from agents that predate it). */
   python: PythonReport.optional(),
+  /** Pilot blocks (Slurm): live ones and the latest ended ones, for metrics and accounting (usage.ts). */
+  blocks: z.array(BlockReport).max(MAX_BLOCK_REPORTS).optional(),
 });
 export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 

@@ -21,3 +21,5 @@ export * from './backoff.js';
 export * from './memoize.js';
 export * from './objects.js';
 export * from './live.js';
+export * from './usage.js';
+export * from './audit.js';

@@ -27,7 +27,12 @@ export const KEPT_PROGRESS = 16;
 /** Longest shell progress prefix. */
 export const MAX_PROGRESS_PREFIX_CHARS = 64;
 
-export const LogStream = z.enum(['stdout', 'stderr']);
+/**
+ * `agent`: the endpoint agent's own log lines about the task (received, placed on a worker, finished,
+ * requeued…), so its side shows without shell access to the endpoint. Clients get them only when they
+ * ask (`agent` on the logs query and on `watch`).
+ */
+export const LogStream = z.enum(['stdout', 'stderr', 'agent']);
 export type LogStream = z.infer<typeof LogStream>;
 
 /** One progress emit as it travels and as SDKs yield it. */
@@ -82,6 +87,8 @@ export const WatchPayload = z.object({
   logs: z.boolean().default(false),
   /** Catch-up of logs starts after this seq (a client that reconnects passes the last it saw). */
   logsAfterSeq: z.number().int().min(0).default(0),
+  /** Include the agent's lines about the task (LogStream `agent`) in `logs`. */
+  agentLogs: z.boolean().default(false),
 });
 export type WatchPayload = z.input<typeof WatchPayload>;
 
@@ -120,6 +127,11 @@ export const TaskLogsQuery = z
     afterSeq: z.coerce.number().int().min(0).default(0),
     limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
     stream: LogStream.optional(),
+    /** Include the agent's lines (stream `agent`); a `stream=agent` query includes them too. */
+    agent: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
   })
   .strict();
 export type TaskLogsQuery = z.input<typeof TaskLogsQuery>;

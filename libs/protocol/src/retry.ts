@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AttemptUsage } from './usage.js';
 import { ErrorCode, RemoteError, TaskStatus, Uuid } from './common.js';
 
 /** Most attempts a retry policy may ask for (the first one included). */
@@ -81,6 +82,8 @@ export const TaskAttempt = z.object({
   error: RemoteError.nullable(),
   /** `retried` attempts: when the next attempt was due to be queued. */
   retryAt: z.string().nullable(),
+  /** What it held and used, when its agent reported a result for it (usage.ts). */
+  usage: AttemptUsage.nullable().default(null),
 });
 export type TaskAttempt = z.infer<typeof TaskAttempt>;
 

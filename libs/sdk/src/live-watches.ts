@@ -151,7 +151,7 @@ export class LiveWatches {
         const chunk = list.slice(i, i + DEFAULT_LIMITS.maxIdsPerRequest);
         const id = `w${++this.frameSeq}`;
         this.unanswered.set(id, chunk);
-        send('watch', { taskIds: chunk, progress: progress === 'true', logs: logs === 'true', logsAfterSeq: Number(from) }, id);
+        send('watch', { taskIds: chunk, progress: progress === 'true', logs: logs === 'true', logsAfterSeq: Number(from), agentLogs: false }, id);
       }
     }
   }

@@ -110,6 +110,8 @@ describe.each([
     );
     expect(tables.map((r) => r.t)).toEqual([
       '_prisma_migrations',
+      'audit_log',
+      'endpoint_blocks',
       'endpoint_group_members',
       'endpoint_groups',
       'endpoints',
@@ -128,6 +130,7 @@ describe.each([
       'tokens',
       'trigger_firings',
       'triggers',
+      'usage_records',
       'users',
     ]);
   });

@@ -1,4 +1,7 @@
-import { MAX_PROGRESS_VALUE_BYTES, findJsonInfidelity, type LogStream } from '@fx/protocol';
+import { MAX_PROGRESS_VALUE_BYTES, findJsonInfidelity } from '@fx/protocol';
+
+/** What a task itself prints to (the agent's own lines about it are LogStream `agent`). */
+type LogStream = 'stdout' | 'stderr';
 
 /** How often a worker sends what is pending of its running task's live streams. */
 export const WORKER_FLUSH_MS = 50;

@@ -1,4 +1,6 @@
-import { MAX_PROGRESS_VALUE_BYTES, type LogStream } from '@fx/protocol';
+import { MAX_PROGRESS_VALUE_BYTES } from '@fx/protocol';
+
+type LogStream = 'stdout' | 'stderr';
 import type { LiveSink } from '../../providers/provider.js';
 
 /** A stdout line longer than this is not held back waiting for its end: it goes to the logs as it comes. */

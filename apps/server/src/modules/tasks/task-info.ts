@@ -63,6 +63,7 @@ function toAttempt(a: AttemptRow): TaskAttempt {
     endedAt: iso(a.ended_at),
     error: a.error,
     retryAt: iso(a.retry_at),
+    usage: null,
   };
 }
 
@@ -87,6 +88,7 @@ function currentAttempt(t: TaskRow, hadAttempts: boolean): TaskAttempt[] {
       endedAt: iso(t.completed_at),
       error: t.error ?? null,
       retryAt: t.status === 'waiting-for-retry' ? iso(t.retry_at) : null,
+      usage: null,
     },
   ];
 }
