@@ -315,6 +315,13 @@ describe('FX on Slurm', () => {
     const printed: string[] = [];
     for await (const chunk of handle.logs()) printed.push(chunk.text);
     expect(printed.join('')).toBe('step 1\nstep 2\nstep 3\n');
+    // the agent's side (issue 17): where in which block it ran, among what it printed
+    const said: string[] = [];
+    for await (const chunk of handle.logs({ stream: 'agent' })) said.push(chunk.text);
+    const placed = /INFO {2}started on worker (\S+)\/(\S+)\/w\d+ \(block (\S+), node (\S+)\)\n/.exec(said.join(''));
+    expect(placed?.[1]).toBe(placed?.[3]);
+    expect(placed?.[2]).toBe(placed?.[4]);
+    expect(said.join('')).toMatch(/INFO {2}received, queued\n[^]*INFO {2}finished: success in \d+ ms on worker \S+\n$/);
   });
 
   it('stop cancels every block: no job of the endpoint is left in squeue', async () => {

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { RETRYABLE_CODES, RetryPolicy, type RetryPolicyInput, type TaskAttempt } from '@fx/protocol';
 import { CliError, parsePositiveInt } from '@fx/cli-kit';
+import { describeUsage } from './attempt-usage.js';
 import { formatTime } from './output.js';
 
 /** What the retry options of a command hold once parsed. */
@@ -39,9 +40,9 @@ export function retryPolicyFrom(options: RetryOptions): RetryPolicyInput | undef
   return parsed.data;
 }
 
-/** One line per attempt, for `fx task`: where it ran, when, and how it ended. */
+/** One line per attempt, for `fx task`: where it ran, when, and how it ended; then what it used, when its agent said. */
 export function attemptLines(attempts: readonly TaskAttempt[]): string[] {
-  return attempts.map((a) => {
+  return attempts.flatMap((a) => {
     const where = [a.blockId ? `block ${a.blockId}` : null, a.workerId ? `worker ${a.workerId}` : null, a.connectionId ? `connection ${a.connectionId}` : null]
       .filter(Boolean)
       .join(', ');
@@ -49,7 +50,8 @@ export function attemptLines(attempts: readonly TaskAttempt[]): string[] {
     const next = a.retryAt ? `  retry at ${formatTime(a.retryAt)}` : '';
     // a speculative copy shares its number with the attempt it ran alongside
     const status = a.speculative ? `${a.status} (copy)` : a.status;
-    return `  #${a.number} ${status.padEnd(20)} queued ${formatTime(a.queuedAt)}  started ${formatTime(a.startedAt)}  ended ${formatTime(a.endedAt)}${where ? `  (${where})` : ''}${error}${next}`;
+    const line = `  #${a.number} ${status.padEnd(20)} queued ${formatTime(a.queuedAt)}  started ${formatTime(a.startedAt)}  ended ${formatTime(a.endedAt)}${where ? `  (${where})` : ''}${error}${next}`;
+    return a.usage ? [line, `     used: ${describeUsage(a.usage)}`] : [line];
   });
 }
 

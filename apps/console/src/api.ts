@@ -96,7 +96,8 @@ export function api(token: string) {
     tasks: (f: TaskFilters & { limit?: number; cursor?: string; counts?: 'true' }) => r<ListTasksResponse>('GET', `/v1/tasks${qs(f)}`),
     task: (id: string) => r<TaskInfo>('GET', `/v1/tasks/${id}`),
     taskProgress: (id: string) => r<TaskProgressResponse>('GET', `/v1/tasks/${id}/progress`),
-    taskLogs: (id: string, afterSeq: number, limit: number) => r<TaskLogsResponse>('GET', `/v1/tasks/${id}/logs${qs({ afterSeq, limit })}`),
+    // with the agent's lines (stream `agent`): the page shows them or not without reading again
+    taskLogs: (id: string, afterSeq: number, limit: number) => r<TaskLogsResponse>('GET', `/v1/tasks/${id}/logs${qs({ afterSeq, limit, agent: 'true' })}`),
     cancelTask: (id: string) => r<{ cancelled: boolean; status: string }>('POST', `/v1/tasks/${id}/cancel`),
     users: () => r<{ items: UserInfo[] }>('GET', '/v1/users').then((x) => x.items),
     createUser: (name: string, admin: boolean) => r<UserInfo>('POST', '/v1/users', { name, admin }),

@@ -126,4 +126,33 @@ describe('the task page follows a running task', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'task-live-progress-1280.png'), fullPage: true });
     await page.close();
   });
+
+  it("shows the endpoint agent's lines about a task when asked, and its attempt with where it ran", async () => {
+    const id = await alice.run(printer, endpoint.endpointId, [], { n: 2, hold: 0 });
+    await alice.getResult(id, { timeoutMs: 60_000 });
+    const page = await openTask(aliceToken, id);
+    await page.locator('[data-testid="task-live"][data-ended="true"]').waitFor();
+    const logs = page.getByLabel('Task logs');
+    await logs.filter({ hasText: 'out 2' }).waitFor();
+    // hidden until asked for: only what the task printed
+    expect(await logs.locator('[data-stream="agent"]').count()).toBe(0);
+    await page.getByRole('switch', { name: "Show the agent's lines" }).check();
+    const said = (await logs.locator('[data-stream="agent"]').allTextContents()).join('');
+    expect(said).toMatch(/INFO {2}received, queued\n/);
+    expect(said).toMatch(/INFO {2}started as a shell process\n/);
+    expect(said).toMatch(/INFO {2}finished: success in \d+ ms\n/);
+    // interleaved in the order they came: received and started before the first line printed, finished after the last
+    const text = (await logs.textContent()) ?? '';
+    expect(text.indexOf('received, queued')).toBeLessThan(text.indexOf('out 1'));
+    expect(text.indexOf('started as a shell process')).toBeLessThan(text.indexOf('out 1'));
+    expect(text.indexOf('finished: success')).toBeGreaterThan(text.indexOf('out 2'));
+
+    // the attempt that ran it: its row, outcome and timeline (its usage shows once the server reports it: see TaskAttempts)
+    const row = page.getByRole('table', { name: 'Attempts' }).locator('tr[data-attempt="1"]');
+    expect(await row.getAttribute('data-status')).toBe('success');
+    expect(await row.locator('td[data-label="Started"] time').count()).toBe(1);
+    expect(await row.locator('td[data-label="Used"]').textContent()).toBe('-');
+    await page.screenshot({ path: join(ARTIFACTS, 'task-live-agent-lines-1280.png'), fullPage: true });
+    await page.close();
+  });
 });

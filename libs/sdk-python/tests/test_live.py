@@ -163,6 +163,21 @@ def test_another_users_task_is_not_found(client: Client, other: Client, fx: Fx, 
             read()
 
 
+def test_the_agents_lines_about_a_task_come_only_when_asked_for(client: Client, fx: Fx, printer: str) -> None:
+    tid = client.run(printer, fx.endpoint_id, kwargs={"n": 1, "hold": 0})
+    assert client.get_result(tid, timeout=60)["returncode"] == 0
+    both = list(client.logs(tid, agent=True))
+    assert [c.seq for c in both] == sorted({c.seq for c in both})  # one order across the three streams
+    said = "".join(c.text for c in both if c.stream == "agent")
+    assert "received, queued" in said and "started" in said and "finished: success" in said
+    assert said.index("received") < said.index("started") < said.index("finished")
+    assert all(c.task_id == tid for c in both)
+    printed = list(client.logs(tid))
+    assert printed == [c for c in both if c.stream != "agent"] and printed  # without agent=True: only what it printed
+    assert list(client.logs(tid, stream="agent")) == [c for c in both if c.stream == "agent"]
+    assert any(raw["stream"] == "agent" for raw in client.get_task_logs(tid, agent=True)["items"])
+
+
 def test_bad_arguments_are_refused_before_a_request(client: Client) -> None:
     with pytest.raises(ValidationError):
         client.logs(str(uuid.uuid4()), stream="stdin")

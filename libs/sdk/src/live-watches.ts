@@ -16,14 +16,18 @@ export interface LiveListener {
 export interface LiveWants {
   progress: boolean;
   logs: boolean;
+  /** With `logs`: the agent's lines about the task (stream `agent`) too. @default false */
+  agentLogs?: boolean;
   /** Logs after this seq (of the first attempt seen). */
   afterSeq: number;
 }
 
 interface Watched {
-  listeners: Set<LiveListener>;
+  /** Each listener, and whether it wants the agent's lines. */
+  listeners: Map<LiveListener, { agentLogs: boolean }>;
   progress: boolean;
   logs: boolean;
+  agentLogs: boolean;
   /** The last item delivered, as [attempt, seq]: anything not after it is a repeat (a catch-up after a re-watch). */
   progressAt: [number, number];
   logsAt: [number, number];
@@ -50,13 +54,17 @@ export class LiveWatches {
   /** Adds a listener; `send` is called when the channel is open (else the next open watches it). */
   add(taskId: string, listener: LiveListener, wants: LiveWants, send: Send | undefined): () => void {
     let w = this.tasks.get(taskId);
-    const before = w ? `${w.progress}/${w.logs}` : '';
-    if (!w) this.tasks.set(taskId, (w = { listeners: new Set(), progress: false, logs: false, progressAt: [-1, 0], logsAt: [-1, wants.afterSeq] }));
-    w.listeners.add(listener);
+    const before = w ? `${w.progress}/${w.logs}/${w.agentLogs}` : '';
+    if (!w) {
+      w = { listeners: new Map(), progress: false, logs: false, agentLogs: false, progressAt: [-1, 0], logsAt: [-1, wants.afterSeq] };
+      this.tasks.set(taskId, w);
+    }
+    w.listeners.set(listener, { agentLogs: wants.agentLogs === true });
     w.progress ||= wants.progress;
     w.logs ||= wants.logs;
+    w.agentLogs ||= wants.logs && wants.agentLogs === true;
     // a new task, or one whose watch must now carry more: the server replaces the watch (repeats dropped here)
-    if (before !== `${w.progress}/${w.logs}` && send) this.sendWatch(send, [taskId]);
+    if (before !== `${w.progress}/${w.logs}/${w.agentLogs}` && send) this.sendWatch(send, [taskId]);
     return () => this.remove(taskId, listener, send);
   }
 
@@ -81,7 +89,7 @@ export class LiveWatches {
           const w = this.tasks.get(item.taskId);
           if (!w || !after(w.progressAt, item.attempt, item.seq)) continue;
           w.progressAt = [item.attempt, item.seq];
-          for (const l of [...w.listeners]) l.progress?.(item);
+          for (const l of [...w.listeners.keys()]) l.progress?.(item);
         }
         return true;
       case 'logs':
@@ -89,14 +97,15 @@ export class LiveWatches {
           const w = this.tasks.get(item.taskId);
           if (!w || !after(w.logsAt, item.attempt, item.seq)) continue;
           w.logsAt = [item.attempt, item.seq];
-          for (const l of [...w.listeners]) l.logs?.(item);
+          // one watch serves every listener of the task: the agent's lines reach only those that asked
+          for (const [l, wants] of [...w.listeners]) if (item.stream !== 'agent' || wants.agentLogs) l.logs?.(item);
         }
         return true;
       case 'watch-ended':
         for (const { taskId, status } of (payload as ServerToClient['watch-ended']).tasks) {
           const w = this.tasks.get(taskId);
           this.tasks.delete(taskId);
-          for (const l of w?.listeners ?? []) l.ended(status);
+          for (const l of w?.listeners.keys() ?? []) l.ended(status);
         }
         return true;
       default:
@@ -116,7 +125,7 @@ export class LiveWatches {
   failAll(error: FxError): void {
     const all = [...this.tasks.values()];
     this.tasks.clear();
-    for (const w of all) for (const l of w.listeners) l.fail(error);
+    for (const w of all) for (const l of w.listeners.keys()) l.fail(error);
   }
 
   private remove(taskId: string, listener: LiveListener, send: Send | undefined): void {
@@ -129,7 +138,7 @@ export class LiveWatches {
   private failId(id: string, error: FxError): void {
     const w = this.tasks.get(id);
     this.tasks.delete(id);
-    for (const l of w?.listeners ?? []) l.fail(error);
+    for (const l of w?.listeners.keys() ?? []) l.fail(error);
   }
 
   /** One frame per kind of watch; logs resume after the last chunk seen. */
@@ -140,18 +149,22 @@ export class LiveWatches {
       if (!w) continue;
       // a new attempt restarts seq: after a reconnect its catch-up starts from 0, repeats dropped here
       const from = w.logsAt[0] <= 0 ? w.logsAt[1] : 0;
-      const kind = `${w.progress}/${w.logs}/${from}`;
+      const kind = `${w.progress}/${w.logs}/${w.agentLogs}/${from}`;
       let list = byKind.get(kind);
       if (!list) byKind.set(kind, (list = []));
       list.push(id);
     }
     for (const [kind, list] of byKind) {
-      const [progress, logs, from] = kind.split('/');
+      const [progress, logs, agentLogs, from] = kind.split('/');
       for (let i = 0; i < list.length; i += DEFAULT_LIMITS.maxIdsPerRequest) {
         const chunk = list.slice(i, i + DEFAULT_LIMITS.maxIdsPerRequest);
         const id = `w${++this.frameSeq}`;
         this.unanswered.set(id, chunk);
-        send('watch', { taskIds: chunk, progress: progress === 'true', logs: logs === 'true', logsAfterSeq: Number(from), agentLogs: false }, id);
+        send(
+          'watch',
+          { taskIds: chunk, progress: progress === 'true', logs: logs === 'true', logsAfterSeq: Number(from), agentLogs: agentLogs === 'true' },
+          id,
+        );
       }
     }
   }

@@ -21,8 +21,14 @@ export interface LogsOptions {
    * @default false
    */
   follow?: boolean;
-  /** Only this stream's chunks. @default both */
+  /** Only this stream's chunks (`agent`: only the agent's lines). @default stdout and stderr (and the agent's lines with `agent`) */
   stream?: LogStream;
+  /**
+   * Include the endpoint agent's own lines about the task (stream `agent`: received, started on which
+   * worker, finished, requeued…), interleaved with what it printed in `seq` order.
+   * @default false
+   */
+  agent?: boolean;
   /** Start after this chunk (a `seq` seen before). @default 0 */
   afterSeq?: number;
   /** Stops the iteration (it then ends without an error). */
@@ -56,17 +62,24 @@ export function onProgress(live: LiveTransport, taskId: string, callback: (event
 
 /** What a task printed: stored chunks (REST, paged), or with `follow` those and then each new one until it is final. */
 export async function* logChunks(live: LiveTransport, taskId: string, options: LogsOptions = {}): AsyncGenerator<LogChunk, void, undefined> {
-  const keep = (c: LogChunk) => options.stream === undefined || c.stream === options.stream;
+  const agent = options.agent === true || options.stream === 'agent';
+  const keep = (c: LogChunk) => (options.stream === undefined ? agent || c.stream !== 'agent' : c.stream === options.stream);
   if (options.follow) {
     const afterSeq = options.afterSeq ?? 0;
-    for await (const chunk of follow<LogChunk>(live, taskId, { progress: false, logs: true, afterSeq }, (push) => ({ logs: push }), options.signal)) {
+    const wants = { progress: false, logs: true, agentLogs: agent, afterSeq };
+    for await (const chunk of follow<LogChunk>(live, taskId, wants, (push) => ({ logs: push }), options.signal)) {
       if (keep(chunk)) yield chunk;
     }
     return;
   }
   let afterSeq = options.afterSeq ?? 0;
   for (;;) {
-    const query = new URLSearchParams({ afterSeq: String(afterSeq), limit: String(LOG_PAGE), ...(options.stream ? { stream: options.stream } : {}) });
+    const query = new URLSearchParams({
+      afterSeq: String(afterSeq),
+      limit: String(LOG_PAGE),
+      ...(options.stream ? { stream: options.stream } : {}),
+      ...(agent ? { agent: 'true' } : {}),
+    });
     const page = await live.request({ method: 'GET', path: `/v1/tasks/${taskId}/logs?${query}`, response: TaskLogsResponse, signal: options.signal });
     yield* page.items;
     if (page.items.length < LOG_PAGE || page.nextSeq === afterSeq) return;

@@ -63,9 +63,14 @@ export function useTaskLive(api: Api, id: string): Live {
 const compact = (v: unknown) => JSON.stringify(v) ?? 'null';
 const at = (ms: number) => new Date(ms).toISOString();
 
-/** The task's latest progress value with the kept ones before it, and what it printed, followed as it runs. */
+/**
+ * The task's latest progress value with the kept ones before it, and what it printed, followed as it
+ * runs; on request, the endpoint agent's own lines about it (received, started on which worker,
+ * finished…) interleaved in the order they came.
+ */
 export function TaskLive({ api, id }: { api: Api; id: string }) {
   const live = useTaskLive(api, id);
+  const [agentLines, setAgentLines] = useState(false);
   const items = live.progress?.items ?? [];
   const latest: ProgressEvent | undefined = items.at(-1);
   if (!live.error && (live.progress === null || (items.length === 0 && live.chunks.length === 0 && live.ended))) return null;
@@ -104,12 +109,22 @@ export function TaskLive({ api, id }: { api: Api; id: string }) {
         <p className="muted small">No progress emitted yet.</p>
       ) : null}
       <h3>Logs</h3>
-      <LogView chunks={live.chunks} dropped={live.dropped} truncated={live.truncated} />
+      <label className="switch small">
+        <input
+          type="checkbox"
+          role="switch"
+          checked={agentLines}
+          onChange={(e) => setAgentLines(e.currentTarget.checked)}
+          aria-label="Show the agent's lines"
+        />
+        <span>the endpoint agent's lines about the task</span>
+      </label>
+      <LogView chunks={agentLines ? live.chunks : live.chunks.filter((c) => c.stream !== 'agent')} dropped={live.dropped} truncated={live.truncated} />
     </div>
   );
 }
 
-/** stdout and stderr in the order printed (stderr marked); kept scrolled to the end while the reader is there. */
+/** stdout and stderr in the order printed (stderr marked), and the agent's lines when shown (marked); kept scrolled to the end while the reader is there. */
 function LogView({ chunks, dropped, truncated }: { chunks: LogChunk[]; dropped: number; truncated: boolean }) {
   const ref = useRef<HTMLPreElement>(null);
   const atEnd = useRef(true);
@@ -136,7 +151,11 @@ function LogView({ chunks, dropped, truncated }: { chunks: LogChunk[]; dropped: 
         }}
       >
         {chunks.map((c) => (
-          <span key={`${c.attempt}-${c.seq}`} className={c.stream === 'stderr' ? 'stack' : undefined} data-stream={c.stream}>
+          <span
+            key={`${c.attempt}-${c.seq}`}
+            className={c.stream === 'stderr' ? 'stack' : c.stream === 'agent' ? 'agent-line' : undefined}
+            data-stream={c.stream}
+          >
             {c.text}
           </span>
         ))}

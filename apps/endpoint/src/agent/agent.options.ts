@@ -2,6 +2,7 @@ import type { TaskLimits } from '../config/task-limits.js';
 import type { EndpointObjectsOptions } from '../objects/endpoint.objects.js';
 import type { Provider } from '../providers/provider.js';
 import type { Logger } from './logger.js';
+import type { TaskLines } from './task.lines.js';
 
 export interface EndpointAgentOptions {
   /** The server's http(s) URL; the socket goes to `ws(s)://…/v1/ws/endpoint` under it. */
@@ -69,6 +70,13 @@ export interface EndpointAgentOptions {
   maxTaskLogChars?: number;
   /** @default silent */
   logger?: Logger;
+  /**
+   * Where the agent's lines about a task go besides the log (its live stream, stream `agent`). Given,
+   * `logger` must be its `logger(…)` already (so the provider, made with the same logger, streams its
+   * lines about tasks too); absent, the agent taps `logger` itself at level info.
+   * @default new TaskLines('info')
+   */
+  taskLines?: TaskLines;
   /**
    * Replace an agent already serving this endpoint (it is told to stop). Without it, the server refuses
    * this agent while another one runs, and the agent ends FAILED with the server's sentence.

@@ -1,70 +1,15 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENDPOINT_PROTOCOL_VERSION, type TaskSpec } from '@fx/protocol';
-import type { Provider, ProviderStatus } from '../providers/provider.js';
-import { abortFailure, type ExecutionOutcome } from '../runtimes/task.errors.js';
+import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
+import type { Provider } from '../providers/provider.js';
+import { FakeProvider } from '../testing/fake-provider.js';
 import { FakeFxServer, type FakeFxServerOptions } from '../testing/fake-fx-server.js';
 import { makeTask } from '../testing/task.factory.js';
 import { AgentState } from './agent.state.js';
 import { EndpointAgent, chunkResults, endpointSocketUrl, type EndpointAgentOptions } from './endpoint.agent.js';
 import { ResultSpool } from './result.spool.js';
 import { readStatusFile } from './status.file.js';
-
-/** An in-process provider: `echo` answers each task with its args; `manual` waits for release(). */
-class FakeProvider implements Provider {
-  readonly name = 'fake';
-  active = 0;
-  maxActive = 0;
-  readonly aborted: { taskId: string; reason: unknown }[] = [];
-  private readonly held = new Map<string, (outcome: ExecutionOutcome) => void>();
-
-  constructor(
-    private readonly slots: number,
-    private readonly mode: 'echo' | 'manual' = 'echo',
-  ) {}
-
-  async start(): Promise<void> {}
-  async stop(): Promise<void> {}
-  capacity(): number {
-    return this.slots;
-  }
-
-  submit(task: TaskSpec, signal: AbortSignal): Promise<ExecutionOutcome> {
-    this.active++;
-    this.maxActive = Math.max(this.maxActive, this.active);
-    return new Promise((resolve) => {
-      let settled = false;
-      const done = (outcome: ExecutionOutcome) => {
-        if (settled) return;
-        settled = true;
-        this.active--;
-        this.held.delete(task.taskId);
-        resolve(outcome);
-      };
-      signal.addEventListener('abort', () => {
-        this.aborted.push({ taskId: task.taskId, reason: signal.reason });
-        done(abortFailure(signal.reason));
-      });
-      if (this.mode === 'echo') setTimeout(() => done({ status: 'success', result: task.args }), 1);
-      else this.held.set(task.taskId, done);
-    });
-  }
-
-  release(taskId: string, outcome: ExecutionOutcome = { status: 'success', result: 'released' }): void {
-    const done = this.held.get(taskId);
-    if (!done) throw new Error(`task ${taskId} is not running`);
-    done(outcome);
-  }
-
-  isRunning(taskId: string): boolean {
-    return this.held.has(taskId);
-  }
-
-  status(): ProviderStatus {
-    return { workers: { total: this.slots, busy: this.active, idle: this.slots - this.active }, pids: [], processGroups: [] };
-  }
-}
 
 const echo = (n = 0) => makeTask('js', '(x) => x', { args: [n] });
 

@@ -13,6 +13,7 @@ import { ResultSpool } from './result.spool.js';
 import type { AgentStatusSnapshot, ConnectionState } from './status.file.js';
 import { StatusReporter } from './status.reporter.js';
 import { TaskIntake } from './task.intake.js';
+import { TaskLines } from './task.lines.js';
 
 export type { EndpointAgentOptions } from './agent.options.js';
 export { endpointSocketUrl } from './agent.session.js';
@@ -75,7 +76,9 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
   constructor(private readonly options: EndpointAgentOptions) {
     super();
     const { provider } = options;
-    const log = (this.log = options.logger ?? silentLogger);
+    // every line about a task also goes on its stream (TaskLines); the provider's too when the caller tapped its logger
+    const taskLines = options.taskLines ?? new TaskLines();
+    const log = (this.log = options.taskLines ? (options.logger ?? silentLogger) : taskLines.logger(options.logger ?? silentLogger));
     this.spool = new ResultSpool({ dir: options.spoolDir, log: (m) => log.warn(m) });
     this.objects = new EndpointObjects(
       { url: options.url, token: options.token },
@@ -104,8 +107,13 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       room: () => (this.currentState === AgentState.RUNNING ? provider.capacity() + prefetch - this.intake.queued - this.intake.running : undefined),
       ended: () => isFinalState(this.currentState),
       changed: () => this.changed(),
+      beforeSend: () => this.live.flushEnded(),
     });
     this.live = new LiveStreams({ session: this.session, maxLogCharsPerTask: options.maxTaskLogChars ?? DEFAULT_MAX_TASK_LOG_CHARS });
+    taskLines.attach((taskId, attempt, text) => {
+      const at = attempt ?? this.intake.attemptOf(taskId);
+      if (at !== undefined) this.live.agentLine(taskId, at, text);
+    });
     this.intake = new TaskIntake({
       live: this.live,
       provider,

@@ -1,5 +1,6 @@
 import {
   MAX_LOG_CHUNK_CHARS,
+  type LogStream,
   MAX_PROGRESS_VALUE_BYTES,
   MAX_STREAM_ITEMS,
   type LogChunk,
@@ -8,11 +9,16 @@ import {
   type TaskSpec,
 } from '@fx/protocol';
 import type { LiveSink } from '../providers/provider.js';
-import type { WorkerLogs, WorkerProgress } from '../runtimes/js/js.live.js';
+import type { WorkerProgress } from '../runtimes/js/js.live.js';
 import type { AgentSession } from './agent.session.js';
 
 /** How often the agent sends `stream` frames (at most), all running tasks' items together. */
 export const STREAM_FLUSH_MS = 100;
+/**
+ * How long the agent's own lines may wait (when nothing else of the task is due): a short task's lines
+ * then go together, in one chunk, right before its result; a long one's still show within a second.
+ */
+export const AGENT_LINES_FLUSH_MS = 1_000;
 /** About the most log text in one `stream` frame; the rest goes in the next. */
 const MAX_FRAME_TEXT_CHARS = 4 * 1024 * 1024;
 
@@ -22,6 +28,8 @@ export interface LiveStreamsOptions {
   maxLogCharsPerTask: number;
   /** @default STREAM_FLUSH_MS */
   flushIntervalMs?: number;
+  /** How long the agent's lines may wait when nothing else is due (never less than flushIntervalMs). @default AGENT_LINES_FLUSH_MS */
+  agentLinesFlushMs?: number;
 }
 
 interface TaskLive {
@@ -35,64 +43,104 @@ interface TaskLive {
   logChars: number;
   dropped: number;
   droppedReported: number;
+  /** The task ended here: its pending items still go (then it is forgotten), nothing new is taken. */
+  ended?: boolean;
 }
 
 /**
  * The live streams of running tasks, coalesced per task and sent as `stream` frames at most every
  * flush interval: only the latest progress value of a task travels (`coalesced` counting the ones it
  * replaced); log text is split into chunks of at most MAX_LOG_CHUNK_CHARS, bounded per task. Live data
- * is not spooled: what comes while the agent is disconnected is dropped. `finish` sends a task's items
- * before its result is handed to the outbox, so they reach the server first.
+ * is not spooled: what comes while the agent is disconnected is dropped. The agent's own lines about a
+ * task (TaskLines) join its logs as stream `agent`, under the same bound and seq.
+ *
+ * The server takes a task's items only while it holds the task's lease, so they must reach it before
+ * the task's result (or its hand-back): the outbox calls `flushEnded` before it sends either, one frame
+ * for the tasks ending then rather than one per task (and nothing of the tasks still running, whose
+ * lines go on waiting to be sent together).
  */
 export class LiveStreams {
   private readonly tasks = new Map<string, TaskLive>();
   private readonly pending = new Set<TaskLive>();
+  /** Pending states of tasks that ended here: what flushEnded sends. */
+  private readonly endedPending = new Set<TaskLive>();
   private timer?: NodeJS.Timeout;
+  /** When the timer fires (epoch ms); a sooner due moves it. */
+  private timerAt = Infinity;
 
   constructor(private readonly options: LiveStreamsOptions) {}
 
   /** Where the provider reports this task's progress and printed text. */
   sink(task: TaskSpec): LiveSink {
-    const state = (): TaskLive => {
-      let s = this.tasks.get(task.taskId);
-      if (!s || s.attempt !== task.attempt) {
-        s = { taskId: task.taskId, attempt: task.attempt, sentSeq: 0, logs: [], logSeq: 0, logChars: 0, dropped: 0, droppedReported: 0 };
-        this.tasks.set(task.taskId, s);
-      }
-      return s;
-    };
+    // after the task ended here, what a worker still sends of it is too late to go before its result
+    const state = () => this.state(task.taskId, task.attempt);
     return {
       progress: (p) => {
         const s = state();
-        if (p.seq <= Math.max(s.sentSeq, s.latest?.seq ?? 0)) return;
+        if (!s || p.seq <= Math.max(s.sentSeq, s.latest?.seq ?? 0)) return;
         s.latest = p;
         this.due(s);
       },
       logs: (chunks) => {
         const s = state();
+        if (!s) return;
         for (const c of chunks) this.addLog(s, c);
         this.due(s);
       },
     };
   }
 
-  /** The task ended: what it has pending is sent now, and it is forgotten. */
+  /** One of the agent's lines about a task's attempt (TaskLines): a chunk of stream `agent`. */
+  agentLine(taskId: string, attempt: number, text: string): void {
+    const s = this.state(taskId, attempt);
+    if (!s) return;
+    this.addLog(s, { stream: 'agent', text, at: Date.now() });
+    this.due(s, Math.max(this.flushMs, this.options.agentLinesFlushMs ?? AGENT_LINES_FLUSH_MS));
+  }
+
+  /**
+   * The task ended here (or was given up): what it has pending goes with the next frame (flushEnded,
+   * before its result), then it is forgotten.
+   */
   finish(taskId: string): void {
     const s = this.tasks.get(taskId);
     if (!s) return;
-    while (this.pending.has(s) && this.options.session.live) this.flush();
-    this.pending.delete(s);
-    this.tasks.delete(taskId);
+    s.ended = true;
+    if (this.pending.has(s)) this.endedPending.add(s);
+    else this.tasks.delete(taskId);
+  }
+
+  /** Sends what ended tasks have pending, now (before a `results` or `requeue` frame: see the class comment). */
+  flushEnded(): void {
+    while (this.endedPending.size > 0) {
+      this.flush(this.endedPending);
+      if (!this.options.session.live) return;
+    }
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.stopTimer();
     this.pending.clear();
+    this.endedPending.clear();
     this.tasks.clear();
   }
 
-  private addLog(s: TaskLive, c: WorkerLogs): void {
+  private get flushMs(): number {
+    return this.options.flushIntervalMs ?? STREAM_FLUSH_MS;
+  }
+
+  /** The state of the task's attempt; a new attempt starts afresh; none for an older attempt, or an ended one. */
+  private state(taskId: string, attempt: number): TaskLive | undefined {
+    let s = this.tasks.get(taskId);
+    if (s && (s.attempt > attempt || (s.attempt === attempt && s.ended))) return undefined;
+    if (!s || s.attempt !== attempt) {
+      s = { taskId, attempt, sentSeq: 0, logs: [], logSeq: 0, logChars: 0, dropped: 0, droppedReported: 0 };
+      this.tasks.set(taskId, s);
+    }
+    return s;
+  }
+
+  private addLog(s: TaskLive, c: { stream: LogStream; text: string; at: number }): void {
     let text = c.text;
     const room = this.options.maxLogCharsPerTask - s.logChars;
     if (text.length > room) {
@@ -100,25 +148,41 @@ export class LiveStreams {
       text = room > 0 ? text.slice(0, room) : '';
     }
     s.logChars += text.length;
+    const last = s.logs.at(-1);
+    if (c.stream === 'agent' && last?.stream === 'agent' && last.text.length + text.length <= MAX_LOG_CHUNK_CHARS) {
+      // consecutive lines not yet sent travel as one chunk: one stored row, not one per line
+      last.text += text;
+      return;
+    }
     for (let i = 0; i < text.length; i += MAX_LOG_CHUNK_CHARS) {
       s.logs.push({ taskId: s.taskId, attempt: s.attempt, stream: c.stream, seq: ++s.logSeq, at: c.at, text: text.slice(i, i + MAX_LOG_CHUNK_CHARS) });
     }
   }
 
-  private due(s: TaskLive): void {
+  /** `s` has something to send: the next frame goes within `delayMs` (sooner if something else is due sooner). */
+  private due(s: TaskLive, delayMs = this.flushMs): void {
     this.pending.add(s);
-    if (this.timer) return;
+    const at = Date.now() + delayMs;
+    if (this.timer && this.timerAt <= at) return;
+    this.stopTimer();
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.flush();
-    }, this.options.flushIntervalMs ?? STREAM_FLUSH_MS);
+      this.timerAt = Infinity;
+      this.flush(this.pending);
+    }, delayMs);
     this.timer.unref();
   }
 
-  /** One `stream` frame of what is pending (what does not fit waits for the next). */
-  private flush(): void {
+  private stopTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  /** One `stream` frame of what these states have pending (what does not fit waits for the next). */
+  private flush(states: Set<TaskLive>): void {
+    if (states === this.pending) this.stopTimer();
     const { session } = this.options;
     if (!session.live) {
       // live data only: nobody can be shown it later
@@ -126,13 +190,16 @@ export class LiveStreams {
         if (s.latest) s.sentSeq = s.latest.seq;
         s.latest = undefined;
         s.logs = [];
+        this.forgetEnded(s);
       }
       this.pending.clear();
+      this.endedPending.clear();
+      this.stopTimer();
       return;
     }
     const payload: StreamPayload = { progress: [], logs: [], truncated: [] };
     let chars = 0;
-    for (const s of [...this.pending]) {
+    for (const s of [...states]) {
       if (s.latest && payload.progress.length < MAX_STREAM_ITEMS) {
         payload.progress.push(progressEvent(s, s.latest));
         s.sentSeq = s.latest.seq;
@@ -149,10 +216,18 @@ export class LiveStreams {
         payload.truncated.push({ taskId: s.taskId, attempt: s.attempt, droppedChars: s.dropped });
         s.droppedReported = s.dropped;
       }
-      if (!s.latest && s.logs.length === 0 && s.dropped === s.droppedReported) this.pending.delete(s);
+      if (!s.latest && s.logs.length === 0 && s.dropped === s.droppedReported) {
+        this.pending.delete(s);
+        this.endedPending.delete(s);
+        this.forgetEnded(s);
+      }
     }
     if (payload.progress.length + payload.logs.length + payload.truncated.length > 0) session.send('stream', payload);
-    if (this.pending.size > 0) this.due([...this.pending][0]!);
+    if (this.pending.size > 0 && !this.timer) this.due([...this.pending][0]!);
+  }
+
+  private forgetEnded(s: TaskLive): void {
+    if (s.ended && this.tasks.get(s.taskId) === s) this.tasks.delete(s.taskId);
   }
 }
 

@@ -30,6 +30,12 @@ export interface ResultOutboxOptions {
   ended: () => boolean;
   /** Something observable changed (results held). */
   changed: () => void;
+  /**
+   * Called at each flush and right before each `results` frame: the ended tasks' live items (their lines
+   * among them) must go before their results or hand-back, while the server still holds their leases.
+   * @default nothing
+   */
+  beforeSend?: () => void;
 }
 
 /**
@@ -94,7 +100,10 @@ export class ResultOutbox implements TaskReports {
 
   /** Welcomed: everything unacknowledged goes again (the last connection may have died with frames in flight). */
   welcomed(): void {
-    for (const batch of chunkResults(this.options.spool.pending(), this.options.maxResultsPerFrame)) this.sendResults(batch);
+    const pending = this.options.spool.pending();
+    if (pending.length > 0) this.options.log.info(`resending ${pending.length} results not acknowledged on the last connection`);
+    for (const r of pending) this.options.log.debug('result resent', { taskId: r.taskId, ...(r.copy ? { copy: true } : {}) });
+    for (const batch of chunkResults(pending, this.options.maxResultsPerFrame)) this.sendResults(batch);
     this.grantCredits();
     this.scheduleFlush();
   }
@@ -172,6 +181,8 @@ export class ResultOutbox implements TaskReports {
     const { session, spool, log, maxResultsPerFrame } = this.options;
     const started = this.takeStarted();
     if (started.length > 0) session.send('started', { tasks: started });
+    // what ended tasks have pending goes first, and now (a task stopped by a drain sends nothing after it)
+    this.options.beforeSend?.();
     if (this.lostBatch.length > 0) {
       const lost = this.lostBatch;
       this.lostBatch = [];
@@ -184,12 +195,15 @@ export class ResultOutbox implements TaskReports {
       this.spooling = batch;
       try {
         await spool.write(batch);
+        // no attempt: the task is over here, so these stay in the log (TaskLines streams only what the agent holds)
+        for (const r of batch) log.debug('result spooled', { taskId: r.taskId, ...(r.copy ? { copy: true } : {}) });
       } catch (error) {
         // Results that cannot be made durable locally are still worth sending: the server may ack them.
-        log.warn(`${error instanceof Error ? error.message : String(error)}; sending without a spool copy`);
+        log.warn(`${error instanceof Error ? error.message : String(error)}; sending without a spool copy`, { taskIds: batch.map((r) => r.taskId) });
       } finally {
         this.spooling = [];
       }
+      this.options.beforeSend?.();
       this.sendResults(batch);
       this.options.changed();
     }

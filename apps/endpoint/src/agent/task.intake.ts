@@ -17,6 +17,7 @@ import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';
 import { FairOrder } from './fair-order.js';
 import { runKey } from './run-key.js';
+import { facts, finishedLine, startedLine } from './task-line.text.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
 export interface TaskReports {
@@ -43,7 +44,10 @@ export interface TaskIntakeOptions {
   changed: () => void;
   /** Data by reference: inputs fetched before a task runs, results stored as objects. Absent: neither. */
   objects?: EndpointObjects;
-  /** Where running tasks' progress and printed text go (sent as `stream` frames). Absent: nowhere. */
+  /**
+   * Where running tasks' progress and printed text go (sent as `stream` frames), and the agent's lines
+   * about them (logged with `taskId` through `log`, see TaskLines). Absent: nowhere.
+   */
   live?: LiveStreams;
 }
 
@@ -51,6 +55,8 @@ interface RunningTask {
   task: TaskSpec;
   controller: AbortController;
   startedAt: number;
+  /** Where it started (the provider's onStart), for the lines about it. */
+  workerId?: string;
   walltimeTimer?: NodeJS.Timeout;
   /** Lets go of the task's objects (cache pins, staged files) once its result is stored. */
   release?: () => Promise<void>;
@@ -93,6 +99,11 @@ export class TaskIntake {
     return this.runs.has(runKey(taskId, copy));
   }
 
+  /** The attempt of the task running here (not its copy), for lines about it that do not name one. */
+  attemptOf(taskId: string): number | undefined {
+    return this.runs.get(taskId)?.task.attempt;
+  }
+
   /** Task ids queued, then running; a speculative copy's too (its lease is the server's to keep or end). */
   *ids(): Iterable<string> {
     for (const task of this.queue) yield task.taskId;
@@ -118,13 +129,14 @@ export class TaskIntake {
     for (const task of tasks) {
       const key = runKey(task.taskId, task.copy);
       if (this.runs.has(key) || this.queuedIds.has(key)) {
-        this.options.log.warn('the task was sent again while this agent still holds it; ignoring the copy', { taskId: task.taskId });
+        this.options.log.warn('the task was sent again while this agent still holds it; ignoring the copy', facts(task));
         continue;
       }
       // a speculative copy rescues a straggler: it goes first, whatever waits
       if (task.copy) this.queue.unshift(task);
       else this.order.insert(this.queue, task);
       this.queuedIds.add(key);
+      this.options.log.info(task.copy ? 'received its speculative copy, queued first' : 'received, queued', facts(task));
     }
     this.pump();
     this.options.reports.due();
@@ -137,13 +149,18 @@ export class TaskIntake {
   cancel(taskIds: string[], why: string, copy?: boolean): void {
     const keys = new Set(taskIds.flatMap((id) => (copy === undefined ? [runKey(id), runKey(id, true)] : [runKey(id, copy)])));
     const before = this.queue.length;
-    const kept = this.queue.filter((t) => !keys.has(runKey(t.taskId, t.copy)));
+    const kept: TaskSpec[] = [];
+    for (const t of this.queue) {
+      if (!keys.has(runKey(t.taskId, t.copy))) kept.push(t);
+      else this.forget(t, 'debug', `cancelled while queued: ${why}`);
+    }
     this.queue.splice(0, this.queue.length, ...kept);
     for (const key of keys) this.queuedIds.delete(key);
     let aborted = 0;
     for (const key of keys) {
       const run = this.runs.get(key);
       if (run) {
+        this.options.log.info(`cancelled: ${why}`, facts(run.task));
         run.controller.abort(new TaskCancelledError(why));
         aborted++;
       }
@@ -155,6 +172,7 @@ export class TaskIntake {
 
   /** Gives up the queued tasks (they were never started; the server hands them out again). */
   giveUpQueued(): void {
+    for (const t of this.queue) this.forget(t, 'debug', 'given back unstarted: the endpoint is stopping');
     this.queue.length = 0;
     this.queuedIds.clear();
     this.order.clear();
@@ -162,7 +180,16 @@ export class TaskIntake {
 
   /** Aborts every running task with TaskCancelledError(why). */
   abortRunning(why: string): void {
-    for (const run of this.runs.values()) run.controller.abort(new TaskCancelledError(why));
+    for (const run of this.runs.values()) {
+      this.options.log.warn(`stopped: ${why}`, facts(run.task));
+      run.controller.abort(new TaskCancelledError(why));
+    }
+  }
+
+  /** The agent is done with a task it never ran to a result: a line about it, and its stream is let go. */
+  private forget(task: TaskSpec, level: 'debug' | 'info' | 'warn', line: string): void {
+    this.options.log[level](line, facts(task));
+    if (!task.copy) this.options.live?.finish(task.taskId);
   }
 
   /**
@@ -183,7 +210,11 @@ export class TaskIntake {
         resolved.push({ ...rest, function: fn });
         continue;
       }
-      this.options.log.warn('the task names a function the server never sent on this connection; failing it', { taskId: t.taskId, functionId });
+      this.options.log.warn('the task names a function the server never sent on this connection; failing it', {
+        taskId: t.taskId,
+        attempt: t.attempt,
+        functionId,
+      });
       const unknown: TaskSpec = { ...rest, function: { id: functionId, runtime: 'js', source: '', contentHash: '' } };
       this.finish(
         unknown,
@@ -231,41 +262,40 @@ export class TaskIntake {
     const { reports, log } = this.options;
     const fn = task.function;
     const startedAt = Date.now();
+    const refuse = (outcome: ExecutionOutcome) => {
+      if (outcome.status === 'failed') log.warn(`refused: ${outcome.error.message}`, { ...facts(task), code: outcome.error.code });
+      this.finish(task, startedAt, outcome);
+    };
     // Checked here as well as at submit: the agent runs only what its endpoint allows, whatever it is sent.
     if (this.allowedFunctions && !this.allowedFunctions.has(fn.id)) {
-      this.finish(
-        task,
-        startedAt,
+      return refuse(
         failure('FUNCTION_NOT_ALLOWED', 'FunctionNotAllowed', `endpoint ${this.options.endpointLabel} does not allow function ${fn.id}; refusing to run it`),
       );
-      return;
     }
     if (!this.verifiedSource(fn)) {
-      this.finish(
-        task,
-        startedAt,
+      return refuse(
         failure('CONTENT_HASH_MISMATCH', 'ContentHashMismatch', `the function's source does not match its content hash ${fn.contentHash}; refusing to run it`),
       );
-      return;
     }
     // The server refuses these at submit; a js or shell runtime would otherwise run the task with no arguments.
     if (task.pickledArgs && fn.runtime !== 'python') {
-      this.finish(
-        task,
-        startedAt,
-        failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', `pickled arguments are for python functions; this is a ${fn.runtime} one`),
-      );
-      return;
+      return refuse(failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', `pickled arguments are for python functions; this is a ${fn.runtime} one`));
     }
     const controller = new AbortController();
     const run: RunningTask = { task, controller, startedAt };
     // A task's own walltime request wins over its function's.
     // Absent: the endpoint's default; never more than its max.
     const walltimeSeconds = taskWalltimeSeconds(task, this.options.taskLimits);
-    const begin = (at: number) => {
+    const begin = (at: number, workerId?: string) => {
       run.startedAt = at;
+      run.workerId = workerId;
+      const started = startedLine(workerId);
+      log.info(started.line, { ...facts(task), ...started.fields });
       if (walltimeSeconds !== undefined && !controller.signal.aborted) {
-        run.walltimeTimer = setTimeout(() => controller.abort(new WalltimeExceededError(walltimeSeconds)), walltimeSeconds * 1000);
+        run.walltimeTimer = setTimeout(() => {
+          log.warn(`walltime of ${walltimeSeconds} s exceeded; stopping the task`, facts(task));
+          controller.abort(new WalltimeExceededError(walltimeSeconds));
+        }, walltimeSeconds * 1000);
       }
       reports.started(task.taskId, at, task.copy);
     };
@@ -279,25 +309,26 @@ export class TaskIntake {
       })
       .then((outcome) => {
         if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
+        // a line about it now would come after its result: in the log only (no attempt: see TaskLines)
         void run.release?.().catch((error: unknown) => log.warn(`could not release the task's objects: ${String(error)}`, { taskId: task.taskId }));
         if (this.runs.get(key) === run) this.runs.delete(key);
-        // its live items go before its result (or are forgotten with it); a speculative copy streams none
-        if (!task.copy) this.options.live?.finish(task.taskId);
         const reason: unknown = controller.signal.reason;
+        // its lines and live items go before its result or hand-back (see LiveStreams), then it is let go
         if (lost && task.copy) {
           // Only the copy's worker went away: the copy fails (the original goes on, and decides).
-          this.finish(task, run.startedAt, outcome);
+          this.finish(task, run.startedAt, outcome, run.workerId);
         } else if (lost) {
           // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
-          log.warn(`the task lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back`, { taskId: task.taskId });
+          this.forget(task, 'warn', `the task lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back to be requeued`);
           reports.lost(task.taskId);
           this.options.changed();
         } else if (controller.signal.aborted && reason instanceof TaskCancelledError) {
           // Cancelled (by the server, a forget, or the end of a drain): the server has settled it already
           // or will hand it out again, so no result is owed.
+          this.forget(task, 'debug', 'its run ended after the cancel');
           this.options.changed();
         } else {
-          this.finish(task, run.startedAt, outcome);
+          this.finish(task, run.startedAt, outcome, run.workerId);
         }
         this.pump();
         reports.due();
@@ -309,7 +340,7 @@ export class TaskIntake {
    * must be one (before the result goes to the outbox, so the spool holds the reference). Walltime runs
    * from the start on the worker to the outcome: neither the fetch nor the upload counts.
    */
-  private async execute(task: TaskSpec, run: RunningTask, begin: (at: number) => void): Promise<ExecutionOutcome> {
+  private async execute(task: TaskSpec, run: RunningTask, begin: (at: number, workerId?: string) => void): Promise<ExecutionOutcome> {
     const { provider, reports, objects } = this.options;
     const signal = run.controller.signal;
     const prepared = objects ? await objects.inputs.prepare(task, signal) : { placements: [], release: () => Promise.resolve() };
@@ -327,9 +358,9 @@ export class TaskIntake {
         : {}),
       ...(startsLater
         ? {
-            onStart: () => {
+            onStart: (workerId: string) => {
               if (this.runs.get(runKey(task.taskId, task.copy)) !== run) return;
-              begin(Date.now());
+              begin(Date.now(), workerId);
               reports.due();
             },
           }
@@ -349,13 +380,15 @@ export class TaskIntake {
     return objects.results.settle(task, outcome, this.inlineResultBytes, signal.aborted ? new AbortController().signal : signal);
   }
 
-  private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome): void {
+  private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome, workerId?: string): void {
+    const finishedAt = Date.now();
     const result: TaskResult = {
       taskId: task.taskId,
       attempt: task.attempt,
       status: outcome.status,
-      timings: { startedAt, finishedAt: Date.now(), ...(outcome.workerId ? { workerId: outcome.workerId } : {}) },
+      timings: { startedAt, finishedAt, ...(outcome.workerId ? { workerId: outcome.workerId } : {}) },
     };
+    this.forget(task, 'info', finishedLine(outcome, finishedAt - startedAt, outcome.workerId ?? workerId));
     if (outcome.status === 'success' && outcome.resultRef) result.resultRef = outcome.resultRef;
     else if (outcome.status === 'success') result.result = outcome.result ?? null;
     else result.error = outcome.error;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EndpointAgent } from '../agent/endpoint.agent.js';
 import { createConsoleLogger } from '../agent/logger.js';
+import { TaskLines } from '../agent/task.lines.js';
 import { readStatusFile } from '../agent/status.file.js';
 import { loadEndpointConfig, loadEndpointToken, type EndpointConfig } from '../config/endpoint.config.js';
 import { defaultStageDir, type EndpointObjectsOptions } from '../objects/endpoint.objects.js';
@@ -26,7 +27,9 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   await chmod(context.env.home, 0o700);
   await writePid(paths, process.pid);
 
-  const logger = createConsoleLogger(context.env.logLevel, { format: context.env.logFormat }).child({ endpointId: config.endpointId });
+  // one tap for the agent and its provider: their lines about a task also go on the task's stream
+  const taskLines = new TaskLines(config.taskLogLevel);
+  const logger = taskLines.logger(createConsoleLogger(context.env.logLevel, { format: context.env.logFormat }).child({ endpointId: config.endpointId }));
   let sandbox: WorkerSandbox;
   try {
     sandbox = resolveSandbox(config, context.env.home, logger);
@@ -53,6 +56,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
     taskLimits: config.taskLimits,
     maxTaskLogChars: Math.round(config.maxTaskLogMB * 1024 * 1024),
     logger,
+    taskLines,
     takeover: opts.takeover ?? false,
   });
 

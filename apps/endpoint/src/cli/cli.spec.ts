@@ -91,6 +91,7 @@ describe('fx-endpoint CLI', () => {
         provider: 'local',
         shellOutputLines: 1000,
         maxTaskLogMB: 1,
+        taskLogLevel: 'info',
         reconnect: { initialDelayMs: 250, maxDelayMs: 10000 },
         drainTimeoutSeconds: 30,
       });

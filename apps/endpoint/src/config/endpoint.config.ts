@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
-import { AGENT_RECONNECT_MAX_DELAY_MS, ResourceName, Uuid } from '@fx/protocol';
+import { AGENT_RECONNECT_MAX_DELAY_MS, LOG_LEVELS, ResourceName, Uuid } from '@fx/protocol';
 import { ConfigError } from './config.errors.js';
 import type { EndpointPaths } from './endpoint.paths.js';
 import { parseWalltime } from './walltime.js';
@@ -130,6 +130,11 @@ export const EndpointConfig = z
     shellOutputLines: z.number().int().min(1).max(1_000_000).default(1000),
     /** Live log text (millions of characters) streamed per running task (docs/live.md); past it, dropped and reported. */
     maxTaskLogMB: z.number().min(0).max(1024).default(1),
+    /**
+     * The least level of the agent's own lines about a task (received, started, finished, requeued…) that
+     * go on the task's live stream (`fx logs <task> --agent`), whatever FX_LOG_LEVEL is; `off`: none.
+     */
+    taskLogLevel: z.enum([...LOG_LEVELS, 'off']).default('info'),
     /**
      * The interpreter python functions run on: a name on PATH or a path (a venv's or conda env's
      * bin/python). Absent: python3. Its workers start with the first python task.

@@ -25,7 +25,7 @@ log = logging.getLogger("fx_sdk")
 _FAST_DELAY = 0.1
 _SLOW_DELAY = 1.0
 _LOGS_PAGE = 1_000
-_STREAMS = ("stdout", "stderr")
+_STREAMS = ("stdout", "stderr", "agent")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,9 @@ class ProgressEvent:
 @dataclass(frozen=True)
 class LogChunk:
     """A piece of what a task printed on ``stream`` (``"stdout"`` or ``"stderr"``), in the order printed:
-    ``seq`` orders the chunks of one attempt across both streams. ``at``: epoch milliseconds."""
+    ``seq`` orders the chunks of one attempt across the streams. ``at``: epoch milliseconds. Stream
+    ``"agent"`` holds the endpoint agent's own lines about the task (received, started on which worker,
+    finished…), read only when asked for (``logs(task, agent=True)``)."""
 
     task_id: str
     attempt: int
@@ -101,7 +103,7 @@ class _Pace:
 
 def check_stream(stream: Optional[str]) -> Optional[str]:
     if stream is not None and stream not in _STREAMS:
-        raise ValidationError("VALIDATION_FAILED", f'stream must be "stdout" or "stderr", not {stream!r}')
+        raise ValidationError("VALIDATION_FAILED", f'stream must be "stdout", "stderr" or "agent", not {stream!r}')
     return stream
 
 
@@ -116,12 +118,17 @@ class LiveMethods:
         first, as wire dicts), ``emitted`` (the highest seq) and ``final``; see :meth:`progress` to follow."""
         return cast(Dict[str, Any], self._request("GET", f"/v1/tasks/{task_id(task)}/progress"))
 
-    def get_task_logs(self, task: str, after_seq: int = 0, limit: int = _LOGS_PAGE, stream: Optional[str] = None) -> Dict[str, Any]:
+    def get_task_logs(
+        self, task: str, after_seq: int = 0, limit: int = _LOGS_PAGE, stream: Optional[str] = None, *, agent: bool = False
+    ) -> Dict[str, Any]:
         """One GET /v1/tasks/:id/logs as the server answers it: ``items`` after ``after_seq`` (wire dicts),
-        ``nextSeq``, ``final`` and ``truncated``; see :meth:`logs` to read them all or follow."""
+        ``nextSeq``, ``final`` and ``truncated``; ``agent``: the agent's lines too. See :meth:`logs` to read
+        them all or follow."""
         query = f"afterSeq={int(after_seq)}&limit={int(limit)}"
         if check_stream(stream) is not None:
             query += f"&stream={stream}"
+        if agent:
+            query += "&agent=true"
         return cast(Dict[str, Any], self._request("GET", f"/v1/tasks/{task_id(task)}/logs?{query}"))
 
     def progress(self, task: str, timeout: Optional[float] = None) -> Iterator[ProgressEvent]:
@@ -147,20 +154,32 @@ class LiveMethods:
                 return
             pace.wait(len(fresh), False)
 
-    def logs(self, task: str, follow: bool = False, stream: Optional[str] = None, *, after_seq: int = 0, timeout: Optional[float] = None) -> Iterator[LogChunk]:
-        """Yields what the task printed, chunk by chunk in the order printed (``stream``: only ``"stdout"`` or ``"stderr"``).
+    def logs(
+        self,
+        task: str,
+        follow: bool = False,
+        stream: Optional[str] = None,
+        *,
+        after_seq: int = 0,
+        timeout: Optional[float] = None,
+        agent: bool = False,
+    ) -> Iterator[LogChunk]:
+        """Yields what the task printed, chunk by chunk in the order printed (``stream``: only ``"stdout"``,
+        ``"stderr"`` or ``"agent"``).
 
-        Without ``follow`` it ends with the last chunk stored now; with it, once the task is final and
-        every chunk was read. ``after_seq`` starts after a chunk already seen (a reader that comes back).
-        Text past the server's per-task bound is dropped (``get_task_logs(...)["truncated"]`` says so).
+        ``agent=True`` interleaves the endpoint agent's own lines about the task (stream ``"agent"``:
+        received, started on which worker, finished, requeued…) in ``seq`` order. Without ``follow`` it
+        ends with the last chunk stored now; with it, once the task is final and every chunk was read.
+        ``after_seq`` starts after a chunk already seen (a reader that comes back). Text past the server's
+        per-task bound is dropped (``get_task_logs(...)["truncated"]`` says so).
         """
         tid = task_id(task)
-        return self._follow_logs(tid, follow, check_stream(stream), int(after_seq), timeout)
+        return self._follow_logs(tid, follow, check_stream(stream), int(after_seq), timeout, bool(agent))
 
-    def _follow_logs(self, tid: str, follow: bool, stream: Optional[str], after: int, timeout: Optional[float]) -> Iterator[LogChunk]:
+    def _follow_logs(self, tid: str, follow: bool, stream: Optional[str], after: int, timeout: Optional[float], agent: bool) -> Iterator[LogChunk]:
         pace = _Pace(timeout, f"task {tid}")
         while True:
-            page = self.get_task_logs(tid, after, _LOGS_PAGE, stream)
+            page = self.get_task_logs(tid, after, _LOGS_PAGE, stream, agent=agent)
             items: List[Dict[str, Any]] = page.get("items", [])
             for raw in items:
                 yield LogChunk.from_wire(raw)

@@ -28,6 +28,8 @@ type Ended = WatchEndedPayload['tasks'][number]['status'];
 interface Watch {
   progress: boolean;
   logs: boolean;
+  /** With `logs`: the agent's lines about the task (stream `agent`) too. */
+  agentLogs: boolean;
   /** While the catch-up is read: live items and the end that arrive meanwhile wait here, in order. */
   held?: { progress: ProgressEvent[]; logs: LogChunk[]; ended?: Ended };
 }
@@ -67,14 +69,14 @@ export class LiveWatchService implements OnModuleInit {
 
   async watch(socket: ClientSocket, req: ParsedWatch, frameId?: string): Promise<void> {
     const ids = [...new Set(req.taskIds)];
-    for (const id of ids) this.add(socket, id, { progress: req.progress, logs: req.logs, held: { progress: [], logs: [] } });
+    for (const id of ids) this.add(socket, id, { progress: req.progress, logs: req.logs, agentLogs: req.agentLogs, held: { progress: [], logs: [] } });
     const heads = await this.live.heads(ids);
     const visible = new Map(heads.filter((h) => h.owner_id === socket.principal.userId || socket.principal.admin).map((h) => [h.id, h]));
     const notFound = ids.filter((id) => !visible.has(id));
     for (const id of notFound) this.remove(socket, id);
     this.send(socket, 'watching', { notFound }, frameId);
     const logIds = req.logs ? [...visible.keys()] : [];
-    const stored = logIds.length > 0 ? await this.live.logs(logIds, req.logsAfterSeq, MAX_CATCH_UP_CHUNKS) : [];
+    const stored = logIds.length > 0 ? await this.live.logs(logIds, req.logsAfterSeq, MAX_CATCH_UP_CHUNKS, { agent: req.agentLogs }) : [];
     const progress: ProgressEvent[] = [];
     const logs: LogChunk[] = [...stored];
     const ends: WatchEndedPayload['tasks'] = [];
@@ -108,7 +110,7 @@ export class LiveWatchService implements OnModuleInit {
 
   private relay(progress: Array<ProgressEvent & { ownerId: string }>, logs: Array<LogChunk & { ownerId: string }>): void {
     const out = new Map<ClientSocket, { progress: ProgressEvent[]; logs: LogChunk[] }>();
-    const each = <T extends { taskId: string; ownerId: string }>(
+    const each = <T extends { taskId: string; ownerId: string; stream?: string }>(
       items: T[],
       kind: 'progress' | 'logs',
       put: (w: Watch, s: ClientSocket, item: Omit<T, 'ownerId'>) => void,
@@ -116,6 +118,8 @@ export class LiveWatchService implements OnModuleInit {
       for (const { ownerId, ...item } of items) {
         for (const [socket, watch] of this.byTask.get(item.taskId) ?? []) {
           if (!watch[kind] || (socket.principal.userId !== ownerId && !socket.principal.admin)) continue;
+          // the agent's lines go only to watches that asked for them
+          if (item.stream === 'agent' && !watch.agentLogs) continue;
           put(watch, socket, item);
         }
       }

@@ -27,6 +27,12 @@ export interface LiveHead {
 
 export type StoredChunk = LogChunk & { ownerId: string };
 
+/** Which chunks a read wants: one stream, or all; the agent's lines only when asked for. */
+export interface LogsFilter {
+  stream?: LogStream;
+  agent: boolean;
+}
+
 /** Progress values and log chunks of running tasks (live.ts in @fx/protocol), and who may read them. */
 @Injectable()
 export class LiveRepository {
@@ -78,22 +84,57 @@ export class LiveRepository {
    * statement: each task's chunks in seq order while its stored text stays within `maxBytes`; past it
    * they are dropped and the task marked `logs_truncated`. Returns the chunks stored.
    */
-  async appendLogs(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
+  appendLogs(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
+    return this.store(
+      `locked AS MATERIALIZED (SELECT id, owner_id, attempt, log_bytes FROM tasks WHERE id IN (SELECT task_id FROM v) AND endpoint_id = $2::uuid
+          AND lease_owner = $3 AND status IN ${HELD} ORDER BY id FOR UPDATE),
+       c AS (SELECT v.*, locked.owner_id,
+               locked.log_bytes + sum(octet_length(v.chunk)) OVER (PARTITION BY v.task_id ORDER BY v.seq) AS upto
+             FROM v JOIN locked ON locked.id = v.task_id AND locked.attempt = v.attempt),
+       sums AS (SELECT task_id, COALESCE(sum(octet_length(chunk)) FILTER (WHERE upto <= $4::int), 0) AS bytes, bool_or(upto > $4::int) AS dropped
+                FROM c GROUP BY task_id),
+       upd AS (UPDATE tasks t SET log_bytes = t.log_bytes + sums.bytes, logs_truncated = t.logs_truncated OR sums.dropped
+               FROM sums WHERE t.id = sums.task_id)`,
+      [endpointId, leaseOwner, chunks, maxBytes],
+    );
+  }
+
+  /**
+   * Stores the agent's lines (stream `agent`) about tasks leased to this connection, in their current
+   * attempt, in one statement. Cheaper than appendLogs, because every task has a few (it runs on the hot
+   * path): no lock and no update of the task row. They have their own bound, `maxBytes` per attempt,
+   * summed from the lines already stored (a handful of rows); past it they are dropped and the task
+   * marked `logs_truncated`. The connection's frames are handled in order, so its lines and results
+   * about one task never race; a lease lost meanwhile drops at most a frame of lines.
+   */
+  appendAgentLines(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
+    return this.store(
+      `held AS (SELECT id, owner_id, attempt FROM tasks WHERE id IN (SELECT task_id FROM v) AND endpoint_id = $2::uuid
+          AND lease_owner = $3 AND status IN ${HELD}),
+       c AS (SELECT v.*, held.owner_id,
+               COALESCE((SELECT sum(octet_length(l.chunk)) FROM task_logs l
+                         WHERE l.task_id = v.task_id AND l.attempt = v.attempt AND l.stream = 'agent'), 0)
+               + sum(octet_length(v.chunk)) OVER (PARTITION BY v.task_id ORDER BY v.seq) AS upto
+             FROM v JOIN held ON held.id = v.task_id AND held.attempt = v.attempt AND v.stream = 'agent'),
+       upd AS (UPDATE tasks t SET logs_truncated = true
+               WHERE t.id IN (SELECT task_id FROM c WHERE upto > $4::int) AND NOT t.logs_truncated)`,
+      [endpointId, leaseOwner, chunks, maxBytes],
+    );
+  }
+
+  /**
+   * The statement both appends share: `v` (the chunks), then `steps` (which must define `c`, the chunks
+   * that may be stored with their owner and running byte total `upto`), then the INSERT of those within
+   * $4 bytes. Returns the chunks stored, in each task's seq order.
+   */
+  private async store(steps: string, [endpointId, leaseOwner, chunks, maxBytes]: [string, string, LogChunk[], number]): Promise<StoredChunk[]> {
     const rows = chunks.map((c) => ({ task_id: c.taskId, attempt: c.attempt, seq: c.seq, stream: c.stream, at: c.at, chunk: c.text }));
     const stored = await this.query<{ task_id: string; attempt: number; seq: number; stream: LogStream; at: number; chunk: string; owner_id: string }>(
       `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, attempt int, seq int, stream text, at float8, chunk text)),
-            locked AS MATERIALIZED (SELECT id, owner_id, attempt, log_bytes FROM tasks WHERE id IN (SELECT task_id FROM v) AND endpoint_id = $2::uuid
-               AND lease_owner = $3 AND status IN ${HELD} ORDER BY id FOR UPDATE),
-            c AS (SELECT v.*, locked.owner_id,
-                    locked.log_bytes + sum(octet_length(v.chunk)) OVER (PARTITION BY v.task_id ORDER BY v.seq) AS upto
-                  FROM v JOIN locked ON locked.id = v.task_id AND locked.attempt = v.attempt),
+            ${steps},
             ins AS (INSERT INTO task_logs (task_id, attempt, seq, stream, at, chunk)
                     SELECT task_id, attempt, seq, stream, to_timestamp(at / 1000.0), chunk FROM c WHERE upto <= $4::int
-                    ON CONFLICT DO NOTHING RETURNING task_id, attempt, seq),
-            sums AS (SELECT task_id, COALESCE(sum(octet_length(chunk)) FILTER (WHERE upto <= $4::int), 0) AS bytes, bool_or(upto > $4::int) AS dropped
-                     FROM c GROUP BY task_id),
-            upd AS (UPDATE tasks t SET log_bytes = t.log_bytes + sums.bytes, logs_truncated = t.logs_truncated OR sums.dropped
-                    FROM sums WHERE t.id = sums.task_id)
+                    ON CONFLICT DO NOTHING RETURNING task_id, attempt, seq)
        SELECT c.task_id, c.attempt, c.seq, c.stream, c.at, c.chunk, c.owner_id
        FROM c JOIN ins ON ins.task_id = c.task_id AND ins.attempt = c.attempt AND ins.seq = c.seq
        ORDER BY c.task_id, c.seq`,
@@ -102,15 +143,7 @@ export class LiveRepository {
       leaseOwner,
       maxBytes,
     );
-    return stored.map((r) => ({
-      taskId: r.task_id,
-      attempt: r.attempt,
-      seq: r.seq,
-      stream: r.stream,
-      at: Number(r.at),
-      text: r.chunk,
-      ownerId: r.owner_id,
-    }));
+    return stored.map((r) => ({ taskId: r.task_id, attempt: r.attempt, seq: r.seq, stream: r.stream, at: Number(r.at), text: r.chunk, ownerId: r.owner_id }));
   }
 
   heads(ids: string[]): Promise<LiveHead[]> {
@@ -124,18 +157,20 @@ export class LiveRepository {
 
   /**
    * Stored chunks of each task's latest attempt that has any, after `afterSeq`, oldest first, at most
-   * `limit` in all.
+   * `limit` in all. Without `agent`, the agent's lines neither show nor decide the attempt (every attempt
+   * has some, so what a task printed stays readable while its next attempt waits, as before they existed).
    */
-  async logs(ids: string[], afterSeq: number, limit: number, stream?: LogStream): Promise<LogChunk[]> {
+  async logs(ids: string[], afterSeq: number, limit: number, filter: LogsFilter = { agent: false }): Promise<LogChunk[]> {
     const rows = await this.query<{ task_id: string; attempt: number; seq: number; stream: LogStream; at: Date; chunk: string }>(
       `SELECT l.task_id, l.attempt, l.seq, l.stream, l.at, l.chunk FROM task_logs l
-       WHERE l.task_id IN ${idsIn('$1')} AND l.seq > $2::int AND ($4::text IS NULL OR l.stream = $4::text)
-         AND l.attempt = (SELECT max(m.attempt) FROM task_logs m WHERE m.task_id = l.task_id)
+       WHERE l.task_id IN ${idsIn('$1')} AND l.seq > $2::int AND ($4::text IS NULL OR l.stream = $4::text) AND ($5::boolean OR l.stream <> 'agent')
+         AND l.attempt = (SELECT max(m.attempt) FROM task_logs m WHERE m.task_id = l.task_id AND ($5::boolean OR m.stream <> 'agent'))
        ORDER BY l.task_id, l.seq LIMIT $3::int`,
       json(ids),
       afterSeq,
       limit,
-      stream ?? null,
+      filter.stream ?? null,
+      filter.agent,
     );
     return rows.map((r) => ({ taskId: r.task_id, attempt: r.attempt, seq: r.seq, stream: r.stream, at: new Date(r.at).getTime(), text: r.chunk }));
   }

@@ -3,6 +3,7 @@ import {
   MAX_PROGRESS_VALUE_BYTES,
   isFinalStatus,
   type LogChunk,
+  type LogStream,
   type ProgressEvent,
   type StreamPayload,
   type TaskLogsResponse,
@@ -19,7 +20,9 @@ import { LiveRepository, type ProgressUpdate } from './live.repository.js';
 export interface ParsedTaskLogsQuery {
   afterSeq: number;
   limit: number;
-  stream?: 'stdout' | 'stderr';
+  stream?: LogStream;
+  /** Include the agent's lines about the task (stream `agent`); `stream=agent` asks for them too. */
+  agent: boolean;
 }
 
 /**
@@ -38,9 +41,10 @@ export class LiveService {
 
   /**
    * One `stream` frame: items of tasks leased to this connection are kept (one statement for progress,
-   * one for logs) and published; items of any other task are dropped, and the agent is not told (it
-   * sends live data once, without acks). Awaited on the connection's frame chain, so the items are
-   * published before a `results` frame sent after them is recorded.
+   * one for printed text, one for the agent's lines) and published; items of any other task are
+   * dropped, and the agent is not told (it sends live data once, without acks). Awaited on the
+   * connection's frame chain, so the items are stored, and published, before a `results` frame sent
+   * after them is recorded (the publish itself is not waited for: see below).
    */
   async ingest(conn: Reporter, payload: StreamPayload): Promise<void> {
     const updates = new Map<string, ProgressUpdate>();
@@ -63,13 +67,26 @@ export class LiveService {
       }
       if (owners.size < new Set([...updates.values()].map((u) => u.taskId)).size) this.ignored(conn, 'progress');
     }
-    let logs: Array<LogChunk & { ownerId: string }> = [];
+    const logs: Array<LogChunk & { ownerId: string }> = [];
     if (payload.logs.length > 0) {
       // PostgreSQL text holds no NUL: replaced, like in stored results
       const chunks = payload.logs.map((c) => ({ ...c, text: storableJson(c.text), at: saneTime(c.at) ?? Date.now() }));
-      logs = await this.live.appendLogs(conn.endpointId, conn.id, chunks, this.config.FX_MAX_TASK_LOG_BYTES);
+      // what tasks printed, and the agent's lines about them (every task has some: a cheaper statement, see appendAgentLines)
+      const printed = chunks.filter((c) => c.stream !== 'agent');
+      const said = printed.length < chunks.length ? chunks.filter((c) => c.stream === 'agent') : [];
+      const max = this.config.FX_MAX_TASK_LOG_BYTES;
+      if (printed.length > 0) logs.push(...(await this.live.appendLogs(conn.endpointId, conn.id, printed, max)));
+      if (said.length > 0) {
+        logs.push(...(await this.live.appendAgentLines(conn.endpointId, conn.id, said, max)));
+        // watchers take each task's chunks in seq order (an earlier seq after a later one reads as a repeat)
+        if (printed.length > 0) logs.sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : a.attempt - b.attempt || a.seq - b.seq));
+      }
     }
-    if (progress.length > 0 || logs.length > 0) await this.events.publish('live', { progress, logs });
+    // Not awaited: the broker keeps this replica's publishes in order, so these still go out before the
+    // results of a frame handled after this one; the frame chain need not wait for the round trip.
+    if (progress.length > 0 || logs.length > 0) {
+      this.events.publish('live', { progress, logs }).catch((e: unknown) => this.logger.warn(`could not publish live items: ${(e as Error).message}`));
+    }
   }
 
   async progress(p: Principal, taskId: string): Promise<TaskProgressResponse> {
@@ -79,7 +96,7 @@ export class LiveService {
 
   async logs(p: Principal, taskId: string, q: ParsedTaskLogsQuery): Promise<TaskLogsResponse> {
     const head = await this.visible(p, taskId);
-    const items = await this.live.logs([taskId], q.afterSeq, q.limit, q.stream);
+    const items = await this.live.logs([taskId], q.afterSeq, q.limit, { stream: q.stream, agent: q.agent || q.stream === 'agent' });
     return {
       taskId,
       items,

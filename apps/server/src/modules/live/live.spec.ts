@@ -61,7 +61,7 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
     return { ids, peer, endpointId: ep.endpoint.id as string, token: ep.token as string };
   };
   const progress = (taskId: string, seq: number, value: unknown, attempt = 0): ProgressEvent => ({ taskId, attempt, seq, at: Date.now(), value });
-  const log = (taskId: string, seq: number, text: string, stream: 'stdout' | 'stderr' = 'stdout'): LogChunk => ({
+  const log = (taskId: string, seq: number, text: string, stream: LogChunk['stream'] = 'stdout'): LogChunk => ({
     taskId,
     attempt: 0,
     seq,
@@ -170,6 +170,80 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
     expect(late.frames.some((f) => f.type === 'watch-ended')).toBe(false);
     late.ws.close();
     watcherAfter.ws.close();
+    peer.close();
+  });
+
+  it("keeps the agent's lines of its own tasks, and shows them only to readers and watchers that ask", async () => {
+    const { ids, peer } = await leased(1);
+    const other = await leased(1);
+    const task = ids[0]!;
+    const plain = await clientSocket(server.url, aliceToken);
+    const withAgent = await clientSocket(server.url, aliceToken);
+    plain.send('watch', { taskIds: [task], progress: false, logs: true });
+    withAgent.send('watch', { taskIds: [task], progress: false, logs: true, agentLogs: true });
+    await eventually(async () => plain.frames.some((f) => f.type === 'watching') && withAgent.frames.some((f) => f.type === 'watching'));
+
+    peer.send('stream', {
+      progress: [],
+      // another connection's task: not this agent's to speak about
+      logs: [log(task, 1, 'received\n', 'agent'), log(task, 2, 'hi\n'), log(other.ids[0]!, 1, 'forged\n', 'agent')],
+      truncated: [],
+    });
+    peer.send('stream', { progress: [], logs: [log(task, 3, 'finished\n', 'agent')], truncated: [] });
+    peer.send('results', { results: [{ taskId: task, attempt: 0, status: 'success', result: 1, timings: {} }] });
+    await eventually(async () => plain.frames.some((f) => f.type === 'watch-ended') && withAgent.frames.some((f) => f.type === 'watch-ended'));
+    const texts = (frames: any[]) =>
+      frames.filter((f) => f.type === 'logs').flatMap((f) => f.payload.items.map((c: LogChunk) => `${c.seq}:${c.stream}:${c.text}`));
+    expect(texts(plain.frames)).toEqual(['2:stdout:hi\n']);
+    expect(texts(withAgent.frames)).toEqual(['1:agent:received\n', '2:stdout:hi\n', '3:agent:finished\n']);
+
+    const read = async (query: string) => (await alice('GET', `/v1/tasks/${task}/logs${query}`)).body.items.map((c: LogChunk) => `${c.seq}:${c.stream}`);
+    expect(await read('')).toEqual(['2:stdout']);
+    expect(await read('?agent=true')).toEqual(['1:agent', '2:stdout', '3:agent']);
+    expect(await read('?stream=agent')).toEqual(['1:agent', '3:agent']);
+    expect(await read('?stream=stdout&agent=true')).toEqual(['2:stdout']);
+    expect(await read('?agent=true&afterSeq=2')).toEqual(['3:agent']);
+    expect((await alice('GET', `/v1/tasks/${task}/logs?agent=yes`)).status).toBe(400);
+    expect((await alice('GET', `/v1/tasks/${other.ids[0]}/logs?agent=true`)).body.items).toEqual([]);
+    // another user asking for the agent's lines is told the task does not exist, like any other read
+    expect((await bob('GET', `/v1/tasks/${task}/logs?agent=true`)).status).toBe(404);
+
+    // a late watcher catches up the same way
+    const late = await clientSocket(server.url, aliceToken);
+    late.send('watch', { taskIds: [task], progress: false, logs: true, agentLogs: true });
+    await eventually(async () => late.frames.some((f) => f.type === 'watch-ended'));
+    expect(texts(late.frames)).toEqual(['1:agent:received\n', '2:stdout:hi\n', '3:agent:finished\n']);
+    for (const s of [plain, withAgent, late]) s.ws.close();
+    peer.close();
+    other.peer.close();
+  });
+
+  it("bounds the agent's lines of an attempt on their own, past the bound dropped and the logs marked truncated", async () => {
+    const { ids, peer } = await leased(1);
+    const task = ids[0]!;
+    // the server's bound here is 64 bytes: each kind of text has that much
+    peer.send('stream', { progress: [], logs: [log(task, 1, 'a'.repeat(40), 'agent'), log(task, 2, 'p'.repeat(60))], truncated: [] });
+    peer.send('stream', { progress: [], logs: [log(task, 3, 'b'.repeat(20), 'agent'), log(task, 4, 'c'.repeat(20), 'agent')], truncated: [] });
+    await eventually(async () => (await alice('GET', `/v1/tasks/${task}/logs?agent=true`)).body.truncated === true);
+    const body = (await alice('GET', `/v1/tasks/${task}/logs?agent=true`)).body;
+    expect(body.items.map((c: LogChunk) => `${c.seq}:${c.stream}:${c.text.length}`)).toEqual(['1:agent:40', '2:stdout:60', '3:agent:20']);
+    peer.close();
+  });
+
+  it('reads what a task printed in its latest attempt that printed, whatever the agent said about a later one', async () => {
+    const { ids, peer } = await leased(1);
+    const task = ids[0]!;
+    peer.send('stream', { progress: [], logs: [log(task, 1, 'printed in attempt 0\n')], truncated: [] });
+    await eventually(async () => (await alice('GET', `/v1/tasks/${task}/logs`)).body.items.length === 1);
+    // the agent hands it back; attempt 1 comes to it again, and it says it received it
+    peer.send('requeue', { taskIds: [task], reason: 'its block ended' });
+    await eventually(async () => (await alice('GET', `/v1/tasks/${task}`)).body.attempt === 1);
+    peer.send('credits', { credits: 1 });
+    expect((await peer.tasks(1)).map((t) => [t.taskId, t.attempt])).toEqual([[task, 1]]);
+    peer.send('stream', { progress: [], logs: [{ ...log(task, 1, 'received\n', 'agent'), attempt: 1 }], truncated: [] });
+    await eventually(async () => (await alice('GET', `/v1/tasks/${task}/logs?stream=agent`)).body.items.length === 1);
+    expect((await alice('GET', `/v1/tasks/${task}/logs`)).body.items.map((c: LogChunk) => [c.attempt, c.text])).toEqual([[0, 'printed in attempt 0\n']]);
+    expect((await alice('GET', `/v1/tasks/${task}/logs?agent=true`)).body.items.map((c: LogChunk) => [c.attempt, c.text])).toEqual([[1, 'received\n']]);
     peer.close();
   });
 });

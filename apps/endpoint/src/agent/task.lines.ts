@@ -1,0 +1,72 @@
+import { formatLogLine, type LogLevel } from '@fx/protocol';
+import type { LogFields, Logger } from './logger.js';
+
+/** The least level of the agent's lines about a task that go on the task's stream; `off`: none. */
+export type TaskLogLevel = LogLevel | 'off';
+
+/**
+ * Where a line about a task goes besides the log: `attempt` when the line names it, else the sink
+ * finds the attempt the agent holds (and drops the line when it holds none).
+ */
+export type TaskLineSink = (taskId: string, attempt: number | undefined, text: string) => void;
+
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Facts that the stream line leaves out: the stream is already the task's, and the endpoint's. */
+const IMPLIED = new Set(['taskId', 'attempt', 'endpointId', 'copy']);
+
+/**
+ * The agent's lines about a task (issue 17): every log line with a `taskId` field goes to the log as
+ * usual and, at `level` or above, onto that task's live stream as a LogChunk of stream `agent`, so
+ * `fx logs <task> --agent` shows the endpoint's side without shell access to it. The stream's level is
+ * its own: an endpoint whose log shows only warnings still streams its info lines about each task.
+ * Lines of a speculative copy (`copy: true`) stay in the log: a copy streams nothing (see LiveStreams).
+ *
+ * Cheap by construction: a line without `taskId` costs one property read; nothing is kept per task here.
+ * The sink is attached once the agent that owns the streams exists, so the provider (made before the
+ * agent) can be handed a logger that taps into them too.
+ */
+export class TaskLines {
+  private sink?: TaskLineSink;
+  private readonly least: number;
+
+  constructor(readonly level: TaskLogLevel = 'info') {
+    this.least = level === 'off' ? Infinity : RANK[level];
+  }
+
+  /** Where the lines go from now on (the agent's live streams). */
+  attach(sink: TaskLineSink): void {
+    this.sink = sink;
+  }
+
+  /** `base`, with every line about a task also offered to the task's stream. */
+  logger(base: Logger): Logger {
+    return this.tapped(base, {});
+  }
+
+  private tapped(base: Logger, bound: LogFields): Logger {
+    const at =
+      (level: LogLevel) =>
+      (message: string, fields?: LogFields): void => {
+        base[level](message, fields);
+        if (!this.sink || RANK[level] < this.least || typeof (fields?.taskId ?? bound.taskId) !== 'string') return;
+        this.offer(level, message, { ...bound, ...fields });
+      };
+    return {
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: (fields) => this.tapped(base.child(fields), { ...bound, ...fields }),
+    };
+  }
+
+  private offer(level: LogLevel, message: string, fields: LogFields): void {
+    if (fields.copy === true) return;
+    const facts: LogFields = {};
+    // what the sentence already says (`started on worker w3`) is not repeated as `worker=w3`
+    for (const [k, v] of Object.entries(fields)) if (!IMPLIED.has(k) && !(typeof v === 'string' && message.includes(v))) facts[k] = v;
+    const text = formatLogLine({ time: new Date().toISOString(), level, msg: message, ...facts });
+    this.sink?.(fields.taskId as string, typeof fields.attempt === 'number' ? fields.attempt : undefined, text);
+  }
+}
