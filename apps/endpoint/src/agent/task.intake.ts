@@ -17,6 +17,7 @@ import { AgentState } from './agent.state.js';
 import type { Logger } from './logger.js';
 import { FairOrder } from './fair-order.js';
 import { runKey } from './run-key.js';
+import { attemptUsage } from './attempt-usage.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
 export interface TaskReports {
@@ -51,6 +52,10 @@ interface RunningTask {
   task: TaskSpec;
   controller: AbortController;
   startedAt: number;
+  /** It began on a worker (at startedAt). */
+  began?: boolean;
+  /** What its worker measured and held, from the provider's outcome (before its result is stored). */
+  account?: Pick<ExecutionOutcome, 'usage' | 'held'>;
   walltimeTimer?: NodeJS.Timeout;
   /** Lets go of the task's objects (cache pins, staged files) once its result is stored. */
   release?: () => Promise<void>;
@@ -264,6 +269,7 @@ export class TaskIntake {
     const walltimeSeconds = taskWalltimeSeconds(task, this.options.taskLimits);
     const begin = (at: number) => {
       run.startedAt = at;
+      run.began = true;
       if (walltimeSeconds !== undefined && !controller.signal.aborted) {
         run.walltimeTimer = setTimeout(() => controller.abort(new WalltimeExceededError(walltimeSeconds)), walltimeSeconds * 1000);
       }
@@ -286,7 +292,7 @@ export class TaskIntake {
         const reason: unknown = controller.signal.reason;
         if (lost && task.copy) {
           // Only the copy's worker went away: the copy fails (the original goes on, and decides).
-          this.finish(task, run.startedAt, outcome);
+          this.finish(task, run.startedAt, outcome, run);
         } else if (lost) {
           // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
           log.warn(`the task lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back`, { taskId: task.taskId });
@@ -297,7 +303,7 @@ export class TaskIntake {
           // or will hand it out again, so no result is owed.
           this.options.changed();
         } else {
-          this.finish(task, run.startedAt, outcome);
+          this.finish(task, run.startedAt, outcome, run);
         }
         this.pump();
         reports.due();
@@ -336,6 +342,7 @@ export class TaskIntake {
         : {}),
     });
     if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
+    run.account = { usage: outcome.usage, held: outcome.held };
     const cancelled = signal.aborted && signal.reason instanceof TaskCancelledError;
     if (outcome.status === 'success' && (outcome.resultFile || outcome.namedOutputs) && (cancelled || !objects)) {
       // Nobody will store them: a cancel that raced the result, or an agent without objects.
@@ -349,13 +356,21 @@ export class TaskIntake {
     return objects.results.settle(task, outcome, this.inlineResultBytes, signal.aborted ? new AbortController().signal : signal);
   }
 
-  private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome): void {
+  /** Reports a task's result; `run`: how it ran, when it did (a task refused before it started held nothing). */
+  private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome, run?: RunningTask): void {
+    const finishedAt = Date.now();
     const result: TaskResult = {
       taskId: task.taskId,
       attempt: task.attempt,
       status: outcome.status,
-      timings: { startedAt, finishedAt: Date.now(), ...(outcome.workerId ? { workerId: outcome.workerId } : {}) },
+      timings: { startedAt, finishedAt, ...(outcome.workerId ? { workerId: outcome.workerId } : {}) },
     };
+    const usage = attemptUsage(task, {
+      ran: run?.began ? { startedAt: run.startedAt, finishedAt } : undefined,
+      measured: run?.account?.usage ?? outcome.usage,
+      held: run?.account?.held ?? outcome.held,
+    });
+    if (usage) result.usage = usage;
     if (outcome.status === 'success' && outcome.resultRef) result.resultRef = outcome.resultRef;
     else if (outcome.status === 'success') result.result = outcome.result ?? null;
     else result.error = outcome.error;

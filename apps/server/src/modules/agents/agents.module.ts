@@ -13,6 +13,7 @@ import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
 import { ObjectsModule } from '../objects/objects.module.js';
 import { LiveModule } from '../live/live.module.js';
+import { AccountingModule } from '../accounting/accounting.module.js';
 
 /**
  * The endpoint channel and what acts on its frames. Global for one export only: the recovery sweep
@@ -20,7 +21,7 @@ import { LiveModule } from '../live/live.module.js';
  */
 @Global()
 @Module({
-  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule, LiveModule],
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule, LiveModule, AccountingModule],
   providers: [
     EndpointGateway,
     ConnectionRegistry,

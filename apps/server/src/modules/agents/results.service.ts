@@ -19,6 +19,8 @@ import { ObjectRefsService } from '../objects/object-refs.service.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { DispatchService } from './dispatch.service.js';
 import type { EndpointConnection } from './endpoint-connection.js';
+import { UsageRecordsRepository } from '../accounting/usage-records.repository.js';
+import { usageRows } from '../accounting/accounting-rows.js';
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
 export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } as const;
@@ -68,6 +70,7 @@ export class ResultsService {
     private readonly objectRefs: ObjectRefsService,
     private readonly copies: CopiesRepository,
     private readonly dispatch: DispatchService,
+    private readonly usage: UsageRecordsRepository,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -131,6 +134,8 @@ export class ResultsService {
    * policy retries is not recorded here: RetriesService runs the task again.
    */
   async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
+    // what the attempts used, first: recording the results ends the leases that entitle this connection to report it
+    await this.usage.record(conn.endpointId, conn.id, usageRows(results));
     const copies = results.filter((r) => r.copy);
     if (copies.length > 0) {
       await this.recordCopies(conn, copies);

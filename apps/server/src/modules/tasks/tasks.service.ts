@@ -33,6 +33,7 @@ import { planGraph } from './task-graph.js';
 import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
+import { UsageRecordsRepository } from '../accounting/usage-records.repository.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -83,6 +84,7 @@ export class TasksService {
     private readonly objectRefs: ObjectRefsService,
     private readonly endpointGroups: EndpointGroupsService,
     private readonly routing: EndpointRoutingService,
+    private readonly usage: UsageRecordsRepository,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -312,8 +314,8 @@ export class TasksService {
     const t = await this.getVisible(p, id);
     // the attempts before the row's own: at most MAX_ATTEMPTS_SHOWN in all
     // read always: a task's speculative copy is an attempt too, whatever its attempt count
-    const archived = await this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1);
-    return toTaskInfo(t, archived);
+    const [archived, usage] = await Promise.all([this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1), this.usage.forTask(id)]);
+    return toTaskInfo(t, archived, usage);
   }
 
   async statusMany(p: Principal, ids: string[]): Promise<TaskStatusManyResponse> {
