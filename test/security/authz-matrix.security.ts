@@ -115,6 +115,8 @@ const OCTETS = { 'content-type': 'application/octet-stream' };
 const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', make: same('/healthz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/readyz', make: same('/readyz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
+  // FX_METRICS=loopback (the default) and this table calls from 127.0.0.1; other addresses: metrics.spec.ts
+  { method: 'GET', path: '/metrics', make: same('/metrics'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/v1/whoami', make: same('/v1/whoami'), owner: 'ok', other: 'ok', admin: 'ok' },
   {
     method: 'POST',

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { ErrorCode } from '@fx/protocol';
 import { ACCOUNT_OPERATIONS } from './openapi-accounts.js';
 import { FUNCTION_OPERATIONS } from './openapi-functions.js';
+import { METRICS_OPERATIONS } from './openapi-metrics.js';
 import { OBJECT_OPERATIONS } from './openapi-objects.js';
 import { TASK_OPERATIONS } from './openapi-tasks.js';
 
@@ -25,10 +26,18 @@ export interface OperationDoc {
   id?: boolean;
   /** The success body is raw bytes (`application/octet-stream`), not JSON. */
   binary?: boolean;
+  /** The success body is text (`text/plain`: the Prometheus format), not JSON. */
+  text?: boolean;
 }
 
 /** Every route's entry, one table per area (openapi-<area>.ts); a new route goes in its area's. */
-export const OPERATIONS: Record<string, OperationDoc> = { ...ACCOUNT_OPERATIONS, ...FUNCTION_OPERATIONS, ...TASK_OPERATIONS, ...OBJECT_OPERATIONS };
+export const OPERATIONS: Record<string, OperationDoc> = {
+  ...ACCOUNT_OPERATIONS,
+  ...FUNCTION_OPERATIONS,
+  ...TASK_OPERATIONS,
+  ...OBJECT_OPERATIONS,
+  ...METRICS_OPERATIONS,
+};
 
 /** The codes any operation of this kind may answer with, besides its own. */
 export function commonErrors(op: OperationDoc): ErrorCode[] {
