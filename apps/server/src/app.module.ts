@@ -18,6 +18,7 @@ import { EndpointGroupsModule } from './modules/endpoint-groups/endpoint-groups.
 import { TriggersModule } from './modules/triggers/triggers.module.js';
 import { ObjectsModule } from './modules/objects/objects.module.js';
 import { SpeculationModule } from './modules/speculation/speculation.module.js';
+import { UsageModule } from './modules/usage/usage.module.js';
 
 @Module({})
 export class AppModule {
@@ -42,6 +43,7 @@ export class AppModule {
         RateLimitModule,
         TriggersModule,
         EndpointGroupsModule,
+        UsageModule,
       ],
       controllers: [HealthController],
     };
