@@ -19,6 +19,7 @@ import { TriggersModule } from './modules/triggers/triggers.module.js';
 import { ObjectsModule } from './modules/objects/objects.module.js';
 import { SpeculationModule } from './modules/speculation/speculation.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
+import { UsageModule } from './modules/usage/usage.module.js';
 
 @Module({})
 export class AppModule {
@@ -44,6 +45,7 @@ export class AppModule {
         RateLimitModule,
         TriggersModule,
         EndpointGroupsModule,
+        UsageModule,
       ],
       controllers: [HealthController],
     };

@@ -5,6 +5,7 @@ import { FUNCTION_OPERATIONS } from './openapi-functions.js';
 import { METRICS_OPERATIONS } from './openapi-metrics.js';
 import { OBJECT_OPERATIONS } from './openapi-objects.js';
 import { TASK_OPERATIONS } from './openapi-tasks.js';
+import { USAGE_OPERATIONS } from './openapi-usage.js';
 
 /**
  * What /openapi.json says of each operation: a summary, a description, the success body and the
@@ -37,6 +38,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   ...TASK_OPERATIONS,
   ...OBJECT_OPERATIONS,
   ...METRICS_OPERATIONS,
+  ...USAGE_OPERATIONS,
 };
 
 /** The codes any operation of this kind may answer with, besides its own. */
