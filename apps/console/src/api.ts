@@ -11,6 +11,9 @@ import type {
   TaskLogsResponse,
   TaskProgressResponse,
   TokenInfo,
+  UsageBucket,
+  UsageBy,
+  UsageResponse,
   UserInfo,
   WhoAmIResponse,
 } from '@fx/protocol';
@@ -114,6 +117,7 @@ export function api(token: string) {
     },
     triggers: () => r<{ items: TriggerInfo[] }>('GET', '/v1/triggers').then((x) => x.items),
     deleteTrigger: (id: string) => r<void>('DELETE', `/v1/triggers/${id}`),
+    usage: (q: { by: UsageBy; since?: string; until?: string; bucket: UsageBucket }) => r<UsageResponse>('GET', `/v1/usage${qs(q)}`),
   };
 }
 export type Api = ReturnType<typeof api>;

@@ -56,6 +56,7 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   }
 
   async heartbeat(conn: EndpointConnection, payload: HeartbeatPayload): Promise<void> {
+    conn.lastHeartbeat = { at: Date.now(), status: payload };
     // Blocks go to their own table (accounting), not into the endpoint's stored status.
     const { blocks, ...status } = payload;
     if (blocks && blocks.length > 0) await this.recordBlocks(conn, blocks);

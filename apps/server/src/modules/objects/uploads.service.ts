@@ -14,6 +14,7 @@ import { UploadGoneError, UploadsRepository, type UploadRow } from './uploads.re
 import type { UploadFiles } from './upload-files.js';
 import { ObjectQuota } from './object-quota.js';
 import { isJson } from '../auth/body-gate.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** How long a writing request's claim on an upload lasts unless renewed (it is renewed every third of it). */
 const CLAIM_MS = 30_000;
@@ -52,6 +53,7 @@ export class UploadsService {
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(UPLOAD_FILES) private readonly files: UploadFiles,
     private readonly hooks: ObjectHooks,
+    private readonly metrics: MetricsService,
   ) {}
 
   async create(p: Principal, req: CreateUploadRequest): Promise<UploadInfo> {
@@ -109,6 +111,7 @@ export class UploadsService {
     const outcome = await this.whileClaimed(uploadId, writer, () =>
       this.files.writePart(uploadId, offset, req, cap.bytes - offset, this.config.FX_REQUEST_TIMEOUT_MS),
     );
+    this.metrics.objectBytesIn(outcome.written);
     const after = await this.uploads.release(uploadId, writer, offset + outcome.written);
     if (!after) throw FxException.notFound('upload', uploadId);
     if (outcome.kind === 'too-large') throw this.quota.capError(cap, Number(after.offset_bytes), null);

@@ -34,6 +34,7 @@ import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
 import { UsageRecordsRepository } from '../accounting/usage-records.repository.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -85,6 +86,7 @@ export class TasksService {
     private readonly endpointGroups: EndpointGroupsService,
     private readonly routing: EndpointRoutingService,
     private readonly usage: UsageRecordsRepository,
+    private readonly metrics: MetricsService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -185,6 +187,9 @@ export class TasksService {
     if (memo) rows.forEach((r, i) => memo[i] && (r.cache = memo[i]));
     await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
+    this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
+    // memoized ones that went in completed from a stored result end here, not through OutcomesService
+    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache ? [r.id] : [])));
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
