@@ -170,5 +170,18 @@ describe('accounting on Slurm', () => {
     // the attempt shows it too, with its block
     const task = await client.getTask(ids[0]!);
     expect(task.attempts[0]!.usage).toMatchObject({ cores: CORES_PER_WORKER, gpus: 0, blockId: expect.stringMatching(/^b\d+-/) });
+
+    // and GET /v1/usage, which `fx usage` and the console read, reports the same figures
+    const report = await client.usage({ by: 'function' });
+    const row = report.rows.find((r) => r.key === work);
+    expect(row).toMatchObject({ attempts: TASKS, tasks: TASKS, gpuHours: 0 });
+    expect(row!.coreHours).toBeCloseTo(coreMs / 3_600_000, 6);
+    const mine = report.blocks.find((b) => b.endpointId === endpoint.endpointId);
+    const idleNodeMs = ended.reduce((s, b) => s + b.nodes * b.idle_ms, 0);
+    expect(mine).toMatchObject({ blocks: ended.length });
+    expect(mine!.busyNodeHours).toBeCloseTo(busyNodeMs / 3_600_000, 6);
+    expect(mine!.idleNodeHours).toBeCloseTo(idleNodeMs / 3_600_000, 6);
+    expect(mine!.nodeHours).toBeCloseTo(mine!.busyNodeHours + mine!.idleNodeHours, 9);
+    expect(mine!.idleShare).toBeCloseTo(idleNodeMs / (busyNodeMs + idleNodeMs), 6);
   });
 });
