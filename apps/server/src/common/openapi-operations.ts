@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '@fx/protocol';
 import { ACCOUNT_OPERATIONS } from './openapi-accounts.js';
+import { AUDIT_OPERATIONS } from './openapi-audit.js';
 import { FUNCTION_OPERATIONS } from './openapi-functions.js';
 import { OBJECT_OPERATIONS } from './openapi-objects.js';
 import { TASK_OPERATIONS } from './openapi-tasks.js';
@@ -28,7 +29,13 @@ export interface OperationDoc {
 }
 
 /** Every route's entry, one table per area (openapi-<area>.ts); a new route goes in its area's. */
-export const OPERATIONS: Record<string, OperationDoc> = { ...ACCOUNT_OPERATIONS, ...FUNCTION_OPERATIONS, ...TASK_OPERATIONS, ...OBJECT_OPERATIONS };
+export const OPERATIONS: Record<string, OperationDoc> = {
+  ...ACCOUNT_OPERATIONS,
+  ...FUNCTION_OPERATIONS,
+  ...TASK_OPERATIONS,
+  ...OBJECT_OPERATIONS,
+  ...AUDIT_OPERATIONS,
+};
 
 /** The codes any operation of this kind may answer with, besides its own. */
 export function commonErrors(op: OperationDoc): ErrorCode[] {

@@ -33,6 +33,8 @@ import { planGraph } from './task-graph.js';
 import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import { listed, MAX_USES, submissionUses } from '../audit/audit-details.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -61,6 +63,12 @@ function checkPickledRuntimes(items: Array<Omit<NewTask, 'id'>>, functions: Map<
   });
 }
 
+/** A trigger's firing: the server submits for the trigger's owner. */
+export interface FiringOrigin {
+  triggerId: string;
+  objectId: string;
+}
+
 /** How long a user's count of unfinished tasks is trusted for the quota check. */
 const OPEN_COUNT_TTL_MS = 1_000;
 const OPEN_COUNT_CACHE_MAX = 10_000;
@@ -83,6 +91,7 @@ export class TasksService {
     private readonly objectRefs: ObjectRefsService,
     private readonly endpointGroups: EndpointGroupsService,
     private readonly routing: EndpointRoutingService,
+    private readonly audit: AuditService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -94,9 +103,9 @@ export class TasksService {
    * A trigger's task, under an id derived from the trigger and its object: submitting the same pair
    * again fails the insert on that id (a unique violation, for the caller to take as "already there").
    */
-  async submitWithId(p: Principal, id: string, req: SubmitTaskRequest & { outputName?: string }): Promise<void> {
+  async submitWithId(p: Principal, id: string, req: SubmitTaskRequest & { outputName?: string }, firing: FiringOrigin): Promise<void> {
     const item = { ...newTask(req, req.endpointId), ...(req.outputName ? { outputName: req.outputName } : {}) };
-    await this.submitMany(p, null, [item], [undefined], [id]);
+    await this.submitMany(p, null, [item], [undefined], { fixedIds: [id], firing });
   }
 
   async submitBatch(p: Principal, req: SubmitBatchRequest): Promise<SubmitBatchResponse> {
@@ -131,9 +140,9 @@ export class TasksService {
     group: { id: string; existing?: boolean; speculation?: SpeculationOptions } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
-    fixedIds?: string[],
+    origin: { fixedIds?: string[]; firing?: FiringOrigin } = {},
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
-    const ids = fixedIds ?? refItems.map(() => randomUUID());
+    const ids = origin.fixedIds ?? refItems.map(() => randomUUID());
     // references to other tasks' results: read (and refused) before anything is looked up
     const graph = planGraph(
       refItems.map((t, i) => ({ id: ids[i]!, args: t.args, kwargs: t.kwargs })),
@@ -183,6 +192,13 @@ export class TasksService {
     if (memo) rows.forEach((r, i) => memo[i] && (r.cache = memo[i]));
     await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
+    // one entry per submission, whatever its size: a trigger's firing is the server's act for the trigger's owner
+    await this.audit.record(origin.firing ? 'system' : p, {
+      action: 'tasks.submitted',
+      target: group ? { type: 'task-group', id: group.id } : { type: 'task', id: rows[0]!.id },
+      ownerId: p.userId,
+      details: { ...origin.firing, ...(group ? { groupId: group.id } : {}), tasks: rows.length, ...listed('uses', submissionUses(rows, fns), MAX_USES) },
+    });
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
@@ -325,6 +341,12 @@ export class TasksService {
   async cancel(p: Principal, id: string): Promise<CancelTaskResponse> {
     const current = await this.getVisible(p, id);
     const [cancelled] = await this.tasks.cancel([id], p.admin ? null : p.userId);
+    await this.audit.record(p, {
+      action: 'tasks.cancelled',
+      target: { type: 'task', id },
+      ownerId: current.owner_id,
+      details: { cancelled: cancelled ? 1 : 0, ...(cancelled ? { previous: cancelled.previous } : { status: current.status }) },
+    });
     if (!cancelled) return { taskId: id, status: (await this.tasks.findById(id))?.status ?? current.status, cancelled: false };
     if (cancelled.previous === 'dispatched' || cancelled.previous === 'running') {
       await this.events.publish('cancel', { endpointId: cancelled.endpoint_id, taskIds: [id] });
