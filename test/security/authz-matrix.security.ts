@@ -5,6 +5,7 @@ import { SignJWT, decodeJwt } from 'jose';
 import { randomBytes } from 'node:crypto';
 import type { AuditEntry } from '@fx/protocol';
 import { startTestServer, rest as plainRest, type TestServer } from '../../apps/server/src/testing/test-server.js';
+import { seedAttempts, seedBlocks } from '../../apps/server/src/testing/usage-seed.js';
 import { DATABASE } from '../../apps/server/src/storage/storage.module.js';
 import type { Database } from '../../apps/server/src/storage/database.js';
 import { expectedEntries, loggedEntries, type Performed } from './authz-audit.fixture.js';
@@ -134,6 +135,8 @@ const OCTETS = { 'content-type': 'application/octet-stream' };
 const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', make: same('/healthz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/readyz', make: same('/readyz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
+  // FX_METRICS=loopback (the default) and this table calls from 127.0.0.1; other addresses: metrics.spec.ts
+  { method: 'GET', path: '/metrics', make: same('/metrics'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/v1/whoami', make: same('/v1/whoami'), owner: 'ok', other: 'ok', admin: 'ok' },
   {
     method: 'POST',
@@ -427,6 +430,16 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/v1/audit', make: same('/v1/audit?format=jsonl&action=tasks.submitted'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/overview', make: same('/v1/console/overview'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/endpoints', make: same('/v1/console/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
+  // usage: everyone reads their own (others' rows and blocks are left out, checked below); an admin reads everyone's
+  { method: 'GET', path: '/v1/usage', make: same('/v1/usage'), owner: 'ok', other: 'ok', admin: 'ok' },
+  {
+    method: 'GET',
+    path: '/v1/usage',
+    make: same('/v1/usage?by=endpoint&bucket=hour&since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z'),
+    owner: 'ok',
+    other: 'ok',
+    admin: 'ok',
+  },
 ];
 
 function expected(route: Route, who: Identity): Expect {
@@ -538,6 +551,21 @@ describe('authorisation matrix', () => {
     expect(status.body).toMatchObject({ tasks: [], notFound: [base.taskId] });
     const results = await other('POST', '/v1/tasks/results', { taskIds: [base.taskId], waitMs: 200 });
     expect(results.body).toEqual({ tasks: [], notFound: [base.taskId], final: 0 });
+    // usage: the owner's attempts and blocks are in the owner's report, in nobody else's
+    const db: Database = server.app.get(DATABASE);
+    const endedAt = Date.now() - 60_000;
+    await seedAttempts(db, [{ ownerId: base.userId, functionId: ownerFn, endpointId: ownerEp, endedAt, wallMs: 1000, cores: 1 }]);
+    await seedBlocks(db, [{ endpointId: ownerEp, nodes: 1, startedAt: endedAt - 1000, endedAt, busyMs: 500, idleMs: 500 }]);
+    for (const by of ['user', 'endpoint', 'function']) {
+      const mine = JSON.stringify((await rest(server.url, ownerToken)('GET', `/v1/usage?by=${by}`)).body);
+      const theirs = await other('GET', `/v1/usage?by=${by}`);
+      expect(theirs.status).toBe(200);
+      expect(mine).toContain(ownerEp);
+      expect(JSON.stringify(theirs.body)).not.toContain(ownerEp);
+      expect(JSON.stringify(theirs.body)).not.toContain(ownerFn);
+      expect(JSON.stringify(theirs.body)).not.toContain(base.userId);
+      expect(theirs.body.total.attempts).toBe(0);
+    }
   });
 
   it('answers every websocket channel as the table says', async () => {

@@ -18,6 +18,7 @@ import { configureTaskCommand } from './commands/task.js';
 import { configureTasksCommand } from './commands/tasks.js';
 import { configureTriggersCommand } from './commands/triggers.js';
 import { configureEndpointGroupsCommand } from './commands/endpoint-groups.js';
+import { configureUsageCommand } from './commands/usage.js';
 import { configureWatchCommand } from './commands/watch.js';
 import { configureWhoamiCommand } from './commands/whoami.js';
 import { CLI_VERSION } from './version.js';
@@ -59,6 +60,7 @@ export function buildProgram(context: CliContext): Command {
     configureTriggersCommand,
     configureEndpointGroupsCommand,
     configureAuditCommand,
+    configureUsageCommand,
   ]) {
     configure(program, context);
   }

@@ -14,6 +14,7 @@ import { TaskPage } from './pages/TaskPage';
 import { Users } from './pages/Users';
 import { Data } from './pages/Data';
 import { Audit } from './pages/Audit';
+import { Usage } from './pages/Usage';
 import { Empty, Loading } from './components';
 
 export function App() {
@@ -64,6 +65,7 @@ const NAV: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: '/tasks', label: 'Tasks' },
   { to: '/data', label: 'Objects & triggers' },
   { to: '/audit', label: 'Audit' },
+  { to: '/usage', label: 'Usage' },
   { to: '/users', label: 'Users & tokens', admin: true },
 ];
 
@@ -93,6 +95,7 @@ function SignedIn({ token, user, signOut }: { token: string; user: UserInfo; sig
   else if (path === '/users') page = <Users />;
   else if (path === '/data') page = <Data />;
   else if (path === '/audit') page = <Audit />;
+  else if (path === '/usage') page = <Usage />;
   else page = <Empty title="Page not found">There is no console page at {path}.</Empty>;
 
   return (

@@ -12,6 +12,9 @@ import type {
   TaskLogsResponse,
   TaskProgressResponse,
   TokenInfo,
+  UsageBucket,
+  UsageBy,
+  UsageResponse,
   UserInfo,
   WhoAmIResponse,
 } from '@fx/protocol';
@@ -128,6 +131,7 @@ export function api(token: string) {
     audit: (f: AuditFilters & { before?: string; limit?: number }) => r<AuditPage>('GET', `/v1/audit${qs({ ...f, order: 'desc' })}`),
     /** Every matching entry as JSON lines, for the browser to save. */
     auditExport: (f: AuditFilters): Promise<Blob> => blobOf(token, auditExportPath(f)),
+    usage: (q: { by: UsageBy; since?: string; until?: string; bucket: UsageBucket }) => r<UsageResponse>('GET', `/v1/usage${qs(q)}`),
   };
 }
 export type Api = ReturnType<typeof api>;

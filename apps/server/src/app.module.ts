@@ -19,6 +19,8 @@ import { EndpointGroupsModule } from './modules/endpoint-groups/endpoint-groups.
 import { TriggersModule } from './modules/triggers/triggers.module.js';
 import { ObjectsModule } from './modules/objects/objects.module.js';
 import { SpeculationModule } from './modules/speculation/speculation.module.js';
+import { MetricsModule } from './modules/metrics/metrics.module.js';
+import { UsageModule } from './modules/usage/usage.module.js';
 
 @Module({})
 export class AppModule {
@@ -28,6 +30,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         StorageModule,
+        MetricsModule,
         AuthModule,
         AuditModule,
         UsersModule,
@@ -44,6 +47,7 @@ export class AppModule {
         RateLimitModule,
         TriggersModule,
         EndpointGroupsModule,
+        UsageModule,
       ],
       controllers: [HealthController],
     };

@@ -91,6 +91,11 @@ export type {
   TaskStatusManyResponse,
   TaskSummary,
   TokenInfo,
+  BlockUsage,
+  UsageFigures,
+  UsagePoint,
+  UsageResponse,
+  UsageRow,
   UserInfo,
   WhoAmIResponse,
 } from '@fx/protocol';

@@ -49,15 +49,6 @@ export async function startTestServer(backend: Backend, env: Record<string, stri
   };
 }
 
-/** A body as JSON, or as text when it is none (JSON lines, say). */
-function jsonOrText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 /** A small REST caller for tests: returns status and parsed body, never throws on HTTP errors. */
 export function rest(baseUrl: string, token?: string) {
   return async <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> => {
@@ -71,6 +62,8 @@ export function rest(baseUrl: string, token?: string) {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? jsonOrText(text) : undefined) as T };
+    // JSON bodies parsed; a text body (GET /metrics, JSON lines) as it came
+    const json = text && /[/+]json\s*(;|$)/.test(res.headers.get('content-type') ?? 'application/json');
+    return { status: res.status, body: (json ? JSON.parse(text) : text || undefined) as T };
   };
 }

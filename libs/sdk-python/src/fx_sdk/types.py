@@ -264,3 +264,54 @@ class AuditPage(TypedDict):
 
     items: List[AuditEntry]
     next: Optional[str]
+class UsageFigures(TypedDict):
+    """Sums over attempts (``get_usage``); hours are decimal, core-hours = the sum of cores x wall time."""
+
+    attempts: int
+    tasks: int
+    wallHours: float
+    coreHours: float
+    gpuHours: float
+    cpuHours: float
+    measuredAttempts: int
+    maxRssBytes: Optional[int]
+
+
+class UsageRow(UsageFigures):
+    """One user, endpoint or function: ``key`` is its id, ``name`` None once deleted (or not yours)."""
+
+    key: str
+    name: Optional[str]
+
+
+class UsagePoint(TypedDict):
+    at: str
+    key: str
+    coreHours: float
+    gpuHours: float
+
+
+class BlockUsage(TypedDict):
+    """The pilot blocks of one endpoint inside the window: node-hours, busy and idle."""
+
+    endpointId: str
+    endpointName: Optional[str]
+    blocks: int
+    nodeHours: float
+    busyNodeHours: float
+    idleNodeHours: float
+    idleShare: Optional[float]
+
+
+class UsageResponse(TypedDict, total=False):
+    """``get_usage``'s answer: ``others`` is present only when more keys than the listed ones had usage."""
+
+    by: str
+    since: str
+    until: str
+    bucket: str
+    total: UsageFigures
+    rows: List[UsageRow]
+    others: UsageFigures
+    series: List[UsagePoint]
+    blocks: List[BlockUsage]

@@ -53,6 +53,7 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   }
 
   async heartbeat(conn: EndpointConnection, status: HeartbeatPayload): Promise<void> {
+    conn.lastHeartbeat = { at: Date.now(), status };
     if (!this.heartbeatSeen.has(conn)) {
       // The first on a connection is written at once, so live views show the agent's status now.
       this.heartbeatSeen.add(conn);

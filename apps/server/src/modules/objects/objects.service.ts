@@ -10,6 +10,7 @@ import { decodeObjectCursor, encodeObjectCursor, toObjectInfo } from './object-i
 import { ObjectsRepository, type ObjectRow } from './objects.repository.js';
 import { ObjectQuota } from './object-quota.js';
 import { AuditService } from '../audit/audit.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 export type ParsedListObjectsQuery = Omit<ListObjectsQuery, 'limit'> & { limit: number };
 
@@ -34,6 +35,7 @@ export class ObjectsService {
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly locality: ObjectLocality,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async list(p: Principal, q: ParsedListObjectsQuery): Promise<ListObjectsResponse> {
@@ -82,7 +84,12 @@ export class ObjectsService {
   async open(plan: ContentPlan): Promise<Readable | null> {
     if (plan.size === 0 || plan.range === 'unsatisfiable') return null;
     try {
-      return await this.store.read(plan.object.sha256, plan.range?.start ?? 0, plan.range?.end ?? plan.size - 1);
+      const start = plan.range?.start ?? 0;
+      const end = plan.range?.end ?? plan.size - 1;
+      const body = await this.store.read(plan.object.sha256, start, end);
+      // the bytes asked for: a reader that goes away midway is counted in full
+      this.metrics.objectBytesOut(end - start + 1);
+      return body;
     } catch (e) {
       if (e instanceof ObjectMissingError) throw new FxException('NOT_FOUND', `the content of object ${plan.object.id} is missing from the object store`);
       throw e;

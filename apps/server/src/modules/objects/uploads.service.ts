@@ -15,6 +15,7 @@ import type { UploadFiles } from './upload-files.js';
 import { ObjectQuota } from './object-quota.js';
 import { isJson } from '../auth/body-gate.js';
 import { AuditService } from '../audit/audit.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** How long a writing request's claim on an upload lasts unless renewed (it is renewed every third of it). */
 const CLAIM_MS = 30_000;
@@ -54,6 +55,7 @@ export class UploadsService {
     @Inject(UPLOAD_FILES) private readonly files: UploadFiles,
     private readonly hooks: ObjectHooks,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async create(p: Principal, req: CreateUploadRequest): Promise<UploadInfo> {
@@ -111,6 +113,7 @@ export class UploadsService {
     const outcome = await this.whileClaimed(uploadId, writer, () =>
       this.files.writePart(uploadId, offset, req, cap.bytes - offset, this.config.FX_REQUEST_TIMEOUT_MS),
     );
+    this.metrics.objectBytesIn(outcome.written);
     const after = await this.uploads.release(uploadId, writer, offset + outcome.written);
     if (!after) throw FxException.notFound('upload', uploadId);
     if (outcome.kind === 'too-large') throw this.quota.capError(cap, Number(after.offset_bytes), null);

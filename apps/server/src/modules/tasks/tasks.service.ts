@@ -35,6 +35,7 @@ import { toTaskInfo } from './task-info.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
 import { AuditService } from '../audit/audit.service.js';
 import { listed, MAX_USES, submissionUses } from '../audit/audit-details.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -92,6 +93,7 @@ export class TasksService {
     private readonly endpointGroups: EndpointGroupsService,
     private readonly routing: EndpointRoutingService,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -199,6 +201,9 @@ export class TasksService {
       ownerId: p.userId,
       details: { ...origin.firing, ...(group ? { groupId: group.id } : {}), tasks: rows.length, ...listed('uses', submissionUses(rows, fns), MAX_USES) },
     });
+    this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
+    // memoized ones that went in completed from a stored result end here, not through OutcomesService
+    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache ? [r.id] : [])));
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
