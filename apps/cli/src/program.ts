@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { CliContext } from './cli.context.js';
+import { configureAuditCommand } from './commands/audit.js';
 import { configureBatchCommand } from './commands/batch.js';
 import { configureCancelCommand } from './commands/cancel.js';
 import { configureCacheCommand } from './commands/cache.js';
@@ -58,6 +59,7 @@ export function buildProgram(context: CliContext): Command {
     configureObjectsCommand,
     configureTriggersCommand,
     configureEndpointGroupsCommand,
+    configureAuditCommand,
     configureUsageCommand,
   ]) {
     configure(program, context);

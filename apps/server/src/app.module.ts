@@ -3,6 +3,7 @@ import type { AppConfig } from './config/env.js';
 import { ConfigModule } from './config/config.module.js';
 import { StorageModule } from './storage/storage.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
+import { AuditModule } from './modules/audit/audit.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { FunctionsModule } from './modules/functions/functions.module.js';
 import { EndpointsModule } from './modules/endpoints/endpoints.module.js';
@@ -31,6 +32,7 @@ export class AppModule {
         StorageModule,
         MetricsModule,
         AuthModule,
+        AuditModule,
         UsersModule,
         FunctionsModule,
         EndpointsModule,

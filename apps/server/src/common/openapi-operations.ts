@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '@fx/protocol';
 import { ACCOUNT_OPERATIONS } from './openapi-accounts.js';
+import { AUDIT_OPERATIONS } from './openapi-audit.js';
 import { FUNCTION_OPERATIONS } from './openapi-functions.js';
 import { METRICS_OPERATIONS } from './openapi-metrics.js';
 import { OBJECT_OPERATIONS } from './openapi-objects.js';
@@ -37,6 +38,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   ...FUNCTION_OPERATIONS,
   ...TASK_OPERATIONS,
   ...OBJECT_OPERATIONS,
+  ...AUDIT_OPERATIONS,
   ...METRICS_OPERATIONS,
   ...USAGE_OPERATIONS,
 };

@@ -233,6 +233,37 @@ class EndpointInvitation(TypedDict):
     invitedAt: str
 
 
+class AuditActor(TypedDict):
+    """Who acted: ``kind`` is ``user``, ``endpoint`` (an agent's token) or ``system`` (the server: its first
+    start, a trigger's firing); ``id`` and ``name`` are the user's or endpoint's as they were then."""
+
+    kind: str
+    id: Optional[str]
+    name: Optional[str]
+
+
+class AuditTarget(TypedDict):
+    type: str
+    id: str
+
+
+class AuditEntry(TypedDict):
+    """One entry of the audit log (``get_audit``): ``id`` increases; ``ownerId`` is whose thing the target is."""
+
+    id: str
+    at: str
+    actor: AuditActor
+    action: str
+    target: AuditTarget
+    ownerId: Optional[str]
+    details: Dict[str, Any]
+
+
+class AuditPage(TypedDict):
+    """A page of the audit log: pass ``next`` back as ``after`` (or ``before`` newest first); None at the end."""
+
+    items: List[AuditEntry]
+    next: Optional[str]
 class UsageFigures(TypedDict):
     """Sums over attempts (``get_usage``); hours are decimal, core-hours = the sum of cores x wall time."""
 

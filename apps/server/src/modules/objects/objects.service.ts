@@ -9,6 +9,7 @@ import { OBJECT_STORE } from './object-store.provider.js';
 import { decodeObjectCursor, encodeObjectCursor, toObjectInfo } from './object-info.js';
 import { ObjectsRepository, type ObjectRow } from './objects.repository.js';
 import { ObjectQuota } from './object-quota.js';
+import { AuditService } from '../audit/audit.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
 export type ParsedListObjectsQuery = Omit<ListObjectsQuery, 'limit'> & { limit: number };
@@ -33,6 +34,7 @@ export class ObjectsService {
     private readonly quota: ObjectQuota,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly locality: ObjectLocality,
+    private readonly audit: AuditService,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -59,7 +61,14 @@ export class ObjectsService {
   }
 
   async delete(p: Principal, id: string): Promise<void> {
-    if (!(await this.objects.markDeleted(id, p.admin ? null : p.userId))) throw FxException.notFound('object', id);
+    const gone = await this.objects.markDeleted(id, p.admin ? null : p.userId);
+    if (!gone) throw FxException.notFound('object', id);
+    await this.audit.record(p, {
+      action: 'object.deleted',
+      target: { type: 'object', id },
+      ownerId: gone.owner_id,
+      details: { name: gone.name, sha256: gone.sha256, size: Number(gone.size) },
+    });
   }
 
   /** Which bytes of the object a `Range: bytes=N-` (or `bytes=N-M`) asks for, once the caller may read it. */

@@ -14,6 +14,7 @@ import { UploadGoneError, UploadsRepository, type UploadRow } from './uploads.re
 import type { UploadFiles } from './upload-files.js';
 import { ObjectQuota } from './object-quota.js';
 import { isJson } from '../auth/body-gate.js';
+import { AuditService } from '../audit/audit.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 
 /** How long a writing request's claim on an upload lasts unless renewed (it is renewed every third of it). */
@@ -53,6 +54,7 @@ export class UploadsService {
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(UPLOAD_FILES) private readonly files: UploadFiles,
     private readonly hooks: ObjectHooks,
+    private readonly audit: AuditService,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -160,6 +162,13 @@ export class UploadsService {
       });
       claimed = false;
       await this.files.remove(uploadId).catch((e: Error) => this.logger.warn(`could not remove the staging file of upload ${uploadId}: ${e.message}`));
+      // an endpoint token storing a task's output acts as its endpoint; the object is the task owner's
+      await this.audit.record(p, {
+        action: 'object.created',
+        target: { type: 'object', id: row.id },
+        ownerId: row.owner_id,
+        details: { name: row.name, size, sha256, encoding: row.encoding, ...(row.task_id ? { taskId: row.task_id } : {}) },
+      });
       // a named object may fire triggers: at once on this replica (their sweep repairs a crash here)
       if (row.name !== null) this.hooks.named([row.id]);
       return toObjectInfo(row);
