@@ -78,6 +78,10 @@ describe('accelerator pinning (local provider)', () => {
     expect(pinned.cli(['status', 'pinned']).stdout).toMatch(/device 0:\s+w0-gpu0/);
     const two = await client.run(fn, pinned.endpointId, [], {}, { resources: { gpus: 2 } });
     await expect(client.getResult(two, { timeoutMs: 30_000 })).rejects.toMatchObject({ code: 'RESOURCES_UNAVAILABLE' });
+    // accounting: a task that asked for nothing held its worker's one pinned device all the same
+    const plain = await client.run(fn, pinned.endpointId);
+    await client.getResult(plain, { timeoutMs: 30_000 });
+    expect((await client.getTask(plain)).attempts[0]!.usage).toMatchObject({ cores: 1, gpus: 1 });
   });
 
   it('pins python workers too: each sees exactly its device, whatever the task', async () => {

@@ -116,6 +116,11 @@ describe('fx logs --agent', () => {
     expect(plain).toEqual([]);
     // the agent's own log stayed at warnings: the lines went to the stream, not to endpoint.log
     expect(endpoint.log(Infinity)).not.toContain(id);
+
+    // fx task: the attempt, and under it what it used (a js worker measures CPU time and peak memory)
+    const task = await fx(['task', id]).done;
+    expect(task.code).toBe(0);
+    expect(task.stdout).toMatch(/\n {2}#1 success .*\n {5}used: wall (\d+ ms|[\d.]+ s), 1 core, 0 GPUs, CPU (\d+ ms|[\d.]+ s), peak memory [\d.]+ MiB\n/);
   });
 
   it('-f interleaves them with what a running task prints, in seq order, until it ends', async () => {

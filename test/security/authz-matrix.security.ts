@@ -3,7 +3,12 @@ import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
 import WebSocket from 'ws';
 import { SignJWT, decodeJwt } from 'jose';
 import { randomBytes } from 'node:crypto';
-import { startTestServer, rest, type TestServer } from '../../apps/server/src/testing/test-server.js';
+import type { AuditEntry } from '@fx/protocol';
+import { startTestServer, rest as plainRest, type TestServer } from '../../apps/server/src/testing/test-server.js';
+import { seedAttempts, seedBlocks } from '../../apps/server/src/testing/usage-seed.js';
+import { DATABASE } from '../../apps/server/src/storage/storage.module.js';
+import type { Database } from '../../apps/server/src/storage/database.js';
+import { expectedEntries, loggedEntries, type Performed } from './authz-audit.fixture.js';
 
 /**
  * The authorisation matrix (issue 5): every REST route and every websocket channel × every kind of
@@ -40,6 +45,21 @@ interface Route {
   /** Routes endpoint tokens may call too (objects): the answer for the owner's endpoint (else 403). */
   endpoint?: Expect;
   public?: boolean;
+}
+
+/** Every request of the matrix's users that changed something (not GET, answered 2xx): the audit log must hold each. */
+const performed: Performed[] = [];
+
+/** The REST caller of the tests, noting each successful mutating request in `performed`. */
+function rest(baseUrl: string, token?: string) {
+  const call = plainRest(baseUrl, token);
+  return async <T = any>(method: string, url: string, body?: unknown, headers?: Record<string, string>) => {
+    const res = await call<T>(method, url, body, headers);
+    if (method !== 'GET' && res.status >= 200 && res.status < 300) {
+      performed.push({ method, path: url.split('?')[0]!, status: res.status, body, res: res.body, token });
+    }
+    return res;
+  };
 }
 
 const same = (url: string, body?: unknown, headers?: Record<string, string>) => async () => ({ url, body, headers });
@@ -115,6 +135,8 @@ const OCTETS = { 'content-type': 'application/octet-stream' };
 const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz', make: same('/healthz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/readyz', make: same('/readyz'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
+  // FX_METRICS=loopback (the default) and this table calls from 127.0.0.1; other addresses: metrics.spec.ts
+  { method: 'GET', path: '/metrics', make: same('/metrics'), owner: 'ok', other: 'ok', admin: 'ok', public: true },
   { method: 'GET', path: '/v1/whoami', make: same('/v1/whoami'), owner: 'ok', other: 'ok', admin: 'ok' },
   {
     method: 'POST',
@@ -403,8 +425,21 @@ const ROUTES: Route[] = [
     admin: 404,
   },
   { method: 'GET', path: '/v1/endpoint-invitations', make: same('/v1/endpoint-invitations'), owner: 'ok', other: 'ok', admin: 'ok' },
+  // the audit log: anyone reads their own view of it (an admin all of it); no route edits it
+  { method: 'GET', path: '/v1/audit', make: same('/v1/audit?limit=5'), owner: 'ok', other: 'ok', admin: 'ok' },
+  { method: 'GET', path: '/v1/audit', make: same('/v1/audit?format=jsonl&action=tasks.submitted'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/overview', make: same('/v1/console/overview'), owner: 'ok', other: 'ok', admin: 'ok' },
   { method: 'GET', path: '/v1/console/endpoints', make: same('/v1/console/endpoints'), owner: 'ok', other: 'ok', admin: 'ok' },
+  // usage: everyone reads their own (others' rows and blocks are left out, checked below); an admin reads everyone's
+  { method: 'GET', path: '/v1/usage', make: same('/v1/usage'), owner: 'ok', other: 'ok', admin: 'ok' },
+  {
+    method: 'GET',
+    path: '/v1/usage',
+    make: same('/v1/usage?by=endpoint&bucket=hour&since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z'),
+    owner: 'ok',
+    other: 'ok',
+    admin: 'ok',
+  },
 ];
 
 function expected(route: Route, who: Identity): Expect {
@@ -516,6 +551,21 @@ describe('authorisation matrix', () => {
     expect(status.body).toMatchObject({ tasks: [], notFound: [base.taskId] });
     const results = await other('POST', '/v1/tasks/results', { taskIds: [base.taskId], waitMs: 200 });
     expect(results.body).toEqual({ tasks: [], notFound: [base.taskId], final: 0 });
+    // usage: the owner's attempts and blocks are in the owner's report, in nobody else's
+    const db: Database = server.app.get(DATABASE);
+    const endedAt = Date.now() - 60_000;
+    await seedAttempts(db, [{ ownerId: base.userId, functionId: ownerFn, endpointId: ownerEp, endedAt, wallMs: 1000, cores: 1 }]);
+    await seedBlocks(db, [{ endpointId: ownerEp, nodes: 1, startedAt: endedAt - 1000, endedAt, busyMs: 500, idleMs: 500 }]);
+    for (const by of ['user', 'endpoint', 'function']) {
+      const mine = JSON.stringify((await rest(server.url, ownerToken)('GET', `/v1/usage?by=${by}`)).body);
+      const theirs = await other('GET', `/v1/usage?by=${by}`);
+      expect(theirs.status).toBe(200);
+      expect(mine).toContain(ownerEp);
+      expect(JSON.stringify(theirs.body)).not.toContain(ownerEp);
+      expect(JSON.stringify(theirs.body)).not.toContain(ownerFn);
+      expect(JSON.stringify(theirs.body)).not.toContain(base.userId);
+      expect(theirs.body.total.attempts).toBe(0);
+    }
   });
 
   it('answers every websocket channel as the table says', async () => {
@@ -601,5 +651,50 @@ describe('authorisation matrix', () => {
       ].join('\n'),
     );
     expect(failures).toEqual([]);
+  });
+  it('leaves an audit entry for every successful mutating action of its users, each seen by whom it concerns', async () => {
+    const ids = new Map<string | undefined, string>();
+    for (const who of ['owner', 'other', 'admin'] as const) ids.set(tokens[who], (await plainRest(server.url, tokens[who])('GET', '/v1/whoami')).body.user.id);
+    const [owner, other] = [ids.get(tokens.owner)!, ids.get(tokens.other)!];
+    const readAll = async (token: string | undefined) => {
+      const out: AuditEntry[] = [];
+      for (let after = ''; ;) {
+        const r = await plainRest(server.url, token)('GET', `/v1/audit?limit=1000${after ? `&after=${after}` : ''}`);
+        expect(r.status).toBe(200);
+        out.push(...r.body.items);
+        if (!r.body.next) return out;
+        after = r.body.next;
+      }
+    };
+    const everything = await readAll(server.adminToken);
+    // the tokens' users made every request performed; an endpoint token never succeeded at a mutation here
+    const { keys, unknown } = expectedEntries(performed, (token) => ids.get(token) ?? `unknown token`);
+    expect(unknown).toEqual([]);
+    expect(performed.length).toBeGreaterThan(100);
+    const logged = loggedEntries(everything, new Set(ids.values()));
+    // every success left its entry, and nothing else did (a refused request leaves none)
+    expect([...keys].filter((k) => !logged.has(k))).toEqual([]);
+    expect([...logged].filter((k) => !keys.has(k))).toEqual([]);
+    console.log(`audit: ${performed.length} successful mutating requests, ${keys.size} distinct (action, target, actor) entries expected and found`);
+
+    // each user sees the entries about their things and the ones they made, nothing else
+    const ownerView = await readAll(tokens.owner);
+    const otherView = await readAll(tokens.other);
+    expect(ownerView).toEqual(everything.filter((e) => e.ownerId === owner || e.actor.id === owner));
+    expect(otherView).toEqual(everything.filter((e) => e.ownerId === other || e.actor.id === other));
+    expect(ownerView.length).toBeGreaterThan(50);
+    expect(otherView.some((e) => e.ownerId === owner)).toBe(false);
+    // the owner's acts the other user sees: their answers to the other's invitations, about the other's groups
+    const ownersActsSeen = otherView.filter((e) => e.actor.id === owner);
+    expect(ownersActsSeen.length).toBeGreaterThan(0);
+    expect(ownersActsSeen.every((e) => e.ownerId === other && /^endpoint-group\.member-(accepted|declined)$/.test(e.action))).toBe(true);
+    expect(ownerView.some((e) => e.actor.id === other && e.ownerId !== owner)).toBe(false);
+
+    // the table refuses edits whoever asks, even through SQL
+    const db = server.app.get<Database>(DATABASE);
+    await expect(db.prisma.$executeRawUnsafe(`UPDATE audit_log SET owner_id = NULL WHERE id = $1::bigint`, everything[0]!.id)).rejects.toThrow(/append-only/);
+    await expect(db.prisma.$executeRawUnsafe(`DELETE FROM audit_log WHERE owner_id = $1::uuid`, owner)).rejects.toThrow(/append-only/);
+    await expect(db.prisma.$executeRawUnsafe(`TRUNCATE audit_log`)).rejects.toThrow(/append-only/);
+    expect(await readAll(server.adminToken)).toEqual(everything);
   });
 });

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { CliContext } from './cli.context.js';
+import { configureAuditCommand } from './commands/audit.js';
 import { configureBatchCommand } from './commands/batch.js';
 import { configureCancelCommand } from './commands/cancel.js';
 import { configureCacheCommand } from './commands/cache.js';
@@ -17,6 +18,7 @@ import { configureTaskCommand } from './commands/task.js';
 import { configureTasksCommand } from './commands/tasks.js';
 import { configureTriggersCommand } from './commands/triggers.js';
 import { configureEndpointGroupsCommand } from './commands/endpoint-groups.js';
+import { configureUsageCommand } from './commands/usage.js';
 import { configureWatchCommand } from './commands/watch.js';
 import { configureWhoamiCommand } from './commands/whoami.js';
 import { CLI_VERSION } from './version.js';
@@ -57,6 +59,8 @@ export function buildProgram(context: CliContext): Command {
     configureObjectsCommand,
     configureTriggersCommand,
     configureEndpointGroupsCommand,
+    configureAuditCommand,
+    configureUsageCommand,
   ]) {
     configure(program, context);
   }

@@ -13,6 +13,8 @@ import { Tasks } from './pages/Tasks';
 import { TaskPage } from './pages/TaskPage';
 import { Users } from './pages/Users';
 import { Data } from './pages/Data';
+import { Audit } from './pages/Audit';
+import { Usage } from './pages/Usage';
 import { Empty, Loading } from './components';
 
 export function App() {
@@ -62,6 +64,8 @@ const NAV: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: '/functions', label: 'Functions' },
   { to: '/tasks', label: 'Tasks' },
   { to: '/data', label: 'Objects & triggers' },
+  { to: '/audit', label: 'Audit' },
+  { to: '/usage', label: 'Usage' },
   { to: '/users', label: 'Users & tokens', admin: true },
 ];
 
@@ -90,6 +94,8 @@ function SignedIn({ token, user, signOut }: { token: string; user: UserInfo; sig
   else if ((params = match('/tasks/:id', path))) page = <TaskPage key={params.id} id={params.id!} />;
   else if (path === '/users') page = <Users />;
   else if (path === '/data') page = <Data />;
+  else if (path === '/audit') page = <Audit />;
+  else if (path === '/usage') page = <Usage />;
   else page = <Empty title="Page not found">There is no console page at {path}.</Empty>;
 
   return (

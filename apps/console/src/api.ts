@@ -1,4 +1,5 @@
 import type {
+  AuditPage,
   ConsoleEndpoint,
   CreateTokenResponse,
   EndpointInfo,
@@ -11,6 +12,9 @@ import type {
   TaskLogsResponse,
   TaskProgressResponse,
   TokenInfo,
+  UsageBucket,
+  UsageBy,
+  UsageResponse,
   UserInfo,
   WhoAmIResponse,
 } from '@fx/protocol';
@@ -61,6 +65,9 @@ async function request<T>(token: string, method: string, path: string, body?: un
   return json as T;
 }
 
+/** The audit log's filters the console offers (AuditQuery). */
+export type AuditFilters = { action?: string; targetType?: string; since?: string };
+
 export type TaskFilters = {
   status?: string;
   endpointId?: string;
@@ -78,6 +85,16 @@ const qs = (o: Record<string, string | number | undefined>) => {
   const s = p.toString();
   return s ? `?${s}` : '';
 };
+
+/** The JSON lines export of the audit log with these filters (GET /v1/audit?format=jsonl), oldest first. */
+export const auditExportPath = (f: AuditFilters) => `/v1/audit${qs({ ...f, format: 'jsonl' })}`;
+
+/** A response's body for the browser to save: fetched with the token, handed over as a blob. */
+async function blobOf(token: string, path: string): Promise<Blob> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new ApiError(res.status, res.status === 404 ? 'NOT_FOUND' : 'INTERNAL', `${path.split('?')[0]} could not be read (${res.status})`);
+  return res.blob();
+}
 
 /** The REST calls the console makes, bound to one token. */
 export function api(token: string) {
@@ -108,13 +125,14 @@ export function api(token: string) {
     objects: (f: { prefix?: string; cursor?: string; limit?: number }) => r<ListObjectsResponse>('GET', `/v1/objects${qs(f)}`),
     deleteObject: (id: string) => r<void>('DELETE', `/v1/objects/${id}`),
     /** An object's bytes, for the browser to save: fetched with the token, handed over as a blob URL. */
-    objectContent: async (id: string): Promise<Blob> => {
-      const res = await fetch(`/v1/objects/${id}/content`, { headers: { authorization: `Bearer ${token}` } });
-      if (!res.ok) throw new ApiError(res.status, 'NOT_FOUND', `the object could not be read (${res.status})`);
-      return res.blob();
-    },
+    objectContent: (id: string): Promise<Blob> => blobOf(token, `/v1/objects/${id}/content`),
     triggers: () => r<{ items: TriggerInfo[] }>('GET', '/v1/triggers').then((x) => x.items),
     deleteTrigger: (id: string) => r<void>('DELETE', `/v1/triggers/${id}`),
+    /** Newest first, before the cursor `before` (the previous page's `next`). */
+    audit: (f: AuditFilters & { before?: string; limit?: number }) => r<AuditPage>('GET', `/v1/audit${qs({ ...f, order: 'desc' })}`),
+    /** Every matching entry as JSON lines, for the browser to save. */
+    auditExport: (f: AuditFilters): Promise<Blob> => blobOf(token, auditExportPath(f)),
+    usage: (q: { by: UsageBy; since?: string; until?: string; bucket: UsageBucket }) => r<UsageResponse>('GET', `/v1/usage${qs(q)}`),
   };
 }
 export type Api = ReturnType<typeof api>;

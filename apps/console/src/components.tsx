@@ -68,6 +68,18 @@ export function age(iso: string | null, now: number): string {
 }
 
 export const shortId = (id: string) => id.slice(0, 8);
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+/** A byte count for people: `512 B`, `1.5 KiB`. */
+export function bytes(n: number): string {
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${UNITS[i]}`;
+}
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 /** Every time the console shows carries its date: `2026-12-02 14:05:09`, local time, whatever the locale. */
 export const time = (iso: string | null) => {

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type DependencyList, type Dispatch, type ReactNode, type SetStateAction } from 'react';
+import { useCallback, useEffect, useRef, useState, type DependencyList, type Dispatch, type ReactNode, type SetStateAction } from 'react';
 import { ErrorNote, Loading } from './components';
 
 /** What a page fetched, and how to fetch it again. */
@@ -20,11 +20,18 @@ export interface PageData<T> {
 export function usePageData<T>(fetch: () => Promise<T>, deps: DependencyList): PageData<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // only the latest fetch's answer is shown: an earlier one arriving late (filters changed quickly) is dropped
+  const latest = useRef(0);
   const reload = useCallback(() => {
-    fetch().then((d) => {
-      setData(d);
-      setError(null);
-    }, setError);
+    const n = ++latest.current;
+    fetch().then(
+      (d) => {
+        if (n !== latest.current) return;
+        setData(d);
+        setError(null);
+      },
+      (e: unknown) => n === latest.current && setError(e),
+    );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(reload, [reload]);

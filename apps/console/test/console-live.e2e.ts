@@ -44,6 +44,14 @@ describe('the task page follows a running task', () => {
     return page;
   };
 
+  /** An attempt row's usage, as its label → value pairs (TaskAttempts' Used column). */
+  const usageOf = async (row: ReturnType<Page['locator']>): Promise<Record<string, string>> => {
+    const cell = row.locator('td[data-label="Used"] [data-testid="attempt-usage"]');
+    const keys = await cell.locator('dt').allTextContents();
+    const values = await cell.locator('dd').allTextContents();
+    return Object.fromEntries(keys.map((k, i) => [k, values[i] ?? '']));
+  };
+
   beforeAll(async () => {
     if (!existsSync(CONSOLE_INDEX)) throw new Error(`the console is not built (${CONSOLE_INDEX} is missing): run "npm run build" first`);
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -114,6 +122,14 @@ describe('the task page follows a running task', () => {
     }, `/tasks/${done}`);
     await page.locator('[data-testid="task-live"][data-ended="true"]').waitFor();
     expect(await page.getByTestId('progress-seq').textContent()).toBe('#25');
+    // a js attempt: its worker measured the CPU time and peak memory of the call
+    const used = await usageOf(page.getByRole('table', { name: 'Attempts' }).locator('tr[data-attempt="1"]'));
+    expect(used).toMatchObject({
+      cores: '1',
+      GPUs: '0',
+      CPU: expect.stringMatching(/^\d+ ms$|^\d+\.\d\d s$/),
+      'peak memory': expect.stringMatching(/^[\d.]+ MiB$/),
+    });
     expect(JSON.parse((await latest.textContent()) ?? '')).toEqual({ step: 25, of: 25 });
     await page.getByText(/^The (one value kept|\d+ latest values)$/).click();
     // not named `history`: the page.evaluate above would then serialize a reference to this const, not the page's history
@@ -127,7 +143,7 @@ describe('the task page follows a running task', () => {
     await page.close();
   });
 
-  it("shows the endpoint agent's lines about a task when asked, and its attempt with where it ran", async () => {
+  it("shows the endpoint agent's lines about a task when asked, and its attempt with what it used", async () => {
     const id = await alice.run(printer, endpoint.endpointId, [], { n: 2, hold: 0 });
     await alice.getResult(id, { timeoutMs: 60_000 });
     const page = await openTask(aliceToken, id);
@@ -147,11 +163,17 @@ describe('the task page follows a running task', () => {
     expect(text.indexOf('started as a shell process')).toBeLessThan(text.indexOf('out 1'));
     expect(text.indexOf('finished: success')).toBeGreaterThan(text.indexOf('out 2'));
 
-    // the attempt that ran it: its row, outcome and timeline (its usage shows once the server reports it: see TaskAttempts)
+    // the attempt that ran it: its row, outcome, timeline and what it used (a shell task's CPU time and memory are not measured)
     const row = page.getByRole('table', { name: 'Attempts' }).locator('tr[data-attempt="1"]');
     expect(await row.getAttribute('data-status')).toBe('success');
     expect(await row.locator('td[data-label="Started"] time').count()).toBe(1);
-    expect(await row.locator('td[data-label="Used"]').textContent()).toBe('-');
+    expect(await usageOf(row)).toEqual({
+      wall: expect.stringMatching(/^\d+ ms$|^\d+\.\d\d s$/),
+      cores: '1',
+      GPUs: '0',
+      CPU: 'not measured',
+      'peak memory': 'not measured',
+    });
     await page.screenshot({ path: join(ARTIFACTS, 'task-live-agent-lines-1280.png'), fullPage: true });
     await page.close();
   });

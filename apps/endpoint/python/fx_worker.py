@@ -10,7 +10,7 @@ pickledArgs?, maxResultBytes, inlineResultBytes?, resultToFile?, objects?}, "que
 fx_worker_serializers.py; objects and result files: fx_worker_objects.py), {"type": "drop", "taskId"},
 {"type": "interrupt", "taskId"}. The waiting task of highest priority runs next, first sent first within one.
 Worker -> parent: {"type": "ready", "runtime"}, {"type": "started", "taskId"} (for queued tasks),
-{"type": "done", "taskId", "outcome": {"ok": true, "json"} | {"ok": true, "file", "encoding", "size"} | {"ok": false, "error"}, "output"?},
+{"type": "done", "taskId", "outcome": {"ok": true, "json"} | {"ok": true, "file", "encoding", "size"} | {"ok": false, "error"}, "output"?, "usage"},
 {"type": "dropped", "taskId", "skipped"}.
 """
 
@@ -27,6 +27,7 @@ import types
 from fx_worker_capture import Capture
 from fx_worker_live import Live
 from fx_worker_outcomes import MODULE_PREFIX, EntrypointError, error_outcome, interrupted, result_outcome
+from fx_worker_usage import Meter
 from fx_worker_objects import Outputs, ObjectUnavailable, bytes_outcome, install_sdk, is_bytes, load_objects, result_name, spill, unavailable
 import fx_worker_serializers as serializers
 
@@ -145,6 +146,8 @@ class Worker:
         self.result_dir = os.getcwd()
         self.outputs = Outputs()
         self.live = Live(self.channel)
+        # what each call uses (fx_worker_usage.py): one task at a time, so the process's figures are the task's
+        self.meter = Meter()
         install_sdk(self.outputs.output, self.live.emit)
         # a line printed is a line the live logs show now, not when a pipe's buffer fills
         try:
@@ -201,6 +204,7 @@ class Worker:
         invocation, state = task["invocation"], self.state
         capture = Capture(self.output_lines, self.output_bytes, self.live.printed)
         self.live.begin(task["taskId"])
+        measured = self.meter.start()
         outcome = None
         # the task may have replaced the handler: every task starts with the worker's own
         signal.signal(signal.SIGINT, self.on_sigint)
@@ -252,6 +256,7 @@ class Worker:
         state.current = None
         if outcome is None:
             outcome = interrupted()
+        outcome["usage"] = measured()
         # after the capture's drains: everything printed is in, and goes before `done`
         self.live.end()
         output = capture.output()

@@ -3,6 +3,7 @@ import type { AppConfig } from './config/env.js';
 import { ConfigModule } from './config/config.module.js';
 import { StorageModule } from './storage/storage.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
+import { AuditModule } from './modules/audit/audit.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { FunctionsModule } from './modules/functions/functions.module.js';
 import { EndpointsModule } from './modules/endpoints/endpoints.module.js';
@@ -18,6 +19,8 @@ import { EndpointGroupsModule } from './modules/endpoint-groups/endpoint-groups.
 import { TriggersModule } from './modules/triggers/triggers.module.js';
 import { ObjectsModule } from './modules/objects/objects.module.js';
 import { SpeculationModule } from './modules/speculation/speculation.module.js';
+import { MetricsModule } from './modules/metrics/metrics.module.js';
+import { UsageModule } from './modules/usage/usage.module.js';
 
 @Module({})
 export class AppModule {
@@ -27,7 +30,9 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         StorageModule,
+        MetricsModule,
         AuthModule,
+        AuditModule,
         UsersModule,
         FunctionsModule,
         EndpointsModule,
@@ -42,6 +47,7 @@ export class AppModule {
         RateLimitModule,
         TriggersModule,
         EndpointGroupsModule,
+        UsageModule,
       ],
       controllers: [HealthController],
     };

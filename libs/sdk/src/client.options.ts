@@ -1,4 +1,4 @@
-import type { FunctionCache, RetryPolicyInput, SpeculationOptions, SubmitWarning, TaskResources } from '@fx/protocol';
+import type { FunctionCache, RetryPolicyInput, SpeculationOptions, SubmitWarning, TaskResources, UsageBucket, UsageBy } from '@fx/protocol';
 import type { Progress } from './result-stream.js';
 
 // The options of Client and its methods, kept apart from the class so client.ts reads as what it does.
@@ -344,4 +344,16 @@ export interface GetObjectOptions {
   /** Return a JSON object's bytes as a Buffer instead of its value. @default false */
   raw?: boolean;
   signal?: AbortSignal;
+}
+
+/** What `usage` reports on (GET /v1/usage). The window is at most 366 days (31 with hourly buckets). */
+export interface UsageOptions {
+  /** Rows per user, endpoint or function (yours only, unless you are an admin). @default 'user' */
+  by?: UsageBy;
+  /** Start of the window (an ISO 8601 instant or a Date). @default 7 days before `until` */
+  since?: string | Date;
+  /** End of the window, not included. @default now */
+  until?: string | Date;
+  /** The series' bucket (UTC; an attempt counts in the bucket it ended in). @default 'day' */
+  bucket?: UsageBucket;
 }

@@ -14,13 +14,21 @@ import {
   RegisterEndpointResponse,
   RegisterFunctionRequest,
   TokenInfo,
+  UsageQuery,
+  UsageResponse,
   UserInfo,
   WhoAmIResponse,
 } from '@fx/protocol';
-import type { RegisterEndpointOptions, RegisterFunctionOptions, RegisterPythonFunctionOptions, RegisterShellFunctionOptions } from './client.options.js';
+import type {
+  RegisterEndpointOptions,
+  RegisterFunctionOptions,
+  RegisterPythonFunctionOptions,
+  RegisterShellFunctionOptions,
+  UsageOptions,
+} from './client.options.js';
 import { ClientCore } from './client.core.js';
 import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
-import { checkInput } from './validate.js';
+import { checkInput, queryString } from './validate.js';
 
 const FunctionList = ListResponse(FunctionInfo);
 const EndpointList = ListResponse(EndpointInfo);
@@ -137,6 +145,17 @@ export abstract class ClientRegistry extends ClientCore {
 
   async whoami(): Promise<WhoAmIResponse> {
     return this.request({ method: 'GET', path: '/v1/whoami', response: WhoAmIResponse });
+  }
+
+  /**
+   * Core-, GPU- and CPU-hours of the attempts that ended in a window, per user, endpoint or function
+   * (`rows`, the most core-hours first, the rest summed in `others`) and per time bucket (`series`),
+   * with the busy and idle node-hours of pilot blocks (`blocks`). Yours only, unless you are an admin.
+   */
+  async usage(options: UsageOptions = {}): Promise<UsageResponse> {
+    const iso = (t: string | Date | undefined) => (t instanceof Date ? t.toISOString() : t);
+    const query = checkInput(UsageQuery, { ...options, since: iso(options.since), until: iso(options.until) }, 'usage query');
+    return this.request({ method: 'GET', path: `/v1/usage?${queryString(query)}`, response: UsageResponse });
   }
 
   /** Admin only. */

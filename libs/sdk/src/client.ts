@@ -11,6 +11,8 @@ import {
   TaskResultsRequest,
   TaskResultsResponse,
   TaskStatusManyResponse,
+  type AuditEntry,
+  type AuditPage,
   type ObjectRef,
   type CreateTriggerRequest,
   type TriggerInfo,
@@ -41,6 +43,7 @@ import { TaskHandle } from './task-handle.js';
 import { TaskRef, encodeArgs } from './task-ref.js';
 import { checkInput, queryString } from './validate.js';
 import { assertFaithfulJson } from './json-faithful.js';
+import { auditEntries, auditPage, type AuditQueryOptions } from './audit.client.js';
 
 /**
  * Client of one FX server: REST for everything but result waits, which share one websocket. Functions,
@@ -246,4 +249,15 @@ export class Client extends ClientRegistry {
   getStream = (object: ObjectLike, options: Omit<GetObjectOptions, 'raw'> = {}): Readable => this.objects.getStream(object, options);
   /** Runs a function for each object put under a prefix; see TriggersClient (`client.triggers` lists and deletes them). */
   createTrigger = (request: CreateTriggerRequest): Promise<TriggerInfo> => this.triggers.create(request);
+
+  // ---- audit log (audit.client.ts) ---------------------------------------------------------------
+
+  /**
+   * One page of the audit log: an admin sees every entry, anyone else the entries about their things
+   * and the ones they made. Filters: `action`, `actorId`, `targetType`, `targetId`, `since`, `until`;
+   * pass `next` back as `after` (or `before` with `order: 'desc'`) for the next page.
+   */
+  audit = (query: AuditQueryOptions = {}): Promise<AuditPage> => auditPage((r) => this.request(r), query);
+  /** Every matching entry of the audit log, fetched a page at a time as you iterate (`for await`). */
+  auditEntries = (query: AuditQueryOptions = {}): AsyncGenerator<AuditEntry, void, undefined> => auditEntries((r) => this.request(r), query);
 }

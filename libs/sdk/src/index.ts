@@ -11,6 +11,7 @@ export { Executor, type ExecutorOptions } from './executor.js';
 export { ObjectsClient } from './objects.client.js';
 export { TriggersClient } from './triggers.client.js';
 export { EndpointGroupsClient } from './endpoint-groups.client.js';
+export type { AuditQueryOptions } from './audit.client.js';
 export type { ObjectLike } from './object-ref.js';
 export {
   AuthenticationError,
@@ -35,6 +36,11 @@ export {
   type FxErrorOptions,
 } from './errors.js';
 export type {
+  AuditAction,
+  AuditActor,
+  AuditEntry,
+  AuditPage,
+  AuditTargetType,
   CancelTaskResponse,
   CreateTokenRequest,
   CreateTokenResponse,
@@ -85,6 +91,11 @@ export type {
   TaskStatusManyResponse,
   TaskSummary,
   TokenInfo,
+  BlockUsage,
+  UsageFigures,
+  UsagePoint,
+  UsageResponse,
+  UsageRow,
   UserInfo,
   WhoAmIResponse,
 } from '@fx/protocol';

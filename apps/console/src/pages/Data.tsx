@@ -1,20 +1,9 @@
 import { useState } from 'react';
 import type { ObjectInfo, TriggerInfo } from '@fx/protocol';
 import { useSession } from '../app-context';
-import { ConfirmButton, Empty, ErrorNote, When } from '../components';
+import { bytes, ConfirmButton, Empty, ErrorNote, When } from '../components';
 import { Page, usePageData } from '../page';
 import { Link } from '../router';
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-function bytes(n: number): string {
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < UNITS.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${UNITS[i]}`;
-}
 
 /** Objects (data by reference) and the triggers they fire: the caller's own. */
 export function Data() {

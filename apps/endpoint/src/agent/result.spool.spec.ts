@@ -56,6 +56,17 @@ describe('ResultSpool', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('keeps what each attempt used (usage) across a restart', async () => {
+    const crashed = new ResultSpool({ dir });
+    await crashed.load();
+    const measured = { ...result('u'), usage: { wallMs: 1500, cores: 2, gpus: 1, cpuMs: 1200, maxRssBytes: 1 << 20, blockId: 'b1-abc' } };
+    const shell = { ...result('s'), usage: { wallMs: 10, cores: 1, gpus: 0, cpuMs: null, maxRssBytes: null } };
+    await crashed.write([measured, shell]);
+    const restarted = new ResultSpool({ dir });
+    await restarted.load();
+    expect(restarted.pending()).toEqual([measured, shell]);
+  });
+
   it('sets aside a corrupt file instead of failing the start', async () => {
     const spool = new ResultSpool({ dir });
     await spool.load();

@@ -68,6 +68,7 @@ export class StatusReporter {
   heartbeat(): HeartbeatPayload {
     const status = this.options.provider.status();
     const facts = this.options.facts();
+    const blocks = this.options.provider.blockReports?.() ?? [];
     return {
       ...(status.blocks || status.devices ? { details: { blocks: status.blocks, devices: status.devices } } : {}),
       state: facts.state,
@@ -77,6 +78,7 @@ export class StatusReporter {
       spooled: facts.spooled,
       provider: this.options.provider.name,
       ...(status.python ? { python: status.python } : {}),
+      ...(blocks.length > 0 ? { blocks } : {}),
     };
   }
 

@@ -1,4 +1,3 @@
-import { functionContentHash } from '@fx/protocol/node';
 import { DEFAULT_LIMITS, FunctionSpecCache, functionsOf, type TaskResult, type TaskSpec, type TasksPayload, type WelcomePayload } from '@fx/protocol';
 import { taskWalltimeSeconds, type TaskLimits } from '../config/task-limits.js';
 import type { LiveStreams } from './live.streams.js';
@@ -18,6 +17,8 @@ import type { Logger } from './logger.js';
 import { FairOrder } from './fair-order.js';
 import { runKey } from './run-key.js';
 import { facts, finishedLine, startedLine } from './task-line.text.js';
+import { TaskAdmission } from './task.admission.js';
+import { attemptUsage } from './attempt-usage.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
 export interface TaskReports {
@@ -57,6 +58,10 @@ interface RunningTask {
   startedAt: number;
   /** Where it started (the provider's onStart), for the lines about it. */
   workerId?: string;
+  /** It began on a worker (at startedAt). */
+  began?: boolean;
+  /** What its worker measured and held, from the provider's outcome (before its result is stored). */
+  account?: Pick<ExecutionOutcome, 'usage' | 'held'>;
   walltimeTimer?: NodeJS.Timeout;
   /** Lets go of the task's objects (cache pins, staged files) once its result is stored. */
   release?: () => Promise<void>;
@@ -78,14 +83,14 @@ export class TaskIntake {
   private readonly runs = new Map<string, RunningTask>();
   /** Function specs sent on this connection (the server sends each source once; see resolve). */
   private readonly functionSpecs = new FunctionSpecCache();
-  /** runtime + content hash → a source verified against it (see verifiedSource). */
-  private readonly verifiedSources = new Map<string, string>();
+  /** The allow-list, content hash and runtime checks before a task runs. */
+  private readonly admission: TaskAdmission;
   private maxResultBytes: number = DEFAULT_LIMITS.maxResultBytes;
   private inlineResultBytes = 1024 * 1024;
-  /** From `welcome`: the functions this endpoint may run, or null for any. */
-  private allowedFunctions: ReadonlySet<string> | null = null;
 
-  constructor(private readonly options: TaskIntakeOptions) {}
+  constructor(private readonly options: TaskIntakeOptions) {
+    this.admission = new TaskAdmission(options.endpointLabel);
+  }
 
   get queued(): number {
     return this.queue.length;
@@ -115,7 +120,7 @@ export class TaskIntake {
     this.maxResultBytes = welcome.maxResultBytes;
     // Never more than the server takes inline: past either, a result travels as an object.
     this.inlineResultBytes = Math.min(welcome.inlineResultBytes, welcome.maxResultBytes);
-    this.allowedFunctions = welcome.allowedFunctions ? new Set(welcome.allowedFunctions) : null;
+    this.admission.allow(welcome.allowedFunctions);
   }
 
   /** A `tasks` frame: queues its tasks (not while draining) and starts what free slots allow. */
@@ -243,43 +248,13 @@ export class TaskIntake {
     this.options.changed();
   }
 
-  /**
-   * Whether the function's source (with its entry point, exit policy and progress prefix) matches its content hash. The
-   * same function usually arrives many times in a row, so the last few verified (hash, source) pairs are
-   * remembered: a string compare instead of a sha256 per task.
-   */
-  private verifiedSource(fn: TaskSpec['function']): boolean {
-    const settings = { entrypoint: fn.entrypoint, failOnNonZeroExit: fn.failOnNonZeroExit, progressPrefix: fn.progressPrefix };
-    const key = `${fn.runtime}\n${JSON.stringify(fn.entrypoint ?? null)}\n${fn.failOnNonZeroExit === true}\n${JSON.stringify(fn.progressPrefix ?? null)}\n${fn.contentHash}`;
-    if (this.verifiedSources.get(key) === fn.source) return true;
-    if (functionContentHash(fn.runtime, fn.source, settings) !== fn.contentHash) return false;
-    if (this.verifiedSources.size >= 256) this.verifiedSources.clear();
-    this.verifiedSources.set(key, fn.source);
-    return true;
-  }
-
   private start(task: TaskSpec): void {
     const { reports, log } = this.options;
-    const fn = task.function;
     const startedAt = Date.now();
-    const refuse = (outcome: ExecutionOutcome) => {
-      if (outcome.status === 'failed') log.warn(`refused: ${outcome.error.message}`, { ...facts(task), code: outcome.error.code });
-      this.finish(task, startedAt, outcome);
-    };
-    // Checked here as well as at submit: the agent runs only what its endpoint allows, whatever it is sent.
-    if (this.allowedFunctions && !this.allowedFunctions.has(fn.id)) {
-      return refuse(
-        failure('FUNCTION_NOT_ALLOWED', 'FunctionNotAllowed', `endpoint ${this.options.endpointLabel} does not allow function ${fn.id}; refusing to run it`),
-      );
-    }
-    if (!this.verifiedSource(fn)) {
-      return refuse(
-        failure('CONTENT_HASH_MISMATCH', 'ContentHashMismatch', `the function's source does not match its content hash ${fn.contentHash}; refusing to run it`),
-      );
-    }
-    // The server refuses these at submit; a js or shell runtime would otherwise run the task with no arguments.
-    if (task.pickledArgs && fn.runtime !== 'python') {
-      return refuse(failure('RUNTIME_UNSUPPORTED', 'RuntimeUnsupported', `pickled arguments are for python functions; this is a ${fn.runtime} one`));
+    const refused = this.admission.refusal(task);
+    if (refused) {
+      if (refused.status === 'failed') log.warn(`refused: ${refused.error.message}`, { ...facts(task), code: refused.error.code });
+      return this.finish(task, startedAt, refused);
     }
     const controller = new AbortController();
     const run: RunningTask = { task, controller, startedAt };
@@ -291,6 +266,7 @@ export class TaskIntake {
       run.workerId = workerId;
       const started = startedLine(workerId);
       log.info(started.line, { ...facts(task), ...started.fields });
+      run.began = true;
       if (walltimeSeconds !== undefined && !controller.signal.aborted) {
         run.walltimeTimer = setTimeout(() => {
           log.warn(`walltime of ${walltimeSeconds} s exceeded; stopping the task`, facts(task));
@@ -316,7 +292,7 @@ export class TaskIntake {
         // its lines and live items go before its result or hand-back (see LiveStreams), then it is let go
         if (lost && task.copy) {
           // Only the copy's worker went away: the copy fails (the original goes on, and decides).
-          this.finish(task, run.startedAt, outcome, run.workerId);
+          this.finish(task, run.startedAt, outcome, run);
         } else if (lost) {
           // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).
           this.forget(task, 'warn', `the task lost its worker (${outcome.status === 'failed' ? outcome.error.message : ''}); handing it back to be requeued`);
@@ -328,7 +304,7 @@ export class TaskIntake {
           this.forget(task, 'debug', 'its run ended after the cancel');
           this.options.changed();
         } else {
-          this.finish(task, run.startedAt, outcome, run.workerId);
+          this.finish(task, run.startedAt, outcome, run);
         }
         this.pump();
         reports.due();
@@ -367,6 +343,7 @@ export class TaskIntake {
         : {}),
     });
     if (run.walltimeTimer) clearTimeout(run.walltimeTimer);
+    run.account = { usage: outcome.usage, held: outcome.held };
     const cancelled = signal.aborted && signal.reason instanceof TaskCancelledError;
     if (outcome.status === 'success' && (outcome.resultFile || outcome.namedOutputs) && (cancelled || !objects)) {
       // Nobody will store them: a cancel that raced the result, or an agent without objects.
@@ -380,7 +357,8 @@ export class TaskIntake {
     return objects.results.settle(task, outcome, this.inlineResultBytes, signal.aborted ? new AbortController().signal : signal);
   }
 
-  private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome, workerId?: string): void {
+  /** Reports a task's result; `run`: how it ran, when it did (a task refused before it started held nothing). */
+  private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome, run?: RunningTask): void {
     const finishedAt = Date.now();
     const result: TaskResult = {
       taskId: task.taskId,
@@ -388,7 +366,13 @@ export class TaskIntake {
       status: outcome.status,
       timings: { startedAt, finishedAt, ...(outcome.workerId ? { workerId: outcome.workerId } : {}) },
     };
-    this.forget(task, 'info', finishedLine(outcome, finishedAt - startedAt, outcome.workerId ?? workerId));
+    const usage = attemptUsage(task, {
+      ran: run?.began ? { startedAt: run.startedAt, finishedAt } : undefined,
+      measured: run?.account?.usage ?? outcome.usage,
+      held: run?.account?.held ?? outcome.held,
+    });
+    if (usage) result.usage = usage;
+    this.forget(task, 'info', finishedLine(outcome, finishedAt - startedAt, outcome.workerId ?? run?.workerId));
     if (outcome.status === 'success' && outcome.resultRef) result.resultRef = outcome.resultRef;
     else if (outcome.status === 'success') result.result = outcome.result ?? null;
     else result.error = outcome.error;

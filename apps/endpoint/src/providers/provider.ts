@@ -1,4 +1,4 @@
-import type { PythonReport, TaskSpec, WorkerCounts } from '@fx/protocol';
+import type { BlockReport, PythonReport, TaskSpec, WorkerCounts } from '@fx/protocol';
 import type { ObjectPlacement } from '../objects/object.placement.js';
 import type { ExecutionOutcome } from '../runtimes/task.errors.js';
 import type { WorkerLogs, WorkerProgress } from '../runtimes/js/js.live.js';
@@ -137,4 +137,9 @@ export interface Provider {
    */
   submit(task: TaskSpec, signal: AbortSignal, context: SubmitContext): Promise<ExecutionOutcome>;
   status(): ProviderStatus;
+  /**
+   * HPC providers: their blocks' accounting for a heartbeat (live ones, then the latest ended ones; see
+   * usage.ts). Called once per heartbeat: a provider may count what it has reported.
+   */
+  blockReports?(): BlockReport[];
 }

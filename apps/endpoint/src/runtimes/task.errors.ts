@@ -1,6 +1,7 @@
 import { close } from 'node:fs';
 import { types } from 'node:util';
 import type { ErrorCode, ObjectEncoding, ObjectRef, RemoteError, TaskOutput } from '@fx/protocol';
+import type { MeasuredUsage } from './usage.meter.js';
 
 /**
  * Why a task's AbortSignal fired. Runtimes look at `signal.reason` to tell a walltime expiry (which a
@@ -50,13 +51,27 @@ export function discardFiles(outcome: ExecutionOutcome): void {
   for (const output of outcome.namedOutputs ?? []) discardResultFile(output);
 }
 
+/** What the worker that ran a call held, as its provider knows it (AttemptUsage's cores, gpus and block). */
+export interface HeldResources {
+  cores: number;
+  gpus: number;
+  /** The Slurm block the worker belongs to. */
+  blockId?: string;
+}
+
+/** What every outcome may carry of the resources its call used (`usage`, the worker's measure) and held (`held`, the provider's word). */
+interface OutcomeAccounting {
+  usage?: MeasuredUsage;
+  held?: HeldResources;
+}
+
 /**
  * The outcome of one execution, before the agent adds task id, attempt and timings; `output`: what it
  * printed (python, shell NON_ZERO_EXIT). A success carries `result`, or `resultFile` until the agent has
  * stored it as an object, then `resultRef`.
  */
 export type ExecutionOutcome =
-  | {
+  | ({
       status: 'success';
       result: unknown;
       workerId?: string;
@@ -65,11 +80,16 @@ export type ExecutionOutcome =
       resultRef?: ObjectRef;
       /** Named outputs to store (with the task's id and their names) before the result is reported. */
       namedOutputs?: NamedOutput[];
-    }
-  | { status: 'failed'; error: RemoteError; workerId?: string; output?: TaskOutput };
+    } & OutcomeAccounting)
+  | ({ status: 'failed'; error: RemoteError; workerId?: string; output?: TaskOutput } & OutcomeAccounting);
 
 export function failure(code: ErrorCode, name: string, message: string, stack?: string): ExecutionOutcome {
   return { status: 'failed', error: stack === undefined ? { code, name, message } : { code, name, message, stack } };
+}
+
+/** `outcome`, replacing what `ran` came to, with what `ran` used (a result refused after the call still used it). */
+export function keepingUsage(ran: ExecutionOutcome, outcome: ExecutionOutcome): ExecutionOutcome {
+  return ran.usage ? { ...outcome, usage: ran.usage } : outcome;
 }
 
 /** Maps an abort reason to the failure a js task reports. */

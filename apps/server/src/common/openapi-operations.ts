@@ -1,9 +1,12 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '@fx/protocol';
 import { ACCOUNT_OPERATIONS } from './openapi-accounts.js';
+import { AUDIT_OPERATIONS } from './openapi-audit.js';
 import { FUNCTION_OPERATIONS } from './openapi-functions.js';
+import { METRICS_OPERATIONS } from './openapi-metrics.js';
 import { OBJECT_OPERATIONS } from './openapi-objects.js';
 import { TASK_OPERATIONS } from './openapi-tasks.js';
+import { USAGE_OPERATIONS } from './openapi-usage.js';
 
 /**
  * What /openapi.json says of each operation: a summary, a description, the success body and the
@@ -25,10 +28,20 @@ export interface OperationDoc {
   id?: boolean;
   /** The success body is raw bytes (`application/octet-stream`), not JSON. */
   binary?: boolean;
+  /** The success body is text (`text/plain`: the Prometheus format), not JSON. */
+  text?: boolean;
 }
 
 /** Every route's entry, one table per area (openapi-<area>.ts); a new route goes in its area's. */
-export const OPERATIONS: Record<string, OperationDoc> = { ...ACCOUNT_OPERATIONS, ...FUNCTION_OPERATIONS, ...TASK_OPERATIONS, ...OBJECT_OPERATIONS };
+export const OPERATIONS: Record<string, OperationDoc> = {
+  ...ACCOUNT_OPERATIONS,
+  ...FUNCTION_OPERATIONS,
+  ...TASK_OPERATIONS,
+  ...OBJECT_OPERATIONS,
+  ...AUDIT_OPERATIONS,
+  ...METRICS_OPERATIONS,
+  ...USAGE_OPERATIONS,
+};
 
 /** The codes any operation of this kind may answer with, besides its own. */
 export function commonErrors(op: OperationDoc): ErrorCode[] {

@@ -12,7 +12,14 @@ interface Operation {
   description?: string;
   responses: Record<
     string,
-    { description: string; content?: { 'application/json'?: { schema: Record<string, any> }; 'application/octet-stream'?: { schema: Record<string, any> } } }
+    {
+      description: string;
+      content?: {
+        'application/json'?: { schema: Record<string, any> };
+        'application/octet-stream'?: { schema: Record<string, any> };
+        'text/plain'?: { schema: Record<string, any> };
+      };
+    }
   >;
 }
 let server: TestServer;
@@ -57,7 +64,8 @@ describe('/openapi.json', () => {
       if (success.length !== 1) problems.push(`${key}: ${success.length} success responses`);
       else if (success[0] !== '204') {
         const content = op.responses[success[0]!]!.content;
-        if (!(content?.['application/json'] ?? content?.['application/octet-stream'])?.schema) problems.push(`${key}: no success schema`);
+        if (!(content?.['application/json'] ?? content?.['application/octet-stream'] ?? content?.['text/plain'])?.schema)
+          problems.push(`${key}: no success schema`);
       }
       const errors = codes.filter((c) => /^[45]/.test(c));
       if (!errors.includes('500')) problems.push(`${key}: no 500`);

@@ -64,7 +64,10 @@ export function documentOperations(doc: { paths: Record<string, Partial<Record<(
       const success = Object.keys(op.responses ?? {}).find((c) => c.startsWith('2')) ?? (spec.response ? '200' : '204');
       const responses: OpenApiOperation['responses'] = {
         [success]: spec.response
-          ? { description: spec.summary, content: { [spec.binary ? 'application/octet-stream' : 'application/json']: { schema: outputSchema(spec.response) } } }
+          ? {
+              description: spec.summary,
+              content: { [spec.binary ? 'application/octet-stream' : spec.text ? 'text/plain' : 'application/json']: { schema: outputSchema(spec.response) } },
+            }
           : { description: 'Done; no body.' },
       };
       const byStatus = new Map<number, Set<ErrorCode>>();

@@ -104,6 +104,14 @@ export const EnvSchema = z
     FX_LOG_LEVEL: LogLevelSchema.default('info'),
     /** `json` or `pretty`; unset: pretty when stdout is a terminal, JSON otherwise. */
     FX_LOG_FORMAT: z.preprocess((v) => (v === '' ? undefined : v), LogFormatSchema.optional()),
+    /**
+     * Who may read GET /metrics (Prometheus text): `loopback` answers requests from 127.0.0.1 and ::1
+     * (not forwarded by a proxy) and, from anywhere else, those bearing FX_METRICS_TOKEN; `open`
+     * answers anyone; `off` switches metrics off (404, and no bookkeeping on the hot path).
+     */
+    FX_METRICS: z.enum(['loopback', 'open', 'off']).default('loopback'),
+    /** Bearer token that opens /metrics from any address (at least 16 characters); unset: loopback only. */
+    FX_METRICS_TOKEN: optionalUrl,
   })
   .superRefine((env, ctx) => {
     if (env.FX_HEARTBEAT_TIMEOUT_MS <= env.FX_HEARTBEAT_INTERVAL_MS * 2) {
@@ -118,6 +126,9 @@ export const EnvSchema = z
     }
     if (env.REDIS_URL && !/^rediss?:\/\//.test(env.REDIS_URL)) {
       ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must be a redis:// or rediss:// URL' });
+    }
+    if (env.FX_METRICS_TOKEN !== undefined && env.FX_METRICS_TOKEN.length < 16) {
+      ctx.addIssue({ code: 'custom', path: ['FX_METRICS_TOKEN'], message: 'must be at least 16 characters: it opens /metrics from any address' });
     }
     if (env.FX_SIGNING_KEY && decodeKey(env.FX_SIGNING_KEY).length < 32) {
       ctx.addIssue({ code: 'custom', path: ['FX_SIGNING_KEY'], message: 'must hold at least 32 bytes (64 hex characters or 44 base64 characters)' });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import type { Database } from './database.js';
+import type { Database, PoolUse } from './database.js';
 import { PostgresDatabase } from './database.postgres.js';
 import type { PostgresBinaries } from './embedded-postgres/postgres.binaries.js';
 import type { Launcher } from './embedded-postgres/postgres.launcher.js';
@@ -52,6 +52,10 @@ export class EmbeddedPostgresDatabase implements Database {
 
   health(): Promise<boolean> {
     return this.db.health();
+  }
+
+  poolUse(): PoolUse {
+    return this.db.poolUse();
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
-import { answers, type Database } from './database.js';
+import { answers, type Database, type PoolUse } from './database.js';
 import { migrate, type MigrationDriver, type MigrationSession } from './migrator.js';
 
 export interface PostgresDatabaseOptions {
@@ -33,6 +33,10 @@ export class PostgresDatabase implements Database {
 
   async health(): Promise<boolean> {
     return answers(this.prisma);
+  }
+
+  poolUse(): PoolUse {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount, max: this.options.poolSize ?? 10 };
   }
 
   async close(): Promise<void> {

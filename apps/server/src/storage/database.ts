@@ -12,7 +12,17 @@ export interface Database {
   migrate(): Promise<string[]>;
   /** True when the database answers. */
   health(): Promise<boolean>;
+  /** The connection pool's use, where there is a pool (PGlite has none: one in-process session). */
+  poolUse?(): PoolUse;
   close(): Promise<void>;
+}
+
+/** Connections of a pool: open ones (busy + idle), its cap, and requests waiting for one. */
+export interface PoolUse {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
 }
 
 /** True when a trivial query answers: the health check both backends share. */

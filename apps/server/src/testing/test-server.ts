@@ -62,6 +62,8 @@ export function rest(baseUrl: string, token?: string) {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+    // JSON bodies parsed; a text body (GET /metrics, JSON lines) as it came
+    const json = text && /[/+]json\s*(;|$)/.test(res.headers.get('content-type') ?? 'application/json');
+    return { status: res.status, body: (json ? JSON.parse(text) : text || undefined) as T };
   };
 }

@@ -6,13 +6,16 @@ A mixin, so that client.py stays small: each call is one request and its answer.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, cast
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union, cast
+from urllib.parse import urlencode
 
 from ._options import RetryLike, registration_options
 from ._python_check import PythonCheck
 from ._source import python_source
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
-from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, UserInfo, WhoAmI
+from .errors import ValidationError
+from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, UsageResponse, UserInfo, WhoAmI
 
 
 class RegistryMethods:
@@ -125,6 +128,28 @@ class RegistryMethods:
     def whoami(self) -> WhoAmI:
         return cast(WhoAmI, self._request("GET", "/v1/whoami"))
 
+    def get_usage(
+        self,
+        by: str = "user",
+        since: Union[str, datetime, None] = None,
+        until: Union[str, datetime, None] = None,
+        bucket: str = "day",
+    ) -> UsageResponse:
+        """Core-, GPU- and CPU-hours of the attempts that ended in [since, until), one row per ``by``
+        (user, endpoint or function; the most core-hours first, the rest summed in ``others``), per time
+        bucket in ``series`` (``hour`` or ``day``, UTC), and the busy and idle node-hours of pilot blocks in
+        ``blocks``. Yours only, unless you are an admin. ``until`` defaults to now, ``since`` to 7 days
+        before it; a datetime without a zone is read as UTC. At most 366 days (31 with hourly buckets)."""
+        if by not in _USAGE_BY:
+            raise ValidationError("VALIDATION_FAILED", f"by must be one of {', '.join(_USAGE_BY)}, got {by!r}")
+        if bucket not in _USAGE_BUCKETS:
+            raise ValidationError("VALIDATION_FAILED", f"bucket must be one of {', '.join(_USAGE_BUCKETS)}, got {bucket!r}")
+        query: Dict[str, str] = {"by": by, "bucket": bucket}
+        for key, when in (("since", since), ("until", until)):
+            if when is not None:
+                query[key] = _instant(when)
+        return cast(UsageResponse, self._request("GET", f"/v1/usage?{urlencode(query)}"))
+
     def create_user(self, name: str, admin: bool = False) -> UserInfo:
         """Admin only."""
         return cast(UserInfo, self._request("POST", "/v1/users", {"name": name, "admin": admin}))
@@ -143,3 +168,17 @@ class RegistryMethods:
     def revoke_token(self, token_id: str) -> None:
         """Admin only."""
         self._request("DELETE", f"/v1/tokens/{task_id(token_id, 'token id')}")
+
+
+_USAGE_BY = ("user", "endpoint", "function")
+_USAGE_BUCKETS = ("hour", "day")
+
+
+def _instant(when: Union[str, datetime]) -> str:
+    """An ISO 8601 instant for the wire; a datetime without a zone is UTC (as FX shows every time)."""
+    if isinstance(when, datetime):
+        aware = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return aware.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(when, str):
+        return when
+    raise ValidationError("VALIDATION_FAILED", f"a time must be an ISO 8601 string or a datetime, got {when!r}")

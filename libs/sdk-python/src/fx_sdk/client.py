@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, cast
 
 from . import _batch
+from ._audit import AuditMethods
 from ._config import token_from_env, url_from_env
 from ._live import LiveMethods
 from ._longpoll import LongPollConnection
@@ -34,7 +35,7 @@ DEFAULT_MAX_BATCH_TASKS = 10_000
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 
 
-class Client(RegistryMethods, CacheMethods, ObjectMethods, TriggerMethods, EndpointGroupMethods, LiveMethods):
+class Client(RegistryMethods, CacheMethods, ObjectMethods, TriggerMethods, EndpointGroupMethods, LiveMethods, AuditMethods):
     """Client of one FX server. Thread-safe; one background thread collects results for every wait.
 
     ``url`` and ``token`` default to FX_URL and FX_TOKEN. ``timeout`` bounds one REST attempt (seconds);

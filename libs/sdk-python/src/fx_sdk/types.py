@@ -231,3 +231,87 @@ class EndpointInvitation(TypedDict):
     endpointId: str
     endpointName: str
     invitedAt: str
+
+
+class AuditActor(TypedDict):
+    """Who acted: ``kind`` is ``user``, ``endpoint`` (an agent's token) or ``system`` (the server: its first
+    start, a trigger's firing); ``id`` and ``name`` are the user's or endpoint's as they were then."""
+
+    kind: str
+    id: Optional[str]
+    name: Optional[str]
+
+
+class AuditTarget(TypedDict):
+    type: str
+    id: str
+
+
+class AuditEntry(TypedDict):
+    """One entry of the audit log (``get_audit``): ``id`` increases; ``ownerId`` is whose thing the target is."""
+
+    id: str
+    at: str
+    actor: AuditActor
+    action: str
+    target: AuditTarget
+    ownerId: Optional[str]
+    details: Dict[str, Any]
+
+
+class AuditPage(TypedDict):
+    """A page of the audit log: pass ``next`` back as ``after`` (or ``before`` newest first); None at the end."""
+
+    items: List[AuditEntry]
+    next: Optional[str]
+class UsageFigures(TypedDict):
+    """Sums over attempts (``get_usage``); hours are decimal, core-hours = the sum of cores x wall time."""
+
+    attempts: int
+    tasks: int
+    wallHours: float
+    coreHours: float
+    gpuHours: float
+    cpuHours: float
+    measuredAttempts: int
+    maxRssBytes: Optional[int]
+
+
+class UsageRow(UsageFigures):
+    """One user, endpoint or function: ``key`` is its id, ``name`` None once deleted (or not yours)."""
+
+    key: str
+    name: Optional[str]
+
+
+class UsagePoint(TypedDict):
+    at: str
+    key: str
+    coreHours: float
+    gpuHours: float
+
+
+class BlockUsage(TypedDict):
+    """The pilot blocks of one endpoint inside the window: node-hours, busy and idle."""
+
+    endpointId: str
+    endpointName: Optional[str]
+    blocks: int
+    nodeHours: float
+    busyNodeHours: float
+    idleNodeHours: float
+    idleShare: Optional[float]
+
+
+class UsageResponse(TypedDict, total=False):
+    """``get_usage``'s answer: ``others`` is present only when more keys than the listed ones had usage."""
+
+    by: str
+    since: str
+    until: str
+    bucket: str
+    total: UsageFigures
+    rows: List[UsageRow]
+    others: UsageFigures
+    series: List[UsagePoint]
+    blocks: List[BlockUsage]

@@ -87,7 +87,8 @@ export class PinnedLocalProvider implements Provider {
     const slot = await this.acquire(task, signal);
     if (slot === undefined) return abortFailure(signal.reason);
     try {
-      return await this.runners[slot]!.run(task, signal, context);
+      // what the call held: its worker's one pinned device (and one core), unless the task asked otherwise
+      return { ...(await this.runners[slot]!.run(task, signal, context)), held: { cores: 1, gpus: 1 } };
     } finally {
       this.busy[slot] = false;
       this.release();

@@ -1,6 +1,6 @@
 import { MAX_TASK_PRIORITY, type TaskSpec } from '@fx/protocol';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
-import { abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { abortFailure, failure, keepingUsage, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { DEFAULT_TASK_LIMITS, taskMemoryBytes, type TaskLimits } from '../../config/task-limits.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { invocationExtras, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
@@ -239,10 +239,9 @@ export class LocalProvider implements Provider {
       if (outcome.status === 'success') {
         const bytes = Buffer.byteLength(JSON.stringify(outcome.result), 'utf8');
         if (bytes > context.maxResultBytes) {
-          return failure(
-            'RESULT_TOO_LARGE',
-            'ResultTooLarge',
-            `the shell result is ${bytes} bytes as JSON, more than the ${context.maxResultBytes} bytes allowed`,
+          return keepingUsage(
+            outcome,
+            failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${context.maxResultBytes} bytes allowed`),
           );
         }
       }

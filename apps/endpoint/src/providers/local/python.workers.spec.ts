@@ -80,7 +80,12 @@ describe('PythonWorkers (python3 worker processes)', () => {
       output: { stdout: 'one\ntwo\n', stderr: 'warn\n' },
     });
     const quiet = await workers.run(id(), py('def main():\n    return 2\n'), noAbort());
-    expect(quiet).toEqual({ status: 'success', result: 2, workerId: expect.any(String) });
+    expect(quiet).toEqual({
+      status: 'success',
+      result: 2,
+      workerId: expect.any(String),
+      usage: { wallMs: expect.any(Number), cpuMs: expect.any(Number), maxRssBytes: expect.any(Number) },
+    });
   });
 
   it('keeps the last lines of a chatty task and says it cut the rest', async () => {

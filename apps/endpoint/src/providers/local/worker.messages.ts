@@ -2,12 +2,16 @@ import type { TaskOutput } from '@fx/protocol';
 import type { JsInvocation, JsOutcome } from '../../runtimes/js/js.runtime.js';
 import type { PythonInvocation } from '../../runtimes/python/python.runtime.js';
 import type { LiveMessage } from '../../runtimes/js/js.live.js';
+import type { MeasuredUsage } from '../../runtimes/usage.meter.js';
 
 /** What a worker of any kind is asked to run. */
 export type WorkerInvocation = (JsInvocation & { maxResultBytes: number }) | PythonInvocation;
 
-/** A worker's outcome: the result as JSON text or an error, and what the task printed (python workers). */
-export type WorkerOutcome = JsOutcome & { output?: TaskOutput };
+/**
+ * A worker's outcome: the result as JSON text or an error, what the task printed (python workers), and
+ * what the call used as the worker measured it (usage.meter.ts, fx_worker_usage.py).
+ */
+export type WorkerOutcome = JsOutcome & { output?: TaskOutput; usage?: MeasuredUsage };
 
 /**
  * Messages between the agent (parent) and one worker process (js over Node's IPC, python as JSON lines

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ObjectName } from '@fx/protocol';
 import { discardFiles, failure, type ExecutionOutcome, type NamedOutput, type ResultFile } from '../../runtimes/task.errors.js';
 import type { WorkerOutcome } from './worker.messages.js';
+import { checkedUsage } from '../../runtimes/usage.meter.js';
 
 /** The one name a worker may give its result file, in its own directory. */
 export const resultFileName = (taskId: string): string => `fx-result-${taskId}`;
@@ -34,9 +35,11 @@ class Refused extends Error {}
  * least the bytes it said.
  */
 export function workerOutcome(outcome: WorkerOutcome, taskId: string, files: WorkerFiles): ExecutionOutcome {
-  const output = outcome.output ? { output: outcome.output } : {};
-  if (!outcome.ok) return { status: 'failed', error: outcome.error, ...output };
-  const opened: ExecutionOutcome & { status: 'success' } = { status: 'success', result: undefined, ...output };
+  const usage = checkedUsage(outcome.usage);
+  // what it printed and what it used go with any outcome
+  const extras = { ...(outcome.output ? { output: outcome.output } : {}), ...(usage ? { usage } : {}) };
+  if (!outcome.ok) return { status: 'failed', error: outcome.error, ...extras };
+  const opened: ExecutionOutcome & { status: 'success' } = { status: 'success', result: undefined, ...extras };
   try {
     if ('json' in outcome) opened.result = JSON.parse(outcome.json) as unknown;
     else opened.resultFile = openReported(outcome, (name) => name === resultFileName(taskId), files);
@@ -51,7 +54,7 @@ export function workerOutcome(outcome: WorkerOutcome, taskId: string, files: Wor
   } catch (error) {
     discardFiles(opened);
     if (!(error instanceof Refused)) throw error;
-    return { ...failure('INTERNAL', 'ResultFileRefused', `a file of the worker was refused: ${error.message}`), ...output };
+    return { ...failure('INTERNAL', 'ResultFileRefused', `a file of the worker was refused: ${error.message}`), ...extras };
   }
 }
 

@@ -10,6 +10,7 @@ import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 import { resultFileName } from './worker.outcome.js';
 import { TaskOutputs } from '../../runtimes/js/js.outputs.js';
 import { WorkerLive } from '../../runtimes/js/js.live.js';
+import { UsageMeter } from '../../runtimes/usage.meter.js';
 
 if (typeof process.send !== 'function') {
   process.stderr.write('this is an fx-endpoint worker; it is started by the agent over IPC, not by hand\n');
@@ -23,6 +24,8 @@ const send = (message: WorkerToParentMessage) => {
 const runtime = new JsRuntime();
 // ctx.emit and what the running task prints, throttled (js.live.ts)
 const live = new WorkerLive(send);
+// what each call uses: this process runs one task at a time, so its figures during a call are the task's
+const meter = new UsageMeter();
 // The worker's own directory (its cwd at start; user code may chdir): results too large for IPC go there.
 const RESULT_DIR = process.cwd();
 // `ctx` of the task running now (ctx.output writes named outputs); undefined between tasks.
@@ -50,10 +53,12 @@ function next(): void {
     emit: (value: unknown) => live.emit(value),
   };
   live.begin(task.taskId);
+  const measured = meter.start();
   void runtime.run(task.invocation, undefined, files).then((outcome) => {
+    const usage = measured();
     // what it emitted and printed goes first: the agent sends a task's live items before its result
     live.end();
-    send({ type: 'done', taskId: task.taskId, outcome });
+    send({ type: 'done', taskId: task.taskId, outcome: { ...outcome, usage } });
     busy = false;
     // On the next turn, not now: a `drop` already on the channel is read before the next task starts.
     if (queue.length > 0) setImmediate(next);

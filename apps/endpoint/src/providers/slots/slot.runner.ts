@@ -1,6 +1,6 @@
 import type { TaskResources, TaskSpec } from '@fx/protocol';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
-import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { failure, keepingUsage, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { WorkerPool } from '../local/worker.pool.js';
 import { PythonWorkers } from '../local/python.workers.js';
 import { pythonInvocation } from '../../runtimes/python/python.runtime.js';
@@ -130,7 +130,10 @@ export class SlotRunner {
     if (outcome.status === 'success' && (fn.runtime === 'shell' || fn.runtime === 'mpi')) {
       const bytes = Buffer.byteLength(JSON.stringify(outcome.result), 'utf8');
       if (bytes > maxResultBytes)
-        return failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${maxResultBytes} bytes allowed`);
+        return keepingUsage(
+          outcome,
+          failure('RESULT_TOO_LARGE', 'ResultTooLarge', `the shell result is ${bytes} bytes as JSON, more than the ${maxResultBytes} bytes allowed`),
+        );
     }
     return { ...outcome, workerId: this.options.id };
   }

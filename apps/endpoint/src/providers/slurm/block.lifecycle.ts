@@ -3,13 +3,15 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WS_CLOSE } from '@fx/protocol';
+import { WS_CLOSE, type BlockReport } from '@fx/protocol';
 import { TaskLostError } from '../provider.js';
 import type { Logger } from '../../agent/logger.js';
 import { renderBlockScript } from './block.script.js';
 import type { Block, NodeConn, SlurmSettings, Slot } from './slurm.model.js';
 import { isTerminalState, type SlurmCli } from './slurm.cli.js';
 import { formatWalltime } from './walltime.js';
+import { BlockClock, BlockLedger } from './block.accounting.js';
+import { busySlots } from './slot.placement.js';
 
 export interface BlockLifecycleOptions {
   /** Every block of this agent is a job of this name (one squeue finds them all). */
@@ -43,8 +45,25 @@ export class BlockLifecycle {
   readonly blocks = new Map<string, Block>();
   private readonly user = userInfo().username;
   private seq = 0;
+  /** Ended blocks' final figures, kept for the heartbeats after. */
+  private readonly ledger: BlockLedger;
 
-  constructor(private readonly options: BlockLifecycleOptions) {}
+  constructor(private readonly options: BlockLifecycleOptions) {
+    this.ledger = new BlockLedger(options.settings.nodesPerBlock);
+  }
+
+  /** Reports of the blocks for a heartbeat: live ones, then the latest ended ones (block.accounting.ts). */
+  reports(): BlockReport[] {
+    return this.ledger.reports(
+      [...this.blocks.values()].filter((b) => b.state !== 'ended'),
+      Date.now(),
+    );
+  }
+
+  /** The number of tasks running on the block may have changed: its busy / idle clock turns now. */
+  noteLoad(block: Block): void {
+    block.clock?.set(busySlots(block), Date.now());
+  }
 
   /** Writes a block's script and submits it; a block that cannot be submitted ends at once. */
   async submit(): Promise<void> {
@@ -88,6 +107,7 @@ export class BlockLifecycle {
     } catch (error) {
       log.warn(`could not submit a block: ${(error as Error).message}`, { blockId: id });
       block.state = 'ended';
+      this.closeAccount(block);
       setTimeout(() => this.blocks.delete(id), 60_000).unref();
     }
     this.options.onChange();
@@ -101,6 +121,7 @@ export class BlockLifecycle {
       block.state = 'running';
       block.startedAt = Date.now();
       block.idleSince = Date.now();
+      block.clock = new BlockClock(block.startedAt);
       this.options.logger.info(`block is running: ${conn.node} with ${conn.slots.length} workers`, { blockId: block.id, jobId: block.jobId });
     }
   }
@@ -110,6 +131,7 @@ export class BlockLifecycle {
     const block = conn.block;
     block.nodes = block.nodes.filter((n) => n !== conn);
     loseSlots(conn.slots, `block ${block.id} (job ${block.jobId ?? '?'}) lost node ${conn.node}`);
+    this.noteLoad(block);
     if (block.nodes.length === 0 && block.state === 'running') {
       // Every worker of the block is gone: the block is over, whatever squeue says yet.
       this.end(block, 'its workers disconnected');
@@ -127,6 +149,7 @@ export class BlockLifecycle {
       n.ws.close(WS_CLOSE.goingAway, 'block ended');
     }
     block.nodes = [];
+    this.closeAccount(block);
     // Keep ended blocks briefly for status, then forget them.
     setTimeout(() => this.blocks.delete(block.id), 60_000).unref();
     if (was !== 'cancelling') this.options.rescale();
@@ -183,7 +206,17 @@ export class BlockLifecycle {
         break;
       await sleep(250);
     }
-    for (const b of this.blocks.values()) b.state = 'ended';
+    for (const b of this.blocks.values()) {
+      if (b.state !== 'ended') this.closeAccount(b);
+      b.state = 'ended';
+    }
+  }
+
+  /** The block is over: its clock stops and its final figures join the ended reports. */
+  private closeAccount(block: Block): void {
+    const now = Date.now();
+    block.clock?.end(now);
+    this.ledger.close(block, now);
   }
 }
 

@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { TaskSpec } from '@fx/protocol';
 import type { ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { SubmitContext, TaskLostError } from '../provider.js';
+import type { BlockClock } from './block.accounting.js';
 
 /**
  * What the parts of the Slurm provider share: its settings, its blocks (pilot jobs), the nodes that
@@ -44,6 +45,8 @@ export interface Block {
   startedAt?: number;
   idleSince: number;
   nodes: NodeConn[];
+  /** Its busy / idle split, from its first node joined (block.accounting.ts). */
+  clock?: BlockClock;
 }
 
 /** One node's block worker, connected and welcomed. */

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import type { PythonReport, TaskSpec } from '@fx/protocol';
+import type { BlockReport, PythonReport, TaskSpec } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { TaskLostError, invocationExtras, type BlockStatus, type DeviceStatus, type Provider, type ProviderStatus, type SubmitContext } from '../provider.js';
 import { takeResultFile } from './node.results.js';
@@ -179,6 +179,10 @@ export class SlurmProvider implements Provider {
     });
   }
 
+  blockReports(): BlockReport[] {
+    return this.lifecycle.reports();
+  }
+
   status(): ProviderStatus {
     const blocks: BlockStatus[] = [];
     const devices: DeviceStatus[] = [];
@@ -256,13 +260,16 @@ export class SlurmProvider implements Provider {
     if (!hasFreeSlot(blocks)) return;
     const placements = placeTasks({ now: Date.now(), blockWalltimeSeconds: this.settings.walltimeSeconds, queue: this.queue, blocks });
     let removed = 0;
+    const loaded = new Set<Block>();
     for (const { index, task: p, slot } of placements) {
       this.queue.splice(index - removed++, 1);
       p.slot = slot;
       slot.running = p;
+      loaded.add(slot.conn.block);
       sendToNode(slot.conn.ws, { type: 'run', taskId: p.task.taskId, slot: slot.index, task: p.task, ...invocationExtras(p.context) });
       p.context.onStart?.(slot.id);
     }
+    for (const block of loaded) this.lifecycle.noteLoad(block);
     this.options.onChange?.();
   }
 
@@ -279,8 +286,11 @@ export class SlurmProvider implements Provider {
   private onDone(conn: NodeConn, slot: Slot, outcome: ExecutionOutcome): void {
     const p = slot.running!;
     slot.running = undefined;
+    this.lifecycle.noteLoad(conn.block);
     if (busySlots(conn.block) === 0) conn.block.idleSince = Date.now();
-    p.settle(this.options.resultsDir ? takeResultFile(outcome, this.options.resultsDir) : outcome);
+    // what the call held: its slot's cores and pinned devices, in this block (the node's word is not needed)
+    const held = { cores: slot.cores, gpus: slot.devices.length, blockId: conn.block.id };
+    p.settle({ ...(this.options.resultsDir ? takeResultFile(outcome, this.options.resultsDir) : outcome), held });
     this.place();
     this.options.onChange?.();
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ObjectEncoding, PythonReport, RemoteError, Sha256Hex, TaskSpec, Uuid } from '@fx/protocol';
+import { AttemptUsage, ObjectEncoding, PythonReport, RemoteError, Sha256Hex, TaskSpec, Uuid } from '@fx/protocol';
 
 /** The channel between the agent and the node workers inside its blocks (JSON frames over a websocket). */
 
@@ -26,18 +26,22 @@ export const NodeHello = z.object({
  */
 export const NodeResultFile = z.object({ path: z.string().max(4096), size: z.number().int().min(0), encoding: ObjectEncoding });
 
+/** What the call used, as the node's worker measured it (usage.meter.ts); the agent adds what the slot held. */
+const NodeUsage = AttemptUsage.pick({ wallMs: true, cpuMs: true, maxRssBytes: true });
+
 export const Outcome = z.union([
   z.object({
     status: z.literal('success'),
     result: z.unknown(),
     workerId: z.string().optional(),
+    usage: NodeUsage.optional(),
     resultPath: NodeResultFile.optional(),
     outputPaths: z
       .array(NodeResultFile.extend({ name: z.string().max(1024) }))
       .max(1000)
       .optional(),
   }),
-  z.object({ status: z.literal('failed'), error: RemoteError, workerId: z.string().optional() }),
+  z.object({ status: z.literal('failed'), error: RemoteError, workerId: z.string().optional(), usage: NodeUsage.optional() }),
 ]);
 
 export const NodeDone = z.object({ type: z.literal('done'), taskId: z.string(), outcome: Outcome });

@@ -107,6 +107,8 @@ describe('runShell', () => {
       status: 'failed',
       error: { code: 'NON_ZERO_EXIT', name: 'NonZeroExit', message: 'the command exited with status 3: echo out; echo err >&2; exit 3' },
       output: { stdout: 'out\n', stderr: 'err\n' },
+      // wall time only (usage.meter.ts): Node reports no resource use of child processes
+      usage: { wallMs: expect.any(Number), cpuMs: null, maxRssBytes: null },
     });
     expect(resultOf(await runShell(strict('echo fine'), never(), { workRoot }))).toMatchObject({ stdout: 'fine\n', returncode: 0 });
     const controller = new AbortController();

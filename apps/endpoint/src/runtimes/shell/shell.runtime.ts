@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { watchMemory } from '../../providers/sandbox/memory.watch.js';
 import { WorkerSandbox } from '../../providers/sandbox/worker.sandbox.js';
 import { shellTemplateProblem, type ShellResult } from '@fx/protocol';
@@ -108,6 +109,8 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
         env: sandbox.env(cwd, options.env),
         ...(spec.uid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
       });
+      // wall time only: Node reports no resource use of child processes (no fake CPU figure instead)
+      const spawnedAt = performance.now();
       const pgid = child.pid;
       if (pgid !== undefined) options.onProcessGroup?.(pgid);
       let memoryExceeded: string | undefined;
@@ -149,7 +152,7 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
         signal.removeEventListener('abort', onAbort);
         if (killTimer) clearTimeout(killTimer);
         options.onProcessGroup?.(undefined);
-        resolve(outcome);
+        resolve({ ...outcome, usage: { wallMs: Math.round(performance.now() - spawnedAt), cpuMs: null, maxRssBytes: null } });
       };
       child.on('error', (error) => settle({ status: 'failed', error: toRemoteError(error, 'TASK_ERROR') }));
       // A background job left in the group would hold the pipes open and delay 'close' forever: once

@@ -6,6 +6,8 @@ import { EventsService } from '../events/events.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import type { EndpointConnection } from './endpoint-connection.js';
+import { EndpointBlocksRepository } from '../accounting/endpoint-blocks.repository.js';
+import { blockRows } from '../accounting/accounting-rows.js';
 
 /** Heartbeats after a connection's first are written in batches gathered over this long. */
 export const HEARTBEAT_COALESCE_MS = 1_000;
@@ -30,6 +32,7 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
     private readonly leases: LeaseService,
     private readonly events: EventsService,
     private readonly connections: ConnectionRegistry,
+    private readonly blocks: EndpointBlocksRepository,
   ) {}
 
   onModuleInit(): void {
@@ -52,7 +55,11 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
     conn.lastSeen = Date.now();
   }
 
-  async heartbeat(conn: EndpointConnection, status: HeartbeatPayload): Promise<void> {
+  async heartbeat(conn: EndpointConnection, payload: HeartbeatPayload): Promise<void> {
+    conn.lastHeartbeat = { at: Date.now(), status: payload };
+    // Blocks go to their own table (accounting), not into the endpoint's stored status.
+    const { blocks, ...status } = payload;
+    if (blocks && blocks.length > 0) await this.recordBlocks(conn, blocks);
     if (!this.heartbeatSeen.has(conn)) {
       // The first on a connection is written at once, so live views show the agent's status now.
       this.heartbeatSeen.add(conn);
@@ -83,6 +90,15 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
       for (const [c] of batch) this.events.noteEndpointChanged(c.endpointId);
     } catch (e) {
       this.logger.warn(`could not record ${batch.length} heartbeats: ${(e as Error).message}`);
+    }
+  }
+
+  /** One statement per heartbeat that carries blocks, for its own endpoint only; a failure is only logged (the next report repeats it). */
+  private async recordBlocks(conn: EndpointConnection, blocks: NonNullable<HeartbeatPayload['blocks']>): Promise<void> {
+    try {
+      await this.blocks.upsert(conn.endpointId, blockRows(blocks));
+    } catch (e) {
+      this.logger.warn({ msg: 'could not record the blocks of a heartbeat', endpointId: conn.endpointId, connId: conn.id, err: e });
     }
   }
 

@@ -13,14 +13,16 @@ import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
 import { ObjectsModule } from '../objects/objects.module.js';
 import { LiveModule } from '../live/live.module.js';
+import { AccountingModule } from '../accounting/accounting.module.js';
 
 /**
- * The endpoint channel and what acts on its frames. Global for one export only: the recovery sweep
- * reads this replica's agent connections through AGENT_CONNECTIONS without importing this module.
+ * The endpoint channel and what acts on its frames. Global for its connections only: the recovery sweep
+ * reads this replica's agent connections through AGENT_CONNECTIONS, and /metrics their heartbeats
+ * through ConnectionRegistry, without importing this module.
  */
 @Global()
 @Module({
-  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule, LiveModule],
+  imports: [TaskStoreModule, LeasesModule, EndpointsModule, FunctionsModule, ObjectsModule, EndpointGroupsModule, LiveModule, AccountingModule],
   providers: [
     EndpointGateway,
     ConnectionRegistry,
@@ -30,6 +32,6 @@ import { LiveModule } from '../live/live.module.js';
     DispatchService,
     ResultsService,
   ],
-  exports: [AGENT_CONNECTIONS],
+  exports: [AGENT_CONNECTIONS, ConnectionRegistry],
 })
 export class AgentsModule {}

@@ -20,6 +20,7 @@ import { LeaseService } from '../leases/lease.service.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { WorkStealingService } from '../endpoint-groups/work-stealing.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { EndpointConnection } from './endpoint-connection.js';
 
@@ -70,6 +71,7 @@ export class DispatchService implements OnModuleInit {
     private readonly connections: ConnectionRegistry,
     private readonly copies: CopiesRepository,
     private readonly stealing: WorkStealingService,
+    private readonly metrics: MetricsService,
   ) {
     this.frameBudget = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2);
   }
@@ -191,11 +193,13 @@ export class DispatchService implements OnModuleInit {
       conn.endpointId,
       rows.map((r) => r.id),
     );
-    const frames = this.toFrames(conn, rows, await this.loadFunctions(rows));
+    const functions = await this.loadFunctions(rows);
+    const frames = this.toFrames(conn, rows, functions);
     conn.credits -= rows.length;
     // Sent before the claim is settled: PostgreSQL holds the lease now, and a settle that fails only
     // leaves a claim that reclaimStale requeues and the lease grant then skips.
-    for (const frame of frames) if (conn.open) conn.ws.send(frame);
+    conn.sendEncoded('tasks', frames);
+    this.metrics.dispatched(rows.map((r) => ({ runtime: functions.get(r.function_id)?.runtime ?? 'js', waitedSeconds: r.waited_seconds ?? null })));
     await this.broker.settle(conn.endpointId, ids);
     return rows.length;
   }
@@ -209,7 +213,7 @@ export class DispatchService implements OnModuleInit {
     if (!conn.open) return 0;
     const rows = await this.copies.grant(conn.endpointId, conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS, this.config.FX_MAX_TASKS_PER_FRAME);
     if (rows.length === 0) return 0;
-    for (const frame of this.toFrames(conn, rows, await this.loadFunctions(rows), true)) if (conn.open) conn.ws.send(frame);
+    conn.sendEncoded('tasks', this.toFrames(conn, rows, await this.loadFunctions(rows), true));
     return rows.length;
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { encodeFrame, type AgentInfo, type ErrorCode, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
+import { encodeFrame, type AgentInfo, type ErrorCode, type HeartbeatPayload, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
 import { closeReason } from '../../common/close-reason.js';
 
 /** Tells the agent why in an `error` frame, then closes its socket. */
@@ -33,11 +33,15 @@ export class EndpointConnection {
   /** From `hello`: which agent process this is (absent for older agents), and what it said of itself. */
   instanceId?: string;
   agent?: AgentInfo;
+  /** The agent's latest heartbeat, and when it came (its figures are exported at /metrics). */
+  lastHeartbeat?: { at: number; status: HeartbeatPayload };
   readonly since = new Date();
 
   constructor(
     readonly endpointId: string,
     readonly ws: WebSocket,
+    /** Told of every frame sent, by type (the metrics' frame counters). */
+    private readonly onSent: (type: keyof ServerToEndpoint, n: number) => void = () => {},
   ) {}
 
   get open(): boolean {
@@ -45,6 +49,19 @@ export class EndpointConnection {
   }
 
   send<K extends keyof ServerToEndpoint>(type: K, payload: ServerToEndpoint[K], id?: string): void {
-    if (this.open) this.ws.send(encodeFrame<ServerToEndpoint, K>(type, payload, id));
+    if (!this.open) return;
+    this.ws.send(encodeFrame<ServerToEndpoint, K>(type, payload, id));
+    this.onSent(type, 1);
+  }
+
+  /** Frames encoded already (DispatchService builds `tasks` frames by bytes). */
+  sendEncoded(type: keyof ServerToEndpoint, frames: string[]): void {
+    let sent = 0;
+    for (const frame of frames) {
+      if (!this.open) break;
+      this.ws.send(frame);
+      sent++;
+    }
+    if (sent) this.onSent(type, sent);
   }
 }

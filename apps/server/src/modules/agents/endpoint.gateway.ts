@@ -14,6 +14,8 @@ import { DispatchService } from './dispatch.service.js';
 import { EndpointConnection, refuse } from './endpoint-connection.js';
 import { ResultsService } from './results.service.js';
 import { LiveService } from '../live/live.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { INVALID_FRAME_TYPE } from '../metrics/metric-instruments.js';
 
 type AgentFrame = Frame<typeof EndpointToServerSchemas>;
 
@@ -36,6 +38,7 @@ export class EndpointGateway implements OnGatewayConnection {
     private readonly results: ResultsService,
     private readonly leases: LeaseService,
     private readonly live: LiveService,
+    private readonly metrics: MetricsService,
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
@@ -65,7 +68,7 @@ export class EndpointGateway implements OnGatewayConnection {
       return refuse(ws, fx.code, fx.message, CLOSE.unauthorized);
     }
 
-    const conn = new EndpointConnection(endpointId, ws);
+    const conn = new EndpointConnection(endpointId, ws, (type, n) => this.metrics.frameSent('endpoint', type, n));
     let welcomed = false;
     const helloTimer = setTimeout(() => {
       if (!welcomed) refuse(ws, 'BAD_FRAME', 'no hello within 10 s', CLOSE.timeout);
@@ -80,7 +83,9 @@ export class EndpointGateway implements OnGatewayConnection {
         }
         try {
           frame = parseFrame(EndpointToServerSchemas, data as Buffer);
+          this.metrics.frameReceived('endpoint', frame.type);
         } catch (e) {
+          this.metrics.frameReceived('endpoint', INVALID_FRAME_TYPE);
           const fe = e as FrameError;
           this.logger.warn({ msg: `bad frame: ${fe.message}`, endpointId, connId: conn.id });
           if (fe.code === 'UNSUPPORTED_PROTOCOL_VERSION' || !welcomed) return refuse(ws, fe.code, fe.message, CLOSE.badRequest);

@@ -10,7 +10,7 @@ import {
   type TaskTimings,
 } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
-import { TasksRepository, type ResultInput } from '../tasks/tasks.repository.js';
+import { TasksRepository, type OutcomeRow, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { RetriesService } from '../retries/retries.service.js';
@@ -19,6 +19,9 @@ import { ObjectRefsService } from '../objects/object-refs.service.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { DispatchService } from './dispatch.service.js';
 import type { EndpointConnection } from './endpoint-connection.js';
+import { UsageRecordsRepository } from '../accounting/usage-records.repository.js';
+import { usageRows } from '../accounting/accounting-rows.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
 export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } as const;
@@ -68,6 +71,8 @@ export class ResultsService {
     private readonly objectRefs: ObjectRefsService,
     private readonly copies: CopiesRepository,
     private readonly dispatch: DispatchService,
+    private readonly usage: UsageRecordsRepository,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -131,8 +136,11 @@ export class ResultsService {
    * policy retries is not recorded here: RetriesService runs the task again.
    */
   async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
+    // what the attempts used, first: recording the results ends the leases that entitle this connection to report it
+    await this.usage.record(conn.endpointId, conn.id, usageRows(results));
     const copies = results.filter((r) => r.copy);
     if (copies.length > 0) {
+      this.metrics.results({ copy: copies.length });
       await this.recordCopies(conn, copies);
       results = results.filter((r) => !r.copy);
     }
@@ -143,6 +151,8 @@ export class ResultsService {
       results.map((r) => ({ ...this.enforceLimit(r, refs.get(r.taskId)), attempt: r.attempt })),
     );
     const recorded = await this.tasks.recordResults(conn.endpointId, conn.id, inputs);
+    let again: OutcomeRow[] = [];
+    let ignored = 0;
     if (recorded.length < inputs.length) {
       // Already final: a resend after a reconnect. The first recording may never have been published
       // (its replica died after the commit, or the broker was down), so publish the stored outcome
@@ -150,9 +160,8 @@ export class ResultsService {
       // finished task must not re-publish its outcome anywhere.
       const changed = new Set(recorded.map((r) => r.id));
       const rest = [...new Set(inputs.map((r) => r.taskId).filter((id) => !changed.has(id)))];
-      const again = rest.length ? await this.tasks.findFinalOutcomesOfEndpoint(conn.endpointId, rest) : [];
-      recorded.push(...again);
-      const ignored = rest.length - again.length;
+      again = rest.length ? await this.tasks.findFinalOutcomesOfEndpoint(conn.endpointId, rest) : [];
+      ignored = rest.length - again.length;
       if (ignored > 0) {
         const taskIds = rest.filter((id) => !again.some((a) => a.id === id)).slice(0, 10);
         this.logger.warn({
@@ -165,7 +174,9 @@ export class ResultsService {
         });
       }
     }
+    this.metrics.results({ recorded: recorded.length, duplicate: again.length, ignored, retried: results.length - inputs.length });
     await this.outcomes.published(recorded);
+    await this.outcomes.published(again, { again: true });
     return results.map((r) => r.taskId);
   }
 

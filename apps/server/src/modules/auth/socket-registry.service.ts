@@ -78,6 +78,13 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
     return this.entries.size;
   }
 
+  /** Authenticated sockets per channel (for /metrics). */
+  countByChannel(): Record<Channel, number> {
+    const counts: Record<Channel, number> = { client: 0, console: 0, endpoint: 0 };
+    for (const e of this.entries.values()) if (e.principal) counts[e.channel]++;
+    return counts;
+  }
+
   /**
    * Counts a new socket against its address, before any authentication. Returns false (and closes it)
    * when the address has too many; the socket is forgotten on close either way.

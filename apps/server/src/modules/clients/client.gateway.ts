@@ -9,6 +9,8 @@ import { AuthService } from '../auth/auth.service.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
 import { LiveWatchService, MAX_WATCHES_PER_SOCKET } from '../live/live-watch.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { INVALID_FRAME_TYPE } from '../metrics/metric-instruments.js';
 
 /**
  * Client frames are small requests (subscribe holds at most DEFAULT_LIMITS.maxIdsPerRequest ids, about
@@ -26,6 +28,7 @@ export class ClientGateway implements OnGatewayConnection {
     private readonly subscriptions: SubscriptionsService,
     private readonly sockets: SocketRegistry,
     private readonly watches: LiveWatchService,
+    private readonly metrics: MetricsService,
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
@@ -37,7 +40,9 @@ export class ClientGateway implements OnGatewayConnection {
   }
 
   private send<K extends keyof ServerToClient>(ws: WebSocket, type: K, payload: ServerToClient[K], id?: string): void {
-    if (ws.readyState === ws.OPEN) ws.send(encodeFrame<ServerToClient, K>(type, payload, id));
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(encodeFrame<ServerToClient, K>(type, payload, id));
+    this.metrics.frameSent('client', type);
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage, early: RawData[], hold: (d: RawData) => void): Promise<void> {
@@ -76,7 +81,9 @@ export class ClientGateway implements OnGatewayConnection {
     let frame;
     try {
       frame = parseFrame(ClientToServerSchemas, data);
+      this.metrics.frameReceived('client', frame.type);
     } catch (e) {
+      this.metrics.frameReceived('client', INVALID_FRAME_TYPE);
       const fe = e as FrameError;
       return this.send(socket.ws, 'error', { code: fe.code as ErrorCode, message: fe.message });
     }

@@ -6,6 +6,7 @@ import { encodeFrame, isFinalStatus, type ServerToClient, type TaskOutcome, type
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService, toOutcome } from '../events/events.service.js';
 import type { Principal } from '../auth/principal.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 const MAX_RESULTS_PER_FRAME = 500;
 /**
@@ -38,6 +39,7 @@ export class SubscriptionsService implements OnModuleInit {
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
     @Inject(BROKER) private readonly broker: Broker,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -101,7 +103,10 @@ export class SubscriptionsService implements OnModuleInit {
     let frame: TaskOutcome[] = [];
     let bytes = 0;
     const flush = () => {
-      if (frame.length && socket.ws.readyState === socket.ws.OPEN) socket.ws.send(encodeFrame<ServerToClient, 'result'>('result', { results: frame }));
+      if (frame.length && socket.ws.readyState === socket.ws.OPEN) {
+        socket.ws.send(encodeFrame<ServerToClient, 'result'>('result', { results: frame }));
+        this.metrics.frameSent('client', 'result');
+      }
       frame = [];
       bytes = 0;
     };

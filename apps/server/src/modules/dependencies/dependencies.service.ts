@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DEFAULT_LIMITS, type RemoteError, type TaskStatus } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { EventsService } from '../events/events.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
 import { DependenciesRepository, type CandidateScope, type ReadyCandidate } from './dependencies.repository.js';
@@ -34,6 +35,7 @@ export class DependenciesService {
     private readonly deps: DependenciesRepository,
     private readonly queue: QueueService,
     private readonly events: EventsService,
+    private readonly metrics: MetricsService,
   ) {
     // what one task may carry to its agent: the dispatcher's frame budget (one task always fits one frame)
     this.maxArgBytes = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2) - 64 * 1024;
@@ -147,6 +149,7 @@ export class DependenciesService {
   private async end(rows: Ended[]) {
     if (rows.length === 0) return [];
     const outcomes = await this.deps.finish(rows);
+    this.metrics.finished(outcomes);
     await this.events.publishOutcomes(outcomes);
     return outcomes;
   }

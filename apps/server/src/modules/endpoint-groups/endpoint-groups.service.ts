@@ -18,6 +18,7 @@ import { EndpointsService, endpointOnline } from '../endpoints/endpoints.service
 import { EndpointGroupsRepository, type GroupRow, type MemberRow } from './endpoint-groups.repository.js';
 import { EndpointRoutingService } from './endpoint-routing.service.js';
 import { WorkStealingService } from './work-stealing.service.js';
+import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 
 /** Where a submission's endpoint ref points: one endpoint, or an endpoint group. */
 export type SubmitTarget = { endpointId: string } | { groupId: string };
@@ -36,6 +37,7 @@ export class EndpointGroupsService {
     private readonly endpointRows: EndpointsRepository,
     private readonly routing: EndpointRoutingService,
     private readonly stealing: WorkStealingService,
+    private readonly audit: AuditService,
   ) {}
 
   async create(p: Principal, req: CreateEndpointGroupRequest): Promise<EndpointGroupInfo> {
@@ -59,6 +61,12 @@ export class EndpointGroupsService {
     }
     for (const m of resolved) await this.groups.addMember(id, m.endpointId, m.state);
     await this.stealing.joined(resolved.filter((m) => m.state === 'active').map((m) => m.endpointId));
+    await this.audit.record(p, {
+      action: 'endpoint-group.created',
+      target: { type: 'endpoint-group', id },
+      ownerId: p.userId,
+      details: { name: req.name, members: resolved.map((m) => ({ endpointId: m.endpointId, state: m.state })) },
+    });
     return this.get(p, id);
   }
 
@@ -75,6 +83,12 @@ export class EndpointGroupsService {
   async delete(p: Principal, ref: string): Promise<void> {
     const g = await this.getOwned(p, ref);
     await this.groups.softDelete(g.id);
+    await this.audit.record(p, {
+      action: 'endpoint-group.deleted',
+      target: { type: 'endpoint-group', id: g.id },
+      ownerId: g.owner_id,
+      details: { name: g.name },
+    });
   }
 
   async addMember(p: Principal, ref: string, endpointRef: string): Promise<EndpointGroupInfo> {
@@ -85,6 +99,8 @@ export class EndpointGroupsService {
     }
     await this.groups.addMember(g.id, m.endpointId, m.state);
     if (m.state === 'active') await this.stealing.joined([m.endpointId]);
+    // state active: the group owner's own endpoint, which joins at once
+    await this.audit.record(p, member('endpoint-group.member-invited', g, m.endpointId, { state: m.state }));
     return this.get(p, g.id);
   }
 
@@ -101,19 +117,22 @@ export class EndpointGroupsService {
     if (!g || !(ownsGroup || (ownsEndpoint && (await this.groups.membership(g.id, endpointId))))) throw groupNotFound(ref);
     if (!(await this.groups.removeMember(g.id, endpointId))) throw FxException.notFound('member', endpointId);
     await this.routing.rehome([endpointId]);
+    await this.audit.record(p, member('endpoint-group.member-removed', g, endpointId, { by: ownsGroup ? 'group-owner' : 'endpoint-owner' }));
   }
 
   /** The endpoint's owner accepts an invitation: the endpoint becomes an active member. */
   async accept(p: Principal, groupId: string, endpointId: string): Promise<void> {
-    await this.ownInvitation(p, groupId, endpointId);
+    const g = await this.ownInvitation(p, groupId, endpointId);
     await this.groups.accept(groupId, endpointId);
     await this.stealing.joined([endpointId]);
+    await this.audit.record(p, member('endpoint-group.member-accepted', g, endpointId));
   }
 
   /** The endpoint's owner declines an invitation: it is removed. */
   async decline(p: Principal, groupId: string, endpointId: string): Promise<void> {
-    await this.ownInvitation(p, groupId, endpointId);
+    const g = await this.ownInvitation(p, groupId, endpointId);
     await this.groups.removeMember(groupId, endpointId);
+    await this.audit.record(p, member('endpoint-group.member-declined', g, endpointId));
   }
 
   async invitations(p: Principal): Promise<EndpointInvitation[]> {
@@ -176,11 +195,12 @@ export class EndpointGroupsService {
   }
 
   /** An invitation of the caller's endpoint into a live group; anything else is 404. */
-  private async ownInvitation(p: Principal, groupId: string, endpointId: string): Promise<void> {
+  private async ownInvitation(p: Principal, groupId: string, endpointId: string): Promise<GroupRow> {
     const e = await this.endpointRows.findLive(endpointId);
     const m = e?.ownerId === p.userId ? await this.groups.membership(groupId, endpointId) : null;
-    if (!m || m.state !== 'invited')
-      throw new FxException('NOT_FOUND', `no invitation of endpoint ${endpointId} into endpoint group ${groupId} was found among yours`);
+    const g = m?.state === 'invited' ? await this.groups.findLive(groupId) : null;
+    if (!g) throw new FxException('NOT_FOUND', `no invitation of endpoint ${endpointId} into endpoint group ${groupId} was found among yours`);
+    return g;
   }
 
   private async toInfos(p: Principal, rows: GroupRow[]): Promise<EndpointGroupInfo[]> {
@@ -210,6 +230,11 @@ export class EndpointGroupsService {
       addedAt: m.added_at.toISOString(),
     };
   }
+}
+
+/** A membership action: about the group (its owner's thing), naming the endpoint. */
+function member(action: AuditRecord['action'], g: GroupRow, endpointId: string, more: Record<string, unknown> = {}): AuditRecord {
+  return { action, target: { type: 'endpoint-group', id: g.id }, ownerId: g.owner_id, details: { name: g.name, endpointId, ...more } };
 }
 
 function groupNotFound(ref: string): FxException {

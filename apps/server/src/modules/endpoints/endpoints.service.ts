@@ -21,6 +21,8 @@ import type { Principal } from '../auth/principal.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import { listed, tokenIssued } from '../audit/audit-details.js';
 import { EndpointsRepository } from './endpoints.repository.js';
 
 type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;
@@ -36,6 +38,7 @@ export class EndpointsService {
     private readonly auth: AuthService,
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
+    private readonly audit: AuditService,
   ) {}
 
   /** Online means a heartbeat within the timeout: derived, so a crashed replica cannot leave it stale. */
@@ -91,7 +94,16 @@ export class EndpointsService {
       if (winner) throw taken(winner);
       throw err;
     }
-    const { token } = await this.auth.issue({ userId: p.userId, kind: 'endpoint', endpointId: e.id, name: `endpoint ${req.name}` });
+    const { token, row } = await this.auth.issue({ userId: p.userId, kind: 'endpoint', endpointId: e.id, name: `endpoint ${req.name}` });
+    await this.audit.recordMany(p, [
+      {
+        action: 'endpoint.registered',
+        target: { type: 'endpoint', id: e.id },
+        ownerId: e.ownerId,
+        details: { name: e.name, ...(e.restricted ? listed('allowedFunctions', e.allowedFunctions) : { allowedFunctions: null }) },
+      },
+      tokenIssued(row),
+    ]);
     return { endpoint: this.toInfo(e), token };
   }
 
@@ -137,10 +149,16 @@ export class EndpointsService {
 
   /** Deregisters: its tokens stop working, its agent is disconnected, its unfinished tasks fail. */
   async delete(p: Principal, ref: string): Promise<void> {
-    const { id } = await this.getOwned(p, ref);
+    const { id, name, ownerId } = await this.getOwned(p, ref);
     await this.endpoints.softDelete(id);
-    await this.tokens.revokeForEndpoint(id);
+    const revoked = await this.tokens.revokeForEndpoint(id);
     const failed = await this.tasks.failForEndpoint(id, { code: 'ENDPOINT_DELETED', name: 'EndpointDeleted', message: `endpoint ${id} was deleted` });
+    await this.audit.record(p, {
+      action: 'endpoint.deleted',
+      target: { type: 'endpoint', id },
+      ownerId,
+      details: { name, tokensRevoked: revoked.count, tasksFailed: failed.length },
+    });
     await this.outcomes.published(failed);
     await this.events.publishEndpointGone(id);
   }
@@ -149,10 +167,17 @@ export class EndpointsService {
   async lock(p: Principal, ref: string, locked: boolean): Promise<ConsoleEndpoint> {
     const e = await this.getOwned(p, ref);
     const id = e.id;
-    if (Boolean(e.lockedAt) !== locked) {
+    const changed = Boolean(e.lockedAt) !== locked;
+    if (changed) {
       await this.endpoints.setLocked(id, locked);
       this.events.noteEndpointChanged(id);
     }
+    await this.audit.record(p, {
+      action: locked ? 'endpoint.locked' : 'endpoint.unlocked',
+      target: { type: 'endpoint', id },
+      ownerId: e.ownerId,
+      details: { name: e.name, changed },
+    });
     const [view] = await this.views({ ids: [id] });
     if (!view) throw FxException.notFound('endpoint', id);
     return view;

@@ -19,6 +19,7 @@ import { functionContentHash } from '@fx/protocol/node';
 import type { ClearCacheResponse } from '@fx/protocol';
 import { CacheRepository } from '../cache/cache.repository.js';
 import { clearableScopes } from '../cache/cache-key.js';
+import { AuditService } from '../audit/audit.service.js';
 
 type FunctionRow = NonNullable<Awaited<ReturnType<FunctionsRepository['findLive']>>>;
 
@@ -55,6 +56,7 @@ export class FunctionsService {
   constructor(
     private readonly functions: FunctionsRepository,
     private readonly cache: CacheRepository,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -98,11 +100,20 @@ export class FunctionsService {
       const [newest] = await this.functions.findByName({ ownerId: p.userId }, req.name, { take: 1 });
       if (newest && sameContent(newest, data)) return { info: toFunctionInfo(newest), created: false };
       const version = (await this.functions.maxVersion(p.userId, req.name)) + 1;
+      let row;
       try {
-        return { info: toFunctionInfo(await this.functions.create({ ...data, version })), created: true };
+        row = await this.functions.create({ ...data, version });
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= REGISTER_ATTEMPTS) throw err;
+        continue;
       }
+      await this.audit.record(p, {
+        action: 'function.registered',
+        target: { type: 'function', id: row.id },
+        ownerId: row.ownerId,
+        details: { name: row.name, version: row.version, runtime: row.runtime, contentHash: row.contentHash, public: row.public },
+      });
+      return { info: toFunctionInfo(row), created: true };
     }
   }
 
@@ -153,7 +164,15 @@ export class FunctionsService {
   async update(p: Principal, ref: string, req: UpdateFunctionRequest): Promise<FunctionInfo> {
     const f = await this.getVisible(p, ref);
     if (!(f.ownerId === p.userId || p.admin)) throw FxException.notFound('function', ref);
-    return toFunctionInfo(f.public === req.public ? f : await this.functions.setPublic(f.id, req.public));
+    const changed = f.public !== req.public;
+    const row = changed ? await this.functions.setPublic(f.id, req.public) : f;
+    await this.audit.record(p, {
+      action: req.public ? 'function.published' : 'function.unpublished',
+      target: { type: 'function', id: f.id },
+      ownerId: f.ownerId,
+      details: { name: f.name, version: f.version, changed },
+    });
+    return toFunctionInfo(row);
   }
 
   /**
@@ -162,13 +181,27 @@ export class FunctionsService {
    */
   async clearCache(p: Principal, ref: string): Promise<ClearCacheResponse> {
     const f = await this.getVisible(p, ref);
-    return { cleared: await this.cache.clear(f.contentHash, clearableScopes(p, f)) };
+    const cleared = await this.cache.clear(f.contentHash, clearableScopes(p, f));
+    await this.audit.record(p, {
+      action: 'cache.cleared',
+      target: { type: 'function', id: f.id },
+      // another user's public function: what they cleared are their own results, not the owner's business
+      ownerId: f.ownerId === p.userId || p.admin ? f.ownerId : p.userId,
+      details: { name: f.name, version: f.version, contentHash: f.contentHash, cleared },
+    });
+    return { cleared };
   }
 
   async delete(p: Principal, ref: string): Promise<void> {
     const f = await this.getVisible(p, ref);
     if (!(f.ownerId === p.userId || p.admin)) throw notFound(ref);
     await this.functions.softDelete(f.id);
+    await this.audit.record(p, {
+      action: 'function.deleted',
+      target: { type: 'function', id: f.id },
+      ownerId: f.ownerId,
+      details: { name: f.name, version: f.version, contentHash: f.contentHash },
+    });
   }
 
   /** Checks that every function of a submission may be run by the caller; returns them by id. */

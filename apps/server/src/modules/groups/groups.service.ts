@@ -17,6 +17,7 @@ import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { decodeCursor, encodeCursor, toTaskSummary } from '../tasks/task-list.service.js';
+import { AuditService } from '../audit/audit.service.js';
 import { GroupsRepository, type GroupRow } from './groups.repository.js';
 
 /** The query as ZodPipe hands it over (defaults applied, status split). */
@@ -36,6 +37,7 @@ export class GroupsService {
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
+    private readonly audit: AuditService,
   ) {}
 
   async create(p: Principal, kind: GroupKind, speculation?: SpeculationOptions): Promise<GroupInfo> {
@@ -70,7 +72,7 @@ export class GroupsService {
 
   /** Cancels every unfinished task of the group, a page per statement; dependents go with them, as for one task. */
   async cancel(p: Principal, id: string): Promise<CancelGroupResponse> {
-    await this.visible(p, id);
+    const g = await this.visible(p, id);
     let cancelled = 0;
     for (;;) {
       const ids = await this.groups.unfinishedTaskIds(id, CANCEL_PAGE);
@@ -90,6 +92,7 @@ export class GroupsService {
       // the rest finished meanwhile; none of them is unfinished any more
       if (ids.length < CANCEL_PAGE || rows.length === 0) break;
     }
+    await this.audit.record(p, { action: 'tasks.cancelled', target: { type: 'task-group', id }, ownerId: g.owner_id, details: { kind: g.kind, cancelled } });
     return { groupId: id, cancelled };
   }
 

@@ -15,6 +15,7 @@ import type { Broker } from '../../storage/broker.js';
 import { EventsService } from '../events/events.service.js';
 import type { ClientSocket } from '../clients/subscriptions.service.js';
 import { LiveRepository } from './live.repository.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** A socket may watch this many tasks at once; more is refused with a sentence. */
 export const MAX_WATCHES_PER_SOCKET = 100_000;
@@ -51,6 +52,7 @@ export class LiveWatchService implements OnModuleInit {
     private readonly live: LiveRepository,
     private readonly events: EventsService,
     @Inject(BROKER) private readonly broker: Broker,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -184,7 +186,9 @@ export class LiveWatchService implements OnModuleInit {
   }
 
   private send<K extends keyof ServerToClient>(socket: ClientSocket, type: K, payload: ServerToClient[K], id?: string): void {
-    if (socket.ws.readyState === socket.ws.OPEN) socket.ws.send(encodeFrame<ServerToClient, K>(type, payload, id));
+    if (socket.ws.readyState !== socket.ws.OPEN) return;
+    socket.ws.send(encodeFrame<ServerToClient, K>(type, payload, id));
+    this.metrics.frameSent('client', type);
   }
 
   private add(socket: ClientSocket, id: string, watch: Watch): void {

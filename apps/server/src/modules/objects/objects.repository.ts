@@ -96,13 +96,15 @@ export class ObjectsRepository {
   }
 
   /** Marks an object deleted (of this owner; null: any). Returns false when there was none to delete. */
-  async markDeleted(id: string, ownerId: string | null): Promise<boolean> {
-    const rows = await this.query<{ id: string }>(
-      `UPDATE objects SET deleted_at = now() WHERE id = $1::uuid AND deleted_at IS NULL AND ($2::uuid IS NULL OR owner_id = $2::uuid) RETURNING id`,
+  /** Marks a live object deleted; returns what it was (null when there was none the caller may delete). */
+  async markDeleted(id: string, ownerId: string | null): Promise<Pick<ObjectRow, 'owner_id' | 'name' | 'sha256' | 'size'> | null> {
+    const rows = await this.query<Pick<ObjectRow, 'owner_id' | 'name' | 'sha256' | 'size'>>(
+      `UPDATE objects SET deleted_at = now() WHERE id = $1::uuid AND deleted_at IS NULL AND ($2::uuid IS NULL OR owner_id = $2::uuid)
+       RETURNING owner_id::text AS owner_id, name, sha256, size`,
       id,
       ownerId,
     );
-    return rows.length > 0;
+    return rows[0] ?? null;
   }
 
   /** Of these ids, the live objects of this owner (null: any owner), for completing references at submit. */

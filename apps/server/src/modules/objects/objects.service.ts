@@ -9,6 +9,8 @@ import { OBJECT_STORE } from './object-store.provider.js';
 import { decodeObjectCursor, encodeObjectCursor, toObjectInfo } from './object-info.js';
 import { ObjectsRepository, type ObjectRow } from './objects.repository.js';
 import { ObjectQuota } from './object-quota.js';
+import { AuditService } from '../audit/audit.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 export type ParsedListObjectsQuery = Omit<ListObjectsQuery, 'limit'> & { limit: number };
 
@@ -32,6 +34,8 @@ export class ObjectsService {
     private readonly quota: ObjectQuota,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly locality: ObjectLocality,
+    private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async list(p: Principal, q: ParsedListObjectsQuery): Promise<ListObjectsResponse> {
@@ -57,7 +61,14 @@ export class ObjectsService {
   }
 
   async delete(p: Principal, id: string): Promise<void> {
-    if (!(await this.objects.markDeleted(id, p.admin ? null : p.userId))) throw FxException.notFound('object', id);
+    const gone = await this.objects.markDeleted(id, p.admin ? null : p.userId);
+    if (!gone) throw FxException.notFound('object', id);
+    await this.audit.record(p, {
+      action: 'object.deleted',
+      target: { type: 'object', id },
+      ownerId: gone.owner_id,
+      details: { name: gone.name, sha256: gone.sha256, size: Number(gone.size) },
+    });
   }
 
   /** Which bytes of the object a `Range: bytes=N-` (or `bytes=N-M`) asks for, once the caller may read it. */
@@ -73,7 +84,12 @@ export class ObjectsService {
   async open(plan: ContentPlan): Promise<Readable | null> {
     if (plan.size === 0 || plan.range === 'unsatisfiable') return null;
     try {
-      return await this.store.read(plan.object.sha256, plan.range?.start ?? 0, plan.range?.end ?? plan.size - 1);
+      const start = plan.range?.start ?? 0;
+      const end = plan.range?.end ?? plan.size - 1;
+      const body = await this.store.read(plan.object.sha256, start, end);
+      // the bytes asked for: a reader that goes away midway is counted in full
+      this.metrics.objectBytesOut(end - start + 1);
+      return body;
     } catch (e) {
       if (e instanceof ObjectMissingError) throw new FxException('NOT_FOUND', `the content of object ${plan.object.id} is missing from the object store`);
       throw e;

@@ -14,6 +14,8 @@ import { UploadGoneError, UploadsRepository, type UploadRow } from './uploads.re
 import type { UploadFiles } from './upload-files.js';
 import { ObjectQuota } from './object-quota.js';
 import { isJson } from '../auth/body-gate.js';
+import { AuditService } from '../audit/audit.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** How long a writing request's claim on an upload lasts unless renewed (it is renewed every third of it). */
 const CLAIM_MS = 30_000;
@@ -52,6 +54,8 @@ export class UploadsService {
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(UPLOAD_FILES) private readonly files: UploadFiles,
     private readonly hooks: ObjectHooks,
+    private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async create(p: Principal, req: CreateUploadRequest): Promise<UploadInfo> {
@@ -109,6 +113,7 @@ export class UploadsService {
     const outcome = await this.whileClaimed(uploadId, writer, () =>
       this.files.writePart(uploadId, offset, req, cap.bytes - offset, this.config.FX_REQUEST_TIMEOUT_MS),
     );
+    this.metrics.objectBytesIn(outcome.written);
     const after = await this.uploads.release(uploadId, writer, offset + outcome.written);
     if (!after) throw FxException.notFound('upload', uploadId);
     if (outcome.kind === 'too-large') throw this.quota.capError(cap, Number(after.offset_bytes), null);
@@ -157,6 +162,13 @@ export class UploadsService {
       });
       claimed = false;
       await this.files.remove(uploadId).catch((e: Error) => this.logger.warn(`could not remove the staging file of upload ${uploadId}: ${e.message}`));
+      // an endpoint token storing a task's output acts as its endpoint; the object is the task owner's
+      await this.audit.record(p, {
+        action: 'object.created',
+        target: { type: 'object', id: row.id },
+        ownerId: row.owner_id,
+        details: { name: row.name, size, sha256, encoding: row.encoding, ...(row.task_id ? { taskId: row.task_id } : {}) },
+      });
       // a named object may fire triggers: at once on this replica (their sweep repairs a crash here)
       if (row.name !== null) this.hooks.named([row.id]);
       return toObjectInfo(row);

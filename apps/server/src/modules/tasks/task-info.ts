@@ -2,12 +2,16 @@ import { blockOfWorker, type TaskAttempt, type TaskInfo } from '@fx/protocol';
 import { iso } from '../../common/iso.js';
 import type { AttemptRow } from '../retries/attempts.repository.js';
 import type { TaskRow } from './tasks.repository.js';
+import { toAttemptUsage, type StoredUsage } from '../accounting/usage-records.repository.js';
 
 /**
  * A task as GET /v1/tasks/:id shows it. Its attempts are the archived ones (lost or retried) and the
- * task row's own, which is the current (or final) attempt once the task was first dispatched.
+ * task row's own, which is the current (or final) attempt once the task was first dispatched; each
+ * with the usage its agent reported for it (`usage`, keyed by attempt number and speculative).
  */
-export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = []): TaskInfo {
+export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = [], usage: StoredUsage[] = []): TaskInfo {
+  const usageOf = new Map(usage.map((u) => [`${u.attempt}/${u.speculative}`, toAttemptUsage(u)]));
+  const withUsage = (a: TaskAttempt): TaskAttempt => ({ ...a, usage: usageOf.get(`${a.number}/${a.speculative}`) ?? null });
   return {
     id: t.id,
     functionId: t.function_id,
@@ -39,9 +43,9 @@ export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = []): TaskInfo {
     },
     retry: t.retry ?? null,
     // by number; a speculative copy next to the attempt it ran alongside
-    attempts: [...archived.map(toAttempt), ...currentAttempt(t, archived.length > 0)].sort(
-      (a, b) => a.number - b.number || Number(a.speculative) - Number(b.speculative),
-    ),
+    attempts: [...archived.map(toAttempt), ...currentAttempt(t, archived.length > 0)]
+      .map(withUsage)
+      .sort((a, b) => a.number - b.number || Number(a.speculative) - Number(b.speculative)),
   };
 }
 

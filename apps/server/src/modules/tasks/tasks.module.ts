@@ -10,9 +10,10 @@ import { TaskResultsService } from './task-results.service.js';
 import { TaskListService } from './task-list.service.js';
 import { TaskListRepository } from './task-list.repository.js';
 import { ObjectsModule } from '../objects/objects.module.js';
+import { AccountingModule } from '../accounting/accounting.module.js';
 
 @Module({
-  imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule, ObjectsModule, EndpointGroupsModule],
+  imports: [TaskStoreModule, EndpointsModule, FunctionsModule, GroupsModule, ObjectsModule, EndpointGroupsModule, AccountingModule],
   controllers: [TasksController],
   providers: [TasksService, TaskResultsService, TaskListService, TaskListRepository],
   exports: [TasksService],

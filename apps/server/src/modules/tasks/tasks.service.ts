@@ -33,6 +33,10 @@ import { planGraph } from './task-graph.js';
 import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
+import { UsageRecordsRepository } from '../accounting/usage-records.repository.js';
+import { AuditService } from '../audit/audit.service.js';
+import { listed, MAX_USES, submissionUses } from '../audit/audit-details.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -61,6 +65,12 @@ function checkPickledRuntimes(items: Array<Omit<NewTask, 'id'>>, functions: Map<
   });
 }
 
+/** A trigger's firing: the server submits for the trigger's owner. */
+export interface FiringOrigin {
+  triggerId: string;
+  objectId: string;
+}
+
 /** How long a user's count of unfinished tasks is trusted for the quota check. */
 const OPEN_COUNT_TTL_MS = 1_000;
 const OPEN_COUNT_CACHE_MAX = 10_000;
@@ -83,6 +93,9 @@ export class TasksService {
     private readonly objectRefs: ObjectRefsService,
     private readonly endpointGroups: EndpointGroupsService,
     private readonly routing: EndpointRoutingService,
+    private readonly usage: UsageRecordsRepository,
+    private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
@@ -94,9 +107,9 @@ export class TasksService {
    * A trigger's task, under an id derived from the trigger and its object: submitting the same pair
    * again fails the insert on that id (a unique violation, for the caller to take as "already there").
    */
-  async submitWithId(p: Principal, id: string, req: SubmitTaskRequest & { outputName?: string }): Promise<void> {
+  async submitWithId(p: Principal, id: string, req: SubmitTaskRequest & { outputName?: string }, firing: FiringOrigin): Promise<void> {
     const item = { ...newTask(req, req.endpointId), ...(req.outputName ? { outputName: req.outputName } : {}) };
-    await this.submitMany(p, null, [item], [undefined], [id]);
+    await this.submitMany(p, null, [item], [undefined], { fixedIds: [id], firing });
   }
 
   async submitBatch(p: Principal, req: SubmitBatchRequest): Promise<SubmitBatchResponse> {
@@ -131,9 +144,9 @@ export class TasksService {
     group: { id: string; existing?: boolean; speculation?: SpeculationOptions } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
-    fixedIds?: string[],
+    origin: { fixedIds?: string[]; firing?: FiringOrigin } = {},
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
-    const ids = fixedIds ?? refItems.map(() => randomUUID());
+    const ids = origin.fixedIds ?? refItems.map(() => randomUUID());
     // references to other tasks' results: read (and refused) before anything is looked up
     const graph = planGraph(
       refItems.map((t, i) => ({ id: ids[i]!, args: t.args, kwargs: t.kwargs })),
@@ -183,6 +196,16 @@ export class TasksService {
     if (memo) rows.forEach((r, i) => memo[i] && (r.cache = memo[i]));
     await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
+    // one entry per submission, whatever its size: a trigger's firing is the server's act for the trigger's owner
+    await this.audit.record(origin.firing ? 'system' : p, {
+      action: 'tasks.submitted',
+      target: group ? { type: 'task-group', id: group.id } : { type: 'task', id: rows[0]!.id },
+      ownerId: p.userId,
+      details: { ...origin.firing, ...(group ? { groupId: group.id } : {}), tasks: rows.length, ...listed('uses', submissionUses(rows, fns), MAX_USES) },
+    });
+    this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
+    // memoized ones that went in completed from a stored result end here, not through OutcomesService
+    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache ? [r.id] : [])));
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
@@ -312,8 +335,8 @@ export class TasksService {
     const t = await this.getVisible(p, id);
     // the attempts before the row's own: at most MAX_ATTEMPTS_SHOWN in all
     // read always: a task's speculative copy is an attempt too, whatever its attempt count
-    const archived = await this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1);
-    return toTaskInfo(t, archived);
+    const [archived, usage] = await Promise.all([this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1), this.usage.forTask(id)]);
+    return toTaskInfo(t, archived, usage);
   }
 
   async statusMany(p: Principal, ids: string[]): Promise<TaskStatusManyResponse> {
@@ -325,6 +348,12 @@ export class TasksService {
   async cancel(p: Principal, id: string): Promise<CancelTaskResponse> {
     const current = await this.getVisible(p, id);
     const [cancelled] = await this.tasks.cancel([id], p.admin ? null : p.userId);
+    await this.audit.record(p, {
+      action: 'tasks.cancelled',
+      target: { type: 'task', id },
+      ownerId: current.owner_id,
+      details: { cancelled: cancelled ? 1 : 0, ...(cancelled ? { previous: cancelled.previous } : { status: current.status }) },
+    });
     if (!cancelled) return { taskId: id, status: (await this.tasks.findById(id))?.status ?? current.status, cancelled: false };
     if (cancelled.previous === 'dispatched' || cancelled.previous === 'running') {
       await this.events.publish('cancel', { endpointId: cancelled.endpoint_id, taskIds: [id] });

@@ -10,6 +10,7 @@ import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { ObjectHooks } from '../events/object-hooks.js';
 import { TasksService } from '../tasks/tasks.service.js';
 import { firingTaskId, loopProblem, outputName } from './trigger-rules.js';
+import { AuditService } from '../audit/audit.service.js';
 import { TriggersRepository, type PendingFiring, type TriggerRow } from './triggers.repository.js';
 
 /** Firings read per pass of the sweep (and per object put, of the object's own). */
@@ -50,6 +51,7 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly functions: FunctionsService,
     private readonly endpoints: EndpointsService,
     private readonly tasks: TasksService,
+    private readonly audit: AuditService,
     hooks: ObjectHooks,
   ) {
     hooks.onNamed(() => this.drain());
@@ -81,7 +83,14 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
       mine.map((t) => ({ id: t.id, prefix: t.prefix, outputPrefix: t.output_prefix })),
     );
     if (loop) throw new FxException('VALIDATION_FAILED', loop);
-    return toInfo(await this.triggers.create({ ...fresh, ownerId: p.userId, functionId, endpointId }));
+    const info = toInfo(await this.triggers.create({ ...fresh, ownerId: p.userId, functionId, endpointId }));
+    await this.audit.record(p, {
+      action: 'trigger.created',
+      target: { type: 'trigger', id: info.id },
+      ownerId: info.ownerId,
+      details: { prefix: info.prefix, functionId, endpointId, outputPrefix: info.outputPrefix },
+    });
+    return info;
   }
 
   async list(p: Principal): Promise<TriggerInfo[]> {
@@ -94,8 +103,9 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** Stops firing; tasks it already started run on. */
   async delete(p: Principal, id: string): Promise<void> {
-    await this.visible(p, id);
+    const t = await this.visible(p, id);
     await this.triggers.softDelete(id);
+    await this.audit.record(p, { action: 'trigger.deleted', target: { type: 'trigger', id }, ownerId: t.owner_id, details: { prefix: t.prefix } });
   }
 
   private async visible(p: Principal, id: string): Promise<TriggerRow> {
@@ -141,13 +151,18 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
     const owner: Principal = { tokenId: `trigger:${t.trigger_id}`, userId: t.owner_id, admin: false, kind: 'user', endpointId: null };
     let error: string | null = null;
     try {
-      await this.tasks.submitWithId(owner, id, {
-        functionId: t.function_id,
-        endpointId: t.endpoint_id,
-        args: [{ $fx: 'object', id: t.object_id }],
-        kwargs: {},
-        ...(t.output_prefix === null ? {} : { outputName: outputName(t.name, t.prefix, t.output_prefix) }),
-      });
+      await this.tasks.submitWithId(
+        owner,
+        id,
+        {
+          functionId: t.function_id,
+          endpointId: t.endpoint_id,
+          args: [{ $fx: 'object', id: t.object_id }],
+          kwargs: {},
+          ...(t.output_prefix === null ? {} : { outputName: outputName(t.name, t.prefix, t.output_prefix) }),
+        },
+        { triggerId: t.trigger_id, objectId: t.object_id },
+      );
     } catch (e) {
       // refused for good (the function or endpoint deleted, locked, the quota full): recorded, never retried
       if (e instanceof FxException) error = `${e.code}: ${e.message}`;

@@ -21,8 +21,8 @@ export class UsersController {
   @AdminOnly()
   @Post('users')
   @ApiBody({ schema: jsonSchema(CreateUserRequest) })
-  create(@Body(new ZodPipe(CreateUserRequest)) body: CreateUserRequest) {
-    return this.users.create(body as Required<CreateUserRequest>);
+  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateUserRequest)) body: CreateUserRequest) {
+    return this.users.create(p, body as Required<CreateUserRequest>);
   }
 
   @AdminOnly()
@@ -34,8 +34,8 @@ export class UsersController {
   @AdminOnly()
   @Post('users/:id/tokens')
   @ApiBody({ schema: jsonSchema(CreateTokenRequest) })
-  issueToken(@Param('id', UuidPipe) id: string, @Body(new ZodPipe(CreateTokenRequest)) body: CreateTokenRequest) {
-    return this.users.issueToken(id, body);
+  issueToken(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Body(new ZodPipe(CreateTokenRequest)) body: CreateTokenRequest) {
+    return this.users.issueToken(p, id, body);
   }
 
   @AdminOnly()
@@ -47,7 +47,7 @@ export class UsersController {
   @AdminOnly()
   @Delete('tokens/:id')
   @HttpCode(204)
-  async revoke(@Param('id', UuidPipe) id: string) {
-    await this.users.revokeToken(id);
+  async revoke(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string) {
+    await this.users.revokeToken(p, id);
   }
 }

@@ -8,6 +8,8 @@ import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
 import type { Principal } from '../auth/principal.js';
+import { AuditService, type AuditBy } from '../audit/audit.service.js';
+import { tokenIssued } from '../audit/audit-details.js';
 import { UsersRepository } from './users.repository.js';
 import { toTokenInfo, toUserInfo } from './users.mapper.js';
 
@@ -23,6 +25,7 @@ export class UsersService {
     private readonly tokens: TokensRepository,
     private readonly auth: AuthService,
     private readonly sockets: SocketRegistry,
+    private readonly audit: AuditService,
   ) {}
 
   /**
@@ -37,7 +40,11 @@ export class UsersService {
     } catch {
       return null; // another replica created it at the same moment
     }
-    const { token } = await this.auth.issue({ userId: user.id, kind: 'user', name: 'bootstrap admin token' });
+    const { token, row } = await this.auth.issue({ userId: user.id, kind: 'user', name: 'bootstrap admin token' });
+    await this.audit.recordMany('system', [
+      { action: 'user.created', target: { type: 'user', id: user.id }, ownerId: user.id, details: { name: user.name, admin: true } },
+      tokenIssued(row),
+    ]);
     await mkdir(this.config.FX_DATA_DIR, { recursive: true, mode: 0o700 });
     const file = join(this.config.FX_DATA_DIR, 'admin.token');
     await writeFile(file, token + '\n', { mode: 0o600 });
@@ -52,18 +59,26 @@ export class UsersService {
     return { user: toUserInfo(user), tokenId: p.tokenId };
   }
 
-  async create(req: Parsed<CreateUserRequest>): Promise<UserInfo> {
+  async create(p: AuditBy, req: Parsed<CreateUserRequest>): Promise<UserInfo> {
     if (await this.users.findByName(req.name)) throw new FxException('CONFLICT', `a user named "${req.name}" already exists`);
-    return toUserInfo(await this.users.create(req.name, req.admin ?? false));
+    const user = await this.users.create(req.name, req.admin ?? false);
+    await this.audit.record(p, {
+      action: 'user.created',
+      target: { type: 'user', id: user.id },
+      ownerId: user.id,
+      details: { name: user.name, admin: user.admin },
+    });
+    return toUserInfo(user);
   }
 
   async list(): Promise<UserInfo[]> {
     return (await this.users.list()).map(toUserInfo);
   }
 
-  async issueToken(userId: string, req: CreateTokenRequest): Promise<CreateTokenResponse> {
+  async issueToken(p: AuditBy, userId: string, req: CreateTokenRequest): Promise<CreateTokenResponse> {
     if (!(await this.users.findById(userId))) throw FxException.notFound('user', userId);
     const { token, row } = await this.auth.issue({ userId, kind: 'user', name: req.name ?? 'token', expiresInSeconds: req.expiresInSeconds });
+    await this.audit.record(p, tokenIssued(row));
     return { token, info: toTokenInfo(row) };
   }
 
@@ -72,9 +87,16 @@ export class UsersService {
     return (await this.tokens.listForUser(userId)).map(toTokenInfo);
   }
 
-  async revokeToken(tokenId: string): Promise<void> {
-    if (!(await this.tokens.findById(tokenId))) throw FxException.notFound('token', tokenId);
-    await this.tokens.revoke(tokenId);
+  async revokeToken(p: AuditBy, tokenId: string): Promise<void> {
+    const row = await this.tokens.findById(tokenId);
+    if (!row) throw FxException.notFound('token', tokenId);
+    const { count } = await this.tokens.revoke(tokenId);
+    await this.audit.record(p, {
+      action: 'token.revoked',
+      target: { type: 'token', id: tokenId },
+      ownerId: row.userId,
+      details: { name: row.name, kind: row.kind, ...(row.endpointId ? { endpointId: row.endpointId } : {}), alreadyRevoked: count === 0 },
+    });
     // Open sockets of the token close now on every replica (the registry's sweep is the fallback).
     await this.sockets.revoked([tokenId]);
   }

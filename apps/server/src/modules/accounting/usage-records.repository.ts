@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AttemptUsage } from '@fx/protocol';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
+import type { RawRow } from '../../storage/raw-rows.js';
+import type { UsageRecord } from '../../generated/prisma/client.js';
+import { FINAL, HELD, json } from '../tasks/task-sql.js';
+import type { UsageRow } from './accounting-rows.js';
+
+/** A stored attempt's usage, as GET /v1/tasks/:id shows it beside the attempt (`attempt`: TaskAttempt.number). */
+export type StoredUsage = RawRow<UsageRecord, 'attempt' | 'speculative' | 'wall_ms' | 'cores' | 'gpus' | 'cpu_ms' | 'max_rss_bytes' | 'block_id'>;
+
+/** Most usage rows read for one task: more than the attempts it shows. */
+const MAX_USAGE_PER_TASK = 200;
+
+/**
+ * The usage_records table (migration 20261219001000_usage): one row per attempt an agent reported a
+ * result for, keyed by task, attempt number (TaskAttempt.number: the task row's attempt + 1) and whether
+ * it was a speculative copy. Written with the results, read by GET /v1/tasks/:id (GET /v1/usage sums it).
+ */
+@Injectable()
+export class UsageRecordsRepository {
+  constructor(@Inject(DATABASE) private readonly db: Database) {}
+
+  /**
+   * Records the usage of results in one statement, only for what this connection may report on: a
+   * task leased to it for the attempt the result names (or one whose lease was lost and that waits
+   * for its endpoint again, as results are recorded: tasks.repository.ts recordResults), a speculative
+   * copy leased to it. Owner and function are copied from the task, so usage outlives its purge.
+   * Runs before the results are recorded (which end the leases); a row recorded before (a resend) is
+   * left as it is. Returns how many rows were written.
+   */
+  async record(endpointId: string, leaseOwner: string, rows: UsageRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    return withConflictRetry(() =>
+      this.db.prisma.$executeRawUnsafe(
+        `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, attempt int, copy boolean, status text, ended_at float8,
+                      wall_ms bigint, cores int, gpus int, cpu_ms bigint, max_rss_bytes bigint, block_id text)),
+              held AS (
+                SELECT x.*, t.owner_id, t.function_id FROM x JOIN tasks t ON t.id = x.task_id
+                WHERE NOT x.copy AND t.endpoint_id = $2::uuid AND t.status NOT IN ${FINAL}
+                  AND ((t.lease_owner = $3 AND t.attempt = x.attempt) OR (t.status = 'waiting-for-endpoint' AND t.attempt = x.attempt + 1))
+                UNION ALL
+                SELECT x.*, t.owner_id, t.function_id FROM x JOIN task_copies c ON c.task_id = x.task_id JOIN tasks t ON t.id = x.task_id
+                WHERE x.copy AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ${HELD} AND c.attempt = x.attempt)
+         INSERT INTO usage_records (task_id, attempt, speculative, owner_id, endpoint_id, function_id, status, ended_at,
+                                    wall_ms, cores, gpus, cpu_ms, max_rss_bytes, block_id)
+         SELECT task_id, attempt + 1, copy, owner_id, $2::uuid, function_id, status, COALESCE(to_timestamp(ended_at / 1000.0), now()),
+                wall_ms, cores, gpus, cpu_ms, max_rss_bytes, block_id
+         FROM held
+         ON CONFLICT DO NOTHING`,
+        json(rows),
+        endpointId,
+        leaseOwner,
+      ),
+    );
+  }
+
+  /** The usage recorded for a task's attempts, latest first. */
+  forTask(taskId: string): Promise<StoredUsage[]> {
+    return withConflictRetry(() =>
+      this.db.prisma.$queryRawUnsafe<StoredUsage[]>(
+        `SELECT attempt, speculative, wall_ms, cores, gpus, cpu_ms, max_rss_bytes, block_id FROM usage_records
+         WHERE task_id = $1::uuid ORDER BY attempt DESC, speculative LIMIT $2::int`,
+        taskId,
+        MAX_USAGE_PER_TASK,
+      ),
+    );
+  }
+}
+
+/** A stored row as the attempt shows it (BIGINT columns come back as bigint). */
+export function toAttemptUsage(u: StoredUsage): AttemptUsage {
+  return {
+    wallMs: Number(u.wall_ms),
+    cores: u.cores,
+    gpus: u.gpus,
+    cpuMs: u.cpu_ms === null ? null : Number(u.cpu_ms),
+    maxRssBytes: u.max_rss_bytes === null ? null : Number(u.max_rss_bytes),
+    ...(u.block_id !== null ? { blockId: u.block_id } : {}),
+  };
+}
