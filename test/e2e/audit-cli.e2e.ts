@@ -106,4 +106,20 @@ describe('fx audit', () => {
     expect(fx(['audit', '--actor', 'alice']).code).toBe(2);
     expect(fx(['audit', '--limit', '0']).code).toBe(2);
   });
+
+  it('fx endpoints allow restricts an endpoint by function names, --any lifts it, and both are audited', () => {
+    const set = fx(['endpoints', 'allow', 'cluster', 'add']);
+    expect(set.stderr).toBe('');
+    expect(set.out.trim()).toBe(`cluster may run 1 function(s): ${fnId}`);
+    expect(fx(['endpoints', 'allow', 'cluster', '--any']).out.trim()).toBe('cluster may run any function');
+    expect(fx(['endpoints', 'allow', 'cluster']).code).toBe(2);
+    expect(fx(['endpoints', 'allow', 'cluster', 'add', '--any']).code).toBe(2);
+    // bob cannot see alice's endpoint by name, so cannot change it
+    expect(fx(['endpoints', 'allow', 'cluster', '--any'], bobEnv).code).toBe(1);
+    const changes = fxJson<{ items: AuditEntry[] }>(['audit', '--action', 'endpoint.allowlist-changed']).items;
+    expect(changes.map((e) => [e.details.before, e.details.after])).toEqual([
+      [[fnId], null],
+      [null, [fnId]],
+    ]);
+  });
 });

@@ -38,6 +38,7 @@ const RULES: Array<[string, RegExp, Rule]> = [
   ],
   ['POST', /^\/v1\/endpoints\/[^/]+\/lock$/, (_m, c) => [['endpoint.locked', c.res.id]]],
   ['POST', /^\/v1\/endpoints\/[^/]+\/unlock$/, (_m, c) => [['endpoint.unlocked', c.res.id]]],
+  ['PATCH', /^\/v1\/endpoints\/([^/]+)$/, (m) => [['endpoint.allowlist-changed', m[1]!]]],
   ['DELETE', /^\/v1\/endpoints\/([^/]+)$/, (m) => [['endpoint.deleted', m[1]!]]],
   ['POST', /^\/v1\/tasks$/, (_m, c) => [['tasks.submitted', c.res.taskId]]],
   ['POST', /^\/v1\/tasks\/batch$/, (_m, c) => [['tasks.submitted', c.res.batchId]]],

@@ -210,6 +210,17 @@ const ROUTES: Route[] = [
     admin: 'ok',
   },
   {
+    method: 'PATCH',
+    path: '/v1/endpoints/{id}',
+    make: async (_f, mk) => {
+      const f = await mk();
+      return { url: `/v1/endpoints/${f.endpointId}`, body: { allowedFunctions: [f.functionId] } };
+    },
+    owner: 'ok',
+    other: 404,
+    admin: 'ok',
+  },
+  {
     method: 'DELETE',
     path: '/v1/endpoints/{id}',
     make: async (_f, mk) => ({ url: `/v1/endpoints/${(await mk()).endpointId}` }),

@@ -14,6 +14,8 @@ export const WS_CLOSE = {
   tooBig: 1009,
   /** RFC 6455: the server failed on its side; reconnecting is the cure. */
   serverError: 1011,
+  /** RFC 6455 "service restart": reconnect (an endpoint's settings changed; the new welcome carries them). */
+  serviceRestart: 1012,
   /** A frame that does not parse, another protocol version, or a first frame that is not hello/auth. */
   badRequest: 4400,
   /** No, a bad, a revoked or an expired token (a block worker: an unknown block or a wrong secret). */
@@ -45,6 +47,8 @@ export const ENDPOINT_CLOSE = {
   takenOver: WS_CLOSE.takenOver,
   tooBig: WS_CLOSE.tooBig,
   serverError: WS_CLOSE.serverError,
+  /** The endpoint's allow-list changed: the agent reconnects and its welcome carries the new one. */
+  reconfigured: WS_CLOSE.serviceRestart,
   /** The agent closes with these: stopping or refused (normal), a server of another version (protocolError). */
   normal: WS_CLOSE.normal,
   protocolError: WS_CLOSE.protocolError,

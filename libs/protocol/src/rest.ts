@@ -34,6 +34,20 @@ export const RegisterEndpointRequest = z
   .strict();
 export type RegisterEndpointRequest = z.input<typeof RegisterEndpointRequest>;
 
+/**
+ * `PATCH /v1/endpoints/:id`: change what an endpoint may run (`allowedFunctions`: a list restricts it,
+ * `null` lets it run any function) or its description. A connected agent is reconnected so that its
+ * own check uses the new list at once.
+ */
+export const UpdateEndpointRequest = z
+  .object({
+    description: z.string().max(4096).nullable().optional(),
+    allowedFunctions: z.array(Uuid).max(10_000).nullable().optional(),
+  })
+  .strict()
+  .refine((r) => r.description !== undefined || r.allowedFunctions !== undefined, { message: 'nothing to change: give allowedFunctions or description' });
+export type UpdateEndpointRequest = z.input<typeof UpdateEndpointRequest>;
+
 export const EndpointState = z.enum(['online', 'offline']);
 export type EndpointState = z.infer<typeof EndpointState>;
 

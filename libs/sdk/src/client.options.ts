@@ -126,6 +126,12 @@ export interface RegisterEndpointOptions {
   allowedFunctions?: string[];
 }
 
+export interface UpdateEndpointOptions {
+  description?: string | null;
+  /** A list restricts the endpoint to these functions; `null` lets it run any. @default unchanged */
+  allowedFunctions?: string[] | null;
+}
+
 export interface RunOptions {
   /** Abandons the submission (and its retries); a request already sent may still have been accepted. */
   signal?: AbortSignal;

@@ -14,6 +14,7 @@ import {
   RegisterEndpointResponse,
   RegisterFunctionRequest,
   TokenInfo,
+  UpdateEndpointRequest,
   UsageQuery,
   UsageResponse,
   UserInfo,
@@ -24,6 +25,7 @@ import type {
   RegisterFunctionOptions,
   RegisterPythonFunctionOptions,
   RegisterShellFunctionOptions,
+  UpdateEndpointOptions,
   UsageOptions,
 } from './client.options.js';
 import { ClientCore } from './client.core.js';
@@ -134,6 +136,19 @@ export abstract class ClientRegistry extends ClientCore {
       method: 'GET',
       path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}/status`,
       response: EndpointStatusResponse,
+    });
+  }
+
+  /** Changes what an endpoint may run (its connected agent is reconnected to pick the new list up) or its description. */
+  async updateEndpoint(endpointId: string, options: UpdateEndpointOptions): Promise<EndpointInfo> {
+    const body = checkInput(UpdateEndpointRequest, options, 'endpoint update');
+    return this.request({
+      method: 'PATCH',
+      path: `/v1/endpoints/${this.nameRef(endpointId, EndpointRef, 'endpointId')}`,
+      body,
+      // setting the same list again changes nothing
+      idempotent: true,
+      response: EndpointInfo,
     });
   }
 

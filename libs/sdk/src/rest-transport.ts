@@ -17,7 +17,7 @@ export interface RestTransportOptions {
 }
 
 export interface RestRequest<T> {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Starts with `/v1/`. */
   path: string;
   /** A value to JSON-encode, or a body the caller already encoded. */

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
 import { wantsJson, withClient } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
-import { endpointRef } from '../resolve.js';
+import { CliError } from '@fx/cli-kit';
+import { endpointRef, functionRef, isUuid } from '../resolve.js';
 
 export function configureEndpointsCommand(program: Command, context: CliContext): void {
   const endpoints = program
@@ -48,5 +49,25 @@ export function configureEndpointsCommand(program: Command, context: CliContext)
       ];
       if (endpoint.description) rows.push(['description', endpoint.description]);
       for (const [k, v] of rows) context.out(`${k.padEnd(15)}${v}`);
+    });
+
+  endpoints
+    .command('allow')
+    .description('set which functions an endpoint may run (its agent picks the new list up at once), or with --any lift the restriction')
+    .argument('<endpoint>', 'endpoint id or name')
+    .argument('[functions...]', 'function ids or names (name, name@version)')
+    .option('--any', 'let the endpoint run any function')
+    .action(async (ref: string, fns: string[], options: { any?: boolean }, command: Command) => {
+      if (options.any && fns.length) throw new CliError('give functions or --any, not both', 2);
+      if (!options.any && fns.length === 0) throw new CliError('name the functions the endpoint may run, or pass --any', 2);
+      const refs = fns.map(functionRef);
+      const endpoint = await withClient(context, async (client) => {
+        // a name means the version it resolves to now, as at submit
+        const ids = await Promise.all(refs.map(async (f) => (isUuid(f) ? f : (await client.getFunction(f)).id)));
+        return client.updateEndpoint(endpointRef(ref), { allowedFunctions: options.any ? null : [...new Set(ids)] });
+      });
+      if (wantsJson(command)) return printJson(context, endpoint);
+      const list = endpoint.allowedFunctions;
+      context.out(list === null ? `${endpoint.name} may run any function` : `${endpoint.name} may run ${list.length} function(s): ${list.join(', ')}`);
     });
 }

@@ -71,6 +71,14 @@ export const FUNCTION_OPERATIONS: Record<string, OperationDoc> = {
     response: EndpointStatusResponse,
     id: true,
   },
+  'PATCH /v1/endpoints/{id}': {
+    summary: "Change an endpoint's allow-list or description",
+    description:
+      '`allowedFunctions`: a list restricts the endpoint to those functions, `null` lets it run any. A connected agent is reconnected (close 1012) so that its own check uses the new list at once; queued tasks the new list refuses fail FUNCTION_NOT_ALLOWED at the agent. Recorded in the audit log as `endpoint.allowlist-changed`.',
+    response: EndpointInfo,
+    body: true,
+    id: true,
+  },
   'DELETE /v1/endpoints/{id}': {
     summary: 'Delete an endpoint',
     description: 'Its tokens stop working, its agent is disconnected and its unfinished tasks fail ENDPOINT_DELETED.',

@@ -107,6 +107,9 @@ export class DispatchService implements OnModuleInit {
       conn?.send('error', { code: 'ENDPOINT_DELETED', message: `endpoint ${endpointId} was deleted` });
       conn?.ws.close(ENDPOINT_CLOSE.gone, 'endpoint deleted');
     });
+    this.events.on('endpoint-reconfigured', ({ endpointId }) => {
+      this.connections.current(endpointId)?.ws.close(ENDPOINT_CLOSE.reconfigured, 'endpoint settings changed: reconnect');
+    });
   }
 
   grant(conn: EndpointConnection, credits: number): void {

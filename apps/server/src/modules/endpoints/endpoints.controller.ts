@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiParam, ApiTags } from '@nestjs/swagger';
-import { EndpointRef, RegisterEndpointRequest } from '@fx/protocol';
+import { EndpointRef, RegisterEndpointRequest, UpdateEndpointRequest } from '@fx/protocol';
 import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
@@ -42,6 +42,13 @@ export class EndpointsController {
   @ApiParam(ENDPOINT_PARAM)
   status(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
     return this.endpoints.status(p, id);
+  }
+
+  @Patch(':id')
+  @ApiParam(ENDPOINT_PARAM)
+  @ApiBody({ schema: jsonSchema(UpdateEndpointRequest) })
+  update(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string, @Body(new ZodPipe(UpdateEndpointRequest)) body: UpdateEndpointRequest) {
+    return this.endpoints.update(p, id, body);
   }
 
   /** A locked endpoint refuses new tasks with 409 ENDPOINT_LOCKED; tasks already queued still run. */

@@ -46,6 +46,10 @@ export class EndpointsRepository {
     return new Map(rows.map((r) => [r.id, r.ownerId]));
   }
 
+  update(id: string, data: { description?: string | null; allowedFunctions?: string[]; restricted?: boolean }) {
+    return this.db.prisma.endpoint.update({ where: { id }, data });
+  }
+
   setLocked(id: string, locked: boolean) {
     return this.db.prisma.endpoint.update({ where: { id }, data: { lockedAt: locked ? new Date() : null } });
   }

@@ -9,6 +9,7 @@ import {
   type EndpointStatusResponse,
   type RegisterEndpointRequest,
   type RegisterEndpointResponse,
+  type UpdateEndpointRequest,
 } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
@@ -161,6 +162,37 @@ export class EndpointsService {
     });
     await this.outcomes.published(failed);
     await this.events.publishEndpointGone(id);
+  }
+
+  /**
+   * Changes the description or the allow-list. Tasks already queued that the new list refuses are left to
+   * the agent's own check (they fail FUNCTION_NOT_ALLOWED there); the agent is reconnected at once so
+   * that check uses the new list.
+   */
+  async update(p: Principal, ref: string, req: UpdateEndpointRequest): Promise<EndpointInfo> {
+    const e = await this.getOwned(p, ref);
+    const before = e.restricted ? e.allowedFunctions : null;
+    const after = req.allowedFunctions === undefined ? before : req.allowedFunctions;
+    const listChanged = JSON.stringify(before) !== JSON.stringify(after);
+    const updated = await this.endpoints.update(e.id, {
+      ...(req.description !== undefined ? { description: req.description } : {}),
+      ...(listChanged ? { allowedFunctions: after ?? [], restricted: after !== null } : {}),
+    });
+    if (listChanged) {
+      await this.audit.record(p, {
+        action: 'endpoint.allowlist-changed',
+        target: { type: 'endpoint', id: e.id },
+        ownerId: e.ownerId,
+        details: {
+          name: e.name,
+          ...(before ? listed('before', before) : { before: null }),
+          ...(after ? listed('after', after) : { after: null }),
+        },
+      });
+      this.events.noteEndpointChanged(e.id);
+      await this.events.publishEndpointReconfigured(e.id);
+    }
+    return this.toInfo(updated);
   }
 
   /** A locked endpoint refuses new tasks with 409 ENDPOINT_LOCKED; tasks already queued still run. */

@@ -28,6 +28,8 @@ export interface ClusterEvents {
   'endpoint-groups-joined': { endpointIds: string[] };
   /** The endpoint was deleted: drop its agent. */
   'endpoint-gone': { endpointId: string };
+  /** The endpoint's allow-list changed: whoever holds its agent reconnects it, so its welcome carries the new list. */
+  'endpoint-reconfigured': { endpointId: string };
   /** These tokens were revoked: every replica closes the sockets opened with them. */
   'tokens-revoked': { tokenIds: string[] };
   /**
@@ -113,6 +115,10 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
 
   async publishEndpointGone(endpointId: string): Promise<void> {
     await this.publish('endpoint-gone', { endpointId });
+  }
+
+  async publishEndpointReconfigured(endpointId: string): Promise<void> {
+    await this.publish('endpoint-reconfigured', { endpointId });
   }
 
   /**
