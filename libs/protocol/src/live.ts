@@ -54,7 +54,7 @@ export const LogChunk = z.object({
   taskId: Uuid,
   attempt: z.number().int().min(0),
   stream: LogStream,
-  /** 1-based, per task attempt across both streams: ordering of chunks as printed. */
+  /** 1-based, per task attempt across its streams (the agent's lines included): ordering of chunks as printed. */
   seq: z.number().int().min(1),
   at: z.number(),
   text: z.string().max(MAX_LOG_CHUNK_CHARS),
