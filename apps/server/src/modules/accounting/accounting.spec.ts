@@ -134,6 +134,28 @@ describe.each(BACKENDS)('accounting records (%s)', (backend) => {
     peer.close();
   });
 
+  it('estimates a started attempt that lost its agent, and lets the agent’s own measure replace it', async () => {
+    const { peer, ids } = await leased(2);
+    const [ran, never] = ids as [string, string];
+    const startedAt = Date.now() - 400;
+    peer.send('started', { tasks: [{ taskId: ran, startedAt }] });
+    await eventually(async () => ((await alice('GET', `/v1/tasks/${ran}`)).body.status === 'running' ? true : undefined));
+    // the block running them ended: both go back to the queue; only the one that had started held a worker
+    peer.send('requeue', { taskIds: [ran, never], reason: 'its block ended' });
+    await eventually(async () => ((await alice('GET', `/v1/tasks/${ran}`)).body.attempt === 1 ? true : undefined));
+    const [lost] = await usageRows(ran);
+    expect(lost).toMatchObject({ attempt: 1, status: 'lost', cores: 1, gpus: 0, cpu_ms: null, max_rss_bytes: null, block_id: null, function_id: fnId });
+    expect(lost!.wall_ms as number).toBeGreaterThanOrEqual(0);
+    expect(await usageRows(never)).toEqual([]);
+    const attempts = (await alice('GET', `/v1/tasks/${ran}`)).body.attempts;
+    expect(attempts[0]).toMatchObject({ number: 1, status: 'lost', usage: { cores: 1, gpus: 0, cpuMs: null } });
+
+    // the agent reports that attempt's result after all (accepted while the task waits again): its measure wins
+    await report(peer, [result(ran)]);
+    expect(await usageRows(ran)).toEqual([expect.objectContaining({ attempt: 1, status: 'success', wall_ms: 1_500, cpu_ms: 1_200, cores: 2 })]);
+    peer.close();
+  });
+
   it("records nothing from another tenant's endpoint, nor for an attempt the task is not at", async () => {
     const mine = await leased(2);
     const theirs = await endpointOf(bob);

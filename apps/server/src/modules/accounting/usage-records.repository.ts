@@ -16,7 +16,7 @@ const MAX_USAGE_PER_TASK = 200;
 
 /**
  * The usage_records table (migration 20261219001000_usage): one row per attempt an agent reported a
- * result for, keyed by task, attempt number (TaskAttempt.number: the task row's attempt + 1) and whether
+ * result for (or, estimated, one that started and lost its agent: leases.repository.ts), keyed by task, attempt number (TaskAttempt.number: the task row's attempt + 1) and whether
  * it was a speculative copy. Written with the results, read by GET /v1/tasks/:id (GET /v1/usage sums it).
  */
 @Injectable()
@@ -29,7 +29,8 @@ export class UsageRecordsRepository {
    * for its endpoint again, as results are recorded: tasks.repository.ts recordResults), a speculative
    * copy leased to it. Owner and function are copied from the task, so usage outlives its purge.
    * Runs before the results are recorded (which end the leases); a row recorded before (a resend) is
-   * left as it is. Returns how many rows were written.
+   * left as it is, except the server's estimate of an attempt it thought lost (leases.repository.ts),
+   * which the agent's measure replaces. Returns how many rows were written.
    */
   async record(endpointId: string, leaseOwner: string, rows: UsageRow[]): Promise<number> {
     if (rows.length === 0) return 0;
@@ -49,7 +50,11 @@ export class UsageRecordsRepository {
          SELECT task_id, attempt + 1, copy, owner_id, $2::uuid, function_id, status, COALESCE(to_timestamp(ended_at / 1000.0), now()),
                 wall_ms, cores, gpus, cpu_ms, max_rss_bytes, block_id
          FROM held
-         ON CONFLICT DO NOTHING`,
+         ON CONFLICT (task_id, attempt, speculative) DO UPDATE SET
+           status = EXCLUDED.status, ended_at = EXCLUDED.ended_at, wall_ms = EXCLUDED.wall_ms, cores = EXCLUDED.cores, gpus = EXCLUDED.gpus,
+           cpu_ms = EXCLUDED.cpu_ms, max_rss_bytes = EXCLUDED.max_rss_bytes, block_id = EXCLUDED.block_id
+         -- only the server's estimate of a lost attempt gives way to the agent's measure; a resend changes nothing
+         WHERE usage_records.status = 'lost'`,
         json(rows),
         endpointId,
         leaseOwner,

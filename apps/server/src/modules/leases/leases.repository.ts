@@ -34,6 +34,19 @@ export interface LostLeases {
  * task is dispatched, extended by heartbeats, and when it is lost the task returns to its queue with
  * `attempt + 1`. Settling a lease with a result is part of recording the result (tasks.repository.ts).
  */
+/**
+ * The usage of an attempt that lost its agent (issue 17): it held its worker from when it started
+ * until now, but no agent measured it, so the server records what it knows — the wall time and the
+ * cores and GPUs the task asked for (1 core otherwise, as a local worker has) — with status `lost` and
+ * no CPU or memory figures. An agent that reconnects and reports the attempt's result replaces it
+ * (usage-records.repository.ts). Selects from a row set with the task's columns, `attempt` being the
+ * row's attempt before the requeue.
+ */
+const LOST_USAGE_INSERT = `INSERT INTO usage_records (task_id, attempt, speculative, owner_id, endpoint_id, function_id, status, ended_at, wall_ms, cores, gpus)
+  SELECT id, attempt + 1, false, owner_id, endpoint_id, function_id, 'lost', now(),
+         GREATEST(0, (extract(epoch FROM now() - running_at) * 1000)::bigint),
+         COALESCE((resources->>'cores')::int, 1), COALESCE((resources->>'gpus')::int, 0)`;
+
 @Injectable()
 export class LeasesRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
@@ -151,7 +164,7 @@ export class LeasesRepository {
     const n = params.length;
     const requeued = await this.query<QueuedRow>(
       `WITH old AS MATERIALIZED (
-         SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at FROM tasks
+         SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, owner_id, function_id, resources FROM tasks
          WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 < $${n + 1}::int AND ${NO_ACTIVE_COPY} ORDER BY id FOR UPDATE),
        moved AS (
          UPDATE tasks t SET status = 'waiting-for-endpoint', attempt = t.attempt + 1, waiting_at = now(),
@@ -161,17 +174,21 @@ export class LeasesRepository {
        archived AS (
          INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, queued_at, dispatched_at, started_at, ended_at)
          SELECT id, attempt + 1, 'lost', endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, now() FROM old
-         ON CONFLICT DO NOTHING)
+         ON CONFLICT DO NOTHING),
+       used AS (${LOST_USAGE_INSERT} FROM old WHERE running_at IS NOT NULL ON CONFLICT DO NOTHING)
        SELECT * FROM moved`,
       ...params,
       maxAttempts,
     );
     const exhausted = await this.query<OutcomeRow>(
-      `UPDATE tasks SET status = 'failed', attempt = attempt + 1, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-              error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
-                'message', 'the task lost its agent ' || (attempt - retries + 1) || ' times (limit ' || $${n + 1}::int || ')')
-       WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 >= $${n + 1}::int AND ${NO_ACTIVE_COPY}
-       RETURNING id, owner_id, status, result, error, output, completed_at`,
+      `WITH ended AS (
+         UPDATE tasks SET status = 'failed', attempt = attempt + 1, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+                error = jsonb_build_object('code', 'MAX_ATTEMPTS_EXCEEDED', 'name', 'MaxAttemptsExceeded',
+                  'message', 'the task lost its agent ' || (attempt - retries + 1) || ' times (limit ' || $${n + 1}::int || ')')
+         WHERE status IN ${HELD} AND ${where} AND attempt - retries + 1 >= $${n + 1}::int AND ${NO_ACTIVE_COPY}
+         RETURNING id, owner_id, status, result, error, output, completed_at, attempt - 1 AS attempt, endpoint_id, function_id, resources, running_at),
+       used AS (${LOST_USAGE_INSERT} FROM ended WHERE running_at IS NOT NULL ON CONFLICT DO NOTHING)
+       SELECT id, owner_id, status, result, error, output, completed_at FROM ended`,
       ...params,
       maxAttempts,
     );
