@@ -58,7 +58,10 @@ export class FxServer extends ServerProcess {
 
 export class FxEndpoint extends EndpointProcess {
   static async configure(server, name, { workers } = {}) {
-    return track(await super.configure(server, name, { workers, keepOutput: 500, dirLabel: 'fx-bench-home' }));
+    const endpoint = track(await super.configure(server, name, { workers, keepOutput: 500, dirLabel: 'fx-bench-home' }));
+    // config.yaml keys for an experiment, e.g. FX_BENCH_AGENT_CONFIG='{"taskLogLevel":"off"}'
+    if (process.env.FX_BENCH_AGENT_CONFIG) await endpoint.mergeConfig(JSON.parse(process.env.FX_BENCH_AGENT_CONFIG));
+    return endpoint;
   }
 
   start() {
