@@ -76,3 +76,18 @@ def test_bad_queries_are_refused() -> None:
 def test_an_unknown_action_is_the_servers_validation_error(client: Client) -> None:
     with pytest.raises(fx_sdk.ValidationError, match="action"):
         client.get_audit(action="tasks.deleted")
+
+
+def test_update_endpoint_changes_the_allow_list_and_is_audited(client: Client, other: Client) -> None:
+    fn = client.create_function({"name": f"py-allow-{uuid.uuid4().hex[:6]}", "runtime": "js", "source": "(x) => x"})
+    reg = client.register_endpoint(f"py-allow-{uuid.uuid4().hex[:6]}")
+    ep = reg["endpoint"]["id"]
+    assert client.update_endpoint(ep, allowed_functions=[fn["id"]])["allowedFunctions"] == [fn["id"]]
+    assert client.update_endpoint(ep, description="lab")["allowedFunctions"] == [fn["id"]]
+    assert client.update_endpoint(ep, allowed_functions=None)["allowedFunctions"] is None
+    with pytest.raises(fx_sdk.ValidationError):
+        client.update_endpoint(ep)
+    with pytest.raises(fx_sdk.NotFoundError):
+        other.update_endpoint(ep, allowed_functions=None)
+    changes = client.get_audit(action="endpoint.allowlist-changed", target_id=ep)["items"]
+    assert [(e["details"]["before"], e["details"]["after"]) for e in changes] == [(None, [fn["id"]]), ([fn["id"]], None)]

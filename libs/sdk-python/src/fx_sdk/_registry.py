@@ -18,6 +18,10 @@ from .errors import ValidationError
 from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, UsageResponse, UserInfo, WhoAmI
 
 
+
+# an argument left out (None means something: any function)
+_KEEP: Any = object()
+
 class RegistryMethods:
     """The client's function, endpoint, user and token calls."""
 
@@ -119,6 +123,18 @@ class RegistryMethods:
         """An endpoint's state and last heartbeat; ``status["python"]`` is its Python (version, executable,
         distributions digest) or why it has none."""
         return cast(EndpointStatus, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}/status"))
+
+    def update_endpoint(self, endpoint: str, *, allowed_functions: Any = _KEEP, description: Any = _KEEP) -> EndpointInfo:
+        """Changes what an endpoint may run (a list of function ids restricts it, ``None`` lets it run any)
+        or its description; a connected agent picks the new list up at once. Arguments left out stay as they are."""
+        body: Dict[str, Any] = {}
+        if allowed_functions is not _KEEP:
+            body["allowedFunctions"] = None if allowed_functions is None else [task_id(f, "allowed function id") for f in allowed_functions]
+        if description is not _KEEP:
+            body["description"] = description
+        if not body:
+            raise ValidationError("VALIDATION_FAILED", "update_endpoint: give allowed_functions or description")
+        return cast(EndpointInfo, self._request("PATCH", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}", body))
 
     def delete_endpoint(self, endpoint: str) -> None:
         self._request("DELETE", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}")
