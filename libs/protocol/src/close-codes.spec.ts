@@ -8,6 +8,7 @@ describe('close codes', () => {
       protocolError: 1002,
       tooBig: 1009,
       serverError: 1011,
+      serviceRestart: 1012,
       badRequest: 4400,
       unauthorized: 4401,
       notFound: 4404,
@@ -27,6 +28,7 @@ describe('close codes', () => {
       tooMany: 4429,
       tooBig: 1009,
       serverError: 1011,
+      reconfigured: 1012,
     });
     expect(CLIENT_CLOSE).toEqual({ unauthorized: 4401, tooMany: 4429, normal: 1000 });
     expect(CONSOLE_CLOSE).toEqual({ unauthorized: 4401, badFrame: 4400, timeout: 4408, tooMany: 4429 });
