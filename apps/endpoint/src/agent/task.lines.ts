@@ -19,7 +19,8 @@ const IMPLIED = new Set(['taskId', 'attempt', 'endpointId', 'copy']);
  * The agent's lines about a task (issue 17): every log line with a `taskId` field goes to the log as
  * usual and, at `level` or above, onto that task's live stream as a LogChunk of stream `agent`, so
  * `fx logs <task> --agent` shows the endpoint's side without shell access to it. The stream's level is
- * its own: an endpoint whose log shows only warnings still streams its info lines about each task.
+ * its own: an endpoint whose log shows only warnings still streams its info lines about each task. In
+ * the log itself a task's info lines are written at debug (warnings and errors stay as they are).
  * Lines of a speculative copy (`copy: true`) stay in the log: a copy streams nothing (see LiveStreams).
  *
  * Cheap by construction: a line without `taskId` costs one property read; nothing is kept per task here.
@@ -48,8 +49,11 @@ export class TaskLines {
     const at =
       (level: LogLevel) =>
       (message: string, fields?: LogFields): void => {
-        base[level](message, fields);
-        if (!this.sink || RANK[level] < this.least || typeof (fields?.taskId ?? bound.taskId) !== 'string') return;
+        const aboutTask = typeof (fields?.taskId ?? bound.taskId) === 'string';
+        // A few routine lines per task would bury everything else in endpoint.log (10,000 tasks: 40,000
+        // lines): there they are debug; the task's own stream still carries them at info.
+        base[aboutTask && level === 'info' ? 'debug' : level](message, fields);
+        if (!this.sink || !aboutTask || RANK[level] < this.least) return;
         this.offer(level, message, { ...bound, ...fields });
       };
     return {
