@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode, type UIEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode, type UIEvent } from 'react';
 import type { FunctionInfo, TaskStatus, ThroughputBucket } from '@fx/protocol';
 
 export function StatusBadge({ status }: { status: TaskStatus | 'online' | 'offline' | 'locked' }) {
@@ -56,6 +56,34 @@ export function useNow(ms = 1000): number {
     return () => clearInterval(t);
   }, [ms]);
   return now;
+}
+
+/**
+ * `f` at most once every `ms`: the first call arms a timer, later calls until it fires are absorbed,
+ * and the timer runs the latest `f`. Cleared on unmount.
+ */
+export function useThrottled(f: () => void, ms: number): () => void {
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const latest = useRef(f);
+  latest.current = f;
+  useEffect(() => () => clearTimeout(timer.current ?? undefined), []);
+  return useCallback(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = null;
+      latest.current();
+    }, ms);
+  }, [ms]);
+}
+
+/** Hands a blob to the browser to save as `name`. */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 export function age(iso: string | null, now: number): string {

@@ -38,6 +38,30 @@ export function usePageData<T>(fetch: () => Promise<T>, deps: DependencyList): P
   return { data, setData, error, reload };
 }
 
+/** An action a page offers (a delete, a toggle, a download) and how the last run of it went. */
+export interface Action {
+  /** The last run's error; cleared when the next starts. */
+  error: unknown;
+  pending: boolean;
+  /** Runs `f`, then `after` (a reload, say) if it succeeded; never rejects, the error is kept instead. */
+  run: (f: () => Promise<unknown>) => Promise<void>;
+}
+
+export function useAction(after?: () => void): Action {
+  const [state, setState] = useState<{ error: unknown; pending: boolean }>({ error: null, pending: false });
+  const run = async (f: () => Promise<unknown>) => {
+    setState({ error: null, pending: true });
+    try {
+      await f();
+      setState({ error: null, pending: false });
+      after?.();
+    } catch (e) {
+      setState({ error: e, pending: false });
+    }
+  };
+  return { ...state, run };
+}
+
 interface FrameProps {
   /** Names the heading (`<id>-title`), which labels the section. */
   id: string;

@@ -2,9 +2,11 @@ import { useState, type MouseEvent } from 'react';
 import { AuditAction, AuditTargetType, type AuditEntry } from '@fx/protocol';
 import { auditExportPath, type AuditFilters } from '../api';
 import { useSession } from '../app-context';
-import { Empty, ErrorNote, When } from '../components';
-import { Page, usePageData } from '../page';
+import { Empty, ErrorNote, saveBlob, When } from '../components';
+import { SelectField, type Option } from '../fields';
+import { Page, useAction, usePageData } from '../page';
 import { Link } from '../router';
+import { Table, type Column } from '../table';
 
 /** "Since" choices: how far back from now. */
 const SINCE: Array<{ label: string; ms: number | null }> = [
@@ -16,6 +18,20 @@ const SINCE: Array<{ label: string; ms: number | null }> = [
 ];
 const PAGE = 100;
 
+/** The choices the filter selects hold; `since` is an index into SINCE. */
+type Choices = { action: string; targetType: string; since: string };
+const CHOICES: Array<{ key: keyof Choices; label: string; options: Option[] }> = [
+  { key: 'action', label: 'Action', options: [{ value: '', label: 'any' }, ...AuditAction.options.map((a) => ({ value: a, label: a }))] },
+  { key: 'targetType', label: 'Target type', options: [{ value: '', label: 'any' }, ...AuditTargetType.options.map((t) => ({ value: t, label: t }))] },
+  { key: 'since', label: 'Since', options: SINCE.map((x, i) => ({ value: String(i), label: x.label })) },
+];
+
+/** The query the choices mean now: "since" becomes an instant. */
+function toFilters({ action, targetType, since }: Choices): AuditFilters {
+  const ms = SINCE[Number(since)]!.ms;
+  return { ...(action ? { action } : {}), ...(targetType ? { targetType } : {}), ...(ms ? { since: new Date(Date.now() - ms).toISOString() } : {}) };
+}
+
 /**
  * The audit log, newest first: an admin sees every entry, anyone else what concerns their things and
  * what they did. Filters by action, target type and age; older entries page in; the export saves every
@@ -23,45 +39,26 @@ const PAGE = 100;
  */
 export function Audit() {
   const { api, user } = useSession();
-  const [action, setAction] = useState('');
-  const [targetType, setTargetType] = useState('');
-  const [since, setSince] = useState(0);
+  const [choices, setChoices] = useState<Choices>({ action: '', targetType: '', since: '0' });
   // fixed when a filter changes, so that "older" pages and the export mean the same window
   const [filters, setFilters] = useState<AuditFilters>({});
-  const apply = (next: { action?: string; targetType?: string; since?: number }) => {
-    const a = next.action ?? action;
-    const t = next.targetType ?? targetType;
-    const s = next.since ?? since;
-    const ms = SINCE[s]!.ms;
-    setFilters({ ...(a ? { action: a } : {}), ...(t ? { targetType: t } : {}), ...(ms ? { since: new Date(Date.now() - ms).toISOString() } : {}) });
+  const choose = (key: keyof Choices, value: string) => {
+    const next = { ...choices, [key]: value };
+    setChoices(next);
+    setFilters(toFilters(next));
   };
   const state = usePageData(() => api.audit({ ...filters, limit: PAGE }), [api, filters]);
-  const [more, setMore] = useState<{ error: unknown; loading: boolean }>({ error: null, loading: false });
-  const loadOlder = async (before: string) => {
-    setMore({ error: null, loading: true });
-    try {
-      const older = await api.audit({ ...filters, before, limit: PAGE });
-      state.setData((d) => (d ? { items: [...d.items, ...older.items], next: older.next } : older));
-      setMore({ error: null, loading: false });
-    } catch (e) {
-      setMore({ error: e, loading: false });
-    }
-  };
-  const [exportError, setExportError] = useState<unknown>(null);
-  const exportLines = async (e: MouseEvent<HTMLAnchorElement>) => {
+  const older = useAction();
+  const loadOlder = (before: string) =>
+    older.run(async () => {
+      const page = await api.audit({ ...filters, before, limit: PAGE });
+      state.setData((d) => (d ? { items: [...d.items, ...page.items], next: page.next } : page));
+    });
+  const exporting = useAction();
+  const exportLines = (e: MouseEvent<HTMLAnchorElement>) => {
     // the link's own address needs the token, which only a fetch can send: the file is handed over as a blob
     e.preventDefault();
-    setExportError(null);
-    try {
-      const url = URL.createObjectURL(await api.auditExport(filters));
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = 'fx-audit.jsonl';
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    } catch (err) {
-      setExportError(err);
-    }
+    void exporting.run(async () => saveBlob(await api.auditExport(filters), 'fx-audit.jsonl'));
   };
 
   return (
@@ -73,43 +70,26 @@ export function Audit() {
             deleted.
           </p>
           <div className="filters" role="group" aria-label="Filter the audit log">
-            <Choice
-              label="Action"
-              value={action}
-              options={[['', 'any'], ...AuditAction.options.map((a): [string, string] => [a, a])]}
-              onChange={(v) => {
-                setAction(v);
-                apply({ action: v });
-              }}
-            />
-            <Choice
-              label="Target type"
-              value={targetType}
-              options={[['', 'any'], ...AuditTargetType.options.map((t): [string, string] => [t, t])]}
-              onChange={(v) => {
-                setTargetType(v);
-                apply({ targetType: v });
-              }}
-            />
-            <Choice
-              label="Since"
-              value={String(since)}
-              options={SINCE.map((x, i): [string, string] => [String(i), x.label])}
-              onChange={(v) => {
-                setSince(Number(v));
-                apply({ since: Number(v) });
-              }}
-            />
-            <a className="export" href={auditExportPath(filters)} download="fx-audit.jsonl" onClick={(e) => void exportLines(e)}>
+            {CHOICES.map((c) => (
+              <SelectField key={c.key} label={c.label} value={choices[c.key]} options={c.options} onChange={(e) => choose(c.key, e.target.value)} />
+            ))}
+            <a className="export" href={auditExportPath(filters)} download="fx-audit.jsonl" onClick={exportLines}>
               Export JSON lines
             </a>
           </div>
-          {exportError ? <ErrorNote error={exportError} /> : null}
-          {page.items.length === 0 ? <Empty title="No entries">Nothing recorded matches these filters.</Empty> : <AuditTable items={page.items} />}
-          {more.error ? <ErrorNote error={more.error} /> : null}
+          {exporting.error ? <ErrorNote error={exporting.error} /> : null}
+          <Table
+            rows={page.items}
+            columns={COLUMNS}
+            label="Audit entries"
+            rowKey={(e) => e.id}
+            rowAttributes={(e) => ({ 'data-audit': e.action, 'data-target': e.target.id })}
+            empty={<Empty title="No entries">Nothing recorded matches these filters.</Empty>}
+          />
+          {older.error ? <ErrorNote error={older.error} /> : null}
           {page.next ? (
-            <button type="button" disabled={more.loading} onClick={() => void loadOlder(page.next!)}>
-              {more.loading ? 'Loading…' : 'Load older entries'}
+            <button type="button" disabled={older.pending} onClick={() => void loadOlder(page.next!)}>
+              {older.pending ? 'Loading…' : 'Load older entries'}
             </button>
           ) : null}
         </>
@@ -118,62 +98,17 @@ export function Audit() {
   );
 }
 
-/** A labelled select of `[value, label]` options. */
-function Choice({ label, value, options, onChange }: { label: string; value: string; options: Array<[string, string]>; onChange: (v: string) => void }) {
-  return (
-    <label>
-      {label}
-      <select value={value} onChange={(e) => onChange(e.target.value)}>
-        {options.map(([v, text]) => (
-          <option key={v} value={v}>
-            {text}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
-
-function AuditTable({ items }: { items: AuditEntry[] }) {
-  return (
-    <table className="table responsive" aria-label="Audit entries">
-      <thead>
-        <tr>
-          <th scope="col">When</th>
-          <th scope="col">Who</th>
-          <th scope="col">Action</th>
-          <th scope="col">Target</th>
-          <th scope="col">Details</th>
-        </tr>
-      </thead>
-      <tbody>
-        {items.map((e) => (
-          <tr key={e.id} data-audit={e.action} data-target={e.target.id}>
-            <td data-label="When">
-              <When iso={e.at} />
-            </td>
-            <td data-label="Who">
-              {e.actor.kind === 'system' ? (
-                <span className="muted">the server</span>
-              ) : (
-                `${e.actor.kind === 'endpoint' ? 'endpoint ' : ''}${e.actor.name ?? e.actor.id}`
-              )}
-            </td>
-            <td data-label="Action" className="mono">
-              {e.action}
-            </td>
-            <td data-label="Target">
-              <Target type={e.target.type} id={e.target.id} />
-            </td>
-            <td data-label="Details" className="mono small audit-details">
-              {JSON.stringify(e.details)}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
+const COLUMNS: Array<Column<AuditEntry>> = [
+  { label: 'When', cell: (e) => <When iso={e.at} /> },
+  {
+    label: 'Who',
+    cell: (e) =>
+      e.actor.kind === 'system' ? <span className="muted">the server</span> : `${e.actor.kind === 'endpoint' ? 'endpoint ' : ''}${e.actor.name ?? e.actor.id}`,
+  },
+  { label: 'Action', className: 'mono', cell: (e) => e.action },
+  { label: 'Target', cell: (e) => <Target type={e.target.type} id={e.target.id} /> },
+  { label: 'Details', className: 'mono small audit-details', cell: (e) => JSON.stringify(e.details) },
+];
 
 /** A target, linked where the console has a page for it. */
 function Target({ type, id }: { type: string; id: string }) {

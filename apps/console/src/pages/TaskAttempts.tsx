@@ -1,5 +1,6 @@
 import type { AttemptUsage, TaskAttempt, TaskInfo } from '@fx/protocol';
 import { StatusBadge, When } from '../components';
+import { Table, type Column } from '../table';
 
 /** How an attempt ended, in words: retried and lost attempts did not end their task. */
 function outcome(a: TaskAttempt) {
@@ -58,6 +59,35 @@ function label(a: TaskAttempt) {
   );
 }
 
+const COLUMNS: Array<Column<TaskAttempt>> = [
+  { label: '#', cell: label },
+  { label: 'Outcome', cell: outcome },
+  {
+    label: 'Ran on',
+    className: 'mono small',
+    cell: (a) =>
+      [a.blockId && `block ${a.blockId}`, a.workerId && `worker ${a.workerId}`, a.connectionId && `connection ${a.connectionId}`].filter(Boolean).join(' · ') ||
+      '-',
+  },
+  { label: 'Queued', cell: (a) => <When iso={a.queuedAt} /> },
+  { label: 'Started', cell: (a) => <When iso={a.startedAt} /> },
+  {
+    label: 'Ended',
+    cell: (a) => (
+      <>
+        <When iso={a.endedAt} />
+        {a.retryAt ? (
+          <div className="muted small">
+            next attempt at <When iso={a.retryAt} />
+          </div>
+        ) : null}
+      </>
+    ),
+  },
+  { label: 'Used', cell: (a) => <Usage u={a.usage} /> },
+  { label: 'Error', cell: (a) => (a.error ? `${a.error.code}: ${a.error.message}` : '-') },
+];
+
 /** Every attempt of a task (invariant 12), speculative copies too: where it ran, its own timeline, what it used, and its error. */
 export function TaskAttempts({ task }: { task: TaskInfo }) {
   if (task.attempts.length === 0) return null;
@@ -72,51 +102,13 @@ export function TaskAttempts({ task }: { task: TaskInfo }) {
           </span>
         ) : null}
       </h2>
-      <table className="table responsive" aria-label="Attempts">
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Ran on</th>
-            <th scope="col">Queued</th>
-            <th scope="col">Started</th>
-            <th scope="col">Ended</th>
-            <th scope="col">Used</th>
-            <th scope="col">Error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {task.attempts.map((a) => (
-            <tr key={`${a.number}${a.speculative ? '-copy' : ''}`} data-attempt={a.number} data-status={a.status} data-speculative={a.speculative}>
-              <td data-label="#">{label(a)}</td>
-              <td data-label="Outcome">{outcome(a)}</td>
-              <td data-label="Ran on" className="mono small">
-                {[a.blockId && `block ${a.blockId}`, a.workerId && `worker ${a.workerId}`, a.connectionId && `connection ${a.connectionId}`]
-                  .filter(Boolean)
-                  .join(' · ') || '-'}
-              </td>
-              <td data-label="Queued">
-                <When iso={a.queuedAt} />
-              </td>
-              <td data-label="Started">
-                <When iso={a.startedAt} />
-              </td>
-              <td data-label="Ended">
-                <When iso={a.endedAt} />
-                {a.retryAt ? (
-                  <div className="muted small">
-                    next attempt at <When iso={a.retryAt} />
-                  </div>
-                ) : null}
-              </td>
-              <td data-label="Used">
-                <Usage u={a.usage} />
-              </td>
-              <td data-label="Error">{a.error ? `${a.error.code}: ${a.error.message}` : '-'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <Table
+        rows={task.attempts}
+        columns={COLUMNS}
+        label="Attempts"
+        rowKey={(a) => `${a.number}${a.speculative ? '-copy' : ''}`}
+        rowAttributes={(a) => ({ 'data-attempt': a.number, 'data-status': a.status, 'data-speculative': a.speculative })}
+      />
     </div>
   );
 }

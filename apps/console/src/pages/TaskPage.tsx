@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { isFinalStatus, type FunctionInfo, type TaskInfo } from '@fx/protocol';
 import { useLiveEvents, useSession } from '../app-context';
 import { ErrorNote, FunctionSource, StatusBadge, When } from '../components';
-import { Page, usePageData } from '../page';
+import { Page, useAction, usePageData } from '../page';
 import { Link } from '../router';
 import { TaskAttempts } from './TaskAttempts';
 import { TaskLive } from './TaskLive';
@@ -22,7 +22,7 @@ export function TaskPage({ id }: { id: string }) {
   const { api } = useSession();
   const state = usePageData(() => api.task(id), [api, id]);
   const { data: task, reload: load } = state;
-  const [cancelError, setCancelError] = useState<unknown>(null);
+  const cancelling = useAction(load);
   // names, not ids: fetched once per task page; a function or endpoint that is gone (or not yours to
   // read) keeps its id, marked as such
   const [names, setNames] = useState<{ fn?: string | null; ep?: string | null }>({});
@@ -50,15 +50,6 @@ export function TaskPage({ id }: { id: string }) {
     if (e.overflow || e.tasks.some((t) => t.id === id)) load();
   });
 
-  const cancel = async (taskId: string) => {
-    setCancelError(null);
-    try {
-      await api.cancelTask(taskId);
-      load();
-    } catch (e) {
-      setCancelError(e);
-    }
-  };
   return (
     <Page
       id="task"
@@ -117,12 +108,12 @@ export function TaskPage({ id }: { id: string }) {
             </dl>
             {!isFinalStatus(task.status) && (
               <p>
-                <button type="button" className="danger" onClick={() => cancel(task.id)}>
+                <button type="button" className="danger" onClick={() => cancelling.run(() => api.cancelTask(task.id))}>
                   Cancel task
                 </button>
               </p>
             )}
-            {cancelError ? <ErrorNote error={cancelError} /> : null}
+            {cancelling.error ? <ErrorNote error={cancelling.error} /> : null}
             <div className="card">
               <h2>Timeline</h2>
               <ol className="timeline">

@@ -1,31 +1,28 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import type { TokenInfo, UserInfo } from '@fx/protocol';
 import { useSession } from '../app-context';
 import { ConfirmButton, Empty, ErrorNote, Loading, time } from '../components';
-import { Page, usePageData } from '../page';
+import { Page, useAction, usePageData } from '../page';
+import { Table, type Column } from '../table';
 
 export function Users() {
   const { api, user: me } = useSession();
   const state = usePageData(() => api.users(), [api]);
-  const load = state.reload;
   const [selected, setSelected] = useState<string | null>(null);
-  const [formError, setFormError] = useState<unknown>(null);
+  const creating = useAction();
 
   if (!me.admin) return <Empty title="Administrators only">Users and tokens are managed by administrators.</Empty>;
 
-  const create = async (e: FormEvent<HTMLFormElement>) => {
+  const create = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const form = e.currentTarget;
     const data = new FormData(form);
-    setFormError(null);
-    try {
+    void creating.run(async () => {
       const u = await api.createUser(String(data.get('name') ?? '').trim(), data.get('admin') === 'on');
       form.reset();
-      load();
+      state.reload();
       setSelected(u.id);
-    } catch (err) {
-      setFormError(err);
-    }
+    });
   };
   return (
     <Page id="users" title="Users and tokens" what="users" state={state}>
@@ -52,18 +49,13 @@ export function Users() {
                   </li>
                 ))}
               </ul>
-              <form onSubmit={create} className="inline-form" aria-label="Create a user">
-                <h3>Create a user</h3>
+              <InlineForm title="Create a user" submit="Create user" onSubmit={create} error={creating.error}>
                 <label htmlFor="new-user">Name</label>
                 <input id="new-user" name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" maxLength={128} />
                 <label className="check">
                   <input type="checkbox" name="admin" /> administrator
                 </label>
-                <button type="submit" className="primary">
-                  Create user
-                </button>
-                {formError ? <ErrorNote error={formError} /> : null}
-              </form>
+              </InlineForm>
             </div>
             {current ? <Tokens key={current.id} user={current} /> : <Empty title="Pick a user">Select a user to see and issue their tokens.</Empty>}
           </div>
@@ -73,37 +65,63 @@ export function Users() {
   );
 }
 
+/** A small form under a list: its heading names it, then its fields, the submit button and the error of the last try. */
+function InlineForm({
+  title,
+  submit,
+  onSubmit,
+  error,
+  children,
+}: {
+  title: string;
+  submit: string;
+  onSubmit: (e: FormEvent<HTMLFormElement>) => void;
+  error?: unknown;
+  children: ReactNode;
+}) {
+  return (
+    <form onSubmit={onSubmit} className="inline-form" aria-label={title}>
+      <h3>{title}</h3>
+      {children}
+      <button type="submit" className="primary">
+        {submit}
+      </button>
+      {error ? <ErrorNote error={error} /> : null}
+    </form>
+  );
+}
+
 function Tokens({ user }: { user: UserInfo }) {
   const { api } = useSession();
-  const [tokens, setTokens] = useState<TokenInfo[] | null>(null);
+  const tokens = usePageData(() => api.tokens(user.id), [api, user.id]);
   const [fresh, setFresh] = useState<{ token: string; name: string } | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const load = useCallback(() => {
-    api.tokens(user.id).then(setTokens, setError);
-  }, [api, user.id]);
-  useEffect(load, [load]);
-  const issue = async (e: FormEvent<HTMLFormElement>) => {
+  const action = useAction(tokens.reload);
+  const issue = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const data = new FormData(e.currentTarget);
     const days = Number(data.get('days') || 0);
-    setError(null);
-    try {
+    void action.run(async () => {
       const res = await api.issueToken(user.id, String(data.get('name') || 'token'), days > 0 ? Math.round(days * 86400) : undefined);
       setFresh({ token: res.token, name: res.info.name });
-      load();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
-  const revoke = async (id: string) => {
-    setError(null);
-    try {
-      await api.revokeToken(id);
-      load();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const columns: Array<Column<TokenInfo>> = [
+    { label: 'Name', cell: (t) => t.name },
+    { label: 'Kind', cell: (t) => t.kind },
+    { label: 'Created', cell: (t) => time(t.createdAt) },
+    { label: 'Expires', cell: (t) => (t.expiresAt ? time(t.expiresAt) : 'never') },
+    {
+      label: 'State',
+      cell: (t) =>
+        t.revokedAt ? (
+          <span className="badge badge-failed">revoked</span>
+        ) : (
+          <ConfirmButton label="Revoke" className="danger" confirm={`Revoke ${t.name}?`} onConfirm={() => action.run(() => api.revokeToken(t.id))} />
+        ),
+    },
+  ];
+  // a failed action or a failed read of the list: one note, the action's first
+  const error = action.error ?? tokens.error;
   return (
     <div className="card">
       <h2>Tokens of {user.name}</h2>
@@ -122,50 +140,23 @@ function Tokens({ user }: { user: UserInfo }) {
         </div>
       )}
       {error ? <ErrorNote error={error} /> : null}
-      {!tokens ? (
+      {!tokens.data ? (
         <Loading what="tokens" />
-      ) : tokens.length === 0 ? (
-        <p className="muted">No tokens.</p>
       ) : (
-        <table className="table responsive">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Created</th>
-              <th scope="col">Expires</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((t) => (
-              <tr key={t.id} data-token={t.name}>
-                <td data-label="Name">{t.name}</td>
-                <td data-label="Kind">{t.kind}</td>
-                <td data-label="Created">{time(t.createdAt)}</td>
-                <td data-label="Expires">{t.expiresAt ? time(t.expiresAt) : 'never'}</td>
-                <td data-label="State">
-                  {t.revokedAt ? (
-                    <span className="badge badge-failed">revoked</span>
-                  ) : (
-                    <ConfirmButton label="Revoke" className="danger" confirm={`Revoke ${t.name}?`} onConfirm={() => revoke(t.id)} />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          rows={tokens.data}
+          columns={columns}
+          rowKey={(t) => t.id}
+          rowAttributes={(t) => ({ 'data-token': t.name })}
+          empty={<p className="muted">No tokens.</p>}
+        />
       )}
-      <form onSubmit={issue} className="inline-form" aria-label="Issue a token">
-        <h3>Issue a token</h3>
+      <InlineForm title="Issue a token" submit="Issue token" onSubmit={issue}>
         <label htmlFor="token-name">Name</label>
         <input id="token-name" name="name" defaultValue="console" maxLength={128} />
         <label htmlFor="token-days">Expires in (days, empty for never)</label>
         <input id="token-days" name="days" type="number" min="0" step="any" />
-        <button type="submit" className="primary">
-          Issue token
-        </button>
-      </form>
+      </InlineForm>
     </div>
   );
 }

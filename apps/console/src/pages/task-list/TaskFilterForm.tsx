@@ -3,6 +3,7 @@ import { TaskStatus } from '@fx/protocol';
 import type { TaskFilters } from '../../api';
 import { useSession } from '../../app-context';
 import { shortId } from '../../components';
+import { byId, Field, SelectField, type Option } from '../../fields';
 import { navigate } from '../../router';
 import { FILTER_KEYS, type TaskLookups } from './useTaskList';
 
@@ -32,6 +33,14 @@ export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskF
     navigate(`/tasks${q ? `?${q}` : ''}`);
   };
 
+  // the owner filter is for admins, who see everyone's tasks
+  const selects: Array<Omit<FilterSelectProps, 'value'> & { name: keyof TaskFilters }> = [
+    { label: 'State', name: 'status', options: TaskStatus.options.map((s) => ({ value: s, label: s })), keepUnknown: (v) => v },
+    { label: 'Endpoint', name: 'endpointId', options: byId(endpoints), keepUnknown: shortId },
+    { label: 'Function', name: 'functionId', options: byId(functions), keepUnknown: shortId },
+    ...(user.admin ? [{ label: 'Owner', name: 'ownerId' as const, any: 'anyone', options: byId(users) }] : []),
+  ];
+
   return (
     <form
       className="filters"
@@ -40,45 +49,18 @@ export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskF
       key={`${filterKey}/${endpoints.length}/${functions.length}/${users.length}`}
       aria-label="Filter tasks"
     >
-      <FilterSelect
-        label="State"
-        name="status"
-        value={filters.status}
-        any="any"
-        options={TaskStatus.options.map((s) => ({ value: s, label: s }))}
-        keepUnknown={(v) => v}
-      />
-      <FilterSelect
-        label="Endpoint"
-        name="endpointId"
-        value={filters.endpointId}
-        any="any"
-        options={endpoints.map((e) => ({ value: e.id, label: e.name }))}
-        keepUnknown={shortId}
-      />
-      <FilterSelect
-        label="Function"
-        name="functionId"
-        value={filters.functionId}
-        any="any"
-        options={functions.map((f) => ({ value: f.id, label: f.name }))}
-        keepUnknown={shortId}
-      />
-      {user.admin && (
-        <FilterSelect label="Owner" name="ownerId" value={filters.ownerId} any="anyone" options={users.map((u) => ({ value: u.id, label: u.name }))} />
-      )}
-      <label>
-        Group
+      {selects.map((s) => (
+        <FilterSelect key={s.name} {...s} value={filters[s.name]} />
+      ))}
+      <Field label="Group">
         <input type="text" name="batchId" placeholder="batch / map id" defaultValue={filters.batchId ?? ''} size={12} />
-      </label>
-      <label>
-        From
+      </Field>
+      <Field label="From">
         <input type="datetime-local" name="since" defaultValue={toLocal(filters.since ?? null)} />
-      </label>
-      <label>
-        To
+      </Field>
+      <Field label="To">
         <input type="datetime-local" name="until" defaultValue={toLocal(filters.until ?? null)} />
-      </label>
+      </Field>
       <div className="filter-buttons">
         <button type="submit" className="primary">
           Apply
@@ -91,37 +73,21 @@ export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskF
   );
 }
 
+interface FilterSelectProps {
+  label: string;
+  name: string;
+  value: string | undefined;
+  /** What the empty choice reads. */
+  any?: string;
+  options: readonly Option[];
+  keepUnknown?: (value: string) => string;
+}
+
 /**
  * One select of the form: `any` first, then the options. With `keepUnknown`, a value in force that is
  * not among the options (a deleted endpoint, say) stays selectable under that label, so Apply keeps it.
  */
-function FilterSelect({
-  label,
-  name,
-  value,
-  any,
-  options,
-  keepUnknown,
-}: {
-  label: string;
-  name: string;
-  value: string | undefined;
-  any: string;
-  options: ReadonlyArray<{ value: string; label: string }>;
-  keepUnknown?: (value: string) => string;
-}) {
-  return (
-    <label>
-      {label}
-      <select name={name} defaultValue={value ?? ''}>
-        <option value="">{any}</option>
-        {options.map((o) => (
-          <option key={o.value} value={o.value}>
-            {o.label}
-          </option>
-        ))}
-        {keepUnknown && value && !options.some((o) => o.value === value) && <option value={value}>{keepUnknown(value)}</option>}
-      </select>
-    </label>
-  );
+function FilterSelect({ label, name, value, any = 'any', options, keepUnknown }: FilterSelectProps) {
+  const unknown = keepUnknown && value && !options.some((o) => o.value === value) ? [{ value, label: keepUnknown(value) }] : [];
+  return <SelectField label={label} name={name} defaultValue={value ?? ''} options={[{ value: '', label: any }, ...options, ...unknown]} />;
 }

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { isFinalStatus, type ConsoleEndpoint, type FunctionInfo, type TaskChange, type TaskCounts, type TaskSummary, type UserInfo } from '@fx/protocol';
 import type { TaskFilters } from '../../api';
 import { useLiveEvents, useSession } from '../../app-context';
+import { useThrottled } from '../../components';
 import { useLocation } from '../../router';
 
 const PAGE = 500;
@@ -107,55 +108,41 @@ export function useTaskList(filters: TaskFilters, filterKey: string) {
   }, [api, cursor, filterKey]);
 
   // New tasks (ids not on screen) bring in the newest page at most once a second and merge it in.
-  const headTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const refreshHead = useCallback(() => {
-    if (headTimer.current) return;
-    headTimer.current = setTimeout(() => {
-      headTimer.current = null;
-      const gen = generation.current;
-      api.tasks({ ...filters, limit: PAGE }).then(
-        (page) => {
-          if (gen !== generation.current) return;
-          // a full page that shares no row with the table leaves a gap behind it: start over from it
-          const known = new Set(rowsRef.current.map((r) => r.id));
-          if (page.nextCursor && !page.items.some((r) => known.has(r.id))) {
-            setRows(page.items);
-            setCursor(page.nextCursor);
-            return;
-          }
-          setRows((cur) => {
-            const byId = new Map(cur.map((r) => [r.id, r]));
-            const fresh = page.items.filter((r) => !byId.has(r.id));
-            for (const r of page.items) if (byId.has(r.id)) byId.set(r.id, r);
-            const merged = [...fresh, ...cur.map((r) => byId.get(r.id)!)];
-            merged.sort((a, b) => (a.receivedAt === b.receivedAt ? b.id.localeCompare(a.id) : b.receivedAt.localeCompare(a.receivedAt)));
-            return merged;
-          });
-        },
-        () => undefined,
-      );
-    }, 1000);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [api, filterKey]);
-  useEffect(() => () => clearTimeout(headTimer.current ?? undefined), []);
+  const refreshHead = useThrottled(() => {
+    const gen = generation.current;
+    api.tasks({ ...filters, limit: PAGE }).then(
+      (page) => {
+        if (gen !== generation.current) return;
+        // a full page that shares no row with the table leaves a gap behind it: start over from it
+        const known = new Set(rowsRef.current.map((r) => r.id));
+        if (page.nextCursor && !page.items.some((r) => known.has(r.id))) {
+          setRows(page.items);
+          setCursor(page.nextCursor);
+          return;
+        }
+        setRows((cur) => {
+          const byId = new Map(cur.map((r) => [r.id, r]));
+          const fresh = page.items.filter((r) => !byId.has(r.id));
+          for (const r of page.items) if (byId.has(r.id)) byId.set(r.id, r);
+          const merged = [...fresh, ...cur.map((r) => byId.get(r.id)!)];
+          merged.sort((a, b) => (a.receivedAt === b.receivedAt ? b.id.localeCompare(a.id) : b.receivedAt.localeCompare(a.receivedAt)));
+          return merged;
+        });
+      },
+      () => undefined,
+    );
+  }, 1000);
 
   // Live changes move tasks between states: the counts are read again, at most every 2 s.
-  const countsTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const refreshCounts = useCallback(() => {
-    if (countsTimer.current) return;
-    countsTimer.current = setTimeout(() => {
-      countsTimer.current = null;
-      const gen = generation.current;
-      api.tasks({ ...filters, limit: 1, counts: 'true' }).then(
-        (page) => {
-          if (gen === generation.current && page.counts) setCounts(page.counts);
-        },
-        () => undefined,
-      );
-    }, 2000);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [api, filterKey]);
-  useEffect(() => () => clearTimeout(countsTimer.current ?? undefined), []);
+  const refreshCounts = useThrottled(() => {
+    const gen = generation.current;
+    api.tasks({ ...filters, limit: 1, counts: 'true' }).then(
+      (page) => {
+        if (gen === generation.current && page.counts) setCounts(page.counts);
+      },
+      () => undefined,
+    );
+  }, 2000);
 
   const statuses = filters.status?.split(',');
   useLiveEvents((e) => {
