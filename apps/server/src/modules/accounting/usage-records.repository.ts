@@ -5,7 +5,7 @@ import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { UsageRecord } from '../../generated/prisma/client.js';
-import { FINAL, HELD, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, json, tasksOfFrame } from '../tasks/task-sql.js';
 import type { UsageRow } from './accounting-rows.js';
 
 /** A stored attempt's usage, as GET /v1/tasks/:id shows it beside the attempt (`attempt`: TaskAttempt.number). */
@@ -39,11 +39,14 @@ export class UsageRecordsRepository {
         `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, attempt int, copy boolean, status text, ended_at float8,
                       wall_ms bigint, cores int, gpus int, cpu_ms bigint, max_rss_bytes bigint, block_id text)),
               held AS (
-                SELECT x.*, t.owner_id, t.function_id FROM x JOIN tasks t ON t.id = x.task_id
-                WHERE NOT x.copy AND t.endpoint_id = $2::uuid AND t.status NOT IN ${FINAL}
-                  AND ((t.lease_owner = $3 AND t.attempt = x.attempt) OR (t.status = 'waiting-for-endpoint' AND t.attempt = x.attempt + 1))
+                SELECT x.*, t.owner_id, t.function_id FROM x JOIN (${tasksOfFrame('x', 'task_id', `t.endpoint_id = $2::uuid AND t.status NOT IN ${FINAL}`, {
+                  columns: 't.id, t.owner_id, t.function_id, t.lease_owner, t.status, t.attempt',
+                  lock: false,
+                })}) t ON t.id = x.task_id
+                WHERE NOT x.copy AND ((t.lease_owner = $3 AND t.attempt = x.attempt) OR (t.status = 'waiting-for-endpoint' AND t.attempt = x.attempt + 1))
                 UNION ALL
-                SELECT x.*, t.owner_id, t.function_id FROM x JOIN task_copies c ON c.task_id = x.task_id JOIN tasks t ON t.id = x.task_id
+                SELECT x.*, t.owner_id, t.function_id FROM x JOIN task_copies c ON c.task_id = x.task_id
+                  JOIN (${tasksOfFrame('x', 'task_id', 'true', { columns: 't.id, t.owner_id, t.function_id', lock: false })}) t ON t.id = x.task_id
                 WHERE x.copy AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ${HELD} AND c.attempt = x.attempt)
          INSERT INTO usage_records (task_id, attempt, speculative, owner_id, endpoint_id, function_id, status, ended_at,
                                     wall_ms, cores, gpus, cpu_ms, max_rss_bytes, block_id)

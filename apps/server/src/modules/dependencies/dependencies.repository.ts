@@ -6,7 +6,7 @@ import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
-import { idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { idsIn, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
 
 /** A dependent whose inputs have all ended well (or are gone), with what it needs to be made ready. */
 export type ReadyCandidate = RawRow<Task, 'id' | 'args' | 'kwargs', Pick<TaskJson, 'args' | 'kwargs'>> & {
@@ -107,7 +107,7 @@ export class DependenciesRepository {
   promote(rows: Array<{ id: string; args: unknown[]; kwargs: Record<string, unknown> }>): Promise<QueuedRow[]> {
     return this.query<QueuedRow>(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, args jsonb, kwargs jsonb)),
-            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND status = ${WAITING} ORDER BY id FOR UPDATE),
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = ${WAITING}`)}),
             moved AS (
               UPDATE tasks t SET status = 'waiting-for-endpoint', args = x.args, kwargs = x.kwargs, ready_at = now(), waiting_at = now()
               FROM x JOIN locked ON locked.id = x.id
@@ -127,7 +127,7 @@ export class DependenciesRepository {
   finish(rows: Array<{ id: string; status: 'failed' | 'cancelled'; error: RemoteError }>): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, status text, error jsonb)),
-            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND status = ${WAITING} ORDER BY id FOR UPDATE)
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = ${WAITING}`)})
        UPDATE tasks t SET status = x.status, error = x.error, completed_at = now()
        FROM x JOIN locked ON locked.id = x.id
        WHERE t.id = x.id AND t.status = ${WAITING}

@@ -3,7 +3,7 @@ import { KEPT_PROGRESS, type LogChunk, type LogStream, type ProgressEvent, type 
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
-import { HELD, idsIn, json } from '../tasks/task-sql.js';
+import { HELD, idsIn, json, tasksOfFrame } from '../tasks/task-sql.js';
 
 /** What an agent connection reports of one of its tasks in one `stream` frame. */
 export interface ProgressUpdate {
@@ -59,8 +59,7 @@ export class LiveRepository {
     const merged = `(CASE WHEN t.progress_attempt = x.attempt THEN COALESCE(t.progress, '[]'::jsonb) ELSE '[]'::jsonb END) || x.items`;
     return this.query(
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, attempt int, items jsonb, emitted int, truncated boolean)),
-            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
-               AND lease_owner = $3 AND status IN ${HELD} ORDER BY id FOR UPDATE)
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND lease_owner = $3 AND status IN ${HELD}`)})
        UPDATE tasks t SET
          progress = CASE WHEN jsonb_array_length(x.items) = 0 THEN t.progress ELSE
            (SELECT jsonb_agg(e ORDER BY i) FROM jsonb_array_elements(${merged}) WITH ORDINALITY AS a(e, i)
@@ -86,8 +85,9 @@ export class LiveRepository {
    */
   appendLogs(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
     return this.store(
-      `locked AS MATERIALIZED (SELECT id, owner_id, attempt, log_bytes FROM tasks WHERE id IN (SELECT task_id FROM v) AND endpoint_id = $2::uuid
-          AND lease_owner = $3 AND status IN ${HELD} ORDER BY id FOR UPDATE),
+      `locked AS MATERIALIZED (${tasksOfFrame('v', 'task_id', `endpoint_id = $2::uuid AND lease_owner = $3 AND status IN ${HELD}`, {
+        columns: 'id, owner_id, attempt, log_bytes',
+      })}),
        c AS (SELECT v.*, locked.owner_id,
                locked.log_bytes + sum(octet_length(v.chunk)) OVER (PARTITION BY v.task_id ORDER BY v.seq) AS upto
              FROM v JOIN locked ON locked.id = v.task_id AND locked.attempt = v.attempt),
@@ -109,8 +109,10 @@ export class LiveRepository {
    */
   appendAgentLines(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
     return this.store(
-      `held AS (SELECT id, owner_id, attempt FROM tasks WHERE id IN (SELECT task_id FROM v) AND endpoint_id = $2::uuid
-          AND lease_owner = $3 AND status IN ${HELD}),
+      `held AS (${tasksOfFrame('v', 'task_id', `endpoint_id = $2::uuid AND lease_owner = $3 AND status IN ${HELD}`, {
+        columns: 'id, owner_id, attempt',
+        lock: false,
+      })}),
        c AS (SELECT v.*, held.owner_id,
                COALESCE((SELECT sum(octet_length(l.chunk)) FROM task_logs l
                          WHERE l.task_id = v.task_id AND l.attempt = v.attempt AND l.stream = 'agent'), 0)

@@ -6,7 +6,7 @@ import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskAttempt } from '../../generated/prisma/client.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
-import { HELD, json, queuedColumns } from '../tasks/task-sql.js';
+import { HELD, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
 
 /** An attempt that ended without ending its task, as stored. */
 export type AttemptRow = RawRow<
@@ -83,10 +83,9 @@ export class AttemptsRepository {
     return this.query(
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
                AS r(id uuid, attempt int, delay_ms int, error jsonb, worker_id text, started_at float8)),
-            old AS MATERIALIZED (
-              SELECT t.id, t.attempt, t.endpoint_id, t.lease_owner, t.waiting_at, t.dispatched_at, t.running_at FROM tasks t
-              WHERE t.id IN (SELECT id FROM x) AND t.endpoint_id = $2::uuid AND t.lease_owner = $3 AND t.status IN ${HELD}
-              ORDER BY t.id FOR UPDATE),
+            old AS MATERIALIZED (${tasksOfFrame('x', 'id', `t.endpoint_id = $2::uuid AND t.lease_owner = $3 AND t.status IN ${HELD}`, {
+              columns: 't.id, t.attempt, t.endpoint_id, t.lease_owner, t.waiting_at, t.dispatched_at, t.running_at',
+            })}),
             moved AS (
               UPDATE tasks t SET status = 'waiting-for-retry', attempt = t.attempt + 1, retries = t.retries + 1,
                      retry_at = now() + x.delay_ms * interval '1 millisecond', lease_owner = NULL, lease_expires_at = NULL,

@@ -5,7 +5,7 @@ import type { ObjectRef, PickledValue, ProgressEvent, RemoteError, RetryPolicy, 
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
-import { FINAL, idsIn, json, queuedColumns, submissionInsert } from './task-sql.js';
+import { FINAL, idsIn, json, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 import { toQueueCounts, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
@@ -176,8 +176,7 @@ export class TasksRepository {
   async markRunning(endpointId: string, leaseOwner: string, started: Array<{ taskId: string; startedAt: number }>): Promise<string[]> {
     const rows = await this.query<RawRow<Task, 'id'>>(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, started_at float8)),
-            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT task_id FROM x) AND endpoint_id = $2::uuid
-               AND lease_owner = $3 AND status = 'dispatched' ORDER BY id FOR UPDATE)
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'task_id', `endpoint_id = $2::uuid AND lease_owner = $3 AND status = 'dispatched'`)})
        UPDATE tasks t SET status = 'running', running_at = to_timestamp(x.started_at / 1000.0)
        FROM x JOIN locked ON locked.id = x.task_id
        WHERE t.id = x.task_id AND t.status = 'dispatched'
@@ -214,8 +213,7 @@ export class TasksRepository {
       // same tasks then queue behind each other instead of deadlocking.
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
                AS r(id uuid, status text, result jsonb, result_ref jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
-            locked AS MATERIALIZED (SELECT id FROM tasks WHERE id IN (SELECT id FROM x) AND endpoint_id = $2::uuid
-               AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL} ORDER BY id FOR UPDATE)
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL}`)})
        UPDATE tasks t SET status = x.status, result = x.result -> 'v', result_ref = x.result_ref, error = x.error, output = x.output,
               timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
