@@ -35,23 +35,16 @@ export class PinoLoggerService implements LoggerService {
     );
   }
 
-  log(message: unknown, ...params: unknown[]): void {
-    this.write('info', message, params);
-  }
-  error(message: unknown, ...params: unknown[]): void {
-    this.write('error', message, params);
-  }
-  warn(message: unknown, ...params: unknown[]): void {
-    this.write('warn', message, params);
-  }
-  debug(message: unknown, ...params: unknown[]): void {
-    this.write('debug', message, params);
-  }
-  verbose(message: unknown, ...params: unknown[]): void {
-    this.write('debug', message, params);
-  }
-  fatal(message: unknown, ...params: unknown[]): void {
-    this.write('error', message, params);
+  readonly log = this.at('info');
+  readonly error = this.at('error');
+  readonly warn = this.at('warn');
+  readonly debug = this.at('debug');
+  readonly verbose = this.at('debug');
+  readonly fatal = this.at('error');
+
+  /** Nest's method for one level: what FX writes at `level`. */
+  private at(level: LogLevel): (message: unknown, ...params: unknown[]) => void {
+    return (message, ...params) => this.write(level, message, params);
   }
 
   private write(wanted: LogLevel, message: unknown, params: unknown[]): void {

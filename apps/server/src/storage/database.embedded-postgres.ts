@@ -1,19 +1,17 @@
 import { join } from 'node:path';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Database, PoolUse } from './database.js';
-import { PostgresDatabase } from './database.postgres.js';
+import { PostgresDatabase, type PostgresDatabaseOptions } from './database.postgres.js';
 import type { PostgresBinaries } from './embedded-postgres/postgres.binaries.js';
 import type { Launcher } from './embedded-postgres/postgres.launcher.js';
 import { EmbeddedPostgres } from './embedded-postgres/postgres.server.js';
 
-export interface EmbeddedPostgresDatabaseOptions {
+/** What PostgresDatabase takes, less the URL: the server started here gives it. */
+export interface EmbeddedPostgresDatabaseOptions extends Omit<PostgresDatabaseOptions, 'databaseUrl'> {
   /** The server's data directory; the store lives in `<dataDir>/postgres`. */
   dataDir: string;
-  migrationsDir: string;
   binaries: PostgresBinaries;
   launcher: Launcher;
-  poolSize?: number;
-  log?: (msg: string) => void;
 }
 
 /**

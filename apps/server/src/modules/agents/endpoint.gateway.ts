@@ -5,6 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_LIMITS, ENDPOINT_CLOSE as CLOSE, EndpointToServerSchemas, FrameError, SOCKET_CLOSE, parseFrame, type Frame } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
+import { holdEarlyFrames, type ReleaseFrames } from '../../common/early-frames.js';
 import { AuthService } from '../auth/auth.service.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { LeaseService } from '../leases/lease.service.js';
@@ -43,14 +44,10 @@ export class EndpointGateway implements OnGatewayConnection {
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
     if (!this.sockets.admit(ws, req, 'endpoint')) return;
-    // Frames can arrive before authentication finishes: hold them until then.
-    const early: RawData[] = [];
-    const hold = (data: RawData) => early.push(data);
-    ws.on('message', hold);
-    void this.accept(ws, req, early, hold);
+    void this.accept(ws, req, holdEarlyFrames(ws));
   }
 
-  private async accept(ws: WebSocket, req: IncomingMessage, early: RawData[], hold: (d: RawData) => void): Promise<void> {
+  private async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
     let endpointId: string;
     try {
       const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));
@@ -109,14 +106,12 @@ export class EndpointGateway implements OnGatewayConnection {
         }
       });
     };
-    ws.off('message', hold);
-    ws.on('message', onData);
     this.liveness.watch(conn);
     ws.on('close', (code) => {
       clearTimeout(helloTimer);
       this.sessions.closed(conn, code);
     });
-    for (const data of early) onData(data);
+    release(onData);
   }
 
   private async route(conn: EndpointConnection, frame: AgentFrame): Promise<void> {

@@ -4,6 +4,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { WebSocket } from 'ws';
 import { SOCKET_CLOSE, encodeFrame, type ErrorCode } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { PeriodicTask } from '../../common/periodic-task.js';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
 import { EventsService } from '../events/events.service.js';
@@ -39,8 +40,7 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
   private readonly entries = new Map<WebSocket, Entry>();
   private readonly byAddress = new Map<string, number>();
   private readonly byUser = new Map<string, number>();
-  private sweepTimer?: NodeJS.Timeout;
-  private sweeping = false;
+  private readonly sweeper = new PeriodicTask(() => this.recheckTokens());
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -51,8 +51,7 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
 
   onModuleInit(): void {
     this.events.on('tokens-revoked', ({ tokenIds }) => this.closeTokens(new Set(tokenIds), 'token has been revoked'));
-    this.sweepTimer = setInterval(() => void this.sweep(), this.config.FX_SOCKET_RECHECK_MS);
-    this.sweepTimer.unref();
+    this.sweeper.start(this.config.FX_SOCKET_RECHECK_MS);
   }
 
   onApplicationBootstrap(): void {
@@ -70,7 +69,7 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.sweepTimer);
+    this.sweeper.stop();
     for (const e of this.entries.values()) clearTimeout(e.expiry);
   }
 
@@ -181,11 +180,13 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
 
   /** One query for every token behind this replica's sockets; those no longer valid are closed. */
   async sweep(): Promise<void> {
-    if (this.sweeping) return;
+    await this.sweeper.runOnce();
+  }
+
+  private async recheckTokens(): Promise<void> {
     const ids = new Set<string>();
     for (const e of this.entries.values()) if (e.principal) ids.add(e.principal.tokenId);
     if (ids.size === 0) return;
-    this.sweeping = true;
     try {
       const valid = await this.tokens.findValid([...ids]);
       const gone = new Set([...ids].filter((id) => !valid.has(id)));
@@ -193,8 +194,6 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
     } catch (e) {
       // the database is busy or away: not the tokens' fault
       this.logger.warn(`could not re-check the tokens of open sockets: ${(e as Error).message}`);
-    } finally {
-      this.sweeping = false;
     }
   }
 }

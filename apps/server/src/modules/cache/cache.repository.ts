@@ -1,7 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { Injectable } from '@nestjs/common';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
 import { FINAL, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
@@ -32,13 +30,7 @@ const fills = (t: string) =>
   `(${t}.status = 'success' AND ${t}.result_ref IS NULL AND (${t}.cache_scope NOT LIKE 'shared:%' OR ${t}.cache_scope = 'shared:' || ${t}.owner_id::text))`;
 
 @Injectable()
-export class CacheRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class CacheRepository extends SqlRepository {
   /**
    * For each of these keys with followers but no live entry, the oldest follower takes the entry (pending
    * on it) and joins its endpoint's queue; the others keep waiting for it. Returns the tasks to enqueue.

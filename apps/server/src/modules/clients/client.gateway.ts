@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { ClientToServerSchemas, FrameError, SOCKET_CLOSE, encodeFrame, parseFrame, type ErrorCode, type ServerToClient } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
+import { holdEarlyFrames, type ReleaseFrames } from '../../common/early-frames.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
@@ -33,10 +34,7 @@ export class ClientGateway implements OnGatewayConnection {
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
     if (!this.sockets.admit(ws, req, 'client')) return;
-    const early: RawData[] = [];
-    const hold = (d: RawData) => early.push(d);
-    ws.on('message', hold);
-    void this.accept(ws, req, early, hold);
+    void this.accept(ws, req, holdEarlyFrames(ws));
   }
 
   private send<K extends keyof ServerToClient>(ws: WebSocket, type: K, payload: ServerToClient[K], id?: string): void {
@@ -45,7 +43,7 @@ export class ClientGateway implements OnGatewayConnection {
     this.metrics.frameSent('client', type);
   }
 
-  private async accept(ws: WebSocket, req: IncomingMessage, early: RawData[], hold: (d: RawData) => void): Promise<void> {
+  private async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
     let socket: ClientSocket;
     try {
       const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));
@@ -68,13 +66,11 @@ export class ClientGateway implements OnGatewayConnection {
           this.send(ws, 'error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
         });
     };
-    ws.off('message', hold);
-    ws.on('message', onData);
     ws.on('close', () => {
       this.subscriptions.drop(socket);
       this.watches.drop(socket);
     });
-    for (const d of early) onData(d);
+    release(onData);
   }
 
   private async handle(socket: ClientSocket, data: Buffer): Promise<void> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
+import { resyncAfterBrokerLoss } from '../../common/broker-resync.js';
 import type { WebSocket } from 'ws';
 import { encodeFrame, isFinalStatus, type ServerToClient, type TaskOutcome, type TaskStatus } from '@fx/protocol';
 import { TasksRepository } from '../tasks/tasks.repository.js';
@@ -44,13 +45,7 @@ export class SubscriptionsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.events.on('results', ({ results }) => this.deliver(results));
-    // Results published while this replica's subscriber was cut off from the broker never arrive:
-    // after a broker outage, read what became final meanwhile (now, and once more when the
-    // subscriber has surely resubscribed).
-    this.broker.onStateLost(() => {
-      void this.resync();
-      setTimeout(() => void this.resync(), 2_000).unref();
-    });
+    resyncAfterBrokerLoss(this.broker, () => this.resync());
   }
 
   /** Delivers every outcome that is final in PostgreSQL to the sockets still waiting for it. */

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { RemoteError, TaskStatus } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
@@ -33,13 +31,7 @@ const WAITING = `'waiting-for-dependencies'`;
  * replica (or how many at once) tries; the rows are locked in id order as elsewhere.
  */
 @Injectable()
-export class DependenciesRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class DependenciesRepository extends SqlRepository {
   /**
    * Dependents in scope none of whose existing inputs is unfinished or failed, with their inputs'
    * states (an input purged meanwhile reads as null). At most `limit`.

@@ -1,7 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { Injectable } from '@nestjs/common';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Endpoint, EndpointGroup, EndpointGroupMember } from '../../generated/prisma/client.js';
 import { idsIn, json } from '../tasks/task-sql.js';
@@ -26,17 +24,7 @@ export type InvitationRow = {
 
 /** Endpoint groups and their members (who may route to whom). Tasks moving between members: endpoint-routing.repository.ts. */
 @Injectable()
-export class EndpointGroupsRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
-  private exec(sql: string, ...params: unknown[]): Promise<number> {
-    return withConflictRetry(() => this.db.prisma.$executeRawUnsafe(sql, ...params));
-  }
-
+export class EndpointGroupsRepository extends SqlRepository {
   async create(g: { id: string; ownerId: string; name: string }): Promise<void> {
     await this.exec(`INSERT INTO endpoint_groups (id, owner_id, name) VALUES ($1::uuid, $2::uuid, $3)`, g.id, g.ownerId, g.name);
   }

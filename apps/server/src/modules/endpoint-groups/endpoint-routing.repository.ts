@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { TaskResources } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Endpoint, Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
@@ -33,13 +31,7 @@ const CONNECTED = `e.connected_at IS NOT NULL AND (e.disconnected_at IS NULL OR 
  * endpoint), so a task never runs on two members at once.
  */
 @Injectable()
-export class EndpointRoutingRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class EndpointRoutingRepository extends SqlRepository {
   /** The active members of these live groups on live, unlocked endpoints, with their waiting tasks. */
   memberLoads(groupIds: string[]): Promise<MemberLoadRow[]> {
     if (groupIds.length === 0) return Promise.resolve([]);

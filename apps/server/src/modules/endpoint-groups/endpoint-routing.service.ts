@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { HeartbeatPayload, type TaskResources } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { PeriodicTask } from '../../common/periodic-task.js';
 import { FxException } from '../../common/fx.exception.js';
 import { endpointOnline } from '../endpoints/endpoints.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
@@ -28,8 +29,7 @@ export interface GroupedTask extends TaskToPlace {
 @Injectable()
 export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('EndpointGroups');
-  private timer?: NodeJS.Timeout;
-  private sweeping = false;
+  private readonly sweeper = new PeriodicTask(() => this.rehomeStranded());
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -40,12 +40,11 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.sweeper.start(this.config.FX_SWEEP_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.sweeper.stop();
   }
 
   /**
@@ -137,15 +136,15 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
 
   /** The repair path: members that went away unnoticed here (another replica's agent, leases that ran out). */
   async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
+    await this.sweeper.runOnce();
+  }
+
+  private async rehomeStranded(): Promise<void> {
     try {
       const stranded = await this.routing.stranded(this.config.FX_HEARTBEAT_TIMEOUT_MS, SWEEP_MEMBERS);
       if (stranded.length) await this.rehome(stranded);
     } catch (e) {
       this.logger.error(`endpoint group sweep failed; the next one retries: ${(e as Error).message}`);
-    } finally {
-      this.sweeping = false;
     }
   }
 

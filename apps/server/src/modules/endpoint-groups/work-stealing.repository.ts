@@ -1,7 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { Injectable } from '@nestjs/common';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
 import { HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
@@ -26,13 +24,7 @@ export interface StealRequest {
  * (LeasesRepository.grant matches the endpoint), so no task runs on two members at once.
  */
 @Injectable()
-export class WorkStealingRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class WorkStealingRepository extends SqlRepository {
   /** The live groups each of these endpoints is an active member of. */
   memberships(endpointIds: string[]): Promise<Array<{ endpoint_id: string; group_id: string }>> {
     if (endpointIds.length === 0) return Promise.resolve([]);

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { GroupKind, Speculation, TaskStatus } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskGroup } from '../../generated/prisma/client.js';
 import { FINAL } from '../tasks/task-sql.js';
@@ -13,13 +11,7 @@ const GROUP_COLUMNS = 'id, owner_id, kind, created_at, speculation';
 
 /** Task groups (tasks.batch_id holds a task's group): the group rows, and the reads of a group's tasks. */
 @Injectable()
-export class GroupsRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class GroupsRepository extends SqlRepository {
   async create(id: string, ownerId: string, kind: GroupKind, speculation: Speculation | null = null): Promise<GroupRow> {
     const rows = await this.query<GroupRow>(
       `INSERT INTO task_groups (id, owner_id, kind, speculation, speculating_since)

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { TaskResources } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
@@ -48,17 +46,7 @@ const LOST_USAGE_INSERT = `INSERT INTO usage_records (task_id, attempt, speculat
          COALESCE((resources->>'cores')::int, 1), COALESCE((resources->>'gpus')::int, 0)`;
 
 @Injectable()
-export class LeasesRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
-  private exec(sql: string, ...params: unknown[]): Promise<number> {
-    return withConflictRetry(() => this.db.prisma.$executeRawUnsafe(sql, ...params));
-  }
-
+export class LeasesRepository extends SqlRepository {
   /**
    * Leases queued tasks to one agent connection. Only rows still waiting change: stale queue entries
    * (cancelled, already dispatched by a duplicate entry) are skipped here, which is what makes

@@ -12,6 +12,7 @@ import {
 import type { z } from 'zod';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
+import { resyncAfterBrokerLoss } from '../../common/broker-resync.js';
 import { EventsService } from '../events/events.service.js';
 import type { ClientSocket } from '../clients/subscriptions.service.js';
 import { LiveRepository } from './live.repository.js';
@@ -58,11 +59,7 @@ export class LiveWatchService implements OnModuleInit {
   onModuleInit(): void {
     this.events.on('live', ({ progress, logs }) => this.relay(progress, logs));
     this.events.on('results', ({ results }) => this.ended(results.map((r) => ({ taskId: r.taskId, ownerId: r.ownerId, status: r.status as Ended }))));
-    // An end published while this replica was cut off from the broker never arrives: read it again.
-    this.broker.onStateLost(() => {
-      void this.resync();
-      setTimeout(() => void this.resync(), 2_000).unref();
-    });
+    resyncAfterBrokerLoss(this.broker, () => this.resync());
   }
 
   watching(socket: ClientSocket): number {

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { KEPT_PROGRESS, type LogChunk, type LogStream, type ProgressEvent, type TaskStatus } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import { HELD, idsIn, json, tasksOfFrame } from '../tasks/task-sql.js';
 
 /** What an agent connection reports of one of its tasks in one `stream` frame. */
@@ -35,13 +33,7 @@ export interface LogsFilter {
 
 /** Progress values and log chunks of running tasks (live.ts in @fx/protocol), and who may read them. */
 @Injectable()
-export class LiveRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class LiveRepository extends SqlRepository {
   /**
    * Keeps the latest progress values of tasks leased to this connection, in their current attempt (an
    * update for another attempt or another connection's task changes nothing), in one statement.

@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import type { ObjectInfo, ObjectRef, UploadInfo } from '@fx/protocol';
 import { iso } from '../../common/iso.js';
-import { FxException } from '../../common/fx.exception.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../common/keyset-cursor.js';
 import type { ObjectRow } from './objects.repository.js';
 import type { UploadRow } from './uploads.repository.js';
 
@@ -29,17 +28,12 @@ export function toUploadInfo(u: UploadRow): UploadInfo {
   return { uploadId: u.id, offset: Number(u.offset_bytes), size: u.size === null ? null : Number(u.size), expiresAt: iso(u.expires_at)! };
 }
 
-/** Cursors are opaque to clients: base64url of the last row's (created_at, id). */
+/** Objects are paged by (created_at, id). */
 export function encodeObjectCursor(o: Pick<ObjectRow, 'created_at' | 'id'>): string {
-  return Buffer.from(JSON.stringify([new Date(o.created_at).toISOString(), o.id])).toString('base64url');
+  return encodeKeysetCursor(o.created_at, o.id);
 }
 
-const CursorShape = z.tuple([z.iso.datetime(), z.uuid()]);
 export function decodeObjectCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = CursorShape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return { createdAt: new Date(at), id };
-  } catch {
-    throw new FxException('VALIDATION_FAILED', 'cursor is not one this server issued: pass the nextCursor of the previous page unchanged');
-  }
+  const [createdAt, id] = decodeKeysetCursor(cursor);
+  return { createdAt, id };
 }

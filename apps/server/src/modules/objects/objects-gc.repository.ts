@@ -1,7 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import { FINAL, json } from '../tasks/task-sql.js';
 
 const shasIn = (param: string) => `(SELECT value FROM jsonb_array_elements_text(${param}::jsonb))`;
@@ -11,13 +10,7 @@ const shasIn = (param: string) => `(SELECT value FROM jsonb_array_elements_text(
  * conditional statement (a row is deleted once), and blobs only under their row's lock.
  */
 @Injectable()
-export class ObjectsGcRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class ObjectsGcRepository extends SqlRepository {
   /**
    * Removes up to `limit` objects that were deleted or expired, that no task which can still run refers
    * to, and that are no retained task's result; with their task_objects rows. Returns their blobs' sha256.

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { PeriodicTask } from '../../common/periodic-task.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { ObjectsGcRepository } from './objects-gc.repository.js';
 import { OBJECT_STORE, UPLOAD_FILES } from './object-store.provider.js';
@@ -14,6 +15,13 @@ const FULL_PASS_EVERY = 60;
 const ORPHAN_BLOB_AGE_MS = 60 * 60 * 1000;
 /** A staging file without an upload row: its upload was completed (the file's removal came after the commit) or discarded. */
 const ORPHAN_UPLOAD_AGE_MS = 10 * 60 * 1000;
+
+/** Files kept beside rows, named by a key: which of them have a row, and how one goes. */
+interface OrphanSource {
+  list(): AsyncIterable<{ key: string; modifiedAt: Date }>;
+  known(keys: string[]): Promise<Set<string>>;
+  remove(key: string): Promise<void>;
+}
 
 export interface SweepCounts {
   objects: number;
@@ -31,9 +39,18 @@ export interface SweepCounts {
 @Injectable()
 export class ObjectsGcService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('ObjectsGc');
-  private timer?: NodeJS.Timeout;
-  private running: Promise<SweepCounts> | null = null;
+  private readonly sweeper = new PeriodicTask(() => this.run(false));
   private sweeps = 0;
+  private readonly orphanBlobs: OrphanSource = {
+    list: () => keyed(this.store.list(), (b) => b.sha256),
+    known: (shas) => this.gc.knownBlobs(shas),
+    remove: (sha) => this.store.delete(sha),
+  };
+  private readonly orphanUploads: OrphanSource = {
+    list: () => keyed(this.files.list(), (u) => u.uploadId),
+    known: (ids) => this.gc.knownUploads(ids),
+    remove: (id) => this.files.remove(id),
+  };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -43,22 +60,21 @@ export class ObjectsGcService implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep().catch(() => undefined), this.config.FX_OBJECT_GC_INTERVAL_MS);
-    this.timer.unref();
+    this.sweeper.start(this.config.FX_OBJECT_GC_INTERVAL_MS);
   }
 
   async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+    this.sweeper.stop();
+    await this.sweeper.settled();
   }
 
   /** One sweep (a sweep already under way on this replica is joined, not doubled). */
   sweep(full = false): Promise<SweepCounts> {
-    this.running ??= this.run(full || this.sweeps++ % FULL_PASS_EVERY === 0).finally(() => (this.running = null));
-    return this.running;
+    return this.sweeper.join(() => this.run(full));
   }
 
   private async run(full: boolean): Promise<SweepCounts> {
+    full ||= this.sweeps++ % FULL_PASS_EVERY === 0;
     const counts: SweepCounts = { objects: 0, blobs: 0, uploads: 0, files: 0 };
     try {
       const remove = (sha: string) => this.store.delete(sha);
@@ -81,8 +97,8 @@ export class ObjectsGcService implements OnApplicationBootstrap, OnModuleDestroy
           counts.blobs += n;
           if (n < PAGE) break;
         }
-        counts.files += await this.removeOrphanBlobs();
-        counts.files += await this.removeOrphanUploads();
+        counts.files += await this.removeOrphans(this.orphanBlobs, ORPHAN_BLOB_AGE_MS);
+        counts.files += await this.removeOrphans(this.orphanUploads, ORPHAN_UPLOAD_AGE_MS);
       }
       if (counts.objects || counts.blobs || counts.uploads || counts.files) this.logger.log({ msg: 'collected objects', ...counts });
     } catch (e) {
@@ -92,47 +108,33 @@ export class ObjectsGcService implements OnApplicationBootstrap, OnModuleDestroy
     return counts;
   }
 
-  /** Blob files without a row (a crash between writing the blob and committing its object), once they are old. */
-  private async removeOrphanBlobs(): Promise<number> {
+  /**
+   * Files without a row, once older than `ageMs`: blob files (a crash between writing the blob and
+   * committing its object) and staging files whose upload row is gone (completed, or discarded by a
+   * crash's survivor).
+   */
+  private async removeOrphans(files: OrphanSource, ageMs: number): Promise<number> {
     let removed = 0;
-    const cutoff = Date.now() - ORPHAN_BLOB_AGE_MS;
-    let batch: Array<{ sha256: string; modifiedAt: Date }> = [];
+    const cutoff = Date.now() - ageMs;
+    let batch: Array<{ key: string; modifiedAt: Date }> = [];
     const flush = async () => {
-      const known = await this.gc.knownBlobs(batch.map((b) => b.sha256));
+      const known = await files.known(batch.map((b) => b.key));
       for (const b of batch) {
-        if (known.has(b.sha256) || b.modifiedAt.getTime() > cutoff) continue;
-        await this.store.delete(b.sha256);
+        if (known.has(b.key) || b.modifiedAt.getTime() > cutoff) continue;
+        await files.remove(b.key);
         removed++;
       }
       batch = [];
     };
-    for await (const b of this.store.list()) {
+    for await (const b of files.list()) {
       batch.push(b);
       if (batch.length >= PAGE) await flush();
     }
     if (batch.length) await flush();
     return removed;
   }
+}
 
-  /** Staging files whose upload row is gone (completed, or discarded by a crash's survivor). */
-  private async removeOrphanUploads(): Promise<number> {
-    let removed = 0;
-    const cutoff = Date.now() - ORPHAN_UPLOAD_AGE_MS;
-    let batch: Array<{ uploadId: string; modifiedAt: Date }> = [];
-    const flush = async () => {
-      const known = await this.gc.knownUploads(batch.map((b) => b.uploadId));
-      for (const b of batch) {
-        if (known.has(b.uploadId) || b.modifiedAt.getTime() > cutoff) continue;
-        await this.files.remove(b.uploadId);
-        removed++;
-      }
-      batch = [];
-    };
-    for await (const b of this.files.list()) {
-      batch.push(b);
-      if (batch.length >= PAGE) await flush();
-    }
-    if (batch.length) await flush();
-    return removed;
-  }
+async function* keyed<T extends { modifiedAt: Date }>(entries: AsyncIterable<T>, key: (e: T) => string): AsyncIterable<{ key: string; modifiedAt: Date }> {
+  for await (const e of entries) yield { key: key(e), modifiedAt: e.modifiedAt };
 }

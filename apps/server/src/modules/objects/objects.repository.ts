@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { ObjectEncoding } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { StoredObject, Task } from '../../generated/prisma/client.js';
 import { HELD, idsIn, json } from '../tasks/task-sql.js';
@@ -25,13 +23,7 @@ const LIVE = `o.deleted_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > n
  * endpoint, and which objects they refer to through task_objects).
  */
 @Injectable()
-export class ObjectsRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class ObjectsRepository extends SqlRepository {
   /** An object that is not deleted, of this owner (null: any owner, for admins). Expired ones too: they are readable until collected. */
   async findVisible(id: string, ownerId: string | null): Promise<ObjectRow | null> {
     const rows = await this.query<ObjectRow>(

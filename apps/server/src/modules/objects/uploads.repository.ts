@@ -1,9 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { ObjectEncoding } from '@fx/protocol';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { isUniqueViolation } from '../../common/unique-violation.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { ObjectUpload } from '../../generated/prisma/client.js';
 import type { ObjectRow } from './objects.repository.js';
@@ -60,13 +59,7 @@ const OBJECT_COLUMNS = `id, owner_id, name, encoding, sha256, size, created_at, 
  * runs out, so nothing is ever stuck for longer than the claim's lifetime.
  */
 @Injectable()
-export class UploadsRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class UploadsRepository extends SqlRepository {
   async create(u: NewUpload): Promise<UploadRow> {
     const rows = await this.query<UploadRow>(
       `INSERT INTO object_uploads (id, owner_id, task_id, name, encoding, ttl_seconds, size, sha256, expires_at)

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { PeriodicTask } from '../../common/periodic-task.js';
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import { GroupsRepository } from '../groups/groups.repository.js';
@@ -28,8 +29,7 @@ const DEPENDENCY_REPAIR_EVERY_SWEEPS = 5;
 @Injectable()
 export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Recovery');
-  private timer?: NodeJS.Timeout;
-  private sweeping = false;
+  private readonly sweeper = new PeriodicTask(() => this.repair());
   private sweeps = 0;
   private rebuildNeeded = false;
 
@@ -60,17 +60,19 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
     await this.dependencies.repair();
     await this.outcomes.published(await this.cache.repair());
     await this.retries.sweep();
-    this.timer = setInterval(() => void this.sweep(), this.config.FX_SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.sweeper.start(this.config.FX_SWEEP_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.sweeper.stop();
   }
 
+  /** One sweep, unless one is under way. */
   async sweep(): Promise<void> {
-    if (this.sweeping) return;
-    this.sweeping = true;
+    await this.sweeper.runOnce();
+  }
+
+  private async repair(): Promise<void> {
     try {
       if (this.rebuildNeeded || this.queue.takeDirty()) {
         this.rebuildNeeded = false;
@@ -111,8 +113,6 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
       }
     } catch (e) {
       this.logger.error(`sweep failed; the next one retries: ${(e as Error).message}`);
-    } finally {
-      this.sweeping = false;
     }
   }
 

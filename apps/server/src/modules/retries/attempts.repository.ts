@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { RemoteError, RetryPolicy, TaskStatus } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskAttempt } from '../../generated/prisma/client.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
@@ -48,13 +46,7 @@ export interface RetryInput {
  * lease archives its attempt in leases.repository.ts, in the statement that requeues it.
  */
 @Injectable()
-export class AttemptsRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class AttemptsRepository extends SqlRepository {
   /** The tasks with a retry policy among these failed results, with what the decision reads. */
   candidates(results: Array<{ taskId: string; attempt: number }>): Promise<RetryCandidate[]> {
     return this.query(

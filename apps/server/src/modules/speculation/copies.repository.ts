@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Speculation } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
@@ -27,13 +25,7 @@ export type CopyWin = OutcomeRow & { endpoint_id: string; superseded_owner: stri
  * replicas racing (two sweeps, a sweep and a results frame) move each copy once.
  */
 @Injectable()
-export class CopiesRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class CopiesRepository extends SqlRepository {
   /** Groups that asked for speculation and were joined by tasks lately (see migration 20261218003000_speculation). */
   speculatingGroups(): Promise<SpeculatingGroup[]> {
     return this.query(`SELECT id, speculation FROM task_groups WHERE speculating_since IS NOT NULL`);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { PeriodicTask } from '../../common/periodic-task.js';
 import { EventsService } from '../events/events.service.js';
 import { CopiesRepository, type EndedCopy } from './copies.repository.js';
 import { CopyPlacement } from './copy-placement.js';
@@ -20,8 +21,7 @@ const GROUP_QUIET_MS = 30_000;
 @Injectable()
 export class SpeculationService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Speculation');
-  private timer?: NodeJS.Timeout;
-  private sweeping = false;
+  private readonly sweeper = new PeriodicTask(() => this.launchCopies());
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -31,18 +31,19 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep(), this.config.FX_SPECULATION_INTERVAL_MS);
-    this.timer.unref();
+    this.sweeper.start(this.config.FX_SPECULATION_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.sweeper.stop();
   }
 
   /** One sweep; a sweep still under way (a slow database) is not run twice. Returns the copies launched. */
   async sweep(): Promise<number> {
-    if (this.sweeping) return 0;
-    this.sweeping = true;
+    return (await this.sweeper.runOnce()) ?? 0;
+  }
+
+  private async launchCopies(): Promise<number> {
     try {
       await this.cancelEnded(await this.copies.endStale());
       let launched = 0;
@@ -69,8 +70,6 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
     } catch (e) {
       this.logger.error({ msg: `the speculation sweep failed; the next one tries again: ${(e as Error).message}` });
       return 0;
-    } finally {
-      this.sweeping = false;
     }
   }
 

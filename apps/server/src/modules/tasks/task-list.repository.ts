@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { TaskStatus } from '@fx/protocol';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 
@@ -47,13 +45,7 @@ function taskConditions(f: Partial<TaskListFilter>) {
 
 /** Task lists (GET /v1/tasks): filtered, keyset-paged reads that never return arguments or results. */
 @Injectable()
-export class TaskListRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class TaskListRepository extends SqlRepository {
   /** Newest first, keyset-paged on (received_at, id); only the filters given become conditions. */
   list(f: TaskListFilter): Promise<TaskSummaryRow[]> {
     const { where, params, p } = taskConditions(f);

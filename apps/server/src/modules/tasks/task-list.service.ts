@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { TASK_COUNT_CAP, type ListTasksQuery, type ListTasksResponse, type TaskSummary } from '@fx/protocol';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { FxException } from '../../common/fx.exception.js';
 import { iso } from '../../common/iso.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../common/keyset-cursor.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from '../endpoints/endpoints.service.js';
 import { FunctionsService } from '../functions/functions.service.js';
@@ -28,19 +29,14 @@ export function toTaskSummary(r: TaskSummaryRow): TaskSummary {
   };
 }
 
-/** Cursors are opaque to clients: base64url of the last row's (received_at, id). */
+/** Tasks are paged by (received_at, id). */
 export function encodeCursor(row: { received_at: Date; id: string }): string {
-  return Buffer.from(JSON.stringify([new Date(row.received_at).toISOString(), row.id])).toString('base64url');
+  return encodeKeysetCursor(row.received_at, row.id);
 }
 
-const CursorShape = z.tuple([z.iso.datetime(), z.uuid()]);
 export function decodeCursor(cursor: string): { receivedAt: Date; id: string } {
-  try {
-    const [at, id] = CursorShape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return { receivedAt: new Date(at), id };
-  } catch {
-    throw new FxException('VALIDATION_FAILED', 'cursor is not one this server issued: pass the nextCursor of the previous page unchanged');
-  }
+  const [receivedAt, id] = decodeKeysetCursor(cursor);
+  return { receivedAt, id };
 }
 
 /** GET /v1/tasks: the tasks a caller may see (their own; an admin's, anyone's), filtered and keyset-paged. */

@@ -1,9 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { withConflictRetry } from '../../common/conflict-retry.js';
+import { Injectable } from '@nestjs/common';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
 import type { ObjectRef, PickledValue, ProgressEvent, RemoteError, RetryPolicy, TaskOutput, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import { FINAL, idsIn, json, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
@@ -86,17 +84,7 @@ const ACTIVE = `('waiting-for-endpoint', 'dispatched', 'running')`;
  * write the tasks table, with live.repository.ts for its live-stream columns only (progress, logs).
  */
 @Injectable()
-export class TasksRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
-  private exec(sql: string, ...params: unknown[]): Promise<number> {
-    return withConflictRetry(() => this.db.prisma.$executeRawUnsafe(sql, ...params));
-  }
-
+export class TasksRepository extends SqlRepository {
   /**
    * Inserts a whole submission in one statement; the caller replies only after this commits. A task
    * with inputs goes in waiting for them, and its edges go in with it, in the same statement: a

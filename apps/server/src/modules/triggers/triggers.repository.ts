@@ -1,7 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { withConflictRetry } from '../../common/conflict-retry.js';
-import { DATABASE } from '../../storage/storage.module.js';
-import type { Database } from '../../storage/database.js';
+import { Injectable } from '@nestjs/common';
+import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Trigger } from '../../generated/prisma/client.js';
 
@@ -22,13 +20,7 @@ const COLUMNS = `t.id, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.out
 
 /** Triggers and their firings. The objects a trigger fires for are read from `objects` (modules/objects). */
 @Injectable()
-export class TriggersRepository {
-  constructor(@Inject(DATABASE) private readonly db: Database) {}
-
-  private query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
-  }
-
+export class TriggersRepository extends SqlRepository {
   async create(t: { id: string; ownerId: string; prefix: string; functionId: string; endpointId: string; outputPrefix: string | null }): Promise<TriggerRow> {
     await this.query(
       `INSERT INTO triggers (id, owner_id, prefix, function_id, endpoint_id, output_prefix) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::uuid, $6)`,

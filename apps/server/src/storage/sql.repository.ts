@@ -1,0 +1,21 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { withConflictRetry } from '../common/conflict-retry.js';
+import type { Database } from './database.js';
+import { DATABASE } from './storage.module.js';
+
+/**
+ * What every repository of raw SQL shares: statements through Prisma's raw API, each run again when
+ * PostgreSQL aborted it for a conflict (conflict-retry.ts says why that is safe on these paths).
+ */
+@Injectable()
+export abstract class SqlRepository {
+  constructor(@Inject(DATABASE) protected readonly db: Database) {}
+
+  protected query<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return withConflictRetry(() => this.db.prisma.$queryRawUnsafe<T[]>(sql, ...params));
+  }
+
+  protected exec(sql: string, ...params: unknown[]): Promise<number> {
+    return withConflictRetry(() => this.db.prisma.$executeRawUnsafe(sql, ...params));
+  }
+}
