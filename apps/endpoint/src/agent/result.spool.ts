@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { TaskResult } from '@fx/protocol';
 import { runKey } from './run-key.js';
+import { NamedError } from '../common/named.error.js';
 
 export interface ResultSpoolOptions {
   /** The spool directory, created (mode 0700) if missing. */
@@ -11,12 +12,7 @@ export interface ResultSpoolOptions {
   log?: (message: string) => void;
 }
 
-export class SpoolError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'SpoolError';
-  }
-}
+export class SpoolError extends NamedError {}
 
 const SpoolFile = z.array(TaskResult);
 /** Names of batches held in memory only (their write failed); no file on disk goes by such a name. */

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
 import { ResourceName } from '@fx/protocol';
+import { loadEndpointConfig, type EndpointConfig } from '../config/endpoint.config.js';
 import { endpointPaths, type EndpointPaths } from '../config/endpoint.paths.js';
 import type { CliContext } from './cli.context.js';
 import { CliError } from '@fx/cli-kit';
@@ -22,4 +24,15 @@ export function existingEndpoint(context: CliContext, name: string): EndpointPat
     );
   }
   return paths;
+}
+
+/** The paths and the saved config of an endpoint that must already be configured. */
+export async function configuredEndpoint(context: CliContext, name: string): Promise<{ paths: EndpointPaths; config: EndpointConfig }> {
+  const paths = existingEndpoint(context, name);
+  return { paths, config: await loadEndpointConfig(paths) };
+}
+
+/** A subcommand that acts on one configured endpoint, named by its first argument. */
+export function endpointCommand(program: Command, command: string, description: string): Command {
+  return program.command(command).description(description).argument('<name>', 'endpoint name');
 }

@@ -89,23 +89,22 @@ export const SlurmConfig = z
   .refine((s) => s.initBlocks <= s.maxBlocks, { message: 'initBlocks must be at most maxBlocks' });
 export type SlurmConfig = z.infer<typeof SlurmConfig>;
 
+/** A size in MB under `objects:`: a whole number from 1 MB to 1 PB. */
+const objectMB = (defaultMB: number) =>
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(1024 ** 3)
+    .default(defaultMB);
+
 /** The `objects:` section: data by reference (inputs cached on this endpoint, results stored as objects). */
 export const ObjectsConfig = z
   .object({
     /** Size of the object cache (`objects/cache` beside config.yaml); least recently used objects no task holds go past it. */
-    cacheMB: z
-      .number()
-      .int()
-      .min(1)
-      .max(1024 ** 3)
-      .default(10 * 1024),
+    cacheMB: objectMB(10 * 1024),
     /** Largest result (or named output) a task may hand back to be stored as an object; larger fails RESULT_TOO_LARGE. */
-    maxResultMB: z
-      .number()
-      .int()
-      .min(1)
-      .max(1024 ** 3)
-      .default(10 * 1024),
+    maxResultMB: objectMB(10 * 1024),
   })
   .strict();
 export type ObjectsConfig = z.infer<typeof ObjectsConfig>;

@@ -1,21 +1,16 @@
 import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { loadEndpointConfig } from '../../config/endpoint.config.js';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
-import { existingEndpoint } from '../cli.options.js';
+import { configuredEndpoint, endpointCommand } from '../cli.options.js';
 import { ServerRequestError, deleteEndpoint } from '../server.client.js';
 import { stopEndpoint } from './stop.js';
 
 export function configureDeleteCommand(program: Command, context: CliContext): void {
-  program
-    .command('delete')
-    .description('delete the endpoint on the server, stop its agent, and remove its local directory')
-    .argument('<name>', 'endpoint name')
+  endpointCommand(program, 'delete', 'delete the endpoint on the server, stop its agent, and remove its local directory')
     .option('--token <token>', 'a user token (default: $FX_TOKEN)')
     .action(async (name: string, options: { token?: string }) => {
-      const paths = existingEndpoint(context, name);
-      const config = await loadEndpointConfig(paths);
+      const { paths, config } = await configuredEndpoint(context, name);
       const token = options.token ?? context.env.userToken;
       if (!token) throw new CliError('a user token is needed: pass --token or set FX_TOKEN', 2);
       try {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startDetached } from '../agent.runner.js';
 import type { CliContext } from '../cli.context.js';
-import { existingEndpoint } from '../cli.options.js';
+import { endpointCommand, existingEndpoint } from '../cli.options.js';
 import { parsePositiveNumber } from '@fx/cli-kit';
 import { stopEndpoint } from './stop.js';
 
@@ -11,10 +11,7 @@ interface RestartOptions {
 }
 
 export function configureRestartCommand(program: Command, context: CliContext): void {
-  program
-    .command('restart')
-    .description('stop the endpoint if it runs, then start it in the background')
-    .argument('<name>', 'endpoint name')
+  endpointCommand(program, 'restart', 'stop the endpoint if it runs, then start it in the background')
     .option('--force', 'kill instead of draining')
     .option('--timeout <seconds>', 'how long to wait for the new agent to connect', parsePositiveNumber, 30)
     .action(async (name: string, options: RestartOptions) => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runAgentInForeground, startDetached } from '../agent.runner.js';
 import type { CliContext } from '../cli.context.js';
-import { existingEndpoint } from '../cli.options.js';
+import { endpointCommand, existingEndpoint } from '../cli.options.js';
 import { parsePositiveNumber } from '@fx/cli-kit';
 
 interface StartOptions {
@@ -11,10 +11,7 @@ interface StartOptions {
 }
 
 export function configureStartCommand(program: Command, context: CliContext): void {
-  program
-    .command('start')
-    .description('run the endpoint agent (in the foreground unless --detach)')
-    .argument('<name>', 'endpoint name')
+  endpointCommand(program, 'start', 'run the endpoint agent (in the foreground unless --detach)')
     .option('--detach', 'run in the background; return once it has connected')
     .option('--takeover', 'replace the agent already serving this endpoint (elsewhere); it stops')
     .option('--timeout <seconds>', 'with --detach: how long to wait for the connection', parsePositiveNumber, 30)

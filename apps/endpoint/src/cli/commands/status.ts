@@ -2,21 +2,16 @@ import { readdir } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { PythonReport } from '@fx/protocol';
 import { readStatusFile } from '../../agent/status.file.js';
-import { loadEndpointConfig } from '../../config/endpoint.config.js';
 import type { CliContext } from '../cli.context.js';
-import { existingEndpoint } from '../cli.options.js';
+import { configuredEndpoint, endpointCommand } from '../cli.options.js';
 import { runningPid } from '../process.control.js';
 import { describeState } from './list.js';
 
 export function configureStatusCommand(program: Command, context: CliContext): void {
-  program
-    .command('status')
-    .description("show an endpoint's state, connection, workers, tasks, Python and spooled results")
-    .argument('<name>', 'endpoint name')
+  endpointCommand(program, 'status', "show an endpoint's state, connection, workers, tasks, Python and spooled results")
     .option('--json', 'print the raw status snapshot')
     .action(async (name: string, options: { json?: boolean }) => {
-      const paths = existingEndpoint(context, name);
-      const config = await loadEndpointConfig(paths);
+      const { paths, config } = await configuredEndpoint(context, name);
       const pid = await runningPid(paths);
       const status = await readStatusFile(paths.status);
       const live = pid !== undefined && status?.pid === pid ? status : undefined;

@@ -3,7 +3,7 @@ import { loadEndpointConfig } from '../../config/endpoint.config.js';
 import type { EndpointPaths } from '../../config/endpoint.paths.js';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
-import { existingEndpoint } from '../cli.options.js';
+import { endpointCommand, existingEndpoint } from '../cli.options.js';
 import { parsePositiveNumber } from '@fx/cli-kit';
 import { killAgentTree, removePid, runningPid, waitForExit } from '../process.control.js';
 
@@ -13,10 +13,7 @@ interface StopOptions {
 }
 
 export function configureStopCommand(program: Command, context: CliContext): void {
-  program
-    .command('stop')
-    .description('stop a running endpoint: drain (running tasks finish, results are delivered), or --force')
-    .argument('<name>', 'endpoint name')
+  endpointCommand(program, 'stop', 'stop a running endpoint: drain (running tasks finish, results are delivered), or --force')
     .option('--force', 'kill the agent and its workers at once (their tasks are handed out again by the server)')
     .option('--timeout <seconds>', 'how long to wait for a graceful stop (default: drainTimeoutSeconds + 15)', parsePositiveNumber)
     .action(async (name: string, options: StopOptions) => {

@@ -1,5 +1,5 @@
 import { MAX_TASK_PRIORITY, type TaskSpec } from '@fx/protocol';
-import { runShell } from '../../runtimes/shell/shell.runtime.js';
+import { runShell, shellInvocation } from '../../runtimes/shell/shell.runtime.js';
 import { abortFailure, failure, keepingUsage, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { DEFAULT_TASK_LIMITS, taskMemoryBytes, type TaskLimits } from '../../config/task-limits.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
@@ -216,15 +216,7 @@ export class LocalProvider implements Provider {
     context.onStart?.('shell');
     let group: number | undefined;
     try {
-      const shell = {
-        template: task.function.source,
-        kwargs: task.kwargs,
-        failOnNonZeroExit: task.function.failOnNonZeroExit === true,
-        ...(task.function.progressPrefix !== undefined ? { progressPrefix: task.function.progressPrefix } : {}),
-        ...(context.live ? { live: context.live } : {}),
-        ...(context.objects ? { objects: context.objects } : {}),
-      };
-      const outcome = await runShell(shell, signal, {
+      const outcome = await runShell(shellInvocation(task, context), signal, {
         outputLines: this.options.shellOutputLines,
         sandbox: this.sandbox,
         memoryBytes: this.memoryBytes,

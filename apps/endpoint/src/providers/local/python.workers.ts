@@ -2,8 +2,8 @@ import type { PythonReport, WorkerCounts } from '@fx/protocol';
 import { pythonWorkerLauncher, type PythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { PythonProbe } from '../../runtimes/python/python.probe.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
-import { failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
-import type { JobOptions, WorkerPoolOptions } from './worker-pool.options.js';
+import { failure } from '../../runtimes/task.errors.js';
+import type { RunJob, WorkerPoolOptions } from './worker-pool.options.js';
 import { WorkerPool } from './worker.pool.js';
 
 export interface PythonWorkersOptions extends Omit<WorkerPoolOptions, 'launcher' | 'workerScript' | 'execArgv'> {
@@ -51,17 +51,12 @@ export class PythonWorkers {
     return this.probe.report();
   }
 
-  async run(
-    taskId: string,
-    invocation: PythonInvocation,
-    signal: AbortSignal,
-    onStart?: (workerId: string) => void,
-    jobOptions: JobOptions = {},
-  ): Promise<ExecutionOutcome> {
+  /** WorkerPool.run on the python pool, started first if it is not up (a pool that cannot start fails the task). */
+  readonly run: RunJob<PythonInvocation> = async (taskId, invocation, signal, onStart, jobOptions = {}) => {
     const pool = this.pool ?? (await this.start());
     if (typeof pool === 'string') return failure('RUNTIME_UNSUPPORTED', 'PythonUnavailable', pool);
     return pool.run(taskId, invocation, signal, onStart, jobOptions);
-  }
+  };
 
   counts(): WorkerCounts {
     return this.pool?.counts() ?? { total: this.options.size, busy: 0, idle: this.options.size };

@@ -55,6 +55,15 @@ export interface WorkerPoolOptions {
 }
 
 /** What a task brings to the pool besides its invocation. */
+/** How a pool runs one job: see WorkerPool.run. */
+export type RunJob<I extends WorkerInvocation> = (
+  taskId: string,
+  invocation: I,
+  signal: AbortSignal,
+  onStart?: (workerId: string) => void,
+  jobOptions?: JobOptions,
+) => Promise<ExecutionOutcome>;
+
 export interface JobOptions {
   /** Whose task and code it is (see isolationKey): a worker runs tasks of one owner only (absent: the "unknown" owner). */
   ownerId?: string;

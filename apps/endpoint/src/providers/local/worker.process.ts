@@ -5,13 +5,9 @@ import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { WorkerLauncher } from './worker.launcher.js';
 import { linkStdio, openLink, type WorkerLink } from './worker.link.js';
 import type { WorkerToParentMessage } from './worker.messages.js';
+import { NamedError } from '../../common/named.error.js';
 
-export class WorkerStartError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WorkerStartError';
-  }
-}
+export class WorkerStartError extends NamedError {}
 
 /** `retiring`: being killed (walltime, cancel); a fresh worker takes its slot once it has exited. */
 export type WorkerState = 'starting' | 'up' | 'retiring' | 'dead';

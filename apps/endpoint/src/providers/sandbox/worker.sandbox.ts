@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inheritedEnv, type InheritedEnv } from '../../config/env.js';
+import { NamedError } from '../../common/named.error.js';
 
 /** config.yaml's `sandbox:`. */
 export type SandboxSetting = 'auto' | 'bwrap' | 'none';
@@ -34,12 +35,7 @@ const FX_OWN = new Set([
 ]);
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|PRIVATE_?KEY/i;
 
-export class SandboxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SandboxError';
-  }
-}
+export class SandboxError extends NamedError {}
 
 export interface WorkerSandboxOptions {
   kind: SandboxKind;

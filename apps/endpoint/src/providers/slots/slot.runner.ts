@@ -1,5 +1,5 @@
 import type { TaskResources, TaskSpec } from '@fx/protocol';
-import { runShell } from '../../runtimes/shell/shell.runtime.js';
+import { runShell, shellInvocation } from '../../runtimes/shell/shell.runtime.js';
 import { failure, keepingUsage, type ExecutionOutcome } from '../../runtimes/task.errors.js';
 import { WorkerPool } from '../local/worker.pool.js';
 import { PythonWorkers } from '../local/python.workers.js';
@@ -141,12 +141,7 @@ export class SlotRunner {
   private async shell(task: TaskSpec, signal: AbortSignal, context: Omit<SubmitContext, 'onStart'>, wrap?: (cmd: string) => string): Promise<ExecutionOutcome> {
     let group: number | undefined;
     const shell = {
-      template: task.function.source,
-      kwargs: task.kwargs,
-      failOnNonZeroExit: task.function.failOnNonZeroExit === true,
-      ...(task.function.progressPrefix !== undefined ? { progressPrefix: task.function.progressPrefix } : {}),
-      ...(context.live ? { live: context.live } : {}),
-      ...(context.objects ? { objects: context.objects } : {}),
+      ...shellInvocation(task, context),
       // MPI ranks on other nodes do not see this node's working directory: they get the shared files' own paths.
       ...(wrap ? { linkObjects: false } : {}),
     };

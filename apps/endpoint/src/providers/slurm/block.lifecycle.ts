@@ -7,23 +7,15 @@ import { WS_CLOSE, type BlockReport } from '@fx/protocol';
 import { TaskLostError } from '../provider.js';
 import type { Logger } from '../../agent/logger.js';
 import { renderBlockScript } from './block.script.js';
-import type { Block, NodeConn, SlurmSettings, Slot } from './slurm.model.js';
+import type { Block, BlockOptions, NodeConn, Slot } from './slurm.model.js';
 import { isTerminalState, type SlurmCli } from './slurm.cli.js';
 import { formatWalltime } from './walltime.js';
 import { BlockClock, BlockLedger } from './block.accounting.js';
 import { busySlots } from './slot.placement.js';
 
-export interface BlockLifecycleOptions {
+export interface BlockLifecycleOptions extends BlockOptions {
   /** Every block of this agent is a job of this name (one squeue finds them all). */
   jobName: string;
-  settings: SlurmSettings;
-  accelerators?: 'auto' | string[];
-  /** Where block scripts and block logs go. */
-  blocksDir: string;
-  shellOutputLines?: number;
-  python?: string;
-  /** Where nodes leave result files (see node.results.ts). */
-  resultsDir?: string;
   cli: SlurmCli;
   logger: Logger;
   /** The `ws://host:port/` the block workers dial (known once the block-worker server listens). */

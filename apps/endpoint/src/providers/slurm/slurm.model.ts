@@ -33,6 +33,19 @@ export interface SlurmSettings {
   pollIntervalSeconds: number;
 }
 
+/** What an agent's blocks are made of: given to the Slurm provider and passed on to its block lifecycle. */
+export interface BlockOptions {
+  settings: SlurmSettings;
+  accelerators?: 'auto' | string[];
+  /** Where block scripts and block logs go (`$FX_HOME/endpoints/<name>/blocks`). */
+  blocksDir: string;
+  shellOutputLines?: number;
+  /** The interpreter of python workers on the compute nodes (after the block's workerInit). @default DEFAULT_PYTHON */
+  python?: string;
+  /** Where nodes leave result files for the agent (`$FX_HOME/endpoints/<name>/objects/incoming`, shared with the nodes; see node.results.ts). */
+  resultsDir?: string;
+}
+
 export type BlockState = 'submitting' | 'pending' | 'running' | 'cancelling' | 'ended';
 
 export interface Block {

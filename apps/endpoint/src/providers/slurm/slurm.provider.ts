@@ -8,25 +8,16 @@ import { BlockWorkerServer, sendToNode } from './block-worker.server.js';
 import { decideScaling, type ScalingBlock } from './scaling.strategy.js';
 import { busySlots, hasFreeSlot, placeTasks } from './slot.placement.js';
 import { SlurmCli } from './slurm.cli.js';
-import type { Block, NodeConn, Pending, SlurmSettings, Slot } from './slurm.model.js';
+import type { Block, BlockOptions, NodeConn, Pending, SlurmSettings, Slot } from './slurm.model.js';
 import type { AgentToNode } from './worker.channel.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
 import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 
 export type { SlurmSettings } from './slurm.model.js';
 
-export interface SlurmProviderOptions {
+export interface SlurmProviderOptions extends BlockOptions {
   endpointName: string;
   endpointId: string;
-  settings: SlurmSettings;
-  accelerators?: 'auto' | string[];
-  /** Where block scripts and block logs go (`$FX_HOME/endpoints/<name>/blocks`). */
-  blocksDir: string;
-  shellOutputLines?: number;
-  /** The interpreter of python workers on the compute nodes (after the block's workerInit). @default DEFAULT_PYTHON */
-  python?: string;
-  /** Where nodes leave result files for the agent (`$FX_HOME/endpoints/<name>/objects/incoming`, shared with the nodes). */
-  resultsDir?: string;
   cli?: SlurmCli;
   onChange?: () => void;
   logger?: Logger;

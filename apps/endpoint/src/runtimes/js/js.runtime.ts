@@ -7,6 +7,7 @@ import { raceAbort } from '../../common/race-abort.js';
 import type { ObjectPlacement } from '../../objects/object.placement.js';
 import { ObjectLoadError, isBytes, loadObjects, writeResultFile, type FileResult } from './js.objects.js';
 import type { NamedOutputFile, TaskContext, TaskOutputs } from './js.outputs.js';
+import { NamedError } from '../../common/named.error.js';
 
 /** One js invocation, as the worker receives it. */
 export interface JsInvocation {
@@ -41,12 +42,7 @@ export interface JsTaskFiles {
   emit?: (value: unknown) => void;
 }
 
-export class FunctionSourceError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'FunctionSourceError';
-  }
-}
+export class FunctionSourceError extends NamedError {}
 
 export interface JsRuntimeOptions {
   /**

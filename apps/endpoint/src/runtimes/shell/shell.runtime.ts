@@ -4,13 +4,13 @@ import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { watchMemory } from '../../providers/sandbox/memory.watch.js';
 import { WorkerSandbox } from '../../providers/sandbox/worker.sandbox.js';
-import { shellTemplateProblem, type ShellResult } from '@fx/protocol';
+import { shellTemplateProblem, type ShellResult, type TaskSpec } from '@fx/protocol';
 import { TaskCancelledError, WalltimeExceededError, abortFailure, failure, toRemoteError, type ExecutionOutcome } from '../task.errors.js';
 import { UnknownPlaceholderError, renderCommand } from './shell-quote.js';
 import { TailBuffer, tailOutput } from './tail.buffer.js';
 import { placeShellObjects } from './shell.objects.js';
 import type { ObjectPlacement } from '../../objects/object.placement.js';
-import type { LiveSink } from '../../providers/provider.js';
+import type { LiveSink, SubmitContext } from '../../providers/provider.js';
 import { ShellLive } from './shell.live.js';
 
 export interface ShellRuntimeOptions {
@@ -58,6 +58,18 @@ export interface ShellInvocation {
   live?: LiveSink;
   /** The function's progress prefix: stdout lines starting with it are progress values (shell.live.ts). */
   progressPrefix?: string;
+}
+
+/** The invocation of a shell task: its function's template and exit policy, the task's kwargs, objects and live sink. */
+export function shellInvocation(task: TaskSpec, context: Pick<SubmitContext, 'live' | 'objects'>): ShellInvocation {
+  return {
+    template: task.function.source,
+    kwargs: task.kwargs,
+    failOnNonZeroExit: task.function.failOnNonZeroExit === true,
+    ...(task.function.progressPrefix !== undefined ? { progressPrefix: task.function.progressPrefix } : {}),
+    ...(context.live ? { live: context.live } : {}),
+    ...(context.objects ? { objects: context.objects } : {}),
+  };
 }
 
 /** GNU timeout's exit status for a command that ran out of time. */
