@@ -1,11 +1,16 @@
 import type { Command } from 'commander';
 import type { Client, SubmitWarning, TaskOutcome } from '@fx/sdk';
 import type { CliContext } from './cli.context.js';
-import { formatBytes } from './output.js';
+import { formatBytes, printJson, printTable, type TableSpec } from './output.js';
 
 /** Whether `--json` was given (it is a global option, so it may come before or after the command). */
 export function wantsJson(command: Command): boolean {
   return command.optsWithGlobals<{ json?: boolean }>().json === true;
+}
+
+/** A subcommand about one task, named by its first argument (`fx task <task>`, `fx logs <task>`, …). */
+export function taskCommand(program: Command, name: string, description: string): Command {
+  return program.command(name).description(description).argument('<task>', 'task id');
 }
 
 /** Runs `fn` with a client of the saved server, and closes the client (its socket) afterwards. */
@@ -16,6 +21,35 @@ export async function withClient<T>(context: CliContext, fn: (client: Client) =>
   } finally {
     client.close();
   }
+}
+
+/** What one server command does with its arguments: ask the server, then print the answer. */
+export interface ServerCall<T> {
+  ask: (client: Client) => Promise<T>;
+  /** The answer for people. */
+  show: (answer: T) => void;
+  /** The answer under --json. @default the answer itself */
+  json?: (answer: T) => unknown;
+}
+
+/**
+ * A command's action that asks the server once and prints the answer, as JSON under --json. `call` gets
+ * the command's arguments (and options) and checks them before anything connects, so a bad id fails
+ * without a login; commander's trailing Command argument stays out of sight.
+ */
+export function serverAction<A extends unknown[], T>(context: CliContext, call: (...args: A) => ServerCall<T>): (...received: unknown[]) => Promise<void> {
+  return async (...received) => {
+    const command = received.at(-1) as Command;
+    const { ask, show, json } = call(...(received.slice(0, -1) as A));
+    const answer = await withClient(context, ask);
+    if (wantsJson(command)) printJson(context, json ? json(answer) : answer);
+    else show(answer);
+  };
+}
+
+/** A command's action that lists: `{ items }` under --json, else a table for people. */
+export function listAction<T>(context: CliContext, list: (client: Client) => Promise<T[]>, table: TableSpec<T>): (...received: unknown[]) => Promise<void> {
+  return serverAction(context, () => ({ ask: list, json: (items: T[]) => ({ items }), show: (items: T[]) => printTable(context, items, table) }));
 }
 
 /** Says on stderr what the server said of an accepted submission (an offline endpoint: its tasks wait). */

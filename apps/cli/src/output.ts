@@ -7,6 +7,24 @@ export function formatTable(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
+/** A table of items: its column headings, one row per item, and the sentence said instead when there are none. */
+export interface TableSpec<T> {
+  header: string[];
+  row: (item: T) => string[];
+  empty: string;
+}
+
+/** A list for people: a table of one row per item, or `empty` on stderr when there are none. */
+export function printTable<T>(context: CliContext, items: T[], { header, row, empty }: TableSpec<T>): void {
+  if (items.length === 0) context.err(empty);
+  else context.out(formatTable(header, items.map(row)));
+}
+
+/** One record for people: a line per field, the values aligned at `width`. */
+export function printRecord(context: CliContext, fields: Array<[string, string]>, width: number): void {
+  for (const [k, v] of fields) context.out(`${k.padEnd(width)}${v}`);
+}
+
 /** The one JSON document a `--json` command writes to stdout. */
 export function printJson(context: CliContext, value: unknown): void {
   context.out(JSON.stringify(value, null, 2));

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
-import { wantsJson, withClient } from '../command.helpers.js';
-import { printJson } from '../output.js';
+import { serverAction } from '../command.helpers.js';
 import { functionRef } from '../resolve.js';
 
 /** `fx cache clear <fn>`: drops a function's memoized results (yours, and the shared ones of a function you own). */
@@ -11,11 +10,13 @@ export function configureCacheCommand(program: Command, context: CliContext): vo
     .command('clear')
     .description("drop a function's memoized results: yours, and the shared ones of a function you own (results being computed are stored when they arrive)")
     .argument('<function>', 'function id or name')
-    .action(async (ref: string, _options: object, command: Command) => {
-      const cleared = await withClient(context, (client) => client.clearCache(functionRef(ref)));
-      if (wantsJson(command)) return printJson(context, { function: ref, cleared });
-      context.out(`Cleared ${cleared} stored result${cleared === 1 ? '' : 's'} of ${ref}.`);
-    });
+    .action(
+      serverAction(context, (ref: string) => ({
+        ask: (client) => client.clearCache(functionRef(ref)),
+        json: (cleared) => ({ function: ref, cleared }),
+        show: (cleared) => context.out(`Cleared ${cleared} stored result${cleared === 1 ? '' : 's'} of ${ref}.`),
+      })),
+    );
 }
 
 /** The `--cache` / `--no-cache` pair of `fx run` and `fx batch`: absent, the function's registration decides. */

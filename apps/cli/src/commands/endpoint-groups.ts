@@ -3,8 +3,8 @@ import { NotFoundError, type EndpointGroupInfo } from '@fx/sdk';
 import { CliError } from '@fx/cli-kit';
 import { EndpointGroupName } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
-import { wantsJson, withClient } from '../command.helpers.js';
-import { formatTable, formatTime, printJson } from '../output.js';
+import { listAction, serverAction, wantsJson, withClient } from '../command.helpers.js';
+import { formatTime, printJson, printRecord, printTable } from '../output.js';
 import { checkTaskId, endpointRef } from '../resolve.js';
 
 /**
@@ -36,53 +36,60 @@ export function configureEndpointGroupsCommand(program: Command, context: CliCon
   groups
     .command('ls', { isDefault: true })
     .description('your endpoint groups, oldest first')
-    .action(async (_options: object, command: Command) => {
-      const items = await withClient(context, (client) => client.endpointGroups.list());
-      if (wantsJson(command)) return printJson(context, { items });
-      if (items.length === 0) return context.err('No endpoint groups. Create one with: fx endpoint-groups create <name> <endpoint>...');
-      context.out(
-        formatTable(
-          ['ID', 'NAME', 'MEMBERS', 'ONLINE', 'INVITED', 'CREATED'],
-          items.map((g) => [
-            g.id,
-            g.name,
-            String(g.members.filter((m) => m.state === 'active').length),
-            String(g.members.filter((m) => m.online).length),
-            String(g.members.filter((m) => m.state === 'invited').length),
-            formatTime(g.createdAt),
-          ]),
-        ),
-      );
-    });
+    .action(
+      listAction(context, (client) => client.endpointGroups.list(), {
+        header: ['ID', 'NAME', 'MEMBERS', 'ONLINE', 'INVITED', 'CREATED'],
+        row: (g) => [
+          g.id,
+          g.name,
+          String(g.members.filter((m) => m.state === 'active').length),
+          String(g.members.filter((m) => m.online).length),
+          String(g.members.filter((m) => m.state === 'invited').length),
+          formatTime(g.createdAt),
+        ],
+        empty: 'No endpoint groups. Create one with: fx endpoint-groups create <name> <endpoint>...',
+      }),
+    );
 
   groups
     .command('show')
     .description('one group and its members: state (active or invited) and whether each is online')
     .argument('<group>', 'group id or name')
-    .action(async (ref: string, _options: object, command: Command) => {
-      const g = await withClient(context, (client) => client.endpointGroups.get(groupRef(ref)).catch(notFound(ref)));
-      if (wantsJson(command)) return printJson(context, g);
-      context.out(`${'id'.padEnd(10)}${g.id}\n${'name'.padEnd(10)}${g.name}\n${'created'.padEnd(10)}${formatTime(g.createdAt)}`);
-      if (g.members.length === 0) return context.err('No members. Add one with: fx endpoint-groups add <group> <endpoint>');
-      context.out(
-        formatTable(
-          ['ENDPOINT', 'NAME', 'STATE', 'ONLINE', 'ADDED'],
-          g.members.map((m) => [m.endpointId, m.name ?? '-', m.state, m.online === null ? '-' : m.online ? 'yes' : 'no', formatTime(m.addedAt)]),
-        ),
-      );
-    });
+    .action(
+      serverAction(context, (ref: string) => ({
+        ask: (client) => client.endpointGroups.get(groupRef(ref)).catch(notFound(ref)),
+        show: (g) => {
+          printRecord(
+            context,
+            [
+              ['id', g.id],
+              ['name', g.name],
+              ['created', formatTime(g.createdAt)],
+            ],
+            10,
+          );
+          printTable(context, g.members, {
+            header: ['ENDPOINT', 'NAME', 'STATE', 'ONLINE', 'ADDED'],
+            row: (m) => [m.endpointId, m.name ?? '-', m.state, m.online === null ? '-' : m.online ? 'yes' : 'no', formatTime(m.addedAt)],
+            empty: 'No members. Add one with: fx endpoint-groups add <group> <endpoint>',
+          });
+        },
+      })),
+    );
 
   groups
     .command('rm')
     .description('delete groups: they take no more tasks; tasks already sent run on the members chosen for them')
     .argument('<group...>', 'group ids or names')
-    .action(async (refs: string[], _options: object, command: Command) => {
-      await withClient(context, async (client) => {
-        for (const ref of refs) await client.endpointGroups.delete(groupRef(ref)).catch(notFound(ref));
-      });
-      if (wantsJson(command)) return printJson(context, { deleted: refs });
-      for (const ref of refs) context.out(`Deleted endpoint group ${ref}.`);
-    });
+    .action(
+      serverAction(context, (refs: string[]) => ({
+        ask: async (client) => {
+          for (const ref of refs) await client.endpointGroups.delete(groupRef(ref)).catch(notFound(ref));
+        },
+        json: () => ({ deleted: refs }),
+        show: () => refs.forEach((ref) => context.out(`Deleted endpoint group ${ref}.`)),
+      })),
+    );
 
   groups
     .command('add')
@@ -132,17 +139,13 @@ export function configureEndpointGroupsCommand(program: Command, context: CliCon
   groups
     .command('invitations')
     .description("invitations of your endpoints into other users' groups")
-    .action(async (_options: object, command: Command) => {
-      const items = await withClient(context, (client) => client.endpointGroups.invitations());
-      if (wantsJson(command)) return printJson(context, { items });
-      if (items.length === 0) return context.err('No invitations.');
-      context.out(
-        formatTable(
-          ['GROUP', 'GROUP NAME', 'OWNER', 'ENDPOINT', 'ENDPOINT NAME', 'INVITED'],
-          items.map((i) => [i.groupId, i.groupName, i.ownerName ?? i.ownerId, i.endpointId, i.endpointName, formatTime(i.invitedAt)]),
-        ),
-      );
-    });
+    .action(
+      listAction(context, (client) => client.endpointGroups.invitations(), {
+        header: ['GROUP', 'GROUP NAME', 'OWNER', 'ENDPOINT', 'ENDPOINT NAME', 'INVITED'],
+        row: (i) => [i.groupId, i.groupName, i.ownerName ?? i.ownerId, i.endpointId, i.endpointName, formatTime(i.invitedAt)],
+        empty: 'No invitations.',
+      }),
+    );
 }
 
 const groupRef = (ref: string) => endpointRef(ref);

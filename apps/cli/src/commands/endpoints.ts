@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
 import { wantsJson, withClient } from '../command.helpers.js';
-import { formatTable, formatTime, printJson } from '../output.js';
+import { formatTable, formatTime, printJson, printRecord } from '../output.js';
 import { CliError } from '@fx/cli-kit';
 import { endpointRef, functionRef, isUuid } from '../resolve.js';
 
@@ -48,7 +48,7 @@ export function configureEndpointsCommand(program: Command, context: CliContext)
         ['created', formatTime(endpoint.createdAt)],
       ];
       if (endpoint.description) rows.push(['description', endpoint.description]);
-      for (const [k, v] of rows) context.out(`${k.padEnd(15)}${v}`);
+      printRecord(context, rows, 15);
     });
 
   endpoints

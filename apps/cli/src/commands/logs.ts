@@ -2,16 +2,15 @@ import type { Command } from 'commander';
 import type { LogChunk, LogStream } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
-import { wantsJson, withClient } from '../command.helpers.js';
+import { wantsJson, withClient, taskCommand } from '../command.helpers.js';
 import { checkTaskId } from '../resolve.js';
 
 export function configureLogsCommand(program: Command, context: CliContext): void {
-  program
-    .command('logs')
-    .description(
-      "what a task printed, as it printed it: its stdout on stdout, its stderr on stderr (--json: one chunk per line); with --follow, as it runs, until it ends; with --agent, the endpoint agent's lines about it too",
-    )
-    .argument('<task>', 'task id')
+  taskCommand(
+    program,
+    'logs',
+    "what a task printed, as it printed it: its stdout on stdout, its stderr on stderr (--json: one chunk per line); with --follow, as it runs, until it ends; with --agent, the endpoint agent's lines about it too",
+  )
     .option('-f, --follow', 'keep printing while the task runs; exit when it has finished (exit 1 if it did not succeed)')
     .option('--stream <stream>', "only this stream: stdout, stderr, or agent (the agent's lines only)")
     .option(

@@ -1,18 +1,17 @@
 import type { Command } from 'commander';
 import type { ProgressEvent } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
-import { wantsJson, withClient } from '../command.helpers.js';
+import { wantsJson, withClient, taskCommand } from '../command.helpers.js';
 import { formatTime } from '../output.js';
 import { checkTaskId } from '../resolve.js';
 import { failUnlessSucceeded } from './logs.js';
 
 export function configureProgressCommand(program: Command, context: CliContext): void {
-  program
-    .command('progress')
-    .description(
-      'the progress values a task emitted (the latest ones the server kept), one line each (--json: one JSON object per line); with --follow, as they come, until it ends',
-    )
-    .argument('<task>', 'task id')
+  taskCommand(
+    program,
+    'progress',
+    'the progress values a task emitted (the latest ones the server kept), one line each (--json: one JSON object per line); with --follow, as they come, until it ends',
+  )
     .option('-f, --follow', 'keep printing while the task runs; exit when it has finished (exit 1 if it did not succeed)')
     .action(async (ref: string, options: { follow?: boolean }, command: Command) => {
       const id = checkTaskId(ref);

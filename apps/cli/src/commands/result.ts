@@ -2,16 +2,13 @@ import type { Command } from 'commander';
 import { isFinalStatus } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
-import { inlineResult, wantsJson, withClient } from '../command.helpers.js';
+import { inlineResult, wantsJson, withClient, taskCommand } from '../command.helpers.js';
 import { checkTaskId } from '../resolve.js';
 import { printOutcome } from './run.js';
 
 export function configureResultCommand(program: Command, context: CliContext): void {
-  program
-    .command('result')
-    .description('the result of a finished task as JSON, or its error (exit 1)')
-    .argument('<task>', 'task id')
-    .action(async (ref: string, _options: object, command: Command) => {
+  taskCommand(program, 'result', 'the result of a finished task as JSON, or its error (exit 1)').action(
+    async (ref: string, _options: object, command: Command) => {
       const id = checkTaskId(ref);
       const outcome = await withClient(context, async (client) => {
         const task = await client.getTask(id);
@@ -31,5 +28,6 @@ export function configureResultCommand(program: Command, context: CliContext): v
       });
       printOutcome(context, outcome, wantsJson(command));
       if (outcome.status !== 'success') throw new CliError('', 1);
-    });
+    },
+  );
 }

@@ -1,17 +1,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../cli.context.js';
-import { wantsJson, withClient } from '../command.helpers.js';
-import { formatTime, formatValue, printJson } from '../output.js';
+import { wantsJson, withClient, taskCommand } from '../command.helpers.js';
+import { formatTime, formatValue, printJson, printRecord } from '../output.js';
 import { checkTaskId } from '../resolve.js';
 import { namesOf } from './tasks.js';
 import { attemptLines, describeRetry } from '../retry.options.js';
 
 export function configureTaskCommand(program: Command, context: CliContext): void {
-  program
-    .command('task')
-    .description('one task: its timeline, attempts, arguments, result or error, and what it printed')
-    .argument('<task>', 'task id')
-    .action(async (ref: string, _options: object, command: Command) => {
+  taskCommand(program, 'task', 'one task: its timeline, attempts, arguments, result or error, and what it printed').action(
+    async (ref: string, _options: object, command: Command) => {
       const id = checkTaskId(ref);
       const json = wantsJson(command);
       const { task, names } = await withClient(context, async (client) => {
@@ -41,7 +38,7 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
         ['args', JSON.stringify(task.args)],
       ];
       if (Object.keys(task.kwargs).length > 0) rows.push(['kwargs', JSON.stringify(task.kwargs)]);
-      for (const [k, v] of rows) context.out(`${k.padEnd(11)}${v}`);
+      printRecord(context, rows, 11);
       // every attempt, numbered from 1: where it ran, when, and how it ended
       if (task.attempts.length > 0) context.out(`attempts\n${attemptLines(task.attempts).join('\n')}`);
       if (task.status === 'success') context.out(`result\n${formatValue(task.result)}`);
@@ -54,5 +51,6 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
         const text = task.output?.[stream];
         if (text) context.out(`${stream}${task.output?.truncated ? ' (last lines)' : ''}\n${text.replace(/\n$/, '')}`);
       }
-    });
+    },
+  );
 }

@@ -3,8 +3,8 @@ import { NotFoundError, type TriggerInfo } from '@fx/sdk';
 import { CliError } from '@fx/cli-kit';
 import { ObjectPrefix } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
-import { wantsJson, withClient } from '../command.helpers.js';
-import { formatTable, formatTime, printJson } from '../output.js';
+import { listAction, serverAction, wantsJson, withClient } from '../command.helpers.js';
+import { formatTime, printJson, printRecord } from '../output.js';
 import { checkTaskId, endpointRef, functionRef } from '../resolve.js';
 
 interface CreateOptions {
@@ -43,41 +43,41 @@ export function configureTriggersCommand(program: Command, context: CliContext):
   triggers
     .command('ls', { isDefault: true })
     .description('your triggers, oldest first, with how many tasks each has started')
-    .action(async (_options: object, command: Command) => {
-      const items = await withClient(context, (client) => client.triggers.list());
-      if (wantsJson(command)) return printJson(context, { items });
-      if (items.length === 0) return context.err('No triggers. Create one with: fx triggers create --prefix input/ --function <f> --endpoint <e>');
-      context.out(
-        formatTable(
-          ['ID', 'PREFIX', 'OUTPUT PREFIX', 'FUNCTION', 'ENDPOINT', 'FIRED', 'CREATED'],
-          items.map((t) => [t.id, t.prefix, t.outputPrefix ?? '-', t.functionId, t.endpointId, String(t.fired), formatTime(t.createdAt)]),
-        ),
-      );
-    });
+    .action(
+      listAction(context, (client) => client.triggers.list(), {
+        header: ['ID', 'PREFIX', 'OUTPUT PREFIX', 'FUNCTION', 'ENDPOINT', 'FIRED', 'CREATED'],
+        row: (t) => [t.id, t.prefix, t.outputPrefix ?? '-', t.functionId, t.endpointId, String(t.fired), formatTime(t.createdAt)],
+        empty: 'No triggers. Create one with: fx triggers create --prefix input/ --function <f> --endpoint <e>',
+      }),
+    );
 
   triggers
     .command('show')
     .description('one trigger: its prefixes, function, endpoint, and how many tasks it has started')
     .argument('<id>', 'trigger id')
-    .action(async (ref: string, _options: object, command: Command) => {
-      const id = checkTaskId(ref, 'trigger id');
-      const t = await withClient(context, (client) => client.triggers.get(id).catch(notFound(id)));
-      if (wantsJson(command)) return printJson(context, t);
-      for (const [k, v] of rows(t)) context.out(`${k.padEnd(15)}${v}`);
-    });
+    .action(
+      serverAction(context, (ref: string) => {
+        const id = checkTaskId(ref, 'trigger id');
+        return { ask: (client) => client.triggers.get(id).catch(notFound(id)), show: (t) => printRecord(context, rows(t), 15) };
+      }),
+    );
 
   triggers
     .command('rm')
     .description('delete triggers: they fire no more; the tasks they started run on')
     .argument('<id...>', 'trigger ids')
-    .action(async (refs: string[], _options: object, command: Command) => {
-      const ids = refs.map((r) => checkTaskId(r, 'trigger id'));
-      await withClient(context, async (client) => {
-        for (const id of ids) await client.triggers.delete(id).catch(notFound(id));
-      });
-      if (wantsJson(command)) return printJson(context, { deleted: ids });
-      for (const id of ids) context.out(`Deleted trigger ${id}.`);
-    });
+    .action(
+      serverAction(context, (refs: string[]) => {
+        const ids = refs.map((r) => checkTaskId(r, 'trigger id'));
+        return {
+          ask: async (client) => {
+            for (const id of ids) await client.triggers.delete(id).catch(notFound(id));
+          },
+          json: () => ({ deleted: ids }),
+          show: () => ids.forEach((id) => context.out(`Deleted trigger ${id}.`)),
+        };
+      }),
+    );
 }
 
 function prefix(flag: string, value: string): string {
