@@ -118,6 +118,13 @@ async function machine() {
   };
 }
 
+/** The FX backend a system name stands for: `fx` on PostgreSQL and Redis, `fx-embedded` on the embedded stores. */
+const fxBackend = (s) => (s === 'fx' ? 'postgres+redis' : 'embedded');
+/** `list` rotated left by `n`: repetition n starts with the n-th entry. */
+const rotate = (list, n) => list.map((_, i) => list[(i + n) % list.length]);
+/** A sample with its numbers rounded to `digits`, for the progress lines. */
+const rounded = (r, digits) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(digits)]));
+
 // ---- run ------------------------------------------------------------------------------------------------
 
 async function main() {
@@ -127,27 +134,31 @@ async function main() {
   if (info.loadavgAtStart[0] > 1) say('warning: the machine is busy (load average > 1): timings will be noisy');
   const runs = {}; // workload → system → [sample]
   const push = (w, s, v) => ((runs[w] ??= {})[s] ??= []).push(v);
+  // REPS rounds of one workload, each round starting with the next system (none always goes first);
+  // `run` resolves undefined for a system that has no such workload.
+  const rounds = async (w, systems, run, digits) => {
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const s of rotate(systems, rep)) {
+        const r = await run(s);
+        if (r === undefined) continue;
+        say(`${w} ${s} #${rep + 1}: ${JSON.stringify(digits === undefined ? r : rounded(r, digits))}`);
+        push(w, s, r);
+      }
+    }
+  };
 
   const timed = ['throughput', 'latency', 'fanin', 'graph'].filter((w) => only.has(w));
   if (timed.length) {
     const systems = {};
     for (const s of SYSTEMS) {
       say(`starting ${s}`);
-      systems[s] = s === 'bullmq' ? await startBullmq() : await startFx(s === 'fx' ? 'postgres+redis' : 'embedded');
+      systems[s] = s === 'bullmq' ? await startBullmq() : await startFx(fxBackend(s));
     }
     try {
       for (const w of timed) {
-        for (let rep = 0; rep < REPS; rep++) {
-          // alternate: each repetition starts with the next system
-          const order = SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length]);
-          for (const s of order) {
-            if (!systems[s][w]) continue; // BullMQ has no dataflow edges: graph is FX's alone
-            const arg = w === 'throughput' || w === 'graph' ? SIZES.throughput : w === 'latency' ? SIZES.latency : SIZES;
-            const r = await systems[s][w](arg);
-            say(`${w} ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(2)])))}`);
-            push(w, s, r);
-          }
-        }
+        const arg = w === 'throughput' || w === 'graph' ? SIZES.throughput : w === 'latency' ? SIZES.latency : SIZES;
+        // BullMQ has no dataflow edges: graph is FX's alone
+        await rounds(w, SYSTEMS, (s) => systems[s][w]?.(arg), 2);
       }
     } finally {
       for (const s of Object.values(systems)) await s.stop().catch((e) => say(`stopping ${s.name}: ${e.message}`));
@@ -156,12 +167,12 @@ async function main() {
   if (only.has('queued') || only.has('idle')) {
     for (let rep = 0; rep < REPS; rep++) {
       for (const s of only.has('queued') ? SYSTEMS : []) {
-        const r = s === 'bullmq' ? await bullQueuedMemory(SIZES.queued) : await fxQueuedMemory(s === 'fx' ? 'postgres+redis' : 'embedded', SIZES.queued);
+        const r = s === 'bullmq' ? await bullQueuedMemory(SIZES.queued) : await fxQueuedMemory(fxBackend(s), SIZES.queued);
         say(`queued ${s} #${rep + 1}: ${JSON.stringify(r)}`);
         push('queued', s, r);
       }
       for (const s of only.has('idle') ? SYSTEMS.filter((x) => x !== 'bullmq') : []) {
-        const r = await fxIdleConnections(s === 'fx' ? 'postgres+redis' : 'embedded', SIZES.idle, SIZES.idleWindowS);
+        const r = await fxIdleConnections(fxBackend(s), SIZES.idle, SIZES.idleWindowS);
         say(`idle ${s} #${rep + 1}: ${JSON.stringify(r)}`);
         push('idle', s, r);
       }
@@ -170,36 +181,11 @@ async function main() {
 
   if (only.has('store')) {
     const stores = Object.keys(STORES).filter((s) => s === 'fx' || !argv['no-embedded']);
-    for (let rep = 0; rep < REPS; rep++) {
-      for (const s of stores.map((_, i) => stores[(i + rep) % stores.length])) {
-        const r = await storeLoad(s, SIZES.store);
-        say(`store ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(2)])))}`);
-        push('store', s, r);
-      }
-    }
+    await rounds('store', stores, (s) => storeLoad(s, SIZES.store), 2);
   }
-
-  if (only.has('memo')) {
-    const backends = SYSTEMS.filter((s) => s !== 'bullmq');
-    for (let rep = 0; rep < REPS; rep++) {
-      for (const s of backends.map((_, i) => backends[(i + rep) % backends.length])) {
-        const r = await memoLoad(s === 'fx' ? 'postgres+redis' : 'embedded', SIZES.memo);
-        say(`memo ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(1)])))}`);
-        push('memo', s, r);
-      }
-    }
-  }
-
-  if (only.has('objects')) {
-    const backends = SYSTEMS.filter((s) => s !== 'bullmq');
-    for (let rep = 0; rep < REPS; rep++) {
-      for (const s of backends.map((_, i) => backends[(i + rep) % backends.length])) {
-        const r = await objectsLoad(s === 'fx' ? 'postgres+redis' : 'embedded', SIZES.objects);
-        say(`objects ${s} #${rep + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(1)])))}`);
-        push('objects', s, r);
-      }
-    }
-  }
+  const fxSystems = SYSTEMS.filter((s) => s !== 'bullmq');
+  if (only.has('memo')) await rounds('memo', fxSystems, (s) => memoLoad(fxBackend(s), SIZES.memo), 1);
+  if (only.has('objects')) await rounds('objects', fxSystems, (s) => objectsLoad(fxBackend(s), SIZES.objects), 1);
 
   // medians per metric
   const med = (w, s, k) => median((runs[w]?.[s] ?? []).map((r) => r[k]));

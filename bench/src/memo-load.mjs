@@ -4,8 +4,8 @@
 // `submitMs` is until the ids come back (the server's insert, lookup included), `totalMs` until the last
 // result. Arguments carry a fresh prefix per phase, so no phase meets another's entries by accident.
 import { randomUUID } from 'node:crypto';
-import { startFx } from './systems.mjs';
-import { fmt, median, now, textTable } from './stats.mjs';
+import { withFx } from './systems.mjs';
+import { fmt, medians, now, textTable } from './stats.mjs';
 
 async function timedBatch(sys, fn, args, options = {}) {
   const items = args.map((a) => ({ functionId: fn, args: a }));
@@ -20,8 +20,7 @@ async function timedBatch(sys, fn, args, options = {}) {
 
 /** One repetition on `backend` with batches of `n` (hits: 90 % of the mixed batch). */
 export async function memoLoad(backend, n) {
-  const sys = await startFx(backend);
-  try {
+  return withFx(backend, async (sys) => {
     const plain = sys.fn;
     const memo = await sys.client.registerFunction((...xs) => xs.length, { name: 'memo', cache: { ttlSeconds: 3600 } });
     const args = (prefix, count) => Array.from({ length: count }, (_, i) => [prefix, i]);
@@ -40,16 +39,13 @@ export async function memoLoad(backend, n) {
     if (cached !== 50) throw new Error(`only ${cached} of the first 50 tasks of the mixed batch were cached`);
     record('small', await timedBatch(sys, plain, args(randomUUID(), n - hits)));
     return out;
-  } finally {
-    await sys.stop();
-  }
+  });
 }
 
 /** Medians per backend, as table lines. */
 export function memoTable(runs, n) {
-  const backends = Object.keys(runs ?? {}).filter((s) => runs[s]?.length);
+  const { systems: backends, med } = medians(runs);
   if (!backends.length) return [];
-  const med = (s, k) => median(runs[s].map((r) => r[k]));
   const hits = Math.round(n * 0.9);
   const metrics = [
     [`${fmt(n)} uncached (no cache flag)`, 'plain'],

@@ -12,8 +12,8 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { startFx } from './systems.mjs';
-import { fmt, median, now, textTable } from './stats.mjs';
+import { withFx } from './systems.mjs';
+import { fmt, medians, now, textTable } from './stats.mjs';
 
 const BLOCK = 4 * 1024 * 1024;
 
@@ -66,8 +66,7 @@ function source(mib, seed) {
 /** One repetition on `backend`. */
 export async function objectsLoad(backend, { mib, tasks }) {
   const out = diskThroughput(mib);
-  const sys = await startFx(backend);
-  try {
+  return withFx(backend, async (sys) => {
     const { client } = sys;
     let t0 = now();
     const ref = await client.put(source(mib, `${backend}-${Date.now()}`), { encoding: 'bytes' });
@@ -89,16 +88,13 @@ export async function objectsLoad(backend, { mib, tasks }) {
     out.sharedInputTasksPerS = tasks / ((now() - t0) / 1000);
     if (results.some((r) => r !== 1024 * 1024)) throw new Error('a task saw another size of its shared input');
     return out;
-  } finally {
-    await sys.stop();
-  }
+  });
 }
 
 /** Medians per backend, as table lines. */
 export function objectsTable(runs, sizes) {
-  const backends = Object.keys(runs ?? {}).filter((s) => runs[s]?.length);
+  const { systems: backends, med } = medians(runs);
   if (!backends.length) return [];
-  const med = (s, k) => median(runs[s].map((r) => r[k]));
   const metrics = [
     [`disk write, ${fmt(sizes.mib)} MiB + fsync`, 'diskWriteMiBps', 'MiB/s'],
     [

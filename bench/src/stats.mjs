@@ -5,6 +5,13 @@ export const median = (xs) => {
   if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+/**
+ * The systems that have samples in `runs` (system → [sample]), in `order`, and `med(system, metric)`,
+ * the median of one metric of one system: what each workload's table starts from.
+ */
+export function medians(runs, order = Object.keys(runs ?? {})) {
+  return { systems: order.filter((s) => runs?.[s]?.length), med: (s, k) => median(runs[s].map((r) => r[k])) };
+}
 export const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const say = (msg) => process.stderr.write(`[bench] ${msg}\n`);

@@ -4,7 +4,7 @@
 // was ever dropped (its connectedAt changes on every new connection).
 import { Client } from '@fx/sdk';
 import { FxEndpoint, FxServer, rssBytes } from './procs.mjs';
-import { fmt, median, now, pct, sleep, textTable } from './stats.mjs';
+import { fmt, medians, now, pct, sleep, textTable } from './stats.mjs';
 
 /** The three stores FX can run on, as the benchmark names them. */
 export const STORES = {
@@ -91,9 +91,8 @@ export async function storeLoad(system, n) {
 
 /** The store comparison as table lines: medians per store, and the goals for the default. */
 export function storeTable(runs) {
-  const stores = Object.keys(STORES).filter((s) => runs?.[s]?.length);
+  const { systems: stores, med } = medians(runs, Object.keys(STORES));
   if (!stores.length) return [];
-  const med = (s, k) => median(runs[s].map((r) => r[k]));
   const pgRate = med('fx', 'tasksPerS');
   const metrics = [
     ['throughput [tasks/s]', 'tasksPerS', 0],

@@ -103,6 +103,16 @@ export async function startFx(backend) {
   return sys;
 }
 
+/** `fn` against a fresh FX system of `backend` (server, endpoint, client), which is stopped afterwards. */
+export async function withFx(backend, fn) {
+  const sys = await startFx(backend);
+  try {
+    return await fn(sys);
+  } finally {
+    await sys.stop();
+  }
+}
+
 export function bullConnection() {
   const u = new URL(REDIS_URL);
   return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
