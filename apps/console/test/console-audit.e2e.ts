@@ -5,19 +5,14 @@
  * Screenshots go to test-artifacts/console/.
  */
 import { jest } from '@jest/globals';
-import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Client, type AuditEntry } from '@fx/sdk';
-import { FX_ROOT, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+import { ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+import { ARTIFACTS, launchConsoleBrowser, requireBuiltConsole, signedInTab } from './console-browser.js';
 
 jest.setTimeout(180_000);
-
-const CONSOLE_INDEX = join(FX_ROOT, 'apps/console/dist/index.html');
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(FX_ROOT, 'test-artifacts/console');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-sync'];
 
 describe('the audit page', () => {
   let server: ServerProcess;
@@ -31,12 +26,7 @@ describe('the audit page', () => {
 
   /** A tab signed in with `token`, on the audit page (reached through the main navigation). */
   const openAudit = async (token: string): Promise<Page> => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(30_000);
-    await page.goto(`${server.url}/console/`);
-    await page.getByLabel('Token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const page = await signedInTab(context, server.url, token, 30_000);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit', exact: true }).click();
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     return page;
@@ -48,8 +38,7 @@ describe('the audit page', () => {
     page.locator('tr[data-audit]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-audit')} ${r.getAttribute('data-target')}`));
 
   beforeAll(async () => {
-    if (!existsSync(CONSOLE_INDEX)) throw new Error(`the console is not built (${CONSOLE_INDEX} is missing): run "npm run build" first`);
-    mkdirSync(ARTIFACTS, { recursive: true });
+    requireBuiltConsole();
     work = await tempDir('fx-console-audit');
     server = await ServerProcess.start('embedded');
     const admin = new Client({ url: server.url, token: server.adminToken });
@@ -62,13 +51,7 @@ describe('the audit page', () => {
     endpointId = (await alice.registerEndpoint({ name: 'lab' })).endpoint.id;
     taskId = await alice.run(functionId, endpointId, [21]);
     alice.close();
-    context = await chromium.launchPersistentContext(join(work.path, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      acceptDownloads: true,
-      viewport: { width: 1280, height: 860 },
-    });
+    context = await launchConsoleBrowser(work.path);
   }, 240_000);
 
   afterAll(async () => {

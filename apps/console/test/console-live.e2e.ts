@@ -5,18 +5,13 @@
  * test-artifacts/console/.
  */
 import { jest } from '@jest/globals';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Client } from '@fx/sdk';
-import { EndpointProcess, FX_ROOT, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+import { EndpointProcess, ServerProcess, eventually, tempDir, type TempDir } from '@fx/testing';
+import { ARTIFACTS, launchConsoleBrowser, requireBuiltConsole, signedInTab } from './console-browser.js';
 
 jest.setTimeout(180_000);
-
-const CONSOLE_INDEX = join(FX_ROOT, 'apps/console/dist/index.html');
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(FX_ROOT, 'test-artifacts/console');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-sync'];
 
 describe('the task page follows a running task', () => {
   let server: ServerProcess;
@@ -30,12 +25,7 @@ describe('the task page follows a running task', () => {
 
   /** A tab signed in with `token`, on the page of task `id`. */
   const openTask = async (token: string, id: string): Promise<Page> => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(60_000);
-    await page.goto(`${server.url}/console/`);
-    await page.getByLabel('Token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const page = await signedInTab(context, server.url, token, 60_000);
     await page.evaluate((p) => {
       history.pushState(null, '', '/console' + p);
       window.dispatchEvent(new PopStateEvent('popstate'));
@@ -53,8 +43,7 @@ describe('the task page follows a running task', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(CONSOLE_INDEX)) throw new Error(`the console is not built (${CONSOLE_INDEX} is missing): run "npm run build" first`);
-    mkdirSync(ARTIFACTS, { recursive: true });
+    requireBuiltConsole();
     work = await tempDir('fx-console-live');
     server = await ServerProcess.start('embedded');
     const admin = new Client({ url: server.url, token: server.adminToken });
@@ -75,7 +64,7 @@ describe('the task page follows a running task', () => {
           'async (n, hold) => { for (let i = 1; i <= n; i++) { ctx.emit({ step: i, of: n }); await new Promise((r) => setTimeout(r, i === 1 ? hold : 5)); } return n; }',
       })
     ).id;
-    context = await chromium.launchPersistentContext(join(work.path, 'chromium-profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await launchConsoleBrowser(work.path);
   }, 240_000);
 
   afterAll(async () => {

@@ -6,22 +6,17 @@
  * Screenshots go to test-artifacts/console/.
  */
 import { jest } from '@jest/globals';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Client } from '@fx/sdk';
-import { FX_ROOT, tempDir, type TempDir } from '@fx/testing';
+import { tempDir, type TempDir } from '@fx/testing';
+import { ARTIFACTS, launchConsoleBrowser, requireBuiltConsole, signedInTab } from './console-browser.js';
 import { startTestServer, type TestServer } from '../../server/src/testing/test-server.js';
 import { seedAttempts, seedBlocks } from '../../server/src/testing/usage-seed.js';
 import { DATABASE } from '../../server/src/storage/storage.module.js';
 import type { Database } from '../../server/src/storage/database.js';
 
 jest.setTimeout(180_000);
-
-const CONSOLE_INDEX = join(FX_ROOT, 'apps/console/dist/index.html');
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(FX_ROOT, 'test-artifacts/console');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-sync'];
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -38,12 +33,7 @@ describe('the Usage page', () => {
 
   /** A tab signed in with `token`, on the Usage page reached through the main navigation, then on `path`. */
   const open = async (token: string, path?: string): Promise<Page> => {
-    const page = await context.newPage();
-    page.setDefaultTimeout(30_000);
-    await page.goto(`${server.url}/console/`);
-    await page.getByLabel('Token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    const page = await signedInTab(context, server.url, token, 30_000);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage', exact: true }).click();
     await page.getByRole('heading', { name: 'Usage' }).waitFor();
     // the default view's answer first, so that it cannot land after the next one's
@@ -65,8 +55,7 @@ describe('the Usage page', () => {
       .evaluateAll((rects) => rects.map((r) => [r.getAttribute('data-bucket'), r.getAttribute('data-key'), Number(r.getAttribute('data-value'))]));
 
   beforeAll(async () => {
-    if (!existsSync(CONSOLE_INDEX)) throw new Error(`the console is not built (${CONSOLE_INDEX} is missing): run "npm run build" first`);
-    mkdirSync(ARTIFACTS, { recursive: true });
+    requireBuiltConsole();
     work = await tempDir('fx-console-usage');
     server = await startTestServer('postgres+redis', { FX_RATE_LIMIT_PER_SECOND: '0' });
     const admin = new Client({ url: server.url, token: server.adminToken });
@@ -95,12 +84,7 @@ describe('the Usage page', () => {
       { endpointId: ids.hpc, nodes: 2, startedAt: T0, endedAt: T0 + 4 * H, busyMs: 3 * H, idleMs: H },
       { endpointId: ids.cloud, nodes: 1, startedAt: T0 + D, endedAt: T0 + D + 10 * H, busyMs: 2 * H, idleMs: 8 * H },
     ]);
-    context = await chromium.launchPersistentContext(join(work.path, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 860 },
-    });
+    context = await launchConsoleBrowser(work.path);
   }, 120_000);
 
   afterAll(async () => {

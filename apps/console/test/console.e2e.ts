@@ -7,25 +7,12 @@
 import { jest } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { Client } from '@fx/sdk';
-import { ENDPOINT_CLI, EndpointProcess, FX_ROOT, SERVER_MAIN, ServerProcess, tempDir, type TempDir } from '@fx/testing';
+import { ENDPOINT_CLI, EndpointProcess, SERVER_MAIN, ServerProcess, tempDir, type TempDir } from '@fx/testing';
+import { ARTIFACTS, CONSOLE_INDEX, launchConsoleBrowser } from './console-browser.js';
 
 jest.setTimeout(180_000);
-
-const CONSOLE_INDEX = join(FX_ROOT, 'apps/console/dist/index.html');
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(FX_ROOT, 'test-artifacts/console');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** How the console writes every time: with its date. */
 const DATED = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
@@ -77,18 +64,12 @@ describe('admin console in Chromium', () => {
     ] as const) {
       if (!existsSync(file)) throw new Error(`${what} is not built (${file} is missing): run "npm run build" first`);
     }
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does it)`);
     mkdirSync(ARTIFACTS, { recursive: true });
     work = await tempDir('fx-console-e2e');
     server = await ServerProcess.start('embedded', { FX_HEARTBEAT_INTERVAL_MS: '500', FX_HEARTBEAT_TIMEOUT_MS: '3000' });
     agent = await EndpointProcess.create(ENDPOINT);
     admin = rest(server.url, server.adminToken);
-    context = await chromium.launchPersistentContext(join(work.path, 'chromium-profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 860 },
-    });
+    context = await launchConsoleBrowser(work.path);
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(30_000);
   });
