@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ENDPOINT_CLI } from './fx-paths.fixture.js';
-import { collectOutput, exited } from './process.fixture.js';
+import { ChildFixture, exited } from './process.fixture.js';
 import { tempDir, type TempDir } from './temp-dir.fixture.js';
 
 export interface EndpointProcessOptions {
@@ -44,9 +44,7 @@ export interface ServerAddress {
  * An FX_HOME of its own (a temp dir) for the built `fx-endpoint` CLI, one endpoint `name` in it, and
  * the agent process once start()ed. stop() ends the agent and removes the home.
  */
-export class EndpointProcess {
-  child?: ChildProcess;
-  readonly output: string[] = [];
+export class EndpointProcess extends ChildFixture {
   endpointId = '';
   /** The environment of every command and of the agent; a test may replace it before start(). */
   env: NodeJS.ProcessEnv;
@@ -57,6 +55,7 @@ export class EndpointProcess {
     readonly home: TempDir,
     private readonly options: EndpointProcessOptions = {},
   ) {
+    super();
     this.env = { PATH: process.env.PATH, HOME: process.env.HOME, FX_HOME: home.path, ...options.env };
   }
 
@@ -104,14 +103,6 @@ export class EndpointProcess {
     await writeFile(path, stringify({ ...config, ...changes }), { mode: 0o600 });
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  get running(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
   /** Runs one `fx-endpoint` command to its end; `env` adds variables for this command only. */
   cli(args: string[], env: Record<string, string> = {}): SpawnSyncReturns<string> {
     return spawnSync(process.execPath, [ENDPOINT_CLI, ...args], { env: { ...this.env, ...env }, encoding: 'utf8', timeout: 60_000 });
@@ -124,9 +115,7 @@ export class EndpointProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: this.options.detached ?? false,
     });
-    this.child = child;
-    collectOutput(child, this.output, this.options.keepOutput ?? 2000);
-    return child;
+    return this.adopt(child, this.options.keepOutput);
   }
 
   /** The end of what the agent wrote to stdout and stderr. */

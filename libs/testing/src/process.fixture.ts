@@ -17,6 +17,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** What the process fixtures share: their one child process at a time, and the last of what it printed. */
+export abstract class ChildFixture {
+  child?: ChildProcess;
+  readonly output: string[] = [];
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Makes `child` this fixture's process, keeping the last `keep` chunks of what it prints. */
+  protected adopt(child: ChildProcess, keep = 2000): ChildProcess {
+    this.child = child;
+    collectOutput(child, this.output, keep);
+    return child;
+  }
+}
+
 /** Keeps the last `keep` chunks a process writes to stdout and stderr, for failure messages. */
 export function collectOutput(child: ChildProcess, into: string[], keep = 2000): void {
   const push = (d: Buffer) => {

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SERVER_MAIN } from './fx-paths.fixture.js';
-import { collectOutput, exited, freePort } from './process.fixture.js';
+import { ChildFixture, exited, freePort } from './process.fixture.js';
 import { cleanupRedisPrefix, createTestDatabase, randomPrefix, testRedisUrl, type TestDatabase } from './real-services.fixture.js';
 import { tempDir, type TempDir } from './temp-dir.fixture.js';
 import { sleep } from './wait.fixture.js';
@@ -45,9 +45,7 @@ export interface ServerInit {
  * port so that it can be killed and booted again in place. Its data dir, and the database and Redis
  * prefix it owns, are removed by stop().
  */
-export class ServerProcess {
-  child?: ChildProcess;
-  readonly output: string[] = [];
+export class ServerProcess extends ChildFixture {
   adminToken = '';
   readonly backend: Backend;
   readonly port: number;
@@ -62,6 +60,7 @@ export class ServerProcess {
 
   /** Use ServerProcess.start(). */
   constructor(init: ServerInit) {
+    super();
     this.backend = init.backend;
     this.port = init.port;
     this.env = init.env;
@@ -110,19 +109,10 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  get running(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
   /** Starts the process (again, after kill()) with the same environment and waits for /readyz. */
   async boot(): Promise<void> {
     const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), SERVER_MAIN], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    collectOutput(child, this.output, this.options.keepOutput ?? 2000);
+    this.adopt(child, this.options.keepOutput);
     const readyMs = this.options.readyTimeoutMs ?? 60_000;
     const deadline = Date.now() + readyMs;
     for (;;) {
