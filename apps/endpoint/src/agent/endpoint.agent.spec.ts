@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
 import type { Provider } from '../providers/provider.js';
 import { FakeProvider } from '../testing/fake-provider.js';
+import { stopAll } from '../testing/agent.harness.js';
 import { FakeFxServer, type FakeFxServerOptions } from '../testing/fake-fx-server.js';
 import { makeTask } from '../testing/task.factory.js';
 import { AgentState } from './agent.state.js';
@@ -44,10 +45,8 @@ describe('EndpointAgent', () => {
     dir = await mkdtemp(join(tmpdir(), 'fx-agent-spec-'));
   });
   afterEach(async () => {
-    await agent?.stop({ force: true });
+    await stopAll(agent, server, dir);
     agent = undefined;
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   const spoolFiles = async () => (await readdir(join(dir, 'spool'))).filter((n) => n.endsWith('.json'));

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskSpec } from '@fx/protocol';
 import { functionContentHash } from '@fx/protocol/node';
 import type { Provider, ProviderStatus } from '../providers/provider.js';
 import type { ExecutionOutcome } from '../runtimes/task.errors.js';
+import { stopAll } from '../testing/agent.harness.js';
 import { FakeFxServer } from '../testing/fake-fx-server.js';
 import { makeTask } from '../testing/task.factory.js';
 import { EndpointAgent } from './endpoint.agent.js';
@@ -44,11 +45,7 @@ describe('the agent resolves the functions of a tasks frame', () => {
     await server.waitFor(() => server.current?.hello !== undefined, 'hello');
   });
 
-  afterEach(async () => {
-    await agent?.stop({ force: true });
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => stopAll(agent, server, dir));
 
   const wire = ({ function: fn, ...rest }: TaskSpec) => ({ ...rest, functionId: fn.id });
 

@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogChunk, StreamPayload } from '@fx/protocol';
+import { runningAgent, stopAll } from '../testing/agent.harness.js';
 import { FakeFxServer } from '../testing/fake-fx-server.js';
 import { FakeProvider } from '../testing/fake-provider.js';
 import { makeTask } from '../testing/task.factory.js';
-import { AgentState } from './agent.state.js';
 import { EndpointAgent, type EndpointAgentOptions } from './endpoint.agent.js';
 import { LiveStreams } from './live.streams.js';
 import { createConsoleLogger, type LogLevel } from './logger.js';
@@ -31,18 +31,7 @@ describe("the agent's lines about a task", () => {
   async function setup(provider: FakeProvider, agentOptions: Partial<EndpointAgentOptions> = {}): Promise<EndpointAgent> {
     server = new FakeFxServer();
     const url = await server.listen();
-    agent = new EndpointAgent({
-      url,
-      token: server.endpointToken,
-      name: 'lines',
-      provider,
-      spoolDir: join(dir, 'spool'),
-      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
-      drainTimeoutSeconds: 5,
-      ...agentOptions,
-    });
-    await agent.start();
-    await agent.waitForState(AgentState.RUNNING);
+    agent = await runningAgent(server, url, dir, { name: 'lines', provider, drainTimeoutSeconds: 5, ...agentOptions });
     return agent;
   }
 
@@ -58,10 +47,8 @@ describe("the agent's lines about a task", () => {
     dir = await mkdtemp(join(tmpdir(), 'fx-task-lines-'));
   });
   afterEach(async () => {
-    await agent?.stop({ force: true });
+    await stopAll(agent, server, dir);
     agent = undefined;
-    await server?.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('streams received, started and finished on the attempt before its result, though the log shows only warnings', async () => {

@@ -1,12 +1,12 @@
 import { jest } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ObjectRef, TaskResult } from '@fx/protocol';
 import { functionContentHash } from '@fx/protocol/node';
-import { AgentState } from '../../agent/agent.state.js';
 import { EndpointAgent } from '../../agent/endpoint.agent.js';
+import { runningAgent, stopAll } from '../../testing/agent.harness.js';
 import { FakeFxServer } from '../../testing/fake-fx-server.js';
 import { makeTask } from '../../testing/task.factory.js';
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
@@ -47,23 +47,13 @@ describe('objects with the local provider under bubblewrap', () => {
     await mkdir(join(dir, 'work'));
     const sandbox = WorkerSandbox.resolve('bwrap', { hide: [dir] }).showing([join(objectsDir, 'stage')]);
     const provider = new LocalProvider({ workers: 2, workerScript, sandbox, workRoot: join(dir, 'work') });
-    agent = new EndpointAgent({
-      url,
-      token: server.endpointToken,
+    agent = await runningAgent(server, url, dir, {
       name: 'objects',
       provider,
-      spoolDir: join(dir, 'spool'),
       objects: { dir: objectsDir, retry: { attempts: 2, backoff: { initialDelayMs: 1, maxDelayMs: 5 } } },
-      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
     });
-    await agent.start();
-    await agent.waitForState(AgentState.RUNNING);
   });
-  afterAll(async () => {
-    await agent.stop({ force: true });
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopAll(agent, server, dir));
 
   it('gives js functions a Buffer for bytes and the value for json, and stores Buffer and large results as objects', async () => {
     const [shape, echo, large, small] = await run(

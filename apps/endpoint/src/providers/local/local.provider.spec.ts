@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '@fx/testing';
-import { AgentState } from '../../agent/agent.state.js';
 import { EndpointAgent } from '../../agent/endpoint.agent.js';
+import { runningAgent, stopAll } from '../../testing/agent.harness.js';
 import { FakeFxServer } from '../../testing/fake-fx-server.js';
 import { makeTask } from '../../testing/task.factory.js';
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
@@ -23,22 +23,9 @@ describe('LocalProvider with the agent', () => {
     server = new FakeFxServer({ welcome: { maxResultBytes: 4096 } });
     const url = await server.listen();
     const provider = new LocalProvider({ workers: 2, workerScript, workRoot: dir, shellOutputLines: 5 });
-    agent = new EndpointAgent({
-      url,
-      token: server.endpointToken,
-      name: 'local',
-      provider,
-      spoolDir: join(dir, 'spool'),
-      reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
-    });
-    await agent.start();
-    await agent.waitForState(AgentState.RUNNING);
+    agent = await runningAgent(server, url, dir, { name: 'local', provider });
   });
-  afterEach(async () => {
-    await agent.stop({ force: true });
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => stopAll(agent, server, dir));
 
   it('runs js and shell tasks end to end, with walltime, crashes and large results', async () => {
     const tasks = {
