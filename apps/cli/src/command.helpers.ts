@@ -13,6 +13,11 @@ export function taskCommand(program: Command, name: string, description: string)
   return program.command(name).description(description).argument('<task>', 'task id');
 }
 
+/** A group's `ls` subcommand, also what the group alone runs (`fx triggers` lists the triggers). */
+export function listCommand(group: Command, description: string): Command {
+  return group.command('ls', { isDefault: true }).description(description);
+}
+
 /** Runs `fn` with a client of the saved server, and closes the client (its socket) afterwards. */
 export async function withClient<T>(context: CliContext, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = await context.connect();

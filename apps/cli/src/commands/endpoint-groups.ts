@@ -3,7 +3,7 @@ import { NotFoundError, type EndpointGroupInfo } from '@fx/sdk';
 import { CliError } from '@fx/cli-kit';
 import { EndpointGroupName } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
-import { listAction, serverAction, wantsJson, withClient } from '../command.helpers.js';
+import { listAction, serverAction, wantsJson, withClient, listCommand } from '../command.helpers.js';
 import { formatTime, printJson, printRecord, printTable } from '../output.js';
 import { checkTaskId, endpointRef } from '../resolve.js';
 
@@ -33,23 +33,20 @@ export function configureEndpointGroupsCommand(program: Command, context: CliCon
       context.err(`Created endpoint group ${g.name} (${g.id}) with ${describeMembers(g)}. Send tasks to it with: fx run <function> ${g.name} ...`);
     });
 
-  groups
-    .command('ls', { isDefault: true })
-    .description('your endpoint groups, oldest first')
-    .action(
-      listAction(context, (client) => client.endpointGroups.list(), {
-        header: ['ID', 'NAME', 'MEMBERS', 'ONLINE', 'INVITED', 'CREATED'],
-        row: (g) => [
-          g.id,
-          g.name,
-          String(g.members.filter((m) => m.state === 'active').length),
-          String(g.members.filter((m) => m.online).length),
-          String(g.members.filter((m) => m.state === 'invited').length),
-          formatTime(g.createdAt),
-        ],
-        empty: 'No endpoint groups. Create one with: fx endpoint-groups create <name> <endpoint>...',
-      }),
-    );
+  listCommand(groups, 'your endpoint groups, oldest first').action(
+    listAction(context, (client) => client.endpointGroups.list(), {
+      header: ['ID', 'NAME', 'MEMBERS', 'ONLINE', 'INVITED', 'CREATED'],
+      row: (g) => [
+        g.id,
+        g.name,
+        String(g.members.filter((m) => m.state === 'active').length),
+        String(g.members.filter((m) => m.online).length),
+        String(g.members.filter((m) => m.state === 'invited').length),
+        formatTime(g.createdAt),
+      ],
+      empty: 'No endpoint groups. Create one with: fx endpoint-groups create <name> <endpoint>...',
+    }),
+  );
 
   groups
     .command('show')

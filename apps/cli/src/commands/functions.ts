@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { FunctionInfo } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
-import { wantsJson, withClient } from '../command.helpers.js';
+import { wantsJson, withClient, listCommand } from '../command.helpers.js';
 import { formatTable, formatTime, printJson } from '../output.js';
 import { parsePositiveInt, parsePositiveNumber } from '@fx/cli-kit';
 import { functionRef } from '../resolve.js';
@@ -29,9 +29,7 @@ interface RegisterOptions extends RetryOptions {
 export function configureFunctionsCommand(program: Command, context: CliContext): void {
   const functions = program.command('functions').description('list, show, register and delete functions');
 
-  functions
-    .command('ls', { isDefault: true })
-    .description('list the functions you may run (yours and public ones): the newest version of each name, or every version with --versions')
+  listCommand(functions, 'list the functions you may run (yours and public ones): the newest version of each name, or every version with --versions')
     .option('--versions', 'every version of each name, not only the newest')
     .action(async (options: { versions?: boolean }, command: Command) => {
       const all = await withClient(context, (client) => client.listFunctions());

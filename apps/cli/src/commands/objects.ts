@@ -3,7 +3,7 @@ import { NotFoundError, type ObjectInfo } from '@fx/sdk';
 import { CliError, parsePositiveInt } from '@fx/cli-kit';
 import { ObjectPrefix } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
-import { wantsJson, withClient } from '../command.helpers.js';
+import { wantsJson, withClient, listCommand } from '../command.helpers.js';
 import { objectName, objectRef } from '../objects.resolve.js';
 import { formatBytes, formatTable, formatTime, printJson } from '../output.js';
 
@@ -16,9 +16,7 @@ interface LsOptions {
 export function configureObjectsCommand(program: Command, context: CliContext): void {
   const objects = program.command('objects').description('list, show and delete your objects ("fx put" stores them, "fx get" reads them)');
 
-  objects
-    .command('ls', { isDefault: true })
-    .description('your objects, newest first, with your storage usage and quota')
+  listCommand(objects, 'your objects, newest first, with your storage usage and quota')
     .option('--prefix <prefix>', 'only names starting with this, e.g. input/')
     .option('--name <name>', 'only the object of exactly this name')
     .option('--limit <n>', 'at most this many (default: all)', parsePositiveInt)

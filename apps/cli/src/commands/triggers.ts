@@ -3,7 +3,7 @@ import { NotFoundError, type TriggerInfo } from '@fx/sdk';
 import { CliError } from '@fx/cli-kit';
 import { ObjectPrefix } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
-import { listAction, serverAction, wantsJson, withClient } from '../command.helpers.js';
+import { listAction, serverAction, wantsJson, withClient, listCommand } from '../command.helpers.js';
 import { formatTime, printJson, printRecord } from '../output.js';
 import { checkTaskId, endpointRef, functionRef } from '../resolve.js';
 
@@ -40,16 +40,13 @@ export function configureTriggersCommand(program: Command, context: CliContext):
       context.err(`Created trigger ${trigger.id}: objects you put under "${trigger.prefix}" run ${options.function} on ${options.endpoint}, ${output}.`);
     });
 
-  triggers
-    .command('ls', { isDefault: true })
-    .description('your triggers, oldest first, with how many tasks each has started')
-    .action(
-      listAction(context, (client) => client.triggers.list(), {
-        header: ['ID', 'PREFIX', 'OUTPUT PREFIX', 'FUNCTION', 'ENDPOINT', 'FIRED', 'CREATED'],
-        row: (t) => [t.id, t.prefix, t.outputPrefix ?? '-', t.functionId, t.endpointId, String(t.fired), formatTime(t.createdAt)],
-        empty: 'No triggers. Create one with: fx triggers create --prefix input/ --function <f> --endpoint <e>',
-      }),
-    );
+  listCommand(triggers, 'your triggers, oldest first, with how many tasks each has started').action(
+    listAction(context, (client) => client.triggers.list(), {
+      header: ['ID', 'PREFIX', 'OUTPUT PREFIX', 'FUNCTION', 'ENDPOINT', 'FIRED', 'CREATED'],
+      row: (t) => [t.id, t.prefix, t.outputPrefix ?? '-', t.functionId, t.endpointId, String(t.fired), formatTime(t.createdAt)],
+      empty: 'No triggers. Create one with: fx triggers create --prefix input/ --function <f> --endpoint <e>',
+    }),
+  );
 
   triggers
     .command('show')
