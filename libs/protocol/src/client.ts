@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, ErrorBody, RemoteError, TaskOutput, TaskStatus, Uuid } from './common.js';
+import { DEFAULT_LIMITS, ErrorBody, finalTaskFields, TaskStatus, Uuid, type Payloads } from './common.js';
 import { ObjectRef } from './objects.js';
 import { LogsFrame, ProgressFrame, UnwatchPayload, WatchEndedPayload, WatchPayload, WatchingPayload } from './live.js';
 
@@ -18,13 +18,7 @@ export const TaskOutcome = z.object({
   result: z.unknown().optional(),
   /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */
   resultRef: ObjectRef.optional(),
-  error: RemoteError.optional(),
-  /** What the task printed, when it printed anything (python; shell NON_ZERO_EXIT). */
-  output: TaskOutput.optional(),
-  completedAt: z.string().optional(),
-  /** Completed from a memoized result, produced by task cachedFrom (memoized results). */
-  cached: z.literal(true).optional(),
-  cachedFrom: Uuid.optional(),
+  ...finalTaskFields,
 });
 export type TaskOutcome = z.infer<typeof TaskOutcome>;
 
@@ -44,7 +38,7 @@ export const ClientToServerSchemas = {
   watch: WatchPayload,
   unwatch: UnwatchPayload,
 } as const;
-export type ClientToServer = { [K in keyof typeof ClientToServerSchemas]: z.infer<(typeof ClientToServerSchemas)[K]> };
+export type ClientToServer = Payloads<typeof ClientToServerSchemas>;
 
 export const ServerToClientSchemas = {
   subscribed: SubscribedPayload,
@@ -55,6 +49,6 @@ export const ServerToClientSchemas = {
   'watch-ended': WatchEndedPayload,
   error: ErrorBody,
 } as const;
-export type ServerToClient = { [K in keyof typeof ServerToClientSchemas]: z.infer<(typeof ServerToClientSchemas)[K]> };
+export type ServerToClient = Payloads<typeof ServerToClientSchemas>;
 
 export { TaskStatus };

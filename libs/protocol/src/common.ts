@@ -178,6 +178,9 @@ export const ErrorCode = z.enum([
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
+/** The payload type of each frame type of a channel, from the table of its frames' schemas. */
+export type Payloads<M extends Record<string, z.ZodType>> = { [K in keyof M]: z.infer<M[K]> };
+
 /** The body of every REST error and of every `error` frame. */
 export const ErrorBody = z.object({
   code: ErrorCode,
@@ -210,6 +213,17 @@ export const TaskOutput = z.object({
   truncated: z.boolean().optional(),
 });
 export type TaskOutput = z.infer<typeof TaskOutput>;
+
+/** What a final task's outcome carries besides its result: in a result frame (TaskOutcome) and a results poll (TaskResultEntry). */
+export const finalTaskFields = {
+  error: RemoteError.optional(),
+  /** What the task printed, when it printed anything (python; shell NON_ZERO_EXIT). */
+  output: TaskOutput.optional(),
+  completedAt: z.string().optional(),
+  /** Completed from a memoized result (see TaskInfo.cached), produced by task cachedFrom. */
+  cached: z.literal(true).optional(),
+  cachedFrom: Uuid.optional(),
+};
 
 /** Epoch milliseconds measured on the agent. */
 export const TaskTimings = z.object({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EndpointRef, ErrorBody, FunctionRef, TaskStatus, Uuid } from './common.js';
+import { EndpointRef, ErrorBody, FunctionRef, TaskStatus, Uuid, type Payloads } from './common.js';
 import { EndpointInfo, TaskCore, UserInfo } from './rest.js';
 
 /**
@@ -121,7 +121,7 @@ export type ConsoleAuthPayload = z.infer<typeof ConsoleAuthPayload>;
 export const ConsoleToServerSchemas = {
   auth: ConsoleAuthPayload,
 } as const;
-export type ConsoleToServer = { [K in keyof typeof ConsoleToServerSchemas]: z.infer<(typeof ConsoleToServerSchemas)[K]> };
+export type ConsoleToServer = Payloads<typeof ConsoleToServerSchemas>;
 
 export const ConsoleReadyPayload = z.object({
   user: UserInfo,
@@ -161,7 +161,7 @@ export const ServerToConsoleSchemas = {
   events: ConsoleEventsPayload,
   error: ErrorBody,
 } as const;
-export type ServerToConsole = { [K in keyof typeof ServerToConsoleSchemas]: z.infer<(typeof ServerToConsoleSchemas)[K]> };
+export type ServerToConsole = Payloads<typeof ServerToConsoleSchemas>;
 
 /** Most task changes in one `events` frame; beyond it the frame says `overflow`. */
 export const CONSOLE_MAX_TASK_CHANGES = 20_000;

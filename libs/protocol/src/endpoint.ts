@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskResources, TaskTimings, Uuid, ErrorBody } from './common.js';
+import { FunctionRuntime, JsonArgs, JsonKwargs, RemoteError, TaskOutput, TaskResources, TaskTimings, Uuid, ErrorBody, type Payloads } from './common.js';
 import { PickledValue } from './serializers.js';
 import { TaskPriority } from './priority.js';
 import { ObjectName, ObjectRef } from './objects.js';
@@ -257,7 +257,7 @@ export const EndpointToServerSchemas = {
   /** Progress and logs of running tasks (live.ts). */
   stream: StreamPayload,
 } as const;
-export type EndpointToServer = { [K in keyof typeof EndpointToServerSchemas]: z.infer<(typeof EndpointToServerSchemas)[K]> };
+export type EndpointToServer = Payloads<typeof EndpointToServerSchemas>;
 
 /** Server → agent frames, by type. */
 export const ServerToEndpointSchemas = {
@@ -267,4 +267,4 @@ export const ServerToEndpointSchemas = {
   cancel: CancelPayload,
   error: ErrorBody,
 } as const;
-export type ServerToEndpoint = { [K in keyof typeof ServerToEndpointSchemas]: z.infer<(typeof ServerToEndpointSchemas)[K]> };
+export type ServerToEndpoint = Payloads<typeof ServerToEndpointSchemas>;

@@ -37,27 +37,22 @@ class Unfaithful extends Error {
   }
 }
 
+/** Why each kind of value that is not an object, a string, a boolean or a number cannot travel as JSON. */
+const NOT_JSON: Partial<Record<string, string>> = {
+  undefined: 'undefined is not a JSON value (it would arrive as null); use null',
+  bigint: 'a BigInt is not a JSON value; pass it as a string or a number',
+  function: 'a function is not a JSON value (register it and pass its id, or pass its result)',
+  symbol: 'a symbol is not a JSON value',
+};
+
 function visit(value: unknown, path: string, depth: number, ancestors: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) fail(path, `${value} is not a JSON number (it would arrive as null)`);
-      return;
-    case 'undefined':
-      fail(path, 'undefined is not a JSON value (it would arrive as null); use null');
-      break;
-    case 'bigint':
-      fail(path, 'a BigInt is not a JSON value; pass it as a string or a number');
-      break;
-    case 'function':
-      fail(path, 'a function is not a JSON value (register it and pass its id, or pass its result)');
-      break;
-    case 'symbol':
-      fail(path, 'a symbol is not a JSON value');
-      break;
+  if (typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) fail(path, `${value} is not a JSON number (it would arrive as null)`);
+    return;
   }
+  const notJson = NOT_JSON[typeof value];
+  if (notJson) fail(path, notJson);
   if (value === null) return;
   const obj = value as object;
   if (depth >= MAX_DEPTH) fail(path, `the value is nested more than ${MAX_DEPTH} levels deep`);

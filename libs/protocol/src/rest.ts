@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   DEFAULT_LIMITS,
   EndpointRef,
+  finalTaskFields,
   FunctionRef,
   JsonArgs,
   JsonKwargs,
@@ -89,29 +90,29 @@ export const EndpointStatusResponse = z.object({
 export type EndpointStatusResponse = z.infer<typeof EndpointStatusResponse>;
 
 // ---- tasks -----------------------------------------------------------------------------------
-export const SubmitTaskRequest = z
-  .object({
-    /** A function id or name (see FunctionRef); the task records the exact version's id. */
-    functionId: FunctionRef,
-    /** An endpoint id or name (see EndpointRef), or an endpoint group's (endpoint-groups.ts). */
-    endpointId: EndpointRef,
-    /** Anywhere in args and kwargs, `{"$fx":"ref","taskId":…}` stands for that task's result (see task-refs.ts). */
-    args: JsonArgs.default([]),
-    kwargs: JsonKwargs.default({}),
-    resources: TaskResources.optional(),
-    /** How the arguments and the result travel; `pickle` is for python functions only. @default 'json' */
-    serializer: TaskSerializer.optional(),
-    /** serializer `pickle` only (and required there): `(args, kwargs)` pickled as one value; args and kwargs stay empty. */
-    pickledArgs: PickledValue.optional(),
-    /** 0–9; higher goes first within the endpoint's queue. @default 5 */
-    priority: TaskPriority.optional(),
-    /** Retries after a failed attempt (see RetryPolicy); replaces the function's policy. @default the function's */
-    retry: RetryPolicy.optional(),
-    /** Memoize this task (see TaskCacheFlag); absent: as its function is registered. */
-    cache: TaskCacheFlag.optional(),
-  })
-  .strict()
-  .superRefine(checkSerializer);
+/** The fields of one task, as SubmitTaskRequest takes them and, per item, BatchTaskItem. */
+const taskFields = {
+  /** A function id or name (see FunctionRef); the task records the exact version's id. */
+  functionId: FunctionRef,
+  /** An endpoint id or name (see EndpointRef), or an endpoint group's (endpoint-groups.ts). */
+  endpointId: EndpointRef,
+  /** Anywhere in args and kwargs, `{"$fx":"ref","taskId":…}` stands for that task's result (see task-refs.ts). */
+  args: JsonArgs.default([]),
+  kwargs: JsonKwargs.default({}),
+  resources: TaskResources.optional(),
+  /** How the arguments and the result travel; `pickle` is for python functions only. @default 'json' */
+  serializer: TaskSerializer.optional(),
+  /** serializer `pickle` only (and required there): `(args, kwargs)` pickled as one value; args and kwargs stay empty. */
+  pickledArgs: PickledValue.optional(),
+  /** 0–9; higher goes first within the endpoint's queue. @default 5 */
+  priority: TaskPriority.optional(),
+  /** Retries after a failed attempt (see RetryPolicy); replaces the function's policy. @default the function's */
+  retry: RetryPolicy.optional(),
+  /** Memoize this task (see TaskCacheFlag); absent: as its function is registered. */
+  cache: TaskCacheFlag.optional(),
+};
+
+export const SubmitTaskRequest = z.object(taskFields).strict().superRefine(checkSerializer);
 export type SubmitTaskRequest = z.input<typeof SubmitTaskRequest>;
 
 /**
@@ -128,25 +129,12 @@ export type SubmitWarning = z.infer<typeof SubmitWarning>;
 export const SubmitTaskResponse = z.object({ taskId: Uuid, warnings: z.array(SubmitWarning).optional() });
 export type SubmitTaskResponse = z.infer<typeof SubmitTaskResponse>;
 
+/**
+ * As SubmitTaskRequest, per item: `endpointId` defaults to the batch's, `priority` to the batch's, and
+ * `{"$fx":"ref","index":n}` in args also stands for the result of this batch's item n (n below this item's own index).
+ */
 export const BatchTaskItem = z
-  .object({
-    functionId: FunctionRef,
-    /** Defaults to the batch's endpointId. */
-    endpointId: EndpointRef.optional(),
-    /** As SubmitTaskRequest's; `{"$fx":"ref","index":n}` also stands for the result of this batch's item n (n below this item's own index). */
-    args: JsonArgs.default([]),
-    kwargs: JsonKwargs.default({}),
-    resources: TaskResources.optional(),
-    /** As in SubmitTaskRequest, per item. @default 'json' */
-    serializer: TaskSerializer.optional(),
-    pickledArgs: PickledValue.optional(),
-    /** As in SubmitTaskRequest. @default the batch's priority */
-    priority: TaskPriority.optional(),
-    /** As in SubmitTaskRequest, per item. */
-    retry: RetryPolicy.optional(),
-    /** As in SubmitTaskRequest, per item. */
-    cache: TaskCacheFlag.optional(),
-  })
+  .object({ ...taskFields, endpointId: EndpointRef.optional() })
   .strict()
   .superRefine(checkSerializer);
 export type BatchTaskItem = z.input<typeof BatchTaskItem>;
@@ -267,13 +255,8 @@ export const TaskResultEntry = z.object({
   result: z.unknown().optional(),
   /** `pickle` when the task was submitted so: its result is a PickledValue (absent for json tasks). */
   serializer: TaskSerializer.optional(),
-  error: RemoteError.optional(),
-  /** Final tasks only: what it printed, when it printed anything (python; shell NON_ZERO_EXIT). */
-  output: TaskOutput.optional(),
-  completedAt: z.string().optional(),
-  /** Completed from a memoized result (see TaskInfo.cached), produced by task cachedFrom. */
-  cached: z.literal(true).optional(),
-  cachedFrom: Uuid.optional(),
+  /** Final tasks only. */
+  ...finalTaskFields,
   /** The task is final but its result did not fit in this response: ask again for it. */
   resultOmitted: z.literal(true).optional(),
   /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */

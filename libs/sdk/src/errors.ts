@@ -184,6 +184,16 @@ export class ObjectUploadError extends FxError {
   }
 }
 
+/** The SDK error of each client-error status, and the code it carries when the body names none. */
+const BY_STATUS: Partial<Record<number, { type: new (code: FxErrorCode, message: string, options: FxErrorOptions) => FxError; code: FxErrorCode }>> = {
+  400: { type: ValidationError, code: 'VALIDATION_FAILED' },
+  401: { type: AuthenticationError, code: 'UNAUTHENTICATED' },
+  403: { type: ForbiddenError, code: 'FORBIDDEN' },
+  404: { type: NotFoundError, code: 'NOT_FOUND' },
+  409: { type: ConflictError, code: 'CONFLICT' },
+  413: { type: PayloadTooLargeError, code: 'PAYLOAD_TOO_LARGE' },
+};
+
 /** Maps a server error (REST status + body) to the matching SDK error. */
 export function errorFromResponse(
   status: number,
@@ -192,24 +202,10 @@ export function errorFromResponse(
 ): FxError {
   const message = body?.message ?? extra.fallbackMessage ?? `the server answered HTTP ${status}`;
   const options: FxErrorOptions = { status: 'httpStatus' in extra ? extra.httpStatus : status, details: body?.details };
-  switch (status) {
-    case 400:
-      return new ValidationError(body?.code ?? 'VALIDATION_FAILED', message, options);
-    case 401:
-      return new AuthenticationError(body?.code ?? 'UNAUTHENTICATED', message, options);
-    case 403:
-      if (body?.code === 'QUOTA_EXCEEDED') return new QuotaExceededError(body.code, message, options);
-      return new ForbiddenError(body?.code ?? 'FORBIDDEN', message, options);
-    case 404:
-      return new NotFoundError(body?.code ?? 'NOT_FOUND', message, options);
-    case 409:
-      return new ConflictError(body?.code ?? 'CONFLICT', message, options);
-    case 413:
-      return new PayloadTooLargeError(body?.code ?? 'PAYLOAD_TOO_LARGE', message, options);
-    case 429:
-      if (body?.code === 'QUOTA_EXCEEDED') return new QuotaExceededError(body.code, message, options);
-      return new RateLimitError(message, extra.retryAfterMs, options);
-  }
+  if ((status === 403 || status === 429) && body?.code === 'QUOTA_EXCEEDED') return new QuotaExceededError(body.code, message, options);
+  if (status === 429) return new RateLimitError(message, extra.retryAfterMs, options);
+  const known = BY_STATUS[status];
+  if (known) return new known.type(body?.code ?? known.code, message, options);
   if (status >= 500) return new ServerError(body?.code ?? (status === 503 ? 'UNAVAILABLE' : 'INTERNAL'), message, options);
   return new FxError(body?.code ?? 'INTERNAL', message, options);
 }

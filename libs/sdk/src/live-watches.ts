@@ -86,19 +86,15 @@ export class LiveWatches {
       }
       case 'progress':
         for (const item of (payload as ServerToClient['progress']).items) {
-          const w = this.tasks.get(item.taskId);
-          if (!w || !after(w.progressAt, item.attempt, item.seq)) continue;
-          w.progressAt = [item.attempt, item.seq];
-          for (const l of [...w.listeners.keys()]) l.progress?.(item);
+          const w = this.advance(item, 'progressAt');
+          if (w) for (const l of [...w.listeners.keys()]) l.progress?.(item);
         }
         return true;
       case 'logs':
         for (const item of (payload as ServerToClient['logs']).items) {
-          const w = this.tasks.get(item.taskId);
-          if (!w || !after(w.logsAt, item.attempt, item.seq)) continue;
-          w.logsAt = [item.attempt, item.seq];
+          const w = this.advance(item, 'logsAt');
           // one watch serves every listener of the task: the agent's lines reach only those that asked
-          for (const [l, wants] of [...w.listeners]) if (item.stream !== 'agent' || wants.agentLogs) l.logs?.(item);
+          if (w) for (const [l, wants] of [...w.listeners]) if (item.stream !== 'agent' || wants.agentLogs) l.logs?.(item);
         }
         return true;
       case 'watch-ended':
@@ -126,6 +122,14 @@ export class LiveWatches {
     const all = [...this.tasks.values()];
     this.tasks.clear();
     for (const w of all) for (const l of w.listeners.keys()) l.fail(error);
+  }
+
+  /** The watch of the item's task when the item comes after the last one delivered on its stream (now it), else undefined: a repeat. */
+  private advance(item: { taskId: string; attempt: number; seq: number }, at: 'progressAt' | 'logsAt'): Watched | undefined {
+    const w = this.tasks.get(item.taskId);
+    if (!w || !after(w[at], item.attempt, item.seq)) return undefined;
+    w[at] = [item.attempt, item.seq];
+    return w;
   }
 
   private remove(taskId: string, listener: LiveListener, send: Send | undefined): void {

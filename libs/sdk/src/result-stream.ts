@@ -1,6 +1,7 @@
 import type { TaskOutcome } from '@fx/protocol';
 import { TaskCancelledError, TaskFailedError, TimeoutError, type FxError } from './errors.js';
 import type { ResultChannel, WaitOptions } from './result-channel.js';
+import { Wakeup } from './wakeup.js';
 
 /** How far a set of tasks has got. */
 export interface Progress {
@@ -38,15 +39,10 @@ export async function* streamResults(
   const queue: TaskOutcome[] = [];
   let head = 0;
   let failure: { error: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
+  const wakeup = new Wakeup();
   const fail = (error: unknown) => {
     failure ??= { error };
-    notify();
+    wakeup.notify();
   };
 
   const detach = channel.watch([...outstanding], {
@@ -63,7 +59,7 @@ export async function* streamResults(
           fail(error);
         }
       }
-      notify();
+      wakeup.notify();
     },
     fail(error: FxError) {
       fail(error);
@@ -90,7 +86,7 @@ export async function* streamResults(
       }
       if (failure) throw failure.error;
       if (outstanding.size === 0) return;
-      await new Promise<void>((resolve) => (wake = resolve));
+      await wakeup.wait();
     }
   } finally {
     clearTimeout(timer);

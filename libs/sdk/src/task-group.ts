@@ -15,6 +15,7 @@ import type { FxError } from './errors.js';
 import type { ResultChannel } from './result-channel.js';
 import type { RestRequest } from './rest-transport.js';
 import { checkInput, queryString } from './validate.js';
+import { Wakeup } from './wakeup.js';
 
 /** What a group (and a map) needs of its client: its requests and its result socket. */
 export interface GroupTransport {
@@ -83,21 +84,16 @@ export class TaskGroup {
     const arrived: TaskOutcome[] = [];
     const detaches: Array<() => void> = [];
     let failure: { error: unknown } | undefined;
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
+    const wakeup = new Wakeup();
     const sink = {
       outcome(o: TaskOutcome) {
         if (!outstanding.delete(o.taskId)) return;
         arrived.push(o);
-        notify();
+        wakeup.notify();
       },
       fail(error: FxError) {
         failure ??= { error };
-        notify();
+        wakeup.notify();
       },
     };
     const onAbort = () => sink.fail(signal!.reason as FxError);
@@ -117,7 +113,7 @@ export class TaskGroup {
         while (arrived.length) yield arrived.shift()!;
         if (failure) throw failure.error;
         if (cursor === null && outstanding.size === 0) return;
-        if (outstanding.size + 1000 > window || cursor === null) await new Promise<void>((resolve) => (wake = resolve));
+        if (outstanding.size + 1000 > window || cursor === null) await wakeup.wait();
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);

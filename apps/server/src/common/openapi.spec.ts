@@ -1,6 +1,8 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
+import { GroupTasksQuery, SubmitTaskRequest } from '@fx/protocol';
 import { OPERATIONS } from './openapi-operations.js';
+import { jsonSchema } from './openapi.js';
 
 /**
  * /openapi.json as served: valid for the OpenAPI version it declares (checked by a validator from npm,
@@ -52,6 +54,20 @@ describe('/openapi.json', () => {
     expect(served.filter((k) => !OPERATIONS[k])).toEqual([]);
     expect(Object.keys(OPERATIONS).filter((k) => !served.includes(k))).toEqual([]);
     expect(served).toContain('POST /v1/tasks/results');
+  });
+
+  it('documents a body and a query by the protocol schemas that validate them, under the tag and auth of the controller', () => {
+    type Documented = {
+      tags: string[];
+      security: unknown[];
+      requestBody?: { content: Record<string, { schema: unknown }> };
+      parameters: Array<{ name: string; in: string }>;
+    };
+    const submit = doc.paths['/v1/tasks']!.post as unknown as Documented;
+    expect(submit.requestBody?.content['application/json']?.schema).toEqual(JSON.parse(JSON.stringify(jsonSchema(SubmitTaskRequest))));
+    expect([submit.tags, submit.security]).toEqual([['tasks'], [{ bearer: [] }]]);
+    const groupTasks = doc.paths['/v1/groups/{id}/tasks']!.get as unknown as Documented;
+    expect(groupTasks.parameters.map((p) => `${p.in} ${p.name}`)).toEqual(['path id', ...Object.keys(GroupTasksQuery.shape).map((k) => `query ${k}`)]);
   });
 
   it('gives every operation a summary, a description, a success body and an error body per error status', () => {

@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 
 from ._options import RetryLike, retry_wire
 from ._serializers import argument_fields
-from ._wire import endpoint_ref, function_ref
+from ._wire import endpoint_ref, function_ref, given_fields
 from .errors import EndpointOfflineWarning, FxError, PartialBatchError, ValidationError
 
 class WireItem(Dict[str, Any]):
@@ -112,16 +112,7 @@ def check_priority(priority: Any, what: str = "priority") -> int:
 
 def task_fields(resources: Optional[Mapping[str, Any]], priority: Optional[int], retry: "Optional[RetryLike]" = None, cache: Optional[bool] = None) -> Dict[str, Any]:
     """The optional fields of a task (or of a batch, for its items that name none), checked."""
-    fields: Dict[str, Any] = {}
-    if resources is not None:
-        fields["resources"] = dict(resources)
-    if priority is not None:
-        fields["priority"] = check_priority(priority)
-    if retry is not None:
-        fields["retry"] = retry_wire(retry)
-    if cache is not None:
-        fields["cache"] = bool(cache)
-    return fields
+    return given_fields({}, {"resources": (resources, dict), "priority": (priority, check_priority), "retry": (retry, retry_wire), "cache": (cache, bool)})
 
 
 def speculation_wire(speculation: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:

@@ -28,6 +28,11 @@ _LOGS_PAGE = 1_000
 _STREAMS = ("stdout", "stderr", "agent")
 
 
+def _stamp(raw: Dict[str, Any]) -> Dict[str, Any]:
+    """What every live item carries on the wire: its task, the attempt, its place in order and when."""
+    return {"task_id": str(raw["taskId"]), "attempt": int(raw["attempt"]), "seq": int(raw["seq"]), "at": float(raw["at"])}
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
     """One value a task emitted (libs/protocol ``ProgressEvent``). ``seq`` counts the emits of ``attempt``
@@ -43,14 +48,7 @@ class ProgressEvent:
 
     @staticmethod
     def from_wire(raw: Dict[str, Any]) -> "ProgressEvent":
-        return ProgressEvent(
-            task_id=str(raw["taskId"]),
-            attempt=int(raw["attempt"]),
-            seq=int(raw["seq"]),
-            at=float(raw["at"]),
-            value=raw.get("value"),
-            coalesced=int(raw.get("coalesced") or 0),
-        )
+        return ProgressEvent(**_stamp(raw), value=raw.get("value"), coalesced=int(raw.get("coalesced") or 0))
 
 
 @dataclass(frozen=True)
@@ -69,14 +67,7 @@ class LogChunk:
 
     @staticmethod
     def from_wire(raw: Dict[str, Any]) -> "LogChunk":
-        return LogChunk(
-            task_id=str(raw["taskId"]),
-            attempt=int(raw["attempt"]),
-            stream=str(raw["stream"]),
-            seq=int(raw["seq"]),
-            at=float(raw["at"]),
-            text=str(raw["text"]),
-        )
+        return LogChunk(**_stamp(raw), stream=str(raw["stream"]), text=str(raw["text"]))
 
 
 class _Pace:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
-from ._wire import function_ref, path_segment
+from ._wire import as_given, function_ref, given_fields, path_segment
 from .errors import ValidationError
 
 #: The failure codes a retry policy may name (RETRYABLE_CODES in libs/protocol/src/retry.ts).
@@ -60,19 +60,17 @@ def registration_options(
     idempotent: Optional[bool] = None,
 ) -> Dict[str, Any]:
     """A RegisterFunctionRequest with the options that were given; the server's defaults for the rest."""
-    if description is not None:
-        request["description"] = description
-    if walltime_seconds is not None:
-        request["walltimeSeconds"] = walltime_seconds
-    if public is not None:
-        request["public"] = public
-    if retry is not None:
-        request["retry"] = retry_wire(retry)
-    if cache is not None:
-        request["cache"] = dict(cache)
-    if idempotent is not None:
-        request["idempotent"] = bool(idempotent)
-    return request
+    return given_fields(
+        request,
+        {
+            "description": (description, as_given),
+            "walltimeSeconds": (walltime_seconds, as_given),
+            "public": (public, as_given),
+            "retry": (retry, retry_wire),
+            "cache": (cache, dict),
+            "idempotent": (idempotent, bool),
+        },
+    )
 
 
 class CacheMethods:

@@ -10,6 +10,7 @@ behind slow ones.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Union
@@ -17,13 +18,34 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from ._longpoll import Interrupted, LongPollConnection
 from ._object_ref import ObjectRef
 from ._transport import backoff_delay
-from .errors import AuthenticationError, ForbiddenError, FxError, NotFoundError, RateLimitError, ServerError, ValidationError
+from .errors import AuthenticationError, ForbiddenError, FxError, NotFoundError, RateLimitError, ServerError, TimeoutError, ValidationError
 from .outcome import TaskOutcome
 
 log = logging.getLogger("fx_sdk")
 
 Delivery = Union[TaskOutcome, FxError]
 Callback = Callable[[Delivery], None]
+
+
+class Arrivals:
+    """What a waiting iterator has been handed by the poller (``deliver`` is its callback), read one at a time until a deadline."""
+
+    def __init__(self, timeout: Optional[float]) -> None:
+        self._queue: "queue.Queue[Delivery]" = queue.Queue()
+        self.deliver: Callback = self._queue.put
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+
+    def next(self, timed_out: Callable[[], str]) -> TaskOutcome:
+        """The next outcome. A delivered error is raised; past the deadline, TimeoutError(``timed_out()``)."""
+        left = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+        try:
+            delivery = self._queue.get(timeout=left)
+        except queue.Empty:
+            raise TimeoutError(timed_out()) from None
+        if isinstance(delivery, FxError):
+            raise delivery
+        return delivery
+
 
 MAX_IDS_PER_REQUEST = 10_000
 # A finished poll that had outcomes is followed at once by the next; this gap lets outcomes that land

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from urllib.parse import quote
 
 from ._refs import as_wire_ref, escape_key
@@ -45,6 +45,20 @@ def endpoint_ref(value: object) -> str:
     if not isinstance(value, str) or not (UUID_RE.match(value) or ENDPOINT_REF_RE.match(value)):
         raise ValidationError("VALIDATION_FAILED", f'not an endpoint id or name: {value!r} (a UUID, "name" or "owner/name")')
     return value
+
+
+def as_given(value: Any) -> Any:
+    """A field that goes on the wire as the caller gave it (for ``given_fields``)."""
+    return value
+
+
+def given_fields(fields: Dict[str, Any], given: Mapping[str, Tuple[Any, Callable[[Any], Any]]]) -> Dict[str, Any]:
+    """``fields`` plus each optional field of ``given`` (wire name: value, how it is sent) whose value is
+    not None; the server's defaults stand for the rest."""
+    for name, (value, wire) in given.items():
+        if value is not None:
+            fields[name] = wire(value)
+    return fields
 
 
 def path_segment(ref: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union, cast
 
 from . import _batch
@@ -14,7 +12,7 @@ from ._live import LiveMethods
 from ._longpoll import LongPollConnection
 from ._objects import ObjectMethods
 from ._options import CacheMethods, RetryLike
-from ._poller import Delivery, ResultPoller
+from ._poller import Arrivals, Delivery, ResultPoller
 from ._serializers import Serializer, argument_fields
 from ._python_check import PythonCheck
 from ._refs import TaskRef
@@ -224,25 +222,17 @@ class Client(RegistryMethods, CacheMethods, ObjectMethods, TriggerMethods, Endpo
         return self._stream(ids, timeout)
 
     def _stream(self, ids: List[str], timeout: Optional[float]) -> Iterator[TaskOutcome]:
-        arrived: "queue.Queue[Delivery]" = queue.Queue()
-        deliver = arrived.put
+        arrived = Arrivals(timeout)
         pending = set(ids)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._poller.watch(ids, deliver)
+        self._poller.watch(ids, arrived.deliver)
         try:
             while pending:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    delivery = arrived.get(timeout=left)
-                except queue.Empty:
-                    raise TimeoutError(f"{len(pending)} of {len(ids)} tasks did not finish within {timeout:g} s") from None
-                if isinstance(delivery, FxError):
-                    raise delivery
+                delivery = arrived.next(lambda: f"{len(pending)} of {len(ids)} tasks did not finish within {timeout:g} s")
                 pending.discard(delivery.task_id)
                 yield delivery
         finally:
             if pending:
-                self._poller.unwatch(list(pending), deliver)
+                self._poller.unwatch(list(pending), arrived.deliver)
 
     def group(self, group: str) -> TaskGroup:
         """A task group (a batch, a graph, a map) by id: list its tasks, stream their outcomes, cancel it."""

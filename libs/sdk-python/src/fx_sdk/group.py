@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import queue
-import time
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, cast
 from urllib.parse import urlencode
 
-from ._poller import Delivery
+from ._poller import Arrivals
 from ._wire import task_id
-from .errors import FxError, TimeoutError
 from .outcome import TaskOutcome
 
 if TYPE_CHECKING:
@@ -68,12 +65,10 @@ class TaskGroup:
         for the whole iteration) raises TimeoutError.
         """
         window = max(_PAGE, window)
-        arrived: "queue.Queue[Delivery]" = queue.Queue()
-        deliver = arrived.put
+        arrived = Arrivals(timeout)
         pending: "set[str]" = set()
         cursor: Optional[str] = None
         end = False
-        deadline = None if timeout is None else time.monotonic() + timeout
         poller = self._client.poller
         try:
             while True:
@@ -82,21 +77,15 @@ class TaskGroup:
                     ids: List[str] = [t["id"] for t in page["items"] if t["id"] not in pending]
                     pending.update(ids)
                     if ids:
-                        poller.watch(ids, deliver)
+                        poller.watch(ids, arrived.deliver)
                     cursor = page.get("nextCursor")
                     end = not cursor
                 if end and not pending:
                     return
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    delivery = arrived.get(timeout=left)
-                except queue.Empty:
-                    raise TimeoutError(f"{len(pending)} tasks of group {self.id} did not finish within {timeout:g} s") from None
-                if isinstance(delivery, FxError):
-                    raise delivery
+                delivery = arrived.next(lambda: f"{len(pending)} tasks of group {self.id} did not finish within {timeout:g} s")
                 if delivery.task_id in pending:
                     pending.discard(delivery.task_id)
                     yield delivery
         finally:
             if pending:
-                poller.unwatch(list(pending), deliver)
+                poller.unwatch(list(pending), arrived.deliver)

@@ -1,15 +1,13 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Get } from '@nestjs/common';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
+import { ApiController } from '../../common/api-decorators.js';
 import { ConsoleService } from './console.service.js';
 
 // The console's routes on tasks, endpoints and functions (the task list, lock and unlock, public and
 // private) live with those resources' controllers; these two are the console's own.
 
-@ApiTags('console')
-@ApiBearerAuth()
-@Controller('v1/console')
+@ApiController('console', 'v1/console')
 export class ConsoleController {
   constructor(private readonly console: ConsoleService) {}
 

@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiParam } from '@nestjs/swagger';
 import { AddEndpointGroupMemberRequest, CreateEndpointGroupRequest, EndpointRef } from '@fx/protocol';
-import { RefPipe, UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
+import { ApiController, ZodBody } from '../../common/api-decorators.js';
+import { RefPipe, UuidPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
@@ -12,15 +13,12 @@ const GROUP_PARAM = { name: 'id', description: 'an endpoint group id, or the nam
 const groupRef = () => new RefPipe(EndpointRef, 'endpoint');
 
 /** Endpoint groups: several endpoints under one name, wherever an endpoint is named (protocol endpoint-groups.ts). */
-@ApiTags('endpoint-groups')
-@ApiBearerAuth()
-@Controller('v1/endpoint-groups')
+@ApiController('endpoint-groups', 'v1/endpoint-groups')
 export class EndpointGroupsController {
   constructor(private readonly groups: EndpointGroupsService) {}
 
   @Post()
-  @ApiBody({ schema: jsonSchema(CreateEndpointGroupRequest) })
-  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateEndpointGroupRequest)) body: CreateEndpointGroupRequest) {
+  create(@CurrentPrincipal() p: Principal, @ZodBody(CreateEndpointGroupRequest) body: CreateEndpointGroupRequest) {
     return this.groups.create(p, body);
   }
 
@@ -45,11 +43,10 @@ export class EndpointGroupsController {
   /** Your endpoint joins at once; another user's endpoint id is invited (the same answer whether it exists or not). */
   @Post(':id/members')
   @ApiParam(GROUP_PARAM)
-  @ApiBody({ schema: jsonSchema(AddEndpointGroupMemberRequest) })
   addMember(
     @CurrentPrincipal() p: Principal,
     @Param('id', groupRef()) id: string,
-    @Body(new ZodPipe(AddEndpointGroupMemberRequest)) body: AddEndpointGroupMemberRequest,
+    @ZodBody(AddEndpointGroupMemberRequest) body: AddEndpointGroupMemberRequest,
   ) {
     return this.groups.addMember(p, id, body.endpointId);
   }
@@ -78,9 +75,7 @@ export class EndpointGroupsController {
 }
 
 /** Invitations of your endpoints into other users' endpoint groups. */
-@ApiTags('endpoint-groups')
-@ApiBearerAuth()
-@Controller('v1/endpoint-invitations')
+@ApiController('endpoint-groups', 'v1/endpoint-invitations')
 export class EndpointInvitationsController {
   constructor(private readonly groups: EndpointGroupsService) {}
 

@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiParam, ApiTags } from '@nestjs/swagger';
+import { Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiParam } from '@nestjs/swagger';
 import { EndpointRef, RegisterEndpointRequest, UpdateEndpointRequest } from '@fx/protocol';
-import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
+import { ApiController, ZodBody } from '../../common/api-decorators.js';
+import { RefPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
@@ -15,15 +16,12 @@ export const ENDPOINT_PARAM = {
 };
 const endpointRef = () => new RefPipe(EndpointRef, 'endpoint');
 
-@ApiTags('endpoints')
-@ApiBearerAuth()
-@Controller('v1/endpoints')
+@ApiController('endpoints', 'v1/endpoints')
 export class EndpointsController {
   constructor(private readonly endpoints: EndpointsService) {}
 
   @Post()
-  @ApiBody({ schema: jsonSchema(RegisterEndpointRequest) })
-  register(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(RegisterEndpointRequest)) body: RegisterEndpointRequest) {
+  register(@CurrentPrincipal() p: Principal, @ZodBody(RegisterEndpointRequest) body: RegisterEndpointRequest) {
     return this.endpoints.register(p, body);
   }
 
@@ -46,8 +44,7 @@ export class EndpointsController {
 
   @Patch(':id')
   @ApiParam(ENDPOINT_PARAM)
-  @ApiBody({ schema: jsonSchema(UpdateEndpointRequest) })
-  update(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string, @Body(new ZodPipe(UpdateEndpointRequest)) body: UpdateEndpointRequest) {
+  update(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string, @ZodBody(UpdateEndpointRequest) body: UpdateEndpointRequest) {
     return this.endpoints.update(p, id, body);
   }
 

@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiParam, ApiQuery } from '@nestjs/swagger';
 import { FunctionRef, ListFunctionsQuery, RegisterFunctionRequest, UpdateFunctionRequest } from '@fx/protocol';
+import { ApiController, ZodBody } from '../../common/api-decorators.js';
 import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
@@ -13,18 +14,15 @@ const FUNCTION_PARAM = {
   schema: jsonSchema(FunctionRef) as never,
 };
 
-@ApiTags('functions')
-@ApiBearerAuth()
-@Controller('v1/functions')
+@ApiController('functions', 'v1/functions')
 export class FunctionsController {
   constructor(private readonly functions: FunctionsService) {}
 
   /** 201 with a new function (or a new version of its name); 200 with the existing one when the same registration was made before. */
   @Post()
-  @ApiBody({ schema: jsonSchema(RegisterFunctionRequest) })
   async register(
     @CurrentPrincipal() p: Principal,
-    @Body(new ZodPipe(RegisterFunctionRequest)) body: RegisterFunctionRequest,
+    @ZodBody(RegisterFunctionRequest) body: RegisterFunctionRequest,
     @Res({ passthrough: true }) res: { status(code: number): unknown },
   ) {
     const { info, created } = await this.functions.register(p, body);
@@ -46,11 +44,10 @@ export class FunctionsController {
 
   /** Makes a function public (anyone may run it) or private again. */
   @Patch(':id')
-  @ApiBody({ schema: jsonSchema(UpdateFunctionRequest) })
   update(
     @CurrentPrincipal() p: Principal,
     @Param('id', new RefPipe(FunctionRef, 'function')) id: string,
-    @Body(new ZodPipe(UpdateFunctionRequest)) body: UpdateFunctionRequest,
+    @ZodBody(UpdateFunctionRequest) body: UpdateFunctionRequest,
   ) {
     return this.functions.update(p, id, body);
   }

@@ -1,23 +1,19 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { Get, HttpCode, Param, Post } from '@nestjs/common';
 import { CreateGroupRequest, GroupTasksQuery, type SpeculationOptions } from '@fx/protocol';
-import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
-import { apiQuery, jsonSchema } from '../../common/openapi.js';
+import { ApiController, ZodBody, ZodQuery } from '../../common/api-decorators.js';
+import { UuidPipe } from '../../common/zod.pipe.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { GroupsService, type ParsedGroupTasksQuery } from './groups.service.js';
 
 /** Task groups: a batch, a graph or a map, re-attached to by id. */
-@ApiTags('groups')
-@ApiBearerAuth()
-@Controller('v1/groups')
+@ApiController('groups', 'v1/groups')
 export class GroupsController {
   constructor(private readonly groups: GroupsService) {}
 
   /** An empty group; batches join it with `groupId` (a map makes one). */
   @Post()
-  @ApiBody({ schema: jsonSchema(CreateGroupRequest) })
-  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateGroupRequest)) body: { kind: 'batch' | 'map'; speculation?: SpeculationOptions }) {
+  create(@CurrentPrincipal() p: Principal, @ZodBody(CreateGroupRequest) body: { kind: 'batch' | 'map'; speculation?: SpeculationOptions }) {
     return this.groups.create(p, body.kind, body.speculation);
   }
 
@@ -27,8 +23,7 @@ export class GroupsController {
   }
 
   @Get(':id/tasks')
-  @apiQuery(GroupTasksQuery)
-  tasks(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Query(new ZodPipe(GroupTasksQuery, 'query')) q: ParsedGroupTasksQuery) {
+  tasks(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @ZodQuery(GroupTasksQuery) q: ParsedGroupTasksQuery) {
     return this.groups.listTasks(p, id, q);
   }
 

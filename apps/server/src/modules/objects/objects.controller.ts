@@ -1,11 +1,11 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiQuery } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ListObjectsQuery, MAX_OBJECT_TTL_SECONDS, ObjectEncoding, ObjectName } from '@fx/protocol';
-import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
-import { apiQuery } from '../../common/openapi.js';
+import { ApiController, ZodQuery } from '../../common/api-decorators.js';
+import { UuidPipe } from '../../common/zod.pipe.js';
 import { LongRequests } from '../../common/long-requests.js';
 import { CurrentPrincipal, EndpointsToo } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
@@ -23,9 +23,7 @@ export const PutObjectQuery = z
   .strict();
 
 /** Objects: immutable data by reference (the resumable uploads are in uploads.controller.ts). */
-@ApiTags('objects')
-@ApiBearerAuth()
-@Controller('v1/objects')
+@ApiController('objects', 'v1/objects')
 export class ObjectsController {
   constructor(
     private readonly objects: ObjectsService,
@@ -34,16 +32,14 @@ export class ObjectsController {
   ) {}
 
   @Post()
-  @apiQuery(PutObjectQuery)
   @ApiConsumes('application/octet-stream')
   @ApiBody({ schema: { type: 'string', contentMediaType: 'application/octet-stream' } as never })
-  put(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(PutObjectQuery, 'query')) q: PutQuery, @Req() req: IncomingMessage) {
+  put(@CurrentPrincipal() p: Principal, @ZodQuery(PutObjectQuery) q: PutQuery, @Req() req: IncomingMessage) {
     return streamUpload(req, this.longRequests, () => this.uploads.putOnce(p, q, req));
   }
 
   @Get()
-  @apiQuery(ListObjectsQuery)
-  list(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(ListObjectsQuery, 'query')) q: ParsedListObjectsQuery) {
+  list(@CurrentPrincipal() p: Principal, @ZodQuery(ListObjectsQuery) q: ParsedListObjectsQuery) {
     return this.objects.list(p, q);
   }
 

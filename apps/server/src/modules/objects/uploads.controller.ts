@@ -1,9 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import { Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiHeader } from '@nestjs/swagger';
 import { CreateUploadRequest, UPLOAD_OFFSET_HEADER } from '@fx/protocol';
-import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
-import { jsonSchema } from '../../common/openapi.js';
+import { ApiController, ZodBody } from '../../common/api-decorators.js';
+import { UuidPipe } from '../../common/zod.pipe.js';
 import { LongRequests } from '../../common/long-requests.js';
 import { CurrentPrincipal, EndpointsToo } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
@@ -11,9 +11,7 @@ import { UploadsService } from './uploads.service.js';
 import { streamUpload } from './upload-request.js';
 
 /** Resumable uploads: open, send parts (each from the offset the server holds), complete. */
-@ApiTags('objects')
-@ApiBearerAuth()
-@Controller('v1/objects/uploads')
+@ApiController('objects', 'v1/objects/uploads')
 export class UploadsController {
   constructor(
     private readonly uploads: UploadsService,
@@ -22,8 +20,7 @@ export class UploadsController {
 
   @Post()
   @EndpointsToo()
-  @ApiBody({ schema: jsonSchema(CreateUploadRequest) })
-  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateUploadRequest)) body: CreateUploadRequest) {
+  create(@CurrentPrincipal() p: Principal, @ZodBody(CreateUploadRequest) body: CreateUploadRequest) {
     return this.uploads.create(p, body);
   }
 

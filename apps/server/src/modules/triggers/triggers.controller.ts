@@ -1,22 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { CreateTriggerRequest } from '@fx/protocol';
-import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
-import { jsonSchema } from '../../common/openapi.js';
+import { ApiController, ZodBody } from '../../common/api-decorators.js';
+import { UuidPipe } from '../../common/zod.pipe.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { TriggersService } from './triggers.service.js';
 
 /** Triggers: a named object put under a prefix runs a function with it. */
-@ApiTags('triggers')
-@ApiBearerAuth()
-@Controller('v1/triggers')
+@ApiController('triggers', 'v1/triggers')
 export class TriggersController {
   constructor(private readonly triggers: TriggersService) {}
 
   @Post()
-  @ApiBody({ schema: jsonSchema(CreateTriggerRequest) })
-  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateTriggerRequest)) body: CreateTriggerRequest) {
+  create(@CurrentPrincipal() p: Principal, @ZodBody(CreateTriggerRequest) body: CreateTriggerRequest) {
     return this.triggers.create(p, body);
   }
 

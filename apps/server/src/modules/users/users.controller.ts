@@ -1,15 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiTags } from '@nestjs/swagger';
+import { Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { CreateTokenRequest, CreateUserRequest } from '@fx/protocol';
-import { ZodPipe, UuidPipe } from '../../common/zod.pipe.js';
-import { jsonSchema } from '../../common/openapi.js';
+import { ApiController, ZodBody } from '../../common/api-decorators.js';
+import { UuidPipe } from '../../common/zod.pipe.js';
 import { AdminOnly, CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { UsersService } from './users.service.js';
 
-@ApiTags('users')
-@ApiBearerAuth()
-@Controller('v1')
+@ApiController('users', 'v1')
 export class UsersController {
   constructor(private readonly users: UsersService) {}
 
@@ -20,8 +17,7 @@ export class UsersController {
 
   @AdminOnly()
   @Post('users')
-  @ApiBody({ schema: jsonSchema(CreateUserRequest) })
-  create(@CurrentPrincipal() p: Principal, @Body(new ZodPipe(CreateUserRequest)) body: CreateUserRequest) {
+  create(@CurrentPrincipal() p: Principal, @ZodBody(CreateUserRequest) body: CreateUserRequest) {
     return this.users.create(p, body as Required<CreateUserRequest>);
   }
 
@@ -33,8 +29,7 @@ export class UsersController {
 
   @AdminOnly()
   @Post('users/:id/tokens')
-  @ApiBody({ schema: jsonSchema(CreateTokenRequest) })
-  issueToken(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Body(new ZodPipe(CreateTokenRequest)) body: CreateTokenRequest) {
+  issueToken(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @ZodBody(CreateTokenRequest) body: CreateTokenRequest) {
     return this.users.issueToken(p, id, body);
   }
 
