@@ -205,7 +205,7 @@ export class TasksService {
     });
     this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
     // memoized ones that went in completed from a stored result end here, not through OutcomesService
-    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache ? [r.id] : [])));
+    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache?.key ? [r.id] : [])));
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
@@ -215,7 +215,7 @@ export class TasksService {
         .map((r) => ({ id: r.id, endpoint_id: r.endpointId, owner_id: p.userId, priority: r.priority ?? DEFAULT_TASK_PRIORITY })),
     );
     // memoized ones went in completed or waiting for their key's one execution, which starts now
-    if (memo) void this.cache.submitted(rows.flatMap((r) => (r.cache ? [r.cache.key] : []))).then((done) => this.outcomes.published(done));
+    if (memo) void this.cache.submitted(rows.flatMap((r) => (r.cache?.key ? [r.cache.key] : []))).then((done) => this.outcomes.published(done));
     if (dependents.length) {
       const byEndpoint = new Map<string, string[]>();
       for (const t of dependents) {
