@@ -79,6 +79,17 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
     expect(await tasks.findById(d.id)).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader });
   });
 
+  it('returns from the insert only the keys that missed, once each (the hits have nothing left to do)', async () => {
+    const [hit, miss] = [randomUUID(), randomUUID()];
+    const first = task(hit);
+    await tasks.insertMany(owner, null, [first]);
+    await cache.claimOrphans([hit]);
+    await finish(first.id, 'success', 1);
+    await cache.settle([first.id]);
+    expect(await tasks.insertMany(owner, null, [task(hit), task(miss), task(miss), task(null)])).toEqual([miss]);
+    expect(await tasks.insertMany(owner, null, [task(null)])).toEqual([]);
+  });
+
   it('lets the waiting tasks run themselves when the execution they waited for fails, and fills from the first success', async () => {
     const key = randomUUID();
     const [a, b, c] = [task(key), task(key), task(key)];
