@@ -65,6 +65,19 @@ export class CacheService {
     return cacheKey(scope, contentHash, args);
   }
 
+  /**
+   * Memoized tasks went in waiting (a submission's misses, dependents just made ready): start the
+   * executions their keys need; returns what completed meanwhile. Never throws.
+   */
+  async started(ids: string[]): Promise<OutcomeRow[]> {
+    if (ids.length === 0) return [];
+    return this.guard(async () => {
+      const { queued, completed } = await this.entries.startTasks(ids);
+      await this.queue.enqueue(queued);
+      return completed;
+    });
+  }
+
   /** A submission with memoized tasks committed: start the executions its keys need; returns what completed meanwhile. Never throws. */
   async submitted(keys: string[]): Promise<OutcomeRow[]> {
     if (keys.length === 0) return [];

@@ -16,7 +16,7 @@ export type ReadyCandidate = RawRow<Task, 'id' | 'args' | 'kwargs' | 'cache_scop
 };
 
 /** A memoized dependent made ready: completed from its key's entry (`cached_from`), or waiting for its key's one execution. */
-export type MemoizedMove = OutcomeRow & { cached_from: string | null; cache_key: string };
+export type MemoizedMove = OutcomeRow & { cached_from: string | null };
 
 /** A dependent of an input that failed or was cancelled (one such input per dependent). */
 export interface DoomedDependent {
@@ -128,7 +128,7 @@ export class DependenciesRepository extends SqlRepository {
   /**
    * Memoized dependents made ready, each with its key (from its args with the results in place): one
    * whose key has a live entry completes from it at once, as a submitted hit does (`cached_from`); the
-   * others wait (`received`) for their key's one execution, which CacheService starts as for a
+   * others wait (`received`) for their key's one execution, which CacheService starts (`started`) as for a
    * submission. The entries are found by their keys (the primary key), one probe per row.
    */
   promoteMemoized(rows: Array<{ id: string; args: unknown[]; kwargs: Record<string, unknown>; cache_key: string }>): Promise<MemoizedMove[]> {
@@ -143,7 +143,7 @@ export class DependenciesRepository extends SqlRepository {
                      completed_at = CASE WHEN hit.id IS NOT NULL THEN now() END
               FROM x JOIN locked ON locked.id = x.id LEFT JOIN hit ON hit.id = x.id
               WHERE t.id = x.id AND t.status = ${WAITING}
-              RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from, t.cache_key),
+              RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from),
             refs AS (${inputObjects(`SELECT id FROM moved WHERE status = 'received'`)})
        SELECT * FROM moved`,
       json(rows),

@@ -135,8 +135,8 @@ export class DependenciesService {
     for (const rows of byBytes(ready)) moved.push(...(await this.deps.promoteMemoized(rows)));
     // a hit carries the task its entry came from; the others went in waiting (`received`)
     const hits = moved.filter((m) => m.cached_from);
-    const waiting = moved.filter((m) => !m.cached_from).map((m) => m.cache_key);
-    const done = [...hits, ...(await this.cache.submitted(waiting))];
+    const waiting = moved.filter((m) => !m.cached_from).map((m) => m.id);
+    const done = [...hits, ...(await this.cache.started(waiting))];
     if (done.length === 0) return;
     this.metrics.finished(done);
     await this.events.publishOutcomes(done);

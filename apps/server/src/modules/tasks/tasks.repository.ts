@@ -88,7 +88,7 @@ export class TasksRepository extends SqlRepository {
   /**
    * Inserts a whole submission in one statement; the caller replies only after this commits. A task
    * with inputs goes in waiting for them, and its edges go in with it, in the same statement: a
-   * dependent is never stored without the edges that hold it back. Returns the keys of the memoized
+   * dependent is never stored without the edges that hold it back. Returns the ids of the memoized
    * tasks that went in waiting for their key's execution (those that hit went in completed).
    */
   async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<string[]> {
@@ -115,7 +115,7 @@ export class TasksRepository extends SqlRepository {
       await this.exec(sql, json(rows), ownerId, batchId);
       return [];
     }
-    return (await this.query<{ cache_key: string }>(sql, json(rows), ownerId, batchId)).map((r) => r.cache_key);
+    return (await this.query<{ id: string }>(sql, json(rows), ownerId, batchId)).map((r) => r.id);
   }
 
   async findById(id: string): Promise<TaskRow | null> {

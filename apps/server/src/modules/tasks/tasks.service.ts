@@ -215,7 +215,7 @@ export class TasksService {
         .map((r) => ({ id: r.id, endpoint_id: r.endpointId, owner_id: p.userId, priority: r.priority ?? DEFAULT_TASK_PRIORITY })),
     );
     // memoized ones went in completed or waiting (`missed`) for their key's one execution, which starts now
-    if (memo) void this.cache.submitted(missed).then((done) => this.outcomes.published(done));
+    if (memo) void this.cache.started(missed).then((done) => this.outcomes.published(done));
     if (dependents.length) {
       const byEndpoint = new Map<string, string[]>();
       for (const t of dependents) {
