@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { jest } from '@jest/globals';
 import { parse, stringify } from 'yaml';
-import { Client, type TaskOutcome } from '@fx/sdk';
+import { Client, itemRef, type TaskOutcome } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually, tempDir, type Backend, type TempDir } from '@fx/testing';
 
 /**
@@ -132,6 +132,31 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
     const p3 = await alice.run(plain, aliceEp.endpointId, [], { x: 'p', file: plainFile, pause: 0 });
     await stdout(alice, p3);
     expect(await runs(plainFile)).toBe(2);
+  });
+
+  it("memoizes a dependent by its arguments with its inputs' results in place: an identical graph's dependent does not run", async () => {
+    const fn = await alice.registerShellFunction(counted('dependent'), { name: 'dependent', cache: { ttlSeconds: 600 } });
+    const word = await alice.registerFunction((w: string) => w.toUpperCase(), { name: 'word' });
+    const file = await counter();
+    const graph = (w: string) =>
+      alice.runBatch(aliceEp.endpointId, [
+        { functionId: word, args: [w] },
+        { functionId: fn, kwargs: { x: itemRef(0), file, pause: 0 } },
+      ]);
+    const [, first] = await graph('dep');
+    expect(await stdout(alice, first!)).toBe('DEP');
+    const [input, second] = await graph('dep');
+    expect(await stdout(alice, second!)).toBe('DEP');
+    expect(await runs(file)).toBe(1);
+    const info = await final(alice, second!);
+    expect(info).toMatchObject({ status: 'success', cached: true, cachedFrom: first, kwargs: { x: 'DEP', file, pause: 0 } });
+    expect(info.timeline.dispatchedAt).toBeNull();
+    // the input itself is not memoized: it ran again, and its result made the same arguments
+    expect((await final(alice, input!)).cached).toBe(false);
+    const [, other] = await graph('new');
+    expect(await stdout(alice, other!)).toBe('NEW');
+    expect((await final(alice, other!)).cached).toBe(false);
+    expect(await runs(file)).toBe(2);
   });
 
   if (!full) return;

@@ -136,3 +136,19 @@ def test_a_json_result_that_looks_pickled_is_left_alone(client: Client, fx: Fx) 
 def test_the_sdk_refuses_an_unknown_serializer_before_sending(client: Client, fx: Fx) -> None:
     with pytest.raises(fx_sdk.ValidationError, match='serializer must be "json" or "pickle"'):
         client.run("py-pickle-apply", fx.endpoint_id, serializer="dill")  # type: ignore[arg-type]
+
+
+def test_a_pickled_result_fails_its_json_dependents_before_they_run(client: Client, fx: Fx, js: Dict[str, str]) -> None:
+    # a JSON task's arguments cannot carry a pickle: the dependent fails naming the input, its own dependent downstream
+    fid = client.register_function(apply, name="py-pickle-apply")
+    source = client.run(fid, fx.endpoint_id, args=(abs, -3), serializer="pickle")
+    child = client.run(js["double"], fx.endpoint_id, (client.ref(source),))
+    grandchild = client.run(js["double"], fx.endpoint_id, (client.ref(child),))
+    with pytest.raises(fx_sdk.SerializerMismatch) as caught:
+        client.get_result(child, timeout=120)
+    assert caught.value.remote_name == "PickledInput" and f"input {source} returned a pickled result" in caught.value.remote_message
+    assert client.get_task(child)["timeline"]["dispatchedAt"] is None
+    with pytest.raises(fx_sdk.TaskFailed) as downstream:
+        client.get_result(grandchild, timeout=60)
+    assert downstream.value.code == "DEPENDENCY_FAILED" and child in str(downstream.value)
+    assert client.get_result(source, timeout=60) == 3

@@ -3,7 +3,9 @@
  * takes the plain insert, unchanged). A memoized task is stored as a success at once when a live entry
  * holds its key, with the entry's result and `cached_from`, and otherwise as `received`, waiting for the
  * one execution of its key (CacheService starts it after the commit). The lookup is this join: one
- * statement for the whole submission, however many tasks hit.
+ * statement for the whole submission, however many tasks hit. Each task probes the entries' primary key
+ * for its own key (the lateral subquery, kept apart by OFFSET 0): the planner, taking the batch for a
+ * handful of rows, could otherwise hash every live entry of the table to join a few.
  */
 export const MEMO_COLUMNS = ', cache_key text, cache_scope text, cache_ttl_seconds int';
 
@@ -14,5 +16,5 @@ export function memoizedInsert(status: string, waiting: string): string {
               CASE WHEN x.cache_key IS NULL THEN ${status} WHEN e.key IS NULL THEN 'received' ELSE 'success' END,
               x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), CASE WHEN x.cache_key IS NULL THEN ${waiting} END,
               x.cache_key, x.cache_scope, x.cache_ttl_seconds, e.task_id, e.result, e.output, CASE WHEN e.key IS NOT NULL THEN now() END, x.output_name
-       FROM x LEFT JOIN task_cache e ON e.key = x.cache_key AND e.state = 'ready' AND e.expires_at > now()`;
+       FROM x LEFT JOIN LATERAL (SELECT * FROM task_cache e WHERE e.key = x.cache_key AND e.state = 'ready' AND e.expires_at > now() OFFSET 0) e ON TRUE`;
 }

@@ -79,6 +79,26 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
     expect(await tasks.findById(d.id)).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader });
   });
 
+  it('returns from the insert only the tasks that missed (the hits have nothing left to do), and starts one per key', async () => {
+    const [hit, miss] = [randomUUID(), randomUUID()];
+    const first = task(hit);
+    await tasks.insertMany(owner, null, [first]);
+    await cache.claimOrphans([hit]);
+    await finish(first.id, 'success', 1);
+    await cache.settle([first.id]);
+    const [again, m1, m2] = [task(hit), task(miss), task(miss)];
+    expect((await tasks.insertMany(owner, null, [again, m1, m2, task(null)])).sort()).toEqual([m1.id, m2.id].sort());
+    expect(await tasks.insertMany(owner, null, [task(null)])).toEqual([]);
+    const started = await cache.startTasks([m1.id, m2.id]);
+    expect(started.queued).toHaveLength(1);
+    expect(started.completed).toEqual([]);
+    expect((await cache.startTasks([m1.id, m2.id])).queued).toEqual([]);
+    await finish(started.queued[0]!.id, 'success', 2);
+    await cache.settle([started.queued[0]!.id]);
+    // the other one, still waiting: completed from the entry when started again (as after a lost race)
+    expect((await cache.startTasks([m1.id, m2.id])).completed).toEqual([expect.objectContaining({ status: 'success', result: 2 })]);
+  });
+
   it('lets the waiting tasks run themselves when the execution they waited for fails, and fills from the first success', async () => {
     const key = randomUUID();
     const [a, b, c] = [task(key), task(key), task(key)];

@@ -1,13 +1,36 @@
 import { Injectable } from '@nestjs/common';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
-import { FINAL, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { FINAL, idsIn, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
 
 /** Keys travel as one jsonb array, like ids. */
 const keysIn = (param: string) => `(SELECT value FROM jsonb_array_elements_text(${param}::jsonb))`;
 /** An entry that serves tasks now. */
 const LIVE_READY = `e.state = 'ready' AND e.expires_at > now()`;
 const OUTCOME = `t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from`;
+/**
+ * The keys of $1 (aliased `k`, in key order), and the tasks waiting on key `k.key`, locked (FOLLOWERS,
+ * a lateral probe of the followers' partial index). The statements over followers start from the keys
+ * and probe once per key, then update through the primary key alone: a row the probe locked is checked
+ * again there (still `received`) once a statement that held it commits, so two replicas move each
+ * follower once, and locks are taken in key order. Left to itself the planner, which takes the few
+ * `received` tasks for one row, put them outside and read the key list once per task: quadratic, 1.4 s
+ * for a batch of 10,000 misses (hence also no state condition on the outer UPDATE, which it would use).
+ */
+const KEYS = `(SELECT DISTINCT value AS key FROM jsonb_array_elements_text($1::jsonb) ORDER BY 1) k`;
+const FOLLOWERS = `SELECT id FROM tasks WHERE cache_key = k.key AND status = 'received' ORDER BY id FOR UPDATE`;
+
+/** The oldest follower (`orphan`) of each key without a live entry takes it, pending on it; returns the tasks that did. */
+const CLAIM = `INSERT INTO task_cache (key, scope, content_hash, task_id, state, ttl_seconds, created_at)
+  SELECT o.cache_key, o.cache_scope, f.content_hash, o.id, 'pending', o.cache_ttl_seconds, now() FROM orphan o JOIN functions f ON f.id = o.function_id
+  ON CONFLICT (key) DO UPDATE SET scope = EXCLUDED.scope, content_hash = EXCLUDED.content_hash, task_id = EXCLUDED.task_id,
+    state = 'pending', result = NULL, output = NULL, ttl_seconds = EXCLUDED.ttl_seconds, created_at = now(), expires_at = NULL
+  WHERE task_cache.state = 'ready' AND task_cache.expires_at <= now()
+  RETURNING task_id`;
+/** Followers (`m`: id, and the entry's task_id, result, output), locked and still waiting, complete with their entry's result. */
+const COMPLETE = `UPDATE tasks t SET status = 'success', result = m.result, output = m.output, cached_from = m.task_id, completed_at = now()
+  FROM m WHERE t.id = m.id
+  RETURNING ${OUTCOME}`;
 
 /** What a final task did to its key's entry: filled it with its result, or gave up the execution it held. */
 export type EntryChange = { key: string; how: 'filled' | 'dropped' };
@@ -37,21 +60,14 @@ export class CacheRepository extends SqlRepository {
    */
   claimOrphans(keys: string[]): Promise<QueuedRow[]> {
     return this.query(
-      `WITH orphan AS (
-         SELECT DISTINCT ON (t.cache_key) t.id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, f.content_hash
-         FROM tasks t JOIN functions f ON f.id = t.function_id
-         WHERE t.status = 'received' AND t.cache_key IN ${keysIn('$1')}
-           AND NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = t.cache_key AND (e.state = 'pending' OR e.expires_at > now()))
-         ORDER BY t.cache_key, t.received_at, t.id),
-       claimed AS (
-         INSERT INTO task_cache (key, scope, content_hash, task_id, state, ttl_seconds, created_at)
-         SELECT cache_key, cache_scope, content_hash, id, 'pending', cache_ttl_seconds, now() FROM orphan
-         ON CONFLICT (key) DO UPDATE SET scope = EXCLUDED.scope, content_hash = EXCLUDED.content_hash, task_id = EXCLUDED.task_id,
-           state = 'pending', result = NULL, output = NULL, ttl_seconds = EXCLUDED.ttl_seconds, created_at = now(), expires_at = NULL
-         WHERE task_cache.state = 'ready' AND task_cache.expires_at <= now()
-         RETURNING task_id)
+      `WITH orphan AS MATERIALIZED (
+         SELECT o.* FROM ${KEYS} CROSS JOIN LATERAL (
+           SELECT t.id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.function_id FROM tasks t
+           WHERE t.cache_key = k.key AND t.status = 'received' ORDER BY t.received_at, t.id LIMIT 1 FOR UPDATE) o
+         WHERE NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = o.cache_key AND (e.state = 'pending' OR e.expires_at > now()))),
+       claimed AS (${CLAIM})
        UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
-       WHERE t.id IN (SELECT task_id FROM claimed) AND t.status = 'received'
+       FROM claimed c WHERE t.id = c.task_id
        RETURNING ${queuedColumns('t.')}`,
       json(keys),
     );
@@ -60,10 +76,9 @@ export class CacheRepository extends SqlRepository {
   /** Followers of these keys whose entry is ready complete with its result (cached_from: the task that made it). */
   completeFollowers(keys: string[]): Promise<OutcomeRow[]> {
     return this.query(
-      `UPDATE tasks t SET status = 'success', result = e.result, output = e.output, cached_from = e.task_id, completed_at = now()
-       FROM task_cache e
-       WHERE t.status = 'received' AND t.cache_key IN ${keysIn('$1')} AND e.key = t.cache_key AND ${LIVE_READY}
-       RETURNING ${OUTCOME}`,
+      `WITH m AS MATERIALIZED (
+         SELECT f.id, e.task_id, e.result, e.output FROM ${KEYS} JOIN task_cache e ON e.key = k.key AND ${LIVE_READY} CROSS JOIN LATERAL (${FOLLOWERS}) f)
+       ${COMPLETE}`,
       json(keys),
     );
   }
@@ -71,11 +86,44 @@ export class CacheRepository extends SqlRepository {
   /** Followers of these keys stop waiting and run themselves (the execution they waited for failed). */
   releaseFollowers(keys: string[]): Promise<QueuedRow[]> {
     return this.query(
-      `UPDATE tasks SET status = 'waiting-for-endpoint', waiting_at = now()
-       WHERE status = 'received' AND cache_key IN ${keysIn('$1')}
-       RETURNING ${queuedColumns()}`,
+      `WITH m AS MATERIALIZED (SELECT f.id FROM ${KEYS} CROSS JOIN LATERAL (${FOLLOWERS}) f)
+       UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
+       FROM m WHERE t.id = m.id
+       RETURNING ${queuedColumns('t.')}`,
       json(keys),
     );
+  }
+
+  /**
+   * claimOrphans and completeFollowers for tasks that just went in waiting (a submission's misses, the
+   * memoized dependents just made ready), found by id: each through the primary key and locked
+   * (tasksOfFrame), whatever the planner believes of the followers' indexes. Of these tasks, the oldest
+   * of each key without an entry claims it; an older follower of the key from before is left to the sweep
+   * (it waits only when its own claim failed). Returns the tasks to enqueue and those completed.
+   */
+  async startTasks(ids: string[]): Promise<{ queued: QueuedRow[]; completed: OutcomeRow[] }> {
+    const mine = `x AS (SELECT value::uuid AS id FROM jsonb_array_elements_text($1::jsonb)),
+       mine AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = 'received'`, { columns: 't.id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.function_id, t.received_at' })})`;
+    const queued = await this.query<QueuedRow>(
+      `WITH ${mine},
+       orphan AS (
+         SELECT DISTINCT ON (m.cache_key) m.* FROM mine m
+         WHERE NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = m.cache_key AND (e.state = 'pending' OR e.expires_at > now()))
+         ORDER BY m.cache_key, m.received_at, m.id),
+       claimed AS (${CLAIM})
+       UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
+       FROM claimed c WHERE t.id = c.task_id
+       RETURNING ${queuedColumns('t.')}`,
+      json(ids),
+    );
+    // an entry that became ready between the insert's read and its commit
+    const completed = await this.query<OutcomeRow>(
+      `WITH ${mine},
+       m AS MATERIALIZED (SELECT mine.id, e.task_id, e.result, e.output FROM mine JOIN task_cache e ON e.key = mine.cache_key AND ${LIVE_READY})
+       ${COMPLETE}`,
+      json(ids),
+    );
+    return { queued, completed };
   }
 
   /**

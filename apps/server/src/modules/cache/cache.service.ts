@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { QueueService } from '../tasks/queue.service.js';
 import type { NewTask, OutcomeRow, TaskCache } from '../tasks/tasks.repository.js';
-import { cacheKey, cacheScope, cacheTtl, type CacheFunction } from './cache-key.js';
+import { cacheKey, cacheScope, cacheTtl, type CacheFunction, type KeyArgs } from './cache-key.js';
 import { CacheRepository, type EntryChange } from './cache.repository.js';
 
 /** What a submission's function must say for its tasks to be memoized. */
@@ -35,9 +35,10 @@ export class CacheService {
 
   /**
    * The cache fields of each task of a submission (undefined: not memoized), or null when none is: then
-   * the submission takes exactly the path it takes without this feature. Tasks that refer to other tasks'
-   * results are not memoized (their arguments are known only when they become ready). Object references
-   * in arguments are part of the key as completed at submit (id, sha256, size, encoding).
+   * the submission takes exactly the path it takes without this feature. A task that refers to other
+   * tasks' results gets its scope and TTL but no key yet: its arguments are known only when it becomes
+   * ready, and the dataflow rules key it then (`keyOf`). Object references in arguments are part of the
+   * key as completed at submit (id, sha256, size, encoding).
    */
   plan(
     ownerId: string,
@@ -51,16 +52,35 @@ export class CacheService {
       const fn = functions.get(t.functionId);
       const ttlSeconds = fn ? cacheTtl(flags[i], fn.cacheTtlSeconds, bounds) : null;
       // a task with an output name must store its output itself: a copied outcome would store nothing
-      if (!fn || ttlSeconds === null || t.inputs?.length || t.outputName) return undefined;
+      if (!fn || ttlSeconds === null || t.outputName) return undefined;
       any = true;
       const scope = cacheScope(ownerId, fn);
-      return { key: cacheKey(scope, fn.contentHash, t), scope, ttlSeconds };
+      return { key: t.inputs?.length ? null : cacheKey(scope, fn.contentHash, t), scope, ttlSeconds };
     });
     return any ? planned : null;
   }
 
+  /** The key of a dependent that became ready, from its arguments with its inputs' results in place. */
+  keyOf(scope: string, contentHash: string, args: KeyArgs): string {
+    return cacheKey(scope, contentHash, args);
+  }
+
+  /**
+   * Memoized tasks went in waiting (a submission's misses, dependents just made ready): start the
+   * executions their keys need; returns what completed meanwhile. Never throws.
+   */
+  async started(ids: string[]): Promise<OutcomeRow[]> {
+    if (ids.length === 0) return [];
+    return this.guard(async () => {
+      const { queued, completed } = await this.entries.startTasks(ids);
+      await this.queue.enqueue(queued);
+      return completed;
+    });
+  }
+
   /** A submission with memoized tasks committed: start the executions its keys need; returns what completed meanwhile. Never throws. */
   async submitted(keys: string[]): Promise<OutcomeRow[]> {
+    if (keys.length === 0) return [];
     return this.guard(async () => {
       const unique = [...new Set(keys)];
       await this.queue.enqueue(await this.entries.claimOrphans(unique));

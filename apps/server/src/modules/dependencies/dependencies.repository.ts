@@ -6,10 +6,17 @@ import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
 import { idsIn, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
 
-/** A dependent whose inputs have all ended well (or are gone), with what it needs to be made ready. */
-export type ReadyCandidate = RawRow<Task, 'id' | 'args' | 'kwargs', Pick<TaskJson, 'args' | 'kwargs'>> & {
+/**
+ * A dependent whose inputs have all ended well (or are gone), with what it needs to be made ready; a
+ * memoized one (cache_scope set at submit) with its function's content hash, for its key.
+ */
+export type ReadyCandidate = RawRow<Task, 'id' | 'args' | 'kwargs' | 'cache_scope', Pick<TaskJson, 'args' | 'kwargs'>> & {
   inputs: Array<{ id: string; status: TaskStatus | null }>;
+  content_hash: string | null;
 };
+
+/** A memoized dependent made ready: completed from its key's entry (`cached_from`), or waiting for its key's one execution. */
+export type MemoizedMove = OutcomeRow & { cached_from: string | null };
 
 /** A dependent of an input that failed or was cancelled (one such input per dependent). */
 export interface DoomedDependent {
@@ -23,6 +30,12 @@ export interface DoomedDependent {
 export type CandidateScope = { inputIds: string[] } | { taskIds: string[] } | 'all';
 
 const WAITING = `'waiting-for-dependencies'`;
+
+/** Dependents that will run (`dependents`, a query of ids) refer to the objects their inputs' results are, so those are kept for them. */
+const inputObjects = (dependents: string) => `INSERT INTO task_objects (task_id, object_id)
+  SELECT DISTINCT d.task_id, (i.result_ref ->> 'id')::uuid FROM task_dependencies d JOIN tasks i ON i.id = d.input_id
+  WHERE d.task_id IN (${dependents}) AND i.result_ref IS NOT NULL
+  ON CONFLICT DO NOTHING`;
 
 /**
  * The edges of dataflow graphs (`task_dependencies`) and the two moves of a dependent out of
@@ -45,7 +58,8 @@ export class DependenciesRepository extends SqlRepository {
           : `t.id IN ${idsIn('$2')}`;
     const ids = scope === 'all' ? null : json('inputIds' in scope ? scope.inputIds : scope.taskIds);
     return this.query(
-      `SELECT t.id, t.args, t.kwargs,
+      `SELECT t.id, t.args, t.kwargs, t.cache_scope,
+              CASE WHEN t.cache_scope IS NOT NULL THEN (SELECT f.content_hash FROM functions f WHERE f.id = t.function_id) END AS content_hash,
               (SELECT jsonb_agg(jsonb_build_object('id', d.input_id, 'status', i.status))
                FROM task_dependencies d LEFT JOIN tasks i ON i.id = d.input_id WHERE d.task_id = t.id) AS inputs
        FROM tasks t
@@ -62,9 +76,9 @@ export class DependenciesRepository extends SqlRepository {
    * The results of these inputs that succeeded. A result stored as an object is its ObjectRef: the
    * dependent receives the reference in place, and its agent fetches the content like any other.
    */
-  results(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result', Pick<TaskJson, 'result'>>>> {
+  results(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result' | 'serializer', Pick<TaskJson, 'result'>>>> {
     return this.query(
-      `SELECT id, CASE WHEN result_ref IS NOT NULL THEN result_ref ELSE result END AS result FROM tasks WHERE id IN ${idsIn('$1')} AND status = 'success'`,
+      `SELECT id, serializer, CASE WHEN result_ref IS NOT NULL THEN result_ref ELSE result END AS result FROM tasks WHERE id IN ${idsIn('$1')} AND status = 'success'`,
       json(ids),
     );
   }
@@ -105,12 +119,33 @@ export class DependenciesRepository extends SqlRepository {
               FROM x JOIN locked ON locked.id = x.id
               WHERE t.id = x.id AND t.status = ${WAITING}
               RETURNING ${queuedColumns('t.')}),
-            refs AS (
-              INSERT INTO task_objects (task_id, object_id)
-              SELECT DISTINCT d.task_id, (i.result_ref ->> 'id')::uuid FROM task_dependencies d JOIN tasks i ON i.id = d.input_id
-              WHERE d.task_id IN (SELECT id FROM moved) AND i.result_ref IS NOT NULL
-              ON CONFLICT DO NOTHING)
+            refs AS (${inputObjects('SELECT id FROM moved')})
        SELECT ${queuedColumns()} FROM moved`,
+      json(rows),
+    );
+  }
+
+  /**
+   * Memoized dependents made ready, each with its key (from its args with the results in place): one
+   * whose key has a live entry completes from it at once, as a submitted hit does (`cached_from`); the
+   * others wait (`received`) for their key's one execution, which CacheService starts (`started`) as for a
+   * submission. The entries are found by their keys (the primary key), one probe per row.
+   */
+  promoteMemoized(rows: Array<{ id: string; args: unknown[]; kwargs: Record<string, unknown>; cache_key: string }>): Promise<MemoizedMove[]> {
+    return this.query<MemoizedMove>(
+      `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, args jsonb, kwargs jsonb, cache_key text)),
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = ${WAITING}`)}),
+            hit AS (SELECT x.id, e.task_id, e.result, e.output FROM x JOIN task_cache e ON e.key = x.cache_key
+                    WHERE e.state = 'ready' AND e.expires_at > now()),
+            moved AS (
+              UPDATE tasks t SET status = CASE WHEN hit.id IS NULL THEN 'received' ELSE 'success' END, args = x.args, kwargs = x.kwargs,
+                     cache_key = x.cache_key, ready_at = now(), cached_from = hit.task_id, result = hit.result, output = hit.output,
+                     completed_at = CASE WHEN hit.id IS NOT NULL THEN now() END
+              FROM x JOIN locked ON locked.id = x.id LEFT JOIN hit ON hit.id = x.id
+              WHERE t.id = x.id AND t.status = ${WAITING}
+              RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from),
+            refs AS (${inputObjects(`SELECT id FROM moved WHERE status = 'received'`)})
+       SELECT * FROM moved`,
       json(rows),
     );
   }

@@ -6,7 +6,8 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
 import { DependenciesRepository, type CandidateScope, type ReadyCandidate } from './dependencies.repository.js';
-import { dependencyFailure, readiness, substituteInputs } from './dependency-rules.js';
+import { CacheService } from '../cache/cache.service.js';
+import { dependencyFailure, pickledInput, readiness, substituteInputs } from './dependency-rules.js';
 
 /** Rows read per statement. */
 const PAGE = 1_000;
@@ -16,6 +17,7 @@ const MAX_PAGES = 200;
 const PROMOTE_STATEMENT_BYTES = 16 * 1024 * 1024;
 
 type Ended = { id: string; status: 'failed' | 'cancelled'; error: RemoteError };
+type Ready = { id: string; args: unknown[]; kwargs: Record<string, unknown>; cache_key?: string };
 
 /**
  * Moves dependents on when their inputs end (DESIGN.md invariant 9). Called after every recorded final
@@ -36,6 +38,7 @@ export class DependenciesService {
     private readonly queue: QueueService,
     private readonly events: EventsService,
     private readonly metrics: MetricsService,
+    private readonly cache: CacheService,
   ) {
     // what one task may carry to its agent: the dispatcher's frame budget (one task always fits one frame)
     this.maxArgBytes = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2) - 64 * 1024;
@@ -110,24 +113,48 @@ export class DependenciesService {
       if (candidates.length === 0) return;
       const { ready, ended } = await this.prepare(candidates);
       const promoted: QueuedRow[] = [];
-      for (const rows of byBytes(ready)) promoted.push(...(await this.deps.promote(rows)));
+      for (const rows of byBytes(ready.filter((r) => !r.cache_key))) promoted.push(...(await this.deps.promote(rows)));
       await this.queue.enqueue(promoted);
       const finished = await this.end(ended);
       if (finished.length) await this.propagate(finished.map((o) => o.id));
+      await this.promoteMemoized(ready.filter((r): r is Ready & { cache_key: string } => !!r.cache_key));
       if (candidates.length < PAGE) return;
     }
   }
 
+  /**
+   * Memoized dependents (DESIGN.md invariant 11) go on as a memoized submission does, keyed by their
+   * arguments with the results in place: a live entry completes them at once, without an endpoint;
+   * otherwise they wait for their key's one execution, which CacheService starts (or joins). What
+   * completed is published here and moves its own dependents on (OutcomesService depends on this
+   * service, so it cannot be called back; a cached outcome fills no entry, so nothing of it is skipped).
+   */
+  private async promoteMemoized(ready: Array<Ready & { cache_key: string }>): Promise<void> {
+    if (ready.length === 0) return;
+    const moved = [];
+    for (const rows of byBytes(ready)) moved.push(...(await this.deps.promoteMemoized(rows)));
+    // a hit carries the task its entry came from; the others went in waiting (`received`)
+    const hits = moved.filter((m) => m.cached_from);
+    const waiting = moved.filter((m) => !m.cached_from).map((m) => m.id);
+    const done = [...hits, ...(await this.cache.started(waiting))];
+    if (done.length === 0) return;
+    this.metrics.finished(done);
+    await this.events.publishOutcomes(done);
+    await this.settled(done);
+  }
+
   /** Substitutes the inputs' results into each candidate, or says why it cannot run. */
-  private async prepare(
-    candidates: ReadyCandidate[],
-  ): Promise<{ ready: Array<{ id: string; args: unknown[]; kwargs: Record<string, unknown> }>; ended: Ended[] }> {
+  private async prepare(candidates: ReadyCandidate[]): Promise<{ ready: Ready[]; ended: Ended[] }> {
     const inputIds = [...new Set(candidates.flatMap((c) => c.inputs.filter((i) => i.status === 'success').map((i) => i.id)))];
     const results = new Map<string, unknown>();
+    const pickled = new Set<string>();
     for (let i = 0; i < inputIds.length; i += PAGE * 10) {
-      for (const r of await this.deps.results(inputIds.slice(i, i + PAGE * 10))) results.set(r.id, r.result);
+      for (const r of await this.deps.results(inputIds.slice(i, i + PAGE * 10))) {
+        results.set(r.id, r.result);
+        if (r.serializer === 'pickle') pickled.add(r.id);
+      }
     }
-    const ready: Array<{ id: string; args: unknown[]; kwargs: Record<string, unknown> }> = [];
+    const ready: Ready[] = [];
     const ended: Ended[] = [];
     for (const c of candidates) {
       const states = new Map(c.inputs.flatMap((i) => (i.status ? [[i.id, i.status] as const] : [])));
@@ -138,8 +165,15 @@ export class DependenciesService {
       // an input that failed meanwhile is propagate's to handle; one that is gone ends this task now
       if (r.kind === 'doomed' && !states.has(r.input)) ended.push({ id: c.id, ...dependencyFailure({ id: r.input, status: null, error: null }) });
       if (r.kind !== 'ready') continue;
+      const pickle = c.inputs.find((i) => pickled.has(i.id));
+      if (pickle) {
+        ended.push({ id: c.id, ...pickledInput(pickle.id) });
+        continue;
+      }
       const s = substituteInputs(c, results, this.maxArgBytes);
-      if (s.ok) ready.push({ id: c.id, args: s.args, kwargs: s.kwargs });
+      if (s.ok && c.cache_scope && c.content_hash)
+        ready.push({ id: c.id, args: s.args, kwargs: s.kwargs, cache_key: this.cache.keyOf(c.cache_scope, c.content_hash, s) });
+      else if (s.ok) ready.push({ id: c.id, args: s.args, kwargs: s.kwargs });
       else if ('missing' in s) ended.push({ id: c.id, ...dependencyFailure({ id: s.missing, status: null, error: null }) });
       else ended.push({ id: c.id, status: 'failed', error: { code: 'PAYLOAD_TOO_LARGE', name: 'ArgumentsTooLarge', message: s.problem } });
     }

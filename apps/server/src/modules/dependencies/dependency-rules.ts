@@ -45,6 +45,22 @@ export function dependencyFailure(input: EndedInput): { status: 'failed' | 'canc
   };
 }
 
+/**
+ * How a dependent ends when an input's result is a pickle (a `serializer: "pickle"` task's): its own
+ * arguments are JSON (a pickle task cannot hold references), so the pickled value would reach its
+ * function as an opaque `{"$fx": "pickle", …}` object. It fails before it runs instead, naming the input.
+ */
+export function pickledInput(inputId: string): { status: 'failed'; error: RemoteError } {
+  return {
+    status: 'failed',
+    error: {
+      code: 'SERIALIZER_MISMATCH',
+      name: 'PickledInput',
+      message: `input ${inputId} returned a pickled result (serializer "pickle"), which this task's JSON arguments cannot carry: submit the input with serializer "json" (its result must then be JSON), or pass its value yourself`,
+    },
+  };
+}
+
 /** A dependent's args and kwargs with its inputs' results in place of the references, or why it cannot run. */
 export type Substitution = { ok: true; args: unknown[]; kwargs: Record<string, unknown> } | { ok: false; missing: string } | { ok: false; problem: string };
 

@@ -32,8 +32,8 @@ export interface NewTask {
   outputName?: string;
 }
 
-/** A memoized task, as cache-key.ts made it. */
-export type TaskCache = { key: string; scope: string; ttlSeconds: number };
+/** A memoized task, as cache-key.ts made it; a dependent's key is null until it is ready (its inputs' results are part of it). */
+export type TaskCache = { key: string | null; scope: string; ttlSeconds: number };
 
 export type QueueCounts = { waiting: number; dispatched: number; running: number };
 

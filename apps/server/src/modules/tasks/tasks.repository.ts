@@ -88,9 +88,10 @@ export class TasksRepository extends SqlRepository {
   /**
    * Inserts a whole submission in one statement; the caller replies only after this commits. A task
    * with inputs goes in waiting for them, and its edges go in with it, in the same statement: a
-   * dependent is never stored without the edges that hold it back.
+   * dependent is never stored without the edges that hold it back. Returns the ids of the memoized
+   * tasks that went in waiting for their key's execution (those that hit went in completed).
    */
-  async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<void> {
+  async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<string[]> {
     const rows = tasks.map((t) => ({
       id: t.id,
       function_id: t.functionId,
@@ -108,8 +109,13 @@ export class TasksRepository extends SqlRepository {
       ...(t.objects?.length ? { objects: t.objects } : {}),
       ...(t.outputName ? { output_name: t.outputName } : {}),
     }));
-    const sql = submissionInsert({ graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache) });
-    await this.exec(sql, json(rows), ownerId, batchId);
+    const memo = tasks.some((t) => t.cache);
+    const sql = submissionInsert({ graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo });
+    if (!memo) {
+      await this.exec(sql, json(rows), ownerId, batchId);
+      return [];
+    }
+    return (await this.query<{ id: string }>(sql, json(rows), ownerId, batchId)).map((r) => r.id);
   }
 
   async findById(id: string): Promise<TaskRow | null> {

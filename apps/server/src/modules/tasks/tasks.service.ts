@@ -194,7 +194,7 @@ export class TasksService {
     // memoized tasks carry their cache key; a submission without any takes the plain path
     const memo = this.cache.plan(p.userId, rows, cacheFlags, fns);
     if (memo) rows.forEach((r, i) => memo[i] && (r.cache = memo[i]));
-    await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
+    const missed = await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
     this.noteQueued(p.userId, rows.length);
     // one entry per submission, whatever its size: a trigger's firing is the server's act for the trigger's owner
     await this.audit.record(origin.firing ? 'system' : p, {
@@ -205,7 +205,7 @@ export class TasksService {
     });
     this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
     // memoized ones that went in completed from a stored result end here, not through OutcomesService
-    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache ? [r.id] : [])));
+    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache?.key ? [r.id] : [])));
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
@@ -214,8 +214,8 @@ export class TasksService {
         .filter((r) => r.inputs!.length === 0 && !r.cache)
         .map((r) => ({ id: r.id, endpoint_id: r.endpointId, owner_id: p.userId, priority: r.priority ?? DEFAULT_TASK_PRIORITY })),
     );
-    // memoized ones went in completed or waiting for their key's one execution, which starts now
-    if (memo) void this.cache.submitted(rows.flatMap((r) => (r.cache ? [r.cache.key] : []))).then((done) => this.outcomes.published(done));
+    // memoized ones went in completed or waiting (`missed`) for their key's one execution, which starts now
+    if (memo) void this.cache.started(missed).then((done) => this.outcomes.published(done));
     if (dependents.length) {
       const byEndpoint = new Map<string, string[]>();
       for (const t of dependents) {

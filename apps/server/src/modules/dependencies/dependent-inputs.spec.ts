@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '../../config/env.js';
+import type { Database } from '../../storage/database.js';
+import { openTestStore } from '../../testing/test-store.js';
+import { CacheRepository } from '../cache/cache.repository.js';
+import { CacheService } from '../cache/cache.service.js';
+import type { EventsService } from '../events/events.service.js';
+import type { MetricsService } from '../metrics/metrics.service.js';
+import type { QueueService } from '../tasks/queue.service.js';
+import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
+import { TasksRepository } from '../tasks/tasks.repository.js';
+import { DependenciesRepository } from './dependencies.repository.js';
+import { DependenciesService } from './dependencies.service.js';
+
+/**
+ * What a dependent receives from its inputs, with the real statements on both stores (PostgreSQL and
+ * the embedded PGlite): a memoized dependent is keyed by its arguments with its inputs' results in
+ * place, so a second identical graph's dependent completes from the first one's result without being
+ * queued; an input whose result is a pickle fails its JSON dependent before it runs, and downstream.
+ * The queue and the events are recorders: what reaches the queue is what would reach an endpoint.
+ */
+const ref = (taskId: string) => ({ $fx: 'ref', taskId });
+const config = { FX_MAX_FRAME_BYTES: 8 * 1024 * 1024, FX_CACHE_DEFAULT_TTL_SECONDS: 600, FX_CACHE_MAX_TTL_SECONDS: 3600 } as AppConfig;
+
+describe.each(['postgres', 'pglite'] as const)('dependents and their inputs on %s', (kind) => {
+  const [owner, fn, ep] = [randomUUID(), randomUUID(), randomUUID()];
+  const scope = `user:${owner}`;
+  /** What reached the queue (ids), and the outcomes published. */
+  const queued: string[] = [];
+  const published: OutcomeRow[] = [];
+  let store: Awaited<ReturnType<typeof openTestStore>> | undefined;
+  let db: Database;
+  let tasks: TasksRepository;
+  let cache: CacheService;
+  let service: DependenciesService;
+
+  beforeAll(async () => {
+    store = await openTestStore(kind);
+    db = store.db;
+    tasks = new TasksRepository(db);
+    const queue = { enqueue: async (rows: QueuedRow[]) => void queued.push(...rows.map((r) => r.id)) } as unknown as QueueService;
+    const events = { publishOutcomes: async (rows: OutcomeRow[]) => void published.push(...rows) } as unknown as EventsService;
+    const metrics = { finished: () => undefined } as unknown as MetricsService;
+    cache = new CacheService(config, new CacheRepository(db), queue);
+    service = new DependenciesService(config, new DependenciesRepository(db), queue, events, metrics, cache);
+    await db.prisma.user.create({ data: { id: owner, name: `u-${owner.slice(0, 8)}` } });
+    await db.prisma.function.create({ data: { id: fn, ownerId: owner, name: 'f', runtime: 'js', source: '() => 1', contentHash: 'hash-dep' } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  const task = (args: unknown[], inputs: string[] = [], memo = false) => ({
+    id: randomUUID(),
+    functionId: fn,
+    endpointId: ep,
+    args,
+    kwargs: {},
+    inputs,
+    ...(memo ? { cache: { key: null, scope, ttlSeconds: 600 } } : {}),
+  });
+  const get = async (id: string) => (await tasks.findById(id))!;
+  /** An input ends as an agent's result would, and is handed to the dataflow rules as OutcomesService does. */
+  const succeed = async (id: string, result: unknown, serializer = 'json') => {
+    await db.prisma.$executeRawUnsafe(
+      `UPDATE tasks SET status = 'success', result = $2::jsonb, serializer = $3, completed_at = now() WHERE id = $1::uuid`,
+      id,
+      JSON.stringify(result),
+      serializer,
+    );
+    await service.settled([{ id, status: 'success' }]);
+  };
+  /** A graph: an input (not memoized) and a memoized dependent of its result. */
+  const graph = async () => {
+    const input = task([]);
+    const dependent = task([{ n: ref(input.id) }, 'k'], [input.id], true);
+    await tasks.insertMany(owner, randomUUID(), [input, dependent]);
+    return { input: input.id, dependent: dependent.id };
+  };
+
+  it("runs a memoized dependent once, then completes an identical graph's dependent from its result without queueing it", async () => {
+    const first = await graph();
+    expect(await get(first.dependent)).toMatchObject({ status: 'waiting-for-dependencies', cache_key: null, cache_scope: scope });
+    await succeed(first.input, 41);
+    // it had no entry to meet: it holds its key's one execution, and is queued like any task
+    expect(queued).toContain(first.dependent);
+    const ran = await get(first.dependent);
+    expect(ran).toMatchObject({ status: 'waiting-for-endpoint', args: [{ n: 41 }, 'k'], cached_from: null });
+    expect(ran.cache_key).toMatch(/^[0-9a-f]{64}$/);
+    // the key is the one a plain submission of the same arguments would have
+    expect(ran.cache_key).toBe(cache.keyOf(scope, 'hash-dep', { args: [{ n: 41 }, 'k'], kwargs: {} }));
+    await db.prisma.$executeRawUnsafe(
+      `UPDATE tasks SET status = 'success', result = '"forty-one"'::jsonb, completed_at = now() WHERE id = $1::uuid`,
+      first.dependent,
+    );
+    await cache.settled([{ id: first.dependent }]);
+
+    const before = queued.length;
+    const second = await graph();
+    await succeed(second.input, 41);
+    expect(queued.slice(before)).toEqual([]);
+    const hit = await get(second.dependent);
+    expect(hit).toMatchObject({ status: 'success', result: 'forty-one', cached_from: first.dependent, cache_key: ran.cache_key, args: [{ n: 41 }, 'k'] });
+    expect(hit.dispatched_at).toBeNull();
+    expect(published.find((o) => o.id === second.dependent)).toMatchObject({ status: 'success', cached_from: first.dependent });
+
+    // another result from the input is other arguments: it runs
+    const third = await graph();
+    await succeed(third.input, 42);
+    expect(queued.slice(before)).toEqual([third.dependent]);
+  });
+
+  it('runs identical dependents that become ready together once, and completes the others with its result', async () => {
+    const input = task([]);
+    const [a, b] = [task([ref(input.id)], [input.id], true), task([ref(input.id)], [input.id], true)];
+    await tasks.insertMany(owner, randomUUID(), [input, a, b]);
+    const before = queued.length;
+    await succeed(input.id, 'same');
+    const started = queued.slice(before);
+    expect(started).toHaveLength(1);
+    const follower = started[0] === a.id ? b.id : a.id;
+    expect((await get(follower)).status).toBe('received');
+    await db.prisma.$executeRawUnsafe(`UPDATE tasks SET status = 'success', result = '1'::jsonb, completed_at = now() WHERE id = $1::uuid`, started[0]);
+    const done = await cache.settled([{ id: started[0]! }]);
+    expect(done).toEqual([expect.objectContaining({ id: follower, status: 'success', cached_from: started[0] })]);
+  });
+
+  it('fails a JSON dependent of a pickled result with SERIALIZER_MISMATCH before it runs, and its dependents with DEPENDENCY_FAILED', async () => {
+    const input = task([]);
+    const dependent = task([ref(input.id)], [input.id]);
+    const downstream = task([ref(dependent.id)], [dependent.id]);
+    await tasks.insertMany(owner, randomUUID(), [input, dependent, downstream]);
+    const before = queued.length;
+    await succeed(input.id, { $fx: 'pickle', python: '3.12', pickler: 'pickle', data: 'gAR=' }, 'pickle');
+    expect(queued.slice(before)).toEqual([]);
+    expect(await get(dependent.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'SERIALIZER_MISMATCH', name: 'PickledInput', message: expect.stringContaining(`input ${input.id} returned a pickled result`) },
+    });
+    expect(await get(downstream.id)).toMatchObject({
+      status: 'failed',
+      error: { code: 'DEPENDENCY_FAILED', dependency: { taskId: dependent.id, code: 'SERIALIZER_MISMATCH' } },
+    });
+  });
+});
