@@ -136,8 +136,12 @@ export class ResultsService {
    * policy retries is not recorded here: RetriesService runs the task again.
    */
   async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
-    // what the attempts used, first: recording the results ends the leases that entitle this connection to report it
-    await this.usage.record(conn.endpointId, conn.id, usageRows(results));
+    // What the attempts used, recorded while the leases that entitle this connection to report it hold:
+    // in the results' own statement, or first, for the results whose leases another statement ends
+    // (speculative copies, failures a retry policy may divert).
+    const ownStatement = (r: TaskResult) => !r.copy && !(r.status === 'failed' && r.error);
+    const usage = usageRows(results.filter(ownStatement));
+    await this.usage.record(conn.endpointId, conn.id, usageRows(results.filter((r) => !ownStatement(r))));
     const copies = results.filter((r) => r.copy);
     if (copies.length > 0) {
       this.metrics.results({ copy: copies.length });
@@ -150,7 +154,7 @@ export class ResultsService {
       conn,
       results.map((r) => ({ ...this.enforceLimit(r, refs.get(r.taskId)), attempt: r.attempt })),
     );
-    const recorded = await this.tasks.recordResults(conn.endpointId, conn.id, inputs);
+    const recorded = await this.tasks.recordResults(conn.endpointId, conn.id, inputs, usage);
     let again: OutcomeRow[] = [];
     let ignored = 0;
     if (recorded.length < inputs.length) {

@@ -5,6 +5,10 @@ import type { ObjectRef, PickledValue, ProgressEvent, RemoteError, RetryPolicy, 
 import type { RawRow } from '../../storage/raw-rows.js';
 import { FINAL, idsIn, json, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
+import { auditRows, type NewAuditEntry } from '../audit/audit.repository.js';
+import { outcomeFactsJson, type OutcomeFacts } from '../metrics/metrics.repository.js';
+import { usageSteps } from '../accounting/usage-records.repository.js';
+import type { UsageRow } from '../accounting/accounting-rows.js';
 import { toQueueCounts, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
 // The shapes it takes in live in task-records.ts; the modules that call it import them from here.
@@ -69,6 +73,7 @@ export type OutcomeRow = RawRow<
 > & {
   /** set when it completed from a memoized result (modules/cache) */ cached_from?: string | null;
   /** set when its result is an object (absent from statements that only record failures) */ result_ref?: ObjectRef | null;
+  /** its labels and durations for the metrics, where the statement that recorded it returned them */ facts?: OutcomeFacts;
 };
 
 /** A task's state, as the status and result reads return it. */
@@ -88,9 +93,10 @@ export class TasksRepository extends SqlRepository {
   /**
    * Inserts a whole submission in one statement; the caller replies only after this commits. A task
    * with inputs goes in waiting for them, and its edges go in with it, in the same statement: a
-   * dependent is never stored without the edges that hold it back.
+   * dependent is never stored without the edges that hold it back. `audit`: the submission's entry,
+   * written by the same statement (AuditService.entries).
    */
-  async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<void> {
+  async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[], audit: NewAuditEntry[] = []): Promise<void> {
     const rows = tasks.map((t) => ({
       id: t.id,
       function_id: t.functionId,
@@ -108,8 +114,9 @@ export class TasksRepository extends SqlRepository {
       ...(t.objects?.length ? { objects: t.objects } : {}),
       ...(t.outputName ? { output_name: t.outputName } : {}),
     }));
-    const sql = submissionInsert({ graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache) });
-    await this.exec(sql, json(rows), ownerId, batchId);
+    const o = { graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache), audit: audit.length > 0 };
+    if (o.audit) await this.exec(submissionInsert(o), json(rows), ownerId, batchId, auditRows(audit));
+    else await this.exec(submissionInsert(o), json(rows), ownerId, batchId);
   }
 
   async findById(id: string): Promise<TaskRow | null> {
@@ -182,9 +189,11 @@ export class TasksRepository extends SqlRepository {
    * Only tasks leased to this connection are recorded, and tasks of this endpoint waiting in its queue:
    * those lost their lease while this endpoint's agent ran them (one agent runs an endpoint at a time),
    * so the result is that agent's genuine work and taking it saves running the task again. A task
-   * leased to another connection, or of another endpoint, is left alone.
+   * leased to another connection, or of another endpoint, is left alone. `usage`: what the attempts
+   * used, recorded by the same statement (usageSteps), which sees the leases before it ends them.
+   * The outcomes come back with their metrics' facts (outcomeFactsJson), so the metrics look nothing up.
    */
-  recordResults(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<OutcomeRow[]> {
+  recordResults(endpointId: string, leaseOwner: string, results: ResultInput[], usage: UsageRow[] = []): Promise<OutcomeRow[]> {
     const rows = results.map((r) => ({
       id: r.taskId,
       status: r.status,
@@ -196,22 +205,25 @@ export class TasksRepository extends SqlRepository {
       timings: r.timings,
       started_at: r.timings.startedAt ?? null,
     }));
+    const u = usageSteps({ rows: '$4', endpoint: '$2', leaseOwner: '$3' });
     return this.query<OutcomeRow>(
       // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
       // same tasks then queue behind each other instead of deadlocking.
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
                AS r(id uuid, status text, result jsonb, result_ref jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
             locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL}`)})
+            ${usage.length > 0 ? `, ${u.steps}, u_ins AS (${u.insert})` : ''}
        UPDATE tasks t SET status = x.status, result = x.result -> 'v', result_ref = x.result_ref, error = x.error, output = x.output,
               timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
        FROM x JOIN locked ON locked.id = x.id
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
-       RETURNING t.id, t.owner_id, t.status, t.result, t.result_ref, t.error, t.output, t.completed_at`,
+       RETURNING t.id, t.owner_id, t.status, t.result, t.result_ref, t.error, t.output, t.completed_at, ${outcomeFactsJson('t')} AS facts`,
       json(rows),
       endpointId,
       leaseOwner,
+      ...(usage.length > 0 ? [json(usage)] : []),
     );
   }
 
