@@ -59,8 +59,9 @@ export function toStoredChunks(rows: StoredLine[]): StoredChunk[] {
  * `stored` is an expression: the lines stored, as a jsonb array of StoredLine in each task's seq order.
  * The steps see the tasks as the statement found them: as a step of the statement that records results
  * (TasksRepository.recordResults), the lines of a task are stored while its lease holds, as when they
- * came first in a statement of their own. There `truncatedOf(id)` sets the flag in the results' own
- * UPDATE (a row may be updated once per statement) and `truncate` skips the rows in `skip`.
+ * came first in a statement of their own. There the flag is set in the results' own
+ * UPDATE (a row may be updated once per statement), joining `l_trunc` (the tasks whose lines went
+ * past the bound), and `truncate` skips the rows in `skip`.
  * The connection's frames are handled in order, so its lines and results about one task never race; a
  * lease lost meanwhile drops at most a frame of lines.
  */
@@ -77,15 +78,15 @@ export function agentLinesSteps(p: { chunks: string; endpoint: string; leaseOwne
              FROM l_v v JOIN l_held held ON held.id = v.task_id AND held.attempt = v.attempt AND v.stream = 'agent'),
        l_ins AS (INSERT INTO task_logs (task_id, attempt, seq, stream, at, chunk)
                  SELECT task_id, attempt, seq, stream, to_timestamp(at / 1000.0), chunk FROM l_c WHERE upto <= ${p.maxBytes}::int
-                 ON CONFLICT DO NOTHING RETURNING task_id, attempt, seq)`;
+                 ON CONFLICT DO NOTHING RETURNING task_id, attempt, seq),
+       l_trunc AS (SELECT DISTINCT task_id FROM l_c WHERE upto > ${p.maxBytes}::int)`;
   const truncate = `UPDATE tasks t SET logs_truncated = true
-               WHERE t.id IN (SELECT task_id FROM l_c WHERE upto > ${p.maxBytes}::int) AND NOT t.logs_truncated
+               WHERE t.id IN (SELECT task_id FROM l_trunc) AND NOT t.logs_truncated
                ${p.skip ? `AND t.id NOT IN (SELECT id FROM ${p.skip})` : ''}`;
   const stored = `(SELECT jsonb_agg(jsonb_build_object('task_id', c.task_id, 'attempt', c.attempt, 'seq', c.seq, 'stream', c.stream, 'at', c.at,
                                    'chunk', c.chunk, 'owner_id', c.owner_id) ORDER BY c.task_id, c.seq)
             FROM l_c c JOIN l_ins i ON i.task_id = c.task_id AND i.attempt = c.attempt AND i.seq = c.seq)`;
-  const truncatedOf = (id: string) => `EXISTS (SELECT 1 FROM l_c WHERE l_c.task_id = ${id} AND l_c.upto > ${p.maxBytes}::int)`;
-  return { steps, truncate, stored, truncatedOf };
+  return { steps, truncate, stored };
 }
 
 /** Progress values and log chunks of running tasks (live.ts in @fx/protocol), and who may read them. */

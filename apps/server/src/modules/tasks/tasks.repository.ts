@@ -235,8 +235,8 @@ export class TasksRepository extends SqlRepository {
               timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
-              ${lines ? `, logs_truncated = t.logs_truncated OR ${lines.truncatedOf('t.id')}` : ''}
-       FROM x JOIN locked ON locked.id = x.id
+              ${lines ? `, logs_truncated = t.logs_truncated OR l_trunc.task_id IS NOT NULL` : ''}
+       FROM x JOIN locked ON locked.id = x.id ${lines ? 'LEFT JOIN l_trunc ON l_trunc.task_id = x.id' : ''}
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
        RETURNING ${returning}`;
     const steps = `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
