@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { encodeFrame, type AgentInfo, type ErrorCode, type HeartbeatPayload, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
+import { encodeFrame, type AgentInfo, type ErrorCode, type HeartbeatPayload, type LogChunk, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
 import { closeReason } from '../../common/close-reason.js';
 
 /** Tells the agent why in an `error` frame, then closes its socket. */
@@ -29,7 +29,17 @@ export class EndpointConnection {
   chain: Promise<void> = Promise.resolve();
   /** `results` frames received and not yet recorded (recorded together, acknowledged one by one). */
   resultFrames: TaskResult[][] = [];
+  /**
+   * The agent's lines from `stream` frames of nothing else, not yet stored: they are recorded by the
+   * statement of the results behind them, or alone when none follow (ResultsService).
+   */
+  agentLines: LogChunk[] = [];
+  /** Lines are in the statement being recorded; `linesDue`: a recording of lines alone is scheduled. */
+  linesInFlight = false;
+  linesDue = false;
   recording = false;
+  /** The recording in progress (settled when it stops). */
+  recorded: Promise<void> = Promise.resolve();
   /** From `hello`: which agent process this is (absent for older agents), and what it said of itself. */
   instanceId?: string;
   agent?: AgentInfo;

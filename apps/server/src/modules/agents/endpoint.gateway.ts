@@ -127,9 +127,15 @@ export class EndpointGateway implements OnGatewayConnection {
         return this.liveness.heartbeat(conn, frame.payload);
       case 'hello':
         return conn.send('error', { code: 'BAD_FRAME', message: 'hello was already received on this connection' });
-      case 'stream':
-        // awaited on the frame chain: the items are published before a results frame behind them is recorded
+      case 'stream': {
+        // the agent's lines alone (a finished task's come just before its result) go with the results behind them
+        const lines = this.live.agentLinesOnly(frame.payload);
+        if (lines) return this.results.acceptLines(conn, lines);
+        // anything else: after the lines before it (watchers take each task's chunks in seq order), and
+        // awaited on the frame chain: published before a results frame behind it is recorded
+        await this.results.settleLines(conn);
         return this.live.ingest(conn, frame.payload);
+      }
       case 'requeue':
         // An HPC block ended under these tasks: back to the queue with attempt + 1 (or failed past the limit).
         return this.leases.handBack(conn, frame.payload.taskIds, frame.payload.reason);

@@ -3,6 +3,7 @@ import {
   ENDPOINT_CLOSE,
   MAX_OUTPUT_CHARS,
   type EndpointToServer,
+  type LogChunk,
   type ObjectRef,
   type RemoteError,
   type TaskOutput,
@@ -22,15 +23,19 @@ import type { EndpointConnection } from './endpoint-connection.js';
 import { UsageRecordsRepository } from '../accounting/usage-records.repository.js';
 import { usageRows } from '../accounting/accounting-rows.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { saneTime } from './agent-clock.js';
+import { LiveService } from '../live/live.service.js';
+
+export { saneTime };
 
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
 export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } as const;
 /**
- * Agent clocks are trusted for display only: a time outside these bounds (epoch ms, years 2000 to 2200)
- * is dropped rather than stored, so one bad value cannot fail the statement that records its whole frame.
+ * How long the agent's lines wait for the results behind them (the agent writes the results to its spool
+ * between the two frames: about a millisecond here, more on a slow disk). Watchers see a running task's
+ * lines that much later; nothing else waits for it.
  */
-const MIN_TIME_MS = 946_684_800_000;
-const MAX_TIME_MS = 7_258_118_400_000;
+const LINES_WAIT_MS = 20;
 /** Most results recorded in one statement when frames are recorded together. */
 const MAX_RESULTS_PER_STATEMENT = 2_000;
 
@@ -43,11 +48,6 @@ export function truncateText(text: string, max: number): string {
     .toString('utf8')
     .replace(/\uFFFD$/, '');
   return `${cut}… [truncated ${bytes - Buffer.byteLength(cut)} bytes]`;
-}
-
-/** An agent's timestamp, if it is a sane one. */
-export function saneTime(ms: unknown): number | undefined {
-  return typeof ms === 'number' && Number.isFinite(ms) && ms >= MIN_TIME_MS && ms <= MAX_TIME_MS ? ms : undefined;
 }
 
 /** Who is reporting: one agent connection of one endpoint. */
@@ -73,6 +73,7 @@ export class ResultsService {
     private readonly dispatch: DispatchService,
     private readonly usage: UsageRecordsRepository,
     private readonly metrics: MetricsService,
+    private readonly live: LiveService,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -95,11 +96,40 @@ export class ResultsService {
     if (!conn.recording) void this.recordFrames(conn);
   }
 
-  /** Records the waiting results frames, as few statements as possible; each frame gets its own ack. */
-  private async recordFrames(conn: EndpointConnection): Promise<void> {
+  /**
+   * The agent's lines from a `stream` frame of nothing else: the agent sends a finished task's lines
+   * just before it spools the result and sends it, so they wait up to LINES_WAIT_MS for the `results`
+   * frame behind them and are stored in its statement, not in one more round trip before it. Lines
+   * that no results follow in that time (a running task's) are stored alone.
+   */
+  acceptLines(conn: EndpointConnection, lines: LogChunk[]): void {
+    conn.agentLines.push(...lines);
+    if (conn.recording || conn.linesDue) return;
+    conn.linesDue = true;
+    setTimeout(() => {
+      conn.linesDue = false;
+      if (!conn.recording && conn.agentLines.length > 0) void this.recordFrames(conn);
+    }, LINES_WAIT_MS);
+  }
+
+  /** Resolves once the lines accepted so far are stored and published (what a stream frame behind them waits for). */
+  async settleLines(conn: EndpointConnection): Promise<void> {
+    while (conn.open && (conn.agentLines.length > 0 || conn.linesInFlight)) {
+      if (!conn.recording) void this.recordFrames(conn);
+      await conn.recorded;
+    }
+  }
+
+  /** Records the waiting results frames (and lines), as few statements as possible; each frame gets its own ack. */
+  private recordFrames(conn: EndpointConnection): Promise<void> {
     conn.recording = true;
+    conn.recorded = this.drain(conn);
+    return conn.recorded;
+  }
+
+  private async drain(conn: EndpointConnection): Promise<void> {
     try {
-      while (conn.resultFrames.length > 0 && conn.open) {
+      while ((conn.resultFrames.length > 0 || conn.agentLines.length > 0) && conn.open) {
         let take = 0;
         let rows = 0;
         while (take < conn.resultFrames.length && (take === 0 || rows + conn.resultFrames[take]!.length <= MAX_RESULTS_PER_STATEMENT)) {
@@ -107,7 +137,11 @@ export class ResultsService {
           take++;
         }
         const frames = conn.resultFrames.splice(0, take);
-        await this.record(conn, frames.flat());
+        const lines = conn.agentLines.splice(0);
+        conn.linesInFlight = lines.length > 0;
+        if (frames.length > 0) await this.record(conn, frames.flat(), lines);
+        else await this.live.storeAgentLines(conn, lines);
+        conn.linesInFlight = false;
         for (const results of frames) {
           const copies = results.filter((r) => r.copy).map((r) => r.taskId);
           conn.send('ack', { taskIds: results.filter((r) => !r.copy).map((r) => r.taskId), ...(copies.length ? { copies } : {}) });
@@ -122,9 +156,12 @@ export class ResultsService {
       // Unacknowledged results stay with the agent, which resends them after reconnecting.
       this.logger.error({ msg: 'recording results failed', endpointId: conn.endpointId, connId: conn.id, err: e });
       conn.resultFrames = [];
+      conn.agentLines = [];
       conn.ws.close(ENDPOINT_CLOSE.serverError, 'server error; reconnect');
     } finally {
+      // at once: a frame accepted after the last look finds no recording and starts one
       conn.recording = false;
+      conn.linesInFlight = false;
     }
   }
 
@@ -135,9 +172,13 @@ export class ResultsService {
    * neither recorded nor published: an agent reports only on its own tasks. A failure its task's retry
    * policy retries is not recorded here: RetriesService runs the task again.
    */
-  async record(conn: Reporter, results: TaskResult[]): Promise<string[]> {
-    // what the attempts used, first: recording the results ends the leases that entitle this connection to report it
-    await this.usage.record(conn.endpointId, conn.id, usageRows(results));
+  async record(conn: Reporter, results: TaskResult[], lines: LogChunk[] = []): Promise<string[]> {
+    // What the attempts used, recorded while the leases that entitle this connection to report it hold:
+    // in the results' own statement, or first, for the results whose leases another statement ends
+    // (speculative copies, failures a retry policy may divert).
+    const ownStatement = (r: TaskResult) => !r.copy && !(r.status === 'failed' && r.error);
+    const usage = usageRows(results.filter(ownStatement));
+    await this.usage.record(conn.endpointId, conn.id, usageRows(results.filter((r) => !ownStatement(r))));
     const copies = results.filter((r) => r.copy);
     if (copies.length > 0) {
       this.metrics.results({ copy: copies.length });
@@ -150,7 +191,13 @@ export class ResultsService {
       conn,
       results.map((r) => ({ ...this.enforceLimit(r, refs.get(r.taskId)), attempt: r.attempt })),
     );
-    const recorded = await this.tasks.recordResults(conn.endpointId, conn.id, inputs);
+    const maxBytes = this.config.FX_MAX_TASK_LOG_BYTES;
+    const { outcomes: recorded, lines: stored } = await this.tasks.recordResults(conn.endpointId, conn.id, inputs, {
+      usage,
+      ...(lines.length > 0 ? { lines: { chunks: lines, maxBytes } } : {}),
+    });
+    // published before the outcomes: watchers see a task's lines before its end, as when they were stored first
+    this.live.publishLines(stored);
     let again: OutcomeRow[] = [];
     let ignored = 0;
     if (recorded.length < inputs.length) {

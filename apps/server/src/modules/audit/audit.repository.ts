@@ -42,6 +42,38 @@ export interface AuditRow {
 }
 
 /**
+ * The INSERT of entries (`param`: auditRows' jsonb), a statement of its own (append) or a step of another
+ * statement that records the action itself (a submission: task-sql.ts submissionInsert), so that the
+ * action and its entry commit together in one round trip. The actor's name is read in the same
+ * statement, as it is now (a user's or endpoint's name may change or be reused later; the entry keeps this one).
+ */
+export function auditInsert(param: string): string {
+  return `INSERT INTO audit_log (actor_kind, actor_id, actor_name, action, target_type, target_id, owner_id, details)
+         SELECT x.actor_kind, x.actor_id, COALESCE(u.name, e.name), x.action, x.target_type, x.target_id, x.owner_id, x.details
+         FROM ROWS FROM (jsonb_to_recordset(${param}::jsonb)
+                AS (actor_kind text, actor_id uuid, action text, target_type text, target_id text, owner_id uuid, details jsonb))
+              WITH ORDINALITY AS x(actor_kind, actor_id, action, target_type, target_id, owner_id, details, n)
+         LEFT JOIN users u ON x.actor_kind = 'user' AND u.id = x.actor_id
+         LEFT JOIN endpoints e ON x.actor_kind = 'endpoint' AND e.id = x.actor_id
+         ORDER BY x.n`;
+}
+
+/** Entries as auditInsert's parameter takes them. */
+export function auditRows(entries: NewAuditEntry[]): string {
+  return JSON.stringify(
+    entries.map((e) => ({
+      actor_kind: e.actorKind,
+      actor_id: e.actorId,
+      action: e.action,
+      target_type: e.targetType,
+      target_id: e.targetId,
+      owner_id: e.ownerId,
+      details: e.details,
+    })),
+  );
+}
+
+/**
  * The audit_log table: appends and keyset reads, nothing else. The table refuses UPDATE, DELETE and
  * TRUNCATE by trigger (migration 20261219002000_audit), so no statement here could edit history anyway.
  */
@@ -55,29 +87,7 @@ export class AuditRepository {
    */
   async append(entries: NewAuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await withConflictRetry(() =>
-      this.db.prisma.$executeRawUnsafe(
-        `INSERT INTO audit_log (actor_kind, actor_id, actor_name, action, target_type, target_id, owner_id, details)
-         SELECT x.actor_kind, x.actor_id, COALESCE(u.name, e.name), x.action, x.target_type, x.target_id, x.owner_id, x.details
-         FROM ROWS FROM (jsonb_to_recordset($1::jsonb)
-                AS (actor_kind text, actor_id uuid, action text, target_type text, target_id text, owner_id uuid, details jsonb))
-              WITH ORDINALITY AS x(actor_kind, actor_id, action, target_type, target_id, owner_id, details, n)
-         LEFT JOIN users u ON x.actor_kind = 'user' AND u.id = x.actor_id
-         LEFT JOIN endpoints e ON x.actor_kind = 'endpoint' AND e.id = x.actor_id
-         ORDER BY x.n`,
-        JSON.stringify(
-          entries.map((e) => ({
-            actor_kind: e.actorKind,
-            actor_id: e.actorId,
-            action: e.action,
-            target_type: e.targetType,
-            target_id: e.targetId,
-            owner_id: e.ownerId,
-            details: e.details,
-          })),
-        ),
-      ),
-    );
+    await withConflictRetry(() => this.db.prisma.$executeRawUnsafe(auditInsert('$1'), auditRows(entries)));
   }
 
   /** A page after (asc) or before (desc) a cursor id; `limit` rows at most. */

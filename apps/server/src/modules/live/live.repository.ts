@@ -31,6 +31,65 @@ export interface LogsFilter {
   agent: boolean;
 }
 
+/** A stored line as agentLinesSteps' `stored` returns it (jsonb). */
+export interface StoredLine {
+  task_id: string;
+  attempt: number;
+  seq: number;
+  stream: LogStream;
+  at: number;
+  chunk: string;
+  owner_id: string;
+}
+
+/** Chunks as the statements take them ($1 of store, `chunks` of agentLinesSteps). */
+export function agentLineRows(chunks: LogChunk[]): string {
+  return json(chunks.map((c) => ({ task_id: c.taskId, attempt: c.attempt, seq: c.seq, stream: c.stream, at: c.at, chunk: c.text })));
+}
+
+export function toStoredChunks(rows: StoredLine[]): StoredChunk[] {
+  return rows.map((r) => ({ taskId: r.task_id, attempt: r.attempt, seq: r.seq, stream: r.stream, at: Number(r.at), text: r.chunk, ownerId: r.owner_id }));
+}
+
+/**
+ * The steps that store the agent's lines (stream `agent`) about tasks leased to this connection, in their
+ * current attempt: no lock and no update of the task row but for the flag below. Each line finds its task
+ * by the primary key alone, as tasksOfFrame does (OFFSET 0: nothing to reorder): joined with the frame's
+ * tasks instead, the planner, expecting one line, probed every task of the frame for each line (1.7 M
+ * probes, 3 s, for a 1,300-line frame). They have their own
+ * bound, `maxBytes` per attempt, summed from the lines already stored (a handful of rows); past it they
+ * are dropped and `truncate` (an UPDATE, for the caller to run as a step) marks the task `logs_truncated`.
+ * `stored` is an expression: the lines stored, as a jsonb array of StoredLine in each task's seq order.
+ * The steps see the tasks as the statement found them: as a step of the statement that records results
+ * (TasksRepository.recordResults), the lines of a task are stored while its lease holds, as when they
+ * came first in a statement of their own. There the flag is set in the results' own
+ * UPDATE (a row may be updated once per statement), joining `l_trunc` (the tasks whose lines went
+ * past the bound), and `truncate` skips the rows in `skip`.
+ * The connection's frames are handled in order, so its lines and results about one task never race; a
+ * lease lost meanwhile drops at most a frame of lines.
+ */
+export function agentLinesSteps(p: { chunks: string; endpoint: string; leaseOwner: string; maxBytes: string; skip?: string }) {
+  const steps = `l_v AS (SELECT * FROM jsonb_to_recordset(${p.chunks}::jsonb) AS r(task_id uuid, attempt int, seq int, stream text, at float8, chunk text)),
+       l_c AS (SELECT v.*, held.owner_id,
+               COALESCE((SELECT sum(octet_length(l.chunk)) FROM task_logs l
+                         WHERE l.task_id = v.task_id AND l.attempt = v.attempt AND l.stream = 'agent'), 0)
+               + sum(octet_length(v.chunk)) OVER (PARTITION BY v.task_id ORDER BY v.seq) AS upto
+             FROM l_v v CROSS JOIN LATERAL (SELECT owner_id, endpoint_id, lease_owner, status, attempt FROM tasks WHERE tasks.id = v.task_id OFFSET 0) held
+             WHERE v.stream = 'agent' AND held.attempt = v.attempt AND held.endpoint_id = ${p.endpoint}::uuid AND held.lease_owner = ${p.leaseOwner}
+               AND held.status IN ${HELD}),
+       l_ins AS (INSERT INTO task_logs (task_id, attempt, seq, stream, at, chunk)
+                 SELECT task_id, attempt, seq, stream, to_timestamp(at / 1000.0), chunk FROM l_c WHERE upto <= ${p.maxBytes}::int
+                 ON CONFLICT DO NOTHING RETURNING task_id, attempt, seq),
+       l_trunc AS (SELECT DISTINCT task_id FROM l_c WHERE upto > ${p.maxBytes}::int)`;
+  const truncate = `UPDATE tasks t SET logs_truncated = true
+               WHERE t.id IN (SELECT task_id FROM l_trunc) AND NOT t.logs_truncated
+               ${p.skip ? `AND t.id NOT IN (SELECT id FROM ${p.skip})` : ''}`;
+  const stored = `(SELECT jsonb_agg(jsonb_build_object('task_id', c.task_id, 'attempt', c.attempt, 'seq', c.seq, 'stream', c.stream, 'at', c.at,
+                                   'chunk', c.chunk, 'owner_id', c.owner_id) ORDER BY c.task_id, c.seq)
+            FROM l_c c JOIN l_ins i ON i.task_id = c.task_id AND i.attempt = c.attempt AND i.seq = c.seq)`;
+  return { steps, truncate, stored };
+}
+
 /** Progress values and log chunks of running tasks (live.ts in @fx/protocol), and who may read them. */
 @Injectable()
 export class LiveRepository extends SqlRepository {
@@ -93,27 +152,20 @@ export class LiveRepository extends SqlRepository {
 
   /**
    * Stores the agent's lines (stream `agent`) about tasks leased to this connection, in their current
-   * attempt, in one statement. Cheaper than appendLogs, because every task has a few (it runs on the hot
-   * path): no lock and no update of the task row. They have their own bound, `maxBytes` per attempt,
-   * summed from the lines already stored (a handful of rows); past it they are dropped and the task
-   * marked `logs_truncated`. The connection's frames are handled in order, so its lines and results
-   * about one task never race; a lease lost meanwhile drops at most a frame of lines.
+   * attempt, in one statement (agentLinesSteps). Cheaper than appendLogs, because every task has a few
+   * (it runs on the hot path): no lock. Lines about a finished task usually travel with its result instead
+   * (TasksRepository.recordResults), in the results' statement.
    */
-  appendAgentLines(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
-    return this.store(
-      `held AS (${tasksOfFrame('v', 'task_id', `endpoint_id = $2::uuid AND lease_owner = $3 AND status IN ${HELD}`, {
-        columns: 'id, owner_id, attempt',
-        lock: false,
-      })}),
-       c AS (SELECT v.*, held.owner_id,
-               COALESCE((SELECT sum(octet_length(l.chunk)) FROM task_logs l
-                         WHERE l.task_id = v.task_id AND l.attempt = v.attempt AND l.stream = 'agent'), 0)
-               + sum(octet_length(v.chunk)) OVER (PARTITION BY v.task_id ORDER BY v.seq) AS upto
-             FROM v JOIN held ON held.id = v.task_id AND held.attempt = v.attempt AND v.stream = 'agent'),
-       upd AS (UPDATE tasks t SET logs_truncated = true
-               WHERE t.id IN (SELECT task_id FROM c WHERE upto > $4::int) AND NOT t.logs_truncated)`,
-      [endpointId, leaseOwner, chunks, maxBytes],
+  async appendAgentLines(endpointId: string, leaseOwner: string, chunks: LogChunk[], maxBytes: number): Promise<StoredChunk[]> {
+    const l = agentLinesSteps({ chunks: '$1', endpoint: '$2', leaseOwner: '$3', maxBytes: '$4' });
+    const [row] = await this.query<{ stored: StoredLine[] | null }>(
+      `WITH ${l.steps}, l_upd AS (${l.truncate}) SELECT ${l.stored} AS stored`,
+      agentLineRows(chunks),
+      endpointId,
+      leaseOwner,
+      maxBytes,
     );
+    return toStoredChunks(row?.stored ?? []);
   }
 
   /**
@@ -122,8 +174,7 @@ export class LiveRepository extends SqlRepository {
    * $4 bytes. Returns the chunks stored, in each task's seq order.
    */
   private async store(steps: string, [endpointId, leaseOwner, chunks, maxBytes]: [string, string, LogChunk[], number]): Promise<StoredChunk[]> {
-    const rows = chunks.map((c) => ({ task_id: c.taskId, attempt: c.attempt, seq: c.seq, stream: c.stream, at: c.at, chunk: c.text }));
-    const stored = await this.query<{ task_id: string; attempt: number; seq: number; stream: LogStream; at: number; chunk: string; owner_id: string }>(
+    const stored = await this.query<StoredLine>(
       `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, attempt int, seq int, stream text, at float8, chunk text)),
             ${steps},
             ins AS (INSERT INTO task_logs (task_id, attempt, seq, stream, at, chunk)
@@ -132,12 +183,12 @@ export class LiveRepository extends SqlRepository {
        SELECT c.task_id, c.attempt, c.seq, c.stream, c.at, c.chunk, c.owner_id
        FROM c JOIN ins ON ins.task_id = c.task_id AND ins.attempt = c.attempt AND ins.seq = c.seq
        ORDER BY c.task_id, c.seq`,
-      json(rows),
+      agentLineRows(chunks),
       endpointId,
       leaseOwner,
       maxBytes,
     );
-    return stored.map((r) => ({ taskId: r.task_id, attempt: r.attempt, seq: r.seq, stream: r.stream, at: Number(r.at), text: r.chunk, ownerId: r.owner_id }));
+    return toStoredChunks(stored);
   }
 
   heads(ids: string[]): Promise<LiveHead[]> {

@@ -14,8 +14,9 @@ import { FxException } from '../../common/fx.exception.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 import type { Principal } from '../auth/principal.js';
 import { EventsService } from '../events/events.service.js';
-import { saneTime, type Reporter } from '../agents/results.service.js';
-import { LiveRepository, type ProgressUpdate } from './live.repository.js';
+import type { Reporter } from '../agents/results.service.js';
+import { saneTime } from '../agents/agent-clock.js';
+import { LiveRepository, type ProgressUpdate, type StoredChunk } from './live.repository.js';
 
 export interface ParsedTaskLogsQuery {
   afterSeq: number;
@@ -69,8 +70,7 @@ export class LiveService {
     }
     const logs: Array<LogChunk & { ownerId: string }> = [];
     if (payload.logs.length > 0) {
-      // PostgreSQL text holds no NUL: replaced, like in stored results
-      const chunks = payload.logs.map((c) => ({ ...c, text: storableJson(c.text), at: saneTime(c.at) ?? Date.now() }));
+      const chunks = storableChunks(payload.logs);
       // what tasks printed, and the agent's lines about them (every task has some: a cheaper statement, see appendAgentLines)
       const printed = chunks.filter((c) => c.stream !== 'agent');
       const said = printed.length < chunks.length ? chunks.filter((c) => c.stream === 'agent') : [];
@@ -87,6 +87,26 @@ export class LiveService {
     if (progress.length > 0 || logs.length > 0) {
       this.events.publish('live', { progress, logs }).catch((e: unknown) => this.logger.warn(`could not publish live items: ${(e as Error).message}`));
     }
+  }
+
+  /**
+   * The agent's lines of a `stream` frame that holds nothing else (most do: every task has some), ready
+   * to store; null for any other frame. ResultsService stores them with the results behind them.
+   */
+  agentLinesOnly(payload: StreamPayload): LogChunk[] | null {
+    if (payload.progress.length > 0 || payload.truncated.length > 0 || payload.logs.length === 0) return null;
+    return payload.logs.every((c) => c.stream === 'agent') ? storableChunks(payload.logs) : null;
+  }
+
+  /** Stores agent lines (agentLinesOnly's) that no results came with, in a statement of their own, and publishes them. */
+  async storeAgentLines(conn: Reporter, chunks: LogChunk[]): Promise<void> {
+    this.publishLines(await this.live.appendAgentLines(conn.endpointId, conn.id, chunks, this.config.FX_MAX_TASK_LOG_BYTES));
+  }
+
+  /** Stored chunks go to their watchers (not awaited: the broker keeps this replica's publishes in order). */
+  publishLines(logs: StoredChunk[]): void {
+    if (logs.length === 0) return;
+    this.events.publish('live', { progress: [], logs }).catch((e: unknown) => this.logger.warn(`could not publish live items: ${(e as Error).message}`));
   }
 
   async progress(p: Principal, taskId: string): Promise<TaskProgressResponse> {
@@ -115,6 +135,11 @@ export class LiveService {
   private ignored(conn: Reporter, what: string): void {
     this.logger.warn({ msg: `ignored ${what} of tasks not held by this connection`, endpointId: conn.endpointId, connId: conn.id });
   }
+}
+
+/** PostgreSQL text holds no NUL: replaced, like in stored results; agents' clocks kept only when sane. */
+function storableChunks(chunks: LogChunk[]): LogChunk[] {
+  return chunks.map((c) => ({ ...c, text: storableJson(c.text), at: saneTime(c.at) ?? Date.now() }));
 }
 
 /** The agent bounds values too; the server does not trust it to (nor to send JSON PostgreSQL can store). */

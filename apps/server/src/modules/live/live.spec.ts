@@ -230,6 +230,35 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
     peer.close();
   });
 
+  it("stores the agent's lines sent just before results with them: bounded, a running task's too, the result after them", async () => {
+    const { ids, peer } = await leased(2);
+    const [done, running] = ids as [string, string];
+    const watcher = await clientSocket(server.url, aliceToken);
+    watcher.send('watch', { taskIds: [done], progress: false, logs: true, agentLogs: true });
+    await eventually(async () => watcher.frames.some((f) => f.type === 'watching'));
+    // 64 bytes per attempt: the second line of `done` and the line of `running` are past it
+    peer.send('stream', {
+      progress: [],
+      logs: [log(done, 1, 'a'.repeat(50), 'agent'), log(done, 2, 'b'.repeat(20), 'agent'), log(running, 1, 'c'.repeat(70), 'agent')],
+      truncated: [],
+    });
+    peer.send('results', { results: [{ taskId: done, attempt: 0, status: 'success', result: 7, timings: {} }] });
+    await peer.next('ack');
+    expect((await alice('GET', `/v1/tasks/${done}`)).body).toMatchObject({ status: 'success', result: 7 });
+    const logs = async (id: string) => (await alice('GET', `/v1/tasks/${id}/logs?agent=true`)).body;
+    expect(await logs(done)).toMatchObject({ items: [expect.objectContaining({ seq: 1, stream: 'agent' })], truncated: true, final: true });
+    await eventually(async () => (await logs(running)).truncated === true);
+    expect((await logs(running)).items).toEqual([]);
+    expect((await alice('GET', `/v1/tasks/${running}`)).body.status).not.toBe('success');
+    await eventually(async () => watcher.frames.some((f) => f.type === 'watch-ended'));
+    // the watcher had the line before the end
+    const at = (type: string) => watcher.frames.findIndex((f) => f.type === type);
+    expect(watcher.frames[at('logs')]?.payload.items.map((c: LogChunk) => c.seq)).toEqual([1]);
+    expect(at('logs')).toBeLessThan(at('watch-ended'));
+    watcher.ws.close();
+    peer.close();
+  });
+
   it('reads what a task printed in its latest attempt that printed, whatever the agent said about a later one', async () => {
     const { ids, peer } = await leased(1);
     const task = ids[0]!;

@@ -30,6 +30,19 @@ export interface EndpointPresence {
   last_heartbeat_at: Date | null;
 }
 
+/**
+ * A final task's OutcomeFacts as one jsonb value, for the RETURNING of the statement that recorded the
+ * outcome (`t`: the task row's alias there, its new values): the metrics then need no lookup of their own.
+ * The endpoint counts as live unless its row says it was deleted, as outcomeFacts' outer join has it.
+ */
+export function outcomeFactsJson(t: string): string {
+  return `jsonb_build_object('endpoint_id', ${t}.endpoint_id::text, 'runtime', (SELECT f.runtime FROM functions f WHERE f.id = ${t}.function_id),
+            'status', ${t}.status, 'endpoint_live', NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = ${t}.endpoint_id AND e.deleted_at IS NOT NULL),
+            'memoized', ${t}.cache_key IS NOT NULL, 'cached', ${t}.cached_from IS NOT NULL,
+            'run_seconds', EXTRACT(EPOCH FROM (${t}.completed_at - ${t}.running_at))::float8,
+            'latency_seconds', EXTRACT(EPOCH FROM (${t}.completed_at - ${t}.received_at))::float8)`;
+}
+
 /** The statements behind /metrics: one lookup per batch of outcomes, and the two reads of a scrape. */
 @Injectable()
 export class MetricsRepository {

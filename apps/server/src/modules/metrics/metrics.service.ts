@@ -67,10 +67,14 @@ export class MetricsService implements OnModuleInit {
 
   /**
    * These outcomes were recorded (each exactly once: callers pass only what their statement changed).
-   * Their labels and durations are read in one statement, in the background.
+   * Their labels and durations come with them when the statement returned them (`facts`: an agent's
+   * results); those of the others are read in one statement, in the background.
    */
-  finished(rows: ReadonlyArray<{ id: string }>): void {
-    if (this.enabled && rows.length > 0) this.lookUp(rows, false);
+  finished(rows: ReadonlyArray<{ id: string; facts?: OutcomeFacts }>): void {
+    if (!this.enabled || rows.length === 0) return;
+    const known = rows.flatMap((r) => (r.facts ? [r.facts] : []));
+    if (known.length > 0) this.observe(known);
+    if (known.length < rows.length) this.lookUp(known.length > 0 ? rows.filter((r) => !r.facts) : rows, false);
   }
 
   /** Memoized tasks of a submission: those that went in completed from a stored result are counted now. */

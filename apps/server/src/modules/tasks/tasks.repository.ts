@@ -1,10 +1,26 @@
 import { Injectable } from '@nestjs/common';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
-import type { ObjectRef, PickledValue, ProgressEvent, RemoteError, RetryPolicy, TaskOutput, TaskSerializer, TaskStatus, TaskTimings } from '@fx/protocol';
+import type {
+  LogChunk,
+  ObjectRef,
+  PickledValue,
+  ProgressEvent,
+  RemoteError,
+  RetryPolicy,
+  TaskOutput,
+  TaskSerializer,
+  TaskStatus,
+  TaskTimings,
+} from '@fx/protocol';
 import type { RawRow } from '../../storage/raw-rows.js';
 import { FINAL, idsIn, json, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
+import { auditRows, type NewAuditEntry } from '../audit/audit.repository.js';
+import { outcomeFactsJson, type OutcomeFacts } from '../metrics/metrics.repository.js';
+import { usageSteps } from '../accounting/usage-records.repository.js';
+import type { UsageRow } from '../accounting/accounting-rows.js';
+import { agentLineRows, agentLinesSteps, toStoredChunks, type StoredChunk, type StoredLine } from '../live/live.repository.js';
 import { toQueueCounts, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
 // The shapes it takes in live in task-records.ts; the modules that call it import them from here.
@@ -69,7 +85,12 @@ export type OutcomeRow = RawRow<
 > & {
   /** set when it completed from a memoized result (modules/cache) */ cached_from?: string | null;
   /** set when its result is an object (absent from statements that only record failures) */ result_ref?: ObjectRef | null;
+  /** its labels and durations for the metrics, where the statement that recorded it returned them */ facts?: OutcomeFacts;
 };
+
+/** What recordResults records in the results' statement besides them. */
+export type AlongResults = { usage?: UsageRow[]; lines?: { chunks: LogChunk[]; maxBytes: number } };
+export type RecordedResults = { outcomes: OutcomeRow[]; lines: StoredChunk[] };
 
 /** A task's state, as the status and result reads return it. */
 type TaskHead = RawRow<Task, 'id' | 'owner_id' | 'status' | 'attempt', { status: TaskStatus }>;
@@ -88,10 +109,11 @@ export class TasksRepository extends SqlRepository {
   /**
    * Inserts a whole submission in one statement; the caller replies only after this commits. A task
    * with inputs goes in waiting for them, and its edges go in with it, in the same statement: a
-   * dependent is never stored without the edges that hold it back. Returns the ids of the memoized
-   * tasks that went in waiting for their key's execution (those that hit went in completed).
+   * dependent is never stored without the edges that hold it back. `audit`: the submission's entry,
+   * written by the same statement (AuditService.entries). Returns the ids of the memoized tasks that
+   * went in waiting for their key's execution (those that hit went in completed).
    */
-  async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[]): Promise<string[]> {
+  async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[], audit: NewAuditEntry[] = []): Promise<string[]> {
     const rows = tasks.map((t) => ({
       id: t.id,
       function_id: t.functionId,
@@ -109,13 +131,13 @@ export class TasksRepository extends SqlRepository {
       ...(t.objects?.length ? { objects: t.objects } : {}),
       ...(t.outputName ? { output_name: t.outputName } : {}),
     }));
-    const memo = tasks.some((t) => t.cache);
-    const sql = submissionInsert({ graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo });
-    if (!memo) {
-      await this.exec(sql, json(rows), ownerId, batchId);
+    const o = { graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache), audit: audit.length > 0 };
+    const params: unknown[] = [json(rows), ownerId, batchId, ...(o.audit ? [auditRows(audit)] : [])];
+    if (!o.memo) {
+      await this.exec(submissionInsert(o), ...params);
       return [];
     }
-    return (await this.query<{ id: string }>(sql, json(rows), ownerId, batchId)).map((r) => r.id);
+    return (await this.query<{ id: string }>(submissionInsert(o), ...params)).map((r) => r.id);
   }
 
   async findById(id: string): Promise<TaskRow | null> {
@@ -188,9 +210,12 @@ export class TasksRepository extends SqlRepository {
    * Only tasks leased to this connection are recorded, and tasks of this endpoint waiting in its queue:
    * those lost their lease while this endpoint's agent ran them (one agent runs an endpoint at a time),
    * so the result is that agent's genuine work and taking it saves running the task again. A task
-   * leased to another connection, or of another endpoint, is left alone.
+   * leased to another connection, or of another endpoint, is left alone. The same statement records
+   * what came `also` (one round trip): the attempts' usage (usageSteps) and the agent's lines that came
+   * before the results (agentLinesSteps, returned as stored); both see the leases before it ends them.
+   * The outcomes come back with their metrics' facts (outcomeFactsJson), so the metrics look nothing up.
    */
-  recordResults(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<OutcomeRow[]> {
+  async recordResults(endpointId: string, leaseOwner: string, results: ResultInput[], also: AlongResults = {}): Promise<RecordedResults> {
     const rows = results.map((r) => ({
       id: r.taskId,
       status: r.status,
@@ -202,23 +227,35 @@ export class TasksRepository extends SqlRepository {
       timings: r.timings,
       started_at: r.timings.startedAt ?? null,
     }));
-    return this.query<OutcomeRow>(
-      // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
-      // same tasks then queue behind each other instead of deadlocking.
-      `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
-               AS r(id uuid, status text, result jsonb, result_ref jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
-            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL}`)})
-       UPDATE tasks t SET status = x.status, result = x.result -> 'v', result_ref = x.result_ref, error = x.error, output = x.output,
+    const params: unknown[] = [json(rows), endpointId, leaseOwner];
+    const param = (v: unknown) => `$${params.push(v)}`;
+    const usage = also.usage?.length ? usageSteps({ rows: param(json(also.usage)), endpoint: '$2', leaseOwner: '$3' }) : null;
+    const lines = also.lines?.chunks.length
+      ? agentLinesSteps({ chunks: param(agentLineRows(also.lines.chunks)), endpoint: '$2', leaseOwner: '$3', maxBytes: param(also.lines.maxBytes), skip: 'x' })
+      : null;
+    const returning = `t.id, t.owner_id, t.status, t.result, t.result_ref, t.error, t.output, t.completed_at, ${outcomeFactsJson('t')} AS facts`;
+    // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
+    // same tasks then queue behind each other instead of deadlocking.
+    const update = `UPDATE tasks t SET status = x.status, result = x.result -> 'v', result_ref = x.result_ref, error = x.error, output = x.output,
               timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
               running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
-       FROM x JOIN locked ON locked.id = x.id
+              ${lines ? `, logs_truncated = t.logs_truncated OR l_trunc.task_id IS NOT NULL` : ''}
+       FROM x JOIN locked ON locked.id = x.id ${lines ? 'LEFT JOIN l_trunc ON l_trunc.task_id = x.id' : ''}
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
-       RETURNING t.id, t.owner_id, t.status, t.result, t.result_ref, t.error, t.output, t.completed_at`,
-      json(rows),
-      endpointId,
-      leaseOwner,
+       RETURNING ${returning}`;
+    const steps = `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
+               AS r(id uuid, status text, result jsonb, result_ref jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL}`)})
+            ${usage ? `, ${usage.steps}, u_ins AS (${usage.insert})` : ''}`;
+    if (!lines) return { outcomes: await this.query<OutcomeRow>(`${steps} ${update}`, ...params), lines: [] };
+    // the lines stored come back as one more row, the one without an id (9 columns: those of `returning`)
+    const out = await this.query<OutcomeRow & { lines: StoredLine[] | null }>(
+      `${steps}, ${lines.steps}, l_upd AS (${lines.truncate}), upd AS (${update})
+       SELECT upd.*, NULL::jsonb AS lines FROM upd UNION ALL SELECT ${'NULL, '.repeat(9)} ${lines.stored}`,
+      ...params,
     );
+    return { outcomes: out.filter((r) => r.id !== null).map(({ lines: _, ...r }) => r), lines: toStoredChunks(out.find((r) => r.id === null)?.lines ?? []) };
   }
 
   /** Final outcomes among these ids of this one endpoint (a resent result's stored outcome). */

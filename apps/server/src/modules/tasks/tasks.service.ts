@@ -194,15 +194,18 @@ export class TasksService {
     // memoized tasks carry their cache key; a submission without any takes the plain path
     const memo = this.cache.plan(p.userId, rows, cacheFlags, fns);
     if (memo) rows.forEach((r, i) => memo[i] && (r.cache = memo[i]));
-    const missed = await this.tasks.insertMany(p.userId, group?.id ?? null, rows);
+    // one entry per submission, whatever its size: a trigger's firing is the server's act for the trigger's owner;
+    // written by the insert's own statement (one round trip before the reply, and no task without its entry)
+    const submitted = this.audit.entries(origin.firing ? 'system' : p, [
+      {
+        action: 'tasks.submitted',
+        target: group ? { type: 'task-group', id: group.id } : { type: 'task', id: rows[0]!.id },
+        ownerId: p.userId,
+        details: { ...origin.firing, ...(group ? { groupId: group.id } : {}), tasks: rows.length, ...listed('uses', submissionUses(rows, fns), MAX_USES) },
+      },
+    ]);
+    const missed = await this.tasks.insertMany(p.userId, group?.id ?? null, rows, submitted);
     this.noteQueued(p.userId, rows.length);
-    // one entry per submission, whatever its size: a trigger's firing is the server's act for the trigger's owner
-    await this.audit.record(origin.firing ? 'system' : p, {
-      action: 'tasks.submitted',
-      target: group ? { type: 'task-group', id: group.id } : { type: 'task', id: rows[0]!.id },
-      ownerId: p.userId,
-      details: { ...origin.firing, ...(group ? { groupId: group.id } : {}), tasks: rows.length, ...listed('uses', submissionUses(rows, fns), MAX_USES) },
-    });
     this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
     // memoized ones that went in completed from a stored result end here, not through OutcomesService
     if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache?.key ? [r.id] : [])));
