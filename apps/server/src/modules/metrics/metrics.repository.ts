@@ -33,7 +33,7 @@ export interface EndpointPresence {
 /**
  * A final task's OutcomeFacts as one jsonb value, for the RETURNING of the statement that recorded the
  * outcome (`t`: the task row's alias there, its new values): the metrics then need no lookup of their own.
- * The endpoint counts as live unless its row says it was deleted, as outcomeFacts' outer join has it.
+ * The endpoint counts as live unless its row says it was deleted. MetricsRepository.outcomeFacts reads the same.
  */
 export function outcomeFactsJson(t: string): string {
   return `jsonb_build_object('endpoint_id', ${t}.endpoint_id::text, 'runtime', (SELECT f.runtime FROM functions f WHERE f.id = ${t}.function_id),
@@ -54,17 +54,14 @@ export class MetricsRepository {
    * insert (their completed_at is their received_at, both the insert's now()); a waiting task completed
    * a moment later by a follower's step is counted where that outcome is published instead.
    */
-  outcomeFacts(ids: string[], atSubmit = false): Promise<OutcomeFacts[]> {
-    return this.db.prisma.$queryRawUnsafe<OutcomeFacts[]>(
-      `SELECT t.endpoint_id::text AS endpoint_id, f.runtime, t.status, (e.deleted_at IS NULL) AS endpoint_live,
-              (t.cache_key IS NOT NULL) AS memoized, (t.cached_from IS NOT NULL) AS cached,
-              EXTRACT(EPOCH FROM (t.completed_at - t.running_at))::float8 AS run_seconds,
-              EXTRACT(EPOCH FROM (t.completed_at - t.received_at))::float8 AS latency_seconds
-       FROM tasks t JOIN functions f ON f.id = t.function_id LEFT JOIN endpoints e ON e.id = t.endpoint_id
+  async outcomeFacts(ids: string[], atSubmit = false): Promise<OutcomeFacts[]> {
+    const rows = await this.db.prisma.$queryRawUnsafe<Array<{ facts: OutcomeFacts }>>(
+      `SELECT ${outcomeFactsJson('t')} AS facts FROM tasks t
        WHERE t.id IN ${idsIn('$1')} AND t.status IN ${FINAL}
          ${atSubmit ? 'AND t.cached_from IS NOT NULL AND t.completed_at = t.received_at' : ''}`,
       json(ids),
     );
+    return rows.map((r) => r.facts);
   }
 
   /**
