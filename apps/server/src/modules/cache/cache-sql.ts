@@ -7,6 +7,13 @@
  * for its own key (the lateral subquery, kept apart by OFFSET 0): the planner, taking the batch for a
  * handful of rows, could otherwise hash every live entry of the table to join a few.
  */
+/**
+ * The live entry of the key `key` (an expression of the outer row), as a lateral probe of the entries'
+ * primary key aliased `e` (OFFSET 0 keeps it apart): every statement that looks entries up by their
+ * tasks' keys goes through it, so none of them hashes the whole table of entries to join a few.
+ */
+export const liveEntry = (key: string) => `LATERAL (SELECT * FROM task_cache e WHERE e.key = ${key} AND e.state = 'ready' AND e.expires_at > now() OFFSET 0) e`;
+
 export const MEMO_COLUMNS = ', cache_key text, cache_scope text, cache_ttl_seconds int';
 
 export function memoizedInsert(status: string, waiting: string): string {
@@ -16,5 +23,5 @@ export function memoizedInsert(status: string, waiting: string): string {
               CASE WHEN x.cache_key IS NULL THEN ${status} WHEN e.key IS NULL THEN 'received' ELSE 'success' END,
               x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), CASE WHEN x.cache_key IS NULL THEN ${waiting} END,
               x.cache_key, x.cache_scope, x.cache_ttl_seconds, e.task_id, e.result, e.output, CASE WHEN e.key IS NOT NULL THEN now() END, x.output_name
-       FROM x LEFT JOIN LATERAL (SELECT * FROM task_cache e WHERE e.key = x.cache_key AND e.state = 'ready' AND e.expires_at > now() OFFSET 0) e ON TRUE`;
+       FROM x LEFT JOIN ${liveEntry('x.cache_key')} ON TRUE`;
 }

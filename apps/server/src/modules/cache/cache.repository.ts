@@ -2,11 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
 import { FINAL, idsIn, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
+import { liveEntry } from './cache-sql.js';
 
 /** Keys travel as one jsonb array, like ids. */
 const keysIn = (param: string) => `(SELECT value FROM jsonb_array_elements_text(${param}::jsonb))`;
 /** An entry that serves tasks now. */
-const LIVE_READY = `e.state = 'ready' AND e.expires_at > now()`;
 const OUTCOME = `t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from`;
 /**
  * The keys of $1 (aliased `k`, in key order), and the tasks waiting on key `k.key`, locked (FOLLOWERS,
@@ -77,7 +77,7 @@ export class CacheRepository extends SqlRepository {
   completeFollowers(keys: string[]): Promise<OutcomeRow[]> {
     return this.query(
       `WITH m AS MATERIALIZED (
-         SELECT f.id, e.task_id, e.result, e.output FROM ${KEYS} JOIN task_cache e ON e.key = k.key AND ${LIVE_READY} CROSS JOIN LATERAL (${FOLLOWERS}) f)
+         SELECT f.id, e.task_id, e.result, e.output FROM ${KEYS} CROSS JOIN ${liveEntry('k.key')} CROSS JOIN LATERAL (${FOLLOWERS}) f)
        ${COMPLETE}`,
       json(keys),
     );
@@ -119,7 +119,7 @@ export class CacheRepository extends SqlRepository {
     // an entry that became ready between the insert's read and its commit
     const completed = await this.query<OutcomeRow>(
       `WITH ${mine},
-       m AS MATERIALIZED (SELECT mine.id, e.task_id, e.result, e.output FROM mine JOIN task_cache e ON e.key = mine.cache_key AND ${LIVE_READY})
+       m AS MATERIALIZED (SELECT mine.id, e.task_id, e.result, e.output FROM mine CROSS JOIN ${liveEntry('mine.cache_key')})
        ${COMPLETE}`,
       json(ids),
     );

@@ -5,6 +5,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
 import { idsIn, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
+import { liveEntry } from '../cache/cache-sql.js';
 
 /**
  * A dependent whose inputs have all ended well (or are gone), with what it needs to be made ready; a
@@ -135,8 +136,7 @@ export class DependenciesRepository extends SqlRepository {
     return this.query<MemoizedMove>(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, args jsonb, kwargs jsonb, cache_key text)),
             locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = ${WAITING}`)}),
-            hit AS (SELECT x.id, e.task_id, e.result, e.output FROM x JOIN task_cache e ON e.key = x.cache_key
-                    WHERE e.state = 'ready' AND e.expires_at > now()),
+            hit AS (SELECT x.id, e.task_id, e.result, e.output FROM x CROSS JOIN ${liveEntry('x.cache_key')}),
             moved AS (
               UPDATE tasks t SET status = CASE WHEN hit.id IS NULL THEN 'received' ELSE 'success' END, args = x.args, kwargs = x.kwargs,
                      cache_key = x.cache_key, ready_at = now(), cached_from = hit.task_id, result = hit.result, output = hit.output,
