@@ -233,7 +233,8 @@ export class TasksRepository extends SqlRepository {
     const lines = also.lines?.chunks.length
       ? agentLinesSteps({ chunks: param(agentLineRows(also.lines.chunks)), endpoint: '$2', leaseOwner: '$3', maxBytes: param(also.lines.maxBytes), skip: 'x' })
       : null;
-    const returning = `t.id, t.owner_id, t.status, t.result, t.result_ref, t.error, t.output, t.completed_at, ${outcomeFactsJson('t')} AS facts`;
+    const columns = ['t.id', 't.owner_id', 't.status', 't.result', 't.result_ref', 't.error', 't.output', 't.completed_at'];
+    const returning = [...columns, `${outcomeFactsJson('t')} AS facts`];
     // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
     // same tasks then queue behind each other instead of deadlocking.
     const update = `UPDATE tasks t SET status = x.status, result = x.result -> 'v', result_ref = x.result_ref, error = x.error, output = x.output,
@@ -243,16 +244,16 @@ export class TasksRepository extends SqlRepository {
               ${lines ? `, logs_truncated = t.logs_truncated OR l_trunc.task_id IS NOT NULL` : ''}
        FROM x JOIN locked ON locked.id = x.id ${lines ? 'LEFT JOIN l_trunc ON l_trunc.task_id = x.id' : ''}
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
-       RETURNING ${returning}`;
+       RETURNING ${returning.join(', ')}`;
     const steps = `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
                AS r(id uuid, status text, result jsonb, result_ref jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
             locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL}`)})
             ${usage ? `, ${usage.steps}, u_ins AS (${usage.insert})` : ''}`;
     if (!lines) return { outcomes: await this.query<OutcomeRow>(`${steps} ${update}`, ...params), lines: [] };
-    // the lines stored come back as one more row, the one without an id (9 columns: those of `returning`)
+    // the lines stored come back as one more row, the one without an id (a NULL for each column of `returning`)
     const out = await this.query<OutcomeRow & { lines: StoredLine[] | null }>(
       `${steps}, ${lines.steps}, l_upd AS (${lines.truncate}), upd AS (${update})
-       SELECT upd.*, NULL::jsonb AS lines FROM upd UNION ALL SELECT ${'NULL, '.repeat(9)} ${lines.stored}`,
+       SELECT upd.*, NULL::jsonb AS lines FROM upd UNION ALL SELECT ${'NULL, '.repeat(returning.length)} ${lines.stored}`,
       ...params,
     );
     return { outcomes: out.filter((r) => r.id !== null).map(({ lines: _, ...r }) => r), lines: toStoredChunks(out.find((r) => r.id === null)?.lines ?? []) };
