@@ -33,6 +33,19 @@ describe('submitting over the client socket', () => {
     expect(server.connections).toBe(1);
   });
 
+  it('keeps the process alive only while a result is awaited, as before submissions used the socket', async () => {
+    // only referenced handles are listed: the client's TCP socket shows while something waits on it
+    const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const taskId = await client.run(functionId, endpointId, []);
+    const idle = tcpHandles();
+    const result = client.getResult(taskId);
+    await new Promise((r) => setImmediate(r));
+    expect(tcpHandles()).toBe(idle + 1);
+    server.finish(taskId, { status: 'success', result: 1 });
+    await expect(result).resolves.toBe(1);
+    expect(tcpHandles()).toBe(idle);
+  });
+
   it('gets a result that finished before the answer (pushed with it) without a subscribe frame', async () => {
     server.onTaskCreated = (t) => server.finish(t.id, { status: 'success', result: 'early' });
     const taskId = await client.run(functionId, endpointId, []);
