@@ -194,7 +194,10 @@ export class ResultOutbox implements TaskReports {
       this.completed = this.completed.slice(batch.length);
       this.spooling = batch;
       try {
-        await spool.write(batch);
+        // Nagle-like: with nothing awaiting an ack the link is idle and this result is what someone waits
+        // for, so its write blocks (briefly: see ResultSpool); with frames in flight, results finishing
+        // during an asynchronous write join the next frame.
+        await spool.write(batch, { blocking: this.framesInFlight === 0 });
         // no attempt: the task is over here, so these stay in the log (TaskLines streams only what the agent holds)
         for (const r of batch) log.debug('result spooled', { taskId: r.taskId, ...(r.copy ? { copy: true } : {}) });
       } catch (error) {

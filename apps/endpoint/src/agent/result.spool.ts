@@ -17,10 +17,12 @@ export class SpoolError extends NamedError {}
 
 const SpoolFile = z.array(TaskResult);
 /**
- * Batches up to this much JSON are written with blocking calls: two syscalls into the page cache (about
- * 0.1 ms here), where the thread pool's round trips cost two turns of the event loop (0.3 ms idle, 1-2 ms
- * on a loaded machine) between a task's end and its result's frame (issue 18). Larger ones (a frame of
- * hundreds of results) are written asynchronously, so that the agent's loop never stalls on the disk.
+ * A batch the caller may block on (`write(…, { blocking: true })`) is written with blocking calls when it
+ * is at most this much JSON: two syscalls into the page cache (about 0.1 ms here), where the thread pool's
+ * round trips cost two turns of the event loop (0.3 ms idle, 1-3 ms on a loaded machine) between a task's
+ * end and its result's frame (issue 18). Larger ones, and any the caller does not block on, are written
+ * asynchronously: the agent's loop never stalls on the disk, and results finishing meanwhile join the
+ * next frame.
  */
 const SYNC_WRITE_MAX_CHARS = 64 * 1024;
 /** Names of batches held in memory only (their write failed); no file on disk goes by such a name. */
@@ -99,14 +101,17 @@ export class ResultSpool {
     return this.entries.size;
   }
 
-  /** Writes one batch; resolves once it is on disk (renamed into place). */
-  async write(results: TaskResult[]): Promise<void> {
+  /**
+   * Writes one batch; resolves once it is on disk (renamed into place). `blocking`: the caller has
+   * nothing else to do meanwhile (see SYNC_WRITE_MAX_CHARS).
+   */
+  async write(results: TaskResult[], options: { blocking?: boolean } = {}): Promise<void> {
     if (results.length === 0) return;
     const name = `${String(Date.now()).padStart(14, '0')}-${process.pid}-${String(this.seq++).padStart(8, '0')}.json`;
     const path = join(this.options.dir, name);
     try {
       const text = JSON.stringify(results);
-      if (text.length <= SYNC_WRITE_MAX_CHARS) {
+      if (options.blocking && text.length <= SYNC_WRITE_MAX_CHARS) {
         writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
         renameSync(`${path}.tmp`, path);
       } else {
