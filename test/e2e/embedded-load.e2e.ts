@@ -32,7 +32,7 @@ describe('the embedded default under a 10,000-task batch', () => {
   const connectedAt = () => endpoint.connectedAt();
 
   it('runs every task, answers reads meanwhile, and never drops the agent', async () => {
-    expect((await (await fetch(`${server.url}/readyz`)).json()).database.kind).toBe('embedded-postgres');
+    expect(((await (await fetch(`${server.url}/readyz`)).json()) as { database: { kind: string } }).database.kind).toBe('embedded-postgres');
     const fn = await client.registerFunction((i: number) => i * 2, { name: 'double' });
     const first = await eventually(connectedAt, 60_000, 'the agent connected');
 

@@ -71,7 +71,7 @@ describe.each(BACKENDS)('FX end to end on %s', (backend) => {
       { name: 'explode' },
     );
     const taskId = await client.run(fails, endpoint.endpointId, [7]);
-    const err = await client.getResult(taskId, { timeoutMs: 30_000 }).catch((e) => e);
+    const err = (await client.getResult(taskId, { timeoutMs: 30_000 }).catch((e) => e)) as TaskFailedError;
     expect(err).toBeInstanceOf(TaskFailedError);
     expect(err.remoteName).toBe('RangeError');
     expect(err.remoteMessage).toBe('no good: 7');
@@ -82,7 +82,7 @@ describe.each(BACKENDS)('FX end to end on %s', (backend) => {
     const crash = await client.registerFunction(() => process.exit(3), { name: 'crash' });
     const ok = await client.registerFunction((x: number) => x + 1, { name: 'inc' });
     const crashId = await client.run(crash, endpoint.endpointId, []);
-    const err = await client.getResult(crashId, { timeoutMs: 30_000 }).catch((e) => e);
+    const err = (await client.getResult(crashId, { timeoutMs: 30_000 }).catch((e) => e)) as TaskFailedError;
     expect(err).toBeInstanceOf(TaskFailedError);
     expect(err.code).toBe('WORKER_LOST');
     const ids = await client.runBatch(

@@ -29,6 +29,16 @@ export const DEFAULT_LIMITS = Object.freeze({
 export const Uuid = z.uuid();
 export type Uuid = z.infer<typeof Uuid>;
 
+/**
+ * The query fields of a keyset-paged list (tasks, a group's tasks, objects): at most 1000 a page, and
+ * `cursor`, the previous page's `nextCursor`. Spread into the list's query object.
+ */
+export const pageQuery = (defaultLimit: number) => ({
+  limit: z.coerce.number().int().min(1).max(1000).default(defaultLimit),
+  /** `nextCursor` of the previous page. */
+  cursor: z.string().max(256).optional(),
+});
+
 /** A name a user gives to a function or an endpoint. */
 export const ResourceName = z
   .string()

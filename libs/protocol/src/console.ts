@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EndpointRef, ErrorBody, FunctionRef, TaskStatus, Uuid, type Payloads } from './common.js';
+import { EndpointRef, ErrorBody, FunctionRef, pageQuery, TaskStatus, Uuid, type Payloads } from './common.js';
 import { EndpointInfo, TaskCore, UserInfo } from './rest.js';
 
 /**
@@ -37,9 +37,7 @@ export const ListTasksQuery = z
     since: z.iso.datetime({ offset: true }).optional(),
     /** Received before this instant (ISO 8601). */
     until: z.iso.datetime({ offset: true }).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    /** `nextCursor` of the previous page. */
-    cursor: z.string().max(256).optional(),
+    ...pageQuery(100),
     /** `true`: the answer also carries `counts`, per state, of every task that matches the filters. */
     counts: z.enum(['true', 'false']).optional(),
   })

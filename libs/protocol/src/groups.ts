@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TaskStatus, Uuid } from './common.js';
+import { pageQuery, TaskStatus, Uuid } from './common.js';
 import { TaskSummary, csv } from './console.js';
 import { Speculation } from './speculation.js';
 
@@ -34,9 +34,7 @@ export const GroupTasksQuery = z
   .object({
     /** One state or several, comma-separated. */
     status: csv(TaskStatus).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(1000),
-    /** `nextCursor` of the previous page. */
-    cursor: z.string().max(256).optional(),
+    ...pageQuery(1000),
   })
   .strict();
 export type GroupTasksQuery = z.input<typeof GroupTasksQuery>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EndpointRef, FunctionRef, Uuid } from './common.js';
+import { EndpointRef, FunctionRef, pageQuery, Uuid } from './common.js';
 
 /**
  * Data by reference (DESIGN invariant 10). An object is immutable bytes with an owner, an optional
@@ -141,8 +141,7 @@ export const ListObjectsQuery = z
     prefix: ObjectPrefix.optional(),
     /** Only the object of exactly this name. */
     name: ObjectName.optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    cursor: z.string().max(256).optional(),
+    ...pageQuery(100),
     ownerId: Uuid.optional(),
   })
   .strict();

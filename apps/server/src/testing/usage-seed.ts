@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../storage/database.js';
 
+/** A moment as the tests write it: a Date, an ISO string, or epoch milliseconds. */
+type Instant = Date | string | number;
+
 /** One attempt's usage row, as the results' group commit writes it (usage_records). */
 export interface SeedAttempt {
   ownerId: string;
   endpointId: string;
   functionId: string;
-  endedAt: Date | string;
+  endedAt: Instant;
   wallMs: number;
   cores: number;
   gpus?: number;
@@ -24,16 +27,16 @@ export interface SeedBlock {
   endpointId: string;
   blockId?: string;
   nodes: number;
-  startedAt: Date | string | null;
-  endedAt?: Date | string | null;
+  startedAt: Instant | null;
+  endedAt?: Instant | null;
   /** The last report's time; defaults to endedAt, else now. */
-  updatedAt?: Date | string;
+  updatedAt?: Instant;
   busyMs: number;
   idleMs: number;
   state?: string;
 }
 
-const at = (d: Date | string | null | undefined) => (d === null || d === undefined ? null : new Date(d));
+const at = (d: Instant | null | undefined) => (d === null || d === undefined ? null : new Date(d));
 
 /**
  * Writes usage rows straight into the database, for tests of the reports: one multi-row INSERT each,

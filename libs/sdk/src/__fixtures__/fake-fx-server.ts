@@ -201,6 +201,8 @@ export class FakeFxServer {
         walltimeSeconds: parsed.data.walltimeSeconds ?? null,
         public: parsed.data.public,
         retry: parsed.data.retry ?? null,
+        cache: parsed.data.cache ?? null,
+        idempotent: parsed.data.idempotent ?? false,
         contentHash: 'h',
         ownerId: OWNER_ID,
         createdAt: new Date().toISOString(),

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import WebSocket from 'ws';
-import { KEPT_PROGRESS, encodeFrame, parseFrame, ServerToClientSchemas, type ClientToServer, type LogChunk, type ProgressEvent } from '@fx/protocol';
+import type { z } from 'zod';
+import { KEPT_PROGRESS, encodeFrame, parseFrame, ServerToClientSchemas, type ClientToServerSchemas, type LogChunk, type ProgressEvent } from '@fx/protocol';
 import { eventually as eventuallyWithin } from '@fx/testing';
 import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
@@ -9,13 +10,16 @@ jest.setTimeout(60_000);
 
 const eventually = <T>(fn: () => Promise<T>) => eventuallyWithin(fn, 15_000, 'condition', { intervalMs: 50 });
 
+type Sent = { [K in keyof typeof ClientToServerSchemas]: z.input<(typeof ClientToServerSchemas)[K]> };
+
 /** A client-channel socket that records every frame it is sent. */
 async function clientSocket(url: string, token: string) {
   const ws = new WebSocket(url.replace('http', 'ws') + '/v1/ws/client', { headers: { authorization: `Bearer ${token}` } });
   const frames: any[] = [];
   ws.on('message', (d) => frames.push(parseFrame(ServerToClientSchemas, d as Buffer)));
   await new Promise((r) => ws.once('open', r));
-  const send = <K extends keyof ClientToServer>(type: K, payload: ClientToServer[K], id?: string) => ws.send(encodeFrame<ClientToServer, K>(type, payload, id));
+  // payloads as a client writes them: the fields with defaults may be left out
+  const send = <K extends keyof Sent>(type: K, payload: Sent[K], id?: string) => ws.send(encodeFrame<Sent, K>(type, payload, id));
   return { ws, frames, send };
 }
 

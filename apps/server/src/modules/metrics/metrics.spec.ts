@@ -131,7 +131,7 @@ describe('who may read /metrics (real requests)', () => {
   it('refuses another address without the token (401), with a wrong one (403), and answers it with the right one', async () => {
     const external = externalAddress();
     // without a non-loopback interface, the one way to arrive from elsewhere is through a proxy on this host
-    const from = external
+    const from: { url: string; headers: Record<string, string> } = external
       ? { url: `http://${external}:${port}/metrics`, headers: {} }
       : { url: `http://127.0.0.1:${port}/metrics`, headers: { 'x-forwarded-for': '203.0.113.9' } };
     const none = await fetch(from.url, { headers: from.headers });
