@@ -3,24 +3,38 @@
 import { hostname } from 'node:os';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { Client } from '@fx/sdk';
 import { ENDPOINT_PROTOCOL_VERSION, encodeFrame } from '@fx/protocol';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FxServer, cpuSeconds, rssBytes, randomPrefix, testRedisUrl, cleanupRedisPrefix } from './procs.mjs';
 import { bullConnection } from './systems.mjs';
 import { now, sleep } from './stats.mjs';
+import { Inspector, freePort, inspectArg } from './inspector.mjs';
 
 const REDIS_URL = testRedisUrl();
+/** Idle connections that say hello at the same time. */
+const IDLE_WAVE = 50;
 
 async function redisUsedMemory(redis) {
   const info = await redis.info('memory');
   return Number(/used_memory:(\d+)/.exec(info)[1]);
 }
 
-/** Server RSS per queued task with no endpoint connected (and Redis memory per task alongside). */
+/**
+ * What the server retains per queued task with no endpoint connected: its heap after forced full GCs
+ * (through its inspector, see inspector.mjs), before and after queueing n tasks; RSS growth (which keeps
+ * the allocations' high-water mark) and Redis memory per task alongside. With FX_BENCH_HEAP_SNAPSHOTS=DIR
+ * the server's heap snapshots before and after go to DIR, for a diff in Chrome's DevTools.
+ */
 export async function fxQueuedMemory(backend, n) {
-  const server = await FxServer.start(backend);
+  const port = await freePort();
+  const server = await FxServer.start(backend, { nodeArgs: [inspectArg(port)] });
   const redis = new Redis(REDIS_URL);
+  const inspector = await Inspector.connect(port);
+  const snapshots = process.env.FX_BENCH_HEAP_SNAPSHOTS;
   try {
     const client = new Client({ url: server.url, token: server.adminToken });
     const { endpoint: ep } = await client.registerEndpoint({ name: 'nobody-home' });
@@ -29,6 +43,8 @@ export async function fxQueuedMemory(backend, n) {
     // warm-up: code paths, pools and buffers in use before the baseline is taken
     await client.runBatch(ep.id, batch.slice(0, 2_000));
     await sleep(1500);
+    const heap0 = await inspector.retainedBytes();
+    if (snapshots) await inspector.heapSnapshot(join(snapshots, `queued-${backend}-before.heapsnapshot`));
     const rss0 = rssBytes(server.pid);
     const redis0 = await redisUsedMemory(redis);
     const t0 = now();
@@ -36,15 +52,21 @@ export async function fxQueuedMemory(backend, n) {
     const submitMs = now() - t0;
     await sleep(3000);
     const rss1 = rssBytes(server.pid);
+    const heap1 = await inspector.retainedBytes();
+    if (snapshots) await inspector.heapSnapshot(join(snapshots, `queued-${backend}-after.heapsnapshot`));
     const redis1 = await redisUsedMemory(redis);
     client.close();
     return {
+      retainedBytesPerTask: (heap1.retained - heap0.retained) / n,
+      heapUsedBytesPerTask: (heap1.heapUsed - heap0.heapUsed) / n,
+      retainedMiB: heap1.retained / 2 ** 20,
       serverBytesPerTask: (rss1 - rss0) / n,
       serverRssMiB: rss1 / 2 ** 20,
       redisBytesPerTask: backend === 'embedded' ? null : (redis1 - redis0) / n,
       submitTasksPerS: (n / submitMs) * 1000,
     };
   } finally {
+    inspector.close();
     redis.disconnect();
     await server.stop();
   }
@@ -70,9 +92,40 @@ export async function bullQueuedMemory(n) {
   }
 }
 
-/** n endpoint connections that say hello and then only heartbeat, as an idle agent does. */
-export async function fxIdleConnections(backend, n, windowS) {
-  const server = await FxServer.start(backend);
+/** Transactions committed or rolled back so far in the server's PostgreSQL database (a count, unlike CPU time not disturbed by other load). */
+async function transactions(server) {
+  if (!server.env.DATABASE_URL) return NaN;
+  const db = new pg.Client({ connectionString: server.env.DATABASE_URL });
+  await db.connect();
+  try {
+    const { rows } = await db.query('SELECT (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = current_database()');
+    return rows[0].n;
+  } finally {
+    await db.end();
+  }
+}
+
+/**
+ * What an idle agent's session does (apps/endpoint/src/agent/agent.session.ts, beat): a heartbeat and a
+ * ping (to hear from a server that sends it nothing) every interval, on its own timer.
+ */
+function idleAgentBeats(ws, intervalMs, frame) {
+  const timer = setInterval(() => ws.readyState === ws.OPEN && (ws.send(frame()), ws.ping()), intervalMs).unref();
+  ws.on('close', () => clearInterval(timer));
+}
+
+/**
+ * n endpoint connections that say hello and then only heartbeat, as an idle agent does (idleAgentBeats). With
+ * `cpuProfile` (a file), the server's V8 CPU profile of the measured window is written there.
+ */
+export async function fxIdleConnections(backend, n, windowS, { cpuProfile } = {}) {
+  const port = cpuProfile ? await freePort() : undefined;
+  // the endpoint tokens all belong to the admin user: lift the per-user and per-address socket caps
+  const server = await FxServer.start(backend, {
+    nodeArgs: port ? [inspectArg(port)] : [],
+    env: { FX_MAX_SOCKETS_PER_USER: '0', FX_MAX_SOCKETS_PER_ADDRESS: '0' },
+  });
+  const inspector = port ? await Inspector.connect(port) : undefined;
   const sockets = [];
   try {
     const client = new Client({ url: server.url, token: server.adminToken });
@@ -89,46 +142,54 @@ export async function fxIdleConnections(backend, n, windowS) {
     const heartbeat = { state: 'RUNNING', workers: { total: 2, busy: 0, idle: 2 }, queued: 0, running: 0, spooled: 0, provider: 'local' };
     let welcomed = 0;
     let heartbeatIntervalMs = 5000;
-    await Promise.all(
-      tokens.map(
-        (token, i) =>
-          new Promise((resolve, reject) => {
-            const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${token}` } });
-            sockets.push(ws);
-            ws.on('error', reject);
-            // A refused hello (wrong protocol version, a cap) closes the socket: say so instead of waiting forever.
-            ws.on('close', (code, reason) => reject(new Error(`idle connection ${i} closed before its welcome: ${code} ${reason}`)));
-            ws.on('open', () =>
-              ws.send(
-                encodeFrame('hello', {
-                  protocolVersion: ENDPOINT_PROTOCOL_VERSION,
-                  agent: { name: `idle-${i}`, version: 'bench', hostname: hostname(), pid: process.pid, platform: 'bench', provider: 'local', workers: 2 },
-                  inFlight: [],
-                }),
-              ),
-            );
-            ws.on('message', (raw) => {
-              const frame = JSON.parse(raw.toString());
-              if (frame.type !== 'welcome') return;
-              welcomed++;
-              heartbeatIntervalMs = frame.payload.heartbeatIntervalMs;
-              const timer = setInterval(() => ws.readyState === ws.OPEN && ws.send(encodeFrame('heartbeat', heartbeat)), frame.payload.heartbeatIntervalMs);
-              timer.unref();
-              ws.on('close', () => clearInterval(timer));
-              resolve();
-            });
-          }),
-      ),
-    );
+    const connect = (token, i) =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${token}` } });
+        sockets.push(ws);
+        ws.on('error', reject);
+        // A refused hello (wrong protocol version, a cap) closes the socket: say so instead of waiting forever.
+        ws.on('close', (code, reason) => reject(new Error(`idle connection ${i} closed before its welcome: ${code} ${reason}`)));
+        ws.on('open', () =>
+          ws.send(
+            encodeFrame('hello', {
+              protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+              agent: { name: `idle-${i}`, version: 'bench', hostname: hostname(), pid: process.pid, platform: 'bench', provider: 'local', workers: 2 },
+              inFlight: [],
+            }),
+          ),
+        );
+        ws.on('message', (raw) => {
+          const frame = JSON.parse(raw.toString());
+          if (frame.type !== 'welcome') return;
+          welcomed++;
+          heartbeatIntervalMs = frame.payload.heartbeatIntervalMs;
+          idleAgentBeats(ws, heartbeatIntervalMs, () => encodeFrame('heartbeat', heartbeat));
+          resolve();
+        });
+      });
+    // in waves, as agents coming back after a restart would not all say hello in the same 10 s either
+    for (let i = 0; i < n; i += IDLE_WAVE) await Promise.all(tokens.slice(i, i + IDLE_WAVE).map((token, j) => connect(token, i + j)));
     // past the first heartbeat of every connection (written at once; later ones are coalesced)
     await sleep(heartbeatIntervalMs * 2 + 1000);
+    await inspector?.call('Profiler.enable');
+    await inspector?.call('Profiler.start');
+    const x0 = await transactions(server);
     const c0 = cpuSeconds(server.pid);
     const t0 = now();
     await sleep(windowS * 1000);
     const cpu = (cpuSeconds(server.pid) - c0) / ((now() - t0) / 1000);
+    const pgTransactionsPerS = backend === 'embedded' ? null : ((await transactions(server)) - x0) / ((now() - t0) / 1000);
+    if (inspector) writeFileSync(cpuProfile, JSON.stringify((await inspector.call('Profiler.stop')).profile));
     const rss1 = rssBytes(server.pid);
-    return { connections: welcomed, serverCpuPercent: cpu * 100, baselineCpuPercent: baselineCpu * 100, serverBytesPerConnection: (rss1 - rss0) / n };
+    return {
+      connections: welcomed,
+      serverCpuPercent: cpu * 100,
+      baselineCpuPercent: baselineCpu * 100,
+      serverBytesPerConnection: (rss1 - rss0) / n,
+      pgTransactionsPerS,
+    };
   } finally {
+    inspector?.close();
     for (const ws of sockets) ws.terminate();
     await server.stop();
   }

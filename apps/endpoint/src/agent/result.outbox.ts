@@ -181,9 +181,9 @@ export class ResultOutbox implements TaskReports {
     const { session, spool, log, maxResultsPerFrame } = this.options;
     const started = this.takeStarted();
     if (started.length > 0) session.send('started', { tasks: started });
-    // what ended tasks have pending goes first, and now (a task stopped by a drain sends nothing after it)
-    this.options.beforeSend?.();
     if (this.lostBatch.length > 0) {
+      // what ended tasks have pending goes before their hand-back (and before any results behind it)
+      this.options.beforeSend?.();
       const lost = this.lostBatch;
       this.lostBatch = [];
       // Without a live session the hand-back is implicit: the next hello does not name them.
@@ -194,7 +194,10 @@ export class ResultOutbox implements TaskReports {
       this.completed = this.completed.slice(batch.length);
       this.spooling = batch;
       try {
-        await spool.write(batch);
+        // Nagle-like: with nothing awaiting an ack the link is idle and this result is what someone waits
+        // for, so its write blocks (briefly: see ResultSpool); with frames in flight, results finishing
+        // during an asynchronous write join the next frame.
+        await spool.write(batch, { blocking: this.framesInFlight === 0 });
         // no attempt: the task is over here, so these stay in the log (TaskLines streams only what the agent holds)
         for (const r of batch) log.debug('result spooled', { taskId: r.taskId, ...(r.copy ? { copy: true } : {}) });
       } catch (error) {
@@ -207,6 +210,9 @@ export class ResultOutbox implements TaskReports {
       this.sendResults(batch);
       this.options.changed();
     }
+    // and what tasks that ended without a result (cancelled, given up) have pending, now: a task stopped
+    // by a drain sends nothing after it
+    this.options.beforeSend?.();
     this.grantCredits();
   }
 
@@ -233,13 +239,19 @@ export class ResultOutbox implements TaskReports {
     return due;
   }
 
-  /** Grants the server credits up to the room left (free slots + prefetch − held − already granted). */
+  /**
+   * Grants the server credits up to the room left (free slots + prefetch − held − already granted).
+   * A top-up waits while the server still holds more than half the room: with the default prefetch a
+   * finished task would otherwise cost a `credits` frame of 1 (and the server a claim that finds
+   * nothing) right behind its result, while the server could send hundreds more tasks anyway. A
+   * server holding half the room or less (none, with a small window) is topped up at once.
+   */
   private grantCredits(): void {
     if (!this.options.session.live) return;
     const room = this.options.room();
     if (room === undefined) return;
     const want = room - this.outstandingCredits;
-    if (want <= 0) return;
+    if (want <= 0 || this.outstandingCredits * 2 > room) return;
     if (this.options.session.send('credits', { credits: want })) this.outstandingCredits += want;
   }
 

@@ -38,6 +38,25 @@ describe('ResultSpool', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('writes small batches and large ones alike, blocking or not, each whole, before write resolves', async () => {
+    const spool = new ResultSpool({ dir });
+    await spool.load();
+    // one result is a few hundred bytes (written with blocking calls); a frame of big ones goes through the thread pool
+    const small = result('small');
+    const large = [result('x'.repeat(100 * 1024)), result('y')];
+    await spool.write([small], { blocking: true });
+    expect(await readdir(dir)).toHaveLength(1);
+    await spool.write(large, { blocking: true });
+    expect((await readdir(dir)).filter((n) => n.endsWith('.json'))).toHaveLength(2);
+    expect((await readdir(dir)).some((n) => n.endsWith('.tmp'))).toBe(false);
+    const restarted = new ResultSpool({ dir });
+    expect(await restarted.load()).toBe(3);
+    expect(restarted.pending()).toEqual([small, ...large]);
+    const other = result('async');
+    await spool.write([other]);
+    expect((await readdir(dir)).filter((n) => n.endsWith('.json'))).toHaveLength(3);
+  });
+
   it('reloads what a crashed process left, in order, minus acknowledged batches', async () => {
     const crashed = new ResultSpool({ dir });
     await crashed.load();

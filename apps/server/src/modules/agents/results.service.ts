@@ -31,9 +31,10 @@ export { saneTime };
 /** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
 export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } as const;
 /**
- * How long the agent's lines wait for the results behind them (the agent writes the results to its spool
- * between the two frames: about a millisecond here, more on a slow disk). Watchers see a running task's
- * lines that much later; nothing else waits for it.
+ * How long the agent's lines wait for the results behind them. The agent sends a finished task's lines
+ * right before its `results` frame, once the results are in its spool, so the frame behind normally
+ * comes within the same read; lines that no results follow (a running task's) are stored alone after
+ * this wait. Watchers see a running task's lines that much later; no result ever waits for it.
  */
 const LINES_WAIT_MS = 20;
 /** Most results recorded in one statement when frames are recorded together. */
@@ -98,8 +99,8 @@ export class ResultsService {
 
   /**
    * The agent's lines from a `stream` frame of nothing else: the agent sends a finished task's lines
-   * just before it spools the result and sends it, so they wait up to LINES_WAIT_MS for the `results`
-   * frame behind them and are stored in its statement, not in one more round trip before it. Lines
+   * right before its result, so they wait up to LINES_WAIT_MS for the `results` frame behind them and
+   * are stored in its statement, not in one more round trip before it. Lines
    * that no results follow in that time (a running task's) are stored alone.
    */
   acceptLines(conn: EndpointConnection, lines: LogChunk[]): void {

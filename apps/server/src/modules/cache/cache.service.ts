@@ -89,9 +89,13 @@ export class CacheService {
     });
   }
 
-  /** These outcomes were recorded: fill or drop their entries; returns the waiting tasks that completed with them. Never throws. */
-  async settled(rows: ReadonlyArray<{ id: string; cached_from?: string | null }>): Promise<OutcomeRow[]> {
-    const ids = rows.filter((r) => !r.cached_from).map((r) => r.id);
+  /**
+   * These outcomes were recorded: fill or drop their entries; returns the waiting tasks that completed
+   * with them. Never throws. An outcome whose facts say it is not memoized (an agent's results carry
+   * them) has no entry: a frame of plain results costs no statement here.
+   */
+  async settled(rows: ReadonlyArray<{ id: string; cached_from?: string | null; facts?: { memoized: boolean } }>): Promise<OutcomeRow[]> {
+    const ids = rows.filter((r) => !r.cached_from && r.facts?.memoized !== false).map((r) => r.id);
     if (ids.length === 0) return [];
     return this.guard(async () => this.follow(await this.entries.settle(ids)));
   }

@@ -11,6 +11,7 @@ import type { OutcomeRow, QueuedRow, TaskRow } from '../tasks/tasks.repository.j
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { DependenciesRepository } from './dependencies.repository.js';
 import { DependenciesService } from './dependencies.service.js';
+import { OutcomesService } from './outcomes.service.js';
 
 /**
  * What a dependent receives from its inputs, with the real statements on both stores (PostgreSQL and
@@ -143,5 +144,28 @@ describe.each(['postgres', 'pglite'] as const)('dependents and their inputs on %
       status: 'failed',
       error: { code: 'DEPENDENCY_FAILED', dependency: { taskId: dependent.id, code: 'SERIALIZER_MISMATCH' } },
     });
+  });
+
+  it("fills a memoized result's entry before its outcome is published, so a client holding the result can clear it", async () => {
+    const entries = new CacheRepository(db);
+    await entries.clear('hash-dep', [scope]); // the entries earlier tests left
+    const input = task([]);
+    const dependent = task(['publish-order'], [input.id], true);
+    await tasks.insertMany(owner, randomUUID(), [input, dependent]);
+    await succeed(input.id, 'ready');
+    const ran = await get(dependent.id);
+    expect(ran.status).toBe('waiting-for-endpoint');
+    await db.prisma.$executeRawUnsafe(`UPDATE tasks SET status = 'success', result = '7'::jsonb, completed_at = now() WHERE id = $1::uuid`, dependent.id);
+    // what clearCache would clear at the moment the client is told of the result
+    const clearable: number[] = [];
+    const publisher = {
+      publishOutcomes: async (rows: OutcomeRow[]) => {
+        if (rows.some((r) => r.id === dependent.id)) clearable.push(await entries.clear('hash-dep', [scope]));
+      },
+    } as unknown as EventsService;
+    const metrics = { finished: () => undefined } as unknown as MetricsService;
+    const outcomes = new OutcomesService(publisher, service, cache, metrics);
+    await outcomes.published([{ id: dependent.id, status: 'success' } as OutcomeRow]);
+    expect(clearable).toEqual([1]);
   });
 });

@@ -7,11 +7,13 @@ import { MetricsService } from '../metrics/metrics.service.js';
 
 /**
  * Where every final outcome goes once it is committed, whoever recorded it (an agent's result, a
- * cancel, a lost lease past its attempts, a queue TTL, a deleted endpoint): published to the clients
- * waiting on it, then handed to the dataflow rules, so that its dependents move on (invariant 9), and
- * to the memoized results, so that a success fills its entry and the identical tasks waiting for it
- * complete with it (invariant 11; those outcomes come back through here). Each is counted once in the
- * metrics; `again` marks outcomes recorded before and published once more (an agent's resend).
+ * cancel, a lost lease past its attempts, a queue TTL, a deleted endpoint): first to the memoized
+ * results, so that a success fills its entry (invariant 11), then published to the clients waiting on
+ * it, then handed to the dataflow rules, so that its dependents move on (invariant 9); the identical
+ * tasks that waited for the entry complete with it (their outcomes come back through here). The entry is
+ * filled before the publish so that a client holding the result sees the entry too: its clearCache
+ * clears it. Each is counted once in the metrics; `again` marks outcomes recorded before and published
+ * once more (an agent's resend).
  */
 @Injectable()
 export class OutcomesService {
@@ -25,8 +27,9 @@ export class OutcomesService {
   async published(rows: OutcomeRow[], options: { again?: boolean } = {}): Promise<void> {
     if (rows.length === 0) return;
     if (!options.again) this.metrics.finished(rows);
+    const followers = await this.cache.settled(rows);
     await this.events.publishOutcomes(rows);
     await this.dependencies.settled(rows);
-    await this.published(await this.cache.settled(rows));
+    await this.published(followers);
   }
 }

@@ -48,17 +48,10 @@ export function outcomeFactsJson(t: string): string {
 export class MetricsRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  /**
-   * Labels and durations of these tasks, those that are final (by primary key: one statement per batch
-   * of outcomes). `atSubmit`: only tasks that went in completed from the memoized results at their
-   * insert (their completed_at is their received_at, both the insert's now()); a waiting task completed
-   * a moment later by a follower's step is counted where that outcome is published instead.
-   */
-  async outcomeFacts(ids: string[], atSubmit = false): Promise<OutcomeFacts[]> {
+  /** Labels and durations of these tasks, those that are final (by primary key: one statement per batch of outcomes). */
+  async outcomeFacts(ids: string[]): Promise<OutcomeFacts[]> {
     const rows = await this.db.prisma.$queryRawUnsafe<Array<{ facts: OutcomeFacts }>>(
-      `SELECT ${outcomeFactsJson('t')} AS facts FROM tasks t
-       WHERE t.id IN ${idsIn('$1')} AND t.status IN ${FINAL}
-         ${atSubmit ? 'AND t.cached_from IS NOT NULL AND t.completed_at = t.received_at' : ''}`,
+      `SELECT ${outcomeFactsJson('t')} AS facts FROM tasks t WHERE t.id IN ${idsIn('$1')} AND t.status IN ${FINAL}`,
       json(ids),
     );
     return rows.map((r) => r.facts);

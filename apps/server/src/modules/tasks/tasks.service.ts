@@ -207,8 +207,13 @@ export class TasksService {
     const missed = await this.tasks.insertMany(p.userId, group?.id ?? null, rows, submitted);
     this.noteQueued(p.userId, rows.length);
     this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
-    // memoized ones that went in completed from a stored result end here, not through OutcomesService
-    if (memo) this.metrics.finishedAtSubmit(rows.flatMap((r) => (r.cache?.key ? [r.id] : [])));
+    // memoized ones that went in completed from a stored result (the keyed ones that did not miss) end
+    // here, not through OutcomesService
+    if (memo) {
+      const waiting = new Set(missed);
+      const hits = rows.filter((r) => r.cache?.key && !waiting.has(r.id));
+      this.metrics.finishedAtSubmit(hits.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
+    }
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
     const dependents = rows.filter((r) => r.inputs!.length > 0);
