@@ -101,8 +101,9 @@ export class CacheService {
   }
 
   /**
-   * Fills the entries of executions that have ended but whose entries are still pending (their outcome is
-   * published before its entry is filled); returns the waiting tasks that completed with them. Never throws.
+   * Fills the entries of executions that have ended but whose entries are still pending (the moment
+   * between a result's commit and its fill, or a replica that died in it); returns the waiting tasks that
+   * completed with them. Never throws.
    */
   async settleEnded(): Promise<OutcomeRow[]> {
     return this.guard(async () => this.follow(await this.entries.settle(await this.entries.endedHolders(REPAIR_PAGE))));

@@ -185,8 +185,9 @@ export class FunctionsService {
    */
   async clearCache(p: Principal, ref: string): Promise<ClearCacheResponse> {
     const f = await this.getVisible(p, ref);
-    // A result its caller already holds may still be on its way into its entry (an outcome is published
-    // before its entry is filled): those entries are filled first, so what was seen is what is cleared.
+    // An outcome is published after its entry is filled, but a result read from the database (getTask, a
+    // long-poll) may be seen between its commit and that fill: entries of ended executions are filled
+    // first, so what was seen is what is cleared.
     await this.outcomes.published(await this.entries.settleEnded());
     const cleared = await this.cache.clear(f.contentHash, clearableScopes(p, f));
     await this.audit.record(p, {
