@@ -1,6 +1,13 @@
 import { CLIENT_FRAME_MAX_BYTES, PROTOCOL_VERSION, type ErrorBody, type SubmittedPayload } from '@fx/protocol';
-import type WebSocket from 'ws';
 import { ConnectionError, TimeoutError, errorFromBody } from './errors.js';
+
+/**
+ * What sending needs of a `ws` WebSocket, structurally: the published declarations then name no type of
+ * `ws`, whose types (`@types/ws`) an SDK user does not install.
+ */
+export interface FrameSocket {
+  send(data: string, cb: (err?: Error) => void): void;
+}
 
 /** Room left in a frame for its envelope around the REST body. */
 const ENVELOPE_BYTES = 256;
@@ -56,7 +63,7 @@ export class PendingSubmits {
 
   /** Sends one REST body (already JSON) as a submit frame on an open socket. */
   send(
-    ws: WebSocket,
+    ws: FrameSocket,
     kind: 'task' | 'batch',
     body: string,
     watch: boolean,

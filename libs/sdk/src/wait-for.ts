@@ -1,5 +1,4 @@
 import type { TaskOutcome } from '@fx/protocol';
-import type WebSocket from 'ws';
 import { TimeoutError } from './errors.js';
 import type { ResultSink } from './result-channel.js';
 
@@ -36,9 +35,16 @@ export function waitForOutcome(watch: (ids: string[], sink: ResultSink) => () =>
   });
 }
 
+/** What the heartbeat needs of a `ws` WebSocket (structural, so the declarations need no `@types/ws`). */
+export interface PingSocket {
+  on(event: 'pong', listener: () => void): unknown;
+  ping(): void;
+  terminate(): void;
+}
+
 /** Pings every interval; a socket that missed the previous pong is presumed dead and terminated. */
-export function startHeartbeat(ws: WebSocket, intervalMs: number): NodeJS.Timeout {
-  const tagged = ws as WebSocket & { fxAlive?: boolean };
+export function startHeartbeat(ws: PingSocket, intervalMs: number): NodeJS.Timeout {
+  const tagged = ws as PingSocket & { fxAlive?: boolean };
   tagged.fxAlive = true;
   ws.on('pong', () => {
     tagged.fxAlive = true;
