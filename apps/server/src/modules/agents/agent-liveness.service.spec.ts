@@ -73,7 +73,7 @@ describe('AgentLivenessService', () => {
   const task = async (id: string) => (await admin('GET', `/v1/tasks/${id}`)).body as { status: string; attempt: number };
 
   it('pings a connection quiet for a heartbeat interval, and drops one not heard from within the timeout', async () => {
-    // counted, not replaced: the server's own once-an-interval check runs too, but never between a
+    // counted, not replaced: the server's own check (twice an interval) runs too, but never between a
     // synchronous check() and the expect after it
     const ping = jest.spyOn(conn.ws, 'ping');
     const pinged = new Promise<void>((resolve) => peer.ws.once('ping', () => resolve()));
