@@ -9,7 +9,9 @@ import type { ResultChannel } from './result-channel.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import type { GroupTransport } from './task-group.js';
 import { checkInput } from './validate.js';
-import { TaskProgressResponse, type LogChunk, type ProgressEvent } from '@fx/protocol';
+import { TaskProgressResponse, type LogChunk, type ProgressEvent, type SubmitBatchResponse, type SubmitTaskResponse } from '@fx/protocol';
+import { fitsInFrame } from './socket-submit.js';
+import type { Schema } from './validate.js';
 import { logChunks, onProgress, progressEvents, type LiveTransport, type LogsOptions, type ProgressOptions } from './live.client.js';
 
 /**
@@ -20,6 +22,7 @@ export abstract class ClientCore {
   protected readonly rest: RestTransport;
   protected readonly channel: ResultChannel;
   protected readonly maxRequestBytes: number;
+  private readonly requestTimeoutMs: number;
   /** What task groups and maps need of the client. */
   protected readonly transport: GroupTransport;
   /** Objects: put, get, list, info, delete (see ObjectsClient; `put`, `get` and `getStream` are on the client too). */
@@ -35,6 +38,7 @@ export abstract class ClientCore {
     this.rest = transports.rest;
     this.channel = transports.channel;
     this.maxRequestBytes = transports.maxRequestBytes;
+    this.requestTimeoutMs = transports.requestTimeoutMs;
     this.transport = { request: (req) => this.request(req), channel: this.channel };
     this.objects = new ObjectsClient({
       rest: this.rest,
@@ -98,6 +102,26 @@ export abstract class ClientCore {
   protected request<T>(req: RestRequest<T>): Promise<T> {
     this.assertOpen();
     return this.rest.request(req);
+  }
+
+  /**
+   * POST /v1/tasks (`task`) or /v1/tasks/batch (`batch`) with an encoded body: as a submit frame on the
+   * client socket when it is open or opens and the body fits in a frame (one hop less: no HTTP request,
+   * and with `watch` no subscribe round trip either), else over REST. Either way the server applies the
+   * same checks and answers the same response or error.
+   */
+  protected async submitRequest<T extends SubmitTaskResponse | SubmitBatchResponse>(
+    kind: 'task' | 'batch',
+    encodedBody: string,
+    response: Schema<T>,
+    options: { watch: boolean; signal?: AbortSignal | undefined },
+  ): Promise<T> {
+    this.assertOpen();
+    if (fitsInFrame(Buffer.byteLength(encodedBody), this.maxRequestBytes)) {
+      const answer = await this.channel.submit(kind, encodedBody, options.watch, { timeoutMs: this.requestTimeoutMs, signal: options.signal });
+      if (answer) return ('task' in answer ? answer.task : answer.batch) as T;
+    }
+    return this.request({ method: 'POST', path: kind === 'task' ? '/v1/tasks' : '/v1/tasks/batch', encodedBody, response, signal: options.signal });
   }
 
   protected assertOpen(): void {

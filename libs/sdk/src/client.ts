@@ -60,7 +60,8 @@ export class Client extends ClientRegistry {
     assertFaithfulJson((args = encodeArgs(args)), 'args');
     assertFaithfulJson((kwargs = encodeArgs(kwargs)), 'kwargs');
     const body = checkInput(SubmitTaskRequest, { functionId, endpointId, args, kwargs, ...taskOptions(options) }, 'task');
-    const res = await this.request({ method: 'POST', path: '/v1/tasks', body, response: SubmitTaskResponse, signal: options.signal });
+    // watched in the same round trip: a getResult that follows needs no subscribe frame
+    const res = await this.submitRequest('task', JSON.stringify(body), SubmitTaskResponse, { watch: true, signal: options.signal });
     for (const w of res.warnings ?? []) options.onWarning?.(w);
     return res.taskId;
   }
@@ -109,8 +110,7 @@ export class Client extends ClientRegistry {
       ...(options.speculation ? { speculation: options.speculation } : {}),
     });
 
-    const send = (encodedBody: string) =>
-      this.request({ method: 'POST', path: '/v1/tasks/batch', encodedBody, response: SubmitBatchResponse, signal: options.signal });
+    const send = (encodedBody: string) => this.submitRequest('batch', encodedBody, SubmitBatchResponse, { watch: false, signal: options.signal });
     const taskIds = await sendBatch(requests, send, { ...options, groupId });
     if (options.onProgress) watchProgress(this.channel, taskIds, options.onProgress);
     return taskIds;

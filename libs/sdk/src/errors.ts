@@ -228,9 +228,12 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   UNAVAILABLE: 503,
 };
 
-/** Maps an `error` frame from the client socket, which has no HTTP status, by its code. */
-export function errorFromBody(body: ErrorBody): FxError {
+/**
+ * Maps an `error` frame from the client socket, which has no HTTP status, by its code. `asRest`: the
+ * frame answers what is also a REST request (a submission), so the error carries the status REST gives.
+ */
+export function errorFromBody(body: ErrorBody, asRest = false): FxError {
   const status = STATUS_BY_CODE[body.code];
   if (status === undefined) return new FxError(body.code, body.message, { details: body.details });
-  return errorFromResponse(status, body, { httpStatus: undefined });
+  return errorFromResponse(status, body, asRest ? {} : { httpStatus: undefined });
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import {
   CLIENT_CLOSE,
   DEFAULT_LIMITS,
@@ -8,12 +9,15 @@ import {
   parseFrame,
   type ClientToServer,
   type ErrorBody,
+  type SubmittedPayload,
   type TaskOutcome,
 } from '@fx/protocol';
 import WebSocket from 'ws';
-import { ConnectionError, FxError, NotFoundError, TimeoutError, errorFromBody, errorFromResponse } from './errors.js';
+import { ConnectionError, FxError, NotFoundError, errorFromBody, errorFromResponse } from './errors.js';
 import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
 import { LiveWatches, type LiveListener, type LiveWants } from './live-watches.js';
+import { PendingSubmits, type SubmitOptions } from './socket-submit.js';
+import { startHeartbeat, waitForOutcome, type WaitOptions } from './wait-for.js';
 
 /** Receives outcomes for the task ids it watches. */
 export interface ResultSink {
@@ -38,11 +42,6 @@ export interface ResultChannelOptions {
   heartbeatIntervalMs: number;
   /** Most final outcomes kept after delivery, oldest evicted first; 0 disables the cache. */
   resultCacheSize: number;
-}
-
-export interface WaitOptions {
-  timeoutMs?: number | undefined;
-  signal?: AbortSignal | undefined;
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
@@ -71,6 +70,10 @@ export class ResultChannel {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private rejection: UpgradeRejection | undefined;
+  /** The open socket's TCP connection: it keeps the process alive only while something needs it. */
+  private tcp: Socket | undefined;
+  /** Submissions in flight (socket-submit.ts), and the ids their frames asked the server to watch. */
+  private readonly submits = new PendingSubmits();
   /** Live progress and logs of running tasks, on the same socket (live-watches.ts). */
   private readonly live = new LiveWatches();
   private readonly sendLive = <K extends 'watch' | 'unwatch'>(type: K, payload: ClientToServer[K], id: string) => {
@@ -97,8 +100,8 @@ export class ResultChannel {
       if (!sinks) {
         sinks = new Set();
         this.waiters.set(id, sinks);
-        // Still subscribed on the server if only this tick asked to drop it.
-        if (!this.toUnsubscribe.delete(id)) this.toSubscribe.add(id);
+        // Still subscribed on the server if only this tick asked to drop it (or its submit frame asked).
+        if (!this.toUnsubscribe.delete(id) && !this.submits.watched.has(id)) this.toSubscribe.add(id);
       }
       sinks.add(sink);
     }
@@ -109,6 +112,7 @@ export class ResultChannel {
         const sinks = this.waiters.get(id);
         if (!sinks?.delete(sink) || sinks.size > 0) continue;
         this.waiters.delete(id);
+        this.submits.watched.delete(id);
         if (!this.toSubscribe.delete(id) && this.state === 'open') this.toUnsubscribe.add(id);
       }
       this.queueFlush();
@@ -123,7 +127,32 @@ export class ResultChannel {
     if (this.state === 'closed') throw new ConnectionError('CLIENT_CLOSED', 'the client was closed');
     const stop = this.live.add(taskId, listener, wants, this.state === 'open' ? this.sendLive : undefined);
     if (this.state === 'idle') this.connect();
+    this.holdOpen();
     return stop;
+  }
+
+  /**
+   * Submits a REST body (`task`: POST /v1/tasks, `batch`: /v1/tasks/batch) as a submit frame when the socket is open or
+   * opens; undefined when REST should carry it. `watch` subscribes the new ids in the same round trip (with a cache only).
+   */
+  async submit(kind: 'task' | 'batch', body: string, watch: boolean, options: SubmitOptions): Promise<SubmittedPayload | undefined> {
+    if (this.submits.unsupported || this.state === 'closed' || this.state === 'backoff') return undefined;
+    if (this.state === 'idle') this.connect();
+    if (this.state === 'connecting' && !(await this.submits.opening())) return undefined;
+    const ws = this.ws;
+    if (this.state !== 'open' || ws?.readyState !== WebSocket.OPEN) return undefined;
+    this.holdOpen(1);
+    try {
+      return await this.submits.send(ws, kind, body, watch && this.options.resultCacheSize > 0, options, (id) => this.cache.has(id));
+    } finally {
+      this.holdOpen();
+    }
+  }
+
+  /** Lets the socket keep the process alive only while something waits on it (as it did before submissions used it). */
+  private holdOpen(extra = 0): void {
+    if (this.wanted || this.submits.size + extra > 0) this.tcp?.ref();
+    else this.tcp?.unref();
   }
 
   /** Whether anything needs the socket: result waits or live watches. */
@@ -133,30 +162,7 @@ export class ResultChannel {
 
   /** Resolves with one task's final outcome. */
   waitFor(taskId: string, options: WaitOptions = {}): Promise<TaskOutcome> {
-    const { timeoutMs, signal } = options;
-    return new Promise<TaskOutcome>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => finish(() => reject(signal!.reason), true);
-      const finish = (settle: () => void, detachNeeded: boolean) => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (detachNeeded) detach();
-        settle();
-      };
-      const detach = this.watch([taskId], {
-        outcome: (o) => finish(() => resolve(o), false),
-        fail: (err) => finish(() => reject(err), false),
-      });
-      if (done) return;
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => finish(() => reject(new TimeoutError(`task ${taskId} did not finish within ${timeoutMs} ms`)), true), timeoutMs);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitForOutcome((ids, sink) => this.watch(ids, sink), taskId, options);
   }
 
   /** Fails every wait with CLIENT_CLOSED and closes the socket for good. */
@@ -173,6 +179,7 @@ export class ResultChannel {
       setTimeout(() => ws.terminate(), 1000).unref();
     }
     this.failAll(new ConnectionError('CLIENT_CLOSED', 'the client was closed before the result arrived'));
+    this.submits.failAll(new ConnectionError('CLIENT_CLOSED', 'the client was closed before the server answered the submission'));
     this.cache.clear();
   }
 
@@ -187,15 +194,15 @@ export class ResultChannel {
       maxPayload: DEFAULT_LIMITS.maxFrameBytes,
     });
     this.ws = ws;
+    ws.on('upgrade', (res) => {
+      this.tcp = res.socket as Socket;
+    });
     ws.on('open', () => this.onOpen(ws));
     ws.on('message', (data: WebSocket.RawData) => this.onMessage(ws, data));
     ws.on('unexpected-response', (_req, res) => this.onUpgradeRefused(ws, res));
     // Every failure is followed by 'close', where it is handled; without a listener ws would throw.
     ws.on('error', () => undefined);
     ws.on('close', () => this.onClose(ws));
-    ws.on('pong', () => {
-      (ws as WebSocket & { fxAlive?: boolean }).fxAlive = true;
-    });
   }
 
   private onOpen(ws: WebSocket): void {
@@ -205,7 +212,9 @@ export class ResultChannel {
     this.toUnsubscribe.clear();
     this.send(ws, 'subscribe', [...this.waiters.keys()]);
     this.live.opened(this.sendLive);
-    this.startHeartbeat(ws);
+    this.heartbeatTimer = startHeartbeat(ws, this.options.heartbeatIntervalMs);
+    this.holdOpen();
+    this.submits.opened(true);
   }
 
   /** The server refused the upgrade: keep its status and error body, then let 'close' decide. */
@@ -219,9 +228,11 @@ export class ResultChannel {
   private onClose(ws: WebSocket): void {
     if (ws !== this.ws) return;
     this.ws = undefined;
+    this.tcp = undefined;
     this.stopHeartbeat();
     this.unanswered.clear();
     this.toUnsubscribe.clear();
+    this.submits.closed();
     if (this.state === 'closed') return;
 
     const rejection = this.rejection;
@@ -254,21 +265,6 @@ export class ResultChannel {
     }, delay);
   }
 
-  private startHeartbeat(ws: WebSocket): void {
-    const tagged = ws as WebSocket & { fxAlive?: boolean };
-    tagged.fxAlive = true;
-    this.heartbeatTimer = setInterval(() => {
-      if (!tagged.fxAlive) {
-        // Half-open TCP looks healthy forever; a missed pong is the only sign.
-        ws.terminate();
-        return;
-      }
-      tagged.fxAlive = false;
-      ws.ping();
-    }, this.options.heartbeatIntervalMs);
-    this.heartbeatTimer.unref();
-  }
-
   private stopHeartbeat(): void {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
@@ -295,6 +291,7 @@ export class ResultChannel {
     } else if (this.state === 'idle' && this.wanted) {
       this.connect();
     }
+    this.holdOpen();
   }
 
   private send(ws: WebSocket, type: 'subscribe' | 'unsubscribe', taskIds: string[]): void {
@@ -324,6 +321,9 @@ export class ResultChannel {
       case 'result':
         for (const outcome of frame.payload.results) this.deliver(outcome);
         return;
+      case 'submitted':
+        this.submits.answered(frame.id, frame.payload);
+        return;
       case 'subscribed': {
         if (frame.id !== undefined) this.unanswered.delete(frame.id);
         for (const id of frame.payload.notFound) {
@@ -347,6 +347,7 @@ export class ResultChannel {
   }
 
   private onErrorFrame(ws: WebSocket, frameId: string | undefined, body: ErrorBody): void {
+    if (this.submits.refused(frameId, body)) return;
     const error = errorFromBody(body);
     const ids = frameId === undefined ? undefined : this.unanswered.get(frameId);
     if (frameId !== undefined) this.unanswered.delete(frameId);
@@ -371,11 +372,13 @@ export class ResultChannel {
       this.cache.set(id, outcome);
       if (this.cache.size > this.options.resultCacheSize) this.cache.delete(this.cache.keys().next().value!);
     }
+    this.submits.watched.delete(id);
     const sinks = this.waiters.get(id);
     if (!sinks) return;
     this.waiters.delete(id);
     this.toSubscribe.delete(id);
     for (const sink of sinks) sink.outcome(outcome);
+    this.holdOpen();
   }
 
   private failId(id: string, error: FxError): void {

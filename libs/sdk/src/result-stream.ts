@@ -1,6 +1,7 @@
 import type { TaskOutcome } from '@fx/protocol';
 import { TaskCancelledError, TaskFailedError, TimeoutError, type FxError } from './errors.js';
-import type { ResultChannel, WaitOptions } from './result-channel.js';
+import type { ResultChannel } from './result-channel.js';
+import type { WaitOptions } from './wait-for.js';
 import { Wakeup } from './wakeup.js';
 
 /** How far a set of tasks has got. */

@@ -66,6 +66,17 @@ export class FakeFxServer {
   connections = 0;
   /** Upgrade requests so far, refused ones included. */
   upgradeAttempts = 0;
+  /**
+   * Whether submit frames are answered (as the server does since issue 18); when false they are refused
+   * the way an older server refuses an unknown frame type: an `error` BAD_FRAME without the frame's id.
+   */
+  acceptSubmits = false;
+  /** Stores the next submit frame's tasks, then cuts the socket before answering (once). */
+  dropAfterNextSubmit = false;
+  /** Answers the next submit frame with this error under its frame id (once), storing nothing. */
+  refuseNextSubmit: ErrorBody | undefined;
+  /** Every submit frame's payload, in arrival order. */
+  readonly submitFrames: Array<{ task?: unknown; batch?: unknown; watch?: boolean }> = [];
 
   private readonly http: Server;
   private readonly wss = new WebSocketServer({ noServer: true });
@@ -328,6 +339,7 @@ export class FakeFxServer {
     this.settle(this.connectionWaiters, this.connections);
     ws.on('message', (data) => {
       const frame = parseFrame(ClientToServerSchemas, data as Buffer);
+      if (frame.type === 'submit') return this.onSubmit(ws, subscribed, frame.payload, frame.id);
       if (frame.type === 'unsubscribe') {
         this.unsubscribeFrames.push(frame.payload.taskIds);
         for (const id of frame.payload.taskIds) subscribed.delete(id);
@@ -347,6 +359,34 @@ export class FakeFxServer {
       this.subscribeFrames.push(frame.payload.taskIds);
       this.settle(this.frameWaiters, this.subscribeFrames.length);
     });
+  }
+
+  private onSubmit(ws: WebSocket, subscribed: Set<string>, payload: { task?: unknown; batch?: unknown; watch?: boolean }, id?: string): void {
+    this.submitFrames.push(payload);
+    if (!this.acceptSubmits) {
+      const message = 'unknown frame type "submit"; expected one of subscribe, unsubscribe, watch, unwatch';
+      return void ws.send(encodeFrame<ServerToClient, 'error'>('error', { code: 'BAD_FRAME', message }));
+    }
+    if (this.refuseNextSubmit) {
+      const body = this.refuseNextSubmit;
+      this.refuseNextSubmit = undefined;
+      return void ws.send(encodeFrame<ServerToClient, 'error'>('error', body, id));
+    }
+    const task = payload.task === undefined ? undefined : SubmitTaskRequest.parse(payload.task);
+    const batch = payload.batch === undefined ? undefined : SubmitBatchRequest.parse(payload.batch);
+    const created = task
+      ? [this.createTask(task.functionId, task.endpointId, task.args, task.kwargs)]
+      : batch!.tasks.map((t) => this.createTask(t.functionId, t.endpointId ?? batch!.endpointId!, t.args, t.kwargs));
+    if (this.dropAfterNextSubmit) {
+      this.dropAfterNextSubmit = false;
+      return void ws.terminate();
+    }
+    if (payload.watch) for (const t of created) subscribed.add(t.id);
+    const answer = task ? { task: { taskId: created[0]!.id } } : { batch: { batchId: randomUUID(), taskIds: created.map((t) => t.id) } };
+    ws.send(encodeFrame<ServerToClient, 'submitted'>('submitted', answer, id));
+    // like the server's catch-up read: what finished before the subscription is sent now
+    const final = payload.watch ? created.flatMap((t) => this.tasks.get(t.id)?.outcome ?? []) : [];
+    if (final.length) ws.send(encodeFrame<ServerToClient, 'result'>('result', { results: final }));
   }
 
   private settle(waiters: Array<{ count: number; resolve: () => void }>, reached: number): void {

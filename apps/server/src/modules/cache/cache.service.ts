@@ -100,6 +100,15 @@ export class CacheService {
     return this.guard(async () => this.follow(await this.entries.settle(ids)));
   }
 
+  /**
+   * Fills the entries of executions that have ended but whose entries are still pending (the moment
+   * between a result's commit and its fill, or a replica that died in it); returns the waiting tasks that
+   * completed with them. Never throws.
+   */
+  async settleEnded(): Promise<OutcomeRow[]> {
+    return this.guard(async () => this.follow(await this.entries.settle(await this.entries.endedHolders(REPAIR_PAGE))));
+  }
+
   /** The sweep's repair: ended executions nobody noticed, stranded waiting tasks, expired entries. */
   async repair(): Promise<OutcomeRow[]> {
     this.dirty = false;

@@ -2,7 +2,17 @@ import { Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import { ClientToServerSchemas, FrameError, SOCKET_CLOSE, encodeFrame, parseFrame, type ErrorCode, type ServerToClient } from '@fx/protocol';
+import {
+  CLIENT_FRAME_MAX_BYTES,
+  ClientToServerSchemas,
+  FrameError,
+  SOCKET_CLOSE,
+  encodeFrame,
+  parseFrame,
+  type ErrorCode,
+  type ServerToClient,
+  type SubmitPayload,
+} from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
 import { holdEarlyFrames, type ReleaseFrames } from '../../common/early-frames.js';
 import { closeReason } from '../../common/close-reason.js';
@@ -12,14 +22,19 @@ import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket }
 import { LiveWatchService, MAX_WATCHES_PER_SOCKET } from '../live/live-watch.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { INVALID_FRAME_TYPE } from '../metrics/metric-instruments.js';
+import { jsonScanProblem, DEFAULT_JSON_SCAN_LIMITS } from '../../common/json-scan.js';
+import { SocketSubmitService, errorBodyOf } from './socket-submit.service.js';
 
 /**
- * Client frames are small requests (subscribe holds at most DEFAULT_LIMITS.maxIdsPerRequest ids, about
- * 400 KB): nothing larger is read.
+ * Client frames are requests (subscribe holds at most DEFAULT_LIMITS.maxIdsPerRequest ids, about 400
+ * KB; a larger submission goes over REST): nothing larger is read.
  */
-export const CLIENT_MAX_FRAME_BYTES = 1024 * 1024;
+export const CLIENT_MAX_FRAME_BYTES = CLIENT_FRAME_MAX_BYTES;
 
-/** The client channel: SDKs subscribe to task ids and are pushed each final outcome once, and watch running tasks' progress and logs. */
+/**
+ * The client channel: SDKs submit tasks, subscribe to task ids and are pushed each final outcome once,
+ * and watch running tasks' progress and logs.
+ */
 @WebSocketGateway({ path: '/v1/ws/client', maxPayload: CLIENT_MAX_FRAME_BYTES })
 export class ClientGateway implements OnGatewayConnection {
   private readonly logger = new Logger('ClientChannel');
@@ -30,6 +45,7 @@ export class ClientGateway implements OnGatewayConnection {
     private readonly sockets: SocketRegistry,
     private readonly watches: LiveWatchService,
     private readonly metrics: MetricsService,
+    private readonly submitter: SocketSubmitService,
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
@@ -46,11 +62,12 @@ export class ClientGateway implements OnGatewayConnection {
   private async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
     let socket: ClientSocket;
     try {
-      const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));
+      const token = AuthService.bearer(req.headers.authorization);
+      const principal = await this.auth.verify(token);
       if (principal.kind !== 'user') throw new FxException('FORBIDDEN', 'endpoint tokens may only connect to the endpoint channel');
       if (ws.readyState !== ws.OPEN) return;
       this.sockets.bind(ws, principal);
-      socket = { ws, principal, taskIds: new Set() };
+      socket = { ws, principal, token, taskIds: new Set() };
     } catch (e) {
       const fx = e instanceof FxException ? e : new FxException('UNAUTHENTICATED', 'authentication failed');
       this.send(ws, 'error', { code: fx.code, message: fx.message });
@@ -76,6 +93,9 @@ export class ClientGateway implements OnGatewayConnection {
   private async handle(socket: ClientSocket, data: Buffer): Promise<void> {
     let frame;
     try {
+      // the bounds bodyGate holds REST bodies to (depth, keys), before JSON.parse
+      const problem = jsonScanProblem(data, DEFAULT_JSON_SCAN_LIMITS);
+      if (problem) throw new FrameError('VALIDATION_FAILED', problem);
       frame = parseFrame(ClientToServerSchemas, data);
       this.metrics.frameReceived('client', frame.type);
     } catch (e) {
@@ -83,6 +103,8 @@ export class ClientGateway implements OnGatewayConnection {
       const fe = e as FrameError;
       return this.send(socket.ws, 'error', { code: fe.code as ErrorCode, message: fe.message });
     }
+    // not chained: submissions are independent, as concurrent REST requests are
+    if (frame.type === 'submit') return void this.submit(socket, data.length, frame.payload, frame.id);
     if (frame.type === 'unsubscribe') return this.subscriptions.unsubscribe(socket, frame.payload.taskIds);
     if (frame.type === 'unwatch') return this.watches.unwatch(socket, frame.payload.taskIds);
     if (frame.type === 'watch') {
@@ -102,5 +124,16 @@ export class ClientGateway implements OnGatewayConnection {
     const { notFound, ready } = await this.subscriptions.subscribe(socket, frame.payload.taskIds);
     this.send(socket.ws, 'subscribed', { notFound }, frame.id);
     this.subscriptions.send(socket, ready);
+  }
+
+  private async submit(socket: ClientSocket, bytes: number, payload: SubmitPayload, id: string | undefined): Promise<void> {
+    try {
+      await this.submitter.submit(socket, bytes, payload, (answer) => this.send(socket.ws, 'submitted', answer, id));
+    } catch (e) {
+      const body = errorBodyOf(e);
+      if (body.code === 'INTERNAL') this.logger.error({ msg: 'submit frame failed', err: e });
+      this.send(socket.ws, 'error', body, id);
+      if (body.code === 'UNAUTHENTICATED') this.sockets.close(socket.ws, body.code, body.message, SOCKET_CLOSE.unauthorized);
+    }
   }
 }

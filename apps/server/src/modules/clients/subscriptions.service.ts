@@ -21,6 +21,8 @@ export const MAX_SUBSCRIPTIONS_PER_SOCKET = 1_000_000;
 export interface ClientSocket {
   ws: WebSocket;
   principal: Principal;
+  /** The bearer token the socket opened with: verified again for each submit frame, as REST does per request. */
+  token?: string;
   taskIds: Set<string>;
 }
 

@@ -18,6 +18,8 @@ import { FunctionsRepository } from './functions.repository.js';
 import { functionContentHash } from '@fx/protocol/node';
 import type { ClearCacheResponse } from '@fx/protocol';
 import { CacheRepository } from '../cache/cache.repository.js';
+import { CacheService } from '../cache/cache.service.js';
+import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { clearableScopes } from '../cache/cache-key.js';
 import { AuditService } from '../audit/audit.service.js';
 
@@ -57,6 +59,8 @@ export class FunctionsService {
     private readonly functions: FunctionsRepository,
     private readonly cache: CacheRepository,
     private readonly audit: AuditService,
+    private readonly entries: CacheService,
+    private readonly outcomes: OutcomesService,
   ) {}
 
   /**
@@ -181,6 +185,10 @@ export class FunctionsService {
    */
   async clearCache(p: Principal, ref: string): Promise<ClearCacheResponse> {
     const f = await this.getVisible(p, ref);
+    // An outcome is published after its entry is filled, but a result read from the database (getTask, a
+    // long-poll) may be seen between its commit and that fill: entries of ended executions are filled
+    // first, so what was seen is what is cleared.
+    await this.outcomes.published(await this.entries.settleEnded());
     const cleared = await this.cache.clear(f.contentHash, clearableScopes(p, f));
     await this.audit.record(p, {
       action: 'cache.cleared',
