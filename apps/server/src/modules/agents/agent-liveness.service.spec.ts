@@ -158,6 +158,8 @@ describe('AgentLivenessService', () => {
       const after = (await admin('GET', `/v1/endpoints/${ep.endpoint.id}`)).body as { lastHeartbeatAt: string; status: HeartbeatPayload };
       expect(Date.parse(after.lastHeartbeatAt)).toBeGreaterThan(Date.parse(before.lastHeartbeatAt) + TIMEOUT_MS);
       expect(after.status).toMatchObject({ state: 'RUNNING', running: 1 });
+      // and the heartbeat's age (a metric) is the last pong's
+      expect(pc.lastHeartbeat!.at).toBeGreaterThan(Date.now() - 2 * INTERVAL_MS);
       expect(await task(taskId)).toMatchObject({ status: 'dispatched', attempt: 0 });
 
       // the agent stops reading (hung, or cut off): no more pongs; the connection is dropped, the lease runs out

@@ -70,6 +70,8 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   /** A heartbeat without a frame: the leases and `last_heartbeat_at` are refreshed in the next flush, with the status last reported. */
   pongBeat(conn: EndpointConnection): void {
     conn.lastBeat = Date.now();
+    // the status stands as last reported; its age (fx_agent_heartbeat_age_seconds) is this pong's
+    if (conn.lastHeartbeat) conn.lastHeartbeat.at = conn.lastBeat;
     const last = conn.lastHeartbeat?.status;
     this.heartbeats.set(conn, last ? withoutBlocks(last) : undefined);
     this.heartbeatTimer ??= setTimeout(() => void this.flushHeartbeats(), HEARTBEAT_COALESCE_MS);
