@@ -106,11 +106,21 @@ async function transactions(server) {
 }
 
 /**
- * What an idle agent's session does (apps/endpoint/src/agent/agent.session.ts, beat): a heartbeat and a
- * ping (to hear from a server that sends it nothing) every interval, on its own timer.
+ * What an idle agent's session does (apps/endpoint/src/agent/agent.session.ts, beat, and heartbeat.pacer.ts):
+ * against a server that takes pongs for heartbeats (welcome.pongHeartbeats), its unchanged status every
+ * 6th interval only, and its own ping only when the server has been silent for an interval and a half (the
+ * server pings it each interval, the socket answers); against an older one, a heartbeat and a ping every interval.
  */
-function idleAgentBeats(ws, intervalMs, frame) {
-  const timer = setInterval(() => ws.readyState === ws.OPEN && (ws.send(frame()), ws.ping()), intervalMs).unref();
+function idleAgentBeats(ws, intervalMs, frame, pongHeartbeats) {
+  let heardAt = Date.now();
+  let tick = 0;
+  ws.on('ping', () => (heardAt = Date.now()));
+  ws.on('pong', () => (heardAt = Date.now()));
+  const timer = setInterval(() => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (!pongHeartbeats || tick++ % 6 === 0) ws.send(frame());
+    if (!pongHeartbeats || Date.now() - heardAt > intervalMs * 1.5) ws.ping();
+  }, intervalMs).unref();
   ws.on('close', () => clearInterval(timer));
 }
 
@@ -155,6 +165,7 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile } = {}
               protocolVersion: ENDPOINT_PROTOCOL_VERSION,
               agent: { name: `idle-${i}`, version: 'bench', hostname: hostname(), pid: process.pid, platform: 'bench', provider: 'local', workers: 2 },
               inFlight: [],
+              pongHeartbeats: true,
             }),
           ),
         );
@@ -163,7 +174,7 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile } = {}
           if (frame.type !== 'welcome') return;
           welcomed++;
           heartbeatIntervalMs = frame.payload.heartbeatIntervalMs;
-          idleAgentBeats(ws, heartbeatIntervalMs, () => encodeFrame('heartbeat', heartbeat));
+          idleAgentBeats(ws, heartbeatIntervalMs, () => encodeFrame('heartbeat', heartbeat), frame.payload.pongHeartbeats === true);
           resolve();
         });
       });

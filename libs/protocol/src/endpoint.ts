@@ -40,6 +40,12 @@ export const HelloPayload = z.object({
   instanceId: z.string().min(1).max(64).optional(),
   /** Replace whatever agent is running this endpoint now (which is told to stop, not to reconnect). */
   takeover: z.boolean().optional(),
+  /**
+   * The agent lets its pongs (and its own pings) stand for heartbeats, and sends a `heartbeat` frame only
+   * when its status changed (see WelcomePayload.pongHeartbeats). Absent from older agents: the server
+   * then counts only `heartbeat` frames, as before.
+   */
+  pongHeartbeats: z.boolean().optional(),
 });
 export type HelloPayload = z.infer<typeof HelloPayload>;
 
@@ -209,6 +215,13 @@ export const WelcomePayload = z.object({
    * older server sends by omission) means any. The agent checks every task against it before running.
    */
   allowedFunctions: z.array(Uuid).nullable().default(null),
+  /**
+   * This server pings an agent that said `pongHeartbeats` once a heartbeat interval, and counts its pong
+   * as a heartbeat (leases extended, last heartbeat refreshed with the status last reported). Such an
+   * agent then sends `heartbeat` only when its status changed, and its own ping only when it heard
+   * nothing from the server for a while. Absent from older servers: the agent heartbeats and pings every interval.
+   */
+  pongHeartbeats: z.boolean().optional(),
 });
 export type WelcomePayload = z.infer<typeof WelcomePayload>;
 

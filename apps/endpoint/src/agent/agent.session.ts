@@ -23,6 +23,7 @@ import { AGENT_VERSION } from '../version.js';
 import { AgentRefusedError, FATAL_ERROR_CODES } from './agent.errors.js';
 import type { Logger } from './logger.js';
 import type { ConnectionState } from './status.file.js';
+import { HeartbeatPacer } from './heartbeat.pacer.js';
 
 /** Close codes of the endpoint channel that stop the agent: another agent serves the endpoint, or took it over. */
 const ALREADY_SERVED = ENDPOINT_CLOSE.replaced;
@@ -59,7 +60,7 @@ export interface AgentSessionEvents {
   ack: [taskIds: string[], copies: string[]];
   /** `copy`: only the tasks' speculative copies (true), only the originals (false), or both (undefined). */
   cancel: [taskIds: string[], copy: boolean | undefined];
-  /** A heartbeat went out. */
+  /** A heartbeat tick passed (the heartbeat frame itself may have been left out: HeartbeatPacer). */
   beat: [];
   /** Something a person should hear of (already logged as a warning). */
   problem: [message: string];
@@ -240,6 +241,8 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
       // only until this agent is welcomed once: a reconnect must not take over from a newer agent
       takeover: this.options.takeover && !this.everWelcomed,
       protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+      // pongs stand for heartbeats if the server agrees (welcome.pongHeartbeats): fewer frames when idle
+      pongHeartbeats: true,
       agent: {
         name: this.options.name,
         version: AGENT_VERSION,
@@ -295,17 +298,23 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
     this.emit('welcome', welcome);
   }
 
-  /** Heartbeats at the interval the server asked for; a server silent past its timeout is dropped. */
+  /**
+   * Heartbeats at the interval the server asked for (only the changed ones, when the server takes pongs
+   * for heartbeats: HeartbeatPacer); a server silent past its timeout is dropped.
+   */
   private beat(connection: Connection, welcome: WelcomePayload): NodeJS.Timeout {
+    const pacer = new HeartbeatPacer(welcome.pongHeartbeats === true, welcome.heartbeatIntervalMs);
     return setInterval(() => {
-      if (Date.now() - connection.lastHeardAt > welcome.heartbeatTimeoutMs) {
+      const silentMs = Date.now() - connection.lastHeardAt;
+      if (silentMs > welcome.heartbeatTimeoutMs) {
         this.options.log.warn(`nothing heard from the server for ${welcome.heartbeatTimeoutMs} ms; reconnecting`);
         connection.ws.terminate();
         return;
       }
-      this.sendOn(connection, 'heartbeat', this.options.heartbeat());
+      const payload = this.options.heartbeat();
+      if (pacer.sendHeartbeat(payload)) this.sendOn(connection, 'heartbeat', payload);
       try {
-        connection.ws.ping();
+        if (pacer.sendPing(silentMs)) connection.ws.ping();
       } catch {
         // the socket is closing; 'close' follows
       }

@@ -230,6 +230,67 @@ describe('EndpointAgent', () => {
     expect(a.state).not.toBe(AgentState.FAILED);
   });
 
+  /** Pings the agent gets from the fake server every `intervalMs` (as the real server pings a pong-heartbeat agent), and counts the agent's own. */
+  async function pingTraffic(intervalMs: number) {
+    await server.waitFor(() => server.current?.hello !== undefined, 'a connection');
+    const socket = server.current!.socket;
+    const counts = { agentPings: 0, serverPings: 0 };
+    socket.on('ping', () => counts.agentPings++);
+    const timer = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      socket.ping();
+      counts.serverPings++;
+    }, intervalMs);
+    return { counts, stop: () => clearInterval(timer) };
+  }
+
+  it('with a server that takes pongs for heartbeats: a heartbeat only when its status changed (or every 6th tick), no ping of its own while the server pings it', async () => {
+    const provider = new FakeProvider(2, 'manual');
+    await setup(provider, { agent: { prefetch: 0 }, server: { welcome: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 2_000, pongHeartbeats: true } } });
+    const traffic = await pingTraffic(100);
+    expect(server.connections[0]?.hello).toMatchObject({ pongHeartbeats: true });
+    try {
+      await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'the first heartbeat');
+      const start = Date.now();
+      await new Promise((r) => setTimeout(r, 1_300));
+      const ticks = Math.floor((Date.now() - start) / 100);
+      // about 13 ticks with one status: the first heartbeat, and a refresh every 6th tick (2 or 3 more)
+      const idle = server.framesOf('heartbeat').length;
+      expect(idle).toBeGreaterThanOrEqual(2);
+      expect(idle).toBeLessThanOrEqual(1 + Math.ceil(ticks / 6) + 1);
+      // the server's pings keep the agent informed (one a little late may draw a ping of the agent's own)
+      expect(traffic.counts.agentPings).toBeLessThanOrEqual(1);
+
+      // the status changes (a task runs): the next tick reports it
+      const task = echo(1);
+      server.enqueue(task);
+      await server.waitFor(() => server.framesOf('heartbeat').some((h) => h.running === 1), 'a heartbeat with the running task');
+      provider.release(task.taskId);
+      await server.waitFor(() => server.framesOf('heartbeat').at(-1)?.running === 0, 'a heartbeat with the task done');
+
+      // the server stops pinging: the agent pings it itself (and hears its pongs, so it stays connected)
+      traffic.stop();
+      const before = traffic.counts.agentPings;
+      await server.waitFor(() => traffic.counts.agentPings >= before + 2, 'pings of the agent');
+      expect(server.connections).toHaveLength(1);
+    } finally {
+      traffic.stop();
+    }
+  });
+
+  it('with an older server (no pongHeartbeats in welcome): a heartbeat and a ping at every tick, even when the server pings it', async () => {
+    await setup(new FakeProvider(2), { server: { welcome: { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 1_000 } } });
+    const traffic = await pingTraffic(50);
+    try {
+      await server.waitFor(() => server.framesOf('heartbeat').length >= 8, 'eight heartbeats');
+      // the same status every time, all sent; each tick's ping too
+      expect(new Set(server.framesOf('heartbeat').map((h) => JSON.stringify(h))).size).toBe(1);
+      expect(traffic.counts.agentPings).toBeGreaterThanOrEqual(6);
+    } finally {
+      traffic.stop();
+    }
+  });
+
   it('drains on stop: no new credits, the running task finishes, its result is acked, then STOPPED', async () => {
     const provider = new FakeProvider(2, 'manual');
     const a = await setup(provider, { agent: { prefetch: 0 } });

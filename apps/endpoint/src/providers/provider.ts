@@ -139,7 +139,9 @@ export interface Provider {
   status(): ProviderStatus;
   /**
    * HPC providers: their blocks' accounting for a heartbeat (live ones, then the latest ended ones; see
-   * usage.ts). Called once per heartbeat: a provider may count what it has reported.
+   * usage.ts). Called once per heartbeat tick: a provider may count what it has reported. Against a server
+   * that takes pongs for heartbeats, a tick whose status did not change sends nothing (HeartbeatPacer): a
+   * report that appears or changes is sent at its first tick, repeats of it only every 6th.
    */
   blockReports?(): BlockReport[];
 }

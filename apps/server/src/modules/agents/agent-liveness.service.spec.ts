@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import type { HeartbeatPayload } from '@fx/protocol';
+import { ENDPOINT_PROTOCOL_VERSION, type HeartbeatPayload } from '@fx/protocol';
 import { rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
 import { LeaseService } from '../leases/lease.service.js';
@@ -73,7 +73,7 @@ describe('AgentLivenessService', () => {
   const task = async (id: string) => (await admin('GET', `/v1/tasks/${id}`)).body as { status: string; attempt: number };
 
   it('pings a connection quiet for a heartbeat interval, and drops one not heard from within the timeout', async () => {
-    // counted, not replaced: the server's own once-an-interval check runs too, but never between a
+    // counted, not replaced: the server's own check (twice an interval) runs too, but never between a
     // synchronous check() and the expect after it
     const ping = jest.spyOn(conn.ws, 'ping');
     const pinged = new Promise<void>((resolve) => peer.ws.once('ping', () => resolve()));
@@ -121,5 +121,55 @@ describe('AgentLivenessService', () => {
     await sleep(TIMEOUT_MS / 2);
     expect(held(await leases.requeueExpired())).toBe(true);
     expect(await task(taskId)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+  });
+
+  it('takes the pongs of a pongHeartbeats agent for heartbeats: its task keeps its lease while it pongs, and loses it once the pongs stop', async () => {
+    const ep = (await admin('POST', '/v1/endpoints', { name: `pong-${randomUUID().slice(0, 8)}` })).body;
+    const ponger = await ProtocolPeer.connect(server.url, ep.token);
+    try {
+      ponger.send('hello', {
+        protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+        agent: { name: 'peer', version: 'test', hostname: 'test', pid: process.pid, platform: process.platform, provider: 'test', workers: 1 },
+        inFlight: [],
+        pongHeartbeats: true,
+      });
+      expect((await ponger.next('welcome')).payload.pongHeartbeats).toBe(true);
+      const pc = connections.current(ep.endpoint.id)!;
+      expect(pc.pongHeartbeats).toBe(true);
+      const taskId: string = (await admin('POST', '/v1/tasks', { functionId: fnId, endpointId: ep.endpoint.id, args: [1] })).body.taskId;
+      ponger.send('credits', { credits: 1 });
+      expect((await ponger.tasks(1)).map((t) => t.taskId)).toEqual([taskId]);
+      const held = (lost: Awaited<ReturnType<LeaseService['requeueExpired']>>) => lost.requeued.some((r) => r.id === taskId);
+
+      // a frame says the agent is alive but extends no lease: a pong-heartbeat agent is pinged all the same
+      const ping = jest.spyOn(pc.ws, 'ping');
+      pc.lastBeat = Date.now() - INTERVAL_MS;
+      liveness.heard(pc);
+      liveness.check();
+      expect(ping).toHaveBeenCalledTimes(1);
+      ping.mockRestore();
+
+      // one heartbeat frame with its status, then only pongs (to the server's own pings, each interval)
+      await liveness.heartbeat(pc, status(1));
+      const before = (await admin('GET', `/v1/endpoints/${ep.endpoint.id}`)).body as { lastHeartbeatAt: string };
+      await sleep(TIMEOUT_MS * 1.5);
+      // past the lease the heartbeat gave it: the pongs extended it, and refreshed the last heartbeat with the status last reported
+      expect(held(await leases.requeueExpired())).toBe(false);
+      const after = (await admin('GET', `/v1/endpoints/${ep.endpoint.id}`)).body as { lastHeartbeatAt: string; status: HeartbeatPayload };
+      expect(Date.parse(after.lastHeartbeatAt)).toBeGreaterThan(Date.parse(before.lastHeartbeatAt) + TIMEOUT_MS);
+      expect(after.status).toMatchObject({ state: 'RUNNING', running: 1 });
+      // and the heartbeat's age (a metric) is the last pong's
+      expect(pc.lastHeartbeat!.at).toBeGreaterThan(Date.now() - 2 * INTERVAL_MS);
+      expect(await task(taskId)).toMatchObject({ status: 'dispatched', attempt: 0 });
+
+      // the agent stops reading (hung, or cut off): no more pongs; the connection is dropped, the lease runs out
+      ponger.ws.pause();
+      await sleep(TIMEOUT_MS + INTERVAL_MS + 1_500);
+      expect(connections.current(ep.endpoint.id)).toBeUndefined();
+      expect(held(await leases.requeueExpired())).toBe(true);
+      expect(await task(taskId)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+    } finally {
+      ponger.kill();
+    }
   });
 });

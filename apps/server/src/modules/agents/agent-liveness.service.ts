@@ -17,13 +17,19 @@ export const HEARTBEAT_COALESCE_MS = 1_000;
  * leases of its connection; a connection not heard from (frames, heartbeats, pongs) within
  * FX_HEARTBEAT_TIMEOUT_MS is dropped, and one quiet for a heartbeat interval is pinged. The leases of a
  * dropped connection then run out, and the recovery sweep requeues their tasks.
+ *
+ * An agent that said `pongHeartbeats` in its hello sends `heartbeat` frames only when its status changed:
+ * it is pinged once an interval whatever else it sends, and its pong (or its own ping) counts as a
+ * heartbeat with the status it last reported — one frame each way per interval for an idle agent,
+ * instead of a heartbeat, a ping and a pong (bench/README.md, issue 18).
  */
 @Injectable()
 export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('EndpointChannel');
   private liveness?: NodeJS.Timeout;
   private readonly heartbeatSeen = new WeakSet<EndpointConnection>();
-  private readonly heartbeats = new Map<EndpointConnection, HeartbeatPayload>();
+  /** Gathered for the next flush: the status to store (none yet for a pong before the first heartbeat). */
+  private readonly heartbeats = new Map<EndpointConnection, Omit<HeartbeatPayload, 'blocks'> | undefined>();
   private heartbeatTimer?: NodeJS.Timeout;
 
   constructor(
@@ -36,8 +42,9 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    // One timer for every connection on this replica, not one per agent.
-    this.liveness = setInterval(() => this.check(), this.config.FX_HEARTBEAT_INTERVAL_MS);
+    // One timer for every connection on this replica, not one per agent. Twice an interval, so that a
+    // pong-heartbeat agent is pinged every interval (see check) and none waits past 1.25 intervals.
+    this.liveness = setInterval(() => this.check(), Math.ceil(this.config.FX_HEARTBEAT_INTERVAL_MS / 2));
     this.liveness.unref();
   }
 
@@ -46,9 +53,28 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
     clearTimeout(this.heartbeatTimer);
   }
 
-  /** Anything the agent sends, a pong included, says it is alive. */
+  /**
+   * Anything the agent sends, a pong included, says it is alive. From a `pongHeartbeats` agent, a pong
+   * (or a ping: it pings when it heard nothing from this server for a while) is also a heartbeat.
+   */
   watch(conn: EndpointConnection): void {
-    conn.ws.on('pong', () => this.heard(conn));
+    conn.ws.on('pong', () => this.control(conn));
+    conn.ws.on('ping', () => conn.pongHeartbeats && this.control(conn));
+  }
+
+  private control(conn: EndpointConnection): void {
+    this.heard(conn);
+    if (conn.pongHeartbeats) this.pongBeat(conn);
+  }
+
+  /** A heartbeat without a frame: the leases and `last_heartbeat_at` are refreshed in the next flush, with the status last reported. */
+  pongBeat(conn: EndpointConnection): void {
+    conn.lastBeat = Date.now();
+    // the status stands as last reported; its age (fx_agent_heartbeat_age_seconds) is this pong's
+    if (conn.lastHeartbeat) conn.lastHeartbeat.at = conn.lastBeat;
+    const last = conn.lastHeartbeat?.status;
+    this.heartbeats.set(conn, last ? withoutBlocks(last) : undefined);
+    this.heartbeatTimer ??= setTimeout(() => void this.flushHeartbeats(), HEARTBEAT_COALESCE_MS);
   }
 
   heard(conn: EndpointConnection): void {
@@ -57,8 +83,10 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
 
   async heartbeat(conn: EndpointConnection, payload: HeartbeatPayload): Promise<void> {
     conn.lastHeartbeat = { at: Date.now(), status: payload };
+    conn.lastBeat = conn.lastHeartbeat.at;
     // Blocks go to their own table (accounting), not into the endpoint's stored status.
-    const { blocks, ...status } = payload;
+    const { blocks } = payload;
+    const status = withoutBlocks(payload);
     if (blocks && blocks.length > 0) await this.recordBlocks(conn, blocks);
     if (!this.heartbeatSeen.has(conn)) {
       // The first on a connection is written at once, so live views show the agent's status now.
@@ -84,10 +112,12 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
     const batch = [...this.heartbeats];
     this.heartbeats.clear();
     if (batch.length === 0) return;
+    // a pong that came before the connection's first heartbeat has no status to store: leases only
+    const reported = batch.flatMap(([c, status]) => (status ? [{ id: c.endpointId, status }] : []));
     try {
-      await this.endpoints.recordHeartbeats(batch.map(([c, status]) => ({ id: c.endpointId, status })));
+      await this.endpoints.recordHeartbeats(reported);
       await this.leases.extend(batch.map(([c]) => c.id));
-      for (const [c] of batch) this.events.noteEndpointChanged(c.endpointId);
+      for (const { id } of reported) this.events.noteEndpointChanged(id);
     } catch (e) {
       this.logger.warn(`could not record ${batch.length} heartbeats: ${(e as Error).message}`);
     }
@@ -102,8 +132,14 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  /** Drops the connections not heard from within the timeout, and pings the quiet ones. */
+  /**
+   * Drops the connections not heard from within the timeout, and pings the quiet ones, and the
+   * pong-heartbeat ones whose leases were last extended 3/4 of an interval ago or more: with this check
+   * twice an interval, one pinged at a check is pinged again two checks later, once an interval, even
+   * when its pong takes a while, and a frame it sends meanwhile (which extends no lease) changes nothing.
+   */
   check(now = Date.now()): void {
+    const interval = this.config.FX_HEARTBEAT_INTERVAL_MS;
     for (const conn of this.connections.all()) {
       if (now - conn.lastSeen > this.config.FX_HEARTBEAT_TIMEOUT_MS) {
         this.logger.warn({
@@ -113,10 +149,15 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
           silentMs: now - conn.lastSeen,
         });
         conn.ws.terminate();
-      } else if (conn.open && now - conn.lastSeen >= this.config.FX_HEARTBEAT_INTERVAL_MS) {
-        // only quiet connections: an agent heard within the interval (heartbeats, pongs) is alive
+      } else if (conn.open && (now - conn.lastSeen >= interval || (conn.pongHeartbeats && now - conn.lastBeat >= (interval * 3) / 4))) {
+        // otherwise only quiet connections: an agent heard within the interval (heartbeats, pongs) is alive
         conn.ws.ping();
       }
     }
   }
+}
+
+function withoutBlocks(payload: HeartbeatPayload): Omit<HeartbeatPayload, 'blocks'> {
+  const { blocks: _blocks, ...status } = payload;
+  return status;
 }

@@ -50,6 +50,7 @@ export class AgentSessionService implements OnModuleInit {
     }
     conn.instanceId = hello.instanceId;
     conn.agent = hello.agent;
+    conn.pongHeartbeats = hello.pongHeartbeats === true;
     // Checked before anything changes: a refused agent must not requeue the running one's tasks.
     const other = await this.otherLiveAgent(conn);
     if (other && !hello.takeover) {
@@ -90,6 +91,7 @@ export class AgentSessionService implements OnModuleInit {
       inlineResultBytes: this.config.FX_INLINE_RESULT_BYTES,
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
+      pongHeartbeats: true,
     });
     const facts = {
       endpointId: conn.endpointId,

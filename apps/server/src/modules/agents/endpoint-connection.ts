@@ -15,6 +15,10 @@ export class EndpointConnection {
   readonly id = `conn-${randomUUID()}`;
   credits = 0;
   lastSeen = Date.now();
+  /** When its leases were last extended for it (a heartbeat, or a pong of a `pongHeartbeats` agent). */
+  lastBeat = Date.now();
+  /** From `hello`: its pongs stand for heartbeats (AgentLivenessService). */
+  pongHeartbeats = false;
   dispatching = false;
   dispatchAgain = false;
   /**
