@@ -21,7 +21,7 @@ export class FxExceptionFilter implements ExceptionFilter {
     const res = host
       .switchToHttp()
       .getResponse<{ status(n: number): { json(b: unknown): void }; headersSent: boolean; setHeader(k: string, v: string): void }>();
-    const [status, body] = this.toBody(exception);
+    const [status, body] = errorResponse(exception);
     if (status === 503 && !(exception instanceof FxException)) this.logger.warn(`answered 503: ${(exception as Error)?.message ?? String(exception)}`);
     else if (status >= 500) this.logger.error(exception instanceof Error ? exception : String(exception));
     if (res.headersSent) return;
@@ -33,45 +33,46 @@ export class FxExceptionFilter implements ExceptionFilter {
       res.setHeader('Connection', 'close');
     res.status(status).json(body);
   }
+}
 
-  private toBody(exception: unknown): [number, ErrorBody] {
-    if (exception instanceof FxException) {
-      return [
-        exception.status,
-        { code: exception.code, message: exception.message, ...(exception.details === undefined ? {} : { details: exception.details }) },
-      ];
-    }
-    const e = exception as HttpLikeError;
-    // body-parser errors arrive as plain errors with a `type` and a status
-    if (e?.type === 'entity.too.large') {
-      return [413, { code: 'PAYLOAD_TOO_LARGE', message: `request body is larger than the limit (${e.message ?? ''})`.trim() }];
-    }
-    if (e?.type === 'entity.parse.failed') {
-      return [400, { code: 'VALIDATION_FAILED', message: 'request body is not valid JSON' }];
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const code =
-        status === 404
-          ? 'NOT_FOUND'
-          : status === 401
-            ? 'UNAUTHENTICATED'
-            : status === 403
-              ? 'FORBIDDEN'
-              : status === 413
-                ? 'PAYLOAD_TOO_LARGE'
-                : status >= 500
-                  ? 'INTERNAL'
-                  : 'VALIDATION_FAILED';
-      return [status, { code, message: exception.message }];
-    }
-    const status = e?.status ?? e?.statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return [status, { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED', message: e.message ?? 'bad request' }];
-    }
-    // A database or broker that cannot be reached is "try again", not a server bug.
-    if (isUnavailableError(exception))
-      return [503, { code: 'UNAVAILABLE', message: 'a backing service (database or broker) cannot be reached right now; retry shortly' }];
-    return [500, { code: 'INTERNAL', message: 'internal server error; the server log has the details' }];
+/**
+ * The status and `{ code, message }` REST answers for an error; the client socket's submit frames answer
+ * with the same body (clients/socket-submit.service.ts).
+ */
+export function errorResponse(exception: unknown): [number, ErrorBody] {
+  if (exception instanceof FxException) {
+    return [exception.status, { code: exception.code, message: exception.message, ...(exception.details === undefined ? {} : { details: exception.details }) }];
   }
+  const e = exception as HttpLikeError;
+  // body-parser errors arrive as plain errors with a `type` and a status
+  if (e?.type === 'entity.too.large') {
+    return [413, { code: 'PAYLOAD_TOO_LARGE', message: `request body is larger than the limit (${e.message ?? ''})`.trim() }];
+  }
+  if (e?.type === 'entity.parse.failed') {
+    return [400, { code: 'VALIDATION_FAILED', message: 'request body is not valid JSON' }];
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code =
+      status === 404
+        ? 'NOT_FOUND'
+        : status === 401
+          ? 'UNAUTHENTICATED'
+          : status === 403
+            ? 'FORBIDDEN'
+            : status === 413
+              ? 'PAYLOAD_TOO_LARGE'
+              : status >= 500
+                ? 'INTERNAL'
+                : 'VALIDATION_FAILED';
+    return [status, { code, message: exception.message }];
+  }
+  const status = e?.status ?? e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return [status, { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_FAILED', message: e.message ?? 'bad request' }];
+  }
+  // A database or broker that cannot be reached is "try again", not a server bug.
+  if (isUnavailableError(exception))
+    return [503, { code: 'UNAVAILABLE', message: 'a backing service (database or broker) cannot be reached right now; retry shortly' }];
+  return [500, { code: 'INTERNAL', message: 'internal server error; the server log has the details' }];
 }

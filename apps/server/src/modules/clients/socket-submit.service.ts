@@ -3,7 +3,7 @@ import { SubmitBatchRequest, SubmitTaskRequest, type ErrorBody, type SubmitPaylo
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { ZodPipe } from '../../common/zod.pipe.js';
-import { isUnavailableError } from '../../common/unavailable.js';
+import { errorResponse } from '../../common/fx-exception.filter.js';
 import { AuthService } from '../auth/auth.service.js';
 import { RateLimitService } from '../ratelimit/rate-limit.service.js';
 import { TasksService } from '../tasks/tasks.service.js';
@@ -59,9 +59,7 @@ export class SocketSubmitService {
   }
 }
 
-/** The error body REST's exception filter would answer for this failure (FxException, a backing service away, or a bug). */
+/** The error body REST's exception filter answers for this failure (FxException, a backing service away, or a bug). */
 export function errorBodyOf(e: unknown): ErrorBody {
-  if (e instanceof FxException) return { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) };
-  if (isUnavailableError(e)) return { code: 'UNAVAILABLE', message: 'a backing service (database or broker) cannot be reached right now; retry shortly' };
-  return { code: 'INTERNAL', message: 'the server could not handle that frame; retry' };
+  return errorResponse(e)[1];
 }
