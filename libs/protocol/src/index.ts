@@ -23,3 +23,4 @@ export * from './objects.js';
 export * from './live.js';
 export * from './usage.js';
 export * from './audit.js';
+export * from './canonical-json.js';

@@ -1,5 +1,5 @@
-import type { HeartbeatPayload } from '@fx/protocol';
-import { HEARTBEAT_REFRESH_INTERVALS, HeartbeatPacer, stableJson } from './heartbeat.pacer.js';
+import { canonicalJson as stableJson, type HeartbeatPayload } from '@fx/protocol';
+import { HEARTBEAT_REFRESH_INTERVALS, HeartbeatPacer } from './heartbeat.pacer.js';
 
 const idle: HeartbeatPayload = { state: 'RUNNING', workers: { total: 2, busy: 0, idle: 2 }, queued: 0, running: 0, spooled: 0, provider: 'fake' };
 const beat = (running: number): HeartbeatPayload => ({ ...idle, running, workers: { total: 2, busy: running, idle: 2 - running } });

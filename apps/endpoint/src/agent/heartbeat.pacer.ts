@@ -1,4 +1,4 @@
-import type { HeartbeatPayload } from '@fx/protocol';
+import { canonicalJson, type HeartbeatPayload } from '@fx/protocol';
 
 /**
  * With a server that takes pongs for heartbeats, an unchanged status still goes out every this many
@@ -32,7 +32,7 @@ export class HeartbeatPacer {
   /** Whether this tick's heartbeat goes out. */
   sendHeartbeat(payload: HeartbeatPayload): boolean {
     if (!this.pongHeartbeats) return true;
-    const serialized = stableJson(payload);
+    const serialized = canonicalJson(payload);
     if (serialized === this.lastSent && ++this.unchanged < HEARTBEAT_REFRESH_INTERVALS) return false;
     this.lastSent = serialized;
     this.unchanged = 0;
@@ -43,13 +43,4 @@ export class HeartbeatPacer {
   sendPing(silentMs: number): boolean {
     return !this.pongHeartbeats || silentMs > this.intervalMs * HEARD_GRACE;
   }
-}
-
-/** JSON with every object's keys sorted: the same status gives the same text, whatever order it was built in. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

@@ -1,25 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { PickledValue } from '@fx/protocol';
+import { canonicalJson, type PickledValue } from '@fx/protocol';
+
+// the cache key's canonical arguments (and this module's spec of them)
+export { canonicalJson };
 
 /**
  * Memoized results, the pure part: canonical arguments, the scope an entry belongs to, the key, and the
  * TTL a task's entry gets. DESIGN.md invariant 11: a task completes from the stored outcome of an
  * identical earlier one (same function content, same canonical arguments, same owner scope).
  */
-
-/**
- * JSON with every object's keys sorted (recursively) and no spaces, so that `{a:1,b:2}` and `{b:2,a:1}`
- * are the same arguments. Values equal as JSON are the same (1 and 1.0 both arrive as the number 1).
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.keys(value)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
-}
 
 /** What decides who shares a function's entries. */
 export interface CacheFunction {
