@@ -126,14 +126,15 @@ function idleAgentBeats(ws, intervalMs, frame, pongHeartbeats) {
 
 /**
  * n endpoint connections that say hello and then only heartbeat, as an idle agent does (idleAgentBeats). With
- * `cpuProfile` (a file), the server's V8 CPU profile of the measured window is written there.
+ * `cpuProfile` (a file), the server's V8 CPU profile of the measured window is written there; `probe`
+ * (idle-statements.mjs) is started and stopped around each measured window.
  */
-export async function fxIdleConnections(backend, n, windowS, { cpuProfile } = {}) {
+export async function fxIdleConnections(backend, n, windowS, { cpuProfile, probe } = {}) {
   const port = cpuProfile ? await freePort() : undefined;
   // the endpoint tokens all belong to the admin user: lift the per-user and per-address socket caps
   const server = await FxServer.start(backend, {
     nodeArgs: port ? [inspectArg(port)] : [],
-    env: { FX_MAX_SOCKETS_PER_USER: '0', FX_MAX_SOCKETS_PER_ADDRESS: '0' },
+    env: { FX_MAX_SOCKETS_PER_USER: '0', FX_MAX_SOCKETS_PER_ADDRESS: '0', ...probe?.serverEnv },
   });
   const inspector = port ? await Inspector.connect(port) : undefined;
   const sockets = [];
@@ -143,10 +144,12 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile } = {}
     for (let i = 0; i < n; i++) tokens.push((await client.registerEndpoint({ name: `idle-${i}` })).token);
     client.close();
     await sleep(1000);
+    await probe?.start(server);
     const base0 = cpuSeconds(server.pid);
     const tb0 = now();
     await sleep(windowS * 1000);
     const baselineCpu = (cpuSeconds(server.pid) - base0) / ((now() - tb0) / 1000);
+    await probe?.stop('no connection', (now() - tb0) / 1000);
     const rss0 = rssBytes(server.pid);
     const wsUrl = `${server.url.replace('http', 'ws')}/v1/ws/endpoint`;
     const heartbeat = { state: 'RUNNING', workers: { total: 2, busy: 0, idle: 2 }, queued: 0, running: 0, spooled: 0, provider: 'local' };
@@ -184,12 +187,14 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile } = {}
     await sleep(heartbeatIntervalMs * 2 + 1000);
     await inspector?.call('Profiler.enable');
     await inspector?.call('Profiler.start');
+    await probe?.start(server);
     const x0 = await transactions(server);
     const c0 = cpuSeconds(server.pid);
     const t0 = now();
     await sleep(windowS * 1000);
     const cpu = (cpuSeconds(server.pid) - c0) / ((now() - t0) / 1000);
     const pgTransactionsPerS = backend === 'embedded' ? null : ((await transactions(server)) - x0) / ((now() - t0) / 1000);
+    await probe?.stop(`${welcomed} idle connections`, (now() - t0) / 1000);
     if (inspector) writeFileSync(cpuProfile, JSON.stringify((await inspector.call('Profiler.stop')).profile));
     const rss1 = rssBytes(server.pid);
     return {
