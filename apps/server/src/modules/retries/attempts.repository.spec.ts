@@ -63,9 +63,12 @@ describe.each(['postgres', 'pglite'] as const)('retry statements on %s', (kind) 
     // not before the backoff, then once however many sweeps race
     expect(await attempts.promoteDue()).toEqual([]);
     expect((await attempts.nextDue())?.getTime()).toBe(moved[0]!.retry_at!.getTime());
+    // the sweep reads this first and moves nothing while the backoff runs
+    expect(await attempts.nextRetry()).toEqual({ at: moved[0]!.retry_at, due: false });
     expect(moved[0]!.retry_at!.getTime() - Date.now()).toBeGreaterThan(20_000);
     // the backoff passes (moved forward here rather than waited for)
     await db.prisma.$executeRawUnsafe(`UPDATE tasks SET retry_at = now() - interval '1 millisecond' WHERE id = $1::uuid`, id);
+    expect((await attempts.nextRetry())?.due).toBe(true);
     const promoted = await Promise.all([attempts.promoteDue(), attempts.promoteDue(), attempts.promoteDue()]);
     // the queue's columns: a promoted task keeps its place by priority and owner
     expect(promoted.flat()).toEqual([{ id, endpoint_id: ep, owner_id: expect.any(String), priority: 5 }]);

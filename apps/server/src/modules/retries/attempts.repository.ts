@@ -114,8 +114,16 @@ export class AttemptsRepository extends SqlRepository {
 
   /** When the next backoff ends, of any task (null: none waits). */
   async nextDue(): Promise<Date | null> {
-    const rows = await this.query<{ at: Date | null }>(`SELECT min(retry_at) AS at FROM tasks WHERE status = 'waiting-for-retry'`);
-    return rows[0]?.at ?? null;
+    return (await this.nextRetry())?.at ?? null;
+  }
+
+  /** The next backoff to end, and whether it already has by the database's clock (the one promoteDue goes by); null: none waits. */
+  async nextRetry(): Promise<{ at: Date; due: boolean } | null> {
+    const rows = await this.query<{ at: Date | null; due: boolean | null }>(
+      `SELECT min(retry_at) AS at, min(retry_at) <= now() AS due FROM tasks WHERE status = 'waiting-for-retry'`,
+    );
+    const at = rows[0]?.at;
+    return at ? { at, due: rows[0]?.due === true } : null;
   }
 
   /** The latest `limit` archived attempts of a task, oldest first. */

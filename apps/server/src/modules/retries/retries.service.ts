@@ -66,8 +66,14 @@ export class RetriesService implements OnModuleDestroy {
     return results.filter((r) => !dropped.has(r) && !(r.status === 'failed' && movedIds.has(r.taskId)));
   }
 
-  /** The sweep's part: moves what is due, and sets this replica's timer for the next backoff to end. */
+  /**
+   * The sweep's part: moves what is due, and sets this replica's timer for the next backoff to end.
+   * The earliest backoff is read first: with none due (the usual sweep) that one read is all it costs.
+   */
   async sweep(): Promise<void> {
+    const first = await this.attempts.nextRetry();
+    if (!first) return;
+    if (!first.due) return this.arm(first.at);
     await this.promoteDue();
     const next = await this.attempts.nextDue();
     if (next) this.arm(next);

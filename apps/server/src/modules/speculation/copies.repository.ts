@@ -26,6 +26,17 @@ export type CopyWin = OutcomeRow & { endpoint_id: string; superseded_owner: stri
  */
 @Injectable()
 export class CopiesRepository extends SqlRepository {
+  /**
+   * Whether the sweep has anything to look at: a copy that has not ended, or a group that asks for
+   * speculation. One read of two partial indexes, so that an idle replica's sweep is one statement, not three.
+   */
+  async anyActive(): Promise<boolean> {
+    const rows = await this.query<{ any: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM task_copies WHERE status IN ${COPY_ACTIVE}) OR EXISTS (SELECT 1 FROM task_groups WHERE speculating_since IS NOT NULL) AS any`,
+    );
+    return rows[0]?.any === true;
+  }
+
   /** Groups that asked for speculation and were joined by tasks lately (see migration 20261218003000_speculation). */
   speculatingGroups(): Promise<SpeculatingGroup[]> {
     return this.query(`SELECT id, speculation FROM task_groups WHERE speculating_since IS NOT NULL`);

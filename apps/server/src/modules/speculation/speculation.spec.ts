@@ -73,6 +73,20 @@ describe('speculation', () => {
   };
   const task = async (id: string) => (await admin('GET', `/v1/tasks/${id}`)).body;
 
+  it('an idle sweep (no copy, no group asking for speculation) reads once and stops there', async () => {
+    const endStale = jest.spyOn(copies, 'endStale');
+    const groups = jest.spyOn(copies, 'speculatingGroups');
+    try {
+      expect(await copies.anyActive()).toBe(false);
+      expect(await sweep.sweep()).toBe(0);
+      expect(endStale).not.toHaveBeenCalled();
+      expect(groups).not.toHaveBeenCalled();
+    } finally {
+      endStale.mockRestore();
+      groups.mockRestore();
+    }
+  });
+
   it('launches one copy per straggler however many sweeps race; the copy’s result wins and the original’s later one is dropped', async () => {
     const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
     const ids = await straggling(await fn('idem', true), holder);
