@@ -22,7 +22,10 @@ const probe = {
     for (const line of readFileSync(logFile).subarray(from).toString().split('\n')) {
       const at = line.indexOf(mark);
       if (at < 0) continue;
-      const statement = line.slice(at + mark.length).replace(/^[\d.]+ ms\s+(execute [^:]*: |statement: |parse [^:]*: |bind [^:]*: )?/, '');
+      // the extended protocol logs a statement's parse and bind as well: its execute alone counts it
+      const m = /^[\d.]+ ms\s+(?:execute [^:]*|statement): (.*)/.exec(line.slice(at + mark.length));
+      if (!m) continue;
+      const statement = m[1];
       counts.set(statement, (counts.get(statement) ?? 0) + 1);
     }
     const perMin = (c) => ((c / seconds) * 60).toFixed(1);

@@ -9,6 +9,13 @@ import { decideMetricsAccess, type MetricsRequest } from './metrics-access.js';
 import { createInstruments, type FrameChannel, type Instruments, type ResultOutcome } from './metric-instruments.js';
 import { MetricsRepository, type OutcomeFacts } from './metrics.repository.js';
 
+/**
+ * How often the event loop's lag is sampled (prom-client's histogram timer). Its default, 10 ms, woke an
+ * idle server 100 times a second, most of what such a server cost (issue 18: an idle server's CPU); a stall
+ * still shows in the lag figures, which only see it at this grain.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** Prometheus' text format, version 0.0.4 (what prom-client writes and every Prometheus reads). */
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
@@ -36,7 +43,7 @@ export class MetricsService implements OnModuleInit {
     this.enabled = config.FX_METRICS !== 'off';
     this.m = createInstruments(this.registry);
     // Node's own figures (CPU, memory, event loop lag, GC, handles), under the same prefix as ours
-    if (this.enabled) collectDefaultMetrics({ register: this.registry, prefix: 'fx_' });
+    if (this.enabled) collectDefaultMetrics({ register: this.registry, prefix: 'fx_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   onModuleInit(): void {

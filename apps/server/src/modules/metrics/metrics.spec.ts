@@ -6,6 +6,7 @@ import { eventually as eventuallyWithin } from '@fx/testing';
 import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
 import { decideMetricsAccess, isLoopback } from './metrics-access.js';
+import { EVENT_LOOP_SAMPLE_MS } from './metrics.service.js';
 import { EndpointLabels, OTHER_ENDPOINT } from './endpoint-labels.js';
 
 jest.setTimeout(90_000);
@@ -126,6 +127,16 @@ describe('who may read /metrics (real requests)', () => {
     expect(s.get(key('fx_broker_up', { kind: 'redis' }))).toBe(1);
     expect(s.get(key('fx_process_cpu_user_seconds_total'))).toBeGreaterThan(0);
     expect([...s.keys()].every((k) => k.startsWith('fx_'))).toBe(true);
+  });
+
+  it("samples the event loop's lag every EVENT_LOOP_SAMPLE_MS, not at prom-client's 10 ms (which woke an idle server 100 times a second)", async () => {
+    await new Promise((r) => setTimeout(r, 3 * EVENT_LOOP_SAMPLE_MS));
+    const s = samples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    // Node's histogram records the time between its timer's turns: never less than the sampling period
+    const min = s.get(key('fx_nodejs_eventloop_lag_min_seconds'))!;
+    expect(min).toBeGreaterThanOrEqual((EVENT_LOOP_SAMPLE_MS * 0.9) / 1000);
+    // and it has samples (an empty histogram's minimum is 2^63 ns)
+    expect(min).toBeLessThan(60);
   });
 
   it('refuses another address without the token (401), with a wrong one (403), and answers it with the right one', async () => {
