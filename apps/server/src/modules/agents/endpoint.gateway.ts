@@ -30,7 +30,7 @@ export class EndpointGateway implements OnGatewayConnection {
   private readonly logger = new Logger('EndpointChannel');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_FRAME_BYTES'>,
     private readonly auth: AuthService,
     private readonly sockets: SocketRegistry,
     private readonly sessions: AgentSessionService,

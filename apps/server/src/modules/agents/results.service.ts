@@ -25,6 +25,7 @@ import { usageRows } from '../accounting/accounting-rows.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { saneTime } from './agent-clock.js';
 import { LiveService } from '../live/live.service.js';
+import type { LeaseHolder } from '../leases/lease.service.js';
 
 export { saneTime };
 
@@ -51,20 +52,13 @@ export function truncateText(text: string, max: number): string {
   return `${cut}… [truncated ${bytes - Buffer.byteLength(cut)} bytes]`;
 }
 
-/** Who is reporting: one agent connection of one endpoint. */
-export interface Reporter {
-  endpointId: string;
-  /** The connection id, which is also the lease owner of the tasks handed to it. */
-  id: string;
-}
-
 /** What agents report of the tasks leased to them: that they started, and their results. */
 @Injectable()
 export class ResultsService {
   private readonly logger = new Logger('Results');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_RESULT_BYTES' | 'FX_MAX_TASK_LOG_BYTES'>,
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
@@ -78,7 +72,7 @@ export class ResultsService {
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
-  async started(conn: Reporter, tasks: EndpointToServer['started']['tasks']): Promise<void> {
+  async started(conn: LeaseHolder, tasks: EndpointToServer['started']['tasks']): Promise<void> {
     const started = tasks.filter((t) => !t.copy).map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
     const copies = tasks.filter((t) => t.copy).map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
     if (copies.length > 0) await this.copies.markRunning(conn.endpointId, conn.id, copies);
@@ -173,7 +167,7 @@ export class ResultsService {
    * neither recorded nor published: an agent reports only on its own tasks. A failure its task's retry
    * policy retries is not recorded here: RetriesService runs the task again.
    */
-  async record(conn: Reporter, results: TaskResult[], lines: LogChunk[] = []): Promise<string[]> {
+  async record(conn: LeaseHolder, results: TaskResult[], lines: LogChunk[] = []): Promise<string[]> {
     // What the attempts used, recorded while the leases that entitle this connection to report it hold:
     // in the results' own statement, or first, for the results whose leases another statement ends
     // (speculative copies, failures a retry policy may divert).
@@ -233,7 +227,7 @@ export class ResultsService {
    * a success completes its task unless something else did first, and the original attempt, still
    * running, is told to stop; a failure only ends the copy (the original decides). Never retried.
    */
-  private async recordCopies(conn: Reporter, results: TaskResult[]): Promise<void> {
+  private async recordCopies(conn: LeaseHolder, results: TaskResult[]): Promise<void> {
     const refs = await this.objectRefs.checkResults(results);
     const inputs = results.map((r) => this.enforceLimit(r, refs.get(r.taskId)));
     const failed = inputs.filter((r) => r.status === 'failed');
