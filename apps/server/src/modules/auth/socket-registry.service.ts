@@ -43,7 +43,17 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
   private readonly sweeper = new PeriodicTask(() => this.recheckTokens());
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<
+      AppConfig,
+      | 'FX_SOCKET_RECHECK_MS'
+      | 'FX_HEADERS_TIMEOUT_MS'
+      | 'FX_REQUEST_TIMEOUT_MS'
+      | 'FX_WS_FRAME_BURST'
+      | 'FX_MAX_SOCKETS_PER_ADDRESS'
+      | 'FX_MAX_SOCKETS_PER_USER'
+      | 'FX_WS_FRAMES_PER_SECOND'
+    >,
     private readonly tokens: TokensRepository,
     private readonly events: EventsService,
     private readonly http: HttpAdapterHost,

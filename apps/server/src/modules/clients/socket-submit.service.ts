@@ -25,7 +25,7 @@ const batchPipe = new ZodPipe(SubmitBatchRequest);
 @Injectable()
 export class SocketSubmitService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_REQUEST_BYTES'>,
     private readonly auth: AuthService,
     private readonly limits: RateLimitService,
     private readonly tasks: TasksService,
