@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { CLIENT_FRAME_MAX_BYTES, ClientToServerSchemas, FrameError, SOCKET_CLOSE, parseFrame, type ErrorCode, type SubmitPayload } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
-import { holdEarlyFrames, type ReleaseFrames } from '../../common/early-frames.js';
+import type { ReleaseFrames } from '../../common/early-frames.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
@@ -40,8 +40,7 @@ export class ClientGateway implements OnGatewayConnection {
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
-    if (!this.sockets.admit(ws, req, 'client')) return;
-    void this.accept(ws, req, holdEarlyFrames(ws));
+    this.sockets.admitHeld(ws, req, 'client', (release) => this.accept(ws, req, release));
   }
 
   /** Counts a frame this channel sent. */
