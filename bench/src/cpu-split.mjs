@@ -8,7 +8,7 @@
 // warm-up are left out) is written to DIR.
 //   N=20000 SEQ=300 [PROF=DIR] node bench/src/cpu-split.mjs [fx|bullmq|both]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { cpuSeconds, stopAll } from './procs.mjs';
@@ -26,6 +26,27 @@ const redisPid = () => {
   } catch {
     return NaN;
   }
+};
+/** The pids and all their descendants (a worker may be a sandbox, bwrap, whose child runs the task). */
+const withDescendants = (pids) => {
+  const children = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [];
+  const walk = (p) => {
+    out.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  for (const p of pids) walk(p);
+  return out;
 };
 const selfCpu = () => {
   const u = process.cpuUsage();
@@ -75,7 +96,7 @@ async function fx() {
   const groups = async () => ({
     server: [server.pid],
     'agent (fx-endpoint)': [ep.pid],
-    workers: await ep.workerPids(),
+    workers: withDescendants(await ep.workerPids()),
     'PostgreSQL backends': await backends(),
     'Redis (shared)': [redisPid()],
     'bench (SDK / Queue)': [],
