@@ -137,6 +137,32 @@ describe('submit frames are held to what REST allows', () => {
     expect(await taskCount(bob.id)).toBe(before);
   });
 
+  it("answers a revoked token's refusal whatever else the frame gets wrong (the token is checked alongside the submission's reads)", async () => {
+    const bodies = [
+      { functionId: aliceFn, endpointId: bobEp, args: [1] }, // a foreign function: NOT_FOUND for a live token
+      { functionId: bobFn, endpointId: bobEp, args: 'not an array' }, // VALIDATION_FAILED for a live token
+    ];
+    for (const [i, body] of bodies.entries()) {
+      const { s, tokenId, before } = await bobSocket(`spare-${i}`);
+      await sql('UPDATE tokens SET revoked_at = now() WHERE id = $1', [tokenId]);
+      s.send('submit', { task: body }, 'g1');
+      expect(await answerTo(s, 'g1')).toMatchObject({ type: 'error', payload: { code: 'UNAUTHENTICATED', message: 'token has been revoked' } });
+      expect((await s.waitClosed()).code).toBe(4401);
+      expect(await taskCount(bob.id)).toBe(before);
+    }
+  });
+
+  it('pushes the outcome of a watched submission to its socket (watched from its commit)', async () => {
+    const { s } = await bobSocket('watcher');
+    s.send('submit', { watch: true, task: { functionId: bobFn, endpointId: bobEp, args: [1] } }, 'w1');
+    const answer = await answerTo(s, 'w1');
+    const taskId = answer.payload.task.taskId as string;
+    expect((await bob.api('POST', `/v1/tasks/${taskId}/cancel`)).status).toBeLessThan(300);
+    const pushed = await s.next('result', 10_000, (f) => f.payload.results.some((r: { taskId: string }) => r.taskId === taskId));
+    expect(pushed.payload.results.find((r: { taskId: string }) => r.taskId === taskId)).toMatchObject({ status: 'cancelled' });
+    s.close();
+  });
+
   it("takes from the token's REST rate-limit bucket: past the burst RATE_LIMITED, and REST is limited by what the socket spent", async () => {
     const { s, token, before } = await bobSocket('burst');
     for (let i = 0; i < 30; i++) s.send('submit', { task: { functionId: bobFn, endpointId: bobEp, args: [i] } }, `r${i}`);

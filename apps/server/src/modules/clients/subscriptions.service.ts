@@ -70,6 +70,14 @@ export class SubscriptionsService implements OnModuleInit {
     return { notFound, ready };
   }
 
+  /**
+   * Watches tasks this socket's user has just submitted, committed and not yet queued (SocketSubmitService):
+   * theirs, and none can be final yet, so there is nothing to check or read.
+   */
+  watchNew(socket: ClientSocket, taskIds: string[]): void {
+    for (const id of taskIds) this.add(socket, id);
+  }
+
   unsubscribe(socket: ClientSocket, taskIds: string[]): void {
     for (const id of taskIds) this.remove(socket, id);
   }

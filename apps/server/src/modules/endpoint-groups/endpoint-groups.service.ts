@@ -14,14 +14,15 @@ import { FxException } from '../../common/fx.exception.js';
 import { isUniqueViolation } from '../../common/unique-violation.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
-import { EndpointsService, endpointOnline } from '../endpoints/endpoints.service.js';
+import { EndpointsService, endpointOnline, type EndpointRow } from '../endpoints/endpoints.service.js';
 import { EndpointGroupsRepository, type GroupRow, type MemberRow } from './endpoint-groups.repository.js';
 import { EndpointRoutingService } from './endpoint-routing.service.js';
 import { WorkStealingService } from './work-stealing.service.js';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
 
 /** Where a submission's endpoint ref points: one endpoint, or an endpoint group. */
-export type SubmitTarget = { endpointId: string } | { groupId: string };
+/** An endpoint comes with the row its lookup read, for the submission's checks (EndpointsService.checkSubmission). */
+export type SubmitTarget = { endpointId: string; endpoint: EndpointRow } | { groupId: string };
 
 /**
  * Endpoint groups: who may make them, which endpoints join (the owner's own at once, another user's
@@ -157,7 +158,8 @@ export class EndpointGroupsService {
     await Promise.all(
       [...new Set(refs)].map(async (ref) => {
         try {
-          out.set(ref, { endpointId: (await this.endpoints.getOwned(p, ref)).id });
+          const endpoint = await this.endpoints.getOwned(p, ref);
+          out.set(ref, { endpointId: endpoint.id, endpoint });
         } catch (e) {
           if (!(e instanceof FxException && e.code === 'NOT_FOUND')) throw e;
           const g = await this.findOwned(p, ref);

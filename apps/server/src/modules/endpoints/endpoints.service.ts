@@ -26,7 +26,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { listed, tokenIssued } from '../audit/audit-details.js';
 import { EndpointsRepository } from './endpoints.repository.js';
 
-type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;
+export type EndpointRow = NonNullable<Awaited<ReturnType<EndpointsRepository['findLive']>>>;
 type EndpointWithOwner = Awaited<ReturnType<EndpointsRepository['findLiveWithOwner']>>[number];
 
 @Injectable()
@@ -232,9 +232,14 @@ export class EndpointsService {
   }
 
   /** Checks that the caller may submit to these endpoints (own them) and that each allows its functions. */
-  async checkSubmission(p: Principal, pairs: Array<{ endpointId: string; functionId: string }>): Promise<{ offline: string[] }> {
+  async checkSubmission(
+    p: Principal,
+    pairs: Array<{ endpointId: string; functionId: string }>,
+    read?: ReadonlyMap<string, EndpointRow>,
+  ): Promise<{ offline: string[] }> {
     const ids = [...new Set(pairs.map((x) => x.endpointId))];
-    const rows = await this.endpoints.findManyLive(ids);
+    // rows the submission's ref resolution has just read (live, by id) are not read again
+    const rows = read && ids.every((id) => read.has(id)) ? ids.map((id) => read.get(id)!) : await this.endpoints.findManyLive(ids);
     const byId = new Map(rows.filter((e) => e.ownerId === p.userId).map((e) => [e.id, e]));
     const missing = ids.find((id) => !byId.has(id));
     if (missing) throw FxException.notFound('endpoint', missing);

@@ -20,7 +20,7 @@ import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsService, storedRetry } from '../functions/functions.service.js';
 import { AttemptsRepository } from '../retries/attempts.repository.js';
-import { EndpointsService } from '../endpoints/endpoints.service.js';
+import { EndpointsService, type EndpointRow } from '../endpoints/endpoints.service.js';
 import { EndpointGroupsService } from '../endpoint-groups/endpoint-groups.service.js';
 import { EndpointRoutingService } from '../endpoint-groups/endpoint-routing.service.js';
 import { TasksRepository, type NewTask, type TaskRow } from './tasks.repository.js';
@@ -30,6 +30,7 @@ import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { GroupsService } from '../groups/groups.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
+import { fulfilled, submissionPairs, type SubmitHooks } from './task-submission.js';
 import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
@@ -99,8 +100,8 @@ export class TasksService {
     private readonly metrics: MetricsService,
   ) {}
 
-  async submit(p: Principal, req: SubmitTaskRequest): Promise<SubmitTaskResponse> {
-    const { taskIds, warnings } = await this.submitMany(p, null, [newTask(req, req.endpointId)], [req.cache]);
+  async submit(p: Principal, req: SubmitTaskRequest, hooks: SubmitHooks = {}): Promise<SubmitTaskResponse> {
+    const { taskIds, warnings } = await this.submitMany(p, null, [newTask(req, req.endpointId)], [req.cache], hooks);
     return { taskId: taskIds[0]!, ...(warnings ? { warnings } : {}) };
   }
 
@@ -113,7 +114,7 @@ export class TasksService {
     await this.submitMany(p, null, [item], [undefined], { fixedIds: [id], firing });
   }
 
-  async submitBatch(p: Principal, req: SubmitBatchRequest): Promise<SubmitBatchResponse> {
+  async submitBatch(p: Principal, req: SubmitBatchRequest, hooks: SubmitHooks = {}): Promise<SubmitBatchResponse> {
     if (req.tasks.length > this.config.FX_MAX_BATCH_TASKS) {
       throw new FxException('BATCH_TOO_LARGE', `a batch holds at most ${this.config.FX_MAX_BATCH_TASKS} tasks; this one has ${req.tasks.length}`);
     }
@@ -132,6 +133,7 @@ export class TasksService {
         group,
         items,
         req.tasks.map((t) => t.cache),
+        hooks,
       )),
     };
   }
@@ -145,7 +147,7 @@ export class TasksService {
     group: { id: string; existing?: boolean; speculation?: SpeculationOptions } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
-    origin: { fixedIds?: string[]; firing?: FiringOrigin } = {},
+    origin: { fixedIds?: string[]; firing?: FiringOrigin } & SubmitHooks = {},
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
     const ids = origin.fixedIds ?? refItems.map(() => randomUUID());
     // references to other tasks' results: read (and refused) before anything is looked up
@@ -153,30 +155,30 @@ export class TasksService {
       refItems.map((t, i) => ({ id: ids[i]!, args: t.args, kwargs: t.kwargs })),
       { maxRefsPerTask: this.config.FX_MAX_REFS_PER_TASK, maxRefsPerBatch: this.config.FX_MAX_REFS_PER_BATCH },
     );
-    const items = await this.resolveRefs(p, refItems);
-    // tasks sent to an endpoint group get their member below; their checks are the group's (routing)
-    const pairs = new Map(
-      items.filter((t) => !t.endpointGroupId).map((t) => [`${t.endpointId}/${t.functionId}`, { endpointId: t.endpointId, functionId: t.functionId }]),
-    );
-    // The two checks are independent reads: one round trip of latency, not two. A function problem is
-    // still reported before an endpoint problem.
+    const { functionIds, resolved } = this.resolveRefs(p, refItems);
+    // The references, the checks and the caller's gate are independent reads, or wait only for what they
+    // need: one round trip of latency before the insert, not three. The errors keep their order: the
+    // gate's, the references', then a function problem before an endpoint problem.
     const checks = await Promise.allSettled([
-      this.functions.runnable(p, [...new Set(items.map((t) => t.functionId))]),
-      this.endpoints.checkSubmission(p, [...pairs.values()]),
-      this.checkQuota(p, items.length),
+      origin.gate,
+      resolved,
+      functionIds.then((ids) => this.functions.runnable(p, ids)),
+      // tasks sent to an endpoint group get their member below; their checks are the group's (routing)
+      resolved.then(({ items, endpoints }) => this.endpoints.checkSubmission(p, submissionPairs(items), endpoints)),
+      this.checkQuota(p, refItems.length),
       this.checkInputs(p, graph.external),
-      group && this.groups.forBatch(p, group.existing ? group.id : undefined, group.id, group.speculation),
+      // a new batch's group is a write: only once the gate and the references passed (as before)
+      group && Promise.all([origin.gate, resolved]).then(() => this.groups.forBatch(p, group.existing ? group.id : undefined, group.id, group.speculation)),
       // objects in the arguments: readable by the caller, their references completed from the rows
       this.objectRefs.resolve(p, graph.tasks),
     ]);
     for (const c of checks) if (c.status === 'rejected') throw c.reason;
-    if (checks[0].status === 'fulfilled') checkPickledRuntimes(items, checks[0].value, group !== null);
-    const offline: Array<{ endpointId: string; groupId?: string }> = (checks[1].status === 'fulfilled' ? checks[1].value.offline : []).map((endpointId) => ({
-      endpointId,
-    }));
+    const { items } = fulfilled(checks[1]);
     // a task without a retry policy of its own runs under its function's, as it is now
-    const fns = checks[0].status === 'fulfilled' ? checks[0].value : new Map();
-    const objects = checks[5].status === 'fulfilled' ? checks[5].value : null;
+    const fns = fulfilled(checks[2]);
+    checkPickledRuntimes(items, fns, group !== null);
+    const offline: Array<{ endpointId: string; groupId?: string }> = fulfilled(checks[3]).offline.map((endpointId) => ({ endpointId }));
+    const objects = fulfilled(checks[7]);
     if (items.some((t) => t.endpointGroupId)) offline.push(...(await this.routeToMembers(items, objects?.tasks)));
     const rows: NewTask[] = items.map((t, i) => {
       const retry = t.retry ?? storedRetry(fns.get(t.functionId)?.retry);
@@ -206,6 +208,7 @@ export class TasksService {
       },
     ]);
     const missed = await this.tasks.insertMany(p.userId, group?.id ?? null, rows, submitted);
+    origin.accepted?.(ids, memo !== null || rows.some((r) => r.inputs!.length > 0));
     this.noteQueued(p.userId, rows.length);
     this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
     // memoized ones that went in completed from a stored result (the keyed ones that did not miss) end
@@ -253,26 +256,35 @@ export class TasksService {
    * Functions and endpoints may be named (`add`, `add@2`, `alice/add`, `gpu`): each distinct ref of the
    * submission is resolved once, then every task carries the exact id (a task keeps the version it ran).
    */
-  private async resolveRefs(p: Principal, items: Array<Omit<NewTask, 'id'>>): Promise<Array<Omit<NewTask, 'id'>>> {
-    const [fns, eps] = await Promise.all([
-      this.functions.resolveIds(
-        p,
-        items.map((t) => t.functionId),
-      ),
-      this.endpointGroups.resolveTargets(
-        p,
-        items.map((t) => t.endpointId),
-      ),
-    ]);
-    return items.map((t) => {
-      const target = eps.get(t.endpointId)!;
-      // a group's task has no member yet: routeToMembers picks one once the checks passed
-      return {
-        ...t,
-        functionId: fns.get(t.functionId)!,
-        ...('groupId' in target ? { endpointId: '', endpointGroupId: target.groupId } : { endpointId: target.endpointId }),
-      };
+  private resolveRefs(
+    p: Principal,
+    items: Array<Omit<NewTask, 'id'>>,
+  ): { functionIds: Promise<string[]>; resolved: Promise<{ items: Array<Omit<NewTask, 'id'>>; endpoints: Map<string, EndpointRow> }> } {
+    // the function ids alone, for the function check, which need not wait for the endpoints' lookup
+    const fns = this.functions.resolveIds(
+      p,
+      items.map((t) => t.functionId),
+    );
+    const eps = this.endpointGroups.resolveTargets(
+      p,
+      items.map((t) => t.endpointId),
+    );
+    const resolved = Promise.all([fns, eps]).then(([fns, eps]) => {
+      // the rows the lookup read, for the endpoint check
+      const endpoints = new Map<string, EndpointRow>();
+      for (const target of eps.values()) if ('endpoint' in target) endpoints.set(target.endpointId, target.endpoint);
+      const resolvedItems = items.map((t) => {
+        const target = eps.get(t.endpointId)!;
+        // a group's task has no member yet: routeToMembers picks one once the checks passed
+        return {
+          ...t,
+          functionId: fns.get(t.functionId)!,
+          ...('groupId' in target ? { endpointId: '', endpointGroupId: target.groupId } : { endpointId: target.endpointId }),
+        };
+      });
+      return { items: resolvedItems, endpoints };
     });
+    return { functionIds: fns.then((m) => [...new Set(m.values())]), resolved };
   }
 
   /** Each task sent to an endpoint group gets a member (EndpointRoutingService); returns the groups with no member online. */
