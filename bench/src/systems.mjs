@@ -9,8 +9,8 @@ import { latencyStats, now } from './stats.mjs';
 
 const REDIS_URL = testRedisUrl();
 
-export async function startFx(backend) {
-  const server = await FxServer.start(backend);
+export async function startFx(backend, { nodeArgs } = {}) {
+  const server = await FxServer.start(backend, { nodeArgs });
   const endpoint = await FxEndpoint.configure(server, 'bench');
   endpoint.start();
   const client = new Client({ url: server.url, token: server.adminToken });
@@ -148,6 +148,7 @@ export async function startBullmq() {
   const queues = [];
   const sys = track({
     name: 'bullmq',
+    workerPid: worker.pid,
     async throughput(n) {
       const target = completed + n;
       const jobs = Array.from({ length: n }, () => ({ name: 't', data: {} }));

@@ -39,6 +39,16 @@ export const pageQuery = (defaultLimit: number) => ({
   cursor: z.string().max(256).optional(),
 });
 
+/**
+ * The fields of a keyset-paged list's answer, pageQuery's counterpart: the page's `items` and
+ * `nextCursor`, to pass as `cursor` for the next page (null when this page reached the end). Spread
+ * into the answer's object.
+ */
+export const pageResponse = <T extends z.ZodType>(item: T) => ({
+  items: z.array(item),
+  nextCursor: z.string().nullable(),
+});
+
 /** A name a user gives to a function or an endpoint. */
 export const ResourceName = z
   .string()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EndpointRef, ErrorBody, FunctionRef, pageQuery, TaskStatus, Uuid, type Payloads } from './common.js';
+import { EndpointRef, ErrorBody, FunctionRef, pageQuery, pageResponse, TaskStatus, Uuid, type Payloads } from './common.js';
 import { EndpointInfo, TaskCore, UserInfo } from './rest.js';
 
 /**
@@ -66,10 +66,9 @@ export const TaskCounts = z.object({
 });
 export type TaskCounts = z.infer<typeof TaskCounts>;
 
+/** Newest first: `nextCursor` leads to the next (older) page. */
 export const ListTasksResponse = z.object({
-  items: z.array(TaskSummary),
-  /** Pass as `cursor` for the next (older) page; null on the last page. */
-  nextCursor: z.string().nullable(),
+  ...pageResponse(TaskSummary),
   /** With `counts=true`. */
   counts: TaskCounts.optional(),
 });

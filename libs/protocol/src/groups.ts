@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pageQuery, TaskStatus, Uuid } from './common.js';
+import { pageQuery, pageResponse, TaskStatus, Uuid } from './common.js';
 import { TaskSummary, csv } from './console.js';
 import { Speculation } from './speculation.js';
 
@@ -39,11 +39,8 @@ export const GroupTasksQuery = z
   .strict();
 export type GroupTasksQuery = z.input<typeof GroupTasksQuery>;
 
-export const GroupTasksResponse = z.object({
-  items: z.array(TaskSummary),
-  /** Pass as `cursor` for the next page; null when this page reached the end (more may be added later). */
-  nextCursor: z.string().nullable(),
-});
+/** A null `nextCursor` means this page reached the end: more tasks may be added to the group later. */
+export const GroupTasksResponse = z.object(pageResponse(TaskSummary));
 export type GroupTasksResponse = z.infer<typeof GroupTasksResponse>;
 
 /** `POST /v1/groups/:id/cancel`: how many of its unfinished tasks this call cancelled (their dependents go with them). */

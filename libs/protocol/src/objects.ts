@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EndpointRef, FunctionRef, pageQuery, Uuid } from './common.js';
+import { EndpointRef, FunctionRef, pageQuery, pageResponse, Uuid } from './common.js';
 
 /**
  * Data by reference (DESIGN invariant 10). An object is immutable bytes with an owner, an optional
@@ -148,8 +148,7 @@ export const ListObjectsQuery = z
 export type ListObjectsQuery = z.input<typeof ListObjectsQuery>;
 
 export const ListObjectsResponse = z.object({
-  items: z.array(ObjectInfo),
-  nextCursor: z.string().nullable(),
+  ...pageResponse(ObjectInfo),
   /** The caller's bytes in live objects, and their quota. */
   usage: z.object({ bytes: z.number().int(), quotaBytes: z.number().int() }).optional(),
 });

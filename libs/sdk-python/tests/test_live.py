@@ -138,7 +138,9 @@ def test_logs_are_followed_and_read_back_by_stream(client: Client, fx: Fx, print
     # read back once final: the same chunks, all of them or one stream's, and from a seq on
     assert list(client.logs(tid)) == chunks
     assert list(client.logs(tid, stream="stderr")) == [c for c in chunks if c.stream == "stderr"]
-    assert list(client.logs(tid, after_seq=chunks[2].seq)) == chunks[3:]
+    # how many chunks the lines arrive in depends on timing (two, one per stream, on a slow machine)
+    half = len(chunks) // 2
+    assert half >= 1 and list(client.logs(tid, after_seq=chunks[half - 1].seq)) == chunks[half:]
     page = client.get_task_logs(tid)
     assert page["final"] is True and page["truncated"] is False
 

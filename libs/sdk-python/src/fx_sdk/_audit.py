@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, Optional, Union, cast
 from urllib.parse import urlencode
 
+from ._calls import ClientCalls
 from .errors import ValidationError
 from .types import AuditEntry, AuditPage
 
@@ -25,11 +26,8 @@ def _instant(value: When, what: str) -> str:
     raise ValidationError("VALIDATION_FAILED", f"{what} must be a datetime or an ISO 8601 string, not {value!r}")
 
 
-class AuditMethods:
+class AuditMethods(ClientCalls):
     """The client's audit log calls."""
-
-    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
-        raise NotImplementedError
 
     def get_audit(
         self,

@@ -9,17 +9,20 @@ join at once; another user's endpoint is invited until its owner accepts (``acce
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, cast
+from typing import List, Sequence, cast
 
+from ._calls import ClientCalls
 from ._wire import endpoint_ref, path_segment, task_id
 from .types import EndpointGroupInfo, EndpointInvitation
 
 
-class EndpointGroupMethods:
-    """The client's endpoint group calls."""
+def _group_path(group: str) -> str:
+    """The route of a group by id or name."""
+    return f"/v1/endpoint-groups/{path_segment(endpoint_ref(group))}"
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
-        raise NotImplementedError
+
+class EndpointGroupMethods(ClientCalls):
+    """The client's endpoint group calls."""
 
     def create_endpoint_group(self, name: str, members: Sequence[str] = ()) -> EndpointGroupInfo:
         """A new group named ``name``; ``members`` are endpoint ids or names of yours (they join), or other
@@ -29,25 +32,25 @@ class EndpointGroupMethods:
 
     def list_endpoint_groups(self) -> List[EndpointGroupInfo]:
         """Your live groups, oldest first, with their members."""
-        return cast(List[EndpointGroupInfo], self._request("GET", "/v1/endpoint-groups")["items"])
+        return cast(List[EndpointGroupInfo], self._list("/v1/endpoint-groups"))
 
     def get_endpoint_group(self, group: str) -> EndpointGroupInfo:
         """A group (id or name) with its members, their states and whether each is online."""
-        return cast(EndpointGroupInfo, self._request("GET", f"/v1/endpoint-groups/{path_segment(endpoint_ref(group))}"))
+        return cast(EndpointGroupInfo, self._request("GET", _group_path(group)))
 
     def delete_endpoint_group(self, group: str) -> None:
         """It takes no more tasks; tasks already sent to it run on the members chosen for them."""
-        self._request("DELETE", f"/v1/endpoint-groups/{path_segment(endpoint_ref(group))}")
+        self._request("DELETE", _group_path(group))
 
     def add_endpoint_group_member(self, group: str, endpoint: str) -> EndpointGroupInfo:
         """Your endpoint (id or name) joins at once; another user's endpoint id is invited."""
         body = {"endpointId": endpoint_ref(endpoint)}
-        return cast(EndpointGroupInfo, self._request("POST", f"/v1/endpoint-groups/{path_segment(endpoint_ref(group))}/members", body))
+        return cast(EndpointGroupInfo, self._request("POST", _group_path(group) + "/members", body))
 
     def remove_endpoint_group_member(self, group: str, endpoint_id: str) -> None:
         """The group's owner removes a member; an endpoint's owner takes their endpoint out of any group (by its id).
         The group's tasks waiting on it move to the other members."""
-        self._request("DELETE", f"/v1/endpoint-groups/{path_segment(endpoint_ref(group))}/members/{task_id(endpoint_id, 'endpoint id')}")
+        self._request("DELETE", _group_path(group) + f"/members/{task_id(endpoint_id, 'endpoint id')}")
 
     def accept_endpoint_invitation(self, group_id: str, endpoint_id: str) -> None:
         """Lets your endpoint join another user's group that invited it."""
@@ -59,4 +62,4 @@ class EndpointGroupMethods:
 
     def list_endpoint_invitations(self) -> List[EndpointInvitation]:
         """Invitations of your endpoints into other users' groups."""
-        return cast(List[EndpointInvitation], self._request("GET", "/v1/endpoint-invitations")["items"])
+        return cast(List[EndpointInvitation], self._list("/v1/endpoint-invitations"))

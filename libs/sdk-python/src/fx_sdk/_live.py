@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, cast
 
+from ._calls import ClientCalls
 from ._wire import task_id
 from .errors import FxError, TimeoutError, ValidationError
 
@@ -98,11 +99,8 @@ def check_stream(stream: Optional[str]) -> Optional[str]:
     return stream
 
 
-class LiveMethods:
+class LiveMethods(ClientCalls):
     """The client's calls for progress and logs."""
-
-    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
-        raise NotImplementedError
 
     def get_task_progress(self, task: str) -> Dict[str, Any]:
         """One GET /v1/tasks/:id/progress as the server answers it: ``items`` (the kept values, oldest

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from ._calls import ClientCalls
 from ._object_ref import ObjectRef, object_wire_ref
 from ._object_upload import DEFAULT_PART_BYTES, Progress, Upload, is_retryable, retry_delay, source_of
 from ._wire import UUID_RE
@@ -47,13 +48,10 @@ def object_name(name: str) -> str:
     return name
 
 
-class ObjectMethods:
+class ObjectMethods(ClientCalls):
     """The client's object calls."""
 
     _rest: "Transport"
-
-    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
-        raise NotImplementedError
 
     def _check_open(self) -> None:  # the Client's own
         raise NotImplementedError

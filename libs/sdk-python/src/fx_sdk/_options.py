@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
+from ._calls import ClientCalls
 from ._wire import as_given, function_ref, given_fields, path_segment
 from .errors import ValidationError
 
@@ -73,11 +74,8 @@ def registration_options(
     )
 
 
-class CacheMethods:
+class CacheMethods(ClientCalls):
     """The client's memoized-result calls (kept apart so that client.py stays small)."""
-
-    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
-        raise NotImplementedError
 
     def clear_cache(self, function: str) -> int:
         """Drops a function's memoized results (yours, and the shared ones of a function you own); returns how many."""

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union, cast
 from urllib.parse import urlencode
 
+from ._calls import ClientCalls
 from ._options import RetryLike, registration_options
 from ._python_check import PythonCheck
 from ._source import python_source
@@ -22,13 +23,20 @@ from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionIn
 # an argument left out (None means something: any function)
 _KEEP: Any = object()
 
-class RegistryMethods:
+def _function_path(function: str) -> str:
+    """The route of a function by id or name (``name@version``, ``owner/name``)."""
+    return f"/v1/functions/{path_segment(function_ref(function))}"
+
+
+def _endpoint_path(endpoint: str) -> str:
+    """The route of an endpoint by id or name."""
+    return f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}"
+
+
+class RegistryMethods(ClientCalls):
     """The client's function, endpoint, user and token calls."""
 
     _python: PythonCheck  # the Client's own
-
-    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
-        raise NotImplementedError
 
     # ---- functions -----------------------------------------------------------------------------
 
@@ -90,16 +98,16 @@ class RegistryMethods:
 
     def get_function(self, function: str) -> FunctionInfo:
         """A function by id or name: ``name`` (yours, newest version), ``name@version``, ``owner/name[@version]``."""
-        info = cast(FunctionInfo, self._request("GET", f"/v1/functions/{path_segment(function_ref(function))}"))
+        info = cast(FunctionInfo, self._request("GET", _function_path(function)))
         self._python.note_function(info)
         return info
 
     def list_functions(self) -> List[FunctionInfo]:
-        return cast(List[FunctionInfo], self._request("GET", "/v1/functions")["items"])
+        return cast(List[FunctionInfo], self._list("/v1/functions"))
 
     def delete_function(self, function: str) -> None:
         """Deletes a function by id, or the newest version of a name."""
-        self._request("DELETE", f"/v1/functions/{path_segment(function_ref(function))}")
+        self._request("DELETE", _function_path(function))
 
     # ---- endpoints -----------------------------------------------------------------------------
 
@@ -113,16 +121,16 @@ class RegistryMethods:
         return cast(RegisterEndpointResponse, self._request("POST", "/v1/endpoints", body))
 
     def list_endpoints(self) -> List[EndpointInfo]:
-        return cast(List[EndpointInfo], self._request("GET", "/v1/endpoints")["items"])
+        return cast(List[EndpointInfo], self._list("/v1/endpoints"))
 
     def get_endpoint(self, endpoint: str) -> EndpointInfo:
         """An endpoint by id or name (``name``, or ``owner/name`` for admins)."""
-        return cast(EndpointInfo, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}"))
+        return cast(EndpointInfo, self._request("GET", _endpoint_path(endpoint)))
 
     def get_endpoint_status(self, endpoint: str) -> EndpointStatus:
         """An endpoint's state and last heartbeat; ``status["python"]`` is its Python (version, executable,
         distributions digest) or why it has none."""
-        return cast(EndpointStatus, self._request("GET", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}/status"))
+        return cast(EndpointStatus, self._request("GET", _endpoint_path(endpoint) + "/status"))
 
     def update_endpoint(self, endpoint: str, *, allowed_functions: Any = _KEEP, description: Any = _KEEP) -> EndpointInfo:
         """Changes what an endpoint may run (a list of function ids restricts it, ``None`` lets it run any)
@@ -134,10 +142,10 @@ class RegistryMethods:
             body["description"] = description
         if not body:
             raise ValidationError("VALIDATION_FAILED", "update_endpoint: give allowed_functions or description")
-        return cast(EndpointInfo, self._request("PATCH", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}", body))
+        return cast(EndpointInfo, self._request("PATCH", _endpoint_path(endpoint), body))
 
     def delete_endpoint(self, endpoint: str) -> None:
-        self._request("DELETE", f"/v1/endpoints/{path_segment(endpoint_ref(endpoint))}")
+        self._request("DELETE", _endpoint_path(endpoint))
 
     # ---- identity and administration -----------------------------------------------------------
 
@@ -172,7 +180,7 @@ class RegistryMethods:
 
     def list_users(self) -> List[UserInfo]:
         """Admin only."""
-        return cast(List[UserInfo], self._request("GET", "/v1/users")["items"])
+        return cast(List[UserInfo], self._list("/v1/users"))
 
     def create_token(self, user_id: str, name: str = "token", expires_in_seconds: Optional[int] = None) -> CreateTokenResponse:
         """Admin only. The answer carries the token, shown only this once."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, cast
 
+from ._calls import ClientCalls
 from ._wire import endpoint_ref, function_ref, task_id
 from .errors import ValidationError
 from .types import TriggerInfo
@@ -30,11 +31,13 @@ def object_prefix(value: object, what: str) -> str:
     return value
 
 
-class TriggerMethods:
-    """The client's trigger calls."""
+def _trigger_path(trigger: str) -> str:
+    """The route of a trigger by id."""
+    return f"/v1/triggers/{task_id(trigger, 'trigger id')}"
 
-    def _request(self, method: str, path: str, body: Any = None) -> Any:  # the Client's own
-        raise NotImplementedError
+
+class TriggerMethods(ClientCalls):
+    """The client's trigger calls."""
 
     def create_trigger(self, prefix: str, function: str, endpoint: str, output_prefix: Optional[str] = None) -> TriggerInfo:
         """Runs ``function`` (an id or name) on ``endpoint`` (an id or name) once for every object you put
@@ -53,12 +56,12 @@ class TriggerMethods:
 
     def list_triggers(self) -> List[TriggerInfo]:
         """Your live triggers, oldest first."""
-        return cast(List[TriggerInfo], self._request("GET", "/v1/triggers")["items"])
+        return cast(List[TriggerInfo], self._list("/v1/triggers"))
 
     def get_trigger(self, trigger: str) -> TriggerInfo:
         """A trigger with how many tasks it has started (``fired``); NotFoundError for one that is not yours."""
-        return cast(TriggerInfo, self._request("GET", f"/v1/triggers/{task_id(trigger, 'trigger id')}"))
+        return cast(TriggerInfo, self._request("GET", _trigger_path(trigger)))
 
     def delete_trigger(self, trigger: str) -> None:
         """Stops it firing; the tasks it already started run on. NotFoundError for one that is not yours."""
-        self._request("DELETE", f"/v1/triggers/{task_id(trigger, 'trigger id')}")
+        self._request("DELETE", _trigger_path(trigger))
