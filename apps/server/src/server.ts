@@ -9,7 +9,7 @@ import type { AppConfig } from './config/env.js';
 import { FxExceptionFilter } from './common/fx-exception.filter.js';
 import { PinoLoggerService } from './common/pino-logger.service.js';
 import { documentOperations } from './common/openapi.js';
-import { UsersService } from './modules/users/users.service.js';
+import { AdminBootstrap } from './modules/users/admin-bootstrap.service.js';
 import { AuthService } from './modules/auth/auth.service.js';
 import { bodyGate } from './modules/auth/body-gate.js';
 import { mountConsole } from './modules/console/console-static.js';
@@ -72,7 +72,7 @@ async function boot(config: AppConfig, lock: DataDirLock | undefined): Promise<R
   let adminToken: string | null;
   try {
     await app.init();
-    adminToken = await app.get(UsersService).bootstrapAdmin();
+    adminToken = await app.get(AdminBootstrap).run(config);
     await app.listen(config.PORT, config.HOST);
   } catch (e) {
     // A busy port, say: close what init opened (the embedded PostgreSQL among it) before giving up.

@@ -33,7 +33,7 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   private heartbeatTimer?: NodeJS.Timeout;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_INTERVAL_MS' | 'FX_HEARTBEAT_TIMEOUT_MS'>,
     private readonly endpoints: EndpointsRepository,
     private readonly leases: LeaseService,
     private readonly events: EventsService,

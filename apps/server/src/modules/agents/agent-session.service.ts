@@ -19,7 +19,11 @@ export class AgentSessionService implements OnModuleInit {
   private readonly logger = new Logger('EndpointChannel');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<
+      AppConfig,
+      'FX_HEARTBEAT_INTERVAL_MS' | 'FX_HEARTBEAT_TIMEOUT_MS' | 'FX_MAX_TASKS_PER_FRAME' | 'FX_MAX_RESULT_BYTES' | 'FX_INLINE_RESULT_BYTES' | 'DATABASE_URL'
+    >,
     private readonly endpoints: EndpointsRepository,
     private readonly events: EventsService,
     private readonly leases: LeaseService,

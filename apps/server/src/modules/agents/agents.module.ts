@@ -11,6 +11,7 @@ import { ConnectionRegistry } from './connection-registry.service.js';
 import { DispatchService } from './dispatch.service.js';
 import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
+import { ResultBounds } from './result-bounds.js';
 import { ObjectsModule } from '../objects/objects.module.js';
 import { LiveModule } from '../live/live.module.js';
 import { AccountingModule } from '../accounting/accounting.module.js';
@@ -31,6 +32,7 @@ import { AccountingModule } from '../accounting/accounting.module.js';
     AgentLivenessService,
     DispatchService,
     ResultsService,
+    ResultBounds,
   ],
   exports: [AGENT_CONNECTIONS, ConnectionRegistry],
 })

@@ -63,7 +63,7 @@ export class DispatchService implements OnModuleInit {
   private readonly frameBudget: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_FRAME_BYTES' | 'FX_MAX_TASKS_PER_FRAME' | 'FX_HEARTBEAT_TIMEOUT_MS'>,
     @Inject(BROKER) private readonly broker: Broker,
     private readonly leases: LeaseService,
     private readonly functions: FunctionsRepository,

@@ -5,7 +5,7 @@ import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_LIMITS, ENDPOINT_CLOSE as CLOSE, EndpointToServerSchemas, FrameError, SOCKET_CLOSE, parseFrame, type Frame } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
-import { holdEarlyFrames, type ReleaseFrames } from '../../common/early-frames.js';
+import type { ReleaseFrames } from '../../common/early-frames.js';
 import { AuthService } from '../auth/auth.service.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { LeaseService } from '../leases/lease.service.js';
@@ -30,7 +30,7 @@ export class EndpointGateway implements OnGatewayConnection {
   private readonly logger = new Logger('EndpointChannel');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_FRAME_BYTES'>,
     private readonly auth: AuthService,
     private readonly sockets: SocketRegistry,
     private readonly sessions: AgentSessionService,
@@ -43,8 +43,7 @@ export class EndpointGateway implements OnGatewayConnection {
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
-    if (!this.sockets.admit(ws, req, 'endpoint')) return;
-    void this.accept(ws, req, holdEarlyFrames(ws));
+    this.sockets.admitHeld(ws, req, 'endpoint', (release) => this.accept(ws, req, release));
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {

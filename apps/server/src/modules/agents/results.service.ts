@@ -1,21 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  ENDPOINT_CLOSE,
-  MAX_OUTPUT_CHARS,
-  type EndpointToServer,
-  type LogChunk,
-  type ObjectRef,
-  type RemoteError,
-  type TaskOutput,
-  type TaskResult,
-  type TaskTimings,
-} from '@fx/protocol';
-import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { Injectable, Logger } from '@nestjs/common';
+import { ENDPOINT_CLOSE, type EndpointToServer, type LogChunk, type TaskResult } from '@fx/protocol';
 import { TasksRepository, type OutcomeRow, type ResultInput } from '../tasks/tasks.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { RetriesService } from '../retries/retries.service.js';
-import { jsonProblem, storableJson } from '../../common/json-safety.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { DispatchService } from './dispatch.service.js';
@@ -24,12 +12,12 @@ import { UsageRecordsRepository } from '../accounting/usage-records.repository.j
 import { usageRows } from '../accounting/accounting-rows.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { saneTime } from './agent-clock.js';
+import { ResultBounds } from './result-bounds.js';
 import { LiveService } from '../live/live.service.js';
+import type { LeaseHolder } from '../leases/lease.service.js';
 
 export { saneTime };
 
-/** Bounds of the parts of a task error, in bytes of UTF-8: errors skip the result limit, so they get their own. */
-export const ERROR_LIMITS = { name: 256, message: 4 * 1024, stack: 16 * 1024 } as const;
 /**
  * How long the agent's lines wait for the results behind them. The agent sends a finished task's lines
  * right before its `results` frame, once the results are in its spool, so the frame behind normally
@@ -40,31 +28,13 @@ const LINES_WAIT_MS = 20;
 /** Most results recorded in one statement when frames are recorded together. */
 const MAX_RESULTS_PER_STATEMENT = 2_000;
 
-/** Cuts `text` to at most `max` bytes of UTF-8 (on a character boundary), saying how much was cut. */
-export function truncateText(text: string, max: number): string {
-  const bytes = Buffer.byteLength(text);
-  if (bytes <= max) return text;
-  const cut = Buffer.from(text)
-    .subarray(0, max)
-    .toString('utf8')
-    .replace(/\uFFFD$/, '');
-  return `${cut}… [truncated ${bytes - Buffer.byteLength(cut)} bytes]`;
-}
-
-/** Who is reporting: one agent connection of one endpoint. */
-export interface Reporter {
-  endpointId: string;
-  /** The connection id, which is also the lease owner of the tasks handed to it. */
-  id: string;
-}
-
 /** What agents report of the tasks leased to them: that they started, and their results. */
 @Injectable()
 export class ResultsService {
   private readonly logger = new Logger('Results');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly bounds: ResultBounds,
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
     private readonly outcomes: OutcomesService,
@@ -78,7 +48,7 @@ export class ResultsService {
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
-  async started(conn: Reporter, tasks: EndpointToServer['started']['tasks']): Promise<void> {
+  async started(conn: LeaseHolder, tasks: EndpointToServer['started']['tasks']): Promise<void> {
     const started = tasks.filter((t) => !t.copy).map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
     const copies = tasks.filter((t) => t.copy).map((t) => ({ taskId: t.taskId, startedAt: saneTime(t.startedAt) ?? Date.now() }));
     if (copies.length > 0) await this.copies.markRunning(conn.endpointId, conn.id, copies);
@@ -173,7 +143,7 @@ export class ResultsService {
    * neither recorded nor published: an agent reports only on its own tasks. A failure its task's retry
    * policy retries is not recorded here: RetriesService runs the task again.
    */
-  async record(conn: Reporter, results: TaskResult[], lines: LogChunk[] = []): Promise<string[]> {
+  async record(conn: LeaseHolder, results: TaskResult[], lines: LogChunk[] = []): Promise<string[]> {
     // What the attempts used, recorded while the leases that entitle this connection to report it hold:
     // in the results' own statement, or first, for the results whose leases another statement ends
     // (speculative copies, failures a retry policy may divert).
@@ -190,12 +160,11 @@ export class ResultsService {
     const refs = await this.objectRefs.checkResults(results);
     const inputs: ResultInput[] = await this.retries.divert(
       conn,
-      results.map((r) => ({ ...this.enforceLimit(r, refs.get(r.taskId)), attempt: r.attempt })),
+      results.map((r) => ({ ...this.bounds.enforce(r, refs.get(r.taskId)), attempt: r.attempt })),
     );
-    const maxBytes = this.config.FX_MAX_TASK_LOG_BYTES;
     const { outcomes: recorded, lines: stored } = await this.tasks.recordResults(conn.endpointId, conn.id, inputs, {
       usage,
-      ...(lines.length > 0 ? { lines: { chunks: lines, maxBytes } } : {}),
+      ...(lines.length > 0 ? { lines: this.bounds.lines(lines) } : {}),
     });
     // published before the outcomes: watchers see a task's lines before its end, as when they were stored first
     this.live.publishLines(stored);
@@ -233,9 +202,9 @@ export class ResultsService {
    * a success completes its task unless something else did first, and the original attempt, still
    * running, is told to stop; a failure only ends the copy (the original decides). Never retried.
    */
-  private async recordCopies(conn: Reporter, results: TaskResult[]): Promise<void> {
+  private async recordCopies(conn: LeaseHolder, results: TaskResult[]): Promise<void> {
     const refs = await this.objectRefs.checkResults(results);
-    const inputs = results.map((r) => this.enforceLimit(r, refs.get(r.taskId)));
+    const inputs = results.map((r) => this.bounds.enforce(r, refs.get(r.taskId)));
     const failed = inputs.filter((r) => r.status === 'failed');
     const won = await this.copies.recordWins(
       conn.endpointId,
@@ -256,62 +225,4 @@ export class ResultsService {
     for (const [endpointId, taskIds] of superseded) await this.events.publish('cancel', { endpointId, taskIds, copy: false });
     await this.outcomes.published(won);
   }
-
-  /** The agent checks the limit too; the server does not trust it to. */
-  private enforceLimit(r: TaskResult, ref: ObjectRef | RemoteError | undefined): ResultInput {
-    const timings = saneTimings(r.timings);
-    if (r.status === 'success' && r.resultRef) {
-      const output = r.output && boundOutput(storableJson(r.output));
-      if (ref && !('code' in ref)) return { taskId: r.taskId, status: 'success', resultRef: ref, ...(output ? { output } : {}), timings };
-      const error: RemoteError = ref ?? { code: 'OBJECT_UNAVAILABLE', name: 'ObjectUnavailable', message: `result object ${r.resultRef.id} was not checked` };
-      return { taskId: r.taskId, status: 'failed', timings, error, ...(output ? { output } : {}) };
-    }
-    // A result PostgreSQL cannot store must not fail the whole frame: the agent would resend it forever.
-    const problem = jsonProblem([r.result, r.error, r.output, r.timings], 'the result');
-    if (problem?.includes('levels deep')) {
-      return { taskId: r.taskId, status: 'failed', timings, error: { code: 'RESULT_TOO_LARGE', name: 'ResultTooLarge', message: problem } };
-    }
-    if (problem) r = storableJson(r);
-    if (r.status === 'success') {
-      const size = Buffer.byteLength(JSON.stringify(r.result ?? null));
-      if (size > this.config.FX_MAX_RESULT_BYTES) {
-        return {
-          taskId: r.taskId,
-          status: 'failed',
-          timings,
-          error: { code: 'RESULT_TOO_LARGE', name: 'ResultTooLarge', message: `the result is ${size} bytes; the limit is ${this.config.FX_MAX_RESULT_BYTES}` },
-        };
-      }
-    }
-    const output = r.output && boundOutput(r.output);
-    return { taskId: r.taskId, status: r.status, result: r.result, error: r.error && boundError(r.error), ...(output ? { output } : {}), timings };
-  }
-}
-
-function boundError(e: RemoteError): RemoteError {
-  return {
-    code: e.code,
-    name: truncateText(e.name, ERROR_LIMITS.name),
-    message: truncateText(e.message, ERROR_LIMITS.message),
-    ...(e.stack !== undefined ? { stack: truncateText(e.stack, ERROR_LIMITS.stack) } : {}),
-  };
-}
-
-/** At most MAX_OUTPUT_CHARS of each stream, the end kept (the last lines say most); nothing when both are empty. */
-function boundOutput(o: TaskOutput): TaskOutput | undefined {
-  if (typeof o.stdout !== 'string' || typeof o.stderr !== 'string' || (o.stdout === '' && o.stderr === '')) return undefined;
-  // never starting inside a surrogate pair: PostgreSQL refuses a lone one
-  const cut = (text: string) => (text.length > MAX_OUTPUT_CHARS ? text.slice(-MAX_OUTPUT_CHARS).replace(/^[\uDC00-\uDFFF]/, '') : text);
-  const truncated = o.truncated === true || o.stdout.length > MAX_OUTPUT_CHARS || o.stderr.length > MAX_OUTPUT_CHARS;
-  return { stdout: cut(o.stdout), stderr: cut(o.stderr), ...(truncated ? { truncated: true } : {}) };
-}
-
-function saneTimings(t: TaskTimings): TaskTimings {
-  const startedAt = saneTime(t.startedAt);
-  const finishedAt = saneTime(t.finishedAt);
-  return {
-    ...(startedAt !== undefined ? { startedAt } : {}),
-    ...(finishedAt !== undefined ? { finishedAt } : {}),
-    ...(t.workerId !== undefined ? { workerId: truncateText(t.workerId, 256) } : {}),
-  };
 }

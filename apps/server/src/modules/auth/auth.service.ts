@@ -21,7 +21,7 @@ export class AuthService implements OnModuleInit {
   private key!: Uint8Array;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SIGNING_KEY' | 'FX_DATA_DIR'>,
     private readonly tokens: TokensRepository,
   ) {}
 

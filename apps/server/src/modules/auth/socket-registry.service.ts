@@ -7,6 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { PeriodicTask } from '../../common/periodic-task.js';
 import { FxException } from '../../common/fx.exception.js';
 import { closeReason } from '../../common/close-reason.js';
+import { holdEarlyFrames, type ReleaseFrames } from '../../common/early-frames.js';
 import { EventsService } from '../events/events.service.js';
 import type { Principal } from './principal.js';
 import { TokensRepository } from './tokens.repository.js';
@@ -43,7 +44,17 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
   private readonly sweeper = new PeriodicTask(() => this.recheckTokens());
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<
+      AppConfig,
+      | 'FX_SOCKET_RECHECK_MS'
+      | 'FX_HEADERS_TIMEOUT_MS'
+      | 'FX_REQUEST_TIMEOUT_MS'
+      | 'FX_WS_FRAME_BURST'
+      | 'FX_MAX_SOCKETS_PER_ADDRESS'
+      | 'FX_MAX_SOCKETS_PER_USER'
+      | 'FX_WS_FRAMES_PER_SECOND'
+    >,
     private readonly tokens: TokensRepository,
     private readonly events: EventsService,
     private readonly http: HttpAdapterHost,
@@ -101,6 +112,14 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
       return false;
     }
     return true;
+  }
+
+  /**
+   * admit() for the channels that authenticate from the upgrade request (endpoint, client): an admitted
+   * socket goes to `accept`, its frames held until the channel knows who is speaking and releases them.
+   */
+  admitHeld(ws: WebSocket, req: IncomingMessage, channel: Channel, accept: (release: ReleaseFrames) => Promise<void>): void {
+    if (this.admit(ws, req, channel)) void accept(holdEarlyFrames(ws));
   }
 
   /**

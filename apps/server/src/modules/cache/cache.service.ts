@@ -28,7 +28,7 @@ export class CacheService {
   private dirty = false;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_CACHE_DEFAULT_TTL_SECONDS' | 'FX_CACHE_MAX_TTL_SECONDS'>,
     private readonly entries: CacheRepository,
     private readonly queue: QueueService,
   ) {}

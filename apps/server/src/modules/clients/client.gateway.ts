@@ -2,23 +2,14 @@ import { Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
-import {
-  CLIENT_FRAME_MAX_BYTES,
-  ClientToServerSchemas,
-  FrameError,
-  SOCKET_CLOSE,
-  encodeFrame,
-  parseFrame,
-  type ErrorCode,
-  type ServerToClient,
-  type SubmitPayload,
-} from '@fx/protocol';
+import { CLIENT_FRAME_MAX_BYTES, ClientToServerSchemas, FrameError, SOCKET_CLOSE, parseFrame, type ErrorCode, type SubmitPayload } from '@fx/protocol';
 import { FxException } from '../../common/fx.exception.js';
-import { holdEarlyFrames, type ReleaseFrames } from '../../common/early-frames.js';
+import type { ReleaseFrames } from '../../common/early-frames.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
-import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
+import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService } from './subscriptions.service.js';
+import { ClientSocket, sendClientFrame } from './client-socket.js';
 import { LiveWatchService, MAX_WATCHES_PER_SOCKET } from '../live/live-watch.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { INVALID_FRAME_TYPE } from '../metrics/metric-instruments.js';
@@ -49,15 +40,11 @@ export class ClientGateway implements OnGatewayConnection {
   ) {}
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
-    if (!this.sockets.admit(ws, req, 'client')) return;
-    void this.accept(ws, req, holdEarlyFrames(ws));
+    this.sockets.admitHeld(ws, req, 'client', (release) => this.accept(ws, req, release));
   }
 
-  private send<K extends keyof ServerToClient>(ws: WebSocket, type: K, payload: ServerToClient[K], id?: string): void {
-    if (ws.readyState !== ws.OPEN) return;
-    ws.send(encodeFrame<ServerToClient, K>(type, payload, id));
-    this.metrics.frameSent('client', type);
-  }
+  /** Counts a frame this channel sent. */
+  private readonly sent = (type: string) => this.metrics.frameSent('client', type);
 
   private async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
     let socket: ClientSocket;
@@ -67,10 +54,10 @@ export class ClientGateway implements OnGatewayConnection {
       if (principal.kind !== 'user') throw new FxException('FORBIDDEN', 'endpoint tokens may only connect to the endpoint channel');
       if (ws.readyState !== ws.OPEN) return;
       this.sockets.bind(ws, principal);
-      socket = { ws, principal, token, taskIds: new Set() };
+      socket = new ClientSocket(ws, principal, token, this.sent);
     } catch (e) {
       const fx = e instanceof FxException ? e : new FxException('UNAUTHENTICATED', 'authentication failed');
-      this.send(ws, 'error', { code: fx.code, message: fx.message });
+      sendClientFrame(ws, this.sent, 'error', { code: fx.code, message: fx.message });
       ws.close(fx.code === 'RATE_LIMITED' ? SOCKET_CLOSE.tooMany : SOCKET_CLOSE.unauthorized, closeReason(fx.message));
       return;
     }
@@ -80,7 +67,7 @@ export class ClientGateway implements OnGatewayConnection {
         .then(() => this.handle(socket, data as Buffer))
         .catch((e) => {
           this.logger.error({ msg: 'client frame failed', err: e });
-          this.send(ws, 'error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
+          socket.send('error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
         });
     };
     ws.on('close', () => {
@@ -101,7 +88,7 @@ export class ClientGateway implements OnGatewayConnection {
     } catch (e) {
       this.metrics.frameReceived('client', INVALID_FRAME_TYPE);
       const fe = e as FrameError;
-      return this.send(socket.ws, 'error', { code: fe.code as ErrorCode, message: fe.message });
+      return socket.send('error', { code: fe.code as ErrorCode, message: fe.message });
     }
     // not chained: submissions are independent, as concurrent REST requests are
     if (frame.type === 'submit') return void this.submit(socket, data.length, frame.payload, frame.id);
@@ -109,30 +96,25 @@ export class ClientGateway implements OnGatewayConnection {
     if (frame.type === 'unwatch') return this.watches.unwatch(socket, frame.payload.taskIds);
     if (frame.type === 'watch') {
       if (this.watches.watching(socket) + frame.payload.taskIds.length > MAX_WATCHES_PER_SOCKET) {
-        return this.send(socket.ws, 'error', { code: 'VALIDATION_FAILED', message: `a socket may watch at most ${MAX_WATCHES_PER_SOCKET} tasks` }, frame.id);
+        return socket.send('error', { code: 'VALIDATION_FAILED', message: `a socket may watch at most ${MAX_WATCHES_PER_SOCKET} tasks` }, frame.id);
       }
       return this.watches.watch(socket, frame.payload, frame.id);
     }
     if (socket.taskIds.size + frame.payload.taskIds.length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
-      return this.send(
-        socket.ws,
-        'error',
-        { code: 'VALIDATION_FAILED', message: `a socket may wait on at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} tasks` },
-        frame.id,
-      );
+      return socket.send('error', { code: 'VALIDATION_FAILED', message: `a socket may wait on at most ${MAX_SUBSCRIPTIONS_PER_SOCKET} tasks` }, frame.id);
     }
     const { notFound, ready } = await this.subscriptions.subscribe(socket, frame.payload.taskIds);
-    this.send(socket.ws, 'subscribed', { notFound }, frame.id);
+    socket.send('subscribed', { notFound }, frame.id);
     this.subscriptions.send(socket, ready);
   }
 
   private async submit(socket: ClientSocket, bytes: number, payload: SubmitPayload, id: string | undefined): Promise<void> {
     try {
-      await this.submitter.submit(socket, bytes, payload, (answer) => this.send(socket.ws, 'submitted', answer, id));
+      await this.submitter.submit(socket, bytes, payload, (answer) => socket.send('submitted', answer, id));
     } catch (e) {
       const body = errorBodyOf(e);
       if (body.code === 'INTERNAL') this.logger.error({ msg: 'submit frame failed', err: e });
-      this.send(socket.ws, 'error', body, id);
+      socket.send('error', body, id);
       if (body.code === 'UNAUTHENTICATED') this.sockets.close(socket.ws, body.code, body.message, SOCKET_CLOSE.unauthorized);
     }
   }

@@ -7,7 +7,8 @@ import { errorResponse } from '../../common/fx-exception.filter.js';
 import { AuthService } from '../auth/auth.service.js';
 import { RateLimitService } from '../ratelimit/rate-limit.service.js';
 import { TasksService } from '../tasks/tasks.service.js';
-import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService, type ClientSocket } from './subscriptions.service.js';
+import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService } from './subscriptions.service.js';
+import type { ClientSocket } from './client-socket.js';
 
 const taskPipe = new ZodPipe(SubmitTaskRequest);
 const batchPipe = new ZodPipe(SubmitBatchRequest);
@@ -24,7 +25,7 @@ const batchPipe = new ZodPipe(SubmitBatchRequest);
 @Injectable()
 export class SocketSubmitService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_REQUEST_BYTES'>,
     private readonly auth: AuthService,
     private readonly limits: RateLimitService,
     private readonly tasks: TasksService,

@@ -1,13 +1,8 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { BROKER } from '../../storage/storage.module.js';
-import type { Broker } from '../../storage/broker.js';
-import { resyncAfterBrokerLoss } from '../../common/broker-resync.js';
-import type { WebSocket } from 'ws';
-import { encodeFrame, isFinalStatus, type ServerToClient, type TaskOutcome, type TaskStatus } from '@fx/protocol';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { isFinalStatus, type TaskOutcome, type TaskStatus } from '@fx/protocol';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService, toOutcome } from '../events/events.service.js';
-import type { Principal } from '../auth/principal.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import type { ClientSocket } from './client-socket.js';
 
 const MAX_RESULTS_PER_FRAME = 500;
 /**
@@ -17,14 +12,6 @@ const MAX_RESULTS_PER_FRAME = 500;
 const MAX_RESULT_FRAME_BYTES = 16 * 1024 * 1024;
 /** A socket may wait on this many tasks at once; more is refused with a sentence. */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 1_000_000;
-
-export interface ClientSocket {
-  ws: WebSocket;
-  principal: Principal;
-  /** The bearer token the socket opened with: verified again for each submit frame, as REST does per request. */
-  token?: string;
-  taskIds: Set<string>;
-}
 
 /**
  * Routes final outcomes to the sockets waiting for them. A subscription is registered before the
@@ -41,13 +28,11 @@ export class SubscriptionsService implements OnModuleInit {
   constructor(
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
-    @Inject(BROKER) private readonly broker: Broker,
-    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
     this.events.on('results', ({ results }) => this.deliver(results));
-    resyncAfterBrokerLoss(this.broker, () => this.resync());
+    this.events.onMissed(() => this.resync());
   }
 
   /** Delivers every outcome that is final in PostgreSQL to the sockets still waiting for it. */
@@ -100,10 +85,7 @@ export class SubscriptionsService implements OnModuleInit {
     let frame: TaskOutcome[] = [];
     let bytes = 0;
     const flush = () => {
-      if (frame.length && socket.ws.readyState === socket.ws.OPEN) {
-        socket.ws.send(encodeFrame<ServerToClient, 'result'>('result', { results: frame }));
-        this.metrics.frameSent('client', 'result');
-      }
+      if (frame.length) socket.send('result', { results: frame });
       frame = [];
       bytes = 0;
     };

@@ -33,7 +33,7 @@ export class DependenciesService {
   private readonly maxArgBytes: number;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'FX_MAX_FRAME_BYTES'>,
     private readonly deps: DependenciesRepository,
     private readonly queue: QueueService,
     private readonly events: EventsService,

@@ -31,7 +31,7 @@ export type SubmitTarget = { endpointId: string } | { groupId: string };
 @Injectable()
 export class EndpointGroupsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS'>,
     private readonly groups: EndpointGroupsRepository,
     private readonly endpoints: EndpointsService,
     private readonly endpointRows: EndpointsRepository,

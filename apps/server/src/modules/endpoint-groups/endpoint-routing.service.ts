@@ -32,7 +32,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
   private readonly sweeper = new PeriodicTask(() => this.rehomeStranded());
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SWEEP_INTERVAL_MS' | 'FX_HEARTBEAT_TIMEOUT_MS'>,
     private readonly routing: EndpointRoutingRepository,
     private readonly queue: QueueService,
     private readonly outcomes: OutcomesService,

@@ -32,7 +32,7 @@ type EndpointWithOwner = Awaited<ReturnType<EndpointsRepository['findLiveWithOwn
 @Injectable()
 export class EndpointsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS'>,
     private readonly endpoints: EndpointsRepository,
     private readonly tokens: TokensRepository,
     private readonly tasks: TasksRepository,

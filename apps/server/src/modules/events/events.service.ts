@@ -55,6 +55,8 @@ const MAX_BUFFERED_TASK_IDS = 50_000;
 type Handler<K extends keyof ClusterEvents> = (payload: ClusterEvents[K]) => void;
 
 const CHANNEL = 'events';
+/** Long enough for a subscriber cut off from the broker to have resubscribed. */
+const RESUBSCRIBED_MS = 2_000;
 /** Every event on the channel starts with its publisher's origin: a uuid, fixed length. */
 const ORIGIN_LENGTH = 36;
 
@@ -96,6 +98,18 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     let set = this.handlers.get(type);
     if (!set) this.handlers.set(type, (set = new Set()));
     set.add(handler as Handler<never>);
+  }
+
+  /**
+   * Events published while this replica's subscriber was cut off from the broker never arrive: after a
+   * broker outage, `resync` reads from PostgreSQL what it missed, now and once more when the subscriber
+   * has surely resubscribed.
+   */
+  onMissed(resync: () => Promise<void>): void {
+    this.broker.onStateLost(() => {
+      void resync();
+      setTimeout(() => void resync(), RESUBSCRIBED_MS).unref();
+    });
   }
 
   /**

@@ -6,7 +6,7 @@ import { QueueService } from '../tasks/queue.service.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { LeasesRepository, type DispatchedRow, type LostLeases } from './leases.repository.js';
 
-/** Who holds leases: one agent connection of one endpoint (its id is the lease owner). */
+/** Who holds leases, and reports on their tasks: one agent connection of one endpoint (its id is the lease owner). */
 export interface LeaseHolder {
   endpointId: string;
   id: string;
@@ -24,7 +24,7 @@ export class LeaseService {
   private readonly logger = new Logger('Leases');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS' | 'FX_MAX_ATTEMPTS'>,
     private readonly leases: LeasesRepository,
     private readonly queue: QueueService,
     private readonly outcomes: OutcomesService,

@@ -1,22 +1,9 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import {
-  encodeFrame,
-  isFinalStatus,
-  WatchPayload,
-  type LogChunk,
-  type ProgressEvent,
-  type ServerToClient,
-  type TaskStatus,
-  type WatchEndedPayload,
-} from '@fx/protocol';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { isFinalStatus, WatchPayload, type LogChunk, type ProgressEvent, type TaskStatus, type WatchEndedPayload } from '@fx/protocol';
 import type { z } from 'zod';
-import { BROKER } from '../../storage/storage.module.js';
-import type { Broker } from '../../storage/broker.js';
-import { resyncAfterBrokerLoss } from '../../common/broker-resync.js';
 import { EventsService } from '../events/events.service.js';
-import type { ClientSocket } from '../clients/subscriptions.service.js';
+import type { ClientSocket } from '../clients/client-socket.js';
 import { LiveRepository } from './live.repository.js';
-import { MetricsService } from '../metrics/metrics.service.js';
 
 /** A socket may watch this many tasks at once; more is refused with a sentence. */
 export const MAX_WATCHES_PER_SOCKET = 100_000;
@@ -52,14 +39,12 @@ export class LiveWatchService implements OnModuleInit {
   constructor(
     private readonly live: LiveRepository,
     private readonly events: EventsService,
-    @Inject(BROKER) private readonly broker: Broker,
-    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
     this.events.on('live', ({ progress, logs }) => this.relay(progress, logs));
     this.events.on('results', ({ results }) => this.ended(results.map((r) => ({ taskId: r.taskId, ownerId: r.ownerId, status: r.status as Ended }))));
-    resyncAfterBrokerLoss(this.broker, () => this.resync());
+    this.events.onMissed(() => this.resync());
   }
 
   watching(socket: ClientSocket): number {
@@ -73,7 +58,7 @@ export class LiveWatchService implements OnModuleInit {
     const visible = new Map(heads.filter((h) => h.owner_id === socket.principal.userId || socket.principal.admin).map((h) => [h.id, h]));
     const notFound = ids.filter((id) => !visible.has(id));
     for (const id of notFound) this.remove(socket, id);
-    this.send(socket, 'watching', { notFound }, frameId);
+    socket.send('watching', { notFound }, frameId);
     const logIds = req.logs ? [...visible.keys()] : [];
     const stored = logIds.length > 0 ? await this.live.logs(logIds, req.logsAfterSeq, MAX_CATCH_UP_CHUNKS, { agent: req.agentLogs }) : [];
     const progress: ProgressEvent[] = [];
@@ -96,7 +81,7 @@ export class LiveWatchService implements OnModuleInit {
       }
     }
     this.sendItems(socket, progress, logs);
-    if (ends.length > 0) this.send(socket, 'watch-ended', { tasks: ends });
+    if (ends.length > 0) socket.send('watch-ended', { tasks: ends });
   }
 
   unwatch(socket: ClientSocket, taskIds: string[]): void {
@@ -150,7 +135,7 @@ export class LiveWatchService implements OnModuleInit {
         this.remove(socket, taskId);
       }
     }
-    for (const [socket, tasks] of out) this.send(socket, 'watch-ended', { tasks });
+    for (const [socket, tasks] of out) socket.send('watch-ended', { tasks });
   }
 
   private async resync(): Promise<void> {
@@ -167,25 +152,19 @@ export class LiveWatchService implements OnModuleInit {
 
   /** Progress first, then logs, each in frames of at most MAX_ITEMS_PER_FRAME items and about MAX_FRAME_TEXT_BYTES. */
   private sendItems(socket: ClientSocket, progress: ProgressEvent[], logs: LogChunk[]): void {
-    for (let i = 0; i < progress.length; i += MAX_ITEMS_PER_FRAME) this.send(socket, 'progress', { items: progress.slice(i, i + MAX_ITEMS_PER_FRAME) });
+    for (let i = 0; i < progress.length; i += MAX_ITEMS_PER_FRAME) socket.send('progress', { items: progress.slice(i, i + MAX_ITEMS_PER_FRAME) });
     let frame: LogChunk[] = [];
     let bytes = 0;
     for (const chunk of logs) {
       if (frame.length > 0 && (frame.length >= MAX_ITEMS_PER_FRAME || bytes + chunk.text.length * 3 > MAX_FRAME_TEXT_BYTES)) {
-        this.send(socket, 'logs', { items: frame });
+        socket.send('logs', { items: frame });
         frame = [];
         bytes = 0;
       }
       frame.push(chunk);
       bytes += chunk.text.length * 3;
     }
-    if (frame.length > 0) this.send(socket, 'logs', { items: frame });
-  }
-
-  private send<K extends keyof ServerToClient>(socket: ClientSocket, type: K, payload: ServerToClient[K], id?: string): void {
-    if (socket.ws.readyState !== socket.ws.OPEN) return;
-    socket.ws.send(encodeFrame<ServerToClient, K>(type, payload, id));
-    this.metrics.frameSent('client', type);
+    if (frame.length > 0) socket.send('logs', { items: frame });
   }
 
   private add(socket: ClientSocket, id: string, watch: Watch): void {

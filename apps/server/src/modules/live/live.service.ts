@@ -14,7 +14,7 @@ import { FxException } from '../../common/fx.exception.js';
 import { jsonProblem, storableJson } from '../../common/json-safety.js';
 import type { Principal } from '../auth/principal.js';
 import { EventsService } from '../events/events.service.js';
-import type { Reporter } from '../agents/results.service.js';
+import type { LeaseHolder } from '../leases/lease.service.js';
 import { saneTime } from '../agents/agent-clock.js';
 import { LiveRepository, type ProgressUpdate, type StoredChunk } from './live.repository.js';
 
@@ -35,7 +35,7 @@ export class LiveService {
   private readonly logger = new Logger('Live');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_TASK_LOG_BYTES'>,
     private readonly live: LiveRepository,
     private readonly events: EventsService,
   ) {}
@@ -47,7 +47,7 @@ export class LiveService {
    * connection's frame chain, so the items are stored, and published, before a `results` frame sent
    * after them is recorded (the publish itself is not waited for: see below).
    */
-  async ingest(conn: Reporter, payload: StreamPayload): Promise<void> {
+  async ingest(conn: LeaseHolder, payload: StreamPayload): Promise<void> {
     const updates = new Map<string, ProgressUpdate>();
     const update = (taskId: string, attempt: number): ProgressUpdate => {
       const key = `${taskId}/${attempt}`;
@@ -99,7 +99,7 @@ export class LiveService {
   }
 
   /** Stores agent lines (agentLinesOnly's) that no results came with, in a statement of their own, and publishes them. */
-  async storeAgentLines(conn: Reporter, chunks: LogChunk[]): Promise<void> {
+  async storeAgentLines(conn: LeaseHolder, chunks: LogChunk[]): Promise<void> {
     this.publishLines(await this.live.appendAgentLines(conn.endpointId, conn.id, chunks, this.config.FX_MAX_TASK_LOG_BYTES));
   }
 
@@ -132,7 +132,7 @@ export class LiveService {
     return head;
   }
 
-  private ignored(conn: Reporter, what: string): void {
+  private ignored(conn: LeaseHolder, what: string): void {
     this.logger.warn({ msg: `ignored ${what} of tasks not held by this connection`, endpointId: conn.endpointId, connId: conn.id });
   }
 }

@@ -29,7 +29,7 @@ export class MetricsService implements OnModuleInit {
   private readonly m: Instruments;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_METRICS' | 'FX_METRICS_TOKEN'>,
     private readonly repo: MetricsRepository,
     private readonly events: EventsService,
   ) {

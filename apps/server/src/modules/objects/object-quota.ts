@@ -32,7 +32,7 @@ export function bytesText(n: number): string {
 @Injectable()
 export class ObjectQuota {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_OBJECT_BYTES' | 'FX_OBJECT_QUOTA_BYTES'>,
     private readonly objects: ObjectsRepository,
   ) {}
 

@@ -53,7 +53,7 @@ export class ObjectsGcService implements OnApplicationBootstrap, OnModuleDestroy
   };
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_OBJECT_GC_INTERVAL_MS'>,
     private readonly gc: ObjectsGcRepository,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(UPLOAD_FILES) private readonly files: UploadFiles,

@@ -47,7 +47,7 @@ export class UploadsService {
   private readonly logger = new Logger('Uploads');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_UPLOAD_TTL_SECONDS' | 'FX_REQUEST_TIMEOUT_MS' | 'FX_RESULT_RETENTION_SECONDS'>,
     private readonly uploads: UploadsRepository,
     private readonly objects: ObjectsRepository,
     private readonly quota: ObjectQuota,

@@ -12,7 +12,7 @@ import { TokenBuckets } from './token-bucket.js';
 export class RateLimitService {
   private readonly buckets: TokenBuckets | null;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'FX_RATE_LIMIT_PER_SECOND' | 'FX_RATE_LIMIT_BURST'>) {
     this.buckets = config.FX_RATE_LIMIT_PER_SECOND > 0 ? new TokenBuckets(config.FX_RATE_LIMIT_PER_SECOND, config.FX_RATE_LIMIT_BURST) : null;
   }
 

@@ -34,7 +34,8 @@ export class RecoveryService implements OnApplicationBootstrap, OnModuleDestroy 
   private rebuildNeeded = false;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<AppConfig, 'FX_SWEEP_INTERVAL_MS' | 'FX_QUEUE_TTL_SECONDS' | 'FX_BROKER_RECLAIM_MS' | 'FX_RESULT_RETENTION_SECONDS'>,
     @Inject(BROKER) private readonly broker: Broker,
     private readonly tasks: TasksRepository,
     private readonly groups: GroupsRepository,

@@ -24,7 +24,7 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
   private readonly sweeper = new PeriodicTask(() => this.launchCopies());
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SPECULATION_INTERVAL_MS'>,
     private readonly copies: CopiesRepository,
     private readonly events: EventsService,
     private readonly placement: CopyPlacement,

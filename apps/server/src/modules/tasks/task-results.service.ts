@@ -24,7 +24,7 @@ export class TaskResultsService implements OnModuleInit, BeforeApplicationShutdo
   private closing = false;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_LONG_POLLS_PER_USER' | 'FX_MAX_RESULTS_RESPONSE_BYTES'>,
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
   ) {}

@@ -76,7 +76,8 @@ const OPEN_COUNT_CACHE_MAX = 10_000;
 export class TasksService {
   private readonly openCounts = new Map<string, { at: number; count: number }>();
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<AppConfig, 'FX_MAX_BATCH_TASKS' | 'FX_MAX_REFS_PER_TASK' | 'FX_MAX_REFS_PER_BATCH' | 'FX_MAX_QUEUED_TASKS_PER_USER'>,
     private readonly tasks: TasksRepository,
     private readonly functions: FunctionsService,
     private readonly endpoints: EndpointsService,

@@ -46,7 +46,7 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
   private markedAt = 0;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SWEEP_INTERVAL_MS' | 'FX_MAX_TRIGGERS_PER_USER'>,
     private readonly triggers: TriggersRepository,
     private readonly functions: FunctionsService,
     private readonly endpoints: EndpointsService,

@@ -1,8 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Injectable } from '@nestjs/common';
 import type { CreateTokenRequest, CreateTokenResponse, CreateUserRequest, TokenInfo, UserInfo, WhoAmIResponse } from '@fx/protocol';
-import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
@@ -17,41 +14,13 @@ type Parsed<T> = { [K in keyof T]-?: Exclude<T[K], undefined> } & T;
 
 @Injectable()
 export class UsersService {
-  private readonly logger = new Logger('Users');
-
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly users: UsersRepository,
     private readonly tokens: TokensRepository,
     private readonly auth: AuthService,
     private readonly sockets: SocketRegistry,
     private readonly audit: AuditService,
   ) {}
-
-  /**
-   * First start: create the admin user and write its token to <data dir>/admin.token (0600). Returns
-   * the token when one was created now.
-   */
-  async bootstrapAdmin(): Promise<string | null> {
-    if ((await this.users.count()) > 0) return null;
-    let user;
-    try {
-      user = await this.users.create(this.config.FX_ADMIN_NAME, true);
-    } catch {
-      return null; // another replica created it at the same moment
-    }
-    const { token, row } = await this.auth.issue({ userId: user.id, kind: 'user', name: 'bootstrap admin token' });
-    await this.audit.recordMany('system', [
-      { action: 'user.created', target: { type: 'user', id: user.id }, ownerId: user.id, details: { name: user.name, admin: true } },
-      tokenIssued(row),
-    ]);
-    await mkdir(this.config.FX_DATA_DIR, { recursive: true, mode: 0o700 });
-    const file = join(this.config.FX_DATA_DIR, 'admin.token');
-    await writeFile(file, token + '\n', { mode: 0o600 });
-    await chmod(file, 0o600);
-    this.logger.log(`created admin user "${user.name}"; its token is in ${file}`);
-    return token;
-  }
 
   async whoami(p: Principal): Promise<WhoAmIResponse> {
     const user = await this.users.findById(p.userId);

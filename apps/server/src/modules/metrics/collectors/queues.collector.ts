@@ -27,7 +27,7 @@ export class QueuesCollector {
   private readonly snapshot: SharedRead<Snapshot>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS'>,
     private readonly metrics: MetricsService,
     private readonly repo: MetricsRepository,
   ) {
