@@ -46,11 +46,11 @@ export function submissionUses(
 ): Array<Record<string, unknown>> {
   const uses = new Map<string, Record<string, unknown> & { count: number }>();
   for (const t of tasks) {
-    const where = t.endpointGroupId ? { endpointGroupId: t.endpointGroupId } : { endpointId: t.endpointId };
     const key = `${t.functionId}/${t.endpointGroupId ?? t.endpointId}`;
     const seen = uses.get(key);
     if (seen) seen.count++;
     else {
+      const where = t.endpointGroupId ? { endpointGroupId: t.endpointGroupId } : { endpointId: t.endpointId };
       const fn = functions.get(t.functionId);
       uses.set(key, { functionId: t.functionId, functionName: fn?.name ?? null, version: fn?.version ?? null, ...where, count: 1 });
     }

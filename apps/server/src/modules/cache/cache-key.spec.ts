@@ -48,6 +48,14 @@ describe('cacheKey', () => {
     expect(key('user:a', [1])).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('stays the key entries already stored were made under (a faster digest or canonical form must give the same text)', () => {
+    // computed by the first implementation (map/join canonical JSON, a Hash object): a different key would
+    // make every stored entry unreachable until it expires
+    expect(key('user:u1', [1, 'x', { b: [null, true], a: 1.5 }], { z: {}, y: [] }, 'h1')).toBe(
+      'a4c8d1195bb3aa56b81e8455f51b35d8df58d97d54553e40dba1357c24382681',
+    );
+  });
+
   it('differs by scope, function content, args, kwargs, and args against kwargs', () => {
     const base = key('user:a', [1], { n: 2 });
     expect(key('user:b', [1], { n: 2 })).not.toBe(base);

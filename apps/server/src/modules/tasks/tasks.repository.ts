@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { SqlRepository } from '../../storage/sql.repository.js';
-import { DEFAULT_TASK_PRIORITY } from '@fx/protocol';
 import type {
   LogChunk,
   ObjectRef,
@@ -21,7 +20,7 @@ import { outcomeFactsJson, type OutcomeFacts } from '../metrics/metrics.reposito
 import { usageSteps } from '../accounting/usage-records.repository.js';
 import type { UsageRow } from '../accounting/accounting-rows.js';
 import { agentLineRows, agentLinesSteps, toStoredChunks, type StoredChunk, type StoredLine } from '../live/live.repository.js';
-import { toQueueCounts, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
+import { insertRow, toQueueCounts, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
 // The shapes it takes in live in task-records.ts; the modules that call it import them from here.
 export { toQueueCounts };
@@ -114,23 +113,7 @@ export class TasksRepository extends SqlRepository {
    * went in waiting for their key's execution (those that hit went in completed).
    */
   async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[], audit: NewAuditEntry[] = []): Promise<string[]> {
-    const rows = tasks.map((t) => ({
-      id: t.id,
-      function_id: t.functionId,
-      endpoint_id: t.endpointId,
-      ...(t.endpointGroupId ? { endpoint_group_id: t.endpointGroupId } : {}),
-      args: t.args,
-      kwargs: t.kwargs,
-      resources: t.resources ?? null,
-      serializer: t.pickledArgs ? 'pickle' : 'json',
-      pickled_args: t.pickledArgs ?? null,
-      priority: t.priority ?? DEFAULT_TASK_PRIORITY,
-      retry: t.retry ?? null,
-      ...(t.inputs?.length ? { inputs: t.inputs } : {}),
-      ...(t.cache ? { cache_key: t.cache.key, cache_scope: t.cache.scope, cache_ttl_seconds: t.cache.ttlSeconds } : {}),
-      ...(t.objects?.length ? { objects: t.objects } : {}),
-      ...(t.outputName ? { output_name: t.outputName } : {}),
-    }));
+    const rows = tasks.map(insertRow);
     const o = { graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache), audit: audit.length > 0 };
     const params: unknown[] = [json(rows), ownerId, batchId, ...(o.audit ? [auditRows(audit)] : [])];
     if (!o.memo) {
