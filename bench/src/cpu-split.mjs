@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
-import { cpuSeconds, stopAll } from './procs.mjs';
+import { cpuSeconds, databaseBackends, stopAll } from './procs.mjs';
 import { Inspector, freePort, inspectArg } from './inspector.mjs';
 import { startBullmq, startFx } from './systems.mjs';
 import { now } from './stats.mjs';
@@ -88,16 +88,12 @@ async function fx() {
   const sys = await startFx('postgres+redis', { nodeArgs: port ? [inspectArg(port)] : [] });
   const { server, endpoint: ep, client, fn } = sys;
   const inspector = port ? await Inspector.connect(port) : undefined;
-  const { default: pg } = await import('pg');
-  const db = new pg.Client({ connectionString: server.env.DATABASE_URL });
-  await db.connect();
-  const backends = async () =>
-    (await db.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+  const backends = await databaseBackends(server.env.DATABASE_URL);
   const groups = async () => ({
     server: [server.pid],
     'agent (fx-endpoint)': [ep.pid],
     workers: withDescendants(await ep.workerPids()),
-    'PostgreSQL backends': await backends(),
+    'PostgreSQL backends': await backends.pids(),
     'Redis (shared)': [redisPid()],
     'bench (SDK / Queue)': [],
   });
@@ -125,7 +121,7 @@ async function fx() {
       },
       inspector,
     );
-  await db.end();
+  await backends.close();
   inspector?.close();
   await sys.stop();
 }

@@ -4,22 +4,18 @@
 // disturbs much more. Prints one JSON line per phase and the medians.
 //   node bench/src/memo-cpu.mjs [reps=6]
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { startFx } from './systems.mjs';
-import { cpuSeconds, stopAll } from './procs.mjs';
+import { cpuSeconds, databaseBackends, stopAll } from './procs.mjs';
 import { now } from './stats.mjs';
 
 const reps = Number(process.argv[2] ?? 6);
 const sys = await startFx('postgres+redis');
-const db = new pg.Client({ connectionString: sys.server.env.DATABASE_URL });
-await db.connect();
-const backends = async () =>
-  (await db.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid);
+const backends = await databaseBackends(sys.server.env.DATABASE_URL);
 const memo = await sys.client.registerFunction((...xs) => xs.length, { name: 'memo', cache: { ttlSeconds: 3600 } });
 const args = (prefix, count) => Array.from({ length: count }, (_, i) => [prefix, i]);
 async function phase(name, fn, list) {
   // per backend: one that exits mid-phase takes its CPU with it (rare: the pool keeps them), one that starts counts from 0
-  const pids = await backends();
+  const pids = await backends.pids();
   const pg0 = new Map(pids.map((p) => [p, cpuSeconds(p) || 0]));
   const s0 = cpuSeconds(sys.server.pid);
   const t0 = now();
@@ -32,7 +28,7 @@ async function phase(name, fn, list) {
   for await (const _ of sys.client.results(ids, { timeoutMs: 600_000 })) seen++;
   const totalMs = now() - t0;
   await new Promise((r) => setTimeout(r, 300)); // the tail of the phase's own statements (metrics, settle)
-  const pids1 = await backends();
+  const pids1 = await backends.pids();
   const pgCpu = pids1.reduce((s, p) => s + (cpuSeconds(p) || 0) - (pg0.get(p) ?? 0), 0);
   const r = {
     name,
@@ -62,7 +58,7 @@ try {
     console.log(k, Object.fromEntries(['submitMs', 'totalMs', 'serverCpuMs', 'pgCpuMs'].map((f) => [f, med(rs.map((r) => r[f]))])));
   }
 } finally {
-  await db.end();
+  await backends.close();
   await sys.stop();
   await stopAll();
 }

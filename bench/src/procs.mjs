@@ -27,6 +27,21 @@ export function rssBytes(pid) {
   }
 }
 
+/**
+ * The PostgreSQL backends serving a database (their pids, for their CPU in /proc), read through a
+ * connection of its own, which is left out; `close` ends it.
+ */
+export async function databaseBackends(databaseUrl) {
+  const { default: pg } = await import('pg');
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  return {
+    pids: async () =>
+      (await db.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map((r) => r.pid),
+    close: () => db.end(),
+  };
+}
+
 /** Everything started and not yet stopped, so that an interrupted run still cleans up (stopAll). */
 const live = new Set();
 export async function stopAll() {
