@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Database, PoolUse } from './database.js';
 import { PostgresDatabase, type PostgresDatabaseOptions } from './database.postgres.js';
+import type { SqlRunner } from './sql-runner.js';
 import type { PostgresBinaries } from './embedded-postgres/postgres.binaries.js';
 import type { Launcher } from './embedded-postgres/postgres.launcher.js';
 import { EmbeddedPostgres } from './embedded-postgres/postgres.server.js';
@@ -42,6 +43,10 @@ export class EmbeddedPostgresDatabase implements Database {
 
   get prisma(): PrismaClient {
     return this.db.prisma;
+  }
+
+  get sql(): SqlRunner {
+    return this.db.sql;
   }
 
   migrate(): Promise<string[]> {

@@ -6,6 +6,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import { answers, type Database } from './database.js';
 import { migrate, type MigrationSession } from './migrator.js';
 import { makePrivate, withPrivateUmask } from './private-dir.js';
+import { prismaSql, type SqlRunner } from './sql-runner.js';
 
 export interface PgliteDatabaseOptions {
   /** PGlite keeps its files in `<dataDir>/pglite`. */
@@ -17,13 +18,16 @@ export interface PgliteDatabaseOptions {
 /** Embedded PostgreSQL (PGlite, WebAssembly) in the data directory: one connection, no server. */
 export class PgliteDatabase implements Database {
   readonly kind = 'pglite' as const;
+  readonly sql: SqlRunner;
   private closed = false;
 
   private constructor(
     readonly prisma: PrismaClient,
     private readonly pglite: PGlite,
     private readonly options: PgliteDatabaseOptions,
-  ) {}
+  ) {
+    this.sql = prismaSql(prisma);
+  }
 
   static async open(options: PgliteDatabaseOptions): Promise<PgliteDatabase> {
     const dir = path.join(options.dataDir, 'pglite');

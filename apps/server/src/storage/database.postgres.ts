@@ -3,6 +3,8 @@ import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { answers, type Database, type PoolUse } from './database.js';
 import { migrate, type MigrationDriver, type MigrationSession } from './migrator.js';
+import type { SqlRunner } from './sql-runner.js';
+import { pgSql } from './sql-runner.pg.js';
 
 export interface PostgresDatabaseOptions {
   databaseUrl: string;
@@ -16,6 +18,7 @@ export interface PostgresDatabaseOptions {
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly prisma: PrismaClient;
+  readonly sql: SqlRunner;
   private readonly pool: pg.Pool;
   private closed = false;
 
@@ -25,6 +28,7 @@ export class PostgresDatabase implements Database {
     // An idle client that loses its server emits 'error' on the pool; without a listener node exits.
     this.pool.on('error', (err) => log(`postgres pool: idle connection failed: ${err.message}`));
     this.prisma = new PrismaClient({ adapter: new PrismaPg(this.pool) });
+    this.sql = pgSql(this.pool);
   }
 
   migrate(): Promise<string[]> {

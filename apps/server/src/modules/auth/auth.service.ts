@@ -7,6 +7,7 @@ import { APP_CONFIG, decodeKey, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from './principal.js';
 import { TokensRepository } from './tokens.repository.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 const ISSUER = 'fx';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -19,6 +20,7 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 export class AuthService implements OnModuleInit {
   private readonly logger = new Logger('Auth');
   private key!: Uint8Array;
+  private readonly verified = new VerifiedTokens();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SIGNING_KEY' | 'FX_DATA_DIR'>,
@@ -75,16 +77,10 @@ export class AuthService implements OnModuleInit {
   /** Resolves a bearer token to a principal, or throws UNAUTHENTICATED with the reason. */
   async verify(token: string | undefined): Promise<Principal> {
     if (!token) throw new FxException('UNAUTHENTICATED', 'missing bearer token: send "Authorization: Bearer <token>"');
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'] }));
-    } catch (e) {
-      if (e instanceof joseErrors.JWTExpired) throw new FxException('UNAUTHENTICATED', 'token has expired');
-      throw new FxException('UNAUTHENTICATED', 'token is invalid');
-    }
+    const { payload, hash } = await this.checkSignature(token);
     if (typeof payload.jti !== 'string' || typeof payload.sub !== 'string') throw new FxException('UNAUTHENTICATED', 'token is invalid');
     const row = await this.tokens.findWithUser(payload.jti);
-    if (!row || row.hash !== sha256(token) || row.userId !== payload.sub) throw new FxException('UNAUTHENTICATED', 'token is not known to this server');
+    if (!row || row.hash !== hash || row.userId !== payload.sub) throw new FxException('UNAUTHENTICATED', 'token is not known to this server');
     if (row.revokedAt) throw new FxException('UNAUTHENTICATED', 'token has been revoked');
     if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) throw new FxException('UNAUTHENTICATED', 'token has expired');
     return {
@@ -95,6 +91,21 @@ export class AuthService implements OnModuleInit {
       endpointId: row.endpointId,
       expiresAt: row.expiresAt,
     };
+  }
+
+  private async checkSignature(token: string) {
+    const known = this.verified.get(token);
+    if (known) return known;
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'] }));
+    } catch (e) {
+      if (e instanceof joseErrors.JWTExpired) throw new FxException('UNAUTHENTICATED', 'token has expired');
+      throw new FxException('UNAUTHENTICATED', 'token is invalid');
+    }
+    const hash = sha256(token);
+    this.verified.set(token, payload, hash);
+    return { payload, hash };
   }
 
   static bearer(header: string | string[] | undefined): string | undefined {

@@ -19,12 +19,12 @@ export class TokensRepository {
   /** Every authenticated request asks this: one statement (a join), not the two of a Prisma include. */
   async findWithUser(id: string): Promise<TokenRow | null> {
     if (!UUID.test(id)) return null;
-    const rows = await this.db.prisma.$queryRawUnsafe<Array<Token & { uName: User['name']; uAdmin: User['admin']; uCreatedAt: User['createdAt'] }>>(
+    const rows = await this.db.sql.query<Token & { uName: User['name']; uAdmin: User['admin']; uCreatedAt: User['createdAt'] }>(
       `SELECT t.id::text AS "id", t.user_id::text AS "userId", t.endpoint_id::text AS "endpointId", t.kind, t.name, t.hash,
               t.created_at AS "createdAt", t.expires_at AS "expiresAt", t.revoked_at AS "revokedAt",
               u.name AS "uName", u.admin AS "uAdmin", u.created_at AS "uCreatedAt"
        FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id = $1::uuid`,
-      id,
+      [id],
     );
     const r = rows[0];
     if (!r) return null;
@@ -40,11 +40,11 @@ export class TokensRepository {
 
   /** Of these token ids, those still valid (known, not revoked, not expired): one statement for a whole sweep. */
   async findValid(ids: string[]): Promise<Set<string>> {
-    const rows = await this.db.prisma.$queryRawUnsafe<Array<Pick<Token, 'id'>>>(
+    const rows = await this.db.sql.query<Pick<Token, 'id'>>(
       `SELECT id::text AS "id" FROM tokens
        WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))
          AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-      JSON.stringify(ids.filter((id) => UUID.test(id))),
+      [JSON.stringify(ids.filter((id) => UUID.test(id)))],
     );
     return new Set(rows.map((r) => r.id));
   }

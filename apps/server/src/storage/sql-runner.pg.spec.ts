@@ -1,0 +1,95 @@
+import { createTestDatabase, type TestDatabase } from '@fx/testing';
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { prismaSql, type SqlRunner } from './sql-runner.js';
+import { pgSql } from './sql-runner.pg.js';
+
+/** What a value is, deeply: the repositories' callers depend on the JS types, not only on equality. */
+function shape(v: unknown): unknown {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return v.map(shape);
+  if (Prisma.Decimal.isDecimal(v)) return `Decimal(${v.toString()})`;
+  if (v instanceof Date) return `Date(${v.toISOString()})`;
+  if (typeof v === 'object') return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, shape(x)]));
+  return `${typeof v}(${String(v)})`;
+}
+
+// Every column type the repositories read, and every parameter type they pass.
+const ROW = `SELECT 42::int8 AS i8, count(*) AS n, 7::int4 AS i4, 12.50::numeric AS num, 1.5::float8 AS f8,
+  '2026-12-03 10:11:12.345+02'::timestamptz AS tstz, '2026-12-03 10:11:12.345'::timestamp AS ts, '2026-12-03'::date AS d,
+  '{"a":[1,"x",null],"b":{"c":true}}'::jsonb AS jb, '[1,2]'::json AS j, ARRAY['a','b"c',NULL]::text[] AS texts,
+  ARRAY[1,NULL]::int8[] AS i8s, ARRAY[1.5]::numeric[] AS nums, ARRAY['2026-01-01T00:00:00Z']::timestamptz[] AS tstzs,
+  true AS yes, NULL::bool AS unknown, 'b7a5f0a2-3c1e-4b8e-9a57-0e6d2f9c1a10'::uuid AS id, NULL::text AS nothing
+  FROM (VALUES (1), (2)) v(x)`;
+const PARAMS = `SELECT $1::timestamptz AS at, $2::int8 AS big, $3::text[] AS texts, $4::jsonb AS doc, $5::numeric AS num,
+  $6::bool AS yes, $7::text AS nothing, $8::int4 AS small, $9::float8 AS frac`;
+const params = [
+  new Date('2026-12-03T10:11:12.345Z'),
+  9007199254740993n,
+  ['a', 'b,c', '"q"'],
+  JSON.stringify({ k: [1, 'v'] }),
+  new Prisma.Decimal('3.25'),
+  false,
+  null,
+  5,
+  0.25,
+];
+
+describe('pgSql (named prepared statements on the pool)', () => {
+  let testDb: TestDatabase;
+  let pool: pg.Pool;
+  let prisma: PrismaClient;
+  let viaPrisma: SqlRunner;
+  let viaPg: SqlRunner;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+    prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    viaPrisma = prismaSql(prisma);
+    viaPg = pgSql(pool);
+  });
+  afterAll(async () => {
+    await prisma.$disconnect();
+    await pool.end();
+    await testDb.drop();
+  });
+
+  it('returns the same JS types as Prisma raw API for every column type', async () => {
+    const [expected] = await viaPrisma.query(ROW, []);
+    const [actual] = await viaPg.query(ROW, []);
+    expect(shape(actual)).toEqual(shape(expected));
+    // And what that is, so that a change on Prisma's side shows here too.
+    expect(shape(actual)).toMatchObject({
+      i8: 'bigint(42)',
+      n: 'bigint(2)',
+      num: 'Decimal(12.5)',
+      tstz: 'Date(2026-12-03T08:11:12.345Z)',
+      yes: 'boolean(true)',
+    });
+    expect(shape(actual)).toMatchObject({ jb: { a: ['number(1)', 'string(x)', 'null'] }, texts: ['string(a)', 'string(b"c)', 'null'] });
+  });
+
+  it('encodes parameters as Prisma does', async () => {
+    const [expected] = await viaPrisma.query(PARAMS, params);
+    const [actual] = await viaPg.query(PARAMS, params);
+    expect(shape(actual)).toEqual(shape(expected));
+    expect(shape(actual)).toMatchObject({ at: 'Date(2026-12-03T10:11:12.345Z)', big: 'bigint(9007199254740993)', num: 'Decimal(3.25)' });
+  });
+
+  it('counts the rows a statement changed, and runs a statement again under its name', async () => {
+    await viaPg.exec('CREATE TABLE t (x int)', []);
+    for (let i = 0; i < 3; i++) expect(await viaPg.exec('INSERT INTO t SELECT generate_series(1, $1::int)', [i + 1])).toBe(i + 1);
+    expect(await viaPrisma.exec('UPDATE t SET x = x WHERE x > $1', [1])).toBe(3);
+    expect(await viaPg.exec('DELETE FROM t WHERE x > $1', [1])).toBe(3);
+    const prepared = await viaPg.query<{ n: bigint }>(`SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'fx_%'`, []);
+    expect(prepared[0]!.n).toBeGreaterThan(0n);
+  });
+
+  it('fails with the PostgreSQL error code, as the conflict and unique-violation checks read it', async () => {
+    await viaPg.exec('CREATE TABLE u (x int PRIMARY KEY)', []);
+    await viaPg.exec('INSERT INTO u VALUES ($1)', [1]);
+    await expect(viaPg.exec('INSERT INTO u VALUES ($1)', [1])).rejects.toMatchObject({ code: '23505' });
+  });
+});
