@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from '@fx/testing';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -23,7 +24,7 @@ const ROW = `SELECT 42::int8 AS i8, count(*) AS n, 7::int4 AS i4, 12.50::numeric
   true AS yes, NULL::bool AS unknown, 'b7a5f0a2-3c1e-4b8e-9a57-0e6d2f9c1a10'::uuid AS id, NULL::text AS nothing
   FROM (VALUES (1), (2)) v(x)`;
 const PARAMS = `SELECT $1::timestamptz AS at, $2::int8 AS big, $3::text[] AS texts, $4::jsonb AS doc, $5::numeric AS num,
-  $6::bool AS yes, $7::text AS nothing, $8::int4 AS small, $9::float8 AS frac`;
+  $6::bool AS yes, $7::text AS nothing, $8::int4 AS small, $9::float8 AS frac, $1::timestamp AS wall, $10::timestamptz[] AS ats`;
 const params = [
   new Date('2026-12-03T10:11:12.345Z'),
   9007199254740993n,
@@ -34,6 +35,7 @@ const params = [
   null,
   5,
   0.25,
+  [new Date(0)],
 ];
 
 describe('pgSql (named prepared statements on the pool)', () => {
@@ -71,11 +73,18 @@ describe('pgSql (named prepared statements on the pool)', () => {
     expect(shape(actual)).toMatchObject({ jb: { a: ['number(1)', 'string(x)', 'null'] }, texts: ['string(a)', 'string(b"c)', 'null'] });
   });
 
-  it('encodes parameters as Prisma does', async () => {
-    const [expected] = await viaPrisma.query(PARAMS, params);
-    const [actual] = await viaPg.query(PARAMS, params);
-    expect(shape(actual)).toEqual(shape(expected));
-    expect(shape(actual)).toMatchObject({ at: 'Date(2026-12-03T10:11:12.345Z)', big: 'bigint(9007199254740993)', num: 'Decimal(3.25)' });
+  it('encodes parameters as Prisma does, whatever the time zone of the process', async () => {
+    // As if the process ran east of UTC (jest gives each file its own process.env, so TZ cannot be set).
+    const offset = jest.spyOn(Date.prototype, 'getTimezoneOffset').mockReturnValue(-330);
+    try {
+      const [expected] = await viaPrisma.query(PARAMS, params);
+      const [actual] = await viaPg.query(PARAMS, params);
+      expect(shape(actual)).toEqual(shape(expected));
+      expect(shape(actual)).toMatchObject({ at: 'Date(2026-12-03T10:11:12.345Z)', wall: 'Date(2026-12-03T10:11:12.345Z)', big: 'bigint(9007199254740993)' });
+      expect(shape(actual)).toMatchObject({ num: 'Decimal(3.25)', ats: ['Date(1970-01-01T00:00:00.000Z)'] });
+    } finally {
+      offset.mockRestore();
+    }
   });
 
   it('counts the rows a statement changed, and runs a statement again under its name', async () => {

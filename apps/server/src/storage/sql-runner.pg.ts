@@ -31,8 +31,11 @@ const types = {
     (format ?? 'text') === 'text' && parsers[oid] ? parsers[oid] : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Prisma sends a Decimal as its digits; pg would JSON-encode the object (a quoted string). */
-const param = (v: unknown): unknown => (Prisma.Decimal.isDecimal(v) ? v.toString() : Array.isArray(v) ? v.map(param) : v);
+/**
+ * Parameters as Prisma sends them: a Decimal as its digits (pg would JSON-encode the object, a quoted
+ * string) and a Date in UTC (pg would write the process's local time, which a `::timestamp` keeps).
+ */
+const param = (v: unknown): unknown => (v instanceof Date ? v.toISOString() : Prisma.Decimal.isDecimal(v) ? v.toString() : Array.isArray(v) ? v.map(param) : v);
 
 export function pgSql(pool: pg.Pool): SqlRunner {
   // Bounded: a text built with values in it would otherwise prepare a new statement on every connection each time.
