@@ -33,3 +33,13 @@ export type RawRow<Model, K extends keyof Columns<Model>, R extends Refinements<
   keyof R
 > &
   R;
+
+/**
+ * A SELECT list of every scalar field of a model (`Prisma.<Model>ScalarFieldEnum`), each column named
+ * after its field: raw SQL whose rows are what Prisma's findMany gives, the hot reads then skip its runtime.
+ */
+export function modelSelect(fields: Record<string, string>): string {
+  return Object.keys(fields)
+    .map((f) => `${f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} AS "${f}"`)
+    .join(', ');
+}

@@ -1,8 +1,13 @@
 import { jest } from '@jest/globals';
-import { createTestDatabase, type TestDatabase } from '@fx/testing';
+import path from 'node:path';
+import { createTestDatabase, tempDir, type TempDir, type TestDatabase } from '@fx/testing';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { EndpointsRepository } from '../modules/endpoints/endpoints.repository.js';
+import { FunctionsRepository } from '../modules/functions/functions.repository.js';
+import type { Database } from './database.js';
+import { createDatabase } from './database.factory.js';
 import { prismaSql, type SqlRunner } from './sql-runner.js';
 import { pgSql } from './sql-runner.pg.js';
 
@@ -100,5 +105,53 @@ describe('pgSql (named prepared statements on the pool)', () => {
     await viaPg.exec('CREATE TABLE u (x int PRIMARY KEY)', []);
     await viaPg.exec('INSERT INTO u VALUES ($1)', [1]);
     await expect(viaPg.exec('INSERT INTO u VALUES ($1)', [1])).rejects.toMatchObject({ code: '23505' });
+  });
+});
+
+describe.each(['postgres', 'pglite'] as const)('model reads through Database.sql (modelSelect), %s', (kind) => {
+  let testDb: TestDatabase;
+  let dir: TempDir;
+  let db: Database;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    dir = await tempDir();
+    const migrationsDir = path.resolve('prisma/migrations');
+    db = await createDatabase(
+      kind === 'postgres'
+        ? { databaseUrl: testDb.url, dataDir: dir.path, migrationsDir, poolSize: 2 }
+        : { dataDir: dir.path, migrationsDir, embeddedStore: 'pglite' },
+    );
+    await db.migrate();
+  }, 120_000);
+  afterAll(async () => {
+    await db.close();
+    await testDb.drop();
+    await dir.remove();
+  });
+
+  it('answer what Prisma findFirst and findMany answer, field by field', async () => {
+    const owner = await db.prisma.user.create({ data: { name: 'u' } });
+    const fn = await db.prisma.function.create({
+      data: { ownerId: owner.id, name: 'f', runtime: 'js', source: 's', contentHash: 'h', walltimeSeconds: 1.5, retry: { maxRetries: 2 }, cacheTtlSeconds: 60 },
+    });
+    const ep = await db.prisma.endpoint.create({
+      data: {
+        ownerId: owner.id,
+        name: 'e',
+        allowedFunctions: [fn.id],
+        restricted: true,
+        agent: { v: [1, 'x'] },
+        lockedAt: new Date('2026-01-02T03:04:05.678Z'),
+      },
+    });
+    const functions = new FunctionsRepository(db);
+    const endpoints = new EndpointsRepository(db);
+    expect(shape(await functions.findLive(fn.id))).toEqual(shape(await db.prisma.function.findFirst({ where: { id: fn.id } })));
+    expect(shape(await functions.findManyLive([fn.id]))).toEqual(shape(await db.prisma.function.findMany({ where: { id: fn.id } })));
+    expect(shape(await endpoints.findLive(ep.id))).toEqual(shape(await db.prisma.endpoint.findFirst({ where: { id: ep.id } })));
+    expect(shape(await endpoints.findManyLive([ep.id]))).toEqual(shape(await db.prisma.endpoint.findMany({ where: { id: ep.id } })));
+    await db.prisma.function.update({ where: { id: fn.id }, data: { deletedAt: new Date() } });
+    expect([await functions.findLive(fn.id), await functions.findManyLive([fn.id])]).toEqual([null, []]);
   });
 });

@@ -1,8 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Prisma } from '../../generated/prisma/client.js';
+import { Prisma, type Endpoint } from '../../generated/prisma/client.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import { withConflictRetry } from '../../common/conflict-retry.js';
+import { modelSelect } from '../../storage/raw-rows.js';
+
+/** Every submission reads its endpoints: one prepared statement, as findMany would answer it. */
+const ENDPOINTS = `SELECT ${modelSelect(Prisma.EndpointScalarFieldEnum)} FROM endpoints`;
 
 @Injectable()
 export class EndpointsRepository {
@@ -12,8 +16,8 @@ export class EndpointsRepository {
     return this.db.prisma.endpoint.create({ data });
   }
 
-  findLive(id: string) {
-    return this.db.prisma.endpoint.findFirst({ where: { id, deletedAt: null } });
+  async findLive(id: string): Promise<Endpoint | null> {
+    return (await this.db.sql.query<Endpoint>(`${ENDPOINTS} WHERE id = $1::uuid AND deleted_at IS NULL`, [id]))[0] ?? null;
   }
 
   /** The live endpoint of this name (unique per owner among live ones): of `ownerId`, or of the user named `ownerName`. */
@@ -23,8 +27,8 @@ export class EndpointsRepository {
     });
   }
 
-  findManyLive(ids: string[]) {
-    return this.db.prisma.endpoint.findMany({ where: { id: { in: ids }, deletedAt: null } });
+  findManyLive(ids: string[]): Promise<Endpoint[]> {
+    return this.db.sql.query<Endpoint>(`${ENDPOINTS} WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, [ids]);
   }
 
   listVisible(userId: string, all: boolean) {

@@ -1,8 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RetryPolicy } from '@fx/protocol';
-import { Prisma } from '../../generated/prisma/client.js';
+import { Prisma, type Function as FunctionModel } from '../../generated/prisma/client.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
+import { modelSelect } from '../../storage/raw-rows.js';
+
+/** Every submission reads its functions: one prepared statement, as findMany would answer it. */
+const FUNCTIONS = `SELECT ${modelSelect(Prisma.FunctionScalarFieldEnum)} FROM functions`;
 
 @Injectable()
 export class FunctionsRepository {
@@ -29,13 +33,13 @@ export class FunctionsRepository {
     return this.db.prisma.function.create({ data: { ...data, retry: data.retry ?? Prisma.DbNull } });
   }
 
-  findLive(id: string) {
-    return this.db.prisma.function.findFirst({ where: { id, deletedAt: null } });
+  async findLive(id: string): Promise<FunctionModel | null> {
+    return (await this.db.sql.query<FunctionModel>(`${FUNCTIONS} WHERE id = $1::uuid AND deleted_at IS NULL`, [id]))[0] ?? null;
   }
 
   /** Live functions with these ids, for batch submission checks. */
-  findManyLive(ids: string[]) {
-    return this.db.prisma.function.findMany({ where: { id: { in: ids }, deletedAt: null } });
+  findManyLive(ids: string[]): Promise<FunctionModel[]> {
+    return this.db.sql.query<FunctionModel>(`${FUNCTIONS} WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, [ids]);
   }
 
   /** Including deleted ones: a task accepted before its function was deleted still runs. */
