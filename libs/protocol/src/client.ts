@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, ErrorBody, finalTaskFields, TaskStatus, Uuid, type Payloads } from './common.js';
-import { ObjectRef } from './objects.js';
-import { SubmitBatchRequest, SubmitBatchResponse, SubmitTaskRequest, SubmitTaskResponse } from './rest.js';
+import { DEFAULT_LIMITS, ErrorBody, TaskStatus, Uuid, type Payloads } from './common.js';
+import { SubmitBatchRequest, SubmitBatchResponse, SubmitTaskRequest, SubmitTaskResponse, TaskOutcome } from './rest.js';
 import { LogsFrame, ProgressFrame, UnwatchPayload, WatchEndedPayload, WatchPayload, WatchingPayload } from './live.js';
 
 /** Client channel: `/v1/ws/client`, authenticated with a user token. */
@@ -11,17 +10,6 @@ export type SubscribePayload = z.infer<typeof SubscribePayload>;
 
 export const UnsubscribePayload = SubscribePayload;
 export type UnsubscribePayload = z.infer<typeof UnsubscribePayload>;
-
-/** The final outcome of a task as a client sees it. */
-export const TaskOutcome = z.object({
-  taskId: Uuid,
-  status: z.enum(['success', 'failed', 'cancelled']),
-  result: z.unknown().optional(),
-  /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */
-  resultRef: ObjectRef.optional(),
-  ...finalTaskFields,
-});
-export type TaskOutcome = z.infer<typeof TaskOutcome>;
 
 export const ResultPayload = z.object({ results: z.array(TaskOutcome).min(1) });
 export type ResultPayload = z.infer<typeof ResultPayload>;

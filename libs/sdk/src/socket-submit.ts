@@ -1,4 +1,4 @@
-import { CLIENT_FRAME_MAX_BYTES, PROTOCOL_VERSION, type ErrorBody, type SubmittedPayload } from '@fx/protocol';
+import { CLIENT_FRAME_MAX_BYTES, PROTOCOL_VERSION, undeliveredIds, type ErrorBody, type SubmittedPayload } from '@fx/protocol';
 import { ConnectionError, TimeoutError, errorFromBody } from './errors.js';
 
 /**
@@ -134,7 +134,8 @@ export class PendingSubmits {
   }
 }
 
-const taskIdsOf = (answer: SubmittedPayload) => ('task' in answer ? [answer.task.taskId] : answer.batch.taskIds);
+/** The ids the server watches after a `watch` submission: not those whose outcome the answer carries. */
+const taskIdsOf = (answer: SubmittedPayload) => ('task' in answer ? [answer.task.taskId] : undeliveredIds(answer.batch));
 
 const dropped = (cause?: unknown) =>
   new ConnectionError(
