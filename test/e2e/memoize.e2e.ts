@@ -41,9 +41,10 @@ class RawSocket {
     return new RawSocket(ws);
   }
 
-  async submit(batch: unknown): Promise<SubmitBatchResponse> {
+  /** `takesCached: false`: as a client that predates `cachedResults` submits. */
+  async submit(batch: unknown, takesCached = true): Promise<SubmitBatchResponse> {
     const id = `t${this.frames.length}-${Math.random()}`;
-    this.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'submit', id, payload: { watch: true, batch } }));
+    this.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'submit', id, payload: { watch: true, ...(takesCached ? { takesCached } : {}), batch } }));
     let answer: { payload: Record<string, unknown> } | undefined;
     await eventually(async () => (answer = this.frames.find((f) => f.id === id)) !== undefined, 30_000, 'the answer to the submit frame');
     expect(answer).toMatchObject({ type: 'submitted' });
@@ -348,6 +349,18 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
       expect(relayed.map(stdoutOf).sort()).toEqual(['new1', 'new2']);
     } finally {
       socket.close();
+    }
+    expect(await runs(file)).toBe(7);
+
+    // a client that does not say takesCached is relayed its hits too, as before the answer carried them
+    const older = await RawSocket.open(server.url, aliceToken);
+    try {
+      const answer = await older.submit({ endpointId: aliceEp.endpointId, tasks: ['a', 'b'].map((x) => ({ functionId: fn, kwargs: kwargs(x) })) }, false);
+      expect(answer.cachedResults?.map((o) => o.taskId).sort()).toEqual([...answer.taskIds].sort());
+      await eventually(async () => older.results().length >= 2, 60_000, 'the hits relayed to an older client');
+      expect(older.results().map(stdoutOf).sort()).toEqual(['a', 'b']);
+    } finally {
+      older.close();
     }
     expect(await runs(file)).toBe(7);
 

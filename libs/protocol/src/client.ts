@@ -32,9 +32,11 @@ export const CLIENT_FRAME_MAX_BYTES = 1024 * 1024;
  * The envelope only says which: the server validates the body with the REST route's own schema and
  * pipe, so a body is refused with the same VALIDATION_FAILED sentence on either path. `watch` also
  * subscribes the new ids on this socket before the answer goes out (one round trip, not two).
+ * `takesCached`: the client takes a batch's cache hits from the answer's `cachedResults`, so `watch`
+ * leaves them out; without it they are relayed as result frames too, as to a client that predates them.
  */
 export const SubmitPayload = z
-  .object({ task: z.unknown().optional(), batch: z.unknown().optional(), watch: z.boolean().optional() })
+  .object({ task: z.unknown().optional(), batch: z.unknown().optional(), watch: z.boolean().optional(), takesCached: z.boolean().optional() })
   .strict()
   .refine((p) => (p.task === undefined) !== (p.batch === undefined), { message: 'a submit frame carries exactly one of "task" and "batch"' });
 export type SubmitPayload = z.infer<typeof SubmitPayload>;
@@ -42,7 +44,7 @@ export type SubmitPayload = z.infer<typeof SubmitPayload>;
 /** A submit frame as the SDK builds it: the REST bodies themselves. */
 export const SubmitFrame = z.union([
   z.object({ task: SubmitTaskRequest, watch: z.boolean().optional() }).strict(),
-  z.object({ batch: SubmitBatchRequest, watch: z.boolean().optional() }).strict(),
+  z.object({ batch: SubmitBatchRequest, watch: z.boolean().optional(), takesCached: z.boolean().optional() }).strict(),
 ]);
 export type SubmitFrame = z.input<typeof SubmitFrame>;
 

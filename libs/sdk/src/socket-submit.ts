@@ -71,7 +71,9 @@ export class PendingSubmits {
     delivered: (taskId: string) => boolean,
   ): Promise<SubmittedPayload | undefined> {
     const id = `t${++this.seq}`;
-    const frame = `{"v":${PROTOCOL_VERSION},"type":"submit","id":"${id}","payload":{"watch":${watch},"${kind}":${body}}}`;
+    // this client takes a batch's cache hits from the answer (ResultChannel.accept): the server need not relay them
+    const takes = kind === 'batch' ? '"takesCached":true,' : '';
+    const frame = `{"v":${PROTOCOL_VERSION},"type":"submit","id":"${id}","payload":{"watch":${watch},${takes}"${kind}":${body}}}`;
     const { signal, timeoutMs } = options;
     return new Promise((resolve, reject) => {
       const onAbort = () => this.pending.get(id)?.settle({ error: signal!.reason });

@@ -92,8 +92,8 @@ export class SocketSubmitService {
       payload.task !== undefined
         ? { task: await this.tasks.submit(principal, taskPipe.transform(payload.task), { gate, accepted }) }
         : { batch: await this.tasks.submitBatch(principal, batchPipe.transform(payload.batch), { gate, accepted }) };
-    // the outcomes the answer carries are not relayed again: nothing to watch or read back for them
-    const ids = 'task' in answer ? [answer.task.taskId] : undeliveredIds(answer.batch);
+    // the outcomes the answer carries are not relayed again to a client that takes them from it
+    const ids = 'task' in answer ? [answer.task.taskId] : payload.takesCached ? undeliveredIds(answer.batch) : answer.batch.taskIds;
     const watching =
       payload.watch && !watchedEarly && ids.length > 0 && socket.taskIds.size + ids.length <= MAX_SUBSCRIPTIONS_PER_SOCKET
         ? this.subscriptions.subscribe(socket, ids) // registers before its first await
