@@ -29,34 +29,49 @@ export function idRoute({ pipe, param }: IdParam) {
   };
 }
 
-/** A service of resources a principal lists, reads and deletes by `:id`. */
-export interface OwnedResources {
-  list(p: Principal): Promise<unknown[]>;
+/** A service that reads one resource by `:id` for a principal. */
+export interface ReadableResources {
   get(p: Principal, id: string): Promise<unknown>;
+}
+
+/** A service of resources a principal lists, reads and deletes by `:id`. */
+export interface OwnedResources extends ReadableResources {
+  list(p: Principal): Promise<unknown[]>;
   delete(p: Principal, id: string): Promise<void>;
 }
 
 /**
- * `GET /`, `GET /:id` and `DELETE /:id` of a controller whose service lists, reads and deletes what a
- * principal owns, written once for the resources that have them all (triggers, endpoint groups,
- * endpoints). The controller extends the class this returns, names its service here, and keeps its
- * other routes; Nest and Swagger read the routes of a base class as the controller's own (the
- * controller's routes register first, then these).
+ * `GET /:id` of a controller whose service reads one resource by `:id` (task groups; the base of
+ * OwnedRoutes). The controller extends the class this returns and names its service here; Nest and
+ * Swagger read the routes of a base class as the controller's own (the controller's routes register
+ * first, then these).
  */
-export function OwnedRoutes<S extends OwnedResources>(service: Type<S>, id: IdParam) {
+export function ReadRoutes<S extends ReadableResources>(service: Type<S>, id: IdParam) {
   const { ById, Id } = idRoute(id);
 
-  abstract class Routes {
+  abstract class Read {
     constructor(@Inject(service) readonly service: S) {}
-
-    @Get()
-    async list(@CurrentPrincipal() p: Principal) {
-      return { items: await this.service.list(p) };
-    }
 
     @ById(Get(':id'))
     get(@CurrentPrincipal() p: Principal, @Id() id: string) {
       return this.service.get(p, id);
+    }
+  }
+  return Read;
+}
+
+/**
+ * As ReadRoutes, with `GET /` and `DELETE /:id`: the routes of a controller whose service lists, reads
+ * and deletes what a principal owns, written once for the resources that have them all (triggers,
+ * endpoint groups, endpoints).
+ */
+export function OwnedRoutes<S extends OwnedResources>(service: Type<S>, id: IdParam) {
+  const { ById, Id } = idRoute(id);
+
+  abstract class Routes extends ReadRoutes(service, id) {
+    @Get()
+    async list(@CurrentPrincipal() p: Principal) {
+      return { items: await this.service.list(p) };
     }
 
     @ById(Delete(':id'))
