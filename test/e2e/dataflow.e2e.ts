@@ -81,6 +81,15 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('dataflow graphs on %s', 
     expect(await alice.getResult(nested, { timeoutMs: 30_000 })).toEqual({ b: 20, c: 5, $fx: 'kept' });
   });
 
+  it('promotes a dependent submitted while its input runs, when the input completes right after', async () => {
+    const nap = await alice.registerFunction((ms: number) => new Promise((r) => setTimeout(() => r(ms), ms)), { name: 'nap' });
+    const plus = await alice.registerFunction((x: number) => x + 1, { name: 'plus' });
+    const input = await alice.run(nap, laptop.endpointId, [1500]);
+    await eventually(async () => (await alice.getTask(input)).status === 'running', 30_000, 'input running');
+    const dependent = await alice.run(plus, cluster.endpointId, [alice.ref(input)]);
+    await expect(alice.getResult(dependent, { timeoutMs: 30_000 })).resolves.toBe(1501);
+  });
+
   it('survives a server SIGKILL mid-graph: every node ends once, with the right value', async () => {
     const slowInc = await alice.registerFunction((x: number) => new Promise((r) => setTimeout(() => r(x + 1), 150)), { name: 'slow-inc' });
     const total = await alice.registerFunction((...xs: number[]) => xs.reduce((a, b) => a + b, 0), { name: 'total' });

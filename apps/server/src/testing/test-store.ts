@@ -7,7 +7,8 @@ import { createDatabase } from '../storage/database.factory.js';
 export type TestStoreKind = 'postgres' | 'pglite';
 
 /** A fresh store of that kind with every migration applied from scratch (a database of its own on PostgreSQL). */
-export async function openTestStore(kind: TestStoreKind): Promise<{ db: Database; close: () => Promise<void> }> {
+/** `url`: the PostgreSQL database's, for a test that needs a connection of its own (a transaction held open). */
+export async function openTestStore(kind: TestStoreKind): Promise<{ db: Database; url?: string; close: () => Promise<void> }> {
   const dir = await tempDir();
   const testDb = kind === 'postgres' ? await createTestDatabase() : undefined;
   const db = await createDatabase({
@@ -18,6 +19,7 @@ export async function openTestStore(kind: TestStoreKind): Promise<{ db: Database
   await db.migrate();
   return {
     db,
+    ...(testDb ? { url: testDb.url } : {}),
     close: async () => {
       await db.close();
       await testDb?.drop();

@@ -27,6 +27,12 @@ export type ParentToWorkerMessage =
   /** Stop this task if it is the one running (python: KeyboardInterrupt); it then reports `done`. */
   | { type: 'interrupt'; taskId: string };
 
+/**
+ * What travels on a js worker's IPC channel: one message, or the messages the pool sent in one turn of
+ * its event loop, in order (worker.link.ts says why).
+ */
+export type ParentToWorkerEnvelope = ParentToWorkerMessage | { type: 'batch'; messages: ParentToWorkerMessage[] };
+
 export type WorkerToParentMessage =
   /** `runtime`: what the worker runs on (python: its version and executable). */
   | { type: 'ready'; runtime?: { version: string; executable: string } }

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { JsRuntime } from '../../runtimes/js/js.runtime.js';
-import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+import type { ParentToWorkerEnvelope, ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
 import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 import { resultFileName } from './worker.outcome.js';
 import { TaskOutputs } from '../../runtimes/js/js.outputs.js';
@@ -65,7 +65,7 @@ function next(): void {
   });
 }
 
-process.on('message', (message: ParentToWorkerMessage) => {
+function receive(message: ParentToWorkerMessage): void {
   if (message?.type === 'run') {
     insertByPriority(queue, message, priorityOf);
     next();
@@ -74,6 +74,12 @@ process.on('message', (message: ParentToWorkerMessage) => {
     if (index >= 0) queue.splice(index, 1);
     send({ type: 'dropped', taskId: message.taskId, skipped: index >= 0 });
   }
+}
+
+// the messages of one batch in the order sent, as if each had come on its own
+process.on('message', (message: ParentToWorkerEnvelope) => {
+  if (message?.type === 'batch') for (const m of message.messages) receive(m);
+  else receive(message);
 });
 
 send({ type: 'ready' });

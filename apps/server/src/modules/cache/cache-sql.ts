@@ -16,12 +16,13 @@ export const liveEntry = (key: string) => `LATERAL (SELECT * FROM task_cache e W
 
 export const MEMO_COLUMNS = ', cache_key text, cache_scope text, cache_ttl_seconds int';
 
-export function memoizedInsert(status: string, waiting: string): string {
+/** `dependents`, where the submission is a graph: whether a row is an input of another (the has_dependents column). */
+export function memoizedInsert(status: string, waiting: string, dependents?: string): string {
   return `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, endpoint_group_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry,
-                     received_at, waiting_at, cache_key, cache_scope, cache_ttl_seconds, cached_from, result, output, completed_at, output_name)
+                     received_at, waiting_at, cache_key, cache_scope, cache_ttl_seconds, cached_from, result, output, completed_at, output_name${dependents ? ', has_dependents' : ''})
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, x.endpoint_group_id, $3::uuid,
               CASE WHEN x.cache_key IS NULL THEN ${status} WHEN e.key IS NULL THEN 'received' ELSE 'success' END,
               x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), CASE WHEN x.cache_key IS NULL THEN ${waiting} END,
-              x.cache_key, x.cache_scope, x.cache_ttl_seconds, e.task_id, e.result, e.output, CASE WHEN e.key IS NOT NULL THEN now() END, x.output_name
+              x.cache_key, x.cache_scope, x.cache_ttl_seconds, e.task_id, e.result, e.output, CASE WHEN e.key IS NOT NULL THEN now() END, x.output_name${dependents ? `, ${dependents}` : ''}
        FROM x LEFT JOIN ${liveEntry('x.cache_key')} ON TRUE`;
 }

@@ -7,7 +7,7 @@ import { QueueService } from '../tasks/queue.service.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
 import { DependenciesRepository, type CandidateScope, type ReadyCandidate } from './dependencies.repository.js';
 import { CacheService } from '../cache/cache.service.js';
-import { dependencyFailure, pickledInput, readiness, substituteInputs } from './dependency-rules.js';
+import { dependencyFailure, mayHaveDependents, pickledInput, readiness, substituteInputs } from './dependency-rules.js';
 
 /** Rows read per statement. */
 const PAGE = 1_000;
@@ -44,8 +44,12 @@ export class DependenciesService {
     this.maxArgBytes = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2) - 64 * 1024;
   }
 
-  /** These tasks just ended: their dependents fail, are cancelled, or become ready. Never throws. */
-  async settled(rows: ReadonlyArray<{ id: string; status: TaskStatus }>): Promise<void> {
+  /**
+   * These tasks just ended: their dependents fail, are cancelled, or become ready. Tasks whose row says no
+   * edge was ever recorded to them are not looked up (mayHaveDependents). Never throws.
+   */
+  async settled(all: ReadonlyArray<{ id: string; status: TaskStatus; has_dependents?: boolean }>): Promise<void> {
+    const rows = all.filter(mayHaveDependents);
     if (rows.length === 0) return;
     const ok = rows.filter((r) => r.status === 'success').map((r) => r.id);
     const ended = rows.filter((r) => r.status !== 'success').map((r) => r.id);

@@ -1,4 +1,4 @@
-import { dependencyFailure, readiness, substituteInputs } from './dependency-rules.js';
+import { dependencyFailure, mayHaveDependents, readiness, substituteInputs } from './dependency-rules.js';
 
 const A = 'aaaaaaaa-0000-4000-8000-000000000001';
 const B = 'bbbbbbbb-0000-4000-8000-000000000002';
@@ -93,5 +93,14 @@ describe('substituteInputs', () => {
     expect(substituteInputs({ args: [ref(C)], kwargs: {} }, results, 1e6)).toEqual({ ok: false, missing: C });
     const big = new Map([[A, 'x'.repeat(2000)]]);
     expect(substituteInputs({ args: [ref(A)], kwargs: {} }, big, 1000)).toMatchObject({ ok: false, problem: expect.stringMatching(/at most 1000/) });
+  });
+});
+
+describe('mayHaveDependents', () => {
+  it('skips the lookup only when the statement that ended the task says no edge was recorded to it', () => {
+    expect(mayHaveDependents({ has_dependents: false })).toBe(false);
+    expect(mayHaveDependents({ has_dependents: true })).toBe(true);
+    // a resend, a cancel, a lost lease: statements that do not return it look, as before
+    expect(mayHaveDependents({})).toBe(true);
   });
 });

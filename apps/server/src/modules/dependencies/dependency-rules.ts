@@ -21,6 +21,27 @@ export function readiness(inputs: readonly string[], states: ReadonlyMap<string,
   return waiting ? { kind: 'waiting' } : { kind: 'ready' };
 }
 
+/**
+ * Whether the dependents of a task that just ended must be looked up (issue 18: a plain task pays no
+ * statement for graphs). Only a statement that says so (`has_dependents` false, returned by the results'
+ * statement) lets the lookup be skipped; any other (a resend, a cancel, a lost lease) looks, as before.
+ *
+ * Why no dependent is left waiting. A submission S records the edge (D, I) and, in the same statement,
+ * sets I's has_dependents while I is open, after locking I's row (the lock re-checks that on I's latest
+ * version); once set it is never cleared. After its commit S looks at I itself (`submitted`: D is
+ * promoted, or failed, if I already ended). The statement R that ends I updates I's latest committed
+ * version (READ COMMITTED: a row updated since R's snapshot is re-read once its writer commits, and R's
+ * RETURNING is the row R wrote). Either S's look after its commit sees R committed, and D moves there; or
+ * R commits after S's commit. Then R did not lock I before S wrote it (S would have waited for R, found I
+ * final and written nothing, and committed after R, so its look would see R), so R's row carries the flag,
+ * S's or an earlier submission's, which wrote it under the same lock: R's caller looks D up. The race
+ * "S reads I open, R commits, S commits the edge" is the first case: S's look runs after its commit. The
+ * sweep (`repair`) stays a backstop for a crash between a commit and its look, not this path.
+ */
+export function mayHaveDependents(row: { has_dependents?: boolean }): boolean {
+  return row.has_dependents !== false;
+}
+
 /** An input that ended without success, as a dependent sees it; `error` null means it is gone (purged). */
 export interface EndedInput {
   id: string;

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { AppConfig } from '../../config/env.js';
 import type { Database } from '../../storage/database.js';
-import { openTestStore } from '../../testing/test-store.js';
+import { openDataflowStore, taskMaker } from '../../testing/dataflow-store.js';
 import { CacheRepository } from '../cache/cache.repository.js';
-import { CacheService } from '../cache/cache.service.js';
+import type { CacheService } from '../cache/cache.service.js';
 import type { EventsService } from '../events/events.service.js';
 import type { MetricsService } from '../metrics/metrics.service.js';
-import type { QueueService } from '../tasks/queue.service.js';
-import type { OutcomeRow, QueuedRow, TaskRow } from '../tasks/tasks.repository.js';
-import { TasksRepository } from '../tasks/tasks.repository.js';
-import { DependenciesRepository } from './dependencies.repository.js';
-import { DependenciesService } from './dependencies.service.js';
+import type { OutcomeRow, TaskRow } from '../tasks/tasks.repository.js';
+import type { TasksRepository } from '../tasks/tasks.repository.js';
+import type { DependenciesService } from './dependencies.service.js';
 import { OutcomesService } from './outcomes.service.js';
 
 /**
@@ -21,46 +18,29 @@ import { OutcomesService } from './outcomes.service.js';
  * The queue and the events are recorders: what reaches the queue is what would reach an endpoint.
  */
 const ref = (taskId: string) => ({ $fx: 'ref', taskId });
-const config = { FX_MAX_FRAME_BYTES: 8 * 1024 * 1024, FX_CACHE_DEFAULT_TTL_SECONDS: 600, FX_CACHE_MAX_TTL_SECONDS: 3600 } as AppConfig;
 
 describe.each(['postgres', 'pglite'] as const)('dependents and their inputs on %s', (kind) => {
   const [owner, fn, ep] = [randomUUID(), randomUUID(), randomUUID()];
   const scope = `user:${owner}`;
   /** What reached the queue (ids), and the outcomes published. */
-  const queued: string[] = [];
-  const published: OutcomeRow[] = [];
-  let store: Awaited<ReturnType<typeof openTestStore>> | undefined;
+  let queued: string[];
+  let published: OutcomeRow[];
+  let store: Awaited<ReturnType<typeof openDataflowStore>> | undefined;
   let db: Database;
   let tasks: TasksRepository;
   let cache: CacheService;
   let service: DependenciesService;
 
   beforeAll(async () => {
-    store = await openTestStore(kind);
-    db = store.db;
-    tasks = new TasksRepository(db);
-    const queue = { enqueue: async (rows: QueuedRow[]) => void queued.push(...rows.map((r) => r.id)) } as unknown as QueueService;
-    const events = { publishOutcomes: async (rows: OutcomeRow[]) => void published.push(...rows) } as unknown as EventsService;
-    const metrics = { finished: () => undefined } as unknown as MetricsService;
-    cache = new CacheService(config, new CacheRepository(db), queue);
-    service = new DependenciesService(config, new DependenciesRepository(db), queue, events, metrics, cache);
-    await db.prisma.user.create({ data: { id: owner, name: `u-${owner.slice(0, 8)}` } });
-    await db.prisma.function.create({ data: { id: fn, ownerId: owner, name: 'f', runtime: 'js', source: '() => 1', contentHash: 'hash-dep' } });
+    store = await openDataflowStore(kind, { owner, fn, contentHash: 'hash-dep' });
+    ({ db, tasks, cache, service, queued, published } = store);
   }, 60_000);
 
   afterAll(async () => {
     await store?.close();
   });
 
-  const task = (args: unknown[], inputs: string[] = [], memo = false) => ({
-    id: randomUUID(),
-    functionId: fn,
-    endpointId: ep,
-    args,
-    kwargs: {},
-    inputs,
-    ...(memo ? { cache: { key: null, scope, ttlSeconds: 600 } } : {}),
-  });
+  const task = taskMaker({ owner, fn, ep });
   // findById reads every column (SELECT *); its type names fewer, so the cache columns are named here
   const get = async (id: string) => (await tasks.findById(id)) as TaskRow & { cache_key: string | null; cache_scope: string | null };
   /** An input ends as an agent's result would, and is handed to the dataflow rules as OutcomesService does. */

@@ -22,9 +22,10 @@ export const json = (v: unknown) => JSON.stringify(v);
  * could reorder, and keeps `where` from being pushed into it. A row another statement may not touch is
  * locked for the statement's short transaction and then left alone, in id order, so no deadlock.
  */
-export function tasksOfFrame(frame: string, key: string, where: string, o: { columns?: string; lock?: boolean } = {}): string {
+export function tasksOfFrame(frame: string, key: string, where: string, o: { columns?: string; lock?: boolean; within?: string } = {}): string {
+  // `within`: rows that fail it are not even locked (the lock re-checks it on the row's latest version)
   return `SELECT ${o.columns ?? 't.id'} FROM (SELECT DISTINCT ${key} AS pk FROM ${frame} ORDER BY 1) f
-    CROSS JOIN LATERAL (SELECT * FROM tasks WHERE tasks.id = f.pk OFFSET 0${o.lock === false ? '' : ' FOR UPDATE'}) t WHERE ${where}`;
+    CROSS JOIN LATERAL (SELECT * FROM tasks WHERE tasks.id = f.pk${o.within ? ` AND ${o.within}` : ''} OFFSET 0${o.lock === false ? '' : ' FOR UPDATE'}) t WHERE ${where}`;
 }
 /** What a statement that moves tasks to `waiting-for-endpoint` returns for QueueService (QueuedRow), with the table's alias. */
 export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'priority'].map((c) => t + c).join(', ');
@@ -39,20 +40,28 @@ export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'prio
 export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boolean; audit?: boolean }): string {
   const status = o.graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
   const waiting = o.graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
+  // an input inside the submission is inserted with has_dependents set; one outside gets it from `flagged`
+  const dependents = o.graph ? `x.id IN (SELECT input_id FROM edge_rows)` : undefined;
   const insert = o.memo
-    ? memoizedInsert(status, waiting)
-    : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, endpoint_group_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name)
+    ? memoizedInsert(status, waiting, dependents)
+    : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, endpoint_group_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name${dependents ? ', has_dependents' : ''})
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, x.endpoint_group_id, $3::uuid, ${status},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name${dependents ? `, ${dependents}` : ''}
        FROM x`;
   const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
          AS r(id uuid, function_id uuid, endpoint_id uuid, endpoint_group_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${o.memo ? MEMO_COLUMNS : ''}))`;
-  const edges = `INSERT INTO task_dependencies (task_id, input_id)
-           SELECT x.id, i.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL`;
+  const edges = `INSERT INTO task_dependencies (task_id, input_id) SELECT task_id, input_id FROM edge_rows`;
   const objectRefs = `INSERT INTO task_objects (task_id, object_id)
            SELECT DISTINCT x.id, o.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.objects) AS o WHERE x.objects IS NOT NULL
            ON CONFLICT DO NOTHING`;
-  const steps = o.audit ? `${x}, audited AS (${auditInsert('$4')})` : x;
+  // Inputs outside the submission that are still open get has_dependents in the edges' statement, locked
+  // in id order like every statement over several tasks; one already set or final is not even locked. Why
+  // this is enough for the results' statement to skip the dependents' lookup: mayHaveDependents.
+  const graph = `${x}, edge_rows AS (SELECT x.id AS task_id, i.value::uuid AS input_id FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.inputs) AS i WHERE x.inputs IS NOT NULL),
+       open_inputs AS MATERIALIZED (${tasksOfFrame('edge_rows', 'input_id', 'TRUE', { within: `NOT has_dependents AND status NOT IN ${FINAL}` })}),
+       flagged AS (UPDATE tasks u SET has_dependents = true FROM open_inputs WHERE u.id = open_inputs.id)`;
+  const start = o.graph ? graph : x;
+  const steps = o.audit ? `${start}, audited AS (${auditInsert('$4')})` : start;
   // a memoized submission returns the tasks that missed (only those have work after the commit)
   if (o.memo)
     return `WITH ${steps}, inserted AS (${insert} RETURNING id, status)${o.refers ? `, refs AS (${objectRefs})` : ''}${o.graph ? `, edges AS (${edges})` : ''}

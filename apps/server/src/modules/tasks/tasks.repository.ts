@@ -85,6 +85,8 @@ export type OutcomeRow = RawRow<
   /** set when it completed from a memoized result (modules/cache) */ cached_from?: string | null;
   /** set when its result is an object (absent from statements that only record failures) */ result_ref?: ObjectRef | null;
   /** its labels and durations for the metrics, where the statement that recorded it returned them */ facts?: OutcomeFacts;
+  /** whether an edge to it was ever recorded, where the statement that recorded it returned it (mayHaveDependents) */
+  has_dependents?: boolean;
 };
 
 /** What recordResults records in the results' statement besides them. */
@@ -216,7 +218,8 @@ export class TasksRepository extends SqlRepository {
     const lines = also.lines?.chunks.length
       ? agentLinesSteps({ chunks: param(agentLineRows(also.lines.chunks)), endpoint: '$2', leaseOwner: '$3', maxBytes: param(also.lines.maxBytes), skip: 'x' })
       : null;
-    const columns = ['t.id', 't.owner_id', 't.status', 't.result', 't.result_ref', 't.error', 't.output', 't.completed_at'];
+    // has_dependents as of the row's latest version (the lock waits for a submission writing it): mayHaveDependents
+    const columns = ['t.id', 't.owner_id', 't.status', 't.result', 't.result_ref', 't.error', 't.output', 't.completed_at', 't.has_dependents'];
     const returning = [...columns, `${outcomeFactsJson('t')} AS facts`];
     // Rows are locked in id order, as extendLeases and markRunning lock theirs: statements over the
     // same tasks then queue behind each other instead of deadlocking.
