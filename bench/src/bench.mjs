@@ -260,6 +260,7 @@ async function main() {
   row('server CPU, no endpoints (baseline)', 'idle', 'baselineCpuPercent', '%', 'lower', null, 2);
   row('server memory / idle connection', 'idle', 'serverBytesPerConnection', 'B', 'lower', null);
   row('PostgreSQL transactions with the idle endpoints', 'idle', 'pgTransactionsPerS', '/s', 'lower', null, 1);
+  row('endpoint-channel frames with the idle endpoints', 'idle', 'framesPerS', '/s', 'lower', null, 1);
 
   const header = ['', 'FX (PG+Redis)', 'BullMQ', 'FX / BullMQ', 'FX embedded', 'goal', 'met'];
   const table = rows.map((r) => [

@@ -109,18 +109,36 @@ async function transactions(server) {
  * What an idle agent's session does (apps/endpoint/src/agent/agent.session.ts, beat, and heartbeat.pacer.ts):
  * against a server that takes pongs for heartbeats (welcome.pongHeartbeats), its unchanged status every
  * 6th interval only, and its own ping only when the server has been silent for an interval and a half (the
- * server pings it each interval, the socket answers); against an older one, a heartbeat and a ping every interval.
+ * server pings it each interval, the socket answers); against an older one, a heartbeat and a ping every
+ * interval. Against a server with an idle cadence (welcome.idleHeartbeatIntervalMs), the intervals that
+ * count are idle ones: this agent holds no task. `frames` counts the frames either way.
  */
-function idleAgentBeats(ws, intervalMs, frame, pongHeartbeats) {
+function idleAgentBeats(ws, welcome, frame, frames) {
+  const { heartbeatIntervalMs: tickMs, pongHeartbeats } = welcome;
+  const intervalMs = pongHeartbeats === true ? (welcome.idleHeartbeatIntervalMs ?? tickMs) : tickMs;
+  const refreshTicks = 6 * Math.max(1, Math.round(intervalMs / tickMs));
   let heardAt = Date.now();
   let tick = 0;
-  ws.on('ping', () => (heardAt = Date.now()));
-  ws.on('pong', () => (heardAt = Date.now()));
+  ws.on('ping', () => {
+    heardAt = Date.now();
+    frames.in++;
+    frames.out++; // the socket's pong
+  });
+  ws.on('pong', () => {
+    heardAt = Date.now();
+    frames.in++;
+  });
   const timer = setInterval(() => {
     if (ws.readyState !== ws.OPEN) return;
-    if (!pongHeartbeats || tick++ % 6 === 0) ws.send(frame());
-    if (!pongHeartbeats || Date.now() - heardAt > intervalMs * 1.5) ws.ping();
-  }, intervalMs).unref();
+    if (!pongHeartbeats || tick++ % refreshTicks === 0) {
+      ws.send(frame());
+      frames.out++;
+    }
+    if (!pongHeartbeats || Date.now() - heardAt > intervalMs * 1.5) {
+      ws.ping();
+      frames.out++;
+    }
+  }, tickMs).unref();
   ws.on('close', () => clearInterval(timer));
 }
 
@@ -155,6 +173,8 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile, probe
     const heartbeat = { state: 'RUNNING', workers: { total: 2, busy: 0, idle: 2 }, queued: 0, running: 0, spooled: 0, provider: 'local' };
     let welcomed = 0;
     let heartbeatIntervalMs = 5000;
+    let idleHeartbeatIntervalMs = 0;
+    const frames = { in: 0, out: 0 };
     const connect = (token, i) =>
       new Promise((resolve, reject) => {
         const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${token}` } });
@@ -177,7 +197,8 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile, probe
           if (frame.type !== 'welcome') return;
           welcomed++;
           heartbeatIntervalMs = frame.payload.heartbeatIntervalMs;
-          idleAgentBeats(ws, heartbeatIntervalMs, () => encodeFrame('heartbeat', heartbeat), frame.payload.pongHeartbeats === true);
+          idleHeartbeatIntervalMs = frame.payload.idleHeartbeatIntervalMs ?? 0;
+          idleAgentBeats(ws, frame.payload, () => encodeFrame('heartbeat', heartbeat), frames);
           resolve();
         });
       });
@@ -190,9 +211,13 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile, probe
     await probe?.start(server);
     const x0 = await transactions(server);
     const c0 = cpuSeconds(server.pid);
+    const f0 = frames.in + frames.out;
     const t0 = now();
-    await sleep(windowS * 1000);
+    // whole idle intervals, two at least: the agents said hello within a few seconds of each other, so
+    // the server's idle pings come in one burst per idle interval, which a shorter window may miss
+    await sleep(Math.max(windowS * 1000, 2 * idleHeartbeatIntervalMs));
     const cpu = (cpuSeconds(server.pid) - c0) / ((now() - t0) / 1000);
+    const framesPerS = (frames.in + frames.out - f0) / ((now() - t0) / 1000);
     const pgTransactionsPerS = backend === 'embedded' ? null : ((await transactions(server)) - x0) / ((now() - t0) / 1000);
     await probe?.stop(`${welcomed} idle connections`, (now() - t0) / 1000);
     if (inspector) writeFileSync(cpuProfile, JSON.stringify((await inspector.call('Profiler.stop')).profile));
@@ -203,6 +228,8 @@ export async function fxIdleConnections(backend, n, windowS, { cpuProfile, probe
       baselineCpuPercent: baselineCpu * 100,
       serverBytesPerConnection: (rss1 - rss0) / n,
       pgTransactionsPerS,
+      framesPerS,
+      idleHeartbeatIntervalMs,
     };
   } finally {
     inspector?.close();

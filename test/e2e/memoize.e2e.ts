@@ -4,7 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { jest } from '@jest/globals';
+import WebSocket from 'ws';
 import { parse, stringify } from 'yaml';
+import { CACHED_RESULTS_MAX_BYTES, PROTOCOL_VERSION, type CachedOutcome, type SubmitBatchResponse } from '@fx/protocol';
 import { Client, itemRef, type TaskOutcome } from '@fx/sdk';
 import { EndpointProcess, ServerProcess, eventually, tempDir, type Backend, type TempDir } from '@fx/testing';
 
@@ -22,6 +24,42 @@ const FX = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'apps
  * each function's content, and so its entries, its own (entries are keyed by content, not by name).
  */
 const counted = (tag: string) => `: ${tag}; sleep {pause}; echo {x} >> {file}; echo {x}`;
+
+/** As `counted`, answering {x} padded with {pad} bytes of `a` (and at once). */
+const padded = (tag: string) => `: ${tag}; echo {x} >> {file}; printf '%s' {x}; head -c {pad} /dev/zero | tr '\\0' a`;
+
+/** One client socket, speaking frames directly: what the server sends is recorded as it comes. */
+class RawSocket {
+  readonly frames: Array<{ type: string; id?: string; payload: Record<string, unknown> }> = [];
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data) => this.frames.push(JSON.parse(String(data))));
+  }
+
+  static async open(url: string, token: string): Promise<RawSocket> {
+    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/ws/client`, { headers: { authorization: `Bearer ${token}` }, maxPayload: 64 * 1024 * 1024 });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return new RawSocket(ws);
+  }
+
+  /** `takesCached: false`: as a client that predates `cachedResults` submits. */
+  async submit(batch: unknown, takesCached = true): Promise<SubmitBatchResponse> {
+    const id = `t${this.frames.length}-${Math.random()}`;
+    this.ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'submit', id, payload: { watch: true, ...(takesCached ? { takesCached } : {}), batch } }));
+    let answer: { payload: Record<string, unknown> } | undefined;
+    await eventually(async () => (answer = this.frames.find((f) => f.id === id)) !== undefined, 30_000, 'the answer to the submit frame');
+    expect(answer).toMatchObject({ type: 'submitted' });
+    return answer!.payload.batch as SubmitBatchResponse;
+  }
+
+  /** Every outcome the result frames carried so far, in order. */
+  results(): TaskOutcome[] {
+    return this.frames.filter((f) => f.type === 'result').flatMap((f) => f.payload.results as TaskOutcome[]);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
 
 async function agent(server: ServerProcess, name: string, token: string): Promise<EndpointProcess> {
   const ep = await EndpointProcess.configure(server, name, { workers: 2, token });
@@ -269,5 +307,121 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
     expect(await stdout(alice, alicesAfter)).toBe('q');
     expect((await final(alice, alicesAfter)).cached).toBe(false);
     expect(await runs(sharedFile)).toBe(4);
+  });
+
+  // ---- cache hits in the answer of a batch (SubmitBatchResponse.cachedResults) ----
+  const stdoutOf = (o: TaskOutcome | CachedOutcome) => (o.result as { stdout: string }).stdout;
+  /** Runs a batch through the SDK and waits for every result: the primed entries. */
+  const prime = async (fn: string, items: Array<Record<string, unknown>>) => {
+    const ids = await alice.runBatch(
+      aliceEp.endpointId,
+      items.map((kwargs) => ({ functionId: fn, kwargs })),
+    );
+    await alice.getResults(ids, { timeoutMs: 120_000 });
+    return ids;
+  };
+
+  it('answers the hits with their outcomes and relays only the new tasks; the SDK resolves the hits from the answer', async () => {
+    const fn = await alice.registerShellFunction(padded('inline'), { name: 'inline', cache: { ttlSeconds: 600 } });
+    const file = await counter();
+    const kwargs = (x: string) => ({ x, file, pad: 0 });
+    const primed = await prime(fn, ['a', 'b', 'c', 'd', 'e'].map(kwargs));
+    expect(await runs(file)).toBe(5);
+
+    const socket = await RawSocket.open(server.url, aliceToken);
+    try {
+      const answer = await socket.submit({
+        endpointId: aliceEp.endpointId,
+        tasks: ['a', 'b', 'c', 'd', 'e', 'new1', 'new2'].map((x) => ({ functionId: fn, kwargs: kwargs(x) })),
+      });
+      expect(answer.taskIds).toHaveLength(7);
+      const inline = new Map(answer.cachedResults!.map((o) => [o.taskId, o]));
+      expect([...inline.keys()].sort()).toEqual(answer.taskIds.slice(0, 5).sort());
+      answer.taskIds.slice(0, 5).forEach((id, i) => {
+        expect(inline.get(id)).toMatchObject({ status: 'success', cached: true, cachedFrom: primed[i] });
+        expect(stdoutOf(inline.get(id)!)).toBe('abcde'[i]);
+      });
+      // the new ones arrive by result frames, once each; the hits never do
+      await eventually(async () => socket.results().length >= 2, 60_000, 'the new tasks relayed');
+      await new Promise((r) => setTimeout(r, 500));
+      const relayed = socket.results();
+      expect(relayed.map((o) => o.taskId).sort()).toEqual(answer.taskIds.slice(5).sort());
+      expect(relayed.map(stdoutOf).sort()).toEqual(['new1', 'new2']);
+    } finally {
+      socket.close();
+    }
+    expect(await runs(file)).toBe(7);
+
+    // a client that does not say takesCached is relayed its hits too, as before the answer carried them
+    const older = await RawSocket.open(server.url, aliceToken);
+    try {
+      const answer = await older.submit({ endpointId: aliceEp.endpointId, tasks: ['a', 'b'].map((x) => ({ functionId: fn, kwargs: kwargs(x) })) }, false);
+      expect(answer.cachedResults?.map((o) => o.taskId).sort()).toEqual([...answer.taskIds].sort());
+      await eventually(async () => older.results().length >= 2, 60_000, 'the hits relayed to an older client');
+      expect(older.results().map(stdoutOf).sort()).toEqual(['a', 'b']);
+    } finally {
+      older.close();
+    }
+    expect(await runs(file)).toBe(7);
+
+    // the SDK: hits resolve with cached: true and their values, and still did not run
+    const again = await alice.runBatch(
+      aliceEp.endpointId,
+      ['a', 'new1', 'e', 'new3'].map((x) => ({ functionId: fn, kwargs: kwargs(x) })),
+    );
+    const outcomes = new Map<string, TaskOutcome>();
+    for await (const o of alice.results(again, { timeoutMs: 60_000 })) {
+      expect(outcomes.has(o.taskId)).toBe(false);
+      outcomes.set(o.taskId, o);
+    }
+    expect(again.map((id) => stdoutOf(outcomes.get(id)!))).toEqual(['a', 'new1', 'e', 'new3']);
+    expect(again.map((id) => outcomes.get(id)!.cached ?? false)).toEqual([true, true, true, false]);
+    expect(await alice.getResults(again.slice(0, 3))).toHaveLength(3);
+    expect(await runs(file)).toBe(8);
+  });
+
+  it('past the budget, the answer carries some hits and the subscription delivers the rest, each task once', async () => {
+    const fn = await alice.registerShellFunction(padded('big'), { name: 'big', cache: { ttlSeconds: 600 } });
+    const file = await counter();
+    // 24 results of 300 kB: about 7 MB of hits, past the answer's 4 MiB
+    const xs = Array.from({ length: 24 }, (_, i) => `big${i}`);
+    const pad = 300_000;
+    const primed = await prime(
+      fn,
+      xs.map((x) => ({ x, file, pad })),
+    );
+    expect(await runs(file)).toBe(24);
+
+    const socket = await RawSocket.open(server.url, aliceToken);
+    try {
+      const answer = await socket.submit({ endpointId: aliceEp.endpointId, tasks: xs.map((x) => ({ functionId: fn, kwargs: { x, file, pad } })) });
+      const inline = answer.cachedResults ?? [];
+      expect(inline.length).toBeGreaterThan(0);
+      expect(inline.length).toBeLessThan(xs.length);
+      expect(inline.reduce((s, o) => s + JSON.stringify(o.result).length, 0)).toBeLessThanOrEqual(CACHED_RESULTS_MAX_BYTES);
+      const inlineIds = new Set(inline.map((o) => o.taskId));
+      await eventually(async () => socket.results().length >= xs.length - inline.length, 60_000, 'the hits past the budget relayed');
+      await new Promise((r) => setTimeout(r, 500));
+      const relayed = socket.results();
+      expect(relayed.filter((o) => inlineIds.has(o.taskId))).toEqual([]);
+      const all = [...inline, ...relayed];
+      expect(all.map((o) => o.taskId).sort()).toEqual([...answer.taskIds].sort());
+      for (const o of all) {
+        const i = answer.taskIds.indexOf(o.taskId);
+        expect(o).toMatchObject({ status: 'success', cached: true, cachedFrom: primed[i] });
+        expect(stdoutOf(o)).toBe(xs[i] + 'a'.repeat(pad));
+      }
+    } finally {
+      socket.close();
+    }
+
+    // the SDK over REST or the socket: every value, the ones past the budget through its subscription
+    const ids = await alice.runBatch(
+      aliceEp.endpointId,
+      xs.map((x) => ({ functionId: fn, kwargs: { x, file, pad } })),
+    );
+    const values = await alice.getResults<{ stdout: string }>(ids, { timeoutMs: 60_000 });
+    expect(values.map((v) => v.stdout)).toEqual(xs.map((x) => x + 'a'.repeat(pad)));
+    expect(await runs(file)).toBe(24);
   });
 });

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, ErrorBody, finalTaskFields, TaskStatus, Uuid, type Payloads } from './common.js';
-import { ObjectRef } from './objects.js';
-import { SubmitBatchRequest, SubmitBatchResponse, SubmitTaskRequest, SubmitTaskResponse } from './rest.js';
+import { DEFAULT_LIMITS, ErrorBody, TaskStatus, Uuid, type Payloads } from './common.js';
+import { SubmitBatchRequest, SubmitBatchResponse, SubmitTaskRequest, SubmitTaskResponse, TaskOutcome } from './rest.js';
 import { LogsFrame, ProgressFrame, UnwatchPayload, WatchEndedPayload, WatchPayload, WatchingPayload } from './live.js';
 
 /** Client channel: `/v1/ws/client`, authenticated with a user token. */
@@ -11,17 +10,6 @@ export type SubscribePayload = z.infer<typeof SubscribePayload>;
 
 export const UnsubscribePayload = SubscribePayload;
 export type UnsubscribePayload = z.infer<typeof UnsubscribePayload>;
-
-/** The final outcome of a task as a client sees it. */
-export const TaskOutcome = z.object({
-  taskId: Uuid,
-  status: z.enum(['success', 'failed', 'cancelled']),
-  result: z.unknown().optional(),
-  /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */
-  resultRef: ObjectRef.optional(),
-  ...finalTaskFields,
-});
-export type TaskOutcome = z.infer<typeof TaskOutcome>;
 
 export const ResultPayload = z.object({ results: z.array(TaskOutcome).min(1) });
 export type ResultPayload = z.infer<typeof ResultPayload>;
@@ -44,9 +32,11 @@ export const CLIENT_FRAME_MAX_BYTES = 1024 * 1024;
  * The envelope only says which: the server validates the body with the REST route's own schema and
  * pipe, so a body is refused with the same VALIDATION_FAILED sentence on either path. `watch` also
  * subscribes the new ids on this socket before the answer goes out (one round trip, not two).
+ * `takesCached`: the client takes a batch's cache hits from the answer's `cachedResults`, so `watch`
+ * leaves them out; without it they are relayed as result frames too, as to a client that predates them.
  */
 export const SubmitPayload = z
-  .object({ task: z.unknown().optional(), batch: z.unknown().optional(), watch: z.boolean().optional() })
+  .object({ task: z.unknown().optional(), batch: z.unknown().optional(), watch: z.boolean().optional(), takesCached: z.boolean().optional() })
   .strict()
   .refine((p) => (p.task === undefined) !== (p.batch === undefined), { message: 'a submit frame carries exactly one of "task" and "batch"' });
 export type SubmitPayload = z.infer<typeof SubmitPayload>;
@@ -54,7 +44,7 @@ export type SubmitPayload = z.infer<typeof SubmitPayload>;
 /** A submit frame as the SDK builds it: the REST bodies themselves. */
 export const SubmitFrame = z.union([
   z.object({ task: SubmitTaskRequest, watch: z.boolean().optional() }).strict(),
-  z.object({ batch: SubmitBatchRequest, watch: z.boolean().optional() }).strict(),
+  z.object({ batch: SubmitBatchRequest, watch: z.boolean().optional(), takesCached: z.boolean().optional() }).strict(),
 ]);
 export type SubmitFrame = z.input<typeof SubmitFrame>;
 

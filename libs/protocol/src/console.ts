@@ -127,10 +127,8 @@ export const ConsoleReadyPayload = z.object({
 });
 export type ConsoleReadyPayload = z.infer<typeof ConsoleReadyPayload>;
 
-/** A task's new state. Final states come with their completion time and error code. */
-export const TaskChange = z.object({
-  id: Uuid,
-  status: TaskStatus,
+/** A task's new state (its id and status as TaskCore has them). Final states come with their completion time and error code. */
+export const TaskChange = TaskCore.pick({ id: true, status: true }).extend({
   endpointId: Uuid.optional(),
   ownerId: Uuid.optional(),
   completedAt: z.string().optional(),

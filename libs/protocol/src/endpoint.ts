@@ -134,6 +134,14 @@ export const HeartbeatPayload = z.object({
 });
 export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 
+/**
+ * An agent whose status shows nothing queued, running or unacknowledged holds no task, and so no lease:
+ * the server and the agent both keep the idle cadence (WelcomePayload.idleHeartbeatIntervalMs) for it.
+ */
+export function holdsNoTasks(status: Pick<HeartbeatPayload, 'queued' | 'running' | 'spooled'>): boolean {
+  return status.queued === 0 && status.running === 0 && status.spooled === 0;
+}
+
 export const FunctionSpec = z.object({
   id: Uuid,
   runtime: FunctionRuntime,
@@ -222,6 +230,13 @@ export const WelcomePayload = z.object({
    * nothing from the server for a while. Absent from older servers: the agent heartbeats and pings every interval.
    */
   pongHeartbeats: z.boolean().optional(),
+  /**
+   * While the agent holds no task (holdsNoTasks), this server pings it only once this long and drops it
+   * only after `idleHeartbeatTimeoutMs` of silence: no lease needs its heartbeats. The agent's own
+   * silence thresholds follow them meanwhile. Absent from older servers: the normal ones always apply.
+   */
+  idleHeartbeatIntervalMs: z.number().int().positive().optional(),
+  idleHeartbeatTimeoutMs: z.number().int().positive().optional(),
 });
 export type WelcomePayload = z.infer<typeof WelcomePayload>;
 

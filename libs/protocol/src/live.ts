@@ -111,10 +111,12 @@ export const WatchEndedPayload = z.object({
 });
 export type WatchEndedPayload = z.infer<typeof WatchEndedPayload>;
 
+/** The start of both reads of a task's stored streams (progress, logs): the task, and its items oldest first. */
+const storedItems = <I extends z.ZodType>(item: I) => ({ taskId: Uuid, items: z.array(item) });
+
 /** `GET /v1/tasks/:id/progress`: the kept progress values, oldest first, and how many were emitted in all. */
 export const TaskProgressResponse = z.object({
-  taskId: Uuid,
-  items: z.array(ProgressEvent),
+  ...storedItems(ProgressEvent),
   /** The highest seq seen (emits of the current attempt, coalesced ones included). */
   emitted: z.number().int().min(0),
   final: z.boolean(),
@@ -137,8 +139,7 @@ export const TaskLogsQuery = z
 export type TaskLogsQuery = z.input<typeof TaskLogsQuery>;
 
 export const TaskLogsResponse = z.object({
-  taskId: Uuid,
-  items: z.array(LogChunk),
+  ...storedItems(LogChunk),
   /** Pass as `afterSeq` for the next page (or to follow by polling); equals afterSeq when nothing came. */
   nextSeq: z.number().int().min(0),
   /** The task is final and every stored chunk was returned: nothing more will come. */

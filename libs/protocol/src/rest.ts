@@ -159,9 +159,49 @@ export const SubmitBatchRequest = z
   .strict();
 export type SubmitBatchRequest = z.input<typeof SubmitBatchRequest>;
 
-/** `batchId` is the id of the task group the tasks joined (GET /v1/groups/:id). */
-export const SubmitBatchResponse = z.object({ batchId: Uuid, taskIds: z.array(Uuid), warnings: z.array(SubmitWarning).optional() });
+/** The final outcome of a task as a client sees it (a result frame, and a batch's `cachedResults`). */
+export const TaskOutcome = z.object({
+  taskId: Uuid,
+  status: z.enum(['success', 'failed', 'cancelled']),
+  result: z.unknown().optional(),
+  /** The result is this object (large, bytes, or a trigger's output): `result` is absent; fetch its content. */
+  resultRef: ObjectRef.optional(),
+  ...finalTaskFields,
+});
+export type TaskOutcome = z.infer<typeof TaskOutcome>;
+
+/**
+ * An outcome in a batch's answer (`cachedResults`): a TaskOutcome, and `serializer: "pickle"` when the
+ * task's result is a pickle (only python unpickles it; a result frame's reader knows it from its request).
+ */
+export const CachedOutcome = TaskOutcome.extend({ serializer: TaskSerializer.optional() });
+export type CachedOutcome = z.infer<typeof CachedOutcome>;
+
+/** Most bytes of results and output a submission's answer carries in `cachedResults` (SubmitBatchResponse). */
+export const CACHED_RESULTS_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `batchId` is the id of the task group the tasks joined (GET /v1/groups/:id). `cachedResults`: the
+ * outcomes of tasks of this batch that were completed at once from the cache (`cached: true`), in no
+ * particular order, up to CACHED_RESULTS_MAX_BYTES of results; absent when there are none (and from
+ * servers that predate it). A task whose outcome is here produces no result frame unless it is
+ * subscribed again; every other task of the batch (the cache's further hits included) is delivered
+ * as before, by a subscription or a results poll.
+ */
+export const SubmitBatchResponse = z.object({
+  batchId: Uuid,
+  taskIds: z.array(Uuid),
+  warnings: z.array(SubmitWarning).optional(),
+  cachedResults: z.array(CachedOutcome).optional(),
+});
 export type SubmitBatchResponse = z.infer<typeof SubmitBatchResponse>;
+
+/** A batch's task ids but those whose outcome its answer carries (`cachedResults`): the ones still to deliver. */
+export function undeliveredIds(batch: Pick<SubmitBatchResponse, 'taskIds' | 'cachedResults'>): string[] {
+  if (!batch.cachedResults?.length) return batch.taskIds;
+  const inline = new Set(batch.cachedResults.map((o) => o.taskId));
+  return batch.taskIds.filter((id) => !inline.has(id));
+}
 
 /**
  * What every view of a task carries: who and what it is, where it runs, its state and attempt (0 on

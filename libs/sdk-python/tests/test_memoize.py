@@ -71,3 +71,45 @@ def test_identical_tasks_in_one_batch_share_one_execution(client: Client, fx: Fx
     assert all(r == results[0] for r in results)
     infos = [client.get_task(i) for i in ids]
     assert sum(1 for t in infos if not t["cached"]) == 1
+
+
+def pickled_nonce(x: int) -> tuple:
+    import uuid
+
+    return (x, uuid.uuid4().hex)
+
+
+def inline_nonce(x: int) -> list:
+    import uuid  # its own content: entries are keyed by content, and nonce's hold other tests' tasks
+
+    return [x, uuid.uuid4().hex]
+
+
+def test_a_batch_resolves_its_cache_hits_from_the_answer_without_polling_for_them(client: Client, fx: Fx) -> None:
+    fn = client.register_function(inline_nonce, f"inline-{uuid.uuid4().hex[:8]}", cache={"ttlSeconds": 600})
+    primed = client.batch_run(fx.endpoint_id, [(fn, (i,)) for i in range(4)])
+    values = client.get_results(primed, timeout=60)
+    asked: "set[str]" = set()
+    post_json = client.poller._conn.post_json
+
+    def recording(path: str, body: dict, **kw: object) -> object:
+        asked.update(body.get("taskIds", []))
+        return post_json(path, body, **kw)
+
+    client.poller._conn.post_json = recording  # type: ignore[method-assign]
+    ids = client.batch_run(fx.endpoint_id, [(fn, (i,)) for i in range(6)])
+    outcomes = {o.task_id: o for o in client.results(ids, timeout=60)}
+    assert [outcomes[i].value() for i in ids[:4]] == values
+    assert [outcomes[i].cached_from for i in ids[:4]] == primed
+    assert outcomes[ids[4]].cached_from is None and outcomes[ids[4]].value()[0] == 4
+    # the hits came with the answer: the poller never asked for them, only for the two new tasks
+    assert asked.isdisjoint(ids[:4]) and set(ids[4:]) <= asked
+    assert client.get_results(ids[:4], timeout=60) == values
+
+    # a pickled result in the answer is unpickled as a polled one is
+    pfn = client.register_function(pickled_nonce, f"inline-pickle-{uuid.uuid4().hex[:8]}", cache={"ttlSeconds": 600})
+    first = client.batch_run(fx.endpoint_id, [(pfn, (1,))], serializer="pickle")
+    value = client.get_result(first[0], timeout=120)
+    assert isinstance(value, tuple)
+    again = client.batch_run(fx.endpoint_id, [(pfn, (1,))], serializer="pickle")
+    assert client.get_result(again[0], timeout=60) == value and again[0] not in asked

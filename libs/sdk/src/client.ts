@@ -110,7 +110,12 @@ export class Client extends ClientRegistry {
       ...(options.speculation ? { speculation: options.speculation } : {}),
     });
 
-    const send = (encodedBody: string) => this.submitRequest('batch', encodedBody, SubmitBatchResponse, { watch: false, signal: options.signal });
+    const send = async (encodedBody: string) => {
+      const res = await this.submitRequest('batch', encodedBody, SubmitBatchResponse, { watch: false, signal: options.signal });
+      // the cache's hits came with the answer: their waits resolve at once, with no subscription
+      if (res.cachedResults) this.channel.accept(res.cachedResults);
+      return res;
+    };
     const taskIds = await sendBatch(requests, send, { ...options, groupId });
     if (options.onProgress) watchProgress(this.channel, taskIds, options.onProgress);
     return taskIds;

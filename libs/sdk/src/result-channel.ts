@@ -17,6 +17,7 @@ import { ConnectionError, FxError, NotFoundError, errorFromBody, errorFromRespon
 import { isFatalUpgradeStatus, readUpgradeRejection, salvageResults, type UpgradeRejection } from './result-frames.js';
 import { LiveWatches, type LiveListener, type LiveWants } from './live-watches.js';
 import { PendingSubmits, type SubmitOptions } from './socket-submit.js';
+import { KnownOutcomes } from './known-outcomes.js';
 import { startHeartbeat, waitForOutcome, type WaitOptions } from './wait-for.js';
 
 /** Receives outcomes for the task ids it watches. */
@@ -55,8 +56,8 @@ type State = 'idle' | 'connecting' | 'open' | 'backoff' | 'closed';
 export class ResultChannel {
   /** Who awaits each task id. A key exists exactly while someone awaits an outcome for it. */
   private readonly waiters = new Map<string, Set<ResultSink>>();
-  /** Final outcomes already seen (a Map keeps insertion order, which makes it a cheap LRU). */
-  private readonly cache = new Map<string, TaskOutcome>();
+  /** Final outcomes already seen, and those submissions' answers carried (known-outcomes.ts). */
+  private readonly known: KnownOutcomes;
   /** Interest gained / lost since the last flush, for the socket that is open now. */
   private readonly toSubscribe = new Set<string>();
   private readonly toUnsubscribe = new Set<string>();
@@ -80,7 +81,9 @@ export class ResultChannel {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeFrame<ClientToServer, K>(type, payload, id));
   };
 
-  constructor(private readonly options: ResultChannelOptions) {}
+  constructor(private readonly options: ResultChannelOptions) {
+    this.known = new KnownOutcomes(options.resultCacheSize);
+  }
 
   /**
    * Watches ids for their final outcome. Outcomes already cached are delivered before this returns.
@@ -91,7 +94,7 @@ export class ResultChannel {
     const ids = [...taskIds];
     const cached: TaskOutcome[] = [];
     for (const id of ids) {
-      const hit = this.cache.get(id);
+      const hit = this.known.get(id);
       if (hit) {
         cached.push(hit);
         continue;
@@ -143,10 +146,17 @@ export class ResultChannel {
     if (this.state !== 'open' || ws?.readyState !== WebSocket.OPEN) return undefined;
     this.holdOpen(1);
     try {
-      return await this.submits.send(ws, kind, body, watch && this.options.resultCacheSize > 0, options, (id) => this.cache.has(id));
+      return await this.submits.send(ws, kind, body, watch && this.options.resultCacheSize > 0, options, (id) => this.known.has(id));
     } finally {
       this.holdOpen();
     }
+  }
+
+  /** Outcomes a submission's answer carried (its cache hits): for whoever waits, or the first wait. */
+  accept(outcomes: readonly TaskOutcome[]): void {
+    for (const o of outcomes)
+      if (this.waiters.has(o.taskId)) this.deliver(o);
+      else this.known.keep(o);
   }
 
   /** Lets the socket keep the process alive only while something waits on it (as it did before submissions used it). */
@@ -180,7 +190,7 @@ export class ResultChannel {
     }
     this.failAll(new ConnectionError('CLIENT_CLOSED', 'the client was closed before the result arrived'));
     this.submits.failAll(new ConnectionError('CLIENT_CLOSED', 'the client was closed before the server answered the submission'));
-    this.cache.clear();
+    this.known.clear();
   }
 
   // ---- connection ------------------------------------------------------------------------------
@@ -313,7 +323,9 @@ export class ResultChannel {
     try {
       frame = parseFrame(ServerToClientSchemas, raw);
     } catch (err) {
-      this.salvageResults(raw, err);
+      for (const item of salvageResults(raw, err))
+        if ('outcome' in item) this.deliver(item.outcome);
+        else this.failId(item.taskId, item.error);
       return;
     }
     this.attempt = 0;
@@ -339,13 +351,6 @@ export class ResultChannel {
     }
   }
 
-  private salvageResults(raw: Buffer, err: unknown): void {
-    for (const item of salvageResults(raw, err)) {
-      if ('outcome' in item) this.deliver(item.outcome);
-      else this.failId(item.taskId, item.error);
-    }
-  }
-
   private onErrorFrame(ws: WebSocket, frameId: string | undefined, body: ErrorBody): void {
     if (this.submits.refused(frameId, body)) return;
     const error = errorFromBody(body);
@@ -366,12 +371,7 @@ export class ResultChannel {
   }
 
   private deliver(outcome: TaskOutcome): void {
-    const id = outcome.taskId;
-    if (this.options.resultCacheSize > 0) {
-      this.cache.delete(id);
-      this.cache.set(id, outcome);
-      if (this.cache.size > this.options.resultCacheSize) this.cache.delete(this.cache.keys().next().value!);
-    }
+    const id = this.known.remember(outcome).taskId;
     this.submits.watched.delete(id);
     const sinks = this.waiters.get(id);
     if (!sinks) return;

@@ -1,4 +1,4 @@
-import { CLIENT_FRAME_MAX_BYTES, PROTOCOL_VERSION, type ErrorBody, type SubmittedPayload } from '@fx/protocol';
+import { CLIENT_FRAME_MAX_BYTES, PROTOCOL_VERSION, undeliveredIds, type ErrorBody, type SubmittedPayload } from '@fx/protocol';
 import { ConnectionError, TimeoutError, errorFromBody } from './errors.js';
 
 /**
@@ -71,7 +71,9 @@ export class PendingSubmits {
     delivered: (taskId: string) => boolean,
   ): Promise<SubmittedPayload | undefined> {
     const id = `t${++this.seq}`;
-    const frame = `{"v":${PROTOCOL_VERSION},"type":"submit","id":"${id}","payload":{"watch":${watch},"${kind}":${body}}}`;
+    // this client takes a batch's cache hits from the answer (ResultChannel.accept): the server need not relay them
+    const takes = kind === 'batch' ? '"takesCached":true,' : '';
+    const frame = `{"v":${PROTOCOL_VERSION},"type":"submit","id":"${id}","payload":{"watch":${watch},${takes}"${kind}":${body}}}`;
     const { signal, timeoutMs } = options;
     return new Promise((resolve, reject) => {
       const onAbort = () => this.pending.get(id)?.settle({ error: signal!.reason });
@@ -134,7 +136,8 @@ export class PendingSubmits {
   }
 }
 
-const taskIdsOf = (answer: SubmittedPayload) => ('task' in answer ? [answer.task.taskId] : answer.batch.taskIds);
+/** The ids the server watches after a `watch` submission: not those whose outcome the answer carries. */
+const taskIdsOf = (answer: SubmittedPayload) => ('task' in answer ? [answer.task.taskId] : undeliveredIds(answer.batch));
 
 const dropped = (cause?: unknown) =>
   new ConnectionError(

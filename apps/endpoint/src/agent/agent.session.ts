@@ -23,7 +23,7 @@ import { AGENT_VERSION } from '../version.js';
 import { AgentRefusedError, FATAL_ERROR_CODES } from './agent.errors.js';
 import type { Logger } from './logger.js';
 import type { ConnectionState } from './status.file.js';
-import { HeartbeatPacer } from './heartbeat.pacer.js';
+import { HeartbeatPacer, type Cadence } from './heartbeat.pacer.js';
 
 /** Close codes of the endpoint channel that stop the agent: another agent serves the endpoint, or took it over. */
 const ALREADY_SERVED = ENDPOINT_CLOSE.replaced;
@@ -303,16 +303,18 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
    * for heartbeats: HeartbeatPacer); a server silent past its timeout is dropped.
    */
   private beat(connection: Connection, welcome: WelcomePayload): NodeJS.Timeout {
-    const pacer = new HeartbeatPacer(welcome.pongHeartbeats === true, welcome.heartbeatIntervalMs);
+    const pacer = new HeartbeatPacer(welcome.pongHeartbeats === true, welcome.heartbeatIntervalMs, welcome.heartbeatTimeoutMs, idleCadence(welcome));
     return setInterval(() => {
       const silentMs = Date.now() - connection.lastHeardAt;
-      if (silentMs > welcome.heartbeatTimeoutMs) {
-        this.options.log.warn(`nothing heard from the server for ${welcome.heartbeatTimeoutMs} ms; reconnecting`);
+      // the status first: whether this agent holds a task decides which silence is too long
+      const payload = this.options.heartbeat();
+      const send = pacer.sendHeartbeat(payload);
+      if (pacer.timedOut(silentMs)) {
+        this.options.log.warn(`nothing heard from the server for ${pacer.cadence.timeoutMs} ms; reconnecting`);
         connection.ws.terminate();
         return;
       }
-      const payload = this.options.heartbeat();
-      if (pacer.sendHeartbeat(payload)) this.sendOn(connection, 'heartbeat', payload);
+      if (send) this.sendOn(connection, 'heartbeat', payload);
       try {
         if (pacer.sendPing(silentMs)) connection.ws.ping();
       } catch {
@@ -342,6 +344,12 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
     connection.ws.send(encodeFrame<EndpointToServer, K>(type, payload));
     return true;
   }
+}
+
+/** The server's idle cadence, when it has one (older servers: none, the normal thresholds always apply). */
+function idleCadence(welcome: WelcomePayload): Cadence | undefined {
+  const { idleHeartbeatIntervalMs: intervalMs, idleHeartbeatTimeoutMs: timeoutMs } = welcome;
+  return intervalMs !== undefined && timeoutMs !== undefined ? { intervalMs, timeoutMs } : undefined;
 }
 
 /** `http(s)://host[/prefix]` → `ws(s)://host[/prefix]/v1/ws/endpoint`. */

@@ -278,6 +278,33 @@ describe('EndpointAgent', () => {
     }
   });
 
+  it('with a server that has an idle cadence: its thresholds while the agent holds no task, the normal ones while it holds one', async () => {
+    const provider = new FakeProvider(2, 'manual');
+    const welcome = { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 400, pongHeartbeats: true, idleHeartbeatIntervalMs: 600, idleHeartbeatTimeoutMs: 2_400 };
+    await setup(provider, { agent: { prefetch: 0 }, server: { welcome } });
+    // the server pings it once an idle interval only
+    const traffic = await pingTraffic(600);
+    try {
+      await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'the first heartbeat');
+      await new Promise((r) => setTimeout(r, 1_500));
+      // silent up to 600 ms at a time: past the normal thresholds (150 ms to ping, 400 ms to reconnect), within the idle ones
+      expect(traffic.counts.agentPings).toBeLessThanOrEqual(1);
+      expect(server.connections).toHaveLength(1);
+
+      // a task runs: the normal thresholds again, so the agent pings a server silent for 150 ms itself
+      const task = echo(1);
+      server.enqueue(task);
+      await server.waitFor(() => server.framesOf('heartbeat').some((h) => h.running === 1), 'a heartbeat with the running task');
+      const before = traffic.counts.agentPings;
+      await server.waitFor(() => traffic.counts.agentPings >= before + 2, 'pings of the agent while it holds a task');
+      provider.release(task.taskId);
+      await server.waitFor(() => server.framesOf('heartbeat').at(-1)?.running === 0, 'a heartbeat with the task done');
+      expect(server.connections).toHaveLength(1);
+    } finally {
+      traffic.stop();
+    }
+  });
+
   it('with an older server (no pongHeartbeats in welcome): a heartbeat and a ping at every tick, even when the server pings it', async () => {
     await setup(new FakeProvider(2), { server: { welcome: { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 1_000 } } });
     const traffic = await pingTraffic(50);

@@ -33,6 +33,39 @@ describe('HeartbeatPacer', () => {
     expect(pacer.sendPing(0)).toBe(true);
   });
 
+  it('with an idle cadence: its thresholds while the status shows no task, the normal ones as soon as it shows one', () => {
+    const pacer = new HeartbeatPacer(true, 5_000, 20_000, { intervalMs: 30_000, timeoutMs: 120_000 });
+    expect(pacer.sendHeartbeat(beat(0))).toBe(true);
+    expect(pacer.cadence).toEqual({ intervalMs: 30_000, timeoutMs: 120_000 });
+    // the server's idle pings come once 30 s: a silence of 40 s is no reason to ping, nor 100 s to reconnect
+    expect(pacer.sendPing(40_000)).toBe(false);
+    expect(pacer.sendPing(45_001)).toBe(true);
+    expect(pacer.timedOut(100_000)).toBe(false);
+    expect(pacer.timedOut(120_001)).toBe(true);
+    // a task arrived: the normal thresholds at the next tick
+    expect(pacer.sendHeartbeat({ ...beat(0), queued: 1 })).toBe(true);
+    expect(pacer.cadence).toEqual({ intervalMs: 5_000, timeoutMs: 20_000 });
+    expect(pacer.sendPing(7_501)).toBe(true);
+    expect(pacer.timedOut(20_001)).toBe(true);
+    // results not yet acknowledged are tasks held too
+    expect(pacer.sendHeartbeat({ ...beat(0), spooled: 1 })).toBe(true);
+    expect(pacer.timedOut(20_001)).toBe(true);
+  });
+
+  it('with an idle cadence: an unchanged idle status is refreshed every HEARTBEAT_REFRESH_INTERVALS idle intervals', () => {
+    const pacer = new HeartbeatPacer(true, 5_000, 20_000, { intervalMs: 30_000, timeoutMs: 120_000 });
+    expect(pacer.sendHeartbeat(beat(0))).toBe(true);
+    for (let i = 1; i < HEARTBEAT_REFRESH_INTERVALS * 6; i++) expect(pacer.sendHeartbeat(beat(0))).toBe(false);
+    expect(pacer.sendHeartbeat(beat(0))).toBe(true);
+  });
+
+  it('without an idle cadence (an older server): the normal thresholds, whatever the status', () => {
+    const pacer = new HeartbeatPacer(true, 5_000, 20_000);
+    pacer.sendHeartbeat(beat(0));
+    expect(pacer.cadence).toEqual({ intervalMs: 5_000, timeoutMs: 20_000 });
+    expect(pacer.timedOut(20_001)).toBe(true);
+  });
+
   it('serializes with sorted keys, nested objects included, arrays in their order', () => {
     expect(stableJson({ b: 1, a: { d: [2, 1], c: null } })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
     expect(stableJson({ a: { c: null, d: [2, 1] }, b: 1 })).toBe(stableJson({ b: 1, a: { d: [2, 1], c: null } }));

@@ -63,6 +63,13 @@ export const EnvSchema = z
     FX_REQUEST_TIMEOUT_MS: int(60_000, 100),
     FX_HEARTBEAT_INTERVAL_MS: int(5_000, 100),
     FX_HEARTBEAT_TIMEOUT_MS: int(20_000, 300),
+    /**
+     * The heartbeat interval of an agent connection that holds no task (no lease to keep alive); unset:
+     * IDLE_HEARTBEAT_INTERVALS normal intervals (30 s at the default 5 s). Its timeout is derived the way
+     * the normal one relates to the normal interval (idleHeartbeatTimeout). Equal to the normal interval:
+     * no idle cadence.
+     */
+    FX_IDLE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).optional(),
     /** Lease losses a task survives; the next one fails it with MAX_ATTEMPTS_EXCEEDED. */
     FX_MAX_ATTEMPTS: int(5),
     FX_SWEEP_INTERVAL_MS: int(2_000, 50),
@@ -121,6 +128,13 @@ export const EnvSchema = z
         message: `must be more than twice FX_HEARTBEAT_INTERVAL_MS (${env.FX_HEARTBEAT_INTERVAL_MS}), or one late heartbeat would drop a healthy agent`,
       });
     }
+    if (env.FX_IDLE_HEARTBEAT_INTERVAL_MS !== undefined && env.FX_IDLE_HEARTBEAT_INTERVAL_MS < env.FX_HEARTBEAT_INTERVAL_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['FX_IDLE_HEARTBEAT_INTERVAL_MS'],
+        message: `must be at least FX_HEARTBEAT_INTERVAL_MS (${env.FX_HEARTBEAT_INTERVAL_MS}): an agent with no task needs no more heartbeats than one with tasks`,
+      });
+    }
     if (env.DATABASE_URL && !/^postgres(ql)?:\/\//.test(env.DATABASE_URL)) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must be a postgresql:// URL' });
     }
@@ -134,7 +148,27 @@ export const EnvSchema = z
       ctx.addIssue({ code: 'custom', path: ['FX_SIGNING_KEY'], message: 'must hold at least 32 bytes (64 hex characters or 44 base64 characters)' });
     }
   })
-  .transform((env) => ({ ...env, FX_OBJECTS_DIR: env.FX_OBJECTS_DIR ?? join(env.FX_DATA_DIR, 'objects') }));
+  .transform((env) => {
+    const FX_IDLE_HEARTBEAT_INTERVAL_MS = env.FX_IDLE_HEARTBEAT_INTERVAL_MS ?? env.FX_HEARTBEAT_INTERVAL_MS * IDLE_HEARTBEAT_INTERVALS;
+    return {
+      ...env,
+      FX_OBJECTS_DIR: env.FX_OBJECTS_DIR ?? join(env.FX_DATA_DIR, 'objects'),
+      FX_IDLE_HEARTBEAT_INTERVAL_MS,
+      FX_IDLE_HEARTBEAT_TIMEOUT_MS: idleHeartbeatTimeout(FX_IDLE_HEARTBEAT_INTERVAL_MS, env),
+    };
+  });
+
+/** The default idle heartbeat interval, in normal intervals. */
+export const IDLE_HEARTBEAT_INTERVALS = 6;
+
+/**
+ * An idle connection is dropped after the same multiple of its interval as a connection with tasks
+ * (120 s at the defaults): it passes the same rule (more than twice the interval), and an agent that
+ * pings when it heard nothing for 1.5 intervals is never dropped by a server whose pings were late.
+ */
+function idleHeartbeatTimeout(idleIntervalMs: number, env: { FX_HEARTBEAT_INTERVAL_MS: number; FX_HEARTBEAT_TIMEOUT_MS: number }): number {
+  return Math.round((idleIntervalMs * env.FX_HEARTBEAT_TIMEOUT_MS) / env.FX_HEARTBEAT_INTERVAL_MS);
+}
 
 export type AppConfig = Readonly<z.infer<typeof EnvSchema>>;
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from typing import List, Sequence, cast
 
-from ._calls import ClientCalls
+from ._calls import ClientCalls, Collection
 from ._wire import endpoint_ref, path_segment, task_id
 from .types import EndpointGroupInfo, EndpointInvitation
 
 
-def _group_path(group: str) -> str:
-    """The route of a group by id or name."""
-    return f"/v1/endpoint-groups/{path_segment(endpoint_ref(group))}"
+_GROUPS: Collection[EndpointGroupInfo] = Collection("/v1/endpoint-groups", lambda group: path_segment(endpoint_ref(group)))
 
 
 class EndpointGroupMethods(ClientCalls):
@@ -30,27 +28,19 @@ class EndpointGroupMethods(ClientCalls):
         body = {"name": name, "members": [endpoint_ref(m) for m in members]}
         return cast(EndpointGroupInfo, self._request("POST", "/v1/endpoint-groups", body))
 
-    def list_endpoint_groups(self) -> List[EndpointGroupInfo]:
-        """Your live groups, oldest first, with their members."""
-        return cast(List[EndpointGroupInfo], self._list("/v1/endpoint-groups"))
-
-    def get_endpoint_group(self, group: str) -> EndpointGroupInfo:
-        """A group (id or name) with its members, their states and whether each is online."""
-        return cast(EndpointGroupInfo, self._request("GET", _group_path(group)))
-
-    def delete_endpoint_group(self, group: str) -> None:
-        """It takes no more tasks; tasks already sent to it run on the members chosen for them."""
-        self._request("DELETE", _group_path(group))
+    list_endpoint_groups = _GROUPS.lister("Your live groups, oldest first, with their members.")
+    get_endpoint_group = _GROUPS.getter("A group (id or name) with its members, their states and whether each is online.")
+    delete_endpoint_group = _GROUPS.deleter("It takes no more tasks; tasks already sent to it run on the members chosen for them.")
 
     def add_endpoint_group_member(self, group: str, endpoint: str) -> EndpointGroupInfo:
         """Your endpoint (id or name) joins at once; another user's endpoint id is invited."""
         body = {"endpointId": endpoint_ref(endpoint)}
-        return cast(EndpointGroupInfo, self._request("POST", _group_path(group) + "/members", body))
+        return cast(EndpointGroupInfo, self._request("POST", _GROUPS.route(group) + "/members", body))
 
     def remove_endpoint_group_member(self, group: str, endpoint_id: str) -> None:
         """The group's owner removes a member; an endpoint's owner takes their endpoint out of any group (by its id).
         The group's tasks waiting on it move to the other members."""
-        self._request("DELETE", _group_path(group) + f"/members/{task_id(endpoint_id, 'endpoint id')}")
+        self._request("DELETE", _GROUPS.route(group) + f"/members/{task_id(endpoint_id, 'endpoint id')}")
 
     def accept_endpoint_invitation(self, group_id: str, endpoint_id: str) -> None:
         """Lets your endpoint join another user's group that invited it."""

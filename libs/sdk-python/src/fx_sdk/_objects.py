@@ -15,7 +15,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, TypedDict, Union, cast
 from urllib.parse import urlencode
 
 import requests
@@ -28,7 +28,9 @@ from .errors import ConnectionError, FxError, NotFoundError, ObjectIntegrityErro
 from .outcome import exception_for
 from .types import ObjectInfo
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # type checkers know typing_extensions; at run time the annotations stay strings
+    from typing_extensions import Unpack
+
     from ._transport import Transport
     from .outcome import TaskOutcome
 
@@ -37,6 +39,15 @@ ObjectLike = Union[ObjectRef, Dict[str, Any], str]
 # A path-like key such as input/sample-17.fastq (ObjectName in libs/protocol/src/objects.ts).
 _NAME_RE = re.compile(r"^(?!.*(?:^|/)\.{1,2}(?:/|$))[A-Za-z0-9._+=@-]+(?:/[A-Za-z0-9._+=@-]+)*$")
 _READ_CHUNK = 1024 * 1024
+
+
+class PutOptions(TypedDict, total=False):
+    """The keywords after ``ttl_seconds`` that ``put`` hands to ``put_info``, where they are described."""
+
+    encoding: Optional[str]
+    upload_id: Optional[str]
+    part_bytes: int
+    on_progress: Optional[Progress]
 
 
 def object_name(name: str) -> str:
@@ -59,17 +70,7 @@ class ObjectMethods(ClientCalls):
     def results(self, task_ids: Sequence[str], timeout: Optional[float] = None) -> Iterator["TaskOutcome"]:  # the Client's own
         raise NotImplementedError
 
-    def put(
-        self,
-        data: Any,
-        name: Optional[str] = None,
-        ttl_seconds: Optional[int] = None,
-        *,
-        encoding: Optional[str] = None,
-        upload_id: Optional[str] = None,
-        part_bytes: int = DEFAULT_PART_BYTES,
-        on_progress: Optional[Progress] = None,
-    ) -> ObjectRef:
+    def put(self, data: Any, name: Optional[str] = None, ttl_seconds: Optional[int] = None, **options: Unpack[PutOptions]) -> ObjectRef:
         """Stores ``data`` as an immutable object and returns its :class:`ObjectRef`.
 
         ``bytes``, a binary file, a :class:`~pathlib.Path` (streamed from disk) or an iterator of bytes is
@@ -81,7 +82,7 @@ class ObjectMethods(ClientCalls):
         ``on_progress(bytes_held, total_or_None)`` hears of each part. On failure an
         :class:`~fx_sdk.ObjectUploadError` carries ``upload_id``: ``put(same_data, upload_id=...)`` sends the rest.
         """
-        return ObjectRef.from_wire(self.put_info(data, name, ttl_seconds, encoding=encoding, upload_id=upload_id, part_bytes=part_bytes, on_progress=on_progress)["ref"])
+        return ObjectRef.from_wire(self.put_info(data, name, ttl_seconds, **options)["ref"])
 
     def put_info(
         self,

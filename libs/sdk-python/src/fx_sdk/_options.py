@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, TypedDict, Union
 
 from ._calls import ClientCalls
 from ._wire import as_given, function_ref, given_fields, path_segment
 from .errors import ValidationError
+
+if TYPE_CHECKING:  # type checkers know typing_extensions; at run time these annotations stay strings
+    from typing_extensions import Unpack
 
 #: The failure codes a retry policy may name (RETRYABLE_CODES in libs/protocol/src/retry.ts).
 RETRYABLE_CODES = ("TASK_ERROR", "NON_ZERO_EXIT", "WORKER_LOST", "WALLTIME_EXCEEDED", "MEMORY_EXCEEDED")
@@ -51,12 +54,25 @@ def retry_wire(retry: RetryLike) -> Dict[str, Any]:
     return {"maxAttempts": attempts, "backoffSeconds": backoff, "on": codes}
 
 
+class RegistrationOptions(TypedDict, total=False):
+    """The keywords every ``register_*`` call takes (``register_function``, ``register_shell_function``):
+    ``retry`` is the tasks' default policy, ``cache={"ttlSeconds": 3600}`` memoizes results,
+    ``idempotent=True`` lets ``speculation`` copy stragglers."""
+
+    description: Optional[str]
+    walltime_seconds: Optional[float]
+    public: Optional[bool]
+    retry: Optional[RetryLike]
+    cache: Optional[Mapping[str, Any]]
+    idempotent: Optional[bool]
+
+
 def registration_options(
     request: Dict[str, Any],
-    description: Optional[str],
-    walltime_seconds: Optional[float],
-    public: Optional[bool],
-    retry: Optional[RetryLike],
+    description: Optional[str] = None,
+    walltime_seconds: Optional[float] = None,
+    public: Optional[bool] = None,
+    retry: Optional[RetryLike] = None,
     cache: Optional[Mapping[str, Any]] = None,
     idempotent: Optional[bool] = None,
 ) -> Dict[str, Any]:

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ._longpoll import Interrupted, LongPollConnection
@@ -48,6 +49,8 @@ class Arrivals:
 
 
 MAX_IDS_PER_REQUEST = 10_000
+# Most outcomes kept from batches' answers (their cache hits); past it the oldest are polled for again.
+MAX_INLINE_OUTCOMES = 100_000
 # A finished poll that had outcomes is followed at once by the next; this gap lets outcomes that land
 # together come back in one answer rather than in one request each.
 _MIN_GAP = 0.05
@@ -82,6 +85,23 @@ class ResultPoller:
         self._known: "set[str]" = set()
         self._waiting = False
         self._offset = 0
+        # outcomes batches' answers carried (cachedResults): a wait on one is answered at once, no poll
+        self._inline: "OrderedDict[str, TaskOutcome]" = OrderedDict()
+
+    def accept(self, entries: Any) -> None:
+        """The outcomes a batch's answer carried (its cache hits): handed to whoever waits, and kept for later waits."""
+        if not isinstance(entries, list):
+            return
+        outcomes = [TaskOutcome.from_wire(e, self._load) for e in entries if isinstance(e, dict) and e.get("status") in ("success", "failed", "cancelled")]
+        with self._cond:
+            for outcome in outcomes:
+                self._inline[outcome.task_id] = outcome
+                self._inline.move_to_end(outcome.task_id)
+            while len(self._inline) > MAX_INLINE_OUTCOMES:
+                self._inline.popitem(last=False)
+        for outcome in outcomes:
+            for callback in self._take(outcome.task_id):
+                self._call(callback, outcome)
 
     def watch(self, task_ids: "list[str]", callback: Callback) -> None:
         """Calls ``callback`` once per id with its outcome (or the error that ends the wait), from the poller thread."""
@@ -95,16 +115,23 @@ class ResultPoller:
             if self._closed:
                 raise FxError("CLIENT_CLOSED", "the client was closed")
             fresh = False
+            ready: "list[tuple[Callback, TaskOutcome]]" = []
             for tid, callback in pairs:
+                inline = self._inline.get(tid)
+                if inline is not None:
+                    ready.append((callback, inline))
+                    continue
                 self._watchers.setdefault(tid, []).append(callback)
                 fresh = fresh or tid not in self._asking
-            if self._thread is None:
+            if self._thread is None and len(ready) < len(pairs):
                 self._thread = threading.Thread(target=self._run, name="fx-sdk-results", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
             interrupt = fresh and self._waiting
         if interrupt:
             self._conn.interrupt()
+        for callback, outcome in ready:
+            self._call(callback, outcome)
 
     def unwatch(self, task_ids: "list[str]", callback: Callback) -> None:
         """Stops delivering these ids to ``callback`` (a wait that timed out)."""

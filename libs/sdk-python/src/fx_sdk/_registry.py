@@ -7,16 +7,19 @@ A mixin, so that client.py stays small: each call is one request and its answer.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union, cast
 from urllib.parse import urlencode
 
 from ._calls import ClientCalls
-from ._options import RetryLike, registration_options
+from ._options import RegistrationOptions, registration_options
 from ._python_check import PythonCheck
 from ._source import python_source
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ValidationError
 from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, UsageResponse, UserInfo, WhoAmI
+
+if TYPE_CHECKING:  # type checkers know typing_extensions; at run time the annotations stay strings
+    from typing_extensions import Unpack
 
 
 
@@ -44,14 +47,11 @@ class RegistryMethods(ClientCalls):
         self,
         fn: Callable[..., Any],
         name: Optional[str] = None,
-        *,
-        description: Optional[str] = None,
-        walltime_seconds: Optional[float] = None,
-        public: Optional[bool] = None,
-        retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
-        idempotent: Optional[bool] = None,
+        **options: Unpack[RegistrationOptions],
     ) -> str:
-        """Registers a Python function (runtime ``python``) and returns its id; ``retry`` (a :class:`Retry`) is its tasks' default policy.
+        """Registers a Python function (runtime ``python``) and returns its id; ``options`` (keywords,
+        ``RegistrationOptions``: ``description``, ``walltime_seconds``, ``public``, ``retry``, ``cache``, ``idempotent``) go to the server as given.
+        ``retry`` (a :class:`Retry`) is its tasks' default policy.
         ``cache={"ttlSeconds": 3600}`` memoizes its results (``"shareable": True``: shared, when public; see :meth:`clear_cache`).
         ``idempotent=True``: running it twice does no harm, so a batch or map with ``speculation`` may copy its stragglers.
 
@@ -62,22 +62,19 @@ class RegistryMethods(ClientCalls):
         """
         source, entrypoint = python_source(fn)
         request: Dict[str, Any] = {"name": name or resource_name(entrypoint, "function"), "runtime": "python", "source": source, "entrypoint": entrypoint}
-        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache, idempotent))["id"]
+        return self.create_function(registration_options(request, **options))["id"]
 
     def register_shell_function(
         self,
         template: str,
         name: str = "shell",
         *,
-        description: Optional[str] = None,
-        walltime_seconds: Optional[float] = None,
-        public: Optional[bool] = None,
         fail_on_non_zero_exit: Optional[bool] = None,
-        retry: Optional[RetryLike] = None, cache: Optional[Mapping[str, Any]] = None,
-        idempotent: Optional[bool] = None,
         progress_prefix: Optional[str] = None,
+        **options: Unpack[RegistrationOptions],
     ) -> str:
-        """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id.
+        """Registers a shell command template (``{name}`` placeholders are filled from kwargs, quoted) and returns its id;
+        ``options`` as for :meth:`register_function`.
 
         A run returns ``{"cmd", "stdout", "stderr", "returncode"}``; with ``fail_on_non_zero_exit`` a
         non-zero exit fails the task instead. With ``progress_prefix``, a stdout line that starts with it is
@@ -88,7 +85,7 @@ class RegistryMethods(ClientCalls):
             request["failOnNonZeroExit"] = fail_on_non_zero_exit
         if progress_prefix is not None:
             request["progressPrefix"] = progress_prefix
-        return self.create_function(registration_options(request, description, walltime_seconds, public, retry, cache, idempotent))["id"]
+        return self.create_function(registration_options(request, **options))["id"]
 
     def create_function(self, request: Mapping[str, Any]) -> FunctionInfo:
         """Registers a function from a full RegisterFunctionRequest (any runtime); returns what the server stored."""

@@ -10,9 +10,9 @@ task's result is stored as an object named output prefix + the rest of the input
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, Optional, cast
 
-from ._calls import ClientCalls
+from ._calls import ClientCalls, Collection
 from ._wire import endpoint_ref, function_ref, task_id
 from .errors import ValidationError
 from .types import TriggerInfo
@@ -31,9 +31,7 @@ def object_prefix(value: object, what: str) -> str:
     return value
 
 
-def _trigger_path(trigger: str) -> str:
-    """The route of a trigger by id."""
-    return f"/v1/triggers/{task_id(trigger, 'trigger id')}"
+_TRIGGERS: Collection[TriggerInfo] = Collection("/v1/triggers", lambda trigger: task_id(trigger, "trigger id"))
 
 
 class TriggerMethods(ClientCalls):
@@ -54,14 +52,6 @@ class TriggerMethods(ClientCalls):
             body["outputPrefix"] = object_prefix(output_prefix, "output_prefix")
         return cast(TriggerInfo, self._request("POST", "/v1/triggers", body))
 
-    def list_triggers(self) -> List[TriggerInfo]:
-        """Your live triggers, oldest first."""
-        return cast(List[TriggerInfo], self._list("/v1/triggers"))
-
-    def get_trigger(self, trigger: str) -> TriggerInfo:
-        """A trigger with how many tasks it has started (``fired``); NotFoundError for one that is not yours."""
-        return cast(TriggerInfo, self._request("GET", _trigger_path(trigger)))
-
-    def delete_trigger(self, trigger: str) -> None:
-        """Stops it firing; the tasks it already started run on. NotFoundError for one that is not yours."""
-        self._request("DELETE", _trigger_path(trigger))
+    list_triggers = _TRIGGERS.lister("Your live triggers, oldest first.")
+    get_trigger = _TRIGGERS.getter("A trigger with how many tasks it has started (``fired``); NotFoundError for one that is not yours.")
+    delete_trigger = _TRIGGERS.deleter("Stops it firing; the tasks it already started run on. NotFoundError for one that is not yours.")

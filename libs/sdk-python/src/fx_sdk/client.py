@@ -153,6 +153,7 @@ class Client(RegistryMethods, CacheMethods, ObjectMethods, TriggerMethods, Endpo
             if len(task_ids) != stop - start:
                 raise _batch.partial(ids, ServerError("BAD_RESPONSE", f"the server returned {len(task_ids)} task ids for a batch of {stop - start}"))
             ids.extend(str(t) for t in task_ids)
+            self._poller.accept(answer.get("cachedResults"))  # the cache's hits: their waits need no poll
             joined = joined or str(answer["batchId"])  # the requests after the first join its group
             _batch.warn_offline(answer.get("warnings"), warned)
             start = stop

@@ -7,6 +7,7 @@ import { LeaseService } from '../leases/lease.service.js';
 import { AgentLivenessService } from './agent-liveness.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import type { EndpointConnection } from './endpoint-connection.js';
+import { IDLE_HEARTBEAT_INTERVALS } from '../../config/env.js';
 
 /**
  * Liveness on real PostgreSQL and Redis, with a bare protocol peer as the agent: a connection not
@@ -171,5 +172,105 @@ describe('AgentLivenessService', () => {
     } finally {
       ponger.kill();
     }
+  });
+
+  describe('the idle cadence (no task held)', () => {
+    // the defaults: IDLE_HEARTBEAT_INTERVALS normal intervals, and the timeout in the same proportion
+    const IDLE_INTERVAL_MS = INTERVAL_MS * IDLE_HEARTBEAT_INTERVALS;
+    const IDLE_TIMEOUT_MS = (IDLE_INTERVAL_MS * TIMEOUT_MS) / INTERVAL_MS;
+
+    it('are the defaults, and the welcome tells the agent', async () => {
+      const ep = (await admin('POST', '/v1/endpoints', { name: `idle-${randomUUID().slice(0, 8)}` })).body;
+      const other = await ProtocolPeer.connect(server.url, ep.token);
+      try {
+        other.hello();
+        expect((await other.next('welcome')).payload).toMatchObject({ idleHeartbeatIntervalMs: IDLE_INTERVAL_MS, idleHeartbeatTimeoutMs: IDLE_TIMEOUT_MS });
+      } finally {
+        other.kill();
+      }
+    });
+
+    it('pings a connection whose agent holds no task once an idle interval, and drops it only after the idle timeout', async () => {
+      // until its first heartbeat a connection may hold the tasks of its hello: the normal cadence
+      expect(conn.idle).toBe(false);
+      await liveness.heartbeat(conn, status(0));
+      expect(conn.idle).toBe(true);
+      conn.pongHeartbeats = true;
+      const ping = jest.spyOn(conn.ws, 'ping');
+      // heard from (its heartbeat, say) at `seen`
+      const seen = Date.now();
+      conn.lastSeen = seen;
+      conn.lastBeat = seen;
+      // neither a normal interval of silence nor 3/4 of one since its last heartbeat draws a ping now
+      liveness.check(seen + INTERVAL_MS);
+      liveness.check(seen + IDLE_INTERVAL_MS - 1);
+      expect(ping).not.toHaveBeenCalled();
+      liveness.check(seen + IDLE_INTERVAL_MS);
+      expect(ping).toHaveBeenCalledTimes(1);
+      // silent past the normal timeout, within the idle one: still there
+      liveness.check(seen + TIMEOUT_MS + 1);
+      liveness.check(seen + IDLE_TIMEOUT_MS);
+      expect(peer.closed).toBeNull();
+      expect(connections.current(epId)).toBe(conn);
+      liveness.check(seen + IDLE_TIMEOUT_MS + 1);
+      expect((await peer.waitClosed()).code).toBe(1006);
+      expect(connections.current(epId)).toBeUndefined();
+    });
+
+    it('keeps the normal interval and timeout for a connection whose agent holds tasks', async () => {
+      await liveness.heartbeat(conn, status(1));
+      expect(conn.idle).toBe(false);
+      const ping = jest.spyOn(conn.ws, 'ping');
+      const seen = conn.lastSeen;
+      liveness.check(seen + INTERVAL_MS);
+      expect(ping).toHaveBeenCalledTimes(1);
+      liveness.check(seen + TIMEOUT_MS + 1);
+      expect((await peer.waitClosed()).code).toBe(1006);
+    });
+
+    it('a lease granted to a quiet idle connection brings the normal cadence back and pings it at once', async () => {
+      // its credits came when it connected; a task is queued for it later, while it is quiet
+      peer.send('credits', { credits: 1 });
+      for (let i = 0; i < 50 && conn.credits === 0; i++) await sleep(20);
+      expect(conn.credits).toBe(1);
+      await liveness.heartbeat(conn, status(0));
+      expect(conn.idle).toBe(true);
+      // quiet past a normal interval, as the idle cadence allows
+      conn.lastSeen = Date.now() - 2 * INTERVAL_MS;
+      const ping = jest.spyOn(conn.ws, 'ping');
+      const pinged = new Promise<void>((resolve) => peer.ws.once('ping', () => resolve()));
+      const taskId: string = (await admin('POST', '/v1/tasks', { functionId: fnId, endpointId: epId, args: [1] })).body.taskId;
+      expect((await peer.tasks(1)).map((t) => t.taskId)).toEqual([taskId]);
+      expect(conn.idle).toBe(false);
+      expect(ping).toHaveBeenCalled();
+      await pinged;
+    });
+
+    it('a half-open idle connection granted a lease is dropped within the normal timeout of the grant, not at once', async () => {
+      await liveness.heartbeat(conn, status(0));
+      // quiet past the normal timeout, within the idle one; it answers nothing from now on
+      const now = Date.now();
+      conn.lastSeen = now - 2 * TIMEOUT_MS;
+      peer.ws.pause();
+      const ping = jest.spyOn(conn.ws, 'ping');
+      liveness.granted(conn, now);
+      expect(ping).toHaveBeenCalledTimes(1);
+      liveness.check(now);
+      liveness.check(now + TIMEOUT_MS);
+      expect(conn.open).toBe(true);
+      liveness.check(now + TIMEOUT_MS + 1);
+      expect(conn.open).toBe(false);
+    });
+
+    it('a lease granted to an idle connection heard from lately only brings the normal cadence back', async () => {
+      await liveness.heartbeat(conn, status(0));
+      liveness.heard(conn);
+      const ping = jest.spyOn(conn.ws, 'ping');
+      liveness.granted(conn, conn.lastSeen + INTERVAL_MS - 1);
+      expect(conn.idle).toBe(false);
+      expect(ping).not.toHaveBeenCalled();
+      liveness.check(conn.lastSeen + INTERVAL_MS);
+      expect(ping).toHaveBeenCalledTimes(1);
+    });
   });
 });

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { HeartbeatPayload } from '@fx/protocol';
-import { APP_CONFIG, type AppConfig } from '../../config/env.js';
+import { holdsNoTasks, type HeartbeatPayload } from '@fx/protocol';
+import { APP_CONFIG } from '../../config/env.js';
 import { EndpointsRepository } from '../endpoints/endpoints.repository.js';
 import { EventsService } from '../events/events.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import type { EndpointConnection } from './endpoint-connection.js';
+import { cadenceOf, leaseGranted, silentMs, type CadenceConfig } from './liveness-cadence.js';
 import { EndpointBlocksRepository } from '../accounting/endpoint-blocks.repository.js';
 import { blockRows } from '../accounting/accounting-rows.js';
 
@@ -22,6 +23,11 @@ export const HEARTBEAT_COALESCE_MS = 1_000;
  * it is pinged once an interval whatever else it sends, and its pong (or its own ping) counts as a
  * heartbeat with the status it last reported — one frame each way per interval for an idle agent,
  * instead of a heartbeat, a ping and a pong (bench/README.md, issue 18).
+ *
+ * A connection whose agent reported no task, and that was leased none since (EndpointConnection.idle),
+ * keeps the idle cadence instead: pinged once per FX_IDLE_HEARTBEAT_INTERVAL_MS, dropped after
+ * FX_IDLE_HEARTBEAT_TIMEOUT_MS. It has no lease whose recovery the normal cadence bounds. A lease given
+ * to it brings the normal cadence back at once (granted).
  */
 @Injectable()
 export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
@@ -33,7 +39,7 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   private heartbeatTimer?: NodeJS.Timeout;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_INTERVAL_MS' | 'FX_HEARTBEAT_TIMEOUT_MS'>,
+    @Inject(APP_CONFIG) private readonly config: CadenceConfig,
     private readonly endpoints: EndpointsRepository,
     private readonly leases: LeaseService,
     private readonly events: EventsService,
@@ -84,6 +90,7 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
   async heartbeat(conn: EndpointConnection, payload: HeartbeatPayload): Promise<void> {
     conn.lastHeartbeat = { at: Date.now(), status: payload };
     conn.lastBeat = conn.lastHeartbeat.at;
+    conn.idle = holdsNoTasks(payload);
     // Blocks go to their own table (accounting), not into the endpoint's stored status.
     const { blocks } = payload;
     const status = withoutBlocks(payload);
@@ -132,24 +139,32 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** Tasks were just leased to this connection: see leaseGranted. */
+  granted(conn: EndpointConnection, now = Date.now()): void {
+    leaseGranted(conn, this.config, now);
+  }
+
   /**
-   * Drops the connections not heard from within the timeout, and pings the quiet ones, and the
+   * Drops the connections not heard from within their timeout, and pings the quiet ones, and the
    * pong-heartbeat ones whose leases were last extended 3/4 of an interval ago or more: with this check
-   * twice an interval, one pinged at a check is pinged again two checks later, once an interval, even
-   * when its pong takes a while, and a frame it sends meanwhile (which extends no lease) changes nothing.
+   * twice a (normal) interval, one pinged at a check is pinged again two checks later, once an interval,
+   * even when its pong takes a while, and a frame it sends meanwhile (which extends no lease) changes
+   * nothing. An idle connection has no lease to extend: it is pinged once its idle interval has passed.
    */
   check(now = Date.now()): void {
-    const interval = this.config.FX_HEARTBEAT_INTERVAL_MS;
     for (const conn of this.connections.all()) {
-      if (now - conn.lastSeen > this.config.FX_HEARTBEAT_TIMEOUT_MS) {
+      const { intervalMs, timeoutMs } = cadenceOf(conn, this.config);
+      const beatDue = conn.idle ? intervalMs : (intervalMs * 3) / 4;
+      if (silentMs(conn, now) > timeoutMs) {
         this.logger.warn({
           msg: 'no word from the agent; dropping the connection',
           endpointId: conn.endpointId,
           connId: conn.id,
           silentMs: now - conn.lastSeen,
+          idle: conn.idle,
         });
         conn.ws.terminate();
-      } else if (conn.open && (now - conn.lastSeen >= interval || (conn.pongHeartbeats && now - conn.lastBeat >= (interval * 3) / 4))) {
+      } else if (conn.open && (now - conn.lastSeen >= intervalMs || (conn.pongHeartbeats && now - conn.lastBeat >= beatDue))) {
         // otherwise only quiet connections: an agent heard within the interval (heartbeats, pongs) is alive
         conn.ws.ping();
       }

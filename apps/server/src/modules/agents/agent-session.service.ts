@@ -8,6 +8,7 @@ import { EventsService } from '../events/events.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { EndpointConnection, refuse } from './endpoint-connection.js';
+import { cadenceOf, silentMs } from './liveness-cadence.js';
 
 /**
  * An agent's session on the endpoint channel, from `hello` to close: which agent may serve the
@@ -22,7 +23,14 @@ export class AgentSessionService implements OnModuleInit {
     @Inject(APP_CONFIG)
     private readonly config: Pick<
       AppConfig,
-      'FX_HEARTBEAT_INTERVAL_MS' | 'FX_HEARTBEAT_TIMEOUT_MS' | 'FX_MAX_TASKS_PER_FRAME' | 'FX_MAX_RESULT_BYTES' | 'FX_INLINE_RESULT_BYTES' | 'DATABASE_URL'
+      | 'FX_HEARTBEAT_INTERVAL_MS'
+      | 'FX_HEARTBEAT_TIMEOUT_MS'
+      | 'FX_IDLE_HEARTBEAT_INTERVAL_MS'
+      | 'FX_IDLE_HEARTBEAT_TIMEOUT_MS'
+      | 'FX_MAX_TASKS_PER_FRAME'
+      | 'FX_MAX_RESULT_BYTES'
+      | 'FX_INLINE_RESULT_BYTES'
+      | 'DATABASE_URL'
     >,
     private readonly endpoints: EndpointsRepository,
     private readonly events: EventsService,
@@ -96,6 +104,8 @@ export class AgentSessionService implements OnModuleInit {
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
       pongHeartbeats: true,
+      idleHeartbeatIntervalMs: this.config.FX_IDLE_HEARTBEAT_INTERVAL_MS,
+      idleHeartbeatTimeoutMs: this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS,
     });
     const facts = {
       endpointId: conn.endpointId,
@@ -128,15 +138,17 @@ export class AgentSessionService implements OnModuleInit {
 
   /**
    * A sentence naming the other agent instance that serves this endpoint now, if there is one: on this
-   * replica (a connection heard from within the heartbeat timeout), or on another (the endpoint row's
-   * agent, with a heartbeat that recent). A reconnect of the same instance, or an agent too old to say
-   * which instance it is, is not "another".
+   * replica (a connection heard from within its heartbeat timeout, the idle one if it holds no task), or
+   * on another (the endpoint row's agent, with a heartbeat within the idle timeout: the row does not say
+   * whether that agent is idle). A reconnect of the same instance, or an agent too old to say which
+   * instance it is, is not "another".
    */
   private async otherLiveAgent(conn: EndpointConnection): Promise<string | undefined> {
     if (!conn.instanceId) return undefined;
-    const fresh = Date.now() - this.config.FX_HEARTBEAT_TIMEOUT_MS;
+    const now = Date.now();
+    const fresh = now - this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS;
     const local = this.connections.current(conn.endpointId);
-    if (local && local !== conn && local.open && local.lastSeen > fresh) {
+    if (local && local !== conn && local.open && silentMs(local, now) <= cadenceOf(local, this.config).timeoutMs) {
       if (!local.instanceId || local.instanceId === conn.instanceId) return undefined;
       return describeAgent(conn.endpointId, local.agent, local.since);
     }

@@ -23,6 +23,7 @@ import { WorkStealingService } from '../endpoint-groups/work-stealing.service.js
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { EndpointConnection } from './endpoint-connection.js';
+import { leaseGranted } from './liveness-cadence.js';
 
 /** Functions this replica keeps loaded for dispatch (immutable once registered, so never stale). */
 const FUNCTION_CACHE = { maxEntries: 10_000, maxSourceChars: 256 * 1024 * 1024 };
@@ -63,7 +64,8 @@ export class DispatchService implements OnModuleInit {
   private readonly frameBudget: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_FRAME_BYTES' | 'FX_MAX_TASKS_PER_FRAME' | 'FX_HEARTBEAT_TIMEOUT_MS'>,
+    @Inject(APP_CONFIG)
+    private readonly config: Pick<AppConfig, 'FX_MAX_FRAME_BYTES' | 'FX_MAX_TASKS_PER_FRAME' | 'FX_HEARTBEAT_INTERVAL_MS' | 'FX_HEARTBEAT_TIMEOUT_MS'>,
     @Inject(BROKER) private readonly broker: Broker,
     private readonly leases: LeaseService,
     private readonly functions: FunctionsRepository,
@@ -191,6 +193,7 @@ export class DispatchService implements OnModuleInit {
       await this.broker.settle(conn.endpointId, ids);
       return 0;
     }
+    leaseGranted(conn, this.config);
     this.events.noteTaskStates(
       'dispatched',
       conn.endpointId,
@@ -216,6 +219,7 @@ export class DispatchService implements OnModuleInit {
     if (!conn.open) return 0;
     const rows = await this.copies.grant(conn.endpointId, conn.id, this.config.FX_HEARTBEAT_TIMEOUT_MS, this.config.FX_MAX_TASKS_PER_FRAME);
     if (rows.length === 0) return 0;
+    leaseGranted(conn, this.config);
     conn.sendEncoded('tasks', this.toFrames(conn, rows, await this.loadFunctions(rows), true));
     return rows.length;
   }

@@ -19,6 +19,13 @@ export class EndpointConnection {
   lastBeat = Date.now();
   /** From `hello`: its pongs stand for heartbeats (AgentLivenessService). */
   pongHeartbeats = false;
+  /**
+   * Its last heartbeat showed no task, and no task was leased to it since: the idle cadence applies
+   * (AgentLivenessService). False until its first heartbeat, as `hello` may have brought tasks.
+   */
+  idle = false;
+  /** When a lease last woke it from a quiet idle spell: its silence counts from then (AgentLivenessService.granted). */
+  wokeAt = 0;
   dispatching = false;
   dispatchAgain = false;
   /**

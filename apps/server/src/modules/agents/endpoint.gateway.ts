@@ -1,5 +1,5 @@
 import { Inject, Logger } from '@nestjs/common';
-import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
+import { WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { DEFAULT_LIMITS, ENDPOINT_CLOSE as CLOSE, EndpointToServerSchemas, FrameError, SOCKET_CLOSE, parseFrame, type Frame } from '@fx/protocol';
@@ -7,6 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import type { ReleaseFrames } from '../../common/early-frames.js';
 import { AuthService } from '../auth/auth.service.js';
+import { HeldChannelGateway } from '../auth/held-channel.gateway.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { AgentLivenessService } from './agent-liveness.service.js';
@@ -26,13 +27,14 @@ type AgentFrame = Frame<typeof EndpointToServerSchemas>;
  * the service that acts on it.
  */
 @WebSocketGateway({ path: '/v1/ws/endpoint', maxPayload: DEFAULT_LIMITS.maxFrameBytes })
-export class EndpointGateway implements OnGatewayConnection {
+export class EndpointGateway extends HeldChannelGateway {
+  protected readonly channel = 'endpoint';
   private readonly logger = new Logger('EndpointChannel');
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_MAX_FRAME_BYTES'>,
     private readonly auth: AuthService,
-    private readonly sockets: SocketRegistry,
+    protected readonly sockets: SocketRegistry,
     private readonly sessions: AgentSessionService,
     private readonly liveness: AgentLivenessService,
     private readonly dispatch: DispatchService,
@@ -40,13 +42,11 @@ export class EndpointGateway implements OnGatewayConnection {
     private readonly leases: LeaseService,
     private readonly live: LiveService,
     private readonly metrics: MetricsService,
-  ) {}
-
-  handleConnection(ws: WebSocket, req: IncomingMessage): void {
-    this.sockets.admitHeld(ws, req, 'endpoint', (release) => this.accept(ws, req, release));
+  ) {
+    super();
   }
 
-  private async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
+  protected async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
     let endpointId: string;
     try {
       const principal = await this.auth.verify(AuthService.bearer(req.headers.authorization));

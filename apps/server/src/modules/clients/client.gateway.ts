@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
+import { WebSocketGateway } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import { CLIENT_FRAME_MAX_BYTES, ClientToServerSchemas, FrameError, SOCKET_CLOSE, parseFrame, type ErrorCode, type SubmitPayload } from '@fx/protocol';
@@ -7,6 +7,7 @@ import { FxException } from '../../common/fx.exception.js';
 import type { ReleaseFrames } from '../../common/early-frames.js';
 import { closeReason } from '../../common/close-reason.js';
 import { AuthService } from '../auth/auth.service.js';
+import { HeldChannelGateway } from '../auth/held-channel.gateway.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
 import { MAX_SUBSCRIPTIONS_PER_SOCKET, SubscriptionsService } from './subscriptions.service.js';
 import { ClientSocket, sendClientFrame } from './client-socket.js';
@@ -27,26 +28,25 @@ export const CLIENT_MAX_FRAME_BYTES = CLIENT_FRAME_MAX_BYTES;
  * and watch running tasks' progress and logs.
  */
 @WebSocketGateway({ path: '/v1/ws/client', maxPayload: CLIENT_MAX_FRAME_BYTES })
-export class ClientGateway implements OnGatewayConnection {
+export class ClientGateway extends HeldChannelGateway {
+  protected readonly channel = 'client';
   private readonly logger = new Logger('ClientChannel');
 
   constructor(
     private readonly auth: AuthService,
     private readonly subscriptions: SubscriptionsService,
-    private readonly sockets: SocketRegistry,
+    protected readonly sockets: SocketRegistry,
     private readonly watches: LiveWatchService,
     private readonly metrics: MetricsService,
     private readonly submitter: SocketSubmitService,
-  ) {}
-
-  handleConnection(ws: WebSocket, req: IncomingMessage): void {
-    this.sockets.admitHeld(ws, req, 'client', (release) => this.accept(ws, req, release));
+  ) {
+    super();
   }
 
   /** Counts a frame this channel sent. */
   private readonly sent = (type: string) => this.metrics.frameSent('client', type);
 
-  private async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
+  protected async accept(ws: WebSocket, req: IncomingMessage, release: ReleaseFrames): Promise<void> {
     let socket: ClientSocket;
     try {
       const token = AuthService.bearer(req.headers.authorization);

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SubmitBatchRequest, SubmitTaskRequest, type ErrorBody, type SubmitPayload, type SubmittedPayload } from '@fx/protocol';
+import { SubmitBatchRequest, SubmitTaskRequest, type ErrorBody, undeliveredIds, type SubmitPayload, type SubmittedPayload } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { ZodPipe } from '../../common/zod.pipe.js';
@@ -92,9 +92,10 @@ export class SocketSubmitService {
       payload.task !== undefined
         ? { task: await this.tasks.submit(principal, taskPipe.transform(payload.task), { gate, accepted }) }
         : { batch: await this.tasks.submitBatch(principal, batchPipe.transform(payload.batch), { gate, accepted }) };
-    const ids = 'task' in answer ? [answer.task.taskId] : answer.batch.taskIds;
+    // the outcomes the answer carries are not relayed again to a client that takes them from it
+    const ids = 'task' in answer ? [answer.task.taskId] : payload.takesCached ? undeliveredIds(answer.batch) : answer.batch.taskIds;
     const watching =
-      payload.watch && !watchedEarly && socket.taskIds.size + ids.length <= MAX_SUBSCRIPTIONS_PER_SOCKET
+      payload.watch && !watchedEarly && ids.length > 0 && socket.taskIds.size + ids.length <= MAX_SUBSCRIPTIONS_PER_SOCKET
         ? this.subscriptions.subscribe(socket, ids) // registers before its first await
         : undefined;
     reply(answer);

@@ -1,76 +1,47 @@
 import { Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiParam } from '@nestjs/swagger';
 import { AddEndpointGroupMemberRequest, CreateEndpointGroupRequest, EndpointRef } from '@fx/protocol';
 import { ApiController, ZodBody } from '../../common/api-decorators.js';
-import { RefPipe, UuidPipe } from '../../common/zod.pipe.js';
-import { jsonSchema } from '../../common/openapi.js';
+import { CreatableRoutes, idRoute, refId } from '../../common/owned-routes.js';
+import { UuidPipe } from '../../common/zod.pipe.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointGroupsService } from './endpoint-groups.service.js';
 
-const GROUP_PARAM = { name: 'id', description: 'an endpoint group id, or the name of one of yours', schema: jsonSchema(EndpointRef) as never };
 // group names follow endpoint names' rule (EndpointRef's shape); the service reads `owner/name` as nobody's
-const groupRef = () => new RefPipe(EndpointRef, 'endpoint');
+const GROUP_ID = refId(EndpointRef, 'endpoint', 'an endpoint group id, or the name of one of yours');
+const { ById, Id } = idRoute(GROUP_ID);
 
-/** Endpoint groups: several endpoints under one name, wherever an endpoint is named (protocol endpoint-groups.ts). */
+/**
+ * Endpoint groups: several endpoints under one name, wherever an endpoint is named (protocol
+ * endpoint-groups.ts). Create, list, get and delete: CreatableRoutes.
+ */
 @ApiController('endpoint-groups', 'v1/endpoint-groups')
-export class EndpointGroupsController {
-  constructor(private readonly groups: EndpointGroupsService) {}
-
-  @Post()
-  create(@CurrentPrincipal() p: Principal, @ZodBody(CreateEndpointGroupRequest) body: CreateEndpointGroupRequest) {
-    return this.groups.create(p, body);
-  }
-
-  @Get()
-  async list(@CurrentPrincipal() p: Principal) {
-    return { items: await this.groups.list(p) };
-  }
-
-  @Get(':id')
-  @ApiParam(GROUP_PARAM)
-  get(@CurrentPrincipal() p: Principal, @Param('id', groupRef()) id: string) {
-    return this.groups.get(p, id);
-  }
-
-  @Delete(':id')
-  @ApiParam(GROUP_PARAM)
-  @HttpCode(204)
-  async delete(@CurrentPrincipal() p: Principal, @Param('id', groupRef()) id: string): Promise<void> {
-    await this.groups.delete(p, id);
-  }
-
+export class EndpointGroupsController extends CreatableRoutes(EndpointGroupsService, GROUP_ID, CreateEndpointGroupRequest) {
   /** Your endpoint joins at once; another user's endpoint id is invited (the same answer whether it exists or not). */
-  @Post(':id/members')
-  @ApiParam(GROUP_PARAM)
-  addMember(
-    @CurrentPrincipal() p: Principal,
-    @Param('id', groupRef()) id: string,
-    @ZodBody(AddEndpointGroupMemberRequest) body: AddEndpointGroupMemberRequest,
-  ) {
-    return this.groups.addMember(p, id, body.endpointId);
+  @ById(Post(':id/members'))
+  addMember(@CurrentPrincipal() p: Principal, @Id() id: string, @ZodBody(AddEndpointGroupMemberRequest) body: AddEndpointGroupMemberRequest) {
+    return this.service.addMember(p, id, body.endpointId);
   }
 
   /** The group's owner removes a member; an endpoint's owner takes their endpoint out of any group. */
-  @Delete(':id/members/:endpointId')
-  @ApiParam(GROUP_PARAM)
+  @ById(Delete(':id/members/:endpointId'))
   @HttpCode(204)
-  async removeMember(@CurrentPrincipal() p: Principal, @Param('id', groupRef()) id: string, @Param('endpointId', UuidPipe) endpointId: string): Promise<void> {
-    await this.groups.removeMember(p, id, endpointId);
+  async removeMember(@CurrentPrincipal() p: Principal, @Id() id: string, @Param('endpointId', UuidPipe) endpointId: string): Promise<void> {
+    await this.service.removeMember(p, id, endpointId);
   }
 
   /** The endpoint's owner accepts an invitation of their endpoint. */
   @Post(':id/members/:endpointId/accept')
   @HttpCode(204)
   async accept(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Param('endpointId', UuidPipe) endpointId: string): Promise<void> {
-    await this.groups.accept(p, id, endpointId);
+    await this.service.accept(p, id, endpointId);
   }
 
   /** The endpoint's owner declines an invitation of their endpoint. */
   @Post(':id/members/:endpointId/decline')
   @HttpCode(204)
   async decline(@CurrentPrincipal() p: Principal, @Param('id', UuidPipe) id: string, @Param('endpointId', UuidPipe) endpointId: string): Promise<void> {
-    await this.groups.decline(p, id, endpointId);
+    await this.service.decline(p, id, endpointId);
   }
 }
 

@@ -32,7 +32,7 @@ export type SubmitTarget = { endpointId: string; endpoint: EndpointRow } | { gro
 @Injectable()
 export class EndpointGroupsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS'>,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_IDLE_HEARTBEAT_TIMEOUT_MS'>,
     private readonly groups: EndpointGroupsRepository,
     private readonly endpoints: EndpointsService,
     private readonly endpointRows: EndpointsRepository,
@@ -226,7 +226,7 @@ export class EndpointGroupsService {
       online: visible
         ? endpointOnline(
             { connectedAt: m.connected_at, disconnectedAt: m.disconnected_at, lastHeartbeatAt: m.last_heartbeat_at },
-            this.config.FX_HEARTBEAT_TIMEOUT_MS,
+            this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS,
           )
         : null,
       addedAt: m.added_at.toISOString(),

@@ -32,7 +32,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
   private readonly sweeper = new PeriodicTask(() => this.rehomeStranded());
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SWEEP_INTERVAL_MS' | 'FX_HEARTBEAT_TIMEOUT_MS'>,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SWEEP_INTERVAL_MS' | 'FX_IDLE_HEARTBEAT_TIMEOUT_MS'>,
     private readonly routing: EndpointRoutingRepository,
     private readonly queue: QueueService,
     private readonly outcomes: OutcomesService,
@@ -141,7 +141,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
 
   private async rehomeStranded(): Promise<void> {
     try {
-      const stranded = await this.routing.stranded(this.config.FX_HEARTBEAT_TIMEOUT_MS, SWEEP_MEMBERS);
+      const stranded = await this.routing.stranded(this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS, SWEEP_MEMBERS);
       if (stranded.length) await this.rehome(stranded);
     } catch (e) {
       this.logger.error(`endpoint group sweep failed; the next one retries: ${(e as Error).message}`);
@@ -161,7 +161,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
       endpointId: r.endpoint_id,
       online: endpointOnline(
         { connectedAt: r.connected_at, disconnectedAt: r.disconnected_at, lastHeartbeatAt: r.last_heartbeat_at },
-        this.config.FX_HEARTBEAT_TIMEOUT_MS,
+        this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS,
       ),
       allowedFunctions: r.restricted ? r.allowed_functions : null,
       status: status.success ? status.data : null,

@@ -1,72 +1,43 @@
-import { Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiParam } from '@nestjs/swagger';
+import { Get, HttpCode, Patch, Post } from '@nestjs/common';
 import { EndpointRef, RegisterEndpointRequest, UpdateEndpointRequest } from '@fx/protocol';
 import { ApiController, ZodBody } from '../../common/api-decorators.js';
-import { RefPipe } from '../../common/zod.pipe.js';
-import { jsonSchema } from '../../common/openapi.js';
+import { idRoute, OwnedRoutes, refId } from '../../common/owned-routes.js';
 import { CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { EndpointsService } from './endpoints.service.js';
 
 /** Every `:id` below is an endpoint id or name (`name`, or `owner/name` for admins). */
-export const ENDPOINT_PARAM = {
-  name: 'id',
-  description: 'an endpoint id, or its name: `name` (yours) or `owner/name` (URL-encoded)',
-  schema: jsonSchema(EndpointRef) as never,
-};
-const endpointRef = () => new RefPipe(EndpointRef, 'endpoint');
+const ENDPOINT_ID = refId(EndpointRef, 'endpoint', 'an endpoint id, or its name: `name` (yours) or `owner/name` (URL-encoded)');
+const { ById, Id } = idRoute(ENDPOINT_ID);
 
+/** Endpoints (list, get and delete: OwnedRoutes). */
 @ApiController('endpoints', 'v1/endpoints')
-export class EndpointsController {
-  constructor(private readonly endpoints: EndpointsService) {}
-
+export class EndpointsController extends OwnedRoutes(EndpointsService, ENDPOINT_ID) {
   @Post()
   register(@CurrentPrincipal() p: Principal, @ZodBody(RegisterEndpointRequest) body: RegisterEndpointRequest) {
-    return this.endpoints.register(p, body);
+    return this.service.register(p, body);
   }
 
-  @Get()
-  async list(@CurrentPrincipal() p: Principal) {
-    return { items: await this.endpoints.list(p) };
+  @ById(Get(':id/status'))
+  status(@CurrentPrincipal() p: Principal, @Id() id: string) {
+    return this.service.status(p, id);
   }
 
-  @Get(':id')
-  @ApiParam(ENDPOINT_PARAM)
-  get(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
-    return this.endpoints.get(p, id);
-  }
-
-  @Get(':id/status')
-  @ApiParam(ENDPOINT_PARAM)
-  status(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
-    return this.endpoints.status(p, id);
-  }
-
-  @Patch(':id')
-  @ApiParam(ENDPOINT_PARAM)
-  update(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string, @ZodBody(UpdateEndpointRequest) body: UpdateEndpointRequest) {
-    return this.endpoints.update(p, id, body);
+  @ById(Patch(':id'))
+  update(@CurrentPrincipal() p: Principal, @Id() id: string, @ZodBody(UpdateEndpointRequest) body: UpdateEndpointRequest) {
+    return this.service.update(p, id, body);
   }
 
   /** A locked endpoint refuses new tasks with 409 ENDPOINT_LOCKED; tasks already queued still run. */
-  @Post(':id/lock')
-  @ApiParam(ENDPOINT_PARAM)
+  @ById(Post(':id/lock'))
   @HttpCode(200)
-  lock(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
-    return this.endpoints.lock(p, id, true);
+  lock(@CurrentPrincipal() p: Principal, @Id() id: string) {
+    return this.service.lock(p, id, true);
   }
 
-  @Post(':id/unlock')
-  @ApiParam(ENDPOINT_PARAM)
+  @ById(Post(':id/unlock'))
   @HttpCode(200)
-  unlock(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
-    return this.endpoints.lock(p, id, false);
-  }
-
-  @Delete(':id')
-  @ApiParam(ENDPOINT_PARAM)
-  @HttpCode(204)
-  async delete(@CurrentPrincipal() p: Principal, @Param('id', endpointRef()) id: string) {
-    await this.endpoints.delete(p, id);
+  unlock(@CurrentPrincipal() p: Principal, @Id() id: string) {
+    return this.service.lock(p, id, false);
   }
 }

@@ -32,7 +32,7 @@ type EndpointWithOwner = Awaited<ReturnType<EndpointsRepository['findLiveWithOwn
 @Injectable()
 export class EndpointsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS'>,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_IDLE_HEARTBEAT_TIMEOUT_MS'>,
     private readonly endpoints: EndpointsRepository,
     private readonly tokens: TokensRepository,
     private readonly tasks: TasksRepository,
@@ -66,7 +66,7 @@ export class EndpointsService {
   }
 
   private isOnline(e: EndpointRow): boolean {
-    return endpointOnline(e, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+    return endpointOnline(e, this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS);
   }
 
   /** Endpoint names are unique per owner among live endpoints: a taken name is 409 CONFLICT. */
@@ -254,7 +254,10 @@ export class EndpointsService {
   }
 }
 
-/** Whether an endpoint's agent is connected and was heard from within `timeoutMs`. */
+/**
+ * Whether an endpoint's agent is connected and was heard from within `timeoutMs`: the callers pass
+ * FX_IDLE_HEARTBEAT_TIMEOUT_MS, as an agent that holds no task is heard from only once an idle interval.
+ */
 export function endpointOnline(
   e: { connectedAt?: Date | null; disconnectedAt?: Date | null; lastHeartbeatAt?: Date | null },
   timeoutMs: number,

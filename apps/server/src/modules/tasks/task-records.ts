@@ -6,8 +6,10 @@ import {
   type RetryPolicy,
   type TaskOutput,
   type TaskResources,
+  type TaskSerializer,
   type TaskTimings,
 } from '@fx/protocol';
+import type { OutcomeRow } from './tasks.repository.js';
 
 /**
  * What TasksRepository takes in (a submission's tasks, an agent's results) and the queue counts it
@@ -92,4 +94,18 @@ export interface ResultInput {
   error?: RemoteError;
   output?: TaskOutput;
   timings: TaskTimings;
+}
+
+/** A memoized task the insert completed from the cache, as the submission's answer carries it. */
+export type HitRow = OutcomeRow & { serializer: TaskSerializer };
+
+/** A memoized submission's returned rows: the tasks that missed, and the hits within the answer's budget. */
+export function splitSubmitted(rows: Array<HitRow | { id: string; status: 'received' }>): { missed: string[]; hits: HitRow[] } {
+  const missed: string[] = [];
+  const hits: HitRow[] = [];
+  for (const r of rows) {
+    if (r.status === 'received') missed.push(r.id);
+    else hits.push(r);
+  }
+  return { missed, hits };
 }

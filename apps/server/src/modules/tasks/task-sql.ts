@@ -34,10 +34,13 @@ export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'prio
  * The one statement that stores a submission ($1 its rows as a jsonb array, $2 the owner, $3 the batch):
  * the tasks, and in the same statement the edges of a graph (`graph`) and the objects its tasks refer
  * to (`refers`), so that no task is stored without them; memoized tasks (`memo`) join the cache entries,
- * and the statement then returns the ids of those that missed. With `audit`, its audit entry ($4) too: no
- * more round trip before the reply than the insert's.
+ * and the statement then returns those that missed, and the hits' outcomes up to `inlineBytes`. With
+ * `audit`, its audit entry ($4) too: no more round trip before the reply than the insert's.
  */
-export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boolean; audit?: boolean }): string {
+/** What an outcome in a submission's answer costs besides its result and output (its id, cachedFrom, completedAt...). */
+const INLINE_OUTCOME_BYTES = 160;
+
+export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boolean; audit?: boolean; inlineBytes?: number }): string {
   const status = o.graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
   const waiting = o.graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
   // an input inside the submission is inserted with has_dependents set; one outside gets it from `flagged`
@@ -62,10 +65,16 @@ export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boo
        flagged AS (UPDATE tasks u SET has_dependents = true FROM open_inputs WHERE u.id = open_inputs.id)`;
   const start = o.graph ? graph : x;
   const steps = o.audit ? `${start}, audited AS (${auditInsert('$4')})` : start;
-  // a memoized submission returns the tasks that missed (only those have work after the commit)
+  // A memoized submission returns the tasks that missed (only those have work after the commit), and the
+  // outcomes of the hits for the answer (cachedResults) up to its budget, counted in id order; the hits
+  // past it are not returned: they are delivered as before, by a subscription.
   if (o.memo)
-    return `WITH ${steps}, inserted AS (${insert} RETURNING id, status)${o.refers ? `, refs AS (${objectRefs})` : ''}${o.graph ? `, edges AS (${edges})` : ''}
-       SELECT id FROM inserted WHERE status = 'received'`;
+    return `WITH ${steps}, inserted AS (${insert} RETURNING id, status, result, output, completed_at, cached_from, serializer)${o.refers ? `, refs AS (${objectRefs})` : ''}${o.graph ? `, edges AS (${edges})` : ''}
+       SELECT id, $2::uuid AS owner_id, status, result, output, completed_at, cached_from, serializer FROM (
+         SELECT *, sum(CASE WHEN status = 'success' THEN ${INLINE_OUTCOME_BYTES} + octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(output::text, '')) END)
+                     OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS upto
+         FROM inserted WHERE status IN ('received', 'success')) s
+       WHERE status = 'received' OR upto <= ${o.inlineBytes ?? 0}`;
   if (o.graph && o.refers) return `WITH ${steps}, inserted AS (${insert}), refs AS (${objectRefs}) ${edges}`;
   if (o.graph) return `WITH ${steps}, inserted AS (${insert}) ${edges}`;
   if (o.refers) return `WITH ${steps}, inserted AS (${insert}) ${objectRefs}`;

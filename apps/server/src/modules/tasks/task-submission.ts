@@ -1,4 +1,6 @@
-import type { NewTask } from './tasks.repository.js';
+import type { CachedOutcome } from '@fx/protocol';
+import { toOutcome } from '../events/events.service.js';
+import type { HitRow, NewTask } from './tasks.repository.js';
 
 /** What a caller of submit may add (SocketSubmitService): its own check, and a look at the ids once committed. */
 export interface SubmitHooks {
@@ -22,4 +24,15 @@ export function submissionPairs(items: Array<Omit<NewTask, 'id'>>): Array<{ endp
 /** A settled check's value, once every rejection has been thrown. */
 export function fulfilled<T>(c: PromiseSettledResult<T>): T {
   return (c as PromiseFulfilledResult<T>).value;
+}
+
+/**
+ * The outcomes of a submission's cache hits, for its answer: rows its insert just stored for the caller
+ * (the entry's result is what each row holds), so the answer shows nothing the caller could not read.
+ */
+export function inlineOutcomes(hits: HitRow[]): CachedOutcome[] {
+  return hits.map((h) => {
+    const { ownerId: _owner, ...outcome } = toOutcome(h);
+    return h.serializer === 'pickle' ? { ...outcome, serializer: 'pickle' } : outcome;
+  });
 }

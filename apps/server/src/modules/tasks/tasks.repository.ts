@@ -20,11 +20,11 @@ import { outcomeFactsJson, type OutcomeFacts } from '../metrics/metrics.reposito
 import { usageSteps } from '../accounting/usage-records.repository.js';
 import type { UsageRow } from '../accounting/accounting-rows.js';
 import { agentLineRows, agentLinesSteps, toStoredChunks, type StoredChunk, type StoredLine } from '../live/live.repository.js';
-import { insertRow, toQueueCounts, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
+import { insertRow, splitSubmitted, toQueueCounts, type HitRow, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
 // The shapes it takes in live in task-records.ts; the modules that call it import them from here.
 export { toQueueCounts };
-export type { NewTask, QueueCounts, ResultInput, TaskCache } from './task-records.js';
+export type { HitRow, NewTask, QueueCounts, ResultInput, TaskCache } from './task-records.js';
 
 /** The JSON columns, as FX stores them. */
 export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null; output: TaskOutput | null };
@@ -115,14 +115,31 @@ export class TasksRepository extends SqlRepository {
    * went in waiting for their key's execution (those that hit went in completed).
    */
   async insertMany(ownerId: string, batchId: string | null, tasks: NewTask[], audit: NewAuditEntry[] = []): Promise<string[]> {
+    return (await this.insertSubmission(ownerId, batchId, tasks, audit)).missed;
+  }
+
+  /** insertMany, with the outcomes of the memoized tasks that hit (completed at once) up to `inlineBytes` of results and output. */
+  async insertSubmission(
+    ownerId: string,
+    batchId: string | null,
+    tasks: NewTask[],
+    audit: NewAuditEntry[],
+    inlineBytes = 0,
+  ): Promise<{ missed: string[]; hits: HitRow[] }> {
     const rows = tasks.map(insertRow);
-    const o = { graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache), audit: audit.length > 0 };
+    const o = {
+      graph: rows.some((r) => r.inputs),
+      refers: rows.some((r) => r.objects),
+      memo: tasks.some((t) => t.cache),
+      audit: audit.length > 0,
+      inlineBytes,
+    };
     const params: unknown[] = [json(rows), ownerId, batchId, ...(o.audit ? [auditRows(audit)] : [])];
     if (!o.memo) {
       await this.exec(submissionInsert(o), ...params);
-      return [];
+      return { missed: [], hits: [] };
     }
-    return (await this.query<{ id: string }>(submissionInsert(o), ...params)).map((r) => r.id);
+    return splitSubmitted(await this.query<HitRow | { id: string; status: 'received' }>(submissionInsert(o), ...params));
   }
 
   async findById(id: string): Promise<TaskRow | null> {

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
+  CACHED_RESULTS_MAX_BYTES,
+  type CachedOutcome,
   MAX_ATTEMPTS_SHOWN,
   RetryPolicy,
   type BatchTaskItem,
@@ -30,7 +32,7 @@ import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { GroupsService } from '../groups/groups.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
-import { fulfilled, submissionPairs, type SubmitHooks } from './task-submission.js';
+import { fulfilled, inlineOutcomes, submissionPairs, type SubmitHooks } from './task-submission.js';
 import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
 import { ObjectRefsService } from '../objects/object-refs.service.js';
@@ -145,7 +147,7 @@ export class TasksService {
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
     origin: { fixedIds?: string[]; firing?: FiringOrigin } & SubmitHooks = {},
-  ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[] }> {
+  ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[]; cachedResults?: CachedOutcome[] }> {
     const ids = origin.fixedIds ?? refItems.map(() => randomUUID());
     // references to other tasks' results: read (and refused) before anything is looked up
     const graph = planGraph(
@@ -204,7 +206,8 @@ export class TasksService {
         details: { ...origin.firing, ...(group ? { groupId: group.id } : {}), tasks: rows.length, ...listed('uses', submissionUses(rows, fns), MAX_USES) },
       },
     ]);
-    const missed = await this.tasks.insertMany(p.userId, group?.id ?? null, rows, submitted);
+    // a batch's answer carries its hits' outcomes (SubmitBatchResponse.cachedResults), up to its budget
+    const { missed, hits } = await this.tasks.insertSubmission(p.userId, group?.id ?? null, rows, submitted, group ? CACHED_RESULTS_MAX_BYTES : 0);
     origin.accepted?.(ids, memo !== null || rows.some((r) => r.inputs!.length > 0));
     this.noteQueued(p.userId, rows.length);
     this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
@@ -212,8 +215,8 @@ export class TasksService {
     // here, not through OutcomesService
     if (memo) {
       const waiting = new Set(missed);
-      const hits = rows.filter((r) => r.cache?.key && !waiting.has(r.id));
-      this.metrics.finishedAtSubmit(hits.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
+      const ended = rows.filter((r) => r.cache?.key && !waiting.has(r.id));
+      this.metrics.finishedAtSubmit(ended.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
     }
     // Committed: the ids may go out now. Queueing runs alongside the reply; it never rejects (a failure
     // marks the queues for a rebuild from PostgreSQL), so nothing waits on Redis before answering.
@@ -246,7 +249,7 @@ export class TasksService {
         ? `no member of endpoint group ${groupId} is online: its tasks wait on endpoint ${endpointId} until a member's agent connects`
         : `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects`,
     }));
-    return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}) };
+    return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}), ...(hits.length ? { cachedResults: inlineOutcomes(hits) } : {}) };
   }
 
   /**

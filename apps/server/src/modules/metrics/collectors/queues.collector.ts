@@ -27,7 +27,7 @@ export class QueuesCollector {
   private readonly snapshot: SharedRead<Snapshot>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS'>,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_IDLE_HEARTBEAT_TIMEOUT_MS'>,
     private readonly metrics: MetricsService,
     private readonly repo: MetricsRepository,
   ) {
@@ -69,12 +69,12 @@ export class QueuesCollector {
       },
       async () => (await read()).open.map((r) => ({ labels: { endpoint: labels.of(r.endpoint_id), state: r.status }, value: r.n })),
     );
-    const timeoutMs = this.config.FX_HEARTBEAT_TIMEOUT_MS;
+    const timeoutMs = this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS;
     scrapedGauge(
       registry,
       {
         name: 'fx_endpoint_up',
-        help: 'Whether the agent of an endpoint is online (connected, heartbeat within FX_HEARTBEAT_TIMEOUT_MS): 1 or 0. Only endpoints that have had an agent.',
+        help: 'Whether the agent of an endpoint is online (connected, heartbeat within FX_IDLE_HEARTBEAT_TIMEOUT_MS): 1 or 0. Only endpoints that have had an agent.',
         labelNames: ['endpoint'] as const,
       },
       async () => {
