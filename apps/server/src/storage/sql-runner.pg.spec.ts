@@ -106,6 +106,23 @@ describe('pgSql (named prepared statements on the pool)', () => {
     await viaPg.exec('INSERT INTO u VALUES ($1)', [1]);
     await expect(viaPg.exec('INSERT INTO u VALUES ($1)', [1])).rejects.toMatchObject({ code: '23505' });
   });
+
+  it('answers a statement whose table another replica migrated meanwhile (a rolling upgrade), unnamed from then on', async () => {
+    const one = new pg.Pool({ connectionString: testDb.url, max: 1 });
+    try {
+      const sql = pgSql(one);
+      await sql.exec('CREATE TABLE r (x int)', []);
+      await sql.exec('INSERT INTO r VALUES ($1)', [1]);
+      const read = 'SELECT * FROM r WHERE x = $1';
+      expect(await sql.query(read, [1])).toEqual([{ x: 1 }]);
+      await viaPrisma.exec('ALTER TABLE r ADD COLUMN y int NOT NULL DEFAULT 2', []);
+      // PostgreSQL refuses the prepared statement now ("cached plan must not change result type")
+      expect(await sql.query(read, [1])).toEqual([{ x: 1, y: 2 }]);
+      expect(await sql.query(read, [1])).toEqual([{ x: 1, y: 2 }]);
+    } finally {
+      await one.end();
+    }
+  });
 });
 
 describe.each(['postgres', 'pglite'] as const)('model reads through Database.sql (modelSelect), %s', (kind) => {

@@ -9,6 +9,8 @@ import type { SqlRunner } from './sql-runner.js';
  * every execution. The name is a hash of the text, so it is stable and never names two texts.
  */
 const MAX_NAMED = 1000;
+/** PostgreSQL's refusal of a prepared statement whose result's columns changed (its code alone is broader). */
+const isStalePlan = (e: unknown) => (e as { code?: string }).code === '0A000' && /cached plan must not change result type/.test((e as Error).message);
 
 /** Row values as Prisma's raw API gives them (its adapter's parsers then its own decoding), so callers see no difference. */
 const OID = { texts: 1009, int8: 20, int8s: 1016, numeric: 1700, numerics: 1231, date: 1082, dates: 1182, timestamp: 1114, timestamps: 1115 };
@@ -39,16 +41,28 @@ const param = (v: unknown): unknown => (v instanceof Date ? v.toISOString() : Pr
 
 export function pgSql(pool: pg.Pool): SqlRunner {
   // Bounded: a text built with values in it would otherwise prepare a new statement on every connection each time.
-  const names = new Map<string, string>();
+  const names = new Map<string, string | undefined>();
   const nameOf = (text: string): string | undefined => {
     let name = names.get(text);
-    if (name === undefined && names.size < MAX_NAMED) {
+    if (name === undefined && !names.has(text) && names.size < MAX_NAMED) {
       name = `fx_${createHash('sha1').update(text).digest('base64url')}`;
       names.set(text, name);
     }
     return name;
   };
-  const run = (text: string, params: readonly unknown[]) => pool.query({ name: nameOf(text), text, values: params.map(param), types });
+  const run = async (text: string, params: readonly unknown[]) => {
+    const values = params.map(param);
+    const name = nameOf(text);
+    try {
+      return await pool.query({ name, text, values, types });
+    } catch (e) {
+      // A table whose columns another replica's migration changed (a rolling upgrade) makes PostgreSQL
+      // refuse the statement prepared before, on every connection that holds it: this text goes unnamed.
+      if (name === undefined || !isStalePlan(e)) throw e;
+      names.set(text, undefined);
+      return pool.query({ text, values, types });
+    }
+  };
   return {
     query: async <T>(text: string, params: readonly unknown[]) => (await run(text, params)).rows as T[],
     exec: async (text, params) => (await run(text, params)).rowCount ?? 0,
