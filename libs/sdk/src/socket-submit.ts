@@ -71,8 +71,8 @@ export class PendingSubmits {
     delivered: (taskId: string) => boolean,
   ): Promise<SubmittedPayload | undefined> {
     const id = `t${++this.seq}`;
-    // this client takes a batch's cache hits from the answer (ResultChannel.accept): the server need not relay them
-    const takes = kind === 'batch' ? '"takesCached":true,' : '';
+    // this client takes a batch's cache hits from the answer (ResultChannel.accept): a watch need not relay them
+    const takes = watch && kind === 'batch' ? '"takesCached":true,' : '';
     const frame = `{"v":${PROTOCOL_VERSION},"type":"submit","id":"${id}","payload":{"watch":${watch},${takes}"${kind}":${body}}}`;
     const { signal, timeoutMs } = options;
     return new Promise((resolve, reject) => {
