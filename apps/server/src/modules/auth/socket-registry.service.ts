@@ -207,8 +207,7 @@ export class SocketRegistry implements OnModuleInit, OnApplicationBootstrap, OnM
     for (const e of this.entries.values()) if (e.principal) ids.add(e.principal.tokenId);
     if (ids.size === 0) return;
     try {
-      const valid = await this.tokens.findValid([...ids]);
-      const gone = new Set([...ids].filter((id) => !valid.has(id)));
+      const gone = await this.tokens.findGone([...ids]);
       if (gone.size) this.closeTokens(gone, 'token has been revoked or has expired');
     } catch (e) {
       // the database is busy or away: not the tokens' fault

@@ -38,15 +38,20 @@ export class TokensRepository {
     };
   }
 
-  /** Of these token ids, those still valid (known, not revoked, not expired): one statement for a whole sweep. */
-  async findValid(ids: string[]): Promise<Set<string>> {
+  /**
+   * Of these token ids, those no longer valid (unknown, revoked or expired): one statement for a whole
+   * sweep, answering only what changed, so 1,000 idle sockets cost no 1,000 rows every sweep.
+   */
+  async findGone(ids: string[]): Promise<Set<string>> {
     const rows = await this.db.sql.query<Pick<Token, 'id'>>(
-      `SELECT id::text AS "id" FROM tokens
-       WHERE id IN (SELECT value::uuid FROM jsonb_array_elements_text($1::jsonb))
-         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+      `SELECT i.value AS "id" FROM jsonb_array_elements_text($1::jsonb) i
+       WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.id = i.value::uuid AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()))`,
       [JSON.stringify(ids.filter((id) => UUID.test(id)))],
     );
-    return new Set(rows.map((r) => r.id));
+    const gone = new Set(rows.map((r) => r.id));
+    // an id that is no uuid names no token
+    for (const id of ids) if (!UUID.test(id)) gone.add(id);
+    return gone;
   }
 
   findById(id: string) {
