@@ -9,6 +9,7 @@ import { AgentLivenessService } from './agent-liveness.service.js';
 import { AgentSessionService } from './agent-session.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { DispatchService } from './dispatch.service.js';
+import { DirectLeaseService } from './direct-lease.service.js';
 import { EndpointGateway } from './endpoint.gateway.js';
 import { ResultsService } from './results.service.js';
 import { ResultBounds } from './result-bounds.js';
@@ -18,8 +19,9 @@ import { AccountingModule } from '../accounting/accounting.module.js';
 
 /**
  * The endpoint channel and what acts on its frames. Global for its connections only: the recovery sweep
- * reads this replica's agent connections through AGENT_CONNECTIONS, and /metrics their heartbeats
- * through ConnectionRegistry, without importing this module.
+ * reads this replica's agent connections through AGENT_CONNECTIONS, /metrics their heartbeats through
+ * ConnectionRegistry, and a submission leases in its insert through DirectLeaseService, without
+ * importing this module.
  */
 @Global()
 @Module({
@@ -31,9 +33,10 @@ import { AccountingModule } from '../accounting/accounting.module.js';
     AgentSessionService,
     AgentLivenessService,
     DispatchService,
+    DirectLeaseService,
     ResultsService,
     ResultBounds,
   ],
-  exports: [AGENT_CONNECTIONS, ConnectionRegistry],
+  exports: [AGENT_CONNECTIONS, ConnectionRegistry, DirectLeaseService],
 })
 export class AgentsModule {}

@@ -21,6 +21,7 @@ import type { DispatchedRow } from '../leases/leases.repository.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { WorkStealingService } from '../endpoint-groups/work-stealing.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { QueueService } from '../tasks/queue.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
 import { EndpointConnection } from './endpoint-connection.js';
 import { leaseGranted } from './liveness-cadence.js';
@@ -74,12 +75,16 @@ export class DispatchService implements OnModuleInit {
     private readonly copies: CopiesRepository,
     private readonly stealing: WorkStealingService,
     private readonly metrics: MetricsService,
+    private readonly queue: QueueService,
   ) {
     this.frameBudget = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2);
   }
 
   onModuleInit(): void {
+    this.queue.onQueued((endpointIds) => this.queued(endpointIds));
     this.events.on('wake', ({ endpointIds }) => {
+      // from any replica: tasks joined these queues
+      this.queued(endpointIds);
       for (const id of endpointIds) {
         const conn = this.connections.current(id);
         if (conn) void this.pump(conn);
@@ -100,6 +105,7 @@ export class DispatchService implements OnModuleInit {
       for (const id of endpointIds) {
         const conn = this.connections.current(id);
         if (!conn) continue;
+        conn.queueSeq++;
         conn.stealQuiet = false;
         void this.pump(conn);
       }
@@ -112,6 +118,14 @@ export class DispatchService implements OnModuleInit {
     this.events.on('endpoint-reconfigured', ({ endpointId }) => {
       this.connections.current(endpointId)?.ws.close(ENDPOINT_CLOSE.reconfigured, 'endpoint settings changed: reconnect');
     });
+  }
+
+  /** Tasks may have joined these endpoints' queues: what a claim found before says nothing any more (EndpointConnection.queueSeq). */
+  private queued(endpointIds: string[]): void {
+    for (const id of endpointIds) {
+      const conn = this.connections.current(id);
+      if (conn) conn.queueSeq++;
+    }
   }
 
   grant(conn: EndpointConnection, credits: number): void {
@@ -186,28 +200,39 @@ export class DispatchService implements OnModuleInit {
   private async sendOneFrame(conn: EndpointConnection): Promise<number> {
     const byBytes = Math.max(1, Math.floor(this.frameBudget / (this.taskBytes.get(conn) ?? this.frameBudget / INITIAL_TASKS_PER_FRAME)));
     const max = Math.min(conn.credits, this.config.FX_MAX_TASKS_PER_FRAME, byBytes);
+    const seq = conn.queueSeq;
     const ids = await this.broker.claim(conn.endpointId, this.consumerId, max);
-    if (ids.length === 0) return -1;
+    if (ids.length === 0) {
+      conn.emptyAt = seq;
+      return -1;
+    }
     const rows = await this.leases.grant(conn, ids);
     if (rows.length === 0) {
       await this.broker.settle(conn.endpointId, ids);
       return 0;
     }
+    // Sent before the claim is settled: PostgreSQL holds the lease now, and a settle that fails only
+    // leaves a claim that reclaimStale requeues and the lease grant then skips.
+    this.sendLeased(conn, rows, await this.loadFunctions(rows), true);
+    await this.broker.settle(conn.endpointId, ids);
+    return rows.length;
+  }
+
+  /**
+   * Sends tasks leased to this connection (their functions loaded: loadFunctions) and notes them
+   * dispatched; `takeCredits`: they use its credits now (the lease in the insert took them before).
+   */
+  sendLeased(conn: EndpointConnection, rows: DispatchedRow[], functions: Map<string, FunctionSpec>, takeCredits: boolean): void {
+    const frames = this.toFrames(conn, rows, functions);
     leaseGranted(conn, this.config);
     this.events.noteTaskStates(
       'dispatched',
       conn.endpointId,
       rows.map((r) => r.id),
     );
-    const functions = await this.loadFunctions(rows);
-    const frames = this.toFrames(conn, rows, functions);
-    conn.credits -= rows.length;
-    // Sent before the claim is settled: PostgreSQL holds the lease now, and a settle that fails only
-    // leaves a claim that reclaimStale requeues and the lease grant then skips.
+    if (takeCredits) conn.credits -= rows.length;
     conn.sendEncoded('tasks', frames);
     this.metrics.dispatched(rows.map((r) => ({ runtime: functions.get(r.function_id)?.runtime ?? 'js', waitedSeconds: r.waited_seconds ?? null })));
-    await this.broker.settle(conn.endpointId, ids);
-    return rows.length;
   }
 
   /**
@@ -224,7 +249,8 @@ export class DispatchService implements OnModuleInit {
     return rows.length;
   }
 
-  private async loadFunctions(rows: DispatchedRow[]): Promise<Map<string, FunctionSpec>> {
+  /** The functions of these rows, from this replica's cache or else read (one statement). */
+  async loadFunctions(rows: ReadonlyArray<Pick<DispatchedRow, 'function_id'>>): Promise<Map<string, FunctionSpec>> {
     const wanted = [...new Set(rows.map((r) => r.function_id))];
     const found = new Map<string, FunctionSpec>();
     const missing: string[] = [];

@@ -29,6 +29,13 @@ export class EndpointConnection {
   dispatching = false;
   dispatchAgain = false;
   /**
+   * Bumped whenever tasks may have joined its endpoint's queue (an enqueue on this replica, a wake from
+   * any); `emptyAt`: its value when a claim that found the queue empty began. Equal: nothing was queued
+   * since, so a new task overtakes nobody by being leased in its insert (DirectLeaseService).
+   */
+  queueSeq = 0;
+  emptyAt = -1;
+  /**
    * Its last look for tasks to steal from the other members of its endpoint groups found none: it looks
    * again when a task is queued in one of its groups, or when `stealRetry` fires (DispatchService).
    */

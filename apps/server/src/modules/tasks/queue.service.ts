@@ -15,6 +15,8 @@ export class QueueService {
   private readonly logger = new Logger('Queue');
   /** Set when an enqueue failed; the recovery sweep then rebuilds the queues from PostgreSQL. */
   private dirty = false;
+  /** Told synchronously which endpoints get tasks, as an enqueue starts and once the broker took them. */
+  private readonly watchers: Array<(endpointIds: string[]) => void> = [];
 
   constructor(
     @Inject(BROKER) private readonly broker: Broker,
@@ -37,13 +39,29 @@ export class QueueService {
         ep,
         entries.map((e) => e.id),
       );
+    const endpointIds = [...byEndpoint.keys()];
+    this.notify(endpointIds);
     try {
-      await Promise.all([...byEndpoint].map(([ep, entries]) => this.broker.enqueue(ep, entries)));
-      await this.events.publish('wake', { endpointIds: [...byEndpoint.keys()] });
+      // told again once each queue has its tasks (or may have some of them: a failed enqueue)
+      await Promise.all([...byEndpoint].map(([ep, entries]) => this.broker.enqueue(ep, entries).finally(() => this.notify([ep]))));
+      await this.events.publish('wake', { endpointIds });
     } catch (e) {
       this.dirty = true;
       this.logger.error(`broker enqueue failed; the tasks stay waiting in PostgreSQL until the queues are rebuilt: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * Calls `watcher` with the endpoints of every enqueue of this replica, synchronously, when it starts
+   * and again when the broker took each endpoint's tasks: a queue seen empty before either may not be
+   * any more (EndpointConnection.queueSeq, which the lease in the insert trusts).
+   */
+  onQueued(watcher: (endpointIds: string[]) => void): void {
+    this.watchers.push(watcher);
+  }
+
+  private notify(endpointIds: string[]): void {
+    for (const w of this.watchers) w(endpointIds);
   }
 
   takeDirty(): boolean {

@@ -41,6 +41,11 @@ export interface NewTask {
   objects?: string[];
   /** The object name its result is stored under (a trigger's output); absent: a plain result. */
   outputName?: string;
+  /**
+   * Leased in the insert to this agent connection for `ms` (DirectLeaseService): it goes in dispatched,
+   * with the columns LeasesRepository.grant sets, and is never queued. Absent: it goes in waiting.
+   */
+  lease?: { owner: string; ms: number };
 }
 
 /** A memoized task, as cache-key.ts made it; a dependent's key is null until it is ready (its inputs' results are part of it). */
@@ -73,7 +78,23 @@ export function insertRow(t: NewTask): Record<string, unknown> {
   }
   if (t.objects?.length) row.objects = t.objects;
   if (t.outputName) row.output_name = t.outputName;
+  if (t.lease) {
+    row.lease_owner = t.lease.owner;
+    row.lease_ms = t.lease.ms;
+  }
   return row;
+}
+
+/** A submission's rows for its insert, and the parts of the statement they need (submissionInsert). */
+export function submissionRows(tasks: NewTask[]): {
+  rows: Array<Record<string, unknown>>;
+  shape: { graph: boolean; refers: boolean; memo: boolean; leased: boolean };
+} {
+  const rows = tasks.map(insertRow);
+  return {
+    rows,
+    shape: { graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache), leased: tasks.some((t) => t.lease) },
+  };
 }
 
 export type QueueCounts = { waiting: number; dispatched: number; running: number };

@@ -35,24 +35,34 @@ export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'prio
  * the tasks, and in the same statement the edges of a graph (`graph`) and the objects its tasks refer
  * to (`refers`), so that no task is stored without them; memoized tasks (`memo`) join the cache entries,
  * and the statement then returns those that missed, and the hits' outcomes up to `inlineBytes`. With
- * `audit`, its audit entry ($4) too: no more round trip before the reply than the insert's.
+ * `audit`, its audit entry ($4) too: no more round trip before the reply than the insert's. With
+ * `leased`, the rows that name a lease owner go in leased to it (DirectLeaseService), never queued.
  */
 /** What an outcome in a submission's answer costs besides its result and output (its id, cachedFrom, completedAt...). */
 const INLINE_OUTCOME_BYTES = 160;
 
-export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boolean; audit?: boolean; inlineBytes?: number }): string {
-  const status = o.graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
+export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boolean; leased?: boolean; audit?: boolean; inlineBytes?: number }): string {
+  if (o.memo && o.leased) throw new Error('a memoized submission is never leased in its insert');
+  const queued = o.graph ? `CASE WHEN x.inputs IS NULL THEN 'waiting-for-endpoint' ELSE 'waiting-for-dependencies' END` : `'waiting-for-endpoint'`;
+  // `leased` (never with `memo`): the rows with a lease owner go in dispatched, leased as LeasesRepository.grant leases
+  const status = o.leased ? `CASE WHEN x.lease_owner IS NULL THEN ${queued} ELSE 'dispatched' END` : queued;
+  const lease = o.leased
+    ? {
+        columns: ', dispatched_at, lease_owner, lease_expires_at',
+        values: `, CASE WHEN x.lease_owner IS NOT NULL THEN now() END, x.lease_owner, now() + x.lease_ms * interval '1 millisecond'`,
+      }
+    : { columns: '', values: '' };
   const waiting = o.graph ? `CASE WHEN x.inputs IS NULL THEN now() END` : 'now()';
   // an input inside the submission is inserted with has_dependents set; one outside gets it from `flagged`
   const dependents = o.graph ? `x.id IN (SELECT input_id FROM edge_rows)` : undefined;
   const insert = o.memo
     ? memoizedInsert(status, waiting, dependents)
-    : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, endpoint_group_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name${dependents ? ', has_dependents' : ''})
+    : `INSERT INTO tasks (id, owner_id, function_id, endpoint_id, endpoint_group_id, batch_id, status, args, kwargs, resources, serializer, pickled_args, priority, retry, received_at, waiting_at, output_name${dependents ? ', has_dependents' : ''}${lease.columns})
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, x.endpoint_group_id, $3::uuid, ${status},
-              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name${dependents ? `, ${dependents}` : ''}
+              x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name${dependents ? `, ${dependents}` : ''}${lease.values}
        FROM x`;
   const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, endpoint_group_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${o.memo ? MEMO_COLUMNS : ''}))`;
+         AS r(id uuid, function_id uuid, endpoint_id uuid, endpoint_group_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${o.memo ? MEMO_COLUMNS : ''}${o.leased ? ', lease_owner text, lease_ms int' : ''}))`;
   const edges = `INSERT INTO task_dependencies (task_id, input_id) SELECT task_id, input_id FROM edge_rows`;
   const objectRefs = `INSERT INTO task_objects (task_id, object_id)
            SELECT DISTINCT x.id, o.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.objects) AS o WHERE x.objects IS NOT NULL

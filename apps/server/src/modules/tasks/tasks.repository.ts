@@ -20,7 +20,7 @@ import { outcomeFactsJson, type OutcomeFacts } from '../metrics/metrics.reposito
 import { usageSteps } from '../accounting/usage-records.repository.js';
 import type { UsageRow } from '../accounting/accounting-rows.js';
 import { agentLineRows, agentLinesSteps, toStoredChunks, type StoredChunk, type StoredLine } from '../live/live.repository.js';
-import { insertRow, splitSubmitted, toQueueCounts, type HitRow, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
+import { splitSubmitted, submissionRows, toQueueCounts, type HitRow, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
 // The shapes it takes in live in task-records.ts; the modules that call it import them from here.
 export { toQueueCounts };
@@ -126,14 +126,8 @@ export class TasksRepository extends SqlRepository {
     audit: NewAuditEntry[],
     inlineBytes = 0,
   ): Promise<{ missed: string[]; hits: HitRow[] }> {
-    const rows = tasks.map(insertRow);
-    const o = {
-      graph: rows.some((r) => r.inputs),
-      refers: rows.some((r) => r.objects),
-      memo: tasks.some((t) => t.cache),
-      audit: audit.length > 0,
-      inlineBytes,
-    };
+    const { rows, shape } = submissionRows(tasks);
+    const o = { ...shape, audit: audit.length > 0, inlineBytes };
     const params: unknown[] = [json(rows), ownerId, batchId, ...(o.audit ? [auditRows(audit)] : [])];
     if (!o.memo) {
       await this.exec(submissionInsert(o), ...params);

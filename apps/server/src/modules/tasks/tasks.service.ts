@@ -40,6 +40,7 @@ import { UsageRecordsRepository } from '../accounting/usage-records.repository.j
 import { AuditService } from '../audit/audit.service.js';
 import { listed, MAX_USES, submissionUses } from '../audit/audit-details.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { DirectLeaseService } from '../agents/direct-lease.service.js';
 
 /** A task of a submission, as stored; a pickle task's arguments are its pickledArgs alone. */
 function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batchPriority?: number): Omit<NewTask, 'id'> {
@@ -97,6 +98,7 @@ export class TasksService {
     private readonly usage: UsageRecordsRepository,
     private readonly audit: AuditService,
     private readonly metrics: MetricsService,
+    private readonly direct: DirectLeaseService,
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest, hooks: SubmitHooks = {}): Promise<SubmitTaskResponse> {
@@ -206,9 +208,17 @@ export class TasksService {
         details: { ...origin.firing, ...(group ? { groupId: group.id } : {}), tasks: rows.length, ...listed('uses', submissionUses(rows, fns), MAX_USES) },
       },
     ]);
+    // tasks it would queue where the agent is here, idle-queued, with credits: leased by the insert instead
+    const direct = await this.direct.reserve(rows);
     // a batch's answer carries its hits' outcomes (SubmitBatchResponse.cachedResults), up to its budget
-    const { missed, hits } = await this.tasks.insertSubmission(p.userId, group?.id ?? null, rows, submitted, group ? CACHED_RESULTS_MAX_BYTES : 0);
+    const { missed, hits } = await this.tasks
+      .insertSubmission(p.userId, group?.id ?? null, rows, submitted, group ? CACHED_RESULTS_MAX_BYTES : 0)
+      .catch((e: unknown) => {
+        direct?.undone();
+        throw e;
+      });
     origin.accepted?.(ids, memo !== null || rows.some((r) => r.inputs!.length > 0));
+    direct?.sent(p.userId);
     this.noteQueued(p.userId, rows.length);
     this.metrics.submitted(rows.map((r) => ({ endpointId: r.endpointId, runtime: fns.get(r.functionId)?.runtime ?? 'js' })));
     // memoized ones that went in completed from a stored result (the keyed ones that did not miss) end
@@ -223,7 +233,7 @@ export class TasksService {
     const dependents = rows.filter((r) => r.inputs!.length > 0);
     void this.queue.enqueue(
       rows
-        .filter((r) => r.inputs!.length === 0 && !r.cache)
+        .filter((r) => r.inputs!.length === 0 && !r.cache && !r.lease)
         .map((r) => ({ id: r.id, endpoint_id: r.endpointId, owner_id: p.userId, priority: r.priority ?? DEFAULT_TASK_PRIORITY })),
     );
     // memoized ones went in completed or waiting (`missed`) for their key's one execution, which starts now
