@@ -2,7 +2,10 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { RouterProvider } from './router';
-import './styles.css';
+// In cascade order: the later sheets override the earlier ones (pages.css holds the narrow-screen rules).
+import './styles/base.css';
+import './styles/components.css';
+import './styles/pages.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

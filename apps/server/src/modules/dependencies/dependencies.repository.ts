@@ -48,25 +48,31 @@ const inputObjects = (dependents: string) => `INSERT INTO task_objects (task_id,
 export class DependenciesRepository extends SqlRepository {
   /**
    * Dependents in scope none of whose existing inputs is unfinished or failed, with their inputs'
-   * states (an input purged meanwhile reads as null). At most `limit`.
+   * states (an input purged meanwhile reads as null). At most `limit`. Each candidate is found, and its
+   * inputs checked, through primary keys and the inputs' index alone (OFFSET 0 and the aggregate keep
+   * them per row): as a NOT EXISTS the planner turned the check into an anti-join over every edge and
+   * every task, and the lookup after each results frame of a graph grew with the table (0.3-0.5 s with
+   * 80,000 tasks).
    */
   readyCandidates(scope: CandidateScope, limit: number): Promise<ReadyCandidate[]> {
-    const where =
+    const candidates =
       scope === 'all'
-        ? 'TRUE'
+        ? `SELECT id AS pk FROM tasks WHERE status = ${WAITING}`
         : 'inputIds' in scope
-          ? `t.id IN (SELECT task_id FROM task_dependencies WHERE input_id IN ${idsIn('$2')})`
-          : `t.id IN ${idsIn('$2')}`;
+          ? `SELECT DISTINCT d.task_id AS pk FROM ${idsIn('$2')} AS ii(id)
+             CROSS JOIN LATERAL (SELECT task_id FROM task_dependencies WHERE input_id = ii.id OFFSET 0) d`
+          : `SELECT DISTINCT id AS pk FROM ${idsIn('$2')} AS ii(id)`;
     const ids = scope === 'all' ? null : json('inputIds' in scope ? scope.inputIds : scope.taskIds);
     return this.query(
       `SELECT t.id, t.args, t.kwargs, t.cache_scope,
               CASE WHEN t.cache_scope IS NOT NULL THEN (SELECT f.content_hash FROM functions f WHERE f.id = t.function_id) END AS content_hash,
-              (SELECT jsonb_agg(jsonb_build_object('id', d.input_id, 'status', i.status))
-               FROM task_dependencies d LEFT JOIN tasks i ON i.id = d.input_id WHERE d.task_id = t.id) AS inputs
-       FROM tasks t
-       WHERE t.status = ${WAITING} AND ${where}
-         AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks i ON i.id = d.input_id
-                         WHERE d.task_id = t.id AND i.status <> 'success')
+              deps.inputs
+       FROM (${candidates}) c
+       CROSS JOIN LATERAL (SELECT * FROM tasks WHERE tasks.id = c.pk OFFSET 0) t
+       CROSS JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object('id', d.input_id, 'status', i.status)) AS inputs,
+                                  count(*) FILTER (WHERE i.status <> 'success') AS unfinished
+                           FROM task_dependencies d LEFT JOIN tasks i ON i.id = d.input_id WHERE d.task_id = t.id) deps
+       WHERE t.status = ${WAITING} AND deps.unfinished = 0
        LIMIT $1::int`,
       limit,
       ...(ids === null ? [] : [ids]),
