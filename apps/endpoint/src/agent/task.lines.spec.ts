@@ -1,14 +1,14 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LogChunk, StreamPayload } from '@fx/protocol';
+import { formatLogLine, type LogChunk, type StreamPayload } from '@fx/protocol';
 import { runningAgent, stopAll } from '../testing/agent.harness.js';
 import { FakeFxServer } from '../testing/fake-fx-server.js';
 import { FakeProvider } from '../testing/fake-provider.js';
 import { makeTask } from '../testing/task.factory.js';
 import { EndpointAgent, type EndpointAgentOptions } from './endpoint.agent.js';
 import { LiveStreams } from './live.streams.js';
-import { createConsoleLogger, type LogLevel } from './logger.js';
+import { createConsoleLogger, silentLogger, type LogLevel } from './logger.js';
 import { finishedLine, startedLine } from './task-line.text.js';
 import { TaskLines, type TaskLogLevel } from './task.lines.js';
 
@@ -259,5 +259,28 @@ describe('the words of the lines', () => {
     expect(
       finishedLine({ status: 'failed', error: { code: 'WALLTIME_EXCEEDED', name: 'WalltimeExceeded', message: 'walltime of 1 s exceeded' } }, 1_002, 'shell'),
     ).toBe('finished: failed (WALLTIME_EXCEEDED) after 1002 ms: walltime of 1 s exceeded');
+  });
+});
+
+describe('TaskLines text', () => {
+  it('is the line formatLogLine writes: the sentence, the facts it does not say, control characters escaped', () => {
+    const lines = new TaskLines('debug');
+    const got: string[] = [];
+    lines.attach((_taskId, _attempt, text) => got.push(text));
+    const log = lines.logger(silentLogger);
+    const task = { taskId: 't1', attempt: 0 };
+    const said: Array<[LogLevel, string, Record<string, unknown>]> = [
+      ['info', 'received, queued', {}],
+      ['warn', 'started on worker w1-2', { worker: 'w1-2' }],
+      ['error', 'the task said \u001b[31mred', {}],
+      ['debug', 'with facts', { code: 'A B', n: 2, gone: undefined }],
+    ];
+    for (const [level, msg, fields] of said) log[level](msg, { ...task, ...fields });
+    log.child({ endpointId: 'e1', blockId: 'b1' }).info('bound', task);
+    expect(got).toHaveLength(5);
+    const expected = [...said.map(([level, msg, fields]) => ({ level, msg, ...fields })), { level: 'info', msg: 'bound', blockId: 'b1' }].map((r, i) =>
+      formatLogLine({ time: got[i]!.slice(0, 24), ...r, ...(r.msg === 'started on worker w1-2' ? { worker: undefined } : {}) }),
+    );
+    expect(got).toEqual(expected);
   });
 });

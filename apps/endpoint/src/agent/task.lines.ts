@@ -14,6 +14,11 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** Facts that the stream line leaves out: the stream is already the task's, and the endpoint's. */
 const IMPLIED = new Set(['taskId', 'attempt', 'endpointId', 'copy']);
+/** formatLogLine's level column (upper case, padded to 5). */
+const LABEL: Record<LogLevel, string> = { debug: 'DEBUG', info: 'INFO ', warn: 'WARN ', error: 'ERROR' };
+/** What formatLogLine escapes in a message (withoutControls in libs/protocol/src/logging.ts). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /**
  * The agent's lines about a task (issue 17): every log line with a `taskId` field goes to the log as
@@ -30,6 +35,9 @@ const IMPLIED = new Set(['taskId', 'attempt', 'endpointId', 'copy']);
 export class TaskLines {
   private sink?: TaskLineSink;
   private readonly least: number;
+  /** The last line's time, and its ISO text: the lines of one turn share the millisecond. */
+  private lastMs = NaN;
+  private lastIso = '';
 
   constructor(readonly level: TaskLogLevel = 'info') {
     this.least = level === 'off' ? Infinity : RANK[level];
@@ -46,6 +54,7 @@ export class TaskLines {
   }
 
   private tapped(base: Logger, bound: LogFields): Logger {
+    const unbound = Object.keys(bound).length === 0;
     const at =
       (level: LogLevel) =>
       (message: string, fields?: LogFields): void => {
@@ -54,7 +63,8 @@ export class TaskLines {
         // lines): there they are debug; the task's own stream still carries them at info.
         base[aboutTask && level === 'info' ? 'debug' : level](message, fields);
         if (!this.sink || !aboutTask || RANK[level] < this.least) return;
-        this.offer(level, message, { ...bound, ...fields });
+        // three lines per task on the plain path: no copy of the fields when nothing is bound (offer only reads them)
+        this.offer(level, message, unbound && fields ? fields : { ...bound, ...fields });
       };
     return {
       debug: at('debug'),
@@ -67,10 +77,23 @@ export class TaskLines {
 
   private offer(level: LogLevel, message: string, fields: LogFields): void {
     if (fields.copy === true) return;
-    const facts: LogFields = {};
+    let facts: LogFields | undefined;
     // what the sentence already says (`started on worker w3`) is not repeated as `worker=w3`
-    for (const [k, v] of Object.entries(fields)) if (!IMPLIED.has(k) && !(typeof v === 'string' && message.includes(v))) facts[k] = v;
-    const text = formatLogLine({ time: new Date().toISOString(), level, msg: message, ...facts });
+    for (const k in fields) {
+      if (!Object.hasOwn(fields, k) || IMPLIED.has(k)) continue;
+      const v = fields[k];
+      if (!(typeof v === 'string' && message.includes(v))) (facts ??= {})[k] = v;
+    }
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastIso = new Date(now).toISOString();
+    }
+    // The routine lines have no facts left and a plain sentence: formatLogLine's line, built directly.
+    const text =
+      facts === undefined && !CONTROLS.test(message)
+        ? `${this.lastIso} ${LABEL[level]} ${message}\n`
+        : formatLogLine({ time: this.lastIso, level, msg: message, ...facts });
     this.sink?.(fields.taskId as string, typeof fields.attempt === 'number' ? fields.attempt : undefined, text);
   }
 }

@@ -62,9 +62,10 @@ export class ResultObjects {
       }
     }
     if (outcome.resultRef) return outcome;
-    const json = Buffer.from(JSON.stringify(outcome.result ?? null), 'utf8');
-    if (task.outputName === undefined && json.length <= inlineResultBytes) return outcome;
-    const ref = await this.store(task, 'json', bufferSource(json), signal);
+    // measured without a copy: every plain task's result passes here, and almost all stay inline
+    const json = JSON.stringify(outcome.result ?? null);
+    if (task.outputName === undefined && Buffer.byteLength(json, 'utf8') <= inlineResultBytes) return outcome;
+    const ref = await this.store(task, 'json', bufferSource(Buffer.from(json, 'utf8')), signal);
     return ref.status === 'success' ? { ...rest, result: undefined, resultRef: ref.ref } : ref.outcome;
   }
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import type { ParentToWorkerEnvelope, ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+import type { ParentToWorkerEnvelope, ParentToWorkerMessage, WorkerToParentEnvelope, WorkerToParentMessage } from './worker.messages.js';
 
 /**
  * How the pool and one worker process talk. A js worker speaks Node's IPC channel; a worker in another
@@ -82,7 +82,11 @@ class IpcLink implements WorkerLink {
     if (this.child.connected) this.child.disconnect();
   }
   onMessage(listener: (message: WorkerToParentMessage) => void): void {
-    this.child.on('message', listener);
+    // a js worker sends a finished task's `done` and its next task's `started` as one batch (worker.ts)
+    this.child.on('message', (message: WorkerToParentEnvelope) => {
+      if (message?.type === 'batch') for (const m of message.messages) listener(m);
+      else listener(message);
+    });
   }
   onBroken(): void {
     // Node's own channel: a malformed message never reaches us.

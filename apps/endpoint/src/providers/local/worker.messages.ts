@@ -42,3 +42,9 @@ export type WorkerToParentMessage =
   | LiveMessage
   /** `skipped`: removed before it started; false when it had started (or ended) already. */
   | { type: 'dropped'; taskId: string; skipped: boolean };
+
+/**
+ * What travels on a js worker's IPC channel towards the agent: one message, or a few in order (a finished
+ * task's `done` with the next task's `started`: one write, one wake-up of the agent; worker.ts).
+ */
+export type WorkerToParentEnvelope = WorkerToParentMessage | { type: 'batch'; messages: WorkerToParentMessage[] };

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { JsRuntime } from '../../runtimes/js/js.runtime.js';
-import type { ParentToWorkerEnvelope, ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+import type { ParentToWorkerEnvelope, ParentToWorkerMessage, WorkerToParentEnvelope, WorkerToParentMessage } from './worker.messages.js';
 import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 import { resultFileName } from './worker.outcome.js';
 import { TaskOutputs } from '../../runtimes/js/js.outputs.js';
@@ -17,9 +17,20 @@ if (typeof process.send !== 'function') {
   process.exit(2);
 }
 
+// A finished task's `done` while another task waits: it goes with that task's `started` (next), one
+// write and one wake-up of the agent instead of two. Held for one turn at most: anything sent flushes it.
+let heldDone: WorkerToParentMessage | undefined;
 // The agent may have gone (stop, crash) by the time a result is ready: nothing to report to then.
 const send = (message: WorkerToParentMessage) => {
-  if (process.connected) process.send?.(message, undefined, {}, () => undefined);
+  const held = heldDone;
+  heldDone = undefined;
+  const envelope: WorkerToParentEnvelope = held ? { type: 'batch', messages: [held, message] } : message;
+  if (process.connected) process.send?.(envelope, undefined, {}, () => undefined);
+};
+const flushHeld = () => {
+  const held = heldDone;
+  heldDone = undefined;
+  if (held && process.connected) process.send?.(held, undefined, {}, () => undefined);
 };
 const runtime = new JsRuntime();
 // ctx.emit and what the running task prints, throttled (js.live.ts)
@@ -44,9 +55,10 @@ process.on('unhandledRejection', (reason) => {
 function next(): void {
   if (busy) return;
   const task = queue.shift();
-  if (!task) return;
+  if (!task) return flushHeld();
   busy = true;
   if (task.queued) send({ type: 'started', taskId: task.taskId });
+  else flushHeld();
   const files = {
     resultPath: join(RESULT_DIR, resultFileName(task.taskId)),
     outputs: new TaskOutputs(RESULT_DIR, task.taskId, task.invocation.maxResultBytes ?? 0),
@@ -58,10 +70,15 @@ function next(): void {
     const usage = measured();
     // what it emitted and printed goes first: the agent sends a task's live items before its result
     live.end();
-    send({ type: 'done', taskId: task.taskId, outcome: { ...outcome, usage } });
+    const done: WorkerToParentMessage = { type: 'done', taskId: task.taskId, outcome: { ...outcome, usage } };
     busy = false;
     // On the next turn, not now: a `drop` already on the channel is read before the next task starts.
-    if (queue.length > 0) setImmediate(next);
+    if (queue.length > 0) {
+      heldDone = done;
+      setImmediate(next);
+    } else {
+      send(done);
+    }
   });
 }
 
