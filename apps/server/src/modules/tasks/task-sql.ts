@@ -23,9 +23,14 @@ export const json = (v: unknown) => JSON.stringify(v);
  * locked for the statement's short transaction and then left alone, in id order, so no deadlock.
  */
 export function tasksOfFrame(frame: string, key: string, where: string, o: { columns?: string; lock?: boolean; within?: string } = {}): string {
-  // `within`: rows that fail it are not even locked (the lock re-checks it on the row's latest version)
+  // `within`: rows that fail it are not even locked (the lock re-checks it on the row's latest version).
+  // It is wrapped in a CASE, which the planner cannot see into: written plainly, a `within` that implies
+  // a partial index's predicate (open tasks) let the planner scan that index with `id = pk` as a mere
+  // filter, for every row of the frame, when its statistics said the index was nearly empty (22.7 s for
+  // 5,000 inputs against 9,246 open tasks, on a table analyzed before a batch).
+  const within = o.within ? ` AND CASE WHEN ${o.within} THEN true ELSE false END` : '';
   return `SELECT ${o.columns ?? 't.id'} FROM (SELECT DISTINCT ${key} AS pk FROM ${frame} ORDER BY 1) f
-    CROSS JOIN LATERAL (SELECT * FROM tasks WHERE tasks.id = f.pk${o.within ? ` AND ${o.within}` : ''} OFFSET 0${o.lock === false ? '' : ' FOR UPDATE'}) t WHERE ${where}`;
+    CROSS JOIN LATERAL (SELECT * FROM tasks WHERE tasks.id = f.pk${within} OFFSET 0${o.lock === false ? '' : ' FOR UPDATE'}) t WHERE ${where}`;
 }
 /** What a statement that moves tasks to `waiting-for-endpoint` returns for QueueService (QueuedRow), with the table's alias. */
 export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'priority'].map((c) => t + c).join(', ');
