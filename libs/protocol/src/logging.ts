@@ -31,8 +31,7 @@ const FRAME_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
  * field, or a `stack` field) on the lines after it. No colour: lines that end up in a file stay plain.
  */
 export function formatLogLine(record: Record<string, unknown>): string {
-  const level = String(record.level ?? 'info').toUpperCase();
-  let line = `${String(record.time ?? new Date().toISOString())} ${level.padEnd(5)} ${withoutControls(String(record.msg ?? ''))}`;
+  let line = logLineHead(String(record.time ?? new Date().toISOString()), String(record.level ?? 'info'), String(record.msg ?? ''));
   const stacks: string[] = [];
   for (const [key, value] of Object.entries(record)) {
     if (FRAME_KEYS.has(key) || value === undefined) continue;
@@ -49,6 +48,14 @@ export function formatLogLine(record: Record<string, unknown>): string {
     line += ` ${key}=${plain(value)}`;
   }
   return `${line}\n${stacks.map((s) => `${withoutControls(s).replace(/^/gm, '    ')}\n`).join('')}`;
+}
+
+/**
+ * The start of formatLogLine's line, `time LEVEL msg`: the whole line (with its `\n`) of a record that
+ * has nothing else, which the agent's per-task lines build without a record (task.lines.ts).
+ */
+export function logLineHead(time: string, level: string, msg: string): string {
+  return `${time} ${level.toUpperCase().padEnd(5)} ${withoutControls(msg)}`;
 }
 
 /** A value as it reads best after `key=`: bare when it is one plain word, JSON otherwise. */

@@ -1,4 +1,4 @@
-import { formatLogLine, type LogLevel } from '@fx/protocol';
+import { formatLogLine, logLineHead, type LogLevel } from '@fx/protocol';
 import type { LogFields, Logger } from './logger.js';
 
 /** The least level of the agent's lines about a task that go on the task's stream; `off`: none. */
@@ -14,11 +14,6 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** Facts that the stream line leaves out: the stream is already the task's, and the endpoint's. */
 const IMPLIED = new Set(['taskId', 'attempt', 'endpointId', 'copy']);
-/** formatLogLine's level column (upper case, padded to 5). */
-const LABEL: Record<LogLevel, string> = { debug: 'DEBUG', info: 'INFO ', warn: 'WARN ', error: 'ERROR' };
-/** What formatLogLine escapes in a message (withoutControls in libs/protocol/src/logging.ts). */
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 /**
  * The agent's lines about a task (issue 17): every log line with a `taskId` field goes to the log as
@@ -89,11 +84,8 @@ export class TaskLines {
       this.lastMs = now;
       this.lastIso = new Date(now).toISOString();
     }
-    // The routine lines have no facts left and a plain sentence: formatLogLine's line, built directly.
-    const text =
-      facts === undefined && !CONTROLS.test(message)
-        ? `${this.lastIso} ${LABEL[level]} ${message}\n`
-        : formatLogLine({ time: this.lastIso, level, msg: message, ...facts });
+    // The routine lines have no facts left: formatLogLine's line without building a record for it.
+    const text = facts === undefined ? `${logLineHead(this.lastIso, level, message)}\n` : formatLogLine({ time: this.lastIso, level, msg: message, ...facts });
     this.sink?.(fields.taskId as string, typeof fields.attempt === 'number' ? fields.attempt : undefined, text);
   }
 }
