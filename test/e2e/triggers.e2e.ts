@@ -100,9 +100,13 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('triggers on %s', (backen
     await Promise.all(Array.from({ length: 20 }, (_, i) => alice.put(Buffer.alloc(i + 1), { name: `crash/${i}` })));
     // whatever the in-process hook had fired when the server died, the sweep after the restart fires the rest
     await server.restart();
-    const states = async () => JSON.stringify((await alice.listTasks({ functionId: fn, limit: 1000 })).items.map((t) => t.status));
+    // on a failure, the tasks that did not succeed, with their errors
+    const unsettled = async () =>
+      JSON.stringify(
+        await Promise.all((await alice.listTasks({ functionId: fn, limit: 1000 })).items.filter((t) => t.status !== 'success').map((t) => alice.getTask(t.id))),
+      );
     await eventually(async () => (await outputs(alice, 'crash-out/')).size === 20, 120_000, '20 outputs after the crash').catch(async (e: Error) => {
-      throw new Error(`${e.message}; tasks: ${await states()}\n${logs()}`);
+      throw new Error(`${e.message}; tasks not succeeded: ${await unsettled()}\n${logs()}`);
     });
     const out = await outputs(alice, 'crash-out/');
     for (let i = 0; i < 20; i++) expect(await alice.get(out.get(`crash-out/${i}`)!.ref)).toBe(i + 1);

@@ -221,7 +221,8 @@ export class ObjectUpload {
     const path = `/v1/objects/uploads/${this.uploadId!}/complete`;
     let info: ObjectInfo;
     try {
-      info = await this.ctx.request({ method: 'POST', path, body: { sha256 }, response: ObjectInfo, signal: this.options.signal });
+      // repeated after a network failure: the server answers a completed upload with the object it became
+      info = await this.ctx.request({ method: 'POST', path, body: { sha256 }, response: ObjectInfo, signal: this.options.signal, idempotent: true });
     } catch (error) {
       if (this.options.signal?.aborted) throw this.options.signal.reason;
       throw this.failure(`the upload could not be completed: ${error instanceof Error ? error.message : String(error)}`, error);

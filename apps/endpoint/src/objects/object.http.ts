@@ -24,9 +24,10 @@ export class ObjectTransferError extends Error {
     readonly code?: string,
     readonly details?: unknown,
     /**
-     * The server could not be reached or said it is not there for now (no answer, 502, 503, 504): a
-     * restart or an outage, not a refusal. Such failures do not count towards giving up: a result
-     * given up on would be lost, and the server takes it once it is back.
+     * The server could not be reached or said it is not there for now (no answer, 502, 503, 504, or a
+     * 409 saying another request still holds the upload): a restart or an outage, not a refusal. Such
+     * failures do not count towards giving up: a result given up on would be lost, and the server takes
+     * it once it is back.
      */
     readonly outage = false,
   ) {
@@ -166,9 +167,12 @@ export function refusal(method: string, path: string, status: number | undefined
     // not JSON
   }
   const s = status ?? 0;
-  const retryable = s >= 500 || s === 408 || (s === 429 && code !== 'QUOTA_EXCEEDED');
+  // 409 `writing`: another request holds the upload, for at most the server's claim (one cut off by a
+  // server crash holds it until then), so the same request succeeds later: an outage, not a refusal
+  const writing = s === 409 && (details as { writing?: unknown } | undefined)?.writing === true;
+  const retryable = s >= 500 || s === 408 || (s === 429 && code !== 'QUOTA_EXCEEDED') || writing;
   const said = message ?? (text.trim().slice(0, 200) || 'no explanation');
-  const outage = s === 502 || s === 503 || s === 504;
+  const outage = s === 502 || s === 503 || s === 504 || writing;
   return new ObjectTransferError(`${method} ${path} was refused with HTTP ${s}: ${said}${code ? ` (${code})` : ''}`, retryable, s, code, details, outage);
 }
 

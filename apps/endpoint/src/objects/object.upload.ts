@@ -48,7 +48,9 @@ export interface UploadRequest {
  * Stores bytes as an object through the resumable upload routes: `POST /v1/objects/uploads` (size and
  * sha256 declared, so the server checks quota and limits before a byte moves), `PUT` parts with
  * `Upload-Offset`, a `GET` to learn where to resume after a failure (or the offset of a 409), then
- * `POST …/complete`. Retryable failures back off; an attempt that moved bytes resets the count.
+ * `POST …/complete`. Retryable failures back off; an attempt that moved bytes resets the count. A
+ * server that dies mid-request is waited for: the claim its request held runs out (409 `writing` until
+ * then), and a complete whose answer was lost is repeated (the server answers with the same object).
  */
 export async function uploadObject(http: ObjectHttp, request: UploadRequest, source: UploadSource, signal?: AbortSignal): Promise<ObjectInfo> {
   const sha256 = await hashSource(source, signal);
@@ -60,6 +62,22 @@ export async function uploadObject(http: ObjectHttp, request: UploadRequest, sou
   );
   const path = `/v1/objects/uploads/${created.uploadId}`;
   let offset = created.offset;
+  for (let round = 1; ; round++) {
+    await sendFrom(http, path, source, offset, signal);
+    try {
+      return await retrying(http, signal, () => http.json('POST', `${path}/complete`, (v) => ObjectInfo.parse(v), { json: {}, ...(signal ? { signal } : {}) }));
+    } catch (error) {
+      // the server holds fewer bytes than were sent (it died before recording a part's end): the rest again
+      const held = error instanceof ObjectTransferError && error.status === 409 ? offsetOf(error.details) : undefined;
+      if (signal?.aborted || held === undefined || held >= source.size || round >= http.retry.attempts) throw error;
+      offset = held;
+    }
+  }
+}
+
+/** PUTs the source from `offset` until the server holds all of it. */
+async function sendFrom(http: ObjectHttp, path: string, source: UploadSource, from: number, signal?: AbortSignal): Promise<void> {
+  let offset = from;
   const failures = new FailureCount();
   while (offset < source.size) {
     const before = offset;
@@ -67,7 +85,8 @@ export async function uploadObject(http: ObjectHttp, request: UploadRequest, sou
       offset = await putPart(http, path, source, offset, signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (error instanceof ObjectTransferError && error.status === 409 && typeof offsetOf(error.details) === 'number') {
+      // the server holds another offset than this part started at (a retryable 409 is `writing`: waited out below)
+      if (error instanceof ObjectTransferError && error.status === 409 && !error.retryable && typeof offsetOf(error.details) === 'number') {
         offset = offsetOf(error.details) as number;
         continue;
       }
@@ -79,7 +98,6 @@ export async function uploadObject(http: ObjectHttp, request: UploadRequest, sou
       if (offset > before) failures.reset();
     }
   }
-  return retrying(http, signal, () => http.json('POST', `${path}/complete`, (v) => ObjectInfo.parse(v), { json: {}, ...(signal ? { signal } : {}) }));
 }
 
 /** One PUT from `offset`; resolves with the server's new offset. */

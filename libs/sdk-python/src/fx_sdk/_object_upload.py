@@ -222,7 +222,8 @@ class Upload:
     def _complete(self, size: int) -> Dict[str, Any]:
         digest = self._hash.hexdigest()
         try:
-            info = cast(Dict[str, Any], self._request("POST", f"/v1/objects/uploads/{self.upload_id}/complete", {"sha256": digest}))
+            # repeated after a network failure: the server answers a completed upload with the object it became
+            info = cast(Dict[str, Any], self._request("POST", f"/v1/objects/uploads/{self.upload_id}/complete", {"sha256": digest}, idempotent=True))
         except FxError as err:
             raise self._failure(f"the upload could not be completed: {err}", err) from err
         if info.get("sha256") != digest or info.get("size") != size:

@@ -72,14 +72,15 @@ export class ObjectsRepository extends SqlRepository {
 
   /**
    * What counts against an owner's quota: the sizes of their live objects, and of their open uploads
-   * (the declared size, or the bytes held so far when none was declared), leaving one upload out.
+   * (the declared size, or the bytes held so far when none was declared; a completed one is its object),
+   * leaving one upload out.
    */
   async usage(ownerId: string, exceptUploadId: string | null = null): Promise<{ bytes: number; openUploads: number }> {
     const rows = await this.query<{ objects: unknown; uploads: unknown; open: number }>(
       `SELECT (SELECT COALESCE(sum(o.size), 0) FROM objects o WHERE o.owner_id = $1::uuid AND ${LIVE})::float8 AS objects,
               (SELECT COALESCE(sum(GREATEST(COALESCE(u.size, 0), u.offset_bytes)), 0) FROM object_uploads u
-                 WHERE u.owner_id = $1::uuid AND u.expires_at > now() AND ($2::uuid IS NULL OR u.id <> $2::uuid))::float8 AS uploads,
-              (SELECT count(*)::int FROM object_uploads u WHERE u.owner_id = $1::uuid AND u.expires_at > now()) AS open`,
+                 WHERE u.owner_id = $1::uuid AND u.expires_at > now() AND u.object_id IS NULL AND ($2::uuid IS NULL OR u.id <> $2::uuid))::float8 AS uploads,
+              (SELECT count(*)::int FROM object_uploads u WHERE u.owner_id = $1::uuid AND u.expires_at > now() AND u.object_id IS NULL) AS open`,
       ownerId,
       exceptUploadId,
     );

@@ -21,7 +21,8 @@ export type UploadRow = RawRow<
   | 'created_at'
   | 'expires_at'
   | 'writer'
-  | 'writer_until',
+  | 'writer_until'
+  | 'object_id',
   { encoding: ObjectEncoding }
 >;
 
@@ -85,13 +86,14 @@ export class UploadsRepository extends SqlRepository {
   }
 
   /**
-   * Claims the upload for one writing request, when nobody holds it and (with `offset`) it holds exactly
-   * that many bytes. Returns the row, or null when it is held, or at another offset.
+   * Claims the upload for one writing request, when it is not completed, nobody holds it and (with
+   * `offset`) it holds exactly that many bytes. Returns the row, or null when it is completed, held, or
+   * at another offset.
    */
   async claim(id: string, writer: string, offset: number | null, ms: number): Promise<UploadRow | null> {
     const rows = await this.query<UploadRow>(
       `UPDATE object_uploads SET writer = $2::uuid, writer_until = now() + $4::int * interval '1 millisecond'
-       WHERE id = $1::uuid AND expires_at > now() AND ($3::bigint IS NULL OR offset_bytes = $3::bigint)
+       WHERE id = $1::uuid AND expires_at > now() AND object_id IS NULL AND ($3::bigint IS NULL OR offset_bytes = $3::bigint)
          AND (writer IS NULL OR writer_until < now())
        RETURNING *`,
       id,
@@ -131,7 +133,8 @@ export class UploadsRepository extends SqlRepository {
   /**
    * Turns a claimed upload into an object, in one transaction: locks the blob's row (creating it), makes
    * sure the blob is in the store (`ensureBlob`, run under that lock, so the collector cannot delete the
-   * blob between the check and the commit), removes the upload, moves the name over from the owner's
+   * blob between the check and the commit), marks the upload completed as the object (its row stays,
+   * without bytes, to answer a repeated complete until it expires), moves the name over from the owner's
    * object that had it (marked deleted), and inserts the object. Throws UploadGoneError when the upload
    * is no longer this writer's.
    */
@@ -148,9 +151,11 @@ export class UploadsRepository extends SqlRepository {
               );
               await ensureBlob();
               const mine = await tx.$queryRawUnsafe<unknown[]>(
-                `DELETE FROM object_uploads WHERE id = $1::uuid AND writer = $2::uuid RETURNING id`,
+                `UPDATE object_uploads SET object_id = $3::uuid, writer = NULL, writer_until = NULL
+                 WHERE id = $1::uuid AND writer = $2::uuid AND object_id IS NULL RETURNING id`,
                 upload.id,
                 writer,
+                obj.id,
               );
               if (mine.length === 0) throw new UploadGoneError(`upload ${upload.id} was completed or discarded meanwhile`);
               if (upload.name !== null) {

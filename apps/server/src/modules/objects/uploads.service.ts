@@ -109,7 +109,7 @@ export class UploadsService {
     if (length !== null && offset + length > cap.bytes) throw this.quota.capError(cap, offset, offset + length);
     const writer = randomUUID();
     const claimed = await this.uploads.claim(uploadId, writer, offset, CLAIM_MS);
-    if (!claimed) throw await this.conflict(uploadId, offset);
+    if (!claimed) throw conflict(uploadId, await this.uploads.find(uploadId), offset);
     const outcome = await this.whileClaimed(uploadId, writer, () =>
       this.files.writePart(uploadId, offset, req, cap.bytes - offset, this.config.FX_REQUEST_TIMEOUT_MS),
     );
@@ -128,12 +128,22 @@ export class UploadsService {
     return toUploadInfo(after);
   }
 
-  /** Checks what the server holds (the declared size, and sha256 when given) and makes it an object. */
+  /**
+   * Checks what the server holds (the declared size, and sha256 when given) and makes it an object. A
+   * completed upload answers with its object again: a complete whose answer was lost (the server died
+   * after the commit, the connection dropped) is repeated safely, so an agent storing a task's result
+   * does not fail the task over it.
+   */
   async complete(p: Principal, uploadId: string): Promise<ObjectInfo> {
-    await this.visible(p, uploadId);
+    const seen = await this.visible(p, uploadId, true);
+    if (seen.object_id !== null) return this.completedAs(seen.object_id);
     const writer = randomUUID();
     const up = await this.uploads.claim(uploadId, writer, null, CLAIM_MS);
-    if (!up) throw await this.conflict(uploadId, null);
+    if (!up) {
+      const now = await this.uploads.find(uploadId);
+      if (now?.object_id) return this.completedAs(now.object_id);
+      throw conflict(uploadId, now, null);
+    }
     let claimed = true;
     try {
       const size = Number(up.offset_bytes);
@@ -196,11 +206,15 @@ export class UploadsService {
     }
   }
 
-  /** The upload, if this caller may write to it: its owner (or an admin), or the endpoint its task is leased to. */
-  private async visible(p: Principal, uploadId: string): Promise<UploadRow> {
+  /**
+   * The upload, if this caller may write to it: its owner (or an admin), or the endpoint its task is
+   * leased to. A completed one is gone, except to a repeated complete (`completed`).
+   */
+  private async visible(p: Principal, uploadId: string, completed = false): Promise<UploadRow> {
     const up = await this.uploads.find(uploadId);
     const ok =
       up !== null &&
+      (completed || up.object_id === null) &&
       (p.kind === 'endpoint'
         ? up.task_id !== null && (await this.objects.findLeasedTask(up.task_id, p.endpointId!)) !== null
         : p.admin || up.owner_id === p.userId);
@@ -217,17 +231,11 @@ export class UploadsService {
     return up.task_id !== null && up.name === null ? this.config.FX_RESULT_RETENTION_SECONDS : null;
   }
 
-  private async conflict(uploadId: string, offset: number | null): Promise<FxException> {
-    const now = await this.uploads.find(uploadId);
-    if (!now) return FxException.notFound('upload', uploadId);
-    const held = Number(now.offset_bytes);
-    if (offset !== null && held !== offset)
-      return new FxException('CONFLICT', `this part starts at offset ${offset} but the server holds ${held} bytes of the upload: send from offset ${held}`, {
-        offset: held,
-      });
-    return new FxException('CONFLICT', `another request is writing to upload ${uploadId}; retry once it ends (it holds ${held} bytes so far)`, {
-      offset: held,
-    });
+  /** The object a completed upload became, unless it was deleted since. */
+  private async completedAs(objectId: string): Promise<ObjectInfo> {
+    const obj = await this.objects.findVisible(objectId, null);
+    if (!obj) throw FxException.notFound('object', objectId);
+    return toObjectInfo(obj);
   }
 
   /** Runs `work` while renewing the claim; the claim is given up (offset unchanged) when it throws. */
@@ -254,4 +262,24 @@ export class UploadsService {
     await this.uploads.remove(uploadId);
     await this.files.remove(uploadId);
   }
+}
+
+/**
+ * Why a request could not claim the upload (`now`: its row, read after the claim failed). `writing`:
+ * another request holds it, for at most CLAIM_MS unless it goes on (a request cut off by a server crash
+ * holds it that long), so the same request later succeeds.
+ */
+function conflict(uploadId: string, now: UploadRow | null, offset: number | null): FxException {
+  // completed meanwhile: gone, as it is to every request but a repeated complete
+  if (!now || now.object_id !== null) return FxException.notFound('upload', uploadId);
+  const held = Number(now.offset_bytes);
+  if (offset !== null && held !== offset)
+    return new FxException('CONFLICT', `this part starts at offset ${offset} but the server holds ${held} bytes of the upload: send from offset ${held}`, {
+      offset: held,
+    });
+  return new FxException(
+    'CONFLICT',
+    `another request is writing to upload ${uploadId}; retry once it ends, within ${CLAIM_MS / 1000} s if it was cut off (it holds ${held} bytes so far)`,
+    { offset: held, writing: true },
+  );
 }
