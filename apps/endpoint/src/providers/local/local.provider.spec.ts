@@ -64,6 +64,34 @@ describe('LocalProvider with the agent', () => {
   });
 });
 
+describe('LocalProvider with a task that ends its worker', () => {
+  const { workerScript } = ensureEndpointBuilt();
+  jest.setTimeout(60_000);
+
+  it('keeps the result of the task before it on the same worker, a large inline one included', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fx-local-spec-'));
+    // results up to 2 MiB travel inline, so the `done` before the crash takes several reads of the link
+    const server = new FakeFxServer({ welcome: { maxResultBytes: 4 * 1024 * 1024, inlineResultBytes: 2 * 1024 * 1024 } });
+    const url = await server.listen();
+    const provider = new LocalProvider({ workers: 1, workerScript, workRoot: dir });
+    const agent = await runningAgent(server, url, dir, { name: 'local', provider });
+    try {
+      const kept = [makeTask('js', '() => 7'), makeTask('js', '() => "y".repeat(1_500_000)'), makeTask('js', '(n) => n + 1', { args: [41] })];
+      // one worker: each task waits behind the one before it there, and each is followed by a crash
+      server.enqueue(...kept.flatMap((t) => [t, makeTask('js', '() => process.exit(3)')]));
+      await server.waitFor(() => server.results.size === 2 * kept.length, 'every result', 50_000);
+      expect(server.results.get(kept[0]!.taskId)).toMatchObject({ status: 'success', result: 7 });
+      const big = server.results.get(kept[1]!.taskId);
+      expect(big?.status).toBe('success');
+      // compared whole, not diffed: a failure would print 1.5 MB
+      expect(big?.status === 'success' && big.result === 'y'.repeat(1_500_000)).toBe(true);
+      expect(server.results.get(kept[2]!.taskId)).toMatchObject({ status: 'success', result: 42 });
+    } finally {
+      await stopAll(agent, server, dir);
+    }
+  });
+});
+
 describe('LocalProvider slots', () => {
   const { workerScript } = ensureEndpointBuilt();
   // starting a worker process is seconds on a loaded machine

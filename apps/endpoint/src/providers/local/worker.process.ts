@@ -57,6 +57,9 @@ export interface WorkerProcessEvents<J> {
   exit: (worker: WorkerProcess<J>, how: string, wasStarting: boolean) => void;
 }
 
+/** How long after a worker's exit its link may stay open (a process it started holds it) before the exit is taken anyway. */
+const EXIT_DRAIN_MS = 1_000;
+
 /** Longest message a worker may send on a pipe link: a result frame's worth. */
 const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxFrameBytes;
 
@@ -131,7 +134,15 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
       // A program that could not be started at all (ENOENT) never exits: it is gone now.
       if (child.pid === undefined) gone(`could not start (${error.message})`);
     });
-    child.on('exit', (code, signal) => gone(signal ? `was killed by signal ${signal}` : `exited with code ${code}`));
+    // What a worker wrote just before it died (the `done` of the task before a crashing one) may still be
+    // in its link when the exit is reported, more of it when the message is larger than one read: its
+    // end is taken once the link is read to its end ('close'), or EXIT_DRAIN_MS after the exit when a
+    // process it started holds the link open.
+    child.on('exit', (code, signal) => {
+      const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
+      child.once('close', () => gone(how));
+      setTimeout(() => gone(how), EXIT_DRAIN_MS).unref();
+    });
   });
   return { worker, ready };
 }

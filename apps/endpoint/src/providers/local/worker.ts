@@ -20,17 +20,19 @@ if (typeof process.send !== 'function') {
 // A finished task's `done` while another task waits: it goes with that task's `started` (next), one
 // write and one wake-up of the agent instead of two. Held for one turn at most: anything sent flushes it.
 let heldDone: WorkerToParentMessage | undefined;
-// The agent may have gone (stop, crash) by the time a result is ready: nothing to report to then.
-const send = (message: WorkerToParentMessage) => {
+/**
+ * Sends `message`, after the held `done` if there is one. `written` is called once the bytes are in the
+ * channel when a `done` went with them, and at once otherwise: the next task starts only then, since its
+ * code may end this process (process.exit, a crash) and what was not yet written would go with it. The
+ * agent may have gone (stop, crash) by the time a result is ready: nothing to report to then.
+ */
+const send = (message: WorkerToParentMessage | undefined, written: () => void = () => undefined) => {
   const held = heldDone;
   heldDone = undefined;
-  const envelope: WorkerToParentEnvelope = held ? { type: 'batch', messages: [held, message] } : message;
-  if (process.connected) process.send?.(envelope, undefined, {}, () => undefined);
-};
-const flushHeld = () => {
-  const held = heldDone;
-  heldDone = undefined;
-  if (held && process.connected) process.send?.(held, undefined, {}, () => undefined);
+  const envelope: WorkerToParentEnvelope | undefined = held && message ? { type: 'batch', messages: [held, message] } : (held ?? message);
+  if (!envelope || !process.connected) return written();
+  if (!held) written();
+  process.send?.(envelope, undefined, {}, held ? () => written() : () => undefined);
 };
 const runtime = new JsRuntime();
 // ctx.emit and what the running task prints, throttled (js.live.ts)
@@ -55,10 +57,12 @@ process.on('unhandledRejection', (reason) => {
 function next(): void {
   if (busy) return;
   const task = queue.shift();
-  if (!task) return flushHeld();
+  if (!task) return send(undefined);
   busy = true;
-  if (task.queued) send({ type: 'started', taskId: task.taskId });
-  else flushHeld();
+  send(task.queued ? { type: 'started', taskId: task.taskId } : undefined, () => run(task));
+}
+
+function run(task: Extract<ParentToWorkerMessage, { type: 'run' }>): void {
   const files = {
     resultPath: join(RESULT_DIR, resultFileName(task.taskId)),
     outputs: new TaskOutputs(RESULT_DIR, task.taskId, task.invocation.maxResultBytes ?? 0),
