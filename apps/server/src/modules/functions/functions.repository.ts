@@ -4,6 +4,26 @@ import { Prisma, type Function as FunctionModel } from '../../generated/prisma/c
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import { modelSelect } from '../../storage/raw-rows.js';
+import { withConflictRetry } from '../../common/conflict-retry.js';
+
+/** What registering a function writes; the version is the repository's to give. */
+export interface NewFunction {
+  ownerId: string;
+  name: string;
+  runtime: string;
+  source: string;
+  entrypoint: string | null;
+  failOnNonZeroExit: boolean;
+  progressPrefix: string | null;
+  description: string | null;
+  walltimeSeconds: number | null;
+  public: boolean;
+  cacheTtlSeconds: number | null;
+  cacheShareable: boolean;
+  retry: RetryPolicy | null;
+  idempotent: boolean;
+  contentHash: string;
+}
 
 /** Every submission reads its functions: one prepared statement, as findMany would answer it. */
 const FUNCTIONS = `SELECT ${modelSelect(Prisma.FunctionScalarFieldEnum)} FROM functions`;
@@ -12,25 +32,27 @@ const FUNCTIONS = `SELECT ${modelSelect(Prisma.FunctionScalarFieldEnum)} FROM fu
 export class FunctionsRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  create(data: {
-    ownerId: string;
-    name: string;
-    version: number;
-    runtime: string;
-    source: string;
-    entrypoint: string | null;
-    failOnNonZeroExit: boolean;
-    progressPrefix: string | null;
-    description: string | null;
-    walltimeSeconds: number | null;
-    public: boolean;
-    cacheTtlSeconds: number | null;
-    cacheShareable: boolean;
-    retry: RetryPolicy | null;
-    idempotent: boolean;
-    contentHash: string;
-  }) {
-    return this.db.prisma.function.create({ data: { ...data, retry: data.retry ?? Prisma.DbNull } });
+  /**
+   * Adds the next version of `data.name`, unless `same(newest)` says the newest live version already is
+   * this function, which it then returns. Under a transaction-scoped advisory lock on (owner, name), so
+   * concurrent registrations of one name queue for it rather than race for the same version number (with
+   * retries, any fixed number of attempts could lose to that many concurrent writers).
+   */
+  async createVersion(data: NewFunction, same: (newest: FunctionModel) => boolean): Promise<{ row: FunctionModel; created: boolean }> {
+    return withConflictRetry(() =>
+      this.db.prisma.$transaction(
+        async (tx) => {
+          await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, `functions/${data.ownerId}/${data.name}`);
+          const newest = await tx.function.findFirst({ where: { ownerId: data.ownerId, name: data.name, deletedAt: null }, orderBy: { version: 'desc' } });
+          if (newest && same(newest)) return { row: newest, created: false };
+          // deleted versions count too: a version number is never given twice
+          const max = await tx.function.aggregate({ where: { ownerId: data.ownerId, name: data.name }, _max: { version: true } });
+          const version = (max._max.version ?? 0) + 1;
+          return { row: await tx.function.create({ data: { ...data, version, retry: data.retry ?? Prisma.DbNull } }), created: true };
+        },
+        { maxWait: 30_000, timeout: 60_000 },
+      ),
+    );
   }
 
   async findLive(id: string): Promise<FunctionModel | null> {
@@ -70,12 +92,6 @@ export class FunctionsRepository {
       orderBy: { version: 'desc' },
       ...(opts.take === undefined ? {} : { take: opts.take }),
     });
-  }
-
-  /** The highest version ever given to a name, deleted rows included (0 when none): versions are never reused. */
-  async maxVersion(ownerId: string, name: string): Promise<number> {
-    const r = await this.db.prisma.function.aggregate({ where: { ownerId, name }, _max: { version: true } });
-    return r._max.version ?? 0;
   }
 
   setPublic(id: string, value: boolean) {

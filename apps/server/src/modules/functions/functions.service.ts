@@ -12,7 +12,6 @@ import {
 import { jsSyntaxProblem } from './js-syntax.js';
 import { FxException } from '../../common/fx.exception.js';
 import { resolveRefIds, type NameRef } from '../../common/refs.js';
-import { isUniqueViolation } from '../../common/unique-violation.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsRepository } from './functions.repository.js';
 import { functionContentHash } from '@fx/protocol/node';
@@ -49,9 +48,6 @@ export const toFunctionInfo = (f: FunctionRow): FunctionInfo => ({
 export function storedRetry(value: unknown): RetryPolicy | null {
   return value == null ? null : (RetryPolicy.safeParse(value).data ?? null);
 }
-
-/** Two registrations racing for the next version of one name: the loser reads again, a few times. */
-const REGISTER_ATTEMPTS = 5;
 
 @Injectable()
 export class FunctionsService {
@@ -100,25 +96,15 @@ export class FunctionsService {
         progressPrefix: req.progressPrefix,
       }),
     };
-    for (let attempt = 1; ; attempt++) {
-      const [newest] = await this.functions.findByName({ ownerId: p.userId }, req.name, { take: 1 });
-      if (newest && sameContent(newest, data)) return { info: toFunctionInfo(newest), created: false };
-      const version = (await this.functions.maxVersion(p.userId, req.name)) + 1;
-      let row;
-      try {
-        row = await this.functions.create({ ...data, version });
-      } catch (err) {
-        if (!isUniqueViolation(err) || attempt >= REGISTER_ATTEMPTS) throw err;
-        continue;
-      }
-      await this.audit.record(p, {
-        action: 'function.registered',
-        target: { type: 'function', id: row.id },
-        ownerId: row.ownerId,
-        details: { name: row.name, version: row.version, runtime: row.runtime, contentHash: row.contentHash, public: row.public },
-      });
-      return { info: toFunctionInfo(row), created: true };
-    }
+    const { row, created } = await this.functions.createVersion(data, (newest) => sameContent(newest, data));
+    if (!created) return { info: toFunctionInfo(row), created: false };
+    await this.audit.record(p, {
+      action: 'function.registered',
+      target: { type: 'function', id: row.id },
+      ownerId: row.ownerId,
+      details: { name: row.name, version: row.version, runtime: row.runtime, contentHash: row.contentHash, public: row.public },
+    });
+    return { info: toFunctionInfo(row), created: true };
   }
 
   /**
