@@ -1,11 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 /**
  * raw-rows.ts names raw SQL columns after the generated model fields, in snake_case. That holds only
- * while schema.prisma maps every field to exactly that column: this reads the schema and says so.
+ * while the schema (every .prisma file under prisma/) maps every field to exactly that column: this reads
+ * the schema and says so.
  */
-const schema = readFileSync(path.resolve('prisma/schema.prisma'), 'utf8');
+const schema = readdirSync(path.resolve('prisma'), { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.prisma'))
+  .map((f) => readFileSync(path.resolve('prisma', f), 'utf8'))
+  .join('\n');
 const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 function scalarFields(): Array<{ model: string; field: string; column: string }> {
@@ -21,7 +25,7 @@ function scalarFields(): Array<{ model: string; field: string; column: string }>
   );
 }
 
-describe('schema.prisma', () => {
+describe('the Prisma schema', () => {
   it('maps every scalar field to the snake_case of its name, the column raw SQL reads', () => {
     const fields = scalarFields();
     expect(fields.length).toBeGreaterThan(40);
