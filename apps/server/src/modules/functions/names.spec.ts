@@ -74,6 +74,12 @@ describe.each(BACKENDS)('names and versions on %s', (backend) => {
     expect((await alice('GET', '/v1/functions?name=twin')).body.items).toHaveLength(1);
   });
 
+  it('concurrent creations of one user name: one is created, the others are told it exists (409)', async () => {
+    const results = await Promise.all(Array.from({ length: 12 }, () => admin('POST', '/v1/users', { name: 'carol' })));
+    expect(results.map((r) => r.status).sort()).toEqual([201, ...Array(11).fill(409)]);
+    expect(results.find((r) => r.status === 409)?.body.message).toBe('a user named "carol" already exists');
+  });
+
   it('submits, filters and reads by names; a task keeps the exact version it was submitted with', async () => {
     const ep = (await alice('POST', '/v1/endpoints', { name: 'gpu' })).body.endpoint;
     const sq1 = (await alice('POST', '/v1/functions', { name: 'sq', runtime: 'js', source: '(x) => x * x' })).body;

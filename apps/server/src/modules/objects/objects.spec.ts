@@ -131,6 +131,15 @@ describe.each([
     expect((await alice.content(second.body.id)).bytes.toString()).toBe('v2');
   });
 
+  it('puts racing for one name all succeed, and the name ends on exactly one of them', async () => {
+    const puts = await Promise.all(Array.from({ length: 40 }, (_, i) => alice.put(Buffer.from(`racer ${i}`), { name: 'race/latest' })));
+    expect(puts.map((p) => p.status)).toEqual(Array(40).fill(201));
+    const named = await alice.list({ name: 'race/latest' });
+    expect(named.body.items).toHaveLength(1);
+    const live = await Promise.all(puts.map(async (p) => (await alice.info(p.body.id)).status));
+    expect(live.filter((s) => s === 200)).toHaveLength(1);
+  });
+
   it('serves ranges for resuming a download, and answers 304 to the ETag it gave', async () => {
     const bytes = randomBytes(10_000);
     const o = (await alice.put(bytes)).body;

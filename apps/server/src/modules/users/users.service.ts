@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { CreateTokenRequest, CreateTokenResponse, CreateUserRequest, TokenInfo, UserInfo, WhoAmIResponse } from '@fx/protocol';
+import { isUniqueViolation } from '../../common/unique-violation.js';
 import { FxException } from '../../common/fx.exception.js';
 import { AuthService } from '../auth/auth.service.js';
 import { TokensRepository } from '../auth/tokens.repository.js';
@@ -29,8 +30,16 @@ export class UsersService {
   }
 
   async create(p: AuditBy, req: Parsed<CreateUserRequest>): Promise<UserInfo> {
-    if (await this.users.findByName(req.name)) throw new FxException('CONFLICT', `a user named "${req.name}" already exists`);
-    const user = await this.users.create(req.name, req.admin ?? false);
+    const taken = () => new FxException('CONFLICT', `a user named "${req.name}" already exists`);
+    if (await this.users.findByName(req.name)) throw taken();
+    let user;
+    try {
+      user = await this.users.create(req.name, req.admin ?? false);
+    } catch (e) {
+      // created by a racing request between the check and the insert
+      if (isUniqueViolation(e)) throw taken();
+      throw e;
+    }
     await this.audit.record(p, {
       action: 'user.created',
       target: { type: 'user', id: user.id },
