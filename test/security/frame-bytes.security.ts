@@ -62,7 +62,7 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('frames by bytes (%s)
     // the 1 MB source travelled in one frame only, and each task names the function by id
     expect(frames.flatMap((f) => f.functions).map((f) => f.id)).toEqual([fn.id]);
     expect(frames.flatMap((f) => f.tasks).every((t) => t.functionId === fn.id && t.ownerId !== undefined)).toBe(true);
-    await eventually(async () => sizes.length === frames.length, 5_000, 'frame sizes counted');
+    await eventually(async () => sizes.length === frames.length, 30_000, 'frame sizes counted');
     // 104 tasks: ~1 MB of source once and 36 MB of args, never more than the budget in one frame
     expect(Math.max(...sizes)).toBeLessThanOrEqual(FRAME_BUDGET);
     expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThan(40 * MB);

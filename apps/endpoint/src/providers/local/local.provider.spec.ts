@@ -10,7 +10,7 @@ import { makeTask } from '../../testing/task.factory.js';
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
 import { LOCAL_WORKER_DEPTH, LocalProvider } from './local.provider.js';
 
-const until = (predicate: () => boolean) => eventually(predicate, 5000, 'condition', { intervalMs: 20 });
+const until = (predicate: () => boolean) => eventually(predicate, 20_000, 'condition', { intervalMs: 20 });
 
 describe('LocalProvider with the agent', () => {
   const { workerScript } = ensureEndpointBuilt();
