@@ -5,6 +5,7 @@ import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import { modelSelect } from '../../storage/raw-rows.js';
 import { withConflictRetry } from '../../common/conflict-retry.js';
+import { lockName } from '../../storage/name-lock.js';
 
 /** What registering a function writes; the version is the repository's to give. */
 export interface NewFunction {
@@ -34,15 +35,14 @@ export class FunctionsRepository {
 
   /**
    * Adds the next version of `data.name`, unless `same(newest)` says the newest live version already is
-   * this function, which it then returns. Under a transaction-scoped advisory lock on (owner, name), so
-   * concurrent registrations of one name queue for it rather than race for the same version number (with
-   * retries, any fixed number of attempts could lose to that many concurrent writers).
+   * this function, which it then returns. Under a lock on (owner, name) (lockName), so concurrent
+   * registrations of one name take turns rather than race for the same version number.
    */
   async createVersion(data: NewFunction, same: (newest: FunctionModel) => boolean): Promise<{ row: FunctionModel; created: boolean }> {
     return withConflictRetry(() =>
       this.db.prisma.$transaction(
         async (tx) => {
-          await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, `functions/${data.ownerId}/${data.name}`);
+          await lockName(tx, `functions/${data.ownerId}/${data.name}`);
           const newest = await tx.function.findFirst({ where: { ownerId: data.ownerId, name: data.name, deletedAt: null }, orderBy: { version: 'desc' } });
           if (newest && same(newest)) return { row: newest, created: false };
           // deleted versions count too: a version number is never given twice

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ObjectEncoding } from '@fx/protocol';
 import { withConflictRetry } from '../../common/conflict-retry.js';
+import { lockName } from '../../storage/name-lock.js';
 import { isUniqueViolation } from '../../common/unique-violation.js';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
@@ -159,9 +160,8 @@ export class UploadsRepository extends SqlRepository {
               );
               if (mine.length === 0) throw new UploadGoneError(`upload ${upload.id} was completed or discarded meanwhile`);
               if (upload.name !== null) {
-                // Puts racing for one name queue here: without the lock each would mark only the rows its
-                // snapshot saw, and all but one would hit the live-name unique index, more often than retries absorb.
-                await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, `objects/${upload.owner_id}/${upload.name}`);
+                // puts racing for one name take turns: otherwise each marks only the rows its snapshot saw
+                await lockName(tx, `objects/${upload.owner_id}/${upload.name}`);
                 await tx.$executeRawUnsafe(
                   `UPDATE objects SET deleted_at = now() WHERE owner_id = $1::uuid AND name = $2 AND deleted_at IS NULL`,
                   upload.owner_id,

@@ -1,0 +1,11 @@
+import type { Prisma } from '../generated/prisma/client.js';
+
+/**
+ * Holds, until the transaction `tx` ends, a lock on one name (e.g. an owner's function or object name):
+ * writers racing for the name queue here instead of racing for its unique index, which would fail all
+ * but one of them more often than a fixed number of retries absorbs. A transaction-scoped advisory lock
+ * on a 64-bit hash of `key`; a collision only makes two names wait for each other.
+ */
+export async function lockName(tx: Pick<Prisma.TransactionClient, '$executeRawUnsafe'>, key: string): Promise<void> {
+  await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key);
+}
