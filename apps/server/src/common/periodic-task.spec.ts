@@ -82,4 +82,24 @@ describe('PeriodicTask', () => {
     await sleep(30);
     expect(runs).toBe(seen);
   });
+
+  it('does nothing on a tick that skip() passes over; runOnce is never skipped', async () => {
+    jest.useFakeTimers();
+    try {
+      let runs = 0;
+      let skipping = true;
+      const task = new PeriodicTask(async () => void runs++);
+      task.start(10, () => skipping);
+      await jest.advanceTimersByTimeAsync(50);
+      expect(runs).toBe(0);
+      await task.runOnce();
+      expect(runs).toBe(1);
+      skipping = false;
+      await jest.advanceTimersByTimeAsync(30);
+      expect(runs).toBe(4);
+      task.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

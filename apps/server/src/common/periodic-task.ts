@@ -10,10 +10,15 @@ export class PeriodicTask<T> {
 
   constructor(private readonly body: () => Promise<T>) {}
 
-  /** Runs every `intervalMs` from now until stop(). */
-  start(intervalMs: number): void {
+  /**
+   * Runs every `intervalMs` from now until stop(). A tick for which `skip` says true does nothing (a
+   * loop that found nothing may look less often); runOnce and join never skip.
+   */
+  start(intervalMs: number, skip?: () => boolean): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => void this.runOnce().catch(() => undefined), intervalMs);
+    this.timer = setInterval(() => {
+      if (!skip?.()) void this.runOnce().catch(() => undefined);
+    }, intervalMs);
     this.timer.unref();
   }
 

@@ -48,6 +48,26 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
       JSON.stringify(result),
     );
 
+  // first: it needs a store with nothing memoized yet
+  it('says which repair steps may find anything: none on a store with nothing memoized, then each for its own case', async () => {
+    expect(await cache.repairsDue(0)).toEqual({ pending: false, waiting: false, expired: false });
+    const key = randomUUID();
+    const follower = task(key);
+    await tasks.insertMany(owner, null, [follower]);
+    // a task waiting for its key: the stranded step's case once it has waited long enough
+    expect(await cache.repairsDue(0)).toEqual({ pending: false, waiting: true, expired: false });
+    expect(await cache.repairsDue(3600)).toEqual({ pending: false, waiting: false, expired: false });
+    await cache.claimOrphans([key]);
+    expect(await cache.repairsDue(0)).toEqual({ pending: true, waiting: false, expired: false });
+    await finish(follower.id, 'success', 'done');
+    await cache.settle([follower.id]);
+    expect(await cache.repairsDue(0)).toEqual({ pending: false, waiting: false, expired: false });
+    await db.prisma.$executeRawUnsafe(`UPDATE task_cache SET expires_at = now() - interval '1 second' WHERE key = $1`, key);
+    expect(await cache.repairsDue(0)).toEqual({ pending: false, waiting: false, expired: true });
+    expect(await cache.deleteExpired(1000)).toBe(1);
+    expect(await cache.repairsDue(0)).toEqual({ pending: false, waiting: false, expired: false });
+  });
+
   it('runs one of several identical tasks, fills the entry with its result, and completes the others from it', async () => {
     const key = randomUUID();
     const [a, b, c] = [task(key), task(key), task(key)];

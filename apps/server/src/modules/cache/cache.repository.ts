@@ -155,6 +155,22 @@ export class CacheRepository extends SqlRepository {
     );
   }
 
+  /**
+   * Which of the repair's steps may find anything, in one statement (the repair of a server with nothing
+   * memoized in flight is this alone, where it was five): pending entries (ended or orphaned holders),
+   * followers waiting longer than `seconds` (a superset of the stranded ones), expired entries.
+   */
+  async repairsDue(seconds: number): Promise<{ pending: boolean; waiting: boolean; expired: boolean }> {
+    const rows = await this.query<{ pending: boolean; waiting: boolean; expired: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM task_cache WHERE state = 'pending') AS pending,
+              EXISTS (SELECT 1 FROM tasks WHERE status = 'received' AND cache_key IS NOT NULL
+                        AND received_at < now() - $1::int * interval '1 second') AS waiting,
+              EXISTS (SELECT 1 FROM task_cache WHERE state = 'ready' AND expires_at <= now()) AS expired`,
+      seconds,
+    );
+    return rows[0] ?? { pending: true, waiting: true, expired: true };
+  }
+
   /** Tasks that pending entries wait on and that ended unnoticed (a crash between the two). */
   async endedHolders(limit: number): Promise<string[]> {
     const rows = await this.query<{ task_id: string }>(

@@ -114,14 +114,21 @@ export class CacheService {
     this.dirty = false;
     return this.guard(async () => {
       const out: OutcomeRow[] = [];
-      const holders = await this.entries.endedHolders(REPAIR_PAGE);
-      if (holders.length) out.push(...(await this.follow(await this.entries.settle(holders))));
-      const orphaned = await this.entries.dropOrphanedEntries(REPAIR_PAGE);
-      if (orphaned.length) await this.queue.enqueue(await this.entries.releaseFollowers(orphaned));
-      const stranded = await this.entries.strandedKeys(STRANDED_SECONDS, REPAIR_PAGE);
-      if (stranded.length) out.push(...(await this.submitted(stranded)));
-      const expired = await this.entries.deleteExpired(REPAIR_PAGE * 10);
-      if (expired) this.logger.debug?.(`dropped ${expired} expired cache entries`);
+      const due = await this.entries.repairsDue(STRANDED_SECONDS);
+      if (due.pending) {
+        const holders = await this.entries.endedHolders(REPAIR_PAGE);
+        if (holders.length) out.push(...(await this.follow(await this.entries.settle(holders))));
+        const orphaned = await this.entries.dropOrphanedEntries(REPAIR_PAGE);
+        if (orphaned.length) await this.queue.enqueue(await this.entries.releaseFollowers(orphaned));
+      }
+      if (due.waiting) {
+        const stranded = await this.entries.strandedKeys(STRANDED_SECONDS, REPAIR_PAGE);
+        if (stranded.length) out.push(...(await this.submitted(stranded)));
+      }
+      if (due.expired) {
+        const expired = await this.entries.deleteExpired(REPAIR_PAGE * 10);
+        if (expired) this.logger.debug?.(`dropped ${expired} expired cache entries`);
+      }
       return out;
     });
   }

@@ -22,6 +22,8 @@ export interface ClusterEvents {
   wake: { endpointIds: string[] };
   /** Tasks held by this endpoint's agent were cancelled (`copy`: only their speculative copies, or only the originals; see CancelPayload). */
   cancel: { endpointId: string; taskIds: string[]; copy?: boolean };
+  /** A group asked for speculation (created with it, or joined by tasks): every replica's speculation sweep looks again each interval. */
+  'speculation-asked': { groupId: string };
   /** Speculative copies wait for these endpoints' agents: whoever holds one should send them. */
   speculate: { endpointIds: string[] };
   /** These endpoints became active members of an endpoint group: their idle agents may now steal work (WorkStealingService). */

@@ -41,7 +41,9 @@ export class GroupsService {
   ) {}
 
   async create(p: Principal, kind: GroupKind, speculation?: SpeculationOptions): Promise<GroupInfo> {
-    return toGroupInfo(await this.groups.create(randomUUID(), p.userId, kind, speculation ? Speculation.parse(speculation) : null), []);
+    const g = await this.groups.create(randomUUID(), p.userId, kind, speculation ? Speculation.parse(speculation) : null);
+    if (g.speculation) this.speculationAsked(g.id);
+    return toGroupInfo(g, []);
   }
 
   /**
@@ -50,12 +52,27 @@ export class GroupsService {
    */
   async forBatch(p: Principal, groupId: string | undefined, newId: string, speculation?: SpeculationOptions): Promise<string> {
     const asked = speculation ? Speculation.parse(speculation) : null;
-    if (groupId === undefined) return (await this.groups.create(newId, p.userId, 'batch', asked)).id;
+    if (groupId === undefined) {
+      const id = (await this.groups.create(newId, p.userId, 'batch', asked)).id;
+      if (asked) this.speculationAsked(id);
+      return id;
+    }
     const g = await this.groups.find(groupId);
     if (!g || g.owner_id !== p.userId) throw FxException.notFound('task group', groupId);
     // the speculation sweep looks at the group again: these tasks are new stragglers to be
-    if (asked || g.speculation) await this.groups.speculate(g.id, asked);
+    if (asked || g.speculation) {
+      await this.groups.speculate(g.id, asked);
+      this.speculationAsked(g.id);
+    }
     return g.id;
+  }
+
+  /**
+   * Every replica's speculation sweep, which looks less often while nothing asks, looks each interval
+   * again. Not awaited: a lost event only delays the first look by a few intervals (SpeculationService).
+   */
+  private speculationAsked(groupId: string): void {
+    this.events.publish('speculation-asked', { groupId }).catch(() => undefined);
   }
 
   async get(p: Principal, id: string): Promise<GroupInfo> {

@@ -9,6 +9,12 @@ import { CopyPlacement } from './copy-placement.js';
 const MAX_LAUNCH_PER_GROUP = 1_000;
 /** A group stops being looked at only after this long without new tasks (tasks being inserted are not missed). */
 const GROUP_QUIET_MS = 30_000;
+/**
+ * With no copy and no group asking for speculation, the timer looks once in this many intervals (a
+ * replica idle for days asked PostgreSQL every second); a group that asks wakes every replica's look
+ * at once ('speculation-asked'), so stragglers are looked for each interval from then on.
+ */
+export const IDLE_LOOK_EVERY = 5;
 
 /**
  * Speculative execution (issue 16). Every FX_SPECULATION_INTERVAL_MS each replica: ends copies whose
@@ -22,6 +28,10 @@ const GROUP_QUIET_MS = 30_000;
 export class SpeculationService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Speculation');
   private readonly sweeper = new PeriodicTask(() => this.launchCopies());
+  /** Timer ticks left to skip: the last look found nothing to do. */
+  private idleTicks = 0;
+  /** 'speculation-asked' events heard: one heard during a look that found nothing means look again. */
+  private asked = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SPECULATION_INTERVAL_MS'>,
@@ -31,7 +41,11 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
   ) {}
 
   onApplicationBootstrap(): void {
-    this.sweeper.start(this.config.FX_SPECULATION_INTERVAL_MS);
+    this.events.on('speculation-asked', () => {
+      this.asked++;
+      this.idleTicks = 0;
+    });
+    this.sweeper.start(this.config.FX_SPECULATION_INTERVAL_MS, () => this.skipTick());
   }
 
   onModuleDestroy(): void {
@@ -43,10 +57,21 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
     return (await this.sweeper.runOnce()) ?? 0;
   }
 
+  private skipTick(): boolean {
+    if (this.idleTicks <= 0) return false;
+    this.idleTicks--;
+    return true;
+  }
+
   private async launchCopies(): Promise<number> {
+    const asked = this.asked;
     try {
-      // nothing to end, launch or announce: the usual case, one statement a second instead of three
-      if (!(await this.copies.anyActive())) return 0;
+      // nothing to end, launch or announce: the usual case, one statement instead of three, and the
+      // timer's next looks skipped until a group asks
+      if (!(await this.copies.anyActive())) {
+        if (asked === this.asked) this.idleTicks = IDLE_LOOK_EVERY - 1;
+        return 0;
+      }
       await this.cancelEnded(await this.copies.endStale());
       let launched = 0;
       for (const g of await this.copies.speculatingGroups()) {
