@@ -257,6 +257,7 @@ async function main() {
     g('< 1 % of a core', (f) => f < 1),
     2,
   );
+  row(`server CPU, the minute after ${fmt(SIZES.idle)} hellos`, 'idle', 'afterHellosCpuPercent', '%', 'lower', null, 2);
   row('server CPU, no endpoints (baseline)', 'idle', 'baselineCpuPercent', '%', 'lower', null, 2);
   row('server memory / idle connection', 'idle', 'serverBytesPerConnection', 'B', 'lower', null);
   row('PostgreSQL transactions with the idle endpoints', 'idle', 'pgTransactionsPerS', '/s', 'lower', null, 1);
