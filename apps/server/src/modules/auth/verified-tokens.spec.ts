@@ -58,10 +58,12 @@ describe('AuthService with remembered signatures', () => {
   });
 
   it('refuses a remembered token once it has expired, saying so', async () => {
-    const { token } = await auth.issue({ userId: 'u1', kind: 'user', name: 't', expiresInSeconds: 1 });
+    // A minute, not a second: the expiry is whole seconds, and a one-second token issued late in a
+    // second has expired by the first check on a loaded machine.
+    const { token } = await auth.issue({ userId: 'u1', kind: 'user', name: 't', expiresInSeconds: 60 });
     await auth.verify(token);
     const real = Date.now;
-    Date.now = () => real() + 5_000;
+    Date.now = () => real() + 120_000;
     try {
       await expect(auth.verify(token)).rejects.toThrow(/expired/);
     } finally {
