@@ -303,6 +303,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
     clearTimeout(closeDeadline);
     await this.options.provider.stop().catch((error: unknown) => this.log.warn(`stopping workers: ${String(error)}`));
     await this.outbox.close();
+    await this.spool.close();
     this.live.close();
     await this.objects.close();
     this.status.cancel();

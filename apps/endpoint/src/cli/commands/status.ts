@@ -68,9 +68,8 @@ async function countSpooled(dir: string): Promise<number | undefined> {
     const { ResultSpool } = await import('../../agent/result.spool.js');
     const names = await readdir(dir);
     if (names.length === 0) return 0;
-    // load() only reads (and tidies leftover .tmp files, which are not results anyway).
-    const spool = new ResultSpool({ dir });
-    return await spool.load();
+    // read only: an agent starting meanwhile may be appending to it
+    return await ResultSpool.count(dir);
   } catch {
     return undefined;
   }
