@@ -157,8 +157,8 @@ export class SpoolLog {
   private appendSync(bytes: Buffer): Segment {
     let segment = this.writable();
     if (!segment) {
-      const path = this.nextPath();
-      segment = this.started(path, openSync(path, 'a', 0o600));
+      const name = this.nextName();
+      segment = this.started(name, openSync(join(this.options.dir, name), 'a', 0o600));
     }
     try {
       for (let at = 0; at < bytes.length;) at += writeSync(segment.fd!, bytes, at);
@@ -173,8 +173,8 @@ export class SpoolLog {
   private async appendAsync(bytes: Buffer): Promise<Segment> {
     let segment = this.writable();
     if (!segment) {
-      const path = this.nextPath();
-      segment = this.started(path, await openAsync(path, 'a', 0o600));
+      const name = this.nextName();
+      segment = this.started(name, await openAsync(join(this.options.dir, name), 'a', 0o600));
     }
     try {
       for (let at = 0; at < bytes.length;) at += await writeAsync(segment.fd!, bytes, at);
@@ -197,16 +197,16 @@ export class SpoolLog {
     return this.active;
   }
 
-  private started(path: string, fd: number): Segment {
-    const segment: Segment = { name: path.slice(this.options.dir.length + 1), live: new Set(), bytes: 0, fd };
+  private started(name: string, fd: number): Segment {
+    const segment: Segment = { name, live: new Set(), bytes: 0, fd };
     this.segments.push(segment);
     this.active = segment;
     return segment;
   }
 
-  private nextPath(): string {
+  private nextName(): string {
     // time first: names sort in the order written, across restarts and with an older agent's batch files
-    return join(this.options.dir, `${String(Date.now()).padStart(14, '0')}-${process.pid}-${String(this.seq++).padStart(8, '0')}.log`);
+    return `${String(Date.now()).padStart(14, '0')}-${process.pid}-${String(this.seq++).padStart(8, '0')}.log`;
   }
 }
 
