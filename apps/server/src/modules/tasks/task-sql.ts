@@ -1,5 +1,6 @@
 import { MEMO_COLUMNS, memoizedInsert } from '../cache/cache-sql.js';
 import { auditInsert } from '../audit/audit.repository.js';
+import { SHARED_COLUMNS } from './task-records.js';
 
 /** SQL fragments shared by the statements over the tasks table (tasks.repository.ts, leases.repository.ts). */
 
@@ -35,12 +36,43 @@ export function tasksOfFrame(frame: string, key: string, where: string, o: { col
 /** What a statement that moves tasks to `waiting-for-endpoint` returns for QueueService (QueuedRow), with the table's alias. */
 export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'priority'].map((c) => t + c).join(', ');
 
+/** A submission's task columns as its rows carry them (task-records.ts insertRow), with their types. */
+const TASK_COLUMNS = [
+  'id uuid',
+  'function_id uuid',
+  'endpoint_id uuid',
+  'endpoint_group_id uuid',
+  'args jsonb',
+  'kwargs jsonb',
+  'resources jsonb',
+  'serializer text',
+  'pickled_args jsonb',
+  'inputs jsonb',
+  'priority smallint',
+  'retry jsonb',
+  'objects jsonb',
+  'output_name text',
+];
+const LEASE_COLUMNS = ['lease_owner text', 'lease_ms int'];
+
 /**
- * The one statement that stores a submission ($1 its rows as a jsonb array, $2 the owner, $3 the batch):
+ * The rows of a submission ($1) as a relation of `columns` (`name type`), a column the submission's tasks
+ * all share (task-records.ts sharedRow) read from its shared row ($4) where the task's row leaves it out.
+ */
+function submissionRecords(columns: string[]): string {
+  const names = columns.map((c) => c.split(' ')[0]!);
+  const select = names.map((n) => (SHARED_COLUMNS.has(n) ? `COALESCE(r.${n}, d.${n}) AS ${n}` : `r.${n}`)).join(', ');
+  const shared = columns.filter((c) => SHARED_COLUMNS.has(c.split(' ')[0]!));
+  return `SELECT ${select} FROM jsonb_to_recordset($1::jsonb) AS r(${columns.join(', ')}) CROSS JOIN jsonb_to_record($4::jsonb) AS d(${shared.join(', ')})`;
+}
+
+/**
+ * The one statement that stores a submission ($1 its rows as a jsonb array, $2 the owner, $3 the batch,
+ * $4 the columns all its rows share, as one object: task-records.ts sharedRow):
  * the tasks, and in the same statement the edges of a graph (`graph`) and the objects its tasks refer
  * to (`refers`), so that no task is stored without them; memoized tasks (`memo`) join the cache entries,
  * and the statement then returns those that missed, and the hits' outcomes up to `inlineBytes`. With
- * `audit`, its audit entry ($4) too: no more round trip before the reply than the insert's. With
+ * `audit`, its audit entry ($5) too: no more round trip before the reply than the insert's. With
  * `leased`, the rows that name a lease owner go in leased to it (DirectLeaseService), never queued.
  */
 /** What an outcome in a submission's answer costs besides its result and output (its id, cachedFrom, completedAt...). */
@@ -66,8 +98,7 @@ export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boo
        SELECT x.id, $2::uuid, x.function_id, x.endpoint_id, x.endpoint_group_id, $3::uuid, ${status},
               x.args, x.kwargs, x.resources, x.serializer, x.pickled_args, x.priority, x.retry, now(), ${waiting}, x.output_name${dependents ? `, ${dependents}` : ''}${lease.values}
        FROM x`;
-  const x = `x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)
-         AS r(id uuid, function_id uuid, endpoint_id uuid, endpoint_group_id uuid, args jsonb, kwargs jsonb, resources jsonb, serializer text, pickled_args jsonb, inputs jsonb, priority smallint, retry jsonb, objects jsonb, output_name text${o.memo ? MEMO_COLUMNS : ''}${o.leased ? ', lease_owner text, lease_ms int' : ''}))`;
+  const x = `x AS (${submissionRecords([...TASK_COLUMNS, ...(o.memo ? MEMO_COLUMNS : []), ...(o.leased ? LEASE_COLUMNS : [])])})`;
   const edges = `INSERT INTO task_dependencies (task_id, input_id) SELECT task_id, input_id FROM edge_rows`;
   const objectRefs = `INSERT INTO task_objects (task_id, object_id)
            SELECT DISTINCT x.id, o.value::uuid FROM x CROSS JOIN LATERAL jsonb_array_elements_text(x.objects) AS o WHERE x.objects IS NOT NULL
@@ -79,7 +110,7 @@ export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boo
        open_inputs AS MATERIALIZED (${tasksOfFrame('edge_rows', 'input_id', 'TRUE', { within: `NOT has_dependents AND status NOT IN ${FINAL}` })}),
        flagged AS (UPDATE tasks u SET has_dependents = true FROM open_inputs WHERE u.id = open_inputs.id)`;
   const start = o.graph ? graph : x;
-  const steps = o.audit ? `${start}, audited AS (${auditInsert('$4')})` : start;
+  const steps = o.audit ? `${start}, audited AS (${auditInsert('$5')})` : start;
   // A memoized submission returns the tasks that missed (only those have work after the commit), and the
   // outcomes of the hits for the answer (cachedResults) up to its budget, counted in id order; the hits
   // past it are not returned: they are delivered as before, by a subscription.

@@ -126,9 +126,9 @@ export class TasksRepository extends SqlRepository {
     audit: NewAuditEntry[],
     inlineBytes = 0,
   ): Promise<{ missed: string[]; hits: HitRow[] }> {
-    const { rows, shape } = submissionRows(tasks);
+    const { rows, shared, shape } = submissionRows(tasks);
     const o = { ...shape, audit: audit.length > 0, inlineBytes };
-    const params: unknown[] = [json(rows), ownerId, batchId, ...(o.audit ? [auditRows(audit)] : [])];
+    const params: unknown[] = [json(rows), ownerId, batchId, json(shared), ...(o.audit ? [auditRows(audit)] : [])];
     if (!o.memo) {
       await this.exec(submissionInsert(o), ...params);
       return { missed: [], hits: [] };
