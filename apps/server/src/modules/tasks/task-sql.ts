@@ -62,7 +62,7 @@ const LEASE_COLUMNS = ['lease_owner text', 'lease_ms int'];
 function submissionRecords(columns: string[]): string {
   const names = columns.map((c) => c.split(' ')[0]!);
   const select = names.map((n) => (SHARED_COLUMNS.has(n) ? `COALESCE(r.${n}, d.${n}) AS ${n}` : `r.${n}`)).join(', ');
-  const shared = columns.filter((c) => SHARED_COLUMNS.has(c.split(' ')[0]!));
+  const shared = columns.filter((_, i) => SHARED_COLUMNS.has(names[i]!));
   return `SELECT ${select} FROM jsonb_to_recordset($1::jsonb) AS r(${columns.join(', ')}) CROSS JOIN jsonb_to_record($4::jsonb) AS d(${shared.join(', ')})`;
 }
 
