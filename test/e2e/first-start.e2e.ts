@@ -140,6 +140,8 @@ it('with FX_LOG_LEVEL=info the server and the agent both run, log JSON records w
     expect(connected).toMatchObject({ level: 'info', context: 'EndpointChannel', endpointId });
     expect(connected.connId).toMatch(/^conn-/);
     expect(typeof connected.time).toBe('string');
+    // the agent logs its side once the server's welcome reaches it, which may be after the server's line
+    await until(out, /\[local\] \{.*"msg":"connected to/, child);
     expect(records(text(), 'local').find((r) => String(r.msg).startsWith('connected to'))).toMatchObject({ level: 'info', endpointId });
 
     // A js task that imports a module: the worker's import() is the experimental vm loader.
