@@ -5,13 +5,13 @@ import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { UsageRecord } from '../../generated/prisma/client.js';
-import { FINAL, HELD, json, tasksOfFrame } from '../tasks/task-sql.js';
+import { FINAL, HELD, json, lostOn, tasksOfFrame } from '../tasks/task-sql.js';
 import type { UsageRow } from './accounting-rows.js';
 
 /**
  * The statement that records usage rows (`rows`: their jsonb parameter), only for what this connection
- * may report on: a task leased to it for the attempt the result names (or one whose lease was lost and
- * that waits for its endpoint again, as results are recorded: tasks.repository.ts recordResults), a
+ * may report on: a task leased to it for the attempt the result names (or one whose lease was lost on
+ * this endpoint and that waits for it again, as results are recorded: tasks.repository.ts recordResults), a
  * speculative copy leased to it. Owner and function are copied from the task, so usage outlives its
  * purge. A row recorded before (a resend) is left as it is, except the server's estimate of an attempt
  * it thought lost (leases.repository.ts), which the agent's measure replaces; a row named twice counts
@@ -31,7 +31,7 @@ export function usageSteps(p: { rows: string; endpoint: string; leaseOwner: stri
               u_held AS (
                 SELECT x.*, t.owner_id, t.function_id FROM u_x x JOIN u_t t ON t.id = x.task_id
                 WHERE NOT x.copy AND t.endpoint_id = ${p.endpoint}::uuid AND t.status NOT IN ${FINAL}
-                  AND ((t.lease_owner = ${p.leaseOwner} AND t.attempt = x.attempt) OR (t.status = 'waiting-for-endpoint' AND t.attempt = x.attempt + 1))
+                  AND ((t.lease_owner = ${p.leaseOwner} AND t.attempt = x.attempt) OR (t.status = 'waiting-for-endpoint' AND t.attempt = x.attempt + 1 AND ${lostOn('t', p.endpoint)}))
                 UNION ALL
                 SELECT x.*, t.owner_id, t.function_id FROM u_x x JOIN task_copies c ON c.task_id = x.task_id JOIN u_t t ON t.id = x.task_id
                 WHERE x.copy AND c.endpoint_id = ${p.endpoint}::uuid AND c.connection_id = ${p.leaseOwner} AND c.status IN ${HELD} AND c.attempt = x.attempt)`;

@@ -225,11 +225,7 @@ export class DispatchService implements OnModuleInit {
   sendLeased(conn: EndpointConnection, rows: DispatchedRow[], functions: Map<string, FunctionSpec>, takeCredits: boolean): void {
     const frames = this.toFrames(conn, rows, functions);
     leaseGranted(conn, this.config);
-    this.events.noteTaskStates(
-      'dispatched',
-      conn.endpointId,
-      rows.map((r) => r.id),
-    );
+    this.events.noteTaskStates('dispatched', conn.endpointId, rows);
     if (takeCredits) conn.credits -= rows.length;
     conn.sendEncoded('tasks', frames);
     this.metrics.dispatched(rows.map((r) => ({ runtime: functions.get(r.function_id)?.runtime ?? 'js', waitedSeconds: r.waited_seconds ?? null })));

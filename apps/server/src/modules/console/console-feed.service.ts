@@ -55,7 +55,7 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
           // a final state (from 'results') is never overwritten by a late non-final note
           const prev = this.tasks.get(id);
           if (prev?.completedAt) continue;
-          this.tasks.set(id, { id, status: g.status, endpointId: g.endpointId });
+          this.tasks.set(id, { id, status: g.status, endpointId: g.endpointId, ownerId: g.ownerId });
         }
       }
       for (const id of endpointIds) this.endpointIds.add(id);
@@ -132,16 +132,13 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
     if (this.sockets.size === 0) return;
     this.flushing = true;
     try {
+      // every change names its task's owner, which need not be its endpoint's (an endpoint group's member)
       const changes = [...tasks.values()];
-      const unknown = new Set<string>();
-      for (const t of changes) if (!t.ownerId && t.endpointId && !this.owners.has(t.endpointId)) unknown.add(t.endpointId);
-      for (const id of removed) if (!this.owners.has(id)) unknown.add(id);
-      if (unknown.size) {
-        if (this.owners.size + unknown.size > OWNER_CACHE_MAX) this.owners.clear();
-        for (const [id, owner] of await this.endpoints.owners([...unknown])) this.owners.set(id, owner);
+      const unknown = removed.filter((id) => !this.owners.has(id));
+      if (unknown.length) {
+        if (this.owners.size + unknown.length > OWNER_CACHE_MAX) this.owners.clear();
+        for (const [id, owner] of await this.endpoints.owners(unknown)) this.owners.set(id, owner);
       }
-      // a task's owner is its endpoint's owner: submissions go only to one's own endpoints
-      for (const t of changes) if (!t.ownerId && t.endpointId) t.ownerId = this.owners.get(t.endpointId);
       const endpoints: ConsoleEndpoint[] = endpointIds.length ? await this.endpoints.views({ ids: endpointIds }) : [];
       for (const e of endpoints) this.owners.set(e.id, e.ownerId);
 

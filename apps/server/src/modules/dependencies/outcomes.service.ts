@@ -27,7 +27,9 @@ export class OutcomesService {
   async published(rows: OutcomeRow[], options: { again?: boolean } = {}): Promise<void> {
     if (rows.length === 0) return;
     if (!options.again) this.metrics.finished(rows);
-    const followers = await this.cache.settled(rows);
+    // a resend fills nothing: its entry was filled when it was recorded, and may have been cleared or
+    // have expired since (an entry still pending on it is the recovery sweep's: settleEnded)
+    const followers = options.again ? [] : await this.cache.settled(rows);
     await this.events.publishOutcomes(rows);
     await this.dependencies.settled(rows);
     await this.published(followers);

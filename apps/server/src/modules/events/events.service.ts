@@ -48,6 +48,8 @@ export interface ClusterEvents {
 export interface TaskStateGroup {
   status: TaskStatus;
   endpointId: string;
+  /** Whose tasks: an endpoint group may run one user's tasks on another user's endpoint. */
+  ownerId: string;
   ids: string[];
 }
 /** How long task-state and endpoint changes are gathered before one 'console-changes' publish. */
@@ -138,20 +140,27 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Notes that these tasks moved to `status` (non-final; final outcomes travel in 'results'). Cheap
-   * enough for the hot path: the ids array is kept as given, and one publish per window carries all.
+   * Notes that these tasks of endpoint `endpointId` moved to `status` (non-final; final outcomes travel
+   * in 'results'), with their owners. Cheap enough for the hot path: one group per owner (nearly always
+   * one), and one publish per window carries all.
    */
-  noteTaskStates(status: TaskStatus, endpointId: string, ids: string[]): void {
-    if (ids.length === 0) return;
+  noteTaskStates(status: TaskStatus, endpointId: string, tasks: ReadonlyArray<{ id: string; owner_id: string }>): void {
+    if (tasks.length === 0) return;
     const pending = this.startWindow();
     if (pending.overflow) return;
-    pending.taskIds += ids.length;
+    pending.taskIds += tasks.length;
     if (pending.taskIds > MAX_BUFFERED_TASK_IDS) {
       pending.overflow = true;
       pending.tasks = [];
       return;
     }
-    pending.tasks.push({ status, endpointId, ids });
+    const byOwner = new Map<string, string[]>();
+    for (const t of tasks) {
+      const ids = byOwner.get(t.owner_id);
+      if (ids) ids.push(t.id);
+      else byOwner.set(t.owner_id, [t.id]);
+    }
+    for (const [ownerId, ids] of byOwner) pending.tasks.push({ status, endpointId, ownerId, ids });
   }
 
   /** Notes that an endpoint's row changed (connected, heartbeat, disconnected, locked, unlocked). */

@@ -2,7 +2,10 @@ import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { TaskOutcome } from '@fx/protocol';
 import { rest, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
 import { EventsService } from '../events/events.service.js';
+import { TasksRepository } from '../tasks/tasks.repository.js';
 import { LeaseService, type LeaseHolder } from './lease.service.js';
 
 /**
@@ -22,6 +25,8 @@ describe('LeaseService', () => {
   let server: TestServer;
   let admin: ReturnType<typeof rest>;
   let leases: LeaseService;
+  let tasks: TasksRepository;
+  let db: Database;
   let fnId: string;
   let epId: string;
   const woken: string[][] = [];
@@ -36,6 +41,8 @@ describe('LeaseService', () => {
     });
     admin = rest(server.url, server.adminToken);
     leases = server.app.get(LeaseService);
+    tasks = server.app.get(TasksRepository);
+    db = server.app.get(DATABASE);
     const events = server.app.get(EventsService);
     events.on('wake', ({ endpointIds }) => woken.push(endpointIds));
     events.on('results', ({ results }) => published.push(...results));
@@ -124,6 +131,50 @@ describe('LeaseService', () => {
     expect(await task(ids[0]!)).toMatchObject({ status: 'dispatched', attempt: 0 });
     await leases.handBack(after, [ids[0]!], 'block ended');
     expect(await task(ids[0]!)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+  });
+
+  it('takes a late result or usage for a task that lost its lease only from the endpoint it lost it on, and tells an agent only of its own finished tasks', async () => {
+    const [stays, moved] = await submit(2);
+    const a = holder();
+    await leases.grant(a, [stays!, moved!]);
+    await tasks.markRunning(
+      epId,
+      a.id,
+      [stays!, moved!].map((taskId) => ({ taskId, startedAt: Date.now() })),
+    );
+    await leases.handBack(a, [stays!, moved!], 'block ended');
+    // an endpoint group moves one waiting task to another member (EndpointRoutingRepository.move)
+    const other = (await admin('POST', '/v1/endpoints', { name: `ep-${randomUUID().slice(0, 8)}` })).body.endpoint.id as string;
+    await db.prisma.$executeRawUnsafe(`UPDATE tasks SET endpoint_id = $1::uuid WHERE id = $2::uuid`, other, moved);
+    const result = (taskId: string) => ({ taskId, attempt: 0, status: 'success' as const, result: 'late', timings: {} });
+    const usage = (taskId: string) => ({
+      task_id: taskId,
+      attempt: 0,
+      copy: false,
+      status: 'success' as const,
+      ended_at: null,
+      wall_ms: 1e12,
+      cores: 100_000,
+      gpus: 1_024,
+      cpu_ms: null,
+      max_rss_bytes: null,
+      block_id: null,
+    });
+    // the member it moved to never had it: neither its result nor its usage is taken
+    const forged = await tasks.recordResults(other, `conn-${randomUUID()}`, [result(moved!)], { usage: [usage(moved!)] });
+    expect(forged.outcomes).toEqual([]);
+    expect(await task(moved!)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+    const lostUsage = await db.prisma.$queryRawUnsafe<Array<{ status: string; endpoint_id: string; cores: number }>>(
+      `SELECT status, endpoint_id::text, cores FROM usage_records WHERE task_id = $1::uuid`,
+      moved,
+    );
+    expect(lostUsage).toEqual([{ status: 'lost', endpoint_id: epId, cores: 1 }]);
+    // the endpoint it lost its lease on: its agent's late result is genuine work, taken from a new connection
+    const late = await tasks.recordResults(epId, `conn-${randomUUID()}`, [result(stays!)]);
+    expect(late.outcomes.map((o) => [o.id, o.status])).toEqual([[stays, 'success']]);
+    // an agent of another endpoint is told to forget a finished task it names, as for any unknown id
+    expect((await leases.reconcile({ endpointId: other, id: `conn-${randomUUID()}` }, [stays!])).forget).toEqual([stays]);
+    expect((await leases.reconcile({ endpointId: epId, id: `conn-${randomUUID()}` }, [stays!])).forget).toEqual([]);
   });
 
   it('requeues a lease once it is past its expiry, and not before; an extended one lives on', async () => {

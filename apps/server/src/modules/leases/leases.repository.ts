@@ -119,8 +119,15 @@ export class LeasesRepository extends SqlRepository {
       leaseMs,
     );
     const keptIds = new Set(kept.map((r) => r.id));
+    // only this endpoint's: whether another endpoint's task id names a finished task is not this agent's to learn
     const finalIds = new Set(
-      (await this.query<RawRow<Task, 'id'>>(`SELECT id FROM tasks WHERE id IN ${idsIn('$1')} AND status IN ${FINAL}`, json(inFlight))).map((r) => r.id),
+      (
+        await this.query<RawRow<Task, 'id'>>(
+          `SELECT id FROM tasks WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${FINAL}`,
+          json(inFlight),
+          endpointId,
+        )
+      ).map((r) => r.id),
     );
     // a final task stays in inFlight so the agent resends its result and gets an ack that clears it
     const forget = inFlight.filter((id) => !keptIds.has(id) && !finalIds.has(id));

@@ -84,14 +84,14 @@ export class AttemptsRepository extends SqlRepository {
                      waiting_at = NULL, dispatched_at = NULL, running_at = NULL
               FROM x JOIN old ON old.id = x.id AND old.attempt = x.attempt
               WHERE t.id = x.id
-              RETURNING t.id, t.endpoint_id, t.retry_at),
+              RETURNING t.id, t.endpoint_id, t.owner_id, t.priority, t.retry_at),
             archived AS (
               INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error, retry_at)
               SELECT old.id, old.attempt + 1, 'retried', old.endpoint_id, old.lease_owner, x.worker_id, old.waiting_at, old.dispatched_at,
                      COALESCE(old.running_at, to_timestamp(x.started_at / 1000.0)), now(), x.error, moved.retry_at
               FROM old JOIN x ON x.id = old.id JOIN moved ON moved.id = old.id
               ON CONFLICT DO NOTHING)
-       SELECT id, endpoint_id, retry_at FROM moved`,
+       SELECT id, endpoint_id, owner_id, priority, retry_at FROM moved`,
       json(rows),
       endpointId,
       leaseOwner,

@@ -55,11 +55,7 @@ export class RetriesService implements OnModuleDestroy {
     // one that did not move (cancelled meanwhile) is recorded as usual: first final wins
     const moved = retry.length ? await this.attempts.scheduleRetries(conn.endpointId, conn.id, retry) : [];
     if (moved.length) {
-      this.events.noteTaskStates(
-        'waiting-for-retry',
-        conn.endpointId,
-        moved.map((m) => m.id),
-      );
+      this.events.noteTaskStates('waiting-for-retry', conn.endpointId, moved);
       this.arm(new Date(Math.min(...moved.map((m) => m.retry_at?.getTime() ?? Date.now()))));
     }
     const movedIds = new Set(moved.map((m) => m.id));
@@ -85,9 +81,7 @@ export class RetriesService implements OnModuleDestroy {
     for (;;) {
       const due = await this.attempts.promoteDue();
       if (due.length === 0) break;
-      const byEndpoint = new Map<string, string[]>();
-      for (const t of due) byEndpoint.set(t.endpoint_id, [...(byEndpoint.get(t.endpoint_id) ?? []), t.id]);
-      for (const [endpointId, ids] of byEndpoint) this.events.noteTaskStates('waiting-for-endpoint', endpointId, ids);
+      // enqueue notes them waiting-for-endpoint
       await this.queue.enqueue(due);
       total += due.length;
       if (due.length < 10_000) break;

@@ -37,7 +37,7 @@ export class QueueService {
       this.events.noteTaskStates(
         'waiting-for-endpoint',
         ep,
-        entries.map((e) => e.id),
+        entries.map((e) => ({ id: e.id, owner_id: e.owner })),
       );
     const endpointIds = [...byEndpoint.keys()];
     this.notify(endpointIds);

@@ -33,6 +33,14 @@ export function tasksOfFrame(frame: string, key: string, where: string, o: { col
   return `SELECT ${o.columns ?? 't.id'} FROM (SELECT DISTINCT ${key} AS pk FROM ${frame} ORDER BY 1) f
     CROSS JOIN LATERAL (SELECT * FROM tasks WHERE tasks.id = f.pk${within} OFFSET 0${o.lock === false ? '' : ' FOR UPDATE'}) t WHERE ${where}`;
 }
+/**
+ * Whether task `t`, waiting for its endpoint again after losing its lease, lost it on endpoint
+ * `endpoint`: its latest attempt, archived `lost` (leases.repository.ts requeueHeld), ran there. Only
+ * that endpoint's agent ran it, so only its result or usage for it is genuine. An endpoint group may
+ * have moved the waiting task to another member since, whose agent never had it.
+ */
+export const lostOn = (t: string, endpoint: string) =>
+  `EXISTS (SELECT 1 FROM task_attempts a WHERE a.task_id = ${t}.id AND a.number = ${t}.attempt AND NOT a.speculative AND a.status = 'lost' AND a.endpoint_id = ${endpoint}::uuid)`;
 /** What a statement that moves tasks to `waiting-for-endpoint` returns for QueueService (QueuedRow), with the table's alias. */
 export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'priority'].map((c) => t + c).join(', ');
 

@@ -13,7 +13,7 @@ import type {
   TaskTimings,
 } from '@fx/protocol';
 import type { RawRow } from '../../storage/raw-rows.js';
-import { FINAL, idsIn, json, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
+import { FINAL, idsIn, json, lostOn, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 import { auditRows, type NewAuditEntry } from '../audit/audit.repository.js';
 import { outcomeFactsJson, type OutcomeFacts } from '../metrics/metrics.repository.js';
@@ -185,28 +185,28 @@ export class TasksRepository extends SqlRepository {
    * Tasks leased to this connection start running. Ids of other connections, endpoints or states change
    * nothing (a forged or stale `started`); returns the ids that did change.
    */
-  async markRunning(endpointId: string, leaseOwner: string, started: Array<{ taskId: string; startedAt: number }>): Promise<string[]> {
-    const rows = await this.query<RawRow<Task, 'id'>>(
+  markRunning(endpointId: string, leaseOwner: string, started: Array<{ taskId: string; startedAt: number }>): Promise<Array<RawRow<Task, 'id' | 'owner_id'>>> {
+    return this.query(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, started_at float8)),
             locked AS MATERIALIZED (${tasksOfFrame('x', 'task_id', `endpoint_id = $2::uuid AND lease_owner = $3 AND status = 'dispatched'`)})
        UPDATE tasks t SET status = 'running', running_at = to_timestamp(x.started_at / 1000.0)
        FROM x JOIN locked ON locked.id = x.task_id
        WHERE t.id = x.task_id AND t.status = 'dispatched'
-       RETURNING t.id`,
+       RETURNING t.id, t.owner_id`,
       json(started.map((s) => ({ task_id: s.taskId, started_at: s.startedAt }))),
       endpointId,
       leaseOwner,
     );
-    return rows.map((r) => r.id);
   }
 
   /**
    * Records final results, first one wins: rows already final are left alone, so a result sent twice
    * (agent reconnect, duplicate execution after a lease loss) is recorded once. Returns what changed.
-   * Only tasks leased to this connection are recorded, and tasks of this endpoint waiting in its queue:
-   * those lost their lease while this endpoint's agent ran them (one agent runs an endpoint at a time),
-   * so the result is that agent's genuine work and taking it saves running the task again. A task
-   * leased to another connection, or of another endpoint, is left alone. The same statement records
+   * Only tasks leased to this connection are recorded, and tasks of this endpoint waiting in its queue
+   * that lost their lease on it (lostOn): this endpoint's agent ran them (one agent runs an endpoint at a
+   * time), so the result is that agent's genuine work and taking it saves running the task again. A task
+   * leased to another connection, of another endpoint, or moved here after losing its lease elsewhere (an
+   * endpoint group's reroute or steal) is left alone. The same statement records
    * what came `also` (one round trip): the attempts' usage (usageSteps) and the agent's lines that came
    * before the results (agentLinesSteps, returned as stored); both see the leases before it ends them.
    * The outcomes come back with their metrics' facts (outcomeFactsJson), so the metrics look nothing up.
@@ -244,7 +244,7 @@ export class TasksRepository extends SqlRepository {
        RETURNING ${returning.join(', ')}`;
     const steps = `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb)
                AS r(id uuid, status text, result jsonb, result_ref jsonb, error jsonb, output jsonb, timings jsonb, started_at float8)),
-            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND (lease_owner = $3 OR status = 'waiting-for-endpoint') AND status NOT IN ${FINAL}`)})
+            locked AS MATERIALIZED (${tasksOfFrame('x', 'id', `endpoint_id = $2::uuid AND (lease_owner = $3 OR (status = 'waiting-for-endpoint' AND ${lostOn('t', '$2')})) AND status NOT IN ${FINAL}`)})
             ${usage ? `, ${usage.steps}, u_ins AS (${usage.insert})` : ''}`;
     if (!lines) return { outcomes: await this.query<OutcomeRow>(`${steps} ${update}`, ...params), lines: [] };
     // the lines stored come back as one more row, the one without an id (a NULL for each column of `returning`)

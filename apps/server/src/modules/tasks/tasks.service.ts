@@ -239,13 +239,13 @@ export class TasksService {
     // memoized ones went in completed or waiting (`missed`) for their key's one execution, which starts now
     if (memo) void this.cache.started(missed).then((done) => this.outcomes.published(done));
     if (dependents.length) {
-      const byEndpoint = new Map<string, string[]>();
+      const byEndpoint = new Map<string, Array<{ id: string; owner_id: string }>>();
       for (const t of dependents) {
-        const ids = byEndpoint.get(t.endpointId);
-        if (ids) ids.push(t.id);
-        else byEndpoint.set(t.endpointId, [t.id]);
+        const tasks = byEndpoint.get(t.endpointId);
+        if (tasks) tasks.push({ id: t.id, owner_id: p.userId });
+        else byEndpoint.set(t.endpointId, [{ id: t.id, owner_id: p.userId }]);
       }
-      for (const [ep, ids] of byEndpoint) this.events.noteTaskStates('waiting-for-dependencies', ep, ids);
+      for (const [ep, tasks] of byEndpoint) this.events.noteTaskStates('waiting-for-dependencies', ep, tasks);
       // inputs that ended before the insert committed: nobody else will move these dependents on
       await this.dependencies.submitted(
         dependents.map((r) => r.id),

@@ -1,0 +1,137 @@
+import { jest } from '@jest/globals';
+import { startTestServer, type TestServer } from '../../apps/server/src/testing/test-server.js';
+import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
+import { eventually, sleep } from '@fx/testing';
+import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
+
+/**
+ * An endpoint group lets one user's tasks run on another user's endpoint (an accepted member). What
+ * that member's owner may then see and change stays within what running the task needs:
+ *  - their console sees none of the group owner's task changes (the tasks' owner is not the endpoint's);
+ *  - what their agent returns for a public shareable function's task never fills the shared cache
+ *    that every caller of the function reads;
+ * and a result an agent sends again after its entry was cleared does not bring the entry back.
+ */
+jest.setTimeout(300_000);
+
+const result = (taskId: string, value: unknown) => ({ taskId, attempt: 0, status: 'success' as const, result: value, timings: {} });
+
+describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint group on another user’s endpoint, on %s', (backend) => {
+  let server: TestServer;
+  let alice: TestUser;
+  let mallory: TestUser;
+  let carol: TestUser;
+  let fn: string;
+  let aliceEp: { id: string; token: string };
+  let malloryEp: { id: string; token: string };
+  let carolEp: string;
+  let groupId: string;
+  let alicePeer: ProtocolPeer;
+  let malloryPeer: ProtocolPeer;
+  let aliceConsole: RawSocket;
+  let malloryConsole: RawSocket;
+
+  const endpoint = async (u: TestUser, name: string) => {
+    const r = await u.api('POST', '/v1/endpoints', { name });
+    expect(r.status).toBe(201);
+    return { id: r.body.endpoint.id as string, token: r.body.token as string };
+  };
+  const peer = async (token: string) => {
+    const p = await ProtocolPeer.connect(server.url, token);
+    p.hello();
+    await p.next('welcome');
+    return p;
+  };
+  const consoleOf = async (u: TestUser) => {
+    const s = RawSocket.open(server.url, '/v1/ws/console');
+    await s.ready();
+    s.send('auth', { token: u.token });
+    await s.next('ready');
+    return s;
+  };
+  const submit = async (u: TestUser, endpointId: string, args: unknown[]) => {
+    const r = await u.api('POST', '/v1/tasks', { functionId: fn, endpointId, args });
+    expect(r.status).toBe(201);
+    return r.body.taskId as string;
+  };
+  const get = async (u: TestUser, id: string) => (await u.api('GET', `/v1/tasks/${id}`)).body;
+  const finished = (u: TestUser, id: string) =>
+    eventually(async () => ((await get(u, id)).status === 'success' ? get(u, id) : undefined), 10_000, `task ${id} finished`, FRAME_POLL);
+  const seenBy = (s: RawSocket, id: string) =>
+    s.frames.filter((f) => f.type === 'events').flatMap((f) => f.payload.tasks.filter((t: { id: string }) => t.id === id) as Array<{ status: string }>);
+
+  beforeAll(async () => {
+    server = await startTestServer(backend, { FX_LOG_LEVEL: 'error', FX_RATE_LIMIT_PER_SECOND: '0' });
+    [alice, mallory, carol] = [await mkUser(server, 'alice'), await mkUser(server, 'mallory'), await mkUser(server, 'carol')];
+    const f = await alice.api('POST', '/v1/functions', {
+      name: 'shared',
+      runtime: 'js',
+      source: '(x) => x',
+      public: true,
+      cache: { ttlSeconds: 600, shareable: true },
+    });
+    expect(f.status).toBe(201);
+    fn = f.body.id;
+    aliceEp = await endpoint(alice, 'alice-ep');
+    malloryEp = await endpoint(mallory, 'mallory-ep');
+    carolEp = (await endpoint(carol, 'carol-ep')).id;
+    // alice's group has one member: mallory's endpoint, once mallory accepts
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool', members: [malloryEp.id] });
+    expect(g.status).toBe(201);
+    groupId = g.body.id;
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${groupId}/members/${malloryEp.id}/accept`)).status).toBeLessThan(300);
+    alicePeer = await peer(aliceEp.token);
+    malloryPeer = await peer(malloryEp.token);
+    aliceConsole = await consoleOf(alice);
+    malloryConsole = await consoleOf(mallory);
+  });
+
+  afterAll(async () => {
+    for (const c of [alicePeer, malloryPeer]) c?.close();
+    for (const s of [aliceConsole, malloryConsole]) s?.close();
+    await server?.stop();
+  });
+
+  it("shows the group owner's task changes in their console only, and fills no shared entry from the member's result", async () => {
+    malloryPeer.send('credits', { credits: 1 });
+    const poisoned = await submit(alice, groupId, ['asked']);
+    const [spec] = await malloryPeer.tasks(1);
+    expect(spec!.taskId).toBe(poisoned);
+    malloryPeer.send('started', { tasks: [{ taskId: poisoned, startedAt: Date.now() }] });
+    // alice's console sees her task run on mallory's endpoint; mallory's sees none of it
+    await eventually(() => seenBy(aliceConsole, poisoned).some((t) => t.status === 'running'), 5_000, 'alice sees her task running', FRAME_POLL);
+    // what mallory's agent returns reaches alice's task: she chose to run it there
+    malloryPeer.send('results', { results: [result(poisoned, 'forged by mallory')] });
+    await malloryPeer.next('ack');
+    expect((await finished(alice, poisoned)).result).toBe('forged by mallory');
+    await sleep(600);
+    expect(seenBy(malloryConsole, poisoned)).toEqual([]);
+
+    // carol's identical task of alice's public function is not completed from it: it waits to run
+    const carols = await submit(carol, carolEp, ['asked']);
+    await sleep(300);
+    const t = await get(carol, carols);
+    expect(t.status).not.toBe('success');
+    expect(t.cachedFrom ?? null).toBeNull();
+  });
+
+  it("fills the shared entry from the owner's own endpoint, and a result sent again after a clear does not bring it back", async () => {
+    alicePeer.send('credits', { credits: 1 });
+    const own = await submit(alice, aliceEp.id, ['clean']);
+    await alicePeer.tasks(1);
+    alicePeer.send('results', { results: [result(own, 'computed by alice')] });
+    await alicePeer.next('ack');
+    await finished(alice, own);
+    const hit = await finished(carol, await submit(carol, carolEp, ['clean']));
+    expect(hit).toMatchObject({ result: 'computed by alice', cachedFrom: own });
+
+    expect((await alice.api('DELETE', `/v1/functions/${fn}/cache`)).status).toBe(200);
+    // alice's agent sends the result again (a reconnect with a spooled result): acknowledged, refills nothing
+    alicePeer.send('results', { results: [result(own, 'computed by alice')] });
+    await alicePeer.next('ack');
+    await sleep(300);
+    const after = await get(carol, await submit(carol, carolEp, ['clean']));
+    expect(after.status).not.toBe('success');
+    expect(after.cachedFrom ?? null).toBeNull();
+  });
+});
