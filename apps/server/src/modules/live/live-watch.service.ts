@@ -7,8 +7,13 @@ import { LiveRepository } from './live.repository.js';
 
 /** A socket may watch this many tasks at once; more is refused with a sentence. */
 export const MAX_WATCHES_PER_SOCKET = 100_000;
-/** Most stored log chunks one `watch` sends as catch-up (the REST view pages through the rest). */
+/**
+ * Most stored log chunks, and about the most bytes of their text, one `watch` sends as catch-up (the
+ * REST view pages through the rest): a chunk holds up to 64 KiB, and 20,000 of them would be 1.25 GiB
+ * read into the server at once.
+ */
 const MAX_CATCH_UP_CHUNKS = 20_000;
+export const MAX_CATCH_UP_BYTES = 64 * 1024 * 1024;
 /** Most items, and about the most bytes of log text, in one `progress` or `logs` frame. */
 const MAX_ITEMS_PER_FRAME = 1_000;
 const MAX_FRAME_TEXT_BYTES = 1024 * 1024;
@@ -60,7 +65,7 @@ export class LiveWatchService implements OnModuleInit {
     for (const id of notFound) this.remove(socket, id);
     socket.send('watching', { notFound }, frameId);
     const logIds = req.logs ? [...visible.keys()] : [];
-    const stored = logIds.length > 0 ? await this.live.logs(logIds, req.logsAfterSeq, MAX_CATCH_UP_CHUNKS, { agent: req.agentLogs }) : [];
+    const stored = logIds.length > 0 ? await this.live.logs(logIds, req.logsAfterSeq, MAX_CATCH_UP_CHUNKS, { agent: req.agentLogs }, MAX_CATCH_UP_BYTES) : [];
     const progress: ProgressEvent[] = [];
     const logs: LogChunk[] = [...stored];
     const ends: WatchEndedPayload['tasks'] = [];

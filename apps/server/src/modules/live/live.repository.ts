@@ -208,17 +208,24 @@ export class LiveRepository extends SqlRepository {
    * `limit` in all. Without `agent`, the agent's lines neither show nor decide the attempt (every attempt
    * has some, so what a task printed stays readable while its next attempt waits, as before they existed).
    */
-  async logs(ids: string[], afterSeq: number, limit: number, filter: LogsFilter = { agent: false }): Promise<LogChunk[]> {
+  async logs(ids: string[], afterSeq: number, limit: number, filter: LogsFilter = { agent: false }, maxBytes: number | null = null): Promise<LogChunk[]> {
+    // `maxBytes`: the chunks end before the one that would start past it (never before the first)
     const rows = await this.query<{ task_id: string; attempt: number; seq: number; stream: LogStream; at: Date; chunk: string }>(
-      `SELECT l.task_id, l.attempt, l.seq, l.stream, l.at, l.chunk FROM task_logs l
-       WHERE l.task_id IN ${idsIn('$1')} AND l.seq > $2::int AND ($4::text IS NULL OR l.stream = $4::text) AND ($5::boolean OR l.stream <> 'agent')
-         AND l.attempt = (SELECT max(m.attempt) FROM task_logs m WHERE m.task_id = l.task_id AND ($5::boolean OR m.stream <> 'agent'))
-       ORDER BY l.task_id, l.seq LIMIT $3::int`,
+      `SELECT task_id, attempt, seq, stream, at, chunk FROM (
+         SELECT *, row_number() OVER w AS rn, sum(octet_length(chunk)) OVER w - octet_length(chunk) AS before_bytes FROM (
+           SELECT l.task_id, l.attempt, l.seq, l.stream, l.at, l.chunk FROM task_logs l
+           WHERE l.task_id IN ${idsIn('$1')} AND l.seq > $2::int AND ($4::text IS NULL OR l.stream = $4::text) AND ($5::boolean OR l.stream <> 'agent')
+             AND l.attempt = (SELECT max(m.attempt) FROM task_logs m WHERE m.task_id = l.task_id AND ($5::boolean OR m.stream <> 'agent'))
+           ORDER BY l.task_id, l.seq LIMIT $3::int) c
+         WINDOW w AS (ORDER BY task_id, seq)) s
+       WHERE $6::bigint IS NULL OR rn = 1 OR before_bytes < $6::bigint
+       ORDER BY task_id, seq`,
       json(ids),
       afterSeq,
       limit,
       filter.stream ?? null,
       filter.agent,
+      maxBytes,
     );
     return rows.map((r) => ({ taskId: r.task_id, attempt: r.attempt, seq: r.seq, stream: r.stream, at: new Date(r.at).getTime(), text: r.chunk }));
   }

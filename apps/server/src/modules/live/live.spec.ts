@@ -5,6 +5,7 @@ import { KEPT_PROGRESS, encodeFrame, parseFrame, ServerToClientSchemas, type Cli
 import { eventually as eventuallyWithin } from '@fx/testing';
 import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
+import { LiveRepository } from './live.repository.js';
 
 jest.setTimeout(60_000);
 
@@ -174,6 +175,24 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
     expect(late.frames.some((f) => f.type === 'watch-ended')).toBe(false);
     late.ws.close();
     watcherAfter.ws.close();
+    peer.close();
+  });
+
+  it("reads stored chunks up to a byte budget (a watch's catch-up), ending before the chunk that would start past it, never before the first", async () => {
+    const { ids, peer } = await leased(2);
+    // 20 + 20 bytes for each task, within the server's bound of 64 a task
+    for (const id of ids) peer.send('stream', { progress: [], logs: [log(id, 1, 'a'.repeat(20)), log(id, 2, 'b'.repeat(20))], truncated: [] });
+    await eventually(async () => {
+      const all = await Promise.all(ids.map(async (id) => (await alice('GET', `/v1/tasks/${id}/logs`)).body.items.length));
+      return all.every((n) => n === 2);
+    });
+    const live = server.app.get(LiveRepository);
+    const read = async (maxBytes: number | null) => (await live.logs(ids, 0, 1000, { agent: false }, maxBytes)).length;
+    expect(await read(null)).toBe(4);
+    expect(await read(41)).toBe(3);
+    expect(await read(40)).toBe(2);
+    expect(await read(1)).toBe(1);
+    expect(await read(0)).toBe(1);
     peer.close();
   });
 
