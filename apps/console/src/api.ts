@@ -105,7 +105,20 @@ export function api(token: string) {
     endpoints: () => r<{ items: ConsoleEndpoint[] }>('GET', '/v1/console/endpoints').then((x) => x.items),
     lockEndpoint: (id: string, locked: boolean) => r<ConsoleEndpoint>('POST', `/v1/endpoints/${id}/${locked ? 'lock' : 'unlock'}`),
     deleteEndpoint: (id: string) => r<void>('DELETE', `/v1/endpoints/${id}`),
-    functions: () => r<{ items: FunctionInfo[] }>('GET', '/v1/functions').then((x) => x.items),
+    functions: async () => {
+      // every page: each ends at 1,000 functions or 8 MiB of source
+      const items: FunctionInfo[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { items: FunctionInfo[]; nextCursor?: string | null } = await r(
+          'GET',
+          `/v1/functions?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        );
+        items.push(...page.items);
+        cursor = page.nextCursor ?? null;
+      } while (cursor);
+      return items;
+    },
     deleteFunction: (id: string) => r<void>('DELETE', `/v1/functions/${id}`),
     function: (id: string) => r<FunctionInfo>('GET', `/v1/functions/${id}`),
     endpoint: (id: string) => r<EndpointInfo>('GET', `/v1/endpoints/${id}`),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FunctionRuntime, PythonEntrypoint, ResourceName, Uuid } from './common.js';
+import { FunctionRuntime, PythonEntrypoint, ResourceName, Uuid, pageQuery, pageResponse } from './common.js';
 import { RetryPolicy } from './retry.js';
 import { FunctionCache } from './memoize.js';
 import { MAX_PROGRESS_PREFIX_CHARS } from './live.js';
@@ -87,13 +87,29 @@ export const FunctionInfo = z.object({
 });
 export type FunctionInfo = z.infer<typeof FunctionInfo>;
 
-/** `GET /v1/functions` query: `name` (or `owner/name`) lists every live version of that name, newest first. */
+/**
+ * Most bytes of source one page of `GET /v1/functions` holds: a page ends before the function that would
+ * start past them (never before its first), whatever its `limit`. Other users' public functions are
+ * listed too, and each may hold 1 MiB of source.
+ */
+export const FUNCTION_PAGE_SOURCE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * `GET /v1/functions` query: your functions and public ones (admins: all), oldest first; `name` (or
+ * `owner/name`) lists every live version of that name instead, newest first. Keyset-paged (at most
+ * FUNCTION_PAGE_SOURCE_BYTES of source a page).
+ */
 export const ListFunctionsQuery = z
   .object({
     name: z
       .string()
       .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be "name" or "owner/name"')
       .optional(),
+    ...pageQuery(100),
   })
   .strict();
 export type ListFunctionsQuery = z.input<typeof ListFunctionsQuery>;
+export type ParsedListFunctionsQuery = z.output<typeof ListFunctionsQuery>;
+
+export const ListFunctionsResponse = z.object(pageResponse(FunctionInfo));
+export type ListFunctionsResponse = z.infer<typeof ListFunctionsResponse>;

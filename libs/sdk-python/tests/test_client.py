@@ -154,6 +154,17 @@ def test_batch_larger_than_the_server_limit_is_split(client: Client, fx: Fx, js:
     assert client.get_results(ids, timeout=180) == [i + 1 for i in range(n)]
 
 
+def test_list_functions_reads_every_page(client: Client) -> None:
+    # a page of GET /v1/functions ends at 8 MiB of source: 9 functions of 1 MiB take two pages
+    names = [f"big-{uuid.uuid4().hex[:8]}" for _ in range(9)]
+    for name in names:
+        client.register_shell_function("echo " + "x" * (1024 * 1024 - 16), name=name)
+    first = client._request("GET", "/v1/functions?limit=1000")
+    assert first["nextCursor"] is not None
+    listed = [f["name"] for f in client.list_functions()]
+    assert all(listed.count(name) == 1 for name in names)
+
+
 def test_authentication_error(fx: Fx) -> None:
     with Client(fx.url, "not-a-token") as bad:
         with pytest.raises(fx_sdk.AuthenticationError) as caught:

@@ -9,6 +9,7 @@ import {
   FunctionInfo,
   FunctionRef,
   ListFunctionsQuery,
+  ListFunctionsResponse,
   ListResponse,
   RegisterEndpointRequest,
   RegisterEndpointResponse,
@@ -32,7 +33,8 @@ import { ClientCore } from './client.core.js';
 import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
 import { checkInput, queryString } from './validate.js';
 
-const FunctionList = ListResponse(FunctionInfo);
+/** A page of GET /v1/functions; a server older than its paging answers one page with no nextCursor. */
+const FunctionPage = ListFunctionsResponse.partial({ nextCursor: true });
 const EndpointList = ListResponse(EndpointInfo);
 const UserList = ListResponse(UserInfo);
 const TokenList = ListResponse(TokenInfo);
@@ -93,14 +95,31 @@ export abstract class ClientRegistry extends ClientCore {
     return this.request({ method: 'GET', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}`, response: FunctionInfo });
   }
 
-  async listFunctions(): Promise<FunctionInfo[]> {
-    return (await this.request({ method: 'GET', path: '/v1/functions', response: FunctionList })).items;
+  /** Your functions and the public ones (admins: all), oldest first: every page of them. */
+  listFunctions(): Promise<FunctionInfo[]> {
+    return this.functionPages({});
   }
 
   /** Every live version of a function name (`name`, or `owner/name`), newest first; empty when there is none. */
-  async listFunctionVersions(name: string): Promise<FunctionInfo[]> {
+  listFunctionVersions(name: string): Promise<FunctionInfo[]> {
     const query = checkInput(ListFunctionsQuery, { name }, 'function name');
-    return (await this.request({ method: 'GET', path: `/v1/functions?name=${encodeURIComponent(query.name!)}`, response: FunctionList })).items;
+    return this.functionPages({ name: query.name });
+  }
+
+  /** Every page of GET /v1/functions (each bounded by the server: FUNCTION_PAGE_SOURCE_BYTES). */
+  private async functionPages(query: { name?: string }): Promise<FunctionInfo[]> {
+    const items: FunctionInfo[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Partial<ListFunctionsResponse> & Pick<ListFunctionsResponse, 'items'> = await this.request({
+        method: 'GET',
+        path: `/v1/functions?${queryString({ ...query, limit: 1000, cursor: cursor ?? undefined })}`,
+        response: FunctionPage,
+      });
+      items.push(...page.items);
+      cursor = page.nextCursor ?? null;
+    } while (cursor);
+    return items;
   }
 
   /** Deletes a function by id, or by name: a bare name deletes its newest version, after which the name means the one before. */

@@ -7,6 +7,7 @@ import {
   EndpointStatusResponse,
   ClearCacheResponse,
   FunctionInfo,
+  ListFunctionsResponse,
   ListResponse,
   RegisterEndpointResponse,
 } from '@fx/protocol';
@@ -20,7 +21,12 @@ export const FUNCTION_OPERATIONS: Record<string, OperationDoc> = {
     response: FunctionInfo,
     body: true,
   },
-  'GET /v1/functions': { summary: 'List functions', description: 'Your functions and public ones (admins: all).', response: ListResponse(FunctionInfo) },
+  'GET /v1/functions': {
+    summary: 'List functions',
+    description:
+      'Your functions and public ones (admins: all), oldest first; with `name`, the versions of that name, newest first. Keyset-paged: pass `nextCursor` back as `cursor`; a page holds at most `limit` functions and ends at 8 MiB of source.',
+    response: ListFunctionsResponse,
+  },
   'GET /v1/functions/{id}': {
     summary: 'Get a function',
     description: 'A function you own or that is public (admins: any); others are 404.',

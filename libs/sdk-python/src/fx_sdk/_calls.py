@@ -8,6 +8,7 @@ delete calls of a collection of the caller's resources (``Collection``), which d
 from __future__ import annotations
 
 from typing import Any, Callable, Generic, List, Optional, Type, TypeVar, Union, cast, overload
+from urllib.parse import urlencode
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -20,8 +21,16 @@ class ClientCalls:
         raise NotImplementedError
 
     def _list(self, path: str) -> List[Any]:
-        """``GET path`` of a route that answers ``{"items": [...]}``: its items."""
-        return cast(List[Any], self._request("GET", path)["items"])
+        """``GET path`` of a route that answers ``{"items": [...]}``: its items, every page of them where the
+        route is keyset-paged (its answer has a ``nextCursor``, passed back as ``cursor``)."""
+        items: List[Any] = []
+        cursor: Optional[str] = None
+        while True:
+            page = self._request("GET", path if cursor is None else f"{path}{'&' if '?' in path else '?'}{urlencode({'cursor': cursor})}")
+            items.extend(page["items"])
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return items
 
 
 class ClientCall(Generic[C]):

@@ -100,7 +100,8 @@ class RegistryMethods(ClientCalls):
         return info
 
     def list_functions(self) -> List[FunctionInfo]:
-        return cast(List[FunctionInfo], self._list("/v1/functions"))
+        """Your functions and the public ones (admins: all), oldest first: every page of them."""
+        return cast(List[FunctionInfo], self._list("/v1/functions?limit=1000"))
 
     def delete_function(self, function: str) -> None:
         """Deletes a function by id, or the newest version of a name."""

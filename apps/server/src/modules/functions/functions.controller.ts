@@ -1,6 +1,6 @@
 import { Delete, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiParam, ApiQuery } from '@nestjs/swagger';
-import { FunctionRef, ListFunctionsQuery, RegisterFunctionRequest, UpdateFunctionRequest } from '@fx/protocol';
+import { FunctionRef, ListFunctionsQuery, RegisterFunctionRequest, UpdateFunctionRequest, type ParsedListFunctionsQuery } from '@fx/protocol';
 import { ApiController, ZodBody } from '../../common/api-decorators.js';
 import { RefPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { jsonSchema } from '../../common/openapi.js';
@@ -32,8 +32,10 @@ export class FunctionsController {
 
   @Get()
   @ApiQuery({ name: 'name', required: false, description: 'only the live versions of this name (`name` or `owner/name`), newest first' })
-  async list(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(ListFunctionsQuery, 'query')) q: { name?: string }) {
-    return { items: await this.functions.list(p, q.name) };
+  @ApiQuery({ name: 'limit', required: false, description: 'at most this many (1-1000, default 100); a page also ends at 8 MiB of source' })
+  @ApiQuery({ name: 'cursor', required: false, description: "the previous page's nextCursor" })
+  list(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(ListFunctionsQuery, 'query')) q: ParsedListFunctionsQuery) {
+    return this.functions.list(p, q);
   }
 
   @Get(':id')

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { RetryPolicy } from '@fx/protocol';
+import { FUNCTION_PAGE_SOURCE_BYTES, type RetryPolicy } from '@fx/protocol';
 import { Prisma, type Function as FunctionModel } from '../../generated/prisma/client.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
@@ -24,6 +24,12 @@ export interface NewFunction {
   retry: RetryPolicy | null;
   idempotent: boolean;
   contentHash: string;
+}
+
+/** A page of functions (FunctionsRepository.page). */
+export interface FunctionPage {
+  rows: FunctionModel[];
+  more: boolean;
 }
 
 /** Every submission reads its functions: one prepared statement, as findMany would answer it. */
@@ -69,11 +75,59 @@ export class FunctionsRepository {
     return this.db.prisma.function.findMany({ where: { id: { in: ids } } });
   }
 
-  listVisible(userId: string, all: boolean) {
-    return this.db.prisma.function.findMany({
-      where: all ? { deletedAt: null } : { deletedAt: null, OR: [{ ownerId: userId }, { public: true }] },
-      orderBy: [{ createdAt: 'asc' }, { version: 'asc' }],
-    });
+  /**
+   * A page of the live functions `visibleTo` may see (theirs and public ones; null: all), oldest first,
+   * after `after` (the previous page's last: created_at, id). See page.
+   */
+  listVisible(visibleTo: string | null, after: [Date, string] | null, limit: number): Promise<FunctionPage> {
+    return this.page(
+      `($1::uuid IS NULL OR f.owner_id = $1::uuid OR f.public) AND ($2::timestamptz IS NULL OR (f.created_at, f.id) > ($2::timestamptz, $3::uuid))`,
+      'f.created_at, f.id',
+      [visibleTo, after?.[0] ?? null, after?.[1] ?? null],
+      limit,
+    );
+  }
+
+  /**
+   * A page of the live versions of one name, newest first, below version `below`: of the owner
+   * `ownerId`, or of the user named `ownerName`, those `visibleTo` may see (theirs and public ones;
+   * null: all). See page.
+   */
+  listVersions(
+    owner: { ownerId: string } | { ownerName: string },
+    name: string,
+    visibleTo: string | null,
+    below: number | null,
+    limit: number,
+  ): Promise<FunctionPage> {
+    return this.page(
+      `f.owner_id = ${'ownerId' in owner ? '$1::uuid' : '(SELECT u.id FROM users u WHERE u.name = $1::text)'} AND f.name = $2::text
+       AND ($3::uuid IS NULL OR f.owner_id = $3::uuid OR f.public) AND ($4::int IS NULL OR f.version < $4::int)`,
+      'f.version DESC',
+      ['ownerId' in owner ? owner.ownerId : owner.ownerName, name, visibleTo, below],
+      limit,
+    );
+  }
+
+  /**
+   * Up to `limit` live functions that `where` lets through, in `order`, and no more source than
+   * FUNCTION_PAGE_SOURCE_BYTES once the first is in: a page's size does not depend on how many public
+   * functions others registered. The sources of the rows past it are never read (only their lengths,
+   * which PostgreSQL keeps beside them). `more`: functions are left after the page.
+   */
+  private async page(where: string, order: string, params: unknown[], limit: number): Promise<FunctionPage> {
+    const n = params.length;
+    const rows = await this.db.sql.query<FunctionModel & { left: number | string }>(
+      `WITH m AS (
+         SELECT f.*, row_number() OVER w AS rn, sum(octet_length(f.source)) OVER w - octet_length(f.source) AS before_bytes
+         FROM functions f WHERE f.deleted_at IS NULL AND ${where}
+         WINDOW w AS (ORDER BY ${order}) ORDER BY ${order} LIMIT $${n + 1}::int + 1),
+       page AS (SELECT * FROM m WHERE rn <= $${n + 1}::int AND (rn = 1 OR before_bytes < $${n + 2}::bigint))
+       SELECT ${modelSelect(Prisma.FunctionScalarFieldEnum)}, (SELECT count(*) FROM m) - (SELECT count(*) FROM page) AS "left"
+       FROM page ORDER BY rn`,
+      [...params, limit, FUNCTION_PAGE_SOURCE_BYTES],
+    );
+    return { rows: rows.map(({ left: _, ...f }) => f), more: Number(rows[0]?.left ?? 0) > 0 };
   }
 
   /**

@@ -6,12 +6,15 @@ import {
   shellTemplateProblem,
   toFunctionRuntime,
   type FunctionInfo,
+  type ListFunctionsResponse,
+  type ParsedListFunctionsQuery,
   type RegisterFunctionRequest,
   type UpdateFunctionRequest,
 } from '@fx/protocol';
 import { jsSyntaxProblem } from './js-syntax.js';
 import { FxException } from '../../common/fx.exception.js';
 import { resolveRefIds, type NameRef } from '../../common/refs.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../common/keyset-cursor.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsRepository } from './functions.repository.js';
 import { functionContentHash } from '@fx/protocol/node';
@@ -140,14 +143,19 @@ export class FunctionsService {
     return toFunctionInfo(await this.getVisible(p, ref));
   }
 
-  async list(p: Principal, name?: string): Promise<FunctionInfo[]> {
-    if (name === undefined) return (await this.functions.listVisible(p.userId, p.admin)).map(toFunctionInfo);
-    const ref = parseRef(name) as NameRef;
-    const rows =
-      ref.owner === undefined
-        ? await this.functions.findByName({ ownerId: p.userId }, ref.name)
-        : (await this.functions.findByName({ ownerName: ref.owner }, ref.name)).filter((f) => f.ownerId === p.userId || f.public || p.admin);
-    return rows.map(toFunctionInfo);
+  /** A page of the functions the caller may see, or of the versions of one name (ListFunctionsQuery). */
+  async list(p: Principal, q: ParsedListFunctionsQuery): Promise<ListFunctionsResponse> {
+    const visibleTo = p.admin ? null : p.userId;
+    if (q.name === undefined) {
+      const { rows, more } = await this.functions.listVisible(visibleTo, q.cursor ? decodeKeysetCursor(q.cursor) : null, q.limit);
+      const last = rows[rows.length - 1];
+      return { items: rows.map(toFunctionInfo), nextCursor: more && last ? encodeKeysetCursor(last.createdAt, last.id) : null };
+    }
+    const ref = parseRef(q.name) as NameRef;
+    const owner = ref.owner === undefined ? { ownerId: p.userId } : { ownerName: ref.owner };
+    const { rows, more } = await this.functions.listVersions(owner, ref.name, visibleTo, q.cursor ? decodeVersionCursor(q.cursor) : null, q.limit);
+    const last = rows[rows.length - 1];
+    return { items: rows.map(toFunctionInfo), nextCursor: more && last ? encodeVersionCursor(last.version) : null };
   }
 
   /** Makes a function public (anyone may run it) or private again: its owner or an admin. */
@@ -245,4 +253,19 @@ function notFound(ref: string): FxException {
   if ('id' in parsed) return FxException.notFound('function', ref);
   const hint = parsed.owner === undefined ? ' (another user\'s public function is named "owner/name")' : '';
   return new FxException('NOT_FOUND', `no function "${ref}" was found among the functions you may see${hint}`);
+}
+
+/** The versions of a name are paged by version (newest first): the cursor is the last one's, opaque to clients. */
+function encodeVersionCursor(version: number): string {
+  return Buffer.from(JSON.stringify({ below: version })).toString('base64url');
+}
+
+function decodeVersionCursor(cursor: string): number {
+  try {
+    const { below } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { below: unknown };
+    if (Number.isSafeInteger(below) && (below as number) > 0) return below as number;
+  } catch {
+    // refused below, as any other cursor this server did not issue
+  }
+  throw new FxException('VALIDATION_FAILED', 'cursor is not one this server issued: pass the nextCursor of the previous page unchanged');
 }
