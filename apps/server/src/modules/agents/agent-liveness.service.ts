@@ -155,7 +155,8 @@ export class AgentLivenessService implements OnModuleInit, OnModuleDestroy {
     for (const conn of this.connections.all()) {
       const { intervalMs, timeoutMs } = cadenceOf(conn, this.config);
       const beatDue = conn.idle ? intervalMs : (intervalMs * 3) / 4;
-      if (silentMs(conn, now) > timeoutMs) {
+      // one whose socket is not read (the server is behind on its frames: InboundBudget) is not silent
+      if (silentMs(conn, now) > timeoutMs && !conn.inbound.isPaused) {
         this.logger.warn({
           msg: 'no word from the agent; dropping the connection',
           endpointId: conn.endpointId,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { encodeFrame, type AgentInfo, type ErrorCode, type HeartbeatPayload, type LogChunk, type ServerToEndpoint, type TaskResult } from '@fx/protocol';
 import { closeReason } from '../../common/close-reason.js';
+import { InboundBudget } from '../../common/inbound-budget.js';
 
 /** Tells the agent why in an `error` frame, then closes its socket. */
 export function refuse(ws: WebSocket, code: ErrorCode, message: string, closeCode: number): void {
@@ -45,13 +46,21 @@ export class EndpointConnection {
   stealBusy = false;
   /** Frames are handled one at a time, in order. */
   chain: Promise<void> = Promise.resolve();
-  /** `results` frames received and not yet recorded (recorded together, acknowledged one by one). */
+  /**
+   * The bytes of its frames the server holds: each until its turn on the chain ends, and results and
+   * lines also until they are recorded. Past `inboundBytes` its socket is not read.
+   */
+  readonly inbound: InboundBudget;
+  /** `results` frames received and not yet recorded (recorded together, acknowledged one by one), and their sizes. */
   resultFrames: TaskResult[][] = [];
+  resultBytes: number[] = [];
   /**
    * The agent's lines from `stream` frames of nothing else, not yet stored: they are recorded by the
    * statement of the results behind them, or alone when none follow (ResultsService).
    */
   agentLines: LogChunk[] = [];
+  /** The sizes of the frames `agentLines` came in. */
+  agentLinesBytes = 0;
   /** Lines are in the statement being recorded; `linesDue`: a recording of lines alone is scheduled. */
   linesInFlight = false;
   linesDue = false;
@@ -70,7 +79,12 @@ export class EndpointConnection {
     readonly ws: WebSocket,
     /** Told of every frame sent, by type (the metrics' frame counters). */
     private readonly onSent: (type: keyof ServerToEndpoint, n: number) => void = () => {},
-  ) {}
+    inboundBytes = 64 * 1024 * 1024,
+    onPaused: () => void = () => {},
+    onResumed: () => void = () => {},
+  ) {
+    this.inbound = new InboundBudget(ws, inboundBytes, onPaused, onResumed);
+  }
 
   get open(): boolean {
     return this.ws.readyState === this.ws.OPEN;

@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, ENDPOINT_CLOSE as CLOSE, EndpointToServerSchemas, Frame
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import type { ReleaseFrames } from '../../common/early-frames.js';
+import { frameBytes } from '../../common/inbound-budget.js';
 import { AuthService } from '../auth/auth.service.js';
 import { HeldChannelGateway } from '../auth/held-channel.gateway.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
@@ -64,46 +65,59 @@ export class EndpointGateway extends HeldChannelGateway {
       return refuse(ws, fx.code, fx.message, CLOSE.unauthorized);
     }
 
-    const conn = new EndpointConnection(endpointId, ws, (type, n) => this.metrics.frameSent('endpoint', type, n));
+    const conn = new EndpointConnection(
+      endpointId,
+      ws,
+      (type, n) => this.metrics.frameSent('endpoint', type, n),
+      // a frame as large as the limit may wait while one is handled; past that the agent waits
+      this.config.FX_MAX_FRAME_BYTES,
+      () => this.metrics.socketReadsPaused('endpoint'),
+      // its silence while it was not read was the server's: it counts from now (AgentLivenessService)
+      () => this.liveness.heard(conn),
+    );
     let welcomed = false;
     const helloTimer = setTimeout(() => {
       if (!welcomed) refuse(ws, 'BAD_FRAME', 'no hello within 10 s', CLOSE.timeout);
     }, 10_000);
     const onData = (data: RawData) => {
       this.liveness.heard(conn);
-      conn.chain = conn.chain.then(async () => {
-        let frame: AgentFrame;
-        const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
-        if (size > this.config.FX_MAX_FRAME_BYTES) {
-          return refuse(ws, 'PAYLOAD_TOO_LARGE', `frame of ${size} bytes is over the limit of ${this.config.FX_MAX_FRAME_BYTES}`, CLOSE.tooBig);
-        }
-        try {
-          frame = parseFrame(EndpointToServerSchemas, data as Buffer);
-          this.metrics.frameReceived('endpoint', frame.type);
-        } catch (e) {
-          this.metrics.frameReceived('endpoint', INVALID_FRAME_TYPE);
-          const fe = e as FrameError;
-          this.logger.warn({ msg: `bad frame: ${fe.message}`, endpointId, connId: conn.id });
-          if (fe.code === 'UNSUPPORTED_PROTOCOL_VERSION' || !welcomed) return refuse(ws, fe.code, fe.message, CLOSE.badRequest);
-          return conn.send('error', { code: fe.code, message: fe.message });
-        }
-        try {
-          if (!welcomed) {
-            if (frame.type !== 'hello') return refuse(ws, 'BAD_FRAME', `the first frame must be "hello", not "${frame.type}"`, CLOSE.badRequest);
-            if (!(await this.sessions.hello(conn, frame.payload))) return;
-            welcomed = true;
-            clearTimeout(helloTimer);
-            return;
+      const size = frameBytes(data as Buffer | Buffer[]);
+      conn.inbound.hold(size);
+      conn.chain = conn.chain
+        .then(async () => {
+          let frame: AgentFrame;
+          if (size > this.config.FX_MAX_FRAME_BYTES) {
+            return refuse(ws, 'PAYLOAD_TOO_LARGE', `frame of ${size} bytes is over the limit of ${this.config.FX_MAX_FRAME_BYTES}`, CLOSE.tooBig);
           }
-          await this.route(conn, frame);
-        } catch (e) {
-          if (e instanceof FrameError) return refuse(ws, e.code, e.message, CLOSE.badRequest);
-          this.logger.error({ msg: `handling "${frame.type}" failed`, endpointId, connId: conn.id, err: e });
-          // The agent keeps unacknowledged results and resends them after reconnecting.
-          if (!welcomed) refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', CLOSE.serverError);
-          else ws.close(CLOSE.serverError, 'server error; reconnect');
-        }
-      });
+          try {
+            frame = parseFrame(EndpointToServerSchemas, data as Buffer);
+            this.metrics.frameReceived('endpoint', frame.type);
+          } catch (e) {
+            this.metrics.frameReceived('endpoint', INVALID_FRAME_TYPE);
+            const fe = e as FrameError;
+            this.logger.warn({ msg: `bad frame: ${fe.message}`, endpointId, connId: conn.id });
+            if (fe.code === 'UNSUPPORTED_PROTOCOL_VERSION' || !welcomed) return refuse(ws, fe.code, fe.message, CLOSE.badRequest);
+            return conn.send('error', { code: fe.code, message: fe.message });
+          }
+          try {
+            if (!welcomed) {
+              if (frame.type !== 'hello') return refuse(ws, 'BAD_FRAME', `the first frame must be "hello", not "${frame.type}"`, CLOSE.badRequest);
+              if (!(await this.sessions.hello(conn, frame.payload))) return;
+              welcomed = true;
+              clearTimeout(helloTimer);
+              return;
+            }
+            await this.route(conn, frame, size);
+          } catch (e) {
+            if (e instanceof FrameError) return refuse(ws, e.code, e.message, CLOSE.badRequest);
+            this.logger.error({ msg: `handling "${frame.type}" failed`, endpointId, connId: conn.id, err: e });
+            // The agent keeps unacknowledged results and resends them after reconnecting.
+            if (!welcomed) refuse(ws, 'UNAVAILABLE', 'the server could not accept this connection now; retry', CLOSE.serverError);
+            else ws.close(CLOSE.serverError, 'server error; reconnect');
+          }
+        })
+        // its turn is over; results and lines recorded later hold their bytes again until then (ResultsService)
+        .finally(() => conn.inbound.release(size));
     };
     this.liveness.watch(conn);
     ws.on('close', (code) => {
@@ -113,7 +127,7 @@ export class EndpointGateway extends HeldChannelGateway {
     release(onData);
   }
 
-  private async route(conn: EndpointConnection, frame: AgentFrame): Promise<void> {
+  private async route(conn: EndpointConnection, frame: AgentFrame, size: number): Promise<void> {
     switch (frame.type) {
       case 'credits':
         return this.dispatch.grant(conn, frame.payload.credits);
@@ -121,7 +135,7 @@ export class EndpointGateway extends HeldChannelGateway {
         return this.results.started(conn, frame.payload.tasks);
       case 'results':
         // not awaited: recorded off the frame chain, together with the frames that come meanwhile
-        return this.results.accept(conn, frame.payload.results);
+        return this.results.accept(conn, frame.payload.results, size);
       case 'heartbeat':
         return this.liveness.heartbeat(conn, frame.payload);
       case 'hello':
@@ -129,7 +143,7 @@ export class EndpointGateway extends HeldChannelGateway {
       case 'stream': {
         // the agent's lines alone (a finished task's come just before its result) go with the results behind them
         const lines = this.live.agentLinesOnly(frame.payload);
-        if (lines) return this.results.acceptLines(conn, lines);
+        if (lines) return this.results.acceptLines(conn, lines, size);
         // anything else: after the lines before it (watchers take each task's chunks in seq order), and
         // awaited on the frame chain: published before a results frame behind it is recorded
         await this.results.settleLines(conn);

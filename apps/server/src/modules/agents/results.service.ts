@@ -62,8 +62,11 @@ export class ResultsService {
    * the statement, and frames that arrive while one is recorded are recorded together in the next
    * (group commit). Each frame is acknowledged once its results are durable.
    */
-  accept(conn: EndpointConnection, results: TaskResult[]): void {
+  /** `bytes`: the frame's size, held against the connection's inbound budget until the results are recorded. */
+  accept(conn: EndpointConnection, results: TaskResult[], bytes = 0): void {
+    conn.inbound.hold(bytes);
     conn.resultFrames.push(results);
+    conn.resultBytes.push(bytes);
     if (!conn.recording) void this.recordFrames(conn);
   }
 
@@ -73,7 +76,9 @@ export class ResultsService {
    * are stored in its statement, not in one more round trip before it. Lines
    * that no results follow in that time (a running task's) are stored alone.
    */
-  acceptLines(conn: EndpointConnection, lines: LogChunk[]): void {
+  acceptLines(conn: EndpointConnection, lines: LogChunk[], bytes = 0): void {
+    conn.inbound.hold(bytes);
+    conn.agentLinesBytes += bytes;
     conn.agentLines.push(...lines);
     if (conn.recording || conn.linesDue) return;
     conn.linesDue = true;
@@ -108,10 +113,16 @@ export class ResultsService {
           take++;
         }
         const frames = conn.resultFrames.splice(0, take);
+        const held = conn.resultBytes.splice(0, take).reduce((n, b) => n + b, conn.agentLinesBytes);
+        conn.agentLinesBytes = 0;
         const lines = conn.agentLines.splice(0);
         conn.linesInFlight = lines.length > 0;
-        if (frames.length > 0) await this.record(conn, frames.flat(), lines);
-        else await this.live.storeAgentLines(conn, lines);
+        try {
+          if (frames.length > 0) await this.record(conn, frames.flat(), lines);
+          else await this.live.storeAgentLines(conn, lines);
+        } finally {
+          conn.inbound.release(held);
+        }
         conn.linesInFlight = false;
         for (const results of frames) {
           const copies = results.filter((r) => r.copy).map((r) => r.taskId);
@@ -128,6 +139,9 @@ export class ResultsService {
       this.logger.error({ msg: 'recording results failed', endpointId: conn.endpointId, connId: conn.id, err: e });
       conn.resultFrames = [];
       conn.agentLines = [];
+      conn.inbound.release(conn.resultBytes.reduce((n, b) => n + b, conn.agentLinesBytes));
+      conn.resultBytes = [];
+      conn.agentLinesBytes = 0;
       conn.ws.close(ENDPOINT_CLOSE.serverError, 'server error; reconnect');
     } finally {
       // at once: a frame accepted after the last look finds no recording and starts one

@@ -6,6 +6,7 @@ import { CLIENT_FRAME_MAX_BYTES, ClientToServerSchemas, FrameError, SOCKET_CLOSE
 import { FxException } from '../../common/fx.exception.js';
 import type { ReleaseFrames } from '../../common/early-frames.js';
 import { closeReason } from '../../common/close-reason.js';
+import { InboundBudget, frameBytes } from '../../common/inbound-budget.js';
 import { AuthService } from '../auth/auth.service.js';
 import { HeldChannelGateway } from '../auth/held-channel.gateway.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
@@ -22,6 +23,8 @@ import { SocketSubmitService, errorBodyOf } from './socket-submit.service.js';
  * KB; a larger submission goes over REST): nothing larger is read.
  */
 export const CLIENT_MAX_FRAME_BYTES = CLIENT_FRAME_MAX_BYTES;
+/** Bytes of a socket's frames held at once (submissions run side by side) before it is not read: 16 of the largest. */
+export const CLIENT_INBOUND_BYTES = 16 * CLIENT_MAX_FRAME_BYTES;
 
 /**
  * The client channel: SDKs submit tasks, subscribe to task ids and are pushed each final outcome once,
@@ -62,13 +65,21 @@ export class ClientGateway extends HeldChannelGateway {
       return;
     }
     let chain = Promise.resolve();
+    const inbound = new InboundBudget(ws, CLIENT_INBOUND_BYTES, () => this.metrics.socketReadsPaused('client'));
     const onData = (data: RawData) => {
+      const size = frameBytes(data as Buffer | Buffer[]);
+      inbound.hold(size);
+      let submitted: Promise<void> | undefined;
       chain = chain
-        .then(() => this.handle(socket, data as Buffer))
+        .then(async () => {
+          submitted = (await this.handle(socket, data as Buffer))?.submitted;
+        })
         .catch((e) => {
           this.logger.error({ msg: 'client frame failed', err: e });
           socket.send('error', { code: 'INTERNAL', message: 'the server could not handle that frame; retry' });
-        });
+        })
+        // a submission holds its frame's bytes until it is answered, off the chain
+        .finally(() => (submitted ? void submitted.finally(() => inbound.release(size)) : inbound.release(size)));
     };
     ws.on('close', () => {
       this.subscriptions.drop(socket);
@@ -77,7 +88,8 @@ export class ClientGateway extends HeldChannelGateway {
     release(onData);
   }
 
-  private async handle(socket: ClientSocket, data: Buffer): Promise<void> {
+  /** Handles one frame; a submission runs on after it returns (`submitted`: its answer was sent), as concurrent REST requests do. */
+  private async handle(socket: ClientSocket, data: Buffer): Promise<{ submitted: Promise<void> } | void> {
     let frame;
     try {
       // the bounds bodyGate holds REST bodies to (depth, keys), before JSON.parse
@@ -90,8 +102,7 @@ export class ClientGateway extends HeldChannelGateway {
       const fe = e as FrameError;
       return socket.send('error', { code: fe.code as ErrorCode, message: fe.message });
     }
-    // not chained: submissions are independent, as concurrent REST requests are
-    if (frame.type === 'submit') return void this.submit(socket, data.length, frame.payload, frame.id);
+    if (frame.type === 'submit') return { submitted: this.submit(socket, data.length, frame.payload, frame.id) };
     if (frame.type === 'unsubscribe') return this.subscriptions.unsubscribe(socket, frame.payload.taskIds);
     if (frame.type === 'unwatch') return this.watches.unwatch(socket, frame.payload.taskIds);
     if (frame.type === 'watch') {

@@ -69,6 +69,12 @@ export function createInstruments(registry: Registry) {
       labelNames: ['channel', 'type'] as const,
       registers,
     }),
+    socketReadsPaused: new Counter({
+      name: 'fx_socket_reads_paused_total',
+      help: 'Times a websocket was no longer read because the frames the server held of it reached their budget (a peer sending faster than its frames are handled), by channel.',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
     framesSent: new Counter({
       name: 'fx_frames_sent_total',
       help: 'Websocket frames sent, by channel (endpoint: agents; client: SDKs) and frame type.',

@@ -115,6 +115,10 @@ export class MetricsService implements OnModuleInit {
     if (this.enabled) this.m.framesReceived.inc({ channel, type });
   }
 
+  socketReadsPaused(channel: FrameChannel): void {
+    if (this.enabled) this.m.socketReadsPaused.inc({ channel });
+  }
+
   frameSent(channel: FrameChannel, type: string, n = 1): void {
     if (this.enabled) this.m.framesSent.inc({ channel, type }, n);
   }

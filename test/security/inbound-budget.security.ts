@@ -1,0 +1,71 @@
+import { jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { startTestServer, type TestServer } from '../../apps/server/src/testing/test-server.js';
+import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
+import { eventually } from '@fx/testing';
+import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
+
+/**
+ * A peer that sends frames faster than the server handles them is not read any further while the
+ * frames the server holds of it are over their budget (FX_MAX_FRAME_BYTES for an agent, 16 of the
+ * largest client frames for an SDK): TCP pushes back on it instead of the server holding everything it
+ * sent. Every frame is still handled, in order, once the socket is read again.
+ */
+jest.setTimeout(180_000);
+
+const FRAME = 1024 * 1024;
+const FRAMES = 60;
+
+/** fx_socket_reads_paused_total of a channel, from /metrics. */
+async function pauses(server: TestServer, channel: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`fx_socket_reads_paused_total{channel="${channel}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe.each(['embedded', 'postgres+redis'] as const)('the bytes a socket may have the server hold, on %s', (backend) => {
+  let server: TestServer;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    server = await startTestServer(backend, { FX_LOG_LEVEL: 'error', FX_RATE_LIMIT_PER_SECOND: '0', FX_MAX_FRAME_BYTES: String(2 * FRAME) });
+    user = await mkUser(server, 'flood');
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('stops reading an agent that sends results faster than they are recorded, and acknowledges every frame once it reads on', async () => {
+    const ep = (await user.api('POST', '/v1/endpoints', { name: 'flood-ep' })).body;
+    const peer = await ProtocolPeer.connect(server.url, ep.token);
+    peer.hello();
+    await peer.next('welcome');
+    const before = await pauses(server, 'endpoint');
+    // results for tasks nobody has: parsed, recorded as nothing, acknowledged; each frame 1 MiB
+    const ids = Array.from({ length: FRAMES }, () => randomUUID());
+    for (const taskId of ids) {
+      peer.send('results', { results: [{ taskId, attempt: 0, status: 'success', result: 'x'.repeat(FRAME - 200), timings: {} }] });
+    }
+    const acked: string[] = [];
+    while (acked.length < FRAMES) acked.push(...(await peer.next('ack', 60_000)).payload.taskIds);
+    expect(acked).toEqual(ids);
+    expect(await pauses(server, 'endpoint')).toBeGreaterThan(before);
+    peer.close();
+  });
+
+  it('stops reading an SDK socket with more submissions in flight than its budget, and answers each', async () => {
+    const fn = (await user.api('POST', '/v1/functions', { name: 'f', runtime: 'js', source: '(x) => x.length' })).body.id;
+    const ep = (await user.api('POST', '/v1/endpoints', { name: 'sdk-ep' })).body.endpoint.id;
+    const socket = RawSocket.open(server.url, '/v1/ws/client', user.token);
+    await socket.ready();
+    const before = await pauses(server, 'client');
+    // 40 submissions of about 900 KB each: more than 16 of the largest frames at once
+    const n = 40;
+    for (let i = 0; i < n; i++) socket.send('submit', { batch: { endpointId: ep, tasks: [{ functionId: fn, args: ['y'.repeat(900_000)] }] } }, `s${i}`);
+    await eventually(() => socket.frames.filter((f) => f.type === 'submitted').length === n, 120_000, 'every submission answered', FRAME_POLL);
+    expect(socket.frames.filter((f) => f.type === 'error')).toEqual([]);
+    expect(await pauses(server, 'client')).toBeGreaterThan(before);
+    socket.close();
+  });
+});
