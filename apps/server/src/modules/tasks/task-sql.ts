@@ -39,8 +39,10 @@ export function tasksOfFrame(frame: string, key: string, where: string, o: { col
  * that endpoint's agent ran it, so only its result or usage for it is genuine. An endpoint group may
  * have moved the waiting task to another member since, whose agent never had it.
  */
+// A scalar subquery, probed through the attempts' primary key for the rows that get this far: written as
+// EXISTS, the planner hashed every lost attempt of the endpoint (a scan of task_attempts) for a frame.
 export const lostOn = (t: string, endpoint: string) =>
-  `EXISTS (SELECT 1 FROM task_attempts a WHERE a.task_id = ${t}.id AND a.number = ${t}.attempt AND NOT a.speculative AND a.status = 'lost' AND a.endpoint_id = ${endpoint}::uuid)`;
+  `(SELECT a.endpoint_id FROM task_attempts a WHERE a.task_id = ${t}.id AND a.number = ${t}.attempt AND NOT a.speculative AND a.status = 'lost') = ${endpoint}::uuid`;
 /** What a statement that moves tasks to `waiting-for-endpoint` returns for QueueService (QueuedRow), with the table's alias. */
 export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'priority'].map((c) => t + c).join(', ');
 
