@@ -60,9 +60,9 @@ export class ResultsService {
   /**
    * A `results` frame, recorded off the frame chain: credits and heartbeats behind it are not held up by
    * the statement, and frames that arrive while one is recorded are recorded together in the next
-   * (group commit). Each frame is acknowledged once its results are durable.
+   * (group commit). Each frame is acknowledged once its results are durable. `bytes`: the frame's size,
+   * held against the connection's inbound budget (InboundBudget) until its results are recorded.
    */
-  /** `bytes`: the frame's size, held against the connection's inbound budget until the results are recorded. */
   accept(conn: EndpointConnection, results: TaskResult[], bytes = 0): void {
     conn.inbound.hold(bytes);
     conn.resultFrames.push(results);
