@@ -14,16 +14,12 @@ export class InboundBudget {
 
   constructor(
     private readonly ws: WebSocket,
-    readonly maxBytes: number,
+    private readonly maxBytes: number,
     /** Told each time the socket is paused (a metric). */
     private readonly onPause: () => void = () => {},
     /** Told each time it is read again. */
     private readonly onResume: () => void = () => {},
   ) {}
-
-  get heldBytes(): number {
-    return this.held;
-  }
 
   /** Not read now: what the peer sends meanwhile waits in its own buffers, so its silence is the server's doing. */
   get isPaused(): boolean {

@@ -14,7 +14,7 @@ import {
 import { jsSyntaxProblem } from './js-syntax.js';
 import { FxException } from '../../common/fx.exception.js';
 import { resolveRefIds, type NameRef } from '../../common/refs.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../../common/keyset-cursor.js';
+import { decodeKeysetCursor, decodeVersionCursor, encodeKeysetCursor, encodeVersionCursor } from '../../common/keyset-cursor.js';
 import type { Principal } from '../auth/principal.js';
 import { FunctionsRepository } from './functions.repository.js';
 import { functionContentHash } from '@fx/protocol/node';
@@ -253,19 +253,4 @@ function notFound(ref: string): FxException {
   if ('id' in parsed) return FxException.notFound('function', ref);
   const hint = parsed.owner === undefined ? ' (another user\'s public function is named "owner/name")' : '';
   return new FxException('NOT_FOUND', `no function "${ref}" was found among the functions you may see${hint}`);
-}
-
-/** The versions of a name are paged by version (newest first): the cursor is the last one's, opaque to clients. */
-function encodeVersionCursor(version: number): string {
-  return Buffer.from(JSON.stringify({ below: version })).toString('base64url');
-}
-
-function decodeVersionCursor(cursor: string): number {
-  try {
-    const { below } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { below: unknown };
-    if (Number.isSafeInteger(below) && (below as number) > 0) return below as number;
-  } catch {
-    // refused below, as any other cursor this server did not issue
-  }
-  throw new FxException('VALIDATION_FAILED', 'cursor is not one this server issued: pass the nextCursor of the previous page unchanged');
 }
