@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ObjectRef } from '@fx/protocol';
 import { FakeFxServer } from '../testing/fake-fx-server.js';
 import { ObjectCache } from './object.cache.js';
-import { downloadObject } from './object.download.js';
+import { BodyReader, downloadObject } from './object.download.js';
 import { ObjectHttp } from './object.http.js';
 
 describe('ObjectCache against the object routes', () => {
@@ -62,6 +62,21 @@ describe('ObjectCache against the object routes', () => {
     expect((await readFile(lease.path)).equals(data)).toBe(true);
     expect(server.objects.ranges).toEqual([undefined, 'bytes=100000-']);
     expect(server.objects.bytesServed).toBe(data.length);
+  });
+
+  it('keeps every byte that arrived before a cut, however late the body is read', async () => {
+    const ref = server.objects.put(randomBytes(300_000));
+    Object.assign(server.objects.faults, { cutDownloads: 1, cutAfterBytes: 100_000 });
+    const res = await http.request('GET', `/v1/objects/${ref.id}/content`);
+    const body = new BodyReader(res);
+    // the connection is cut (20 ms after the bytes were sent) before anything reads the body
+    await new Promise((resolve) => res.once('close', resolve));
+    let received = 0;
+    const drain = async () => {
+      for (let chunk = await body.next(); chunk; chunk = await body.next()) received += chunk.length;
+    };
+    await expect(drain()).rejects.toThrow(/aborted/);
+    expect(received).toBe(100_000);
   });
 
   it('resumes a partial download left by an earlier run of the agent', async () => {

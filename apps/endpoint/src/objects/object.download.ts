@@ -106,34 +106,89 @@ async function fetchRest(http: ObjectHttp, ref: ObjectRef, partPath: string, pro
       throw new ObjectTransferError(`object ${ref.id}: the server answered range ${from}- with ${res.headers['content-range'] ?? 'no Content-Range'}`, true);
     }
   }
-  const file = await open(partPath, start === 0 ? 'w' : 'r+', 0o600);
+  // Collect before the file is open: what arrives meanwhile must not be lost if the connection is then cut.
+  const body = new BodyReader(res);
+  const file = await open(partPath, start === 0 ? 'w' : 'r+', 0o600).catch((error: unknown) => {
+    body.stop();
+    throw error;
+  });
   try {
-    await appendBody(res, file, progress, ref, signal);
+    await appendBody(body, file, progress, ref);
+  } catch (error) {
+    body.stop();
+    throw asTransferError(error, signal);
   } finally {
     await file.close();
   }
+  // A connection closed early ends the body without an error: what is missing is fetched on the next attempt.
+  if (!res.complete) throw new ObjectTransferError(`object ${ref.id}: the connection closed after ${progress.bytes} of ${ref.size} bytes`, true);
 }
 
 /** Writes the body at `progress.bytes` onwards, hashing each chunk once it is on disk. Never past the object's size. */
-async function appendBody(res: IncomingMessage, file: FileHandle, progress: Progress, ref: ObjectRef, signal?: AbortSignal): Promise<void> {
-  try {
-    for await (const chunk of res) {
-      const data = chunk as Buffer;
-      if (progress.bytes + data.length > ref.size) {
-        res.destroy();
-        throw new ObjectTransferError(`object ${ref.id}: the server sent more than its ${ref.size} bytes`, true);
-      }
-      let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await file.write(data, written, data.length - written, progress.bytes + written);
-        written += bytesWritten;
-      }
-      progress.hash.update(data);
-      progress.bytes += data.length;
+async function appendBody(body: BodyReader, file: FileHandle, progress: Progress, ref: ObjectRef): Promise<void> {
+  for (let data = await body.next(); data; data = await body.next()) {
+    if (progress.bytes + data.length > ref.size) throw new ObjectTransferError(`object ${ref.id}: the server sent more than its ${ref.size} bytes`, true);
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await file.write(data, written, data.length - written, progress.bytes + written);
+      written += bytesWritten;
     }
-  } catch (error) {
-    throw asTransferError(error, signal);
+    progress.hash.update(data);
+    progress.bytes += data.length;
   }
-  // A connection closed early ends the loop without an error: what is missing is fetched on the next attempt.
-  if (!res.complete) throw new ObjectTransferError(`object ${ref.id}: the connection closed after ${progress.bytes} of ${ref.size} bytes`, true);
+}
+
+/** Bytes taken off a response and not yet written, past which the response is paused (TCP pushes back). */
+const HOLD_BYTES = 1024 * 1024;
+
+/**
+ * A response's body, chunk by chunk, that keeps every byte that arrived before the connection failed.
+ * (A stream's async iterator drops what it still buffers once the stream is destroyed, so a cut
+ * connection would lose received bytes, and the resumed request would move them again.) Each chunk is
+ * taken off the response as it is emitted; the response is paused while HOLD_BYTES wait to be written.
+ */
+export class BodyReader {
+  private readonly chunks: Buffer[] = [];
+  private held = 0;
+  private done = false;
+  private failure: unknown;
+  private wake: () => void = () => undefined;
+
+  constructor(private readonly res: IncomingMessage) {
+    res.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.held += chunk.length;
+      if (this.held >= HOLD_BYTES) res.pause();
+      this.wake();
+    });
+    res.once('end', () => this.finish());
+    res.once('close', () => this.finish());
+    res.once('error', (error) => this.finish(error));
+  }
+
+  /** The next chunk; null at the end; throws the response's error once every chunk before it was taken. */
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      const chunk = this.chunks.shift();
+      if (chunk) {
+        this.held -= chunk.length;
+        if (this.held < HOLD_BYTES && this.res.isPaused() && !this.done) this.res.resume();
+        return chunk;
+      }
+      if (this.failure !== undefined) throw this.failure;
+      if (this.done) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** The caller gives up on the body: the connection is not reused. */
+  stop(): void {
+    if (!this.res.complete) this.res.destroy();
+  }
+
+  private finish(error?: unknown): void {
+    if (error !== undefined && this.failure === undefined) this.failure = error;
+    this.done = true;
+    this.wake();
+  }
 }
