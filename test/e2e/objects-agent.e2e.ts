@@ -136,3 +136,21 @@ it('keeps its cache across a restart, and runs a task whose object its owner del
   expect(await finished(again.body.taskId)).toMatchObject({ status: 'success', result: shared!.size });
   expect(proxy.down() - before).toBeLessThan(shared!.size / 4);
 });
+
+it('hands the function a value shaped like a reference that the user escaped, however it is cached on the endpoint', async () => {
+  const info = (await objects.info(shared!.id)).body as ObjectInfo;
+  // the user's own data with the reference's shape, sent escaped (as the SDKs write a "$fx" key of the user's)
+  const { $fx: _, ...fields } = info.ref;
+  const mine = { $$fx: 'object', ...fields };
+  const small = await put(Buffer.from('abc'));
+  const fn = await alice.registerFunction((blob: Buffer, value: unknown) => ({ length: blob.length, value }), { name: 'shape' });
+  const before = proxy.down();
+  const sub = await api('POST', '/v1/tasks', { functionId: fn, endpointId: endpoint.endpointId, args: [{ $fx: 'object', id: small.id }, { deep: [mine] }] });
+  expect(sub.status).toBe(201);
+  // what the function got is the value the user sent (unescaped), not the 4 MiB the endpoint holds for it
+  expect(await finished(sub.body.taskId)).toMatchObject({ status: 'success', result: { length: 3, value: { deep: [info.ref] } } });
+  // the same without a reference of the server's beside it
+  const alone = await api('POST', '/v1/tasks', { functionId: fn, endpointId: endpoint.endpointId, args: ['abc', mine] });
+  expect(await finished(alone.body.taskId)).toMatchObject({ status: 'success', result: { length: 3, value: info.ref } });
+  expect(proxy.down() - before).toBeLessThan(64 * 1024);
+});

@@ -12,10 +12,11 @@ import { AttemptUsage, BlockReport, MAX_BLOCK_REPORTS } from './usage.js';
  * The endpoint channel's own version, sent in `hello` (the envelope's `v` covers every channel and stays
  * 1). 2: `tasks` frames name each task's function by id and carry a function's spec once per connection.
  * 3: a python task may carry `pickledArgs` instead of args (an agent of version 2 would call it with none).
- * 4: results may travel as objects (`resultRef`). 5: the agent sends `stream` frames (live.ts).
+ * 4: results may travel as objects (`resultRef`). 5: the agent sends `stream` frames (live.ts). 6: a
+ * task names the object references the server checked (`objects`); the agent resolves only those.
  * A server refuses an agent of another version with a sentence, rather than misreading its frames.
  */
-export const ENDPOINT_PROTOCOL_VERSION = 5 as const;
+export const ENDPOINT_PROTOCOL_VERSION = 6 as const;
 
 export const AgentInfo = z.object({
   name: z.string().max(128),
@@ -186,6 +187,13 @@ export const TaskSpec = z.object({
    * `taskId` and `name`, whatever its size) and reported as `resultRef`.
    */
   outputName: ObjectName.optional(),
+  /**
+   * The object references the server checked for this task: those its submitter may read (completed
+   * from their rows at submit) and the objects its inputs' results are. The agent fetches and places
+   * only a reference in args or kwargs equal to one of these; any other value of that shape is the
+   * user's own data (sent escaped, as `$$fx`) and reaches the function as it is. Absent: none.
+   */
+  objects: z.array(ObjectRef).max(1_000_000).optional(),
   /**
    * A speculative copy of a task that is running already (issue 16): a second, concurrent attempt of the
    * same task id under a lease of its own. The agent runs it on another worker than the original, keeps

@@ -30,6 +30,16 @@ describe('object references in args', () => {
     const plain = [1, { a: [2] }];
     expect(replaceObjectRefs(plain, () => 0)).toBe(plain);
   });
+
+  it('with unescape, takes escaped keys off in the same pass, so a user value of the reference shape stays data', () => {
+    const mine = { $$fx: 'object', id: O, sha256: SHA, size: 3, encoding: 'bytes' };
+    const args = [{ $fx: 'object', id: A }, mine, { deep: [mine] }];
+    const seen: string[] = [];
+    const completed = replaceObjectRefs(args, (r) => (seen.push(r.id), { ...r, sha256: SHA, size: 1, encoding: 'json' }), true);
+    expect(seen).toEqual([A]);
+    const unescaped = { $fx: 'object', id: O, sha256: SHA, size: 3, encoding: 'bytes' };
+    expect(completed).toEqual([{ $fx: 'object', id: A, sha256: SHA, size: 1, encoding: 'json' }, unescaped, { deep: [unescaped] }]);
+  });
 });
 
 describe('object names', () => {

@@ -138,16 +138,17 @@ export function encodeRefs<T>(value: T, asRef: (v: object) => TaskRefValue | Obj
 }
 
 /**
- * A copy of a wire value with each object reference replaced by `replace(ref)` (task references and
- * escaped keys stay as they are); parts without one are shared. The server completes references with
- * it at submit, and the agent swaps them for content before a function runs.
+ * A copy of a wire value with each object reference replaced by `replace(ref)` (task references stay);
+ * with `unescape`, escaped keys lose their extra `$` in the same pass, so that a user's value of the
+ * reference's shape is never taken for one. Parts without either are shared. The server completes
+ * references with it at submit.
  */
-export function replaceObjectRefs<T>(value: T, replace: (ref: ObjectRefInput) => unknown): T {
+export function replaceObjectRefs<T>(value: T, replace: (ref: ObjectRefInput) => unknown, unescape = false): T {
   const visit = (v: unknown): unknown => {
     if (Array.isArray(v)) return mapShared(v, visit);
     if (!isObject(v)) return v;
     if (Object.hasOwn(v, REF_KEY)) return v[REF_KEY] === 'object' ? replace(v as ObjectRefInput) : v;
-    return mapEntries(v, (k) => k, visit);
+    return mapEntries(v, unescape ? unescapeRefKey : (k) => k, visit);
   };
   return visit(value) as T;
 }

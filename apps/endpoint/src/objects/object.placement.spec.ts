@@ -13,7 +13,7 @@ describe('object references in task arguments', () => {
   it('finds complete references at any depth in args and kwargs, with their paths', () => {
     const args = [ref(1), { deep: [0, { x: ref(2, 'json') }] }];
     const kwargs = { k: ref(3), list: [[ref(1)]] };
-    expect(findObjectRefs(args, kwargs)).toEqual([
+    expect(findObjectRefs(args, kwargs, [ref(1), ref(2, 'json'), ref(3)])).toEqual([
       { at: ['args', 0], ref: ref(1) },
       { at: ['args', 1, 'deep', 1, 'x'], ref: ref(2, 'json') },
       { at: ['kwargs', 'k'], ref: ref(3) },
@@ -25,7 +25,19 @@ describe('object references in task arguments', () => {
     const partial = { $fx: 'object', id: ref(1).id };
     const other = { $fx: 'kept', inner: ref(4) };
     const extra = { ...ref(5), path: '/etc/passwd' };
-    expect(findObjectRefs([partial, other, extra, 'plain', null], {})).toEqual([{ at: ['args', 1, 'inner'], ref: ref(4) }]);
+    expect(findObjectRefs([partial, other, extra, 'plain', null], {}, [ref(1), ref(4), ref(5)])).toEqual([{ at: ['args', 1, 'inner'], ref: ref(4) }]);
+  });
+
+  it('finds only references equal to one the server checked: any other of that shape is user data', () => {
+    const args = [ref(1), { ...ref(2), sha256: ref(1).sha256 }, { ...ref(3), size: 4 }, { ...ref(6), encoding: 'json' }, { x: ref(7) }];
+    expect(findObjectRefs(args, { k: ref(7) }, [ref(2), ref(3), ref(6), ref(7)])).toEqual([
+      { at: ['args', 4, 'x'], ref: ref(7) },
+      { at: ['kwargs', 'k'], ref: ref(7) },
+    ]);
+    expect(findObjectRefs(args, {}, [])).toEqual([]);
+    // ids are compared as the server stores them (lower case)
+    const mixed = { ...ref(8), id: 'abcdef00-0000-4000-8000-000000000008' };
+    expect(findObjectRefs([{ ...mixed, id: mixed.id.toUpperCase() }], {}, [mixed])).toHaveLength(1);
   });
 
   it('sets values in place as own data properties, never through a prototype', () => {

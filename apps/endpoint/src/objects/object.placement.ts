@@ -25,13 +25,17 @@ export interface FoundRef {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const refKey = (r: ObjectRef): string => `${r.id.toLowerCase()} ${r.sha256} ${r.size} ${r.encoding}`;
+
 /**
- * The complete object references (as the server fills them in at submit) in args and kwargs, at any
- * depth. Anything else with a `$fx` key is user data (the server unescapes `$$fx` before dispatch) and
- * is searched like any object.
+ * The object references in args and kwargs, at any depth, that are equal to one the server checked
+ * for the task (`checked`: TaskSpec.objects). Anything else with a `$fx` key is user data, searched like
+ * any object: the server unescapes a user's `$$fx` before dispatch, so the shape alone proves nothing.
  */
-export function findObjectRefs(args: unknown[], kwargs: Record<string, unknown>): FoundRef[] {
+export function findObjectRefs(args: unknown[], kwargs: Record<string, unknown>, checked: readonly ObjectRef[] = []): FoundRef[] {
   const found: FoundRef[] = [];
+  if (checked.length === 0) return found;
+  const allowed = new Set(checked.map(refKey));
   const visit = (v: unknown, at: ArgumentPath): void => {
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) visit(v[i], [...at, i]);
@@ -40,7 +44,7 @@ export function findObjectRefs(args: unknown[], kwargs: Record<string, unknown>)
     if (!isRecord(v)) return;
     if (v[REF_KEY] === 'object') {
       const ref = ObjectRef.safeParse(v);
-      if (ref.success) {
+      if (ref.success && allowed.has(refKey(ref.data))) {
         found.push({ at, ref: ref.data });
         return;
       }

@@ -27,7 +27,7 @@ export class TaskInputs {
   ) {}
 
   async prepare(task: TaskSpec, signal: AbortSignal): Promise<PreparedInputs | { failed: ExecutionOutcome }> {
-    const found = findObjectRefs(task.args, task.kwargs);
+    const found = findObjectRefs(task.args, task.kwargs, task.objects);
     if (found.length === 0) return NOTHING;
     const distinct = new Map(found.map((f) => [f.ref.sha256, f.ref]));
     const leases: CacheLease[] = [];

@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import type { FunctionRuntime, TaskSpec } from '@fx/protocol';
+import type { FunctionRuntime, ObjectRef, TaskSpec } from '@fx/protocol';
 import { functionContentHash } from '@fx/protocol/node';
 
-/** A task for `source`, with a correct content hash unless one is given. */
+/** A task for `source`, with a correct content hash unless one is given; `objects`: the references the server checked (TaskSpec.objects). */
 export function makeTask(
   runtime: FunctionRuntime,
   source: string,
-  options: { args?: unknown[]; kwargs?: Record<string, unknown>; walltimeSeconds?: number; contentHash?: string; attempt?: number } = {},
+  options: {
+    args?: unknown[];
+    kwargs?: Record<string, unknown>;
+    walltimeSeconds?: number;
+    contentHash?: string;
+    attempt?: number;
+    objects?: ObjectRef[];
+  } = {},
 ): TaskSpec {
   return {
     taskId: randomUUID(),
@@ -20,5 +27,6 @@ export function makeTask(
     },
     args: options.args ?? [],
     kwargs: options.kwargs ?? {},
+    ...(options.objects ? { objects: options.objects } : {}),
   };
 }

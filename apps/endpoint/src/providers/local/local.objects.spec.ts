@@ -57,8 +57,8 @@ describe('objects with the local provider under bubblewrap', () => {
 
   it('gives js functions a Buffer for bytes and the value for json, and stores Buffer and large results as objects', async () => {
     const [shape, echo, large, small] = await run(
-      makeTask('js', '(b, c) => ({ isBuffer: Buffer.isBuffer(b), length: b.length, first: b[0], c })', { args: [blob, config] }),
-      makeTask('js', '({ b }) => Buffer.concat([b, Buffer.from("!")])', { args: [], kwargs: { b: blob } }),
+      makeTask('js', '(b, c) => ({ isBuffer: Buffer.isBuffer(b), length: b.length, first: b[0], c })', { args: [blob, config], objects: [blob, config] }),
+      makeTask('js', '({ b }) => Buffer.concat([b, Buffer.from("!")])', { args: [], kwargs: { b: blob }, objects: [blob] }),
       makeTask('js', '(n) => "x".repeat(n)', { args: [5000] }),
       makeTask('js', '(n) => "x".repeat(n)', { args: [10] }),
     );
@@ -87,12 +87,16 @@ describe('objects with the local provider under bubblewrap', () => {
   it('gives python functions bytes and values, and stores bytes and large results as objects', async () => {
     const shape = 'def main(b, c, label):\n    return {"type": type(b).__name__, "length": len(b), "scale": c["scale"], "label": label}\n';
     const reverse = 'def main(b):\n    return b[::-1]\n';
-    const py = (source: string, args: unknown[], kwargs: Record<string, unknown> = {}) => {
-      const t = makeTask('python', source, { args, kwargs, contentHash: functionContentHash('python', source, { entrypoint: 'main' }) });
+    const py = (source: string, args: unknown[], kwargs: Record<string, unknown> = {}, objects: ObjectRef[] = []) => {
+      const t = makeTask('python', source, { args, kwargs, objects, contentHash: functionContentHash('python', source, { entrypoint: 'main' }) });
       t.function.entrypoint = 'main';
       return t;
     };
-    const [a, b, c] = await run(py(shape, [blob, config], { label: 'x' }), py(reverse, [blob]), py('def main(n):\n    return "y" * n\n', [5000]));
+    const [a, b, c] = await run(
+      py(shape, [blob, config], { label: 'x' }, [blob, config]),
+      py(reverse, [blob], {}, [blob]),
+      py('def main(n):\n    return "y" * n\n', [5000]),
+    );
     expect(a).toMatchObject({ status: 'success', result: { type: 'bytes', length: data.length, scale: 3, label: 'x' } });
     expect(b!.resultRef).toMatchObject({ encoding: 'bytes', size: data.length });
     expect(stored(b!).equals(Buffer.from(data).reverse())).toBe(true);
@@ -126,7 +130,9 @@ describe('objects with the local provider under bubblewrap', () => {
   });
 
   it('gives shell functions a read-only path in the task directory', async () => {
-    const [shell] = await run(makeTask('shell', 'echo {path}; cat {path}; echo tamper >> {path} 2>/dev/null || echo refused', { kwargs: { path: text } }));
+    const [shell] = await run(
+      makeTask('shell', 'echo {path}; cat {path}; echo tamper >> {path} 2>/dev/null || echo refused', { kwargs: { path: text }, objects: [text] }),
+    );
     const { stdout } = shell!.result as { stdout: string };
     const [path, ...rest] = stdout.trim().split('\n');
     expect(path).toMatch(new RegExp(`/fx-task-[^/]+/objects/${text.id}$`));
@@ -136,14 +142,25 @@ describe('objects with the local provider under bubblewrap', () => {
 
   it('fetches an input shared by many tasks once, and fails a task whose object cannot be fetched OBJECT_UNAVAILABLE', async () => {
     const shared = server.objects.put(randomBytes(50_000));
-    const tasks = Array.from({ length: 40 }, (_, i) => makeTask('js', '(b, i) => b.length + i', { args: [shared, i] }));
+    const tasks = Array.from({ length: 40 }, (_, i) => makeTask('js', '(b, i) => b.length + i', { args: [shared, i], objects: [shared] }));
     const results = await run(...tasks);
     expect(results.map((r) => r.result)).toEqual(tasks.map((_, i) => 50_000 + i));
     expect(server.objects.contentRequests.get(shared.id)).toBe(1);
     const gone: ObjectRef = { ...shared, id: '00000000-0000-4000-8000-00000000dead', sha256: 'f'.repeat(64) };
-    const [failed] = await run(makeTask('js', '(b) => b.length', { args: [{ nested: [gone] }] }));
+    const [failed] = await run(makeTask('js', '(b) => b.length', { args: [{ nested: [gone] }], objects: [gone] }));
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'OBJECT_UNAVAILABLE' } });
     expect(failed!.error!.message).toMatch(new RegExp(`object ${gone.id} .*could not be fetched: .*not available to this endpoint`));
+  });
+
+  it('leaves a value shaped like a reference that the server did not check to the function, even when its content is cached', async () => {
+    const shared = server.objects.put(randomBytes(20_000));
+    await run(makeTask('js', '(b) => b.length', { args: [shared], objects: [shared] }));
+    // a user's own {"$$fx":"object",…} reaches the agent unescaped: the same shape, but not in `objects`
+    const [forged] = await run(
+      makeTask('js', '(b, c) => ({ b, c })', { args: [shared, { deep: shared }], objects: [{ ...shared, id: '00000000-0000-4000-8000-00000000beef' }] }),
+    );
+    expect(forged).toMatchObject({ status: 'success', result: { b: shared, c: { deep: shared } } });
+    expect(server.objects.contentRequests.get(shared.id)).toBe(1);
   });
 
   it('fails a result the server will not store for its size RESULT_TOO_LARGE, and any other failure to store OBJECT_UNAVAILABLE', async () => {

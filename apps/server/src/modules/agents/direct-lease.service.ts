@@ -117,6 +117,7 @@ function dispatchedRow(t: NewTask, ownerId: string): DispatchedRow {
     resources: t.resources ?? null,
     priority: t.priority ?? DEFAULT_TASK_PRIORITY,
     output_name: t.outputName ?? null,
+    objects: t.objects ?? null,
     waited_seconds: 0,
   };
 }

@@ -315,6 +315,7 @@ export class DispatchService implements OnModuleInit {
         ownerId: r.owner_id,
         ...(r.priority !== DEFAULT_TASK_PRIORITY ? { priority: r.priority } : {}),
         ...(r.output_name ? { outputName: r.output_name } : {}),
+        ...(r.objects?.length ? { objects: r.objects } : {}),
         ...(copies ? { copy: true as const } : {}),
       };
       const taskJson = JSON.stringify(task);

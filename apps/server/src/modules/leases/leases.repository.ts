@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { TaskResources } from '@fx/protocol';
+import type { ObjectRef, TaskResources } from '@fx/protocol';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { FINAL, HELD, checkedObjects, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 import { COPY_ACTIVE } from '../speculation/copies.repository.js';
 
 /** A task as it is handed to an agent (`waited_seconds`: since it joined its queue; from the grant only, for /metrics). */
@@ -12,7 +12,7 @@ export type DispatchedRow = RawRow<
   Task,
   'id' | 'owner_id' | 'function_id' | 'attempt' | 'args' | 'kwargs' | 'pickled_args' | 'resources' | 'priority' | 'output_name',
   Pick<TaskJson, 'args' | 'kwargs'> & Pick<TaskSerialized, 'pickled_args'> & { resources: TaskResources | null }
-> & { waited_seconds?: number | null };
+> & { waited_seconds?: number | null; objects: ObjectRef[] | null };
 
 /**
  * A task whose speculative copy still runs keeps running on it when its original attempt's lease is
@@ -57,7 +57,7 @@ export class LeasesRepository extends SqlRepository {
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
-       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority, output_name,
+       RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority, output_name, ${checkedObjects('tasks')},
                  EXTRACT(EPOCH FROM (now() - COALESCE(waiting_at, received_at)))::float8 AS waited_seconds`,
       json(ids),
       endpointId,

@@ -11,8 +11,8 @@ const PAGE = 10_000;
 
 /** A submission's tasks with their object references completed, and the objects each refers to. */
 export interface ResolvedObjects {
-  /** Per task, in order: args and kwargs with every reference completed from its row, the distinct ids, and their contents' sha256s. */
-  tasks: Array<{ args: unknown[]; kwargs: Record<string, unknown>; objects: string[]; contents: string[] }>;
+  /** Per task, in order: args and kwargs with every reference completed from its row, the distinct references, and their contents' sha256s. */
+  tasks: Array<{ args: unknown[]; kwargs: Record<string, unknown>; objects: ObjectRef[]; contents: string[] }>;
 }
 
 /**
@@ -52,9 +52,9 @@ export class ObjectRefsService {
         t.objects.length === 0
           ? { args: t.args, kwargs: t.kwargs, objects: [], contents: [] }
           : {
-              args: replaceObjectRefs(t.args, complete),
-              kwargs: replaceObjectRefs(t.kwargs, complete),
-              objects: [...new Set(t.objects.map((o) => o.id.toLowerCase()))],
+              args: replaceObjectRefs(t.args, complete, t.escaped),
+              kwargs: replaceObjectRefs(t.kwargs, complete, t.escaped),
+              objects: [...new Set(t.objects.map(complete))],
               contents: [...new Set(t.objects.map((o) => complete(o).sha256))],
             },
       ),

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { eventually } from '@fx/testing';
+import { eventually, sleep } from '@fx/testing';
 import { encodeFrame, parseFrame, ServerToClientSchemas, type ClientToServer, type ObjectRef, type TaskOutcome } from '@fx/protocol';
 import { startTestServer, rest, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
@@ -89,6 +89,7 @@ describe('object references in task arguments', () => {
     const ref: ObjectRef = { $fx: 'object', id: o.id, sha256: sha256(bytes), size: 2048, encoding: 'bytes' };
     expect(task!.args).toEqual([ref]);
     expect(task!.kwargs).toEqual({ k: [ref] });
+    expect(task!.objects).toEqual([ref]);
     expect((await alice.api('GET', `/v1/tasks/${sub.body.taskId}`)).body.args).toEqual([ref]);
 
     // bob's object is not alice's to pass: 404, naming where it is
@@ -111,6 +112,34 @@ describe('object references in task arguments', () => {
     const tooMany = await alice.api('POST', '/v1/tasks', { functionId: a.fn, endpointId: a.endpointId, args: many });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.message).toMatch(/refers to 4 objects; a task may refer to at most 3/);
+    a.peer.close();
+  });
+
+  it('name to the agent only the references the server checked: a value of that shape the user escaped stays data', async () => {
+    const a = await agentOf(alice, 'escaped');
+    const mine = (await alice.objects.put(Buffer.from('mine'))).body;
+    const theirs = (await bob.objects.put(Buffer.from('bob'))).body;
+    // bob's reference, complete, written the way a user sends a value with a "$fx" key of their own
+    const forged = { ...theirs.ref, $fx: undefined, $$fx: 'object' };
+    const args = [{ $fx: 'object', id: mine.id }, forged, { deep: [forged] }];
+    const expected = [mine.ref, theirs.ref, { deep: [theirs.ref] }];
+    // queued, then granted (LeasesRepository.grant) ...
+    const queued = (await alice.api('POST', '/v1/tasks', { functionId: a.fn, endpointId: a.endpointId, args })).body.taskId as string;
+    a.peer.send('credits', { credits: 1 });
+    const [granted] = await a.peer.tasks(1);
+    expect(granted).toMatchObject({ taskId: queued, args: expected, objects: [mine.ref] });
+    // ... and leased in the insert, to an agent with credits (DirectLeaseService)
+    a.peer.send('credits', { credits: 1 });
+    await sleep(200); // the credits are the server's before the submission (else the task is granted as above)
+    const direct = (await alice.api('POST', '/v1/tasks', { functionId: a.fn, endpointId: a.endpointId, args })).body.taskId as string;
+    const [leased] = await a.peer.tasks(1);
+    expect(leased).toMatchObject({ taskId: direct, args: expected, objects: [mine.ref] });
+    // a task without references names none
+    const plain = (await alice.api('POST', '/v1/tasks', { functionId: a.fn, endpointId: a.endpointId, args: [forged] })).body.taskId as string;
+    a.peer.send('credits', { credits: 1 });
+    const [data] = await a.peer.tasks(1);
+    expect(data).toMatchObject({ taskId: plain, args: [theirs.ref] });
+    expect(data!.objects).toBeUndefined();
     a.peer.close();
   });
 });
@@ -260,7 +289,7 @@ describe('results stored as objects', () => {
     await a.peer.next('ack');
     a.peer.send('credits', { credits: 1 });
     const [t2] = await a.peer.tasks(1);
-    expect(t2).toMatchObject({ taskId: second, args: [object.ref, 'tail'] });
+    expect(t2).toMatchObject({ taskId: second, args: [object.ref, 'tail'], objects: [object.ref] });
     const refs = await db.prisma.$queryRawUnsafe<Array<{ object_id: string }>>(`SELECT object_id FROM task_objects WHERE task_id = $1::uuid`, second);
     expect(refs.map((r) => r.object_id)).toEqual([object.id]);
     expect((await a.objects.content(object.id)).bytes.equals(bytes)).toBe(true);

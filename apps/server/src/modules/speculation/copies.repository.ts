@@ -5,7 +5,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import type { OutcomeRow, ResultInput } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, checkedObjects, json } from '../tasks/task-sql.js';
 
 /** The states of a copy that has not ended. */
 export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
@@ -109,7 +109,7 @@ export class CopiesRepository extends SqlRepository {
            ORDER BY c2.launched_at LIMIT $4::int FOR UPDATE OF c2 SKIP LOCKED)
            AND c.status = 'queued'
          RETURNING c.task_id)
-       SELECT t.id, t.owner_id, t.function_id, t.attempt, t.args, t.kwargs, t.pickled_args, t.resources, t.priority, t.output_name
+       SELECT t.id, t.owner_id, t.function_id, t.attempt, t.args, t.kwargs, t.pickled_args, t.resources, t.priority, t.output_name, ${checkedObjects('t')}
        FROM tasks t JOIN granted g ON g.task_id = t.id`,
       endpointId,
       leaseOwner,

@@ -80,6 +80,13 @@ describe('planGraph (references in a submission)', () => {
     expect(plan.tasks[1]).toEqual({ args: [{ $fx: 'mine' }], kwargs: {}, inputs: [], objects: [] });
   });
 
+  it('leaves the escapes of a task with object references to their completion, which unescapes them', () => {
+    const mine = { $$fx: 'object', id: id(201) };
+    const args = [{ $fx: 'object', id: id(200) }, mine];
+    const plan = planGraph([item(0, args)], limits);
+    expect(plan.tasks[0]).toEqual({ args, kwargs: {}, inputs: [], objects: [{ $fx: 'object', id: id(200) }], escaped: true });
+  });
+
   it('lists the object references of each task, bounded per task and per submission like task references', () => {
     const ref = (n: number) => ({ $fx: 'object', id: id(100 + n) });
     const plan = planGraph([item(0, [ref(1)], { k: { deep: [ref(2)] } }), item(1, [{ $fx: 'ref', index: 0 }, ref(3)])], limits);

@@ -9,6 +9,11 @@ export interface PlannedTask {
   inputs: string[];
   /** The object references in its args and kwargs, as sent (the server completes them at submit). */
   objects: ObjectRefInput[];
+  /**
+   * Its args and kwargs still hold escaped keys, to be unescaped as its object references are completed
+   * (ObjectRefsService.resolve): unescaped first, a user's `{"$$fx":"object",…}` would be taken for one.
+   */
+  escaped?: true;
 }
 
 export interface GraphPlan {
@@ -29,7 +34,8 @@ const invalid = (message: string) => new FxException('VALIDATION_FAILED', messag
  * reference `{"$fx":"ref","index":n}` must name an earlier item, so no submission can build a cycle
  * (and a task id refers to a task that exists already). Stored args keep references, as task ids,
  * until the inputs are in (dependency-rules.ts substitutes them); a task without any has its escaped
- * keys unescaped now, so what is stored is what runs. Pure: throws VALIDATION_FAILED with a sentence.
+ * keys unescaped now (as its object references are completed, if it has some), so what is stored is
+ * what runs. Pure: throws VALIDATION_FAILED with a sentence.
  */
 export function planGraph(items: ReadonlyArray<{ id: string; args: unknown[]; kwargs: Record<string, unknown> }>, limits: GraphLimits): GraphPlan {
   const external = new Set<string>();
@@ -56,9 +62,9 @@ export function planGraph(items: ReadonlyArray<{ id: string; args: unknown[]; kw
     totalObjects += objects.length;
     if (totalObjects > limits.maxRefsPerBatch) throw invalid(`the submission refers to more than ${limits.maxRefsPerBatch} objects in all`);
     if (refs.length === 0) {
-      return escaped
-        ? { args: replaceRefs(item.args, (r) => r, true), kwargs: replaceRefs(item.kwargs, (r) => r, true), inputs: [], objects }
-        : { args: item.args, kwargs: item.kwargs, inputs: [], objects };
+      if (!escaped) return { args: item.args, kwargs: item.kwargs, inputs: [], objects };
+      if (objects.length > 0) return { args: item.args, kwargs: item.kwargs, inputs: [], objects, escaped: true };
+      return { args: replaceRefs(item.args, (r) => r, true), kwargs: replaceRefs(item.kwargs, (r) => r, true), inputs: [], objects };
     }
     if (refs.length > limits.maxRefsPerTask)
       throw invalid(`${where} refers to ${refs.length} task results; a task may refer to at most ${limits.maxRefsPerTask}`);

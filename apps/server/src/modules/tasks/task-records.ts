@@ -37,8 +37,8 @@ export interface NewTask {
   retry?: RetryPolicy;
   /** A memoized task's key, scope and entry TTL (modules/cache); absent: it runs every time. */
   cache?: TaskCache;
-  /** Ids of the objects its arguments refer to (checked readable, references completed): its endpoint may fetch them. */
-  objects?: string[];
+  /** The objects its arguments refer to (checked readable, references completed): its endpoint may fetch them. */
+  objects?: ObjectRef[];
   /** The object name its result is stored under (a trigger's output); absent: a plain result. */
   outputName?: string;
   /**
@@ -105,7 +105,7 @@ export function insertRow(t: NewTask, shared: SharedRow = {}): Record<string, un
   if (t.retry) row.retry = t.retry;
   if (t.inputs?.length) row.inputs = t.inputs;
   if (t.cache) row.cache_key = t.cache.key;
-  if (t.objects?.length) row.objects = t.objects;
+  if (t.objects?.length) row.objects = t.objects.map((o) => o.id);
   if (t.outputName) row.output_name = t.outputName;
   return row;
 }

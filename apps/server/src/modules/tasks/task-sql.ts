@@ -136,3 +136,11 @@ export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boo
   if (o.refers) return `WITH ${steps}, inserted AS (${insert}) ${objectRefs}`;
   return `WITH ${steps} ${insert}`;
 }
+
+/**
+ * The `objects` column of a granted task (`t`: the tasks row): the references the server checked for
+ * it (task_objects, completed from the objects' rows), which are all its agent may resolve (TaskSpec.objects).
+ */
+export const checkedObjects = (t: string) =>
+  `(SELECT jsonb_agg(jsonb_build_object('$fx', 'object', 'id', o.id, 'sha256', o.sha256, 'size', o.size, 'encoding', o.encoding) ORDER BY o.id)
+    FROM task_objects r JOIN objects o ON o.id = r.object_id WHERE r.task_id = ${t}.id) AS objects`;
