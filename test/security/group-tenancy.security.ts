@@ -134,4 +134,23 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect(after.status).not.toBe('success');
     expect(after.cachedFrom ?? null).toBeNull();
   });
+
+  it('leases a task that came back to the queue of a member which left the group to an active member only', async () => {
+    malloryPeer.send('credits', { credits: 1 });
+    const task = await submit(alice, groupId, ['moved']);
+    const [spec] = await malloryPeer.tasks(1);
+    expect(spec!.taskId).toBe(task);
+    // alice's own endpoint joins; mallory takes hers out of the group while her agent holds the task
+    expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: aliceEp.id })).status).toBe(201);
+    expect((await mallory.api('DELETE', `/v1/endpoint-groups/${groupId}/members/${malloryEp.id}`)).status).toBe(204);
+    // her agent reconnects without it: the lease is lost and the task is back in her endpoint's queue
+    malloryPeer.close();
+    await malloryPeer.waitClosed();
+    malloryPeer = await peer(malloryEp.token);
+    malloryPeer.send('credits', { credits: 10 });
+    alicePeer.send('credits', { credits: 1 });
+    const [moved] = await alicePeer.tasks(1, 15_000);
+    expect(moved!.taskId).toBe(task);
+    expect(malloryPeer.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+  });
 });

@@ -4,7 +4,7 @@ import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, checkedObjects, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { FINAL, HELD, STILL_MEMBER, checkedObjects, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 import { COPY_ACTIVE } from '../speculation/copies.repository.js';
 
 /** A task as it is handed to an agent (`waited_seconds`: since it joined its queue; from the grant only, for /metrics). */
@@ -50,13 +50,15 @@ export class LeasesRepository extends SqlRepository {
   /**
    * Leases queued tasks to one agent connection. Only rows still waiting change: stale queue entries
    * (cancelled, already dispatched by a duplicate entry) are skipped here, which is what makes
-   * re-enqueueing from PostgreSQL always safe.
+   * re-enqueueing from PostgreSQL always safe. A task of an endpoint group is leased only to an active
+   * member: one that left keeps no claim on the tasks that came back to its queue (a lease lost there)
+   * before the reroute moved them.
    */
   grant(endpointId: string, ids: string[], leaseOwner: string, leaseMs: number): Promise<DispatchedRow[]> {
     return this.query<DispatchedRow>(
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
-       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint'
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint' AND ${STILL_MEMBER('tasks', '$2::uuid')}
        RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority, output_name, ${checkedObjects('tasks')},
                  EXTRACT(EPOCH FROM (now() - COALESCE(waiting_at, received_at)))::float8 AS waited_seconds`,
       json(ids),

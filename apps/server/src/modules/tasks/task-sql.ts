@@ -144,3 +144,11 @@ export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boo
 export const checkedObjects = (t: string) =>
   `(SELECT jsonb_agg(jsonb_build_object('$fx', 'object', 'id', o.id, 'sha256', o.sha256, 'size', o.size, 'encoding', o.encoding) ORDER BY o.id)
     FROM task_objects r JOIN objects o ON o.id = r.object_id WHERE r.task_id = ${t}.id) AS objects`;
+
+/**
+ * True for a task (`t`: the tasks row) that may run on `endpoint`: any task not sent to an endpoint
+ * group, and a group's task on an active member of its group (its owner's consent holds).
+ */
+export const STILL_MEMBER = (t: string, endpoint: string) =>
+  `(${t}.endpoint_group_id IS NULL OR EXISTS (SELECT 1 FROM endpoint_group_members m
+     WHERE m.group_id = ${t}.endpoint_group_id AND m.endpoint_id = ${endpoint} AND m.state = 'active'))`;
