@@ -152,5 +152,24 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     const [moved] = await alicePeer.tasks(1, 15_000);
     expect(moved!.taskId).toBe(task);
     expect(malloryPeer.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+    // a task of a group deleted since stays with the member chosen for it
+    const last = await submit(alice, groupId, ['last']);
+    expect((await alice.api('DELETE', `/v1/endpoint-groups/${groupId}`)).status).toBe(204);
+    alicePeer.send('credits', { credits: 1 });
+    expect((await alicePeer.tasks(1))[0]!.taskId).toBe(last);
+  });
+
+  it("moves a group's task off a member endpoint that its owner deletes, rather than failing it", async () => {
+    const ep = await endpoint(mallory, 'mallory-second');
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-2', members: [ep.id] });
+    expect(g.status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
+    const task = await submit(alice, g.body.id, ['kept']);
+    expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: aliceEp.id })).status).toBe(201);
+    // mallory deleting her endpoint decides nothing about alice's task: it goes to the other member
+    expect((await mallory.api('DELETE', `/v1/endpoints/${ep.id}`)).status).toBe(204);
+    alicePeer.send('credits', { credits: 1 });
+    expect((await alicePeer.tasks(1, 15_000))[0]!.taskId).toBe(task);
+    expect((await get(alice, task)).status).toBe('dispatched');
   });
 });

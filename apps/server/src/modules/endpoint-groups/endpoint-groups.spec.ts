@@ -116,11 +116,15 @@ describe.each(['postgres+redis', 'embedded'] as const)('endpoint groups (%s)', (
     const strict = (await alice('POST', '/v1/endpoints', { name: 'strict', allowedFunctions: [fn] })).body.endpoint.id;
     const g = (await alice('POST', '/v1/endpoint-groups', { name: 'strict-pool', members: [strict] })).body;
     expect((await alice('POST', '/v1/tasks', { functionId: other, endpointId: 'strict-pool' })).body.code).toBe('FUNCTION_NOT_ALLOWED');
-    expect((await alice('POST', '/v1/tasks', { functionId: fn, endpointId: 'strict-pool', args: [1] })).status).toBe(201);
+    const sent = await alice('POST', '/v1/tasks', { functionId: fn, endpointId: 'strict-pool', args: [1] });
+    expect(sent.status).toBe(201);
     expect((await alice('DELETE', `/v1/endpoints/${strict}`)).status).toBe(204);
     expect((await alice('GET', `/v1/endpoint-groups/${g.id}`)).body.members).toEqual([]);
     expect((await alice('DELETE', `/v1/endpoint-groups/${g.id}`)).status).toBe(204);
     expect((await alice('GET', `/v1/endpoint-groups/${g.id}`)).status).toBe(404);
+    // the group's task had no other member to go to, and its group is gone: it fails rather than wait for ever
+    await eventually(async () => (await alice('GET', `/v1/tasks/${sent.body.taskId}`)).body.status === 'failed', 10_000, 'the task failed');
+    expect((await alice('GET', `/v1/tasks/${sent.body.taskId}`)).body.error.code).toBe('ENDPOINT_UNAVAILABLE');
     // an endpoint name still wins over nothing: unknown refs are the endpoint's 404
     expect((await alice('POST', '/v1/tasks', { functionId: fn, endpointId: 'strict-pool' })).status).toBe(404);
   });

@@ -48,13 +48,17 @@ export class EndpointRoutingRepository extends SqlRepository {
     );
   }
 
-  /** Waiting tasks of live groups queued on this endpoint, highest priority first, with their inputs' contents. */
+  /**
+   * Waiting tasks of live groups queued on this endpoint (of any group, once the endpoint is deleted:
+   * a deleted group's task has no member to wait for), highest priority first, with their inputs' contents.
+   */
   waitingOn(endpointId: string, limit: number): Promise<GroupedTaskRow[]> {
     return this.query<GroupedTaskRow>(
       `SELECT t.id, t.endpoint_id, t.endpoint_group_id, t.function_id, t.resources,
               ARRAY(SELECT o.sha256 FROM task_objects r JOIN objects o ON o.id = r.object_id WHERE r.task_id = t.id) AS contents
-       FROM tasks t JOIN endpoint_groups g ON g.id = t.endpoint_group_id AND g.deleted_at IS NULL
+       FROM tasks t JOIN endpoint_groups g ON g.id = t.endpoint_group_id JOIN endpoints e ON e.id = t.endpoint_id
        WHERE t.endpoint_id = $1::uuid AND t.endpoint_group_id IS NOT NULL AND t.status = 'waiting-for-endpoint'
+         AND (g.deleted_at IS NULL OR e.deleted_at IS NOT NULL)
        ORDER BY t.priority DESC, t.received_at, t.id LIMIT $2::int`,
       endpointId,
       limit,
@@ -82,16 +86,18 @@ export class EndpointRoutingRepository extends SqlRepository {
 
   /**
    * Endpoints holding waiting tasks of a live group while their agent is away (never connected,
-   * disconnected, or not heard from within `timeoutMs`), or while no longer an active member of the
-   * task's group (it left): what the repair sweep reroutes.
+   * disconnected, or not heard from within `timeoutMs`) or while no longer an active member of the
+   * task's group (it left), and deleted endpoints holding waiting tasks of any group: what the repair
+   * sweep reroutes (or fails, when no member is left).
    */
   async stranded(timeoutMs: number, limit: number): Promise<string[]> {
     const rows = await this.query<{ id: string }>(
       `SELECT e.id FROM endpoints e
        WHERE EXISTS (
-         SELECT 1 FROM tasks t JOIN endpoint_groups g ON g.id = t.endpoint_group_id AND g.deleted_at IS NULL
+         SELECT 1 FROM tasks t JOIN endpoint_groups g ON g.id = t.endpoint_group_id
          WHERE t.endpoint_id = e.id AND t.endpoint_group_id IS NOT NULL AND t.status = 'waiting-for-endpoint'
-           AND (NOT (${CONNECTED}) OR e.last_heartbeat_at IS NULL OR e.last_heartbeat_at < now() - $1::int * interval '1 millisecond'
+           AND (g.deleted_at IS NULL OR e.deleted_at IS NOT NULL)
+           AND (e.deleted_at IS NOT NULL OR NOT (${CONNECTED}) OR e.last_heartbeat_at IS NULL OR e.last_heartbeat_at < now() - $1::int * interval '1 millisecond'
                 OR NOT EXISTS (SELECT 1 FROM endpoint_group_members m WHERE m.group_id = t.endpoint_group_id AND m.endpoint_id = e.id AND m.state = 'active')))
        LIMIT $2::int`,
       timeoutMs,

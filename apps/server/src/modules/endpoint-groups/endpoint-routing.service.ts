@@ -126,7 +126,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
         const failed = await this.routing.failWaiting(orphans, {
           code: 'ENDPOINT_UNAVAILABLE',
           name: 'EndpointUnavailable',
-          message: `endpoint ${endpointId} left the task's endpoint group, and no other member may run it`,
+          message: `endpoint ${endpointId} left the task's endpoint group (or was deleted), and no other member may run it`,
         });
         await this.outcomes.published(failed);
       }

@@ -381,11 +381,16 @@ export class TasksRepository extends SqlRepository {
     );
   }
 
-  /** Fails the unfinished tasks of a deleted endpoint. */
+  /**
+   * Fails the unfinished tasks of a deleted endpoint, but for those of a live endpoint group: they are
+   * the group owner's (who may not be the endpoint's), and go to another member instead (the group's
+   * reroute takes a waiting one; one the endpoint held comes back through its lease first).
+   */
   failForEndpoint(endpointId: string, error: RemoteError): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
       `UPDATE tasks SET status = 'failed', error = $2::jsonb, completed_at = now(), lease_owner = NULL, lease_expires_at = NULL
        WHERE endpoint_id = $1::uuid AND status NOT IN ${FINAL}
+         AND NOT EXISTS (SELECT 1 FROM endpoint_groups g WHERE g.id = tasks.endpoint_group_id AND g.deleted_at IS NULL)
        RETURNING id, owner_id, status, result, error, output, completed_at`,
       endpointId,
       json(error),
