@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from '../../apps/server/src/testing/
 import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
 import { eventually, sleep } from '@fx/testing';
 import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
+import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
 
 /**
  * An endpoint group lets one user's tasks run on another user's endpoint (an accepted member). What
@@ -171,5 +172,37 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     alicePeer.send('credits', { credits: 1 });
     expect((await alicePeer.tasks(1, 15_000))[0]!.taskId).toBe(task);
     expect((await get(alice, task)).status).toBe('dispatched');
+  });
+
+  it("lets a member endpoint store the group owner's task's named outputs under free names only, never over her objects", async () => {
+    const ep = await endpoint(mallory, 'mallory-third');
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-3', members: [ep.id] });
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
+    const aliceObjects = objectsClient(server.url, alice.token);
+    const precious = (await aliceObjects.put(Buffer.from('alice data'), { name: 'data/precious' })).body;
+    const member = await peer(ep.token);
+    member.send('credits', { credits: 1 });
+    const task = await submit(alice, g.body.id, ['outputs']);
+    expect((await member.tasks(1))[0]!.taskId).toBe(task);
+    const store = async (name: string, bytes: string) => {
+      const agent = objectsClient(server.url, ep.token);
+      const up = await agent.createUpload({ taskId: task, name, encoding: 'bytes' });
+      expect(up.status).toBe(201);
+      expect((await agent.putPart(up.body.uploadId, 0, Buffer.from(bytes))).status).toBe(200);
+      return agent.complete(up.body.uploadId);
+    };
+    // her object of that name stays hers, untouched
+    const over = await store('data/precious', 'forged');
+    expect(over.status).toBe(403);
+    expect(over.body.message).toMatch(/holds an object of the task's owner that this endpoint did not store/);
+    const kept = await aliceObjects.list({ name: 'data/precious' });
+    expect(kept.body.items.map((o: { id: string }) => o.id)).toEqual([precious.id]);
+    expect((await aliceObjects.content(precious.id)).bytes.toString()).toBe('alice data');
+    // a free name, and the member's own output under it again, are stored (as alice's)
+    const first = await store('out/result', 'one');
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ ownerId: alice.id, name: 'out/result' });
+    expect((await store('out/result', 'two')).status).toBe(201);
+    member.close();
   });
 });

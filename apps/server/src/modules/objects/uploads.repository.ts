@@ -52,6 +52,13 @@ export interface NewObject {
 /** The upload was completed, or collected, by someone else while this request worked on it. */
 export class UploadGoneError extends Error {}
 
+/** The name holds an object that the endpoint storing a named output may not replace (UploadsRepository.commit). */
+export class NameTakenError extends Error {
+  constructor(readonly objectName: string) {
+    super(`the name "${objectName}" is taken`);
+  }
+}
+
 const OBJECT_COLUMNS = `id, owner_id, name, encoding, sha256, size, created_at, expires_at, deleted_at, task_id`;
 
 /**
@@ -137,9 +144,11 @@ export class UploadsRepository extends SqlRepository {
    * blob between the check and the commit), marks the upload completed as the object (its row stays,
    * without bytes, to answer a repeated complete until it expires), moves the name over from the owner's
    * object that had it (marked deleted), and inserts the object. Throws UploadGoneError when the upload
-   * is no longer this writer's.
+   * is no longer this writer's. `foreignEndpoint`: the upload is a named output stored by another user's
+   * endpoint (a member of the owner's endpoint group), which may take a name only while it is free or
+   * holds an output of a task that ran on that endpoint; otherwise NameTakenError, and nothing changes.
    */
-  async commit(upload: UploadRow, writer: string, obj: NewObject, ensureBlob: () => Promise<void>): Promise<ObjectRow> {
+  async commit(upload: UploadRow, writer: string, obj: NewObject, ensureBlob: () => Promise<void>, foreignEndpoint?: string): Promise<ObjectRow> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await withConflictRetry(() =>
@@ -162,6 +171,16 @@ export class UploadsRepository extends SqlRepository {
               if (upload.name !== null) {
                 // puts racing for one name take turns: otherwise each marks only the rows its snapshot saw
                 await lockName(tx, `objects/${upload.owner_id}/${upload.name}`);
+                if (foreignEndpoint) {
+                  const held = await tx.$queryRawUnsafe<unknown[]>(
+                    `SELECT 1 FROM objects o WHERE o.owner_id = $1::uuid AND o.name = $2 AND o.deleted_at IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = o.task_id AND t.endpoint_id = $3::uuid)`,
+                    upload.owner_id,
+                    upload.name,
+                    foreignEndpoint,
+                  );
+                  if (held.length > 0) throw new NameTakenError(upload.name);
+                }
                 await tx.$executeRawUnsafe(
                   `UPDATE objects SET deleted_at = now() WHERE owner_id = $1::uuid AND name = $2 AND deleted_at IS NULL`,
                   upload.owner_id,

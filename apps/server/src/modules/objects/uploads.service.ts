@@ -10,7 +10,7 @@ import { OBJECT_STORE, UPLOAD_FILES } from './object-store.provider.js';
 import { ObjectHooks } from '../events/object-hooks.js';
 import { toObjectInfo, toUploadInfo } from './object-info.js';
 import { ObjectsRepository } from './objects.repository.js';
-import { UploadGoneError, UploadsRepository, type UploadRow } from './uploads.repository.js';
+import { NameTakenError, UploadGoneError, UploadsRepository, type UploadRow } from './uploads.repository.js';
 import type { UploadFiles } from './upload-files.js';
 import { ObjectQuota } from './object-quota.js';
 import { isJson } from '../auth/body-gate.js';
@@ -166,10 +166,18 @@ export class UploadsService {
       }
       const file = this.files.pathOf(uploadId);
       await this.store.put(file, sha256);
-      const row = await this.uploads.commit(up, writer, { id: randomUUID(), sha256, size, expiresInSeconds: this.expiryOf(up) }, async () => {
-        // the collector may have deleted the blob between the put and this lock
-        if (!(await this.store.stat(sha256))) await this.store.put(file, sha256);
-      });
+      // another user's endpoint (a member of the owner's group) runs the owner's task, but may not replace what the owner holds
+      const foreign = p.kind === 'endpoint' && up.name !== null && up.owner_id !== p.userId ? p.endpointId! : undefined;
+      const row = await this.uploads.commit(
+        up,
+        writer,
+        { id: randomUUID(), sha256, size, expiresInSeconds: this.expiryOf(up) },
+        async () => {
+          // the collector may have deleted the blob between the put and this lock
+          if (!(await this.store.stat(sha256))) await this.store.put(file, sha256);
+        },
+        foreign,
+      );
       claimed = false;
       await this.files.remove(uploadId).catch((e: Error) => this.logger.warn(`could not remove the staging file of upload ${uploadId}: ${e.message}`));
       // an endpoint token storing a task's output acts as its endpoint; the object is the task owner's
@@ -187,6 +195,11 @@ export class UploadsService {
         claimed = false;
         throw FxException.notFound('upload', uploadId);
       }
+      if (e instanceof NameTakenError)
+        throw new FxException(
+          'FORBIDDEN',
+          `the name "${e.objectName}" holds an object of the task's owner that this endpoint did not store: an endpoint of another user (a member of the owner's endpoint group) stores named outputs only under a free name or over its own earlier outputs`,
+        );
       throw e;
     } finally {
       if (claimed) await this.uploads.release(uploadId, writer, null).catch(() => undefined);
