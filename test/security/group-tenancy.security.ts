@@ -180,6 +180,12 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
     const aliceObjects = objectsClient(server.url, alice.token);
     const precious = (await aliceObjects.put(Buffer.from('alice data'), { name: 'data/precious' })).body;
+    // the welcome names the endpoint's owner: an agent without bubblewrap runs no one else's tasks
+    const probe = await ProtocolPeer.connect(server.url, ep.token);
+    probe.hello();
+    expect((await probe.next('welcome')).payload.ownerId).toBe(mallory.id);
+    probe.close();
+    await probe.waitClosed();
     const member = await peer(ep.token);
     member.send('credits', { credits: 1 });
     const task = await submit(alice, g.body.id, ['outputs']);

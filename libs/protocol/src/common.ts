@@ -195,6 +195,11 @@ export const ErrorCode = z.enum([
    * failed past its retries), or a result object could not be stored; the message says which and why.
    */
   'OBJECT_UNAVAILABLE',
+  /**
+   * Another user's task (an endpoint group's) reached an endpoint whose tasks share a Unix user (no
+   * bubblewrap: sandbox `uid` or `none`, or Slurm blocks): such an endpoint runs only its owner's tasks.
+   */
+  'ISOLATION_REQUIRED',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -232,6 +232,11 @@ export const WelcomePayload = z.object({
    */
   allowedFunctions: z.array(Uuid).nullable().default(null),
   /**
+   * The endpoint's owner. An agent whose tasks are not isolated from one another (no bubblewrap) runs
+   * only this user's tasks, and fails another user's ISOLATION_REQUIRED. Absent from older servers.
+   */
+  ownerId: Uuid.optional(),
+  /**
    * This server pings an agent that said `pongHeartbeats` once a heartbeat interval, and counts its pong
    * as a heartbeat (leases extended, last heartbeat refreshed with the status last reported). Such an
    * agent then sends `heartbeat` only when its status changed, and its own ping only when it heard

@@ -12,6 +12,7 @@ import { EndpointAgent } from './endpoint.agent.js';
 class RecordingProvider implements Provider {
   readonly name = 'recording';
   readonly ran: string[] = [];
+  constructor(private readonly sandbox?: ProviderStatus['sandbox']) {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
   capacity(): number {
@@ -22,7 +23,7 @@ class RecordingProvider implements Provider {
     return { status: 'success', result: 'ran' };
   }
   status(): ProviderStatus {
-    return { workers: { total: 2, busy: 0, idle: 2 }, pids: [], processGroups: [] };
+    return { workers: { total: 2, busy: 0, idle: 2 }, pids: [], processGroups: [], ...(this.sandbox ? { sandbox: this.sandbox } : {}) };
   }
 }
 
@@ -73,5 +74,50 @@ describe("the agent enforces its endpoint's allowedFunctions (sent in welcome)",
       forget: [],
     };
     expect(WelcomePayload.parse(old).allowedFunctions).toBeNull();
+  });
+});
+
+describe("the agent runs another user's task only where tasks are isolated (bubblewrap)", () => {
+  const OWNER = '00000000-0000-4000-8000-0000000000a1';
+  const OTHER = '00000000-0000-4000-8000-0000000000b2';
+  let server: FakeFxServer;
+  let agent: EndpointAgent;
+  let dir: string;
+
+  afterEach(async () => {
+    await agent?.stop({ force: true });
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function run(sandbox: ProviderStatus['sandbox'], ownerId: string | undefined) {
+    dir = await mkdtemp(join(tmpdir(), 'fx-owners-'));
+    server = new FakeFxServer({ welcome: ownerId ? { ownerId } : {} });
+    const provider = new RecordingProvider(sandbox);
+    agent = new EndpointAgent({ url: await server.listen(), token: server.endpointToken, name: 'shared', provider, spoolDir: join(dir, 'spool') });
+    await agent.start();
+    const [own, foreign, unnamed] = [OWNER, OTHER, undefined].map((owner) => ({
+      ...makeTask('js', '(x) => x', { args: [1] }),
+      ...(owner ? { ownerId: owner } : {}),
+    }));
+    server.enqueue(own!, foreign!, unnamed!);
+    await server.waitFor(() => server.results.size === 3, 'three results');
+    return { provider, own: own!.taskId, foreign: foreign!.taskId, unnamed: unnamed!.taskId };
+  }
+
+  it.each(['none', 'uid', undefined] as const)('fails another user’s task ISOLATION_REQUIRED under sandbox %s, and runs its owner’s', async (sandbox) => {
+    const { provider, own, foreign, unnamed } = await run(sandbox, OWNER);
+    expect(server.results.get(foreign)).toMatchObject({ status: 'failed', error: { code: 'ISOLATION_REQUIRED' } });
+    expect((server.results.get(foreign) as { error: { message: string } }).error.message).toMatch(/runs only its owner's tasks/);
+    expect(provider.ran.sort()).toEqual([own, unnamed].sort());
+  });
+
+  it('runs every user’s task under bubblewrap, and everything when the server does not name the owner', async () => {
+    const isolated = await run('bwrap', OWNER);
+    expect(isolated.provider.ran).toHaveLength(3);
+    await agent.stop({ force: true });
+    await server.close();
+    const older = await run('none', undefined);
+    expect(older.provider.ran).toHaveLength(3);
   });
 });

@@ -4,8 +4,9 @@ import { failure, type ExecutionOutcome } from '../runtimes/task.errors.js';
 
 /**
  * What the agent checks before it runs a task, whatever the server sent: the endpoint's allowed
- * functions (checked at submit too), the function's content hash, and that pickled arguments go to a
- * python function. A refused task fails with a sentence and never reaches a worker.
+ * functions (checked at submit too), the function's content hash, that pickled arguments go to a
+ * python function, and that another user's task runs only where tasks are isolated from one another.
+ * A refused task fails with a sentence and never reaches a worker.
  */
 export class TaskAdmission {
   /** runtime + settings + content hash → a source verified against it (see verifiedSource). */
@@ -13,12 +14,29 @@ export class TaskAdmission {
   /** From `welcome`: the functions this endpoint may run, or null for any. */
   private allowedFunctions: ReadonlySet<string> | null = null;
 
+  /** From `welcome`: the endpoint's owner (absent: an older server, and no check). */
+  private ownerId: string | undefined;
+  /** Why tasks here are not isolated from one another (the provider's sandbox), or null when they are. */
+  private unisolated: string | null = null;
+
   /** @param endpointLabel names the endpoint in refusals */
   constructor(private readonly endpointLabel: string) {}
 
   /** The allow-list a `welcome` carries (absent: any function). */
   allow(functionIds: readonly string[] | undefined | null): void {
     this.allowedFunctions = functionIds ? new Set(functionIds) : null;
+  }
+
+  /**
+   * Whose tasks may run here: `sandbox` is what the provider runs tasks under. Only bubblewrap gives
+   * each task its own /tmp, pids and view of the files; under `uid`, `none` or a Slurm block every
+   * task runs as one Unix user, so another user's task (sent through an endpoint group) could read or
+   * change this endpoint's token, cache and spool and the other tasks' files. Such an endpoint runs
+   * only its owner's tasks.
+   */
+  owner(ownerId: string | undefined, sandbox: string | undefined): void {
+    this.ownerId = ownerId;
+    this.unisolated = sandbox === 'bwrap' ? null : sandbox ? `sandbox: ${sandbox}` : 'no sandbox';
   }
 
   /** Why the task must not run (a failed outcome), or undefined when it may. */
@@ -32,6 +50,13 @@ export class TaskAdmission {
         'CONTENT_HASH_MISMATCH',
         'ContentHashMismatch',
         `the function's source does not match its content hash ${fn.contentHash}; refusing to run it`,
+      );
+    }
+    if (this.unisolated && this.ownerId && task.ownerId && task.ownerId !== this.ownerId) {
+      return failure(
+        'ISOLATION_REQUIRED',
+        'IsolationRequired',
+        `endpoint ${this.endpointLabel} runs tasks without bubblewrap (${this.unisolated}), where every task shares one Unix user with the agent, so it runs only its owner's tasks and this one is another user's: its owner may enable bubblewrap (sandbox: bwrap) to take tasks of other users' endpoint groups`,
       );
     }
     // The server refuses these at submit; a js or shell runtime would otherwise run the task with no arguments.

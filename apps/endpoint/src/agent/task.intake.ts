@@ -121,6 +121,7 @@ export class TaskIntake {
     // Never more than the server takes inline: past either, a result travels as an object.
     this.inlineResultBytes = Math.min(welcome.inlineResultBytes, welcome.maxResultBytes);
     this.admission.allow(welcome.allowedFunctions);
+    this.admission.owner(welcome.ownerId, this.options.provider.status().sandbox);
   }
 
   /** A `tasks` frame: queues its tasks (not while draining) and starts what free slots allow. */

@@ -103,6 +103,7 @@ export class AgentSessionService implements OnModuleInit {
       inlineResultBytes: this.config.FX_INLINE_RESULT_BYTES,
       forget,
       allowedFunctions: endpoint?.restricted ? endpoint.allowedFunctions : null,
+      ...(endpoint ? { ownerId: endpoint.ownerId } : {}),
       pongHeartbeats: true,
       idleHeartbeatIntervalMs: this.config.FX_IDLE_HEARTBEAT_INTERVAL_MS,
       idleHeartbeatTimeoutMs: this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS,
