@@ -121,6 +121,30 @@ describe('WorkerSandbox', () => {
     }
   });
 
+  it('shows a dir shown inside a hidden dir that lies in a shown one (the object stage under npm start in a home-dir clone)', async () => {
+    // FX_HOME (hidden) inside the repository (shown, read-only) inside the home dir (hidden); the stage inside FX_HOME
+    const root = process.cwd();
+    const fxHome = await mkdtemp(join(root, '.fx-sandbox-spec-'));
+    try {
+      await writeFile(join(fxHome, 'token'), 'secret');
+      await mkdir(join(fxHome, 'stage'));
+      await writeFile(join(fxHome, 'stage', 'input'), 'staged');
+      const sandbox = new WorkerSandbox({ kind: 'bwrap', hide: [dirname(root), fxHome] }).showing([join(fxHome, 'stage')]);
+      const out = await runShell(
+        { template: 'cat {s}; echo; cat {f} 2>&1', kwargs: { s: join(fxHome, 'stage', 'input'), f: join(fxHome, 'token') } },
+        never(),
+        {
+          sandbox,
+        },
+      );
+      const stdout = (out as { result: { stdout: string } }).result.stdout;
+      expect(stdout).toMatch(/^staged\n/);
+      expect(stdout).not.toContain('secret');
+    } finally {
+      await rm(fxHome, { recursive: true, force: true });
+    }
+  });
+
   it('resolves auto to bwrap where bubblewrap works, and none to no sandbox with a note', () => {
     expect(WorkerSandbox.resolve('auto').kind).toBe('bwrap');
     const none = WorkerSandbox.resolve('none');

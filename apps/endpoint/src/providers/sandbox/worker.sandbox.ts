@@ -155,7 +155,8 @@ export class WorkerSandbox {
     // Mounts stack in order: hide (an empty tmpfs over /tmp, FX_HOME, the home dir...), then show again,
     // read-only, what must stay visible inside a hidden dir (FX and Node when they are installed under the
     // home dir or /tmp), then hide once more what lies inside a shown dir (npm start's data dir in the
-    // repository), and last the worker's own writable dir. Parents before children at each step.
+    // repository), then show again what that last tmpfs covered (the object stage in that FX_HOME), and
+    // last the worker's own writable dir. Parents before children at each step.
     const byDepth = (a: string, b: string) => a.length - b.length;
     const inside = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : dir + '/');
     const hidden = [...new Set(['/tmp', safeRealpath(tmpdir()), ...this.hide.map(safeRealpath)])].filter((d) => d !== '/' && existsSync(d)).sort(byDepth);
@@ -165,7 +166,9 @@ export class WorkerSandbox {
       .sort(byDepth);
     for (const dir of hidden) if (!hidden.some((h) => h !== dir && inside(dir, h))) bw.push('--tmpfs', dir);
     for (const dir of shown) bw.push('--ro-bind', dir, dir);
-    for (const dir of hidden) if (shown.some((s) => inside(dir, s) && dir !== s)) bw.push('--tmpfs', dir);
+    const rehidden = hidden.filter((dir) => shown.some((s) => inside(dir, s) && dir !== s));
+    for (const dir of rehidden) bw.push('--tmpfs', dir);
+    for (const dir of shown) if (rehidden.some((h) => inside(dir, h) && dir !== h)) bw.push('--ro-bind', dir, dir);
     bw.push('--bind', workDir, workDir, '--chdir', workDir, '--', file, ...args);
     return { file: 'bwrap', args: bw };
   }
