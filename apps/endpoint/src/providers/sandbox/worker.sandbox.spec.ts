@@ -69,6 +69,16 @@ describe('WorkerSandbox', () => {
     }
   });
 
+  it('under bwrap a task has its own System V IPC: a shared memory segment another task left is not there', async () => {
+    const sandbox = new WorkerSandbox({ kind: 'bwrap' });
+    const ran = (template: string) => runShell({ template, kwargs: {} }, never(), { sandbox });
+    const made = await ran('ipcmk -M 4096 -p 0600 > /dev/null && ipcs -m | tail -n +4 | grep -c .');
+    expect(made).toMatchObject({ status: 'success', result: { stdout: '1\n' } });
+    // the segment an earlier task made (it outlives its process) is not visible to the next one
+    const seen = await ran('ipcs -m | tail -n +4 | grep -c . || true');
+    expect((seen as { result: { stdout: string } }).result.stdout.trim()).toBe('0');
+  });
+
   it('under bwrap a task cannot read past file modes, even when the agent runs as root (the object stage stays unlistable)', async () => {
     // an unlistable directory like the object stage (0311), with a file of the agent's that only its owner may read
     const dir = await mkdtemp(join(process.cwd(), '.fx-sandbox-spec-'));

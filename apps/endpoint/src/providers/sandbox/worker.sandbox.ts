@@ -148,7 +148,9 @@ export class WorkerSandbox {
   command(file: string, args: string[], workDir: string): SpawnSpec {
     if (this.kind === 'uid') return { file, args, uid: UNPRIVILEGED_ID, gid: UNPRIVILEGED_ID };
     if (this.kind === 'none') return { file, args };
-    const bw = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid', '--die-with-parent'];
+    // Its own pids and System V IPC: a task of another owner sees neither these processes nor the shared
+    // memory segments and semaphores they leave (which outlive them, and share one uid).
+    const bw = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid', '--unshare-ipc', '--die-with-parent'];
     // An agent run as root would hand its tasks root's capabilities, and with them the power to read past
     // file modes: list the object stage (0311) and so reach another task's staged objects. Tasks get none.
     if (process.getuid?.() === 0) bw.push('--cap-drop', 'ALL');
