@@ -36,7 +36,7 @@ describe('result files across a Slurm block', () => {
     };
     const sent = JSON.parse(JSON.stringify(await shareResultFile(outcome, TASK, incoming))) as ExecutionOutcome;
     expect(await readdir(incoming)).toHaveLength(2);
-    const taken = takeResultFile(sent, incoming);
+    const taken = takeResultFile(sent, incoming, TASK);
     expect(taken.status).toBe('success');
     if (taken.status !== 'success') return;
     expect(text(taken.resultFile!.fd, 7)).toBe('result!');
@@ -49,8 +49,21 @@ describe('result files across a Slurm block', () => {
     const incoming = await mkdtemp(join(dir, 'incoming-'));
     await writeFile(join(dir, 'token'), 'secret');
     const forged = { status: 'success', result: null, resultPath: { path: join(incoming, '..', 'token'), size: 6, encoding: 'bytes' } };
-    const taken = takeResultFile(forged as unknown as ExecutionOutcome, incoming);
+    const taken = takeResultFile(forged as unknown as ExecutionOutcome, incoming, TASK);
     expect(taken).toMatchObject({ status: 'failed', error: { code: 'OBJECT_UNAVAILABLE', message: expect.stringMatching(/is not a file of/) } });
     expect(existsSync(join(dir, 'token'))).toBe(true);
+  });
+
+  it("refuses another task's file, and leaves it for that task", async () => {
+    const incoming = await mkdtemp(join(dir, 'incoming-'));
+    const outcome: ExecutionOutcome = { status: 'success', result: undefined, resultFile: { fd: await fdOf('r2', 'theirs'), size: 6, encoding: 'bytes' } };
+    const sent = JSON.parse(JSON.stringify(await shareResultFile(outcome, TASK, incoming))) as ExecutionOutcome;
+    const other = '00000000-0000-4000-8000-0000000000ff';
+    expect(takeResultFile(sent, incoming, other)).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringMatching(`is not a file of task ${other}`) },
+    });
+    expect(await readdir(incoming)).toHaveLength(1);
+    expect(takeResultFile(sent, incoming, TASK).status).toBe('success');
   });
 });

@@ -55,14 +55,17 @@ export async function shareResultFile(outcome: ExecutionOutcome, taskId: string,
 
 class Refused extends Error {}
 
-/** Agent side: a node's outcome with its shared files opened (and unlinked), or a failure saying why not. */
-export function takeResultFile(outcome: ExecutionOutcome, incomingDir: string): ExecutionOutcome {
+/**
+ * Agent side: a node's outcome for task `taskId` with its shared files opened (and unlinked), or a
+ * failure saying why not. Only files named for that task are taken: never another task's.
+ */
+export function takeResultFile(outcome: ExecutionOutcome, incomingDir: string, taskId: string): ExecutionOutcome {
   const { resultPath, outputPaths, ...rest } = outcome as SharedOutcome;
   if (rest.status !== 'success' || (!resultPath && !outputPaths)) return rest;
   const taken: ExecutionOutcome & { status: 'success' } = { ...rest };
   try {
-    if (resultPath) taken.resultFile = take(resultPath, incomingDir);
-    for (const output of outputPaths ?? []) (taken.namedOutputs ??= []).push({ ...take(output, incomingDir), name: output.name } satisfies NamedOutput);
+    if (resultPath) taken.resultFile = take(resultPath, incomingDir, taskId);
+    for (const output of outputPaths ?? []) (taken.namedOutputs ??= []).push({ ...take(output, incomingDir, taskId), name: output.name } satisfies NamedOutput);
     return taken;
   } catch (error) {
     discardFiles(taken);
@@ -71,9 +74,10 @@ export function takeResultFile(outcome: ExecutionOutcome, incomingDir: string): 
   }
 }
 
-function take(shared: SharedFile, incomingDir: string): ResultFile {
+function take(shared: SharedFile, incomingDir: string, taskId: string): ResultFile {
   const name = basename(shared.path);
   if (join(incomingDir, name) !== shared.path || !INCOMING_NAME.test(name)) throw new Refused(`${shared.path} is not a file of ${incomingDir}`);
+  if (!name.startsWith(`${taskId}-`)) throw new Refused(`${shared.path} is not a file of task ${taskId}`);
   let fd: number;
   try {
     fd = openSync(shared.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

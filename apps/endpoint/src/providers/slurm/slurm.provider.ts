@@ -281,7 +281,7 @@ export class SlurmProvider implements Provider {
     if (busySlots(conn.block) === 0) conn.block.idleSince = Date.now();
     // what the call held: its slot's cores and pinned devices, in this block (the node's word is not needed)
     const held = { cores: slot.cores, gpus: slot.devices.length, blockId: conn.block.id };
-    p.settle({ ...(this.options.resultsDir ? takeResultFile(outcome, this.options.resultsDir) : outcome), held });
+    p.settle({ ...(this.options.resultsDir ? takeResultFile(outcome, this.options.resultsDir, p.task.taskId) : outcome), held });
     this.place();
     this.options.onChange?.();
   }
