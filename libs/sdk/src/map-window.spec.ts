@@ -140,9 +140,14 @@ describe('runMapWindow', () => {
     const { driver, log } = fakeDriver();
     const got = await collect(runMapWindow(trickle(), driver, opts({ chunkSize: 100, window: 100 })), () => driver.noteYield());
     expect(got.map((g) => g.result)).toEqual(range(7).map((i) => i * 10));
-    // the pause before item 3 outlasted the linger: the first items went before the rest arrived
+    // the pause before item 3 outlasted the linger: the first items went before the rest arrived (how
+    // many of 0, 1, 2 made it into that chunk depends on the machine's timers; the linger, set at item 0,
+    // always ends before the pause does)
     expect(log.submits.length).toBeGreaterThanOrEqual(2);
-    expect(log.submits[0]).toEqual([0, 1, 2]);
+    const first = log.submits[0]!;
+    expect(first.length).toBeGreaterThanOrEqual(1);
+    expect(first).toEqual(range(first.length));
+    expect(first.length).toBeLessThanOrEqual(3);
   });
 
   it('ends with the error of a failed submission, after cancelling what was submitted', async () => {
