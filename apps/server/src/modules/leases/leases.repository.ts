@@ -4,7 +4,7 @@ import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson, TaskSerialized } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, STILL_MEMBER, checkedObjects, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { FINAL, HELD, stillMember, checkedObjects, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 import { COPY_ACTIVE } from '../speculation/copies.repository.js';
 
 /** A task as it is handed to an agent (`waited_seconds`: since it joined its queue; from the grant only, for /metrics). */
@@ -58,7 +58,7 @@ export class LeasesRepository extends SqlRepository {
     return this.query<DispatchedRow>(
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
-       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint' AND ${STILL_MEMBER('tasks', '$2::uuid')}
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint' AND ${stillMember('tasks', '$2::uuid')}
        RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority, output_name, ${checkedObjects('tasks')},
                  EXTRACT(EPOCH FROM (now() - COALESCE(waiting_at, received_at)))::float8 AS waited_seconds`,
       json(ids),

@@ -48,16 +48,17 @@ export class ObjectRefsService {
     }
     const complete = (ref: { id: string }) => rows.get(ref.id.toLowerCase())!;
     return {
-      tasks: planned.map((t) =>
-        t.objects.length === 0
-          ? { args: t.args, kwargs: t.kwargs, objects: [], contents: [] }
-          : {
-              args: replaceObjectRefs(t.args, complete, t.escaped),
-              kwargs: replaceObjectRefs(t.kwargs, complete, t.escaped),
-              objects: [...new Set(t.objects.map(complete))],
-              contents: [...new Set(t.objects.map((o) => complete(o).sha256))],
-            },
-      ),
+      tasks: planned.map((t) => {
+        if (t.objects.length === 0) return { args: t.args, kwargs: t.kwargs, objects: [], contents: [] };
+        // complete() gives the same object for an id, so the Set keeps each reference once
+        const objects = [...new Set(t.objects.map(complete))];
+        return {
+          args: replaceObjectRefs(t.args, complete, t.escaped),
+          kwargs: replaceObjectRefs(t.kwargs, complete, t.escaped),
+          objects,
+          contents: [...new Set(objects.map((o) => o.sha256))],
+        };
+      }),
     };
   }
 

@@ -5,7 +5,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import type { OutcomeRow, ResultInput } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, STILL_MEMBER, checkedObjects, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, stillMember, checkedObjects, json } from '../tasks/task-sql.js';
 
 /** The states of a copy that has not ended. */
 export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
@@ -105,7 +105,7 @@ export class CopiesRepository extends SqlRepository {
                 lease_expires_at = now() + $3::int * interval '1 millisecond'
          WHERE c.task_id IN (
            SELECT c2.task_id FROM task_copies c2 JOIN tasks t ON t.id = c2.task_id
-           WHERE c2.endpoint_id = $1::uuid AND c2.status = 'queued' AND t.status IN ${HELD} AND ${STILL_MEMBER('t', 'c2.endpoint_id')}
+           WHERE c2.endpoint_id = $1::uuid AND c2.status = 'queued' AND t.status IN ${HELD} AND ${stillMember('t', 'c2.endpoint_id')}
            ORDER BY c2.launched_at LIMIT $4::int FOR UPDATE OF c2 SKIP LOCKED)
            AND c.status = 'queued'
          RETURNING c.task_id)

@@ -150,7 +150,7 @@ export const checkedObjects = (t: string) =>
  * group, a group's task on an active member of its group (its owner's consent holds), and a task of a
  * deleted group, which stays with the member chosen for it (deleting a group removes its members).
  */
-export const STILL_MEMBER = (t: string, endpoint: string) =>
+export const stillMember = (t: string, endpoint: string) =>
   `(${t}.endpoint_group_id IS NULL
     OR EXISTS (SELECT 1 FROM endpoint_group_members m WHERE m.group_id = ${t}.endpoint_group_id AND m.endpoint_id = ${endpoint} AND m.state = 'active')
     OR EXISTS (SELECT 1 FROM endpoint_groups g WHERE g.id = ${t}.endpoint_group_id AND g.deleted_at IS NOT NULL))`;
