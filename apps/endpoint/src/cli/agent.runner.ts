@@ -23,7 +23,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
   const other = await runningPid(paths);
   if (other !== undefined) throw new CliError(`endpoint "${config.name}" is already running (pid ${other})`);
   await mkdir(paths.work, { recursive: true, mode: 0o700 });
-  // FX_HOME holds every endpoint's token: private, whatever it was before (tasks running as nobody rely on it).
+  // FX_HOME holds every endpoint's token: private, whatever it was before (tasks running under their own uids rely on it).
   await chmod(context.env.home, 0o700);
   await writePid(paths, process.pid);
 
@@ -92,7 +92,7 @@ export async function runAgentInForeground(context: CliContext, paths: EndpointP
 /**
  * Where the agent keeps objects and where its workers read them. Block workers on Slurm read the cache
  * itself (no stage): FX assumes the endpoint's directory lies on a filesystem the compute nodes share,
- * as it does for the block scripts and the worker programs. Workers run as nobody cannot pass FX_HOME
+ * as it does for the block scripts and the worker programs. Workers run under uids of their own cannot pass FX_HOME
  * (0700), so their stage is a fresh directory under the OS temp dir; others read it under FX_HOME,
  * beside the cache (hard links, no copies), shown to bubblewrap read-only.
  */

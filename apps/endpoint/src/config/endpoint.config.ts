@@ -149,8 +149,9 @@ export const EndpointConfig = z
       .default(30),
     /**
      * What task processes run under: `bwrap` (bubblewrap: read-only filesystem, FX_HOME, the home dir and
-     * `sandboxHide` empty), `none`, or `auto` (bwrap when it works, else nobody when root, else none with a
-     * warning). Absent: `auto` for provider local, `none` for slurm (its block workers scrub the environment).
+     * `sandboxHide` empty), `none`, or `auto` (bwrap when it works, else, when root, a uid of its own per
+     * worker, else none with a warning). Absent: `auto` for provider local, `none` for slurm (its block
+     * workers scrub the environment).
      */
     sandbox: z.enum(['auto', 'bwrap', 'none']).optional(),
     /** More directories bwrap hides from tasks (e.g. the FX server's data dir). */

@@ -15,7 +15,7 @@ export interface StagedObjects {
  * hard links to the cached files (copies when they lie on another filesystem). `root` is 0311: anyone may
  * pass through it, nobody may list it, so a task reaches only the directory it was told of, never another
  * task's objects. Under bubblewrap `root` is mounted read-only (WorkerSandbox.showing), so even a task
- * running as the agent's user cannot chmod and rewrite a file it shares with the cache; run as nobody,
+ * running as the agent's user cannot chmod and rewrite a file it shares with the cache; run under another uid,
  * it cannot write the agent's 0444 files at all.
  */
 export class ObjectStage {

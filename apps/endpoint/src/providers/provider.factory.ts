@@ -25,7 +25,10 @@ export function resolveSandbox(config: EndpointConfig, fxHome: string, logger: L
     environment: inheritedEnv(),
   });
   if (sandbox.note) logger.warn(sandbox.note);
-  else logger.info(`tasks run ${sandbox.kind === 'bwrap' ? 'under bubblewrap' : sandbox.kind === 'uid' ? 'as nobody (uid 65534)' : 'without a sandbox'}`);
+  else
+    logger.info(
+      `tasks run ${sandbox.kind === 'bwrap' ? 'under bubblewrap' : sandbox.kind === 'uid' ? 'as unprivileged users, a uid of their own per worker and shell task' : 'without a sandbox'}`,
+    );
   return sandbox;
 }
 

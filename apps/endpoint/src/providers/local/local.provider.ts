@@ -27,7 +27,7 @@ export interface LocalProviderOptions {
    * @default os.tmpdir()
    */
   workRoot?: string;
-  /** How workers and shell tasks are started (scrubbed environment, private dirs, bwrap or nobody). */
+  /** How workers and shell tasks are started (scrubbed environment, private dirs, bwrap or a uid of their own). */
   sandbox?: WorkerSandbox;
   /** Memory limits of every task (walltime is the agent's). @default DEFAULT_TASK_LIMITS */
   taskLimits?: TaskLimits;

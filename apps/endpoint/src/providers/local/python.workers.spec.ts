@@ -2,6 +2,7 @@ import { chmod, mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { functionContentHash } from '@fx/protocol/node';
 import { eventually, tempDir } from '@fx/testing';
+import { SANDBOX_UID_FIRST } from '../sandbox/sandbox-uids.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { PythonInvocation } from '../../runtimes/python/python.runtime.js';
 import { TaskCancelledError, WalltimeExceededError, type ExecutionOutcome } from '../../runtimes/task.errors.js';
@@ -172,14 +173,21 @@ describe('PythonWorkers without a usable interpreter', () => {
   });
 });
 
-describe('PythonWorkers as nobody (the root agent without bubblewrap)', () => {
-  const asNobody = new WorkerSandbox({ kind: 'uid' });
+describe('PythonWorkers under uids of their own (the root agent without bubblewrap)', () => {
+  const asUsers = new WorkerSandbox({ kind: 'uid' });
 
-  it('runs tasks as uid 65534 with an interpreter every user can read', async () => {
-    const workers = new PythonWorkers({ size: 1, python: '/usr/bin/python3', sandbox: asNobody });
+  it("runs each worker's tasks as a user of its own with an interpreter every user can read", async () => {
+    const workers = new PythonWorkers({ size: 2, python: '/usr/bin/python3', sandbox: asUsers });
     try {
-      const outcome = await workers.run(id(), py('import os\ndef main():\n    return [os.getuid(), os.getgid()]\n'), noAbort());
-      expect(outcome).toMatchObject({ status: 'success', result: [65534, 65534] });
+      const ids = py('import os\ndef main():\n    return [os.getuid(), os.getgid()]\n');
+      const [mine, theirs] = await Promise.all([
+        workers.run(id(), ids, noAbort(), undefined, { ownerId: 'alice/alice' }),
+        workers.run(id(), ids, noAbort(), undefined, { ownerId: 'alice/bob' }),
+      ]);
+      const [uid, gid] = (mine as { result: number[] }).result;
+      expect([gid, uid! >= SANDBOX_UID_FIRST]).toEqual([uid, true]);
+      expect(theirs).toMatchObject({ status: 'success', result: [expect.any(Number), expect.any(Number)] });
+      expect((theirs as { result: number[] }).result[0]).not.toBe(uid);
     } finally {
       await workers.stop();
     }
@@ -191,10 +199,10 @@ describe('PythonWorkers as nobody (the root agent without bubblewrap)', () => {
     await mkdir(join(dir.path, 'home', 'bin'), { recursive: true });
     await chmod(join(dir.path, 'home'), 0o700);
     await symlink('/usr/bin/python3', python);
-    const workers = new PythonWorkers({ size: 1, python, sandbox: asNobody });
+    const workers = new PythonWorkers({ size: 1, python, sandbox: asUsers });
     try {
       const error = failed(await workers.run(id(), py('def main():\n    return 1\n'), noAbort()));
-      const sentence = `${python} at ${python} is not readable by the sandbox user nobody (uid 65534): spawn ${python} EACCES`;
+      const sentence = `${python} at ${python} is not readable by the unprivileged users tasks run as: spawn ${python} EACCES`;
       expect(error).toMatchObject({ code: 'RUNTIME_UNSUPPORTED', name: 'PythonUnavailable' });
       expect(error.message).toContain(`python workers could not start with "${python}" (config.yaml "python:"): ${sentence}`);
       expect(error.message).toContain('/usr/bin/python3');

@@ -44,7 +44,7 @@ export interface WorkerPoolOptions {
   /** Extra environment for every worker (e.g. CUDA_VISIBLE_DEVICES of a pinned worker). @default none */
   env?: Record<string, string>;
   /**
-   * How workers start: scrubbed environment and private directory always; bwrap or nobody when set.
+   * How workers start: scrubbed environment and private directory always; bwrap or a uid of its own when set.
    * @default new WorkerSandbox() (no sandbox, but still a scrubbed environment and a private directory)
    */
   sandbox?: WorkerSandbox;

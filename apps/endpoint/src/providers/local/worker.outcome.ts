@@ -13,7 +13,7 @@ const OUTPUT_FILE = (taskId: string) => new RegExp(`^fx-output-${taskId}-\\d{1,4
 /** Where a worker's files lie and whose they must be (the worker's user). */
 export interface WorkerFiles {
   workDir: string;
-  /** The uid a worker's files belong to (nobody under the `uid` sandbox). */
+  /** The uid a worker's files belong to (the worker's own under the `uid` sandbox). */
   owner?: number;
 }
 

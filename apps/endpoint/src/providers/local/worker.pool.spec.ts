@@ -1,7 +1,9 @@
 import { functionContentHash } from '@fx/protocol/node';
 import { eventually } from '@fx/testing';
-import { TaskCancelledError, WalltimeExceededError, type ExecutionOutcome } from '../../runtimes/task.errors.js';
+import { TaskCancelledError, WalltimeExceededError, discardResultFile, type ExecutionOutcome, type ResultFile } from '../../runtimes/task.errors.js';
 import { ensureEndpointBuilt } from '../../testing/worker-build.js';
+import { SANDBOX_UID_FIRST } from '../sandbox/sandbox-uids.js';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { WorkerPool, WorkerStartError } from './worker.pool.js';
 
 const js = (source: string, args: unknown[] = []) => ({
@@ -102,6 +104,33 @@ describe('WorkerPool', () => {
     const slow = js('async () => { await new Promise((r) => setTimeout(r, 100)); return process.pid; }');
     const outcomes = await Promise.all([1, 2, 3].map(() => pool.run(id(), slow, noAbort())));
     expect(outcomes.map((o) => o.status)).toEqual(['success', 'success', 'success']);
+  });
+});
+
+describe('WorkerPool under the uid sandbox (a root agent without bubblewrap)', () => {
+  const { workerScript } = ensureEndpointBuilt();
+
+  it("runs each worker as a user of its own and takes the result files it writes, as that worker's", async () => {
+    const pool = new WorkerPool({ size: 2, workerScript, sandbox: new WorkerSandbox({ kind: 'uid' }) });
+    await pool.start();
+    try {
+      const uidOf = (o: ExecutionOutcome) => (o as { result: number }).result;
+      const getuid = js('() => process.getuid()');
+      const [mine, theirs] = await Promise.all([
+        pool.run(id(), getuid, noAbort(), undefined, { ownerId: 'alice/alice' }),
+        pool.run(id(), getuid, noAbort(), undefined, { ownerId: 'alice/bob' }),
+      ]);
+      expect(uidOf(mine)).toBeGreaterThanOrEqual(SANDBOX_UID_FIRST);
+      expect(uidOf(theirs)).toBeGreaterThanOrEqual(SANDBOX_UID_FIRST);
+      expect(uidOf(theirs)).not.toBe(uidOf(mine));
+      const big = await pool.run(id(), { ...js("() => 'x'.repeat(5000)"), inlineResultBytes: 100, resultToFile: true }, noAbort(), undefined, {
+        ownerId: 'alice/alice',
+      });
+      expect(big).toMatchObject({ status: 'success', resultFile: { size: 5002 } });
+      discardResultFile((big as { resultFile?: ResultFile }).resultFile);
+    } finally {
+      await pool.stop();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkerCounts } from '@fx/protocol';
 import { abortFailure, discardFiles, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
-import { UNPRIVILEGED_ID, WorkerSandbox } from '../sandbox/worker.sandbox.js';
+import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { Job, JobOptions, PoolWorker, WorkerPoolOptions } from './worker-pool.options.js';
 import { nodeWorkerLauncher, type WorkerLauncher } from './worker.launcher.js';
 import type { ParentToWorkerMessage, WorkerInvocation, WorkerToParentMessage } from './worker.messages.js';
@@ -36,12 +36,9 @@ export class WorkerPool {
   private stopping = false;
   private readonly respawnFailures: number[] = [];
   private readonly log: Logger;
-  /** Whose files a worker writes (workerOutcome checks its result file against it). */
-  private readonly fileOwner: number | undefined;
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.log = options.logger ?? silentLogger;
-    this.fileOwner = options.sandbox?.kind === 'uid' ? UNPRIVILEGED_ID : process.getuid?.();
     const script = options.workerScript ?? new URL('./worker.js', import.meta.url);
     this.launcher = options.launcher ?? nodeWorkerLauncher(script instanceof URL ? fileURLToPath(script) : script, options.execArgv);
     this.depth = options.depth ?? 1;
@@ -282,7 +279,7 @@ export class WorkerPool {
         return;
       case 'done':
         this.forget(worker, job);
-        this.settle(job, workerOutcome(message.outcome, job.taskId, { workDir: worker.workDir, owner: this.fileOwner }));
+        this.settle(job, workerOutcome(message.outcome, job.taskId, { workDir: worker.workDir, owner: worker.uid }));
         break;
       case 'dropped':
         if (job.dropped) {

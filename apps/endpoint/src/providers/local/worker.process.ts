@@ -19,6 +19,8 @@ export interface WorkerProcess<J> {
   child: ChildProcess;
   /** Its private directory (removed when it exits): where it writes result files. */
   workDir: string;
+  /** The user it runs as, whose its files must be (workerOutcome checks its result files against it). */
+  uid: number | undefined;
   /** The channel to it (Node IPC or a pipe, by kind). */
   link: WorkerLink;
   state: WorkerState;
@@ -87,6 +89,7 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
     slot,
     child,
     workDir,
+    uid: command.uid ?? process.getuid?.(),
     link,
     state: 'starting',
     jobs: [],

@@ -1,8 +1,10 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
-import { WorkerSandbox, probeBwrap } from './worker.sandbox.js';
+import { SANDBOX_UID_COUNT, SANDBOX_UID_FIRST } from './sandbox-uids.js';
+import { SandboxError, WorkerSandbox, probeBwrap } from './worker.sandbox.js';
 
 const never = () => new AbortController().signal;
 
@@ -159,6 +161,46 @@ describe('WorkerSandbox', () => {
     expect(WorkerSandbox.resolve('auto').kind).toBe('bwrap');
     const none = WorkerSandbox.resolve('none');
     expect([none.kind, none.note]).toEqual(['none', expect.stringMatching(/sandbox: none/)]);
+  });
+});
+
+describe('the uid sandbox (a root agent without bubblewrap)', () => {
+  const sandbox = new WorkerSandbox({ kind: 'uid' });
+  const run = (dir: string, script: string) => {
+    const spec = sandbox.command('/bin/sh', ['-c', script], dir);
+    return spawnSync(spec.file, spec.args, { cwd: dir, uid: spec.uid, gid: spec.gid, env: sandbox.env(dir), encoding: 'utf8' });
+  };
+
+  it("runs each dir's processes as a user of its own: one can read neither another's dir nor its processes' environment", async () => {
+    expect(process.getuid?.()).toBe(0); // .ci/run runs as root, as the Docker image's agent does
+    const [a, b] = [await sandbox.workDir('fx-uid-a-'), await sandbox.workDir('fx-uid-b-')];
+    const spec = sandbox.command('/bin/sleep', ['30'], b);
+    const sleeper = spawn(spec.file, spec.args, { cwd: b, uid: spec.uid, gid: spec.gid, env: { ...sandbox.env(b), FX_SPEC_SECRET: 'b-only' } });
+    try {
+      const own = run(a, 'id -u; id -g; echo secret > note; chmod 644 note');
+      expect(own.status).toBe(0);
+      const [uid, gid] = own.stdout.trim().split('\n').map(Number);
+      expect(gid).toBe(uid);
+      expect(uid! >= SANDBOX_UID_FIRST && uid! < SANDBOX_UID_FIRST + SANDBOX_UID_COUNT).toBe(true);
+      expect(run(a, 'cat note').stdout).toBe('secret\n');
+      expect(spec.uid).not.toBe(uid);
+      const other = run(b, `cat ${join(a, 'note')}`);
+      expect([other.status, other.stderr]).toEqual([1, expect.stringMatching(/Permission denied/)]);
+      const peek = run(a, `cat /proc/${sleeper.pid}/environ`);
+      expect([peek.status, peek.stdout]).toEqual([1, '']);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await Promise.all([a, b].map((d) => rm(d, { recursive: true, force: true })));
+    }
+  });
+
+  it("refuses a directory it did not make rather than run in it as the agent's user", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fx-uid-foreign-'));
+    try {
+      expect(() => sandbox.command('/bin/true', [], dir)).toThrow(SandboxError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -6,14 +6,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inheritedEnv, type InheritedEnv } from '../../config/env.js';
 import { NamedError } from '../../common/named.error.js';
+import { sandboxUids } from './sandbox-uids.js';
 
 /** config.yaml's `sandbox:`. */
 export type SandboxSetting = 'auto' | 'bwrap' | 'none';
 /** What workers actually run under. */
 export type SandboxKind = 'bwrap' | 'uid' | 'none';
-
-/** The unprivileged user (nobody) that workers run as when the agent is root and bubblewrap is unavailable. */
-export const UNPRIVILEGED_ID = 65534;
 
 /** The only variables a worker inherits from the agent; everything else (FX_*, tokens, DATABASE_URL) stays out. */
 const INHERITED = new Set(['PATH', 'LANG', 'LANGUAGE', 'TZ', 'TERM']);
@@ -74,7 +72,8 @@ export interface SpawnSpec {
  * How worker processes (js workers, shell and MPI commands) are started: always with a scrubbed
  * environment and a private working directory of their own under the OS temp dir (HOME points there);
  * under `bwrap` in a read-only view of the filesystem where FX_HOME, the server's data dir and the user's
- * home are empty; under `uid` as nobody (the agent's files are 0700/0600 and out of reach).
+ * home are empty; under `uid` as an unprivileged user of its own (sandbox-uids.ts: the agent's files are
+ * 0700/0600 and out of reach, and so is every other worker's and task's directory).
  */
 export class WorkerSandbox {
   readonly kind: SandboxKind;
@@ -104,7 +103,7 @@ export class WorkerSandbox {
     return new WorkerSandbox({ ...this.options, show: [...(this.options.show ?? []), ...dirs] });
   }
 
-  /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else nobody when root, else none (with a note). */
+  /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else a uid of its own per worker when root, else none (with a note). */
   static resolve(setting: SandboxSetting, options: Omit<WorkerSandboxOptions, 'kind' | 'note'> = {}): WorkerSandbox {
     if (setting === 'none')
       return new WorkerSandbox({ ...options, kind: 'none', note: "sandbox: none (config.yaml): tasks run as the agent's user and can read what it can read" });
@@ -122,11 +121,17 @@ export class WorkerSandbox {
     });
   }
 
-  /** A fresh private directory for one worker process or task, owned by whoever runs in it. */
+  /**
+   * A fresh private directory for one worker process or task, owned by whoever runs in it: under `uid`, a
+   * user of its own that command() then runs as.
+   */
   async workDir(prefix: string, root: string = tmpdir()): Promise<string> {
     const dir = await mkdtemp(join(root, prefix));
     await chmod(dir, 0o700);
-    if (this.kind === 'uid') await chown(dir, UNPRIVILEGED_ID, UNPRIVILEGED_ID);
+    if (this.kind === 'uid') {
+      const uid = sandboxUids.take(dir);
+      await chown(dir, uid, uid);
+    }
     return dir;
   }
 
@@ -144,9 +149,14 @@ export class WorkerSandbox {
     return { ...env, ...extra, HOME: workDir, TMPDIR: this.kind === 'bwrap' ? '/tmp' : workDir };
   }
 
-  /** How to start `file args` in `workDir` under this sandbox. */
+  /** How to start `file args` in `workDir` (one workDir() made) under this sandbox. */
   command(file: string, args: string[], workDir: string): SpawnSpec {
-    if (this.kind === 'uid') return { file, args, uid: UNPRIVILEGED_ID, gid: UNPRIVILEGED_ID };
+    if (this.kind === 'uid') {
+      const uid = sandboxUids.of(workDir);
+      // never the agent's own user (root) for a directory this sandbox did not make
+      if (uid === undefined) throw new SandboxError(`${workDir} is not a directory the sandbox made for a worker or task`);
+      return { file, args, uid, gid: uid };
+    }
     if (this.kind === 'none') return { file, args };
     // Its own pids and System V IPC: a task of another owner sees neither these processes nor the shared
     // memory segments and semaphores they leave (which outlive them, and share one uid).

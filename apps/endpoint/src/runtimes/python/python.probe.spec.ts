@@ -65,7 +65,7 @@ describe('inspectPython', () => {
     expect(local.report.distributions).toEqual(plain.distributions);
   });
 
-  it('runs the report as nobody under the uid sandbox: a Python nobody can read works, one it cannot read is named', async () => {
+  it('runs the report as an unprivileged user under the uid sandbox: a Python every user can read works, one it cannot read is named', async () => {
     expect(process.getuid?.()).toBe(0); // the uid sandbox is the root agent's (the tests run as root here and in CI)
     const asNobody = new WorkerSandbox({ kind: 'uid' });
     expect((await inspectPython('/usr/bin/python3', asNobody)).report).toMatchObject({ available: true, executable: '/usr/bin/python3' });
@@ -77,7 +77,7 @@ describe('inspectPython', () => {
     const python = join(hidden, 'bin', 'python3');
     expect((await inspectPython(python)).report.executable).toBe(python);
     await expect(inspectPython(python, asNobody)).rejects.toThrow(
-      `${python} at ${python} is not readable by the sandbox user nobody (uid 65534): spawn ${python} EACCES; tasks run as nobody because the agent runs as root`,
+      `${python} at ${python} is not readable by the unprivileged users tasks run as: spawn ${python} EACCES; tasks run as unprivileged users (a uid of their own per worker) because the agent runs as root`,
     );
   });
 

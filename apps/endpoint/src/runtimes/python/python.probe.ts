@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_PYTHON_EXECUTABLE_CHARS, MAX_PYTHON_REASON_CHARS, type PythonReport } from '@fx/protocol';
 import { inheritedEnv, type InheritedEnv } from '../../config/env.js';
-import { UNPRIVILEGED_ID, WorkerSandbox } from '../../providers/sandbox/worker.sandbox.js';
+import { WorkerSandbox } from '../../providers/sandbox/worker.sandbox.js';
 import type { Logger } from '../../agent/logger.js';
 import { DEFAULT_PYTHON } from './python.runtime.js';
 
@@ -82,7 +82,8 @@ export async function locatePython(python: string, environment: InheritedEnv = i
  * Locates `python` (see locatePython), then runs fx_python_report.py with it exactly as a python worker
  * starts (the sandbox's command, user, environment and private dir), so that what is reported is what
  * tasks see, and an interpreter the sandbox cannot run is found now, with a sentence, rather than as a
- * worker that never starts: as nobody (agent root, no bubblewrap) a Python under /root is unreadable.
+ * worker that never starts: as an unprivileged user (agent root, no bubblewrap) a Python under /root is
+ * unreadable.
  */
 export async function inspectPython(python: string, sandbox: WorkerSandbox = new WorkerSandbox()): Promise<PythonInspection> {
   // Looked up as the person who configured it would (their HOME, for a pyenv shim), but with no more
@@ -116,9 +117,9 @@ export async function inspectPython(python: string, sandbox: WorkerSandbox = new
 function sandboxedFailure(python: string, executable: string, sandbox: WorkerSandbox, error: Error & { code?: string }): string {
   const it = `${python} at ${executable}`;
   if (sandbox.kind === 'uid') {
-    const user = `the sandbox user nobody (uid ${UNPRIVILEGED_ID})`;
+    const user = 'the unprivileged users tasks run as';
     const fix =
-      'tasks run as nobody because the agent runs as root and bubblewrap does not work here; ' +
+      'tasks run as unprivileged users (a uid of their own per worker) because the agent runs as root and bubblewrap does not work here; ' +
       'set config.yaml\'s "python:" to an interpreter every user can read (e.g. /usr/bin/python3, or one installed under /opt), ' +
       'install bubblewrap, or run the agent as another user';
     return error.code === 'EACCES' ? `${it} is not readable by ${user}: ${error.message}; ${fix}` : `${it} does not run as ${user}: ${error.message}; ${fix}`;

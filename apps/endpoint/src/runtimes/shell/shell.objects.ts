@@ -6,7 +6,7 @@ import { setAt, type ObjectPlacement } from '../../objects/object.placement.js';
  * A shell task's kwargs with each object reference replaced by a file path (shell-quoted later, like
  * any value). With `workDir`, the path is `<workDir>/objects/<object id>`, a symbolic link to the
  * content the agent prepared (read-only: staged under a read-only mount for bubblewrap, the agent's 0444
- * file for nobody); without, the prepared file itself (MPI ranks on other nodes of a block do not see
+ * file under a uid of its own); without, the prepared file itself (MPI ranks on other nodes of a block do not see
  * the node-local working directory, but do see the shared filesystem).
  */
 export async function placeShellObjects(

@@ -21,7 +21,7 @@ export interface ShellRuntimeOptions {
   outputLines?: number;
   /**
    * How the command starts: always with a scrubbed environment in a fresh private directory under the OS
-   * temp dir (removed afterwards); under bwrap or as nobody when the sandbox says so.
+   * temp dir (removed afterwards); under bwrap or as a uid of its own when the sandbox says so.
    * @default new WorkerSandbox()
    */
   sandbox?: WorkerSandbox;
