@@ -11,7 +11,8 @@ import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
  *  - their console sees none of the group owner's task changes (the tasks' owner is not the endpoint's);
  *  - what their agent returns for a public shareable function's task never fills the shared cache
  *    that every caller of the function reads;
- * and a result an agent sends again after its entry was cleared does not bring the entry back.
+ * and a result an agent sends again after its entry was cleared does not bring the entry back. A member
+ * whose agent runs tasks without bubblewrap (it says `ownerOnly`) is sent none of them.
  */
 jest.setTimeout(300_000);
 
@@ -210,5 +211,45 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect(first.body).toMatchObject({ ownerId: alice.id, name: 'out/result' });
     expect((await store('out/result', 'two')).status).toBe(201);
     member.close();
+  });
+
+  it("routes another user's tasks around a member that runs only its owner's, which steals none of them either", async () => {
+    const bareEp = await endpoint(mallory, 'mallory-bare');
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-bare', members: [bareEp.id] });
+    expect(g.status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${bareEp.id}/accept`)).status).toBeLessThan(300);
+    // her agent runs tasks without bubblewrap (uid or none): it says so in its heartbeats
+    const bare = await peer(bareEp.token);
+    bare.send('heartbeat', {
+      state: 'RUNNING',
+      workers: { total: 4, busy: 0, idle: 4 },
+      queued: 0,
+      running: 0,
+      spooled: 0,
+      provider: 'local',
+      ownerOnly: true,
+    });
+    const stored = async () => ((await mallory.api('GET', `/v1/endpoints/${bareEp.id}`)).body.status?.ownerOnly ? true : undefined);
+    await eventually(stored, 10_000, 'the heartbeat stored', FRAME_POLL);
+    try {
+      // its only member may not run alice's tasks: refused at submit, saying why
+      const refused = await alice.api('POST', '/v1/tasks', { functionId: fn, endpointId: g.body.id, args: ['bare'] });
+      expect([refused.status, refused.body.code]).toEqual([409, 'ISOLATION_REQUIRED']);
+      expect(refused.body.message).toMatch(/without bubblewrap/);
+      // beside an endpoint of alice's (busy: no credits), her tasks go there, and the idle member takes none
+      const own = await endpoint(alice, 'alice-bare');
+      const ownPeer = await peer(own.token);
+      expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: own.id })).status).toBe(201);
+      const ids = [await submit(alice, g.body.id, ['b1']), await submit(alice, g.body.id, ['b2'])];
+      for (const id of ids) expect((await get(alice, id)).endpointId).toBe(own.id);
+      bare.send('credits', { credits: 10 });
+      await sleep(1_000);
+      expect(bare.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+      ownPeer.send('credits', { credits: 2 });
+      expect((await ownPeer.tasks(2)).map((t) => t.taskId).sort()).toEqual([...ids].sort());
+      ownPeer.close();
+    } finally {
+      bare.close();
+    }
   });
 });

@@ -132,6 +132,11 @@ export const HeartbeatPayload = z.object({
   python: PythonReport.optional(),
   /** Pilot blocks (Slurm): live ones and the latest ended ones, for metrics and accounting (usage.ts). */
   blocks: z.array(BlockReport).max(MAX_BLOCK_REPORTS).optional(),
+  /**
+   * true: its tasks do not run under bubblewrap, so it runs only its owner's tasks and fails another
+   * user's ISOLATION_REQUIRED; endpoint group routing sends it none. Absent: it runs any user's.
+   */
+  ownerOnly: z.boolean().optional(),
 });
 export type HeartbeatPayload = z.infer<typeof HeartbeatPayload>;
 

@@ -110,11 +110,16 @@ describe("the agent runs another user's task only where tasks are isolated (bubb
     expect(server.results.get(foreign)).toMatchObject({ status: 'failed', error: { code: 'ISOLATION_REQUIRED' } });
     expect((server.results.get(foreign) as { error: { message: string } }).error.message).toMatch(/runs only its owner's tasks/);
     expect(provider.ran.sort()).toEqual([own, unnamed].sort());
+    // and says so ahead, so that endpoint group routing sends it no other user's task
+    await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'a heartbeat');
+    expect(server.framesOf('heartbeat')[0]).toMatchObject({ ownerOnly: true });
   });
 
   it('runs every user’s task under bubblewrap, and everything when the server does not name the owner', async () => {
     const isolated = await run('bwrap', OWNER);
     expect(isolated.provider.ran).toHaveLength(3);
+    await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'a heartbeat');
+    expect(server.framesOf('heartbeat')[0]!.ownerOnly).toBeUndefined();
     await agent.stop({ force: true });
     await server.close();
     const older = await run('none', undefined);

@@ -79,6 +79,8 @@ export class StatusReporter {
       provider: this.options.provider.name,
       ...(status.python ? { python: status.python } : {}),
       ...(blocks.length > 0 ? { blocks } : {}),
+      // what TaskAdmission refuses, said ahead so that group routing sends no such task here
+      ...(status.sandbox !== 'bwrap' ? { ownerOnly: true } : {}),
     };
   }
 

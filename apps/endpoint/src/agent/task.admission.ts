@@ -29,10 +29,11 @@ export class TaskAdmission {
 
   /**
    * Whose tasks may run here: `sandbox` is what the provider runs tasks under. Only bubblewrap gives
-   * each task its own /tmp, pids and view of the files; under `uid`, `none` or a Slurm block every
-   * task runs as one Unix user, so another user's task (sent through an endpoint group) could read or
-   * change this endpoint's token, cache and spool and the other tasks' files. Such an endpoint runs
-   * only its owner's tasks.
+   * each task its own /tmp, pids, System V IPC and view of the files; under `none` or a Slurm block
+   * every task runs as the agent's user, so another user's task (sent through an endpoint group) could
+   * read or change this endpoint's token, cache and spool and the other tasks' files, and under `uid`
+   * tasks have users of their own but share /tmp, IPC and the host's files. Such an endpoint runs only
+   * its owner's tasks (and says so in its heartbeats: `ownerOnly`, so that routing sends it no other).
    */
   owner(ownerId: string | undefined, sandbox: string | undefined): void {
     this.ownerId = ownerId;

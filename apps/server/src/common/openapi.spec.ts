@@ -97,7 +97,7 @@ describe('/openapi.json', () => {
 
   it('lists the codes each error status carries', () => {
     const submit = doc.paths['/v1/tasks']!['post']!;
-    expect(submit.responses['409']!.content!['application/json']!.schema.properties.code.enum).toEqual(['ENDPOINT_LOCKED']);
+    expect(submit.responses['409']!.content!['application/json']!.schema.properties.code.enum).toEqual(['ENDPOINT_LOCKED', 'ISOLATION_REQUIRED']);
     expect(submit.responses['429']!.content!['application/json']!.schema.properties.code.enum).toEqual(
       expect.arrayContaining(['RATE_LIMITED', 'QUOTA_EXCEEDED']),
     );

@@ -7,14 +7,17 @@ import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
 import { idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
 /** An active member of a live group, with what routing weighs (member-choice.ts). */
-export type MemberLoadRow = RawRow<Endpoint, 'restricted' | 'allowed_functions' | 'status' | 'connected_at' | 'disconnected_at' | 'last_heartbeat_at'> & {
+export type MemberLoadRow = RawRow<
+  Endpoint,
+  'owner_id' | 'restricted' | 'allowed_functions' | 'status' | 'connected_at' | 'disconnected_at' | 'last_heartbeat_at'
+> & {
   group_id: string;
   endpoint_id: string;
   waiting: number;
 };
 
 /** A waiting task of a group, as rerouting weighs it. */
-export type GroupedTaskRow = RawRow<Task, 'id' | 'endpoint_id' | 'function_id'> & {
+export type GroupedTaskRow = RawRow<Task, 'id' | 'owner_id' | 'endpoint_id' | 'function_id'> & {
   resources: TaskResources | null;
   endpoint_group_id: string;
   contents: string[];
@@ -36,7 +39,7 @@ export class EndpointRoutingRepository extends SqlRepository {
   memberLoads(groupIds: string[]): Promise<MemberLoadRow[]> {
     if (groupIds.length === 0) return Promise.resolve([]);
     return this.query<MemberLoadRow>(
-      `SELECT m.group_id, e.id AS endpoint_id, e.restricted, e.allowed_functions, e.status, e.connected_at, e.disconnected_at, e.last_heartbeat_at,
+      `SELECT m.group_id, e.id AS endpoint_id, e.owner_id, e.restricted, e.allowed_functions, e.status, e.connected_at, e.disconnected_at, e.last_heartbeat_at,
               (SELECT count(*)::int FROM (SELECT 1 FROM tasks t WHERE t.endpoint_id = e.id AND t.status = 'waiting-for-endpoint' LIMIT $2::int) w) AS waiting
        FROM endpoint_group_members m
        JOIN endpoint_groups g ON g.id = m.group_id AND g.deleted_at IS NULL
@@ -54,7 +57,7 @@ export class EndpointRoutingRepository extends SqlRepository {
    */
   waitingOn(endpointId: string, limit: number): Promise<GroupedTaskRow[]> {
     return this.query<GroupedTaskRow>(
-      `SELECT t.id, t.endpoint_id, t.endpoint_group_id, t.function_id, t.resources,
+      `SELECT t.id, t.owner_id, t.endpoint_id, t.endpoint_group_id, t.function_id, t.resources,
               ARRAY(SELECT o.sha256 FROM task_objects r JOIN objects o ON o.id = r.object_id WHERE r.task_id = t.id) AS contents
        FROM tasks t JOIN endpoint_groups g ON g.id = t.endpoint_group_id JOIN endpoints e ON e.id = t.endpoint_id
        WHERE t.endpoint_id = $1::uuid AND t.endpoint_group_id IS NOT NULL AND t.status = 'waiting-for-endpoint'

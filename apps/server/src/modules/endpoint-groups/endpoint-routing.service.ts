@@ -49,7 +49,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
 
   /**
    * A member for each task sent to a group, in order; refuses the submission when a group has no
-   * active member, or none that allows a task's function. `offline` lists the groups none of whose
+   * active member, none that allows a task's function, or none that may run another user's task. `offline` lists the groups none of whose
    * members is online (their tasks wait on one until rerouting moves them).
    */
   async route(tasks: GroupedTask[]): Promise<{ endpointIds: string[]; offline: string[] }> {
@@ -79,7 +79,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
   async pickMember(
     groupId: string,
     excludeEndpointId: string,
-    task: { functionId: string; resources?: TaskResources | null; objects?: string[] },
+    task: { ownerId: string; functionId: string; resources?: TaskResources | null; objects?: string[] },
   ): Promise<string | null> {
     const members = ((await this.loadsByGroup([groupId])).get(groupId) ?? []).filter((m) => m.endpointId !== excludeEndpointId && m.online);
     const [choice] = chooseMembers(members, [task], (ep, sha) => this.locality.holds(ep, sha));
@@ -108,7 +108,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
         if (here && !others.some((m) => m.online)) continue;
         const choices = chooseMembers(
           others,
-          tasks.map((t) => ({ functionId: t.function_id, resources: t.resources, objects: t.contents })),
+          tasks.map((t) => ({ ownerId: t.owner_id, functionId: t.function_id, resources: t.resources, objects: t.contents })),
           (ep, sha) => this.locality.holds(ep, sha),
         );
         choices.forEach((c, i) => {
@@ -159,6 +159,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
     const status = HeartbeatPayload.safeParse(r.status);
     return {
       endpointId: r.endpoint_id,
+      ownerId: r.owner_id,
       online: endpointOnline(
         { connectedAt: r.connected_at, disconnectedAt: r.disconnected_at, lastHeartbeatAt: r.last_heartbeat_at },
         this.config.FX_IDLE_HEARTBEAT_TIMEOUT_MS,
@@ -170,7 +171,12 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
   }
 }
 
-function refusal(groupId: string, functionId: string, why: 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS'): FxException {
+function refusal(groupId: string, functionId: string, why: 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS' | 'ISOLATION_REQUIRED'): FxException {
+  if (why === 'ISOLATION_REQUIRED')
+    return new FxException(
+      'ISOLATION_REQUIRED',
+      `no member of endpoint group ${groupId} that allows function ${functionId} may run another user's tasks: their agents run tasks without bubblewrap, so they run only their owners' (install bubblewrap there, or add a member that has it)`,
+    );
   if (why === 'NO_MEMBERS')
     return new FxException('CONFLICT', `endpoint group ${groupId} has no active member to run tasks on: add an endpoint, or wait for an invited one to accept`);
   return new FxException('FUNCTION_NOT_ALLOWED', `no member of endpoint group ${groupId} allows function ${functionId}`);

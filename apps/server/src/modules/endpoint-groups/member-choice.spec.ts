@@ -9,10 +9,12 @@ const heartbeat = (o: Partial<HeartbeatPayload> & { total?: number } = {}): Hear
   spooled: 0,
   provider: o.provider ?? 'local',
   ...(o.details ? { details: o.details } : {}),
+  ...(o.ownerOnly ? { ownerOnly: o.ownerOnly } : {}),
 });
 
 const member = (endpointId: string, o: Partial<MemberLoad> = {}): MemberLoad => ({
   endpointId,
+  ownerId: 'alice',
   online: true,
   allowedFunctions: null,
   status: heartbeat(),
@@ -69,6 +71,20 @@ describe('chooseMembers', () => {
     expect(counts(chooseMembers([only, member('b', { waiting: 100 })], tasks(2), none))).toEqual({ b: 2 });
     expect(chooseMembers([only], tasks(1), none)).toEqual([{ refused: 'FUNCTION_NOT_ALLOWED' }]);
     expect(chooseMembers([], tasks(1), none)).toEqual([{ refused: 'NO_MEMBERS' }]);
+  });
+
+  it("sends another user's tasks only to members that isolate them, and refuses when none does", () => {
+    // bob's endpoint runs tasks without bubblewrap: his own only
+    const bobs = member('bobs', { ownerId: 'bob', status: heartbeat({ ownerOnly: true }) });
+    const carols = member('carols', { ownerId: 'carol', waiting: 1000 });
+    expect(counts(chooseMembers([bobs, carols], tasks(3, { ownerId: 'alice' }), none))).toEqual({ carols: 3 });
+    expect(counts(chooseMembers([bobs, carols], tasks(3, { ownerId: 'bob' }), none))).toEqual({ bobs: 3 });
+    // offline, it is still the place to wait for one that may run them, never bob's
+    expect(counts(chooseMembers([bobs, { ...carols, online: false }], tasks(2, { ownerId: 'alice' }), none))).toEqual({ carols: 2 });
+    expect(chooseMembers([bobs], tasks(1, { ownerId: 'alice' }), none)).toEqual([{ refused: 'ISOLATION_REQUIRED' }]);
+    // what no member allows is said first; a member not heard from yet counts as able (its agent decides)
+    expect(chooseMembers([{ ...bobs, allowedFunctions: ['g'] }], tasks(1, { ownerId: 'alice' }), none)).toEqual([{ refused: 'FUNCTION_NOT_ALLOWED' }]);
+    expect(counts(chooseMembers([{ ...bobs, status: null }], tasks(1, { ownerId: 'alice' }), none))).toEqual({ bobs: 1 });
   });
 });
 

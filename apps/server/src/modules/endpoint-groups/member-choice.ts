@@ -3,6 +3,8 @@ import type { HeartbeatPayload, TaskResources } from '@fx/protocol';
 /** A member of an endpoint group as routing sees it: what its last heartbeat said, and its backlog. */
 export interface MemberLoad {
   endpointId: string;
+  /** Its owner: a member whose heartbeat says `ownerOnly` takes only that user's tasks. */
+  ownerId: string;
   online: boolean;
   /** null: it runs any function; otherwise only these ids. */
   allowedFunctions: string[] | null;
@@ -13,6 +15,8 @@ export interface MemberLoad {
 }
 
 export interface TaskToPlace {
+  /** Whose task it is (absent: no owner check, as for a copy of the owner's own task). */
+  ownerId?: string;
   functionId: string;
   resources?: TaskResources | null;
   /** Content hashes of the objects its arguments refer to. */
@@ -46,6 +50,15 @@ export function canHold(status: HeartbeatPayload | null, resources: TaskResource
   return true;
 }
 
+/**
+ * Whether the member may run the task at all as its user: one whose tasks are not isolated from one
+ * another (its heartbeat's `ownerOnly`: no bubblewrap) runs only its owner's and fails another user's
+ * ISOLATION_REQUIRED. A member not heard from yet counts as able; its agent has the last word.
+ */
+export function mayRun(m: MemberLoad, t: Pick<TaskToPlace, 'ownerId'>): boolean {
+  return !m.status?.ownerOnly || t.ownerId === undefined || t.ownerId === m.ownerId;
+}
+
 /** Workers the member brings (at least one, so a member scaling from zero still takes work). */
 export function capacityOf(m: MemberLoad): number {
   return Math.max(1, m.status?.workers.total ?? 1);
@@ -57,22 +70,24 @@ function backlogOf(m: MemberLoad): number {
   return m.waiting + inAgent;
 }
 
-export type Choice = { endpointId: string } | { refused: 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS' };
+export type Choice = { endpointId: string } | { refused: 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS' | 'ISOLATION_REQUIRED' };
 
 /**
  * One member per task, in order. Each task goes to the member where it would wait least, counted in
  * tasks per worker ((backlog + placed so far + 1) / workers), less LOCALITY_BONUS times the share of
  * its input objects the member already holds: a batch spreads in proportion to free capacity instead
- * of all going to the emptiest member. Candidates are the online members that allow the function and
- * can hold the task; when none is online, any member that allows it (the task waits there until
- * rerouting moves it to a member that comes online).
+ * of all going to the emptiest member. Candidates are the online members that allow the function, may
+ * run the task as its user (mayRun) and can hold it; when none is online, any member that allows and
+ * may run it (the task waits there until rerouting moves it to a member that comes online).
  */
 export function chooseMembers(members: MemberLoad[], tasks: TaskToPlace[], holds: (endpointId: string, sha256: string) => boolean): Choice[] {
   const placed = new Map<string, number>();
   return tasks.map((t) => {
     if (members.length === 0) return { refused: 'NO_MEMBERS' } as const;
-    const allowed = members.filter((m) => m.allowedFunctions === null || m.allowedFunctions.includes(t.functionId));
-    if (allowed.length === 0) return { refused: 'FUNCTION_NOT_ALLOWED' } as const;
+    const permitting = members.filter((m) => m.allowedFunctions === null || m.allowedFunctions.includes(t.functionId));
+    if (permitting.length === 0) return { refused: 'FUNCTION_NOT_ALLOWED' } as const;
+    const allowed = permitting.filter((m) => mayRun(m, t));
+    if (allowed.length === 0) return { refused: 'ISOLATION_REQUIRED' } as const;
     const online = allowed.filter((m) => m.online);
     const fitting = online.filter((m) => canHold(m.status, t.resources));
     const candidates = fitting.length ? fitting : online.length ? online : allowed;

@@ -15,6 +15,8 @@ export interface StealRequest {
   allowedFunctions: string[] | null;
   /** null: any resources; otherwise at most this many GPUs and nodes per task. */
   limits: { gpus: number; nodes: number } | null;
+  /** null: any user's tasks; otherwise only this user's (a thief whose heartbeat says `ownerOnly`). */
+  ownerOnly: string | null;
 }
 
 /**
@@ -59,6 +61,7 @@ export class WorkStealingRepository extends SqlRepository {
              AND ($4::jsonb IS NULL OR t.function_id IN ${idsIn('$4')})
              AND ($5::int IS NULL OR COALESCE((t.resources->>'gpus')::int, 0) <= $5::int)
              AND ($6::int IS NULL OR COALESCE((t.resources->>'nodes')::int, 1) <= $6::int)
+             AND ($7::uuid IS NULL OR t.owner_id = $7::uuid)
            ORDER BY t.priority DESC, t.received_at, t.id
            LIMIT src.take FOR UPDATE OF t SKIP LOCKED) p)
        UPDATE tasks t SET endpoint_id = $1::uuid FROM picked WHERE t.id = picked.id
@@ -69,6 +72,7 @@ export class WorkStealingRepository extends SqlRepository {
       r.allowedFunctions ? json(r.allowedFunctions) : null,
       r.limits?.gpus ?? null,
       r.limits?.nodes ?? null,
+      r.ownerOnly,
     );
   }
 }

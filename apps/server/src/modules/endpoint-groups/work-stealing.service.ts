@@ -90,7 +90,14 @@ export class WorkStealingService {
     if (room <= 0) return 'busy';
     const from = stealPlan(endpointId, [...members.values()], room);
     if (from.length === 0) return 'nothing';
-    const rows = await this.repo.steal({ endpointId, groupIds: mine, from, allowedFunctions: me.allowedFunctions, limits: holdLimits(me.status) });
+    const rows = await this.repo.steal({
+      endpointId,
+      groupIds: mine,
+      from,
+      allowedFunctions: me.allowedFunctions,
+      limits: holdLimits(me.status),
+      ownerOnly: me.status?.ownerOnly ? me.ownerId : null,
+    });
     if (rows.length === 0) return 'nothing';
     this.logger.log({ msg: 'took waiting tasks from busier members of its endpoint groups', endpointId, stolen: rows.length });
     await this.queue.enqueue(rows);

@@ -16,6 +16,7 @@ export class CopyPlacement {
   async endpointFor(task: Straggler): Promise<string> {
     if (!task.endpoint_group_id) return task.endpoint_id;
     const member = await this.routing.pickMember(task.endpoint_group_id, task.endpoint_id, {
+      ownerId: task.owner_id,
       functionId: task.function_id,
       resources: task.resources as TaskResources | null,
     });

@@ -180,7 +180,7 @@ export class TasksService {
     checkPickledRuntimes(items, fns, group !== null);
     const offline: Array<{ endpointId: string; groupId?: string }> = fulfilled(checks[3]).offline.map((endpointId) => ({ endpointId }));
     const objects = fulfilled(checks[7]);
-    if (items.some((t) => t.endpointGroupId)) offline.push(...(await this.routeToMembers(items, objects?.tasks)));
+    if (items.some((t) => t.endpointGroupId)) offline.push(...(await this.routeToMembers(p.userId, items, objects?.tasks)));
     // completed in place, like resolveRefs: the items are the submission's own
     const rows: NewTask[] = items.map((t, i) => {
       const row = t as NewTask;
@@ -301,6 +301,7 @@ export class TasksService {
 
   /** Each task sent to an endpoint group gets a member (EndpointRoutingService); returns the groups with no member online. */
   private async routeToMembers(
+    ownerId: string,
     items: Array<Omit<NewTask, 'id'>>,
     objects: Array<{ contents: string[] }> | undefined,
   ): Promise<Array<{ endpointId: string; groupId: string }>> {
@@ -308,6 +309,7 @@ export class TasksService {
     const { endpointIds, offline } = await this.routing.route(
       grouped.map((i) => ({
         groupId: items[i]!.endpointGroupId!,
+        ownerId,
         functionId: items[i]!.functionId,
         resources: items[i]!.resources ?? null,
         objects: objects?.[i]?.contents ?? [],
