@@ -158,6 +158,12 @@ export const EndpointConfig = z
     sandboxHide: z.array(z.string().min(1).max(4096)).max(64).optional(),
     /** Directories bwrap keeps visible (read-only) inside a hidden one, e.g. a conda install under the home dir. */
     sandboxShow: z.array(z.string().min(1).max(4096)).max(64).optional(),
+    /**
+     * false: tasks get no network but a loopback of their own (bwrap --unshare-net), for an endpoint that
+     * runs other users' tasks (endpoint groups) on a host whose services trust local connections. Needs
+     * bubblewrap: the agent refuses to start without it. Absent: the host's network.
+     */
+    sandboxNetwork: z.boolean().optional(),
     /** Absent: DEFAULT_TASK_LIMITS (so that configure writes no defaults into config.yaml). */
     taskLimits: TaskLimitsConfig.optional(),
     /** Absent: a 10 GiB cache and results of up to 10 GiB. */

@@ -23,11 +23,12 @@ export function resolveSandbox(config: EndpointConfig, fxHome: string, logger: L
     hide: [fxHome, homedir(), ...(config.sandboxHide ?? [])],
     show: config.sandboxShow ?? [],
     environment: inheritedEnv(),
+    ...(config.sandboxNetwork === false ? { network: false } : {}),
   });
   if (sandbox.note) logger.warn(sandbox.note);
   else
     logger.info(
-      `tasks run ${sandbox.kind === 'bwrap' ? 'under bubblewrap' : sandbox.kind === 'uid' ? 'as unprivileged users, a uid of their own per worker and shell task' : 'without a sandbox'}`,
+      `tasks run ${sandbox.kind === 'bwrap' ? `under bubblewrap${config.sandboxNetwork === false ? ', without network' : ''}` : sandbox.kind === 'uid' ? 'as unprivileged users, a uid of their own per worker and shell task' : 'without a sandbox'}`,
     );
   return sandbox;
 }

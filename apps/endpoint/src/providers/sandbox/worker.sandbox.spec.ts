@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
@@ -69,6 +70,35 @@ describe('WorkerSandbox', () => {
     } finally {
       await rm(secretDir, { recursive: true, force: true });
     }
+  });
+
+  it('with network off, a task under bwrap reaches no service of the host, only its own loopback', async () => {
+    const server = createServer((socket) => socket.end('host service\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const connect = `python3 -c "import socket; s = socket.create_connection(('127.0.0.1', ${port}), 5); print(s.recv(64).decode().strip())" 2>&1 | tail -n 1`;
+    const ran = (sandbox: WorkerSandbox) => runShell({ template: connect, kwargs: {} }, never(), { sandbox });
+    try {
+      expect(await ran(new WorkerSandbox({ kind: 'bwrap' }))).toMatchObject({ status: 'success', result: { stdout: 'host service\n' } });
+      const cut = await ran(new WorkerSandbox({ kind: 'bwrap', network: false }));
+      expect((cut as { result: { stdout: string } }).result.stdout).toMatch(/ConnectionRefusedError|Network is unreachable/);
+      // its own loopback works: a task may still talk to itself
+      const own = await runShell(
+        {
+          template: `python3 -c "import socket; a = socket.create_server(('127.0.0.1', 0)); socket.create_connection(a.getsockname()); print('own')"`,
+          kwargs: {},
+        },
+        never(),
+        { sandbox: new WorkerSandbox({ kind: 'bwrap', network: false }) },
+      );
+      expect(own).toMatchObject({ status: 'success', result: { stdout: 'own\n' } });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses sandboxNetwork: false where only bubblewrap could honour it', () => {
+    expect(() => WorkerSandbox.resolve('none', { network: false })).toThrow(/sandboxNetwork: false needs bubblewrap/);
   });
 
   it('under bwrap a task has its own System V IPC: a shared memory segment another task left is not there', async () => {

@@ -59,6 +59,12 @@ export interface WorkerSandboxOptions {
   environment?: InheritedEnv;
   /** Why no sandbox is in force, for the log and `fx-endpoint status`. */
   note?: string;
+  /**
+   * false: tasks get a network of their own with only its loopback (bubblewrap's --unshare-net), so they
+   * reach no service of the host or its network (a database that trusts local connections, the LAN).
+   * Needs bubblewrap. @default true
+   */
+  network?: boolean;
 }
 
 export interface SpawnSpec {
@@ -105,10 +111,18 @@ export class WorkerSandbox {
 
   /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else a uid of its own per worker when root, else none (with a note). */
   static resolve(setting: SandboxSetting, options: Omit<WorkerSandboxOptions, 'kind' | 'note'> = {}): WorkerSandbox {
+    if (setting === 'none' && options.network === false)
+      throw new SandboxError(
+        'sandboxNetwork: false needs bubblewrap, and config.yaml says sandbox: none; set sandbox: auto or bwrap, or remove sandboxNetwork',
+      );
     if (setting === 'none')
       return new WorkerSandbox({ ...options, kind: 'none', note: "sandbox: none (config.yaml): tasks run as the agent's user and can read what it can read" });
     const probe = probeBwrap(options.environment);
     if (probe === undefined) return new WorkerSandbox({ ...options, kind: 'bwrap' });
+    if (options.network === false)
+      throw new SandboxError(
+        `sandboxNetwork: false is set in config.yaml but bubblewrap does not work here (${probe}), and only bubblewrap can take the network from tasks; install the "bubblewrap" package or remove sandboxNetwork`,
+      );
     if (setting === 'bwrap')
       throw new SandboxError(
         `sandbox: bwrap is set in config.yaml but bubblewrap does not work here (${probe}); install the "bubblewrap" package or set sandbox: auto or none`,
@@ -161,6 +175,7 @@ export class WorkerSandbox {
     // Its own pids and System V IPC: a task of another owner sees neither these processes nor the shared
     // memory segments and semaphores they leave (which outlive them, and share one uid).
     const bw = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid', '--unshare-ipc', '--die-with-parent'];
+    if (this.options.network === false) bw.push('--unshare-net');
     // An agent run as root would hand its tasks root's capabilities, and with them the power to read past
     // file modes: list the object stage (0311) and so reach another task's staged objects. Tasks get none.
     if (process.getuid?.() === 0) bw.push('--cap-drop', 'ALL');
