@@ -252,4 +252,60 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
       bare.close();
     }
   });
+
+  it("sends a pickle task only to its owner's own members, which no other member steals, and fills her private cache from those alone", async () => {
+    const py = await alice.api('POST', '/v1/functions', {
+      name: 'py',
+      runtime: 'python',
+      source: 'def main(x):\n    return x\n',
+      entrypoint: 'main',
+      cache: { ttlSeconds: 600 },
+    });
+    expect(py.status).toBe(201);
+    const memberEp = await endpoint(mallory, 'mallory-pickle');
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-pickle', members: [memberEp.id] });
+    expect(g.status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${memberEp.id}/accept`)).status).toBeLessThan(300);
+    const member = await peer(memberEp.token);
+    const pickled = { $fx: 'pickle', python: '3.11', pickler: 'cloudpickle', data: Buffer.from('not read by the server').toString('base64') };
+    const pickleTask = () => alice.api('POST', '/v1/tasks', { functionId: py.body.id, endpointId: g.body.id, serializer: 'pickle', pickledArgs: pickled });
+    try {
+      // mallory's agent could return any pickle, and alice's SDK would run it when it unpickles
+      const refused = await pickleTask();
+      expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+      expect(refused.body.message).toMatch(/unpickling runs whatever code/);
+      const own = await endpoint(alice, 'alice-pickle');
+      const ownPeer = await peer(own.token);
+      expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: own.id })).status).toBe(201);
+      const sent = await pickleTask();
+      expect(sent.status).toBe(201);
+      expect((await get(alice, sent.body.taskId)).endpointId).toBe(own.id);
+      member.send('credits', { credits: 10 });
+      await sleep(1_000);
+      expect(member.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+      ownPeer.send('credits', { credits: 1 });
+      expect((await ownPeer.tasks(1))[0]!.taskId).toBe(sent.body.taskId);
+
+      // a JSON task of the memoized function that ran on mallory's member fills no entry of alice's
+      const json = async (x: string) => {
+        const r = await alice.api('POST', '/v1/tasks', { functionId: py.body.id, endpointId: g.body.id, args: [x] });
+        expect(r.status).toBe(201);
+        return r.body.taskId as string;
+      };
+      const forged = await json('private');
+      // fresh credits: the member takes it, from its own queue or (routed to alice's) by stealing it
+      member.send('credits', { credits: 1 });
+      const [spec] = await member.tasks(1);
+      expect(spec!.taskId).toBe(forged);
+      member.send('results', { results: [result(forged, 'forged by mallory')] });
+      await member.next('ack');
+      await finished(alice, forged);
+      const again = await get(alice, await json('private'));
+      expect(again.cachedFrom ?? null).toBeNull();
+      expect(again.status).not.toBe('success');
+      ownPeer.close();
+    } finally {
+      member.close();
+    }
+  });
 });

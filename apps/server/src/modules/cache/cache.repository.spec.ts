@@ -25,6 +25,8 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
     cache = new CacheRepository(db);
     await db.prisma.user.create({ data: { id: owner, name: `u-${owner.slice(0, 8)}` } });
     await db.prisma.function.create({ data: { id: fn, ownerId: owner, name: 'f', runtime: 'js', source: '() => 1', contentHash: 'hash-f' } });
+    // the owner's own endpoint: only executions there fill the owner's entries
+    await db.prisma.endpoint.create({ data: { id: ep, ownerId: owner, name: 'e' } });
   }, 60_000);
 
   afterAll(async () => {

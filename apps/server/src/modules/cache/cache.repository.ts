@@ -42,18 +42,19 @@ export type EntryChange = { key: string; how: 'filled' | 'dropped' };
  * are `received` with their cache key; the task an entry is `pending` on is the one execution they share.
  */
 /**
- * Whether an ended task's outcome may fill its entry: a success, and, in a shared scope (a public
- * shareable function), one the function's owner ran on an endpoint of their own (`own_run`). Another
- * user's task ran on that user's own endpoint, whose agent could return anything: it may read the
- * shared entries, never write them (its entry is dropped instead, and the tasks waiting on it run
- * themselves). So may the owner's own task that an endpoint group placed on a member endpoint of
- * another user, or whose speculative copy won there: that agent could have returned anything too.
+ * Whether an ended task's outcome may fill its entry: a success that ran on an endpoint of its owner's
+ * (`own_run`), and, in a shared scope (a public shareable function), a task of the function's owner.
+ * Another user's task ran on that user's own endpoint, whose agent could return anything: it may read
+ * the shared entries, never write them (its entry is dropped instead, and the tasks waiting on it run
+ * themselves). Nor may a task that an endpoint group placed on a member endpoint of another user, or
+ * whose speculative copy won there, fill any entry, its owner's private ones included: that agent
+ * could have returned anything too, and the entry would outlive the member's place in the group.
  * A result stored as an object (result_ref) fills no entry either: the object is its owner's, held for
  * its task's retention, and a shared entry's readers could not read it; the tasks waiting on it run
  * themselves.
  */
 const fills = (t: string) =>
-  `(${t}.status = 'success' AND ${t}.result_ref IS NULL AND (${t}.cache_scope NOT LIKE 'shared:%' OR (${t}.cache_scope = 'shared:' || ${t}.owner_id::text AND ${t}.own_run)))`;
+  `(${t}.status = 'success' AND ${t}.result_ref IS NULL AND ${t}.own_run AND (${t}.cache_scope NOT LIKE 'shared:%' OR ${t}.cache_scope = 'shared:' || ${t}.owner_id::text))`;
 /** Whether task `t`'s result came from an endpoint of its owner's: the endpoint of its winning copy, if one won, else its own. */
 const ownRun = (t: string) => `COALESCE((SELECT en.owner_id = ${t}.owner_id FROM endpoints en
              WHERE en.id = COALESCE((SELECT c.endpoint_id FROM task_copies c WHERE c.task_id = ${t}.id AND c.status = 'won' LIMIT 1), ${t}.endpoint_id)), false)`;

@@ -17,7 +17,7 @@ export type MemberLoadRow = RawRow<
 };
 
 /** A waiting task of a group, as rerouting weighs it. */
-export type GroupedTaskRow = RawRow<Task, 'id' | 'owner_id' | 'endpoint_id' | 'function_id'> & {
+export type GroupedTaskRow = RawRow<Task, 'id' | 'owner_id' | 'endpoint_id' | 'function_id' | 'serializer'> & {
   resources: TaskResources | null;
   endpoint_group_id: string;
   contents: string[];
@@ -57,7 +57,7 @@ export class EndpointRoutingRepository extends SqlRepository {
    */
   waitingOn(endpointId: string, limit: number): Promise<GroupedTaskRow[]> {
     return this.query<GroupedTaskRow>(
-      `SELECT t.id, t.owner_id, t.endpoint_id, t.endpoint_group_id, t.function_id, t.resources,
+      `SELECT t.id, t.owner_id, t.endpoint_id, t.endpoint_group_id, t.function_id, t.serializer, t.resources,
               ARRAY(SELECT o.sha256 FROM task_objects r JOIN objects o ON o.id = r.object_id WHERE r.task_id = t.id) AS contents
        FROM tasks t JOIN endpoint_groups g ON g.id = t.endpoint_group_id JOIN endpoints e ON e.id = t.endpoint_id
        WHERE t.endpoint_id = $1::uuid AND t.endpoint_group_id IS NOT NULL AND t.status = 'waiting-for-endpoint'

@@ -7,7 +7,7 @@ import { endpointOnline } from '../endpoints/endpoints.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { ObjectLocality } from '../objects/object-locality.js';
 import { QueueService } from '../tasks/queue.service.js';
-import { chooseMembers, type MemberLoad, type TaskToPlace } from './member-choice.js';
+import { chooseMembers, type MemberLoad, type Refusal, type TaskToPlace } from './member-choice.js';
 import { EndpointRoutingRepository, type MemberLoadRow } from './endpoint-routing.repository.js';
 
 /** Waiting tasks one reroute of one member looks at; the sweep comes back for more. */
@@ -79,7 +79,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
   async pickMember(
     groupId: string,
     excludeEndpointId: string,
-    task: { ownerId: string; functionId: string; resources?: TaskResources | null; objects?: string[] },
+    task: { ownerId: string; pickled: boolean; functionId: string; resources?: TaskResources | null; objects?: string[] },
   ): Promise<string | null> {
     const members = ((await this.loadsByGroup([groupId])).get(groupId) ?? []).filter((m) => m.endpointId !== excludeEndpointId && m.online);
     const [choice] = chooseMembers(members, [task], (ep, sha) => this.locality.holds(ep, sha));
@@ -108,7 +108,13 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
         if (here && !others.some((m) => m.online)) continue;
         const choices = chooseMembers(
           others,
-          tasks.map((t) => ({ ownerId: t.owner_id, functionId: t.function_id, resources: t.resources, objects: t.contents })),
+          tasks.map((t) => ({
+            ownerId: t.owner_id,
+            pickled: t.serializer === 'pickle',
+            functionId: t.function_id,
+            resources: t.resources,
+            objects: t.contents,
+          })),
           (ep, sha) => this.locality.holds(ep, sha),
         );
         choices.forEach((c, i) => {
@@ -171,7 +177,12 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
   }
 }
 
-function refusal(groupId: string, functionId: string, why: 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS' | 'ISOLATION_REQUIRED'): FxException {
+function refusal(groupId: string, functionId: string, why: Refusal): FxException {
+  if (why === 'PICKLE_FOREIGN')
+    return new FxException(
+      'FORBIDDEN',
+      `a task with serializer "pickle" runs only on your own members of endpoint group ${groupId}: its result is unpickled on your machine, and unpickling runs whatever code another user's endpoint put in it; send its arguments as JSON, or add an endpoint of yours that allows function ${functionId}`,
+    );
   if (why === 'ISOLATION_REQUIRED')
     return new FxException(
       'ISOLATION_REQUIRED',

@@ -88,6 +88,18 @@ describe('chooseMembers', () => {
   });
 });
 
+describe('chooseMembers and pickle tasks', () => {
+  it("sends a pickle task only to its owner's own members: no other user's agent may hand it a pickle", () => {
+    const bobs = member('bobs', { ownerId: 'bob' });
+    const alices = member('alices', { ownerId: 'alice', waiting: 1000 });
+    expect(counts(chooseMembers([bobs, alices], tasks(3, { ownerId: 'alice', pickled: true }), none))).toEqual({ alices: 3 });
+    // JSON tasks spread as before
+    expect(counts(chooseMembers([bobs, alices], tasks(3, { ownerId: 'alice' }), none))).toEqual({ bobs: 3 });
+    expect(chooseMembers([bobs], tasks(1, { ownerId: 'alice', pickled: true }), none)).toEqual([{ refused: 'PICKLE_FOREIGN' }]);
+    expect(counts(chooseMembers([bobs], tasks(1, { ownerId: 'bob', pickled: true }), none))).toEqual({ bobs: 1 });
+  });
+});
+
 describe('canHold', () => {
   it('reads GPUs and nodes from the heartbeat, and trusts what it cannot tell', () => {
     expect(canHold(null, { gpus: 8 })).toBe(true);

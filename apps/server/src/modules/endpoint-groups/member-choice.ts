@@ -15,8 +15,10 @@ export interface MemberLoad {
 }
 
 export interface TaskToPlace {
-  /** Whose task it is (absent: no owner check, as for a copy of the owner's own task). */
+  /** Whose task it is (absent: no owner check). */
   ownerId?: string;
+  /** Its serializer is pickle: its result is unpickled on its owner's machine (see trusts). */
+  pickled?: boolean;
   functionId: string;
   resources?: TaskResources | null;
   /** Content hashes of the objects its arguments refer to. */
@@ -59,6 +61,15 @@ export function mayRun(m: MemberLoad, t: Pick<TaskToPlace, 'ownerId'>): boolean 
   return !m.status?.ownerOnly || t.ownerId === undefined || t.ownerId === m.ownerId;
 }
 
+/**
+ * Whether the task's owner may be handed what the member returns: a pickle task's result is unpickled
+ * by the owner's SDK, and unpickling runs whatever code the pickle names, so another user's agent
+ * (which could return anything) must never run one. Such tasks go to the owner's own members only.
+ */
+export function trusts(m: MemberLoad, t: Pick<TaskToPlace, 'ownerId' | 'pickled'>): boolean {
+  return !t.pickled || t.ownerId === undefined || t.ownerId === m.ownerId;
+}
+
 /** Workers the member brings (at least one, so a member scaling from zero still takes work). */
 export function capacityOf(m: MemberLoad): number {
   return Math.max(1, m.status?.workers.total ?? 1);
@@ -70,15 +81,17 @@ function backlogOf(m: MemberLoad): number {
   return m.waiting + inAgent;
 }
 
-export type Choice = { endpointId: string } | { refused: 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS' | 'ISOLATION_REQUIRED' };
+export type Refusal = 'FUNCTION_NOT_ALLOWED' | 'NO_MEMBERS' | 'ISOLATION_REQUIRED' | 'PICKLE_FOREIGN';
+export type Choice = { endpointId: string } | { refused: Refusal };
 
 /**
  * One member per task, in order. Each task goes to the member where it would wait least, counted in
  * tasks per worker ((backlog + placed so far + 1) / workers), less LOCALITY_BONUS times the share of
  * its input objects the member already holds: a batch spreads in proportion to free capacity instead
  * of all going to the emptiest member. Candidates are the online members that allow the function, may
- * run the task as its user (mayRun) and can hold it; when none is online, any member that allows and
- * may run it (the task waits there until rerouting moves it to a member that comes online).
+ * run the task as its user (mayRun), are trusted with its result (trusts) and can hold it; when none is
+ * online, any member that allows, may run and is trusted with it (the task waits there until rerouting
+ * moves it to a member that comes online).
  */
 export function chooseMembers(members: MemberLoad[], tasks: TaskToPlace[], holds: (endpointId: string, sha256: string) => boolean): Choice[] {
   const placed = new Map<string, number>();
@@ -86,8 +99,10 @@ export function chooseMembers(members: MemberLoad[], tasks: TaskToPlace[], holds
     if (members.length === 0) return { refused: 'NO_MEMBERS' } as const;
     const permitting = members.filter((m) => m.allowedFunctions === null || m.allowedFunctions.includes(t.functionId));
     if (permitting.length === 0) return { refused: 'FUNCTION_NOT_ALLOWED' } as const;
-    const allowed = permitting.filter((m) => mayRun(m, t));
-    if (allowed.length === 0) return { refused: 'ISOLATION_REQUIRED' } as const;
+    const isolating = permitting.filter((m) => mayRun(m, t));
+    if (isolating.length === 0) return { refused: 'ISOLATION_REQUIRED' } as const;
+    const allowed = isolating.filter((m) => trusts(m, t));
+    if (allowed.length === 0) return { refused: 'PICKLE_FOREIGN' } as const;
     const online = allowed.filter((m) => m.online);
     const fitting = online.filter((m) => canHold(m.status, t.resources));
     const candidates = fitting.length ? fitting : online.length ? online : allowed;

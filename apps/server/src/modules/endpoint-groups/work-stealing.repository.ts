@@ -17,6 +17,8 @@ export interface StealRequest {
   limits: { gpus: number; nodes: number } | null;
   /** null: any user's tasks; otherwise only this user's (a thief whose heartbeat says `ownerOnly`). */
   ownerOnly: string | null;
+  /** The thief's owner: another user's pickle tasks are never taken (member-choice trusts). */
+  ownerId: string;
 }
 
 /**
@@ -62,6 +64,7 @@ export class WorkStealingRepository extends SqlRepository {
              AND ($5::int IS NULL OR COALESCE((t.resources->>'gpus')::int, 0) <= $5::int)
              AND ($6::int IS NULL OR COALESCE((t.resources->>'nodes')::int, 1) <= $6::int)
              AND ($7::uuid IS NULL OR t.owner_id = $7::uuid)
+             AND (t.serializer <> 'pickle' OR t.owner_id = $8::uuid)
            ORDER BY t.priority DESC, t.received_at, t.id
            LIMIT src.take FOR UPDATE OF t SKIP LOCKED) p)
        UPDATE tasks t SET endpoint_id = $1::uuid FROM picked WHERE t.id = picked.id
@@ -73,6 +76,7 @@ export class WorkStealingRepository extends SqlRepository {
       r.limits?.gpus ?? null,
       r.limits?.nodes ?? null,
       r.ownerOnly,
+      r.ownerId,
     );
   }
 }

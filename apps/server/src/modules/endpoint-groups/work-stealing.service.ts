@@ -97,6 +97,7 @@ export class WorkStealingService {
       allowedFunctions: me.allowedFunctions,
       limits: holdLimits(me.status),
       ownerOnly: me.status?.ownerOnly ? me.ownerId : null,
+      ownerId: me.ownerId,
     });
     if (rows.length === 0) return 'nothing';
     this.logger.log({ msg: 'took waiting tasks from busier members of its endpoint groups', endpointId, stolen: rows.length });

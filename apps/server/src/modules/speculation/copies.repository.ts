@@ -13,7 +13,7 @@ export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
 /** A group the sweep looks at, with what it asked for. */
 export type SpeculatingGroup = RawRow<TaskGroup, 'id' | 'speculation', { speculation: Speculation }>;
 /** A running task of an idempotent function that ran too long, and where it runs. */
-export type Straggler = RawRow<Task, 'id' | 'owner_id' | 'attempt' | 'endpoint_id' | 'endpoint_group_id' | 'function_id' | 'resources'>;
+export type Straggler = RawRow<Task, 'id' | 'owner_id' | 'serializer' | 'attempt' | 'endpoint_id' | 'endpoint_group_id' | 'function_id' | 'resources'>;
 /** A copy that ended without winning: who held it, to tell its agent to stop it. */
 export type EndedCopy = RawRow<TaskCopy, 'task_id' | 'endpoint_id' | 'connection_id' | 'status'>;
 /** A task a copy's result completed, and the original attempt it superseded (to cancel). */
@@ -65,7 +65,7 @@ export class CopiesRepository extends SqlRepository {
          SELECT count(*)::int AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - running_at)) AS median
          FROM tasks WHERE batch_id = $1::uuid AND status = 'success' AND cached_from IS NULL
            AND running_at IS NOT NULL AND completed_at IS NOT NULL)
-       SELECT t.id, t.owner_id, t.attempt, t.endpoint_id, t.endpoint_group_id, t.function_id, t.resources FROM tasks t JOIN functions f ON f.id = t.function_id CROSS JOIN samples s
+       SELECT t.id, t.owner_id, t.serializer, t.attempt, t.endpoint_id, t.endpoint_group_id, t.function_id, t.resources FROM tasks t JOIN functions f ON f.id = t.function_id CROSS JOIN samples s
        WHERE t.batch_id = $1::uuid AND t.status = 'running' AND f.idempotent AND s.n >= $3::int
          AND extract(epoch FROM now() - t.running_at) > $2::float8 * s.median
          AND NOT EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = t.id)

@@ -17,6 +17,7 @@ export class CopyPlacement {
     if (!task.endpoint_group_id) return task.endpoint_id;
     const member = await this.routing.pickMember(task.endpoint_group_id, task.endpoint_id, {
       ownerId: task.owner_id,
+      pickled: task.serializer === 'pickle',
       functionId: task.function_id,
       resources: task.resources as TaskResources | null,
     });

@@ -310,6 +310,7 @@ export class TasksService {
       grouped.map((i) => ({
         groupId: items[i]!.endpointGroupId!,
         ownerId,
+        pickled: items[i]!.pickledArgs !== undefined,
         functionId: items[i]!.functionId,
         resources: items[i]!.resources ?? null,
         objects: objects?.[i]?.contents ?? [],
