@@ -179,4 +179,39 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
     await tasks.insertMany(owner, null, [third]);
     expect(await status(third.id)).toBe('received');
   });
+
+  it("lets another user's task of a shared function read ready entries only: it neither claims nor waits on one, and runs itself", async () => {
+    const other = randomUUID();
+    await db.prisma.user.create({ data: { id: other, name: `u-${other.slice(0, 8)}` } });
+    const shared = (key: string) => ({ ...task(null), args: [key], cache: { key, scope: `shared:${owner}`, ttlSeconds: 60 } });
+    const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id);
+    const [k1, k2] = [randomUUID(), randomUUID()];
+    // alone with its key: it runs itself, holding no entry (which would hold the owner's identical tasks)
+    const lone = shared(k1);
+    await tasks.insertMany(other, null, [lone]);
+    expect(await cache.claimOrphans([k1])).toEqual([]);
+    expect(ids((await cache.startTasks([lone.id])).queued)).toEqual([lone.id]);
+    expect(await status(lone.id)).toBe('waiting-for-endpoint');
+    const ownerTask = shared(k1);
+    await tasks.insertMany(owner, null, [ownerTask]);
+    expect(ids(await cache.claimOrphans([k1]))).toEqual([ownerTask.id]);
+    // beside the owner's execution of the same key: it does not wait for it (that would say it runs now)
+    const beside = shared(k1);
+    await tasks.insertMany(other, null, [beside]);
+    expect(ids((await cache.startTasks([beside.id])).queued)).toEqual([beside.id]);
+    // its own success fills nothing; the owner's does, and it then completes from that
+    await finish(lone.id, 'success', 'other');
+    expect(await cache.settle([lone.id])).toEqual([]);
+    await finish(ownerTask.id, 'success', 'owner');
+    expect(await cache.settle([ownerTask.id])).toEqual([{ key: k1, how: 'filled' }]);
+    const hit = shared(k1);
+    await tasks.insertMany(other, null, [hit]);
+    expect(await tasks.findById(hit.id)).toMatchObject({ status: 'success', result: 'owner', cached_from: ownerTask.id });
+    // one a crash left waiting before its start runs itself at the sweep
+    const stranded = shared(k2);
+    await tasks.insertMany(other, null, [stranded]);
+    expect(await cache.strandedKeys(0, 1000)).not.toContain(k2);
+    expect(ids(await cache.releaseReaders(0, 1000))).toContain(stranded.id);
+    expect(await status(stranded.id)).toBe('waiting-for-endpoint');
+  });
 });

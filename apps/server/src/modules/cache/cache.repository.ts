@@ -20,6 +20,16 @@ const OUTCOME = `t.id, t.owner_id, t.status, t.result, t.error, t.output, t.comp
 const KEYS = `(SELECT DISTINCT value AS key FROM jsonb_array_elements_text($1::jsonb) ORDER BY 1) k`;
 const FOLLOWERS = `SELECT id FROM tasks WHERE cache_key = k.key AND status = 'received' ORDER BY id FOR UPDATE`;
 
+/**
+ * Whether task `t` only reads its scope's entries: another user's task of a public shareable function
+ * (its scope is the function owner's). Its outcome can never fill the entry (`fills`), so it never
+ * claims one (its owner would hold everyone else's identical tasks on an execution that fills nothing,
+ * for as long as it liked, on an endpoint that never runs it) and never waits on one either (which
+ * would tell it that the owner is running these arguments now): it completes from a ready entry, or
+ * runs itself.
+ */
+const reader = (t: string) => `(${t}.cache_scope LIKE 'shared:%' AND ${t}.cache_scope <> 'shared:' || ${t}.owner_id::text)`;
+
 /** The oldest follower (`orphan`) of each key without a live entry takes it, pending on it; returns the tasks that did. */
 const CLAIM = `INSERT INTO task_cache (key, scope, content_hash, task_id, state, ttl_seconds, created_at)
   SELECT o.cache_key, o.cache_scope, f.content_hash, o.id, 'pending', o.cache_ttl_seconds, now() FROM orphan o JOIN functions f ON f.id = o.function_id
@@ -70,7 +80,7 @@ export class CacheRepository extends SqlRepository {
       `WITH orphan AS MATERIALIZED (
          SELECT o.* FROM ${KEYS} CROSS JOIN LATERAL (
            SELECT t.id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.function_id FROM tasks t
-           WHERE t.cache_key = k.key AND t.status = 'received' ORDER BY t.received_at, t.id LIMIT 1 FOR UPDATE) o
+           WHERE t.cache_key = k.key AND t.status = 'received' AND NOT ${reader('t')} ORDER BY t.received_at, t.id LIMIT 1 FOR UPDATE) o
          WHERE NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = o.cache_key AND (e.state = 'pending' OR e.expires_at > now()))),
        claimed AS (${CLAIM})
        UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
@@ -106,16 +116,17 @@ export class CacheRepository extends SqlRepository {
    * memoized dependents just made ready), found by id: each through the primary key and locked
    * (tasksOfFrame), whatever the planner believes of the followers' indexes. Of these tasks, the oldest
    * of each key without an entry claims it; an older follower of the key from before is left to the sweep
-   * (it waits only when its own claim failed). Returns the tasks to enqueue and those completed.
+   * (it waits only when its own claim failed). Readers (`reader`) complete from a ready entry or run
+   * themselves. Returns the tasks to enqueue and those completed.
    */
   async startTasks(ids: string[]): Promise<{ queued: QueuedRow[]; completed: OutcomeRow[] }> {
     const mine = `x AS (SELECT value::uuid AS id FROM jsonb_array_elements_text($1::jsonb)),
-       mine AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = 'received'`, { columns: 't.id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.function_id, t.received_at' })})`;
+       mine AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = 'received'`, { columns: 't.id, t.owner_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.function_id, t.received_at' })})`;
     const queued = await this.query<QueuedRow>(
       `WITH ${mine},
        orphan AS (
          SELECT DISTINCT ON (m.cache_key) m.* FROM mine m
-         WHERE NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = m.cache_key AND (e.state = 'pending' OR e.expires_at > now()))
+         WHERE NOT ${reader('m')} AND NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = m.cache_key AND (e.state = 'pending' OR e.expires_at > now()))
          ORDER BY m.cache_key, m.received_at, m.id),
        claimed AS (${CLAIM})
        UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
@@ -130,7 +141,30 @@ export class CacheRepository extends SqlRepository {
        ${COMPLETE}`,
       json(ids),
     );
-    return { queued, completed };
+    // the readers the entries did not complete run themselves
+    const readers = await this.query<QueuedRow>(
+      `WITH ${mine}
+       UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
+       FROM mine m WHERE t.id = m.id AND ${reader('m')}
+       RETURNING ${queuedColumns('t.')}`,
+      json(ids),
+    );
+    return { queued: [...queued, ...readers], completed };
+  }
+
+  /** Readers (`reader`) still waiting after `seconds` (a crash between their insert and startTasks) run themselves. */
+  releaseReaders(seconds: number, limit: number): Promise<QueuedRow[]> {
+    return this.query<QueuedRow>(
+      `WITH stuck AS (
+         SELECT t.id FROM tasks t
+         WHERE t.status = 'received' AND t.cache_key IS NOT NULL AND t.received_at < now() - $1::int * interval '1 second' AND ${reader('t')}
+         ORDER BY t.id LIMIT $2::int FOR UPDATE SKIP LOCKED)
+       UPDATE tasks t SET status = 'waiting-for-endpoint', waiting_at = now()
+       FROM stuck WHERE t.id = stuck.id
+       RETURNING ${queuedColumns('t.')}`,
+      seconds,
+      limit,
+    );
   }
 
   /**
@@ -201,11 +235,11 @@ export class CacheRepository extends SqlRepository {
     return rows.map((r) => r.key);
   }
 
-  /** Keys with followers waiting longer than `seconds` and no pending entry to wait for. */
+  /** Keys with followers (not readers) waiting longer than `seconds` and no pending entry to wait for. */
   async strandedKeys(seconds: number, limit: number): Promise<string[]> {
     const rows = await this.query<{ cache_key: string }>(
       `SELECT DISTINCT t.cache_key FROM tasks t
-       WHERE t.status = 'received' AND t.cache_key IS NOT NULL AND t.received_at < now() - $1::int * interval '1 second'
+       WHERE t.status = 'received' AND t.cache_key IS NOT NULL AND t.received_at < now() - $1::int * interval '1 second' AND NOT ${reader('t')}
          AND NOT EXISTS (SELECT 1 FROM task_cache e WHERE e.key = t.cache_key AND e.state = 'pending')
        LIMIT $2::int`,
       seconds,

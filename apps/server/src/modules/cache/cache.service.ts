@@ -124,6 +124,8 @@ export class CacheService {
       if (due.waiting) {
         const stranded = await this.entries.strandedKeys(STRANDED_SECONDS, REPAIR_PAGE);
         if (stranded.length) out.push(...(await this.submitted(stranded)));
+        const readers = await this.entries.releaseReaders(STRANDED_SECONDS, REPAIR_PAGE);
+        if (readers.length) await this.queue.enqueue(readers);
       }
       if (due.expired) {
         const expired = await this.entries.deleteExpired(REPAIR_PAGE * 10);
