@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { startTestServer, type TestServer } from '../../apps/server/src/testing/test-server.js';
 import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
-import { eventually } from '@fx/testing';
+import { eventually, sleep } from '@fx/testing';
 import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
 
 /**
@@ -67,5 +67,65 @@ describe.each(['embedded', 'postgres+redis'] as const)('the bytes a socket may h
     expect(socket.frames.filter((f) => f.type === 'error')).toEqual([]);
     expect(await pauses(server, 'client')).toBeGreaterThan(before);
     socket.close();
+  });
+});
+
+// PostgreSQL only: the test stores some 50 MB of results, and what it checks is the client channel's
+describe('the bytes an SDK socket may have waiting to go out, on postgres+redis', () => {
+  let server: TestServer;
+  let user: TestUser;
+
+  beforeAll(async () => {
+    server = await startTestServer('postgres+redis', { FX_LOG_LEVEL: 'error', FX_RATE_LIMIT_PER_SECOND: '0' });
+    user = await mkUser(server, 'reader');
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('handles no further frame of a socket that asked for results and reads none, and sends them all once it reads', async () => {
+    const fn = (await user.api('POST', '/v1/functions', { name: 'big', runtime: 'js', source: '() => 1' })).body.id;
+    const endpoint = async (name: string) => {
+      const ep = (await user.api('POST', '/v1/endpoints', { name })).body;
+      const peer = await ProtocolPeer.connect(server.url, ep.token);
+      peer.hello();
+      await peer.next('welcome');
+      return { id: ep.endpoint.id as string, peer };
+    };
+    const big = await endpoint('big-ep');
+    const other = await endpoint('other-ep');
+    // 50 finished tasks of 1 MB each: more than the kernel's socket buffers and the server's 32 MiB
+    const n = 50;
+    const batch = await user.api('POST', '/v1/tasks/batch', { endpointId: big.id, tasks: Array.from({ length: n }, () => ({ functionId: fn })) });
+    expect(batch.status).toBe(201);
+    const ids: string[] = batch.body.taskIds;
+    big.peer.send('credits', { credits: n });
+    await big.peer.tasks(n);
+    for (const taskId of ids) {
+      big.peer.send('results', { results: [{ taskId, attempt: 0, status: 'success', result: 'r'.repeat(1_000_000), timings: {} }] });
+      await big.peer.next('ack');
+    }
+
+    const socket = RawSocket.open(server.url, '/v1/ws/client', user.token);
+    await socket.ready();
+    socket.ws.pause(); // reads nothing from here on
+    socket.send('subscribe', { taskIds: ids }, 'replay');
+    socket.send('submit', { task: { functionId: fn, endpointId: other.id, args: [] } }, 'after');
+    other.peer.send('credits', { credits: 1 });
+    // the submission waits behind the replay nobody reads: the other endpoint is sent nothing
+    await sleep(2_000);
+    expect(other.peer.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+
+    socket.ws.resume();
+    const results = () => socket.frames.filter((f) => f.type === 'result').flatMap((f) => f.payload.results as Array<{ taskId: string; result: string }>);
+    await eventually(() => results().length === n, 60_000, 'every result replayed', FRAME_POLL);
+    expect(new Set(results().map((r) => r.taskId))).toEqual(new Set(ids));
+    expect(results().every((r) => r.result.length === 1_000_000)).toBe(true);
+    await socket.next('submitted', 30_000);
+    expect((await other.peer.tasks(1, 30_000)).length).toBe(1);
+    socket.close();
+    big.peer.close();
+    other.peer.close();
   });
 });

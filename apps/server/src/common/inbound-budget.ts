@@ -47,3 +47,16 @@ export class InboundBudget {
 
 /** A frame's size, however `ws` handed it over. */
 export const frameBytes = (data: Buffer | ArrayBuffer | Buffer[]): number => (Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength);
+
+/** How often `drained` looks again: ws tells of no drain of its own. */
+const DRAIN_POLL_MS = 20;
+
+/**
+ * Resolves once the socket has at most `maxBytes` waiting to go out (or is no longer open). A frame's
+ * handler that awaits this before it ends keeps holding the frame's inbound bytes meanwhile, so a peer
+ * that asks for much and reads nothing is paused (InboundBudget) instead of filling the server's memory
+ * with what it never reads.
+ */
+export async function drained(ws: WebSocket, maxBytes: number): Promise<void> {
+  while (ws.readyState === ws.OPEN && ws.bufferedAmount > maxBytes) await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+}

@@ -6,7 +6,7 @@ import { CLIENT_FRAME_MAX_BYTES, ClientToServerSchemas, FrameError, SOCKET_CLOSE
 import { FxException } from '../../common/fx.exception.js';
 import type { ReleaseFrames } from '../../common/early-frames.js';
 import { closeReason } from '../../common/close-reason.js';
-import { InboundBudget, frameBytes } from '../../common/inbound-budget.js';
+import { InboundBudget, drained, frameBytes } from '../../common/inbound-budget.js';
 import { AuthService } from '../auth/auth.service.js';
 import { HeldChannelGateway } from '../auth/held-channel.gateway.js';
 import { SocketRegistry } from '../auth/socket-registry.service.js';
@@ -25,6 +25,11 @@ import { SocketSubmitService, errorBodyOf } from './socket-submit.service.js';
 export const CLIENT_MAX_FRAME_BYTES = CLIENT_FRAME_MAX_BYTES;
 /** Bytes of a socket's frames held at once (submissions run side by side) before it is not read: 16 of the largest. */
 export const CLIENT_INBOUND_BYTES = 16 * CLIENT_MAX_FRAME_BYTES;
+/**
+ * Bytes waiting to go out to a socket past which its next frame waits: a client that asks for replays
+ * (subscribe, watch with logs) and reads nothing is then no longer read either.
+ */
+const CLIENT_OUTBOUND_BYTES = 32 * 1024 * 1024;
 
 /**
  * The client channel: SDKs submit tasks, subscribe to task ids and are pushed each final outcome once,
@@ -73,6 +78,8 @@ export class ClientGateway extends HeldChannelGateway {
       chain = chain
         .then(async () => {
           submitted = (await this.handle(socket, data as Buffer))?.submitted;
+          // what the frame's answer left waiting to go out (a watch's replay of logs) drains first
+          await drained(ws, CLIENT_OUTBOUND_BYTES);
         })
         .catch((e) => {
           this.logger.error({ msg: 'client frame failed', err: e });
@@ -116,7 +123,8 @@ export class ClientGateway extends HeldChannelGateway {
     }
     const { notFound, ready } = await this.subscriptions.subscribe(socket, frame.payload.taskIds);
     socket.send('subscribed', { notFound }, frame.id);
-    this.subscriptions.send(socket, ready);
+    // awaited: the frame's inbound bytes stay held until its replay went out (back-pressure)
+    await this.subscriptions.replay(socket, ready);
   }
 
   private async submit(socket: ClientSocket, bytes: number, payload: SubmitPayload, id: string | undefined): Promise<void> {

@@ -99,7 +99,7 @@ export class SocketSubmitService {
         ? this.subscriptions.subscribe(socket, ids) // registers before its first await
         : undefined;
     reply(answer);
-    if (watching) this.subscriptions.send(socket, (await watching).ready);
+    if (watching) await this.subscriptions.replay(socket, (await watching).ready);
   }
 }
 

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { isFinalStatus, type TaskOutcome, type TaskStatus } from '@fx/protocol';
+import { drained } from '../../common/inbound-budget.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { EventsService, toOutcome } from '../events/events.service.js';
 import type { ClientSocket } from './client-socket.js';
@@ -10,6 +11,11 @@ const MAX_RESULTS_PER_FRAME = 500;
  * @fx/protocol). A single result larger than this still goes, alone in its frame.
  */
 const MAX_RESULT_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes a socket may have waiting to go out before its catch-up replay stops until it has drained: a
+ * client that subscribes to large finished results and reads nothing holds at most this and one frame.
+ */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** A socket may wait on this many tasks at once; more is refused with a sentence. */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 1_000_000;
 
@@ -52,22 +58,58 @@ export class SubscriptionsService implements OnModuleInit {
     }
   }
 
-  async subscribe(socket: ClientSocket, taskIds: string[]): Promise<{ notFound: string[]; ready: TaskOutcome[] }> {
+  /**
+   * Subscribes the socket to these ids; returns those it may not see (or that do not exist) and the
+   * final ones, with their outcomes' sizes, for `replay`. Only the heads are read here: the outcomes of
+   * up to 10,000 final tasks may be gigabytes.
+   */
+  async subscribe(socket: ClientSocket, taskIds: string[]): Promise<{ notFound: string[]; ready: Array<{ id: string; bytes: number }> }> {
     const fresh = [...new Set(taskIds)];
     for (const id of fresh) this.add(socket, id);
-    const rows = await this.tasks.findOutcomes(fresh);
+    const rows = await this.tasks.findResultHeads(fresh);
     const visible = new Map(rows.filter((r) => r.owner_id === socket.principal.userId || socket.principal.admin).map((r) => [r.id, r]));
     const notFound = fresh.filter((id) => !visible.has(id));
     for (const id of notFound) this.remove(socket, id);
-    const ready: TaskOutcome[] = [];
+    const ready: Array<{ id: string; bytes: number }> = [];
     for (const row of visible.values()) {
-      if (isFinalStatus(row.status as TaskStatus) && 'completed_at' in row) {
-        const { ownerId: _o, ...outcome } = toOutcome(row);
-        ready.push(outcome);
+      if (isFinalStatus(row.status as TaskStatus) && row.completed_at) {
+        ready.push({ id: row.id, bytes: row.bytes ?? 0 });
         this.remove(socket, row.id);
       }
     }
     return { notFound, ready };
+  }
+
+  /**
+   * Sends the outcomes of these final tasks (subscribe's `ready`), read a frame's worth at a time, each
+   * read only once the socket has drained to MAX_BUFFERED_BYTES: never more than a frame in memory for a
+   * client that does not read. Stops when the socket closes.
+   */
+  async replay(socket: ClientSocket, ready: ReadonlyArray<{ id: string; bytes: number }>): Promise<void> {
+    let chunk: string[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      const ids = chunk;
+      chunk = [];
+      bytes = 0;
+      if (ids.length === 0) return;
+      await drained(socket.ws, MAX_BUFFERED_BYTES);
+      if (socket.ws.readyState !== socket.ws.OPEN) return;
+      const rows = await this.tasks.findOutcomes(ids);
+      const outcomes: TaskOutcome[] = [];
+      for (const row of rows) {
+        if (!isFinalStatus(row.status as TaskStatus) || !('completed_at' in row)) continue;
+        const { ownerId: _o, ...outcome } = toOutcome(row);
+        outcomes.push(outcome);
+      }
+      this.send(socket, outcomes);
+    };
+    for (const r of ready) {
+      if (chunk.length && (chunk.length >= MAX_RESULTS_PER_FRAME || bytes + r.bytes > MAX_RESULT_FRAME_BYTES)) await flush();
+      chunk.push(r.id);
+      bytes += r.bytes;
+    }
+    await flush();
   }
 
   /**
