@@ -5,7 +5,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import type { OutcomeRow, ResultInput } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, stillMember, checkedObjects, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, stillMember, checkedObjects, idsIn, json } from '../tasks/task-sql.js';
 
 /** The states of a copy that has not ended. */
 export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
@@ -37,19 +37,29 @@ export class CopiesRepository extends SqlRepository {
     return rows[0]?.any === true;
   }
 
-  /** Groups that asked for speculation and were joined by tasks lately (see migration 20261218003000_speculation). */
-  speculatingGroups(): Promise<SpeculatingGroup[]> {
-    return this.query(`SELECT id, speculation FROM task_groups WHERE speculating_since IS NOT NULL`);
+  /**
+   * Up to `limit` groups that asked for speculation and were joined by tasks lately (see migration
+   * 20261218003000_speculation), in id order after `after` (a page of the sweep's round), each with
+   * whether a task of it runs now (only those can have stragglers).
+   */
+  speculatingGroups(after: string | null, limit: number): Promise<Array<SpeculatingGroup & { running: boolean }>> {
+    return this.query(
+      `SELECT g.id, g.speculation, EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = g.id AND t.status = 'running') AS running
+       FROM task_groups g WHERE g.speculating_since IS NOT NULL AND ($1::uuid IS NULL OR g.id > $1::uuid)
+       ORDER BY g.id LIMIT $2::int`,
+      after,
+      limit,
+    );
   }
 
-  /** The group has nothing left to copy (no unfinished task, and none joined for `quietMs`): the sweep stops looking at it. */
-  async settleGroup(id: string, quietMs: number): Promise<void> {
+  /** Of these groups, those with nothing left to copy (no unfinished task, and none joined for `quietMs`): the sweep stops looking at them. */
+  async settleGroups(ids: string[], quietMs: number): Promise<void> {
+    if (ids.length === 0) return;
     await this.query(
       `UPDATE task_groups g SET speculating_since = NULL
-       WHERE g.id = $1::uuid AND g.speculating_since < now() - $2::int * interval '1 millisecond'
-         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = g.id AND t.status NOT IN ${FINAL})
-       RETURNING g.id`,
-      id,
+       WHERE g.id IN ${idsIn('$1')} AND g.speculating_since < now() - $2::int * interval '1 millisecond'
+         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = g.id AND t.status NOT IN ${FINAL})`,
+      json(ids),
       quietMs,
     );
   }

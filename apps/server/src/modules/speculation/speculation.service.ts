@@ -10,6 +10,12 @@ const MAX_LAUNCH_PER_GROUP = 1_000;
 /** A group stops being looked at only after this long without new tasks (tasks being inserted are not missed). */
 const GROUP_QUIET_MS = 30_000;
 /**
+ * Groups one sweep looks at, the next page of a round over all of them: one user's million groups
+ * waiting on an endpoint that is away cost each sweep one statement over a page, not a million, and
+ * every group's turn still comes.
+ */
+export const GROUPS_PER_SWEEP = 500;
+/**
  * With no copy and no group asking for speculation, the timer looks once in this many intervals (a
  * replica idle for days asked PostgreSQL every second); a group that asks wakes every replica's look
  * at once ('speculation-asked'), so stragglers are looked for each interval from then on.
@@ -19,9 +25,9 @@ export const IDLE_LOOK_EVERY = 5;
 /**
  * Speculative execution (issue 16). Every FX_SPECULATION_INTERVAL_MS each replica: ends copies whose
  * task became final (their agents are told to stop them) or whose lease ran out; then, for each group
- * that asked for speculation and has tasks left, launches one copy of each running task of an
- * idempotent function that ran `afterFactor` times the median runtime of the group's succeeded tasks;
- * then wakes the replicas holding the agents that have copies waiting. Off the hot path: without
+ * of the next page of its round (GROUPS_PER_SWEEP) that asked for speculation and has a task running,
+ * launches one copy of each running task of an idempotent function that ran `afterFactor` times the
+ * median runtime of the group's succeeded tasks; then wakes the replicas holding the agents that have copies waiting. Off the hot path: without
  * copies and groups asking for speculation, a sweep is one read of two partial indexes holding nothing.
  */
 @Injectable()
@@ -32,6 +38,8 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
   private idleTicks = 0;
   /** 'speculation-asked' events heard: one heard during a look that found nothing means look again. */
   private asked = 0;
+  /** Where the round over speculating groups goes on (the last group of the last page; null: from the start). */
+  private cursor: string | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_SPECULATION_INTERVAL_MS'>,
@@ -74,7 +82,14 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
       }
       await this.cancelEnded(await this.copies.endStale());
       let launched = 0;
-      for (const g of await this.copies.speculatingGroups()) {
+      const page = await this.copies.speculatingGroups(this.cursor, GROUPS_PER_SWEEP);
+      this.cursor = page.length < GROUPS_PER_SWEEP ? null : page.at(-1)!.id;
+      const settled: string[] = [];
+      for (const g of page) {
+        if (!g.running) {
+          settled.push(g.id);
+          continue;
+        }
         const stragglers = await this.copies.stragglers(g.id, g.speculation, MAX_LAUNCH_PER_GROUP);
         if (stragglers.length > 0) {
           const placed = await Promise.all(
@@ -89,8 +104,9 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
               taskIds: rows.slice(0, 10).map((r) => r.task_id),
             });
           launched += rows.length;
-        } else await this.copies.settleGroup(g.id, GROUP_QUIET_MS);
+        } else settled.push(g.id);
       }
+      await this.copies.settleGroups(settled, GROUP_QUIET_MS);
       const endpointIds = await this.copies.endpointsWithQueuedCopies();
       if (endpointIds.length > 0) await this.events.publish('speculate', { endpointIds });
       return launched;

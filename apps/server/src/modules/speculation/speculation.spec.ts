@@ -6,7 +6,9 @@ import { rest, startTestServer, type TestServer } from '../../testing/test-serve
 import { ResultsService } from '../agents/results.service.js';
 import { LeaseService, type LeaseHolder } from '../leases/lease.service.js';
 import { CopiesRepository } from './copies.repository.js';
-import { SpeculationService } from './speculation.service.js';
+import { GROUPS_PER_SWEEP, SpeculationService } from './speculation.service.js';
+import type { Database } from '../../storage/database.js';
+import { DATABASE } from '../../storage/storage.module.js';
 
 /**
  * Speculative copies on real PostgreSQL and Redis, the services called directly with made-up agent
@@ -194,6 +196,37 @@ describe('speculation', () => {
       expect(peers[ids.indexOf(slowOn)]!.frames.filter((f) => f.type === 'tasks')).toEqual([]);
     } finally {
       for (const p of peers) p.ws.close();
+    }
+  });
+
+  it('looks at a page of the speculating groups per sweep, in a round, and for stragglers only in those with a task running', async () => {
+    // one user's many groups waiting on an endpoint that is away (no task of theirs runs)
+    const db = server.app.get<Database>(DATABASE);
+    const owner = randomUUID();
+    const waiting = new Set(
+      (
+        await db.prisma.$queryRawUnsafe<Array<{ id: string }>>(
+          `INSERT INTO task_groups (id, owner_id, speculation, speculating_since)
+           SELECT gen_random_uuid(), $1::uuid, '{"afterFactor":2,"minSamples":5}'::jsonb, now() FROM generate_series(1, $2::int)
+           RETURNING id::text`,
+          owner,
+          GROUPS_PER_SWEEP + 3,
+        )
+      ).map((r) => r.id),
+    );
+    const pages = jest.spyOn(copies, 'speculatingGroups');
+    const looked = jest.spyOn(copies, 'stragglers');
+    try {
+      for (let i = 0; i < 3; i++) await sweep.sweep();
+      const calls = pages.mock.calls;
+      expect(calls.map(([, limit]) => limit)).toEqual([GROUPS_PER_SWEEP, GROUPS_PER_SWEEP, GROUPS_PER_SWEEP]);
+      // the second page goes on after the first; the third starts the round again
+      expect([calls[0]![0], typeof calls[1]![0], calls[2]![0]]).toEqual([null, 'string', null]);
+      expect(looked.mock.calls.filter(([groupId]) => waiting.has(groupId))).toEqual([]);
+    } finally {
+      pages.mockRestore();
+      looked.mockRestore();
+      await db.prisma.$executeRawUnsafe(`DELETE FROM task_groups WHERE id = ANY($1::uuid[])`, [...waiting]);
     }
   });
 });
