@@ -12,7 +12,7 @@ export function configureEndpointsCommand(program: Command, context: CliContext)
     .action(async (_options: object, command: Command) => {
       const list = await withClient(context, (client) => client.listEndpoints());
       if (wantsJson(command)) return printJson(context, { items: list });
-      if (list.length === 0) return context.out('No endpoints. Register one with: fx-endpoint configure <name> --url … --token …');
+      if (list.length === 0) return context.out('No endpoints. Register one with: fx-endpoint configure <name> --url … --token-file …');
       context.out(
         formatTable(
           ['NAME', 'ID', 'STATE', 'AGENT', 'LAST HEARTBEAT'],

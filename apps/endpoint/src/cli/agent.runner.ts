@@ -9,7 +9,7 @@ import { readStatusFile } from '../agent/status.file.js';
 import { loadEndpointConfig, loadEndpointToken, type EndpointConfig } from '../config/endpoint.config.js';
 import { defaultStageDir, type EndpointObjectsOptions } from '../objects/endpoint.objects.js';
 import type { EndpointPaths } from '../config/endpoint.paths.js';
-import { inheritedEnv } from '../config/env.js';
+import { detachedAgentEnv } from '../config/env.js';
 import { createProvider, resolveSandbox } from '../providers/provider.factory.js';
 import { SandboxError, type WorkerSandbox } from '../providers/sandbox/worker.sandbox.js';
 import type { CliContext } from './cli.context.js';
@@ -121,7 +121,7 @@ export async function startDetached(context: CliContext, paths: EndpointPaths, n
   const child = spawn(command as string, [...args, 'start', name, ...(takeover ? ['--takeover'] : [])], {
     detached: true,
     stdio: ['ignore', log.fd, log.fd],
-    env: inheritedEnv(),
+    env: detachedAgentEnv(),
   });
   await log.close();
   const pid = child.pid;

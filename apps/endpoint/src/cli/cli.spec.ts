@@ -31,9 +31,10 @@ describe('fx-endpoint CLI', () => {
   });
   const inProcess = (...args: string[]) => buildProgram(context()).parseAsync(['node', 'fx-endpoint', ...args]);
   /** Runs the built CLI as a person would; never rejects, returns the exit code and output. */
-  const spawnCli = async (...args: string[]) => {
+  const spawnCli = async (...args: string[]) => spawnCliWith({}, ...args);
+  const spawnCliWith = async (env: Record<string, string>, ...args: string[]) => {
     try {
-      const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, FX_HOME: home, FX_TOKEN: '' }, timeout: 60_000 });
+      const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, FX_HOME: home, FX_TOKEN: '', ...env }, timeout: 60_000 });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -139,10 +140,14 @@ describe('fx-endpoint CLI', () => {
     'start --detach, status, list, stop, then delete',
     async () => {
       await inProcess('configure', 'ep1', '--url', server.url, '--token', server.userToken, '--workers', '1');
-      const started = await spawnCli('start', 'ep1', '--detach', '--timeout', '30');
+      // started by someone with a user token in the environment: the agent does not keep it
+      const started = await spawnCliWith({ FX_TOKEN: 'user-token-of-the-caller' }, 'start', 'ep1', '--detach', '--timeout', '30');
       expect(started).toMatchObject({ code: 0, stdout: expect.stringContaining('is running') });
       const pid = Number((await readFile(join(home, 'endpoints', 'ep1', 'endpoint.pid'), 'utf8')).trim());
       expect(server.connections[0]?.hello?.agent.pid).toBe(pid);
+      const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+      expect(environ).toContain(`FX_HOME=${home}`);
+      expect(environ).not.toContain('user-token-of-the-caller');
 
       const again = await spawnCli('start', 'ep1', '--detach');
       expect(again).toMatchObject({ code: 1, stderr: expect.stringContaining('already running') });
@@ -162,7 +167,11 @@ describe('fx-endpoint CLI', () => {
 
       const noToken = await spawnCli('delete', 'ep1');
       expect(noToken).toMatchObject({ code: 2, stderr: expect.stringContaining('FX_TOKEN') });
-      const deleted = await spawnCli('delete', 'ep1', '--token', server.userToken);
+      // like configure: the token from a file, out of the process list
+      const tokenFile = join(home, 'delete.token');
+      await writeFile(tokenFile, `${server.userToken}\n`, { mode: 0o600 });
+      expect((await spawnCli('delete', '--help')).stdout).toMatch(/process\s+list/);
+      const deleted = await spawnCli('delete', 'ep1', '--token-file', tokenFile);
       expect(deleted.code).toBe(0);
       expect(server.restCalls.at(-1)).toMatchObject({ method: 'DELETE', path: `/v1/endpoints/${server.endpointId}` });
       expect(existsSync(join(home, 'endpoints', 'ep1'))).toBe(false);

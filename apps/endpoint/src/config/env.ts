@@ -59,3 +59,13 @@ export type InheritedEnv = Readonly<Record<string, string | undefined>>;
 export function inheritedEnv(): InheritedEnv {
   return process.env;
 }
+
+/**
+ * The environment of a detached agent: the caller's, without the user token it may hold. The agent
+ * speaks to the server with the endpoint's own token; the user's (which can do anything the user can)
+ * would otherwise sit in the long-lived agent's /proc environ, one filter away from its children.
+ */
+export function detachedAgentEnv(): InheritedEnv {
+  const { FX_TOKEN: _token, FX_TOKEN_FILE: _file, ...rest } = inheritedEnv();
+  return rest;
+}

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { EndpointConfig } from '../../config/endpoint.config.js';
@@ -9,27 +9,20 @@ import { CliError } from '@fx/cli-kit';
 import { checkName } from '../cli.options.js';
 import { parsePositiveInt } from '@fx/cli-kit';
 import { runningPid } from '../process.control.js';
+import { NO_TOKEN, readToken, withTokenOptions, type TokenOptions } from '../token.options.js';
 import { deleteEndpoint, registerEndpoint, ServerRequestError } from '../server.client.js';
 
-interface ConfigureOptions {
+interface ConfigureOptions extends TokenOptions {
   url: string;
-  token?: string;
-  tokenFile?: string;
   workers?: number;
   force?: boolean;
 }
 
 export function configureConfigureCommand(program: Command, context: CliContext): void {
-  program
-    .command('configure')
+  withTokenOptions(program.command('configure'))
     .description('register a new endpoint with the server and write its config and token under $FX_HOME/endpoints/<name>')
     .argument('<name>', 'endpoint name (letters, digits, ".", "_", "-")')
     .requiredOption('--url <url>', 'the FX server, e.g. https://fx.example.org')
-    .option(
-      '--token <token>',
-      'a user token; "-" reads it from stdin. A token given here is visible to other users of this machine in the process list: prefer --token-file, "-" or $FX_TOKEN',
-    )
-    .option('--token-file <path>', 'read the user token from this file')
     .option('--workers <n>', `worker processes (default: CPU count, ${availableParallelism()} here)`, parsePositiveInt)
     .option(
       '--force',
@@ -39,7 +32,7 @@ export function configureConfigureCommand(program: Command, context: CliContext)
       const name = checkName(rawName);
       const url = checkUrl(options.url);
       const token = readToken(options) ?? context.env.userToken;
-      if (!token) throw new CliError('a user token is needed: pass --token-file, --token - (stdin) or set FX_TOKEN', 2);
+      if (!token) throw new CliError(NO_TOKEN, 2);
       const paths = endpointPaths(context.env.home, name);
       if (existsSync(paths.config)) {
         if (!options.force) throw new CliError(`an endpoint named "${name}" already exists in ${paths.dir}; pass --force to replace it`);
@@ -73,21 +66,6 @@ export function configureConfigureCommand(program: Command, context: CliContext)
 }
 
 /** The token from --token-file, from stdin (--token -), or --token itself. */
-function readToken(options: ConfigureOptions): string | undefined {
-  if (options.tokenFile !== undefined && options.token !== undefined) throw new CliError('pass either --token or --token-file, not both', 2);
-  let source: string | undefined;
-  try {
-    if (options.tokenFile !== undefined) source = readFileSync(options.tokenFile, 'utf8');
-    else if (options.token === '-') source = readFileSync(0, 'utf8');
-    else return options.token;
-  } catch (error) {
-    throw new CliError(`cannot read the token from ${options.tokenFile ?? 'stdin'}: ${(error as Error).message}`, 2);
-  }
-  const token = source.trim();
-  if (token === '') throw new CliError(`no token in ${options.tokenFile ?? 'stdin'}`, 2);
-  return token;
-}
-
 function checkUrl(value: string): string {
   try {
     const url = new URL(value);

@@ -5,14 +5,14 @@ import { CliError } from '@fx/cli-kit';
 import { configuredEndpoint, endpointCommand } from '../cli.options.js';
 import { ServerRequestError, deleteEndpoint } from '../server.client.js';
 import { stopEndpoint } from './stop.js';
+import { NO_TOKEN, readToken, withTokenOptions, type TokenOptions } from '../token.options.js';
 
 export function configureDeleteCommand(program: Command, context: CliContext): void {
-  endpointCommand(program, 'delete', 'delete the endpoint on the server, stop its agent, and remove its local directory')
-    .option('--token <token>', 'a user token (default: $FX_TOKEN)')
-    .action(async (name: string, options: { token?: string }) => {
+  withTokenOptions(endpointCommand(program, 'delete', 'delete the endpoint on the server, stop its agent, and remove its local directory')).action(
+    async (name: string, options: TokenOptions) => {
       const { paths, config } = await configuredEndpoint(context, name);
-      const token = options.token ?? context.env.userToken;
-      if (!token) throw new CliError('a user token is needed: pass --token or set FX_TOKEN', 2);
+      const token = readToken(options) ?? context.env.userToken;
+      if (!token) throw new CliError(NO_TOKEN, 2);
       try {
         await deleteEndpoint(config.url, token, config.endpointId);
       } catch (error) {
@@ -23,5 +23,6 @@ export function configureDeleteCommand(program: Command, context: CliContext): v
       await stopEndpoint(context, paths, name, { force: true });
       await rm(paths.dir, { recursive: true, force: true });
       context.out(`Endpoint "${name}" deleted.`);
-    });
+    },
+  );
 }
