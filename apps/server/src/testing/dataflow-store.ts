@@ -14,12 +14,12 @@ import { openTestStore, type TestStoreKind } from './test-store.js';
 export const DATAFLOW_CONFIG = { FX_MAX_FRAME_BYTES: 8 * 1024 * 1024, FX_CACHE_DEFAULT_TTL_SECONDS: 600, FX_CACHE_MAX_TTL_SECONDS: 3600 } as AppConfig;
 
 /**
- * A fresh store with the dataflow rules over its real statements: the user `owner` and its js function
- * `fn` (content hash `contentHash`), and DependenciesService with recorders for the queue and the
- * events: `queued` holds the ids that reached the queue (what would reach an endpoint), `published` the
- * outcomes published.
+ * A fresh store with the dataflow rules over its real statements: the user `owner`, its js function
+ * `fn` (content hash `contentHash`) and, with `ep`, its endpoint, and DependenciesService with
+ * recorders for the queue and the events: `queued` holds the ids that reached the queue (what would
+ * reach an endpoint), `published` the outcomes published.
  */
-export async function openDataflowStore(kind: TestStoreKind, { owner, fn, contentHash }: { owner: string; fn: string; contentHash: string }) {
+export async function openDataflowStore(kind: TestStoreKind, { owner, fn, ep, contentHash }: { owner: string; fn: string; ep?: string; contentHash: string }) {
   const queued: string[] = [];
   const published: OutcomeRow[] = [];
   const store = await openTestStore(kind);
@@ -32,6 +32,8 @@ export async function openDataflowStore(kind: TestStoreKind, { owner, fn, conten
   const service = new DependenciesService(DATAFLOW_CONFIG, deps, queue, events, metrics, cache);
   await db.prisma.user.create({ data: { id: owner, name: `u-${owner.slice(0, 8)}` } });
   await db.prisma.function.create({ data: { id: fn, ownerId: owner, name: 'f', runtime: 'js', source: '() => 1', contentHash } });
+  // the owner's own endpoint: only executions there fill the owner's memoized entries
+  if (ep) await db.prisma.endpoint.create({ data: { id: ep, ownerId: owner, name: 'e' } });
   return { ...store, queued, published, tasks: new TasksRepository(db), deps, cache, service };
 }
 

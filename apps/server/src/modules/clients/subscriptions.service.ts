@@ -72,7 +72,7 @@ export class SubscriptionsService implements OnModuleInit {
     for (const id of notFound) this.remove(socket, id);
     const ready: Array<{ id: string; bytes: number }> = [];
     for (const row of visible.values()) {
-      if (isFinalStatus(row.status as TaskStatus) && row.completed_at) {
+      if (isFinalStatus(row.status as TaskStatus)) {
         ready.push({ id: row.id, bytes: row.bytes ?? 0 });
         this.remove(socket, row.id);
       }

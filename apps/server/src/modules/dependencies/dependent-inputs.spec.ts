@@ -32,7 +32,7 @@ describe.each(['postgres', 'pglite'] as const)('dependents and their inputs on %
   let service: DependenciesService;
 
   beforeAll(async () => {
-    store = await openDataflowStore(kind, { owner, fn, contentHash: 'hash-dep' });
+    store = await openDataflowStore(kind, { owner, fn, ep, contentHash: 'hash-dep' });
     ({ db, tasks, cache, service, queued, published } = store);
   }, 60_000);
 

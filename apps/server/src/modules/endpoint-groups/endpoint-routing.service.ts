@@ -49,8 +49,9 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
 
   /**
    * A member for each task sent to a group, in order; refuses the submission when a group has no
-   * active member, none that allows a task's function, or none that may run another user's task. `offline` lists the groups none of whose
-   * members is online (their tasks wait on one until rerouting moves them).
+   * active member, none that allows a task's function, or none that may run it (another user's task on
+   * members without bubblewrap, a pickle task on members of other users). `offline` lists the groups
+   * none of whose members is online (their tasks wait on one until rerouting moves them).
    */
   async route(tasks: GroupedTask[]): Promise<{ endpointIds: string[]; offline: string[] }> {
     const loads = await this.loadsByGroup([...new Set(tasks.map((t) => t.groupId))]);
