@@ -63,8 +63,7 @@ export type EntryChange = { key: string; how: 'filled' | 'dropped' };
  * its task's retention, and a shared entry's readers could not read it; the tasks waiting on it run
  * themselves.
  */
-const fills = (t: string) =>
-  `(${t}.status = 'success' AND ${t}.result_ref IS NULL AND ${t}.own_run AND (${t}.cache_scope NOT LIKE 'shared:%' OR ${t}.cache_scope = 'shared:' || ${t}.owner_id::text))`;
+const fills = (t: string) => `(${t}.status = 'success' AND ${t}.result_ref IS NULL AND ${t}.own_run AND NOT ${reader(t)})`;
 /** Whether task `t`'s result came from an endpoint of its owner's: the endpoint of its winning copy, if one won, else its own. */
 const ownRun = (t: string) => `COALESCE((SELECT en.owner_id = ${t}.owner_id FROM endpoints en
              WHERE en.id = COALESCE((SELECT c.endpoint_id FROM task_copies c WHERE c.task_id = ${t}.id AND c.status = 'won' LIMIT 1), ${t}.endpoint_id)), false)`;
