@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { functionContentHash } from '@fx/protocol/node';
 import { eventually } from '@fx/testing';
 import { TaskCancelledError, WalltimeExceededError, discardResultFile, type ExecutionOutcome, type ResultFile } from '../../runtimes/task.errors.js';
@@ -132,7 +133,33 @@ describe('WorkerPool under the uid sandbox (a root agent without bubblewrap)', (
       await pool.stop();
     }
   });
+
+  it('ends what a task left running (a detached daemon) when its worker exits', async () => {
+    const pool = new WorkerPool({ size: 1, workerScript, sandbox: new WorkerSandbox({ kind: 'uid' }) });
+    await pool.start();
+    let pid = 0;
+    try {
+      const daemon = js(
+        "() => { const c = process.getBuiltinModule('node:child_process').spawn('sleep', ['300'], { detached: true, stdio: 'ignore' }); c.unref(); return c.pid; }",
+      );
+      const out = await pool.run(id(), daemon, noAbort(), undefined, { ownerId: 'alice/alice' });
+      pid = (out as { result: number }).result;
+      expect(running(pid)).toBe(true);
+    } finally {
+      await pool.stop();
+    }
+    await eventually(() => !running(pid), 5_000, 'the daemon gone with its worker');
+  });
 });
+
+/** Whether `pid` runs (a zombie has ended; init has not reaped it yet). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 describe('WorkerPool start', () => {
   it('refuses a worker entry that does not exist, with a sentence', async () => {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { WorkerCounts } from '@fx/protocol';
 import { abortFailure, discardFiles, failure, type ExecutionOutcome } from '../../runtimes/task.errors.js';
@@ -324,7 +323,7 @@ export class WorkerPool {
     const sandbox = this.options.sandbox ?? new WorkerSandbox();
     const workDir = await sandbox.workDir('fx-worker-');
     if (this.stopping) {
-      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      await sandbox.release(workDir);
       return;
     }
     const { worker, ready } = startWorkerProcess<Job>(

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { DEFAULT_LIMITS } from '@fx/protocol';
 import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { WorkerLauncher } from './worker.launcher.js';
@@ -123,7 +122,7 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
       clearTimeout(startTimer);
       const wasStarting = worker.state === 'starting';
       worker.state = 'dead';
-      void rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+      void sandbox.release(workDir);
       resolveExited();
       if (wasStarting) rejectReady(new WorkerStartError(`worker ${worker.id} ${how} before it was ready`));
       events.exit(worker, how, wasStarting);

@@ -42,6 +42,14 @@ class SandboxUids {
     return this.byDir.get(dir);
   }
 
+  /** `dir` is gone (release): its uid may be handed out again. */
+  forget(dir: string): void {
+    const uid = this.byDir.get(dir);
+    if (uid === undefined) return;
+    this.byDir.delete(dir);
+    if (this.byUid.get(uid) === dir) this.byUid.delete(uid);
+  }
+
   private prune(): void {
     for (const [uid, dir] of this.byUid) {
       if (existsSync(dir)) continue;

@@ -1,8 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { eventually } from '@fx/testing';
 import { runShell } from '../../runtimes/shell/shell.runtime.js';
 import { SANDBOX_UID_COUNT, SANDBOX_UID_FIRST } from './sandbox-uids.js';
 import { SandboxError, WorkerSandbox, probeBwrap } from './worker.sandbox.js';
@@ -196,6 +198,14 @@ describe('WorkerSandbox', () => {
 
 describe('the uid sandbox (a root agent without bubblewrap)', () => {
   const sandbox = new WorkerSandbox({ kind: 'uid' });
+  /** Whether `pid` runs (a zombie has ended: its parent, init, has not reaped it yet). */
+  const alive = (pid: number) => {
+    try {
+      return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
   const run = (dir: string, script: string) => {
     const spec = sandbox.command('/bin/sh', ['-c', script], dir);
     return spawnSync(spec.file, spec.args, { cwd: dir, uid: spec.uid, gid: spec.gid, env: sandbox.env(dir), encoding: 'utf8' });
@@ -221,6 +231,43 @@ describe('the uid sandbox (a root agent without bubblewrap)', () => {
     } finally {
       sleeper.kill('SIGKILL');
       await Promise.all([a, b].map((d) => rm(d, { recursive: true, force: true })));
+    }
+  });
+
+  it("ends every process left running as a dir's user when the dir is released, and no other user's", async () => {
+    const [a, b] = [await sandbox.workDir('fx-uid-a-'), await sandbox.workDir('fx-uid-b-')];
+    // a daemon: a new session, out of the task's process group, which killing the group would not reach
+    const started = (dir: string) => Number(run(dir, 'setsid sleep 300 < /dev/null > /dev/null 2>&1 & echo $!').stdout.trim());
+    const [left, other] = [started(a), started(b)];
+    try {
+      expect([alive(left), alive(other)]).toEqual([true, true]);
+      await sandbox.release(a);
+      await eventually(() => !alive(left), 4_000, 'the daemon of the released dir gone');
+      expect(alive(other)).toBe(true);
+      expect(existsSync(a)).toBe(false);
+      // the dir is forgotten: the sandbox runs nothing in it any more
+      expect(() => sandbox.command('/bin/true', [], a)).toThrow(SandboxError);
+    } finally {
+      for (const pid of [left, other]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await Promise.all([a, b].map((d) => rm(d, { recursive: true, force: true })));
+    }
+  });
+
+  it('leaves no daemon of a shell task running once the task is done', async () => {
+    const out = await runShell({ template: 'setsid sleep 300 < /dev/null > /dev/null 2>&1 & echo $!', kwargs: {} }, never(), { sandbox });
+    const pid = Number((out as { result: { stdout: string } }).result.stdout.trim());
+    expect(pid).toBeGreaterThan(0);
+    await eventually(() => !alive(pid), 4_000, "the shell task's daemon gone");
+  });
+
+  it('makes what a task writes outside its dir (the shared /tmp) readable by its own user only', async () => {
+    const dir = await sandbox.workDir('fx-uid-umask-');
+    const file = join('/tmp', `fx-umask-${process.pid}-${Date.now()}`);
+    try {
+      const out = run(dir, `echo secret > ${file} && mkdir ${file}.d && stat -c %a ${file} ${file}.d`);
+      expect([out.status, out.stdout.trim().split('\n')]).toEqual([0, ['600', '700']]);
+    } finally {
+      await Promise.all([file, `${file}.d`, dir].map((d) => rm(d, { recursive: true, force: true })));
     }
   });
 

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { chmod, chown, mkdtemp } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,13 +163,33 @@ export class WorkerSandbox {
     return { ...env, ...extra, HOME: workDir, TMPDIR: this.kind === 'bwrap' ? '/tmp' : workDir };
   }
 
-  /** How to start `file args` in `workDir` (one workDir() made) under this sandbox. */
-  command(file: string, args: string[], workDir: string): SpawnSpec {
+  /**
+   * Ends what ran in `workDir` (one workDir() made) and removes it, once its worker or task is done.
+   * Under `uid`, first every process left running as the directory's user: a daemon a task started
+   * (setsid, double fork) escapes its process group and would outlive its worker, go on reading what
+   * later tasks write to the shared /tmp, and hold the uid when it is handed out again. Never throws.
+   */
+  async release(workDir: string): Promise<void> {
+    const uid = this.kind === 'uid' ? sandboxUids.of(workDir) : undefined;
+    if (uid !== undefined) await killUser(uid);
+    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    sandboxUids.forget(workDir);
+  }
+
+  /**
+   * How to start `file args` in `workDir` (one workDir() made) under this sandbox. `tasks: false` for a
+   * process that runs none of the tasks' code (the Python probe), which then starts `file` itself, and
+   * a spawn error (EACCES) names it.
+   */
+  command(file: string, args: string[], workDir: string, o: { tasks?: boolean } = {}): SpawnSpec {
     if (this.kind === 'uid') {
       const uid = sandboxUids.of(workDir);
       // never the agent's own user (root) for a directory this sandbox did not make
       if (uid === undefined) throw new SandboxError(`${workDir} is not a directory the sandbox made for a worker or task`);
-      return { file, args, uid, gid: uid };
+      // /tmp and /dev/shm are the host's under `uid`: what a task writes there is its own (0600, 0700), not
+      // readable by the other users' tasks running beside it (exec keeps the pid, fds and arguments)
+      if (o.tasks === false) return { file, args, uid, gid: uid };
+      return { file: '/bin/sh', args: ['-c', 'umask 077 && exec "$0" "$@"', file, ...args], uid, gid: uid };
     }
     if (this.kind === 'none') return { file, args };
     // Its own pids and System V IPC: a task of another owner sees neither these processes nor the shared
@@ -199,6 +219,18 @@ export class WorkerSandbox {
     bw.push('--bind', workDir, workDir, '--chdir', workDir, '--', file, ...args);
     return { file: 'bwrap', args: bw };
   }
+}
+
+/**
+ * SIGKILL to every process of `uid`: kill(-1) sent as that user reaches exactly the processes it may
+ * signal, its own (twice: a process forking at the first may have a child the first did not see).
+ */
+function killUser(uid: number): Promise<void> {
+  return new Promise((done) => {
+    const child = spawn('/bin/sh', ['-c', 'kill -9 -1 2>/dev/null; kill -9 -1 2>/dev/null; exit 0'], { uid, gid: uid, stdio: 'ignore', env: {}, cwd: '/' });
+    child.on('error', () => done());
+    child.on('exit', () => done());
+  });
 }
 
 function safeRealpath(path: string): string {

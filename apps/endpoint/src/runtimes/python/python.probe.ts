@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,12 +93,12 @@ export async function inspectPython(python: string, sandbox: WorkerSandbox = new
   const workDir = await shown.workDir('fx-python-probe-');
   let stdout: string;
   try {
-    const command = shown.command(installation.executable, ['-B', PYTHON_REPORT_SCRIPT], workDir);
+    const command = shown.command(installation.executable, ['-B', PYTHON_REPORT_SCRIPT], workDir, { tasks: false });
     stdout = await output({ ...command, env: shown.env(workDir), cwd: workDir });
   } catch (error) {
     throw new Error(sandboxedFailure(python, installation.executable, sandbox, error as Error & { code?: string }), { cause: error });
   } finally {
-    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    await shown.release(workDir);
   }
   const seen = lastJsonLine<{ version?: string; executable?: string; distributions?: { count: number; sha256: string } }>(stdout);
   if (!seen.version || !seen.distributions) throw new Error(`it did not report its version and distributions: ${stdout.slice(0, 200)}`);

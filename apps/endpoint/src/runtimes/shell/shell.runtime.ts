@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { watchMemory } from '../../providers/sandbox/memory.watch.js';
@@ -191,7 +190,7 @@ export async function runShell(invocation: ShellInvocation, signal: AbortSignal,
       });
     });
   } finally {
-    await rm(cwd, { recursive: true, force: true }).catch(() => undefined);
+    await sandbox.release(cwd);
   }
 }
 
