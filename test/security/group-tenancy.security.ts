@@ -4,6 +4,7 @@ import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
 import { eventually, sleep } from '@fx/testing';
 import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
 import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
+import { firingTaskId } from '../../apps/server/src/modules/triggers/trigger-rules.js';
 
 /**
  * An endpoint group lets one user's tasks run on another user's endpoint (an accepted member). What
@@ -205,11 +206,30 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     const kept = await aliceObjects.list({ name: 'data/precious' });
     expect(kept.body.items.map((o: { id: string }) => o.id)).toEqual([precious.id]);
     expect((await aliceObjects.content(precious.id)).bytes.toString()).toBe('alice data');
+    // her triggers: one on out/ (the default: her own puts only), one that takes her members' outputs
+    const trigEp = await endpoint(alice, 'alice-triggers');
+    const own = (await alice.api('POST', '/v1/triggers', { prefix: 'out/', function: fn, endpoint: trigEp.id })).body;
+    const members = (await alice.api('POST', '/v1/triggers', { prefix: 'shared/', function: fn, endpoint: trigEp.id, fromMembers: true })).body;
+    expect([own.fromMembers, members.fromMembers]).toEqual([false, true]);
     // a free name, and the member's own output under it again, are stored (as alice's)
     const first = await store('out/result', 'one');
     expect(first.status).toBe(201);
     expect(first.body).toMatchObject({ ownerId: alice.id, name: 'out/result' });
-    expect((await store('out/result', 'two')).status).toBe(201);
+    const second = await store('out/result', 'two');
+    expect(second.status).toBe(201);
+    // ...but start none of her tasks through a trigger that does not take members' outputs
+    const firing = (t: string, o: string) => alice.api('GET', `/v1/tasks/${firingTaskId(t, o)}`);
+    await eventually(async () => (await alice.api('GET', `/v1/triggers/${own.id}`)).body.fired === 2, 10_000, 'both outputs recorded', FRAME_POLL);
+    expect([(await firing(own.id, first.body.id)).status, (await firing(own.id, second.body.id)).status]).toEqual([404, 404]);
+    const shared = await store('shared/x', 'three');
+    const fired = await eventually(
+      async () => ((await firing(members.id, shared.body.id)).status === 200 ? firing(members.id, shared.body.id) : undefined),
+      10_000,
+    );
+    expect(fired.body).toMatchObject({ ownerId: alice.id, endpointId: trigEp.id, args: [shared.body.ref] });
+    // her own put under out/ fires as ever
+    const mine = (await aliceObjects.put(Buffer.from('alice'), { name: 'out/mine' })).body;
+    await eventually(async () => (await firing(own.id, mine.id)).status === 200, 10_000, 'her own put fired', FRAME_POLL);
     member.close();
   });
 

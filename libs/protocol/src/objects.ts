@@ -168,6 +168,12 @@ export const CreateTriggerRequest = z
     function: FunctionRef,
     endpoint: EndpointRef,
     outputPrefix: ObjectPrefix.optional(),
+    /**
+     * Also fire on named outputs that another user's endpoint (a member of the caller's endpoint group)
+     * stored for the caller's tasks: that endpoint chose their names and bytes. Default false: such an
+     * object is recorded as a firing that started no task.
+     */
+    fromMembers: z.boolean().optional(),
   })
   .strict();
 export type CreateTriggerRequest = z.input<typeof CreateTriggerRequest>;
@@ -179,8 +185,9 @@ export const TriggerInfo = z.object({
   functionId: Uuid,
   endpointId: Uuid,
   outputPrefix: z.string().nullable(),
+  fromMembers: z.boolean(),
   createdAt: z.string(),
-  /** Tasks it has started so far. */
+  /** Objects it has fired for so far, a firing that could start no task (its endpoint deleted, a member's output) included. */
   fired: z.number().int(),
 });
 export type TriggerInfo = z.infer<typeof TriggerInfo>;

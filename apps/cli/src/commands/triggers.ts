@@ -12,6 +12,7 @@ interface CreateOptions {
   function: string;
   endpoint: string;
   outputPrefix?: string;
+  fromMembers?: boolean;
 }
 
 export function configureTriggersCommand(program: Command, context: CliContext): void {
@@ -26,12 +27,17 @@ export function configureTriggersCommand(program: Command, context: CliContext):
     .requiredOption('--function <function>', 'function id or name')
     .requiredOption('--endpoint <endpoint>', 'endpoint id or name')
     .option('--output-prefix <prefix>', "store each result as an object under this prefix, with the rest of the input's name (input/a.csv → output/a.csv)")
+    .option(
+      '--from-members',
+      "also fire on named outputs that another user's endpoint (a member of your endpoint group) stored for your tasks; it chose their names and bytes",
+    )
     .action(async (options: CreateOptions, command: Command) => {
       const request = {
         prefix: prefix('--prefix', options.prefix),
         function: functionRef(options.function),
         endpoint: endpointRef(options.endpoint),
         ...(options.outputPrefix === undefined ? {} : { outputPrefix: prefix('--output-prefix', options.outputPrefix) }),
+        ...(options.fromMembers ? { fromMembers: true } : {}),
       };
       const trigger = await withClient(context, (client) => client.triggers.create(request));
       if (wantsJson(command)) return printJson(context, trigger);
@@ -86,6 +92,7 @@ const rows = (t: TriggerInfo): Array<[string, string]> => [
   ['id', t.id],
   ['prefix', t.prefix],
   ['output prefix', t.outputPrefix ?? '- (results kept with their tasks)'],
+  ['from members', t.fromMembers ? "yes: group members' named outputs fire it too" : 'no: only objects you or your endpoints put'],
   ['function', t.functionId],
   ['endpoint', t.endpointId],
   ['fired', `${t.fired} task${t.fired === 1 ? '' : 's'}`],

@@ -37,12 +37,16 @@ _TRIGGERS: Collection[TriggerInfo] = Collection("/v1/triggers", lambda trigger: 
 class TriggerMethods(ClientCalls):
     """The client's trigger calls."""
 
-    def create_trigger(self, prefix: str, function: str, endpoint: str, output_prefix: Optional[str] = None) -> TriggerInfo:
+    def create_trigger(
+        self, prefix: str, function: str, endpoint: str, output_prefix: Optional[str] = None, from_members: bool = False
+    ) -> TriggerInfo:
         """Runs ``function`` (an id or name) on ``endpoint`` (an id or name) once for every object you put
         with a name under ``prefix``, with the object's reference as its one argument; with
         ``output_prefix`` its result is stored as an object under that prefix with the rest of the input's
         name. Refused (``ValidationError``) when the outputs would fire it again, directly or through your
-        other triggers; ``QuotaExceededError`` past the server's FX_MAX_TRIGGERS_PER_USER."""
+        other triggers; ``QuotaExceededError`` past the server's FX_MAX_TRIGGERS_PER_USER. A named output
+        that another user's endpoint (a member of your endpoint group) stored for your task fires it only
+        with ``from_members=True``: that endpoint chose the output's name and bytes."""
         body: Dict[str, Any] = {
             "prefix": object_prefix(prefix, "prefix"),
             "function": function_ref(function),
@@ -50,6 +54,8 @@ class TriggerMethods(ClientCalls):
         }
         if output_prefix is not None:
             body["outputPrefix"] = object_prefix(output_prefix, "output_prefix")
+        if from_members:
+            body["fromMembers"] = True
         return cast(TriggerInfo, self._request("POST", "/v1/triggers", body))
 
     list_triggers = _TRIGGERS.lister("Your live triggers, oldest first.")

@@ -188,7 +188,8 @@ class ObjectInfo(TypedDict):
 
 class TriggerInfo(TypedDict):
     """A trigger (``create_trigger``, ``get_trigger``, ``list_triggers``): objects you put under ``prefix``
-    run ``functionId`` on ``endpointId``; ``fired`` counts the tasks it has started so far."""
+    run ``functionId`` on ``endpointId``; ``fired`` counts the objects it has fired for so far (a firing
+    that started no task included); ``fromMembers``: it also fires on your group members' named outputs."""
 
     id: str
     ownerId: str
@@ -196,6 +197,7 @@ class TriggerInfo(TypedDict):
     functionId: str
     endpointId: str
     outputPrefix: Optional[str]
+    fromMembers: bool
     createdAt: str
     fired: int
 

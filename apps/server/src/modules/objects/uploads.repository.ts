@@ -147,6 +147,7 @@ export class UploadsRepository extends SqlRepository {
    * is no longer this writer's. `foreignEndpoint`: the upload is a named output stored by another user's
    * endpoint (a member of the owner's endpoint group), which may take a name only while it is free or
    * holds an output of a task that ran on that endpoint; otherwise NameTakenError, and nothing changes.
+   * The object keeps that endpoint's id: it fires only the owner's triggers that say `fromMembers`.
    */
   async commit(upload: UploadRow, writer: string, obj: NewObject, ensureBlob: () => Promise<void>, foreignEndpoint?: string): Promise<ObjectRow> {
     for (let attempt = 1; ; attempt++) {
@@ -188,9 +189,9 @@ export class UploadsRepository extends SqlRepository {
                 );
               }
               const rows = await tx.$queryRawUnsafe<ObjectRow[]>(
-                `INSERT INTO objects (id, owner_id, name, encoding, sha256, size, created_at, expires_at, task_id)
+                `INSERT INTO objects (id, owner_id, name, encoding, sha256, size, created_at, expires_at, task_id, foreign_endpoint_id)
                  VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::bigint, now(),
-                         CASE WHEN $7::int IS NULL THEN NULL ELSE now() + $7::int * interval '1 second' END, $8::uuid)
+                         CASE WHEN $7::int IS NULL THEN NULL ELSE now() + $7::int * interval '1 second' END, $8::uuid, $9::uuid)
                  RETURNING ${OBJECT_COLUMNS}`,
                 obj.id,
                 upload.owner_id,
@@ -200,6 +201,7 @@ export class UploadsRepository extends SqlRepository {
                 obj.size,
                 obj.expiresInSeconds,
                 upload.task_id,
+                foreignEndpoint ?? null,
               );
               return rows[0]!;
             },

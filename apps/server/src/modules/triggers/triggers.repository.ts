@@ -3,33 +3,46 @@ import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Trigger } from '../../generated/prisma/client.js';
 
-export type TriggerRow = RawRow<Trigger, 'id' | 'owner_id' | 'prefix' | 'function_id' | 'endpoint_id' | 'output_prefix' | 'created_at'> & { fired: number };
+export type TriggerRow = RawRow<Trigger, 'id' | 'owner_id' | 'prefix' | 'function_id' | 'endpoint_id' | 'output_prefix' | 'from_members' | 'created_at'> & {
+  fired: number;
+};
 
 /** An object a trigger has not fired for yet, with what the firing needs of the trigger. */
-export type PendingFiring = RawRow<Trigger, 'owner_id' | 'prefix' | 'function_id' | 'endpoint_id' | 'output_prefix'> & {
+export type PendingFiring = RawRow<Trigger, 'owner_id' | 'prefix' | 'function_id' | 'endpoint_id' | 'output_prefix' | 'from_members'> & {
   trigger_id: string;
   object_id: string;
   name: string;
+  /** The object is a named output that this endpoint of another user (a group member) stored. */
+  foreign_endpoint_id: string | null;
 };
 
 /** How far before its mark a sweep looks again: far longer than any transaction that inserts an object. */
 const SWEEP_GRACE_SECONDS = 300;
 
-const COLUMNS = `t.id, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix, t.created_at,
+const COLUMNS = `t.id, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix, t.from_members, t.created_at,
   (SELECT count(*)::int FROM trigger_firings f WHERE f.trigger_id = t.id) AS fired`;
 
 /** Triggers and their firings. The objects a trigger fires for are read from `objects` (modules/objects). */
 @Injectable()
 export class TriggersRepository extends SqlRepository {
-  async create(t: { id: string; ownerId: string; prefix: string; functionId: string; endpointId: string; outputPrefix: string | null }): Promise<TriggerRow> {
+  async create(t: {
+    id: string;
+    ownerId: string;
+    prefix: string;
+    functionId: string;
+    endpointId: string;
+    outputPrefix: string | null;
+    fromMembers: boolean;
+  }): Promise<TriggerRow> {
     await this.query(
-      `INSERT INTO triggers (id, owner_id, prefix, function_id, endpoint_id, output_prefix) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::uuid, $6)`,
+      `INSERT INTO triggers (id, owner_id, prefix, function_id, endpoint_id, output_prefix, from_members) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::uuid, $6, $7)`,
       t.id,
       t.ownerId,
       t.prefix,
       t.functionId,
       t.endpointId,
       t.outputPrefix,
+      t.fromMembers,
     );
     return (await this.find(t.id))!;
   }
@@ -62,7 +75,7 @@ export class TriggersRepository extends SqlRepository {
    */
   pending(limit: number): Promise<PendingFiring[]> {
     return this.query<PendingFiring>(
-      `SELECT t.id AS trigger_id, o.id AS object_id, o.name, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix
+      `SELECT t.id AS trigger_id, o.id AS object_id, o.name, o.foreign_endpoint_id, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix, t.from_members
        FROM triggers t
        JOIN objects o ON o.owner_id = t.owner_id AND o.name IS NOT NULL AND starts_with(o.name, t.prefix)
                      AND o.created_at >= greatest(t.created_at, t.swept_until - make_interval(secs => $2::int)) AND o.deleted_at IS NULL

@@ -26,6 +26,7 @@ function toInfo(t: TriggerRow): TriggerInfo {
     functionId: t.function_id,
     endpointId: t.endpoint_id,
     outputPrefix: t.output_prefix,
+    fromMembers: t.from_members,
     createdAt: new Date(t.created_at).toISOString(),
     fired: t.fired,
   };
@@ -83,12 +84,12 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
       mine.map((t) => ({ id: t.id, prefix: t.prefix, outputPrefix: t.output_prefix })),
     );
     if (loop) throw new FxException('VALIDATION_FAILED', loop);
-    const info = toInfo(await this.triggers.create({ ...fresh, ownerId: p.userId, functionId, endpointId }));
+    const info = toInfo(await this.triggers.create({ ...fresh, ownerId: p.userId, functionId, endpointId, fromMembers: req.fromMembers ?? false }));
     await this.audit.record(p, {
       action: 'trigger.created',
       target: { type: 'trigger', id: info.id },
       ownerId: info.ownerId,
-      details: { prefix: info.prefix, functionId, endpointId, outputPrefix: info.outputPrefix },
+      details: { prefix: info.prefix, functionId, endpointId, outputPrefix: info.outputPrefix, fromMembers: info.fromMembers },
     });
     return info;
   }
@@ -150,6 +151,13 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
     // the trigger acts for its owner, with the rights they have now
     const owner: Principal = { tokenId: `trigger:${t.trigger_id}`, userId: t.owner_id, admin: false, kind: 'user', endpointId: null };
     let error: string | null = null;
+    // Another user's endpoint ran her task and chose this name and these bytes: not her act, unless the
+    // trigger accepts her group members' outputs. Recorded like any refused firing, never retried.
+    if (t.foreign_endpoint_id !== null && !t.from_members) {
+      error = `FORBIDDEN: not fired: the object is a named output that endpoint ${t.foreign_endpoint_id} of another user (a member of your endpoint group) stored; create the trigger with fromMembers: true to fire on those`;
+      await this.triggers.recordFiring({ triggerId: t.trigger_id, objectId: t.object_id, taskId: null, error });
+      return;
+    }
     try {
       await this.tasks.submitWithId(
         owner,
