@@ -66,7 +66,13 @@ def test_files_and_paths_stream_in_and_out(client: Client, tmp_path: Path) -> No
     out = tmp_path / "out.bin"
     assert client.get_to_file("py/in.bin", out) == from_path
     assert sha(out.read_bytes()) == sha(data)
-    assert not list(tmp_path.glob("*.fx-part"))
+    assert not list(tmp_path.glob("*.fx-part*"))
+    # a link left at the old, predictable aside name (a shared directory) is not written through
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    (tmp_path / "out2.bin.fx-part").symlink_to(victim)
+    client.get_to_file("py/in.bin", tmp_path / "out2.bin")
+    assert victim.read_bytes() == b"keep" and sha((tmp_path / "out2.bin").read_bytes()) == sha(data)
     info = client.object_info(from_path)
     assert info["name"] == "py/in.bin" and info["expiresAt"] is not None
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -28,10 +29,11 @@ export function configureGetCommand(program: Command, context: CliContext): void
           await pipeline(stream, context.stdout, { end: false });
           return found;
         }
-        // written aside and renamed once verified, so a failed or corrupt download never takes the file's name
-        const part = `${options.output}.fx-part`;
+        // written aside and renamed once verified, so a failed or corrupt download never takes the file's name;
+        // aside under a fresh name, created new (never through a link another user left in a shared directory)
+        const part = `${options.output}.fx-part-${randomBytes(6).toString('hex')}`;
         try {
-          await pipeline(stream, createWriteStream(part));
+          await pipeline(stream, createWriteStream(part, { flags: 'wx' }));
           await rename(part, options.output);
         } catch (error) {
           await rm(part, { force: true });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, unlink, writeFile } from 'node:fs/promises';
 import { readableLogLine } from '@fx/protocol';
 import { readStatusFile } from '../agent/status.file.js';
 import type { EndpointPaths } from '../config/endpoint.paths.js';
@@ -77,9 +77,23 @@ export async function killAgentTree(paths: EndpointPaths, pid: number): Promise<
   }
 }
 
+/** How much of a log's end tailFile reads: the last lines of a log that may have grown to gigabytes. */
+const TAIL_BYTES = 256 * 1024;
+
 export async function tailFile(path: string, lines = 20): Promise<string> {
   try {
-    const text = await readFile(path, 'utf8');
+    const file = await open(path, 'r');
+    let text: string;
+    try {
+      const { size } = await file.stat();
+      const start = Math.max(0, size - TAIL_BYTES);
+      const { buffer, bytesRead } = await file.read(Buffer.alloc(size - start), 0, size - start, start);
+      text = buffer.subarray(0, bytesRead).toString('utf8');
+      // a read that starts mid-file starts mid-line: that partial line is not shown
+      if (start > 0) text = text.slice(text.indexOf('\n') + 1);
+    } finally {
+      await file.close();
+    }
     // The log holds JSON records; the person reading this tail gets them as readable lines.
     return text
       .split('\n')

@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { AGENT_RECONNECT_MAX_DELAY_MS, LOG_LEVELS, ResourceName, Uuid } from '@fx/protocol';
@@ -210,14 +212,37 @@ export async function loadEndpointToken(paths: EndpointPaths): Promise<string> {
   }
 }
 
-/** Writes config.yaml and the token, both 0600, in a 0700 directory. */
+/**
+ * Writes config.yaml and the token, both 0600, in a 0700 directory of this user's. A directory another
+ * user owns (an FX_HOME in a shared place, made first by someone else) is refused: its owner could read
+ * the token whatever its mode, or have left links where the files go.
+ */
 export async function writeEndpointFiles(paths: EndpointPaths, config: EndpointConfig, token: string): Promise<void> {
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  // the endpoint's dir, endpoints/ and FX_HOME: the owner of any of them could move the files' dir aside
+  for (const path of [paths.dir, dirname(paths.dir), dirname(dirname(paths.dir))]) {
+    const dir = await lstat(path);
+    const me = process.getuid?.();
+    if (!dir.isDirectory() || (me !== undefined && dir.uid !== me))
+      throw new ConfigError(
+        `${path} is ${dir.isDirectory() ? `a directory of another user (uid ${dir.uid})` : 'not a directory'}: the endpoint's token would not be private there; set FX_HOME to a directory of yours`,
+      );
+  }
   // mkdir's mode does not apply to a directory that already exists (configure --force).
   await chmod(paths.dir, 0o700);
   const header = '# fx-endpoint configuration; see "fx-endpoint --help". The token lives in ./token.\n';
-  await writeFile(paths.config, header + stringify(config), { mode: 0o600 });
-  await chmod(paths.config, 0o600);
-  await writeFile(paths.token, token + '\n', { mode: 0o600 });
-  await chmod(paths.token, 0o600);
+  await writePrivate(paths.config, header + stringify(config));
+  await writePrivate(paths.token, token + '\n');
+}
+
+/** A new 0600 file renamed over `path`: a link left at `path` is replaced, never written through. */
+async function writePrivate(path: string, data: string): Promise<void> {
+  const aside = `${path}.${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(aside, data, { mode: 0o600, flag: 'wx' });
+    await rename(aside, path);
+  } catch (error) {
+    await rm(aside, { force: true });
+    throw error;
+  }
 }

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, TypedDict, Union, cast
@@ -133,9 +134,10 @@ class ObjectMethods(ClientCalls):
         """Streams an object into ``path`` (written aside, renamed once its sha256 checks) and returns its reference."""
         ref = self.resolve_object(obj)
         target = Path(path)
-        part = target.with_name(target.name + ".fx-part")
+        # aside under a fresh name, created new: never through a link another user left in a shared directory
+        part = target.with_name(f"{target.name}.fx-part-{secrets.token_hex(6)}")
         try:
-            with open(part, "wb") as out:
+            with os.fdopen(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as out:
                 for chunk in self._chunks(ref, []):
                     out.write(chunk)
             os.replace(part, target)
