@@ -2,6 +2,7 @@ import { jest } from '@jest/globals';
 import { startTestServer, type TestServer } from '../../apps/server/src/testing/test-server.js';
 import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
 import { eventually, sleep } from '@fx/testing';
+import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
 import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
 import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
 import { firingTaskId } from '../../apps/server/src/modules/triggers/trigger-rules.js';
@@ -270,6 +271,55 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
       ownPeer.close();
     } finally {
       bare.close();
+    }
+  });
+
+  it("moves another user's tasks off a member whose agent says, as it connects, that it runs only its owner's, or fails them where no member may run them", async () => {
+    const late = await endpoint(mallory, 'mallory-late');
+    const own = await endpoint(alice, 'alice-late');
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-late', members: [late.id, own.id] });
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${late.id}/accept`)).status).toBeLessThan(300);
+    // neither member was ever heard from: her tasks spread over both, waiting there
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await submit(alice, g.body.id, [`late-${i}`]));
+    const where = async () => Promise.all(ids.map(async (id) => (await get(alice, id)).endpointId as string));
+    expect(await where()).toContain(late.id);
+    // its agent runs tasks without bubblewrap and says so in its hello, before any heartbeat
+    const helloOwnerOnly = async (token: string) => {
+      const p = await ProtocolPeer.connect(server.url, token);
+      p.send('hello', {
+        protocolVersion: ENDPOINT_PROTOCOL_VERSION,
+        agent: { name: 'bare', version: 'test', hostname: 'test', pid: process.pid, platform: process.platform, provider: 'local', workers: 4 },
+        inFlight: [],
+        ownerOnly: true,
+      });
+      await p.next('welcome');
+      return p;
+    };
+    const latePeer = await helloOwnerOnly(late.token);
+    const ownPeer = await peer(own.token);
+    try {
+      // by its welcome, every one of her tasks waits on her own member, and the bare agent gets none
+      expect(new Set(await where())).toEqual(new Set([own.id]));
+      latePeer.send('credits', { credits: 10 });
+      ownPeer.send('credits', { credits: 6 });
+      expect((await ownPeer.tasks(6)).map((t) => t.taskId).sort()).toEqual([...ids].sort());
+      await sleep(500);
+      expect(latePeer.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+    } finally {
+      latePeer.close();
+      ownPeer.close();
+    }
+    // a group whose only member is such an agent: her task, accepted while it was unheard of, fails at once
+    const lone = await endpoint(mallory, 'mallory-lone');
+    const g2 = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-lone', members: [lone.id] });
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g2.body.id}/members/${lone.id}/accept`)).status).toBeLessThan(300);
+    const task = await submit(alice, g2.body.id, ['lone']);
+    const lonePeer = await helloOwnerOnly(lone.token);
+    try {
+      expect(await get(alice, task)).toMatchObject({ status: 'failed', error: { code: 'ISOLATION_REQUIRED' } });
+    } finally {
+      lonePeer.close();
     }
   });
 

@@ -47,6 +47,11 @@ export const HelloPayload = z.object({
    * then counts only `heartbeat` frames, as before.
    */
   pongHeartbeats: z.boolean().optional(),
+  /**
+   * As in its heartbeats: its tasks do not run under bubblewrap, so it runs only its owner's. Said at
+   * once, so that group routing sends it no other user's task even before its first heartbeat.
+   */
+  ownerOnly: z.boolean().optional(),
 });
 export type HelloPayload = z.infer<typeof HelloPayload>;
 

@@ -43,8 +43,8 @@ export interface AgentSessionOptions {
   handshakeTimeoutMs?: number;
   reconnect?: BackoffOptions;
   log: Logger;
-  /** Read at each dial: the provider, its worker count and the task ids this agent still holds. */
-  hello: () => { provider: string; workers: number; inFlight: string[] };
+  /** Read at each dial: the provider, its worker count, the task ids this agent still holds, and whether it runs only its owner's tasks. */
+  hello: () => { provider: string; workers: number; inFlight: string[]; ownerOnly?: boolean };
   /** Read at each heartbeat. */
   heartbeat: () => HeartbeatPayload;
 }
@@ -235,7 +235,7 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
   }
 
   private sayHello(connection: Connection): void {
-    const { provider, workers, inFlight } = this.options.hello();
+    const { provider, workers, inFlight, ownerOnly } = this.options.hello();
     this.sendOn(connection, 'hello', {
       instanceId: this.instanceId,
       // only until this agent is welcomed once: a reconnect must not take over from a newer agent
@@ -243,6 +243,7 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
       protocolVersion: ENDPOINT_PROTOCOL_VERSION,
       // pongs stand for heartbeats if the server agrees (welcome.pongHeartbeats): fewer frames when idle
       pongHeartbeats: true,
+      ...(ownerOnly ? { ownerOnly: true } : {}),
       agent: {
         name: this.options.name,
         version: AGENT_VERSION,

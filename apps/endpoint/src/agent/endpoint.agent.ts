@@ -93,7 +93,11 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       reconnect: options.reconnect,
       log,
-      hello: () => ({ provider: provider.name, workers: provider.status().workers.total, inFlight: this.inFlightIds() }),
+      hello: () => {
+        const status = provider.status();
+        // what TaskAdmission refuses (StatusReporter says it in heartbeats too)
+        return { provider: provider.name, workers: status.workers.total, inFlight: this.inFlightIds(), ownerOnly: status.sandbox !== 'bwrap' };
+      },
       heartbeat: () => this.status.heartbeat(),
     });
     const prefetch = options.prefetch ?? Math.max(provider.capacity(), MIN_DEFAULT_PREFETCH);

@@ -33,7 +33,7 @@ export class TaskAdmission {
    * every task runs as the agent's user, so another user's task (sent through an endpoint group) could
    * read or change this endpoint's token, cache and spool and the other tasks' files, and under `uid`
    * tasks have users of their own but share /tmp, IPC and the host's files. Such an endpoint runs only
-   * its owner's tasks (and says so in its heartbeats: `ownerOnly`, so that routing sends it no other).
+   * its owner's tasks (and says so in its hello and heartbeats: `ownerOnly`, so that routing sends it no other).
    */
   owner(ownerId: string | undefined, sandbox: string | undefined): void {
     this.ownerId = ownerId;

@@ -89,10 +89,17 @@ export class AgentSessionService implements OnModuleInit {
     await this.endpoints.markConnected(conn.endpointId, {
       ...hello.agent,
       ...(hello.instanceId ? { instanceId: hello.instanceId } : {}),
+      // group routing reads it (endpoint-routing.repository memberLoads): known before any heartbeat
+      ...(hello.ownerOnly ? { ownerOnly: true } : {}),
       connectionId: conn.id,
     });
     this.events.noteEndpointChanged(conn.endpointId);
     const endpoint = await this.endpoints.findLive(conn.endpointId);
+    if (hello.ownerOnly && endpoint) {
+      conn.onlyOwner = endpoint.ownerId;
+      // other users' tasks routed here while its agent was unheard of: moved before it can ask for any
+      await this.routing.rehome([conn.endpointId], { notOwnedBy: endpoint.ownerId });
+    }
     conn.send('welcome', {
       endpointId: conn.endpointId,
       endpointName: endpoint?.name ?? '',

@@ -20,6 +20,7 @@ import { LeaseService } from '../leases/lease.service.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { WorkStealingService } from '../endpoint-groups/work-stealing.service.js';
+import { EndpointRoutingService } from '../endpoint-groups/endpoint-routing.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { ConnectionRegistry } from './connection-registry.service.js';
@@ -76,6 +77,7 @@ export class DispatchService implements OnModuleInit {
     private readonly stealing: WorkStealingService,
     private readonly metrics: MetricsService,
     private readonly queue: QueueService,
+    private readonly routing: EndpointRoutingService,
   ) {
     this.frameBudget = Math.floor(Math.min(config.FX_MAX_FRAME_BYTES, DEFAULT_LIMITS.maxFrameBytes) / 2);
   }
@@ -207,6 +209,12 @@ export class DispatchService implements OnModuleInit {
       return -1;
     }
     const rows = await this.leases.grant(conn, ids);
+    // another user's task of a group that reached an owner-only agent's queue anyway (routed on another
+    // replica as it connected): not leased; it goes to a member that may run it
+    if (conn.onlyOwner && rows.length < ids.length)
+      void this.routing
+        .rehome([conn.endpointId], { notOwnedBy: conn.onlyOwner })
+        .catch((e: Error) => this.logger.warn(`rerouting failed; the sweep retries: ${e.message}`));
     if (rows.length === 0) {
       await this.broker.settle(conn.endpointId, ids);
       return 0;

@@ -70,6 +70,8 @@ export class EndpointConnection {
   /** From `hello`: which agent process this is (absent for older agents), and what it said of itself. */
   instanceId?: string;
   agent?: AgentInfo;
+  /** Its agent said `ownerOnly` (no bubblewrap): the endpoint's owner, whose tasks alone it runs. */
+  onlyOwner?: string;
   /** The agent's latest heartbeat, and when it came (its figures are exported at /metrics). */
   lastHeartbeat?: { at: number; status: HeartbeatPayload };
   readonly since = new Date();

@@ -14,6 +14,8 @@ export type MemberLoadRow = RawRow<
   group_id: string;
   endpoint_id: string;
   waiting: number;
+  /** Its agent said `ownerOnly` in its hello (AgentSessionService stores that in `agent`). */
+  owner_only: boolean;
 };
 
 /** A waiting task of a group, as rerouting weighs it. */
@@ -40,6 +42,7 @@ export class EndpointRoutingRepository extends SqlRepository {
     if (groupIds.length === 0) return Promise.resolve([]);
     return this.query<MemberLoadRow>(
       `SELECT m.group_id, e.id AS endpoint_id, e.owner_id, e.restricted, e.allowed_functions, e.status, e.connected_at, e.disconnected_at, e.last_heartbeat_at,
+              COALESCE(e.agent->>'ownerOnly' = 'true', false) AS owner_only,
               (SELECT count(*)::int FROM (SELECT 1 FROM tasks t WHERE t.endpoint_id = e.id AND t.status = 'waiting-for-endpoint' LIMIT $2::int) w) AS waiting
        FROM endpoint_group_members m
        JOIN endpoint_groups g ON g.id = m.group_id AND g.deleted_at IS NULL
@@ -55,16 +58,18 @@ export class EndpointRoutingRepository extends SqlRepository {
    * Waiting tasks of live groups queued on this endpoint (of any group, once the endpoint is deleted:
    * a deleted group's task has no member to wait for), highest priority first, with their inputs' contents.
    */
-  waitingOn(endpointId: string, limit: number): Promise<GroupedTaskRow[]> {
+  /** `notOwnedBy`: only tasks of other users than this one (those an owner-only member may not run). */
+  waitingOn(endpointId: string, limit: number, notOwnedBy: string | null = null): Promise<GroupedTaskRow[]> {
     return this.query<GroupedTaskRow>(
       `SELECT t.id, t.owner_id, t.endpoint_id, t.endpoint_group_id, t.function_id, t.serializer, t.resources,
               ARRAY(SELECT o.sha256 FROM task_objects r JOIN objects o ON o.id = r.object_id WHERE r.task_id = t.id) AS contents
        FROM tasks t JOIN endpoint_groups g ON g.id = t.endpoint_group_id JOIN endpoints e ON e.id = t.endpoint_id
        WHERE t.endpoint_id = $1::uuid AND t.endpoint_group_id IS NOT NULL AND t.status = 'waiting-for-endpoint'
-         AND (g.deleted_at IS NULL OR e.deleted_at IS NOT NULL)
+         AND (g.deleted_at IS NULL OR e.deleted_at IS NOT NULL) AND ($3::uuid IS NULL OR t.owner_id <> $3::uuid)
        ORDER BY t.priority DESC, t.received_at, t.id LIMIT $2::int`,
       endpointId,
       limit,
+      notOwnedBy,
     );
   }
 
@@ -90,8 +95,9 @@ export class EndpointRoutingRepository extends SqlRepository {
   /**
    * Endpoints holding waiting tasks of a live group while their agent is away (never connected,
    * disconnected, or not heard from within `timeoutMs`) or while no longer an active member of the
-   * task's group (it left), and deleted endpoints holding waiting tasks of any group: what the repair
-   * sweep reroutes (or fails, when no member is left).
+   * task's group (it left), endpoints whose agent runs only its owner's tasks holding another user's,
+   * and deleted endpoints holding waiting tasks of any group: what the repair sweep reroutes (or fails,
+   * when no member is left).
    */
   async stranded(timeoutMs: number, limit: number): Promise<string[]> {
     const rows = await this.query<{ id: string }>(
@@ -101,7 +107,8 @@ export class EndpointRoutingRepository extends SqlRepository {
          WHERE t.endpoint_id = e.id AND t.endpoint_group_id IS NOT NULL AND t.status = 'waiting-for-endpoint'
            AND (g.deleted_at IS NULL OR e.deleted_at IS NOT NULL)
            AND (e.deleted_at IS NOT NULL OR NOT (${CONNECTED}) OR e.last_heartbeat_at IS NULL OR e.last_heartbeat_at < now() - $1::int * interval '1 millisecond'
-                OR NOT EXISTS (SELECT 1 FROM endpoint_group_members m WHERE m.group_id = t.endpoint_group_id AND m.endpoint_id = e.id AND m.state = 'active')))
+                OR NOT EXISTS (SELECT 1 FROM endpoint_group_members m WHERE m.group_id = t.endpoint_group_id AND m.endpoint_id = e.id AND m.state = 'active')
+                OR (e.agent->>'ownerOnly' = 'true' AND t.owner_id <> e.owner_id)))
        LIMIT $2::int`,
       timeoutMs,
       limit,

@@ -7,7 +7,7 @@ import { endpointOnline } from '../endpoints/endpoints.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { ObjectLocality } from '../objects/object-locality.js';
 import { QueueService } from '../tasks/queue.service.js';
-import { chooseMembers, type MemberLoad, type Refusal, type TaskToPlace } from './member-choice.js';
+import { chooseMembers, mayRun, type MemberLoad, type Refusal, type TaskToPlace } from './member-choice.js';
 import { EndpointRoutingRepository, type MemberLoadRow } from './endpoint-routing.repository.js';
 
 /** Waiting tasks one reroute of one member looks at; the sweep comes back for more. */
@@ -89,24 +89,29 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
 
   /**
    * Moves the grouped tasks waiting on these endpoints to other members, when the endpoint is offline or
-   * no longer an active member of the task's group. An online member keeps its tasks. A task whose group
-   * has no other member that allows it stays (offline) or fails ENDPOINT_UNAVAILABLE (the member left).
+   * no longer an active member of the task's group. An online member keeps its tasks, but those it may
+   * not run (another user's, on an agent that said `ownerOnly` when it connected: routed there before it
+   * was heard from). A task whose group has no other member that allows it stays (offline), fails
+   * ENDPOINT_UNAVAILABLE (the member left) or ISOLATION_REQUIRED (no member may run it). `notOwnedBy`
+   * (an owner-only member that just connected, its owner): only other users' tasks are looked at.
    */
-  async rehome(endpointIds: string[]): Promise<number> {
+  async rehome(endpointIds: string[], o: { notOwnedBy?: string } = {}): Promise<number> {
     let moved = 0;
     for (const endpointId of endpointIds) {
-      const waiting = await this.routing.waitingOn(endpointId, REHOME_PAGE);
+      const waiting = await this.routing.waitingOn(endpointId, REHOME_PAGE, o.notOwnedBy ?? null);
       if (waiting.length === 0) continue;
       const loads = await this.loadsByGroup([...new Set(waiting.map((t) => t.endpoint_group_id))]);
       const moves: Array<{ id: string; from: string; to: string }> = [];
       const orphans: string[] = [];
+      const refused: string[] = [];
       for (const [groupId, members] of loads) {
         const here = members.find((m) => m.endpointId === endpointId);
-        if (here?.online) continue;
         const others = members.filter((m) => m.endpointId !== endpointId);
-        const tasks = waiting.filter((t) => t.endpoint_group_id === groupId);
+        const ofGroup = waiting.filter((t) => t.endpoint_group_id === groupId);
+        const tasks = here?.online ? ofGroup.filter((t) => !mayRun(here, { ownerId: t.owner_id })) : ofGroup;
+        if (tasks.length === 0) continue;
         // nowhere better: an offline member keeps its tasks until some member is online
-        if (here && !others.some((m) => m.online)) continue;
+        if (here && !here.online && !others.some((m) => m.online)) continue;
         const choices = chooseMembers(
           others,
           tasks.map((t) => ({
@@ -121,6 +126,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
         choices.forEach((c, i) => {
           if ('endpointId' in c) moves.push({ id: tasks[i]!.id, from: endpointId, to: c.endpointId });
           else if (!here) orphans.push(tasks[i]!.id);
+          else if (here.online) refused.push(tasks[i]!.id);
         });
       }
       const rows = await this.routing.move(moves);
@@ -134,6 +140,14 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
           code: 'ENDPOINT_UNAVAILABLE',
           name: 'EndpointUnavailable',
           message: `endpoint ${endpointId} left the task's endpoint group (or was deleted), and no other member may run it`,
+        });
+        await this.outcomes.published(failed);
+      }
+      if (refused.length) {
+        const failed = await this.routing.failWaiting(refused, {
+          code: 'ISOLATION_REQUIRED',
+          name: 'IsolationRequired',
+          message: `endpoint ${endpointId} runs tasks without bubblewrap, so it runs only its owner's, and no other member of the task's endpoint group may run this one`,
         });
         await this.outcomes.published(failed);
       }
@@ -173,6 +187,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
       ),
       allowedFunctions: r.restricted ? r.allowed_functions : null,
       status: status.success ? status.data : null,
+      ...(r.owner_only ? { ownerOnly: true } : {}),
       waiting: r.waiting,
     };
   }

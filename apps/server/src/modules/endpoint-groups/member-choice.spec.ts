@@ -85,6 +85,11 @@ describe('chooseMembers', () => {
     // what no member allows is said first; a member not heard from yet counts as able (its agent decides)
     expect(chooseMembers([{ ...bobs, allowedFunctions: ['g'] }], tasks(1, { ownerId: 'alice' }), none)).toEqual([{ refused: 'FUNCTION_NOT_ALLOWED' }]);
     expect(counts(chooseMembers([{ ...bobs, status: null }], tasks(1, { ownerId: 'alice' }), none))).toEqual({ bobs: 1 });
+    // ...until its agent connects saying so in its hello, before any heartbeat
+    const hello = { ...bobs, status: null, ownerOnly: true };
+    expect(chooseMembers([hello], tasks(1, { ownerId: 'alice' }), none)).toEqual([{ refused: 'ISOLATION_REQUIRED' }]);
+    expect(counts(chooseMembers([hello, carols], tasks(2, { ownerId: 'alice' }), none))).toEqual({ carols: 2 });
+    expect(counts(chooseMembers([hello], tasks(1, { ownerId: 'bob' }), none))).toEqual({ bobs: 1 });
   });
 });
 

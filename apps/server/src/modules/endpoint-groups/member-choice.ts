@@ -10,6 +10,8 @@ export interface MemberLoad {
   allowedFunctions: string[] | null;
   /** Its agent's last heartbeat (null when it never sent one). */
   status: HeartbeatPayload | null;
+  /** Its agent said `ownerOnly` in its hello: known from the moment it connects, before any heartbeat. */
+  ownerOnly?: boolean;
   /** Tasks waiting in its queue (not yet handed to its agent). */
   waiting: number;
 }
@@ -54,11 +56,12 @@ export function canHold(status: HeartbeatPayload | null, resources: TaskResource
 
 /**
  * Whether the member may run the task at all as its user: one whose tasks are not isolated from one
- * another (its heartbeat's `ownerOnly`: no bubblewrap) runs only its owner's and fails another user's
- * ISOLATION_REQUIRED. A member not heard from yet counts as able; its agent has the last word.
+ * another (`ownerOnly` in its hello or heartbeat: no bubblewrap) runs only its owner's and fails another
+ * user's ISOLATION_REQUIRED. A member never connected counts as able: when its agent connects saying
+ * so, the tasks it may not run move to other members (EndpointRoutingService.rehome).
  */
 export function mayRun(m: MemberLoad, t: Pick<TaskToPlace, 'ownerId'>): boolean {
-  return !m.status?.ownerOnly || t.ownerId === undefined || t.ownerId === m.ownerId;
+  return !(m.ownerOnly || m.status?.ownerOnly) || t.ownerId === undefined || t.ownerId === m.ownerId;
 }
 
 /**

@@ -10,6 +10,8 @@ import { LeasesRepository, type DispatchedRow, type LostLeases } from './leases.
 export interface LeaseHolder {
   endpointId: string;
   id: string;
+  /** Set when its agent runs only its owner's tasks (`ownerOnly`): that owner. */
+  onlyOwner?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export class LeaseService {
 
   /** Leases these queued tasks to the holder; only rows still waiting change (see LeasesRepository.grant). */
   grant(holder: LeaseHolder, ids: string[]): Promise<DispatchedRow[]> {
-    return this.leases.grant(holder.endpointId, ids, holder.id, this.config.FX_HEARTBEAT_TIMEOUT_MS);
+    return this.leases.grant(holder.endpointId, ids, holder.id, this.config.FX_HEARTBEAT_TIMEOUT_MS, holder.onlyOwner ?? null);
   }
 
   /** The agents behind these connections are alive: their leases run for another FX_HEARTBEAT_TIMEOUT_MS. */

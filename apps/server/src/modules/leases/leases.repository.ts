@@ -52,19 +52,22 @@ export class LeasesRepository extends SqlRepository {
    * (cancelled, already dispatched by a duplicate entry) are skipped here, which is what makes
    * re-enqueueing from PostgreSQL always safe. A task of an endpoint group is leased only to an active
    * member: one that left keeps no claim on the tasks that came back to its queue (a lease lost there)
-   * before the reroute moved them.
+   * before the reroute moved them. `onlyOwner` (an agent that runs only its owner's tasks): another
+   * user's task of a group is not leased either; the caller has it rerouted.
    */
-  grant(endpointId: string, ids: string[], leaseOwner: string, leaseMs: number): Promise<DispatchedRow[]> {
+  grant(endpointId: string, ids: string[], leaseOwner: string, leaseMs: number, onlyOwner: string | null = null): Promise<DispatchedRow[]> {
     return this.query<DispatchedRow>(
       `UPDATE tasks SET status = 'dispatched', dispatched_at = now(), lease_owner = $3,
               lease_expires_at = now() + $4::int * interval '1 millisecond'
        WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status = 'waiting-for-endpoint' AND ${stillMember('tasks', '$2::uuid')}
+         AND ($5::uuid IS NULL OR endpoint_group_id IS NULL OR owner_id = $5::uuid)
        RETURNING id, owner_id, function_id, attempt, args, kwargs, pickled_args, resources, priority, output_name, ${checkedObjects('tasks')},
                  EXTRACT(EPOCH FROM (now() - COALESCE(waiting_at, received_at)))::float8 AS waited_seconds`,
       json(ids),
       endpointId,
       leaseOwner,
       leaseMs,
+      onlyOwner,
     );
   }
 
