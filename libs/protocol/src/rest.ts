@@ -104,6 +104,12 @@ const taskFields = {
   serializer: TaskSerializer.optional(),
   /** serializer `pickle` only (and required there): `(args, kwargs)` pickled as one value; args and kwargs stay empty. */
   pickledArgs: PickledValue.optional(),
+  /**
+   * serializer `pickle` with another user's (public) function: the caller accepts its result as a pickle
+   * that function's author wrote, which the Python SDK unpickles, running whatever code it names. Without
+   * it such a task is refused (403 FORBIDDEN). Your own functions need none.
+   */
+  trustPickle: z.boolean().optional(),
   /** 0–9; higher goes first within the endpoint's queue. @default 5 */
   priority: TaskPriority.optional(),
   /** Retries after a failed attempt (see RetryPolicy); replaces the function's policy. @default the function's */

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import pickle
 import sys
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Dict
 
@@ -125,6 +126,28 @@ def test_pickle_is_refused_for_a_js_function(client: Client, fx: Fx, js: Dict[st
     with pytest.raises(fx_sdk.ValidationError, match=r"^tasks\[1\]: serializer \"pickle\" applies to python functions only"):
         # the whole batch is refused, the python item with it: nothing is stored
         client.batch_run(fx.endpoint_id, [(client.register_function(apply, name="py-pickle-apply"), (abs, -1)), (js["add"], (1, 2))], serializer="pickle")
+
+
+def test_another_users_function_runs_with_pickle_only_when_trusted(client: Client, fx: Fx, admin: Client) -> None:
+    user = admin.create_user(f"py-pickle-author-{uuid.uuid4().hex[:8]}")
+    with Client(fx.url, admin.create_token(user["id"], name="author")["token"]) as author:
+        theirs = author.register_function(scale, name="py-pickle-public", public=True)
+    data = np.arange(3, dtype=np.float64)
+    # its result would be a pickle its author's code wrote, unpickled here: refused unless trusted
+    with pytest.raises(fx_sdk.ForbiddenError) as caught:
+        client.run(theirs, fx.endpoint_id, args=(data,), serializer="pickle")
+    assert caught.value.status == 403 and "trust_pickle=True" in caught.value.message
+    with pytest.raises(fx_sdk.ForbiddenError, match=r"^tasks\[0\]: function py-pickle-public"):
+        client.batch_run(fx.endpoint_id, [(theirs, (data,))], serializer="pickle")
+    with pytest.raises(fx_sdk.ForbiddenError):
+        with Executor(fx.endpoint_id, client, serializer="pickle") as ex:
+            ex.submit(theirs, data).result(timeout=120)
+    tid = client.run(theirs, fx.endpoint_id, args=(data,), serializer="pickle", trust_pickle=True)
+    np.testing.assert_array_equal(client.get_result(tid, timeout=120)["scaled"], data)
+    [bid] = client.batch_run(fx.endpoint_id, [(theirs, (data,), {"factor": 2.0})], serializer="pickle", trust_pickle=True)
+    np.testing.assert_array_equal(client.get_result(bid, timeout=120)["scaled"], data * 2)
+    with Executor(fx.endpoint_id, client, serializer="pickle", trust_pickle=True) as ex:
+        np.testing.assert_array_equal(ex.submit(theirs, data).result(timeout=120)["scaled"], data)
 
 
 def test_a_json_result_that_looks_pickled_is_left_alone(client: Client, fx: Fx) -> None:

@@ -15,7 +15,7 @@ import {
 } from '@fx/protocol';
 import type { OperationDoc } from './openapi-operations.js';
 
-const SUBMIT_ERRORS: ErrorCode[] = ['NOT_FOUND', 'FUNCTION_NOT_ALLOWED', 'ENDPOINT_LOCKED', 'ISOLATION_REQUIRED', 'QUOTA_EXCEEDED'];
+const SUBMIT_ERRORS: ErrorCode[] = ['NOT_FOUND', 'FORBIDDEN', 'FUNCTION_NOT_ALLOWED', 'ENDPOINT_LOCKED', 'ISOLATION_REQUIRED', 'QUOTA_EXCEEDED'];
 
 /** /openapi.json's words on tasks and task groups (see OPERATIONS). */
 export const TASK_OPERATIONS: Record<string, OperationDoc> = {

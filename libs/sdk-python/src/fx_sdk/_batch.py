@@ -27,6 +27,7 @@ def encode_items(
     pairs: "Optional[Set[Tuple[str, str]]]" = None,
     retry: Optional[RetryLike] = None,
     cache: Optional[bool] = None,
+    trust_pickle: bool = False,
 ) -> Tuple[List[bytes], bool]:
     """Each item as its JSON bytes, every one checked (and pickled, with ``serializer="pickle"``) before any
     request is sent; and whether any item refers to another (``item_ref``), which holds the batch to one
@@ -49,8 +50,12 @@ def encode_items(
                 wire = {**item, "functionId": function_ref(fid)}
             elif item.get("pickledArgs") is not None:  # pickled already: as the wire has it
                 wire = {"functionId": function_ref(fid), "serializer": "pickle", "pickledArgs": item["pickledArgs"]}
+                if item.get("trustPickle", trust_pickle):
+                    wire["trustPickle"] = True
             else:
-                fields = argument_fields(item.get("args", ()), item.get("kwargs"), item.get("serializer", serializer), on_index)
+                fields = argument_fields(
+                    item.get("args", ()), item.get("kwargs"), item.get("serializer", serializer), on_index, bool(item.get("trustPickle", trust_pickle))
+                )
                 wire = {"functionId": function_ref(fid), **fields}
             if item.get("endpointId") is not None:
                 wire["endpointId"] = endpoint_ref(item["endpointId"])
@@ -63,7 +68,7 @@ def encode_items(
             if item.get("cache") is not None:
                 wire["cache"] = bool(item["cache"])
         elif isinstance(item, tuple) and 1 <= len(item) <= 3:
-            fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index)  # type: ignore[misc]
+            fields = argument_fields(item[1] if len(item) > 1 else (), item[2] if len(item) > 2 else None, serializer, on_index, trust_pickle)  # type: ignore[misc]
             wire = {"functionId": function_ref(item[0]), **fields}
         else:
             raise ValidationError("VALIDATION_FAILED", f"batch item {i} must be (function, args, kwargs), (function, args) or (function,)")

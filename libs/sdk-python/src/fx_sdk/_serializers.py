@@ -50,10 +50,14 @@ def pickled_value(value: Any, what: str) -> Dict[str, Any]:
     return {TAG: "pickle", "python": PYTHON_VERSION, "pickler": name, "data": base64.b64encode(data).decode("ascii")}
 
 
-def argument_fields(args: Any, kwargs: Optional[Mapping[str, Any]], serializer: str, on_index: Optional[Callable[[int], None]] = None) -> Dict[str, Any]:
+def argument_fields(
+    args: Any, kwargs: Optional[Mapping[str, Any]], serializer: str, on_index: Optional[Callable[[int], None]] = None, trust_pickle: bool = False
+) -> Dict[str, Any]:
     """The fields of a submission that carry its arguments: ``args``/``kwargs``, or ``serializer``/``pickledArgs``.
 
     Task references (futures as arguments) travel in JSON arguments only; ``on_index`` hears of batch-item ones.
+    ``trust_pickle``: with pickle, the caller trusts the author of the function (another user's) with
+    what unpickling its result runs here; the server refuses such a task without it.
     """
     if check_serializer(serializer) == "json":
         wire_args, wire_kwargs = json_args(args, kwargs, on_index)
@@ -68,7 +72,10 @@ def argument_fields(args: Any, kwargs: Optional[Mapping[str, Any]], serializer: 
             raise SerializationError(f"kwargs[{key!r}]", f"kwargs[{key!r}]: keyword names must be strings")
     if _holds_ref((args, kw)):
         raise ValidationError("VALIDATION_FAILED", 'task and object references (futures and ObjectRefs as arguments) travel in JSON arguments only, not with serializer "pickle"')
-    return {"serializer": "pickle", "pickledArgs": pickled_value((tuple(args), kw), "the arguments")}
+    fields: Dict[str, Any] = {"serializer": "pickle", "pickledArgs": pickled_value((tuple(args), kw), "the arguments")}
+    if trust_pickle:
+        fields["trustPickle"] = True
+    return fields
 
 
 def _holds_ref(value: Any, depth: int = 0) -> bool:

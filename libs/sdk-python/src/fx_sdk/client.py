@@ -92,16 +92,18 @@ class Client(RegistryMethods, CacheMethods, ObjectMethods, TriggerMethods, Endpo
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
         priority: Optional[int] = None,
-        retry: Optional[RetryLike] = None, cache: Optional[bool] = None,
+        retry: Optional[RetryLike] = None, cache: Optional[bool] = None, trust_pickle: bool = False,
     ) -> str:
         """Submits one task and returns its id once the server stored it. Function and endpoint may be names.
 
         ``serializer="pickle"`` (python functions only) pickles ``(args, kwargs)`` and unpickles the result:
         numpy arrays, dataclasses and closures travel, but the endpoint must run this Python's major.minor.
+        Unpickling runs whatever code the pickle names: another user's (public) function runs with pickle
+        only with ``trust_pickle=True``, which says you trust its author with code on this machine.
         ``priority`` (0–9, default 5): higher goes first in the endpoint's queue, and on its agent.
         ``retry`` (a :class:`Retry`) replaces the function's retry policy for this task.
         """
-        body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer)}
+        body: Dict[str, Any] = {"functionId": function_ref(function), "endpointId": endpoint_ref(endpoint), **argument_fields(args, kwargs, serializer, trust_pickle=trust_pickle)}
         body.update(_batch.task_fields(resources, priority, retry, cache))
         answer = self._request("POST", "/v1/tasks", body)
         _batch.warn_offline(answer.get("warnings"), set())
@@ -111,11 +113,11 @@ class Client(RegistryMethods, CacheMethods, ObjectMethods, TriggerMethods, Endpo
     def batch_run(
         self, endpoint: str, items: Iterable[_batch.BatchItem], *, resources: Optional[Mapping[str, Any]] = None, serializer: Serializer = "json",
         group: Optional[str] = None, priority: Optional[int] = None, retry: Optional[RetryLike] = None, cache: Optional[bool] = None,
-        speculation: Optional[Mapping[str, Any]] = None,
+        speculation: Optional[Mapping[str, Any]] = None, trust_pickle: bool = False,
     ) -> List[str]:
         """Submits many tasks, ``(function, args, kwargs)`` each; returns their ids in the order of ``items``.
 
-        ``serializer``, ``priority``, ``retry`` and ``cache`` are those of every item (a dict item may name its own); see :meth:`run`.
+        ``serializer``, ``priority``, ``retry``, ``cache`` and ``trust_pickle`` are those of every item (a dict item may name its own); see :meth:`run`.
         ``speculation={"afterFactor": 3, "minSamples": 5}`` copies stragglers of ``idempotent`` functions
         (see docs/speculation.md): the batch's group asks for it.
 
@@ -126,7 +128,7 @@ class Client(RegistryMethods, CacheMethods, ObjectMethods, TriggerMethods, Endpo
         """
         ep = endpoint_ref(endpoint)
         pairs: "set[tuple[str, str]]" = set()
-        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, retry, cache)
+        encoded, item_refs = _batch.encode_items(items, resources, serializer, ep, pairs, retry, cache, trust_pickle)
         joined = task_id(group, "group id") if group is not None else None
         level = _batch.task_fields(None, priority).get("priority")
         spec = _batch.speculation_wire(speculation)

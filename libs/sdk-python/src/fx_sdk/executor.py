@@ -59,7 +59,8 @@ class Executor(concurrent.futures.Executor):
     sent as one batch by a background thread; the client's results thread resolves the futures.
     ``map`` is lazy and keeps the order of its inputs (see :meth:`map`). ``shutdown(wait=True)`` waits for every future;
     ``cancel_futures=True`` cancels the ones not finished (their FX tasks too). With
-    ``serializer="pickle"`` arguments are pickled at ``submit`` and results unpickled (see ``Client.run``).
+    ``serializer="pickle"`` arguments are pickled at ``submit`` and results unpickled (see ``Client.run``;
+    ``trust_pickle=True`` for another user's function named by id or name).
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class Executor(concurrent.futures.Executor):
         resources: Optional[Mapping[str, Any]] = None,
         serializer: Serializer = "json",
         priority: Optional[int] = None,
+        trust_pickle: bool = False,
     ) -> None:
         self.endpoint = endpoint_ref(endpoint)
         self.client = client if client is not None else Client()
@@ -83,6 +85,7 @@ class Executor(concurrent.futures.Executor):
         self._resources = dict(resources) if resources is not None else None
         self._priority = check_priority(priority) if priority is not None else None
         self._serializer = check_serializer(serializer)
+        self._trust_pickle = trust_pickle
         self._queue: "collections.deque[_Work]" = collections.deque()
         self._cond = threading.Condition()
         self._sender: Optional[threading.Thread] = None
@@ -144,7 +147,7 @@ class Executor(concurrent.futures.Executor):
     def _submit(self, fn: Union[Callable[..., Any], str], args: Tuple[Any, ...], kwargs: Dict[str, Any], group: Optional[str]) -> TaskFuture:
         # a future among the args is waited for until the server has stored its task, and then travels
         # as a reference to that task's result
-        fields = argument_fields(args, kwargs, self._serializer)
+        fields = argument_fields(args, kwargs, self._serializer, trust_pickle=self._trust_pickle)
         if isinstance(fn, str):
             work = _Work(TaskFuture(self.client), function_ref(fn), None, fields, group)
         else:

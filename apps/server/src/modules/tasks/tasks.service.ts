@@ -32,6 +32,7 @@ import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { GroupsService } from '../groups/groups.service.js';
 import { QueueService } from './queue.service.js';
 import { planGraph } from './task-graph.js';
+import { checkForeignPickles, checkPickledRuntimes } from './pickle-checks.js';
 import { fulfilled, inlineOutcomes, submissionPairs, type SubmitHooks } from './task-submission.js';
 import { CacheService } from '../cache/cache.service.js';
 import { toTaskInfo } from './task-info.js';
@@ -52,18 +53,6 @@ function newTask(t: SubmitTaskRequest | BatchTaskItem, endpointId: string, batch
   if (t.serializer === 'pickle' && t.pickledArgs) task.pickledArgs = t.pickledArgs;
   if (t.retry) task.retry = RetryPolicy.parse(t.retry);
   return task;
-}
-
-/** Only the python runtime reads a pickle: a pickle task of any other function is refused before it is stored. */
-function checkPickledRuntimes(items: Array<Omit<NewTask, 'id'>>, functions: Map<string, { id: string; name: string; runtime: string }>, batch: boolean): void {
-  items.forEach((t, i) => {
-    const fn = functions.get(t.functionId);
-    if (!t.pickledArgs || !fn || fn.runtime === 'python') return;
-    throw new FxException(
-      'VALIDATION_FAILED',
-      `${batch ? `tasks[${i}]: ` : ''}serializer "pickle" applies to python functions only; function ${fn.name} (${fn.id}) is a ${fn.runtime} function: send its arguments as JSON (serializer "json")`,
-    );
-  });
 }
 
 /** A trigger's firing: the server submits for the trigger's owner. */
@@ -102,7 +91,7 @@ export class TasksService {
   ) {}
 
   async submit(p: Principal, req: SubmitTaskRequest, hooks: SubmitHooks = {}): Promise<SubmitTaskResponse> {
-    const { taskIds, warnings } = await this.submitMany(p, null, [newTask(req, req.endpointId)], [req.cache], hooks);
+    const { taskIds, warnings } = await this.submitMany(p, null, [newTask(req, req.endpointId)], [req.cache], { ...hooks, trustPickle: [req.trustPickle] });
     return { taskId: taskIds[0]!, ...(warnings ? { warnings } : {}) };
   }
 
@@ -134,7 +123,7 @@ export class TasksService {
         group,
         items,
         req.tasks.map((t) => t.cache),
-        hooks,
+        { ...hooks, trustPickle: req.tasks.map((t) => t.trustPickle) },
       )),
     };
   }
@@ -148,7 +137,7 @@ export class TasksService {
     group: { id: string; existing?: boolean; speculation?: SpeculationOptions } | null,
     refItems: Array<Omit<NewTask, 'id'>>,
     cacheFlags: Array<boolean | undefined>,
-    origin: { fixedIds?: string[]; firing?: FiringOrigin } & SubmitHooks = {},
+    origin: { fixedIds?: string[]; firing?: FiringOrigin; trustPickle?: ReadonlyArray<boolean | undefined> } & SubmitHooks = {},
   ): Promise<{ taskIds: string[]; warnings?: SubmitWarning[]; cachedResults?: CachedOutcome[] }> {
     const ids = origin.fixedIds ?? refItems.map(() => randomUUID());
     // references to other tasks' results: read (and refused) before anything is looked up
@@ -178,6 +167,7 @@ export class TasksService {
     // a task without a retry policy of its own runs under its function's, as it is now
     const fns = fulfilled(checks[2]);
     checkPickledRuntimes(items, fns, group !== null);
+    checkForeignPickles(p.userId, items, fns, origin.trustPickle ?? [], group !== null);
     const offline: Array<{ endpointId: string; groupId?: string }> = fulfilled(checks[3]).offline.map((endpointId) => ({ endpointId }));
     const objects = fulfilled(checks[7]);
     if (items.some((t) => t.endpointGroupId)) offline.push(...(await this.routeToMembers(p.userId, items, objects?.tasks)));
