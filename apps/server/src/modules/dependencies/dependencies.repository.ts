@@ -83,6 +83,15 @@ export class DependenciesRepository extends SqlRepository {
    * The results of these inputs that succeeded. A result stored as an object is its ObjectRef: the
    * dependent receives the reference in place, and its agent fetches the content like any other.
    */
+  /** The size of each successful input's result (its JSON's bytes, or its reference's when stored as an object), without the result. */
+  resultSizes(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'serializer'> & { bytes: number }>> {
+    return this.query(
+      `SELECT id, serializer, octet_length((CASE WHEN result_ref IS NOT NULL THEN result_ref ELSE result END)::text)::int AS bytes
+       FROM tasks WHERE id IN ${idsIn('$1')} AND status = 'success'`,
+      json(ids),
+    );
+  }
+
   results(ids: string[]): Promise<Array<RawRow<Task, 'id' | 'result' | 'serializer', Pick<TaskJson, 'result'>>>> {
     return this.query(
       `SELECT id, serializer, CASE WHEN result_ref IS NOT NULL THEN result_ref ELSE result END AS result FROM tasks WHERE id IN ${idsIn('$1')} AND status = 'success'`,

@@ -7,17 +7,24 @@ import { QueueService } from '../tasks/queue.service.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
 import { DependenciesRepository, type CandidateScope, type ReadyCandidate } from './dependencies.repository.js';
 import { CacheService } from '../cache/cache.service.js';
-import { dependencyFailure, mayHaveDependents, pickledInput, readiness, substituteInputs } from './dependency-rules.js';
+import { dependencyFailure, mayHaveDependents, pickledInput, readiness, substituteInputs, substitutedBytes, tooLarge } from './dependency-rules.js';
 
 /** Rows read per statement. */
 const PAGE = 1_000;
 /** Most pages in one call: a bound on one caller's work; whatever is left, the sweep finishes. */
 const MAX_PAGES = 200;
+/** Most bytes of inputs' results held at once while substituting them (DependenciesService.prepare). */
+const CHUNK_BYTES = 256 * 1024 * 1024;
 /** Most bytes of substituted args in one promoting statement. */
 const PROMOTE_STATEMENT_BYTES = 16 * 1024 * 1024;
 
 type Ended = { id: string; status: 'failed' | 'cancelled'; error: RemoteError };
 type Ready = { id: string; args: unknown[]; kwargs: Record<string, unknown>; cache_key?: string };
+
+const argumentsTooLarge = (message: string): Omit<Ended, 'id'> => ({
+  status: 'failed',
+  error: { code: 'PAYLOAD_TOO_LARGE', name: 'ArgumentsTooLarge', message },
+});
 
 /**
  * Moves dependents on when their inputs end (DESIGN.md invariant 9). Called after every recorded final
@@ -147,19 +154,27 @@ export class DependenciesService {
     await this.settled(done);
   }
 
-  /** Substitutes the inputs' results into each candidate, or says why it cannot run. */
+  /**
+   * Substitutes the inputs' results into each candidate, or says why it cannot run. Sizes come first:
+   * a candidate whose inputs would make its arguments too large ends before any result is read or built
+   * (one reference repeated ten thousand times to a 1 MB result), and results are read for a chunk of
+   * candidates at a time, at most CHUNK_BYTES of them, so one page never holds every input at once.
+   */
   private async prepare(candidates: ReadyCandidate[]): Promise<{ ready: Ready[]; ended: Ended[] }> {
     const inputIds = [...new Set(candidates.flatMap((c) => c.inputs.filter((i) => i.status === 'success').map((i) => i.id)))];
-    const results = new Map<string, unknown>();
+    const sizes = new Map<string, number>();
     const pickled = new Set<string>();
     for (let i = 0; i < inputIds.length; i += PAGE * 10) {
-      for (const r of await this.deps.results(inputIds.slice(i, i + PAGE * 10))) {
-        results.set(r.id, r.result);
+      for (const r of await this.deps.resultSizes(inputIds.slice(i, i + PAGE * 10))) {
+        sizes.set(r.id, r.bytes);
         if (r.serializer === 'pickle') pickled.add(r.id);
       }
     }
     const ready: Ready[] = [];
     const ended: Ended[] = [];
+    let chunk: ReadyCandidate[] = [];
+    let chunkInputs = new Set<string>();
+    let chunkBytes = 0;
     for (const c of candidates) {
       const states = new Map(c.inputs.flatMap((i) => (i.status ? [[i.id, i.status] as const] : [])));
       const r = readiness(
@@ -174,14 +189,50 @@ export class DependenciesService {
         ended.push({ id: c.id, ...pickledInput(pickle.id) });
         continue;
       }
+      // PostgreSQL's text of a jsonb spaces it out (at most about twice JSON's bytes): the exact check follows
+      const estimate = substitutedBytes(c, sizes);
+      if (estimate > 2 * this.maxArgBytes) {
+        ended.push({ id: c.id, ...argumentsTooLarge(tooLarge(estimate, this.maxArgBytes)) });
+        continue;
+      }
+      const fresh = c.inputs.filter((i) => sizes.has(i.id) && !chunkInputs.has(i.id));
+      const more = fresh.reduce((sum, i) => sum + sizes.get(i.id)!, 0);
+      if (chunk.length > 0 && chunkBytes + more > CHUNK_BYTES) {
+        await this.substitute(chunk, chunkInputs, ready, ended);
+        [chunk, chunkInputs, chunkBytes] = [[], new Set<string>(), 0];
+      }
+      chunk.push(c);
+      for (const i of c.inputs) if (sizes.has(i.id)) chunkInputs.add(i.id);
+      chunkBytes += chunk.length === 1 ? c.inputs.reduce((sum, i) => sum + (sizes.get(i.id) ?? 0), 0) : more;
+    }
+    if (chunk.length > 0) await this.substitute(chunk, chunkInputs, ready, ended);
+    return { ready, ended };
+  }
+
+  /** Reads the results of a chunk's inputs and puts them in place, each candidate on its own. */
+  private async substitute(chunk: ReadyCandidate[], inputs: Set<string>, ready: Ready[], ended: Ended[]): Promise<void> {
+    const results = new Map<string, unknown>();
+    const exact = new Map<string, number>();
+    const ids = [...inputs];
+    for (let i = 0; i < ids.length; i += PAGE) {
+      for (const r of await this.deps.results(ids.slice(i, i + PAGE))) {
+        results.set(r.id, r.result);
+        exact.set(r.id, Buffer.byteLength(JSON.stringify(r.result ?? null)));
+      }
+    }
+    for (const c of chunk) {
+      const bytes = substitutedBytes(c, exact);
+      if (bytes > this.maxArgBytes) {
+        ended.push({ id: c.id, ...argumentsTooLarge(tooLarge(bytes, this.maxArgBytes)) });
+        continue;
+      }
       const s = substituteInputs(c, results, this.maxArgBytes);
       if (s.ok && c.cache_scope && c.content_hash)
         ready.push({ id: c.id, args: s.args, kwargs: s.kwargs, cache_key: this.cache.keyOf(c.cache_scope, c.content_hash, s) });
       else if (s.ok) ready.push({ id: c.id, args: s.args, kwargs: s.kwargs });
       else if ('missing' in s) ended.push({ id: c.id, ...dependencyFailure({ id: s.missing, status: null, error: null }) });
-      else ended.push({ id: c.id, status: 'failed', error: { code: 'PAYLOAD_TOO_LARGE', name: 'ArgumentsTooLarge', message: s.problem } });
+      else ended.push({ id: c.id, ...argumentsTooLarge(s.problem) });
     }
-    return { ready, ended };
   }
 
   private async end(rows: Ended[]) {

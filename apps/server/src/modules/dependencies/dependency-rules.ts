@@ -82,12 +82,33 @@ export function pickledInput(inputId: string): { status: 'failed'; error: Remote
   };
 }
 
+/**
+ * How many bytes a dependent's inputs' results take in its arguments once in place: each reference
+ * counts its input's result size (`sizes`: bytes of its JSON), as often as it occurs. Known before
+ * anything is built: ten thousand references to one 1 MB result are 10 GB to refuse, not to build.
+ */
+export function substitutedBytes(task: { args: unknown[]; kwargs: Record<string, unknown> }, sizes: ReadonlyMap<string, number>): number {
+  let bytes = 0;
+  const count = (ref: TaskRefValue) => {
+    bytes += sizes.get('taskId' in ref ? ref.taskId : '') ?? 0;
+    return null;
+  };
+  replaceRefs(task.args, count, false);
+  replaceRefs(task.kwargs, count, false);
+  return bytes;
+}
+
+/** Why the arguments are too large: the one sentence for a dependent whose inputs do not fit. */
+export const tooLarge = (bytes: number, maxBytes: number): string =>
+  `the arguments with their inputs' results in place are ${bytes} bytes; a task's may be at most ${maxBytes}`;
+
 /** A dependent's args and kwargs with its inputs' results in place of the references, or why it cannot run. */
 export type Substitution = { ok: true; args: unknown[]; kwargs: Record<string, unknown> } | { ok: false; missing: string } | { ok: false; problem: string };
 
 /**
  * Puts the results in. `results` holds each successful input's result; an input missing from it is
- * gone. The outcome must still be storable (jsonb's depth) and fit in a frame to an agent.
+ * gone. The outcome must still be storable (jsonb's depth) and fit in a frame to an agent. Callers
+ * check substitutedBytes first: what this builds and walks is then bounded.
  */
 export function substituteInputs(
   task: { args: unknown[]; kwargs: Record<string, unknown> },
@@ -107,7 +128,6 @@ export function substituteInputs(
   const problem = jsonProblem({ args, kwargs }, 'the arguments with their inputs in place');
   if (problem) return { ok: false, problem };
   const bytes = Buffer.byteLength(JSON.stringify(args)) + Buffer.byteLength(JSON.stringify(kwargs));
-  if (bytes > maxBytes)
-    return { ok: false, problem: `the arguments with their inputs' results in place are ${bytes} bytes; a task's may be at most ${maxBytes}` };
+  if (bytes > maxBytes) return { ok: false, problem: tooLarge(bytes, maxBytes) };
   return { ok: true, args, kwargs };
 }

@@ -108,6 +108,32 @@ describe.each(['postgres', 'pglite'] as const)('dependents and their inputs on %
     expect(done).toEqual([expect.objectContaining({ id: follower, status: 'success', cached_from: started[0] })]);
   });
 
+  it('fails a dependent whose inputs would make its arguments too large before building them, and runs one they fit', async () => {
+    const input = task([]);
+    // ten thousand references to one result of about 1 MB: 10 GB of arguments, refused from sizes alone
+    const huge = task(
+      Array.from({ length: 10_000 }, () => ref(input.id)),
+      [input.id],
+    );
+    const fits = task([ref(input.id), ref(input.id)], [input.id]);
+    await tasks.insertMany(owner, randomUUID(), [input, huge, fits]);
+    const before = queued.length;
+    const started = Date.now();
+    await succeed(input.id, new Array(500_000).fill(0));
+    // building it first took minutes of a blocked event loop (about 5×10⁹ nodes walked)
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(await get(huge.id)).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'PAYLOAD_TOO_LARGE',
+        name: 'ArgumentsTooLarge',
+        message: expect.stringMatching(/^the arguments with their inputs' results in place are \d+ bytes/),
+      },
+    });
+    expect(queued.slice(before)).toEqual([fits.id]);
+    expect((await get(fits.id)).args).toHaveLength(2);
+  }, 60_000);
+
   it('fails a JSON dependent of a pickled result with SERIALIZER_MISMATCH before it runs, and its dependents with DEPENDENCY_FAILED', async () => {
     const input = task([]);
     const dependent = task([ref(input.id)], [input.id]);
