@@ -128,4 +128,42 @@ describe('the bytes an SDK socket may have waiting to go out, on postgres+redis'
     big.peer.close();
     other.peer.close();
   });
+  it('closes an SDK socket that watches live progress and reads none of it once 8 MiB wait unread; watching again catches up', async () => {
+    const fn = (await user.api('POST', '/v1/functions', { name: 'live-f', runtime: 'js', source: '(x) => x' })).body.id;
+    const ep = (await user.api('POST', '/v1/endpoints', { name: 'live-ep' })).body;
+    const peer = await ProtocolPeer.connect(server.url, ep.token);
+    peer.hello();
+    await peer.next('welcome');
+    const task = (await user.api('POST', '/v1/tasks', { functionId: fn, endpointId: ep.endpoint.id, args: [] })).body.taskId as string;
+    peer.send('credits', { credits: 1 });
+    await peer.tasks(1);
+    const socket = RawSocket.open(server.url, '/v1/ws/client', user.token);
+    await socket.ready();
+    socket.send('watch', { taskIds: [task], progress: true }, 'w');
+    await socket.next('watching');
+    socket.ws.pause(); // reads nothing from here on
+    // 60 MB of progress, 100 items of 15 KB a frame: far past the kernel's buffers and the bound
+    let seq = 0;
+    for (let f = 0; f < 40; f++)
+      peer.send('stream', {
+        progress: Array.from({ length: 100 }, () => ({ taskId: task, attempt: 0, seq: ++seq, at: Date.now(), value: 'p'.repeat(15_000) })),
+        logs: [],
+        truncated: [],
+      });
+    const emitted = async () => ((await user.api('GET', `/v1/tasks/${task}/progress`)).body.emitted as number) >= seq;
+    await eventually(emitted, 60_000, 'every stream frame stored', FRAME_POLL);
+    socket.ws.resume();
+    expect((await socket.waitClosed(60_000)).code).toBe(4429);
+    const got = socket.frames.filter((f) => f.type === 'progress').flatMap((f) => f.payload.items).length;
+    expect(got).toBeLessThan(seq);
+    // its SDK comes back and watches again: the kept progress is caught up
+    const again = RawSocket.open(server.url, '/v1/ws/client', user.token);
+    await again.ready();
+    again.send('watch', { taskIds: [task], progress: true }, 'w2');
+    await again.next('watching');
+    const caught = await again.next('progress', 30_000);
+    expect(caught.payload.items.at(-1).seq).toBe(seq);
+    again.close();
+    peer.close();
+  });
 });

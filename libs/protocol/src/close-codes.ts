@@ -28,7 +28,7 @@ export const WS_CLOSE = {
   conflict: 4409,
   /** Another agent took this endpoint over (`--takeover`): the old one stops for good. */
   takenOver: 4410,
-  /** Too many sockets from one address, or too many frames on one socket. */
+  /** Too many sockets from one address, too many frames on one socket, or too much unread on it (a client watching live streams that does not read). */
   tooMany: 4429,
 } as const;
 export type WsCloseCode = (typeof WS_CLOSE)[keyof typeof WS_CLOSE];

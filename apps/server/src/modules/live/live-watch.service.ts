@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { isFinalStatus, WatchPayload, type LogChunk, type ProgressEvent, type TaskStatus, type WatchEndedPayload } from '@fx/protocol';
+import { CLIENT_CLOSE, isFinalStatus, WatchPayload, type LogChunk, type ProgressEvent, type TaskStatus, type WatchEndedPayload } from '@fx/protocol';
+import { closeReason } from '../../common/close-reason.js';
 import type { z } from 'zod';
 import { EventsService } from '../events/events.service.js';
 import type { ClientSocket } from '../clients/client-socket.js';
@@ -14,6 +15,13 @@ export const MAX_WATCHES_PER_SOCKET = 100_000;
  */
 const MAX_CATCH_UP_CHUNKS = 20_000;
 export const MAX_CATCH_UP_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes a watching socket may leave unread (its outbound buffer) before live items stop going to it: it
+ * is closed (CLIENT_CLOSE.tooMany), and its SDK reconnects and watches again, catching up from what is
+ * stored. A client that watches and never reads would otherwise have every item of every stream frame
+ * held for it, on every replica its sockets are on.
+ */
+export const MAX_UNREAD_LIVE_BYTES = 8 * 1024 * 1024;
 /** Most items, and about the most bytes of log text, in one `progress` or `logs` frame. */
 const MAX_ITEMS_PER_FRAME = 1_000;
 const MAX_FRAME_TEXT_BYTES = 1024 * 1024;
@@ -120,7 +128,7 @@ export class LiveWatchService implements OnModuleInit {
     };
     each(progress, 'progress', (w, s, item) => (w.held ? w.held.progress : bucket(s).progress).push(item as ProgressEvent));
     each(logs, 'logs', (w, s, item) => (w.held ? w.held.logs : bucket(s).logs).push(item as LogChunk));
-    for (const [socket, b] of out) this.sendItems(socket, b.progress, b.logs);
+    for (const [socket, b] of out) this.sendItems(socket, b.progress, b.logs, true);
   }
 
   private ended(outcomes: Array<{ taskId: string; ownerId: string; status: Ended }>): void {
@@ -155,21 +163,49 @@ export class LiveWatchService implements OnModuleInit {
     }
   }
 
-  /** Progress first, then logs, each in frames of at most MAX_ITEMS_PER_FRAME items and about MAX_FRAME_TEXT_BYTES. */
-  private sendItems(socket: ClientSocket, progress: ProgressEvent[], logs: LogChunk[]): void {
-    for (let i = 0; i < progress.length; i += MAX_ITEMS_PER_FRAME) socket.send('progress', { items: progress.slice(i, i + MAX_ITEMS_PER_FRAME) });
+  /**
+   * Progress first, then logs, each in frames of at most MAX_ITEMS_PER_FRAME items and about
+   * MAX_FRAME_TEXT_BYTES. `live` (relayed, not a catch-up): a socket with more than
+   * MAX_UNREAD_LIVE_BYTES unread is closed instead, and gets nothing more.
+   */
+  private sendItems(socket: ClientSocket, progress: ProgressEvent[], logs: LogChunk[], live = false): void {
+    const send = (type: 'progress' | 'logs', items: ProgressEvent[] | LogChunk[]): boolean => {
+      if (live && socket.ws.bufferedAmount > MAX_UNREAD_LIVE_BYTES) {
+        this.overrun(socket);
+        return false;
+      }
+      if (type === 'progress') socket.send('progress', { items: items as ProgressEvent[] });
+      else socket.send('logs', { items: items as LogChunk[] });
+      return true;
+    };
+    for (let i = 0; i < progress.length; i += MAX_ITEMS_PER_FRAME) if (!send('progress', progress.slice(i, i + MAX_ITEMS_PER_FRAME))) return;
     let frame: LogChunk[] = [];
     let bytes = 0;
     for (const chunk of logs) {
       if (frame.length > 0 && (frame.length >= MAX_ITEMS_PER_FRAME || bytes + chunk.text.length * 3 > MAX_FRAME_TEXT_BYTES)) {
-        socket.send('logs', { items: frame });
+        if (!send('logs', frame)) return;
         frame = [];
         bytes = 0;
       }
       frame.push(chunk);
       bytes += chunk.text.length * 3;
     }
-    if (frame.length > 0) socket.send('logs', { items: frame });
+    if (frame.length > 0) send('logs', frame);
+  }
+
+  /** A watching socket that reads too slowly: its watches end here, and it is closed to come back and catch up. */
+  private overrun(socket: ClientSocket): void {
+    if (!this.bySocket.has(socket)) return;
+    this.drop(socket);
+    this.logger.warn({
+      msg: 'closed a client socket that left live items unread past the bound',
+      userId: socket.principal.userId,
+      unread: socket.ws.bufferedAmount,
+    });
+    socket.ws.close(
+      CLIENT_CLOSE.tooMany,
+      closeReason(`more than ${MAX_UNREAD_LIVE_BYTES} bytes of live progress and logs unread: reconnect and watch again (stored logs are caught up)`),
+    );
   }
 
   private add(socket: ClientSocket, id: string, watch: Watch): void {
