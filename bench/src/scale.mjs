@@ -171,10 +171,10 @@ function idleAgentBeats(ws, welcome, frame, frames) {
  */
 export async function fxIdleConnections(backend, n, windowS, { cpuProfile, probe } = {}) {
   const port = cpuProfile ? await freePort() : undefined;
-  // the endpoint tokens all belong to the admin user: lift the per-user and per-address socket caps
+  // the endpoint tokens all belong to the admin user: lift the per-user and per-address socket caps, and the endpoint count
   const server = await FxServer.start(backend, {
     nodeArgs: port ? [inspectArg(port)] : [],
-    env: { FX_MAX_SOCKETS_PER_USER: '0', FX_MAX_SOCKETS_PER_ADDRESS: '0', ...probe?.serverEnv },
+    env: { FX_MAX_SOCKETS_PER_USER: '0', FX_MAX_SOCKETS_PER_ADDRESS: '0', FX_MAX_ENDPOINTS_PER_USER: String(n + 10), ...probe?.serverEnv },
   });
   const inspector = port ? await Inspector.connect(port) : undefined;
   const sockets = [];

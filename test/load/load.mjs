@@ -34,6 +34,7 @@ const server = await ServerProcess.start(
     FX_RATE_LIMIT_PER_SECOND: '0',
     // every simulated agent and client here belongs to the admin user: lift the per-user socket cap
     FX_MAX_SOCKETS_PER_USER: String(AGENTS + CLIENTS + 100),
+    FX_MAX_ENDPOINTS_PER_USER: String(AGENTS + 100),
     FX_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
     FX_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS),
   },

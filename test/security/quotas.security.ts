@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 import { Client, QuotaExceededError, TaskFailedError } from '@fx/sdk';
 import { ServerProcess, eventually, type Backend } from '@fx/testing';
 
@@ -25,6 +26,7 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('queue quota and TTL 
       FX_MAX_QUEUED_TASKS_PER_USER: String(QUOTA),
       FX_QUEUE_TTL_SECONDS: String(TTL_SECONDS),
       FX_SWEEP_INTERVAL_MS: '300',
+      FX_MAX_ENDPOINTS_PER_USER: '3',
     });
     const admin = new Client({ url: server.url, token: server.adminToken });
     const users = await Promise.all(['alice', 'bob'].map((name) => admin.createUser({ name })));
@@ -87,5 +89,20 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('queue quota and TTL 
 
     // the failed tasks are final: the quota is free again
     await eventually(async () => (await alice.run(fn, ep, [9]).catch(() => null)) !== null, 10_000, 'the quota freed');
+  });
+  it('refuses an endpoint past FX_MAX_ENDPOINTS_PER_USER with 429 QUOTA_EXCEEDED, per user, until one is deleted', async () => {
+    const mine = (await alice.listEndpoints()).length;
+    const made: string[] = [];
+    for (let i = mine; i < 3; i++) made.push((await alice.registerEndpoint({ name: `cap-${i}` })).endpoint.id);
+    const over = await alice.registerEndpoint({ name: 'cap-over' }).catch((e: unknown) => e);
+    expect(over).toBeInstanceOf(QuotaExceededError);
+    expect((over as QuotaExceededError).message).toMatch(/the most allowed \(FX_MAX_ENDPOINTS_PER_USER\)/);
+    // another user's count is their own
+    expect((await bob.registerEndpoint({ name: 'bob-cap' })).endpoint.id).toBeTruthy();
+    await alice.deleteEndpoint(made[0] ?? (await alice.listEndpoints())[0]!.id);
+    expect((await alice.registerEndpoint({ name: 'cap-after' })).endpoint.id).toBeTruthy();
+    // an allow-list names at most 1,000 functions
+    const long = Array.from({ length: 1_001 }, () => randomUUID());
+    await expect(bob.registerEndpoint({ name: 'bob-long', allowedFunctions: long })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });

@@ -25,12 +25,18 @@ import { Speculation } from './speculation.js';
 /** REST v1 request and response bodies. Paths are under `/v1`. */
 
 // ---- endpoints -------------------------------------------------------------------------------
+/**
+ * Most functions one endpoint's allow-list names: every list of endpoints carries each one's list, and
+ * a user may have FX_MAX_ENDPOINTS_PER_USER of them.
+ */
+export const MAX_ALLOWED_FUNCTIONS = 1_000;
+
 export const RegisterEndpointRequest = z
   .object({
     name: ResourceName,
     description: z.string().max(4096).optional(),
     /** When set, only these functions may run here (checked at submit and by the agent). */
-    allowedFunctions: z.array(Uuid).max(10_000).optional(),
+    allowedFunctions: z.array(Uuid).max(MAX_ALLOWED_FUNCTIONS).optional(),
   })
   .strict();
 export type RegisterEndpointRequest = z.input<typeof RegisterEndpointRequest>;
@@ -43,7 +49,7 @@ export type RegisterEndpointRequest = z.input<typeof RegisterEndpointRequest>;
 export const UpdateEndpointRequest = z
   .object({
     description: z.string().max(4096).nullable().optional(),
-    allowedFunctions: z.array(Uuid).max(10_000).nullable().optional(),
+    allowedFunctions: z.array(Uuid).max(MAX_ALLOWED_FUNCTIONS).nullable().optional(),
   })
   .strict()
   .refine((r) => r.description !== undefined || r.allowedFunctions !== undefined, { message: 'nothing to change: give allowedFunctions or description' });

@@ -85,6 +85,8 @@ export const EnvSchema = z
     FX_MAX_QUEUED_TASKS_PER_USER: int(1_000_000),
     /** Live triggers one user may have. */
     FX_MAX_TRIGGERS_PER_USER: int(100),
+    /** Live endpoints one user may have registered (every list of them is read whole). */
+    FX_MAX_ENDPOINTS_PER_USER: int(1_000, 1),
     /** Long-polls (POST /v1/tasks/results with waitMs) one user may have open on one replica; past it 429 RATE_LIMITED. */
     FX_MAX_LONG_POLLS_PER_USER: int(16, 1),
     /** Bytes of results and errors one POST /v1/tasks/results answer carries; outcomes past it are marked resultOmitted. */

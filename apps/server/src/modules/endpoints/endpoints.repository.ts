@@ -31,6 +31,10 @@ export class EndpointsRepository {
     return this.db.sql.query<Endpoint>(`${ENDPOINTS} WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, [ids]);
   }
 
+  countLive(ownerId: string): Promise<number> {
+    return this.db.prisma.endpoint.count({ where: { ownerId, deletedAt: null } });
+  }
+
   listVisible(userId: string, all: boolean) {
     return this.db.prisma.endpoint.findMany({ where: all ? { deletedAt: null } : { deletedAt: null, ownerId: userId }, orderBy: { createdAt: 'asc' } });
   }

@@ -32,7 +32,7 @@ type EndpointWithOwner = Awaited<ReturnType<EndpointsRepository['findLiveWithOwn
 @Injectable()
 export class EndpointsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_IDLE_HEARTBEAT_TIMEOUT_MS'>,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_IDLE_HEARTBEAT_TIMEOUT_MS' | 'FX_MAX_ENDPOINTS_PER_USER'>,
     private readonly endpoints: EndpointsRepository,
     private readonly tokens: TokensRepository,
     private readonly tasks: TasksRepository,
@@ -80,6 +80,9 @@ export class EndpointsService {
       new FxException('CONFLICT', `you already have an endpoint named "${req.name}" (${existing.id}); delete it first or choose another name`);
     const existing = await this.endpoints.findLiveByName({ ownerId: p.userId }, req.name);
     if (existing) throw taken(existing);
+    const live = await this.endpoints.countLive(p.userId);
+    if (live >= this.config.FX_MAX_ENDPOINTS_PER_USER)
+      throw new FxException('QUOTA_EXCEEDED', `you have ${live} endpoints, the most allowed (FX_MAX_ENDPOINTS_PER_USER); delete one first`);
     let e;
     try {
       e = await this.endpoints.create({

@@ -325,7 +325,9 @@ export class TasksRepository extends SqlRepository {
        GROUP BY endpoint_id, status`,
       JSON.stringify(endpointIds),
     );
-    for (const id of endpointIds) out.set(id, toQueueCounts(rows.filter((r) => r.endpoint_id === id)));
+    const byEndpoint = new Map<string, typeof rows>(endpointIds.map((id) => [id, []]));
+    for (const r of rows) byEndpoint.get(r.endpoint_id)?.push(r);
+    for (const [id, of] of byEndpoint) out.set(id, toQueueCounts(of));
     return out;
   }
 
