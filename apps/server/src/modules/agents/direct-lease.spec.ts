@@ -12,10 +12,11 @@ const conn = (o: Partial<LeaseTarget> = {}): LeaseTarget & { name?: string } => 
   emptyAt: 3,
   ...o,
 });
-const task = (endpointId: string, o: { inputs?: string[]; cache?: { key: string | null; scope: string; ttlSeconds: number } } = {}) => ({
+const task = (endpointId: string, o: { inputs?: string[]; cache?: { key: string | null; scope: string; ttlSeconds: number }; group?: string } = {}) => ({
   endpointId,
   inputs: o.inputs ?? [],
   ...(o.cache ? { cache: o.cache } : {}),
+  ...(o.group ? { endpointGroupId: o.group } : {}),
 });
 
 describe('directGrants', () => {
@@ -51,6 +52,13 @@ describe('directGrants', () => {
     expect(directGrants([task('a', { cache }), task('a')], () => conn(), 100)).toEqual([]);
     const a = conn();
     expect(directGrants([task('a'), task('a', { inputs: ['x'] }), task('a')], () => a, 100)).toEqual([{ conn: a, indexes: [0, 2] }]);
+  });
+
+  it('never leases a task sent to an endpoint group: its member could leave before the insert commits, and only the grant checks', () => {
+    const a = conn();
+    expect(directGrants([task('a', { group: 'g' })], () => a, 100)).toEqual([]);
+    // nor the rest of that endpoint's tasks in the submission, which would overtake it; another endpoint's are
+    expect(directGrants([task('a', { group: 'g' }), task('a'), task('b')], () => a, 100)).toEqual([{ conn: a, indexes: [2] }]);
   });
 
   it('decides endpoint by endpoint', () => {
