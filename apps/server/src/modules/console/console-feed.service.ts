@@ -34,6 +34,8 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
   private endpointIds = new Set<string>();
   private removed = new Set<string>();
   private overflow = false;
+  /** Users whose own changes overflowed a window: only their sockets (and admins') are told. */
+  private overflowOwners = new Set<string>();
   private timer?: NodeJS.Timeout;
   private flushing = false;
   /** Endpoint → owner. Owners never change, so entries never go stale. */
@@ -47,9 +49,10 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.events.on('console-changes', ({ tasks, endpointIds, overflow }) => {
+    this.events.on('console-changes', ({ tasks, endpointIds, overflow, overflowOwners }) => {
       if (this.sockets.size === 0) return;
       if (overflow) this.overflow = true;
+      for (const owner of overflowOwners ?? []) this.overflowOwners.add(owner);
       for (const g of tasks) {
         for (const id of g.ids) {
           // a final state (from 'results') is never overwritten by a late non-final note
@@ -125,6 +128,8 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
     const endpointIds = [...this.endpointIds];
     const removed = [...this.removed];
     const overflow = this.overflow;
+    const overflowOwners = this.overflowOwners;
+    this.overflowOwners = new Set();
     this.tasks = new Map();
     this.endpointIds = new Set();
     this.removed = new Set();
@@ -145,7 +150,7 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
       for (const s of this.sockets) {
         const mine = <T>(items: T[], owner: (x: T) => string | undefined) => (s.principal.admin ? items : items.filter((x) => owner(x) === s.principal.userId));
         let myTasks = mine(changes, (t) => t.ownerId);
-        let over = overflow || s.behind;
+        let over = overflow || s.behind || (s.principal.admin ? overflowOwners.size > 0 : overflowOwners.has(s.principal.userId));
         if (myTasks.length > CONSOLE_MAX_TASK_CHANGES) {
           myTasks = [];
           over = true;
@@ -164,7 +169,7 @@ export class ConsoleFeedService implements OnModuleInit, OnModuleDestroy {
       this.logger.error({ msg: 'console frame failed', err: e });
     } finally {
       this.flushing = false;
-      if (this.tasks.size || this.endpointIds.size || this.removed.size || this.overflow) this.schedule();
+      if (this.tasks.size || this.endpointIds.size || this.removed.size || this.overflow || this.overflowOwners.size) this.schedule();
     }
   }
 }

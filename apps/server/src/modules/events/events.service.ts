@@ -43,7 +43,8 @@ export interface ClusterEvents {
    * For live views (the console): tasks that moved to a non-final state, in the order noted, and
    * endpoints whose row changed. Coalesced: at most one per CONSOLE_COALESCE_MS per replica.
    */
-  'console-changes': { tasks: TaskStateGroup[]; endpointIds: string[]; overflow: boolean };
+  /** `overflowOwners`: users whose own changes went past their share of a window (their views refetch); `overflow`: everyone's. */
+  'console-changes': { tasks: TaskStateGroup[]; endpointIds: string[]; overflow: boolean; overflowOwners?: string[] };
 }
 export interface TaskStateGroup {
   status: TaskStatus;
@@ -56,6 +57,11 @@ export interface TaskStateGroup {
 export const CONSOLE_COALESCE_MS = 250;
 /** Past this many buffered task ids a window only says `overflow` (live views then refetch). */
 const MAX_BUFFERED_TASK_IDS = 50_000;
+/**
+ * Past this many of one user's task ids, a window says overflow for that user only and keeps no more of
+ * theirs: one user's burst (five 10,000-task batches) must not wipe every other user's console changes.
+ */
+const MAX_BUFFERED_TASK_IDS_PER_OWNER = 10_000;
 type Handler<K extends keyof ClusterEvents> = (payload: ClusterEvents[K]) => void;
 
 const CHANNEL = 'events';
@@ -83,7 +89,14 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   private readonly handlers = new Map<keyof ClusterEvents, Set<Handler<never>>>();
   private unsubscribe?: () => Promise<void>;
   private readonly origin = randomUUID();
-  private pendingChanges: { tasks: TaskStateGroup[]; endpointIds: Set<string>; taskIds: number; overflow: boolean } | null = null;
+  private pendingChanges: {
+    tasks: TaskStateGroup[];
+    endpointIds: Set<string>;
+    taskIds: number;
+    overflow: boolean;
+    byOwner: Map<string, number>;
+    overflowOwners: Set<string>;
+  } | null = null;
   private changesTimer?: NodeJS.Timeout;
 
   constructor(@Inject(BROKER) private readonly broker: Broker) {}
@@ -148,19 +161,30 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     if (tasks.length === 0) return;
     const pending = this.startWindow();
     if (pending.overflow) return;
-    pending.taskIds += tasks.length;
-    if (pending.taskIds > MAX_BUFFERED_TASK_IDS) {
-      pending.overflow = true;
-      pending.tasks = [];
-      return;
-    }
     const byOwner = new Map<string, string[]>();
     for (const t of tasks) {
+      if (pending.overflowOwners.has(t.owner_id)) continue;
       const ids = byOwner.get(t.owner_id);
       if (ids) ids.push(t.id);
       else byOwner.set(t.owner_id, [t.id]);
     }
-    for (const [ownerId, ids] of byOwner) pending.tasks.push({ status, endpointId, ownerId, ids });
+    for (const [ownerId, ids] of byOwner) {
+      const theirs = (pending.byOwner.get(ownerId) ?? 0) + ids.length;
+      if (theirs > MAX_BUFFERED_TASK_IDS_PER_OWNER) {
+        pending.overflowOwners.add(ownerId);
+        pending.taskIds -= theirs - ids.length;
+        pending.byOwner.delete(ownerId);
+        pending.tasks = pending.tasks.filter((g) => g.ownerId !== ownerId);
+        continue;
+      }
+      pending.byOwner.set(ownerId, theirs);
+      pending.taskIds += ids.length;
+      pending.tasks.push({ status, endpointId, ownerId, ids });
+    }
+    if (pending.taskIds > MAX_BUFFERED_TASK_IDS) {
+      pending.overflow = true;
+      pending.tasks = [];
+    }
   }
 
   /** Notes that an endpoint's row changed (connected, heartbeat, disconnected, locked, unlocked). */
@@ -170,7 +194,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
 
   private startWindow() {
     if (!this.pendingChanges) {
-      this.pendingChanges = { tasks: [], endpointIds: new Set(), taskIds: 0, overflow: false };
+      this.pendingChanges = { tasks: [], endpointIds: new Set(), taskIds: 0, overflow: false, byOwner: new Map(), overflowOwners: new Set() };
       this.changesTimer = setTimeout(() => this.flushChanges(), CONSOLE_COALESCE_MS);
       this.changesTimer.unref();
     }
@@ -182,9 +206,13 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
     this.pendingChanges = null;
     if (!p) return;
     // losing one is harmless (live views refetch after a reconnect), and it happens at shutdown
-    this.publish('console-changes', { tasks: p.tasks, endpointIds: [...p.endpointIds], overflow: p.overflow }).catch((e) =>
-      this.logger.debug(`could not publish console changes: ${(e as Error).message}`),
-    );
+    const overflowOwners = p.overflow ? [] : [...p.overflowOwners];
+    this.publish('console-changes', {
+      tasks: p.tasks,
+      endpointIds: [...p.endpointIds],
+      overflow: p.overflow,
+      ...(overflowOwners.length ? { overflowOwners } : {}),
+    }).catch((e) => this.logger.debug(`could not publish console changes: ${(e as Error).message}`));
   }
 
   private dispatch(raw: string): void {
