@@ -12,6 +12,7 @@ import { ResultOutbox } from './result.outbox.js';
 import { ResultSpool } from './result.spool.js';
 import type { AgentStatusSnapshot, ConnectionState } from './status.file.js';
 import { StatusReporter } from './status.reporter.js';
+import { runsOwnersOnly } from './task.admission.js';
 import { TaskIntake } from './task.intake.js';
 import { TaskLines } from './task.lines.js';
 
@@ -96,7 +97,7 @@ export class EndpointAgent extends EventEmitter<EndpointAgentEvents> {
       hello: () => {
         const status = provider.status();
         // what TaskAdmission refuses (StatusReporter says it in heartbeats too)
-        return { provider: provider.name, workers: status.workers.total, inFlight: this.inFlightIds(), ownerOnly: status.sandbox !== 'bwrap' };
+        return { provider: provider.name, workers: status.workers.total, inFlight: this.inFlightIds(), ownerOnly: runsOwnersOnly(status.sandbox) };
       },
       heartbeat: () => this.status.heartbeat(),
     });

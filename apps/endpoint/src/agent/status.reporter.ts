@@ -2,6 +2,7 @@ import type { HeartbeatPayload } from '@fx/protocol';
 import type { Provider } from '../providers/provider.js';
 import type { AgentState } from './agent.state.js';
 import { CoalescedJob } from './coalesced.job.js';
+import { runsOwnersOnly } from './task.admission.js';
 import type { Logger } from './logger.js';
 import { writeStatusFile, type AgentStatusSnapshot, type ConnectionState } from './status.file.js';
 
@@ -80,7 +81,7 @@ export class StatusReporter {
       ...(status.python ? { python: status.python } : {}),
       ...(blocks.length > 0 ? { blocks } : {}),
       // what TaskAdmission refuses, said ahead so that group routing sends no such task here
-      ...(status.sandbox !== 'bwrap' ? { ownerOnly: true } : {}),
+      ...(runsOwnersOnly(status.sandbox) ? { ownerOnly: true } : {}),
     };
   }
 

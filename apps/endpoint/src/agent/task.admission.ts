@@ -2,6 +2,9 @@ import { functionContentHash } from '@fx/protocol/node';
 import type { TaskSpec } from '@fx/protocol';
 import { failure, type ExecutionOutcome } from '../runtimes/task.errors.js';
 
+/** Whether an agent whose tasks run under `sandbox` runs only its owner's: anything but bubblewrap (see TaskAdmission.owner). */
+export const runsOwnersOnly = (sandbox: string | undefined): boolean => sandbox !== 'bwrap';
+
 /**
  * What the agent checks before it runs a task, whatever the server sent: the endpoint's allowed
  * functions (checked at submit too), the function's content hash, that pickled arguments go to a
@@ -37,7 +40,7 @@ export class TaskAdmission {
    */
   owner(ownerId: string | undefined, sandbox: string | undefined): void {
     this.ownerId = ownerId;
-    this.unisolated = sandbox === 'bwrap' ? null : sandbox ? `sandbox: ${sandbox}` : 'no sandbox';
+    this.unisolated = runsOwnersOnly(sandbox) ? (sandbox ? `sandbox: ${sandbox}` : 'no sandbox') : null;
   }
 
   /** Why the task must not run (a failed outcome), or undefined when it may. */

@@ -220,9 +220,9 @@ export async function loadEndpointToken(paths: EndpointPaths): Promise<string> {
 export async function writeEndpointFiles(paths: EndpointPaths, config: EndpointConfig, token: string): Promise<void> {
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   // the endpoint's dir, endpoints/ and FX_HOME: the owner of any of them could move the files' dir aside
+  const me = process.getuid?.();
   for (const path of [paths.dir, dirname(paths.dir), dirname(dirname(paths.dir))]) {
     const dir = await lstat(path);
-    const me = process.getuid?.();
     if (!dir.isDirectory() || (me !== undefined && dir.uid !== me))
       throw new ConfigError(
         `${path} is ${dir.isDirectory() ? `a directory of another user (uid ${dir.uid})` : 'not a directory'}: the endpoint's token would not be private there; set FX_HOME to a directory of yours`,

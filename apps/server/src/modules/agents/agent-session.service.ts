@@ -97,16 +97,8 @@ export class AgentSessionService implements OnModuleInit {
     const endpoint = await this.endpoints.findLive(conn.endpointId);
     if (hello.ownerOnly && endpoint) {
       conn.onlyOwner = endpoint.ownerId;
-      // other users' tasks routed here while its agent was unheard of: moved before it can ask for any (a
-      // failure here must not refuse the agent: the grant never leases it those, and the sweep moves them)
-      await this.routing
-        .rehome([conn.endpointId], { notOwnedBy: endpoint.ownerId })
-        .catch((e: Error) =>
-          this.logger.warn({
-            msg: `rerouting other users' tasks off an owner-only agent failed; the sweep retries: ${e.message}`,
-            endpointId: conn.endpointId,
-          }),
-        );
+      // other users' tasks routed here while its agent was unheard of: moved before it can ask for any
+      await this.routing.rehomeForeign(conn.endpointId, endpoint.ownerId);
     }
     conn.send('welcome', {
       endpointId: conn.endpointId,

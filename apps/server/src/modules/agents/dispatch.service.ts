@@ -211,10 +211,7 @@ export class DispatchService implements OnModuleInit {
     const rows = await this.leases.grant(conn, ids);
     // another user's task of a group that reached an owner-only agent's queue anyway (routed on another
     // replica as it connected): not leased; it goes to a member that may run it
-    if (conn.onlyOwner && rows.length < ids.length)
-      void this.routing
-        .rehome([conn.endpointId], { notOwnedBy: conn.onlyOwner })
-        .catch((e: Error) => this.logger.warn(`rerouting failed; the sweep retries: ${e.message}`));
+    if (conn.onlyOwner && rows.length < ids.length) void this.routing.rehomeForeign(conn.endpointId, conn.onlyOwner);
     if (rows.length === 0) {
       await this.broker.settle(conn.endpointId, ids);
       return 0;

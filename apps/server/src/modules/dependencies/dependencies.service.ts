@@ -156,9 +156,10 @@ export class DependenciesService {
 
   /**
    * Substitutes the inputs' results into each candidate, or says why it cannot run. Sizes come first:
-   * a candidate whose inputs would make its arguments too large ends before any result is read or built
-   * (one reference repeated ten thousand times to a 1 MB result), and results are read for a chunk of
-   * candidates at a time, at most CHUNK_BYTES of them, so one page never holds every input at once.
+   * a candidate whose inputs would make its arguments far too large ends before any result is read or
+   * built (one reference repeated ten thousand times to a 1 MB result), so what is built stays within
+   * twice the limit; and results are read for a chunk of candidates at a time, at most CHUNK_BYTES of
+   * them, so one page never holds every input at once.
    */
   private async prepare(candidates: ReadyCandidate[]): Promise<{ ready: Ready[]; ended: Ended[] }> {
     const inputIds = [...new Set(candidates.flatMap((c) => c.inputs.filter((i) => i.status === 'success').map((i) => i.id)))];
@@ -195,37 +196,31 @@ export class DependenciesService {
         ended.push({ id: c.id, ...argumentsTooLarge(tooLarge(estimate, this.maxArgBytes)) });
         continue;
       }
-      const fresh = c.inputs.filter((i) => sizes.has(i.id) && !chunkInputs.has(i.id));
-      const more = fresh.reduce((sum, i) => sum + sizes.get(i.id)!, 0);
-      if (chunk.length > 0 && chunkBytes + more > CHUNK_BYTES) {
+      // the bytes of this candidate's inputs that the chunk does not hold yet
+      const more = () => c.inputs.reduce((sum, i) => sum + (chunkInputs.has(i.id) ? 0 : (sizes.get(i.id) ?? 0)), 0);
+      let adds = more();
+      if (chunk.length > 0 && chunkBytes + adds > CHUNK_BYTES) {
         await this.substitute(chunk, chunkInputs, ready, ended);
         [chunk, chunkInputs, chunkBytes] = [[], new Set<string>(), 0];
+        adds = more();
       }
       chunk.push(c);
       for (const i of c.inputs) if (sizes.has(i.id)) chunkInputs.add(i.id);
-      chunkBytes += chunk.length === 1 ? c.inputs.reduce((sum, i) => sum + (sizes.get(i.id) ?? 0), 0) : more;
+      chunkBytes += adds;
     }
     if (chunk.length > 0) await this.substitute(chunk, chunkInputs, ready, ended);
     return { ready, ended };
   }
 
-  /** Reads the results of a chunk's inputs and puts them in place, each candidate on its own. */
+  /**
+   * Reads the results of a chunk's inputs and puts them in place, each candidate on its own. What each
+   * builds is bounded by prepare's estimate; substituteInputs measures it exactly.
+   */
   private async substitute(chunk: ReadyCandidate[], inputs: Set<string>, ready: Ready[], ended: Ended[]): Promise<void> {
     const results = new Map<string, unknown>();
-    const exact = new Map<string, number>();
     const ids = [...inputs];
-    for (let i = 0; i < ids.length; i += PAGE) {
-      for (const r of await this.deps.results(ids.slice(i, i + PAGE))) {
-        results.set(r.id, r.result);
-        exact.set(r.id, Buffer.byteLength(JSON.stringify(r.result ?? null)));
-      }
-    }
+    for (let i = 0; i < ids.length; i += PAGE) for (const r of await this.deps.results(ids.slice(i, i + PAGE))) results.set(r.id, r.result);
     for (const c of chunk) {
-      const bytes = substitutedBytes(c, exact);
-      if (bytes > this.maxArgBytes) {
-        ended.push({ id: c.id, ...argumentsTooLarge(tooLarge(bytes, this.maxArgBytes)) });
-        continue;
-      }
       const s = substituteInputs(c, results, this.maxArgBytes);
       if (s.ok && c.cache_scope && c.content_hash)
         ready.push({ id: c.id, args: s.args, kwargs: s.kwargs, cache_key: this.cache.keyOf(c.cache_scope, c.content_hash, s) });

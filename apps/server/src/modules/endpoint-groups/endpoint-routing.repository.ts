@@ -7,6 +7,9 @@ import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
 import { idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 
 /** An active member of a live group, with what routing weighs (member-choice.ts). */
+/** Whether endpoint `e`'s agent said `ownerOnly` in its hello (AgentSessionService stores it with the agent's info). */
+const agentOwnerOnly = (e: string) => `COALESCE(${e}.agent->>'ownerOnly' = 'true', false)`;
+
 export type MemberLoadRow = RawRow<
   Endpoint,
   'owner_id' | 'restricted' | 'allowed_functions' | 'status' | 'connected_at' | 'disconnected_at' | 'last_heartbeat_at'
@@ -42,7 +45,7 @@ export class EndpointRoutingRepository extends SqlRepository {
     if (groupIds.length === 0) return Promise.resolve([]);
     return this.query<MemberLoadRow>(
       `SELECT m.group_id, e.id AS endpoint_id, e.owner_id, e.restricted, e.allowed_functions, e.status, e.connected_at, e.disconnected_at, e.last_heartbeat_at,
-              COALESCE(e.agent->>'ownerOnly' = 'true', false) AS owner_only,
+              ${agentOwnerOnly('e')} AS owner_only,
               (SELECT count(*)::int FROM (SELECT 1 FROM tasks t WHERE t.endpoint_id = e.id AND t.status = 'waiting-for-endpoint' LIMIT $2::int) w) AS waiting
        FROM endpoint_group_members m
        JOIN endpoint_groups g ON g.id = m.group_id AND g.deleted_at IS NULL
@@ -108,7 +111,7 @@ export class EndpointRoutingRepository extends SqlRepository {
            AND (g.deleted_at IS NULL OR e.deleted_at IS NOT NULL)
            AND (e.deleted_at IS NOT NULL OR NOT (${CONNECTED}) OR e.last_heartbeat_at IS NULL OR e.last_heartbeat_at < now() - $1::int * interval '1 millisecond'
                 OR NOT EXISTS (SELECT 1 FROM endpoint_group_members m WHERE m.group_id = t.endpoint_group_id AND m.endpoint_id = e.id AND m.state = 'active')
-                OR (e.agent->>'ownerOnly' = 'true' AND t.owner_id <> e.owner_id)))
+                OR (${agentOwnerOnly('e')} AND t.owner_id <> e.owner_id)))
        LIMIT $2::int`,
       timeoutMs,
       limit,

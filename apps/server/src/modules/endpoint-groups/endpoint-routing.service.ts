@@ -155,6 +155,19 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
     return moved;
   }
 
+  /**
+   * An agent that runs only its owner's tasks (`ownerOnly`) has other users' tasks waiting on its
+   * endpoint (routed before it was heard from): they move to members that may run them. Never throws:
+   * its lease grant leases it none of them meanwhile, and the repair sweep finds what a failure left.
+   */
+  async rehomeForeign(endpointId: string, ownerId: string): Promise<void> {
+    try {
+      await this.rehome([endpointId], { notOwnedBy: ownerId });
+    } catch (e) {
+      this.logger.warn({ msg: `rerouting other users' tasks off an owner-only agent failed; the sweep retries: ${(e as Error).message}`, endpointId });
+    }
+  }
+
   /** The repair path: members that went away unnoticed here (another replica's agent, leases that ran out). */
   async sweep(): Promise<void> {
     await this.sweeper.runOnce();
