@@ -243,3 +243,20 @@ def test_closed_client_refuses(fx: Fx) -> None:
     with pytest.raises(fx_sdk.ConnectionError) as caught:
         c.whoami()
     assert caught.value.code == "CLIENT_CLOSED"
+
+
+def test_an_unreadable_builtin_error_still_settles_the_future(client: Client, fx: Fx) -> None:
+    # A task's error is the remote side's text: a KeyError's message is read back as its key, and one
+    # nested too deeply for Python's parser (RecursionError) left the future running for good
+    fid = client.create_function(
+        {"name": "js-deep-key-error", "runtime": "js", "source": "() => { const e = new Error('-'.repeat(3000) + '1'); e.name = 'KeyError'; throw e; }"}
+    )["id"]
+    with pytest.raises(KeyError):
+        client.get_result(client.run(fid, fx.endpoint_id), timeout=60)
+    ex = fx_sdk.Executor(fx.endpoint_id, client=client)
+    try:
+        with pytest.raises(KeyError) as caught:
+            ex.submit(fid).result(timeout=60)
+    finally:
+        ex.shutdown(wait=False, cancel_futures=True)
+    assert caught.value.args[0] == "-" * 3000 + "1"

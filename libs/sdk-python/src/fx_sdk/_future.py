@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from ._live import ProgressEvent, ProgressRelay
 from ._poller import Delivery
-from .errors import FxError, TimeoutError, ValidationError
+from .errors import FxError, TaskFailed, TimeoutError, ValidationError
 from .outcome import TaskOutcome, exception_for
 
 if TYPE_CHECKING:
@@ -97,13 +97,15 @@ class TaskFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         if delivery.status == "cancelled":
             self._mark_cancelled()
             return
+        # built before the future is marked running: a failure to build it must not leave it running for good
+        failure = None if delivery.ok else _failure_of(delivery)
         if not self._notify_once():
             return  # cancelled meanwhile
-        if delivery.ok:
+        if failure is None:
             # a result stored as an object is fetched by result(), in the caller's thread, not here in the poller's
             self.set_result(_Stored(delivery) if delivery.result_ref is not None else delivery.result)
         else:
-            self.set_exception(exception_for(delivery))
+            self.set_exception(failure)
 
     def _mark_cancelled(self) -> bool:
         if not super().cancel():
@@ -136,3 +138,13 @@ class _Stored:
                 self._value = self._outcome.value()
                 self._loaded = True
             return self._value
+
+
+def _failure_of(outcome: TaskOutcome) -> BaseException:
+    """The exception a failed task's future holds; a plain TaskFailed where the error it reports cannot be rebuilt."""
+    try:
+        return exception_for(outcome)
+    except Exception:
+        error = outcome.error
+        code, name, message = (error.code, error.name, error.message) if error else ("TASK_ERROR", "Error", "")
+        return TaskFailed(outcome.task_id, code, name, message, error.stack if error else None)

@@ -126,9 +126,11 @@ def _builtin_exception(name: str) -> Optional[type]:
 def _instantiate(cls: type, message: str) -> Optional[BaseException]:
     if cls is KeyError:
         # str(KeyError('k')) is "'k'": give the key back rather than a doubly quoted string
+        # the message is the remote side's: anything literal_eval raises (RecursionError for a deeply
+        # nested one, MemoryError) keeps the message as it came rather than escaping the caller's settle
         try:
             return KeyError(ast.literal_eval(message))
-        except (ValueError, SyntaxError):
+        except Exception:
             return KeyError(message)
     try:
         made = cls(message)
