@@ -5,6 +5,7 @@ import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { WorkerLauncher } from './worker.launcher.js';
 import type { WorkerInvocation } from './worker.messages.js';
 import type { WorkerProcess } from './worker.process.js';
+import type { WorkerOutput } from './worker.output.js';
 
 export interface WorkerPoolOptions {
   /** How many worker processes to keep. */
@@ -48,6 +49,11 @@ export interface WorkerPoolOptions {
    * @default new WorkerSandbox() (no sandbox, but still a scrubbed environment and a private directory)
    */
   sandbox?: WorkerSandbox;
+  /**
+   * Where the workers' stdout and stderr go, bounded (worker.output.ts).
+   * @default the agent's own stdout and stderr
+   */
+  output?: WorkerOutput;
   /** Called when the set of worker processes changes (a worker started, died or was replaced). */
   onChange?: () => void;
   /** Told of notable events (a worker died, was replaced), with the task's id. @default silent */

@@ -1,11 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import type { ParentToWorkerEnvelope, ParentToWorkerMessage, WorkerToParentEnvelope, WorkerToParentMessage } from './worker.messages.js';
+import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
 
 /**
- * How the pool and one worker process talk. A js worker speaks Node's IPC channel; a worker in another
- * language speaks newline-delimited JSON over a pipe of its own (fd 3), never over stdout, which user
- * code prints to.
+ * How the pool and one worker process talk, whatever its language: newline-delimited JSON over a pipe
+ * of its own (fd 3), never over stdout, which user code prints to. Not Node's IPC channel for js: a
+ * task can write to the worker's fd 3, and a line Node cannot parse is thrown in the agent outside any
+ * handler (the agent and every tenant's tasks with it); a bad line here ends that one worker.
  */
 export interface WorkerLink {
   send(message: ParentToWorkerMessage, done?: (error: Error | null) => void): void;
@@ -18,16 +19,17 @@ export interface WorkerLink {
   onBroken(listener: (why: string) => void): void;
 }
 
-/** How a worker kind is linked: `ipc` (Node's channel, for js) or `pipe` (line-delimited JSON on fd 3). */
-export type WorkerLinkKind = 'ipc' | 'pipe';
-
-/** The spawn `stdio` of a worker: stdout and stderr go to the agent's, fd 3 carries the link. */
-export function linkStdio(kind: WorkerLinkKind): ['ignore', 'inherit', 'inherit', 'ipc' | 'pipe'] {
-  return ['ignore', 'inherit', 'inherit', kind];
+/**
+ * The spawn `stdio` of a worker: fd 3 carries the link; stdout and stderr are pipes the agent reads
+ * (worker.output.ts), never the agent's own: a task that held them could read back through
+ * /proc/self/fd/1 the agent's log (endpoint.log), with what other users' tasks printed, and fill it.
+ */
+export function linkStdio(): ['ignore', 'pipe', 'pipe', 'pipe'] {
+  return ['ignore', 'pipe', 'pipe', 'pipe'];
 }
 
-export function openLink(kind: WorkerLinkKind, child: ChildProcess, maxLineChars: number): WorkerLink {
-  return kind === 'ipc' ? new IpcLink(child) : new PipeLink(child.stdio[3] as Duplex, maxLineChars);
+export function openLink(child: ChildProcess, maxLineChars: number): WorkerLink {
+  return new PipeLink(child.stdio[3] as Duplex, maxLineChars);
 }
 
 type SendDone = (error: Error | null) => void;
@@ -62,34 +64,6 @@ class Coalescer {
     this.write(messages, (error) => {
       for (const done of callbacks) done(error);
     });
-  }
-}
-
-class IpcLink implements WorkerLink {
-  private readonly out = new Coalescer((messages, done) => {
-    const envelope: ParentToWorkerEnvelope = messages.length === 1 ? (messages[0] as ParentToWorkerMessage) : { type: 'batch', messages };
-    this.child.send(envelope, done);
-  });
-  constructor(private readonly child: ChildProcess) {}
-  send(message: ParentToWorkerMessage, done: SendDone = () => undefined): void {
-    this.out.push(message, done);
-  }
-  get connected(): boolean {
-    return this.child.connected;
-  }
-  disconnect(): void {
-    this.out.flush();
-    if (this.child.connected) this.child.disconnect();
-  }
-  onMessage(listener: (message: WorkerToParentMessage) => void): void {
-    // a js worker sends a finished task's `done` and its next task's `started` as one batch (worker.ts)
-    this.child.on('message', (message: WorkerToParentEnvelope) => {
-      if (message?.type === 'batch') for (const m of message.messages) listener(m);
-      else listener(message);
-    });
-  }
-  onBroken(): void {
-    // Node's own channel: a malformed message never reaches us.
   }
 }
 

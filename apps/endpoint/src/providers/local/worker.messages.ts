@@ -27,12 +27,6 @@ export type ParentToWorkerMessage =
   /** Stop this task if it is the one running (python: KeyboardInterrupt); it then reports `done`. */
   | { type: 'interrupt'; taskId: string };
 
-/**
- * What travels on a js worker's IPC channel: one message, or the messages the pool sent in one turn of
- * its event loop, in order (worker.link.ts says why).
- */
-export type ParentToWorkerEnvelope = ParentToWorkerMessage | { type: 'batch'; messages: ParentToWorkerMessage[] };
-
 export type WorkerToParentMessage =
   /** `runtime`: what the worker runs on (python: its version and executable). */
   | { type: 'ready'; runtime?: { version: string; executable: string } }
@@ -42,9 +36,3 @@ export type WorkerToParentMessage =
   | LiveMessage
   /** `skipped`: removed before it started; false when it had started (or ended) already. */
   | { type: 'dropped'; taskId: string; skipped: boolean };
-
-/**
- * What travels on a js worker's IPC channel towards the agent: one message, or a few in order (a finished
- * task's `done` with the next task's `started`: one write, one wake-up of the agent; worker.ts).
- */
-export type WorkerToParentEnvelope = WorkerToParentMessage | { type: 'batch'; messages: WorkerToParentMessage[] };

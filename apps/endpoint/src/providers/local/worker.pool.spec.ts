@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { functionContentHash } from '@fx/protocol/node';
 import { eventually } from '@fx/testing';
 import { TaskCancelledError, WalltimeExceededError, discardResultFile, type ExecutionOutcome, type ResultFile } from '../../runtimes/task.errors.js';
@@ -6,6 +6,7 @@ import { ensureEndpointBuilt } from '../../testing/worker-build.js';
 import { SANDBOX_UID_FIRST } from '../sandbox/sandbox-uids.js';
 import { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import { WorkerPool, WorkerStartError } from './worker.pool.js';
+import { WorkerOutput } from './worker.output.js';
 
 const js = (source: string, args: unknown[] = []) => ({
   source,
@@ -105,6 +106,42 @@ describe('WorkerPool', () => {
     const slow = js('async () => { await new Promise((r) => setTimeout(r, 100)); return process.pid; }');
     const outcomes = await Promise.all([1, 2, 3].map(() => pool.run(id(), slow, noAbort())));
     expect(outcomes.map((o) => o.status)).toEqual(['success', 'success', 'success']);
+  });
+
+  it('ends only the worker whose task writes garbage on its link; the agent and the other tasks go on', async () => {
+    // Node's IPC channel threw an unparsable line in the agent, outside any handler: the agent died
+    const garbage = await pool.run(id(), js('() => { process.getBuiltinModule("node:fs").writeSync(3, "not json\\n"); return "sent"; }'), noAbort());
+    expect(garbage).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST' } });
+    const after = await pool.run(id(), js('() => "still here"'), noAbort());
+    expect(after).toMatchObject({ status: 'success', result: 'still here' });
+  });
+
+  it("hands a task pipes of its own for stdout and stderr, never the agent's, and copies what it prints within a budget", async () => {
+    const printed: string[] = [];
+    const sink = {
+      stdout: (c: Buffer | string) => void printed.push(`out:${c.toString()}`),
+      stderr: (c: Buffer | string) => void printed.push(`err:${c.toString()}`),
+    };
+    const small = new WorkerPool({ size: 1, workerScript, output: new WorkerOutput(sink, 100) });
+    await small.start();
+    try {
+      const fds = await small.run(
+        id(),
+        js(
+          '() => { const fs = process.getBuiltinModule("node:fs"); process.stdout.write("x".repeat(300)); return [1, 2].map((fd) => { const s = fs.fstatSync(fd); return [s.dev, s.ino]; }); }',
+        ),
+        noAbort(),
+      );
+      expect(fds.status).toBe('success');
+      // a task holding the agent's own streams read back the agent's log (endpoint.log) through /proc/self/fd/1
+      const own = [1, 2].map((fd) => fstatSync(fd)).map((s) => [s.dev, s.ino]);
+      for (const theirs of (fds as { result: number[][] }).result) expect(own).not.toContainEqual(theirs);
+      await eventually(() => printed.some((p) => p.includes('more than 100 bytes')), 10_000, 'the budget note');
+      expect(printed[0]).toBe(`out:${'x'.repeat(100)}`);
+      expect(printed.join('')).not.toContain('x'.repeat(101));
+    } finally {
+      await small.stop();
+    }
   });
 });
 

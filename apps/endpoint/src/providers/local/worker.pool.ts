@@ -8,6 +8,7 @@ import { nodeWorkerLauncher, type WorkerLauncher } from './worker.launcher.js';
 import type { ParentToWorkerMessage, WorkerInvocation, WorkerToParentMessage } from './worker.messages.js';
 import { workerOutcome } from './worker.outcome.js';
 import { WorkerStartError, startWorkerProcess, stopWorkerProcess } from './worker.process.js';
+import { WorkerOutput } from './worker.output.js';
 import { silentLogger, type Logger } from '../../agent/logger.js';
 import { insertByPriority } from '../../agent/priority-order.js';
 import { newJob, watchJobMemory } from './worker-pool.jobs.js';
@@ -18,7 +19,7 @@ export type { JobOptions, WorkerPoolOptions };
 const byPriority = (job: Job) => job.priority;
 
 /**
- * A fixed-size pool of long-lived worker processes (js workers over IPC, python workers over a pipe; see
+ * A fixed-size pool of long-lived worker processes (js or python, each linked by a pipe; see
  * WorkerLauncher), each running one task at a time and holding up to `depth` (the next ones wait inside
  * it, which hides the agent round trip between short tasks). A worker that dies fails only the task it was
  * running (WORKER_LOST) and is replaced; the tasks waiting in it never started and go to another worker.
@@ -35,9 +36,11 @@ export class WorkerPool {
   private stopping = false;
   private readonly respawnFailures: number[] = [];
   private readonly log: Logger;
+  private readonly output: WorkerOutput;
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.log = options.logger ?? silentLogger;
+    this.output = options.output ?? new WorkerOutput();
     const script = options.workerScript ?? new URL('./worker.js', import.meta.url);
     this.launcher = options.launcher ?? nodeWorkerLauncher(script instanceof URL ? fileURLToPath(script) : script, options.execArgv);
     this.depth = options.depth ?? 1;
@@ -334,6 +337,7 @@ export class WorkerPool {
         workDir,
         ...(this.options.env ? { env: this.options.env } : {}),
         startTimeoutMs: this.options.startTimeoutMs ?? 15000,
+        output: this.output,
       },
       {
         ready: () => {

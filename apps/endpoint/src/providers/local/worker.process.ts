@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS } from '@fx/protocol';
 import type { WorkerSandbox } from '../sandbox/worker.sandbox.js';
 import type { WorkerLauncher } from './worker.launcher.js';
 import { linkStdio, openLink, type WorkerLink } from './worker.link.js';
+import type { WorkerOutput } from './worker.output.js';
 import type { WorkerToParentMessage } from './worker.messages.js';
 import { NamedError } from '../../common/named.error.js';
 
@@ -20,7 +21,7 @@ export interface WorkerProcess<J> {
   workDir: string;
   /** The user it runs as, whose its files must be (workerOutcome checks its result files against it). */
   uid: number | undefined;
-  /** The channel to it (Node IPC or a pipe, by kind). */
+  /** The channel to it (worker.link.ts). */
   link: WorkerLink;
   state: WorkerState;
   /** What this worker holds, in the order sent: the first runs (once started), the rest wait in it. */
@@ -45,6 +46,8 @@ export interface WorkerProcessSpec {
   workDir: string;
   env?: Record<string, string>;
   startTimeoutMs: number;
+  /** Where what it prints goes (its pool's, shared by its workers). */
+  output: WorkerOutput;
 }
 
 export interface WorkerProcessEvents<J> {
@@ -61,7 +64,7 @@ export interface WorkerProcessEvents<J> {
 /** How long after a worker's exit its link may stay open (a process it started holds it) before the exit is taken anyway. */
 const EXIT_DRAIN_MS = 1_000;
 
-/** Longest message a worker may send on a pipe link: a result frame's worth. */
+/** Longest message a worker may send on its link: a result frame's worth. */
 const MAX_MESSAGE_CHARS = DEFAULT_LIMITS.maxFrameBytes;
 
 /**
@@ -76,13 +79,13 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
   const child = spawn(command.file, command.args, {
     cwd: workDir,
     env: sandbox.env(workDir, spec.env),
-    stdio: linkStdio(launcher.link),
-    ...(launcher.link === 'ipc' ? { serialization: 'json' as const } : {}),
+    stdio: linkStdio(),
     ...(command.uid !== undefined ? { uid: command.uid, gid: command.gid } : {}),
   });
   let resolveExited!: () => void;
   const exited = new Promise<void>((resolve) => (resolveExited = resolve));
-  const link = openLink(launcher.link, child, MAX_MESSAGE_CHARS);
+  const link = openLink(child, MAX_MESSAGE_CHARS);
+  spec.output.attach(child.stdout, child.stderr);
   const worker: WorkerProcess<J> = {
     id: `w${slot}-${child.pid ?? '?'}`,
     slot,

@@ -5,15 +5,18 @@
  */
 import { join } from 'node:path';
 import { JsRuntime } from '../../runtimes/js/js.runtime.js';
-import type { ParentToWorkerEnvelope, ParentToWorkerMessage, WorkerToParentEnvelope, WorkerToParentMessage } from './worker.messages.js';
+import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+import { ParentChannel } from './worker.channel.js';
 import { insertByPriority, priorityOf } from '../../agent/priority-order.js';
 import { resultFileName } from './worker.outcome.js';
 import { TaskOutputs } from '../../runtimes/js/js.outputs.js';
 import { WorkerLive } from '../../runtimes/js/js.live.js';
 import { UsageMeter } from '../../runtimes/usage.meter.js';
 
-if (typeof process.send !== 'function') {
-  process.stderr.write('this is an fx-endpoint worker; it is started by the agent over IPC, not by hand\n');
+// When the agent goes away (even by SIGKILL) the link closes: stop rather than work for nobody.
+const channel = ParentChannel.open(receive, () => process.exit(0));
+if (!channel) {
+  process.stderr.write('this is an fx-endpoint worker; it is started by the agent with its link on fd 3, not by hand\n');
   process.exit(2);
 }
 
@@ -29,25 +32,22 @@ let heldDone: WorkerToParentMessage | undefined;
 const send = (message: WorkerToParentMessage | undefined, written: () => void = () => undefined) => {
   const held = heldDone;
   heldDone = undefined;
-  const envelope: WorkerToParentEnvelope | undefined = held && message ? { type: 'batch', messages: [held, message] } : (held ?? message);
-  if (!envelope || !process.connected) return written();
+  const messages = [held, message].filter((m) => m !== undefined);
+  if (messages.length === 0 || !channel.connected) return written();
   if (!held) written();
-  process.send?.(envelope, undefined, {}, held ? () => written() : () => undefined);
+  channel.send(messages, held ? written : undefined);
 };
 const runtime = new JsRuntime();
 // ctx.emit and what the running task prints, throttled (js.live.ts)
 const live = new WorkerLive(send);
 // what each call uses: this process runs one task at a time, so its figures during a call are the task's
 const meter = new UsageMeter();
-// The worker's own directory (its cwd at start; user code may chdir): results too large for IPC go there.
+// The worker's own directory (its cwd at start; user code may chdir): results too large for the link go there.
 const RESULT_DIR = process.cwd();
 // `ctx` of the task running now (ctx.output writes named outputs); undefined between tasks.
 Object.defineProperty(globalThis, 'ctx', { get: () => runtime.context, enumerable: false });
 const queue: Array<Extract<ParentToWorkerMessage, { type: 'run' }>> = [];
 let busy = false;
-
-// When the agent goes away (even by SIGKILL) the IPC channel closes: stop rather than work for nobody.
-process.on('disconnect', () => process.exit(0));
 
 // A promise user code forgot about must not take the worker (and the task running next) down with it.
 process.on('unhandledRejection', (reason) => {
@@ -96,11 +96,5 @@ function receive(message: ParentToWorkerMessage): void {
     send({ type: 'dropped', taskId: message.taskId, skipped: index >= 0 });
   }
 }
-
-// the messages of one batch in the order sent, as if each had come on its own
-process.on('message', (message: ParentToWorkerEnvelope) => {
-  if (message?.type === 'batch') for (const m of message.messages) receive(m);
-  else receive(message);
-});
 
 send({ type: 'ready' });

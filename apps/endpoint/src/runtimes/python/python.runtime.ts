@@ -51,7 +51,6 @@ export function pythonWorkerLauncher(options: PythonWorkerOptions = {}): WorkerL
     kind: 'python',
     entry: PYTHON_WORKER,
     command: () => ({ file: python, args }),
-    link: 'pipe',
     interruptGraceMs: options.interruptGraceMs ?? PYTHON_INTERRUPT_GRACE_MS,
   };
 }

@@ -1,0 +1,63 @@
+import { fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
+
+/** The descriptor the agent hands a worker its link on (worker.link.ts `linkStdio`). */
+const LINK_FD = 3;
+
+/**
+ * A js worker's end of its link to the agent: newline-delimited JSON on fd 3, the same framing as a
+ * python worker's. Not Node's IPC channel: the task runs in this process and can write to fd 3, and a
+ * line Node's channel cannot parse is thrown in the agent, outside any handler, taking every tenant's
+ * tasks down with it; a bad line on a pipe link only ends this worker (PipeLink in worker.link.ts).
+ */
+export class ParentChannel {
+  private readonly socket: Socket;
+  private pending: string[] = [];
+  private open = true;
+
+  private constructor(onMessage: (message: ParentToWorkerMessage) => void, onClose: () => void) {
+    this.socket = new Socket({ fd: LINK_FD, readable: true, writable: true });
+    this.socket.setEncoding('utf8');
+    this.socket.on('data', (chunk: string) => this.receive(chunk, onMessage));
+    this.socket.on('error', () => undefined); // the agent is gone: 'close' follows
+    this.socket.on('close', () => {
+      this.open = false;
+      onClose();
+    });
+  }
+
+  /** The channel, or undefined when this process was not started by the agent (no fd 3). */
+  static open(onMessage: (message: ParentToWorkerMessage) => void, onClose: () => void): ParentChannel | undefined {
+    try {
+      fstatSync(LINK_FD);
+    } catch {
+      return undefined;
+    }
+    return new ParentChannel(onMessage, onClose);
+  }
+
+  get connected(): boolean {
+    return this.open && this.socket.writable;
+  }
+
+  /** Writes the messages as one write; `written` once the bytes are in the pipe (or it is closed). */
+  send(messages: WorkerToParentMessage[], written: () => void = () => undefined): void {
+    if (!this.connected) return written();
+    this.socket.write(messages.map((m) => `${JSON.stringify(m)}\n`).join(''), () => written());
+  }
+
+  private receive(chunk: string, onMessage: (message: ParentToWorkerMessage) => void): void {
+    // the agent's lines: a task's arguments arrive in many chunks, and only the new one is searched
+    let start = 0;
+    let newline: number;
+    while ((newline = chunk.indexOf('\n', start)) >= 0) {
+      this.pending.push(chunk.slice(start, newline));
+      const line = this.pending.join('');
+      this.pending = [];
+      start = newline + 1;
+      onMessage(JSON.parse(line) as ParentToWorkerMessage);
+    }
+    if (start < chunk.length) this.pending.push(chunk.slice(start));
+  }
+}
