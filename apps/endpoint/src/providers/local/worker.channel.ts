@@ -1,5 +1,6 @@
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { LineReader } from './line.reader.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
 
 /** The descriptor the agent hands a worker its link on (worker.link.ts `linkStdio`). */
@@ -13,13 +14,19 @@ const LINK_FD = 3;
  */
 export class ParentChannel {
   private readonly socket: Socket;
-  private pending: string[] = [];
+  private readonly lines = new LineReader();
   private open = true;
 
   private constructor(onMessage: (message: ParentToWorkerMessage) => void, onClose: () => void) {
     this.socket = new Socket({ fd: LINK_FD, readable: true, writable: true });
     this.socket.setEncoding('utf8');
-    this.socket.on('data', (chunk: string) => this.receive(chunk, onMessage));
+    // the agent's lines, trusted: this end guards nothing from them
+    this.socket.on('data', (chunk: string) =>
+      this.lines.push(chunk, (line) => {
+        onMessage(JSON.parse(line) as ParentToWorkerMessage);
+        return true;
+      }),
+    );
     this.socket.on('error', () => undefined); // the agent is gone: 'close' follows
     this.socket.on('close', () => {
       this.open = false;
@@ -45,19 +52,5 @@ export class ParentChannel {
   send(messages: WorkerToParentMessage[], written: () => void = () => undefined): void {
     if (!this.connected) return written();
     this.socket.write(messages.map((m) => `${JSON.stringify(m)}\n`).join(''), () => written());
-  }
-
-  private receive(chunk: string, onMessage: (message: ParentToWorkerMessage) => void): void {
-    // the agent's lines: a task's arguments arrive in many chunks, and only the new one is searched
-    let start = 0;
-    let newline: number;
-    while ((newline = chunk.indexOf('\n', start)) >= 0) {
-      this.pending.push(chunk.slice(start, newline));
-      const line = this.pending.join('');
-      this.pending = [];
-      start = newline + 1;
-      onMessage(JSON.parse(line) as ParentToWorkerMessage);
-    }
-    if (start < chunk.length) this.pending.push(chunk.slice(start));
   }
 }

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Duplex } from 'node:stream';
+import { LineReader } from './line.reader.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
 
 /**
@@ -69,8 +70,7 @@ class Coalescer {
 
 /** Newline-delimited JSON over a socket pair; a line longer than `maxLineChars` breaks the link. */
 class PipeLink implements WorkerLink {
-  private pending: string[] = [];
-  private pendingChars = 0;
+  private readonly lines = new LineReader();
   private isBroken = false;
   private open = true;
   private readonly listeners: Array<(message: WorkerToParentMessage) => void> = [];
@@ -119,34 +119,27 @@ class PipeLink implements WorkerLink {
 
   private receive(chunk: string): void {
     if (this.isBroken) return;
-    // Only the new chunk is searched: a 10 MB result arrives in many chunks and must not be rescanned for each.
-    let start = 0;
-    let newline: number;
-    while ((newline = chunk.indexOf('\n', start)) >= 0) {
-      this.pending.push(chunk.slice(start, newline));
-      const line = this.pending.join('');
-      this.pending = [];
-      this.pendingChars = 0;
-      start = newline + 1;
+    this.lines.push(chunk, (line) => {
       let message: WorkerToParentMessage;
       try {
         message = JSON.parse(line) as WorkerToParentMessage;
       } catch {
-        return this.broken(`sent a line that is not JSON: ${line.slice(0, 80)}`);
+        this.broken(`sent a line that is not JSON: ${line.slice(0, 80)}`);
+        return false;
       }
-      if (message === null || typeof message !== 'object' || typeof message.type !== 'string') return this.broken('sent a message without a type');
+      if (message === null || typeof message !== 'object' || typeof message.type !== 'string') {
+        this.broken('sent a message without a type');
+        return false;
+      }
       for (const listener of this.listeners) listener(message);
-    }
-    if (start < chunk.length) {
-      this.pending.push(chunk.slice(start));
-      this.pendingChars += chunk.length - start;
-      if (this.pendingChars > this.maxLineChars) this.broken(`sent a message longer than ${this.maxLineChars} characters`);
-    }
+      return true;
+    });
+    if (this.lines.pendingChars > this.maxLineChars) this.broken(`sent a message longer than ${this.maxLineChars} characters`);
   }
 
   private broken(why: string): void {
     this.isBroken = true;
-    this.pending = [];
+    this.lines.clear();
     this.socket.pause();
     for (const listener of this.brokenListeners) listener(why);
   }
