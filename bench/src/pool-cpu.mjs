@@ -1,5 +1,5 @@
 // Profiling aid, not part of `npm run bench`: the agent's worker pool alone (built dist), 2 js workers of
-// depth 16 kept full with no-op tasks, as the agent keeps them in a batch. Prints the IPC writes to the
+// depth 16 kept full with no-op tasks, as the agent keeps them in a batch. Prints the writes to the
 // workers per task and the CPU per task of this process (the pool's side) and of the workers, from
 // /proc: counts and CPU, which a loaded machine disturbs far less than the whole system's figures.
 // ROOT is the checkout whose build is measured (another worktree's, to compare).
@@ -16,17 +16,28 @@ const pool = new WorkerPool({ size: 2, depth: 16 });
 await pool.start();
 let writes = 0;
 let messages = 0;
-// every worker's IPC send, counted (a `batch` envelope carries several messages)
+// every write to a worker, counted: its link's (a pipe on fd 3, one line a message), or Node's IPC send
+// in a checkout from before the js workers' pipe (a `batch` envelope carries several messages)
 const count = () => {
   for (const w of pool.workers) {
     if (w.child.counted) continue;
     w.child.counted = true;
-    const send = w.child.send.bind(w.child);
-    w.child.send = (m, ...rest) => {
-      writes++;
-      messages += m?.type === 'batch' ? m.messages.length : 1;
-      return send(m, ...rest);
-    };
+    if (typeof w.child.send === 'function') {
+      const send = w.child.send.bind(w.child);
+      w.child.send = (m, ...rest) => {
+        writes++;
+        messages += m?.type === 'batch' ? m.messages.length : 1;
+        return send(m, ...rest);
+      };
+    } else {
+      const pipe = w.child.stdio[3];
+      const write = pipe.write.bind(pipe);
+      pipe.write = (chunk, ...rest) => {
+        writes++;
+        messages += String(chunk).split('\n').length - 1;
+        return write(chunk, ...rest);
+      };
+    }
   }
 };
 count();
