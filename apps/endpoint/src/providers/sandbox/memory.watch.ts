@@ -1,30 +1,50 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
 const PAGE_BYTES = 4096;
-/** How often a watched process tree's memory is measured. */
+/** How often a watched process tree's memory is measured, at the most. */
 export const MEMORY_POLL_MS = 150;
+/**
+ * A measurement runs on the agent's event loop, and a task decides how long it takes (its threads and
+ * processes): the next one waits at least this many times as long as the last took, so a task with
+ * 20,000 threads (224 ms a walk) holds the agent's loop a tenth of the time, not all of it.
+ */
+export const MEMORY_POLL_DUTY = 10;
+/**
+ * Past this many threads, a process's children are found from every process's parent (one read of each
+ * /proc/<pid>/stat) instead of each thread's `children` list (one read per thread).
+ */
+export const THREADS_LISTED = 64;
 
-/** Resident memory of a process and all its descendants, from /proc (0 where /proc cannot say). */
-export function treeRssBytes(rootPid: number): number {
-  let total = 0;
+/** The pid and every descendant of it, from /proc (what /proc cannot say is left out). */
+export function processTree(rootPid: number): number[] {
   const seen = new Set<number>();
   const stack = [rootPid];
+  let parents: Map<number, number[]> | undefined;
+  const byParent = () => (parents ??= parentMap());
   while (stack.length > 0) {
     const pid = stack.pop() as number;
     if (seen.has(pid)) continue;
     seen.add(pid);
+    for (const child of childrenOf(pid, byParent)) stack.push(child);
+  }
+  return [...seen];
+}
+
+/** Resident memory of a process and all its descendants, from /proc (0 where /proc cannot say). */
+export function treeRssBytes(rootPid: number): number {
+  let total = 0;
+  for (const pid of processTree(rootPid)) {
     try {
       const statm = readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ');
       total += Number(statm[1] ?? 0) * PAGE_BYTES;
     } catch {
-      continue; // gone already
+      // gone already
     }
-    for (const child of childrenOf(pid)) stack.push(child);
   }
   return total;
 }
 
-function childrenOf(pid: number): number[] {
+function childrenOf(pid: number, byParent: () => Map<number, number[]>): number[] {
   const out: number[] = [];
   let threads: string[];
   try {
@@ -32,6 +52,7 @@ function childrenOf(pid: number): number[] {
   } catch {
     return out;
   }
+  if (threads.length > THREADS_LISTED) return byParent().get(pid) ?? [];
   for (const tid of threads) {
     try {
       const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
@@ -43,24 +64,53 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** Every live process's children, by parent pid (field 4 of /proc/<pid>/stat, after the command's `)`). */
+function parentMap(): Map<number, number[]> {
+  const map = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = map.get(ppid);
+      if (list) list.push(pid);
+      else map.set(ppid, [pid]);
+    } catch {
+      // gone already
+    }
+  }
+  return map;
+}
+
 /**
  * Polls a process tree's resident memory and calls `onExceeded` once when it passes `limitBytes`.
  * Returns a function that stops watching.
  */
 export function watchMemory(pid: number, limitBytes: number, onExceeded: (bytes: number) => void): () => void {
   let done = false;
-  const timer = setInterval(() => {
+  let timer: NodeJS.Timeout;
+  const poll = () => {
     if (done) return;
+    const started = performance.now();
     const bytes = treeRssBytes(pid);
     if (bytes > limitBytes) {
       done = true;
-      clearInterval(timer);
       onExceeded(bytes);
+      return;
     }
-  }, MEMORY_POLL_MS);
+    timer = setTimeout(poll, nextPollDelay(performance.now() - started));
+    timer.unref();
+  };
+  timer = setTimeout(poll, MEMORY_POLL_MS);
   timer.unref();
   return () => {
     done = true;
-    clearInterval(timer);
+    clearTimeout(timer);
   };
+}
+
+/** How long to wait before the next measurement, after one that took `lastMs`. */
+export function nextPollDelay(lastMs: number): number {
+  return Math.max(MEMORY_POLL_MS, Math.ceil(lastMs * MEMORY_POLL_DUTY));
 }
