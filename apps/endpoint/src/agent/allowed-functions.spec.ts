@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +86,7 @@ describe("the agent runs another user's task only where tasks are isolated (bubb
   let dir: string;
 
   afterEach(async () => {
+    jest.restoreAllMocks();
     await agent?.stop({ force: true });
     await server?.close();
     await rm(dir, { recursive: true, force: true });
@@ -116,6 +118,8 @@ describe("the agent runs another user's task only where tasks are isolated (bubb
   });
 
   it('runs every user’s task under bubblewrap, and everything when the server does not name the owner', async () => {
+    // an agent run by a user other than root (one run by root: next test)
+    jest.spyOn(process, 'getuid').mockReturnValue(1000);
     const isolated = await run('bwrap', OWNER);
     expect(isolated.provider.ran).toHaveLength(3);
     await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'a heartbeat');
@@ -124,5 +128,15 @@ describe("the agent runs another user's task only where tasks are isolated (bubb
     await server.close();
     const older = await run('none', undefined);
     expect(older.provider.ran).toHaveLength(3);
+  });
+
+  it('runs only its owner’s tasks under bubblewrap when run by root, whose tasks still own its files', async () => {
+    jest.spyOn(process, 'getuid').mockReturnValue(0);
+    const { provider, own, foreign, unnamed } = await run('bwrap', OWNER);
+    expect(server.results.get(foreign)).toMatchObject({ status: 'failed', error: { code: 'ISOLATION_REQUIRED' } });
+    expect((server.results.get(foreign) as { error: { message: string } }).error.message).toMatch(/under bubblewrap as root.*unprivileged user/);
+    expect(provider.ran.sort()).toEqual([own, unnamed].sort());
+    await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'a heartbeat');
+    expect(server.framesOf('heartbeat')[0]).toMatchObject({ ownerOnly: true });
   });
 });

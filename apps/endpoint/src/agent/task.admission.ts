@@ -2,8 +2,13 @@ import { functionContentHash } from '@fx/protocol/node';
 import type { TaskSpec } from '@fx/protocol';
 import { failure, type ExecutionOutcome } from '../runtimes/task.errors.js';
 
-/** Whether an agent whose tasks run under `sandbox` runs only its owner's: anything but bubblewrap (see TaskAdmission.owner). */
-export const runsOwnersOnly = (sandbox: string | undefined): boolean => sandbox !== 'bwrap';
+/**
+ * Whether an agent whose tasks run under `sandbox` runs only its owner's: anything but bubblewrap run by
+ * a user other than root (see TaskAdmission.owner). Under bubblewrap, a root agent's tasks are root
+ * without capabilities: still the owner of root's files (/etc/shadow, the host's SSH keys), which
+ * another user's task could read.
+ */
+export const runsOwnersOnly = (sandbox: string | undefined): boolean => sandbox !== 'bwrap' || process.getuid?.() === 0;
 
 /**
  * What the agent checks before it runs a task, whatever the server sent: the endpoint's allowed
@@ -20,6 +25,7 @@ export class TaskAdmission {
   /** From `welcome`: the endpoint's owner (absent: an older server, and no check). */
   private ownerId: string | undefined;
   /** Why tasks here are not isolated from one another (the provider's sandbox), or null when they are. */
+  /** Why another user's task may not run here (the rest of a sentence naming the endpoint), or null when it may. */
   private unisolated: string | null = null;
 
   /** @param endpointLabel names the endpoint in refusals */
@@ -40,7 +46,12 @@ export class TaskAdmission {
    */
   owner(ownerId: string | undefined, sandbox: string | undefined): void {
     this.ownerId = ownerId;
-    this.unisolated = runsOwnersOnly(sandbox) ? (sandbox ? `sandbox: ${sandbox}` : 'no sandbox') : null;
+    if (!runsOwnersOnly(sandbox)) this.unisolated = null;
+    else if (sandbox === 'bwrap')
+      this.unisolated =
+        "runs tasks under bubblewrap as root, where a task still owns root's files, so it runs only its owner's tasks and this one is another user's: its owner may run the agent as an unprivileged user to take tasks of other users' endpoint groups";
+    else
+      this.unisolated = `runs tasks without bubblewrap (${sandbox ? `sandbox: ${sandbox}` : 'no sandbox'}), where every task shares one Unix user with the agent, so it runs only its owner's tasks and this one is another user's: its owner may enable bubblewrap (sandbox: bwrap) to take tasks of other users' endpoint groups`;
   }
 
   /** Why the task must not run (a failed outcome), or undefined when it may. */
@@ -57,11 +68,7 @@ export class TaskAdmission {
       );
     }
     if (this.unisolated && this.ownerId && task.ownerId && task.ownerId !== this.ownerId) {
-      return failure(
-        'ISOLATION_REQUIRED',
-        'IsolationRequired',
-        `endpoint ${this.endpointLabel} runs tasks without bubblewrap (${this.unisolated}), where every task shares one Unix user with the agent, so it runs only its owner's tasks and this one is another user's: its owner may enable bubblewrap (sandbox: bwrap) to take tasks of other users' endpoint groups`,
-      );
+      return failure('ISOLATION_REQUIRED', 'IsolationRequired', `endpoint ${this.endpointLabel} ${this.unisolated}`);
     }
     // The server refuses these at submit; a js or shell runtime would otherwise run the task with no arguments.
     if (task.pickledArgs && fn.runtime !== 'python') {
