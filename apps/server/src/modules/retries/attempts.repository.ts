@@ -4,7 +4,7 @@ import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskAttempt } from '../../generated/prisma/client.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
-import { HELD, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
+import { HELD, agentStart, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
 
 /** An attempt that ended without ending its task, as stored. */
 export type AttemptRow = RawRow<
@@ -88,7 +88,7 @@ export class AttemptsRepository extends SqlRepository {
             archived AS (
               INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error, retry_at)
               SELECT old.id, old.attempt + 1, 'retried', old.endpoint_id, old.lease_owner, x.worker_id, old.waiting_at, old.dispatched_at,
-                     COALESCE(old.running_at, to_timestamp(x.started_at / 1000.0)), now(), x.error, moved.retry_at
+                     COALESCE(old.running_at, ${agentStart('x.started_at', 'old.dispatched_at')}), now(), x.error, moved.retry_at
               FROM old JOIN x ON x.id = old.id JOIN moved ON moved.id = old.id
               ON CONFLICT DO NOTHING)
        SELECT id, endpoint_id, owner_id, priority, retry_at FROM moved`,

@@ -5,7 +5,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import type { OutcomeRow, ResultInput } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, stillMember, checkedObjects, idsIn, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, agentStart, stillMember, checkedObjects, idsIn, json } from '../tasks/task-sql.js';
 
 /** The states of a copy that has not ended. */
 export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
@@ -131,7 +131,7 @@ export class CopiesRepository extends SqlRepository {
   /** Copies leased to this connection started running; returns the task ids that changed. */
   async markRunning(endpointId: string, leaseOwner: string, started: Array<{ taskId: string; startedAt: number }>): Promise<string[]> {
     const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
-      `UPDATE task_copies c SET status = 'running', started_at = to_timestamp(x.started_at / 1000.0)
+      `UPDATE task_copies c SET status = 'running', started_at = ${agentStart('x.started_at', 'c.dispatched_at')}
        FROM jsonb_to_recordset($1::jsonb) AS x(task_id uuid, started_at float8)
        WHERE c.task_id = x.task_id AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status = 'dispatched'
        RETURNING c.task_id`,
@@ -185,7 +185,7 @@ export class CopiesRepository extends SqlRepository {
               ORDER BY t.id FOR UPDATE),
             cp AS (
               UPDATE task_copies c SET status = 'won', ended_at = now(), lease_expires_at = NULL, worker_id = x.timings ->> 'workerId',
-                     started_at = COALESCE(c.started_at, to_timestamp(x.started_at / 1000.0))
+                     started_at = COALESCE(c.started_at, ${agentStart('x.started_at', 'c.dispatched_at')})
               FROM x JOIN old ON old.id = x.id WHERE c.task_id = x.id
               RETURNING c.task_id, c.dispatched_at, c.started_at),
             won AS (
@@ -218,7 +218,7 @@ export class CopiesRepository extends SqlRepository {
       `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, error jsonb, worker_id text, started_at float8)),
             ended AS (
               UPDATE task_copies c SET status = 'failed', ended_at = now(), lease_expires_at = NULL, error = x.error, worker_id = x.worker_id,
-                     started_at = COALESCE(c.started_at, to_timestamp(x.started_at / 1000.0))
+                     started_at = COALESCE(c.started_at, ${agentStart('x.started_at', 'c.dispatched_at')})
               FROM x WHERE c.task_id = x.id AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ('dispatched', 'running')
               RETURNING c.*)
        ${archive('ended')}

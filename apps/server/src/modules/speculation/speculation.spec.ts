@@ -53,6 +53,15 @@ describe('speculation', () => {
     ...(copy ? { copy: true as const } : {}),
   });
 
+  /**
+   * Leased `ms` ago, as if: a start the agent reports is kept between the task's dispatch and now (the
+   * agent's clock is not the server's), so a start a minute ago needs a dispatch before it.
+   */
+  const dispatchedAgo = (ids: string[], ms: number) =>
+    server.app
+      .get<Database>(DATABASE)
+      .prisma.$executeRawUnsafe(`UPDATE tasks SET dispatched_at = now() - $2::int * interval '1 millisecond' WHERE id = ANY($1::uuid[])`, ids, ms);
+
   /** A batch of 6 with speculation: 5 finish at once (the samples), the 6th runs on, as if for a minute. */
   const straggling = async (functionId: string, holder: LeaseHolder) => {
     const r = await admin('POST', '/v1/tasks/batch', {
@@ -63,6 +72,7 @@ describe('speculation', () => {
     expect(r.status).toBe(201);
     const ids: string[] = r.body.taskIds;
     expect(await leases.grant(holder, ids)).toHaveLength(6);
+    await dispatchedAgo(ids, 120_000);
     await results.started(
       holder,
       ids.map((taskId, i) => ({ taskId, startedAt: Date.now() - (i === 5 ? 60_000 : 100) })),
@@ -140,6 +150,42 @@ describe('speculation', () => {
     ]);
   });
 
+  it('keeps a start an agent reports between the dispatch and now: no clock of its makes every task a straggler', async () => {
+    const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const functionId = await fn('idem-clock', true);
+    const r = await admin('POST', '/v1/tasks/batch', {
+      endpointId: epId,
+      speculation: { afterFactor: 2, minSamples: 5 },
+      tasks: Array.from({ length: 7 }, (_, i) => ({ functionId, args: [i] })),
+    });
+    const ids: string[] = r.body.taskIds;
+    expect(await leases.grant(holder, ids)).toHaveLength(7);
+    const before = Date.now();
+    // five samples "started" in 2199 (a negative median made every running task a straggler), one in 2000
+    // (a lost attempt's usage was charged from then: 26 years), one now
+    const far = Date.UTC(2199, 0, 1);
+    await results.started(holder, [
+      ...ids.slice(0, 5).map((taskId) => ({ taskId, startedAt: far })),
+      { taskId: ids[5]!, startedAt: Date.UTC(2000, 0, 2) },
+      { taskId: ids[6]!, startedAt: Date.now() },
+    ]);
+    await results.record(
+      holder,
+      ids.slice(0, 5).map((id, i) => ({ ...result(id, i), timings: { startedAt: far, finishedAt: far + 1 } })),
+    );
+    for (const id of ids.slice(0, 6)) {
+      const { timeline } = await task(id);
+      const started = Date.parse(timeline.runningAt);
+      expect(started).toBeGreaterThanOrEqual(Date.parse(timeline.dispatchedAt) - 1);
+      expect(started).toBeGreaterThanOrEqual(before - 60_000);
+      expect(started).toBeLessThanOrEqual(Date.now());
+    }
+    // the samples' runtimes are what the server saw (a few ms), not minus 173 years
+    const samples = await Promise.all(ids.slice(0, 5).map(task));
+    for (const { timeline } of samples) expect(Date.parse(timeline.completedAt) - Date.parse(timeline.runningAt)).toBeGreaterThanOrEqual(0);
+    await results.record(holder, [result(ids[5]!, 5), result(ids[6]!, 6)]);
+  });
+
   it('never copies a task of a function not marked idempotent', async () => {
     const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
     const ids = await straggling(await fn('not-idem', false), holder);
@@ -172,6 +218,7 @@ describe('speculation', () => {
         const mine = taskIds.filter((id) => placed.get(id) === endpointId);
         if (mine.length === 0) continue;
         expect(await leases.grant(holder, mine)).toHaveLength(mine.length);
+        await dispatchedAgo(mine, 120_000);
         await results.started(
           holder,
           mine.map((taskId) => ({ taskId, startedAt: Date.now() - (taskId === taskIds[5] ? 60_000 : 100) })),

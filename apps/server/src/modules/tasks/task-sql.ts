@@ -12,6 +12,15 @@ export const idsIn = (param: string) => `(SELECT value::uuid FROM jsonb_array_el
 export const json = (v: unknown) => JSON.stringify(v);
 
 /**
+ * When an attempt started, from the agent's `startedAt` (epoch ms, `ms`), kept between its dispatch
+ * (`dispatchedAt`) and now: the agent's clock is another user's word where an endpoint group placed the
+ * task, and the start drives the median runtime that picks stragglers and the usage charged to the task's
+ * owner for a lost attempt (a start in 2199 made every running task of a group a straggler; one in 2000
+ * charged 26 years).
+ */
+export const agentStart = (ms: string, dispatchedAt: string) => `LEAST(now(), GREATEST(${dispatchedAt}, to_timestamp(${ms} / 1000.0)))`;
+
+/**
  * The tasks a frame of rows names (`frame`'s column `key`), each found through the primary key alone,
  * in id order, locked unless `lock: false`; `where` then keeps those the statement may touch, and
  * `columns` is what it returns (the lateral row is aliased `t`). Left to choose, the planner may scan every

@@ -13,7 +13,7 @@ import type {
   TaskTimings,
 } from '@fx/protocol';
 import type { RawRow } from '../../storage/raw-rows.js';
-import { FINAL, idsIn, json, lostOn, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
+import { FINAL, agentStart, idsIn, json, lostOn, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 import { auditRows, type NewAuditEntry } from '../audit/audit.repository.js';
 import { outcomeFactsJson, type OutcomeFacts } from '../metrics/metrics.repository.js';
@@ -189,7 +189,7 @@ export class TasksRepository extends SqlRepository {
     return this.query(
       `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(task_id uuid, started_at float8)),
             locked AS MATERIALIZED (${tasksOfFrame('x', 'task_id', `endpoint_id = $2::uuid AND lease_owner = $3 AND status = 'dispatched'`)})
-       UPDATE tasks t SET status = 'running', running_at = to_timestamp(x.started_at / 1000.0)
+       UPDATE tasks t SET status = 'running', running_at = ${agentStart('x.started_at', 't.dispatched_at')}
        FROM x JOIN locked ON locked.id = x.task_id
        WHERE t.id = x.task_id AND t.status = 'dispatched'
        RETURNING t.id, t.owner_id`,
@@ -237,7 +237,7 @@ export class TasksRepository extends SqlRepository {
     const update = `UPDATE tasks t SET status = x.status, result = x.result -> 'v', result_ref = x.result_ref, error = x.error, output = x.output,
               timings = x.timings || jsonb_build_object('connectionId', t.lease_owner),
               completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-              running_at = COALESCE(t.running_at, to_timestamp(x.started_at / 1000.0))
+              running_at = COALESCE(t.running_at, ${agentStart('x.started_at', 't.dispatched_at')})
               ${lines ? `, logs_truncated = t.logs_truncated OR l_trunc.task_id IS NOT NULL` : ''}
        FROM x JOIN locked ON locked.id = x.id ${lines ? 'LEFT JOIN l_trunc ON l_trunc.task_id = x.id' : ''}
        WHERE t.id = x.id AND t.status NOT IN ${FINAL}
