@@ -143,6 +143,26 @@ describe('WorkerSandbox', () => {
     }
   });
 
+  it("under bwrap a task sees none of the agent user's runtime dir: not its sockets (the user bus, gpg and ssh agents)", async () => {
+    // a directory standing in for /run/user/<uid>, named by XDG_RUNTIME_DIR, with a listening socket and a file
+    const runtimeDir = await mkdtemp(join(process.cwd(), '.fx-sandbox-run-'));
+    const bus = createServer((socket) => socket.end('user bus\n'));
+    try {
+      await writeFile(join(runtimeDir, 'note'), 'runtime');
+      await new Promise<void>((resolve) => bus.listen(join(runtimeDir, 'bus'), resolve));
+      const sandbox = new WorkerSandbox({ kind: 'bwrap', environment: { ...process.env, XDG_RUNTIME_DIR: runtimeDir } });
+      const connect = `python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.connect('bus'); print(s.recv(64).decode().strip())" 2>&1 | tail -n 1`;
+      const template = `ls -A {d}; cat {f} 2>&1; cd {d} && ${connect}`;
+      const out = await runShell({ template, kwargs: { d: runtimeDir, f: join(runtimeDir, 'note') } }, never(), { sandbox });
+      const stdout = (out as { result: { stdout: string } }).result.stdout;
+      expect(stdout).not.toMatch(/user bus|runtime|^bus$/m);
+      expect(stdout).toMatch(/No such file/);
+    } finally {
+      bus.close();
+      await rm(runtimeDir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps FX and Node visible (read-only) when they live under a hidden dir, and still hides what lies inside them', async () => {
     // As for a repository cloned into the home dir or /tmp: hide its parent, and a secret inside it.
     const root = process.cwd();

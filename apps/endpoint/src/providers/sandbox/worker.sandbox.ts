@@ -37,7 +37,10 @@ export class SandboxError extends NamedError {}
 
 export interface WorkerSandboxOptions {
   kind: SandboxKind;
-  /** Directories hidden behind an empty tmpfs under bwrap (FX_HOME, the server's data dir, the user's home). */
+  /**
+   * Directories hidden behind an empty tmpfs under bwrap (FX_HOME, the server's data dir, the user's
+   * home). The agent's user's runtime dirs (/run/user/<uid>, $XDG_RUNTIME_DIR) always are.
+   */
   hide?: string[];
   /**
    * Directories bwrap keeps visible, read-only, even inside a hidden one (a tool installed in the
@@ -77,9 +80,9 @@ export interface SpawnSpec {
 /**
  * How worker processes (js workers, shell and MPI commands) are started: always with a scrubbed
  * environment and a private working directory of their own under the OS temp dir (HOME points there);
- * under `bwrap` in a read-only view of the filesystem where FX_HOME, the server's data dir and the user's
- * home are empty; under `uid` as an unprivileged user of its own (sandbox-uids.ts: the agent's files are
- * 0700/0600 and out of reach, and so is every other worker's and task's directory).
+ * under `bwrap` in a read-only view of the filesystem where FX_HOME, the server's data dir, the user's
+ * home and runtime dirs are empty; under `uid` as an unprivileged user of its own (sandbox-uids.ts: the
+ * agent's files are 0700/0600 and out of reach, and so is every other worker's and task's directory).
  */
 export class WorkerSandbox {
   readonly kind: SandboxKind;
@@ -93,11 +96,11 @@ export class WorkerSandbox {
   constructor(private readonly options: WorkerSandboxOptions = { kind: 'none' }) {
     this.kind = options.kind;
     this.note = options.note;
-    this.hide = [...new Set((options.hide ?? []).map((p) => resolve(p)))];
+    this.environment = options.environment ?? inheritedEnv();
+    this.hide = [...new Set([...(options.hide ?? []), ...userRuntimeDirs(this.environment)].map((p) => resolve(p)))];
     this.show = [...new Set([...(options.show ?? []).map((p) => resolve(p)), ...runtimeDirs()])];
     this.inheritPrefixes = [...INHERITED_PREFIXES, ...(options.inheritPrefixes ?? [])];
     this.inherit = options.inherit ?? 'allow-list';
-    this.environment = options.environment ?? inheritedEnv();
   }
 
   /**
@@ -257,6 +260,16 @@ export function probeBwrap(environment: InheritedEnv = inheritedEnv()): string |
   );
   probed = r.error ? r.error.message : r.status === 0 ? undefined : r.stderr.trim() || `exit status ${r.status}`;
   return probed;
+}
+
+/**
+ * The agent's user's runtime dirs (/run/user/<uid>, $XDG_RUNTIME_DIR): their sockets (the systemd user
+ * bus, gpg and ssh agents) answer whoever connects as that user, which would take a task out of its
+ * sandbox. command() hides those that exist.
+ */
+function userRuntimeDirs(environment: InheritedEnv): string[] {
+  const uid = process.getuid?.();
+  return [...(uid !== undefined ? [`/run/user/${uid}`] : []), ...(environment.XDG_RUNTIME_DIR ? [environment.XDG_RUNTIME_DIR] : [])];
 }
 
 /**
