@@ -163,6 +163,17 @@ describe('WorkerSandbox', () => {
     }
   });
 
+  it('under bwrap a task cannot make a user namespace (in one it would read past the modes of its own files)', async () => {
+    const sandbox = new WorkerSandbox({ kind: 'bwrap' });
+    // -U alone: a root agent's task (capabilities dropped) could still make one; -Ur: an unprivileged agent's
+    const out = await runShell({ template: 'unshare -U true; echo "U=$?"; unshare -Ur true; echo "Ur=$?"; id -u', kwargs: {} }, never(), { sandbox });
+    const stdout = (out as { result: { stdout: string } }).result.stdout;
+    expect(stdout).toMatch(/^U=1$/m);
+    expect(stdout).toMatch(/^Ur=1$/m);
+    // its uid stays the agent's
+    expect(stdout.trim().split('\n').pop()).toBe(String(process.getuid?.()));
+  });
+
   it('keeps FX and Node visible (read-only) when they live under a hidden dir, and still hides what lies inside them', async () => {
     // As for a repository cloned into the home dir or /tmp: hide its parent, and a secret inside it.
     const root = process.cwd();

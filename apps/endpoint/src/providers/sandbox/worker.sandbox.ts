@@ -81,8 +81,9 @@ export interface SpawnSpec {
  * How worker processes (js workers, shell and MPI commands) are started: always with a scrubbed
  * environment and a private working directory of their own under the OS temp dir (HOME points there);
  * under `bwrap` in a read-only view of the filesystem where FX_HOME, the server's data dir, the user's
- * home and runtime dirs are empty; under `uid` as an unprivileged user of its own (sandbox-uids.ts: the
- * agent's files are 0700/0600 and out of reach, and so is every other worker's and task's directory).
+ * home and runtime dirs are empty, and with no user namespace of their own; under `uid` as an
+ * unprivileged user of its own (sandbox-uids.ts: the agent's files are 0700/0600 and out of reach, and
+ * so is every other worker's and task's directory).
  */
 export class WorkerSandbox {
   readonly kind: SandboxKind;
@@ -202,6 +203,9 @@ export class WorkerSandbox {
     // An agent run as root would hand its tasks root's capabilities, and with them the power to read past
     // file modes: list the object stage (0311) and so reach another task's staged objects. Tasks get none.
     if (process.getuid?.() === 0) bw.push('--cap-drop', 'ALL');
+    // Nor a user namespace of their own (unshare -Ur): in one a task holds every capability over the files
+    // of its uid, the agent's, and lists the object stage all the same. bubblewrap >= 0.8 forbids it.
+    if (disablesUserns(this.environment)) bw.push('--unshare-user', '--disable-userns');
     // Mounts stack in order: hide (an empty tmpfs over /tmp, FX_HOME, the home dir...), then show again,
     // read-only, what must stay visible inside a hidden dir (FX and Node when they are installed under the
     // home dir or /tmp), then hide once more what lies inside a shown dir (npm start's data dir in the
@@ -270,6 +274,24 @@ export function probeBwrap(environment: InheritedEnv = inheritedEnv()): string |
 function userRuntimeDirs(environment: InheritedEnv): string[] {
   const uid = process.getuid?.();
   return [...(uid !== undefined ? [`/run/user/${uid}`] : []), ...(environment.XDG_RUNTIME_DIR ? [environment.XDG_RUNTIME_DIR] : [])];
+}
+
+let userns: boolean | null = null;
+
+/**
+ * Whether bubblewrap here can keep tasks from making user namespaces (--disable-userns, bubblewrap 0.8
+ * and later, with --unshare-user). Probed once per process; without it tasks run as before and
+ * resolveSandbox says so in the log.
+ */
+export function disablesUserns(environment: InheritedEnv = inheritedEnv()): boolean {
+  if (userns !== null) return userns;
+  const r = spawnSync(
+    'bwrap',
+    ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--unshare-pid', '--unshare-user', '--disable-userns', '--die-with-parent', '--', 'true'],
+    { encoding: 'utf8', timeout: 10_000, env: { PATH: environment.PATH ?? '/usr/bin:/bin' } },
+  );
+  userns = !r.error && r.status === 0;
+  return userns;
 }
 
 /**
