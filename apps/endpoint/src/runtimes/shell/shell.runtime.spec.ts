@@ -135,4 +135,21 @@ describe('TailBuffer', () => {
     expect(tail.text()).toBe('d\ne');
     expect(tail.truncated).toBe(true);
   });
+
+  it('keeps at most maxChars of the last lines, whatever their count: 200 lines of 3 MB end in a string, not a throw', () => {
+    const line = 'x'.repeat(3 * 1024 * 1024 - 2);
+    const tail = new TailBuffer(1000);
+    for (let i = 0; i < 200; i++) tail.push(`${line}${i % 10}\n`);
+    const text = tail.text();
+    expect(text.length).toBe(4 * 1024 * 1024);
+    expect(text.endsWith('x9\n')).toBe(true);
+    expect(tail.truncated).toBe(true);
+    // the last characters, across line boundaries
+    const small = new TailBuffer(1000, 10);
+    for (let i = 0; i < 100; i++) small.push(`line ${i}\n`);
+    expect([small.text(), small.truncated]).toEqual(['8\nline 99\n', true]);
+    const short = new TailBuffer(1000, 10);
+    short.push('a\nb\n');
+    expect([short.text(), short.truncated]).toEqual(['a\nb\n', false]);
+  });
 });

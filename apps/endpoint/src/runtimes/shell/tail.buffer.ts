@@ -1,11 +1,15 @@
 import { MAX_OUTPUT_CHARS, type TaskOutput } from '@fx/protocol';
 
 /**
- * Keeps the last `maxLines` lines of a stream (and at most `maxChars` characters), so a chatty command
- * cannot grow the agent's memory or the result frame without bound.
+ * Keeps the last `maxLines` lines of a stream, and of those at most the last `maxChars` characters, so a
+ * chatty command cannot grow the agent's memory or the result frame without bound. What it holds between
+ * trims is bounded by characters as well as by lines: 200 lines of 3 MB each made text() build a string
+ * past V8's largest and throw, in the shell runtime's 'close' handler, which ended the agent.
  */
 export class TailBuffer {
   private lines: string[] = [];
+  /** The characters of `lines`, a newline after each. */
+  private chars = 0;
   private partial = '';
   private dropped = false;
 
@@ -21,9 +25,12 @@ export class TailBuffer {
       this.partial = this.partial.slice(-this.maxChars);
       this.dropped = true;
     }
-    for (const line of parts) this.lines.push(line);
+    for (const line of parts) {
+      this.lines.push(line);
+      this.chars += line.length + 1;
+    }
     // Trim in bulk rather than per line: shift() on a long array is linear.
-    if (this.lines.length > this.maxLines * 2 + 64) this.trim();
+    if (this.lines.length > this.maxLines * 2 + 64 || this.chars > this.maxChars * 2) this.trim();
   }
 
   /** The kept text; a trailing newline is kept when the stream ended with one. */
@@ -45,9 +52,23 @@ export class TailBuffer {
     return this.dropped;
   }
 
+  /** Down to the last maxLines lines, then to the fewest last lines that hold maxChars characters. */
   private trim(): void {
-    if (this.lines.length > this.maxLines) {
-      this.lines = this.lines.slice(this.lines.length - this.maxLines);
+    let first = Math.max(0, this.lines.length - this.maxLines);
+    for (let i = 0; i < first; i++) this.chars -= this.lines[i]!.length + 1;
+    while (first < this.lines.length - 1 && this.chars - (this.lines[first]!.length + 1) >= this.maxChars) {
+      this.chars -= this.lines[first]!.length + 1;
+      first++;
+    }
+    if (first > 0) {
+      this.lines = this.lines.slice(first);
+      this.dropped = true;
+    }
+    // one line longer than all that is kept: its end
+    const only = this.lines.length === 1 ? this.lines[0]! : undefined;
+    if (only !== undefined && only.length > this.maxChars) {
+      this.lines[0] = only.slice(-this.maxChars);
+      this.chars = this.maxChars + 1;
       this.dropped = true;
     }
   }
