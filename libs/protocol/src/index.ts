@@ -24,3 +24,4 @@ export * from './live.js';
 export * from './usage.js';
 export * from './audit.js';
 export * from './canonical-json.js';
+export * from './result-bounds.js';

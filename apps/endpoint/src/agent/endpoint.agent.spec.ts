@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
+import { ENDPOINT_PROTOCOL_VERSION, ERROR_LIMITS, MAX_OUTPUT_CHARS, type RemoteError } from '@fx/protocol';
 import type { Provider } from '../providers/provider.js';
 import { FakeProvider } from '../testing/fake-provider.js';
 import { stopAll } from '../testing/agent.harness.js';
@@ -121,6 +121,29 @@ describe('EndpointAgent', () => {
     expect(server.connections[1]!.granted).toBe(1);
     provider.release(running.taskId);
     await server.waitFor(() => server.results.has(running.taskId), 'the result on the new connection');
+  });
+
+  it("cuts what a worker reports to the protocol's bounds: its error and what it printed", async () => {
+    const provider = new FakeProvider(2, 'manual');
+    await setup(provider);
+    const [failed, printed] = [echo(1), echo(2)];
+    server.enqueue(failed, printed);
+    await server.waitFor(() => [failed, printed].every((t) => provider.isRunning(t.taskId)), 'the tasks to start');
+    const huge = 'é'.repeat(10 * 1024 * 1024);
+    provider.release(failed.taskId, {
+      status: 'failed',
+      error: { code: 'NOT_A_CODE' as 'TASK_ERROR', name: huge, message: huge, stack: huge, extra: huge } as RemoteError,
+    });
+    provider.release(printed.taskId, { status: 'success', result: 1, output: { stdout: huge, stderr: 'e' } });
+    await server.waitFor(() => server.results.size === 2, 'the results');
+    const error = server.results.get(failed.taskId)!.error!;
+    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'name', 'stack']);
+    expect(error.code).toBe('TASK_ERROR');
+    for (const [part, limit] of Object.entries(ERROR_LIMITS))
+      expect(Buffer.byteLength(error[part as keyof typeof ERROR_LIMITS]!)).toBeLessThanOrEqual(limit + 64);
+    expect(error.message).toMatch(/^é+… \[truncated \d+ bytes\]$/);
+    const output = server.results.get(printed.taskId)!.output!;
+    expect([output.stdout.length, output.stderr, output.truncated]).toEqual([MAX_OUTPUT_CHARS, 'e', true]);
   });
 
   it('resends what a crashed predecessor left in the spool', async () => {
@@ -385,5 +408,26 @@ describe('chunkResults', () => {
     const r = (size: number) => ({ taskId: 'x', attempt: 0, status: 'success' as const, result: 'x'.repeat(size), timings: {} });
     expect(chunkResults([r(1), r(1), r(1)], 2).map((c) => c.length)).toEqual([2, 1]);
     expect(chunkResults([r(600), r(600), r(10)], 500, 1200).map((c) => c.length)).toEqual([1, 2]);
+  });
+
+  it('measures each result in bytes as sent, errors and multi-byte text included', () => {
+    const maxBytes = 32 * 1024 * 1024;
+    const failed = {
+      taskId: 'f',
+      attempt: 0,
+      status: 'failed' as const,
+      error: { code: 'TASK_ERROR' as const, name: 'E', message: 'x'.repeat(20e6) },
+      timings: {},
+    };
+    const wide = { taskId: 'w', attempt: 0, status: 'success' as const, result: '€'.repeat(6e6), timings: {} };
+    const other = { taskId: 'o', attempt: 0, status: 'success' as const, result: 1, timings: {} };
+    for (const results of [
+      [failed, failed, other],
+      [wide, wide, other],
+    ]) {
+      const chunks = chunkResults(results, 100, maxBytes);
+      expect(chunks.length).toBeGreaterThan(1);
+      for (const chunk of chunks) expect(Buffer.byteLength(JSON.stringify({ results: chunk }))).toBeLessThanOrEqual(maxBytes);
+    }
   });
 });

@@ -260,14 +260,19 @@ export class ResultOutbox implements TaskReports {
   }
 }
 
-/** Splits results into frames of at most `maxCount` results and about MAX_RESULT_FRAME_BYTES. */
+/**
+ * Splits results into frames of at most `maxCount` results and MAX_RESULT_FRAME_BYTES of JSON (a result
+ * larger than that alone goes in a frame of its own). Each result is measured as it is sent, in bytes:
+ * an estimate that counted a failure as 1 KB whatever its error held packed several tenants' results
+ * into a frame the server refuses, and the agent sent it again on every reconnect.
+ */
 export function chunkResults(results: TaskResult[], maxCount: number, maxBytes = MAX_RESULT_FRAME_BYTES): TaskResult[][] {
   const chunks: TaskResult[][] = [];
   let current: TaskResult[] = [];
   let bytes = 0;
   for (const result of results) {
-    const printed = result.output ? result.output.stdout.length + result.output.stderr.length : 0;
-    const size = (result.status === 'success' ? (JSON.stringify(result.result)?.length ?? 4) + 256 : 1024) + printed;
+    // and a comma
+    const size = Buffer.byteLength(JSON.stringify(result), 'utf8') + 1;
     if (current.length > 0 && (current.length >= maxCount || bytes + size > maxBytes)) {
       chunks.push(current);
       current = [];

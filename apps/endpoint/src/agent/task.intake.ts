@@ -19,6 +19,7 @@ import { runKey } from './run-key.js';
 import { facts, finishedLine, startedLine } from './task-line.text.js';
 import { TaskAdmission } from './task.admission.js';
 import { attemptUsage } from './attempt-usage.js';
+import { boundOutcome } from './outcome.bounds.js';
 
 /** Where the intake reports what became of its tasks (the outbox, which tells the server). */
 export interface TaskReports {
@@ -360,6 +361,8 @@ export class TaskIntake {
 
   /** Reports a task's result; `run`: how it ran, when it did (a task refused before it started held nothing). */
   private finish(task: TaskSpec, startedAt: number, outcome: ExecutionOutcome, run?: RunningTask): void {
+    // task code's word, cut before it is logged, spooled and sent beside other tenants' results
+    outcome = boundOutcome(outcome, this.maxResultBytes);
     const finishedAt = Date.now();
     const result: TaskResult = {
       taskId: task.taskId,
