@@ -1,11 +1,22 @@
 import { timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_CLOSE, type PythonReport } from '@fx/protocol';
 import type { ExecutionOutcome } from '../../runtimes/task.errors.js';
 import type { Logger } from '../../agent/logger.js';
 import type { Block, NodeConn, Slot } from './slurm.model.js';
 import { NodeHello, NodeToAgent, type AgentToNode } from './worker.channel.js';
+
+/**
+ * Most bytes a block worker may send before its hello is accepted: anyone on the login node can dial
+ * the server, and the secret is in the hello. A hello of 4,096 plain slots is about 170 KB.
+ */
+export const MAX_HELLO_BYTES = 256 * 1024;
+/** Most connections at once that have not yet been admitted by a hello (each holds up to MAX_HELLO_BYTES). */
+export const MAX_PENDING_WORKERS = 32;
+/** Largest frame of an admitted worker: a task's outcome with its result inline. */
+const MAX_WORKER_FRAME_BYTES = 256 * 1024 * 1024;
 
 export interface BlockWorkerServerOptions {
   /** `host:port` to listen on (port 0: any free port). */
@@ -34,13 +45,15 @@ export interface BlockWorkerServerOptions {
  */
 export class BlockWorkerServer {
   private wss?: WebSocketServer;
+  /** Connections without an accepted hello. */
+  private pending = 0;
 
   constructor(private readonly options: BlockWorkerServerOptions) {}
 
   /** Listens; resolves with the `ws://host:port/` address the block workers are to dial. */
   async start(): Promise<string> {
     const [host, portText] = splitHostPort(this.options.listen);
-    const wss = new WebSocketServer({ host, port: Number(portText), maxPayload: 256 * 1024 * 1024 });
+    const wss = new WebSocketServer({ host, port: Number(portText), maxPayload: MAX_WORKER_FRAME_BYTES });
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
       wss.once('error', (error) => reject(new Error(`cannot listen for block workers on ${this.options.listen}: ${error.message}`)));
@@ -48,7 +61,7 @@ export class BlockWorkerServer {
     this.wss = wss;
     const port = (wss.address() as { port: number }).port;
     const address = `ws://${this.options.address ?? hostname()}:${port}/`;
-    wss.on('connection', (ws) => this.onConnection(ws));
+    wss.on('connection', (ws, request) => this.onConnection(ws, request.socket));
     return address;
   }
 
@@ -56,10 +69,41 @@ export class BlockWorkerServer {
     await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
   }
 
-  private onConnection(ws: WebSocket): void {
+  /**
+   * Until its hello is accepted a connection may send MAX_HELLO_BYTES (counted on the socket, so a larger
+   * frame is never assembled, let alone parsed), and at most MAX_PENDING_WORKERS such connections are open
+   * at once: a frame of up to MAX_WORKER_FRAME_BYTES is for an admitted worker only.
+   */
+  private onConnection(ws: WebSocket, socket: Duplex): void {
+    let received = 0;
+    let refused = false;
+    // before ws's own listener: a chunk past the limit is never handed to the frame parser
+    const counted = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= MAX_HELLO_BYTES || refused) return;
+      refused = true;
+      this.options.logger.warn(`refused a block worker: more than ${MAX_HELLO_BYTES} bytes before its hello`);
+      ws.terminate();
+    };
+    socket.prependListener('data', counted);
+    if (this.pending >= MAX_PENDING_WORKERS) {
+      this.options.logger.warn(`refused a block worker: ${MAX_PENDING_WORKERS} connections are waiting for their hello already`);
+      ws.close(WS_CLOSE.tooMany, 'too many connections without a hello');
+      return;
+    }
+    this.pending++;
     let conn: NodeConn | undefined;
+    let waiting = true;
+    /** Admitted, or closed: no longer one of the connections waiting for their hello. */
+    const waited = () => {
+      if (!waiting) return;
+      waiting = false;
+      this.pending--;
+      socket.off('data', counted);
+    };
     const helloTimer = setTimeout(() => ws.close(WS_CLOSE.timeout, 'no hello'), 10_000);
     ws.on('message', (data) => {
+      if (refused) return;
       let message: NodeToAgent;
       try {
         message = NodeToAgent.parse(JSON.parse(data.toString()));
@@ -82,6 +126,7 @@ export class BlockWorkerServer {
         if (block.state === 'ended' || block.state === 'cancelling' || this.options.isStopping())
           return ws.close(WS_CLOSE.unauthorized, 'this block is ending');
         conn = { ws, block, node: hello.data.node, slots: [] };
+        waited();
         const c = conn;
         conn.slots = hello.data.slots.map((s) => ({
           conn: c,
@@ -112,6 +157,7 @@ export class BlockWorkerServer {
     ws.on('error', () => undefined);
     ws.on('close', () => {
       clearTimeout(helloTimer);
+      waited();
       if (conn) this.options.onLeave(conn);
     });
   }
