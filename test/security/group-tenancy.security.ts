@@ -119,6 +119,25 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect(t.cachedFrom ?? null).toBeNull();
   });
 
+  it("never holds the owner's identical tasks on her own endpoints for her task a member's agent holds", async () => {
+    malloryPeer.send('credits', { credits: 1 });
+    const held = await submit(alice, groupId, ['held']);
+    const [spec] = await malloryPeer.tasks(1);
+    expect(spec!.taskId).toBe(held);
+    malloryPeer.send('started', { tasks: [{ taskId: held, startedAt: Date.now() }] });
+    // her own identical task runs itself: it does not wait for the run on mallory's endpoint, which fills
+    // no entry and which mallory's agent could hold without a word for as long as it likes
+    const own = await submit(alice, aliceEp.id, ['held']);
+    await eventually(async () => ((await get(alice, own)).status === 'waiting-for-endpoint' ? true : undefined), 5_000, 'her own task queued', FRAME_POLL);
+    alicePeer.send('credits', { credits: 1 });
+    expect((await alicePeer.tasks(1))[0]!.taskId).toBe(own);
+    alicePeer.send('results', { results: [result(own, 'computed by alice')] });
+    await alicePeer.next('ack');
+    malloryPeer.send('results', { results: [result(held, 'from mallory')] });
+    await malloryPeer.next('ack');
+    expect((await finished(alice, own)).cachedFrom ?? null).toBeNull();
+  });
+
   it("fills the shared entry from the owner's own endpoint, and a result sent again after a clear does not bring it back", async () => {
     alicePeer.send('credits', { credits: 1 });
     const own = await submit(alice, aliceEp.id, ['clean']);

@@ -21,6 +21,13 @@ const KEYS = `(SELECT DISTINCT value AS key FROM jsonb_array_elements_text($1::j
 const FOLLOWERS = `SELECT id FROM tasks WHERE cache_key = k.key AND status = 'received' ORDER BY id FOR UPDATE`;
 
 /**
+ * Whether task `t` is placed on another user's endpoint (an endpoint group's member): its outcome fills
+ * no entry (`fills`), so it is a reader too. Had it claimed its key's entry, its owner's identical tasks
+ * on her own endpoints would wait for it, for as long as that member's agent held it without a word.
+ */
+const onOthersEndpoint = (t: string) => `EXISTS (SELECT 1 FROM endpoints en WHERE en.id = ${t}.endpoint_id AND en.owner_id <> ${t}.owner_id)`;
+
+/**
  * Whether task `t` only reads its scope's entries: another user's task of a public shareable function
  * (its scope is the function owner's). Its outcome can never fill the entry (`fills`), so it never
  * claims one (its owner would hold everyone else's identical tasks on an execution that fills nothing,
@@ -28,7 +35,7 @@ const FOLLOWERS = `SELECT id FROM tasks WHERE cache_key = k.key AND status = 're
  * would tell it that the owner is running these arguments now): it completes from a ready entry, or
  * runs itself.
  */
-const reader = (t: string) => `(${t}.cache_scope LIKE 'shared:%' AND ${t}.cache_scope <> 'shared:' || ${t}.owner_id::text)`;
+const reader = (t: string) => `((${t}.cache_scope LIKE 'shared:%' AND ${t}.cache_scope <> 'shared:' || ${t}.owner_id::text) OR ${onOthersEndpoint(t)})`;
 
 /** The oldest follower (`orphan`) of each key without a live entry takes it, pending on it; returns the tasks that did. */
 const CLAIM = `INSERT INTO task_cache (key, scope, content_hash, task_id, state, ttl_seconds, created_at)
@@ -120,7 +127,7 @@ export class CacheRepository extends SqlRepository {
    */
   async startTasks(ids: string[]): Promise<{ queued: QueuedRow[]; completed: OutcomeRow[] }> {
     const mine = `x AS (SELECT value::uuid AS id FROM jsonb_array_elements_text($1::jsonb)),
-       mine AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = 'received'`, { columns: 't.id, t.owner_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.function_id, t.received_at' })})`;
+       mine AS MATERIALIZED (${tasksOfFrame('x', 'id', `status = 'received'`, { columns: 't.id, t.owner_id, t.endpoint_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.function_id, t.received_at' })})`;
     const queued = await this.query<QueuedRow>(
       `WITH ${mine},
        orphan AS (
@@ -173,7 +180,7 @@ export class CacheRepository extends SqlRepository {
   settle(ids: string[]): Promise<EntryChange[]> {
     return this.query(
       `WITH done AS (
-         SELECT t.id, t.status, t.owner_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.result, t.result_ref, t.output, t.function_id,
+         SELECT t.id, t.status, t.owner_id, t.endpoint_id, t.cache_key, t.cache_scope, t.cache_ttl_seconds, t.result, t.result_ref, t.output, t.function_id,
                 ${ownRun('t')} AS own_run
          FROM tasks t
          WHERE t.id IN ${idsIn('$1')} AND t.cache_key IS NOT NULL AND t.cached_from IS NULL AND t.status IN ${FINAL}),
