@@ -405,6 +405,33 @@ describe('fx', () => {
     });
   });
 
+  it("prints other users' text (errors, descriptions, sources, results) with its control characters escaped", async () => {
+    // an OSC 52 clipboard write, a line erase and return, a one-byte CSI, DEL, a bidi override
+    const evil = 'x\x1b]52;c;AAAA\x07 \x1b[2K\rforged \u009b2K \x7f \u202egnp.exe';
+    // raw control bytes but tab and newline, and the bidi controls
+    const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    const registered = fx(['functions', 'register', '--shell', `echo {msg} # ${evil}`, '--name', 'evil', '--description', evil]);
+    expect(registered.code).toBe(0);
+    const runs = [
+      fx(['functions', 'show', 'evil']),
+      fx(['run', 'evil', '--endpoint', 'e2e', '--kwargs', JSON.stringify({ msg: evil })]),
+      fx(['--json', 'run', 'evil', '--endpoint', 'e2e', '--kwargs', JSON.stringify({ msg: evil })]),
+      fx(['run', 'boom', '--endpoint', 'e2e', '--args', JSON.stringify([evil])]),
+    ];
+    const failed = fxJson<{ items: Array<{ id: string }> }>(['tasks', '--status', 'failed', '--function', 'boom', '--limit', '1']).items[0]!.id;
+    runs.push(fx(['task', failed]), fx(['tasks', '--limit', '3']), fx(['result', failed]), fx(['--json', 'task', failed]));
+    for (const r of runs) {
+      expect(r.stdout + r.stderr).toMatch(/\\u001b\]52;c;AAAA|\\u001b\[2K|\\u009b2K/);
+      expect(r.stdout).not.toMatch(raw);
+      expect(r.stderr).not.toMatch(raw);
+    }
+    expect(runs[0]!.stdout).toContain('description  x\\u001b]52;c;AAAA\\u0007 \\u001b[2K\\u000dforged \\u009b2K \\u007f \\u202egnp.exe\n');
+    expect(runs[3]!.stderr).toContain('TypeError: x\\u001b]52;c;AAAA\\u0007');
+    // JSON stays JSON, the text in it unchanged
+    expect(JSON.parse(runs[2]!.stdout)).toMatchObject({ status: 'success', result: { stdout: `${evil}\n` } });
+    expect(JSON.parse(runs.at(-1)!.stdout)).toMatchObject({ error: { message: evil } });
+  });
+
   it('fx-endpoint configure: a name alice already uses is refused with a sentence; --force replaces the endpoint its config registered', async () => {
     const agent = join(root, 'apps/endpoint/dist/cli/index.js');
     const agentHome = await tempDir('fx-e2e-agent-home');

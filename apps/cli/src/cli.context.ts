@@ -6,13 +6,13 @@ import type { CliEnv } from './config/env.js';
 export interface CliContext {
   env: CliEnv;
   credentials: CredentialsStore;
-  /** Results (stdout): one call per line. */
+  /** Results (stdout): one call per line, written as safeText (no control but tab and newline reaches the terminal). */
   out: (line: string) => void;
-  /** Progress, notices and errors (stderr): one call per line. */
+  /** Progress, notices and errors (stderr): one call per line, written as safeText. */
   err: (line: string) => void;
   /** The terminal behind stderr, for a live progress bar; undefined when stderr is not a terminal. */
   tty?: { write: (text: string) => void; columns: number };
-  /** The process's stdin and stdout as byte streams (`fx put -`, `fx get -o -`). */
+  /** The process's stdin and stdout as byte streams, written as they are (`fx put -`, `fx get -o -`, `fx logs --raw`). */
   stdin: NodeJS.ReadableStream & AsyncIterable<Buffer | string>;
   stdout: NodeJS.WritableStream;
   /** The process's stderr as a byte stream (`fx logs` writes a task's stderr there as it comes). */

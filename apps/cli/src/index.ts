@@ -4,17 +4,19 @@ import type { CliContext } from './cli.context.js';
 import { describeFailure } from './cli.errors.js';
 import { CredentialsStore } from './config/credentials.js';
 import { env } from './config/env.js';
+import { safeText } from './output.js';
 import { buildProgram } from './program.js';
 import { promptSecret, readPipedStdin } from './terminal.js';
 
-const out = (line: string) => void process.stdout.write(line + '\n');
+// Every line goes through safeText: much of what is printed is other users' text (see output.ts).
+const out = (line: string) => void process.stdout.write(safeText(line) + '\n');
 const interruptHandlers = new Set<() => void>();
 process.once('SIGINT', () => {
   // Waiting stops; the tasks do not. Say how to pick them up again, then leave as Ctrl-C does.
   for (const handler of interruptHandlers) handler();
   process.exit(130);
 });
-const err = (line: string) => void process.stderr.write(line + '\n');
+const err = (line: string) => void process.stderr.write(safeText(line) + '\n');
 
 /** Runs the CLI and returns the exit code: 0 ok, 1 the task or request failed, 2 bad usage. */
 async function main(argv: string[]): Promise<number> {

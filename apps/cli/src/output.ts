@@ -1,7 +1,29 @@
 import type { CliContext } from './cli.context.js';
 
-/** Columns padded to their widest cell; the last column is not padded. */
-export function formatTable(header: string[], rows: string[][]): string {
+// C0 controls but \t and \n, DEL, C1 (U+009B is a one-byte CSI), and the bidi embeddings, overrides and isolates
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text for a terminal: every control character a terminal would act on (C0 but tab and newline, DEL, C1)
+ * and every bidi override or isolate is written as its JSON escape, `\u001b` for ESC. Other users choose
+ * much of what fx prints (a public function's description and source, a task's error, its output, an
+ * agent's worker ids): an escape sequence there could move the cursor, erase or recolour lines, set the
+ * clipboard (OSC 52), or reorder what is read. The escapes are JSON's, so a JSON document passed through
+ * it is still the same document.
+ */
+export function safeText(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Whether a stream is a terminal (process.stdout is one when nothing redirects it). */
+export function isTerminal(stream: NodeJS.WritableStream): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true;
+}
+
+/** Columns padded to their widest cell; the last column is not padded. Cells are made safeText first, so they align. */
+export function formatTable(header: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map(safeText));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
   return [line(header), ...rows.map(line)].join('\n');
@@ -22,12 +44,12 @@ export function printTable<T>(context: CliContext, items: T[], { header, row, em
 
 /** One record for people: a line per field, the values aligned at `width`. */
 export function printRecord(context: CliContext, fields: Array<[string, string]>, width: number): void {
-  for (const [k, v] of fields) context.out(`${k.padEnd(width)}${v}`);
+  for (const [k, v] of fields) context.out(`${k.padEnd(width)}${safeText(v)}`);
 }
 
-/** The one JSON document a `--json` command writes to stdout. */
+/** The one JSON document a `--json` command writes to stdout (C1 and bidi controls as \\u escapes: still JSON). */
 export function printJson(context: CliContext, value: unknown): void {
-  context.out(JSON.stringify(value, null, 2));
+  context.out(safeText(JSON.stringify(value, null, 2)));
 }
 
 /** A value as JSON for people: indented, and `undefined` (no result) shown as null. */

@@ -6,7 +6,7 @@ import type { FunctionInfo } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
 import { wantsJson, withClient, listCommand } from '../command.helpers.js';
-import { formatTable, formatTime, printJson } from '../output.js';
+import { formatTable, formatTime, printJson, printRecord } from '../output.js';
 import { parsePositiveInt, parsePositiveNumber } from '@fx/cli-kit';
 import { functionRef } from '../resolve.js';
 import { addRetryOptions, describeRetry, retryPolicyFrom, type RetryOptions } from '../retry.options.js';
@@ -70,8 +70,9 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
         ['created', formatTime(fn.createdAt)],
         ...(fn.description ? [['description', fn.description]] : []),
       ] as Array<[string, string]>) {
-        context.out(`${k.padEnd(13)}${v}`);
+        printRecord(context, [[k, v]], 13);
       }
+      // safeText (context.out): another user's source cannot hide its lines from the one reading it
       context.out(`source:\n${fn.source}`);
     });
 

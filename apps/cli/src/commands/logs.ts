@@ -3,6 +3,7 @@ import type { LogChunk, LogStream } from '@fx/protocol';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
 import { wantsJson, withClient, taskCommand } from '../command.helpers.js';
+import { isTerminal, safeText } from '../output.js';
 import { checkTaskId } from '../resolve.js';
 
 export function configureLogsCommand(program: Command, context: CliContext): void {
@@ -17,7 +18,8 @@ export function configureLogsCommand(program: Command, context: CliContext): voi
       '--agent',
       "interleave the endpoint agent's own lines about the task (received, started on which worker, finished, requeued…), on stderr, each prefixed [agent]",
     )
-    .action(async (ref: string, options: { follow?: boolean; stream?: string; agent?: boolean }, command: Command) => {
+    .option('--raw', "write the task's text as it is even to a terminal (its control characters, escape sequences included, act there)")
+    .action(async (ref: string, options: { follow?: boolean; stream?: string; agent?: boolean; raw?: boolean }, command: Command) => {
       const id = checkTaskId(ref);
       const stream = streamOption(options.stream);
       const json = wantsJson(command);
@@ -28,7 +30,7 @@ export function configureLogsCommand(program: Command, context: CliContext): voi
         const status = await withClient(context, async (client) => {
           for await (const chunk of client.logs(id, { follow, agent, ...(stream ? { stream } : {}) })) {
             if (json) context.out(JSON.stringify(chunk));
-            else printChunk(context, chunk);
+            else printChunk(context, chunk, options.raw === true);
           }
           return follow ? (await client.getTask(id)).status : undefined;
         });
@@ -39,10 +41,15 @@ export function configureLogsCommand(program: Command, context: CliContext): voi
     });
 }
 
-/** A chunk where it belongs: the task's stdout and stderr as printed; the agent's lines on stderr, each marked. */
-function printChunk(context: CliContext, chunk: LogChunk): void {
-  if (chunk.stream === 'agent') context.stderr.write(chunk.text.replace(/^(?=.)/gm, '[agent] '));
-  else (chunk.stream === 'stderr' ? context.stderr : context.stdout).write(chunk.text);
+/**
+ * A chunk where it belongs: the task's stdout and stderr as printed; the agent's lines on stderr, each
+ * marked. What goes to a terminal is safeText unless `raw`: the task (another user's function, or a
+ * member endpoint of another user) chose those bytes. Into a pipe or a file they go as they are.
+ */
+export function printChunk(context: CliContext, chunk: LogChunk, raw = false): void {
+  const to = chunk.stream === 'stdout' ? context.stdout : context.stderr;
+  const text = raw || !isTerminal(to) ? chunk.text : safeText(chunk.text);
+  to.write(chunk.stream === 'agent' ? text.replace(/^(?=.)/gm, '[agent] ') : text);
 }
 
 export function streamOption(value: string | undefined): LogStream | undefined {
