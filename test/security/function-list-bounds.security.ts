@@ -70,6 +70,26 @@ describe.each(['embedded', 'postgres+redis'] as const)('the functions list on %s
     expect(all.flatMap((p) => p.items.map((f) => f.name))).toContain('mine');
   });
 
+  it('lists names only with source=false: no source read, one page by limit, the versions of a name too', async () => {
+    const all = await pages(alice, '/v1/functions?limit=1000');
+    const names = await pages(alice, '/v1/functions?limit=1000&source=false');
+    expect(names).toHaveLength(1);
+    expect(names[0]!.items.map((f) => f.id)).toEqual(all.flatMap((p) => p.items.map((f) => f.id)));
+    expect(names[0]!.items.every((f) => f.source === '')).toBe(true);
+    expect(names[0]!.items.map(({ source: _, ...f }) => f)).toEqual(all.flatMap((p) => p.items.map(({ source: _, ...f }) => f)));
+    expect(JSON.stringify(names[0]).length).toBeLessThan(64 * 1024);
+    const bigOne = await pages(alice, '/v1/functions?name=mallory/big-3&source=false');
+    expect(bigOne[0]!.items.map((f) => [f.name, f.source])).toEqual([['big-3', '']]);
+    expect((await alice.api('GET', '/v1/functions?source=no')).status).toBe(400);
+    const client = new Client({ url: server.url, token: alice.token });
+    try {
+      expect((await client.listFunctions({ source: false })).map((f) => f.id)).toEqual(names[0]!.items.map((f) => f.id));
+      expect(await client.listFunctions({ limit: 3 })).toHaveLength(3);
+    } finally {
+      client.close();
+    }
+  });
+
   it('pages by limit too, and refuses a cursor it did not issue', async () => {
     const small = await pages(alice, '/v1/functions?limit=5');
     expect(small.map((p) => p.items.length)).toEqual([5, 5, 3]);

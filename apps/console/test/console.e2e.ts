@@ -227,10 +227,17 @@ describe('admin console in Chromium', () => {
     const v1 = (await admin('POST', '/v1/functions', { name: 'versioned', runtime: 'js', source: '(x) => x + 1' })).body;
     const v2 = (await admin('POST', '/v1/functions', { name: 'versioned', runtime: 'js', source: '(x) => x + 2' })).body;
     expect([v1.version, v2.version]).toEqual([1, 2]);
+    // the list the page reads carries names, never sources (other users' public ones are theirs to make large)
+    const lists: string[] = [];
+    const seen = (r: { url: () => string }) => void (/\/v1\/functions\?/.test(r.url()) && lists.push(r.url()));
+    page.on('request', seen);
     await nav('Overview').click();
     await nav('Functions').click();
     const row = page.locator('tr[data-function="versioned"]');
     await row.waitFor();
+    page.off('request', seen);
+    expect(lists.length).toBeGreaterThan(0);
+    expect(lists.every((url) => new URL(url).searchParams.get('source') === 'false')).toBe(true);
     expect(await row.textContent()).toContain('v2');
     await row.getByText('2 versions').click();
     await row.getByRole('list', { name: 'Versions of versioned' }).getByRole('link', { name: 'versioned@1' }).waitFor();

@@ -106,6 +106,15 @@ export const ListFunctionsQuery = z
       .regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,127}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be "name" or "owner/name"')
       .optional(),
     ...pageQuery(100),
+    /**
+     * `false`: each item's `source` is the empty string, and a page is bounded by `limit` only. For lists
+     * that show names (a table of tasks, the console's functions): other users' public sources are
+     * theirs to make large. @default 'true'
+     */
+    source: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
   })
   .strict();
 export type ListFunctionsQuery = z.input<typeof ListFunctionsQuery>;

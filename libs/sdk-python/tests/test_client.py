@@ -165,6 +165,22 @@ def test_list_functions_reads_every_page(client: Client) -> None:
     assert all(listed.count(name) == 1 for name in names)
 
 
+def test_list_functions_is_bounded_and_lists_names_without_sources(client: Client) -> None:
+    # other users' public functions are in the list, with sources of their choosing: limit bounds the count,
+    # source=False reads names only (one small page where the sources took two)
+    names = [f"big-{uuid.uuid4().hex[:8]}" for _ in range(9)]
+    for name in names:
+        client.register_shell_function("echo " + "x" * (1024 * 1024 - 16), name=name)
+    assert len(client.list_functions(limit=3)) == 3
+    plain = client.list_functions()
+    bare = client.list_functions(source=False)
+    assert [f["id"] for f in bare] == [f["id"] for f in plain]
+    assert all(f["source"] == "" for f in bare)
+    assert all(bare.count(f) == 1 for f in bare) and all([f["name"] for f in bare].count(n) == 1 for n in names)
+    first = client._request("GET", "/v1/functions?limit=1000&source=false")
+    assert first["nextCursor"] is None
+
+
 def test_authentication_error(fx: Fx) -> None:
     with Client(fx.url, "not-a-token") as bad:
         with pytest.raises(fx_sdk.AuthenticationError) as caught:

@@ -363,3 +363,15 @@ export interface UsageOptions {
   /** The series' bucket (UTC; an attempt counts in the bucket it ended in). @default 'day' */
   bucket?: UsageBucket;
 }
+
+/**
+ * How much `listFunctions` reads. Other users' public functions are in the list, each with up to 1 MiB
+ * of source of their choosing: the list stops at `limit` functions, and after the page that brings
+ * the sources read to LIST_FUNCTIONS_SOURCE_BYTES (64 MiB).
+ */
+export interface ListFunctionsOptions {
+  /** At most this many functions (the oldest first). @default 1000 */
+  limit?: number;
+  /** `false`: every `source` is the empty string, and none is read (a list of names). @default true */
+  source?: boolean;
+}

@@ -22,6 +22,7 @@ import {
   WhoAmIResponse,
 } from '@fx/protocol';
 import type {
+  ListFunctionsOptions,
   RegisterEndpointOptions,
   RegisterFunctionOptions,
   RegisterPythonFunctionOptions,
@@ -35,6 +36,8 @@ import { checkInput, queryString } from './validate.js';
 
 /** A page of GET /v1/functions; a server older than its paging answers one page with no nextCursor. */
 const FunctionPage = ListFunctionsResponse.partial({ nextCursor: true });
+/** listFunctions stops after the page that brings the sources it read to this many characters: 64 Mi. */
+export const LIST_FUNCTIONS_SOURCE_BYTES = 64 * 1024 * 1024;
 const EndpointList = ListResponse(EndpointInfo);
 const UserList = ListResponse(UserInfo);
 const TokenList = ListResponse(TokenInfo);
@@ -95,30 +98,39 @@ export abstract class ClientRegistry extends ClientCore {
     return this.request({ method: 'GET', path: `/v1/functions/${this.nameRef(functionId, FunctionRef, 'functionId')}`, response: FunctionInfo });
   }
 
-  /** Your functions and the public ones (admins: all), oldest first: every page of them. */
-  listFunctions(): Promise<FunctionInfo[]> {
-    return this.functionPages({});
+  /**
+   * Your functions and the public ones (admins: all), oldest first, up to `limit` (1000) of them and
+   * about 64 MiB of source (ListFunctionsOptions); `source: false` for their names only.
+   */
+  listFunctions(options: ListFunctionsOptions = {}): Promise<FunctionInfo[]> {
+    return this.functionPages({}, options);
   }
 
-  /** Every live version of a function name (`name`, or `owner/name`), newest first; empty when there is none. */
-  listFunctionVersions(name: string): Promise<FunctionInfo[]> {
+  /** The live versions of a function name (`name`, or `owner/name`), newest first, bounded as listFunctions; empty when there is none. */
+  listFunctionVersions(name: string, options: ListFunctionsOptions = {}): Promise<FunctionInfo[]> {
     const query = checkInput(ListFunctionsQuery, { name }, 'function name');
-    return this.functionPages({ name: query.name });
+    return this.functionPages({ name: query.name }, options);
   }
 
-  /** Every page of GET /v1/functions (each bounded by the server: FUNCTION_PAGE_SOURCE_BYTES). */
-  private async functionPages(query: { name?: string }): Promise<FunctionInfo[]> {
+  /**
+   * Pages of GET /v1/functions (each bounded by the server: FUNCTION_PAGE_SOURCE_BYTES) until `limit`
+   * functions, or the page that brings the sources read past LIST_FUNCTIONS_SOURCE_BYTES: other users
+   * choose how many public functions there are, and how large.
+   */
+  private async functionPages(query: { name?: string }, { limit = 1000, source = true }: ListFunctionsOptions): Promise<FunctionInfo[]> {
     const items: FunctionInfo[] = [];
     let cursor: string | null = null;
+    let sourceChars = 0;
     do {
       const page: Partial<ListFunctionsResponse> & Pick<ListFunctionsResponse, 'items'> = await this.request({
         method: 'GET',
-        path: `/v1/functions?${queryString({ ...query, limit: 1000, cursor: cursor ?? undefined })}`,
+        path: `/v1/functions?${queryString({ ...query, limit: Math.max(1, Math.min(1000, limit - items.length)), ...(source ? {} : { source: 'false' }), cursor: cursor ?? undefined })}`,
         response: FunctionPage,
       });
-      items.push(...page.items);
+      items.push(...page.items.slice(0, limit - items.length));
+      for (const f of page.items) sourceChars += f.source.length;
       cursor = page.nextCursor ?? null;
-    } while (cursor);
+    } while (cursor && items.length < limit && sourceChars < LIST_FUNCTIONS_SOURCE_BYTES);
     return items;
   }
 

@@ -29,10 +29,13 @@ interface RegisterOptions extends RetryOptions {
 export function configureFunctionsCommand(program: Command, context: CliContext): void {
   const functions = program.command('functions').description('list, show, register and delete functions');
 
-  listCommand(functions, 'list the functions you may run (yours and public ones): the newest version of each name, or every version with --versions')
+  listCommand(
+    functions,
+    'list the functions you may run (yours and public ones, the oldest 1,000; without sources: "fx functions show" has one): the newest version of each name, or every version with --versions',
+  )
     .option('--versions', 'every version of each name, not only the newest')
     .action(async (options: { versions?: boolean }, command: Command) => {
-      const all = await withClient(context, (client) => client.listFunctions());
+      const all = await withClient(context, (client) => client.listFunctions({ source: false }));
       printFunctions(context, command, options.versions ? all : newestVersions(all));
     });
 

@@ -13,7 +13,7 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
       const json = wantsJson(command);
       const { task, names } = await withClient(context, async (client) => {
         const task = await client.getTask(id);
-        return { task, names: json ? new Map<string, string>() : await namesOf(client) };
+        return { task, names: json ? new Map<string, string>() : await namesOf(client, [task.functionId]) };
       });
       if (json) return printJson(context, task);
       const named = (value: string) => (names.has(value) ? `${names.get(value)} (${value})` : value);

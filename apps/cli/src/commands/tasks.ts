@@ -51,7 +51,15 @@ export function configureTasksCommand(program: Command, context: CliContext): vo
           items.push(...page.items);
           cursor = page.nextCursor ?? undefined;
         } while (cursor !== undefined && items.length < options.limit);
-        return { items, names: wantsJson(command) ? new Map<string, string>() : await namesOf(client) };
+        return {
+          items,
+          names: wantsJson(command)
+            ? new Map<string, string>()
+            : await namesOf(
+                client,
+                items.map((t) => t.functionId),
+              ),
+        };
       });
       if (wantsJson(command)) return printJson(context, { items });
       if (items.length === 0) return context.out('No tasks match.');
@@ -82,10 +90,27 @@ function parseStatuses(value: string): TaskStatus[] {
   return list as TaskStatus[];
 }
 
-/** Names for ids in a table; a listing that fails only costs the names. */
-export async function namesOf(client: Client): Promise<Map<string, string>> {
+/** Past the functions listed, how many of the ids shown are looked up one by one (each answer carries its source). */
+export const MAX_NAME_LOOKUPS = 20;
+
+/**
+ * Names for the ids in a table: your endpoints', and the functions' that `functionIds` (the rows) name.
+ * Functions are listed without their sources (other users' public ones are theirs to make large); an
+ * id past the first 1,000 listed is looked up alone, up to MAX_NAME_LOOKUPS. A lookup that fails only
+ * costs the names.
+ */
+export async function namesOf(client: Client, functionIds: Iterable<string>): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  const [functions, endpoints] = await Promise.all([client.listFunctions().catch(() => []), client.listEndpoints().catch(() => [])]);
+  const [functions, endpoints] = await Promise.all([client.listFunctions({ source: false }).catch(() => []), client.listEndpoints().catch(() => [])]);
   for (const x of [...functions, ...endpoints]) names.set(x.id, x.name);
+  const unnamed = [...new Set(functionIds)].filter((id) => !names.has(id)).slice(0, MAX_NAME_LOOKUPS);
+  await Promise.all(
+    unnamed.map((id) =>
+      client.getFunction(id).then(
+        (f) => names.set(id, f.name),
+        () => undefined,
+      ),
+    ),
+  );
   return names;
 }

@@ -24,7 +24,7 @@ export const FUNCTION_OPERATIONS: Record<string, OperationDoc> = {
   'GET /v1/functions': {
     summary: 'List functions',
     description:
-      'Your functions and public ones (admins: all), oldest first; with `name`, the versions of that name, newest first. Keyset-paged: pass `nextCursor` back as `cursor`; a page holds at most `limit` functions and ends at 8 MiB of source.',
+      'Your functions and public ones (admins: all), oldest first; with `name`, the versions of that name, newest first. Keyset-paged: pass `nextCursor` back as `cursor`; a page holds at most `limit` functions and ends at 8 MiB of source. With `source=false` every source is the empty string (a list of names), and only `limit` ends a page.',
     response: ListFunctionsResponse,
   },
   'GET /v1/functions/{id}': {

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # type checkers know typing_extensions; at run time the annot
 # an argument left out (None means something: any function)
 _KEEP: Any = object()
 
+# list_functions stops after the page that brings the sources it read to this many characters (64 Mi)
+LIST_FUNCTIONS_SOURCE_CHARS = 64 * 1024 * 1024
+
 def _function_path(function: str) -> str:
     """The route of a function by id or name (``name@version``, ``owner/name``)."""
     return f"/v1/functions/{path_segment(function_ref(function))}"
@@ -99,9 +102,25 @@ class RegistryMethods(ClientCalls):
         self._python.note_function(info)
         return info
 
-    def list_functions(self) -> List[FunctionInfo]:
-        """Your functions and the public ones (admins: all), oldest first: every page of them."""
-        return cast(List[FunctionInfo], self._list("/v1/functions?limit=1000"))
+    def list_functions(self, *, limit: int = 1000, source: bool = True) -> List[FunctionInfo]:
+        """Your functions and the public ones (admins: all), oldest first: up to ``limit`` of them, and no
+        more pages after the one that brings the sources read to 64 MiB (other users choose how many public
+        functions there are, and how large). ``source=False``: each ``source`` is ``""`` (names only)."""
+        items: List[FunctionInfo] = []
+        cursor: Optional[str] = None
+        chars = 0
+        while True:
+            query: Dict[str, Any] = {"limit": max(1, min(1000, limit - len(items)))}
+            if not source:
+                query["source"] = "false"
+            if cursor is not None:
+                query["cursor"] = cursor
+            page = self._request("GET", f"/v1/functions?{urlencode(query)}")
+            items.extend(page["items"][: limit - len(items)])
+            chars += sum(len(f["source"]) for f in page["items"])
+            cursor = page.get("nextCursor")
+            if not cursor or len(items) >= limit or chars >= LIST_FUNCTIONS_SOURCE_CHARS:
+                return items
 
     def delete_function(self, function: str) -> None:
         """Deletes a function by id, or the newest version of a name."""

@@ -22,6 +22,8 @@ export const OWNER_ID = '00000000-0000-4000-8000-000000000001';
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** The query's parameters. */
+  query: URLSearchParams;
   body: unknown;
 }
 
@@ -176,8 +178,8 @@ export class FakeFxServer {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path, body: text ? JSON.parse(text) : undefined };
+    const { pathname: path, searchParams: query } = new URL(req.url ?? '/', 'http://x');
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path, query, body: text ? JSON.parse(text) : undefined };
     this.requests.push(recorded);
 
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {

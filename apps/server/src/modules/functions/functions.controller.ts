@@ -34,6 +34,7 @@ export class FunctionsController {
   @ApiQuery({ name: 'name', required: false, description: 'only the live versions of this name (`name` or `owner/name`), newest first' })
   @ApiQuery({ name: 'limit', required: false, description: 'at most this many (1-1000, default 100); a page also ends at 8 MiB of source' })
   @ApiQuery({ name: 'cursor', required: false, description: "the previous page's nextCursor" })
+  @ApiQuery({ name: 'source', required: false, description: '`false`: every source is the empty string (a list of names), and only `limit` bounds the page' })
   list(@CurrentPrincipal() p: Principal, @Query(new ZodPipe(ListFunctionsQuery, 'query')) q: ParsedListFunctionsQuery) {
     return this.functions.list(p, q);
   }

@@ -33,7 +33,10 @@ export interface FunctionPage {
 }
 
 /** Every submission reads its functions: one prepared statement, as findMany would answer it. */
-const FUNCTIONS = `SELECT ${modelSelect(Prisma.FunctionScalarFieldEnum)} FROM functions`;
+const COLUMNS = modelSelect(Prisma.FunctionScalarFieldEnum);
+/** The same columns with an empty source: a list of names never reads the sources. */
+const COLUMNS_NO_SOURCE = COLUMNS.replace('source AS "source"', `'' AS "source"`);
+const FUNCTIONS = `SELECT ${COLUMNS} FROM functions`;
 
 @Injectable()
 export class FunctionsRepository {
@@ -79,12 +82,13 @@ export class FunctionsRepository {
    * A page of the live functions `visibleTo` may see (theirs and public ones; null: all), oldest first,
    * after `after` (the previous page's last: created_at, id). See page.
    */
-  listVisible(visibleTo: string | null, after: [Date, string] | null, limit: number): Promise<FunctionPage> {
+  listVisible(visibleTo: string | null, after: [Date, string] | null, limit: number, source = true): Promise<FunctionPage> {
     return this.page(
       `($1::uuid IS NULL OR f.owner_id = $1::uuid OR f.public) AND ($2::timestamptz IS NULL OR (f.created_at, f.id) > ($2::timestamptz, $3::uuid))`,
       'f.created_at, f.id',
       [visibleTo, after?.[0] ?? null, after?.[1] ?? null],
       limit,
+      source,
     );
   }
 
@@ -99,6 +103,7 @@ export class FunctionsRepository {
     visibleTo: string | null,
     below: number | null,
     limit: number,
+    source = true,
   ): Promise<FunctionPage> {
     return this.page(
       `f.owner_id = ${'ownerId' in owner ? '$1::uuid' : '(SELECT u.id FROM users u WHERE u.name = $1::text)'} AND f.name = $2::text
@@ -106,6 +111,7 @@ export class FunctionsRepository {
       'f.version DESC',
       ['ownerId' in owner ? owner.ownerId : owner.ownerName, name, visibleTo, below],
       limit,
+      source,
     );
   }
 
@@ -113,17 +119,19 @@ export class FunctionsRepository {
    * Up to `limit` live functions that `where` lets through, in `order`, and no more source than
    * FUNCTION_PAGE_SOURCE_BYTES once the first is in: a page's size does not depend on how many public
    * functions others registered. The sources of the rows past it are never read (only their lengths,
-   * which PostgreSQL keeps beside them). `more`: functions are left after the page.
+   * which PostgreSQL keeps beside them). `more`: functions are left after the page. Without `source`,
+   * no source is read and each row's is the empty string: `limit` alone bounds the page.
    */
-  private async page(where: string, order: string, params: unknown[], limit: number): Promise<FunctionPage> {
+  private async page(where: string, order: string, params: unknown[], limit: number, source = true): Promise<FunctionPage> {
     const n = params.length;
+    const bytes = source ? 'octet_length(f.source)' : '0';
     const rows = await this.db.sql.query<FunctionModel & { left: number | string }>(
       `WITH m AS (
-         SELECT f.*, row_number() OVER w AS rn, sum(octet_length(f.source)) OVER w - octet_length(f.source) AS before_bytes
+         SELECT f.*, row_number() OVER w AS rn, sum(${bytes}) OVER w - ${bytes} AS before_bytes
          FROM functions f WHERE f.deleted_at IS NULL AND ${where}
          WINDOW w AS (ORDER BY ${order}) ORDER BY ${order} LIMIT $${n + 1}::int + 1),
        page AS (SELECT * FROM m WHERE rn <= $${n + 1}::int AND (rn = 1 OR before_bytes < $${n + 2}::bigint))
-       SELECT ${modelSelect(Prisma.FunctionScalarFieldEnum)}, (SELECT count(*) FROM m) - (SELECT count(*) FROM page) AS "left"
+       SELECT ${source ? COLUMNS : COLUMNS_NO_SOURCE}, (SELECT count(*) FROM m) - (SELECT count(*) FROM page) AS "left"
        FROM page ORDER BY rn`,
       [...params, limit, FUNCTION_PAGE_SOURCE_BYTES],
     );

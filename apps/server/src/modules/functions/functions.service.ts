@@ -147,13 +147,13 @@ export class FunctionsService {
   async list(p: Principal, q: ParsedListFunctionsQuery): Promise<ListFunctionsResponse> {
     const visibleTo = p.admin ? null : p.userId;
     if (q.name === undefined) {
-      const { rows, more } = await this.functions.listVisible(visibleTo, q.cursor ? decodeKeysetCursor(q.cursor) : null, q.limit);
+      const { rows, more } = await this.functions.listVisible(visibleTo, q.cursor ? decodeKeysetCursor(q.cursor) : null, q.limit, q.source);
       const last = rows[rows.length - 1];
       return { items: rows.map(toFunctionInfo), nextCursor: more && last ? encodeKeysetCursor(last.createdAt, last.id) : null };
     }
     const ref = parseRef(q.name) as NameRef;
     const owner = ref.owner === undefined ? { ownerId: p.userId } : { ownerName: ref.owner };
-    const { rows, more } = await this.functions.listVersions(owner, ref.name, visibleTo, q.cursor ? decodeVersionCursor(q.cursor) : null, q.limit);
+    const { rows, more } = await this.functions.listVersions(owner, ref.name, visibleTo, q.cursor ? decodeVersionCursor(q.cursor) : null, q.limit, q.source);
     const last = rows[rows.length - 1];
     return { items: rows.map(toFunctionInfo), nextCursor: more && last ? encodeVersionCursor(last.version) : null };
   }
