@@ -37,7 +37,8 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /**
    * Final outcomes kept after delivery, so awaiting a finished task again needs no round trip.
-   * Oldest evicted first; 0 disables. Outcomes still awaited are held regardless, one per awaited id.
+   * Oldest evicted first, also to stay within about 64 MiB (an outcome over 1 MiB is not kept:
+   * KNOWN_OUTCOME_BYTES); 0 disables. Outcomes still awaited are held regardless, one per awaited id.
    * @default 1_000
    */
   resultCacheSize?: number;
