@@ -23,8 +23,7 @@ import { agentLineRows, agentLinesSteps, toStoredChunks, type StoredChunk, type 
 import { splitSubmitted, submissionRows, toQueueCounts, type HitRow, type NewTask, type QueueCounts, type ResultInput } from './task-records.js';
 
 // The shapes it takes in live in task-records.ts; the modules that call it import them from here.
-export { toQueueCounts };
-export type { HitRow, NewTask, QueueCounts, ResultInput, TaskCache } from './task-records.js';
+export { toQueueCounts, type HitRow, type NewTask, type QueueCounts, type ResultInput, type TaskCache } from './task-records.js';
 
 /** The JSON columns, as FX stores them. */
 export type TaskJson = { args: unknown[]; kwargs: Record<string, unknown>; result: unknown; error: RemoteError | null; output: TaskOutput | null };
