@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { startTestServer, type TestServer } from '../../apps/server/src/testing/test-server.js';
+import { MAX_MEMBER_UPLOADS_PER_TASK } from '../../apps/server/src/modules/objects/uploads.service.js';
 import { ProtocolPeer } from '../../apps/server/src/testing/protocol-peer.js';
 import { eventually, sleep } from '@fx/testing';
 import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
@@ -250,6 +251,31 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     // her own put under out/ fires as ever
     const mine = (await aliceObjects.put(Buffer.from('alice'), { name: 'out/mine' })).body;
     await eventually(async () => (await firing(own.id, mine.id)).status === 200, 10_000, 'her own put fired', FRAME_POLL);
+    member.close();
+  });
+
+  it("lets a member endpoint open only so many uploads for one task of the group owner's, her own endpoints as many as they like", async () => {
+    const ep = await endpoint(mallory, 'mallory-uploads');
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-uploads', members: [ep.id] });
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
+    const member = await peer(ep.token);
+    member.send('credits', { credits: 1 });
+    const task = await submit(alice, g.body.id, ['uploads']);
+    expect((await member.tasks(1))[0]!.taskId).toBe(task);
+    const agent = objectsClient(server.url, ep.token);
+    // each open upload is hers (her quota, her open uploads): mallory's agent could open 10,000 of them
+    for (let i = 0; i < MAX_MEMBER_UPLOADS_PER_TASK; i++)
+      expect((await agent.createUpload({ taskId: task, name: `many/${i}`, encoding: 'bytes' })).status).toBe(201);
+    const past = await agent.createUpload({ taskId: task, name: 'many/last', encoding: 'bytes' });
+    expect([past.status, past.body.code]).toEqual([429, 'QUOTA_EXCEEDED']);
+    expect(past.body.message).toMatch(/stores at most 100 objects for one of their tasks/);
+    // her own endpoint's agent is not counted
+    alicePeer.send('credits', { credits: 1 });
+    const own = await submit(alice, aliceEp.id, ['uploads-own']);
+    expect((await alicePeer.tasks(1))[0]!.taskId).toBe(own);
+    const hers = objectsClient(server.url, aliceEp.token);
+    for (let i = 0; i <= MAX_MEMBER_UPLOADS_PER_TASK; i++)
+      expect((await hers.createUpload({ taskId: own, name: `mine/${i}`, encoding: 'bytes' })).status).toBe(201);
     member.close();
   });
 

@@ -87,6 +87,12 @@ export class UploadsRepository extends SqlRepository {
     return rows[0]!;
   }
 
+  /** Uploads on record for this task's outputs: open, or completed or abandoned within FX_UPLOAD_TTL_SECONDS. */
+  async countForTask(taskId: string): Promise<number> {
+    const rows = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM object_uploads WHERE task_id = $1::uuid`, taskId);
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** An upload that is still open. */
   async find(id: string): Promise<UploadRow | null> {
     const rows = await this.query<UploadRow>(`SELECT * FROM object_uploads WHERE id = $1::uuid AND expires_at > now()`, id);

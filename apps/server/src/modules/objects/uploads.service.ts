@@ -42,6 +42,14 @@ function contentLength(req: IncomingMessage): number | null {
  * Completing hashes what the server holds, moves it into the store (deduplicated by sha256) and creates
  * the object row.
  */
+/**
+ * Objects another user's endpoint (a member of the task owner's endpoint group) may open uploads for, per
+ * task it holds: they are the owner's, count against her quota and her open uploads, and keep no expiry
+ * when named, so a member holding one of her tasks could otherwise fill both and fire her `fromMembers`
+ * triggers without end. Her own endpoints are not counted.
+ */
+export const MAX_MEMBER_UPLOADS_PER_TASK = 100;
+
 @Injectable()
 export class UploadsService {
   private readonly logger = new Logger('Uploads');
@@ -68,6 +76,11 @@ export class UploadsService {
       if (!task) throw FxException.notFound('task', req.taskId);
       // the task's output belongs to the task's owner, and counts against their quota
       ownerId = task.owner_id;
+      if (ownerId !== p.userId && (await this.uploads.countForTask(task.id)) >= MAX_MEMBER_UPLOADS_PER_TASK)
+        throw new FxException(
+          'QUOTA_EXCEEDED',
+          `task ${task.id} is another user's: an endpoint of their endpoint group stores at most ${MAX_MEMBER_UPLOADS_PER_TASK} objects for one of their tasks (its result and named outputs)`,
+        );
       taskId = task.id;
     } else if (req.taskId) {
       throw new FxException('VALIDATION_FAILED', "taskId is for endpoint tokens (an agent storing a task's result); leave it out");
