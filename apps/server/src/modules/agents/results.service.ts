@@ -32,6 +32,8 @@ const MAX_RESULTS_PER_STATEMENT = 2_000;
 @Injectable()
 export class ResultsService {
   private readonly logger = new Logger('Results');
+  /** Per connection: the finished tasks whose stored outcome a resend of it published again already. */
+  private readonly republished = new WeakMap<LeaseHolder, Set<string>>();
 
   constructor(
     private readonly bounds: ResultBounds,
@@ -184,17 +186,25 @@ export class ResultsService {
     this.live.publishLines(stored);
     let again: OutcomeRow[] = [];
     let ignored = 0;
+    let replayed = 0;
     if (recorded.length < inputs.length) {
       // Already final: a resend after a reconnect. The first recording may never have been published
       // (its replica died after the commit, or the broker was down), so publish the stored outcome
       // again; clients drop what they already have. Only tasks of this endpoint: naming someone else's
       // finished task must not re-publish its outcome anywhere.
+      // Once per connection and task, and only of the last hour: an agent (another user's, in an
+      // endpoint group) naming finished tasks again and again must not make the server re-read their
+      // results and send them to their owner's sockets at every frame.
       const changed = new Set(recorded.map((r) => r.id));
       const rest = [...new Set(inputs.map((r) => r.taskId).filter((id) => !changed.has(id)))];
-      again = rest.length ? await this.tasks.findFinalOutcomesOfEndpoint(conn.endpointId, rest) : [];
-      ignored = rest.length - again.length;
+      const sent = republishedOn(this.republished, conn);
+      const fresh = rest.filter((id) => !sent.has(id));
+      again = fresh.length ? await this.tasks.findFinalOutcomesOfEndpoint(conn.endpointId, fresh) : [];
+      for (const a of again) sent.add(a.id);
+      replayed = rest.length - fresh.length;
+      ignored = fresh.length - again.length;
       if (ignored > 0) {
-        const taskIds = rest.filter((id) => !again.some((a) => a.id === id)).slice(0, 10);
+        const taskIds = fresh.filter((id) => !again.some((a) => a.id === id)).slice(0, 10);
         this.logger.warn({
           msg: 'ignored results for tasks not held by this connection',
           endpointId: conn.endpointId,
@@ -205,7 +215,7 @@ export class ResultsService {
         });
       }
     }
-    this.metrics.results({ recorded: recorded.length, duplicate: again.length, ignored, retried: results.length - inputs.length });
+    this.metrics.results({ recorded: recorded.length, duplicate: again.length + replayed, ignored, retried: results.length - inputs.length });
     await this.outcomes.published(recorded);
     await this.outcomes.published(again, { again: true });
     return results.map((r) => r.taskId);
@@ -239,4 +249,14 @@ export class ResultsService {
     for (const [endpointId, taskIds] of superseded) await this.events.publish('cancel', { endpointId, taskIds, copy: false });
     await this.outcomes.published(won);
   }
+}
+
+/** Most task ids a connection's resends are remembered by: past it, the oldest are forgotten. */
+const REPUBLISHED_PER_CONNECTION = 100_000;
+
+function republishedOn(byConnection: WeakMap<LeaseHolder, Set<string>>, conn: LeaseHolder): Set<string> {
+  let sent = byConnection.get(conn);
+  if (!sent) byConnection.set(conn, (sent = new Set()));
+  if (sent.size > REPUBLISHED_PER_CONNECTION) for (const id of [...sent].slice(0, sent.size / 2)) sent.delete(id);
+  return sent;
 }

@@ -8,6 +8,7 @@ import { ProtocolPeer } from '../../testing/protocol-peer.js';
 import { decideMetricsAccess, isLoopback } from './metrics-access.js';
 import { EVENT_LOOP_SAMPLE_MS } from './metrics.service.js';
 import { EndpointLabels, OTHER_ENDPOINT } from './endpoint-labels.js';
+import { EventsService } from '../events/events.service.js';
 
 jest.setTimeout(90_000);
 
@@ -284,6 +285,29 @@ describe.each(BACKENDS)('metrics of a running server (%s)', (backend) => {
     const s = samples(await scrape());
     expect(s.get(key('fx_tasks_finished_total', { state: 'success', runtime: 'js', endpoint: endpointId }))).toBe(3);
     expect(s.get(key('fx_task_latency_seconds_count', { runtime: 'js' }))).toBe(5);
+  });
+
+  it("publishes a resent result's stored outcome again once per connection, however often it is resent", async () => {
+    const tasks = taskIds.slice(0, 2);
+    const events = server.app.get(EventsService);
+    const published: string[] = [];
+    const publish = events.publish.bind(events);
+    const spy = jest.spyOn(events, 'publish').mockImplementation(((type: string, payload: { results?: Array<{ taskId: string }> }) => {
+      if (type === 'results') for (const r of payload.results ?? []) if (tasks.includes(r.taskId)) published.push(r.taskId);
+      return publish(type as never, payload as never);
+    }) as typeof events.publish);
+    try {
+      // the connection above resent these once already (the test before): an agent naming them again and
+      // again made the server read their results and send them to their owner's sockets at every frame
+      for (let i = 0; i < 3; i++) {
+        peer.send('results', { results: tasks.map((taskId) => ({ taskId, attempt: 0, status: 'success', result: 0, timings: {} }) satisfies TaskResult) });
+        await peer.next('ack');
+      }
+      await until('fx_results_total', { outcome: 'duplicate' }, 8);
+      expect(published).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('counts a cancel while queued as cancelled, outside the latency histogram', async () => {

@@ -255,11 +255,11 @@ export class TasksRepository extends SqlRepository {
     return { outcomes: out.filter((r) => r.id !== null).map(({ lines: _, ...r }) => r), lines: toStoredChunks(out.find((r) => r.id === null)?.lines ?? []) };
   }
 
-  /** Final outcomes among these ids of this one endpoint (a resent result's stored outcome). */
+  /** Final outcomes of the last hour among these ids of this one endpoint (a resent result's stored outcome). */
   findFinalOutcomesOfEndpoint(endpointId: string, ids: string[]): Promise<OutcomeRow[]> {
     return this.query<OutcomeRow>(
       `SELECT id, owner_id, status, result, result_ref, error, output, completed_at FROM tasks
-       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${FINAL} AND completed_at IS NOT NULL`,
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${FINAL} AND completed_at > now() - interval '1 hour'`,
       json(ids),
       endpointId,
     );
