@@ -107,15 +107,18 @@ describe("the agent runs another user's task only where tasks are isolated (bubb
     return { provider, own: own!.taskId, foreign: foreign!.taskId, unnamed: unnamed!.taskId };
   }
 
-  it.each(['none', 'uid', undefined] as const)('fails another user’s task ISOLATION_REQUIRED under sandbox %s, and runs its owner’s', async (sandbox) => {
-    const { provider, own, foreign, unnamed } = await run(sandbox, OWNER);
-    expect(server.results.get(foreign)).toMatchObject({ status: 'failed', error: { code: 'ISOLATION_REQUIRED' } });
-    expect((server.results.get(foreign) as { error: { message: string } }).error.message).toMatch(/runs only its owner's tasks/);
-    expect(provider.ran.sort()).toEqual([own, unnamed].sort());
-    // and says so ahead, so that endpoint group routing sends it no other user's task
-    await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'a heartbeat');
-    expect(server.framesOf('heartbeat')[0]).toMatchObject({ ownerOnly: true });
-  });
+  it.each(['none', 'uid', 'bwrap-userns', undefined] as const)(
+    'fails another user’s task ISOLATION_REQUIRED under sandbox %s, and runs its owner’s',
+    async (sandbox) => {
+      const { provider, own, foreign, unnamed } = await run(sandbox, OWNER);
+      expect(server.results.get(foreign)).toMatchObject({ status: 'failed', error: { code: 'ISOLATION_REQUIRED' } });
+      expect((server.results.get(foreign) as { error: { message: string } }).error.message).toMatch(/runs only its owner's tasks/);
+      expect(provider.ran.sort()).toEqual([own, unnamed].sort());
+      // and says so ahead, so that endpoint group routing sends it no other user's task
+      await server.waitFor(() => server.framesOf('heartbeat').length > 0, 'a heartbeat');
+      expect(server.framesOf('heartbeat')[0]).toMatchObject({ ownerOnly: true });
+    },
+  );
 
   it('runs every user’s task under bubblewrap, and everything when the server does not name the owner', async () => {
     // an agent run by a user other than root (one run by root: next test)

@@ -47,6 +47,9 @@ export class TaskAdmission {
   owner(ownerId: string | undefined, sandbox: string | undefined): void {
     this.ownerId = ownerId;
     if (!runsOwnersOnly(sandbox)) this.unisolated = null;
+    else if (sandbox === 'bwrap-userns')
+      this.unisolated =
+        "runs tasks under bubblewrap that lets them make user namespaces (sandboxUserNamespaces, or a bubblewrap older than 0.8), in which a task reads past the modes of the agent's files, so it runs only its owner's tasks and this one is another user's: its owner may turn that off to take tasks of other users' endpoint groups";
     else if (sandbox === 'bwrap')
       this.unisolated =
         "runs tasks under bubblewrap as root, where a task still owns root's files, so it runs only its owner's tasks and this one is another user's: its owner may run the agent as an unprivileged user to take tasks of other users' endpoint groups";

@@ -166,6 +166,11 @@ export const EndpointConfig = z
      * bubblewrap: the agent refuses to start without it. Absent: the host's network.
      */
     sandboxNetwork: z.boolean().optional(),
+    /**
+     * true: tasks may make user namespaces of their own (containers: podman, rootless apptainer) under
+     * bubblewrap; the agent then runs only its owner's tasks. Absent: they may not.
+     */
+    sandboxUserNamespaces: z.boolean().optional(),
     /** Absent: DEFAULT_TASK_LIMITS (so that configure writes no defaults into config.yaml). */
     taskLimits: TaskLimitsConfig.optional(),
     /** Absent: a 10 GiB cache and results of up to 10 GiB. */

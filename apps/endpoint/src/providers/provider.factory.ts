@@ -10,7 +10,7 @@ import { parseWalltime } from '../config/walltime.js';
 import { PinnedLocalProvider } from './gpu/pinned-local.provider.js';
 import { LocalProvider, type LocalProviderOptions } from './local/local.provider.js';
 import type { Provider } from './provider.js';
-import { WorkerSandbox, disablesUserns } from './sandbox/worker.sandbox.js';
+import { WorkerSandbox } from './sandbox/worker.sandbox.js';
 import { SlurmProvider } from './slurm/slurm.provider.js';
 
 /**
@@ -24,15 +24,18 @@ export function resolveSandbox(config: EndpointConfig, fxHome: string, logger: L
     show: config.sandboxShow ?? [],
     environment: inheritedEnv(),
     ...(config.sandboxNetwork === false ? { network: false } : {}),
+    ...(config.sandboxUserNamespaces === true ? { userNamespaces: true } : {}),
   });
   if (sandbox.note) logger.warn(sandbox.note);
   else
     logger.info(
       `tasks run ${sandbox.kind === 'bwrap' ? `under bubblewrap${config.sandboxNetwork === false ? ', without network' : ''}` : sandbox.kind === 'uid' ? 'as unprivileged users, a uid of their own per worker and shell task' : 'without a sandbox'}`,
     );
-  if (sandbox.kind === 'bwrap' && !disablesUserns())
+  if (sandbox.reported === 'bwrap-userns')
     logger.warn(
-      "bubblewrap here cannot keep tasks from making user namespaces (--disable-userns needs bubblewrap 0.8): in one a task can read past the modes of the agent's files, the object stage among them; upgrade bubblewrap before running other users' tasks",
+      config.sandboxUserNamespaces === true
+        ? "tasks may make user namespaces (sandboxUserNamespaces: true), in which a task can read past the modes of the agent's files: this endpoint runs only its owner's tasks"
+        : "bubblewrap here cannot keep tasks from making user namespaces (--disable-userns needs bubblewrap 0.8), in which a task can read past the modes of the agent's files: this endpoint runs only its owner's tasks until bubblewrap is upgraded",
     );
   return sandbox;
 }

@@ -98,8 +98,8 @@ export interface ProviderStatus {
   devices?: DeviceStatus[];
   /** Accelerator detection note (e.g. "auto: nvidia-smi not found, no GPUs"). */
   acceleratorNote?: string;
-  /** What task processes run under (see config.yaml's `sandbox:`). */
-  sandbox?: 'bwrap' | 'uid' | 'none';
+  /** What task processes run under (see config.yaml's `sandbox:`; WorkerSandbox.reported). */
+  sandbox?: 'bwrap' | 'bwrap-userns' | 'uid' | 'none';
   /** Why tasks are not sandboxed, when they are not. */
   sandboxNote?: string;
   /** The Python of its python workers (or why there is none); absent until probed. */

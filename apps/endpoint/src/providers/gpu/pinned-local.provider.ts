@@ -105,7 +105,7 @@ export class PinnedLocalProvider implements Provider {
       processGroups: this.runners.flatMap((r) => r.processGroups()),
       devices: this.options.devices.map((d, i) => ({ device: d.id, worker: this.runners[i]!.id, busy: this.busy[i]! })),
       ...(this.options.acceleratorNote ? { acceleratorNote: this.options.acceleratorNote } : {}),
-      ...(this.options.sandbox ? { sandbox: this.options.sandbox.kind } : {}),
+      ...(this.options.sandbox ? { sandbox: this.options.sandbox.reported } : {}),
       ...(this.options.sandbox?.note ? { sandboxNote: this.options.sandbox.note } : {}),
       ...(python ? { python } : {}),
     };

@@ -161,7 +161,7 @@ export class LocalProvider implements Provider {
       workers: { total: pool.total, busy, idle: pool.total - busy },
       pids: [...this.pool.pids(), ...this.python.pids()],
       processGroups: [...this.shellGroups],
-      sandbox: this.sandbox.kind,
+      sandbox: this.sandbox.reported,
       ...(this.sandbox.note ? { sandboxNote: this.sandbox.note } : {}),
       ...(python ? { python } : {}),
     };

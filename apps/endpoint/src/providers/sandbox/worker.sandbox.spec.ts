@@ -174,6 +174,14 @@ describe('WorkerSandbox', () => {
     expect(stdout.trim().split('\n').pop()).toBe(String(process.getuid?.()));
   });
 
+  it('lets tasks make user namespaces when asked (containers), and says so: such an agent runs only its owner’s tasks', async () => {
+    expect(new WorkerSandbox({ kind: 'bwrap' }).reported).toBe('bwrap');
+    const sandbox = new WorkerSandbox({ kind: 'bwrap', userNamespaces: true });
+    expect(sandbox.reported).toBe('bwrap-userns');
+    const out = await runShell({ template: 'unshare -U true; echo "U=$?"', kwargs: {} }, never(), { sandbox });
+    expect((out as { result: { stdout: string } }).result.stdout).toMatch(/^U=0$/m);
+  });
+
   it('keeps FX and Node visible (read-only) when they live under a hidden dir, and still hides what lies inside them', async () => {
     // As for a repository cloned into the home dir or /tmp: hide its parent, and a secret inside it.
     const root = process.cwd();

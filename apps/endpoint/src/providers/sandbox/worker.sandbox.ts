@@ -68,6 +68,12 @@ export interface WorkerSandboxOptions {
    * Needs bubblewrap. @default true
    */
   network?: boolean;
+  /**
+   * true: tasks may make user namespaces of their own (containers: podman, rootless apptainer). In one a
+   * task holds every capability over the files of its uid, the agent's, so the agent then runs only its
+   * owner's tasks (`isolating`). @default false (--disable-userns where bubblewrap has it)
+   */
+  userNamespaces?: boolean;
 }
 
 export interface SpawnSpec {
@@ -111,6 +117,19 @@ export class WorkerSandbox {
   showing(dirs: string[]): WorkerSandbox {
     if (this.kind !== 'bwrap' || dirs.length === 0) return this;
     return new WorkerSandbox({ ...this.options, show: [...(this.options.show ?? []), ...dirs] });
+  }
+
+  /**
+   * What tasks run under, as the agent reports it: `bwrap-userns` for bubblewrap that lets tasks make
+   * user namespaces (asked for by `userNamespaces`, or a bubblewrap older than 0.8), which keeps one
+   * task's files from another's no better than `uid` does: such an agent runs only its owner's tasks.
+   */
+  get reported(): 'bwrap' | 'bwrap-userns' | 'uid' | 'none' {
+    return this.kind === 'bwrap' && !this.blocksUserns() ? 'bwrap-userns' : this.kind;
+  }
+
+  private blocksUserns(): boolean {
+    return this.options.userNamespaces !== true && disablesUserns(this.environment);
   }
 
   /** Resolves `sandbox:` once at start: `auto` takes bwrap when it works, else a uid of its own per worker when root, else none (with a note). */
@@ -205,7 +224,7 @@ export class WorkerSandbox {
     if (process.getuid?.() === 0) bw.push('--cap-drop', 'ALL');
     // Nor a user namespace of their own (unshare -Ur): in one a task holds every capability over the files
     // of its uid, the agent's, and lists the object stage all the same. bubblewrap >= 0.8 forbids it.
-    if (disablesUserns(this.environment)) bw.push('--unshare-user', '--disable-userns');
+    if (this.blocksUserns()) bw.push('--unshare-user', '--disable-userns');
     // Mounts stack in order: hide (an empty tmpfs over /tmp, FX_HOME, the home dir...), then show again,
     // read-only, what must stay visible inside a hidden dir (FX and Node when they are installed under the
     // home dir or /tmp), then hide once more what lies inside a shown dir (npm start's data dir in the
