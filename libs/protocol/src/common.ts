@@ -39,6 +39,13 @@ export const pageQuery = (defaultLimit: number) => ({
   cursor: z.string().max(256).optional(),
 });
 
+/** A yes-or-no query parameter (`true` or `false`, `fallback` when absent), as a boolean. */
+export const queryFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true');
+
 /**
  * The fields of a keyset-paged list's answer, pageQuery's counterpart: the page's `items` and
  * `nextCursor`, to pass as `cursor` for the next page (null when this page reached the end). Spread

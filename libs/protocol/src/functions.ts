@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { FunctionRuntime, PythonEntrypoint, ResourceName, Uuid, pageQuery, pageResponse } from './common.js';
+import { FunctionRuntime, PythonEntrypoint, ResourceName, Uuid, pageQuery, pageResponse, queryFlag } from './common.js';
 import { RetryPolicy } from './retry.js';
 import { FunctionCache } from './memoize.js';
 import { MAX_PROGRESS_PREFIX_CHARS } from './live.js';
@@ -111,10 +111,7 @@ export const ListFunctionsQuery = z
      * that show names (a table of tasks, the console's functions): other users' public sources are
      * theirs to make large. @default 'true'
      */
-    source: z
-      .enum(['true', 'false'])
-      .default('true')
-      .transform((v) => v === 'true'),
+    source: queryFlag(true),
   })
   .strict();
 export type ListFunctionsQuery = z.input<typeof ListFunctionsQuery>;

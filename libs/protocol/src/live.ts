@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMITS, Uuid } from './common.js';
+import { DEFAULT_LIMITS, Uuid, queryFlag } from './common.js';
 
 /**
  * Live streams from running tasks (issue 16): partial results ("progress") and what a task prints
@@ -130,10 +130,7 @@ export const TaskLogsQuery = z
     limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
     stream: LogStream.optional(),
     /** Include the agent's lines (stream `agent`); a `stream=agent` query includes them too. */
-    agent: z
-      .enum(['true', 'false'])
-      .default('false')
-      .transform((v) => v === 'true'),
+    agent: queryFlag(false),
   })
   .strict();
 export type TaskLogsQuery = z.input<typeof TaskLogsQuery>;
