@@ -183,6 +183,31 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect((await alicePeer.tasks(1))[0]!.taskId).toBe(last);
   });
 
+  it("takes the group's tasks back from a member its owner removes, though its agent still holds them", async () => {
+    const ep = await endpoint(mallory, 'mallory-removed');
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-removed', members: [ep.id] });
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
+    const member = await peer(ep.token);
+    member.send('credits', { credits: 1 });
+    const task = await submit(alice, g.body.id, ['held-on']);
+    expect((await member.tasks(1))[0]!.taskId).toBe(task);
+    member.send('started', { tasks: [{ taskId: task, startedAt: Date.now() }] });
+    expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: aliceEp.id })).status).toBe(201);
+    // its heartbeats kept the lease alive for as long as it liked: removing it took nothing back
+    expect((await alice.api('DELETE', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}`)).status).toBe(204);
+    const cancel = await member.next('cancel');
+    expect(cancel.payload.taskIds).toEqual([task]);
+    alicePeer.send('credits', { credits: 1 });
+    expect((await alicePeer.tasks(1, 15_000))[0]!.taskId).toBe(task);
+    // what the former member sends for it now changes nothing
+    member.send('results', { results: [result(task, 'from the former member')] });
+    await member.next('ack');
+    alicePeer.send('results', { results: [result(task, 'from alice')] });
+    await alicePeer.next('ack');
+    expect((await finished(alice, task)).result).toBe('from alice');
+    member.close();
+  });
+
   it("moves a group's task off a member endpoint that its owner deletes, rather than failing it", async () => {
     const ep = await endpoint(mallory, 'mallory-second');
     const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-2', members: [ep.id] });

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { EventsModule } from '../events/events.module.js';
+import { LeasesModule } from '../leases/leases.module.js';
 import { TaskStoreModule } from '../tasks/task-store.module.js';
 import { EndpointsModule } from '../endpoints/endpoints.module.js';
 import { ObjectsModule } from '../objects/objects.module.js';
@@ -17,7 +18,7 @@ import { WorkStealingService } from './work-stealing.service.js';
  * between members (WorkStealingService), which the dispatcher asks when an agent's queue runs dry.
  */
 @Module({
-  imports: [TaskStoreModule, EndpointsModule, ObjectsModule, EventsModule],
+  imports: [TaskStoreModule, EndpointsModule, ObjectsModule, EventsModule, LeasesModule],
   controllers: [EndpointGroupsController, EndpointInvitationsController],
   providers: [EndpointGroupsRepository, EndpointGroupsService, EndpointRoutingRepository, EndpointRoutingService, WorkStealingRepository, WorkStealingService],
   exports: [EndpointGroupsService, EndpointRoutingService, WorkStealingService],

@@ -19,6 +19,8 @@ import { EndpointGroupsRepository, type GroupRow, type MemberRow } from './endpo
 import { EndpointRoutingService } from './endpoint-routing.service.js';
 import { WorkStealingService } from './work-stealing.service.js';
 import { AuditService, type AuditRecord } from '../audit/audit.service.js';
+import { LeaseService } from '../leases/lease.service.js';
+import { EventsService } from '../events/events.service.js';
 
 /** Where a submission's endpoint ref points: one endpoint, or an endpoint group. */
 /** An endpoint comes with the row its lookup read, for the submission's checks (EndpointsService.checkSubmission). */
@@ -39,6 +41,8 @@ export class EndpointGroupsService {
     private readonly routing: EndpointRoutingService,
     private readonly stealing: WorkStealingService,
     private readonly audit: AuditService,
+    private readonly leases: LeaseService,
+    private readonly events: EventsService,
   ) {}
 
   async create(p: Principal, req: CreateEndpointGroupRequest): Promise<EndpointGroupInfo> {
@@ -107,7 +111,8 @@ export class EndpointGroupsService {
 
   /**
    * The group's owner removes any member; an endpoint's owner removes their endpoint from any group
-   * (its consent ends). Either way, the group's tasks waiting on it move to the other members.
+   * (its consent ends). Either way, the group's tasks waiting on it or held by its agent move to the
+   * other members.
    */
   async removeMember(p: Principal, ref: string, endpointId: string): Promise<void> {
     const parsed = parseRef(ref);
@@ -117,6 +122,9 @@ export class EndpointGroupsService {
     const ownsEndpoint = endpoint?.ownerId === p.userId;
     if (!g || !(ownsGroup || (ownsEndpoint && (await this.groups.membership(g.id, endpointId))))) throw groupNotFound(ref);
     if (!(await this.groups.removeMember(g.id, endpointId))) throw FxException.notFound('member', endpointId);
+    // what its agent holds comes back too (it is told to stop those), then everything moves on
+    const taken = await this.leases.takeBack(g.id, endpointId);
+    if (taken.length) await this.events.publish('cancel', { endpointId, taskIds: taken });
     await this.routing.rehome([endpointId]);
     await this.audit.record(p, member('endpoint-group.member-removed', g, endpointId, { by: ownsGroup ? 'group-owner' : 'endpoint-owner' }));
   }

@@ -65,6 +65,26 @@ export class LeaseService {
   }
 
   /**
+   * An endpoint left an endpoint group (removed by either owner): the group's tasks its agent holds
+   * come back, as lost attempts, to be placed on the other members; a heartbeat kept their leases
+   * alive however long it held them. Returns their ids, for its agent to stop.
+   */
+  async takeBack(groupId: string, endpointId: string): Promise<string[]> {
+    const lost = await this.leases.requeueLeftMember(groupId, endpointId, this.config.FX_MAX_ATTEMPTS);
+    const taskIds = [...lost.requeued, ...lost.exhausted].map((t) => t.id);
+    if (taskIds.length)
+      this.logger.log({
+        msg: 'took back the tasks of a group its former member held',
+        groupId,
+        endpointId,
+        taken: taskIds.length,
+        taskIds: taskIds.slice(0, 10),
+      });
+    await this.requeue(lost);
+    return taskIds;
+  }
+
+  /**
    * At start, before the first sweep: the leases that ran out while no server was up (a restart, a
    * crash) are not the agents' fault. Each held lease gets one lease term plus an agent's longest
    * reconnect delay, so an agent that comes back keeps its tasks (its hello claims them) instead of

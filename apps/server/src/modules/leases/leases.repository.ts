@@ -150,6 +150,14 @@ export class LeasesRepository extends SqlRepository {
   }
 
   /**
+   * The tasks of endpoint group `groupId` that its former member `endpointId` holds: its consent ended
+   * (or the group's owner took it away), so its agent keeps none of them, whatever it still says.
+   */
+  requeueLeftMember(groupId: string, endpointId: string, maxAttempts: number): Promise<LostLeases> {
+    return this.requeueHeld(`endpoint_group_id = $1::uuid AND endpoint_id = $2::uuid`, [groupId, endpointId], maxAttempts);
+  }
+
+  /**
    * Leases past their expiry (the agent vanished without a word) go back to the queue. Whether any
    * expired is read first (the open-status lease index): the usual sweep finds none and costs one
    * read instead of the two locking statements.
