@@ -5,6 +5,12 @@ import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.mess
 
 /** The descriptor the agent hands a worker its link on (worker.link.ts `linkStdio`). */
 const LINK_FD = 3;
+/**
+ * JSON as it was when the worker started. Tasks run in this process and may replace globals (a public
+ * function hooking JSON.stringify to see what its caller's later tasks send, or to break their
+ * results); Node's IPC channel kept its own copies, and so does this link.
+ */
+const { stringify, parse } = JSON;
 
 /**
  * A js worker's end of its link to the agent: newline-delimited JSON on fd 3, the same framing as a
@@ -23,7 +29,7 @@ export class ParentChannel {
     // the agent's lines, trusted: this end guards nothing from them
     this.socket.on('data', (chunk: string) =>
       this.lines.push(chunk, (line) => {
-        onMessage(JSON.parse(line) as ParentToWorkerMessage);
+        onMessage(parse(line) as ParentToWorkerMessage);
         return true;
       }),
     );
@@ -51,6 +57,8 @@ export class ParentChannel {
   /** Writes the messages as one write; `written` once the bytes are in the pipe (or it is closed). */
   send(messages: WorkerToParentMessage[], written: () => void = () => undefined): void {
     if (!this.connected) return written();
-    this.socket.write(messages.map((m) => `${JSON.stringify(m)}\n`).join(''), () => written());
+    let text = '';
+    for (let i = 0; i < messages.length; i++) text += `${stringify(messages[i])}\n`;
+    this.socket.write(text, () => written());
   }
 }
