@@ -96,10 +96,10 @@ async function blobOf(token: string, path: string): Promise<Blob> {
   return res.blob();
 }
 
-/** The REST calls the console makes, bound to one token. */
 /** How many functions the console lists (Functions, the task filters' choices and names): ten pages. */
 export const MAX_LISTED_FUNCTIONS = 10_000;
 
+/** The REST calls the console makes, bound to one token. */
 export function api(token: string) {
   const r = <T>(method: string, path: string, body?: unknown) => request<T>(token, method, path, body);
   return {
