@@ -32,7 +32,8 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('fairness between users o
     // the agent's default prefetch (256): bob's backlog waits in the server's queue, in the agent's and in
     // the worker's, and each of them must let alice's task through
     endpoint = await EndpointProcess.configure(server, 'shared', { workers: 1, token: aliceToken });
-    endpoint.start();
+    // bob's tasks run on alice's endpoint: its agent must not be root (which runs only its owner's)
+    endpoint.start({ unprivileged: true });
     await eventually(async () => (await alice.getEndpoint(endpoint.endpointId)).state === 'online', 30_000, 'endpoint online').catch((e) => {
       throw new Error(`${(e as Error).message}\n${logs()}`);
     });

@@ -32,7 +32,16 @@ export interface AgentStartOptions {
   nodeArgs?: string[];
   /** Arguments after `start <name>` (`--takeover`). */
   args?: string[];
+  /**
+   * Run the agent as an unprivileged user (`nobody`, its FX_HOME handed to it) when the tests run as
+   * root: a root agent runs only its owner's tasks, so another user's tasks (endpoint groups) need this
+   * on a root CI machine. Nothing changes when the tests run as another user already. @default false
+   */
+  unprivileged?: boolean;
 }
+
+/** The uid and gid of `nobody` on Debian. */
+const NOBODY = 65534;
 
 /** The server an endpoint registers with: a ServerProcess, or anything with a URL and an admin token. */
 export interface ServerAddress {
@@ -110,10 +119,13 @@ export class EndpointProcess extends ChildFixture {
 
   /** Runs `fx-endpoint start <name>` in the foreground, as a child the test can signal. */
   start(options: AgentStartOptions = {}): ChildProcess {
+    const asNobody = options.unprivileged === true && process.getuid?.() === 0;
+    if (asNobody) spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, this.home.path]);
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ENDPOINT_CLI, 'start', this.name, ...(options.args ?? [])], {
-      env: this.env,
+      env: asNobody ? { ...this.env, HOME: this.home.path } : this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: this.options.detached ?? false,
+      ...(asNobody ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     return this.adopt(child, this.options.keepOutput);
   }
