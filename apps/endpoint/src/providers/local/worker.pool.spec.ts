@@ -116,6 +116,16 @@ describe('WorkerPool', () => {
     expect(after).toMatchObject({ status: 'success', result: 'still here' });
   });
 
+  it('carries a huge error or a huge print of a task as any other, cut, over the link', async () => {
+    // the link takes a line of at most a frame's worth: a 40 MB message (and its stack) or one 70 MB
+    // write broke it, and the task failed WORKER_LOST where Node's IPC channel had carried them
+    const thrown = await pool.run(id(), js('() => { throw new Error("x".repeat(40 * 1024 * 1024)); }'), noAbort());
+    expect(thrown).toMatchObject({ status: 'failed', error: { code: 'TASK_ERROR', name: 'Error' } });
+    expect((thrown as { error: { message: string } }).error.message.length).toBeLessThan(8 * 1024);
+    const printed = await pool.run(id(), js('() => { process.stdout.write("y".repeat(70 * 1024 * 1024)); return "printed"; }'), noAbort());
+    expect(printed).toMatchObject({ status: 'success', result: 'printed' });
+  }, 60_000);
+
   it("hands a task pipes of its own for stdout and stderr, never the agent's, and copies what it prints within a budget", async () => {
     const printed: string[] = [];
     const sink = {

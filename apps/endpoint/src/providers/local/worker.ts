@@ -4,6 +4,7 @@
  * starting another, and withdraws a task that has not started with `drop`.
  */
 import { join } from 'node:path';
+import { boundRemoteError } from '@fx/protocol';
 import { JsRuntime } from '../../runtimes/js/js.runtime.js';
 import type { ParentToWorkerMessage, WorkerToParentMessage } from './worker.messages.js';
 import { ParentChannel } from './worker.channel.js';
@@ -32,7 +33,10 @@ let heldDone: WorkerToParentMessage | undefined;
 const send = (message: WorkerToParentMessage | undefined, written: () => void = () => undefined) => {
   const held = heldDone;
   heldDone = undefined;
-  const messages = [held, message].filter((m) => m !== undefined);
+  // no Array method here: a task may have replaced them (worker.channel.ts)
+  const messages: WorkerToParentMessage[] = [];
+  if (held) messages[messages.length] = held;
+  if (message) messages[messages.length] = message;
   if (messages.length === 0 || !channel.connected) return written();
   if (!held) written();
   channel.send(messages, held ? written : undefined);
@@ -74,7 +78,10 @@ function run(task: Extract<ParentToWorkerMessage, { type: 'run' }>): void {
     const usage = measured();
     // what it emitted and printed goes first: the agent sends a task's live items before its result
     live.end();
-    const done: WorkerToParentMessage = { type: 'done', taskId: task.taskId, outcome: { ...outcome, usage } };
+    // an error is the task's to make as large as it likes: cut here, so that its message stays within
+    // what the link takes (one line of at most a frame's worth) and the worker lives on
+    const reported = outcome.ok ? outcome : { ...outcome, error: boundRemoteError(outcome.error) };
+    const done: WorkerToParentMessage = { type: 'done', taskId: task.taskId, outcome: { ...reported, usage } };
     busy = false;
     // On the next turn, not now: a `drop` already on the channel is read before the next task starts.
     if (queue.length > 0) {

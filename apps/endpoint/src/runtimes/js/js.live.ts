@@ -29,7 +29,7 @@ export interface LiveMessage {
 
 /**
  * The live streams of the task a js worker runs: `ctx.emit(value)` keeps only the latest value and a
- * count (a burst of emits costs IPC one message per flush, not one per emit), and what the task writes
+ * count (a burst of emits costs the link one message per flush, not one per emit), and what the task writes
  * to process.stdout / process.stderr is gathered, still reaching the worker's own streams as before.
  * `end()` sends what is pending; the worker calls it before it reports the task done.
  */
@@ -75,8 +75,11 @@ export class WorkerLive {
     if (this.taskId === undefined) return;
     const text = typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : '';
     if (text === '') return;
-    this.logs.push({ stream, at: Date.now(), text });
-    this.pendingChars += text.length;
+    // one write's tail at most: a message on the worker's link is one line of at most a frame's worth,
+    // and the agent keeps a task's last lines only (maxTaskLogMB) anyway
+    const kept = text.length > MAX_PENDING_CHARS ? text.slice(-MAX_PENDING_CHARS).replace(/^[\uDC00-\uDFFF]/, '') : text;
+    this.logs.push({ stream, at: Date.now(), text: kept });
+    this.pendingChars += kept.length;
     if (this.pendingChars >= MAX_PENDING_CHARS) this.flush();
     else this.schedule();
   }
