@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -125,7 +125,8 @@ export class WorkerSandbox {
    * task's files from another's no better than `uid` does: such an agent runs only its owner's tasks.
    */
   get reported(): 'bwrap' | 'bwrap-userns' | 'uid' | 'none' {
-    return this.kind === 'bwrap' && !this.blocksUserns() ? 'bwrap-userns' : this.kind;
+    const tasksMakeUserns = hostAllowsUserns(this.environment) && (this.options.userNamespaces === true || !disablesUserns(this.environment));
+    return this.kind === 'bwrap' && tasksMakeUserns ? 'bwrap-userns' : this.kind;
   }
 
   private blocksUserns(): boolean {
@@ -311,6 +312,29 @@ export function disablesUserns(environment: InheritedEnv = inheritedEnv()): bool
   );
   userns = !r.error && r.status === 0;
   return userns;
+}
+
+let nestable: boolean | null = null;
+
+/**
+ * Whether this user may make user namespaces at all. Where it may not (a host with them off, as many
+ * HPC hosts with a setuid bubblewrap have), neither may its tasks, with --disable-userns or without,
+ * and bubblewrap's failure to probe --disable-userns there says nothing against isolation. Probed once.
+ */
+function hostAllowsUserns(environment: InheritedEnv): boolean {
+  if (nestable !== null) return nestable;
+  const r = spawnSync('unshare', ['-U', 'true'], { encoding: 'utf8', timeout: 10_000, env: { PATH: environment.PATH ?? '/usr/bin:/bin' } });
+  if (r.error) {
+    // no unshare(1) here: the kernel's own switch
+    let max = '';
+    try {
+      max = readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim();
+    } catch {
+      // unknown: assume they may, and say so (bwrap-userns)
+    }
+    nestable = max !== '0';
+  } else nestable = r.status === 0;
+  return nestable;
 }
 
 /**

@@ -18,7 +18,9 @@ export const json = (v: unknown) => JSON.stringify(v);
  * owner for a lost attempt (a start in 2199 made every running task of a group a straggler; one in 2000
  * charged 26 years).
  */
-export const agentStart = (ms: string, dispatchedAt: string) => `LEAST(now(), GREATEST(${dispatchedAt}, to_timestamp(${ms} / 1000.0)))`;
+export const agentStart = (ms: string, dispatchedAt: string) =>
+  // no start said (an older agent, a retry frame without one) stays no start: GREATEST skips a NULL
+  `CASE WHEN ${ms} IS NULL THEN NULL ELSE LEAST(now(), GREATEST(${dispatchedAt}, to_timestamp(${ms} / 1000.0))) END`;
 
 /**
  * The tasks a frame of rows names (`frame`'s column `key`), each found through the primary key alone,
