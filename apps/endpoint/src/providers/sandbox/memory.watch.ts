@@ -11,21 +11,21 @@ export const MEMORY_POLL_MS = 150;
 export const MEMORY_POLL_DUTY = 10;
 /**
  * Past this many threads, a process's children are found from every process's parent (one read of each
- * /proc/<pid>/stat) instead of each thread's `children` list (one read per thread).
+ * /proc/<pid>/stat, shared by every watch for half an interval) instead of each thread's `children`
+ * list (one read per thread): far more threads than a JVM or an OpenBLAS task on a large node holds,
+ * for which the host's every process would cost more than their threads.
  */
-export const THREADS_LISTED = 64;
+export const THREADS_LISTED = 1024;
 
 /** The pid and every descendant of it, from /proc (what /proc cannot say is left out). */
-export function processTree(rootPid: number): number[] {
+export function processTree(rootPid: number, threadsListed = THREADS_LISTED): number[] {
   const seen = new Set<number>();
   const stack = [rootPid];
-  let parents: Map<number, number[]> | undefined;
-  const byParent = () => (parents ??= parentMap());
   while (stack.length > 0) {
     const pid = stack.pop() as number;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    for (const child of childrenOf(pid, byParent)) stack.push(child);
+    for (const child of childrenOf(pid, threadsListed)) stack.push(child);
   }
   return [...seen];
 }
@@ -44,7 +44,7 @@ export function treeRssBytes(rootPid: number): number {
   return total;
 }
 
-function childrenOf(pid: number, byParent: () => Map<number, number[]>): number[] {
+function childrenOf(pid: number, threadsListed: number): number[] {
   const out: number[] = [];
   let threads: string[];
   try {
@@ -52,7 +52,7 @@ function childrenOf(pid: number, byParent: () => Map<number, number[]>): number[
   } catch {
     return out;
   }
-  if (threads.length > THREADS_LISTED) return byParent().get(pid) ?? [];
+  if (threads.length > threadsListed) return parentMap().get(pid) ?? [];
   for (const tid of threads) {
     try {
       const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
@@ -64,9 +64,17 @@ function childrenOf(pid: number, byParent: () => Map<number, number[]>): number[
   return out;
 }
 
-/** Every live process's children, by parent pid (field 4 of /proc/<pid>/stat, after the command's `)`). */
+let parents: { at: number; map: Map<number, number[]> } | undefined;
+
+/**
+ * Every live process's children, by parent pid (field 4 of /proc/<pid>/stat, after the command's `)`),
+ * read again when the last reading is half an interval old: every watch of a tick shares one.
+ */
 function parentMap(): Map<number, number[]> {
+  const now = performance.now();
+  if (parents && now - parents.at < MEMORY_POLL_MS / 2) return parents.map;
   const map = new Map<number, number[]>();
+  parents = { at: now, map };
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid)) continue;
