@@ -26,3 +26,12 @@ export function memoizedInsert(status: string, waiting: string, dependents?: str
               x.cache_key, x.cache_scope, x.cache_ttl_seconds, e.task_id, e.result, e.output, CASE WHEN e.key IS NOT NULL THEN now() END, x.output_name${dependents ? `, ${dependents}` : ''}
        FROM x LEFT JOIN ${liveEntry('x.cache_key')} ON TRUE`;
 }
+
+/**
+ * The statement that gives up the pending entries held by memoized tasks just moved (`moved`: rows
+ * with id, owner_id, endpoint_id, cache_key) onto another user's endpoint (a steal, a reroute): a run
+ * there fills nothing (cache.repository.ts fills), and their owners' identical tasks would wait on that
+ * member's agent for as long as it held them; the cache's repair sweep starts one of those instead.
+ */
+export const dropForeignHolds = (moved: string) => `DELETE FROM task_cache e USING ${moved} m JOIN endpoints en ON en.id = m.endpoint_id
+  WHERE m.cache_key IS NOT NULL AND en.owner_id <> m.owner_id AND e.key = m.cache_key AND e.task_id = m.id AND e.state = 'pending'`;

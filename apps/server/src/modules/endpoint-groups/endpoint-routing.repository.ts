@@ -5,6 +5,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Endpoint, Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
 import { idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { dropForeignHolds } from '../cache/cache-sql.js';
 
 /** An active member of a live group, with what routing weighs (member-choice.ts). */
 /** Whether endpoint `e`'s agent said `ownerOnly` in its hello (AgentSessionService stores it with the agent's info). */
@@ -79,7 +80,8 @@ export class EndpointRoutingRepository extends SqlRepository {
   /**
    * Moves each task to its new member if it is still waiting on its old one; returns the moved ones for
    * the new members' queues. Rows are locked in id order, skipping those another statement holds (a
-   * lease being granted): those stay, and the next reroute looks again.
+   * lease being granted): those stay, and the next reroute looks again. A memoized task moved onto
+   * another user's member gives up the execution its identical tasks wait for (dropForeignHolds).
    */
   move(moves: Array<{ id: string; from: string; to: string }>): Promise<QueuedRow[]> {
     if (moves.length === 0) return Promise.resolve([]);
@@ -88,9 +90,11 @@ export class EndpointRoutingRepository extends SqlRepository {
        locked AS (
          SELECT t.id, x.dst FROM tasks t JOIN x ON x.id = t.id
          WHERE t.endpoint_id = x.src AND t.status = 'waiting-for-endpoint'
-         ORDER BY t.id FOR UPDATE OF t SKIP LOCKED)
-       UPDATE tasks t SET endpoint_id = locked.dst FROM locked WHERE t.id = locked.id
-       RETURNING ${queuedColumns('t.')}`,
+         ORDER BY t.id FOR UPDATE OF t SKIP LOCKED),
+       moved AS (UPDATE tasks t SET endpoint_id = locked.dst FROM locked WHERE t.id = locked.id
+                 RETURNING ${queuedColumns('t.')}, t.cache_key),
+       dropped AS (${dropForeignHolds('moved')})
+       SELECT ${queuedColumns()} FROM moved`,
       json(moves.map((m) => ({ id: m.id, src: m.from, dst: m.to }))),
     );
   }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { QueuedRow } from '../tasks/tasks.repository.js';
 import { HELD, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { dropForeignHolds } from '../cache/cache-sql.js';
 
 /** What one steal takes, and from where. */
 export interface StealRequest {
@@ -50,9 +51,7 @@ export class WorkStealingRepository extends SqlRepository {
    * Moves waiting tasks of these groups from the given members to the thief, from each the highest
    * priority and oldest first; returns them for the thief's queue. Their entries left on the other
    * members' queues are skipped and settled when claimed there. A memoized task another user's thief
-   * takes gives up the execution its identical tasks wait for (its pending entry): its run there fills
-   * nothing (cache.repository.ts fills), and they would wait on that member's agent for as long as it
-   * held the task; the cache's repair sweep starts one of them instead.
+   * takes gives up the execution its identical tasks wait for (dropForeignHolds).
    */
   steal(r: StealRequest): Promise<QueuedRow[]> {
     if (r.from.length === 0 || r.groupIds.length === 0) return Promise.resolve([]);
@@ -72,8 +71,7 @@ export class WorkStealingRepository extends SqlRepository {
            LIMIT src.take FOR UPDATE OF t SKIP LOCKED) p),
        moved AS (UPDATE tasks t SET endpoint_id = $1::uuid FROM picked WHERE t.id = picked.id
                  RETURNING ${queuedColumns('t.')}, t.cache_key),
-       dropped AS (DELETE FROM task_cache e USING moved m
-                   WHERE m.cache_key IS NOT NULL AND m.owner_id <> $8::uuid AND e.key = m.cache_key AND e.task_id = m.id AND e.state = 'pending')
+       dropped AS (${dropForeignHolds('moved')})
        SELECT ${queuedColumns()} FROM moved`,
       r.endpointId,
       json(r.from.map((f) => ({ endpoint_id: f.endpointId, take: f.take }))),
