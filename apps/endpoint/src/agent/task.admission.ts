@@ -24,7 +24,6 @@ export class TaskAdmission {
 
   /** From `welcome`: the endpoint's owner (absent: an older server, and no check). */
   private ownerId: string | undefined;
-  /** Why tasks here are not isolated from one another (the provider's sandbox), or null when they are. */
   /** Why another user's task may not run here (the rest of a sentence naming the endpoint), or null when it may. */
   private unisolated: string | null = null;
 

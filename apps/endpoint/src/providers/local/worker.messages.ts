@@ -14,7 +14,7 @@ export type WorkerInvocation = (JsInvocation & { maxResultBytes: number }) | Pyt
 export type WorkerOutcome = JsOutcome & { output?: TaskOutput; usage?: MeasuredUsage };
 
 /**
- * Messages between the agent (parent) and one worker process (js over Node's IPC, python as JSON lines
+ * Messages between the agent (parent) and one worker process (js or python, as JSON lines
  * on a pipe). A worker may hold more than one task: it runs them one at a time.
  * `queued` marks a task sent while the worker still held another; the worker reports `started` for
  * those, so the parent knows when they begin. A worker runs the waiting task of highest `priority`

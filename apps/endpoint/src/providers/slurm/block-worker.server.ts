@@ -71,13 +71,14 @@ export class BlockWorkerServer {
 
   /**
    * Until its hello is accepted a connection may send MAX_HELLO_BYTES (counted on the socket, so a larger
-   * frame is never assembled, let alone parsed), and at most MAX_PENDING_WORKERS such connections are open
+   * frame is never assembled, and at most one socket read past it parsed), and at most MAX_PENDING_WORKERS such connections are open
    * at once: a frame of up to MAX_WORKER_FRAME_BYTES is for an admitted worker only.
    */
   private onConnection(ws: WebSocket, socket: Duplex): void {
     let received = 0;
     let refused = false;
-    // before ws's own listener: a chunk past the limit is never handed to the frame parser
+    // before ws's own listener: the connection ends on the chunk that passes the limit (that one chunk,
+    // one socket read, still reaches the frame parser: the listeners of an event are called in turn)
     const counted = (chunk: Buffer) => {
       received += chunk.length;
       if (received <= MAX_HELLO_BYTES || refused) return;

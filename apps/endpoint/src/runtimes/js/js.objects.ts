@@ -22,7 +22,7 @@ export class ObjectLoadError extends Error {
 
 /**
  * Puts each object's content where its reference was: a Buffer for `bytes`, the parsed value for `json`.
- * The content is read from the file the agent prepared (never sent over IPC), once per file; a
+ * The content is read from the file the agent prepared (never sent over the worker's link), once per file; a
  * reference used twice gets two values (two Buffers, two parses), as two copies of the data would.
  */
 export async function loadObjects(args: unknown[], kwargs: Record<string, unknown>, placements: ObjectPlacement[] = []): Promise<void> {

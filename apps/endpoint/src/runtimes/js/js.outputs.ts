@@ -34,7 +34,7 @@ export interface TaskContext {
 }
 
 /**
- * The named outputs of one running task: written to files in the worker's directory (never over IPC),
+ * The named outputs of one running task: written to files in the worker's directory (never over the worker's link),
  * which the agent uploads (with the task's id and the name) before the task's result is reported.
  */
 export class TaskOutputs {

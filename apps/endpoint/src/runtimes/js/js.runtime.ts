@@ -19,7 +19,7 @@ export interface JsInvocation {
   maxResultBytes?: number;
   /**
    * Set when results may become objects (SubmitContext): bytes, and JSON larger than this, are written
-   * to the worker's result file instead of travelling over IPC.
+   * to the worker's result file instead of travelling over the worker's link.
    */
   inlineResultBytes?: number;
   /** Every result goes to the result file (a task with outputName). */

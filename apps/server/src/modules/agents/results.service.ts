@@ -206,7 +206,7 @@ export class ResultsService {
       if (ignored > 0) {
         const taskIds = fresh.filter((id) => !again.some((a) => a.id === id)).slice(0, 10);
         this.logger.warn({
-          msg: 'ignored results for tasks not held by this connection',
+          msg: 'ignored results for tasks not held by this connection (or finished over an hour ago)',
           endpointId: conn.endpointId,
           connId: conn.id,
           ignored,

@@ -36,13 +36,6 @@ function contentLength(req: IncomingMessage): number | null {
 }
 
 /**
- * Resumable uploads (POST/PUT/GET /v1/objects/uploads…) and one-shot puts (POST /v1/objects). Bytes go
- * from the request straight to the upload's staging file, never held whole; every bound (declared size,
- * FX_MAX_OBJECT_BYTES, the owner's quota) is checked before a byte is read, and again while they stream.
- * Completing hashes what the server holds, moves it into the store (deduplicated by sha256) and creates
- * the object row.
- */
-/**
  * Objects another user's endpoint (a member of the task owner's endpoint group) may open uploads for, per
  * task it holds: they are the owner's, count against her quota and her open uploads, and keep no expiry
  * when named, so a member holding one of her tasks could otherwise fill both and fire her `fromMembers`
@@ -50,6 +43,13 @@ function contentLength(req: IncomingMessage): number | null {
  */
 export const MAX_MEMBER_UPLOADS_PER_TASK = 100;
 
+/**
+ * Resumable uploads (POST/PUT/GET /v1/objects/uploads…) and one-shot puts (POST /v1/objects). Bytes go
+ * from the request straight to the upload's staging file, never held whole; every bound (declared size,
+ * FX_MAX_OBJECT_BYTES, the owner's quota) is checked before a byte is read, and again while they stream.
+ * Completing hashes what the server holds, moves it into the store (deduplicated by sha256) and creates
+ * the object row.
+ */
 @Injectable()
 export class UploadsService {
   private readonly logger = new Logger('Uploads');
