@@ -60,6 +60,23 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     return r.body.taskId as string;
   };
   const get = async (u: TestUser, id: string) => (await u.api('GET', `/v1/tasks/${id}`)).body;
+  /** A new endpoint of mallory's, the one member of a new group of alice's, accepted by mallory. */
+  const mallorysMember = async (endpointName: string, groupName: string) => {
+    const ep = await endpoint(mallory, endpointName);
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: groupName, members: [ep.id] });
+    expect(g.status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
+    return { ep, groupId: g.body.id as string };
+  };
+  /** mallorysMember, its agent connected, holding alice's task with these args. */
+  const heldByMember = async (endpointName: string, groupName: string, args: unknown[]) => {
+    const { ep, groupId } = await mallorysMember(endpointName, groupName);
+    const member = await peer(ep.token);
+    member.send('credits', { credits: 1 });
+    const task = await submit(alice, groupId, args);
+    expect((await member.tasks(1))[0]!.taskId).toBe(task);
+    return { ep, groupId, member, task };
+  };
   const finished = (u: TestUser, id: string) =>
     eventually(async () => ((await get(u, id)).status === 'success' ? get(u, id) : undefined), 10_000, `task ${id} finished`, FRAME_POLL);
   const seenBy = (s: RawSocket, id: string) =>
@@ -184,17 +201,11 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
   });
 
   it("takes the group's tasks back from a member its owner removes, though its agent still holds them", async () => {
-    const ep = await endpoint(mallory, 'mallory-removed');
-    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-removed', members: [ep.id] });
-    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
-    const member = await peer(ep.token);
-    member.send('credits', { credits: 1 });
-    const task = await submit(alice, g.body.id, ['held-on']);
-    expect((await member.tasks(1))[0]!.taskId).toBe(task);
+    const { ep, groupId, member, task } = await heldByMember('mallory-removed', 'pool-removed', ['held-on']);
     member.send('started', { tasks: [{ taskId: task, startedAt: Date.now() }] });
-    expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: aliceEp.id })).status).toBe(201);
+    expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: aliceEp.id })).status).toBe(201);
     // its heartbeats kept the lease alive for as long as it liked: removing it took nothing back
-    expect((await alice.api('DELETE', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}`)).status).toBe(204);
+    expect((await alice.api('DELETE', `/v1/endpoint-groups/${groupId}/members/${ep.id}`)).status).toBe(204);
     const cancel = await member.next('cancel');
     expect(cancel.payload.taskIds).toEqual([task]);
     alicePeer.send('credits', { credits: 1 });
@@ -209,12 +220,9 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
   });
 
   it("moves a group's task off a member endpoint that its owner deletes, rather than failing it", async () => {
-    const ep = await endpoint(mallory, 'mallory-second');
-    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-2', members: [ep.id] });
-    expect(g.status).toBe(201);
-    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
-    const task = await submit(alice, g.body.id, ['kept']);
-    expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: aliceEp.id })).status).toBe(201);
+    const { ep, groupId } = await mallorysMember('mallory-second', 'pool-2');
+    const task = await submit(alice, groupId, ['kept']);
+    expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: aliceEp.id })).status).toBe(201);
     // mallory deleting her endpoint decides nothing about alice's task: it goes to the other member
     expect((await mallory.api('DELETE', `/v1/endpoints/${ep.id}`)).status).toBe(204);
     alicePeer.send('credits', { credits: 1 });
@@ -223,9 +231,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
   });
 
   it("lets a member endpoint store the group owner's task's named outputs under free names only, never over her objects", async () => {
-    const ep = await endpoint(mallory, 'mallory-third');
-    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-3', members: [ep.id] });
-    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
+    const { ep, groupId } = await mallorysMember('mallory-third', 'pool-3');
     const aliceObjects = objectsClient(server.url, alice.token);
     const precious = (await aliceObjects.put(Buffer.from('alice data'), { name: 'data/precious' })).body;
     // the welcome names the endpoint's owner: an agent without bubblewrap runs no one else's tasks
@@ -236,7 +242,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     await probe.waitClosed();
     const member = await peer(ep.token);
     member.send('credits', { credits: 1 });
-    const task = await submit(alice, g.body.id, ['outputs']);
+    const task = await submit(alice, groupId, ['outputs']);
     expect((await member.tasks(1))[0]!.taskId).toBe(task);
     const store = async (name: string, bytes: string) => {
       const agent = objectsClient(server.url, ep.token);
@@ -280,13 +286,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
   });
 
   it("lets a member endpoint open only so many uploads for one task of the group owner's, her own endpoints as many as they like", async () => {
-    const ep = await endpoint(mallory, 'mallory-uploads');
-    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-uploads', members: [ep.id] });
-    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
-    const member = await peer(ep.token);
-    member.send('credits', { credits: 1 });
-    const task = await submit(alice, g.body.id, ['uploads']);
-    expect((await member.tasks(1))[0]!.taskId).toBe(task);
+    const { ep, member, task } = await heldByMember('mallory-uploads', 'pool-uploads', ['uploads']);
     const agent = objectsClient(server.url, ep.token);
     // each open upload is hers (her quota, her open uploads): mallory's agent could open 10,000 of them
     for (let i = 0; i < MAX_MEMBER_UPLOADS_PER_TASK; i++)
@@ -305,10 +305,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
   });
 
   it("routes another user's tasks around a member that runs only its owner's, which steals none of them either", async () => {
-    const bareEp = await endpoint(mallory, 'mallory-bare');
-    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-bare', members: [bareEp.id] });
-    expect(g.status).toBe(201);
-    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${bareEp.id}/accept`)).status).toBeLessThan(300);
+    const { ep: bareEp, groupId } = await mallorysMember('mallory-bare', 'pool-bare');
     // her agent runs tasks without bubblewrap (uid or none): it says so in its heartbeats
     const bare = await peer(bareEp.token);
     bare.send('heartbeat', {
@@ -324,14 +321,14 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     await eventually(stored, 10_000, 'the heartbeat stored', FRAME_POLL);
     try {
       // its only member may not run alice's tasks: refused at submit, saying why
-      const refused = await alice.api('POST', '/v1/tasks', { functionId: fn, endpointId: g.body.id, args: ['bare'] });
+      const refused = await alice.api('POST', '/v1/tasks', { functionId: fn, endpointId: groupId, args: ['bare'] });
       expect([refused.status, refused.body.code]).toEqual([409, 'ISOLATION_REQUIRED']);
       expect(refused.body.message).toMatch(/without bubblewrap/);
       // beside an endpoint of alice's (busy: no credits), her tasks go there, and the idle member takes none
       const own = await endpoint(alice, 'alice-bare');
       const ownPeer = await peer(own.token);
-      expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: own.id })).status).toBe(201);
-      const ids = [await submit(alice, g.body.id, ['b1']), await submit(alice, g.body.id, ['b2'])];
+      expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: own.id })).status).toBe(201);
+      const ids = [await submit(alice, groupId, ['b1']), await submit(alice, groupId, ['b2'])];
       for (const id of ids) expect((await get(alice, id)).endpointId).toBe(own.id);
       bare.send('credits', { credits: 10 });
       await sleep(1_000);
@@ -402,13 +399,10 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
       cache: { ttlSeconds: 600 },
     });
     expect(py.status).toBe(201);
-    const memberEp = await endpoint(mallory, 'mallory-pickle');
-    const g = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-pickle', members: [memberEp.id] });
-    expect(g.status).toBe(201);
-    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${memberEp.id}/accept`)).status).toBeLessThan(300);
+    const { ep: memberEp, groupId } = await mallorysMember('mallory-pickle', 'pool-pickle');
     const member = await peer(memberEp.token);
     const pickled = { $fx: 'pickle', python: '3.11', pickler: 'cloudpickle', data: Buffer.from('not read by the server').toString('base64') };
-    const pickleTask = () => alice.api('POST', '/v1/tasks', { functionId: py.body.id, endpointId: g.body.id, serializer: 'pickle', pickledArgs: pickled });
+    const pickleTask = () => alice.api('POST', '/v1/tasks', { functionId: py.body.id, endpointId: groupId, serializer: 'pickle', pickledArgs: pickled });
     try {
       // mallory's agent could return any pickle, and alice's SDK would run it when it unpickles
       const refused = await pickleTask();
@@ -416,7 +410,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
       expect(refused.body.message).toMatch(/unpickling runs whatever code/);
       const own = await endpoint(alice, 'alice-pickle');
       const ownPeer = await peer(own.token);
-      expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: own.id })).status).toBe(201);
+      expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: own.id })).status).toBe(201);
       const sent = await pickleTask();
       expect(sent.status).toBe(201);
       expect((await get(alice, sent.body.taskId)).endpointId).toBe(own.id);
@@ -428,7 +422,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
 
       // a JSON task of the memoized function that ran on mallory's member fills no entry of alice's
       const json = async (x: string) => {
-        const r = await alice.api('POST', '/v1/tasks', { functionId: py.body.id, endpointId: g.body.id, args: [x] });
+        const r = await alice.api('POST', '/v1/tasks', { functionId: py.body.id, endpointId: groupId, args: [x] });
         expect(r.status).toBe(201);
         return r.body.taskId as string;
       };
