@@ -44,12 +44,12 @@ export function printTable<T>(context: CliContext, items: T[], { header, row, em
 
 /** One record for people: a line per field, the values aligned at `width`. */
 export function printRecord(context: CliContext, fields: Array<[string, string]>, width: number): void {
-  for (const [k, v] of fields) context.out(`${k.padEnd(width)}${safeText(v)}`);
+  for (const [k, v] of fields) context.out(`${k.padEnd(width)}${v}`);
 }
 
-/** The one JSON document a `--json` command writes to stdout (C1 and bidi controls as \\u escapes: still JSON). */
+/** The one JSON document a `--json` command writes to stdout (context.out's safeText keeps it JSON). */
 export function printJson(context: CliContext, value: unknown): void {
-  context.out(safeText(JSON.stringify(value, null, 2)));
+  context.out(JSON.stringify(value, null, 2));
 }
 
 /** A value as JSON for people: indented, and `undefined` (no result) shown as null. */
