@@ -171,6 +171,11 @@ export const EndpointConfig = z
      * bubblewrap; the agent then runs only its owner's tasks. Absent: they may not.
      */
     sandboxUserNamespaces: z.boolean().optional(),
+    /**
+     * The most processes and threads one worker process or shell task may have, with all it starts (a
+     * fork bomb's bound). Absent: DEFAULT_SANDBOX_MAX_PROCESSES (4,096).
+     */
+    sandboxMaxProcesses: z.number().int().min(64).max(4_194_304).optional(),
     /** Absent: DEFAULT_TASK_LIMITS (so that configure writes no defaults into config.yaml). */
     taskLimits: TaskLimitsConfig.optional(),
     /** Absent: a 10 GiB cache and results of up to 10 GiB. */

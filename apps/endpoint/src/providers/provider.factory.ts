@@ -25,12 +25,15 @@ export function resolveSandbox(config: EndpointConfig, fxHome: string, logger: L
     environment: inheritedEnv(),
     ...(config.sandboxNetwork === false ? { network: false } : {}),
     ...(config.sandboxUserNamespaces === true ? { userNamespaces: true } : {}),
+    ...(config.sandboxMaxProcesses !== undefined ? { maxProcesses: config.sandboxMaxProcesses } : {}),
   });
   if (sandbox.note) logger.warn(sandbox.note);
-  else
+  else {
+    const limit = sandbox.processLimit;
     logger.info(
-      `tasks run ${sandbox.kind === 'bwrap' ? `under bubblewrap${config.sandboxNetwork === false ? ', without network' : ''}` : sandbox.kind === 'uid' ? 'as unprivileged users, a uid of their own per worker and shell task' : 'without a sandbox'}`,
+      `tasks run ${sandbox.kind === 'bwrap' ? `under bubblewrap${config.sandboxNetwork === false ? ', without network' : ''}` : sandbox.kind === 'uid' ? 'as unprivileged users, a uid of their own per worker and shell task' : 'without a sandbox'}; ${'max' in limit ? `each worker and shell task with at most ${limit.max} processes and threads` : `their processes are not counted apart (${limit.unbounded})`}`,
     );
+  }
   if (sandbox.reported === 'bwrap-userns')
     logger.warn(
       config.sandboxUserNamespaces === true

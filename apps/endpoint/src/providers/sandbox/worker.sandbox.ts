@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inheritedEnv, type InheritedEnv } from '../../config/env.js';
 import { NamedError } from '../../common/named.error.js';
+import { DEFAULT_SANDBOX_MAX_PROCESSES, processLimitHolds, underProcessLimit } from './process-limit.js';
 import { sandboxUids } from './sandbox-uids.js';
 
 /** config.yaml's `sandbox:`. */
@@ -74,6 +75,12 @@ export interface WorkerSandboxOptions {
    * owner's tasks (`isolating`). @default false (--disable-userns where bubblewrap has it)
    */
   userNamespaces?: boolean;
+  /**
+   * The most processes and threads one worker process or shell task may have, with what it starts: a
+   * fork bomb stops there (process-limit.ts says where the kernel can count them apart).
+   * @default DEFAULT_SANDBOX_MAX_PROCESSES
+   */
+  maxProcesses?: number;
 }
 
 export interface SpawnSpec {
@@ -127,6 +134,13 @@ export class WorkerSandbox {
   get reported(): 'bwrap' | 'bwrap-userns' | 'uid' | 'none' {
     const tasksMakeUserns = hostAllowsUserns(this.environment) && (this.options.userNamespaces === true || !disablesUserns(this.environment));
     return this.kind === 'bwrap' && tasksMakeUserns ? 'bwrap-userns' : this.kind;
+  }
+
+  /** The processes a worker or shell task may have, or why they are not bounded here. */
+  get processLimit(): { max: number } | { unbounded: string } {
+    if (this.kind === 'none') return { unbounded: 'no sandbox' };
+    const why = processLimitHolds(this.kind, this.blocksUserns(), this.environment);
+    return why === undefined ? { max: this.options.maxProcesses ?? DEFAULT_SANDBOX_MAX_PROCESSES } : { unbounded: why };
   }
 
   private blocksUserns(): boolean {
@@ -213,7 +227,7 @@ export class WorkerSandbox {
       // /tmp and /dev/shm are the host's under `uid`: what a task writes there is its own (0600, 0700), not
       // readable by the other users' tasks running beside it (exec keeps the pid, fds and arguments)
       if (o.tasks === false) return { file, args, uid, gid: uid };
-      return { file: '/bin/sh', args: ['-c', 'umask 077 && exec "$0" "$@"', file, ...args], uid, gid: uid };
+      return { file: '/bin/sh', args: ['-c', 'umask 077 && exec "$0" "$@"', ...this.limited(file, args)], uid, gid: uid };
     }
     if (this.kind === 'none') return { file, args };
     // Its own pids and System V IPC: a task of another owner sees neither these processes nor the shared
@@ -243,8 +257,13 @@ export class WorkerSandbox {
     const rehidden = hidden.filter((dir) => shown.some((s) => inside(dir, s) && dir !== s));
     for (const dir of rehidden) bw.push('--tmpfs', dir);
     for (const dir of shown) if (rehidden.some((h) => inside(dir, h) && dir !== h)) bw.push('--ro-bind', dir, dir);
-    bw.push('--bind', workDir, workDir, '--chdir', workDir, '--', file, ...args);
+    bw.push('--bind', workDir, workDir, '--chdir', workDir, '--', ...(o.tasks === false ? [file, ...args] : this.limited(file, args)));
     return { file: 'bwrap', args: bw };
+  }
+
+  private limited(file: string, args: string[]): string[] {
+    const limit = this.processLimit;
+    return 'max' in limit ? underProcessLimit(limit.max, file, args) : [file, ...args];
   }
 }
 
