@@ -132,7 +132,7 @@ describe('WorkerPool', () => {
       stdout: (c: Buffer | string) => void printed.push(`out:${c.toString()}`),
       stderr: (c: Buffer | string) => void printed.push(`err:${c.toString()}`),
     };
-    const small = new WorkerPool({ size: 1, workerScript, output: new WorkerOutput(sink, 100) });
+    const small = new WorkerPool({ size: 1, workerScript, output: new WorkerOutput(sink, { shareBytes: 100 }) });
     await small.start();
     try {
       const fds = await small.run(
@@ -153,6 +153,44 @@ describe('WorkerPool', () => {
       await small.stop();
     }
   });
+});
+
+describe("WorkerPool's output budget, by owner", () => {
+  const { workerScript } = ensureEndpointBuilt();
+
+  it("keeps one owner's flood from hiding another owner's line, and copies a dying worker's last line past its owner's share", async () => {
+    // the default budget: a flood larger than the whole pool's 8 MiB a minute, which hid every other line of that minute
+    const lines: string[] = [];
+    let copied = 0;
+    const keep = (c: Buffer | string) => {
+      copied += c.length;
+      if (c.length < 4096) lines.push(c.toString());
+    };
+    const pool = new WorkerPool({ size: 2, workerScript, output: new WorkerOutput({ stdout: keep, stderr: keep }) });
+    await pool.start();
+    const said = (text: string) => lines.some((l) => l.includes(text));
+    const alice = { ownerId: 'alice/alice' };
+    try {
+      const flood = await pool.run(id(), js('() => { process.stdout.write("a".repeat(9 * 1024 * 1024)); return "flooded"; }'), noAbort(), undefined, alice);
+      expect(flood).toMatchObject({ status: 'success', result: 'flooded' });
+      await eventually(() => said('more than'), 10_000, "the line saying that Alice's output is no longer copied");
+      const bob = await pool.run(id(), js('() => { console.log("bob was here"); return "said"; }'), noAbort(), undefined, { ownerId: 'bob/bob' });
+      expect(bob).toMatchObject({ status: 'success', result: 'said' });
+      await eventually(() => said('bob was here'), 10_000, "Bob's line");
+      const dying = await pool.run(
+        id(),
+        js('() => { process.stderr.write("alice: out of ideas, exiting\\n"); process.exit(3); }'),
+        noAbort(),
+        undefined,
+        alice,
+      );
+      expect(dying).toMatchObject({ status: 'failed', error: { code: 'WORKER_LOST' } });
+      await eventually(() => said('alice: out of ideas, exiting'), 10_000, "the dying worker's last line");
+      expect(copied).toBeLessThan(2 * 1024 * 1024);
+    } finally {
+      await pool.stop();
+    }
+  }, 60_000);
 });
 
 describe('WorkerPool under the uid sandbox (a root agent without bubblewrap)', () => {

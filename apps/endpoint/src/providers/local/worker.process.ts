@@ -85,7 +85,6 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
   let resolveExited!: () => void;
   const exited = new Promise<void>((resolve) => (resolveExited = resolve));
   const link = openLink(child, MAX_MESSAGE_CHARS);
-  spec.output.attach(child.stdout, child.stderr);
   const worker: WorkerProcess<J> = {
     id: `w${slot}-${child.pid ?? '?'}`,
     slot,
@@ -98,6 +97,7 @@ export function startWorkerProcess<J>(spec: WorkerProcessSpec, events: WorkerPro
     exited,
     startedAt: Date.now(),
   };
+  spec.output.attach(child.stdout, child.stderr, () => worker.owner);
 
   const ready = new Promise<void>((resolveReady, rejectReady) => {
     const startTimer = setTimeout(() => {
