@@ -7,6 +7,8 @@ import { ENDPOINT_PROTOCOL_VERSION } from '@fx/protocol';
 import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture.js';
 import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
 import { firingTaskId } from '../../apps/server/src/modules/triggers/trigger-rules.js';
+import { CopiesRepository } from '../../apps/server/src/modules/speculation/copies.repository.js';
+import { EventsService } from '../../apps/server/src/modules/events/events.service.js';
 
 /**
  * An endpoint group lets one user's tasks run on another user's endpoint (an accepted member). What
@@ -77,6 +79,35 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect((await member.tasks(1))[0]!.taskId).toBe(task);
     return { ep, groupId, member, task };
   };
+  /** alice's task, held by her own endpoint's agent, in a new group of hers that mallory's new endpoint then joins (accepted). */
+  const heldByAlice = async (endpointName: string, groupName: string, args: unknown[]) => {
+    const g = await alice.api('POST', '/v1/endpoint-groups', { name: groupName, members: [aliceEp.id] });
+    expect(g.status).toBe(201);
+    alicePeer.send('credits', { credits: 1 });
+    const task = await submit(alice, g.body.id, args);
+    expect((await alicePeer.tasks(1))[0]!.taskId).toBe(task);
+    const ep = await endpoint(mallory, endpointName);
+    expect((await alice.api('POST', `/v1/endpoint-groups/${g.body.id}/members`, { endpointId: ep.id })).status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${ep.id}/accept`)).status).toBeLessThan(300);
+    return { g: g.body.id as string, task, ep };
+  };
+  /** An agent of mallory's endpoint that runs tasks without bubblewrap (uid or none): it says so in its heartbeats. */
+  const ownerOnlyPeer = async (ep: { id: string; token: string }) => {
+    const p = await peer(ep.token);
+    p.send('heartbeat', { state: 'RUNNING', workers: { total: 4, busy: 0, idle: 4 }, queued: 0, running: 0, spooled: 0, provider: 'local', ownerOnly: true });
+    const stored = async () => ((await mallory.api('GET', `/v1/endpoints/${ep.id}`)).body.status?.ownerOnly ? true : undefined);
+    await eventually(stored, 10_000, 'the heartbeat stored', FRAME_POLL);
+    return p;
+  };
+  /** A speculative copy of `task` placed on `endpointId` (as the sweep places one), its agent told to take it. */
+  const copyOn = async (task: string, endpointId: string) => {
+    expect(await server.app.get(CopiesRepository).launch([{ taskId: task, attempt: 0, endpointId }])).toHaveLength(1);
+    await server.app.get(EventsService).publish('speculate', { endpointIds: [endpointId] });
+  };
+  const attempt = async (id: string, speculative: boolean) =>
+    ((await get(alice, id)).attempts as Array<{ speculative: boolean; status: string; endpointId: string; error?: { code: string } }>).find(
+      (a) => a.speculative === speculative,
+    );
   const finished = (u: TestUser, id: string) =>
     eventually(async () => ((await get(u, id)).status === 'success' ? get(u, id) : undefined), 10_000, `task ${id} finished`, FRAME_POLL);
   const seenBy = (s: RawSocket, id: string) =>
@@ -219,6 +250,70 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     member.close();
   });
 
+  it("gives up a removed member's attempt of a task whose speculative copy runs on another member, which alone finishes it", async () => {
+    const { ep, groupId, member, task } = await heldByMember('mallory-original', 'pool-original', ['spec-original']);
+    member.send('started', { tasks: [{ taskId: task, startedAt: Date.now() }] });
+    expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: aliceEp.id })).status).toBe(201);
+    await copyOn(task, aliceEp.id);
+    const [copy] = await alicePeer.tasks(1);
+    expect([copy!.taskId, copy!.copy]).toEqual([task, true]);
+    expect((await alice.api('DELETE', `/v1/endpoint-groups/${groupId}/members/${ep.id}`)).status).toBe(204);
+    // its agent is told to stop it; the task runs on as its copy, neither requeued nor run a third time
+    expect((await member.next('cancel')).payload.taskIds).toEqual([task]);
+    expect((await get(alice, task)).status).toBe('running');
+    expect(await attempt(task, false)).toMatchObject({ status: 'lost', endpointId: ep.id });
+    // what the former member sends for it, or claims as it reconnects, changes nothing
+    member.send('results', { results: [result(task, 'from the former member')] });
+    await member.next('ack');
+    member.close();
+    await member.waitClosed();
+    const again = await ProtocolPeer.connect(server.url, ep.token);
+    again.hello([task]);
+    await again.next('welcome');
+    again.send('results', { results: [result(task, 'from the former member, again')] });
+    await again.next('ack');
+    expect((await get(alice, task)).status).toBe('running');
+    alicePeer.send('results', { results: [{ ...result(task, 'from the copy'), copy: true }] });
+    await alicePeer.next('ack');
+    expect((await finished(alice, task)).result).toBe('from the copy');
+    again.close();
+  });
+
+  it("ends a removed member's speculative copy of a task whose original runs on another member, which alone finishes it", async () => {
+    const { g, task, ep } = await heldByAlice('mallory-copy', 'pool-copy', ['spec-copy']);
+    const member = await peer(ep.token);
+    await copyOn(task, ep.id);
+    const [copy] = await member.tasks(1);
+    expect([copy!.taskId, copy!.copy]).toEqual([task, true]);
+    // mallory takes her endpoint out: its copy ends, and its agent is told to stop it
+    expect((await mallory.api('DELETE', `/v1/endpoint-groups/${g}/members/${ep.id}`)).status).toBe(204);
+    expect((await member.next('cancel')).payload.taskIds).toEqual([task]);
+    expect(await attempt(task, true)).toMatchObject({ status: 'lost', endpointId: ep.id });
+    // its copy's result wins nothing: the original, still running on alice's endpoint, decides
+    member.send('results', { results: [{ ...result(task, 'from the former member'), copy: true }] });
+    await member.next('ack');
+    expect((await get(alice, task)).status).toBe('dispatched');
+    alicePeer.send('results', { results: [result(task, 'from alice')] });
+    await alicePeer.next('ack');
+    expect((await finished(alice, task)).result).toBe('from alice');
+    member.close();
+  });
+
+  it("sends no speculative copy of another user's task to a member whose agent said since it was placed that it runs only its owner's", async () => {
+    const { task, ep } = await heldByAlice('mallory-bare-copy', 'pool-bare-copy', ['bare-copy']);
+    // the copy was placed while its agent ran tasks under bubblewrap; its heartbeat now says it does not
+    const bare = await ownerOnlyPeer(ep);
+    await copyOn(task, ep.id);
+    await eventually(async () => ((await attempt(task, true))?.status === 'cancelled' ? true : undefined), 10_000, 'the copy ended', FRAME_POLL);
+    expect((await attempt(task, true))?.error?.code).toBe('ISOLATION_REQUIRED');
+    expect(bare.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+    // the original runs on and decides
+    alicePeer.send('results', { results: [result(task, 'from alice')] });
+    await alicePeer.next('ack');
+    expect((await finished(alice, task)).result).toBe('from alice');
+    bare.close();
+  });
+
   it("moves a group's task off a member endpoint that its owner deletes, rather than failing it", async () => {
     const { ep, groupId } = await mallorysMember('mallory-second', 'pool-2');
     const task = await submit(alice, groupId, ['kept']);
@@ -304,21 +399,30 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     member.close();
   });
 
+  it("counts a member's uploads for a task of the group owner's per attempt: a requeued task's new attempt owes nothing for the last one's", async () => {
+    const { ep, member, task } = await heldByMember('mallory-attempts', 'pool-attempts', ['attempts']);
+    const agent = objectsClient(server.url, ep.token);
+    const open = (name: string) => agent.createUpload({ taskId: task, name, encoding: 'bytes' });
+    for (let i = 0; i < MAX_MEMBER_UPLOADS_PER_TASK; i++) expect((await open(`first/${i}`)).status).toBe(201);
+    expect((await open('first/last')).status).toBe(429);
+    // its agent reconnects without the task: the lease is lost, and the task comes back to it as attempt 1
+    member.close();
+    await member.waitClosed();
+    const again = await peer(ep.token);
+    again.send('credits', { credits: 1 });
+    const [next] = await again.tasks(1, 15_000);
+    expect([next!.taskId, next!.attempt]).toEqual([task, 1]);
+    for (let i = 0; i < MAX_MEMBER_UPLOADS_PER_TASK; i++) expect((await open(`second/${i}`)).status).toBe(201);
+    // the cap holds for this attempt as for the first
+    const past = await open('second/last');
+    expect([past.status, past.body.code]).toEqual([429, 'QUOTA_EXCEEDED']);
+    again.close();
+  });
+
   it("routes another user's tasks around a member that runs only its owner's, which steals none of them either", async () => {
     const { ep: bareEp, groupId } = await mallorysMember('mallory-bare', 'pool-bare');
     // her agent runs tasks without bubblewrap (uid or none): it says so in its heartbeats
-    const bare = await peer(bareEp.token);
-    bare.send('heartbeat', {
-      state: 'RUNNING',
-      workers: { total: 4, busy: 0, idle: 4 },
-      queued: 0,
-      running: 0,
-      spooled: 0,
-      provider: 'local',
-      ownerOnly: true,
-    });
-    const stored = async () => ((await mallory.api('GET', `/v1/endpoints/${bareEp.id}`)).body.status?.ownerOnly ? true : undefined);
-    await eventually(stored, 10_000, 'the heartbeat stored', FRAME_POLL);
+    const bare = await ownerOnlyPeer(bareEp);
     try {
       // its only member may not run alice's tasks: refused at submit, saying why
       const refused = await alice.api('POST', '/v1/tasks', { functionId: fn, endpointId: groupId, args: ['bare'] });

@@ -25,7 +25,7 @@ export function usageSteps(p: { rows: string; endpoint: string; leaseOwner: stri
   const steps = `u_x AS (SELECT DISTINCT ON (task_id, attempt, copy) * FROM jsonb_to_recordset(${p.rows}::jsonb) AS r(task_id uuid, attempt int, copy boolean, status text, ended_at float8,
                       wall_ms bigint, cores int, gpus int, cpu_ms bigint, max_rss_bytes bigint, block_id text)),
               u_t AS MATERIALIZED (${tasksOfFrame('u_x', 'task_id', 'true', {
-                columns: 't.id, t.owner_id, t.function_id, t.endpoint_id, t.lease_owner, t.status, t.attempt',
+                columns: 't.id, t.owner_id, t.function_id, t.endpoint_id, t.endpoint_group_id, t.lease_owner, t.status, t.attempt',
                 lock: false,
               })}),
               u_held AS (

@@ -65,19 +65,29 @@ export class LeaseService {
   }
 
   /**
-   * An endpoint left an endpoint group (removed by either owner): the group's tasks its agent holds
-   * come back, as lost attempts, to be placed on the other members; a heartbeat kept their leases
-   * alive however long it held them. Returns their ids, for its agent to stop.
+   * An endpoint left an endpoint group (removed by either owner): it keeps nothing of the group's
+   * tasks, whatever its agent still holds (a heartbeat kept those leases alive however long it held
+   * them). Its speculative copies end, the other attempt running on; its original attempts whose copy
+   * runs on another member are given up, the copy running on (no third run); its other original
+   * attempts come back, as lost attempts, to be placed on the other members. Copies first: an original
+   * beside a copy on the same endpoint then comes back like the others. Returns the ids of the tasks
+   * its agent was sent anything of, for it to stop (a cancel without `copy` stops both).
    */
   async takeBack(groupId: string, endpointId: string): Promise<string[]> {
+    const copies = await this.copies.endOnLeftMember(groupId, endpointId);
+    const givenUp = await this.leases.giveUpBesideCopies(groupId, endpointId);
     const lost = await this.leases.requeueLeftMember(groupId, endpointId, this.config.FX_MAX_ATTEMPTS);
-    const taskIds = [...lost.requeued, ...lost.exhausted].map((t) => t.id);
-    if (taskIds.length)
+    const requeued = [...lost.requeued, ...lost.exhausted].map((t) => t.id);
+    const sent = copies.filter((c) => c.connection_id !== null).map((c) => c.task_id);
+    const taskIds = [...new Set([...requeued, ...givenUp, ...sent])];
+    if (taskIds.length || copies.length)
       this.logger.log({
         msg: 'took back the tasks of a group its former member held',
         groupId,
         endpointId,
-        taken: taskIds.length,
+        requeued: requeued.length,
+        givenUpBesideCopies: givenUp.length,
+        copiesEnded: copies.length,
         taskIds: taskIds.slice(0, 10),
       });
     await this.requeue(lost);

@@ -45,6 +45,12 @@ const LOST_USAGE_INSERT = `INSERT INTO usage_records (task_id, attempt, speculat
          GREATEST(0, (extract(epoch FROM now() - running_at) * 1000)::bigint),
          COALESCE((resources->>'cores')::int, 1), COALESCE((resources->>'gpus')::int, 0)`;
 
+/** Archives the attempts of CTE `old` (a task's columns, before the requeue) as `lost`, with who held them. */
+const LOST_ATTEMPT_INSERT = (old: string) =>
+  `INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, queued_at, dispatched_at, started_at, ended_at)
+  SELECT id, attempt + 1, 'lost', endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, now() FROM ${old}
+  ON CONFLICT DO NOTHING`;
+
 @Injectable()
 export class LeasesRepository extends SqlRepository {
   /**
@@ -102,7 +108,9 @@ export class LeasesRepository extends SqlRepository {
   }
 
   /**
-   * A (re)connecting agent said which tasks it still holds. Those move to the new connection; every
+   * A (re)connecting agent said which tasks it still holds. Those move to the new connection (a task
+   * of an endpoint group only while the endpoint is still its member: a former member's agent that
+   * names a task given up beside its copy, giveUpBesideCopies, does not get it back); every
    * other task held for this endpoint has no agent any more and goes back to the queue now rather
    * than at lease expiry. Returns the requeued tasks, the exhausted ones, and the ids the agent
    * should forget.
@@ -116,7 +124,7 @@ export class LeasesRepository extends SqlRepository {
   ): Promise<LostLeases & { forget: string[] }> {
     const kept = await this.query<RawRow<Task, 'id'>>(
       `UPDATE tasks SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
-       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD}
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD} AND ${stillMember('tasks', '$2::uuid')}
        RETURNING id`,
       json(inFlight),
       endpointId,
@@ -158,6 +166,30 @@ export class LeasesRepository extends SqlRepository {
   }
 
   /**
+   * The tasks of endpoint group `groupId` whose original attempt its former member `endpointId` holds
+   * while their speculative copy runs on another member: the original is given up, archived `lost` now
+   * (with the connection that held it), and the task runs on as its copy. Its lease is left expired and
+   * ownerless, so no heartbeat or reconnect of the former member's agent revives it, and no result of
+   * its agent is recorded; once the copy ends without winning, the recovery sweep requeues the task
+   * like any lost lease whose copy ended (requeueExpired). Returns their ids, for its agent to stop.
+   */
+  async giveUpBesideCopies(groupId: string, endpointId: string): Promise<string[]> {
+    const rows = await this.query<RawRow<Task, 'id'>>(
+      `WITH old AS MATERIALIZED (
+         SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, owner_id, function_id, resources FROM tasks
+         WHERE status IN ${HELD} AND endpoint_group_id = $1::uuid AND endpoint_id = $2::uuid AND lease_owner IS NOT NULL AND NOT ${NO_ACTIVE_COPY}
+         ORDER BY id FOR UPDATE),
+       given AS (UPDATE tasks t SET lease_owner = NULL, lease_expires_at = now() FROM old WHERE t.id = old.id RETURNING t.id),
+       archived AS (${LOST_ATTEMPT_INSERT('old')}),
+       used AS (${LOST_USAGE_INSERT} FROM old WHERE running_at IS NOT NULL ON CONFLICT DO NOTHING)
+       SELECT id FROM given`,
+      groupId,
+      endpointId,
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /**
    * Leases past their expiry (the agent vanished without a word) go back to the queue. Whether any
    * expired is read first (the open-status lease index): the usual sweep finds none and costs one
    * read instead of the two locking statements.
@@ -185,10 +217,7 @@ export class LeasesRepository extends SqlRepository {
                 lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, running_at = NULL
          FROM old WHERE t.id = old.id
          RETURNING ${queuedColumns('t.')}),
-       archived AS (
-         INSERT INTO task_attempts (task_id, number, status, endpoint_id, connection_id, queued_at, dispatched_at, started_at, ended_at)
-         SELECT id, attempt + 1, 'lost', endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, now() FROM old
-         ON CONFLICT DO NOTHING),
+       archived AS (${LOST_ATTEMPT_INSERT('old')}),
        used AS (${LOST_USAGE_INSERT} FROM old WHERE running_at IS NOT NULL ON CONFLICT DO NOTHING)
        SELECT * FROM moved`,
       ...params,

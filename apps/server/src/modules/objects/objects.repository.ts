@@ -12,7 +12,7 @@ export type ObjectRow = RawRow<
 >;
 
 /** A task leased to an endpoint now (dispatched or running there). */
-export type LeasedTask = RawRow<Task, 'id' | 'owner_id' | 'output_name'>;
+export type LeasedTask = RawRow<Task, 'id' | 'owner_id' | 'output_name' | 'attempt'>;
 
 const COLUMNS = `o.id, o.owner_id, o.name, o.encoding, o.sha256, o.size, o.created_at, o.expires_at, o.deleted_at, o.task_id`;
 /** An object a user sees: not deleted, and not past its expiry. */
@@ -121,7 +121,7 @@ export class ObjectsRepository extends SqlRepository {
   /** The task if it is leased to this endpoint now (dispatched or running there). */
   async findLeasedTask(taskId: string, endpointId: string): Promise<LeasedTask | null> {
     const rows = await this.query<LeasedTask>(
-      `SELECT id, owner_id, output_name FROM tasks WHERE id = $1::uuid AND endpoint_id = $2::uuid AND status IN ${HELD}`,
+      `SELECT id, owner_id, output_name, attempt FROM tasks WHERE id = $1::uuid AND endpoint_id = $2::uuid AND status IN ${HELD}`,
       taskId,
       endpointId,
     );

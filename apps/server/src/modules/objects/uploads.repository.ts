@@ -31,6 +31,8 @@ export interface NewUpload {
   id: string;
   ownerId: string;
   taskId: string | null;
+  /** The task's attempt that opens it (with taskId): what countForTask counts by. */
+  attempt: number | null;
   name: string | null;
   encoding: ObjectEncoding;
   ttlSeconds: number | null;
@@ -71,8 +73,8 @@ const OBJECT_COLUMNS = `id, owner_id, name, encoding, sha256, size, created_at, 
 export class UploadsRepository extends SqlRepository {
   async create(u: NewUpload): Promise<UploadRow> {
     const rows = await this.query<UploadRow>(
-      `INSERT INTO object_uploads (id, owner_id, task_id, name, encoding, ttl_seconds, size, sha256, expires_at)
-       VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, $7::bigint, $8, now() + $9::int * interval '1 second')
+      `INSERT INTO object_uploads (id, owner_id, task_id, name, encoding, ttl_seconds, size, sha256, expires_at, attempt)
+       VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, $7::bigint, $8, now() + $9::int * interval '1 second', $10::int)
        RETURNING *`,
       u.id,
       u.ownerId,
@@ -83,13 +85,21 @@ export class UploadsRepository extends SqlRepository {
       u.size,
       u.sha256,
       u.openSeconds,
+      u.attempt,
     );
     return rows[0]!;
   }
 
-  /** Uploads on record for this task's outputs: open, or completed or abandoned within FX_UPLOAD_TTL_SECONDS. */
-  async countForTask(taskId: string): Promise<number> {
-    const rows = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM object_uploads WHERE task_id = $1::uuid`, taskId);
+  /**
+   * Uploads on record for this attempt of the task's outputs: open, or completed or abandoned within
+   * FX_UPLOAD_TTL_SECONDS. An earlier attempt's (a lost lease, a retry) are not this one's doing.
+   */
+  async countForTask(taskId: string, attempt: number): Promise<number> {
+    const rows = await this.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM object_uploads WHERE task_id = $1::uuid AND attempt = $2::int`,
+      taskId,
+      attempt,
+    );
     return Number(rows[0]?.n ?? 0);
   }
 

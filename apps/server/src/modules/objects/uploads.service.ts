@@ -39,7 +39,10 @@ function contentLength(req: IncomingMessage): number | null {
  * Objects another user's endpoint (a member of the task owner's endpoint group) may open uploads for, per
  * task it holds: they are the owner's, count against her quota and her open uploads, and keep no expiry
  * when named, so a member holding one of her tasks could otherwise fill both and fire her `fromMembers`
- * triggers without end. Her own endpoints are not counted.
+ * triggers without end. Her own endpoints are not counted. Counted per attempt of the task: a task
+ * retried or requeued after a lost lease (on whichever member) owes nothing for its earlier attempts'
+ * uploads, and a member can start a new attempt only as often as FX_MAX_ATTEMPTS and the task's
+ * retries allow.
  */
 export const MAX_MEMBER_UPLOADS_PER_TASK = 100;
 
@@ -69,6 +72,7 @@ export class UploadsService {
   async create(p: Principal, req: CreateUploadRequest): Promise<UploadInfo> {
     let ownerId = p.userId;
     let taskId: string | null = null;
+    let attempt: number | null = null;
     if (p.kind === 'endpoint') {
       if (!req.taskId)
         throw new FxException('FORBIDDEN', "an endpoint token may open an upload only for a task leased to its endpoint: give the task's taskId");
@@ -76,12 +80,13 @@ export class UploadsService {
       if (!task) throw FxException.notFound('task', req.taskId);
       // the task's output belongs to the task's owner, and counts against their quota
       ownerId = task.owner_id;
-      if (ownerId !== p.userId && (await this.uploads.countForTask(task.id)) >= MAX_MEMBER_UPLOADS_PER_TASK)
+      if (ownerId !== p.userId && (await this.uploads.countForTask(task.id, task.attempt)) >= MAX_MEMBER_UPLOADS_PER_TASK)
         throw new FxException(
           'QUOTA_EXCEEDED',
           `task ${task.id} is another user's: an endpoint of their endpoint group stores at most ${MAX_MEMBER_UPLOADS_PER_TASK} objects for one of their tasks (its result and named outputs)`,
         );
       taskId = task.id;
+      attempt = task.attempt;
     } else if (req.taskId) {
       throw new FxException('VALIDATION_FAILED', "taskId is for endpoint tokens (an agent storing a task's result); leave it out");
     }
@@ -90,6 +95,7 @@ export class UploadsService {
       id: randomUUID(),
       ownerId,
       taskId,
+      attempt,
       name: req.name ?? null,
       encoding: req.encoding ?? 'bytes',
       ttlSeconds: req.ttlSeconds ?? null,

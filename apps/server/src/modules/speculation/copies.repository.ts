@@ -5,7 +5,7 @@ import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js';
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import type { OutcomeRow, ResultInput } from '../tasks/tasks.repository.js';
-import { FINAL, HELD, agentStart, stillMember, checkedObjects, idsIn, json } from '../tasks/task-sql.js';
+import { FINAL, HELD, agentStart, stillMember, checkedObjects, idsIn, isolatesFor, json } from '../tasks/task-sql.js';
 
 /** The states of a copy that has not ended. */
 export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
@@ -107,15 +107,27 @@ export class CopiesRepository extends SqlRepository {
   /**
    * Leases queued copies of this endpoint to one agent connection, each as a task to send (its task
    * still held by its original attempt). Copies whose task ended meanwhile stay for the sweep to end.
+   * Whether the agent isolates another user's task is read as it stands now (isolatesFor), not as it
+   * stood when the copy was placed: a copy of another user's task queued for an agent that has said
+   * `ownerOnly` since is not sent (its agent would refuse it, having been handed the task's arguments
+   * all the same); it ends `cancelled` (ISOLATION_REQUIRED), archived, and the original runs on.
    */
   grant(endpointId: string, leaseOwner: string, leaseMs: number, limit: number): Promise<DispatchedRow[]> {
     return this.query(
-      `WITH granted AS (
+      `WITH ended AS (
+         UPDATE task_copies c SET status = 'cancelled', ended_at = now(),
+                error = jsonb_build_object('code', 'ISOLATION_REQUIRED', 'name', 'IsolationRequired',
+                  'message', 'the endpoint chosen for the speculative copy runs tasks without bubblewrap now, so it runs only its owner''s')
+         FROM tasks t, endpoints e
+         WHERE c.endpoint_id = $1::uuid AND c.status = 'queued' AND t.id = c.task_id AND e.id = c.endpoint_id AND NOT ${isolatesFor('t', 'e')}
+         RETURNING c.*)
+       ${archive('ended')},
+       granted AS (
          UPDATE task_copies c SET status = 'dispatched', connection_id = $2, dispatched_at = now(),
                 lease_expires_at = now() + $3::int * interval '1 millisecond'
          WHERE c.task_id IN (
-           SELECT c2.task_id FROM task_copies c2 JOIN tasks t ON t.id = c2.task_id
-           WHERE c2.endpoint_id = $1::uuid AND c2.status = 'queued' AND t.status IN ${HELD} AND ${stillMember('t', 'c2.endpoint_id')}
+           SELECT c2.task_id FROM task_copies c2 JOIN tasks t ON t.id = c2.task_id JOIN endpoints e ON e.id = c2.endpoint_id
+           WHERE c2.endpoint_id = $1::uuid AND c2.status = 'queued' AND t.status IN ${HELD} AND ${stillMember('t', 'c2.endpoint_id')} AND ${isolatesFor('t', 'e')}
            ORDER BY c2.launched_at LIMIT $4::int FOR UPDATE OF c2 SKIP LOCKED)
            AND c.status = 'queued'
          RETURNING c.task_id)
@@ -228,6 +240,27 @@ export class CopiesRepository extends SqlRepository {
       leaseOwner,
     );
     return ended.map((r) => r.task_id);
+  }
+
+  /**
+   * The copies of endpoint group `groupId`'s tasks on its former member `endpointId` (queued, or held by
+   * its agent): its consent ended, so they end `lost` and are archived, and the original attempt runs
+   * on wherever it runs. Returns them, for its agent to stop those it was sent (`connection_id`).
+   */
+  endOnLeftMember(groupId: string, endpointId: string): Promise<EndedCopy[]> {
+    return this.query(
+      `WITH ended AS (
+         UPDATE task_copies c SET status = 'lost', ended_at = now(), lease_expires_at = NULL,
+                error = jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost',
+                  'message', 'the endpoint running the speculative copy left the task''s endpoint group')
+         FROM tasks t
+         WHERE t.id = c.task_id AND c.endpoint_id = $2::uuid AND c.status IN ${COPY_ACTIVE} AND t.endpoint_group_id = $1::uuid
+         RETURNING c.*)
+       ${archive('ended')}
+       SELECT task_id, endpoint_id, connection_id, status FROM ended`,
+      groupId,
+      endpointId,
+    );
   }
 
   /**

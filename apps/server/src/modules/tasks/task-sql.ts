@@ -48,12 +48,15 @@ export function tasksOfFrame(frame: string, key: string, where: string, o: { col
  * Whether task `t`, waiting for its endpoint again after losing its lease, lost it on endpoint
  * `endpoint`: its latest attempt, archived `lost` (leases.repository.ts requeueHeld), ran there. Only
  * that endpoint's agent ran it, so only its result or usage for it is genuine. An endpoint group may
- * have moved the waiting task to another member since, whose agent never had it.
+ * have moved the waiting task to another member since, whose agent never had it; and a member that
+ * left the group (its tasks taken back) has no say on them any more, even while one still waits on
+ * its queue for the reroute (a task requeued once its copy ended, say).
  */
 // A scalar subquery, probed through the attempts' primary key for the rows that get this far: written as
 // EXISTS, the planner hashed every lost attempt of the endpoint (a scan of task_attempts) for a frame.
 export const lostOn = (t: string, endpoint: string) =>
-  `(SELECT a.endpoint_id FROM task_attempts a WHERE a.task_id = ${t}.id AND a.number = ${t}.attempt AND NOT a.speculative AND a.status = 'lost') = ${endpoint}::uuid`;
+  `((SELECT a.endpoint_id FROM task_attempts a WHERE a.task_id = ${t}.id AND a.number = ${t}.attempt AND NOT a.speculative AND a.status = 'lost') = ${endpoint}::uuid
+    AND ${stillMember(t, `${endpoint}::uuid`)})`;
 /** What a statement that moves tasks to `waiting-for-endpoint` returns for QueueService (QueuedRow), with the table's alias. */
 export const queuedColumns = (t = '') => ['id', 'endpoint_id', 'owner_id', 'priority'].map((c) => t + c).join(', ');
 
@@ -165,3 +168,11 @@ export const stillMember = (t: string, endpoint: string) =>
   `(${t}.endpoint_group_id IS NULL
     OR EXISTS (SELECT 1 FROM endpoint_group_members m WHERE m.group_id = ${t}.endpoint_group_id AND m.endpoint_id = ${endpoint} AND m.state = 'active')
     OR EXISTS (SELECT 1 FROM endpoint_groups g WHERE g.id = ${t}.endpoint_group_id AND g.deleted_at IS NOT NULL))`;
+
+/**
+ * True when endpoint `e`'s agent (`e`: the endpoints row) may run task `t` as far as isolation goes:
+ * its owner's task, or another user's while the agent said neither as it connected (`agent.ownerOnly`)
+ * nor in its last heartbeat (`status.ownerOnly`) that it runs only its owner's (no bubblewrap).
+ */
+export const isolatesFor = (t: string, e: string) =>
+  `(${t}.owner_id = ${e}.owner_id OR NOT (COALESCE(${e}.agent->>'ownerOnly' = 'true', false) OR COALESCE(${e}.status->>'ownerOnly' = 'true', false)))`;
