@@ -159,6 +159,13 @@ describe('fx', () => {
         .items.map((f) => f.name)
         .sort(),
     ).toEqual(['add', 'boom', 'echo', 'sleepy']);
+    expect(fx(['functions', 'ls']).stderr).toBe('');
+    // a list cut at --limit says so on stderr, with the table or the JSON; the whole list does not
+    const cut = fx(['--json', 'functions', 'ls', '--limit', '2']);
+    expect(cut.code).toBe(0);
+    expect((JSON.parse(cut.stdout) as { items: unknown[] }).items).toHaveLength(2);
+    expect(cut.stderr).toMatch(/only the first 2 functions are read; there are more: pass --limit to read more/);
+    expect(fx(['functions', 'ls', '--limit', '4']).stderr).toBe('');
     const show = fx(['functions', 'show', 'add']);
     expect(show.stdout).toMatch(/runtime\s+js/);
     expect(show.stdout).toMatch(/return a \+ b/);

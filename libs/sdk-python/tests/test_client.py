@@ -181,6 +181,25 @@ def test_list_functions_is_bounded_and_lists_names_without_sources(client: Clien
     assert first["nextCursor"] is None
 
 
+def test_list_functions_never_returns_a_silent_part(fx: Fx, admin: Client) -> None:
+    # a user of their own, so that the 1,001 functions are in no other test's list
+    user = admin.create_user(f"many-{uuid.uuid4().hex[:8]}")
+    with Client(fx.url, admin.create_token(user["id"], name="many")["token"]) as many:
+        for i in range(fx_sdk.LIST_FUNCTIONS_MAX):
+            many.register_shell_function(f"echo {i}", name=f"f{i}")
+        assert len(many.list_functions()) == 1000
+        many.register_shell_function("echo last", name="last")
+        with pytest.raises(fx_sdk.ListTruncatedError) as cut:
+            many.list_functions(source=False)
+        err = cut.value
+        assert isinstance(err, fx_sdk.FxError) and err.code == "LIST_TRUNCATED" and err.bound == "count"
+        assert "more than 1000 functions (the most listed without a limit): pass limit= to read more" in err.message
+        assert [f["name"] for f in err.items] == [f"f{i}" for i in range(1000)]
+        # asked for: at most that many, no error
+        assert len(many.list_functions(limit=1001)) == 1001
+        assert [f["name"] for f in many.list_functions(limit=2)] == ["f0", "f1"]
+
+
 def test_authentication_error(fx: Fx) -> None:
     with Client(fx.url, "not-a-token") as bad:
         with pytest.raises(fx_sdk.AuthenticationError) as caught:

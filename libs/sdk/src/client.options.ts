@@ -367,11 +367,17 @@ export interface UsageOptions {
 
 /**
  * How much `listFunctions` reads. Other users' public functions are in the list, each with up to 1 MiB
- * of source of their choosing: the list stops at `limit` functions, and after the page that brings
- * the sources read to LIST_FUNCTIONS_SOURCE_BYTES (64 MiB).
+ * of source of their choosing, so the SDK bounds what it reads; it never returns part of the list as
+ * if it were all of it. Past its bounds (LIST_FUNCTIONS_MAX functions without `limit`, or the page
+ * that brings the sources read to LIST_FUNCTIONS_SOURCE_BYTES, 64 MiB) with more to read, it throws
+ * ListTruncatedError, whose `items` are the functions read.
  */
 export interface ListFunctionsOptions {
-  /** At most this many functions (the oldest first). @default 1000 */
+  /**
+   * At most this many functions (the oldest first): the list ends there without an error, whether or
+   * not there are more. Without it, more than 1,000 functions throw ListTruncatedError.
+   * @default 1000, and ListTruncatedError past it
+   */
   limit?: number;
   /** `false`: every `source` is the empty string, and none is read (a list of names). @default true */
   source?: boolean;

@@ -1,11 +1,13 @@
 import { FakeFxServer, GOOD_TOKEN } from './__fixtures__/fake-fx-server.js';
 import { Client } from './client.js';
 import { LIST_FUNCTIONS_SOURCE_BYTES } from './client.registry.js';
+import { ListTruncatedError } from './errors.js';
 
 /**
  * listFunctions reads other users' public functions too, each with a source of their choosing, and
  * follows the server's pages: it stops at `limit` functions and after about 64 MiB of sources, and
- * asks for names only with `source: false`.
+ * asks for names only with `source: false`. Stopping anywhere but at the caller's own `limit` while
+ * the server has more throws ListTruncatedError: a caller never takes a part for the whole list.
  */
 let server: FakeFxServer;
 let client: Client;
@@ -18,39 +20,62 @@ afterEach(async () => {
   await server.stop();
 });
 
-/** GET /v1/functions answered by endless pages of `perPage` copies of one function with this source. */
-async function endlessPages(perPage: number, source: string) {
+/** GET /v1/functions answered by pages of `perPage` copies of one function with this source: `total` of them (endless by default). */
+async function endlessPages(perPage: number, source: string, total = Infinity) {
   const id = await client.registerFunction((x: number) => x, { name: 'f' });
   const info = server.functions.get(id)!;
-  let page = 0;
   server.override = (req) => {
     if (req.method !== 'GET' || req.path !== '/v1/functions') return undefined;
     const query = req.query;
-    const items = Array.from({ length: Math.min(perPage, Number(query.get('limit'))) }, () => ({
+    const from = Number(query.get('cursor')?.slice('after-'.length) ?? 0);
+    const items = Array.from({ length: Math.min(perPage, Number(query.get('limit')), total - from) }, () => ({
       ...info,
       source: query.get('source') === 'false' ? '' : source,
     }));
-    return { status: 200, body: { items, nextCursor: `page-${++page}` } };
+    const next = from + items.length;
+    return { status: 200, body: { items, nextCursor: next < total ? `after-${next}` : null } };
   };
   const pages = () => server.requestsTo('GET', '/v1/functions');
   return { pages };
 }
 
 describe('listFunctions', () => {
-  it('stops at limit functions (1,000 by default), asking no page for more than it keeps', async () => {
+  it('stops at an explicit limit without an error, asking no page for more than it keeps', async () => {
     const { pages } = await endlessPages(300, '(x) => x');
-    expect(await client.listFunctions()).toHaveLength(1000);
+    expect(await client.listFunctions({ limit: 1000 })).toHaveLength(1000);
     expect(pages().map((r) => r.query.get('limit'))).toEqual(['1000', '700', '400', '100']);
     expect(await client.listFunctions({ limit: 5 })).toHaveLength(5);
   });
 
-  it('stops after the page that brings the sources read to 64 MiB', async () => {
+  it('returns a list of exactly 1,000 whole, and throws ListTruncatedError past 1,000 without a limit, with what it read', async () => {
+    await endlessPages(300, '(x) => x', 1000);
+    expect(await client.listFunctions()).toHaveLength(1000);
+    await endlessPages(300, '(x) => x', 1001);
+    const err = (await client.listFunctions().catch((e: unknown) => e)) as ListTruncatedError<unknown>;
+    expect(err).toBeInstanceOf(ListTruncatedError);
+    expect(err.code).toBe('LIST_TRUNCATED');
+    expect(err.bound).toBe('count');
+    expect(err.items).toHaveLength(1000);
+    expect(err.message).toMatch(/more than 1000 functions .*: pass `limit` to read more/);
+    // asked for, the same list is no error
+    expect(await client.listFunctions({ limit: 1001 })).toHaveLength(1001);
+    expect(await client.listFunctions({ limit: 1000 })).toHaveLength(1000);
+  });
+
+  it('throws ListTruncatedError after the page that brings the sources read to 64 MiB, when there are more', async () => {
     const source = 'x'.repeat(8 * 1024 * 1024);
     const { pages } = await endlessPages(1, source);
-    const list = await client.listFunctions();
-    expect(list).toHaveLength(LIST_FUNCTIONS_SOURCE_BYTES / source.length);
+    const err = (await client.listFunctions().catch((e: unknown) => e)) as ListTruncatedError<unknown>;
+    expect(err).toBeInstanceOf(ListTruncatedError);
+    expect(err.bound).toBe('sourceBytes');
+    expect(err.items).toHaveLength(LIST_FUNCTIONS_SOURCE_BYTES / source.length);
+    expect(err.message).toMatch(/pass `source: false` to list names only/);
     expect(pages()).toHaveLength(8);
-  });
+    // the caller's limit is not past the byte bound: no error; nor is a list that ends at it
+    expect(await client.listFunctions({ limit: 8 })).toHaveLength(8);
+    await endlessPages(1, source, 8);
+    expect(await client.listFunctions()).toHaveLength(8);
+  }, 60_000);
 
   it('with source: false asks the server for names only', async () => {
     const { pages } = await endlessPages(1000, 'x'.repeat(1024));

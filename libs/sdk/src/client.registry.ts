@@ -31,12 +31,15 @@ import type {
   UsageOptions,
 } from './client.options.js';
 import { ClientCore } from './client.core.js';
+import { ListTruncatedError } from './errors.js';
 import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
 import { checkInput, queryString } from './validate.js';
 
 /** A page of GET /v1/functions; a server older than its paging answers one page with no nextCursor. */
 const FunctionPage = ListFunctionsResponse.partial({ nextCursor: true });
-/** listFunctions stops after the page that brings the sources it read to this many characters: 64 Mi. */
+/** How many functions listFunctions reads when the caller passes no `limit`: past it, ListTruncatedError. */
+export const LIST_FUNCTIONS_MAX = 1000;
+/** listFunctions reads no page after the one that brings the sources it read to this many characters (64 Mi). */
 export const LIST_FUNCTIONS_SOURCE_BYTES = 64 * 1024 * 1024;
 const EndpointList = ListResponse(EndpointInfo);
 const UserList = ListResponse(UserInfo);
@@ -99,8 +102,9 @@ export abstract class ClientRegistry extends ClientCore {
   }
 
   /**
-   * Your functions and the public ones (admins: all), oldest first, up to `limit` (1000) of them and
-   * about 64 MiB of source (ListFunctionsOptions); `source: false` for their names only.
+   * Your functions and the public ones (admins: all), oldest first; `source: false` for their names
+   * only. With `limit`, at most that many. Never a silent part: without `limit` past 1,000 functions,
+   * and past 64 MiB of sources with more to read, it throws ListTruncatedError (ListFunctionsOptions).
    */
   listFunctions(options: ListFunctionsOptions = {}): Promise<FunctionInfo[]> {
     return this.functionPages({}, options);
@@ -115,23 +119,42 @@ export abstract class ClientRegistry extends ClientCore {
   /**
    * Pages of GET /v1/functions (each bounded by the server: FUNCTION_PAGE_SOURCE_BYTES) until `limit`
    * functions, or the page that brings the sources read past LIST_FUNCTIONS_SOURCE_BYTES: other users
-   * choose how many public functions there are, and how large.
+   * choose how many public functions there are, and how large. Stopping short of the list's end
+   * anywhere but at the caller's own `limit` throws, so that no caller mistakes a part for the whole.
    */
-  private async functionPages(query: { name?: string }, { limit = 1000, source = true }: ListFunctionsOptions): Promise<FunctionInfo[]> {
+  private async functionPages(query: { name?: string }, { limit, source = true }: ListFunctionsOptions): Promise<FunctionInfo[]> {
+    const bound = limit ?? LIST_FUNCTIONS_MAX;
     const items: FunctionInfo[] = [];
     let cursor: string | null = null;
     let sourceChars = 0;
+    let more: boolean;
     do {
       const page: Partial<ListFunctionsResponse> & Pick<ListFunctionsResponse, 'items'> = await this.request({
         method: 'GET',
-        path: `/v1/functions?${queryString({ ...query, limit: Math.max(1, Math.min(1000, limit - items.length)), ...(source ? {} : { source: 'false' }), cursor: cursor ?? undefined })}`,
+        path: `/v1/functions?${queryString({ ...query, limit: Math.max(1, Math.min(1000, bound - items.length)), ...(source ? {} : { source: 'false' }), cursor: cursor ?? undefined })}`,
         response: FunctionPage,
       });
-      items.push(...page.items.slice(0, limit - items.length));
-      for (const f of page.items) sourceChars += f.source.length;
+      const kept = page.items.slice(0, bound - items.length);
+      items.push(...kept);
+      for (const f of kept) sourceChars += f.source.length;
       cursor = page.nextCursor ?? null;
-    } while (cursor && items.length < limit && sourceChars < LIST_FUNCTIONS_SOURCE_BYTES);
-    return items;
+      // a server that answers more than it was asked for has more than was kept
+      more = cursor !== null || kept.length < page.items.length;
+    } while (cursor && items.length < bound && sourceChars < LIST_FUNCTIONS_SOURCE_BYTES);
+    if (!more || (limit !== undefined && items.length >= limit)) return items;
+    const what = query.name === undefined ? 'functions' : `versions of ${query.name}`;
+    if (items.length >= bound) {
+      throw new ListTruncatedError(
+        `there are more than ${bound} ${what} (the most listed without a limit): pass \`limit\` to read more, or a smaller one to take only the oldest (\`source: false\` reads names only); the first ${items.length} are in this error's \`items\``,
+        items,
+        'count',
+      );
+    }
+    throw new ListTruncatedError(
+      `the first ${items.length} ${what} have ${sourceChars} characters of source, past the ${LIST_FUNCTIONS_SOURCE_BYTES}-character bound, and there are more: pass \`source: false\` to list names only (getFunction reads one source), or a \`limit\` of at most ${items.length}; the ones read are in this error's \`items\``,
+      items,
+      'sourceBytes',
+    );
   }
 
   /** Deletes a function by id, or by name: a bare name deletes its newest version, after which the name means the one before. */

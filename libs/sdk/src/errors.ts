@@ -5,7 +5,15 @@ import type { ErrorBody, ErrorCode, RemoteError, TaskOutput } from '@fx/protocol
  * wire (the server never sent anything we could read).
  */
 export type FxErrorCode =
-  ErrorCode | 'CONNECTION_FAILED' | 'TIMEOUT' | 'BAD_RESPONSE' | 'CLIENT_CLOSED' | 'SERIALIZATION_FAILED' | 'CHECKSUM_MISMATCH' | 'UPLOAD_INCOMPLETE';
+  | ErrorCode
+  | 'CONNECTION_FAILED'
+  | 'TIMEOUT'
+  | 'BAD_RESPONSE'
+  | 'CLIENT_CLOSED'
+  | 'SERIALIZATION_FAILED'
+  | 'CHECKSUM_MISMATCH'
+  | 'UPLOAD_INCOMPLETE'
+  | 'LIST_TRUNCATED';
 
 export interface FxErrorOptions {
   cause?: unknown;
@@ -144,6 +152,24 @@ export class PartialBatchError extends FxError {
       details: cause.details,
     });
     this.acceptedTaskIds = acceptedTaskIds;
+  }
+}
+
+/**
+ * A list met the SDK's own bound (`listFunctions`: LIST_FUNCTIONS_MAX functions by default, or
+ * LIST_FUNCTIONS_SOURCE_BYTES of sources) while the server had more to give: thrown rather than
+ * returning a list that looks whole. `items` holds what was read, the head of the list in its order.
+ * A `limit` the caller passes is not this bound: the list then ends at it without an error.
+ */
+export class ListTruncatedError<T = unknown> extends FxError {
+  readonly items: T[];
+  /** `count`: the default count bound; `sourceBytes`: the sources read reached the byte bound. */
+  readonly bound: 'count' | 'sourceBytes';
+
+  constructor(message: string, items: T[], bound: 'count' | 'sourceBytes') {
+    super('LIST_TRUNCATED', message);
+    this.items = items;
+    this.bound = bound;
   }
 }
 

@@ -1,4 +1,5 @@
 export { Client } from './client.js';
+export { LIST_FUNCTIONS_MAX, LIST_FUNCTIONS_SOURCE_BYTES } from './client.registry.js';
 // Every options interface the client takes.
 export type * from './client.options.js';
 export { TaskHandle } from './task-handle.js';
@@ -19,6 +20,7 @@ export {
   ConnectionError,
   ForbiddenError,
   FxError,
+  ListTruncatedError,
   NotFoundError,
   ObjectIntegrityError,
   ObjectUploadError,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import type { FunctionInfo } from '@fx/sdk';
+import { LIST_FUNCTIONS_MAX, type FunctionInfo } from '@fx/sdk';
 import type { CliContext } from '../cli.context.js';
 import { CliError } from '@fx/cli-kit';
 import { wantsJson, withClient, listCommand } from '../command.helpers.js';
@@ -31,11 +31,12 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
 
   listCommand(
     functions,
-    'list the functions you may run (yours and public ones, the oldest 1,000; without sources: "fx functions show" has one): the newest version of each name, or every version with --versions',
+    'list the functions you may run (yours and public ones, the oldest --limit of them; without sources: "fx functions show" has one): the newest version of each name, or every version with --versions',
   )
     .option('--versions', 'every version of each name, not only the newest')
-    .action(async (options: { versions?: boolean }, command: Command) => {
-      const all = await withClient(context, (client) => client.listFunctions({ source: false }));
+    .option('--limit <n>', 'read at most this many functions, the oldest first (stderr says when there are more)', parsePositiveInt, LIST_FUNCTIONS_MAX)
+    .action(async (options: { versions?: boolean; limit: number }, command: Command) => {
+      const all = await withClient(context, (client) => upTo(context, options.limit, 'functions', (limit) => client.listFunctions({ source: false, limit })));
       printFunctions(context, command, options.versions ? all : newestVersions(all));
     });
 
@@ -43,8 +44,11 @@ export function configureFunctionsCommand(program: Command, context: CliContext)
     .command('versions')
     .description('every version of one function name, newest first (a bare name means the newest)')
     .argument('<name>', 'a function name: "name", or "owner/name" for another user\'s public function')
-    .action(async (name: string, _options: object, command: Command) => {
-      const list = await withClient(context, (client) => client.listFunctionVersions(functionRef(name)));
+    .option('--limit <n>', 'at most this many versions, the newest first (stderr says when there are more)', parsePositiveInt, LIST_FUNCTIONS_MAX)
+    .action(async (name: string, options: { limit: number }, command: Command) => {
+      const list = await withClient(context, (client) =>
+        upTo(context, options.limit, 'versions', (limit) => client.listFunctionVersions(functionRef(name), { limit })),
+      );
       if (list.length === 0 && !wantsJson(command)) throw new CliError(`no function is named "${name}" (see "fx functions ls")`);
       printFunctions(context, command, list);
     });
@@ -184,6 +188,17 @@ async function loadExport(file: string, name: string | undefined): Promise<(...a
 }
 
 /** The newest version of each (owner, name): what a bare name means. */
+/**
+ * At most `limit` of a list, read with one more, so that a list cut at the limit says so on stderr
+ * (under --json too): a table of the oldest 1,000 must not pass for all of them.
+ */
+async function upTo(context: CliContext, limit: number, what: string, read: (limit: number) => Promise<FunctionInfo[]>): Promise<FunctionInfo[]> {
+  const list = await read(limit + 1);
+  if (list.length <= limit) return list;
+  context.err(`(only the first ${limit} ${what} are read; there are more: pass --limit to read more)`);
+  return list.slice(0, limit);
+}
+
 function newestVersions(list: readonly FunctionInfo[]): FunctionInfo[] {
   const newest = new Map<string, FunctionInfo>();
   for (const f of list) {

@@ -1,5 +1,5 @@
 import type { Client, EndpointInfo, FunctionInfo, ListFunctionsOptions } from '@fx/sdk';
-import { MAX_NAME_LOOKUPS, namesOf } from './tasks.js';
+import { LISTED_FOR_NAMES, MAX_NAME_LOOKUPS, namesOf } from './tasks.js';
 
 describe('namesOf (the names in fx tasks and fx task)', () => {
   it('lists functions without their sources and looks up only the shown ids it did not list, a bounded number', async () => {
@@ -19,7 +19,7 @@ describe('namesOf (the names in fx tasks and fx task)', () => {
     } as unknown as Client;
     const shown = ['f1', 'f1', 'gone', ...Array.from({ length: 50 }, (_, i) => `other-${i}`), 'other-0'];
     const names = await namesOf(client, shown);
-    expect(listed).toEqual([{ source: false }]);
+    expect(listed).toEqual([{ source: false, limit: LISTED_FOR_NAMES }]);
     expect(looked).toEqual(['gone', ...Array.from({ length: MAX_NAME_LOOKUPS - 1 }, (_, i) => `other-${i}`)]);
     expect(names.get('f1')).toBe('add');
     expect(names.get('e1')).toBe('laptop');

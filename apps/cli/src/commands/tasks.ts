@@ -90,6 +90,8 @@ function parseStatuses(value: string): TaskStatus[] {
   return list as TaskStatus[];
 }
 
+/** How many functions are listed for the names (an explicit limit: past it, lookups, not ListTruncatedError). */
+export const LISTED_FOR_NAMES = 1000;
 /** Past the functions listed, how many of the ids shown are looked up one by one (each answer carries its source). */
 export const MAX_NAME_LOOKUPS = 20;
 
@@ -101,7 +103,10 @@ export const MAX_NAME_LOOKUPS = 20;
  */
 export async function namesOf(client: Client, functionIds: Iterable<string>): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  const [functions, endpoints] = await Promise.all([client.listFunctions({ source: false }).catch(() => []), client.listEndpoints().catch(() => [])]);
+  const [functions, endpoints] = await Promise.all([
+    client.listFunctions({ source: false, limit: LISTED_FOR_NAMES }).catch(() => []),
+    client.listEndpoints().catch(() => []),
+  ]);
   for (const x of [...functions, ...endpoints]) names.set(x.id, x.name);
   const unnamed = [...new Set(functionIds)].filter((id) => !names.has(id)).slice(0, MAX_NAME_LOOKUPS);
   await Promise.all(

@@ -13,6 +13,7 @@ from ._options import RETRYABLE_CODES, Retry
 from ._serializers import Serializer
 from ._version import __version__
 from .client import Client
+from ._registry import LIST_FUNCTIONS_MAX, LIST_FUNCTIONS_SOURCE_CHARS
 from .errors import (
     AuthenticationError,
     ConflictError,
@@ -20,6 +21,7 @@ from .errors import (
     EndpointOfflineWarning,
     ForbiddenError,
     FxError,
+    ListTruncatedError,
     NotFoundError,
     ObjectIntegrityError,
     ObjectUploadError,
@@ -58,6 +60,9 @@ __all__ = [
     "Retry",
     "ForbiddenError",
     "FxError",
+    "ListTruncatedError",
+    "LIST_FUNCTIONS_MAX",
+    "LIST_FUNCTIONS_SOURCE_CHARS",
     "LogChunk",
     "NotFoundError",
     "ObjectIntegrityError",

@@ -15,7 +15,7 @@ from ._options import RegistrationOptions, registration_options
 from ._python_check import PythonCheck
 from ._source import python_source
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
-from .errors import ValidationError
+from .errors import ListTruncatedError, ValidationError
 from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, UsageResponse, UserInfo, WhoAmI
 
 if TYPE_CHECKING:  # type checkers know typing_extensions; at run time the annotations stay strings
@@ -26,8 +26,11 @@ if TYPE_CHECKING:  # type checkers know typing_extensions; at run time the annot
 # an argument left out (None means something: any function)
 _KEEP: Any = object()
 
-# list_functions stops after the page that brings the sources it read to this many characters (64 Mi)
+# list_functions without a limit reads at most this many functions; past it, ListTruncatedError
+LIST_FUNCTIONS_MAX = 1000
+# list_functions reads no page after the one that brings the sources it read to this many characters (64 Mi)
 LIST_FUNCTIONS_SOURCE_CHARS = 64 * 1024 * 1024
+
 
 def _function_path(function: str) -> str:
     """The route of a function by id or name (``name@version``, ``owner/name``)."""
@@ -102,25 +105,50 @@ class RegistryMethods(ClientCalls):
         self._python.note_function(info)
         return info
 
-    def list_functions(self, *, limit: int = 1000, source: bool = True) -> List[FunctionInfo]:
-        """Your functions and the public ones (admins: all), oldest first: up to ``limit`` of them, and no
-        more pages after the one that brings the sources read to 64 MiB (other users choose how many public
-        functions there are, and how large). ``source=False``: each ``source`` is ``""`` (names only)."""
+    def list_functions(self, *, limit: Optional[int] = None, source: bool = True) -> List[FunctionInfo]:
+        """Your functions and the public ones (admins: all), oldest first. ``source=False``: each ``source``
+        is ``""`` (names only).
+
+        With ``limit``, at most that many, without an error whether or not there are more. The SDK bounds
+        what it reads, since other users choose how many public functions there are and how large: without
+        ``limit``, more than ``LIST_FUNCTIONS_MAX`` (1,000) functions raise :class:`ListTruncatedError`, and
+        so do more after the page that brings the sources read to 64 MiB. It never returns part of the
+        list as the whole; the error's ``items`` are the functions read."""
+        bound = LIST_FUNCTIONS_MAX if limit is None else limit
         items: List[FunctionInfo] = []
         cursor: Optional[str] = None
         chars = 0
         while True:
-            query: Dict[str, Any] = {"limit": max(1, min(1000, limit - len(items)))}
+            query: Dict[str, Any] = {"limit": max(1, min(1000, bound - len(items)))}
             if not source:
                 query["source"] = "false"
             if cursor is not None:
                 query["cursor"] = cursor
             page = self._request("GET", f"/v1/functions?{urlencode(query)}")
-            items.extend(page["items"][: limit - len(items)])
-            chars += sum(len(f["source"]) for f in page["items"])
+            kept = page["items"][: bound - len(items)]
+            items.extend(kept)
+            chars += sum(len(f["source"]) for f in kept)
             cursor = page.get("nextCursor")
-            if not cursor or len(items) >= limit or chars >= LIST_FUNCTIONS_SOURCE_CHARS:
-                return items
+            # a server that answers more than it was asked for has more than was kept
+            more = bool(cursor) or len(kept) < len(page["items"])
+            if not cursor or len(items) >= bound or chars >= LIST_FUNCTIONS_SOURCE_CHARS:
+                break
+        if not more or (limit is not None and len(items) >= limit):
+            return items
+        if len(items) >= bound:
+            raise ListTruncatedError(
+                f"there are more than {bound} functions (the most listed without a limit): pass limit= to read more,"
+                f" or a smaller one to take only the oldest (source=False reads names only); the first {len(items)} are in this error's items",
+                items,
+                "count",
+            )
+        raise ListTruncatedError(
+            f"the first {len(items)} functions have {chars} characters of source, past the {LIST_FUNCTIONS_SOURCE_CHARS}-character bound,"
+            f" and there are more: pass source=False to list names only (get_function reads one source), or a limit of at most {len(items)};"
+            " the ones read are in this error's items",
+            items,
+            "source_bytes",
+        )
 
     def delete_function(self, function: str) -> None:
         """Deletes a function by id, or the newest version of a name."""

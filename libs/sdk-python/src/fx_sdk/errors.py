@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Generic, List, Mapping, Optional, Sequence, TypeVar
+
+T = TypeVar("T")
 
 
 class FxError(Exception):
@@ -165,6 +167,21 @@ class PartialBatchError(FxError):
         )
         self.accepted_task_ids = list(accepted_task_ids)
         self.__cause__ = cause
+
+
+class ListTruncatedError(FxError, Generic[T]):
+    """LIST_TRUNCATED: a list met the SDK's own bound while the server had more, so it raised rather than return a part as the whole.
+
+    ``list_functions`` without ``limit`` reads at most ``LIST_FUNCTIONS_MAX`` (1,000) functions, and no
+    page after the one that brings the sources read to 64 MiB. ``items`` holds what was read (the head of
+    the list, in order); ``bound`` is ``"count"`` or ``"source_bytes"``. A ``limit`` the caller passes is
+    not this bound: the list then ends at it without an error.
+    """
+
+    def __init__(self, message: str, items: Sequence[T], bound: str) -> None:
+        super().__init__("LIST_TRUNCATED", message)
+        self.items: List[T] = list(items)
+        self.bound = bound
 
 
 class ObjectIntegrityError(FxError):
