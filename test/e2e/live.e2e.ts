@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { LogChunk, ProgressEvent } from '@fx/protocol';
-import { Client } from '@fx/sdk';
+import { Client, type FollowedLogChunk } from '@fx/sdk';
 import { EndpointProcess, FX_ROOT, ServerProcess, eventually } from '@fx/testing';
 
 /**
@@ -204,6 +204,55 @@ it('follows the logs of a running js task from the SDK: a line is seen while the
   const stored: LogChunk[] = [];
   for await (const chunk of client.logs(taskId, { afterSeq: chunks[0]!.seq })) stored.push(chunk);
   expect(stored.map((c) => c.text)).toEqual(['second line\n']);
+});
+
+it('bounds what a follower that falls behind holds: it drops the oldest chunks, and the next one it yields says how many', async () => {
+  const fn = (
+    await client.createFunction({
+      name: 'chatty',
+      runtime: 'js',
+      source: `async (dir, n) => {
+        const fs = await import('node:fs');
+        console.log('ready');
+        while (!fs.existsSync(dir + '/chatty-go')) await new Promise((r) => setTimeout(r, 10));
+        for (let i = 0; i < n; i++) {
+          console.log('line ' + i + ' ' + 'x'.repeat(1000));
+          if (i % 20 === 0) await new Promise((r) => setTimeout(r, 2));
+        }
+        return n;
+      }`,
+    })
+  ).id;
+  const taskId = await client.run(fn, endpoint.endpointId, [dir, 600]);
+  const maxBufferedBytes = 16 * 1024;
+  const following = client.logs(taskId, { follow: true, maxBufferedBytes })[Symbol.asyncIterator]();
+  const first = await following.next();
+  expect(first.value?.text).toBe('ready\n');
+  // the follower reads nothing more until the task has printed about 600 KB and ended: every chunk has
+  // reached the iteration by then (live frames come before the result on the client's socket)
+  await writeFile(join(dir, 'chatty-go'), '');
+  expect(await client.getResult(taskId)).toBe(600);
+  const seen: FollowedLogChunk[] = [];
+  for (let next = await following.next(); !next.done; next = await following.next()) seen.push(next.value);
+
+  const stored: LogChunk[] = [];
+  for await (const chunk of client.logs(taskId)) stored.push(chunk);
+  expect(stored.map((c) => c.text).join('')).toContain('line 599 ');
+  // what it held when the reader came back: at most the bound (a chunk is never cut)
+  const held = seen.reduce((n, c) => n + Buffer.byteLength(c.text), 0);
+  expect(held).toBeLessThanOrEqual(Math.max(maxBufferedBytes, ...seen.map((c) => Buffer.byteLength(c.text))));
+  expect(seen.length).toBeLessThan(stored.length - 1);
+  // the newest are kept; each gap is said once, by the chunk after it, exactly
+  expect(seen.at(-1)!.seq).toBe(stored.at(-1)!.seq);
+  expect(seen.some((c) => c.dropped)).toBe(true);
+  const index = new Map(stored.map((c, i) => [c.seq, i]));
+  let before = 0; // the stored index of the chunk after the last one yielded: 'ready' was stored[0]
+  for (const chunk of seen) {
+    const at = index.get(chunk.seq)!;
+    const skipped = stored.slice(before + 1, at);
+    expect(chunk.dropped).toEqual(skipped.length ? { chunks: skipped.length, bytes: skipped.reduce((n, c) => n + Buffer.byteLength(c.text), 0) } : undefined);
+    before = at;
+  }
 });
 
 it('runs examples/progress.mjs as docs/live.md shows it', async () => {

@@ -9,10 +9,10 @@ import type { ResultChannel } from './result-channel.js';
 import type { RestRequest, RestTransport } from './rest-transport.js';
 import type { GroupTransport } from './task-group.js';
 import { checkInput } from './validate.js';
-import { TaskProgressResponse, type LogChunk, type ProgressEvent, type SubmitBatchResponse, type SubmitTaskResponse } from '@fx/protocol';
+import { TaskProgressResponse, type ProgressEvent, type SubmitBatchResponse, type SubmitTaskResponse } from '@fx/protocol';
 import { fitsInFrame } from './socket-submit.js';
 import type { Schema } from './validate.js';
-import { logChunks, onProgress, progressEvents, type LiveTransport, type LogsOptions, type ProgressOptions } from './live.client.js';
+import { logChunks, onProgress, progressEvents, type FollowedLogChunk, type LiveTransport, type LogsOptions, type ProgressOptions } from './live.client.js';
 
 /**
  * What every Client method stands on: its transports, whether it is closed, and the checks of ids and
@@ -88,9 +88,10 @@ export abstract class ClientCore {
 
   /**
    * What the task printed, chunk by chunk in order: what is stored now, or with `follow` that and then
-   * each new chunk as the running task prints it, until it is final.
+   * each new chunk as the running task prints it, until it is final. A follower that falls more than
+   * `maxBufferedBytes` behind loses the oldest chunks held, and the next chunk says how many (`dropped`).
    */
-  logs(taskId: string, options: LogsOptions = {}): AsyncIterable<LogChunk> {
+  logs(taskId: string, options: LogsOptions = {}): AsyncIterable<FollowedLogChunk> {
     this.assertOpen();
     return logChunks(this.live, this.id(taskId, 'taskId'), options);
   }

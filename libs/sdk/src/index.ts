@@ -7,7 +7,7 @@ export { TaskGroup } from './task-group.js';
 export type { MapOutcome } from './map-window.js';
 export { TaskRef, itemRef } from './task-ref.js';
 export type { Progress } from './result-stream.js';
-export type { LogsOptions, ProgressOptions } from './live.client.js';
+export { FOLLOW_BUFFER_BYTES, type FollowedLogChunk, type LogsOptions, type ProgressOptions } from './live.client.js';
 export { Executor, type ExecutorOptions } from './executor.js';
 export { ObjectsClient } from './objects.client.js';
 export { TriggersClient } from './triggers.client.js';

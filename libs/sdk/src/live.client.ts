@@ -1,5 +1,6 @@
 import { TaskLogsResponse, type LogChunk, type LogStream, type ProgressEvent } from '@fx/protocol';
 import type { FxError } from './errors.js';
+import { FollowQueue } from './follow-queue.js';
 import type { LiveListener, LiveWants } from './live-watches.js';
 import type { RestRequest } from './rest-transport.js';
 
@@ -12,7 +13,27 @@ export interface LiveTransport {
 export interface ProgressOptions {
   /** Stops the iteration (it then ends without an error). */
   signal?: AbortSignal;
+  /**
+   * Bytes of values held for a consumer that falls behind (each value's JSON): past them the oldest
+   * are dropped, and the next value yielded counts them in `coalesced`, as if the server had.
+   * @default 8 MiB (FOLLOW_BUFFER_BYTES)
+   */
+  maxBufferedBytes?: number;
 }
+
+/**
+ * A chunk as `logs` yields it. `dropped`: with `follow`, the consumer fell behind and the iteration
+ * held more than `maxBufferedBytes`, so it dropped this many chunks (their text this many bytes, UTF-8)
+ * just before this one; the server still has them (`logs` without `follow`, `afterSeq`).
+ */
+export interface FollowedLogChunk extends LogChunk {
+  dropped?: { chunks: number; bytes: number };
+}
+
+/** What a following iteration holds at most for a consumer that falls behind, by default. */
+export const FOLLOW_BUFFER_BYTES = 8 * 1024 * 1024;
+/** What an item costs in a follow queue besides its text or value (its object, seq, stream...). */
+const ITEM_OVERHEAD_BYTES = 64;
 
 export interface LogsOptions {
   /**
@@ -33,6 +54,12 @@ export interface LogsOptions {
   afterSeq?: number;
   /** Stops the iteration (it then ends without an error). */
   signal?: AbortSignal;
+  /**
+   * With `follow`: bytes of text held for a consumer that falls behind the task's output. Past them
+   * the oldest chunks held are dropped, and the chunk yielded after them says so (FollowedLogChunk.dropped).
+   * @default 8 MiB (FOLLOW_BUFFER_BYTES)
+   */
+  maxBufferedBytes?: number;
 }
 
 /** Most chunks one REST page of logs asks for. */
@@ -43,7 +70,13 @@ const LOG_PAGE = 1_000;
  * final. Values may be coalesced (see ProgressEvent.coalesced): `seq` only increases.
  */
 export function progressEvents(live: LiveTransport, taskId: string, options: ProgressOptions = {}): AsyncIterable<ProgressEvent> {
-  return follow<ProgressEvent>(live, taskId, { progress: true, logs: false, afterSeq: 0 }, (push) => ({ progress: push }), options.signal);
+  const queue = new FollowQueue<ProgressEvent>(
+    options.maxBufferedBytes ?? FOLLOW_BUFFER_BYTES,
+    (e) => ITEM_OVERHEAD_BYTES + Buffer.byteLength(JSON.stringify(e.value) ?? ''),
+    // a dropped value was replaced by the next one, with those it had replaced itself
+    (dropped, next) => ({ ...next, coalesced: (next.coalesced ?? 0) + (dropped.coalesced ?? 0) + 1 }),
+  );
+  return follow<ProgressEvent>(live, taskId, { progress: true, logs: false, afterSeq: 0 }, queue, (push) => ({ progress: push }), options.signal);
 }
 
 /** Calls `callback` with each progress value of the task until it is final; returns a function that stops. */
@@ -61,15 +94,37 @@ export function onProgress(live: LiveTransport, taskId: string, callback: (event
 }
 
 /** What a task printed: stored chunks (REST, paged), or with `follow` those and then each new one until it is final. */
-export async function* logChunks(live: LiveTransport, taskId: string, options: LogsOptions = {}): AsyncGenerator<LogChunk, void, undefined> {
+export async function* logChunks(live: LiveTransport, taskId: string, options: LogsOptions = {}): AsyncGenerator<FollowedLogChunk, void, undefined> {
   const agent = options.agent === true || options.stream === 'agent';
   const keep = (c: LogChunk) => (options.stream === undefined ? agent || c.stream !== 'agent' : c.stream === options.stream);
   if (options.follow) {
     const afterSeq = options.afterSeq ?? 0;
     const wants = { progress: false, logs: true, agentLogs: agent, afterSeq };
-    for await (const chunk of follow<LogChunk>(live, taskId, wants, (push) => ({ logs: push }), options.signal)) {
-      if (keep(chunk)) yield chunk;
-    }
+    const textBytes = (c: LogChunk) => Buffer.byteLength(c.text);
+    const queue = new FollowQueue<FollowedLogChunk>(
+      options.maxBufferedBytes ?? FOLLOW_BUFFER_BYTES,
+      (c) => ITEM_OVERHEAD_BYTES + textBytes(c),
+      (dropped, next) => ({
+        ...next,
+        dropped: {
+          chunks: 1 + (dropped.dropped?.chunks ?? 0) + (next.dropped?.chunks ?? 0),
+          bytes: textBytes(dropped) + (dropped.dropped?.bytes ?? 0) + (next.dropped?.bytes ?? 0),
+        },
+      }),
+    );
+    // filtered before they are queued: a chunk that is not yielded must neither hold memory nor carry a drop
+    yield* follow<FollowedLogChunk>(
+      live,
+      taskId,
+      wants,
+      queue,
+      (push) => ({
+        logs: (c) => {
+          if (keep(c)) push(c);
+        },
+      }),
+      options.signal,
+    );
     return;
   }
   let afterSeq = options.afterSeq ?? 0;
@@ -87,15 +142,15 @@ export async function* logChunks(live: LiveTransport, taskId: string, options: L
   }
 }
 
-/** Items of one live watch as an async iteration: buffered as they come, ended by the task's end. */
+/** Items of one live watch as an async iteration: queued as they come (bounded: FollowQueue), ended by the task's end. */
 async function* follow<T>(
   live: LiveTransport,
   taskId: string,
   wants: LiveWants,
+  queue: FollowQueue<T>,
   route: (push: (item: T) => void) => Partial<Pick<LiveListener, 'progress' | 'logs'>>,
   signal?: AbortSignal,
 ): AsyncGenerator<T, void, undefined> {
-  const queue: T[] = [];
   let done = false;
   let failure: FxError | undefined;
   let wake: (() => void) | undefined;
@@ -129,7 +184,7 @@ async function* follow<T>(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) yield item;
       if (signal?.aborted) return;
       if (done) {
         if (failure) throw failure;

@@ -1,5 +1,5 @@
-import type { CancelTaskResponse, LogChunk, ObjectRef, ProgressEvent, TaskInfo } from '@fx/protocol';
-import type { LogsOptions, ProgressOptions } from './live.client.js';
+import type { CancelTaskResponse, ObjectRef, ProgressEvent, TaskInfo } from '@fx/protocol';
+import type { FollowedLogChunk, LogsOptions, ProgressOptions } from './live.client.js';
 import type { Client } from './client.js';
 import type { GetResultOptions } from './client.options.js';
 
@@ -61,7 +61,7 @@ export class TaskHandle<T = unknown> {
   }
 
   /** What the task printed (Client.logs): stored chunks, or with `follow` live until it is final. */
-  logs(options: LogsOptions = {}): AsyncIterable<LogChunk> {
+  logs(options: LogsOptions = {}): AsyncIterable<FollowedLogChunk> {
     return this.#client.logs(this.id, options);
   }
 }

@@ -30,7 +30,11 @@ export function configureLogsCommand(program: Command, context: CliContext): voi
         const status = await withClient(context, async (client) => {
           for await (const chunk of client.logs(id, { follow, agent, ...(stream ? { stream } : {}) })) {
             if (json) context.out(JSON.stringify(chunk));
-            else printChunk(context, chunk, options.raw === true);
+            else {
+              // the reader (this terminal, or the pipe) fell behind the task and the SDK dropped older chunks
+              if (chunk.dropped) context.err(droppedNote(id, chunk.dropped));
+              printChunk(context, chunk, options.raw === true);
+            }
           }
           return follow ? (await client.getTask(id)).status : undefined;
         });
@@ -50,6 +54,11 @@ export function printChunk(context: CliContext, chunk: LogChunk, raw = false): v
   const to = chunk.stream === 'stdout' ? context.stdout : context.stderr;
   const text = raw || !isTerminal(to) ? chunk.text : safeText(chunk.text);
   to.write(chunk.stream === 'agent' ? text.replace(/^(?=.)/gm, '[agent] ') : text);
+}
+
+/** Where `fx logs -f` skipped output it could not hold while its reader was behind. */
+export function droppedNote(id: string, dropped: { chunks: number; bytes: number }): string {
+  return `(fell behind the task: ${dropped.chunks} chunks, ${dropped.bytes} bytes of its output skipped here; "fx logs ${id}" prints all that the server kept)`;
 }
 
 export function streamOption(value: string | undefined): LogStream | undefined {
