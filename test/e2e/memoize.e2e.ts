@@ -77,6 +77,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
   let alice: Client;
   let bob: Client;
   let aliceToken: string;
+  let bobToken: string;
   let dir: TempDir;
   let n = 0;
   const logs = () => `--- server ---\n${server?.log()}\n--- alice's agent ---\n${aliceEp?.log()}`;
@@ -104,7 +105,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
     const tokens: string[] = [];
     for (const name of ['alice', 'bob']) tokens.push((await admin.createToken((await admin.createUser({ name })).id)).token);
     admin.close();
-    const bobToken = tokens[1]!;
+    bobToken = tokens[1]!;
     aliceToken = tokens[0]!;
     alice = new Client({ url: server.url, token: aliceToken });
     bob = new Client({ url: server.url, token: bobToken });
@@ -292,7 +293,7 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
     await stdout(alice, alicesRun);
     const bobsHit = await bob.run(shared, bobEp!.endpointId, [], sk);
     expect(await stdout(bob, bobsHit)).toBe('s');
-    expect((await final(bob, bobsHit)).cachedFrom).toBe(alicesRun);
+    await expectSourceHidden(bobsHit, alicesRun);
     expect(await runs(sharedFile)).toBe(1);
     // bob may clear only his own scope; alice, the owner, clears the shared entries
     expect(await bob.clearCache(shared)).toBe(0);
@@ -308,6 +309,46 @@ describe.each<Backend>(['postgres+redis', 'embedded'])('memoized results on %s',
     expect((await final(alice, alicesAfter)).cached).toBe(false);
     expect(await runs(sharedFile)).toBe(4);
   });
+
+  /**
+   * Bob's task completed from alice's shared entry: everywhere bob reads it, it says `cached: true` but
+   * not alice's task id (he cannot read that task; the id would only tell him what she ran), in task
+   * info, the results poll, a batch's answer, a subscription's catch-up and the SDK's outcomes; an admin
+   * reading it sees the id.
+   */
+  async function expectSourceHidden(bobsHit: string, alicesRun: string) {
+    expect(await final(bob, bobsHit)).toMatchObject({ cached: true, cachedFrom: null });
+    const admin = new Client({ url: server.url, token: server.adminToken });
+    try {
+      expect((await admin.getTask(bobsHit)).cachedFrom).toBe(alicesRun);
+    } finally {
+      admin.close();
+    }
+    // the results poll (REST), and the SDK's outcome (its socket's subscription)
+    const polled = (await bob.getTaskResults([bobsHit])).tasks[0]!;
+    expect(polled).toMatchObject({ taskId: bobsHit, status: 'success', cached: true });
+    expect(polled).not.toHaveProperty('cachedFrom');
+    for await (const o of bob.results([bobsHit], { timeoutMs: 60_000 })) {
+      expect(o).toMatchObject({ taskId: bobsHit, cached: true });
+      expect(o.cachedFrom).toBeUndefined();
+    }
+
+    const socket = await RawSocket.open(server.url, bobToken);
+    try {
+      const { functionId: fn, kwargs } = await bob.getTask(bobsHit);
+      // a batch's answer (cachedResults), and the catch-up of a client that takes its hits by subscription
+      const answer = await socket.submit({ endpointId: bobEp!.endpointId, tasks: [{ functionId: fn, kwargs }] });
+      expect(answer.cachedResults).toEqual([expect.objectContaining({ taskId: answer.taskIds[0], cached: true })]);
+      expect(answer.cachedResults![0]).not.toHaveProperty('cachedFrom');
+      const older = await socket.submit({ endpointId: bobEp!.endpointId, tasks: [{ functionId: fn, kwargs }] }, false);
+      await eventually(async () => socket.results().length >= 1, 60_000, 'the hit relayed by subscription');
+      expect(socket.results()).toEqual([expect.objectContaining({ taskId: older.taskIds[0], cached: true })]);
+      expect(socket.results()[0]).not.toHaveProperty('cachedFrom');
+      expect(JSON.stringify(socket.frames)).not.toContain(alicesRun);
+    } finally {
+      socket.close();
+    }
+  }
 
   // ---- cache hits in the answer of a batch (SubmitBatchResponse.cachedResults) ----
   const stdoutOf = (o: TaskOutcome | CachedOutcome) => (o.result as { stdout: string }).stdout;

@@ -252,7 +252,7 @@ export const finalTaskFields = {
   /** What the task printed, when it printed anything (python; shell NON_ZERO_EXIT). */
   output: TaskOutput.optional(),
   completedAt: z.string().optional(),
-  /** Completed from a memoized result (see TaskInfo.cached), produced by task cachedFrom. */
+  /** Completed from a memoized result (see TaskInfo.cached), produced by task cachedFrom (absent when the reader may not read it). */
   cached: z.literal(true).optional(),
   cachedFrom: Uuid.optional(),
 };

@@ -250,7 +250,10 @@ export const TaskInfo = TaskCore.extend({
    * ones are at GET /v1/tasks/:id/progress); absent: none.
    */
   progress: z.object({ latest: ProgressEvent, emitted: z.number().int().min(0) }).optional(),
-  /** Completed from a memoized result, without running: cachedFrom is the task that produced it. */
+  /**
+   * Completed from a memoized result, without running: cachedFrom is the task that produced it, when the
+   * reader may read that task (their own; an admin any), else null (another user's, through a shareable cache).
+   */
   cached: z.boolean().default(false),
   cachedFrom: Uuid.nullable().default(null),
   timeline: z.object({

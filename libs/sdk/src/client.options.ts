@@ -165,7 +165,7 @@ export interface RunOptions {
   onWarning?: (warning: SubmitWarning) => void;
   /**
    * Memoize the task: `true` completes it from the stored result of an identical earlier task (its
-   * info then says `cached: true` and `cachedFrom`), or waits for an identical one that is running, and
+   * info then says `cached: true` and `cachedFrom`, unless that task is another user's), or waits for an identical one that is running, and
    * stores its own result for the function's TTL (or the server's default); `false` runs it even when the
    * function is memoized. In `runBatch` this applies to the items that carry no `cache` of their own.
    * @default undefined (as the function was registered)

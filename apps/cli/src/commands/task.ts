@@ -33,7 +33,8 @@ export function configureTaskCommand(program: Command, context: CliContext): voi
         ['dispatched', formatTime(t.dispatchedAt)],
         ['running', formatTime(t.runningAt)],
         ['completed', formatTime(t.completedAt)],
-        ...(task.cachedFrom ? [['cached', `from task ${task.cachedFrom}`] as [string, string]] : []),
+        // a shared cache's source is another user's task: its id is not shown (nor readable)
+        ...(task.cached ? [['cached', task.cachedFrom ? `from task ${task.cachedFrom}` : 'yes (from a task you may not read)'] as [string, string]] : []),
         ...(t.retryAt ? [['retry at', formatTime(t.retryAt)] as [string, string]] : []),
         ['args', JSON.stringify(task.args)],
       ];

@@ -57,7 +57,8 @@ class TaskOutcome:
     """A final task: ``status`` is ``success`` (``result`` set), ``failed`` or ``cancelled`` (``error`` set).
 
     ``output`` is what the task printed, when the server has it (None otherwise). ``cached_from`` names
-    the task whose memoized result completed this one without running it (None when it ran). A task run with
+    the task whose memoized result completed this one without running it: None when it ran, and when that
+    task is not one the caller may read (another user's, through a shareable cache: ``cached`` says so). A task run with
     ``serializer="pickle"`` has its result unpickled here; one this Python cannot load is ``failed``
     with code ``SERIALIZER_MISMATCH`` saying why. A result stored as an object (large, bytes, a named
     output) has ``result_ref`` set and ``result`` None: ``value()`` fetches it (bytes, or the JSON value).

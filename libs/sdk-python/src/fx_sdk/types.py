@@ -128,7 +128,8 @@ class TaskInfo(TypedDict, total=False):
     resultRef: Dict[str, Any]
     error: Optional[Dict[str, Any]]
     output: Dict[str, Any]
-    # completed from a memoized result, produced by task cachedFrom, without running
+    # completed from a memoized result, produced by task cachedFrom, without running; cachedFrom is
+    # None when that task is not the caller's to read (another user's, through a shareable cache)
     cached: bool
     cachedFrom: Optional[str]
     timeline: TaskTimeline

@@ -93,12 +93,13 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
         .filter((id) => id !== leader)
         .sort(),
     );
-    expect(done[0]).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader });
+    // with the source's owner, which decides who may see cached_from (cached-source.ts)
+    expect(done[0]).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader, cached_from_owner: owner });
 
     // a later identical task is a success as it goes in
     const d = task(key);
     await tasks.insertMany(owner, null, [d, task(null)]);
-    expect(await tasks.findById(d.id)).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader });
+    expect(await tasks.findById(d.id)).toMatchObject({ status: 'success', result: { v: 42 }, cached_from: leader, cached_from_owner: owner });
   });
 
   it('returns from the insert only the tasks that missed (the hits have nothing left to do), and starts one per key', async () => {
@@ -206,7 +207,7 @@ describe.each(['postgres', 'pglite'] as const)('memoized-result statements on %s
     expect(await cache.settle([ownerTask.id])).toEqual([{ key: k1, how: 'filled' }]);
     const hit = shared(k1);
     await tasks.insertMany(other, null, [hit]);
-    expect(await tasks.findById(hit.id)).toMatchObject({ status: 'success', result: 'owner', cached_from: ownerTask.id });
+    expect(await tasks.findById(hit.id)).toMatchObject({ status: 'success', result: 'owner', cached_from: ownerTask.id, cached_from_owner: owner });
     // one a crash left waiting before its start runs itself at the sweep
     const stranded = shared(k2);
     await tasks.insertMany(other, null, [stranded]);

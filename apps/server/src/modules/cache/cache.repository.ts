@@ -3,11 +3,12 @@ import { SqlRepository } from '../../storage/sql.repository.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
 import { FINAL, idsIn, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
 import { liveEntry } from './cache-sql.js';
+import { cachedFromOwner } from '../tasks/cached-source.js';
 
 /** Keys travel as one jsonb array, like ids. */
 const keysIn = (param: string) => `(SELECT value FROM jsonb_array_elements_text(${param}::jsonb))`;
 /** An entry that serves tasks now. */
-const OUTCOME = `t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from`;
+const OUTCOME = `t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from, ${cachedFromOwner('t')}`;
 /**
  * The keys of $1 (aliased `k`, in key order), and the tasks waiting on key `k.key`, locked (FOLLOWERS,
  * a lateral probe of the followers' partial index). The statements over followers start from the keys

@@ -99,7 +99,7 @@ export class SubscriptionsService implements OnModuleInit {
       const outcomes: TaskOutcome[] = [];
       for (const row of rows) {
         if (!isFinalStatus(row.status as TaskStatus) || !('completed_at' in row)) continue;
-        const { ownerId: _o, ...outcome } = toOutcome(row);
+        const { ownerId: _o, ...outcome } = toOutcome(row, socket.principal);
         outcomes.push(outcome);
       }
       this.send(socket, outcomes);

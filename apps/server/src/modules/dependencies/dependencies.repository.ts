@@ -6,6 +6,7 @@ import type { Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow, TaskJson } from '../tasks/tasks.repository.js';
 import { idsIn, json, queuedColumns, tasksOfFrame } from '../tasks/task-sql.js';
 import { liveEntry } from '../cache/cache-sql.js';
+import { cachedFromOwner } from '../tasks/cached-source.js';
 
 /**
  * A dependent whose inputs have all ended well (or are gone), with what it needs to be made ready; a
@@ -158,7 +159,7 @@ export class DependenciesRepository extends SqlRepository {
                      completed_at = CASE WHEN hit.id IS NOT NULL THEN now() END
               FROM x JOIN locked ON locked.id = x.id LEFT JOIN hit ON hit.id = x.id
               WHERE t.id = x.id AND t.status = ${WAITING}
-              RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from),
+              RETURNING t.id, t.owner_id, t.status, t.result, t.error, t.output, t.completed_at, t.cached_from, ${cachedFromOwner('t')}),
             refs AS (${inputObjects(`SELECT id FROM moved WHERE status = 'received'`)})
        SELECT * FROM moved`,
       json(rows),

@@ -85,7 +85,7 @@ describe.each(['postgres', 'pglite'] as const)('dependents and their inputs on %
     const hit = await get(second.dependent);
     expect(hit).toMatchObject({ status: 'success', result: 'forty-one', cached_from: first.dependent, cache_key: ran.cache_key, args: [{ n: 41 }, 'k'] });
     expect(hit.dispatched_at).toBeNull();
-    expect(published.find((o) => o.id === second.dependent)).toMatchObject({ status: 'success', cached_from: first.dependent });
+    expect(published.find((o) => o.id === second.dependent)).toMatchObject({ status: 'success', cached_from: first.dependent, cached_from_owner: owner });
 
     // another result from the input is other arguments: it runs
     const third = await graph();

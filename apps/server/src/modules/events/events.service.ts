@@ -4,6 +4,7 @@ import type { LogChunk, ProgressEvent, TaskOutcome, TaskStatus } from '@fx/proto
 import { BROKER } from '../../storage/storage.module.js';
 import type { Broker } from '../../storage/broker.js';
 import type { OutcomeRow } from '../tasks/tasks.repository.js';
+import { visibleCachedFrom, type CachedSourceViewer } from '../tasks/cached-source.js';
 
 /**
  * Everything one replica tells the others, by name. Each event reaches every replica (through Redis
@@ -70,7 +71,13 @@ const RESUBSCRIBED_MS = 2_000;
 /** Every event on the channel starts with its publisher's origin: a uuid, fixed length. */
 const ORIGIN_LENGTH = 36;
 
-export function toOutcome(row: OutcomeRow): TaskOutcome & { ownerId: string } {
+/**
+ * A final outcome for a client. `viewer`: who reads it, for `cachedFrom` (cached-source.ts); by default
+ * the task's owner, for the outcomes published to every replica (the sockets of its owner and of admins
+ * read the same ones: an admin's socket sees what the owner's does).
+ */
+export function toOutcome(row: OutcomeRow, viewer: CachedSourceViewer = { userId: row.owner_id, admin: false }): TaskOutcome & { ownerId: string } {
+  const source = visibleCachedFrom(row, viewer);
   return {
     taskId: row.id,
     ownerId: row.owner_id,
@@ -79,7 +86,7 @@ export function toOutcome(row: OutcomeRow): TaskOutcome & { ownerId: string } {
     ...(row.error ? { error: row.error } : {}),
     ...(row.output ? { output: row.output } : {}),
     completedAt: new Date(row.completed_at).toISOString(),
-    ...(row.cached_from ? { cached: true as const, cachedFrom: row.cached_from } : {}),
+    ...(row.cached_from ? { cached: true as const, ...(source ? { cachedFrom: source } : {}) } : {}),
   };
 }
 
@@ -141,7 +148,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
   }
 
   async publishOutcomes(rows: OutcomeRow[]): Promise<void> {
-    if (rows.length) await this.publish('results', { results: rows.map(toOutcome) });
+    if (rows.length) await this.publish('results', { results: rows.map((r) => toOutcome(r)) });
   }
 
   async publishEndpointGone(endpointId: string): Promise<void> {

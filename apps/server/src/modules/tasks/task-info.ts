@@ -2,14 +2,16 @@ import { blockOfWorker, type TaskAttempt, type TaskInfo } from '@fx/protocol';
 import { iso } from '../../common/iso.js';
 import type { AttemptRow } from '../retries/attempts.repository.js';
 import type { TaskRow } from './tasks.repository.js';
+import { visibleCachedFrom, type CachedSource, type CachedSourceViewer } from './cached-source.js';
 import { toAttemptUsage, type StoredUsage } from '../accounting/usage-records.repository.js';
 
 /**
  * A task as GET /v1/tasks/:id shows it. Its attempts are the archived ones (lost or retried) and the
  * task row's own, which is the current (or final) attempt once the task was first dispatched; each
- * with the usage its agent reported for it (`usage`, keyed by attempt number and speculative).
+ * with the usage its agent reported for it (`usage`, keyed by attempt number and speculative), as
+ * `viewer` may see it.
  */
-export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = [], usage: StoredUsage[] = []): TaskInfo {
+export function toTaskInfo(t: TaskRow & CachedSource, viewer: CachedSourceViewer, archived: AttemptRow[] = [], usage: StoredUsage[] = []): TaskInfo {
   const usageOf = new Map(usage.map((u) => [`${u.attempt}/${u.speculative}`, toAttemptUsage(u)]));
   const withUsage = (a: TaskAttempt): TaskAttempt => ({ ...a, usage: usageOf.get(`${a.number}/${a.speculative}`) ?? null });
   return {
@@ -31,7 +33,8 @@ export function toTaskInfo(t: TaskRow, archived: AttemptRow[] = [], usage: Store
     ...(t.output ? { output: t.output } : {}),
     ...(t.progress?.length && t.progress_attempt === t.attempt ? { progress: { latest: t.progress.at(-1)!, emitted: t.progress_emitted } } : {}),
     cached: t.cached_from !== null,
-    cachedFrom: t.cached_from,
+    // another user's task (a shareable cache's entry) only to whom may read it: cached-source.ts
+    cachedFrom: visibleCachedFrom(t, viewer),
     timeline: {
       receivedAt: iso(t.received_at)!,
       readyAt: iso(t.ready_at),

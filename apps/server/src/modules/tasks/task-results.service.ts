@@ -5,6 +5,7 @@ import { FxException } from '../../common/fx.exception.js';
 import type { Principal } from '../auth/principal.js';
 import { EventsService } from '../events/events.service.js';
 import { TasksRepository } from './tasks.repository.js';
+import { visibleCachedFrom } from './cached-source.js';
 
 interface Waiter {
   wake(): void;
@@ -134,7 +135,8 @@ export class TaskResultsService implements OnModuleInit, BeforeApplicationShutdo
       if (isFinalStatus(h.status)) {
         final++;
         if (h.completed_at) entry.completedAt = new Date(h.completed_at).toISOString();
-        if (h.cached_from) Object.assign(entry, { cached: true, cachedFrom: h.cached_from });
+        const source = visibleCachedFrom(h, p);
+        if (h.cached_from) Object.assign(entry, { cached: true }, source ? { cachedFrom: source } : {});
         const body = bodies.get(id);
         if (!body) entry.resultOmitted = true;
         else {

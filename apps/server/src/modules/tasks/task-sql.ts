@@ -1,6 +1,7 @@
 import { MEMO_COLUMNS, memoizedInsert } from '../cache/cache-sql.js';
 import { auditInsert } from '../audit/audit.repository.js';
 import { SHARED_COLUMNS } from './task-records.js';
+import { cachedFromOwner } from './cached-source.js';
 
 /** SQL fragments shared by the statements over the tasks table (tasks.repository.ts, leases.repository.ts). */
 
@@ -140,7 +141,7 @@ export function submissionInsert(o: { graph: boolean; refers: boolean; memo: boo
   // past it are not returned: they are delivered as before, by a subscription.
   if (o.memo)
     return `WITH ${steps}, inserted AS (${insert} RETURNING id, status, result, output, completed_at, cached_from, serializer)${o.refers ? `, refs AS (${objectRefs})` : ''}${o.graph ? `, edges AS (${edges})` : ''}
-       SELECT id, $2::uuid AS owner_id, status, result, output, completed_at, cached_from, serializer FROM (
+       SELECT id, $2::uuid AS owner_id, status, result, output, completed_at, cached_from, ${cachedFromOwner('s')}, serializer FROM (
          SELECT *, sum(CASE WHEN status = 'success' THEN ${INLINE_OUTCOME_BYTES} + octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(output::text, '')) END)
                      OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS upto
          FROM inserted WHERE status IN ('received', 'success')) s

@@ -1,6 +1,7 @@
 import type { CachedOutcome } from '@fx/protocol';
 import { toOutcome } from '../events/events.service.js';
 import type { HitRow, NewTask } from './tasks.repository.js';
+import type { CachedSourceViewer } from './cached-source.js';
 
 /** What a caller of submit may add (SocketSubmitService): its own check, and a look at the ids once committed. */
 export interface SubmitHooks {
@@ -28,11 +29,12 @@ export function fulfilled<T>(c: PromiseSettledResult<T>): T {
 
 /**
  * The outcomes of a submission's cache hits, for its answer: rows its insert just stored for the caller
- * (the entry's result is what each row holds), so the answer shows nothing the caller could not read.
+ * (the entry's result is what each row holds), so the answer shows nothing the caller could not read:
+ * nor the id of a source task that is not theirs (cached-source.ts).
  */
-export function inlineOutcomes(hits: HitRow[]): CachedOutcome[] {
+export function inlineOutcomes(hits: HitRow[], caller: CachedSourceViewer): CachedOutcome[] {
   return hits.map((h) => {
-    const { ownerId: _owner, ...outcome } = toOutcome(h);
+    const { ownerId: _owner, ...outcome } = toOutcome(h, caller);
     return h.serializer === 'pickle' ? { ...outcome, serializer: 'pickle' } : outcome;
   });
 }

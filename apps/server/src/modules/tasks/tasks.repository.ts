@@ -13,6 +13,7 @@ import type {
   TaskTimings,
 } from '@fx/protocol';
 import type { RawRow } from '../../storage/raw-rows.js';
+import { cachedFromOwner, type CachedSource } from './cached-source.js';
 import { FINAL, agentStart, idsIn, json, lostOn, queuedColumns, submissionInsert, tasksOfFrame } from './task-sql.js';
 import type { Task } from '../../generated/prisma/client.js';
 import { auditRows, type NewAuditEntry } from '../audit/audit.repository.js';
@@ -80,13 +81,13 @@ export type OutcomeRow = RawRow<
   Task,
   'id' | 'owner_id' | 'status' | 'result' | 'error' | 'output' | 'completed_at',
   Pick<TaskJson, 'result' | 'error' | 'output'> & { status: 'success' | 'failed' | 'cancelled'; completed_at: Date }
-> & {
-  /** set when it completed from a memoized result (modules/cache) */ cached_from?: string | null;
-  /** set when its result is an object (absent from statements that only record failures) */ result_ref?: ObjectRef | null;
-  /** its labels and durations for the metrics, where the statement that recorded it returned them */ facts?: OutcomeFacts;
-  /** whether an edge to it was ever recorded, where the statement that recorded it returned it (mayHaveDependents) */
-  has_dependents?: boolean;
-};
+> &
+  CachedSource & {
+    /** set when its result is an object (absent from statements that only record failures) */ result_ref?: ObjectRef | null;
+    /** its labels and durations for the metrics, where the statement that recorded it returned them */ facts?: OutcomeFacts;
+    /** whether an edge to it was ever recorded, where the statement that recorded it returned it (mayHaveDependents) */
+    has_dependents?: boolean;
+  };
 
 /** What recordResults records in the results' statement besides them. */
 export type AlongResults = { usage?: UsageRow[]; lines?: { chunks: LogChunk[]; maxBytes: number } };
@@ -135,8 +136,8 @@ export class TasksRepository extends SqlRepository {
     return splitSubmitted(await this.query<HitRow | { id: string; status: 'received' }>(submissionInsert(o), ...params));
   }
 
-  async findById(id: string): Promise<TaskRow | null> {
-    const rows = await this.query<TaskRow>(`SELECT * FROM tasks WHERE id = $1::uuid`, id);
+  async findById(id: string): Promise<(TaskRow & CachedSource) | null> {
+    const rows = await this.query<TaskRow & CachedSource>(`SELECT *, ${cachedFromOwner('tasks')} FROM tasks WHERE id = $1::uuid`, id);
     return rows[0] ?? null;
   }
 
@@ -152,7 +153,7 @@ export class TasksRepository extends SqlRepository {
               CASE WHEN status IN ${FINAL} THEN error END AS error,
               CASE WHEN status IN ${FINAL} THEN output END AS output,
               CASE WHEN status IN ${FINAL} THEN result_ref END AS result_ref,
-              completed_at, cached_from
+              completed_at, cached_from, ${cachedFromOwner('tasks')}
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
     );
@@ -161,9 +162,9 @@ export class TasksRepository extends SqlRepository {
   /** Status of each of these ids, with the size of a final task's outcome (for POST /v1/tasks/results). */
   findResultHeads(
     ids: string[],
-  ): Promise<Array<TaskHead & RawRow<Task, 'completed_at' | 'serializer' | 'cached_from', Pick<TaskSerialized, 'serializer'>> & { bytes: number | null }>> {
+  ): Promise<Array<TaskHead & RawRow<Task, 'completed_at' | 'serializer', Pick<TaskSerialized, 'serializer'>> & CachedSource & { bytes: number | null }>> {
     return this.query(
-      `SELECT id, owner_id, status, attempt, completed_at, serializer, cached_from,
+      `SELECT id, owner_id, status, attempt, completed_at, serializer, cached_from, ${cachedFromOwner('tasks')},
               CASE WHEN status IN ${FINAL} THEN (octet_length(COALESCE(result::text, '')) + octet_length(COALESCE(result_ref::text, ''))
                 + octet_length(COALESCE(error::text, '')) + octet_length(COALESCE(output::text, '')))::int END AS bytes
        FROM tasks WHERE id IN ${idsIn('$1')}`,
@@ -332,8 +333,7 @@ export class TasksRepository extends SqlRepository {
 
   /**
    * Results and errors are kept for the retention period, then the rows go, with their edges,
-   * attempts and logs. A result
-   * still awaited by an unfinished dependent stays until that dependent ends.
+   * attempts and logs. A result still awaited by an unfinished dependent stays until that dependent ends.
    */
   async purgeCompletedBefore(cutoff: Date, limit = 10_000): Promise<number> {
     const rows = await this.query<{ n: number }>(

@@ -249,7 +249,7 @@ export class TasksService {
         ? `no member of endpoint group ${groupId} is online: its tasks wait on endpoint ${endpointId} until a member's agent connects`
         : `endpoint ${endpointId} is offline: its tasks wait in the queue until its agent connects`,
     }));
-    return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}), ...(hits.length ? { cachedResults: inlineOutcomes(hits) } : {}) };
+    return { taskIds: rows.map((r) => r.id), ...(warnings.length ? { warnings } : {}), ...(hits.length ? { cachedResults: inlineOutcomes(hits, p) } : {}) };
   }
 
   /**
@@ -362,7 +362,7 @@ export class TasksService {
     // the attempts before the row's own: at most MAX_ATTEMPTS_SHOWN in all
     // read always: a task's speculative copy is an attempt too, whatever its attempt count
     const [archived, usage] = await Promise.all([this.attempts.forTask(id, MAX_ATTEMPTS_SHOWN - 1), this.usage.forTask(id)]);
-    return toTaskInfo(t, archived, usage);
+    return toTaskInfo(t, p, archived, usage);
   }
 
   async statusMany(p: Principal, ids: string[]): Promise<TaskStatusManyResponse> {
