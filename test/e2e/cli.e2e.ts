@@ -263,10 +263,12 @@ describe('fx', () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^ID\s+STATUS\s+FUNCTION\s+ENDPOINT\s+ATTEMPT\s+RECEIVED/);
     expect(table.stdout.trim().split('\n')).toHaveLength(6);
+    expect(table.stderr).toMatch(/the newest 5 tasks that match; there are more: pass --limit/);
     expect(table.stdout).toMatch(/\s(add|boom)\s+e2e\s/); // names, not ids
 
     const ofBatch = fxJson<{ items: Array<{ batchId: string; status: string }> }>(['tasks', '--batch', batchId, '--limit', '100']);
     expect(ofBatch.items).toHaveLength(50);
+    expect(fx(['--json', 'tasks', '--batch', batchId, '--limit', '100']).stderr).not.toMatch(/there are more/);
     const failed = fxJson<{ items: Array<{ id: string; status: string; errorMessage: string }> }>([
       'tasks',
       '--status',

@@ -187,7 +187,6 @@ async function loadExport(file: string, name: string | undefined): Promise<(...a
   return value as (...args: never[]) => unknown;
 }
 
-/** The newest version of each (owner, name): what a bare name means. */
 /**
  * At most `limit` of a list, read with one more, so that a list cut at the limit says so on stderr
  * (under --json too): a table of the oldest 1,000 must not pass for all of them.
@@ -199,6 +198,7 @@ async function upTo(context: CliContext, limit: number, what: string, read: (lim
   return list.slice(0, limit);
 }
 
+/** The newest version of each (owner, name): what a bare name means. */
 function newestVersions(list: readonly FunctionInfo[]): FunctionInfo[] {
   const newest = new Map<string, FunctionInfo>();
   for (const f of list) {

@@ -35,7 +35,7 @@ export function configureTasksCommand(program: Command, context: CliContext): vo
       // Names go to the server as they are: it resolves them (a bare function name: its newest version).
       const endpointId = options.endpoint === undefined ? undefined : endpointRef(options.endpoint);
       const functionId = options.function === undefined ? undefined : functionRef(options.function);
-      const { items, names } = await withClient(context, async (client) => {
+      const { items, more, names } = await withClient(context, async (client) => {
         const items: TaskSummary[] = [];
         let cursor: string | undefined;
         do {
@@ -53,6 +53,7 @@ export function configureTasksCommand(program: Command, context: CliContext): vo
         } while (cursor !== undefined && items.length < options.limit);
         return {
           items,
+          more: cursor !== undefined,
           names: wantsJson(command)
             ? new Map<string, string>()
             : await namesOf(
@@ -61,6 +62,8 @@ export function configureTasksCommand(program: Command, context: CliContext): vo
               ),
         };
       });
+      // the newest N must not pass for all of them (stderr, so that --json stays one document)
+      if (more) context.err(`(the newest ${items.length} tasks that match; there are more: pass --limit, or narrow with --since or --status)`);
       if (wantsJson(command)) return printJson(context, { items });
       if (items.length === 0) return context.out('No tasks match.');
       context.out(
