@@ -104,6 +104,23 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect(await server.app.get(CopiesRepository).launch([{ taskId: task, attempt: 0, endpointId }])).toHaveLength(1);
     await server.app.get(EventsService).publish('speculate', { endpointIds: [endpointId] });
   };
+  /** heldByMember, its task started there, and alice's endpoint, added to the group, sent the task's speculative copy. */
+  const copiedToAlice = async (endpointName: string, groupName: string, args: unknown[]) => {
+    const held = await heldByMember(endpointName, groupName, args);
+    held.member.send('started', { tasks: [{ taskId: held.task, startedAt: Date.now() }] });
+    expect((await alice.api('POST', `/v1/endpoint-groups/${held.groupId}/members`, { endpointId: aliceEp.id })).status).toBe(201);
+    await copyOn(held.task, aliceEp.id);
+    expect((await alicePeer.tasks(1))[0]).toMatchObject({ taskId: held.task, copy: true });
+    return held;
+  };
+  /** heldByAlice, and mallory's endpoint's agent, connected, sent the task's speculative copy. */
+  const copiedToMallory = async (endpointName: string, groupName: string, args: unknown[]) => {
+    const held = await heldByAlice(endpointName, groupName, args);
+    const member = await peer(held.ep.token);
+    await copyOn(held.task, held.ep.id);
+    expect((await member.tasks(1))[0]).toMatchObject({ taskId: held.task, copy: true });
+    return { ...held, member };
+  };
   const attempt = async (id: string, speculative: boolean) =>
     ((await get(alice, id)).attempts as Array<{ speculative: boolean; status: string; endpointId: string; error?: { code: string } }>).find(
       (a) => a.speculative === speculative,
@@ -252,12 +269,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
   });
 
   it("gives up a removed member's attempt of a task whose speculative copy runs on another member, which alone finishes it", async () => {
-    const { ep, groupId, member, task } = await heldByMember('mallory-original', 'pool-original', ['spec-original']);
-    member.send('started', { tasks: [{ taskId: task, startedAt: Date.now() }] });
-    expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: aliceEp.id })).status).toBe(201);
-    await copyOn(task, aliceEp.id);
-    const [copy] = await alicePeer.tasks(1);
-    expect([copy!.taskId, copy!.copy]).toEqual([task, true]);
+    const { ep, groupId, member, task } = await copiedToAlice('mallory-original', 'pool-original', ['spec-original']);
     expect((await alice.api('DELETE', `/v1/endpoint-groups/${groupId}/members/${ep.id}`)).status).toBe(204);
     // its agent is told to stop it; the task runs on as its copy, neither requeued nor run a third time
     expect((await member.next('cancel')).payload.taskIds).toEqual([task]);
@@ -281,11 +293,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
   });
 
   it("ends a removed member's speculative copy of a task whose original runs on another member, which alone finishes it", async () => {
-    const { g, task, ep } = await heldByAlice('mallory-copy', 'pool-copy', ['spec-copy']);
-    const member = await peer(ep.token);
-    await copyOn(task, ep.id);
-    const [copy] = await member.tasks(1);
-    expect([copy!.taskId, copy!.copy]).toEqual([task, true]);
+    const { g, task, ep, member } = await copiedToMallory('mallory-copy', 'pool-copy', ['spec-copy']);
     // mallory takes her endpoint out: its copy ends, and its agent is told to stop it
     expect((await mallory.api('DELETE', `/v1/endpoint-groups/${g}/members/${ep.id}`)).status).toBe(204);
     expect((await member.next('cancel')).payload.taskIds).toEqual([task]);
@@ -313,6 +321,85 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     await alicePeer.next('ack');
     expect((await finished(alice, task)).result).toBe('from alice');
     bare.close();
+  });
+
+  it("lets the member running a task's speculative copy store its result, the copy's uploads capped apart from the original's, and the result the task's when the copy wins", async () => {
+    const { ep, groupId, member, task } = await heldByMember('mallory-copy-store-1', 'pool-copy-store', ['copy-store']);
+    const other = await endpoint(mallory, 'mallory-copy-store-2');
+    expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: other.id })).status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${groupId}/members/${other.id}/accept`)).status).toBeLessThan(300);
+    const copier = await peer(other.token);
+    await copyOn(task, other.id);
+    expect((await copier.tasks(1))[0]!.copy).toBe(true);
+    // the original's member fills its cap for this attempt; the copy's uploads are counted apart
+    const original = objectsClient(server.url, ep.token);
+    for (let i = 0; i < MAX_MEMBER_UPLOADS_PER_TASK; i++)
+      expect((await original.createUpload({ taskId: task, name: `orig/${i}`, encoding: 'bytes' })).status).toBe(201);
+    const copy = objectsClient(server.url, other.token);
+    const value = Buffer.from(JSON.stringify({ from: 'the copy' }));
+    const up = await copy.createUpload({ taskId: task, encoding: 'json', size: value.length });
+    expect(up.status).toBe(201);
+    // neither run writes to the other's upload
+    expect((await original.putPart(up.body.uploadId, 0, value)).status).toBe(404);
+    expect((await copy.putPart(up.body.uploadId, 0, value)).status).toBe(200);
+    const stored = await copy.complete(up.body.uploadId);
+    expect(stored.status).toBe(201);
+    for (let i = 1; i < MAX_MEMBER_UPLOADS_PER_TASK; i++)
+      expect((await copy.createUpload({ taskId: task, name: `copy/${i}`, encoding: 'bytes' })).status).toBe(201);
+    const past = await copy.createUpload({ taskId: task, name: 'copy/last', encoding: 'bytes' });
+    expect([past.status, past.body.code]).toEqual([429, 'QUOTA_EXCEEDED']);
+    copier.send('results', { results: [{ taskId: task, attempt: 0, status: 'success', resultRef: stored.body.ref, timings: {}, copy: true }] });
+    await copier.next('ack');
+    expect((await finished(alice, task)).resultRef.id).toBe(stored.body.id);
+    expect(await attempt(task, true)).toMatchObject({ status: 'success' });
+    member.close();
+    copier.close();
+  });
+
+  it("records a result the task's speculative copy stored only as the copy's: its original attempt may not report it as its own", async () => {
+    const { task, ep, member } = await copiedToMallory('mallory-copy-claim', 'pool-copy-claim', ['copy-claim']);
+    const copy = objectsClient(server.url, ep.token);
+    const value = Buffer.from(JSON.stringify('stored by the copy'));
+    const up = await copy.createUpload({ taskId: task, encoding: 'json' });
+    expect(up.status).toBe(201);
+    expect((await copy.putPart(up.body.uploadId, 0, value)).status).toBe(200);
+    const stored = await copy.complete(up.body.uploadId);
+    expect(stored.status).toBe(201);
+    // the original reports the copy's object: it holds no output of the original's run
+    alicePeer.send('results', { results: [{ taskId: task, attempt: 0, status: 'success', resultRef: stored.body.ref, timings: {} }] });
+    await alicePeer.next('ack');
+    const failed = await eventually(async () => ((await get(alice, task)).status === 'failed' ? get(alice, task) : undefined), 10_000, 'failed', FRAME_POLL);
+    expect(failed.error.code).toBe('OBJECT_UNAVAILABLE');
+    // and the copy, reporting it now, changes nothing: the task ended
+    member.send('results', { results: [{ taskId: task, attempt: 0, status: 'success', resultRef: stored.body.ref, timings: {}, copy: true }] });
+    await member.next('ack');
+    expect((await get(alice, task)).status).toBe('failed');
+    member.close();
+  });
+
+  it("lets a task's speculative copy store a named output under a free name, never over its original attempt's", async () => {
+    const { member, task, ep } = await copiedToAlice('mallory-copy-names', 'pool-copy-names', ['copy-names']);
+    const store = async (token: string, name: string, bytes: string) => {
+      const agent = objectsClient(server.url, token);
+      const up = await agent.createUpload({ taskId: task, name, encoding: 'bytes' });
+      expect(up.status).toBe(201);
+      expect((await agent.putPart(up.body.uploadId, 0, Buffer.from(bytes))).status).toBe(200);
+      return agent.complete(up.body.uploadId);
+    };
+    // the original stored it first: the copy (here on alice's own endpoint) does not replace it
+    expect((await store(ep.token, 'copy-names/out', 'from the original')).status).toBe(201);
+    const clash = await store(aliceEp.token, 'copy-names/out', 'from the copy');
+    expect([clash.status, clash.body.message]).toEqual([403, expect.stringMatching(/stored by its original attempt/)]);
+    expect((await store(aliceEp.token, 'copy-names/free', 'from the copy')).status).toBe(201);
+    const listed = await alice.api('GET', '/v1/objects?prefix=copy-names/');
+    expect((listed.body.items as Array<{ name: string; size: number }>).map((o) => [o.name, o.size]).sort()).toEqual([
+      ['copy-names/free', 13],
+      ['copy-names/out', 17],
+    ]);
+    alicePeer.send('results', { results: [{ ...result(task, 'from the copy'), copy: true }] });
+    await alicePeer.next('ack');
+    expect((await finished(alice, task)).result).toBe('from the copy');
+    member.close();
   });
 
   it("moves a group's task off a member endpoint that its owner deletes, rather than failing it", async () => {

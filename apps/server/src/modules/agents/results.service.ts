@@ -227,7 +227,7 @@ export class ResultsService {
    * running, is told to stop; a failure only ends the copy (the original decides). Never retried.
    */
   private async recordCopies(conn: LeaseHolder, results: TaskResult[]): Promise<void> {
-    const refs = await this.objectRefs.checkResults(results);
+    const refs = await this.objectRefs.checkResults(results, true);
     const inputs = results.map((r) => this.bounds.enforce(r, refs.get(r.taskId)));
     const failed = inputs.filter((r) => r.status === 'failed');
     const won = await this.copies.recordWins(

@@ -64,17 +64,20 @@ export class ObjectRefsService {
 
   /**
    * For each successful result reported as `resultRef`: the reference as the server's row says it, when
-   * the object holds that task's output (uploaded for it) and belongs to the task's owner; otherwise
-   * the error the task fails with (OBJECT_UNAVAILABLE).
+   * the object holds that task's output (uploaded for it) by the same run (`speculative`: the results
+   * of the task's speculative copy, stored by the copy; otherwise of its original attempts, stored by
+   * one) and belongs to the task's owner; otherwise the error the task (or copy) fails with
+   * (OBJECT_UNAVAILABLE). So the copy's stored result becomes the task's only through the copy's win,
+   * and the copy cannot report the original's as its own.
    */
-  async checkResults(results: ReadonlyArray<TaskResult>): Promise<Map<string, ObjectRef | RemoteError>> {
+  async checkResults(results: ReadonlyArray<TaskResult>, speculative = false): Promise<Map<string, ObjectRef | RemoteError>> {
     const out = new Map<string, ObjectRef | RemoteError>();
     const claimed = results.filter((r) => r.status === 'success' && r.resultRef);
     if (claimed.length === 0) return out;
     const rows = new Map((await this.objects.findTaskOutputs([...new Set(claimed.map((r) => r.resultRef!.id))])).map((o) => [o.id, o]));
     for (const r of claimed) {
       const o = rows.get(r.resultRef!.id.toLowerCase());
-      const ok = o && o.task_id === r.taskId && o.task_owner_id === o.owner_id;
+      const ok = o && o.task_id === r.taskId && o.task_owner_id === o.owner_id && o.speculative === speculative;
       out.set(
         r.taskId,
         ok

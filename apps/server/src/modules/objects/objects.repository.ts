@@ -3,7 +3,7 @@ import type { ObjectEncoding } from '@fx/protocol';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { StoredObject, Task } from '../../generated/prisma/client.js';
-import { HELD, idsIn, json } from '../tasks/task-sql.js';
+import { HELD, idsIn, json, stillMember } from '../tasks/task-sql.js';
 
 export type ObjectRow = RawRow<
   StoredObject,
@@ -11,8 +11,11 @@ export type ObjectRow = RawRow<
   { encoding: ObjectEncoding }
 >;
 
-/** A task leased to an endpoint now (dispatched or running there). */
-export type LeasedTask = RawRow<Task, 'id' | 'owner_id' | 'output_name' | 'attempt'>;
+/**
+ * A task an endpoint runs now (dispatched or running there): its original attempt, or its speculative
+ * copy (`speculative`), whose attempt number is the original's.
+ */
+export type LeasedTask = RawRow<Task, 'id' | 'owner_id' | 'output_name' | 'attempt'> & { speculative: boolean };
 
 const COLUMNS = `o.id, o.owner_id, o.name, o.encoding, o.sha256, o.size, o.created_at, o.expires_at, o.deleted_at, o.task_id`;
 /** An object a user sees: not deleted, and not past its expiry. */
@@ -36,7 +39,8 @@ export class ObjectsRepository extends SqlRepository {
 
   /**
    * An object an endpoint may read: one that a task leased to it refers to (even when deleted since: the
-   * task was accepted with it, and it is not collected while the task can run), or one its owner owns.
+   * task was accepted with it, and it is not collected while the task can run), or whose speculative copy
+   * it was sent (as long as the copy has not ended), or one its owner owns.
    */
   async findForEndpoint(id: string, endpointId: string, ownerId: string): Promise<ObjectRow | null> {
     const rows = await this.query<ObjectRow>(
@@ -44,7 +48,9 @@ export class ObjectsRepository extends SqlRepository {
        WHERE o.id = $1::uuid
          AND ((o.owner_id = $3::uuid AND o.deleted_at IS NULL)
               OR EXISTS (SELECT 1 FROM task_objects r JOIN tasks t ON t.id = r.task_id
-                         WHERE r.object_id = o.id AND t.endpoint_id = $2::uuid AND t.status IN ${HELD}))`,
+                         WHERE r.object_id = o.id AND t.endpoint_id = $2::uuid AND t.status IN ${HELD})
+              OR EXISTS (SELECT 1 FROM task_objects r JOIN task_copies c ON c.task_id = r.task_id JOIN tasks t ON t.id = r.task_id
+                         WHERE r.object_id = o.id AND c.endpoint_id = $2::uuid AND c.status IN ('dispatched', 'running') AND t.status IN ${HELD}))`,
       id,
       endpointId,
       ownerId,
@@ -109,19 +115,33 @@ export class ObjectsRepository extends SqlRepository {
     );
   }
 
-  /** Of these ids, the objects that are not deleted, with the owners of the tasks they hold the output of. */
-  findTaskOutputs(ids: string[]): Promise<Array<ObjectRow & { task_owner_id: string | null }>> {
+  /**
+   * Of these ids, the objects that are not deleted, with the owners of the tasks they hold the output of
+   * and whether a speculative copy of the task stored them.
+   */
+  findTaskOutputs(ids: string[]): Promise<Array<ObjectRow & { task_owner_id: string | null; speculative: boolean }>> {
     return this.query(
-      `SELECT ${COLUMNS}, t.owner_id AS task_owner_id FROM objects o LEFT JOIN tasks t ON t.id = o.task_id
+      `SELECT ${COLUMNS}, t.owner_id AS task_owner_id, o.speculative FROM objects o LEFT JOIN tasks t ON t.id = o.task_id
        WHERE o.id IN ${idsIn('$1')} AND o.deleted_at IS NULL`,
       json(ids),
     );
   }
 
-  /** The task if it is leased to this endpoint now (dispatched or running there). */
+  /**
+   * The task if this endpoint runs it now: its original attempt is leased here, or its speculative copy
+   * was sent here and has not ended; either only while the task is held and the endpoint is still a
+   * member of its group. An original given up beside its copy (no lease owner) is not run here any more.
+   * An endpoint running both (a copy placed on the task's own endpoint) is taken for the original's.
+   */
   async findLeasedTask(taskId: string, endpointId: string): Promise<LeasedTask | null> {
     const rows = await this.query<LeasedTask>(
-      `SELECT id, owner_id, output_name, attempt FROM tasks WHERE id = $1::uuid AND endpoint_id = $2::uuid AND status IN ${HELD}`,
+      `SELECT t.id, t.owner_id, t.output_name, t.attempt, false AS speculative FROM tasks t
+       WHERE t.id = $1::uuid AND t.endpoint_id = $2::uuid AND t.status IN ${HELD} AND t.lease_owner IS NOT NULL AND ${stillMember('t', '$2::uuid')}
+       UNION ALL
+       SELECT t.id, t.owner_id, t.output_name, t.attempt, true AS speculative FROM tasks t JOIN task_copies c ON c.task_id = t.id
+       WHERE t.id = $1::uuid AND c.endpoint_id = $2::uuid AND c.status IN ('dispatched', 'running') AND t.status IN ${HELD}
+         AND ${stillMember('t', '$2::uuid')}
+       ORDER BY speculative LIMIT 1`,
       taskId,
       endpointId,
     );

@@ -23,7 +23,8 @@ export type UploadRow = RawRow<
   | 'expires_at'
   | 'writer'
   | 'writer_until'
-  | 'object_id',
+  | 'object_id'
+  | 'speculative',
   { encoding: ObjectEncoding }
 >;
 
@@ -33,6 +34,8 @@ export interface NewUpload {
   taskId: string | null;
   /** The task's attempt that opens it (with taskId): what countForTask counts by. */
   attempt: number | null;
+  /** Opened by the task's speculative copy (counted apart from the attempt it runs beside). */
+  speculative: boolean;
   name: string | null;
   encoding: ObjectEncoding;
   ttlSeconds: number | null;
@@ -54,9 +57,16 @@ export interface NewObject {
 /** The upload was completed, or collected, by someone else while this request worked on it. */
 export class UploadGoneError extends Error {}
 
-/** The name holds an object that the endpoint storing a named output may not replace (UploadsRepository.commit). */
+/**
+ * The name holds an object that the upload may not replace (UploadsRepository.commit): one another
+ * user's endpoint did not store (`foreign`), or the task's original attempt's output, which its
+ * speculative copy does not replace (`original`).
+ */
 export class NameTakenError extends Error {
-  constructor(readonly objectName: string) {
+  constructor(
+    readonly objectName: string,
+    readonly holder: 'foreign' | 'original' = 'foreign',
+  ) {
     super(`the name "${objectName}" is taken`);
   }
 }
@@ -73,8 +83,8 @@ const OBJECT_COLUMNS = `id, owner_id, name, encoding, sha256, size, created_at, 
 export class UploadsRepository extends SqlRepository {
   async create(u: NewUpload): Promise<UploadRow> {
     const rows = await this.query<UploadRow>(
-      `INSERT INTO object_uploads (id, owner_id, task_id, name, encoding, ttl_seconds, size, sha256, expires_at, attempt)
-       VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, $7::bigint, $8, now() + $9::int * interval '1 second', $10::int)
+      `INSERT INTO object_uploads (id, owner_id, task_id, name, encoding, ttl_seconds, size, sha256, expires_at, attempt, speculative)
+       VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, $7::bigint, $8, now() + $9::int * interval '1 second', $10::int, $11::boolean)
        RETURNING *`,
       u.id,
       u.ownerId,
@@ -86,19 +96,22 @@ export class UploadsRepository extends SqlRepository {
       u.sha256,
       u.openSeconds,
       u.attempt,
+      u.speculative,
     );
     return rows[0]!;
   }
 
   /**
-   * Uploads on record for this attempt of the task's outputs: open, or completed or abandoned within
-   * FX_UPLOAD_TTL_SECONDS. An earlier attempt's (a lost lease, a retry) are not this one's doing.
+   * Uploads on record for this attempt of the task's outputs (its original run, or its speculative copy):
+   * open, or completed or abandoned within FX_UPLOAD_TTL_SECONDS. An earlier attempt's (a lost lease, a
+   * retry) are not this one's doing, nor are the copy's the original's, or the other way round.
    */
-  async countForTask(taskId: string, attempt: number): Promise<number> {
+  async countForTask(taskId: string, attempt: number, speculative: boolean): Promise<number> {
     const rows = await this.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM object_uploads WHERE task_id = $1::uuid AND attempt = $2::int`,
+      `SELECT count(*)::int AS n FROM object_uploads WHERE task_id = $1::uuid AND attempt = $2::int AND speculative = $3::boolean`,
       taskId,
       attempt,
+      speculative,
     );
     return Number(rows[0]?.n ?? 0);
   }
@@ -162,7 +175,9 @@ export class UploadsRepository extends SqlRepository {
    * object that had it (marked deleted), and inserts the object. Throws UploadGoneError when the upload
    * is no longer this writer's. `foreignEndpoint`: the upload is a named output stored by another user's
    * endpoint (a member of the owner's endpoint group), which may take a name only while it is free or
-   * holds an output of a task that ran on that endpoint; otherwise NameTakenError, and nothing changes.
+   * holds an output of a task that ran on that endpoint (or that its speculative copy stored there); otherwise
+   * NameTakenError, and nothing changes. Nor does a speculative copy's upload take a name that holds
+   * its task's original attempt's output.
    * The object keeps that endpoint's id: it fires only the owner's triggers that say `fromMembers`.
    */
   async commit(upload: UploadRow, writer: string, obj: NewObject, ensureBlob: () => Promise<void>, foreignEndpoint?: string): Promise<ObjectRow> {
@@ -191,12 +206,25 @@ export class UploadsRepository extends SqlRepository {
                 if (foreignEndpoint) {
                   const held = await tx.$queryRawUnsafe<unknown[]>(
                     `SELECT 1 FROM objects o WHERE o.owner_id = $1::uuid AND o.name = $2 AND o.deleted_at IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = o.task_id AND t.endpoint_id = $3::uuid)`,
+                       AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = o.task_id AND t.endpoint_id = $3::uuid)
+                       AND NOT (o.speculative AND EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = o.task_id AND c.endpoint_id = $3::uuid))`,
                     upload.owner_id,
                     upload.name,
                     foreignEndpoint,
                   );
                   if (held.length > 0) throw new NameTakenError(upload.name);
+                }
+                // A copy's output does not replace its original's: the original may yet report it as the
+                // task's result, which must not have been deleted under it; the copy fails instead, and
+                // the original decides (an original's output does replace its copy's, which fails then).
+                if (upload.speculative) {
+                  const original = await tx.$queryRawUnsafe<unknown[]>(
+                    `SELECT 1 FROM objects o WHERE o.owner_id = $1::uuid AND o.name = $2 AND o.deleted_at IS NULL AND o.task_id = $3::uuid AND NOT o.speculative`,
+                    upload.owner_id,
+                    upload.name,
+                    upload.task_id,
+                  );
+                  if (original.length > 0) throw new NameTakenError(upload.name, 'original');
                 }
                 await tx.$executeRawUnsafe(
                   `UPDATE objects SET deleted_at = now() WHERE owner_id = $1::uuid AND name = $2 AND deleted_at IS NULL`,
@@ -205,9 +233,9 @@ export class UploadsRepository extends SqlRepository {
                 );
               }
               const rows = await tx.$queryRawUnsafe<ObjectRow[]>(
-                `INSERT INTO objects (id, owner_id, name, encoding, sha256, size, created_at, expires_at, task_id, foreign_endpoint_id)
+                `INSERT INTO objects (id, owner_id, name, encoding, sha256, size, created_at, expires_at, task_id, foreign_endpoint_id, speculative)
                  VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::bigint, now(),
-                         CASE WHEN $7::int IS NULL THEN NULL ELSE now() + $7::int * interval '1 second' END, $8::uuid, $9::uuid)
+                         CASE WHEN $7::int IS NULL THEN NULL ELSE now() + $7::int * interval '1 second' END, $8::uuid, $9::uuid, $10::boolean)
                  RETURNING ${OBJECT_COLUMNS}`,
                 obj.id,
                 upload.owner_id,
@@ -218,6 +246,7 @@ export class UploadsRepository extends SqlRepository {
                 obj.expiresInSeconds,
                 upload.task_id,
                 foreignEndpoint ?? null,
+                upload.speculative,
               );
               return rows[0]!;
             },

@@ -42,7 +42,8 @@ function contentLength(req: IncomingMessage): number | null {
  * triggers without end. Her own endpoints are not counted. Counted per attempt of the task: a task
  * retried or requeued after a lost lease (on whichever member) owes nothing for its earlier attempts'
  * uploads, and a member can start a new attempt only as often as FX_MAX_ATTEMPTS and the task's
- * retries allow.
+ * retries allow. A speculative copy counts apart from the attempt it runs beside (a task gets one
+ * copy, ever), so a slow original's uploads do not keep its copy from storing the result.
  */
 export const MAX_MEMBER_UPLOADS_PER_TASK = 100;
 
@@ -73,6 +74,7 @@ export class UploadsService {
     let ownerId = p.userId;
     let taskId: string | null = null;
     let attempt: number | null = null;
+    let speculative = false;
     if (p.kind === 'endpoint') {
       if (!req.taskId)
         throw new FxException('FORBIDDEN', "an endpoint token may open an upload only for a task leased to its endpoint: give the task's taskId");
@@ -80,13 +82,14 @@ export class UploadsService {
       if (!task) throw FxException.notFound('task', req.taskId);
       // the task's output belongs to the task's owner, and counts against their quota
       ownerId = task.owner_id;
-      if (ownerId !== p.userId && (await this.uploads.countForTask(task.id, task.attempt)) >= MAX_MEMBER_UPLOADS_PER_TASK)
+      if (ownerId !== p.userId && (await this.uploads.countForTask(task.id, task.attempt, task.speculative)) >= MAX_MEMBER_UPLOADS_PER_TASK)
         throw new FxException(
           'QUOTA_EXCEEDED',
           `task ${task.id} is another user's: an endpoint of their endpoint group stores at most ${MAX_MEMBER_UPLOADS_PER_TASK} objects for one of their tasks (its result and named outputs)`,
         );
       taskId = task.id;
       attempt = task.attempt;
+      speculative = task.speculative;
     } else if (req.taskId) {
       throw new FxException('VALIDATION_FAILED', "taskId is for endpoint tokens (an agent storing a task's result); leave it out");
     }
@@ -96,6 +99,7 @@ export class UploadsService {
       ownerId,
       taskId,
       attempt,
+      speculative,
       name: req.name ?? null,
       encoding: req.encoding ?? 'bytes',
       ttlSeconds: req.ttlSeconds ?? null,
@@ -214,6 +218,11 @@ export class UploadsService {
         claimed = false;
         throw FxException.notFound('upload', uploadId);
       }
+      if (e instanceof NameTakenError && e.holder === 'original')
+        throw new FxException(
+          'FORBIDDEN',
+          `the name "${e.objectName}" holds this task's output stored by its original attempt, which its speculative copy does not replace`,
+        );
       if (e instanceof NameTakenError)
         throw new FxException(
           'FORBIDDEN',
@@ -239,8 +248,9 @@ export class UploadsService {
   }
 
   /**
-   * The upload, if this caller may write to it: its owner (or an admin), or the endpoint its task is
-   * leased to. A completed one is gone, except to a repeated complete (`completed`).
+   * The upload, if this caller may write to it: its owner (or an admin), or the endpoint that runs the
+   * run of its task that opened it (the original attempt, or its speculative copy: neither writes to the
+   * other's). A completed one is gone, except to a repeated complete (`completed`).
    */
   private async visible(p: Principal, uploadId: string, completed = false): Promise<UploadRow> {
     const up = await this.uploads.find(uploadId);
@@ -248,7 +258,7 @@ export class UploadsService {
       up !== null &&
       (completed || up.object_id === null) &&
       (p.kind === 'endpoint'
-        ? up.task_id !== null && (await this.objects.findLeasedTask(up.task_id, p.endpointId!)) !== null
+        ? up.task_id !== null && (await this.objects.findLeasedTask(up.task_id, p.endpointId!))?.speculative === up.speculative
         : p.admin || up.owner_id === p.userId);
     if (!ok) throw FxException.notFound('upload', uploadId);
     return up!;
