@@ -402,6 +402,26 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     member.close();
   });
 
+  it("keeps a speculative copy running on a member whose agent reconnects naming it, as the copy it is, the original's lease untouched", async () => {
+    const { task, ep, member } = await copiedToMallory('mallory-copy-back', 'pool-copy-back', ['copy-back']);
+    member.send('started', { tasks: [{ taskId: task, startedAt: Date.now(), copy: true }] });
+    member.close();
+    await member.waitClosed();
+    const again = await ProtocolPeer.connect(server.url, ep.token);
+    again.hello([task]);
+    // its agent keeps the copy: it is not told to forget it
+    expect((await again.next('welcome')).payload.forget).toEqual([]);
+    const from = alicePeer.frames.length;
+    again.send('results', { results: [{ ...result(task, 'from the copy, after its reconnect'), copy: true }] });
+    await again.next('ack');
+    expect((await finished(alice, task)).result).toBe('from the copy, after its reconnect');
+    // the original was still alice's agent's: it is told to stop it, and its attempt is superseded there
+    expect((await alicePeer.next('cancel', 10_000, from)).payload).toMatchObject({ taskIds: [task], copy: false });
+    expect(await attempt(task, false)).toMatchObject({ status: 'superseded', endpointId: aliceEp.id });
+    expect(await attempt(task, true)).toMatchObject({ status: 'success' });
+    again.close();
+  });
+
   it("moves a group's task off a member endpoint that its owner deletes, rather than failing it", async () => {
     const { ep, groupId } = await mallorysMember('mallory-second', 'pool-2');
     const task = await submit(alice, groupId, ['kept']);

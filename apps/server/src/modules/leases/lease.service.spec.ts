@@ -6,6 +6,7 @@ import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import { EventsService } from '../events/events.service.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
+import { CopiesRepository } from '../speculation/copies.repository.js';
 import { LeaseService, type LeaseHolder } from './lease.service.js';
 
 /**
@@ -175,6 +176,44 @@ describe('LeaseService', () => {
     // an agent of another endpoint is told to forget a finished task it names, as for any unknown id
     expect((await leases.reconcile({ endpointId: other, id: `conn-${randomUUID()}` }, [stays!])).forget).toEqual([stays]);
     expect((await leases.reconcile({ endpointId: epId, id: `conn-${randomUUID()}` }, [stays!])).forget).toEqual([]);
+  });
+
+  it("keeps a speculative copy with the agent that names it as it reconnects, as a copy, the original's lease where it was", async () => {
+    const copies = server.app.get(CopiesRepository);
+    const other = (await admin('POST', '/v1/endpoints', { name: `ep-${randomUUID().slice(0, 8)}` })).body.endpoint.id as string;
+    const [elsewhere, beside] = await submit(2);
+    const original = holder();
+    await leases.grant(original, [elsewhere!, beside!]);
+    // one copy on another endpoint, one on the task's own (its agent runs both there)
+    await copies.launch([
+      { taskId: elsewhere!, attempt: 0, endpointId: other },
+      { taskId: beside!, attempt: 0, endpointId: epId },
+    ]);
+    expect((await copies.grant(other, 'conn-copy', LEASE_MS, 10)).map((r) => r.id)).toEqual([elsewhere]);
+    expect((await copies.grant(epId, original.id, LEASE_MS, 10)).map((r) => r.id)).toEqual([beside]);
+    const rows = async () =>
+      db.prisma.$queryRawUnsafe<Array<{ id: string; lease_owner: string; copy_status: string; copy_connection: string }>>(
+        `SELECT t.id::text, t.lease_owner, c.status AS copy_status, c.connection_id AS copy_connection
+         FROM tasks t JOIN task_copies c ON c.task_id = t.id WHERE t.id IN ($1::uuid, $2::uuid) ORDER BY t.id = $1::uuid DESC`,
+        elsewhere,
+        beside,
+      );
+    // the copy's agent reconnects naming the task: its copy moves with it, the task's lease stays with the original's holder
+    const copyBack = `conn-${randomUUID()}`;
+    const reclaimed = await leases.reconcile({ endpointId: other, id: copyBack }, [elsewhere!]);
+    expect([reclaimed.forget, reclaimed.requeued.map((r) => r.id)]).toEqual([[], []]);
+    expect((await rows())[0]).toEqual({ id: elsewhere, lease_owner: original.id, copy_status: 'dispatched', copy_connection: copyBack });
+    // the original's agent reconnects naming both: its originals and the copy it runs beside one move to it; the other copy stays
+    const back = holder();
+    expect((await leases.reconcile(back, [elsewhere!, beside!])).forget).toEqual([]);
+    expect(await rows()).toEqual([
+      { id: elsewhere, lease_owner: back.id, copy_status: 'dispatched', copy_connection: copyBack },
+      { id: beside, lease_owner: back.id, copy_status: 'dispatched', copy_connection: back.id },
+    ]);
+    // the copy's agent comes back without it: the copy ends lost, and the original runs on
+    await leases.reconcile({ endpointId: other, id: `conn-${randomUUID()}` }, []);
+    expect((await rows())[0]).toMatchObject({ lease_owner: back.id, copy_status: 'lost' });
+    expect(await task(elsewhere!)).toMatchObject({ status: 'dispatched', attempt: 0 });
   });
 
   it('requeues a lease once it is past its expiry, and not before; an extended one lives on', async () => {

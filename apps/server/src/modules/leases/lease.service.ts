@@ -47,10 +47,18 @@ export class LeaseService {
   /**
    * A (re)connecting agent said which tasks it still holds (`inFlight`): those move to its new
    * connection, every other task held for the endpoint is lost. Returns the lost ones, for
-   * {@link requeue} once the agent is welcomed, and the ids the agent should forget.
+   * {@link requeue} once the agent is welcomed, and the ids the agent should forget. An id may name a
+   * speculative copy the agent runs (its hello does not say which): that copy moves to the new
+   * connection as a copy, and the agent keeps it; the task's own lease stays with whoever holds the
+   * original. Copies first: a copy the agent no longer runs ends, so that an original of this endpoint
+   * it ran beside is lost with the others rather than kept waiting for it.
    */
-  reconcile(holder: LeaseHolder, inFlight: string[]): Promise<LostLeases & { forget: string[] }> {
-    return this.leases.reconcile(holder.endpointId, holder.id, inFlight, this.config.FX_HEARTBEAT_TIMEOUT_MS, this.config.FX_MAX_ATTEMPTS);
+  async reconcile(holder: LeaseHolder, inFlight: string[]): Promise<LostLeases & { forget: string[] }> {
+    const ms = this.config.FX_HEARTBEAT_TIMEOUT_MS;
+    const copies = new Set(await this.copies.reclaim(holder.endpointId, holder.id, inFlight, ms));
+    await this.copies.endUnclaimed(holder.endpointId, holder.id);
+    const reconciled = await this.leases.reconcile(holder.endpointId, holder.id, inFlight, ms, this.config.FX_MAX_ATTEMPTS);
+    return { ...reconciled, forget: reconciled.forget.filter((id) => !copies.has(id)) };
   }
 
   /**

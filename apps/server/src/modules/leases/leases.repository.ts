@@ -113,7 +113,7 @@ export class LeasesRepository extends SqlRepository {
    * names a task given up beside its copy, giveUpBesideCopies, does not get it back); every
    * other task held for this endpoint has no agent any more and goes back to the queue now rather
    * than at lease expiry. Returns the requeued tasks, the exhausted ones, and the ids the agent
-   * should forget.
+   * should forget (LeaseService.reconcile keeps those of them that name a copy the agent runs).
    */
   async reconcile(
     endpointId: string,

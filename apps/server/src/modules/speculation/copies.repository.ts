@@ -172,6 +172,50 @@ export class CopiesRepository extends SqlRepository {
   }
 
   /**
+   * A (re)connecting agent named these tasks in its hello: those whose copy it was sent (and that has not
+   * ended, its task still held and the endpoint still a member of its group) move to its new connection,
+   * with a fresh lease, and run on as copies; the task's own lease is not touched (the original attempt
+   * is held wherever it runs). Returns their task ids. The agent cannot say which of the two it holds
+   * where a copy was placed on the task's own endpoint; then both stay with it.
+   */
+  async reclaim(endpointId: string, leaseOwner: string, inFlight: string[], leaseMs: number): Promise<string[]> {
+    if (inFlight.length === 0) return [];
+    const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
+      `UPDATE task_copies c SET connection_id = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
+       FROM tasks t
+       WHERE c.task_id IN ${idsIn('$1')} AND c.endpoint_id = $2::uuid AND c.status IN ('dispatched', 'running')
+         AND t.id = c.task_id AND t.status IN ${HELD} AND ${stillMember('t', '$2::uuid')}
+       RETURNING c.task_id`,
+      json(inFlight),
+      endpointId,
+      leaseOwner,
+      leaseMs,
+    );
+    return rows.map((r) => r.task_id);
+  }
+
+  /**
+   * The copies sent to this endpoint's agent on another connection that its hello did not name: the
+   * agent no longer runs them, so they end `lost` now (archived), rather than when their lease runs out,
+   * and the attempt they ran beside runs on. As reconcile does for the endpoint's original attempts.
+   */
+  async endUnclaimed(endpointId: string, leaseOwner: string): Promise<number> {
+    const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
+      `WITH ended AS (
+         UPDATE task_copies c SET status = 'lost', ended_at = now(), lease_expires_at = NULL,
+                error = jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost',
+                  'message', 'the agent running the speculative copy reconnected without it')
+         WHERE c.endpoint_id = $1::uuid AND c.status IN ('dispatched', 'running') AND c.connection_id IS DISTINCT FROM $2
+         RETURNING c.*)
+       ${archive('ended')}
+       SELECT task_id FROM ended`,
+      endpointId,
+      leaseOwner,
+    );
+    return rows.length;
+  }
+
+  /**
    * Successful results of copies leased to this connection: each completes its task if nothing else
    * did (first final wins). In the same statement the copy is `won`, and the original attempt, when it
    * was still running, is archived as `superseded` (invariant 12); the task row then holds the copy's
