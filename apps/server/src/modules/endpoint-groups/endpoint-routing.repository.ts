@@ -4,13 +4,10 @@ import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Endpoint, Task } from '../../generated/prisma/client.js';
 import type { OutcomeRow, QueuedRow } from '../tasks/tasks.repository.js';
-import { idsIn, json, queuedColumns } from '../tasks/task-sql.js';
+import { agentOwnerOnly, idsIn, json, queuedColumns } from '../tasks/task-sql.js';
 import { dropForeignHolds } from '../cache/cache-sql.js';
 
 /** An active member of a live group, with what routing weighs (member-choice.ts). */
-/** Whether endpoint `e`'s agent said `ownerOnly` in its hello (AgentSessionService stores it with the agent's info). */
-const agentOwnerOnly = (e: string) => `COALESCE(${e}.agent->>'ownerOnly' = 'true', false)`;
-
 export type MemberLoadRow = RawRow<
   Endpoint,
   'owner_id' | 'restricted' | 'allowed_functions' | 'status' | 'connected_at' | 'disconnected_at' | 'last_heartbeat_at'

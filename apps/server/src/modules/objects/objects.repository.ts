@@ -4,6 +4,7 @@ import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { StoredObject, Task } from '../../generated/prisma/client.js';
 import { HELD, idsIn, json, stillMember } from '../tasks/task-sql.js';
+import { COPY_SENT } from '../speculation/copies.repository.js';
 
 export type ObjectRow = RawRow<
   StoredObject,
@@ -50,7 +51,7 @@ export class ObjectsRepository extends SqlRepository {
               OR EXISTS (SELECT 1 FROM task_objects r JOIN tasks t ON t.id = r.task_id
                          WHERE r.object_id = o.id AND t.endpoint_id = $2::uuid AND t.status IN ${HELD})
               OR EXISTS (SELECT 1 FROM task_objects r JOIN task_copies c ON c.task_id = r.task_id JOIN tasks t ON t.id = r.task_id
-                         WHERE r.object_id = o.id AND c.endpoint_id = $2::uuid AND c.status IN ('dispatched', 'running') AND t.status IN ${HELD}))`,
+                         WHERE r.object_id = o.id AND c.endpoint_id = $2::uuid AND c.status IN ${COPY_SENT} AND t.status IN ${HELD}))`,
       id,
       endpointId,
       ownerId,
@@ -139,7 +140,7 @@ export class ObjectsRepository extends SqlRepository {
        WHERE t.id = $1::uuid AND t.endpoint_id = $2::uuid AND t.status IN ${HELD} AND t.lease_owner IS NOT NULL AND ${stillMember('t', '$2::uuid')}
        UNION ALL
        SELECT t.id, t.owner_id, t.output_name, t.attempt, true AS speculative FROM tasks t JOIN task_copies c ON c.task_id = t.id
-       WHERE t.id = $1::uuid AND c.endpoint_id = $2::uuid AND c.status IN ('dispatched', 'running') AND t.status IN ${HELD}
+       WHERE t.id = $1::uuid AND c.endpoint_id = $2::uuid AND c.status IN ${COPY_SENT} AND t.status IN ${HELD}
          AND ${stillMember('t', '$2::uuid')}
        ORDER BY speculative LIMIT 1`,
       taskId,

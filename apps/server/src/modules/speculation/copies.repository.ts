@@ -9,6 +9,10 @@ import { FINAL, HELD, agentStart, stillMember, checkedObjects, idsIn, isolatesFo
 
 /** The states of a copy that has not ended. */
 export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
+/** The states of a copy sent to an agent (a lease on a connection) that has not ended. */
+export const COPY_SENT = `('dispatched', 'running')`;
+/** The error of a copy that ended `lost` (its agent no longer runs it); `message` is SQL text, quotes doubled. */
+const leaseLost = (message: string) => `jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost', 'message', '${message}')`;
 
 /** A group the sweep looks at, with what it asked for. */
 export type SpeculatingGroup = RawRow<TaskGroup, 'id' | 'speculation', { speculation: Speculation }>;
@@ -161,7 +165,7 @@ export class CopiesRepository extends SqlRepository {
       // SKIP LOCKED, as for the tasks' leases: a copy being completed needs no extension
       `WITH held AS (
          SELECT task_id FROM task_copies
-         WHERE connection_id IN (SELECT value FROM jsonb_array_elements_text($1::jsonb)) AND status IN ('dispatched', 'running')
+         WHERE connection_id IN (SELECT value FROM jsonb_array_elements_text($1::jsonb)) AND status IN ${COPY_SENT}
          ORDER BY task_id FOR UPDATE SKIP LOCKED)
        UPDATE task_copies c SET lease_expires_at = now() + $2::int * interval '1 millisecond'
        FROM held WHERE c.task_id = held.task_id
@@ -183,7 +187,7 @@ export class CopiesRepository extends SqlRepository {
     const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
       `UPDATE task_copies c SET connection_id = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
        FROM tasks t
-       WHERE c.task_id IN ${idsIn('$1')} AND c.endpoint_id = $2::uuid AND c.status IN ('dispatched', 'running')
+       WHERE c.task_id IN ${idsIn('$1')} AND c.endpoint_id = $2::uuid AND c.status IN ${COPY_SENT}
          AND t.id = c.task_id AND t.status IN ${HELD} AND ${stillMember('t', '$2::uuid')}
        RETURNING c.task_id`,
       json(inFlight),
@@ -203,9 +207,8 @@ export class CopiesRepository extends SqlRepository {
     const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
       `WITH ended AS (
          UPDATE task_copies c SET status = 'lost', ended_at = now(), lease_expires_at = NULL,
-                error = jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost',
-                  'message', 'the agent running the speculative copy reconnected without it')
-         WHERE c.endpoint_id = $1::uuid AND c.status IN ('dispatched', 'running') AND c.connection_id IS DISTINCT FROM $2
+                error = ${leaseLost('the agent running the speculative copy reconnected without it')}
+         WHERE c.endpoint_id = $1::uuid AND c.status IN ${COPY_SENT} AND c.connection_id IS DISTINCT FROM $2
          RETURNING c.*)
        ${archive('ended')}
        SELECT task_id FROM ended`,
@@ -237,7 +240,7 @@ export class CopiesRepository extends SqlRepository {
               SELECT t.id, t.status, t.attempt, t.endpoint_id, t.lease_owner, t.waiting_at, t.dispatched_at, t.running_at FROM tasks t
               WHERE t.id IN (SELECT id FROM x) AND t.status NOT IN ${FINAL}
                 AND EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = t.id AND c.endpoint_id = $2::uuid AND c.connection_id = $3
-                            AND c.status IN ('dispatched', 'running'))
+                            AND c.status IN ${COPY_SENT})
               ORDER BY t.id FOR UPDATE),
             cp AS (
               UPDATE task_copies c SET status = 'won', ended_at = now(), lease_expires_at = NULL, worker_id = x.timings ->> 'workerId',
@@ -275,7 +278,7 @@ export class CopiesRepository extends SqlRepository {
             ended AS (
               UPDATE task_copies c SET status = 'failed', ended_at = now(), lease_expires_at = NULL, error = x.error, worker_id = x.worker_id,
                      started_at = COALESCE(c.started_at, ${agentStart('x.started_at', 'c.dispatched_at')})
-              FROM x WHERE c.task_id = x.id AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ('dispatched', 'running')
+              FROM x WHERE c.task_id = x.id AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ${COPY_SENT}
               RETURNING c.*)
        ${archive('ended')}
        SELECT task_id FROM ended`,
@@ -295,8 +298,7 @@ export class CopiesRepository extends SqlRepository {
     return this.query(
       `WITH ended AS (
          UPDATE task_copies c SET status = 'lost', ended_at = now(), lease_expires_at = NULL,
-                error = jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost',
-                  'message', 'the endpoint running the speculative copy left the task''s endpoint group')
+                error = ${leaseLost("the endpoint running the speculative copy left the task''s endpoint group")}
          FROM tasks t
          WHERE t.id = c.task_id AND c.endpoint_id = $2::uuid AND c.status IN ${COPY_ACTIVE} AND t.endpoint_group_id = $1::uuid
          RETURNING c.*)
@@ -320,7 +322,7 @@ export class CopiesRepository extends SqlRepository {
              ended_at = now(), lease_expires_at = NULL,
              error = CASE WHEN t.status IN ${FINAL} OR t.status NOT IN ${HELD}
                THEN jsonb_build_object('code', 'TASK_CANCELLED', 'name', 'TaskCancelled', 'message', 'the task ended before its speculative copy did')
-               ELSE jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost', 'message', 'the agent running the speculative copy went away') END
+               ELSE ${leaseLost('the agent running the speculative copy went away')} END
          FROM tasks t
          WHERE t.id = c.task_id AND c.status IN ${COPY_ACTIVE}
            AND (t.status IN ${FINAL} OR t.status NOT IN ${HELD} OR c.lease_expires_at < now())

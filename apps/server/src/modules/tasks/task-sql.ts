@@ -170,10 +170,13 @@ export const stillMember = (t: string, endpoint: string) =>
     OR EXISTS (SELECT 1 FROM endpoint_group_members m WHERE m.group_id = ${t}.endpoint_group_id AND m.endpoint_id = ${endpoint} AND m.state = 'active')
     OR EXISTS (SELECT 1 FROM endpoint_groups g WHERE g.id = ${t}.endpoint_group_id AND g.deleted_at IS NOT NULL))`;
 
+/** Whether endpoint `e`'s agent said `ownerOnly` in its hello (AgentSessionService stores it with the agent's info). */
+export const agentOwnerOnly = (e: string) => `COALESCE(${e}.agent->>'ownerOnly' = 'true', false)`;
+
 /**
  * True when endpoint `e`'s agent (`e`: the endpoints row) may run task `t` as far as isolation goes:
  * its owner's task, or another user's while the agent said neither as it connected (`agent.ownerOnly`)
  * nor in its last heartbeat (`status.ownerOnly`) that it runs only its owner's (no bubblewrap).
  */
 export const isolatesFor = (t: string, e: string) =>
-  `(${t}.owner_id = ${e}.owner_id OR NOT (COALESCE(${e}.agent->>'ownerOnly' = 'true', false) OR COALESCE(${e}.status->>'ownerOnly' = 'true', false)))`;
+  `(${t}.owner_id = ${e}.owner_id OR NOT (${agentOwnerOnly(e)} OR COALESCE(${e}.status->>'ownerOnly' = 'true', false)))`;
