@@ -30,7 +30,7 @@ def test_an_identical_task_completes_from_the_stored_result_without_running(clie
     assert info["cached"] is True and info["cachedFrom"] == first
     assert info["timeline"]["dispatchedAt"] is None
     outcome = next(client.results([again], timeout=60))
-    assert outcome.cached_from == first and outcome.value() == value
+    assert outcome.cached is True and outcome.cached_from == first and outcome.value() == value
 
     # cache=False runs anyway; other arguments run; a batch mixes hits and new work
     forced = client.run(fn, fx.endpoint_id, (1,), cache=False)
@@ -101,7 +101,8 @@ def test_a_batch_resolves_its_cache_hits_from_the_answer_without_polling_for_the
     outcomes = {o.task_id: o for o in client.results(ids, timeout=60)}
     assert [outcomes[i].value() for i in ids[:4]] == values
     assert [outcomes[i].cached_from for i in ids[:4]] == primed
-    assert outcomes[ids[4]].cached_from is None and outcomes[ids[4]].value()[0] == 4
+    assert all(outcomes[i].cached for i in ids[:4])
+    assert outcomes[ids[4]].cached is False and outcomes[ids[4]].cached_from is None and outcomes[ids[4]].value()[0] == 4
     # the hits came with the answer: the poller never asked for them, only for the two new tasks
     assert asked.isdisjoint(ids[:4]) and set(ids[4:]) <= asked
     assert client.get_results(ids[:4], timeout=60) == values

@@ -56,9 +56,10 @@ class TaskOutput:
 class TaskOutcome:
     """A final task: ``status`` is ``success`` (``result`` set), ``failed`` or ``cancelled`` (``error`` set).
 
-    ``output`` is what the task printed, when the server has it (None otherwise). ``cached_from`` names
-    the task whose memoized result completed this one without running it: None when it ran, and when that
-    task is not one the caller may read (another user's, through a shareable cache: ``cached`` says so). A task run with
+    ``output`` is what the task printed, when the server has it (None otherwise). ``cached`` is True when a
+    memoized result completed this one without running it, and ``cached_from`` names the task that
+    produced that result: None when it ran, and when that task is not one the caller may read (another
+    user's, through a shareable cache), though ``cached`` is True then. A task run with
     ``serializer="pickle"`` has its result unpickled here; one this Python cannot load is ``failed``
     with code ``SERIALIZER_MISMATCH`` saying why. A result stored as an object (large, bytes, a named
     output) has ``result_ref`` set and ``result`` None: ``value()`` fetches it (bytes, or the JSON value).
@@ -73,6 +74,7 @@ class TaskOutcome:
     output: Optional[TaskOutput] = None
     cached_from: Optional[str] = None
     result_ref: Optional[ObjectRef] = None
+    cached: bool = False
     # reads a result stored as an object (the client's get); None where no client made the outcome
     _load: Optional[Callable[[ObjectRef], Any]] = field(default=None, repr=False, compare=False)
 
@@ -108,6 +110,7 @@ class TaskOutcome:
             completed_at=raw.get("completedAt"),
             output=TaskOutput.from_wire(raw.get("output")),
             cached_from=raw.get("cachedFrom"),
+            cached=raw.get("cached") is True,
             result_ref=ObjectRef.from_wire(raw["resultRef"]) if isinstance(raw.get("resultRef"), Mapping) else None,
             _load=load,
         )
