@@ -32,6 +32,7 @@ describe('the speculation sweep on an idle replica', () => {
       },
       endStale: async () => [],
       speculatingGroups: async () => [],
+      settleGroups: async () => undefined,
       endpointsWithQueuedCopies: async () => [],
     } as unknown as CopiesRepository;
     broker = new MemoryBroker();
