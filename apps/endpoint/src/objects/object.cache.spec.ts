@@ -156,6 +156,36 @@ describe('ObjectCache against the object routes', () => {
     held.release();
   });
 
+  it("keeps each task owner's copy apart, so one user's task cannot time another's use of the same content", async () => {
+    const data = randomBytes(20_000);
+    const ref = server.objects.put(data);
+    const c = cache();
+    await c.open();
+    const alice = '11111111-1111-4111-8111-111111111111';
+    const bob = '22222222-2222-4222-8222-222222222222';
+    const [a1, a2] = await Promise.all([c.acquire(ref, undefined, alice), c.acquire(ref, undefined, alice)]);
+    expect(server.objects.contentRequests.get(ref.id)).toBe(1);
+    expect(a2.path).toBe(a1.path);
+    // Bob's task meets no entry of Alice's, not even her download under way: it fetches its own
+    const b = await c.acquire(ref, undefined, bob);
+    expect(server.objects.contentRequests.get(ref.id)).toBe(2);
+    expect(b.path).not.toBe(a1.path);
+    expect(b.sha256).toBe(ref.sha256);
+    expect((await readFile(b.path)).equals(data)).toBe(true);
+    (await c.acquire(ref, undefined, bob)).release();
+    expect(server.objects.contentRequests.get(ref.id)).toBe(2);
+    for (const l of [a1, a2, b]) l.release();
+    expect(c.stats()).toMatchObject({ entries: 2, bytes: 2 * data.length, downloads: 2, hits: 1 });
+    // both partitions survive a restart under names that are not the content's own hash
+    c.close();
+    const again = cache();
+    await again.open();
+    expect(again.stats()).toMatchObject({ entries: 2 });
+    (await again.acquire(ref, undefined, bob)).release();
+    (await again.acquire(ref, undefined, alice)).release();
+    expect(server.objects.contentRequests.get(ref.id)).toBe(2);
+  });
+
   it('indexes what it holds across a restart', async () => {
     const ref = server.objects.put(randomBytes(5000));
     const first = cache();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ObjectRef } from '@fx/protocol';
@@ -22,6 +23,7 @@ export interface ObjectCacheOptions {
 
 /** A cached object held for one task: its file stays until released. */
 export interface CacheLease {
+  /** The content's sha256 (the file's name is its entry's key, see entryKey). */
   readonly sha256: string;
   /** The content, read-only (0444). */
   readonly path: string;
@@ -29,7 +31,8 @@ export interface CacheLease {
 }
 
 interface Entry {
-  sha256: string;
+  /** Its name in the cache directory and its key in every map (entryKey). */
+  key: string;
   size: number;
   lastUsed: number;
   /** Tasks holding it: never evicted while above 0. */
@@ -53,11 +56,22 @@ export interface ObjectCacheStats {
 }
 
 /**
+ * The name of a content's entry for the tasks of one owner: the cache is partitioned by task owner, so
+ * that one user's task cannot tell, by how fast its own object arrives, whether another user's task on
+ * this endpoint used the same content (the side channel of a cache shared across tenants). The price is
+ * one download per owner of content several owners use. Tasks of no known owner share the plain sha256.
+ */
+export function entryKey(sha256: string, owner?: string): string {
+  return owner ? createHash('sha256').update(`fx-object-cache\0${owner}\0${sha256}`).digest('hex') : sha256;
+}
+
+/**
  * The endpoint's content-addressed object cache (DESIGN invariant 10: content never changes, so the
- * cache is always coherent). Keyed by sha256; one download per content however many tasks wait for
- * it (single flight); verified before it is used; bounded by size, evicting the least recently used
- * entries that no running task holds. An entry is a read-only file renamed into place only once its
- * hash matched, so a crash never leaves a wrong entry, and a partial download resumes after a restart.
+ * cache is always coherent). Keyed by sha256 within each task owner's partition (entryKey); one download
+ * per content however many of the owner's tasks wait for it (single flight); verified before it is used;
+ * bounded by size, evicting the least recently used entries that no running task holds. An entry is a
+ * read-only file renamed into place only once its hash matched, so a crash never leaves a wrong entry,
+ * and a partial download resumes after a restart.
  */
 export class ObjectCache {
   private readonly entries = new Map<string, Entry>();
@@ -84,8 +98,8 @@ export class ObjectCache {
     return join(this.options.dir, 'partial');
   }
 
-  pathOf(sha256: string): string {
-    return join(this.contentDir, sha256);
+  private pathOf(key: string): string {
+    return join(this.contentDir, key);
   }
 
   /** Creates the directories (0700) and indexes what a previous run left (least recently used: oldest mtime). */
@@ -101,7 +115,7 @@ export class ObjectCache {
         await unlink(path).catch(() => undefined);
         continue;
       }
-      this.entries.set(name, { sha256: name, size: s.size, lastUsed: s.mtimeMs, pins: 0 });
+      this.entries.set(name, { key: name, size: s.size, lastUsed: s.mtimeMs, pins: 0 });
       this.used += s.size;
     }
     for (const name of await readdir(this.partialDir)) {
@@ -119,23 +133,25 @@ export class ObjectCache {
   /**
    * The object's content on disk, held for the caller until `release()`. Downloads it when it is not
    * cached (once, whoever else waits for it); `signal` stops this caller's wait, not the download, which
-   * others may share. Rejects with the download's error when it fails for good.
+   * others may share. Rejects with the download's error when it fails for good. `owner`: the task's
+   * owner, whose partition of the cache it reads (entryKey).
    */
-  async acquire(ref: ObjectRef, signal?: AbortSignal): Promise<CacheLease> {
+  async acquire(ref: ObjectRef, signal?: AbortSignal, owner?: string): Promise<CacheLease> {
     signal?.throwIfAborted();
-    const cached = this.entries.get(ref.sha256);
+    const key = entryKey(ref.sha256, owner);
+    const cached = this.entries.get(key);
     if (cached) {
       this.counters.hits++;
-      return this.lease(cached);
+      return this.lease(cached, ref.sha256);
     }
-    const flight = this.flight(ref);
+    const flight = this.flight(ref, key);
     flight.waiters++;
     try {
       const entry = await raceAbort(flight.promise, signal);
-      return this.leaseHeld(entry);
+      return this.leaseHeld(entry, ref.sha256);
     } catch (error) {
       if (!flight.done) flight.waiters--;
-      else if (this.entries.has(ref.sha256)) this.unpin(ref.sha256);
+      else if (this.entries.has(key)) this.unpin(key);
       throw error;
     }
   }
@@ -145,69 +161,69 @@ export class ObjectCache {
     this.stopper.abort(new Error('the object cache is closing'));
   }
 
-  private flight(ref: ObjectRef): Flight {
-    const existing = this.flights.get(ref.sha256);
+  private flight(ref: ObjectRef, key: string): Flight {
+    const existing = this.flights.get(key);
     if (existing) return existing;
     const flight: Flight = { promise: undefined as unknown as Promise<Entry>, waiters: 0, done: false };
-    flight.promise = this.download(ref).then(
+    flight.promise = this.download(ref, key).then(
       (entry) => {
         flight.done = true;
-        this.flights.delete(ref.sha256);
+        this.flights.delete(key);
         entry.pins += flight.waiters;
         return entry;
       },
       (error: unknown) => {
         flight.done = true;
-        this.flights.delete(ref.sha256);
+        this.flights.delete(key);
         throw error;
       },
     );
-    this.flights.set(ref.sha256, flight);
+    this.flights.set(key, flight);
     return flight;
   }
 
-  private async download(ref: ObjectRef): Promise<Entry> {
+  private async download(ref: ObjectRef, key: string): Promise<Entry> {
     this.evict(ref.size);
     this.reserved += ref.size;
-    const part = join(this.partialDir, `${ref.sha256}.part`);
+    const part = join(this.partialDir, `${key}.part`);
     try {
       this.counters.downloads++;
       this.log.debug(`fetching object ${ref.id} (${ref.size} bytes)`, { objectId: ref.id, sha256: ref.sha256 });
       await this.options.fetch(ref, part, this.stopper.signal);
       await chmod(part, 0o444);
-      await this.removing.get(ref.sha256);
-      await rename(part, this.pathOf(ref.sha256));
+      await this.removing.get(key);
+      await rename(part, this.pathOf(key));
     } finally {
       this.reserved -= ref.size;
     }
-    const entry: Entry = { sha256: ref.sha256, size: ref.size, lastUsed: Date.now(), pins: 0 };
-    this.entries.set(ref.sha256, entry);
+    const entry: Entry = { key, size: ref.size, lastUsed: Date.now(), pins: 0 };
+    this.entries.set(key, entry);
     this.used += ref.size;
     return entry;
   }
 
-  private lease(entry: Entry): CacheLease {
+  private lease(entry: Entry, sha256: string): CacheLease {
     entry.pins++;
-    return this.leaseHeld(entry);
+    return this.leaseHeld(entry, sha256);
   }
 
   /** A lease on an entry already pinned for it. */
-  private leaseHeld(entry: Entry): CacheLease {
+  private leaseHeld(entry: Entry, sha256: string): CacheLease {
     entry.lastUsed = Date.now();
     let released = false;
     return {
-      sha256: entry.sha256,
-      path: this.pathOf(entry.sha256),
+      sha256,
+      path: this.pathOf(entry.key),
       release: () => {
         if (released) return;
         released = true;
-        this.unpin(entry.sha256);
+        this.unpin(entry.key);
       },
     };
   }
 
-  private unpin(sha256: string): void {
-    const entry = this.entries.get(sha256);
+  private unpin(key: string): void {
+    const entry = this.entries.get(key);
     if (!entry) return;
     entry.pins = Math.max(0, entry.pins - 1);
     entry.lastUsed = Date.now();
@@ -220,15 +236,15 @@ export class ObjectCache {
     const idle = [...this.entries.values()].filter((e) => e.pins === 0).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of idle) {
       if (this.used + this.reserved + incoming <= this.maxBytes) break;
-      this.entries.delete(entry.sha256);
+      this.entries.delete(entry.key);
       this.used -= entry.size;
       this.counters.evictions++;
-      const removal = unlink(this.pathOf(entry.sha256))
+      const removal = unlink(this.pathOf(entry.key))
         .catch((error: unknown) => this.log.warn(`could not remove a cached object: ${String(error)}`))
         .finally(() => {
-          if (this.removing.get(entry.sha256) === removal) this.removing.delete(entry.sha256);
+          if (this.removing.get(entry.key) === removal) this.removing.delete(entry.key);
         });
-      this.removing.set(entry.sha256, removal);
+      this.removing.set(entry.key, removal);
     }
     if (this.used + this.reserved + incoming > this.maxBytes) {
       this.log.debug(`the object cache holds ${this.used + this.reserved} bytes in use by tasks, more than its ${this.maxBytes}`);

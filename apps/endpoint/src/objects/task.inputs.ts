@@ -14,7 +14,8 @@ const NOTHING: PreparedInputs = { placements: [], release: () => Promise.resolve
 
 /**
  * Resolution of a task's object references before it runs: each distinct content is fetched into the
- * endpoint's cache (once, however many tasks share it) and held while the task runs; workers behind a
+ * task owner's partition of the endpoint's cache (once, however many of the owner's tasks share it) and
+ * held while the task runs; workers behind a
  * sandbox get it staged where they may read it (ObjectStage), block workers on other nodes read the cache
  * itself (a shared filesystem). The task learns where each reference's content lies from the placements,
  * which its runtime turns into a Buffer, a value or a path. A fetch that fails for good fails the task
@@ -37,7 +38,7 @@ export class TaskInputs {
       for (const lease of leases) lease.release();
     };
     try {
-      const settled = await Promise.allSettled([...distinct.values()].map((ref) => this.cache.acquire(ref, signal)));
+      const settled = await Promise.allSettled([...distinct.values()].map((ref) => this.cache.acquire(ref, signal, task.ownerId)));
       for (const s of settled) if (s.status === 'fulfilled') leases.push(s.value);
       const failed = settled.findIndex((s) => s.status === 'rejected');
       if (failed >= 0) {

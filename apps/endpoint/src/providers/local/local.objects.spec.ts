@@ -152,6 +152,17 @@ describe('objects with the local provider under bubblewrap', () => {
     expect(failed!.error!.message).toMatch(new RegExp(`object ${gone.id} .*could not be fetched: .*not available to this endpoint`));
   });
 
+  it("fetches content that two users' tasks share once for each user: neither meets the other's cache entry", async () => {
+    const shared = server.objects.put(randomBytes(30_000));
+    const owners = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222'];
+    const tasks = owners.flatMap((ownerId) =>
+      Array.from({ length: 3 }, () => ({ ...makeTask('js', '(b) => b.length', { args: [shared], objects: [shared] }), ownerId })),
+    );
+    const results = await run(...tasks);
+    expect(results.map((r) => r.result)).toEqual(tasks.map(() => 30_000));
+    expect(server.objects.contentRequests.get(shared.id)).toBe(2);
+  });
+
   it('leaves a value shaped like a reference that the server did not check to the function, even when its content is cached', async () => {
     const shared = server.objects.put(randomBytes(20_000));
     await run(makeTask('js', '(b) => b.length', { args: [shared], objects: [shared] }));

@@ -62,7 +62,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
       const choices = chooseMembers(
         members,
         idx.map((i) => tasks[i]!),
-        (ep, sha) => this.locality.holds(ep, sha),
+        (ep, owner, sha) => owner !== undefined && this.locality.holds(ep, owner, sha),
       );
       choices.forEach((c, k) => {
         if ('refused' in c) throw refusal(groupId, tasks[idx[k]!]!.functionId, c.refused);
@@ -83,7 +83,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
     task: { ownerId: string; pickled: boolean; functionId: string; resources?: TaskResources | null; objects?: string[] },
   ): Promise<string | null> {
     const members = ((await this.loadsByGroup([groupId])).get(groupId) ?? []).filter((m) => m.endpointId !== excludeEndpointId && m.online);
-    const [choice] = chooseMembers(members, [task], (ep, sha) => this.locality.holds(ep, sha));
+    const [choice] = chooseMembers(members, [task], (ep, owner, sha) => owner !== undefined && this.locality.holds(ep, owner, sha));
     return choice && 'endpointId' in choice ? choice.endpointId : null;
   }
 
@@ -121,7 +121,7 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
             resources: t.resources,
             objects: t.contents,
           })),
-          (ep, sha) => this.locality.holds(ep, sha),
+          (ep, owner, sha) => owner !== undefined && this.locality.holds(ep, owner, sha),
         );
         choices.forEach((c, i) => {
           if ('endpointId' in c) moves.push({ id: tasks[i]!.id, from: endpointId, to: c.endpointId });

@@ -1,4 +1,5 @@
 import type { HeartbeatPayload } from '@fx/protocol';
+import { ObjectLocality } from '../objects/object-locality.js';
 import { canHold, chooseMembers, holdLimits, stealPlan, type MemberLoad } from './member-choice.js';
 
 const heartbeat = (o: Partial<HeartbeatPayload> & { total?: number } = {}): HeartbeatPayload => ({
@@ -61,9 +62,18 @@ describe('chooseMembers', () => {
   });
 
   it('prefers a member that already fetched the inputs, unless it is much busier', () => {
-    const holds = (ep: string, sha: string) => ep === 'b' && sha === 'x';
+    const holds = (ep: string, _owner: string | undefined, sha: string) => ep === 'b' && sha === 'x';
     expect(counts(chooseMembers([member('a'), member('b', { waiting: 3 })], tasks(1, { objects: ['x'] }), holds))).toEqual({ b: 1 });
     expect(counts(chooseMembers([member('a'), member('b', { waiting: 12 })], tasks(1, { objects: ['x'] }), holds))).toEqual({ a: 1 });
+  });
+
+  it("counts what a member fetched only for the tasks of the owner it fetched for, as the agent's cache is partitioned", () => {
+    const locality = new ObjectLocality();
+    locality.noteFetched('b', 'alice', 'x');
+    const holds = (ep: string, owner: string | undefined, sha: string) => owner !== undefined && locality.holds(ep, owner, sha);
+    const members = [member('a'), member('b', { waiting: 3 })];
+    expect(counts(chooseMembers(members, tasks(1, { ownerId: 'alice', objects: ['x'] }), holds))).toEqual({ b: 1 });
+    expect(counts(chooseMembers(members, tasks(1, { ownerId: 'bob', objects: ['x'] }), holds))).toEqual({ a: 1 });
   });
 
   it('honours each member’s allowed functions, and refuses what no member may run', () => {

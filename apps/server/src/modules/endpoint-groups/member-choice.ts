@@ -96,7 +96,11 @@ export type Choice = { endpointId: string } | { refused: Refusal };
  * online, any member that allows, may run and is trusted with it (the task waits there until rerouting
  * moves it to a member that comes online).
  */
-export function chooseMembers(members: MemberLoad[], tasks: TaskToPlace[], holds: (endpointId: string, sha256: string) => boolean): Choice[] {
+export function chooseMembers(
+  members: MemberLoad[],
+  tasks: TaskToPlace[],
+  holds: (endpointId: string, ownerId: string | undefined, sha256: string) => boolean,
+): Choice[] {
   const placed = new Map<string, number>();
   return tasks.map((t) => {
     if (members.length === 0) return { refused: 'NO_MEMBERS' } as const;
@@ -114,7 +118,7 @@ export function chooseMembers(members: MemberLoad[], tasks: TaskToPlace[], holds
     for (const m of candidates) {
       const ahead = (backlogOf(m) + (placed.get(m.endpointId) ?? 0) + 1) / capacityOf(m);
       const objects = t.objects ?? [];
-      const local = objects.length ? objects.filter((sha) => holds(m.endpointId, sha)).length / objects.length : 0;
+      const local = objects.length ? objects.filter((sha) => holds(m.endpointId, t.ownerId, sha)).length / objects.length : 0;
       const score = ahead - LOCALITY_BONUS * local;
       if (score < bestScore) {
         best = m;

@@ -74,8 +74,9 @@ export class ObjectsService {
   /** Which bytes of the object a `Range: bytes=N-` (or `bytes=N-M`) asks for, once the caller may read it. */
   async content(p: Principal, id: string, rangeHeader: string | undefined): Promise<ContentPlan> {
     const object = await this.readable(p, id);
-    // an agent caches what it fetches: endpoint group routing prefers it for tasks of the same inputs
-    if (p.kind === 'endpoint' && p.endpointId) this.locality.noteFetched(p.endpointId, object.sha256);
+    // an agent caches what it fetches, for the tasks of the object's owner (its cache is partitioned by
+    // task owner): endpoint group routing prefers it for that owner's tasks of the same inputs
+    if (p.kind === 'endpoint' && p.endpointId) this.locality.noteFetched(p.endpointId, object.owner_id, object.sha256);
     const size = Number(object.size);
     return { object, size, range: parseRange(rangeHeader, size) };
   }
