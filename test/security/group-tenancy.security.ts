@@ -9,6 +9,7 @@ import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
 import { firingTaskId } from '../../apps/server/src/modules/triggers/trigger-rules.js';
 import { CopiesRepository } from '../../apps/server/src/modules/speculation/copies.repository.js';
 import { EventsService } from '../../apps/server/src/modules/events/events.service.js';
+import { WorkStealingService, type StealOutcome } from '../../apps/server/src/modules/endpoint-groups/work-stealing.service.js';
 
 /**
  * An endpoint group lets one user's tasks run on another user's endpoint (an accepted member). What
@@ -62,6 +63,22 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     return r.body.taskId as string;
   };
   const get = async (u: TestUser, id: string) => (await u.api('GET', `/v1/tasks/${id}`)).body;
+  /**
+   * A task of the memoized function goes in `received` and waits for an endpoint once its execution has
+   * started, just after the submission's reply: until then routing counts it on no member, and rerouting
+   * does not see it (the repair sweep moves it later).
+   */
+  const queued = (u: TestUser, id: string) =>
+    eventually(async () => ((await get(u, id)).status === 'waiting-for-endpoint' ? true : undefined), 10_000, `task ${id} waiting for an endpoint`, FRAME_POLL);
+  /** What each idle member's look for other members' waiting tasks came to (WorkStealingService.steal), in order. */
+  const looks: Array<{ endpointId: string; outcome: StealOutcome }> = [];
+  /** Sends an idle member's agent credits, and waits for its look for other members' waiting tasks: what it came to. */
+  const creditsThenLook = async (p: ProtocolPeer, endpointId: string, credits: number) => {
+    const from = looks.length;
+    p.send('credits', { credits });
+    const look = await eventually(() => looks.slice(from).find((l) => l.endpointId === endpointId), 10_000, `a steal look of ${endpointId}`, FRAME_POLL);
+    return look.outcome;
+  };
   /** A new endpoint of mallory's, the one member of a new group of alice's, accepted by mallory. */
   const mallorysMember = async (endpointName: string, groupName: string) => {
     const ep = await endpoint(mallory, endpointName);
@@ -132,6 +149,13 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
 
   beforeAll(async () => {
     server = await startTestServer(backend, { FX_LOG_LEVEL: 'error', FX_RATE_LIMIT_PER_SECOND: '0' });
+    const stealing = server.app.get(WorkStealingService);
+    const steal = stealing.steal.bind(stealing);
+    jest.spyOn(stealing, 'steal').mockImplementation(async (endpointId, credits) => {
+      const outcome = await steal(endpointId, credits);
+      looks.push({ endpointId, outcome });
+      return outcome;
+    });
     [alice, mallory, carol] = [await mkUser(server, 'alice'), await mkUser(server, 'mallory'), await mkUser(server, 'carol')];
     const f = await alice.api('POST', '/v1/functions', {
       name: 'shared',
@@ -542,8 +566,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
       expect((await alice.api('POST', `/v1/endpoint-groups/${groupId}/members`, { endpointId: own.id })).status).toBe(201);
       const ids = [await submit(alice, groupId, ['b1']), await submit(alice, groupId, ['b2'])];
       for (const id of ids) expect((await get(alice, id)).endpointId).toBe(own.id);
-      bare.send('credits', { credits: 10 });
-      await sleep(1_000);
+      expect(await creditsThenLook(bare, bareEp.id, 10)).toBe('nothing');
       expect(bare.frames.filter((f) => f.type === 'tasks')).toEqual([]);
       ownPeer.send('credits', { credits: 2 });
       expect((await ownPeer.tasks(2)).map((t) => t.taskId).sort()).toEqual([...ids].sort());
@@ -560,7 +583,10 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     expect((await mallory.api('POST', `/v1/endpoint-groups/${g.body.id}/members/${late.id}/accept`)).status).toBeLessThan(300);
     // neither member was ever heard from: her tasks spread over both, waiting there
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push(await submit(alice, g.body.id, [`late-${i}`]));
+    for (let i = 0; i < 6; i++) {
+      ids.push(await submit(alice, g.body.id, [`late-${i}`]));
+      await queued(alice, ids[i]!);
+    }
     const where = async () => Promise.all(ids.map(async (id) => (await get(alice, id)).endpointId as string));
     expect(await where()).toContain(late.id);
     // its agent runs tasks without bubblewrap and says so in its hello, before any heartbeat
@@ -580,10 +606,13 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     try {
       // by its welcome, every one of her tasks waits on her own member, and the bare agent gets none
       expect(new Set(await where())).toEqual(new Set([own.id]));
-      latePeer.send('credits', { credits: 10 });
+      // with credits and nothing queued, it steals none of them either (it has not sent a heartbeat yet)
+      expect(await creditsThenLook(latePeer, late.id, 10)).toBe('nothing');
+      expect(new Set(await where())).toEqual(new Set([own.id]));
       ownPeer.send('credits', { credits: 6 });
       expect((await ownPeer.tasks(6)).map((t) => t.taskId).sort()).toEqual([...ids].sort());
-      await sleep(500);
+      // all of them leased to her member: none is left that the bare agent could be sent
+      for (const id of ids) expect(await get(alice, id)).toMatchObject({ status: 'dispatched', endpointId: own.id });
       expect(latePeer.frames.filter((f) => f.type === 'tasks')).toEqual([]);
     } finally {
       latePeer.close();
@@ -594,6 +623,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     const g2 = await alice.api('POST', '/v1/endpoint-groups', { name: 'pool-lone', members: [lone.id] });
     expect((await mallory.api('POST', `/v1/endpoint-groups/${g2.body.id}/members/${lone.id}/accept`)).status).toBeLessThan(300);
     const task = await submit(alice, g2.body.id, ['lone']);
+    await queued(alice, task);
     const lonePeer = await helloOwnerOnly(lone.token);
     try {
       expect(await get(alice, task)).toMatchObject({ status: 'failed', error: { code: 'ISOLATION_REQUIRED' } });
@@ -626,8 +656,7 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
       const sent = await pickleTask();
       expect(sent.status).toBe(201);
       expect((await get(alice, sent.body.taskId)).endpointId).toBe(own.id);
-      member.send('credits', { credits: 10 });
-      await sleep(1_000);
+      expect(await creditsThenLook(member, memberEp.id, 10)).toBe('nothing');
       expect(member.frames.filter((f) => f.type === 'tasks')).toEqual([]);
       ownPeer.send('credits', { credits: 1 });
       expect((await ownPeer.tasks(1))[0]!.taskId).toBe(sent.body.taskId);

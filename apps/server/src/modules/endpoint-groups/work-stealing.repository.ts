@@ -16,7 +16,7 @@ export interface StealRequest {
   allowedFunctions: string[] | null;
   /** null: any resources; otherwise at most this many GPUs and nodes per task. */
   limits: { gpus: number; nodes: number } | null;
-  /** null: any user's tasks; otherwise only this user's (a thief whose heartbeat says `ownerOnly`). */
+  /** null: any user's tasks; otherwise only this user's (a thief whose agent said `ownerOnly`, in its hello or its heartbeat). */
   ownerOnly: string | null;
   /** The thief's owner: another user's pickle tasks are never taken (member-choice trusts). */
   ownerId: string;

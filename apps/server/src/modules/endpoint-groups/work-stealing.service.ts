@@ -96,7 +96,8 @@ export class WorkStealingService {
       from,
       allowedFunctions: me.allowedFunctions,
       limits: holdLimits(me.status),
-      ownerOnly: me.status?.ownerOnly ? me.ownerId : null,
+      // said in its hello or its heartbeat (member-choice mayRun): before its first heartbeat, the hello alone says it
+      ownerOnly: me.ownerOnly || me.status?.ownerOnly ? me.ownerId : null,
       ownerId: me.ownerId,
     });
     if (rows.length === 0) return 'nothing';
