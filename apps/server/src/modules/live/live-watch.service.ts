@@ -11,7 +11,8 @@ export const MAX_WATCHES_PER_SOCKET = 100_000;
 /**
  * Most stored log chunks, and about the most bytes of their text, one `watch` sends as catch-up (the
  * REST view pages through the rest): a chunk holds up to 64 KiB, and 20,000 of them would be 1.25 GiB
- * read into the server at once.
+ * read into the server at once. The bytes bound the kept progress values of the catch-up too, apart:
+ * 10,000 tasks keep up to 256 KiB each.
  */
 const MAX_CATCH_UP_CHUNKS = 20_000;
 export const MAX_CATCH_UP_BYTES = 64 * 1024 * 1024;
@@ -67,13 +68,17 @@ export class LiveWatchService implements OnModuleInit {
   async watch(socket: ClientSocket, req: ParsedWatch, frameId?: string): Promise<void> {
     const ids = [...new Set(req.taskIds)];
     for (const id of ids) this.add(socket, id, { progress: req.progress, logs: req.logs, agentLogs: req.agentLogs, held: { progress: [], logs: [] } });
-    const heads = await this.live.heads(ids);
+    // whose the tasks are first: nothing else of them is read for a user who may not see them
+    const heads = await this.live.states(ids);
     const visible = new Map(heads.filter((h) => h.owner_id === socket.principal.userId || socket.principal.admin).map((h) => [h.id, h]));
     const notFound = ids.filter((id) => !visible.has(id));
     for (const id of notFound) this.remove(socket, id);
     socket.send('watching', { notFound }, frameId);
     const logIds = req.logs ? [...visible.keys()] : [];
     const stored = logIds.length > 0 ? await this.live.logs(logIds, req.logsAfterSeq, MAX_CATCH_UP_CHUNKS, { agent: req.agentLogs }, MAX_CATCH_UP_BYTES) : [];
+    const keptIds = req.progress ? [...visible.keys()] : [];
+    const keptRows = keptIds.length > 0 ? await this.live.keptProgress(keptIds, MAX_CATCH_UP_BYTES) : [];
+    const keptOf = new Map(keptRows.map((r) => [r.id, r.progress]));
     const progress: ProgressEvent[] = [];
     const logs: LogChunk[] = [...stored];
     const ends: WatchEndedPayload['tasks'] = [];
@@ -81,7 +86,7 @@ export class LiveWatchService implements OnModuleInit {
     for (const head of visible.values()) {
       const watch = this.byTask.get(head.id)?.get(socket);
       if (!watch?.held) continue;
-      const kept = req.progress ? (head.progress ?? []) : [];
+      const kept = keptOf.get(head.id) ?? [];
       progress.push(...kept);
       for (const p of kept) seen.add(`p/${p.taskId}/${p.attempt}/${p.seq}`);
       progress.push(...watch.held.progress.filter((p) => !seen.has(`p/${p.taskId}/${p.attempt}/${p.seq}`)));
@@ -155,7 +160,7 @@ export class LiveWatchService implements OnModuleInit {
     const ids = [...this.byTask.keys()];
     try {
       for (let i = 0; i < ids.length; i += 10_000) {
-        const heads = await this.live.heads(ids.slice(i, i + 10_000));
+        const heads = await this.live.states(ids.slice(i, i + 10_000));
         this.ended(heads.filter((h) => isFinalStatus(h.status as TaskStatus)).map((h) => ({ taskId: h.id, ownerId: h.owner_id, status: h.status as Ended })));
       }
     } catch (e) {

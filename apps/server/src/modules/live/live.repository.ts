@@ -13,11 +13,15 @@ export interface ProgressUpdate {
   truncated: boolean;
 }
 
-/** A task's live state as watchers and the REST views read it. */
-export interface LiveHead {
+/** Whose a task is and where it stands. */
+export interface TaskState {
   id: string;
   owner_id: string;
   status: TaskStatus;
+}
+
+/** A task's live state as the REST views read it. */
+export interface LiveHead extends TaskState {
   progress: ProgressEvent[] | null;
   progress_emitted: number;
   logs_truncated: boolean;
@@ -192,6 +196,29 @@ export class LiveRepository extends SqlRepository {
       maxBytes,
     );
     return toStoredChunks(stored);
+  }
+
+  /** Whose these tasks are and where they stand: all a watch reads before it knows which of them its user may see. */
+  states(ids: string[]): Promise<TaskState[]> {
+    return this.query(`SELECT id, owner_id, status FROM tasks WHERE id IN ${idsIn('$1')}`, json(ids));
+  }
+
+  /**
+   * The kept progress of these tasks' current attempts (a watch's catch-up), in id order, ending before
+   * the task whose values would start past `maxBytes` of their text (never before the first): ten
+   * thousand tasks may keep 256 KiB each. The sizes are summed apart, so only the values sent are read.
+   */
+  keptProgress(ids: string[], maxBytes: number): Promise<Array<{ id: string; progress: ProgressEvent[] }>> {
+    return this.query(
+      `WITH sized AS (SELECT id, octet_length(progress::text) AS bytes FROM tasks
+                      WHERE id IN ${idsIn('$1')} AND progress IS NOT NULL AND progress_attempt = attempt),
+            ranked AS (SELECT id, row_number() OVER w AS rn, sum(bytes) OVER w - bytes AS before_bytes FROM sized WINDOW w AS (ORDER BY id))
+       SELECT t.id, t.progress FROM ranked r CROSS JOIN LATERAL (SELECT id, progress FROM tasks WHERE tasks.id = r.id OFFSET 0) t
+       WHERE r.rn = 1 OR r.before_bytes < $2::bigint
+       ORDER BY t.id`,
+      json(ids),
+      maxBytes,
+    );
   }
 
   heads(ids: string[]): Promise<LiveHead[]> {

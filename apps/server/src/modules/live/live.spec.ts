@@ -196,6 +196,55 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
     peer.close();
   });
 
+  it("reads no kept progress for a watch of another user's tasks, nor for a watch that asks for none", async () => {
+    const { ids, peer } = await leased(2);
+    const marker = `secret-${Math.random().toString(36).slice(2)}`;
+    for (const id of ids) peer.send('stream', { progress: [progress(id, 1, marker)], logs: [], truncated: [] });
+    await eventually(async () =>
+      (await Promise.all(ids.map(async (id) => (await alice('GET', `/v1/tasks/${id}/progress`)).body.emitted))).every((n) => n === 1),
+    );
+    // every row the repository reads while the watches are answered
+    const live = server.app.get(LiveRepository) as unknown as { query: (...a: unknown[]) => Promise<unknown[]> };
+    const read: unknown[] = [];
+    const original = live.query.bind(live);
+    const spy = jest.spyOn(live, 'query').mockImplementation(async (...a: unknown[]) => {
+      const rows = await original(...a);
+      read.push(...rows);
+      return rows;
+    });
+    try {
+      const stranger = await clientSocket(server.url, bobToken);
+      stranger.send('watch', { taskIds: ids, logs: true });
+      await eventually(async () => stranger.frames.some((f) => f.type === 'watching'));
+      const quiet = await clientSocket(server.url, aliceToken);
+      quiet.send('watch', { taskIds: ids, progress: false });
+      await eventually(async () => quiet.frames.some((f) => f.type === 'watching'));
+      expect(JSON.stringify(read)).not.toContain(marker);
+      stranger.ws.close();
+      quiet.ws.close();
+    } finally {
+      spy.mockRestore();
+    }
+    peer.close();
+  });
+
+  it("reads kept progress up to a byte budget (a watch's catch-up), ending before the task whose values would start past it, never before the first", async () => {
+    const { ids, peer } = await leased(3);
+    for (const id of ids) peer.send('stream', { progress: [progress(id, 1, 'x'.repeat(10)), progress(id, 2, 'y'.repeat(10))], logs: [], truncated: [] });
+    await eventually(async () =>
+      (await Promise.all(ids.map(async (id) => (await alice('GET', `/v1/tasks/${id}/progress`)).body.emitted))).every((n) => n === 2),
+    );
+    const live = server.app.get(LiveRepository);
+    const size = Buffer.byteLength(JSON.stringify((await alice('GET', `/v1/tasks/${ids[0]}/progress`)).body.items));
+    const read = async (maxBytes: number) => (await live.keptProgress(ids, maxBytes)).map((r) => r.progress.length);
+    expect(await read(10 * size)).toEqual([2, 2, 2]);
+    // PostgreSQL spaces its text of jsonb out a little: one and a half of one task's values hold two tasks', never three
+    expect(await read(Math.ceil(1.5 * size))).toEqual([2, 2]);
+    expect(await read(1)).toEqual([2]);
+    expect(await read(0)).toEqual([2]);
+    peer.close();
+  });
+
   it("keeps the agent's lines of its own tasks, and shows them only to readers and watchers that ask", async () => {
     const { ids, peer } = await leased(1);
     const other = await leased(1);
