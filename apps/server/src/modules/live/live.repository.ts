@@ -20,7 +20,7 @@ export interface TaskState {
   status: TaskStatus;
 }
 
-/** A task's live state as the REST views read it. */
+/** A task's live state as the REST views read it (LiveRepository.heads). */
 export interface LiveHead extends TaskState {
   progress: ProgressEvent[] | null;
   progress_emitted: number;
@@ -221,12 +221,17 @@ export class LiveRepository extends SqlRepository {
     );
   }
 
-  heads(ids: string[]): Promise<LiveHead[]> {
+  /**
+   * The REST views' heads of these tasks. Progress only of the tasks `viewer` owns (null: an admin, any):
+   * the owner is checked after the read, and another user's values (up to 256 KiB a task) are never read.
+   */
+  heads(ids: string[], viewer: string | null): Promise<LiveHead[]> {
     return this.query(
-      `SELECT id, owner_id, status, CASE WHEN progress_attempt = attempt THEN progress END AS progress,
+      `SELECT id, owner_id, status, CASE WHEN progress_attempt = attempt AND ($2::uuid IS NULL OR owner_id = $2::uuid) THEN progress END AS progress,
               CASE WHEN progress_attempt = attempt THEN progress_emitted ELSE 0 END AS progress_emitted, logs_truncated
        FROM tasks WHERE id IN ${idsIn('$1')}`,
       json(ids),
+      viewer,
     );
   }
 

@@ -127,7 +127,7 @@ export class LiveService {
   }
 
   private async visible(p: Principal, taskId: string) {
-    const [head] = await this.live.heads([taskId]);
+    const [head] = await this.live.heads([taskId], p.admin ? null : p.userId);
     if (!head || !(head.owner_id === p.userId || p.admin)) throw FxException.notFound('task', taskId);
     return head;
   }

@@ -196,7 +196,7 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
     peer.close();
   });
 
-  it("reads no kept progress for a watch of another user's tasks, nor for a watch that asks for none", async () => {
+  it("reads no kept progress for another user's watch or REST read of a task, nor for a watch that asks for none", async () => {
     const { ids, peer } = await leased(2);
     const marker = `secret-${Math.random().toString(36).slice(2)}`;
     for (const id of ids) peer.send('stream', { progress: [progress(id, 1, marker)], logs: [], truncated: [] });
@@ -216,6 +216,8 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
       const stranger = await clientSocket(server.url, bobToken);
       stranger.send('watch', { taskIds: ids, logs: true });
       await eventually(async () => stranger.frames.some((f) => f.type === 'watching'));
+      expect((await bob('GET', `/v1/tasks/${ids[0]}/progress`)).status).toBe(404);
+      expect((await bob('GET', `/v1/tasks/${ids[0]}/logs`)).status).toBe(404);
       const quiet = await clientSocket(server.url, aliceToken);
       quiet.send('watch', { taskIds: ids, progress: false });
       await eventually(async () => quiet.frames.some((f) => f.type === 'watching'));
