@@ -1,8 +1,10 @@
+import { jest } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testRedisUrl } from '@fx/testing';
 import { loadConfig } from '../../config/env.js';
 import { startServer } from '../../server.js';
 import { BACKENDS, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { TasksRepository } from './tasks.repository.js';
 
 /**
  * POST /v1/tasks/results over plain HTTP, on both stores, against a real server: outcomes of the
@@ -66,6 +68,30 @@ describe.each(BACKENDS)('POST /v1/tasks/results (%s)', (backend) => {
     ]);
     const other = await bob('POST', '/v1/tasks/results', { taskIds: [a, b] });
     expect(other.body).toEqual({ tasks: [], notFound: [a, b], final: 0 });
+  });
+
+  it("reads nothing of another user's task for their GET or cancel of it: the owner is part of the statement", async () => {
+    const marker = `secret-${randomUUID()}`;
+    const r = await alice('POST', '/v1/tasks/batch', { endpointId: ep, tasks: [{ functionId: fn, args: [marker] }] });
+    const [id] = r.body.taskIds as string[];
+    const repo = server.app.get(TasksRepository) as unknown as { query: (...a: unknown[]) => Promise<unknown[]> };
+    const read: unknown[] = [];
+    const original = repo.query.bind(repo);
+    const spy = jest.spyOn(repo, 'query').mockImplementation(async (...a: unknown[]) => {
+      const rows = await original(...a);
+      read.push(...rows);
+      return rows;
+    });
+    try {
+      expect((await bob('GET', `/v1/tasks/${id}`)).status).toBe(404);
+      expect((await bob('POST', `/v1/tasks/${id}/cancel`)).status).toBe(404);
+      expect(JSON.stringify(read)).not.toContain(marker);
+      // the owner's own read goes through the same statement
+      expect((await alice('GET', `/v1/tasks/${id}`)).body.args).toEqual([marker]);
+      expect(JSON.stringify(read)).toContain(marker);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('long-polls: answers when one of the tasks becomes final, woken by the results event', async () => {

@@ -136,9 +136,9 @@ export class TasksRepository extends SqlRepository {
     return splitSubmitted(await this.query<HitRow | { id: string; status: 'received' }>(submissionInsert(o), ...params));
   }
 
-  async findById(id: string): Promise<(TaskRow & CachedSource) | null> {
-    const rows = await this.query<TaskRow & CachedSource>(`SELECT *, ${cachedFromOwner('tasks')} FROM tasks WHERE id = $1::uuid`, id);
-    return rows[0] ?? null;
+  async findById(id: string, onlyOwnedBy: string | null = null): Promise<(TaskRow & CachedSource) | null> {
+    const sql = `SELECT *, ${cachedFromOwner('tasks')} FROM tasks WHERE id = $1::uuid AND ($2::uuid IS NULL OR owner_id = $2::uuid)`;
+    return (await this.query<TaskRow & CachedSource>(sql, id, onlyOwnedBy))[0] ?? null;
   }
 
   findStatuses(ids: string[]): Promise<TaskHead[]> {
