@@ -5,6 +5,7 @@ import { KEPT_PROGRESS, encodeFrame, parseFrame, ServerToClientSchemas, type Cli
 import { eventually as eventuallyWithin } from '@fx/testing';
 import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
 import { ProtocolPeer } from '../../testing/protocol-peer.js';
+import { recordRowsRead } from '../../testing/rows-read.js';
 import { LiveRepository } from './live.repository.js';
 
 jest.setTimeout(60_000);
@@ -204,14 +205,7 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
       (await Promise.all(ids.map(async (id) => (await alice('GET', `/v1/tasks/${id}/progress`)).body.emitted))).every((n) => n === 1),
     );
     // every row the repository reads while the watches are answered
-    const live = server.app.get(LiveRepository) as unknown as { query: (...a: unknown[]) => Promise<unknown[]> };
-    const read: unknown[] = [];
-    const original = live.query.bind(live);
-    const spy = jest.spyOn(live, 'query').mockImplementation(async (...a: unknown[]) => {
-      const rows = await original(...a);
-      read.push(...rows);
-      return rows;
-    });
+    const { read, restore } = recordRowsRead(server.app.get(LiveRepository));
     try {
       const stranger = await clientSocket(server.url, bobToken);
       stranger.send('watch', { taskIds: ids, logs: true });
@@ -225,7 +219,7 @@ describe.each(BACKENDS)('live streams (%s)', (backend) => {
       stranger.ws.close();
       quiet.ws.close();
     } finally {
-      spy.mockRestore();
+      restore();
     }
     peer.close();
   });

@@ -1,9 +1,9 @@
-import { jest } from '@jest/globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cleanupRedisPrefix, createTestDatabase, randomPrefix, tempDir, testRedisUrl } from '@fx/testing';
 import { loadConfig } from '../../config/env.js';
 import { startServer } from '../../server.js';
 import { BACKENDS, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { recordRowsRead } from '../../testing/rows-read.js';
 import { TasksRepository } from './tasks.repository.js';
 
 /**
@@ -74,14 +74,7 @@ describe.each(BACKENDS)('POST /v1/tasks/results (%s)', (backend) => {
     const marker = `secret-${randomUUID()}`;
     const r = await alice('POST', '/v1/tasks/batch', { endpointId: ep, tasks: [{ functionId: fn, args: [marker] }] });
     const [id] = r.body.taskIds as string[];
-    const repo = server.app.get(TasksRepository) as unknown as { query: (...a: unknown[]) => Promise<unknown[]> };
-    const read: unknown[] = [];
-    const original = repo.query.bind(repo);
-    const spy = jest.spyOn(repo, 'query').mockImplementation(async (...a: unknown[]) => {
-      const rows = await original(...a);
-      read.push(...rows);
-      return rows;
-    });
+    const { read, restore } = recordRowsRead(server.app.get(TasksRepository));
     try {
       expect((await bob('GET', `/v1/tasks/${id}`)).status).toBe(404);
       expect((await bob('POST', `/v1/tasks/${id}/cancel`)).status).toBe(404);
@@ -90,7 +83,7 @@ describe.each(BACKENDS)('POST /v1/tasks/results (%s)', (backend) => {
       expect((await alice('GET', `/v1/tasks/${id}`)).body.args).toEqual([marker]);
       expect(JSON.stringify(read)).toContain(marker);
     } finally {
-      spy.mockRestore();
+      restore();
     }
   });
 
