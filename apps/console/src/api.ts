@@ -98,10 +98,29 @@ async function blobOf(token: string, path: string): Promise<Blob> {
 
 /** How many functions the console lists (Functions, the task filters' choices and names): ten pages. */
 export const MAX_LISTED_FUNCTIONS = 10_000;
+/** How many users, and tokens of one user, the console lists: ten pages. */
+export const MAX_LISTED_ACCOUNTS = 10_000;
+
+/** The head of a keyset-paged list: `cut` when the server had more past what the console read. */
+export interface Listed<T> {
+  items: T[];
+  cut: boolean;
+}
 
 /** The REST calls the console makes, bound to one token. */
 export function api(token: string) {
   const r = <T>(method: string, path: string, body?: unknown) => request<T>(token, method, path, body);
+  /** The pages of `path` (a keyset-paged GET) until its end or `max` items. */
+  const head = async <T>(path: string, max: number): Promise<Listed<T>> => {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: T[]; nextCursor?: string | null } = await r('GET', `${path}${qs({ limit: 1000, cursor: cursor ?? undefined })}`);
+      items.push(...page.items);
+      cursor = page.nextCursor ?? null;
+    } while (cursor && items.length < max);
+    return { items, cut: cursor !== null };
+  };
   return {
     whoami: () => r<WhoAmIResponse>('GET', '/v1/whoami'),
     overview: () => r<OverviewResponse>('GET', '/v1/console/overview'),
@@ -133,9 +152,9 @@ export function api(token: string) {
     // with the agent's lines (stream `agent`): the page shows them or not without reading again
     taskLogs: (id: string, afterSeq: number, limit: number) => r<TaskLogsResponse>('GET', `/v1/tasks/${id}/logs${qs({ afterSeq, limit, agent: 'true' })}`),
     cancelTask: (id: string) => r<{ cancelled: boolean; status: string }>('POST', `/v1/tasks/${id}/cancel`),
-    users: () => r<{ items: UserInfo[] }>('GET', '/v1/users').then((x) => x.items),
+    users: () => head<UserInfo>('/v1/users', MAX_LISTED_ACCOUNTS),
     createUser: (name: string, admin: boolean) => r<UserInfo>('POST', '/v1/users', { name, admin }),
-    tokens: (userId: string) => r<{ items: TokenInfo[] }>('GET', `/v1/users/${userId}/tokens`).then((x) => x.items),
+    tokens: (userId: string) => head<TokenInfo>(`/v1/users/${userId}/tokens`, MAX_LISTED_ACCOUNTS),
     issueToken: (userId: string, name: string, expiresInSeconds?: number) =>
       r<CreateTokenResponse>('POST', `/v1/users/${userId}/tokens`, { name, ...(expiresInSeconds ? { expiresInSeconds } : {}) }),
     revokeToken: (id: string) => r<void>('DELETE', `/v1/tokens/${id}`),

@@ -31,6 +31,15 @@ export function ErrorNote({ error, onRetry }: { error: unknown; onRetry?: () => 
   );
 }
 
+/** Under a list the console read only the head of: how many it shows, and that there are more. */
+export function CutNote({ shown, what }: { shown: number; what: string }) {
+  return (
+    <p className="muted small" role="note" data-cut={what}>
+      Showing the first {shown.toLocaleString('en-US')} {what}; there are more, which the console does not list.
+    </p>
+  );
+}
+
 export function Empty({ title, children }: { title: string; children?: ReactNode }) {
   return (
     <div className="empty" role="status">

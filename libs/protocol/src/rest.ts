@@ -10,6 +10,8 @@ import {
   ResourceName,
   TaskResources,
   TaskOutput,
+  pageQuery,
+  pageResponse,
   TaskStatus,
   Uuid,
 } from './common.js';
@@ -367,6 +369,22 @@ export type TokenInfo = z.infer<typeof TokenInfo>;
 
 export const CreateTokenResponse = z.object({ token: z.string(), info: TokenInfo });
 export type CreateTokenResponse = z.infer<typeof CreateTokenResponse>;
+
+/**
+ * `GET /v1/users` and `GET /v1/users/{id}/tokens` query (admin): oldest first, keyset-paged, at most
+ * 1000 a page (the default too). A user's tokens grow with every endpoint registered for them.
+ */
+export const ListUsersQuery = z.object(pageQuery(1000)).strict();
+export type ListUsersQuery = z.input<typeof ListUsersQuery>;
+export type ParsedListUsersQuery = z.output<typeof ListUsersQuery>;
+export const ListTokensQuery = ListUsersQuery;
+export type ListTokensQuery = ListUsersQuery;
+export type ParsedListTokensQuery = ParsedListUsersQuery;
+
+export const ListUsersResponse = z.object(pageResponse(UserInfo));
+export type ListUsersResponse = z.infer<typeof ListUsersResponse>;
+export const ListTokensResponse = z.object(pageResponse(TokenInfo));
+export type ListTokensResponse = z.infer<typeof ListTokensResponse>;
 
 export const WhoAmIResponse = z.object({ user: UserInfo, tokenId: Uuid });
 export type WhoAmIResponse = z.infer<typeof WhoAmIResponse>;

@@ -382,3 +382,13 @@ export interface ListFunctionsOptions {
   /** `false`: every `source` is the empty string, and none is read (a list of names). @default true */
   source?: boolean;
 }
+
+/**
+ * How much listUsers and listTokens read (admin lists, which grow with the deployment). Past
+ * LIST_ACCOUNTS_MAX without `limit`, with more to read, they throw ListTruncatedError, whose `items`
+ * are the ones read.
+ */
+export interface ListAccountsOptions {
+  /** At most this many, the oldest first: the list ends there without an error. @default 1000, and ListTruncatedError past it */
+  limit?: number;
+}

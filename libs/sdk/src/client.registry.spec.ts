@@ -85,3 +85,78 @@ describe('listFunctions', () => {
     expect(pages().every((r) => r.query.get('source') === 'false')).toBe(true);
   });
 });
+
+/**
+ * listUsers and listTokens follow the server's pages (GET /v1/users, /v1/users/{id}/tokens): up to
+ * the caller's `limit`, or 1,000 without one, past which they throw ListTruncatedError rather than
+ * return the head of the list as if it were all of it.
+ */
+const USER_ID = '00000000-0000-4000-8000-000000000001';
+const user = (n: number) => ({
+  id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  name: `u${n}`,
+  admin: false,
+  createdAt: new Date(n).toISOString(),
+});
+const token = (n: number) => ({
+  ...user(n),
+  kind: 'user',
+  userId: USER_ID,
+  endpointId: null,
+  expiresAt: null,
+  revokedAt: null,
+});
+
+/** `path` answered with pages of at most `perPage` of `total` items made by `make`, cursors `after-N`. */
+function pages(path: string, total: number, make: (n: number) => unknown, perPage = 400) {
+  server.override = (req) => {
+    if (req.method !== 'GET' || req.path !== path) return undefined;
+    const from = Number(req.query.get('cursor')?.slice('after-'.length) ?? 0);
+    const n = Math.min(perPage, Number(req.query.get('limit') ?? 1000), total - from);
+    const next = from + n;
+    return { status: 200, body: { items: Array.from({ length: n }, (_, i) => make(from + i)), nextCursor: next < total ? `after-${next}` : null } };
+  };
+  return () => server.requestsTo('GET', path).map((r) => [r.query.get('limit'), r.query.get('cursor')]);
+}
+
+describe('listUsers', () => {
+  it('reads every page of a list of up to 1,000, asking no page for more than it keeps', async () => {
+    const asked = pages('/v1/users', 1000, user);
+    const users = await client.listUsers();
+    expect(users.map((u) => u.name)).toEqual(Array.from({ length: 1000 }, (_, i) => `u${i}`));
+    expect(asked()).toEqual([
+      ['1000', null],
+      ['600', 'after-400'],
+      ['200', 'after-800'],
+    ]);
+  });
+
+  it('throws ListTruncatedError past 1,000 without a limit, with the users it read; a limit ends the list quietly', async () => {
+    pages('/v1/users', 1001, user);
+    const err = (await client.listUsers().catch((e: unknown) => e)) as ListTruncatedError<unknown>;
+    expect(err).toBeInstanceOf(ListTruncatedError);
+    expect(err.code).toBe('LIST_TRUNCATED');
+    expect(err.bound).toBe('count');
+    expect(err.items).toHaveLength(1000);
+    expect(err.message).toMatch(/more than 1000 users .*pass `limit` to read more/);
+    expect(await client.listUsers({ limit: 1001 })).toHaveLength(1001);
+    expect(await client.listUsers({ limit: 3 })).toHaveLength(3);
+  });
+
+  it("takes an older server's unpaged answer whole, and says when it holds more than the bound", async () => {
+    server.override = (req) => (req.path === '/v1/users' ? { status: 200, body: { items: Array.from({ length: 1002 }, (_, i) => user(i)) } } : undefined);
+    expect(await client.listUsers({ limit: 1002 })).toHaveLength(1002);
+    await expect(client.listUsers()).rejects.toBeInstanceOf(ListTruncatedError);
+  });
+});
+
+describe('listTokens', () => {
+  it("pages a user's tokens as listUsers pages users", async () => {
+    const path = `/v1/users/${USER_ID}/tokens`;
+    pages(path, 1500, token, 1000);
+    const err = (await client.listTokens(USER_ID).catch((e: unknown) => e)) as ListTruncatedError<unknown>;
+    expect(err).toBeInstanceOf(ListTruncatedError);
+    expect(err.message).toMatch(/more than 1000 tokens of this user/);
+    expect(await client.listTokens(USER_ID, { limit: 1500 })).toHaveLength(1500);
+  });
+});

@@ -11,6 +11,8 @@ import {
   ListFunctionsQuery,
   ListFunctionsResponse,
   ListResponse,
+  ListTokensResponse,
+  ListUsersResponse,
   RegisterEndpointRequest,
   RegisterEndpointResponse,
   RegisterFunctionRequest,
@@ -22,6 +24,7 @@ import {
   WhoAmIResponse,
 } from '@fx/protocol';
 import type {
+  ListAccountsOptions,
   ListFunctionsOptions,
   RegisterEndpointOptions,
   RegisterFunctionOptions,
@@ -33,7 +36,7 @@ import type {
 import { ClientCore } from './client.core.js';
 import { ListTruncatedError } from './errors.js';
 import { jsRegistration, pythonRegistration, templateRegistration } from './function-source.js';
-import { checkInput, queryString } from './validate.js';
+import { checkInput, queryString, type Schema } from './validate.js';
 
 /** A page of GET /v1/functions; a server older than its paging answers one page with no nextCursor. */
 const FunctionPage = ListFunctionsResponse.partial({ nextCursor: true });
@@ -42,8 +45,11 @@ export const LIST_FUNCTIONS_MAX = 1000;
 /** listFunctions reads no page after the one that brings the sources it read to this many characters (64 Mi). */
 export const LIST_FUNCTIONS_SOURCE_BYTES = 64 * 1024 * 1024;
 const EndpointList = ListResponse(EndpointInfo);
-const UserList = ListResponse(UserInfo);
-const TokenList = ListResponse(TokenInfo);
+/** How many users, or tokens of one user, listUsers and listTokens read without a `limit`: past it, ListTruncatedError. */
+export const LIST_ACCOUNTS_MAX = 1000;
+/** A page of GET /v1/users or a user's tokens; a server older than their paging answers the whole list with no nextCursor. */
+const UserPage = ListUsersResponse.partial({ nextCursor: true });
+const TokenPage = ListTokensResponse.partial({ nextCursor: true });
 
 /**
  * The registry calls of Client: functions, endpoints, users and tokens, each one request and its
@@ -233,9 +239,9 @@ export abstract class ClientRegistry extends ClientCore {
     return this.request({ method: 'POST', path: '/v1/users', body, response: UserInfo });
   }
 
-  /** Admin only. */
-  async listUsers(): Promise<UserInfo[]> {
-    return (await this.request({ method: 'GET', path: '/v1/users', response: UserList })).items;
+  /** Admin only. Every user, oldest first, bounded as ListAccountsOptions says: never a silent part. */
+  listUsers(options: ListAccountsOptions = {}): Promise<UserInfo[]> {
+    return this.accountPages('/v1/users', UserPage, 'users', options);
   }
 
   /** Admin only. The response carries the token, shown only this once. */
@@ -244,13 +250,44 @@ export abstract class ClientRegistry extends ClientCore {
     return this.request({ method: 'POST', path: `/v1/users/${this.id(userId, 'userId')}/tokens`, body, response: CreateTokenResponse });
   }
 
-  /** Admin only. */
-  async listTokens(userId: string): Promise<TokenInfo[]> {
-    return (await this.request({ method: 'GET', path: `/v1/users/${this.id(userId, 'userId')}/tokens`, response: TokenList })).items;
+  /** Admin only. A user's tokens (their metadata), oldest first, bounded as ListAccountsOptions says. */
+  listTokens(userId: string, options: ListAccountsOptions = {}): Promise<TokenInfo[]> {
+    return this.accountPages(`/v1/users/${this.id(userId, 'userId')}/tokens`, TokenPage, 'tokens of this user', options);
   }
 
   /** Admin only. */
   async revokeToken(tokenId: string): Promise<void> {
     await this.request({ method: 'DELETE', path: `/v1/tokens/${this.id(tokenId, 'tokenId')}` });
+  }
+
+  /**
+   * Pages of an admin list until `limit` items, or LIST_ACCOUNTS_MAX without one; stopping there while
+   * the server has more throws, so that no caller takes the head of the list for all of it.
+   */
+  private async accountPages<T>(
+    path: string,
+    response: Schema<{ items: T[]; nextCursor?: string | null }>,
+    what: string,
+    { limit }: ListAccountsOptions,
+  ): Promise<T[]> {
+    const bound = limit ?? LIST_ACCOUNTS_MAX;
+    const items: T[] = [];
+    let cursor: string | undefined;
+    let more = false;
+    while (items.length < bound) {
+      const page = await this.request({ method: 'GET', path: `${path}?${queryString({ limit: Math.min(1000, bound - items.length), cursor })}`, response });
+      const room = bound - items.length;
+      items.push(...page.items.slice(0, room));
+      cursor = page.nextCursor ?? undefined;
+      // an older server answers its whole list at once: what did not fit is more
+      more = cursor !== undefined || page.items.length > room;
+      if (!cursor) break;
+    }
+    if (!more || limit !== undefined) return items;
+    throw new ListTruncatedError(
+      `there are more than ${bound} ${what} (the most listed without a limit): pass \`limit\` to read more; the first ${items.length} are in this error's \`items\``,
+      items,
+      'count',
+    );
   }
 }

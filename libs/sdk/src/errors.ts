@@ -157,7 +157,8 @@ export class PartialBatchError extends FxError {
 
 /**
  * A list met the SDK's own bound (`listFunctions`: LIST_FUNCTIONS_MAX functions by default, or
- * LIST_FUNCTIONS_SOURCE_BYTES of sources) while the server had more to give: thrown rather than
+ * LIST_FUNCTIONS_SOURCE_BYTES of sources; `listUsers`, `listTokens`: LIST_ACCOUNTS_MAX) while the
+ * server had more to give: thrown rather than
  * returning a list that looks whole. `items` holds what was read, the head of the list in its order.
  * A `limit` the caller passes is not this bound: the list then ends at it without an error.
  */

@@ -1,5 +1,5 @@
 export { Client } from './client.js';
-export { LIST_FUNCTIONS_MAX, LIST_FUNCTIONS_SOURCE_BYTES } from './client.registry.js';
+export { LIST_ACCOUNTS_MAX, LIST_FUNCTIONS_MAX, LIST_FUNCTIONS_SOURCE_BYTES } from './client.registry.js';
 // Every options interface the client takes.
 export type * from './client.options.js';
 export { TaskHandle } from './task-handle.js';

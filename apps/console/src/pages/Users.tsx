@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import type { TokenInfo, UserInfo } from '@fx/protocol';
 import { useSession } from '../app-context';
-import { ConfirmButton, Empty, ErrorNote, Loading, time } from '../components';
+import { ConfirmButton, CutNote, Empty, ErrorNote, Loading, time } from '../components';
 import { Page, useAction, usePageData } from '../page';
 import { Table, type Column } from '../table';
 
@@ -26,7 +26,7 @@ export function Users() {
   };
   return (
     <Page id="users" title="Users and tokens" what="users" state={state}>
-      {(users) => {
+      {({ items: users, cut }) => {
         const current = users.find((u) => u.id === selected);
         return (
           <div className="grid-2">
@@ -49,6 +49,7 @@ export function Users() {
                   </li>
                 ))}
               </ul>
+              {cut ? <CutNote shown={users.length} what="users" /> : null}
               <InlineForm title="Create a user" submit="Create user" onSubmit={create} error={creating.error}>
                 <label htmlFor="new-user">Name</label>
                 <input id="new-user" name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" maxLength={128} />
@@ -143,13 +144,16 @@ function Tokens({ user }: { user: UserInfo }) {
       {!tokens.data ? (
         <Loading what="tokens" />
       ) : (
-        <Table
-          rows={tokens.data}
-          columns={columns}
-          rowKey={(t) => t.id}
-          rowAttributes={(t) => ({ 'data-token': t.name })}
-          empty={<p className="muted">No tokens.</p>}
-        />
+        <>
+          <Table
+            rows={tokens.data.items}
+            columns={columns}
+            rowKey={(t) => t.id}
+            rowAttributes={(t) => ({ 'data-token': t.name })}
+            empty={<p className="muted">No tokens.</p>}
+          />
+          {tokens.data.cut ? <CutNote shown={tokens.data.items.length} what="tokens" /> : null}
+        </>
       )}
       <InlineForm title="Issue a token" submit="Issue token" onSubmit={issue}>
         <label htmlFor="token-name">Name</label>

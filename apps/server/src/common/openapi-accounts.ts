@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { ConsoleEndpoint, CreateTokenResponse, ListResponse, OverviewResponse, TokenInfo, UserInfo, WhoAmIResponse } from '@fx/protocol';
+import {
+  ConsoleEndpoint,
+  CreateTokenResponse,
+  ListResponse,
+  ListTokensResponse,
+  ListUsersResponse,
+  OverviewResponse,
+  UserInfo,
+  WhoAmIResponse,
+} from '@fx/protocol';
 import type { OperationDoc } from './openapi-operations.js';
 
 const Health = z.object({ status: z.literal('ok') });
@@ -27,7 +36,12 @@ export const ACCOUNT_OPERATIONS: Record<string, OperationDoc> = {
     body: true,
     errors: ['CONFLICT'],
   },
-  'GET /v1/users': { summary: 'List users (admin)', description: 'Every user. Admins only.', response: ListResponse(UserInfo) },
+  'GET /v1/users': {
+    summary: 'List users (admin)',
+    description:
+      'Every user, oldest first. Keyset-paged: pass `nextCursor` back as `cursor`; a page holds at most `limit` (default and most 1000). Admins only.',
+    response: ListUsersResponse,
+  },
   'POST /v1/users/{id}/tokens': {
     summary: 'Issue a token (admin)',
     description: 'Issues a user token for this user; the token is in the answer only, never shown again. Admins only.',
@@ -37,8 +51,9 @@ export const ACCOUNT_OPERATIONS: Record<string, OperationDoc> = {
   },
   'GET /v1/users/{id}/tokens': {
     summary: "List a user's tokens (admin)",
-    description: 'Token metadata, never the tokens themselves. Admins only.',
-    response: ListResponse(TokenInfo),
+    description:
+      'Token metadata, never the tokens themselves, oldest first. Keyset-paged: pass `nextCursor` back as `cursor`; a page holds at most `limit` (default and most 1000). Admins only.',
+    response: ListTokensResponse,
     id: true,
   },
   'DELETE /v1/tokens/{id}': {

@@ -13,7 +13,7 @@ from ._options import RETRYABLE_CODES, Retry
 from ._serializers import Serializer
 from ._version import __version__
 from .client import Client
-from ._registry import LIST_FUNCTIONS_MAX, LIST_FUNCTIONS_SOURCE_CHARS
+from ._registry import LIST_ACCOUNTS_MAX, LIST_FUNCTIONS_MAX, LIST_FUNCTIONS_SOURCE_CHARS
 from .errors import (
     AuthenticationError,
     ConflictError,
@@ -61,6 +61,7 @@ __all__ = [
     "ForbiddenError",
     "FxError",
     "ListTruncatedError",
+    "LIST_ACCOUNTS_MAX",
     "LIST_FUNCTIONS_MAX",
     "LIST_FUNCTIONS_SOURCE_CHARS",
     "LogChunk",

@@ -16,7 +16,7 @@ from ._python_check import PythonCheck
 from ._source import python_source
 from ._wire import endpoint_ref, function_ref, path_segment, resource_name, task_id
 from .errors import ListTruncatedError, ValidationError
-from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, UsageResponse, UserInfo, WhoAmI
+from .types import CreateTokenResponse, EndpointInfo, EndpointStatus, FunctionInfo, RegisterEndpointResponse, TokenInfo, UsageResponse, UserInfo, WhoAmI
 
 if TYPE_CHECKING:  # type checkers know typing_extensions; at run time the annotations stay strings
     from typing_extensions import Unpack
@@ -30,6 +30,8 @@ _KEEP: Any = object()
 LIST_FUNCTIONS_MAX = 1000
 # list_functions reads no page after the one that brings the sources it read to this many characters (64 Mi)
 LIST_FUNCTIONS_SOURCE_CHARS = 64 * 1024 * 1024
+# list_users and list_tokens without a limit read at most this many; past it, ListTruncatedError
+LIST_ACCOUNTS_MAX = 1000
 
 
 def _function_path(function: str) -> str:
@@ -223,9 +225,15 @@ class RegistryMethods(ClientCalls):
         """Admin only."""
         return cast(UserInfo, self._request("POST", "/v1/users", {"name": name, "admin": admin}))
 
-    def list_users(self) -> List[UserInfo]:
-        """Admin only."""
-        return cast(List[UserInfo], self._list("/v1/users"))
+    def list_users(self, *, limit: Optional[int] = None) -> List[UserInfo]:
+        """Admin only. Every user, oldest first. With ``limit``, at most that many, without an error; without
+        it, more than ``LIST_ACCOUNTS_MAX`` (1,000) raise :class:`ListTruncatedError`, whose ``items`` are
+        the users read: never a part returned as the whole."""
+        return cast(List[UserInfo], self._account_pages("/v1/users", "users", limit))
+
+    def list_tokens(self, user_id: str, *, limit: Optional[int] = None) -> List[TokenInfo]:
+        """Admin only. A user's tokens (their metadata, never the tokens), oldest first, bounded as ``list_users``."""
+        return cast(List[TokenInfo], self._account_pages(f"/v1/users/{task_id(user_id, 'user id')}/tokens", "tokens of this user", limit))
 
     def create_token(self, user_id: str, name: str = "token", expires_in_seconds: Optional[int] = None) -> CreateTokenResponse:
         """Admin only. The answer carries the token, shown only this once."""
@@ -237,6 +245,33 @@ class RegistryMethods(ClientCalls):
     def revoke_token(self, token_id: str) -> None:
         """Admin only."""
         self._request("DELETE", f"/v1/tokens/{task_id(token_id, 'token id')}")
+
+    def _account_pages(self, path: str, what: str, limit: Optional[int]) -> List[Any]:
+        """The pages of an admin list up to ``limit`` items, or ``LIST_ACCOUNTS_MAX`` without one; stopping
+        there while the server has more raises, so that no caller takes the head of the list for all of it."""
+        bound = LIST_ACCOUNTS_MAX if limit is None else limit
+        items: List[Any] = []
+        cursor: Optional[str] = None
+        more = False
+        while len(items) < bound:
+            query: Dict[str, Any] = {"limit": min(1000, bound - len(items))}
+            if cursor is not None:
+                query["cursor"] = cursor
+            page = self._request("GET", f"{path}?{urlencode(query)}")
+            room = bound - len(items)
+            items.extend(page["items"][:room])
+            cursor = page.get("nextCursor")
+            # an older server answers its whole list at once: what did not fit is more
+            more = bool(cursor) or len(page["items"]) > room
+            if not cursor:
+                break
+        if not more or limit is not None:
+            return items
+        raise ListTruncatedError(
+            f"there are more than {bound} {what} (the most listed without a limit): pass limit= to read more; the first {len(items)} are in this error's items",
+            items,
+            "count",
+        )
 
 
 _USAGE_BY = ("user", "endpoint", "function")

@@ -173,7 +173,8 @@ class ListTruncatedError(FxError, Generic[T]):
     """LIST_TRUNCATED: a list met the SDK's own bound while the server had more, so it raised rather than return a part as the whole.
 
     ``list_functions`` without ``limit`` reads at most ``LIST_FUNCTIONS_MAX`` (1,000) functions, and no
-    page after the one that brings the sources read to 64 MiB. ``items`` holds what was read (the head of
+    page after the one that brings the sources read to 64 MiB; ``list_users`` and ``list_tokens`` at most
+    ``LIST_ACCOUNTS_MAX`` (1,000). ``items`` holds what was read (the head of
     the list, in order); ``bound`` is ``"count"`` or ``"source_bytes"``. A ``limit`` the caller passes is
     not this bound: the list then ends at it without an error.
     """

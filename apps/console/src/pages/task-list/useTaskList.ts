@@ -39,7 +39,11 @@ export function useTaskLookups() {
   useEffect(() => {
     api.endpoints().then(setEndpoints, () => undefined);
     api.functions().then(setFunctions, () => undefined);
-    if (user.admin) api.users().then(setUsers, () => undefined);
+    if (user.admin)
+      api.users().then(
+        (u) => setUsers(u.items),
+        () => undefined,
+      );
   }, [api, user.admin]);
   const epName = useMemo(() => new Map(endpoints.map((e) => [e.id, e.name])), [endpoints]);
   const fnName = useMemo(() => new Map(functions.map((f) => [f.id, f.name])), [functions]);

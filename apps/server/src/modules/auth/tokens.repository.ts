@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
+import { KEYSET_ORDER, keysetAfter } from '../../storage/keyset-where.js';
 import type { Token, User } from '../../generated/prisma/client.js';
 
 /** A token with its user, as findWithUser reads it (its SQL names each column after the Prisma field). */
@@ -58,8 +59,9 @@ export class TokensRepository {
     return this.db.prisma.token.findUnique({ where: { id } });
   }
 
-  listForUser(userId: string) {
-    return this.db.prisma.token.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } });
+  /** Up to `limit` of a user's tokens after the keyset `after` (createdAt, id), oldest first. */
+  listForUser(userId: string, after: [Date, string] | null, limit: number) {
+    return this.db.prisma.token.findMany({ where: { userId, ...keysetAfter(after) }, orderBy: KEYSET_ORDER, take: limit });
   }
 
   revoke(id: string) {

@@ -1,10 +1,18 @@
-import { Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { CreateTokenRequest, CreateUserRequest } from '@fx/protocol';
+import { applyDecorators, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiQuery } from '@nestjs/swagger';
+import { CreateTokenRequest, CreateUserRequest, ListUsersQuery, type ParsedListUsersQuery } from '@fx/protocol';
 import { ApiController, ZodBody } from '../../common/api-decorators.js';
-import { UuidPipe } from '../../common/zod.pipe.js';
+import { UuidPipe, ZodPipe } from '../../common/zod.pipe.js';
 import { AdminOnly, CurrentPrincipal } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { UsersService } from './users.service.js';
+
+/** The OpenAPI words on a users-module list's paging (ListUsersQuery). */
+const PagedQuery = () =>
+  applyDecorators(
+    ApiQuery({ name: 'limit', required: false, description: 'at most this many (1-1000, default 1000)' }),
+    ApiQuery({ name: 'cursor', required: false, description: "the previous page's nextCursor" }),
+  );
 
 @ApiController('users', 'v1')
 export class UsersController {
@@ -23,8 +31,9 @@ export class UsersController {
 
   @AdminOnly()
   @Get('users')
-  async list() {
-    return { items: await this.users.list() };
+  @PagedQuery()
+  list(@Query(new ZodPipe(ListUsersQuery, 'query')) q: ParsedListUsersQuery) {
+    return this.users.list(q);
   }
 
   @AdminOnly()
@@ -35,8 +44,9 @@ export class UsersController {
 
   @AdminOnly()
   @Get('users/:id/tokens')
-  async listTokens(@Param('id', UuidPipe) id: string) {
-    return { items: await this.users.listTokens(id) };
+  @PagedQuery()
+  listTokens(@Param('id', UuidPipe) id: string, @Query(new ZodPipe(ListUsersQuery, 'query')) q: ParsedListUsersQuery) {
+    return this.users.listTokens(id, q);
   }
 
   @AdminOnly()

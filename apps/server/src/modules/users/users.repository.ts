@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
+import { KEYSET_ORDER, keysetAfter } from '../../storage/keyset-where.js';
 
 @Injectable()
 export class UsersRepository {
@@ -18,7 +19,8 @@ export class UsersRepository {
   findByName(name: string) {
     return this.db.prisma.user.findUnique({ where: { name } });
   }
-  list() {
-    return this.db.prisma.user.findMany({ orderBy: { createdAt: 'asc' } });
+  /** Up to `limit` users after the keyset `after` (createdAt, id), oldest first. */
+  list(after: [Date, string] | null, limit: number) {
+    return this.db.prisma.user.findMany({ where: keysetAfter(after), orderBy: KEYSET_ORDER, take: limit });
   }
 }

@@ -1,5 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import type { CreateTokenRequest, CreateTokenResponse, CreateUserRequest, TokenInfo, UserInfo, WhoAmIResponse } from '@fx/protocol';
+import type {
+  CreateTokenRequest,
+  CreateTokenResponse,
+  CreateUserRequest,
+  ListTokensResponse,
+  ListUsersResponse,
+  ParsedListUsersQuery,
+  UserInfo,
+  WhoAmIResponse,
+} from '@fx/protocol';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../../common/keyset-cursor.js';
 import { isUniqueViolation } from '../../common/unique-violation.js';
 import { FxException } from '../../common/fx.exception.js';
 import { AuthService } from '../auth/auth.service.js';
@@ -49,8 +59,10 @@ export class UsersService {
     return toUserInfo(user);
   }
 
-  async list(): Promise<UserInfo[]> {
-    return (await this.users.list()).map(toUserInfo);
+  /** A page of every user, oldest first (ListUsersQuery). */
+  async list(q: ParsedListUsersQuery): Promise<ListUsersResponse> {
+    const rows = await this.users.list(q.cursor ? decodeKeysetCursor(q.cursor) : null, q.limit + 1);
+    return page(rows, q.limit, toUserInfo);
   }
 
   async issueToken(p: AuditBy, userId: string, req: CreateTokenRequest): Promise<CreateTokenResponse> {
@@ -60,9 +72,11 @@ export class UsersService {
     return { token, info: toTokenInfo(row) };
   }
 
-  async listTokens(userId: string): Promise<TokenInfo[]> {
+  /** A page of a user's tokens, oldest first (ListTokensQuery). */
+  async listTokens(userId: string, q: ParsedListUsersQuery): Promise<ListTokensResponse> {
+    const after = q.cursor ? decodeKeysetCursor(q.cursor) : null;
     if (!(await this.users.findById(userId))) throw FxException.notFound('user', userId);
-    return (await this.tokens.listForUser(userId)).map(toTokenInfo);
+    return page(await this.tokens.listForUser(userId, after, q.limit + 1), q.limit, toTokenInfo);
   }
 
   async revokeToken(p: AuditBy, tokenId: string): Promise<void> {
@@ -78,4 +92,11 @@ export class UsersService {
     // Open sockets of the token close now on every replica (the registry's sweep is the fallback).
     await this.sockets.revoked([tokenId]);
   }
+}
+
+/** The first `limit` of `rows` (read one past it, to know whether more follow), and the cursor after them when more do. */
+function page<R extends { id: string; createdAt: Date }, T>(rows: R[], limit: number, map: (r: R) => T): { items: T[]; nextCursor: string | null } {
+  const kept = rows.slice(0, limit);
+  const last = kept[kept.length - 1];
+  return { items: kept.map(map), nextCursor: rows.length > limit && last ? encodeKeysetCursor(last.createdAt, last.id) : null };
 }

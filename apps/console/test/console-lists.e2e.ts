@@ -1,0 +1,92 @@
+/**
+ * The console's long lists in headless Chromium, against a real server (embedded store, in this
+ * process): a list the console reads only the head of says so under it, and a whole list says
+ * nothing. The server's answers past a few rows are stood in for (page.route), since ten thousand
+ * real users would only make the test slow. Needs the console built (`npm run build`).
+ */
+import { jest } from '@jest/globals';
+import type { BrowserContext, Page, Route } from 'playwright-core';
+import { Client } from '@fx/sdk';
+import { tempDir, type TempDir } from '@fx/testing';
+import { launchConsoleBrowser, requireBuiltConsole, signedInTab } from './console-browser.js';
+import { startTestServer, type TestServer } from '../../server/src/testing/test-server.js';
+
+jest.setTimeout(180_000);
+
+/** Answers a keyset-paged GET with `make(n)` rows, 1,000 a page, `total` in all (cursor `after-N`). */
+function pagedAnswer(total: number, make: (n: number) => unknown) {
+  return (route: Route) => {
+    const url = new URL(route.request().url());
+    const from = Number(url.searchParams.get('cursor')?.slice('after-'.length) ?? 0);
+    const n = Math.min(Number(url.searchParams.get('limit') ?? 1000), total - from);
+    const next = from + n;
+    return route.fulfill({
+      contentType: 'application/json',
+      body: JSON.stringify({ items: Array.from({ length: n }, (_, i) => make(from + i)), nextCursor: next < total ? `after-${next}` : null }),
+    });
+  };
+}
+const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const at = (n: number) => new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString();
+
+describe('the console on lists it reads only the head of', () => {
+  let server: TestServer;
+  let work: TempDir;
+  let context: BrowserContext;
+  let page: Page;
+  const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
+
+  beforeAll(async () => {
+    requireBuiltConsole();
+    work = await tempDir('fx-console-lists');
+    server = await startTestServer('embedded', { FX_RATE_LIMIT_PER_SECOND: '0' });
+    const admin = new Client({ url: server.url, token: server.adminToken });
+    const carol = await admin.createUser({ name: 'carol' });
+    await admin.createToken(carol.id, { name: 'main' });
+    admin.close();
+    context = await launchConsoleBrowser(work.path);
+    page = await signedInTab(context, server.url, server.adminToken, 30_000);
+  });
+  afterAll(async () => {
+    await context?.close();
+    await server?.stop();
+    await work?.remove();
+  });
+
+  it('lists whole users and tokens without a note', async () => {
+    await nav('Users & tokens').click();
+    await page.locator('[data-user="carol"]').click();
+    await page.locator('tr[data-token="main"]').waitFor();
+    expect(await page.locator('[data-cut]').count()).toBe(0);
+  });
+
+  it('says when there are more users, or tokens of one user, than it lists', async () => {
+    await page.route(
+      (url) => url.pathname === '/v1/users',
+      pagedAnswer(10_001, (n) => ({ id: uuid(n), name: `user-${n}`, admin: false, createdAt: at(n) })),
+    );
+    await page.route(
+      (url) => /^\/v1\/users\/[^/]+\/tokens$/.test(url.pathname),
+      pagedAnswer(10_500, (n) => ({
+        id: uuid(n),
+        name: `t-${n}`,
+        kind: 'user',
+        userId: uuid(7),
+        endpointId: null,
+        createdAt: at(n),
+        expiresAt: null,
+        revokedAt: null,
+      })),
+    );
+    await nav('Overview').click();
+    await nav('Users & tokens').click();
+    const users = page.locator('[data-cut="users"]');
+    await users.waitFor();
+    expect(await users.textContent()).toBe('Showing the first 10,000 users; there are more, which the console does not list.');
+    await page.locator('[data-user="user-7"]').click();
+    const tokens = page.locator('[data-cut="tokens"]');
+    await tokens.waitFor();
+    expect(await tokens.textContent()).toContain('Showing the first 10,000 tokens; there are more');
+    await page.unrouteAll();
+  });
+});
