@@ -110,12 +110,12 @@ export interface Listed<T> {
 /** The REST calls the console makes, bound to one token. */
 export function api(token: string) {
   const r = <T>(method: string, path: string, body?: unknown) => request<T>(token, method, path, body);
-  /** The pages of `path` (a keyset-paged GET) until its end or `max` items. */
-  const head = async <T>(path: string, max: number): Promise<Listed<T>> => {
+  /** The pages of `path` (a keyset-paged GET, with `query`) until its end or `max` items. */
+  const head = async <T>(path: string, max: number, query: Record<string, string> = {}): Promise<Listed<T>> => {
     const items: T[] = [];
     let cursor: string | null = null;
     do {
-      const page: { items: T[]; nextCursor?: string | null } = await r('GET', `${path}${qs({ limit: 1000, cursor: cursor ?? undefined })}`);
+      const page: { items: T[]; nextCursor?: string | null } = await r('GET', `${path}${qs({ ...query, limit: 1000, cursor: cursor ?? undefined })}`);
       items.push(...page.items);
       cursor = page.nextCursor ?? null;
     } while (cursor && items.length < max);
@@ -127,21 +127,9 @@ export function api(token: string) {
     endpoints: () => r<{ items: ConsoleEndpoint[] }>('GET', '/v1/console/endpoints').then((x) => x.items),
     lockEndpoint: (id: string, locked: boolean) => r<ConsoleEndpoint>('POST', `/v1/endpoints/${id}/${locked ? 'lock' : 'unlock'}`),
     deleteEndpoint: (id: string) => r<void>('DELETE', `/v1/endpoints/${id}`),
-    functions: async () => {
-      // names, not sources (each source is the empty string: other users' public ones are theirs to
-      // make large; the function's page reads its own), and at most MAX_LISTED_FUNCTIONS of them
-      const items: FunctionInfo[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: { items: FunctionInfo[]; nextCursor?: string | null } = await r(
-          'GET',
-          `/v1/functions?limit=1000&source=false${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-        );
-        items.push(...page.items);
-        cursor = page.nextCursor ?? null;
-      } while (cursor && items.length < MAX_LISTED_FUNCTIONS);
-      return items;
-    },
+    // names, not sources (each source is the empty string: other users' public ones are theirs to make
+    // large; the function's page reads its own)
+    functions: () => head<FunctionInfo>('/v1/functions', MAX_LISTED_FUNCTIONS, { source: 'false' }),
     deleteFunction: (id: string) => r<void>('DELETE', `/v1/functions/${id}`),
     function: (id: string) => r<FunctionInfo>('GET', `/v1/functions/${id}`),
     endpoint: (id: string) => r<EndpointInfo>('GET', `/v1/endpoints/${id}`),

@@ -1,8 +1,8 @@
 /**
- * The console's long lists in headless Chromium, against a real server (embedded store, in this
+ * The console's long lists (users, tokens, functions) in headless Chromium, against a real server (embedded store, in this
  * process): a list the console reads only the head of says so under it, and a whole list says
  * nothing. The server's answers past a few rows are stood in for (page.route), since ten thousand
- * real users would only make the test slow. Needs the console built (`npm run build`).
+ * real rows would only make the test slow. Needs the console built (`npm run build`).
  */
 import { jest } from '@jest/globals';
 import type { BrowserContext, Page, Route } from 'playwright-core';
@@ -43,6 +43,7 @@ describe('the console on lists it reads only the head of', () => {
     const admin = new Client({ url: server.url, token: server.adminToken });
     const carol = await admin.createUser({ name: 'carol' });
     await admin.createToken(carol.id, { name: 'main' });
+    await admin.createFunction({ name: 'ident', runtime: 'js', source: '(x) => x' });
     admin.close();
     context = await launchConsoleBrowser(work.path);
     page = await signedInTab(context, server.url, server.adminToken, 30_000);
@@ -87,6 +88,22 @@ describe('the console on lists it reads only the head of', () => {
     const tokens = page.locator('[data-cut="tokens"]');
     await tokens.waitFor();
     expect(await tokens.textContent()).toContain('Showing the first 10,000 tokens; there are more');
+    await page.unrouteAll();
+  });
+
+  it('says when there are more functions than the 10,000 it lists, and nothing when it lists them all', async () => {
+    await nav('Functions').click();
+    await page.locator('tr[data-function="ident"]').waitFor();
+    expect(await page.locator('[data-cut]').count()).toBe(0);
+
+    // what the page shows of a function (the rest of FunctionInfo it does not read)
+    const fn = (n: number) => ({ id: uuid(n), name: `fn-${n}`, version: 1, runtime: 'js', source: '', public: false, ownerId: uuid(1), createdAt: at(n) });
+    await page.route((url) => url.pathname === '/v1/functions', pagedAnswer(10_001, fn));
+    await nav('Overview').click();
+    await nav('Functions').click();
+    const note = page.locator('[data-cut="functions"]');
+    await note.waitFor();
+    expect(await note.textContent()).toBe('Showing the first 10,000 functions; there are more, which the console does not list.');
     await page.unrouteAll();
   });
 });

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import type { FunctionInfo } from '@fx/protocol';
 import { useSession } from '../app-context';
-import { ConfirmButton, Empty, ErrorNote, FunctionSource, time } from '../components';
+import { ConfirmButton, CutNote, Empty, ErrorNote, FunctionSource, time } from '../components';
 import { Field } from '../fields';
 import { Page, useAction, usePageData } from '../page';
 import { Link } from '../router';
@@ -31,7 +31,10 @@ function byName(items: readonly FunctionInfo[]): Named[] {
 export function Functions() {
   const { api, user } = useSession();
   const state = usePageData(() => api.functions(), [api]);
-  const { data: items, setData: setItems } = state;
+  const { data, setData } = state;
+  const items = data?.items;
+  /** Changes the listed functions in place (a toggle's answer, a deletion) without reading the list again. */
+  const setItems = (change: (cur: FunctionInfo[]) => FunctionInfo[]) => setData((cur) => cur && { ...cur, items: change(cur.items) });
   const action = useAction();
   const [search, setSearch] = useState('');
   const names = useMemo(() => {
@@ -41,12 +44,12 @@ export function Functions() {
   const toggle = (f: FunctionInfo) =>
     action.run(async () => {
       const updated = await api.setFunctionPublic(f.id, !f.public);
-      setItems((cur) => cur?.map((x) => (x.id === f.id ? updated : x)) ?? cur);
+      setItems((cur) => cur.map((x) => (x.id === f.id ? updated : x)));
     });
   const remove = (f: FunctionInfo) =>
     action.run(async () => {
       await api.deleteFunction(f.id);
-      setItems((cur) => cur?.filter((x) => x.id !== f.id) ?? cur);
+      setItems((cur) => cur.filter((x) => x.id !== f.id));
     });
   const mine = (f: FunctionInfo) => f.ownerId === user.id || user.admin;
   // a row shows a name's newest version
@@ -90,7 +93,7 @@ export function Functions() {
   ];
   return (
     <Page id="functions" title="Functions" what="functions" state={state}>
-      {(items) => (
+      {({ items, cut }) => (
         <>
           {action.error ? <ErrorNote error={action.error} /> : null}
           {items.length === 0 ? (
@@ -118,6 +121,7 @@ export function Functions() {
                 rowAttributes={(g) => ({ 'data-function': g.name })}
                 empty={<Empty title="No function matches">No function name contains “{search}”.</Empty>}
               />
+              {cut ? <CutNote shown={items.length} what="functions" /> : null}
             </>
           )}
         </>

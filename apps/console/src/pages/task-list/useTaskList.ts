@@ -38,7 +38,10 @@ export function useTaskLookups() {
   const [users, setUsers] = useState<UserInfo[]>([]);
   useEffect(() => {
     api.endpoints().then(setEndpoints, () => undefined);
-    api.functions().then(setFunctions, () => undefined);
+    api.functions().then(
+      (f) => setFunctions(f.items),
+      () => undefined,
+    );
     if (user.admin)
       api.users().then(
         (u) => setUsers(u.items),
