@@ -1,3 +1,5 @@
+import { FifoQueue } from './fifo-queue.js';
+
 /**
  * The items of a live watch that its consumer has not taken yet. They arrive as fast as the task
  * prints (the socket is shared, so one slow consumer cannot slow the server down), so the queue is
@@ -7,8 +9,7 @@
  * stays on the server (`logs` without `follow`).
  */
 export class FollowQueue<T> {
-  private entries: Array<{ item: T; bytes: number } | undefined> = [];
-  private head = 0;
+  private readonly entries = new FifoQueue<{ item: T; bytes: number }>();
   private bytes = 0;
 
   /**
@@ -23,7 +24,7 @@ export class FollowQueue<T> {
   ) {}
 
   get length(): number {
-    return this.entries.length - this.head;
+    return this.entries.length;
   }
 
   push(item: T): void {
@@ -32,7 +33,7 @@ export class FollowQueue<T> {
     this.bytes += bytes;
     while (this.bytes > this.maxBytes && this.length > 1) {
       const dropped = this.take()!;
-      const next = this.entries[this.head]!;
+      const next = this.entries.peek()!;
       next.item = this.merge(dropped, next.item);
     }
   }
@@ -43,15 +44,9 @@ export class FollowQueue<T> {
   }
 
   private take(): T | undefined {
-    const entry = this.entries[this.head];
+    const entry = this.entries.shift();
     if (!entry) return undefined;
-    this.entries[this.head++] = undefined;
     this.bytes -= entry.bytes;
-    // taken entries are cut off once they are half the array: shift() on a long array costs its length each time
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
     return entry.item;
   }
 }

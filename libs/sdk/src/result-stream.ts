@@ -1,5 +1,6 @@
 import type { TaskOutcome } from '@fx/protocol';
 import { TaskCancelledError, TaskFailedError, TimeoutError, type FxError } from './errors.js';
+import { FifoQueue } from './fifo-queue.js';
 import type { ResultChannel } from './result-channel.js';
 import type { WaitOptions } from './wait-for.js';
 import { Wakeup } from './wakeup.js';
@@ -37,8 +38,7 @@ export async function* streamResults(
   if (outstanding.size === 0) return;
   if (signal?.aborted) throw signal.reason;
 
-  const queue: TaskOutcome[] = [];
-  let head = 0;
+  const queue = new FifoQueue<TaskOutcome>();
   let failure: { error: unknown } | undefined;
   const wakeup = new Wakeup();
   const fail = (error: unknown) => {
@@ -75,13 +75,8 @@ export async function* streamResults(
 
   try {
     for (;;) {
-      if (head < queue.length) {
-        const next = queue[head]!;
-        queue[head++] = undefined as unknown as TaskOutcome;
-        if (head > 1024 && head * 2 > queue.length) {
-          queue.splice(0, head);
-          head = 0;
-        }
+      const next = queue.shift();
+      if (next) {
         yield next;
         continue;
       }
