@@ -36,6 +36,14 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('queue quota and TTL 
     admin.close();
   });
 
+  const userClient = async (name: string): Promise<Client> => {
+    const admin = new Client({ url: server.url, token: server.adminToken });
+    const user = await admin.createUser({ name });
+    const token = await admin.createToken(user.id);
+    admin.close();
+    return new Client({ url: server.url, token: token.token });
+  };
+
   afterAll(async () => {
     alice?.close();
     bob?.close();
@@ -101,6 +109,13 @@ describe.each(['embedded', 'postgres+redis'] as Backend[])('queue quota and TTL 
     expect((await bob.registerEndpoint({ name: 'bob-cap' })).endpoint.id).toBeTruthy();
     await alice.deleteEndpoint(made[0] ?? (await alice.listEndpoints())[0]!.id);
     expect((await alice.registerEndpoint({ name: 'cap-after' })).endpoint.id).toBeTruthy();
+    // registrations at once take turns: exactly as many pass as the quota has room for
+    const carol = await userClient('carol');
+    const burst = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => carol.registerEndpoint({ name: `burst-${i}` })));
+    expect(burst.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    expect(burst.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof QuotaExceededError)).toBe(true);
+    expect(await carol.listEndpoints()).toHaveLength(3);
+    carol.close();
     // an allow-list names at most 1,000 functions
     const long = Array.from({ length: 1_001 }, () => randomUUID());
     await expect(bob.registerEndpoint({ name: 'bob-long', allowedFunctions: long })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });

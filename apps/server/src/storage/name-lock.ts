@@ -1,4 +1,6 @@
+import { withConflictRetry } from '../common/conflict-retry.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import type { Database } from './database.js';
 
 /**
  * Holds, until the transaction `tx` ends, a lock on one name (e.g. an owner's function or object name):
@@ -8,4 +10,17 @@ import type { Prisma } from '../generated/prisma/client.js';
  */
 export async function lockName(tx: Pick<Prisma.TransactionClient, '$executeRawUnsafe'>, key: string): Promise<void> {
   await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key);
+}
+
+/**
+ * Runs `fn` in a transaction that holds the lock on `key` first: a check and the write it allows (a
+ * quota's count and the insert it admits) cannot interleave with another request's for the same key.
+ */
+export function inTurn<T>(db: Database, key: string, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  return withConflictRetry(() =>
+    db.prisma.$transaction(async (tx) => {
+      await lockName(tx, key);
+      return fn(tx);
+    }),
+  );
 }

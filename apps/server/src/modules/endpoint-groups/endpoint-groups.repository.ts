@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { inTurn } from '../../storage/name-lock.js';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Endpoint, EndpointGroup, EndpointGroupMember } from '../../generated/prisma/client.js';
@@ -25,8 +26,16 @@ export type InvitationRow = {
 /** Endpoint groups and their members (who may route to whom). Tasks moving between members: endpoint-routing.repository.ts. */
 @Injectable()
 export class EndpointGroupsRepository extends SqlRepository {
-  async create(g: { id: string; ownerId: string; name: string }): Promise<void> {
-    await this.exec(`INSERT INTO endpoint_groups (id, owner_id, name) VALUES ($1::uuid, $2::uuid, $3)`, g.id, g.ownerId, g.name);
+  /** Adds a group once `check` accepted how many live ones the owner has (it throws to refuse), in turn with the owner's other creates (inTurn). */
+  async create(g: { id: string; ownerId: string; name: string }, check: (live: number) => void): Promise<void> {
+    await inTurn(this.db, `endpoint-groups/${g.ownerId}`, async (tx) => {
+      const [row] = await tx.$queryRawUnsafe<Array<{ n: number }>>(
+        `SELECT count(*)::int AS n FROM endpoint_groups WHERE owner_id = $1::uuid AND deleted_at IS NULL`,
+        g.ownerId,
+      );
+      check(row?.n ?? 0);
+      await tx.$executeRawUnsafe(`INSERT INTO endpoint_groups (id, owner_id, name) VALUES ($1::uuid, $2::uuid, $3)`, g.id, g.ownerId, g.name);
+    });
   }
 
   async findLive(id: string): Promise<GroupRow | null> {
@@ -50,11 +59,6 @@ export class EndpointGroupsRepository extends SqlRepository {
       ownerId,
       limit,
     );
-  }
-
-  async countLive(ownerId: string): Promise<number> {
-    const [row] = await this.query<{ n: number }>(`SELECT count(*)::int AS n FROM endpoint_groups WHERE owner_id = $1::uuid AND deleted_at IS NULL`, ownerId);
-    return row?.n ?? 0;
   }
 
   /** Its members go with it; tasks already sent to it stay with the members chosen for them. */

@@ -47,9 +47,6 @@ export class EndpointGroupsService {
 
   async create(p: Principal, req: CreateEndpointGroupRequest): Promise<EndpointGroupInfo> {
     const members = req.members ?? [];
-    if ((await this.groups.countLive(p.userId)) >= MAX_ENDPOINT_GROUPS_PER_USER) {
-      throw new FxException('QUOTA_EXCEEDED', `you have ${MAX_ENDPOINT_GROUPS_PER_USER} endpoint groups, the most a user may have: delete one first`);
-    }
     // members are resolved before anything is stored: an unknown name of yours fails the whole request
     const resolved = await Promise.all(members.map((ref) => this.memberOf(p, ref)));
     const taken = (id: string) =>
@@ -58,7 +55,13 @@ export class EndpointGroupsService {
     if (existing) throw taken(existing.id);
     const id = randomUUID();
     try {
-      await this.groups.create({ id, ownerId: p.userId, name: req.name });
+      await this.groups.create({ id, ownerId: p.userId, name: req.name }, (live) => {
+        if (live >= MAX_ENDPOINT_GROUPS_PER_USER)
+          throw new FxException(
+            'QUOTA_EXCEEDED',
+            `you have ${live} endpoint groups, the most a user may have (${MAX_ENDPOINT_GROUPS_PER_USER}): delete one first`,
+          );
+      });
     } catch (e) {
       const winner = isUniqueViolation(e) ? await this.groups.findLiveByName(p.userId, req.name) : null;
       if (winner) throw taken(winner.id);

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { MAX_ENDPOINT_GROUPS_PER_USER } from '@fx/protocol';
 import { eventually } from '@fx/testing';
 import { startTestServer, rest, type TestServer } from '../../testing/test-server.js';
 
@@ -58,6 +59,15 @@ describe.each(['postgres+redis', 'embedded'] as const)('endpoint groups (%s)', (
     expect((await bob('DELETE', `/v1/endpoint-groups/${g.body.id}`)).status).toBe(404);
     expect((await bob('GET', '/v1/endpoint-groups')).body.items).toEqual([]);
     expect((await alice('POST', '/v1/endpoint-groups', { name: randomUUID() })).status).toBe(400);
+  });
+
+  it('holds a user to MAX_ENDPOINT_GROUPS_PER_USER groups however many requests come at once', async () => {
+    const admin = rest(server.url, server.adminToken);
+    const u = await admin('POST', '/v1/users', { name: 'dora' });
+    const dora = rest(server.url, (await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main' })).body.token);
+    const burst = await Promise.all(Array.from({ length: MAX_ENDPOINT_GROUPS_PER_USER + 4 }, (_, i) => dora('POST', '/v1/endpoint-groups', { name: `g${i}` })));
+    expect(burst.filter((r) => r.status === 201)).toHaveLength(MAX_ENDPOINT_GROUPS_PER_USER);
+    expect(burst.filter((r) => r.status !== 201).map((r) => r.body.code)).toEqual(['QUOTA_EXCEEDED', 'QUOTA_EXCEEDED', 'QUOTA_EXCEEDED', 'QUOTA_EXCEEDED']);
   });
 
   it("invites another user's endpoint, answering alike whether it exists, until its owner accepts", async () => {

@@ -4,6 +4,7 @@ import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
 import { withConflictRetry } from '../../common/conflict-retry.js';
 import { modelSelect } from '../../storage/raw-rows.js';
+import { inTurn } from '../../storage/name-lock.js';
 
 /** Every submission reads its endpoints: one prepared statement, as findMany would answer it. */
 const ENDPOINTS = `SELECT ${modelSelect(Prisma.EndpointScalarFieldEnum)} FROM endpoints`;
@@ -12,8 +13,16 @@ const ENDPOINTS = `SELECT ${modelSelect(Prisma.EndpointScalarFieldEnum)} FROM en
 export class EndpointsRepository {
   constructor(@Inject(DATABASE) private readonly db: Database) {}
 
-  create(data: { ownerId: string; name: string; description: string | null; allowedFunctions: string[]; restricted: boolean }) {
-    return this.db.prisma.endpoint.create({ data });
+  /**
+   * Adds an endpoint once `check` accepted how many live ones the owner has (it throws to refuse), under a
+   * lock on the owner's endpoints (lockName): concurrent registrations take turns, so none passes the
+   * quota on a count that another's insert is about to make stale.
+   */
+  create(data: { ownerId: string; name: string; description: string | null; allowedFunctions: string[]; restricted: boolean }, check: (live: number) => void) {
+    return inTurn(this.db, `endpoints/${data.ownerId}`, async (tx) => {
+      check(await tx.endpoint.count({ where: { ownerId: data.ownerId, deletedAt: null } }));
+      return tx.endpoint.create({ data });
+    });
   }
 
   async findLive(id: string): Promise<Endpoint | null> {
@@ -29,10 +38,6 @@ export class EndpointsRepository {
 
   findManyLive(ids: string[]): Promise<Endpoint[]> {
     return this.db.sql.query<Endpoint>(`${ENDPOINTS} WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, [ids]);
-  }
-
-  countLive(ownerId: string): Promise<number> {
-    return this.db.prisma.endpoint.count({ where: { ownerId, deletedAt: null } });
   }
 
   listVisible(userId: string, all: boolean) {

@@ -80,18 +80,22 @@ export class EndpointsService {
       new FxException('CONFLICT', `you already have an endpoint named "${req.name}" (${existing.id}); delete it first or choose another name`);
     const existing = await this.endpoints.findLiveByName({ ownerId: p.userId }, req.name);
     if (existing) throw taken(existing);
-    const live = await this.endpoints.countLive(p.userId);
-    if (live >= this.config.FX_MAX_ENDPOINTS_PER_USER)
-      throw new FxException('QUOTA_EXCEEDED', `you have ${live} endpoints, the most allowed (FX_MAX_ENDPOINTS_PER_USER); delete one first`);
+    const quota = (live: number) => {
+      if (live >= this.config.FX_MAX_ENDPOINTS_PER_USER)
+        throw new FxException('QUOTA_EXCEEDED', `you have ${live} endpoints, the most allowed (FX_MAX_ENDPOINTS_PER_USER); delete one first`);
+    };
     let e;
     try {
-      e = await this.endpoints.create({
-        ownerId: p.userId,
-        name: req.name,
-        description: req.description ?? null,
-        allowedFunctions: req.allowedFunctions ?? [],
-        restricted: req.allowedFunctions !== undefined,
-      });
+      e = await this.endpoints.create(
+        {
+          ownerId: p.userId,
+          name: req.name,
+          description: req.description ?? null,
+          allowedFunctions: req.allowedFunctions ?? [],
+          restricted: req.allowedFunctions !== undefined,
+        },
+        quota,
+      );
     } catch (err) {
       // registered by a racing request between the check and the insert
       const winner = isUniqueViolation(err) ? await this.endpoints.findLiveByName({ ownerId: p.userId }, req.name) : null;

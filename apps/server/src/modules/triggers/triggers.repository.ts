@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { inTurn } from '../../storage/name-lock.js';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Trigger } from '../../generated/prisma/client.js';
@@ -25,25 +26,35 @@ const COLUMNS = `t.id, t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.out
 /** Triggers and their firings. The objects a trigger fires for are read from `objects` (modules/objects). */
 @Injectable()
 export class TriggersRepository extends SqlRepository {
-  async create(t: {
-    id: string;
-    ownerId: string;
-    prefix: string;
-    functionId: string;
-    endpointId: string;
-    outputPrefix: string | null;
-    fromMembers: boolean;
-  }): Promise<TriggerRow> {
-    await this.query(
-      `INSERT INTO triggers (id, owner_id, prefix, function_id, endpoint_id, output_prefix, from_members) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::uuid, $6, $7)`,
-      t.id,
-      t.ownerId,
-      t.prefix,
-      t.functionId,
-      t.endpointId,
-      t.outputPrefix,
-      t.fromMembers,
-    );
+  /**
+   * Adds a trigger once `check` accepted the owner's live triggers (at most `upTo` of them, oldest
+   * first): it throws to refuse. Under a lock on the owner's triggers (lockName), so that concurrent
+   * requests take turns: each checks the quota and the loops against the others' triggers too.
+   */
+  async create(
+    t: { id: string; ownerId: string; prefix: string; functionId: string; endpointId: string; outputPrefix: string | null; fromMembers: boolean },
+    upTo: number,
+    check: (mine: TriggerRow[]) => void,
+  ): Promise<TriggerRow> {
+    await inTurn(this.db, `triggers/${t.ownerId}`, async (tx) => {
+      check(
+        await tx.$queryRawUnsafe<TriggerRow[]>(
+          `SELECT ${COLUMNS} FROM triggers t WHERE t.deleted_at IS NULL AND t.owner_id = $1::uuid ORDER BY t.created_at, t.id LIMIT $2::int`,
+          t.ownerId,
+          upTo,
+        ),
+      );
+      await tx.$executeRawUnsafe(
+        `INSERT INTO triggers (id, owner_id, prefix, function_id, endpoint_id, output_prefix, from_members) VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::uuid, $6, $7)`,
+        t.id,
+        t.ownerId,
+        t.prefix,
+        t.functionId,
+        t.endpointId,
+        t.outputPrefix,
+        t.fromMembers,
+      );
+    });
     return (await this.find(t.id))!;
   }
 
@@ -59,10 +70,6 @@ export class TriggersRepository extends SqlRepository {
       ownerId,
       limit,
     );
-  }
-
-  countLive(ownerId: string): Promise<Array<{ n: number }>> {
-    return this.query(`SELECT count(*)::int AS n FROM triggers WHERE owner_id = $1::uuid AND deleted_at IS NULL`, ownerId);
   }
 
   async softDelete(id: string): Promise<void> {

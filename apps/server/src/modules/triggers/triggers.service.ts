@@ -69,22 +69,26 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async create(p: Principal, req: CreateTriggerRequest): Promise<TriggerInfo> {
-    const [live] = await this.triggers.countLive(p.userId);
-    if ((live?.n ?? 0) >= this.config.FX_MAX_TRIGGERS_PER_USER)
-      throw new FxException('QUOTA_EXCEEDED', `you have ${live!.n} triggers, the most allowed (FX_MAX_TRIGGERS_PER_USER); delete one first`);
+    const max = this.config.FX_MAX_TRIGGERS_PER_USER;
     const functionId = (await this.functions.resolveIds(p, [req.function])).get(req.function)!;
     const endpointId = (await this.endpoints.resolveIds(p, [req.endpoint])).get(req.endpoint)!;
     // what a firing would be refused for, refused now: a function the caller may not run, a foreign or locked endpoint
     await this.functions.runnable(p, [functionId]);
     await this.endpoints.checkSubmission(p, [{ endpointId, functionId }]);
     const fresh = { id: randomUUID(), prefix: req.prefix, outputPrefix: req.outputPrefix ?? null };
-    const mine = await this.triggers.list(p.userId, this.config.FX_MAX_TRIGGERS_PER_USER);
-    const loop = loopProblem(
-      fresh,
-      mine.map((t) => ({ id: t.id, prefix: t.prefix, outputPrefix: t.output_prefix })),
-    );
-    if (loop) throw new FxException('VALIDATION_FAILED', loop);
-    const info = toInfo(await this.triggers.create({ ...fresh, ownerId: p.userId, functionId, endpointId, fromMembers: req.fromMembers ?? false }));
+    // checked against the owner's triggers as they stand under the create's lock: two requests at once
+    // could otherwise both pass the quota, or each make a loop with the other's trigger
+    const check = (mine: TriggerRow[]) => {
+      if (mine.length >= max)
+        throw new FxException('QUOTA_EXCEEDED', `you have ${mine.length} triggers, the most allowed (FX_MAX_TRIGGERS_PER_USER); delete one first`);
+      const loop = loopProblem(
+        fresh,
+        mine.map((t) => ({ id: t.id, prefix: t.prefix, outputPrefix: t.output_prefix })),
+      );
+      if (loop) throw new FxException('VALIDATION_FAILED', loop);
+    };
+    const row = await this.triggers.create({ ...fresh, ownerId: p.userId, functionId, endpointId, fromMembers: req.fromMembers ?? false }, max, check);
+    const info = toInfo(row);
     await this.audit.record(p, {
       action: 'trigger.created',
       target: { type: 'trigger', id: info.id },

@@ -89,6 +89,22 @@ describe.each(['postgres+redis', 'embedded'] as const)('triggers (%s)', (backend
     expect((await alice('POST', '/v1/triggers', { prefix: 'in put/', function: fn, endpoint: ep })).status).toBe(400);
   });
 
+  it('refuses the second of two triggers made at once that close a loop together: each is checked against the other', async () => {
+    // five pairs at once, each pair a loop p → q → p; before the creates took turns, both of a pair passed
+    const pairs = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        Promise.all([
+          alice('POST', '/v1/triggers', { prefix: `race${i}/p/`, function: fn, endpoint: ep, outputPrefix: `race${i}/q/` }),
+          alice('POST', '/v1/triggers', { prefix: `race${i}/q/`, function: fn, endpoint: ep, outputPrefix: `race${i}/p/` }),
+        ]),
+      ),
+    );
+    for (const pair of pairs) {
+      expect(pair.map((r) => r.status).sort()).toEqual([201, 400]);
+      expect(pair.find((r) => r.status === 400)!.body.message).toMatch(/through your other triggers/);
+    }
+  });
+
   it('records a firing it cannot run (its endpoint deleted) once, with the reason, and makes no task', async () => {
     const gone = (await alice('POST', '/v1/endpoints', { name: 'gone' })).body.endpoint.id;
     const fn2 = (await alice('POST', '/v1/functions', { name: 'size2', runtime: 'js', source: '(b) => b.length + 0' })).body.id;
