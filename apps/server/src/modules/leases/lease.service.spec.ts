@@ -7,6 +7,7 @@ import type { Database } from '../../storage/database.js';
 import { EventsService } from '../events/events.service.js';
 import { TasksRepository } from '../tasks/tasks.repository.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
+import { ResultsService } from '../agents/results.service.js';
 import { LeaseService, type LeaseHolder } from './lease.service.js';
 
 /**
@@ -214,6 +215,41 @@ describe('LeaseService', () => {
     await leases.reconcile({ endpointId: other, id: `conn-${randomUUID()}` }, []);
     expect((await rows())[0]).toMatchObject({ lease_owner: back.id, copy_status: 'lost' });
     expect(await task(elsewhere!)).toMatchObject({ status: 'dispatched', attempt: 0 });
+  });
+
+  it('gives up a handed-back task whose speculative copy runs elsewhere: no lease left with its connection, no third run, the copy completes it', async () => {
+    const copies = server.app.get(CopiesRepository);
+    const other = (await admin('POST', '/v1/endpoints', { name: `ep-${randomUUID().slice(0, 8)}` })).body.endpoint.id as string;
+    const [id] = await submit(1);
+    const original = holder();
+    await leases.grant(original, [id!]);
+    await copies.launch([{ taskId: id!, attempt: 0, endpointId: other }]);
+    const copyHolder: LeaseHolder = { endpointId: other, id: `conn-${randomUUID()}` };
+    expect((await copies.grant(other, copyHolder.id, LEASE_MS, 10)).map((r) => r.id)).toEqual([id]);
+    const row = async () =>
+      (
+        await db.prisma.$queryRawUnsafe<Array<{ status: string; lease_owner: string | null; attempt: number }>>(
+          `SELECT status, lease_owner, attempt FROM tasks WHERE id = $1::uuid`,
+          id,
+        )
+      )[0];
+    await leases.handBack(original, [id!], 'the block running them ended');
+    await settled();
+    // not requeued beside its running copy, and its connection holds nothing of it any more
+    expect(await row()).toEqual({ status: 'dispatched', lease_owner: null, attempt: 0 });
+    expect(woken).toEqual([]);
+    const attempts = (await admin('GET', `/v1/tasks/${id}`)).body.attempts as Array<{ status: string; speculative: boolean; connectionId: string }>;
+    expect(attempts.find((a) => !a.speculative)).toMatchObject({ status: 'lost', connectionId: original.id });
+    // neither the connection's heartbeats nor the expiry sweep bring it back while the copy runs
+    await leases.extend(original.id);
+    expect((await leases.requeueExpired()).requeued).toEqual([]);
+    expect(await row()).toEqual({ status: 'dispatched', lease_owner: null, attempt: 0 });
+    await server.app
+      .get(ResultsService)
+      .record(copyHolder, [
+        { taskId: id!, attempt: 0, status: 'success', result: 'from the copy', timings: { startedAt: Date.now() - 5, finishedAt: Date.now() }, copy: true },
+      ]);
+    expect(await task(id!)).toMatchObject({ status: 'success', attempt: 0 });
   });
 
   it('requeues a lease once it is past its expiry, and not before; an extended one lives on', async () => {

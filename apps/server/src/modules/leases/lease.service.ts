@@ -63,11 +63,20 @@ export class LeaseService {
 
   /**
    * The agent handed these tasks back without a result (an HPC block ended under them): back to the
-   * queue with attempt + 1, or failed past the limit. Only tasks leased to this holder move.
+   * queue with attempt + 1, or failed past the limit. Only tasks leased to this holder move. A task
+   * whose speculative copy runs elsewhere is not requeued (a third run) but given up: it runs on as its copy.
    */
   async handBack(holder: LeaseHolder, taskIds: string[], reason: string): Promise<void> {
+    const givenUp = await this.leases.giveUpReturned(holder.endpointId, holder.id, taskIds);
     const lost = await this.leases.requeueReturned(holder.endpointId, holder.id, taskIds, this.config.FX_MAX_ATTEMPTS);
-    const facts = { endpointId: holder.endpointId, connId: holder.id, returned: taskIds.length, requeued: lost.requeued.length, taskIds: taskIds.slice(0, 10) };
+    const facts = {
+      endpointId: holder.endpointId,
+      connId: holder.id,
+      returned: taskIds.length,
+      requeued: lost.requeued.length,
+      givenUpBesideCopies: givenUp.length,
+      taskIds: taskIds.slice(0, 10),
+    };
     this.logger.log({ msg: `the agent handed tasks back: ${reason}`, ...facts });
     await this.requeue(lost);
   }

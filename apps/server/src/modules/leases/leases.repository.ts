@@ -20,6 +20,8 @@ export type DispatchedRow = RawRow<
  * whose own lease ran out).
  */
 const NO_ACTIVE_COPY = `NOT EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = tasks.id AND c.status IN ${COPY_ACTIVE})`;
+/** The task's copy has not ended and is not held by the connection holding its original (queued, or sent to another). */
+const COPY_ELSEWHERE = `EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = tasks.id AND c.status IN ${COPY_ACTIVE} AND c.connection_id IS DISTINCT FROM tasks.lease_owner)`;
 
 /** Tasks whose lease ended without a result: back to their queue (`attempt + 1`), or failed past the limit. */
 export interface LostLeases {
@@ -167,24 +169,42 @@ export class LeasesRepository extends SqlRepository {
 
   /**
    * The tasks of endpoint group `groupId` whose original attempt its former member `endpointId` holds
-   * while their speculative copy runs on another member: the original is given up, archived `lost` now
-   * (with the connection that held it), and the task runs on as its copy. Its lease is left expired and
-   * ownerless, so no heartbeat or reconnect of the former member's agent revives it, and no result of
-   * its agent is recorded; once the copy ends without winning, the recovery sweep requeues the task
-   * like any lost lease whose copy ended (requeueExpired). Returns their ids, for its agent to stop.
+   * while their speculative copy runs on another member: the original is given up (giveUpHeld), and the
+   * task runs on as its copy. Returns their ids, for its agent to stop.
    */
-  async giveUpBesideCopies(groupId: string, endpointId: string): Promise<string[]> {
+  giveUpBesideCopies(groupId: string, endpointId: string): Promise<string[]> {
+    return this.giveUpHeld(`endpoint_group_id = $1::uuid AND endpoint_id = $2::uuid`, [groupId, endpointId]);
+  }
+
+  /**
+   * Of these tasks the agent handed back (requeueReturned), those still leased to this connection whose
+   * speculative copy runs elsewhere: the original is given up (giveUpHeld) rather than requeued, which
+   * would run the task a third time beside its copy, and rather than left leased to a connection that
+   * no longer runs it. Returns their ids.
+   */
+  giveUpReturned(endpointId: string, leaseOwner: string, ids: string[]): Promise<string[]> {
+    return this.giveUpHeld(`endpoint_id = $1::uuid AND lease_owner = $2 AND id IN ${idsIn('$3')}`, [endpointId, leaseOwner, json(ids)]);
+  }
+
+  /**
+   * Gives up the original attempts, matched by `where`, of tasks whose speculative copy runs on another
+   * connection (or waits for one): each is archived `lost` now (with the connection that held it), and
+   * the task runs on as its copy. Its lease is left expired and ownerless, so no heartbeat or reconnect
+   * of the agent that held it revives it, and no result of that agent is recorded; once the copy ends
+   * without winning, the recovery sweep requeues the task like any lost lease whose copy ended
+   * (requeueExpired).
+   */
+  private async giveUpHeld(where: string, params: unknown[]): Promise<string[]> {
     const rows = await this.query<RawRow<Task, 'id'>>(
       `WITH old AS MATERIALIZED (
          SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, owner_id, function_id, resources FROM tasks
-         WHERE status IN ${HELD} AND endpoint_group_id = $1::uuid AND endpoint_id = $2::uuid AND lease_owner IS NOT NULL AND NOT ${NO_ACTIVE_COPY}
+         WHERE status IN ${HELD} AND ${where} AND lease_owner IS NOT NULL AND ${COPY_ELSEWHERE}
          ORDER BY id FOR UPDATE),
        given AS (UPDATE tasks t SET lease_owner = NULL, lease_expires_at = now() FROM old WHERE t.id = old.id RETURNING t.id),
        archived AS (${LOST_ATTEMPT_INSERT('old')}),
        used AS (${LOST_USAGE_INSERT} FROM old WHERE running_at IS NOT NULL ON CONFLICT DO NOTHING)
        SELECT id FROM given`,
-      groupId,
-      endpointId,
+      ...params,
     );
     return rows.map((r) => r.id);
   }
