@@ -316,6 +316,24 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     again.close();
   });
 
+  it('requeues at once, on a current member, a task a removed member gave up beside its speculative copy once that copy fails', async () => {
+    const { ep, groupId, member, task } = await copiedToAlice('mallory-given-up', 'pool-given-up', ['spec-given-up']);
+    expect((await alice.api('DELETE', `/v1/endpoint-groups/${groupId}/members/${ep.id}`)).status).toBe(204);
+    expect((await member.next('cancel')).payload.taskIds).toEqual([task]);
+    // the copy fails: nothing runs the task any more, so by the copy's ack it is back, on alice's endpoint (the member left)
+    const error = { code: 'TASK_ERROR' as const, name: 'Error', message: 'the copy failed' };
+    alicePeer.send('results', { results: [{ taskId: task, attempt: 0, status: 'failed', error, timings: {}, copy: true }] });
+    await alicePeer.next('ack');
+    const back = await get(alice, task);
+    expect([back.endpointId, back.attempt, ['waiting-for-endpoint', 'dispatched'].includes(back.status)]).toEqual([aliceEp.id, 1, true]);
+    alicePeer.send('credits', { credits: 1 });
+    expect((await alicePeer.tasks(1))[0]).toMatchObject({ taskId: task, attempt: 1 });
+    alicePeer.send('results', { results: [{ ...result(task, 'from alice'), attempt: 1 }] });
+    await alicePeer.next('ack');
+    expect((await finished(alice, task)).result).toBe('from alice');
+    member.close();
+  });
+
   it("ends a removed member's speculative copy of a task whose original runs on another member, which alone finishes it", async () => {
     const { g, task, ep, member } = await copiedToMallory('mallory-copy', 'pool-copy', ['spec-copy']);
     // mallory takes her endpoint out: its copy ends, and its agent is told to stop it

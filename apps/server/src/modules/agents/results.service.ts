@@ -14,7 +14,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { saneTime } from './agent-clock.js';
 import { ResultBounds } from './result-bounds.js';
 import { LiveService } from '../live/live.service.js';
-import type { LeaseHolder } from '../leases/lease.service.js';
+import { LeaseService, type LeaseHolder } from '../leases/lease.service.js';
 
 export { saneTime };
 
@@ -47,6 +47,7 @@ export class ResultsService {
     private readonly usage: UsageRecordsRepository,
     private readonly metrics: MetricsService,
     private readonly live: LiveService,
+    private readonly leases: LeaseService,
   ) {}
 
   /** Tasks leased to this connection start running; only they change (and show as running in live views). */
@@ -224,7 +225,8 @@ export class ResultsService {
   /**
    * Results of speculative copies leased to this connection (those of other connections are dropped):
    * a success completes its task unless something else did first, and the original attempt, still
-   * running, is told to stop; a failure only ends the copy (the original decides). Never retried.
+   * running, is told to stop; a failure only ends the copy (the original decides, or, given up beside
+   * the copy, is requeued now). Never retried.
    */
   private async recordCopies(conn: LeaseHolder, results: TaskResult[]): Promise<void> {
     const refs = await this.objectRefs.checkResults(results, true);
@@ -235,7 +237,7 @@ export class ResultsService {
       conn.id,
       inputs.filter((r) => r.status === 'success'),
     );
-    if (failed.length > 0) await this.copies.recordFailures(conn.endpointId, conn.id, failed);
+    if (failed.length > 0) await this.leases.copiesEnded(await this.copies.recordFailures(conn.endpointId, conn.id, failed));
     if (won.length > 0)
       this.logger.log({
         msg: 'speculative copies won',

@@ -7,6 +7,7 @@ import { endpointOnline } from '../endpoints/endpoints.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { ObjectLocality } from '../objects/object-locality.js';
 import { QueueService } from '../tasks/queue.service.js';
+import { LeaseService } from '../leases/lease.service.js';
 import { chooseMembers, mayRun, type MemberLoad, type Refusal, type TaskToPlace } from './member-choice.js';
 import { EndpointRoutingRepository, type MemberLoadRow } from './endpoint-routing.repository.js';
 
@@ -37,9 +38,11 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
     private readonly queue: QueueService,
     private readonly outcomes: OutcomesService,
     private readonly locality: ObjectLocality,
+    private readonly leases: LeaseService,
   ) {}
 
   onApplicationBootstrap(): void {
+    this.leases.reroutesWith((endpointIds) => this.rehome(endpointIds));
     this.sweeper.start(this.config.FX_SWEEP_INTERVAL_MS);
   }
 

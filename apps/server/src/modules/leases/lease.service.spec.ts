@@ -71,6 +71,18 @@ describe('LeaseService', () => {
   };
   const task = async (id: string) => (await admin('GET', `/v1/tasks/${id}`)).body as { status: string; attempt: number; error: { code: string } | null };
   const holder = (): LeaseHolder => ({ endpointId: epId, id: `conn-${randomUUID()}` });
+  /** A task leased to a holder, its speculative copy leased to another endpoint's connection. */
+  const copiedElsewhere = async () => {
+    const other = (await admin('POST', '/v1/endpoints', { name: `ep-${randomUUID().slice(0, 8)}` })).body.endpoint.id as string;
+    const [id] = await submit(1);
+    const original = holder();
+    await leases.grant(original, [id]);
+    const copies = server.app.get(CopiesRepository);
+    await copies.launch([{ taskId: id, attempt: 0, endpointId: other }]);
+    const copyHolder: LeaseHolder = { endpointId: other, id: `conn-${randomUUID()}` };
+    expect((await copies.grant(other, copyHolder.id, LEASE_MS, 10)).map((r) => r.id)).toEqual([id]);
+    return { id: id!, original, copyHolder };
+  };
 
   it('grants a lease on waiting tasks of the holder’s endpoint only, once', async () => {
     const ids = await submit(2);
@@ -218,14 +230,7 @@ describe('LeaseService', () => {
   });
 
   it('gives up a handed-back task whose speculative copy runs elsewhere: no lease left with its connection, no third run, the copy completes it', async () => {
-    const copies = server.app.get(CopiesRepository);
-    const other = (await admin('POST', '/v1/endpoints', { name: `ep-${randomUUID().slice(0, 8)}` })).body.endpoint.id as string;
-    const [id] = await submit(1);
-    const original = holder();
-    await leases.grant(original, [id!]);
-    await copies.launch([{ taskId: id!, attempt: 0, endpointId: other }]);
-    const copyHolder: LeaseHolder = { endpointId: other, id: `conn-${randomUUID()}` };
-    expect((await copies.grant(other, copyHolder.id, LEASE_MS, 10)).map((r) => r.id)).toEqual([id]);
+    const { id, original, copyHolder } = await copiedElsewhere();
     const row = async () =>
       (
         await db.prisma.$queryRawUnsafe<Array<{ status: string; lease_owner: string | null; attempt: number }>>(
@@ -233,7 +238,7 @@ describe('LeaseService', () => {
           id,
         )
       )[0];
-    await leases.handBack(original, [id!], 'the block running them ended');
+    await leases.handBack(original, [id], 'the block running them ended');
     await settled();
     // not requeued beside its running copy, and its connection holds nothing of it any more
     expect(await row()).toEqual({ status: 'dispatched', lease_owner: null, attempt: 0 });
@@ -247,9 +252,19 @@ describe('LeaseService', () => {
     await server.app
       .get(ResultsService)
       .record(copyHolder, [
-        { taskId: id!, attempt: 0, status: 'success', result: 'from the copy', timings: { startedAt: Date.now() - 5, finishedAt: Date.now() }, copy: true },
+        { taskId: id, attempt: 0, status: 'success', result: 'from the copy', timings: { startedAt: Date.now() - 5, finishedAt: Date.now() }, copy: true },
       ]);
-    expect(await task(id!)).toMatchObject({ status: 'success', attempt: 0 });
+    expect(await task(id)).toMatchObject({ status: 'success', attempt: 0 });
+  });
+
+  it('requeues a handed-back task given up beside its speculative copy as soon as that copy fails', async () => {
+    const { id, original, copyHolder } = await copiedElsewhere();
+    await leases.handBack(original, [id], 'the block running them ended');
+    const error = { code: 'TASK_ERROR' as const, name: 'Error', message: 'the copy failed' };
+    await server.app.get(ResultsService).record(copyHolder, [{ taskId: id, attempt: 0, status: 'failed', error, timings: {}, copy: true }]);
+    await settled();
+    expect(await task(id)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+    expect(woken).toEqual([[epId]]);
   });
 
   it('requeues a lease once it is past its expiry, and not before; an extended one lives on', async () => {

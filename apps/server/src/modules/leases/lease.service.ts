@@ -24,6 +24,7 @@ export interface LeaseHolder {
 @Injectable()
 export class LeaseService {
   private readonly logger = new Logger('Leases');
+  private reroute?: (endpointIds: string[]) => Promise<unknown>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS' | 'FX_MAX_ATTEMPTS'>,
@@ -56,7 +57,7 @@ export class LeaseService {
   async reconcile(holder: LeaseHolder, inFlight: string[]): Promise<LostLeases & { forget: string[] }> {
     const ms = this.config.FX_HEARTBEAT_TIMEOUT_MS;
     const copies = new Set(await this.copies.reclaim(holder.endpointId, holder.id, inFlight, ms));
-    await this.copies.endUnclaimed(holder.endpointId, holder.id);
+    await this.copiesEnded(await this.copies.endUnclaimed(holder.endpointId, holder.id));
     const reconciled = await this.leases.reconcile(holder.endpointId, holder.id, inFlight, ms, this.config.FX_MAX_ATTEMPTS);
     return { ...reconciled, forget: reconciled.forget.filter((id) => !copies.has(id)) };
   }
@@ -79,6 +80,34 @@ export class LeaseService {
     };
     this.logger.log({ msg: `the agent handed tasks back: ${reason}`, ...facts });
     await this.requeue(lost);
+  }
+
+  /**
+   * These tasks' speculative copies ended without winning. Those whose original attempt was given up
+   * beside the copy (handBack, takeBack) have nothing left running them: back to their queue now, and
+   * moved at once (the rerouter, see {@link reroutesWith}) off a former member of their endpoint group
+   * that gave them up, rather than waiting there for the sweeps, the former member's results ignored.
+   */
+  async copiesEnded(taskIds: string[]): Promise<void> {
+    const lost = await this.leases.requeueGivenUp(taskIds, this.config.FX_MAX_ATTEMPTS);
+    if (lost.requeued.length === 0 && lost.exhausted.length === 0) return;
+    const endpointIds = [...new Set(lost.requeued.map((t) => t.endpoint_id))];
+    this.logger.log({
+      msg: 'requeued tasks given up beside speculative copies that then ended',
+      requeued: lost.requeued.length,
+      failed: lost.exhausted.length,
+      taskIds: [...lost.requeued, ...lost.exhausted].slice(0, 10).map((t) => t.id),
+    });
+    await this.requeue(lost);
+    await this.reroute?.(endpointIds);
+  }
+
+  /**
+   * Endpoint group routing moves tasks requeued onto an endpoint that is not a member of their group
+   * (any more) with `rehome`; it registers here at start (it depends on this service, not this on it).
+   */
+  reroutesWith(rehome: (endpointIds: string[]) => Promise<unknown>): void {
+    this.reroute = rehome;
   }
 
   /**
@@ -108,6 +137,7 @@ export class LeaseService {
         taskIds: taskIds.slice(0, 10),
       });
     await this.requeue(lost);
+    await this.copiesEnded(copies.map((c) => c.task_id));
     return taskIds;
   }
 

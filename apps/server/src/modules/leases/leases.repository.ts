@@ -187,12 +187,22 @@ export class LeasesRepository extends SqlRepository {
   }
 
   /**
+   * Of these tasks, those whose original attempt was given up (giveUpHeld) and whose copy has ended
+   * since without winning: back to their queue with `attempt + 1` now (or failed past the limit),
+   * rather than when the recovery sweep finds their expired lease.
+   */
+  requeueGivenUp(ids: string[], maxAttempts: number): Promise<LostLeases> {
+    if (ids.length === 0) return Promise.resolve({ requeued: [], exhausted: [] });
+    return this.requeueHeld(`lease_owner IS NULL AND id IN ${idsIn('$1')}`, [json(ids)], maxAttempts);
+  }
+
+  /**
    * Gives up the original attempts, matched by `where`, of tasks whose speculative copy runs on another
    * connection (or waits for one): each is archived `lost` now (with the connection that held it), and
    * the task runs on as its copy. Its lease is left expired and ownerless, so no heartbeat or reconnect
    * of the agent that held it revives it, and no result of that agent is recorded; once the copy ends
-   * without winning, the recovery sweep requeues the task like any lost lease whose copy ended
-   * (requeueExpired).
+   * without winning, the task is requeued at once (requeueGivenUp), or else by the recovery sweep like
+   * any lost lease whose copy ended (requeueExpired).
    */
   private async giveUpHeld(where: string, params: unknown[]): Promise<string[]> {
     const rows = await this.query<RawRow<Task, 'id'>>(

@@ -202,8 +202,9 @@ export class CopiesRepository extends SqlRepository {
    * The copies sent to this endpoint's agent on another connection that its hello did not name: the
    * agent no longer runs them, so they end `lost` now (archived), rather than when their lease runs out,
    * and the attempt they ran beside runs on. As reconcile does for the endpoint's original attempts.
+   * Returns their task ids.
    */
-  async endUnclaimed(endpointId: string, leaseOwner: string): Promise<number> {
+  async endUnclaimed(endpointId: string, leaseOwner: string): Promise<string[]> {
     const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
       `WITH ended AS (
          UPDATE task_copies c SET status = 'lost', ended_at = now(), lease_expires_at = NULL,
@@ -215,7 +216,7 @@ export class CopiesRepository extends SqlRepository {
       endpointId,
       leaseOwner,
     );
-    return rows.length;
+    return rows.map((r) => r.task_id);
   }
 
   /**

@@ -3,6 +3,7 @@ import { MemoryBroker } from '../../storage/broker.memory.js';
 import { EventsService } from '../events/events.service.js';
 import type { CopiesRepository } from './copies.repository.js';
 import type { CopyPlacement } from './copy-placement.js';
+import type { LeaseService } from '../leases/lease.service.js';
 import { IDLE_LOOK_EVERY, SpeculationService } from './speculation.service.js';
 
 const INTERVAL_MS = 100;
@@ -40,7 +41,7 @@ describe('the speculation sweep on an idle replica', () => {
     other = new EventsService(broker);
     await events.onModuleInit();
     await other.onModuleInit();
-    sweep = new SpeculationService({ FX_SPECULATION_INTERVAL_MS: INTERVAL_MS }, copies, events, {} as CopyPlacement);
+    sweep = new SpeculationService({ FX_SPECULATION_INTERVAL_MS: INTERVAL_MS }, copies, events, {} as CopyPlacement, {} as LeaseService);
     sweep.onApplicationBootstrap();
   });
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { PeriodicTask } from '../../common/periodic-task.js';
 import { EventsService } from '../events/events.service.js';
+import { LeaseService } from '../leases/lease.service.js';
 import { CopiesRepository, type EndedCopy } from './copies.repository.js';
 import { CopyPlacement } from './copy-placement.js';
 
@@ -46,6 +47,7 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
     private readonly copies: CopiesRepository,
     private readonly events: EventsService,
     private readonly placement: CopyPlacement,
+    private readonly leases: LeaseService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -80,7 +82,9 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
         if (asked === this.asked) this.idleTicks = IDLE_LOOK_EVERY - 1;
         return 0;
       }
-      await this.cancelEnded(await this.copies.endStale());
+      const ended = await this.copies.endStale();
+      await this.cancelEnded(ended);
+      if (ended.length > 0) await this.leases.copiesEnded(ended.map((c) => c.task_id));
       let launched = 0;
       const page = await this.copies.speculatingGroups(this.cursor, GROUPS_PER_SWEEP);
       this.cursor = page.length < GROUPS_PER_SWEEP ? null : page.at(-1)!.id;
