@@ -223,7 +223,8 @@ export class CopiesRepository extends SqlRepository {
    * Successful results of copies leased to this connection: each completes its task if nothing else
    * did (first final wins). In the same statement the copy is `won`, and the original attempt, when it
    * was still running, is archived as `superseded` (invariant 12); the task row then holds the copy's
-   * attempt (its timings say `speculative`). Returns the tasks completed, with who held the original.
+   * attempt (its timings say `speculative`, and the endpoint it ran on: the row's own stays the
+   * original's). Returns the tasks completed, with who held the original.
    */
   recordWins(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<CopyWin[]> {
     const rows = results.map((r) => ({
@@ -250,7 +251,7 @@ export class CopiesRepository extends SqlRepository {
               RETURNING c.task_id, c.dispatched_at, c.started_at),
             won AS (
               UPDATE tasks t SET status = 'success', result = x.result -> 'v', result_ref = x.result_ref, error = NULL, output = x.output,
-                     timings = x.timings || jsonb_build_object('connectionId', $3::text, 'speculative', true),
+                     timings = x.timings || jsonb_build_object('connectionId', $3::text, 'speculative', true, 'endpointId', $2::text),
                      completed_at = now(), lease_owner = NULL, lease_expires_at = NULL,
                      dispatched_at = cp.dispatched_at, running_at = cp.started_at
               FROM x JOIN cp ON cp.task_id = x.id

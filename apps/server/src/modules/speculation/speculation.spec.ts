@@ -132,6 +132,22 @@ describe('speculation', () => {
     expect(await copies.endStale()).toEqual([]);
   });
 
+  it("records a won copy's attempt with the endpoint and worker that ran it, not the task's own", async () => {
+    const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const straggler = (await straggling(await fn('idem-elsewhere', true), holder))[5]!;
+    const elsewhere = (await admin('POST', '/v1/endpoints', { name: 'spec-elsewhere' })).body.endpoint.id as string;
+    expect(await copies.launch([{ taskId: straggler, attempt: 0, endpointId: elsewhere }])).toHaveLength(1);
+    const other: LeaseHolder = { endpointId: elsewhere, id: `conn-${randomUUID()}` };
+    expect((await copies.grant(elsewhere, other.id, 60_000, 10)).map((r) => r.id)).toEqual([straggler]);
+    await results.record(other, [result(straggler, 'from the copy', true)]);
+    const won = await task(straggler);
+    expect(won).toMatchObject({ status: 'success', endpointId: epId });
+    expect(won.attempts).toEqual([
+      expect.objectContaining({ number: 1, speculative: false, status: 'superseded', endpointId: epId, connectionId: holder.id }),
+      expect.objectContaining({ number: 1, speculative: true, status: 'success', endpointId: elsewhere, workerId: 'w-fast', connectionId: other.id }),
+    ]);
+  });
+
   it('cancels a copy whose original finished first, and records it', async () => {
     const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
     const ids = await straggling(await fn('idem-2', true), holder);

@@ -85,7 +85,8 @@ function currentAttempt(t: TaskRow, hadAttempts: boolean): TaskAttempt[] {
       status: t.status,
       // a speculative copy's result won: the row holds the copy's attempt
       speculative: t.timings?.speculative === true,
-      endpointId: t.endpoint_id,
+      // the copy ran elsewhere than the endpoint the task stays placed on
+      endpointId: (t.timings?.speculative === true && t.timings.endpointId) || t.endpoint_id,
       connectionId: t.lease_owner ?? t.timings?.connectionId ?? null,
       workerId,
       blockId: blockOfWorker(workerId),

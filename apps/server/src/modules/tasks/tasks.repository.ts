@@ -70,7 +70,7 @@ export type TaskRow = RawRow<
     TaskSerialized & {
       result_ref: ObjectRef | null;
       status: TaskStatus;
-      timings: (TaskTimings & { connectionId?: string | null; speculative?: boolean }) | null;
+      timings: (TaskTimings & { connectionId?: string | null; speculative?: boolean; endpointId?: string }) | null;
       retry: RetryPolicy | null;
       progress: ProgressEvent[] | null;
     }
