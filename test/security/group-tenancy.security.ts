@@ -365,6 +365,28 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     bare.close();
   });
 
+  it("places a speculative copy refused by a member that runs only its owner's tasks on another member, whose result wins", async () => {
+    const { g, task, ep } = await heldByAlice('mallory-refusing', 'pool-refusing', ['refused-copy']);
+    const third = await endpoint(mallory, 'mallory-replaced');
+    expect((await alice.api('POST', `/v1/endpoint-groups/${g}/members`, { endpointId: third.id })).status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g}/members/${third.id}/accept`)).status).toBeLessThan(300);
+    const thirdPeer = await peer(third.token);
+    const bare = await ownerOnlyPeer(ep);
+    await copyOn(task, ep.id);
+    // refused where it was placed, before it ran; the sweep places it on the other member, which is sent it
+    expect((await thirdPeer.tasks(1, 15_000))[0]).toMatchObject({ taskId: task, copy: true });
+    thirdPeer.send('results', { results: [{ ...result(task, 'from the second placement'), timings: { workerId: 'w-third' }, copy: true }] });
+    await thirdPeer.next('ack');
+    const done = await finished(alice, task);
+    expect(done.result).toBe('from the second placement');
+    expect(done.attempts.filter((a: { speculative: boolean }) => a.speculative)).toEqual([
+      expect.objectContaining({ status: 'cancelled', endpointId: ep.id, error: expect.objectContaining({ code: 'ISOLATION_REQUIRED' }) }),
+      expect.objectContaining({ status: 'success', endpointId: third.id, workerId: 'w-third' }),
+    ]);
+    expect(bare.frames.filter((f) => f.type === 'tasks')).toEqual([]);
+    for (const p of [bare, thirdPeer]) p.close();
+  });
+
   it("lets the member running a task's speculative copy store its result, the copy's uploads capped apart from the original's, and the result the task's when the copy wins", async () => {
     const { ep, groupId, member, task } = await heldByMember('mallory-copy-store-1', 'pool-copy-store', ['copy-store']);
     const other = await endpoint(mallory, 'mallory-copy-store-2');

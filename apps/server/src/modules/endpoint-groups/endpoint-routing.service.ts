@@ -78,14 +78,14 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
 
   /**
    * For another copy of a task (speculation): the member of the group that would take it now, other
-   * than `excludeEndpointId`; null when the group has no other online member that allows the function.
+   * than those excluded; null when the group has no other online member that allows the function.
    */
   async pickMember(
     groupId: string,
-    excludeEndpointId: string,
+    exclude: string[],
     task: { ownerId: string; pickled: boolean; functionId: string; resources?: TaskResources | null; objects?: string[] },
   ): Promise<string | null> {
-    const members = ((await this.loadsByGroup([groupId])).get(groupId) ?? []).filter((m) => m.endpointId !== excludeEndpointId && m.online);
+    const members = ((await this.loadsByGroup([groupId])).get(groupId) ?? []).filter((m) => !exclude.includes(m.endpointId) && m.online);
     const [choice] = chooseMembers(members, [task], (ep, owner, sha) => owner !== undefined && this.locality.holds(ep, owner, sha));
     return choice && 'endpointId' in choice ? choice.endpointId : null;
   }

@@ -134,13 +134,13 @@ export class AttemptsRepository extends SqlRepository {
   async forTask(taskId: string, limit: number): Promise<AttemptRow[]> {
     const rows = await this.query<AttemptRow>(
       `SELECT * FROM (
-         SELECT task_id, number, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error, retry_at, speculative
+         SELECT task_id, number, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error, retry_at, speculative, placement
          FROM task_attempts WHERE task_id = $1::uuid
          UNION ALL
          SELECT task_id, attempt + 1, CASE status WHEN 'queued' THEN 'waiting-for-endpoint' ELSE status END, endpoint_id, connection_id, worker_id,
-                launched_at, dispatched_at, started_at, ended_at, error, NULL, true
+                launched_at, dispatched_at, started_at, ended_at, error, NULL, true, placement
          FROM task_copies WHERE task_id = $1::uuid AND status IN ('queued', 'dispatched', 'running')) a
-       ORDER BY number DESC, speculative DESC LIMIT $2::int`,
+       ORDER BY number DESC, speculative DESC, placement DESC LIMIT $2::int`,
       taskId,
       limit,
     );

@@ -14,13 +14,21 @@ export class CopyPlacement {
   constructor(private readonly routing: EndpointRoutingService) {}
 
   async endpointFor(task: Straggler): Promise<string> {
-    if (!task.endpoint_group_id) return task.endpoint_id;
-    const member = await this.routing.pickMember(task.endpoint_group_id, task.endpoint_id, {
+    return (await this.otherMember(task, [])) ?? task.endpoint_id;
+  }
+
+  /**
+   * For a copy refused before it ran (RefusedCopy): another member than the original's and those that
+   * refused it, or null (then the copy is not placed again: on the task's own endpoint it would be a
+   * copy the original's agent runs beside it, which the first placement did not choose).
+   */
+  otherMember(task: Straggler, refusedBy: string[]): Promise<string | null> {
+    if (!task.endpoint_group_id) return Promise.resolve(null);
+    return this.routing.pickMember(task.endpoint_group_id, [task.endpoint_id, ...refusedBy], {
       ownerId: task.owner_id,
       pickled: task.serializer === 'pickle',
       functionId: task.function_id,
       resources: task.resources as TaskResources | null,
     });
-    return member ?? task.endpoint_id;
   }
 }

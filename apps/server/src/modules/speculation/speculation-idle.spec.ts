@@ -32,6 +32,7 @@ describe('the speculation sweep on an idle replica', () => {
         return active;
       },
       endStale: async () => [],
+      refused: async () => [],
       speculatingGroups: async () => [],
       settleGroups: async () => undefined,
       endpointsWithQueuedCopies: async () => [],

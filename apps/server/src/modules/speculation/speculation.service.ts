@@ -85,7 +85,7 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
       const ended = await this.copies.endStale();
       await this.cancelEnded(ended);
       if (ended.length > 0) await this.leases.copiesEnded(ended.map((c) => c.task_id));
-      let launched = 0;
+      let launched = await this.placeRefusedAgain();
       const page = await this.copies.speculatingGroups(this.cursor, GROUPS_PER_SWEEP);
       this.cursor = page.length < GROUPS_PER_SWEEP ? null : page.at(-1)!.id;
       const settled: string[] = [];
@@ -118,6 +118,23 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
       this.logger.error({ msg: `the speculation sweep failed; the next one tries again: ${(e as Error).message}` });
       return 0;
     }
+  }
+
+  /**
+   * Copies a member refused before they ran (its agent runs only its owner's tasks now) go to another
+   * member that may run them, if the group has one; a task still has one copy at a time (its one row),
+   * placed at most MAX_COPY_PLACEMENTS times. Those placed no more leave their task to its original, or
+   * requeue it when that was given up beside the copy. Returns the copies placed again.
+   */
+  private async placeRefusedAgain(): Promise<number> {
+    let placed = 0;
+    const placedNoMore: string[] = [];
+    for (const c of await this.copies.refused(MAX_LAUNCH_PER_GROUP)) {
+      if (await this.copies.replace(c, await this.placement.otherMember(c, c.refused_by))) placed++;
+      else placedNoMore.push(c.id);
+    }
+    if (placedNoMore.length > 0) await this.leases.copiesEnded(placedNoMore);
+    return placed;
   }
 
   /** Agents still running copies that ended here stop them (only the copy: the original may still run). */
