@@ -15,12 +15,17 @@ export async function lockName(tx: Pick<Prisma.TransactionClient, '$executeRawUn
 /**
  * Runs `fn` in a transaction that holds the lock on `key` first: a check and the write it allows (a
  * quota's count and the insert it admits) cannot interleave with another request's for the same key.
+ * A burst of requests for one key queues for the lock and the pool's connections: Prisma's defaults
+ * (2 s to get a connection, 5 s in all) would fail the later ones of a burst of a hundred instead.
  */
 export function inTurn<T>(db: Database, key: string, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
   return withConflictRetry(() =>
-    db.prisma.$transaction(async (tx) => {
-      await lockName(tx, key);
-      return fn(tx);
-    }),
+    db.prisma.$transaction(
+      async (tx) => {
+        await lockName(tx, key);
+        return fn(tx);
+      },
+      { maxWait: 30_000, timeout: 60_000 },
+    ),
   );
 }
