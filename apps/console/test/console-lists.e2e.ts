@@ -106,4 +106,33 @@ describe('the console on lists it reads only the head of', () => {
     expect(await note.textContent()).toBe('Showing the first 10,000 functions; there are more, which the console does not list.');
     await page.unrouteAll();
   });
+
+  it('says under the task filters when their function and owner choices are cut, and keeps a filter by an id past them', async () => {
+    await nav('Tasks').click();
+    const form = page.getByRole('form', { name: 'Filter tasks' });
+    await form.locator('select[name="functionId"] option', { hasText: 'ident' }).waitFor({ state: 'attached' });
+    expect(await form.locator('[data-cut]').count()).toBe(0);
+
+    const fn = (n: number) => ({ id: uuid(n), name: `fn-${n}`, version: 1, runtime: 'js', source: '', public: false, ownerId: uuid(1), createdAt: at(n) });
+    await page.route((url) => url.pathname === '/v1/functions', pagedAnswer(10_001, fn));
+    await page.route(
+      (url) => url.pathname === '/v1/users',
+      pagedAnswer(10_001, (n) => ({ id: uuid(n), name: `user-${n}`, admin: false, createdAt: at(n) })),
+    );
+    // an owner past the 10,000 listed, as a link or a typed address names it
+    const past = uuid(10_000);
+    await nav('Overview').click();
+    await page.evaluate((p) => {
+      history.pushState(null, '', `/console/tasks?ownerId=${p}`);
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    }, past);
+    await form.locator('[data-cut="functions"]').waitFor();
+    expect(await form.locator('[data-cut="functions"]').textContent()).toBe(
+      'Showing the first 10,000 functions; there are more, which the console does not list.',
+    );
+    await form.locator('[data-cut="users"]').waitFor();
+    expect(await form.locator('[data-cut="users"]').textContent()).toBe('Showing the first 10,000 users; there are more, which the console does not list.');
+    expect(await form.locator('select[name="ownerId"]').inputValue()).toBe(past);
+    await page.unrouteAll();
+  });
 });

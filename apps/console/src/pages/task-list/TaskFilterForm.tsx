@@ -2,7 +2,7 @@ import type { FormEvent } from 'react';
 import { TaskStatus } from '@fx/protocol';
 import type { TaskFilters } from '../../api';
 import { useSession } from '../../app-context';
-import { shortId } from '../../components';
+import { CutNote, shortId } from '../../components';
 import { byId, Field, SelectField, type Option } from '../../fields';
 import { navigate } from '../../router';
 import { FILTER_KEYS, type TaskLookups } from './useTaskList';
@@ -18,7 +18,7 @@ const toLocal = (iso: string | null) => {
 /** The filters of the task list. Applying one navigates to /tasks with it in the query string, which is where the list reads it. */
 export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskFilters; filterKey: string; lookups: TaskLookups }) {
   const { user } = useSession();
-  const { endpoints, functions, users } = lookups;
+  const { endpoints, functions, users, cut } = lookups;
 
   const setFilter = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -38,7 +38,7 @@ export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskF
     { label: 'State', name: 'status', options: TaskStatus.options.map((s) => ({ value: s, label: s })), keepUnknown: (v) => v },
     { label: 'Endpoint', name: 'endpointId', options: byId(endpoints), keepUnknown: shortId },
     { label: 'Function', name: 'functionId', options: byId(functions), keepUnknown: shortId },
-    ...(user.admin ? [{ label: 'Owner', name: 'ownerId' as const, any: 'anyone', options: byId(users) }] : []),
+    ...(user.admin ? [{ label: 'Owner', name: 'ownerId' as const, any: 'anyone', options: byId(users), keepUnknown: shortId }] : []),
   ];
 
   return (
@@ -61,6 +61,9 @@ export function TaskFilterForm({ filters, filterKey, lookups }: { filters: TaskF
       <Field label="To">
         <input type="datetime-local" name="until" defaultValue={toLocal(filters.until ?? null)} />
       </Field>
+      {/* past the head, a function or owner is still a filter: by its id in the address (?functionId=, ?ownerId=) */}
+      {cut.functions ? <CutNote shown={functions.length} what="functions" /> : null}
+      {cut.users && user.admin ? <CutNote shown={users.length} what="users" /> : null}
       <div className="filter-buttons">
         <button type="submit" className="primary">
           Apply

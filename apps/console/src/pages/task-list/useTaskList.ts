@@ -36,21 +36,29 @@ export function useTaskLookups() {
   const [endpoints, setEndpoints] = useState<ConsoleEndpoint[]>([]);
   const [functions, setFunctions] = useState<FunctionInfo[]>([]);
   const [users, setUsers] = useState<UserInfo[]>([]);
+  // the lists the console read only the head of (MAX_LISTED_*): the form says so
+  const [cut, setCut] = useState<{ functions: boolean; users: boolean }>({ functions: false, users: false });
   useEffect(() => {
     api.endpoints().then(setEndpoints, () => undefined);
     api.functions().then(
-      (f) => setFunctions(f.items),
+      (f) => {
+        setFunctions(f.items);
+        setCut((c) => ({ ...c, functions: f.cut }));
+      },
       () => undefined,
     );
     if (user.admin)
       api.users().then(
-        (u) => setUsers(u.items),
+        (u) => {
+          setUsers(u.items);
+          setCut((c) => ({ ...c, users: u.cut }));
+        },
         () => undefined,
       );
   }, [api, user.admin]);
   const epName = useMemo(() => new Map(endpoints.map((e) => [e.id, e.name])), [endpoints]);
   const fnName = useMemo(() => new Map(functions.map((f) => [f.id, f.name])), [functions]);
-  return { endpoints, functions, users, epName, fnName };
+  return { endpoints, functions, users, cut, epName, fnName };
 }
 
 export type TaskLookups = ReturnType<typeof useTaskLookups>;
