@@ -8,6 +8,7 @@ import { FRAME_POLL, RawSocket, mkUser, type TestUser } from './channels.fixture
 import { objectsClient } from '../../apps/server/src/testing/objects-client.js';
 import { firingTaskId } from '../../apps/server/src/modules/triggers/trigger-rules.js';
 import { CopiesRepository } from '../../apps/server/src/modules/speculation/copies.repository.js';
+import { CopyPlacementsRepository } from '../../apps/server/src/modules/speculation/copy-placements.repository.js';
 import { EventsService } from '../../apps/server/src/modules/events/events.service.js';
 import { WorkStealingService, type StealOutcome } from '../../apps/server/src/modules/endpoint-groups/work-stealing.service.js';
 
@@ -385,6 +386,43 @@ describe.each(['embedded', 'postgres+redis'] as const)('tasks of an endpoint gro
     ]);
     expect(bare.frames.filter((f) => f.type === 'tasks')).toEqual([]);
     for (const p of [bare, thirdPeer]) p.close();
+  });
+
+  it('places a speculative copy a member refused through a failed result before it ran on another member; one that ran and failed is not placed again', async () => {
+    const { g, task, ep, member } = await copiedToMallory('mallory-not-allowed', 'pool-not-allowed', ['not-allowed-copy']);
+    const third = await endpoint(mallory, 'mallory-placed-again');
+    expect((await alice.api('POST', `/v1/endpoint-groups/${g}/members`, { endpointId: third.id })).status).toBe(201);
+    expect((await mallory.api('POST', `/v1/endpoint-groups/${g}/members/${third.id}/accept`)).status).toBeLessThan(300);
+    const thirdPeer = await peer(third.token);
+    // the member's agent refuses it at intake (its allow-list, say): a failed result, never started
+    const refused = { code: 'FUNCTION_NOT_ALLOWED' as const, name: 'FunctionNotAllowed', message: 'this endpoint does not allow the function' };
+    member.send('results', { results: [{ taskId: task, attempt: 0, status: 'failed', error: refused, timings: {}, copy: true }] });
+    await member.next('ack');
+    // the sweep places it on the other member, which is sent it
+    expect((await thirdPeer.tasks(1, 15_000))[0]).toMatchObject({ taskId: task, copy: true });
+    thirdPeer.send('started', { tasks: [{ taskId: task, startedAt: Date.now(), copy: true }] });
+    // that one ran and failed: it ends, and the task is left to its original
+    const ran = { code: 'TASK_ERROR' as const, name: 'Error', message: 'the copy failed' };
+    thirdPeer.send('results', { results: [{ taskId: task, attempt: 0, status: 'failed', error: ran, timings: { workerId: 'w-third' }, copy: true }] });
+    await thirdPeer.next('ack');
+    await eventually(
+      async () => ((await get(alice, task)).attempts.filter((a: { speculative: boolean }) => a.speculative).length === 2 ? true : undefined),
+      10_000,
+      'both placements archived',
+      FRAME_POLL,
+    );
+    expect((await get(alice, task)).attempts.filter((a: { speculative: boolean }) => a.speculative)).toEqual([
+      expect.objectContaining({ status: 'cancelled', endpointId: ep.id, error: expect.objectContaining({ code: 'FUNCTION_NOT_ALLOWED' }) }),
+      expect.objectContaining({ status: 'failed', endpointId: third.id, error: expect.objectContaining({ code: 'TASK_ERROR' }) }),
+    ]);
+    // a sweep later, no member was sent it again
+    await sleep(1_500);
+    expect(await server.app.get(CopyPlacementsRepository).refused(1_000)).not.toContainEqual(expect.objectContaining({ id: task }));
+    expect([member, thirdPeer].map((p) => p.frames.filter((f) => f.type === 'tasks'))).toEqual([[], []]);
+    alicePeer.send('results', { results: [result(task, 'from alice')] });
+    await alicePeer.next('ack');
+    expect((await finished(alice, task)).result).toBe('from alice');
+    for (const p of [member, thirdPeer]) p.close();
   });
 
   it("lets the member running a task's speculative copy store its result, the copy's uploads capped apart from the original's, and the result the task's when the copy wins", async () => {

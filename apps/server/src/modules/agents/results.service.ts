@@ -226,7 +226,8 @@ export class ResultsService {
    * Results of speculative copies leased to this connection (those of other connections are dropped):
    * a success completes its task unless something else did first, and the original attempt, still
    * running, is told to stop; a failure only ends the copy (the original decides, or, given up beside
-   * the copy, is requeued now). Never retried.
+   * the copy, is requeued now), except that a copy its agent refused before it ran is placed again on
+   * another member by the sweep, as one refused at its grant (CopiesRepository.recordFailures). Never retried.
    */
   private async recordCopies(conn: LeaseHolder, results: TaskResult[]): Promise<void> {
     const refs = await this.objectRefs.checkResults(results, true);
@@ -237,7 +238,18 @@ export class ResultsService {
       conn.id,
       inputs.filter((r) => r.status === 'success'),
     );
-    if (failed.length > 0) await this.leases.copiesEnded(await this.copies.recordFailures(conn.endpointId, conn.id, failed));
+    if (failed.length > 0) {
+      const { ended, refused } = await this.copies.recordFailures(conn.endpointId, conn.id, failed);
+      await this.leases.copiesEnded(ended);
+      if (refused.length > 0)
+        this.logger.log({
+          msg: 'the agent refused speculative copies before they ran; the sweep places them on another member',
+          endpointId: conn.endpointId,
+          connId: conn.id,
+          refused: refused.length,
+          taskIds: refused.slice(0, 10),
+        });
+    }
     if (won.length > 0)
       this.logger.log({
         msg: 'speculative copies won',

@@ -6,18 +6,9 @@ import type { Task, TaskCopy, TaskGroup } from '../../generated/prisma/client.js
 import type { DispatchedRow } from '../leases/leases.repository.js';
 import type { OutcomeRow, ResultInput } from '../tasks/tasks.repository.js';
 import { FINAL, HELD, agentStart, stillMember, checkedObjects, idsIn, isolatesFor, json } from '../tasks/task-sql.js';
+import { COPY_ACTIVE, COPY_SENT, REFUSAL_CODES, REFUSED, archive, leaseLost } from './copy-sql.js';
 
-/** The states of a copy that has not ended. */
-export const COPY_ACTIVE = `('queued', 'dispatched', 'running')`;
-/** The states of a copy sent to an agent (a lease on a connection) that has not ended. */
-export const COPY_SENT = `('dispatched', 'running')`;
-/** How many times a task's copy may be placed in all (a refused one is placed again, up to this). */
-export const MAX_COPY_PLACEMENTS = 2;
-/** A copy of `c` refused before it ran that may be placed again (the partial index task_copies_refused_idx holds these). */
-const REFUSED = (c: string) =>
-  `${c}.status = 'cancelled' AND ${c}.dispatched_at IS NULL AND (${c}.error->>'code') = 'ISOLATION_REQUIRED' AND ${c}.placement < ${MAX_COPY_PLACEMENTS - 1}`;
-/** The error of a copy that ended `lost` (its agent no longer runs it); `message` is SQL text, quotes doubled. */
-const leaseLost = (message: string) => `jsonb_build_object('code', 'LEASE_LOST', 'name', 'LeaseLost', 'message', '${message}')`;
+export { COPY_ACTIVE, COPY_SENT, MAX_COPY_PLACEMENTS } from './copy-sql.js';
 
 /** A group the sweep looks at, with what it asked for. */
 export type SpeculatingGroup = RawRow<TaskGroup, 'id' | 'speculation', { speculation: Speculation }>;
@@ -25,15 +16,14 @@ export type SpeculatingGroup = RawRow<TaskGroup, 'id' | 'speculation', { specula
 export type Straggler = RawRow<Task, 'id' | 'owner_id' | 'serializer' | 'attempt' | 'endpoint_id' | 'endpoint_group_id' | 'function_id' | 'resources'>;
 /** A copy that ended without winning: who held it, to tell its agent to stop it. */
 export type EndedCopy = RawRow<TaskCopy, 'task_id' | 'endpoint_id' | 'connection_id' | 'status'>;
-/** A copy refused before it ran, that may be placed again: its task (as a straggler), the placement, who refused it. */
-export type RefusedCopy = Straggler & RawRow<TaskCopy, 'placement' | 'refused_by'>;
 /** A task a copy's result completed, and the original attempt it superseded (to cancel). */
 export type CopyWin = OutcomeRow & { endpoint_id: string; superseded_owner: string | null };
 
 /**
  * Speculative copies (issue 16): the task_copies table (one copy per task, with its own lease; placed
- * again only where a member refused it before it ran) and the statements that launch, lease, complete and end copies. Every statement is conditional, so
- * replicas racing (two sweeps, a sweep and a results frame) move each copy once.
+ * again only where a member refused it before it ran, see CopyPlacementsRepository) and the statements
+ * that launch, lease, complete and end copies. Every statement is conditional, so replicas racing (two
+ * sweeps, a sweep and a results frame) move each copy once.
  */
 @Injectable()
 export class CopiesRepository extends SqlRepository {
@@ -108,47 +98,6 @@ export class CopiesRepository extends SqlRepository {
        RETURNING task_id, endpoint_id`,
       json(copies.map((c) => ({ task_id: c.taskId, attempt: c.attempt, endpoint_id: c.endpointId }))),
     );
-  }
-
-  /**
-   * Copies refused before they ran (ISOLATION_REQUIRED at their grant) that may be placed again: their
-   * task still runs its original, it was sent to an endpoint group, and MAX_COPY_PLACEMENTS is not
-   * reached.
-   */
-  refused(limit: number): Promise<RefusedCopy[]> {
-    return this.query(
-      `SELECT t.id, t.owner_id, t.serializer, t.attempt, t.endpoint_id, t.endpoint_group_id, t.function_id, t.resources,
-              c.placement, c.refused_by || c.endpoint_id AS refused_by
-       FROM task_copies c JOIN tasks t ON t.id = c.task_id
-       WHERE ${REFUSED('c')}
-       ORDER BY c.ended_at LIMIT $1::int`,
-      limit,
-    );
-  }
-
-  /**
-   * Places a refused copy again, on `endpointId`, as a new copy of the task (its refusal stays archived);
-   * or, `endpointId` null (no other member, or its task no longer runs), places it no more. Only a copy
-   * still as `refused` read it moves (another replica's sweep may have placed it). Returns whether it was placed.
-   */
-  async replace(c: Pick<RefusedCopy, 'id' | 'placement' | 'refused_by'>, endpointId: string | null): Promise<boolean> {
-    const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
-      `UPDATE task_copies c SET placement = CASE WHEN $3::uuid IS NULL THEN ${MAX_COPY_PLACEMENTS} ELSE c.placement + 1 END,
-              refused_by = $4::uuid[], endpoint_id = COALESCE($3::uuid, c.endpoint_id),
-              status = CASE WHEN $3::uuid IS NULL THEN c.status ELSE 'queued' END,
-              launched_at = CASE WHEN $3::uuid IS NULL THEN c.launched_at ELSE now() END,
-              ended_at = CASE WHEN $3::uuid IS NULL THEN c.ended_at END,
-              error = CASE WHEN $3::uuid IS NULL THEN c.error END
-       FROM tasks t
-       WHERE c.task_id = $1::uuid AND c.placement = $2::int AND c.status = 'cancelled' AND c.dispatched_at IS NULL AND t.id = c.task_id
-         AND ($3::uuid IS NULL OR (t.status IN ${HELD} AND t.attempt = c.attempt))
-       RETURNING c.task_id`,
-      c.id,
-      c.placement,
-      endpointId,
-      c.refused_by,
-    );
-    return endpointId !== null && rows.length > 0;
   }
 
   /** Endpoints with copies waiting for their agent (launched, or not taken by a replica that had no connection). */
@@ -319,25 +268,33 @@ export class CopiesRepository extends SqlRepository {
   }
 
   /**
-   * Failed results of copies leased to this connection: the copy ends `failed` and is archived; the
-   * task goes on with its original attempt, which alone decides a failure (a copy only ever rescues).
+   * Failed results of copies leased to this connection. A copy its agent refused before it ran (never
+   * started, its code one of REFUSAL_CODES: the member's allow-list, hash check or isolation) ends as a
+   * copy refused at its grant does, `cancelled` with that error, and the sweep places it again on
+   * another member (CopyPlacementsRepository); any other ends `failed`. Both are archived. The task goes
+   * on with its original attempt, which alone decides a failure (a copy only ever rescues). Returns the
+   * copies ended for good (`ended`) and those the sweep may place again (`refused`).
    */
-  async recordFailures(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<string[]> {
+  async recordFailures(endpointId: string, leaseOwner: string, results: ResultInput[]): Promise<{ ended: string[]; refused: string[] }> {
     const rows = results.map((r) => ({ id: r.taskId, error: r.error ?? null, worker_id: r.timings.workerId ?? null, started_at: r.timings.startedAt ?? null }));
-    const ended = await this.query<RawRow<TaskCopy, 'task_id'>>(
-      `WITH x AS (SELECT DISTINCT ON (id) * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, error jsonb, worker_id text, started_at float8)),
+    const ended = await this.query<RawRow<TaskCopy, 'task_id'> & { again: boolean }>(
+      `WITH x AS (SELECT DISTINCT ON (id) r.*, (r.error->>'code') IN ${REFUSAL_CODES} AS refusal
+                  FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, error jsonb, worker_id text, started_at float8)),
             ended AS (
-              UPDATE task_copies c SET status = 'failed', ended_at = now(), lease_expires_at = NULL, error = x.error, worker_id = x.worker_id,
-                     started_at = COALESCE(c.started_at, ${agentStart('x.started_at', 'c.dispatched_at')})
+              UPDATE task_copies c SET status = CASE WHEN x.refusal AND c.status = 'dispatched' THEN 'cancelled' ELSE 'failed' END,
+                     ended_at = now(), lease_expires_at = NULL, error = x.error,
+                     worker_id = CASE WHEN x.refusal AND c.status = 'dispatched' THEN NULL ELSE x.worker_id END,
+                     started_at = CASE WHEN x.refusal AND c.status = 'dispatched' THEN NULL
+                       ELSE COALESCE(c.started_at, ${agentStart('x.started_at', 'c.dispatched_at')}) END
               FROM x WHERE c.task_id = x.id AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ${COPY_SENT}
               RETURNING c.*)
        ${archive('ended')}
-       SELECT task_id FROM ended`,
+       SELECT task_id, ${REFUSED('ended')} AS again FROM ended`,
       json(rows),
       endpointId,
       leaseOwner,
     );
-    return ended.map((r) => r.task_id);
+    return { ended: ended.filter((r) => !r.again).map((r) => r.task_id), refused: ended.filter((r) => r.again).map((r) => r.task_id) };
   }
 
   /**
@@ -382,12 +339,4 @@ export class CopiesRepository extends SqlRepository {
        SELECT task_id, endpoint_id, connection_id, status FROM ended`,
     );
   }
-}
-
-/** Archives the copies of CTE `ended` as speculative attempts (sharing the number of the attempt they ran alongside). */
-function archive(ended: string): string {
-  return `, archived AS (
-    INSERT INTO task_attempts (task_id, number, speculative, placement, status, endpoint_id, connection_id, worker_id, queued_at, dispatched_at, started_at, ended_at, error)
-    SELECT task_id, attempt + 1, true, placement, status, endpoint_id, connection_id, worker_id, launched_at, dispatched_at, started_at, ended_at, error FROM ${ended}
-    ON CONFLICT DO NOTHING)`;
 }

@@ -3,6 +3,7 @@ import { MemoryBroker } from '../../storage/broker.memory.js';
 import { EventsService } from '../events/events.service.js';
 import type { CopiesRepository } from './copies.repository.js';
 import type { CopyPlacement } from './copy-placement.js';
+import type { CopyPlacementsRepository } from './copy-placements.repository.js';
 import type { LeaseService } from '../leases/lease.service.js';
 import { IDLE_LOOK_EVERY, SpeculationService } from './speculation.service.js';
 
@@ -32,7 +33,6 @@ describe('the speculation sweep on an idle replica', () => {
         return active;
       },
       endStale: async () => [],
-      refused: async () => [],
       speculatingGroups: async () => [],
       settleGroups: async () => undefined,
       endpointsWithQueuedCopies: async () => [],
@@ -42,7 +42,16 @@ describe('the speculation sweep on an idle replica', () => {
     other = new EventsService(broker);
     await events.onModuleInit();
     await other.onModuleInit();
-    sweep = new SpeculationService({ FX_SPECULATION_INTERVAL_MS: INTERVAL_MS }, copies, events, {} as CopyPlacement, {} as LeaseService);
+    sweep = new SpeculationService(
+      { FX_SPECULATION_INTERVAL_MS: INTERVAL_MS },
+      copies,
+      events,
+      {} as CopyPlacement,
+      {} as LeaseService,
+      {
+        refused: async () => [],
+      } as unknown as CopyPlacementsRepository,
+    );
     sweep.onApplicationBootstrap();
   });
 

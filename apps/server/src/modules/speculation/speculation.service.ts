@@ -5,6 +5,7 @@ import { EventsService } from '../events/events.service.js';
 import { LeaseService } from '../leases/lease.service.js';
 import { CopiesRepository, type EndedCopy } from './copies.repository.js';
 import { CopyPlacement } from './copy-placement.js';
+import { CopyPlacementsRepository } from './copy-placements.repository.js';
 
 /** Most copies one group launches per sweep. */
 const MAX_LAUNCH_PER_GROUP = 1_000;
@@ -48,6 +49,7 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
     private readonly events: EventsService,
     private readonly placement: CopyPlacement,
     private readonly leases: LeaseService,
+    private readonly placements: CopyPlacementsRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -121,7 +123,8 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /**
-   * Copies a member refused before they ran (its agent runs only its owner's tasks now) go to another
+   * Copies a member refused before they ran (at their grant: its agent runs only its owner's tasks now;
+   * or by its agent's intake: its allow-list, hash check or isolation, see REFUSAL_CODES) go to another
    * member that may run them, if the group has one; a task still has one copy at a time (its one row),
    * placed at most MAX_COPY_PLACEMENTS times. Those placed no more leave their task to its original, or
    * requeue it when that was given up beside the copy. Returns the copies placed again.
@@ -129,8 +132,8 @@ export class SpeculationService implements OnApplicationBootstrap, OnModuleDestr
   private async placeRefusedAgain(): Promise<number> {
     let placed = 0;
     const placedNoMore: string[] = [];
-    for (const c of await this.copies.refused(MAX_LAUNCH_PER_GROUP)) {
-      if (await this.copies.replace(c, await this.placement.otherMember(c, c.refused_by))) placed++;
+    for (const c of await this.placements.refused(MAX_LAUNCH_PER_GROUP)) {
+      if (await this.placements.replace(c, await this.placement.otherMember(c, c.refused_by))) placed++;
       else placedNoMore.push(c.id);
     }
     if (placedNoMore.length > 0) await this.leases.copiesEnded(placedNoMore);

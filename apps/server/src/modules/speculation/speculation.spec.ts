@@ -6,6 +6,7 @@ import { rest, startTestServer, type TestServer } from '../../testing/test-serve
 import { ResultsService } from '../agents/results.service.js';
 import { LeaseService, type LeaseHolder } from '../leases/lease.service.js';
 import { CopiesRepository } from './copies.repository.js';
+import { CopyPlacementsRepository } from './copy-placements.repository.js';
 import { GROUPS_PER_SWEEP, SpeculationService } from './speculation.service.js';
 import type { Database } from '../../storage/database.js';
 import { DATABASE } from '../../storage/storage.module.js';
@@ -164,6 +165,27 @@ describe('speculation', () => {
       expect.objectContaining({ number: 1, speculative: false, status: 'success' }),
       expect.objectContaining({ number: 1, speculative: true, status: 'cancelled', connectionId: other }),
     ]);
+  });
+
+  it('takes a copy its agent refused before it ran for one to place again, and places it no more once its task ended', async () => {
+    const placements = server.app.get(CopyPlacementsRepository);
+    const holder: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    const straggler = (await straggling(await fn('idem-refused', true), holder))[5]!;
+    expect(await sweep.sweep()).toBe(1);
+    const other: LeaseHolder = { endpointId: epId, id: `conn-${randomUUID()}` };
+    expect(await copies.grant(epId, other.id, 60_000, 10)).toHaveLength(1);
+    const refused = { code: 'CONTENT_HASH_MISMATCH' as const, name: 'ContentHashMismatch', message: 'refusing to run it' };
+    await results.record(other, [{ taskId: straggler, attempt: 0, status: 'failed', error: refused, timings: { startedAt: Date.now() }, copy: true }]);
+    const [c] = (await placements.refused(1_000)).filter((r) => r.id === straggler);
+    expect(c).toMatchObject({ placement: 0, refused_by: [epId] });
+    expect((await task(straggler)).attempts).toEqual([
+      expect.objectContaining({ speculative: false, status: 'running' }),
+      expect.objectContaining({ speculative: true, status: 'cancelled', startedAt: null, error: expect.objectContaining({ code: 'CONTENT_HASH_MISMATCH' }) }),
+    ]);
+    // its original finishes first: a member found for it then places it no more, and the sweep stops reading it
+    await results.record(holder, [result(straggler, 'from the original')]);
+    expect(await placements.replace(c!, randomUUID())).toBe(false);
+    expect((await placements.refused(1_000)).map((r) => r.id)).not.toContain(straggler);
   });
 
   it('keeps a start an agent reports between the dispatch and now: no clock of its makes every task a straggler', async () => {
