@@ -290,6 +290,9 @@ export type CancelPayload = z.infer<typeof CancelPayload>;
 /**
  * Tasks the agent hands back without a result because what ran them went away (an HPC block ended by
  * walltime, node failure or scancel). The server requeues them with `attempt + 1`, as for a lost lease.
+ * The ids name original attempts: an agent reports a speculative copy that lost its worker as a failed
+ * result (with `copy`), never here. Where the agent holds a task's copy and not its original, the server
+ * takes its id for the copy, which ends.
  */
 export const RequeuePayload = z.object({
   taskIds: z.array(Uuid).min(1).max(100_000),

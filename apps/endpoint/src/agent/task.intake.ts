@@ -293,7 +293,9 @@ export class TaskIntake {
         const reason: unknown = controller.signal.reason;
         // its lines and live items go before its result or hand-back (see LiveStreams), then it is let go
         if (lost && task.copy) {
-          // Only the copy's worker went away: the copy fails (the original goes on, and decides).
+          // Only the copy's worker went away: the copy fails (the original goes on, and decides). Never
+          // handed back: a `requeue` frame names originals (RequeuePayload), which the server gives up
+          // where their copy runs beside them on this agent.
           this.finish(task, run.startedAt, outcome, run);
         } else if (lost) {
           // What ran it went away (an HPC block ended): hand it back to be run again (attempt + 1).

@@ -267,6 +267,73 @@ describe('LeaseService', () => {
     expect(woken).toEqual([[epId]]);
   });
 
+  /** The task's row and its copy's, as the leases see them. */
+  const rowsOf = async (id: string) =>
+    (
+      await db.prisma.$queryRawUnsafe<
+        Array<{ status: string; lease_owner: string | null; attempt: number; copy_status: string; copy_connection: string | null }>
+      >(
+        `SELECT t.status, t.lease_owner, t.attempt, c.status AS copy_status, c.connection_id AS copy_connection
+         FROM tasks t JOIN task_copies c ON c.task_id = t.id WHERE t.id = $1::uuid`,
+        id,
+      )
+    )[0];
+  const copyFailed = (id: string) => ({
+    taskId: id,
+    attempt: 0,
+    status: 'failed' as const,
+    error: { code: 'TASK_ERROR' as const, name: 'Error', message: 'the copy failed' },
+    timings: {},
+    copy: true as const,
+  });
+
+  it("ends a speculative copy its agent hands back, the original's lease where it was; a task given up beside it is requeued then", async () => {
+    const { id, original, copyHolder } = await copiedElsewhere();
+    await leases.handBack(copyHolder, [id], 'the block running them ended');
+    await settled();
+    expect(await rowsOf(id)).toEqual({ status: 'dispatched', lease_owner: original.id, attempt: 0, copy_status: 'lost', copy_connection: copyHolder.id });
+    const attempts = (await admin('GET', `/v1/tasks/${id}`)).body.attempts as Array<{ status: string; speculative: boolean; connectionId: string }>;
+    expect(attempts.find((a) => a.speculative)).toMatchObject({ status: 'lost', connectionId: copyHolder.id });
+    expect(woken).toEqual([]);
+    // nothing keeps it alive: the copy's connection's heartbeats extend no copy lease of it
+    await leases.extend(copyHolder.id);
+    expect((await rowsOf(id))?.copy_status).toBe('lost');
+
+    // the original given up beside its copy first: the copy handed back leaves nothing running it, so it is requeued at once
+    const given = await copiedElsewhere();
+    await leases.handBack(given.original, [given.id], 'the block running them ended');
+    expect(await rowsOf(given.id)).toMatchObject({ status: 'dispatched', lease_owner: null, copy_status: 'dispatched' });
+    await leases.handBack(given.copyHolder, [given.id], 'the block running them ended');
+    await settled();
+    expect(await task(given.id)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+    expect(woken).toEqual([[epId]]);
+  });
+
+  it('gives up a handed-back task whose speculative copy runs beside it on the same connection, and requeues it once the copy fails', async () => {
+    const copies = server.app.get(CopiesRepository);
+    const [id] = await submit(1);
+    const original = holder();
+    await leases.grant(original, [id!]);
+    // no other member to place it on: the copy runs on the task's own endpoint, with the agent that runs the original
+    await copies.launch([{ taskId: id!, attempt: 0, endpointId: epId }]);
+    expect((await copies.grant(epId, original.id, LEASE_MS, 10)).map((r) => r.id)).toEqual([id]);
+    // a requeue frame names originals (the agent reports a copy that lost its worker as a failed result)
+    await leases.handBack(original, [id!], 'the block running them ended');
+    await settled();
+    expect(await rowsOf(id!)).toEqual({ status: 'dispatched', lease_owner: null, attempt: 0, copy_status: 'dispatched', copy_connection: original.id });
+    expect(woken).toEqual([]);
+    // its connection's heartbeats do not bring the original back, nor does a reconnect naming the id (its copy's)
+    await leases.extend(original.id);
+    const back = holder();
+    expect((await leases.reconcile(back, [id!])).forget).toEqual([]);
+    expect(await rowsOf(id!)).toEqual({ status: 'dispatched', lease_owner: null, attempt: 0, copy_status: 'dispatched', copy_connection: back.id });
+    // the copy fails: nothing runs the task any more, so it is requeued now
+    await server.app.get(ResultsService).record(back, [copyFailed(id!)]);
+    await settled();
+    expect(await task(id!)).toMatchObject({ status: 'waiting-for-endpoint', attempt: 1 });
+    expect(woken).toEqual([[epId]]);
+  });
+
   it('requeues a lease once it is past its expiry, and not before; an extended one lives on', async () => {
     const [lapsing, extended] = await submit(2);
     const a = holder();

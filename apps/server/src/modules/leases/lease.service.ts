@@ -65,9 +65,14 @@ export class LeaseService {
   /**
    * The agent handed these tasks back without a result (an HPC block ended under them): back to the
    * queue with attempt + 1, or failed past the limit. Only tasks leased to this holder move. A task
-   * whose speculative copy runs elsewhere is not requeued (a third run) but given up: it runs on as its copy.
+   * whose speculative copy has not ended is not requeued (a third run) but given up: it runs on as its
+   * copy, wherever that runs (on this very agent too, placed on the task's own endpoint). An id of a
+   * task whose copy alone this holder holds names the copy: it ends, the original running on (or, given
+   * up beside it, requeued: copiesEnded). Where the holder holds both, an id names the original: an
+   * agent reports a copy that lost its worker as a failed result, and never hands one back.
    */
   async handBack(holder: LeaseHolder, taskIds: string[], reason: string): Promise<void> {
+    const copies = await this.copies.endHandedBack(holder.endpointId, holder.id, taskIds);
     const givenUp = await this.leases.giveUpReturned(holder.endpointId, holder.id, taskIds);
     const lost = await this.leases.requeueReturned(holder.endpointId, holder.id, taskIds, this.config.FX_MAX_ATTEMPTS);
     const facts = {
@@ -76,10 +81,12 @@ export class LeaseService {
       returned: taskIds.length,
       requeued: lost.requeued.length,
       givenUpBesideCopies: givenUp.length,
+      copiesEnded: copies.length,
       taskIds: taskIds.slice(0, 10),
     };
     this.logger.log({ msg: `the agent handed tasks back: ${reason}`, ...facts });
     await this.requeue(lost);
+    await this.copiesEnded(copies);
   }
 
   /**

@@ -20,8 +20,11 @@ export type DispatchedRow = RawRow<
  * whose own lease ran out).
  */
 const NO_ACTIVE_COPY = `NOT EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = tasks.id AND c.status IN ${COPY_ACTIVE})`;
-/** The task's copy has not ended and is not held by the connection holding its original (queued, or sent to another). */
-const COPY_ELSEWHERE = `EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = tasks.id AND c.status IN ${COPY_ACTIVE} AND c.connection_id IS DISTINCT FROM tasks.lease_owner)`;
+/**
+ * The task's copy has not ended (queued, or sent to an agent: another, or the one that held the original,
+ * where the copy was placed on the task's own endpoint).
+ */
+const ACTIVE_COPY = `EXISTS (SELECT 1 FROM task_copies c WHERE c.task_id = tasks.id AND c.status IN ${COPY_ACTIVE})`;
 
 /** Tasks whose lease ended without a result: back to their queue (`attempt + 1`), or failed past the limit. */
 export interface LostLeases {
@@ -112,7 +115,8 @@ export class LeasesRepository extends SqlRepository {
   /**
    * A (re)connecting agent said which tasks it still holds. Those move to the new connection (a task
    * of an endpoint group only while the endpoint is still its member: a former member's agent that
-   * names a task given up beside its copy, giveUpBesideCopies, does not get it back); every
+   * names a task given up beside its copy, giveUpBesideCopies, does not get it back; nor does any agent
+   * an original given up, giveUpHeld: an id it names then is the copy it runs beside it); every
    * other task held for this endpoint has no agent any more and goes back to the queue now rather
    * than at lease expiry. Returns the requeued tasks, the exhausted ones, and the ids the agent
    * should forget (LeaseService.reconcile keeps those of them that name a copy the agent runs).
@@ -126,7 +130,7 @@ export class LeasesRepository extends SqlRepository {
   ): Promise<LostLeases & { forget: string[] }> {
     const kept = await this.query<RawRow<Task, 'id'>>(
       `UPDATE tasks SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
-       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD} AND ${stillMember('tasks', '$2::uuid')}
+       WHERE id IN ${idsIn('$1')} AND endpoint_id = $2::uuid AND status IN ${HELD} AND lease_owner IS NOT NULL AND ${stillMember('tasks', '$2::uuid')}
        RETURNING id`,
       json(inFlight),
       endpointId,
@@ -178,9 +182,10 @@ export class LeasesRepository extends SqlRepository {
 
   /**
    * Of these tasks the agent handed back (requeueReturned), those still leased to this connection whose
-   * speculative copy runs elsewhere: the original is given up (giveUpHeld) rather than requeued, which
-   * would run the task a third time beside its copy, and rather than left leased to a connection that
-   * no longer runs it. Returns their ids.
+   * speculative copy has not ended (elsewhere, or on this very connection, placed on the task's own
+   * endpoint): the original is given up (giveUpHeld) rather than requeued, which would run the task a
+   * third time beside its copy, and rather than left leased to a connection that no longer runs it
+   * (its heartbeats extending the lease for as long as it stays). Returns their ids.
    */
   giveUpReturned(endpointId: string, leaseOwner: string, ids: string[]): Promise<string[]> {
     return this.giveUpHeld(`endpoint_id = $1::uuid AND lease_owner = $2 AND id IN ${idsIn('$3')}`, [endpointId, leaseOwner, json(ids)]);
@@ -197,8 +202,8 @@ export class LeasesRepository extends SqlRepository {
   }
 
   /**
-   * Gives up the original attempts, matched by `where`, of tasks whose speculative copy runs on another
-   * connection (or waits for one): each is archived `lost` now (with the connection that held it), and
+   * Gives up the original attempts, matched by `where`, of tasks whose speculative copy has not ended
+   * (it runs, or waits for an agent): each is archived `lost` now (with the connection that held it), and
    * the task runs on as its copy. Its lease is left expired and ownerless, so no heartbeat or reconnect
    * of the agent that held it revives it, and no result of that agent is recorded; once the copy ends
    * without winning, the task is requeued at once (requeueGivenUp), or else by the recovery sweep like
@@ -208,7 +213,7 @@ export class LeasesRepository extends SqlRepository {
     const rows = await this.query<RawRow<Task, 'id'>>(
       `WITH old AS MATERIALIZED (
          SELECT id, attempt, endpoint_id, lease_owner, waiting_at, dispatched_at, running_at, owner_id, function_id, resources FROM tasks
-         WHERE status IN ${HELD} AND ${where} AND lease_owner IS NOT NULL AND ${COPY_ELSEWHERE}
+         WHERE status IN ${HELD} AND ${where} AND lease_owner IS NOT NULL AND ${ACTIVE_COPY}
          ORDER BY id FOR UPDATE),
        given AS (UPDATE tasks t SET lease_owner = NULL, lease_expires_at = now() FROM old WHERE t.id = old.id RETURNING t.id),
        archived AS (${LOST_ATTEMPT_INSERT('old')}),

@@ -298,6 +298,31 @@ export class CopiesRepository extends SqlRepository {
   }
 
   /**
+   * The agent handed back (a `requeue` frame) these tasks' copies leased to this connection: each ends
+   * `lost` and is archived, the attempt it ran beside running on. An id names the copy only where this
+   * connection does not hold the task's original too: where it holds both (a copy placed on the task's
+   * own endpoint), a hand-back names the original (an agent reports a copy that lost its worker as a
+   * failed result, never in a `requeue` frame), which LeaseService.handBack gives up. Returns their task ids.
+   */
+  async endHandedBack(endpointId: string, leaseOwner: string, ids: string[]): Promise<string[]> {
+    const rows = await this.query<RawRow<TaskCopy, 'task_id'>>(
+      `WITH ended AS (
+         UPDATE task_copies c SET status = 'lost', ended_at = now(), lease_expires_at = NULL,
+                error = ${leaseLost('the agent running the speculative copy handed it back')}
+         FROM tasks t
+         WHERE c.task_id IN ${idsIn('$1')} AND c.endpoint_id = $2::uuid AND c.connection_id = $3 AND c.status IN ${COPY_SENT}
+           AND t.id = c.task_id AND t.lease_owner IS DISTINCT FROM $3
+         RETURNING c.*)
+       ${archive('ended')}
+       SELECT task_id FROM ended`,
+      json(ids),
+      endpointId,
+      leaseOwner,
+    );
+    return rows.map((r) => r.task_id);
+  }
+
+  /**
    * The copies of endpoint group `groupId`'s tasks on its former member `endpointId` (queued, or held by
    * its agent): its consent ended, so they end `lost` and are archived, and the original attempt runs
    * on wherever it runs. Returns them, for its agent to stop those it was sent (`connection_id`).
