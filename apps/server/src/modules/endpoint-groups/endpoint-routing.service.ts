@@ -7,7 +7,7 @@ import { endpointOnline } from '../endpoints/endpoints.service.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
 import { ObjectLocality } from '../objects/object-locality.js';
 import { QueueService } from '../tasks/queue.service.js';
-import { LeaseService } from '../leases/lease.service.js';
+import { RequeueHooks } from '../events/requeue-hooks.js';
 import { chooseMembers, mayRun, type MemberLoad, type Refusal, type TaskToPlace } from './member-choice.js';
 import { EndpointRoutingRepository, type MemberLoadRow } from './endpoint-routing.repository.js';
 
@@ -38,11 +38,11 @@ export class EndpointRoutingService implements OnApplicationBootstrap, OnModuleD
     private readonly queue: QueueService,
     private readonly outcomes: OutcomesService,
     private readonly locality: ObjectLocality,
-    private readonly leases: LeaseService,
+    private readonly hooks: RequeueHooks,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.leases.reroutesWith((endpointIds) => this.rehome(endpointIds));
+    this.hooks.onRequeued((endpointIds) => this.rehome(endpointIds));
     this.sweeper.start(this.config.FX_SWEEP_INTERVAL_MS);
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AGENT_RECONNECT_MAX_DELAY_MS } from '@fx/protocol';
 import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { OutcomesService } from '../dependencies/outcomes.service.js';
+import { RequeueHooks } from '../events/requeue-hooks.js';
 import { QueueService } from '../tasks/queue.service.js';
 import { CopiesRepository } from '../speculation/copies.repository.js';
 import { LeasesRepository, type DispatchedRow, type LostLeases } from './leases.repository.js';
@@ -24,7 +25,6 @@ export interface LeaseHolder {
 @Injectable()
 export class LeaseService {
   private readonly logger = new Logger('Leases');
-  private reroute?: (endpointIds: string[]) => Promise<unknown>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_HEARTBEAT_TIMEOUT_MS' | 'FX_MAX_ATTEMPTS'>,
@@ -32,6 +32,7 @@ export class LeaseService {
     private readonly queue: QueueService,
     private readonly outcomes: OutcomesService,
     private readonly copies: CopiesRepository,
+    private readonly hooks: RequeueHooks,
   ) {}
 
   /** Leases these queued tasks to the holder; only rows still waiting change (see LeasesRepository.grant). */
@@ -92,7 +93,7 @@ export class LeaseService {
   /**
    * These tasks' speculative copies ended without winning. Those whose original attempt was given up
    * beside the copy (handBack, takeBack) have nothing left running them: back to their queue now, and
-   * moved at once (the rerouter, see {@link reroutesWith}) off a former member of their endpoint group
+   * moved at once (RequeueHooks: endpoint group routing) off a former member of their endpoint group
    * that gave them up, rather than waiting there for the sweeps, the former member's results ignored.
    */
   async copiesEnded(taskIds: string[]): Promise<void> {
@@ -106,15 +107,7 @@ export class LeaseService {
       taskIds: [...lost.requeued, ...lost.exhausted].slice(0, 10).map((t) => t.id),
     });
     await this.requeue(lost);
-    await this.reroute?.(endpointIds);
-  }
-
-  /**
-   * Endpoint group routing moves tasks requeued onto an endpoint that is not a member of their group
-   * (any more) with `rehome`; it registers here at start (it depends on this service, not this on it).
-   */
-  reroutesWith(rehome: (endpointIds: string[]) => Promise<unknown>): void {
-    this.reroute = rehome;
+    await this.hooks.requeued(endpointIds);
   }
 
   /**
