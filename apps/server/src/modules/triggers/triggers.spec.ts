@@ -2,7 +2,11 @@ import { jest } from '@jest/globals';
 import { eventually } from '@fx/testing';
 import { startTestServer, rest, type TestServer } from '../../testing/test-server.js';
 import { objectsClient } from '../../testing/objects-client.js';
+import { DATABASE } from '../../storage/storage.module.js';
+import type { Database } from '../../storage/database.js';
 import { firingTaskId } from './trigger-rules.js';
+import { TriggersRepository } from './triggers.repository.js';
+import { TriggersService } from './triggers.service.js';
 
 /**
  * Triggers on a real server, with no agent: a firing is a durable task waiting for its endpoint, so
@@ -115,5 +119,42 @@ describe.each(['postgres+redis', 'embedded'] as const)('triggers (%s)', (backend
     await new Promise((r) => setTimeout(r, 300));
     expect((await alice('GET', `/v1/triggers/${t.body.id}`)).body.fired).toBe(1);
     expect(await tasksOf(fn2)).toHaveLength(0);
+  });
+
+  it("fires another user's object within the first page, not after a backlog of thousands of one user's", async () => {
+    const fnA = (await alice('POST', '/v1/functions', { name: 'backlog', runtime: 'js', source: '(b) => b.length + 1' })).body.id;
+    const fnB = (await bob('POST', '/v1/functions', { name: 'bobs', runtime: 'js', source: '(b) => b.length' })).body.id;
+    const epB = (await bob('POST', '/v1/endpoints', { name: 'bob-ep' })).body.endpoint.id;
+    const ta = (await alice('POST', '/v1/triggers', { prefix: 'backlog/', function: fnA, endpoint: ep })).body.id as string;
+    const tb = (await bob('POST', '/v1/triggers', { prefix: 'mine/', function: fnB, endpoint: epB })).body.id as string;
+    const seed = (await aliceObjects.put(Buffer.from('seed'), { name: 'seed' })).body;
+    // 2,000 of alice's named objects under her trigger's prefix, written at once (no put's hook fires them):
+    // a backlog of firings owed, all older than bob's object
+    const db: Database = server.app.get(DATABASE);
+    const backlog = 2_000;
+    await db.sql.exec(
+      `INSERT INTO objects (id, owner_id, name, sha256, size)
+       SELECT gen_random_uuid(), s.owner_id, 'backlog/' || g, s.sha256, s.size FROM objects s, generate_series(1, $2::int) g WHERE s.id = $1::uuid`,
+      [seed.id, backlog],
+    );
+    const order: string[] = [];
+    const repo = server.app.get(TriggersRepository);
+    const record = repo.recordFiring.bind(repo);
+    const spy = jest.spyOn(repo, 'recordFiring').mockImplementation(async (f) => {
+      order.push(f.triggerId);
+      await record(f);
+    });
+    try {
+      expect((await bobObjects.put(Buffer.from('b'), { name: 'mine/b' })).status).toBe(201);
+      // returns once a pass that began after this call is done: everything owed now has fired
+      await server.app.get(TriggersService).drain();
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await alice('GET', `/v1/triggers/${ta}`)).body.fired).toBe(backlog);
+    expect((await bob('GET', `/v1/triggers/${tb}`)).body.fired).toBe(1);
+    expect(order.filter((t) => t === tb)).toHaveLength(1);
+    // within the first page of 500 (a page already under way when bob put his object, at most, before it)
+    expect(order.indexOf(tb)).toBeLessThan(500);
   });
 });
