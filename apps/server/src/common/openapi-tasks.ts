@@ -84,7 +84,8 @@ export const TASK_OPERATIONS: Record<string, OperationDoc> = {
   },
   'POST /v1/groups': {
     summary: 'Create a task group',
-    description: 'An empty group of yours; batches join it with `groupId` (a map makes one, and adds each chunk it submits).',
+    description:
+      'An empty group of yours; batches join it with `groupId` (a map makes one, and adds each chunk it submits). At most FX_GROUP_QUOTA of your groups made here may hold no task yet: past it 429 QUOTA_EXCEEDED.',
     response: GroupInfo,
     body: true,
   },

@@ -83,6 +83,8 @@ export const EnvSchema = z
     FX_RATE_LIMIT_BURST: int(1000),
     /** Tasks one user may have unfinished (queued, dispatched or running); past it a submission gets 429 QUOTA_EXCEEDED. */
     FX_MAX_QUEUED_TASKS_PER_USER: int(1_000_000),
+    /** Empty task groups (POST /v1/groups, no task added yet) one user may have (429 QUOTA_EXCEEDED past it); 0: no quota. */
+    FX_GROUP_QUOTA: int(10_000, 0),
     /** Live triggers one user may have. */
     FX_MAX_TRIGGERS_PER_USER: int(100),
     /** Live endpoints one user may have registered (every list of them is read whole). */

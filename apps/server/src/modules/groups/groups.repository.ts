@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { GroupKind, Speculation, TaskStatus } from '@fx/protocol';
+import { inTurn } from '../../storage/name-lock.js';
 import { SqlRepository } from '../../storage/sql.repository.js';
 import type { RawRow } from '../../storage/raw-rows.js';
 import type { Task, TaskGroup } from '../../generated/prisma/client.js';
@@ -22,6 +23,35 @@ export class GroupsRepository extends SqlRepository {
       speculation && JSON.stringify(speculation),
     );
     return rows[0]!;
+  }
+
+  /**
+   * An empty group (POST /v1/groups), once `check` accepted how many of the owner's groups await their
+   * first task (it throws to refuse), in turn with the owner's other such creates (inTurn): the count
+   * and the insert cannot interleave with another request's. First the owner's awaiting groups that
+   * hold tasks by now stop awaiting, so the rows counted stay within the quota, and so does the cost.
+   */
+  async createEmpty(id: string, ownerId: string, kind: GroupKind, speculation: Speculation | null, check: (awaiting: number) => void): Promise<GroupRow> {
+    return inTurn(this.db, `task-groups/${ownerId}`, async (tx) => {
+      await tx.$executeRawUnsafe(
+        `UPDATE task_groups g SET awaiting = false WHERE g.owner_id = $1::uuid AND g.awaiting AND EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = g.id)`,
+        ownerId,
+      );
+      const [row] = await tx.$queryRawUnsafe<Array<{ n: number }>>(
+        `SELECT count(*)::int AS n FROM task_groups WHERE owner_id = $1::uuid AND awaiting`,
+        ownerId,
+      );
+      check(row?.n ?? 0);
+      const rows = await tx.$queryRawUnsafe<GroupRow[]>(
+        `INSERT INTO task_groups (id, owner_id, kind, speculation, speculating_since, awaiting)
+         VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END, true) RETURNING ${GROUP_COLUMNS}`,
+        id,
+        ownerId,
+        kind,
+        speculation && JSON.stringify(speculation),
+      );
+      return rows[0]!;
+    });
   }
 
   async find(id: string): Promise<GroupRow | null> {

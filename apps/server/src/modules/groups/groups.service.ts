@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
   Speculation,
@@ -10,6 +10,7 @@ import {
   type SpeculationOptions,
 } from '@fx/protocol';
 import type { z } from 'zod';
+import { APP_CONFIG, type AppConfig } from '../../config/env.js';
 import { FxException } from '../../common/fx.exception.js';
 import { iso } from '../../common/iso.js';
 import type { Principal } from '../auth/principal.js';
@@ -33,6 +34,7 @@ const CANCEL_PAGE = 10_000;
 @Injectable()
 export class GroupsService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'FX_GROUP_QUOTA'>,
     private readonly groups: GroupsRepository,
     private readonly tasks: TasksRepository,
     private readonly events: EventsService,
@@ -40,8 +42,25 @@ export class GroupsService {
     private readonly audit: AuditService,
   ) {}
 
+  /**
+   * An empty group, for batches to join. At most FX_GROUP_QUOTA of a user's such groups may hold no
+   * task yet: each is a row kept until the retention purges it, and nothing else bounds how many a user
+   * makes. A batch's own group is made with its tasks and is not counted (so no batch is refused for
+   * it), nor is one of these groups once a task joined it (a map's group, at once).
+   */
   async create(p: Principal, kind: GroupKind, speculation?: SpeculationOptions): Promise<GroupInfo> {
-    const g = await this.groups.create(randomUUID(), p.userId, kind, speculation ? Speculation.parse(speculation) : null);
+    const quota = this.config.FX_GROUP_QUOTA;
+    const asked = speculation ? Speculation.parse(speculation) : null;
+    const g =
+      quota === 0
+        ? await this.groups.create(randomUUID(), p.userId, kind, asked)
+        : await this.groups.createEmpty(randomUUID(), p.userId, kind, asked, (awaiting) => {
+            if (awaiting >= quota)
+              throw new FxException(
+                'QUOTA_EXCEEDED',
+                `you have ${awaiting} task groups that hold no task yet, the most allowed (FX_GROUP_QUOTA): add tasks to them, or wait for the retention to remove them`,
+              );
+          });
     if (g.speculation) this.speculationAsked(g.id);
     return toGroupInfo(g, []);
   }
