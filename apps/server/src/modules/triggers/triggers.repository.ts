@@ -80,41 +80,34 @@ export class TriggersRepository extends SqlRepository {
    * Named live objects under a live trigger's prefix, of the trigger's owner, put after the trigger was
    * made (and after its sweep mark, less a grace), with no firing yet: what the triggers still owe.
    *
-   * Fair across owners: at most `perOwner` of an owner's firings (oldest first), and the page deals them
-   * out in turns, every owner's first, then every owner's second, and so on, up to `limit` in all; so a
-   * user with a backlog of thousands delays another's firing by at most one page, not by the backlog.
-   * It reads what the single oldest-first page read before (the objects put since each trigger's mark)
-   * and sorts them by owner to number each owner's firings (a window function). A LATERAL per trigger
-   * with its own LIMIT would read less of a backlog, but PostgreSQL may plan its anti-join on
-   * trigger_firings as a scan of all the trigger's firings for each object (seen with a prepared plan
-   * cached while the tables were small: 300 ms a page for 2,000 objects, where this form takes 10 ms).
-   *
-   * `more`: something may be owed that the page left out, a full page or an owner cut at `perOwner`.
-   * When it is false the page held everything owed when it was read.
+   * Fair across owners: the page deals the owed firings out in turns, every owner's oldest, then every
+   * owner's second, and so on, up to `limit` in all; so a user with a backlog of thousands delays
+   * another's firing by at most the page a sweep has under way, not by the backlog, and a lone user's
+   * backlog still goes `limit` a page. It reads what the single oldest-first page read before (the
+   * objects put since each trigger's mark) and sorts them by owner to number each owner's firings (a
+   * window function). A LATERAL per trigger with its own LIMIT would read less of a backlog, but
+   * PostgreSQL may plan its anti-join on trigger_firings as a scan of all the trigger's firings for each
+   * object (seen with a prepared plan cached while the tables were small: 300 ms a page for 2,000
+   * objects, where this form takes 10 ms).
    */
-  async pending(limit: number, perOwner: number): Promise<{ firings: PendingFiring[]; more: boolean }> {
-    const firings = await this.query<PendingFiring>(
+  pending(limit: number): Promise<PendingFiring[]> {
+    return this.query<PendingFiring>(
       `WITH owed AS (
          SELECT t.id AS trigger_id, o.id AS object_id, o.name, o.foreign_endpoint_id, o.created_at AS object_created_at,
                 t.owner_id, t.prefix, t.function_id, t.endpoint_id, t.output_prefix, t.from_members,
                 row_number() OVER (PARTITION BY t.owner_id ORDER BY o.created_at, o.id, t.id) AS turn
          FROM triggers t
          JOIN objects o ON o.owner_id = t.owner_id AND o.name IS NOT NULL AND starts_with(o.name, t.prefix)
-                       AND o.created_at >= greatest(t.created_at, t.swept_until - make_interval(secs => $3::int)) AND o.deleted_at IS NULL
+                       AND o.created_at >= greatest(t.created_at, t.swept_until - make_interval(secs => $2::int)) AND o.deleted_at IS NULL
          WHERE t.deleted_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM trigger_firings f WHERE f.trigger_id = t.id AND f.object_id = o.id)
        )
        SELECT trigger_id, object_id, name, foreign_endpoint_id, owner_id, prefix, function_id, endpoint_id, output_prefix, from_members
-       FROM owed WHERE turn <= $2::int
+       FROM owed
        ORDER BY turn, object_created_at, object_id, trigger_id LIMIT $1::int`,
       limit,
-      perOwner,
       SWEEP_GRACE_SECONDS,
     );
-    const perOwnerCount = new Map<string, number>();
-    for (const f of firings) perOwnerCount.set(f.owner_id, (perOwnerCount.get(f.owner_id) ?? 0) + 1);
-    const more = firings.length === limit || [...perOwnerCount.values()].some((n) => n >= perOwner);
-    return { firings, more };
   }
 
   /**

@@ -13,14 +13,8 @@ import { firingTaskId, loopProblem, outputName } from './trigger-rules.js';
 import { AuditService } from '../audit/audit.service.js';
 import { TriggersRepository, type PendingFiring, type TriggerRow } from './triggers.repository.js';
 
-/** Firings read per page of the sweep. */
+/** Firings read per page of the sweep, dealt out in turns across their owners (TriggersRepository.pending). */
 const FIRINGS_PER_PASS = 500;
-/**
- * At most this many of one owner's firings per page, the owners' firings dealt out in turns: another
- * user's firing waits behind at most this many of a busy user's (and the rest of the page), not behind
- * their whole backlog.
- */
-const FIRINGS_PER_OWNER_PER_PASS = 100;
 /** How often the sweep's marks (TriggersRepository.sweptUntil) move on. */
 const MARK_EVERY_MS = 30_000;
 
@@ -136,13 +130,12 @@ export class TriggersService implements OnApplicationBootstrap, OnModuleDestroy 
         do {
           this.again = false;
           const started = new Date();
-          let page: { firings: PendingFiring[]; more: boolean };
+          let page: PendingFiring[];
           do {
-            page = await this.triggers.pending(FIRINGS_PER_PASS, FIRINGS_PER_OWNER_PER_PASS);
-            for (const f of page.firings) await this.fire(f);
-          } while (page.more);
-          // the last page held all that was owed (not `more`): nothing owed from before this pass began
-          // is left, so the marks may move on, now and then (a write)
+            page = await this.triggers.pending(FIRINGS_PER_PASS);
+            for (const f of page) await this.fire(f);
+          } while (page.length === FIRINGS_PER_PASS);
+          // nothing owed from before this pass began: move the marks on, now and then (a write)
           if (started.getTime() - this.markedAt >= MARK_EVERY_MS) {
             await this.triggers.sweptUntil(started);
             this.markedAt = started.getTime();
