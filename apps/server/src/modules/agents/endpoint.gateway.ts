@@ -16,7 +16,6 @@ import { AgentSessionService } from './agent-session.service.js';
 import { DispatchService } from './dispatch.service.js';
 import { EndpointConnection, refuse } from './endpoint-connection.js';
 import { ResultsService } from './results.service.js';
-import { LiveService } from '../live/live.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { INVALID_FRAME_TYPE } from '../metrics/metric-instruments.js';
 
@@ -41,7 +40,6 @@ export class EndpointGateway extends HeldChannelGateway {
     private readonly dispatch: DispatchService,
     private readonly results: ResultsService,
     private readonly leases: LeaseService,
-    private readonly live: LiveService,
     private readonly metrics: MetricsService,
   ) {
     super();
@@ -140,15 +138,8 @@ export class EndpointGateway extends HeldChannelGateway {
         return this.liveness.heartbeat(conn, frame.payload);
       case 'hello':
         return conn.send('error', { code: 'BAD_FRAME', message: 'hello was already received on this connection' });
-      case 'stream': {
-        // the agent's lines alone (a finished task's come just before its result) go with the results behind them
-        const lines = this.live.agentLinesOnly(frame.payload);
-        if (lines) return this.results.acceptLines(conn, lines, size);
-        // anything else: after the lines before it (watchers take each task's chunks in seq order), and
-        // awaited on the frame chain: published before a results frame behind it is recorded
-        await this.results.settleLines(conn);
-        return this.live.ingest(conn, frame.payload);
-      }
+      case 'stream':
+        return this.results.stream(conn, frame.payload, size);
       case 'requeue':
         // An HPC block ended under these tasks: back to the queue with attempt + 1 (or failed past the limit).
         return this.leases.handBack(conn, frame.payload.taskIds, frame.payload.reason);

@@ -91,6 +91,18 @@ export class ResultsService {
     }, LINES_WAIT_MS);
   }
 
+  /**
+   * A stream frame: the agent's lines alone (a finished task's come just before its result) go with the
+   * results behind them (acceptLines); anything else goes after the lines before it (watchers take each
+   * task's chunks in seq order), awaited on the frame chain: published before a results frame behind it is recorded.
+   */
+  async stream(conn: EndpointConnection, payload: EndpointToServer['stream'], bytes: number): Promise<void> {
+    const lines = this.live.agentLinesOnly(payload);
+    if (lines) return this.acceptLines(conn, lines, bytes);
+    await this.settleLines(conn);
+    return this.live.ingest(conn, payload);
+  }
+
   /** Resolves once the lines accepted so far are stored and published (what a stream frame behind them waits for). */
   async settleLines(conn: EndpointConnection): Promise<void> {
     while (conn.open && (conn.agentLines.length > 0 || conn.linesInFlight)) {
