@@ -67,3 +67,14 @@ export function rest(baseUrl: string, token?: string) {
     return { status: res.status, body: (json ? JSON.parse(text) : text || undefined) as T };
   };
 }
+
+/** New users of a test server, made by its admin over REST: a token of each (named `main`), in the order named. */
+export async function userTokens(server: TestServer, names: string[]): Promise<string[]> {
+  const admin = rest(server.url, server.adminToken);
+  const tokens: string[] = [];
+  for (const name of names) {
+    const u = await admin('POST', '/v1/users', { name });
+    tokens.push((await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main' })).body.token);
+  }
+  return tokens;
+}

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { MAX_ENDPOINT_GROUPS_PER_USER } from '@fx/protocol';
 import { eventually } from '@fx/testing';
-import { startTestServer, rest, type TestServer } from '../../testing/test-server.js';
+import { startTestServer, rest, type TestServer, userTokens } from '../../testing/test-server.js';
 
 /**
  * Endpoint groups on a real server, with no agent: membership and consent (another user's endpoint
@@ -22,12 +22,7 @@ describe.each(['postgres+redis', 'embedded'] as const)('endpoint groups (%s)', (
 
   beforeAll(async () => {
     server = await startTestServer(backend, { FX_RATE_LIMIT_PER_SECOND: '0', FX_SWEEP_INTERVAL_MS: '100' });
-    const admin = rest(server.url, server.adminToken);
-    const tokens: string[] = [];
-    for (const name of ['alice', 'bob']) {
-      const u = await admin('POST', '/v1/users', { name });
-      tokens.push((await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main' })).body.token);
-    }
+    const tokens = await userTokens(server, ['alice', 'bob']);
     alice = rest(server.url, tokens[0]);
     bob = rest(server.url, tokens[1]);
     fn = (await alice('POST', '/v1/functions', { name: 'inc', runtime: 'js', source: '(x) => x + 1', public: true })).body.id;
@@ -62,9 +57,7 @@ describe.each(['postgres+redis', 'embedded'] as const)('endpoint groups (%s)', (
   });
 
   it('holds a user to MAX_ENDPOINT_GROUPS_PER_USER groups however many requests come at once', async () => {
-    const admin = rest(server.url, server.adminToken);
-    const u = await admin('POST', '/v1/users', { name: 'dora' });
-    const dora = rest(server.url, (await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main' })).body.token);
+    const dora = rest(server.url, (await userTokens(server, ['dora']))[0]);
     const burst = await Promise.all(Array.from({ length: MAX_ENDPOINT_GROUPS_PER_USER + 4 }, (_, i) => dora('POST', '/v1/endpoint-groups', { name: `g${i}` })));
     expect(burst.filter((r) => r.status === 201)).toHaveLength(MAX_ENDPOINT_GROUPS_PER_USER);
     expect(burst.filter((r) => r.status !== 201).map((r) => r.body.code)).toEqual(['QUOTA_EXCEEDED', 'QUOTA_EXCEEDED', 'QUOTA_EXCEEDED', 'QUOTA_EXCEEDED']);

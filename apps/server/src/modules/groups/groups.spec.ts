@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { BACKENDS, rest, startTestServer, type TestServer } from '../../testing/test-server.js';
+import { BACKENDS, rest, startTestServer, type TestServer, userTokens } from '../../testing/test-server.js';
 
 /**
  * The quota on empty task groups (FX_GROUP_QUOTA): groups made by POST /v1/groups that hold no task
@@ -17,12 +17,7 @@ describe.each(BACKENDS)('task group quota (%s)', (backend) => {
 
   beforeAll(async () => {
     server = await startTestServer(backend, { FX_RATE_LIMIT_PER_SECOND: '0', FX_GROUP_QUOTA: String(QUOTA) });
-    const admin = rest(server.url, server.adminToken);
-    const tokens: string[] = [];
-    for (const name of ['alice', 'bob']) {
-      const u = await admin('POST', '/v1/users', { name });
-      tokens.push((await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main' })).body.token);
-    }
+    const tokens = await userTokens(server, ['alice', 'bob']);
     alice = rest(server.url, tokens[0]);
     bob = rest(server.url, tokens[1]);
   });

@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals';
 import { eventually } from '@fx/testing';
-import { startTestServer, rest, type TestServer } from '../../testing/test-server.js';
+import { startTestServer, rest, type TestServer, userTokens } from '../../testing/test-server.js';
 import { objectsClient } from '../../testing/objects-client.js';
 import { DATABASE } from '../../storage/storage.module.js';
 import type { Database } from '../../storage/database.js';
@@ -27,12 +27,7 @@ describe.each(['postgres+redis', 'embedded'] as const)('triggers (%s)', (backend
   beforeAll(async () => {
     // a fast sweep, so that it races the put's own hook
     server = await startTestServer(backend, { FX_RATE_LIMIT_PER_SECOND: '0', FX_SWEEP_INTERVAL_MS: '50' });
-    const admin = rest(server.url, server.adminToken);
-    const tokens: string[] = [];
-    for (const name of ['alice', 'bob']) {
-      const u = await admin('POST', '/v1/users', { name });
-      tokens.push((await admin('POST', `/v1/users/${u.body.id}/tokens`, { name: 'main' })).body.token);
-    }
+    const tokens = await userTokens(server, ['alice', 'bob']);
     alice = rest(server.url, tokens[0]);
     bob = rest(server.url, tokens[1]);
     aliceObjects = objectsClient(server.url, tokens[0]!);
