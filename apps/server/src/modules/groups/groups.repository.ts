@@ -9,19 +9,15 @@ import type { TaskSummaryRow } from '../tasks/task-list.repository.js';
 
 export type GroupRow = RawRow<TaskGroup, 'id' | 'owner_id' | 'kind' | 'created_at' | 'speculation', { kind: GroupKind; speculation: Speculation | null }>;
 const GROUP_COLUMNS = 'id, owner_id, kind, created_at, speculation';
+/** A new group: $1 id, $2 owner, $3 kind, $4 speculation (JSON or null), $5 awaiting its first task (made empty). */
+const INSERT_GROUP = `INSERT INTO task_groups (id, owner_id, kind, speculation, speculating_since, awaiting)
+  VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END, $5::boolean) RETURNING ${GROUP_COLUMNS}`;
 
 /** Task groups (tasks.batch_id holds a task's group): the group rows, and the reads of a group's tasks. */
 @Injectable()
 export class GroupsRepository extends SqlRepository {
   async create(id: string, ownerId: string, kind: GroupKind, speculation: Speculation | null = null): Promise<GroupRow> {
-    const rows = await this.query<GroupRow>(
-      `INSERT INTO task_groups (id, owner_id, kind, speculation, speculating_since)
-       VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END) RETURNING ${GROUP_COLUMNS}`,
-      id,
-      ownerId,
-      kind,
-      speculation && JSON.stringify(speculation),
-    );
+    const rows = await this.query<GroupRow>(INSERT_GROUP, id, ownerId, kind, speculation && JSON.stringify(speculation), false);
     return rows[0]!;
   }
 
@@ -42,14 +38,7 @@ export class GroupsRepository extends SqlRepository {
         ownerId,
       );
       check(row?.n ?? 0);
-      const rows = await tx.$queryRawUnsafe<GroupRow[]>(
-        `INSERT INTO task_groups (id, owner_id, kind, speculation, speculating_since, awaiting)
-         VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, CASE WHEN $4::jsonb IS NULL THEN NULL ELSE now() END, true) RETURNING ${GROUP_COLUMNS}`,
-        id,
-        ownerId,
-        kind,
-        speculation && JSON.stringify(speculation),
-      );
+      const rows = await tx.$queryRawUnsafe<GroupRow[]>(INSERT_GROUP, id, ownerId, kind, speculation && JSON.stringify(speculation), true);
       return rows[0]!;
     });
   }
